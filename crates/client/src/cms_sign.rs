@@ -1,0 +1,1 @@
+//! CMS SignedData signing (owned by the jpki/testkit helper).

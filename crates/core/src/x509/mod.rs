@@ -1,0 +1,10 @@
+//! Construction of X.509 structures by hand on `x509-cert` types (RFC 5280), so that the
+//! to-be-signed bytes exist, and can be ledgered and linted, before anything is signed.
+
+pub mod crl;
+pub mod extensions;
+pub mod name;
+pub mod template;
+pub mod time;
+
+pub use template::{assemble_certificate, CertificateTemplate};
