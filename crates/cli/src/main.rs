@@ -1,1 +1,310 @@
-fn main() {}
+//! `shuin`: the one binary and the composition root. It is the only place that picks
+//! concrete backends (DESIGN.md section 2).
+
+mod apply_cmd;
+mod config;
+mod demo;
+mod dev;
+mod failure;
+mod init;
+mod ledger_cmd;
+mod runtime;
+mod serve;
+mod testkit_cmd;
+
+use clap::{Parser, Subcommand};
+use failure::{msg, Result};
+use shuin_core::{OsRandom, SystemClock};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "shuin", version, about = "shuin (朱印): a certification authority for accredited certification businesses under Japan's Electronic Signature Act")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a production-style instance (root and issuing CA, database, shuin.toml).
+    Init(InitArgs),
+    /// Serve an instance (all-in-one), or the development instance with --dev.
+    Serve {
+        /// Instance directory.
+        #[arg(long, conflicts_with = "dev")]
+        data: Option<PathBuf>,
+        /// Zero-config development instance in ./shuin-dev (NOT for production).
+        #[arg(long)]
+        dev: bool,
+        /// Address to listen on (default from shuin.toml, or 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Apply for a certificate with a JPKI signing key (applicant client).
+    Apply(ApplyArgs),
+    /// Ledger (帳簿書類) tools.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+    /// Simulated J-LIS CA and test cards (development and tests only).
+    Testkit {
+        #[command(subcommand)]
+        command: TestkitCommand,
+    },
+    /// Run the whole path once on a throwaway instance and print a summary.
+    Demo,
+}
+
+#[derive(Debug, clap::Args)]
+struct InitArgs {
+    /// Instance directory to create.
+    #[arg(long)]
+    data: PathBuf,
+    /// Where the issuer keys live.
+    #[arg(long, default_value = "software", value_parser = ["software"])]
+    key_backend: String,
+    /// A trusted J-LIS signing CA certificate (PEM or DER); repeatable. Default: the shipped, pinned signca03.
+    #[arg(long = "jpki-trust-anchor")]
+    jpki_trust_anchor: Vec<PathBuf>,
+    /// The J-LIS CRL file that an outside job keeps fresh.
+    #[arg(long)]
+    jpki_crl: PathBuf,
+    /// Base URL for the repository and OCSP URLs written into certificates.
+    #[arg(long)]
+    public_url: String,
+    /// The accredited-policy OID for subscriber certificates.
+    #[arg(long)]
+    policy_oid: String,
+    /// The responsible person (責任者) named as approver of automatic decisions.
+    #[arg(long, default_value = "責任者 (responsible person: set with --responsible-person)")]
+    responsible_person: String,
+    /// The CA's name, used in the CA certificates.
+    #[arg(long, default_value = "shuin")]
+    ca_name: String,
+    /// Root key type.
+    #[arg(long, default_value = "rsa3072")]
+    root_key_type: String,
+    /// Issuing key type.
+    #[arg(long, default_value = "rsa2048")]
+    issuing_key_type: String,
+    /// Accept JPKI test-card certificates (testing only).
+    #[arg(long)]
+    allow_test_cards: bool,
+    /// Default listen address written into shuin.toml.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct ApplyArgs {
+    /// Server base URL.
+    #[arg(long)]
+    server: String,
+    /// JPKI signing key (PKCS#8 PEM) of a file-based card.
+    #[arg(long, requires = "card_cert", conflicts_with = "dev_card")]
+    card_key: Option<PathBuf>,
+    /// JPKI signing certificate (PEM or DER) of a file-based card.
+    #[arg(long, requires = "card_key")]
+    card_cert: Option<PathBuf>,
+    /// A card made by `serve --dev` (or `testkit card` under DEV_DIR/cards/NAME).
+    #[arg(long)]
+    dev_card: Option<String>,
+    /// Where dev cards live.
+    #[arg(long, default_value = "shuin-dev")]
+    dev_dir: PathBuf,
+    /// Name as on the card (surname, full-width space, given name).
+    #[arg(long)]
+    name: String,
+    /// Birth date, YYYY-MM-DD.
+    #[arg(long)]
+    birth_date: String,
+    /// Address as on the card.
+    #[arg(long)]
+    address: String,
+    /// Gender as on the card: 1, 2 or 3.
+    #[arg(long)]
+    gender: Option<String>,
+    /// The new key's type.
+    #[arg(long, default_value = "p256")]
+    key_type: String,
+    /// Where to write the new private key (default: OUT.key).
+    #[arg(long)]
+    key_out: Option<PathBuf>,
+    /// Where to write the certificate.
+    #[arg(long, default_value = "cert.pem")]
+    out: PathBuf,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum LedgerCommand {
+    /// Recompute every entry hash and the tree head; exit non-zero on any alteration.
+    Verify {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the books.
+    Show {
+        #[arg(long)]
+        data: PathBuf,
+        /// application, revocation, organization or facility.
+        #[arg(long)]
+        book: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TestkitCommand {
+    /// Write a simulated J-LIS signing CA: DIR/ca.pem, DIR/ca.key, DIR/crl.der.
+    JpkiCa {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a simulated JPKI signing certificate and key: CARD/cert.pem, CARD/key.pem.
+    Card {
+        #[arg(long)]
+        ca: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        birth_date: String,
+        #[arg(long)]
+        address: String,
+        #[arg(long, default_value = "1")]
+        gender: String,
+        /// Also put the card on DIR/crl.der.
+        #[arg(long)]
+        revoked: bool,
+        /// Make a card whose validity has ended.
+        #[arg(long)]
+        expired: bool,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SHUIN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| msg(format!("tokio runtime: {e}")))
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Init(args) => {
+            let options = init::InitOptions {
+                data: args.data,
+                trust_anchors: args.jpki_trust_anchor,
+                jpki_crl: args.jpki_crl,
+                public_url: args.public_url,
+                policy_oid: args.policy_oid,
+                responsible_person: args.responsible_person,
+                ca_name: args.ca_name,
+                root_key: apply_cmd::key_spec(&args.root_key_type)?,
+                issuing_key: apply_cmd::key_spec(&args.issuing_key_type)?,
+                allow_test_cards: args.allow_test_cards,
+                listen: args.listen,
+                development: false,
+            };
+            let _ = args.key_backend;
+            let config = runtime()?.block_on(init::init(&options, &SystemClock, &OsRandom))?;
+            println!("instance created in {}", options.data.display());
+            println!("  root CA:     {}", options.data.join(&config.ca.root_certificate).display());
+            println!("  issuing CA:  {}", options.data.join(&config.ca.issuing_certificate).display());
+            println!("  config:      {}", options.data.join(config::CONFIG_FILE).display());
+            println!("serve it with: shuin serve --data {}", options.data.display());
+            Ok(())
+        }
+        Command::Serve { data, dev, listen } => {
+            init_tracing();
+            let rt = runtime()?;
+            if dev {
+                let dir = PathBuf::from("shuin-dev");
+                let listen = listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+                rt.block_on(async {
+                    dev::ensure_dev_instance(&dir, &listen).await?;
+                    serve::serve(&dir, Some(&listen), |local| dev::banner(&dir, local)).await
+                })
+            } else {
+                let dir = data.ok_or_else(|| msg("give --data DIR (an instance made by `shuin init`) or --dev"))?;
+                rt.block_on(serve::serve(&dir, listen.as_deref(), |local| {
+                    println!("shuin is serving {} on http://{local}", dir.display());
+                }))
+            }
+        }
+        Command::Apply(args) => {
+            let card = match (args.card_key, args.card_cert, args.dev_card) {
+                (Some(key), Some(cert), None) => apply_cmd::CardSource::Files { key, cert },
+                (None, None, Some(name)) => apply_cmd::CardSource::Dev { name, dev_dir: args.dev_dir },
+                _ => return Err(msg("give either --card-key FILE --card-cert FILE, or --dev-card NAME")),
+            };
+            if apply_cmd::parse_birth_date(&args.birth_date).is_none() {
+                return Err(msg("--birth-date must be a valid YYYY-MM-DD date / 生年月日は YYYY-MM-DD で入力してください"));
+            }
+            let request = shuin_client::ApplyRequest {
+                server: args.server,
+                name: args.name,
+                birth_date: args.birth_date,
+                address: args.address,
+                gender: args.gender,
+                key_spec: apply_cmd::key_spec(&args.key_type)?,
+            };
+            apply_cmd::run(request, card, &args.out, args.key_out.as_deref(), args.json)
+        }
+        Command::Ledger { command } => {
+            let rt = runtime()?;
+            match command {
+                LedgerCommand::Verify { data, json } => rt.block_on(ledger_cmd::verify(&data, json)),
+                LedgerCommand::Show { data, book, json } => rt.block_on(ledger_cmd::show(&data, book.as_deref(), json)),
+            }
+        }
+        Command::Testkit { command } => match command {
+            TestkitCommand::JpkiCa { out } => testkit_cmd::jpki_ca(&out),
+            TestkitCommand::Card { ca, name, birth_date, address, gender, revoked, expired, out } => testkit_cmd::card(
+                &ca,
+                shuin_testkit::CardDirOptions { name, birth_date, address, gender: Some(gender), revoked, expired },
+                &out,
+            ),
+        },
+        Command::Demo => {
+            init_tracing_quiet();
+            runtime()?.block_on(demo::run())
+        }
+    }
+}
+
+fn init_tracing_quiet() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("error"))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("shuin: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod csr;
 pub mod issuance;
 pub mod key_policy;
+pub mod lint;
 pub mod random;
 pub mod reason;
 pub mod serial;

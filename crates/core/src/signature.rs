@@ -154,3 +154,35 @@ pub fn verify_with_spki(
 pub fn identifier_der(id: &AlgorithmIdentifierOwned) -> Vec<u8> {
     id.to_der().unwrap_or_default()
 }
+
+/// Parses a dotted-decimal OID from user input. `const-oid`'s parser overflows on arcs
+/// above `u32::MAX`, so arcs are checked here first.
+pub fn parse_oid(text: &str) -> Option<ObjectIdentifier> {
+    let arcs: Vec<&str> = text.split('.').collect();
+    if arcs.len() < 2 || arcs.len() > 32 {
+        return None;
+    }
+    for arc in &arcs {
+        if arc.is_empty() || arc.len() > 10 || !arc.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        if arc.parse::<u32>().is_err() {
+            return None;
+        }
+    }
+    ObjectIdentifier::new(text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oid_input_is_checked_before_parsing() {
+        assert!(parse_oid("1.3.6.1.4.1.32473.1.1").is_some());
+        assert!(parse_oid("2.25.329800735698586629295641978511506172918").is_none());
+        assert!(parse_oid("1..2").is_none());
+        assert!(parse_oid("1").is_none());
+        assert!(parse_oid("a.b").is_none());
+    }
+}

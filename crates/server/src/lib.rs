@@ -1,1 +1,33 @@
-//! shuin-server
+//! HTTP edges (axum): the applicant API (front-end zone) and the repository. Handlers
+//! only parse, call one service method and map the result. HTTP statuses and problem
+//! documents are chosen here and nowhere else.
+
+mod applicant;
+mod problem;
+mod repository;
+
+use axum::Router;
+use shuin_ra::RaService;
+use shuin_repo::Repository;
+use std::sync::Arc;
+
+pub use problem::status_for;
+
+/// Shared state of the routers.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The RA.
+    pub ra: Arc<RaService>,
+    /// The repository content.
+    pub repository: Arc<Repository>,
+}
+
+/// All routes of the all-in-one server.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(applicant::routes())
+        .merge(repository::routes())
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+        .fallback(problem::not_found)
+        .with_state(state)
+}

@@ -1,1 +1,89 @@
-//! shuin-store
+//! Storage behind narrow traits, one per consumer (STYLE.md "Storage"), with a SQLite
+//! implementation and a conformance suite that every implementation must pass.
+//!
+//! Uniqueness (serials, nonces, certified keys) is enforced by UNIQUE constraints and
+//! surfaces as [`StoreError::Conflict`], never as a check-then-insert race.
+
+pub mod conformance;
+mod error;
+mod records;
+pub mod sqlite;
+
+pub use error::{ConflictKind, StoreError};
+pub use records::{
+    ApplicationRecord, ApplicationStatus, CertificateRecord, CertificateState, NonceOutcome,
+};
+
+use async_trait::async_trait;
+use shuin_core::Serial;
+use shuin_ledger::{Entry, EntryDraft};
+use std::time::SystemTime;
+
+/// Challenge nonces (DESIGN.md section 3.2).
+#[async_trait]
+pub trait NonceStore: Send + Sync {
+    /// Records a fresh nonce.
+    async fn insert_nonce(&self, nonce: &str, expires_at: SystemTime) -> Result<(), StoreError>;
+    /// Consumes a nonce atomically: of two concurrent calls, at most one gets `Fresh`.
+    /// An expired nonce is consumed too.
+    async fn consume_nonce(&self, nonce: &str, now: SystemTime) -> Result<NonceOutcome, StoreError>;
+}
+
+/// Applications and their raw evidence.
+#[async_trait]
+pub trait ApplicationStore: Send + Sync {
+    /// Stores raw evidence (the application CMS) under its SHA-256; idempotent.
+    async fn put_evidence(&self, sha256_hex: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Reads raw evidence.
+    async fn evidence(&self, sha256_hex: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Inserts a new application.
+    async fn insert_application(&self, record: &ApplicationRecord) -> Result<(), StoreError>;
+    /// Replaces the status fields of an application.
+    async fn update_application(&self, record: &ApplicationRecord) -> Result<(), StoreError>;
+    /// Reads one application.
+    async fn application(&self, id: &str) -> Result<Option<ApplicationRecord>, StoreError>;
+    /// Applications with the given status, oldest first.
+    async fn applications_with_status(&self, status: ApplicationStatus) -> Result<Vec<ApplicationRecord>, StoreError>;
+}
+
+/// Read side of certificates, for the RA's key-reuse check and the repository.
+#[async_trait]
+pub trait CertificateReader: Send + Sync {
+    /// Whether a key (SHA-256 of its SPKI) is reserved or certified.
+    async fn key_in_use(&self, key_fingerprint: &str) -> Result<bool, StoreError>;
+    /// One certificate by serial.
+    async fn certificate(&self, serial: &Serial) -> Result<Option<CertificateRecord>, StoreError>;
+    /// Certificates in a state, oldest first.
+    async fn certificates_in_state(&self, state: CertificateState) -> Result<Vec<CertificateRecord>, StoreError>;
+}
+
+/// Write side of certificates: the CA only.
+#[async_trait]
+pub trait CertificateWriter: CertificateReader {
+    /// Reserves a serial for a key; conflicts on a reused serial or key.
+    async fn reserve(&self, record: &CertificateRecord) -> Result<(), StoreError>;
+    /// Stores the signed certificate and marks it issued.
+    async fn complete(&self, serial: &Serial, der: &[u8], issued_at: SystemTime) -> Result<(), StoreError>;
+    /// Marks a reservation that was never signed or delivered.
+    async fn mark_undelivered(&self, serial: &Serial) -> Result<(), StoreError>;
+}
+
+/// The append-only ledger (DESIGN.md section 5).
+#[async_trait]
+pub trait LedgerStore: Send + Sync {
+    /// Appends durably (synchronous commit) and returns the entry as written.
+    async fn append(&self, draft: EntryDraft, time: SystemTime) -> Result<Entry, StoreError>;
+    /// Every stored row in order, as stored.
+    async fn ledger_rows(&self) -> Result<Vec<shuin_ledger::StoredEntry>, StoreError>;
+    /// The tree head recorded with the last append.
+    async fn ledger_head(&self) -> Result<Option<shuin_ledger::TreeHead>, StoreError>;
+}
+
+/// Small key-value settings (instance metadata, counters).
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    /// Reads a setting.
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Writes a setting.
+    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+}

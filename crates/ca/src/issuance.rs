@@ -1,0 +1,226 @@
+//! The issuance cycle: reserve the serial, build and lint the TBS, ledger
+//! `certificate.signing` with the TBS hash, sign, store, ledger `certificate.issued`.
+//! If the ledger cannot be written, nothing is signed.
+
+use async_trait::async_trait;
+use der::{Decode, Encode};
+use sha2::{Digest, Sha256};
+use shuin_core::issuance::{IssuanceError, IssuanceOrder, IssuedCertificate, Issuer, IssuerIdentity, SubscriberProfile};
+use shuin_core::key_policy::key_fingerprint;
+use shuin_core::lint::lint_tbs;
+use shuin_core::x509::template::{assemble_certificate, tbs_der};
+use shuin_core::{Clock, RandomSource, Serial};
+use shuin_keys::Signer;
+use shuin_ledger::{Actor, Book, EntryDraft};
+use shuin_store::{CertificateRecord, CertificateState, CertificateWriter, ConflictKind, LedgerStore, StoreError};
+use std::sync::Arc;
+use x509_cert::Certificate;
+
+/// What the CA's storage must offer.
+pub trait CaStore: CertificateWriter + LedgerStore {}
+impl<T: CertificateWriter + LedgerStore> CaStore for T {}
+
+/// The issuing CA certificate and the root above it.
+#[derive(Debug, Clone)]
+pub struct IssuerChain {
+    /// DER of the issuing CA certificate.
+    pub issuing_der: Vec<u8>,
+    /// DER of the root certificate.
+    pub root_der: Vec<u8>,
+}
+
+/// The CA service.
+pub struct CaService {
+    signer: Arc<dyn Signer>,
+    chain: IssuerChain,
+    identity: IssuerIdentity,
+    profile: SubscriberProfile,
+    store: Arc<dyn CaStore>,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn RandomSource>,
+}
+
+impl std::fmt::Debug for CaService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaService").field("signer", &self.signer).finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> IssuanceError {
+    IssuanceError::Unavailable(Box::new(e))
+}
+
+pub(crate) fn ca_actor() -> Actor {
+    Actor {
+        name: "shuin-ca".into(),
+        role: "system".into(),
+        zone: "high_security".into(),
+    }
+}
+
+impl CaService {
+    /// Wires the CA. Checks that the signer's key is the issuing certificate's key.
+    pub fn new(
+        signer: Arc<dyn Signer>,
+        chain: IssuerChain,
+        profile: SubscriberProfile,
+        store: Arc<dyn CaStore>,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn RandomSource>,
+    ) -> Result<Self, IssuanceError> {
+        let issuing = Certificate::from_der(&chain.issuing_der).map_err(|e| IssuanceError::Profile(format!("issuing certificate: {e}")))?;
+        let spki_der = issuing
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .map_err(|e| IssuanceError::Profile(e.to_string()))?;
+        if spki_der != signer.public_key_der() {
+            return Err(IssuanceError::Profile("the issuer key does not match the issuing CA certificate".into()));
+        }
+        let identity = IssuerIdentity {
+            name: issuing.tbs_certificate.subject.clone(),
+            key_id: shuin_core::x509::extensions::key_identifier(&issuing.tbs_certificate.subject_public_key_info),
+        };
+        Ok(Self {
+            signer,
+            chain,
+            identity,
+            profile,
+            store,
+            clock,
+            rng,
+        })
+    }
+
+    /// The chain above subscriber certificates, issuing CA first.
+    pub fn chain_der(&self) -> Vec<Vec<u8>> {
+        vec![self.chain.issuing_der.clone(), self.chain.root_der.clone()]
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn CaStore> {
+        &self.store
+    }
+
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    async fn reserve(&self, order: &IssuanceOrder) -> Result<(Serial, x509_cert::TbsCertificate, Vec<u8>), IssuanceError> {
+        let fingerprint = key_fingerprint(&order.spki_der);
+        for _ in 0..4 {
+            let now = self.clock.now();
+            let serial = Serial::random(self.rng.as_ref()).map_err(unavailable)?;
+            let template = self.profile.template(&self.identity, order, serial.clone(), now)?;
+            let tbs = template
+                .to_tbs(self.signer.algorithm())
+                .map_err(|e| IssuanceError::Profile(e.to_string()))?;
+            let findings = lint_tbs(&tbs);
+            if !findings.is_empty() {
+                let text = findings.iter().map(|f| format!("{}: {}", f.id, f.message)).collect::<Vec<_>>().join("; ");
+                return Err(IssuanceError::Lint(text));
+            }
+            let tbs_bytes = tbs_der(&tbs).map_err(|e| IssuanceError::Profile(e.to_string()))?;
+            let record = CertificateRecord {
+                serial: serial.clone(),
+                application_id: order.application_id.clone(),
+                key_fingerprint: fingerprint.clone(),
+                tbs_sha256: hex::encode(Sha256::digest(&tbs_bytes)),
+                state: CertificateState::Reserved,
+                not_before: template.not_before,
+                not_after: template.not_after,
+                der: None,
+            };
+            match self.store.reserve(&record).await {
+                Ok(()) => return Ok((serial, tbs, tbs_bytes)),
+                Err(StoreError::Conflict(ConflictKind::Key)) => return Err(IssuanceError::KeyReused),
+                Err(StoreError::Conflict(ConflictKind::Serial)) => continue,
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Err(IssuanceError::Profile("could not reserve a unique serial".into()))
+    }
+
+    async fn abandon(&self, serial: &Serial, why: &str) {
+        if let Err(e) = self.store.mark_undelivered(serial).await {
+            tracing::error!(serial = %serial, error = %e, "could not mark a reservation undelivered; reconciliation will");
+        }
+        let draft = EntryDraft {
+            book: Book::Application,
+            kind: "certificate.undelivered".into(),
+            actor: ca_actor(),
+            subjects: vec![format!("serial:{serial}")],
+            payload: serde_json::json!({"why": why}),
+            evidence: vec![],
+        };
+        if let Err(e) = self.store.append(draft, self.clock.now()).await {
+            tracing::error!(serial = %serial, error = %e, "could not ledger an abandoned reservation");
+        }
+    }
+}
+
+#[async_trait]
+impl Issuer for CaService {
+    async fn issue(&self, order: IssuanceOrder) -> Result<IssuedCertificate, IssuanceError> {
+        let (serial, tbs, tbs_bytes) = self.reserve(&order).await?;
+        let tbs_sha256 = hex::encode(Sha256::digest(&tbs_bytes));
+        let signing = EntryDraft {
+            book: Book::Application,
+            kind: "certificate.signing".into(),
+            actor: ca_actor(),
+            subjects: vec![format!("application:{}", order.application_id), format!("serial:{serial}")],
+            payload: serde_json::json!({
+                "serial": serial.to_hex(),
+                "tbs_sha256": tbs_sha256,
+                "approver": order.approver,
+                "signature_algorithm": self.signer.algorithm().name(),
+            }),
+            evidence: vec![format!("sha256:{tbs_sha256}")],
+        };
+        if let Err(e) = self.store.append(signing, self.clock.now()).await {
+            self.abandon(&serial, "the ledger could not record certificate.signing").await;
+            return Err(unavailable(e));
+        }
+        let signer = Arc::clone(&self.signer);
+        let message = tbs_bytes.clone();
+        let signature = tokio::task::spawn_blocking(move || signer.sign(&message))
+            .await
+            .map_err(|_| IssuanceError::Unavailable("the signing task failed".into()))?;
+        let signature = match signature {
+            Ok(s) => s,
+            Err(e) => {
+                self.abandon(&serial, "the issuer key failed to sign").await;
+                return Err(unavailable(e));
+            }
+        };
+        let certificate = assemble_certificate(tbs, &signature).map_err(|e| IssuanceError::Profile(e.to_string()))?;
+        let der = certificate.to_der().map_err(|e| IssuanceError::Profile(e.to_string()))?;
+        // A signature that does not verify under the issuing key is never stored.
+        shuin_core::signature::verify(
+            self.signer.public_key_der(),
+            self.signer.algorithm().algorithm_identifier().oid,
+            &tbs_bytes,
+            &signature,
+        )
+        .map_err(|_| IssuanceError::Unavailable("the issuer key produced an invalid signature".into()))?;
+        self.store
+            .complete(&serial, &der, self.clock.now())
+            .await
+            .map_err(unavailable)?;
+        let issued = EntryDraft {
+            book: Book::Application,
+            kind: "certificate.issued".into(),
+            actor: ca_actor(),
+            subjects: vec![format!("application:{}", order.application_id), format!("serial:{serial}")],
+            payload: serde_json::json!({"serial": serial.to_hex()}),
+            evidence: vec![format!("sha256:{}", hex::encode(Sha256::digest(&der)))],
+        };
+        // Until this entry is durable the certificate is not handed out; reconciliation
+        // at start-up writes it if the process stops here.
+        self.store.append(issued, self.clock.now()).await.map_err(unavailable)?;
+        Ok(IssuedCertificate {
+            serial,
+            certificate_der: der,
+            chain_der: self.chain_der(),
+        })
+    }
+}

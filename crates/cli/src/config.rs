@@ -1,0 +1,174 @@
+//! `DIR/shuin.toml`: one typed section per component, unknown fields refused, checked
+//! once at start-up (STYLE.md "Config").
+
+use serde::{Deserialize, Serialize};
+use crate::failure::{msg, Result};
+use std::path::{Path, PathBuf};
+
+/// The instance configuration file name.
+pub(crate) const CONFIG_FILE: &str = "shuin.toml";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InstanceConfig {
+    pub(crate) instance: InstanceSection,
+    pub(crate) ca: CaSection,
+    pub(crate) ra: RaSection,
+    pub(crate) jpki: JpkiSection,
+    #[serde(default)]
+    pub(crate) server: ServerSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InstanceSection {
+    /// Base URL under which certificates point at the repository and OCSP.
+    pub(crate) public_url: String,
+    /// Whether this is a development instance (`serve --dev`).
+    #[serde(default)]
+    pub(crate) development: bool,
+}
+
+/// Where the issuer keys live; one variant per backend.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum KeyBackendConfig {
+    /// PKCS#8 files under `dir` (development and tests only).
+    Software {
+        /// Relative to the instance directory.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CaSection {
+    pub(crate) key_backend: KeyBackendConfig,
+    pub(crate) root_key: String,
+    pub(crate) issuing_key: String,
+    pub(crate) root_certificate: PathBuf,
+    pub(crate) issuing_certificate: PathBuf,
+    /// The accredited-policy OID written into subscriber certificates.
+    pub(crate) policy_oid: String,
+    #[serde(default = "default_validity_days")]
+    pub(crate) subscriber_validity_days: u32,
+}
+
+fn default_validity_days() -> u32 {
+    1825
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RaSection {
+    /// The responsible person (責任者) named as approver of automatic decisions.
+    pub(crate) responsible_person: String,
+    #[serde(default = "default_true")]
+    pub(crate) automatic_approval: bool,
+    #[serde(default = "default_nonce_ttl")]
+    pub(crate) nonce_ttl_seconds: u64,
+    /// The 重要事項 text file shown to applicants.
+    pub(crate) terms: PathBuf,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_nonce_ttl() -> u64 {
+    600
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JpkiSection {
+    /// PEM files of the trusted J-LIS signing CAs.
+    pub(crate) trust_anchors: Vec<PathBuf>,
+    /// The J-LIS CRL file an outside job refreshes.
+    pub(crate) crl: PathBuf,
+    #[serde(default)]
+    pub(crate) allow_test_cards: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServerSection {
+    #[serde(default = "default_listen")]
+    pub(crate) listen: String,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self { listen: default_listen() }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+impl InstanceConfig {
+    /// Reads and checks `DIR/shuin.toml`.
+    pub(crate) fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            msg(format!(
+                "{}: {e}; run `shuin init --data {}` first (or `shuin serve --dev`)",
+                path.display(),
+                dir.display()
+            ))
+        })?;
+        let config: InstanceConfig =
+            toml::from_str(&text).map_err(|e| msg(format!("{}: {e}", path.display())))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<()> {
+        if !(self.instance.public_url.starts_with("http://") || self.instance.public_url.starts_with("https://")) {
+            return Err(msg("instance.public_url must start with http:// or https://"));
+        }
+        if shuin_core::signature::parse_oid(&self.ca.policy_oid).is_none() {
+            return Err(msg(format!("ca.policy_oid {:?} is not an OID", self.ca.policy_oid)));
+        }
+        if self.ca.subscriber_validity_days == 0 || self.ca.subscriber_validity_days > 1826 {
+            return Err(msg("ca.subscriber_validity_days must be 1..=1826 (5 years at most)"));
+        }
+        if self.jpki.trust_anchors.is_empty() {
+            return Err(msg("jpki.trust_anchors must name at least one J-LIS signing CA"));
+        }
+        if self.ra.responsible_person.trim().is_empty() {
+            return Err(msg("ra.responsible_person must name the responsible person (責任者)"));
+        }
+        Ok(())
+    }
+
+    /// Writes the file (refusing to overwrite).
+    pub(crate) fn write_new(&self, dir: &Path) -> Result<()> {
+        let text = toml::to_string_pretty(self).map_err(|e| msg(e.to_string()))?;
+        let header = "# shuin instance configuration. See docs/operations.md.\n";
+        let path = dir.join(CONFIG_FILE);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| {
+                use std::io::Write;
+                f.write_all(header.as_bytes())?;
+                f.write_all(text.as_bytes())
+            })
+            .map_err(|e| msg(format!("{}: {e}", path.display())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses() {
+        let text = include_str!("../../../docs/examples/shuin.toml");
+        let config: InstanceConfig = toml::from_str(text).unwrap();
+        config.check().unwrap();
+    }
+}

@@ -1,0 +1,297 @@
+//! `shuin init`: a production-style instance — a root and an issuing CA in the key
+//! backend, the JPKI trust anchors, the terms, the database and `shuin.toml`.
+//! Every key operation is ledgered in the facility book before it happens.
+
+use crate::config::{CaSection, InstanceConfig, InstanceSection, JpkiSection, KeyBackendConfig, RaSection, ServerSection};
+use crate::failure::{msg, Context, Result};
+use der::{Decode, Encode};
+use sha2::{Digest, Sha256};
+use shuin_core::issuance::{CaProfile, IssuerIdentity};
+use shuin_core::x509::name::NameBuilder;
+use shuin_core::x509::template::{assemble_certificate, tbs_der};
+use shuin_core::{Clock, RandomSource, Serial};
+use shuin_keys::{KeyBackend, KeyGenerator, KeyRef, KeySpec, Signer, SoftwareBackend};
+use shuin_ledger::{Actor, Book, EntryDraft};
+use shuin_store::sqlite::SqliteStore;
+use shuin_store::{LedgerStore, SettingsStore};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Default terms (重要事項), bilingual. Operators replace `DIR/terms.txt` with their own.
+pub(crate) const DEFAULT_TERMS: &str = include_str!("../../../docs/terms-template.txt");
+
+/// What `init` needs.
+#[derive(Debug, Clone)]
+pub(crate) struct InitOptions {
+    pub(crate) data: PathBuf,
+    pub(crate) trust_anchors: Vec<PathBuf>,
+    pub(crate) jpki_crl: PathBuf,
+    pub(crate) public_url: String,
+    pub(crate) policy_oid: String,
+    pub(crate) responsible_person: String,
+    pub(crate) ca_name: String,
+    pub(crate) root_key: KeySpec,
+    pub(crate) issuing_key: KeySpec,
+    pub(crate) allow_test_cards: bool,
+    pub(crate) listen: String,
+    pub(crate) development: bool,
+}
+
+fn actor(name: &str) -> Actor {
+    Actor {
+        name: name.into(),
+        role: "ca_admin".into(),
+        zone: "high_security".into(),
+    }
+}
+
+fn read_certificate(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).context(path.display())?;
+    let der = match der::pem::decode_vec(&bytes) {
+        Ok((label, der)) if label == "CERTIFICATE" => der,
+        Ok((label, _)) => return Err(msg(format!("{}: expected a CERTIFICATE, found {label:?}", path.display()))),
+        Err(_) => bytes,
+    };
+    x509_cert::Certificate::from_der(&der).context(format!("{}: not an X.509 certificate", path.display()))?;
+    Ok(der)
+}
+
+fn pem(label: &str, der: &[u8]) -> Result<String> {
+    der::pem::encode_string(label, der::pem::LineEnding::LF, der).context("PEM encoding")
+}
+
+/// Creates the instance. Refuses to touch an existing one.
+pub(crate) async fn init(options: &InitOptions, clock: &dyn Clock, rng: &dyn RandomSource) -> Result<InstanceConfig> {
+    let dir = &options.data;
+    if dir.join(crate::config::CONFIG_FILE).exists() {
+        return Err(msg(format!("{} already holds an instance; refusing to overwrite it", dir.display())));
+    }
+    if !(options.public_url.starts_with("http://") || options.public_url.starts_with("https://")) {
+        return Err(msg("--public-url must start with http:// or https://"));
+    }
+    let policy_oid = shuin_core::signature::parse_oid(&options.policy_oid)
+        .ok_or_else(|| msg(format!("--policy-oid {:?} is not a dotted-decimal OID", options.policy_oid)))?;
+    for sub in ["", "keys", "ca", "jpki/anchors"] {
+        std::fs::create_dir_all(dir.join(sub)).context(dir.join(sub).display())?;
+    }
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).context(dir.display())?;
+    }
+
+    // J-LIS trust anchors.
+    let mut anchor_files = Vec::new();
+    let mut anchor_evidence = Vec::new();
+    let anchors: Vec<(String, Vec<u8>)> = if options.trust_anchors.is_empty() {
+        let (_, der) = der::pem::decode_vec(shuin_jpki::shipped_signca03_pem().as_bytes()).context("shipped J-LIS anchor")?;
+        vec![("jlis-signca03-2023.pem".to_owned(), der)]
+    } else {
+        let mut out = Vec::new();
+        for (i, path) in options.trust_anchors.iter().enumerate() {
+            out.push((format!("anchor-{i}.pem"), read_certificate(path)?));
+        }
+        out
+    };
+    for (name, der) in &anchors {
+        let pinned = shuin_jpki::check_pinned_production_anchor(der);
+        if !pinned && !options.development {
+            eprintln!(
+                "warning: trust anchor {name} (sha256 {}) is not a pinned J-LIS production signing CA; use it for testing only",
+                hex::encode(Sha256::digest(der))
+            );
+        }
+        let path = dir.join("jpki/anchors").join(name);
+        std::fs::write(&path, pem("CERTIFICATE", der)?).context(path.display())?;
+        anchor_files.push(PathBuf::from("jpki/anchors").join(name));
+        anchor_evidence.push(serde_json::json!({"file": name, "sha256": hex::encode(Sha256::digest(der)), "pinned_production": pinned}));
+    }
+    let crl_path = if options.jpki_crl.is_absolute() {
+        options.jpki_crl.clone()
+    } else {
+        std::env::current_dir().context("current directory")?.join(&options.jpki_crl)
+    };
+    let anchor_set = shuin_jpki::TrustAnchors::from_der_certs(anchors.iter().map(|(_, d)| d.clone()).collect())
+        .map_err(|e| msg(format!("trust anchors: {e}")))?;
+    match std::fs::read(&crl_path) {
+        Ok(der) => {
+            if let Err(e) = shuin_jpki::JpkiCrl::parse(&der, &anchor_set) {
+                eprintln!("warning: {}: {e}; applications will fail closed until a valid CRL is there", crl_path.display());
+            }
+        }
+        Err(e) => eprintln!("warning: {}: {e}; applications will fail closed until the CRL file exists", crl_path.display()),
+    }
+
+    let store = SqliteStore::open(&dir.join("shuin.db")).await.context("database")?;
+    let now = clock.now();
+    let admin = actor("shuin-init");
+    let append = |draft: EntryDraft| {
+        let store = &store;
+        async move { store.append(draft, now).await.context("ledger") }
+    };
+    append(EntryDraft {
+        book: Book::Organization,
+        kind: "organization.responsible_person_designated".into(),
+        actor: admin.clone(),
+        subjects: vec![],
+        payload: serde_json::json!({"responsible_person": options.responsible_person, "automatic_approval": true}),
+        evidence: vec![],
+    })
+    .await?;
+    append(EntryDraft {
+        book: Book::Facility,
+        kind: "facility.jpki_trust_anchors_configured".into(),
+        actor: admin.clone(),
+        subjects: vec![],
+        payload: serde_json::json!({"anchors": anchor_evidence, "crl_file": crl_path.display().to_string()}),
+        evidence: vec![],
+    })
+    .await?;
+
+    // Keys.
+    let backend = SoftwareBackend::new(dir.join("keys"));
+    let mut keys = Vec::new();
+    for (label, spec) in [("root", options.root_key), ("issuing", options.issuing_key)] {
+        append(EntryDraft {
+            book: Book::Facility,
+            kind: "key.generating".into(),
+            actor: admin.clone(),
+            subjects: vec![format!("key:{label}")],
+            payload: serde_json::json!({"label": label, "spec": format!("{spec:?}"), "backend": backend.info()}),
+            evidence: vec![],
+        })
+        .await?;
+        let key = backend.generate(label, spec).context(format!("generating the {label} key"))?;
+        let signer = backend.signer(&key).context(format!("loading the {label} key"))?;
+        append(EntryDraft {
+            book: Book::Facility,
+            kind: "key.generated".into(),
+            actor: admin.clone(),
+            subjects: vec![format!("key:{label}")],
+            payload: serde_json::json!({"uri": key.as_str(), "public_key_sha256": hex::encode(Sha256::digest(signer.public_key_der()))}),
+            evidence: vec![],
+        })
+        .await?;
+        keys.push((key, signer));
+    }
+    let [(root_key, root_signer), (issuing_key, issuing_signer)] = <[(KeyRef, std::sync::Arc<dyn Signer>); 2]>::try_from(keys)
+        .map_err(|_| msg("internal: expected two keys"))?;
+
+    let base = options.public_url.trim_end_matches('/');
+    let spki = |signer: &dyn Signer| spki::SubjectPublicKeyInfoOwned::from_der(signer.public_key_der()).context("public key");
+    let root_name = NameBuilder::new()
+        .country("JP")
+        .and_then(|b| b.organization(&options.ca_name))
+        .and_then(|b| b.common_name(&format!("{} Root CA", options.ca_name)))
+        .context("root name")?
+        .build();
+    let issuing_name = NameBuilder::new()
+        .country("JP")
+        .and_then(|b| b.organization(&options.ca_name))
+        .and_then(|b| b.common_name(&format!("{} Issuing CA", options.ca_name)))
+        .context("issuing CA name")?
+        .build();
+    let years = |n: u64| Duration::from_secs(n * 365 * 86_400);
+    let root_template = CaProfile::root(
+        root_name.clone(),
+        spki(root_signer.as_ref())?,
+        Serial::random(rng).context("random")?,
+        now,
+        years(20),
+    )
+    .context("root template")?;
+    let root_der = sign_ca_certificate(&root_template, root_signer.as_ref(), "root", &append, &admin).await?;
+    let root_identity = IssuerIdentity {
+        name: root_name,
+        key_id: shuin_core::x509::extensions::key_identifier(&root_template.subject_public_key_info),
+    };
+    let issuing_template = CaProfile::issuing(
+        &root_identity,
+        issuing_name,
+        spki(issuing_signer.as_ref())?,
+        Serial::random(rng).context("random")?,
+        now,
+        years(10),
+        policy_oid,
+        &format!("{base}/repository/root.crl"),
+        &format!("{base}/repository/root.crt"),
+    )
+    .context("issuing CA template")?;
+    let issuing_der = sign_ca_certificate(&issuing_template, root_signer.as_ref(), "issuing", &append, &admin).await?;
+    std::fs::write(dir.join("ca/root.pem"), pem("CERTIFICATE", &root_der)?).context("ca/root.pem")?;
+    std::fs::write(dir.join("ca/issuing.pem"), pem("CERTIFICATE", &issuing_der)?).context("ca/issuing.pem")?;
+    std::fs::write(dir.join("terms.txt"), DEFAULT_TERMS).context("terms.txt")?;
+
+    let config = InstanceConfig {
+        instance: InstanceSection {
+            public_url: base.to_owned(),
+            development: options.development,
+        },
+        ca: CaSection {
+            key_backend: KeyBackendConfig::Software { dir: PathBuf::from("keys") },
+            root_key: root_key.to_string(),
+            issuing_key: issuing_key.to_string(),
+            root_certificate: PathBuf::from("ca/root.pem"),
+            issuing_certificate: PathBuf::from("ca/issuing.pem"),
+            policy_oid: options.policy_oid.clone(),
+            subscriber_validity_days: 1825,
+        },
+        ra: RaSection {
+            responsible_person: options.responsible_person.clone(),
+            automatic_approval: true,
+            nonce_ttl_seconds: 600,
+            terms: PathBuf::from("terms.txt"),
+        },
+        jpki: JpkiSection {
+            trust_anchors: anchor_files,
+            crl: crl_path,
+            allow_test_cards: options.allow_test_cards,
+        },
+        server: ServerSection {
+            listen: options.listen.clone(),
+        },
+    };
+    config.write_new(dir)?;
+    store.set_setting("instance.created_at", &shuin_core::timefmt::rfc3339(now)).await.context("settings")?;
+    store.close().await;
+    Ok(config)
+}
+
+async fn sign_ca_certificate<F, Fut>(
+    template: &shuin_core::x509::CertificateTemplate,
+    signer: &dyn Signer,
+    label: &str,
+    append: &F,
+    admin: &Actor,
+) -> Result<Vec<u8>>
+where
+    F: Fn(EntryDraft) -> Fut,
+    Fut: std::future::Future<Output = Result<shuin_ledger::Entry>>,
+{
+    let tbs = template.to_tbs(signer.algorithm()).context("TBS")?;
+    let findings = shuin_core::lint::lint_tbs(&tbs);
+    if !findings.is_empty() {
+        return Err(msg(format!("the {label} CA certificate fails lint: {findings:?}")));
+    }
+    let bytes = tbs_der(&tbs).context("TBS")?;
+    append(EntryDraft {
+        book: Book::Facility,
+        kind: "ca_certificate.signing".into(),
+        actor: admin.clone(),
+        subjects: vec![format!("ca:{label}"), format!("serial:{}", template.serial)],
+        payload: serde_json::json!({"ca": label, "serial": template.serial.to_hex(), "tbs_sha256": hex::encode(Sha256::digest(&bytes))}),
+        evidence: vec![],
+    })
+    .await?;
+    let signature = signer.sign(&bytes).context(format!("signing the {label} CA certificate"))?;
+    let der = assemble_certificate(tbs, &signature).and_then(|c| c.to_der()).context("certificate")?;
+    append(EntryDraft {
+        book: Book::Facility,
+        kind: "ca_certificate.issued".into(),
+        actor: admin.clone(),
+        subjects: vec![format!("ca:{label}"), format!("serial:{}", template.serial)],
+        payload: serde_json::json!({"ca": label, "certificate_sha256": hex::encode(Sha256::digest(&der))}),
+        evidence: vec![],
+    })
+    .await?;
+    Ok(der)
+}

@@ -1,0 +1,48 @@
+//! `shuin serve`: the all-in-one server.
+
+use crate::failure::{Context, Result};
+use std::path::Path;
+
+/// Serves the instance at `dir` until Ctrl-C or SIGTERM.
+pub(crate) async fn serve(dir: &Path, listen: Option<&str>, banner: impl FnOnce(&str)) -> Result<()> {
+    let instance = crate::runtime::open(dir).await?;
+    let listen = listen.unwrap_or(&instance.config.server.listen).to_owned();
+    let listener = tokio::net::TcpListener::bind(&listen).await.context(format!("binding {listen}"))?;
+    let local = listener.local_addr().context("local address")?;
+    banner(&local.to_string());
+    serve_on(listener, instance, shutdown_signal()).await
+}
+
+/// Serves an opened instance on a bound listener until `shutdown` completes.
+pub(crate) async fn serve_on(
+    listener: tokio::net::TcpListener,
+    instance: crate::runtime::Instance,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    tracing::info!(local = ?listener.local_addr().ok(), "serving");
+    let app = shuin_server::router(instance.state.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server")?;
+    instance.store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,168 @@
+//! The J-LIS CRL (RFC 5280 section 5), read from a file that an outside job refreshes
+//! (DESIGN.md section 3.7). Its signature must verify under a configured anchor whose
+//! subject is the CRL issuer; freshness is checked per application by the verifier.
+//!
+//! ```text
+//! CertificateList  ::=  SEQUENCE  {
+//!      tbsCertList          TBSCertList,
+//!      signatureAlgorithm   AlgorithmIdentifier,
+//!      signatureValue       BIT STRING  }
+//! ```
+
+use crate::anchors::TrustAnchors;
+use crate::error::JpkiError;
+use const_oid::db::rfc5280::{
+    ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_CRL_NUMBER, ID_CE_ISSUING_DISTRIBUTION_POINT,
+};
+use der::{Decode, Encode};
+use std::collections::HashSet;
+use std::time::SystemTime;
+use x509_cert::crl::CertificateList;
+use x509_cert::ext::pkix::crl::dp::IssuingDistributionPoint;
+
+/// Largest CRL file accepted (a budget against inflated inputs).
+pub const MAX_CRL_BYTES: usize = 256 * 1024 * 1024;
+
+/// A verified J-LIS CRL.
+#[derive(Debug, Clone)]
+pub struct JpkiCrl {
+    issuer_der: Vec<u8>,
+    anchor_fingerprint: String,
+    this_update: SystemTime,
+    next_update: Option<SystemTime>,
+    revoked: HashSet<Vec<u8>>,
+}
+
+impl JpkiCrl {
+    /// Parses `der` and verifies its signature under an anchor named as its issuer.
+    ///
+    /// A CRL that scopes itself to CA or attribute certificates, to some reasons, or that
+    /// is indirect, cannot answer for a card and is refused. Unknown critical extensions
+    /// are refused (RFC 5280 section 5.2). A partitioned CRL (issuingDistributionPoint
+    /// with a distributionPoint) is accepted as covering the issuer's end-entity
+    /// certificates; it is not matched against the card's cRLDistributionPoints.
+    pub fn parse(der: &[u8], anchors: &TrustAnchors) -> Result<Self, JpkiError> {
+        let invalid = |detail: &str| JpkiError::CrlInvalid {
+            detail: detail.to_owned(),
+            source: None,
+        };
+        if der.len() > MAX_CRL_BYTES {
+            return Err(invalid("the CRL exceeds the size budget"));
+        }
+        let crl = CertificateList::from_der(der).map_err(|e| JpkiError::CrlInvalid {
+            detail: "not a DER CertificateList".into(),
+            source: Some(e),
+        })?;
+        let tbs = &crl.tbs_cert_list;
+        if tbs.signature != crl.signature_algorithm {
+            return Err(invalid("the inner and outer signature algorithms differ"));
+        }
+        let issuer_der = tbs.issuer.to_der().map_err(|e| JpkiError::CrlInvalid {
+            detail: "issuer".into(),
+            source: Some(e),
+        })?;
+        if !anchors.knows_subject(&issuer_der) {
+            return Err(invalid(
+                "the CRL issuer is not a configured J-LIS signing CA",
+            ));
+        }
+        let signature = crl
+            .signature
+            .as_bytes()
+            .ok_or_else(|| invalid("the signature BIT STRING has unused bits"))?;
+        let anchor = anchors
+            .verifying_anchor(&issuer_der, der, &crl.signature_algorithm, signature)
+            .ok_or_else(|| invalid("the CRL signature does not verify under the named anchor"))?;
+        for extension in tbs.crl_extensions.iter().flatten() {
+            match extension.extn_id {
+                ID_CE_AUTHORITY_KEY_IDENTIFIER | ID_CE_CRL_NUMBER => {}
+                ID_CE_ISSUING_DISTRIBUTION_POINT => {
+                    let idp = IssuingDistributionPoint::from_der(extension.extn_value.as_bytes())
+                        .map_err(|e| JpkiError::CrlInvalid {
+                        detail: "issuingDistributionPoint".into(),
+                        source: Some(e),
+                    })?;
+                    if idp.only_contains_ca_certs
+                        || idp.only_contains_attribute_certs
+                        || idp.only_some_reasons.is_some()
+                        || idp.indirect_crl
+                    {
+                        return Err(invalid(
+                            "the CRL's scope does not cover signing certificates",
+                        ));
+                    }
+                }
+                _ if extension.critical => {
+                    return Err(invalid("the CRL has an unknown critical extension"))
+                }
+                _ => {}
+            }
+        }
+        let mut revoked = HashSet::new();
+        for entry in tbs.revoked_certificates.iter().flatten() {
+            revoked.insert(magnitude(entry.serial_number.as_bytes()).to_vec());
+        }
+        Ok(Self {
+            issuer_der,
+            anchor_fingerprint: anchor.fingerprint.clone(),
+            this_update: tbs.this_update.to_system_time(),
+            next_update: tbs.next_update.map(|t| t.to_system_time()),
+            revoked,
+        })
+    }
+
+    /// thisUpdate.
+    pub fn this_update(&self) -> SystemTime {
+        self.this_update
+    }
+
+    /// nextUpdate, if the CRL has one (a CRL without one is never fresh).
+    pub fn next_update(&self) -> Option<SystemTime> {
+        self.next_update
+    }
+
+    /// Whether the serial (unsigned big-endian magnitude; leading zeros ignored) is listed.
+    pub fn is_revoked(&self, serial_magnitude: &[u8]) -> bool {
+        self.revoked.contains(magnitude(serial_magnitude))
+    }
+
+    /// How many serials are listed.
+    pub fn revoked_count(&self) -> usize {
+        self.revoked.len()
+    }
+
+    /// DER of the issuer Name.
+    pub(crate) fn issuer_der(&self) -> &[u8] {
+        &self.issuer_der
+    }
+
+    /// The fingerprint of the anchor whose key signed this CRL.
+    pub(crate) fn anchor_fingerprint(&self) -> &str {
+        &self.anchor_fingerprint
+    }
+}
+
+/// Strips leading zero octets (a DER INTEGER's sign octet, or padding).
+pub(crate) fn magnitude(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magnitudes_ignore_leading_zeros() {
+        assert_eq!(magnitude(&[0, 0, 0x81]), &[0x81]);
+        assert_eq!(magnitude(&[0x01, 0x00]), &[0x01, 0x00]);
+        assert!(magnitude(&[0, 0]).is_empty());
+    }
+
+    #[test]
+    fn garbage_is_not_a_crl() {
+        let anchors = TrustAnchors::from_der_certs(Vec::new()).unwrap_or_else(|e| panic!("{e}"));
+        let err = JpkiCrl::parse(b"\x30\x03\x02\x01\x00", &anchors).err();
+        assert!(matches!(err, Some(JpkiError::CrlInvalid { .. })));
+    }
+}

@@ -1,0 +1,417 @@
+//! Challenges and JPKI-signed applications (DESIGN.md sections 3.2–3.4 and 4).
+
+use crate::{CrlSource, RaError};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use shuin_core::application::ApplicationDocument;
+use shuin_core::issuance::{Approver, IssuanceError, IssuanceOrder, Issuer};
+use shuin_core::key_policy::{check_subscriber_key, key_fingerprint};
+use shuin_core::{Clock, RandomSource, ReasonCode, ReviewReason, Serial};
+use shuin_jpki::{MatchOutcome, SigningCertificate, Verifier};
+use shuin_ledger::{Actor, Book, EntryDraft};
+use shuin_store::{
+    ApplicationRecord, ApplicationStatus, ApplicationStore, CertificateReader, LedgerStore,
+    NonceOutcome, NonceStore,
+};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// The version of the automatic-approval rule, recorded with every decision.
+pub const RULE_VERSION: &str = "shuin-auto-approval/1";
+
+/// Largest application body, in bytes (DESIGN.md section 3.2).
+pub const MAX_APPLICATION_BYTES: usize = 64 * 1024;
+
+/// What the RA's storage must offer.
+pub trait RaStore: NonceStore + ApplicationStore + CertificateReader + LedgerStore {}
+impl<T: NonceStore + ApplicationStore + CertificateReader + LedgerStore> RaStore for T {}
+
+/// RA settings.
+#[derive(Debug, Clone)]
+pub struct RaConfig {
+    /// How long a challenge nonce lives.
+    pub nonce_ttl: Duration,
+    /// Hex SHA-256 of the current terms (重要事項).
+    pub terms_sha256: String,
+    /// URL of the terms.
+    pub terms_url: String,
+    /// The responsible person (責任者) named as approver of automatic decisions.
+    pub responsible_person: String,
+    /// Whether valid applications are approved automatically.
+    pub automatic_approval: bool,
+    /// DER of the chain above subscriber certificates (issuing CA first), public data.
+    pub chain_der: Vec<Vec<u8>>,
+}
+
+/// A fresh challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// base64url of 32 random bytes.
+    pub nonce: String,
+    /// When it stops being accepted.
+    pub expires_at: SystemTime,
+    /// Hex SHA-256 of the terms.
+    pub terms_sha256: String,
+    /// Where the terms are.
+    pub terms_url: String,
+}
+
+/// Where an application stands, as the applicant sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplicationOutcome {
+    /// A certificate was issued.
+    Issued {
+        /// Application id.
+        id: String,
+        /// Serial.
+        serial: Serial,
+        /// DER certificate.
+        certificate_der: Vec<u8>,
+        /// DER chain, issuing CA first.
+        chain_der: Vec<Vec<u8>>,
+    },
+    /// Waiting for an LRA.
+    PendingReview {
+        /// Application id.
+        id: String,
+        /// Why.
+        reasons: Vec<ReviewReason>,
+    },
+    /// Approved, with issuance not yet complete.
+    Approved {
+        /// Application id.
+        id: String,
+    },
+    /// Refused after review.
+    Rejected {
+        /// Application id.
+        id: String,
+        /// The LRA's reason.
+        reason: String,
+    },
+}
+
+/// The RA.
+pub struct RaService {
+    verifier: Verifier,
+    crl: Arc<dyn CrlSource>,
+    store: Arc<dyn RaStore>,
+    issuer: Arc<dyn Issuer>,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn RandomSource>,
+    config: RaConfig,
+}
+
+impl std::fmt::Debug for RaService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RaService").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+fn system_actor() -> Actor {
+    Actor {
+        name: "shuin-ra".into(),
+        role: "system".into(),
+        zone: "secure".into(),
+    }
+}
+
+impl RaService {
+    /// Wires the RA.
+    pub fn new(
+        verifier: Verifier,
+        crl: Arc<dyn CrlSource>,
+        store: Arc<dyn RaStore>,
+        issuer: Arc<dyn Issuer>,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn RandomSource>,
+        config: RaConfig,
+    ) -> Self {
+        Self {
+            verifier,
+            crl,
+            store,
+            issuer,
+            clock,
+            rng,
+            config,
+        }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &RaConfig {
+        &self.config
+    }
+
+    fn random_token(&self, len: usize) -> Result<Vec<u8>, RaError> {
+        let mut bytes = vec![0u8; len];
+        self.rng
+            .fill(&mut bytes)
+            .map_err(|e| RaError::Unavailable(Box::new(e)))?;
+        Ok(bytes)
+    }
+
+    /// `POST /api/v1/challenges`.
+    pub async fn create_challenge(&self) -> Result<Challenge, RaError> {
+        let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.random_token(32)?);
+        let expires_at = self.clock.now() + self.config.nonce_ttl;
+        self.store.insert_nonce(&nonce, expires_at).await?;
+        Ok(Challenge {
+            nonce,
+            expires_at,
+            terms_sha256: self.config.terms_sha256.clone(),
+            terms_url: self.config.terms_url.clone(),
+        })
+    }
+
+    /// `POST /api/v1/applications`: the checks of DESIGN.md section 3.4 in order, then the
+    /// automatic decision, the ledger, and issuance.
+    pub async fn submit_application(&self, body: &[u8]) -> Result<ApplicationOutcome, RaError> {
+        if body.len() > MAX_APPLICATION_BYTES {
+            return Err(RaError::reject(ReasonCode::PayloadTooLarge, "the application exceeds 64 KiB"));
+        }
+        let now = self.clock.now();
+        // Steps 2–4: CMS, signature, JPKI certificate. Nothing inside is parsed before this.
+        let crl = self.crl.current();
+        let verified = self
+            .verifier
+            .verify_application(body, crl.as_deref(), now)
+            .map_err(|e| RaError::reject(e.code(), e.to_string()))?;
+        let signer = verified.signer;
+        let evidence_sha256 = hex::encode(Sha256::digest(body));
+        // From here the applicant is identified: refusals are ledgered.
+        match self.check_content(&verified.content, &signer, now).await {
+            Ok(checked) => self.decide(body, &evidence_sha256, signer, checked, now).await,
+            Err(RaError::Rejected(rejection)) => {
+                self.ledger_rejection(&signer, &evidence_sha256, rejection.code, now).await?;
+                Err(RaError::Rejected(rejection))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Steps 5–10.
+    async fn check_content(&self, content: &[u8], signer: &SigningCertificate, now: SystemTime) -> Result<Checked, RaError> {
+        let document = ApplicationDocument::parse(content)?;
+        match self.store.consume_nonce(&document.nonce, now).await? {
+            NonceOutcome::Fresh => {}
+            NonceOutcome::Unknown => return Err(RaError::reject(ReasonCode::NonceUnknown, "the nonce was not issued by this server")),
+            NonceOutcome::Expired => return Err(RaError::reject(ReasonCode::NonceExpired, "the nonce has expired; fetch a new challenge")),
+            NonceOutcome::Reused => return Err(RaError::reject(ReasonCode::NonceReused, "the nonce was already used")),
+        }
+        if !document.terms_sha256.eq_ignore_ascii_case(&self.config.terms_sha256) {
+            return Err(RaError::reject(
+                ReasonCode::TermsMismatch,
+                "terms_sha256 is not the SHA-256 of the current terms; show the applicant the current terms",
+            ));
+        }
+        let mut review_reasons = match shuin_jpki::match_applicant(&document.applicant, &signer.basic) {
+            MatchOutcome::Match => Vec::new(),
+            MatchOutcome::Review(reasons) => reasons,
+            MatchOutcome::Mismatch(code, detail) => return Err(RaError::reject(code, detail)),
+        };
+        let csr_der = base64::engine::general_purpose::STANDARD
+            .decode(document.csr.as_bytes())
+            .map_err(|_| RaError::reject(ReasonCode::CsrMalformed, "csr is not standard base64"))?;
+        let csr = shuin_core::csr::verify_csr(&csr_der)?;
+        check_subscriber_key(&csr.spki_der)?;
+        let fingerprint = key_fingerprint(&csr.spki_der);
+        if self.store.key_in_use(&fingerprint).await? {
+            return Err(RaError::reject(ReasonCode::KeyReused, "this public key was already certified; generate a new key"));
+        }
+        if !self.config.automatic_approval {
+            review_reasons.push(ReviewReason::AutomationSuspended);
+        }
+        review_reasons.sort();
+        review_reasons.dedup();
+        Ok(Checked {
+            document,
+            spki_der: csr.spki_der,
+            key_fingerprint: fingerprint,
+            review_reasons,
+        })
+    }
+
+    async fn decide(
+        &self,
+        body: &[u8],
+        evidence_sha256: &str,
+        signer: SigningCertificate,
+        checked: Checked,
+        now: SystemTime,
+    ) -> Result<ApplicationOutcome, RaError> {
+        let id = hex::encode(self.random_token(16)?);
+        self.store.put_evidence(evidence_sha256, body).await?;
+        let order = IssuanceOrder {
+            application_id: id.clone(),
+            subject_name: signer.basic.name.clone(),
+            spki_der: checked.spki_der.clone(),
+            not_after_cap: signer.not_after,
+            approver: Approver {
+                name: self.config.responsible_person.clone(),
+                role: "responsible_person".into(),
+                automatic: true,
+            },
+        };
+        let details = serde_json::json!({
+            "kind": checked.document.kind,
+            "jpki": {
+                "serial": signer.serial_hex,
+                "issuer": signer.issuer,
+                "fingerprint_sha256": signer.fingerprint_sha256,
+                "not_after": shuin_core::timefmt::rfc3339(signer.not_after),
+                "test_card": signer.test_card,
+            },
+            "entries": checked.document.applicant,
+            "key_fingerprint": checked.key_fingerprint,
+            "spki_der": base64::engine::general_purpose::STANDARD.encode(&checked.spki_der),
+            "subject_name": signer.basic.name,
+            "not_after_cap": shuin_core::timefmt::rfc3339(signer.not_after),
+        });
+        let mut record = ApplicationRecord {
+            id: id.clone(),
+            status: if checked.review_reasons.is_empty() {
+                ApplicationStatus::Approved
+            } else {
+                ApplicationStatus::PendingReview
+            },
+            received_at: now,
+            review_reasons: checked.review_reasons.clone(),
+            serial: None,
+            rejection_reason: None,
+            evidence_sha256: evidence_sha256.to_owned(),
+            details,
+        };
+        let subjects = vec![format!("application:{id}"), format!("jpki:{}", signer.fingerprint_sha256)];
+        if !checked.review_reasons.is_empty() {
+            self.store.insert_application(&record).await?;
+            self.store
+                .append(
+                    EntryDraft {
+                        book: Book::Application,
+                        kind: "application.pending_review".into(),
+                        actor: system_actor(),
+                        subjects,
+                        payload: serde_json::json!({
+                            "review_reasons": checked.review_reasons,
+                            "rule_version": RULE_VERSION,
+                        }),
+                        evidence: vec![format!("sha256:{evidence_sha256}")],
+                    },
+                    now,
+                )
+                .await?;
+            return Ok(ApplicationOutcome::PendingReview {
+                id,
+                reasons: checked.review_reasons,
+            });
+        }
+        // Record before effect: the decision is ledgered before the CA is asked.
+        self.store
+            .append(
+                EntryDraft {
+                    book: Book::Application,
+                    kind: "application.accepted".into(),
+                    actor: Actor {
+                        name: self.config.responsible_person.clone(),
+                        role: "responsible_person".into(),
+                        zone: "secure".into(),
+                    },
+                    subjects,
+                    payload: serde_json::json!({
+                        "decision": "approved",
+                        "automatic": true,
+                        "rule_version": RULE_VERSION,
+                        "approver": self.config.responsible_person,
+                        "checks": ["cms_signature", "jpki_chain", "jpki_profile", "jpki_validity", "jpki_revocation", "basic_items", "nonce", "terms", "entries_match", "csr_proof_of_possession", "key_policy", "key_unused"],
+                        "subject_name": order.subject_name,
+                        "key_fingerprint": checked.key_fingerprint,
+                    }),
+                    evidence: vec![format!("sha256:{evidence_sha256}")],
+                },
+                now,
+            )
+            .await?;
+        self.store.insert_application(&record).await?;
+        match self.issuer.issue(order).await {
+            Ok(issued) => {
+                record.status = ApplicationStatus::Issued;
+                record.serial = Some(issued.serial.clone());
+                self.store.update_application(&record).await?;
+                Ok(ApplicationOutcome::Issued {
+                    id,
+                    serial: issued.serial,
+                    certificate_der: issued.certificate_der,
+                    chain_der: issued.chain_der,
+                })
+            }
+            Err(IssuanceError::KeyReused) => {
+                record.status = ApplicationStatus::Rejected;
+                record.rejection_reason = Some(ReasonCode::KeyReused.as_str().into());
+                self.store.update_application(&record).await?;
+                Err(RaError::reject(ReasonCode::KeyReused, "this public key was already certified; generate a new key"))
+            }
+            Err(IssuanceError::Sealed) => Err(RaError::reject(ReasonCode::CaSealed, "the CA is sealed; try again later")),
+            Err(other) => Err(RaError::Unavailable(Box::new(other))),
+        }
+    }
+
+    async fn ledger_rejection(&self, signer: &SigningCertificate, evidence_sha256: &str, code: ReasonCode, now: SystemTime) -> Result<(), RaError> {
+        self.store
+            .append(
+                EntryDraft {
+                    book: Book::Application,
+                    kind: "application.rejected".into(),
+                    actor: system_actor(),
+                    subjects: vec![format!("jpki:{}", signer.fingerprint_sha256)],
+                    payload: serde_json::json!({"reason_code": code, "rule_version": RULE_VERSION}),
+                    evidence: vec![format!("sha256:{evidence_sha256}")],
+                },
+                now,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `GET /api/v1/applications/{id}`.
+    pub async fn application(&self, id: &str) -> Result<ApplicationOutcome, RaError> {
+        let not_found = || RaError::reject(ReasonCode::NotFound, "no application with that id");
+        if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(not_found());
+        }
+        let record = self.store.application(id).await?.ok_or_else(not_found)?;
+        Ok(match record.status {
+            ApplicationStatus::PendingReview => ApplicationOutcome::PendingReview {
+                id: record.id,
+                reasons: record.review_reasons,
+            },
+            ApplicationStatus::Approved => ApplicationOutcome::Approved { id: record.id },
+            ApplicationStatus::Rejected => ApplicationOutcome::Rejected {
+                id: record.id,
+                reason: record.rejection_reason.unwrap_or_default(),
+            },
+            ApplicationStatus::Issued => {
+                let serial = record.serial.ok_or_else(|| RaError::Unavailable("issued application without serial".into()))?;
+                let certificate = self
+                    .store
+                    .certificate(&serial)
+                    .await?
+                    .and_then(|c| c.der)
+                    .ok_or_else(|| RaError::Unavailable("issued certificate missing from storage".into()))?;
+                ApplicationOutcome::Issued {
+                    id: record.id,
+                    serial,
+                    certificate_der: certificate,
+                    chain_der: self.config.chain_der.clone(),
+                }
+            }
+        })
+    }
+}
+
+struct Checked {
+    document: ApplicationDocument,
+    spki_der: Vec<u8>,
+    key_fingerprint: String,
+    review_reasons: Vec<ReviewReason>,
+}

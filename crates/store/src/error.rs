@@ -1,0 +1,33 @@
+//! Storage errors.
+
+/// What kind of uniqueness a write violated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConflictKind {
+    /// The serial is taken.
+    Serial,
+    /// The public key is already reserved or certified.
+    Key,
+    /// The nonce exists.
+    Nonce,
+    /// Another unique value.
+    Other,
+}
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A UNIQUE constraint refused the write.
+    #[error("conflict: {0:?}")]
+    Conflict(ConflictKind),
+    /// The row to update does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The database is unreachable or failed (retryable).
+    #[error("storage unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Stored data does not decode.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}

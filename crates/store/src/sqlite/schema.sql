@@ -1,0 +1,50 @@
+-- shuin SQLite schema, version 1.
+CREATE TABLE IF NOT EXISTS nonces (
+    nonce       TEXT PRIMARY KEY,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER
+);
+CREATE TABLE IF NOT EXISTS evidence (
+    sha256      TEXT PRIMARY KEY,
+    bytes       BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS applications (
+    id               TEXT PRIMARY KEY,
+    status           TEXT NOT NULL,
+    received_at      INTEGER NOT NULL,
+    review_reasons   TEXT NOT NULL,
+    serial           TEXT,
+    rejection_reason TEXT,
+    evidence_sha256  TEXT NOT NULL,
+    details          TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS applications_status ON applications (status, received_at);
+CREATE TABLE IF NOT EXISTS certificates (
+    serial           TEXT PRIMARY KEY,
+    application_id   TEXT NOT NULL,
+    -- NULL once a reservation is abandoned, so the key may be certified later.
+    key_in_use       TEXT UNIQUE,
+    key_fingerprint  TEXT NOT NULL,
+    tbs_sha256       TEXT NOT NULL,
+    state            TEXT NOT NULL,
+    not_before       INTEGER NOT NULL,
+    not_after        INTEGER NOT NULL,
+    der              BLOB,
+    issued_at        INTEGER
+);
+CREATE INDEX IF NOT EXISTS certificates_state ON certificates (state);
+CREATE TABLE IF NOT EXISTS ledger_entries (
+    seq        INTEGER PRIMARY KEY,
+    canonical  BLOB NOT NULL,
+    leaf_hash  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger_state (
+    id       INTEGER PRIMARY KEY CHECK (id = 0),
+    size     INTEGER NOT NULL,
+    root     TEXT NOT NULL,
+    compact  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS settings (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
