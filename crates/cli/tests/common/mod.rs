@@ -1,0 +1,210 @@
+//! A real `shuin` instance for end-to-end tests: a simulated J-LIS CA and cards from the
+//! testkit, `shuin init` and `shuin serve` run as child processes, HTTP over loopback.
+
+#![allow(dead_code, unreachable_pub)]
+
+use base64::Engine;
+use serde_json::Value;
+use shuin_keys::{KeySpec, Signer, SoftwareSigner};
+use shuin_testkit::{CardSpec, SimulatedJlisCa, TestCard};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+pub const NAME: &str = "山田　太郎";
+pub const BIRTH: &str = "1990-01-02";
+pub const ADDRESS: &str = "東京都千代田区霞が関一丁目1番1号";
+pub const POLICY: &str = "1.3.6.1.4.1.32473.1.1";
+
+pub fn shuin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_shuin"))
+}
+
+pub fn now() -> SystemTime {
+    #[allow(clippy::disallowed_methods)] // tests stand outside the injected clock
+    SystemTime::now()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running instance; the server is killed on drop.
+pub struct Instance {
+    pub work: tempfile::TempDir,
+    pub data: PathBuf,
+    pub base: String,
+    pub jlis: SimulatedJlisCa,
+    pub crl_path: PathBuf,
+    server: Option<Child>,
+}
+
+impl Instance {
+    /// A J-LIS-like CA, its CRL listing `revoked`, `shuin init` and `shuin serve`.
+    pub fn start(revoked: &[&TestCard], jlis: SimulatedJlisCa) -> Instance {
+        let work = tempfile::tempdir().unwrap();
+        let anchor = work.path().join("jlis-ca.pem");
+        std::fs::write(&anchor, jlis.cert_pem().unwrap()).unwrap();
+        let crl_path = work.path().join("jlis.crl");
+        let serials: Vec<Vec<u8>> = revoked.iter().map(|c| c.serial().unwrap()).collect();
+        let t = now();
+        std::fs::write(&crl_path, jlis.crl_der(&serials, t, t + Duration::from_secs(86_400)).unwrap()).unwrap();
+        let data = work.path().join("inst");
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let status = shuin()
+            .args(["init", "--data"])
+            .arg(&data)
+            .args(["--key-backend", "software", "--jpki-trust-anchor"])
+            .arg(&anchor)
+            .arg("--jpki-crl")
+            .arg(&crl_path)
+            .args(["--public-url", &base, "--policy-oid", POLICY, "--responsible-person", "責任者 花子"])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "shuin init failed");
+        let mut instance = Instance { work, data, base, jlis, crl_path, server: None };
+        instance.serve();
+        instance
+    }
+
+    pub fn serve(&mut self) {
+        let log = std::fs::File::create(self.work.path().join("serve.log")).unwrap();
+        let child = shuin()
+            .args(["serve", "--data"])
+            .arg(&self.data)
+            .args(["--listen", self.base.trim_start_matches("http://")])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.server = Some(child);
+        for _ in 0..200 {
+            if get(&format!("{}/healthz", self.base)).0 == 200 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the server did not come up: {}", std::fs::read_to_string(self.work.path().join("serve.log")).unwrap_or_default());
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn alive(&mut self) -> bool {
+        self.server.as_mut().is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn challenge(&self) -> Value {
+        let (status, body) = post(&self.url("/api/v1/challenges"), "application/json", b"");
+        assert_eq!(status, 201, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// An application document for `key` with a fresh challenge.
+    pub fn document(&self, key: &dyn Signer, name: &str, birth: &str, address: &str) -> Value {
+        let challenge = self.challenge();
+        let csr = shuin_client::build_csr(key).unwrap();
+        serde_json::json!({
+            "format": "shuin-application/1",
+            "kind": "new",
+            "nonce": challenge["nonce"],
+            "terms_sha256": challenge["terms_sha256"],
+            "applicant": {"name": name, "birth_date": birth, "address": address, "gender": "1"},
+            "csr": base64::engine::general_purpose::STANDARD.encode(csr),
+        })
+    }
+
+    /// Signs `document` with `card` and submits it.
+    pub fn submit(&self, card: &TestCard, document: &Value) -> (u16, Value) {
+        let cms = card.sign_application(document.to_string().as_bytes()).unwrap();
+        self.submit_raw("application/pkcs7-mime", &cms)
+    }
+
+    pub fn submit_raw(&self, content_type: &str, body: &[u8]) -> (u16, Value) {
+        let (status, text) = post(&self.url("/api/v1/applications"), content_type, body);
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// The whole valid flow with a new key of `spec`.
+    pub fn apply(&self, card: &TestCard, name: &str, birth: &str, address: &str) -> (u16, Value) {
+        let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
+        let document = self.document(&key, name, birth, address);
+        self.submit(card, &document)
+    }
+
+    pub fn repository_pem(&self, path: &str, out: &Path) {
+        let der = get_bytes(&self.url(path));
+        std::fs::write(out, der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &der).unwrap()).unwrap();
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn card(jlis: &SimulatedJlisCa, edit: impl FnOnce(&mut CardSpec)) -> TestCard {
+    let mut spec = CardSpec::signing(NAME, BIRTH, ADDRESS, now());
+    edit(&mut spec);
+    jlis.issue_card(&spec).unwrap()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+}
+
+pub fn get(url: &str) -> (u16, String) {
+    match agent().get(url).call() {
+        Ok(mut r) => (r.status().as_u16(), r.body_mut().read_to_string().unwrap_or_default()),
+        Err(_) => (0, String::new()),
+    }
+}
+
+pub fn get_bytes(url: &str) -> Vec<u8> {
+    let mut r = agent().get(url).call().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    r.body_mut().read_to_vec().unwrap()
+}
+
+pub fn post(url: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+    let mut r = agent().post(url).header("Content-Type", content_type).send(body).unwrap();
+    let status = r.status().as_u16();
+    let content_type = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let text = r.body_mut().read_to_string().unwrap_or_default();
+    if status >= 400 {
+        assert_eq!(content_type, "application/problem+json", "errors are problem documents: {text}");
+    }
+    (status, text)
+}
+
+/// Asserts a problem answer.
+#[track_caller]
+pub fn assert_problem(answer: &(u16, Value), status: u16, code: &str) {
+    assert_eq!(answer.0, status, "expected {status} {code}, got {} {}", answer.0, answer.1);
+    assert_eq!(answer.1["code"], code, "{}", answer.1);
+    assert_eq!(answer.1["type"], format!("urn:shuin:problem:{code}"));
+}
+
+/// Runs `tool args` if the tool exists; `None` if it does not (and it is not required).
+pub fn external(tool: &str, required_env: &str, args: &[&str]) -> Option<std::process::Output> {
+    match Command::new(tool).args(args).output() {
+        Ok(output) => Some(output),
+        Err(_) if std::env::var_os(required_env).is_none() => {
+            eprintln!("note: {tool} not found; skipping that check (set {required_env}=1 to require it)");
+            None
+        }
+        Err(e) => panic!("{tool} is required ({required_env} is set): {e}"),
+    }
+}
