@@ -12,7 +12,10 @@ fn verifier() -> Option<&'static shuin_jpki::Verifier> {
         .get_or_init(|| {
             let (_, der) = der_pem(shuin_jpki::shipped_signca03_pem())?;
             let anchors = shuin_jpki::TrustAnchors::from_der_certs(vec![der]).ok()?;
-            Some(shuin_jpki::Verifier::new(anchors, shuin_jpki::VerifierConfig::default()))
+            Some(shuin_jpki::Verifier::new(
+                anchors,
+                shuin_jpki::VerifierConfig::default(),
+            ))
         })
         .as_ref()
 }

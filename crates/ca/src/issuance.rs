@@ -5,14 +5,18 @@
 use async_trait::async_trait;
 use der::{Decode, Encode};
 use sha2::{Digest, Sha256};
-use shuin_core::issuance::{IssuanceError, IssuanceOrder, IssuedCertificate, Issuer, IssuerIdentity, SubscriberProfile};
+use shuin_core::issuance::{
+    IssuanceError, IssuanceOrder, IssuedCertificate, Issuer, IssuerIdentity, SubscriberProfile,
+};
 use shuin_core::key_policy::key_fingerprint;
 use shuin_core::lint::lint_tbs;
 use shuin_core::x509::template::{assemble_certificate, tbs_der};
 use shuin_core::{Clock, RandomSource, Serial};
 use shuin_keys::Signer;
 use shuin_ledger::{Actor, Book, EntryDraft};
-use shuin_store::{CertificateRecord, CertificateState, CertificateWriter, ConflictKind, LedgerStore, StoreError};
+use shuin_store::{
+    CertificateRecord, CertificateState, CertificateWriter, ConflictKind, LedgerStore, StoreError,
+};
 use std::sync::Arc;
 use x509_cert::Certificate;
 
@@ -42,7 +46,9 @@ pub struct CaService {
 
 impl std::fmt::Debug for CaService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CaService").field("signer", &self.signer).finish_non_exhaustive()
+        f.debug_struct("CaService")
+            .field("signer", &self.signer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -68,18 +74,23 @@ impl CaService {
         clock: Arc<dyn Clock>,
         rng: Arc<dyn RandomSource>,
     ) -> Result<Self, IssuanceError> {
-        let issuing = Certificate::from_der(&chain.issuing_der).map_err(|e| IssuanceError::Profile(format!("issuing certificate: {e}")))?;
+        let issuing = Certificate::from_der(&chain.issuing_der)
+            .map_err(|e| IssuanceError::Profile(format!("issuing certificate: {e}")))?;
         let spki_der = issuing
             .tbs_certificate
             .subject_public_key_info
             .to_der()
             .map_err(|e| IssuanceError::Profile(e.to_string()))?;
         if spki_der != signer.public_key_der() {
-            return Err(IssuanceError::Profile("the issuer key does not match the issuing CA certificate".into()));
+            return Err(IssuanceError::Profile(
+                "the issuer key does not match the issuing CA certificate".into(),
+            ));
         }
         let identity = IssuerIdentity {
             name: issuing.tbs_certificate.subject.clone(),
-            key_id: shuin_core::x509::extensions::key_identifier(&issuing.tbs_certificate.subject_public_key_info),
+            key_id: shuin_core::x509::extensions::key_identifier(
+                &issuing.tbs_certificate.subject_public_key_info,
+            ),
         };
         Ok(Self {
             signer,
@@ -105,18 +116,27 @@ impl CaService {
         &self.clock
     }
 
-    async fn reserve(&self, order: &IssuanceOrder) -> Result<(Serial, x509_cert::TbsCertificate, Vec<u8>), IssuanceError> {
+    async fn reserve(
+        &self,
+        order: &IssuanceOrder,
+    ) -> Result<(Serial, x509_cert::TbsCertificate, Vec<u8>), IssuanceError> {
         let fingerprint = key_fingerprint(&order.spki_der);
         for _ in 0..4 {
             let now = self.clock.now();
             let serial = Serial::random(self.rng.as_ref()).map_err(unavailable)?;
-            let template = self.profile.template(&self.identity, order, serial.clone(), now)?;
+            let template = self
+                .profile
+                .template(&self.identity, order, serial.clone(), now)?;
             let tbs = template
                 .to_tbs(self.signer.algorithm())
                 .map_err(|e| IssuanceError::Profile(e.to_string()))?;
             let findings = lint_tbs(&tbs);
             if !findings.is_empty() {
-                let text = findings.iter().map(|f| format!("{}: {}", f.id, f.message)).collect::<Vec<_>>().join("; ");
+                let text = findings
+                    .iter()
+                    .map(|f| format!("{}: {}", f.id, f.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 return Err(IssuanceError::Lint(text));
             }
             let tbs_bytes = tbs_der(&tbs).map_err(|e| IssuanceError::Profile(e.to_string()))?;
@@ -132,12 +152,16 @@ impl CaService {
             };
             match self.store.reserve(&record).await {
                 Ok(()) => return Ok((serial, tbs, tbs_bytes)),
-                Err(StoreError::Conflict(ConflictKind::Key)) => return Err(IssuanceError::KeyReused),
+                Err(StoreError::Conflict(ConflictKind::Key)) => {
+                    return Err(IssuanceError::KeyReused)
+                }
                 Err(StoreError::Conflict(ConflictKind::Serial)) => continue,
                 Err(e) => return Err(unavailable(e)),
             }
         }
-        Err(IssuanceError::Profile("could not reserve a unique serial".into()))
+        Err(IssuanceError::Profile(
+            "could not reserve a unique serial".into(),
+        ))
     }
 
     async fn abandon(&self, serial: &Serial, why: &str) {
@@ -167,7 +191,10 @@ impl Issuer for CaService {
             book: Book::Application,
             kind: "certificate.signing".into(),
             actor: ca_actor(),
-            subjects: vec![format!("application:{}", order.application_id), format!("serial:{serial}")],
+            subjects: vec![
+                format!("application:{}", order.application_id),
+                format!("serial:{serial}"),
+            ],
             payload: serde_json::json!({
                 "serial": serial.to_hex(),
                 "tbs_sha256": tbs_sha256,
@@ -177,7 +204,8 @@ impl Issuer for CaService {
             evidence: vec![format!("sha256:{tbs_sha256}")],
         };
         if let Err(e) = self.store.append(signing, self.clock.now()).await {
-            self.abandon(&serial, "the ledger could not record certificate.signing").await;
+            self.abandon(&serial, "the ledger could not record certificate.signing")
+                .await;
             return Err(unavailable(e));
         }
         let signer = Arc::clone(&self.signer);
@@ -192,8 +220,11 @@ impl Issuer for CaService {
                 return Err(unavailable(e));
             }
         };
-        let certificate = assemble_certificate(tbs, &signature).map_err(|e| IssuanceError::Profile(e.to_string()))?;
-        let der = certificate.to_der().map_err(|e| IssuanceError::Profile(e.to_string()))?;
+        let certificate = assemble_certificate(tbs, &signature)
+            .map_err(|e| IssuanceError::Profile(e.to_string()))?;
+        let der = certificate
+            .to_der()
+            .map_err(|e| IssuanceError::Profile(e.to_string()))?;
         // A signature that does not verify under the issuing key is never stored.
         shuin_core::signature::verify(
             self.signer.public_key_der(),
@@ -201,7 +232,9 @@ impl Issuer for CaService {
             &tbs_bytes,
             &signature,
         )
-        .map_err(|_| IssuanceError::Unavailable("the issuer key produced an invalid signature".into()))?;
+        .map_err(|_| {
+            IssuanceError::Unavailable("the issuer key produced an invalid signature".into())
+        })?;
         self.store
             .complete(&serial, &der, self.clock.now())
             .await
@@ -210,13 +243,19 @@ impl Issuer for CaService {
             book: Book::Application,
             kind: "certificate.issued".into(),
             actor: ca_actor(),
-            subjects: vec![format!("application:{}", order.application_id), format!("serial:{serial}")],
+            subjects: vec![
+                format!("application:{}", order.application_id),
+                format!("serial:{serial}"),
+            ],
             payload: serde_json::json!({"serial": serial.to_hex()}),
             evidence: vec![format!("sha256:{}", hex::encode(Sha256::digest(&der)))],
         };
         // Until this entry is durable the certificate is not handed out; reconciliation
         // at start-up writes it if the process stops here.
-        self.store.append(issued, self.clock.now()).await.map_err(unavailable)?;
+        self.store
+            .append(issued, self.clock.now())
+            .await
+            .map_err(unavailable)?;
         Ok(IssuedCertificate {
             serial,
             certificate_der: der,

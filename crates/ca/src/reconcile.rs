@@ -20,13 +20,20 @@ impl CaService {
     /// Resolves interrupted issuances. Run once at start-up, before serving.
     pub async fn reconcile(&self) -> Result<Reconciled, StoreError> {
         let mut done = Reconciled::default();
-        for record in self.store().certificates_in_state(CertificateState::Reserved).await? {
+        for record in self
+            .store()
+            .certificates_in_state(CertificateState::Reserved)
+            .await?
+        {
             self.store().mark_undelivered(&record.serial).await?;
             let draft = EntryDraft {
                 book: Book::Application,
                 kind: "certificate.undelivered".into(),
                 actor: ca_actor(),
-                subjects: vec![format!("application:{}", record.application_id), format!("serial:{}", record.serial)],
+                subjects: vec![
+                    format!("application:{}", record.application_id),
+                    format!("serial:{}", record.serial),
+                ],
                 payload: serde_json::json!({"why": "reconciled at start-up: reserved but never stored"}),
                 evidence: vec![],
             };
@@ -43,7 +50,11 @@ impl CaService {
                 }
             }
         }
-        for record in self.store().certificates_in_state(CertificateState::Issued).await? {
+        for record in self
+            .store()
+            .certificates_in_state(CertificateState::Issued)
+            .await?
+        {
             let serial = record.serial.to_hex();
             if ledgered.contains(&serial) {
                 continue;
@@ -53,7 +64,10 @@ impl CaService {
                 book: Book::Application,
                 kind: "certificate.issued".into(),
                 actor: ca_actor(),
-                subjects: vec![format!("application:{}", record.application_id), format!("serial:{serial}")],
+                subjects: vec![
+                    format!("application:{}", record.application_id),
+                    format!("serial:{serial}"),
+                ],
                 payload: serde_json::json!({"serial": serial, "reconciled": true}),
                 evidence: vec![format!("sha256:{}", hex::encode(Sha256::digest(&der)))],
             };

@@ -28,7 +28,13 @@ fn write_new(path: &Path, contents: &[u8], private: bool) -> Result<()> {
 }
 
 /// Runs the flow and writes the key and certificate.
-pub(crate) fn run(request: ApplyRequest, card: CardSource, out: &Path, key_out: Option<&Path>, json: bool) -> Result<()> {
+pub(crate) fn run(
+    request: ApplyRequest,
+    card: CardSource,
+    out: &Path,
+    key_out: Option<&Path>,
+    json: bool,
+) -> Result<()> {
     let card = match card {
         CardSource::Files { key, cert } => FileCard::load(&cert, &key),
         CardSource::Dev { name, dev_dir } => {
@@ -43,32 +49,60 @@ pub(crate) fn run(request: ApplyRequest, card: CardSource, out: &Path, key_out: 
         PathBuf::from(p)
     });
     if key_path.exists() {
-        return Err(msg(format!("{} exists; refusing to overwrite a private key (use --key-out)", key_path.display())));
+        return Err(msg(format!(
+            "{} exists; refusing to overwrite a private key (use --key-out)",
+            key_path.display()
+        )));
     }
     let outcome = shuin_client::apply(&request, &card).map_err(|e| msg(e.to_string()))?;
     match outcome {
-        ApplyOutcome::Issued { application_id, serial, certificate_pem, chain_pem, key_pem } => {
+        ApplyOutcome::Issued {
+            application_id,
+            serial,
+            certificate_pem,
+            chain_pem,
+            key_pem,
+        } => {
             write_new(&key_path, key_pem.as_bytes(), true)?;
             write_new(out, certificate_pem.as_bytes(), false)?;
             let mut chain_path = out.as_os_str().to_owned();
             chain_path.push(".chain");
             write_new(Path::new(&chain_path), chain_pem.as_bytes(), false)?;
             if json {
-                println!("{}", serde_json::json!({"status": "issued", "application_id": application_id, "serial": serial, "certificate": out, "key": key_path}));
+                println!(
+                    "{}",
+                    serde_json::json!({"status": "issued", "application_id": application_id, "serial": serial, "certificate": out, "key": key_path})
+                );
             } else {
                 println!("発行されました / issued: serial {serial}");
                 println!("  certificate: {}", out.display());
                 println!("  chain:       {}", Path::new(&chain_path).display());
-                println!("  private key: {} (keep it safe / 厳重に保管してください)", key_path.display());
+                println!(
+                    "  private key: {} (keep it safe / 厳重に保管してください)",
+                    key_path.display()
+                );
             }
         }
-        ApplyOutcome::PendingReview { application_id, reasons, key_pem } => {
+        ApplyOutcome::PendingReview {
+            application_id,
+            reasons,
+            key_pem,
+        } => {
             write_new(&key_path, key_pem.as_bytes(), true)?;
             if json {
-                println!("{}", serde_json::json!({"status": "pending_review", "application_id": application_id, "review_reasons": reasons, "key": key_path}));
+                println!(
+                    "{}",
+                    serde_json::json!({"status": "pending_review", "application_id": application_id, "review_reasons": reasons, "key": key_path})
+                );
             } else {
-                println!("審査待ちです / pending review: application {application_id} ({})", reasons.join(", "));
-                println!("  private key: {} (keep it for when the certificate is issued)", key_path.display());
+                println!(
+                    "審査待ちです / pending review: application {application_id} ({})",
+                    reasons.join(", ")
+                );
+                println!(
+                    "  private key: {} (keep it for when the certificate is issued)",
+                    key_path.display()
+                );
             }
         }
     }
@@ -76,5 +110,6 @@ pub(crate) fn run(request: ApplyRequest, card: CardSource, out: &Path, key_out: 
 }
 
 pub(crate) fn key_spec(text: &str) -> Result<KeySpec> {
-    KeySpec::parse(text).ok_or_else(|| msg("--key-type must be p256, p384, rsa2048, rsa3072 or rsa4096"))
+    KeySpec::parse(text)
+        .ok_or_else(|| msg("--key-type must be p256, p384, rsa2048, rsa3072 or rsa4096"))
 }

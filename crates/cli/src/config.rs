@@ -1,8 +1,8 @@
 //! `DIR/shuin.toml`: one typed section per component, unknown fields refused, checked
 //! once at start-up (STYLE.md "Config").
 
-use serde::{Deserialize, Serialize};
 use crate::failure::{msg, Result};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The instance configuration file name.
@@ -99,7 +99,9 @@ pub(crate) struct ServerSection {
 
 impl Default for ServerSection {
     fn default() -> Self {
-        Self { listen: default_listen() }
+        Self {
+            listen: default_listen(),
+        }
     }
 }
 
@@ -125,20 +127,33 @@ impl InstanceConfig {
     }
 
     fn check(&self) -> Result<()> {
-        if !(self.instance.public_url.starts_with("http://") || self.instance.public_url.starts_with("https://")) {
-            return Err(msg("instance.public_url must start with http:// or https://"));
+        if !(self.instance.public_url.starts_with("http://")
+            || self.instance.public_url.starts_with("https://"))
+        {
+            return Err(msg(
+                "instance.public_url must start with http:// or https://",
+            ));
         }
         if shuin_core::signature::parse_oid(&self.ca.policy_oid).is_none() {
-            return Err(msg(format!("ca.policy_oid {:?} is not an OID", self.ca.policy_oid)));
+            return Err(msg(format!(
+                "ca.policy_oid {:?} is not an OID",
+                self.ca.policy_oid
+            )));
         }
         if self.ca.subscriber_validity_days == 0 || self.ca.subscriber_validity_days > 1826 {
-            return Err(msg("ca.subscriber_validity_days must be 1..=1826 (5 years at most)"));
+            return Err(msg(
+                "ca.subscriber_validity_days must be 1..=1826 (5 years at most)",
+            ));
         }
         if self.jpki.trust_anchors.is_empty() {
-            return Err(msg("jpki.trust_anchors must name at least one J-LIS signing CA"));
+            return Err(msg(
+                "jpki.trust_anchors must name at least one J-LIS signing CA",
+            ));
         }
         if self.ra.responsible_person.trim().is_empty() {
-            return Err(msg("ra.responsible_person must name the responsible person (責任者)"));
+            return Err(msg(
+                "ra.responsible_person must name the responsible person (責任者)",
+            ));
         }
         Ok(())
     }

@@ -14,11 +14,18 @@ pub(crate) async fn run() -> Result<()> {
 }
 
 async fn run_in(dir: &std::path::Path) -> Result<()> {
-    println!("shuin demo — 朱印 デモ (a throwaway development instance in {})", dir.display());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding a local port")?;
+    println!(
+        "shuin demo — 朱印 デモ (a throwaway development instance in {})",
+        dir.display()
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding a local port")?;
     let local = listener.local_addr().context("local address")?.to_string();
     crate::dev::ensure_dev_instance(dir, &local).await?;
-    println!("1. instance: two-tier dev CA (software keys), simulated J-LIS CA trusted, terms published");
+    println!(
+        "1. instance: two-tier dev CA (software keys), simulated J-LIS CA trusted, terms published"
+    );
     let instance = crate::runtime::open(dir).await?;
     let store = instance.store.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -37,28 +44,44 @@ async fn run_in(dir: &std::path::Path) -> Result<()> {
         key_spec: shuin_keys::KeySpec::EcP256,
     };
     let outcome = tokio::task::spawn_blocking(move || {
-        let card = shuin_client::FileCard::load(&card_dir.join("cert.pem"), &card_dir.join("key.pem"))?;
+        let card =
+            shuin_client::FileCard::load(&card_dir.join("cert.pem"), &card_dir.join("key.pem"))?;
         shuin_client::apply(&request, &card)
     })
     .await
     .map_err(|e| msg(format!("client task: {e}")))?
     .map_err(|e| msg(e.to_string()))?;
     match &outcome {
-        shuin_client::ApplyOutcome::Issued { serial, application_id, .. } => {
-            println!("3. applicant {} signed an application with the test card's JPKI signing key", crate::dev::DEV_NAME);
+        shuin_client::ApplyOutcome::Issued {
+            serial,
+            application_id,
+            ..
+        } => {
+            println!(
+                "3. applicant {} signed an application with the test card's JPKI signing key",
+                crate::dev::DEV_NAME
+            );
             println!("4. RA verified CMS, J-LIS chain and CRL, the 4 basic items; approved automatically (application {application_id})");
             println!("5. CA recorded, linted, signed and stored certificate serial {serial}");
         }
         shuin_client::ApplyOutcome::PendingReview { reasons, .. } => {
-            return Err(msg(format!("the demo application went to review unexpectedly: {reasons:?}")));
+            return Err(msg(format!(
+                "the demo application went to review unexpectedly: {reasons:?}"
+            )));
         }
     }
     let rows = store.ledger_rows().await.context("ledger")?;
     let head = store.ledger_head().await.context("ledger head")?;
-    let report = shuin_ledger::verify_log(rows, head.as_ref()).map_err(|e| msg(format!("ledger verification failed: {e}")))?;
-    println!("6. ledger verified: {} entries, tree head {}", report.size, report.root_hex);
+    let report = shuin_ledger::verify_log(rows, head.as_ref())
+        .map_err(|e| msg(format!("ledger verification failed: {e}")))?;
+    println!(
+        "6. ledger verified: {} entries, tree head {}",
+        report.size, report.root_hex
+    );
     let _ = stop.send(());
-    server.await.map_err(|e| msg(format!("server task: {e}")))??;
+    server
+        .await
+        .map_err(|e| msg(format!("server task: {e}")))??;
     println!("done — 完了. Next: `shuin serve --dev` and the README walkthrough.");
     Ok(())
 }

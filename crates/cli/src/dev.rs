@@ -34,7 +34,8 @@ pub(crate) async fn ensure_dev_instance(dir: &Path, listen: &str) -> Result<()> 
     let sim = simulator_dir(dir);
     if !sim.join("ca.pem").exists() {
         std::fs::create_dir_all(&sim).context(sim.display())?;
-        shuin_testkit::make_jpki_ca_dir(&sim, now).map_err(|e| crate::failure::msg(format!("simulated J-LIS CA: {e}")))?;
+        shuin_testkit::make_jpki_ca_dir(&sim, now)
+            .map_err(|e| crate::failure::msg(format!("simulated J-LIS CA: {e}")))?;
     }
     let card = card_dir(dir, DEV_CARD);
     if !card.join("cert.pem").exists() {
@@ -83,7 +84,9 @@ pub(crate) fn banner(dir: &Path, local: &str) {
     println!("shuin is serving on http://{local}");
     println!("  challenges:   POST http://{local}/api/v1/challenges");
     println!("  applications: POST http://{local}/api/v1/applications");
-    println!("  repository:   http://{local}/repository/ca.crt  /repository/root.crt  /repository/terms");
+    println!(
+        "  repository:   http://{local}/repository/ca.crt  /repository/root.crt  /repository/terms"
+    );
     println!();
     println!("Apply with the dev card (paste in another terminal):");
     println!(

@@ -2,7 +2,10 @@
 //! backend, the JPKI trust anchors, the terms, the database and `shuin.toml`.
 //! Every key operation is ledgered in the facility book before it happens.
 
-use crate::config::{CaSection, InstanceConfig, InstanceSection, JpkiSection, KeyBackendConfig, RaSection, ServerSection};
+use crate::config::{
+    CaSection, InstanceConfig, InstanceSection, JpkiSection, KeyBackendConfig, RaSection,
+    ServerSection,
+};
 use crate::failure::{msg, Context, Result};
 use der::{Decode, Encode};
 use sha2::{Digest, Sha256};
@@ -48,11 +51,17 @@ fn actor(name: &str) -> Actor {
 fn read_certificate(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).context(path.display())?;
     let der = match der::pem::decode_vec(&bytes) {
-        Ok((label, der)) if label == "CERTIFICATE" => der,
-        Ok((label, _)) => return Err(msg(format!("{}: expected a CERTIFICATE, found {label:?}", path.display()))),
+        Ok(("CERTIFICATE", der)) => der,
+        Ok((label, _)) => {
+            return Err(msg(format!(
+                "{}: expected a CERTIFICATE, found {label:?}",
+                path.display()
+            )))
+        }
         Err(_) => bytes,
     };
-    x509_cert::Certificate::from_der(&der).context(format!("{}: not an X.509 certificate", path.display()))?;
+    x509_cert::Certificate::from_der(&der)
+        .context(format!("{}: not an X.509 certificate", path.display()))?;
     Ok(der)
 }
 
@@ -61,29 +70,42 @@ fn pem(label: &str, der: &[u8]) -> Result<String> {
 }
 
 /// Creates the instance. Refuses to touch an existing one.
-pub(crate) async fn init(options: &InitOptions, clock: &dyn Clock, rng: &dyn RandomSource) -> Result<InstanceConfig> {
+pub(crate) async fn init(
+    options: &InitOptions,
+    clock: &dyn Clock,
+    rng: &dyn RandomSource,
+) -> Result<InstanceConfig> {
     let dir = &options.data;
     if dir.join(crate::config::CONFIG_FILE).exists() {
-        return Err(msg(format!("{} already holds an instance; refusing to overwrite it", dir.display())));
+        return Err(msg(format!(
+            "{} already holds an instance; refusing to overwrite it",
+            dir.display()
+        )));
     }
     if !(options.public_url.starts_with("http://") || options.public_url.starts_with("https://")) {
         return Err(msg("--public-url must start with http:// or https://"));
     }
-    let policy_oid = shuin_core::signature::parse_oid(&options.policy_oid)
-        .ok_or_else(|| msg(format!("--policy-oid {:?} is not a dotted-decimal OID", options.policy_oid)))?;
+    let policy_oid = shuin_core::signature::parse_oid(&options.policy_oid).ok_or_else(|| {
+        msg(format!(
+            "--policy-oid {:?} is not a dotted-decimal OID",
+            options.policy_oid
+        ))
+    })?;
     for sub in ["", "keys", "ca", "jpki/anchors"] {
         std::fs::create_dir_all(dir.join(sub)).context(dir.join(sub).display())?;
     }
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).context(dir.display())?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .context(dir.display())?;
     }
 
     // J-LIS trust anchors.
     let mut anchor_files = Vec::new();
     let mut anchor_evidence = Vec::new();
     let anchors: Vec<(String, Vec<u8>)> = if options.trust_anchors.is_empty() {
-        let (_, der) = der::pem::decode_vec(shuin_jpki::shipped_signca03_pem().as_bytes()).context("shipped J-LIS anchor")?;
+        let (_, der) = der::pem::decode_vec(shuin_jpki::shipped_signca03_pem().as_bytes())
+            .context("shipped J-LIS anchor")?;
         vec![("jlis-signca03-2023.pem".to_owned(), der)]
     } else {
         let mut out = Vec::new();
@@ -108,20 +130,31 @@ pub(crate) async fn init(options: &InitOptions, clock: &dyn Clock, rng: &dyn Ran
     let crl_path = if options.jpki_crl.is_absolute() {
         options.jpki_crl.clone()
     } else {
-        std::env::current_dir().context("current directory")?.join(&options.jpki_crl)
+        std::env::current_dir()
+            .context("current directory")?
+            .join(&options.jpki_crl)
     };
-    let anchor_set = shuin_jpki::TrustAnchors::from_der_certs(anchors.iter().map(|(_, d)| d.clone()).collect())
-        .map_err(|e| msg(format!("trust anchors: {e}")))?;
+    let anchor_set =
+        shuin_jpki::TrustAnchors::from_der_certs(anchors.iter().map(|(_, d)| d.clone()).collect())
+            .map_err(|e| msg(format!("trust anchors: {e}")))?;
     match std::fs::read(&crl_path) {
         Ok(der) => {
             if let Err(e) = shuin_jpki::JpkiCrl::parse(&der, &anchor_set) {
-                eprintln!("warning: {}: {e}; applications will fail closed until a valid CRL is there", crl_path.display());
+                eprintln!(
+                    "warning: {}: {e}; applications will fail closed until a valid CRL is there",
+                    crl_path.display()
+                );
             }
         }
-        Err(e) => eprintln!("warning: {}: {e}; applications will fail closed until the CRL file exists", crl_path.display()),
+        Err(e) => eprintln!(
+            "warning: {}: {e}; applications will fail closed until the CRL file exists",
+            crl_path.display()
+        ),
     }
 
-    let store = SqliteStore::open(&dir.join("shuin.db")).await.context("database")?;
+    let store = SqliteStore::open(&dir.join("shuin.db"))
+        .await
+        .context("database")?;
     let now = clock.now();
     let admin = actor("shuin-init");
     let append = |draft: EntryDraft| {
@@ -160,8 +193,12 @@ pub(crate) async fn init(options: &InitOptions, clock: &dyn Clock, rng: &dyn Ran
             evidence: vec![],
         })
         .await?;
-        let key = backend.generate(label, spec).context(format!("generating the {label} key"))?;
-        let signer = backend.signer(&key).context(format!("loading the {label} key"))?;
+        let key = backend
+            .generate(label, spec)
+            .context(format!("generating the {label} key"))?;
+        let signer = backend
+            .signer(&key)
+            .context(format!("loading the {label} key"))?;
         append(EntryDraft {
             book: Book::Facility,
             kind: "key.generated".into(),
@@ -173,11 +210,14 @@ pub(crate) async fn init(options: &InitOptions, clock: &dyn Clock, rng: &dyn Ran
         .await?;
         keys.push((key, signer));
     }
-    let [(root_key, root_signer), (issuing_key, issuing_signer)] = <[(KeyRef, std::sync::Arc<dyn Signer>); 2]>::try_from(keys)
-        .map_err(|_| msg("internal: expected two keys"))?;
+    let [(root_key, root_signer), (issuing_key, issuing_signer)] =
+        <[(KeyRef, std::sync::Arc<dyn Signer>); 2]>::try_from(keys)
+            .map_err(|_| msg("internal: expected two keys"))?;
 
     let base = options.public_url.trim_end_matches('/');
-    let spki = |signer: &dyn Signer| spki::SubjectPublicKeyInfoOwned::from_der(signer.public_key_der()).context("public key");
+    let spki = |signer: &dyn Signer| {
+        spki::SubjectPublicKeyInfoOwned::from_der(signer.public_key_der()).context("public key")
+    };
     let root_name = NameBuilder::new()
         .country("JP")
         .and_then(|b| b.organization(&options.ca_name))
@@ -199,10 +239,19 @@ pub(crate) async fn init(options: &InitOptions, clock: &dyn Clock, rng: &dyn Ran
         years(20),
     )
     .context("root template")?;
-    let root_der = sign_ca_certificate(&root_template, root_signer.as_ref(), "root", &append, &admin).await?;
+    let root_der = sign_ca_certificate(
+        &root_template,
+        root_signer.as_ref(),
+        "root",
+        &append,
+        &admin,
+    )
+    .await?;
     let root_identity = IssuerIdentity {
         name: root_name,
-        key_id: shuin_core::x509::extensions::key_identifier(&root_template.subject_public_key_info),
+        key_id: shuin_core::x509::extensions::key_identifier(
+            &root_template.subject_public_key_info,
+        ),
     };
     let issuing_template = CaProfile::issuing(
         &root_identity,
@@ -216,9 +265,21 @@ pub(crate) async fn init(options: &InitOptions, clock: &dyn Clock, rng: &dyn Ran
         &format!("{base}/repository/root.crt"),
     )
     .context("issuing CA template")?;
-    let issuing_der = sign_ca_certificate(&issuing_template, root_signer.as_ref(), "issuing", &append, &admin).await?;
-    std::fs::write(dir.join("ca/root.pem"), pem("CERTIFICATE", &root_der)?).context("ca/root.pem")?;
-    std::fs::write(dir.join("ca/issuing.pem"), pem("CERTIFICATE", &issuing_der)?).context("ca/issuing.pem")?;
+    let issuing_der = sign_ca_certificate(
+        &issuing_template,
+        root_signer.as_ref(),
+        "issuing",
+        &append,
+        &admin,
+    )
+    .await?;
+    std::fs::write(dir.join("ca/root.pem"), pem("CERTIFICATE", &root_der)?)
+        .context("ca/root.pem")?;
+    std::fs::write(
+        dir.join("ca/issuing.pem"),
+        pem("CERTIFICATE", &issuing_der)?,
+    )
+    .context("ca/issuing.pem")?;
     std::fs::write(dir.join("terms.txt"), DEFAULT_TERMS).context("terms.txt")?;
 
     let config = InstanceConfig {
@@ -227,7 +288,9 @@ pub(crate) async fn init(options: &InitOptions, clock: &dyn Clock, rng: &dyn Ran
             development: options.development,
         },
         ca: CaSection {
-            key_backend: KeyBackendConfig::Software { dir: PathBuf::from("keys") },
+            key_backend: KeyBackendConfig::Software {
+                dir: PathBuf::from("keys"),
+            },
             root_key: root_key.to_string(),
             issuing_key: issuing_key.to_string(),
             root_certificate: PathBuf::from("ca/root.pem"),
@@ -251,7 +314,10 @@ pub(crate) async fn init(options: &InitOptions, clock: &dyn Clock, rng: &dyn Ran
         },
     };
     config.write_new(dir)?;
-    store.set_setting("instance.created_at", &shuin_core::timefmt::rfc3339(now)).await.context("settings")?;
+    store
+        .set_setting("instance.created_at", &shuin_core::timefmt::rfc3339(now))
+        .await
+        .context("settings")?;
     store.close().await;
     Ok(config)
 }
@@ -270,7 +336,9 @@ where
     let tbs = template.to_tbs(signer.algorithm()).context("TBS")?;
     let findings = shuin_core::lint::lint_tbs(&tbs);
     if !findings.is_empty() {
-        return Err(msg(format!("the {label} CA certificate fails lint: {findings:?}")));
+        return Err(msg(format!(
+            "the {label} CA certificate fails lint: {findings:?}"
+        )));
     }
     let bytes = tbs_der(&tbs).context("TBS")?;
     append(EntryDraft {
@@ -282,8 +350,12 @@ where
         evidence: vec![],
     })
     .await?;
-    let signature = signer.sign(&bytes).context(format!("signing the {label} CA certificate"))?;
-    let der = assemble_certificate(tbs, &signature).and_then(|c| c.to_der()).context("certificate")?;
+    let signature = signer
+        .sign(&bytes)
+        .context(format!("signing the {label} CA certificate"))?;
+    let der = assemble_certificate(tbs, &signature)
+        .and_then(|c| c.to_der())
+        .context("certificate")?;
     append(EntryDraft {
         book: Book::Facility,
         kind: "ca_certificate.issued".into(),

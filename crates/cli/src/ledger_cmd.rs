@@ -15,15 +15,24 @@ pub(crate) async fn verify(dir: &Path, json: bool) -> Result<()> {
     match result {
         Ok(report) => {
             if json {
-                println!("{}", serde_json::json!({"ok": true, "size": report.size, "root": report.root_hex}));
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": true, "size": report.size, "root": report.root_hex})
+                );
             } else {
-                println!("ledger OK: {} entries, tree head {}", report.size, report.root_hex);
+                println!(
+                    "ledger OK: {} entries, tree head {}",
+                    report.size, report.root_hex
+                );
             }
             Ok(())
         }
         Err(e) => {
             if json {
-                println!("{}", serde_json::json!({"ok": false, "error": e.to_string()}));
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "error": e.to_string()})
+                );
             }
             Err(msg(format!("ledger verification FAILED: {e}")))
         }
@@ -35,8 +44,9 @@ pub(crate) async fn show(dir: &Path, book: Option<&str>, json: bool) -> Result<(
     let filter: Option<Book> = match book {
         None => None,
         Some(text) => Some(
-            serde_json::from_value(serde_json::Value::String(text.to_owned()))
-                .map_err(|_| msg("--book must be application, revocation, organization or facility"))?,
+            serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|_| {
+                msg("--book must be application, revocation, organization or facility")
+            })?,
         ),
     };
     let store = crate::runtime::open_store(dir).await?;
@@ -44,16 +54,28 @@ pub(crate) async fn show(dir: &Path, book: Option<&str>, json: bool) -> Result<(
     store.close().await;
     let mut entries = Vec::new();
     for row in rows {
-        let entry = Entry::from_canonical(&row.canonical).map_err(|e| msg(format!("entry {}: {e}", row.seq)))?;
+        let entry = Entry::from_canonical(&row.canonical)
+            .map_err(|e| msg(format!("entry {}: {e}", row.seq)))?;
         if filter.is_none_or(|b| b == entry.book) {
             entries.push(entry);
         }
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&entries).context("JSON")?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&entries).context("JSON")?
+        );
     } else {
         for e in entries {
-            println!("{:>6}  {}  {:<12}  {:<40}  {} ({})", e.seq, e.time, format!("{:?}", e.book).to_lowercase(), e.kind, e.actor.name, e.actor.role);
+            println!(
+                "{:>6}  {}  {:<12}  {:<40}  {} ({})",
+                e.seq,
+                e.time,
+                format!("{:?}", e.book).to_lowercase(),
+                e.kind,
+                e.actor.name,
+                e.actor.role
+            );
         }
     }
     Ok(())

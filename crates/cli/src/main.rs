@@ -19,7 +19,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "shuin", version, about = "shuin (朱印): a certification authority for accredited certification businesses under Japan's Electronic Signature Act")]
+#[command(
+    name = "shuin",
+    version,
+    about = "shuin (朱印): a certification authority for accredited certification businesses under Japan's Electronic Signature Act"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -78,7 +82,10 @@ struct InitArgs {
     #[arg(long)]
     policy_oid: String,
     /// The responsible person (責任者) named as approver of automatic decisions.
-    #[arg(long, default_value = "責任者 (responsible person: set with --responsible-person)")]
+    #[arg(
+        long,
+        default_value = "責任者 (responsible person: set with --responsible-person)"
+    )]
     responsible_person: String,
     /// The CA's name, used in the CA certificates.
     #[arg(long, default_value = "shuin")]
@@ -227,10 +234,22 @@ fn run(cli: Cli) -> Result<()> {
             let _ = args.key_backend;
             let config = runtime()?.block_on(init::init(&options, &SystemClock, &OsRandom))?;
             println!("instance created in {}", options.data.display());
-            println!("  root CA:     {}", options.data.join(&config.ca.root_certificate).display());
-            println!("  issuing CA:  {}", options.data.join(&config.ca.issuing_certificate).display());
-            println!("  config:      {}", options.data.join(config::CONFIG_FILE).display());
-            println!("serve it with: shuin serve --data {}", options.data.display());
+            println!(
+                "  root CA:     {}",
+                options.data.join(&config.ca.root_certificate).display()
+            );
+            println!(
+                "  issuing CA:  {}",
+                options.data.join(&config.ca.issuing_certificate).display()
+            );
+            println!(
+                "  config:      {}",
+                options.data.join(config::CONFIG_FILE).display()
+            );
+            println!(
+                "serve it with: shuin serve --data {}",
+                options.data.display()
+            );
             Ok(())
         }
         Command::Serve { data, dev, listen } => {
@@ -244,7 +263,9 @@ fn run(cli: Cli) -> Result<()> {
                     serve::serve(&dir, Some(&listen), |local| dev::banner(&dir, local)).await
                 })
             } else {
-                let dir = data.ok_or_else(|| msg("give --data DIR (an instance made by `shuin init`) or --dev"))?;
+                let dir = data.ok_or_else(|| {
+                    msg("give --data DIR (an instance made by `shuin init`) or --dev")
+                })?;
                 rt.block_on(serve::serve(&dir, listen.as_deref(), |local| {
                     println!("shuin is serving {} on http://{local}", dir.display());
                 }))
@@ -253,8 +274,15 @@ fn run(cli: Cli) -> Result<()> {
         Command::Apply(args) => {
             let card = match (args.card_key, args.card_cert, args.dev_card) {
                 (Some(key), Some(cert), None) => apply_cmd::CardSource::Files { key, cert },
-                (None, None, Some(name)) => apply_cmd::CardSource::Dev { name, dev_dir: args.dev_dir },
-                _ => return Err(msg("give either --card-key FILE --card-cert FILE, or --dev-card NAME")),
+                (None, None, Some(name)) => apply_cmd::CardSource::Dev {
+                    name,
+                    dev_dir: args.dev_dir,
+                },
+                _ => {
+                    return Err(msg(
+                        "give either --card-key FILE --card-cert FILE, or --dev-card NAME",
+                    ))
+                }
             };
             if apply_cmd::parse_birth_date(&args.birth_date).is_none() {
                 return Err(msg("--birth-date must be a valid YYYY-MM-DD date / 生年月日は YYYY-MM-DD で入力してください"));
@@ -272,15 +300,35 @@ fn run(cli: Cli) -> Result<()> {
         Command::Ledger { command } => {
             let rt = runtime()?;
             match command {
-                LedgerCommand::Verify { data, json } => rt.block_on(ledger_cmd::verify(&data, json)),
-                LedgerCommand::Show { data, book, json } => rt.block_on(ledger_cmd::show(&data, book.as_deref(), json)),
+                LedgerCommand::Verify { data, json } => {
+                    rt.block_on(ledger_cmd::verify(&data, json))
+                }
+                LedgerCommand::Show { data, book, json } => {
+                    rt.block_on(ledger_cmd::show(&data, book.as_deref(), json))
+                }
             }
         }
         Command::Testkit { command } => match command {
             TestkitCommand::JpkiCa { out } => testkit_cmd::jpki_ca(&out),
-            TestkitCommand::Card { ca, name, birth_date, address, gender, revoked, expired, out } => testkit_cmd::card(
+            TestkitCommand::Card {
+                ca,
+                name,
+                birth_date,
+                address,
+                gender,
+                revoked,
+                expired,
+                out,
+            } => testkit_cmd::card(
                 &ca,
-                shuin_testkit::CardDirOptions { name, birth_date, address, gender: Some(gender), revoked, expired },
+                shuin_testkit::CardDirOptions {
+                    name,
+                    birth_date,
+                    address,
+                    gender: Some(gender),
+                    revoked,
+                    expired,
+                },
                 &out,
             ),
         },

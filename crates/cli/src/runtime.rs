@@ -34,7 +34,11 @@ fn read_pem_or_der(path: &Path) -> Result<Vec<u8>> {
 pub(crate) async fn open_store(dir: &Path) -> Result<SqliteStore> {
     let path = dir.join("shuin.db");
     if !path.exists() {
-        return Err(msg(format!("{} does not exist; is {} an instance?", path.display(), dir.display())));
+        return Err(msg(format!(
+            "{} does not exist; is {} an instance?",
+            path.display(),
+            dir.display()
+        )));
     }
     SqliteStore::open(&path).await.context(path.display())
 }
@@ -60,15 +64,26 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     };
     let base = config.instance.public_url.trim_end_matches('/').to_owned();
     let profile = SubscriberProfile {
-        policy_oid: shuin_core::signature::parse_oid(&config.ca.policy_oid).ok_or_else(|| msg("ca.policy_oid is not an OID"))?,
+        policy_oid: shuin_core::signature::parse_oid(&config.ca.policy_oid)
+            .ok_or_else(|| msg("ca.policy_oid is not an OID"))?,
         validity: Duration::from_secs(u64::from(config.ca.subscriber_validity_days) * 86_400),
         crl_url: format!("{base}/repository/ca.crl"),
         ocsp_url: format!("{base}/ocsp"),
         ca_issuers_url: format!("{base}/repository/ca.crt"),
     };
-    let ca = CaService::new(signer, chain.clone(), profile, store.clone(), clock.clone(), rng.clone())
-        .map_err(|e| msg(format!("CA: {e}")))?;
-    let reconciled = ca.reconcile().await.context("reconciling interrupted issuances")?;
+    let ca = CaService::new(
+        signer,
+        chain.clone(),
+        profile,
+        store.clone(),
+        clock.clone(),
+        rng.clone(),
+    )
+    .map_err(|e| msg(format!("CA: {e}")))?;
+    let reconciled = ca
+        .reconcile()
+        .await
+        .context("reconciling interrupted issuances")?;
     if !reconciled.undelivered.is_empty() || !reconciled.completed.is_empty() {
         tracing::warn!(?reconciled, "reconciled interrupted issuances");
     }
@@ -77,8 +92,12 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     for path in &config.jpki.trust_anchors {
         anchor_ders.push(read_pem_or_der(&dir.join(path))?);
     }
-    let anchors = shuin_jpki::TrustAnchors::from_der_certs(anchor_ders).map_err(|e| msg(format!("jpki.trust_anchors: {e}")))?;
-    let crl_source = Arc::new(FileCrlSource::new(dir.join(&config.jpki.crl), anchors.clone()));
+    let anchors = shuin_jpki::TrustAnchors::from_der_certs(anchor_ders)
+        .map_err(|e| msg(format!("jpki.trust_anchors: {e}")))?;
+    let crl_source = Arc::new(FileCrlSource::new(
+        dir.join(&config.jpki.crl),
+        anchors.clone(),
+    ));
     if let Err(e) = crl_source.check() {
         tracing::warn!(error = %e, "the J-LIS CRL is not usable; applications fail closed with jpki_revocation_unavailable");
     }
@@ -88,8 +107,13 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
             allow_test_cards: config.jpki.allow_test_cards,
         },
     );
-    let terms = std::fs::read_to_string(dir.join(&config.ra.terms)).context(dir.join(&config.ra.terms).display())?;
-    let repository = Arc::new(Repository::new(chain.root_der.clone(), chain.issuing_der.clone(), terms));
+    let terms = std::fs::read_to_string(dir.join(&config.ra.terms))
+        .context(dir.join(&config.ra.terms).display())?;
+    let repository = Arc::new(Repository::new(
+        chain.root_der.clone(),
+        chain.issuing_der.clone(),
+        terms,
+    ));
     let ra = RaService::new(
         verifier,
         crl_source,

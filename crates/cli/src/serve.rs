@@ -4,10 +4,16 @@ use crate::failure::{Context, Result};
 use std::path::Path;
 
 /// Serves the instance at `dir` until Ctrl-C or SIGTERM.
-pub(crate) async fn serve(dir: &Path, listen: Option<&str>, banner: impl FnOnce(&str)) -> Result<()> {
+pub(crate) async fn serve(
+    dir: &Path,
+    listen: Option<&str>,
+    banner: impl FnOnce(&str),
+) -> Result<()> {
     let instance = crate::runtime::open(dir).await?;
     let listen = listen.unwrap_or(&instance.config.server.listen).to_owned();
-    let listener = tokio::net::TcpListener::bind(&listen).await.context(format!("binding {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .context(format!("binding {listen}"))?;
     let local = listener.local_addr().context("local address")?;
     banner(&local.to_string());
     serve_on(listener, instance, shutdown_signal()).await

@@ -7,11 +7,17 @@ use std::path::Path;
 /// `shuin testkit jpki-ca --out DIR`.
 pub(crate) fn jpki_ca(out: &Path) -> Result<()> {
     if out.join("ca.pem").exists() {
-        return Err(msg(format!("{} already holds a simulated J-LIS CA", out.display())));
+        return Err(msg(format!(
+            "{} already holds a simulated J-LIS CA",
+            out.display()
+        )));
     }
     std::fs::create_dir_all(out).map_err(|e| msg(format!("{}: {e}", out.display())))?;
     shuin_testkit::make_jpki_ca_dir(out, SystemClock.now()).map_err(|e| msg(format!("{e}")))?;
-    println!("simulated J-LIS CA written to {} (ca.pem, ca.key, crl.der) — never trust it in production", out.display());
+    println!(
+        "simulated J-LIS CA written to {} (ca.pem, ca.key, crl.der) — never trust it in production",
+        out.display()
+    );
     Ok(())
 }
 
@@ -25,12 +31,17 @@ pub(crate) fn card(ca: &Path, options: shuin_testkit::CardDirOptions, out: &Path
     }
     std::fs::create_dir_all(out).map_err(|e| msg(format!("{}: {e}", out.display())))?;
     let revoked = options.revoked;
-    let card = shuin_testkit::make_card_dir(ca, options, out, SystemClock.now()).map_err(|e| msg(format!("{e}")))?;
+    let card = shuin_testkit::make_card_dir(ca, options, out, SystemClock.now())
+        .map_err(|e| msg(format!("{e}")))?;
     let _ = card;
     println!(
         "test card written to {} (cert.pem, key.pem){}",
         out.display(),
-        if revoked { "; it is on the CA's crl.der" } else { "" }
+        if revoked {
+            "; it is on the CA's crl.der"
+        } else {
+            ""
+        }
     );
     Ok(())
 }

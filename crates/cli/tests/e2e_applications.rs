@@ -1,6 +1,9 @@
 //! End to end through the real binary: `shuin init` + `shuin serve`, testkit cards, and
 //! every hostile class of the applicant API with its contracted status and code.
 
+// Helpers below #[test] functions panic on broken fixtures by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -26,19 +29,50 @@ fn a_valid_application_is_issued_and_verifies_with_openssl_and_pkilint() {
     assert_eq!(again["serial"], answer["serial"]);
 
     let dir = instance.work.path();
-    std::fs::write(dir.join("cert.pem"), answer["certificate_pem"].as_str().unwrap()).unwrap();
+    std::fs::write(
+        dir.join("cert.pem"),
+        answer["certificate_pem"].as_str().unwrap(),
+    )
+    .unwrap();
     instance.repository_pem("/repository/root.crt", &dir.join("root.pem"));
     instance.repository_pem("/repository/ca.crt", &dir.join("ca.pem"));
     let p = |name: &str| dir.join(name).to_str().unwrap().to_owned();
-    if let Some(out) = external("openssl", "SHUIN_REQUIRE_OPENSSL", &["verify", "-CAfile", &p("root.pem"), "-untrusted", &p("ca.pem"), &p("cert.pem")]) {
-        assert!(out.status.success(), "openssl verify: {}", String::from_utf8_lossy(&out.stdout));
-        let text = external("openssl", "SHUIN_REQUIRE_OPENSSL", &["x509", "-in", &p("cert.pem"), "-noout", "-text"]).unwrap();
+    if let Some(out) = external(
+        "openssl",
+        "SHUIN_REQUIRE_OPENSSL",
+        &[
+            "verify",
+            "-CAfile",
+            &p("root.pem"),
+            "-untrusted",
+            &p("ca.pem"),
+            &p("cert.pem"),
+        ],
+    ) {
+        assert!(
+            out.status.success(),
+            "openssl verify: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let text = external(
+            "openssl",
+            "SHUIN_REQUIRE_OPENSSL",
+            &["x509", "-in", &p("cert.pem"), "-noout", "-text"],
+        )
+        .unwrap();
         let text = String::from_utf8_lossy(&text.stdout);
         assert!(text.contains(POLICY), "{text}");
-        assert!(text.contains("Digital Signature, Non Repudiation"), "{text}");
+        assert!(
+            text.contains("Digital Signature, Non Repudiation"),
+            "{text}"
+        );
     }
     for cert in ["cert.pem", "ca.pem", "root.pem"] {
-        if let Some(out) = external("lint_pkix_cert", "SHUIN_REQUIRE_PKILINT", &["lint", "-s", "ERROR", &p(cert)]) {
+        if let Some(out) = external(
+            "lint_pkix_cert",
+            "SHUIN_REQUIRE_PKILINT",
+            &["lint", "-s", "ERROR", &p(cert)],
+        ) {
             assert!(
                 out.status.success() && String::from_utf8_lossy(&out.stdout).trim().is_empty(),
                 "pkilint on {cert}: {}{}",
@@ -75,43 +109,108 @@ fn hostile_applications_get_the_contracted_answers() {
     let forged = card(&rogue, |_| {});
     let mut instance = Instance::start(&[&revoked], jlis);
 
-    assert_problem(&instance.apply(&forged, NAME, BIRTH, ADDRESS), 422, "jpki_untrusted_issuer");
-    assert_problem(&instance.apply(&revoked, NAME, BIRTH, ADDRESS), 422, "jpki_certificate_revoked");
-    assert_problem(&instance.apply(&expired, NAME, BIRTH, ADDRESS), 422, "jpki_certificate_expired");
-    assert_problem(&instance.apply(&future, NAME, BIRTH, ADDRESS), 422, "jpki_certificate_not_yet_valid");
-    assert_problem(&instance.apply(&user_auth, NAME, BIRTH, ADDRESS), 422, "jpki_not_signing_certificate");
-    assert_problem(&instance.apply(&test_policy, NAME, BIRTH, ADDRESS), 422, "jpki_test_certificate");
-    assert_problem(&instance.apply(&bad_gender, NAME, BIRTH, ADDRESS), 422, "jpki_basic_info_invalid");
-    assert_problem(&instance.apply(&bad_birth, NAME, BIRTH, ADDRESS), 422, "jpki_basic_info_invalid");
+    assert_problem(
+        &instance.apply(&forged, NAME, BIRTH, ADDRESS),
+        422,
+        "jpki_untrusted_issuer",
+    );
+    assert_problem(
+        &instance.apply(&revoked, NAME, BIRTH, ADDRESS),
+        422,
+        "jpki_certificate_revoked",
+    );
+    assert_problem(
+        &instance.apply(&expired, NAME, BIRTH, ADDRESS),
+        422,
+        "jpki_certificate_expired",
+    );
+    assert_problem(
+        &instance.apply(&future, NAME, BIRTH, ADDRESS),
+        422,
+        "jpki_certificate_not_yet_valid",
+    );
+    assert_problem(
+        &instance.apply(&user_auth, NAME, BIRTH, ADDRESS),
+        422,
+        "jpki_not_signing_certificate",
+    );
+    assert_problem(
+        &instance.apply(&test_policy, NAME, BIRTH, ADDRESS),
+        422,
+        "jpki_test_certificate",
+    );
+    assert_problem(
+        &instance.apply(&bad_gender, NAME, BIRTH, ADDRESS),
+        422,
+        "jpki_basic_info_invalid",
+    );
+    assert_problem(
+        &instance.apply(&bad_birth, NAME, BIRTH, ADDRESS),
+        422,
+        "jpki_basic_info_invalid",
+    );
 
     // Entries that differ from the card.
-    assert_problem(&instance.apply(&valid, "山田　次郎", BIRTH, ADDRESS), 422, "applicant_name_mismatch");
-    assert_problem(&instance.apply(&valid, NAME, "1990-01-03", ADDRESS), 422, "applicant_birth_date_mismatch");
-    assert_problem(&instance.apply(&valid, NAME, BIRTH, "東京都千代田区霞が関一丁目1番2号"), 422, "applicant_address_mismatch");
+    assert_problem(
+        &instance.apply(&valid, "山田　次郎", BIRTH, ADDRESS),
+        422,
+        "applicant_name_mismatch",
+    );
+    assert_problem(
+        &instance.apply(&valid, NAME, "1990-01-03", ADDRESS),
+        422,
+        "applicant_birth_date_mismatch",
+    );
+    assert_problem(
+        &instance.apply(&valid, NAME, BIRTH, "東京都千代田区霞が関一丁目1番2号"),
+        422,
+        "applicant_address_mismatch",
+    );
     let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
     let mut document = instance.document(&key, NAME, BIRTH, ADDRESS);
     document["applicant"]["gender"] = "2".into();
-    assert_problem(&instance.submit(&valid, &document), 422, "applicant_gender_mismatch");
+    assert_problem(
+        &instance.submit(&valid, &document),
+        422,
+        "applicant_gender_mismatch",
+    );
 
     // Review instead of rejection.
     let (status, answer) = instance.apply(&substitute, "山田　次郎", BIRTH, ADDRESS);
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["status"], "pending_review");
-    assert_eq!(answer["review_reasons"], serde_json::json!(["name_substitute_characters"]));
+    assert_eq!(
+        answer["review_reasons"],
+        serde_json::json!(["name_substitute_characters"])
+    );
     let (status, answer) = instance.apply(&era_unknown, NAME, BIRTH, ADDRESS);
     assert_eq!(status, 202, "{answer}");
-    assert_eq!(answer["review_reasons"], serde_json::json!(["birth_date_era_unknown"]));
+    assert_eq!(
+        answer["review_reasons"],
+        serde_json::json!(["birth_date_era_unknown"])
+    );
 
     // Normalisation: full-width digits, spaces and hyphen variants match.
-    let (status, answer) = instance.apply(&valid, "山田 太郎", BIRTH, "東京都千代田区霞が関一丁目１番１号");
+    let (status, answer) = instance.apply(
+        &valid,
+        "山田 太郎",
+        BIRTH,
+        "東京都千代田区霞が関一丁目１番１号",
+    );
     assert_eq!(status, 201, "{answer}");
 
     // Nonces and terms.
     let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
     let document = instance.document(&key, NAME, BIRTH, ADDRESS);
-    let cms = valid.sign_application(document.to_string().as_bytes()).unwrap();
+    let cms = valid
+        .sign_application(document.to_string().as_bytes())
+        .unwrap();
     assert_eq!(instance.submit_raw("application/pkcs7-mime", &cms).0, 201);
-    assert_problem(&instance.submit_raw("application/pkcs7-mime", &cms), 409, "nonce_reused");
+    assert_problem(
+        &instance.submit_raw("application/pkcs7-mime", &cms),
+        409,
+        "nonce_reused",
+    );
     let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
     let mut document = instance.document(&key, NAME, BIRTH, ADDRESS);
     document["nonce"] = "bm90LWEtbm9uY2U".into();
@@ -128,7 +227,11 @@ fn hostile_applications_get_the_contracted_answers() {
     assert_problem(&instance.submit(&valid, &document), 409, "key_reused");
     for (csr_b64, code, status) in [
         (weak_csr_base64(&instance), "key_too_weak", 422),
-        (ed25519_csr_base64(&instance), "key_algorithm_not_allowed", 422),
+        (
+            ed25519_csr_base64(&instance),
+            "key_algorithm_not_allowed",
+            422,
+        ),
         ("AAAA".to_owned(), "csr_malformed", 400),
     ] {
         if csr_b64.is_empty() {
@@ -146,30 +249,66 @@ fn hostile_applications_get_the_contracted_answers() {
     let last = csr.len() - 1;
     csr[last] ^= 0x01;
     document["csr"] = base64_std(&csr).into();
-    assert_problem(&instance.submit(&valid, &document), 422, "csr_signature_invalid");
+    assert_problem(
+        &instance.submit(&valid, &document),
+        422,
+        "csr_signature_invalid",
+    );
 
     // Tampered content: the signature no longer covers it.
     let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
     let document = instance.document(&key, NAME, BIRTH, ADDRESS);
-    let mut cms = valid.sign_application(document.to_string().as_bytes()).unwrap();
+    let mut cms = valid
+        .sign_application(document.to_string().as_bytes())
+        .unwrap();
     let at = find(&cms, b"\"kind\":\"new\"").expect("content is attached");
     cms[at + 8] = b'w';
-    assert_problem(&instance.submit_raw("application/pkcs7-mime", &cms), 422, "cms_signature_invalid");
+    assert_problem(
+        &instance.submit_raw("application/pkcs7-mime", &cms),
+        422,
+        "cms_signature_invalid",
+    );
 
     // Bodies.
-    assert_problem(&instance.submit_raw("application/pkcs7-mime", b"hello"), 400, "malformed_request");
+    assert_problem(
+        &instance.submit_raw("application/pkcs7-mime", b"hello"),
+        400,
+        "malformed_request",
+    );
     let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
     let document = instance.document(&key, NAME, BIRTH, ADDRESS);
-    let cms = valid.sign_application(document.to_string().as_bytes()).unwrap();
-    assert_problem(&instance.submit_raw("application/pkcs7-mime", &cms[..cms.len() / 2]), 400, "malformed_request");
-    assert_problem(&instance.submit_raw("application/json", &cms), 415, "unsupported_media_type");
-    assert_problem(&instance.submit_raw("application/pkcs7-mime", &vec![0x30; 70 * 1024]), 413, "payload_too_large");
+    let cms = valid
+        .sign_application(document.to_string().as_bytes())
+        .unwrap();
+    assert_problem(
+        &instance.submit_raw("application/pkcs7-mime", &cms[..cms.len() / 2]),
+        400,
+        "malformed_request",
+    );
+    assert_problem(
+        &instance.submit_raw("application/json", &cms),
+        415,
+        "unsupported_media_type",
+    );
+    assert_problem(
+        &instance.submit_raw("application/pkcs7-mime", &vec![0x30; 70 * 1024]),
+        413,
+        "payload_too_large",
+    );
     let mut document = instance.document(&key, NAME, BIRTH, ADDRESS);
     document["extra"] = "field".into();
-    assert_problem(&instance.submit(&valid, &document), 400, "malformed_request");
+    assert_problem(
+        &instance.submit(&valid, &document),
+        400,
+        "malformed_request",
+    );
     let mut document = instance.document(&key, NAME, BIRTH, ADDRESS);
     document["format"] = "shuin-application/9".into();
-    assert_problem(&instance.submit(&valid, &document), 400, "unsupported_format");
+    assert_problem(
+        &instance.submit(&valid, &document),
+        400,
+        "unsupported_format",
+    );
     let (status, _) = get(&instance.url("/api/v1/applications/ffff"));
     assert_eq!(status, 404);
 
@@ -177,13 +316,25 @@ fn hostile_applications_get_the_contracted_answers() {
     let t = now();
     let stale = instance
         .jlis
-        .crl_der(&[], t - Duration::from_secs(10 * 86_400), t - Duration::from_secs(86_400))
+        .crl_der(
+            &[],
+            t - Duration::from_secs(10 * 86_400),
+            t - Duration::from_secs(86_400),
+        )
         .unwrap();
     let fresh = std::fs::read(&instance.crl_path).unwrap();
     std::fs::write(&instance.crl_path, &stale).unwrap();
-    assert_problem(&instance.apply(&valid, NAME, BIRTH, ADDRESS), 503, "jpki_revocation_unavailable");
+    assert_problem(
+        &instance.apply(&valid, NAME, BIRTH, ADDRESS),
+        503,
+        "jpki_revocation_unavailable",
+    );
     std::fs::remove_file(&instance.crl_path).unwrap();
-    assert_problem(&instance.apply(&valid, NAME, BIRTH, ADDRESS), 503, "jpki_revocation_unavailable");
+    assert_problem(
+        &instance.apply(&valid, NAME, BIRTH, ADDRESS),
+        503,
+        "jpki_revocation_unavailable",
+    );
     std::fs::write(&instance.crl_path, &fresh).unwrap();
     assert_eq!(instance.apply(&valid, NAME, BIRTH, ADDRESS).0, 201);
 
@@ -198,10 +349,24 @@ fn the_ledger_verifies_and_detects_an_edited_row() {
     let mut instance = Instance::start(&[], jlis);
     assert_eq!(instance.apply(&valid, NAME, BIRTH, ADDRESS).0, 201);
     instance.stop();
-    let verify = || shuin().args(["ledger", "verify", "--data"]).arg(&instance.data).output().unwrap();
+    let verify = || {
+        shuin()
+            .args(["ledger", "verify", "--data"])
+            .arg(&instance.data)
+            .output()
+            .unwrap()
+    };
     let out = verify();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let show = shuin().args(["ledger", "show", "--json", "--data"]).arg(&instance.data).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let show = shuin()
+        .args(["ledger", "show", "--json", "--data"])
+        .arg(&instance.data)
+        .output()
+        .unwrap();
     let entries: Value = serde_json::from_slice(&show.stdout).unwrap();
     let accepted = entries
         .as_array()
@@ -211,11 +376,28 @@ fn the_ledger_verifies_and_detects_an_edited_row() {
         .expect("an application.accepted entry");
     assert_eq!(accepted["actor"]["role"], "responsible_person");
     assert_eq!(accepted["actor"]["name"], "責任者 花子");
-    let kinds: Vec<&str> = entries.as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
-    let accepted_at = kinds.iter().position(|k| *k == "application.accepted").unwrap();
-    let signing_at = kinds.iter().position(|k| *k == "certificate.signing").unwrap();
-    let issued_at = kinds.iter().position(|k| *k == "certificate.issued").unwrap();
-    assert!(accepted_at < signing_at && signing_at < issued_at, "record before effect: {kinds:?}");
+    let kinds: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    let accepted_at = kinds
+        .iter()
+        .position(|k| *k == "application.accepted")
+        .unwrap();
+    let signing_at = kinds
+        .iter()
+        .position(|k| *k == "certificate.signing")
+        .unwrap();
+    let issued_at = kinds
+        .iter()
+        .position(|k| *k == "certificate.issued")
+        .unwrap();
+    assert!(
+        accepted_at < signing_at && signing_at < issued_at,
+        "record before effect: {kinds:?}"
+    );
 
     // Edit one row directly in the database.
     let db = instance.data.join("shuin.db");
@@ -227,7 +409,10 @@ fn the_ledger_verifies_and_detects_an_edited_row() {
     match edited {
         Ok(status) if status.success() => {
             let out = verify();
-            assert!(!out.status.success(), "an edited row must fail verification");
+            assert!(
+                !out.status.success(),
+                "an edited row must fail verification"
+            );
             assert!(String::from_utf8_lossy(&out.stderr).contains("FAILED"));
         }
         _ => eprintln!("note: python3 with sqlite3 not available; skipping the edit check"),
@@ -255,7 +440,19 @@ fn ed25519_csr_base64(instance: &Instance) -> String {
 fn openssl_csr(instance: &Instance, key_args: &[&str]) -> String {
     let out = instance.work.path().join("csr.der");
     let key = instance.work.path().join("csr.key");
-    let mut args = vec!["req", "-new", "-nodes", "-subj", "/C=JP", "-outform", "DER", "-out", out.to_str().unwrap(), "-keyout", key.to_str().unwrap()];
+    let mut args = vec![
+        "req",
+        "-new",
+        "-nodes",
+        "-subj",
+        "/C=JP",
+        "-outform",
+        "DER",
+        "-out",
+        out.to_str().unwrap(),
+        "-keyout",
+        key.to_str().unwrap(),
+    ];
     args.extend_from_slice(key_args);
     match external("openssl", "SHUIN_REQUIRE_OPENSSL", &args) {
         Some(o) if o.status.success() => base64_std(&std::fs::read(&out).unwrap()),

@@ -66,7 +66,10 @@ impl ApplicationDocument {
     /// Parses and validates the document (step 5 of the order of checks).
     pub fn parse(content: &[u8]) -> Result<Self, Rejection> {
         let value: serde_json::Value = serde_json::from_slice(content).map_err(|e| {
-            Rejection::new(ReasonCode::MalformedRequest, format!("the application is not JSON: {e}"))
+            Rejection::new(
+                ReasonCode::MalformedRequest,
+                format!("the application is not JSON: {e}"),
+            )
         })?;
         match value.get("format") {
             Some(serde_json::Value::String(format)) if format == APPLICATION_FORMAT => {}
@@ -84,7 +87,10 @@ impl ApplicationDocument {
             }
         }
         let document: ApplicationDocument = serde_json::from_value(value).map_err(|e| {
-            Rejection::new(ReasonCode::MalformedRequest, format!("the application does not match {APPLICATION_FORMAT}: {e}"))
+            Rejection::new(
+                ReasonCode::MalformedRequest,
+                format!("the application does not match {APPLICATION_FORMAT}: {e}"),
+            )
         })?;
         document.validate()?;
         Ok(document)
@@ -96,7 +102,9 @@ impl ApplicationDocument {
         if applicant.name.trim().is_empty() || applicant.name.chars().count() > MAX_NAME_CHARS {
             return bad("applicant.name must be 1 to 100 characters");
         }
-        if applicant.address.trim().is_empty() || applicant.address.chars().count() > MAX_ADDRESS_CHARS {
+        if applicant.address.trim().is_empty()
+            || applicant.address.chars().count() > MAX_ADDRESS_CHARS
+        {
             return bad("applicant.address must be 1 to 200 characters");
         }
         if crate::timefmt::parse_date(&applicant.birth_date).is_none() {
@@ -107,7 +115,9 @@ impl ApplicationDocument {
                 return bad("applicant.gender must be \"1\", \"2\" or \"3\"");
             }
         }
-        if self.terms_sha256.len() != 64 || !self.terms_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if self.terms_sha256.len() != 64
+            || !self.terms_sha256.bytes().all(|b| b.is_ascii_hexdigit())
+        {
             return bad("terms_sha256 must be 64 hex digits");
         }
         if self.nonce.is_empty() || self.nonce.len() > 128 {
@@ -119,7 +129,9 @@ impl ApplicationDocument {
         match (self.kind, &self.replaces) {
             (ApplicationKind::New, Some(_)) => bad("replaces is only allowed when kind is reissue"),
             (ApplicationKind::Reissue, None) => bad("kind reissue needs replaces"),
-            (ApplicationKind::Reissue, Some(serial)) if crate::serial::Serial::from_hex(serial).is_none() => {
+            (ApplicationKind::Reissue, Some(serial))
+                if crate::serial::Serial::from_hex(serial).is_none() =>
+            {
                 bad("replaces must be a hex serial")
             }
             _ => Ok(()),
@@ -143,7 +155,9 @@ mod tests {
     }
 
     fn code(v: serde_json::Value) -> Option<ReasonCode> {
-        ApplicationDocument::parse(v.to_string().as_bytes()).err().map(|r| r.code)
+        ApplicationDocument::parse(v.to_string().as_bytes())
+            .err()
+            .map(|r| r.code)
     }
 
     #[test]

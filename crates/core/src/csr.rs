@@ -17,24 +17,37 @@ pub struct VerifiedCsr {
 /// Parses a DER CSR and checks its signature with its own key.
 pub fn verify_csr(der_bytes: &[u8]) -> Result<VerifiedCsr, Rejection> {
     if der_bytes.len() > MAX_CSR_DER {
-        return Err(Rejection::new(ReasonCode::CsrMalformed, "the CSR is too large"));
+        return Err(Rejection::new(
+            ReasonCode::CsrMalformed,
+            "the CSR is too large",
+        ));
     }
-    let request = CertReq::from_der(der_bytes)
-        .map_err(|e| Rejection::new(ReasonCode::CsrMalformed, format!("the CSR is not a DER PKCS#10: {e}")))?;
+    let request = CertReq::from_der(der_bytes).map_err(|e| {
+        Rejection::new(
+            ReasonCode::CsrMalformed,
+            format!("the CSR is not a DER PKCS#10: {e}"),
+        )
+    })?;
     let info_der = request
         .info
         .to_der()
         .map_err(|_| Rejection::new(ReasonCode::CsrMalformed, "the CSR cannot be re-encoded"))?;
-    let spki_der = request
-        .info
-        .public_key
-        .to_der()
-        .map_err(|_| Rejection::new(ReasonCode::CsrMalformed, "the CSR key cannot be re-encoded"))?;
-    let signature = request
-        .signature
-        .as_bytes()
-        .ok_or_else(|| Rejection::new(ReasonCode::CsrMalformed, "the CSR signature has unused bits"))?;
-    crate::signature::verify_proof_of_possession(&spki_der, request.algorithm.oid, &info_der, signature).map_err(|_| {
+    let spki_der = request.info.public_key.to_der().map_err(|_| {
+        Rejection::new(ReasonCode::CsrMalformed, "the CSR key cannot be re-encoded")
+    })?;
+    let signature = request.signature.as_bytes().ok_or_else(|| {
+        Rejection::new(
+            ReasonCode::CsrMalformed,
+            "the CSR signature has unused bits",
+        )
+    })?;
+    crate::signature::verify_proof_of_possession(
+        &spki_der,
+        request.algorithm.oid,
+        &info_der,
+        signature,
+    )
+    .map_err(|_| {
         Rejection::new(
             ReasonCode::CsrSignatureInvalid,
             "the CSR signature does not verify with its own key (no proof of possession)",

@@ -119,10 +119,14 @@ impl SubscriberProfile {
         let validity = self.validity.min(MAX_SUBSCRIBER_VALIDITY);
         let not_after = (now + validity).min(order.not_after_cap);
         if not_after <= now {
-            return Err(IssuanceError::Profile("the JPKI certificate expires before the new one could start".into()));
+            return Err(IssuanceError::Profile(
+                "the JPKI certificate expires before the new one could start".into(),
+            ));
         }
         if order.subject_name.chars().count() > 64 {
-            return Err(IssuanceError::Profile("the subject name exceeds ub-common-name (64)".into()));
+            return Err(IssuanceError::Profile(
+                "the subject name exceeds ub-common-name (64)".into(),
+            ));
         }
         let spki = SubjectPublicKeyInfoOwned::from_der(&order.spki_der).map_err(profile_error)?;
         let subject = NameBuilder::new()

@@ -31,30 +31,43 @@ pub fn key_fingerprint(spki_der: &[u8]) -> String {
 pub fn check_subscriber_key(spki_der: &[u8]) -> Result<AcceptedKey, Rejection> {
     let not_allowed = |detail: &str| Rejection::new(ReasonCode::KeyAlgorithmNotAllowed, detail);
     let weak = |detail: String| Rejection::new(ReasonCode::KeyTooWeak, detail);
-    let spki = SubjectPublicKeyInfoRef::from_der(spki_der)
-        .map_err(|_| Rejection::new(ReasonCode::CsrMalformed, "the public key is not a SubjectPublicKeyInfo"))?;
-    let key_bytes = spki
-        .subject_public_key
-        .as_bytes()
-        .ok_or_else(|| Rejection::new(ReasonCode::CsrMalformed, "the public key bit string has unused bits"))?;
+    let spki = SubjectPublicKeyInfoRef::from_der(spki_der).map_err(|_| {
+        Rejection::new(
+            ReasonCode::CsrMalformed,
+            "the public key is not a SubjectPublicKeyInfo",
+        )
+    })?;
+    let key_bytes = spki.subject_public_key.as_bytes().ok_or_else(|| {
+        Rejection::new(
+            ReasonCode::CsrMalformed,
+            "the public key bit string has unused bits",
+        )
+    })?;
     match spki.algorithm.oid {
         RSA_ENCRYPTION => {
-            let key = pkcs1::RsaPublicKey::from_der(key_bytes)
-                .map_err(|_| Rejection::new(ReasonCode::CsrMalformed, "the RSA public key is malformed"))?;
+            let key = pkcs1::RsaPublicKey::from_der(key_bytes).map_err(|_| {
+                Rejection::new(ReasonCode::CsrMalformed, "the RSA public key is malformed")
+            })?;
             let modulus = key.modulus.as_bytes();
             let exponent = key.public_exponent.as_bytes();
             let bits = bit_length(modulus);
             if bits < 2048 {
-                return Err(weak(format!("RSA keys need at least 2048 bits; this one has {bits}")));
+                return Err(weak(format!(
+                    "RSA keys need at least 2048 bits; this one has {bits}"
+                )));
             }
             if bits > 4096 {
                 return Err(not_allowed("RSA keys above 4096 bits are not accepted"));
             }
             if exponent != [0x01, 0x00, 0x01] {
-                return Err(weak("RSA keys must use the public exponent 65537".to_owned()));
+                return Err(weak(
+                    "RSA keys must use the public exponent 65537".to_owned(),
+                ));
             }
             if modulus.last().is_some_and(|b| b & 1 == 0) || has_small_factor(modulus) {
-                return Err(weak("the RSA modulus has a small factor (a known-weak key)".to_owned()));
+                return Err(weak(
+                    "the RSA modulus has a small factor (a known-weak key)".to_owned(),
+                ));
             }
             Ok(AcceptedKey::Rsa { bits })
         }
@@ -67,7 +80,11 @@ pub fn check_subscriber_key(spki_der: &[u8]) -> Result<AcceptedKey, Rejection> {
             let (accepted, point_len) = match curve {
                 Some(SECP256R1) => (AcceptedKey::EcP256, 65),
                 Some(SECP384R1) => (AcceptedKey::EcP384, 97),
-                _ => return Err(not_allowed("only the EC curves P-256 and P-384 are accepted")),
+                _ => {
+                    return Err(not_allowed(
+                        "only the EC curves P-256 and P-384 are accepted",
+                    ))
+                }
             };
             if key_bytes.len() != point_len || key_bytes.first() != Some(&0x04) {
                 return Err(not_allowed("EC public keys must be uncompressed points"));
@@ -76,7 +93,9 @@ pub fn check_subscriber_key(spki_der: &[u8]) -> Result<AcceptedKey, Rejection> {
             // check, which runs first (csr.rs) and fails for off-curve points.
             Ok(accepted)
         }
-        _ => Err(not_allowed("only RSA and EC (P-256, P-384) keys are accepted")),
+        _ => Err(not_allowed(
+            "only RSA and EC (P-256, P-384) keys are accepted",
+        )),
     }
 }
 
@@ -86,7 +105,8 @@ fn bit_length(magnitude: &[u8]) -> usize {
         None => 0,
         Some(i) => {
             let lead = magnitude[i];
-            let lead_bits = 8usize.saturating_sub(usize::try_from(lead.leading_zeros()).unwrap_or(8));
+            let lead_bits =
+                8usize.saturating_sub(usize::try_from(lead.leading_zeros()).unwrap_or(8));
             (magnitude.len() - i - 1) * 8 + lead_bits
         }
     }
@@ -100,7 +120,10 @@ fn has_small_factor(modulus: &[u8]) -> bool {
 }
 
 fn is_prime(n: u32) -> bool {
-    n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+    n >= 2
+        && (2..)
+            .take_while(|d| d * d <= n)
+            .all(|d| !n.is_multiple_of(d))
 }
 
 fn mod_small(magnitude: &[u8], p: u32) -> u32 {

@@ -5,8 +5,8 @@ use crate::{BackendInfo, KeyBackend, KeyError, KeyGenerator, KeyRef, KeySpec, Si
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
-    EcdsaKeyPair, KeyPair, RsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING,
-    RSA_PKCS1_SHA256,
+    EcdsaKeyPair, KeyPair, RsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING,
+    ECDSA_P384_SHA384_ASN1_SIGNING, RSA_PKCS1_SHA256,
 };
 use shuin_core::SignatureAlgorithm;
 use std::fmt;
@@ -54,8 +54,14 @@ impl SoftwareSigner {
             });
         }
         for (signing, algorithm) in [
-            (&ECDSA_P256_SHA256_ASN1_SIGNING, SignatureAlgorithm::EcdsaP256Sha256),
-            (&ECDSA_P384_SHA384_ASN1_SIGNING, SignatureAlgorithm::EcdsaP384Sha384),
+            (
+                &ECDSA_P256_SHA256_ASN1_SIGNING,
+                SignatureAlgorithm::EcdsaP256Sha256,
+            ),
+            (
+                &ECDSA_P384_SHA384_ASN1_SIGNING,
+                SignatureAlgorithm::EcdsaP384Sha384,
+            ),
         ] {
             if let Ok(key) = EcdsaKeyPair::from_pkcs8(signing, der) {
                 let spki_der = key
@@ -76,10 +82,11 @@ impl SoftwareSigner {
 
     /// Loads a PEM `PRIVATE KEY`.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, KeyError> {
-        let (label, der) = der::pem::decode_vec(pem.as_bytes()).map_err(|_| KeyError::Rejected {
-            uri: "(pem)".into(),
-            reason: "not PEM".into(),
-        })?;
+        let (label, der) =
+            der::pem::decode_vec(pem.as_bytes()).map_err(|_| KeyError::Rejected {
+                uri: "(pem)".into(),
+                reason: "not PEM".into(),
+            })?;
         let der = Zeroizing::new(der);
         if label != "PRIVATE KEY" {
             return Err(KeyError::Rejected {
@@ -100,7 +107,8 @@ impl SoftwareSigner {
                     _ => KeySize::Rsa2048,
                 };
                 let key = RsaKeyPair::generate(size).map_err(|_| KeyError::GenerationFailed)?;
-                let pkcs8: Pkcs8V1Der<'static> = key.as_der().map_err(|_| KeyError::GenerationFailed)?;
+                let pkcs8: Pkcs8V1Der<'static> =
+                    key.as_der().map_err(|_| KeyError::GenerationFailed)?;
                 Zeroizing::new(pkcs8.as_ref().to_vec())
             }
             KeySpec::EcP256 | KeySpec::EcP384 => {
@@ -109,7 +117,8 @@ impl SoftwareSigner {
                 } else {
                     &ECDSA_P384_SHA384_ASN1_SIGNING
                 };
-                let key = EcdsaKeyPair::generate(signing).map_err(|_| KeyError::GenerationFailed)?;
+                let key =
+                    EcdsaKeyPair::generate(signing).map_err(|_| KeyError::GenerationFailed)?;
                 let doc = key.to_pkcs8v1().map_err(|_| KeyError::GenerationFailed)?;
                 Zeroizing::new(doc.as_ref().to_vec())
             }
@@ -178,10 +187,12 @@ impl SoftwareBackend {
     }
 
     fn path_of(&self, key: &KeyRef) -> Result<PathBuf, KeyError> {
-        let relative = key.software_path().ok_or_else(|| KeyError::UnsupportedUri {
-            uri: key.to_string(),
-            reason: "the software backend takes soft: URIs".into(),
-        })?;
+        let relative = key
+            .software_path()
+            .ok_or_else(|| KeyError::UnsupportedUri {
+                uri: key.to_string(),
+                reason: "the software backend takes soft: URIs".into(),
+            })?;
         if relative.contains("..") || relative.starts_with('/') {
             return Err(KeyError::UnsupportedUri {
                 uri: key.to_string(),
@@ -196,7 +207,9 @@ impl KeyBackend for SoftwareBackend {
     fn signer(&self, key: &KeyRef) -> Result<Arc<dyn Signer>, KeyError> {
         let path = self.path_of(key)?;
         let pem = Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => KeyError::NotFound { uri: key.to_string() },
+            std::io::ErrorKind::NotFound => KeyError::NotFound {
+                uri: key.to_string(),
+            },
             _ => KeyError::Io(e),
         })?);
         let signer = SoftwareSigner::from_pkcs8_pem(&pem).map_err(|e| KeyError::Rejected {
@@ -217,7 +230,11 @@ impl KeyBackend for SoftwareBackend {
 
 impl KeyGenerator for SoftwareBackend {
     fn generate(&self, label: &str, spec: KeySpec) -> Result<KeyRef, KeyError> {
-        if label.is_empty() || !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if label.is_empty()
+            || !label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(KeyError::UnsupportedUri {
                 uri: label.into(),
                 reason: "labels are ASCII letters, digits, - and _".into(),
@@ -242,8 +259,20 @@ mod tests {
             let (signer, _) = SoftwareSigner::generate(spec).unwrap_or_else(|e| panic!("{e}"));
             let signature = signer.sign(b"hello").unwrap_or_else(|e| panic!("{e}"));
             let oid = signer.algorithm().algorithm_identifier().oid;
-            assert!(shuin_core::signature::verify(signer.public_key_der(), oid, b"hello", &signature).is_ok());
-            assert!(shuin_core::signature::verify(signer.public_key_der(), oid, b"hellO", &signature).is_err());
+            assert!(shuin_core::signature::verify(
+                signer.public_key_der(),
+                oid,
+                b"hello",
+                &signature
+            )
+            .is_ok());
+            assert!(shuin_core::signature::verify(
+                signer.public_key_der(),
+                oid,
+                b"hellO",
+                &signature
+            )
+            .is_err());
         }
     }
 
@@ -251,10 +280,15 @@ mod tests {
     fn backend_round_trip_and_refuses_escapes() {
         let dir = std::env::temp_dir().join(format!("shuin-keys-{}", std::process::id()));
         let backend = SoftwareBackend::new(&dir);
-        let key = backend.generate("issuer", KeySpec::EcP256).unwrap_or_else(|e| panic!("{e}"));
+        let key = backend
+            .generate("issuer", KeySpec::EcP256)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(backend.signer(&key).is_ok());
         assert!(backend.signer(&KeyRef::software("../etc/passwd")).is_err());
-        assert!(backend.generate("issuer", KeySpec::EcP256).is_err(), "never overwrite a key");
+        assert!(
+            backend.generate("issuer", KeySpec::EcP256).is_err(),
+            "never overwrite a key"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -104,7 +104,9 @@ pub struct RaService {
 
 impl std::fmt::Debug for RaService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RaService").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("RaService")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -168,7 +170,10 @@ impl RaService {
     /// automatic decision, the ledger, and issuance.
     pub async fn submit_application(&self, body: &[u8]) -> Result<ApplicationOutcome, RaError> {
         if body.len() > MAX_APPLICATION_BYTES {
-            return Err(RaError::reject(ReasonCode::PayloadTooLarge, "the application exceeds 64 KiB"));
+            return Err(RaError::reject(
+                ReasonCode::PayloadTooLarge,
+                "the application exceeds 64 KiB",
+            ));
         }
         let now = self.clock.now();
         // Steps 2–4: CMS, signature, JPKI certificate. Nothing inside is parsed before this.
@@ -181,9 +186,13 @@ impl RaService {
         let evidence_sha256 = hex::encode(Sha256::digest(body));
         // From here the applicant is identified: refusals are ledgered.
         match self.check_content(&verified.content, &signer, now).await {
-            Ok(checked) => self.decide(body, &evidence_sha256, signer, checked, now).await,
+            Ok(checked) => {
+                self.decide(body, &evidence_sha256, signer, checked, now)
+                    .await
+            }
             Err(RaError::Rejected(rejection)) => {
-                self.ledger_rejection(&signer, &evidence_sha256, rejection.code, now).await?;
+                self.ledger_rejection(&signer, &evidence_sha256, rejection.code, now)
+                    .await?;
                 Err(RaError::Rejected(rejection))
             }
             Err(other) => Err(other),
@@ -191,25 +200,49 @@ impl RaService {
     }
 
     /// Steps 5–10.
-    async fn check_content(&self, content: &[u8], signer: &SigningCertificate, now: SystemTime) -> Result<Checked, RaError> {
+    async fn check_content(
+        &self,
+        content: &[u8],
+        signer: &SigningCertificate,
+        now: SystemTime,
+    ) -> Result<Checked, RaError> {
         let document = ApplicationDocument::parse(content)?;
         match self.store.consume_nonce(&document.nonce, now).await? {
             NonceOutcome::Fresh => {}
-            NonceOutcome::Unknown => return Err(RaError::reject(ReasonCode::NonceUnknown, "the nonce was not issued by this server")),
-            NonceOutcome::Expired => return Err(RaError::reject(ReasonCode::NonceExpired, "the nonce has expired; fetch a new challenge")),
-            NonceOutcome::Reused => return Err(RaError::reject(ReasonCode::NonceReused, "the nonce was already used")),
+            NonceOutcome::Unknown => {
+                return Err(RaError::reject(
+                    ReasonCode::NonceUnknown,
+                    "the nonce was not issued by this server",
+                ))
+            }
+            NonceOutcome::Expired => {
+                return Err(RaError::reject(
+                    ReasonCode::NonceExpired,
+                    "the nonce has expired; fetch a new challenge",
+                ))
+            }
+            NonceOutcome::Reused => {
+                return Err(RaError::reject(
+                    ReasonCode::NonceReused,
+                    "the nonce was already used",
+                ))
+            }
         }
-        if !document.terms_sha256.eq_ignore_ascii_case(&self.config.terms_sha256) {
+        if !document
+            .terms_sha256
+            .eq_ignore_ascii_case(&self.config.terms_sha256)
+        {
             return Err(RaError::reject(
                 ReasonCode::TermsMismatch,
                 "terms_sha256 is not the SHA-256 of the current terms; show the applicant the current terms",
             ));
         }
-        let mut review_reasons = match shuin_jpki::match_applicant(&document.applicant, &signer.basic) {
-            MatchOutcome::Match => Vec::new(),
-            MatchOutcome::Review(reasons) => reasons,
-            MatchOutcome::Mismatch(code, detail) => return Err(RaError::reject(code, detail)),
-        };
+        let mut review_reasons =
+            match shuin_jpki::match_applicant(&document.applicant, &signer.basic) {
+                MatchOutcome::Match => Vec::new(),
+                MatchOutcome::Review(reasons) => reasons,
+                MatchOutcome::Mismatch(code, detail) => return Err(RaError::reject(code, detail)),
+            };
         let csr_der = base64::engine::general_purpose::STANDARD
             .decode(document.csr.as_bytes())
             .map_err(|_| RaError::reject(ReasonCode::CsrMalformed, "csr is not standard base64"))?;
@@ -217,7 +250,10 @@ impl RaService {
         check_subscriber_key(&csr.spki_der)?;
         let fingerprint = key_fingerprint(&csr.spki_der);
         if self.store.key_in_use(&fingerprint).await? {
-            return Err(RaError::reject(ReasonCode::KeyReused, "this public key was already certified; generate a new key"));
+            return Err(RaError::reject(
+                ReasonCode::KeyReused,
+                "this public key was already certified; generate a new key",
+            ));
         }
         if !self.config.automatic_approval {
             review_reasons.push(ReviewReason::AutomationSuspended);
@@ -282,7 +318,10 @@ impl RaService {
             evidence_sha256: evidence_sha256.to_owned(),
             details,
         };
-        let subjects = vec![format!("application:{id}"), format!("jpki:{}", signer.fingerprint_sha256)];
+        let subjects = vec![
+            format!("application:{id}"),
+            format!("jpki:{}", signer.fingerprint_sha256),
+        ];
         if !checked.review_reasons.is_empty() {
             self.store.insert_application(&record).await?;
             self.store
@@ -349,14 +388,26 @@ impl RaService {
                 record.status = ApplicationStatus::Rejected;
                 record.rejection_reason = Some(ReasonCode::KeyReused.as_str().into());
                 self.store.update_application(&record).await?;
-                Err(RaError::reject(ReasonCode::KeyReused, "this public key was already certified; generate a new key"))
+                Err(RaError::reject(
+                    ReasonCode::KeyReused,
+                    "this public key was already certified; generate a new key",
+                ))
             }
-            Err(IssuanceError::Sealed) => Err(RaError::reject(ReasonCode::CaSealed, "the CA is sealed; try again later")),
+            Err(IssuanceError::Sealed) => Err(RaError::reject(
+                ReasonCode::CaSealed,
+                "the CA is sealed; try again later",
+            )),
             Err(other) => Err(RaError::Unavailable(Box::new(other))),
         }
     }
 
-    async fn ledger_rejection(&self, signer: &SigningCertificate, evidence_sha256: &str, code: ReasonCode, now: SystemTime) -> Result<(), RaError> {
+    async fn ledger_rejection(
+        &self,
+        signer: &SigningCertificate,
+        evidence_sha256: &str,
+        code: ReasonCode,
+        now: SystemTime,
+    ) -> Result<(), RaError> {
         self.store
             .append(
                 EntryDraft {
@@ -391,13 +442,17 @@ impl RaService {
                 reason: record.rejection_reason.unwrap_or_default(),
             },
             ApplicationStatus::Issued => {
-                let serial = record.serial.ok_or_else(|| RaError::Unavailable("issued application without serial".into()))?;
+                let serial = record.serial.ok_or_else(|| {
+                    RaError::Unavailable("issued application without serial".into())
+                })?;
                 let certificate = self
                     .store
                     .certificate(&serial)
                     .await?
                     .and_then(|c| c.der)
-                    .ok_or_else(|| RaError::Unavailable("issued certificate missing from storage".into()))?;
+                    .ok_or_else(|| {
+                        RaError::Unavailable("issued certificate missing from storage".into())
+                    })?;
                 ApplicationOutcome::Issued {
                     id: record.id,
                     serial,

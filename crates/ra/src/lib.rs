@@ -7,6 +7,9 @@ mod application;
 mod crl_source;
 mod error;
 
-pub use application::{ApplicationOutcome, Challenge, RaConfig, RaService, RaStore, MAX_APPLICATION_BYTES, RULE_VERSION};
+pub use application::{
+    ApplicationOutcome, Challenge, RaConfig, RaService, RaStore, MAX_APPLICATION_BYTES,
+    RULE_VERSION,
+};
 pub use crl_source::{CrlSource, FileCrlSource, StaticCrlSource};
 pub use error::RaError;

@@ -44,20 +44,35 @@ fn is_pkcs7_mime(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/pkcs7-mime"))
 }
 
-async fn submit_application(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+async fn submit_application(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     if !is_pkcs7_mime(&headers) {
-        return problem(ReasonCode::UnsupportedMediaType, "send the CMS SignedData as application/pkcs7-mime");
+        return problem(
+            ReasonCode::UnsupportedMediaType,
+            "send the CMS SignedData as application/pkcs7-mime",
+        );
     }
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY) {
-        return problem(ReasonCode::PayloadTooLarge, "the application exceeds 64 KiB");
+        return problem(
+            ReasonCode::PayloadTooLarge,
+            "the application exceeds 64 KiB",
+        );
     }
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => bytes,
-        Err(_) => return problem(ReasonCode::PayloadTooLarge, "the application exceeds 64 KiB"),
+        Err(_) => {
+            return problem(
+                ReasonCode::PayloadTooLarge,
+                "the application exceeds 64 KiB",
+            )
+        }
     };
     match state.ra.submit_application(&bytes).await {
         Ok(outcome) => outcome_response(outcome, true),
@@ -78,7 +93,12 @@ fn pem(label: &str, der: &[u8]) -> String {
 
 fn outcome_response(outcome: ApplicationOutcome, created: bool) -> Response {
     match outcome {
-        ApplicationOutcome::Issued { id, serial, certificate_der, chain_der } => {
+        ApplicationOutcome::Issued {
+            id,
+            serial,
+            certificate_der,
+            chain_der,
+        } => {
             let chain: String = chain_der.iter().map(|c| pem("CERTIFICATE", c)).collect();
             let body = serde_json::json!({
                 "application_id": id,
@@ -87,12 +107,20 @@ fn outcome_response(outcome: ApplicationOutcome, created: bool) -> Response {
                 "certificate_pem": pem("CERTIFICATE", &certificate_der),
                 "chain_pem": chain,
             });
-            let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
             (status, axum::Json(body)).into_response()
         }
         ApplicationOutcome::PendingReview { id, reasons } => {
             let body = serde_json::json!({"application_id": id, "status": "pending_review", "review_reasons": reasons});
-            let status = if created { StatusCode::ACCEPTED } else { StatusCode::OK };
+            let status = if created {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::OK
+            };
             (status, axum::Json(body)).into_response()
         }
         ApplicationOutcome::Approved { id } => {
@@ -100,7 +128,8 @@ fn outcome_response(outcome: ApplicationOutcome, created: bool) -> Response {
             (StatusCode::ACCEPTED, axum::Json(body)).into_response()
         }
         ApplicationOutcome::Rejected { id, reason } => {
-            let body = serde_json::json!({"application_id": id, "status": "rejected", "reason": reason});
+            let body =
+                serde_json::json!({"application_id": id, "status": "rejected", "reason": reason});
             (StatusCode::OK, axum::Json(body)).into_response()
         }
     }

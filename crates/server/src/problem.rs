@@ -28,7 +28,9 @@ fn title_for(code: ReasonCode) -> &'static str {
         C::MalformedRequest => "Malformed request / リクエストの形式が不正です",
         C::UnsupportedMediaType => "Unsupported media type / 対応していないメディアタイプです",
         C::PayloadTooLarge => "Payload too large / 申請が大きすぎます",
-        C::JpkiRevocationUnavailable => "JPKI revocation status unavailable / 失効情報を確認できません",
+        C::JpkiRevocationUnavailable => {
+            "JPKI revocation status unavailable / 失効情報を確認できません"
+        }
         C::CaSealed => "CA sealed / 認証局は起動準備中です",
         C::InternalError => "Internal error / 内部エラー",
         C::NotFound => "Not found / 見つかりません",
@@ -66,7 +68,10 @@ pub(crate) fn from_ra_error(error: RaError) -> Response {
             let _ = getrandom_id(&mut id);
             let request_id = hex::encode(id);
             tracing::error!(request_id = %request_id, error = %other, source = ?std::error::Error::source(&other), "internal error");
-            problem(ReasonCode::InternalError, &format!("internal error (request id {request_id})"))
+            problem(
+                ReasonCode::InternalError,
+                &format!("internal error (request id {request_id})"),
+            )
         }
     }
 }

@@ -15,11 +15,17 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 async fn ca_certificate(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/pkix-cert")], state.repository.ca_der().to_vec())
+    (
+        [(header::CONTENT_TYPE, "application/pkix-cert")],
+        state.repository.ca_der().to_vec(),
+    )
 }
 
 async fn root_certificate(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/pkix-cert")], state.repository.root_der().to_vec())
+    (
+        [(header::CONTENT_TYPE, "application/pkix-cert")],
+        state.repository.root_der().to_vec(),
+    )
 }
 
 async fn terms(State(state): State<AppState>) -> impl IntoResponse {

@@ -3,9 +3,9 @@
 //! library and be run from each implementation's tests.
 
 use crate::{
-    ApplicationRecord, ApplicationStatus, ApplicationStore, CertificateRecord,
-    CertificateState, CertificateWriter, ConflictKind, LedgerStore, NonceOutcome, NonceStore,
-    SettingsStore, StoreError,
+    ApplicationRecord, ApplicationStatus, ApplicationStore, CertificateRecord, CertificateState,
+    CertificateWriter, ConflictKind, LedgerStore, NonceOutcome, NonceStore, SettingsStore,
+    StoreError,
 };
 use shuin_core::{ReviewReason, Serial};
 use shuin_ledger::{Actor, Book, EntryDraft};
@@ -42,32 +42,72 @@ where
 
 async fn nonces<S: NonceStore>(store: &S) -> Result<(), String> {
     let now = at(1_800_000_000);
-    store.insert_nonce("n1", now + Duration::from_secs(600)).await.map_err(|e| fail("insert", e))?;
+    store
+        .insert_nonce("n1", now + Duration::from_secs(600))
+        .await
+        .map_err(|e| fail("insert", e))?;
     ensure!(
-        matches!(store.insert_nonce("n1", now).await, Err(StoreError::Conflict(ConflictKind::Nonce))),
+        matches!(
+            store.insert_nonce("n1", now).await,
+            Err(StoreError::Conflict(ConflictKind::Nonce))
+        ),
         "a duplicate nonce must conflict"
     );
-    let first = store.consume_nonce("n1", now).await.map_err(|e| fail("consume", e))?;
-    ensure!(first == NonceOutcome::Fresh, "first use must be fresh, got {first:?}");
-    let second = store.consume_nonce("n1", now).await.map_err(|e| fail("consume", e))?;
-    ensure!(second == NonceOutcome::Reused, "second use must be reused, got {second:?}");
-    let unknown = store.consume_nonce("nope", now).await.map_err(|e| fail("consume", e))?;
-    ensure!(unknown == NonceOutcome::Unknown, "unknown nonce, got {unknown:?}");
-    store.insert_nonce("n2", now).await.map_err(|e| fail("insert", e))?;
+    let first = store
+        .consume_nonce("n1", now)
+        .await
+        .map_err(|e| fail("consume", e))?;
+    ensure!(
+        first == NonceOutcome::Fresh,
+        "first use must be fresh, got {first:?}"
+    );
+    let second = store
+        .consume_nonce("n1", now)
+        .await
+        .map_err(|e| fail("consume", e))?;
+    ensure!(
+        second == NonceOutcome::Reused,
+        "second use must be reused, got {second:?}"
+    );
+    let unknown = store
+        .consume_nonce("nope", now)
+        .await
+        .map_err(|e| fail("consume", e))?;
+    ensure!(
+        unknown == NonceOutcome::Unknown,
+        "unknown nonce, got {unknown:?}"
+    );
+    store
+        .insert_nonce("n2", now)
+        .await
+        .map_err(|e| fail("insert", e))?;
     let late = store
         .consume_nonce("n2", now + Duration::from_secs(1))
         .await
         .map_err(|e| fail("consume", e))?;
     ensure!(late == NonceOutcome::Expired, "expired nonce, got {late:?}");
     // Concurrent consumption: exactly one winner.
-    store.insert_nonce("n3", now + Duration::from_secs(600)).await.map_err(|e| fail("insert", e))?;
+    store
+        .insert_nonce("n3", now + Duration::from_secs(600))
+        .await
+        .map_err(|e| fail("insert", e))?;
     let results = futures_join(store, "n3", now).await?;
-    let fresh = results.iter().filter(|o| **o == NonceOutcome::Fresh).count();
-    ensure!(fresh == 1, "exactly one concurrent use may succeed, got {fresh}");
+    let fresh = results
+        .iter()
+        .filter(|o| **o == NonceOutcome::Fresh)
+        .count();
+    ensure!(
+        fresh == 1,
+        "exactly one concurrent use may succeed, got {fresh}"
+    );
     Ok(())
 }
 
-async fn futures_join<S: NonceStore>(store: &S, nonce: &str, now: SystemTime) -> Result<Vec<NonceOutcome>, String> {
+async fn futures_join<S: NonceStore>(
+    store: &S,
+    nonce: &str,
+    now: SystemTime,
+) -> Result<Vec<NonceOutcome>, String> {
     let (a, b, c, d) = tokio::join!(
         store.consume_nonce(nonce, now),
         store.consume_nonce(nonce, now),
@@ -81,10 +121,22 @@ async fn futures_join<S: NonceStore>(store: &S, nonce: &str, now: SystemTime) ->
 }
 
 async fn applications<S: ApplicationStore>(store: &S) -> Result<(), String> {
-    store.put_evidence("ab", b"cms").await.map_err(|e| fail("evidence", e))?;
-    store.put_evidence("ab", b"cms").await.map_err(|e| fail("evidence is idempotent", e))?;
-    let evidence = store.evidence("ab").await.map_err(|e| fail("evidence", e))?;
-    ensure!(evidence.as_deref() == Some(&b"cms"[..]), "evidence round trip");
+    store
+        .put_evidence("ab", b"cms")
+        .await
+        .map_err(|e| fail("evidence", e))?;
+    store
+        .put_evidence("ab", b"cms")
+        .await
+        .map_err(|e| fail("evidence is idempotent", e))?;
+    let evidence = store
+        .evidence("ab")
+        .await
+        .map_err(|e| fail("evidence", e))?;
+    ensure!(
+        evidence.as_deref() == Some(&b"cms"[..]),
+        "evidence round trip"
+    );
     let mut record = ApplicationRecord {
         id: "app-1".into(),
         status: ApplicationStatus::PendingReview,
@@ -95,13 +147,25 @@ async fn applications<S: ApplicationStore>(store: &S) -> Result<(), String> {
         evidence_sha256: "ab".into(),
         details: serde_json::json!({"k": "v"}),
     };
-    store.insert_application(&record).await.map_err(|e| fail("insert application", e))?;
+    store
+        .insert_application(&record)
+        .await
+        .map_err(|e| fail("insert application", e))?;
     ensure!(
-        matches!(store.insert_application(&record).await, Err(StoreError::Conflict(_))),
+        matches!(
+            store.insert_application(&record).await,
+            Err(StoreError::Conflict(_))
+        ),
         "a duplicate application id must conflict"
     );
-    let read = store.application("app-1").await.map_err(|e| fail("read application", e))?;
-    ensure!(read.as_ref() == Some(&record), "application round trip: {read:?}");
+    let read = store
+        .application("app-1")
+        .await
+        .map_err(|e| fail("read application", e))?;
+    ensure!(
+        read.as_ref() == Some(&record),
+        "application round trip: {read:?}"
+    );
     let pending = store
         .applications_with_status(ApplicationStatus::PendingReview)
         .await
@@ -109,12 +173,21 @@ async fn applications<S: ApplicationStore>(store: &S) -> Result<(), String> {
     ensure!(pending.len() == 1, "one pending application");
     record.status = ApplicationStatus::Issued;
     record.serial = Serial::from_hex("0102");
-    store.update_application(&record).await.map_err(|e| fail("update", e))?;
-    let read = store.application("app-1").await.map_err(|e| fail("read", e))?;
+    store
+        .update_application(&record)
+        .await
+        .map_err(|e| fail("update", e))?;
+    let read = store
+        .application("app-1")
+        .await
+        .map_err(|e| fail("read", e))?;
     ensure!(read.as_ref() == Some(&record), "update round trip");
     record.id = "missing".into();
     ensure!(
-        matches!(store.update_application(&record).await, Err(StoreError::NotFound)),
+        matches!(
+            store.update_application(&record).await,
+            Err(StoreError::NotFound)
+        ),
         "updating a missing application is NotFound"
     );
     Ok(())
@@ -132,34 +205,74 @@ async fn certificates<S: CertificateWriter>(store: &S) -> Result<(), String> {
         not_after: at(1_900_000_000),
         der: None,
     };
-    store.reserve(&record).await.map_err(|e| fail("reserve", e))?;
-    ensure!(store.key_in_use("key-a").await.map_err(|e| fail("key_in_use", e))?, "reserved key is in use");
+    store
+        .reserve(&record)
+        .await
+        .map_err(|e| fail("reserve", e))?;
+    ensure!(
+        store
+            .key_in_use("key-a")
+            .await
+            .map_err(|e| fail("key_in_use", e))?,
+        "reserved key is in use"
+    );
     let mut other_key = record.clone();
     other_key.key_fingerprint = "key-b".into();
     ensure!(
-        matches!(store.reserve(&other_key).await, Err(StoreError::Conflict(ConflictKind::Serial))),
+        matches!(
+            store.reserve(&other_key).await,
+            Err(StoreError::Conflict(ConflictKind::Serial))
+        ),
         "a reused serial must conflict as Serial"
     );
     let mut same_key = record.clone();
     same_key.serial = Serial::from_hex("7f02").ok_or("serial")?;
     ensure!(
-        matches!(store.reserve(&same_key).await, Err(StoreError::Conflict(ConflictKind::Key))),
+        matches!(
+            store.reserve(&same_key).await,
+            Err(StoreError::Conflict(ConflictKind::Key))
+        ),
         "a reused key must conflict as Key"
     );
-    store.complete(&serial, b"der", at(1_800_000_001)).await.map_err(|e| fail("complete", e))?;
-    let read = store.certificate(&serial).await.map_err(|e| fail("read", e))?.ok_or("certificate missing")?;
-    ensure!(read.state == CertificateState::Issued && read.der.as_deref() == Some(&b"der"[..]), "completed certificate");
+    store
+        .complete(&serial, b"der", at(1_800_000_001))
+        .await
+        .map_err(|e| fail("complete", e))?;
+    let read = store
+        .certificate(&serial)
+        .await
+        .map_err(|e| fail("read", e))?
+        .ok_or("certificate missing")?;
     ensure!(
-        matches!(store.complete(&serial, b"x", at(1)).await, Err(StoreError::NotFound)),
+        read.state == CertificateState::Issued && read.der.as_deref() == Some(&b"der"[..]),
+        "completed certificate"
+    );
+    ensure!(
+        matches!(
+            store.complete(&serial, b"x", at(1)).await,
+            Err(StoreError::NotFound)
+        ),
         "completing twice is refused"
     );
     // An abandoned reservation releases its key.
     let mut abandoned = record.clone();
     abandoned.serial = Serial::from_hex("7f03").ok_or("serial")?;
     abandoned.key_fingerprint = "key-c".into();
-    store.reserve(&abandoned).await.map_err(|e| fail("reserve", e))?;
-    store.mark_undelivered(&abandoned.serial).await.map_err(|e| fail("undelivered", e))?;
-    ensure!(!store.key_in_use("key-c").await.map_err(|e| fail("key_in_use", e))?, "undelivered releases the key");
+    store
+        .reserve(&abandoned)
+        .await
+        .map_err(|e| fail("reserve", e))?;
+    store
+        .mark_undelivered(&abandoned.serial)
+        .await
+        .map_err(|e| fail("undelivered", e))?;
+    ensure!(
+        !store
+            .key_in_use("key-c")
+            .await
+            .map_err(|e| fail("key_in_use", e))?,
+        "undelivered releases the key"
+    );
     let undelivered = store
         .certificates_in_state(CertificateState::Undelivered)
         .await
@@ -169,7 +282,14 @@ async fn certificates<S: CertificateWriter>(store: &S) -> Result<(), String> {
 }
 
 async fn ledger<S: LedgerStore>(store: &S) -> Result<(), String> {
-    ensure!(store.ledger_head().await.map_err(|e| fail("head", e))?.is_none(), "empty ledger has no head");
+    ensure!(
+        store
+            .ledger_head()
+            .await
+            .map_err(|e| fail("head", e))?
+            .is_none(),
+        "empty ledger has no head"
+    );
     for i in 0..5u32 {
         let entry = store
             .append(
@@ -192,7 +312,11 @@ async fn ledger<S: LedgerStore>(store: &S) -> Result<(), String> {
         ensure!(entry.seq == u64::from(i), "sequence numbers are contiguous");
     }
     let rows = store.ledger_rows().await.map_err(|e| fail("rows", e))?;
-    let head = store.ledger_head().await.map_err(|e| fail("head", e))?.ok_or("head missing")?;
+    let head = store
+        .ledger_head()
+        .await
+        .map_err(|e| fail("head", e))?
+        .ok_or("head missing")?;
     ensure!(head.size == 5, "head size");
     let report = shuin_ledger::verify_log(rows, Some(&head)).map_err(|e| format!("verify: {e}"))?;
     ensure!(report.size == 5, "verified size");
@@ -200,9 +324,30 @@ async fn ledger<S: LedgerStore>(store: &S) -> Result<(), String> {
 }
 
 async fn settings<S: SettingsStore>(store: &S) -> Result<(), String> {
-    ensure!(store.setting("a").await.map_err(|e| fail("get", e))?.is_none(), "missing setting");
-    store.set_setting("a", "1").await.map_err(|e| fail("set", e))?;
-    store.set_setting("a", "2").await.map_err(|e| fail("set", e))?;
-    ensure!(store.setting("a").await.map_err(|e| fail("get", e))?.as_deref() == Some("2"), "setting overwritten");
+    ensure!(
+        store
+            .setting("a")
+            .await
+            .map_err(|e| fail("get", e))?
+            .is_none(),
+        "missing setting"
+    );
+    store
+        .set_setting("a", "1")
+        .await
+        .map_err(|e| fail("set", e))?;
+    store
+        .set_setting("a", "2")
+        .await
+        .map_err(|e| fail("set", e))?;
+    ensure!(
+        store
+            .setting("a")
+            .await
+            .map_err(|e| fail("get", e))?
+            .as_deref()
+            == Some("2"),
+        "setting overwritten"
+    );
     Ok(())
 }

@@ -26,7 +26,8 @@ pub trait NonceStore: Send + Sync {
     async fn insert_nonce(&self, nonce: &str, expires_at: SystemTime) -> Result<(), StoreError>;
     /// Consumes a nonce atomically: of two concurrent calls, at most one gets `Fresh`.
     /// An expired nonce is consumed too.
-    async fn consume_nonce(&self, nonce: &str, now: SystemTime) -> Result<NonceOutcome, StoreError>;
+    async fn consume_nonce(&self, nonce: &str, now: SystemTime)
+        -> Result<NonceOutcome, StoreError>;
 }
 
 /// Applications and their raw evidence.
@@ -43,7 +44,10 @@ pub trait ApplicationStore: Send + Sync {
     /// Reads one application.
     async fn application(&self, id: &str) -> Result<Option<ApplicationRecord>, StoreError>;
     /// Applications with the given status, oldest first.
-    async fn applications_with_status(&self, status: ApplicationStatus) -> Result<Vec<ApplicationRecord>, StoreError>;
+    async fn applications_with_status(
+        &self,
+        status: ApplicationStatus,
+    ) -> Result<Vec<ApplicationRecord>, StoreError>;
 }
 
 /// Read side of certificates, for the RA's key-reuse check and the repository.
@@ -54,7 +58,10 @@ pub trait CertificateReader: Send + Sync {
     /// One certificate by serial.
     async fn certificate(&self, serial: &Serial) -> Result<Option<CertificateRecord>, StoreError>;
     /// Certificates in a state, oldest first.
-    async fn certificates_in_state(&self, state: CertificateState) -> Result<Vec<CertificateRecord>, StoreError>;
+    async fn certificates_in_state(
+        &self,
+        state: CertificateState,
+    ) -> Result<Vec<CertificateRecord>, StoreError>;
 }
 
 /// Write side of certificates: the CA only.
@@ -63,7 +70,12 @@ pub trait CertificateWriter: CertificateReader {
     /// Reserves a serial for a key; conflicts on a reused serial or key.
     async fn reserve(&self, record: &CertificateRecord) -> Result<(), StoreError>;
     /// Stores the signed certificate and marks it issued.
-    async fn complete(&self, serial: &Serial, der: &[u8], issued_at: SystemTime) -> Result<(), StoreError>;
+    async fn complete(
+        &self,
+        serial: &Serial,
+        der: &[u8],
+        issued_at: SystemTime,
+    ) -> Result<(), StoreError>;
     /// Marks a reservation that was never signed or delivered.
     async fn mark_undelivered(&self, serial: &Serial) -> Result<(), StoreError>;
 }

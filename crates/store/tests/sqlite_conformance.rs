@@ -11,6 +11,8 @@ async fn sqlite_in_memory_passes_the_conformance_suite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_file_passes_the_conformance_suite() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("shuin.db")).await.unwrap();
+    let store = SqliteStore::open(&dir.path().join("shuin.db"))
+        .await
+        .unwrap();
     shuin_store::conformance::run(&store).await.unwrap();
 }

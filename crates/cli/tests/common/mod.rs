@@ -1,7 +1,8 @@
 //! A real `shuin` instance for end-to-end tests: a simulated J-LIS CA and cards from the
 //! testkit, `shuin init` and `shuin serve` run as child processes, HTTP over loopback.
 
-#![allow(dead_code, unreachable_pub)]
+// Test support code: panicking on a broken fixture is the right failure.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use base64::Engine;
 use serde_json::Value;
@@ -27,7 +28,11 @@ pub fn now() -> SystemTime {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running instance; the server is killed on drop.
@@ -49,7 +54,12 @@ impl Instance {
         let crl_path = work.path().join("jlis.crl");
         let serials: Vec<Vec<u8>> = revoked.iter().map(|c| c.serial().unwrap()).collect();
         let t = now();
-        std::fs::write(&crl_path, jlis.crl_der(&serials, t, t + Duration::from_secs(86_400)).unwrap()).unwrap();
+        std::fs::write(
+            &crl_path,
+            jlis.crl_der(&serials, t, t + Duration::from_secs(86_400))
+                .unwrap(),
+        )
+        .unwrap();
         let data = work.path().join("inst");
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
@@ -60,12 +70,26 @@ impl Instance {
             .arg(&anchor)
             .arg("--jpki-crl")
             .arg(&crl_path)
-            .args(["--public-url", &base, "--policy-oid", POLICY, "--responsible-person", "責任者 花子"])
+            .args([
+                "--public-url",
+                &base,
+                "--policy-oid",
+                POLICY,
+                "--responsible-person",
+                "責任者 花子",
+            ])
             .stdout(Stdio::null())
             .status()
             .unwrap();
         assert!(status.success(), "shuin init failed");
-        let mut instance = Instance { work, data, base, jlis, crl_path, server: None };
+        let mut instance = Instance {
+            work,
+            data,
+            base,
+            jlis,
+            crl_path,
+            server: None,
+        };
         instance.serve();
         instance
     }
@@ -87,18 +111,26 @@ impl Instance {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("the server did not come up: {}", std::fs::read_to_string(self.work.path().join("serve.log")).unwrap_or_default());
+        panic!(
+            "the server did not come up: {}",
+            std::fs::read_to_string(self.work.path().join("serve.log")).unwrap_or_default()
+        );
     }
 
     pub fn stop(&mut self) {
         if let Some(mut child) = self.server.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             let _ = child.wait();
         }
     }
 
     pub fn alive(&mut self) -> bool {
-        self.server.as_mut().is_some_and(|c| c.try_wait().unwrap().is_none())
+        self.server
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -127,13 +159,18 @@ impl Instance {
 
     /// Signs `document` with `card` and submits it.
     pub fn submit(&self, card: &TestCard, document: &Value) -> (u16, Value) {
-        let cms = card.sign_application(document.to_string().as_bytes()).unwrap();
+        let cms = card
+            .sign_application(document.to_string().as_bytes())
+            .unwrap();
         self.submit_raw("application/pkcs7-mime", &cms)
     }
 
     pub fn submit_raw(&self, content_type: &str, body: &[u8]) -> (u16, Value) {
         let (status, text) = post(&self.url("/api/v1/applications"), content_type, body);
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// The whole valid flow with a new key of `spec`.
@@ -145,7 +182,11 @@ impl Instance {
 
     pub fn repository_pem(&self, path: &str, out: &Path) {
         let der = get_bytes(&self.url(path));
-        std::fs::write(out, der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &der).unwrap()).unwrap();
+        std::fs::write(
+            out,
+            der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &der).unwrap(),
+        )
+        .unwrap();
     }
 }
 
@@ -162,12 +203,18 @@ pub fn card(jlis: &SimulatedJlisCa, edit: impl FnOnce(&mut CardSpec)) -> TestCar
 }
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
 }
 
 pub fn get(url: &str) -> (u16, String) {
     match agent().get(url).call() {
-        Ok(mut r) => (r.status().as_u16(), r.body_mut().read_to_string().unwrap_or_default()),
+        Ok(mut r) => (
+            r.status().as_u16(),
+            r.body_mut().read_to_string().unwrap_or_default(),
+        ),
         Err(_) => (0, String::new()),
     }
 }
@@ -179,12 +226,24 @@ pub fn get_bytes(url: &str) -> Vec<u8> {
 }
 
 pub fn post(url: &str, content_type: &str, body: &[u8]) -> (u16, String) {
-    let mut r = agent().post(url).header("Content-Type", content_type).send(body).unwrap();
+    let mut r = agent()
+        .post(url)
+        .header("Content-Type", content_type)
+        .send(body)
+        .unwrap();
     let status = r.status().as_u16();
-    let content_type = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let content_type = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let text = r.body_mut().read_to_string().unwrap_or_default();
     if status >= 400 {
-        assert_eq!(content_type, "application/problem+json", "errors are problem documents: {text}");
+        assert_eq!(
+            content_type, "application/problem+json",
+            "errors are problem documents: {text}"
+        );
     }
     (status, text)
 }
@@ -192,7 +251,11 @@ pub fn post(url: &str, content_type: &str, body: &[u8]) -> (u16, String) {
 /// Asserts a problem answer.
 #[track_caller]
 pub fn assert_problem(answer: &(u16, Value), status: u16, code: &str) {
-    assert_eq!(answer.0, status, "expected {status} {code}, got {} {}", answer.0, answer.1);
+    assert_eq!(
+        answer.0, status,
+        "expected {status} {code}, got {} {}",
+        answer.0, answer.1
+    );
     assert_eq!(answer.1["code"], code, "{}", answer.1);
     assert_eq!(answer.1["type"], format!("urn:shuin:problem:{code}"));
 }
@@ -202,7 +265,9 @@ pub fn external(tool: &str, required_env: &str, args: &[&str]) -> Option<std::pr
     match Command::new(tool).args(args).output() {
         Ok(output) => Some(output),
         Err(_) if std::env::var_os(required_env).is_none() => {
-            eprintln!("note: {tool} not found; skipping that check (set {required_env}=1 to require it)");
+            eprintln!(
+                "note: {tool} not found; skipping that check (set {required_env}=1 to require it)"
+            );
             None
         }
         Err(e) => panic!("{tool} is required ({required_env} is set): {e}"),

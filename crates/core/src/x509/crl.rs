@@ -86,7 +86,11 @@ impl CrlTemplate {
             issuer: self.issuer.clone(),
             this_update: rfc5280_time(self.this_update)?,
             next_update: Some(rfc5280_time(self.next_update)?),
-            revoked_certificates: if revoked.is_empty() { None } else { Some(revoked) },
+            revoked_certificates: if revoked.is_empty() {
+                None
+            } else {
+                Some(revoked)
+            },
             crl_extensions: Some(vec![
                 authority_key_identifier(&self.issuer_key_id)?,
                 extension(&number, false)?,
@@ -108,4 +112,3 @@ pub fn assemble_crl(tbs: TbsCertList, signature: &[u8]) -> Result<CertificateLis
 pub fn tbs_der(tbs: &TbsCertList) -> Result<Vec<u8>, der::Error> {
     tbs.to_der()
 }
-

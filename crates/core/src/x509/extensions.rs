@@ -5,14 +5,14 @@ use der::asn1::{Ia5String, OctetString, Utf8StringRef};
 use der::{Any, Encode};
 use sha2::{Digest, Sha256};
 use spki::SubjectPublicKeyInfoOwned;
+use x509_cert::ext::pkix::certpolicy::PolicyInformation;
 use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName, OtherName};
 use x509_cert::ext::pkix::{
     AccessDescription, AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints,
-    CertificatePolicies, CrlDistributionPoints, KeyUsage, KeyUsages,
-    SubjectAltName, SubjectKeyIdentifier,
+    CertificatePolicies, CrlDistributionPoints, KeyUsage, KeyUsages, SubjectAltName,
+    SubjectKeyIdentifier,
 };
-use x509_cert::ext::pkix::certpolicy::PolicyInformation;
 use x509_cert::ext::Extension;
 
 /// `id-ad-ocsp` (RFC 5280 section 4.2.2.1).
@@ -21,7 +21,10 @@ pub const ID_AD_OCSP: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5
 pub const ID_AD_CA_ISSUERS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.2");
 
 /// Wraps any typed extension value.
-pub fn extension<T: Encode + AssociatedOid>(value: &T, critical: bool) -> Result<Extension, der::Error> {
+pub fn extension<T: Encode + AssociatedOid>(
+    value: &T,
+    critical: bool,
+) -> Result<Extension, der::Error> {
     Ok(Extension {
         extn_id: T::OID,
         critical,
@@ -74,7 +77,10 @@ pub fn authority_key_identifier(key_id: &[u8]) -> Result<Extension, der::Error> 
 }
 
 /// certificatePolicies with bare policy OIDs.
-pub fn certificate_policies(oids: &[ObjectIdentifier], critical: bool) -> Result<Extension, der::Error> {
+pub fn certificate_policies(
+    oids: &[ObjectIdentifier],
+    critical: bool,
+) -> Result<Extension, der::Error> {
     let policies = oids
         .iter()
         .map(|oid| PolicyInformation {
@@ -98,7 +104,10 @@ pub fn crl_distribution_point(url: &str) -> Result<Extension, der::Error> {
 }
 
 /// authorityInfoAccess with an OCSP URI and a caIssuers URI, either optional.
-pub fn authority_info_access(ocsp_url: Option<&str>, ca_issuers_url: Option<&str>) -> Result<Extension, der::Error> {
+pub fn authority_info_access(
+    ocsp_url: Option<&str>,
+    ca_issuers_url: Option<&str>,
+) -> Result<Extension, der::Error> {
     let mut descriptions = Vec::new();
     if let Some(url) = ocsp_url {
         descriptions.push(AccessDescription {
@@ -117,7 +126,10 @@ pub fn authority_info_access(ocsp_url: Option<&str>, ca_issuers_url: Option<&str
 
 /// subjectAltName made of otherName entries whose values are `[0] EXPLICIT UTF8String`
 /// (the JPKI basic-items shape).
-pub fn other_name_san(entries: &[(ObjectIdentifier, &str)], critical: bool) -> Result<Extension, der::Error> {
+pub fn other_name_san(
+    entries: &[(ObjectIdentifier, &str)],
+    critical: bool,
+) -> Result<Extension, der::Error> {
     let mut names = Vec::with_capacity(entries.len());
     for (oid, text) in entries {
         names.push(GeneralName::OtherName(OtherName {
@@ -126,9 +138,4 @@ pub fn other_name_san(entries: &[(ObjectIdentifier, &str)], critical: bool) -> R
         }));
     }
     extension(&SubjectAltName(names), critical)
-}
-
-/// Finds an extension by OID.
-pub fn find<'a>(extensions: Option<&'a Vec<Extension>>, oid: ObjectIdentifier) -> Option<&'a Extension> {
-    extensions?.iter().find(|e| e.extn_id == oid)
 }

@@ -71,7 +71,10 @@ impl CertificateTemplate {
 
 /// Puts a TBSCertificate and its signature together. The outer signatureAlgorithm is
 /// copied from the TBS, as RFC 5280 section 4.1.1.2 requires them to match.
-pub fn assemble_certificate(tbs: TbsCertificate, signature: &[u8]) -> Result<Certificate, der::Error> {
+pub fn assemble_certificate(
+    tbs: TbsCertificate,
+    signature: &[u8],
+) -> Result<Certificate, der::Error> {
     Ok(Certificate {
         signature_algorithm: tbs.signature.clone(),
         tbs_certificate: tbs,

@@ -32,7 +32,11 @@ fn decode_state(text: &str) -> Result<Vec<[u8; 32]>, StoreError> {
 impl LedgerStore for SqliteStore {
     async fn append(&self, draft: EntryDraft, time: SystemTime) -> Result<Entry, StoreError> {
         let _guard = self.ledger_lock.lock().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(unavailable)?;
         let state = sqlx::query("SELECT size, compact FROM ledger_state WHERE id = 0")
             .fetch_optional(&mut *tx)
             .await

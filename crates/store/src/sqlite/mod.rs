@@ -112,7 +112,11 @@ impl NonceStore for SqliteStore {
         Ok(())
     }
 
-    async fn consume_nonce(&self, nonce: &str, now: SystemTime) -> Result<NonceOutcome, StoreError> {
+    async fn consume_nonce(
+        &self,
+        nonce: &str,
+        now: SystemTime,
+    ) -> Result<NonceOutcome, StoreError> {
         // One guarded UPDATE: only one caller can flip used_at from NULL.
         let row = sqlx::query(
             "UPDATE nonces SET used_at = ?2 WHERE nonce = ?1 AND used_at IS NULL RETURNING expires_at",
@@ -146,12 +150,14 @@ impl NonceStore for SqliteStore {
 #[async_trait]
 impl ApplicationStore for SqliteStore {
     async fn put_evidence(&self, sha256_hex: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO evidence (sha256, bytes) VALUES (?1, ?2) ON CONFLICT (sha256) DO NOTHING")
-            .bind(sha256_hex)
-            .bind(bytes)
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        sqlx::query(
+            "INSERT INTO evidence (sha256, bytes) VALUES (?1, ?2) ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha256_hex)
+        .bind(bytes)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
         Ok(())
     }
 
@@ -213,10 +219,14 @@ impl ApplicationStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(unavailable)?;
-        row.map(|r| rows::ApplicationRow::from_sqlite(&r)?.into_record()).transpose()
+        row.map(|r| rows::ApplicationRow::from_sqlite(&r)?.into_record())
+            .transpose()
     }
 
-    async fn applications_with_status(&self, status: ApplicationStatus) -> Result<Vec<ApplicationRecord>, StoreError> {
+    async fn applications_with_status(
+        &self,
+        status: ApplicationStatus,
+    ) -> Result<Vec<ApplicationRecord>, StoreError> {
         let found = sqlx::query(
             "SELECT id, status, received_at, review_reasons, serial, rejection_reason, evidence_sha256, details FROM applications WHERE status = ?1 ORDER BY received_at, id",
         )
@@ -251,7 +261,10 @@ impl CertificateReader for SqliteStore {
         row.map(|r| rows::certificate_from_sqlite(&r)).transpose()
     }
 
-    async fn certificates_in_state(&self, state: CertificateState) -> Result<Vec<CertificateRecord>, StoreError> {
+    async fn certificates_in_state(
+        &self,
+        state: CertificateState,
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
         let found = sqlx::query(rows::CERTIFICATE_SELECT_BY_STATE)
             .bind(state.as_str())
             .fetch_all(&self.pool)
@@ -280,7 +293,12 @@ impl CertificateWriter for SqliteStore {
         Ok(())
     }
 
-    async fn complete(&self, serial: &Serial, der: &[u8], issued_at: SystemTime) -> Result<(), StoreError> {
+    async fn complete(
+        &self,
+        serial: &Serial,
+        der: &[u8],
+        issued_at: SystemTime,
+    ) -> Result<(), StoreError> {
         let done = sqlx::query(
             "UPDATE certificates SET der = ?2, issued_at = ?3, state = 'issued' WHERE serial = ?1 AND state = 'reserved'",
         )

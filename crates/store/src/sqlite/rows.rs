@@ -1,7 +1,9 @@
 //! Row shapes of the SQLite tables; they never leave this module tree.
 
 use super::{secs, time_of, unavailable};
-use crate::{ApplicationRecord, ApplicationStatus, CertificateRecord, CertificateState, StoreError};
+use crate::{
+    ApplicationRecord, ApplicationStatus, CertificateRecord, CertificateState, StoreError,
+};
 use shuin_core::{ReviewReason, Serial};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
