@@ -468,7 +468,7 @@ if [ "$STATUS" = 201 ]; then
     fail "issued certificate does not hold the applicant's new key"
   fi
   if command -v lint_pkix_cert >/dev/null 2>&1; then
-    for f in "$W/issued.pem" "$W/issuing.pem" "$W/ca.pem"; do
+    for f in "$W/issued.pem" "$W/issuing.pem" "$W/root.pem" "$W/ca.pem"; do
       if out=$(lint_pkix_cert lint -s ERROR "$f" 2>&1) && [ -z "$out" ]; then
         pass "pkilint (ERROR) clean: $(basename "$f")"
       else
@@ -621,13 +621,16 @@ cols = [r[1] for r in con.execute("PRAGMA table_info(ledger_entries)")]
 assert "canonical" in cols, cols
 rows = con.execute("SELECT rowid, canonical FROM ledger_entries ORDER BY rowid").fetchall()
 assert rows, "empty ledger"
-# Pick an entry in the middle, and change one character inside its payload.
+# Pick an entry in the middle, and change one character of a value inside its payload
+# (an ASCII letter or digit, so the blob stays valid UTF-8 and valid JSON).
 rowid, canon = rows[len(rows) // 2]
 is_text = isinstance(canon, str)
 b = canon.encode() if is_text else bytes(canon)
 i = b.find(b'"payload"')
 assert i >= 0, b[:200]
-j = i + len(b'"payload"')
+j = b.find(b':"', i + len(b'"payload"'))  # the first string value in the payload
+assert j >= 0, b[:200]
+j += 2
 while j < len(b) and b[j:j+1] not in b'0123456789abcdefghijklmnopqrstuvwxyz':
     j += 1
 assert j < len(b)
@@ -656,8 +659,12 @@ for variant in 0 1; do
     fail "ledger tamper ($label) could not edit the database: $tout"
     continue
   fi
-  if out=$("$BIN" ledger verify --data "$INST" 2>&1); then
+  rc=0
+  out=$("$BIN" ledger verify --data "$INST" 2>&1) || rc=$?
+  if [ "$rc" = 0 ]; then
     fail "ledger verify accepted a tampered ledger ($label): $out"
+  elif [ "$rc" -ge 128 ] || printf '%s' "$out" | grep -q 'panicked'; then
+    fail "ledger verify crashed on a tampered ledger ($label): exit $rc: $out"
   else
     pass "ledger verify rejects a tampered ledger ($label)"
   fi
