@@ -15,14 +15,22 @@ use shuin_core::{Clock, RandomSource, Serial};
 use shuin_keys::Signer;
 use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_store::{
-    CertificateRecord, CertificateState, CertificateWriter, ConflictKind, LedgerStore, StoreError,
+    CertificateRecord, CertificateState, CertificateWriter, ConflictKind, CrlStore, LedgerStore,
+    RevocationStore, StoreError,
 };
 use std::sync::Arc;
 use x509_cert::Certificate;
 
 /// What the CA's storage must offer.
-pub trait CaStore: CertificateWriter + LedgerStore {}
-impl<T: CertificateWriter + LedgerStore> CaStore for T {}
+pub trait CaStore: CertificateWriter + LedgerStore + RevocationStore + CrlStore {}
+impl<T: CertificateWriter + LedgerStore + RevocationStore + CrlStore> CaStore for T {}
+
+/// CA settings beyond the profile.
+#[derive(Debug, Clone, Copy)]
+pub struct CaSettings {
+    /// thisUpdate to nextUpdate of the issuing CA's CRL.
+    pub crl_lifetime: std::time::Duration,
+}
 
 /// The issuing CA certificate and the root above it.
 #[derive(Debug, Clone)]
@@ -42,6 +50,8 @@ pub struct CaService {
     store: Arc<dyn CaStore>,
     clock: Arc<dyn Clock>,
     rng: Arc<dyn RandomSource>,
+    settings: CaSettings,
+    crl_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for CaService {
@@ -73,6 +83,7 @@ impl CaService {
         store: Arc<dyn CaStore>,
         clock: Arc<dyn Clock>,
         rng: Arc<dyn RandomSource>,
+        settings: CaSettings,
     ) -> Result<Self, IssuanceError> {
         let issuing = Certificate::from_der(&chain.issuing_der)
             .map_err(|e| IssuanceError::Profile(format!("issuing certificate: {e}")))?;
@@ -100,7 +111,41 @@ impl CaService {
             store,
             clock,
             rng,
+            settings,
+            crl_lock: tokio::sync::Mutex::new(()),
         })
+    }
+
+    pub(crate) fn crl_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.crl_lock
+    }
+
+    pub(crate) fn crl_lifetime(&self) -> std::time::Duration {
+        self.settings.crl_lifetime
+    }
+
+    pub(crate) fn signer(&self) -> &Arc<dyn Signer> {
+        &self.signer
+    }
+
+    /// The issuing CA's name and key identifier.
+    pub fn identity(&self) -> &IssuerIdentity {
+        &self.identity
+    }
+
+    /// DER of the issuing CA certificate.
+    pub fn issuing_der(&self) -> &[u8] {
+        &self.chain.issuing_der
+    }
+
+    /// The clock the CA uses.
+    pub fn clock_handle(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
+    }
+
+    /// The random source the CA uses.
+    pub fn rng(&self) -> &Arc<dyn RandomSource> {
+        &self.rng
     }
 
     /// The chain above subscriber certificates, issuing CA first.

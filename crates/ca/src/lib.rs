@@ -2,7 +2,11 @@
 //! issuer signers (DESIGN.md sections 1 and 4, docs/issuance-cycle.md).
 
 mod issuance;
+mod ocsp;
 mod reconcile;
+mod revocation;
 
-pub use issuance::{CaService, CaStore, IssuerChain};
+pub use issuance::{CaService, CaSettings, CaStore, IssuerChain};
+pub use ocsp::{OcspService, OcspSettings};
 pub use reconcile::Reconciled;
+pub use revocation::{publish_crl, CrlScope, RevocationError, RevocationOrder, Revoked};

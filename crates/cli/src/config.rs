@@ -17,6 +17,71 @@ pub(crate) struct InstanceConfig {
     pub(crate) jpki: JpkiSection,
     #[serde(default)]
     pub(crate) server: ServerSection,
+    #[serde(default)]
+    pub(crate) revocation: RevocationSection,
+}
+
+/// CRL and OCSP timing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RevocationSection {
+    /// thisUpdate to nextUpdate of the issuing CA's CRL; a new one is made at half.
+    #[serde(default = "default_crl_hours")]
+    pub(crate) crl_lifetime_hours: u64,
+    /// thisUpdate to nextUpdate of the root's CRL (signed offline by `shuin crl --root`).
+    #[serde(default = "default_root_crl_days")]
+    pub(crate) root_crl_lifetime_days: u64,
+    /// thisUpdate to nextUpdate of OCSP responses; refreshed at half.
+    #[serde(default = "default_ocsp_hours")]
+    pub(crate) ocsp_lifetime_hours: u64,
+    /// Validity of the delegated OCSP responder certificate.
+    #[serde(default = "default_ocsp_responder_days")]
+    pub(crate) ocsp_responder_validity_days: u64,
+}
+
+fn default_crl_hours() -> u64 {
+    24
+}
+
+fn default_root_crl_days() -> u64 {
+    365
+}
+
+fn default_ocsp_hours() -> u64 {
+    24
+}
+
+fn default_ocsp_responder_days() -> u64 {
+    90
+}
+
+impl Default for RevocationSection {
+    fn default() -> Self {
+        Self {
+            crl_lifetime_hours: default_crl_hours(),
+            root_crl_lifetime_days: default_root_crl_days(),
+            ocsp_lifetime_hours: default_ocsp_hours(),
+            ocsp_responder_validity_days: default_ocsp_responder_days(),
+        }
+    }
+}
+
+impl RevocationSection {
+    pub(crate) fn crl_lifetime(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.crl_lifetime_hours * 3600)
+    }
+
+    pub(crate) fn root_crl_lifetime(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.root_crl_lifetime_days * 86_400)
+    }
+
+    pub(crate) fn ocsp_lifetime(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.ocsp_lifetime_hours * 3600)
+    }
+
+    pub(crate) fn ocsp_responder_validity(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.ocsp_responder_validity_days * 86_400)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -37,6 +102,16 @@ pub(crate) enum KeyBackendConfig {
     Software {
         /// Relative to the instance directory.
         dir: PathBuf,
+    },
+    /// Keys inside a PKCS#11 token (an HSM, or SoftHSM2 for tests). The PIN is read from
+    /// `pin_file` (owner-only permissions) at start and is never stored here.
+    Pkcs11 {
+        /// The token's PKCS#11 library.
+        module: PathBuf,
+        /// The token label (slots are found by label, never by number).
+        token: String,
+        /// File holding the user PIN.
+        pin_file: PathBuf,
     },
 }
 
@@ -149,6 +224,14 @@ impl InstanceConfig {
             return Err(msg(
                 "jpki.trust_anchors must name at least one J-LIS signing CA",
             ));
+        }
+        let r = &self.revocation;
+        if !(1..=24 * 31).contains(&r.crl_lifetime_hours)
+            || !(1..=3650).contains(&r.root_crl_lifetime_days)
+            || !(1..=24 * 14).contains(&r.ocsp_lifetime_hours)
+            || !(2..=3650).contains(&r.ocsp_responder_validity_days)
+        {
+            return Err(msg("revocation: lifetimes out of range (CRL 1..744 h, root CRL 1..3650 d, OCSP 1..336 h, responder 2..3650 d)"));
         }
         if self.ra.responsible_person.trim().is_empty() {
             return Err(msg(

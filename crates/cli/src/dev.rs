@@ -60,6 +60,9 @@ pub(crate) async fn ensure_dev_instance(dir: &Path, listen: &str) -> Result<()> 
     if !dir.join(crate::config::CONFIG_FILE).exists() {
         let options = InitOptions {
             data: dir.to_owned(),
+            key_backend: crate::config::KeyBackendConfig::Software {
+                dir: std::path::PathBuf::from("keys"),
+            },
             trust_anchors: vec![sim.join("ca.pem")],
             jpki_crl: sim.join("crl.der"),
             public_url: format!("http://{listen}"),

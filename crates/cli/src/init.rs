@@ -4,7 +4,7 @@
 
 use crate::config::{
     CaSection, InstanceConfig, InstanceSection, JpkiSection, KeyBackendConfig, RaSection,
-    ServerSection,
+    RevocationSection, ServerSection,
 };
 use crate::failure::{msg, Context, Result};
 use der::{Decode, Encode};
@@ -13,7 +13,7 @@ use shuin_core::issuance::{CaProfile, IssuerIdentity};
 use shuin_core::x509::name::NameBuilder;
 use shuin_core::x509::template::{assemble_certificate, tbs_der};
 use shuin_core::{Clock, RandomSource, Serial};
-use shuin_keys::{KeyBackend, KeyGenerator, KeyRef, KeySpec, Signer, SoftwareBackend};
+use shuin_keys::{KeyRef, KeySpec, Signer};
 use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_store::sqlite::SqliteStore;
 use shuin_store::{LedgerStore, SettingsStore};
@@ -27,6 +27,8 @@ pub(crate) const DEFAULT_TERMS: &str = include_str!("../../../docs/terms-templat
 #[derive(Debug, Clone)]
 pub(crate) struct InitOptions {
     pub(crate) data: PathBuf,
+    /// Where the root and issuing keys are generated.
+    pub(crate) key_backend: KeyBackendConfig,
     pub(crate) trust_anchors: Vec<PathBuf>,
     pub(crate) jpki_crl: PathBuf,
     pub(crate) public_url: String,
@@ -91,6 +93,8 @@ pub(crate) async fn init(
             options.policy_oid
         ))
     })?;
+    // Open the key backend first: a bad PIN file or token stops init before it writes.
+    let opened = crate::key_backend::open(&options.key_backend, dir)?;
     for sub in ["", "keys", "ca", "jpki/anchors"] {
         std::fs::create_dir_all(dir.join(sub)).context(dir.join(sub).display())?;
     }
@@ -181,7 +185,7 @@ pub(crate) async fn init(
     .await?;
 
     // Keys.
-    let backend = SoftwareBackend::new(dir.join("keys"));
+    let backend = opened.keys.as_ref();
     let mut keys = Vec::new();
     for (label, spec) in [("root", options.root_key), ("issuing", options.issuing_key)] {
         append(EntryDraft {
@@ -194,7 +198,10 @@ pub(crate) async fn init(
         })
         .await?;
         let key = backend
-            .generate(label, spec)
+            .generate(
+                &crate::key_backend::key_label(&options.key_backend, label),
+                spec,
+            )
             .context(format!("generating the {label} key"))?;
         let signer = backend
             .signer(&key)
@@ -208,6 +215,21 @@ pub(crate) async fn init(
             evidence: vec![],
         })
         .await?;
+        // The key's attributes, as evidence in the facility book, then the policy.
+        if let Some((evidence, verdict)) =
+            crate::key_backend::check_issuer_key(&opened, &key, label)?
+        {
+            append(EntryDraft {
+                book: Book::Facility,
+                kind: "key.attributes".into(),
+                actor: admin.clone(),
+                subjects: vec![format!("key:{label}")],
+                payload: serde_json::json!({"attributes": evidence, "policy_passed": verdict.is_ok()}),
+                evidence: vec![],
+            })
+            .await?;
+            verdict?;
+        }
         keys.push((key, signer));
     }
     let [(root_key, root_signer), (issuing_key, issuing_signer)] =
@@ -273,6 +295,20 @@ pub(crate) async fn init(
         &admin,
     )
     .await?;
+    // The root's first CRL, signed while the root key is at hand (later: `shuin crl --root`).
+    shuin_ca::publish_crl(
+        &store,
+        clock,
+        shuin_ca::CrlScope {
+            name: "root",
+            signer: &root_signer,
+            issuer: &root_identity,
+            lifetime: RevocationSection::default().root_crl_lifetime(),
+        },
+        Vec::new(),
+    )
+    .await
+    .map_err(|e| msg(format!("root CRL: {e}")))?;
     std::fs::write(dir.join("ca/root.pem"), pem("CERTIFICATE", &root_der)?)
         .context("ca/root.pem")?;
     std::fs::write(
@@ -288,9 +324,7 @@ pub(crate) async fn init(
             development: options.development,
         },
         ca: CaSection {
-            key_backend: KeyBackendConfig::Software {
-                dir: PathBuf::from("keys"),
-            },
+            key_backend: options.key_backend.clone(),
             root_key: root_key.to_string(),
             issuing_key: issuing_key.to_string(),
             root_certificate: PathBuf::from("ca/root.pem"),
@@ -312,6 +346,7 @@ pub(crate) async fn init(
         server: ServerSection {
             listen: options.listen.clone(),
         },
+        revocation: RevocationSection::default(),
     };
     config.write_new(dir)?;
     store

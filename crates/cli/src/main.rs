@@ -7,10 +7,13 @@ mod demo;
 mod dev;
 mod failure;
 mod init;
+mod key_backend;
 mod ledger_cmd;
+mod revoke_cmd;
 mod runtime;
 mod serve;
 mod testkit_cmd;
+mod watch;
 
 use clap::{Parser, Subcommand};
 use failure::{msg, Result};
@@ -47,6 +50,35 @@ enum Command {
     },
     /// Apply for a certificate with a JPKI signing key (applicant client).
     Apply(ApplyArgs),
+    /// Revoke a certificate (operator revocation, recorded in the revocation book).
+    Revoke {
+        #[arg(long)]
+        data: PathBuf,
+        /// Serial in hex.
+        #[arg(long)]
+        serial: String,
+        /// RFC 5280 reason name: unspecified, keyCompromise, cACompromise,
+        /// affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn.
+        #[arg(long)]
+        reason: String,
+        /// Who decided (recorded in the ledger).
+        #[arg(long, default_value = "operator")]
+        operator: String,
+        /// When the key was compromised (RFC 3339).
+        #[arg(long)]
+        invalidity_date: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issue a fresh CRL now (and the root's with --root).
+    Crl {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        root: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Ledger (帳簿書類) tools.
     Ledger {
         #[command(subcommand)]
@@ -67,8 +99,17 @@ struct InitArgs {
     #[arg(long)]
     data: PathBuf,
     /// Where the issuer keys live.
-    #[arg(long, default_value = "software", value_parser = ["software"])]
+    #[arg(long, default_value = "software", value_parser = ["software", "pkcs11"])]
     key_backend: String,
+    /// The PKCS#11 library of the token (with --key-backend pkcs11).
+    #[arg(long)]
+    pkcs11_module: Option<PathBuf>,
+    /// The label of the token that holds the issuer keys (with --key-backend pkcs11).
+    #[arg(long)]
+    pkcs11_token: Option<String>,
+    /// A file holding the token's user PIN, mode 0600 (with --key-backend pkcs11).
+    #[arg(long)]
+    pkcs11_pin_file: Option<PathBuf>,
     /// A trusted J-LIS signing CA certificate (PEM or DER); repeatable. Default: the shipped, pinned signca03.
     #[arg(long = "jpki-trust-anchor")]
     jpki_trust_anchor: Vec<PathBuf>,
@@ -217,8 +258,15 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init(args) => {
+            let key_backend = key_backend::from_init_args(
+                &args.key_backend,
+                args.pkcs11_module,
+                args.pkcs11_token,
+                args.pkcs11_pin_file,
+            )?;
             let options = init::InitOptions {
                 data: args.data,
+                key_backend,
                 trust_anchors: args.jpki_trust_anchor,
                 jpki_crl: args.jpki_crl,
                 public_url: args.public_url,
@@ -231,7 +279,6 @@ fn run(cli: Cli) -> Result<()> {
                 listen: args.listen,
                 development: false,
             };
-            let _ = args.key_backend;
             let config = runtime()?.block_on(init::init(&options, &SystemClock, &OsRandom))?;
             println!("instance created in {}", options.data.display());
             println!(
@@ -296,6 +343,26 @@ fn run(cli: Cli) -> Result<()> {
                 key_spec: apply_cmd::key_spec(&args.key_type)?,
             };
             apply_cmd::run(request, card, &args.out, args.key_out.as_deref(), args.json)
+        }
+        Command::Revoke {
+            data,
+            serial,
+            reason,
+            operator,
+            invalidity_date,
+            json,
+        } => runtime()?.block_on(revoke_cmd::revoke(
+            &data,
+            revoke_cmd::RevokeArgs {
+                serial: &serial,
+                reason: &reason,
+                operator: &operator,
+                invalidity_date: invalidity_date.as_deref(),
+                json,
+            },
+        )),
+        Command::Crl { data, root, json } => {
+            runtime()?.block_on(revoke_cmd::crl(&data, root, json))
         }
         Command::Ledger { command } => {
             let rt = runtime()?;

@@ -1,16 +1,17 @@
 //! Opening an instance: the composition root picks the concrete store and key backend
-//! and wires the CA, the RA and the repository.
+//! and wires the CA, the OCSP responder, the RA and the repository.
 
-use crate::config::{InstanceConfig, KeyBackendConfig};
+use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
-use shuin_ca::{CaService, IssuerChain};
+use shuin_ca::{CaService, CaSettings, IssuerChain, OcspService, OcspSettings};
 use shuin_core::issuance::SubscriberProfile;
 use shuin_core::{Clock, OsRandom, RandomSource, SystemClock};
-use shuin_keys::{KeyBackend, KeyRef, SoftwareBackend};
+use shuin_keys::{KeyGenerator, KeyRef, KeySpec};
 use shuin_ra::{FileCrlSource, RaConfig, RaService};
-use shuin_repo::Repository;
+use shuin_repo::{PublishedCrl, Repository};
 use shuin_server::AppState;
 use shuin_store::sqlite::SqliteStore;
+use shuin_store::{CrlRecord, CrlStore, SettingsStore};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,9 +21,20 @@ pub(crate) struct Instance {
     pub(crate) config: InstanceConfig,
     pub(crate) store: Arc<SqliteStore>,
     pub(crate) state: AppState,
+    pub(crate) ca: Arc<CaService>,
+    pub(crate) ocsp: Arc<OcspService>,
 }
 
-fn read_pem_or_der(path: &Path) -> Result<Vec<u8>> {
+/// The CA side alone (for `revoke` and `crl` run beside a server).
+pub(crate) struct CaSide {
+    pub(crate) config: InstanceConfig,
+    pub(crate) store: Arc<SqliteStore>,
+    pub(crate) ca: Arc<CaService>,
+    pub(crate) backend: Box<dyn KeyGenerator>,
+    pub(crate) chain: IssuerChain,
+}
+
+pub(crate) fn read_pem_or_der(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).context(path.display())?;
     Ok(match der::pem::decode_vec(&bytes) {
         Ok((_, der)) => der,
@@ -43,19 +55,22 @@ pub(crate) async fn open_store(dir: &Path) -> Result<SqliteStore> {
     SqliteStore::open(&path).await.context(path.display())
 }
 
-/// Opens everything under `dir`.
-pub(crate) async fn open(dir: &Path) -> Result<Instance> {
+/// The key backend named by the configuration, with the issuing key's attributes
+/// checked against the issuer key policy (see `key_backend.rs`).
+pub(crate) fn open_key_backend(
+    config: &InstanceConfig,
+    dir: &Path,
+) -> Result<Box<dyn KeyGenerator>> {
+    crate::key_backend::open_for_issuing(&config.ca.key_backend, dir, &config.ca.issuing_key)
+}
+
+/// Opens the CA: store, key backend, issuer key, chain; reconciles interrupted work.
+pub(crate) async fn open_ca(dir: &Path) -> Result<CaSide> {
     let config = InstanceConfig::load(dir)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let rng: Arc<dyn RandomSource> = Arc::new(OsRandom);
     let store = Arc::new(open_store(dir).await?);
-
-    let backend: Box<dyn KeyBackend> = match &config.ca.key_backend {
-        KeyBackendConfig::Software { dir: keys } => {
-            tracing::warn!("the issuer key is a software key: development and tests only");
-            Box::new(SoftwareBackend::new(dir.join(keys)))
-        }
-    };
+    let backend = open_key_backend(&config, dir)?;
     let issuing_key = KeyRef::parse(&config.ca.issuing_key).context("ca.issuing_key")?;
     let signer = backend.signer(&issuing_key).context("issuing key")?;
     let chain = IssuerChain {
@@ -76,8 +91,11 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         chain.clone(),
         profile,
         store.clone(),
-        clock.clone(),
-        rng.clone(),
+        clock,
+        rng,
+        CaSettings {
+            crl_lifetime: config.revocation.crl_lifetime(),
+        },
     )
     .map_err(|e| msg(format!("CA: {e}")))?;
     let reconciled = ca
@@ -87,6 +105,146 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     if !reconciled.undelivered.is_empty() || !reconciled.completed.is_empty() {
         tracing::warn!(?reconciled, "reconciled interrupted issuances");
     }
+    Ok(CaSide {
+        config,
+        store,
+        ca: Arc::new(ca),
+        backend,
+        chain,
+    })
+}
+
+const OCSP_KEY_SETTING: &str = "ocsp.key";
+const OCSP_CERTIFICATE_SETTING: &str = "ocsp.certificate";
+
+/// The delegated OCSP responder: reuses the stored key and certificate, or makes new
+/// ones when there are none or the certificate expires within a quarter of its validity.
+async fn open_ocsp(side: &CaSide) -> Result<OcspService> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let settings = OcspSettings {
+        response_lifetime: side.config.revocation.ocsp_lifetime(),
+    };
+    let validity = side.config.revocation.ocsp_responder_validity();
+    let stored_key = side
+        .store
+        .setting(OCSP_KEY_SETTING)
+        .await
+        .context("settings")?;
+    let stored_cert = side
+        .store
+        .setting(OCSP_CERTIFICATE_SETTING)
+        .await
+        .context("settings")?;
+    if let (Some(key), Some(cert_hex)) = (stored_key, stored_cert) {
+        let key = KeyRef::parse(&key).context("stored OCSP key")?;
+        let der = hex::decode(cert_hex).context("stored OCSP certificate")?;
+        let signer = side.backend.signer(&key).context("OCSP key")?;
+        let service = OcspService::new(
+            signer,
+            &der,
+            &side.chain.issuing_der,
+            clock.clone(),
+            settings,
+        )
+        .map_err(|e| msg(e.to_string()))?;
+        let remaining = service
+            .responder_not_after()
+            .duration_since(clock.now())
+            .unwrap_or_default();
+        if remaining > validity / 4 {
+            return Ok(service);
+        }
+        tracing::info!("the OCSP responder certificate is near its end; making a new one");
+    }
+    let label = format!("ocsp-{}", shuin_core::clock::unix_seconds(clock.now()));
+    let key = side
+        .backend
+        .generate(&label, KeySpec::EcP256)
+        .context("generating the OCSP key")?;
+    let signer = side.backend.signer(&key).context("OCSP key")?;
+    let der = side
+        .ca
+        .certify_ocsp_responder(signer.public_key_der(), validity)
+        .await
+        .map_err(|e| msg(e.to_string()))?;
+    side.store
+        .set_setting(OCSP_KEY_SETTING, key.as_str())
+        .await
+        .context("settings")?;
+    side.store
+        .set_setting(OCSP_CERTIFICATE_SETTING, &hex::encode(&der))
+        .await
+        .context("settings")?;
+    OcspService::new(signer, &der, &side.chain.issuing_der, clock, settings)
+        .map_err(|e| msg(e.to_string()))
+}
+
+fn published(record: CrlRecord) -> PublishedCrl {
+    PublishedCrl {
+        number: record.number,
+        next_update: record.next_update,
+        der: Arc::new(record.der),
+    }
+}
+
+/// Loads the newest CRLs into the repository; issues a CA CRL if there is none or the
+/// current one is past half its lifetime.
+pub(crate) async fn refresh_crls(
+    ca: &CaService,
+    store: &SqliteStore,
+    repository: &Repository,
+) -> Result<()> {
+    let now = ca.clock_handle().now();
+    let latest = store.latest_crl("ca").await.context("CRL")?;
+    let lifetime = ca_crl_lifetime(&latest);
+    let due = match &latest {
+        None => true,
+        Some(crl) => crl.next_update.duration_since(now).unwrap_or_default() < lifetime / 2,
+    };
+    let latest = if due {
+        Some(
+            ca.issue_crl()
+                .await
+                .map_err(|e| msg(format!("issuing a CRL: {e}")))?,
+        )
+    } else {
+        latest
+    };
+    if let Some(crl) = latest {
+        repository.publish_ca_crl(published(crl));
+    }
+    if let Some(root) = store.latest_crl("root").await.context("root CRL")? {
+        repository.publish_root_crl(published(root));
+    }
+    Ok(())
+}
+
+fn ca_crl_lifetime(latest: &Option<CrlRecord>) -> Duration {
+    latest
+        .as_ref()
+        .and_then(|c| c.next_update.duration_since(c.this_update).ok())
+        .unwrap_or(Duration::from_secs(86_400))
+}
+
+/// Opens everything under `dir`.
+pub(crate) async fn open(dir: &Path) -> Result<Instance> {
+    let side = open_ca(dir).await?;
+    let ocsp = Arc::new(open_ocsp(&side).await?);
+    ocsp.load(side.store.as_ref())
+        .await
+        .context("loading certificate statuses")?;
+    let presigner = ocsp.clone();
+    let signed = tokio::task::spawn_blocking(move || presigner.presign(usize::MAX))
+        .await
+        .map_err(|e| msg(format!("pre-signing: {e}")))?;
+    tracing::info!(signed, "pre-signed OCSP responses");
+    let CaSide {
+        config,
+        store,
+        ca,
+        chain,
+        ..
+    } = side;
 
     let mut anchor_ders = Vec::new();
     for path in &config.jpki.trust_anchors {
@@ -114,13 +272,20 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         chain.issuing_der.clone(),
         terms,
     ));
+    refresh_crls(&ca, &store, &repository).await?;
+    let base = config.instance.public_url.trim_end_matches('/').to_owned();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let issuer: Arc<dyn shuin_core::issuance::Issuer> = Arc::new(crate::watch::IssuerWithOcsp {
+        ca: ca.clone(),
+        ocsp: ocsp.clone(),
+    });
     let ra = RaService::new(
         verifier,
         crl_source,
         store.clone(),
-        Arc::new(ca),
-        clock,
-        rng,
+        issuer,
+        clock.clone(),
+        Arc::new(OsRandom),
         RaConfig {
             nonce_ttl: Duration::from_secs(config.ra.nonce_ttl_seconds),
             terms_sha256: repository.terms_sha256().to_owned(),
@@ -136,6 +301,10 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         state: AppState {
             ra: Arc::new(ra),
             repository,
+            ocsp: ocsp.clone(),
+            clock,
         },
+        ca,
+        ocsp,
     })
 }

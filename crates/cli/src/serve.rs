@@ -26,13 +26,20 @@ pub(crate) async fn serve_on(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     tracing::info!(local = ?listener.local_addr().ok(), "serving");
+    let instance = std::sync::Arc::new(instance);
+    let upkeep = {
+        let instance = instance.clone();
+        tokio::spawn(async move { crate::watch::run(&instance).await })
+    };
     let app = shuin_server::router(instance.state.clone());
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-        .context("server")?;
+        .context("server");
+    upkeep.abort();
+    let _ = upkeep.await;
     instance.store.close().await;
-    Ok(())
+    served
 }
 
 async fn shutdown_signal() {

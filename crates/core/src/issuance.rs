@@ -187,6 +187,43 @@ impl CaProfile {
         })
     }
 
+    /// A delegated OCSP responder under the issuing CA (RFC 6960 section 4.2.2.2):
+    /// id-kp-OCSPSigning, id-pkix-ocsp-nocheck, digitalSignature.
+    pub fn ocsp_responder(
+        issuer: &IssuerIdentity,
+        subject: Name,
+        spki: SubjectPublicKeyInfoOwned,
+        serial: Serial,
+        now: SystemTime,
+        validity: Duration,
+    ) -> Result<CertificateTemplate, der::Error> {
+        use const_oid::db::{rfc5280, rfc6960};
+        let key_id = ext::key_identifier(&spki);
+        let no_check = x509_cert::ext::Extension {
+            extn_id: rfc6960::ID_PKIX_OCSP_NOCHECK,
+            critical: false,
+            extn_value: der::asn1::OctetString::new(der::Encode::to_der(&der::asn1::Null)?)?,
+        };
+        Ok(CertificateTemplate {
+            serial,
+            issuer: issuer.name.clone(),
+            subject,
+            not_before: now,
+            not_after: now + validity,
+            subject_public_key_info: spki,
+            extensions: vec![
+                ext::key_usage(&[KeyUsages::DigitalSignature])?,
+                ext::extension(
+                    &x509_cert::ext::pkix::ExtendedKeyUsage(vec![rfc5280::ID_KP_OCSP_SIGNING]),
+                    false,
+                )?,
+                no_check,
+                ext::subject_key_identifier(&key_id)?,
+                ext::authority_key_identifier(&issuer.key_id)?,
+            ],
+        })
+    }
+
     /// An issuing CA under `root`, path length 0, with the accredited policy.
     #[allow(clippy::too_many_arguments)]
     pub fn issuing(

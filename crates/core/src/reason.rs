@@ -87,6 +87,9 @@ codes! {
         RateLimited => "rate_limited",
         CaSealed => "ca_sealed",
         NotFound => "not_found",
+        CertificateUnknown => "certificate_unknown",
+        CertificateAlreadyRevoked => "certificate_already_revoked",
+        RevocationNotAuthorized => "revocation_not_authorized",
         InternalError => "internal_error",
     }
 }

@@ -18,6 +18,16 @@ pub enum KeyError {
         /// The URI.
         uri: String,
     },
+    /// No token carries the configured label.
+    #[error("no PKCS#11 token labelled {label:?} in {module} (tokens present: {present})")]
+    TokenNotFound {
+        /// The label asked for.
+        label: String,
+        /// The PKCS#11 module.
+        module: String,
+        /// The labels that are there.
+        present: String,
+    },
     /// The key material is unusable.
     #[error("key {uri:?} is unusable: {reason}")]
     Rejected {
@@ -35,4 +45,36 @@ pub enum KeyError {
     /// Key generation failed.
     #[error("key generation failed")]
     GenerationFailed,
+    /// A key with this label exists already; keys are never overwritten.
+    #[error("a key labelled {label:?} already exists in {location}; refusing to create another")]
+    AlreadyExists {
+        /// The label asked for.
+        label: String,
+        /// Where (a directory, or a token).
+        location: String,
+    },
+    /// The PKCS#11 library or device failed (possibly retryable: the device may be busy,
+    /// absent or logged out).
+    #[error("PKCS#11 {operation}: {source}")]
+    Device {
+        /// What was being done.
+        operation: String,
+        /// The library's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The key's attributes break the issuer key policy (DESIGN.md section 7).
+    #[error(
+        "key {uri} fails the issuer key policy: {attribute} is {found}, it must be {required}"
+    )]
+    PolicyViolation {
+        /// The key.
+        uri: String,
+        /// The failing attribute, e.g. `CKA_EXTRACTABLE`.
+        attribute: &'static str,
+        /// What the token reported (`true`, `false` or `not reported`).
+        found: String,
+        /// What the policy requires.
+        required: &'static str,
+    },
 }

@@ -14,6 +14,7 @@ impl KeyRef {
             return Ok(Self(uri.to_owned()));
         }
         if uri.starts_with("pkcs11:") {
+            crate::Pkcs11Uri::parse(uri)?;
             return Ok(Self(uri.to_owned()));
         }
         Err(KeyError::UnsupportedUri {
@@ -25,6 +26,11 @@ impl KeyRef {
     /// A software key at `path`.
     pub fn software(path: &str) -> Self {
         Self(format!("soft:{path}"))
+    }
+
+    /// A PKCS#11 key (canonical RFC 7512 text).
+    pub fn pkcs11(uri: &crate::Pkcs11Uri) -> Self {
+        Self(uri.to_uri())
     }
 
     /// The URI text.

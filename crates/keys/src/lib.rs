@@ -4,12 +4,23 @@
 //! Keys are named by URI: `soft:PATH` for the software backend (development and tests
 //! only; every status output says so), `pkcs11:token=...;object=...` (RFC 7512) for HSMs.
 
+mod attributes;
+pub mod conformance;
 mod error;
 mod key_ref;
+#[cfg(feature = "pkcs11")]
+mod pkcs11;
+mod pkcs11_uri;
+#[cfg(feature = "pkcs11")]
+pub mod softhsm;
 mod software;
 
+pub use attributes::{check_issuer_key_policy, KeyAttributeEvidence, KeyAttributes, TokenFacts};
 pub use error::KeyError;
 pub use key_ref::KeyRef;
+#[cfg(feature = "pkcs11")]
+pub use pkcs11::{Pkcs11Backend, Pkcs11Signer};
+pub use pkcs11_uri::Pkcs11Uri;
 pub use software::{pkcs8_pem, write_private_file, SoftwareBackend, SoftwareSigner};
 
 use shuin_core::SignatureAlgorithm;

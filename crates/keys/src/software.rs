@@ -244,7 +244,15 @@ impl KeyGenerator for SoftwareBackend {
         let (_, der) = SoftwareSigner::generate(spec)?;
         let pem = pkcs8_pem(&der)?;
         let name = format!("{label}.key.pem");
-        write_private_file(&self.dir.join(&name), pem.as_bytes())?;
+        match write_private_file(&self.dir.join(&name), pem.as_bytes()) {
+            Err(KeyError::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(KeyError::AlreadyExists {
+                    label: label.into(),
+                    location: self.dir.display().to_string(),
+                })
+            }
+            other => other,
+        }?;
         Ok(KeyRef::software(&name))
     }
 }

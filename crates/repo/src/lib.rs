@@ -2,14 +2,29 @@
 //! CRLs, OCSP and the publishers (filesystem, S3, LDAP) arrive with the revocation work.
 
 use sha2::{Digest, Sha256};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+/// A published CRL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedCrl {
+    /// The CRL number.
+    pub number: u64,
+    /// nextUpdate: caches may keep it until then.
+    pub next_update: SystemTime,
+    /// DER.
+    pub der: Arc<Vec<u8>>,
+}
 
 /// What the repository publishes.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Repository {
     root_der: Vec<u8>,
     ca_der: Vec<u8>,
     terms: String,
     terms_sha256: String,
+    ca_crl: RwLock<Option<PublishedCrl>>,
+    root_crl: RwLock<Option<PublishedCrl>>,
 }
 
 impl Repository {
@@ -21,7 +36,36 @@ impl Repository {
             ca_der,
             terms,
             terms_sha256,
+            ca_crl: RwLock::new(None),
+            root_crl: RwLock::new(None),
         }
+    }
+
+    /// Publishes a newer issuing-CA CRL (older numbers are ignored). Returns whether it
+    /// replaced the current one.
+    pub fn publish_ca_crl(&self, crl: PublishedCrl) -> bool {
+        publish(&self.ca_crl, crl)
+    }
+
+    /// Publishes a newer root CRL.
+    pub fn publish_root_crl(&self, crl: PublishedCrl) -> bool {
+        publish(&self.root_crl, crl)
+    }
+
+    /// The current issuing-CA CRL.
+    pub fn ca_crl(&self) -> Option<PublishedCrl> {
+        self.ca_crl
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The current root CRL.
+    pub fn root_crl(&self) -> Option<PublishedCrl> {
+        self.root_crl
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// DER of the root certificate.
@@ -43,4 +87,13 @@ impl Repository {
     pub fn terms_sha256(&self) -> &str {
         &self.terms_sha256
     }
+}
+
+fn publish(slot: &RwLock<Option<PublishedCrl>>, crl: PublishedCrl) -> bool {
+    let mut current = slot.write().unwrap_or_else(|p| p.into_inner());
+    if current.as_ref().is_some_and(|c| c.number >= crl.number) {
+        return false;
+    }
+    *current = Some(crl);
+    true
 }

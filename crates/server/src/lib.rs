@@ -3,6 +3,7 @@
 //! documents are chosen here and nowhere else.
 
 mod applicant;
+mod ocsp;
 mod problem;
 mod repository;
 
@@ -14,12 +15,25 @@ use std::sync::Arc;
 pub use problem::status_for;
 
 /// Shared state of the routers.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppState {
     /// The RA.
     pub ra: Arc<RaService>,
     /// The repository content.
     pub repository: Arc<Repository>,
+    /// The OCSP responder.
+    pub ocsp: Arc<dyn shuin_core::ocsp::OcspResponder>,
+    /// The clock, for cache headers.
+    pub clock: Arc<dyn shuin_core::Clock>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("ra", &self.ra)
+            .field("repository", &self.repository)
+            .finish_non_exhaustive()
+    }
 }
 
 /// All routes of the all-in-one server.
@@ -27,6 +41,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(applicant::routes())
         .merge(repository::routes())
+        .merge(ocsp::routes())
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
         .fallback(problem::not_found)
         .with_state(state)

@@ -12,11 +12,14 @@ pub fn status_for(code: ReasonCode) -> StatusCode {
         C::MalformedRequest | C::UnsupportedFormat | C::CsrMalformed => StatusCode::BAD_REQUEST,
         C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        C::NonceReused | C::KeyReused | C::IdentificationCodeUsed => StatusCode::CONFLICT,
+        C::NonceReused
+        | C::KeyReused
+        | C::IdentificationCodeUsed
+        | C::CertificateAlreadyRevoked => StatusCode::CONFLICT,
         C::IdentificationCodeLocked => StatusCode::LOCKED,
         C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         C::JpkiRevocationUnavailable | C::CaSealed => StatusCode::SERVICE_UNAVAILABLE,
-        C::NotFound => StatusCode::NOT_FOUND,
+        C::NotFound | C::CertificateUnknown => StatusCode::NOT_FOUND,
         C::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }

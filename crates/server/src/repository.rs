@@ -3,15 +3,50 @@
 use crate::AppState;
 use axum::extract::State;
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use shuin_core::ReasonCode;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/repository/ca.crt", get(ca_certificate))
         .route("/repository/root.crt", get(root_certificate))
         .route("/repository/terms", get(terms))
+        .route("/repository/ca.crl", get(ca_crl))
+        .route("/repository/root.crl", get(root_crl))
+}
+
+fn crl_response(state: &AppState, crl: Option<shuin_repo::PublishedCrl>) -> Response {
+    match crl {
+        Some(crl) => {
+            let now = state.clock.now();
+            let max_age = crl
+                .next_update
+                .duration_since(now)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            (
+                [
+                    (header::CONTENT_TYPE, "application/pkix-crl".to_owned()),
+                    (header::CACHE_CONTROL, format!("public, max-age={max_age}")),
+                ],
+                crl.der.as_ref().clone(),
+            )
+                .into_response()
+        }
+        None => crate::problem::problem(ReasonCode::InternalError, "no CRL has been published yet"),
+    }
+}
+
+async fn ca_crl(State(state): State<AppState>) -> Response {
+    let crl = state.repository.ca_crl();
+    crl_response(&state, crl)
+}
+
+async fn root_crl(State(state): State<AppState>) -> Response {
+    let crl = state.repository.root_crl();
+    crl_response(&state, crl)
 }
 
 async fn ca_certificate(State(state): State<AppState>) -> impl IntoResponse {

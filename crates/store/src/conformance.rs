@@ -4,9 +4,10 @@
 
 use crate::{
     ApplicationRecord, ApplicationStatus, ApplicationStore, CertificateRecord, CertificateState,
-    CertificateWriter, ConflictKind, LedgerStore, NonceOutcome, NonceStore, SettingsStore,
-    StoreError,
+    CertificateWriter, ConflictKind, CrlRecord, CrlStore, LedgerStore, NonceOutcome, NonceStore,
+    RevocationRecord, RevocationStore, SettingsStore, StoreError,
 };
+use shuin_core::revocation::RevocationReason;
 use shuin_core::{ReviewReason, Serial};
 use shuin_ledger::{Actor, Book, EntryDraft};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -30,13 +31,134 @@ fn fail(context: &str, e: StoreError) -> String {
 /// Runs every check against `store`, which must be empty.
 pub async fn run<S>(store: &S) -> Result<(), String>
 where
-    S: NonceStore + ApplicationStore + CertificateWriter + LedgerStore + SettingsStore,
+    S: NonceStore
+        + ApplicationStore
+        + CertificateWriter
+        + LedgerStore
+        + SettingsStore
+        + RevocationStore
+        + CrlStore,
 {
     nonces(store).await?;
     applications(store).await?;
     certificates(store).await?;
+    revocations(store).await?;
+    crls(store).await?;
     ledger(store).await?;
     settings(store).await?;
+    Ok(())
+}
+
+/// Needs `certificates` to have run: serial 7f01 is issued, 7f03 undelivered.
+async fn revocations<S: RevocationStore>(store: &S) -> Result<(), String> {
+    let issued = Serial::from_hex("7f01").ok_or("serial")?;
+    let generation = store
+        .revocation_generation()
+        .await
+        .map_err(|e| fail("generation", e))?;
+    let record = RevocationRecord {
+        serial: issued.clone(),
+        revoked_at: at(1_800_000_100),
+        reason: RevocationReason::KeyCompromise,
+        invalidity_date: Some(at(1_800_000_050)),
+        decided_by: "lra-1".into(),
+    };
+    store.revoke(&record).await.map_err(|e| fail("revoke", e))?;
+    ensure!(
+        matches!(
+            store.revoke(&record).await,
+            Err(StoreError::Conflict(ConflictKind::Revoked))
+        ),
+        "revoking twice must conflict as Revoked"
+    );
+    let mut unknown = record.clone();
+    unknown.serial = Serial::from_hex("0bad").ok_or("serial")?;
+    ensure!(
+        matches!(store.revoke(&unknown).await, Err(StoreError::NotFound)),
+        "unknown serial is NotFound"
+    );
+    let mut undelivered = record.clone();
+    undelivered.serial = Serial::from_hex("7f03").ok_or("serial")?;
+    ensure!(
+        matches!(store.revoke(&undelivered).await, Err(StoreError::NotFound)),
+        "a certificate that was never issued cannot be revoked"
+    );
+    let read = store
+        .revocation(&issued)
+        .await
+        .map_err(|e| fail("read", e))?;
+    ensure!(
+        read.as_ref() == Some(&record),
+        "revocation round trip: {read:?}"
+    );
+    let all = store.revocations().await.map_err(|e| fail("list", e))?;
+    ensure!(all == vec![record], "one revocation listed");
+    let after = store
+        .revocation_generation()
+        .await
+        .map_err(|e| fail("generation", e))?;
+    ensure!(
+        after != generation,
+        "the generation changes with a revocation"
+    );
+    Ok(())
+}
+
+async fn crls<S: CrlStore>(store: &S) -> Result<(), String> {
+    ensure!(
+        store
+            .latest_crl("ca")
+            .await
+            .map_err(|e| fail("latest", e))?
+            .is_none(),
+        "no CRL yet"
+    );
+    ensure!(
+        store
+            .next_crl_number("ca")
+            .await
+            .map_err(|e| fail("next", e))?
+            == 1,
+        "CRL numbers start at 1"
+    );
+    for number in [1u64, 2] {
+        let record = CrlRecord {
+            scope: "ca".into(),
+            number,
+            this_update: at(1_800_000_000),
+            next_update: at(1_800_086_400),
+            der: vec![0x30, 0x00],
+        };
+        store.put_crl(&record).await.map_err(|e| fail("put", e))?;
+        if number == 2 {
+            ensure!(
+                matches!(store.put_crl(&record).await, Err(StoreError::Conflict(_))),
+                "CRL numbers are unique"
+            );
+        }
+    }
+    ensure!(
+        store
+            .next_crl_number("ca")
+            .await
+            .map_err(|e| fail("next", e))?
+            == 3,
+        "next CRL number"
+    );
+    ensure!(
+        store
+            .next_crl_number("root")
+            .await
+            .map_err(|e| fail("next", e))?
+            == 1,
+        "scopes are separate"
+    );
+    let latest = store
+        .latest_crl("ca")
+        .await
+        .map_err(|e| fail("latest", e))?
+        .ok_or("latest missing")?;
+    ensure!(latest.number == 2, "latest is the largest number");
     Ok(())
 }
 

@@ -10,6 +10,8 @@ pub enum ConflictKind {
     Key,
     /// The nonce exists.
     Nonce,
+    /// The certificate is already revoked.
+    Revoked,
     /// Another unique value.
     Other,
 }

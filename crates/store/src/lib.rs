@@ -1,17 +1,20 @@
-//! Storage behind narrow traits, one per consumer (STYLE.md "Storage"), with a SQLite
-//! implementation and a conformance suite that every implementation must pass.
+//! Storage behind narrow traits, one per consumer (STYLE.md "Storage"), with SQLite and
+//! PostgreSQL implementations and a conformance suite that every implementation must pass.
 //!
 //! Uniqueness (serials, nonces, certified keys) is enforced by UNIQUE constraints and
 //! surfaces as [`StoreError::Conflict`], never as a check-then-insert race.
 
 pub mod conformance;
 mod error;
+mod ledger_state;
+pub mod postgres;
 mod records;
 pub mod sqlite;
 
 pub use error::{ConflictKind, StoreError};
 pub use records::{
-    ApplicationRecord, ApplicationStatus, CertificateRecord, CertificateState, NonceOutcome,
+    ApplicationRecord, ApplicationStatus, CertificateRecord, CertificateState, CrlRecord,
+    NonceOutcome, RevocationRecord,
 };
 
 use async_trait::async_trait;
@@ -98,4 +101,29 @@ pub trait SettingsStore: Send + Sync {
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Writes a setting.
     async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+}
+
+/// Revocations (the CA writes, everyone reads).
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// Records a revocation of an issued certificate. `NotFound` if no issued certificate
+    /// has that serial; `Conflict(Revoked)` if it is already revoked.
+    async fn revoke(&self, record: &RevocationRecord) -> Result<(), StoreError>;
+    /// One revocation.
+    async fn revocation(&self, serial: &Serial) -> Result<Option<RevocationRecord>, StoreError>;
+    /// Every revocation, oldest first.
+    async fn revocations(&self) -> Result<Vec<RevocationRecord>, StoreError>;
+    /// A number that changes whenever a revocation is added (cheap to poll).
+    async fn revocation_generation(&self) -> Result<u64, StoreError>;
+}
+
+/// Signed CRLs, by scope (`ca` for the issuing CA, `root` for the root).
+#[async_trait]
+pub trait CrlStore: Send + Sync {
+    /// The next CRL number for `scope`: one above the largest stored (1 for the first).
+    async fn next_crl_number(&self, scope: &str) -> Result<u64, StoreError>;
+    /// Stores a signed CRL; `Conflict(Other)` if the number was taken.
+    async fn put_crl(&self, record: &CrlRecord) -> Result<(), StoreError>;
+    /// The CRL with the largest number for `scope`.
+    async fn latest_crl(&self, scope: &str) -> Result<Option<CrlRecord>, StoreError>;
 }

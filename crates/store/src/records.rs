@@ -127,3 +127,33 @@ pub struct CertificateRecord {
     /// DER, once issued.
     pub der: Option<Vec<u8>>,
 }
+
+/// A revocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationRecord {
+    /// The revoked certificate.
+    pub serial: Serial,
+    /// When the revocation took effect.
+    pub revoked_at: SystemTime,
+    /// Why.
+    pub reason: shuin_core::revocation::RevocationReason,
+    /// When the key is known or suspected to have been compromised.
+    pub invalidity_date: Option<SystemTime>,
+    /// Who decided (operator name, `subscriber`, or `system`).
+    pub decided_by: String,
+}
+
+/// A signed CRL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlRecord {
+    /// `ca` or `root`.
+    pub scope: String,
+    /// The CRL number.
+    pub number: u64,
+    /// thisUpdate.
+    pub this_update: SystemTime,
+    /// nextUpdate.
+    pub next_update: SystemTime,
+    /// DER.
+    pub der: Vec<u8>,
+}

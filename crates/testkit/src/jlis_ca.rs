@@ -127,6 +127,7 @@ impl SimulatedJlisCa {
                 serial,
                 revoked_at: this_update,
                 reason: None,
+                invalidity_date: None,
             });
         }
         let template = CrlTemplate {

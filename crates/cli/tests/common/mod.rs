@@ -42,12 +42,32 @@ pub struct Instance {
     pub base: String,
     pub jlis: SimulatedJlisCa,
     pub crl_path: PathBuf,
+    /// Environment for the `shuin` children (e.g. `SOFTHSM2_CONF`).
+    pub env: Vec<(String, std::ffi::OsString)>,
     server: Option<Child>,
 }
 
 impl Instance {
     /// A J-LIS-like CA, its CRL listing `revoked`, `shuin init` and `shuin serve`.
     pub fn start(revoked: &[&TestCard], jlis: SimulatedJlisCa) -> Instance {
+        let mut instance = Self::init_with(
+            revoked,
+            jlis,
+            &["--key-backend".into(), "software".into()],
+            vec![],
+        );
+        instance.serve();
+        instance
+    }
+
+    /// `shuin init` with `backend_args` (the key backend options), not served yet.
+    /// `env` is given to `init` and to every later `serve`.
+    pub fn init_with(
+        revoked: &[&TestCard],
+        jlis: SimulatedJlisCa,
+        backend_args: &[std::ffi::OsString],
+        env: Vec<(String, std::ffi::OsString)>,
+    ) -> Instance {
         let work = tempfile::tempdir().unwrap();
         let anchor = work.path().join("jlis-ca.pem");
         std::fs::write(&anchor, jlis.cert_pem().unwrap()).unwrap();
@@ -66,7 +86,9 @@ impl Instance {
         let status = shuin()
             .args(["init", "--data"])
             .arg(&data)
-            .args(["--key-backend", "software", "--jpki-trust-anchor"])
+            .args(backend_args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .arg("--jpki-trust-anchor")
             .arg(&anchor)
             .arg("--jpki-crl")
             .arg(&crl_path)
@@ -82,16 +104,15 @@ impl Instance {
             .status()
             .unwrap();
         assert!(status.success(), "shuin init failed");
-        let mut instance = Instance {
+        Instance {
             work,
             data,
             base,
             jlis,
             crl_path,
+            env,
             server: None,
-        };
-        instance.serve();
-        instance
+        }
     }
 
     pub fn serve(&mut self) {
@@ -100,6 +121,7 @@ impl Instance {
             .args(["serve", "--data"])
             .arg(&self.data)
             .args(["--listen", self.base.trim_start_matches("http://")])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -36,6 +36,8 @@ pub struct RevokedEntry {
     pub revoked_at: SystemTime,
     /// The RFC 5280 reason, if any (`unspecified` is never written, per RFC 5280 5.3.1).
     pub reason: Option<CrlReason>,
+    /// invalidityDate (RFC 5280 section 5.3.2), when known.
+    pub invalidity_date: Option<SystemTime>,
 }
 
 /// What a CRL says.
@@ -65,6 +67,18 @@ impl CrlTemplate {
                 if reason != CrlReason::Unspecified {
                     entry_extensions.push(extension(&reason, false)?);
                 }
+            }
+            if let Some(invalidity) = entry.invalidity_date {
+                // InvalidityDate ::= GeneralizedTime
+                let secs = crate::clock::unix_seconds(invalidity);
+                let time = der::asn1::GeneralizedTime::from_system_time(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+                )?;
+                entry_extensions.push(Extension {
+                    extn_id: const_oid::db::rfc5280::ID_CE_INVALIDITY_DATE,
+                    critical: false,
+                    extn_value: der::asn1::OctetString::new(time.to_der()?)?,
+                });
             }
             revoked.push(RevokedCert {
                 serial_number: SerialNumber::new(&entry.serial.der_integer_content())?,

@@ -2,31 +2,12 @@
 //! processes serialise too) that writes the entry and the new tree head together.
 
 use super::{unavailable, SqliteStore};
+use crate::ledger_state::{corrupt, next_entry, tree_from_row};
 use crate::{LedgerStore, StoreError};
 use async_trait::async_trait;
-use shuin_ledger::{CompactTree, Entry, EntryDraft, StoredEntry, TreeHead};
+use shuin_ledger::{Entry, EntryDraft, StoredEntry, TreeHead};
 use sqlx::Row;
 use std::time::SystemTime;
-
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("ledger: {what}"))
-}
-
-fn encode_state(hashes: &[[u8; 32]]) -> String {
-    hashes.iter().map(hex::encode).collect::<Vec<_>>().join(",")
-}
-
-fn decode_state(text: &str) -> Result<Vec<[u8; 32]>, StoreError> {
-    if text.is_empty() {
-        return Ok(Vec::new());
-    }
-    text.split(',')
-        .map(|part| {
-            let bytes = hex::decode(part).map_err(corrupt)?;
-            <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| corrupt("compact state hash length"))
-        })
-        .collect()
-}
 
 #[async_trait]
 impl LedgerStore for SqliteStore {
@@ -41,26 +22,20 @@ impl LedgerStore for SqliteStore {
             .fetch_optional(&mut *tx)
             .await
             .map_err(unavailable)?;
-        let mut tree = match state {
-            Some(row) => {
-                let size: i64 = row.try_get("size").map_err(unavailable)?;
-                let compact: String = row.try_get("compact").map_err(unavailable)?;
-                let size = u64::try_from(size).map_err(corrupt)?;
-                CompactTree::from_state(size, decode_state(&compact)?).map_err(corrupt)?
-            }
-            None => CompactTree::new(),
-        };
-        let seq = tree.size();
-        let entry = draft.into_entry(seq, shuin_core::timefmt::rfc3339(time));
-        let canonical = entry.canonical_bytes().map_err(corrupt)?;
-        let leaf = entry.leaf_hash().map_err(corrupt)?;
-        tree.append(leaf);
-        let seq_db = i64::try_from(seq).map_err(corrupt)?;
-        let size_db = i64::try_from(tree.size()).map_err(corrupt)?;
+        let state = state
+            .map(|row| -> Result<(i64, String), StoreError> {
+                Ok((
+                    row.try_get("size").map_err(unavailable)?,
+                    row.try_get("compact").map_err(unavailable)?,
+                ))
+            })
+            .transpose()?;
+        let mut tree = tree_from_row(state)?;
+        let next = next_entry(&mut tree, draft, time)?;
         sqlx::query("INSERT INTO ledger_entries (seq, canonical, leaf_hash) VALUES (?1, ?2, ?3)")
-            .bind(seq_db)
-            .bind(canonical)
-            .bind(hex::encode(leaf))
+            .bind(next.seq)
+            .bind(&next.canonical)
+            .bind(&next.leaf_hash_hex)
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
@@ -68,14 +43,14 @@ impl LedgerStore for SqliteStore {
             "INSERT INTO ledger_state (id, size, root, compact) VALUES (0, ?1, ?2, ?3) \
              ON CONFLICT (id) DO UPDATE SET size = excluded.size, root = excluded.root, compact = excluded.compact",
         )
-        .bind(size_db)
-        .bind(hex::encode(tree.root()))
-        .bind(encode_state(&tree.to_state()))
+        .bind(next.size)
+        .bind(&next.root_hex)
+        .bind(&next.compact)
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
-        Ok(entry)
+        Ok(next.entry)
     }
 
     async fn ledger_rows(&self) -> Result<Vec<StoredEntry>, StoreError> {

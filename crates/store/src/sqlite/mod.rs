@@ -2,6 +2,7 @@
 //! durable before the call returns, which the ledger's record-before-effect rule needs).
 
 mod ledger;
+mod revocation;
 mod rows;
 
 use crate::{

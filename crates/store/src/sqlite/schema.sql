@@ -48,3 +48,18 @@ CREATE TABLE IF NOT EXISTS settings (
     key    TEXT PRIMARY KEY,
     value  TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS revocations (
+    serial           TEXT PRIMARY KEY REFERENCES certificates (serial),
+    revoked_at       INTEGER NOT NULL,
+    reason           INTEGER NOT NULL,
+    invalidity_date  INTEGER,
+    decided_by       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS crls (
+    scope        TEXT NOT NULL,
+    number       INTEGER NOT NULL,
+    this_update  INTEGER NOT NULL,
+    next_update  INTEGER NOT NULL,
+    der          BLOB NOT NULL,
+    PRIMARY KEY (scope, number)
+);

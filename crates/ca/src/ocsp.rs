@@ -1,0 +1,341 @@
+//! The delegated OCSP responder (RFC 6960): responses are pre-signed for every issued
+//! certificate, refreshed at half their lifetime, re-signed when a status changes, and
+//! served from memory. Requests naming several certificates, other hash algorithms or
+//! unknown serials are signed on demand. Nonces are ignored, as RFC 8954 permits.
+
+use crate::issuance::{ca_actor, CaService, CaStore};
+use der::{Decode, Encode};
+use sha2::{Digest, Sha256};
+use shuin_core::issuance::CaProfile;
+use shuin_core::ocsp::{self, IssuerHashes, OcspResponder, Status};
+use shuin_core::x509::name::NameBuilder;
+use shuin_core::x509::template::assemble_certificate;
+use shuin_core::{Clock, Serial};
+use shuin_keys::Signer;
+use shuin_ledger::{Book, EntryDraft};
+use shuin_store::{CertificateState, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+use x509_cert::Certificate;
+use x509_ocsp::CertId;
+
+/// OCSP settings.
+#[derive(Debug, Clone, Copy)]
+pub struct OcspSettings {
+    /// thisUpdate to nextUpdate of each response.
+    pub response_lifetime: Duration,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    der: Arc<Vec<u8>>,
+    produced_at: SystemTime,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    statuses: HashMap<Serial, Status>,
+    cache: HashMap<Serial, Cached>,
+}
+
+/// The responder.
+pub struct OcspService {
+    signer: Arc<dyn Signer>,
+    responder: Certificate,
+    issuer: IssuerHashes,
+    clock: Arc<dyn Clock>,
+    settings: OcspSettings,
+    state: RwLock<State>,
+}
+
+impl std::fmt::Debug for OcspService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OcspService")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the responder could not be set up or refreshed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OcspError {
+    /// The responder certificate or key is unusable.
+    #[error("OCSP responder: {0}")]
+    Responder(String),
+    /// Storage trouble.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl OcspService {
+    /// A responder whose key is `signer` and certificate `responder_der`, for the issuing
+    /// CA `issuing_der`.
+    pub fn new(
+        signer: Arc<dyn Signer>,
+        responder_der: &[u8],
+        issuing_der: &[u8],
+        clock: Arc<dyn Clock>,
+        settings: OcspSettings,
+    ) -> Result<Self, OcspError> {
+        let bad = |e: der::Error| OcspError::Responder(e.to_string());
+        let responder = Certificate::from_der(responder_der).map_err(bad)?;
+        let issuing = Certificate::from_der(issuing_der).map_err(bad)?;
+        let spki = responder
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .map_err(bad)?;
+        if spki != signer.public_key_der() {
+            return Err(OcspError::Responder(
+                "the OCSP key does not match the responder certificate".into(),
+            ));
+        }
+        Ok(Self {
+            signer,
+            responder,
+            issuer: IssuerHashes::new(&issuing).map_err(bad)?,
+            clock,
+            settings,
+            state: RwLock::new(State::default()),
+        })
+    }
+
+    /// When the responder certificate expires.
+    pub fn responder_not_after(&self) -> SystemTime {
+        self.responder
+            .tbs_certificate
+            .validity
+            .not_after
+            .to_system_time()
+    }
+
+    /// Loads every issued certificate's status from storage; responses whose status
+    /// changed are dropped so they are re-signed. Returns how many statuses changed.
+    pub async fn load(&self, store: &dyn CaStore) -> Result<usize, OcspError> {
+        let mut statuses = HashMap::new();
+        for record in store
+            .certificates_in_state(CertificateState::Issued)
+            .await?
+        {
+            statuses.insert(record.serial, Status::Good);
+        }
+        for revocation in store.revocations().await? {
+            statuses.insert(
+                revocation.serial,
+                Status::Revoked {
+                    at: revocation.revoked_at,
+                    reason: Some(revocation.reason),
+                },
+            );
+        }
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        let mut changed = 0;
+        for (serial, status) in &statuses {
+            if state.statuses.get(serial) != Some(status) {
+                state.cache.remove(serial);
+                changed += 1;
+            }
+        }
+        state.statuses = statuses;
+        Ok(changed)
+    }
+
+    /// Marks one certificate good right after issuance.
+    pub fn add_issued(&self, serial: Serial) {
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        state.statuses.entry(serial).or_insert(Status::Good);
+    }
+
+    /// Signs responses that are missing or past half their lifetime, at most `budget`.
+    /// Returns how many were signed. Blocking: run it off the async workers.
+    pub fn presign(&self, budget: usize) -> usize {
+        let now = self.clock.now();
+        let refresh_after = self.settings.response_lifetime / 2;
+        let due: Vec<(Serial, Status)> = {
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            state
+                .statuses
+                .iter()
+                .filter(|(serial, _)| {
+                    state.cache.get(*serial).is_none_or(|c| {
+                        now.duration_since(c.produced_at).unwrap_or_default() >= refresh_after
+                    })
+                })
+                .take(budget)
+                .map(|(s, st)| (s.clone(), *st))
+                .collect()
+        };
+        let mut signed = 0;
+        for (serial, status) in due {
+            let Ok(cert_id) = self.issuer.cert_id(&serial) else {
+                continue;
+            };
+            match self.sign(vec![(cert_id, status)], now) {
+                Ok(der) => {
+                    let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+                    // Only keep it if the status did not change meanwhile.
+                    if state.statuses.get(&serial) == Some(&status) {
+                        state.cache.insert(
+                            serial,
+                            Cached {
+                                der: Arc::new(der),
+                                produced_at: now,
+                            },
+                        );
+                        signed += 1;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "could not pre-sign an OCSP response"),
+            }
+        }
+        signed
+    }
+
+    fn sign(&self, answers: Vec<(CertId, Status)>, now: SystemTime) -> Result<Vec<u8>, OcspError> {
+        let bad = |e: der::Error| OcspError::Responder(e.to_string());
+        let next = now + self.settings.response_lifetime;
+        let singles = answers
+            .into_iter()
+            .map(|(id, status)| ocsp::single_response(id, status, now, next))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bad)?;
+        let data = ocsp::response_data(&self.responder, now, singles).map_err(bad)?;
+        let tbs = data.to_der().map_err(bad)?;
+        let signature = self
+            .signer
+            .sign(&tbs)
+            .map_err(|e| OcspError::Responder(e.to_string()))?;
+        ocsp::assemble_response(data, self.signer.algorithm(), &signature, &self.responder)
+            .map_err(bad)
+    }
+
+    fn status_of(&self, id: &CertId) -> Status {
+        let Some(serial) = self.issuer.serial_of(id) else {
+            return Status::Unknown;
+        };
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        state
+            .statuses
+            .get(&serial)
+            .copied()
+            .unwrap_or(Status::Unknown)
+    }
+}
+
+impl OcspResponder for OcspService {
+    fn respond(&self, request_der: &[u8]) -> Vec<u8> {
+        let request = match ocsp::parse_request(request_der) {
+            Ok(r) => r,
+            Err(_) => return ocsp::malformed_request(),
+        };
+        if let [only] = request.cert_ids.as_slice() {
+            if let Some(serial) = self.issuer.serial_of(only) {
+                let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+                if let Some(cached) = state.cache.get(&serial) {
+                    let same_id = self.issuer.cert_id(&serial).is_ok_and(|ours| &ours == only);
+                    if same_id {
+                        return cached.der.as_ref().clone();
+                    }
+                }
+            }
+        }
+        let answers = request
+            .cert_ids
+            .into_iter()
+            .map(|id| {
+                let status = self.status_of(&id);
+                (id, status)
+            })
+            .collect();
+        match self.sign(answers, self.clock.now()) {
+            Ok(der) => der,
+            Err(e) => {
+                tracing::error!(error = %e, "OCSP signing failed");
+                ocsp::try_later()
+            }
+        }
+    }
+}
+
+impl CaService {
+    /// Issues a delegated OCSP responder certificate for the key `spki_der`, recording
+    /// it in the facility book before and after signing.
+    pub async fn certify_ocsp_responder(
+        &self,
+        spki_der: &[u8],
+        validity: Duration,
+    ) -> Result<Vec<u8>, OcspError> {
+        let bad = |e: der::Error| OcspError::Responder(e.to_string());
+        let now = self.clock_handle().now();
+        let serial =
+            Serial::random(self.rng().as_ref()).map_err(|e| OcspError::Responder(e.to_string()))?;
+        let cn = format!("{} OCSP Responder", self.identity_common_name());
+        let subject = NameBuilder::new()
+            .country("JP")
+            .and_then(|b| b.common_name(&cn))
+            .map_err(bad)?
+            .build();
+        let spki = spki::SubjectPublicKeyInfoOwned::from_der(spki_der).map_err(bad)?;
+        let template = CaProfile::ocsp_responder(
+            self.identity(),
+            subject,
+            spki,
+            serial.clone(),
+            now,
+            validity,
+        )
+        .map_err(bad)?;
+        let tbs = template.to_tbs(self.signer().algorithm()).map_err(bad)?;
+        let findings = shuin_core::lint::lint_tbs(&tbs);
+        if !findings.is_empty() {
+            return Err(OcspError::Responder(format!(
+                "the responder certificate fails lint: {findings:?}"
+            )));
+        }
+        let tbs_der = tbs.to_der().map_err(bad)?;
+        let tbs_sha256 = hex::encode(Sha256::digest(&tbs_der));
+        let entry = |kind: &str, payload: serde_json::Value| EntryDraft {
+            book: Book::Facility,
+            kind: kind.into(),
+            actor: ca_actor(),
+            subjects: vec![format!("serial:{serial}")],
+            payload,
+            evidence: vec![],
+        };
+        self.store()
+            .append(
+                entry(
+                    "ocsp_responder.signing",
+                    serde_json::json!({"serial": serial.to_hex(), "tbs_sha256": tbs_sha256}),
+                ),
+                now,
+            )
+            .await?;
+        let signature = self
+            .signer()
+            .sign(&tbs_der)
+            .map_err(|e| OcspError::Responder(e.to_string()))?;
+        let der = assemble_certificate(tbs, &signature)
+            .and_then(|c| c.to_der())
+            .map_err(bad)?;
+        self.store()
+            .append(
+                entry(
+                    "ocsp_responder.certified",
+                    serde_json::json!({"serial": serial.to_hex(), "certificate_sha256": hex::encode(Sha256::digest(&der))}),
+                ),
+                now,
+            )
+            .await?;
+        Ok(der)
+    }
+
+    fn identity_common_name(&self) -> String {
+        shuin_core::x509::name::attribute_values(&self.identity().name, const_oid::db::rfc4519::CN)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| "shuin".into())
+    }
+}

@@ -1,0 +1,219 @@
+//! Choosing and opening the key backend named by `ca.key_backend`, reading the PKCS#11
+//! PIN file, and checking an issuer key against the attribute policy (DESIGN.md
+//! section 7). The PIN is read from its file, handed to the backend and zeroized; it never
+//! reaches `shuin.toml`, a log or the ledger.
+
+use crate::config::KeyBackendConfig;
+use crate::failure::{msg, Context, Result};
+use shuin_keys::{
+    check_issuer_key_policy, KeyAttributeEvidence, KeyAttributes, KeyGenerator, KeyRef,
+    Pkcs11Backend, SoftwareBackend,
+};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// An open backend and, when it has that power, its attribute reader.
+pub(crate) struct OpenedBackend {
+    pub(crate) keys: Box<dyn KeyGenerator>,
+    pub(crate) attributes: Option<Box<dyn KeyAttributes>>,
+}
+
+/// The backend configuration from `shuin init` options. Relative paths are made absolute
+/// against the current directory, so the instance does not depend on where it is served
+/// from.
+pub(crate) fn from_init_args(
+    kind: &str,
+    module: Option<PathBuf>,
+    token: Option<String>,
+    pin_file: Option<PathBuf>,
+) -> Result<KeyBackendConfig> {
+    match kind {
+        "software" => {
+            if module.is_some() || token.is_some() || pin_file.is_some() {
+                return Err(msg(
+                    "--pkcs11-module, --pkcs11-token and --pkcs11-pin-file need --key-backend pkcs11",
+                ));
+            }
+            Ok(KeyBackendConfig::Software {
+                dir: PathBuf::from("keys"),
+            })
+        }
+        "pkcs11" => {
+            let absolute = |path: PathBuf| -> Result<PathBuf> {
+                if path.is_absolute() {
+                    Ok(path)
+                } else {
+                    Ok(std::env::current_dir()
+                        .context("current directory")?
+                        .join(path))
+                }
+            };
+            let module = module.ok_or_else(|| {
+                msg("--key-backend pkcs11 needs --pkcs11-module PATH (the token's PKCS#11 library)")
+            })?;
+            let token = token
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| msg("--key-backend pkcs11 needs --pkcs11-token LABEL"))?;
+            let pin_file = pin_file.ok_or_else(|| {
+                msg("--key-backend pkcs11 needs --pkcs11-pin-file FILE (the user PIN, mode 0600)")
+            })?;
+            Ok(KeyBackendConfig::Pkcs11 {
+                module: absolute(module)?,
+                token,
+                pin_file: absolute(pin_file)?,
+            })
+        }
+        other => Err(msg(format!(
+            "--key-backend {other:?}: expected software or pkcs11"
+        ))),
+    }
+}
+
+/// Reads a PIN file: owner-only permissions, one line, the trailing newline dropped.
+pub(crate) fn read_pin_file(path: &Path) -> Result<Zeroizing<String>> {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = std::fs::metadata(path).context(format!("PIN file {}", path.display()))?;
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(msg(format!(
+            "PIN file {} has mode {mode:04o}: it must not be readable or writable by group or others (chmod 600 it)",
+            path.display()
+        )));
+    }
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path).context(format!("PIN file {}", path.display()))?,
+    );
+    let pin = text.trim_end_matches(['\n', '\r']);
+    if pin.is_empty() || pin.contains('\n') {
+        return Err(msg(format!(
+            "PIN file {} must hold the PIN on one line",
+            path.display()
+        )));
+    }
+    Ok(Zeroizing::new(pin.to_owned()))
+}
+
+/// The label a key of `role` (`root`, `issuing`) gets in the backend.
+pub(crate) fn key_label(config: &KeyBackendConfig, role: &str) -> String {
+    match config {
+        KeyBackendConfig::Software { .. } => role.to_owned(),
+        KeyBackendConfig::Pkcs11 { .. } => format!("shuin-{role}"),
+    }
+}
+
+/// Opens the backend of an instance in `dir`.
+pub(crate) fn open(config: &KeyBackendConfig, dir: &Path) -> Result<OpenedBackend> {
+    match config {
+        KeyBackendConfig::Software { dir: keys } => {
+            tracing::warn!("the issuer keys are software keys: development and tests only");
+            Ok(OpenedBackend {
+                keys: Box::new(SoftwareBackend::new(dir.join(keys))),
+                attributes: None,
+            })
+        }
+        KeyBackendConfig::Pkcs11 {
+            module,
+            token,
+            pin_file,
+        } => {
+            let module = dir.join(module);
+            let pin = read_pin_file(&dir.join(pin_file))?;
+            let backend = Pkcs11Backend::open(&module, token, pin).context(format!(
+                "opening PKCS#11 token {token:?} with {}",
+                module.display()
+            ))?;
+            Ok(OpenedBackend {
+                keys: Box::new(backend.clone()),
+                attributes: Some(Box::new(backend)),
+            })
+        }
+    }
+}
+
+/// Reads `key`'s attributes and checks the issuer key policy. `Ok(None)` for a backend
+/// without attributes (software). On a policy failure the evidence is still returned in
+/// the error's text, naming the failing attribute.
+pub(crate) fn check_issuer_key(
+    opened: &OpenedBackend,
+    key: &KeyRef,
+    role: &str,
+) -> Result<Option<(KeyAttributeEvidence, Result<()>)>> {
+    let Some(reader) = &opened.attributes else {
+        return Ok(None);
+    };
+    let evidence = reader
+        .attributes(key)
+        .context(format!("reading the attributes of the {role} key"))?;
+    let verdict = check_issuer_key_policy(&evidence)
+        .map_err(|e| msg(format!("refusing the {role} key: {e}")));
+    Ok(Some((evidence, verdict)))
+}
+
+/// Opens the backend for serving with `issuing_key`: its attributes are read and must
+/// pass the policy, and the evidence is logged. Refuses with one clear line otherwise.
+pub(crate) fn open_for_issuing(
+    config: &KeyBackendConfig,
+    dir: &Path,
+    issuing_key: &str,
+) -> Result<Box<dyn KeyGenerator>> {
+    let opened = open(config, dir)?;
+    let key = KeyRef::parse(issuing_key).context("ca.issuing_key")?;
+    if let Some((evidence, verdict)) = check_issuer_key(&opened, &key, "issuing")? {
+        let json = serde_json::to_string(&evidence).context("key attribute evidence")?;
+        match &verdict {
+            Ok(()) => tracing::info!(evidence = %json, "issuing key attributes pass the policy"),
+            Err(e) => tracing::error!(evidence = %json, "{e}"),
+        }
+        verdict?;
+    }
+    Ok(opened.keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn pin_files_must_be_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pin");
+        std::fs::write(&path, "123456\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let error = read_pin_file(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("mode 0644") && error.contains("chmod 600"),
+            "{error}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_pin_file(&path).unwrap().as_str(), "123456");
+        std::fs::write(&path, "\n").unwrap();
+        assert!(read_pin_file(&path).is_err());
+    }
+
+    #[test]
+    fn init_arguments_make_a_backend_config() {
+        assert!(matches!(
+            from_init_args("software", None, None, None).unwrap(),
+            KeyBackendConfig::Software { .. }
+        ));
+        let error = from_init_args("pkcs11", Some("/m.so".into()), None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--pkcs11-token"), "{error}");
+        let config = from_init_args(
+            "pkcs11",
+            Some("/m.so".into()),
+            Some("T".into()),
+            Some("pin".into()),
+        )
+        .unwrap();
+        let KeyBackendConfig::Pkcs11 { pin_file, .. } = &config else {
+            panic!("{config:?}");
+        };
+        assert!(pin_file.is_absolute());
+        let text = toml::to_string(&config).unwrap();
+        assert!(text.contains("kind = \"pkcs11\""), "{text}");
+        assert!(from_init_args("software", Some("/m.so".into()), None, None).is_err());
+    }
+}

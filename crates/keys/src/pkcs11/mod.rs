@@ -1,0 +1,560 @@
+//! The PKCS#11 backend (cryptoki): keys generated and kept inside a token (an HSM, a
+//! network or cloud HSM through its PKCS#11 library, or SoftHSM2 in tests).
+//!
+//! The token is found by label (slot numbers change), the user logs in once, and a small
+//! pool of sessions serves concurrent signing. RSA signs with `CKM_SHA256_RSA_PKCS` (or
+//! `CKM_RSA_PKCS` over a DigestInfo when the token lacks it); ECDSA hashes on the host and
+//! signs with `CKM_ECDSA`, whose raw r‖s is converted to DER.
+
+mod encoding;
+mod session_pool;
+
+use crate::attributes::{KeyAttributeEvidence, KeyAttributes, TokenFacts};
+use crate::{BackendInfo, KeyBackend, KeyError, KeyGenerator, KeyRef, KeySpec, Pkcs11Uri, Signer};
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::{AuthPin, Ulong};
+use encoding::Curve;
+use session_pool::SessionPool;
+use shuin_core::SignatureAlgorithm;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use zeroize::Zeroizing;
+
+/// Sessions opened per backend.
+const POOL_SIZE: usize = 4;
+
+fn device(operation: impl Into<String>, source: CkError) -> KeyError {
+    KeyError::Device {
+        operation: operation.into(),
+        source: Box::new(source),
+    }
+}
+
+/// How RSA keys sign on this token.
+#[derive(Debug, Clone, Copy)]
+enum RsaMechanism {
+    Sha256RsaPkcs,
+    RsaPkcsOverDigestInfo,
+}
+
+struct Shared {
+    /// Keeps the library loaded.
+    _context: Pkcs11,
+    module: PathBuf,
+    token: TokenFacts,
+    pool: SessionPool,
+    rsa: RsaMechanism,
+    /// Serialises check-then-generate within this process.
+    generating: Mutex<()>,
+}
+
+/// A logged-in PKCS#11 token. Holds no PIN after login.
+#[derive(Clone)]
+pub struct Pkcs11Backend {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Pkcs11Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pkcs11Backend")
+            .field("module", &self.shared.module)
+            .field("token", &self.shared.token.label)
+            .field("sessions", &self.shared.pool.len())
+            .finish()
+    }
+}
+
+fn find_slot(context: &Pkcs11, module: &Path, label: &str) -> Result<(Slot, TokenFacts), KeyError> {
+    let slots = context
+        .get_slots_with_token()
+        .map_err(|e| device("C_GetSlotList", e))?;
+    let mut found: Vec<(Slot, TokenFacts)> = Vec::new();
+    let mut present = Vec::new();
+    for slot in slots {
+        let info = context
+            .get_token_info(slot)
+            .map_err(|e| device("C_GetTokenInfo", e))?;
+        if info.label() == label {
+            found.push((
+                slot,
+                TokenFacts {
+                    label: info.label().to_owned(),
+                    manufacturer: info.manufacturer_id().to_owned(),
+                    model: info.model().to_owned(),
+                    serial: info.serial_number().to_owned(),
+                    firmware_version: info.firmware_version().to_string(),
+                    hardware_version: info.hardware_version().to_string(),
+                },
+            ));
+        } else {
+            present.push(format!("{:?}", info.label()));
+        }
+    }
+    if found.len() > 1 {
+        return Err(KeyError::Rejected {
+            uri: format!("pkcs11 token {label:?}"),
+            reason: format!(
+                "{} tokens carry this label; labels must be unique",
+                found.len()
+            ),
+        });
+    }
+    found.pop().ok_or_else(|| KeyError::TokenNotFound {
+        label: label.to_owned(),
+        module: module.display().to_string(),
+        present: if present.is_empty() {
+            "none".to_owned()
+        } else {
+            present.join(", ")
+        },
+    })
+}
+
+impl Pkcs11Backend {
+    /// Loads `module`, finds the token labelled `token_label`, logs in as the user with
+    /// `pin` (zeroized when this returns) and opens the session pool.
+    pub fn open(
+        module: &Path,
+        token_label: &str,
+        pin: Zeroizing<String>,
+    ) -> Result<Self, KeyError> {
+        let context =
+            Pkcs11::new(module).map_err(|e| device(format!("loading {}", module.display()), e))?;
+        match context.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(e) => return Err(device("C_Initialize", e)),
+        }
+        let (slot, token) = find_slot(&context, module, token_label)?;
+        let first = context
+            .open_rw_session(slot)
+            .map_err(|e| device("C_OpenSession", e))?;
+        let auth = AuthPin::from(pin.as_str());
+        drop(pin);
+        match first.login(UserType::User, Some(&auth)) {
+            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+            Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
+                return Err(KeyError::Rejected {
+                    uri: format!("pkcs11 token {token_label:?}"),
+                    reason: "the PIN is incorrect".into(),
+                })
+            }
+            Err(e) => return Err(device(format!("C_Login to token {token_label:?}"), e)),
+        }
+        drop(auth);
+        // Login state belongs to the application, so later sessions are logged in too.
+        let mut sessions = vec![first];
+        for _ in 1..POOL_SIZE {
+            sessions.push(
+                context
+                    .open_rw_session(slot)
+                    .map_err(|e| device("C_OpenSession", e))?,
+            );
+        }
+        let mechanisms = context
+            .get_mechanism_list(slot)
+            .map_err(|e| device("C_GetMechanismList", e))?;
+        let rsa = if mechanisms.contains(&MechanismType::SHA256_RSA_PKCS) {
+            RsaMechanism::Sha256RsaPkcs
+        } else {
+            RsaMechanism::RsaPkcsOverDigestInfo
+        };
+        let pool = SessionPool::new(sessions).ok_or(KeyError::GenerationFailed)?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                _context: context,
+                module: module.to_owned(),
+                token,
+                pool,
+                rsa,
+                generating: Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The token this backend is logged in to.
+    pub fn token(&self) -> &TokenFacts {
+        &self.shared.token
+    }
+
+    fn uri_for(&self, key: &KeyRef) -> Result<Pkcs11Uri, KeyError> {
+        let uri = Pkcs11Uri::from_key_ref(key)?;
+        if uri.token != self.shared.token.label {
+            return Err(KeyError::UnsupportedUri {
+                uri: key.to_string(),
+                reason: format!(
+                    "the key is in token {:?}, but this backend is open on token {:?}",
+                    uri.token, self.shared.token.label
+                ),
+            });
+        }
+        Ok(uri)
+    }
+
+    fn private_key(
+        &self,
+        session: &Session,
+        key: &KeyRef,
+        uri: &Pkcs11Uri,
+    ) -> Result<ObjectHandle, KeyError> {
+        let mut found = session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::Label(uri.object.as_bytes().to_vec()),
+            ])
+            .map_err(|e| device("C_FindObjects", e))?;
+        match found.len() {
+            1 => found.pop().ok_or(KeyError::NotFound {
+                uri: key.to_string(),
+            }),
+            0 => Err(KeyError::NotFound {
+                uri: key.to_string(),
+            }),
+            n => Err(KeyError::Rejected {
+                uri: key.to_string(),
+                reason: format!("{n} private keys carry this label; labels must be unique"),
+            }),
+        }
+    }
+
+    fn load_signer(&self, session: &Session, key: &KeyRef) -> Result<Pkcs11Signer, KeyError> {
+        let uri = self.uri_for(key)?;
+        let handle = self.private_key(session, key, &uri)?;
+        let rejected = |reason: String| KeyError::Rejected {
+            uri: key.to_string(),
+            reason,
+        };
+        let private = session
+            .get_attributes(handle, &[AttributeType::KeyType, AttributeType::Id])
+            .map_err(|e| device("C_GetAttributeValue", e))?;
+        let key_type = private.iter().find_map(|a| match a {
+            Attribute::KeyType(t) => Some(*t),
+            _ => None,
+        });
+        let id = private.iter().find_map(|a| match a {
+            Attribute::Id(id) => Some(id.clone()),
+            _ => None,
+        });
+        // The public half: same CKA_ID if the key has one, else the same label.
+        let public_template = match &id {
+            Some(id) if !id.is_empty() => vec![
+                Attribute::Class(ObjectClass::PUBLIC_KEY),
+                Attribute::Id(id.clone()),
+            ],
+            _ => vec![
+                Attribute::Class(ObjectClass::PUBLIC_KEY),
+                Attribute::Label(uri.object.as_bytes().to_vec()),
+            ],
+        };
+        let public = session
+            .find_objects(&public_template)
+            .map_err(|e| device("C_FindObjects", e))?
+            .first()
+            .copied();
+        let (kind, spki_der) = if key_type == Some(KeyType::RSA) {
+            // An RSA private key object also carries the modulus and exponent.
+            let source = public.unwrap_or(handle);
+            let values = session
+                .get_attributes(
+                    source,
+                    &[AttributeType::Modulus, AttributeType::PublicExponent],
+                )
+                .map_err(|e| device("C_GetAttributeValue", e))?;
+            let modulus = values.iter().find_map(|a| match a {
+                Attribute::Modulus(m) => Some(m.as_slice()),
+                _ => None,
+            });
+            let exponent = values.iter().find_map(|a| match a {
+                Attribute::PublicExponent(e) => Some(e.as_slice()),
+                _ => None,
+            });
+            let (Some(modulus), Some(exponent)) = (modulus, exponent) else {
+                return Err(rejected(
+                    "the token did not report CKA_MODULUS and CKA_PUBLIC_EXPONENT".into(),
+                ));
+            };
+            let spki = encoding::rsa_spki(modulus, exponent)
+                .map_err(|e| rejected(format!("RSA public key: {e}")))?;
+            (SignKind::Rsa(self.shared.rsa), spki)
+        } else if key_type == Some(KeyType::EC) {
+            let public = public.ok_or_else(|| {
+                rejected("no public key object with the key's CKA_ID or label".into())
+            })?;
+            let values = session
+                .get_attributes(public, &[AttributeType::EcParams, AttributeType::EcPoint])
+                .map_err(|e| device("C_GetAttributeValue", e))?;
+            let params = values.iter().find_map(|a| match a {
+                Attribute::EcParams(p) => Some(p.as_slice()),
+                _ => None,
+            });
+            let point = values.iter().find_map(|a| match a {
+                Attribute::EcPoint(p) => Some(p.as_slice()),
+                _ => None,
+            });
+            let (Some(params), Some(point)) = (params, point) else {
+                return Err(rejected(
+                    "the token did not report CKA_EC_PARAMS and CKA_EC_POINT".into(),
+                ));
+            };
+            let (spki, curve) = encoding::ec_spki(params, point).map_err(rejected)?;
+            (SignKind::Ec(curve), spki)
+        } else {
+            return Err(rejected(format!(
+                "key type {key_type:?} is not supported (RSA or EC)"
+            )));
+        };
+        Ok(Pkcs11Signer {
+            shared: self.shared.clone(),
+            handle,
+            uri: key.to_string(),
+            kind,
+            spki_der,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum SignKind {
+    Rsa(RsaMechanism),
+    Ec(Curve),
+}
+
+/// A private key inside a token. `Debug` shows only the URI and algorithm.
+pub struct Pkcs11Signer {
+    shared: Arc<Shared>,
+    handle: ObjectHandle,
+    uri: String,
+    kind: SignKind,
+    spki_der: Vec<u8>,
+}
+
+impl fmt::Debug for Pkcs11Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pkcs11Signer({}, {})", self.uri, self.algorithm().name())
+    }
+}
+
+impl Signer for Pkcs11Signer {
+    fn algorithm(&self) -> SignatureAlgorithm {
+        match self.kind {
+            SignKind::Rsa(_) => SignatureAlgorithm::RsaPkcs1Sha256,
+            SignKind::Ec(curve) => curve.algorithm(),
+        }
+    }
+
+    fn public_key_der(&self) -> &[u8] {
+        &self.spki_der
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let signed = self.shared.pool.with(|session| match self.kind {
+            SignKind::Rsa(RsaMechanism::Sha256RsaPkcs) => {
+                session.sign(&Mechanism::Sha256RsaPkcs, self.handle, message)
+            }
+            SignKind::Rsa(RsaMechanism::RsaPkcsOverDigestInfo) => session.sign(
+                &Mechanism::RsaPkcs,
+                self.handle,
+                &encoding::sha256_digest_info(message),
+            ),
+            SignKind::Ec(curve) => {
+                session.sign(&Mechanism::Ecdsa, self.handle, &curve.digest(message))
+            }
+        });
+        let signature = signed.map_err(|e| device(format!("C_Sign with {}", self.uri), e))?;
+        match self.kind {
+            SignKind::Rsa(_) => Ok(signature),
+            SignKind::Ec(curve) => {
+                encoding::ecdsa_der_from_raw(&signature, curve).map_err(|_| KeyError::SigningFailed)
+            }
+        }
+    }
+}
+
+impl KeyBackend for Pkcs11Backend {
+    fn signer(&self, key: &KeyRef) -> Result<Arc<dyn Signer>, KeyError> {
+        let signer = self
+            .shared
+            .pool
+            .with(|session| self.load_signer(session, key))?;
+        Ok(Arc::new(signer))
+    }
+
+    fn info(&self) -> BackendInfo {
+        let token = &self.shared.token;
+        let software_token = token.manufacturer.contains("SoftHSM");
+        BackendInfo {
+            kind: "pkcs11".into(),
+            production_grade: !software_token,
+            note: if software_token {
+                format!(
+                    "SoftHSM2 token {:?}: a software token for tests, not an HSM",
+                    token.label
+                )
+            } else {
+                format!(
+                    "PKCS#11 token {:?}: {} {} (serial {}, firmware {})",
+                    token.label,
+                    token.manufacturer,
+                    token.model,
+                    token.serial,
+                    token.firmware_version
+                )
+            },
+        }
+    }
+}
+
+fn check_label(label: &str) -> Result<(), KeyError> {
+    if label.is_empty() || label.len() > 64 || label.chars().any(char::is_control) {
+        return Err(KeyError::UnsupportedUri {
+            uri: label.into(),
+            reason: "a key label is 1 to 64 bytes of printable text".into(),
+        });
+    }
+    Ok(())
+}
+
+fn generation_templates(
+    spec: KeySpec,
+    label: &str,
+    id: &[u8],
+) -> Result<(Mechanism<'static>, Vec<Attribute>, Vec<Attribute>), KeyError> {
+    let common = |private: bool| {
+        vec![
+            Attribute::Token(true),
+            Attribute::Private(private),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(id.to_vec()),
+        ]
+    };
+    let mut public = common(false);
+    public.push(Attribute::Verify(true));
+    let mut private = common(true);
+    private.extend([
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Sign(true),
+    ]);
+    let mechanism = match spec {
+        KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
+            let bits: usize = match spec {
+                KeySpec::Rsa3072 => 3072,
+                KeySpec::Rsa4096 => 4096,
+                _ => 2048,
+            };
+            let bits = Ulong::try_from(bits).map_err(|_| KeyError::GenerationFailed)?;
+            public.extend([
+                Attribute::ModulusBits(bits),
+                Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
+            ]);
+            Mechanism::RsaPkcsKeyPairGen
+        }
+        KeySpec::EcP256 | KeySpec::EcP384 => {
+            let curve = if spec == KeySpec::EcP256 {
+                Curve::P256
+            } else {
+                Curve::P384
+            };
+            let params = curve
+                .ec_params_der()
+                .map_err(|_| KeyError::GenerationFailed)?;
+            public.push(Attribute::EcParams(params));
+            Mechanism::EccKeyPairGen
+        }
+    };
+    Ok((mechanism, public, private))
+}
+
+impl KeyGenerator for Pkcs11Backend {
+    fn generate(&self, label: &str, spec: KeySpec) -> Result<KeyRef, KeyError> {
+        check_label(label)?;
+        let _one_at_a_time = self
+            .shared
+            .generating
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut id = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut id).map_err(|_| KeyError::GenerationFailed)?;
+        let (mechanism, public, private) = generation_templates(spec, label, &id)?;
+        self.shared.pool.with(|session| {
+            let existing = session
+                .find_objects(&[Attribute::Label(label.as_bytes().to_vec())])
+                .map_err(|e| device("C_FindObjects", e))?;
+            if !existing.is_empty() {
+                return Err(KeyError::AlreadyExists {
+                    label: label.into(),
+                    location: format!("token {:?}", self.shared.token.label),
+                });
+            }
+            session
+                .generate_key_pair(&mechanism, &public, &private)
+                .map_err(|e| device(format!("C_GenerateKeyPair for {label:?}"), e))?;
+            Ok(())
+        })?;
+        Ok(Pkcs11Uri {
+            token: self.shared.token.label.clone(),
+            object: label.to_owned(),
+        }
+        .to_key_ref())
+    }
+}
+
+impl KeyAttributes for Pkcs11Backend {
+    fn attributes(&self, key: &KeyRef) -> Result<KeyAttributeEvidence, KeyError> {
+        let uri = self.uri_for(key)?;
+        let values = self.shared.pool.with(|session| {
+            let handle = self.private_key(session, key, &uri)?;
+            session
+                .get_attributes(
+                    handle,
+                    &[
+                        AttributeType::Sensitive,
+                        AttributeType::Extractable,
+                        AttributeType::NeverExtractable,
+                        AttributeType::AlwaysSensitive,
+                        AttributeType::Local,
+                        AttributeType::KeyType,
+                        AttributeType::Id,
+                    ],
+                )
+                .map_err(|e| device("C_GetAttributeValue", e))
+        })?;
+        // Look each attribute up by type: the token may leave some out.
+        let flag = |wanted: AttributeType| {
+            values.iter().find_map(|a| match (a, wanted) {
+                (Attribute::Sensitive(v), AttributeType::Sensitive)
+                | (Attribute::Extractable(v), AttributeType::Extractable)
+                | (Attribute::NeverExtractable(v), AttributeType::NeverExtractable)
+                | (Attribute::AlwaysSensitive(v), AttributeType::AlwaysSensitive)
+                | (Attribute::Local(v), AttributeType::Local) => Some(*v),
+                _ => None,
+            })
+        };
+        let key_type = values.iter().find_map(|a| match a {
+            Attribute::KeyType(t) if *t == KeyType::RSA => Some("rsa".to_owned()),
+            Attribute::KeyType(t) if *t == KeyType::EC => Some("ec".to_owned()),
+            Attribute::KeyType(t) => Some(format!("{t}")),
+            _ => None,
+        });
+        let id_hex = values.iter().find_map(|a| match a {
+            Attribute::Id(id) => Some(id.iter().map(|b| format!("{b:02x}")).collect()),
+            _ => None,
+        });
+        Ok(KeyAttributeEvidence {
+            uri: key.to_string(),
+            key_type: key_type.unwrap_or_else(|| "not reported".into()),
+            id_hex: id_hex.unwrap_or_default(),
+            sensitive: flag(AttributeType::Sensitive),
+            extractable: flag(AttributeType::Extractable),
+            never_extractable: flag(AttributeType::NeverExtractable),
+            always_sensitive: flag(AttributeType::AlwaysSensitive),
+            local: flag(AttributeType::Local),
+            token: self.shared.token.clone(),
+        })
+    }
+}

@@ -1,0 +1,50 @@
+//! OCSP over HTTP (RFC 6960 appendix A): `POST /ocsp` and `GET /ocsp/{base64}`.
+//! Every answer is an OCSPResponse, never a problem document or a crash.
+
+use crate::AppState;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine;
+use shuin_core::ocsp::{malformed_request, MAX_REQUEST_BYTES};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/ocsp", post(ocsp_post))
+        .route("/ocsp/{*request}", get(ocsp_get))
+}
+
+fn ocsp_response(der: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/ocsp-response")], der).into_response()
+}
+
+async fn answer(state: &AppState, request: Vec<u8>) -> Response {
+    let responder = state.ocsp.clone();
+    match tokio::task::spawn_blocking(move || responder.respond(&request)).await {
+        Ok(der) => ocsp_response(der),
+        Err(_) => ocsp_response(shuin_core::ocsp::internal_error()),
+    }
+}
+
+async fn ocsp_post(State(state): State<AppState>, body: Body) -> Response {
+    match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
+        Ok(bytes) => answer(&state, bytes.to_vec()).await,
+        Err(_) => ocsp_response(malformed_request()),
+    }
+}
+
+async fn ocsp_get(State(state): State<AppState>, Path(encoded): Path<String>) -> Response {
+    // The path segment is base64 of the DER request, URL-decoded by the router.
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim_start_matches('/'))
+        .or_else(|_| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded.trim_start_matches('/'))
+        });
+    match decoded {
+        Ok(bytes) if bytes.len() <= MAX_REQUEST_BYTES => answer(&state, bytes).await,
+        _ => ocsp_response(malformed_request()),
+    }
+}

@@ -1,0 +1,79 @@
+-- shuin PostgreSQL schema, version 1. Mirrors ../sqlite/schema.sql: BYTEA for blobs,
+-- BIGINT for Unix seconds. Constraints are named: the store maps a unique violation to a
+-- ConflictKind by constraint name. Text that is sorted on uses COLLATE "C", so the order
+-- is bytewise as in SQLite whatever the database's default collation.
+CREATE TABLE IF NOT EXISTS nonces (
+    nonce       TEXT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    used_at     BIGINT,
+    CONSTRAINT nonces_nonce_pkey PRIMARY KEY (nonce)
+);
+CREATE TABLE IF NOT EXISTS evidence (
+    sha256      TEXT NOT NULL,
+    bytes       BYTEA NOT NULL,
+    CONSTRAINT evidence_sha256_pkey PRIMARY KEY (sha256)
+);
+CREATE TABLE IF NOT EXISTS applications (
+    id               TEXT COLLATE "C" NOT NULL,
+    status           TEXT NOT NULL,
+    received_at      BIGINT NOT NULL,
+    review_reasons   TEXT NOT NULL,
+    serial           TEXT,
+    rejection_reason TEXT,
+    evidence_sha256  TEXT NOT NULL,
+    details          TEXT NOT NULL,
+    CONSTRAINT applications_id_pkey PRIMARY KEY (id)
+);
+CREATE INDEX IF NOT EXISTS applications_status ON applications (status, received_at);
+CREATE TABLE IF NOT EXISTS certificates (
+    serial           TEXT COLLATE "C" NOT NULL,
+    application_id   TEXT NOT NULL,
+    -- NULL once a reservation is abandoned, so the key may be certified later.
+    key_in_use       TEXT,
+    key_fingerprint  TEXT NOT NULL,
+    tbs_sha256       TEXT NOT NULL,
+    state            TEXT NOT NULL,
+    not_before       BIGINT NOT NULL,
+    not_after        BIGINT NOT NULL,
+    der              BYTEA,
+    issued_at        BIGINT,
+    CONSTRAINT certificates_serial_pkey PRIMARY KEY (serial),
+    CONSTRAINT certificates_key_in_use_key UNIQUE (key_in_use)
+);
+CREATE INDEX IF NOT EXISTS certificates_state ON certificates (state);
+CREATE TABLE IF NOT EXISTS ledger_entries (
+    seq        BIGINT NOT NULL,
+    canonical  BYTEA NOT NULL,
+    leaf_hash  TEXT NOT NULL,
+    CONSTRAINT ledger_entries_seq_pkey PRIMARY KEY (seq)
+);
+CREATE TABLE IF NOT EXISTS ledger_state (
+    id       BIGINT NOT NULL,
+    size     BIGINT NOT NULL,
+    root     TEXT NOT NULL,
+    compact  TEXT NOT NULL,
+    CONSTRAINT ledger_state_id_pkey PRIMARY KEY (id),
+    CONSTRAINT ledger_state_single_row CHECK (id = 0)
+);
+CREATE TABLE IF NOT EXISTS settings (
+    key    TEXT NOT NULL,
+    value  TEXT NOT NULL,
+    CONSTRAINT settings_key_pkey PRIMARY KEY (key)
+);
+CREATE TABLE IF NOT EXISTS revocations (
+    serial           TEXT COLLATE "C" NOT NULL,
+    revoked_at       BIGINT NOT NULL,
+    reason           BIGINT NOT NULL,
+    invalidity_date  BIGINT,
+    decided_by       TEXT NOT NULL,
+    CONSTRAINT revocations_serial_pkey PRIMARY KEY (serial),
+    CONSTRAINT revocations_serial_fkey FOREIGN KEY (serial) REFERENCES certificates (serial)
+);
+CREATE TABLE IF NOT EXISTS crls (
+    scope        TEXT NOT NULL,
+    number       BIGINT NOT NULL,
+    this_update  BIGINT NOT NULL,
+    next_update  BIGINT NOT NULL,
+    der          BYTEA NOT NULL,
+    CONSTRAINT crls_scope_number_pkey PRIMARY KEY (scope, number)
+);

@@ -1,0 +1,141 @@
+//! Revocations and CRLs on SQLite.
+
+use super::{secs, time_of, unavailable, SqliteStore};
+use crate::{ConflictKind, CrlRecord, CrlStore, RevocationRecord, RevocationStore, StoreError};
+use async_trait::async_trait;
+use shuin_core::revocation::RevocationReason;
+use shuin_core::Serial;
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+fn revocation_from_row(row: &SqliteRow) -> Result<RevocationRecord, StoreError> {
+    let serial: String = row.try_get("serial").map_err(unavailable)?;
+    let reason: i64 = row.try_get("reason").map_err(unavailable)?;
+    let invalidity: Option<i64> = row.try_get("invalidity_date").map_err(unavailable)?;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("revocation {serial}: {what}"));
+    Ok(RevocationRecord {
+        serial: Serial::from_hex(&serial).ok_or_else(|| corrupt("serial"))?,
+        revoked_at: time_of(row.try_get("revoked_at").map_err(unavailable)?),
+        reason: u8::try_from(reason)
+            .ok()
+            .and_then(RevocationReason::from_code)
+            .ok_or_else(|| corrupt("reason"))?,
+        invalidity_date: invalidity.map(time_of),
+        decided_by: row.try_get("decided_by").map_err(unavailable)?,
+    })
+}
+
+#[async_trait]
+impl RevocationStore for SqliteStore {
+    async fn revoke(&self, record: &RevocationRecord) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(unavailable)?;
+        let issued =
+            sqlx::query("SELECT 1 AS one FROM certificates WHERE serial = ?1 AND state = 'issued'")
+                .bind(record.serial.to_hex())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        if issued.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO revocations (serial, revoked_at, reason, invalidity_date, decided_by) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (serial) DO NOTHING",
+        )
+        .bind(record.serial.to_hex())
+        .bind(secs(record.revoked_at))
+        .bind(i64::from(record.reason.code()))
+        .bind(record.invalidity_date.map(secs))
+        .bind(&record.decided_by)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Conflict(ConflictKind::Revoked));
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn revocation(&self, serial: &Serial) -> Result<Option<RevocationRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT serial, revoked_at, reason, invalidity_date, decided_by FROM revocations WHERE serial = ?1",
+        )
+        .bind(serial.to_hex())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        row.as_ref().map(revocation_from_row).transpose()
+    }
+
+    async fn revocations(&self) -> Result<Vec<RevocationRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT serial, revoked_at, reason, invalidity_date, decided_by FROM revocations ORDER BY revoked_at, serial",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(revocation_from_row).collect()
+    }
+
+    async fn revocation_generation(&self) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM revocations")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        let n: i64 = row.try_get("n").map_err(unavailable)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+#[async_trait]
+impl CrlStore for SqliteStore {
+    async fn next_crl_number(&self, scope: &str) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(number), 0) AS n FROM crls WHERE scope = ?1")
+            .bind(scope)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        let n: i64 = row.try_get("n").map_err(unavailable)?;
+        Ok(u64::try_from(n).unwrap_or(0) + 1)
+    }
+
+    async fn put_crl(&self, record: &CrlRecord) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO crls (scope, number, this_update, next_update, der) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .bind(&record.scope)
+            .bind(i64::try_from(record.number).map_err(|_| StoreError::Corrupt("CRL number too large".into()))?)
+            .bind(secs(record.this_update))
+            .bind(secs(record.next_update))
+            .bind(&record.der)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn latest_crl(&self, scope: &str) -> Result<Option<CrlRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT scope, number, this_update, next_update, der FROM crls WHERE scope = ?1 ORDER BY number DESC LIMIT 1",
+        )
+        .bind(scope)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        row.map(|row| {
+            let number: i64 = row.try_get("number").map_err(unavailable)?;
+            Ok(CrlRecord {
+                scope: row.try_get("scope").map_err(unavailable)?,
+                number: u64::try_from(number)
+                    .map_err(|_| StoreError::Corrupt("negative CRL number".into()))?,
+                this_update: time_of(row.try_get("this_update").map_err(unavailable)?),
+                next_update: time_of(row.try_get("next_update").map_err(unavailable)?),
+                der: row.try_get("der").map_err(unavailable)?,
+            })
+        })
+        .transpose()
+    }
+}

@@ -1,0 +1,195 @@
+//! The conformance suite on PostgreSQL. Needs a server: `SHUIN_TEST_POSTGRES_URL` points
+//! at a database the test may `CREATE DATABASE` from (`scripts/postgres-test-server` starts
+//! one). Each test works in its own fresh database and drops it at the end. Without the
+//! variable the tests print a note and pass, unless `SHUIN_REQUIRE_POSTGRES=1`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use shuin_ledger::{Actor, Book, EntryDraft};
+use shuin_store::postgres::PostgresStore;
+use shuin_store::LedgerStore;
+use sqlx::postgres::PgPoolOptions;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, UNIX_EPOCH};
+
+/// The admin URL, or `None` (after a note) when PostgreSQL tests are skipped.
+fn admin_url() -> Option<String> {
+    match std::env::var("SHUIN_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("SHUIN_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "SHUIN_REQUIRE_POSTGRES=1 but SHUIN_TEST_POSTGRES_URL is unset \
+                 (start a server with scripts/postgres-test-server)"
+            );
+            eprintln!("note: SHUIN_TEST_POSTGRES_URL is unset; skipping the PostgreSQL tests");
+            None
+        }
+    }
+}
+
+/// `url` with its database replaced by `database`.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{database}", &base[..authority_end]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// A database created for one test, dropped by [`TestDb::drop_now`].
+struct TestDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    async fn create(admin: &str) -> TestDb {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        // RandomState is seeded randomly per process: a random suffix without a clock.
+        let random = RandomState::new().build_hasher().finish();
+        let name = format!(
+            "shuin_test_{}_{}_{random:016x}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(admin)
+            .await
+            .unwrap();
+        // The name is ours: letters, digits and underscores.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        TestDb {
+            admin: admin.to_owned(),
+            url: with_database(admin, &name),
+            name,
+        }
+    }
+
+    async fn drop_now(self) {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&self.admin)
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+}
+
+fn draft(i: usize) -> EntryDraft {
+    EntryDraft {
+        book: Book::Application,
+        kind: "test.entry".into(),
+        actor: Actor {
+            name: "tester".into(),
+            role: "system".into(),
+            zone: "secure".into(),
+        },
+        subjects: vec![format!("application:{i}")],
+        payload: serde_json::json!({ "i": i }),
+        evidence: vec![],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_conformance_suite() {
+    let Some(admin) = admin_url() else { return };
+    let db = TestDb::create(&admin).await;
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    let result = shuin_store::conformance::run(&store).await;
+    store.close().await;
+    db.drop_now().await;
+    result.unwrap();
+}
+
+/// Two stores (separate pools, as two processes would have) connect to one new database at
+/// once (the schema is applied under a lock), then append concurrently: the appends
+/// serialise on the `ledger_state` row, so the log stays contiguous and verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_ledger_appends_serialise_across_pools() {
+    let Some(admin) = admin_url() else { return };
+    let db = TestDb::create(&admin).await;
+    let (a, b) = tokio::join!(
+        PostgresStore::connect(&db.url),
+        PostgresStore::connect(&db.url)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let time = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let run = |store: PostgresStore, offset: usize| async move {
+        let mut seqs = Vec::new();
+        for i in 0..20 {
+            seqs.push(store.append(draft(offset + i), time).await?.seq);
+        }
+        Ok::<_, shuin_store::StoreError>(seqs)
+    };
+    let (sa, sb, sc, sd) = tokio::join!(
+        tokio::spawn(run(a.clone(), 0)),
+        tokio::spawn(run(a.clone(), 100)),
+        tokio::spawn(run(b.clone(), 200)),
+        tokio::spawn(run(b.clone(), 300)),
+    );
+    let rows = a.ledger_rows().await;
+    let head = b.ledger_head().await;
+    a.close().await;
+    b.close().await;
+    // A reconnect finds the schema in place.
+    let again = PostgresStore::connect(&db.url).await;
+    let head_again = match &again {
+        Ok(store) => Some(store.ledger_head().await),
+        Err(_) => None,
+    };
+    if let Ok(store) = &again {
+        store.close().await;
+    }
+    db.drop_now().await;
+
+    let mut seqs: Vec<u64> = [sa, sb, sc, sd]
+        .into_iter()
+        .flat_map(|r| r.unwrap().unwrap())
+        .collect();
+    seqs.sort_unstable();
+    let (rows, head) = (rows.unwrap(), head.unwrap());
+    again.unwrap();
+    let head_again = head_again.unwrap().unwrap();
+    assert_eq!(seqs, (0..80).collect::<Vec<u64>>());
+    let head = head.unwrap();
+    assert_eq!(head.size, 80);
+    assert_eq!(head_again, Some(head.clone()));
+    let report = shuin_ledger::verify_log(rows, Some(&head)).unwrap();
+    assert_eq!(report.size, 80);
+}
+
+#[test]
+fn with_database_replaces_only_the_path() {
+    assert_eq!(
+        with_database("postgres://u@127.0.0.1:5432/postgres", "x"),
+        "postgres://u@127.0.0.1:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h:1?sslmode=disable", "x"),
+        "postgres://u:p@h:1/x?sslmode=disable"
+    );
+}
