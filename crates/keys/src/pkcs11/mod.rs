@@ -156,10 +156,11 @@ impl Pkcs11Backend {
                     .map_err(|e| device("C_OpenSession", e))?,
             );
         }
-        let mechanisms = context
-            .get_mechanism_list(slot)
-            .map_err(|e| device("C_GetMechanismList", e))?;
-        let rsa = if mechanisms.contains(&MechanismType::SHA256_RSA_PKCS) {
+        // Asked one by one: listing all mechanisms makes cryptoki log every vendor one.
+        let rsa = if context
+            .get_mechanism_info(slot, MechanismType::SHA256_RSA_PKCS)
+            .is_ok()
+        {
             RsaMechanism::Sha256RsaPkcs
         } else {
             RsaMechanism::RsaPkcsOverDigestInfo
@@ -432,13 +433,21 @@ fn generation_templates(
             Attribute::Id(id.to_vec()),
         ]
     };
+    // Signing only: no encryption, wrapping or derivation with an issuer key.
     let mut public = common(false);
-    public.push(Attribute::Verify(true));
+    public.extend([
+        Attribute::Verify(true),
+        Attribute::Encrypt(false),
+        Attribute::Wrap(false),
+    ]);
     let mut private = common(true);
     private.extend([
         Attribute::Sensitive(true),
         Attribute::Extractable(false),
         Attribute::Sign(true),
+        Attribute::Decrypt(false),
+        Attribute::Unwrap(false),
+        Attribute::Derive(false),
     ]);
     let mechanism = match spec {
         KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {

@@ -1,0 +1,403 @@
+//! Revocation end to end: `shuin revoke` in another process reaches the running server's
+//! OCSP and CRL within 5 seconds; OpenSSL and pkilint accept what is published; OCSP
+//! answers malformed, unknown and multi-certificate requests correctly.
+
+// Helpers below #[test] functions panic on broken fixtures by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use shuin_testkit::SimulatedJlisCa;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn p(path: &Path) -> String {
+    path.to_str().unwrap().to_owned()
+}
+
+struct Issued {
+    cert: std::path::PathBuf,
+    serial: String,
+}
+
+fn issue(instance: &Instance, card: &shuin_testkit::TestCard, name: &str) -> Issued {
+    let (status, answer) = instance.apply(card, NAME, BIRTH, ADDRESS);
+    assert_eq!(status, 201, "{answer}");
+    let cert = instance.work.path().join(format!("{name}.pem"));
+    std::fs::write(&cert, answer["certificate_pem"].as_str().unwrap()).unwrap();
+    Issued {
+        cert,
+        serial: answer["serial"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn openssl(args: &[&str]) -> Option<(bool, String)> {
+    external("openssl", "SHUIN_REQUIRE_OPENSSL", args).map(|o| {
+        (
+            o.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        )
+    })
+}
+
+fn ocsp_status(instance: &Instance, cert: &Path) -> Option<String> {
+    let dir = instance.work.path();
+    let (ok, text) = openssl(&[
+        "ocsp",
+        "-url",
+        &instance.url("/ocsp"),
+        "-issuer",
+        &p(&dir.join("ca.pem")),
+        "-cert",
+        &p(cert),
+        "-CAfile",
+        &p(&dir.join("root.pem")),
+        "-no_nonce",
+        "-respout",
+        &p(&dir.join("resp.der")),
+    ])?;
+    assert!(
+        ok && text.contains("Response verify OK"),
+        "openssl ocsp: {text}"
+    );
+    Some(text)
+}
+
+#[test]
+fn a_revocation_reaches_ocsp_and_the_crl_within_five_seconds() {
+    let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let card = card(&jlis, |_| {});
+    let instance = Instance::start(&[], jlis);
+    let dir = instance.work.path().to_owned();
+    instance.repository_pem("/repository/root.crt", &dir.join("root.pem"));
+    instance.repository_pem("/repository/ca.crt", &dir.join("ca.pem"));
+    let first = issue(&instance, &card, "first");
+    let second = issue(&instance, &card, "second");
+
+    if let Some(text) = ocsp_status(&instance, &first.cert) {
+        assert!(text.contains(": good"), "{text}");
+    }
+    let out = shuin()
+        .args(["revoke", "--data"])
+        .arg(&instance.data)
+        .args([
+            "--serial",
+            &first.serial,
+            "--reason",
+            "keyCompromise",
+            "--operator",
+            "LRA 一郎",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["status"], "revoked");
+    let revoked_at = Instant::now();
+
+    // OCSP: revoked, with the reason, within 5 seconds.
+    if openssl(&["version"]).is_some() {
+        loop {
+            let text = ocsp_status(&instance, &first.cert).unwrap();
+            if text.contains(": revoked") {
+                assert!(text.contains("keyCompromise"), "{text}");
+                break;
+            }
+            assert!(
+                revoked_at.elapsed() < Duration::from_secs(5),
+                "OCSP still says: {text}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let text = ocsp_status(&instance, &second.cert).unwrap();
+        assert!(
+            text.contains(": good"),
+            "the other certificate stays good: {text}"
+        );
+        if let Some(out) = external(
+            "lint_ocsp_response",
+            "SHUIN_REQUIRE_PKILINT",
+            &["lint", "-s", "ERROR", &p(&dir.join("resp.der"))],
+        ) {
+            assert!(
+                out.status.success() && String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+                "{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+
+    // CRL: lists the serial, verifies, and makes `openssl verify -crl_check` fail.
+    let crl = loop {
+        let crl = get_bytes(&instance.url("/repository/ca.crl"));
+        std::fs::write(dir.join("ca.crl"), &crl).unwrap();
+        let listed = openssl(&[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            &p(&dir.join("ca.crl")),
+            "-noout",
+            "-text",
+        ])
+        .map(|(_, text)| text.to_uppercase().contains(&first.serial.to_uppercase()))
+        .unwrap_or(true);
+        if listed {
+            break crl;
+        }
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(5),
+            "the CRL does not list the serial yet"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    std::fs::write(
+        dir.join("ca.crl.pem"),
+        der::pem::encode_string("X509 CRL", der::pem::LineEnding::LF, &crl).unwrap(),
+    )
+    .unwrap();
+    let root_crl = get_bytes(&instance.url("/repository/root.crl"));
+    std::fs::write(
+        dir.join("root.crl.pem"),
+        der::pem::encode_string("X509 CRL", der::pem::LineEnding::LF, &root_crl).unwrap(),
+    )
+    .unwrap();
+    if let Some((ok, text)) = openssl(&[
+        "crl",
+        "-in",
+        &p(&dir.join("ca.crl.pem")),
+        "-CAfile",
+        &p(&dir.join("ca.pem")),
+        "-noout",
+    ]) {
+        assert!(ok && text.contains("verify OK"), "{text}");
+        let all = format!(
+            "{}{}",
+            std::fs::read_to_string(dir.join("ca.crl.pem")).unwrap(),
+            std::fs::read_to_string(dir.join("root.crl.pem")).unwrap()
+        );
+        std::fs::write(dir.join("crls.pem"), all).unwrap();
+        let (ok, text) = openssl(&[
+            "verify",
+            "-crl_check_all",
+            "-CAfile",
+            &p(&dir.join("root.pem")),
+            "-untrusted",
+            &p(&dir.join("ca.pem")),
+            "-CRLfile",
+            &p(&dir.join("crls.pem")),
+            &p(&first.cert),
+        ])
+        .unwrap();
+        assert!(!ok && text.contains("certificate revoked"), "{text}");
+        let (ok, text) = openssl(&[
+            "verify",
+            "-crl_check_all",
+            "-CAfile",
+            &p(&dir.join("root.pem")),
+            "-untrusted",
+            &p(&dir.join("ca.pem")),
+            "-CRLfile",
+            &p(&dir.join("crls.pem")),
+            &p(&second.cert),
+        ])
+        .unwrap();
+        assert!(ok, "{text}");
+    }
+    for (crl, kind) in [("ca.crl.pem", "CRL"), ("root.crl.pem", "ARL")] {
+        if let Some(out) = external(
+            "lint_crl",
+            "SHUIN_REQUIRE_PKILINT",
+            &[
+                "lint",
+                "-t",
+                kind,
+                "-p",
+                "PKIX",
+                "-s",
+                "ERROR",
+                &p(&dir.join(crl)),
+            ],
+        ) {
+            assert!(
+                out.status.success() && String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+                "{crl}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+
+    // A second revocation and an unknown serial get clear, coded refusals.
+    let again = shuin()
+        .args(["revoke", "--data"])
+        .arg(&instance.data)
+        .args(["--serial", &first.serial, "--reason", "superseded"])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("certificate_already_revoked"));
+    let unknown = shuin()
+        .args(["revoke", "--data"])
+        .arg(&instance.data)
+        .args(["--serial", "0123456789abcdef", "--reason", "keyCompromise"])
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("certificate_unknown"));
+    let bad_reason = shuin()
+        .args(["revoke", "--data"])
+        .arg(&instance.data)
+        .args(["--serial", &second.serial, "--reason", "certificateHold"])
+        .output()
+        .unwrap();
+    assert!(!bad_reason.status.success());
+
+    // The revocation book has the decision before the CRL that lists it.
+    let show = shuin()
+        .args(["ledger", "show", "--json", "--book", "revocation", "--data"])
+        .arg(&instance.data)
+        .output()
+        .unwrap();
+    let entries: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let kinds: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    let accepted = kinds
+        .iter()
+        .position(|k| *k == "revocation.accepted")
+        .expect("revocation.accepted");
+    assert!(
+        kinds[accepted..].contains(&"crl.signing") && kinds[accepted..].contains(&"crl.issued"),
+        "{kinds:?}"
+    );
+    let verify = shuin()
+        .args(["ledger", "verify", "--data"])
+        .arg(&instance.data)
+        .output()
+        .unwrap();
+    assert!(verify.status.success());
+}
+
+#[test]
+fn ocsp_answers_hostile_unknown_and_multi_certificate_requests() {
+    let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let card = card(&jlis, |_| {});
+    let instance = Instance::start(&[], jlis);
+    let dir = instance.work.path().to_owned();
+    instance.repository_pem("/repository/root.crt", &dir.join("root.pem"));
+    instance.repository_pem("/repository/ca.crt", &dir.join("ca.pem"));
+    let a = issue(&instance, &card, "a");
+    let b = issue(&instance, &card, "b");
+
+    let malformed = [0x30u8, 0x03, 0x0a, 0x01, 0x01];
+    for body in [
+        &b"not der"[..],
+        &[0x30, 0x82, 0x01][..],
+        &[][..],
+        &vec![0x30; 20 * 1024][..],
+    ] {
+        let mut r = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent()
+            .post(&instance.url("/ocsp"))
+            .header("Content-Type", "application/ocsp-request")
+            .send(body)
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(r.body_mut().read_to_vec().unwrap(), malformed);
+    }
+    let (status, _) = get(&instance.url("/ocsp/%%%not-base64"));
+    assert_eq!(status, 200);
+
+    if openssl(&["version"]).is_none() {
+        return;
+    }
+    // Several certificates in one request, and an unknown serial.
+    let (ok, text) = openssl(&[
+        "ocsp",
+        "-url",
+        &instance.url("/ocsp"),
+        "-issuer",
+        &p(&dir.join("ca.pem")),
+        "-cert",
+        &p(&a.cert),
+        "-cert",
+        &p(&b.cert),
+        "-serial",
+        "0x0badc0de",
+        "-CAfile",
+        &p(&dir.join("root.pem")),
+    ])
+    .unwrap();
+    assert!(ok && text.contains("Response verify OK"), "{text}");
+    assert_eq!(text.matches(": good").count(), 2, "{text}");
+    assert!(
+        text.contains("0x0badc0de: unknown") || text.contains("0x0BADC0DE: unknown"),
+        "{text}"
+    );
+    // A nonce is ignored, never an error (RFC 8954).
+    let (ok, text) = openssl(&[
+        "ocsp",
+        "-url",
+        &instance.url("/ocsp"),
+        "-issuer",
+        &p(&dir.join("ca.pem")),
+        "-cert",
+        &p(&a.cert),
+        "-CAfile",
+        &p(&dir.join("root.pem")),
+    ])
+    .unwrap();
+    assert!(ok && text.contains(": good"), "{text}");
+    // GET with the base64 request in the path (RFC 6960 appendix A.1).
+    let (ok, _) = openssl(&[
+        "ocsp",
+        "-issuer",
+        &p(&dir.join("ca.pem")),
+        "-cert",
+        &p(&a.cert),
+        "-no_nonce",
+        "-reqout",
+        &p(&dir.join("req.der")),
+    ])
+    .unwrap();
+    assert!(ok);
+    let request = std::fs::read(dir.join("req.der")).unwrap();
+    let encoded = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(request)
+    };
+    let path = encoded
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    let response = get_bytes(&instance.url(&format!("/ocsp/{path}")));
+    std::fs::write(dir.join("get.der"), response).unwrap();
+    let (ok, text) = openssl(&[
+        "ocsp",
+        "-respin",
+        &p(&dir.join("get.der")),
+        "-issuer",
+        &p(&dir.join("ca.pem")),
+        "-cert",
+        &p(&a.cert),
+        "-CAfile",
+        &p(&dir.join("root.pem")),
+    ])
+    .unwrap();
+    assert!(ok && text.contains(": good"), "{text}");
+}
