@@ -275,3 +275,39 @@ pub async fn publish_crl(
         "could not obtain a unique CRL number".into(),
     ))
 }
+
+#[async_trait::async_trait]
+impl shuin_core::revocation::Revoker for CaService {
+    async fn revoke(
+        &self,
+        request: shuin_core::revocation::RevocationRequest,
+    ) -> Result<shuin_core::revocation::RevocationDone, shuin_core::revocation::RevocationPortError>
+    {
+        use shuin_core::revocation::RevocationPortError as PortError;
+        let order = RevocationOrder {
+            serial: request.serial,
+            reason: request.reason,
+            invalidity_date: request.invalidity_date,
+            actor: Actor {
+                name: request.decided_by,
+                role: request.role,
+                zone: "secure".into(),
+            },
+            authorisation: request.authorisation,
+        };
+        match CaService::revoke(self, order).await {
+            Ok(done) => Ok(shuin_core::revocation::RevocationDone {
+                revoked_at: done.revoked_at,
+                crl_number: done.crl_number,
+            }),
+            Err(RevocationError::UnknownSerial(_)) => Err(PortError::UnknownSerial),
+            Err(RevocationError::AlreadyRevoked { revoked_at, .. }) => {
+                Err(PortError::AlreadyRevoked {
+                    revoked_at: shuin_core::timefmt::parse_rfc3339(&revoked_at)
+                        .unwrap_or(std::time::UNIX_EPOCH),
+                })
+            }
+            Err(e) => Err(PortError::Unavailable(Box::new(e))),
+        }
+    }
+}

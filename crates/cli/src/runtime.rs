@@ -283,7 +283,10 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         verifier,
         crl_source,
         store.clone(),
-        issuer,
+        shuin_ra::CaPorts {
+            issuer,
+            revoker: ca.clone(),
+        },
         clock.clone(),
         Arc::new(OsRandom),
         RaConfig {

@@ -401,3 +401,153 @@ fn ocsp_answers_hostile_unknown_and_multi_certificate_requests() {
     .unwrap();
     assert!(ok && text.contains(": good"), "{text}");
 }
+
+fn revocation_body(instance: &Instance, serial: &str, reason: &str) -> Vec<u8> {
+    let challenge = instance.challenge();
+    serde_json::json!({
+        "format": "shuin-revocation/1",
+        "serial": serial,
+        "reason": reason,
+        "nonce": challenge["nonce"],
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// Signs with a subscriber key and certificate (ECDSA P-256 with SHA-256).
+fn sign_with_subscriber_key(
+    content: &[u8],
+    cert_pem: &str,
+    key: &shuin_keys::SoftwareSigner,
+) -> Vec<u8> {
+    use shuin_keys::Signer;
+    let (_, cert_der) = der::pem::decode_vec(cert_pem.as_bytes()).unwrap();
+    let sign = |message: &[u8]| key.sign(message);
+    shuin_client::cms_sign::sign_attached_with(
+        content,
+        &cert_der,
+        shuin_client::cms_sign::CmsSignOptions {
+            algorithm: key.algorithm(),
+            signing_time: None,
+        },
+        &sign,
+    )
+    .unwrap()
+}
+
+#[test]
+fn subscriber_revocation_needs_the_certificate_key_or_the_same_person() {
+    use shuin_keys::{KeySpec, SoftwareSigner};
+    let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let holder = card(&jlis, |_| {});
+    let stranger = card(&jlis, |s| s.name = "鈴木　一郎".into());
+    let instance = Instance::start(&[], jlis);
+    let mut issued = Vec::new();
+    for _ in 0..2 {
+        let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
+        let document = instance.document(&key, NAME, BIRTH, ADDRESS);
+        let (status, answer) = instance.submit(&holder, &document);
+        assert_eq!(status, 201, "{answer}");
+        issued.push((
+            answer["serial"].as_str().unwrap().to_owned(),
+            answer["certificate_pem"].as_str().unwrap().to_owned(),
+            key,
+        ));
+    }
+    let (first_serial, _, _) = &issued[0];
+    let (second_serial, second_pem, second_key) = &issued[1];
+    let post =
+        |body: &[u8]| instance.submit_raw_to("/api/v1/revocations", "application/pkcs7-mime", body);
+
+    // Signed by another certificate's key: refused, nothing revoked.
+    let body = revocation_body(&instance, first_serial, "keyCompromise");
+    assert_problem(
+        &post(&sign_with_subscriber_key(&body, second_pem, second_key)),
+        422,
+        "revocation_not_authorized",
+    );
+    // Signed by another person's JPKI key: refused.
+    let body = revocation_body(&instance, first_serial, "keyCompromise");
+    assert_problem(
+        &post(&stranger.sign_application(&body).unwrap()),
+        422,
+        "revocation_not_authorized",
+    );
+    let (status, _) = get(&instance.url(&format!("/api/v1/applications/{}", "0")));
+    assert_eq!(status, 404);
+
+    // Signed by the certificate's own key: revoked.
+    let (first_serial, first_pem, first_key) = &issued[0];
+    let body = revocation_body(&instance, first_serial, "keyCompromise");
+    let cms = sign_with_subscriber_key(&body, first_pem, first_key);
+    let (status, answer) = post(&cms);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["status"], "revoked");
+    assert!(answer["crl_number"].as_u64().unwrap() >= 2);
+    assert_problem(&post(&cms), 409, "nonce_reused");
+    let body = revocation_body(&instance, first_serial, "superseded");
+    assert_problem(
+        &post(&sign_with_subscriber_key(&body, first_pem, first_key)),
+        409,
+        "certificate_already_revoked",
+    );
+
+    // Signed by the holder's JPKI key (the same person): revoked.
+    let body = revocation_body(&instance, second_serial, "cessationOfOperation");
+    let (status, answer) = post(&holder.sign_application(&body).unwrap());
+    assert_eq!(status, 200, "{answer}");
+
+    // Unknown serial, bad bodies.
+    let body = revocation_body(&instance, "0123456789abcdef", "keyCompromise");
+    assert_problem(
+        &post(&holder.sign_application(&body).unwrap()),
+        404,
+        "certificate_unknown",
+    );
+    assert_problem(&post(b"junk"), 400, "malformed_request");
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&revocation_body(&instance, second_serial, "keyCompromise"))
+            .unwrap();
+    body["reason"] = "certificateHold".into();
+    assert_problem(
+        &post(
+            &holder
+                .sign_application(body.to_string().as_bytes())
+                .unwrap(),
+        ),
+        400,
+        "malformed_request",
+    );
+    assert_problem(
+        &instance.submit_raw_to("/api/v1/revocations", "application/json", b"{}"),
+        415,
+        "unsupported_media_type",
+    );
+
+    // The refusals and the decisions are in the revocation book.
+    let show = shuin()
+        .args(["ledger", "show", "--json", "--book", "revocation", "--data"])
+        .arg(&instance.data)
+        .output()
+        .unwrap();
+    let entries: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let kinds: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "revocation.refused").count(),
+        2,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == "revocation.accepted")
+            .count(),
+        2,
+        "{kinds:?}"
+    );
+}

@@ -111,3 +111,57 @@ mod tests {
         assert_eq!(RevocationReason::parse("certificateHold"), None);
     }
 }
+
+/// A revocation the RA (or an operator tool) asks the CA to carry out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationRequest {
+    /// The certificate.
+    pub serial: crate::Serial,
+    /// Why.
+    pub reason: RevocationReason,
+    /// When the key was compromised, if known.
+    pub invalidity_date: Option<std::time::SystemTime>,
+    /// Who decided (a name for the ledger).
+    pub decided_by: String,
+    /// Their role (`subscriber`, `lra`, ...).
+    pub role: String,
+    /// How the request was authorised (`subscriber_key`, `jpki_same_person`, `operator`).
+    pub authorisation: String,
+}
+
+/// A revocation that took effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevocationDone {
+    /// When.
+    pub revoked_at: std::time::SystemTime,
+    /// The CRL that lists it.
+    pub crl_number: u64,
+}
+
+/// Why the CA did not revoke.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RevocationPortError {
+    /// No issued certificate has that serial.
+    #[error("no issued certificate has that serial")]
+    UnknownSerial,
+    /// Already revoked.
+    #[error("already revoked")]
+    AlreadyRevoked {
+        /// When.
+        revoked_at: std::time::SystemTime,
+    },
+    /// Ledger, storage or key trouble (retryable).
+    #[error("unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The port through which the RA has the CA revoke (like `Issuer` for issuance).
+#[async_trait::async_trait]
+pub trait Revoker: Send + Sync {
+    /// Records, stores and publishes the revocation (a new CRL).
+    async fn revoke(
+        &self,
+        request: RevocationRequest,
+    ) -> Result<RevocationDone, RevocationPortError>;
+}

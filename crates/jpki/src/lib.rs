@@ -27,6 +27,6 @@ pub use basic_info::{
 pub use crl::{JpkiCrl, MAX_CRL_BYTES};
 pub use error::JpkiError;
 pub use matching::{match_applicant, normalize_address, normalize_text, MatchOutcome};
-pub use signed_data::MAX_CERTIFICATES;
+pub use signed_data::{verify_subscriber_signed_data, SelfSignedContent, MAX_CERTIFICATES};
 pub use signing_certificate::{SigningCertificate, POLICY_SIGNING, POLICY_SIGNING_TEST};
 pub use verifier::{VerifiedApplication, Verifier, VerifierConfig};

@@ -23,8 +23,10 @@ use const_oid::db::rfc5911::{ID_CONTENT_TYPE, ID_DATA, ID_MESSAGE_DIGEST, ID_SIG
 use const_oid::ObjectIdentifier;
 use der::asn1::ObjectIdentifier as Oid;
 use der::{Decode, Encode, Tag, Tagged};
-use sha2::{Digest, Sha256};
-use shuin_core::signature::{RSA_ENCRYPTION, SHA256_WITH_RSA};
+use sha2::{Digest as _, Sha256};
+use shuin_core::signature::{
+    ECDSA_WITH_SHA256, ECDSA_WITH_SHA384, EC_PUBLIC_KEY, RSA_ENCRYPTION, SHA256_WITH_RSA,
+};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::ext::pkix::SubjectKeyIdentifier;
 use x509_cert::Certificate;
@@ -46,8 +48,48 @@ pub(crate) struct VerifiedSignedData {
     pub(crate) signer: Certificate,
 }
 
-/// Checks structure, finds the signer certificate and verifies the signature.
+/// Which signatures a SignedData may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AllowedSignatures {
+    /// RSA PKCS#1 v1.5 with SHA-256: what JPKI cards produce.
+    JpkiRsa,
+    /// Also ECDSA with SHA-256 or SHA-384 (subscriber keys, e.g. revocation requests).
+    SubscriberKeys,
+}
+
+/// `id-sha384`.
+const ID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
+
+/// Checks structure, finds the signer certificate and verifies the signature (RSA only).
 pub(crate) fn verify_signed_data(cms_der: &[u8]) -> Result<VerifiedSignedData, JpkiError> {
+    verify_signed_data_with(cms_der, AllowedSignatures::JpkiRsa)
+}
+
+/// A SignedData verified under its own signer certificate only: no chain, no profile.
+/// For requests signed with a subscriber's key (the certificate is checked by the caller
+/// against what shuin issued).
+#[derive(Debug)]
+pub struct SelfSignedContent {
+    /// The eContent octets.
+    pub content: Vec<u8>,
+    /// DER of the signer certificate as received.
+    pub signer_der: Vec<u8>,
+}
+
+/// Verifies structure and signature of a SignedData signed by RSA (SHA-256) or ECDSA
+/// (SHA-256/384), with the same budgets and rules as applications.
+pub fn verify_subscriber_signed_data(cms_der: &[u8]) -> Result<SelfSignedContent, JpkiError> {
+    let verified = verify_signed_data_with(cms_der, AllowedSignatures::SubscriberKeys)?;
+    Ok(SelfSignedContent {
+        content: verified.content,
+        signer_der: verified.signer_der,
+    })
+}
+
+fn verify_signed_data_with(
+    cms_der: &[u8],
+    allowed: AllowedSignatures,
+) -> Result<VerifiedSignedData, JpkiError> {
     // Step 2: structure.
     let content_info = ContentInfo::from_der(cms_der)
         .map_err(|e| JpkiError::malformed_der("the body is not a DER ContentInfo", e))?;
@@ -92,10 +134,10 @@ pub(crate) fn verify_signed_data(cms_der: &[u8]) -> Result<VerifiedSignedData, J
 
     // Step 3: signer certificate, then signature and digest.
     let (signer_der, signer) = find_signer(&parts.certificates, &signer_info.sid)?;
-    check_algorithms(signer_info)?;
+    let verification_oid = check_algorithms(signer_info, &signer, allowed)?;
     let message = match (&signer_info.signed_attrs, parts.signed_attributes_as_set) {
         (Some(attributes), Some(as_set)) => {
-            check_signed_attributes(attributes, &content)?;
+            check_signed_attributes(attributes, &content, &signer_info.digest_alg)?;
             as_set
         }
         (None, None) => content.clone(),
@@ -108,7 +150,7 @@ pub(crate) fn verify_signed_data(cms_der: &[u8]) -> Result<VerifiedSignedData, J
         .map_err(|e| JpkiError::malformed_der("the signer key does not encode", e))?;
     shuin_core::signature::verify(
         &spki_der,
-        SHA256_WITH_RSA,
+        verification_oid,
         &message,
         signer_info.signature.as_bytes(),
     )
@@ -150,36 +192,70 @@ fn find_signer<'a>(
     Err(JpkiError::SignerCertificateMissing)
 }
 
-fn check_algorithms(signer_info: &SignerInfo) -> Result<(), JpkiError> {
-    if !is_sha256(&signer_info.digest_alg) {
-        return Err(JpkiError::CmsSignatureInvalid {
-            detail: "the digest algorithm is not SHA-256",
-        });
-    }
+/// Checks the digest and signature algorithms; returns the signature OID to verify with.
+fn check_algorithms(
+    signer_info: &SignerInfo,
+    signer: &Certificate,
+    allowed: AllowedSignatures,
+) -> Result<ObjectIdentifier, JpkiError> {
+    let digest = digest_of(&signer_info.digest_alg);
     let algorithm = &signer_info.signature_algorithm;
     let null_or_absent = algorithm
         .parameters
         .as_ref()
         .is_none_or(|p| p.tag() == Tag::Null && p.value().is_empty());
-    if !(algorithm.oid == SHA256_WITH_RSA || algorithm.oid == RSA_ENCRYPTION) || !null_or_absent {
-        return Err(JpkiError::CmsSignatureInvalid {
-            detail: "the signature algorithm is not RSA PKCS#1 v1.5 with SHA-256",
-        });
+    let rsa =
+        (algorithm.oid == SHA256_WITH_RSA || algorithm.oid == RSA_ENCRYPTION) && null_or_absent;
+    let key_is_ec = signer.tbs_certificate.subject_public_key_info.algorithm.oid == EC_PUBLIC_KEY;
+    match (allowed, digest, rsa) {
+        (_, Some(Digest::Sha256), true) => Ok(SHA256_WITH_RSA),
+        (AllowedSignatures::JpkiRsa, Some(Digest::Sha256), false) => {
+            Err(JpkiError::CmsSignatureInvalid {
+                detail: "the signature algorithm is not RSA PKCS#1 v1.5 with SHA-256",
+            })
+        }
+        (AllowedSignatures::JpkiRsa, _, _) => Err(JpkiError::CmsSignatureInvalid {
+            detail: "the digest algorithm is not SHA-256",
+        }),
+        (AllowedSignatures::SubscriberKeys, Some(d), false)
+            if key_is_ec
+                && (algorithm.oid == ECDSA_WITH_SHA256
+                    || algorithm.oid == ECDSA_WITH_SHA384
+                    || algorithm.oid == EC_PUBLIC_KEY) =>
+        {
+            Ok(match d {
+                Digest::Sha256 => ECDSA_WITH_SHA256,
+                Digest::Sha384 => ECDSA_WITH_SHA384,
+            })
+        }
+        _ => Err(JpkiError::CmsSignatureInvalid {
+            detail: "the signature is not RSA PKCS#1 v1.5 with SHA-256 or ECDSA with SHA-256/384",
+        }),
     }
-    Ok(())
 }
 
-fn is_sha256(algorithm: &AlgorithmIdentifierOwned) -> bool {
-    algorithm.oid == ID_SHA256
-        && algorithm
-            .parameters
-            .as_ref()
-            .is_none_or(|p| p.tag() == Tag::Null && p.value().is_empty())
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Digest {
+    Sha256,
+    Sha384,
+}
+
+fn digest_of(algorithm: &AlgorithmIdentifierOwned) -> Option<Digest> {
+    let null_or_absent = algorithm
+        .parameters
+        .as_ref()
+        .is_none_or(|p| p.tag() == Tag::Null && p.value().is_empty());
+    match algorithm.oid {
+        ID_SHA256 if null_or_absent => Some(Digest::Sha256),
+        ID_SHA384 if null_or_absent => Some(Digest::Sha384),
+        _ => None,
+    }
 }
 
 fn check_signed_attributes(
     attributes: &x509_cert::attr::Attributes,
     content: &[u8],
+    digest_algorithm: &AlgorithmIdentifierOwned,
 ) -> Result<(), JpkiError> {
     let single = |oid: ObjectIdentifier| -> Result<&der::Any, JpkiError> {
         let mut found = attributes.iter().filter(|a| a.oid == oid);
@@ -205,7 +281,11 @@ fn check_signed_attributes(
         });
     }
     let digest = single(ID_MESSAGE_DIGEST)?;
-    if digest.tag() != Tag::OctetString || digest.value() != Sha256::digest(content).as_slice() {
+    let expected = match digest_of(digest_algorithm) {
+        Some(Digest::Sha384) => sha2::Sha384::digest(content).to_vec(),
+        _ => Sha256::digest(content).to_vec(),
+    };
+    if digest.tag() != Tag::OctetString || digest.value() != expected.as_slice() {
         return Err(JpkiError::CmsSignatureInvalid {
             detail: "the message digest does not match the content",
         });

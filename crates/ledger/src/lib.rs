@@ -2,21 +2,34 @@
 //! encoded as RFC 8785 canonical JSON and committed to by an RFC 9162 Merkle tree
 //! (DESIGN.md section 5).
 //!
-//! This crate is pure: it performs no I/O. Stores persist [`StoredEntry`] rows and a
-//! [`CompactTree`] state; auditors run [`verify_log`] over an export.
+//! This crate is pure: apart from reading and writing an export directory
+//! ([`export::write_export`], [`export::verify_export`]) it performs no I/O, and signing
+//! is a closure the caller passes (the audit key lives in the key backend). Stores
+//! persist [`StoredEntry`] rows and a [`CompactTree`] state; `shuin ledger verify` runs
+//! [`verify_log`] over a store and [`verify_export`] over an export.
 //!
 //! - [`canonical`]: RFC 8785 JSON Canonicalization Scheme (JCS).
 //! - [`entry`]: the entry model and its canonical encoding.
 //! - [`merkle`]: RFC 9162 section 2.1 tree hashes, proofs and the incremental tree.
 //! - [`verify`]: offline verification of a stored sequence against a tree head.
+//! - [`note`]: C2SP signed notes signed by the audit key (ECDSA or RSA from the key
+//!   backend; the key-ID and signature-type choice is documented there).
+//! - [`checkpoint`]: C2SP `tlog-checkpoint` bodies, signing and verification.
+//! - [`export`]: the offline export (JSON Lines, checkpoints, audit key) and its verifier.
 
 pub mod canonical;
+pub mod checkpoint;
 pub mod entry;
 pub mod error;
+pub mod export;
 pub mod merkle;
+pub mod note;
 pub mod verify;
 
+pub use checkpoint::{Checkpoint, CheckpointError};
 pub use entry::{Actor, Book, Entry, EntryDraft};
 pub use error::LedgerError;
+pub use export::{verify_export, ExportError, ExportReport};
 pub use merkle::CompactTree;
+pub use note::{NoteError, NoteKey, SignedNote};
 pub use verify::{verify_log, BookCounts, StoredEntry, TreeHead, VerifyError, VerifyReport};

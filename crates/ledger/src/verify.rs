@@ -14,17 +14,12 @@
 //! Memory stays O(log n) whatever the log size: rows are streamed into a
 //! [`CompactTree`].
 //!
-//! # Signed checkpoints (not yet implemented)
+//! # Signed checkpoints
 //!
-//! Today the caller supplies `expected_head` and must obtain it from a trusted source.
-//! Signed checkpoints will slot in here: a `checkpoint` module will parse and verify
-//! C2SP `tlog-checkpoint` signed notes (origin line, decimal tree size, base64 root
-//! hash, then `signed-note` signature lines by the audit key;
-//! <https://c2sp.org/tlog-checkpoint>, <https://c2sp.org/signed-note>) and yield a
-//! [`TreeHead`] to pass to [`verify_log`]. Checking several checkpoints against one pass
-//! over the log needs the root at each checkpoint's size, which the streaming
-//! [`CompactTree`] already provides; older checkpoints can also be linked to newer ones
-//! with [`crate::merkle::verify_consistency`].
+//! Here the caller supplies `expected_head` from a trusted source (the store's head).
+//! An export carries signed checkpoints instead ([`crate::checkpoint`]); its verifier,
+//! [`crate::export::verify_export`], checks the root at every checkpoint's size in one
+//! streaming pass.
 //!
 //! [RFC 9162 section 2.1.1]: https://www.rfc-editor.org/rfc/rfc9162#section-2.1.1
 
@@ -32,9 +27,8 @@ use crate::{merkle, Book, CompactTree, Entry, LedgerError};
 
 /// One ledger row as a store or an export holds it.
 ///
-/// In a JSON Lines export this is one line
-/// `{"seq": 17, "canonical": "<the entry's canonical JSON>", "leaf_hash": "<64 hex digits>"}`
-/// (the export format itself is defined by the store).
+/// An export ([`crate::export`]) writes only `canonical`, one line per row; the seq is
+/// in the entry and the leaf hash is recomputed.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct StoredEntry {
     /// The row's sequence number.
@@ -92,7 +86,7 @@ impl BookCounts {
         }
     }
 
-    fn add(&mut self, book: Book) {
+    pub(crate) fn add(&mut self, book: Book) {
         let count = match book {
             Book::Application => &mut self.application,
             Book::Revocation => &mut self.revocation,

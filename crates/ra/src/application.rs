@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 use shuin_core::application::ApplicationDocument;
 use shuin_core::issuance::{Approver, IssuanceError, IssuanceOrder, Issuer};
 use shuin_core::key_policy::{check_subscriber_key, key_fingerprint};
+use shuin_core::revocation::Revoker;
 use shuin_core::{Clock, RandomSource, ReasonCode, ReviewReason, Serial};
 use shuin_jpki::{MatchOutcome, SigningCertificate, Verifier};
 use shuin_ledger::{Actor, Book, EntryDraft};
@@ -93,13 +94,29 @@ pub enum ApplicationOutcome {
 
 /// The RA.
 pub struct RaService {
-    verifier: Verifier,
-    crl: Arc<dyn CrlSource>,
-    store: Arc<dyn RaStore>,
+    pub(crate) verifier: Verifier,
+    pub(crate) crl: Arc<dyn CrlSource>,
+    pub(crate) store: Arc<dyn RaStore>,
     issuer: Arc<dyn Issuer>,
-    clock: Arc<dyn Clock>,
+    pub(crate) revoker: Arc<dyn Revoker>,
+    pub(crate) clock: Arc<dyn Clock>,
     rng: Arc<dyn RandomSource>,
     config: RaConfig,
+}
+
+/// The RA's ports to the CA: it issues and revokes only through these.
+#[derive(Clone)]
+pub struct CaPorts {
+    /// Issuance.
+    pub issuer: Arc<dyn Issuer>,
+    /// Revocation.
+    pub revoker: Arc<dyn Revoker>,
+}
+
+impl std::fmt::Debug for CaPorts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CaPorts")
+    }
 }
 
 impl std::fmt::Debug for RaService {
@@ -110,7 +127,7 @@ impl std::fmt::Debug for RaService {
     }
 }
 
-fn system_actor() -> Actor {
+pub(crate) fn system_actor() -> Actor {
     Actor {
         name: "shuin-ra".into(),
         role: "system".into(),
@@ -124,7 +141,7 @@ impl RaService {
         verifier: Verifier,
         crl: Arc<dyn CrlSource>,
         store: Arc<dyn RaStore>,
-        issuer: Arc<dyn Issuer>,
+        ca: CaPorts,
         clock: Arc<dyn Clock>,
         rng: Arc<dyn RandomSource>,
         config: RaConfig,
@@ -133,7 +150,8 @@ impl RaService {
             verifier,
             crl,
             store,
-            issuer,
+            issuer: ca.issuer,
+            revoker: ca.revoker,
             clock,
             rng,
             config,
@@ -145,7 +163,7 @@ impl RaService {
         &self.config
     }
 
-    fn random_token(&self, len: usize) -> Result<Vec<u8>, RaError> {
+    pub(crate) fn random_token(&self, len: usize) -> Result<Vec<u8>, RaError> {
         let mut bytes = vec![0u8; len];
         self.rng
             .fill(&mut bytes)
@@ -299,6 +317,12 @@ impl RaService {
                 "test_card": signer.test_card,
             },
             "entries": checked.document.applicant,
+            "basic": {
+                "name": signer.basic.name,
+                "birth_date": signer.basic.birth.iso(),
+                "address": signer.basic.address,
+                "gender": signer.basic.gender,
+            },
             "key_fingerprint": checked.key_fingerprint,
             "spki_der": base64::engine::general_purpose::STANDARD.encode(&checked.spki_der),
             "subject_name": signer.basic.name,

@@ -6,10 +6,12 @@
 mod application;
 mod crl_source;
 mod error;
+mod revocation;
 
 pub use application::{
-    ApplicationOutcome, Challenge, RaConfig, RaService, RaStore, MAX_APPLICATION_BYTES,
+    ApplicationOutcome, CaPorts, Challenge, RaConfig, RaService, RaStore, MAX_APPLICATION_BYTES,
     RULE_VERSION,
 };
 pub use crl_source::{CrlSource, FileCrlSource, StaticCrlSource};
 pub use error::RaError;
+pub use revocation::{RevocationAnswer, REVOCATION_FORMAT};

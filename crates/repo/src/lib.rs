@@ -1,9 +1,13 @@
 //! The repository (リポジトリ設備): the public content a signature verifier fetches.
-//! CRLs, OCSP and the publishers (filesystem, S3, LDAP) arrive with the revocation work.
+//! It holds the CA certificates and the newest CRLs; the [`publish`] module copies them
+//! to outside repositories (a directory, S3, LDAP) whenever they change.
+
+pub mod publish;
 
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
+use tokio::sync::watch;
 
 /// A published CRL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +29,8 @@ pub struct Repository {
     terms_sha256: String,
     ca_crl: RwLock<Option<PublishedCrl>>,
     root_crl: RwLock<Option<PublishedCrl>>,
+    /// Bumped whenever a CRL is replaced; publishers wait on it.
+    changes: watch::Sender<u64>,
 }
 
 impl Repository {
@@ -38,18 +44,31 @@ impl Repository {
             terms_sha256,
             ca_crl: RwLock::new(None),
             root_crl: RwLock::new(None),
+            changes: watch::Sender::new(0),
         }
     }
 
     /// Publishes a newer issuing-CA CRL (older numbers are ignored). Returns whether it
     /// replaced the current one.
     pub fn publish_ca_crl(&self, crl: PublishedCrl) -> bool {
-        publish(&self.ca_crl, crl)
+        self.changed(publish(&self.ca_crl, crl))
     }
 
     /// Publishes a newer root CRL.
     pub fn publish_root_crl(&self, crl: PublishedCrl) -> bool {
-        publish(&self.root_crl, crl)
+        self.changed(publish(&self.root_crl, crl))
+    }
+
+    fn changed(&self, replaced: bool) -> bool {
+        if replaced {
+            self.changes.send_modify(|generation| *generation += 1);
+        }
+        replaced
+    }
+
+    /// A receiver that is marked changed whenever a CRL is replaced.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// The current issuing-CA CRL.

@@ -19,6 +19,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/challenges", post(create_challenge))
         .route("/api/v1/applications", post(submit_application))
         .route("/api/v1/applications/{id}", get(application))
+        .route("/api/v1/revocations", post(submit_revocation))
 }
 
 async fn create_challenge(State(state): State<AppState>) -> Response {
@@ -49,33 +50,57 @@ async fn submit_application(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if !is_pkcs7_mime(&headers) {
-        return problem(
+    let bytes = match read_signed_body(&headers, body).await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    match state.ra.submit_application(&bytes).await {
+        Ok(outcome) => outcome_response(outcome, true),
+        Err(e) => from_ra_error(e),
+    }
+}
+
+async fn read_signed_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, Response> {
+    if !is_pkcs7_mime(headers) {
+        return Err(problem(
             ReasonCode::UnsupportedMediaType,
             "send the CMS SignedData as application/pkcs7-mime",
-        );
+        ));
     }
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY) {
-        return problem(
+        return Err(problem(
             ReasonCode::PayloadTooLarge,
-            "the application exceeds 64 KiB",
-        );
+            "the request exceeds 64 KiB",
+        ));
     }
-    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| problem(ReasonCode::PayloadTooLarge, "the request exceeds 64 KiB"))
+}
+
+async fn submit_revocation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let bytes = match read_signed_body(&headers, body).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            return problem(
-                ReasonCode::PayloadTooLarge,
-                "the application exceeds 64 KiB",
-            )
-        }
+        Err(response) => return response,
     };
-    match state.ra.submit_application(&bytes).await {
-        Ok(outcome) => outcome_response(outcome, true),
+    match state.ra.submit_revocation(&bytes).await {
+        Ok(done) => {
+            let body = serde_json::json!({
+                "status": "revoked",
+                "serial": done.serial.to_hex(),
+                "revoked_at": rfc3339(done.revoked_at),
+                "crl_number": done.crl_number,
+            });
+            (StatusCode::OK, axum::Json(body)).into_response()
+        }
         Err(e) => from_ra_error(e),
     }
 }

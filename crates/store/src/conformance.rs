@@ -4,8 +4,9 @@
 
 use crate::{
     ApplicationRecord, ApplicationStatus, ApplicationStore, CertificateRecord, CertificateState,
-    CertificateWriter, ConflictKind, CrlRecord, CrlStore, LedgerStore, NonceOutcome, NonceStore,
-    RevocationRecord, RevocationStore, SettingsStore, StoreError,
+    CertificateWriter, CheckpointWriter, ConflictKind, CrlRecord, CrlStore, LedgerStore,
+    NonceOutcome, NonceStore, RevocationRecord, RevocationStore, SettingsStore, StoreError,
+    StoredCheckpoint,
 };
 use shuin_core::revocation::RevocationReason;
 use shuin_core::{ReviewReason, Serial};
@@ -35,6 +36,7 @@ where
         + ApplicationStore
         + CertificateWriter
         + LedgerStore
+        + CheckpointWriter
         + SettingsStore
         + RevocationStore
         + CrlStore,
@@ -45,6 +47,7 @@ where
     revocations(store).await?;
     crls(store).await?;
     ledger(store).await?;
+    checkpoints(store).await?;
     settings(store).await?;
     Ok(())
 }
@@ -442,6 +445,90 @@ async fn ledger<S: LedgerStore>(store: &S) -> Result<(), String> {
     ensure!(head.size == 5, "head size");
     let report = shuin_ledger::verify_log(rows, Some(&head)).map_err(|e| format!("verify: {e}"))?;
     ensure!(report.size == 5, "verified size");
+    Ok(())
+}
+
+/// Needs `ledger` to have run: five entries.
+async fn checkpoints<S: LedgerStore + CheckpointWriter>(store: &S) -> Result<(), String> {
+    ensure!(
+        store.ledger_size().await.map_err(|e| fail("size", e))? == 5,
+        "ledger size"
+    );
+    let rows = store.ledger_rows().await.map_err(|e| fail("rows", e))?;
+    let stored: Vec<String> = rows.iter().map(|r| r.leaf_hash_hex.clone()).collect();
+    let leaves = store.leaf_hashes(5).await.map_err(|e| fail("leaves", e))?;
+    ensure!(
+        leaves.iter().map(hex::encode).collect::<Vec<_>>() == stored,
+        "leaf hashes are the stored ones, in order"
+    );
+    ensure!(
+        store
+            .leaf_hashes(3)
+            .await
+            .map_err(|e| fail("leaves", e))?
+            .len()
+            == 3,
+        "a prefix of leaves"
+    );
+    ensure!(
+        store
+            .leaf_hashes(100)
+            .await
+            .map_err(|e| fail("leaves", e))?
+            .len()
+            == 5,
+        "no more leaves than entries"
+    );
+    ensure!(
+        store
+            .latest_checkpoint()
+            .await
+            .map_err(|e| fail("latest", e))?
+            .is_none(),
+        "no checkpoint yet"
+    );
+    let three = StoredCheckpoint {
+        size: 3,
+        note: "origin\n3\nroot\n\n\u{2014} origin sig\n".into(),
+    };
+    store
+        .add_checkpoint(&three)
+        .await
+        .map_err(|e| fail("add", e))?;
+    store
+        .add_checkpoint(&three)
+        .await
+        .map_err(|e| fail("adding the same note again is a no-op", e))?;
+    ensure!(
+        matches!(
+            store
+                .add_checkpoint(&StoredCheckpoint {
+                    size: 3,
+                    note: "another".into()
+                })
+                .await,
+            Err(StoreError::Conflict(ConflictKind::Other))
+        ),
+        "a different note for a stored size conflicts"
+    );
+    let five = StoredCheckpoint {
+        size: 5,
+        note: "five".into(),
+    };
+    store
+        .add_checkpoint(&five)
+        .await
+        .map_err(|e| fail("add", e))?;
+    let all = store.checkpoints().await.map_err(|e| fail("list", e))?;
+    ensure!(
+        all == vec![three, five.clone()],
+        "checkpoints in size order: {all:?}"
+    );
+    let latest = store
+        .latest_checkpoint()
+        .await
+        .map_err(|e| fail("latest", e))?;
+    ensure!(latest == Some(five), "latest checkpoint: {latest:?}");
     Ok(())
 }
 

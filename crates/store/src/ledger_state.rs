@@ -71,3 +71,11 @@ pub(crate) fn next_entry(
         compact: encode_state(&tree.to_state()),
     })
 }
+
+/// A stored leaf hash (64 hex digits) of row `seq`.
+pub(crate) fn decode_leaf(seq: i64, text: &str) -> Result<[u8; 32], StoreError> {
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(text, &mut hash)
+        .map_err(|_| corrupt(format!("leaf hash of entry {seq} is not 64 hex digits")))?;
+    Ok(hash)
+}

@@ -94,6 +94,38 @@ pub trait LedgerStore: Send + Sync {
     async fn ledger_head(&self) -> Result<Option<shuin_ledger::TreeHead>, StoreError>;
 }
 
+/// A signed checkpoint as stored: the C2SP note text for the tree of `size` entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// The tree size it signs.
+    pub size: u64,
+    /// The signed note (`shuin_ledger::checkpoint`).
+    pub note: String,
+}
+
+/// Read side of the ledger for auditors: leaf hashes for proofs, and the signed
+/// checkpoints (table `ledger_checkpoints`).
+#[async_trait]
+pub trait LedgerReader: Send + Sync {
+    /// The number of entries.
+    async fn ledger_size(&self) -> Result<u64, StoreError>;
+    /// The stored leaf hashes of the first `size` entries in order (all of them if the
+    /// log is shorter).
+    async fn leaf_hashes(&self, size: u64) -> Result<Vec<[u8; 32]>, StoreError>;
+    /// Every checkpoint, smallest size first.
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError>;
+    /// The checkpoint with the largest size.
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
+}
+
+/// Write side of checkpoints: the checkpoint maker only.
+#[async_trait]
+pub trait CheckpointWriter: LedgerReader {
+    /// Stores a checkpoint. Storing the same note again is a no-op; a different note for
+    /// a size already stored is `Conflict(Other)` (checkpoints are never replaced).
+    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;
+}
+
 /// Small key-value settings (instance metadata, counters).
 #[async_trait]
 pub trait SettingsStore: Send + Sync {

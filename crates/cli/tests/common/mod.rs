@@ -188,7 +188,11 @@ impl Instance {
     }
 
     pub fn submit_raw(&self, content_type: &str, body: &[u8]) -> (u16, Value) {
-        let (status, text) = post(&self.url("/api/v1/applications"), content_type, body);
+        self.submit_raw_to("/api/v1/applications", content_type, body)
+    }
+
+    pub fn submit_raw_to(&self, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+        let (status, text) = post(&self.url(path), content_type, body);
         (
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),

@@ -567,3 +567,49 @@ impl KeyAttributes for Pkcs11Backend {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SoftHSM2 has `CKM_SHA256_RSA_PKCS`, so the DigestInfo fallback is forced here.
+    #[test]
+    fn rsa_over_digest_info_verifies_like_the_combined_mechanism() {
+        let Some(module) = crate::softhsm::module_for_tests().unwrap() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let token =
+            crate::softhsm::SoftHsmToken::create(&module, dir.path(), "digest-info", "4321")
+                .unwrap();
+        token.use_in_this_process();
+        let backend = token.open().unwrap();
+        let key = backend.generate("rsa", KeySpec::Rsa2048).unwrap();
+        let loaded = backend
+            .shared
+            .pool
+            .with(|session| backend.load_signer(session, &key))
+            .unwrap();
+        for mechanism in [
+            RsaMechanism::Sha256RsaPkcs,
+            RsaMechanism::RsaPkcsOverDigestInfo,
+        ] {
+            let signer = Pkcs11Signer {
+                shared: backend.shared.clone(),
+                handle: loaded.handle,
+                uri: loaded.uri.clone(),
+                kind: SignKind::Rsa(mechanism),
+                spki_der: loaded.spki_der.clone(),
+            };
+            let signature = signer.sign(b"to be signed").unwrap();
+            let oid = signer.algorithm().algorithm_identifier().oid;
+            assert!(shuin_core::signature::verify(
+                signer.public_key_der(),
+                oid,
+                b"to be signed",
+                &signature
+            )
+            .is_ok());
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! record-before-effect rule needs. Unique violations map to [`ConflictKind`] by the
 //! constraint names in `schema.sql`.
 
+mod checkpoints;
 mod ledger;
 mod revocation;
 mod rows;

@@ -55,6 +55,11 @@ CREATE TABLE IF NOT EXISTS ledger_state (
     CONSTRAINT ledger_state_id_pkey PRIMARY KEY (id),
     CONSTRAINT ledger_state_single_row CHECK (id = 0)
 );
+CREATE TABLE IF NOT EXISTS ledger_checkpoints (
+    size  BIGINT NOT NULL,
+    note  TEXT NOT NULL,
+    CONSTRAINT ledger_checkpoints_size_pkey PRIMARY KEY (size)
+);
 CREATE TABLE IF NOT EXISTS settings (
     key    TEXT NOT NULL,
     value  TEXT NOT NULL,

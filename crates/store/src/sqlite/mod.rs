@@ -1,6 +1,7 @@
 //! SQLite implementation: bundled SQLite, WAL, `synchronous=FULL` (every commit is
 //! durable before the call returns, which the ledger's record-before-effect rule needs).
 
+mod checkpoints;
 mod ledger;
 mod revocation;
 mod rows;

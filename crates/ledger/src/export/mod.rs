@@ -1,0 +1,243 @@
+//! The offline export of the ledger, for auditors (DESIGN.md section 5, "Verification").
+//!
+//! An export is a directory:
+//!
+//! ```text
+//! X/manifest.json                 {"format": "shuin-ledger-export/1", "origin": "<origin>", ...}
+//! X/entries.jsonl                 one entry per line, seq 0, 1, 2, ...: the entry's RFC 8785
+//!                                 canonical JSON exactly as stored and hashed, then "\n"
+//! X/checkpoints/<size>.note       C2SP signed checkpoints, <size> zero-padded to 20 digits;
+//!                                 the last one covers every entry of the export
+//! X/audit-key.pem                 the audit key's SubjectPublicKeyInfo ("PUBLIC KEY" PEM)
+//! ```
+//!
+//! The manifest's other fields (entry count, key ID, verifier key string) are for
+//! people; [`verify_export`] trusts only `format` and `origin` from it, and everything
+//! it concludes rests on the checkpoint signatures. The key name of the audit key is the
+//! origin.
+//!
+//! Writing and reading the directory is the only I/O in this crate; the checks
+//! themselves ([`verify_export_parts`]) work on readers and strings.
+
+mod verify;
+
+pub use verify::{verify_export_parts, ExportError, ExportReport};
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::checkpoint::Checkpoint;
+use crate::note::{NoteKey, SignedNote};
+use crate::StoredEntry;
+
+/// The `format` of the manifest.
+pub const FORMAT: &str = "shuin-ledger-export/1";
+/// The manifest file name.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// The entries file name.
+pub const ENTRIES_FILE: &str = "entries.jsonl";
+/// The checkpoints directory name.
+pub const CHECKPOINTS_DIR: &str = "checkpoints";
+/// The audit public key file name.
+pub const AUDIT_KEY_FILE: &str = "audit-key.pem";
+
+/// The file name of the checkpoint of `size` entries inside [`CHECKPOINTS_DIR`].
+pub fn checkpoint_file_name(size: u64) -> String {
+    format!("{size:020}.note")
+}
+
+/// What [`write_export`] wrote.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ExportSummary {
+    /// Entries written.
+    pub entries: u64,
+    /// Checkpoints written.
+    pub checkpoints: usize,
+}
+
+/// Why an export could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// A file could not be written.
+    #[error("cannot write {path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The target exists and is not an empty directory.
+    #[error("{path} exists and is not empty; choose a new directory")]
+    NotEmpty {
+        /// The target.
+        path: PathBuf,
+    },
+    /// A row holds a newline (never true of canonical JSON) or is out of order.
+    #[error("ledger row {seq} cannot be exported: {reason}")]
+    BadRow {
+        /// The row.
+        seq: u64,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A stored checkpoint is not a signed checkpoint.
+    #[error("stored checkpoint number {index} (from 0) is malformed")]
+    BadCheckpoint {
+        /// Its position in the list given.
+        index: usize,
+        /// The cause.
+        #[source]
+        source: crate::checkpoint::CheckpointError,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
+    move |source| WriteError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes an export of `rows` (in seq order) with the signed `checkpoints` (notes) into
+/// the new or empty directory `dir`. The caller makes sure the last checkpoint covers
+/// every row.
+///
+/// # Errors
+///
+/// A [`WriteError`] naming the file or row.
+pub fn write_export(
+    dir: &Path,
+    rows: impl IntoIterator<Item = StoredEntry>,
+    checkpoints: &[String],
+    key: &NoteKey,
+) -> Result<ExportSummary, WriteError> {
+    if dir.exists() {
+        let mut listing = std::fs::read_dir(dir).map_err(io_error(dir))?;
+        if listing.next().is_some() {
+            return Err(WriteError::NotEmpty {
+                path: dir.to_owned(),
+            });
+        }
+    }
+    let checkpoint_dir = dir.join(CHECKPOINTS_DIR);
+    std::fs::create_dir_all(&checkpoint_dir).map_err(io_error(&checkpoint_dir))?;
+
+    let entries_path = dir.join(ENTRIES_FILE);
+    let file = std::fs::File::create(&entries_path).map_err(io_error(&entries_path))?;
+    let mut out = std::io::BufWriter::new(file);
+    let mut count = 0u64;
+    for row in rows {
+        if row.seq != count {
+            return Err(WriteError::BadRow {
+                seq: row.seq,
+                reason: "rows are not contiguous from 0",
+            });
+        }
+        if row.canonical.contains(&b'\n') {
+            return Err(WriteError::BadRow {
+                seq: row.seq,
+                reason: "it contains a newline",
+            });
+        }
+        out.write_all(&row.canonical)
+            .and_then(|()| out.write_all(b"\n"))
+            .map_err(io_error(&entries_path))?;
+        count += 1;
+    }
+    out.into_inner()
+        .map_err(|e| e.into_error())
+        .and_then(|file| file.sync_all())
+        .map_err(io_error(&entries_path))?;
+
+    for (index, note) in checkpoints.iter().enumerate() {
+        let size = SignedNote::parse(note)
+            .map_err(crate::checkpoint::CheckpointError::from)
+            .and_then(|parsed| Checkpoint::parse_body(&parsed.text))
+            .map_err(|source| WriteError::BadCheckpoint { index, source })?
+            .size;
+        let path = checkpoint_dir.join(checkpoint_file_name(size));
+        std::fs::write(&path, note).map_err(io_error(&path))?;
+    }
+
+    let pem = der::pem::encode_string("PUBLIC KEY", der::pem::LineEnding::LF, key.spki_der())
+        .map_err(|e| WriteError::Io {
+            path: dir.join(AUDIT_KEY_FILE),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let key_path = dir.join(AUDIT_KEY_FILE);
+    std::fs::write(&key_path, pem).map_err(io_error(&key_path))?;
+
+    let manifest = serde_json::json!({
+        "format": FORMAT,
+        "origin": key.name(),
+        "entries": count,
+        "checkpoints": checkpoints.len(),
+        "audit_key": {
+            "key_id": key.key_id_hex(),
+            "algorithm": key.algorithm().name(),
+            "verifier_key": key.verifier_key(),
+        },
+    });
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let text = format!("{manifest:#}\n");
+    std::fs::write(&manifest_path, text).map_err(io_error(&manifest_path))?;
+    Ok(ExportSummary {
+        entries: count,
+        checkpoints: checkpoints.len(),
+    })
+}
+
+/// Verifies the export in `dir` (see [`verify_export_parts`]), and, when given, that it
+/// extends `since_checkpoint`, a signed checkpoint saved from an earlier export or from
+/// `GET /ledger/v1/checkpoint`.
+///
+/// # Errors
+///
+/// The first [`ExportError`] found, naming the file, line, seq or checkpoint at fault.
+pub fn verify_export(
+    dir: &Path,
+    since_checkpoint: Option<&str>,
+) -> Result<ExportReport, ExportError> {
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).map_err(|source| ExportError::Io { path, source })
+    };
+    let manifest = read(MANIFEST_FILE)?;
+    let key_pem = read(AUDIT_KEY_FILE)?;
+    let checkpoint_dir = dir.join(CHECKPOINTS_DIR);
+    let listing = std::fs::read_dir(&checkpoint_dir).map_err(|source| ExportError::Io {
+        path: checkpoint_dir.clone(),
+        source,
+    })?;
+    let mut checkpoints = Vec::new();
+    for item in listing {
+        let item = item.map_err(|source| ExportError::Io {
+            path: checkpoint_dir.clone(),
+            source,
+        })?;
+        let name = item.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".note") {
+            continue;
+        }
+        let text = std::fs::read_to_string(item.path()).map_err(|source| ExportError::Io {
+            path: item.path(),
+            source,
+        })?;
+        checkpoints.push((format!("{CHECKPOINTS_DIR}/{name}"), text));
+    }
+    checkpoints.sort();
+    let entries_path = dir.join(ENTRIES_FILE);
+    let entries = std::fs::File::open(&entries_path).map_err(|source| ExportError::Io {
+        path: entries_path,
+        source,
+    })?;
+    verify_export_parts(
+        &manifest,
+        &key_pem,
+        &checkpoints,
+        std::io::BufReader::new(entries),
+        since_checkpoint,
+    )
+}
