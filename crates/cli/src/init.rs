@@ -23,6 +23,9 @@ use std::time::Duration;
 /// Default terms (重要事項), bilingual. Operators replace `DIR/terms.txt` with their own.
 pub(crate) const DEFAULT_TERMS: &str = include_str!("../../../docs/terms-template.txt");
 
+/// The CP/CPS template; operators complete `DIR/cps.md`.
+pub(crate) const DEFAULT_CPS: &str = include_str!("../../../docs/cp-cps-template.md");
+
 /// What `init` needs.
 #[derive(Debug, Clone)]
 pub(crate) struct InitOptions {
@@ -317,11 +320,13 @@ pub(crate) async fn init(
     )
     .context("ca/issuing.pem")?;
     std::fs::write(dir.join("terms.txt"), DEFAULT_TERMS).context("terms.txt")?;
+    std::fs::write(dir.join("cps.md"), DEFAULT_CPS).context("cps.md")?;
 
     let config = InstanceConfig {
         instance: InstanceSection {
             public_url: base.to_owned(),
             development: options.development,
+            cps: PathBuf::from("cps.md"),
         },
         ca: CaSection {
             key_backend: options.key_backend.clone(),
@@ -347,6 +352,8 @@ pub(crate) async fn init(
             listen: options.listen.clone(),
         },
         revocation: RevocationSection::default(),
+        ledger: crate::checkpoints::LedgerSection::default(),
+        publishers: Vec::new(),
     };
     config.write_new(dir)?;
     store

@@ -23,6 +23,10 @@ pub(crate) struct Instance {
     pub(crate) state: AppState,
     pub(crate) ca: Arc<CaService>,
     pub(crate) ocsp: Arc<OcspService>,
+    /// Signs ledger checkpoints (`watch::run` and shutdown).
+    pub(crate) checkpoints: Arc<crate::checkpoints::CheckpointMaker>,
+    /// The outside repositories (`[[publishers]]`), fed by `watch::run`.
+    pub(crate) publishers: Vec<Arc<dyn shuin_repo::publish::Publisher>>,
 }
 
 /// The CA side alone (for `revoke` and `crl` run beside a server).
@@ -230,6 +234,15 @@ fn ca_crl_lifetime(latest: &Option<CrlRecord>) -> Duration {
 pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     let side = open_ca(dir).await?;
     let ocsp = Arc::new(open_ocsp(&side).await?);
+    let checkpoints = Arc::new(
+        crate::checkpoints::CheckpointMaker::open(
+            &side.config,
+            side.store.clone(),
+            side.backend.as_ref(),
+            SystemClock.now(),
+        )
+        .await?,
+    );
     ocsp.load(side.store.as_ref())
         .await
         .context("loading certificate statuses")?;
@@ -267,12 +280,15 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     );
     let terms = std::fs::read_to_string(dir.join(&config.ra.terms))
         .context(dir.join(&config.ra.terms).display())?;
-    let repository = Arc::new(Repository::new(
-        chain.root_der.clone(),
-        chain.issuing_der.clone(),
-        terms,
-    ));
+    let cps = std::fs::read_to_string(dir.join(&config.instance.cps)).ok();
+    if cps.is_none() {
+        tracing::warn!(path = %dir.join(&config.instance.cps).display(), "no CP/CPS file; /repository/cps answers 404");
+    }
+    let repository = Arc::new(
+        Repository::new(chain.root_der.clone(), chain.issuing_der.clone(), terms).with_cps(cps),
+    );
     refresh_crls(&ca, &store, &repository).await?;
+    let publishers = crate::publishers::build(&config.publishers, dir)?;
     let base = config.instance.public_url.trim_end_matches('/').to_owned();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let issuer: Arc<dyn shuin_core::issuance::Issuer> = Arc::new(crate::watch::IssuerWithOcsp {
@@ -298,6 +314,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
             chain_der: vec![chain.issuing_der, chain.root_der],
         },
     );
+    let ledger: Arc<dyn shuin_store::LedgerReader> = store.clone();
     Ok(Instance {
         config,
         store,
@@ -306,8 +323,11 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
             repository,
             ocsp: ocsp.clone(),
             clock,
+            ledger,
         },
         ca,
         ocsp,
+        checkpoints,
+        publishers,
     })
 }

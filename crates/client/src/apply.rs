@@ -105,7 +105,7 @@ pub enum ApplyOutcome {
     },
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     ureq::Agent::config_builder()
         .http_status_as_error(false)

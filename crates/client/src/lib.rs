@@ -6,7 +6,11 @@ mod apply;
 pub mod cms_sign;
 mod csr;
 mod error;
+mod revoke;
+mod status;
 
 pub use apply::{apply, ApplyOutcome, ApplyRequest, CardSigner, FileCard};
 pub use csr::build_csr;
 pub use error::ClientError;
+pub use revoke::request_revocation;
+pub use status::{crl_lists, ocsp_status, OcspAnswer};

@@ -80,6 +80,11 @@ impl RevocationReason {
         Self::ALL.into_iter().find(|r| r.code() == code)
     }
 
+    /// From x509-cert's enum (`None` for the reasons shuin does not use).
+    pub fn from_crl_reason(reason: CrlReason) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.crl_reason() == reason)
+    }
+
     /// As x509-cert's enum.
     pub fn crl_reason(self) -> CrlReason {
         match self {

@@ -31,6 +31,8 @@ pub struct Repository {
     root_crl: RwLock<Option<PublishedCrl>>,
     /// Bumped whenever a CRL is replaced; publishers wait on it.
     changes: watch::Sender<u64>,
+    /// The CP/CPS (認証業務規程) text.
+    cps: Option<String>,
 }
 
 impl Repository {
@@ -45,7 +47,19 @@ impl Repository {
             ca_crl: RwLock::new(None),
             root_crl: RwLock::new(None),
             changes: watch::Sender::new(0),
+            cps: None,
         }
+    }
+
+    /// Adds the CP/CPS (認証業務規程) text.
+    pub fn with_cps(mut self, cps: Option<String>) -> Self {
+        self.cps = cps;
+        self
+    }
+
+    /// The CP/CPS text, if configured.
+    pub fn cps(&self) -> Option<&str> {
+        self.cps.as_deref()
     }
 
     /// Publishes a newer issuing-CA CRL (older numbers are ignored). Returns whether it

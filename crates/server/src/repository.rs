@@ -13,6 +13,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/repository/ca.crt", get(ca_certificate))
         .route("/repository/root.crt", get(root_certificate))
         .route("/repository/terms", get(terms))
+        .route("/repository/cps", get(cps))
         .route("/repository/ca.crl", get(ca_crl))
         .route("/repository/root.crl", get(root_crl))
 }
@@ -36,6 +37,17 @@ fn crl_response(state: &AppState, crl: Option<shuin_repo::PublishedCrl>) -> Resp
                 .into_response()
         }
         None => crate::problem::problem(ReasonCode::InternalError, "no CRL has been published yet"),
+    }
+}
+
+async fn cps(State(state): State<AppState>) -> Response {
+    match state.repository.cps() {
+        Some(text) => (
+            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+            text.to_owned(),
+        )
+            .into_response(),
+        None => crate::problem::problem(ReasonCode::NotFound, "no CP/CPS is published"),
     }
 }
 

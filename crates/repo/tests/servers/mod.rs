@@ -111,6 +111,25 @@ impl Moto {
         assert_eq!(status, 200, "creating bucket {bucket}: {body:?}");
     }
 
+    /// Reads an object back with object_store; `None` if it does not exist (yet).
+    pub async fn read(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        use object_store::ObjectStoreExt;
+        let store = object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(&self.endpoint)
+            .with_bucket_name(bucket)
+            .with_region("us-east-1")
+            .with_access_key_id("testing")
+            .with_secret_access_key("testing")
+            .with_allow_http(true)
+            .build()
+            .unwrap();
+        match store.get(&object_store::path::Path::from(key)).await {
+            Ok(result) => Some(result.bytes().await.unwrap().to_vec()),
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(e) => panic!("reading s3://{bucket}/{key}: {e}"),
+        }
+    }
+
     fn http(&self, method: &str, path: &str) -> (u16, Vec<u8>) {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         write!(
@@ -234,14 +253,16 @@ impl Slapd {
             .unwrap()
             .success()
             .unwrap();
-        let (entries, _) = ldap
+        let found = ldap
             .search(dn, Scope::Base, "(objectClass=*)", vec![attribute])
             .await
-            .unwrap()
-            .success()
             .unwrap();
         let _ = ldap.unbind().await;
         driver.abort();
+        if found.1.rc == 32 {
+            return Vec::new(); // noSuchObject: not created yet
+        }
+        let (entries, _) = found.success().unwrap();
         let entry = SearchEntry::construct(entries.into_iter().next().expect("the entry"));
         entry
             .bin_attrs

@@ -1,0 +1,76 @@
+//! A subscriber's revocation request signed with the certificate's own key
+//! (`POST /api/v1/revocations`, format `shuin-revocation/1`).
+
+use crate::ClientError;
+use serde_json::Value;
+use shuin_keys::{Signer, SoftwareSigner};
+
+/// Asks the server to revoke `certificate_pem`, signing with its key `key_pem`.
+/// Returns the server's JSON answer (`status`, `revoked_at`, `crl_number`).
+pub fn request_revocation(
+    server: &str,
+    certificate_pem: &str,
+    key_pem: &str,
+    reason: &str,
+) -> Result<Value, ClientError> {
+    let (_, certificate_der) = der::pem::decode_vec(certificate_pem.as_bytes())
+        .map_err(|e| ClientError::Encoding(e.to_string()))?;
+    let certificate = <x509_cert::Certificate as der::Decode>::from_der(&certificate_der)
+        .map_err(|e| ClientError::Encoding(e.to_string()))?;
+    let serial =
+        shuin_core::Serial::from_der_integer(certificate.tbs_certificate.serial_number.as_bytes())
+            .ok_or_else(|| ClientError::Encoding("the certificate has no usable serial".into()))?;
+    let key =
+        SoftwareSigner::from_pkcs8_pem(key_pem).map_err(|e| ClientError::Key(e.to_string()))?;
+    let agent = crate::apply::agent();
+    let base = server.trim_end_matches('/');
+    let mut response = agent
+        .post(format!("{base}/api/v1/challenges"))
+        .send_empty()
+        .map_err(|e| ClientError::Transport(e.to_string()))?;
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| ClientError::Transport(e.to_string()))?;
+    let challenge: Value =
+        serde_json::from_str(&body).map_err(|e| ClientError::Transport(e.to_string()))?;
+    let document = serde_json::json!({
+        "format": "shuin-revocation/1",
+        "serial": serial.to_hex(),
+        "reason": reason,
+        "nonce": challenge["nonce"],
+    });
+    let content =
+        serde_json::to_vec(&document).map_err(|e| ClientError::Encoding(e.to_string()))?;
+    let sign = |message: &[u8]| key.sign(message);
+    let cms = crate::cms_sign::sign_attached_with(
+        &content,
+        &certificate_der,
+        crate::cms_sign::CmsSignOptions {
+            algorithm: key.algorithm(),
+            signing_time: None,
+        },
+        &sign,
+    )
+    .map_err(|e| ClientError::Encoding(e.to_string()))?;
+    let mut response = agent
+        .post(format!("{base}/api/v1/revocations"))
+        .header("Content-Type", "application/pkcs7-mime")
+        .send(&cms[..])
+        .map_err(|e| ClientError::Transport(e.to_string()))?;
+    let status = response.status().as_u16();
+    let text = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| ClientError::Transport(e.to_string()))?;
+    let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if status == 200 {
+        Ok(answer)
+    } else {
+        Err(ClientError::Refused {
+            status,
+            code: answer["code"].as_str().unwrap_or("unknown").to_owned(),
+            detail: answer["detail"].as_str().unwrap_or(&text).to_owned(),
+        })
+    }
+}

@@ -1,0 +1,172 @@
+//! A signature verifier's view: is a certificate revoked? Asks the OCSP responder
+//! (RFC 6960) and reads the CRL (RFC 5280), verifying both signatures.
+
+use crate::ClientError;
+use der::{Decode, Encode};
+use shuin_core::ocsp::IssuerHashes;
+use shuin_core::Serial;
+use x509_cert::crl::CertificateList;
+use x509_cert::Certificate;
+use x509_ocsp::{
+    BasicOcspResponse, CertStatus, OcspRequest, OcspResponse, OcspResponseStatus, Request,
+    TbsRequest,
+};
+
+/// What OCSP said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OcspAnswer {
+    /// Not revoked.
+    Good,
+    /// Revoked, with the RFC 5280 reason name if given.
+    Revoked(Option<String>),
+    /// Not known to the responder.
+    Unknown,
+}
+
+fn encoding(e: der::Error) -> ClientError {
+    ClientError::Encoding(e.to_string())
+}
+
+fn transport(e: impl std::fmt::Display) -> ClientError {
+    ClientError::Transport(e.to_string())
+}
+
+fn verify_signed_by(
+    issuer: &Certificate,
+    tbs: &[u8],
+    algorithm: const_oid::ObjectIdentifier,
+    signature: &[u8],
+) -> Result<(), ClientError> {
+    let spki = issuer
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(encoding)?;
+    shuin_core::signature::verify(&spki, algorithm, tbs, signature)
+        .map_err(|_| ClientError::Transport("a signature in the answer does not verify".into()))
+}
+
+/// Asks `ocsp_url` about `serial` of the CA `issuer_der`, and verifies the answer: the
+/// responder certificate must be issued by that CA for OCSP signing.
+pub fn ocsp_status(
+    ocsp_url: &str,
+    issuer_der: &[u8],
+    serial: &Serial,
+) -> Result<OcspAnswer, ClientError> {
+    let issuer = Certificate::from_der(issuer_der).map_err(encoding)?;
+    let hashes = IssuerHashes::new(&issuer).map_err(encoding)?;
+    let request = OcspRequest {
+        tbs_request: TbsRequest {
+            version: Default::default(),
+            requestor_name: None,
+            request_list: vec![Request {
+                req_cert: hashes.cert_id(serial).map_err(encoding)?,
+                single_request_extensions: None,
+            }],
+            request_extensions: None,
+        },
+        optional_signature: None,
+    };
+    let body = request.to_der().map_err(encoding)?;
+    let mut response = crate::apply::agent()
+        .post(ocsp_url)
+        .header("Content-Type", "application/ocsp-request")
+        .send(&body[..])
+        .map_err(transport)?;
+    let bytes = response.body_mut().read_to_vec().map_err(transport)?;
+    let answer = OcspResponse::from_der(&bytes).map_err(encoding)?;
+    if answer.response_status != OcspResponseStatus::Successful {
+        return Err(ClientError::Transport(format!(
+            "the OCSP responder answered {:?}",
+            answer.response_status
+        )));
+    }
+    let response_bytes = answer.response_bytes.ok_or_else(|| {
+        ClientError::Transport("a successful OCSP answer without a response".into())
+    })?;
+    let basic =
+        BasicOcspResponse::from_der(response_bytes.response.as_bytes()).map_err(encoding)?;
+    let responder = basic
+        .certs
+        .as_ref()
+        .and_then(|c| c.first())
+        .ok_or_else(|| {
+            ClientError::Transport("the OCSP answer carries no responder certificate".into())
+        })?;
+    let responder_tbs = responder.tbs_certificate.to_der().map_err(encoding)?;
+    verify_signed_by(
+        &issuer,
+        &responder_tbs,
+        responder.signature_algorithm.oid,
+        responder.signature.raw_bytes(),
+    )?;
+    let data = basic.tbs_response_data.to_der().map_err(encoding)?;
+    verify_signed_by(
+        responder,
+        &data,
+        basic.signature_algorithm.oid,
+        basic.signature.raw_bytes(),
+    )?;
+    let single = basic
+        .tbs_response_data
+        .responses
+        .iter()
+        .find(|r| hashes.serial_of(&r.cert_id).as_ref() == Some(serial))
+        .ok_or_else(|| {
+            ClientError::Transport("the OCSP answer does not name the certificate".into())
+        })?;
+    Ok(match &single.cert_status {
+        CertStatus::Good(_) => OcspAnswer::Good,
+        CertStatus::Unknown(_) => OcspAnswer::Unknown,
+        CertStatus::Revoked(info) => OcspAnswer::Revoked(
+            info.revocation_reason
+                .and_then(shuin_core::revocation::RevocationReason::from_crl_reason)
+                .map(|r| r.name().to_owned()),
+        ),
+    })
+}
+
+/// Fetches the CRL at `crl_url`, verifies it under `issuer_der`, and says whether it
+/// lists `serial`; also returns the CRL number.
+pub fn crl_lists(
+    crl_url: &str,
+    issuer_der: &[u8],
+    serial: &Serial,
+) -> Result<(bool, u64), ClientError> {
+    let issuer = Certificate::from_der(issuer_der).map_err(encoding)?;
+    let mut response = crate::apply::agent()
+        .get(crl_url)
+        .call()
+        .map_err(transport)?;
+    let bytes = response.body_mut().read_to_vec().map_err(transport)?;
+    let crl = CertificateList::from_der(&bytes).map_err(encoding)?;
+    let tbs = crl.tbs_cert_list.to_der().map_err(encoding)?;
+    verify_signed_by(
+        &issuer,
+        &tbs,
+        crl.signature_algorithm.oid,
+        crl.signature.raw_bytes(),
+    )?;
+    let listed = crl
+        .tbs_cert_list
+        .revoked_certificates
+        .iter()
+        .flatten()
+        .any(|entry| {
+            Serial::from_der_integer(entry.serial_number.as_bytes()).as_ref() == Some(serial)
+        });
+    let number = crl
+        .tbs_cert_list
+        .crl_extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_CRL_NUMBER)
+        .and_then(|e| der::asn1::Uint::from_der(e.extn_value.as_bytes()).ok())
+        .map(|n| {
+            n.as_bytes().iter().fold(0u64, |acc, b| {
+                acc.saturating_mul(256).saturating_add(u64::from(*b))
+            })
+        })
+        .unwrap_or(0);
+    Ok((listed, number))
+}
