@@ -1,42 +1,231 @@
-//! `shuin ledger verify|show`.
+//! `shuin ledger verify|export|show`.
 
+use crate::checkpoints::CheckpointMaker;
+use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
-use shuin_ledger::{Book, Entry};
-use shuin_store::LedgerStore;
+use base64::Engine;
+use shuin_core::{Clock, SystemClock};
+use shuin_ledger::{merkle, Book, Checkpoint, CompactTree, Entry, NoteKey, StoredEntry};
+use shuin_store::{LedgerReader, LedgerStore, StoredCheckpoint};
 use std::path::Path;
+use std::sync::Arc;
 
-/// Recomputes every entry hash and the tree head; an error for any alteration.
+/// Prints a failure (also as JSON with `--json`) and returns it as the error.
+fn failed(json: bool, what: &str, error: impl std::fmt::Display) -> crate::failure::Error {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"ok": false, "error": error.to_string()})
+        );
+    }
+    msg(format!("{what} FAILED: {error}"))
+}
+
+/// Recomputes every entry hash and the tree head of the database, and checks every
+/// stored checkpoint against the tree and the audit key recorded in the facility book.
 pub(crate) async fn verify(dir: &Path, json: bool) -> Result<()> {
     let store = crate::runtime::open_store(dir).await?;
     let rows = store.ledger_rows().await.context("reading the ledger")?;
     let head = store.ledger_head().await.context("reading the tree head")?;
+    let checkpoints = store
+        .checkpoints()
+        .await
+        .context("reading the checkpoints")?;
     store.close().await;
-    let result = shuin_ledger::verify_log(rows, head.as_ref());
-    match result {
-        Ok(report) => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"ok": true, "size": report.size, "root": report.root_hex})
-                );
-            } else {
-                println!(
-                    "ledger OK: {} entries, tree head {}",
-                    report.size, report.root_hex
-                );
-            }
-            Ok(())
+    let key = audit_key_from_ledger(&rows);
+    let report = shuin_ledger::verify_log(rows.clone(), head.as_ref())
+        .map_err(|e| failed(json, "ledger verification", e))?;
+    check_stored_checkpoints(&rows, &checkpoints, key.as_ref())
+        .map_err(|e| failed(json, "ledger verification", e))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "ok": true,
+                "size": report.size,
+                "root": report.root_hex,
+                "checkpoints": checkpoints.len(),
+                "latest_checkpoint_size": checkpoints.last().map(|c| c.size),
+            })
+        );
+    } else {
+        println!(
+            "ledger OK: {} entries, tree head {}, {} signed checkpoints",
+            report.size,
+            report.root_hex,
+            checkpoints.len()
+        );
+    }
+    Ok(())
+}
+
+/// The audit key as the facility book records it (the last `key.generated` entry for
+/// ledger checkpoints), if any.
+fn audit_key_from_ledger(rows: &[StoredEntry]) -> Option<NoteKey> {
+    rows.iter().rev().find_map(|row| {
+        let entry = Entry::from_canonical(&row.canonical).ok()?;
+        let payload = &entry.payload;
+        if entry.book != Book::Facility
+            || entry.kind != "key.generated"
+            || payload["purpose"] != "ledger_checkpoints"
+        {
+            return None;
         }
-        Err(e) => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"ok": false, "error": e.to_string()})
-                );
-            }
-            Err(msg(format!("ledger verification FAILED: {e}")))
+        let spki = base64::engine::general_purpose::STANDARD
+            .decode(payload["public_key"].as_str()?)
+            .ok()?;
+        NoteKey::from_spki(payload["origin"].as_str()?, &spki).ok()
+    })
+}
+
+/// Each stored checkpoint is signed by the recorded audit key and matches the tree at
+/// its size.
+fn check_stored_checkpoints(
+    rows: &[StoredEntry],
+    checkpoints: &[StoredCheckpoint],
+    key: Option<&NoteKey>,
+) -> Result<()> {
+    if checkpoints.is_empty() {
+        return Ok(());
+    }
+    let key = key
+        .ok_or_else(|| msg("checkpoints are stored but the facility book records no audit key"))?;
+    let mut pending = checkpoints.iter().peekable();
+    let mut tree = CompactTree::new();
+    let check = |tree: &CompactTree, stored: &StoredCheckpoint| -> Result<()> {
+        let checkpoint = Checkpoint::open(&stored.note, key)
+            .map_err(|e| msg(format!("stored checkpoint of size {}: {e}", stored.size)))?;
+        if checkpoint.size != stored.size || checkpoint.root != tree.root() {
+            return Err(msg(format!(
+                "stored checkpoint of size {} does not match the entries (root {} signed, {} computed)",
+                stored.size,
+                checkpoint.root_hex(),
+                hex::encode(tree.root())
+            )));
+        }
+        Ok(())
+    };
+    let mut rows = rows.iter();
+    loop {
+        while let Some(stored) = pending.next_if(|c| c.size == tree.size()) {
+            check(&tree, stored)?;
+        }
+        match rows.next() {
+            Some(row) => tree.append(merkle::leaf_hash(&row.canonical)),
+            None => break,
         }
     }
+    match pending.next() {
+        Some(stored) => Err(msg(format!(
+            "stored checkpoint of size {} covers more than the {} entries stored: entries were removed",
+            stored.size,
+            tree.size()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Verifies an export offline, optionally against a checkpoint saved earlier.
+pub(crate) fn verify_export(export: &Path, since: Option<&Path>, json: bool) -> Result<()> {
+    let saved = since
+        .map(|path| std::fs::read_to_string(path).context(path.display()))
+        .transpose()?;
+    let report = shuin_ledger::verify_export(export, saved.as_deref())
+        .map_err(|e| failed(json, "ledger export verification", e))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "ok": true,
+                "origin": report.origin,
+                "size": report.size,
+                "root": report.root_hex,
+                "checkpoints": report.checkpoints,
+                "audit_key_id": report.key_id_hex,
+                "audit_key_sha256": report.key_sha256_hex,
+                "since_checkpoint_size": report.since_size,
+                "books": {
+                    "application": report.counts.application,
+                    "revocation": report.counts.revocation,
+                    "organization": report.counts.organization,
+                    "facility": report.counts.facility,
+                },
+            })
+        );
+    } else {
+        println!(
+            "ledger export OK: {} entries, {} signed checkpoints, root {}",
+            report.size, report.checkpoints, report.root_hex
+        );
+        println!(
+            "  origin {}, audit key ID {} (SHA-256 of the key: {})",
+            report.origin, report.key_id_hex, report.key_sha256_hex
+        );
+        if let Some(size) = report.since_size {
+            println!("  extends the saved checkpoint of size {size}");
+        }
+    }
+    Ok(())
+}
+
+/// Writes an export of the whole ledger, ending with a fresh checkpoint, and verifies
+/// what it wrote.
+pub(crate) async fn export(dir: &Path, out: &Path, json: bool) -> Result<()> {
+    let config = InstanceConfig::load(dir)?;
+    let store = Arc::new(crate::runtime::open_store(dir).await?);
+    let backend = crate::runtime::open_key_backend(&config, dir)?;
+    let maker =
+        CheckpointMaker::open(&config, store.clone(), backend.as_ref(), SystemClock.now()).await?;
+    maker.checkpoint_now().await?;
+    let mut rows = store.ledger_rows().await.context("reading the ledger")?;
+    let stored = store
+        .checkpoints()
+        .await
+        .context("reading the checkpoints")?;
+    store.close().await;
+    // A server may append meanwhile: export up to the last checkpoint only, so every
+    // exported entry is signed.
+    let available = u64::try_from(rows.len()).map_err(|e| msg(e.to_string()))?;
+    let covered: Vec<StoredCheckpoint> =
+        stored.into_iter().filter(|c| c.size <= available).collect();
+    let size = covered.last().map_or(0, |c| c.size);
+    rows.truncate(usize::try_from(size).map_err(|e| msg(e.to_string()))?);
+    let notes: Vec<String> = covered.into_iter().map(|c| c.note).collect();
+    let summary = shuin_ledger::export::write_export(out, rows, &notes, maker.key())
+        .map_err(|e| msg(format!("ledger export: {e}{}", source_text(&e))))?;
+    let report = shuin_ledger::verify_export(out, None)
+        .map_err(|e| msg(format!("the export just written does not verify: {e}")))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "ok": true,
+                "out": out.display().to_string(),
+                "entries": summary.entries,
+                "checkpoints": summary.checkpoints,
+                "root": report.root_hex,
+                "origin": report.origin,
+                "audit_key_id": report.key_id_hex,
+            })
+        );
+    } else {
+        println!(
+            "exported {} entries and {} signed checkpoints to {} (root {})",
+            summary.entries,
+            summary.checkpoints,
+            out.display(),
+            report.root_hex
+        );
+        println!(
+            "verify it offline with: shuin ledger verify --export {}",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+fn source_text(error: &dyn std::error::Error) -> String {
+    error.source().map(|s| format!(": {s}")).unwrap_or_default()
 }
 
 /// Prints the entries, optionally of one book.

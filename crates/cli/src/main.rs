@@ -2,6 +2,7 @@
 //! concrete backends (DESIGN.md section 2).
 
 mod apply_cmd;
+mod checkpoints;
 mod config;
 mod demo;
 mod dev;
@@ -9,6 +10,7 @@ mod failure;
 mod init;
 mod key_backend;
 mod ledger_cmd;
+mod publishers;
 mod revoke_cmd;
 mod runtime;
 mod serve;
@@ -190,10 +192,30 @@ struct ApplyArgs {
 
 #[derive(Debug, Subcommand)]
 enum LedgerCommand {
-    /// Recompute every entry hash and the tree head; exit non-zero on any alteration.
+    /// Verify the ledger of an instance (--data) or an export offline (--export): every
+    /// entry hash, the tree and the checkpoint signatures; exit non-zero on any alteration.
     Verify {
+        /// Instance directory (reads its database).
+        #[arg(long, required_unless_present = "export", conflicts_with = "export")]
+        data: Option<PathBuf>,
+        /// Export directory made by `shuin ledger export` (no database needed).
+        #[arg(long)]
+        export: Option<PathBuf>,
+        /// A checkpoint saved earlier (from an export or GET /ledger/v1/checkpoint) that
+        /// the export must extend.
+        #[arg(long, requires = "export")]
+        since_checkpoint: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the entries (JSON Lines), the signed checkpoints and the audit public key to
+    /// a new directory, for offline verification by auditors.
+    Export {
         #[arg(long)]
         data: PathBuf,
+        /// A new (or empty) directory.
+        #[arg(long)]
+        out: PathBuf,
         #[arg(long)]
         json: bool,
     },
@@ -367,8 +389,20 @@ fn run(cli: Cli) -> Result<()> {
         Command::Ledger { command } => {
             let rt = runtime()?;
             match command {
-                LedgerCommand::Verify { data, json } => {
-                    rt.block_on(ledger_cmd::verify(&data, json))
+                LedgerCommand::Verify {
+                    data,
+                    export,
+                    since_checkpoint,
+                    json,
+                } => match (data, export) {
+                    (_, Some(export)) => {
+                        ledger_cmd::verify_export(&export, since_checkpoint.as_deref(), json)
+                    }
+                    (Some(data), None) => rt.block_on(ledger_cmd::verify(&data, json)),
+                    (None, None) => Err(msg("give --data DIR or --export DIR")),
+                },
+                LedgerCommand::Export { data, out, json } => {
+                    rt.block_on(ledger_cmd::export(&data, &out, json))
                 }
                 LedgerCommand::Show { data, book, json } => {
                     rt.block_on(ledger_cmd::show(&data, book.as_deref(), json))

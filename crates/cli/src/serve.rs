@@ -38,6 +38,9 @@ pub(crate) async fn serve_on(
         .context("server");
     upkeep.abort();
     let _ = upkeep.await;
+    if let Err(e) = instance.checkpoints.checkpoint_now().await {
+        tracing::error!(error = %e, "the shutdown checkpoint failed");
+    }
     instance.store.close().await;
     served
 }

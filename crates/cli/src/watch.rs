@@ -30,6 +30,9 @@ pub(crate) const TICK: Duration = Duration::from_millis(500);
 /// Runs until the task is dropped.
 pub(crate) async fn run(instance: &Instance) {
     let mut last_generation = None;
+    // Publishes the certificates now and each CRL that refresh_crls puts in the
+    // repository, in tasks of its own; dropped (stopped) with this loop.
+    let _publishing = crate::publishers::start(instance);
     let mut ticker = tokio::time::interval(TICK);
     loop {
         ticker.tick().await;
@@ -48,6 +51,9 @@ pub(crate) async fn run(instance: &Instance) {
             refresh_crls(&instance.ca, &instance.store, &instance.state.repository).await
         {
             tracing::error!(error = %e, "CRL upkeep failed");
+        }
+        if let Err(e) = instance.checkpoints.tick().await {
+            tracing::error!(error = %e, "ledger checkpoint failed");
         }
         let ocsp = instance.ocsp.clone();
         match tokio::task::spawn_blocking(move || ocsp.presign(20_000)).await {

@@ -182,7 +182,7 @@ mod tests {
             format!("o\n1\n{}\n", BASE64.encode([7u8; 31])),
             "o\n1\n!!!!\n".to_owned(),
             format!("o\n1\n{root}\nextension\n"),
-            format!("o\n1\n"),
+            "o\n1\n".to_owned(),
         ] {
             assert!(
                 matches!(

@@ -1,6 +1,9 @@
 //! Publishers against real servers: a directory, S3 (moto_server) and LDAP (slapd).
 //! What lands there must be byte-identical to the repository's DER after each change.
 
+// Helpers below #[test] functions panic on broken fixtures by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod servers;
 
 use object_store::{Attribute, ObjectStoreExt};

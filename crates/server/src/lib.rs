@@ -3,6 +3,7 @@
 //! documents are chosen here and nowhere else.
 
 mod applicant;
+mod ledger;
 mod ocsp;
 mod problem;
 mod repository;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub ocsp: Arc<dyn shuin_core::ocsp::OcspResponder>,
     /// The clock, for cache headers.
     pub clock: Arc<dyn shuin_core::Clock>,
+    /// Read access to the ledger, for the auditors' checkpoint and proof endpoints.
+    pub ledger: Arc<dyn shuin_store::LedgerReader>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -42,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(applicant::routes())
         .merge(repository::routes())
         .merge(ocsp::routes())
+        .merge(ledger::routes())
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
         .fallback(problem::not_found)
         .with_state(state)

@@ -115,6 +115,17 @@ impl Instance {
         }
     }
 
+    /// Appends `text` to the instance's shuin.toml (before `serve`), for example
+    /// `[[publishers]]` tables.
+    pub fn append_config(&self, text: &str) {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.data.join("shuin.toml"))
+            .unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+    }
+
     pub fn serve(&mut self) {
         let log = std::fs::File::create(self.work.path().join("serve.log")).unwrap();
         let child = shuin()

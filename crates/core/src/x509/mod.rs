@@ -2,6 +2,7 @@
 //! to-be-signed bytes exist, and can be ledgered and linted, before anything is signed.
 
 pub mod crl;
+pub mod crl_stream;
 pub mod extensions;
 pub mod name;
 pub mod template;

@@ -100,7 +100,7 @@ impl LdapPublisher {
                 "bind" => self.settings.bind_dn.clone(),
                 _ => self.settings.ca_entry_dn.clone(),
             },
-            source,
+            source: Box::new(source),
         }
     }
 

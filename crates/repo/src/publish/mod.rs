@@ -169,9 +169,9 @@ pub enum PublishError {
         operation: &'static str,
         /// The entry (or URL, for connect).
         dn: String,
-        /// The cause.
+        /// The cause (boxed: it is large).
         #[source]
-        source: ldap3::LdapError,
+        source: Box<ldap3::LdapError>,
     },
     /// The publisher settings cannot work.
     #[error("publisher settings: {0}")]

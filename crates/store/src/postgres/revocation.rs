@@ -83,6 +83,18 @@ impl RevocationStore for PostgresStore {
         rows.iter().map(revocation_from_row).collect()
     }
 
+    async fn revocations_page(&self, after: Option<&Serial>, limit: u32) -> Result<Vec<RevocationRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT serial, revoked_at, reason, invalidity_date, decided_by FROM revocations WHERE serial COLLATE \"C\" > $1 ORDER BY serial COLLATE \"C\" LIMIT $2",
+        )
+        .bind(after.map(Serial::to_hex).unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(revocation_from_row).collect()
+    }
+
     async fn revocation_generation(&self) -> Result<u64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM revocations")
             .fetch_one(&self.pool)
