@@ -26,10 +26,12 @@ pub trait CaStore: CertificateWriter + LedgerStore + RevocationStore + CrlStore 
 impl<T: CertificateWriter + LedgerStore + RevocationStore + CrlStore> CaStore for T {}
 
 /// CA settings beyond the profile.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CaSettings {
     /// thisUpdate to nextUpdate of the issuing CA's CRL.
     pub crl_lifetime: std::time::Duration,
+    /// Partitions and delta CRLs.
+    pub crl_layout: crate::revocation::CrlLayout,
 }
 
 /// The issuing CA certificate and the root above it.
@@ -122,6 +124,11 @@ impl CaService {
 
     pub(crate) fn crl_lifetime(&self) -> std::time::Duration {
         self.settings.crl_lifetime
+    }
+
+    /// How the issuing CA's CRLs are laid out.
+    pub fn crl_layout(&self) -> &crate::revocation::CrlLayout {
+        &self.settings.crl_layout
     }
 
     pub(crate) fn signer(&self) -> &Arc<dyn Signer> {

@@ -9,4 +9,7 @@ mod revocation;
 pub use issuance::{CaService, CaSettings, CaStore, IssuerChain};
 pub use ocsp::{OcspService, OcspSettings};
 pub use reconcile::Reconciled;
-pub use revocation::{publish_crl, CrlScope, RevocationError, RevocationOrder, Revoked};
+pub use revocation::{
+    partition_of, publish_crl, CrlContents, CrlKind, CrlLayout, CrlScope, EntryFilter, RevocationError,
+    RevocationOrder, Revoked,
+};

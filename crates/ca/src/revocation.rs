@@ -6,7 +6,7 @@ use der::Encode;
 use sha2::{Digest, Sha256};
 use shuin_core::issuance::IssuerIdentity;
 use shuin_core::revocation::RevocationReason;
-use shuin_core::x509::crl::{assemble_crl, CrlTemplate, RevokedEntry};
+use shuin_core::x509::crl_stream::{encode_crl, CrlHeader, CrlStreamError, StreamEntry};
 use shuin_core::Clock;
 use shuin_core::Serial;
 use shuin_keys::Signer;
@@ -133,48 +133,228 @@ impl CaService {
             Err(StoreError::NotFound) => return Err(RevocationError::UnknownSerial(serial_hex)),
             Err(e) => return Err(unavailable(e)),
         }
-        let crl = self.issue_crl().await?;
+        let crl_number = self.issue_crls_after_revocation(&order.serial).await?;
         Ok(Revoked {
             revoked_at: now,
-            crl_number: crl.number,
+            crl_number,
         })
     }
 
-    /// Signs and stores a new full CRL of the issuing CA.
+    /// Signs and stores a new full CRL of the issuing CA (and, when partitions or delta
+    /// CRLs are configured, those too).
     pub async fn issue_crl(&self) -> Result<CrlRecord, RevocationError> {
+        let full = self.issue_crl_of(CrlKind::Full).await?;
+        if self.crl_layout().delta_url.is_some() {
+            self.issue_crl_of(CrlKind::Delta).await?;
+        }
+        for index in 0..self.crl_layout().partitions {
+            self.issue_crl_of(CrlKind::Partition(index)).await?;
+        }
+        Ok(full)
+    }
+
+    /// After a revocation: a delta CRL when delta CRLs are configured (the full CRL
+    /// follows on its schedule), else a full CRL; plus the serial's partition.
+    pub(crate) async fn issue_crls_after_revocation(&self, serial: &Serial) -> Result<u64, RevocationError> {
+        let layout = self.crl_layout().clone();
+        let number = if layout.delta_url.is_some() {
+            self.issue_crl_of(CrlKind::Delta).await?.number
+        } else {
+            self.issue_crl_of(CrlKind::Full).await?.number
+        };
+        if layout.partitions > 0 {
+            self.issue_crl_of(CrlKind::Partition(partition_of(serial, layout.partitions))).await?;
+        }
+        Ok(number)
+    }
+
+    /// Signs and stores one CRL of the issuing CA.
+    pub async fn issue_crl_of(&self, kind: CrlKind) -> Result<CrlRecord, RevocationError> {
         let _serialised = self.crl_lock().lock().await;
-        let entries = self
-            .store()
-            .revocations()
-            .await
-            .map_err(unavailable)?
-            .into_iter()
-            .map(|r| RevokedEntry {
-                serial: r.serial,
-                revoked_at: r.revoked_at,
-                reason: Some(r.reason.crl_reason()),
-                invalidity_date: r.invalidity_date,
-            })
-            .collect::<Vec<_>>();
+        let layout = self.crl_layout().clone();
+        let scope_name = kind.scope();
+        let mut extra = Vec::new();
+        let mut filter = EntryFilter::All;
+        // Full and delta CRLs share one number sequence (RFC 5280 section 5.2.3).
+        let mut number_floor = 0;
+        match kind {
+            CrlKind::Full => {
+                if let Some(url) = &layout.delta_url {
+                    extra.push(freshest_crl(url).map_err(unavailable)?);
+                }
+                number_floor = self.store().next_crl_number("ca-delta").await.map_err(unavailable)?;
+            }
+            CrlKind::Delta => {
+                let base = self
+                    .store()
+                    .latest_crl("ca")
+                    .await
+                    .map_err(unavailable)?
+                    .ok_or_else(|| RevocationError::Unavailable("a delta CRL needs a full CRL first".into()))?;
+                extra.push(delta_indicator(base.number).map_err(unavailable)?);
+                filter = EntryFilter::RevokedSince(base.this_update);
+                number_floor = base.number + 1;
+            }
+            CrlKind::Partition(index) => {
+                let url = layout.partition_url(index);
+                extra.push(issuing_distribution_point(&url).map_err(unavailable)?);
+                filter = EntryFilter::Partition { index, count: layout.partitions };
+            }
+        }
         publish_crl(
-            self.store().as_ref(),
+            Arc::clone(self.store()),
             self.clock().as_ref(),
             CrlScope {
-                name: "ca",
+                name: &scope_name,
                 signer: self.signer(),
                 issuer: self.identity(),
                 lifetime: self.crl_lifetime(),
             },
-            entries,
+            CrlContents { extra_extensions: extra, filter, number_floor },
         )
         .await
     }
 }
 
+/// Which CRL of the issuing CA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrlKind {
+    /// The full CRL (`/repository/ca.crl`).
+    Full,
+    /// The delta CRL against the latest full CRL (`/repository/ca-delta.crl`).
+    Delta,
+    /// One partition (`/repository/ca-pN.crl`), with an issuingDistributionPoint.
+    Partition(u32),
+}
+
+impl CrlKind {
+    /// The storage scope and repository file stem.
+    pub fn scope(self) -> String {
+        match self {
+            CrlKind::Full => "ca".into(),
+            CrlKind::Delta => "ca-delta".into(),
+            CrlKind::Partition(index) => format!("ca-p{index}"),
+        }
+    }
+}
+
+/// How the issuing CA's CRLs are laid out (from configuration).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrlLayout {
+    /// Partition count; 0 for none.
+    pub partitions: u32,
+    /// The base URL of the repository (`https://.../repository`).
+    pub repository_url: String,
+    /// The delta CRL's URL, when delta CRLs are on.
+    pub delta_url: Option<String>,
+}
+
+impl CrlLayout {
+    /// The URL of partition `index`.
+    pub fn partition_url(&self, index: u32) -> String {
+        format!("{}/ca-p{index}.crl", self.repository_url)
+    }
+
+    /// The CRL distribution point for a certificate with `serial`.
+    pub fn distribution_point(&self, serial: &Serial) -> String {
+        if self.partitions == 0 {
+            format!("{}/ca.crl", self.repository_url)
+        } else {
+            self.partition_url(partition_of(serial, self.partitions))
+        }
+    }
+}
+
+pub use shuin_core::revocation::crl_partition as partition_of;
+
+fn freshest_crl(url: &str) -> Result<x509_cert::ext::Extension, der::Error> {
+    // FreshestCRL ::= CRLDistributionPoints (RFC 5280 section 5.2.6), non-critical.
+    let mut ext = shuin_core::x509::extensions::crl_distribution_point(url)?;
+    ext.extn_id = const_oid::db::rfc5280::ID_CE_FRESHEST_CRL;
+    Ok(ext)
+}
+
+fn delta_indicator(base: u64) -> Result<x509_cert::ext::Extension, der::Error> {
+    // BaseCRLNumber ::= CRLNumber (RFC 5280 section 5.2.4), critical.
+    let bytes = Serial::from_magnitude(&base.to_be_bytes())
+        .map(|s| s.der_integer_content())
+        .unwrap_or_else(|| vec![0]);
+    Ok(x509_cert::ext::Extension {
+        extn_id: const_oid::db::rfc5280::ID_CE_DELTA_CRL_INDICATOR,
+        critical: true,
+        extn_value: der::asn1::OctetString::new(der::asn1::Uint::new(&bytes)?.to_der()?)?,
+    })
+}
+
+fn issuing_distribution_point(url: &str) -> Result<x509_cert::ext::Extension, der::Error> {
+    // RFC 5280 section 5.2.5, critical; this partition covers only end-entity certificates:
+    // SEQUENCE { [0] { fullName [0] { uniformResourceIdentifier [6] url } }, [1] TRUE }
+    fn tlv(tag: u8, content: &[u8]) -> Result<Vec<u8>, der::Error> {
+        let mut out = vec![tag];
+        let len = der::Length::try_from(content.len())?;
+        len.encode_to_vec(&mut out)?;
+        out.extend_from_slice(content);
+        Ok(out)
+    }
+    der::asn1::Ia5StringRef::new(url)?;
+    let uri = tlv(0x86, url.as_bytes())?;
+    let full_name = tlv(0xa0, &uri)?;
+    let distribution_point = tlv(0xa0, &full_name)?;
+    let mut content = distribution_point;
+    content.extend_from_slice(&[0x81, 0x01, 0xff]);
+    let value = tlv(0x30, &content)?;
+    Ok(x509_cert::ext::Extension {
+        extn_id: const_oid::db::rfc5280::ID_CE_ISSUING_DISTRIBUTION_POINT,
+        critical: true,
+        extn_value: der::asn1::OctetString::new(value)?,
+    })
+}
+
+/// Which revocations a CRL lists.
+#[derive(Debug, Clone, Copy)]
+pub enum EntryFilter {
+    /// Every revocation.
+    All,
+    /// Revocations at or after an instant (delta CRLs).
+    RevokedSince(SystemTime),
+    /// Revocations of one partition.
+    Partition {
+        /// The partition.
+        index: u32,
+        /// How many there are.
+        count: u32,
+    },
+    /// None (the root's CRL, which has no revoked CAs).
+    Nothing,
+}
+
+impl EntryFilter {
+    fn includes(self, record: &RevocationRecord) -> bool {
+        match self {
+            EntryFilter::All => true,
+            EntryFilter::RevokedSince(t) => record.revoked_at >= t,
+            EntryFilter::Partition { index, count } => partition_of(&record.serial, count) == index,
+            EntryFilter::Nothing => false,
+        }
+    }
+}
+
+/// What goes into a CRL besides the issuer: extra extensions, which entries, and the
+/// smallest acceptable number (for sequences shared between scopes).
+#[derive(Debug, Clone)]
+pub struct CrlContents {
+    /// Extensions after AKI and cRLNumber.
+    pub extra_extensions: Vec<x509_cert::ext::Extension>,
+    /// Which revocations.
+    pub filter: EntryFilter,
+    /// The number is at least this.
+    pub number_floor: u64,
+}
+
 /// Which CRL: its scope name, and the key and identity that sign it.
 #[derive(Debug)]
 pub struct CrlScope<'a> {
-    /// `ca` or `root`.
+    /// `ca`, `ca-delta`, `ca-pN` or `root`.
     pub name: &'a str,
     /// The CA's key.
     pub signer: &'a Arc<dyn Signer>,
@@ -184,62 +364,160 @@ pub struct CrlScope<'a> {
     pub lifetime: Duration,
 }
 
+const PAGE: u32 = 10_000;
+
+/// Walks the revocations page by page (blocking on the runtime; call from a blocking
+/// thread). A storage error ends the walk and is kept in `failure`.
+struct PagedEntries {
+    store: Arc<dyn CaStore>,
+    runtime: tokio::runtime::Handle,
+    filter: EntryFilter,
+    after: Option<Serial>,
+    page: std::vec::IntoIter<RevocationRecord>,
+    done: bool,
+    failure: Arc<std::sync::Mutex<Option<StoreError>>>,
+}
+
+impl Iterator for PagedEntries {
+    type Item = StreamEntry;
+
+    fn next(&mut self) -> Option<StreamEntry> {
+        loop {
+            if let Some(record) = self.page.next() {
+                self.after = Some(record.serial.clone());
+                if !self.filter.includes(&record) {
+                    continue;
+                }
+                return Some(StreamEntry {
+                    serial: record.serial,
+                    revoked_at: record.revoked_at,
+                    reason_code: Some(record.reason.code()),
+                    invalidity_date: record.invalidity_date,
+                });
+            }
+            if self.done || matches!(self.filter, EntryFilter::Nothing) {
+                return None;
+            }
+            let page = self.runtime.block_on(self.store.revocations_page(self.after.as_ref(), PAGE));
+            match page {
+                Ok(records) => {
+                    self.done = records.len() < usize::try_from(PAGE).unwrap_or(usize::MAX);
+                    self.page = records.into_iter();
+                }
+                Err(e) => {
+                    *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    self.done = true;
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 /// Numbers, records (`crl.signing` with the TBS hash), signs, stores and records
-/// (`crl.issued`) a CRL. Used for the issuing CA and, offline, for the root.
+/// (`crl.issued`) a CRL. The revoked list is streamed from storage into one buffer
+/// (`shuin_core::x509::crl_stream`), so memory stays bounded by the CRL's own size.
 pub async fn publish_crl(
-    store: &dyn CaStore,
+    store: Arc<dyn CaStore>,
     clock: &dyn Clock,
     scope: CrlScope<'_>,
-    entries: Vec<RevokedEntry>,
+    contents: CrlContents,
 ) -> Result<CrlRecord, RevocationError> {
     for _ in 0..3 {
         let now = clock.now();
         let number = store
             .next_crl_number(scope.name)
             .await
-            .map_err(unavailable)?;
-        let count = entries.len();
-        let template = CrlTemplate {
+            .map_err(unavailable)?
+            .max(contents.number_floor);
+        let header = CrlHeader {
             issuer: scope.issuer.name.clone(),
             issuer_key_id: scope.issuer.key_id.clone(),
             this_update: now,
             next_update: now + scope.lifetime,
             number,
-            entries: entries.clone(),
+            extra_extensions: contents.extra_extensions.clone(),
         };
-        let tbs = template
-            .to_tbs(scope.signer.algorithm())
-            .map_err(unavailable)?;
-        let tbs_der = tbs.to_der().map_err(unavailable)?;
-        let tbs_sha256 = hex::encode(Sha256::digest(&tbs_der));
         let subject = format!("crl:{}:{number}", scope.name);
-        store
+        // The TBS hash must be ledgered before the signature: the signing closure hands
+        // the TBS back, the ledger entry is written, and only then is it signed.
+        let (tbs_tx, tbs_rx) = std::sync::mpsc::channel::<(String, usize)>();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<bool>();
+        let failure = Arc::new(std::sync::Mutex::new(None));
+        let signer = Arc::clone(scope.signer);
+        let algorithm = signer.algorithm();
+        let runtime = tokio::runtime::Handle::current();
+        let paging_store = Arc::clone(&store);
+        let filter = contents.filter;
+        let paging_failure = Arc::clone(&failure);
+        let task = tokio::task::spawn_blocking(move || {
+            let entries = || {
+                Ok::<_, shuin_keys::KeyError>(PagedEntries {
+                    store: Arc::clone(&paging_store),
+                    runtime: runtime.clone(),
+                    filter,
+                    after: None,
+                    page: Vec::new().into_iter(),
+                    done: false,
+                    failure: Arc::clone(&paging_failure),
+                })
+            };
+            let sign = |tbs: &[u8]| {
+                let _ = tbs_tx.send((hex::encode(Sha256::digest(tbs)), tbs.len()));
+                if go_rx.recv().unwrap_or(false) {
+                    signer.sign(tbs)
+                } else {
+                    Err(shuin_keys::KeyError::SigningFailed)
+                }
+            };
+            encode_crl(&header, algorithm, entries, sign)
+        });
+        // Wait for the TBS (or for the encoder to stop early).
+        let tbs = tokio::task::spawn_blocking(move || tbs_rx.recv().ok())
+            .await
+            .map_err(|_| RevocationError::Unavailable("the CRL task failed".into()))?;
+        let Some((tbs_sha256, _)) = tbs else {
+            let result = task.await.map_err(|_| RevocationError::Unavailable("the CRL task failed".into()))?;
+            if let Err(CrlStreamError::EntriesChanged) = result {
+                continue;
+            }
+            return Err(RevocationError::Unavailable(match result {
+                Err(e) => Box::new(e),
+                Ok(_) => "the CRL encoder stopped without signing".into(),
+            }));
+        };
+        let paging_error = failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(e) = paging_error {
+            let _ = go_tx.send(false);
+            let _ = task.await;
+            return Err(unavailable(e));
+        }
+        let recorded = store
             .append(
                 EntryDraft {
                     book: Book::Revocation,
                     kind: "crl.signing".into(),
                     actor: ca_actor(),
                     subjects: vec![subject.clone()],
-                    payload: serde_json::json!({"scope": scope.name, "crl_number": number, "entries": count, "tbs_sha256": tbs_sha256}),
+                    payload: serde_json::json!({"scope": scope.name, "crl_number": number, "tbs_sha256": tbs_sha256}),
                     evidence: vec![format!("sha256:{tbs_sha256}")],
                 },
                 now,
             )
-            .await
-            .map_err(unavailable)?;
-        let signer = Arc::clone(scope.signer);
-        let signature = tokio::task::spawn_blocking(move || signer.sign(&tbs_der))
-            .await
-            .map_err(|_| RevocationError::Unavailable("the CRL signing task failed".into()))?
-            .map_err(unavailable)?;
-        let der = assemble_crl(tbs, &signature)
-            .and_then(|crl| crl.to_der())
-            .map_err(unavailable)?;
+            .await;
+        let _ = go_tx.send(recorded.is_ok());
+        let result = task.await.map_err(|_| RevocationError::Unavailable("the CRL task failed".into()))?;
+        recorded.map_err(unavailable)?;
+        let der = match result {
+            Ok(der) => der,
+            Err(CrlStreamError::EntriesChanged) => continue,
+            Err(e) => return Err(unavailable(e)),
+        };
         let record = CrlRecord {
             scope: scope.name.to_owned(),
             number,
-            this_update: template.this_update,
-            next_update: template.next_update,
+            this_update: header_time(now),
+            next_update: header_time(now + scope.lifetime),
             der,
         };
         match store.put_crl(&record).await {
@@ -260,10 +538,7 @@ pub async fn publish_crl(
                         "crl_number": number,
                         "next_update": shuin_core::timefmt::rfc3339(record.next_update),
                     }),
-                    evidence: vec![format!(
-                        "sha256:{}",
-                        hex::encode(Sha256::digest(&record.der))
-                    )],
+                    evidence: vec![format!("sha256:{}", hex::encode(Sha256::digest(&record.der)))],
                 },
                 now,
             )
@@ -271,9 +546,11 @@ pub async fn publish_crl(
             .map_err(unavailable)?;
         return Ok(record);
     }
-    Err(RevocationError::Unavailable(
-        "could not obtain a unique CRL number".into(),
-    ))
+    Err(RevocationError::Unavailable("the CRL could not be made consistently; try again".into()))
+}
+
+fn header_time(t: SystemTime) -> SystemTime {
+    shuin_core::clock::truncate_to_seconds(t)
 }
 
 #[async_trait::async_trait]

@@ -133,7 +133,7 @@ impl CheckpointMaker {
                     .context("the audit key")?;
                 (signer, key)
             }
-            _ => generate(config, &store, backend, now).await?,
+            (_, origin) => generate(config, origin, &store, backend, now).await?,
         };
         if signer.algorithm() != key.algorithm() {
             return Err(msg(format!(
@@ -240,16 +240,16 @@ impl CheckpointMaker {
 }
 
 /// Makes the audit key, records it in the facility book, then names it in the settings.
+/// An origin already fixed in the database (`stored_origin`) is kept.
 async fn generate(
     config: &InstanceConfig,
+    stored_origin: Option<String>,
     store: &SqliteStore,
     backend: &dyn KeyGenerator,
     now: std::time::SystemTime,
 ) -> Result<(Arc<dyn Signer>, NoteKey)> {
-    let origin = config
-        .ledger
-        .origin
-        .clone()
+    let origin = stored_origin
+        .or_else(|| config.ledger.origin.clone())
         .unwrap_or_else(|| default_origin(&config.instance.public_url));
     let label = crate::key_backend::key_label(
         &config.ca.key_backend,

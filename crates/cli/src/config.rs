@@ -85,6 +85,14 @@ pub(crate) struct RevocationSection {
     /// Validity of the delegated OCSP responder certificate.
     #[serde(default = "default_ocsp_responder_days")]
     pub(crate) ocsp_responder_validity_days: u64,
+    /// Partitioned CRLs: certificates point at one of this many partition CRLs (each
+    /// with an issuingDistributionPoint); 0 for none. The full CRL is published too.
+    #[serde(default)]
+    pub(crate) crl_partitions: u32,
+    /// Delta CRLs (deltaCRLIndicator), announced by freshestCRL in the full CRL; after a
+    /// revocation a delta CRL is issued and the full CRL follows its schedule.
+    #[serde(default)]
+    pub(crate) delta_crl: bool,
 }
 
 fn default_crl_hours() -> u64 {
@@ -110,6 +118,8 @@ impl Default for RevocationSection {
             root_crl_lifetime_days: default_root_crl_days(),
             ocsp_lifetime_hours: default_ocsp_hours(),
             ocsp_responder_validity_days: default_ocsp_responder_days(),
+            crl_partitions: 0,
+            delta_crl: false,
         }
     }
 }
@@ -285,6 +295,7 @@ impl InstanceConfig {
             || !(1..=3650).contains(&r.root_crl_lifetime_days)
             || !(1..=24 * 14).contains(&r.ocsp_lifetime_hours)
             || !(2..=3650).contains(&r.ocsp_responder_validity_days)
+            || r.crl_partitions > 256
         {
             return Err(msg("revocation: lifetimes out of range (CRL 1..744 h, root CRL 1..3650 d, OCSP 1..336 h, responder 2..3650 d)"));
         }

@@ -300,7 +300,7 @@ pub(crate) async fn init(
     .await?;
     // The root's first CRL, signed while the root key is at hand (later: `shuin crl --root`).
     shuin_ca::publish_crl(
-        &store,
+        std::sync::Arc::new(store.clone()),
         clock,
         shuin_ca::CrlScope {
             name: "root",
@@ -308,7 +308,11 @@ pub(crate) async fn init(
             issuer: &root_identity,
             lifetime: RevocationSection::default().root_crl_lifetime(),
         },
-        Vec::new(),
+        shuin_ca::CrlContents {
+            extra_extensions: Vec::new(),
+            filter: shuin_ca::EntryFilter::Nothing,
+            number_floor: 0,
+        },
     )
     .await
     .map_err(|e| msg(format!("root CRL: {e}")))?;

@@ -104,7 +104,7 @@ pub(crate) async fn crl(dir: &Path, root: bool, json: bool) -> Result<()> {
         };
         let clock = side.ca.clock_handle();
         let record = shuin_ca::publish_crl(
-            side.store.as_ref(),
+            side.store.clone(),
             clock.as_ref(),
             CrlScope {
                 name: "root",
@@ -112,7 +112,11 @@ pub(crate) async fn crl(dir: &Path, root: bool, json: bool) -> Result<()> {
                 issuer: &identity,
                 lifetime: side.config.revocation.root_crl_lifetime(),
             },
-            Vec::new(),
+            shuin_ca::CrlContents {
+                extra_extensions: Vec::new(),
+                filter: shuin_ca::EntryFilter::Nothing,
+                number_floor: 0,
+            },
         )
         .await
         .map_err(|e| msg(format!("issuing the root CRL: {e}")))?;

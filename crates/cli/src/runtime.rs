@@ -68,6 +68,16 @@ pub(crate) fn open_key_backend(
     crate::key_backend::open_for_issuing(&config.ca.key_backend, dir, &config.ca.issuing_key)
 }
 
+/// The CRL layout the configuration asks for.
+pub(crate) fn crl_layout(config: &InstanceConfig) -> shuin_ca::CrlLayout {
+    let repository_url = format!("{}/repository", config.instance.public_url.trim_end_matches('/'));
+    shuin_ca::CrlLayout {
+        partitions: config.revocation.crl_partitions,
+        delta_url: config.revocation.delta_crl.then(|| format!("{repository_url}/ca-delta.crl")),
+        repository_url,
+    }
+}
+
 /// Opens the CA: store, key backend, issuer key, chain; reconciles interrupted work.
 pub(crate) async fn open_ca(dir: &Path) -> Result<CaSide> {
     let config = InstanceConfig::load(dir)?;
@@ -87,6 +97,8 @@ pub(crate) async fn open_ca(dir: &Path) -> Result<CaSide> {
             .ok_or_else(|| msg("ca.policy_oid is not an OID"))?,
         validity: Duration::from_secs(u64::from(config.ca.subscriber_validity_days) * 86_400),
         crl_url: format!("{base}/repository/ca.crl"),
+        crl_partitions: (config.revocation.crl_partitions > 0)
+            .then(|| (config.revocation.crl_partitions, format!("{base}/repository/ca-p{{}}.crl"))),
         ocsp_url: format!("{base}/ocsp"),
         ca_issuers_url: format!("{base}/repository/ca.crt"),
     };
@@ -99,6 +111,7 @@ pub(crate) async fn open_ca(dir: &Path) -> Result<CaSide> {
         rng,
         CaSettings {
             crl_lifetime: config.revocation.crl_lifetime(),
+            crl_layout: crl_layout(&config),
         },
     )
     .map_err(|e| msg(format!("CA: {e}")))?;
@@ -191,31 +204,35 @@ fn published(record: CrlRecord) -> PublishedCrl {
     }
 }
 
-/// Loads the newest CRLs into the repository; issues a CA CRL if there is none or the
-/// current one is past half its lifetime.
-pub(crate) async fn refresh_crls(
-    ca: &CaService,
-    store: &SqliteStore,
-    repository: &Repository,
-) -> Result<()> {
+/// Loads the newest CRLs into the repository; issues any CRL of the issuing CA (full,
+/// delta, partitions) that is missing or past half its lifetime.
+pub(crate) async fn refresh_crls(ca: &CaService, store: &SqliteStore, repository: &Repository) -> Result<()> {
     let now = ca.clock_handle().now();
-    let latest = store.latest_crl("ca").await.context("CRL")?;
-    let lifetime = ca_crl_lifetime(&latest);
-    let due = match &latest {
-        None => true,
-        Some(crl) => crl.next_update.duration_since(now).unwrap_or_default() < lifetime / 2,
-    };
-    let latest = if due {
-        Some(
-            ca.issue_crl()
-                .await
-                .map_err(|e| msg(format!("issuing a CRL: {e}")))?,
-        )
-    } else {
-        latest
-    };
-    if let Some(crl) = latest {
-        repository.publish_ca_crl(published(crl));
+    let layout = ca.crl_layout().clone();
+    let mut kinds = vec![shuin_ca::CrlKind::Full];
+    if layout.delta_url.is_some() {
+        kinds.push(shuin_ca::CrlKind::Delta);
+    }
+    kinds.extend((0..layout.partitions).map(shuin_ca::CrlKind::Partition));
+    for kind in kinds {
+        let scope = kind.scope();
+        let latest = store.latest_crl(&scope).await.context("CRL")?;
+        let lifetime = ca_crl_lifetime(&latest);
+        let due = match &latest {
+            None => true,
+            Some(crl) => crl.next_update.duration_since(now).unwrap_or_default() < lifetime / 2,
+        };
+        let latest = if due {
+            Some(ca.issue_crl_of(kind).await.map_err(|e| msg(format!("issuing the {scope} CRL: {e}")))?)
+        } else {
+            latest
+        };
+        if let Some(crl) = latest {
+            match kind {
+                shuin_ca::CrlKind::Full => repository.publish_ca_crl(published(crl)),
+                _ => repository.publish_other_crl(&scope, published(crl)),
+            };
+        }
     }
     if let Some(root) = store.latest_crl("root").await.context("root CRL")? {
         repository.publish_root_crl(published(root));

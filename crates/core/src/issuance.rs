@@ -89,8 +89,11 @@ pub struct SubscriberProfile {
     pub policy_oid: ObjectIdentifier,
     /// Requested validity; capped at [`MAX_SUBSCRIBER_VALIDITY`].
     pub validity: Duration,
-    /// CRL distribution point URL.
+    /// CRL distribution point URL (of the full CRL).
     pub crl_url: String,
+    /// When CRLs are partitioned: the count, and the URL pattern with `{}` for the
+    /// partition (`https://.../repository/ca-p{}.crl`).
+    pub crl_partitions: Option<(u32, String)>,
     /// OCSP responder URL.
     pub ocsp_url: String,
     /// caIssuers URL (the issuing CA certificate).
@@ -140,7 +143,12 @@ impl SubscriberProfile {
             ext::certificate_policies(&[self.policy_oid], false),
             ext::subject_key_identifier(&key_id),
             ext::authority_key_identifier(&issuer.key_id),
-            ext::crl_distribution_point(&self.crl_url),
+            ext::crl_distribution_point(&match &self.crl_partitions {
+                Some((count, pattern)) if *count > 0 => {
+                    pattern.replace("{}", &crate::revocation::crl_partition(&serial, *count).to_string())
+                }
+                _ => self.crl_url.clone(),
+            }),
             ext::authority_info_access(Some(&self.ocsp_url), Some(&self.ca_issuers_url)),
         ]
         .into_iter()

@@ -170,3 +170,12 @@ pub trait Revoker: Send + Sync {
         request: RevocationRequest,
     ) -> Result<RevocationDone, RevocationPortError>;
 }
+
+/// The CRL partition of a serial: the first four bytes of SHA-256 over its magnitude,
+/// modulo `count` (stable, and spread evenly).
+pub fn crl_partition(serial: &crate::Serial, count: u32) -> u32 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(serial.magnitude());
+    let value = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    value % count.max(1)
+}

@@ -33,6 +33,8 @@ pub struct Repository {
     changes: watch::Sender<u64>,
     /// The CP/CPS (認証業務規程) text.
     cps: Option<String>,
+    /// Delta and partition CRLs by file stem (`ca-delta`, `ca-p3`), served over HTTP.
+    other_crls: RwLock<std::collections::BTreeMap<String, PublishedCrl>>,
 }
 
 impl Repository {
@@ -48,6 +50,7 @@ impl Repository {
             root_crl: RwLock::new(None),
             changes: watch::Sender::new(0),
             cps: None,
+            other_crls: RwLock::new(std::collections::BTreeMap::new()),
         }
     }
 
@@ -66,6 +69,21 @@ impl Repository {
     /// replaced the current one.
     pub fn publish_ca_crl(&self, crl: PublishedCrl) -> bool {
         self.changed(publish(&self.ca_crl, crl))
+    }
+
+    /// Publishes a newer delta or partition CRL under its file stem.
+    pub fn publish_other_crl(&self, stem: &str, crl: PublishedCrl) -> bool {
+        let mut crls = self.other_crls.write().unwrap_or_else(|p| p.into_inner());
+        if crls.get(stem).is_some_and(|c| c.number >= crl.number) {
+            return false;
+        }
+        crls.insert(stem.to_owned(), crl);
+        true
+    }
+
+    /// A delta or partition CRL by file stem.
+    pub fn other_crl(&self, stem: &str) -> Option<PublishedCrl> {
+        self.other_crls.read().unwrap_or_else(|p| p.into_inner()).get(stem).cloned()
     }
 
     /// Publishes a newer root CRL.

@@ -16,6 +16,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/repository/cps", get(cps))
         .route("/repository/ca.crl", get(ca_crl))
         .route("/repository/root.crl", get(root_crl))
+        .route("/repository/{file}", get(other_crl))
 }
 
 fn crl_response(state: &AppState, crl: Option<shuin_repo::PublishedCrl>) -> Response {
@@ -54,6 +55,18 @@ async fn cps(State(state): State<AppState>) -> Response {
 async fn ca_crl(State(state): State<AppState>) -> Response {
     let crl = state.repository.ca_crl();
     crl_response(&state, crl)
+}
+
+/// Delta (`ca-delta.crl`) and partition (`ca-pN.crl`) CRLs.
+async fn other_crl(State(state): State<AppState>, axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    let crl = file
+        .strip_suffix(".crl")
+        .filter(|stem| stem.len() <= 16 && stem.starts_with("ca-"))
+        .and_then(|stem| state.repository.other_crl(stem));
+    match crl {
+        Some(crl) => crl_response(&state, Some(crl)),
+        None => crate::problem::problem(ReasonCode::NotFound, "no such resource"),
+    }
 }
 
 async fn root_crl(State(state): State<AppState>) -> Response {

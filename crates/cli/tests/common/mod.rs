@@ -126,6 +126,14 @@ impl Instance {
         file.write_all(text.as_bytes()).unwrap();
     }
 
+    /// Replaces `from` by `to` in the instance's shuin.toml (before `serve`).
+    pub fn edit_config(&self, from: &str, to: &str) {
+        let path = self.data.join("shuin.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "shuin.toml has no {from:?}");
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+    }
+
     pub fn serve(&mut self) {
         let log = std::fs::File::create(self.work.path().join("serve.log")).unwrap();
         let child = shuin()
