@@ -41,7 +41,10 @@ fn entries(n: u64) -> impl Iterator<Item = StreamEntry> {
 }
 
 fn main() {
-    let n: u64 = std::env::var("ENTRIES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let n: u64 = std::env::var("ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let (key, _) = SoftwareSigner::generate(KeySpec::Rsa2048).unwrap_or_else(|e| panic!("{e}"));
     let header = CrlHeader {
         issuer: NameBuilder::new()

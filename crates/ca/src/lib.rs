@@ -10,6 +10,6 @@ pub use issuance::{CaService, CaSettings, CaStore, IssuerChain};
 pub use ocsp::{OcspService, OcspSettings};
 pub use reconcile::Reconciled;
 pub use revocation::{
-    partition_of, publish_crl, CrlContents, CrlKind, CrlLayout, CrlScope, EntryFilter, RevocationError,
-    RevocationOrder, Revoked,
+    partition_of, publish_crl, CrlContents, CrlKind, CrlLayout, CrlScope, EntryFilter,
+    RevocationError, RevocationOrder, Revoked,
 };

@@ -155,7 +155,10 @@ impl CaService {
 
     /// After a revocation: a delta CRL when delta CRLs are configured (the full CRL
     /// follows on its schedule), else a full CRL; plus the serial's partition.
-    pub(crate) async fn issue_crls_after_revocation(&self, serial: &Serial) -> Result<u64, RevocationError> {
+    pub(crate) async fn issue_crls_after_revocation(
+        &self,
+        serial: &Serial,
+    ) -> Result<u64, RevocationError> {
         let layout = self.crl_layout().clone();
         let number = if layout.delta_url.is_some() {
             self.issue_crl_of(CrlKind::Delta).await?.number
@@ -163,7 +166,8 @@ impl CaService {
             self.issue_crl_of(CrlKind::Full).await?.number
         };
         if layout.partitions > 0 {
-            self.issue_crl_of(CrlKind::Partition(partition_of(serial, layout.partitions))).await?;
+            self.issue_crl_of(CrlKind::Partition(partition_of(serial, layout.partitions)))
+                .await?;
         }
         Ok(number)
     }
@@ -182,7 +186,11 @@ impl CaService {
                 if let Some(url) = &layout.delta_url {
                     extra.push(freshest_crl(url).map_err(unavailable)?);
                 }
-                number_floor = self.store().next_crl_number("ca-delta").await.map_err(unavailable)?;
+                number_floor = self
+                    .store()
+                    .next_crl_number("ca-delta")
+                    .await
+                    .map_err(unavailable)?;
             }
             CrlKind::Delta => {
                 let base = self
@@ -190,7 +198,9 @@ impl CaService {
                     .latest_crl("ca")
                     .await
                     .map_err(unavailable)?
-                    .ok_or_else(|| RevocationError::Unavailable("a delta CRL needs a full CRL first".into()))?;
+                    .ok_or_else(|| {
+                        RevocationError::Unavailable("a delta CRL needs a full CRL first".into())
+                    })?;
                 extra.push(delta_indicator(base.number).map_err(unavailable)?);
                 filter = EntryFilter::RevokedSince(base.this_update);
                 number_floor = base.number + 1;
@@ -198,7 +208,10 @@ impl CaService {
             CrlKind::Partition(index) => {
                 let url = layout.partition_url(index);
                 extra.push(issuing_distribution_point(&url).map_err(unavailable)?);
-                filter = EntryFilter::Partition { index, count: layout.partitions };
+                filter = EntryFilter::Partition {
+                    index,
+                    count: layout.partitions,
+                };
             }
         }
         publish_crl(
@@ -210,7 +223,11 @@ impl CaService {
                 issuer: self.identity(),
                 lifetime: self.crl_lifetime(),
             },
-            CrlContents { extra_extensions: extra, filter, number_floor },
+            CrlContents {
+                extra_extensions: extra,
+                filter,
+                number_floor,
+            },
         )
         .await
     }
@@ -398,7 +415,9 @@ impl Iterator for PagedEntries {
             if self.done || matches!(self.filter, EntryFilter::Nothing) {
                 return None;
             }
-            let page = self.runtime.block_on(self.store.revocations_page(self.after.as_ref(), PAGE));
+            let page = self
+                .runtime
+                .block_on(self.store.revocations_page(self.after.as_ref(), PAGE));
             match page {
                 Ok(records) => {
                     self.done = records.len() < usize::try_from(PAGE).unwrap_or(usize::MAX);
@@ -477,7 +496,9 @@ pub async fn publish_crl(
             .await
             .map_err(|_| RevocationError::Unavailable("the CRL task failed".into()))?;
         let Some((tbs_sha256, _)) = tbs else {
-            let result = task.await.map_err(|_| RevocationError::Unavailable("the CRL task failed".into()))?;
+            let result = task
+                .await
+                .map_err(|_| RevocationError::Unavailable("the CRL task failed".into()))?;
             if let Err(CrlStreamError::EntriesChanged) = result {
                 continue;
             }
@@ -506,7 +527,9 @@ pub async fn publish_crl(
             )
             .await;
         let _ = go_tx.send(recorded.is_ok());
-        let result = task.await.map_err(|_| RevocationError::Unavailable("the CRL task failed".into()))?;
+        let result = task
+            .await
+            .map_err(|_| RevocationError::Unavailable("the CRL task failed".into()))?;
         recorded.map_err(unavailable)?;
         let der = match result {
             Ok(der) => der,
@@ -538,7 +561,10 @@ pub async fn publish_crl(
                         "crl_number": number,
                         "next_update": shuin_core::timefmt::rfc3339(record.next_update),
                     }),
-                    evidence: vec![format!("sha256:{}", hex::encode(Sha256::digest(&record.der)))],
+                    evidence: vec![format!(
+                        "sha256:{}",
+                        hex::encode(Sha256::digest(&record.der))
+                    )],
                 },
                 now,
             )
@@ -546,7 +572,9 @@ pub async fn publish_crl(
             .map_err(unavailable)?;
         return Ok(record);
     }
-    Err(RevocationError::Unavailable("the CRL could not be made consistently; try again".into()))
+    Err(RevocationError::Unavailable(
+        "the CRL could not be made consistently; try again".into(),
+    ))
 }
 
 fn header_time(t: SystemTime) -> SystemTime {

@@ -70,10 +70,16 @@ pub(crate) fn open_key_backend(
 
 /// The CRL layout the configuration asks for.
 pub(crate) fn crl_layout(config: &InstanceConfig) -> shuin_ca::CrlLayout {
-    let repository_url = format!("{}/repository", config.instance.public_url.trim_end_matches('/'));
+    let repository_url = format!(
+        "{}/repository",
+        config.instance.public_url.trim_end_matches('/')
+    );
     shuin_ca::CrlLayout {
         partitions: config.revocation.crl_partitions,
-        delta_url: config.revocation.delta_crl.then(|| format!("{repository_url}/ca-delta.crl")),
+        delta_url: config
+            .revocation
+            .delta_crl
+            .then(|| format!("{repository_url}/ca-delta.crl")),
         repository_url,
     }
 }
@@ -97,8 +103,12 @@ pub(crate) async fn open_ca(dir: &Path) -> Result<CaSide> {
             .ok_or_else(|| msg("ca.policy_oid is not an OID"))?,
         validity: Duration::from_secs(u64::from(config.ca.subscriber_validity_days) * 86_400),
         crl_url: format!("{base}/repository/ca.crl"),
-        crl_partitions: (config.revocation.crl_partitions > 0)
-            .then(|| (config.revocation.crl_partitions, format!("{base}/repository/ca-p{{}}.crl"))),
+        crl_partitions: (config.revocation.crl_partitions > 0).then(|| {
+            (
+                config.revocation.crl_partitions,
+                format!("{base}/repository/ca-p{{}}.crl"),
+            )
+        }),
         ocsp_url: format!("{base}/ocsp"),
         ca_issuers_url: format!("{base}/repository/ca.crt"),
     };
@@ -206,7 +216,11 @@ fn published(record: CrlRecord) -> PublishedCrl {
 
 /// Loads the newest CRLs into the repository; issues any CRL of the issuing CA (full,
 /// delta, partitions) that is missing or past half its lifetime.
-pub(crate) async fn refresh_crls(ca: &CaService, store: &SqliteStore, repository: &Repository) -> Result<()> {
+pub(crate) async fn refresh_crls(
+    ca: &CaService,
+    store: &SqliteStore,
+    repository: &Repository,
+) -> Result<()> {
     let now = ca.clock_handle().now();
     let layout = ca.crl_layout().clone();
     let mut kinds = vec![shuin_ca::CrlKind::Full];
@@ -223,7 +237,11 @@ pub(crate) async fn refresh_crls(ca: &CaService, store: &SqliteStore, repository
             Some(crl) => crl.next_update.duration_since(now).unwrap_or_default() < lifetime / 2,
         };
         let latest = if due {
-            Some(ca.issue_crl_of(kind).await.map_err(|e| msg(format!("issuing the {scope} CRL: {e}")))?)
+            Some(
+                ca.issue_crl_of(kind)
+                    .await
+                    .map_err(|e| msg(format!("issuing the {scope} CRL: {e}")))?,
+            )
         } else {
             latest
         };

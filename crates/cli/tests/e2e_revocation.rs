@@ -569,24 +569,47 @@ fn partitioned_and_delta_crls_by_configuration() {
 
     // The certificate points at its partition.
     if let Some((_, text)) = openssl(&["x509", "-in", &p(&issued.cert), "-noout", "-text"]) {
-        assert!(text.contains(&format!("/repository/ca-p{partition}.crl")), "{text}");
+        assert!(
+            text.contains(&format!("/repository/ca-p{partition}.crl")),
+            "{text}"
+        );
     }
     let out = shuin()
         .args(["revoke", "--data"])
         .arg(&instance.data)
-        .args(["--serial", &issued.serial, "--reason", "superseded", "--json"])
+        .args([
+            "--serial",
+            &issued.serial,
+            "--reason",
+            "superseded",
+            "--json",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let started = Instant::now();
     let text_of = |path: &str| -> Option<String> {
         let der = get_bytes(&instance.url(path));
         std::fs::write(dir.join("x.crl"), der).unwrap();
-        openssl(&["crl", "-inform", "DER", "-in", &p(&dir.join("x.crl")), "-CAfile", &p(&dir.join("ca.pem")), "-noout", "-text"])
-            .map(|(ok, text)| {
-                assert!(ok && text.contains("verify OK"), "{path}: {text}");
-                text
-            })
+        openssl(&[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            &p(&dir.join("x.crl")),
+            "-CAfile",
+            &p(&dir.join("ca.pem")),
+            "-noout",
+            "-text",
+        ])
+        .map(|(ok, text)| {
+            assert!(ok && text.contains("verify OK"), "{path}: {text}");
+            text
+        })
     };
     if openssl(&["version"]).is_none() {
         return;
@@ -603,28 +626,71 @@ fn partitioned_and_delta_crls_by_configuration() {
     }
     // Its partition lists it under an issuingDistributionPoint; another partition does not.
     let own = text_of(&format!("/repository/ca-p{partition}.crl")).unwrap();
-    assert!(own.to_uppercase().contains(&issued.serial.to_uppercase()), "{own}");
+    assert!(
+        own.to_uppercase().contains(&issued.serial.to_uppercase()),
+        "{own}"
+    );
     assert!(own.contains("Issuing Distribution Point"), "{own}");
     assert!(own.contains("Only User Certificates"), "{own}");
     let other = text_of(&format!("/repository/ca-p{}.crl", (partition + 1) % 4)).unwrap();
-    assert!(!other.to_uppercase().contains(&issued.serial.to_uppercase()), "{other}");
+    assert!(
+        !other.to_uppercase().contains(&issued.serial.to_uppercase()),
+        "{other}"
+    );
     // The full CRL announces the delta CRL.
     let full = text_of("/repository/ca.crl").unwrap();
-    assert!(full.contains("Freshest CRL") || full.contains("ca-delta.crl"), "{full}");
-    for (path, kind) in [("/repository/ca-delta.crl", "CRL"), (&*format!("/repository/ca-p{partition}.crl"), "CRL"), ("/repository/ca.crl", "CRL")] {
+    assert!(
+        full.contains("Freshest CRL") || full.contains("ca-delta.crl"),
+        "{full}"
+    );
+    for (path, kind) in [
+        ("/repository/ca-delta.crl", "CRL"),
+        (&*format!("/repository/ca-p{partition}.crl"), "CRL"),
+        ("/repository/ca.crl", "CRL"),
+    ] {
         let der = get_bytes(&instance.url(path));
         let file = dir.join("lint.crl");
         std::fs::write(&file, der).unwrap();
-        if let Some(out) = external("lint_crl", "SHUIN_REQUIRE_PKILINT", &["lint", "-t", kind, "-p", "PKIX", "-s", "ERROR", "--document-format", "DER", &p(&file)]) {
-            assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).trim().is_empty(), "{path}: {}", String::from_utf8_lossy(&out.stdout));
+        if let Some(out) = external(
+            "lint_crl",
+            "SHUIN_REQUIRE_PKILINT",
+            &[
+                "lint",
+                "-t",
+                kind,
+                "-p",
+                "PKIX",
+                "-s",
+                "ERROR",
+                "--document-format",
+                "DER",
+                &p(&file),
+            ],
+        ) {
+            assert!(
+                out.status.success() && String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+                "{path}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
         }
     }
     // `openssl verify` with the partition CRL (matching IDP) reports the revocation.
     let der = get_bytes(&instance.url(&format!("/repository/ca-p{partition}.crl")));
-    std::fs::write(dir.join("part.pem"), der::pem::encode_string("X509 CRL", der::pem::LineEnding::LF, &der).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("part.pem"),
+        der::pem::encode_string("X509 CRL", der::pem::LineEnding::LF, &der).unwrap(),
+    )
+    .unwrap();
     let (ok, text) = openssl(&[
-        "verify", "-crl_check", "-CAfile", &p(&dir.join("root.pem")), "-untrusted", &p(&dir.join("ca.pem")),
-        "-CRLfile", &p(&dir.join("part.pem")), &p(&issued.cert),
+        "verify",
+        "-crl_check",
+        "-CAfile",
+        &p(&dir.join("root.pem")),
+        "-untrusted",
+        &p(&dir.join("ca.pem")),
+        "-CRLfile",
+        &p(&dir.join("part.pem")),
+        &p(&issued.cert),
     ])
     .unwrap();
     assert!(!ok && text.contains("certificate revoked"), "{text}");

@@ -144,9 +144,10 @@ impl SubscriberProfile {
             ext::subject_key_identifier(&key_id),
             ext::authority_key_identifier(&issuer.key_id),
             ext::crl_distribution_point(&match &self.crl_partitions {
-                Some((count, pattern)) if *count > 0 => {
-                    pattern.replace("{}", &crate::revocation::crl_partition(&serial, *count).to_string())
-                }
+                Some((count, pattern)) if *count > 0 => pattern.replace(
+                    "{}",
+                    &crate::revocation::crl_partition(&serial, *count).to_string(),
+                ),
                 _ => self.crl_url.clone(),
             }),
             ext::authority_info_access(Some(&self.ocsp_url), Some(&self.ca_issuers_url)),

@@ -83,7 +83,11 @@ impl Repository {
 
     /// A delta or partition CRL by file stem.
     pub fn other_crl(&self, stem: &str) -> Option<PublishedCrl> {
-        self.other_crls.read().unwrap_or_else(|p| p.into_inner()).get(stem).cloned()
+        self.other_crls
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(stem)
+            .cloned()
     }
 
     /// Publishes a newer root CRL.

@@ -58,7 +58,10 @@ async fn ca_crl(State(state): State<AppState>) -> Response {
 }
 
 /// Delta (`ca-delta.crl`) and partition (`ca-pN.crl`) CRLs.
-async fn other_crl(State(state): State<AppState>, axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+async fn other_crl(
+    State(state): State<AppState>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Response {
     let crl = file
         .strip_suffix(".crl")
         .filter(|stem| stem.len() <= 16 && stem.starts_with("ca-"))

@@ -96,12 +96,18 @@ async fn revocations<S: RevocationStore>(store: &S) -> Result<(), String> {
     );
     let all = store.revocations().await.map_err(|e| fail("list", e))?;
     ensure!(all == vec![record], "one revocation listed");
-    let first_page = store.revocations_page(None, 10).await.map_err(|e| fail("page", e))?;
+    let first_page = store
+        .revocations_page(None, 10)
+        .await
+        .map_err(|e| fail("page", e))?;
     ensure!(
         first_page.len() == 1 && first_page[0].serial == issued,
         "the first page holds the revocation"
     );
-    let next_page = store.revocations_page(Some(&issued), 10).await.map_err(|e| fail("page", e))?;
+    let next_page = store
+        .revocations_page(Some(&issued), 10)
+        .await
+        .map_err(|e| fail("page", e))?;
     ensure!(next_page.is_empty(), "nothing after the last serial");
     let after = store
         .revocation_generation()

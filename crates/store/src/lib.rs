@@ -147,7 +147,11 @@ pub trait RevocationStore: Send + Sync {
     async fn revocations(&self) -> Result<Vec<RevocationRecord>, StoreError>;
     /// At most `limit` revocations whose serial (as lowercase hex text) sorts after
     /// `after`, in that order: for walking a large revocation list in bounded memory.
-    async fn revocations_page(&self, after: Option<&Serial>, limit: u32) -> Result<Vec<RevocationRecord>, StoreError>;
+    async fn revocations_page(
+        &self,
+        after: Option<&Serial>,
+        limit: u32,
+    ) -> Result<Vec<RevocationRecord>, StoreError>;
     /// A number that changes whenever a revocation is added (cheap to poll).
     async fn revocation_generation(&self) -> Result<u64, StoreError>;
 }

@@ -87,7 +87,9 @@ fn tlv_len(content: usize) -> usize {
 
 fn write_header(out: &mut Vec<u8>, tag: u8, len: usize) -> Result<(), CrlStreamError> {
     out.push(tag);
-    let bytes = u32::try_from(len).map_err(|_| CrlStreamError::TooLarge)?.to_be_bytes();
+    let bytes = u32::try_from(len)
+        .map_err(|_| CrlStreamError::TooLarge)?
+        .to_be_bytes();
     match length_of_length(len) {
         1 => out.push(bytes[3]),
         n => {
@@ -106,7 +108,10 @@ fn time_der(t: SystemTime) -> Result<Vec<u8>, der::Error> {
 
 fn generalized_der(t: SystemTime) -> Result<Vec<u8>, der::Error> {
     let secs = crate::clock::unix_seconds(t);
-    der::asn1::GeneralizedTime::from_system_time(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))?.to_der()
+    der::asn1::GeneralizedTime::from_system_time(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+    )?
+    .to_der()
 }
 
 /// The DER of one revoked entry (appended to `out`); returns its length.
@@ -120,7 +125,13 @@ fn write_entry(out: &mut Vec<u8>, entry: &StreamEntry) -> Result<usize, CrlStrea
     let invalidity = entry.invalidity_date.map(generalized_der).transpose()?;
     let invalidity_len = invalidity.as_ref().map_or(0, |g| 2 + 5 + 2 + g.len());
     let extensions_content = reason_len + invalidity_len;
-    let content = tlv_len(serial.len()) + time.len() + if extensions_content > 0 { tlv_len(extensions_content) } else { 0 };
+    let content = tlv_len(serial.len())
+        + time.len()
+        + if extensions_content > 0 {
+            tlv_len(extensions_content)
+        } else {
+            0
+        };
     write_header(out, 0x30, content)?;
     write_header(out, 0x02, serial.len())?;
     out.extend_from_slice(&serial);
@@ -128,7 +139,9 @@ fn write_entry(out: &mut Vec<u8>, entry: &StreamEntry) -> Result<usize, CrlStrea
     if extensions_content > 0 {
         write_header(out, 0x30, extensions_content)?;
         if let Some(code) = reason {
-            out.extend_from_slice(&[0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01, code]);
+            out.extend_from_slice(&[
+                0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01, code,
+            ]);
         }
         if let Some(generalized) = invalidity {
             let inner = 5 + 2 + generalized.len();
@@ -181,7 +194,13 @@ where
     let extensions = extensions.to_der()?;
     let revoked_tlv = if count > 0 { tlv_len(list_len) } else { 0 };
     let extensions_tlv = tlv_len(extensions.len());
-    let tbs_content = version.len() + signature.len() + issuer.len() + this_update.len() + next_update.len() + revoked_tlv + extensions_tlv;
+    let tbs_content = version.len()
+        + signature.len()
+        + issuer.len()
+        + this_update.len()
+        + next_update.len()
+        + revoked_tlv
+        + extensions_tlv;
     let tbs_len = tlv_len(tbs_content);
     // Leave room for the largest outer header; the unused prefix is drained at the end.
     const OUTER_ROOM: usize = 6;
@@ -238,17 +257,23 @@ mod tests {
     fn entries(n: u64) -> Vec<StreamEntry> {
         (1..=n)
             .map(|i| StreamEntry {
-                serial: Serial::from_magnitude(&(i * 7919).to_be_bytes()).unwrap_or_else(|| unreachable!()),
+                serial: Serial::from_magnitude(&(i * 7919).to_be_bytes())
+                    .unwrap_or_else(|| unreachable!()),
                 revoked_at: UNIX_EPOCH + Duration::from_secs(1_800_000_000 + i),
                 reason_code: [None, Some(1), Some(4), Some(0)][usize::try_from(i % 4).unwrap_or(0)],
-                invalidity_date: (i % 3 == 0).then(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
+                invalidity_date: (i % 3 == 0)
+                    .then(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
             })
             .collect()
     }
 
     #[test]
     fn streamed_crls_equal_the_structured_encoder() {
-        let issuer = NameBuilder::new().country("JP").and_then(|b| b.common_name("CA")).unwrap_or_else(|e| panic!("{e}")).build();
+        let issuer = NameBuilder::new()
+            .country("JP")
+            .and_then(|b| b.common_name("CA"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .build();
         for n in [0u64, 1, 5, 300] {
             let list = entries(n);
             let header = CrlHeader {
@@ -286,8 +311,12 @@ mod tests {
                     })
                     .collect(),
             };
-            let tbs = template.to_tbs(SignatureAlgorithm::EcdsaP256Sha256).unwrap_or_else(|e| panic!("{e}"));
-            let structured = assemble_crl(tbs, &[0xab; 71]).and_then(|c| c.to_der()).unwrap_or_else(|e| panic!("{e}"));
+            let tbs = template
+                .to_tbs(SignatureAlgorithm::EcdsaP256Sha256)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let structured = assemble_crl(tbs, &[0xab; 71])
+                .and_then(|c| c.to_der())
+                .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(streamed, structured, "{n} entries");
         }
     }
@@ -296,7 +325,10 @@ mod tests {
     fn changing_entries_are_detected() {
         let calls = std::cell::Cell::new(0u64);
         let header = CrlHeader {
-            issuer: NameBuilder::new().country("JP").unwrap_or_else(|e| panic!("{e}")).build(),
+            issuer: NameBuilder::new()
+                .country("JP")
+                .unwrap_or_else(|e| panic!("{e}"))
+                .build(),
             issuer_key_id: vec![1; 20],
             this_update: UNIX_EPOCH,
             next_update: UNIX_EPOCH + Duration::from_secs(60),

@@ -83,7 +83,11 @@ impl RevocationStore for PostgresStore {
         rows.iter().map(revocation_from_row).collect()
     }
 
-    async fn revocations_page(&self, after: Option<&Serial>, limit: u32) -> Result<Vec<RevocationRecord>, StoreError> {
+    async fn revocations_page(
+        &self,
+        after: Option<&Serial>,
+        limit: u32,
+    ) -> Result<Vec<RevocationRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT serial, revoked_at, reason, invalidity_date, decided_by FROM revocations WHERE serial COLLATE \"C\" > $1 ORDER BY serial COLLATE \"C\" LIMIT $2",
         )

@@ -82,7 +82,11 @@ impl RevocationStore for SqliteStore {
         rows.iter().map(revocation_from_row).collect()
     }
 
-    async fn revocations_page(&self, after: Option<&Serial>, limit: u32) -> Result<Vec<RevocationRecord>, StoreError> {
+    async fn revocations_page(
+        &self,
+        after: Option<&Serial>,
+        limit: u32,
+    ) -> Result<Vec<RevocationRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT serial, revoked_at, reason, invalidity_date, decided_by FROM revocations WHERE serial > ?1 ORDER BY serial LIMIT ?2",
         )
