@@ -171,6 +171,25 @@ impl RaService {
         Ok(bytes)
     }
 
+    /// Consumes a challenge nonce (step 6 of the order of checks), atomically.
+    pub(crate) async fn consume_nonce(&self, nonce: &str, now: SystemTime) -> Result<(), RaError> {
+        match self.store.consume_nonce(nonce, now).await? {
+            NonceOutcome::Fresh => Ok(()),
+            NonceOutcome::Unknown => Err(RaError::reject(
+                ReasonCode::NonceUnknown,
+                "the nonce was not issued by this server",
+            )),
+            NonceOutcome::Expired => Err(RaError::reject(
+                ReasonCode::NonceExpired,
+                "the nonce has expired; fetch a new challenge",
+            )),
+            NonceOutcome::Reused => Err(RaError::reject(
+                ReasonCode::NonceReused,
+                "the nonce was already used",
+            )),
+        }
+    }
+
     /// `POST /api/v1/challenges`.
     pub async fn create_challenge(&self) -> Result<Challenge, RaError> {
         let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.random_token(32)?);
@@ -225,27 +244,7 @@ impl RaService {
         now: SystemTime,
     ) -> Result<Checked, RaError> {
         let document = ApplicationDocument::parse(content)?;
-        match self.store.consume_nonce(&document.nonce, now).await? {
-            NonceOutcome::Fresh => {}
-            NonceOutcome::Unknown => {
-                return Err(RaError::reject(
-                    ReasonCode::NonceUnknown,
-                    "the nonce was not issued by this server",
-                ))
-            }
-            NonceOutcome::Expired => {
-                return Err(RaError::reject(
-                    ReasonCode::NonceExpired,
-                    "the nonce has expired; fetch a new challenge",
-                ))
-            }
-            NonceOutcome::Reused => {
-                return Err(RaError::reject(
-                    ReasonCode::NonceReused,
-                    "the nonce was already used",
-                ))
-            }
-        }
+        self.consume_nonce(&document.nonce, now).await?;
         if !document
             .terms_sha256
             .eq_ignore_ascii_case(&self.config.terms_sha256)

@@ -12,7 +12,7 @@ use shuin_core::revocation::{RevocationPortError, RevocationReason, RevocationRe
 use shuin_core::{ReasonCode, Serial};
 use shuin_jpki::{normalize_address, normalize_text};
 use shuin_ledger::{Book, EntryDraft};
-use shuin_store::{CertificateState, NonceOutcome};
+use shuin_store::CertificateState;
 use std::time::SystemTime;
 
 /// The revocation document format.
@@ -106,27 +106,7 @@ impl RaService {
         let signed = shuin_jpki::verify_subscriber_signed_data(body)
             .map_err(|e| RaError::reject(e.code(), e.to_string()))?;
         let (serial, reason, nonce) = parse_document(&signed.content)?;
-        match self.store.consume_nonce(&nonce, now).await? {
-            NonceOutcome::Fresh => {}
-            NonceOutcome::Unknown => {
-                return Err(RaError::reject(
-                    ReasonCode::NonceUnknown,
-                    "the nonce was not issued by this server",
-                ))
-            }
-            NonceOutcome::Expired => {
-                return Err(RaError::reject(
-                    ReasonCode::NonceExpired,
-                    "the nonce has expired; fetch a new challenge",
-                ))
-            }
-            NonceOutcome::Reused => {
-                return Err(RaError::reject(
-                    ReasonCode::NonceReused,
-                    "the nonce was already used",
-                ))
-            }
-        }
+        self.consume_nonce(&nonce, now).await?;
         let certificate = self
             .store
             .certificate(&serial)
