@@ -7,8 +7,20 @@ use std::path::{Path, PathBuf};
 
 /// Where the card comes from.
 pub(crate) enum CardSource {
-    Files { key: PathBuf, cert: PathBuf },
-    Dev { name: String, dev_dir: PathBuf },
+    Files {
+        key: PathBuf,
+        cert: PathBuf,
+    },
+    Dev {
+        name: String,
+        dev_dir: PathBuf,
+    },
+    /// A JPKI card through a PKCS#11 module; the signing PIN comes from `pin_file`.
+    Pkcs11 {
+        module: PathBuf,
+        token: String,
+        pin_file: PathBuf,
+    },
 }
 
 pub(crate) fn parse_birth_date(text: &str) -> Option<(i32, u8, u8)> {
@@ -35,14 +47,29 @@ pub(crate) fn run(
     key_out: Option<&Path>,
     json: bool,
 ) -> Result<()> {
-    let card = match card {
-        CardSource::Files { key, cert } => FileCard::load(&cert, &key),
+    let card: Box<dyn shuin_client::CardSigner> = match card {
+        CardSource::Files { key, cert } => {
+            Box::new(FileCard::load(&cert, &key).map_err(|e| msg(e.to_string()))?)
+        }
         CardSource::Dev { name, dev_dir } => {
             let dir = crate::dev::card_dir(&dev_dir, &name);
-            FileCard::load(&dir.join("cert.pem"), &dir.join("key.pem"))
+            Box::new(
+                FileCard::load(&dir.join("cert.pem"), &dir.join("key.pem"))
+                    .map_err(|e| msg(e.to_string()))?,
+            )
         }
-    }
-    .map_err(|e| msg(e.to_string()))?;
+        CardSource::Pkcs11 {
+            module,
+            token,
+            pin_file,
+        } => {
+            let pin = crate::key_backend::read_pin_file(&pin_file)?;
+            Box::new(
+                shuin_client::Pkcs11Card::open(&module, &token, pin)
+                    .map_err(|e| msg(e.to_string()))?,
+            )
+        }
+    };
     let key_path = key_out.map(Path::to_path_buf).unwrap_or_else(|| {
         let mut p = out.as_os_str().to_owned();
         p.push(".key");
@@ -54,7 +81,7 @@ pub(crate) fn run(
             key_path.display()
         )));
     }
-    let outcome = shuin_client::apply(&request, &card).map_err(|e| msg(e.to_string()))?;
+    let outcome = shuin_client::apply(&request, card.as_ref()).map_err(|e| msg(e.to_string()))?;
     match outcome {
         ApplyOutcome::Issued {
             application_id,

@@ -175,8 +175,14 @@ pub(crate) enum KeyBackendConfig {
         module: PathBuf,
         /// The token label (slots are found by label, never by number).
         token: String,
-        /// File holding the user PIN.
-        pin_file: PathBuf,
+        /// File holding the user PIN. Absent on an instance sealed by custodians
+        /// (`[ca.seal]`): the PIN then comes from M of N shares at `shuin unseal`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pin_file: Option<PathBuf>,
+        /// The HSM's FIPS 140-2/140-3 validation as the operator declares it (for
+        /// example "FIPS 140-3 Level 3, certificate #0000"), reported by `shuin status`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fips_validation: Option<String>,
     },
 }
 
@@ -192,6 +198,9 @@ pub(crate) struct CaSection {
     pub(crate) policy_oid: String,
     #[serde(default = "default_validity_days")]
     pub(crate) subscriber_validity_days: u32,
+    /// M-of-N custodians: the instance starts sealed (docs/keys.md, "Sealed start").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) seal: Option<crate::seal_shares::SealConfig>,
 }
 
 fn default_validity_days() -> u32 {
@@ -228,6 +237,21 @@ pub(crate) struct JpkiSection {
     pub(crate) crl: PathBuf,
     #[serde(default)]
     pub(crate) allow_test_cards: bool,
+    /// What to do with a certificate whose holder's JPKI certificate J-LIS revokes
+    /// (docs/revocation.md, "J-LIS follow-up").
+    #[serde(default)]
+    pub(crate) on_jpki_revocation: OnJpkiRevocation,
+}
+
+/// `[jpki] on_jpki_revocation`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum OnJpkiRevocation {
+    /// Put the certificate on the review list (`shuin registration flags`).
+    #[default]
+    Flag,
+    /// Revoke it (privilegeWithdrawn).
+    Revoke,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -300,6 +324,12 @@ impl InstanceConfig {
             return Err(msg("revocation: lifetimes out of range (CRL 1..744 h, root CRL 1..3650 d, OCSP 1..336 h, responder 2..3650 d)"));
         }
         crate::publishers::check(&self.publishers)?;
+        if let Some(seal) = &self.ca.seal {
+            seal.check()?;
+            if !matches!(self.ca.key_backend, KeyBackendConfig::Pkcs11 { .. }) {
+                return Err(msg("ca.seal needs ca.key_backend kind = \"pkcs11\""));
+            }
+        }
         self.ledger.check()?;
         if self.ra.responsible_person.trim().is_empty() {
             return Err(msg(

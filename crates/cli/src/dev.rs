@@ -74,6 +74,7 @@ pub(crate) async fn ensure_dev_instance(dir: &Path, listen: &str) -> Result<()> 
             allow_test_cards: false,
             listen: listen.into(),
             development: true,
+            custodians: None,
         };
         crate::init::init(&options, &clock, &OsRandom).await?;
     }

@@ -43,6 +43,8 @@ pub(crate) struct InitOptions {
     pub(crate) allow_test_cards: bool,
     pub(crate) listen: String,
     pub(crate) development: bool,
+    /// M-of-N custodians: the PIN is sealed and split, and the instance starts sealed.
+    pub(crate) custodians: Option<crate::seal_init::CustodianOptions>,
 }
 
 fn actor(name: &str) -> Actor {
@@ -96,6 +98,11 @@ pub(crate) async fn init(
             options.policy_oid
         ))
     })?;
+    // Custodian options are checked before anything is made.
+    let custodian_pin = match &options.custodians {
+        Some(custodians) => Some(crate::seal_init::check(custodians, options)?),
+        None => None,
+    };
     // Open the key backend first: a bad PIN file or token stops init before it writes.
     let opened = crate::key_backend::open(&options.key_backend, dir)?;
     for sub in ["", "keys", "ca", "jpki/anchors"] {
@@ -326,6 +333,19 @@ pub(crate) async fn init(
     std::fs::write(dir.join("terms.txt"), DEFAULT_TERMS).context("terms.txt")?;
     std::fs::write(dir.join("cps.md"), DEFAULT_CPS).context("cps.md")?;
 
+    let seal = match (&options.custodians, &custodian_pin) {
+        (Some(custodians), Some(pin)) => {
+            Some(crate::seal_init::make_shares(custodians, pin, rng, &append, &admin).await?)
+        }
+        _ => None,
+    };
+    let mut key_backend = options.key_backend.clone();
+    if seal.is_some() {
+        // The PIN comes from the custodians' shares; the PIN file may now be destroyed.
+        if let KeyBackendConfig::Pkcs11 { pin_file, .. } = &mut key_backend {
+            *pin_file = None;
+        }
+    }
     let config = InstanceConfig {
         instance: InstanceSection {
             public_url: base.to_owned(),
@@ -333,13 +353,14 @@ pub(crate) async fn init(
             cps: PathBuf::from("cps.md"),
         },
         ca: CaSection {
-            key_backend: options.key_backend.clone(),
+            key_backend,
             root_key: root_key.to_string(),
             issuing_key: issuing_key.to_string(),
             root_certificate: PathBuf::from("ca/root.pem"),
             issuing_certificate: PathBuf::from("ca/issuing.pem"),
             policy_oid: options.policy_oid.clone(),
             subscriber_validity_days: 1825,
+            seal,
         },
         ra: RaSection {
             responsible_person: options.responsible_person.clone(),
@@ -351,6 +372,7 @@ pub(crate) async fn init(
             trust_anchors: anchor_files,
             crl: crl_path,
             allow_test_cards: options.allow_test_cards,
+            on_jpki_revocation: Default::default(),
         },
         server: ServerSection {
             listen: options.listen.clone(),

@@ -60,7 +60,8 @@ pub(crate) fn from_init_args(
             Ok(KeyBackendConfig::Pkcs11 {
                 module: absolute(module)?,
                 token,
-                pin_file: absolute(pin_file)?,
+                pin_file: Some(absolute(pin_file)?),
+                fips_validation: None,
             })
         }
         other => Err(msg(format!(
@@ -103,6 +104,16 @@ pub(crate) fn key_label(config: &KeyBackendConfig, role: &str) -> String {
 
 /// Opens the backend of an instance in `dir`.
 pub(crate) fn open(config: &KeyBackendConfig, dir: &Path) -> Result<OpenedBackend> {
+    open_with_pin(config, dir, None)
+}
+
+/// Opens the backend with `pin` (reconstructed from custodians' shares) instead of the
+/// PIN file; `None` reads the PIN file.
+pub(crate) fn open_with_pin(
+    config: &KeyBackendConfig,
+    dir: &Path,
+    pin: Option<Zeroizing<String>>,
+) -> Result<OpenedBackend> {
     match config {
         KeyBackendConfig::Software { dir: keys } => {
             tracing::warn!("the issuer keys are software keys: development and tests only");
@@ -115,9 +126,18 @@ pub(crate) fn open(config: &KeyBackendConfig, dir: &Path) -> Result<OpenedBacken
             module,
             token,
             pin_file,
+            ..
         } => {
             let module = dir.join(module);
-            let pin = read_pin_file(&dir.join(pin_file))?;
+            let pin = match (pin, pin_file) {
+                (Some(pin), _) => pin,
+                (None, Some(pin_file)) => read_pin_file(&dir.join(pin_file))?,
+                (None, None) => {
+                    return Err(msg(
+                        "this instance is sealed by custodians: its PIN comes only from their shares through `shuin unseal` on the running server",
+                    ))
+                }
+            };
             let backend = Pkcs11Backend::open(&module, token, pin).context(format!(
                 "opening PKCS#11 token {token:?} with {}",
                 module.display()
@@ -211,7 +231,7 @@ mod tests {
         let KeyBackendConfig::Pkcs11 { pin_file, .. } = &config else {
             panic!("{config:?}");
         };
-        assert!(pin_file.is_absolute());
+        assert!(pin_file.as_ref().unwrap().is_absolute());
         let text = toml::to_string(&config).unwrap();
         assert!(text.contains("kind = \"pkcs11\""), "{text}");
         assert!(from_init_args("software", Some("/m.so".into()), None, None).is_err());

@@ -1,19 +1,30 @@
 //! `shuin`: the one binary and the composition root. It is the only place that picks
 //! concrete backends (DESIGN.md section 2).
 
+mod admin_socket;
 mod apply_cmd;
+mod automation_cmd;
 mod checkpoints;
 mod config;
 mod demo;
 mod dev;
+mod enroll_cmd;
 mod failure;
+mod fips;
 mod init;
 mod key_backend;
 mod ledger_cmd;
+mod operator_cmd;
 mod publishers;
+mod registration_cmd;
+mod review_cmd;
 mod revoke_cmd;
 mod runtime;
+mod seal;
+mod seal_init;
+mod seal_shares;
 mod serve;
+mod status_cmd;
 mod testkit_cmd;
 mod watch;
 
@@ -86,6 +97,28 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// The operator registry (organisation book).
+    Operator {
+        #[command(subcommand)]
+        command: operator_cmd::OperatorCommand,
+    },
+    /// The LRA review queue.
+    Review {
+        #[command(subcommand)]
+        command: review_cmd::ReviewCommand,
+    },
+    /// The responsible person's controls over automatic approval.
+    Automation {
+        #[command(subcommand)]
+        command: automation_cmd::AutomationCommand,
+    },
+    /// The legacy 利用者識別符号 flow, LRA side; the J-LIS follow-up review list.
+    Registration {
+        #[command(subcommand)]
+        command: registration_cmd::RegistrationCommand,
+    },
+    /// The legacy flow, applicant side: send a new key with the 利用者識別符号.
+    Enroll(enroll_cmd::EnrollArgs),
     /// Simulated J-LIS CA and test cards (development and tests only).
     Testkit {
         #[command(subcommand)]
@@ -93,6 +126,26 @@ enum Command {
     },
     /// Run the whole path once on a throwaway instance and print a summary.
     Demo,
+    /// Report the key backend (and token), FIPS mode and the seal state of an instance.
+    Status {
+        /// Instance directory.
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give one custodian's share to the running server of a sealed instance, through
+    /// its admin socket DIR/admin.sock (the high-security terminal).
+    Unseal {
+        /// Instance directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The custodian's share file (share-<i>.txt from `init --shares-out`).
+        #[arg(long)]
+        share_file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -145,6 +198,16 @@ struct InitArgs {
     /// Default listen address written into shuin.toml.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
+    /// Split the token PIN among N custodians (with --key-backend pkcs11); the instance
+    /// then starts sealed until --threshold of them run `shuin unseal`.
+    #[arg(long, requires_all = ["threshold", "shares_out"])]
+    custodians: Option<u8>,
+    /// M: how many custodians' shares unseal the CA.
+    #[arg(long, requires = "custodians")]
+    threshold: Option<u8>,
+    /// A directory outside the instance for share-1.txt ... share-N.txt.
+    #[arg(long, requires = "custodians")]
+    shares_out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -161,6 +224,16 @@ struct ApplyArgs {
     /// A card made by `serve --dev` (or `testkit card` under DEV_DIR/cards/NAME).
     #[arg(long)]
     dev_card: Option<String>,
+    /// A JPKI card through this PKCS#11 module (OpenSC's opensc-pkcs11.so for a real
+    /// My Number card in a reader).
+    #[arg(long, requires = "card_pin_file", conflicts_with_all = ["card_key", "dev_card"])]
+    card_pkcs11: Option<PathBuf>,
+    /// The card's token label (with --card-pkcs11).
+    #[arg(long, default_value = "JPKI")]
+    card_token: String,
+    /// A file holding the card's signing PIN, mode 0600 (with --card-pkcs11).
+    #[arg(long, requires = "card_pkcs11")]
+    card_pin_file: Option<PathBuf>,
     /// Where dev cards live.
     #[arg(long, default_value = "shuin-dev")]
     dev_dir: PathBuf,
@@ -300,6 +373,16 @@ fn run(cli: Cli) -> Result<()> {
                 allow_test_cards: args.allow_test_cards,
                 listen: args.listen,
                 development: false,
+                custodians: match (args.custodians, args.threshold, args.shares_out) {
+                    (Some(custodians), Some(threshold), Some(shares_out)) => {
+                        Some(seal_init::CustodianOptions {
+                            custodians,
+                            threshold,
+                            shares_out,
+                        })
+                    }
+                    _ => None,
+                },
             };
             let config = runtime()?.block_on(init::init(&options, &SystemClock, &OsRandom))?;
             println!("instance created in {}", options.data.display());
@@ -315,6 +398,19 @@ fn run(cli: Cli) -> Result<()> {
                 "  config:      {}",
                 options.data.join(config::CONFIG_FILE).display()
             );
+            if let (Some(seal), Some(custodians)) = (&config.ca.seal, &options.custodians) {
+                println!(
+                    "  shares:      {}/share-1.txt ... share-{}.txt: give one to each custodian; any {} unseal the CA",
+                    custodians.shares_out.display(),
+                    seal.custodians,
+                    seal.threshold
+                );
+                println!("  the PIN file is no longer needed by the instance; destroy it if policy says so");
+                println!(
+                    "the CA starts sealed: run `shuin unseal --data {} --share-file FILE` once per custodian",
+                    options.data.display()
+                );
+            }
             println!(
                 "serve it with: shuin serve --data {}",
                 options.data.display()
@@ -342,6 +438,13 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Apply(args) => {
             let card = match (args.card_key, args.card_cert, args.dev_card) {
+                (None, None, None) if args.card_pkcs11.is_some() => {
+                    apply_cmd::CardSource::Pkcs11 {
+                        module: args.card_pkcs11.unwrap_or_default(),
+                        token: args.card_token,
+                        pin_file: args.card_pin_file.unwrap_or_default(),
+                    }
+                }
                 (Some(key), Some(cert), None) => apply_cmd::CardSource::Files { key, cert },
                 (None, None, Some(name)) => apply_cmd::CardSource::Dev {
                     name,
@@ -349,7 +452,7 @@ fn run(cli: Cli) -> Result<()> {
                 },
                 _ => {
                     return Err(msg(
-                        "give either --card-key FILE --card-cert FILE, or --dev-card NAME",
+                        "give --card-pkcs11 MODULE --card-pin-file FILE, --card-key FILE --card-cert FILE, or --dev-card NAME",
                     ))
                 }
             };
@@ -409,6 +512,11 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Operator { command } => runtime()?.block_on(operator_cmd::run(command)),
+        Command::Review { command } => runtime()?.block_on(review_cmd::run(command)),
+        Command::Automation { command } => runtime()?.block_on(automation_cmd::run(command)),
+        Command::Registration { command } => runtime()?.block_on(registration_cmd::run(command)),
+        Command::Enroll(args) => enroll_cmd::run(args),
         Command::Testkit { command } => match command {
             TestkitCommand::JpkiCa { out } => testkit_cmd::jpki_ca(&out),
             TestkitCommand::Card {
@@ -433,6 +541,12 @@ fn run(cli: Cli) -> Result<()> {
                 &out,
             ),
         },
+        Command::Status { data, json } => runtime()?.block_on(status_cmd::status(&data, json)),
+        Command::Unseal {
+            data,
+            share_file,
+            json,
+        } => runtime()?.block_on(admin_socket::unseal(&data, &share_file, json)),
         Command::Demo => {
             init_tracing_quiet();
             runtime()?.block_on(demo::run())
@@ -449,7 +563,7 @@ fn init_tracing_quiet() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    match fips::check_at_start().and_then(|()| run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("shuin: error: {e}");

@@ -18,13 +18,14 @@ use std::time::Duration;
 
 /// A running instance's parts.
 pub(crate) struct Instance {
+    /// The instance directory.
+    pub(crate) dir: std::path::PathBuf,
     pub(crate) config: InstanceConfig,
     pub(crate) store: Arc<SqliteStore>,
     pub(crate) state: AppState,
-    pub(crate) ca: Arc<CaService>,
-    pub(crate) ocsp: Arc<OcspService>,
-    /// Signs ledger checkpoints (`watch::run` and shutdown).
-    pub(crate) checkpoints: Arc<crate::checkpoints::CheckpointMaker>,
+    /// The CA, the OCSP responder and the checkpoint signer, once unsealed (at once for
+    /// an instance without custodians; see `seal.rs`).
+    pub(crate) seal: Arc<crate::seal::Seal>,
     /// The outside repositories (`[[publishers]]`), fed by `watch::run`.
     pub(crate) publishers: Vec<Arc<dyn shuin_repo::publish::Publisher>>,
 }
@@ -87,10 +88,20 @@ pub(crate) fn crl_layout(config: &InstanceConfig) -> shuin_ca::CrlLayout {
 /// Opens the CA: store, key backend, issuer key, chain; reconciles interrupted work.
 pub(crate) async fn open_ca(dir: &Path) -> Result<CaSide> {
     let config = InstanceConfig::load(dir)?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let rng: Arc<dyn RandomSource> = Arc::new(OsRandom);
     let store = Arc::new(open_store(dir).await?);
     let backend = open_key_backend(&config, dir)?;
+    open_ca_with(dir, config, store, backend).await
+}
+
+/// Opens the CA on an opened key backend (after unsealing, or from `open_ca`).
+pub(crate) async fn open_ca_with(
+    dir: &Path,
+    config: InstanceConfig,
+    store: Arc<SqliteStore>,
+    backend: Box<dyn KeyGenerator>,
+) -> Result<CaSide> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let rng: Arc<dyn RandomSource> = Arc::new(OsRandom);
     let issuing_key = KeyRef::parse(&config.ca.issuing_key).context("ca.issuing_key")?;
     let signer = backend.signer(&issuing_key).context("issuing key")?;
     let chain = IssuerChain {
@@ -265,9 +276,9 @@ fn ca_crl_lifetime(latest: &Option<CrlRecord>) -> Duration {
         .unwrap_or(Duration::from_secs(86_400))
 }
 
-/// Opens everything under `dir`.
-pub(crate) async fn open(dir: &Path) -> Result<Instance> {
-    let side = open_ca(dir).await?;
+/// The parts that need the issuer key's backend: the CA, the OCSP responder with its
+/// responses pre-signed, and the checkpoint signer.
+pub(crate) async fn open_ca_parts(side: CaSide) -> Result<crate::seal::CaParts> {
     let ocsp = Arc::new(open_ocsp(&side).await?);
     let checkpoints = Arc::new(
         crate::checkpoints::CheckpointMaker::open(
@@ -286,13 +297,37 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         .await
         .map_err(|e| msg(format!("pre-signing: {e}")))?;
     tracing::info!(signed, "pre-signed OCSP responses");
-    let CaSide {
-        config,
-        store,
-        ca,
-        chain,
-        ..
-    } = side;
+    Ok(crate::seal::CaParts {
+        ca: side.ca,
+        ocsp,
+        checkpoints,
+    })
+}
+
+/// Opens everything under `dir`. An instance with custodians (`[ca.seal]`) opens sealed:
+/// without its key backend until `shuin unseal` (see `seal.rs`).
+pub(crate) async fn open(dir: &Path) -> Result<Instance> {
+    let config = InstanceConfig::load(dir)?;
+    let store = Arc::new(open_store(dir).await?);
+    let seal = match &config.ca.seal {
+        Some(custodians) => {
+            tracing::warn!(
+                threshold = custodians.threshold,
+                custodians = custodians.custodians,
+                "the CA is sealed: applications answer ca_sealed until `shuin unseal` has been given enough shares"
+            );
+            crate::seal::Seal::sealed(custodians.clone())
+        }
+        None => {
+            let backend = open_key_backend(&config, dir)?;
+            let side = open_ca_with(dir, config.clone(), store.clone(), backend).await?;
+            crate::seal::Seal::unsealed(open_ca_parts(side).await?)
+        }
+    };
+    let chain = IssuerChain {
+        issuing_der: read_pem_or_der(&dir.join(&config.ca.issuing_certificate))?,
+        root_der: read_pem_or_der(&dir.join(&config.ca.root_certificate))?,
+    };
 
     let mut anchor_ders = Vec::new();
     for path in &config.jpki.trust_anchors {
@@ -322,21 +357,22 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     let repository = Arc::new(
         Repository::new(chain.root_der.clone(), chain.issuing_der.clone(), terms).with_cps(cps),
     );
-    refresh_crls(&ca, &store, &repository).await?;
+    match seal.parts() {
+        Some(parts) => refresh_crls(&parts.ca, &store, &repository).await?,
+        None => crate::seal::publish_stored_crls(&config, &store, &repository).await?,
+    }
     let publishers = crate::publishers::build(&config.publishers, dir)?;
     let base = config.instance.public_url.trim_end_matches('/').to_owned();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let issuer: Arc<dyn shuin_core::issuance::Issuer> = Arc::new(crate::watch::IssuerWithOcsp {
-        ca: ca.clone(),
-        ocsp: ocsp.clone(),
-    });
+    let issuer: Arc<dyn shuin_core::issuance::Issuer> =
+        Arc::new(crate::seal::SealedIssuer(seal.clone()));
     let ra = RaService::new(
         verifier,
         crl_source,
         store.clone(),
         shuin_ra::CaPorts {
             issuer,
-            revoker: ca.clone(),
+            revoker: Arc::new(crate::seal::SealedRevoker(seal.clone())),
         },
         clock.clone(),
         Arc::new(OsRandom),
@@ -348,21 +384,25 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
             automatic_approval: config.ra.automatic_approval,
             chain_der: vec![chain.issuing_der, chain.root_der],
         },
-    );
+    )
+    .with_lifecycle(crate::registration_cmd::lifecycle(
+        dir,
+        &config,
+        store.clone(),
+    )?);
     let ledger: Arc<dyn shuin_store::LedgerReader> = store.clone();
     Ok(Instance {
+        dir: dir.to_path_buf(),
         config,
         store,
         state: AppState {
             ra: Arc::new(ra),
             repository,
-            ocsp: ocsp.clone(),
+            ocsp: Arc::new(crate::seal::SealedOcsp(seal.clone())),
             clock,
             ledger,
         },
-        ca,
-        ocsp,
-        checkpoints,
+        seal,
         publishers,
     })
 }

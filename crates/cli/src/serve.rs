@@ -27,6 +27,8 @@ pub(crate) async fn serve_on(
 ) -> Result<()> {
     tracing::info!(local = ?listener.local_addr().ok(), "serving");
     let instance = std::sync::Arc::new(instance);
+    // The high-security terminal of a sealed instance: `shuin unseal` talks to it.
+    let admin = crate::admin_socket::start(&instance).await?;
     let upkeep = {
         let instance = instance.clone();
         tokio::spawn(async move { crate::watch::run(&instance).await })
@@ -38,8 +40,13 @@ pub(crate) async fn serve_on(
         .context("server");
     upkeep.abort();
     let _ = upkeep.await;
-    if let Err(e) = instance.checkpoints.checkpoint_now().await {
-        tracing::error!(error = %e, "the shutdown checkpoint failed");
+    if let Some(admin) = admin {
+        admin.stop().await;
+    }
+    if let Some(parts) = instance.seal.parts() {
+        if let Err(e) = parts.checkpoints.checkpoint_now().await {
+            tracing::error!(error = %e, "the shutdown checkpoint failed");
+        }
     }
     instance.store.close().await;
     served

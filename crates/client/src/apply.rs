@@ -118,7 +118,7 @@ fn transport(e: impl std::fmt::Display) -> ClientError {
     ClientError::Transport(e.to_string())
 }
 
-fn refused(status: u16, body: &str) -> ClientError {
+pub(crate) fn refused(status: u16, body: &str) -> ClientError {
     let problem: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     ClientError::Refused {
         status,

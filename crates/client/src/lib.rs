@@ -5,12 +5,18 @@
 mod apply;
 pub mod cms_sign;
 mod csr;
+mod enroll;
 mod error;
+#[cfg(feature = "pkcs11")]
+mod pkcs11_card;
 mod revoke;
 mod status;
 
 pub use apply::{apply, ApplyOutcome, ApplyRequest, CardSigner, FileCard};
 pub use csr::build_csr;
+pub use enroll::{enroll, EnrollRequest, Enrolled};
 pub use error::ClientError;
+#[cfg(feature = "pkcs11")]
+pub use pkcs11_card::{Pkcs11Card, JPKI_SIGNING_ID, JPKI_TOKEN_LABEL};
 pub use revoke::request_revocation;
 pub use status::{crl_lists, ocsp_status, OcspAnswer};

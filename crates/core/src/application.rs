@@ -52,7 +52,10 @@ pub struct ApplicationDocument {
     pub terms_sha256: String,
     /// The applicant's own entries.
     pub applicant: ApplicantEntries,
-    /// Standard base64 of the DER PKCS#10 for the new key.
+    /// Standard base64 of the DER PKCS#10 for the new key. Empty (absent) in a `new`
+    /// application that only registers the JPKI-verified identity: the key follows with a
+    /// 利用者識別符号 (docs/registration.md).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub csr: String,
     /// Optional contact address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,8 +126,8 @@ impl ApplicationDocument {
         if self.nonce.is_empty() || self.nonce.len() > 128 {
             return bad("nonce must be the value from POST /api/v1/challenges");
         }
-        if self.csr.is_empty() {
-            return bad("csr must not be empty");
+        if self.csr.is_empty() && self.kind == ApplicationKind::Reissue {
+            return bad("a reissue needs a csr");
         }
         match (self.kind, &self.replaces) {
             (ApplicationKind::New, Some(_)) => bad("replaces is only allowed when kind is reissue"),
@@ -182,6 +185,15 @@ mod tests {
         let mut v = sample();
         v["kind"] = serde_json::json!("reissue");
         assert_eq!(code(v), Some(ReasonCode::MalformedRequest));
+        let mut v = sample();
+        v["kind"] = serde_json::json!("reissue");
+        v["replaces"] = serde_json::json!("01");
+        v.as_object_mut().unwrap().remove("csr");
+        assert_eq!(code(v), Some(ReasonCode::MalformedRequest));
+        // A new application without csr registers the identity (docs/registration.md).
+        let mut v = sample();
+        v.as_object_mut().unwrap().remove("csr");
+        assert_eq!(code(v), None);
         assert_eq!(
             ApplicationDocument::parse(b"[").err().map(|r| r.code),
             Some(ReasonCode::MalformedRequest)

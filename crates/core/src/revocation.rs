@@ -159,6 +159,9 @@ pub enum RevocationPortError {
     /// Ledger, storage or key trouble (retryable).
     #[error("unavailable: {0}")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The CA is sealed until M custodians unseal it (retryable).
+    #[error("the CA is sealed")]
+    Sealed,
 }
 
 /// The port through which the RA has the CA revoke (like `Issuer` for issuance).

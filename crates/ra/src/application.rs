@@ -12,7 +12,7 @@ use shuin_jpki::{MatchOutcome, SigningCertificate, Verifier};
 use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_store::{
     ApplicationRecord, ApplicationStatus, ApplicationStore, CertificateReader, LedgerStore,
-    NonceOutcome, NonceStore,
+    NonceOutcome, NonceStore, SettingsStore,
 };
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -23,9 +23,16 @@ pub const RULE_VERSION: &str = "shuin-auto-approval/1";
 /// Largest application body, in bytes (DESIGN.md section 3.2).
 pub const MAX_APPLICATION_BYTES: usize = 64 * 1024;
 
-/// What the RA's storage must offer.
-pub trait RaStore: NonceStore + ApplicationStore + CertificateReader + LedgerStore {}
-impl<T: NonceStore + ApplicationStore + CertificateReader + LedgerStore> RaStore for T {}
+/// What the RA's storage must offer (settings: the automation state and the designated
+/// responsible person, read on each decision).
+pub trait RaStore:
+    NonceStore + ApplicationStore + CertificateReader + LedgerStore + SettingsStore
+{
+}
+impl<T: NonceStore + ApplicationStore + CertificateReader + LedgerStore + SettingsStore> RaStore
+    for T
+{
+}
 
 /// RA settings.
 #[derive(Debug, Clone)]
@@ -90,6 +97,16 @@ pub enum ApplicationOutcome {
         /// The LRA's reason.
         reason: String,
     },
+    /// A JPKI-signed application without csr: the identity is registered and the key
+    /// follows with this code (docs/registration.md).
+    Registered {
+        /// The registration id.
+        registration_id: String,
+        /// The 利用者識別符号 (redacted in `Debug`).
+        identification_code: crate::registration::IdentificationCode,
+        /// When the code expires.
+        expires_at: SystemTime,
+    },
 }
 
 /// The RA.
@@ -97,11 +114,13 @@ pub struct RaService {
     pub(crate) verifier: Verifier,
     pub(crate) crl: Arc<dyn CrlSource>,
     pub(crate) store: Arc<dyn RaStore>,
-    issuer: Arc<dyn Issuer>,
+    pub(crate) issuer: Arc<dyn Issuer>,
     pub(crate) revoker: Arc<dyn Revoker>,
     pub(crate) clock: Arc<dyn Clock>,
-    rng: Arc<dyn RandomSource>,
+    pub(crate) rng: Arc<dyn RandomSource>,
     config: RaConfig,
+    /// Registrations, reissue notices and the J-LIS follow-up (`with_lifecycle`).
+    pub(crate) lifecycle: Option<crate::registration::Lifecycle>,
 }
 
 /// The RA's ports to the CA: it issues and revokes only through these.
@@ -155,7 +174,15 @@ impl RaService {
             clock,
             rng,
             config,
+            lifecycle: None,
         }
+    }
+
+    /// Adds the life-cycle parts: the legacy registration flow, reissue notices and the
+    /// J-LIS follow-up.
+    pub fn with_lifecycle(mut self, lifecycle: crate::registration::Lifecycle) -> Self {
+        self.lifecycle = Some(lifecycle);
+        self
     }
 
     /// The settings in force.
@@ -260,6 +287,19 @@ impl RaService {
                 MatchOutcome::Review(reasons) => reasons,
                 MatchOutcome::Mismatch(code, detail) => return Err(RaError::reject(code, detail)),
             };
+        if document.csr.is_empty() {
+            // Registration only: the key follows with a 利用者識別符号 (docs/registration.md).
+            if !self.config.automatic_approval || self.automation_suspended().await? {
+                review_reasons.push(ReviewReason::AutomationSuspended);
+            }
+            return Ok(Checked {
+                document,
+                spki_der: Vec::new(),
+                key_fingerprint: String::new(),
+                review_reasons,
+                replaces: None,
+            });
+        }
         let csr_der = base64::engine::general_purpose::STANDARD
             .decode(document.csr.as_bytes())
             .map_err(|_| RaError::reject(ReasonCode::CsrMalformed, "csr is not standard base64"))?;
@@ -272,7 +312,11 @@ impl RaService {
                 "this public key was already certified; generate a new key",
             ));
         }
-        if !self.config.automatic_approval {
+        // Step 11 (reissue only): the old certificate and the same person.
+        let replaces = self.check_reissue(&document, signer).await?;
+        // The responsible person's suspension (`shuin automation suspend`) is read on
+        // every decision, so a running server follows it at once.
+        if !self.config.automatic_approval || self.automation_suspended().await? {
             review_reasons.push(ReviewReason::AutomationSuspended);
         }
         review_reasons.sort();
@@ -282,6 +326,7 @@ impl RaService {
             spki_der: csr.spki_der,
             key_fingerprint: fingerprint,
             review_reasons,
+            replaces,
         })
     }
 
@@ -293,21 +338,28 @@ impl RaService {
         checked: Checked,
         now: SystemTime,
     ) -> Result<ApplicationOutcome, RaError> {
+        if checked.spki_der.is_empty() {
+            return self
+                .register_verified(body, evidence_sha256, &signer, &checked.review_reasons, now)
+                .await;
+        }
         let id = hex::encode(self.random_token(16)?);
         self.store.put_evidence(evidence_sha256, body).await?;
+        let responsible_person = self.responsible_person_name().await?;
         let order = IssuanceOrder {
             application_id: id.clone(),
             subject_name: signer.basic.name.clone(),
             spki_der: checked.spki_der.clone(),
             not_after_cap: signer.not_after,
             approver: Approver {
-                name: self.config.responsible_person.clone(),
+                name: responsible_person.clone(),
                 role: "responsible_person".into(),
                 automatic: true,
             },
         };
         let details = serde_json::json!({
             "kind": checked.document.kind,
+            "replaces": checked.replaces.as_ref().map(Serial::to_hex),
             "jpki": {
                 "serial": signer.serial_hex,
                 "issuer": signer.issuer,
@@ -321,6 +373,10 @@ impl RaService {
                 "birth_date": signer.basic.birth.iso(),
                 "address": signer.basic.address,
                 "gender": signer.basic.gender,
+                // Kept for the LRA review queue (`shuin review show`).
+                "name_substitutes": signer.basic.name_substitutes,
+                "address_substitutes": signer.basic.address_substitutes,
+                "era": format!("{:?}", signer.basic.birth.era),
             },
             "key_fingerprint": checked.key_fingerprint,
             "spki_der": base64::engine::general_purpose::STANDARD.encode(&checked.spki_der),
@@ -375,7 +431,7 @@ impl RaService {
                     book: Book::Application,
                     kind: "application.accepted".into(),
                     actor: Actor {
-                        name: self.config.responsible_person.clone(),
+                        name: responsible_person.clone(),
                         role: "responsible_person".into(),
                         zone: "secure".into(),
                     },
@@ -384,7 +440,7 @@ impl RaService {
                         "decision": "approved",
                         "automatic": true,
                         "rule_version": RULE_VERSION,
-                        "approver": self.config.responsible_person,
+                        "approver": responsible_person,
                         "checks": ["cms_signature", "jpki_chain", "jpki_profile", "jpki_validity", "jpki_revocation", "basic_items", "nonce", "terms", "entries_match", "csr_proof_of_possession", "key_policy", "key_unused"],
                         "subject_name": order.subject_name,
                         "key_fingerprint": checked.key_fingerprint,
@@ -400,6 +456,11 @@ impl RaService {
                 record.status = ApplicationStatus::Issued;
                 record.serial = Some(issued.serial.clone());
                 self.store.update_application(&record).await?;
+                if let Some(old) = &checked.replaces {
+                    // Issued first; only now is the old certificate revoked (superseded).
+                    self.complete_reissue(old, &issued.serial, &id, &signer.basic.name, now)
+                        .await;
+                }
                 Ok(ApplicationOutcome::Issued {
                     id,
                     serial: issued.serial,
@@ -492,4 +553,6 @@ struct Checked {
     spki_der: Vec<u8>,
     key_fingerprint: String,
     review_reasons: Vec<ReviewReason>,
+    /// The certificate a reissue replaces (checked by `check_reissue`).
+    replaces: Option<Serial>,
 }

@@ -4,8 +4,15 @@
 //! This crate cannot sign: it does not depend on `shuin-keys` or `shuin-ca` (CI checks).
 
 mod application;
+pub mod automation;
 mod crl_source;
 mod error;
+mod jpki_followup;
+mod jpki_registration;
+pub mod operators;
+mod registration;
+mod reissue;
+pub mod review;
 mod revocation;
 
 pub use application::{
@@ -14,4 +21,11 @@ pub use application::{
 };
 pub use crl_source::{CrlSource, FileCrlSource, StaticCrlSource};
 pub use error::RaError;
+pub use jpki_followup::{FollowupReport, JPKI_REVOKED};
+pub use registration::{
+    normalize_code, CodeKey, CreatedRegistration, Delivery, IdentificationCode,
+    JpkiRevocationPolicy, Lifecycle, LifecycleStore, Registrar, RegistrationRequest,
+    VerifiedIdentity, CODE_BITS, DEFAULT_CODE_LIFETIME, MAX_WRONG_CODES,
+};
+pub use reissue::{supersede, FileNoticeSender, NoticeSender, Superseded, OLD_CERTIFICATE_REVOKED};
 pub use revocation::{RevocationAnswer, REVOCATION_FORMAT};

@@ -79,7 +79,7 @@ fn parse_document(content: &[u8]) -> Result<(Serial, RevocationReason, String), 
     Ok((serial, reason, document.nonce))
 }
 
-fn same_person(recorded: &serde_json::Value, basic: &shuin_jpki::BasicInfo) -> bool {
+pub(crate) fn same_person(recorded: &serde_json::Value, basic: &shuin_jpki::BasicInfo) -> bool {
     let text = |key: &str| {
         recorded
             .get(key)
@@ -172,6 +172,10 @@ impl RaService {
                     "the certificate was already revoked at {}",
                     shuin_core::timefmt::rfc3339(revoked_at)
                 ),
+            )),
+            Err(RevocationPortError::Sealed) => Err(RaError::reject(
+                ReasonCode::CaSealed,
+                "the CA is sealed; try again later",
             )),
             Err(other) => Err(RaError::Unavailable(Box::new(other))),
         }

@@ -20,6 +20,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/applications", post(submit_application))
         .route("/api/v1/applications/{id}", get(application))
         .route("/api/v1/revocations", post(submit_revocation))
+        .route("/api/v1/enrollments", post(enroll))
 }
 
 async fn create_challenge(State(state): State<AppState>) -> Response {
@@ -105,6 +106,30 @@ async fn submit_revocation(
     }
 }
 
+/// `POST /api/v1/enrollments` (legacy flow). The body holds the identification code:
+/// it is never logged.
+async fn enroll(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return problem(
+            ReasonCode::UnsupportedMediaType,
+            "send the enrollment as application/json",
+        );
+    }
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => bytes,
+        Err(_) => return problem(ReasonCode::PayloadTooLarge, "the request exceeds 64 KiB"),
+    };
+    match state.ra.enroll(&bytes).await {
+        Ok(outcome) => outcome_response(outcome, true),
+        Err(e) => from_ra_error(e),
+    }
+}
+
 async fn application(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match state.ra.application(&id).await {
         Ok(outcome) => outcome_response(outcome, false),
@@ -147,6 +172,19 @@ fn outcome_response(outcome: ApplicationOutcome, created: bool) -> Response {
                 StatusCode::OK
             };
             (status, axum::Json(body)).into_response()
+        }
+        ApplicationOutcome::Registered {
+            registration_id,
+            identification_code,
+            expires_at,
+        } => {
+            let body = serde_json::json!({
+                "status": "registered",
+                "registration_id": registration_id,
+                "identification_code": identification_code.as_str(),
+                "expires_at": rfc3339(expires_at),
+            });
+            (StatusCode::CREATED, axum::Json(body)).into_response()
         }
         ApplicationOutcome::Approved { id } => {
             let body = serde_json::json!({"application_id": id, "status": "approved"});

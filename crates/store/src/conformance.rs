@@ -39,8 +39,12 @@ where
         + CheckpointWriter
         + SettingsStore
         + RevocationStore
-        + CrlStore,
+        + CrlStore
+        + crate::RegistrationStore
+        + crate::NoticeOutbox
+        + crate::CertificateFlags,
 {
+    crate::lifecycle_conformance::run(store).await?;
     nonces(store).await?;
     applications(store).await?;
     certificates(store).await?;

@@ -7,11 +7,17 @@
 pub mod conformance;
 mod error;
 mod ledger_state;
+pub mod lifecycle;
+pub mod lifecycle_conformance;
 pub mod postgres;
 mod records;
 pub mod sqlite;
 
 pub use error::{ConflictKind, StoreError};
+pub use lifecycle::{
+    CertificateFlag, CertificateFlags, NoticeOutbox, NoticeRecord, RegistrationRecord,
+    RegistrationState, RegistrationStore,
+};
 pub use records::{
     ApplicationRecord, ApplicationStatus, CertificateRecord, CertificateState, CrlRecord,
     NonceOutcome, RevocationRecord,

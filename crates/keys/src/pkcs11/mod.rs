@@ -178,6 +178,18 @@ impl Pkcs11Backend {
         })
     }
 
+    /// The facts of the token labelled `token_label`, read without logging in (for
+    /// status output; a sealed instance has no PIN to log in with).
+    pub fn token_facts(module: &Path, token_label: &str) -> Result<TokenFacts, KeyError> {
+        let context =
+            Pkcs11::new(module).map_err(|e| device(format!("loading {}", module.display()), e))?;
+        match context.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(e) => return Err(device("C_Initialize", e)),
+        }
+        find_slot(&context, module, token_label).map(|(_, facts)| facts)
+    }
+
     /// The token this backend is logged in to.
     pub fn token(&self) -> &TokenFacts {
         &self.shared.token

@@ -5,6 +5,7 @@
 
 mod checkpoints;
 mod ledger;
+mod lifecycle;
 mod revocation;
 mod rows;
 

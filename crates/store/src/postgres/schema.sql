@@ -82,3 +82,33 @@ CREATE TABLE IF NOT EXISTS crls (
     der          BYTEA NOT NULL,
     CONSTRAINT crls_scope_number_pkey PRIMARY KEY (scope, number)
 );
+-- The subscriber life cycle (crates/store/src/lifecycle.rs).
+CREATE TABLE IF NOT EXISTS registrations (
+    id               TEXT NOT NULL,
+    code_mac         TEXT NOT NULL,
+    identity         TEXT NOT NULL,
+    created_by       TEXT NOT NULL,
+    created_at       BIGINT NOT NULL,
+    expires_at       BIGINT NOT NULL,
+    failed_attempts  BIGINT NOT NULL,
+    state            TEXT NOT NULL,
+    application_id   TEXT,
+    CONSTRAINT registrations_id_pkey PRIMARY KEY (id)
+);
+CREATE TABLE IF NOT EXISTS notices (
+    id          TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    serial      TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    sent_at     BIGINT,
+    CONSTRAINT notices_id_pkey PRIMARY KEY (id)
+);
+CREATE INDEX IF NOT EXISTS notices_pending ON notices (sent_at, created_at);
+CREATE TABLE IF NOT EXISTS certificate_flags (
+    serial       TEXT NOT NULL,
+    reason       TEXT NOT NULL,
+    jpki_serial  TEXT NOT NULL,
+    flagged_at   BIGINT NOT NULL,
+    CONSTRAINT certificate_flags_serial_reason_pkey PRIMARY KEY (serial, reason)
+);

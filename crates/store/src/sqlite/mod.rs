@@ -3,6 +3,7 @@
 
 mod checkpoints;
 mod ledger;
+mod lifecycle;
 mod revocation;
 mod rows;
 

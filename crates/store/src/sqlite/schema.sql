@@ -67,3 +67,31 @@ CREATE TABLE IF NOT EXISTS crls (
     der          BLOB NOT NULL,
     PRIMARY KEY (scope, number)
 );
+-- The subscriber life cycle (crates/store/src/lifecycle.rs).
+CREATE TABLE IF NOT EXISTS registrations (
+    id               TEXT PRIMARY KEY,
+    code_mac         TEXT NOT NULL,
+    identity         TEXT NOT NULL,
+    created_by       TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    expires_at       INTEGER NOT NULL,
+    failed_attempts  INTEGER NOT NULL,
+    state            TEXT NOT NULL,
+    application_id   TEXT
+);
+CREATE TABLE IF NOT EXISTS notices (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    serial      TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    sent_at     INTEGER
+);
+CREATE INDEX IF NOT EXISTS notices_pending ON notices (sent_at, created_at);
+CREATE TABLE IF NOT EXISTS certificate_flags (
+    serial       TEXT NOT NULL,
+    reason       TEXT NOT NULL,
+    jpki_serial  TEXT NOT NULL,
+    flagged_at   INTEGER NOT NULL,
+    PRIMARY KEY (serial, reason)
+);

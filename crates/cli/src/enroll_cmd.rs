@@ -1,0 +1,95 @@
+//! `shuin enroll`: the applicant side of the legacy flow (docs/registration.md).
+
+use crate::failure::{msg, Result};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// What `shuin enroll` takes.
+#[derive(clap::Args)]
+pub(crate) struct EnrollArgs {
+    /// Server base URL.
+    #[arg(long)]
+    server: String,
+    /// The registration id sent with the code.
+    #[arg(long)]
+    registration: String,
+    /// The 利用者識別符号 (hyphens and case do not matter).
+    #[arg(long)]
+    code: String,
+    /// The new key's type.
+    #[arg(long, default_value = "p256")]
+    key_type: String,
+    /// Where to write the new private key (default: OUT.key).
+    #[arg(long)]
+    key_out: Option<PathBuf>,
+    /// Where to write the certificate.
+    #[arg(long, default_value = "cert.pem")]
+    out: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+// The code must not reach a log through `{:?}`.
+impl std::fmt::Debug for EnrollArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrollArgs")
+            .field("server", &self.server)
+            .field("registration", &self.registration)
+            .field("out", &self.out)
+            .finish_non_exhaustive()
+    }
+}
+
+fn write_file(path: &Path, contents: &[u8], private: bool) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    if private {
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(contents))
+        .map_err(|e| msg(format!("{}: {e}", path.display())))
+}
+
+pub(crate) fn run(args: EnrollArgs) -> Result<()> {
+    let key_out = args
+        .key_out
+        .clone()
+        .unwrap_or_else(|| args.out.with_extension("key"));
+    let request = shuin_client::EnrollRequest {
+        server: args.server,
+        registration_id: args.registration,
+        identification_code: Zeroizing::new(args.code),
+        key_spec: crate::apply_cmd::key_spec(&args.key_type)?,
+    };
+    let enrolled = shuin_client::enroll(&request).map_err(|e| msg(e.to_string()))?;
+    write_file(&key_out, enrolled.key_pem.as_bytes(), true)?;
+    write_file(
+        &args.out,
+        format!("{}{}", enrolled.certificate_pem, enrolled.chain_pem).as_bytes(),
+        false,
+    )?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "status": "issued",
+                "application_id": enrolled.application_id,
+                "serial": enrolled.serial,
+                "certificate": args.out,
+                "key": key_out,
+            })
+        );
+    } else {
+        println!(
+            "issued serial {}; certificate in {}, key in {}",
+            enrolled.serial,
+            args.out.display(),
+            key_out.display()
+        );
+    }
+    Ok(())
+}

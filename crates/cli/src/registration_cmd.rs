@@ -1,0 +1,283 @@
+//! `shuin registration create|flags`: the LRA side of the legacy 利用者識別符号 flow
+//! (docs/registration.md), and the review list of certificates whose holder's JPKI
+//! certificate J-LIS revoked. Also the RA's life-cycle wiring for `serve` and its upkeep
+//! (the J-LIS follow-up and the notice outbox).
+
+use crate::config::{InstanceConfig, OnJpkiRevocation};
+use crate::failure::{msg, Context, Result};
+use crate::operator_cmd::{authorize, open_registry};
+use clap::Subcommand;
+use shuin_core::{OsRandom, SystemClock};
+use shuin_ra::operators::Role;
+use shuin_ra::{
+    CodeKey, Delivery, JpkiRevocationPolicy, Lifecycle, Registrar, RegistrationRequest,
+    VerifiedIdentity,
+};
+use shuin_store::sqlite::SqliteStore;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The file holding the key under which codes are hashed (mode 0600, never in the
+/// database or the ledger).
+pub(crate) const CODE_KEY_FILE: &str = "registration-code.key";
+/// Where the file notice sender appends notices (one JSON object a line).
+pub(crate) const NOTICES_FILE: &str = "notices.jsonl";
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RegistrationCommand {
+    /// Record an identity verified by an LRA and print its 利用者識別符号 once.
+    Create {
+        #[arg(long)]
+        data: PathBuf,
+        /// The LRA (role lra) who verified the identity.
+        #[arg(long)]
+        operator: String,
+        /// Name (surname, full-width space, given name).
+        #[arg(long)]
+        name: String,
+        /// Birth date, YYYY-MM-DD.
+        #[arg(long)]
+        birth_date: String,
+        #[arg(long)]
+        address: String,
+        /// 1, 2 or 3.
+        #[arg(long)]
+        gender: Option<String>,
+        /// How the code is sent, e.g. 本人限定受取郵便 (ledgered).
+        #[arg(long)]
+        delivery: Option<String>,
+        /// The postal tracking number (ledgered).
+        #[arg(long, requires = "delivery")]
+        tracking: Option<String>,
+        /// How long the code lives: 30d, 12h, 90m or seconds (default 30d).
+        #[arg(long)]
+        expires_in: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The review list: certificates flagged because J-LIS revoked the holder's JPKI
+    /// certificate.
+    Flags {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `30d`, `12h`, `90m`, `45s` or plain seconds.
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last()? {
+        (i, c) if c.is_ascii_alphabetic() => (&text[..i], c),
+        _ => (text, 's'),
+    };
+    let n: u64 = number.parse().ok()?;
+    let seconds = match unit {
+        'd' => n.checked_mul(86_400)?,
+        'h' => n.checked_mul(3_600)?,
+        'm' => n.checked_mul(60)?,
+        's' => n,
+        _ => return None,
+    };
+    (seconds > 0).then(|| Duration::from_secs(seconds))
+}
+
+/// The code key of an instance: made (0600) on first use, refused if others can read it.
+pub(crate) fn code_key(dir: &Path) -> Result<CodeKey> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let path = dir.join(CODE_KEY_FILE);
+    if !path.exists() {
+        let mut bytes = [0u8; 32];
+        shuin_core::RandomSource::fill(&OsRandom, &mut bytes)
+            .map_err(|e| msg(format!("making the code key: {e}")))?;
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path);
+        match created {
+            Ok(mut file) => {
+                file.write_all(hex::encode(bytes).as_bytes())
+                    .and_then(|()| file.sync_all())
+                    .context(path.display())?;
+            }
+            // Another process made it first: use theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(msg(format!("{}: {e}", path.display()))),
+        }
+    }
+    let mode = std::fs::metadata(&path)
+        .context(path.display())?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(msg(format!(
+            "{} must be readable by its owner only (chmod 600)",
+            path.display()
+        )));
+    }
+    let text = std::fs::read_to_string(&path).context(path.display())?;
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut key)
+        .map_err(|_| msg(format!("{} does not hold 32 hex bytes", path.display())))?;
+    Ok(CodeKey::from_bytes(key))
+}
+
+/// The RA's life-cycle parts for a served instance.
+pub(crate) fn lifecycle(
+    dir: &Path,
+    config: &InstanceConfig,
+    store: Arc<SqliteStore>,
+) -> Result<Lifecycle> {
+    let policy = match config.jpki.on_jpki_revocation {
+        OnJpkiRevocation::Flag => JpkiRevocationPolicy::Flag,
+        OnJpkiRevocation::Revoke => JpkiRevocationPolicy::Revoke,
+    };
+    Ok(Lifecycle::new(store, code_key(dir)?, policy))
+}
+
+/// One round of life-cycle upkeep (from `watch::run`): the J-LIS follow-up when the
+/// J-LIS CRL changed, and the notice outbox.
+pub(crate) async fn upkeep(instance: &crate::runtime::Instance) {
+    let ra = &instance.state.ra;
+    match ra.follow_jpki_crl().await {
+        Ok(report) if report.examined => tracing::info!(
+            flagged = report.flagged.len(),
+            revoked = report.revoked.len(),
+            "followed up a new J-LIS CRL"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "the J-LIS follow-up failed; retrying"),
+    }
+    let sender = shuin_ra::FileNoticeSender::new(instance.dir.join(NOTICES_FILE));
+    if let Err(e) = ra.send_notices(&sender, 100).await {
+        tracing::error!(error = %e, "sending notices failed");
+    }
+}
+
+pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
+    match command {
+        RegistrationCommand::Create {
+            data,
+            operator,
+            name,
+            birth_date,
+            address,
+            gender,
+            delivery,
+            tracking,
+            expires_in,
+            json,
+        } => {
+            let lifetime = match expires_in {
+                None => shuin_ra::DEFAULT_CODE_LIFETIME,
+                Some(text) => parse_duration(&text)
+                    .ok_or_else(|| msg("--expires-in must look like 30d, 12h, 90m or 3600"))?,
+            };
+            let (store, _) = open_registry(&data).await?;
+            let result = async {
+                let key = code_key(&data)?;
+                let actor =
+                    authorize(&store, &operator, Role::Lra, "create a registration").await?;
+                let registrar = Registrar {
+                    store: &store,
+                    key: &key,
+                    clock: &SystemClock,
+                    rng: &OsRandom,
+                };
+                registrar
+                    .create(RegistrationRequest {
+                        operator: actor,
+                        jpki: None,
+                        evidence: Vec::new(),
+                        identity: VerifiedIdentity {
+                            name,
+                            birth_date,
+                            address,
+                            gender,
+                        },
+                        delivery: delivery.map(|method| Delivery { method, tracking }),
+                        lifetime,
+                    })
+                    .await
+                    .map_err(|e| msg(e.to_string()))
+            }
+            .await;
+            store.close().await;
+            let created = result?;
+            let expires_at = shuin_core::timefmt::rfc3339(created.expires_at);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "registration_id": created.registration_id,
+                        "identification_code": created.identification_code,
+                        "expires_at": expires_at,
+                    })
+                );
+            } else {
+                println!("registration {}", created.registration_id);
+                println!(
+                    "利用者識別符号 (shown once; send it by 本人限定受取郵便): {}",
+                    created.identification_code
+                );
+                println!("expires at {expires_at}");
+            }
+            Ok(())
+        }
+        RegistrationCommand::Flags { data, json } => {
+            let store = crate::runtime::open_store(&data).await?;
+            let flags = shuin_store::CertificateFlags::certificate_flags(&store).await;
+            store.close().await;
+            let flags = flags.context("reading the review list")?;
+            if json {
+                let rows: Vec<serde_json::Value> = flags
+                    .iter()
+                    .map(|f| {
+                        serde_json::json!({
+                            "serial": f.serial.to_hex(),
+                            "reason": f.reason,
+                            "jpki_serial": f.jpki_serial,
+                            "flagged_at": shuin_core::timefmt::rfc3339(f.flagged_at),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else if flags.is_empty() {
+                println!("no certificate is flagged");
+            } else {
+                for f in &flags {
+                    println!(
+                        "{}  {}  JPKI serial {}  flagged {}",
+                        f.serial.to_hex(),
+                        f.reason,
+                        f.jpki_serial,
+                        shuin_core::timefmt::rfc3339(f.flagged_at)
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("30d"),
+            Some(Duration::from_secs(30 * 86_400))
+        );
+        assert_eq!(parse_duration("2s"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("0d"), None);
+        assert_eq!(parse_duration("d"), None);
+        assert_eq!(parse_duration("3w"), None);
+    }
+}

@@ -1,0 +1,108 @@
+//! `shuin init --custodians N --threshold M --shares-out DIR`: the token PIN is sealed
+//! under a random wrapping key, the key is split into N shares (`seal_shares.rs`), and
+//! each share is written to `DIR/share-<i>.txt` (0600) for its custodian. The instance
+//! keeps no PIN file.
+
+use crate::config::KeyBackendConfig;
+use crate::failure::{msg, Context, Result};
+use crate::init::InitOptions;
+use crate::seal_shares::SealConfig;
+use shuin_core::RandomSource;
+use shuin_ledger::{Actor, Book, EntryDraft};
+use std::path::PathBuf;
+use zeroize::Zeroizing;
+
+/// The custodian options of `init`.
+#[derive(Debug, Clone)]
+pub(crate) struct CustodianOptions {
+    pub(crate) custodians: u8,
+    pub(crate) threshold: u8,
+    pub(crate) shares_out: PathBuf,
+}
+
+fn share_path(options: &CustodianOptions, index: u8) -> PathBuf {
+    options.shares_out.join(format!("share-{index}.txt"))
+}
+
+/// Checks the options before `init` makes anything, and reads the PIN to be sealed.
+pub(crate) fn check(options: &CustodianOptions, init: &InitOptions) -> Result<Zeroizing<String>> {
+    let KeyBackendConfig::Pkcs11 {
+        pin_file: Some(pin_file),
+        ..
+    } = &init.key_backend
+    else {
+        return Err(msg(
+            "--custodians needs --key-backend pkcs11: the shares seal the token PIN (the software backend has no secret to seal)",
+        ));
+    };
+    if options.threshold < 2 || options.threshold > options.custodians {
+        return Err(msg(format!(
+            "--threshold {} with --custodians {}: need 2 <= threshold <= custodians",
+            options.threshold, options.custodians
+        )));
+    }
+    if options.custodians > 32 {
+        return Err(msg("--custodians: at most 32"));
+    }
+    let absolute = |p: &std::path::Path| {
+        std::env::current_dir()
+            .map(|cwd| cwd.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    if absolute(&options.shares_out).starts_with(absolute(&init.data)) {
+        return Err(msg(
+            "--shares-out must be outside the instance directory: the shares must not sit beside the CA",
+        ));
+    }
+    for index in 1..=options.custodians {
+        let path = share_path(options, index);
+        if path.exists() {
+            return Err(msg(format!(
+                "{} exists already; refusing to overwrite a share",
+                path.display()
+            )));
+        }
+    }
+    crate::key_backend::read_pin_file(pin_file)
+}
+
+/// Seals `pin`, writes the share files and records the split in the facility book.
+pub(crate) async fn make_shares<F, Fut>(
+    options: &CustodianOptions,
+    pin: &str,
+    rng: &dyn RandomSource,
+    append: &F,
+    admin: &Actor,
+) -> Result<SealConfig>
+where
+    F: Fn(EntryDraft) -> Fut,
+    Fut: std::future::Future<Output = Result<shuin_ledger::Entry>>,
+{
+    let (config, files) =
+        crate::seal_shares::split(pin, options.custodians, options.threshold, rng)?;
+    std::fs::create_dir_all(&options.shares_out).context(options.shares_out.display())?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&options.shares_out, std::fs::Permissions::from_mode(0o700))
+            .context(options.shares_out.display())?;
+    }
+    for (index, text) in (1..=options.custodians).zip(&files) {
+        let path = share_path(options, index);
+        shuin_keys::write_private_file(&path, text.as_bytes()).context(path.display())?;
+    }
+    append(EntryDraft {
+        book: Book::Facility,
+        kind: "seal.shares_made".into(),
+        actor: admin.clone(),
+        subjects: vec!["key:issuing".into()],
+        payload: serde_json::json!({
+            "custodians": options.custodians,
+            "threshold": options.threshold,
+            "instance_id": config.instance_id,
+            "secret": "token PIN, sealed with AES-256-GCM under a random 256-bit key split by Shamir's scheme",
+        }),
+        evidence: vec![],
+    })
+    .await?;
+    Ok(config)
+}

@@ -1,0 +1,81 @@
+//! `shuin status --data DIR [--json]`: the key backend (with the token's own facts for
+//! PKCS#11, read without logging in), FIPS mode of the software crypto, and the seal
+//! state (from the running server's admin socket when one answers).
+
+use crate::config::{InstanceConfig, KeyBackendConfig};
+use crate::failure::{Context, Result};
+use std::path::Path;
+
+/// Prints the status of the instance in `dir`.
+pub(crate) async fn status(dir: &Path, json: bool) -> Result<()> {
+    let config = InstanceConfig::load(dir)?;
+    let backend = match &config.ca.key_backend {
+        KeyBackendConfig::Software { dir: keys } => serde_json::json!({
+            "kind": "software",
+            "production_grade": false,
+            "note": "software keys: development and tests only, not an HSM",
+            "dir": keys,
+        }),
+        KeyBackendConfig::Pkcs11 {
+            module,
+            token,
+            fips_validation,
+            ..
+        } => {
+            let module = dir.join(module);
+            let facts = {
+                let module = module.clone();
+                let token = token.clone();
+                tokio::task::spawn_blocking(move || {
+                    shuin_keys::Pkcs11Backend::token_facts(&module, &token)
+                })
+                .await
+                .context("reading the token")?
+            };
+            let (facts, error) = match facts {
+                Ok(facts) => (serde_json::to_value(facts).ok(), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            serde_json::json!({
+                "kind": "pkcs11",
+                "module": module,
+                "token_label": token,
+                "token": facts,
+                "token_error": error,
+                "declared_fips_validation": fips_validation,
+            })
+        }
+    };
+    let seal = match &config.ca.seal {
+        None => serde_json::json!({"custodians": null, "sealed": false}),
+        Some(seal) => {
+            let live = crate::admin_socket::status(dir).await;
+            serde_json::json!({
+                "custodians": seal.custodians,
+                "threshold": seal.threshold,
+                "instance_id": seal.instance_id,
+                "server_running": live.is_some(),
+                "sealed": live.as_ref().is_none_or(|s| s.sealed),
+                "shares_held": live.as_ref().map(|s| s.shares_held),
+            })
+        }
+    };
+    let report = serde_json::json!({
+        "instance": dir,
+        "public_url": config.instance.public_url,
+        "development": config.instance.development,
+        "key_backend": backend,
+        "issuing_key": config.ca.issuing_key,
+        "fips": crate::fips::report(),
+        "seal": seal,
+    });
+    if json {
+        println!("{report}");
+    } else {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("status")?
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! The responsible person's controls over automatic approval (theme ❺): suspend and
+//! resume, and the periodic review of automatic decisions with its sign-off.
+//!
+//! The suspension is a settings row (`automation.state`) that the RA reads on every
+//! decision, so a running server follows a `shuin automation suspend` run beside it at
+//! once. The ledger entry is written before the row (record before effect).
+
+use crate::operators::{OperatorError, OperatorStore};
+use crate::{RaError, RaService};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use shuin_ledger::{Actor, Book, Entry, EntryDraft};
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+/// The settings row holding [`AutomationState`] as JSON.
+pub const AUTOMATION_SETTING: &str = "automation.state";
+
+/// Whether automatic approval is suspended, by whom and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutomationState {
+    /// Suspended or running.
+    pub suspended: bool,
+    /// The responsible person's reason.
+    pub reason: String,
+    /// Who changed it.
+    pub by: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// The stored state; `None` if never changed (automation runs as configured).
+pub async fn state<S: OperatorStore + ?Sized>(
+    store: &S,
+) -> Result<Option<AutomationState>, OperatorError> {
+    match store.setting(AUTOMATION_SETTING).await? {
+        None => Ok(None),
+        Some(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| OperatorError::InvalidState(format!("stored automation state: {e}"))),
+    }
+}
+
+/// Suspends (`suspend = true`) or resumes automatic approval as the responsible person
+/// `by` (an actor from [`crate::operators::authorize`]). Ledgers `automation.suspended`
+/// or `automation.resumed` in the organisation book, then stores the state.
+pub async fn set_suspended<S: OperatorStore + ?Sized>(
+    store: &S,
+    suspend: bool,
+    by: &Actor,
+    reason: &str,
+    now: SystemTime,
+) -> Result<AutomationState, OperatorError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 1000 {
+        return Err(OperatorError::InvalidInput(
+            "give a reason (--reason), at most 1000 characters".into(),
+        ));
+    }
+    let currently = state(store).await?.is_some_and(|s| s.suspended);
+    if currently == suspend {
+        return Err(OperatorError::InvalidState(format!(
+            "automatic approval is already {}",
+            if suspend { "suspended" } else { "running" }
+        )));
+    }
+    let kind = if suspend {
+        "automation.suspended"
+    } else {
+        "automation.resumed"
+    };
+    store
+        .append(
+            EntryDraft {
+                book: Book::Organization,
+                kind: kind.into(),
+                actor: by.clone(),
+                subjects: vec!["automation:approval".into()],
+                payload: serde_json::json!({"reason": reason}),
+                evidence: vec![],
+            },
+            now,
+        )
+        .await?;
+    let new = AutomationState {
+        suspended: suspend,
+        reason: reason.to_owned(),
+        by: by.name.clone(),
+        at: shuin_core::timefmt::rfc3339(now),
+    };
+    let text = serde_json::to_string(&new)
+        .map_err(|e| OperatorError::InvalidState(format!("encoding automation state: {e}")))?;
+    store.set_setting(AUTOMATION_SETTING, &text).await?;
+    Ok(new)
+}
+
+impl RaService {
+    /// Whether the responsible person has suspended automatic approval (read on every
+    /// decision).
+    pub(crate) async fn automation_suspended(&self) -> Result<bool, RaError> {
+        state(self.store.as_ref())
+            .await
+            .map(|s| s.is_some_and(|s| s.suspended))
+            .map_err(|e| RaError::Unavailable(Box::new(e)))
+    }
+
+    /// The approver of automatic decisions: the responsible person designated in the
+    /// organisation book, or the one from the configuration before any designation.
+    pub(crate) async fn responsible_person_name(&self) -> Result<String, RaError> {
+        Ok(crate::operators::responsible_person(self.store.as_ref())
+            .await?
+            .unwrap_or_else(|| self.config().responsible_person.clone()))
+    }
+}
+
+/// Thresholds of the anomaly signals.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Thresholds {
+    /// Applications (any outcome) with one JPKI certificate at or above which it is flagged.
+    pub applications_per_jpki_certificate: usize,
+    /// Decisions within one clock hour at or above which the hour is flagged.
+    pub decisions_per_hour: usize,
+    /// Share of refusals with one reason code at or above which it is flagged …
+    pub rejection_rate: f64,
+    /// … once there are at least this many applications.
+    pub rejection_rate_minimum_applications: usize,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            applications_per_jpki_certificate: 3,
+            decisions_per_hour: 30,
+            rejection_rate: 0.5,
+            rejection_rate_minimum_applications: 10,
+        }
+    }
+}
+
+/// One automatic decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AutomaticDecision {
+    /// Ledger sequence number of `application.accepted`.
+    pub seq: u64,
+    /// When.
+    pub time: String,
+    /// The application id.
+    pub application: Option<String>,
+    /// The JPKI certificate fingerprint.
+    pub jpki: Option<String>,
+    /// The approver named.
+    pub approver: String,
+    /// The rule version.
+    pub rule_version: String,
+}
+
+/// The periodic review of automatic decisions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AutomationReview {
+    /// Start of the period (inclusive).
+    pub since: String,
+    /// End of the period: the last entry looked at.
+    pub until: String,
+    /// Ledger size at the time of the review.
+    pub ledger_size: u64,
+    /// The automatic approvals.
+    pub automatic_decisions: Vec<AutomaticDecision>,
+    /// Applications sent to an LRA, by review reason.
+    pub pending_review: BTreeMap<String, usize>,
+    /// Applications refused by the rule, by reason code.
+    pub rejections: BTreeMap<String, usize>,
+    /// Applications looked at (approved, pending and refused).
+    pub applications: usize,
+    /// Anomaly signals.
+    pub signals: Vec<serde_json::Value>,
+    /// Thresholds used.
+    pub thresholds: Thresholds,
+}
+
+fn reference<'a>(entry: &'a Entry, prefix: &str) -> Option<&'a str> {
+    entry.subjects.iter().find_map(|s| s.strip_prefix(prefix))
+}
+
+/// Reviews the application book from `since`: automatic decisions, referrals and
+/// refusals, with anomaly signals.
+pub fn review(entries: &[Entry], since: SystemTime, thresholds: Thresholds) -> AutomationReview {
+    let since_text = shuin_core::timefmt::rfc3339(since);
+    let mut out = AutomationReview {
+        since: since_text.clone(),
+        until: since_text.clone(),
+        ledger_size: u64::try_from(entries.len()).unwrap_or(u64::MAX),
+        automatic_decisions: Vec::new(),
+        pending_review: BTreeMap::new(),
+        rejections: BTreeMap::new(),
+        applications: 0,
+        signals: Vec::new(),
+        thresholds,
+    };
+    let mut per_jpki: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per_hour: BTreeMap<String, usize> = BTreeMap::new();
+    for entry in entries {
+        // Entry times are `YYYY-MM-DDTHH:MM:SSZ`, so text order is time order.
+        if entry.book != Book::Application || entry.time < since_text {
+            continue;
+        }
+        match entry.kind.as_str() {
+            "application.accepted" if entry.payload["automatic"] == true => {
+                out.automatic_decisions.push(AutomaticDecision {
+                    seq: entry.seq,
+                    time: entry.time.clone(),
+                    application: reference(entry, "application:").map(str::to_owned),
+                    jpki: reference(entry, "jpki:").map(str::to_owned),
+                    approver: entry.payload["approver"]
+                        .as_str()
+                        .unwrap_or(&entry.actor.name)
+                        .to_owned(),
+                    rule_version: entry.payload["rule_version"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                });
+            }
+            "application.pending_review" => {
+                for reason in entry.payload["review_reasons"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    *out.pending_review
+                        .entry(reason.as_str().unwrap_or("unknown").to_owned())
+                        .or_default() += 1;
+                }
+            }
+            "application.rejected" => {
+                let code = entry.payload["reason_code"].as_str().unwrap_or("unknown");
+                *out.rejections.entry(code.to_owned()).or_default() += 1;
+            }
+            _ => continue,
+        }
+        out.applications += 1;
+        out.until.clone_from(&entry.time);
+        if let Some(jpki) = reference(entry, "jpki:") {
+            *per_jpki.entry(jpki.to_owned()).or_default() += 1;
+        }
+        let hour = entry.time.get(..13).unwrap_or(&entry.time);
+        *per_hour.entry(format!("{hour}:00:00Z")).or_default() += 1;
+    }
+    for (jpki, count) in per_jpki {
+        if count >= thresholds.applications_per_jpki_certificate {
+            out.signals.push(serde_json::json!({
+                "signal": "jpki_certificate_reused",
+                "jpki_fingerprint_sha256": jpki,
+                "applications": count,
+            }));
+        }
+    }
+    for (hour, count) in per_hour {
+        if count >= thresholds.decisions_per_hour {
+            out.signals.push(serde_json::json!({
+                "signal": "burst",
+                "hour_starting": hour,
+                "applications": count,
+            }));
+        }
+    }
+    if out.applications >= thresholds.rejection_rate_minimum_applications {
+        for (code, count) in &out.rejections {
+            let rate = rate(*count, out.applications);
+            if rate >= thresholds.rejection_rate {
+                out.signals.push(serde_json::json!({
+                    "signal": "rejection_rate",
+                    "reason_code": code,
+                    "rejections": count,
+                    "rate": rate,
+                }));
+            }
+        }
+    }
+    out
+}
+
+/// `part / whole` as a float, for display.
+pub fn rate(part: usize, whole: usize) -> f64 {
+    let part = u32::try_from(part).unwrap_or(u32::MAX);
+    let whole = u32::try_from(whole).unwrap_or(u32::MAX).max(1);
+    f64::from(part) / f64::from(whole)
+}
+
+/// Records the responsible person's confirmation of `review` as
+/// `automation.review_signed_off` in the organisation book.
+pub async fn sign_off<S: OperatorStore + ?Sized>(
+    store: &S,
+    review: &AutomationReview,
+    by: &Actor,
+    now: SystemTime,
+) -> Result<Entry, OperatorError> {
+    let text = serde_json::to_vec(review)
+        .map_err(|e| OperatorError::InvalidState(format!("encoding the review: {e}")))?;
+    let entry = store
+        .append(
+            EntryDraft {
+                book: Book::Organization,
+                kind: "automation.review_signed_off".into(),
+                actor: by.clone(),
+                subjects: vec!["automation:approval".into()],
+                payload: serde_json::json!({
+                    "since": review.since,
+                    "until": review.until,
+                    "ledger_size": review.ledger_size,
+                    "automatic_decisions": review.automatic_decisions.len(),
+                    "applications": review.applications,
+                    "signals": review.signals,
+                }),
+                evidence: vec![format!("sha256:{}", hex::encode(Sha256::digest(&text)))],
+            },
+            now,
+        )
+        .await?;
+    Ok(entry)
+}

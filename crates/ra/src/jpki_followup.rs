@@ -1,0 +1,173 @@
+//! J-LIS revocation follow-up: when a newer J-LIS CRL lists the JPKI signing certificate
+//! that proved a holder's identity at issuance (`details.jpki.serial` of the application),
+//! the certificate issued on it is flagged for review or revoked, by the instance policy
+//! `[jpki] on_jpki_revocation` (docs/revocation.md, "J-LIS follow-up").
+//!
+//! Revocation uses the reason `privilegeWithdrawn`: the JPKI certificate on which the
+//! CA's verification of the holder rests has been withdrawn, and the CA does not know why
+//! (a move, a name change, a lost card, death). `affiliationChanged` would claim that the
+//! subject's details changed and `keyCompromise` that the subscriber's key leaked, neither
+//! of which the CA knows; the recorded reason `jpki_certificate_revoked` says what it does.
+
+use crate::application::system_actor;
+use crate::registration::JpkiRevocationPolicy;
+use crate::{RaError, RaService};
+use shuin_core::revocation::{RevocationPortError, RevocationReason, RevocationRequest};
+use shuin_core::Serial;
+use shuin_ledger::{Book, EntryDraft};
+use shuin_store::{CertificateFlag, CertificateState};
+use std::sync::Arc;
+
+/// The flag reason and the recorded revocation reason.
+pub const JPKI_REVOKED: &str = "jpki_certificate_revoked";
+
+/// What one follow-up round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FollowupReport {
+    /// Whether a CRL not seen before was examined.
+    pub examined: bool,
+    /// Certificates newly flagged.
+    pub flagged: Vec<Serial>,
+    /// Certificates revoked.
+    pub revoked: Vec<Serial>,
+}
+
+impl RaService {
+    /// Examines the current J-LIS CRL if it is not the one examined last. Cheap when the
+    /// CRL has not changed; the upkeep loop calls it every tick.
+    pub async fn follow_jpki_crl(&self) -> Result<FollowupReport, RaError> {
+        let mut report = FollowupReport::default();
+        let Some(lifecycle) = self.lifecycle.as_ref() else {
+            return Ok(report);
+        };
+        let Some(crl) = self.crl.current() else {
+            return Ok(report);
+        };
+        {
+            let followed = lifecycle
+                .followed_crl
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if followed.as_ref().is_some_and(|f| Arc::ptr_eq(f, &crl)) {
+                return Ok(report);
+            }
+        }
+        report.examined = true;
+        let store = lifecycle.store.as_ref();
+        for certificate in store
+            .certificates_in_state(CertificateState::Issued)
+            .await?
+        {
+            let Some(application) = store.application(&certificate.application_id).await? else {
+                continue;
+            };
+            let Some(jpki_serial) = application
+                .details
+                .pointer("/jpki/serial")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            let Ok(magnitude) = hex::decode(&jpki_serial) else {
+                continue;
+            };
+            if !crl.is_revoked(&magnitude) {
+                continue;
+            }
+            if store.revocation(&certificate.serial).await?.is_some() {
+                continue;
+            }
+            let serial = certificate.serial;
+            match lifecycle.on_jpki_revocation {
+                JpkiRevocationPolicy::Flag => {
+                    let now = self.clock.now();
+                    let flag = CertificateFlag {
+                        serial: serial.clone(),
+                        reason: JPKI_REVOKED.into(),
+                        jpki_serial: jpki_serial.clone(),
+                        flagged_at: now,
+                    };
+                    if store.flag_certificate(&flag).await? {
+                        self.ledger_followup(
+                            "certificate.flagged_jpki_revoked",
+                            &serial,
+                            &jpki_serial,
+                            &application.id,
+                            "flag",
+                        )
+                        .await?;
+                        report.flagged.push(serial);
+                    }
+                }
+                JpkiRevocationPolicy::Revoke => {
+                    self.ledger_followup(
+                        "certificate.revoking_jpki_revoked",
+                        &serial,
+                        &jpki_serial,
+                        &application.id,
+                        "revoke",
+                    )
+                    .await?;
+                    let request = RevocationRequest {
+                        serial: serial.clone(),
+                        reason: RevocationReason::PrivilegeWithdrawn,
+                        invalidity_date: None,
+                        decided_by: "shuin-ra (J-LIS CRL follow-up)".into(),
+                        role: "system".into(),
+                        authorisation: JPKI_REVOKED.into(),
+                    };
+                    match self.revoker.revoke(request).await {
+                        Ok(_) => report.revoked.push(serial),
+                        Err(RevocationPortError::AlreadyRevoked { .. })
+                        | Err(RevocationPortError::UnknownSerial) => {}
+                        Err(e) => return Err(RaError::Unavailable(Box::new(e))),
+                    }
+                }
+            }
+        }
+        // Only a complete round marks the CRL as followed; a failed one is retried.
+        *lifecycle
+            .followed_crl
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(crl);
+        Ok(report)
+    }
+
+    async fn ledger_followup(
+        &self,
+        kind: &str,
+        serial: &Serial,
+        jpki_serial: &str,
+        application_id: &str,
+        policy: &str,
+    ) -> Result<(), RaError> {
+        self.store
+            .append(
+                EntryDraft {
+                    book: Book::Revocation,
+                    kind: kind.into(),
+                    actor: system_actor(),
+                    subjects: vec![
+                        format!("serial:{serial}"),
+                        format!("application:{application_id}"),
+                    ],
+                    payload: serde_json::json!({
+                        "reason": JPKI_REVOKED,
+                        "jpki_serial": jpki_serial,
+                        "policy": policy,
+                        "revocation_reason": (policy == "revoke").then_some(RevocationReason::PrivilegeWithdrawn.name()),
+                    }),
+                    evidence: vec![],
+                },
+                self.clock.now(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The review list of flagged certificates.
+    pub async fn certificate_flags(&self) -> Result<Vec<CertificateFlag>, RaError> {
+        Ok(self.lifecycle()?.store.certificate_flags().await?)
+    }
+}

@@ -1,0 +1,260 @@
+//! Reissue (`kind: reissue`, DESIGN.md section 3.3): the new JPKI signature must come from
+//! the person the old certificate was issued to (the 4 basic items recorded at issuance
+//! match, normalised as in subscriber revocation). The new certificate is issued first;
+//! then the old one is revoked as `superseded` through the `Revoker` port, and a notice of
+//! that revocation (旧証明書の失効通知) is queued in the outbox for a [`NoticeSender`].
+
+use crate::application::system_actor;
+use crate::revocation::same_person;
+use crate::{RaError, RaService};
+use shuin_core::application::{ApplicationDocument, ApplicationKind};
+use shuin_core::revocation::{RevocationPortError, RevocationReason, RevocationRequest, Revoker};
+use shuin_core::{ReasonCode, Serial};
+use shuin_jpki::SigningCertificate;
+use shuin_ledger::{Book, EntryDraft};
+use shuin_store::{CertificateState, NoticeRecord};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+/// The notice kind for a revoked predecessor.
+pub const OLD_CERTIFICATE_REVOKED: &str = "old_certificate_revoked";
+
+/// Delivers queued notices (mail, a message queue, a file...).
+pub trait NoticeSender: Send + Sync {
+    /// Sends one notice; an error leaves it queued for the next round.
+    fn send(&self, notice: &NoticeRecord) -> Result<(), std::io::Error>;
+}
+
+/// Appends each notice as one JSON line to a file (for a mail gateway to pick up).
+#[derive(Debug, Clone)]
+pub struct FileNoticeSender {
+    path: PathBuf,
+}
+
+impl FileNoticeSender {
+    /// Appends to `path`.
+    pub fn new(path: PathBuf) -> Self {
+        Self { path }
+    }
+}
+
+impl NoticeSender for FileNoticeSender {
+    fn send(&self, notice: &NoticeRecord) -> Result<(), std::io::Error> {
+        let line = serde_json::json!({
+            "id": notice.id,
+            "kind": notice.kind,
+            "serial": notice.serial.to_hex(),
+            "created_at": shuin_core::timefmt::rfc3339(notice.created_at),
+            "notice": notice.payload,
+        });
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        writeln!(file, "{line}")?;
+        file.sync_data()
+    }
+}
+
+impl RaService {
+    /// For a reissue: the old certificate exists, is issued and unrevoked, and `signer`
+    /// is the same person. Returns the serial to replace.
+    pub(crate) async fn check_reissue(
+        &self,
+        document: &ApplicationDocument,
+        signer: &SigningCertificate,
+    ) -> Result<Option<Serial>, RaError> {
+        if document.kind != ApplicationKind::Reissue {
+            return Ok(None);
+        }
+        let unknown = || {
+            RaError::reject(
+                ReasonCode::ReissueTargetUnknown,
+                "replaces does not name a valid certificate issued here",
+            )
+        };
+        let serial = document
+            .replaces
+            .as_deref()
+            .and_then(Serial::from_hex)
+            .ok_or_else(unknown)?;
+        let certificate = self
+            .store
+            .certificate(&serial)
+            .await?
+            .filter(|c| c.state == CertificateState::Issued)
+            .ok_or_else(unknown)?;
+        if self.lifecycle()?.store.revocation(&serial).await?.is_some() {
+            return Err(unknown());
+        }
+        let recorded = self
+            .store
+            .application(&certificate.application_id)
+            .await?
+            .and_then(|a| a.details.get("basic").cloned())
+            .ok_or_else(unknown)?;
+        if !same_person(&recorded, &signer.basic) {
+            return Err(RaError::reject(
+                ReasonCode::ReissueNotSameSubject,
+                "the JPKI signer is not the person the old certificate was issued to",
+            ));
+        }
+        Ok(Some(serial))
+    }
+
+    /// After the new certificate is issued: revoke the old one as superseded and queue
+    /// the notice (see [`supersede`]).
+    pub(crate) async fn complete_reissue(
+        &self,
+        old: &Serial,
+        new: &Serial,
+        application_id: &str,
+        holder: &str,
+        now: SystemTime,
+    ) {
+        let Ok(lifecycle) = self.lifecycle() else {
+            tracing::error!(old = %old, "reissue: no life-cycle store; revoke the old certificate by hand");
+            return;
+        };
+        let notice_id = match self.random_token(16) {
+            Ok(bytes) => hex::encode(bytes),
+            Err(e) => {
+                tracing::error!(old = %old, error = %e, "reissue: no randomness for the notice id");
+                return;
+            }
+        };
+        let superseded = Superseded {
+            old,
+            new,
+            application_id,
+            holder,
+            notice_id: &notice_id,
+            now,
+        };
+        if let Err(e) = supersede(lifecycle.store.as_ref(), self.revoker.as_ref(), superseded).await
+        {
+            tracing::error!(old = %old, new = %new, error = %e, "reissue: revoking the old certificate or queueing its notice failed; revoke it by hand");
+        }
+    }
+
+    /// Sends up to `limit` queued notices; each sent one is marked and ledgered. Returns
+    /// how many were sent.
+    pub async fn send_notices(
+        &self,
+        sender: &dyn NoticeSender,
+        limit: u32,
+    ) -> Result<usize, RaError> {
+        let lifecycle = self.lifecycle()?;
+        let mut sent = 0;
+        for notice in lifecycle.store.pending_notices(limit).await? {
+            if let Err(e) = sender.send(&notice) {
+                tracing::warn!(notice = %notice.id, error = %e, "sending a notice failed; it stays queued");
+                continue;
+            }
+            let now = self.clock.now();
+            lifecycle.store.mark_notice_sent(&notice.id, now).await?;
+            self.store
+                .append(
+                    EntryDraft {
+                        book: Book::Revocation,
+                        kind: "notice.sent".into(),
+                        actor: system_actor(),
+                        subjects: vec![
+                            format!("serial:{}", notice.serial),
+                            format!("notice:{}", notice.id),
+                        ],
+                        payload: serde_json::json!({"kind": notice.kind}),
+                        evidence: vec![],
+                    },
+                    now,
+                )
+                .await?;
+            sent += 1;
+        }
+        Ok(sent)
+    }
+}
+
+/// A reissued certificate and the one it replaces.
+#[derive(Debug, Clone, Copy)]
+pub struct Superseded<'a> {
+    /// The replaced certificate.
+    pub old: &'a Serial,
+    /// The new certificate (already issued).
+    pub new: &'a Serial,
+    /// The reissue application.
+    pub application_id: &'a str,
+    /// The holder's name (who decided the revocation).
+    pub holder: &'a str,
+    /// A fresh random id for the notice.
+    pub notice_id: &'a str,
+    /// Now.
+    pub now: SystemTime,
+}
+
+/// Revokes `old` as superseded through the `Revoker`, then ledgers `notice.queued` and
+/// queues 旧証明書の失効通知. Call it only after the new certificate is issued: from the
+/// automatic path, or after an LRA approves a reissue held for review (the application's
+/// `details.replaces`). An old certificate already revoked is not an error.
+pub async fn supersede(
+    store: &dyn crate::LifecycleStore,
+    revoker: &dyn Revoker,
+    reissue: Superseded<'_>,
+) -> Result<(), RaError> {
+    let Superseded {
+        old,
+        new,
+        application_id,
+        holder,
+        notice_id,
+        now,
+    } = reissue;
+    let request = RevocationRequest {
+        serial: old.clone(),
+        reason: RevocationReason::Superseded,
+        invalidity_date: None,
+        decided_by: holder.to_owned(),
+        role: "subscriber".into(),
+        authorisation: "reissue".into(),
+    };
+    let revoked_at = match revoker.revoke(request).await {
+        Ok(done) => done.revoked_at,
+        Err(RevocationPortError::AlreadyRevoked { revoked_at }) => revoked_at,
+        Err(e) => return Err(RaError::Unavailable(Box::new(e))),
+    };
+    let notice = NoticeRecord {
+        id: notice_id.to_owned(),
+        kind: OLD_CERTIFICATE_REVOKED.into(),
+        serial: old.clone(),
+        payload: serde_json::json!({
+            "title": "旧証明書の失効通知 / Notice of revocation of your previous certificate",
+            "revoked_serial": old.to_hex(),
+            "reason": RevocationReason::Superseded.name(),
+            "revoked_at": shuin_core::timefmt::rfc3339(revoked_at),
+            "replaced_by": new.to_hex(),
+            "application_id": application_id,
+        }),
+        created_at: now,
+        sent_at: None,
+    };
+    store
+        .append(
+            EntryDraft {
+                book: Book::Revocation,
+                kind: "notice.queued".into(),
+                actor: system_actor(),
+                subjects: vec![
+                    format!("serial:{old}"),
+                    format!("notice:{notice_id}"),
+                    format!("application:{application_id}"),
+                ],
+                payload: serde_json::json!({"kind": OLD_CERTIFICATE_REVOKED, "notice": notice.payload}),
+                evidence: vec![],
+            },
+            now,
+        )
+        .await?;
+    store.enqueue_notice(&notice).await?;
+    Ok(())
+}
