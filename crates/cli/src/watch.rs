@@ -3,7 +3,7 @@
 //! nextUpdate; OCSP responses are pre-signed and refreshed at half their lifetime.
 
 use crate::runtime::{refresh_crls, Instance};
-use shuin_store::RevocationStore;
+use shuin_store::{CertificateReader, RevocationStore};
 use std::time::Duration;
 
 /// How often the loop looks.
@@ -24,7 +24,16 @@ pub(crate) async fn run(instance: &Instance) {
         let Some(parts) = instance.seal.parts() else {
             continue;
         };
-        match instance.store.revocation_generation().await {
+        // Revocations and certificates issued by any process (a CLI `review approve`,
+        // `revoke`) change these counters; then the OCSP statuses are reloaded.
+        let generation = match (
+            instance.store.revocation_generation().await,
+            instance.store.issued_count().await,
+        ) {
+            (Ok(revoked), Ok(issued)) => Ok((revoked, issued)),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        match generation {
             Ok(generation) if last_generation != Some(generation) => {
                 if let Err(e) = parts.ocsp.load(instance.store.as_ref()).await {
                     tracing::error!(error = %e, "reloading certificate statuses failed");

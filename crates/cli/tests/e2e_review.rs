@@ -208,6 +208,22 @@ fn operators_review_queue_and_automation_controls() {
     assert_eq!(outcome["status"], "issued", "{outcome}");
     assert_eq!(outcome["serial"], done["serial"]);
     assert!(outcome["certificate_pem"].is_string(), "{outcome}");
+    // The running server learns of a certificate issued by another process: OCSP says
+    // good (not unknown) within a few seconds.
+    let issuing = get_bytes(&instance.url("/repository/ca.crt"));
+    let serial = shuin_core::Serial::from_hex(done["serial"].as_str().unwrap()).unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let answer = shuin_client::ocsp_status(&instance.url("/ocsp"), &issuing, &serial).unwrap();
+        if answer == shuin_client::OcspAnswer::Good {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "OCSP says {answer:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let (ok, _, stderr) = run(
         data,
         &["review", "approve", "--operator", LRA, "--id", &approved_id],

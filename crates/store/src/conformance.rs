@@ -376,10 +376,22 @@ async fn certificates<S: CertificateWriter>(store: &S) -> Result<(), String> {
         ),
         "a reused key must conflict as Key"
     );
+    let before = store
+        .issued_count()
+        .await
+        .map_err(|e| fail("issued_count", e))?;
     store
         .complete(&serial, b"der", at(1_800_000_001))
         .await
         .map_err(|e| fail("complete", e))?;
+    let after = store
+        .issued_count()
+        .await
+        .map_err(|e| fail("issued_count", e))?;
+    ensure!(
+        after == before + 1,
+        "issued_count counts the new certificate"
+    );
     let read = store
         .certificate(&serial)
         .await

@@ -64,6 +64,9 @@ pub trait ApplicationStore: Send + Sync {
 pub trait CertificateReader: Send + Sync {
     /// Whether a key (SHA-256 of its SPKI) is reserved or certified.
     async fn key_in_use(&self, key_fingerprint: &str) -> Result<bool, StoreError>;
+    /// How many certificates are issued: a number that changes whenever one is (cheap to
+    /// poll, so a running server sees certificates issued by other processes).
+    async fn issued_count(&self) -> Result<u64, StoreError>;
     /// One certificate by serial.
     async fn certificate(&self, serial: &Serial) -> Result<Option<CertificateRecord>, StoreError>;
     /// Certificates in a state, oldest first.

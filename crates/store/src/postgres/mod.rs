@@ -228,6 +228,15 @@ impl ApplicationStore for PostgresStore {
 
 #[async_trait]
 impl CertificateReader for PostgresStore {
+    async fn issued_count(&self) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM certificates WHERE state = 'issued'")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        let n: i64 = row.try_get("n").map_err(unavailable)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     async fn key_in_use(&self, key_fingerprint: &str) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT 1 AS one FROM certificates WHERE key_in_use = $1")
             .bind(key_fingerprint)
