@@ -4,7 +4,7 @@ use crate::{CrlSource, RaError};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use shuin_core::application::ApplicationDocument;
-use shuin_core::issuance::{Approver, IssuanceError, IssuanceOrder, Issuer};
+use shuin_core::issuance::{Approver, IssuanceOrder, Issuer};
 use shuin_core::key_policy::{check_subscriber_key, key_fingerprint};
 use shuin_core::revocation::Revoker;
 use shuin_core::{Clock, RandomSource, ReasonCode, ReviewReason, Serial};
@@ -383,7 +383,7 @@ impl RaService {
             "subject_name": signer.basic.name,
             "not_after_cap": shuin_core::timefmt::rfc3339(signer.not_after),
         });
-        let mut record = ApplicationRecord {
+        let record = ApplicationRecord {
             id: id.clone(),
             status: if checked.review_reasons.is_empty() {
                 ApplicationStatus::Approved
@@ -451,38 +451,15 @@ impl RaService {
             )
             .await?;
         self.store.insert_application(&record).await?;
-        match self.issuer.issue(order).await {
-            Ok(issued) => {
-                record.status = ApplicationStatus::Issued;
-                record.serial = Some(issued.serial.clone());
-                self.store.update_application(&record).await?;
-                if let Some(old) = &checked.replaces {
-                    // Issued first; only now is the old certificate revoked (superseded).
-                    self.complete_reissue(old, &issued.serial, &id, &signer.basic.name, now)
-                        .await;
-                }
-                Ok(ApplicationOutcome::Issued {
-                    id,
-                    serial: issued.serial,
-                    certificate_der: issued.certificate_der,
-                    chain_der: issued.chain_der,
-                })
-            }
-            Err(IssuanceError::KeyReused) => {
-                record.status = ApplicationStatus::Rejected;
-                record.rejection_reason = Some(ReasonCode::KeyReused.as_str().into());
-                self.store.update_application(&record).await?;
-                Err(RaError::reject(
-                    ReasonCode::KeyReused,
-                    "this public key was already certified; generate a new key",
-                ))
-            }
-            Err(IssuanceError::Sealed) => Err(RaError::reject(
-                ReasonCode::CaSealed,
-                "the CA is sealed; try again later",
-            )),
-            Err(other) => Err(RaError::Unavailable(Box::new(other))),
+        let outcome = self.issue_recorded(record, order).await?;
+        if let (Some(old), ApplicationOutcome::Issued { serial, .. }) =
+            (&checked.replaces, &outcome)
+        {
+            // Issued first; only now is the old certificate revoked (superseded).
+            self.complete_reissue(old, serial, &id, &signer.basic.name, now)
+                .await;
         }
+        Ok(outcome)
     }
 
     async fn ledger_rejection(
