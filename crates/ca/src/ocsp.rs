@@ -224,22 +224,33 @@ impl OcspService {
     }
 }
 
+impl OcspService {
+    /// The cached answer for a single-certificate request with our SHA-1 CertID.
+    fn cached(&self, request: &ocsp::ParsedRequest) -> Option<Arc<Vec<u8>>> {
+        let [only] = request.cert_ids.as_slice() else {
+            return None;
+        };
+        let serial = self.issuer.serial_of(only)?;
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let cached = state.cache.get(&serial)?;
+        let same_id = self.issuer.cert_id(&serial).is_ok_and(|ours| &ours == only);
+        same_id.then(|| Arc::clone(&cached.der))
+    }
+}
+
 impl OcspResponder for OcspService {
+    fn respond_from_cache(&self, request_der: &[u8]) -> Option<Arc<Vec<u8>>> {
+        let request = ocsp::parse_request(request_der).ok()?;
+        self.cached(&request)
+    }
+
     fn respond(&self, request_der: &[u8]) -> Vec<u8> {
         let request = match ocsp::parse_request(request_der) {
             Ok(r) => r,
             Err(_) => return ocsp::malformed_request(),
         };
-        if let [only] = request.cert_ids.as_slice() {
-            if let Some(serial) = self.issuer.serial_of(only) {
-                let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-                if let Some(cached) = state.cache.get(&serial) {
-                    let same_id = self.issuer.cert_id(&serial).is_ok_and(|ours| &ours == only);
-                    if same_id {
-                        return cached.der.as_ref().clone();
-                    }
-                }
-            }
+        if let Some(cached) = self.cached(&request) {
+            return cached.as_ref().clone();
         }
         let answers = request
             .cert_ids

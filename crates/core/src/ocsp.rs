@@ -238,7 +238,14 @@ pub fn try_later() -> Vec<u8> {
 /// repository serves it.
 pub trait OcspResponder: Send + Sync {
     /// The DER OCSPResponse for a DER OCSPRequest; never fails (errors are OCSP statuses).
+    /// May sign, so callers on async workers run it as blocking work.
     fn respond(&self, request_der: &[u8]) -> Vec<u8>;
+
+    /// The pre-signed answer, if the request can be answered from memory without
+    /// signing (cheap enough to call on an async worker).
+    fn respond_from_cache(&self, _request_der: &[u8]) -> Option<std::sync::Arc<Vec<u8>>> {
+        None
+    }
 }
 
 #[cfg(test)]

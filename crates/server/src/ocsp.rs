@@ -22,6 +22,14 @@ fn ocsp_response(der: Vec<u8>) -> Response {
 }
 
 async fn answer(state: &AppState, request: Vec<u8>) -> Response {
+    // Pre-signed answers come straight from memory; only signing goes to a blocking thread.
+    if let Some(cached) = state.ocsp.respond_from_cache(&request) {
+        return (
+            [(header::CONTENT_TYPE, "application/ocsp-response")],
+            axum::body::Bytes::from(cached.as_ref().clone()),
+        )
+            .into_response();
+    }
     let responder = state.ocsp.clone();
     match tokio::task::spawn_blocking(move || responder.respond(&request)).await {
         Ok(der) => ocsp_response(der),
