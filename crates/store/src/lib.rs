@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod lifecycle_conformance;
 pub mod postgres;
 mod records;
+mod rows;
 pub mod sqlite;
 
 pub use error::{ConflictKind, StoreError};

@@ -157,7 +157,7 @@ impl ApplicationStore for PostgresStore {
     }
 
     async fn insert_application(&self, record: &ApplicationRecord) -> Result<(), StoreError> {
-        let row = rows::ApplicationRow::from_record(record)?;
+        let row = crate::rows::ApplicationRow::from_record(record)?;
         sqlx::query(
             "INSERT INTO applications (id, status, received_at, review_reasons, serial, rejection_reason, evidence_sha256, details) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -177,7 +177,7 @@ impl ApplicationStore for PostgresStore {
     }
 
     async fn update_application(&self, record: &ApplicationRecord) -> Result<(), StoreError> {
-        let row = rows::ApplicationRow::from_record(record)?;
+        let row = crate::rows::ApplicationRow::from_record(record)?;
         let done = sqlx::query(
             "UPDATE applications SET status = $2, review_reasons = $3, serial = $4, rejection_reason = $5, details = $6 WHERE id = $1",
         )
@@ -204,7 +204,7 @@ impl ApplicationStore for PostgresStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(unavailable)?;
-        row.map(|r| rows::ApplicationRow::from_postgres(&r)?.into_record())
+        row.map(|r| crate::rows::ApplicationRow::from_row(&r)?.into_record())
             .transpose()
     }
 
@@ -221,7 +221,7 @@ impl ApplicationStore for PostgresStore {
         .map_err(unavailable)?;
         found
             .iter()
-            .map(|r| rows::ApplicationRow::from_postgres(r)?.into_record())
+            .map(|r| crate::rows::ApplicationRow::from_row(r)?.into_record())
             .collect()
     }
 }
@@ -252,7 +252,8 @@ impl CertificateReader for PostgresStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(unavailable)?;
-        row.map(|r| rows::certificate_from_postgres(&r)).transpose()
+        row.map(|r| crate::rows::certificate_from_row(&r))
+            .transpose()
     }
 
     async fn certificates_in_state(
@@ -264,7 +265,10 @@ impl CertificateReader for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(unavailable)?;
-        found.iter().map(rows::certificate_from_postgres).collect()
+        found
+            .iter()
+            .map(crate::rows::certificate_from_row)
+            .collect()
     }
 }
 

@@ -175,7 +175,7 @@ impl ApplicationStore for SqliteStore {
     }
 
     async fn insert_application(&self, record: &ApplicationRecord) -> Result<(), StoreError> {
-        let row = rows::ApplicationRow::from_record(record)?;
+        let row = crate::rows::ApplicationRow::from_record(record)?;
         sqlx::query(
             "INSERT INTO applications (id, status, received_at, review_reasons, serial, rejection_reason, evidence_sha256, details) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -195,7 +195,7 @@ impl ApplicationStore for SqliteStore {
     }
 
     async fn update_application(&self, record: &ApplicationRecord) -> Result<(), StoreError> {
-        let row = rows::ApplicationRow::from_record(record)?;
+        let row = crate::rows::ApplicationRow::from_record(record)?;
         let done = sqlx::query(
             "UPDATE applications SET status = ?2, review_reasons = ?3, serial = ?4, rejection_reason = ?5, details = ?6 WHERE id = ?1",
         )
@@ -222,7 +222,7 @@ impl ApplicationStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(unavailable)?;
-        row.map(|r| rows::ApplicationRow::from_sqlite(&r)?.into_record())
+        row.map(|r| crate::rows::ApplicationRow::from_row(&r)?.into_record())
             .transpose()
     }
 
@@ -239,7 +239,7 @@ impl ApplicationStore for SqliteStore {
         .map_err(unavailable)?;
         found
             .iter()
-            .map(|r| rows::ApplicationRow::from_sqlite(r)?.into_record())
+            .map(|r| crate::rows::ApplicationRow::from_row(r)?.into_record())
             .collect()
     }
 }
@@ -270,7 +270,8 @@ impl CertificateReader for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(unavailable)?;
-        row.map(|r| rows::certificate_from_sqlite(&r)).transpose()
+        row.map(|r| crate::rows::certificate_from_row(&r))
+            .transpose()
     }
 
     async fn certificates_in_state(
@@ -282,7 +283,10 @@ impl CertificateReader for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(unavailable)?;
-        found.iter().map(rows::certificate_from_sqlite).collect()
+        found
+            .iter()
+            .map(crate::rows::certificate_from_row)
+            .collect()
     }
 }
 
