@@ -193,34 +193,7 @@ fn a_sealed_instance_opens_after_two_of_three_shares() {
     let document = instance.document(&key, NAME, BIRTH, ADDRESS);
     let (status, issued) = instance.submit(&card, &document);
     assert_eq!(status, 201, "{issued}");
-    let dir = instance.work.path();
-    std::fs::write(
-        dir.join("cert.pem"),
-        issued["certificate_pem"].as_str().unwrap(),
-    )
-    .unwrap();
-    instance.repository_pem("/repository/root.crt", &dir.join("root.pem"));
-    instance.repository_pem("/repository/ca.crt", &dir.join("ca.pem"));
-    let p = |name: &str| dir.join(name).to_str().unwrap().to_owned();
-    if let Some(out) = external(
-        "openssl",
-        "SHUIN_REQUIRE_OPENSSL",
-        &[
-            "verify",
-            "-CAfile",
-            &p("root.pem"),
-            "-untrusted",
-            &p("ca.pem"),
-            &p("cert.pem"),
-        ],
-    ) {
-        assert!(
-            out.status.success(),
-            "openssl verify: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    instance.verify_issued(&issued);
     assert_eq!(shuin_status(&instance)["seal"]["sealed"], false);
     // Once unsealed, more shares are refused.
     let (ok, answer, _) = unseal(&instance, &share(2));

@@ -147,34 +147,7 @@ fn an_instance_on_softhsm_issues_and_its_keys_stay_in_the_token() {
     let (status, answer) = instance.apply(&card, NAME, BIRTH, ADDRESS);
     assert_eq!(status, 201, "{answer}");
 
-    let dir = instance.work.path();
-    std::fs::write(
-        dir.join("cert.pem"),
-        answer["certificate_pem"].as_str().unwrap(),
-    )
-    .unwrap();
-    instance.repository_pem("/repository/root.crt", &dir.join("root.pem"));
-    instance.repository_pem("/repository/ca.crt", &dir.join("ca.pem"));
-    let p = |name: &str| dir.join(name).to_str().unwrap().to_owned();
-    if let Some(out) = external(
-        "openssl",
-        "SHUIN_REQUIRE_OPENSSL",
-        &[
-            "verify",
-            "-CAfile",
-            &p("root.pem"),
-            "-untrusted",
-            &p("ca.pem"),
-            &p("cert.pem"),
-        ],
-    ) {
-        assert!(
-            out.status.success(),
-            "openssl verify: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    instance.verify_issued(&answer);
 
     // The configuration names the token, never the PIN.
     let config = std::fs::read_to_string(instance.data.join("shuin.toml")).unwrap();

@@ -225,6 +225,39 @@ impl Instance {
         self.submit(card, &document)
     }
 
+    /// Writes an issued answer's certificate to `WORK/cert.pem`, fetches the root and
+    /// issuing CA certificates from the repository (`root.pem`, `ca.pem`), and checks the
+    /// chain with `openssl verify` (when openssl is present or required). Returns the
+    /// path of `cert.pem`.
+    pub fn verify_issued(&self, answer: &Value) -> std::path::PathBuf {
+        let dir = self.work.path();
+        let cert = dir.join("cert.pem");
+        std::fs::write(&cert, answer["certificate_pem"].as_str().unwrap()).unwrap();
+        self.repository_pem("/repository/root.crt", &dir.join("root.pem"));
+        self.repository_pem("/repository/ca.crt", &dir.join("ca.pem"));
+        let p = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+        if let Some(out) = external(
+            "openssl",
+            "SHUIN_REQUIRE_OPENSSL",
+            &[
+                "verify",
+                "-CAfile",
+                &p("root.pem"),
+                "-untrusted",
+                &p("ca.pem"),
+                &p("cert.pem"),
+            ],
+        ) {
+            assert!(
+                out.status.success(),
+                "openssl verify: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        cert
+    }
+
     pub fn repository_pem(&self, path: &str, out: &Path) {
         let der = get_bytes(&self.url(path));
         std::fs::write(
