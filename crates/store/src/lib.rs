@@ -98,10 +98,29 @@ pub trait CertificateWriter: CertificateReader {
 pub trait LedgerStore: Send + Sync {
     /// Appends durably (synchronous commit) and returns the entry as written.
     async fn append(&self, draft: EntryDraft, time: SystemTime) -> Result<Entry, StoreError>;
+    /// Appends `drafts` in order, atomically (all or none) and durably, in one commit.
+    /// A draft with a `key` that was appended before (by an earlier call, or earlier in
+    /// this batch) is skipped, so an import can be repeated safely. Returns the entries
+    /// written, in order.
+    async fn append_batch(
+        &self,
+        drafts: Vec<KeyedDraft>,
+        time: SystemTime,
+    ) -> Result<Vec<Entry>, StoreError>;
     /// Every stored row in order, as stored.
     async fn ledger_rows(&self) -> Result<Vec<shuin_ledger::StoredEntry>, StoreError>;
     /// The tree head recorded with the last append.
     async fn ledger_head(&self) -> Result<Option<shuin_ledger::TreeHead>, StoreError>;
+}
+
+/// A ledger entry draft with an optional idempotency key (table `ledger_keys`): for
+/// records that come from outside and may be sent twice, such as entry/exit events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyedDraft {
+    /// The idempotency key, unique over the whole ledger; `None` always appends.
+    pub key: Option<String>,
+    /// The entry to append.
+    pub draft: EntryDraft,
 }
 
 /// A signed checkpoint as stored: the C2SP note text for the tree of `size` entries.

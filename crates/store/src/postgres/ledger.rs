@@ -5,7 +5,7 @@
 
 use super::{unavailable, PostgresStore};
 use crate::ledger_state::{corrupt, next_entry, tree_from_row};
-use crate::{LedgerStore, StoreError};
+use crate::{KeyedDraft, LedgerStore, StoreError};
 use async_trait::async_trait;
 use shuin_ledger::{CompactTree, Entry, EntryDraft, StoredEntry, TreeHead};
 use sqlx::Row;
@@ -14,6 +14,18 @@ use std::time::SystemTime;
 #[async_trait]
 impl LedgerStore for PostgresStore {
     async fn append(&self, draft: EntryDraft, time: SystemTime) -> Result<Entry, StoreError> {
+        let keyed = vec![KeyedDraft { key: None, draft }];
+        let mut written = self.append_batch(keyed, time).await?;
+        written
+            .pop()
+            .ok_or_else(|| corrupt("an unkeyed append wrote nothing"))
+    }
+
+    async fn append_batch(
+        &self,
+        drafts: Vec<KeyedDraft>,
+        time: SystemTime,
+    ) -> Result<Vec<Entry>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         // The placeholder (an empty tree) is overwritten below in the same transaction, so
         // no committed row ever has size 0. DO NOTHING waits for a concurrent inserter.
@@ -32,23 +44,55 @@ impl LedgerStore for PostgresStore {
         let size: i64 = row.try_get("size").map_err(unavailable)?;
         let compact: String = row.try_get("compact").map_err(unavailable)?;
         let mut tree = tree_from_row(Some((size, compact)))?;
-        let next = next_entry(&mut tree, draft, time)?;
-        sqlx::query("INSERT INTO ledger_entries (seq, canonical, leaf_hash) VALUES ($1, $2, $3)")
+        let mut written = Vec::with_capacity(drafts.len());
+        let mut last = None;
+        for KeyedDraft { key, draft } in drafts {
+            if let Some(key) = &key {
+                // Serialised by the ledger_state row lock, so check-then-insert is safe.
+                let seen = sqlx::query("SELECT 1 FROM ledger_keys WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+                if seen.is_some() {
+                    continue;
+                }
+            }
+            let next = next_entry(&mut tree, draft, time)?;
+            sqlx::query(
+                "INSERT INTO ledger_entries (seq, canonical, leaf_hash) VALUES ($1, $2, $3)",
+            )
             .bind(next.seq)
             .bind(&next.canonical)
             .bind(&next.leaf_hash_hex)
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
+            if let Some(key) = &key {
+                sqlx::query("INSERT INTO ledger_keys (key, seq) VALUES ($1, $2)")
+                    .bind(key)
+                    .bind(next.seq)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+            }
+            written.push(next.entry);
+            last = Some((next.size, next.root_hex, next.compact));
+        }
+        let Some((size, root_hex, compact)) = last else {
+            // Nothing new: roll back, which also drops the placeholder of an empty log.
+            tx.rollback().await.map_err(unavailable)?;
+            return Ok(written);
+        };
         sqlx::query("UPDATE ledger_state SET size = $1, root = $2, compact = $3 WHERE id = 0")
-            .bind(next.size)
-            .bind(&next.root_hex)
-            .bind(&next.compact)
+            .bind(size)
+            .bind(&root_hex)
+            .bind(&compact)
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
-        Ok(next.entry)
+        Ok(written)
     }
 
     async fn ledger_rows(&self) -> Result<Vec<StoredEntry>, StoreError> {

@@ -55,6 +55,11 @@ CREATE TABLE IF NOT EXISTS ledger_state (
     CONSTRAINT ledger_state_id_pkey PRIMARY KEY (id),
     CONSTRAINT ledger_state_single_row CHECK (id = 0)
 );
+CREATE TABLE IF NOT EXISTS ledger_keys (
+    key  TEXT NOT NULL,
+    seq  BIGINT NOT NULL,
+    CONSTRAINT ledger_keys_key_pkey PRIMARY KEY (key)
+);
 CREATE TABLE IF NOT EXISTS ledger_checkpoints (
     size  BIGINT NOT NULL,
     note  TEXT NOT NULL,

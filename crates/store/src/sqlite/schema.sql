@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS ledger_state (
     root     TEXT NOT NULL,
     compact  TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ledger_keys (
+    key  TEXT PRIMARY KEY,
+    seq  INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ledger_checkpoints (
     size  INTEGER PRIMARY KEY,
     note  TEXT NOT NULL
