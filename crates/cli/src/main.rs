@@ -74,8 +74,9 @@ enum Command {
         /// affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn.
         #[arg(long)]
         reason: String,
-        /// Who decided (recorded in the ledger).
-        #[arg(long, default_value = "operator")]
+        /// Who decided: an operator holding the `lra` role (recorded in the ledger; a
+        /// refusal is recorded in the organisation book).
+        #[arg(long)]
         operator: String,
         /// When the key was compromised (RFC 3339).
         #[arg(long)]

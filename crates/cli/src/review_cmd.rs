@@ -201,7 +201,9 @@ async fn approve(
     let result =
         review::approve(side.store.as_ref(), side.ca.as_ref(), id, &lra, note, now()).await;
     let result = match result {
-        Ok(record) => supersede_replaced(&side, &record).await.map(|()| record),
+        Ok(record) => supersede_replaced(&side.store, &side.ca, &record)
+            .await
+            .map(|()| record),
         Err(e) => Err(failed(e)),
     };
     side.store.close().await;
@@ -227,8 +229,9 @@ async fn approve(
 
 /// For an approved reissue: now that the new certificate exists, revoke the old one as
 /// superseded and queue its notice, as the automatic path does.
-async fn supersede_replaced(
-    side: &crate::runtime::CaSide,
+pub(crate) async fn supersede_replaced(
+    store: &std::sync::Arc<shuin_store::sqlite::SqliteStore>,
+    ca: &std::sync::Arc<shuin_ca::CaService>,
     record: &ApplicationRecord,
 ) -> Result<()> {
     let Some(old) = record.details["replaces"].as_str() else {
@@ -246,8 +249,8 @@ async fn supersede_replaced(
     let notice_id = hex::encode(bytes);
     let holder = record.details["subject_name"].as_str().unwrap_or_default();
     shuin_ra::supersede(
-        side.store.as_ref(),
-        side.ca.as_ref(),
+        store.as_ref(),
+        ca.as_ref(),
         shuin_ra::Superseded {
             old: &old,
             new,

@@ -3,12 +3,14 @@
 //! within a second.
 
 use crate::failure::{msg, Context, Result};
+use crate::operator_cmd::{authorize, failed, now};
 use crate::runtime::open_ca;
 use shuin_ca::{CrlScope, RevocationError, RevocationOrder};
 use shuin_core::revocation::RevocationReason;
 use shuin_core::Serial;
 use shuin_keys::KeyRef;
 use shuin_ledger::Actor;
+use shuin_ra::operators::Role;
 use std::path::Path;
 
 /// What `shuin revoke` takes.
@@ -38,15 +40,18 @@ pub(crate) async fn revoke(dir: &Path, args: RevokeArgs<'_>) -> Result<()> {
         return Err(msg("--operator must name who decided"));
     }
     let side = open_ca(dir).await?;
+    let actor = match authorise(&side, args.operator).await {
+        Ok(actor) => actor,
+        Err(e) => {
+            side.store.close().await;
+            return Err(e);
+        }
+    };
     let order = RevocationOrder {
         serial: serial.clone(),
         reason,
         invalidity_date,
-        actor: Actor {
-            name: args.operator.to_owned(),
-            role: "lra".into(),
-            zone: "high_security".into(),
-        },
+        actor,
         authorisation: "operator".into(),
     };
     let result = side.ca.revoke(order).await;
@@ -77,6 +82,25 @@ pub(crate) async fn revoke(dir: &Path, args: RevokeArgs<'_>) -> Result<()> {
         ))),
         Err(e) => Err(msg(e.to_string())),
     }
+}
+
+/// Checks that `operator` holds the `lra` role (the refusal is ledgered by
+/// `operators::authorize`), after making sure the registry has its initial designation.
+async fn authorise(side: &crate::runtime::CaSide, operator: &str) -> Result<Actor> {
+    shuin_ra::operators::ensure_initial_designation(
+        side.store.as_ref(),
+        &side.config.ra.responsible_person,
+        now(),
+    )
+    .await
+    .map_err(failed)?;
+    authorize(
+        side.store.as_ref(),
+        operator,
+        Role::Lra,
+        "revoke a certificate",
+    )
+    .await
 }
 
 /// Issues a fresh CRL of the issuing CA, and with `root` also of the root (the root key

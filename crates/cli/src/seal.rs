@@ -110,6 +110,10 @@ impl Issuer for SealedIssuer {
         parts.ocsp.add_issued(issued.serial.clone());
         Ok(issued)
     }
+
+    fn ready(&self) -> std::result::Result<(), IssuanceError> {
+        self.0.parts().map(|_| ()).ok_or(IssuanceError::Sealed)
+    }
 }
 
 /// The CA as the RA's revoker, through the seal.

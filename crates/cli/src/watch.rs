@@ -16,8 +16,13 @@ pub(crate) async fn run(instance: &Instance) {
     // repository, in tasks of its own; dropped (stopped) with this loop.
     let _publishing = crate::publishers::start(instance);
     let mut ticker = tokio::time::interval(TICK);
+    let mut ticks: u64 = 0;
+    // The next tick at which approved applications are looked at, and the current wait.
+    let mut resume_at: u64 = 1;
+    let mut resume_wait = RESUME_EVERY_TICKS;
     loop {
         ticker.tick().await;
+        ticks = ticks.wrapping_add(1);
         // The J-LIS follow-up and the notice outbox (flagging works while sealed).
         crate::registration_cmd::upkeep(instance).await;
         // Sealed: nothing here can be signed until the custodians unseal the CA.
@@ -47,6 +52,15 @@ pub(crate) async fn run(instance: &Instance) {
         if let Err(e) = refresh_crls(&parts.ca, &instance.store, &instance.state.repository).await {
             tracing::error!(error = %e, "CRL upkeep failed");
         }
+        if ticks >= resume_at {
+            // Every ten seconds; after a CA failure the wait doubles up to ten minutes.
+            resume_wait = if resume_approved(instance, &parts.ca).await {
+                (resume_wait * 2).min(RESUME_EVERY_TICKS * 60)
+            } else {
+                RESUME_EVERY_TICKS
+            };
+            resume_at = ticks + resume_wait;
+        }
         if let Err(e) = parts.checkpoints.tick().await {
             tracing::error!(error = %e, "ledger checkpoint failed");
         }
@@ -55,6 +69,39 @@ pub(crate) async fn run(instance: &Instance) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(signed = n, "pre-signed OCSP responses"),
             Err(e) => tracing::error!(error = %e, "OCSP pre-signing task failed"),
+        }
+    }
+}
+
+/// Approved applications are looked at every ten seconds (see `shuin_ra::resume_approved`).
+const RESUME_EVERY_TICKS: u64 = 20;
+
+/// Issues applications left `approved` by a sealed or failing CA, and supersedes the
+/// certificate a resumed reissue replaces. True when the CA failed.
+async fn resume_approved(instance: &Instance, ca: &std::sync::Arc<shuin_ca::CaService>) -> bool {
+    use shuin_core::Clock;
+    let now = shuin_core::SystemClock.now();
+    match shuin_ra::resume_approved(instance.store.as_ref(), ca.as_ref(), now).await {
+        Ok(done) => {
+            for record in &done.issued {
+                tracing::info!(application = %record.id, "resumed an interrupted issuance");
+                if let Err(e) =
+                    crate::review_cmd::supersede_replaced(&instance.store, ca, record).await
+                {
+                    tracing::error!(application = %record.id, error = %e, "superseding after a resumed reissue failed");
+                }
+            }
+            for id in &done.rejected {
+                tracing::warn!(application = %id, "resumed issuance refused: key_reused");
+            }
+            for (id, why) in &done.left {
+                tracing::warn!(application = %id, why = %why, "approved application not issued yet");
+            }
+            done.ca_failed
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "resuming approved applications failed");
+            true
         }
     }
 }

@@ -217,6 +217,7 @@ fn an_export_after_real_traffic_verifies_offline_and_every_tamper_class_is_detec
     assert_eq!(status, 201, "{first}");
     let (status, second) = instance.apply(&card, NAME, BIRTH, ADDRESS);
     assert_eq!(status, 201, "{second}");
+    add_operator(&instance.data, "LRA 一郎", "lra");
     let revoked = shuin()
         .args(["revoke", "--data"])
         .arg(&instance.data)
@@ -225,6 +226,8 @@ fn an_export_after_real_traffic_verifies_offline_and_every_tamper_class_is_detec
             first["serial"].as_str().unwrap(),
             "--reason",
             "keyCompromise",
+            "--operator",
+            "LRA 一郎",
         ])
         .output()
         .unwrap();

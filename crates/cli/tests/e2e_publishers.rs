@@ -168,11 +168,18 @@ fn the_crl_and_ca_certificate_reach_every_publisher_after_each_change() {
     // A revocation by another process: the new CRL reaches every place within seconds.
     let (status, answer) = instance.apply(&card, NAME, BIRTH, ADDRESS);
     assert_eq!(status, 201, "{answer}");
+    add_operator(&data, "LRA 一郎", "lra");
     let out = shuin()
         .args(["revoke", "--data"])
         .arg(&data)
         .args(["--serial", answer["serial"].as_str().unwrap()])
-        .args(["--reason", "keyCompromise", "--json"])
+        .args([
+            "--reason",
+            "keyCompromise",
+            "--operator",
+            "LRA 一郎",
+            "--json",
+        ])
         .output()
         .unwrap();
     assert!(

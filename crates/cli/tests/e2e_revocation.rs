@@ -73,6 +73,7 @@ fn a_revocation_reaches_ocsp_and_the_crl_within_five_seconds() {
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let card = card(&jlis, |_| {});
     let instance = Instance::start(&[], jlis);
+    add_operator(&instance.data, "LRA 一郎", "lra");
     let dir = instance.work.path().to_owned();
     instance.repository_pem("/repository/root.crt", &dir.join("root.pem"));
     instance.repository_pem("/repository/ca.crt", &dir.join("ca.pem"));
@@ -242,6 +243,7 @@ fn a_revocation_reaches_ocsp_and_the_crl_within_five_seconds() {
         .args(["revoke", "--data"])
         .arg(&instance.data)
         .args(["--serial", &first.serial, "--reason", "superseded"])
+        .args(["--operator", "LRA 一郎"])
         .output()
         .unwrap();
     assert!(!again.status.success());
@@ -250,6 +252,7 @@ fn a_revocation_reaches_ocsp_and_the_crl_within_five_seconds() {
         .args(["revoke", "--data"])
         .arg(&instance.data)
         .args(["--serial", "0123456789abcdef", "--reason", "keyCompromise"])
+        .args(["--operator", "LRA 一郎"])
         .output()
         .unwrap();
     assert!(!unknown.status.success());
@@ -258,9 +261,41 @@ fn a_revocation_reaches_ocsp_and_the_crl_within_five_seconds() {
         .args(["revoke", "--data"])
         .arg(&instance.data)
         .args(["--serial", &second.serial, "--reason", "certificateHold"])
+        .args(["--operator", "LRA 一郎"])
         .output()
         .unwrap();
     assert!(!bad_reason.status.success());
+    // Someone without the lra role is refused, the refusal is in the organisation book,
+    // and the certificate stays good.
+    let refused = shuin()
+        .args(["revoke", "--data"])
+        .arg(&instance.data)
+        .args(["--serial", &second.serial, "--reason", "keyCompromise"])
+        .args(["--operator", "監視 花子"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("lra"), "{stderr}");
+    let organisation = shuin()
+        .args([
+            "ledger",
+            "show",
+            "--json",
+            "--book",
+            "organization",
+            "--data",
+        ])
+        .arg(&instance.data)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&organisation.stdout).contains("operator.refused"),
+        "the refusal is ledgered"
+    );
+    if let Some(text) = ocsp_status(&instance, &second.cert) {
+        assert!(text.contains(": good"), "{text}");
+    }
 
     // The revocation book has the decision before the CRL that lists it.
     let show = shuin()
@@ -557,6 +592,7 @@ fn partitioned_and_delta_crls_by_configuration() {
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let card = card(&jlis, |_| {});
     let mut instance = Instance::init_with(&[], jlis, &[], Vec::new());
+    add_operator(&instance.data, "LRA 一郎", "lra");
     instance.edit_config("crl_partitions = 0", "crl_partitions = 4");
     instance.edit_config("delta_crl = false", "delta_crl = true");
     instance.serve();
@@ -582,6 +618,8 @@ fn partitioned_and_delta_crls_by_configuration() {
             &issued.serial,
             "--reason",
             "superseded",
+            "--operator",
+            "LRA 一郎",
             "--json",
         ])
         .output()

@@ -77,6 +77,13 @@ pub enum IssuanceError {
 pub trait Issuer: Send + Sync {
     /// Records, lints, signs and stores a certificate for `order`.
     async fn issue(&self, order: IssuanceOrder) -> Result<IssuedCertificate, IssuanceError>;
+
+    /// Whether the CA can sign at all now: `Err(Sealed)` while the custodians have not
+    /// unsealed it. The RA asks before it records a decision that needs the CA, so an
+    /// applicant told "sealed, try later" has nothing half-done on record.
+    fn ready(&self) -> Result<(), IssuanceError> {
+        Ok(())
+    }
 }
 
 /// Five years, the cap of the enforcement rules (施行規則).

@@ -383,7 +383,7 @@ impl RaService {
             "subject_name": signer.basic.name,
             "not_after_cap": shuin_core::timefmt::rfc3339(signer.not_after),
         });
-        let record = ApplicationRecord {
+        let mut record = ApplicationRecord {
             id: id.clone(),
             status: if checked.review_reasons.is_empty() {
                 ApplicationStatus::Approved
@@ -397,6 +397,9 @@ impl RaService {
             evidence_sha256: evidence_sha256.to_owned(),
             details,
         };
+        if record.status == ApplicationStatus::Approved {
+            crate::resume::note_approval(&mut record, &order.approver, now);
+        }
         let subjects = vec![
             format!("application:{id}"),
             format!("jpki:{}", signer.fingerprint_sha256),
@@ -424,6 +427,8 @@ impl RaService {
                 reasons: checked.review_reasons,
             });
         }
+        // Sealed: refuse before anything is decided, so nothing waits half-done.
+        self.ca_ready()?;
         // Record before effect: the decision is ledgered before the CA is asked.
         self.store
             .append(

@@ -12,6 +12,7 @@ mod jpki_registration;
 pub mod operators;
 mod registration;
 mod reissue;
+mod resume;
 pub mod review;
 mod revocation;
 
@@ -28,4 +29,5 @@ pub use registration::{
     VerifiedIdentity, CODE_BITS, DEFAULT_CODE_LIFETIME, MAX_WRONG_CODES,
 };
 pub use reissue::{supersede, FileNoticeSender, NoticeSender, Superseded, OLD_CERTIFICATE_REVOKED};
+pub use resume::{resume_approved, Resumed, RESUME_AFTER};
 pub use revocation::{RevocationAnswer, REVOCATION_FORMAT};

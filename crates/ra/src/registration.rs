@@ -463,6 +463,8 @@ impl RaService {
                 "this public key was already certified; generate a new key",
             ));
         }
+        // Sealed: refuse before the code is used up.
+        self.ca_ready()?;
         let id = hex::encode(self.random_token(16)?);
         if !store.consume_registration(&registration.id, &id).await? {
             let state = store
@@ -533,7 +535,7 @@ impl RaService {
             "subject_name": name,
             "not_after_cap": shuin_core::timefmt::rfc3339(not_after_cap),
         });
-        let record = ApplicationRecord {
+        let mut record = ApplicationRecord {
             id: id.clone(),
             status: ApplicationStatus::Approved,
             received_at: now,
@@ -543,6 +545,7 @@ impl RaService {
             evidence_sha256: evidence_sha256.clone(),
             details,
         };
+        crate::resume::note_approval(&mut record, &approver, now);
         self.store
             .append(
                 EntryDraft {
@@ -603,6 +606,18 @@ impl RaService {
                     "this public key was already certified; generate a new key",
                 ))
             }
+            Err(IssuanceError::Sealed) => Err(RaError::reject(
+                ReasonCode::CaSealed,
+                "the CA is sealed; try again later",
+            )),
+            Err(other) => Err(RaError::Unavailable(Box::new(other))),
+        }
+    }
+
+    /// `ca_sealed` while the CA cannot sign (checked before any decision is recorded).
+    pub(crate) fn ca_ready(&self) -> Result<(), RaError> {
+        match self.issuer.ready() {
+            Ok(()) => Ok(()),
             Err(IssuanceError::Sealed) => Err(RaError::reject(
                 ReasonCode::CaSealed,
                 "the CA is sealed; try again later",

@@ -102,7 +102,7 @@ pub fn evidence(record: &ApplicationRecord) -> serde_json::Value {
     })
 }
 
-fn order_from(
+pub(crate) fn order_from(
     record: &ApplicationRecord,
     approver: Approver,
 ) -> Result<IssuanceOrder, OperatorError> {
@@ -204,6 +204,7 @@ pub async fn approve<S: ReviewStore + ?Sized>(
         )
         .await?;
     record.status = ApplicationStatus::Approved;
+    crate::resume::note_approval(&mut record, &order.approver, now);
     store.update_application(&record).await?;
     match issuer.issue(order).await {
         Ok(issued) => {

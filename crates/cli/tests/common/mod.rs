@@ -35,6 +35,22 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Registers `name` with `role` in the operator registry of the instance at `data`
+/// (the responsible person from `init` authorises it).
+pub fn add_operator(data: &Path, name: &str, role: &str) {
+    let out = shuin()
+        .args(["operator", "add", "--data"])
+        .arg(data)
+        .args(["--name", name, "--role", role])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "operator add {name} {role}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A running instance; the server is killed on drop.
 pub struct Instance {
     pub work: tempfile::TempDir,
