@@ -186,8 +186,11 @@ impl<L: LedgerStore + 'static> PublicationRecorder for LedgerRecorder<L> {
 /// The ledger entry for one publication of a CRL.
 fn publication_entry(publisher: &str, item: &PublishedItem) -> EntryDraft {
     let scope = match item.kind {
-        ItemKind::RootCrl | ItemKind::RootCertificate => "root",
-        ItemKind::CaCrl | ItemKind::CaCertificate => "ca",
+        ItemKind::RootCrl | ItemKind::RootCertificate => "root".to_owned(),
+        ItemKind::CaCrl | ItemKind::CaCertificate => "ca".to_owned(),
+        // The same scope names as the CRL store and `/repository/<scope>.crl`.
+        ItemKind::DeltaCrl => "ca-delta".to_owned(),
+        ItemKind::PartitionCrl(index) => format!("ca-p{index}"),
     };
     let sha256 = item.sha256_hex();
     let mut subjects = Vec::new();

@@ -58,6 +58,7 @@ impl Places<'_> {
                 "ca.crt" => "cACertificate;binary",
                 "ca.crl" => "certificateRevocationList;binary",
                 "root.crl" => "authorityRevocationList;binary",
+                "ca-delta.crl" => "deltaRevocationList;binary",
                 _ => return differ,
             };
             let values = self.runtime.block_on(slapd.read(&ca_entry(), attribute));
@@ -143,6 +144,8 @@ fn the_crl_and_ca_certificate_reach_every_publisher_after_each_change() {
         ));
     }
     instance.append_config(&config);
+    // Partitioned CRLs are published too (delta CRLs: crates/repo/tests/publishers.rs).
+    instance.edit_config("crl_partitions = 0", "crl_partitions = 2");
     instance.serve();
 
     let places = Places {
@@ -203,6 +206,23 @@ fn the_crl_and_ca_certificate_reach_every_publisher_after_each_change() {
     let remaining = Duration::from_secs(8).saturating_sub(revoked_at.elapsed());
     places.wait_identical("ca.crl", &new_crl, remaining);
     places.wait_identical("ca.crt", &ca_crt, Duration::ZERO);
+    for file in ["ca-p0.crl", "ca-p1.crl"] {
+        // Compared with what /repository/ serves now, which may move on meanwhile.
+        let start = Instant::now();
+        loop {
+            let der = get_bytes(&instance.url(&format!("/repository/{file}")));
+            assert!(!der.is_empty(), "/repository/{file}");
+            let differ = places.differing(file, &der);
+            if differ.is_empty() {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(8),
+                "{file} differs in {differ:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     eprintln!(
         "the new CRL was in every place {:?} after `shuin revoke` returned",
         revoked_at.elapsed()
@@ -238,7 +258,17 @@ fn the_crl_and_ca_certificate_reach_every_publisher_after_each_change() {
         .filter(|e| e["kind"] == "publication.succeeded")
     {
         let item = entry["payload"]["item"].as_str().unwrap();
-        assert!(item == "ca.crl" || item == "root.crl", "{entry}");
+        assert!(
+            [
+                "ca.crl",
+                "root.crl",
+                "ca-delta.crl",
+                "ca-p0.crl",
+                "ca-p1.crl"
+            ]
+            .contains(&item),
+            "{entry}"
+        );
         assert!(entry["payload"]["crl_number"].is_u64(), "{entry}");
     }
     assert!(instance.alive());

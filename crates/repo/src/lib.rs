@@ -73,12 +73,26 @@ impl Repository {
 
     /// Publishes a newer delta or partition CRL under its file stem.
     pub fn publish_other_crl(&self, stem: &str, crl: PublishedCrl) -> bool {
-        let mut crls = self.other_crls.write().unwrap_or_else(|p| p.into_inner());
-        if crls.get(stem).is_some_and(|c| c.number >= crl.number) {
-            return false;
-        }
-        crls.insert(stem.to_owned(), crl);
-        true
+        let replaced = {
+            let mut crls = self.other_crls.write().unwrap_or_else(|p| p.into_inner());
+            if crls.get(stem).is_some_and(|c| c.number >= crl.number) {
+                false
+            } else {
+                crls.insert(stem.to_owned(), crl);
+                true
+            }
+        };
+        self.changed(replaced)
+    }
+
+    /// Every delta and partition CRL, by file stem.
+    pub fn other_crls(&self) -> Vec<(String, PublishedCrl)> {
+        self.other_crls
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(stem, crl)| (stem.clone(), crl.clone()))
+            .collect()
     }
 
     /// A delta or partition CRL by file stem.

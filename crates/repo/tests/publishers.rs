@@ -74,7 +74,7 @@ fn s3_publisher(moto: &Moto, bucket: &str, prefix: &str) -> S3Publisher {
 }
 
 async fn read_object(publisher: &S3Publisher, item: &PublishedItem) -> (Vec<u8>, String) {
-    let location = object_store::path::Path::from(publisher.location(item.kind.file_name()));
+    let location = object_store::path::Path::from(publisher.location(&item.kind.file_name()));
     let result = publisher.store().get(&location).await.unwrap();
     let content_type = result
         .attributes
@@ -96,6 +96,8 @@ async fn s3_objects_are_byte_identical_after_each_change() {
         pki.crl(ItemKind::CaCrl, 2, &[7]),
         pki.crl(ItemKind::RootCrl, 3, &[]),
         pki.crl(ItemKind::CaCrl, 4, &[7, 9]),
+        pki.crl(ItemKind::DeltaCrl, 5, &[11]),
+        pki.crl(ItemKind::DeltaCrl, 6, &[11, 12]),
     ];
     for item in &items {
         publisher.publish(item).await.unwrap();
@@ -124,6 +126,8 @@ async fn ldap_attributes_are_byte_identical_after_each_change() {
         pki.crl(ItemKind::CaCrl, 2, &[7]),
         pki.crl(ItemKind::RootCrl, 3, &[]),
         pki.crl(ItemKind::CaCrl, 4, &[7, 9]),
+        pki.crl(ItemKind::DeltaCrl, 5, &[11]),
+        pki.crl(ItemKind::DeltaCrl, 6, &[11, 12]),
     ];
     for item in &items {
         publisher.publish(item).await.unwrap();

@@ -36,12 +36,13 @@ impl Publisher for FilesystemPublisher {
 
     async fn publish(&self, item: &PublishedItem) -> Result<(), PublishError> {
         let dir = self.dir.clone();
-        let name = item.kind.file_name();
+        let name = item.kind.file_name().into_owned();
         let der = item.der.clone();
-        tokio::task::spawn_blocking(move || write_atomically(&dir, name, &der))
+        let path = self.dir.join(&name);
+        tokio::task::spawn_blocking(move || write_atomically(&dir, &name, &der))
             .await
             .map_err(|e| PublishError::Io {
-                path: self.dir.join(name),
+                path,
                 source: std::io::Error::other(e),
             })?
     }

@@ -13,6 +13,9 @@ use std::time::Duration;
 /// LDAP result codes used here (RFC 4511 appendix A).
 const NO_SUCH_OBJECT: u32 = 32;
 const ENTRY_ALREADY_EXISTS: u32 = 68;
+const TYPE_OR_VALUE_EXISTS: u32 = 20;
+/// The attribute of the delta CRL, allowed by the auxiliary class `deltaCRL` (RFC 4523).
+const DELTA_ATTRIBUTE: &str = "deltaRevocationList;binary";
 
 /// Where to publish.
 #[derive(Clone)]
@@ -88,7 +91,10 @@ impl LdapPublisher {
             ItemKind::CaCertificate => Some("cACertificate;binary"),
             ItemKind::CaCrl => Some("certificateRevocationList;binary"),
             ItemKind::RootCrl => Some("authorityRevocationList;binary"),
-            ItemKind::RootCertificate => None,
+            ItemKind::DeltaCrl => Some(DELTA_ATTRIBUTE),
+            // Partitions are distribution points of their own, named by HTTP URLs in
+            // the certificates; the CA entry holds only the complete CRL.
+            ItemKind::RootCertificate | ItemKind::PartitionCrl(_) => None,
         }
     }
 
@@ -132,6 +138,23 @@ impl LdapPublisher {
             .await
             .and_then(LdapResult::success)
             .map_err(self.error("bind"))?;
+        if attribute == DELTA_ATTRIBUTE {
+            // An entry made before delta CRLs were switched on lacks the auxiliary class.
+            let added = ldap
+                .with_timeout(OPERATION_TIMEOUT)
+                .modify(
+                    dn,
+                    vec![Mod::Add(
+                        b"objectClass".to_vec(),
+                        HashSet::from([b"deltaCRL".to_vec()]),
+                    )],
+                )
+                .await
+                .map_err(self.error("modify"))?;
+            if ![0, TYPE_OR_VALUE_EXISTS, NO_SUCH_OBJECT].contains(&added.rc) {
+                return added.success().map(|_| ()).map_err(self.error("modify"));
+            }
+        }
         let replace = || {
             vec![Mod::Replace(
                 attribute.as_bytes().to_vec(),
@@ -151,7 +174,11 @@ impl LdapPublisher {
         let attributes: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = vec![
             (
                 b"objectClass".to_vec(),
-                HashSet::from([b"pkiCA".to_vec(), structural.as_bytes().to_vec()]),
+                HashSet::from([
+                    b"pkiCA".to_vec(),
+                    b"deltaCRL".to_vec(),
+                    structural.as_bytes().to_vec(),
+                ]),
             ),
             (
                 rdn_type.as_bytes().to_vec(),

@@ -34,6 +34,10 @@ pub enum ItemKind {
     RootCrl,
     /// The issuing CA's full CRL (`ca.crl`).
     CaCrl,
+    /// The issuing CA's delta CRL (`ca-delta.crl`), when configured.
+    DeltaCrl,
+    /// One partition of the issuing CA's CRL (`ca-p<N>.crl`), when configured.
+    PartitionCrl(u32),
 }
 
 impl ItemKind {
@@ -46,13 +50,28 @@ impl ItemKind {
     ];
 
     /// The file or object name, as under `/repository/`.
-    pub fn file_name(self) -> &'static str {
+    pub fn file_name(self) -> std::borrow::Cow<'static, str> {
         match self {
-            ItemKind::RootCertificate => "root.crt",
-            ItemKind::CaCertificate => "ca.crt",
-            ItemKind::RootCrl => "root.crl",
-            ItemKind::CaCrl => "ca.crl",
+            ItemKind::RootCertificate => "root.crt".into(),
+            ItemKind::CaCertificate => "ca.crt".into(),
+            ItemKind::RootCrl => "root.crl".into(),
+            ItemKind::CaCrl => "ca.crl".into(),
+            ItemKind::DeltaCrl => "ca-delta.crl".into(),
+            ItemKind::PartitionCrl(index) => format!("ca-p{index}.crl").into(),
         }
+    }
+
+    /// The kind of a delta or partition CRL from its repository file stem (`ca-delta`,
+    /// `ca-p<N>`), as `Repository::other_crls` names them.
+    pub fn of_other_crl(stem: &str) -> Option<ItemKind> {
+        if stem == "ca-delta" {
+            return Some(ItemKind::DeltaCrl);
+        }
+        let index = stem.strip_prefix("ca-p")?;
+        if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        index.parse().ok().map(ItemKind::PartitionCrl)
     }
 
     /// The media type of the DER (RFC 2585 section 4).
@@ -66,13 +85,13 @@ impl ItemKind {
 
     /// Whether this is a CRL.
     pub fn is_crl(self) -> bool {
-        matches!(self, ItemKind::RootCrl | ItemKind::CaCrl)
+        !matches!(self, ItemKind::RootCertificate | ItemKind::CaCertificate)
     }
 }
 
 impl std::fmt::Display for ItemKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.file_name())
+        f.write_str(&self.file_name())
     }
 }
 
@@ -99,7 +118,8 @@ impl PublishedItem {
         self.crl_number.unwrap_or(0)
     }
 
-    /// The items the repository holds now: both certificates, and the CRLs it has.
+    /// The items the repository holds now: both certificates, and the CRLs it has
+    /// (the root's, the full, delta and partition CRLs of the issuing CA).
     pub fn current(repository: &Repository) -> Vec<PublishedItem> {
         let mut items = vec![
             PublishedItem {
@@ -118,6 +138,15 @@ impl PublishedItem {
             (ItemKind::CaCrl, repository.ca_crl()),
         ] {
             if let Some(crl) = crl {
+                items.push(PublishedItem {
+                    kind,
+                    crl_number: Some(crl.number),
+                    der: crl.der,
+                });
+            }
+        }
+        for (stem, crl) in repository.other_crls() {
+            if let Some(kind) = ItemKind::of_other_crl(&stem) {
                 items.push(PublishedItem {
                     kind,
                     crl_number: Some(crl.number),
@@ -189,5 +218,35 @@ impl PublishError {
     /// at the slowest rate, since settings may be fixed outside (a bucket created).
     pub fn is_permanent(&self) -> bool {
         matches!(self, PublishError::Settings(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ItemKind;
+
+    #[test]
+    fn delta_and_partition_crls_are_named_as_in_the_repository() {
+        for kind in [
+            ItemKind::DeltaCrl,
+            ItemKind::PartitionCrl(0),
+            ItemKind::PartitionCrl(17),
+        ] {
+            let name = kind.file_name();
+            let stem = name.strip_suffix(".crl").unwrap_or_default();
+            assert_eq!(ItemKind::of_other_crl(stem), Some(kind));
+            assert!(kind.is_crl());
+        }
+        for stem in [
+            "ca",
+            "root",
+            "ca-p",
+            "ca-p-1",
+            "ca-p1x",
+            "ca-p99999999999",
+            "ca-delta2",
+        ] {
+            assert_eq!(ItemKind::of_other_crl(stem), None, "{stem}");
+        }
     }
 }

@@ -126,7 +126,7 @@ impl Publisher for S3Publisher {
     }
 
     async fn publish(&self, item: &PublishedItem) -> Result<(), PublishError> {
-        let location = self.location(item.kind.file_name());
+        let location = self.location(&item.kind.file_name());
         let path = ObjectPath::parse(&location)
             .map_err(|e| PublishError::Settings(format!("S3 object name {location:?}: {e}")))?;
         let mut attributes = Attributes::new();
