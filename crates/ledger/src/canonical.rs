@@ -36,6 +36,7 @@
 //! [RFC 7493 section 2.2]: https://www.rfc-editor.org/rfc/rfc7493#section-2.2
 
 use serde_json::{Map, Number, Value};
+use std::io::Write;
 
 use crate::LedgerError;
 
@@ -64,7 +65,13 @@ pub fn to_canonical_bytes(value: &Value) -> Result<Vec<u8>, LedgerError> {
     Ok(out)
 }
 
-fn write_value(value: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), LedgerError> {
+/// Writes `value` in canonical form, `depth` containers deep (also used by
+/// [`crate::entry`]).
+pub(crate) fn write_value(
+    value: &Value,
+    depth: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), LedgerError> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
@@ -131,32 +138,57 @@ fn write_number(number: &Number, out: &mut Vec<u8>) -> Result<(), LedgerError> {
         });
     }
     // serde_json prints integers as plain decimal, which for safe integers is exactly
-    // the ECMAScript form.
-    out.extend_from_slice(number.to_string().as_bytes());
+    // the ECMAScript form. (Writing into a Vec cannot fail.)
+    let _ = write!(out, "{number}");
     Ok(())
 }
 
-fn write_string(string: &str, out: &mut Vec<u8>) {
+fn needs_escape(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// Writes `string` as a canonical JSON string (also used by [`crate::entry`]).
+pub(crate) fn write_string(string: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     // Working byte by byte is sound: every byte that needs escaping is ASCII, and the
-    // bytes of a multi-byte UTF-8 sequence are all 0x80 or above.
-    for &byte in string.as_bytes() {
-        match byte {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x00..=0x1f => {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX_DIGITS[usize::from(byte >> 4)]);
-                out.push(HEX_DIGITS[usize::from(byte & 0x0f)]);
-            }
-            _ => out.push(byte),
-        }
+    // bytes of a multi-byte UTF-8 sequence are all 0x80 or above. Runs of bytes that need
+    // no escape are copied at once.
+    let bytes = string.as_bytes();
+    // The common case, no byte to escape, is checked first in one pass without early exit
+    // (which the compiler vectorises), and the string copied whole.
+    if !bytes
+        .iter()
+        .fold(false, |any, &byte| any | needs_escape(byte))
+    {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
     }
+    let mut start = 0;
+    for (position, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX_DIGITS[usize::from(byte >> 4)],
+                HEX_DIGITS[usize::from(byte & 0x0f)],
+            ],
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..position]);
+        out.extend_from_slice(escape);
+        start = position + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 

@@ -115,6 +115,14 @@ proptest! {
         prop_assert_eq!(Entry::from_canonical(&bytes).unwrap(), entry);
     }
 
+    /// `Entry::canonical_bytes` writes the members directly; it must equal the generic
+    /// encoder applied to the entry as a JSON value.
+    #[test]
+    fn entry_encoding_equals_the_generic_encoding(entry in entry()) {
+        let generic = to_canonical_bytes(&serde_json::to_value(&entry).unwrap()).unwrap();
+        prop_assert_eq!(entry.canonical_bytes().unwrap(), generic);
+    }
+
     #[test]
     fn inserted_whitespace_is_rejected(entry in entry(), at in any::<prop::sample::Index>()) {
         let mut bytes = entry.canonical_bytes().unwrap();

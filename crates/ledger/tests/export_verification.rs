@@ -341,3 +341,61 @@ fn an_export_without_checkpoints_or_with_a_fork_is_refused() {
         ExportError::Fork { size: 4, .. }
     ));
 }
+
+/// Lines are decoded in batches on worker threads: errors in a later batch, at a batch
+/// boundary and at the very end are still reported at their line, and the first error in
+/// line order wins.
+#[test]
+fn errors_beyond_the_first_batch_of_lines_are_reported_in_place() {
+    let work = tempfile::tempdir().unwrap();
+    let log = Log::new(10_000);
+    let original = work.path().join("export");
+    log.export(&original, &[4096, 8192, 10_000]);
+    assert_eq!(verify_export(&original, None).unwrap().size, 10_000);
+
+    // Lines 4096 and 4097 (seq 4095 and 4096) swapped, across the first batch boundary.
+    let dir = with_lines(&original, work.path(), "swapped", |l| l.swap(4095, 4096));
+    assert!(matches!(
+        failure(&dir, None),
+        ExportError::MissingEntries {
+            line: 4096,
+            expected: 4095,
+            found: 4096
+        }
+    ));
+
+    // A malformed line late in the file, and a later malformed one: the first is named.
+    let dir = with_lines(&original, work.path(), "malformed", |l| {
+        l[9000].push(' ');
+        l[9500] = "{}".into();
+    });
+    assert!(matches!(
+        failure(&dir, None),
+        ExportError::MalformedEntry { line: 9001, .. }
+    ));
+
+    // An edited entry that stays canonical fails the checkpoint of its range only.
+    let dir = with_lines(&original, work.path(), "edited", |l| {
+        l[8500] = l[8500].replace("\"shuin-ca\"", "\"shuin-xx\"");
+    });
+    assert!(matches!(
+        failure(&dir, None),
+        ExportError::RootMismatch {
+            size: 10_000,
+            from_seq: 8192,
+            ..
+        }
+    ));
+
+    // The final newline removed, after several batches.
+    let dir = work.path().join("no-newline");
+    copy_dir(&original, &dir);
+    let path = dir.join(ENTRIES_FILE);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.pop();
+    std::fs::write(&path, bytes).unwrap();
+    assert!(matches!(
+        failure(&dir, None),
+        ExportError::IncompleteLine { line: 10_000 }
+    ));
+}

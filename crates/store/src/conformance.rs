@@ -42,7 +42,8 @@ where
         + CrlStore
         + crate::RegistrationStore
         + crate::NoticeOutbox
-        + crate::CertificateFlags,
+        + crate::CertificateFlags
+        + crate::EvidenceRetention,
 {
     crate::lifecycle_conformance::run(store).await?;
     nonces(store).await?;
@@ -53,7 +54,9 @@ where
     ledger(store).await?;
     checkpoints(store).await?;
     ledger_batches(store).await?;
+    crate::ledger_conformance::run(store).await?;
     settings(store).await?;
+    crate::retention_conformance::run(store).await?;
     Ok(())
 }
 

@@ -6,11 +6,15 @@
 
 pub mod conformance;
 mod error;
+mod group_commit;
+mod ledger_conformance;
 mod ledger_state;
 pub mod lifecycle;
 pub mod lifecycle_conformance;
 pub mod postgres;
 mod records;
+pub mod retention;
+pub mod retention_conformance;
 mod rows;
 pub mod sqlite;
 
@@ -23,6 +27,7 @@ pub use records::{
     ApplicationRecord, ApplicationStatus, CertificateRecord, CertificateState, CrlRecord,
     NonceOutcome, RevocationRecord,
 };
+pub use retention::{EvidenceRetention, EvidenceRetentionSummary, ExpiredEvidence};
 
 use async_trait::async_trait;
 use shuin_core::Serial;

@@ -193,3 +193,66 @@ fn with_database_replaces_only_the_path() {
         "postgres://u:p@h:1/x?sslmode=disable"
     );
 }
+
+/// 200 spawned appenders share group commits; then a transaction that fails (a trigger
+/// refuses the insert) fails every append of its group and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_group_commit_is_all_or_nothing() {
+    use shuin_store::LedgerReader;
+    let Some(admin) = admin_url() else { return };
+    let db = TestDb::create(&admin).await;
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    let time = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let spawn_appends = |offset: usize| -> Vec<_> {
+        (0..200)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move { store.append(draft(offset + i), time).await })
+            })
+            .collect()
+    };
+    let mut seqs = Vec::new();
+    for handle in spawn_appends(0) {
+        seqs.push(handle.await.unwrap().map(|e| e.seq));
+    }
+    let head = store.ledger_head().await;
+    let admin_pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$; \
+         CREATE TRIGGER refuse BEFORE INSERT ON ledger_entries \
+         FOR EACH ROW EXECUTE FUNCTION refuse();",
+    )
+    .execute(&admin_pool)
+    .await
+    .unwrap();
+    let mut refused = Vec::new();
+    for handle in spawn_appends(1000) {
+        refused.push(handle.await.unwrap());
+    }
+    let size = store.ledger_size().await;
+    let head_after = store.ledger_head().await;
+    let rows = store.ledger_rows().await;
+    admin_pool.close().await;
+    store.close().await;
+    db.drop_now().await;
+
+    let mut seqs: Vec<u64> = seqs.into_iter().map(Result::unwrap).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..200).collect::<Vec<u64>>());
+    for result in refused {
+        assert!(
+            matches!(result, Err(shuin_store::StoreError::Unavailable(_))),
+            "{result:?}"
+        );
+    }
+    assert_eq!(size.unwrap(), 200);
+    let head = head.unwrap().unwrap();
+    assert_eq!(head_after.unwrap(), Some(head.clone()));
+    let report = shuin_ledger::verify_log(rows.unwrap(), Some(&head)).unwrap();
+    assert_eq!(report.size, 200);
+}

@@ -19,6 +19,7 @@
 //! Writing and reading the directory is the only I/O in this crate; the checks
 //! themselves ([`verify_export_parts`]) work on readers and strings.
 
+mod lines;
 mod verify;
 
 pub use verify::{verify_export_parts, ExportError, ExportReport};

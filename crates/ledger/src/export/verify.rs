@@ -17,7 +17,10 @@
 //!    from the leaves is the strongest form of an RFC 9162 consistency check: a replaced
 //!    or rewritten history cannot match a checkpoint saved before.
 //!
-//! Memory stays O(log n + checkpoints) whatever the export size.
+//! Decoding each line and hashing it run on worker threads, one batch of lines each
+//! ([`super::lines`]); the results are taken in line order, so the checks, and the first
+//! error reported, are the same as a line-by-line pass. Memory stays O(log n +
+//! checkpoints) plus a fixed window of lines, whatever the export size.
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -25,9 +28,9 @@ use std::path::PathBuf;
 
 use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::note::{NoteError, NoteKey};
-use crate::{merkle, BookCounts, CompactTree, Entry, LedgerError};
+use crate::{BookCounts, CompactTree, LedgerError};
 
-use super::FORMAT;
+use super::{lines, FORMAT};
 
 /// What a successful verification established.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -230,7 +233,13 @@ struct Target {
 
 /// Verifies an export from its parts: the manifest text, the audit key PEM, the
 /// checkpoint notes as `(file name, text)`, the entries as a reader, and an optional
-/// saved checkpoint. See the [module documentation](self) for the checks.
+/// saved checkpoint. It checks, trusting nothing but the audit key's signatures: the
+/// manifest's format and origin; every checkpoint's origin and signature, and that no two
+/// of one size differ; the saved checkpoint's signature and origin; that the lines are
+/// the canonical entries seq 0, 1, 2, ...; that the tree of their leaf hashes has each
+/// signed root at its checkpoint's size (and the saved root at its size); and that the
+/// last checkpoint covers every line. Lines are decoded and hashed on worker threads and
+/// taken in order, in bounded memory.
 ///
 /// # Errors
 ///
@@ -256,44 +265,32 @@ pub fn verify_export_parts(
     let mut tree = CompactTree::new();
     let mut counts = BookCounts::default();
     let mut verified_to = 0u64;
-    let mut line = Vec::new();
     meet_targets(&tree, &mut targets, &mut verified_to, saved.as_ref())?;
-    loop {
-        line.clear();
-        let read = entries
-            .read_until(b'\n', &mut line)
-            .map_err(|source| ExportError::ReadEntries { source })?;
-        if read == 0 {
-            break;
-        }
+    lines::for_each_decoded(&mut entries, |line| {
         let seq = tree.size();
         let number = seq + 1;
-        let Some(canonical) = line.strip_suffix(b"\n") else {
-            return Err(ExportError::IncompleteLine { line: number });
-        };
-        let entry =
-            Entry::from_canonical(canonical).map_err(|source| ExportError::MalformedEntry {
-                line: number,
-                source,
-            })?;
-        if entry.seq > seq {
+        let (entry_seq, book, leaf) = line.map_err(|source| ExportError::MalformedEntry {
+            line: number,
+            source,
+        })?;
+        if entry_seq > seq {
             return Err(ExportError::MissingEntries {
                 line: number,
                 expected: seq,
-                found: entry.seq,
+                found: entry_seq,
             });
         }
-        if entry.seq < seq {
+        if entry_seq < seq {
             return Err(ExportError::DuplicateOrReordered {
                 line: number,
                 expected: seq,
-                found: entry.seq,
+                found: entry_seq,
             });
         }
-        tree.append(merkle::leaf_hash(canonical));
-        counts.add(entry.book);
-        meet_targets(&tree, &mut targets, &mut verified_to, saved.as_ref())?;
-    }
+        tree.append(leaf);
+        counts.add(book);
+        meet_targets(&tree, &mut targets, &mut verified_to, saved.as_ref())
+    })?;
     let size = tree.size();
     if let Some((&beyond, target)) = targets.iter().next() {
         return Err(ExportError::Truncated {

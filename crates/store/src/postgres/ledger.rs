@@ -1,31 +1,32 @@
-//! The ledger on PostgreSQL. An append is one transaction that makes sure the single
-//! `ledger_state` row exists, locks it with `SELECT ... FOR UPDATE` (so appends from every
-//! connection and every process serialise on it), and writes the entry and the new tree
-//! head together.
+//! The ledger on PostgreSQL. A ledger transaction makes sure the single `ledger_state`
+//! row exists, locks it with `SELECT ... FOR UPDATE` (so transactions from every
+//! connection and every process serialise on it), and writes the entries, their
+//! idempotency keys and the new tree head together; concurrent appends share one
+//! transaction and one commit ([`crate::group_commit`]).
 
 use super::{unavailable, PostgresStore};
-use crate::ledger_state::{corrupt, next_entry, tree_from_row};
+use crate::group_commit::{GroupCommit, LedgerWriter};
+use crate::ledger_state::{corrupt, plan, tree_from_row, TimedDraft};
 use crate::{KeyedDraft, LedgerStore, StoreError};
 use async_trait::async_trait;
 use shuin_ledger::{CompactTree, Entry, EntryDraft, StoredEntry, TreeHead};
 use sqlx::Row;
+use std::collections::HashSet;
 use std::time::SystemTime;
 
+/// The ledger's in-process state: the group-commit queue.
+#[derive(Debug, Default)]
+pub(super) struct LedgerState {
+    group: GroupCommit,
+}
+
 #[async_trait]
-impl LedgerStore for PostgresStore {
-    async fn append(&self, draft: EntryDraft, time: SystemTime) -> Result<Entry, StoreError> {
-        let keyed = vec![KeyedDraft { key: None, draft }];
-        let mut written = self.append_batch(keyed, time).await?;
-        written
-            .pop()
-            .ok_or_else(|| corrupt("an unkeyed append wrote nothing"))
+impl LedgerWriter for PostgresStore {
+    fn group_commit(&self) -> &GroupCommit {
+        &self.ledger.group
     }
 
-    async fn append_batch(
-        &self,
-        drafts: Vec<KeyedDraft>,
-        time: SystemTime,
-    ) -> Result<Vec<Entry>, StoreError> {
+    async fn write(&self, drafts: Vec<TimedDraft>) -> Result<Vec<Option<Entry>>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         // The placeholder (an empty tree) is overwritten below in the same transaction, so
         // no committed row ever has size 0. DO NOTHING waits for a concurrent inserter.
@@ -44,55 +45,80 @@ impl LedgerStore for PostgresStore {
         let size: i64 = row.try_get("size").map_err(unavailable)?;
         let compact: String = row.try_get("compact").map_err(unavailable)?;
         let mut tree = tree_from_row(Some((size, compact)))?;
-        let mut written = Vec::with_capacity(drafts.len());
-        let mut last = None;
-        for KeyedDraft { key, draft } in drafts {
-            if let Some(key) = &key {
-                // Serialised by the ledger_state row lock, so check-then-insert is safe.
-                let seen = sqlx::query("SELECT 1 FROM ledger_keys WHERE key = $1")
-                    .bind(key)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(unavailable)?;
-                if seen.is_some() {
-                    continue;
-                }
+        let keys: Vec<String> = drafts.iter().filter_map(|d| d.key.clone()).collect();
+        let mut seen = HashSet::new();
+        if !keys.is_empty() {
+            // Serialised by the ledger_state row lock, so check-then-insert is safe.
+            let rows = sqlx::query("SELECT key FROM ledger_keys WHERE key = ANY($1)")
+                .bind(keys)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+            for row in rows {
+                seen.insert(row.try_get::<String, _>("key").map_err(unavailable)?);
             }
-            let next = next_entry(&mut tree, draft, time)?;
+        }
+        let plan = plan(&mut tree, drafts, seen)?;
+        let Some(head) = plan.head else {
+            // Nothing new: roll back, which also drops the placeholder of an empty log.
+            tx.rollback().await.map_err(unavailable)?;
+            return Ok(plan.results);
+        };
+        let (mut seqs, mut canonicals, mut leaves) = (Vec::new(), Vec::new(), Vec::new());
+        for row in plan.rows {
+            seqs.push(row.seq);
+            canonicals.push(row.canonical);
+            leaves.push(row.leaf_hash_hex);
+        }
+        sqlx::query(
+            "INSERT INTO ledger_entries (seq, canonical, leaf_hash) \
+             SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::TEXT[])",
+        )
+        .bind(seqs)
+        .bind(canonicals)
+        .bind(leaves)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        if !plan.keys.is_empty() {
+            let (keys, seqs): (Vec<String>, Vec<i64>) = plan.keys.into_iter().unzip();
             sqlx::query(
-                "INSERT INTO ledger_entries (seq, canonical, leaf_hash) VALUES ($1, $2, $3)",
+                "INSERT INTO ledger_keys (key, seq) SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[])",
             )
-            .bind(next.seq)
-            .bind(&next.canonical)
-            .bind(&next.leaf_hash_hex)
+            .bind(keys)
+            .bind(seqs)
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
-            if let Some(key) = &key {
-                sqlx::query("INSERT INTO ledger_keys (key, seq) VALUES ($1, $2)")
-                    .bind(key)
-                    .bind(next.seq)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(unavailable)?;
-            }
-            written.push(next.entry);
-            last = Some((next.size, next.root_hex, next.compact));
         }
-        let Some((size, root_hex, compact)) = last else {
-            // Nothing new: roll back, which also drops the placeholder of an empty log.
-            tx.rollback().await.map_err(unavailable)?;
-            return Ok(written);
-        };
         sqlx::query("UPDATE ledger_state SET size = $1, root = $2, compact = $3 WHERE id = 0")
-            .bind(size)
-            .bind(&root_hex)
-            .bind(&compact)
+            .bind(head.size)
+            .bind(&head.root_hex)
+            .bind(&head.compact)
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
-        Ok(written)
+        Ok(plan.results)
+    }
+}
+
+#[async_trait]
+impl LedgerStore for PostgresStore {
+    async fn append(&self, draft: EntryDraft, time: SystemTime) -> Result<Entry, StoreError> {
+        crate::group_commit::append(self, draft, time).await
+    }
+
+    async fn append_batch(
+        &self,
+        drafts: Vec<KeyedDraft>,
+        time: SystemTime,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let drafts = drafts
+            .into_iter()
+            .map(|KeyedDraft { key, draft }| TimedDraft { key, draft, time })
+            .collect();
+        Ok(self.write(drafts).await?.into_iter().flatten().collect())
     }
 
     async fn ledger_rows(&self) -> Result<Vec<StoredEntry>, StoreError> {

@@ -6,6 +6,7 @@
 mod checkpoints;
 mod ledger;
 mod lifecycle;
+mod retention;
 mod revocation;
 mod rows;
 
@@ -30,6 +31,7 @@ const SCHEMA_LOCK: i64 = 0x7368_7569_6e00_0001;
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    ledger: std::sync::Arc<ledger::LedgerState>,
 }
 
 pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
@@ -75,7 +77,10 @@ impl PostgresStore {
             .await
             .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            ledger: std::sync::Arc::default(),
+        })
     }
 
     /// Closes the pool, waiting for connections to finish.

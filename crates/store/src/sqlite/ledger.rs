@@ -1,31 +1,38 @@
-//! The ledger on SQLite. Appends run in one `BEGIN IMMEDIATE` transaction (so separate
-//! processes serialise too) that writes the entries, their idempotency keys and the new
-//! tree head together.
+//! The ledger on SQLite. Every ledger transaction runs under `BEGIN IMMEDIATE` (so
+//! separate processes serialise too) and writes the entries, their idempotency keys and
+//! the new tree head together; concurrent appends share one transaction and one fsync
+//! ([`crate::group_commit`]).
 
 use super::{unavailable, SqliteStore};
-use crate::ledger_state::{corrupt, next_entry, tree_from_row};
+use crate::group_commit::{GroupCommit, LedgerWriter};
+use crate::ledger_state::{corrupt, plan, tree_from_row, TimedDraft};
 use crate::{KeyedDraft, LedgerStore, StoreError};
 use async_trait::async_trait;
 use shuin_ledger::{Entry, EntryDraft, StoredEntry, TreeHead};
-use sqlx::Row;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use std::collections::HashSet;
 use std::time::SystemTime;
 
+/// Rows per multi-row INSERT (3 parameters each, well below SQLite's 32766).
+const ROWS_PER_INSERT: usize = 500;
+
+/// The ledger's in-process state: the group-commit queue, and a lock that serialises
+/// this process's ledger transactions (so they do not wait on each other's `BEGIN
+/// IMMEDIATE` through the busy timeout).
+#[derive(Debug, Default)]
+pub(super) struct LedgerState {
+    group: GroupCommit,
+    lock: tokio::sync::Mutex<()>,
+}
+
 #[async_trait]
-impl LedgerStore for SqliteStore {
-    async fn append(&self, draft: EntryDraft, time: SystemTime) -> Result<Entry, StoreError> {
-        let keyed = vec![KeyedDraft { key: None, draft }];
-        let mut written = self.append_batch(keyed, time).await?;
-        written
-            .pop()
-            .ok_or_else(|| corrupt("an unkeyed append wrote nothing"))
+impl LedgerWriter for SqliteStore {
+    fn group_commit(&self) -> &GroupCommit {
+        &self.ledger.group
     }
 
-    async fn append_batch(
-        &self,
-        drafts: Vec<KeyedDraft>,
-        time: SystemTime,
-    ) -> Result<Vec<Entry>, StoreError> {
-        let _guard = self.ledger_lock.lock().await;
+    async fn write(&self, drafts: Vec<TimedDraft>) -> Result<Vec<Option<Entry>>, StoreError> {
+        let _guard = self.ledger.lock.lock().await;
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
@@ -44,57 +51,88 @@ impl LedgerStore for SqliteStore {
             })
             .transpose()?;
         let mut tree = tree_from_row(state)?;
-        let mut written = Vec::with_capacity(drafts.len());
-        let mut last = None;
-        for KeyedDraft { key, draft } in drafts {
-            if let Some(key) = &key {
-                let seen = sqlx::query("SELECT 1 FROM ledger_keys WHERE key = ?1")
-                    .bind(key)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(unavailable)?;
-                if seen.is_some() {
-                    continue;
-                }
-            }
-            let next = next_entry(&mut tree, draft, time)?;
-            sqlx::query(
-                "INSERT INTO ledger_entries (seq, canonical, leaf_hash) VALUES (?1, ?2, ?3)",
+        let keys: Vec<&str> = drafts.iter().filter_map(|d| d.key.as_deref()).collect();
+        let mut seen = HashSet::new();
+        if !keys.is_empty() {
+            let keys = serde_json::to_string(&keys).map_err(corrupt)?;
+            let rows = sqlx::query(
+                "SELECT key FROM ledger_keys WHERE key IN (SELECT value FROM json_each(?1))",
             )
-            .bind(next.seq)
-            .bind(&next.canonical)
-            .bind(&next.leaf_hash_hex)
-            .execute(&mut *tx)
+            .bind(keys)
+            .fetch_all(&mut *tx)
             .await
             .map_err(unavailable)?;
-            if let Some(key) = &key {
-                sqlx::query("INSERT INTO ledger_keys (key, seq) VALUES (?1, ?2)")
-                    .bind(key)
-                    .bind(next.seq)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(unavailable)?;
+            for row in rows {
+                seen.insert(row.try_get::<String, _>("key").map_err(unavailable)?);
             }
-            written.push(next.entry);
-            last = Some((next.size, next.root_hex, next.compact));
         }
-        let Some((size, root_hex, compact)) = last else {
+        let plan = plan(&mut tree, drafts, seen)?;
+        let Some(head) = plan.head else {
             // Nothing new: leave the log as it is.
             tx.rollback().await.map_err(unavailable)?;
-            return Ok(written);
+            return Ok(plan.results);
         };
+        for chunk in plan.rows.chunks(ROWS_PER_INSERT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO ledger_entries (seq, canonical, leaf_hash) ",
+            );
+            insert.push_values(chunk, |mut values, row| {
+                values
+                    .push_bind(row.seq)
+                    .push_bind(row.canonical.as_slice())
+                    .push_bind(row.leaf_hash_hex.as_str());
+            });
+            // The row count varies, so the statement is not kept in the cache.
+            insert
+                .build()
+                .persistent(false)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        for chunk in plan.keys.chunks(ROWS_PER_INSERT) {
+            let mut insert = QueryBuilder::<Sqlite>::new("INSERT INTO ledger_keys (key, seq) ");
+            insert.push_values(chunk, |mut values, (key, seq)| {
+                values.push_bind(key.as_str()).push_bind(*seq);
+            });
+            insert
+                .build()
+                .persistent(false)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
         sqlx::query(
             "INSERT INTO ledger_state (id, size, root, compact) VALUES (0, ?1, ?2, ?3) \
              ON CONFLICT (id) DO UPDATE SET size = excluded.size, root = excluded.root, compact = excluded.compact",
         )
-        .bind(size)
-        .bind(&root_hex)
-        .bind(&compact)
+        .bind(head.size)
+        .bind(&head.root_hex)
+        .bind(&head.compact)
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
-        Ok(written)
+        Ok(plan.results)
+    }
+}
+
+#[async_trait]
+impl LedgerStore for SqliteStore {
+    async fn append(&self, draft: EntryDraft, time: SystemTime) -> Result<Entry, StoreError> {
+        crate::group_commit::append(self, draft, time).await
+    }
+
+    async fn append_batch(
+        &self,
+        drafts: Vec<KeyedDraft>,
+        time: SystemTime,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let drafts = drafts
+            .into_iter()
+            .map(|KeyedDraft { key, draft }| TimedDraft { key, draft, time })
+            .collect();
+        Ok(self.write(drafts).await?.into_iter().flatten().collect())
     }
 
     async fn ledger_rows(&self) -> Result<Vec<StoredEntry>, StoreError> {

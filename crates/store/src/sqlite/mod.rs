@@ -4,6 +4,7 @@
 mod checkpoints;
 mod ledger;
 mod lifecycle;
+mod retention;
 mod revocation;
 mod rows;
 
@@ -24,7 +25,7 @@ use std::time::{Duration, SystemTime};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    ledger_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    ledger: std::sync::Arc<ledger::LedgerState>,
 }
 
 pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
@@ -64,8 +65,14 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // One connection: SQLite admits one writer at a time, and with several
+        // connections a second writer gets SQLITE_BUSY and sleeps in the busy handler
+        // (1, 2, 5, 10... ms) instead of queueing. Issuance writes ~10 durable commits
+        // per application, so those sleeps, not signing or fsync, set its rate
+        // (BENCHMARKS.md "Profiles"). Queueing on the pool keeps every commit durable and
+        // in order; other processes still wait through busy_timeout.
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(1)
             .connect_with(options)
             .await
             .map_err(unavailable)?;
@@ -75,7 +82,7 @@ impl SqliteStore {
             .map_err(unavailable)?;
         Ok(Self {
             pool,
-            ledger_lock: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+            ledger: std::sync::Arc::default(),
         })
     }
 
@@ -93,7 +100,7 @@ impl SqliteStore {
             .map_err(unavailable)?;
         Ok(Self {
             pool,
-            ledger_lock: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+            ledger: std::sync::Arc::default(),
         })
     }
 
