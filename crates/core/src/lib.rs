@@ -5,6 +5,7 @@
 //! This crate performs no I/O and must never depend on tokio, sqlx, axum or cryptoki
 //! (DESIGN.md section 2; CI checks it).
 
+pub mod access_event;
 pub mod application;
 pub mod clock;
 pub mod csr;

@@ -90,6 +90,7 @@ codes! {
         CertificateUnknown => "certificate_unknown",
         CertificateAlreadyRevoked => "certificate_already_revoked",
         RevocationNotAuthorized => "revocation_not_authorized",
+        Unauthorized => "unauthorized",
         InternalError => "internal_error",
     }
 }

@@ -2,6 +2,7 @@
 //! only parse, call one service method and map the result. HTTP statuses and problem
 //! documents are chosen here and nowhere else.
 
+mod access_events;
 mod applicant;
 mod ledger;
 mod ocsp;
@@ -13,6 +14,7 @@ use shuin_ra::RaService;
 use shuin_repo::Repository;
 use std::sync::Arc;
 
+pub use access_events::{http_actor, AccessEvents, AccessRecorded, TOKEN_SETTING};
 pub use problem::status_for;
 
 /// Shared state of the routers.
@@ -28,6 +30,8 @@ pub struct AppState {
     pub clock: Arc<dyn shuin_core::Clock>,
     /// Read access to the ledger, for the auditors' checkpoint and proof endpoints.
     pub ledger: Arc<dyn shuin_store::LedgerReader>,
+    /// Entry/exit records from the access-control system (`POST /ledger/v1/access-events`).
+    pub access_events: Arc<AccessEvents>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -46,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(repository::routes())
         .merge(ocsp::routes())
         .merge(ledger::routes())
+        .merge(access_events::routes())
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
         .fallback(problem::not_found)
         .with_state(state)

@@ -17,6 +17,15 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ocsp/{*request}", get(ocsp_get))
 }
 
+/// A pre-signed answer handed to the response body without copying it.
+struct SharedDer(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedDer {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
 fn ocsp_response(der: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/ocsp-response")], der).into_response()
 }
@@ -26,7 +35,7 @@ async fn answer(state: &AppState, request: Vec<u8>) -> Response {
     if let Some(cached) = state.ocsp.respond_from_cache(&request) {
         return (
             [(header::CONTENT_TYPE, "application/ocsp-response")],
-            axum::body::Bytes::from(cached.as_ref().clone()),
+            axum::body::Bytes::from_owner(SharedDer(cached)),
         )
             .into_response();
     }

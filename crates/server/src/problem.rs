@@ -17,6 +17,7 @@ pub fn status_for(code: ReasonCode) -> StatusCode {
         | C::IdentificationCodeUsed
         | C::CertificateAlreadyRevoked => StatusCode::CONFLICT,
         C::IdentificationCodeLocked => StatusCode::LOCKED,
+        C::Unauthorized => StatusCode::UNAUTHORIZED,
         C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         C::JpkiRevocationUnavailable | C::CaSealed => StatusCode::SERVICE_UNAVAILABLE,
         C::NotFound | C::CertificateUnknown => StatusCode::NOT_FOUND,
@@ -37,18 +38,34 @@ fn title_for(code: ReasonCode) -> &'static str {
         C::CaSealed => "CA sealed / 認証局は起動準備中です",
         C::InternalError => "Internal error / 内部エラー",
         C::NotFound => "Not found / 見つかりません",
+        C::Unauthorized => "Unauthorized / 認証されていません",
         _ => "Application refused / 申請を受け付けられません",
     }
 }
 
 /// A problem response.
 pub(crate) fn problem(code: ReasonCode, detail: &str) -> Response {
-    let body = serde_json::json!({
+    problem_with(code, detail, serde_json::Map::new())
+}
+
+/// A problem response with extension members (RFC 9457 section 3.2), such as the list
+/// of invalid items of a batch.
+pub(crate) fn problem_with(
+    code: ReasonCode,
+    detail: &str,
+    extensions: serde_json::Map<String, serde_json::Value>,
+) -> Response {
+    let mut body = serde_json::json!({
         "type": format!("urn:shuin:problem:{}", code.as_str()),
         "code": code.as_str(),
         "title": title_for(code),
         "detail": detail,
     });
+    if let Some(members) = body.as_object_mut() {
+        for (name, value) in extensions {
+            members.entry(name).or_insert(value);
+        }
+    }
     let mut response = (status_for(code), body.to_string()).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
