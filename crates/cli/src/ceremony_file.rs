@@ -1,0 +1,356 @@
+//! The ceremony file: a declarative TOML description of one key ceremony (key
+//! generation, CA certificate signing), checked once when it is read. See docs/keys.md
+//! "Key ceremonies".
+//!
+//! ```toml
+//! id = "2027-issuing-rekey"
+//! purpose = "Re-key the issuing CA"
+//! threshold = 2
+//! custodians = ["custodian-a", "custodian-b", "custodian-c"]
+//! witnesses = ["auditor-x"]
+//!
+//! [[steps]]
+//! action = "generate_key"
+//! label = "issuing-2027"
+//! algorithm = "p256"
+//!
+//! [[steps]]
+//! action = "sign_ca_certificate"
+//! profile = "issuing"
+//! subject_key = "issuing-2027"
+//! issuer_key = "root"
+//! common_name = "shuin Issuing CA 2027"
+//! organization = "shuin"
+//! not_before = "2027-04-01T00:00:00Z"
+//! validity_days = 3650
+//! ```
+
+use crate::failure::{msg, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The instance's configured root key (`ca.root_key`) as ceremony files name it.
+pub(crate) const INSTANCE_ROOT: &str = "root";
+/// The instance's configured issuing key (`ca.issuing_key`).
+pub(crate) const INSTANCE_ISSUING: &str = "issuing";
+
+/// Longest validity a ceremony may give a CA certificate (30 years).
+const MAX_VALIDITY_DAYS: u32 = 30 * 366;
+
+/// One ceremony.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CeremonyFile {
+    /// Unique within the instance; a ceremony id is never run twice.
+    pub(crate) id: String,
+    /// What the ceremony is for, in words.
+    pub(crate) purpose: String,
+    /// M: how many distinct custodians must approve.
+    pub(crate) threshold: u8,
+    /// The custodians (enrolled with `shuin ceremony enroll-custodian`) who may approve.
+    pub(crate) custodians: Vec<String>,
+    /// People present who do not approve (named in the statement and the record).
+    #[serde(default)]
+    pub(crate) witnesses: Vec<String>,
+    /// What is done, in order.
+    pub(crate) steps: Vec<Step>,
+}
+
+/// One step of a ceremony.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum Step {
+    /// Generate a key in the instance's key backend.
+    GenerateKey {
+        /// The key's label (the backend adds `shuin-` for PKCS#11, as `init` does).
+        label: String,
+        /// `rsa2048`, `rsa3072`, `rsa4096`, `p256` or `p384`.
+        algorithm: String,
+    },
+    /// Sign a CA certificate.
+    SignCaCertificate {
+        /// `root` (self-signed) or `issuing` (under a root).
+        profile: CaCertificateProfile,
+        /// The certified key: a label generated earlier in this ceremony, or `root` /
+        /// `issuing` for the instance's configured keys.
+        subject_key: String,
+        /// The signing key: the subject key itself for `root`; for `issuing`, `root` (the
+        /// instance's root) or a key whose root certificate an earlier step made.
+        issuer_key: String,
+        /// The subject's CN.
+        common_name: String,
+        /// The subject's O (`C=JP` is always set).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        organization: Option<String>,
+        /// Start of validity, RFC 3339 (fixed in the file, so the statement is
+        /// reproducible).
+        not_before: String,
+        /// Length of validity in days.
+        validity_days: u32,
+    },
+}
+
+/// Which CA certificate profile a signing step uses (`shuin_core::issuance::CaProfile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum CaCertificateProfile {
+    /// Self-signed root: CA, keyCertSign and cRLSign.
+    Root,
+    /// Issuing CA under a root: path length 0, the accredited policy.
+    Issuing,
+}
+
+fn check_label(what: &str, label: &str) -> Result<()> {
+    if label.is_empty()
+        || label.len() > 64
+        || !label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(msg(format!(
+            "{what} {label:?}: use 1 to 64 ASCII letters, digits, - and _"
+        )));
+    }
+    Ok(())
+}
+
+impl CeremonyFile {
+    /// Reads and checks a ceremony file.
+    pub(crate) fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).context(path.display())?;
+        let file: CeremonyFile =
+            toml::from_str(&text).context(format!("ceremony file {}", path.display()))?;
+        file.check()
+            .map_err(|e| msg(format!("ceremony file {}: {e}", path.display())))?;
+        Ok(file)
+    }
+
+    /// The rules a ceremony must follow before anything else looks at it.
+    pub(crate) fn check(&self) -> Result<()> {
+        check_label("id", &self.id)?;
+        if self.purpose.trim().is_empty() {
+            return Err(msg("purpose must say what the ceremony is for"));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for name in &self.custodians {
+            if name.trim().is_empty() || !names.insert(name.as_str()) {
+                return Err(msg(format!("custodian {name:?} is empty or named twice")));
+            }
+        }
+        if self.threshold == 0 || usize::from(self.threshold) > self.custodians.len() {
+            return Err(msg(format!(
+                "threshold {} must be between 1 and the number of custodians ({})",
+                self.threshold,
+                self.custodians.len()
+            )));
+        }
+        if let Some(both) = self.witnesses.iter().find(|w| names.contains(w.as_str())) {
+            return Err(msg(format!(
+                "{both:?} is both a custodian and a witness; a witness does not approve"
+            )));
+        }
+        if self.steps.is_empty() {
+            return Err(msg("a ceremony needs at least one step"));
+        }
+        // Keys known at each step: the instance's, then those generated so far; and the
+        // keys that have a root certificate made earlier in this ceremony.
+        let mut generated: Vec<&str> = Vec::new();
+        let mut roots: Vec<&str> = vec![INSTANCE_ROOT];
+        for (index, step) in self.steps.iter().enumerate() {
+            let at = |e: String| msg(format!("step {}: {e}", index + 1));
+            match step {
+                Step::GenerateKey { label, algorithm } => {
+                    check_label("label", label).map_err(|e| at(e.0))?;
+                    if label == INSTANCE_ROOT
+                        || label == INSTANCE_ISSUING
+                        || generated.contains(&label.as_str())
+                    {
+                        return Err(at(format!(
+                            "the label {label:?} is taken (root and issuing name the instance's keys)"
+                        )));
+                    }
+                    if shuin_keys::KeySpec::parse(algorithm).is_none() {
+                        return Err(at(format!(
+                            "algorithm {algorithm:?}: expected rsa2048, rsa3072, rsa4096, p256 or p384"
+                        )));
+                    }
+                    generated.push(label);
+                }
+                Step::SignCaCertificate {
+                    profile,
+                    subject_key,
+                    issuer_key,
+                    common_name,
+                    organization,
+                    not_before,
+                    validity_days,
+                } => {
+                    let known = |key: &str| {
+                        key == INSTANCE_ROOT || key == INSTANCE_ISSUING || generated.contains(&key)
+                    };
+                    if !known(subject_key) {
+                        return Err(at(format!(
+                            "subject_key {subject_key:?} is neither root, issuing nor a key generated in an earlier step"
+                        )));
+                    }
+                    match profile {
+                        CaCertificateProfile::Root if issuer_key != subject_key => {
+                            return Err(at(
+                                "a root certificate is self-signed: issuer_key must equal subject_key"
+                                    .into(),
+                            ))
+                        }
+                        CaCertificateProfile::Root => roots.push(subject_key),
+                        CaCertificateProfile::Issuing if !roots.contains(&issuer_key.as_str()) => {
+                            return Err(at(format!(
+                                "issuer_key {issuer_key:?} must be root or a key whose root certificate an earlier step made"
+                            )))
+                        }
+                        CaCertificateProfile::Issuing if issuer_key == subject_key => {
+                            return Err(at("an issuing CA is not signed by its own key".into()))
+                        }
+                        CaCertificateProfile::Issuing => {}
+                    }
+                    if common_name.trim().is_empty() || common_name.chars().count() > 64 {
+                        return Err(at("common_name must have 1 to 64 characters".into()));
+                    }
+                    if organization
+                        .as_ref()
+                        .is_some_and(|o| o.trim().is_empty() || o.chars().count() > 64)
+                    {
+                        return Err(at("organization must have 1 to 64 characters".into()));
+                    }
+                    if shuin_core::timefmt::parse_rfc3339(not_before).is_none() {
+                        return Err(at(format!(
+                            "not_before {not_before:?} is not an RFC 3339 time"
+                        )));
+                    }
+                    if *validity_days == 0 || *validity_days > MAX_VALIDITY_DAYS {
+                        return Err(at(format!(
+                            "validity_days must be between 1 and {MAX_VALIDITY_DAYS}"
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    const GOOD: &str = r#"
+id = "rekey-1"
+purpose = "Re-key the issuing CA"
+threshold = 2
+custodians = ["a", "b", "c"]
+witnesses = ["w"]
+
+[[steps]]
+action = "generate_key"
+label = "issuing-2"
+algorithm = "p256"
+
+[[steps]]
+action = "sign_ca_certificate"
+profile = "issuing"
+subject_key = "issuing-2"
+issuer_key = "root"
+common_name = "Issuing CA 2"
+not_before = "2026-01-01T00:00:00Z"
+validity_days = 3650
+"#;
+
+    fn parse(text: &str) -> Result<CeremonyFile> {
+        let file: CeremonyFile = toml::from_str(text).map_err(|e| msg(e.to_string()))?;
+        file.check()?;
+        Ok(file)
+    }
+
+    #[test]
+    fn the_example_in_docs_parses() {
+        let file = parse(include_str!("../../../docs/examples/ceremony.toml")).unwrap();
+        assert_eq!(file.threshold, 2);
+        assert_eq!(file.steps.len(), 2);
+    }
+
+    #[test]
+    fn a_good_file_parses() {
+        let file = parse(GOOD).unwrap();
+        assert_eq!(file.steps.len(), 2);
+        assert_eq!(file.threshold, 2);
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_the_reason() {
+        let cases = [
+            (GOOD.replace("threshold = 2", "threshold = 4"), "threshold"),
+            (GOOD.replace("threshold = 2", "threshold = 0"), "threshold"),
+            (GOOD.replace("[\"w\"]", "[\"a\"]"), "both a custodian"),
+            (
+                GOOD.replace("issuer_key = \"root\"", "issuer_key = \"issuing\""),
+                "issuer_key",
+            ),
+            (
+                GOOD.replace("subject_key = \"issuing-2\"", "subject_key = \"nope\""),
+                "subject_key",
+            ),
+            (GOOD.replace("\"p256\"", "\"ed25519\""), "algorithm"),
+            (
+                GOOD.replace("label = \"issuing-2\"", "label = \"root\""),
+                "taken",
+            ),
+            (
+                GOOD.replace("2026-01-01T00:00:00Z", "tomorrow"),
+                "not_before",
+            ),
+            (
+                GOOD.replace("validity_days = 3650", "validity_days = 3650\nextra = 1"),
+                "unknown field",
+            ),
+            (GOOD.replace("id = \"rekey-1\"", "id = \"re key\""), "id"),
+        ];
+        for (text, expected) in cases {
+            let error = parse(&text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{expected}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_new_root_can_sign_a_new_issuing_ca() {
+        let text = r#"
+id = "root-ceremony"
+purpose = "New hierarchy"
+threshold = 1
+custodians = ["a"]
+[[steps]]
+action = "generate_key"
+label = "root-2"
+algorithm = "p384"
+[[steps]]
+action = "sign_ca_certificate"
+profile = "root"
+subject_key = "root-2"
+issuer_key = "root-2"
+common_name = "Root 2"
+not_before = "2026-01-01T00:00:00Z"
+validity_days = 7300
+[[steps]]
+action = "generate_key"
+label = "issuing-3"
+algorithm = "p256"
+[[steps]]
+action = "sign_ca_certificate"
+profile = "issuing"
+subject_key = "issuing-3"
+issuer_key = "root-2"
+common_name = "Issuing 3"
+not_before = "2026-01-01T00:00:00Z"
+validity_days = 3650
+"#;
+        assert!(parse(text).is_ok());
+    }
+}
