@@ -1,0 +1,396 @@
+//! The 25 survey items of docs/criteria.md and the modernisation conditions, each mapped
+//! to the evidence the instance gathers itself or marked organisational (outside
+//! software).
+
+use super::facts::Facts;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// One piece of evidence for an item.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Evidence {
+    /// What it is.
+    pub(crate) label: String,
+    /// Where it comes from: `ledger:<kind>`, `config`, `status`, `store`, `file`.
+    pub(crate) source: String,
+    /// Whether the instance holds records of it yet.
+    pub(crate) found: bool,
+    /// One line for people.
+    pub(crate) summary: String,
+    /// The evidence itself.
+    pub(crate) value: Value,
+}
+
+/// A catalogue item with its evidence.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Item {
+    pub(crate) id: &'static str,
+    pub(crate) group: &'static str,
+    pub(crate) title_ja: &'static str,
+    pub(crate) title_en: &'static str,
+    /// `evidence`, `partial` or `organisational`.
+    pub(crate) status: &'static str,
+    pub(crate) evidence: Vec<Evidence>,
+    /// What stays outside software (procedures, premises, contracts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) organisational: Option<&'static str>,
+}
+
+struct Builder<'a> {
+    facts: &'a Facts,
+    item: Item,
+}
+
+impl<'a> Builder<'a> {
+    fn new(
+        facts: &'a Facts,
+        id: &'static str,
+        group: &'static str,
+        title_ja: &'static str,
+        title_en: &'static str,
+    ) -> Self {
+        Self {
+            facts,
+            item: Item {
+                id,
+                group,
+                title_ja,
+                title_en,
+                status: "organisational",
+                evidence: Vec::new(),
+                organisational: None,
+            },
+        }
+    }
+
+    /// Ledger entries of a kind: the count and the latest one.
+    fn kind(mut self, kind: &str, label: &str) -> Self {
+        let record = self.facts.kind(kind);
+        let (summary, value) = match &record.latest {
+            Some(latest) => (
+                format!(
+                    "{} entries; latest seq {} at {} by {} ({})",
+                    record.count, latest.seq, latest.time, latest.actor.name, latest.actor.role
+                ),
+                json!({"kind": kind, "count": record.count, "latest": latest}),
+            ),
+            None => (
+                "no records yet".to_owned(),
+                json!({"kind": kind, "count": 0}),
+            ),
+        };
+        self.item.evidence.push(Evidence {
+            label: label.to_owned(),
+            source: format!("ledger:{kind}"),
+            found: record.count > 0,
+            summary,
+            value,
+        });
+        self
+    }
+
+    /// Every kind starting with `prefix` (for books other parts of shuin add to).
+    fn kinds_with_prefix(mut self, prefix: &str, label: &str) -> Self {
+        let found = self.facts.kinds_with_prefix(prefix);
+        let total: u64 = found.iter().map(|(_, r)| r.count).sum();
+        let summary = if found.is_empty() {
+            "no records yet".to_owned()
+        } else {
+            found
+                .iter()
+                .map(|(k, r)| format!("{k}: {}", r.count))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let value = json!({
+            "prefix": prefix,
+            "count": total,
+            "kinds": found.iter().map(|(k, r)| json!({"kind": k, "count": r.count, "latest": r.latest})).collect::<Vec<_>>(),
+        });
+        self.item.evidence.push(Evidence {
+            label: label.to_owned(),
+            source: format!("ledger:{prefix}*"),
+            found: total > 0,
+            summary,
+            value,
+        });
+        self
+    }
+
+    /// A fact from the configuration, status or store.
+    fn fact(mut self, label: &str, source: &str, summary: String, value: Value) -> Self {
+        let found = !value.is_null();
+        self.item.evidence.push(Evidence {
+            label: label.to_owned(),
+            source: source.to_owned(),
+            found,
+            summary,
+            value,
+        });
+        self
+    }
+
+    fn organisational(mut self, note: &'static str) -> Self {
+        self.item.organisational = Some(note);
+        self
+    }
+
+    fn build(mut self) -> Item {
+        // Evidence: the software covers the item and holds records of it (a source with
+        // no records yet, such as refusals, is shown as such). Partial: part of the item is
+        // organisational, or no source holds records yet.
+        let any_found = self.item.evidence.iter().any(|e| e.found);
+        self.item.status = match (self.item.evidence.is_empty(), self.item.organisational) {
+            (true, _) => "organisational",
+            (false, None) if any_found => "evidence",
+            _ => "partial",
+        };
+        self.item
+    }
+}
+
+fn short(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => "not set".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// The zone and role policy as the software enforces it today.
+pub(crate) fn zone_policy() -> Value {
+    json!({
+        "http_routes": {
+            "front": ["POST /api/v1/challenges", "POST /api/v1/applications", "GET /api/v1/applications/{id}", "POST /api/v1/revocations", "POST /api/v1/enrollments"],
+            "repository": ["GET /repository/*", "POST /ocsp", "GET /ocsp/{request}"],
+            "auditor_read_only": ["GET /ledger/v1/checkpoint", "GET /ledger/v1/proof/inclusion", "GET /ledger/v1/proof/consistency"],
+            "monitoring": ["GET /healthz"],
+        },
+        "operator_actions": "only through the shuin command on the CA host (recorded as zone high_security) and the admin socket DIR/admin.sock (mode 0600, local only); no HTTP route changes the CA, its keys or its operators",
+        "roles": {
+            "ca_admin": "register operators, purge evidence past retention; with key_custodian: keys and ceremonies (high_security only)",
+            "key_custodian": "one share of the M-of-N unseal (high_security only)",
+            "lra": "approve/reject applications, revoke, create registrations",
+            "responsible_person": "suspend/resume automatic approval, sign off periodic reviews",
+            "auditor": "read ledgers, export the audit pack (read only)",
+            "monitor": "health, metrics, logs (read only; the only remote use)",
+        },
+        "refusals": "every refused operator action is ledgered as operator.refused",
+    })
+}
+
+fn config_facts(facts: &Facts) -> (Value, Value, Value) {
+    let c = &facts.config;
+    let profile = json!({
+        "policy_oid": c.ca.policy_oid,
+        "subscriber_validity_days": c.ca.subscriber_validity_days,
+        "max_validity": "5 years (capped at the JPKI certificate's notAfter)",
+        "subject": "C=JP, CN=<name from the JPKI certificate> (UTF8String)",
+        "key_usage": "digitalSignature, nonRepudiation (critical)",
+        "extensions": ["certificatePolicies", "SKI", "AKI", "CRL DP", "AIA (OCSP, caIssuers)"],
+        "lint": "every TBS is linted before signing (RFC 5280, pkilint in CI)",
+        "new_keys_accepted": "RSA 2048-4096 with e=65537; EC P-256, P-384",
+    });
+    let automation = json!({
+        "automatic_approval": c.ra.automatic_approval,
+        "responsible_person_configured": c.ra.responsible_person,
+        "rule_version": shuin_ra::RULE_VERSION,
+        "state": facts.automation_state.as_deref().map(|s| serde_json::from_str::<Value>(s).unwrap_or_else(|_| Value::String(s.to_owned()))),
+    });
+    // Without custodians there is no seal to show (the software backend has no secret).
+    let seal = if facts.status["seal"]["custodians"].is_null() {
+        Value::Null
+    } else {
+        facts.status["seal"].clone()
+    };
+    (profile, automation, seal)
+}
+
+/// The survey items and the modernisation conditions.
+pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
+    let f = facts;
+    let (profile, automation, seal) = config_facts(f);
+    let key_backend = f.status["key_backend"].clone();
+    let b = |id, group, ja, en| Builder::new(f, id, group, ja, en);
+    let key_summary = format!(
+        "{} backend, production grade: {}, declared FIPS validation: {}",
+        short(&key_backend["kind"]),
+        short(&key_backend["production_grade"]).replace("not set", "yes (PKCS#11)"),
+        short(&key_backend["declared_fips_validation"])
+    );
+    let seal_summary = if seal.is_null() {
+        "no custodians configured: the instance does not start sealed".to_owned()
+    } else {
+        format!(
+            "{} of {} custodians unseal the CA; sealed now: {}",
+            short(&seal["threshold"]),
+            short(&seal["custodians"]),
+            short(&seal["sealed"])
+        )
+    };
+    let crl_summary = format!(
+        "CRL #{} next update {}: {}",
+        short(&f.crl["number"]),
+        short(&f.crl["next_update"]),
+        if f.crl["fresh"] == true {
+            "fresh"
+        } else {
+            "NOT fresh"
+        }
+    );
+    let verification_summary = format!(
+        "database ledger verified: {}; export verified: {}",
+        short(&f.ledger_verification["ok"]),
+        short(&f.export["verified"]["ok"])
+    );
+    let operators_summary = format!(
+        "{} operators registered; designated responsible person: {}",
+        f.operators["operators"].as_array().map_or(0, Vec::len),
+        short(&f.operators["designated_responsible_person"])
+    );
+    let books_value = json!(f.books);
+    let book = |name: &str| f.books.get(name).copied().unwrap_or(0);
+    let items = vec![
+        b("F1", "facilities", "認証設備室への入出場を管理するために必要な措置", "Entry/exit control of the CA equipment room")
+            .kind("facility.access_event", "imported entry/exit records (facility book)")
+            .organisational("the room, its locks, badge readers and guards; shuin imports and keeps their records")
+            .build(),
+        b("F2", "facilities", "認証業務用設備への不正なアクセス等を防止するために必要な措置", "Preventing unauthorised access to CA equipment")
+            .fact("zone and role policy", "software", "operator actions only at the CA host terminal and its local admin socket; HTTP is applicant, repository, read-only ledger and health".into(), zone_policy())
+            .kind("operator.refused", "refused operator actions")
+            .organisational("network segregation, firewalls and host hardening")
+            .build(),
+        b("F3", "facilities", "正当な権限を有しない者による認証業務用設備の作動を防止するための措置等", "Preventing operation by unauthorised people")
+            .fact("operator registry", "store", operators_summary.clone(), f.operators.clone())
+            .fact("M-of-N seal", "config+status", seal_summary.clone(), seal.clone())
+            .kind("seal.unseal_attempt", "unseal attempts")
+            .kinds_with_prefix("ceremony.", "key ceremonies")
+            .build(),
+        b("F4", "facilities", "発行者署名符号の生成管理に使用する暗号装置", "The crypto device for the issuer key (FIPS 140-2/140-3)")
+            .fact("key backend and token", "status", key_summary.clone(), key_backend.clone())
+            .kind("key.attributes", "HSM key attributes")
+            .fact("software crypto FIPS mode", "status", short(&f.status["fips"]), f.status["fips"].clone())
+            .organisational("the HSM's FIPS certificate itself (declared here as fips_validation)")
+            .build(),
+        b("F5", "facilities", "認証業務用設備等の災害の被害を防止するために必要な措置", "Disaster protection")
+            .fact("outside repositories (copies of certificates and CRLs)", "config", format!("{} publishers", f.config.publishers.len()), json!(f.config.publishers.len()))
+            .organisational("premises, backups, standby site and recovery drills")
+            .build(),
+        b("V1", "identity verification", "認証業務の利用申込み等", "How applications are received")
+            .fact("applicant API", "software", "signed CMS applications with a one-time challenge (DESIGN.md 3.2)".into(), json!({"routes": ["POST /api/v1/challenges", "POST /api/v1/applications"], "nonce_ttl_seconds": f.config.ra.nonce_ttl_seconds}))
+            .fact("applications by status", "store", short(&f.counts["applications"]), f.counts["applications"].clone())
+            .kind("application.accepted", "applications accepted")
+            .build(),
+        b("V2", "identity verification", "利用者の真偽の確認方法等", "How the applicant's identity is verified")
+            .kind("facility.jpki_trust_anchors_configured", "trusted J-LIS signing CAs")
+            .fact("J-LIS CRL", "file", short(&f.files["jpki_crl"]["sha256"]), f.files["jpki_crl"].clone())
+            .kind("application.accepted", "JPKI verification results (accepted)")
+            .kind("application.rejected", "JPKI verification results (rejected)")
+            .kind("application.approved", "manual approvals by an LRA (substitute characters)")
+            .build(),
+        b("B1", "business method", "利用申込者に対する説明事項", "What applicants must be told (重要事項)")
+            .fact("terms document", "file", format!("sha256 {}", short(&f.files["terms"]["sha256"])), f.files["terms"].clone())
+            .kind("application.accepted", "applications binding the terms' SHA-256")
+            .build(),
+        b("B2", "business method", "利用申込書等の記載事項等", "Contents of application forms")
+            .fact("application document format", "software", "shuin-application/1 (DESIGN.md 3.3)".into(), json!({"format": "shuin-application/1", "fields": ["kind", "nonce", "terms_sha256", "applicant.name", "applicant.birth_date", "applicant.address", "applicant.gender", "csr", "email", "replaces"]}))
+            .build(),
+        b("B3", "business method", "利用者署名符号及び利用者識別符号の生成等", "Generation of user keys and identification codes")
+            .fact("key policy", "software", "keys made by the applicant; proof of possession; key reuse refused".into(), json!({"accepted": profile["new_keys_accepted"].clone(), "reuse": "refused (key_reused)", "identification_code": "stored only as an HMAC; one use; locked after 5 wrong codes"}))
+            .kinds_with_prefix("registration.", "identification code registrations")
+            .build(),
+        b("B4", "business method", "電子証明書に係る事項", "Certificate matters (validity, algorithms)")
+            .fact("certificate profile", "config", format!("validity {} days, policy {}", f.config.ca.subscriber_validity_days, f.config.ca.policy_oid), profile.clone())
+            .kind("certificate.issued", "certificates issued")
+            .build(),
+        b("B5", "business method", "認定認証業務と他の業務との誤認を防止するための措置", "Keeping accredited certificates distinguishable")
+            .fact("accredited policy OID", "config", f.config.ca.policy_oid.clone(), json!(f.config.ca.policy_oid))
+            .fact("issuing CA certificate", "file", short(&f.files["issuing_certificate"]["sha256"]), f.files["issuing_certificate"].clone())
+            .build(),
+        b("B6", "business method", "電子証明書への属性の記録", "Attributes recorded in certificates")
+            .fact("certificate profile", "config", "subject C=JP, CN from the JPKI certificate; no other attributes".into(), profile.clone())
+            .build(),
+        b("B7", "business method", "署名検証者への情報提供", "Information for signature verifiers")
+            .fact("CRL freshness", "store", crl_summary.clone(), f.crl.clone())
+            .fact("repository", "config", f.config.instance.public_url.clone(), json!({"public_url": f.config.instance.public_url, "paths": ["/repository/ca.crt", "/repository/root.crt", "/repository/ca.crl", "/repository/cps", "/ocsp"]}))
+            .kind("crl.issued", "CRLs issued")
+            .build(),
+        b("B8", "business method", "電子証明書の失効に係る事項", "Revocation")
+            .kind("revocation.accepted", "revocations")
+            .kind("revocation.refused", "refused revocation requests")
+            .kind("crl.issued", "CRL numbers")
+            .fact("revocations stored", "store", short(&f.counts["revocations"]), f.counts["revocations"].clone())
+            .build(),
+        b("B9", "business method", "認証業務の実施に関する規程", "The CP/CPS (認証業務規程)")
+            .fact("published CP/CPS", "file", format!("sha256 {}", short(&f.files["cps"]["sha256"])), f.files["cps"].clone())
+            .organisational("writing, approving and notifying the CP/CPS")
+            .build(),
+        b("B10", "business method", "認証業務の廃止", "Business termination")
+            .organisational("the termination procedure and notices; the ledger export in this pack is what is handed over")
+            .build(),
+        b("B11", "business method", "電子証明書名義人への情報の開示", "Disclosure to the certificate holder")
+            .fact("status of one's application", "software", "GET /api/v1/applications/{id}".into(), json!({"route": "GET /api/v1/applications/{id}"}))
+            .kind("notice.sent", "notices sent to holders")
+            .organisational("handling holders' disclosure requests beyond their application status")
+            .build(),
+        b("B12", "business method", "認証業務実施のための組織及び体制等", "Organisation and structure")
+            .fact("operator registry", "store", operators_summary.clone(), f.operators.clone())
+            .kind("organization.responsible_person_designated", "responsible person designations")
+            .organisational("the organisation chart, duties and staffing")
+            .build(),
+        b("B13", "business method", "認証業務用設備の操作等に関する許諾等", "Authorisation to operate CA equipment")
+            .kind("operator.added", "role grants")
+            .kind("operator.refused", "refusals")
+            .fact("zone and role policy", "software", "roles checked on every operator command".into(), zone_policy())
+            .build(),
+        b("B14", "business method", "発行者署名符号の漏えいを防止するために必要な措置", "Preventing leakage of the issuer key")
+            .fact("key backend and token", "status", key_summary, key_backend)
+            .kind("key.attributes", "non-extractable key attributes")
+            .fact("M-of-N seal", "config+status", seal_summary, seal)
+            .kinds_with_prefix("ceremony.", "key ceremonies")
+            .build(),
+        b("L1", "books", "認証業務利用申込に関する帳簿書類", "Application books")
+            .fact("application book", "ledger", format!("{} entries", book("application")), books_value.clone())
+            .fact("ledger verification", "ledger", verification_summary.clone(), json!({"database": f.ledger_verification, "export": f.export}))
+            .kind("application.evidence_purged", "evidence purged after retention")
+            .build(),
+        b("L2", "books", "電子証明書の失効に関する帳簿書類", "Revocation books")
+            .fact("revocation book", "ledger", format!("{} entries", book("revocation")), books_value.clone())
+            .kind("revocation.accepted", "revocations")
+            .build(),
+        b("L3", "books", "認証事業者の組織管理に関する帳簿書類", "Organisation books")
+            .fact("organisation book", "ledger", format!("{} entries", book("organization")), books_value.clone())
+            .kind("operator.added", "operators and roles")
+            .build(),
+        b("L4", "books", "設備及び安全対策措置に関する帳簿書類", "Facility and safety books")
+            .fact("facility book", "ledger", format!("{} entries", book("facility")), books_value)
+            .kind("key.generated", "key generation")
+            .kind("facility.access_event", "entry/exit records")
+            .build(),
+    ];
+    let conditions = vec![
+        b("C-REMOTE", "remote operation (theme 4)", "高セキュリティ・ゾーンへの遠隔アクセスは稼働状況の確認に限る", "Remote access to the high-security zone is limited to monitoring")
+            .fact("zone and role policy", "software", "no remote interface operates the CA or its keys; remote use is health and read-only ledger".into(), zone_policy())
+            .kind("operator.refused", "refused operator actions")
+            .organisational("VPN, monitoring for unusual traffic, cloud provider audits (ISMAP, ISO 27001/27017, SOC 2/3)")
+            .build(),
+        b("C-AUTO-RULE", "automation (theme 5)", "CP/CPSに定めた確認を満たせば必ず承認する", "The CP/CPS names the checks; passing them always means approval")
+            .fact("automation settings", "config+store", format!("automatic approval {}, rule {}", short(&automation["automatic_approval"]), short(&automation["rule_version"])), automation.clone())
+            .fact("published CP/CPS", "file", format!("sha256 {}", short(&f.files["cps"]["sha256"])), f.files["cps"].clone())
+            .organisational("the CP/CPS text that states the checks")
+            .build(),
+        b("C-AUTO-RESPONSIBLE", "automation (theme 5)", "責任者の選任", "A responsible person is assigned")
+            .kind("organization.responsible_person_designated", "designations")
+            .fact("designated responsible person", "store", short(&f.operators["designated_responsible_person"]), f.operators["designated_responsible_person"].clone())
+            .build(),
+        b("C-AUTO-REVIEW", "automation (theme 5)", "不適正な発行がないことの定期的な確認と障害対応", "Periodic review for improper issuance, and incident handling")
+            .kind("automation.review_signed_off", "last periodic review")
+            .kind("automation.suspended", "suspensions")
+            .fact("automation state", "store", short(&automation["state"]), automation.clone())
+            .build(),
+        b("C-AUTO-BOOKS", "automation (theme 5)", "責任者名の帳簿への自動記録", "The responsible person's name entered in the books as the decider")
+            .kind("application.accepted", "automatic decisions naming the approver")
+            .build(),
+    ];
+    (items, conditions)
+}

@@ -1,0 +1,301 @@
+//! The audit pack end to end through the real binary: after real traffic (an issuance,
+//! a revocation, a periodic review sign-off), `shuin audit pack` writes pack.json with
+//! every survey item of docs/criteria.md and the modernisation conditions, each with
+//! evidence or an organisational mark; the ledger export inside verifies offline; and
+//! index.html opens in headless Chromium showing every item. Also `shuin retention`.
+
+// Helpers below #[test] functions panic on broken fixtures by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use shuin_testkit::SimulatedJlisCa;
+use std::path::Path;
+use std::process::Command;
+
+/// The ids of the 25 survey items, read from docs/criteria.md.
+fn criteria_ids() -> Vec<String> {
+    let text = include_str!("../../../docs/criteria.md");
+    let ids: Vec<String> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("| "))
+        .filter_map(|rest| rest.split(' ').next())
+        .filter(|id| {
+            id.len() >= 2
+                && matches!(id.as_bytes()[0], b'F' | b'V' | b'B' | b'L')
+                && id[1..].bytes().all(|b| b.is_ascii_digit())
+        })
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        ids.len(),
+        25,
+        "docs/criteria.md lists 25 survey items: {ids:?}"
+    );
+    ids
+}
+
+fn run_json(args: &[&str], data: &Path) -> Value {
+    let out = shuin()
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "shuin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Dumps the DOM of a local page with headless Chromium, or `None` when Chromium is
+/// missing and not required (`SHUIN_REQUIRE_CHROMIUM=1`).
+fn chromium_dom(page: &Path, profile: &Path) -> Option<String> {
+    let url = format!("file://{}", page.display());
+    let profile = format!("--user-data-dir={}", profile.display());
+    let args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        profile.as_str(),
+        "--dump-dom",
+        url.as_str(),
+    ];
+    let out = ["chromium", "chromium-browser"]
+        .iter()
+        .find_map(|tool| Command::new(tool).args(args).output().ok());
+    match out {
+        Some(out) => {
+            assert!(
+                out.status.success(),
+                "chromium: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Some(String::from_utf8(out.stdout).unwrap())
+        }
+        None => {
+            assert!(
+                std::env::var("SHUIN_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
+                "SHUIN_REQUIRE_CHROMIUM=1 but chromium is not installed (apt-get install chromium)"
+            );
+            eprintln!("note: chromium not found; skipping the browser check");
+            None
+        }
+    }
+}
+
+#[test]
+fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
+    let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let card = card(&jlis, |_| {});
+    let instance = Instance::start(&[], jlis);
+    let work = instance.work.path().to_owned();
+
+    // Real traffic: an issuance, a revocation, a periodic review signed off.
+    let (status, issued) = instance.apply(&card, NAME, BIRTH, ADDRESS);
+    assert_eq!(status, 201, "{issued}");
+    add_operator(&instance.data, "LRA 一郎", "lra");
+    let revoked = shuin()
+        .args(["revoke", "--data"])
+        .arg(&instance.data)
+        .args([
+            "--serial",
+            issued["serial"].as_str().unwrap(),
+            "--reason",
+            "keyCompromise",
+            "--operator",
+            "LRA 一郎",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+    let review = shuin()
+        .args(["automation", "review", "--data"])
+        .arg(&instance.data)
+        .args([
+            "--operator",
+            "責任者 花子",
+            "--since",
+            "2020-01-01",
+            "--sign-off",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        review.status.success(),
+        "{}",
+        String::from_utf8_lossy(&review.stderr)
+    );
+
+    // Retention: nothing is past retention now; a purge deletes nothing.
+    let shown = run_json(&["retention", "show"], &instance.data);
+    assert_eq!(shown["evidence_years_after_expiry"], 10);
+    assert_eq!(shown["ledger_entries_deletable"], false);
+    assert!(
+        shown["evidence"]["stored"].as_u64().unwrap() >= 1,
+        "{shown}"
+    );
+    assert_eq!(shown["evidence"]["expired"], 0, "{shown}");
+    let dry = run_json(&["retention", "purge", "--dry-run"], &instance.data);
+    assert_eq!(dry["purged"], serde_json::json!([]), "{dry}");
+    let refused = shuin()
+        .args(["retention", "purge", "--data"])
+        .arg(&instance.data)
+        .args(["--operator", "LRA 一郎"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "an LRA may not purge");
+
+    // The pack.
+    let out = work.join("audit");
+    let answer = shuin()
+        .args(["audit", "pack", "--data"])
+        .arg(&instance.data)
+        .arg("--out")
+        .arg(&out)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        answer.status.success(),
+        "{}",
+        String::from_utf8_lossy(&answer.stderr)
+    );
+    let pack: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("pack.json")).unwrap()).unwrap();
+    assert_eq!(pack["format"], "shuin-audit-pack/1");
+
+    let ids = criteria_ids();
+    let items = pack["items"].as_array().unwrap();
+    let listed: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        listed, ids,
+        "pack.json lists the 25 items in the order of docs/criteria.md"
+    );
+    let conditions = pack["conditions"].as_array().unwrap();
+    let condition_ids: Vec<&str> = conditions
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert!(condition_ids.contains(&"C-REMOTE"), "{condition_ids:?}");
+    assert!(
+        condition_ids
+            .iter()
+            .filter(|id| id.starts_with("C-AUTO-"))
+            .count()
+            >= 3,
+        "{condition_ids:?}"
+    );
+    for item in items.iter().chain(conditions) {
+        let status = item["status"].as_str().unwrap();
+        let evidence = item["evidence"].as_array().unwrap();
+        match status {
+            "evidence" => assert!(
+                item["organisational"].is_null() && evidence.iter().any(|e| e["found"] == true),
+                "{item}"
+            ),
+            "partial" => assert!(
+                !evidence.is_empty()
+                    && (item["organisational"].is_string()
+                        || evidence.iter().any(|e| e["found"] == true)),
+                "{item}"
+            ),
+            "organisational" => assert!(item["organisational"].is_string(), "{item}"),
+            other => panic!("unknown status {other}: {item}"),
+        }
+    }
+    let by_id = |id: &str| {
+        items
+            .iter()
+            .chain(conditions)
+            .find(|i| i["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    // The traffic shows up as evidence.
+    assert_eq!(by_id("B8")["status"], "evidence", "{}", by_id("B8"));
+    assert_eq!(
+        by_id("C-AUTO-REVIEW")["status"],
+        "evidence",
+        "{}",
+        by_id("C-AUTO-REVIEW")
+    );
+    assert_eq!(by_id("B10")["status"], "organisational");
+    // F1's entry/exit records: none imported here, so partial with its organisational part.
+    assert_eq!(by_id("F1")["status"], "partial");
+
+    // The named evidence: key backend, seal, zone policy, automation and review, CRL,
+    // ledger verification and checkpoint, retention.
+    assert_eq!(
+        pack["key_backend"]["status"]["key_backend"]["kind"],
+        "software"
+    );
+    assert!(pack["seal"].is_object());
+    assert!(pack["zone_policy"]["roles"]["monitor"].is_string());
+    assert_eq!(pack["crl"]["fresh"], true, "{}", pack["crl"]);
+    assert_eq!(pack["ledger"]["verification"]["ok"], true);
+    assert!(pack["ledger"]["latest_checkpoint"]["note"]
+        .as_str()
+        .unwrap()
+        .contains("/ledger\n"));
+    assert_eq!(pack["ledger"]["export"]["verified"]["ok"], true);
+    assert_eq!(pack["retention"]["evidence_years_after_expiry"], 10);
+
+    // The export inside the pack verifies offline.
+    let verified = shuin()
+        .args(["ledger", "verify", "--export"])
+        .arg(out.join("ledger-export"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    let verified: Value = serde_json::from_slice(&verified.stdout).unwrap();
+    assert_eq!(
+        verified["size"],
+        pack["ledger"]["export"]["verified"]["size"]
+    );
+
+    // The page: every item and condition, with a status, rendered by Chromium.
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(!html.contains("<script"), "no scripts in the page");
+    let dom = chromium_dom(&out.join("index.html"), &work.join("chromium-profile"));
+    for page in [Some(html), dom].into_iter().flatten() {
+        for item in items.iter().chain(conditions) {
+            let id = item["id"].as_str().unwrap();
+            assert!(
+                page.contains(&format!("id=\"item-{id}\"")),
+                "the page shows {id}"
+            );
+        }
+        assert!(page.contains("organisational / 組織的措置"));
+        assert!(page.contains("evidence / 証跡あり"));
+    }
+
+    // A second pack into the same directory is refused.
+    let again = shuin()
+        .args(["audit", "pack", "--data"])
+        .arg(&instance.data)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+}
