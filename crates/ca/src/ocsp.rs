@@ -39,6 +39,22 @@ struct State {
     cache: HashMap<Serial, Cached>,
 }
 
+/// How many request encodings [`KnownRequests`] holds before it starts over.
+const MAX_KNOWN_REQUESTS: usize = 16_384;
+/// Longer requests are parsed every time (a one-certificate request is about 80 bytes).
+const MAX_KNOWN_REQUEST_BYTES: usize = 512;
+
+/// Exact request encodings already parsed into a one-certificate request with our SHA-1
+/// CertID and no nonce (RFC 5019 clients send the same bytes each time), and the serial
+/// they name. Parsing is a pure function of the bytes, so the same
+/// bytes skip it (the DER decoding was the largest part of a cached answer's CPU; see
+/// BENCHMARKS.md "Profiles"); the answer itself is still looked up in `State` on every
+/// request, so a revocation or refresh shows at once. Bounded: when full it is cleared.
+#[derive(Debug, Default)]
+struct KnownRequests {
+    serials: HashMap<Box<[u8]>, Serial>,
+}
+
 /// The responder.
 pub struct OcspService {
     signer: Arc<dyn Signer>,
@@ -47,6 +63,7 @@ pub struct OcspService {
     clock: Arc<dyn Clock>,
     settings: OcspSettings,
     state: RwLock<State>,
+    known: RwLock<KnownRequests>,
 }
 
 impl std::fmt::Debug for OcspService {
@@ -99,6 +116,7 @@ impl OcspService {
             clock,
             settings,
             state: RwLock::new(State::default()),
+            known: RwLock::new(KnownRequests::default()),
         })
     }
 
@@ -227,21 +245,59 @@ impl OcspService {
 impl OcspService {
     /// The cached answer for a single-certificate request with our SHA-1 CertID.
     fn cached(&self, request: &ocsp::ParsedRequest) -> Option<Arc<Vec<u8>>> {
+        self.cached_serial(request)
+            .and_then(|serial| self.cached_answer(&serial))
+    }
+
+    /// The serial of a single-certificate request with exactly our SHA-1 CertID.
+    fn cached_serial(&self, request: &ocsp::ParsedRequest) -> Option<Serial> {
         let [only] = request.cert_ids.as_slice() else {
             return None;
         };
         let serial = self.issuer.serial_of(only)?;
-        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let cached = state.cache.get(&serial)?;
         let same_id = self.issuer.cert_id(&serial).is_ok_and(|ours| &ours == only);
-        same_id.then(|| Arc::clone(&cached.der))
+        same_id.then_some(serial)
+    }
+
+    /// The pre-signed answer for `serial`, if there is one now.
+    fn cached_answer(&self, serial: &Serial) -> Option<Arc<Vec<u8>>> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        state
+            .cache
+            .get(serial)
+            .map(|cached| Arc::clone(&cached.der))
+    }
+
+    fn known_serial(&self, request_der: &[u8]) -> Option<Serial> {
+        let known = self.known.read().unwrap_or_else(|p| p.into_inner());
+        known.serials.get(request_der).cloned()
+    }
+
+    fn remember(&self, request_der: &[u8], serial: Serial) {
+        if request_der.len() > MAX_KNOWN_REQUEST_BYTES {
+            return;
+        }
+        let mut known = self.known.write().unwrap_or_else(|p| p.into_inner());
+        if known.serials.len() >= MAX_KNOWN_REQUESTS {
+            known.serials.clear();
+        }
+        known.serials.insert(request_der.into(), serial);
     }
 }
 
 impl OcspResponder for OcspService {
     fn respond_from_cache(&self, request_der: &[u8]) -> Option<Arc<Vec<u8>>> {
+        if let Some(serial) = self.known_serial(request_der) {
+            return self.cached_answer(&serial);
+        }
         let request = ocsp::parse_request(request_der).ok()?;
-        self.cached(&request)
+        let serial = self.cached_serial(&request)?;
+        let answer = self.cached_answer(&serial)?;
+        // A nonce makes every encoding new: remembering it would only churn the memo.
+        if !request.has_nonce {
+            self.remember(request_der, serial);
+        }
+        Some(answer)
     }
 
     fn respond(&self, request_der: &[u8]) -> Vec<u8> {

@@ -22,6 +22,16 @@ pub(crate) struct InstanceConfig {
     /// Signed checkpoints of the ledger (`[ledger]`; see docs/ledger.md).
     #[serde(default)]
     pub(crate) ledger: crate::checkpoints::LedgerSection,
+    /// How long evidence is kept (`[retention]`; see docs/ledger.md, "Retention").
+    #[serde(default)]
+    pub(crate) retention: crate::retention_cmd::RetentionSection,
+    /// Entry/exit records of the certificate equipment room (`[facility]`; see
+    /// docs/ledger.md, "Entry/exit records").
+    #[serde(
+        default,
+        skip_serializing_if = "crate::facility::FacilitySection::is_default"
+    )]
+    pub(crate) facility: crate::facility::FacilitySection,
     /// Outside repositories that receive copies of the CA certificates and CRLs
     /// (`[[publishers]]`; see docs/repository.md). None by default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -331,6 +341,8 @@ impl InstanceConfig {
             }
         }
         self.ledger.check()?;
+        self.facility.check()?;
+        self.retention.check()?;
         if self.ra.responsible_person.trim().is_empty() {
             return Err(msg(
                 "ra.responsible_person must name the responsible person (責任者)",

@@ -379,6 +379,8 @@ pub(crate) async fn init(
         },
         revocation: RevocationSection::default(),
         ledger: crate::checkpoints::LedgerSection::default(),
+        retention: crate::retention_cmd::RetentionSection::default(),
+        facility: crate::facility::FacilitySection::default(),
         publishers: Vec::new(),
     };
     config.write_new(dir)?;

@@ -61,7 +61,7 @@ pub(crate) async fn verify(dir: &Path, json: bool) -> Result<()> {
 
 /// The audit key as the facility book records it (the last `key.generated` entry for
 /// ledger checkpoints), if any.
-fn audit_key_from_ledger(rows: &[StoredEntry]) -> Option<NoteKey> {
+pub(crate) fn audit_key_from_ledger(rows: &[StoredEntry]) -> Option<NoteKey> {
     rows.iter().rev().find_map(|row| {
         let entry = Entry::from_canonical(&row.canonical).ok()?;
         let payload = &entry.payload;
@@ -80,7 +80,7 @@ fn audit_key_from_ledger(rows: &[StoredEntry]) -> Option<NoteKey> {
 
 /// Each stored checkpoint is signed by the recorded audit key and matches the tree at
 /// its size.
-fn check_stored_checkpoints(
+pub(crate) fn check_stored_checkpoints(
     rows: &[StoredEntry],
     checkpoints: &[StoredCheckpoint],
     key: Option<&NoteKey>,
@@ -171,6 +171,20 @@ pub(crate) fn verify_export(export: &Path, since: Option<&Path>, json: bool) -> 
 /// Writes an export of the whole ledger, ending with a fresh checkpoint, and verifies
 /// what it wrote.
 pub(crate) async fn export(dir: &Path, out: &Path, json: bool) -> Result<()> {
+    let (summary, report) = export_to(dir, out).await?;
+    print_export(out, &summary, &report, json);
+    Ok(())
+}
+
+/// Writes an export of the whole ledger to `out`, ending with a fresh checkpoint, and
+/// verifies it (also used by the audit pack).
+pub(crate) async fn export_to(
+    dir: &Path,
+    out: &Path,
+) -> Result<(
+    shuin_ledger::export::ExportSummary,
+    shuin_ledger::ExportReport,
+)> {
     let config = InstanceConfig::load(dir)?;
     let store = Arc::new(crate::runtime::open_store(dir).await?);
     let backend = crate::runtime::open_key_backend(&config, dir)?;
@@ -195,6 +209,16 @@ pub(crate) async fn export(dir: &Path, out: &Path, json: bool) -> Result<()> {
         .map_err(|e| msg(format!("ledger export: {e}{}", source_text(&e))))?;
     let report = shuin_ledger::verify_export(out, None)
         .map_err(|e| msg(format!("the export just written does not verify: {e}")))?;
+    Ok((summary, report))
+}
+
+/// Prints what [`export`] wrote.
+fn print_export(
+    out: &Path,
+    summary: &shuin_ledger::export::ExportSummary,
+    report: &shuin_ledger::ExportReport,
+    json: bool,
+) {
     if json {
         println!(
             "{}",
@@ -221,7 +245,6 @@ pub(crate) async fn export(dir: &Path, out: &Path, json: bool) -> Result<()> {
             out.display()
         );
     }
-    Ok(())
 }
 
 fn source_text(error: &dyn std::error::Error) -> String {

@@ -3,12 +3,22 @@
 
 mod admin_socket;
 mod apply_cmd;
+mod audit_pack;
 mod automation_cmd;
+mod ceremony_anchor;
+mod ceremony_approval;
+mod ceremony_cmd;
+mod ceremony_custodians;
+mod ceremony_file;
+mod ceremony_record;
+mod ceremony_run;
+mod ceremony_statement;
 mod checkpoints;
 mod config;
 mod demo;
 mod dev;
 mod enroll_cmd;
+mod facility;
 mod failure;
 mod fips;
 mod init;
@@ -17,6 +27,7 @@ mod ledger_cmd;
 mod operator_cmd;
 mod publishers;
 mod registration_cmd;
+mod retention_cmd;
 mod review_cmd;
 mod revoke_cmd;
 mod runtime;
@@ -113,6 +124,22 @@ enum Command {
         #[command(subcommand)]
         command: automation_cmd::AutomationCommand,
     },
+    /// The audit pack: each survey item of docs/criteria.md with its evidence.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Retention of evidence: the settings, and purging evidence past retention.
+    Retention {
+        #[command(subcommand)]
+        command: retention_cmd::RetentionCommand,
+    },
+    /// Facility records (入退室管理): entry/exit records of the certificate equipment
+    /// room, and the access-control system's token.
+    Facility {
+        #[command(subcommand)]
+        command: facility::FacilityCommand,
+    },
     /// The legacy 利用者識別符号 flow, LRA side; the J-LIS follow-up review list.
     Registration {
         #[command(subcommand)]
@@ -134,6 +161,11 @@ enum Command {
         data: PathBuf,
         #[arg(long)]
         json: bool,
+    },
+    /// Key ceremonies approved by M named custodians (docs/keys.md "Key ceremonies").
+    Ceremony {
+        #[command(subcommand)]
+        command: ceremony_cmd::CeremonyCommand,
     },
     /// Give one custodian's share to the running server of a sealed instance, through
     /// its admin socket DIR/admin.sock (the high-security terminal).
@@ -300,6 +332,20 @@ enum LedgerCommand {
         /// application, revocation, organization or facility.
         #[arg(long)]
         book: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Write index.html, pack.json and the ledger export into a new directory.
+    Pack {
+        #[arg(long)]
+        data: PathBuf,
+        /// A new (or empty) directory.
+        #[arg(long)]
+        out: PathBuf,
         #[arg(long)]
         json: bool,
     },
@@ -516,6 +562,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Operator { command } => runtime()?.block_on(operator_cmd::run(command)),
         Command::Review { command } => runtime()?.block_on(review_cmd::run(command)),
         Command::Automation { command } => runtime()?.block_on(automation_cmd::run(command)),
+        Command::Audit {
+            command: AuditCommand::Pack { data, out, json },
+        } => runtime()?.block_on(audit_pack::pack(&data, &out, json)),
+        Command::Retention { command } => runtime()?.block_on(retention_cmd::run(command)),
+        Command::Facility { command } => runtime()?.block_on(facility::run(command)),
         Command::Registration { command } => runtime()?.block_on(registration_cmd::run(command)),
         Command::Enroll(args) => enroll_cmd::run(args),
         Command::Testkit { command } => match command {
@@ -543,6 +594,7 @@ fn run(cli: Cli) -> Result<()> {
             ),
         },
         Command::Status { data, json } => runtime()?.block_on(status_cmd::status(&data, json)),
+        Command::Ceremony { command } => ceremony_cmd::run(command),
         Command::Unseal {
             data,
             share_file,

@@ -391,6 +391,11 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         store.clone(),
     )?);
     let ledger: Arc<dyn shuin_store::LedgerReader> = store.clone();
+    let access_events = Arc::new(shuin_server::AccessEvents::new(
+        store.clone(),
+        store.clone(),
+        config.facility.policy(),
+    ));
     Ok(Instance {
         dir: dir.to_path_buf(),
         config,
@@ -401,6 +406,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
             ocsp: Arc::new(crate::seal::SealedOcsp(seal.clone())),
             clock,
             ledger,
+            access_events,
         },
         seal,
         publishers,

@@ -9,6 +9,20 @@ use std::path::Path;
 /// Prints the status of the instance in `dir`.
 pub(crate) async fn status(dir: &Path, json: bool) -> Result<()> {
     let config = InstanceConfig::load(dir)?;
+    let report = report(dir, &config).await?;
+    if json {
+        println!("{report}");
+    } else {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("status")?
+        );
+    }
+    Ok(())
+}
+
+/// The status report as JSON (also part of the audit pack).
+pub(crate) async fn report(dir: &Path, config: &InstanceConfig) -> Result<serde_json::Value> {
     let backend = match &config.ca.key_backend {
         KeyBackendConfig::Software { dir: keys } => serde_json::json!({
             "kind": "software",
@@ -60,7 +74,7 @@ pub(crate) async fn status(dir: &Path, json: bool) -> Result<()> {
             })
         }
     };
-    let report = serde_json::json!({
+    Ok(serde_json::json!({
         "instance": dir,
         "public_url": config.instance.public_url,
         "development": config.instance.development,
@@ -68,14 +82,5 @@ pub(crate) async fn status(dir: &Path, json: bool) -> Result<()> {
         "issuing_key": config.ca.issuing_key,
         "fips": crate::fips::report(),
         "seal": seal,
-    });
-    if json {
-        println!("{report}");
-    } else {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).context("status")?
-        );
-    }
-    Ok(())
+    }))
 }

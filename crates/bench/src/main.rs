@@ -1,0 +1,128 @@
+//! `shuin-bench`: the drivers behind `scripts/bench` (issue 7) that the OpenSSL tools
+//! cannot play.
+//!
+//! - `issuance`: applications made beforehand from a testkit card (one challenge, one new
+//!   key and CSR, one CMS signature each), then submitted over HTTP by concurrent clients
+//!   against `shuin serve`; prints the rate and the latency percentiles.
+//! - `fsync`: the latency of one durable write where the instance lives (the floor under
+//!   each SQLite commit).
+//! - `sign`: the raw signing rate of an instance's issuer key (software or PKCS#11), over
+//!   a TBS-sized message, with the same concurrency, for a fixed time.
+//!
+//! Each prints one `name: key=value ...` line that `scripts/bench` reads.
+
+mod cpu;
+mod fsync;
+mod issuance;
+mod latency;
+mod raw_sign;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "shuin-bench", about = "Benchmark drivers for scripts/bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// JPKI-signed applications over HTTP, made beforehand, from concurrent clients.
+    Issuance {
+        /// Base URL of `shuin serve`.
+        #[arg(long)]
+        server: String,
+        /// The testkit card's key (PKCS#8 PEM).
+        #[arg(long)]
+        card_key: PathBuf,
+        /// The testkit card's signing certificate.
+        #[arg(long)]
+        card_cert: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        birth_date: String,
+        #[arg(long)]
+        address: String,
+        /// Timed applications.
+        #[arg(long, default_value_t = 2000)]
+        applications: usize,
+        /// Applications submitted before the timed phase (not counted).
+        #[arg(long, default_value_t = 64)]
+        warmup: usize,
+        /// Concurrent clients, each on its own keep-alive connection.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// The server's process id, to report its CPU time per application.
+        #[arg(long)]
+        server_pid: Option<u32>,
+    },
+    /// Latency of a 4 KiB write plus fsync in a directory.
+    Fsync {
+        /// Where to write (the instance's directory).
+        #[arg(long)]
+        dir: PathBuf,
+        /// How long to measure.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
+    /// Raw signing rate of the instance's issuer key, the way the CA signs.
+    Sign {
+        /// The instance directory (reads `shuin.toml`).
+        #[arg(long)]
+        data: PathBuf,
+        /// Signing threads.
+        #[arg(long, default_value_t = 16)]
+        threads: usize,
+        /// How long to sign.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Issuance {
+            server,
+            card_key,
+            card_cert,
+            name,
+            birth_date,
+            address,
+            applications,
+            warmup,
+            clients,
+            server_pid,
+        } => issuance::run(&issuance::Options {
+            server,
+            card_key,
+            card_cert,
+            name,
+            birth_date,
+            address,
+            applications,
+            warmup,
+            clients,
+            server_pid,
+        }),
+        Command::Fsync { dir, seconds } => fsync::run(&dir, seconds),
+        Command::Sign {
+            data,
+            threads,
+            seconds,
+        } => raw_sign::run(&data, threads, seconds),
+    };
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("shuin-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
