@@ -19,7 +19,7 @@ fn checkpoint(row: &SqliteRow) -> Result<StoredCheckpoint, StoreError> {
 impl LedgerReader for SqliteStore {
     async fn ledger_size(&self) -> Result<u64, StoreError> {
         let size: Option<i64> = sqlx::query_scalar("SELECT size FROM ledger_state WHERE id = 0")
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await
             .map_err(unavailable)?;
         u64::try_from(size.unwrap_or(0)).map_err(corrupt)
@@ -30,7 +30,7 @@ impl LedgerReader for SqliteStore {
         let rows =
             sqlx::query("SELECT seq, leaf_hash FROM ledger_entries WHERE seq < ?1 ORDER BY seq")
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reads)
                 .await
                 .map_err(unavailable)?;
         rows.iter()
@@ -44,7 +44,7 @@ impl LedgerReader for SqliteStore {
 
     async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
         let rows = sqlx::query("SELECT size, note FROM ledger_checkpoints ORDER BY size")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reads)
             .await
             .map_err(unavailable)?;
         rows.iter().map(checkpoint).collect()
@@ -53,7 +53,7 @@ impl LedgerReader for SqliteStore {
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
         let row =
             sqlx::query("SELECT size, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reads)
                 .await
                 .map_err(unavailable)?;
         row.as_ref().map(checkpoint).transpose()
@@ -75,7 +75,7 @@ impl CheckpointWriter for SqliteStore {
         let stored: String =
             sqlx::query_scalar("SELECT note FROM ledger_checkpoints WHERE size = ?1")
                 .bind(size)
-                .fetch_one(&self.pool)
+                .fetch_one(&self.reads)
                 .await
                 .map_err(unavailable)?;
         if stored != checkpoint.note {

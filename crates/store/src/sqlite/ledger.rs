@@ -137,7 +137,7 @@ impl LedgerStore for SqliteStore {
 
     async fn ledger_rows(&self) -> Result<Vec<StoredEntry>, StoreError> {
         let rows = sqlx::query("SELECT seq, canonical, leaf_hash FROM ledger_entries ORDER BY seq")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reads)
             .await
             .map_err(unavailable)?;
         rows.iter()
@@ -154,7 +154,7 @@ impl LedgerStore for SqliteStore {
 
     async fn ledger_head(&self) -> Result<Option<TreeHead>, StoreError> {
         let row = sqlx::query("SELECT size, root FROM ledger_state WHERE id = 0")
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await
             .map_err(unavailable)?;
         row.map(|row| {

@@ -73,7 +73,7 @@ impl RegistrationStore for SqliteStore {
             "SELECT id, code_mac, identity, created_by, created_at, expires_at, failed_attempts, state, application_id FROM registrations WHERE id = ?1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await
         .map_err(unavailable)?;
         row.as_ref().map(registration_from_row).transpose()
@@ -140,7 +140,7 @@ impl NoticeOutbox for SqliteStore {
             "SELECT id, kind, serial, payload, created_at, sent_at FROM notices WHERE sent_at IS NULL ORDER BY created_at, id LIMIT ?1",
         )
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .map_err(unavailable)?;
         rows.iter().map(notice_from_row).collect()
@@ -151,7 +151,7 @@ impl NoticeOutbox for SqliteStore {
             "SELECT id, kind, serial, payload, created_at, sent_at FROM notices WHERE serial = ?1 ORDER BY created_at, id",
         )
         .bind(serial.to_hex())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .map_err(unavailable)?;
         rows.iter().map(notice_from_row).collect()
@@ -192,7 +192,7 @@ impl CertificateFlags for SqliteStore {
         let rows = sqlx::query(
             "SELECT serial, reason, jpki_serial, flagged_at FROM certificate_flags ORDER BY flagged_at, serial",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .map_err(unavailable)?;
         rows.iter()

@@ -24,7 +24,11 @@ use std::time::{Duration, SystemTime};
 /// A SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// Every write, and reads inside write transactions: one connection (see `open`).
     pool: SqlitePool,
+    /// Plain reads (lists, exports, proofs): read-only connections of their own, so a
+    /// long read never holds up a write (WAL readers do not block the writer).
+    reads: SqlitePool,
     ledger: std::sync::Arc<ledger::LedgerState>,
 }
 
@@ -80,8 +84,19 @@ impl SqliteStore {
             .execute(&pool)
             .await
             .map_err(unavailable)?;
+        let reads = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(
+                SqliteConnectOptions::new()
+                    .filename(path)
+                    .read_only(true)
+                    .busy_timeout(Duration::from_secs(10)),
+            )
+            .await
+            .map_err(unavailable)?;
         Ok(Self {
             pool,
+            reads,
             ledger: std::sync::Arc::default(),
         })
     }
@@ -99,13 +114,15 @@ impl SqliteStore {
             .await
             .map_err(unavailable)?;
         Ok(Self {
+            reads: pool.clone(),
             pool,
             ledger: std::sync::Arc::default(),
         })
     }
 
-    /// Closes the pool, waiting for connections to finish.
+    /// Closes the pools, waiting for connections to finish.
     pub async fn close(&self) {
+        self.reads.close().await;
         self.pool.close().await;
     }
 }
@@ -146,7 +163,7 @@ impl NonceStore for SqliteStore {
         }
         let exists = sqlx::query("SELECT 1 AS one FROM nonces WHERE nonce = ?1")
             .bind(nonce)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await
             .map_err(unavailable)?;
         Ok(if exists.is_some() {
@@ -174,7 +191,7 @@ impl ApplicationStore for SqliteStore {
     async fn evidence(&self, sha256_hex: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let row = sqlx::query("SELECT bytes FROM evidence WHERE sha256 = ?1")
             .bind(sha256_hex)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await
             .map_err(unavailable)?;
         row.map(|r| r.try_get::<Vec<u8>, _>("bytes").map_err(unavailable))
@@ -226,7 +243,7 @@ impl ApplicationStore for SqliteStore {
             "SELECT id, status, received_at, review_reasons, serial, rejection_reason, evidence_sha256, details FROM applications WHERE id = ?1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await
         .map_err(unavailable)?;
         row.map(|r| crate::rows::ApplicationRow::from_row(&r)?.into_record())
@@ -241,7 +258,7 @@ impl ApplicationStore for SqliteStore {
             "SELECT id, status, received_at, review_reasons, serial, rejection_reason, evidence_sha256, details FROM applications WHERE status = ?1 ORDER BY received_at, id",
         )
         .bind(status.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .map_err(unavailable)?;
         found
@@ -255,7 +272,7 @@ impl ApplicationStore for SqliteStore {
 impl CertificateReader for SqliteStore {
     async fn issued_count(&self) -> Result<u64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM certificates WHERE state = 'issued'")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reads)
             .await
             .map_err(unavailable)?;
         let n: i64 = row.try_get("n").map_err(unavailable)?;
@@ -265,7 +282,7 @@ impl CertificateReader for SqliteStore {
     async fn key_in_use(&self, key_fingerprint: &str) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT 1 AS one FROM certificates WHERE key_in_use = ?1")
             .bind(key_fingerprint)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await
             .map_err(unavailable)?;
         Ok(row.is_some())
@@ -274,7 +291,7 @@ impl CertificateReader for SqliteStore {
     async fn certificate(&self, serial: &Serial) -> Result<Option<CertificateRecord>, StoreError> {
         let row = sqlx::query(rows::CERTIFICATE_SELECT_BY_SERIAL)
             .bind(serial.to_hex())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await
             .map_err(unavailable)?;
         row.map(|r| crate::rows::certificate_from_row(&r))
@@ -287,7 +304,7 @@ impl CertificateReader for SqliteStore {
     ) -> Result<Vec<CertificateRecord>, StoreError> {
         let found = sqlx::query(rows::CERTIFICATE_SELECT_BY_STATE)
             .bind(state.as_str())
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reads)
             .await
             .map_err(unavailable)?;
         found
@@ -357,7 +374,7 @@ impl SettingsStore for SqliteStore {
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT value FROM settings WHERE key = ?1")
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await
             .map_err(unavailable)?;
         row.map(|r| r.try_get::<String, _>("value").map_err(unavailable))

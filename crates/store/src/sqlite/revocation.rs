@@ -66,7 +66,7 @@ impl RevocationStore for SqliteStore {
             "SELECT serial, revoked_at, reason, invalidity_date, decided_by FROM revocations WHERE serial = ?1",
         )
         .bind(serial.to_hex())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await
         .map_err(unavailable)?;
         row.as_ref().map(revocation_from_row).transpose()
@@ -76,7 +76,7 @@ impl RevocationStore for SqliteStore {
         let rows = sqlx::query(
             "SELECT serial, revoked_at, reason, invalidity_date, decided_by FROM revocations ORDER BY revoked_at, serial",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .map_err(unavailable)?;
         rows.iter().map(revocation_from_row).collect()
@@ -92,7 +92,7 @@ impl RevocationStore for SqliteStore {
         )
         .bind(after.map(Serial::to_hex).unwrap_or_default())
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .map_err(unavailable)?;
         rows.iter().map(revocation_from_row).collect()
@@ -100,7 +100,7 @@ impl RevocationStore for SqliteStore {
 
     async fn revocation_generation(&self) -> Result<u64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM revocations")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reads)
             .await
             .map_err(unavailable)?;
         let n: i64 = row.try_get("n").map_err(unavailable)?;
@@ -113,7 +113,7 @@ impl CrlStore for SqliteStore {
     async fn next_crl_number(&self, scope: &str) -> Result<u64, StoreError> {
         let row = sqlx::query("SELECT COALESCE(MAX(number), 0) AS n FROM crls WHERE scope = ?1")
             .bind(scope)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reads)
             .await
             .map_err(unavailable)?;
         let n: i64 = row.try_get("n").map_err(unavailable)?;
@@ -138,7 +138,7 @@ impl CrlStore for SqliteStore {
             "SELECT scope, number, this_update, next_update, der FROM crls WHERE scope = ?1 ORDER BY number DESC LIMIT 1",
         )
         .bind(scope)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await
         .map_err(unavailable)?;
         row.map(|row| {
