@@ -13,7 +13,7 @@ use shuin_core::x509::template::assemble_certificate;
 use shuin_core::{Clock, Serial};
 use shuin_keys::Signer;
 use shuin_ledger::{Book, EntryDraft};
-use shuin_store::{CertificateState, StoreError};
+use shuin_store::StoreError;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -64,6 +64,10 @@ pub struct OcspService {
     settings: OcspSettings,
     state: RwLock<State>,
     known: RwLock<KnownRequests>,
+    /// Certificates marked good by [`OcspService::add_issued`] since the last
+    /// [`OcspService::load`]: lets the upkeep loop tell this process's issuances from
+    /// another process's, and skip a reload for its own.
+    added_since_load: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for OcspService {
@@ -117,6 +121,7 @@ impl OcspService {
             settings,
             state: RwLock::new(State::default()),
             known: RwLock::new(KnownRequests::default()),
+            added_since_load: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -133,11 +138,9 @@ impl OcspService {
     /// changed are dropped so they are re-signed. Returns how many statuses changed.
     pub async fn load(&self, store: &dyn CaStore) -> Result<usize, OcspError> {
         let mut statuses = HashMap::new();
-        for record in store
-            .certificates_in_state(CertificateState::Issued)
-            .await?
-        {
-            statuses.insert(record.serial, Status::Good);
+        // Serials only: the certificates themselves are not needed to answer.
+        for serial in store.issued_serials().await? {
+            statuses.insert(serial, Status::Good);
         }
         for revocation in store.revocations().await? {
             statuses.insert(
@@ -157,13 +160,26 @@ impl OcspService {
             }
         }
         state.statuses = statuses;
+        self.added_since_load
+            .store(0, std::sync::atomic::Ordering::SeqCst);
         Ok(changed)
     }
 
     /// Marks one certificate good right after issuance.
     pub fn add_issued(&self, serial: Serial) {
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        state.statuses.entry(serial).or_insert(Status::Good);
+        if let std::collections::hash_map::Entry::Vacant(entry) = state.statuses.entry(serial) {
+            entry.insert(Status::Good);
+            self.added_since_load
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// How many certificates [`OcspService::add_issued`] has added since the last
+    /// [`OcspService::load`].
+    pub fn added_since_load(&self) -> u64 {
+        self.added_since_load
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Signs responses that are missing or past half their lifetime, at most `budget`.

@@ -39,6 +39,13 @@ pub(crate) async fn run(instance: &Instance) {
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
         match generation {
+            // Unchanged but for certificates this process issued (and already told the
+            // responder of): no reload, which would read every serial ever issued.
+            Ok((revoked, issued))
+                if last_generation.is_some_and(|(last_revoked, last_issued): (u64, u64)| {
+                    revoked == last_revoked
+                        && Some(issued) == last_issued.checked_add(parts.ocsp.added_since_load())
+                }) => {}
             Ok(generation) if last_generation != Some(generation) => {
                 if let Err(e) = parts.ocsp.load(instance.store.as_ref()).await {
                     tracing::error!(error = %e, "reloading certificate statuses failed");

@@ -396,6 +396,20 @@ async fn certificates<S: CertificateWriter>(store: &S) -> Result<(), String> {
         after == before + 1,
         "issued_count counts the new certificate"
     );
+    let serials = store
+        .issued_serials()
+        .await
+        .map_err(|e| fail("issued_serials", e))?;
+    let issued = store
+        .certificates_in_state(CertificateState::Issued)
+        .await
+        .map_err(|e| fail("issued", e))?;
+    ensure!(
+        !serials.is_empty()
+            && serials.len() == issued.len()
+            && issued.iter().all(|record| serials.contains(&record.serial)),
+        "issued_serials lists exactly the issued certificates"
+    );
     let read = store
         .certificate(&serial)
         .await

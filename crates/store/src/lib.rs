@@ -73,6 +73,9 @@ pub trait CertificateReader: Send + Sync {
     /// How many certificates are issued: a number that changes whenever one is (cheap to
     /// poll, so a running server sees certificates issued by other processes).
     async fn issued_count(&self) -> Result<u64, StoreError>;
+    /// The serials of the certificates in state `issued`, without the certificates
+    /// themselves (what the OCSP responder needs to reload its statuses cheaply).
+    async fn issued_serials(&self) -> Result<Vec<Serial>, StoreError>;
     /// One certificate by serial.
     async fn certificate(&self, serial: &Serial) -> Result<Option<CertificateRecord>, StoreError>;
     /// Certificates in a state, oldest first.

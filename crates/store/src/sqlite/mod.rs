@@ -279,6 +279,20 @@ impl CertificateReader for SqliteStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    async fn issued_serials(&self) -> Result<Vec<Serial>, StoreError> {
+        let rows = sqlx::query("SELECT serial FROM certificates WHERE state = 'issued'")
+            .fetch_all(&self.reads)
+            .await
+            .map_err(unavailable)?;
+        rows.iter()
+            .map(|row| {
+                let text: String = row.try_get("serial").map_err(unavailable)?;
+                Serial::from_hex(&text)
+                    .ok_or_else(|| StoreError::Corrupt(format!("certificate serial {text:?}")))
+            })
+            .collect()
+    }
+
     async fn key_in_use(&self, key_fingerprint: &str) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT 1 AS one FROM certificates WHERE key_in_use = ?1")
             .bind(key_fingerprint)
