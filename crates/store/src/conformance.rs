@@ -13,6 +13,8 @@ use shuin_core::{ReviewReason, Serial};
 use shuin_ledger::{Actor, Book, EntryDraft};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// `ensure!(condition, "message {}", args)`: returns the message as the check's error.
+/// Shared by every conformance module of this crate.
 macro_rules! ensure {
     ($cond:expr, $($msg:tt)+) => {
         if !$cond {
@@ -20,12 +22,15 @@ macro_rules! ensure {
         }
     };
 }
+pub(crate) use ensure;
 
-fn at(secs: u64) -> SystemTime {
+/// A time `secs` seconds after the epoch.
+pub(crate) fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
-fn fail(context: &str, e: StoreError) -> String {
+/// A check's error for a store failure.
+pub(crate) fn fail(context: &str, e: StoreError) -> String {
     format!("{context}: {e}")
 }
 

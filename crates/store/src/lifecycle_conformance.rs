@@ -7,23 +7,8 @@ use crate::lifecycle::{
 };
 use crate::{ConflictKind, StoreError};
 use shuin_core::Serial;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-macro_rules! ensure {
-    ($cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            return Err(format!($($msg)+));
-        }
-    };
-}
-
-fn at(secs: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs)
-}
-
-fn fail(context: &str, e: StoreError) -> String {
-    format!("{context}: {e}")
-}
+use crate::conformance::{at, ensure, fail};
 
 /// Runs the life-cycle checks against an empty store.
 pub async fn run<S>(store: &S) -> Result<(), String>

@@ -6,26 +6,11 @@
 use crate::retention::EvidenceRetention;
 use crate::{
     ApplicationRecord, ApplicationStatus, ApplicationStore, CertificateRecord, CertificateState,
-    CertificateWriter, StoreError,
+    CertificateWriter,
 };
 use shuin_core::Serial;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-macro_rules! ensure {
-    ($cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            return Err(format!($($msg)+));
-        }
-    };
-}
-
-fn at(secs: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs)
-}
-
-fn fail(context: &str, e: StoreError) -> String {
-    format!("{context}: {e}")
-}
+use crate::conformance::{at, ensure, fail};
 
 /// The certificate of application `a-issued` expires here.
 const NOT_AFTER: u64 = 2_000_000_000;
