@@ -105,23 +105,11 @@ fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
     let (status, issued) = instance.apply(&card, NAME, BIRTH, ADDRESS);
     assert_eq!(status, 201, "{issued}");
     add_operator(&instance.data, "LRA 一郎", "lra");
-    let revoked = shuin()
-        .args(["revoke", "--data"])
-        .arg(&instance.data)
-        .args([
-            "--serial",
-            issued["serial"].as_str().unwrap(),
-            "--reason",
-            "keyCompromise",
-            "--operator",
-            "LRA 一郎",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        revoked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&revoked.stderr)
+    revoke_as(
+        &instance.data,
+        "LRA 一郎",
+        issued["serial"].as_str().unwrap(),
+        "keyCompromise",
     );
     let review = shuin()
         .args(["automation", "review", "--data"])

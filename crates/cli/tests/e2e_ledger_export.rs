@@ -218,23 +218,11 @@ fn an_export_after_real_traffic_verifies_offline_and_every_tamper_class_is_detec
     let (status, second) = instance.apply(&card, NAME, BIRTH, ADDRESS);
     assert_eq!(status, 201, "{second}");
     add_operator(&instance.data, "LRA 一郎", "lra");
-    let revoked = shuin()
-        .args(["revoke", "--data"])
-        .arg(&instance.data)
-        .args([
-            "--serial",
-            first["serial"].as_str().unwrap(),
-            "--reason",
-            "keyCompromise",
-            "--operator",
-            "LRA 一郎",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        revoked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&revoked.stderr)
+    revoke_as(
+        &instance.data,
+        "LRA 一郎",
+        first["serial"].as_str().unwrap(),
+        "keyCompromise",
     );
 
     // An auditor saves the current checkpoint.

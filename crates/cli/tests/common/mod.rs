@@ -51,6 +51,31 @@ pub fn add_operator(data: &Path, name: &str, role: &str) {
     );
 }
 
+/// Revokes `serial` with `shuin revoke` as the operator `operator` (who must hold the
+/// `lra` role) and returns the command's JSON answer.
+pub fn revoke_as(data: &Path, operator: &str, serial: &str, reason: &str) -> Value {
+    let out = shuin()
+        .args(["revoke", "--data"])
+        .arg(data)
+        .args([
+            "--serial",
+            serial,
+            "--reason",
+            reason,
+            "--operator",
+            operator,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "shuin revoke: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// A running instance; the server is killed on drop.
 pub struct Instance {
     pub work: tempfile::TempDir,
