@@ -4,6 +4,7 @@
 //! Uniqueness (serials, nonces, certified keys) is enforced by UNIQUE constraints and
 //! surfaces as [`StoreError::Conflict`], never as a check-then-insert race.
 
+mod checkpoint_queries;
 pub mod conformance;
 mod error;
 mod group_commit;
