@@ -13,6 +13,7 @@ pub mod issuance;
 pub mod key_policy;
 pub mod lint;
 pub mod ocsp;
+pub mod operator;
 pub mod random;
 pub mod reason;
 pub mod revocation;
@@ -22,6 +23,7 @@ pub mod timefmt;
 pub mod x509;
 
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use operator::{Action, Role, Zone};
 pub use random::{OsRandom, RandomSource};
 pub use reason::{ReasonCode, ReviewReason};
 pub use serial::Serial;

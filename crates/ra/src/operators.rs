@@ -21,58 +21,7 @@ pub const RESPONSIBLE_PERSON_SETTING: &str = "organization.responsible_person";
 const INDEX_SETTING: &str = "operators.index";
 const OPERATOR_PREFIX: &str = "operator:";
 
-/// An operator role (DESIGN.md section 6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Key generation and activation, CA certificate signing, profile change.
-    CaAdmin,
-    /// Holds a share of the CA key activation.
-    KeyCustodian,
-    /// Local registration authority: approves and rejects applications, revokes.
-    Lra,
-    /// 責任者: suspends and resumes automatic approval and signs off its reviews.
-    ResponsiblePerson,
-    /// Reads the ledgers.
-    Auditor,
-    /// Health and metrics.
-    Monitor,
-}
-
-impl Role {
-    /// Every role.
-    pub const ALL: [Role; 6] = [
-        Role::CaAdmin,
-        Role::KeyCustodian,
-        Role::Lra,
-        Role::ResponsiblePerson,
-        Role::Auditor,
-        Role::Monitor,
-    ];
-
-    /// The stable text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::CaAdmin => "ca_admin",
-            Role::KeyCustodian => "key_custodian",
-            Role::Lra => "lra",
-            Role::ResponsiblePerson => "responsible_person",
-            Role::Auditor => "auditor",
-            Role::Monitor => "monitor",
-        }
-    }
-
-    /// Parses the stable text.
-    pub fn parse(text: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == text)
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use shuin_core::operator::Role;
 
 /// A registered operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -330,14 +279,6 @@ pub async fn authorize<S: OperatorStore + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn roles_round_trip() {
-        for role in Role::ALL {
-            assert_eq!(Role::parse(role.as_str()), Some(role));
-        }
-        assert_eq!(Role::parse("root"), None);
-    }
 
     #[test]
     fn names_are_checked() {
