@@ -5,3 +5,14 @@
 //!
 //! This crate never depends on `shuin-keys`: it reads and writes the books, and checks
 //! signatures with public keys only.
+
+pub mod gate;
+pub mod operator_certificate;
+pub mod organisation;
+/// Signed operator requests (the format lives in `shuin-ledger`, whose offline verifier
+/// re-checks them).
+pub use shuin_ledger::operator_request as request;
+
+pub use gate::{Admitted, Gate, GateError, Refusal};
+pub use organisation::{BookError, Organisation, Roster};
+pub use request::{OperatorRequest, SignedRequest};

@@ -3,11 +3,13 @@
 
 mod issuance;
 mod ocsp;
+pub mod operator_ca;
 mod reconcile;
 mod revocation;
 
 pub use issuance::{CaService, CaSettings, CaStore, IssuerChain};
 pub use ocsp::{OcspService, OcspSettings};
+pub use operator_ca::{OperatorCa, OperatorCaError};
 pub use reconcile::Reconciled;
 pub use revocation::{
     partition_of, publish_crl, CrlContents, CrlKind, CrlLayout, CrlScope, EntryFilter,

@@ -203,6 +203,39 @@ impl CaProfile {
         })
     }
 
+    /// An operator's personal certificate under the operator CA (DESIGN.md section 8):
+    /// `CN=<operator name>`, digitalSignature (critical), id-kp-clientAuth (for mutual
+    /// TLS), not a CA.
+    pub fn operator(
+        issuer: &IssuerIdentity,
+        name: &str,
+        spki: SubjectPublicKeyInfoOwned,
+        serial: Serial,
+        now: SystemTime,
+        validity: Duration,
+    ) -> Result<CertificateTemplate, der::Error> {
+        use const_oid::db::rfc5280;
+        let key_id = ext::key_identifier(&spki);
+        Ok(CertificateTemplate {
+            serial,
+            issuer: issuer.name.clone(),
+            subject: NameBuilder::new().common_name(name)?.build(),
+            not_before: now,
+            not_after: now + validity,
+            subject_public_key_info: spki,
+            extensions: vec![
+                ext::basic_constraints(false, None)?,
+                ext::key_usage(&[KeyUsages::DigitalSignature])?,
+                ext::extension(
+                    &x509_cert::ext::pkix::ExtendedKeyUsage(vec![rfc5280::ID_KP_CLIENT_AUTH]),
+                    false,
+                )?,
+                ext::subject_key_identifier(&key_id)?,
+                ext::authority_key_identifier(&issuer.key_id)?,
+            ],
+        })
+    }
+
     /// A delegated OCSP responder under the issuing CA (RFC 6960 section 4.2.2.2):
     /// id-kp-OCSPSigning, id-pkix-ocsp-nocheck, digitalSignature.
     pub fn ocsp_responder(

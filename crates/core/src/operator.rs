@@ -286,7 +286,14 @@ impl Action {
                 issuer_key: false,
             },
             Action::Status => Rule {
-                roles: &[CaAdmin, KeyCustodian, Lra, ResponsiblePerson, Auditor, Monitor],
+                roles: &[
+                    CaAdmin,
+                    KeyCustodian,
+                    Lra,
+                    ResponsiblePerson,
+                    Auditor,
+                    Monitor,
+                ],
                 zones: ANY,
                 control: Control::ReadOnly,
                 issuer_key: false,

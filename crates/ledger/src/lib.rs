@@ -15,6 +15,7 @@
 //! - [`note`]: C2SP signed notes signed by the audit key (ECDSA or RSA from the key
 //!   backend; the key-ID and signature-type choice is documented there).
 //! - [`checkpoint`]: C2SP `tlog-checkpoint` bodies, signing and verification.
+//! - [`operator_request`]: signed operator requests, as ledgered and re-checked offline.
 //! - [`export`]: the offline export (JSON Lines, checkpoints, audit key) and its verifier.
 
 pub mod canonical;
@@ -24,6 +25,7 @@ pub mod error;
 pub mod export;
 pub mod merkle;
 pub mod note;
+pub mod operator_request;
 pub mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointError};

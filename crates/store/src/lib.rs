@@ -117,7 +117,15 @@ pub trait LedgerStore: Send + Sync {
         time: SystemTime,
     ) -> Result<Vec<Entry>, StoreError>;
     /// Every stored row in order, as stored.
-    async fn ledger_rows(&self) -> Result<Vec<shuin_ledger::StoredEntry>, StoreError>;
+    async fn ledger_rows(&self) -> Result<Vec<shuin_ledger::StoredEntry>, StoreError> {
+        self.ledger_rows_from(0).await
+    }
+    /// The stored rows from position `from` on, in order, as stored (for replaying a
+    /// book incrementally).
+    async fn ledger_rows_from(
+        &self,
+        from: u64,
+    ) -> Result<Vec<shuin_ledger::StoredEntry>, StoreError>;
     /// The tree head recorded with the last append.
     async fn ledger_head(&self) -> Result<Option<shuin_ledger::TreeHead>, StoreError>;
 }

@@ -135,11 +135,15 @@ impl LedgerStore for SqliteStore {
         Ok(self.write(drafts).await?.into_iter().flatten().collect())
     }
 
-    async fn ledger_rows(&self) -> Result<Vec<StoredEntry>, StoreError> {
-        let rows = sqlx::query("SELECT seq, canonical, leaf_hash FROM ledger_entries ORDER BY seq")
-            .fetch_all(&self.reads)
-            .await
-            .map_err(unavailable)?;
+    async fn ledger_rows_from(&self, from: u64) -> Result<Vec<StoredEntry>, StoreError> {
+        let from = i64::try_from(from).map_err(corrupt)?;
+        let rows = sqlx::query(
+            "SELECT seq, canonical, leaf_hash FROM ledger_entries WHERE seq >= $1 ORDER BY seq",
+        )
+        .bind(from)
+        .fetch_all(&self.reads)
+        .await
+        .map_err(unavailable)?;
         rows.iter()
             .map(|row| {
                 let seq: i64 = row.try_get("seq").map_err(unavailable)?;

@@ -1,0 +1,332 @@
+//! The roster: who the operators are, which certificates they hold and which roles,
+//! rebuilt only by replaying the organisation book (DESIGN.md section 8). No mutable
+//! table is trusted: a role written into the database any other way has no effect.
+
+use super::kinds;
+use super::BookError;
+use serde::Deserialize;
+use shuin_core::Role;
+use shuin_ledger::{Book, Entry, StoredEntry};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::SystemTime;
+
+/// One operator certificate as enrolled in the book.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorCertificate {
+    /// SHA-256 of the certificate DER, hex.
+    pub sha256: String,
+    /// The certificate DER.
+    pub der: Vec<u8>,
+    /// Its serial, hex.
+    pub serial: String,
+    /// SHA-256 of its SubjectPublicKeyInfo DER, hex: how a signed request names its key.
+    pub key_sha256: String,
+    /// Validity.
+    pub not_before: SystemTime,
+    /// Validity.
+    pub not_after: SystemTime,
+    /// When and why it was revoked, if it was.
+    pub revoked: Option<Revoked>,
+    /// The sequence number of the entry that enrolled it.
+    pub enrolled_seq: u64,
+}
+
+/// A revocation of an operator certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revoked {
+    /// When.
+    pub at: SystemTime,
+    /// RFC 5280 reason name.
+    pub reason: String,
+}
+
+impl OperatorCertificate {
+    /// Whether the certificate may sign at `now`.
+    pub fn usable_at(&self, now: SystemTime) -> bool {
+        self.revoked.is_none() && self.not_before <= now && now <= self.not_after
+    }
+}
+
+/// An operator as the book knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorRecord {
+    /// The name that goes into the ledger.
+    pub name: String,
+    /// Roles held now.
+    pub roles: BTreeSet<Role>,
+    /// Every certificate ever enrolled, oldest first.
+    pub certificates: Vec<OperatorCertificate>,
+    /// When the operator first appeared in the book (RFC 3339).
+    pub since: String,
+}
+
+impl OperatorRecord {
+    /// Whether the operator holds `role`.
+    pub fn holds(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// The newest certificate usable at `now`.
+    pub fn current_certificate(&self, now: SystemTime) -> Option<&OperatorCertificate> {
+        self.certificates.iter().rev().find(|c| c.usable_at(now))
+    }
+}
+
+/// The state of the organisation book after replaying it.
+#[derive(Debug, Clone, Default)]
+pub struct Roster {
+    operators: BTreeMap<String, OperatorRecord>,
+    /// key_sha256 -> operator name.
+    keys: HashMap<String, String>,
+    /// certificate sha256 -> operator name.
+    certificates: HashMap<String, String>,
+    responsible_person: Option<String>,
+    /// The next ledger position to replay.
+    next_seq: u64,
+}
+
+#[derive(Deserialize)]
+struct NameRole {
+    name: String,
+    role: Role,
+}
+
+#[derive(Deserialize)]
+struct Enrolled {
+    name: String,
+    certificate: String,
+    certificate_sha256: String,
+    serial: String,
+    key_sha256: String,
+    not_before: String,
+    not_after: String,
+}
+
+#[derive(Deserialize)]
+struct CertificateRevoked {
+    name: String,
+    certificate_sha256: String,
+    reason: String,
+    revoked_at: String,
+}
+
+#[derive(Deserialize)]
+struct Designated {
+    responsible_person: String,
+}
+
+fn payload<T: serde::de::DeserializeOwned>(entry: &Entry) -> Result<T, BookError> {
+    serde_json::from_value(entry.payload.clone()).map_err(|e| BookError::Malformed {
+        seq: entry.seq,
+        detail: format!("{} payload: {e}", entry.kind),
+    })
+}
+
+fn time(entry: &Entry, text: &str) -> Result<SystemTime, BookError> {
+    shuin_core::timefmt::parse_rfc3339(text).ok_or_else(|| BookError::Malformed {
+        seq: entry.seq,
+        detail: format!("{}: {text:?} is not RFC 3339", entry.kind),
+    })
+}
+
+impl Roster {
+    /// An empty roster (nothing replayed yet).
+    pub fn new() -> Roster {
+        Roster::default()
+    }
+
+    /// Replays stored rows, in order, from where the roster stands. Each row's leaf hash
+    /// is checked against its bytes, so a row edited without its hash is refused.
+    pub fn catch_up(&mut self, rows: &[StoredEntry]) -> Result<(), BookError> {
+        for row in rows {
+            if row.seq < self.next_seq {
+                continue;
+            }
+            if row.seq != self.next_seq {
+                return Err(BookError::Gap {
+                    expected: self.next_seq,
+                    found: row.seq,
+                });
+            }
+            let hash = hex::encode(shuin_ledger::merkle::leaf_hash(&row.canonical));
+            if hash != row.leaf_hash_hex {
+                return Err(BookError::Malformed {
+                    seq: row.seq,
+                    detail: "the stored leaf hash does not match the entry".into(),
+                });
+            }
+            let entry =
+                Entry::from_canonical(&row.canonical).map_err(|e| BookError::Malformed {
+                    seq: row.seq,
+                    detail: e.to_string(),
+                })?;
+            self.apply(&entry)?;
+            self.next_seq = row.seq + 1;
+        }
+        Ok(())
+    }
+
+    /// The next ledger position the roster has not seen.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Applies one entry (entries of other books, and other kinds, change nothing).
+    pub fn apply(&mut self, entry: &Entry) -> Result<(), BookError> {
+        if entry.book != Book::Organization {
+            return Ok(());
+        }
+        match entry.kind.as_str() {
+            kinds::ROLE_GRANTED | kinds::LEGACY_ADDED => {
+                let p: NameRole = payload(entry)?;
+                self.record(&p.name, &entry.time).roles.insert(p.role);
+            }
+            kinds::ROLE_REMOVED => {
+                let p: NameRole = payload(entry)?;
+                if let Some(op) = self.operators.get_mut(&p.name) {
+                    op.roles.remove(&p.role);
+                }
+                if p.role == Role::ResponsiblePerson
+                    && self.responsible_person.as_deref() == Some(p.name.as_str())
+                {
+                    self.responsible_person = None;
+                }
+            }
+            kinds::ENROLLED => self.enrol(entry)?,
+            kinds::CERTIFICATE_REVOKED => {
+                let p: CertificateRevoked = payload(entry)?;
+                let at = time(entry, &p.revoked_at)?;
+                let found = self
+                    .operators
+                    .get_mut(&p.name)
+                    .and_then(|op| {
+                        op.certificates
+                            .iter_mut()
+                            .find(|c| c.sha256 == p.certificate_sha256)
+                    })
+                    .ok_or_else(|| BookError::Malformed {
+                        seq: entry.seq,
+                        detail: format!("revokes an unknown certificate of {:?}", p.name),
+                    })?;
+                found.revoked = Some(Revoked {
+                    at,
+                    reason: p.reason,
+                });
+            }
+            kinds::RESPONSIBLE_PERSON_DESIGNATED => {
+                let p: Designated = payload(entry)?;
+                self.responsible_person = Some(p.responsible_person);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, name: &str, since: &str) -> &mut OperatorRecord {
+        self.operators
+            .entry(name.to_owned())
+            .or_insert_with(|| OperatorRecord {
+                name: name.to_owned(),
+                roles: BTreeSet::new(),
+                certificates: Vec::new(),
+                since: since.to_owned(),
+            })
+    }
+
+    fn enrol(&mut self, entry: &Entry) -> Result<(), BookError> {
+        use base64::Engine;
+        let p: Enrolled = payload(entry)?;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(&p.certificate)
+            .map_err(|e| BookError::Malformed {
+                seq: entry.seq,
+                detail: format!("certificate: {e}"),
+            })?;
+        if hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&der)) != p.certificate_sha256 {
+            return Err(BookError::Malformed {
+                seq: entry.seq,
+                detail: "certificate_sha256 is not the certificate's hash".into(),
+            });
+        }
+        if let Some(holder) = self.keys.get(&p.key_sha256) {
+            if holder != &p.name {
+                return Err(BookError::Malformed {
+                    seq: entry.seq,
+                    detail: format!("the key is already enrolled for {holder:?}"),
+                });
+            }
+        }
+        let certificate = OperatorCertificate {
+            sha256: p.certificate_sha256.clone(),
+            der,
+            serial: p.serial,
+            key_sha256: p.key_sha256.clone(),
+            not_before: time(entry, &p.not_before)?,
+            not_after: time(entry, &p.not_after)?,
+            revoked: None,
+            enrolled_seq: entry.seq,
+        };
+        self.keys.insert(p.key_sha256, p.name.clone());
+        self.certificates
+            .insert(p.certificate_sha256, p.name.clone());
+        self.record(&p.name, &entry.time)
+            .certificates
+            .push(certificate);
+        Ok(())
+    }
+
+    /// One operator.
+    pub fn operator(&self, name: &str) -> Option<&OperatorRecord> {
+        self.operators.get(name)
+    }
+
+    /// Every operator, by name.
+    pub fn operators(&self) -> impl Iterator<Item = &OperatorRecord> {
+        self.operators.values()
+    }
+
+    /// The operator whose key has SHA-256 `key_sha256` (hex of the SPKI DER).
+    pub fn by_key(&self, key_sha256: &str) -> Option<&OperatorRecord> {
+        self.keys
+            .get(key_sha256)
+            .and_then(|n| self.operators.get(n))
+    }
+
+    /// The operator and certificate with SHA-256 `certificate_sha256`.
+    pub fn by_certificate(
+        &self,
+        certificate_sha256: &str,
+    ) -> Option<(&OperatorRecord, &OperatorCertificate)> {
+        let op = self
+            .certificates
+            .get(certificate_sha256)
+            .and_then(|n| self.operators.get(n))?;
+        let cert = op
+            .certificates
+            .iter()
+            .find(|c| c.sha256 == certificate_sha256)?;
+        Some((op, cert))
+    }
+
+    /// Whether anyone holds `role`.
+    pub fn anyone_holds(&self, role: Role) -> bool {
+        self.operators.values().any(|op| op.holds(role))
+    }
+
+    /// The designated responsible person (責任者), if they still hold the role.
+    pub fn responsible_person(&self) -> Option<&OperatorRecord> {
+        self.responsible_person
+            .as_deref()
+            .and_then(|n| self.operators.get(n))
+            .filter(|op| op.holds(Role::ResponsiblePerson))
+    }
+
+    /// Every revoked operator certificate (for the operator CA's CRL).
+    pub fn revoked_certificates(&self) -> Vec<(&OperatorRecord, &OperatorCertificate)> {
+        self.operators
+            .values()
+            .flat_map(|op| op.certificates.iter().map(move |c| (op, c)))
+            .filter(|(_, c)| c.revoked.is_some())
+            .collect()
+    }
+}

@@ -1,0 +1,74 @@
+//! Replaying the organisation book.
+
+use super::*;
+use shuin_store::sqlite::SqliteStore;
+use std::time::Duration;
+
+fn now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+
+fn admin() -> Actor {
+    actor("admin", Role::CaAdmin, Zone::HighSecurity)
+}
+
+#[tokio::test]
+async fn roles_come_from_replaying_grants_and_removals() {
+    let store = SqliteStore::in_memory().await.expect("store");
+    grant(&store, "A", Role::Lra, &admin(), now())
+        .await
+        .expect("grant");
+    grant(&store, "B", Role::ResponsiblePerson, &admin(), now())
+        .await
+        .expect("grant");
+    let organisation = Organisation::new();
+    let roster = organisation.roster(&store).await.expect("roster");
+    assert!(roster.operator("A").is_some_and(|op| op.holds(Role::Lra)));
+    assert_eq!(
+        roster.responsible_person().map(|op| op.name.as_str()),
+        Some("B")
+    );
+    remove_role(&store, "A", Role::Lra, &admin(), now())
+        .await
+        .expect("remove");
+    remove_role(&store, "B", Role::ResponsiblePerson, &admin(), now())
+        .await
+        .expect("remove");
+    // The kept roster catches up with what the book gained.
+    let roster = organisation.roster(&store).await.expect("roster");
+    assert!(roster.operator("A").is_some_and(|op| !op.holds(Role::Lra)));
+    assert!(roster.responsible_person().is_none());
+    assert_eq!(roster.next_seq(), 5);
+}
+
+#[tokio::test]
+async fn a_settings_row_grants_nothing() {
+    use shuin_store::SettingsStore;
+    let store = SqliteStore::in_memory().await.expect("store");
+    store
+        .set_setting(
+            "operator:Mallory",
+            r#"{"name":"Mallory","roles":["lra"],"added_at":"2026-01-01T00:00:00Z"}"#,
+        )
+        .await
+        .expect("setting");
+    let roster = replay(&store).await.expect("roster");
+    assert!(roster.operator("Mallory").is_none());
+}
+
+#[tokio::test]
+async fn an_edited_row_stops_the_replay() {
+    let store = SqliteStore::in_memory().await.expect("store");
+    grant(&store, "A", Role::Lra, &admin(), now())
+        .await
+        .expect("grant");
+    let mut rows = store.ledger_rows().await.expect("rows");
+    rows[0].canonical = String::from_utf8_lossy(&rows[0].canonical)
+        .replace("\"lra\"", "\"ca_admin\"")
+        .into_bytes();
+    let mut roster = Roster::new();
+    assert!(matches!(
+        roster.catch_up(&rows),
+        Err(BookError::Malformed { seq: 0, .. })
+    ));
+}

@@ -1,0 +1,449 @@
+//! The operator CA and the gate together: enrolment, signed requests, and each way an
+//! impersonation fails.
+
+use super::*;
+use shuin_books::gate::{Gate, GateError, Refusal};
+use shuin_books::organisation::RefusalBudget;
+use shuin_books::request::{OperatorRequest, SignedRequest, REQUEST_FORMAT};
+use shuin_core::{Action, OsRandom, Zone};
+use shuin_keys::{KeySpec, SoftwareSigner};
+use shuin_store::sqlite::SqliteStore;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+
+fn admin() -> Actor {
+    organisation::actor("shuin-init", Role::CaAdmin, Zone::HighSecurity)
+}
+
+fn key() -> Arc<dyn Signer> {
+    let (signer, _) = SoftwareSigner::generate(KeySpec::EcP256).expect("key");
+    Arc::new(signer)
+}
+
+/// A CSR for `key` with subject `CN=name`.
+fn csr(key: &dyn Signer, name: &str) -> Vec<u8> {
+    use der::asn1::{BitString, SetOfVec};
+    use der::Encode;
+    use x509_cert::request::{CertReq, CertReqInfo, Version};
+    let info = CertReqInfo {
+        version: Version::V1,
+        subject: NameBuilder::new().common_name(name).expect("name").build(),
+        public_key: spki::SubjectPublicKeyInfoOwned::from_der(key.public_key_der()).expect("spki"),
+        attributes: SetOfVec::new(),
+    };
+    let info_der = info.to_der().expect("info");
+    let signature = key.sign(&info_der).expect("sign");
+    CertReq {
+        info,
+        algorithm: key.algorithm().algorithm_identifier(),
+        signature: BitString::from_bytes(&signature).expect("bits"),
+    }
+    .to_der()
+    .expect("csr")
+}
+
+fn sign(key: &dyn Signer, action: Action, params: serde_json::Value, nonce: &str) -> SignedRequest {
+    use base64::Engine;
+    let request = OperatorRequest {
+        format: REQUEST_FORMAT.into(),
+        action,
+        params,
+        nonce: nonce.into(),
+        time: shuin_core::timefmt::rfc3339(now()),
+        key_sha256: shuin_books::request::key_sha256(key.public_key_der()),
+    };
+    let text = request.canonical_text().expect("text");
+    let signature = key.sign(text.as_bytes()).expect("sign");
+    SignedRequest {
+        request: text,
+        signature: base64::engine::general_purpose::STANDARD.encode(signature),
+    }
+}
+
+struct Setup {
+    store: SqliteStore,
+    ca: OperatorCa,
+    gate: Gate,
+}
+
+async fn setup() -> Setup {
+    let store = SqliteStore::in_memory().await.expect("store");
+    let ca_key = key();
+    let der = create_certificate(&store, ca_key.as_ref(), "Test", &admin(), &OsRandom, now())
+        .await
+        .expect("operator CA");
+    let ca = OperatorCa::new(ca_key, der.clone()).expect("CA");
+    let gate = Gate::new(der, RefusalBudget::default());
+    Setup { store, ca, gate }
+}
+
+impl Setup {
+    async fn enrol(&self, name: &str, role: Role) -> Arc<dyn Signer> {
+        let operator = key();
+        let roster = self.gate.roster(&self.store).await.expect("roster");
+        self.ca
+            .enrol(
+                &self.store,
+                &roster,
+                &csr(operator.as_ref(), name),
+                role,
+                OPERATOR_VALIDITY,
+                &admin(),
+                &OsRandom,
+                now(),
+            )
+            .await
+            .expect("enrol");
+        operator
+    }
+
+    async fn nonce(&self) -> String {
+        self.gate
+            .nonce(&self.store, &OsRandom, now())
+            .await
+            .expect("nonce")
+    }
+
+    async fn admit(&self, signed: &SignedRequest) -> Result<shuin_books::Admitted, GateError> {
+        self.gate
+            .admit(&self.store, signed, Zone::HighSecurity, now())
+            .await
+    }
+
+    async fn kinds(&self) -> Vec<String> {
+        self.store
+            .ledger_rows()
+            .await
+            .expect("rows")
+            .iter()
+            .map(|r| {
+                shuin_ledger::Entry::from_canonical(&r.canonical)
+                    .expect("entry")
+                    .kind
+            })
+            .collect()
+    }
+}
+
+fn refusal(result: Result<shuin_books::Admitted, GateError>) -> Refusal {
+    match result {
+        Err(GateError::Refused(r)) => r,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_enrolled_operator_signs_and_is_admitted_once() {
+    let s = setup().await;
+    let lra = s.enrol("LRA 一郎", Role::Lra).await;
+    let params = serde_json::json!({"serial": "0A", "reason": "keyCompromise"});
+    let signed = sign(lra.as_ref(), Action::Revoke, params, &s.nonce().await);
+    let admitted = s.admit(&signed).await.expect("admitted");
+    assert_eq!(admitted.operator, "LRA 一郎");
+    assert_eq!(admitted.role, Role::Lra);
+    let kinds = s.kinds().await;
+    assert_eq!(kinds.last().map(String::as_str), Some("operator.request"));
+    // The same request again is a replay.
+    assert_eq!(refusal(s.admit(&signed).await), Refusal::NonceReused);
+    assert_eq!(
+        s.kinds().await.last().map(String::as_str),
+        Some("operator.refused")
+    );
+}
+
+#[tokio::test]
+async fn impersonations_are_refused() {
+    let s = setup().await;
+    let lra = s.enrol("LRA 一郎", Role::Lra).await;
+    let monitor = s.enrol("監視 三郎", Role::Monitor).await;
+    let params = || serde_json::json!({"serial": "0A", "reason": "keyCompromise"});
+
+    // An unknown key.
+    let stranger = key();
+    let signed = sign(
+        stranger.as_ref(),
+        Action::Revoke,
+        params(),
+        &s.nonce().await,
+    );
+    assert_eq!(refusal(s.admit(&signed).await), Refusal::UnknownKey);
+
+    // A body changed after signing.
+    let mut signed = sign(lra.as_ref(), Action::Revoke, params(), &s.nonce().await);
+    signed.request = signed.request.replace("\"0A\"", "\"0B\"");
+    assert_eq!(refusal(s.admit(&signed).await), Refusal::SignatureInvalid);
+
+    // A key that signs for someone else's key hash.
+    let mut signed = sign(monitor.as_ref(), Action::Revoke, params(), &s.nonce().await);
+    let lra_hash = shuin_books::request::key_sha256(lra.public_key_der());
+    let monitor_hash = shuin_books::request::key_sha256(monitor.public_key_der());
+    signed.request = signed.request.replace(&monitor_hash, &lra_hash);
+    assert_eq!(refusal(s.admit(&signed).await), Refusal::SignatureInvalid);
+
+    // An operator without the role.
+    let signed = sign(monitor.as_ref(), Action::Revoke, params(), &s.nonce().await);
+    assert_eq!(refusal(s.admit(&signed).await).code(), "role_missing");
+
+    // A nonce the server never gave.
+    let signed = sign(lra.as_ref(), Action::Revoke, params(), "made-up");
+    assert_eq!(refusal(s.admit(&signed).await), Refusal::NonceUnknown);
+
+    // A revoked certificate.
+    let roster = s.gate.roster(&s.store).await.expect("roster");
+    s.ca.revoke(
+        &s.store,
+        &roster,
+        "LRA 一郎",
+        "keyCompromise",
+        &admin(),
+        Duration::from_secs(86_400),
+        now(),
+    )
+    .await
+    .expect("revoke");
+    let signed = sign(lra.as_ref(), Action::Revoke, params(), &s.nonce().await);
+    assert_eq!(
+        refusal(s.admit(&signed).await).code(),
+        "operator_certificate_unusable"
+    );
+    let crl = s
+        .store
+        .latest_crl(OPERATOR_CRL_SCOPE)
+        .await
+        .expect("crl")
+        .expect("an operator CRL");
+    let crl = x509_cert::crl::CertificateList::from_der(&crl.der).expect("CRL");
+    assert_eq!(
+        crl.tbs_cert_list.revoked_certificates.map(|r| r.len()),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn a_role_written_into_the_books_by_hand_has_no_effect() {
+    let s = setup().await;
+    // Mallory makes her own "operator CA" and writes an enrolment and a grant straight
+    // into the ledger, as a database edit would.
+    let fake_ca_key = key();
+    let fake_ca_der = create_certificate(
+        &s.store,
+        fake_ca_key.as_ref(),
+        "Test",
+        &admin(),
+        &OsRandom,
+        now(),
+    )
+    .await
+    .expect("fake CA");
+    let fake_ca = OperatorCa::new(fake_ca_key, fake_ca_der).expect("fake CA");
+    let mallory = key();
+    let roster = s.gate.roster(&s.store).await.expect("roster");
+    fake_ca
+        .enrol(
+            &s.store,
+            &roster,
+            &csr(mallory.as_ref(), "Mallory"),
+            Role::Lra,
+            OPERATOR_VALIDITY,
+            &admin(),
+            &OsRandom,
+            now(),
+        )
+        .await
+        .expect("written by hand");
+    let signed = sign(
+        mallory.as_ref(),
+        Action::Revoke,
+        serde_json::json!({"serial": "0A"}),
+        &s.nonce().await,
+    );
+    assert_eq!(
+        refusal(s.admit(&signed).await),
+        Refusal::CertificateUntrusted("Mallory".into())
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_refusals_does_not_grow_the_books_without_bound() {
+    let s = setup().await;
+    let before = s.kinds().await.len();
+    for _ in 0..200 {
+        let signed = sign(key().as_ref(), Action::Revoke, serde_json::json!({}), "x");
+        refusal(s.admit(&signed).await);
+    }
+    let added = s.kinds().await.len() - before;
+    assert!(added <= 10, "{added} refusal entries for 200 refusals");
+}
+
+/// A ledger that fails every append, and a signer that counts its signatures.
+#[derive(Debug)]
+struct Counting(Arc<dyn Signer>, AtomicUsize);
+
+impl Signer for Counting {
+    fn algorithm(&self) -> shuin_core::SignatureAlgorithm {
+        self.0.algorithm()
+    }
+    fn public_key_der(&self) -> &[u8] {
+        self.0.public_key_der()
+    }
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, shuin_keys::KeyError> {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.sign(message)
+    }
+}
+
+struct FailingLedger;
+
+#[async_trait::async_trait]
+impl LedgerStore for FailingLedger {
+    async fn append(
+        &self,
+        _: EntryDraft,
+        _: SystemTime,
+    ) -> Result<shuin_ledger::Entry, StoreError> {
+        Err(StoreError::Unavailable("the disk is full".into()))
+    }
+    async fn append_batch(
+        &self,
+        _: Vec<shuin_store::KeyedDraft>,
+        _: SystemTime,
+    ) -> Result<Vec<shuin_ledger::Entry>, StoreError> {
+        Err(StoreError::Unavailable("the disk is full".into()))
+    }
+    async fn ledger_rows_from(&self, _: u64) -> Result<Vec<shuin_ledger::StoredEntry>, StoreError> {
+        Ok(Vec::new())
+    }
+    async fn ledger_head(&self) -> Result<Option<shuin_ledger::TreeHead>, StoreError> {
+        Ok(None)
+    }
+}
+
+#[tokio::test]
+async fn when_the_ledger_fails_nothing_is_signed() {
+    let s = setup().await;
+    let counting = Arc::new(Counting(key(), AtomicUsize::new(0)));
+    let der = create_certificate(
+        &s.store,
+        counting.as_ref(),
+        "Test",
+        &admin(),
+        &OsRandom,
+        now(),
+    )
+    .await
+    .expect("CA");
+    let signed_before = counting.1.load(Ordering::SeqCst);
+    let ca = OperatorCa::new(counting.clone(), der).expect("CA");
+    let operator = key();
+    let result = ca
+        .enrol(
+            &FailingLedger,
+            &Roster::new(),
+            &csr(operator.as_ref(), "LRA 一郎"),
+            Role::Lra,
+            OPERATOR_VALIDITY,
+            &admin(),
+            &OsRandom,
+            now(),
+        )
+        .await;
+    assert!(
+        matches!(result, Err(OperatorCaError::Books(_))),
+        "{result:?}"
+    );
+    assert_eq!(
+        counting.1.load(Ordering::SeqCst),
+        signed_before,
+        "nothing signed"
+    );
+    let failed = create_certificate(
+        &FailingLedger,
+        counting.as_ref(),
+        "Test",
+        &admin(),
+        &OsRandom,
+        now(),
+    )
+    .await;
+    assert!(failed.is_err());
+    assert_eq!(
+        counting.1.load(Ordering::SeqCst),
+        signed_before,
+        "nothing signed"
+    );
+}
+
+#[tokio::test]
+async fn a_csr_without_a_name_or_with_a_weak_key_is_refused() {
+    let s = setup().await;
+    let roster = Roster::new();
+    let enrol = |der: Vec<u8>| {
+        let s = &s;
+        let roster = &roster;
+        async move {
+            s.ca.enrol(
+                &s.store,
+                roster,
+                &der,
+                Role::Lra,
+                OPERATOR_VALIDITY,
+                &admin(),
+                &OsRandom,
+                now(),
+            )
+            .await
+        }
+    };
+    let operator = key();
+    let nameless = enrol(csr(operator.as_ref(), " ")).await;
+    assert!(
+        matches!(
+            nameless,
+            Err(OperatorCaError::Csr {
+                code: "operator_name_invalid",
+                ..
+            })
+        ),
+        "{nameless:?}"
+    );
+    let mut broken = csr(operator.as_ref(), "LRA 一郎");
+    let last = broken.len() - 1;
+    broken[last] ^= 1;
+    assert!(matches!(
+        enrol(broken).await,
+        Err(OperatorCaError::Csr { .. })
+    ));
+    // The same key twice.
+    s.enrol("LRA 一郎", Role::Lra).await;
+    let twice = key();
+    let roster = s.gate.roster(&s.store).await.expect("roster");
+    s.ca.enrol(
+        &s.store,
+        &roster,
+        &csr(twice.as_ref(), "A"),
+        Role::Lra,
+        OPERATOR_VALIDITY,
+        &admin(),
+        &OsRandom,
+        now(),
+    )
+    .await
+    .expect("first");
+    let roster = s.gate.roster(&s.store).await.expect("roster");
+    let again =
+        s.ca.enrol(
+            &s.store,
+            &roster,
+            &csr(twice.as_ref(), "B"),
+            Role::Lra,
+            OPERATOR_VALIDITY,
+            &admin(),
+            &OsRandom,
+            now(),
+        )
+        .await;
+    assert!(matches!(again, Err(OperatorCaError::KeyInUse(name)) if name == "A"));
+}
