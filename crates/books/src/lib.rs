@@ -7,7 +7,7 @@
 //! signatures with public keys only.
 
 pub mod gate;
-pub mod operator_certificate;
+pub use shuin_ledger::operator_certificate;
 pub mod organisation;
 /// Signed operator requests (the format lives in `shuin-ledger`, whose offline verifier
 /// re-checks them).

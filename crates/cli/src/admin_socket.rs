@@ -1,12 +1,15 @@
 //! The local admin socket `DIR/admin.sock` (mode 0600, in the 0700 instance directory):
-//! it stands for the high-security terminal. A sealed instance listens on it for
-//! custodians' shares (`shuin unseal`) and seal status requests. One request per
-//! connection: a JSON line in, a JSON line out.
+//! the high-security console (DESIGN.md section 9). Operators' signed requests arrive
+//! here (`console/`), custodians' unseal shares among them. One request per connection:
+//! a JSON document in, a JSON line out. The peer's uid is recorded with unseal attempts.
 
+use crate::console::{Console, Outcome};
 use crate::failure::{msg, Context, Result};
 use crate::runtime::Instance;
-use crate::seal::{SealStatus, UnsealAnswer, UnsealDesk};
+use crate::seal::{SealStatus, UnsealDesk};
 use serde::{Deserialize, Serialize};
+use shuin_books::SignedRequest;
+use shuin_core::Zone;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -14,21 +17,32 @@ use zeroize::Zeroizing;
 
 /// The socket's file name in the instance directory.
 pub(crate) const SOCKET: &str = "admin.sock";
-/// Requests are small: a share is about 200 bytes.
-const MAX_REQUEST: u64 = 16 * 1024;
+/// Requests are small: a signed request is at most 32 KiB, a share about 200 bytes.
+const MAX_REQUEST: u64 = 64 * 1024;
+/// The zone of the local console.
+const ZONE: Zone = Zone::HighSecurity;
 
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
-enum Request {
-    Unseal { share: String },
+pub(crate) enum Request {
+    /// The seal state (no identity needed).
     Status,
+    /// A nonce for the next signed request.
+    Nonce,
+    /// A signed operator request; an unseal request carries the share beside it.
+    Signed {
+        signed: SignedRequest,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        share: Option<String>,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "answer", rename_all = "snake_case")]
-enum Answer {
-    Unseal(UnsealAnswer),
+pub(crate) enum Answer {
     Status(SealStatus),
+    Nonce { nonce: String },
+    Signed { outcome: Outcome },
     Error { message: String },
 }
 
@@ -47,11 +61,16 @@ impl AdminSocket {
     }
 }
 
-/// Listens on `DIR/admin.sock` when the instance has custodians; `None` otherwise.
-pub(crate) async fn start(instance: &Arc<Instance>) -> Result<Option<AdminSocket>> {
-    if instance.seal.custodians().is_none() {
-        return Ok(None);
-    }
+fn bind(path: &Path) -> Result<tokio::net::UnixListener> {
+    let listener = tokio::net::UnixListener::bind(path).context(path.display())?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .context(path.display())?;
+    Ok(listener)
+}
+
+/// Listens on `DIR/admin.sock`. Refuses to start when another server answers there.
+pub(crate) async fn start(instance: &Arc<Instance>) -> Result<AdminSocket> {
     let path = instance.dir.join(SOCKET);
     if path.exists() {
         // A socket left by a process that is gone; a live server still answers on it.
@@ -63,13 +82,8 @@ pub(crate) async fn start(instance: &Arc<Instance>) -> Result<Option<AdminSocket
         }
         std::fs::remove_file(&path).context(path.display())?;
     }
-    let listener = tokio::net::UnixListener::bind(&path).context(path.display())?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-            .context(path.display())?;
-    }
-    let desk = Arc::new(UnsealDesk {
+    let listener = bind(&path)?;
+    let unseal = Arc::new(UnsealDesk {
         dir: instance.dir.clone(),
         config: instance.config.clone(),
         store: instance.store.clone(),
@@ -77,14 +91,26 @@ pub(crate) async fn start(instance: &Arc<Instance>) -> Result<Option<AdminSocket
         clock: instance.state.clock.clone(),
         seal: instance.seal.clone(),
     });
-    tracing::info!(socket = %path.display(), "waiting for custodians' shares: shuin unseal --data DIR --share-file FILE");
+    let console = Arc::new(Console {
+        dir: instance.dir.clone(),
+        config: instance.config.clone(),
+        store: instance.store.clone(),
+        repository: instance.state.repository.clone(),
+        clock: instance.state.clock.clone(),
+        seal: instance.seal.clone(),
+        gate: instance.gate.clone(),
+        unseal,
+    });
+    if instance.seal.custodians().is_some() {
+        tracing::info!(socket = %path.display(), "waiting for custodians' shares: shuin unseal --data DIR --share-file FILE --operator-key URI");
+    }
     let task = tokio::spawn(async move {
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
-                    let desk = desk.clone();
+                    let console = console.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = serve_one(&desk, stream).await {
+                        if let Err(e) = serve_one(&console, stream).await {
                             tracing::warn!(error = %e, "admin socket request failed");
                         }
                     });
@@ -96,10 +122,10 @@ pub(crate) async fn start(instance: &Arc<Instance>) -> Result<Option<AdminSocket
             }
         }
     });
-    Ok(Some(AdminSocket { path, task }))
+    Ok(AdminSocket { path, task })
 }
 
-async fn serve_one(desk: &UnsealDesk, mut stream: tokio::net::UnixStream) -> Result<()> {
+async fn serve_one(console: &Console, mut stream: tokio::net::UnixStream) -> Result<()> {
     let peer_uid = stream.peer_cred().ok().map(|c| c.uid());
     let mut raw = Zeroizing::new(Vec::new());
     (&mut stream)
@@ -108,16 +134,17 @@ async fn serve_one(desk: &UnsealDesk, mut stream: tokio::net::UnixStream) -> Res
         .await
         .context("reading the request")?;
     let answer = match serde_json::from_slice::<Request>(&raw) {
-        Ok(Request::Unseal { share }) => {
-            let share = Zeroizing::new(share);
-            match desk.offer(&share, peer_uid).await {
-                Ok(answer) => Answer::Unseal(answer),
-                Err(e) => Answer::Error {
-                    message: e.to_string(),
-                },
+        Ok(Request::Status) => Answer::Status(console.seal.status().await),
+        Ok(Request::Nonce) => match console.nonce().await {
+            Ok(nonce) => Answer::Nonce { nonce },
+            Err(outcome) => Answer::Signed { outcome },
+        },
+        Ok(Request::Signed { signed, share }) => {
+            let share = share.map(Zeroizing::new);
+            Answer::Signed {
+                outcome: console.act(&signed, share, ZONE, peer_uid).await,
             }
         }
-        Ok(Request::Status) => Answer::Status(desk.seal.status().await),
         Err(_) => Answer::Error {
             message: "not a request this server understands".into(),
         },
@@ -128,13 +155,12 @@ async fn serve_one(desk: &UnsealDesk, mut stream: tokio::net::UnixStream) -> Res
     stream.shutdown().await.context("answering")
 }
 
-async fn ask(dir: &Path, request: &Request) -> Result<Answer> {
-    let path = dir.join(SOCKET);
-    let mut stream = tokio::net::UnixStream::connect(&path).await.map_err(|e| {
+/// Sends one request to the server listening on `path`.
+pub(crate) async fn ask(path: &Path, request: &Request) -> Result<Answer> {
+    let mut stream = tokio::net::UnixStream::connect(path).await.map_err(|e| {
         msg(format!(
-            "{}: {e}; is `shuin serve --data {}` running on a sealed instance?",
-            path.display(),
-            dir.display()
+            "{}: {e}; is `shuin serve` running on this instance?",
+            path.display()
         ))
     })?;
     let body = Zeroizing::new(serde_json::to_vec(request).context("request")?);
@@ -150,42 +176,8 @@ async fn ask(dir: &Path, request: &Request) -> Result<Answer> {
 
 /// The seal state of the server running on `dir`, if one answers.
 pub(crate) async fn status(dir: &Path) -> Option<SealStatus> {
-    match ask(dir, &Request::Status).await {
+    match ask(&dir.join(SOCKET), &Request::Status).await {
         Ok(Answer::Status(status)) => Some(status),
         _ => None,
-    }
-}
-
-/// `shuin unseal --data DIR --share-file FILE`.
-pub(crate) async fn unseal(dir: &Path, share_file: &Path, json: bool) -> Result<()> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(share_file)
-            .context(format!("share file {}", share_file.display()))?,
-    );
-    let answer = ask(
-        dir,
-        &Request::Unseal {
-            share: text.as_str().to_owned(),
-        },
-    )
-    .await?;
-    match answer {
-        Answer::Unseal(answer) => {
-            if json {
-                println!("{}", serde_json::to_string(&answer).context("JSON output")?);
-            } else if answer.accepted {
-                println!("{}", answer.message);
-            }
-            if answer.accepted {
-                Ok(())
-            } else {
-                Err(msg(format!(
-                    "share refused ({}): {}",
-                    answer.outcome, answer.message
-                )))
-            }
-        }
-        Answer::Status(_) => Err(msg("the server answered with its status")),
-        Answer::Error { message } => Err(msg(message)),
     }
 }

@@ -1,25 +1,21 @@
 //! `shuin automation suspend|resume|review`: the responsible person's controls over
-//! automatic approval (theme ❺). A running server reads the state on every decision.
+//! automatic approval (theme ❺), as signed requests to the running server, which reads
+//! the state on every decision.
 
+use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
-use crate::operator_cmd::{authorize, failed, now, open_registry};
 use clap::Subcommand;
-use shuin_ledger::Entry;
+use serde_json::json;
+use shuin_core::Action;
 use shuin_ra::automation::{self, Thresholds};
-use shuin_ra::operators::Role;
-use shuin_store::LedgerStore;
-use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AutomationCommand {
     /// Stop automatic approval: every valid application waits for an LRA
     /// (202 pending_review, automation_suspended).
     Suspend {
-        #[arg(long)]
-        data: PathBuf,
-        /// The responsible person (role responsible_person).
-        #[arg(long)]
-        operator: String,
+        #[command(flatten)]
+        console: ConsoleArgs,
         #[arg(long)]
         reason: String,
         #[arg(long)]
@@ -27,10 +23,8 @@ pub(crate) enum AutomationCommand {
     },
     /// Restart automatic approval.
     Resume {
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        operator: String,
+        #[command(flatten)]
+        console: ConsoleArgs,
         #[arg(long)]
         reason: String,
         #[arg(long)]
@@ -38,10 +32,8 @@ pub(crate) enum AutomationCommand {
     },
     /// The periodic review: automatic decisions since DATE with anomaly signals.
     Review {
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        operator: String,
+        #[command(flatten)]
+        console: ConsoleArgs,
         /// YYYY-MM-DD (UTC midnight) or RFC 3339.
         #[arg(long)]
         since: String,
@@ -59,7 +51,8 @@ pub(crate) enum AutomationCommand {
     },
 }
 
-fn parse_since(text: &str) -> Result<std::time::SystemTime> {
+/// `YYYY-MM-DD` (UTC midnight) or RFC 3339.
+pub(crate) fn parse_since(text: &str) -> Result<std::time::SystemTime> {
     let full = if text.len() == 10 {
         format!("{text}T00:00:00Z")
     } else {
@@ -72,78 +65,37 @@ fn parse_since(text: &str) -> Result<std::time::SystemTime> {
 pub(crate) async fn run(command: AutomationCommand) -> Result<()> {
     match command {
         AutomationCommand::Suspend {
-            data,
-            operator,
+            console,
             reason,
             json,
-        } => switch(data, &operator, &reason, true, json).await,
+        } => switch(&console, Action::AutomationSuspend, &reason, json).await,
         AutomationCommand::Resume {
-            data,
-            operator,
+            console,
             reason,
             json,
-        } => switch(data, &operator, &reason, false, json).await,
+        } => switch(&console, Action::AutomationResume, &reason, json).await,
         AutomationCommand::Review {
-            data,
-            operator,
+            console,
             since,
             sign_off,
             reuse_threshold,
             burst_threshold,
             json,
         } => {
-            let since = parse_since(&since)?;
-            let thresholds = Thresholds {
-                applications_per_jpki_certificate: reuse_threshold.max(2),
-                decisions_per_hour: burst_threshold.max(1),
-                ..Thresholds::default()
-            };
-            let (store, _) = open_registry(&data).await?;
-            let result = async {
-                let action = if sign_off {
-                    "sign off the review of automatic decisions"
-                } else {
-                    "review automatic decisions"
-                };
-                let by = authorize(&store, &operator, Role::ResponsiblePerson, action).await?;
-                let rows = store.ledger_rows().await.context("reading the ledger")?;
-                let mut entries = Vec::with_capacity(rows.len());
-                for row in rows {
-                    entries.push(
-                        Entry::from_canonical(&row.canonical)
-                            .map_err(|e| msg(format!("entry {}: {e}", row.seq)))?,
-                    );
-                }
-                let review = automation::review(&entries, since, thresholds);
-                let signed = if sign_off {
-                    Some(
-                        automation::sign_off(&store, &review, &by, now())
-                            .await
-                            .map_err(failed)?,
-                    )
-                } else {
-                    None
-                };
-                Ok((review, signed))
-            }
-            .await;
-            store.close().await;
-            let (review, signed) = result?;
+            parse_since(&since)?;
+            let params = json!({"since": since, "sign_off": sign_off,
+                "reuse_threshold": reuse_threshold.max(2), "burst_threshold": burst_threshold.max(1)});
+            let value = call(&console, Action::AutomationReview, params, None).await?;
             if json {
-                let mut value = serde_json::to_value(&review).context("JSON")?;
-                value["signed_off"] = match &signed {
-                    Some(entry) => {
-                        serde_json::json!({"seq": entry.seq, "time": entry.time, "by": entry.actor.name})
-                    }
-                    None => serde_json::Value::Null,
-                };
                 println!("{value}");
             } else {
+                let review: automation::AutomationReview =
+                    serde_json::from_value(value.clone()).context("the server's review")?;
                 print_review(&review);
-                if let Some(entry) = signed {
+                if let Some(seq) = value["signed_off"]["seq"].as_u64() {
                     println!(
-                        "signed off by {} (ledger entry {})",
-                        entry.actor.name, entry.seq
+                        "signed off by {} (ledger entry {seq})",
+                        value["signed_off"]["by"].as_str().unwrap_or("")
                     );
                 }
             }
@@ -152,30 +104,12 @@ pub(crate) async fn run(command: AutomationCommand) -> Result<()> {
     }
 }
 
-async fn switch(
-    data: PathBuf,
-    operator: &str,
-    reason: &str,
-    suspend: bool,
-    json: bool,
-) -> Result<()> {
-    let (store, _) = open_registry(&data).await?;
-    let result = async {
-        let action = if suspend {
-            "suspend automatic approval"
-        } else {
-            "resume automatic approval"
-        };
-        let by = authorize(&store, operator, Role::ResponsiblePerson, action).await?;
-        automation::set_suspended(&store, suspend, &by, reason, now())
-            .await
-            .map_err(failed)
-    }
-    .await;
-    store.close().await;
-    let state = result?;
+async fn switch(console: &ConsoleArgs, action: Action, reason: &str, json: bool) -> Result<()> {
+    let value = call(console, action, json!({"reason": reason}), None).await?;
+    let state: automation::AutomationState =
+        serde_json::from_value(value.clone()).context("the server's answer")?;
     if json {
-        println!("{}", serde_json::to_value(&state).context("JSON")?);
+        println!("{value}");
     } else if state.suspended {
         println!(
             "automatic approval suspended by {} at {}: valid applications now wait for an LRA",

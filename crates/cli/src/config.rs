@@ -211,6 +211,12 @@ pub(crate) struct CaSection {
     /// M-of-N custodians: the instance starts sealed (docs/keys.md, "Sealed start").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) seal: Option<crate::seal_shares::SealConfig>,
+    /// The operator CA's key (DESIGN.md section 8): it certifies operators' personal keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) operator_ca_key: Option<String>,
+    /// The operator CA's certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) operator_ca_certificate: Option<PathBuf>,
 }
 
 fn default_validity_days() -> u32 {

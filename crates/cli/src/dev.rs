@@ -75,11 +75,37 @@ pub(crate) async fn ensure_dev_instance(dir: &Path, listen: &str) -> Result<()> 
             listen: listen.into(),
             development: true,
             custodians: None,
+            first_admin_csr: Some(dev_admin(dir)?),
         };
         crate::init::init(&options, &clock, &OsRandom).await?;
     }
     Ok(())
 }
+
+/// The dev admin's key file (development only), made once.
+pub(crate) fn dev_admin_key(dev: &Path) -> PathBuf {
+    dev.join("operators").join("admin.key.pem")
+}
+
+/// Makes the dev admin's key file and its CSR; returns the CSR's path.
+fn dev_admin(dev: &Path) -> Result<PathBuf> {
+    let dir = dev.join("operators");
+    std::fs::create_dir_all(&dir).context(dir.display())?;
+    let key = dev_admin_key(dev);
+    let (signer, pkcs8) = shuin_keys::SoftwareSigner::generate(KeySpec::EcP256)
+        .map_err(|e| crate::failure::msg(format!("dev admin key: {e}")))?;
+    let pem = shuin_keys::pkcs8_pem(&pkcs8)
+        .map_err(|e| crate::failure::msg(format!("dev admin key: {e}")))?;
+    shuin_keys::write_private_file(&key, pem.as_bytes()).context(key.display())?;
+    let csr = shuin_client::build_named_csr(&signer, DEV_ADMIN)
+        .map_err(|e| crate::failure::msg(format!("dev admin CSR: {e}")))?;
+    let path = dir.join("admin.csr.der");
+    std::fs::write(&path, csr).context(path.display())?;
+    Ok(path)
+}
+
+/// The dev instance's first admin.
+pub(crate) const DEV_ADMIN: &str = "開発用 管理者 (development admin)";
 
 /// The loud banner of `serve --dev`.
 pub(crate) fn banner(dir: &Path, local: &str) {
@@ -90,6 +116,11 @@ pub(crate) fn banner(dir: &Path, local: &str) {
     println!("  applications: POST http://{local}/api/v1/applications");
     println!(
         "  repository:   http://{local}/repository/ca.crt  /repository/root.crt  /repository/terms"
+    );
+    println!();
+    println!(
+        "Operator key (ca_admin, lra, responsible_person; development only): file:{}",
+        dev_admin_key(dir).display()
     );
     println!();
     println!("Apply with the dev card (paste in another terminal):");

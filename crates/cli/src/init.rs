@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use shuin_core::issuance::{CaProfile, IssuerIdentity};
 use shuin_core::x509::name::NameBuilder;
 use shuin_core::x509::template::{assemble_certificate, tbs_der};
-use shuin_core::{Clock, RandomSource, Serial};
+use shuin_core::{Clock, RandomSource, Role, Serial};
 use shuin_keys::{KeyRef, KeySpec, Signer};
 use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_store::sqlite::SqliteStore;
@@ -45,6 +45,9 @@ pub(crate) struct InitOptions {
     pub(crate) development: bool,
     /// M-of-N custodians: the PIN is sealed and split, and the instance starts sealed.
     pub(crate) custodians: Option<crate::seal_init::CustodianOptions>,
+    /// The CSR of the first `ca_admin` (DESIGN.md section 8), certified by the new
+    /// operator CA.
+    pub(crate) first_admin_csr: Option<PathBuf>,
 }
 
 fn actor(name: &str) -> Actor {
@@ -69,6 +72,29 @@ fn read_certificate(path: &Path) -> Result<Vec<u8>> {
     };
     x509_cert::Certificate::from_der(&der)
         .context(format!("{}: not an X.509 certificate", path.display()))?;
+    Ok(der)
+}
+
+fn read_csr(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).context(format!("--first-admin-csr {}", path.display()))?;
+    let der = match der::pem::decode_vec(&bytes) {
+        Ok(("CERTIFICATE REQUEST", der)) => der,
+        Ok((label, _)) => {
+            return Err(msg(format!(
+                "--first-admin-csr {}: expected a CERTIFICATE REQUEST, found {label:?}",
+                path.display()
+            )))
+        }
+        Err(_) => bytes,
+    };
+    shuin_core::csr::verify_csr(&der).map_err(|r| {
+        msg(format!(
+            "--first-admin-csr {}: {}: {}",
+            path.display(),
+            r.code.as_str(),
+            r.detail
+        ))
+    })?;
     Ok(der)
 }
 
@@ -98,6 +124,10 @@ pub(crate) async fn init(
             options.policy_oid
         ))
     })?;
+    let first_admin_csr = match &options.first_admin_csr {
+        Some(path) => Some(read_csr(path)?),
+        None => None,
+    };
     // Custodian options are checked before anything is made.
     let custodian_pin = match &options.custodians {
         Some(custodians) => Some(crate::seal_init::check(custodians, options)?),
@@ -197,7 +227,11 @@ pub(crate) async fn init(
     // Keys.
     let backend = opened.keys.as_ref();
     let mut keys = Vec::new();
-    for (label, spec) in [("root", options.root_key), ("issuing", options.issuing_key)] {
+    for (label, spec) in [
+        ("root", options.root_key),
+        ("issuing", options.issuing_key),
+        ("operator-ca", KeySpec::EcP256),
+    ] {
         append(EntryDraft {
             book: Book::Facility,
             kind: "key.generating".into(),
@@ -242,9 +276,9 @@ pub(crate) async fn init(
         }
         keys.push((key, signer));
     }
-    let [(root_key, root_signer), (issuing_key, issuing_signer)] =
-        <[(KeyRef, std::sync::Arc<dyn Signer>); 2]>::try_from(keys)
-            .map_err(|_| msg("internal: expected two keys"))?;
+    let [(root_key, root_signer), (issuing_key, issuing_signer), (operator_ca_key, operator_ca_signer)] =
+        <[(KeyRef, std::sync::Arc<dyn Signer>); 3]>::try_from(keys)
+            .map_err(|_| msg("internal: expected three keys"))?;
 
     let base = options.public_url.trim_end_matches('/');
     let spki = |signer: &dyn Signer| {
@@ -330,6 +364,25 @@ pub(crate) async fn init(
         pem("CERTIFICATE", &issuing_der)?,
     )
     .context("ca/issuing.pem")?;
+    let operator_ca_der = crate::operators_init::operator_ca(
+        &store,
+        operator_ca_signer,
+        &options.ca_name,
+        first_admin_csr.as_deref(),
+        if options.development {
+            &[Role::Lra, Role::ResponsiblePerson][..]
+        } else {
+            &[]
+        },
+        rng,
+        now,
+    )
+    .await?;
+    std::fs::write(
+        dir.join("ca/operator-ca.pem"),
+        pem("CERTIFICATE", &operator_ca_der)?,
+    )
+    .context("ca/operator-ca.pem")?;
     std::fs::write(dir.join("terms.txt"), DEFAULT_TERMS).context("terms.txt")?;
     std::fs::write(dir.join("cps.md"), DEFAULT_CPS).context("cps.md")?;
 
@@ -361,6 +414,8 @@ pub(crate) async fn init(
             policy_oid: options.policy_oid.clone(),
             subscriber_validity_days: 1825,
             seal,
+            operator_ca_key: Some(operator_ca_key.to_string()),
+            operator_ca_certificate: Some(PathBuf::from("ca/operator-ca.pem")),
         },
         ra: RaSection {
             responsible_person: options.responsible_person.clone(),

@@ -144,6 +144,7 @@ pub(crate) fn verify_export(export: &Path, since: Option<&Path>, json: bool) -> 
                 "audit_key_id": report.key_id_hex,
                 "audit_key_sha256": report.key_sha256_hex,
                 "since_checkpoint_size": report.since_size,
+                "operator_requests_verified": report.operator_requests,
                 "books": {
                     "application": report.counts.application,
                     "revocation": report.counts.revocation,
@@ -164,6 +165,10 @@ pub(crate) fn verify_export(export: &Path, since: Option<&Path>, json: bool) -> 
         if let Some(size) = report.since_size {
             println!("  extends the saved checkpoint of size {size}");
         }
+        println!(
+            "  {} signed operator requests re-checked against their operators' certificates",
+            report.operator_requests
+        );
     }
     Ok(())
 }

@@ -15,6 +15,8 @@ mod ceremony_run;
 mod ceremony_statement;
 mod checkpoints;
 mod config;
+mod console;
+mod console_client;
 mod demo;
 mod dev;
 mod enroll_cmd;
@@ -25,6 +27,8 @@ mod init;
 mod key_backend;
 mod ledger_cmd;
 mod operator_cmd;
+mod operator_key;
+mod operators_init;
 mod publishers;
 mod registration_cmd;
 mod retention_cmd;
@@ -74,31 +78,14 @@ enum Command {
     },
     /// Apply for a certificate with a JPKI signing key (applicant client).
     Apply(ApplyArgs),
-    /// Revoke a certificate (operator revocation, recorded in the revocation book).
-    Revoke {
-        #[arg(long)]
-        data: PathBuf,
-        /// Serial in hex.
-        #[arg(long)]
-        serial: String,
-        /// RFC 5280 reason name: unspecified, keyCompromise, cACompromise,
-        /// affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn.
-        #[arg(long)]
-        reason: String,
-        /// Who decided: an operator holding the `lra` role (recorded in the ledger; a
-        /// refusal is recorded in the organisation book).
-        #[arg(long)]
-        operator: String,
-        /// When the key was compromised (RFC 3339).
-        #[arg(long)]
-        invalidity_date: Option<String>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Issue a fresh CRL now (and the root's with --root).
+    /// Revoke a certificate (an lra's signed request to the running server, recorded in
+    /// the revocation book).
+    Revoke(revoke_cmd::RevokeArgs),
+    /// Issue a fresh CRL now (an lra's signed request), and the root's with --root (a
+    /// ca_admin's, on the local console).
     Crl {
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        console: console_client::ConsoleArgs,
         #[arg(long)]
         root: bool,
         #[arg(long)]
@@ -167,12 +154,12 @@ enum Command {
         #[command(subcommand)]
         command: ceremony_cmd::CeremonyCommand,
     },
-    /// Give one custodian's share to the running server of a sealed instance, through
-    /// its admin socket DIR/admin.sock (the high-security terminal).
+    /// Give one custodian's share to the running server of a sealed instance, as the
+    /// custodian's signed request on the local console DIR/admin.sock (the high-security
+    /// terminal). The share's SHA-256 is signed; the share itself never enters the books.
     Unseal {
-        /// Instance directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        console: console_client::ConsoleArgs,
         /// The custodian's share file (share-<i>.txt from `init --shares-out`).
         #[arg(long)]
         share_file: PathBuf,
@@ -241,6 +228,10 @@ struct InitArgs {
     /// A directory outside the instance for share-1.txt ... share-N.txt.
     #[arg(long, requires = "custodians")]
     shares_out: Option<PathBuf>,
+    /// The first ca_admin's CSR (from `shuin operator csr`), certified by the new
+    /// operator CA. Every later operator is enrolled by a ca_admin.
+    #[arg(long, value_name = "FILE")]
+    first_admin_csr: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -420,6 +411,7 @@ fn run(cli: Cli) -> Result<()> {
                 allow_test_cards: args.allow_test_cards,
                 listen: args.listen,
                 development: false,
+                first_admin_csr: Some(args.first_admin_csr),
                 custodians: match (args.custodians, args.threshold, args.shares_out) {
                     (Some(custodians), Some(threshold), Some(shares_out)) => {
                         Some(seal_init::CustodianOptions {
@@ -516,26 +508,12 @@ fn run(cli: Cli) -> Result<()> {
             };
             apply_cmd::run(request, card, &args.out, args.key_out.as_deref(), args.json)
         }
-        Command::Revoke {
-            data,
-            serial,
-            reason,
-            operator,
-            invalidity_date,
+        Command::Revoke(args) => runtime()?.block_on(revoke_cmd::revoke(args)),
+        Command::Crl {
+            console,
+            root,
             json,
-        } => runtime()?.block_on(revoke_cmd::revoke(
-            &data,
-            revoke_cmd::RevokeArgs {
-                serial: &serial,
-                reason: &reason,
-                operator: &operator,
-                invalidity_date: invalidity_date.as_deref(),
-                json,
-            },
-        )),
-        Command::Crl { data, root, json } => {
-            runtime()?.block_on(revoke_cmd::crl(&data, root, json))
-        }
+        } => runtime()?.block_on(revoke_cmd::crl(&console, root, json)),
         Command::Ledger { command } => {
             let rt = runtime()?;
             match command {
@@ -596,10 +574,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Status { data, json } => runtime()?.block_on(status_cmd::status(&data, json)),
         Command::Ceremony { command } => ceremony_cmd::run(command),
         Command::Unseal {
-            data,
+            console,
             share_file,
             json,
-        } => runtime()?.block_on(admin_socket::unseal(&data, &share_file, json)),
+        } => runtime()?.block_on(revoke_cmd::unseal(&console, &share_file, json)),
         Command::Demo => {
             init_tracing_quiet();
             runtime()?.block_on(demo::run())

@@ -1,13 +1,23 @@
-//! `shuin operator add|list`: the operator registry in the organisation book
-//! (DESIGN.md section 6). Also the shared opening of the registry for `review` and
-//! `automation`.
+//! `shuin operator`: personal operator keys and their enrolment (DESIGN.md section 8).
+//!
+//! On the operator's side: `key` (a development key file) and `csr` (a CSR from the key
+//! on their token or in the file). On a `ca_admin`'s side, as signed requests to the
+//! running server: `add` (the operator CA certifies the CSR and the role is granted),
+//! `grant`, `remove-role` and `revoke`. `list` reads the organisation book.
+//!
+//! Also the shared helpers of the commands that still name their operator
+//! (`--operator`, on the CA host): `open_registry` and `authorize`.
 
 use crate::config::InstanceConfig;
-use crate::failure::{msg, Result};
+use crate::console_client::{call, print, ConsoleArgs};
+use crate::failure::{msg, Context, Result};
+use crate::operator_key::OperatorKeyArgs;
+use base64::Engine;
 use clap::Subcommand;
-use shuin_core::{Clock, SystemClock};
+use serde_json::json;
+use shuin_core::{Action, Clock, Role, SystemClock};
 use shuin_ledger::Actor;
-use shuin_ra::operators::{self, OperatorError, Role};
+use shuin_ra::operators::{self, OperatorError};
 use shuin_store::sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
 
@@ -16,24 +26,86 @@ pub(crate) const LOCAL_ZONE: &str = "high_security";
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum OperatorCommand {
-    /// Give an operator a role (ledgered as `operator.added` in the organisation book).
-    /// A responsible_person added here becomes the designated 責任者.
-    Add {
+    /// Make a personal key in a PKCS#8 file (0600): for development and tests only.
+    /// Production operators generate their key on their own token (e.g. `pkcs11-tool
+    /// --keypairgen --key-type EC:prime256v1 --label NAME`).
+    Key {
+        /// Where to write the key.
         #[arg(long)]
-        data: PathBuf,
-        /// The operator's name as it goes into the ledger.
+        out: PathBuf,
+        /// p256, p384, rsa2048 or rsa3072.
+        #[arg(long, default_value = "p256")]
+        key_type: String,
+    },
+    /// Make the CSR to enrol with: subject CN=NAME, signed by the operator's own key.
+    Csr {
+        #[command(flatten)]
+        key: OperatorKeyArgs,
+        /// The operator's name as it will go into the books.
         #[arg(long)]
         name: String,
+        /// Where to write the CSR (PEM).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Enrol an operator from their CSR and grant a role (ca_admin, signed request): the
+    /// operator CA issues their certificate (one year).
+    Add {
+        #[command(flatten)]
+        console: ConsoleArgs,
+        /// The operator's CSR (PEM or DER), from `shuin operator csr`.
+        #[arg(long)]
+        csr: PathBuf,
         /// ca_admin, key_custodian, lra, responsible_person, auditor or monitor.
         #[arg(long)]
         role: String,
-        /// The ca_admin doing this; may be left out only while no ca_admin is registered.
+        /// Where to write the operator's certificate (PEM).
         #[arg(long)]
-        operator: Option<String>,
+        cert_out: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
-    /// List the operators and their roles.
+    /// Grant one more role to an enrolled operator (ca_admin, signed request).
+    Grant {
+        #[command(flatten)]
+        console: ConsoleArgs,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a role (ca_admin, signed request).
+    RemoveRole {
+        #[command(flatten)]
+        console: ConsoleArgs,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an operator's certificates (ca_admin, signed request); they go on the
+    /// operator CA's CRL (/repository/operator-ca.crl).
+    Revoke {
+        #[command(flatten)]
+        console: ConsoleArgs,
+        #[arg(long)]
+        name: String,
+        /// RFC 5280 reason name.
+        #[arg(long, default_value = "unspecified")]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask the server who the key's holder is, with their roles and the seal state.
+    Whoami {
+        #[command(flatten)]
+        console: ConsoleArgs,
+    },
+    /// List the operators, their roles and certificates, from the organisation book.
     List {
         #[arg(long)]
         data: PathBuf,
@@ -43,7 +115,7 @@ pub(crate) enum OperatorCommand {
 }
 
 /// Opens the store of an instance with the registry ready: the responsible person from
-/// `shuin.toml` (designated at init) is taken into the registry if it has none yet.
+/// `shuin.toml` is taken into the book while no operator holds the role.
 pub(crate) async fn open_registry(dir: &Path) -> Result<(SqliteStore, InstanceConfig)> {
     let config = InstanceConfig::load(dir)?;
     let store = crate::runtime::open_store(dir).await?;
@@ -62,7 +134,8 @@ pub(crate) fn failed(e: OperatorError) -> crate::failure::Error {
     msg(e.to_string())
 }
 
-/// Checks the operator's role (ledgering a refusal) and returns the ledger actor.
+/// Checks the operator's role by the organisation book (ledgering a refusal) and
+/// returns the ledger actor.
 pub(crate) async fn authorize(
     store: &SqliteStore,
     name: &str,
@@ -74,96 +147,170 @@ pub(crate) async fn authorize(
         .map_err(failed)
 }
 
+fn parse_role(text: &str) -> Result<Role> {
+    Role::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        msg(format!("--role must be one of {}", names.join(", ")))
+    })
+}
+
+fn read_csr(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).context(format!("--csr {}", path.display()))?;
+    Ok(match der::pem::decode_vec(&bytes) {
+        Ok((_, der)) => der,
+        Err(_) => bytes,
+    })
+}
+
 pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
     match command {
+        OperatorCommand::Key { out, key_type } => {
+            let spec = crate::apply_cmd::key_spec(&key_type)?;
+            let (_, pkcs8) = shuin_keys::SoftwareSigner::generate(spec).context("generating")?;
+            let pem = shuin_keys::pkcs8_pem(&pkcs8).context("PEM")?;
+            shuin_keys::write_private_file(&out, pem.as_bytes()).context(out.display())?;
+            println!("wrote {} (development and tests only)", out.display());
+            Ok(())
+        }
+        OperatorCommand::Csr { key, name, out } => {
+            shuin_ca::operator_ca::check_name(&name).map_err(msg)?;
+            let signer = key.signer()?;
+            let der = shuin_client::build_named_csr(signer.as_ref(), &name)
+                .map_err(|e| msg(format!("CSR: {e}")))?;
+            let pem =
+                der::pem::encode_string("CERTIFICATE REQUEST", der::pem::LineEnding::LF, &der)
+                    .context("PEM")?;
+            std::fs::write(&out, pem).context(out.display())?;
+            println!(
+                "wrote {}: give it to a ca_admin for `shuin operator add --csr`",
+                out.display()
+            );
+            Ok(())
+        }
         OperatorCommand::Add {
-            data,
-            name,
+            console,
+            csr,
             role,
-            operator,
+            cert_out,
             json,
         } => {
-            let role = Role::parse(&role).ok_or_else(|| {
-                let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
-                msg(format!("--role must be one of {}", names.join(", ")))
-            })?;
-            let (store, _) = open_registry(&data).await?;
-            let result = add(&store, &name, role, operator.as_deref()).await;
-            store.close().await;
-            let op = result?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"name": op.name, "roles": op.roles, "added_at": op.added_at})
-                );
-            } else {
-                println!("{} now holds the role {role}", op.name);
+            let role = parse_role(&role)?;
+            let csr = base64::engine::general_purpose::STANDARD.encode(read_csr(&csr)?);
+            let params = json!({"csr": csr, "role": role});
+            let result = call(&console, Action::OperatorAdd, params, None).await?;
+            if let (Some(path), Some(pem)) = (&cert_out, result["certificate_pem"].as_str()) {
+                std::fs::write(path, pem).context(path.display())?;
             }
+            print(&result, json, |r| {
+                format!(
+                    "enrolled {} with the role {}",
+                    r["name"].as_str().unwrap_or(""),
+                    r["role"].as_str().unwrap_or("")
+                )
+            });
             Ok(())
         }
-        OperatorCommand::List { data, json } => {
-            let (store, _) = open_registry(&data).await?;
-            let listed = operators::operators(&store).await.map_err(failed);
-            let designated = operators::responsible_person(&store).await;
-            store.close().await;
-            let listed = listed?;
-            let designated = designated.map_err(|e| msg(format!("storage: {e}")))?;
-            if json {
-                let rows: Vec<serde_json::Value> = listed
-                    .iter()
-                    .map(|op| {
-                        serde_json::json!({
-                            "name": op.name,
-                            "roles": op.roles,
-                            "added_at": op.added_at,
-                            "designated_responsible_person": designated.as_deref() == Some(op.name.as_str()),
-                        })
-                    })
-                    .collect();
-                println!("{}", serde_json::Value::Array(rows));
-            } else {
-                for op in listed {
-                    let roles: Vec<&str> = op.roles.iter().map(|r| r.as_str()).collect();
-                    let mark = if designated.as_deref() == Some(op.name.as_str()) {
-                        "  (designated 責任者)"
-                    } else {
-                        ""
-                    };
-                    println!("{}  {}{mark}", op.name, roles.join(","));
-                }
-            }
+        OperatorCommand::Grant {
+            console,
+            name,
+            role,
+            json,
+        } => change_role(&console, Action::OperatorGrant, &name, &role, json).await,
+        OperatorCommand::RemoveRole {
+            console,
+            name,
+            role,
+            json,
+        } => change_role(&console, Action::OperatorRemoveRole, &name, &role, json).await,
+        OperatorCommand::Revoke {
+            console,
+            name,
+            reason,
+            json,
+        } => {
+            let params = json!({"name": name, "reason": reason});
+            let result = call(&console, Action::OperatorRevoke, params, None).await?;
+            print(&result, json, |r| {
+                format!(
+                    "revoked {} certificate(s) of {name}; operator CRL number {}",
+                    r["certificates_revoked"], r["operator_crl_number"]
+                )
+            });
             Ok(())
         }
+        OperatorCommand::Whoami { console } => {
+            let result = call(&console, Action::Status, json!({}), None).await?;
+            println!("{result}");
+            Ok(())
+        }
+        OperatorCommand::List { data, json } => list(&data, json).await,
     }
 }
 
-async fn add(
-    store: &SqliteStore,
+async fn change_role(
+    console: &ConsoleArgs,
+    action: Action,
     name: &str,
-    role: Role,
-    operator: Option<&str>,
-) -> Result<operators::Operator> {
-    let action = format!("add the operator {name:?} as {role}");
-    let by = match operator {
-        Some(by) => authorize(store, by, Role::CaAdmin, &action).await?,
-        None => {
-            let admins = operators::operators(store)
-                .await
-                .map_err(failed)?
-                .into_iter()
-                .any(|op| op.holds(Role::CaAdmin));
-            if admins {
-                // Refused and ledgered like any other unauthorised request.
-                authorize(store, "(no --operator)", Role::CaAdmin, &action).await?;
-            }
-            Actor {
-                name: "bootstrap (no ca_admin registered yet)".into(),
-                role: Role::CaAdmin.as_str().into(),
-                zone: LOCAL_ZONE.into(),
-            }
+    role: &str,
+    json: bool,
+) -> Result<()> {
+    let role = parse_role(role)?;
+    let result = call(console, action, json!({"name": name, "role": role}), None).await?;
+    print(&result, json, |_| {
+        if action == Action::OperatorGrant {
+            format!("{name} now holds the role {role}")
+        } else {
+            format!("{name} no longer holds the role {role}")
         }
-    };
-    operators::add_operator(store, name, role, &by, now())
-        .await
-        .map_err(failed)
+    });
+    Ok(())
+}
+
+async fn list(data: &Path, json: bool) -> Result<()> {
+    let store = crate::runtime::open_store(data).await?;
+    let roster = shuin_books::organisation::replay(&store).await;
+    store.close().await;
+    let roster = roster.map_err(|e| msg(e.to_string()))?;
+    let now = now();
+    let designated = roster.responsible_person().map(|op| op.name.clone());
+    let rows: Vec<serde_json::Value> = roster
+        .operators()
+        .map(|op| {
+            let current = op.current_certificate(now);
+            json!({
+                "name": op.name,
+                "roles": op.roles,
+                "since": op.since,
+                "certificate_sha256": current.map(|c| c.sha256.clone()),
+                "certificate_not_after": current.map(|c| shuin_core::timefmt::rfc3339(c.not_after)),
+                "certificates_revoked": op.certificates.iter().filter(|c| c.revoked.is_some()).count(),
+                "designated_responsible_person": designated.as_deref() == Some(op.name.as_str()),
+            })
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(());
+    }
+    for row in rows {
+        let roles: Vec<&str> = row["roles"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        let mark = if row["designated_responsible_person"] == json!(true) {
+            "  (designated 責任者)"
+        } else {
+            ""
+        };
+        let certificate = row["certificate_sha256"]
+            .as_str()
+            .map(|s| format!("  certificate {}", &s[..16.min(s.len())]))
+            .unwrap_or_else(|| "  no usable certificate".into());
+        println!(
+            "{}  {}{certificate}{mark}",
+            row["name"].as_str().unwrap_or(""),
+            roles.join(",")
+        );
+    }
+    Ok(())
 }

@@ -1,33 +1,29 @@
-//! `shuin review list|show|approve|reject`: the LRA review queue. Approval issues
-//! through the CA in this process (as `shuin revoke` does), with the LRA as approver.
+//! `shuin review list|show|approve|reject`: the LRA review queue, as signed requests to
+//! the running server. Approval issues through the server's CA, with the LRA (the
+//! operator who signed) as approver.
 
+use crate::console_client::{call, print, ConsoleArgs};
 use crate::failure::{msg, Result};
-use crate::operator_cmd::{authorize, failed, now, open_registry};
 use clap::Subcommand;
-use shuin_ra::operators::Role;
-use shuin_ra::review;
+use serde_json::json;
+use shuin_core::Action;
 use shuin_store::ApplicationRecord;
-use std::path::PathBuf;
+use std::time::SystemTime;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ReviewCommand {
     /// The applications waiting for an LRA.
     List {
-        #[arg(long)]
-        data: PathBuf,
-        /// The LRA (role lra).
-        #[arg(long)]
-        operator: String,
+        #[command(flatten)]
+        console: ConsoleArgs,
         #[arg(long)]
         json: bool,
     },
     /// The evidence of one application: JPKI certificate, basic items with substitute
     /// characters marked, what the applicant entered, why it waits.
     Show {
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        operator: String,
+        #[command(flatten)]
+        console: ConsoleArgs,
         #[arg(long)]
         id: String,
         #[arg(long)]
@@ -35,10 +31,8 @@ pub(crate) enum ReviewCommand {
     },
     /// Approve and issue, with the LRA as approver.
     Approve {
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        operator: String,
+        #[command(flatten)]
+        console: ConsoleArgs,
         #[arg(long)]
         id: String,
         /// An optional note, recorded with the approval.
@@ -49,10 +43,8 @@ pub(crate) enum ReviewCommand {
     },
     /// Reject, with a reason the applicant sees.
     Reject {
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        operator: String,
+        #[command(flatten)]
+        console: ConsoleArgs,
         #[arg(long)]
         id: String,
         #[arg(long)]
@@ -62,7 +54,8 @@ pub(crate) enum ReviewCommand {
     },
 }
 
-fn summary(record: &ApplicationRecord) -> serde_json::Value {
+/// One line of the queue.
+pub(crate) fn summary(record: &ApplicationRecord) -> serde_json::Value {
     serde_json::json!({
         "id": record.id,
         "received_at": shuin_core::timefmt::rfc3339(record.received_at),
@@ -73,59 +66,34 @@ fn summary(record: &ApplicationRecord) -> serde_json::Value {
 
 pub(crate) async fn run(command: ReviewCommand) -> Result<()> {
     match command {
-        ReviewCommand::List {
-            data,
-            operator,
-            json,
-        } => {
-            let (store, _) = open_registry(&data).await?;
-            let result = async {
-                authorize(&store, &operator, Role::Lra, "list the review queue").await?;
-                review::pending(&store).await.map_err(failed)
-            }
-            .await;
-            store.close().await;
-            let pending = result?;
-            if json {
-                let rows: Vec<serde_json::Value> = pending.iter().map(summary).collect();
-                println!("{}", serde_json::Value::Array(rows));
-            } else if pending.is_empty() {
-                println!("no application waits for review");
-            } else {
-                for record in &pending {
-                    let reasons: Vec<&str> =
-                        record.review_reasons.iter().map(|r| r.as_str()).collect();
-                    println!(
-                        "{}  {}  {}  {}",
-                        record.id,
-                        shuin_core::timefmt::rfc3339(record.received_at),
-                        record.details["subject_name"].as_str().unwrap_or(""),
-                        reasons.join(",")
-                    );
+        ReviewCommand::List { console, json } => {
+            let pending = call(&console, Action::ReviewList, json!({}), None).await?;
+            print(&pending, json, |list| {
+                let rows = list.as_array().cloned().unwrap_or_default();
+                if rows.is_empty() {
+                    return "no application waits for review".into();
                 }
-            }
+                rows.iter()
+                    .map(|r| {
+                        let reasons: Vec<&str> = r["review_reasons"]
+                            .as_array()
+                            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                            .unwrap_or_default();
+                        format!(
+                            "{}  {}  {}  {}",
+                            r["id"].as_str().unwrap_or(""),
+                            r["received_at"].as_str().unwrap_or(""),
+                            r["subject_name"].as_str().unwrap_or(""),
+                            reasons.join(",")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
             Ok(())
         }
-        ReviewCommand::Show {
-            data,
-            operator,
-            id,
-            json,
-        } => {
-            let (store, _) = open_registry(&data).await?;
-            let result = async {
-                authorize(
-                    &store,
-                    &operator,
-                    Role::Lra,
-                    &format!("review application {id}"),
-                )
-                .await?;
-                review::application(&store, &id).await.map_err(failed)
-            }
-            .await;
-            store.close().await;
-            let view = review::evidence(&result?);
+        ReviewCommand::Show { console, id, json } => {
+            let view = call(&console, Action::ReviewShow, json!({"id": id}), None).await?;
             if json {
                 println!("{view}");
             } else {
@@ -134,15 +102,28 @@ pub(crate) async fn run(command: ReviewCommand) -> Result<()> {
             Ok(())
         }
         ReviewCommand::Approve {
-            data,
-            operator,
+            console,
             id,
             reason,
             json,
-        } => approve(data, &operator, &id, reason.as_deref(), json).await,
+        } => {
+            let mut params = json!({"id": id});
+            if let Some(note) = reason {
+                params["note"] = json!(note);
+            }
+            let result = call(&console, Action::ReviewApprove, params, None).await?;
+            print(&result, json, |r| {
+                format!(
+                    "approved {} by {}; issued serial {}",
+                    r["id"].as_str().unwrap_or(""),
+                    r["approver"].as_str().unwrap_or(""),
+                    r["serial"].as_str().unwrap_or("")
+                )
+            });
+            Ok(())
+        }
         ReviewCommand::Reject {
-            data,
-            operator,
+            console,
             id,
             reason,
             json,
@@ -150,81 +131,18 @@ pub(crate) async fn run(command: ReviewCommand) -> Result<()> {
             let reason = reason
                 .filter(|r| !r.trim().is_empty())
                 .ok_or_else(|| msg("a rejection needs --reason TEXT"))?;
-            let (store, _) = open_registry(&data).await?;
-            let result = async {
-                let lra = authorize(
-                    &store,
-                    &operator,
-                    Role::Lra,
-                    &format!("reject application {id}"),
+            let params = json!({"id": id, "reason": reason});
+            let result = call(&console, Action::ReviewReject, params, None).await?;
+            print(&result, json, |r| {
+                format!(
+                    "rejected {} by {}",
+                    r["id"].as_str().unwrap_or(""),
+                    r["decided_by"].as_str().unwrap_or("")
                 )
-                .await?;
-                review::reject(&store, &id, &lra, &reason, now())
-                    .await
-                    .map_err(failed)
-            }
-            .await;
-            store.close().await;
-            let record = result?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"id": record.id, "status": record.status.as_str(), "reason": record.rejection_reason, "decided_by": operator})
-                );
-            } else {
-                println!("rejected {} by {operator}", record.id);
-            }
+            });
             Ok(())
         }
     }
-}
-
-async fn approve(
-    data: PathBuf,
-    operator: &str,
-    id: &str,
-    note: Option<&str>,
-    json: bool,
-) -> Result<()> {
-    // Check the role before opening the CA key.
-    let (store, _) = open_registry(&data).await?;
-    let checked = authorize(
-        &store,
-        operator,
-        Role::Lra,
-        &format!("approve application {id}"),
-    )
-    .await;
-    store.close().await;
-    let lra = checked?;
-    let side = crate::runtime::open_ca(&data).await?;
-    let result =
-        review::approve(side.store.as_ref(), side.ca.as_ref(), id, &lra, note, now()).await;
-    let result = match result {
-        Ok(record) => supersede_replaced(&side.store, &side.ca, &record)
-            .await
-            .map(|()| record),
-        Err(e) => Err(failed(e)),
-    };
-    side.store.close().await;
-    let record = result?;
-    let serial = record
-        .serial
-        .as_ref()
-        .map(|s| s.to_hex())
-        .ok_or_else(|| msg("issued without a serial"))?;
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({"id": record.id, "status": record.status.as_str(), "serial": serial, "approver": lra.name, "approver_role": "lra"})
-        );
-    } else {
-        println!(
-            "approved {} by {}; issued serial {serial}",
-            record.id, lra.name
-        );
-    }
-    Ok(())
 }
 
 /// For an approved reissue: now that the new certificate exists, revoke the old one as
@@ -233,6 +151,7 @@ pub(crate) async fn supersede_replaced(
     store: &std::sync::Arc<shuin_store::sqlite::SqliteStore>,
     ca: &std::sync::Arc<shuin_ca::CaService>,
     record: &ApplicationRecord,
+    now: SystemTime,
 ) -> Result<()> {
     let Some(old) = record.details["replaces"].as_str() else {
         return Ok(());
@@ -257,7 +176,7 @@ pub(crate) async fn supersede_replaced(
             application_id: &record.id,
             holder,
             notice_id: &notice_id,
-            now: now(),
+            now,
         },
     )
     .await

@@ -28,10 +28,13 @@ pub(crate) struct Instance {
     pub(crate) seal: Arc<crate::seal::Seal>,
     /// The outside repositories (`[[publishers]]`), fed by `watch::run`.
     pub(crate) publishers: Vec<Arc<dyn shuin_repo::publish::Publisher>>,
+    /// The gate of signed operator requests (`None` without an operator CA).
+    pub(crate) gate: Option<Arc<shuin_books::Gate>>,
 }
 
-/// The CA side alone (for `revoke` and `crl` run beside a server).
+/// The CA side: what the issuer key's backend opens.
 pub(crate) struct CaSide {
+    pub(crate) dir: std::path::PathBuf,
     pub(crate) config: InstanceConfig,
     pub(crate) store: Arc<SqliteStore>,
     pub(crate) ca: Arc<CaService>,
@@ -85,14 +88,6 @@ pub(crate) fn crl_layout(config: &InstanceConfig) -> shuin_ca::CrlLayout {
     }
 }
 
-/// Opens the CA: store, key backend, issuer key, chain; reconciles interrupted work.
-pub(crate) async fn open_ca(dir: &Path) -> Result<CaSide> {
-    let config = InstanceConfig::load(dir)?;
-    let store = Arc::new(open_store(dir).await?);
-    let backend = open_key_backend(&config, dir)?;
-    open_ca_with(dir, config, store, backend).await
-}
-
 /// Opens the CA on an opened key backend (after unsealing, or from `open_ca`).
 pub(crate) async fn open_ca_with(
     dir: &Path,
@@ -144,6 +139,7 @@ pub(crate) async fn open_ca_with(
         tracing::warn!(?reconciled, "reconciled interrupted issuances");
     }
     Ok(CaSide {
+        dir: dir.to_path_buf(),
         config,
         store,
         ca: Arc::new(ca),
@@ -289,6 +285,9 @@ pub(crate) async fn open_ca_parts(side: CaSide) -> Result<crate::seal::CaParts> 
         )
         .await?,
     );
+    let root_key = KeyRef::parse(&side.config.ca.root_key).context("ca.root_key")?;
+    let root = side.backend.signer(&root_key).context("root key")?;
+    let operator_ca = open_operator_ca(&side)?;
     ocsp.load(side.store.as_ref())
         .await
         .context("loading certificate statuses")?;
@@ -301,7 +300,37 @@ pub(crate) async fn open_ca_parts(side: CaSide) -> Result<crate::seal::CaParts> 
         ca: side.ca,
         ocsp,
         checkpoints,
+        operator_ca,
+        root,
     })
+}
+
+/// The operator CA certificate of an instance, if it has one.
+pub(crate) fn operator_ca_certificate(
+    dir: &Path,
+    config: &InstanceConfig,
+) -> Result<Option<Vec<u8>>> {
+    config
+        .ca
+        .operator_ca_certificate
+        .as_ref()
+        .map(|path| read_pem_or_der(&dir.join(path)))
+        .transpose()
+}
+
+fn open_operator_ca(side: &CaSide) -> Result<Option<Arc<shuin_ca::OperatorCa>>> {
+    let (Some(key), Some(path)) = (
+        &side.config.ca.operator_ca_key,
+        &side.config.ca.operator_ca_certificate,
+    ) else {
+        tracing::warn!("this instance has no operator CA (made before operator identity): operators cannot be enrolled");
+        return Ok(None);
+    };
+    let key = KeyRef::parse(key).context("ca.operator_ca_key")?;
+    let signer = side.backend.signer(&key).context("operator CA key")?;
+    let der = read_pem_or_der(&side.dir.join(path))?;
+    let ca = shuin_ca::OperatorCa::new(signer, der).map_err(|e| msg(e.to_string()))?;
+    Ok(Some(Arc::new(ca)))
 }
 
 /// Opens everything under `dir`. An instance with custodians (`[ca.seal]`) opens sealed:
@@ -362,6 +391,19 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         None => crate::seal::publish_stored_crls(&config, &store, &repository).await?,
     }
     let publishers = crate::publishers::build(&config.publishers, dir)?;
+    let gate = operator_ca_certificate(dir, &config)?.map(|der| {
+        Arc::new(shuin_books::Gate::new(
+            der,
+            shuin_books::organisation::RefusalBudget::default(),
+        ))
+    });
+    if let Some(crl) = store
+        .latest_crl(shuin_ca::operator_ca::OPERATOR_CRL_SCOPE)
+        .await
+        .context("operator CRL")?
+    {
+        repository.publish_other_crl(shuin_ca::operator_ca::OPERATOR_CRL_SCOPE, published(crl));
+    }
     let base = config.instance.public_url.trim_end_matches('/').to_owned();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let issuer: Arc<dyn shuin_core::issuance::Issuer> =
@@ -410,5 +452,6 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         },
         seal,
         publishers,
+        gate,
     })
 }

@@ -29,14 +29,19 @@ pub(crate) struct CaParts {
     pub(crate) ocsp: Arc<OcspService>,
     /// Signs ledger checkpoints (the audit key lives in the same backend).
     pub(crate) checkpoints: Arc<crate::checkpoints::CheckpointMaker>,
+    /// Certifies operators' keys (absent on instances made before operator identity).
+    pub(crate) operator_ca: Option<Arc<shuin_ca::OperatorCa>>,
+    /// The root key, for the root's CRL on the local console.
+    pub(crate) root: Arc<dyn shuin_keys::Signer>,
 }
 
 /// The seal state of a running instance.
 pub(crate) struct Seal {
     parts: RwLock<Option<Arc<CaParts>>>,
     config: Option<SealConfig>,
-    /// Shares accepted so far (zeroized on drop); serialises unseal attempts.
-    held: tokio::sync::Mutex<Vec<Share>>,
+    /// Shares accepted so far (zeroized on drop), each with the custodian who gave it;
+    /// serialises unseal attempts.
+    held: tokio::sync::Mutex<Vec<(Share, String)>>,
 }
 
 impl Seal {
@@ -210,20 +215,6 @@ pub(crate) struct UnsealAnswer {
     pub(crate) message: String,
 }
 
-fn custodian_actor(index: Option<u8>, peer_uid: Option<u32>) -> Actor {
-    let name = match (index, peer_uid) {
-        (Some(i), Some(uid)) => format!("custodian share {i} (uid {uid})"),
-        (Some(i), None) => format!("custodian share {i}"),
-        (None, Some(uid)) => format!("unidentified custodian (uid {uid})"),
-        (None, None) => "unidentified custodian".into(),
-    };
-    Actor {
-        name,
-        role: "key_custodian".into(),
-        zone: "high_security".into(),
-    }
-}
-
 impl UnsealDesk {
     async fn ledger(&self, kind: &str, actor: Actor, payload: serde_json::Value) -> Result<()> {
         self.store
@@ -243,9 +234,15 @@ impl UnsealDesk {
             .map_err(|e| msg(format!("ledger: {e}")))
     }
 
-    /// Takes one share's text. Every attempt is recorded in the facility book with the
-    /// share's index and the outcome, never the share itself.
-    pub(crate) async fn offer(&self, text: &str, peer_uid: Option<u32>) -> Result<UnsealAnswer> {
+    /// Takes one share's text from `custodian` (who signed the unseal request). Every
+    /// attempt is recorded in the facility book with the share's index, the custodian and
+    /// the outcome, never the share itself. One custodian gives at most one share.
+    pub(crate) async fn offer(
+        &self,
+        text: &str,
+        custodian: &Actor,
+        peer_uid: Option<u32>,
+    ) -> Result<UnsealAnswer> {
         let Some(config) = self.seal.custodians().cloned() else {
             return Ok(UnsealAnswer {
                 accepted: false,
@@ -266,14 +263,21 @@ impl UnsealDesk {
             }
             Ok(share) => match crate::seal_shares::check(&config, &share) {
                 Err(refusal) => Err(refusal),
-                Ok(()) if held.iter().any(|h| h.index == share.index) => Err((
+                Ok(()) if held.iter().any(|(h, _)| h.index == share.index) => Err((
                     "duplicate",
                     format!("share {} was already given", share.index),
+                )),
+                Ok(()) if held.iter().any(|(_, by)| by == &custodian.name) => Err((
+                    "same_custodian",
+                    format!(
+                        "{} has already given a share: M shares must come from M custodians",
+                        custodian.name
+                    ),
                 )),
                 Ok(()) => Ok(share),
             },
         };
-        let actor = custodian_actor(index, peer_uid);
+        let actor = custodian.clone();
         let share = match verdict {
             Err((outcome, message)) => {
                 let count = u8::try_from(held.len()).unwrap_or(u8::MAX);
@@ -307,7 +311,7 @@ impl UnsealDesk {
                 "threshold": config.threshold, "instance_id": config.instance_id, "peer_uid": peer_uid}),
         )
         .await?;
-        held.push(share);
+        held.push((share, custodian.name.clone()));
         tracing::info!(
             share_index = index,
             shares_held = count,
@@ -328,13 +332,15 @@ impl UnsealDesk {
             });
         }
         // Threshold reached: the shares are spent whatever happens next.
-        let shares = std::mem::take(&mut *held);
+        let (shares, givers): (Vec<Share>, Vec<String>) =
+            std::mem::take(&mut *held).into_iter().unzip();
         match self.activate(&config, &shares).await {
             Ok(()) => {
                 self.ledger(
                     "seal.unsealed",
                     actor,
                     serde_json::json!({"shares_used": shares.iter().map(|s| s.index).collect::<Vec<_>>(),
+                        "custodians": givers,
                         "threshold": config.threshold, "instance_id": config.instance_id}),
                 )
                 .await?;

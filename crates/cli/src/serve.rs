@@ -27,7 +27,7 @@ pub(crate) async fn serve_on(
 ) -> Result<()> {
     tracing::info!(local = ?listener.local_addr().ok(), "serving");
     let instance = std::sync::Arc::new(instance);
-    // The high-security terminal of a sealed instance: `shuin unseal` talks to it.
+    // The local console (high-security zone): operators' signed requests, unseal shares.
     let admin = crate::admin_socket::start(&instance).await?;
     let upkeep = {
         let instance = instance.clone();
@@ -40,9 +40,7 @@ pub(crate) async fn serve_on(
         .context("server");
     upkeep.abort();
     let _ = upkeep.await;
-    if let Some(admin) = admin {
-        admin.stop().await;
-    }
+    admin.stop().await;
     if let Some(parts) = instance.seal.parts() {
         if let Err(e) = parts.checkpoints.checkpoint_now().await {
             tracing::error!(error = %e, "the shutdown checkpoint failed");

@@ -93,7 +93,7 @@ async fn resume_approved(instance: &Instance, ca: &std::sync::Arc<shuin_ca::CaSe
             for record in &done.issued {
                 tracing::info!(application = %record.id, "resumed an interrupted issuance");
                 if let Err(e) =
-                    crate::review_cmd::supersede_replaced(&instance.store, ca, record).await
+                    crate::review_cmd::supersede_replaced(&instance.store, ca, record, now).await
                 {
                     tracing::error!(application = %record.id, error = %e, "superseding after a resumed reissue failed");
                 }

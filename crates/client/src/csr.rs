@@ -22,6 +22,25 @@ pub fn build_csr(key: &dyn Signer) -> Result<Vec<u8>, ClientError> {
         .country("JP")
         .map_err(encoding)?
         .build();
+    csr_with_subject(key, subject)
+}
+
+/// A DER CSR for an operator's personal key with subject `CN=name` (DESIGN.md section
+/// 8): the operator CA certifies the name a `ca_admin` accepts.
+pub fn build_named_csr(key: &dyn Signer, name: &str) -> Result<Vec<u8>, ClientError> {
+    let encoding = |e: der::Error| ClientError::Encoding(e.to_string());
+    let subject = shuin_core::x509::name::NameBuilder::new()
+        .common_name(name)
+        .map_err(encoding)?
+        .build();
+    csr_with_subject(key, subject)
+}
+
+fn csr_with_subject(
+    key: &dyn Signer,
+    subject: x509_cert::name::Name,
+) -> Result<Vec<u8>, ClientError> {
+    let encoding = |e: der::Error| ClientError::Encoding(e.to_string());
     let info = CertReqInfo {
         version: Version::V1,
         subject,

@@ -13,7 +13,7 @@ mod revoke;
 mod status;
 
 pub use apply::{apply, ApplyOutcome, ApplyRequest, CardSigner, FileCard};
-pub use csr::build_csr;
+pub use csr::{build_csr, build_named_csr};
 pub use enroll::{enroll, EnrollRequest, Enrolled};
 pub use error::ClientError;
 #[cfg(feature = "pkcs11")]

@@ -138,6 +138,10 @@ pub enum Action {
     OperatorRevoke,
     /// Revoke a subscriber certificate.
     Revoke,
+    /// List the LRA review queue.
+    ReviewList,
+    /// Read one application's evidence (personal data).
+    ReviewShow,
     /// Approve an application in the LRA review queue.
     ReviewApprove,
     /// Reject an application in the LRA review queue.
@@ -195,7 +199,7 @@ const ANY: &[Zone] = &[
 
 impl Action {
     /// Every action, in the order of the policy table.
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 21] = [
         Action::Unseal,
         Action::Ceremony,
         Action::RootCrl,
@@ -204,6 +208,8 @@ impl Action {
         Action::OperatorRemoveRole,
         Action::OperatorRevoke,
         Action::Revoke,
+        Action::ReviewList,
+        Action::ReviewShow,
         Action::ReviewApprove,
         Action::ReviewReject,
         Action::RegistrationCreate,
@@ -225,6 +231,8 @@ impl Action {
             Action::OperatorRemoveRole => "operator_remove_role",
             Action::OperatorRevoke => "operator_revoke",
             Action::Revoke => "revoke",
+            Action::ReviewList => "review_list",
+            Action::ReviewShow => "review_show",
             Action::ReviewApprove => "review_approve",
             Action::ReviewReject => "review_reject",
             Action::RegistrationCreate => "registration_create",
@@ -279,6 +287,12 @@ impl Action {
             }
             Action::FacilityImport => one(&[CaAdmin], INSIDE),
             Action::RetentionPurge => one(&[CaAdmin], LOCAL),
+            Action::ReviewList | Action::ReviewShow => Rule {
+                roles: &[Lra],
+                zones: INSIDE,
+                control: Control::ReadOnly,
+                issuer_key: false,
+            },
             Action::AuditPack => Rule {
                 roles: &[Auditor, CaAdmin],
                 zones: READING,

@@ -25,6 +25,8 @@ pub mod error;
 pub mod export;
 pub mod merkle;
 pub mod note;
+pub mod operator_audit;
+pub mod operator_certificate;
 pub mod operator_request;
 pub mod verify;
 

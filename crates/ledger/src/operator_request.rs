@@ -144,7 +144,9 @@ pub fn key_sha256(spki_der: &[u8]) -> String {
 pub fn book_of(action: Action) -> Book {
     match action {
         Action::Revoke | Action::CrlNow | Action::RootCrl => Book::Revocation,
-        Action::ReviewApprove
+        Action::ReviewList
+        | Action::ReviewShow
+        | Action::ReviewApprove
         | Action::ReviewReject
         | Action::RegistrationCreate
         | Action::AutomationSuspend

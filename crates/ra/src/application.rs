@@ -121,6 +121,8 @@ pub struct RaService {
     config: RaConfig,
     /// Registrations, reissue notices and the J-LIS follow-up (`with_lifecycle`).
     pub(crate) lifecycle: Option<crate::registration::Lifecycle>,
+    /// The organisation book, kept caught up: who the responsible person is.
+    pub(crate) organisation: shuin_books::Organisation,
 }
 
 /// The RA's ports to the CA: it issues and revokes only through these.
@@ -175,6 +177,7 @@ impl RaService {
             rng,
             config,
             lifecycle: None,
+            organisation: shuin_books::Organisation::new(),
         }
     }
 
@@ -345,7 +348,7 @@ impl RaService {
         }
         let id = hex::encode(self.random_token(16)?);
         self.store.put_evidence(evidence_sha256, body).await?;
-        let responsible_person = self.responsible_person_name().await?;
+        let (responsible_person, approver_certificate) = self.responsible_person().await?;
         let order = IssuanceOrder {
             application_id: id.clone(),
             subject_name: signer.basic.name.clone(),
@@ -446,6 +449,7 @@ impl RaService {
                         "automatic": true,
                         "rule_version": RULE_VERSION,
                         "approver": responsible_person,
+                        "approver_certificate_sha256": approver_certificate,
                         "checks": ["cms_signature", "jpki_chain", "jpki_profile", "jpki_validity", "jpki_revocation", "basic_items", "nonce", "terms", "entries_match", "csr_proof_of_possession", "key_policy", "key_unused"],
                         "subject_name": order.subject_name,
                         "key_fingerprint": checked.key_fingerprint,

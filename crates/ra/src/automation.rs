@@ -105,16 +105,27 @@ impl RaService {
     }
 
     /// The approver of automatic decisions: the responsible person designated in the
-    /// organisation book, or the one from the configuration before any designation.
-    pub(crate) async fn responsible_person_name(&self) -> Result<String, RaError> {
-        Ok(crate::operators::responsible_person(self.store.as_ref())
-            .await?
-            .unwrap_or_else(|| self.config().responsible_person.clone()))
+    /// organisation book with the SHA-256 of their current operator certificate, or the
+    /// display name from the configuration while no one is designated.
+    pub(crate) async fn responsible_person(&self) -> Result<(String, Option<String>), RaError> {
+        let roster = self
+            .organisation
+            .roster(self.store.as_ref())
+            .await
+            .map_err(|e| RaError::Unavailable(Box::new(e)))?;
+        let now = self.clock.now();
+        Ok(match roster.responsible_person() {
+            Some(op) => (
+                op.name.clone(),
+                op.current_certificate(now).map(|c| c.sha256.clone()),
+            ),
+            None => (self.config().responsible_person.clone(), None),
+        })
     }
 }
 
 /// Thresholds of the anomaly signals.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
     /// Applications (any outcome) with one JPKI certificate at or above which it is flagged.
     pub applications_per_jpki_certificate: usize,
@@ -138,7 +149,7 @@ impl Default for Thresholds {
 }
 
 /// One automatic decision.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AutomaticDecision {
     /// Ledger sequence number of `application.accepted`.
     pub seq: u64,
@@ -155,7 +166,7 @@ pub struct AutomaticDecision {
 }
 
 /// The periodic review of automatic decisions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AutomationReview {
     /// Start of the period (inclusive).
     pub since: String,

@@ -39,7 +39,7 @@ impl RaService {
         }
         let lifecycle = self.lifecycle()?;
         self.store.put_evidence(evidence_sha256, body).await?;
-        let responsible_person = self.responsible_person_name().await?;
+        let (responsible_person, _) = self.responsible_person().await?;
         let registrar = Registrar {
             store: lifecycle.store.as_ref(),
             key: &lifecycle.code_key,

@@ -1,25 +1,18 @@
-//! The operator registry (DESIGN.md section 6), kept in the organisation book.
+//! The operator registry (DESIGN.md section 6) as the RA reads it: the organisation
+//! book replayed (`shuin_books::organisation`). No settings row is consulted: a role
+//! written into the database any other way has no effect.
 //!
-//! The ledger is the record: every registration is an `operator.added` entry and every
-//! refused action an `operator.refused` entry in the organisation book. A settings row
-//! per operator (`operator:<name>`) and an index row (`operators.index`) make lookups
-//! cheap; they are written after the ledger entry (record before effect).
-//!
-//! Authentication is not done here: callers name the operator (today the CLI's
-//! `--operator`, run on the CA host). When operators authenticate by client certificate
-//! or signed request, the authenticated name is what is passed to [`authorize`]; the
-//! role check and its ledgering stay the same.
+//! Operators who act through signed requests are authenticated and authorised by the
+//! gate (`shuin_books::gate`) before any RA function runs. [`authorize`] serves the
+//! commands that still name their operator (`--operator`, on the CA host): the role
+//! check and its ledgering are the same.
 
 use serde::{Deserialize, Serialize};
+use shuin_books::organisation::{self, BookError, OperatorRecord, Roster};
 use shuin_core::issuance::IssuanceError;
 use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_store::{LedgerStore, SettingsStore, StoreError};
 use std::time::SystemTime;
-
-/// The settings row naming the designated responsible person (責任者).
-pub const RESPONSIBLE_PERSON_SETTING: &str = "organization.responsible_person";
-const INDEX_SETTING: &str = "operators.index";
-const OPERATOR_PREFIX: &str = "operator:";
 
 pub use shuin_core::operator::Role;
 
@@ -91,49 +84,54 @@ fn check_name(name: &str) -> Result<(), OperatorError> {
     Ok(())
 }
 
-/// One operator.
+fn from_record(record: &OperatorRecord) -> Operator {
+    Operator {
+        name: record.name.clone(),
+        roles: record.roles.iter().copied().collect(),
+        added_at: record.since.clone(),
+    }
+}
+
+async fn roster<S: OperatorStore + ?Sized>(store: &S) -> Result<Roster, OperatorError> {
+    organisation::replay(store).await.map_err(book_error)
+}
+
+fn book_error(e: BookError) -> OperatorError {
+    match e {
+        BookError::Store(e) => OperatorError::Store(e),
+        other => OperatorError::InvalidState(other.to_string()),
+    }
+}
+
+/// One operator, as the organisation book has them.
 pub async fn operator<S: OperatorStore + ?Sized>(
     store: &S,
     name: &str,
 ) -> Result<Option<Operator>, OperatorError> {
-    let Some(text) = store.setting(&format!("{OPERATOR_PREFIX}{name}")).await? else {
-        return Ok(None);
-    };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| OperatorError::InvalidState(format!("stored operator {name:?}: {e}")))
+    Ok(roster(store).await?.operator(name).map(from_record))
 }
 
-/// Every operator, in order of registration.
+/// Every operator, by name.
 pub async fn operators<S: OperatorStore + ?Sized>(
     store: &S,
 ) -> Result<Vec<Operator>, OperatorError> {
-    let mut out = Vec::new();
-    for name in index(store).await? {
-        if let Some(op) = operator(store, &name).await? {
-            out.push(op);
-        }
-    }
-    Ok(out)
+    Ok(roster(store).await?.operators().map(from_record).collect())
 }
 
-async fn index<S: OperatorStore + ?Sized>(store: &S) -> Result<Vec<String>, OperatorError> {
-    match store.setting(INDEX_SETTING).await? {
-        None => Ok(Vec::new()),
-        Some(text) => serde_json::from_str(&text)
-            .map_err(|e| OperatorError::InvalidState(format!("stored operator index: {e}"))),
-    }
-}
-
-/// The designated responsible person, if the registry has one.
+/// The designated responsible person, if the book has one who holds the role.
 pub async fn responsible_person<S: OperatorStore + ?Sized>(
     store: &S,
 ) -> Result<Option<String>, StoreError> {
-    store.setting(RESPONSIBLE_PERSON_SETTING).await
+    match organisation::replay(store).await {
+        Ok(roster) => Ok(roster.responsible_person().map(|op| op.name.clone())),
+        Err(BookError::Store(e)) => Err(e),
+        Err(other) => Err(StoreError::Corrupt(other.to_string())),
+    }
 }
 
-/// Gives `name` the role `role`: ledgers `operator.added` (and, for the responsible
-/// person, `organization.responsible_person_designated`), then updates the registry.
+/// Gives `name` the role `role` by name (the path of commands that are not yet signed
+/// requests): ledgers `operator.role_granted` (and, for the responsible person, the
+/// designation).
 pub async fn add_operator<S: OperatorStore + ?Sized>(
     store: &S,
     name: &str,
@@ -142,73 +140,32 @@ pub async fn add_operator<S: OperatorStore + ?Sized>(
     now: SystemTime,
 ) -> Result<Operator, OperatorError> {
     check_name(name)?;
-    let existing = operator(store, name).await?;
-    if existing.as_ref().is_some_and(|op| op.holds(role)) {
+    let before = roster(store).await?;
+    if before.operator(name).is_some_and(|op| op.holds(role)) {
         return Err(OperatorError::InvalidState(format!(
             "{name:?} already holds the role {role}"
         )));
     }
-    store
-        .append(
-            EntryDraft {
-                book: Book::Organization,
-                kind: "operator.added".into(),
-                actor: by.clone(),
-                subjects: vec![format!("operator:{name}")],
-                payload: serde_json::json!({"name": name, "role": role}),
-                evidence: vec![],
-            },
-            now,
-        )
-        .await?;
-    if role == Role::ResponsiblePerson {
-        store
-            .append(
-                EntryDraft {
-                    book: Book::Organization,
-                    kind: "organization.responsible_person_designated".into(),
-                    actor: by.clone(),
-                    subjects: vec![format!("operator:{name}")],
-                    payload: serde_json::json!({"responsible_person": name}),
-                    evidence: vec![],
-                },
-                now,
-            )
-            .await?;
-    }
-    let mut op = existing.unwrap_or_else(|| Operator {
-        name: name.to_owned(),
-        roles: Vec::new(),
-        added_at: shuin_core::timefmt::rfc3339(now),
-    });
-    op.roles.push(role);
-    op.roles.sort();
-    let text = serde_json::to_string(&op)
-        .map_err(|e| OperatorError::InvalidState(format!("encoding operator: {e}")))?;
-    store
-        .set_setting(&format!("{OPERATOR_PREFIX}{name}"), &text)
-        .await?;
-    let mut names = index(store).await?;
-    if !names.iter().any(|n| n == name) {
-        names.push(name.to_owned());
-        let text = serde_json::to_string(&names)
-            .map_err(|e| OperatorError::InvalidState(format!("encoding index: {e}")))?;
-        store.set_setting(INDEX_SETTING, &text).await?;
-    }
-    if role == Role::ResponsiblePerson {
-        store.set_setting(RESPONSIBLE_PERSON_SETTING, name).await?;
-    }
-    Ok(op)
+    organisation::grant(store, name, role, by, now)
+        .await
+        .map_err(book_error)?;
+    roster(store)
+        .await?
+        .operator(name)
+        .map(from_record)
+        .ok_or_else(|| OperatorError::InvalidState(format!("{name:?} is not in the book")))
 }
 
-/// Takes over the responsible person named in `shuin.toml` (`ra.responsible_person`,
-/// designated at init) into the registry, once, if the registry has none yet.
+/// Takes the responsible person named in `shuin.toml` (`ra.responsible_person`, the
+/// display name given at init) into the book, once, while no enrolled operator holds
+/// the role.
 pub async fn ensure_initial_designation<S: OperatorStore + ?Sized>(
     store: &S,
     configured: &str,
     now: SystemTime,
 ) -> Result<(), OperatorError> {
-    if responsible_person(store).await?.is_some() {
+    let current = roster(store).await?;
+    if current.responsible_person().is_some() || current.anyone_holds(Role::ResponsiblePerson) {
         return Ok(());
     }
     let by = Actor {
@@ -216,21 +173,13 @@ pub async fn ensure_initial_designation<S: OperatorStore + ?Sized>(
         role: "system".into(),
         zone: "high_security".into(),
     };
-    match operator(store, configured).await? {
-        Some(op) if op.holds(Role::ResponsiblePerson) => {
-            store
-                .set_setting(RESPONSIBLE_PERSON_SETTING, configured)
-                .await?;
-        }
-        _ => {
-            add_operator(store, configured, Role::ResponsiblePerson, &by, now).await?;
-        }
-    }
+    add_operator(store, configured, Role::ResponsiblePerson, &by, now).await?;
     Ok(())
 }
 
-/// Checks that `name` holds `required`. On refusal, ledgers `operator.refused` and
-/// answers [`OperatorError::Refused`]. On success, returns the actor to ledger with.
+/// Checks that `name` holds `required`, by the organisation book. On refusal, ledgers
+/// `operator.refused` and answers [`OperatorError::Refused`]. On success, returns the
+/// actor to ledger with.
 pub async fn authorize<S: OperatorStore + ?Sized>(
     store: &S,
     name: &str,

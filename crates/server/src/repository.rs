@@ -16,6 +16,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/repository/cps", get(cps))
         .route("/repository/ca.crl", get(ca_crl))
         .route("/repository/root.crl", get(root_crl))
+        .route("/repository/operator-ca.crl", get(operator_crl))
         .route("/repository/{file}", get(other_crl))
 }
 
@@ -69,6 +70,14 @@ async fn other_crl(
     match crl {
         Some(crl) => crl_response(&state, Some(crl)),
         None => crate::problem::problem(ReasonCode::NotFound, "no such resource"),
+    }
+}
+
+/// The operator CA's CRL: revoked operator certificates (DESIGN.md section 8).
+async fn operator_crl(State(state): State<AppState>) -> Response {
+    match state.repository.other_crl("operator-ca") {
+        Some(crl) => crl_response(&state, Some(crl)),
+        None => crate::problem::problem(ReasonCode::NotFound, "no operator CRL is published"),
     }
 }
 

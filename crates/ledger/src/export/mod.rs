@@ -234,11 +234,47 @@ pub fn verify_export(
         path: entries_path,
         source,
     })?;
-    verify_export_parts(
+    let mut report = verify_export_parts(
         &manifest,
         &key_pem,
         &checkpoints,
         std::io::BufReader::new(entries),
         since_checkpoint,
-    )
+    )?;
+    report.operator_requests = audit_operator_requests(&dir.join(ENTRIES_FILE))?;
+    Ok(report)
+}
+
+/// Second pass over verified entries: every signed operator request re-checked against
+/// the operator's certificate ([`crate::operator_audit`]). Returns how many.
+fn audit_operator_requests(path: &Path) -> Result<u64, ExportError> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|source| ExportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut audit = crate::operator_audit::RequestAudit::new();
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.map_err(|source| ExportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        // Only the organisation's kinds matter; the rest need not be decoded again.
+        if !line.contains("\"kind\":\"operator") {
+            continue;
+        }
+        let entry = crate::Entry::from_canonical(line.as_bytes()).map_err(|source| {
+            ExportError::OperatorRequest {
+                seq: None,
+                reason: source.to_string(),
+            }
+        })?;
+        audit
+            .observe(&entry)
+            .map_err(|reason| ExportError::OperatorRequest {
+                seq: Some(entry.seq),
+                reason,
+            })?;
+    }
+    Ok(audit.checked())
 }

@@ -52,6 +52,8 @@ pub struct ExportReport {
     pub key_sha256_hex: String,
     /// The size of the saved checkpoint the export was shown to extend.
     pub since_size: Option<u64>,
+    /// Signed operator requests whose signature and certificate were re-checked.
+    pub operator_requests: u64,
 }
 
 /// Why an export failed verification. Each message names the file, line, seq or
@@ -213,6 +215,14 @@ pub enum ExportError {
         /// Lines found.
         found: u64,
     },
+    /// A signed operator request (or the operator certificate it rests on) does not hold.
+    #[error("operator request at seq {seq:?}: {reason}")]
+    OperatorRequest {
+        /// The entry at fault.
+        seq: Option<u64>,
+        /// What does not hold.
+        reason: String,
+    },
     /// The export's tree at the saved checkpoint's size differs from it.
     #[error("the saved checkpoint (size {size}, root {saved_hex}) is not a prefix of this export (root at size {size}: {computed_hex}): the history was replaced or rewritten")]
     SavedRootMismatch {
@@ -322,6 +332,7 @@ pub fn verify_export_parts(
         key_id_hex: key.key_id_hex(),
         key_sha256_hex: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(key.spki_der())),
         since_size: saved.map(|s| s.size),
+        operator_requests: 0,
     })
 }
 

@@ -1,0 +1,98 @@
+//! The CLI as a client of the running server (DESIGN.md section 8): it asks for a nonce,
+//! signs the canonical request with the operator's own key, sends it, and prints the
+//! answer. It never opens the database.
+
+use crate::admin_socket::{ask, Answer, Request, SOCKET};
+use crate::console::Outcome;
+use crate::failure::{msg, Context, Result};
+use crate::operator_key::OperatorKeyArgs;
+use base64::Engine;
+use serde_json::Value;
+use shuin_books::request::{key_sha256, OperatorRequest, REQUEST_FORMAT};
+use shuin_books::SignedRequest;
+use shuin_core::{Action, Clock, SystemClock};
+use std::path::PathBuf;
+use zeroize::Zeroizing;
+
+/// How to reach the server and who is asking.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ConsoleArgs {
+    /// The instance directory; its local console socket DIR/admin.sock is used.
+    #[arg(long, value_name = "DIR", required_unless_present = "socket")]
+    pub(crate) data: Option<PathBuf>,
+    /// The server's local console socket (instead of --data).
+    #[arg(long, value_name = "PATH", conflicts_with = "data")]
+    pub(crate) socket: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) key: OperatorKeyArgs,
+}
+
+impl ConsoleArgs {
+    fn socket_path(&self) -> Result<PathBuf> {
+        match (&self.socket, &self.data) {
+            (Some(socket), _) => Ok(socket.clone()),
+            (None, Some(data)) => Ok(data.join(SOCKET)),
+            (None, None) => Err(msg("give --data DIR or --socket PATH")),
+        }
+    }
+}
+
+/// Signs `action` with `params` and has the server do it; returns its result.
+pub(crate) async fn call(
+    args: &ConsoleArgs,
+    action: Action,
+    params: Value,
+    share: Option<Zeroizing<String>>,
+) -> Result<Value> {
+    let socket = args.socket_path()?;
+    let signer = args.key.signer()?;
+    let nonce = match ask(&socket, &Request::Nonce).await? {
+        Answer::Nonce { nonce } => nonce,
+        Answer::Signed { outcome } => return Err(outcome_error(outcome)),
+        Answer::Error { message } => return Err(msg(message)),
+        Answer::Status(_) => return Err(msg("the server answered with its status")),
+    };
+    let request = OperatorRequest {
+        format: REQUEST_FORMAT.into(),
+        action,
+        params,
+        nonce,
+        time: shuin_core::timefmt::rfc3339(SystemClock.now()),
+        key_sha256: key_sha256(signer.public_key_der()),
+    };
+    let text = request.canonical_text().map_err(|e| msg(e.to_string()))?;
+    let signature = signer
+        .sign(text.as_bytes())
+        .context("signing the request with the operator key")?;
+    let signed = SignedRequest {
+        request: text,
+        signature: base64::engine::general_purpose::STANDARD.encode(signature),
+    };
+    let share = share.map(|s| s.as_str().to_owned());
+    match ask(&socket, &Request::Signed { signed, share }).await? {
+        Answer::Signed {
+            outcome: Outcome::Done { result },
+        } => Ok(result),
+        Answer::Signed { outcome } => Err(outcome_error(outcome)),
+        Answer::Error { message } => Err(msg(message)),
+        other => Err(msg(format!("unexpected answer: {other:?}"))),
+    }
+}
+
+fn outcome_error(outcome: Outcome) -> crate::failure::Error {
+    match outcome {
+        Outcome::Refused { code, message } if message.starts_with(&code) => msg(message),
+        Outcome::Refused { code, message } => msg(format!("{code}: {message}")),
+        Outcome::Failed { message } => msg(format!("the server failed: {message}")),
+        Outcome::Done { .. } => msg("done"),
+    }
+}
+
+/// Prints `result` as JSON, or with `human` otherwise.
+pub(crate) fn print(result: &Value, json: bool, human: impl FnOnce(&Value) -> String) {
+    if json {
+        println!("{result}");
+    } else {
+        println!("{}", human(result));
+    }
+}

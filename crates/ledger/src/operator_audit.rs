@@ -1,0 +1,159 @@
+//! Re-checking, offline, that every operator action in the books was signed by that
+//! operator (DESIGN.md section 8). Fed the entries in log order, [`RequestAudit`] keeps
+//! the operator CA certificate (`operator_ca.created`), the operator certificates
+//! (`operator.enrolled`, each checked against the operator CA) and their revocations,
+//! and checks each `operator.request`:
+//!
+//! - the certificate it names was enrolled earlier and not revoked before it;
+//! - the signature verifies over the exact request text with that certificate's key;
+//! - the request text is a canonical request whose key hash is the certificate's key,
+//!   whose action is the entry's, and the entry's actor is the certificate's holder.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use serde::Deserialize;
+
+use crate::operator_certificate;
+use crate::operator_request::{key_sha256, verify_signature, OperatorRequest, SignedRequest};
+use crate::Entry;
+
+struct Enrolled {
+    name: String,
+    spki_der: Vec<u8>,
+    revoked: bool,
+}
+
+/// The audit state.
+#[derive(Default)]
+pub struct RequestAudit {
+    operator_ca_der: Option<Vec<u8>>,
+    certificates: HashMap<String, Enrolled>,
+    checked: u64,
+}
+
+#[derive(Deserialize)]
+struct CaCreated {
+    certificate: String,
+}
+
+#[derive(Deserialize)]
+struct EnrolledPayload {
+    certificate: String,
+    certificate_sha256: String,
+}
+
+#[derive(Deserialize)]
+struct RevokedPayload {
+    certificate_sha256: String,
+}
+
+#[derive(Deserialize)]
+struct RequestPayload {
+    action: serde_json::Value,
+    request: String,
+    signature: String,
+    certificate_sha256: String,
+}
+
+fn payload<T: serde::de::DeserializeOwned>(entry: &Entry) -> Result<T, String> {
+    serde_json::from_value(entry.payload.clone())
+        .map_err(|e| format!("{} payload: {e}", entry.kind))
+}
+
+impl RequestAudit {
+    /// A new audit, before the first entry.
+    pub fn new() -> RequestAudit {
+        RequestAudit::default()
+    }
+
+    /// Signed operator requests checked so far.
+    pub fn checked(&self) -> u64 {
+        self.checked
+    }
+
+    /// Takes the next entry; an error names what does not hold.
+    pub fn observe(&mut self, entry: &Entry) -> Result<(), String> {
+        match entry.kind.as_str() {
+            "operator_ca.created" => {
+                let p: CaCreated = payload(entry)?;
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(p.certificate)
+                    .map_err(|e| format!("operator CA certificate: {e}"))?;
+                self.operator_ca_der = Some(der);
+            }
+            "operator.enrolled" => self.enrolled(entry)?,
+            "operator.certificate_revoked" => {
+                let p: RevokedPayload = payload(entry)?;
+                if let Some(cert) = self.certificates.get_mut(&p.certificate_sha256) {
+                    cert.revoked = true;
+                }
+            }
+            "operator.request" => self.request(entry)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn enrolled(&mut self, entry: &Entry) -> Result<(), String> {
+        use sha2::Digest;
+        let p: EnrolledPayload = payload(entry)?;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(p.certificate)
+            .map_err(|e| format!("certificate: {e}"))?;
+        if hex::encode(sha2::Sha256::digest(&der)) != p.certificate_sha256 {
+            return Err("certificate_sha256 is not the certificate's hash".into());
+        }
+        let ca = self
+            .operator_ca_der
+            .as_deref()
+            .ok_or("an operator certificate is enrolled before the operator CA is published")?;
+        let spki_der = operator_certificate::check(&der, ca).map_err(|e| e.to_string())?;
+        let facts = operator_certificate::facts(&der).map_err(|e| e.to_string())?;
+        self.certificates.insert(
+            p.certificate_sha256,
+            Enrolled {
+                name: facts.name,
+                spki_der,
+                revoked: false,
+            },
+        );
+        Ok(())
+    }
+
+    fn request(&mut self, entry: &Entry) -> Result<(), String> {
+        let p: RequestPayload = payload(entry)?;
+        let cert = self
+            .certificates
+            .get(&p.certificate_sha256)
+            .ok_or("the request names a certificate the books never enrolled")?;
+        if cert.revoked {
+            return Err("the request was signed with a certificate revoked before it".into());
+        }
+        let signed = SignedRequest {
+            request: p.request,
+            signature: p.signature,
+        };
+        if !verify_signature(&cert.spki_der, &signed) {
+            return Err(format!(
+                "the signature does not verify with the certificate of {:?}",
+                cert.name
+            ));
+        }
+        let request = OperatorRequest::parse(&signed.request).map_err(|e| e.0)?;
+        if request.key_sha256 != key_sha256(&cert.spki_der) {
+            return Err("the request names another key than the certificate's".into());
+        }
+        if serde_json::to_value(request.action).ok() != Some(p.action) {
+            return Err("the entry's action is not the signed one".into());
+        }
+        if entry.actor.name != cert.name {
+            return Err(format!(
+                "the entry names {:?} as actor but {:?} signed",
+                entry.actor.name, cert.name
+            ));
+        }
+        self.checked += 1;
+        Ok(())
+    }
+}
