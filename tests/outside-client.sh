@@ -275,9 +275,12 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 URL="http://127.0.0.1:$PORT"
 INST="$W/inst"
 
+# The first ca_admin's key and CSR, made by openssl as any outside tool would.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/admin.key" \
+  -subj "/CN=outside admin" -out "$W/admin.csr" 2>/dev/null || die "openssl req failed"
 if ! "$BIN" init --data "$INST" --key-backend software --jpki-trust-anchor "$W/ca.pem" \
   --jpki-crl "$W/crl.der" --public-url "$URL" --policy-oid 1.3.6.1.4.1.32473.1.1 \
-  >"$W/init.out" 2>&1; then
+  --first-admin-csr "$W/admin.csr" >"$W/init.out" 2>&1; then
   cat "$W/init.out" >&2
   die "shuin init failed"
 fi
@@ -295,6 +298,13 @@ if [ "$up" != 1 ]; then
   die "server did not answer /healthz"
 fi
 pass "server up on $URL"
+# The admin whose key openssl made is who the server says (a signed request).
+if "$BIN" operator whoami --data "$INST" --operator-key "file:$W/admin.key" 2>/dev/null \
+  | grep -q '"operator":"outside admin"'; then
+  pass "operator key made by openssl signs requests (operator whoami)"
+else
+  fail "operator whoami with the openssl-made admin key"
+fi
 
 # ---------------------------------------------------------------------------------------
 # 4. The client.

@@ -76,6 +76,7 @@ pub(crate) async fn ensure_dev_instance(dir: &Path, listen: &str) -> Result<()> 
             development: true,
             custodians: None,
             first_admin_csr: Some(dev_admin(dir)?),
+            custodian_csrs: Vec::new(),
         };
         crate::init::init(&options, &clock, &OsRandom).await?;
     }

@@ -48,6 +48,8 @@ pub(crate) struct InitOptions {
     /// The CSR of the first `ca_admin` (DESIGN.md section 8), certified by the new
     /// operator CA.
     pub(crate) first_admin_csr: Option<PathBuf>,
+    /// The custodians' CSRs (with `custodians`), enrolled as key_custodian.
+    pub(crate) custodian_csrs: Vec<PathBuf>,
 }
 
 fn actor(name: &str) -> Actor {
@@ -76,12 +78,12 @@ fn read_certificate(path: &Path) -> Result<Vec<u8>> {
 }
 
 fn read_csr(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).context(format!("--first-admin-csr {}", path.display()))?;
+    let bytes = std::fs::read(path).context(format!("CSR {}", path.display()))?;
     let der = match der::pem::decode_vec(&bytes) {
         Ok(("CERTIFICATE REQUEST", der)) => der,
         Ok((label, _)) => {
             return Err(msg(format!(
-                "--first-admin-csr {}: expected a CERTIFICATE REQUEST, found {label:?}",
+                "{}: expected a CERTIFICATE REQUEST, found {label:?}",
                 path.display()
             )))
         }
@@ -89,7 +91,7 @@ fn read_csr(path: &Path) -> Result<Vec<u8>> {
     };
     shuin_core::csr::verify_csr(&der).map_err(|r| {
         msg(format!(
-            "--first-admin-csr {}: {}: {}",
+            "{}: {}: {}",
             path.display(),
             r.code.as_str(),
             r.detail
@@ -128,6 +130,20 @@ pub(crate) async fn init(
         Some(path) => Some(read_csr(path)?),
         None => None,
     };
+    let custodian_csrs = options
+        .custodian_csrs
+        .iter()
+        .map(|path| read_csr(path))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(custodians) = &options.custodians {
+        if custodian_csrs.len() != usize::from(custodians.custodians) {
+            return Err(msg(format!(
+                "--custodians {} needs one --custodian-csr per custodian (got {}): each custodian signs their unseal request with their own key",
+                custodians.custodians,
+                custodian_csrs.len()
+            )));
+        }
+    }
     // Custodian options are checked before anything is made.
     let custodian_pin = match &options.custodians {
         Some(custodians) => Some(crate::seal_init::check(custodians, options)?),
@@ -369,6 +385,7 @@ pub(crate) async fn init(
         operator_ca_signer,
         &options.ca_name,
         first_admin_csr.as_deref(),
+        &custodian_csrs,
         if options.development {
             &[Role::Lra, Role::ResponsiblePerson][..]
         } else {

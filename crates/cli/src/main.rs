@@ -232,6 +232,10 @@ struct InitArgs {
     /// operator CA. Every later operator is enrolled by a ca_admin.
     #[arg(long, value_name = "FILE")]
     first_admin_csr: PathBuf,
+    /// A custodian's CSR (repeatable, one per custodian, with --custodians): each is
+    /// enrolled as key_custodian, so that they can sign their unseal requests.
+    #[arg(long = "custodian-csr", value_name = "FILE", requires = "custodians")]
+    custodian_csr: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -412,6 +416,7 @@ fn run(cli: Cli) -> Result<()> {
                 listen: args.listen,
                 development: false,
                 first_admin_csr: Some(args.first_admin_csr),
+                custodian_csrs: args.custodian_csr,
                 custodians: match (args.custodians, args.threshold, args.shares_out) {
                     (Some(custodians), Some(threshold), Some(shares_out)) => {
                         Some(seal_init::CustodianOptions {

@@ -17,14 +17,16 @@ use std::time::SystemTime;
 /// auditor can check operator certificates (and so operator requests) offline.
 pub(crate) const OPERATOR_CA_CREATED: &str = "operator_ca.created";
 
-/// Makes the operator CA certificate, records it, and enrols the first admin (with
-/// `extra_roles` too: the development instance only). Returns the certificate DER.
+/// Makes the operator CA certificate, records it, enrols the first admin (with
+/// `extra_roles` too: the development instance only) and the custodians. Returns the
+/// certificate DER.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn operator_ca(
     store: &SqliteStore,
     signer: Arc<dyn Signer>,
     ca_name: &str,
     first_admin_csr: Option<&[u8]>,
+    custodian_csrs: &[Vec<u8>],
     extra_roles: &[Role],
     rng: &dyn RandomSource,
     now: SystemTime,
@@ -76,6 +78,25 @@ pub(crate) async fn operator_ca(
             "enrolled {:?} as the first ca_admin (operator certificate valid for one year)",
             enrolled.name
         );
+    }
+    for csr in custodian_csrs {
+        let roster = organisation::replay(store)
+            .await
+            .map_err(|e| msg(e.to_string()))?;
+        let enrolled = ca
+            .enrol(
+                store,
+                &roster,
+                csr,
+                Role::KeyCustodian,
+                OPERATOR_VALIDITY,
+                &by,
+                rng,
+                now,
+            )
+            .await
+            .map_err(|e| msg(format!("--custodian-csr: {e}")))?;
+        eprintln!("enrolled {:?} as key_custodian", enrolled.name);
     }
     // The operator CA's first CRL (empty), so that verifiers find one from the start.
     let roster = organisation::replay(store)

@@ -245,7 +245,7 @@ fn new_token(instance: &Instance) -> String {
     let (ok, stdout, stderr) = run(
         &["facility", "access-token"],
         &instance.data,
-        &["--operator", "admin", "--json"],
+        &["--operator", ADMIN, "--json"],
     );
     assert!(ok, "{stdout}{stderr}");
     let answer: Value = serde_json::from_str(&stdout).unwrap();
@@ -268,19 +268,17 @@ fn the_access_control_system_posts_with_its_token() {
     let answer = post_events(&instance, Some("anything"), "application/json", &batch);
     assert_problem(&answer, 404, "not_found");
 
-    let (ok, _, stderr) = run(
-        &["operator", "add"],
-        &instance.data,
-        &["--name", "admin", "--role", "ca_admin"],
-    );
-    assert!(ok, "{stderr}");
-    // Only a ca_admin may make the token.
-    let (ok, _, stderr) = run(
-        &["facility", "access-token"],
-        &instance.data,
-        &["--operator", "mallory"],
-    );
-    assert!(!ok, "{stderr}");
+    // Only a ca_admin (here the first admin, from init) may make the token: not an
+    // unknown name, nor an enrolled operator with another role.
+    instance.add_operator("審査 一郎", "lra");
+    for operator in ["mallory", "審査 一郎"] {
+        let (ok, _, stderr) = run(
+            &["facility", "access-token"],
+            &instance.data,
+            &["--operator", operator],
+        );
+        assert!(!ok && stderr.contains("operator_refused"), "{stderr}");
+    }
     let token = new_token(&instance);
 
     assert_problem(
@@ -388,7 +386,7 @@ fn the_access_control_system_posts_with_its_token() {
     let (ok, _, stderr) = run(
         &["facility", "access-token"],
         &instance.data,
-        &["--operator", "admin", "--revoke"],
+        &["--operator", ADMIN, "--revoke"],
     );
     assert!(ok, "{stderr}");
     assert_problem(

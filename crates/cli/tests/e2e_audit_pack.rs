@@ -104,30 +104,25 @@ fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
     // Real traffic: an issuance, a revocation, a periodic review signed off.
     let (status, issued) = instance.apply(&card, NAME, BIRTH, ADDRESS);
     assert_eq!(status, 201, "{issued}");
-    add_operator(&instance.data, "LRA 一郎", "lra");
-    revoke_as(
-        &instance.data,
+    instance.add_operator("LRA 一郎", "lra");
+    let revoked = instance.revoke_as(
         "LRA 一郎",
         issued["serial"].as_str().unwrap(),
         "keyCompromise",
     );
-    let review = shuin()
-        .args(["automation", "review", "--data"])
-        .arg(&instance.data)
-        .args([
-            "--operator",
-            "責任者 花子",
+    assert_eq!(revoked["status"], "revoked", "{revoked}");
+    instance.add_operator("責任者 花子", "responsible_person");
+    let review = instance.as_operator_json(
+        "責任者 花子",
+        &[
+            "automation",
+            "review",
             "--since",
             "2020-01-01",
             "--sign-off",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        review.status.success(),
-        "{}",
-        String::from_utf8_lossy(&review.stderr)
+        ],
     );
+    assert_eq!(review["signed_off"]["by"], "責任者 花子", "{review}");
 
     // Retention: nothing is past retention now; a purge deletes nothing.
     let shown = run_json(&["retention", "show"], &instance.data);
@@ -147,6 +142,11 @@ fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
         .output()
         .unwrap();
     assert!(!refused.status.success(), "an LRA may not purge");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("operator_refused"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 
     // The pack.
     let out = work.join("audit");

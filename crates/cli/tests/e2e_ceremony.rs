@@ -20,8 +20,6 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-const ADMIN: &str = "管理者 一郎";
-
 fn run(args: &[&std::ffi::OsStr], env: &[(String, OsString)]) -> Output {
     shuin()
         .args(args)
@@ -71,6 +69,22 @@ struct Setup {
     env: Vec<(String, OsString)>,
 }
 
+/// Gives the custodians their role in the organisation book (the first admin, from init,
+/// enrols them through the running server), then stops the server: ceremonies run on
+/// the CA host with the instance at rest.
+fn with_custodians(
+    mut instance: Instance,
+    env: Vec<(String, OsString)>,
+    custodians: &[&str],
+) -> Setup {
+    instance.serve();
+    for name in custodians {
+        instance.add_operator(name, "key_custodian");
+    }
+    instance.stop();
+    Setup { instance, env }
+}
+
 impl Setup {
     fn data(&self) -> &Path {
         &self.instance.data
@@ -86,28 +100,6 @@ impl Setup {
 
     fn shuin(&self, args: &[&std::ffi::OsStr]) -> Output {
         run(args, &self.env)
-    }
-
-    /// Registers the ca_admin and the custodians' roles.
-    fn operators(&self, custodians: &[&str]) {
-        let data = self.data().as_os_str();
-        ok(self.shuin(args![
-            "operator", "add", "--data", data, "--name", ADMIN, "--role", "ca_admin"
-        ]));
-        for name in custodians {
-            ok(self.shuin(args![
-                "operator",
-                "add",
-                "--data",
-                data,
-                "--name",
-                name,
-                "--role",
-                "key_custodian",
-                "--operator",
-                ADMIN
-            ]));
-        }
     }
 
     /// `ceremony public-key` from `credential`, then `ceremony enroll-custodian`.
@@ -448,12 +440,8 @@ fn a_ceremony_needs_m_approvals_and_its_record_verifies_offline() {
         &["--key-backend".into(), "software".into()],
         vec![],
     );
-    let setup = Setup {
-        instance,
-        env: vec![],
-    };
     let names = ["custodian-a", "custodian-b", "custodian-c"];
-    setup.operators(&names);
+    let setup = with_custodians(instance, vec![], &names);
     let custodians = [
         file_custodian(setup.work(), names[0], KeySpec::EcP256),
         file_custodian(setup.work(), names[1], KeySpec::Rsa2048),
@@ -510,12 +498,8 @@ fn a_ceremony_on_softhsm_with_a_custodian_token() {
         pin_file.clone().into(),
     ];
     let instance = Instance::init_with(&[], jlis, &backend, env.clone());
-    let setup = Setup {
-        instance,
-        env: env.clone(),
-    };
     let names = ["custodian-a", "custodian-b", "custodian-c"];
-    setup.operators(&names);
+    let setup = with_custodians(instance, env.clone(), &names);
     let custodians = [
         file_custodian(setup.work(), names[0], KeySpec::EcP256),
         file_custodian(setup.work(), names[1], KeySpec::EcP256),
@@ -633,11 +617,7 @@ fn a_ceremony_makes_a_new_root_and_an_issuing_ca_under_it() {
         &["--key-backend".into(), "software".into()],
         vec![],
     );
-    let setup = Setup {
-        instance,
-        env: vec![],
-    };
-    setup.operators(&["custodian-a"]);
+    let setup = with_custodians(instance, vec![], &["custodian-a"]);
     let custodian = file_custodian(setup.work(), "custodian-a", KeySpec::EcP256);
     setup.enroll(custodian.name, &key_arg(&custodian));
     let not_before = shuin_core::timefmt::rfc3339(now() - Duration::from_secs(3600));

@@ -217,9 +217,8 @@ fn an_export_after_real_traffic_verifies_offline_and_every_tamper_class_is_detec
     assert_eq!(status, 201, "{first}");
     let (status, second) = instance.apply(&card, NAME, BIRTH, ADDRESS);
     assert_eq!(status, 201, "{second}");
-    add_operator(&instance.data, "LRA 一郎", "lra");
-    revoke_as(
-        &instance.data,
+    instance.add_operator("LRA 一郎", "lra");
+    instance.revoke_as(
         "LRA 一郎",
         first["serial"].as_str().unwrap(),
         "keyCompromise",

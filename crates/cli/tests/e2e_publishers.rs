@@ -168,28 +168,17 @@ fn the_crl_and_ca_certificate_reach_every_publisher_after_each_change() {
         root_crt
     );
 
-    // A revocation by another process: the new CRL reaches every place within seconds.
+    // A revocation (`shuin revoke`, a signed request to the running server): the new CRL
+    // reaches every place within seconds.
     let (status, answer) = instance.apply(&card, NAME, BIRTH, ADDRESS);
     assert_eq!(status, 201, "{answer}");
-    add_operator(&data, "LRA 一郎", "lra");
-    let out = shuin()
-        .args(["revoke", "--data"])
-        .arg(&data)
-        .args(["--serial", answer["serial"].as_str().unwrap()])
-        .args([
-            "--reason",
-            "keyCompromise",
-            "--operator",
-            "LRA 一郎",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    instance.add_operator("LRA 一郎", "lra");
+    let revoked = instance.revoke_as(
+        "LRA 一郎",
+        answer["serial"].as_str().unwrap(),
+        "keyCompromise",
     );
+    assert_eq!(revoked["status"], "revoked", "{revoked}");
     let revoked_at = Instant::now();
     let new_crl = loop {
         let (der, number) = crl_number_of(&instance);

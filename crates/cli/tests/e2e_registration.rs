@@ -22,20 +22,6 @@ fn p(path: &Path) -> String {
     path.to_str().unwrap().to_owned()
 }
 
-fn add_lra(instance: &Instance) {
-    let out = shuin()
-        .args(["operator", "add", "--data"])
-        .arg(&instance.data)
-        .args(["--name", LRA, "--role", "lra"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "operator add: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// `registration create --json`; returns (id, code).
 fn create(instance: &Instance, extra: &[&str]) -> (String, String) {
     let out = shuin()
@@ -105,27 +91,30 @@ fn the_legacy_flow_works_from_outside_and_keeps_codes_secret() {
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let instance = Instance::start(&[], jlis);
     let dir = instance.work.path().to_owned();
-    add_lra(&instance);
+    instance.add_operator(LRA, "lra");
     let mut codes = Vec::new();
 
-    // An operator without the lra role is refused.
-    let out = shuin()
-        .args(["registration", "create", "--data"])
-        .arg(&instance.data)
-        .args([
-            "--operator",
-            "nobody",
-            "--name",
-            NAME,
-            "--birth-date",
-            BIRTH,
-            "--address",
-            ADDRESS,
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("operator_refused"));
+    // An operator without the lra role is refused: unknown, or enrolled with another role.
+    for operator in ["nobody", ADMIN] {
+        let out = shuin()
+            .args(["registration", "create", "--data"])
+            .arg(&instance.data)
+            .args([
+                "--operator",
+                operator,
+                "--name",
+                NAME,
+                "--birth-date",
+                BIRTH,
+                "--address",
+                ADDRESS,
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("operator_refused"), "{operator}: {stderr}");
+    }
 
     // The code: 80 bits as 16 grouped Crockford base32 characters.
     let (id, code) = create(&instance, &[]);

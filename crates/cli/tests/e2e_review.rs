@@ -1,6 +1,7 @@
 //! End to end through the real binary: the operator registry, the LRA review queue and
 //! the responsible person's controls over automatic approval (issue 5, deliverables 1,
-//! 3 and 5), beside a running server.
+//! 3 and 5). Every operator command is a signed request to the running server, signed
+//! with the operator's own key (DESIGN.md section 8).
 
 // Helpers below #[test] functions panic on broken fixtures by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -16,7 +17,8 @@ const RP: &str = "責任者 花子";
 const LRA: &str = "審査 一郎";
 const AUDITOR: &str = "監査 三郎";
 
-/// Runs `shuin ARGS --data DIR`; (success, stdout, stderr).
+/// Runs `shuin ARGS --data DIR` (commands that read the database); (success, stdout,
+/// stderr).
 fn run(data: &Path, args: &[&str]) -> (bool, String, String) {
     let out = shuin().args(args).arg("--data").arg(data).output().unwrap();
     (
@@ -33,11 +35,31 @@ fn run_json(data: &Path, args: &[&str]) -> Value {
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
+/// Runs `shuin ARGS` as `operator` (a signed request); (success, stdout, stderr).
+fn run_as(instance: &Instance, operator: &str, args: &[&str]) -> (bool, String, String) {
+    let out = instance.as_operator(operator, args);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Asserts that `operator` is refused `args` with the reason code `code`.
 #[track_caller]
-fn refused(data: &Path, args: &[&str]) {
-    let (ok, _, stderr) = run(data, args);
-    assert!(!ok, "shuin {args:?} should be refused");
-    assert!(stderr.contains("operator_refused"), "{stderr}");
+fn refused(instance: &Instance, operator: &str, args: &[&str], code: &str) {
+    let (ok, _, stderr) = run_as(instance, operator, args);
+    assert!(!ok, "shuin {args:?} as {operator} should be refused");
+    assert!(stderr.contains(code), "expected {code}: {stderr}");
+}
+
+/// Makes `name`'s key and writes their CSR to a file; returns its path.
+fn csr_file(instance: &Instance, name: &str) -> String {
+    let work = instance.work.path();
+    let csr = common::operators::make_key(work, name);
+    let path = work.join(format!("{}.csr", hex::encode(name.as_bytes())));
+    std::fs::write(&path, csr).unwrap();
+    path.to_str().unwrap().to_owned()
 }
 
 fn ledger(data: &Path) -> Vec<Value> {
@@ -55,6 +77,28 @@ fn application(instance: &Instance, id: &str) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
+/// Writes a settings row claiming `roles` for `name`, the way the registry kept roles
+/// before the organisation book (skipped without the sqlite3 tool).
+fn forge_roles(data: &Path, name: &str, roles: &[&str]) {
+    let row = serde_json::json!({"name": name, "roles": roles, "added_at": "2020-01-01T00:00:00Z"});
+    let sql = format!(
+        "INSERT OR REPLACE INTO settings (key, value) VALUES ('operator:{name}', '{row}'), \
+         ('operators.index', '[\"{name}\"]');"
+    );
+    let db = data.join("shuin.db");
+    if let Some(out) = external(
+        "sqlite3",
+        "SHUIN_REQUIRE_SQLITE3",
+        &["-cmd", ".timeout 5000", db.to_str().unwrap(), &sql],
+    ) {
+        assert!(
+            out.status.success(),
+            "sqlite3: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 #[test]
 fn operators_review_queue_and_automation_controls() {
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
@@ -63,71 +107,66 @@ fn operators_review_queue_and_automation_controls() {
     let instance = Instance::start(&[], jlis);
     let data = instance.data.as_path();
 
-    // Operators: the responsible person from init is in the registry and designated.
-    let added = run_json(
-        data,
-        &["operator", "add", "--name", LRA, "--role", "lra", "--json"],
+    // Operators are enrolled from their CSR by the first admin (from init): the operator
+    // CA certifies the key and the role is granted.
+    let lra_csr = csr_file(&instance, LRA);
+    let added = instance.as_operator_json(
+        ADMIN,
+        &["operator", "add", "--csr", &lra_csr, "--role", "lra"],
     );
-    assert_eq!(added["roles"], serde_json::json!(["lra"]));
-    run_json(
-        data,
-        &[
-            "operator", "add", "--name", AUDITOR, "--role", "auditor", "--json",
-        ],
+    assert_eq!(added["name"], LRA, "{added}");
+    assert_eq!(added["role"], "lra");
+    assert_eq!(added["role_granted"], true);
+    assert!(added["certificate_pem"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
+    instance.add_operator(AUDITOR, "auditor");
+    instance.add_operator(RP, "responsible_person");
+    let (ok, _, stderr) = run_as(
+        &instance,
+        ADMIN,
+        &["operator", "grant", "--name", LRA, "--role", "root"],
     );
-    let (ok, _, stderr) = run(data, &["operator", "add", "--name", LRA, "--role", "root"]);
     assert!(!ok && stderr.contains("--role must be one of"), "{stderr}");
+    let (ok, whoami, stderr) = run_as(&instance, LRA, &["operator", "whoami"]);
+    assert!(ok, "{stderr}");
+    let whoami: Value = serde_json::from_str(&whoami).unwrap();
+    assert_eq!(whoami["operator"], LRA);
+    assert_eq!(whoami["roles"], serde_json::json!(["lra"]));
     let listed = run_json(data, &["operator", "list", "--json"]);
     let listed = listed.as_array().unwrap();
     let rp = listed.iter().find(|o| o["name"] == RP).expect("RP listed");
     assert_eq!(rp["roles"], serde_json::json!(["responsible_person"]));
     assert_eq!(rp["designated_responsible_person"], true);
-    assert!(listed.iter().any(|o| o["name"] == LRA));
+    let lra = listed
+        .iter()
+        .find(|o| o["name"] == LRA)
+        .expect("LRA listed");
+    assert_eq!(lra["roles"], serde_json::json!(["lra"]));
+    assert!(lra["certificate_sha256"].is_string(), "{lra}");
+    let admin = listed.iter().find(|o| o["name"] == ADMIN).expect("admin");
+    assert_eq!(admin["roles"], serde_json::json!(["ca_admin"]));
 
-    // A ca_admin exists now: adding without --operator, or by a non-admin, is refused.
-    run_json(
-        data,
-        &[
-            "operator",
-            "add",
-            "--name",
-            "管理 四郎",
-            "--role",
-            "ca_admin",
-            "--json",
-        ],
-    );
+    // Only a ca_admin enrols: an LRA is refused, and so is a key nobody enrolled.
+    let x_csr = csr_file(&instance, "x");
+    let add_x = ["operator", "add", "--csr", &x_csr, "--role", "monitor"];
     refused(
-        data,
-        &["operator", "add", "--name", "x", "--role", "monitor"],
+        &instance,
+        LRA,
+        &add_x,
+        "role_missing: operator_add needs the role ca_admin",
     );
-    refused(
-        data,
-        &[
-            "operator",
-            "add",
-            "--name",
-            "x",
-            "--role",
-            "monitor",
-            "--operator",
-            LRA,
-        ],
-    );
-    run_json(
-        data,
-        &[
-            "operator",
-            "add",
-            "--name",
-            "x",
-            "--role",
-            "monitor",
-            "--operator",
-            "管理 四郎",
-            "--json",
-        ],
-    );
+    common::operators::make_key(instance.work.path(), "誰か");
+    refused(&instance, "誰か", &add_x, "operator_unknown");
+    // A role written into the database by hand gives nothing.
+    forge_roles(data, LRA, &["ca_admin", "lra"]);
+    refused(&instance, LRA, &add_x, "role_missing");
+    // A second ca_admin may.
+    instance.add_operator("管理 四郎", "ca_admin");
+    let added = instance.as_operator_json("管理 四郎", &add_x);
+    assert_eq!(added["name"], "x");
+    assert_eq!(added["role"], "monitor");
 
     // A substitute-character application waits for review.
     let (status, answer) = instance.apply(&substitute, "山田　次郎", BIRTH, ADDRESS);
@@ -138,41 +177,31 @@ fn operators_review_queue_and_automation_controls() {
     let rejected_id = answer["application_id"].as_str().unwrap().to_owned();
 
     // Role refusals: not an LRA, or unknown.
-    refused(data, &["review", "list", "--operator", RP]);
-    refused(data, &["review", "list", "--operator", "誰か"]);
+    refused(&instance, RP, &["review", "list"], "role_missing");
+    refused(&instance, "誰か", &["review", "list"], "operator_unknown");
     refused(
-        data,
-        &[
-            "review",
-            "approve",
-            "--operator",
-            AUDITOR,
-            "--id",
-            &approved_id,
-        ],
+        &instance,
+        AUDITOR,
+        &["review", "approve", "--id", &approved_id],
+        "role_missing: review_approve needs the role lra",
     );
-    let queue = run_json(data, &["review", "list", "--operator", LRA, "--json"]);
-    let ids: Vec<&str> = queue
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap())
-        .collect();
+    let queue = instance.as_operator_json(LRA, &["review", "list"]);
+    let queue = queue.as_array().unwrap();
+    let ids: Vec<&str> = queue.iter().map(|a| a["id"].as_str().unwrap()).collect();
     assert!(ids.contains(&approved_id.as_str()) && ids.contains(&rejected_id.as_str()));
+    let row = queue
+        .iter()
+        .find(|a| a["id"] == approved_id.as_str())
+        .unwrap();
+    assert!(row["received_at"].as_str().unwrap().ends_with('Z'), "{row}");
+    assert_eq!(
+        row["review_reasons"],
+        serde_json::json!(["name_substitute_characters"])
+    );
+    assert!(row.get("subject_name").is_some(), "{row}");
 
     // The evidence: JPKI facts, basic items with the substitute marked, the entries.
-    let shown = run_json(
-        data,
-        &[
-            "review",
-            "show",
-            "--operator",
-            LRA,
-            "--id",
-            &approved_id,
-            "--json",
-        ],
-    );
+    let shown = instance.as_operator_json(LRA, &["review", "show", "--id", &approved_id]);
     assert_eq!(shown["basic_items"]["name_marked"], "山田[　]太郎");
     assert_eq!(
         shown["basic_items"]["name_substitute_positions"],
@@ -184,32 +213,21 @@ fn operators_review_queue_and_automation_controls() {
         serde_json::json!(["name_substitute_characters"])
     );
     assert!(shown["jpki_certificate"]["fingerprint_sha256"].is_string());
-    let (ok, text, _) = run(
-        data,
-        &["review", "show", "--operator", LRA, "--id", &approved_id],
-    );
+    let (ok, text, _) = run_as(&instance, LRA, &["review", "show", "--id", &approved_id]);
     assert!(ok && text.contains("山田[　]太郎"), "{text}");
 
-    // Approve: issued, with the LRA as approver, ledgered before the certificate.
-    let done = run_json(
-        data,
-        &[
-            "review",
-            "approve",
-            "--operator",
-            LRA,
-            "--id",
-            &approved_id,
-            "--json",
-        ],
-    );
+    // Approve: issued by the running server, with the LRA as approver, ledgered before
+    // the certificate.
+    let done = instance.as_operator_json(LRA, &["review", "approve", "--id", &approved_id]);
+    assert_eq!(done["id"], approved_id.as_str());
     assert_eq!(done["status"], "issued");
+    assert_eq!(done["approver"], LRA);
+    assert_eq!(done["approver_role"], "lra");
     let outcome = application(&instance, &approved_id);
     assert_eq!(outcome["status"], "issued", "{outcome}");
     assert_eq!(outcome["serial"], done["serial"]);
     assert!(outcome["certificate_pem"].is_string(), "{outcome}");
-    // The running server learns of a certificate issued by another process: OCSP says
-    // good (not unknown) within a few seconds.
+    // OCSP says good (not unknown) for the certificate issued on approval.
     let issuing = get_bytes(&instance.url("/repository/ca.crt"));
     let serial = shuin_core::Serial::from_hex(done["serial"].as_str().unwrap()).unwrap();
     let started = std::time::Instant::now();
@@ -224,34 +242,21 @@ fn operators_review_queue_and_automation_controls() {
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    let (ok, _, stderr) = run(
-        data,
-        &["review", "approve", "--operator", LRA, "--id", &approved_id],
-    );
+    let (ok, _, stderr) = run_as(&instance, LRA, &["review", "approve", "--id", &approved_id]);
     assert!(!ok && stderr.contains("not pending_review"), "{stderr}");
 
     // Reject: needs a reason; the applicant sees it.
-    let (ok, _, stderr) = run(
-        data,
-        &["review", "reject", "--operator", LRA, "--id", &rejected_id],
-    );
+    let (ok, _, stderr) = run_as(&instance, LRA, &["review", "reject", "--id", &rejected_id]);
     assert!(!ok && stderr.contains("--reason"), "{stderr}");
     let reason = "代替文字の氏名を住民票の写しで確認できませんでした";
-    let done = run_json(
-        data,
-        &[
-            "review",
-            "reject",
-            "--operator",
-            LRA,
-            "--id",
-            &rejected_id,
-            "--reason",
-            reason,
-            "--json",
-        ],
+    let done = instance.as_operator_json(
+        LRA,
+        &["review", "reject", "--id", &rejected_id, "--reason", reason],
     );
+    assert_eq!(done["id"], rejected_id.as_str());
     assert_eq!(done["status"], "rejected");
+    assert_eq!(done["reason"], reason);
+    assert_eq!(done["decided_by"], LRA);
     let outcome = application(&instance, &rejected_id);
     assert_eq!(outcome["status"], "rejected");
     assert_eq!(outcome["reason"], reason);
@@ -277,15 +282,34 @@ fn operators_review_queue_and_automation_controls() {
         .unwrap()
         .iter()
         .any(|s| s == &Value::String(subject.clone())));
+    // The signed request is in the books before its effect.
+    let request = of_kind(&entries, "operator.request")
+        .into_iter()
+        .find(|e| e["payload"]["action"] == "review_approve")
+        .expect("the approval request is ledgered");
+    assert_eq!(request["actor"]["name"], LRA);
+    assert!(request["payload"]["request"]
+        .as_str()
+        .unwrap()
+        .contains(&approved_id));
+    assert!(request["payload"]["signature"].is_string());
+    assert_eq!(
+        request["payload"]["certificate_sha256"],
+        lra["certificate_sha256"]
+    );
+    assert!(request["seq"].as_u64() < approved[0]["seq"].as_u64());
     let rejected = of_kind(&entries, "application.rejected_by_lra");
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0]["actor"]["name"], LRA);
     assert_eq!(rejected[0]["payload"]["reason"], reason);
     let refusals = of_kind(&entries, "operator.refused");
     assert!(refusals.len() >= 5, "{refusals:?}");
+    assert!(refusals.iter().any(|e| e["actor"]["name"] == AUDITOR
+        && e["payload"]["code"] == "role_missing"
+        && e["payload"]["action"] == "review_approve"));
     assert!(refusals
         .iter()
-        .any(|e| e["actor"]["name"] == AUDITOR && e["payload"]["required_role"] == "lra"));
+        .any(|e| e["payload"]["code"] == "operator_unknown"));
 
     // Automation: a valid application is issued automatically, by the designated RP.
     let (status, answer) = instance.apply(&valid, NAME, BIRTH, ADDRESS);
@@ -293,27 +317,19 @@ fn operators_review_queue_and_automation_controls() {
 
     // Only the responsible person may suspend; a reason is needed.
     refused(
-        data,
-        &["automation", "suspend", "--operator", LRA, "--reason", "x"],
+        &instance,
+        LRA,
+        &["automation", "suspend", "--reason", "x"],
+        "role_missing: automation_suspend needs the role responsible_person",
     );
-    let (ok, _, _) = run(
-        data,
-        &["automation", "suspend", "--operator", RP, "--reason", " "],
-    );
+    let (ok, _, _) = run_as(&instance, RP, &["automation", "suspend", "--reason", " "]);
     assert!(!ok);
-    let state = run_json(
-        data,
-        &[
-            "automation",
-            "suspend",
-            "--operator",
-            RP,
-            "--reason",
-            "異常な申請の急増を調査中",
-            "--json",
-        ],
-    );
+    let why = "異常な申請の急増を調査中";
+    let state = instance.as_operator_json(RP, &["automation", "suspend", "--reason", why]);
     assert_eq!(state["suspended"], true);
+    assert_eq!(state["reason"], why);
+    assert_eq!(state["by"], RP);
+    assert!(state["at"].as_str().unwrap().ends_with('Z'), "{state}");
     // The running server follows at once: valid applications wait.
     let (status, answer) = instance.apply(&valid, NAME, BIRTH, ADDRESS);
     assert_eq!(status, 202, "{answer}");
@@ -322,59 +338,27 @@ fn operators_review_queue_and_automation_controls() {
         answer["review_reasons"],
         serde_json::json!(["automation_suspended"])
     );
-    let (ok, _, stderr) = run(
-        data,
-        &[
-            "automation",
-            "suspend",
-            "--operator",
-            RP,
-            "--reason",
-            "again",
-        ],
+    let (ok, _, stderr) = run_as(
+        &instance,
+        RP,
+        &["automation", "suspend", "--reason", "again"],
     );
     assert!(!ok && stderr.contains("already suspended"), "{stderr}");
-    let state = run_json(
-        data,
-        &[
-            "automation",
-            "resume",
-            "--operator",
-            RP,
-            "--reason",
-            "調査完了",
-            "--json",
-        ],
-    );
+    let state = instance.as_operator_json(RP, &["automation", "resume", "--reason", "調査完了"]);
     assert_eq!(state["suspended"], false);
+    assert_eq!(state["by"], RP);
     let (status, answer) = instance.apply(&valid, NAME, BIRTH, ADDRESS);
     assert_eq!(status, 201, "{answer}");
     assert_eq!(answer["status"], "issued");
 
     // The periodic review lists the automatic decisions and flags the card used thrice.
     refused(
-        data,
-        &[
-            "automation",
-            "review",
-            "--operator",
-            LRA,
-            "--since",
-            "2000-01-01",
-        ],
+        &instance,
+        LRA,
+        &["automation", "review", "--since", "2000-01-01"],
+        "role_missing",
     );
-    let review = run_json(
-        data,
-        &[
-            "automation",
-            "review",
-            "--operator",
-            RP,
-            "--since",
-            "2000-01-01",
-            "--json",
-        ],
-    );
+    let review = instance.as_operator_json(RP, &["automation", "review", "--since", "2000-01-01"]);
     let decisions = review["automatic_decisions"].as_array().unwrap();
     assert_eq!(decisions.len(), 2, "{review}");
     assert!(decisions.iter().all(|d| d["approver"] == RP));
@@ -389,47 +373,47 @@ fn operators_review_queue_and_automation_controls() {
         "{review}"
     );
     assert!(review["signed_off"].is_null());
-    let future = run_json(
-        data,
-        &[
-            "automation",
-            "review",
-            "--operator",
-            RP,
-            "--since",
-            "2999-01-01",
-            "--json",
-        ],
-    );
+    let future = instance.as_operator_json(RP, &["automation", "review", "--since", "2999-01-01"]);
     assert!(future["automatic_decisions"].as_array().unwrap().is_empty());
-    let signed = run_json(
-        data,
+    let signed = instance.as_operator_json(
+        RP,
         &[
             "automation",
             "review",
-            "--operator",
-            RP,
             "--since",
             "2000-01-01",
             "--sign-off",
-            "--json",
         ],
     );
     assert_eq!(signed["signed_off"]["by"], RP);
+    assert!(signed["signed_off"]["seq"].is_u64(), "{signed}");
 
     let entries = ledger(data);
     let sign_off = of_kind(&entries, "automation.review_signed_off");
     assert_eq!(sign_off.len(), 1);
+    assert_eq!(sign_off[0]["seq"], signed["signed_off"]["seq"]);
     assert_eq!(sign_off[0]["actor"]["name"], RP);
     assert_eq!(sign_off[0]["actor"]["role"], "responsible_person");
     assert_eq!(sign_off[0]["payload"]["automatic_decisions"], 2);
     assert_eq!(of_kind(&entries, "automation.suspended").len(), 1);
     assert_eq!(of_kind(&entries, "automation.resumed").len(), 1);
-    let added = of_kind(&entries, "operator.added");
-    assert!(added.iter().any(|e| e["payload"]["name"] == LRA));
-    assert!(added
+    let enrolled = of_kind(&entries, "operator.enrolled");
+    for name in [ADMIN, LRA, AUDITOR, RP, "管理 四郎", "x"] {
+        assert!(
+            enrolled.iter().any(|e| e["payload"]["name"] == name),
+            "{name} enrolled"
+        );
+    }
+    let granted = of_kind(&entries, "operator.role_granted");
+    assert!(granted
+        .iter()
+        .any(|e| e["payload"]["name"] == LRA && e["payload"]["role"] == "lra"));
+    assert!(granted
         .iter()
         .any(|e| e["payload"]["name"] == RP && e["payload"]["role"] == "responsible_person"));
+    assert!(!granted
+        .iter()
+        .any(|e| e["payload"]["name"] == LRA && e["payload"]["role"] == "ca_admin"));
     let accepted = of_kind(&entries, "application.accepted");
     assert!(accepted.iter().all(|e| e["payload"]["approver"] == RP));
 
@@ -445,18 +429,7 @@ fn a_newly_designated_responsible_person_becomes_the_automatic_approver() {
     let instance = Instance::start(&[], jlis);
     let data = instance.data.as_path();
     let successor = "後任 責任者";
-    run_json(
-        data,
-        &[
-            "operator",
-            "add",
-            "--name",
-            successor,
-            "--role",
-            "responsible_person",
-            "--json",
-        ],
-    );
+    instance.add_operator(successor, "responsible_person");
     let (status, answer) = instance.apply(&valid, NAME, BIRTH, ADDRESS);
     assert_eq!(status, 201, "{answer}");
     let entries = ledger(data);
@@ -481,22 +454,9 @@ fn a_reissue_held_for_review_supersedes_the_old_certificate_once_approved() {
     let (status, answer) = instance.apply(&old_card, NAME, BIRTH, ADDRESS);
     assert_eq!(status, 201, "{answer}");
     let old_serial = answer["serial"].as_str().unwrap().to_owned();
-    run_json(
-        data,
-        &["operator", "add", "--name", LRA, "--role", "lra", "--json"],
-    );
-    run_json(
-        data,
-        &[
-            "automation",
-            "suspend",
-            "--operator",
-            RP,
-            "--reason",
-            "点検",
-            "--json",
-        ],
-    );
+    instance.add_operator(LRA, "lra");
+    instance.add_operator(RP, "responsible_person");
+    instance.as_operator_json(RP, &["automation", "suspend", "--reason", "点検"]);
     let (key, _) = shuin_keys::SoftwareSigner::generate(shuin_keys::KeySpec::EcP256).unwrap();
     let mut document = instance.document(&key, NAME, BIRTH, ADDRESS);
     document["kind"] = "reissue".into();
@@ -513,18 +473,7 @@ fn a_reissue_held_for_review_supersedes_the_old_certificate_once_approved() {
         })
     };
     assert!(!revoked_old(&ledger(data)));
-    let done = run_json(
-        data,
-        &[
-            "review",
-            "approve",
-            "--operator",
-            LRA,
-            "--id",
-            &id,
-            "--json",
-        ],
-    );
+    let done = instance.as_operator_json(LRA, &["review", "approve", "--id", &id]);
     assert_eq!(done["status"], "issued");
     assert_ne!(done["serial"], old_serial.as_str());
     let entries = ledger(data);

@@ -73,7 +73,8 @@ fn a_revocation_reaches_ocsp_and_the_crl_within_five_seconds() {
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let card = card(&jlis, |_| {});
     let instance = Instance::start(&[], jlis);
-    add_operator(&instance.data, "LRA 一郎", "lra");
+    instance.add_operator("LRA 一郎", "lra");
+    instance.add_operator("監視 花子", "monitor");
     let dir = instance.work.path().to_owned();
     instance.repository_pem("/repository/root.crt", &dir.join("root.pem"));
     instance.repository_pem("/repository/ca.crt", &dir.join("ca.pem"));
@@ -83,26 +84,7 @@ fn a_revocation_reaches_ocsp_and_the_crl_within_five_seconds() {
     if let Some(text) = ocsp_status(&instance, &first.cert) {
         assert!(text.contains(": good"), "{text}");
     }
-    let out = shuin()
-        .args(["revoke", "--data"])
-        .arg(&instance.data)
-        .args([
-            "--serial",
-            &first.serial,
-            "--reason",
-            "keyCompromise",
-            "--operator",
-            "LRA 一郎",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let answer = instance.revoke_as("LRA 一郎", &first.serial, "keyCompromise");
     assert_eq!(answer["status"], "revoked");
     let revoked_at = Instant::now();
 
@@ -239,44 +221,59 @@ fn a_revocation_reaches_ocsp_and_the_crl_within_five_seconds() {
     }
 
     // A second revocation and an unknown serial get clear, coded refusals.
-    let again = shuin()
-        .args(["revoke", "--data"])
-        .arg(&instance.data)
-        .args(["--serial", &first.serial, "--reason", "superseded"])
-        .args(["--operator", "LRA 一郎"])
-        .output()
-        .unwrap();
+    let again = instance.as_operator(
+        "LRA 一郎",
+        &[
+            "revoke",
+            "--serial",
+            &first.serial,
+            "--reason",
+            "superseded",
+        ],
+    );
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("certificate_already_revoked"));
-    let unknown = shuin()
-        .args(["revoke", "--data"])
-        .arg(&instance.data)
-        .args(["--serial", "0123456789abcdef", "--reason", "keyCompromise"])
-        .args(["--operator", "LRA 一郎"])
-        .output()
-        .unwrap();
+    let unknown = instance.as_operator(
+        "LRA 一郎",
+        &[
+            "revoke",
+            "--serial",
+            "0123456789abcdef",
+            "--reason",
+            "keyCompromise",
+        ],
+    );
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("certificate_unknown"));
-    let bad_reason = shuin()
-        .args(["revoke", "--data"])
-        .arg(&instance.data)
-        .args(["--serial", &second.serial, "--reason", "certificateHold"])
-        .args(["--operator", "LRA 一郎"])
-        .output()
-        .unwrap();
+    let bad_reason = instance.as_operator(
+        "LRA 一郎",
+        &[
+            "revoke",
+            "--serial",
+            &second.serial,
+            "--reason",
+            "certificateHold",
+        ],
+    );
     assert!(!bad_reason.status.success());
     // Someone without the lra role is refused, the refusal is in the organisation book,
     // and the certificate stays good.
-    let refused = shuin()
-        .args(["revoke", "--data"])
-        .arg(&instance.data)
-        .args(["--serial", &second.serial, "--reason", "keyCompromise"])
-        .args(["--operator", "監視 花子"])
-        .output()
-        .unwrap();
+    let refused = instance.as_operator(
+        "監視 花子",
+        &[
+            "revoke",
+            "--serial",
+            &second.serial,
+            "--reason",
+            "keyCompromise",
+        ],
+    );
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("lra"), "{stderr}");
+    assert!(
+        stderr.contains("role_missing") && stderr.contains("lra"),
+        "{stderr}"
+    );
     let organisation = shuin()
         .args([
             "ledger",
@@ -592,10 +589,10 @@ fn partitioned_and_delta_crls_by_configuration() {
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let card = card(&jlis, |_| {});
     let mut instance = Instance::init_with(&[], jlis, &[], Vec::new());
-    add_operator(&instance.data, "LRA 一郎", "lra");
     instance.edit_config("crl_partitions = 0", "crl_partitions = 4");
     instance.edit_config("delta_crl = false", "delta_crl = true");
     instance.serve();
+    instance.add_operator("LRA 一郎", "lra");
     let dir = instance.work.path().to_owned();
     instance.repository_pem("/repository/root.crt", &dir.join("root.pem"));
     instance.repository_pem("/repository/ca.crt", &dir.join("ca.pem"));
@@ -610,25 +607,7 @@ fn partitioned_and_delta_crls_by_configuration() {
             "{text}"
         );
     }
-    let out = shuin()
-        .args(["revoke", "--data"])
-        .arg(&instance.data)
-        .args([
-            "--serial",
-            &issued.serial,
-            "--reason",
-            "superseded",
-            "--operator",
-            "LRA 一郎",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    instance.revoke_as("LRA 一郎", &issued.serial, "superseded");
     let started = Instant::now();
     let text_of = |path: &str| -> Option<String> {
         let der = get_bytes(&instance.url(path));

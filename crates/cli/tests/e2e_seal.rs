@@ -36,14 +36,14 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
     hits
 }
 
-fn unseal(instance: &Instance, share: &Path) -> (bool, serde_json::Value, String) {
-    let out = shuin()
-        .args(["unseal", "--json", "--data"])
-        .arg(&instance.data)
-        .arg("--share-file")
-        .arg(share)
-        .output()
-        .unwrap();
+const CUSTODIANS: [&str; 3] = ["保管 一郎", "保管 二郎", "保管 三郎"];
+
+/// `shuin unseal` as `custodian` (a signed request carrying the share's hash).
+fn unseal(instance: &Instance, custodian: &str, share: &Path) -> (bool, serde_json::Value, String) {
+    let out = instance.as_operator(
+        custodian,
+        &["unseal", "--json", "--share-file", share.to_str().unwrap()],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let answer = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     (out.status.success(), answer, stderr)
@@ -103,7 +103,7 @@ fn a_sealed_instance_opens_after_two_of_three_shares() {
     ];
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let card = card(&jlis, |_| {});
-    let mut instance = Instance::init_with(&[], jlis, &args, env);
+    let mut instance = Instance::init_with_custodians(&[], jlis, &args, env, &CUSTODIANS);
     // The PIN file given to init may be destroyed: the instance does not need it.
     std::fs::remove_file(&pin_file).unwrap();
     let share = |i: u32| shares.join(format!("share-{i}.txt"));
@@ -139,8 +139,13 @@ fn a_sealed_instance_opens_after_two_of_three_shares() {
     assert_eq!(status["key_backend"]["token"]["label"], TOKEN, "{status}");
     assert!(status["fips"]["fips_mode"].is_boolean(), "{status}");
 
+    // Someone who is not a custodian cannot give a share, whatever they hold.
+    let (ok, _, stderr) = unseal(&instance, ADMIN, &share(2));
+    assert!(!ok);
+    assert!(stderr.contains("role_missing"), "{stderr}");
+
     // One share: still sealed.
-    let (ok, answer, stderr) = unseal(&instance, &share(1));
+    let (ok, answer, stderr) = unseal(&instance, CUSTODIANS[0], &share(1));
     assert!(ok, "{stderr}");
     assert_eq!(answer["sealed"], true, "{answer}");
     assert_eq!(answer["shares_held"], 1, "{answer}");
@@ -151,9 +156,9 @@ fn a_sealed_instance_opens_after_two_of_three_shares() {
     );
 
     // The same share again is refused.
-    let (ok, answer, stderr) = unseal(&instance, &share(1));
+    let (ok, _, stderr) = unseal(&instance, CUSTODIANS[0], &share(1));
     assert!(!ok);
-    assert_eq!(answer["outcome"], "duplicate", "{answer} {stderr}");
+    assert!(stderr.contains("share_refused: duplicate"), "{stderr}");
     assert!(stderr.contains("already given"), "{stderr}");
 
     // A share of another instance is refused.
@@ -170,9 +175,9 @@ fn a_sealed_instance_opens_after_two_of_three_shares() {
         hex::encode(&sha2::Sha256::digest(format!("{head} {body}").as_bytes())[..4])
     };
     std::fs::write(&foreign, format!("{head} {} {checksum}\n", fields[4])).unwrap();
-    let (ok, answer, stderr) = unseal(&instance, &foreign);
+    let (ok, _, stderr) = unseal(&instance, CUSTODIANS[1], &foreign);
     assert!(!ok);
-    assert_eq!(answer["outcome"], "foreign", "{answer} {stderr}");
+    assert!(stderr.contains("share_refused: foreign"), "{stderr}");
     assert!(stderr.contains("another CA"), "{stderr}");
     // A mistyped share is refused by its checksum.
     let mut typo: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
@@ -180,13 +185,18 @@ fn a_sealed_instance_opens_after_two_of_three_shares() {
     let flipped = if body.ends_with('0') { "1" } else { "0" };
     typo[4] = format!("{}{flipped}", &body[..body.len() - 1]);
     std::fs::write(&foreign, typo.join(" ")).unwrap();
-    let (ok, answer, stderr) = unseal(&instance, &foreign);
+    let (ok, _, stderr) = unseal(&instance, CUSTODIANS[1], &foreign);
     assert!(!ok);
-    assert_eq!(answer["outcome"], "malformed", "{answer}");
+    assert!(stderr.contains("share_refused: malformed"), "{stderr}");
     assert!(stderr.contains("checksum"), "{stderr}");
 
-    // The second valid share unseals the CA.
-    let (ok, answer, stderr) = unseal(&instance, &share(3));
+    // One custodian cannot give two shares: M shares come from M people.
+    let (ok, _, stderr) = unseal(&instance, CUSTODIANS[0], &share(3));
+    assert!(!ok);
+    assert!(stderr.contains("share_refused: same_custodian"), "{stderr}");
+
+    // The second valid share, from another custodian, unseals the CA.
+    let (ok, answer, stderr) = unseal(&instance, CUSTODIANS[2], &share(3));
     assert!(ok, "{stderr}");
     assert_eq!(answer["sealed"], false, "{answer}");
     let (key, pkcs8) = shuin_keys::SoftwareSigner::generate(shuin_keys::KeySpec::EcP256).unwrap();
@@ -196,9 +206,12 @@ fn a_sealed_instance_opens_after_two_of_three_shares() {
     instance.verify_issued(&issued);
     assert_eq!(shuin_status(&instance)["seal"]["sealed"], false);
     // Once unsealed, more shares are refused.
-    let (ok, answer, _) = unseal(&instance, &share(2));
+    let (ok, _, stderr) = unseal(&instance, CUSTODIANS[1], &share(2));
     assert!(!ok);
-    assert_eq!(answer["outcome"], "already_unsealed", "{answer}");
+    assert!(
+        stderr.contains("share_refused: already_unsealed"),
+        "{stderr}"
+    );
     instance.stop();
 
     // A restart seals the CA again: a subscriber's revocation request answers 503
@@ -226,7 +239,8 @@ fn a_sealed_instance_opens_after_two_of_three_shares() {
         .unwrap();
     assert!(shown.status.success());
     let entries: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
-    let attempts: Vec<(serde_json::Value, String, String)> = entries
+    type Attempt = (serde_json::Value, String, String, String);
+    let attempts: Vec<Attempt> = entries
         .as_array()
         .unwrap()
         .iter()
@@ -234,24 +248,36 @@ fn a_sealed_instance_opens_after_two_of_three_shares() {
         .map(|e| {
             (
                 e["payload"]["share_index"].clone(),
+                e["actor"]["name"].as_str().unwrap().to_owned(),
                 e["payload"]["outcome"].as_str().unwrap().to_owned(),
                 e["payload"]["reason"].as_str().unwrap_or("").to_owned(),
             )
         })
         .collect();
-    let expected: Vec<(serde_json::Value, String, String)> = vec![
-        (1.into(), "accepted".into(), String::new()),
-        (1.into(), "refused".into(), "duplicate".into()),
-        (2.into(), "refused".into(), "foreign".into()),
+    let [c1, c2, c3] = CUSTODIANS.map(String::from);
+    let expected: Vec<Attempt> = vec![
+        (1.into(), c1.clone(), "accepted".into(), String::new()),
+        (1.into(), c1.clone(), "refused".into(), "duplicate".into()),
+        (2.into(), c2.clone(), "refused".into(), "foreign".into()),
         (
             serde_json::Value::Null,
+            c2.clone(),
             "refused".into(),
             "malformed".into(),
         ),
-        (3.into(), "accepted".into(), String::new()),
-        (2.into(), "refused".into(), "already_unsealed".into()),
+        (3.into(), c1, "refused".into(), "same_custodian".into()),
+        (3.into(), c3, "accepted".into(), String::new()),
+        (2.into(), c2, "refused".into(), "already_unsealed".into()),
     ];
     assert_eq!(attempts, expected);
+    // Each unseal request is in the books with its signature, and no share is.
+    let requests = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "operator.request" && e["payload"]["action"] == "unseal")
+        .count();
+    assert_eq!(requests, 7);
     assert!(entries
         .as_array()
         .unwrap()

@@ -126,10 +126,18 @@ fn an_instance_on_softhsm_issues_and_its_keys_stay_in_the_token() {
     // A PIN file that others can read is refused before anything is written.
     let loose = hsm.dir.path().join("loose-pin");
     std::fs::write(&loose, PIN).unwrap();
+    let admin_csr = hsm.dir.path().join("admin.csr");
+    std::fs::write(
+        &admin_csr,
+        common::operators::make_key(hsm.dir.path(), ADMIN),
+    )
+    .unwrap();
     let refused = shuin()
         .args(["init", "--data"])
         .arg(hsm.dir.path().join("never"))
         .args(hsm.init_args(&loose))
+        .arg("--first-admin-csr")
+        .arg(&admin_csr)
         .envs(hsm.env())
         .args(["--jpki-crl", "x.crl", "--public-url", "http://127.0.0.1:1"])
         .args(["--policy-oid", POLICY])
@@ -160,7 +168,8 @@ fn an_instance_on_softhsm_issues_and_its_keys_stay_in_the_token() {
         "the PIN must not be stored in the instance"
     );
 
-    // The facility book holds the attribute evidence of both keys.
+    // The facility book holds the attribute evidence of the three keys (root, issuing
+    // and operator CA).
     let shown = shuin()
         .args(["ledger", "show", "--data"])
         .arg(&instance.data)
@@ -177,7 +186,7 @@ fn an_instance_on_softhsm_issues_and_its_keys_stay_in_the_token() {
         .iter()
         .filter(|e| e["kind"] == "key.attributes")
         .collect();
-    assert_eq!(evidence.len(), 2, "{text}");
+    assert_eq!(evidence.len(), 3, "{text}");
     for entry in evidence {
         let attributes = &entry["payload"]["attributes"];
         assert_eq!(entry["payload"]["policy_passed"], true, "{entry}");
@@ -190,7 +199,7 @@ fn an_instance_on_softhsm_issues_and_its_keys_stay_in_the_token() {
 
     // pkcs11-tool sees the private keys as sensitive and never extractable.
     if let Some(listing) = hsm.list_objects() {
-        for label in ["shuin-root", "shuin-issuing"] {
+        for label in ["shuin-root", "shuin-issuing", "shuin-operator-ca"] {
             let block = private_key_block(&listing, label)
                 .unwrap_or_else(|| panic!("no private key {label}: {listing}"));
             let access = block

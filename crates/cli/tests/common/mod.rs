@@ -4,6 +4,9 @@
 // Test support code: panicking on a broken fixture is the right failure.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod operators;
+pub use operators::ADMIN;
+
 use base64::Engine;
 use serde_json::Value;
 use shuin_keys::{KeySpec, Signer, SoftwareSigner};
@@ -33,47 +36,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// Registers `name` with `role` in the operator registry of the instance at `data`
-/// (the responsible person from `init` authorises it).
-pub fn add_operator(data: &Path, name: &str, role: &str) {
-    let out = shuin()
-        .args(["operator", "add", "--data"])
-        .arg(data)
-        .args(["--name", name, "--role", role])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "operator add {name} {role}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Revokes `serial` with `shuin revoke` as the operator `operator` (who must hold the
-/// `lra` role) and returns the command's JSON answer.
-pub fn revoke_as(data: &Path, operator: &str, serial: &str, reason: &str) -> Value {
-    let out = shuin()
-        .args(["revoke", "--data"])
-        .arg(data)
-        .args([
-            "--serial",
-            serial,
-            "--reason",
-            reason,
-            "--operator",
-            operator,
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "shuin revoke: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// A running instance; the server is killed on drop.
@@ -109,6 +71,19 @@ impl Instance {
         backend_args: &[std::ffi::OsString],
         env: Vec<(String, std::ffi::OsString)>,
     ) -> Instance {
+        Self::init_with_custodians(revoked, jlis, backend_args, env, &[])
+    }
+
+    /// As [`Instance::init_with`], with `custodians` enrolled at init (`--custodian-csr`,
+    /// each with a key file under WORK/operators): give `--custodians` in
+    /// `backend_args` too.
+    pub fn init_with_custodians(
+        revoked: &[&TestCard],
+        jlis: SimulatedJlisCa,
+        backend_args: &[std::ffi::OsString],
+        env: Vec<(String, std::ffi::OsString)>,
+        custodians: &[&str],
+    ) -> Instance {
         let work = tempfile::tempdir().unwrap();
         let anchor = work.path().join("jlis-ca.pem");
         std::fs::write(&anchor, jlis.cert_pem().unwrap()).unwrap();
@@ -122,6 +97,15 @@ impl Instance {
         )
         .unwrap();
         let data = work.path().join("inst");
+        let admin_csr = work.path().join("admin.csr");
+        std::fs::write(&admin_csr, operators::make_key(work.path(), ADMIN)).unwrap();
+        let mut custodian_args: Vec<std::ffi::OsString> = Vec::new();
+        for (i, name) in custodians.iter().enumerate() {
+            let path = work.path().join(format!("custodian-{i}.csr"));
+            std::fs::write(&path, operators::make_key(work.path(), name)).unwrap();
+            custodian_args.push("--custodian-csr".into());
+            custodian_args.push(path.into());
+        }
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let status = shuin()
@@ -133,6 +117,9 @@ impl Instance {
             .arg(&anchor)
             .arg("--jpki-crl")
             .arg(&crl_path)
+            .arg("--first-admin-csr")
+            .arg(&admin_csr)
+            .args(&custodian_args)
             .args([
                 "--public-url",
                 &base,
