@@ -2,6 +2,7 @@
 //! issuer signers (DESIGN.md sections 1 and 4, docs/issuance-cycle.md).
 
 pub mod ceremony;
+pub mod checkpoint;
 mod issuance;
 mod ocsp;
 mod reconcile;
