@@ -5,3 +5,5 @@
 //!
 //! This crate never depends on `shuin-keys`: it reads and writes the books, and checks
 //! signatures with public keys only.
+
+pub mod retention;

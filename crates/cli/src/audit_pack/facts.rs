@@ -175,7 +175,10 @@ async fn fill(facts: &mut Facts, store: &SqliteStore, now: SystemTime) -> Result
         }),
         None => serde_json::json!({"scope": "ca", "fresh": false, "note": "no CRL issued yet"}),
     };
-    facts.retention = crate::retention_cmd::overview(store, &facts.config.retention, now).await?;
+    facts.retention =
+        shuin_books::retention::overview(store, &facts.config.retention.policy(), now)
+            .await
+            .map_err(crate::retention_cmd::failed)?;
     let operators = shuin_ra::operators::operators(store)
         .await
         .map_err(|e| crate::failure::msg(e.to_string()))?;
