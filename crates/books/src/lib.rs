@@ -6,4 +6,5 @@
 //! This crate never depends on `shuin-keys`: it reads and writes the books, and checks
 //! signatures with public keys only.
 
+pub mod facility;
 pub mod retention;
