@@ -6,5 +6,6 @@
 //! This crate never depends on `shuin-keys`: it reads and writes the books, and checks
 //! signatures with public keys only.
 
+pub mod audit_pack;
 pub mod facility;
 pub mod retention;
