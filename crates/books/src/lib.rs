@@ -6,9 +6,12 @@
 //! This crate never depends on `shuin-keys`: it reads and writes the books, and checks
 //! signatures with public keys only.
 
+pub mod audit_pack;
+pub mod facility;
 pub mod gate;
 pub use shuin_ledger::operator_certificate;
 pub mod organisation;
+pub mod retention;
 /// Signed operator requests (the format lives in `shuin-ledger`, whose offline verifier
 /// re-checks them).
 pub use shuin_ledger::operator_request as request;

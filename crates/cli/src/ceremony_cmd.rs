@@ -2,11 +2,20 @@
 //! "Key ceremonies"). Enrolment and `run` work on the instance; `public-key`, `approve`
 //! and `verify` need nothing but their files, so custodians and auditors work offline.
 
-use crate::ceremony_approval::Credential;
+use crate::config::{InstanceConfig, KeyBackendConfig};
 use crate::failure::{msg, Context, Result};
+use crate::key_backend::OpenedBackend;
 use clap::{Args, Subcommand};
+use shuin_ca::ceremony::{self, CeremonyBackend, CeremonyError, CustodianRoles, InstanceFacts};
 use shuin_core::{Clock, SystemClock};
+use shuin_keys::{
+    KeyAttributes, KeyBackend, KeyGenerator, KeyRef, Pkcs11Backend, Pkcs11Uri, Signer,
+    SoftwareSigner,
+};
+use shuin_store::sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use zeroize::Zeroizing;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CeremonyCommand {
@@ -130,6 +139,175 @@ impl CredentialArgs {
     }
 }
 
+/// One line for stderr from a ceremony error.
+fn failed(e: CeremonyError) -> crate::failure::Error {
+    msg(e.to_string())
+}
+
+/// Where a custodian's key is.
+#[derive(Debug, Clone)]
+enum Credential {
+    /// A PKCS#8 PEM private key file.
+    KeyFile(PathBuf),
+    /// A key on the custodian's own PKCS#11 token.
+    Pkcs11 {
+        module: PathBuf,
+        token: String,
+        pin_file: PathBuf,
+        key: String,
+    },
+}
+
+impl Credential {
+    /// Opens the credential's signer.
+    fn signer(&self) -> Result<Arc<dyn Signer>> {
+        match self {
+            Credential::KeyFile(path) => {
+                let pem = Zeroizing::new(std::fs::read_to_string(path).context(path.display())?);
+                let signer = SoftwareSigner::from_pkcs8_pem(&pem).context(path.display())?;
+                Ok(Arc::new(signer))
+            }
+            Credential::Pkcs11 {
+                module,
+                token,
+                pin_file,
+                key,
+            } => {
+                let pin = crate::key_backend::read_pin_file(pin_file)?;
+                let backend = Pkcs11Backend::open(module, token, pin).context(format!(
+                    "opening PKCS#11 token {token:?} with {}",
+                    module.display()
+                ))?;
+                let uri = Pkcs11Uri {
+                    token: token.clone(),
+                    object: key.clone(),
+                };
+                backend
+                    .signer(&uri.to_key_ref())
+                    .context(format!("the custodian key {}", uri.to_uri()))
+            }
+        }
+    }
+}
+
+/// The instance facts a statement is built from.
+fn instance_facts(config: &InstanceConfig, dir: &Path) -> Result<InstanceFacts> {
+    let (key_backend, token) = match &config.ca.key_backend {
+        KeyBackendConfig::Software { .. } => ("software".to_owned(), None),
+        KeyBackendConfig::Pkcs11 { token, .. } => ("pkcs11".to_owned(), Some(token.clone())),
+    };
+    Ok(InstanceFacts {
+        public_url: config.instance.public_url.clone(),
+        policy_oid: config.ca.policy_oid.clone(),
+        root_der: crate::runtime::read_pem_or_der(&dir.join(&config.ca.root_certificate))?,
+        issuing_der: crate::runtime::read_pem_or_der(&dir.join(&config.ca.issuing_certificate))?,
+        key_backend,
+        token,
+    })
+}
+
+/// The operator registry answering the ceremony's role questions.
+struct Registry<'a>(&'a SqliteStore);
+
+#[async_trait::async_trait]
+impl CustodianRoles for Registry<'_> {
+    async fn holds_key_custodian(&self, name: &str) -> ceremony::Result<bool> {
+        let holder = shuin_ra::operators::operator(self.0, name)
+            .await
+            .map_err(|e| CeremonyError::Roles(Box::new(e)))?;
+        Ok(holder.is_some_and(|op| op.holds(shuin_ra::operators::Role::KeyCustodian)))
+    }
+}
+
+/// The instance's opened key backend, naming keys as `init` does.
+struct InstanceBackend<'a> {
+    opened: OpenedBackend,
+    config: &'a KeyBackendConfig,
+}
+
+impl CeremonyBackend for InstanceBackend<'_> {
+    fn keys(&self) -> &dyn KeyGenerator {
+        self.opened.keys.as_ref()
+    }
+
+    fn attributes(&self) -> Option<&dyn KeyAttributes> {
+        self.opened.attributes.as_deref()
+    }
+
+    fn key_label(&self, label: &str) -> String {
+        crate::key_backend::key_label(self.config, label)
+    }
+
+    fn key_uri(&self, label: &str) -> KeyRef {
+        let backend_label = self.key_label(label);
+        match self.config {
+            KeyBackendConfig::Software { .. } => {
+                KeyRef::software(&format!("{backend_label}.key.pem"))
+            }
+            KeyBackendConfig::Pkcs11 { token, .. } => Pkcs11Uri {
+                token: token.clone(),
+                object: backend_label,
+            }
+            .to_key_ref(),
+        }
+    }
+}
+
+/// `ceremony run`: opens the registry, authorises the `ca_admin`, then runs.
+async fn run_ceremony(
+    data: &Path,
+    file: &ceremony::CeremonyFile,
+    approvals: &[PathBuf],
+    operator: &str,
+    record_out: Option<&Path>,
+) -> Result<ceremony::RunOutcome> {
+    let (store, config) = crate::operator_cmd::open_registry(data).await?;
+    let result = async {
+        let actor = crate::operator_cmd::authorize(
+            &store,
+            operator,
+            shuin_ra::operators::Role::CaAdmin,
+            &format!("run the key ceremony {:?}", file.id),
+        )
+        .await?;
+        let instance = instance_facts(&config, data)?;
+        let record_out = record_out
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| data.join("ceremonies").join(format!("{}.json", file.id)));
+        let options = ceremony::RunOptions {
+            file,
+            instance: &instance,
+            root_key: &config.ca.root_key,
+            issuing_key: &config.ca.issuing_key,
+            approvals,
+            operator,
+            actor,
+            record_out: &record_out,
+            certificate_dir: &data.join("ca"),
+        };
+        let open_backend = || {
+            crate::key_backend::open(&config.ca.key_backend, data)
+                .map(|opened| InstanceBackend {
+                    opened,
+                    config: &config.ca.key_backend,
+                })
+                .map_err(|e| CeremonyError::Backend(Box::new(e)))
+        };
+        ceremony::run(
+            &store,
+            &Registry(&store),
+            options,
+            open_backend,
+            &SystemClock,
+        )
+        .await
+        .map_err(failed)
+    }
+    .await;
+    store.close().await;
+    result
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -158,7 +336,7 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             operator,
             json,
         } => {
-            let spki = crate::ceremony_custodians::read_public_key(&public_key)?;
+            let spki = ceremony::read_public_key(&public_key).map_err(failed)?;
             let key = runtime()?.block_on(async {
                 let (store, _) = crate::operator_cmd::open_registry(&data).await?;
                 let result = async {
@@ -169,8 +347,16 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
                         &format!("enrol the ceremony custodian {name:?}"),
                     )
                     .await?;
-                    crate::ceremony_custodians::enroll(&store, &name, &spki, &by, SystemClock.now())
-                        .await
+                    ceremony::enroll(
+                        &store,
+                        &Registry(&store),
+                        &name,
+                        &spki,
+                        &by,
+                        SystemClock.now(),
+                    )
+                    .await
+                    .map_err(failed)
                 }
                 .await;
                 store.close().await;
@@ -197,19 +383,21 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             write_or_print(out.as_deref(), pem.as_bytes())
         }
         CeremonyCommand::Statement { data, config, out } => {
-            let file = crate::ceremony_file::CeremonyFile::load(&config)?;
+            let file = ceremony::CeremonyFile::load(&config).map_err(failed)?;
             let (statement, mut bytes) = runtime()?.block_on(async {
                 let (store, instance) = crate::operator_cmd::open_registry(&data).await?;
-                let result =
-                    crate::ceremony_run::statement_for(&store, &instance, &data, &file).await;
+                let result = async {
+                    let facts = instance_facts(&instance, &data)?;
+                    ceremony::statement_for(&store, &facts, &file)
+                        .await
+                        .map_err(failed)
+                }
+                .await;
                 store.close().await;
                 result
             })?;
-            eprintln!("{}", crate::ceremony_statement::summary(&statement));
-            eprintln!(
-                "statement sha256 {}",
-                crate::ceremony_statement::sha256_hex(&bytes)
-            );
+            eprintln!("{}", ceremony::summary(&statement));
+            eprintln!("statement sha256 {}", ceremony::sha256_hex(&bytes));
             bytes.push(b'\n');
             write_or_print(out.as_deref(), &bytes)
         }
@@ -221,18 +409,14 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             json,
         } => {
             let bytes = std::fs::read(&statement).context(statement.display())?;
-            let parsed = crate::ceremony_statement::parse(&bytes)
+            let parsed = ceremony::parse_statement(&bytes)
                 .map_err(|e| msg(format!("{}: {e}", statement.display())))?;
-            let canonical = crate::ceremony_statement::canonical(&parsed)?;
+            let canonical = ceremony::canonical_statement(&parsed).map_err(failed)?;
             // What is being approved, shown before the credential is opened.
-            eprintln!("{}", crate::ceremony_statement::summary(&parsed));
+            eprintln!("{}", ceremony::summary(&parsed));
             let signer = credential.credential()?.signer()?;
-            let approval = crate::ceremony_approval::approve(
-                &parsed,
-                &canonical,
-                &custodian,
-                signer.as_ref(),
-            )?;
+            let approval = ceremony::approve(&parsed, &canonical, &custodian, signer.as_ref())
+                .map_err(failed)?;
             let text = serde_json::to_string_pretty(&approval).context("JSON")?;
             std::fs::OpenOptions::new()
                 .write(true)
@@ -263,14 +447,14 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             record_out,
             json,
         } => {
-            let options = crate::ceremony_run::RunOptions {
-                data: &data,
-                ceremony: &config,
-                approvals: &approvals,
-                operator: &operator,
-                record_out: record_out.as_deref(),
-            };
-            let outcome = runtime()?.block_on(crate::ceremony_run::run(&options, &SystemClock))?;
+            let file = ceremony::CeremonyFile::load(&config).map_err(failed)?;
+            let outcome = runtime()?.block_on(run_ceremony(
+                &data,
+                &file,
+                &approvals,
+                &operator,
+                record_out.as_deref(),
+            ))?;
             if json {
                 println!("{}", serde_json::to_string(&outcome).context("JSON")?);
             } else {
@@ -298,13 +482,13 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             json,
         } => {
             let bytes = std::fs::read(&record).context(record.display())?;
-            let parsed: crate::ceremony_record::Record = serde_json::from_slice(&bytes)
+            let parsed: ceremony::Record = serde_json::from_slice(&bytes)
                 .context(format!("{}: not a ceremony record", record.display()))?;
-            let verified = crate::ceremony_record::verify(&parsed)
-                .map_err(|e| msg(format!("{}: {e}", record.display())))?;
+            let verified =
+                ceremony::verify(&parsed).map_err(|e| msg(format!("{}: {e}", record.display())))?;
             let anchor = match &ledger_export {
                 Some(export) => Some(
-                    crate::ceremony_anchor::anchor(&parsed, export)
+                    ceremony::anchor(&parsed, export)
                         .map_err(|e| msg(format!("{}: {e}", record.display())))?,
                 ),
                 None => None,

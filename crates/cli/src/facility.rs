@@ -3,22 +3,19 @@
 //! records"), and the `[facility]` section of shuin.toml.
 //!
 //! Validation is `shuin_core::access_event` (pure, shared with the HTTP endpoint);
-//! recording is `shuin_server::AccessEvents` (one atomic batch with idempotency keys).
+//! recording is `shuin_server::AccessEvents` (one atomic batch with idempotency keys);
+//! the door rules and the token's life are `shuin_books::facility`.
 
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
 use crate::operator_cmd::LOCAL_ZONE;
-use base64::Engine;
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
-use shuin_core::access_event::{
-    self, AccessImportError, AccessPolicy, Invalid, MAX_CSV_BYTES, MAX_DOOR_CHARS,
-};
-use shuin_core::{Clock, OsRandom, RandomSource, SystemClock};
-use shuin_ledger::{Actor, Book, EntryDraft};
+use shuin_core::access_event::{self, AccessImportError, AccessPolicy, Invalid, MAX_CSV_BYTES};
+use shuin_core::{Clock, OsRandom, SystemClock};
+use shuin_ledger::Actor;
 use shuin_ra::operators::Role;
 use shuin_server::{AccessEvents, TOKEN_SETTING};
-use shuin_store::{LedgerStore, SettingsStore};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -60,26 +57,9 @@ impl FacilitySection {
         self.doors.is_empty() && self.max_clock_skew_seconds == default_skew()
     }
 
-    /// Checked once at start-up.
+    /// Checked once at start-up (`shuin_books::facility::check_policy`).
     pub(crate) fn check(&self) -> Result<()> {
-        if self.max_clock_skew_seconds > 3600 {
-            return Err(msg("facility.max_clock_skew_seconds must be 0..=3600"));
-        }
-        for (door, index) in self.doors.iter().zip(0usize..) {
-            if door.trim() != door
-                || door.is_empty()
-                || door.chars().count() > MAX_DOOR_CHARS
-                || door.chars().any(char::is_control)
-            {
-                return Err(msg(format!(
-                    "facility.doors: {door:?} must be 1..={MAX_DOOR_CHARS} characters, without surrounding white space or control characters"
-                )));
-            }
-            if self.doors.iter().take(index).any(|d| d == door) {
-                return Err(msg(format!("facility.doors: {door:?} appears twice")));
-            }
-        }
-        Ok(())
+        shuin_books::facility::check_policy(&self.policy()).map_err(|e| msg(e.to_string()))
     }
 
     /// What the importers accept.
@@ -298,65 +278,17 @@ async fn change_token(
         "make a token for the access-control system"
     };
     let actor = crate::operator_cmd::authorize(store, operator, Role::CaAdmin, action).await?;
-    let previous = store
-        .setting(TOKEN_SETTING)
-        .await
-        .context("settings")?
-        .filter(|hash| !hash.trim().is_empty());
-    let now = SystemClock.now();
-    if revoke {
-        let previous = previous
-            .ok_or_else(|| msg("no access-control token is configured; nothing to revoke"))?;
-        store
-            .append(
-                token_entry(
-                    "facility.access_token_revoked",
-                    actor,
-                    serde_json::json!({"token_sha256": previous}),
-                ),
-                now,
-            )
-            .await
-            .context("ledger")?;
-        store
-            .set_setting(TOKEN_SETTING, "")
-            .await
-            .context("settings")?;
-        return Ok((None, previous));
-    }
-    let mut secret = [0u8; 32];
-    OsRandom
-        .fill(&mut secret)
-        .map_err(|e| msg(format!("random: {e}")))?;
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
-    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
-    store
-        .append(
-            token_entry(
-                "facility.access_token_created",
-                actor,
-                serde_json::json!({"token_sha256": hash, "replaces_sha256": previous}),
-            ),
-            now,
-        )
-        .await
-        .context("ledger")?;
-    store
-        .set_setting(TOKEN_SETTING, &hash)
-        .await
-        .context("settings")?;
-    Ok((Some(token), hash))
-}
-
-fn token_entry(kind: &str, actor: Actor, payload: serde_json::Value) -> EntryDraft {
-    EntryDraft {
-        book: Book::Facility,
-        kind: kind.into(),
+    let change = shuin_books::facility::change_access_token(
+        store,
+        TOKEN_SETTING,
         actor,
-        subjects: vec!["facility:access-events".into()],
-        payload,
-        evidence: Vec::new(),
-    }
+        revoke,
+        &OsRandom,
+        SystemClock.now(),
+    )
+    .await
+    .map_err(|e| msg(e.to_string()))?;
+    Ok((change.token, change.sha256))
 }
 
 #[cfg(test)]

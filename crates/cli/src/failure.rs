@@ -28,3 +28,5 @@ impl<T, E: std::fmt::Display> Context<T> for std::result::Result<T, E> {
         self.map_err(|e| Error(format!("{what}: {e}")))
     }
 }
+
+impl std::error::Error for Error {}

@@ -1,5 +1,6 @@
 //! Retention of evidence (docs/ledger.md, "Retention"): `[retention]` in shuin.toml,
-//! `shuin retention show` and `shuin retention purge`.
+//! `shuin retention show` and `shuin retention purge`; the rules and the purge are
+//! `shuin_books::retention`.
 //!
 //! Ledger entries are never deleted by any interface. What is purged is raw evidence
 //! (the signed application CMS stored by SHA-256) whose retention has ended: the related
@@ -11,18 +12,10 @@ use crate::failure::{msg, Context, Result};
 use crate::operator_cmd::{authorize, open_registry};
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
-use shuin_core::timefmt::rfc3339;
+use shuin_books::retention::{self, RetentionError, RetentionPolicy, MINIMUM_YEARS};
 use shuin_core::{Clock, SystemClock};
-use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_ra::operators::Role;
-use shuin_store::{EvidenceRetention, EvidenceRetentionSummary, LedgerStore};
 use std::path::PathBuf;
-use std::time::SystemTime;
-
-/// The shortest retention accepted: the criteria keep the books for 10 years.
-pub(crate) const MINIMUM_YEARS: u32 = 10;
-/// How many pieces of evidence one ledger entry lists.
-const BATCH: u32 = 256;
 
 /// `[retention]` in shuin.toml.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,33 +39,22 @@ impl Default for RetentionSection {
     }
 }
 
+/// One line for stderr from a retention error.
+pub(crate) fn failed(e: RetentionError) -> crate::failure::Error {
+    msg(e.to_string())
+}
+
 impl RetentionSection {
-    /// Checked once at start-up.
-    pub(crate) fn check(&self) -> Result<()> {
-        if !(MINIMUM_YEARS..=100).contains(&self.evidence_years_after_expiry) {
-            return Err(msg(format!(
-                "retention.evidence_years_after_expiry must be {MINIMUM_YEARS}..=100 (the criteria keep the books for 10 years)"
-            )));
+    /// The policy these settings give (`shuin_books::retention`).
+    pub(crate) fn policy(&self) -> RetentionPolicy {
+        RetentionPolicy {
+            evidence_years_after_expiry: self.evidence_years_after_expiry,
         }
-        Ok(())
     }
 
-    /// `now` minus the retention period in calendar years: evidence anchored at or
-    /// before this has been kept long enough. 29 February becomes 28 February (earlier,
-    /// so never shorter than the period).
-    pub(crate) fn cutoff(&self, now: SystemTime) -> Result<SystemTime> {
-        let secs = i64::try_from(shuin_core::clock::unix_seconds(now))
-            .map_err(|_| msg("the clock is out of range"))?;
-        let now = time::OffsetDateTime::from_unix_timestamp(secs)
-            .map_err(|e| msg(format!("the clock is out of range: {e}")))?;
-        let years = i32::try_from(self.evidence_years_after_expiry)
-            .map_err(|_| msg("retention out of range"))?;
-        let year = now.year() - years;
-        let then = now
-            .replace_year(year)
-            .or_else(|_| now.replace_day(28).and_then(|d| d.replace_year(year)))
-            .map_err(|e| msg(format!("retention cutoff: {e}")))?;
-        Ok(SystemTime::from(then))
+    /// Checked once at start-up.
+    pub(crate) fn check(&self) -> Result<()> {
+        self.policy().check().map_err(failed)
     }
 }
 
@@ -100,161 +82,15 @@ pub(crate) enum RetentionCommand {
     },
 }
 
-/// What a purge did (or would do).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub(crate) struct PurgeReport {
-    pub(crate) dry_run: bool,
-    pub(crate) cutoff: String,
-    pub(crate) evidence_years_after_expiry: u32,
-    /// Hashes listed (and, unless a dry run, ledgered and deleted).
-    pub(crate) purged: Vec<String>,
-    /// How many rows were deleted (fewer than listed only if the store changed meanwhile).
-    pub(crate) deleted: u64,
-    /// The ledger entries written.
-    pub(crate) ledger_seqs: Vec<u64>,
-}
-
-/// The settings and the state of the stored evidence, as JSON.
-pub(crate) async fn overview<S: EvidenceRetention>(
-    store: &S,
-    section: &RetentionSection,
-    now: SystemTime,
-) -> Result<serde_json::Value> {
-    let cutoff = section.cutoff(now)?;
-    let summary: EvidenceRetentionSummary = store
-        .evidence_retention_summary(cutoff)
-        .await
-        .context("reading the evidence")?;
-    // The next evidence to expire: its anchor plus the period.
-    let next_due = summary
-        .next_anchor
-        .map(|anchor| add_years(anchor, section.evidence_years_after_expiry).map(rfc3339))
-        .transpose()?;
-    Ok(serde_json::json!({
-        "evidence_years_after_expiry": section.evidence_years_after_expiry,
-        "minimum_years": MINIMUM_YEARS,
-        "ledger_entries_deletable": false,
-        "policy": "raw evidence is kept until the related certificate's notAfter (or a rejected application's arrival) plus the period; evidence of undecided applications and evidence no application refers to is kept without limit; ledger entries are never deleted",
-        "now": rfc3339(now),
-        "cutoff": rfc3339(cutoff),
-        "evidence": {
-            "stored": summary.stored,
-            "expired": summary.expired,
-            "held_undecided": summary.undecided,
-            "held_unlinked": summary.unlinked,
-            "next_expiry": next_due,
-        },
-    }))
-}
-
-fn add_years(t: SystemTime, years: u32) -> Result<SystemTime> {
-    let secs =
-        i64::try_from(shuin_core::clock::unix_seconds(t)).map_err(|_| msg("time out of range"))?;
-    let dt = time::OffsetDateTime::from_unix_timestamp(secs)
-        .map_err(|e| msg(format!("time out of range: {e}")))?;
-    let year = dt.year() + i32::try_from(years).map_err(|_| msg("retention out of range"))?;
-    let later = dt
-        .replace_year(year)
-        .or_else(|_| {
-            dt.replace_day(28)
-                .and_then(|d| d.replace_year(year))
-                .map(|d| d + time::Duration::days(1))
-        })
-        .map_err(|e| msg(format!("retention: {e}")))?;
-    Ok(SystemTime::from(later))
-}
-
-/// Purges the evidence expired at `now`: for each batch, the ledger entry first, then the
-/// deletion (which the store re-checks against the same cutoff).
-pub(crate) async fn purge<S: EvidenceRetention + LedgerStore>(
-    store: &S,
-    actor: Option<Actor>,
-    section: &RetentionSection,
-    now: SystemTime,
-) -> Result<PurgeReport> {
-    let cutoff = section.cutoff(now)?;
-    let mut report = PurgeReport {
-        dry_run: actor.is_none(),
-        cutoff: rfc3339(cutoff),
-        evidence_years_after_expiry: section.evidence_years_after_expiry,
-        ..PurgeReport::default()
-    };
-    let Some(actor) = actor else {
-        // A dry run lists everything expired, without writing.
-        let expired = store
-            .expired_evidence(cutoff, u32::MAX)
-            .await
-            .context("reading the evidence")?;
-        report.purged = expired.into_iter().map(|e| e.sha256).collect();
-        return Ok(report);
-    };
-    loop {
-        let batch = store
-            .expired_evidence(cutoff, BATCH)
-            .await
-            .context("reading the evidence")?;
-        if batch.is_empty() {
-            break;
-        }
-        let mut subjects: Vec<String> = batch
-            .iter()
-            .map(|e| format!("application:{}", e.application_id))
-            .collect();
-        subjects.sort();
-        subjects.dedup();
-        let listed: Vec<serde_json::Value> = batch
-            .iter()
-            .map(|e| {
-                serde_json::json!({
-                    "sha256": e.sha256,
-                    "retention_from": rfc3339(e.anchor),
-                    "application": e.application_id,
-                })
-            })
-            .collect();
-        let entry = store
-            .append(
-                EntryDraft {
-                    book: Book::Application,
-                    kind: "application.evidence_purged".into(),
-                    actor: actor.clone(),
-                    subjects,
-                    payload: serde_json::json!({
-                        "evidence_years_after_expiry": section.evidence_years_after_expiry,
-                        "cutoff": rfc3339(cutoff),
-                        "count": batch.len(),
-                        "evidence": listed,
-                    }),
-                    evidence: vec![],
-                },
-                now,
-            )
-            .await
-            .context("ledger (nothing was deleted)")?;
-        report.ledger_seqs.push(entry.seq);
-        let hashes: Vec<String> = batch.into_iter().map(|e| e.sha256).collect();
-        let deleted = store
-            .delete_expired_evidence(&hashes, cutoff)
-            .await
-            .context("deleting evidence (the ledger entry records the purge; run again)")?;
-        report.deleted += deleted;
-        report.purged.extend(hashes);
-        if deleted == 0 {
-            // Nothing could be deleted: stop rather than list the same batch again.
-            break;
-        }
-    }
-    Ok(report)
-}
-
 pub(crate) async fn run(command: RetentionCommand) -> Result<()> {
     match command {
         RetentionCommand::Show { data, json } => {
             let config = crate::config::InstanceConfig::load(&data)?;
             let store = crate::runtime::open_store(&data).await?;
-            let result = overview(&store, &config.retention, SystemClock.now()).await;
+            let result =
+                retention::overview(&store, &config.retention.policy(), SystemClock.now()).await;
             store.close().await;
-            let view = result?;
+            let view = result.map_err(failed)?;
             if json {
                 println!("{view}");
             } else {
@@ -289,7 +125,9 @@ pub(crate) async fn run(command: RetentionCommand) -> Result<()> {
                     }
                     (false, None) => return Err(msg("--operator is needed to purge")),
                 };
-                purge(&store, actor, &config.retention, SystemClock.now()).await
+                retention::purge(&store, actor, &config.retention.policy(), SystemClock.now())
+                    .await
+                    .map_err(failed)
             }
             .await;
             store.close().await;
@@ -320,61 +158,6 @@ pub(crate) async fn run(command: RetentionCommand) -> Result<()> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use shuin_core::timefmt::parse_rfc3339;
-    use shuin_core::Serial;
-    use shuin_store::sqlite::SqliteStore;
-    use shuin_store::{
-        ApplicationRecord, ApplicationStatus, ApplicationStore, CertificateRecord,
-        CertificateState, CertificateWriter,
-    };
-
-    fn t(text: &str) -> SystemTime {
-        parse_rfc3339(text).unwrap()
-    }
-
-    fn actor() -> Actor {
-        Actor {
-            name: "admin".into(),
-            role: "ca_admin".into(),
-            zone: "high_security".into(),
-        }
-    }
-
-    /// One issued application whose certificate expires at `not_after`.
-    async fn issued(store: &SqliteStore, id: &str, evidence: &str, not_after: &str) {
-        store.put_evidence(evidence, b"cms").await.unwrap();
-        store
-            .insert_application(&ApplicationRecord {
-                id: id.into(),
-                status: ApplicationStatus::Issued,
-                received_at: t("2025-01-01T00:00:00Z"),
-                review_reasons: vec![],
-                serial: None,
-                rejection_reason: None,
-                evidence_sha256: evidence.into(),
-                details: serde_json::json!({}),
-            })
-            .await
-            .unwrap();
-        let serial = Serial::from_hex(&format!("7a{id}")).unwrap();
-        store
-            .reserve(&CertificateRecord {
-                serial: serial.clone(),
-                application_id: id.into(),
-                key_fingerprint: format!("key-{id}"),
-                tbs_sha256: "00".repeat(32),
-                state: CertificateState::Reserved,
-                not_before: t("2025-01-01T00:00:00Z"),
-                not_after: t(not_after),
-                der: None,
-            })
-            .await
-            .unwrap();
-        store
-            .complete(&serial, b"der", t("2025-01-01T00:00:00Z"))
-            .await
-            .unwrap();
-    }
 
     #[test]
     fn retention_below_ten_years_is_refused_and_ten_is_the_default() {
@@ -385,88 +168,5 @@ mod tests {
         assert!(short.check().is_err());
         let parsed: RetentionSection = toml::from_str("").unwrap();
         parsed.check().unwrap();
-    }
-
-    #[test]
-    fn the_cutoff_is_calendar_years_back_and_never_shortens_the_period() {
-        let ten = RetentionSection::default();
-        assert_eq!(
-            ten.cutoff(t("2040-03-01T12:00:00Z")).unwrap(),
-            t("2030-03-01T12:00:00Z")
-        );
-        // 29 February of a leap year: the cutoff is the 28th, a day earlier.
-        assert_eq!(
-            ten.cutoff(t("2040-02-29T00:00:00Z")).unwrap(),
-            t("2030-02-28T00:00:00Z")
-        );
-        assert_eq!(
-            add_years(t("2028-02-29T00:00:00Z"), 10).unwrap(),
-            t("2038-03-01T00:00:00Z")
-        );
-    }
-
-    #[tokio::test]
-    async fn nothing_within_retention_is_purged_and_a_purge_is_ledgered_first() {
-        let store = SqliteStore::in_memory().await.unwrap();
-        let (early, late) = ("1".repeat(64), "2".repeat(64));
-        issued(&store, "01", &early, "2030-01-01T00:00:00Z").await;
-        issued(&store, "02", &late, "2030-06-01T00:00:00Z").await;
-        let section = RetentionSection::default();
-
-        // One second before the first certificate's retention ends: nothing.
-        let report = purge(&store, Some(actor()), &section, t("2039-12-31T23:59:59Z"))
-            .await
-            .unwrap();
-        assert!(report.purged.is_empty() && report.ledger_seqs.is_empty());
-        assert!(store.evidence(&early).await.unwrap().is_some());
-        assert!(store.ledger_rows().await.unwrap().is_empty());
-
-        // A dry run when the first has expired lists it and changes nothing.
-        let now = t("2040-01-01T00:00:00Z");
-        let dry = purge(&store, None, &section, now).await.unwrap();
-        assert_eq!(dry.purged, vec![early.clone()]);
-        assert!(store.evidence(&early).await.unwrap().is_some());
-        assert!(store.ledger_rows().await.unwrap().is_empty());
-
-        let view = overview(&store, &section, now).await.unwrap();
-        assert_eq!(view["evidence"]["expired"], 1);
-        assert_eq!(view["evidence"]["next_expiry"], "2040-06-01T00:00:00Z");
-
-        // The purge: the entry, then the deletion; the later one stays.
-        let report = purge(&store, Some(actor()), &section, now).await.unwrap();
-        assert_eq!(
-            (report.purged.clone(), report.deleted),
-            (vec![early.clone()], 1)
-        );
-        assert!(store.evidence(&early).await.unwrap().is_none());
-        assert!(store.evidence(&late).await.unwrap().is_some());
-        let rows = store.ledger_rows().await.unwrap();
-        assert_eq!(rows.len(), 1);
-        let entry = shuin_ledger::Entry::from_canonical(&rows[0].canonical).unwrap();
-        assert_eq!(entry.kind, "application.evidence_purged");
-        assert_eq!(entry.book, Book::Application);
-        assert_eq!(entry.subjects, vec!["application:01".to_owned()]);
-        assert_eq!(entry.payload["evidence"][0]["sha256"], early.as_str());
-        assert_eq!(entry.payload["cutoff"], "2030-01-01T00:00:00Z");
-
-        // Again at the same time: nothing more, no new entry.
-        let again = purge(&store, Some(actor()), &section, now).await.unwrap();
-        assert!(again.purged.is_empty());
-        assert_eq!(store.ledger_rows().await.unwrap().len(), 1);
-    }
-
-    #[tokio::test]
-    async fn a_longer_retention_keeps_evidence_longer() {
-        let store = SqliteStore::in_memory().await.unwrap();
-        let evidence = "3".repeat(64);
-        issued(&store, "03", &evidence, "2030-01-01T00:00:00Z").await;
-        let section = RetentionSection {
-            evidence_years_after_expiry: 15,
-        };
-        let report = purge(&store, Some(actor()), &section, t("2044-12-31T00:00:00Z"))
-            .await
-            .unwrap();
-        assert!(report.purged.is_empty());
-        assert!(store.evidence(&evidence).await.unwrap().is_some());
     }
 }

@@ -4,6 +4,7 @@
 //! Keys are named by URI: `soft:PATH` for the software backend (development and tests
 //! only; every status output says so), `pkcs11:token=...;object=...` (RFC 7512) for HSMs.
 
+pub mod activation;
 mod attributes;
 pub mod conformance;
 mod error;

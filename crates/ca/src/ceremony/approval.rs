@@ -3,85 +3,36 @@
 //! any machine, without the instance. The checks here are shared by `ceremony run` and
 //! the offline `ceremony verify`.
 
-use crate::ceremony_statement::{sha256_hex, Statement};
-use crate::failure::{msg, Context, Result};
+use super::error::{custodian_error, CeremonyError, Context, Result};
+use super::statement::{sha256_hex, Statement};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use shuin_keys::{KeyBackend, Pkcs11Backend, Pkcs11Uri, Signer, SoftwareSigner};
+use shuin_keys::Signer;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::sync::Arc;
-use zeroize::Zeroizing;
 
 /// The approval's `format`.
-pub(crate) const APPROVAL_FORMAT: &str = "shuin-ceremony-approval/1";
+pub const APPROVAL_FORMAT: &str = "shuin-ceremony-approval/1";
 
 /// One custodian's signature over one statement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Approval {
-    pub(crate) format: String,
-    pub(crate) ceremony_id: String,
+pub struct Approval {
+    pub format: String,
+    pub ceremony_id: String,
     /// SHA-256 of the canonical statement bytes that were signed.
-    pub(crate) statement_sha256: String,
+    pub statement_sha256: String,
     /// The custodian's name as enrolled.
-    pub(crate) custodian: String,
+    pub custodian: String,
     /// The signing key's SubjectPublicKeyInfo (DER, standard base64).
-    pub(crate) public_key: String,
+    pub public_key: String,
     /// `rsa-pkcs1-sha256`, `ecdsa-p256-sha256` or `ecdsa-p384-sha384`.
-    pub(crate) signature_algorithm: String,
+    pub signature_algorithm: String,
     /// Over the canonical statement bytes (standard base64).
-    pub(crate) signature: String,
-}
-
-/// Where a custodian's key is.
-#[derive(Debug, Clone)]
-pub(crate) enum Credential {
-    /// A PKCS#8 PEM private key file.
-    KeyFile(PathBuf),
-    /// A key on the custodian's own PKCS#11 token.
-    Pkcs11 {
-        module: PathBuf,
-        token: String,
-        pin_file: PathBuf,
-        key: String,
-    },
-}
-
-impl Credential {
-    /// Opens the credential's signer.
-    pub(crate) fn signer(&self) -> Result<Arc<dyn Signer>> {
-        match self {
-            Credential::KeyFile(path) => {
-                let pem = Zeroizing::new(std::fs::read_to_string(path).context(path.display())?);
-                let signer = SoftwareSigner::from_pkcs8_pem(&pem).context(path.display())?;
-                Ok(Arc::new(signer))
-            }
-            Credential::Pkcs11 {
-                module,
-                token,
-                pin_file,
-                key,
-            } => {
-                let pin = crate::key_backend::read_pin_file(pin_file)?;
-                let backend = Pkcs11Backend::open(module, token, pin).context(format!(
-                    "opening PKCS#11 token {token:?} with {}",
-                    module.display()
-                ))?;
-                let uri = Pkcs11Uri {
-                    token: token.clone(),
-                    object: key.clone(),
-                };
-                backend
-                    .signer(&uri.to_key_ref())
-                    .context(format!("the custodian key {}", uri.to_uri()))
-            }
-        }
-    }
+    pub signature: String,
 }
 
 /// Signs `statement_bytes` (already checked to be a canonical statement) as `custodian`.
-pub(crate) fn approve(
+pub fn approve(
     statement: &Statement,
     statement_bytes: &[u8],
     custodian: &str,
@@ -93,13 +44,13 @@ pub(crate) fn approve(
         .iter()
         .find(|c| c.name == custodian)
         .ok_or_else(|| {
-            msg(format!(
+            custodian_error(format!(
                 "{custodian:?} is not a custodian of ceremony {}",
                 statement.ceremony_id
             ))
         })?;
     if pinned.public_key_sha256 != sha256_hex(spki) {
-        return Err(msg(format!(
+        return Err(custodian_error(format!(
             "this credential is not the key enrolled for {custodian:?} (enrolled key sha256 {}, this key {})",
             pinned.public_key_sha256,
             sha256_hex(spki)
@@ -121,7 +72,7 @@ pub(crate) fn approve(
 }
 
 /// Reads an approval file.
-pub(crate) fn read(path: &std::path::Path) -> Result<Approval> {
+pub fn read(path: &std::path::Path) -> Result<Approval> {
     let bytes = std::fs::read(path).context(path.display())?;
     serde_json::from_slice(&bytes).context(format!("{}: not a ceremony approval", path.display()))
 }
@@ -129,7 +80,7 @@ pub(crate) fn read(path: &std::path::Path) -> Result<Approval> {
 /// Checks `approvals` of `statement` against the custodians' keys (`keys`: name to DER
 /// SubjectPublicKeyInfo, from the registry or from a record) and the threshold. Any bad
 /// approval refuses the whole set, naming it; returns the approving custodians.
-pub(crate) fn check(
+pub fn check(
     statement: &Statement,
     statement_bytes: &[u8],
     approvals: &[Approval],
@@ -140,7 +91,11 @@ pub(crate) fn check(
     let mut seen = BTreeSet::new();
     for (index, approval) in approvals.iter().enumerate() {
         let who = &approval.custodian;
-        let refuse = |why: String| msg(format!("approval {} ({who:?}): {why}", index + 1));
+        let refuse = |reason: String| CeremonyError::Approval {
+            number: index + 1,
+            custodian: who.clone(),
+            reason,
+        };
         if approval.format != APPROVAL_FORMAT {
             return Err(refuse(format!(
                 "format {:?} is not {APPROVAL_FORMAT}",
@@ -175,7 +130,7 @@ pub(crate) fn check(
                 pinned.public_key_sha256
             )));
         }
-        let algorithm = crate::ceremony_statement::algorithm_by_name(&approval.signature_algorithm)
+        let algorithm = super::statement::algorithm_by_name(&approval.signature_algorithm)
             .ok_or_else(|| {
                 refuse(format!(
                     "unknown signature_algorithm {:?}",
@@ -194,12 +149,11 @@ pub(crate) fn check(
         .map_err(|_| refuse("the signature does not verify with the enrolled key: the approval was altered or signs other bytes".into()))?;
     }
     if seen.len() < usize::from(statement.threshold) {
-        return Err(msg(format!(
-            "ceremony {} needs {} custodian approvals and has {} valid",
-            statement.ceremony_id,
-            statement.threshold,
-            seen.len()
-        )));
+        return Err(CeremonyError::BelowThreshold {
+            ceremony_id: statement.ceremony_id.clone(),
+            threshold: statement.threshold,
+            valid: seen.len(),
+        });
     }
     Ok(seen.into_iter().collect())
 }
@@ -208,12 +162,12 @@ pub(crate) fn check(
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use crate::ceremony_statement::{InstanceBinding, StatementCustodian, StatementStep};
-    use shuin_keys::KeySpec;
+    use crate::ceremony::statement::{InstanceBinding, StatementCustodian, StatementStep};
+    use shuin_keys::{KeySpec, SoftwareSigner};
 
     fn statement(keys: &[(&str, &SoftwareSigner)]) -> Statement {
         Statement {
-            format: crate::ceremony_statement::STATEMENT_FORMAT.into(),
+            format: crate::ceremony::statement::STATEMENT_FORMAT.into(),
             ceremony_id: "c1".into(),
             purpose: "test".into(),
             threshold: 2,
@@ -244,7 +198,7 @@ mod tests {
         let (b, _) = SoftwareSigner::generate(KeySpec::Rsa2048).unwrap();
         let (c, _) = SoftwareSigner::generate(KeySpec::EcP384).unwrap();
         let statement = statement(&[("a", &a), ("b", &b)]);
-        let bytes = crate::ceremony_statement::canonical(&statement).unwrap();
+        let bytes = crate::ceremony::statement::canonical(&statement).unwrap();
         let keys: BTreeMap<String, Vec<u8>> = [("a", &a), ("b", &b)]
             .iter()
             .map(|(n, s)| ((*n).to_owned(), s.public_key_der().to_vec()))
@@ -279,7 +233,7 @@ mod tests {
             s.purpose = "something else".into();
             s
         };
-        let other_bytes = crate::ceremony_statement::canonical(&other).unwrap();
+        let other_bytes = crate::ceremony::statement::canonical(&other).unwrap();
         let stale = approve(&other, &other_bytes, "b", &b).unwrap();
         assert!(error(&[approve_a, stale]).contains("another statement"));
         // A credential that is not the enrolled one cannot even make an approval.

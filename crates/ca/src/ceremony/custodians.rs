@@ -2,11 +2,10 @@
 //! credential they approve with: a key file or their own PKCS#11 token), recorded in the
 //! organisation book as `ceremony.custodian_enrolled` before the registry row is written.
 
-use crate::failure::{msg, Context, Result};
+use super::error::{custodian_error, CeremonyError, Context, Result};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use shuin_ledger::{Actor, Book, EntryDraft};
-use shuin_ra::operators::{self, Role};
 use shuin_store::{LedgerStore, SettingsStore};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -14,22 +13,30 @@ use std::time::SystemTime;
 const CUSTODIAN_PREFIX: &str = "ceremony.custodian:";
 const INDEX_SETTING: &str = "ceremony.custodians";
 
+/// The organisation book as a ceremony reads it. The caller (which owns the operator
+/// registry) answers; errors come back as [`CeremonyError::Roles`].
+#[async_trait::async_trait]
+pub trait CustodianRoles: Send + Sync {
+    /// Whether `name` is a registered operator who holds the role `key_custodian` now.
+    async fn holds_key_custodian(&self, name: &str) -> Result<bool>;
+}
+
 /// An enrolled custodian key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct EnrolledKey {
+pub struct EnrolledKey {
     /// The custodian's operator name.
-    pub(crate) name: String,
+    pub name: String,
     /// DER SubjectPublicKeyInfo, standard base64.
-    pub(crate) public_key: String,
+    pub public_key: String,
     /// SHA-256 of the DER, hex.
-    pub(crate) public_key_sha256: String,
+    pub public_key_sha256: String,
     /// When it was enrolled (RFC 3339).
-    pub(crate) enrolled_at: String,
+    pub enrolled_at: String,
 }
 
 impl EnrolledKey {
     /// The DER SubjectPublicKeyInfo.
-    pub(crate) fn spki_der(&self) -> Result<Vec<u8>> {
+    pub fn spki_der(&self) -> Result<Vec<u8>> {
         base64::engine::general_purpose::STANDARD
             .decode(&self.public_key)
             .context(format!("the enrolled key of {:?}", self.name))
@@ -37,12 +44,12 @@ impl EnrolledKey {
 }
 
 /// Reads a public key file: PEM `PUBLIC KEY` (SubjectPublicKeyInfo) or DER.
-pub(crate) fn read_public_key(path: &std::path::Path) -> Result<Vec<u8>> {
+pub fn read_public_key(path: &std::path::Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).context(path.display())?;
     let der = match der::pem::decode_vec(&bytes) {
         Ok(("PUBLIC KEY", der)) => der,
         Ok((label, _)) => {
-            return Err(msg(format!(
+            return Err(custodian_error(format!(
                 "{}: expected a PEM \"PUBLIC KEY\" (SubjectPublicKeyInfo), found {label:?}",
                 path.display()
             )))
@@ -53,14 +60,18 @@ pub(crate) fn read_public_key(path: &std::path::Path) -> Result<Vec<u8>> {
 }
 
 async fn index<S: SettingsStore + ?Sized>(store: &S) -> Result<Vec<String>> {
-    match store.setting(INDEX_SETTING).await.context("storage")? {
+    match store
+        .setting(INDEX_SETTING)
+        .await
+        .map_err(CeremonyError::Storage)?
+    {
         None => Ok(Vec::new()),
         Some(text) => serde_json::from_str(&text).context("stored custodian index"),
     }
 }
 
 /// Every enrolled custodian, by name.
-pub(crate) async fn enrolled<S: SettingsStore + ?Sized>(
+pub async fn enrolled<S: SettingsStore + ?Sized>(
     store: &S,
 ) -> Result<BTreeMap<String, EnrolledKey>> {
     let mut out = BTreeMap::new();
@@ -68,7 +79,7 @@ pub(crate) async fn enrolled<S: SettingsStore + ?Sized>(
         if let Some(text) = store
             .setting(&format!("{CUSTODIAN_PREFIX}{name}"))
             .await
-            .context("storage")?
+            .map_err(CeremonyError::Storage)?
         {
             let key: EnrolledKey =
                 serde_json::from_str(&text).context(format!("stored custodian {name:?}"))?;
@@ -81,32 +92,30 @@ pub(crate) async fn enrolled<S: SettingsStore + ?Sized>(
 /// Enrols `name`'s key. The name must hold `key_custodian`; the key must be RSA
 /// 2048-4096 or EC P-256/P-384 and not enrolled for anyone; a custodian is enrolled
 /// once (a lost credential means a new custodian name, so old records stay verifiable).
-pub(crate) async fn enroll<S: SettingsStore + LedgerStore + ?Sized>(
+pub async fn enroll<S: SettingsStore + LedgerStore + ?Sized>(
     store: &S,
+    roles: &dyn CustodianRoles,
     name: &str,
     spki_der: &[u8],
     by: &Actor,
     now: SystemTime,
 ) -> Result<EnrolledKey> {
-    let operator = operators::operator(store, name)
-        .await
-        .map_err(|e| msg(e.to_string()))?;
-    if !operator.is_some_and(|op| op.holds(Role::KeyCustodian)) {
-        return Err(msg(format!(
+    if !roles.holds_key_custodian(name).await? {
+        return Err(custodian_error(format!(
             "{name:?} does not hold the role key_custodian; add it first with `shuin operator add --role key_custodian`"
         )));
     }
-    let algorithm = crate::ceremony_statement::spki_algorithm(spki_der)
-        .map_err(|e| msg(format!("the custodian key of {name:?}: {e}")))?;
-    let sha256 = crate::ceremony_statement::sha256_hex(spki_der);
+    let algorithm = super::statement::spki_algorithm(spki_der)
+        .map_err(|e| custodian_error(format!("the custodian key of {name:?}: {e}")))?;
+    let sha256 = super::statement::sha256_hex(spki_der);
     let existing = enrolled(store).await?;
     if existing.contains_key(name) {
-        return Err(msg(format!(
+        return Err(custodian_error(format!(
             "{name:?} is enrolled already; a custodian's key is never replaced (enrol a new custodian name instead)"
         )));
     }
     if let Some(other) = existing.values().find(|k| k.public_key_sha256 == sha256) {
-        return Err(msg(format!(
+        return Err(custodian_error(format!(
             "this key is enrolled for {:?} already; each custodian needs a credential of their own",
             other.name
         )));
@@ -135,18 +144,18 @@ pub(crate) async fn enroll<S: SettingsStore + LedgerStore + ?Sized>(
             now,
         )
         .await
-        .context("ledger")?;
+        .map_err(CeremonyError::Ledger)?;
     let text = serde_json::to_string(&key).context("encoding custodian")?;
     store
         .set_setting(&format!("{CUSTODIAN_PREFIX}{name}"), &text)
         .await
-        .context("storage")?;
+        .map_err(CeremonyError::Storage)?;
     let mut names = index(store).await?;
     names.push(name.to_owned());
     let text = serde_json::to_string(&names).context("encoding custodian index")?;
     store
         .set_setting(INDEX_SETTING, &text)
         .await
-        .context("storage")?;
+        .map_err(CeremonyError::Storage)?;
     Ok(key)
 }

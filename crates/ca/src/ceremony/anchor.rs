@@ -5,30 +5,29 @@
 //! checkpoints, tree), then the record must be exactly the one a `ceremony.completed`
 //! entry holds, and each custodian key must be the one enrolled before it.
 
-use crate::ceremony_record::{canonical_bytes, Record};
-use crate::ceremony_statement::sha256_hex;
-use crate::failure::{msg, Context, Result};
+use super::error::{unanchored, CeremonyError, Context, Result};
+use super::record::{canonical_bytes, Record};
+use super::statement::sha256_hex;
 use shuin_ledger::Entry;
 use std::io::BufRead;
 use std::path::Path;
 
 /// Where the record was found.
 #[derive(Debug, serde::Serialize)]
-pub(crate) struct Anchor {
+pub struct Anchor {
     /// Seq of the `ceremony.completed` entry.
-    pub(crate) completed_seq: u64,
+    pub completed_seq: u64,
     /// Seqs of the custodians' `ceremony.custodian_enrolled` entries.
-    pub(crate) enrolment_seqs: Vec<u64>,
+    pub enrolment_seqs: Vec<u64>,
     /// Entries in the verified export.
-    pub(crate) export_entries: u64,
+    pub export_entries: u64,
     /// SHA-256 of the audit key that signed the export's checkpoints.
-    pub(crate) audit_key_sha256: String,
+    pub audit_key_sha256: String,
 }
 
 /// Verifies the export, then finds the record and the custodians' enrolments in it.
-pub(crate) fn anchor(record: &Record, export: &Path) -> Result<Anchor> {
-    let report = shuin_ledger::verify_export(export, None)
-        .map_err(|e| msg(format!("the ledger export does not verify: {e}")))?;
+pub fn anchor(record: &Record, export: &Path) -> Result<Anchor> {
+    let report = shuin_ledger::verify_export(export, None).map_err(CeremonyError::LedgerExport)?;
     let record_sha256 = sha256_hex(&canonical_bytes(record)?);
     let path = export.join(shuin_ledger::export::ENTRIES_FILE);
     let file = std::fs::File::open(&path).context(path.display())?;
@@ -37,7 +36,7 @@ pub(crate) fn anchor(record: &Record, export: &Path) -> Result<Anchor> {
     for line in std::io::BufReader::new(file).lines() {
         let line = line.context(path.display())?;
         let entry = Entry::from_canonical(line.as_bytes())
-            .map_err(|e| msg(format!("{}: {e}", path.display())))?;
+            .map_err(|e| unanchored(format!("{}: {e}", path.display())))?;
         let text = |field: &str| {
             entry.payload[field]
                 .as_str()
@@ -62,7 +61,7 @@ pub(crate) fn anchor(record: &Record, export: &Path) -> Result<Anchor> {
         }
     }
     let completed_seq = completed.ok_or_else(|| {
-        msg(format!(
+        unanchored(format!(
             "no ceremony.completed entry of the ledger export holds this record (sha256 {record_sha256}): the record differs from the one in the facility book"
         ))
     })?;
@@ -73,7 +72,7 @@ pub(crate) fn anchor(record: &Record, export: &Path) -> Result<Anchor> {
             .find(|(name, key, _)| *name == custodian.name && *key == custodian.public_key)
             .map(|(_, _, seq)| *seq)
             .ok_or_else(|| {
-                msg(format!(
+                unanchored(format!(
                     "the key of custodian {:?} was not enrolled in the organisation book before the ceremony",
                     custodian.name
                 ))

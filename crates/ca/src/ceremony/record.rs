@@ -3,53 +3,53 @@
 //! to a file, and its offline verification: `shuin ceremony verify --record FILE` needs
 //! nothing but the file.
 
-use crate::ceremony_approval::Approval;
-use crate::ceremony_file::CaCertificateProfile;
-use crate::ceremony_statement::{
+use super::approval::Approval;
+use super::error::{at_step, not_verified, Context, Result};
+use super::file::CaCertificateProfile;
+use super::statement::{
     identity_of_certificate, sha256_hex, spki_algorithm, Statement, StatementStep,
 };
-use crate::failure::{msg, Context, Result};
 use base64::Engine;
 use der::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The record's `format`.
-pub(crate) const RECORD_FORMAT: &str = "shuin-ceremony-record/1";
+pub const RECORD_FORMAT: &str = "shuin-ceremony-record/1";
 
 /// What a completed ceremony did, with everything needed to check it offline.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Record {
-    pub(crate) format: String,
+pub struct Record {
+    pub format: String,
     /// The statement the custodians approved.
-    pub(crate) statement: Statement,
+    pub statement: Statement,
     /// SHA-256 of its canonical bytes.
-    pub(crate) statement_sha256: String,
+    pub statement_sha256: String,
     /// The enrolled keys of the statement's custodians.
-    pub(crate) custodian_keys: Vec<CustodianKey>,
-    pub(crate) approvals: Vec<Approval>,
+    pub custodian_keys: Vec<CustodianKey>,
+    pub approvals: Vec<Approval>,
     /// The `ca_admin` who ran it.
-    pub(crate) operator: String,
-    pub(crate) started_at: String,
-    pub(crate) completed_at: String,
+    pub operator: String,
+    pub started_at: String,
+    pub completed_at: String,
     /// One per statement step, in order.
-    pub(crate) results: Vec<StepResult>,
+    pub results: Vec<StepResult>,
 }
 
 /// A custodian's enrolled key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct CustodianKey {
-    pub(crate) name: String,
+pub struct CustodianKey {
+    pub name: String,
     /// DER SubjectPublicKeyInfo, standard base64.
-    pub(crate) public_key: String,
+    pub public_key: String,
 }
 
 /// What a step produced.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
-pub(crate) enum StepResult {
+pub enum StepResult {
     GenerateKey {
         label: String,
         /// The key's URI in the backend.
@@ -76,7 +76,7 @@ pub(crate) enum StepResult {
 }
 
 /// The canonical bytes of any serialisable value.
-pub(crate) fn canonical_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+pub fn canonical_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     let value = serde_json::to_value(value).context("encoding")?;
     shuin_ledger::canonical::to_canonical_bytes(&value).context("canonical JSON")
 }
@@ -84,36 +84,36 @@ pub(crate) fn canonical_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 fn decode(what: &str, text: &str) -> Result<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
         .decode(text)
-        .map_err(|_| msg(format!("{what} is not base64")))
+        .map_err(|_| not_verified(format!("{what} is not base64")))
 }
 
 /// What an offline verification found.
 #[derive(Debug, Serialize)]
-pub(crate) struct Verified {
-    pub(crate) ceremony_id: String,
-    pub(crate) statement_sha256: String,
-    pub(crate) approved_by: Vec<String>,
-    pub(crate) threshold: u8,
-    pub(crate) witnesses: Vec<String>,
-    pub(crate) keys: Vec<String>,
-    pub(crate) certificates: Vec<String>,
+pub struct Verified {
+    pub ceremony_id: String,
+    pub statement_sha256: String,
+    pub approved_by: Vec<String>,
+    pub threshold: u8,
+    pub witnesses: Vec<String>,
+    pub keys: Vec<String>,
+    pub certificates: Vec<String>,
 }
 
 /// Verifies a record on its own: the statement's hash, each approval against the
 /// custodian keys pinned by the statement, the threshold, every generated key against
 /// its statement step and every certificate (its TBS rebuilt from the statement, and its
 /// signature by the issuer). Errors name the first thing that does not hold.
-pub(crate) fn verify(record: &Record) -> Result<Verified> {
+pub fn verify(record: &Record) -> Result<Verified> {
     if record.format != RECORD_FORMAT {
-        return Err(msg(format!(
+        return Err(not_verified(format!(
             "record format {:?}: expected {RECORD_FORMAT}",
             record.format
         )));
     }
     let statement = &record.statement;
-    let statement_bytes = crate::ceremony_statement::canonical(statement)?;
+    let statement_bytes = super::statement::canonical(statement)?;
     if sha256_hex(&statement_bytes) != record.statement_sha256 {
-        return Err(msg(format!(
+        return Err(not_verified(format!(
             "the statement's sha256 is {}, the record says {}: the statement was altered",
             sha256_hex(&statement_bytes),
             record.statement_sha256
@@ -127,13 +127,13 @@ pub(crate) fn verify(record: &Record) -> Result<Verified> {
             .iter()
             .find(|c| c.name == custodian.name)
             .ok_or_else(|| {
-                msg(format!(
+                not_verified(format!(
                     "{:?} is not a custodian of the statement",
                     custodian.name
                 ))
             })?;
         if sha256_hex(&der) != pinned.public_key_sha256 {
-            return Err(msg(format!(
+            return Err(not_verified(format!(
                 "the key recorded for custodian {:?} is not the one the statement pins",
                 custodian.name
             )));
@@ -141,9 +141,9 @@ pub(crate) fn verify(record: &Record) -> Result<Verified> {
         keys.insert(custodian.name.clone(), der);
     }
     let approved_by =
-        crate::ceremony_approval::check(statement, &statement_bytes, &record.approvals, &keys)?;
+        super::approval::check(statement, &statement_bytes, &record.approvals, &keys)?;
     if record.results.len() != statement.steps.len() {
-        return Err(msg(format!(
+        return Err(not_verified(format!(
             "the statement has {} steps, the record {} results",
             statement.steps.len(),
             record.results.len()
@@ -163,7 +163,7 @@ pub(crate) fn verify(record: &Record) -> Result<Verified> {
     };
     for (index, (step, result)) in statement.steps.iter().zip(&record.results).enumerate() {
         let number = u32::try_from(index + 1).context("step count")?;
-        let at = |e: String| msg(format!("step {number}: {e}"));
+        let at = |e: String| at_step(number, not_verified(e));
         match (step, result) {
             (
                 StatementStep::GenerateKey { label, algorithm },
@@ -181,14 +181,14 @@ pub(crate) fn verify(record: &Record) -> Result<Verified> {
                         "generated {made:?} where {label:?} was approved"
                     )));
                 }
-                let der = decode("public_key", public_key).map_err(|e| at(e.0))?;
+                let der = decode("public_key", public_key).map_err(|e| at_step(number, e))?;
                 if &sha256_hex(&der) != public_key_sha256 {
                     return Err(at("public_key_sha256 does not match the public key".into()));
                 }
                 let spec = shuin_keys::KeySpec::parse(algorithm)
                     .ok_or_else(|| at(format!("unknown algorithm {algorithm:?}")))?;
-                if spki_algorithm(&der).map_err(|e| at(e.0))?
-                    != crate::ceremony_statement::spec_algorithm(spec)
+                if spki_algorithm(&der).map_err(|e| at_step(number, e))?
+                    != super::statement::spec_algorithm(spec)
                 {
                     return Err(at(format!("the generated key is not a {algorithm} key")));
                 }
@@ -210,7 +210,7 @@ pub(crate) fn verify(record: &Record) -> Result<Verified> {
                     issuer_certificate,
                 },
             ) => {
-                let der = decode("certificate", certificate).map_err(|e| at(e.0))?;
+                let der = decode("certificate", certificate).map_err(|e| at_step(number, e))?;
                 if &sha256_hex(&der) != certificate_sha256 {
                     return Err(at(
                         "certificate_sha256 does not match the certificate".into()
@@ -253,7 +253,7 @@ pub(crate) fn verify(record: &Record) -> Result<Verified> {
                             "issuer_certificate",
                             issuer_certificate.as_deref().unwrap_or_default(),
                         )
-                        .map_err(|e| at(e.0))?;
+                        .map_err(|e| at_step(number, e))?;
                         if sha256_hex(&issuer) != *pinned {
                             return Err(at(
                                 "the issuer certificate is not the root the statement names".into(),
@@ -272,14 +272,14 @@ pub(crate) fn verify(record: &Record) -> Result<Verified> {
                 let (issuer_identity, issuer_spki) = match &issuer_der {
                     Some(issuer) => {
                         let (identity, spki) =
-                            identity_of_certificate(issuer).map_err(|e| at(e.0))?;
+                            identity_of_certificate(issuer).map_err(|e| at_step(number, e))?;
                         (Some(identity), spki)
                     }
                     None => (None, cert_spki.clone()),
                 };
                 let (_, expected) =
-                    crate::ceremony_statement::tbs_for(sign, &cert_spki, issuer_identity.as_ref())
-                        .map_err(|e| at(e.0))?;
+                    super::statement::tbs_for(sign, &cert_spki, issuer_identity.as_ref())
+                        .map_err(|e| at_step(number, e))?;
                 let actual = cert
                     .tbs_certificate
                     .to_der()

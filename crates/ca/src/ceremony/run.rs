@@ -4,20 +4,22 @@
 //! record goes into the facility book (`ceremony.completed`) before the certificates and
 //! the record file are written.
 
-use crate::ceremony_approval::Approval;
-use crate::ceremony_file::{CeremonyFile, INSTANCE_ISSUING, INSTANCE_ROOT};
-use crate::ceremony_record::{CustodianKey, Record, StepResult, RECORD_FORMAT};
-use crate::ceremony_statement::{sha256_hex, InstanceFacts, Statement, StatementStep};
-use crate::config::{InstanceConfig, KeyBackendConfig};
-use crate::failure::{msg, Context, Result};
+use super::approval::Approval;
+use super::custodians::CustodianRoles;
+use super::error::{invalid, CeremonyError, Context, Result};
+use super::file::{CeremonyFile, INSTANCE_ISSUING, INSTANCE_ROOT};
+use super::record::{CustodianKey, Record, StepResult, RECORD_FORMAT};
+use super::statement::{sha256_hex, InstanceFacts, Statement, StatementStep};
 use base64::Engine;
 use der::Encode;
 use shuin_core::issuance::IssuerIdentity;
 use shuin_core::x509::template::assemble_certificate;
 use shuin_core::Clock;
-use shuin_keys::{KeyRef, KeySpec, Pkcs11Uri, Signer};
+use shuin_keys::{
+    check_issuer_key_policy, KeyAttributeEvidence, KeyAttributes, KeyGenerator, KeyRef, KeySpec,
+    Signer,
+};
 use shuin_ledger::{Actor, Book, EntryDraft};
-use shuin_store::sqlite::SqliteStore;
 use shuin_store::{LedgerStore, SettingsStore};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,81 +27,79 @@ use std::sync::Arc;
 
 const CEREMONY_PREFIX: &str = "ceremony:";
 
-/// What `run` needs.
+/// The instance's key backend as a ceremony uses it. The caller opens it (see
+/// [`run`]: only after M valid approvals) and knows how it names keys.
+pub trait CeremonyBackend {
+    /// The backend's keys.
+    fn keys(&self) -> &dyn KeyGenerator;
+    /// Its attribute reader, when it has that power (PKCS#11).
+    fn attributes(&self) -> Option<&dyn KeyAttributes>;
+    /// The label a ceremony key `label` gets in the backend (`shuin-` added for PKCS#11).
+    fn key_label(&self, label: &str) -> String;
+    /// The URI a ceremony key `label` gets in the backend.
+    fn key_uri(&self, label: &str) -> KeyRef;
+}
+
+/// What [`run`] needs besides the store: the checked ceremony file, the instance, who
+/// runs it (already authorised as `ca_admin` by the caller) and where the effects go.
 #[derive(Debug)]
-pub(crate) struct RunOptions<'a> {
-    pub(crate) data: &'a Path,
-    pub(crate) ceremony: &'a Path,
-    pub(crate) approvals: &'a [PathBuf],
-    pub(crate) operator: &'a str,
-    pub(crate) record_out: Option<&'a Path>,
+pub struct RunOptions<'a> {
+    /// The ceremony file, checked.
+    pub file: &'a CeremonyFile,
+    /// The instance the ceremony belongs to.
+    pub instance: &'a InstanceFacts,
+    /// The URI of the instance's root key (`ca.root_key`).
+    pub root_key: &'a str,
+    /// The URI of the instance's issuing key (`ca.issuing_key`).
+    pub issuing_key: &'a str,
+    /// The approval files.
+    pub approvals: &'a [PathBuf],
+    /// The `ca_admin` running it, as named in the record.
+    pub operator: &'a str,
+    /// The ledger actor of that operator (from the caller's authorisation).
+    pub actor: Actor,
+    /// Where the record file is written.
+    pub record_out: &'a Path,
+    /// The directory the certificates are written to (as `ID-STEP-KEY.pem`).
+    pub certificate_dir: &'a Path,
 }
 
 /// What a completed run produced.
 #[derive(Debug, serde::Serialize)]
-pub(crate) struct RunOutcome {
-    pub(crate) ceremony_id: String,
-    pub(crate) statement_sha256: String,
-    pub(crate) record: PathBuf,
-    pub(crate) record_sha256: String,
-    pub(crate) certificates: Vec<PathBuf>,
-    pub(crate) keys: Vec<String>,
+pub struct RunOutcome {
+    pub ceremony_id: String,
+    pub statement_sha256: String,
+    pub record: PathBuf,
+    pub record_sha256: String,
+    pub certificates: Vec<PathBuf>,
+    pub keys: Vec<String>,
 }
 
-/// The instance facts a statement is built from.
-pub(crate) fn instance_facts(config: &InstanceConfig, dir: &Path) -> Result<InstanceFacts> {
-    let (key_backend, token) = match &config.ca.key_backend {
-        KeyBackendConfig::Software { .. } => ("software".to_owned(), None),
-        KeyBackendConfig::Pkcs11 { token, .. } => ("pkcs11".to_owned(), Some(token.clone())),
-    };
-    Ok(InstanceFacts {
-        public_url: config.instance.public_url.clone(),
-        policy_oid: config.ca.policy_oid.clone(),
-        root_der: crate::runtime::read_pem_or_der(&dir.join(&config.ca.root_certificate))?,
-        issuing_der: crate::runtime::read_pem_or_der(&dir.join(&config.ca.issuing_certificate))?,
-        key_backend,
-        token,
-    })
-}
-
-/// The statement of `file` for the instance in `dir`, from its store.
-pub(crate) async fn statement_for(
-    store: &SqliteStore,
-    config: &InstanceConfig,
-    dir: &Path,
+/// The statement of `file` for the instance, with the custodians enrolled in `store`,
+/// and its canonical bytes.
+pub async fn statement_for<S: SettingsStore + ?Sized>(
+    store: &S,
+    instance: &InstanceFacts,
     file: &CeremonyFile,
 ) -> Result<(Statement, Vec<u8>)> {
-    let enrolled = crate::ceremony_custodians::enrolled(store).await?;
+    let enrolled = super::custodians::enrolled(store).await?;
     let pins = enrolled
         .iter()
         .map(|(name, key)| (name.clone(), key.public_key_sha256.clone()))
         .collect();
-    let statement = crate::ceremony_statement::build(file, &instance_facts(config, dir)?, &pins)?;
-    let bytes = crate::ceremony_statement::canonical(&statement)?;
+    let statement = super::statement::build(file, instance, &pins)?;
+    let bytes = super::statement::canonical(&statement)?;
     Ok((statement, bytes))
 }
 
-/// The URI a key labelled `label` gets in the instance's backend.
-fn key_uri(config: &KeyBackendConfig, label: &str) -> KeyRef {
-    let backend_label = crate::key_backend::key_label(config, label);
-    match config {
-        KeyBackendConfig::Software { .. } => KeyRef::software(&format!("{backend_label}.key.pem")),
-        KeyBackendConfig::Pkcs11 { token, .. } => Pkcs11Uri {
-            token: token.clone(),
-            object: backend_label,
-        }
-        .to_key_ref(),
-    }
-}
-
-struct Ledger<'a> {
-    store: &'a SqliteStore,
+struct Ledger<'a, S: ?Sized> {
+    store: &'a S,
     clock: &'a dyn Clock,
     actor: Actor,
     ceremony: String,
 }
 
-impl Ledger<'_> {
+impl<S: LedgerStore + ?Sized> Ledger<'_, S> {
     async fn append(
         &self,
         kind: &str,
@@ -122,42 +122,34 @@ impl Ledger<'_> {
             )
             .await
             .map(|_| ())
-            .context("ledger")
+            .map_err(CeremonyError::Ledger)
     }
 }
 
-/// Runs the ceremony. Refuses (ledgered as `ceremony.refused`) without M valid approvals,
-/// before the key backend is opened.
-pub(crate) async fn run(options: &RunOptions<'_>, clock: &dyn Clock) -> Result<RunOutcome> {
-    let file = CeremonyFile::load(options.ceremony)?;
-    let (store, config) = crate::operator_cmd::open_registry(options.data).await?;
-    let result = run_on(&store, &config, &file, options, clock).await;
-    store.close().await;
-    result
-}
-
-async fn run_on(
-    store: &SqliteStore,
-    config: &InstanceConfig,
-    file: &CeremonyFile,
-    options: &RunOptions<'_>,
+/// Runs the ceremony. Refuses (ledgered as `ceremony.refused`) without M valid approvals
+/// from custodians who still hold `key_custodian`, before `open_backend` is called. Then
+/// each operation is ledgered in the facility book before it happens; the record is
+/// ledgered (`ceremony.completed`) before the record file and the certificates are
+/// written.
+pub async fn run<S, B>(
+    store: &S,
+    roles: &dyn CustodianRoles,
+    options: RunOptions<'_>,
+    open_backend: impl FnOnce() -> Result<B>,
     clock: &dyn Clock,
-) -> Result<RunOutcome> {
-    let dir = options.data;
-    let actor = crate::operator_cmd::authorize(
-        store,
-        options.operator,
-        shuin_ra::operators::Role::CaAdmin,
-        &format!("run the key ceremony {:?}", file.id),
-    )
-    .await?;
+) -> Result<RunOutcome>
+where
+    S: SettingsStore + LedgerStore + ?Sized,
+    B: CeremonyBackend,
+{
+    let file = options.file;
     let ledger = Ledger {
         store,
         clock,
-        actor,
+        actor: options.actor.clone(),
         ceremony: file.id.clone(),
     };
-    let (statement, statement_bytes) = statement_for(store, config, dir, file).await?;
+    let (statement, statement_bytes) = statement_for(store, options.instance, file).await?;
     let statement_sha256 = sha256_hex(&statement_bytes);
     let refuse = |reason: String| {
         let ledger = &ledger;
@@ -170,13 +162,13 @@ async fn run_on(
                     serde_json::json!({"ceremony_id": ledger.ceremony, "statement_sha256": statement_sha256, "reason": reason}),
                 )
                 .await?;
-            Err::<(), _>(msg(format!("ceremony refused: {reason}")))
+            Err::<(), _>(CeremonyError::Refused { reason })
         }
     };
     if let Some(state) = store
         .setting(&format!("{CEREMONY_PREFIX}{}", file.id))
         .await
-        .context("storage")?
+        .map_err(CeremonyError::Storage)?
     {
         refuse(format!(
             "ceremony {} was run already ({state}); a ceremony id runs once, write a new ceremony",
@@ -186,12 +178,12 @@ async fn run_on(
     }
     let mut approvals: Vec<Approval> = Vec::new();
     for path in options.approvals {
-        match crate::ceremony_approval::read(path) {
+        match super::approval::read(path) {
             Ok(approval) => approvals.push(approval),
-            Err(e) => refuse(e.0).await?,
+            Err(e) => refuse(e.to_string()).await?,
         }
     }
-    let enrolled = crate::ceremony_custodians::enrolled(store).await?;
+    let enrolled = super::custodians::enrolled(store).await?;
     let mut keys = BTreeMap::new();
     let mut custodian_keys = Vec::new();
     for custodian in &statement.custodians {
@@ -203,20 +195,17 @@ async fn run_on(
             });
         }
     }
-    let approved_by =
-        match crate::ceremony_approval::check(&statement, &statement_bytes, &approvals, &keys) {
-            Ok(names) => names,
-            Err(e) => {
-                refuse(format!("{}; nothing was generated or signed", e.0)).await?;
-                Vec::new()
-            }
-        };
+    let approved_by = match super::approval::check(&statement, &statement_bytes, &approvals, &keys)
+    {
+        Ok(names) => names,
+        Err(e) => {
+            refuse(format!("{e}; nothing was generated or signed")).await?;
+            Vec::new()
+        }
+    };
     // An approver must still hold the role when the ceremony runs.
     for name in &approved_by {
-        let holder = shuin_ra::operators::operator(store, name)
-            .await
-            .map_err(|e| msg(e.to_string()))?;
-        if !holder.is_some_and(|op| op.holds(shuin_ra::operators::Role::KeyCustodian)) {
+        if !roles.holds_key_custodian(name).await? {
             refuse(format!(
                 "{name:?} no longer holds the role key_custodian; nothing was generated or signed"
             ))
@@ -225,11 +214,11 @@ async fn run_on(
     }
 
     // M valid approvals: open the backend; refuse labels that exist before starting.
-    let opened = crate::key_backend::open(&config.ca.key_backend, dir)?;
-    let backend = opened.keys.as_ref();
+    let opened = open_backend()?;
+    let backend = opened.keys();
     for step in &statement.steps {
         if let StatementStep::GenerateKey { label, .. } = step {
-            let uri = key_uri(&config.ca.key_backend, label);
+            let uri = opened.key_uri(label);
             if backend.signer(&uri).is_ok() {
                 refuse(format!(
                     "the key {uri} exists already; keys are never overwritten"
@@ -245,7 +234,7 @@ async fn run_on(
             &format!("started {started_at}"),
         )
         .await
-        .context("storage")?;
+        .map_err(CeremonyError::Storage)?;
     ledger
         .append(
             "ceremony.started",
@@ -262,7 +251,7 @@ async fn run_on(
             }),
         )
         .await?;
-    let performed = perform(&ledger, &opened, config, dir, &statement).await;
+    let performed = perform(&ledger, &opened, &options, &statement).await;
     let (results, outputs) = match performed {
         Ok(done) => done,
         Err(e) => {
@@ -270,10 +259,13 @@ async fn run_on(
                 .append(
                     "ceremony.failed",
                     None,
-                    serde_json::json!({"ceremony_id": file.id, "statement_sha256": statement_sha256, "error": e.0}),
+                    serde_json::json!({"ceremony_id": file.id, "statement_sha256": statement_sha256, "error": e.to_string()}),
                 )
                 .await;
-            return Err(msg(format!("ceremony {} failed: {}", file.id, e.0)));
+            return Err(CeremonyError::Failed {
+                ceremony_id: file.id.clone(),
+                source: Box::new(e),
+            });
         }
     };
     let record = Record {
@@ -288,9 +280,9 @@ async fn run_on(
         results,
     };
     // The record must verify offline before it is ledgered.
-    crate::ceremony_record::verify(&record)
-        .map_err(|e| msg(format!("internal: the record does not verify: {}", e.0)))?;
-    let record_bytes = crate::ceremony_record::canonical_bytes(&record)?;
+    super::record::verify(&record)
+        .map_err(|e| CeremonyError::Internal(format!("the record does not verify: {e}")))?;
+    let record_bytes = super::record::canonical_bytes(&record)?;
     let record_sha256 = sha256_hex(&record_bytes);
     ledger
         .append(
@@ -305,18 +297,17 @@ async fn run_on(
             &format!("completed {}", record.completed_at),
         )
         .await
-        .context("storage")?;
+        .map_err(CeremonyError::Storage)?;
     // Now the effects: the record file and the certificates.
-    let record_path = options
-        .record_out
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| dir.join("ceremonies").join(format!("{}.json", file.id)));
+    let record_path = options.record_out.to_path_buf();
     write_new(&record_path, &record_bytes)?;
     let mut certificates = Vec::new();
     for (name, der) in outputs {
-        let path = dir.join("ca").join(format!("{}-{name}.pem", file.id));
+        let path = options
+            .certificate_dir
+            .join(format!("{}-{name}.pem", file.id));
         let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &der)
-            .context("PEM encoding")?;
+            .map_err(|e| invalid(format!("PEM encoding: {e}")))?;
         write_new(&path, pem.as_bytes())?;
         certificates.push(path);
     }
@@ -355,19 +346,36 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
 /// The certificates made, by a file name.
 type Outputs = Vec<(String, Vec<u8>)>;
 
-async fn perform(
-    ledger: &Ledger<'_>,
-    opened: &crate::key_backend::OpenedBackend,
-    config: &InstanceConfig,
-    dir: &Path,
+/// The attribute evidence of an issuer key and whether it passes the policy, when the
+/// backend can read attributes.
+fn check_issuer_key(
+    backend: &dyn CeremonyBackend,
+    key: &KeyRef,
+    role: &str,
+) -> Result<Option<(KeyAttributeEvidence, Result<()>)>> {
+    let Some(reader) = backend.attributes() else {
+        return Ok(None);
+    };
+    let evidence = reader
+        .attributes(key)
+        .context(format!("reading the attributes of the {role} key"))?;
+    let verdict = check_issuer_key_policy(&evidence)
+        .map_err(|e| invalid(format!("refusing the {role} key: {e}")));
+    Ok(Some((evidence, verdict)))
+}
+
+async fn perform<S: LedgerStore + ?Sized, B: CeremonyBackend>(
+    ledger: &Ledger<'_, S>,
+    opened: &B,
+    options: &RunOptions<'_>,
     statement: &Statement,
 ) -> Result<(Vec<StepResult>, Outputs)> {
-    let backend = opened.keys.as_ref();
+    let backend = opened.keys();
     let b64 = base64::engine::general_purpose::STANDARD;
-    let root_der = crate::runtime::read_pem_or_der(&dir.join(&config.ca.root_certificate))?;
-    let (root_identity, root_spki) = crate::ceremony_statement::identity_of_certificate(&root_der)?;
-    let issuing_der = crate::runtime::read_pem_or_der(&dir.join(&config.ca.issuing_certificate))?;
-    let (_, issuing_spki) = crate::ceremony_statement::identity_of_certificate(&issuing_der)?;
+    let root_der = &options.instance.root_der;
+    let (root_identity, root_spki) = super::statement::identity_of_certificate(root_der)?;
+    let (_, issuing_spki) =
+        super::statement::identity_of_certificate(&options.instance.issuing_der)?;
     // Signers by ceremony key name, and root certificates made, by step number.
     let mut signers: BTreeMap<String, Arc<dyn Signer>> = BTreeMap::new();
     let mut made: BTreeMap<u32, (IssuerIdentity, Vec<u8>)> = BTreeMap::new();
@@ -375,15 +383,15 @@ async fn perform(
     let mut outputs = Vec::new();
     let instance_signer = |name: &str| -> Result<Arc<dyn Signer>> {
         let (uri, expected) = match name {
-            INSTANCE_ROOT => (&config.ca.root_key, &root_spki),
-            _ => (&config.ca.issuing_key, &issuing_spki),
+            INSTANCE_ROOT => (options.root_key, &root_spki),
+            _ => (options.issuing_key, &issuing_spki),
         };
         let key = KeyRef::parse(uri).context("instance key")?;
         let signer = backend
             .signer(&key)
             .context(format!("the instance's {name} key"))?;
         if signer.public_key_der() != expected.as_slice() {
-            return Err(msg(format!(
+            return Err(invalid(format!(
                 "the instance's {name} key does not match its certificate"
             )));
         }
@@ -393,7 +401,7 @@ async fn perform(
         let number = u32::try_from(index + 1).context("step count")?;
         match step {
             StatementStep::GenerateKey { label, algorithm } => {
-                let spec = KeySpec::parse(algorithm).ok_or_else(|| msg("algorithm"))?;
+                let spec = KeySpec::parse(algorithm).ok_or_else(|| invalid("algorithm"))?;
                 let subject = Some(format!("key:{label}"));
                 ledger
                     .append(
@@ -403,10 +411,7 @@ async fn perform(
                     )
                     .await?;
                 let key = backend
-                    .generate(
-                        &crate::key_backend::key_label(&config.ca.key_backend, label),
-                        spec,
-                    )
+                    .generate(&opened.key_label(label), spec)
                     .context(format!("generating the key {label}"))?;
                 let signer = backend
                     .signer(&key)
@@ -421,9 +426,7 @@ async fn perform(
                     .await?;
                 let mut attributes = None;
                 let mut policy_passed = None;
-                if let Some((evidence, verdict)) =
-                    crate::key_backend::check_issuer_key(opened, &key, label)?
-                {
+                if let Some((evidence, verdict)) = check_issuer_key(opened, &key, label)? {
                     let value = serde_json::to_value(&evidence).context("key attributes")?;
                     ledger
                         .append(
@@ -457,42 +460,42 @@ async fn perform(
                     {
                         instance_signer(&sign.subject_key)?
                     }
-                    None => return Err(msg(format!("unknown key {:?}", sign.subject_key))),
+                    None => return Err(invalid(format!("unknown key {:?}", sign.subject_key))),
                 };
                 let (issuer_signer, issuer_identity, issuer_certificate) =
                     match (sign.issuer_certificate_sha256.as_ref(), sign.issuer_step) {
                         (Some(pinned), _) => {
-                            if *pinned != sha256_hex(&root_der) {
-                                return Err(msg(
+                            if *pinned != sha256_hex(root_der) {
+                                return Err(invalid(
                                     "the instance's root certificate changed since the statement",
                                 ));
                             }
                             (
                                 instance_signer(INSTANCE_ROOT)?,
                                 Some(root_identity.clone()),
-                                Some(b64.encode(&root_der)),
+                                Some(b64.encode(root_der)),
                             )
                         }
                         (None, Some(step)) => {
                             let (identity, _) = made.get(&step).ok_or_else(|| {
-                                msg(format!("step {step} made no root certificate"))
+                                invalid(format!("step {step} made no root certificate"))
                             })?;
-                            let signer = signers
-                                .get(&sign.issuer_key)
-                                .cloned()
-                                .ok_or_else(|| msg(format!("unknown key {:?}", sign.issuer_key)))?;
+                            let signer =
+                                signers.get(&sign.issuer_key).cloned().ok_or_else(|| {
+                                    invalid(format!("unknown key {:?}", sign.issuer_key))
+                                })?;
                             (signer, Some(identity.clone()), None)
                         }
                         (None, None) => (subject_signer.clone(), None, None),
                     };
-                let (tbs, bytes) = crate::ceremony_statement::tbs_for(
+                let (tbs, bytes) = super::statement::tbs_for(
                     sign,
                     subject_signer.public_key_der(),
                     issuer_identity.as_ref(),
                 )?;
                 let tbs_sha256 = sha256_hex(&bytes);
                 if sign.tbs_sha256.as_ref().is_some_and(|h| *h != tbs_sha256) {
-                    return Err(msg("the TBS differs from the approved tbs_sha256"));
+                    return Err(invalid("the TBS differs from the approved tbs_sha256"));
                 }
                 let subject = Some(format!("serial:{}", sign.serial));
                 ledger
@@ -536,3 +539,6 @@ async fn perform(
     }
     Ok((results, outputs))
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,8 +9,8 @@
 //! recorded in the record and requires the certificate's TBS to be exactly that. A step
 //! that certifies an existing key with an existing issuer carries `tbs_sha256` itself.
 
-use crate::ceremony_file::{CaCertificateProfile, CeremonyFile, Step, INSTANCE_ROOT};
-use crate::failure::{msg, Context, Result};
+use super::error::{invalid, CeremonyError, Context, Result};
+use super::file::{CaCertificateProfile, CeremonyFile, Step, INSTANCE_ROOT};
 use der::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,48 +26,48 @@ use std::time::Duration;
 use x509_cert::certificate::TbsCertificate;
 
 /// The statement's `format`.
-pub(crate) const STATEMENT_FORMAT: &str = "shuin-ceremony-statement/1";
+pub const STATEMENT_FORMAT: &str = "shuin-ceremony-statement/1";
 
 /// What custodians approve.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Statement {
-    pub(crate) format: String,
-    pub(crate) ceremony_id: String,
-    pub(crate) purpose: String,
-    pub(crate) threshold: u8,
-    pub(crate) instance: InstanceBinding,
-    pub(crate) custodians: Vec<StatementCustodian>,
-    pub(crate) witnesses: Vec<String>,
-    pub(crate) steps: Vec<StatementStep>,
+pub struct Statement {
+    pub format: String,
+    pub ceremony_id: String,
+    pub purpose: String,
+    pub threshold: u8,
+    pub instance: InstanceBinding,
+    pub custodians: Vec<StatementCustodian>,
+    pub witnesses: Vec<String>,
+    pub steps: Vec<StatementStep>,
 }
 
 /// The instance the ceremony belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct InstanceBinding {
-    pub(crate) public_url: String,
+pub struct InstanceBinding {
+    pub public_url: String,
     /// SHA-256 of the instance's root certificate (DER) when the statement was made.
-    pub(crate) root_certificate_sha256: String,
+    pub root_certificate_sha256: String,
     /// `software` or `pkcs11`.
-    pub(crate) key_backend: String,
+    pub key_backend: String,
     /// The token label for PKCS#11.
-    pub(crate) token: Option<String>,
+    pub token: Option<String>,
 }
 
 /// A custodian who may approve, pinned to the enrolled key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct StatementCustodian {
-    pub(crate) name: String,
+pub struct StatementCustodian {
+    pub name: String,
     /// SHA-256 of the enrolled SubjectPublicKeyInfo (DER).
-    pub(crate) public_key_sha256: String,
+    pub public_key_sha256: String,
 }
 
 /// One step as approved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
-pub(crate) enum StatementStep {
+pub enum StatementStep {
     GenerateKey { label: String, algorithm: String },
     SignCaCertificate(Box<SignStep>),
 }
@@ -75,46 +75,46 @@ pub(crate) enum StatementStep {
 /// A signing step: every TBS field but, for a key generated in the ceremony, the key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct SignStep {
-    pub(crate) profile: CaCertificateProfile,
-    pub(crate) subject_key: String,
-    pub(crate) issuer_key: String,
+pub struct SignStep {
+    pub profile: CaCertificateProfile,
+    pub subject_key: String,
+    pub issuer_key: String,
     /// Hex; derived from the instance, the ceremony id and the step (see [`serial`]).
-    pub(crate) serial: String,
-    pub(crate) common_name: String,
-    pub(crate) organization: Option<String>,
-    pub(crate) not_before: String,
-    pub(crate) not_after: String,
+    pub serial: String,
+    pub common_name: String,
+    pub organization: Option<String>,
+    pub not_before: String,
+    pub not_after: String,
     /// The signature algorithm of the issuer key.
-    pub(crate) signature_algorithm: String,
+    pub signature_algorithm: String,
     /// Issuing profile: the accredited policy and the root's repository URLs.
-    pub(crate) policy_oid: Option<String>,
-    pub(crate) root_crl_url: Option<String>,
-    pub(crate) root_certificate_url: Option<String>,
+    pub policy_oid: Option<String>,
+    pub root_crl_url: Option<String>,
+    pub root_certificate_url: Option<String>,
     /// The issuer is the instance's root certificate with this SHA-256 ...
-    pub(crate) issuer_certificate_sha256: Option<String>,
+    pub issuer_certificate_sha256: Option<String>,
     /// ... or the root certificate made by this (1-based) step; both absent when
     /// self-signed.
-    pub(crate) issuer_step: Option<u32>,
+    pub issuer_step: Option<u32>,
     /// SHA-256 of the subject key when it exists before the ceremony.
-    pub(crate) subject_public_key_sha256: Option<String>,
+    pub subject_public_key_sha256: Option<String>,
     /// SHA-256 of the TBSCertificate when it is known before the ceremony.
-    pub(crate) tbs_sha256: Option<String>,
+    pub tbs_sha256: Option<String>,
 }
 
 /// What the statement needs from the instance.
 #[derive(Debug, Clone)]
-pub(crate) struct InstanceFacts {
-    pub(crate) public_url: String,
-    pub(crate) policy_oid: String,
-    pub(crate) root_der: Vec<u8>,
-    pub(crate) issuing_der: Vec<u8>,
-    pub(crate) key_backend: String,
-    pub(crate) token: Option<String>,
+pub struct InstanceFacts {
+    pub public_url: String,
+    pub policy_oid: String,
+    pub root_der: Vec<u8>,
+    pub issuing_der: Vec<u8>,
+    pub key_backend: String,
+    pub token: Option<String>,
 }
 
 /// The signature algorithm a key of `spec` signs with.
-pub(crate) fn spec_algorithm(spec: KeySpec) -> SignatureAlgorithm {
+pub fn spec_algorithm(spec: KeySpec) -> SignatureAlgorithm {
     match spec {
         KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
             SignatureAlgorithm::RsaPkcs1Sha256
@@ -126,17 +126,17 @@ pub(crate) fn spec_algorithm(spec: KeySpec) -> SignatureAlgorithm {
 
 /// The signature algorithm of a public key (RSA, EC P-256 or P-384 as the key policy
 /// accepts them).
-pub(crate) fn spki_algorithm(spki_der: &[u8]) -> Result<SignatureAlgorithm> {
+pub fn spki_algorithm(spki_der: &[u8]) -> Result<SignatureAlgorithm> {
     match shuin_core::key_policy::check_subscriber_key(spki_der) {
         Ok(AcceptedKey::Rsa { .. }) => Ok(SignatureAlgorithm::RsaPkcs1Sha256),
         Ok(AcceptedKey::EcP256) => Ok(SignatureAlgorithm::EcdsaP256Sha256),
         Ok(AcceptedKey::EcP384) => Ok(SignatureAlgorithm::EcdsaP384Sha384),
-        Err(e) => Err(msg(format!("unusable public key: {}", e.detail))),
+        Err(e) => Err(invalid(format!("unusable public key: {}", e.detail))),
     }
 }
 
 /// Parses an algorithm name as [`SignatureAlgorithm::name`] writes it.
-pub(crate) fn algorithm_by_name(name: &str) -> Option<SignatureAlgorithm> {
+pub fn algorithm_by_name(name: &str) -> Option<SignatureAlgorithm> {
     [
         SignatureAlgorithm::RsaPkcs1Sha256,
         SignatureAlgorithm::EcdsaP256Sha256,
@@ -146,7 +146,7 @@ pub(crate) fn algorithm_by_name(name: &str) -> Option<SignatureAlgorithm> {
     .find(|a| a.name() == name)
 }
 
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
@@ -155,11 +155,7 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 /// zero. A ceremony id runs once per instance, so serials do not repeat; the content of
 /// a CA certificate is chosen by the custodians, so the serial needs no unpredictability
 /// against a requester.
-pub(crate) fn serial(
-    root_certificate_sha256: &str,
-    ceremony_id: &str,
-    index: usize,
-) -> Result<Serial> {
+pub fn serial(root_certificate_sha256: &str, ceremony_id: &str, index: usize) -> Result<Serial> {
     let digest = Sha256::new()
         .chain_update(b"shuin-ceremony-serial\0")
         .chain_update(root_certificate_sha256.as_bytes())
@@ -171,11 +167,11 @@ pub(crate) fn serial(
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     bytes[0] = (bytes[0] & 0x7f) | 0x40;
-    Serial::from_magnitude(&bytes).ok_or_else(|| msg("internal: ceremony serial"))
+    Serial::from_magnitude(&bytes).ok_or_else(|| CeremonyError::Internal("ceremony serial".into()))
 }
 
 /// The subject and issuer of a certificate as a ceremony needs them.
-pub(crate) fn identity_of_certificate(der: &[u8]) -> Result<(IssuerIdentity, Vec<u8>)> {
+pub fn identity_of_certificate(der: &[u8]) -> Result<(IssuerIdentity, Vec<u8>)> {
     let cert = x509_cert::Certificate::from_der(der).context("certificate")?;
     let spki = cert.tbs_certificate.subject_public_key_info.clone();
     let spki_der = spki.to_der().context("certificate public key")?;
@@ -190,7 +186,7 @@ pub(crate) fn identity_of_certificate(der: &[u8]) -> Result<(IssuerIdentity, Vec
 
 /// The TBSCertificate of `step` for the subject key `subject_spki_der`, under `issuer`
 /// (`None` when self-signed), linted.
-pub(crate) fn tbs_for(
+pub fn tbs_for(
     step: &SignStep,
     subject_spki_der: &[u8],
     issuer: Option<&IssuerIdentity>,
@@ -204,16 +200,16 @@ pub(crate) fn tbs_for(
         .common_name(&step.common_name)
         .context("subject name")?
         .build();
-    let serial = Serial::from_hex(&step.serial).ok_or_else(|| msg("statement serial"))?;
+    let serial = Serial::from_hex(&step.serial).ok_or_else(|| invalid("statement serial"))?;
     let not_before = shuin_core::timefmt::parse_rfc3339(&step.not_before)
-        .ok_or_else(|| msg("statement not_before"))?;
+        .ok_or_else(|| invalid("statement not_before"))?;
     let not_after = shuin_core::timefmt::parse_rfc3339(&step.not_after)
-        .ok_or_else(|| msg("statement not_after"))?;
+        .ok_or_else(|| invalid("statement not_after"))?;
     let validity = not_after
         .duration_since(not_before)
-        .map_err(|_| msg("statement validity ends before it starts"))?;
+        .map_err(|_| invalid("statement validity ends before it starts"))?;
     let algorithm = algorithm_by_name(&step.signature_algorithm)
-        .ok_or_else(|| msg("statement signature_algorithm"))?;
+        .ok_or_else(|| invalid("statement signature_algorithm"))?;
     let template = match (step.profile, issuer) {
         (CaCertificateProfile::Root, None) => {
             CaProfile::root(subject, spki, serial, not_before, validity)
@@ -223,7 +219,7 @@ pub(crate) fn tbs_for(
                 .policy_oid
                 .as_deref()
                 .and_then(shuin_core::signature::parse_oid)
-                .ok_or_else(|| msg("statement policy_oid"))?;
+                .ok_or_else(|| invalid("statement policy_oid"))?;
             CaProfile::issuing(
                 root,
                 subject,
@@ -236,13 +232,17 @@ pub(crate) fn tbs_for(
                 step.root_certificate_url.as_deref().unwrap_or_default(),
             )
         }
-        _ => return Err(msg("internal: profile and issuer do not match")),
+        _ => {
+            return Err(CeremonyError::Internal(
+                "profile and issuer do not match".into(),
+            ))
+        }
     }
     .context("certificate template")?;
     let tbs = template.to_tbs(algorithm).context("TBS")?;
     let findings = shuin_core::lint::lint_tbs(&tbs);
     if !findings.is_empty() {
-        return Err(msg(format!(
+        return Err(invalid(format!(
             "the certificate of {:?} fails lint: {findings:?}",
             step.common_name
         )));
@@ -253,7 +253,7 @@ pub(crate) fn tbs_for(
 
 /// Builds the statement. `custodian_keys` maps each enrolled custodian to the SHA-256 of
 /// the enrolled key.
-pub(crate) fn build(
+pub fn build(
     file: &CeremonyFile,
     instance: &InstanceFacts,
     custodian_keys: &BTreeMap<String, String>,
@@ -265,7 +265,7 @@ pub(crate) fn build(
     let mut custodians = Vec::new();
     for name in &file.custodians {
         let key = custodian_keys.get(name).ok_or_else(|| {
-            msg(format!(
+            invalid(format!(
                 "custodian {name:?} is not enrolled (shuin ceremony enroll-custodian)"
             ))
         })?;
@@ -281,7 +281,7 @@ pub(crate) fn build(
         (spki_algorithm(&root_spki)?, Some(root_spki.clone())),
     );
     keys.insert(
-        crate::ceremony_file::INSTANCE_ISSUING.into(),
+        super::file::INSTANCE_ISSUING.into(),
         (spki_algorithm(&issuing_spki)?, Some(issuing_spki)),
     );
     // Root certificates made in this ceremony: key -> (step number, identity if known).
@@ -291,7 +291,7 @@ pub(crate) fn build(
         match step {
             Step::GenerateKey { label, algorithm } => {
                 let spec = KeySpec::parse(algorithm)
-                    .ok_or_else(|| msg(format!("algorithm {algorithm:?}")))?;
+                    .ok_or_else(|| invalid(format!("algorithm {algorithm:?}")))?;
                 keys.insert(label.clone(), (spec_algorithm(spec), None));
                 steps.push(StatementStep::GenerateKey {
                     label: label.clone(),
@@ -308,11 +308,11 @@ pub(crate) fn build(
                 validity_days,
             } => {
                 let start = shuin_core::timefmt::parse_rfc3339(not_before)
-                    .ok_or_else(|| msg(format!("not_before {not_before:?}")))?;
+                    .ok_or_else(|| invalid(format!("not_before {not_before:?}")))?;
                 let end = start + Duration::from_secs(u64::from(*validity_days) * 86_400);
                 let (algorithm, _) = keys
                     .get(issuer_key)
-                    .ok_or_else(|| msg(format!("unknown key {issuer_key:?}")))?;
+                    .ok_or_else(|| invalid(format!("unknown key {issuer_key:?}")))?;
                 let subject_spki = keys.get(subject_key).and_then(|(_, spki)| spki.clone());
                 let issuing = *profile == CaCertificateProfile::Issuing;
                 let (issuer_certificate_sha256, issuer_step, issuer) = match profile {
@@ -380,23 +380,23 @@ pub(crate) fn build(
 }
 
 /// The canonical bytes of a statement: what custodians sign.
-pub(crate) fn canonical(statement: &Statement) -> Result<Vec<u8>> {
+pub fn canonical(statement: &Statement) -> Result<Vec<u8>> {
     let value = serde_json::to_value(statement).context("statement")?;
     shuin_ledger::canonical::to_canonical_bytes(&value).context("statement")
 }
 
 /// Reads a statement file; it must be exactly the canonical form.
-pub(crate) fn parse(bytes: &[u8]) -> Result<Statement> {
+pub fn parse(bytes: &[u8]) -> Result<Statement> {
     let statement: Statement = serde_json::from_slice(bytes).context("not a ceremony statement")?;
     if statement.format != STATEMENT_FORMAT {
-        return Err(msg(format!(
+        return Err(invalid(format!(
             "statement format {:?}: expected {STATEMENT_FORMAT}",
             statement.format
         )));
     }
     let trimmed = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     if canonical(&statement)? != trimmed {
-        return Err(msg(
+        return Err(invalid(
             "the statement is not in its canonical form (was it edited or reformatted?)",
         ));
     }
@@ -404,7 +404,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Statement> {
 }
 
 /// A readable summary for the person about to approve.
-pub(crate) fn summary(statement: &Statement) -> String {
+pub fn summary(statement: &Statement) -> String {
     let mut lines = vec![
         format!(
             "ceremony {} for {}: {}",

@@ -8,32 +8,37 @@ use serde_json::{json, Value};
 
 /// One piece of evidence for an item.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Evidence {
+pub struct Evidence {
     /// What it is.
-    pub(crate) label: String,
+    pub label: String,
     /// Where it comes from: `ledger:<kind>`, `config`, `status`, `store`, `file`.
-    pub(crate) source: String,
+    pub source: String,
     /// Whether the instance holds records of it yet.
-    pub(crate) found: bool,
+    pub found: bool,
     /// One line for people.
-    pub(crate) summary: String,
+    pub summary: String,
     /// The evidence itself.
-    pub(crate) value: Value,
+    pub value: Value,
 }
 
 /// A catalogue item with its evidence.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Item {
-    pub(crate) id: &'static str,
-    pub(crate) group: &'static str,
-    pub(crate) title_ja: &'static str,
-    pub(crate) title_en: &'static str,
+pub struct Item {
+    /// The item's id (`F1`, `B4`, `C-REMOTE`, ...).
+    pub id: &'static str,
+    /// Its group in docs/criteria.md.
+    pub group: &'static str,
+    /// Its title in Japanese.
+    pub title_ja: &'static str,
+    /// Its title in English.
+    pub title_en: &'static str,
     /// `evidence`, `partial` or `organisational`.
-    pub(crate) status: &'static str,
-    pub(crate) evidence: Vec<Evidence>,
+    pub status: &'static str,
+    /// The evidence found for it.
+    pub evidence: Vec<Evidence>,
     /// What stays outside software (procedures, premises, contracts).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) organisational: Option<&'static str>,
+    pub organisational: Option<&'static str>,
 }
 
 struct Builder<'a> {
@@ -180,10 +185,10 @@ pub(crate) fn zone_policy() -> Value {
 }
 
 fn config_facts(facts: &Facts) -> (Value, Value, Value) {
-    let c = &facts.config;
+    let c = &facts.instance;
     let profile = json!({
-        "policy_oid": c.ca.policy_oid,
-        "subscriber_validity_days": c.ca.subscriber_validity_days,
+        "policy_oid": c.policy_oid,
+        "subscriber_validity_days": c.subscriber_validity_days,
         "max_validity": "5 years (capped at the JPKI certificate's notAfter)",
         "subject": "C=JP, CN=<name from the JPKI certificate> (UTF8String)",
         "key_usage": "digitalSignature, nonRepudiation (critical)",
@@ -192,9 +197,9 @@ fn config_facts(facts: &Facts) -> (Value, Value, Value) {
         "new_keys_accepted": "RSA 2048-4096 with e=65537; EC P-256, P-384",
     });
     let automation = json!({
-        "automatic_approval": c.ra.automatic_approval,
-        "responsible_person_configured": c.ra.responsible_person,
-        "rule_version": shuin_ra::RULE_VERSION,
+        "automatic_approval": c.automatic_approval,
+        "responsible_person_configured": c.responsible_person,
+        "rule_version": c.rule_version,
         "state": facts.automation_state.as_deref().map(|s| serde_json::from_str::<Value>(s).unwrap_or_else(|_| Value::String(s.to_owned()))),
     });
     // Without custodians there is no seal to show (the software backend has no secret).
@@ -273,11 +278,11 @@ pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
             .organisational("the HSM's FIPS certificate itself (declared here as fips_validation)")
             .build(),
         b("F5", "facilities", "認証業務用設備等の災害の被害を防止するために必要な措置", "Disaster protection")
-            .fact("outside repositories (copies of certificates and CRLs)", "config", format!("{} publishers", f.config.publishers.len()), json!(f.config.publishers.len()))
+            .fact("outside repositories (copies of certificates and CRLs)", "config", format!("{} publishers", f.instance.publishers), json!(f.instance.publishers))
             .organisational("premises, backups, standby site and recovery drills")
             .build(),
         b("V1", "identity verification", "認証業務の利用申込み等", "How applications are received")
-            .fact("applicant API", "software", "signed CMS applications with a one-time challenge (DESIGN.md 3.2)".into(), json!({"routes": ["POST /api/v1/challenges", "POST /api/v1/applications"], "nonce_ttl_seconds": f.config.ra.nonce_ttl_seconds}))
+            .fact("applicant API", "software", "signed CMS applications with a one-time challenge (DESIGN.md 3.2)".into(), json!({"routes": ["POST /api/v1/challenges", "POST /api/v1/applications"], "nonce_ttl_seconds": f.instance.nonce_ttl_seconds}))
             .fact("applications by status", "store", short(&f.counts["applications"]), f.counts["applications"].clone())
             .kind("application.accepted", "applications accepted")
             .build(),
@@ -300,11 +305,11 @@ pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
             .kinds_with_prefix("registration.", "identification code registrations")
             .build(),
         b("B4", "business method", "電子証明書に係る事項", "Certificate matters (validity, algorithms)")
-            .fact("certificate profile", "config", format!("validity {} days, policy {}", f.config.ca.subscriber_validity_days, f.config.ca.policy_oid), profile.clone())
+            .fact("certificate profile", "config", format!("validity {} days, policy {}", f.instance.subscriber_validity_days, f.instance.policy_oid), profile.clone())
             .kind("certificate.issued", "certificates issued")
             .build(),
         b("B5", "business method", "認定認証業務と他の業務との誤認を防止するための措置", "Keeping accredited certificates distinguishable")
-            .fact("accredited policy OID", "config", f.config.ca.policy_oid.clone(), json!(f.config.ca.policy_oid))
+            .fact("accredited policy OID", "config", f.instance.policy_oid.clone(), json!(f.instance.policy_oid))
             .fact("issuing CA certificate", "file", short(&f.files["issuing_certificate"]["sha256"]), f.files["issuing_certificate"].clone())
             .build(),
         b("B6", "business method", "電子証明書への属性の記録", "Attributes recorded in certificates")
@@ -312,7 +317,7 @@ pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
             .build(),
         b("B7", "business method", "署名検証者への情報提供", "Information for signature verifiers")
             .fact("CRL freshness", "store", crl_summary.clone(), f.crl.clone())
-            .fact("repository", "config", f.config.instance.public_url.clone(), json!({"public_url": f.config.instance.public_url, "paths": ["/repository/ca.crt", "/repository/root.crt", "/repository/ca.crl", "/repository/cps", "/ocsp"]}))
+            .fact("repository", "config", f.instance.public_url.clone(), json!({"public_url": f.instance.public_url, "paths": ["/repository/ca.crt", "/repository/root.crt", "/repository/ca.crl", "/repository/cps", "/ocsp"]}))
             .kind("crl.issued", "CRLs issued")
             .build(),
         b("B8", "business method", "電子証明書の失効に係る事項", "Revocation")

@@ -25,14 +25,14 @@
 //! validity_days = 3650
 //! ```
 
-use crate::failure::{msg, Context, Result};
+use super::error::{at_step, invalid, CeremonyError, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The instance's configured root key (`ca.root_key`) as ceremony files name it.
-pub(crate) const INSTANCE_ROOT: &str = "root";
+pub const INSTANCE_ROOT: &str = "root";
 /// The instance's configured issuing key (`ca.issuing_key`).
-pub(crate) const INSTANCE_ISSUING: &str = "issuing";
+pub const INSTANCE_ISSUING: &str = "issuing";
 
 /// Longest validity a ceremony may give a CA certificate (30 years).
 const MAX_VALIDITY_DAYS: u32 = 30 * 366;
@@ -40,26 +40,26 @@ const MAX_VALIDITY_DAYS: u32 = 30 * 366;
 /// One ceremony.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct CeremonyFile {
+pub struct CeremonyFile {
     /// Unique within the instance; a ceremony id is never run twice.
-    pub(crate) id: String,
+    pub id: String,
     /// What the ceremony is for, in words.
-    pub(crate) purpose: String,
+    pub purpose: String,
     /// M: how many distinct custodians must approve.
-    pub(crate) threshold: u8,
+    pub threshold: u8,
     /// The custodians (enrolled with `shuin ceremony enroll-custodian`) who may approve.
-    pub(crate) custodians: Vec<String>,
+    pub custodians: Vec<String>,
     /// People present who do not approve (named in the statement and the record).
     #[serde(default)]
-    pub(crate) witnesses: Vec<String>,
+    pub witnesses: Vec<String>,
     /// What is done, in order.
-    pub(crate) steps: Vec<Step>,
+    pub steps: Vec<Step>,
 }
 
 /// One step of a ceremony.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
-pub(crate) enum Step {
+pub enum Step {
     /// Generate a key in the instance's key backend.
     GenerateKey {
         /// The key's label (the backend adds `shuin-` for PKCS#11, as `init` does).
@@ -93,7 +93,7 @@ pub(crate) enum Step {
 /// Which CA certificate profile a signing step uses (`shuin_core::issuance::CaProfile`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum CaCertificateProfile {
+pub enum CaCertificateProfile {
     /// Self-signed root: CA, keyCertSign and cRLSign.
     Root,
     /// Issuing CA under a root: path length 0, the accredited policy.
@@ -107,7 +107,7 @@ fn check_label(what: &str, label: &str) -> Result<()> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        return Err(msg(format!(
+        return Err(invalid(format!(
             "{what} {label:?}: use 1 to 64 ASCII letters, digits, - and _"
         )));
     }
@@ -116,51 +116,56 @@ fn check_label(what: &str, label: &str) -> Result<()> {
 
 impl CeremonyFile {
     /// Reads and checks a ceremony file.
-    pub(crate) fn load(path: &Path) -> Result<Self> {
+    pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).context(path.display())?;
         let file: CeremonyFile =
             toml::from_str(&text).context(format!("ceremony file {}", path.display()))?;
-        file.check()
-            .map_err(|e| msg(format!("ceremony file {}: {e}", path.display())))?;
+        file.check().map_err(|e| CeremonyError::File {
+            path: path.display().to_string(),
+            source: Box::new(e),
+        })?;
         Ok(file)
     }
 
     /// The rules a ceremony must follow before anything else looks at it.
-    pub(crate) fn check(&self) -> Result<()> {
+    pub fn check(&self) -> Result<()> {
         check_label("id", &self.id)?;
         if self.purpose.trim().is_empty() {
-            return Err(msg("purpose must say what the ceremony is for"));
+            return Err(invalid("purpose must say what the ceremony is for"));
         }
         let mut names = std::collections::BTreeSet::new();
         for name in &self.custodians {
             if name.trim().is_empty() || !names.insert(name.as_str()) {
-                return Err(msg(format!("custodian {name:?} is empty or named twice")));
+                return Err(invalid(format!(
+                    "custodian {name:?} is empty or named twice"
+                )));
             }
         }
         if self.threshold == 0 || usize::from(self.threshold) > self.custodians.len() {
-            return Err(msg(format!(
+            return Err(invalid(format!(
                 "threshold {} must be between 1 and the number of custodians ({})",
                 self.threshold,
                 self.custodians.len()
             )));
         }
         if let Some(both) = self.witnesses.iter().find(|w| names.contains(w.as_str())) {
-            return Err(msg(format!(
+            return Err(invalid(format!(
                 "{both:?} is both a custodian and a witness; a witness does not approve"
             )));
         }
         if self.steps.is_empty() {
-            return Err(msg("a ceremony needs at least one step"));
+            return Err(invalid("a ceremony needs at least one step"));
         }
         // Keys known at each step: the instance's, then those generated so far; and the
         // keys that have a root certificate made earlier in this ceremony.
         let mut generated: Vec<&str> = Vec::new();
         let mut roots: Vec<&str> = vec![INSTANCE_ROOT];
         for (index, step) in self.steps.iter().enumerate() {
-            let at = |e: String| msg(format!("step {}: {e}", index + 1));
+            let number = u32::try_from(index + 1).context("step count")?;
+            let at = |e: String| at_step(number, invalid(e));
             match step {
                 Step::GenerateKey { label, algorithm } => {
-                    check_label("label", label).map_err(|e| at(e.0))?;
+                    check_label("label", label).map_err(|e| at_step(number, e))?;
                     if label == INSTANCE_ROOT
                         || label == INSTANCE_ISSUING
                         || generated.contains(&label.as_str())
@@ -265,14 +270,14 @@ validity_days = 3650
 "#;
 
     fn parse(text: &str) -> Result<CeremonyFile> {
-        let file: CeremonyFile = toml::from_str(text).map_err(|e| msg(e.to_string()))?;
+        let file: CeremonyFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         file.check()?;
         Ok(file)
     }
 
     #[test]
     fn the_example_in_docs_parses() {
-        let file = parse(include_str!("../../../docs/examples/ceremony.toml")).unwrap();
+        let file = parse(include_str!("../../../../docs/examples/ceremony.toml")).unwrap();
         assert_eq!(file.threshold, 2);
         assert_eq!(file.steps.len(), 2);
     }

@@ -1,0 +1,391 @@
+//! Signed checkpoints of the ledger (docs/ledger.md, "Checkpoints").
+//!
+//! The audit key is made in the key backend (an HSM in production) the first time an
+//! instance needs it, recorded in the facility book and named by URI in the setting
+//! `ledger.audit_key`; the log's origin is fixed at the same time in `ledger.origin`, so
+//! a later change of `public_url` does not fork the checkpoints. A checkpoint is signed
+//! once `every_entries` entries have accumulated or `every` has passed with new entries,
+//! at shutdown, and before an export.
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use shuin_keys::{KeyError, KeyGenerator, KeyRef, KeySpec, Signer};
+use shuin_ledger::{Actor, Book, Checkpoint, EntryDraft, NoteError, NoteKey};
+use shuin_store::{
+    CheckpointWriter, ConflictKind, LedgerStore, SettingsStore, StoreError, StoredCheckpoint,
+};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+
+/// The setting naming the audit key by URI.
+pub const AUDIT_KEY_SETTING: &str = "ledger.audit_key";
+/// The setting holding the log's origin (the checkpoints' first line and key name).
+pub const ORIGIN_SETTING: &str = "ledger.origin";
+
+/// Why a checkpoint, or the audit key, could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// Reading or writing the settings that name the audit key and the origin failed.
+    #[error("settings: {0}")]
+    Settings(#[source] StoreError),
+    /// Recording the new audit key in the facility book failed; it is not named in the
+    /// settings, and nothing was signed with it.
+    #[error("ledger: {0}")]
+    Ledger(#[source] StoreError),
+    /// Reading the ledger (its size, its head, the latest checkpoint) failed.
+    #[error("{what}: {source}")]
+    Read {
+        /// What was being read.
+        what: &'static str,
+        /// The storage error.
+        #[source]
+        source: StoreError,
+    },
+    /// Storing a signed checkpoint failed (other than a concurrent one of the same size).
+    #[error("storing a checkpoint: {0}")]
+    Store(#[source] StoreError),
+    /// A key backend operation on the audit key failed.
+    #[error("{what}: {source}")]
+    Key {
+        /// What was being done.
+        what: &'static str,
+        /// The key error.
+        #[source]
+        source: KeyError,
+    },
+    /// The audit key cannot be a note key.
+    #[error("{what}: {source}")]
+    Note {
+        /// What was being done.
+        what: &'static str,
+        /// The note error.
+        #[source]
+        source: NoteError,
+    },
+    /// The checkpoint just signed does not open with the audit key.
+    #[error("the audit key's checkpoint signature: {0}")]
+    Verify(#[source] shuin_ledger::CheckpointError),
+    /// The audit key signs with another algorithm than its public key calls for.
+    #[error("the audit key signs {signs} but its public key calls for {expects}")]
+    AlgorithmMismatch {
+        /// What the signer makes.
+        signs: &'static str,
+        /// What the public key calls for.
+        expects: &'static str,
+    },
+    /// The stored tree head's root is not hex.
+    #[error("the stored tree head's root is not hex")]
+    TreeHead,
+    /// The blocking signing task did not finish.
+    #[error("checkpoint signing task: {0}")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+/// How an instance makes checkpoints (from `[ledger]` in its configuration).
+#[derive(Debug, Clone)]
+pub struct CheckpointSettings {
+    /// The configured origin for a new audit key; `None` derives it from `public_url`.
+    pub origin: Option<String>,
+    /// The instance's public URL.
+    pub public_url: String,
+    /// The backend label of the audit key, should one be made now.
+    pub new_key_label: String,
+    /// Sign once this many entries follow the last checkpoint.
+    pub every_entries: u64,
+    /// Sign when new entries are this old.
+    pub every: Duration,
+}
+
+/// `https://ca.example.jp/base/` gives `ca.example.jp/base/ledger`.
+pub fn default_origin(public_url: &str) -> String {
+    let rest = public_url
+        .split_once("://")
+        .map_or(public_url, |(_, rest)| rest);
+    format!("{}/ledger", rest.trim_end_matches('/'))
+}
+
+/// The last checkpoint this process knows of.
+struct Last {
+    size: u64,
+    made: Option<Instant>,
+}
+
+/// Signs checkpoints with the audit key and stores them.
+pub struct CheckpointMaker<S: ?Sized> {
+    store: Arc<S>,
+    signer: Arc<dyn Signer>,
+    key: NoteKey,
+    every_entries: u64,
+    every: Duration,
+    last: tokio::sync::Mutex<Last>,
+}
+
+impl<S: ?Sized> std::fmt::Debug for CheckpointMaker<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckpointMaker")
+            .field("key", &self.key.name())
+            .field("every_entries", &self.every_entries)
+            .field("every", &self.every)
+            .finish_non_exhaustive()
+    }
+}
+
+fn audit_actor() -> Actor {
+    Actor {
+        name: "shuin-ledger".into(),
+        role: "system".into(),
+        zone: "high_security".into(),
+    }
+}
+
+impl<S> CheckpointMaker<S>
+where
+    S: SettingsStore + LedgerStore + CheckpointWriter + ?Sized + 'static,
+{
+    /// Opens the audit key named in the settings, or makes one (recorded in the facility
+    /// book) when there is none.
+    pub async fn open(
+        settings: CheckpointSettings,
+        store: Arc<S>,
+        backend: &dyn KeyGenerator,
+        now: SystemTime,
+    ) -> Result<Self, CheckpointError> {
+        let stored_key = store
+            .setting(AUDIT_KEY_SETTING)
+            .await
+            .map_err(CheckpointError::Settings)?;
+        let stored_origin = store
+            .setting(ORIGIN_SETTING)
+            .await
+            .map_err(CheckpointError::Settings)?;
+        let (signer, key) = match (stored_key, stored_origin) {
+            (Some(uri), Some(origin)) => {
+                let key_ref = KeyRef::parse(&uri).map_err(|source| CheckpointError::Key {
+                    what: "stored audit key",
+                    source,
+                })?;
+                let signer = backend
+                    .signer(&key_ref)
+                    .map_err(|source| CheckpointError::Key {
+                        what: "the audit key",
+                        source,
+                    })?;
+                let key =
+                    NoteKey::from_spki(&origin, signer.public_key_der()).map_err(|source| {
+                        CheckpointError::Note {
+                            what: "the audit key",
+                            source,
+                        }
+                    })?;
+                (signer, key)
+            }
+            (_, origin) => generate(&settings, origin, store.as_ref(), backend, now).await?,
+        };
+        if signer.algorithm() != key.algorithm() {
+            return Err(CheckpointError::AlgorithmMismatch {
+                signs: signer.algorithm().name(),
+                expects: key.algorithm().name(),
+            });
+        }
+        let last = store
+            .latest_checkpoint()
+            .await
+            .map_err(|source| CheckpointError::Read {
+                what: "reading the latest checkpoint",
+                source,
+            })?;
+        Ok(CheckpointMaker {
+            store,
+            signer,
+            key,
+            every_entries: settings.every_entries,
+            every: settings.every,
+            last: tokio::sync::Mutex::new(Last {
+                size: last.map_or(0, |c| c.size),
+                made: None,
+            }),
+        })
+    }
+
+    /// The audit key as a note key (its name is the origin).
+    pub fn key(&self) -> &NoteKey {
+        &self.key
+    }
+
+    /// Signs a checkpoint if one is due: `every_entries` new entries, or new entries and
+    /// `every` since the last one this process made (at once after start).
+    pub async fn tick(&self) -> Result<Option<StoredCheckpoint>, CheckpointError> {
+        let size = self.ledger_size().await?;
+        let mut last = self.last.lock().await;
+        if size <= last.size {
+            return Ok(None);
+        }
+        let due = size - last.size >= self.every_entries
+            || last.made.is_none_or(|made| made.elapsed() >= self.every);
+        if !due {
+            return Ok(None);
+        }
+        self.make(&mut last).await
+    }
+
+    /// Signs a checkpoint of the whole ledger now unless the latest already covers it
+    /// (at shutdown and before an export).
+    pub async fn checkpoint_now(&self) -> Result<Option<StoredCheckpoint>, CheckpointError> {
+        let mut last = self.last.lock().await;
+        if let Some(latest) =
+            self.store
+                .latest_checkpoint()
+                .await
+                .map_err(|source| CheckpointError::Read {
+                    what: "reading the latest checkpoint",
+                    source,
+                })?
+        {
+            last.size = last.size.max(latest.size);
+        }
+        let size = self.ledger_size().await?;
+        if size <= last.size && size > 0 {
+            return Ok(None);
+        }
+        self.make(&mut last).await
+    }
+
+    async fn ledger_size(&self) -> Result<u64, CheckpointError> {
+        self.store
+            .ledger_size()
+            .await
+            .map_err(|source| CheckpointError::Read {
+                what: "ledger size",
+                source,
+            })
+    }
+
+    async fn make(&self, last: &mut Last) -> Result<Option<StoredCheckpoint>, CheckpointError> {
+        let head = self
+            .store
+            .ledger_head()
+            .await
+            .map_err(|source| CheckpointError::Read {
+                what: "reading the tree head",
+                source,
+            })?
+            .unwrap_or(shuin_ledger::TreeHead {
+                size: 0,
+                root_hex: hex::encode(shuin_ledger::merkle::empty_root()),
+            });
+        let checkpoint =
+            Checkpoint::from_head(self.key.name(), &head).ok_or(CheckpointError::TreeHead)?;
+        let signer = self.signer.clone();
+        let key = self.key.clone();
+        let note = tokio::task::spawn_blocking(move || {
+            checkpoint.sign(&key, |message| signer.sign(message))
+        })
+        .await
+        .map_err(CheckpointError::Task)?
+        .map_err(|source| CheckpointError::Key {
+            what: "signing a checkpoint with the audit key",
+            source,
+        })?;
+        // A check of the key backend's signature before anyone relies on it.
+        Checkpoint::open(&note, &self.key).map_err(CheckpointError::Verify)?;
+        let stored = StoredCheckpoint {
+            size: head.size,
+            note,
+        };
+        last.size = head.size;
+        last.made = Some(Instant::now());
+        match self.store.add_checkpoint(&stored).await {
+            Ok(()) => {
+                tracing::debug!(size = stored.size, "signed a ledger checkpoint");
+                Ok(Some(stored))
+            }
+            // Another process signed this size first; its checkpoint stands.
+            Err(StoreError::Conflict(ConflictKind::Other)) => Ok(None),
+            Err(e) => Err(CheckpointError::Store(e)),
+        }
+    }
+}
+
+/// Makes the audit key, records it in the facility book, then names it in the settings.
+/// An origin already fixed in the database (`stored_origin`) is kept.
+async fn generate<S: SettingsStore + LedgerStore + ?Sized>(
+    settings: &CheckpointSettings,
+    stored_origin: Option<String>,
+    store: &S,
+    backend: &dyn KeyGenerator,
+    now: SystemTime,
+) -> Result<(Arc<dyn Signer>, NoteKey), CheckpointError> {
+    let origin = stored_origin
+        .or_else(|| settings.origin.clone())
+        .unwrap_or_else(|| default_origin(&settings.public_url));
+    let key_ref = backend
+        .generate(&settings.new_key_label, KeySpec::EcP256)
+        .map_err(|source| CheckpointError::Key {
+            what: "generating the ledger audit key",
+            source,
+        })?;
+    let signer = backend
+        .signer(&key_ref)
+        .map_err(|source| CheckpointError::Key {
+            what: "the audit key",
+            source,
+        })?;
+    let key = NoteKey::from_spki(&origin, signer.public_key_der()).map_err(|source| {
+        CheckpointError::Note {
+            what: "the audit key",
+            source,
+        }
+    })?;
+    store
+        .append(
+            EntryDraft {
+                book: Book::Facility,
+                kind: "key.generated".into(),
+                actor: audit_actor(),
+                subjects: vec!["key:audit".into()],
+                payload: serde_json::json!({
+                    "purpose": "ledger_checkpoints",
+                    "uri": key_ref.as_str(),
+                    "backend": backend.info(),
+                    "public_key_sha256": hex::encode(Sha256::digest(signer.public_key_der())),
+                    "public_key": base64::engine::general_purpose::STANDARD.encode(signer.public_key_der()),
+                    "origin": origin,
+                    "note_key_id": key.key_id_hex(),
+                    "verifier_key": key.verifier_key(),
+                }),
+                evidence: vec![],
+            },
+            now,
+        )
+        .await
+        .map_err(CheckpointError::Ledger)?;
+    store
+        .set_setting(ORIGIN_SETTING, &origin)
+        .await
+        .map_err(CheckpointError::Settings)?;
+    store
+        .set_setting(AUDIT_KEY_SETTING, key_ref.as_str())
+        .await
+        .map_err(CheckpointError::Settings)?;
+    tracing::info!(origin = %origin, key_id = %key.key_id_hex(), "made the ledger audit key");
+    Ok((signer, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_origin_is_the_public_url_without_scheme() {
+        assert_eq!(
+            default_origin("https://ca.example.jp/"),
+            "ca.example.jp/ledger"
+        );
+        assert_eq!(
+            default_origin("http://127.0.0.1:8080/base"),
+            "127.0.0.1:8080/base/ledger"
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! `shuin audit pack --data DIR --out X`: gathers what `shuin_books::audit_pack` needs
+//! from the instance (configuration, status, operator registry), and writes
+//! `X/index.html`, `X/pack.json` and the ledger export `X/ledger-export/`
+//! (docs/audit-pack.md).
+
+use crate::config::InstanceConfig;
+use crate::failure::{msg, Context, Result};
+use serde_json::json;
+use shuin_books::audit_pack::{file_digest, Gathered, InstanceSettings, Pack, RegisteredOperator};
+use shuin_core::{Clock, SystemClock};
+use shuin_store::sqlite::SqliteStore;
+use shuin_store::SettingsStore;
+use std::path::Path;
+
+/// What the pack needs from outside shuin-books: the configuration, `shuin status`, the
+/// files, and the operator registry (shuin-ra).
+async fn gathered(
+    dir: &Path,
+    config: &InstanceConfig,
+    store: &SqliteStore,
+    status: serde_json::Value,
+    export: serde_json::Value,
+) -> Result<Gathered> {
+    let files = json!({
+        "terms": file_digest(dir, &config.ra.terms),
+        "cps": file_digest(dir, &config.instance.cps),
+        "root_certificate": file_digest(dir, &config.ca.root_certificate),
+        "issuing_certificate": file_digest(dir, &config.ca.issuing_certificate),
+        "jpki_crl": file_digest(dir, &config.jpki.crl),
+    });
+    let operators = shuin_ra::operators::operators(store)
+        .await
+        .map_err(|e| msg(e.to_string()))?
+        .into_iter()
+        .map(|op| RegisteredOperator {
+            name: op.name,
+            roles: op.roles,
+            added_at: op.added_at,
+        })
+        .collect();
+    let responsible_person = shuin_ra::operators::responsible_person(store)
+        .await
+        .map_err(|e| msg(e.to_string()))?;
+    let automation_state = store
+        .setting(shuin_ra::automation::AUTOMATION_SETTING)
+        .await
+        .context("reading the automation state")?;
+    Ok(Gathered {
+        instance: InstanceSettings {
+            public_url: config.instance.public_url.clone(),
+            development: config.instance.development,
+            issuing_key: config.ca.issuing_key.clone(),
+            policy_oid: config.ca.policy_oid.clone(),
+            subscriber_validity_days: config.ca.subscriber_validity_days,
+            responsible_person: config.ra.responsible_person.clone(),
+            automatic_approval: config.ra.automatic_approval,
+            nonce_ttl_seconds: config.ra.nonce_ttl_seconds,
+            publishers: config.publishers.len(),
+            rule_version: shuin_ra::RULE_VERSION.to_owned(),
+            retention: config.retention.policy(),
+        },
+        status,
+        export,
+        files,
+        operators,
+        responsible_person,
+        automation_state,
+    })
+}
+
+/// The checkpoints stored beside the ledger, checked with the audit key the facility
+/// book names.
+fn check_checkpoints(
+    rows: &[shuin_ledger::StoredEntry],
+    checkpoints: &[shuin_store::StoredCheckpoint],
+) -> std::result::Result<(), shuin_books::audit_pack::BoxError> {
+    let key = crate::ledger_cmd::audit_key_from_ledger(rows);
+    crate::ledger_cmd::check_stored_checkpoints(rows, checkpoints, key.as_ref())
+        .map_err(shuin_books::audit_pack::BoxError::from)
+}
+
+/// Writes the audit pack of the instance in `dir` into the new directory `out`.
+pub(crate) async fn pack(dir: &Path, out: &Path, json_output: bool) -> Result<()> {
+    let config = InstanceConfig::load(dir)?;
+    if out.exists()
+        && std::fs::read_dir(out)
+            .context(out.display())?
+            .next()
+            .is_some()
+    {
+        return Err(msg(format!(
+            "{} is not empty: the audit pack needs a new directory",
+            out.display()
+        )));
+    }
+    std::fs::create_dir_all(out).context(out.display())?;
+    let export_dir = out.join("ledger-export");
+    let export = match crate::ledger_cmd::export_to(dir, &export_dir).await {
+        Ok((summary, report)) => json!({
+            "dir": "ledger-export",
+            "entries": summary.entries,
+            "checkpoints": summary.checkpoints,
+            "verified": {
+                "ok": true,
+                "origin": report.origin,
+                "size": report.size,
+                "root": report.root_hex,
+                "audit_key_id": report.key_id_hex,
+                "audit_key_sha256": report.key_sha256_hex,
+            },
+            "verify_with": "shuin ledger verify --export ledger-export",
+        }),
+        // A sealed instance cannot sign a fresh checkpoint: say so in the pack.
+        Err(e) => json!({"dir": null, "verified": {"ok": false, "error": e.to_string()}}),
+    };
+    let now = SystemClock.now();
+    let status = crate::status_cmd::report(dir, &config).await?;
+    let store = crate::runtime::open_store(dir).await?;
+    let facts = async {
+        let gathered = gathered(dir, &config, &store, status, export).await?;
+        shuin_books::audit_pack::gather(&store, gathered, &check_checkpoints, now)
+            .await
+            .map_err(|e| msg(e.to_string()))
+    }
+    .await;
+    store.close().await;
+    let facts = facts?;
+    let pack = Pack::new(&facts, env!("CARGO_PKG_VERSION"));
+    let (items, conditions) = (&pack.items, &pack.conditions);
+    let count = |status: &str| pack.count(status);
+    let text = serde_json::to_string_pretty(&pack.document).context("JSON")?;
+    std::fs::write(out.join("pack.json"), text + "\n").context("pack.json")?;
+    std::fs::write(out.join("index.html"), pack.html()).context("index.html")?;
+    if json_output {
+        println!(
+            "{}",
+            json!({"ok": true, "out": out.display().to_string(), "summary": pack.document["summary"], "ledger_export_verified": pack.document["ledger"]["export"]["verified"]["ok"]})
+        );
+    } else {
+        println!(
+            "audit pack written to {}: {} survey items and {} conditions ({} with evidence, {} partial, {} organisational)",
+            out.display(),
+            items.len(),
+            conditions.len(),
+            count("evidence"),
+            count("partial"),
+            count("organisational")
+        );
+        println!("open {}", out.join("index.html").display());
+    }
+    Ok(())
+}
