@@ -253,14 +253,16 @@ impl OperatorCa {
         })
     }
 
-    /// Revokes every usable certificate of `name` (ledgered first), then issues the
-    /// operator CRL. Returns how many were revoked.
+    /// Revokes the certificates of `name` not yet revoked (only the one with SHA-256
+    /// `only`, when given: a rotation), ledgered first, then issues the operator CRL.
+    /// Returns how many were revoked.
     #[allow(clippy::too_many_arguments)]
     pub async fn revoke<S: OperatorCaStore + ?Sized>(
         &self,
         store: &S,
         roster: &Roster,
         name: &str,
+        only: Option<&str>,
         reason: &str,
         by: &Actor,
         lifetime: Duration,
@@ -271,7 +273,12 @@ impl OperatorCa {
             .ok_or_else(|| OperatorCaError::Unknown(format!("no operator {name:?}")))?;
         let mut after = roster.clone();
         let mut revoked = 0;
-        for certificate in operator.certificates.iter().filter(|c| c.revoked.is_none()) {
+        let chosen = operator
+            .certificates
+            .iter()
+            .filter(|c| c.revoked.is_none())
+            .filter(|c| only.is_none_or(|sha| c.sha256 == sha));
+        for certificate in chosen {
             organisation::revoke_certificate(store, name, certificate, reason, by, now).await?;
             revoked += 1;
         }

@@ -94,6 +94,10 @@ pub(crate) enum OperatorCommand {
         console: ConsoleArgs,
         #[arg(long)]
         name: String,
+        /// Only this certificate (its SHA-256, from `operator list`): retiring the old
+        /// key after a rotation. Without it, every certificate of the operator.
+        #[arg(long, value_name = "SHA256")]
+        certificate: Option<String>,
         /// RFC 5280 reason name.
         #[arg(long, default_value = "unspecified")]
         reason: String,
@@ -114,14 +118,11 @@ pub(crate) enum OperatorCommand {
     },
 }
 
-/// Opens the store of an instance with the registry ready: the responsible person from
-/// `shuin.toml` is taken into the book while no operator holds the role.
+/// Opens the store and the configuration of an instance, for the commands that still
+/// name their operator (their roles are replayed from the organisation book).
 pub(crate) async fn open_registry(dir: &Path) -> Result<(SqliteStore, InstanceConfig)> {
     let config = InstanceConfig::load(dir)?;
     let store = crate::runtime::open_store(dir).await?;
-    operators::ensure_initial_designation(&store, &config.ra.responsible_person, now())
-        .await
-        .map_err(failed)?;
     Ok((store, config))
 }
 
@@ -225,10 +226,14 @@ pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
         OperatorCommand::Revoke {
             console,
             name,
+            certificate,
             reason,
             json,
         } => {
-            let params = json!({"name": name, "reason": reason});
+            let mut params = json!({"name": name, "reason": reason});
+            if let Some(sha256) = certificate {
+                params["certificate_sha256"] = json!(sha256);
+            }
             let result = call(&console, Action::OperatorRevoke, params, None).await?;
             print(&result, json, |r| {
                 format!(

@@ -69,21 +69,6 @@ pub enum OperatorError {
 pub trait OperatorStore: SettingsStore + LedgerStore {}
 impl<T: SettingsStore + LedgerStore + ?Sized> OperatorStore for T {}
 
-fn check_name(name: &str) -> Result<(), OperatorError> {
-    let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed != name {
-        return Err(OperatorError::InvalidInput(
-            "an operator name must be non-empty, without leading or trailing spaces".into(),
-        ));
-    }
-    if name.chars().count() > 128 || name.chars().any(char::is_control) {
-        return Err(OperatorError::InvalidInput(
-            "an operator name must be at most 128 characters, without control characters".into(),
-        ));
-    }
-    Ok(())
-}
-
 fn from_record(record: &OperatorRecord) -> Operator {
     Operator {
         name: record.name.clone(),
@@ -127,54 +112,6 @@ pub async fn responsible_person<S: OperatorStore + ?Sized>(
         Err(BookError::Store(e)) => Err(e),
         Err(other) => Err(StoreError::Corrupt(other.to_string())),
     }
-}
-
-/// Gives `name` the role `role` by name (the path of commands that are not yet signed
-/// requests): ledgers `operator.role_granted` (and, for the responsible person, the
-/// designation).
-pub async fn add_operator<S: OperatorStore + ?Sized>(
-    store: &S,
-    name: &str,
-    role: Role,
-    by: &Actor,
-    now: SystemTime,
-) -> Result<Operator, OperatorError> {
-    check_name(name)?;
-    let before = roster(store).await?;
-    if before.operator(name).is_some_and(|op| op.holds(role)) {
-        return Err(OperatorError::InvalidState(format!(
-            "{name:?} already holds the role {role}"
-        )));
-    }
-    organisation::grant(store, name, role, by, now)
-        .await
-        .map_err(book_error)?;
-    roster(store)
-        .await?
-        .operator(name)
-        .map(from_record)
-        .ok_or_else(|| OperatorError::InvalidState(format!("{name:?} is not in the book")))
-}
-
-/// Takes the responsible person named in `shuin.toml` (`ra.responsible_person`, the
-/// display name given at init) into the book, once, while no enrolled operator holds
-/// the role.
-pub async fn ensure_initial_designation<S: OperatorStore + ?Sized>(
-    store: &S,
-    configured: &str,
-    now: SystemTime,
-) -> Result<(), OperatorError> {
-    let current = roster(store).await?;
-    if current.responsible_person().is_some() || current.anyone_holds(Role::ResponsiblePerson) {
-        return Ok(());
-    }
-    let by = Actor {
-        name: "shuin".into(),
-        role: "system".into(),
-        zone: "high_security".into(),
-    };
-    add_operator(store, configured, Role::ResponsiblePerson, &by, now).await?;
-    Ok(())
 }
 
 /// Checks that `name` holds `required`, by the organisation book. On refusal, ledgers
@@ -223,17 +160,4 @@ pub async fn authorize<S: OperatorStore + ?Sized>(
         required,
         action: action.to_owned(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_checked() {
-        assert!(check_name("審査 一郎").is_ok());
-        assert!(check_name("").is_err());
-        assert!(check_name(" a").is_err());
-        assert!(check_name("a\nb").is_err());
-    }
 }

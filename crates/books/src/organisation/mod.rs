@@ -6,9 +6,11 @@
 
 mod refusals;
 mod roster;
+mod warrant;
 
 pub use refusals::{RefusalBudget, RefusalNote};
 pub use roster::{OperatorCertificate, OperatorRecord, Revoked, Roster};
+pub use warrant::INIT_ACTOR;
 
 use serde_json::json;
 use shuin_core::{Role, Zone};

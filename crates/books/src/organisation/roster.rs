@@ -3,6 +3,7 @@
 //! table is trusted: a role written into the database any other way has no effect.
 
 use super::kinds;
+use super::warrant::{self, Warrant, INIT_ACTOR};
 use super::BookError;
 use serde::Deserialize;
 use shuin_core::Role;
@@ -83,7 +84,17 @@ pub struct Roster {
     responsible_person: Option<String>,
     /// The next ledger position to replay.
     next_seq: u64,
+    /// Whether any signed request has been replayed (after it, `init`'s entries end).
+    requests_seen: bool,
+    /// The last few signed requests of each operator that re-checked.
+    warrants: HashMap<String, Vec<Warrant>>,
+    /// Changes that no signed request of a ca_admin warranted: (seq, why). They had no
+    /// effect.
+    unwarranted: Vec<(u64, String)>,
 }
+
+/// Signed requests kept per operator for the entries that follow them.
+const WARRANTS_KEPT: usize = 8;
 
 #[derive(Deserialize)]
 struct NameRole {
@@ -113,6 +124,37 @@ struct CertificateRevoked {
 #[derive(Deserialize)]
 struct Designated {
     responsible_person: String,
+}
+
+/// What an organisation-book entry changes: the operator's name, the role (grants,
+/// removals, designations) and the key (enrolments). `None` for other kinds.
+#[allow(clippy::type_complexity)]
+fn change_of(entry: &Entry) -> Result<Option<(String, Option<Role>, Option<Vec<u8>>)>, BookError> {
+    Ok(match entry.kind.as_str() {
+        kinds::ROLE_GRANTED | kinds::LEGACY_ADDED | kinds::ROLE_REMOVED => {
+            let p: NameRole = payload(entry)?;
+            Some((p.name, Some(p.role), None))
+        }
+        kinds::ENROLLED => {
+            use base64::Engine;
+            let p: Enrolled = payload(entry)?;
+            let spki = base64::engine::general_purpose::STANDARD
+                .decode(&p.certificate)
+                .ok()
+                .and_then(|der| shuin_ledger::operator_certificate::facts(&der).ok())
+                .map(|f| f.spki_der);
+            Some((p.name, None, spki))
+        }
+        kinds::CERTIFICATE_REVOKED => {
+            let p: CertificateRevoked = payload(entry)?;
+            Some((p.name, None, None))
+        }
+        kinds::RESPONSIBLE_PERSON_DESIGNATED => {
+            let p: Designated = payload(entry)?;
+            Some((p.responsible_person, Some(Role::ResponsiblePerson), None))
+        }
+        _ => None,
+    })
 }
 
 fn payload<T: serde::de::DeserializeOwned>(entry: &Entry) -> Result<T, BookError> {
@@ -171,55 +213,113 @@ impl Roster {
         self.next_seq
     }
 
-    /// Applies one entry (entries of other books, and other kinds, change nothing).
+    /// Applies one entry (entries of other books, and other kinds, change nothing). A
+    /// change no signed request of a ca_admin warrants has no effect and is listed in
+    /// [`Roster::unwarranted`].
     pub fn apply(&mut self, entry: &Entry) -> Result<(), BookError> {
+        if entry.kind == kinds::REQUEST {
+            self.note_request(entry);
+            return Ok(());
+        }
         if entry.book != Book::Organization {
+            return Ok(());
+        }
+        let Some((name, role, spki)) = change_of(entry)? else {
+            return Ok(());
+        };
+        if let Err(why) = self.warranted(entry, &name, role, spki.as_deref()) {
+            self.unwarranted.push((entry.seq, why));
             return Ok(());
         }
         match entry.kind.as_str() {
             kinds::ROLE_GRANTED | kinds::LEGACY_ADDED => {
-                let p: NameRole = payload(entry)?;
-                self.record(&p.name, &entry.time).roles.insert(p.role);
+                if let Some(role) = role {
+                    self.record(&name, &entry.time).roles.insert(role);
+                }
             }
             kinds::ROLE_REMOVED => {
-                let p: NameRole = payload(entry)?;
-                if let Some(op) = self.operators.get_mut(&p.name) {
-                    op.roles.remove(&p.role);
+                if let (Some(op), Some(role)) = (self.operators.get_mut(&name), role) {
+                    op.roles.remove(&role);
                 }
-                if p.role == Role::ResponsiblePerson
-                    && self.responsible_person.as_deref() == Some(p.name.as_str())
+                if role == Some(Role::ResponsiblePerson)
+                    && self.responsible_person.as_deref() == Some(name.as_str())
                 {
                     self.responsible_person = None;
                 }
             }
             kinds::ENROLLED => self.enrol(entry)?,
-            kinds::CERTIFICATE_REVOKED => {
-                let p: CertificateRevoked = payload(entry)?;
-                let at = time(entry, &p.revoked_at)?;
-                let found = self
-                    .operators
-                    .get_mut(&p.name)
-                    .and_then(|op| {
-                        op.certificates
-                            .iter_mut()
-                            .find(|c| c.sha256 == p.certificate_sha256)
-                    })
-                    .ok_or_else(|| BookError::Malformed {
-                        seq: entry.seq,
-                        detail: format!("revokes an unknown certificate of {:?}", p.name),
-                    })?;
-                found.revoked = Some(Revoked {
-                    at,
-                    reason: p.reason,
-                });
-            }
-            kinds::RESPONSIBLE_PERSON_DESIGNATED => {
-                let p: Designated = payload(entry)?;
-                self.responsible_person = Some(p.responsible_person);
-            }
+            kinds::CERTIFICATE_REVOKED => self.revoke(entry)?,
+            kinds::RESPONSIBLE_PERSON_DESIGNATED => self.responsible_person = Some(name),
             _ => {}
         }
         Ok(())
+    }
+
+    fn note_request(&mut self, entry: &Entry) {
+        self.requests_seen = true;
+        match warrant::from_request(self, entry) {
+            Ok(w) => {
+                let kept = self.warrants.entry(entry.actor.name.clone()).or_default();
+                if kept.len() == WARRANTS_KEPT {
+                    kept.remove(0);
+                }
+                kept.push(w);
+            }
+            Err(why) => self.unwarranted.push((entry.seq, why)),
+        }
+    }
+
+    fn warranted(
+        &self,
+        entry: &Entry,
+        name: &str,
+        role: Option<Role>,
+        spki: Option<&[u8]>,
+    ) -> Result<(), String> {
+        if !self.requests_seen
+            && (entry.actor.name == INIT_ACTOR || entry.kind == kinds::LEGACY_ADDED)
+        {
+            return Ok(());
+        }
+        let covered = self.warrants.get(&entry.actor.name).is_some_and(|kept| {
+            kept.iter()
+                .any(|w| warrant::covers(w, entry, name, role, spki))
+        });
+        if covered {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} for {name:?} is not warranted by a signed request of a ca_admin",
+                entry.kind
+            ))
+        }
+    }
+
+    fn revoke(&mut self, entry: &Entry) -> Result<(), BookError> {
+        let p: CertificateRevoked = payload(entry)?;
+        let at = time(entry, &p.revoked_at)?;
+        let found = self
+            .operators
+            .get_mut(&p.name)
+            .and_then(|op| {
+                op.certificates
+                    .iter_mut()
+                    .find(|c| c.sha256 == p.certificate_sha256)
+            })
+            .ok_or_else(|| BookError::Malformed {
+                seq: entry.seq,
+                detail: format!("revokes an unknown certificate of {:?}", p.name),
+            })?;
+        found.revoked = Some(Revoked {
+            at,
+            reason: p.reason,
+        });
+        Ok(())
+    }
+
+    /// Changes that had no effect because nothing warranted them: (seq, why).
+    pub fn unwarranted(&self) -> &[(u64, String)] {
+        &self.unwarranted
     }
 
     fn record(&mut self, name: &str, since: &str) -> &mut OperatorRecord {

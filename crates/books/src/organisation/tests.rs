@@ -8,8 +8,9 @@ fn now() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
 }
 
+/// `init`'s own actor: its entries count before any signed request.
 fn admin() -> Actor {
-    actor("admin", Role::CaAdmin, Zone::HighSecurity)
+    actor(INIT_ACTOR, Role::CaAdmin, Zone::HighSecurity)
 }
 
 #[tokio::test]
@@ -71,4 +72,48 @@ async fn an_edited_row_stops_the_replay() {
         roster.catch_up(&rows),
         Err(BookError::Malformed { seq: 0, .. })
     ));
+}
+
+#[tokio::test]
+async fn a_change_nothing_warrants_has_no_effect() {
+    let store = SqliteStore::in_memory().await.expect("store");
+    grant(&store, "A", Role::Monitor, &admin(), now())
+        .await
+        .expect("grant");
+    // Once signed requests have started, neither init's actor nor anyone else can grant
+    // without a ca_admin's signed request just before.
+    store
+        .append(
+            EntryDraft {
+                book: Book::Facility,
+                kind: kinds::REQUEST.into(),
+                actor: actor("B", Role::Lra, Zone::Secure),
+                subjects: vec![],
+                payload: serde_json::json!({"action": "crl_now", "request": "{}", "signature": "", "certificate_sha256": "00"}),
+                evidence: vec![],
+            },
+            now(),
+        )
+        .await
+        .expect("request");
+    grant(&store, "A", Role::Lra, &admin(), now())
+        .await
+        .expect("grant");
+    grant(
+        &store,
+        "A",
+        Role::CaAdmin,
+        &actor("A", Role::Monitor, Zone::Secure),
+        now(),
+    )
+    .await
+    .expect("grant");
+    let roster = replay(&store).await.expect("roster");
+    let held = &roster.operator("A").expect("A").roles;
+    assert_eq!(
+        held.iter().copied().collect::<Vec<_>>(),
+        vec![Role::Monitor]
+    );
+    // The forged request and both grants are listed as unwarranted.
+    assert_eq!(roster.unwarranted().len(), 3, "{:?}", roster.unwarranted());
 }

@@ -157,6 +157,7 @@ async fn an_enrolled_operator_signs_and_is_admitted_once() {
 #[tokio::test]
 async fn impersonations_are_refused() {
     let s = setup().await;
+    let admin_key = s.enrol("管理 太郎", Role::CaAdmin).await;
     let lra = s.enrol("LRA 一郎", Role::Lra).await;
     let monitor = s.enrol("監視 三郎", Role::Monitor).await;
     let params = || serde_json::json!({"serial": "0A", "reason": "keyCompromise"});
@@ -191,15 +192,24 @@ async fn impersonations_are_refused() {
     let signed = sign(lra.as_ref(), Action::Revoke, params(), "made-up");
     assert_eq!(refusal(s.admit(&signed).await), Refusal::NonceUnknown);
 
-    // A revoked certificate.
+    // A certificate revoked by a ca_admin's signed request.
+    let signed = sign(
+        admin_key.as_ref(),
+        Action::OperatorRevoke,
+        serde_json::json!({"name": "LRA 一郎"}),
+        &s.nonce().await,
+    );
+    let by = s.admit(&signed).await.expect("admitted").actor();
     let roster = s.gate.roster(&s.store).await.expect("roster");
+    let day = Duration::from_secs(86_400);
     s.ca.revoke(
         &s.store,
         &roster,
         "LRA 一郎",
+        None,
         "keyCompromise",
-        &admin(),
-        Duration::from_secs(86_400),
+        &by,
+        day,
         now(),
     )
     .await

@@ -164,7 +164,16 @@ pub(super) async fn dispatch(
             let roster = gate.roster(store).await.map_err(failed)?;
             let lifetime = console.config.revocation.root_crl_lifetime();
             let (revoked, crl) = operator_ca
-                .revoke(store, &roster, name, reason, &by, lifetime, now)
+                .revoke(
+                    store,
+                    &roster,
+                    name,
+                    admitted.request.param("certificate_sha256"),
+                    reason,
+                    &by,
+                    lifetime,
+                    now,
+                )
                 .await
                 .map_err(|e| match e {
                     shuin_ca::OperatorCaError::Unknown(m) => Outcome::refused("operator_unknown", m),

@@ -1,0 +1,115 @@
+//! Why a change to the organisation book counts: every enrolment, grant, removal,
+//! revocation and designation must be warranted by the signed request of a `ca_admin`
+//! just before it in the log (`operator.request`, whose signature is re-checked here with
+//! the certificate the book enrolled), or be one of `init`'s own entries before any
+//! request. An entry written into the database by hand has neither, and has no effect.
+
+use super::kinds;
+use super::roster::Roster;
+use base64::Engine;
+use der::Decode;
+use serde::Deserialize;
+use shuin_core::{Action, Role};
+use shuin_ledger::operator_request::{
+    key_sha256, verify_signature, OperatorRequest, SignedRequest,
+};
+use shuin_ledger::Entry;
+
+/// The actor name of `shuin init`'s own entries.
+pub const INIT_ACTOR: &str = "shuin-init";
+
+/// The last signed request replayed, as far as it matters for the entries after it.
+#[derive(Debug, Clone)]
+pub(super) struct Warrant {
+    action: Action,
+    params: serde_json::Value,
+    /// Whether the signer held `ca_admin` when they signed.
+    by_admin: bool,
+}
+
+#[derive(Deserialize)]
+struct RequestPayload {
+    request: String,
+    signature: String,
+    certificate_sha256: String,
+}
+
+/// Re-checks an `operator.request` entry against the roster as it stood: the
+/// certificate, the signature over the exact text, the key. `Err` says why not.
+pub(super) fn from_request(roster: &Roster, entry: &Entry) -> Result<Warrant, String> {
+    let p: RequestPayload = serde_json::from_value(entry.payload.clone())
+        .map_err(|e| format!("operator.request payload: {e}"))?;
+    let (operator, certificate) = roster
+        .by_certificate(&p.certificate_sha256)
+        .ok_or("the request names a certificate the book never enrolled")?;
+    let facts =
+        shuin_ledger::operator_certificate::facts(&certificate.der).map_err(|e| e.to_string())?;
+    let signed = SignedRequest {
+        request: p.request,
+        signature: p.signature,
+    };
+    if !verify_signature(&facts.spki_der, &signed) {
+        return Err("the request's signature does not verify".into());
+    }
+    let request = OperatorRequest::parse(&signed.request).map_err(|e| e.0)?;
+    if request.key_sha256 != key_sha256(&facts.spki_der) || operator.name != entry.actor.name {
+        return Err("the request is not the certificate holder's".into());
+    }
+    Ok(Warrant {
+        action: request.action,
+        params: request.params,
+        by_admin: operator.holds(Role::CaAdmin),
+    })
+}
+
+fn param<'a>(warrant: &'a Warrant, name: &str) -> Option<&'a str> {
+    warrant.params.get(name).and_then(serde_json::Value::as_str)
+}
+
+/// The name (CN) and key of the CSR an `operator_add` carried.
+fn csr_subject(warrant: &Warrant) -> Option<(String, Vec<u8>)> {
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(param(warrant, "csr")?)
+        .ok()?;
+    let csr = x509_cert::request::CertReq::from_der(&der).ok()?;
+    let name =
+        shuin_core::x509::name::attribute_values(&csr.info.subject, const_oid::db::rfc4519::CN)
+            .into_iter()
+            .next()?;
+    let spki = der::Encode::to_der(&csr.info.public_key).ok()?;
+    Some((name, spki))
+}
+
+/// Whether `warrant` covers `entry` (a change of the organisation book about `name`,
+/// with `role` for grants and removals, `spki` for enrolments).
+pub(super) fn covers(
+    warrant: &Warrant,
+    entry: &Entry,
+    name: &str,
+    role: Option<Role>,
+    spki: Option<&[u8]>,
+) -> bool {
+    if !warrant.by_admin {
+        return false;
+    }
+    let role_param = param(warrant, "role").and_then(Role::parse);
+    let added = || csr_subject(warrant);
+    match (entry.kind.as_str(), warrant.action) {
+        (kinds::ENROLLED, Action::OperatorAdd) => {
+            added().is_some_and(|(n, k)| n == name && Some(k.as_slice()) == spki)
+        }
+        (kinds::ROLE_GRANTED, Action::OperatorAdd)
+        | (kinds::RESPONSIBLE_PERSON_DESIGNATED, Action::OperatorAdd) => {
+            added().is_some_and(|(n, _)| n == name) && role_param == role
+        }
+        (kinds::ROLE_GRANTED, Action::OperatorGrant)
+        | (kinds::RESPONSIBLE_PERSON_DESIGNATED, Action::OperatorGrant)
+        | (kinds::ROLE_REMOVED, Action::OperatorRemoveRole) => {
+            param(warrant, "name") == Some(name) && role_param == role
+        }
+        (kinds::CERTIFICATE_REVOKED, Action::OperatorRevoke) => {
+            param(warrant, "name") == Some(name)
+        }
+        _ => false,
+    }
+}
