@@ -196,6 +196,16 @@ pub(crate) enum KeyBackendConfig {
     },
 }
 
+impl KeyBackendConfig {
+    /// The PIN file, where the backend has one.
+    pub(crate) fn pin_file(&self) -> Option<&std::path::Path> {
+        match self {
+            KeyBackendConfig::Software { .. } => None,
+            KeyBackendConfig::Pkcs11 { pin_file, .. } => pin_file.as_deref(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CaSection {

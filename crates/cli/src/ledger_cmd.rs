@@ -192,10 +192,20 @@ pub(crate) async fn export_to(
 )> {
     let config = InstanceConfig::load(dir)?;
     let store = Arc::new(crate::runtime::open_store(dir).await?);
-    let backend = crate::runtime::open_key_backend(&config, dir)?;
-    let maker =
-        CheckpointMaker::open(&config, store.clone(), backend.as_ref(), SystemClock.now()).await?;
-    maker.checkpoint_now().await?;
+    // With its key at hand, the export ends with a fresh checkpoint. An instance sealed
+    // by custodians has no PIN outside its running server: the export then ends at the
+    // newest checkpoint that server signed.
+    let maker = if config.ca.seal.is_some() && config.ca.key_backend.pin_file().is_none() {
+        eprintln!("note: the instance is sealed by custodians; exporting up to the newest checkpoint the server signed");
+        None
+    } else {
+        let backend = crate::runtime::open_key_backend(&config, dir)?;
+        let maker =
+            CheckpointMaker::open(&config, store.clone(), backend.as_ref(), SystemClock.now())
+                .await?;
+        maker.checkpoint_now().await?;
+        Some(maker)
+    };
     let mut rows = store.ledger_rows().await.context("reading the ledger")?;
     let stored = store
         .checkpoints()
@@ -210,7 +220,12 @@ pub(crate) async fn export_to(
     let size = covered.last().map_or(0, |c| c.size);
     rows.truncate(usize::try_from(size).map_err(|e| msg(e.to_string()))?);
     let notes: Vec<String> = covered.into_iter().map(|c| c.note).collect();
-    let summary = shuin_ledger::export::write_export(out, rows, &notes, maker.key())
+    let key = match &maker {
+        Some(maker) => maker.key().clone(),
+        None => audit_key_from_ledger(&rows)
+            .ok_or_else(|| msg("the ledger records no audit key: nothing to export against"))?,
+    };
+    let summary = shuin_ledger::export::write_export(out, rows, &notes, &key)
         .map_err(|e| msg(format!("ledger export: {e}{}", source_text(&e))))?;
     let report = shuin_ledger::verify_export(out, None)
         .map_err(|e| msg(format!("the export just written does not verify: {e}")))?;

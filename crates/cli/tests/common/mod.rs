@@ -74,14 +74,27 @@ impl Instance {
         Self::init_with_custodians(revoked, jlis, backend_args, env, &[])
     }
 
-    /// As [`Instance::init_with`], with `custodians` enrolled at init (`--custodian-csr`,
-    /// each with a key file under WORK/operators): give `--custodians` in
-    /// `backend_args` too.
+    /// As [`Instance::init_with_custodians`], with a key file for the first admin.
     pub fn init_with_custodians(
         revoked: &[&TestCard],
         jlis: SimulatedJlisCa,
         backend_args: &[std::ffi::OsString],
         env: Vec<(String, std::ffi::OsString)>,
+        custodians: &[&str],
+    ) -> Instance {
+        Self::init_full(revoked, jlis, backend_args, env, None, custodians)
+    }
+
+    /// As [`Instance::init_with`], with `custodians` enrolled at init (`--custodian-csr`,
+    /// each with a key file under WORK/operators; give `--custodians` in `backend_args`
+    /// too) and the first admin's CSR from `admin_csr` (a key file for [`ADMIN`] when
+    /// `None`).
+    pub fn init_full(
+        revoked: &[&TestCard],
+        jlis: SimulatedJlisCa,
+        backend_args: &[std::ffi::OsString],
+        env: Vec<(String, std::ffi::OsString)>,
+        admin_csr: Option<&Path>,
         custodians: &[&str],
     ) -> Instance {
         let work = tempfile::tempdir().unwrap();
@@ -97,8 +110,14 @@ impl Instance {
         )
         .unwrap();
         let data = work.path().join("inst");
-        let admin_csr = work.path().join("admin.csr");
-        std::fs::write(&admin_csr, operators::make_key(work.path(), ADMIN)).unwrap();
+        let admin_csr = match admin_csr {
+            Some(path) => path.to_owned(),
+            None => {
+                let path = work.path().join("admin.csr");
+                std::fs::write(&path, operators::make_key(work.path(), ADMIN)).unwrap();
+                path
+            }
+        };
         let mut custodian_args: Vec<std::ffi::OsString> = Vec::new();
         for (i, name) in custodians.iter().enumerate() {
             let path = work.path().join(format!("custodian-{i}.csr"));
