@@ -347,8 +347,7 @@ fn the_production_walkthrough_with_personal_keys_and_every_impersonation_refused
     let accepted = walk
         .entries()
         .into_iter()
-        .filter(|e| e["kind"] == "application.accepted")
-        .last()
+        .rfind(|e| e["kind"] == "application.accepted")
         .unwrap();
     assert_eq!(accepted["payload"]["approver"], RP, "{accepted}");
     assert!(accepted["payload"]["approver_certificate_sha256"].is_string());
