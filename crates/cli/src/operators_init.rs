@@ -52,51 +52,33 @@ pub(crate) async fn operator_ca(
         .await
         .map_err(|e| msg(format!("ledger: {e}")))?;
     let ca = OperatorCa::new(signer, der.clone()).map_err(|e| msg(e.to_string()))?;
-    if let Some(csr) = first_admin_csr {
+    let enrolments = first_admin_csr
+        .map(|csr| (csr, Role::CaAdmin, "--first-admin-csr"))
+        .into_iter()
+        .chain(
+            custodian_csrs
+                .iter()
+                .map(|csr| (csr.as_slice(), Role::KeyCustodian, "--custodian-csr")),
+        );
+    for (csr, role, flag) in enrolments {
         let roster = organisation::replay(store)
             .await
             .map_err(|e| msg(e.to_string()))?;
         let enrolled = ca
-            .enrol(
-                store,
-                &roster,
-                csr,
-                Role::CaAdmin,
-                OPERATOR_VALIDITY,
-                &by,
-                rng,
-                now,
-            )
+            .enrol(store, &roster, csr, role, OPERATOR_VALIDITY, &by, rng, now)
             .await
-            .map_err(|e| msg(format!("--first-admin-csr: {e}")))?;
-        for role in extra_roles {
-            organisation::grant(store, &enrolled.name, *role, &by, now)
-                .await
-                .map_err(|e| msg(format!("ledger: {e}")))?;
+            .map_err(|e| msg(format!("{flag}: {e}")))?;
+        if role == Role::CaAdmin {
+            for extra in extra_roles {
+                organisation::grant(store, &enrolled.name, *extra, &by, now)
+                    .await
+                    .map_err(|e| msg(format!("ledger: {e}")))?;
+            }
         }
         eprintln!(
-            "enrolled {:?} as the first ca_admin (operator certificate valid for one year)",
+            "enrolled {:?} as {role} (operator certificate valid for one year)",
             enrolled.name
         );
-    }
-    for csr in custodian_csrs {
-        let roster = organisation::replay(store)
-            .await
-            .map_err(|e| msg(e.to_string()))?;
-        let enrolled = ca
-            .enrol(
-                store,
-                &roster,
-                csr,
-                Role::KeyCustodian,
-                OPERATOR_VALIDITY,
-                &by,
-                rng,
-                now,
-            )
-            .await
-            .map_err(|e| msg(format!("--custodian-csr: {e}")))?;
-        eprintln!("enrolled {:?} as key_custodian", enrolled.name);
     }
     // The operator CA's first CRL (empty), so that verifiers find one from the start.
     let roster = organisation::replay(store)

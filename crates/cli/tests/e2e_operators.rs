@@ -140,6 +140,26 @@ impl Walk {
         );
     }
 
+    /// `shuin operator csr --name NAME` with `key` into HOME/FILE; enrols it as `role`
+    /// with `admin`'s key.
+    fn enrol(&self, key: &[OsString], name: &str, file: &str, role: &str, admin: &[OsString]) {
+        let csr = self.home.path().join(file);
+        let out = shuin()
+            .args(["operator", "csr", "--name", name, "--out"])
+            .arg(&csr)
+            .args(key)
+            .env("SOFTHSM2_CONF", &self.hsm.conf)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let csr = csr.to_str().unwrap();
+        self.ok(&["operator", "add", "--csr", csr, "--role", role], admin);
+    }
+
     /// A key file and CSR for `name` on their machine, enrolled by `admin`.
     fn enrol_file_operator(&self, admin: &[OsString], name: &str, role: &str) -> Vec<OsString> {
         let key = self.home.path().join(format!("{name}.key"));
@@ -149,27 +169,11 @@ impl Walk {
             .status()
             .unwrap()
             .success());
-        let csr = self.home.path().join(format!("{name}.csr"));
-        let out = shuin()
-            .args(["operator", "csr", "--name", name, "--out"])
-            .arg(&csr)
-            .args(self.file_key(name))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        self.ok(
-            &[
-                "operator",
-                "add",
-                "--csr",
-                csr.to_str().unwrap(),
-                "--role",
-                role,
-            ],
+        self.enrol(
+            &self.file_key(name),
+            name,
+            &format!("{name}.csr"),
+            role,
             admin,
         );
         self.file_key(name)
@@ -314,28 +318,11 @@ fn the_production_walkthrough_with_personal_keys_and_every_impersonation_refused
 
     // The admin (token) enrols an LRA (key file) and a responsible person (token).
     let lra = walk.enrol_file_operator(&admin, LRA, "lra");
-    let rp_csr = walk.home.path().join("rp.csr");
-    let out = shuin()
-        .args(["operator", "csr", "--name", RP, "--out"])
-        .arg(&rp_csr)
-        .args(token_args(&rp_token))
-        .env("SOFTHSM2_CONF", &walk.hsm.conf)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    walk.ok(
-        &[
-            "operator",
-            "add",
-            "--csr",
-            rp_csr.to_str().unwrap(),
-            "--role",
-            "responsible_person",
-        ],
+    walk.enrol(
+        &token_args(&rp_token),
+        RP,
+        "rp.csr",
+        "responsible_person",
         &admin,
     );
     let rp = token_args(&rp_token);

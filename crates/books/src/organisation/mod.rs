@@ -139,29 +139,11 @@ pub async fn grant<S: LedgerStore + ?Sized>(
     by: &Actor,
     now: SystemTime,
 ) -> Result<(), BookError> {
-    store
-        .append(
-            organisation_entry(
-                kinds::ROLE_GRANTED,
-                by,
-                name,
-                json!({"name": name, "role": role}),
-            ),
-            now,
-        )
-        .await?;
+    role_change(store, kinds::ROLE_GRANTED, name, role, by, now).await?;
     if role == Role::ResponsiblePerson {
-        store
-            .append(
-                organisation_entry(
-                    kinds::RESPONSIBLE_PERSON_DESIGNATED,
-                    by,
-                    name,
-                    json!({"responsible_person": name}),
-                ),
-                now,
-            )
-            .await?;
+        let payload = json!({"responsible_person": name});
+        let draft = organisation_entry(kinds::RESPONSIBLE_PERSON_DESIGNATED, by, name, payload);
+        store.append(draft, now).await?;
     }
     Ok(())
 }
@@ -174,16 +156,20 @@ pub async fn remove_role<S: LedgerStore + ?Sized>(
     by: &Actor,
     now: SystemTime,
 ) -> Result<(), BookError> {
+    role_change(store, kinds::ROLE_REMOVED, name, role, by, now).await
+}
+
+async fn role_change<S: LedgerStore + ?Sized>(
+    store: &S,
+    kind: &str,
+    name: &str,
+    role: Role,
+    by: &Actor,
+    now: SystemTime,
+) -> Result<(), BookError> {
+    let payload = json!({"name": name, "role": role});
     store
-        .append(
-            organisation_entry(
-                kinds::ROLE_REMOVED,
-                by,
-                name,
-                json!({"name": name, "role": role}),
-            ),
-            now,
-        )
+        .append(organisation_entry(kind, by, name, payload), now)
         .await?;
     Ok(())
 }
