@@ -113,7 +113,7 @@ impl RetentionPolicy {
 }
 
 /// What a purge did (or would do).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct PurgeReport {
     /// Whether it only listed.
     pub dry_run: bool,

@@ -17,8 +17,9 @@ use zeroize::Zeroizing;
 
 /// The socket's file name in the instance directory.
 pub(crate) const SOCKET: &str = "admin.sock";
-/// Requests are small: a signed request is at most 32 KiB, a share about 200 bytes.
-const MAX_REQUEST: u64 = 64 * 1024;
+/// A signed request is at most 32 KiB; the largest attachment is a CSV of entry/exit
+/// records (8 MiB), JSON-escaped.
+const MAX_REQUEST: u64 = 20 * 1024 * 1024;
 /// The zone of the local console.
 const ZONE: Zone = Zone::HighSecurity;
 
@@ -29,11 +30,12 @@ pub(crate) enum Request {
     Status,
     /// A nonce for the next signed request.
     Nonce,
-    /// A signed operator request; an unseal request carries the share beside it.
+    /// A signed operator request, and the attachment whose SHA-256 its parameters
+    /// carry (`attachment_sha256`: a share, an identity, a CSV), if any.
     Signed {
         signed: SignedRequest,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        share: Option<String>,
+        attachment: Option<String>,
     },
 }
 
@@ -139,10 +141,10 @@ async fn serve_one(console: &Console, mut stream: tokio::net::UnixStream) -> Res
             Ok(nonce) => Answer::Nonce { nonce },
             Err(outcome) => Answer::Signed { outcome },
         },
-        Ok(Request::Signed { signed, share }) => {
-            let share = share.map(Zeroizing::new);
+        Ok(Request::Signed { signed, attachment }) => {
+            let attachment = attachment.map(Zeroizing::new);
             Answer::Signed {
-                outcome: console.act(&signed, share, ZONE, peer_uid).await,
+                outcome: console.act(&signed, attachment, ZONE, peer_uid).await,
             }
         }
         Err(_) => Answer::Error {

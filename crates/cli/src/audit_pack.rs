@@ -80,7 +80,23 @@ fn check_checkpoints(
 }
 
 /// Writes the audit pack of the instance in `dir` into the new directory `out`.
-pub(crate) async fn pack(dir: &Path, out: &Path, json_output: bool) -> Result<()> {
+/// `shuin audit pack`: the signed request first (role and zone checked, recorded), then
+/// the pack from the instance's books.
+pub(crate) async fn pack_signed(
+    console: &crate::console_client::ConsoleArgs,
+    out: &Path,
+    json_output: bool,
+) -> Result<()> {
+    let dir = console
+        .data
+        .as_ref()
+        .ok_or_else(|| msg("the pack is read from the instance: give --data DIR"))?;
+    let params = serde_json::json!({"out": out.display().to_string()});
+    crate::console_client::call(console, shuin_core::Action::AuditPack, params, None).await?;
+    pack(dir, out, json_output).await
+}
+
+async fn pack(dir: &Path, out: &Path, json_output: bool) -> Result<()> {
     let config = InstanceConfig::load(dir)?;
     if out.exists()
         && std::fs::read_dir(out)

@@ -37,13 +37,20 @@ impl ConsoleArgs {
     }
 }
 
-/// Signs `action` with `params` and has the server do it; returns its result.
+/// Signs `action` with `params` and has the server do it; returns its result. An
+/// `attachment` (a share, an identity, a CSV) travels beside the signed request, which
+/// carries its SHA-256 (`attachment_sha256`), so it never enters the books.
 pub(crate) async fn call(
     args: &ConsoleArgs,
     action: Action,
-    params: Value,
-    share: Option<Zeroizing<String>>,
+    mut params: Value,
+    attachment: Option<Zeroizing<String>>,
 ) -> Result<Value> {
+    if let Some(text) = &attachment {
+        use sha2::Digest;
+        params["attachment_sha256"] =
+            Value::String(hex::encode(sha2::Sha256::digest(text.as_bytes())));
+    }
     let socket = args.socket_path()?;
     let signer = args.key.signer()?;
     let nonce = match ask(&socket, &Request::Nonce).await? {
@@ -68,8 +75,8 @@ pub(crate) async fn call(
         request: text,
         signature: base64::engine::general_purpose::STANDARD.encode(signature),
     };
-    let share = share.map(|s| s.as_str().to_owned());
-    match ask(&socket, &Request::Signed { signed, share }).await? {
+    let attachment = attachment.map(|s| s.as_str().to_owned());
+    match ask(&socket, &Request::Signed { signed, attachment }).await? {
         Answer::Signed {
             outcome: Outcome::Done { result },
         } => Ok(result),

@@ -2,24 +2,23 @@
 //! equipment room (入退室管理) in the facility book (docs/ledger.md, "Entry/exit
 //! records"), and the `[facility]` section of shuin.toml.
 //!
-//! Validation is `shuin_core::access_event` (pure, shared with the HTTP endpoint);
-//! recording is `shuin_server::AccessEvents` (one atomic batch with idempotency keys);
-//! the door rules and the token's life are `shuin_books::facility`.
+//! Both are a ca_admin's signed requests to the running server (the CSV travels as the
+//! attachment). Validation is `shuin_core::access_event` (pure, shared with the HTTP
+//! endpoint, run here first and again on the server); recording is
+//! `shuin_server::AccessEvents` (one atomic batch with idempotency keys); the door rules
+//! and the token's life are `shuin_books::facility`.
 
 use crate::config::InstanceConfig;
+use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
-use crate::operator_cmd::LOCAL_ZONE;
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
 use shuin_core::access_event::{self, AccessImportError, AccessPolicy, Invalid, MAX_CSV_BYTES};
-use shuin_core::{Clock, OsRandom, SystemClock};
-use shuin_ledger::Actor;
-use shuin_ra::operators::Role;
-use shuin_server::{AccessEvents, TOKEN_SETTING};
+use shuin_core::{Action, Clock, SystemClock};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
+use zeroize::Zeroizing;
 
 /// How many line numbers the one-line error names (all are listed above it).
 const SUMMARY_LINES: usize = 20;
@@ -78,9 +77,9 @@ pub(crate) enum FacilityCommand {
     /// transaction, or none (every bad row is reported by line number); rows recorded
     /// before are skipped.
     ImportAccess {
-        /// Instance directory.
-        #[arg(long)]
-        data: PathBuf,
+        /// A ca_admin signs the request; the CSV travels beside it.
+        #[command(flatten)]
+        console: ConsoleArgs,
         /// The CSV file (UTF-8, at most 8 MiB).
         #[arg(long)]
         csv: PathBuf,
@@ -91,12 +90,9 @@ pub(crate) enum FacilityCommand {
     /// /ledger/v1/access-events), replacing any earlier one: printed once, only its
     /// SHA-256 is stored. With --revoke, turn the endpoint off.
     AccessToken {
-        /// Instance directory.
-        #[arg(long)]
-        data: PathBuf,
-        /// The ca_admin doing this (recorded in the facility book).
-        #[arg(long)]
-        operator: String,
+        /// The ca_admin doing this signs the request (recorded in the facility book).
+        #[command(flatten)]
+        console: ConsoleArgs,
         /// Remove the token instead: the endpoint answers 404.
         #[arg(long)]
         revoke: bool,
@@ -107,62 +103,58 @@ pub(crate) enum FacilityCommand {
 
 pub(crate) async fn run(command: FacilityCommand) -> Result<()> {
     match command {
-        FacilityCommand::ImportAccess { data, csv, json } => import_access(&data, &csv, json).await,
+        FacilityCommand::ImportAccess { console, csv, json } => {
+            import_access(&console, &csv, json).await
+        }
         FacilityCommand::AccessToken {
-            data,
-            operator,
+            console,
             revoke,
             json,
-        } => access_token(&data, &operator, revoke, json).await,
+        } => access_token(&console, revoke, json).await,
     }
 }
 
-/// Who the entries of a CSV import name as actor: the instance's own terminal.
-fn import_actor() -> Actor {
-    Actor {
-        name: "shuin-facility-import".into(),
-        role: "system".into(),
-        zone: LOCAL_ZONE.into(),
-    }
-}
-
-async fn import_access(data: &Path, csv: &Path, json: bool) -> Result<()> {
-    let config = InstanceConfig::load(data)?;
-    let policy = config.facility.policy();
+/// Checks the CSV here first (every bad line reported by number, nothing sent), then
+/// sends it as the attachment of a ca_admin's signed request; the server checks it again
+/// and records all rows or none.
+async fn import_access(console: &ConsoleArgs, csv: &Path, json: bool) -> Result<()> {
     let bytes = read_bounded(csv)?;
-    let now = SystemClock.now();
-    let events = access_event::parse_csv(&bytes, &policy, now)
-        .map_err(|error| refused(csv, &error, json))?;
-    let store = Arc::new(crate::runtime::open_store(data).await?);
-    let access = AccessEvents::new(store.clone(), store.clone(), policy);
+    if let Some(data) = &console.data {
+        let policy = InstanceConfig::load(data)?.facility.policy();
+        access_event::parse_csv(&bytes, &policy, SystemClock.now())
+            .map_err(|error| refused(csv, &error, json))?;
+    }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        msg(format!(
+            "{}: not UTF-8; nothing was imported",
+            csv.display()
+        ))
+    })?;
     let file_name = csv
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let source = format!("csv:{file_name}");
-    let recorded = access.record(&events, &source, &import_actor(), now).await;
-    store.close().await;
-    let recorded = recorded.context("recording the entry/exit records")?;
+    let params = serde_json::json!({"file_name": file_name});
+    let recorded = call(
+        console,
+        Action::FacilityImport,
+        params,
+        Some(Zeroizing::new(text)),
+    )
+    .await?;
     if json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "ok": true,
-                "source": source,
-                "imported": recorded.imported,
-                "duplicates": recorded.duplicates,
-                "first_seq": recorded.seqs.map(|(first, _)| first),
-                "last_seq": recorded.seqs.map(|(_, last)| last),
-            })
-        );
+        println!("{recorded}");
     } else {
-        let at = recorded
-            .seqs
-            .map(|(first, last)| format!(" (seq {first} to {last})"))
-            .unwrap_or_default();
+        let at = match (
+            recorded["first_seq"].as_u64(),
+            recorded["last_seq"].as_u64(),
+        ) {
+            (Some(first), Some(last)) => format!(" (seq {first} to {last})"),
+            _ => String::new(),
+        };
         println!(
             "imported {} entry/exit record(s) into the facility book{at}; {} duplicate(s) skipped",
-            recorded.imported, recorded.duplicates
+            recorded["imported"], recorded["duplicates"]
         );
     }
     Ok(())
@@ -232,63 +224,31 @@ fn refused(csv: &Path, error: &AccessImportError, json: bool) -> crate::failure:
     msg(text)
 }
 
-/// Makes (or, with `revoke`, removes) the access-control system's token. The facility
-/// book records it first (`facility.access_token_created` / `_revoked`, with the
-/// token's SHA-256), then the setting changes; a running server reads the setting on
-/// every request, so no restart is needed.
-async fn access_token(data: &Path, operator: &str, revoke: bool, json: bool) -> Result<()> {
-    let (store, _config) = crate::operator_cmd::open_registry(data).await?;
-    let result = change_token(&store, operator, revoke).await;
-    store.close().await;
-    let (token, hash) = result?;
-    match (token, json) {
-        (Some(token), true) => println!(
-            "{}",
-            serde_json::json!({"ok": true, "token": token, "token_sha256": hash})
-        ),
+/// Makes (or, with `revoke`, removes) the access-control system's token, as a ca_admin's
+/// signed request. The facility book records it first (`facility.access_token_created`
+/// / `_revoked`, with the token's SHA-256), then the setting changes; the server reads
+/// the setting on every request.
+async fn access_token(console: &ConsoleArgs, revoke: bool, json: bool) -> Result<()> {
+    let params = serde_json::json!({"revoke": revoke});
+    let answer = call(console, Action::FacilityToken, params, None).await?;
+    match (answer["token"].as_str(), json) {
+        (_, true) => println!("{answer}"),
         (Some(token), false) => {
             println!("{token}");
             eprintln!(
-                "the access-control system's token is above: it is shown only this once (only its SHA-256 {hash} is kept)."
+                "the access-control system's token is above: it is shown only this once (only its SHA-256 {} is kept).",
+                answer["token_sha256"].as_str().unwrap_or("")
             );
             eprintln!(
                 "configure the system to POST /ledger/v1/access-events with Authorization: Bearer <token>; any earlier token no longer works"
             );
         }
-        (None, true) => println!(
-            "{}",
-            serde_json::json!({"ok": true, "revoked_sha256": hash})
-        ),
         (None, false) => println!(
-            "the access-control token (SHA-256 {hash}) is revoked; POST /ledger/v1/access-events now answers 404"
+            "the access-control token (SHA-256 {}) is revoked; POST /ledger/v1/access-events now answers 404",
+            answer["revoked_sha256"].as_str().unwrap_or("")
         ),
     }
     Ok(())
-}
-
-/// The new token (none when revoking) and the SHA-256 concerned.
-async fn change_token(
-    store: &shuin_store::sqlite::SqliteStore,
-    operator: &str,
-    revoke: bool,
-) -> Result<(Option<String>, String)> {
-    let action = if revoke {
-        "revoke the access-control system's token"
-    } else {
-        "make a token for the access-control system"
-    };
-    let actor = crate::operator_cmd::authorize(store, operator, Role::CaAdmin, action).await?;
-    let change = shuin_books::facility::change_access_token(
-        store,
-        TOKEN_SETTING,
-        actor,
-        revoke,
-        &OsRandom,
-        SystemClock.now(),
-    )
-    .await
-    .map_err(|e| msg(e.to_string()))?;
-    Ok((change.token, change.sha256))
 }
 
 #[cfg(test)]

@@ -327,10 +327,12 @@ enum LedgerCommand {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Write index.html, pack.json and the ledger export into a new directory.
+    /// Write index.html, pack.json and the ledger export into a new directory. An
+    /// auditor's or ca_admin's signed request records who took the pack; the pack is then
+    /// read from the instance on this host.
     Pack {
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        console: console_client::ConsoleArgs,
         /// A new (or empty) directory.
         #[arg(long)]
         out: PathBuf,
@@ -539,8 +541,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Review { command } => runtime()?.block_on(review_cmd::run(command)),
         Command::Automation { command } => runtime()?.block_on(automation_cmd::run(command)),
         Command::Audit {
-            command: AuditCommand::Pack { data, out, json },
-        } => runtime()?.block_on(audit_pack::pack(&data, &out, json)),
+            command: AuditCommand::Pack { console, out, json },
+        } => runtime()?.block_on(audit_pack::pack_signed(&console, &out, json)),
         Command::Retention { command } => runtime()?.block_on(retention_cmd::run(command)),
         Command::Facility { command } => runtime()?.block_on(facility::run(command)),
         Command::Registration { command } => runtime()?.block_on(registration_cmd::run(command)),

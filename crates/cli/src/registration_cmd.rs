@@ -4,19 +4,16 @@
 //! (the J-LIS follow-up and the notice outbox).
 
 use crate::config::{InstanceConfig, OnJpkiRevocation};
+use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
-use crate::operator_cmd::{authorize, open_registry};
 use clap::Subcommand;
-use shuin_core::{OsRandom, SystemClock};
-use shuin_ra::operators::Role;
-use shuin_ra::{
-    CodeKey, Delivery, JpkiRevocationPolicy, Lifecycle, Registrar, RegistrationRequest,
-    VerifiedIdentity,
-};
+use shuin_core::{Action, OsRandom};
+use shuin_ra::{CodeKey, JpkiRevocationPolicy, Lifecycle, VerifiedIdentity};
 use shuin_store::sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use zeroize::Zeroizing;
 
 /// The file holding the key under which codes are hashed (mode 0600, never in the
 /// database or the ledger).
@@ -28,11 +25,9 @@ pub(crate) const NOTICES_FILE: &str = "notices.jsonl";
 pub(crate) enum RegistrationCommand {
     /// Record an identity verified by an LRA and print its 利用者識別符号 once.
     Create {
-        #[arg(long)]
-        data: PathBuf,
-        /// The LRA (role lra) who verified the identity.
-        #[arg(long)]
-        operator: String,
+        /// The LRA (role lra) who verified the identity signs the request.
+        #[command(flatten)]
+        console: ConsoleArgs,
         /// Name (surname, full-width space, given name).
         #[arg(long)]
         name: String,
@@ -161,8 +156,7 @@ pub(crate) async fn upkeep(instance: &crate::runtime::Instance) {
 pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
     match command {
         RegistrationCommand::Create {
-            data,
-            operator,
+            console,
             name,
             birth_date,
             address,
@@ -177,54 +171,39 @@ pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
                 Some(text) => parse_duration(&text)
                     .ok_or_else(|| msg("--expires-in must look like 30d, 12h, 90m or 3600"))?,
             };
-            let (store, _) = open_registry(&data).await?;
-            let result = async {
-                let key = code_key(&data)?;
-                let actor =
-                    authorize(&store, &operator, Role::Lra, "create a registration").await?;
-                let registrar = Registrar {
-                    store: &store,
-                    key: &key,
-                    clock: &SystemClock,
-                    rng: &OsRandom,
-                };
-                registrar
-                    .create(RegistrationRequest {
-                        operator: actor,
-                        jpki: None,
-                        evidence: Vec::new(),
-                        identity: VerifiedIdentity {
-                            name,
-                            birth_date,
-                            address,
-                            gender,
-                        },
-                        delivery: delivery.map(|method| Delivery { method, tracking }),
-                        lifetime,
-                    })
-                    .await
-                    .map_err(|e| msg(e.to_string()))
+            // The identity is personal data: it travels as the attachment, and the signed
+            // request (which the books keep for good) carries only its SHA-256.
+            let identity = VerifiedIdentity {
+                name,
+                birth_date,
+                address,
+                gender,
+            };
+            let identity = Zeroizing::new(serde_json::to_string(&identity).context("identity")?);
+            let mut params = serde_json::json!({"expires_in_seconds": lifetime.as_secs()});
+            if let Some(method) = delivery {
+                params["delivery"] = serde_json::json!(method);
             }
-            .await;
-            store.close().await;
-            let created = result?;
-            let expires_at = shuin_core::timefmt::rfc3339(created.expires_at);
+            if let Some(number) = tracking {
+                params["tracking"] = serde_json::json!(number);
+            }
+            let created =
+                call(&console, Action::RegistrationCreate, params, Some(identity)).await?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "registration_id": created.registration_id,
-                        "identification_code": created.identification_code,
-                        "expires_at": expires_at,
-                    })
-                );
+                println!("{created}");
             } else {
-                println!("registration {}", created.registration_id);
+                println!(
+                    "registration {}",
+                    created["registration_id"].as_str().unwrap_or("")
+                );
                 println!(
                     "利用者識別符号 (shown once; send it by 本人限定受取郵便): {}",
-                    created.identification_code
+                    created["identification_code"].as_str().unwrap_or("")
                 );
-                println!("expires at {expires_at}");
+                println!(
+                    "expires at {}",
+                    created["expires_at"].as_str().unwrap_or("")
+                );
             }
             Ok(())
         }

@@ -8,13 +8,13 @@
 //! number of years. Each batch is ledgered as `application.evidence_purged` durably
 //! before anything is deleted; if the ledger cannot be written, nothing is deleted.
 
+use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
-use crate::operator_cmd::{authorize, open_registry};
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
 use shuin_books::retention::{self, RetentionError, RetentionPolicy, MINIMUM_YEARS};
+use shuin_core::Action;
 use shuin_core::{Clock, SystemClock};
-use shuin_ra::operators::Role;
 use std::path::PathBuf;
 
 /// `[retention]` in shuin.toml.
@@ -58,6 +58,41 @@ impl RetentionSection {
     }
 }
 
+/// The console arguments of `purge`, whose key is optional for a dry run.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct PurgeConsole {
+    /// The instance directory (its console socket DIR/admin.sock).
+    #[arg(long, value_name = "DIR", required_unless_present = "socket")]
+    pub(crate) data: Option<PathBuf>,
+    /// The server's local console socket (instead of --data).
+    #[arg(long, value_name = "PATH", conflicts_with = "data")]
+    pub(crate) socket: Option<PathBuf>,
+    /// The ca_admin's key (see `shuin revoke --help`); not needed with --dry-run.
+    #[arg(long, value_name = "URI")]
+    pub(crate) operator_key: Option<String>,
+    /// The PKCS#11 library of the operator's token.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) pkcs11_module: Option<PathBuf>,
+    /// The token's PIN file (mode 0600); otherwise asked on the terminal.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) pin_file: Option<PathBuf>,
+}
+
+impl PurgeConsole {
+    /// The signed-request arguments, when a key is given.
+    fn signed(&self) -> Option<ConsoleArgs> {
+        Some(ConsoleArgs {
+            data: self.data.clone(),
+            socket: self.socket.clone(),
+            key: crate::operator_key::OperatorKeyArgs {
+                operator_key: self.operator_key.clone()?,
+                pkcs11_module: self.pkcs11_module.clone(),
+                pin_file: self.pin_file.clone(),
+            },
+        })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum RetentionCommand {
     /// Show the retention settings and how the stored evidence stands.
@@ -69,11 +104,9 @@ pub(crate) enum RetentionCommand {
     },
     /// Purge evidence whose retention has ended (each batch is ledgered first).
     Purge {
-        #[arg(long)]
-        data: PathBuf,
-        /// The operator purging: a `ca_admin` (not needed with --dry-run).
-        #[arg(long, required_unless_present = "dry_run")]
-        operator: Option<String>,
+        /// A ca_admin signs the purge (a dry run only reads, with --data).
+        #[command(flatten)]
+        console: PurgeConsole,
         /// Only list what would be purged.
         #[arg(long)]
         dry_run: bool,
@@ -111,27 +144,40 @@ pub(crate) async fn run(command: RetentionCommand) -> Result<()> {
             Ok(())
         }
         RetentionCommand::Purge {
-            data,
-            operator,
+            console,
             dry_run,
             json,
         } => {
-            let (store, config) = open_registry(&data).await?;
-            let result = async {
-                let actor = match (dry_run, operator.as_deref()) {
-                    (true, _) => None,
-                    (false, Some(name)) => {
-                        Some(authorize(&store, name, Role::CaAdmin, "retention.purge").await?)
-                    }
-                    (false, None) => return Err(msg("--operator is needed to purge")),
-                };
-                retention::purge(&store, actor, &config.retention.policy(), SystemClock.now())
+            let report = match (dry_run, console.signed()) {
+                (true, _) => {
+                    let data = console
+                        .data
+                        .as_ref()
+                        .ok_or_else(|| msg("a dry run reads the instance: give --data DIR"))?;
+                    let config = crate::config::InstanceConfig::load(data)?;
+                    let store = crate::runtime::open_store(data).await?;
+                    let result = retention::purge(
+                        &store,
+                        None,
+                        &config.retention.policy(),
+                        SystemClock.now(),
+                    )
                     .await
-                    .map_err(failed)
-            }
-            .await;
-            store.close().await;
-            let report = result?;
+                    .map_err(failed);
+                    store.close().await;
+                    result?
+                }
+                (false, Some(signed)) => {
+                    let value =
+                        call(&signed, Action::RetentionPurge, serde_json::json!({}), None).await?;
+                    serde_json::from_value(value).context("the server's answer")?
+                }
+                (false, None) => {
+                    return Err(msg(
+                        "purging is a ca_admin's signed request: give --operator-key URI",
+                    ))
+                }
+            };
             if json {
                 println!("{}", serde_json::to_string(&report).context("JSON")?);
             } else if report.dry_run {

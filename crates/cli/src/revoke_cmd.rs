@@ -90,15 +90,13 @@ pub(crate) async fn crl(console: &ConsoleArgs, root: bool, json: bool) -> Result
 }
 
 /// `shuin unseal --share-file FILE`: the custodian signs a request carrying the share's
-/// SHA-256; the share travels beside it and never enters the books.
+/// SHA-256; the share travels beside it as the attachment and never enters the books.
 pub(crate) async fn unseal(console: &ConsoleArgs, share_file: &Path, json: bool) -> Result<()> {
-    use sha2::Digest;
     let text = Zeroizing::new(
         std::fs::read_to_string(share_file)
             .context(format!("share file {}", share_file.display()))?,
     );
-    let params = json!({"share_sha256": hex::encode(sha2::Sha256::digest(text.as_bytes()))});
-    let result = call(console, Action::Unseal, params, Some(text)).await?;
+    let result = call(console, Action::Unseal, json!({}), Some(text)).await?;
     print(&result, json, |r| {
         r["message"].as_str().unwrap_or_default().to_owned()
     });

@@ -66,7 +66,16 @@ fn import(instance: &Instance, csv: &Path, json: bool) -> (bool, String, String)
     if json {
         extra.push("--json");
     }
-    run(&["facility", "import-access"], &instance.data, &extra)
+    // A ca_admin's signed request; the CSV travels beside it.
+    let out = instance.as_operator(
+        ADMIN,
+        &[&["facility", "import-access"][..], &extra].concat(),
+    );
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Every entry of the ledger.
@@ -100,7 +109,8 @@ fn write(instance: &Instance, name: &str, text: &str) -> std::path::PathBuf {
 
 #[test]
 fn a_csv_file_goes_into_the_facility_book_once_and_a_bad_one_not_at_all() {
-    let instance = instance();
+    let mut instance = instance();
+    instance.serve();
     let before = entries(&instance).len();
     // A BOM, CRLF, a quoted name with a comma, the same entry twice (once in JST).
     let good = write(
@@ -135,7 +145,9 @@ fn a_csv_file_goes_into_the_facility_book_once_and_a_bad_one_not_at_all() {
     assert_eq!(recorded[1]["payload"]["person"], "Sato, Ken");
     assert_eq!(recorded[1]["payload"]["direction"], "in");
     assert_eq!(recorded[2]["payload"]["direction"], "out");
-    assert_eq!(entries(&instance).len(), before + 3);
+    // The three records and, before them, the ca_admin's signed request.
+    assert_eq!(entries(&instance).len(), before + 4);
+    assert_eq!(first["actor"]["name"], ADMIN);
 
     // The same file again: nothing new.
     let (ok, stdout, stderr) = import(&instance, &good, false);
@@ -242,13 +254,7 @@ fn post_events(
 }
 
 fn new_token(instance: &Instance) -> String {
-    let (ok, stdout, stderr) = run(
-        &["facility", "access-token"],
-        &instance.data,
-        &["--operator", ADMIN, "--json"],
-    );
-    assert!(ok, "{stdout}{stderr}");
-    let answer: Value = serde_json::from_str(&stdout).unwrap();
+    let answer = instance.as_operator_json(ADMIN, &["facility", "access-token"]);
     answer["token"].as_str().unwrap().to_owned()
 }
 
@@ -269,15 +275,16 @@ fn the_access_control_system_posts_with_its_token() {
     assert_problem(&answer, 404, "not_found");
 
     // Only a ca_admin (here the first admin, from init) may make the token: not an
-    // unknown name, nor an enrolled operator with another role.
+    // unknown key, nor an enrolled operator with another role.
     instance.add_operator("審査 一郎", "lra");
-    for operator in ["mallory", "審査 一郎"] {
-        let (ok, _, stderr) = run(
-            &["facility", "access-token"],
-            &instance.data,
-            &["--operator", operator],
-        );
-        assert!(!ok && stderr.contains("operator_refused"), "{stderr}");
+    common::operators::make_key(instance.work.path(), "mallory");
+    for (operator, code) in [
+        ("mallory", "operator_unknown"),
+        ("審査 一郎", "role_missing"),
+    ] {
+        let out = instance.as_operator(operator, &["facility", "access-token"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(code), "{stderr}");
     }
     let token = new_token(&instance);
 
@@ -383,12 +390,7 @@ fn the_access_control_system_posts_with_its_token() {
         answer.1,
         serde_json::json!({"imported": 1, "duplicates": 0})
     );
-    let (ok, _, stderr) = run(
-        &["facility", "access-token"],
-        &instance.data,
-        &["--operator", ADMIN, "--revoke"],
-    );
-    assert!(ok, "{stderr}");
+    instance.as_operator_json(ADMIN, &["facility", "access-token", "--revoke"]);
     assert_problem(
         &post_events(&instance, Some(&newer), "application/json", &later),
         404,

@@ -135,29 +135,28 @@ fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
     assert_eq!(shown["evidence"]["expired"], 0, "{shown}");
     let dry = run_json(&["retention", "purge", "--dry-run"], &instance.data);
     assert_eq!(dry["purged"], serde_json::json!([]), "{dry}");
-    let refused = shuin()
-        .args(["retention", "purge", "--data"])
-        .arg(&instance.data)
-        .args(["--operator", "LRA 一郎"])
-        .output()
-        .unwrap();
+    let refused = instance.as_operator("LRA 一郎", &["retention", "purge"]);
     assert!(!refused.status.success(), "an LRA may not purge");
     assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("operator_refused"),
+        String::from_utf8_lossy(&refused.stderr).contains("role_missing"),
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
 
     // The pack.
     let out = work.join("audit");
-    let answer = shuin()
-        .args(["audit", "pack", "--data"])
-        .arg(&instance.data)
-        .arg("--out")
-        .arg(&out)
-        .arg("--json")
-        .output()
-        .unwrap();
+    // An LRA may not take the pack; an auditor may (their request is recorded).
+    let refused = instance.as_operator(
+        "LRA 一郎",
+        &["audit", "pack", "--out", out.to_str().unwrap()],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("role_missing"));
+    instance.add_operator("監査 三郎", "auditor");
+    let answer = instance.as_operator(
+        "監査 三郎",
+        &["audit", "pack", "--out", out.to_str().unwrap(), "--json"],
+    );
     assert!(
         answer.status.success(),
         "{}",
@@ -278,12 +277,9 @@ fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
     }
 
     // A second pack into the same directory is refused.
-    let again = shuin()
-        .args(["audit", "pack", "--data"])
-        .arg(&instance.data)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let again = instance.as_operator(
+        "監査 三郎",
+        &["audit", "pack", "--out", out.to_str().unwrap()],
+    );
     assert!(!again.status.success());
 }

@@ -25,11 +25,9 @@ fn p(path: &Path) -> String {
 /// `registration create --json`; returns (id, code).
 fn create(instance: &Instance, extra: &[&str]) -> (String, String) {
     let out = shuin()
-        .args(["registration", "create", "--data"])
-        .arg(&instance.data)
+        .args(["registration", "create"])
+        .args(instance.operator_args(LRA))
         .args([
-            "--operator",
-            LRA,
             "--name",
             NAME,
             "--birth-date",
@@ -94,26 +92,26 @@ fn the_legacy_flow_works_from_outside_and_keeps_codes_secret() {
     instance.add_operator(LRA, "lra");
     let mut codes = Vec::new();
 
-    // An operator without the lra role is refused: unknown, or enrolled with another role.
-    for operator in ["nobody", ADMIN] {
-        let out = shuin()
-            .args(["registration", "create", "--data"])
-            .arg(&instance.data)
-            .args([
-                "--operator",
-                operator,
+    // An operator without the lra role is refused: a key never enrolled, or enrolled
+    // with another role.
+    common::operators::make_key(instance.work.path(), "nobody");
+    for (operator, code) in [("nobody", "operator_unknown"), (ADMIN, "role_missing")] {
+        let out = instance.as_operator(
+            operator,
+            &[
+                "registration",
+                "create",
                 "--name",
                 NAME,
                 "--birth-date",
                 BIRTH,
                 "--address",
                 ADDRESS,
-            ])
-            .output()
-            .unwrap();
+            ],
+        );
         assert!(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("operator_refused"), "{operator}: {stderr}");
+        assert!(stderr.contains(code), "{operator}: {stderr}");
     }
 
     // The code: 80 bits as 16 grouped Crockford base32 characters.

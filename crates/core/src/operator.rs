@@ -164,6 +164,8 @@ pub enum Action {
     Ceremony,
     /// Import entry/exit records.
     FacilityImport,
+    /// Make or revoke the access-control system's token.
+    FacilityToken,
     /// Purge evidence past retention.
     RetentionPurge,
     /// Export the audit pack.
@@ -199,7 +201,7 @@ const ANY: &[Zone] = &[
 
 impl Action {
     /// Every action, in the order of the policy table.
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 22] = [
         Action::Unseal,
         Action::Ceremony,
         Action::RootCrl,
@@ -218,6 +220,7 @@ impl Action {
         Action::AutomationResume,
         Action::AutomationReview,
         Action::FacilityImport,
+        Action::FacilityToken,
         Action::RetentionPurge,
         Action::AuditPack,
         Action::Status,
@@ -244,6 +247,7 @@ impl Action {
             Action::Unseal => "unseal",
             Action::Ceremony => "ceremony",
             Action::FacilityImport => "facility_import",
+            Action::FacilityToken => "facility_token",
             Action::RetentionPurge => "retention_purge",
             Action::AuditPack => "audit_pack",
             Action::Status => "status",
@@ -286,6 +290,7 @@ impl Action {
                 one(&[ResponsiblePerson], INSIDE)
             }
             Action::FacilityImport => one(&[CaAdmin], INSIDE),
+            Action::FacilityToken => one(&[CaAdmin], LOCAL),
             Action::RetentionPurge => one(&[CaAdmin], LOCAL),
             Action::ReviewList | Action::ReviewShow => Rule {
                 roles: &[Lra],

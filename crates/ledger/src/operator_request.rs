@@ -15,8 +15,9 @@
 //! as they were sent, so anyone can re-check them offline against the operator's
 //! certificate, which the organisation book holds ([`verify_signature`]).
 //!
-//! Parameters never carry secrets: an unseal request carries the SHA-256 of the share,
-//! and the share travels beside the signed body.
+//! Parameters never carry secrets or personal data: what would (an unseal share, the
+//! identity of a registration, a CSV of entry/exit records) travels beside the signed
+//! body as an *attachment*, and the parameters carry its SHA-256 (`attachment_sha256`).
 
 use crate::Book;
 use serde::{Deserialize, Serialize};
@@ -155,6 +156,7 @@ pub fn book_of(action: Action) -> Book {
         Action::Unseal
         | Action::Ceremony
         | Action::FacilityImport
+        | Action::FacilityToken
         | Action::RetentionPurge
         | Action::AuditPack => Book::Facility,
         Action::OperatorAdd

@@ -68,7 +68,7 @@ pub(super) async fn dispatch(
     console: &Console,
     gate: &Gate,
     admitted: &Admitted,
-    share: Option<Zeroizing<String>>,
+    attachment: Option<Zeroizing<String>>,
     peer_uid: Option<u32>,
 ) -> Acted {
     let now = console.clock.now();
@@ -245,12 +245,16 @@ pub(super) async fn dispatch(
             serde_json::to_value(state).map_err(failed)
         }
         Action::AutomationReview => automation_review(console, admitted).await,
-        Action::Unseal => unseal(console, admitted, share, peer_uid).await,
-        Action::Ceremony
-        | Action::RegistrationCreate
-        | Action::FacilityImport
-        | Action::RetentionPurge
-        | Action::AuditPack => Err(Outcome::refused(
+        Action::Unseal => unseal(console, admitted, attachment, peer_uid).await,
+        Action::RegistrationCreate => {
+            super::records::registration_create(console, admitted, attachment).await
+        }
+        Action::FacilityImport => super::records::facility_import(console, admitted, attachment).await,
+        Action::FacilityToken => super::records::facility_token(console, admitted).await,
+        Action::RetentionPurge => super::records::retention_purge(console, admitted).await,
+        // The pack is read where the books are; the request records who asked for it.
+        Action::AuditPack => Ok(json!({"operator": admitted.operator, "entry": admitted.entry_seq})),
+        Action::Ceremony => Err(Outcome::refused(
             "action_unavailable",
             format!(
                 "{} is not served as a signed request yet; use its command with --data on the CA host",
@@ -363,14 +367,7 @@ async fn unseal(
     share: Option<Zeroizing<String>>,
     peer_uid: Option<u32>,
 ) -> Acted {
-    use sha2::Digest;
     let share = share.ok_or_else(|| invalid("an unseal request carries the share beside it"))?;
-    let expected = text(admitted, "share_sha256")?;
-    if hex::encode(sha2::Sha256::digest(share.as_bytes())) != expected {
-        return Err(invalid(
-            "the share is not the one whose SHA-256 was signed (share_sha256)",
-        ));
-    }
     let answer = console
         .unseal
         .offer(&share, &admitted.actor(), peer_uid)

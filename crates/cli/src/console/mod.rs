@@ -5,6 +5,7 @@
 //! console (`admin_socket.rs`); network listeners come with the zones.
 
 mod actions;
+mod records;
 
 use crate::config::InstanceConfig;
 use crate::seal::{Seal, UnsealDesk};
@@ -72,12 +73,12 @@ impl Console {
             })
     }
 
-    /// Admits a signed request from `zone` and acts on it. `share` travels beside an
-    /// unseal request (its hash is in the signed parameters).
+    /// Admits a signed request from `zone` and acts on it. An `attachment` travels beside
+    /// the request; its SHA-256 must be the signed `attachment_sha256`.
     pub(crate) async fn act(
         &self,
         signed: &SignedRequest,
-        share: Option<Zeroizing<String>>,
+        attachment: Option<Zeroizing<String>>,
         zone: Zone,
         peer_uid: Option<u32>,
     ) -> Outcome {
@@ -110,9 +111,43 @@ impl Console {
             seq = admitted.entry_seq,
             "operator request admitted"
         );
-        match actions::dispatch(self, gate, &admitted, share, peer_uid).await {
+        let attachment = match checked_attachment(&admitted, attachment) {
+            Ok(attachment) => attachment,
+            Err(outcome) => return outcome,
+        };
+        match actions::dispatch(self, gate, &admitted, attachment, peer_uid).await {
             Ok(result) => Outcome::Done { result },
             Err(outcome) => outcome,
         }
+    }
+}
+
+/// The attachment, if the signed parameters name it by its SHA-256; refused when it is
+/// missing, different, or not announced.
+fn checked_attachment(
+    admitted: &shuin_books::Admitted,
+    attachment: Option<Zeroizing<String>>,
+) -> Result<Option<Zeroizing<String>>, Outcome> {
+    use sha2::Digest;
+    match (admitted.request.param("attachment_sha256"), attachment) {
+        (None, None) => Ok(None),
+        (Some(expected), Some(text)) => {
+            if hex::encode(sha2::Sha256::digest(text.as_bytes())) == expected {
+                Ok(Some(text))
+            } else {
+                Err(Outcome::refused(
+                    "attachment_mismatch",
+                    "the attachment is not the one whose SHA-256 was signed",
+                ))
+            }
+        }
+        (Some(_), None) => Err(Outcome::refused(
+            "attachment_missing",
+            "the signed request names an attachment that was not sent",
+        )),
+        (None, Some(_)) => Err(Outcome::refused(
+            "attachment_unexpected",
+            "an attachment was sent that the signed request does not name",
+        )),
     }
 }
