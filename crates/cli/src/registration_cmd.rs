@@ -27,7 +27,7 @@ pub(crate) enum RegistrationCommand {
     Create {
         /// The LRA (role lra) who verified the identity signs the request.
         #[command(flatten)]
-        console: ConsoleArgs,
+        console: Box<ConsoleArgs>,
         /// Name (surname, full-width space, given name).
         #[arg(long)]
         name: String,
