@@ -37,6 +37,9 @@ pub(crate) async fn verify(dir: &Path, json: bool) -> Result<()> {
         .map_err(|e| failed(json, "ledger verification", e))?;
     check_stored_checkpoints(&rows, &checkpoints, key.as_ref())
         .map_err(|e| failed(json, "ledger verification", e))?;
+    let requests =
+        shuin_ledger::operator_audit::audit_canonical(rows.iter().map(|r| r.canonical.as_slice()))
+            .map_err(|e| failed(json, "ledger verification", e))?;
     if json {
         println!(
             "{}",
@@ -46,11 +49,12 @@ pub(crate) async fn verify(dir: &Path, json: bool) -> Result<()> {
                 "root": report.root_hex,
                 "checkpoints": checkpoints.len(),
                 "latest_checkpoint_size": checkpoints.last().map(|c| c.size),
+                "operator_requests_verified": requests,
             })
         );
     } else {
         println!(
-            "ledger OK: {} entries, tree head {}, {} signed checkpoints",
+            "ledger OK: {} entries, tree head {}, {} signed checkpoints, {requests} signed operator requests re-checked",
             report.size,
             report.root_hex,
             checkpoints.len()

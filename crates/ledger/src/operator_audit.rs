@@ -24,6 +24,31 @@ struct Enrolled {
     revoked: bool,
 }
 
+/// Why the audit failed: the entry at fault, if it decoded, and what does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("operator request at seq {seq:?}: {reason}")]
+pub struct AuditError {
+    /// The entry at fault.
+    pub seq: Option<u64>,
+    /// What does not hold.
+    pub reason: String,
+}
+
+/// Audits every signed operator request among canonical entries given in log order;
+/// returns how many were checked.
+pub fn audit_canonical<B: AsRef<[u8]>>(
+    entries: impl IntoIterator<Item = B>,
+) -> Result<u64, AuditError> {
+    let mut audit = RequestAudit::new();
+    for bytes in entries {
+        audit.observe_canonical(bytes.as_ref())?;
+    }
+    Ok(audit.checked())
+}
+
+/// The bytes every entry kind this audit reads starts with, in canonical JSON.
+const OPERATOR_KIND: &[u8] = b"\"kind\":\"operator";
+
 /// The audit state.
 #[derive(Default)]
 pub struct RequestAudit {
@@ -70,6 +95,25 @@ impl RequestAudit {
     /// Signed operator requests checked so far.
     pub fn checked(&self) -> u64 {
         self.checked
+    }
+
+    /// Takes the next entry as stored (canonical bytes). Only entries whose kind starts
+    /// with `operator` are decoded.
+    pub fn observe_canonical(&mut self, bytes: &[u8]) -> Result<(), AuditError> {
+        if !bytes
+            .windows(OPERATOR_KIND.len())
+            .any(|w| w == OPERATOR_KIND)
+        {
+            return Ok(());
+        }
+        let entry = Entry::from_canonical(bytes).map_err(|e| AuditError {
+            seq: None,
+            reason: e.to_string(),
+        })?;
+        self.observe(&entry).map_err(|reason| AuditError {
+            seq: Some(entry.seq),
+            reason,
+        })
     }
 
     /// Takes the next entry; an error names what does not hold.
@@ -157,3 +201,6 @@ impl RequestAudit {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

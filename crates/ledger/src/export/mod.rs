@@ -249,31 +249,18 @@ pub fn verify_export(
 /// the operator's certificate ([`crate::operator_audit`]). Returns how many.
 fn audit_operator_requests(path: &Path) -> Result<u64, ExportError> {
     use std::io::BufRead;
-    let file = std::fs::File::open(path).map_err(|source| ExportError::Io {
+    let io = |source| ExportError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
     let mut audit = crate::operator_audit::RequestAudit::new();
-    for line in std::io::BufReader::new(file).lines() {
-        let line = line.map_err(|source| ExportError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        // Only the organisation's kinds matter; the rest need not be decoded again.
-        if !line.contains("\"kind\":\"operator") {
-            continue;
-        }
-        let entry = crate::Entry::from_canonical(line.as_bytes()).map_err(|source| {
-            ExportError::OperatorRequest {
-                seq: None,
-                reason: source.to_string(),
-            }
-        })?;
+    for line in std::io::BufReader::new(file).split(b'\n') {
         audit
-            .observe(&entry)
-            .map_err(|reason| ExportError::OperatorRequest {
-                seq: Some(entry.seq),
-                reason,
+            .observe_canonical(&line.map_err(io)?)
+            .map_err(|e| ExportError::OperatorRequest {
+                seq: e.seq,
+                reason: e.reason,
             })?;
     }
     Ok(audit.checked())
