@@ -276,6 +276,9 @@ async fn list(data: &Path, json: bool) -> Result<()> {
     let roster = shuin_books::organisation::replay(&store).await;
     store.close().await;
     let roster = roster.map_err(|e| msg(e.to_string()))?;
+    for (seq, why) in roster.unwarranted() {
+        eprintln!("warning: ledger entry {seq} had no effect: {why}");
+    }
     let now = now();
     let designated = roster.responsible_person().map(|op| op.name.clone());
     let rows: Vec<serde_json::Value> = roster

@@ -509,6 +509,16 @@ fn impersonations(walk: &Walk, data: &Path, admin: &[OsString]) {
         &rp,
         "role_missing",
     );
+    let listed = shuin()
+        .args(["operator", "list", "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    let warning = String::from_utf8_lossy(&listed.stderr);
+    assert!(
+        warning.contains("had no effect") && warning.contains("not warranted"),
+        "{warning}"
+    );
 
     // Every refusal so far is in the organisation book.
     let refusals: Vec<String> = walk.entries()[before..]

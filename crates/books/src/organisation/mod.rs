@@ -81,8 +81,12 @@ impl Organisation {
     /// roster as it stands.
     pub async fn roster<S: LedgerStore + ?Sized>(&self, store: &S) -> Result<Roster, BookError> {
         let mut current = self.snapshot();
+        let known = current.unwarranted().len();
         let rows = store.ledger_rows_from(current.next_seq()).await?;
         current.catch_up(&rows)?;
+        for (seq, why) in current.unwarranted().iter().skip(known) {
+            tracing::error!(seq, "the organisation book holds a change with no effect: {why}");
+        }
         let mut kept = self
             .roster
             .lock()
