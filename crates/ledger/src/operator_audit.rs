@@ -7,7 +7,9 @@
 //! - the certificate it names was enrolled earlier and not revoked before it;
 //! - the signature verifies over the exact request text with that certificate's key;
 //! - the request text is a canonical request whose key hash is the certificate's key,
-//!   whose action is the entry's, and the entry's actor is the certificate's holder.
+//!   whose action is the entry's, and the entry's actor is the certificate's holder;
+//! - no signed request is in the books twice (its nonce is single use). The nonces are
+//!   kept in memory: tens of bytes per operator request.
 
 use std::collections::HashMap;
 
@@ -52,6 +54,8 @@ const OPERATOR_KIND: &[u8] = b"\"kind\":\"operator";
 /// The audit state.
 #[derive(Default)]
 pub struct RequestAudit {
+    /// Every request's nonce seen so far (a request in the books twice is a replay).
+    nonces: std::collections::HashSet<String>,
     operator_ca_der: Option<Vec<u8>>,
     certificates: HashMap<String, Enrolled>,
     checked: u64,
@@ -187,6 +191,9 @@ impl RequestAudit {
         let request = OperatorRequest::parse(&signed.request).map_err(|e| e.0)?;
         if request.key_sha256 != key_sha256(&cert.spki_der) {
             return Err("the request names another key than the certificate's".into());
+        }
+        if !self.nonces.insert(request.nonce.clone()) {
+            return Err("the same signed request is in the books twice (a replay)".into());
         }
         if serde_json::to_value(request.action).ok() != Some(p.action) {
             return Err("the entry's action is not the signed one".into());

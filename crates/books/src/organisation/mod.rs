@@ -85,7 +85,10 @@ impl Organisation {
         let rows = store.ledger_rows_from(current.next_seq()).await?;
         current.catch_up(&rows)?;
         for (seq, why) in current.unwarranted().iter().skip(known) {
-            tracing::error!(seq, "the organisation book holds a change with no effect: {why}");
+            tracing::error!(
+                seq,
+                "the organisation book holds a change with no effect: {why}"
+            );
         }
         let mut kept = self
             .roster

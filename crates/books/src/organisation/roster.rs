@@ -8,7 +8,7 @@ use super::BookError;
 use serde::Deserialize;
 use shuin_core::Role;
 use shuin_ledger::{Book, Entry, StoredEntry};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::SystemTime;
 
 /// One operator certificate as enrolled in the book.
@@ -91,6 +91,8 @@ pub struct Roster {
     /// Changes that no signed request of a ca_admin warranted: (seq, why). They had no
     /// effect.
     unwarranted: Vec<(u64, String)>,
+    /// The nonces of the requests that changed roles: each warrants once.
+    warrant_nonces: HashSet<String>,
 }
 
 /// Signed requests kept per operator for the entries that follow them.
@@ -258,6 +260,12 @@ impl Roster {
     fn note_request(&mut self, entry: &Entry) {
         self.requests_seen = true;
         match warrant::from_request(self, entry) {
+            Ok(w) if warrant::changes_roles(&w) && !self.warrant_nonces.insert(w.nonce.clone()) => {
+                self.unwarranted.push((
+                    entry.seq,
+                    "a signed request copied into the book again (its nonce was used)".into(),
+                ));
+            }
             Ok(w) => {
                 let kept = self.warrants.entry(entry.actor.name.clone()).or_default();
                 if kept.len() == WARRANTS_KEPT {
@@ -269,8 +277,10 @@ impl Roster {
         }
     }
 
+    /// Whether a warrant covers `entry`; the warrant is spent for that change (each
+    /// request warrants each of its changes once).
     fn warranted(
-        &self,
+        &mut self,
         entry: &Entry,
         name: &str,
         role: Option<Role>,
@@ -281,10 +291,16 @@ impl Roster {
         {
             return Ok(());
         }
-        let covered = self.warrants.get(&entry.actor.name).is_some_and(|kept| {
-            kept.iter()
-                .any(|w| warrant::covers(w, entry, name, role, spki))
-        });
+        let change = warrant::change_key(entry);
+        let covered = self
+            .warrants
+            .get_mut(&entry.actor.name)
+            .is_some_and(|kept| {
+                kept.iter_mut()
+                    .find(|w| !w.spent(&change) && warrant::covers(w, entry, name, role, spki))
+                    .map(|w| w.spend(change))
+                    .is_some()
+            });
         if covered {
             Ok(())
         } else {

@@ -21,10 +21,39 @@ pub const INIT_ACTOR: &str = "shuin-init";
 /// The last signed request replayed, as far as it matters for the entries after it.
 #[derive(Debug, Clone)]
 pub(super) struct Warrant {
+    /// The request's nonce: a request copied into the book a second time is a replay.
+    pub(super) nonce: String,
     action: Action,
     params: serde_json::Value,
     /// Whether the signer held `ca_admin` when they signed.
     by_admin: bool,
+    /// The changes it already warranted (see [`change_key`]).
+    spent: Vec<String>,
+}
+
+impl Warrant {
+    pub(super) fn spent(&self, change: &str) -> bool {
+        self.spent.iter().any(|c| c == change)
+    }
+
+    pub(super) fn spend(&mut self, change: String) {
+        self.spent.push(change);
+    }
+}
+
+/// What makes one change distinct from another of the same request: its kind, and for a
+/// revocation the certificate revoked.
+pub(super) fn change_key(entry: &Entry) -> String {
+    match entry
+        .payload
+        .get("certificate_sha256")
+        .and_then(serde_json::Value::as_str)
+    {
+        Some(sha256) if entry.kind == kinds::CERTIFICATE_REVOKED => {
+            format!("{}:{sha256}", entry.kind)
+        }
+        _ => entry.kind.clone(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -56,9 +85,11 @@ pub(super) fn from_request(roster: &Roster, entry: &Entry) -> Result<Warrant, St
         return Err("the request is not the certificate holder's".into());
     }
     Ok(Warrant {
+        nonce: request.nonce,
         action: request.action,
         params: request.params,
         by_admin: operator.holds(Role::CaAdmin),
+        spent: Vec::new(),
     })
 }
 
@@ -78,6 +109,17 @@ fn csr_subject(warrant: &Warrant) -> Option<(String, Vec<u8>)> {
             .next()?;
     let spki = der::Encode::to_der(&csr.info.public_key).ok()?;
     Some((name, spki))
+}
+
+/// Whether a request of `action` can warrant changes to the organisation book.
+pub(super) fn changes_roles(warrant: &Warrant) -> bool {
+    matches!(
+        warrant.action,
+        Action::OperatorAdd
+            | Action::OperatorGrant
+            | Action::OperatorRemoveRole
+            | Action::OperatorRevoke
+    )
 }
 
 /// Whether `warrant` covers `entry` (a change of the organisation book about `name`,

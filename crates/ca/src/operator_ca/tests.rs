@@ -457,3 +457,66 @@ async fn a_csr_without_a_name_or_with_a_weak_key_is_refused() {
         .await;
     assert!(matches!(again, Err(OperatorCaError::KeyInUse(name)) if name == "A"));
 }
+
+#[tokio::test]
+async fn a_signed_request_copied_into_the_books_again_warrants_nothing() {
+    let s = setup().await;
+    let admin_key = s.enrol("管理 太郎", Role::CaAdmin).await;
+    s.enrol("監視 三郎", Role::Monitor).await;
+    // A genuine grant, then its removal, each with the admin's signed request.
+    let mut copied = None;
+    for (action, grant) in [
+        (Action::OperatorGrant, true),
+        (Action::OperatorRemoveRole, false),
+    ] {
+        let params = serde_json::json!({"name": "監視 三郎", "role": "lra"});
+        let signed = sign(admin_key.as_ref(), action, params, &s.nonce().await);
+        let admitted = s.admit(&signed).await.expect("admitted");
+        let by = admitted.actor();
+        if grant {
+            organisation::grant(&s.store, "監視 三郎", Role::Lra, &by, now())
+                .await
+                .expect("grant");
+            copied = Some((admitted.entry_seq, by));
+        } else {
+            organisation::remove_role(&s.store, "監視 三郎", Role::Lra, &by, now())
+                .await
+                .expect("remove");
+        }
+    }
+    let roster = s.gate.roster(&s.store).await.expect("roster");
+    assert!(!roster.operator("監視 三郎").expect("op").holds(Role::Lra));
+    // Someone with the database copies the old grant request and appends a grant.
+    let (seq, by) = copied.expect("copied");
+    let rows = s.store.ledger_rows().await.expect("rows");
+    let old =
+        shuin_ledger::Entry::from_canonical(&rows[usize::try_from(seq).expect("seq")].canonical)
+            .expect("entry");
+    s.store
+        .append(
+            EntryDraft {
+                book: old.book,
+                kind: old.kind,
+                actor: old.actor,
+                subjects: old.subjects,
+                payload: old.payload,
+                evidence: old.evidence,
+            },
+            now(),
+        )
+        .await
+        .expect("copy");
+    organisation::grant(&s.store, "監視 三郎", Role::Lra, &by, now())
+        .await
+        .expect("grant");
+    let roster = s.gate.roster(&s.store).await.expect("roster");
+    assert!(
+        !roster.operator("監視 三郎").expect("op").holds(Role::Lra),
+        "the replayed warrant worked"
+    );
+    assert!(
+        roster.unwarranted().len() >= 2,
+        "{:?}",
+        roster.unwarranted()
+    );
+}

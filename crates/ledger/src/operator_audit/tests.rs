@@ -192,6 +192,17 @@ fn forgeries_are_named() {
         .reason
         .contains("revoked"));
 
+    // The same signed request copied into the books a second time.
+    let mut replayed = log(&ca, &lra, &cert);
+    let copy = Entry {
+        seq: 3,
+        ..replayed[2].clone()
+    };
+    replayed.push(copy);
+    let error = audit(&replayed).expect_err("replay");
+    assert_eq!(error.seq, Some(3));
+    assert!(error.reason.contains("twice"), "{error}");
+
     // A request naming a certificate never enrolled.
     let mut unknown = log(&ca, &lra, &cert);
     unknown.remove(1);
