@@ -8,6 +8,7 @@ mod ocsp;
 pub mod operator_ca;
 mod reconcile;
 mod revocation;
+pub mod seal;
 
 pub use issuance::{CaService, CaSettings, CaStore, IssuerChain};
 pub use ocsp::{OcspService, OcspSettings};

@@ -265,6 +265,41 @@ pub(crate) async fn refresh_crls(
     Ok(())
 }
 
+/// Publishes the newest stored CRLs while sealed (they stay valid to their nextUpdate).
+async fn publish_stored_crls(
+    config: &InstanceConfig,
+    store: &SqliteStore,
+    repository: &Repository,
+) -> Result<()> {
+    let layout = crl_layout(config);
+    let mut kinds = vec![shuin_ca::CrlKind::Full];
+    if layout.delta_url.is_some() {
+        kinds.push(shuin_ca::CrlKind::Delta);
+    }
+    kinds.extend((0..layout.partitions).map(shuin_ca::CrlKind::Partition));
+    for kind in kinds {
+        let scope = kind.scope();
+        if let Some(crl) = store
+            .latest_crl(&scope)
+            .await
+            .map_err(|e| msg(format!("CRL: {e}")))?
+        {
+            match kind {
+                shuin_ca::CrlKind::Full => repository.publish_ca_crl(published(crl)),
+                _ => repository.publish_other_crl(&scope, published(crl)),
+            };
+        }
+    }
+    if let Some(root) = store
+        .latest_crl("root")
+        .await
+        .map_err(|e| msg(format!("CRL: {e}")))?
+    {
+        repository.publish_root_crl(published(root));
+    }
+    Ok(())
+}
+
 fn ca_crl_lifetime(latest: &Option<CrlRecord>) -> Duration {
     latest
         .as_ref()
@@ -345,7 +380,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
                 custodians = custodians.custodians,
                 "the CA is sealed: applications answer ca_sealed until `shuin unseal` has been given enough shares"
             );
-            crate::seal::Seal::sealed(custodians.clone())
+            crate::seal::Seal::sealed((**custodians).clone())
         }
         None => {
             let backend = open_key_backend(&config, dir)?;
@@ -388,7 +423,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     );
     match seal.parts() {
         Some(parts) => refresh_crls(&parts.ca, &store, &repository).await?,
-        None => crate::seal::publish_stored_crls(&config, &store, &repository).await?,
+        None => publish_stored_crls(&config, &store, &repository).await?,
     }
     let publishers = crate::publishers::build(&config.publishers, dir)?;
     let gate = operator_ca_certificate(dir, &config)?.map(|der| {
@@ -407,14 +442,14 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     let base = config.instance.public_url.trim_end_matches('/').to_owned();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let issuer: Arc<dyn shuin_core::issuance::Issuer> =
-        Arc::new(crate::seal::SealedIssuer(seal.clone()));
+        Arc::new(shuin_ca::seal::SealedIssuer(seal.clone()));
     let ra = RaService::new(
         verifier,
         crl_source,
         store.clone(),
         shuin_ra::CaPorts {
             issuer,
-            revoker: Arc::new(crate::seal::SealedRevoker(seal.clone())),
+            revoker: Arc::new(shuin_ca::seal::SealedRevoker(seal.clone())),
         },
         clock.clone(),
         Arc::new(OsRandom),
@@ -445,7 +480,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         state: AppState {
             ra: Arc::new(ra),
             repository,
-            ocsp: Arc::new(crate::seal::SealedOcsp(seal.clone())),
+            ocsp: Arc::new(shuin_ca::seal::SealedOcsp(seal.clone())),
             clock,
             ledger,
             access_events,
