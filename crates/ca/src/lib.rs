@@ -1,6 +1,7 @@
 //! The CA (high-security zone): record, lint, sign, store. The only crate that holds
 //! issuer signers (DESIGN.md sections 1 and 4, docs/issuance-cycle.md).
 
+pub mod bootstrap;
 pub mod ceremony;
 pub mod checkpoint;
 mod issuance;
