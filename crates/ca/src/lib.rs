@@ -4,8 +4,10 @@
 pub mod bootstrap;
 pub mod ceremony;
 pub mod checkpoint;
+pub mod crl_upkeep;
 mod issuance;
 mod ocsp;
+pub mod ocsp_responder;
 pub mod operator_ca;
 mod reconcile;
 mod revocation;
