@@ -314,7 +314,8 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         .await
         .map_err(|e| msg(e.to_string()))?,
     }
-    let publishers = crate::publishers::build(&config.publishers, dir)?;
+    let publishers =
+        shuin_repo::publish::build(&config.publishers, dir).map_err(|e| msg(e.to_string()))?;
     let gate = operator_ca_certificate(dir, &config)?.map(|der| {
         Arc::new(shuin_books::Gate::new(
             der,
