@@ -1,13 +1,17 @@
 //! The CA (high-security zone): record, lint, sign, store. The only crate that holds
 //! issuer signers (DESIGN.md sections 1 and 4, docs/issuance-cycle.md).
 
+pub mod bootstrap;
 pub mod ceremony;
 pub mod checkpoint;
+pub mod crl_upkeep;
 mod issuance;
 mod ocsp;
+pub mod ocsp_responder;
 pub mod operator_ca;
 mod reconcile;
 mod revocation;
+pub mod seal;
 
 pub use issuance::{CaService, CaSettings, CaStore, IssuerChain};
 pub use ocsp::{OcspService, OcspSettings};

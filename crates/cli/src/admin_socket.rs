@@ -6,9 +6,10 @@
 use crate::console::{Console, Outcome};
 use crate::failure::{msg, Context, Result};
 use crate::runtime::Instance;
-use crate::seal::{SealStatus, UnsealDesk};
+use crate::seal::{InstanceActivator, UnsealDesk};
 use serde::{Deserialize, Serialize};
 use shuin_books::SignedRequest;
+use shuin_ca::seal::SealStatus;
 use shuin_core::Zone;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -86,12 +87,16 @@ pub(crate) async fn start(instance: &Arc<Instance>) -> Result<AdminSocket> {
     }
     let listener = bind(&path)?;
     let unseal = Arc::new(UnsealDesk {
-        dir: instance.dir.clone(),
-        config: instance.config.clone(),
-        store: instance.store.clone(),
-        repository: instance.state.repository.clone(),
-        clock: instance.state.clock.clone(),
         seal: instance.seal.clone(),
+        ledger: instance.store.clone(),
+        clock: instance.state.clock.clone(),
+        activator: Arc::new(InstanceActivator {
+            dir: instance.dir.clone(),
+            config: instance.config.clone(),
+            store: instance.store.clone(),
+            repository: instance.state.repository.clone(),
+            clock: instance.state.clock.clone(),
+        }),
     });
     let console = Arc::new(Console {
         dir: instance.dir.clone(),

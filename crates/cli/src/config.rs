@@ -3,6 +3,7 @@
 
 use crate::failure::{msg, Result};
 use serde::{Deserialize, Serialize};
+pub(crate) use shuin_repo::publish::PublisherConfig;
 use std::path::{Path, PathBuf};
 
 /// The instance configuration file name.
@@ -36,47 +37,6 @@ pub(crate) struct InstanceConfig {
     /// (`[[publishers]]`; see docs/repository.md). None by default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) publishers: Vec<PublisherConfig>,
-}
-
-/// One outside repository; one variant per kind. Secrets only come from `*_file` paths
-/// (owner-only permissions); relative paths are relative to the instance directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub(crate) enum PublisherConfig {
-    /// A directory a web server serves: `ca.crt`, `root.crt`, `ca.crl`, `root.crl`.
-    Filesystem { dir: PathBuf },
-    /// An S3 bucket (or an S3-compatible store at `endpoint`).
-    S3 {
-        /// `None` for AWS itself.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        endpoint: Option<String>,
-        bucket: String,
-        /// Object name prefix, for example `repository`.
-        #[serde(default)]
-        prefix: String,
-        #[serde(default = "default_s3_region")]
-        region: String,
-        /// Both files, or neither (then the usual AWS environment and instance role).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        access_key_id_file: Option<PathBuf>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        secret_access_key_file: Option<PathBuf>,
-        /// Allows a plain http:// endpoint (local emulators only).
-        #[serde(default)]
-        allow_http: bool,
-    },
-    /// The CA's entry in an LDAP directory.
-    Ldap {
-        /// `ldap://host:port` or `ldaps://host:port`.
-        url: String,
-        bind_dn: String,
-        password_file: PathBuf,
-        ca_entry_dn: String,
-    },
-}
-
-fn default_s3_region() -> String {
-    "us-east-1".into()
 }
 
 /// CRL and OCSP timing.
@@ -349,7 +309,7 @@ impl InstanceConfig {
         {
             return Err(msg("revocation: lifetimes out of range (CRL 1..744 h, root CRL 1..3650 d, OCSP 1..336 h, responder 2..3650 d)"));
         }
-        crate::publishers::check(&self.publishers)?;
+        shuin_repo::publish::check(&self.publishers).map_err(|e| msg(e.to_string()))?;
         if let Some(seal) = &self.ca.seal {
             seal.check()?;
             if !matches!(self.ca.key_backend, KeyBackendConfig::Pkcs11 { .. }) {

@@ -7,18 +7,15 @@ use crate::config::{
     RevocationSection, ServerSection,
 };
 use crate::failure::{msg, Context, Result};
-use der::{Decode, Encode};
+use der::Decode;
 use sha2::{Digest, Sha256};
-use shuin_core::issuance::{CaProfile, IssuerIdentity};
-use shuin_core::x509::name::NameBuilder;
-use shuin_core::x509::template::{assemble_certificate, tbs_der};
-use shuin_core::{Clock, RandomSource, Role, Serial};
-use shuin_keys::{KeyRef, KeySpec, Signer};
+use shuin_ca::bootstrap::{BootstrapPlan, KeyPlace, OperatorCaPlan};
+use shuin_core::{Clock, RandomSource};
+use shuin_keys::KeySpec;
 use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_store::sqlite::SqliteStore;
 use shuin_store::{LedgerStore, SettingsStore};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// Default terms (重要事項), bilingual. Operators replace `DIR/terms.txt` with their own.
 pub(crate) const DEFAULT_TERMS: &str = include_str!("../../../docs/terms-template.txt");
@@ -240,164 +237,57 @@ pub(crate) async fn init(
     })
     .await?;
 
-    // Keys.
-    let backend = opened.keys.as_ref();
-    let mut keys = Vec::new();
-    for (label, spec) in [
-        ("root", options.root_key),
-        ("issuing", options.issuing_key),
-        ("operator-ca", KeySpec::EcP256),
-    ] {
-        append(EntryDraft {
-            book: Book::Facility,
-            kind: "key.generating".into(),
-            actor: admin.clone(),
-            subjects: vec![format!("key:{label}")],
-            payload: serde_json::json!({"label": label, "spec": format!("{spec:?}"), "backend": backend.info()}),
-            evidence: vec![],
-        })
-        .await?;
-        let key = backend
-            .generate(
-                &crate::key_backend::key_label(&options.key_backend, label),
-                spec,
-            )
-            .context(format!("generating the {label} key"))?;
-        let signer = backend
-            .signer(&key)
-            .context(format!("loading the {label} key"))?;
-        append(EntryDraft {
-            book: Book::Facility,
-            kind: "key.generated".into(),
-            actor: admin.clone(),
-            subjects: vec![format!("key:{label}")],
-            payload: serde_json::json!({"uri": key.as_str(), "public_key_sha256": hex::encode(Sha256::digest(signer.public_key_der()))}),
-            evidence: vec![],
-        })
-        .await?;
-        // The key's attributes, as evidence in the facility book, then the policy.
-        if let Some((evidence, verdict)) =
-            crate::key_backend::check_issuer_key(&opened, &key, label)?
-        {
-            append(EntryDraft {
-                book: Book::Facility,
-                kind: "key.attributes".into(),
-                actor: admin.clone(),
-                subjects: vec![format!("key:{label}")],
-                payload: serde_json::json!({"attributes": evidence, "policy_passed": verdict.is_ok()}),
-                evidence: vec![],
-            })
-            .await?;
-            verdict?;
-        }
-        keys.push((key, signer));
-    }
-    let [(root_key, root_signer), (issuing_key, issuing_signer), (operator_ca_key, operator_ca_signer)] =
-        <[(KeyRef, std::sync::Arc<dyn Signer>); 3]>::try_from(keys)
-            .map_err(|_| msg("internal: expected three keys"))?;
-
+    // Keys, the root and issuing CA certificates, the root's first CRL, the operator CA.
+    let label = |role: &str| crate::key_backend::key_label(&options.key_backend, role);
+    let place = KeyPlace {
+        keys: opened.keys.as_ref(),
+        attributes: opened.attributes.as_deref(),
+        label: &label,
+    };
     let base = options.public_url.trim_end_matches('/');
-    let spki = |signer: &dyn Signer| {
-        spki::SubjectPublicKeyInfoOwned::from_der(signer.public_key_der()).context("public key")
-    };
-    let root_name = NameBuilder::new()
-        .country("JP")
-        .and_then(|b| b.organization(&options.ca_name))
-        .and_then(|b| b.common_name(&format!("{} Root CA", options.ca_name)))
-        .context("root name")?
-        .build();
-    let issuing_name = NameBuilder::new()
-        .country("JP")
-        .and_then(|b| b.organization(&options.ca_name))
-        .and_then(|b| b.common_name(&format!("{} Issuing CA", options.ca_name)))
-        .context("issuing CA name")?
-        .build();
-    let years = |n: u64| Duration::from_secs(n * 365 * 86_400);
-    let root_template = CaProfile::root(
-        root_name.clone(),
-        spki(root_signer.as_ref())?,
-        Serial::random(rng).context("random")?,
-        now,
-        years(20),
-    )
-    .context("root template")?;
-    let root_der = sign_ca_certificate(
-        &root_template,
-        root_signer.as_ref(),
-        "root",
-        &append,
-        &admin,
-    )
-    .await?;
-    let root_identity = IssuerIdentity {
-        name: root_name,
-        key_id: shuin_core::x509::extensions::key_identifier(
-            &root_template.subject_public_key_info,
-        ),
-    };
-    let issuing_template = CaProfile::issuing(
-        &root_identity,
-        issuing_name,
-        spki(issuing_signer.as_ref())?,
-        Serial::random(rng).context("random")?,
-        now,
-        years(10),
+    let plan = BootstrapPlan {
+        ca_name: &options.ca_name,
+        base_url: base,
         policy_oid,
-        &format!("{base}/repository/root.crl"),
-        &format!("{base}/repository/root.crt"),
-    )
-    .context("issuing CA template")?;
-    let issuing_der = sign_ca_certificate(
-        &issuing_template,
-        root_signer.as_ref(),
-        "issuing",
-        &append,
-        &admin,
-    )
-    .await?;
-    // The root's first CRL, signed while the root key is at hand (later: `shuin crl --root`).
-    shuin_ca::publish_crl(
+        root_key: options.root_key,
+        issuing_key: options.issuing_key,
+        root_crl_lifetime: RevocationSection::default().root_crl_lifetime(),
+        operators: OperatorCaPlan {
+            first_admin_csr: first_admin_csr.as_deref(),
+            custodian_csrs: &custodian_csrs,
+            extra_admin_roles: if options.development {
+                shuin_ca::bootstrap::DEVELOPMENT_ADMIN_ROLES
+            } else {
+                &[]
+            },
+        },
+    };
+    let made = shuin_ca::bootstrap::bootstrap(
         std::sync::Arc::new(store.clone()),
+        &place,
+        &plan,
+        &admin,
         clock,
-        shuin_ca::CrlScope {
-            name: "root",
-            signer: &root_signer,
-            issuer: &root_identity,
-            lifetime: RevocationSection::default().root_crl_lifetime(),
-        },
-        shuin_ca::CrlContents {
-            extra_extensions: Vec::new(),
-            filter: shuin_ca::EntryFilter::Nothing,
-            number_floor: 0,
-        },
+        rng,
     )
     .await
-    .map_err(|e| msg(format!("root CRL: {e}")))?;
-    std::fs::write(dir.join("ca/root.pem"), pem("CERTIFICATE", &root_der)?)
+    .map_err(|e| msg(e.to_string()))?;
+    for enrolled in &made.enrolled {
+        eprintln!(
+            "enrolled {:?} as {} (operator certificate valid for one year)",
+            enrolled.name, enrolled.role
+        );
+    }
+    std::fs::write(dir.join("ca/root.pem"), pem("CERTIFICATE", &made.root_der)?)
         .context("ca/root.pem")?;
     std::fs::write(
         dir.join("ca/issuing.pem"),
-        pem("CERTIFICATE", &issuing_der)?,
+        pem("CERTIFICATE", &made.issuing_der)?,
     )
     .context("ca/issuing.pem")?;
-    let operator_ca_der = crate::operators_init::operator_ca(
-        &store,
-        operator_ca_signer,
-        &options.ca_name,
-        first_admin_csr.as_deref(),
-        &custodian_csrs,
-        if options.development {
-            &[Role::Lra, Role::ResponsiblePerson][..]
-        } else {
-            &[]
-        },
-        rng,
-        now,
-    )
-    .await?;
     std::fs::write(
         dir.join("ca/operator-ca.pem"),
-        pem("CERTIFICATE", &operator_ca_der)?,
+        pem("CERTIFICATE", &made.operator_ca_der)?,
     )
     .context("ca/operator-ca.pem")?;
     std::fs::write(dir.join("terms.txt"), DEFAULT_TERMS).context("terms.txt")?;
@@ -424,14 +314,14 @@ pub(crate) async fn init(
         },
         ca: CaSection {
             key_backend,
-            root_key: root_key.to_string(),
-            issuing_key: issuing_key.to_string(),
+            root_key: made.root_key.to_string(),
+            issuing_key: made.issuing_key.to_string(),
             root_certificate: PathBuf::from("ca/root.pem"),
             issuing_certificate: PathBuf::from("ca/issuing.pem"),
             policy_oid: options.policy_oid.clone(),
             subscriber_validity_days: 1825,
             seal,
-            operator_ca_key: Some(operator_ca_key.to_string()),
+            operator_ca_key: Some(made.operator_ca_key.to_string()),
             operator_ca_certificate: Some(PathBuf::from("ca/operator-ca.pem")),
         },
         ra: RaSection {
@@ -462,50 +352,4 @@ pub(crate) async fn init(
         .context("settings")?;
     store.close().await;
     Ok(config)
-}
-
-async fn sign_ca_certificate<F, Fut>(
-    template: &shuin_core::x509::CertificateTemplate,
-    signer: &dyn Signer,
-    label: &str,
-    append: &F,
-    admin: &Actor,
-) -> Result<Vec<u8>>
-where
-    F: Fn(EntryDraft) -> Fut,
-    Fut: std::future::Future<Output = Result<shuin_ledger::Entry>>,
-{
-    let tbs = template.to_tbs(signer.algorithm()).context("TBS")?;
-    let findings = shuin_core::lint::lint_tbs(&tbs);
-    if !findings.is_empty() {
-        return Err(msg(format!(
-            "the {label} CA certificate fails lint: {findings:?}"
-        )));
-    }
-    let bytes = tbs_der(&tbs).context("TBS")?;
-    append(EntryDraft {
-        book: Book::Facility,
-        kind: "ca_certificate.signing".into(),
-        actor: admin.clone(),
-        subjects: vec![format!("ca:{label}"), format!("serial:{}", template.serial)],
-        payload: serde_json::json!({"ca": label, "serial": template.serial.to_hex(), "tbs_sha256": hex::encode(Sha256::digest(&bytes))}),
-        evidence: vec![],
-    })
-    .await?;
-    let signature = signer
-        .sign(&bytes)
-        .context(format!("signing the {label} CA certificate"))?;
-    let der = assemble_certificate(tbs, &signature)
-        .and_then(|c| c.to_der())
-        .context("certificate")?;
-    append(EntryDraft {
-        book: Book::Facility,
-        kind: "ca_certificate.issued".into(),
-        actor: admin.clone(),
-        subjects: vec![format!("ca:{label}"), format!("serial:{}", template.serial)],
-        payload: serde_json::json!({"ca": label, "certificate_sha256": hex::encode(Sha256::digest(&der))}),
-        evidence: vec![],
-    })
-    .await?;
-    Ok(der)
 }

@@ -21,7 +21,6 @@ mod key_backend;
 mod ledger_cmd;
 mod operator_cmd;
 mod operator_key;
-mod operators_init;
 mod publishers;
 mod registration_cmd;
 mod retention_cmd;

@@ -3,15 +3,17 @@
 
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
-use shuin_ca::{CaService, CaSettings, IssuerChain, OcspService, OcspSettings};
+use shuin_ca::crl_upkeep::CrlSlot;
+use shuin_ca::ocsp_responder::{open_responder, ResponderSettings};
+use shuin_ca::{CaService, CaSettings, IssuerChain, OcspSettings};
 use shuin_core::issuance::SubscriberProfile;
 use shuin_core::{Clock, OsRandom, RandomSource, SystemClock};
-use shuin_keys::{KeyGenerator, KeyRef, KeySpec};
+use shuin_keys::{KeyGenerator, KeyRef};
 use shuin_ra::{FileCrlSource, RaConfig, RaService};
 use shuin_repo::{PublishedCrl, Repository};
 use shuin_server::AppState;
 use shuin_store::sqlite::SqliteStore;
-use shuin_store::{CrlRecord, CrlStore, SettingsStore};
+use shuin_store::{CrlRecord, CrlStore};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,18 +76,11 @@ pub(crate) fn open_key_backend(
 
 /// The CRL layout the configuration asks for.
 pub(crate) fn crl_layout(config: &InstanceConfig) -> shuin_ca::CrlLayout {
-    let repository_url = format!(
-        "{}/repository",
-        config.instance.public_url.trim_end_matches('/')
-    );
-    shuin_ca::CrlLayout {
-        partitions: config.revocation.crl_partitions,
-        delta_url: config
-            .revocation
-            .delta_crl
-            .then(|| format!("{repository_url}/ca-delta.crl")),
-        repository_url,
-    }
+    shuin_ca::CrlLayout::under(
+        &config.instance.public_url,
+        config.revocation.crl_partitions,
+        config.revocation.delta_crl,
+    )
 }
 
 /// Opens the CA on an opened key backend (after unsealing, or from `open_ca`).
@@ -148,71 +143,6 @@ pub(crate) async fn open_ca_with(
     })
 }
 
-const OCSP_KEY_SETTING: &str = "ocsp.key";
-const OCSP_CERTIFICATE_SETTING: &str = "ocsp.certificate";
-
-/// The delegated OCSP responder: reuses the stored key and certificate, or makes new
-/// ones when there are none or the certificate expires within a quarter of its validity.
-async fn open_ocsp(side: &CaSide) -> Result<OcspService> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let settings = OcspSettings {
-        response_lifetime: side.config.revocation.ocsp_lifetime(),
-    };
-    let validity = side.config.revocation.ocsp_responder_validity();
-    let stored_key = side
-        .store
-        .setting(OCSP_KEY_SETTING)
-        .await
-        .context("settings")?;
-    let stored_cert = side
-        .store
-        .setting(OCSP_CERTIFICATE_SETTING)
-        .await
-        .context("settings")?;
-    if let (Some(key), Some(cert_hex)) = (stored_key, stored_cert) {
-        let key = KeyRef::parse(&key).context("stored OCSP key")?;
-        let der = hex::decode(cert_hex).context("stored OCSP certificate")?;
-        let signer = side.backend.signer(&key).context("OCSP key")?;
-        let service = OcspService::new(
-            signer,
-            &der,
-            &side.chain.issuing_der,
-            clock.clone(),
-            settings,
-        )
-        .map_err(|e| msg(e.to_string()))?;
-        let remaining = service
-            .responder_not_after()
-            .duration_since(clock.now())
-            .unwrap_or_default();
-        if remaining > validity / 4 {
-            return Ok(service);
-        }
-        tracing::info!("the OCSP responder certificate is near its end; making a new one");
-    }
-    let label = format!("ocsp-{}", shuin_core::clock::unix_seconds(clock.now()));
-    let key = side
-        .backend
-        .generate(&label, KeySpec::EcP256)
-        .context("generating the OCSP key")?;
-    let signer = side.backend.signer(&key).context("OCSP key")?;
-    let der = side
-        .ca
-        .certify_ocsp_responder(signer.public_key_der(), validity)
-        .await
-        .map_err(|e| msg(e.to_string()))?;
-    side.store
-        .set_setting(OCSP_KEY_SETTING, key.as_str())
-        .await
-        .context("settings")?;
-    side.store
-        .set_setting(OCSP_CERTIFICATE_SETTING, &hex::encode(&der))
-        .await
-        .context("settings")?;
-    OcspService::new(signer, &der, &side.chain.issuing_der, clock, settings)
-        .map_err(|e| msg(e.to_string()))
-}
-
 fn published(record: CrlRecord) -> PublishedCrl {
     PublishedCrl {
         number: record.number,
@@ -221,61 +151,49 @@ fn published(record: CrlRecord) -> PublishedCrl {
     }
 }
 
-/// Loads the newest CRLs into the repository; issues any CRL of the issuing CA (full,
-/// delta, partitions) that is missing or past half its lifetime.
+/// Hands a CRL to the repository.
+fn publish_to(repository: &Repository) -> impl Fn(CrlSlot<'_>, CrlRecord) + Sync + '_ {
+    move |slot, crl| {
+        match slot {
+            CrlSlot::IssuingFull => repository.publish_ca_crl(published(crl)),
+            CrlSlot::IssuingOther(scope) => repository.publish_other_crl(scope, published(crl)),
+            CrlSlot::Root => repository.publish_root_crl(published(crl)),
+        };
+    }
+}
+
+/// Loads the newest CRLs into the repository; issues any CRL of the issuing CA that is
+/// missing or past half its lifetime (`shuin_ca::crl_upkeep`).
 pub(crate) async fn refresh_crls(
     ca: &CaService,
     store: &SqliteStore,
     repository: &Repository,
 ) -> Result<()> {
-    let now = ca.clock_handle().now();
-    let layout = ca.crl_layout().clone();
-    let mut kinds = vec![shuin_ca::CrlKind::Full];
-    if layout.delta_url.is_some() {
-        kinds.push(shuin_ca::CrlKind::Delta);
-    }
-    kinds.extend((0..layout.partitions).map(shuin_ca::CrlKind::Partition));
-    for kind in kinds {
-        let scope = kind.scope();
-        let latest = store.latest_crl(&scope).await.context("CRL")?;
-        let lifetime = ca_crl_lifetime(&latest);
-        let due = match &latest {
-            None => true,
-            Some(crl) => crl.next_update.duration_since(now).unwrap_or_default() < lifetime / 2,
-        };
-        let latest = if due {
-            Some(
-                ca.issue_crl_of(kind)
-                    .await
-                    .map_err(|e| msg(format!("issuing the {scope} CRL: {e}")))?,
-            )
-        } else {
-            latest
-        };
-        if let Some(crl) = latest {
-            match kind {
-                shuin_ca::CrlKind::Full => repository.publish_ca_crl(published(crl)),
-                _ => repository.publish_other_crl(&scope, published(crl)),
-            };
-        }
-    }
-    if let Some(root) = store.latest_crl("root").await.context("root CRL")? {
-        repository.publish_root_crl(published(root));
-    }
-    Ok(())
-}
-
-fn ca_crl_lifetime(latest: &Option<CrlRecord>) -> Duration {
-    latest
-        .as_ref()
-        .and_then(|c| c.next_update.duration_since(c.this_update).ok())
-        .unwrap_or(Duration::from_secs(86_400))
+    shuin_ca::crl_upkeep::refresh(ca, store, &publish_to(repository))
+        .await
+        .map_err(|e| msg(e.to_string()))
 }
 
 /// The parts that need the issuer key's backend: the CA, the OCSP responder with its
 /// responses pre-signed, and the checkpoint signer.
 pub(crate) async fn open_ca_parts(side: CaSide) -> Result<crate::seal::CaParts> {
-    let ocsp = Arc::new(open_ocsp(&side).await?);
+    let ocsp = Arc::new(
+        open_responder(
+            side.store.as_ref(),
+            side.backend.as_ref(),
+            &side.ca,
+            &side.chain.issuing_der,
+            Arc::new(SystemClock),
+            ResponderSettings {
+                ocsp: OcspSettings {
+                    response_lifetime: side.config.revocation.ocsp_lifetime(),
+                },
+                validity: side.config.revocation.ocsp_responder_validity(),
+            },
+        )
+        .await
+        .map_err(|e| msg(e.to_string()))?,
+    );
     let checkpoints = Arc::new(
         crate::checkpoints::CheckpointMaker::open(
             &side.config,
@@ -345,7 +263,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
                 custodians = custodians.custodians,
                 "the CA is sealed: applications answer ca_sealed until `shuin unseal` has been given enough shares"
             );
-            crate::seal::Seal::sealed(custodians.clone())
+            crate::seal::Seal::sealed((**custodians).clone())
         }
         None => {
             let backend = open_key_backend(&config, dir)?;
@@ -388,9 +306,16 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     );
     match seal.parts() {
         Some(parts) => refresh_crls(&parts.ca, &store, &repository).await?,
-        None => crate::seal::publish_stored_crls(&config, &store, &repository).await?,
+        None => shuin_ca::crl_upkeep::publish_stored(
+            &crl_layout(&config),
+            store.as_ref(),
+            &publish_to(&repository),
+        )
+        .await
+        .map_err(|e| msg(e.to_string()))?,
     }
-    let publishers = crate::publishers::build(&config.publishers, dir)?;
+    let publishers =
+        shuin_repo::publish::build(&config.publishers, dir).map_err(|e| msg(e.to_string()))?;
     let gate = operator_ca_certificate(dir, &config)?.map(|der| {
         Arc::new(shuin_books::Gate::new(
             der,
@@ -407,14 +332,14 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     let base = config.instance.public_url.trim_end_matches('/').to_owned();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let issuer: Arc<dyn shuin_core::issuance::Issuer> =
-        Arc::new(crate::seal::SealedIssuer(seal.clone()));
+        Arc::new(shuin_ca::seal::SealedIssuer(seal.clone()));
     let ra = RaService::new(
         verifier,
         crl_source,
         store.clone(),
         shuin_ra::CaPorts {
             issuer,
-            revoker: Arc::new(crate::seal::SealedRevoker(seal.clone())),
+            revoker: Arc::new(shuin_ca::seal::SealedRevoker(seal.clone())),
         },
         clock.clone(),
         Arc::new(OsRandom),
@@ -445,7 +370,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         state: AppState {
             ra: Arc::new(ra),
             repository,
-            ocsp: Arc::new(crate::seal::SealedOcsp(seal.clone())),
+            ocsp: Arc::new(shuin_ca::seal::SealedOcsp(seal.clone())),
             clock,
             ledger,
             access_events,

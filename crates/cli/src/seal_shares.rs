@@ -8,8 +8,6 @@ use shuin_core::RandomSource;
 use shuin_keys::activation::{self, ActivationError};
 use zeroize::Zeroizing;
 
-pub(crate) use activation::{check, parse, Share};
-
 /// `[ca.seal]` in shuin.toml ([`activation::SealConfig`]), checked with the binary's
 /// error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,9 +43,4 @@ pub(crate) fn split(
 ) -> Result<(SealConfig, Vec<Zeroizing<String>>)> {
     let (config, files) = activation::split(pin, custodians, threshold, rng).map_err(failed)?;
     Ok((SealConfig(config), files))
-}
-
-/// Rebuilds the wrapping key from checked shares and opens the PIN.
-pub(crate) fn open_pin(config: &SealConfig, shares: &[Share]) -> Result<Zeroizing<String>> {
-    activation::open_pin(config, shares).map_err(failed)
 }

@@ -210,7 +210,7 @@ pub(super) async fn dispatch(
         }
         Action::ReviewApprove => {
             let id = text(admitted, "id")?;
-            let issuer = crate::seal::SealedIssuer(console.seal.clone());
+            let issuer = shuin_ca::seal::SealedIssuer(console.seal.clone());
             let note = admitted.request.param("note");
             let record = review::approve(store, &issuer, id, &by, note, now)
                 .await

@@ -7,14 +7,18 @@
 //! CRL it published to a [`PublicationRecorder`] (the ledger, in the `shuin` binary).
 //! Issuance and revocation never wait for it.
 
+mod config;
 mod filesystem;
 mod ldap;
 mod queue;
+mod record;
 mod s3;
 
+pub use config::{build, check, PublisherConfig, PublisherConfigError};
 pub use filesystem::FilesystemPublisher;
 pub use ldap::{LdapPublisher, LdapSettings};
 pub use queue::{Backoff, PublicationRecorder, PublishQueue, PublisherStatus, QueueSettings};
+pub use record::{publication_entry, LedgerRecorder};
 pub use s3::{S3Credentials, S3Publisher, S3Settings};
 
 use crate::Repository;

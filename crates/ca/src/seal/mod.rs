@@ -1,0 +1,150 @@
+//! The seal: on an instance with M-of-N custodians (`[ca.seal]`) the CA, the OCSP
+//! responder, the CRL upkeep and the ledger checkpoints start without their keys. The
+//! front end, the repository and the RA run; the CA ports answer "sealed" until M valid
+//! shares arrive (see [`UnsealDesk`]). Then the PIN is opened in memory (zeroized) and
+//! handed to the [`Activator`], which logs into the token, checks the issuing key and
+//! opens the CA parts; they are set here once, for good.
+//!
+//! Instances without custodians are opened unsealed and behave as before. The parts are
+//! whatever the composition root opens (`P`); the sealed ports need only [`OpenedCa`].
+
+mod unseal;
+
+pub use unseal::{Activator, ActivatorError, SealError, UnsealAnswer, UnsealDesk};
+
+use crate::{CaService, OcspService};
+use serde::{Deserialize, Serialize};
+use shuin_core::issuance::{IssuanceError, IssuanceOrder, IssuedCertificate, Issuer};
+use shuin_core::ocsp::OcspResponder;
+use shuin_core::revocation::{RevocationDone, RevocationPortError, RevocationRequest, Revoker};
+use shuin_keys::activation::{SealConfig, Share};
+use std::sync::{Arc, RwLock};
+
+/// What the sealed ports need of the opened parts.
+pub trait OpenedCa: Send + Sync + 'static {
+    /// The CA service (issuance, revocation, CRLs).
+    fn ca(&self) -> &CaService;
+    /// The OCSP responder.
+    fn ocsp(&self) -> &OcspService;
+}
+
+/// The seal state of a running instance, holding the parts `P` once unsealed.
+pub struct Seal<P> {
+    parts: RwLock<Option<Arc<P>>>,
+    config: Option<SealConfig>,
+    /// Shares accepted so far (zeroized on drop), each with the custodian who gave it;
+    /// serialises unseal attempts.
+    held: tokio::sync::Mutex<Vec<(Share, String)>>,
+}
+
+impl<P> Seal<P> {
+    /// An instance without custodians: unsealed from the start.
+    pub fn unsealed(parts: P) -> Arc<Seal<P>> {
+        Arc::new(Seal {
+            parts: RwLock::new(Some(Arc::new(parts))),
+            config: None,
+            held: tokio::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// An instance with custodians, before any share.
+    pub fn sealed(config: SealConfig) -> Arc<Seal<P>> {
+        Arc::new(Seal {
+            parts: RwLock::new(None),
+            config: Some(config),
+            held: tokio::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The CA parts, once unsealed.
+    pub fn parts(&self) -> Option<Arc<P>> {
+        self.parts.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set(&self, parts: P) {
+        *self.parts.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(parts));
+    }
+
+    /// `[ca.seal]`, when the instance has custodians.
+    pub fn custodians(&self) -> Option<&SealConfig> {
+        self.config.as_ref()
+    }
+
+    /// The state for `shuin status` and the admin socket.
+    pub async fn status(&self) -> SealStatus {
+        let held = self.held.lock().await.len();
+        SealStatus {
+            sealed: self.parts().is_none(),
+            custodians: self.config.as_ref().map(|c| c.custodians),
+            threshold: self.config.as_ref().map(|c| c.threshold),
+            shares_held: u8::try_from(held).unwrap_or(u8::MAX),
+            instance_id: self.config.as_ref().map(|c| c.instance_id.clone()),
+        }
+    }
+}
+
+/// The seal state as reported.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SealStatus {
+    /// Whether the CA parts are still closed.
+    pub sealed: bool,
+    /// N, when the instance has custodians.
+    pub custodians: Option<u8>,
+    /// M, when the instance has custodians.
+    pub threshold: Option<u8>,
+    /// Shares accepted towards the next unseal.
+    pub shares_held: u8,
+    /// The instance id the shares must name.
+    pub instance_id: Option<String>,
+}
+
+/// The CA as the RA's issuer, through the seal; tells the OCSP responder of each new
+/// certificate.
+pub struct SealedIssuer<P>(pub Arc<Seal<P>>);
+
+#[async_trait::async_trait]
+impl<P: OpenedCa> Issuer for SealedIssuer<P> {
+    async fn issue(&self, order: IssuanceOrder) -> Result<IssuedCertificate, IssuanceError> {
+        let parts = self.0.parts().ok_or(IssuanceError::Sealed)?;
+        let issued = parts.ca().issue(order).await?;
+        parts.ocsp().add_issued(issued.serial.clone());
+        Ok(issued)
+    }
+
+    fn ready(&self) -> Result<(), IssuanceError> {
+        self.0.parts().map(|_| ()).ok_or(IssuanceError::Sealed)
+    }
+}
+
+/// The CA as the RA's revoker, through the seal.
+pub struct SealedRevoker<P>(pub Arc<Seal<P>>);
+
+#[async_trait::async_trait]
+impl<P: OpenedCa> Revoker for SealedRevoker<P> {
+    async fn revoke(
+        &self,
+        request: RevocationRequest,
+    ) -> Result<RevocationDone, RevocationPortError> {
+        let parts = self.0.parts().ok_or(RevocationPortError::Sealed)?;
+        Revoker::revoke(parts.ca(), request).await
+    }
+}
+
+/// The OCSP responder through the seal: `tryLater` while no responder key is usable.
+pub struct SealedOcsp<P>(pub Arc<Seal<P>>);
+
+impl<P: OpenedCa> OcspResponder for SealedOcsp<P> {
+    fn respond_from_cache(&self, request_der: &[u8]) -> Option<Arc<Vec<u8>>> {
+        self.0.parts()?.ocsp().respond_from_cache(request_der)
+    }
+
+    fn respond(&self, request_der: &[u8]) -> Vec<u8> {
+        match self.0.parts() {
+            Some(parts) => parts.ocsp().respond(request_der),
+            None => shuin_core::ocsp::try_later(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
