@@ -146,6 +146,14 @@ async fn sign_recorded<S: LedgerStore + ?Sized>(
     let signature = signer
         .sign(&bytes)
         .map_err(|e| OperatorCaError::Signing(e.to_string()))?;
+    // Every signature is checked before it is used, whatever the backend.
+    shuin_core::signature::verify(
+        signer.public_key_der(),
+        signer.algorithm().algorithm_identifier().oid,
+        &bytes,
+        &signature,
+    )
+    .map_err(|_| OperatorCaError::Signing("the key's signature does not verify".into()))?;
     let der =
         der::Encode::to_der(&assemble_certificate(tbs, &signature).map_err(bad)?).map_err(bad)?;
     Ok(der)
@@ -348,6 +356,13 @@ impl OperatorCa {
             .signer
             .sign(&bytes)
             .map_err(|e| OperatorCaError::Signing(e.to_string()))?;
+        shuin_core::signature::verify(
+            self.signer.public_key_der(),
+            self.signer.algorithm().algorithm_identifier().oid,
+            &bytes,
+            &signature,
+        )
+        .map_err(|_| OperatorCaError::Signing("the CRL signature does not verify".into()))?;
         let der = der::Encode::to_der(&assemble_crl(tbs, &signature).map_err(bad)?).map_err(bad)?;
         let record = CrlRecord {
             scope: OPERATOR_CRL_SCOPE.into(),
