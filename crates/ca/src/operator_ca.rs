@@ -301,6 +301,32 @@ impl OperatorCa {
         Ok((revoked, crl))
     }
 
+    /// Issues a fresh operator CRL when the newest one is missing or past half its
+    /// lifetime (the upkeep loop calls this); `None` when none was due.
+    pub async fn refresh_crl<S: OperatorCaStore + ?Sized>(
+        &self,
+        store: &S,
+        roster: &Roster,
+        lifetime: Duration,
+        now: SystemTime,
+    ) -> Result<Option<CrlRecord>, OperatorCaError> {
+        let latest = store.latest_crl(OPERATOR_CRL_SCOPE).await?;
+        let due = latest.is_none_or(|crl| {
+            crl.next_update.duration_since(now).unwrap_or_default() < lifetime / 2
+        });
+        if !due {
+            return Ok(None);
+        }
+        let by = Actor {
+            name: "shuin-ca".into(),
+            role: "system".into(),
+            zone: "high_security".into(),
+        };
+        self.issue_crl(store, roster, &by, lifetime, now)
+            .await
+            .map(Some)
+    }
+
     /// Issues the operator CA's CRL listing every revoked operator certificate.
     pub async fn issue_crl<S: OperatorCaStore + ?Sized>(
         &self,

@@ -68,6 +68,9 @@ pub(crate) async fn run(instance: &Instance) {
             };
             resume_at = ticks + resume_wait;
         }
+        if ticks % OPERATOR_CRL_EVERY_TICKS == 1 {
+            refresh_operator_crl(instance, &parts).await;
+        }
         if let Err(e) = parts.checkpoints.tick().await {
             tracing::error!(error = %e, "ledger checkpoint failed");
         }
@@ -77,6 +80,47 @@ pub(crate) async fn run(instance: &Instance) {
             Ok(n) => tracing::debug!(signed = n, "pre-signed OCSP responses"),
             Err(e) => tracing::error!(error = %e, "OCSP pre-signing task failed"),
         }
+    }
+}
+
+/// The operator CA's CRL is looked at every five minutes.
+const OPERATOR_CRL_EVERY_TICKS: u64 = 600;
+
+/// Re-issues the operator CA's CRL before it runs out, and publishes it.
+async fn refresh_operator_crl(instance: &Instance, parts: &crate::seal::CaParts) {
+    use shuin_core::Clock;
+    let (Some(operator_ca), Some(gate)) = (&parts.operator_ca, &instance.gate) else {
+        return;
+    };
+    let refreshed = async {
+        let roster = gate
+            .roster(instance.store.as_ref())
+            .await
+            .map_err(|e| e.to_string())?;
+        operator_ca
+            .refresh_crl(
+                instance.store.as_ref(),
+                &roster,
+                instance.config.revocation.root_crl_lifetime(),
+                shuin_core::SystemClock.now(),
+            )
+            .await
+            .map_err(|e| e.to_string())
+    }
+    .await;
+    match refreshed {
+        Ok(Some(crl)) => {
+            instance.state.repository.publish_other_crl(
+                shuin_ca::operator_ca::OPERATOR_CRL_SCOPE,
+                shuin_repo::PublishedCrl {
+                    number: crl.number,
+                    next_update: crl.next_update,
+                    der: std::sync::Arc::new(crl.der),
+                },
+            );
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "operator CRL upkeep failed"),
     }
 }
 

@@ -520,3 +520,28 @@ async fn a_signed_request_copied_into_the_books_again_warrants_nothing() {
         roster.unwarranted()
     );
 }
+
+#[tokio::test]
+async fn the_operator_crl_is_refreshed_at_half_its_lifetime() {
+    let s = setup().await;
+    let roster = Roster::new();
+    let year = Duration::from_secs(365 * 86_400);
+    let first =
+        s.ca.refresh_crl(&s.store, &roster, year, now())
+            .await
+            .expect("crl");
+    assert!(first.is_some(), "none yet: issued");
+    let soon = now() + Duration::from_secs(86_400);
+    assert!(s
+        .ca
+        .refresh_crl(&s.store, &roster, year, soon)
+        .await
+        .expect("crl")
+        .is_none());
+    let later = now() + year / 2 + Duration::from_secs(86_400);
+    let again =
+        s.ca.refresh_crl(&s.store, &roster, year, later)
+            .await
+            .expect("crl");
+    assert_eq!(again.map(|c| c.number), first.map(|c| c.number + 1));
+}
