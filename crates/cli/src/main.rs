@@ -133,6 +133,9 @@ enum Command {
     },
     /// Run the whole path once on a throwaway instance and print a summary.
     Demo,
+    /// Print the policy table: which roles, zones and control each operator action needs
+    /// (the table of docs/zones.md).
+    Policy,
     /// Report the key backend (and token), FIPS mode and the seal state of an instance.
     Status {
         /// Instance directory.
@@ -570,6 +573,10 @@ fn run(cli: Cli) -> Result<()> {
                 &out,
             ),
         },
+        Command::Policy => {
+            print!("{}", shuin_core::operator::policy_markdown());
+            Ok(())
+        }
         Command::Status { data, json } => runtime()?.block_on(status_cmd::status(&data, json)),
         Command::Ceremony { command } => ceremony_cmd::run(command),
         Command::Unseal {

@@ -327,6 +327,42 @@ impl std::fmt::Display for Action {
     }
 }
 
+impl Control {
+    /// The stable text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Control::OneOperator => "one operator",
+            Control::MOfN => "M of N custodians",
+            Control::ReadOnly => "read only",
+        }
+    }
+}
+
+/// The policy table as Markdown: one row per action (`docs/zones.md` is this text;
+/// `shuin policy` prints it).
+pub fn policy_markdown() -> String {
+    let mut out =
+        String::from("| action | roles | zones | control | issuer key |\n|---|---|---|---|---|\n");
+    for action in Action::ALL {
+        let rule = action.rule();
+        let roles: Vec<&str> = rule.roles.iter().map(|r| r.as_str()).collect();
+        let zones: Vec<&str> = rule.zones.iter().map(|z| z.as_str()).collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            action.as_str(),
+            roles.join(", "),
+            zones.join(", "),
+            rule.control.as_str(),
+            if rule.issuer_key {
+                "yes: local console only"
+            } else {
+                "no"
+            },
+        ));
+    }
+    out
+}
+
 /// Why the policy refuses an action, before any role is looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PolicyRefusal {
@@ -427,6 +463,15 @@ mod tests {
                 action: Action::Unseal,
                 zone: Zone::Secure
             })
+        );
+    }
+
+    #[test]
+    fn the_documented_table_is_the_policy() {
+        let doc = include_str!("../../../docs/zones.md");
+        assert!(
+            doc.contains(&policy_markdown()),
+            "docs/zones.md is out of date: regenerate its table with `shuin policy`"
         );
     }
 
