@@ -3,10 +3,12 @@
 //! and `verify` need nothing but their files, so custodians and auditors work offline.
 
 use crate::config::{InstanceConfig, KeyBackendConfig};
+use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
 use crate::key_backend::OpenedBackend;
 use clap::{Args, Subcommand};
 use shuin_ca::ceremony::{self, CeremonyBackend, CeremonyError, CustodianRoles, InstanceFacts};
+use shuin_core::Action;
 use shuin_core::{Clock, SystemClock};
 use shuin_keys::{
     KeyAttributes, KeyBackend, KeyGenerator, KeyRef, Pkcs11Backend, Pkcs11Uri, Signer,
@@ -19,19 +21,17 @@ use zeroize::Zeroizing;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CeremonyCommand {
-    /// Enrol a key_custodian's public key (ledgered as `ceremony.custodian_enrolled`).
+    /// Enrol a key_custodian's public key for ceremonies (a ca_admin's signed request;
+    /// ledgered as `ceremony.custodian_enrolled`).
     EnrollCustodian {
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        console: Box<ConsoleArgs>,
         /// The custodian's operator name (must hold key_custodian).
         #[arg(long)]
         name: String,
         /// Their SubjectPublicKeyInfo, PEM "PUBLIC KEY" or DER (see `ceremony public-key`).
         #[arg(long)]
         public_key: PathBuf,
-        /// The ca_admin doing this.
-        #[arg(long)]
-        operator: String,
         #[arg(long)]
         json: bool,
     },
@@ -70,22 +70,18 @@ pub(crate) enum CeremonyCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Run a ceremony: needs M valid approvals, then generates and signs, and records.
+    /// Run a ceremony: a ca_admin's signed request to the running, unsealed server, which
+    /// needs M valid approvals, then generates and signs with its key backend, and
+    /// records (DIR/ceremonies/ID.json). No PIN file is needed.
     Run {
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        console: Box<ConsoleArgs>,
         /// The ceremony file (TOML).
         #[arg(long)]
         config: PathBuf,
         /// An approval file; repeatable.
         #[arg(long = "approval")]
         approvals: Vec<PathBuf>,
-        /// The ca_admin running it.
-        #[arg(long)]
-        operator: String,
-        /// Where to write the record (default DIR/ceremonies/ID.json).
-        #[arg(long)]
-        record_out: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -219,9 +215,10 @@ impl CustodianRoles for Registry<'_> {
     }
 }
 
-/// The instance's opened key backend, naming keys as `init` does.
+/// The instance's opened key backend (the running server's), naming keys as `init`
+/// does.
 struct InstanceBackend<'a> {
-    opened: OpenedBackend,
+    opened: &'a OpenedBackend,
     config: &'a KeyBackendConfig,
 }
 
@@ -253,59 +250,108 @@ impl CeremonyBackend for InstanceBackend<'_> {
     }
 }
 
-/// `ceremony run`: opens the registry, authorises the `ca_admin`, then runs.
-async fn run_ceremony(
-    data: &Path,
-    file: &ceremony::CeremonyFile,
-    approvals: &[PathBuf],
-    operator: &str,
-    record_out: Option<&Path>,
+/// What `ceremony run` sends beside its signed request: the ceremony file's text and
+/// the approvals, each with where it came from.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RunAttachment {
+    config: String,
+    approvals: Vec<(String, String)>,
+}
+
+/// The console's side of `ceremony run`: the request was admitted (a ca_admin, on the
+/// local console); the ceremony checks M approvals and runs with the server's opened
+/// key backend.
+pub(crate) async fn run_on_console(
+    console: &crate::console::Console,
+    backend: &OpenedBackend,
+    admitted: &shuin_books::Admitted,
+    attachment: &str,
 ) -> Result<ceremony::RunOutcome> {
-    let (store, config) = crate::operator_cmd::open_registry(data).await?;
-    let result = async {
-        let actor = crate::operator_cmd::authorize(
-            &store,
-            operator,
-            shuin_ra::operators::Role::CaAdmin,
-            &format!("run the key ceremony {:?}", file.id),
-        )
-        .await?;
-        let instance = instance_facts(&config, data)?;
-        let record_out = record_out
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| data.join("ceremonies").join(format!("{}.json", file.id)));
-        let options = ceremony::RunOptions {
-            file,
-            instance: &instance,
-            root_key: &config.ca.root_key,
-            issuing_key: &config.ca.issuing_key,
-            approvals,
-            operator,
-            actor,
-            record_out: &record_out,
-            certificate_dir: &data.join("ca"),
-        };
-        let open_backend = || {
-            crate::key_backend::open(&config.ca.key_backend, data)
-                .map(|opened| InstanceBackend {
-                    opened,
-                    config: &config.ca.key_backend,
-                })
-                .map_err(|e| CeremonyError::Backend(Box::new(e)))
-        };
-        ceremony::run(
-            &store,
-            &Registry(&store),
-            options,
-            open_backend,
-            &SystemClock,
-        )
+    let sent: RunAttachment = serde_json::from_str(attachment)
+        .map_err(|e| msg(format!("the ceremony attachment: {e}")))?;
+    let file =
+        ceremony::CeremonyFile::parse(&sent.config, "(sent with the request)").map_err(failed)?;
+    if admitted.request.param("ceremony_id") != Some(file.id.as_str()) {
+        return Err(msg("the signed ceremony_id is not the ceremony file's id"));
+    }
+    let approvals: Vec<(String, Vec<u8>)> = sent
+        .approvals
+        .into_iter()
+        .map(|(origin, text)| (origin, text.into_bytes()))
+        .collect();
+    let config = &console.config;
+    let data = &console.dir;
+    let instance = instance_facts(config, data)?;
+    let record_out = data.join("ceremonies").join(format!("{}.json", file.id));
+    let options = ceremony::RunOptions {
+        file: &file,
+        instance: &instance,
+        root_key: &config.ca.root_key,
+        issuing_key: &config.ca.issuing_key,
+        approvals: &approvals,
+        operator: &admitted.operator,
+        actor: admitted.actor(),
+        record_out: &record_out,
+        certificate_dir: &data.join("ca"),
+    };
+    let store = console.store.as_ref();
+    let open_backend = || {
+        Ok(InstanceBackend {
+            opened: backend,
+            config: &config.ca.key_backend,
+        })
+    };
+    ceremony::run(store, &Registry(store), options, open_backend, &SystemClock)
         .await
         .map_err(failed)
+}
+
+/// The console's side of `ceremony enroll-custodian` (a ca_admin's admitted request).
+pub(crate) async fn enroll_on_console(
+    console: &crate::console::Console,
+    admitted: &shuin_books::Admitted,
+) -> Result<serde_json::Value> {
+    use base64::Engine;
+    let name = admitted
+        .request
+        .param("name")
+        .ok_or_else(|| msg("the request names no custodian"))?;
+    let spki = base64::engine::general_purpose::STANDARD
+        .decode(admitted.request.param("public_key").unwrap_or_default())
+        .map_err(|e| msg(format!("public_key: {e}")))?;
+    let store = console.store.as_ref();
+    let key = ceremony::enroll(
+        store,
+        &Registry(store),
+        name,
+        &spki,
+        &admitted.actor(),
+        SystemClock.now(),
+    )
+    .await
+    .map_err(failed)?;
+    serde_json::to_value(key).context("JSON")
+}
+
+/// `ceremony run` on the client: the file and the approvals travel as the attachment.
+async fn send_run(
+    console: &ConsoleArgs,
+    config: &Path,
+    approvals: &[PathBuf],
+) -> Result<serde_json::Value> {
+    let file = ceremony::CeremonyFile::load(config).map_err(failed)?;
+    let mut sent = RunAttachment {
+        config: std::fs::read_to_string(config).context(config.display())?,
+        approvals: Vec::new(),
+    };
+    for path in approvals {
+        let text = std::fs::read_to_string(path).context(path.display())?;
+        sent.approvals.push((path.display().to_string(), text));
     }
-    .await;
-    store.close().await;
-    result
+    let attachment = Zeroizing::new(serde_json::to_string(&sent).context("attachment")?);
+    let params = serde_json::json!({"ceremony_id": file.id});
+    call(console, Action::Ceremony, params, Some(attachment)).await
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -330,44 +376,22 @@ fn write_or_print(out: Option<&Path>, bytes: &[u8]) -> Result<()> {
 pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
     match command {
         CeremonyCommand::EnrollCustodian {
-            data,
+            console,
             name,
             public_key,
-            operator,
             json,
         } => {
             let spki = ceremony::read_public_key(&public_key).map_err(failed)?;
-            let key = runtime()?.block_on(async {
-                let (store, _) = crate::operator_cmd::open_registry(&data).await?;
-                let result = async {
-                    let by = crate::operator_cmd::authorize(
-                        &store,
-                        &operator,
-                        shuin_ra::operators::Role::CaAdmin,
-                        &format!("enrol the ceremony custodian {name:?}"),
-                    )
-                    .await?;
-                    ceremony::enroll(
-                        &store,
-                        &Registry(&store),
-                        &name,
-                        &spki,
-                        &by,
-                        SystemClock.now(),
-                    )
-                    .await
-                    .map_err(failed)
-                }
-                .await;
-                store.close().await;
-                result
-            })?;
+            let params = serde_json::json!({"name": name, "public_key": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &spki)});
+            let key =
+                runtime()?.block_on(call(&console, Action::CeremonyCustodian, params, None))?;
             if json {
-                println!("{}", serde_json::to_string(&key).context("JSON")?);
+                println!("{key}");
             } else {
                 println!(
                     "custodian {} enrolled with key sha256 {}",
-                    key.name, key.public_key_sha256
+                    key["name"].as_str().unwrap_or(""),
+                    key["public_key_sha256"].as_str().unwrap_or("")
                 );
             }
             Ok(())
@@ -440,39 +464,27 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             Ok(())
         }
         CeremonyCommand::Run {
-            data,
+            console,
             config,
             approvals,
-            operator,
-            record_out,
             json,
         } => {
-            let file = ceremony::CeremonyFile::load(&config).map_err(failed)?;
-            let outcome = runtime()?.block_on(run_ceremony(
-                &data,
-                &file,
-                &approvals,
-                &operator,
-                record_out.as_deref(),
-            ))?;
+            let value = runtime()?.block_on(send_run(&console, &config, &approvals))?;
             if json {
-                println!("{}", serde_json::to_string(&outcome).context("JSON")?);
+                println!("{value}");
             } else {
                 println!(
                     "ceremony {} completed (statement sha256 {})",
-                    outcome.ceremony_id, outcome.statement_sha256
+                    value["ceremony_id"].as_str().unwrap_or(""),
+                    value["statement_sha256"].as_str().unwrap_or("")
                 );
-                for key in &outcome.keys {
-                    println!("  key:         {key}");
+                for key in value["keys"].as_array().into_iter().flatten() {
+                    println!("  key:         {}", key.as_str().unwrap_or(""));
                 }
-                for certificate in &outcome.certificates {
-                    println!("  certificate: {}", certificate.display());
+                for certificate in value["certificates"].as_array().into_iter().flatten() {
+                    println!("  certificate: {}", certificate.as_str().unwrap_or(""));
                 }
-                println!(
-                    "  record:      {} (sha256 {}, also in the facility book)",
-                    outcome.record.display(),
-                    outcome.record_sha256
-                );
+                println!("  record:      {}", value["record"].as_str().unwrap_or(""));
             }
             Ok(())
         }

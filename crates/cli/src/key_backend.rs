@@ -175,7 +175,7 @@ pub(crate) fn open_for_issuing(
     config: &KeyBackendConfig,
     dir: &Path,
     issuing_key: &str,
-) -> Result<Box<dyn KeyGenerator>> {
+) -> Result<OpenedBackend> {
     let opened = open(config, dir)?;
     let key = KeyRef::parse(issuing_key).context("ca.issuing_key")?;
     if let Some((evidence, verdict)) = check_issuer_key(&opened, &key, "issuing")? {
@@ -186,7 +186,7 @@ pub(crate) fn open_for_issuing(
         }
         verdict?;
     }
-    Ok(opened.keys)
+    Ok(opened)
 }
 
 #[cfg(test)]

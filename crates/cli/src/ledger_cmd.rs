@@ -204,9 +204,13 @@ pub(crate) async fn export_to(
         None
     } else {
         let backend = crate::runtime::open_key_backend(&config, dir)?;
-        let maker =
-            CheckpointMaker::open(&config, store.clone(), backend.as_ref(), SystemClock.now())
-                .await?;
+        let maker = CheckpointMaker::open(
+            &config,
+            store.clone(),
+            backend.keys.as_ref(),
+            SystemClock.now(),
+        )
+        .await?;
         maker.checkpoint_now().await?;
         Some(maker)
     };

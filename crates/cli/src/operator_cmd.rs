@@ -5,8 +5,7 @@
 //! running server: `add` (the operator CA certifies the CSR and the role is granted),
 //! `grant`, `remove-role` and `revoke`. `list` reads the organisation book.
 //!
-//! Also the shared helpers of the commands that still name their operator
-//! (`--operator`, on the CA host): `open_registry` and `authorize`.
+//! Also `open_registry`, for the commands that read the instance (`ceremony statement`).
 
 use crate::config::InstanceConfig;
 use crate::console_client::{call, print, ConsoleArgs};
@@ -16,13 +15,8 @@ use base64::Engine;
 use clap::Subcommand;
 use serde_json::json;
 use shuin_core::{Action, Clock, Role, SystemClock};
-use shuin_ledger::Actor;
-use shuin_ra::operators::{self, OperatorError};
 use shuin_store::sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
-
-/// The zone of an operator working with `--data` on the CA host's own terminal.
-pub(crate) const LOCAL_ZONE: &str = "high_security";
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum OperatorCommand {
@@ -128,24 +122,6 @@ pub(crate) async fn open_registry(dir: &Path) -> Result<(SqliteStore, InstanceCo
 
 pub(crate) fn now() -> std::time::SystemTime {
     SystemClock.now()
-}
-
-/// One line for stderr from an operator error.
-pub(crate) fn failed(e: OperatorError) -> crate::failure::Error {
-    msg(e.to_string())
-}
-
-/// Checks the operator's role by the organisation book (ledgering a refusal) and
-/// returns the ledger actor.
-pub(crate) async fn authorize(
-    store: &SqliteStore,
-    name: &str,
-    role: Role,
-    action: &str,
-) -> Result<Actor> {
-    operators::authorize(store, name, role, action, LOCAL_ZONE, now())
-        .await
-        .map_err(failed)
 }
 
 fn parse_role(text: &str) -> Result<Role> {

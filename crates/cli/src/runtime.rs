@@ -8,7 +8,7 @@ use shuin_ca::ocsp_responder::{open_responder, ResponderSettings};
 use shuin_ca::{CaService, CaSettings, IssuerChain, OcspSettings};
 use shuin_core::issuance::SubscriberProfile;
 use shuin_core::{Clock, OsRandom, RandomSource, SystemClock};
-use shuin_keys::{KeyGenerator, KeyRef};
+use shuin_keys::KeyRef;
 use shuin_ra::{FileCrlSource, RaConfig, RaService};
 use shuin_repo::{PublishedCrl, Repository};
 use shuin_server::AppState;
@@ -40,7 +40,7 @@ pub(crate) struct CaSide {
     pub(crate) config: InstanceConfig,
     pub(crate) store: Arc<SqliteStore>,
     pub(crate) ca: Arc<CaService>,
-    pub(crate) backend: Box<dyn KeyGenerator>,
+    pub(crate) backend: Arc<crate::key_backend::OpenedBackend>,
     pub(crate) chain: IssuerChain,
 }
 
@@ -70,7 +70,7 @@ pub(crate) async fn open_store(dir: &Path) -> Result<SqliteStore> {
 pub(crate) fn open_key_backend(
     config: &InstanceConfig,
     dir: &Path,
-) -> Result<Box<dyn KeyGenerator>> {
+) -> Result<crate::key_backend::OpenedBackend> {
     crate::key_backend::open_for_issuing(&config.ca.key_backend, dir, &config.ca.issuing_key)
 }
 
@@ -88,12 +88,13 @@ pub(crate) async fn open_ca_with(
     dir: &Path,
     config: InstanceConfig,
     store: Arc<SqliteStore>,
-    backend: Box<dyn KeyGenerator>,
+    backend: crate::key_backend::OpenedBackend,
 ) -> Result<CaSide> {
+    let backend = Arc::new(backend);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let rng: Arc<dyn RandomSource> = Arc::new(OsRandom);
     let issuing_key = KeyRef::parse(&config.ca.issuing_key).context("ca.issuing_key")?;
-    let signer = backend.signer(&issuing_key).context("issuing key")?;
+    let signer = backend.keys.signer(&issuing_key).context("issuing key")?;
     let chain = IssuerChain {
         issuing_der: read_pem_or_der(&dir.join(&config.ca.issuing_certificate))?,
         root_der: read_pem_or_der(&dir.join(&config.ca.root_certificate))?,
@@ -180,7 +181,7 @@ pub(crate) async fn open_ca_parts(side: CaSide) -> Result<crate::seal::CaParts> 
     let ocsp = Arc::new(
         open_responder(
             side.store.as_ref(),
-            side.backend.as_ref(),
+            side.backend.keys.as_ref(),
             &side.ca,
             &side.chain.issuing_der,
             Arc::new(SystemClock),
@@ -198,13 +199,13 @@ pub(crate) async fn open_ca_parts(side: CaSide) -> Result<crate::seal::CaParts> 
         crate::checkpoints::CheckpointMaker::open(
             &side.config,
             side.store.clone(),
-            side.backend.as_ref(),
+            side.backend.keys.as_ref(),
             SystemClock.now(),
         )
         .await?,
     );
     let root_key = KeyRef::parse(&side.config.ca.root_key).context("ca.root_key")?;
-    let root = side.backend.signer(&root_key).context("root key")?;
+    let root = side.backend.keys.signer(&root_key).context("root key")?;
     let operator_ca = open_operator_ca(&side)?;
     ocsp.load(side.store.as_ref())
         .await
@@ -220,6 +221,7 @@ pub(crate) async fn open_ca_parts(side: CaSide) -> Result<crate::seal::CaParts> 
         checkpoints,
         operator_ca,
         root,
+        backend: side.backend,
     })
 }
 
@@ -245,7 +247,7 @@ fn open_operator_ca(side: &CaSide) -> Result<Option<Arc<shuin_ca::OperatorCa>>> 
         return Ok(None);
     };
     let key = KeyRef::parse(key).context("ca.operator_ca_key")?;
-    let signer = side.backend.signer(&key).context("operator CA key")?;
+    let signer = side.backend.keys.signer(&key).context("operator CA key")?;
     let der = read_pem_or_der(&side.dir.join(path))?;
     let ca = shuin_ca::OperatorCa::new(signer, der).map_err(|e| msg(e.to_string()))?;
     Ok(Some(Arc::new(ca)))

@@ -26,6 +26,8 @@ pub(crate) struct CaParts {
     pub(crate) operator_ca: Option<Arc<shuin_ca::OperatorCa>>,
     /// The root key, for the root's CRL on the local console.
     pub(crate) root: Arc<dyn shuin_keys::Signer>,
+    /// The opened key backend, for key ceremonies run by the console.
+    pub(crate) backend: Arc<crate::key_backend::OpenedBackend>,
 }
 
 impl OpenedCa for CaParts {
@@ -103,7 +105,7 @@ impl InstanceActivator {
             &self.dir,
             self.config.clone(),
             self.store.clone(),
-            opened.keys,
+            opened,
         )
         .await?;
         let parts = crate::runtime::open_ca_parts(side).await?;

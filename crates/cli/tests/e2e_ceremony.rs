@@ -70,8 +70,8 @@ struct Setup {
 }
 
 /// Gives the custodians their role in the organisation book (the first admin, from init,
-/// enrols them through the running server), then stops the server: ceremonies run on
-/// the CA host with the instance at rest.
+/// enrols them through the running server), which keeps running: ceremonies are the
+/// admin's signed requests to it, run with its key backend.
 fn with_custodians(
     mut instance: Instance,
     env: Vec<(String, OsString)>,
@@ -81,7 +81,6 @@ fn with_custodians(
     for name in custodians {
         instance.add_operator(name, "key_custodian");
     }
-    instance.stop();
     Setup { instance, env }
 }
 
@@ -109,18 +108,18 @@ impl Setup {
         command.push(public.as_os_str());
         command.extend_from_slice(credential);
         ok(self.shuin(&command));
-        let out = ok(self.shuin(args![
+        let mut command = args![
             "ceremony",
             "enroll-custodian",
-            "--data",
-            self.data().as_os_str(),
             "--name",
             name,
             "--public-key",
-            public.as_os_str(),
-            "--operator",
-            ADMIN
-        ]));
+            public.as_os_str()
+        ]
+        .to_vec();
+        let admin = self.instance.operator_args(ADMIN);
+        command.extend(admin.iter().map(OsString::as_os_str));
+        let out = ok(self.shuin(&command));
         assert!(out.contains("enrolled"), "{out}");
     }
 
@@ -197,15 +196,13 @@ validity_days = 3650
         let mut command: Vec<&std::ffi::OsStr> = args![
             "ceremony",
             "run",
-            "--data",
-            self.data().as_os_str(),
             "--config",
             ceremony.as_os_str(),
-            "--operator",
-            ADMIN,
             "--json"
         ]
         .to_vec();
+        let admin = self.instance.operator_args(ADMIN);
+        command.extend(admin.iter().map(OsString::as_os_str));
         for approval in approvals {
             command.push(std::ffi::OsStr::new("--approval"));
             command.push(approval.as_os_str());
@@ -452,18 +449,18 @@ fn a_ceremony_needs_m_approvals_and_its_record_verifies_offline() {
     }
     // An operator without key_custodian cannot be enrolled; a key is enrolled once.
     let public = setup.path("custodian-a.pub.pem");
-    let error = failed(setup.shuin(args![
+    let mut command = args![
         "ceremony",
         "enroll-custodian",
-        "--data",
-        setup.data().as_os_str(),
         "--name",
         "someone",
         "--public-key",
-        public.as_os_str(),
-        "--operator",
-        ADMIN
-    ]));
+        public.as_os_str()
+    ]
+    .to_vec();
+    let admin = setup.instance.operator_args(ADMIN);
+    command.extend(admin.iter().map(OsString::as_os_str));
+    let error = failed(setup.shuin(&command));
     assert!(error.contains("key_custodian"), "{error}");
     let credentials: Vec<(&str, Vec<&std::ffi::OsStr>)> =
         custodians.iter().map(|c| (c.name, key_arg(c))).collect();

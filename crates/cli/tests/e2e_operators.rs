@@ -357,6 +357,11 @@ fn the_production_walkthrough_with_personal_keys_and_every_impersonation_refused
     );
     walk.ok(&["crl"], &lra);
 
+    // A key ceremony on the unsealed instance, with no PIN file anywhere: two of the
+    // custodians approve a new issuing key, the admin's signed request runs it with the
+    // server's key backend.
+    ceremony(&walk, &admin);
+
     // No PIN file in or beside the instance, and no PIN anywhere in it.
     let mut listing = Vec::new();
     for dir in [walk.instance.data.as_path(), walk.instance.work.path()] {
@@ -413,6 +418,126 @@ fn the_production_walkthrough_with_personal_keys_and_every_impersonation_refused
         .count();
     assert!(requests >= 9, "{requests}");
     assert_eq!(report["operator_requests_verified"], requests, "{report}");
+}
+
+/// Enrols two custodians' ceremony keys, has them approve a re-key of the issuing CA,
+/// and runs it as the admin; the record verifies offline.
+fn ceremony(walk: &Walk, admin: &[OsString]) {
+    let work = walk.instance.work.path();
+    let run = |args: &[&str], key: &[OsString]| -> Value { walk.ok(args, key) };
+    for name in [CUSTODIANS[0], CUSTODIANS[2]] {
+        let key = common::operators::key_path(work, name);
+        let public = work.join(format!("{}.pub.pem", hex::encode(name)));
+        let out = shuin()
+            .args(["ceremony", "public-key", "--key"])
+            .arg(&key)
+            .arg("--out")
+            .arg(&public)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        run(
+            &[
+                "ceremony",
+                "enroll-custodian",
+                "--name",
+                name,
+                "--public-key",
+                public.to_str().unwrap(),
+            ],
+            admin,
+        );
+    }
+    let not_before = shuin_core::timefmt::rfc3339(now() - std::time::Duration::from_secs(3600));
+    let file = work.join("rekey.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"id = "rekey-walk"
+purpose = "Re-key the issuing CA"
+threshold = 2
+custodians = ["{}", "{}"]
+
+[[steps]]
+action = "generate_key"
+label = "issuing-2"
+algorithm = "p256"
+
+[[steps]]
+action = "sign_ca_certificate"
+profile = "issuing"
+subject_key = "issuing-2"
+issuer_key = "root"
+common_name = "shuin Issuing CA 2"
+organization = "shuin"
+not_before = "{not_before}"
+validity_days = 3650
+"#,
+            CUSTODIANS[0], CUSTODIANS[2]
+        ),
+    )
+    .unwrap();
+    let statement = work.join("statement.json");
+    let out = shuin()
+        .args(["ceremony", "statement", "--data"])
+        .arg(&walk.instance.data)
+        .arg("--config")
+        .arg(&file)
+        .arg("--out")
+        .arg(&statement)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut approvals = Vec::new();
+    for name in [CUSTODIANS[0], CUSTODIANS[2]] {
+        let approval = work.join(format!("{}.approval.json", hex::encode(name)));
+        let out = shuin()
+            .args(["ceremony", "approve", "--statement"])
+            .arg(&statement)
+            .args(["--custodian", name, "--key"])
+            .arg(common::operators::key_path(work, name))
+            .arg("--out")
+            .arg(&approval)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        approvals.push(approval);
+    }
+    let mut args = vec!["ceremony", "run", "--config", file.to_str().unwrap()];
+    for approval in &approvals {
+        args.extend(["--approval", approval.to_str().unwrap()]);
+    }
+    let outcome = run(&args, admin);
+    assert_eq!(outcome["ceremony_id"], "rekey-walk", "{outcome}");
+    let completed: Vec<Value> = walk
+        .entries()
+        .into_iter()
+        .filter(|e| e["kind"] == "ceremony.completed")
+        .collect();
+    assert_eq!(completed.len(), 1);
+    assert_eq!(completed[0]["actor"]["name"], ADMIN);
+    let record = outcome["record"].as_str().unwrap();
+    let out = shuin()
+        .args(["ceremony", "verify", "--record", record])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -162,6 +162,8 @@ pub enum Action {
     Unseal,
     /// Run a key ceremony (key generation, CA certificate signing).
     Ceremony,
+    /// Enrol a custodian's ceremony key.
+    CeremonyCustodian,
     /// Import entry/exit records.
     FacilityImport,
     /// Make or revoke the access-control system's token.
@@ -201,9 +203,10 @@ const ANY: &[Zone] = &[
 
 impl Action {
     /// Every action, in the order of the policy table.
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 23] = [
         Action::Unseal,
         Action::Ceremony,
+        Action::CeremonyCustodian,
         Action::RootCrl,
         Action::OperatorAdd,
         Action::OperatorGrant,
@@ -246,6 +249,7 @@ impl Action {
             Action::RootCrl => "root_crl",
             Action::Unseal => "unseal",
             Action::Ceremony => "ceremony",
+            Action::CeremonyCustodian => "ceremony_custodian",
             Action::FacilityImport => "facility_import",
             Action::FacilityToken => "facility_token",
             Action::RetentionPurge => "retention_purge",
@@ -276,8 +280,9 @@ impl Action {
         };
         match self {
             Action::Unseal => key(&[KeyCustodian], Control::MOfN),
-            Action::Ceremony => key(&[CaAdmin, KeyCustodian], Control::MOfN),
+            Action::Ceremony => key(&[CaAdmin], Control::MOfN),
             Action::RootCrl => key(&[CaAdmin], Control::OneOperator),
+            Action::CeremonyCustodian => one(&[CaAdmin], LOCAL),
             // The operator CA's key signs the certificate and the operator CRL.
             Action::OperatorAdd | Action::OperatorRevoke => key(&[CaAdmin], Control::OneOperator),
             Action::OperatorGrant | Action::OperatorRemoveRole => one(&[CaAdmin], LOCAL),

@@ -155,6 +155,7 @@ pub fn book_of(action: Action) -> Book {
         | Action::AutomationReview => Book::Application,
         Action::Unseal
         | Action::Ceremony
+        | Action::CeremonyCustodian
         | Action::FacilityImport
         | Action::FacilityToken
         | Action::RetentionPurge

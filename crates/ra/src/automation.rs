@@ -42,7 +42,7 @@ pub async fn state<S: OperatorStore + ?Sized>(
 }
 
 /// Suspends (`suspend = true`) or resumes automatic approval as the responsible person
-/// `by` (an actor from [`crate::operators::authorize`]). Ledgers `automation.suspended`
+/// `by` (the actor of an admitted signed request). Ledgers `automation.suspended`
 /// or `automation.resumed` in the organisation book, then stores the state.
 pub async fn set_suspended<S: OperatorStore + ?Sized>(
     store: &S,

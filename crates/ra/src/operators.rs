@@ -2,17 +2,13 @@
 //! book replayed (`shuin_books::organisation`). No settings row is consulted: a role
 //! written into the database any other way has no effect.
 //!
-//! Operators who act through signed requests are authenticated and authorised by the
-//! gate (`shuin_books::gate`) before any RA function runs. [`authorize`] serves the
-//! commands that still name their operator (`--operator`, on the CA host): the role
-//! check and its ledgering are the same.
+//! Operators act through signed requests, authenticated and authorised by the gate
+//! (`shuin_books::gate`) before any RA function runs.
 
 use serde::{Deserialize, Serialize};
 use shuin_books::organisation::{self, BookError, OperatorRecord, Roster};
 use shuin_core::issuance::IssuanceError;
-use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_store::{LedgerStore, SettingsStore, StoreError};
-use std::time::SystemTime;
 
 pub use shuin_core::operator::Role;
 
@@ -112,52 +108,4 @@ pub async fn responsible_person<S: OperatorStore + ?Sized>(
         Err(BookError::Store(e)) => Err(e),
         Err(other) => Err(StoreError::Corrupt(other.to_string())),
     }
-}
-
-/// Checks that `name` holds `required`, by the organisation book. On refusal, ledgers
-/// `operator.refused` and answers [`OperatorError::Refused`]. On success, returns the
-/// actor to ledger with.
-pub async fn authorize<S: OperatorStore + ?Sized>(
-    store: &S,
-    name: &str,
-    required: Role,
-    action: &str,
-    zone: &str,
-    now: SystemTime,
-) -> Result<Actor, OperatorError> {
-    let holder = operator(store, name).await?;
-    if holder.as_ref().is_some_and(|op| op.holds(required)) {
-        return Ok(Actor {
-            name: name.to_owned(),
-            role: required.as_str().into(),
-            zone: zone.into(),
-        });
-    }
-    let held: Vec<Role> = holder.map(|op| op.roles).unwrap_or_default();
-    store
-        .append(
-            EntryDraft {
-                book: Book::Organization,
-                kind: "operator.refused".into(),
-                actor: Actor {
-                    name: name.to_owned(),
-                    role: "unauthorised".into(),
-                    zone: zone.into(),
-                },
-                subjects: vec![format!("operator:{name}")],
-                payload: serde_json::json!({
-                    "action": action,
-                    "required_role": required,
-                    "held_roles": held,
-                }),
-                evidence: vec![],
-            },
-            now,
-        )
-        .await?;
-    Err(OperatorError::Refused {
-        operator: name.to_owned(),
-        required,
-        action: action.to_owned(),
-    })
 }

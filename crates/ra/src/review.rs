@@ -157,7 +157,7 @@ async fn pending_one<S: ReviewStore + ?Sized>(
 }
 
 /// Approves a pending application as the LRA `lra` (an actor from
-/// [`crate::operators::authorize`]) and has the CA issue it. Ledgers
+/// an admitted signed request) and has the CA issue it. Ledgers
 /// `application.approved` first; the record ends `issued` (or `rejected` with
 /// `key_reused` if the key was certified meanwhile). `note` is the LRA's optional remark.
 ///

@@ -74,7 +74,13 @@ pub fn approve(
 /// Reads an approval file.
 pub fn read(path: &std::path::Path) -> Result<Approval> {
     let bytes = std::fs::read(path).context(path.display())?;
-    serde_json::from_slice(&bytes).context(format!("{}: not a ceremony approval", path.display()))
+    parse(&path.display().to_string(), &bytes)
+}
+
+/// Parses an approval's bytes; `origin` names it in errors (a file, or a request's
+/// attachment).
+pub(super) fn parse(origin: &str, bytes: &[u8]) -> Result<Approval> {
+    serde_json::from_slice(bytes).context(format!("{origin}: not a ceremony approval"))
 }
 
 /// Checks `approvals` of `statement` against the custodians' keys (`keys`: name to DER

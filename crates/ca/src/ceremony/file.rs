@@ -118,10 +118,14 @@ impl CeremonyFile {
     /// Reads and checks a ceremony file.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).context(path.display())?;
-        let file: CeremonyFile =
-            toml::from_str(&text).context(format!("ceremony file {}", path.display()))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks a ceremony file's text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        let file: CeremonyFile = toml::from_str(text).context(format!("ceremony file {origin}"))?;
         file.check().map_err(|e| CeremonyError::File {
-            path: path.display().to_string(),
+            path: origin.to_owned(),
             source: Box::new(e),
         })?;
         Ok(file)

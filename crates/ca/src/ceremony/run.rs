@@ -52,8 +52,8 @@ pub struct RunOptions<'a> {
     pub root_key: &'a str,
     /// The URI of the instance's issuing key (`ca.issuing_key`).
     pub issuing_key: &'a str,
-    /// The approval files.
-    pub approvals: &'a [PathBuf],
+    /// The approvals: where each came from (a file, an attachment) and its bytes.
+    pub approvals: &'a [(String, Vec<u8>)],
     /// The `ca_admin` running it, as named in the record.
     pub operator: &'a str,
     /// The ledger actor of that operator (from the caller's authorisation).
@@ -177,8 +177,8 @@ where
         .await?;
     }
     let mut approvals: Vec<Approval> = Vec::new();
-    for path in options.approvals {
-        match super::approval::read(path) {
+    for (origin, bytes) in options.approvals {
+        match super::approval::parse(origin, bytes) {
             Ok(approval) => approvals.push(approval),
             Err(e) => refuse(e.to_string()).await?,
         }

@@ -82,8 +82,10 @@ pub(super) async fn dispatch(
                 .operator(&admitted.operator)
                 .map(|op| op.roles.iter().copied().collect())
                 .unwrap_or_default();
-            Ok(json!({"operator": admitted.operator, "roles": roles, "zone": admitted.zone,
-                "certificate_sha256": admitted.certificate_sha256, "seal": status}))
+            Ok(
+                json!({"operator": admitted.operator, "roles": roles, "zone": admitted.zone,
+                "certificate_sha256": admitted.certificate_sha256, "seal": status}),
+            )
         }
         Action::OperatorAdd => {
             let csr = base64::engine::general_purpose::STANDARD
@@ -121,8 +123,10 @@ pub(super) async fn dispatch(
                 &enrolled.certificate_der,
             )
             .map_err(failed)?;
-            Ok(json!({"name": enrolled.name, "role": role, "role_granted": enrolled.role_granted,
-                "certificate_pem": pem}))
+            Ok(
+                json!({"name": enrolled.name, "role": role, "role_granted": enrolled.role_granted,
+                "certificate_pem": pem}),
+            )
         }
         Action::OperatorGrant | Action::OperatorRemoveRole => {
             let name = text(admitted, "name")?;
@@ -176,7 +180,9 @@ pub(super) async fn dispatch(
                 )
                 .await
                 .map_err(|e| match e {
-                    shuin_ca::OperatorCaError::Unknown(m) => Outcome::refused("operator_unknown", m),
+                    shuin_ca::OperatorCaError::Unknown(m) => {
+                        Outcome::refused("operator_unknown", m)
+                    }
                     other => failed(other),
                 })?;
             console.repository.publish_other_crl(
@@ -187,7 +193,9 @@ pub(super) async fn dispatch(
                     der: Arc::new(crl.der),
                 },
             );
-            Ok(json!({"name": name, "certificates_revoked": revoked, "operator_crl_number": crl.number}))
+            Ok(
+                json!({"name": name, "certificates_revoked": revoked, "operator_crl_number": crl.number}),
+            )
         }
         Action::Revoke => revoke(console, admitted).await,
         Action::CrlNow => {
@@ -200,7 +208,9 @@ pub(super) async fn dispatch(
             .map_err(failed),
         Action::ReviewList => {
             let pending = review::pending(store).await.map_err(operator_error)?;
-            Ok(Value::Array(pending.iter().map(crate::review_cmd::summary).collect()))
+            Ok(Value::Array(
+                pending.iter().map(crate::review_cmd::summary).collect(),
+            ))
         }
         Action::ReviewShow => {
             let record = review::application(store, text(admitted, "id")?)
@@ -225,8 +235,10 @@ pub(super) async fn dispatch(
                 .await
                 .map_err(failed)?;
             let serial = record.serial.as_ref().map(|s| s.to_hex());
-            Ok(json!({"id": record.id, "status": record.status.as_str(), "serial": serial,
-                "approver": admitted.operator, "approver_role": "lra"}))
+            Ok(
+                json!({"id": record.id, "status": record.status.as_str(), "serial": serial,
+                "approver": admitted.operator, "approver_role": "lra"}),
+            )
         }
         Action::ReviewReject => {
             let id = text(admitted, "id")?;
@@ -239,9 +251,10 @@ pub(super) async fn dispatch(
         }
         Action::AutomationSuspend | Action::AutomationResume => {
             let suspend = admitted.request.action == Action::AutomationSuspend;
-            let state = automation::set_suspended(store, suspend, &by, text(admitted, "reason")?, now)
-                .await
-                .map_err(operator_error)?;
+            let state =
+                automation::set_suspended(store, suspend, &by, text(admitted, "reason")?, now)
+                    .await
+                    .map_err(operator_error)?;
             serde_json::to_value(state).map_err(failed)
         }
         Action::AutomationReview => automation_review(console, admitted).await,
@@ -249,18 +262,32 @@ pub(super) async fn dispatch(
         Action::RegistrationCreate => {
             super::records::registration_create(console, admitted, attachment).await
         }
-        Action::FacilityImport => super::records::facility_import(console, admitted, attachment).await,
+        Action::FacilityImport => {
+            super::records::facility_import(console, admitted, attachment).await
+        }
         Action::FacilityToken => super::records::facility_token(console, admitted).await,
         Action::RetentionPurge => super::records::retention_purge(console, admitted).await,
         // The pack is read where the books are; the request records who asked for it.
-        Action::AuditPack => Ok(json!({"operator": admitted.operator, "entry": admitted.entry_seq})),
-        Action::Ceremony => Err(Outcome::refused(
-            "action_unavailable",
-            format!(
-                "{} is not served as a signed request yet; use its command with --data on the CA host",
-                admitted.request.action
-            ),
-        )),
+        Action::AuditPack => {
+            Ok(json!({"operator": admitted.operator, "entry": admitted.entry_seq}))
+        }
+        Action::CeremonyCustodian => crate::ceremony_cmd::enroll_on_console(console, admitted)
+            .await
+            .map_err(|e| Outcome::refused("ceremony_refused", e.to_string())),
+        Action::Ceremony => {
+            let attachment = attachment.ok_or_else(|| {
+                Outcome::refused(
+                    "attachment_missing",
+                    "a ceremony request carries its file and approvals beside it",
+                )
+            })?;
+            let parts = parts(console)?;
+            let outcome =
+                crate::ceremony_cmd::run_on_console(console, &parts.backend, admitted, &attachment)
+                    .await
+                    .map_err(|e| Outcome::refused("ceremony_refused", e.to_string()))?;
+            serde_json::to_value(outcome).map_err(failed)
+        }
     }
 }
 

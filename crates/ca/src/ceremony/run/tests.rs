@@ -253,7 +253,10 @@ async fn recertify(
         .into_iter()
         .collect(),
     };
-    let approvals = [approval_path];
+    let approvals = [(
+        approval_path.display().to_string(),
+        std::fs::read(&approval_path).expect("approval"),
+    )];
     let options = RunOptions {
         file: &file,
         instance: &instance,
