@@ -51,16 +51,11 @@ fn pkcs11_tool(conf: &Path, module: &Path, args: &[&str]) {
 }
 
 fn personal_token(hsm: &SoftHsmToken, home: &Path, label: &'static str, pin: &str) -> Token {
-    let out = Command::new("softhsm2-util")
-        .env("SOFTHSM2_CONF", &hsm.conf)
-        .args(["--init-token", "--free", "--label", label, "--pin", pin])
-        .args(["--so-pin", "so-pin-1234"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &hsm.conf)
+            .args(["--init-token", "--free", "--label", label, "--pin", pin])
+            .args(["--so-pin", "so-pin-1234"]),
     );
     pkcs11_tool(
         &hsm.conf,
@@ -144,17 +139,12 @@ impl Walk {
     /// with `admin`'s key.
     fn enrol(&self, key: &[OsString], name: &str, file: &str, role: &str, admin: &[OsString]) {
         let csr = self.home.path().join(file);
-        let out = shuin()
-            .args(["operator", "csr", "--name", name, "--out"])
-            .arg(&csr)
-            .args(key)
-            .env("SOFTHSM2_CONF", &self.hsm.conf)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        succeed(
+            shuin()
+                .args(["operator", "csr", "--name", name, "--out"])
+                .arg(&csr)
+                .args(key)
+                .env("SOFTHSM2_CONF", &self.hsm.conf),
         );
         let csr = csr.to_str().unwrap();
         self.ok(&["operator", "add", "--csr", csr, "--role", role], admin);
@@ -197,6 +187,18 @@ impl Walk {
             .unwrap()
             .clone()
     }
+}
+
+/// Runs `command`, asserting it succeeded.
+#[track_caller]
+fn succeed(command: &mut Command) -> Output {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// One request/answer on the local console socket, as any client could speak it.
@@ -261,17 +263,12 @@ fn the_production_walkthrough_with_personal_keys_and_every_impersonation_refused
 
     // The first admin's CSR, from the key on their token.
     let admin_csr = home.path().join("admin.csr");
-    let out = shuin()
-        .args(["operator", "csr", "--name", ADMIN, "--out"])
-        .arg(&admin_csr)
-        .args(token_args(&admin_token))
-        .env("SOFTHSM2_CONF", &hsm.conf)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        shuin()
+            .args(["operator", "csr", "--name", ADMIN, "--out"])
+            .arg(&admin_csr)
+            .args(token_args(&admin_token))
+            .env("SOFTHSM2_CONF", &hsm.conf),
     );
 
     // init on the CA token, 2 of 3 custodians; the CA PIN file is destroyed afterwards.
@@ -387,28 +384,18 @@ fn the_production_walkthrough_with_personal_keys_and_every_impersonation_refused
     // last checkpoint as it stops; the sealed instance's export ends there.
     walk.instance.stop();
     let export = walk.instance.work.path().join("export");
-    let out = shuin()
-        .args(["ledger", "export", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&export)
-        .env("SOFTHSM2_CONF", &walk.hsm.conf)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        shuin()
+            .args(["ledger", "export", "--data"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&export)
+            .env("SOFTHSM2_CONF", &walk.hsm.conf),
     );
-    let out = shuin()
-        .args(["ledger", "verify", "--json", "--export"])
-        .arg(&export)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeed(
+        shuin()
+            .args(["ledger", "verify", "--json", "--export"])
+            .arg(&export),
     );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let requests = walk
@@ -428,17 +415,12 @@ fn ceremony(walk: &Walk, admin: &[OsString]) {
     for name in [CUSTODIANS[0], CUSTODIANS[2]] {
         let key = common::operators::key_path(work, name);
         let public = work.join(format!("{}.pub.pem", hex::encode(name)));
-        let out = shuin()
-            .args(["ceremony", "public-key", "--key"])
-            .arg(&key)
-            .arg("--out")
-            .arg(&public)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        succeed(
+            shuin()
+                .args(["ceremony", "public-key", "--key"])
+                .arg(&key)
+                .arg("--out")
+                .arg(&public),
         );
         run(
             &[
@@ -482,36 +464,26 @@ validity_days = 3650
     )
     .unwrap();
     let statement = work.join("statement.json");
-    let out = shuin()
-        .args(["ceremony", "statement", "--data"])
-        .arg(&walk.instance.data)
-        .arg("--config")
-        .arg(&file)
-        .arg("--out")
-        .arg(&statement)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        shuin()
+            .args(["ceremony", "statement", "--data"])
+            .arg(&walk.instance.data)
+            .arg("--config")
+            .arg(&file)
+            .arg("--out")
+            .arg(&statement),
     );
     let mut approvals = Vec::new();
     for name in [CUSTODIANS[0], CUSTODIANS[2]] {
         let approval = work.join(format!("{}.approval.json", hex::encode(name)));
-        let out = shuin()
-            .args(["ceremony", "approve", "--statement"])
-            .arg(&statement)
-            .args(["--custodian", name, "--key"])
-            .arg(common::operators::key_path(work, name))
-            .arg("--out")
-            .arg(&approval)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        succeed(
+            shuin()
+                .args(["ceremony", "approve", "--statement"])
+                .arg(&statement)
+                .args(["--custodian", name, "--key"])
+                .arg(common::operators::key_path(work, name))
+                .arg("--out")
+                .arg(&approval),
         );
         approvals.push(approval);
     }
@@ -529,15 +501,7 @@ validity_days = 3650
     assert_eq!(completed.len(), 1);
     assert_eq!(completed[0]["actor"]["name"], ADMIN);
     let record = outcome["record"].as_str().unwrap();
-    let out = shuin()
-        .args(["ceremony", "verify", "--record", record])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeed(shuin().args(["ceremony", "verify", "--record", record]));
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
