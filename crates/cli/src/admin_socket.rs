@@ -21,6 +21,8 @@ pub(crate) const SOCKET: &str = "admin.sock";
 /// A signed request is at most 32 KiB; the largest attachment is a CSV of entry/exit
 /// records (8 MiB), JSON-escaped.
 const MAX_REQUEST: u64 = 20 * 1024 * 1024;
+/// How long a client has to send its request.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The zone of the local console.
 const ZONE: Zone = Zone::HighSecurity;
 
@@ -135,11 +137,14 @@ pub(crate) async fn start(instance: &Arc<Instance>) -> Result<AdminSocket> {
 async fn serve_one(console: &Console, mut stream: tokio::net::UnixStream) -> Result<()> {
     let peer_uid = stream.peer_cred().ok().map(|c| c.uid());
     let mut raw = Zeroizing::new(Vec::new());
-    (&mut stream)
-        .take(MAX_REQUEST)
-        .read_to_end(&mut raw)
-        .await
-        .context("reading the request")?;
+    // A client that stalls is dropped: the console serves one request per connection.
+    tokio::time::timeout(
+        READ_TIMEOUT,
+        (&mut stream).take(MAX_REQUEST).read_to_end(&mut raw),
+    )
+    .await
+    .map_err(|_| msg("the request did not arrive within 30 s"))?
+    .context("reading the request")?;
     let answer = match serde_json::from_slice::<Request>(&raw) {
         Ok(Request::Status) => Answer::Status(console.seal.status().await),
         Ok(Request::Nonce) => match console.nonce().await {
