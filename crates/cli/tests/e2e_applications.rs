@@ -208,6 +208,15 @@ fn hostile_applications_get_the_contracted_answers() {
             "key_algorithm_not_allowed",
             422,
         ),
+        (
+            openssl_csr(
+                &instance,
+                &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp256k1"],
+            ),
+            "key_algorithm_not_allowed",
+            422,
+        ),
+        (dsa_csr_base64(&instance), "key_algorithm_not_allowed", 422),
         ("AAAA".to_owned(), "csr_malformed", 400),
     ] {
         if csr_b64.is_empty() {
@@ -407,6 +416,33 @@ fn base64_std(bytes: &[u8]) -> String {
 /// A CSR for an RSA-1024 key, made by openssl (aws-lc-rs will not generate one).
 fn weak_csr_base64(instance: &Instance) -> String {
     openssl_csr(instance, &["-newkey", "rsa:1024"])
+}
+
+/// A CSR for a DSA-2048 key (DSA needs its parameters first).
+fn dsa_csr_base64(instance: &Instance) -> String {
+    let params = instance.work.path().join("dsa-params.pem");
+    let made = external(
+        "openssl",
+        "SHUIN_REQUIRE_OPENSSL",
+        &[
+            "genpkey",
+            "-genparam",
+            "-algorithm",
+            "DSA",
+            "-pkeyopt",
+            "dsa_paramgen_bits:2048",
+            "-out",
+            params.to_str().unwrap(),
+        ],
+    );
+    match made {
+        Some(o) if o.status.success() => {
+            let key = format!("dsa:{}", params.display());
+            openssl_csr(instance, &["-newkey", &key])
+        }
+        Some(o) => panic!("openssl genpkey: {}", String::from_utf8_lossy(&o.stderr)),
+        None => String::new(),
+    }
 }
 
 fn ed25519_csr_base64(instance: &Instance) -> String {

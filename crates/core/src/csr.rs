@@ -48,10 +48,15 @@ pub fn verify_csr(der_bytes: &[u8]) -> Result<VerifiedCsr, Rejection> {
         signature,
     )
     .map_err(|_| {
-        Rejection::new(
-            ReasonCode::CsrSignatureInvalid,
-            "the CSR signature does not verify with its own key (no proof of possession)",
-        )
+        // A key of an algorithm shuin does not accept (secp256k1, DSA, ...) cannot be
+        // checked here at all: say so, rather than calling its signature invalid.
+        match crate::key_policy::check_subscriber_key(&spki_der) {
+            Err(rejection) if rejection.code == ReasonCode::KeyAlgorithmNotAllowed => rejection,
+            _ => Rejection::new(
+                ReasonCode::CsrSignatureInvalid,
+                "the CSR signature does not verify with its own key (no proof of possession)",
+            ),
+        }
     })?;
     Ok(VerifiedCsr { spki_der })
 }
