@@ -329,12 +329,15 @@ impl InstanceConfig {
 
     /// Writes the file (refusing to overwrite).
     pub(crate) fn write_new(&self, dir: &Path) -> Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
         let text = toml::to_string_pretty(self).map_err(|e| msg(e.to_string()))?;
         let header = "# shuin instance configuration. See docs/operations.md.\n";
         let path = dir.join(CONFIG_FILE);
+        // Owner only: it names the keys, the custodians' sealed PIN and the token.
         std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&path)
             .and_then(|mut f| {
                 use std::io::Write;

@@ -359,6 +359,16 @@ fn the_production_walkthrough_with_personal_keys_and_every_impersonation_refused
     // server's key backend.
     ceremony(&walk, &admin);
 
+    // The database, its WAL and shuin.toml are the owner's alone.
+    for name in ["shuin.db", "shuin.db-wal", "shuin.toml", "admin.sock"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(walk.instance.data.join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{name} mode {mode:o}");
+    }
+
     // No PIN file in or beside the instance, and no PIN anywhere in it.
     let mut listing = Vec::new();
     for dir in [walk.instance.data.as_path(), walk.instance.work.path()] {

@@ -62,6 +62,21 @@ pub(crate) fn time_of(secs: i64) -> SystemTime {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies the schema.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        // A new database is created owner-only; SQLite gives its WAL and shared-memory
+        // files the database file's permissions.
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(StoreError::Unavailable(Box::new(e))),
+            }
+        }
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
