@@ -138,7 +138,7 @@ fn the_crl_and_ca_certificate_reach_every_publisher_after_each_change() {
         secret(&data.join("ldap-password"), LDAP_PASSWORD);
         config.push_str(&format!(
             "\n[[publishers]]\nkind = \"ldap\"\nurl = \"{}\"\nbind_dn = \"{LDAP_ADMIN}\"\n\
-             password_file = \"ldap-password\"\nca_entry_dn = \"{}\"\n",
+             password_file = \"ldap-password\"\nca_entry_dn = \"{}\"\nallow_plaintext_bind = true\n",
             slapd.url,
             ca_entry()
         ));

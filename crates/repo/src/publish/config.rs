@@ -101,6 +101,10 @@ pub enum PublisherConfig {
         password_file: PathBuf,
         /// The CA's entry, which receives the certificates and CRLs.
         ca_entry_dn: String,
+        /// Allow the bind password over plain `ldap://` (a directory on the same host or
+        /// a private network only); refused unless set.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        allow_plaintext_bind: bool,
     },
 }
 
@@ -162,9 +166,15 @@ pub fn check(configs: &[PublisherConfig]) -> Result<(), PublisherConfigError> {
                 bind_dn,
                 password_file: _,
                 ca_entry_dn,
+                allow_plaintext_bind,
             } => {
                 if bind_dn.trim().is_empty() {
                     return Err(at("bind_dn must not be empty"));
+                }
+                if url.starts_with("ldap://") && !allow_plaintext_bind {
+                    return Err(at(
+                        "a simple bind over plain ldap:// sends the password in clear: use ldaps://, or set allow_plaintext_bind = true for a directory on a private network",
+                    ));
                 }
                 LdapPublisher::new(LdapSettings {
                     url: url.clone(),
@@ -231,6 +241,7 @@ pub fn build(
                 bind_dn,
                 password_file,
                 ca_entry_dn,
+                allow_plaintext_bind: _,
             } => Arc::new(
                 LdapPublisher::new(LdapSettings {
                     url: url.clone(),
@@ -375,12 +386,26 @@ mod tests {
             .contains("chmod 600"));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(read_secret_file(&path).unwrap().as_str(), "s3cret");
-        let configs = vec![PublisherConfig::Ldap {
+        let mut configs = vec![PublisherConfig::Ldap {
             url: "ldap://127.0.0.1:1".into(),
             bind_dn: "cn=admin".into(),
             password_file: PathBuf::from("secret"),
             ca_entry_dn: "cn=CA,dc=jp".into(),
+            allow_plaintext_bind: false,
         }];
+        // A password over plain ldap:// is refused unless allowed explicitly.
+        assert!(check(&configs)
+            .unwrap_err()
+            .to_string()
+            .contains("allow_plaintext_bind"));
+        if let PublisherConfig::Ldap {
+            allow_plaintext_bind,
+            ..
+        } = &mut configs[0]
+        {
+            *allow_plaintext_bind = true;
+        }
+        check(&configs).unwrap();
         assert_eq!(build(&configs, work.path()).unwrap().len(), 1);
     }
 }
