@@ -324,6 +324,7 @@ mod tests {
             bind_dn = "cn=admin,dc=example,dc=jp"
             password_file = "secrets/ldap"
             ca_entry_dn = "cn=shuin CA,dc=example,dc=jp"
+            allow_plaintext_bind = true
             "#,
         );
         assert_eq!(configs.len(), 3);
