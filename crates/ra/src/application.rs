@@ -123,6 +123,8 @@ pub struct RaService {
     pub(crate) lifecycle: Option<crate::registration::Lifecycle>,
     /// The organisation book, kept caught up: who the responsible person is.
     pub(crate) organisation: shuin_books::Organisation,
+    /// Bounds the ledger entries that refused revocation requests can make.
+    pub(crate) refusals: shuin_books::organisation::RefusalBudget,
 }
 
 /// The RA's ports to the CA: it issues and revokes only through these.
@@ -178,6 +180,7 @@ impl RaService {
             config,
             lifecycle: None,
             organisation: shuin_books::Organisation::new(),
+            refusals: shuin_books::organisation::RefusalBudget::default(),
         }
     }
 

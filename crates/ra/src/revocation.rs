@@ -130,19 +130,28 @@ impl RaService {
             {
                 Ok(name) => (name, "jpki_same_person"),
                 Err(detail) => {
-                    self.store
-                        .append(
-                            EntryDraft {
-                                book: Book::Revocation,
-                                kind: "revocation.refused".into(),
-                                actor: system_actor(),
-                                subjects: vec![format!("serial:{serial}")],
-                                payload: serde_json::json!({"reason_code": ReasonCode::RevocationNotAuthorized, "detail": detail}),
-                                evidence: vec![format!("sha256:{evidence}")],
-                            },
-                            now,
-                        )
-                        .await?;
+                    // Anyone with a self-made key can be refused: within a budget each
+                    // refusal is an entry, beyond it they are counted into the next one.
+                    match self.refusals.note(now) {
+                        Some(note) => {
+                            self.store
+                                .append(
+                                    EntryDraft {
+                                        book: Book::Revocation,
+                                        kind: "revocation.refused".into(),
+                                        actor: system_actor(),
+                                        subjects: vec![format!("serial:{serial}")],
+                                        payload: serde_json::json!({"reason_code": ReasonCode::RevocationNotAuthorized, "detail": detail, "suppressed_before": note.suppressed_before}),
+                                        evidence: vec![format!("sha256:{evidence}")],
+                                    },
+                                    now,
+                                )
+                                .await?;
+                        }
+                        None => {
+                            tracing::warn!(%serial, "refused a revocation request (counted, not ledgered: {detail})")
+                        }
+                    }
                     return Err(RaError::reject(ReasonCode::RevocationNotAuthorized, detail));
                 }
             }
