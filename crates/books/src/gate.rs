@@ -123,6 +123,18 @@ impl Admitted {
     }
 }
 
+/// The most of a refusal's text that goes into the permanent books: a refused request's
+/// text (field names a parser quotes, say) is the sender's, so only a bounded prefix is
+/// kept.
+const DETAIL_CHARS: usize = 200;
+
+fn bounded(text: &str) -> String {
+    match text.char_indices().nth(DETAIL_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// The gate of one running instance.
 #[derive(Debug)]
 pub struct Gate {
@@ -315,7 +327,7 @@ impl Gate {
                         subjects: vec![format!("operator:{name}")],
                         payload: json!({
                             "code": refusal.code(),
-                            "detail": refusal.to_string(),
+                            "detail": bounded(&refusal.to_string()),
                             "action": action,
                             "suppressed_before": note.suppressed_before,
                         }),

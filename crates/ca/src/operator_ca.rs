@@ -311,8 +311,15 @@ impl OperatorCa {
         now: SystemTime,
     ) -> Result<Option<CrlRecord>, OperatorCaError> {
         let latest = store.latest_crl(OPERATOR_CRL_SCOPE).await?;
+        // Due at half its lifetime, or at once when a revocation is newer than it (an
+        // earlier issuance may have failed after the revocation was recorded).
         let due = latest.is_none_or(|crl| {
             crl.next_update.duration_since(now).unwrap_or_default() < lifetime / 2
+                || roster
+                    .revoked_certificates()
+                    .iter()
+                    .filter_map(|(_, c)| c.revoked.as_ref())
+                    .any(|r| r.at > crl.this_update)
         });
         if !due {
             return Ok(None);

@@ -545,3 +545,70 @@ async fn the_operator_crl_is_refreshed_at_half_its_lifetime() {
             .expect("crl");
     assert_eq!(again.map(|c| c.number), first.map(|c| c.number + 1));
 }
+
+#[tokio::test]
+async fn a_revocation_newer_than_the_operator_crl_makes_it_due_at_once() {
+    let s = setup().await;
+    let admin_key = s.enrol("管理 太郎", Role::CaAdmin).await;
+    s.enrol("LRA 一郎", Role::Lra).await;
+    let year = Duration::from_secs(365 * 86_400);
+    let roster = s.gate.roster(&s.store).await.expect("roster");
+    s.ca.refresh_crl(&s.store, &roster, year, now())
+        .await
+        .expect("crl");
+    // A revocation recorded, as if the CRL issued with it had failed.
+    let params = serde_json::json!({"name": "LRA 一郎"});
+    let signed = sign(
+        admin_key.as_ref(),
+        Action::OperatorRevoke,
+        params,
+        &s.nonce().await,
+    );
+    let by = s.admit(&signed).await.expect("admitted").actor();
+    let roster = s.gate.roster(&s.store).await.expect("roster");
+    let certificate = roster.operator("LRA 一郎").expect("op").certificates[0].clone();
+    let later = now() + Duration::from_secs(60);
+    organisation::revoke_certificate(
+        &s.store,
+        "LRA 一郎",
+        &certificate,
+        "keyCompromise",
+        &by,
+        later,
+    )
+    .await
+    .expect("revoked");
+    let roster = s.gate.roster(&s.store).await.expect("roster");
+    let crl =
+        s.ca.refresh_crl(&s.store, &roster, year, later)
+            .await
+            .expect("crl");
+    let crl = x509_cert::crl::CertificateList::from_der(&crl.expect("due").der).expect("CRL");
+    assert_eq!(
+        crl.tbs_cert_list.revoked_certificates.map(|r| r.len()),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_keeps_only_a_bounded_part_of_the_senders_text() {
+    let s = setup().await;
+    let huge = format!("{{\"{}\":1}}", "x".repeat(20_000));
+    let signed = SignedRequest {
+        request: huge,
+        signature: String::new(),
+    };
+    assert!(matches!(
+        refusal(s.admit(&signed).await),
+        Refusal::Malformed(_)
+    ));
+    let rows = s.store.ledger_rows().await.expect("rows");
+    let last = shuin_ledger::Entry::from_canonical(&rows[rows.len() - 1].canonical).expect("entry");
+    assert_eq!(last.kind, "operator.refused");
+    let detail = last.payload["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.chars().count() <= 201,
+        "{} chars",
+        detail.chars().count()
+    );
+}

@@ -63,6 +63,14 @@ fn parts(console: &Console) -> Result<Arc<crate::seal::CaParts>, Outcome> {
     })
 }
 
+/// The operator CA, with its key at hand (unsealed).
+fn operator_ca(console: &Console) -> Result<Arc<shuin_ca::OperatorCa>, Outcome> {
+    parts(console)?
+        .operator_ca
+        .clone()
+        .ok_or_else(|| Outcome::refused("operator_ca_missing", "this instance has no operator CA"))
+}
+
 /// Runs the action of `admitted`.
 pub(super) async fn dispatch(
     console: &Console,
@@ -92,9 +100,7 @@ pub(super) async fn dispatch(
                 .decode(text(admitted, "csr")?)
                 .map_err(|e| invalid(format!("csr: {e}")))?;
             let role = role(admitted)?;
-            let operator_ca = parts(console)?.operator_ca.clone().ok_or_else(|| {
-                Outcome::refused("operator_ca_missing", "this instance has no operator CA")
-            })?;
+            let operator_ca = operator_ca(console)?;
             let roster = gate.roster(store).await.map_err(failed)?;
             let enrolled = operator_ca
                 .enrol(
@@ -162,9 +168,7 @@ pub(super) async fn dispatch(
         Action::OperatorRevoke => {
             let name = text(admitted, "name")?;
             let reason = admitted.request.param("reason").unwrap_or("unspecified");
-            let operator_ca = parts(console)?.operator_ca.clone().ok_or_else(|| {
-                Outcome::refused("operator_ca_missing", "this instance has no operator CA")
-            })?;
+            let operator_ca = operator_ca(console)?;
             let roster = gate.roster(store).await.map_err(failed)?;
             let lifetime = console.config.revocation.root_crl_lifetime();
             let (revoked, crl) = operator_ca
