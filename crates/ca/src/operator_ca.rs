@@ -432,7 +432,9 @@ fn signer_spki_der(spki: &spki::SubjectPublicKeyInfoOwned) -> Result<Vec<u8>, Op
 
 /// The operator's name (the CSR subject's CN) and key, after proof of possession and
 /// the key policy.
-fn read_csr(csr_der: &[u8]) -> Result<(String, spki::SubjectPublicKeyInfoOwned), OperatorCaError> {
+pub fn read_csr(
+    csr_der: &[u8],
+) -> Result<(String, spki::SubjectPublicKeyInfoOwned), OperatorCaError> {
     let csr_error = |code: &'static str, detail: String| OperatorCaError::Csr { code, detail };
     let verified = shuin_core::csr::verify_csr(csr_der)
         .map_err(|r| csr_error(r.code.as_str(), r.detail.clone()))?;

@@ -186,24 +186,33 @@ impl Credential {
     }
 }
 
-/// The instance facts a statement is built from.
-fn instance_facts(config: &InstanceConfig, dir: &Path) -> Result<InstanceFacts> {
-    let (key_backend, token) = match &config.ca.key_backend {
+/// The key backend's kind and token label as a statement binds them.
+pub(crate) fn backend_binding(config: &KeyBackendConfig) -> (String, Option<String>) {
+    match config {
         KeyBackendConfig::Software { .. } => ("software".to_owned(), None),
         KeyBackendConfig::Pkcs11 { token, .. } => ("pkcs11".to_owned(), Some(token.clone())),
-    };
+    }
+}
+
+/// The instance facts a statement is built from.
+fn instance_facts(config: &InstanceConfig, dir: &Path) -> Result<InstanceFacts> {
+    let (key_backend, token) = backend_binding(&config.ca.key_backend);
     Ok(InstanceFacts {
         public_url: config.instance.public_url.clone(),
         policy_oid: config.ca.policy_oid.clone(),
-        root_der: crate::runtime::read_pem_or_der(&dir.join(&config.ca.root_certificate))?,
-        issuing_der: crate::runtime::read_pem_or_der(&dir.join(&config.ca.issuing_certificate))?,
+        ca: Some(ceremony::InstanceCa {
+            root_der: crate::runtime::read_pem_or_der(&dir.join(&config.ca.root_certificate))?,
+            issuing_der: crate::runtime::read_pem_or_der(
+                &dir.join(&config.ca.issuing_certificate),
+            )?,
+        }),
         key_backend,
         token,
     })
 }
 
 /// The operator registry answering the ceremony's role questions.
-struct Registry<'a>(&'a SqliteStore);
+pub(crate) struct Registry<'a>(pub(crate) &'a SqliteStore);
 
 #[async_trait::async_trait]
 impl CustodianRoles for Registry<'_> {
@@ -217,9 +226,9 @@ impl CustodianRoles for Registry<'_> {
 
 /// The instance's opened key backend (the running server's), naming keys as `init`
 /// does.
-struct InstanceBackend<'a> {
-    opened: &'a OpenedBackend,
-    config: &'a KeyBackendConfig,
+pub(crate) struct InstanceBackend<'a> {
+    pub(crate) opened: &'a OpenedBackend,
+    pub(crate) config: &'a KeyBackendConfig,
 }
 
 impl CeremonyBackend for InstanceBackend<'_> {

@@ -77,6 +77,7 @@ pub(crate) async fn ensure_dev_instance(dir: &Path, listen: &str) -> Result<()> 
             custodians: None,
             first_admin_csr: Some(dev_admin(dir)?),
             custodian_csrs: Vec::new(),
+            first_ceremony: None,
         };
         crate::init::init(&options, &clock, &OsRandom).await?;
     }

@@ -10,6 +10,7 @@ use crate::failure::{msg, Context, Result};
 use der::Decode;
 use sha2::{Digest, Sha256};
 use shuin_ca::bootstrap::{BootstrapPlan, KeyPlace, OperatorCaPlan};
+use shuin_ca::ceremony;
 use shuin_core::{Clock, RandomSource};
 use shuin_keys::KeySpec;
 use shuin_ledger::{Actor, Book, EntryDraft};
@@ -45,8 +46,21 @@ pub(crate) struct InitOptions {
     /// The CSR of the first `ca_admin` (DESIGN.md section 8), certified by the new
     /// operator CA.
     pub(crate) first_admin_csr: Option<PathBuf>,
-    /// The custodians' CSRs (with `custodians`), enrolled as key_custodian.
+    /// The custodians' CSRs, enrolled as key_custodian (one per custodian with
+    /// `custodians`).
     pub(crate) custodian_csrs: Vec<PathBuf>,
+    /// The first key ceremony that makes the root and issuing keys (required on a
+    /// production key backend).
+    pub(crate) first_ceremony: Option<FirstCeremonyOptions>,
+}
+
+/// `--first-ceremony FILE` with its approvals.
+#[derive(Debug, Clone)]
+pub(crate) struct FirstCeremonyOptions {
+    /// The ceremony file (TOML).
+    pub(crate) file: PathBuf,
+    /// The custodians' approvals of its statement.
+    pub(crate) approvals: Vec<PathBuf>,
 }
 
 fn actor(name: &str) -> Actor {
@@ -101,6 +115,121 @@ fn pem(label: &str, der: &[u8]) -> Result<String> {
     der::pem::encode_string(label, der::pem::LineEnding::LF, der).context("PEM encoding")
 }
 
+/// Runs the first key ceremony on the new instance's key backend and signs the root's
+/// first CRL with the root key it made.
+async fn run_first_ceremony(
+    options: &InitOptions,
+    store: &SqliteStore,
+    opened: &crate::key_backend::OpenedBackend,
+    first: &ceremony::FirstPlan,
+    approvals: &[(String, Vec<u8>)],
+    admin: &Actor,
+    clock: &dyn Clock,
+) -> Result<ceremony::Adopted> {
+    let dir = &options.data;
+    let record_out = dir
+        .join("ceremonies")
+        .join(format!("{}.json", first.file.id));
+    let backend = crate::ceremony_cmd::InstanceBackend {
+        opened,
+        config: &options.key_backend,
+    };
+    let (outcome, adopted) = ceremony::run_first(
+        store,
+        &crate::ceremony_cmd::Registry(store),
+        first,
+        ceremony::FirstRun {
+            approvals,
+            actor: admin.clone(),
+            record_out: &record_out,
+            certificate_dir: &dir.join("ceremonies"),
+        },
+        backend,
+        clock,
+    )
+    .await
+    .map_err(|e| msg(format!("the first key ceremony: {e}")))?;
+    eprintln!(
+        "first key ceremony {} completed: record {} (sha256 {})",
+        outcome.ceremony_id,
+        outcome.record.display(),
+        outcome.record_sha256
+    );
+    let root = opened
+        .keys
+        .signer(&adopted.root_key)
+        .context("the root key made by the ceremony")?;
+    shuin_ca::bootstrap::first_root_crl(
+        std::sync::Arc::new(store.clone()),
+        &root,
+        &adopted.root_der,
+        RevocationSection::default().root_crl_lifetime(),
+        clock,
+    )
+    .await
+    .map_err(|e| msg(e.to_string()))?;
+    Ok(adopted)
+}
+
+/// The first key ceremony of `options`, planned: the custodians are the `--custodian-csr`
+/// operators, pinned by their operator keys.
+pub(crate) fn first_plan(options: &InitOptions) -> Result<Option<ceremony::FirstPlan>> {
+    let Some(first) = &options.first_ceremony else {
+        return Ok(None);
+    };
+    let file = ceremony::CeremonyFile::load(&first.file).map_err(|e| msg(e.to_string()))?;
+    let mut custodians = Vec::new();
+    for path in &options.custodian_csrs {
+        let (name, spki) = shuin_ca::operator_ca::read_csr(&read_csr(path)?)
+            .map_err(|e| msg(format!("{}: {e}", path.display())))?;
+        custodians.push((name, der::Encode::to_der(&spki).context("custodian key")?));
+    }
+    let (key_backend, token) = crate::ceremony_cmd::backend_binding(&options.key_backend);
+    let instance = ceremony::InstanceFacts {
+        public_url: options.public_url.trim_end_matches('/').to_owned(),
+        policy_oid: options.policy_oid.clone(),
+        ca: None,
+        key_backend,
+        token,
+    };
+    ceremony::FirstPlan::new(file, instance, custodians)
+        .map(Some)
+        .map_err(|e| msg(format!("{}: {e}", first.file.display())))
+}
+
+/// `init --statement-out FILE`: writes the first ceremony's statement for the custodians
+/// and makes nothing else.
+pub(crate) fn write_statement(options: &InitOptions, out: &Path) -> Result<()> {
+    let plan = first_plan(options)?.ok_or_else(|| msg("--statement-out needs --first-ceremony"))?;
+    let mut bytes = plan.statement_bytes.clone();
+    bytes.push(b'\n');
+    std::fs::write(out, &bytes).context(out.display())?;
+    println!("{}", ceremony::summary(&plan.statement));
+    println!(
+        "statement written to {} (sha256 {}): each approving custodian runs `shuin ceremony approve --statement {} --custodian NAME ...`, then run init again with --approval FILE for each",
+        out.display(),
+        ceremony::sha256_hex(&plan.statement_bytes),
+        out.display()
+    );
+    Ok(())
+}
+
+/// The approval files of the first ceremony, read.
+fn read_approvals(options: &InitOptions) -> Result<Vec<(String, Vec<u8>)>> {
+    let paths = options
+        .first_ceremony
+        .as_ref()
+        .map(|first| first.approvals.as_slice())
+        .unwrap_or_default();
+    paths
+        .iter()
+        .map(|path| {
+            let bytes = std::fs::read(path).context(format!("approval {}", path.display()))?;
+            Ok((path.display().to_string(), bytes))
+        })
+        .collect()
+}
+
 /// Creates the instance. Refuses to touch an existing one.
 pub(crate) async fn init(
     options: &InitOptions,
@@ -148,6 +277,21 @@ pub(crate) async fn init(
     };
     // Open the key backend first: a bad PIN file or token stops init before it writes.
     let opened = crate::key_backend::open(&options.key_backend, dir)?;
+    // The first key ceremony and its approvals are checked before anything is made.
+    let first = first_plan(options)?;
+    let approvals = read_approvals(options)?;
+    match &first {
+        Some(plan) => {
+            plan.check_approvals(&approvals)
+                .map_err(|e| msg(format!("the first key ceremony: {e}; nothing was made")))?;
+        }
+        None if !matches!(options.key_backend, KeyBackendConfig::Software { .. }) => {
+            return Err(msg(
+                "on a production key backend the root and issuing keys are made in the first key ceremony, approved by M custodians: give --first-ceremony FILE and one --approval FILE per approving custodian (docs/keys.md \"The first key ceremony\")",
+            ));
+        }
+        None => {}
+    }
     for sub in ["", "keys", "ca", "jpki/anchors"] {
         std::fs::create_dir_all(dir.join(sub)).context(dir.join(sub).display())?;
     }
@@ -262,34 +406,49 @@ pub(crate) async fn init(
             },
         },
     };
-    let made = shuin_ca::bootstrap::bootstrap(
-        std::sync::Arc::new(store.clone()),
-        &place,
-        &plan,
-        &admin,
-        clock,
-        rng,
-    )
-    .await
-    .map_err(|e| msg(e.to_string()))?;
+    let made = match &first {
+        None => shuin_ca::bootstrap::bootstrap(
+            std::sync::Arc::new(store.clone()),
+            &place,
+            &plan,
+            &admin,
+            clock,
+            rng,
+        )
+        .await
+        .map_err(|e| msg(e.to_string()))?,
+        Some(first) => {
+            let operators =
+                shuin_ca::bootstrap::operator_side(&store, &place, &plan, &admin, clock, rng)
+                    .await
+                    .map_err(|e| msg(e.to_string()))?;
+            let issuer =
+                run_first_ceremony(options, &store, &opened, first, &approvals, &admin, clock)
+                    .await?;
+            shuin_ca::bootstrap::Bootstrapped {
+                root_key: issuer.root_key,
+                issuing_key: issuer.issuing_key,
+                operator_ca_key: operators.operator_ca_key,
+                root_der: issuer.root_der,
+                issuing_der: issuer.issuing_der,
+                operator_ca_der: operators.operator_ca_der,
+                enrolled: operators.enrolled,
+            }
+        }
+    };
     for enrolled in &made.enrolled {
         eprintln!(
             "enrolled {:?} as {} (operator certificate valid for one year)",
             enrolled.name, enrolled.role
         );
     }
-    std::fs::write(dir.join("ca/root.pem"), pem("CERTIFICATE", &made.root_der)?)
-        .context("ca/root.pem")?;
-    std::fs::write(
-        dir.join("ca/issuing.pem"),
-        pem("CERTIFICATE", &made.issuing_der)?,
-    )
-    .context("ca/issuing.pem")?;
-    std::fs::write(
-        dir.join("ca/operator-ca.pem"),
-        pem("CERTIFICATE", &made.operator_ca_der)?,
-    )
-    .context("ca/operator-ca.pem")?;
+    for (path, der) in [
+        ("ca/root.pem", &made.root_der),
+        ("ca/issuing.pem", &made.issuing_der),
+        ("ca/operator-ca.pem", &made.operator_ca_der),
+    ] {
+        std::fs::write(dir.join(path), pem("CERTIFICATE", der)?).context(path)?;
+    }
     std::fs::write(dir.join("terms.txt"), DEFAULT_TERMS).context("terms.txt")?;
     std::fs::write(dir.join("cps.md"), DEFAULT_CPS).context("cps.md")?;
 

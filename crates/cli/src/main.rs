@@ -227,10 +227,29 @@ struct InitArgs {
     /// operator CA. Every later operator is enrolled by a ca_admin.
     #[arg(long, value_name = "FILE")]
     first_admin_csr: PathBuf,
-    /// A custodian's CSR (repeatable, one per custodian, with --custodians): each is
-    /// enrolled as key_custodian, so that they can sign their unseal requests.
-    #[arg(long = "custodian-csr", value_name = "FILE", requires = "custodians")]
+    /// A custodian's CSR (repeatable; one per custodian with --custodians): each is
+    /// enrolled as key_custodian, signs their unseal requests and approves key ceremonies
+    /// with that key.
+    #[arg(long = "custodian-csr", value_name = "FILE")]
     custodian_csr: Vec<PathBuf>,
+    /// The first key ceremony (TOML), which makes the root and issuing keys on M
+    /// custodians' approvals; required with --key-backend pkcs11 (docs/keys.md "The first
+    /// key ceremony").
+    #[arg(long, value_name = "FILE")]
+    first_ceremony: Option<PathBuf>,
+    /// A custodian's approval of the first ceremony's statement (repeatable).
+    #[arg(long = "approval", value_name = "FILE", requires = "first_ceremony")]
+    approvals: Vec<PathBuf>,
+    /// Only write the first ceremony's statement here, for the custodians to approve
+    /// (`shuin ceremony approve`), and make nothing else. Run `init` again with the same
+    /// options and the approvals.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "first_ceremony",
+        conflicts_with = "approvals"
+    )]
+    statement_out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -414,6 +433,10 @@ fn run(cli: Cli) -> Result<()> {
                 development: false,
                 first_admin_csr: Some(args.first_admin_csr),
                 custodian_csrs: args.custodian_csr,
+                first_ceremony: args.first_ceremony.map(|file| init::FirstCeremonyOptions {
+                    file,
+                    approvals: args.approvals,
+                }),
                 custodians: match (args.custodians, args.threshold, args.shares_out) {
                     (Some(custodians), Some(threshold), Some(shares_out)) => {
                         Some(seal_init::CustodianOptions {
@@ -425,6 +448,9 @@ fn run(cli: Cli) -> Result<()> {
                     _ => None,
                 },
             };
+            if let Some(out) = &args.statement_out {
+                return init::write_statement(&options, out);
+            }
             let config = runtime()?.block_on(init::init(&options, &SystemClock, &OsRandom))?;
             println!("instance created in {}", options.data.display());
             println!(

@@ -341,7 +341,7 @@ fn ceremony_flow(
     let completed = setup
         .ledger()
         .into_iter()
-        .find(|e| e["kind"] == "ceremony.completed")
+        .find(|e| e["kind"] == "ceremony.completed" && e["payload"]["ceremony_id"] == "rekey-2026")
         .unwrap();
     let record: Value = serde_json::from_slice(&std::fs::read(&record_path).unwrap()).unwrap();
     assert_eq!(completed["payload"]["record"], record);

@@ -417,33 +417,11 @@ fn the_production_walkthrough_with_personal_keys_and_every_impersonation_refused
     assert_eq!(report["operator_requests_verified"], requests, "{report}");
 }
 
-/// Enrols two custodians' ceremony keys, has them approve a re-key of the issuing CA,
-/// and runs it as the admin; the record verifies offline.
+/// Two custodians (whose operator keys `init` enrolled as their ceremony keys) approve a
+/// re-key of the issuing CA, and the admin runs it; the record verifies offline.
 fn ceremony(walk: &Walk, admin: &[OsString]) {
     let work = walk.instance.work.path();
     let run = |args: &[&str], key: &[OsString]| -> Value { walk.ok(args, key) };
-    for name in [CUSTODIANS[0], CUSTODIANS[2]] {
-        let key = common::operators::key_path(work, name);
-        let public = work.join(format!("{}.pub.pem", hex::encode(name)));
-        succeed(
-            shuin()
-                .args(["ceremony", "public-key", "--key"])
-                .arg(&key)
-                .arg("--out")
-                .arg(&public),
-        );
-        run(
-            &[
-                "ceremony",
-                "enroll-custodian",
-                "--name",
-                name,
-                "--public-key",
-                public.to_str().unwrap(),
-            ],
-            admin,
-        );
-    }
     let not_before = shuin_core::timefmt::rfc3339(now() - std::time::Duration::from_secs(3600));
     let file = work.join("rekey.toml");
     std::fs::write(
@@ -508,8 +486,11 @@ validity_days = 3650
         .into_iter()
         .filter(|e| e["kind"] == "ceremony.completed")
         .collect();
-    assert_eq!(completed.len(), 1);
-    assert_eq!(completed[0]["actor"]["name"], ADMIN);
+    // The first key ceremony (at init, which made the root and issuing keys), then this.
+    assert_eq!(completed.len(), 2);
+    assert_eq!(completed[0]["payload"]["ceremony_id"], "first-keys");
+    assert_eq!(completed[0]["actor"]["name"], "shuin-init");
+    assert_eq!(completed[1]["actor"]["name"], ADMIN);
     let record = outcome["record"].as_str().unwrap();
     succeed(shuin().args(["ceremony", "verify", "--record", record]));
 }

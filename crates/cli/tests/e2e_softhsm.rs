@@ -199,7 +199,7 @@ fn an_instance_on_softhsm_issues_and_its_keys_stay_in_the_token() {
 
     // pkcs11-tool sees the private keys as sensitive and never extractable.
     if let Some(listing) = hsm.list_objects() {
-        for label in ["shuin-root", "shuin-issuing", "shuin-operator-ca"] {
+        for label in ["shuin-root-ca", "shuin-issuing-ca", "shuin-operator-ca"] {
             let block = private_key_block(&listing, label)
                 .unwrap_or_else(|| panic!("no private key {label}: {listing}"));
             let access = block
@@ -226,8 +226,8 @@ fn an_extractable_issuing_key_stops_serve_at_start() {
 
     // Swap the issuing key for one made extractable on purpose, under the same label.
     hsm.token.use_in_this_process();
-    assert_eq!(hsm.token.destroy_objects("shuin-issuing").unwrap(), 2);
-    hsm.token.create_careless_key("shuin-issuing").unwrap();
+    assert_eq!(hsm.token.destroy_objects("shuin-issuing-ca").unwrap(), 2);
+    hsm.token.create_careless_key("shuin-issuing-ca").unwrap();
 
     let mut child = shuin()
         .args(["serve", "--data"])
@@ -260,4 +260,146 @@ fn an_extractable_issuing_key_stops_serve_at_start() {
         "{line}"
     );
     assert!(!stderr.contains(PIN));
+}
+
+#[test]
+fn the_root_and_issuing_keys_come_only_from_a_first_ceremony_that_m_custodians_approved() {
+    let Some(hsm) = hsm() else { return };
+    let work = hsm.dir.path();
+    let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let anchor = work.join("jlis.pem");
+    std::fs::write(&anchor, jlis.cert_pem().unwrap()).unwrap();
+    let csr = |name: &str, file: &str| {
+        let path = work.join(file);
+        std::fs::write(&path, common::operators::make_key(work, name)).unwrap();
+        path
+    };
+    let admin_csr = csr(ADMIN, "admin.csr");
+    let custodians = ["保管 一", "保管 二", "保管 三"];
+    let custodian_csrs: Vec<PathBuf> = custodians
+        .iter()
+        .enumerate()
+        .map(|(i, name)| csr(name, &format!("c{i}.csr")))
+        .collect();
+    let data = work.join("inst");
+    let init = |public_url: &str| {
+        let mut command = shuin();
+        command
+            .args(["init", "--data"])
+            .arg(&data)
+            .args(hsm.init_args(&hsm.pin_file))
+            .envs(hsm.env())
+            .arg("--jpki-trust-anchor")
+            .arg(&anchor)
+            .args(["--jpki-crl", "x.crl", "--public-url", public_url])
+            .args(["--policy-oid", POLICY, "--first-admin-csr"])
+            .arg(&admin_csr);
+        for path in &custodian_csrs {
+            command.arg("--custodian-csr").arg(path);
+        }
+        command
+    };
+    let refused = |command: &mut Command, expected: &str| {
+        let out = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!data.exists(), "a refused init leaves nothing behind");
+    };
+    let url = "http://127.0.0.1:1";
+
+    // Without a ceremony, init on a token makes no keys.
+    refused(&mut init(url), "first key ceremony");
+
+    // The statement; approvals by the custodians' operator keys.
+    let file = work.join("first.toml");
+    std::fs::write(&file, common::first_ceremony::ceremony_file(&custodians, 2)).unwrap();
+    let statement = |public_url: &str, out: &str| {
+        let path = work.join(out);
+        let done = init(public_url)
+            .arg("--first-ceremony")
+            .arg(&file)
+            .arg("--statement-out")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        assert!(!data.exists(), "--statement-out makes nothing else");
+        path
+    };
+    let approve = |statement: &Path, custodian: &str, out: &str| {
+        let path = work.join(out);
+        let done = shuin()
+            .args(["ceremony", "approve", "--statement"])
+            .arg(statement)
+            .args(["--custodian", custodian, "--key"])
+            .arg(common::operators::key_path(work, custodian))
+            .arg("--out")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        path
+    };
+    let ours = statement(url, "statement.json");
+    let a = approve(&ours, custodians[0], "a.json");
+    let c = approve(&ours, custodians[2], "c.json");
+    // An approval of another instance's statement (another URL) does not count.
+    let other = statement("http://127.0.0.1:2", "other.json");
+    let b_other = approve(&other, custodians[1], "b-other.json");
+    let with = |approvals: &[&Path]| {
+        let mut command = init(url);
+        command.arg("--first-ceremony").arg(&file);
+        for path in approvals {
+            command.arg("--approval").arg(path);
+        }
+        command
+    };
+    refused(&mut with(&[&a]), "needs 2 custodian approvals");
+    refused(&mut with(&[&a, &a]), "approval");
+    refused(&mut with(&[&a, &b_other]), "approves another statement");
+    if let Some(listing) = hsm.list_objects() {
+        assert!(!listing.contains("shuin-root-ca"), "{listing}");
+    }
+
+    // Two of three: the ceremony runs inside init and the instance adopts its keys.
+    let made = with(&[&a, &c]).output().unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let config = std::fs::read_to_string(data.join("shuin.toml")).unwrap();
+    assert!(config.contains("object=shuin-root-ca"), "{config}");
+    assert!(config.contains("object=shuin-issuing-ca"), "{config}");
+    let record = data.join("ceremonies/first-keys.json");
+    let verified = shuin()
+        .args(["ceremony", "verify", "--record"])
+        .arg(&record)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&verified.stdout);
+    assert!(verified.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("approved by {}, {}", custodians[0], custodians[2])),
+        "{text}"
+    );
+    // The issuing CA certificate the instance uses is the one in the record.
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let issuing = std::fs::read_to_string(data.join("ca/issuing.pem")).unwrap();
+    let der = der::pem::decode_vec(issuing.as_bytes()).unwrap().1;
+    use base64::Engine;
+    assert_eq!(
+        record["results"][3]["certificate"],
+        base64::engine::general_purpose::STANDARD.encode(der)
+    );
 }

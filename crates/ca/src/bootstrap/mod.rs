@@ -1,8 +1,13 @@
-//! Bootstrap at `shuin init`: the root, issuing and operator CA keys are generated in the
-//! key backend (each step recorded in the facility book first, the keys' attributes
-//! checked against the issuer key policy), the root and issuing CA certificates are made
-//! on one record -> lint -> sign -> verify path, the root's first CRL is signed while the
-//! root key is at hand, and the operator CA is made with its first operators.
+//! Bootstrap at `shuin init`: keys are generated in the key backend (each step recorded
+//! in the facility book first, the keys' attributes checked against the issuer key
+//! policy), CA certificates are made on one record -> lint -> sign -> verify path, the
+//! root's first CRL is signed while the root key is at hand, and the operator CA is made
+//! with its first operators.
+//!
+//! On the software backend (development, tests) [`bootstrap`] makes the root and issuing
+//! keys in one step. On a production backend `init` calls [`operator_side`] only, the
+//! first key ceremony (`crate::ceremony`, M custodians' approvals) makes the root and
+//! issuing keys, and [`first_root_crl`] follows.
 //!
 //! Files, the JPKI anchors and `shuin.toml` are the composition root's business: this
 //! module returns the keys' URIs and the certificates' DER.
@@ -249,8 +254,25 @@ fn spki(signer: &dyn Signer) -> Result<spki::SubjectPublicKeyInfoOwned, Bootstra
     })
 }
 
-/// Makes the CA: keys, root and issuing certificates, the root's first CRL, and the
-/// operator CA with its first operators. Every step is ledgered before it happens.
+/// The root and issuing keys and CA certificates of an instance.
+pub struct IssuerKeys {
+    pub root_key: KeyRef,
+    pub issuing_key: KeyRef,
+    pub root_der: Vec<u8>,
+    pub issuing_der: Vec<u8>,
+}
+
+/// The operator CA and the operators enrolled at init.
+pub struct OperatorSide {
+    pub operator_ca_key: KeyRef,
+    pub operator_ca_der: Vec<u8>,
+    pub enrolled: Vec<Enrolled>,
+}
+
+/// The one-step bootstrap (the software backend in development and tests): the root and
+/// issuing keys and certificates, the root's first CRL, then the operator CA. On a
+/// production backend the first key ceremony makes the issuer keys instead (see
+/// [`operator_side`] and [`first_root_crl`]).
 pub async fn bootstrap(
     store: Arc<dyn CaStore>,
     place: &KeyPlace<'_>,
@@ -259,21 +281,41 @@ pub async fn bootstrap(
     clock: &dyn Clock,
     rng: &dyn RandomSource,
 ) -> Result<Bootstrapped, BootstrapError> {
-    let now = clock.now();
-    let (root_key, root_signer) =
-        generate_key(store.as_ref(), place, "root", plan.root_key, by, now).await?;
-    let (issuing_key, issuing_signer) =
-        generate_key(store.as_ref(), place, "issuing", plan.issuing_key, by, now).await?;
-    let (operator_ca_key, operator_ca_signer) = generate_key(
-        store.as_ref(),
-        place,
-        "operator-ca",
-        KeySpec::EcP256,
-        by,
-        now,
+    let (issuer, root_signer) = issuer_keys(store.as_ref(), place, plan, by, clock, rng).await?;
+    first_root_crl(
+        store.clone(),
+        &root_signer,
+        &issuer.root_der,
+        plan.root_crl_lifetime,
+        clock,
     )
     .await?;
+    let operators = operator_side(store.as_ref(), place, plan, by, clock, rng).await?;
+    Ok(Bootstrapped {
+        root_key: issuer.root_key,
+        issuing_key: issuer.issuing_key,
+        operator_ca_key: operators.operator_ca_key,
+        root_der: issuer.root_der,
+        issuing_der: issuer.issuing_der,
+        operator_ca_der: operators.operator_ca_der,
+        enrolled: operators.enrolled,
+    })
+}
 
+/// Generates the root and issuing keys and makes their CA certificates (one-step path).
+async fn issuer_keys(
+    store: &dyn CaStore,
+    place: &KeyPlace<'_>,
+    plan: &BootstrapPlan<'_>,
+    by: &Actor,
+    clock: &dyn Clock,
+    rng: &dyn RandomSource,
+) -> Result<(IssuerKeys, Arc<dyn Signer>), BootstrapError> {
+    let now = clock.now();
+    let (root_key, root_signer) =
+        generate_key(store, place, "root", plan.root_key, by, now).await?;
+    let (issuing_key, issuing_signer) =
+        generate_key(store, place, "issuing", plan.issuing_key, by, now).await?;
     let root_name = ca_name(
         plan.ca_name,
         &format!("{} Root CA", plan.ca_name),
@@ -296,15 +338,8 @@ pub async fn bootstrap(
         what: "root template",
         source,
     })?;
-    let root_der = sign_ca_certificate(
-        store.as_ref(),
-        &root_template,
-        root_signer.as_ref(),
-        "root",
-        by,
-        now,
-    )
-    .await?;
+    let root_der =
+        sign_ca_certificate(store, &root_template, root_signer.as_ref(), "root", by, now).await?;
     let root_identity = IssuerIdentity {
         name: root_name,
         key_id: shuin_core::x509::extensions::key_identifier(
@@ -328,7 +363,7 @@ pub async fn bootstrap(
         source,
     })?;
     let issuing_der = sign_ca_certificate(
-        store.as_ref(),
+        store,
         &issuing_template,
         root_signer.as_ref(),
         "issuing",
@@ -336,15 +371,44 @@ pub async fn bootstrap(
         now,
     )
     .await?;
-    // The root's first CRL, signed while the root key is at hand (later: `shuin crl --root`).
+    Ok((
+        IssuerKeys {
+            root_key,
+            issuing_key,
+            root_der,
+            issuing_der,
+        },
+        root_signer,
+    ))
+}
+
+/// The root's first CRL, signed while the root key is at hand (later: `shuin crl --root`).
+pub async fn first_root_crl(
+    store: Arc<dyn CaStore>,
+    root_signer: &Arc<dyn Signer>,
+    root_der: &[u8],
+    lifetime: Duration,
+    clock: &dyn Clock,
+) -> Result<(), BootstrapError> {
+    let root =
+        x509_cert::Certificate::from_der(root_der).map_err(|source| BootstrapError::Encoding {
+            what: "root certificate",
+            source,
+        })?;
+    let root_identity = IssuerIdentity {
+        name: root.tbs_certificate.subject.clone(),
+        key_id: shuin_core::x509::extensions::key_identifier(
+            &root.tbs_certificate.subject_public_key_info,
+        ),
+    };
     publish_crl(
-        store.clone(),
+        store,
         clock,
         CrlScope {
             name: "root",
-            signer: &root_signer,
+            signer: root_signer,
             issuer: &root_identity,
-            lifetime: plan.root_crl_lifetime,
+            lifetime,
         },
         CrlContents {
             extra_extensions: Vec::new(),
@@ -354,9 +418,24 @@ pub async fn bootstrap(
     )
     .await
     .map_err(BootstrapError::RootCrl)?;
+    Ok(())
+}
+
+/// Generates the operator CA key, makes its certificate and enrols the first operators.
+pub async fn operator_side(
+    store: &dyn CaStore,
+    place: &KeyPlace<'_>,
+    plan: &BootstrapPlan<'_>,
+    by: &Actor,
+    clock: &dyn Clock,
+    rng: &dyn RandomSource,
+) -> Result<OperatorSide, BootstrapError> {
+    let now = clock.now();
+    let (operator_ca_key, signer) =
+        generate_key(store, place, "operator-ca", KeySpec::EcP256, by, now).await?;
     let (operator_ca_der, enrolled) = operator_ca(
-        store.as_ref(),
-        operator_ca_signer,
+        store,
+        signer,
         plan.ca_name,
         &plan.operators,
         plan.root_crl_lifetime,
@@ -364,12 +443,8 @@ pub async fn bootstrap(
         now,
     )
     .await?;
-    Ok(Bootstrapped {
-        root_key,
-        issuing_key,
+    Ok(OperatorSide {
         operator_ca_key,
-        root_der,
-        issuing_der,
         operator_ca_der,
         enrolled,
     })

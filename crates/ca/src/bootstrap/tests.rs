@@ -89,12 +89,14 @@ async fn bootstrap_makes_a_root_an_issuing_ca_and_an_operator_ca_in_order() {
         "key.generated",
         "key.generating",
         "key.generated",
+        "ca_certificate.signing",
+        "ca_certificate.issued",
+        "ca_certificate.signing",
+        "ca_certificate.issued",
+        "crl.signing",
+        "crl.issued",
         "key.generating",
         "key.generated",
-        "ca_certificate.signing",
-        "ca_certificate.issued",
-        "ca_certificate.signing",
-        "ca_certificate.issued",
     ];
     assert_eq!(&kinds[..expected_start.len()], expected_start);
     assert!(kinds.iter().any(|k| k == OPERATOR_CA_CREATED), "{kinds:?}");

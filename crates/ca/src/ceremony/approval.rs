@@ -179,7 +179,7 @@ mod tests {
             threshold: 2,
             instance: InstanceBinding {
                 public_url: "https://ca.example.jp".into(),
-                root_certificate_sha256: "00".into(),
+                root_certificate_sha256: Some("00".into()),
                 key_backend: "software".into(),
                 token: None,
             },

@@ -11,6 +11,7 @@ mod approval;
 mod custodians;
 mod error;
 mod file;
+mod first;
 mod record;
 mod run;
 mod statement;
@@ -20,6 +21,7 @@ pub use approval::{approve, check, read as read_approval, Approval, APPROVAL_FOR
 pub use custodians::{enroll, enrolled, read_public_key, CustodianRoles, EnrolledKey};
 pub use error::{BoxError, CeremonyError, Result};
 pub use file::{CaCertificateProfile, CeremonyFile, Step, INSTANCE_ISSUING, INSTANCE_ROOT};
+pub use first::{adopt, first_keys, run_first, Adopted, FirstKeys, FirstPlan, FirstRun};
 pub use record::{
     canonical_bytes, verify, CustodianKey, Record, StepResult, Verified, RECORD_FORMAT,
 };
@@ -27,6 +29,6 @@ pub use run::{run, statement_for, CeremonyBackend, RunOptions, RunOutcome};
 pub use statement::{
     algorithm_by_name, build as build_statement, canonical as canonical_statement,
     identity_of_certificate, parse as parse_statement, serial, sha256_hex, spec_algorithm,
-    spki_algorithm, summary, tbs_for, InstanceBinding, InstanceFacts, SignStep, Statement,
-    StatementCustodian, StatementStep, STATEMENT_FORMAT,
+    spki_algorithm, summary, tbs_for, InstanceBinding, InstanceCa, InstanceFacts, SignStep,
+    Statement, StatementCustodian, StatementStep, STATEMENT_FORMAT,
 };

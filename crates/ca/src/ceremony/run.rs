@@ -48,9 +48,10 @@ pub struct RunOptions<'a> {
     pub file: &'a CeremonyFile,
     /// The instance the ceremony belongs to.
     pub instance: &'a InstanceFacts,
-    /// The URI of the instance's root key (`ca.root_key`).
+    /// The URI of the instance's root key (`ca.root_key`); unused in the first key
+    /// ceremony, which makes the instance's keys.
     pub root_key: &'a str,
-    /// The URI of the instance's issuing key (`ca.issuing_key`).
+    /// The URI of the instance's issuing key (`ca.issuing_key`); as `root_key`.
     pub issuing_key: &'a str,
     /// The approvals: where each came from (a file, an attachment) and its bytes.
     pub approvals: &'a [(String, Vec<u8>)],
@@ -73,6 +74,9 @@ pub struct RunOutcome {
     pub record_sha256: String,
     pub certificates: Vec<PathBuf>,
     pub keys: Vec<String>,
+    /// The record itself (verified), for a caller that adopts what it made.
+    #[serde(skip)]
+    pub contents: Record,
 }
 
 /// The statement of `file` for the instance, with the custodians enrolled in `store`,
@@ -326,6 +330,7 @@ where
         record_sha256,
         certificates,
         keys,
+        contents: record,
     })
 }
 
@@ -372,19 +377,28 @@ async fn perform<S: LedgerStore + ?Sized, B: CeremonyBackend>(
 ) -> Result<(Vec<StepResult>, Outputs)> {
     let backend = opened.keys();
     let b64 = base64::engine::general_purpose::STANDARD;
-    let root_der = &options.instance.root_der;
-    let (root_identity, root_spki) = super::statement::identity_of_certificate(root_der)?;
-    let (_, issuing_spki) =
-        super::statement::identity_of_certificate(&options.instance.issuing_der)?;
+    // The instance's root (certificate, identity, key) and issuing key, if it has them.
+    let instance = match &options.instance.ca {
+        Some(ca) => {
+            let (root_identity, root_spki) =
+                super::statement::identity_of_certificate(&ca.root_der)?;
+            let (_, issuing_spki) = super::statement::identity_of_certificate(&ca.issuing_der)?;
+            Some((&ca.root_der, root_identity, root_spki, issuing_spki))
+        }
+        None => None,
+    };
     // Signers by ceremony key name, and root certificates made, by step number.
     let mut signers: BTreeMap<String, Arc<dyn Signer>> = BTreeMap::new();
     let mut made: BTreeMap<u32, (IssuerIdentity, Vec<u8>)> = BTreeMap::new();
     let mut results = Vec::new();
     let mut outputs = Vec::new();
     let instance_signer = |name: &str| -> Result<Arc<dyn Signer>> {
+        let (_, _, root_spki, issuing_spki) = instance
+            .as_ref()
+            .ok_or_else(|| invalid(format!("this instance has no {name} key yet")))?;
         let (uri, expected) = match name {
-            INSTANCE_ROOT => (options.root_key, &root_spki),
-            _ => (options.issuing_key, &issuing_spki),
+            INSTANCE_ROOT => (options.root_key, root_spki),
+            _ => (options.issuing_key, issuing_spki),
         };
         let key = KeyRef::parse(uri).context("instance key")?;
         let signer = backend
@@ -465,6 +479,12 @@ async fn perform<S: LedgerStore + ?Sized, B: CeremonyBackend>(
                 let (issuer_signer, issuer_identity, issuer_certificate) =
                     match (sign.issuer_certificate_sha256.as_ref(), sign.issuer_step) {
                         (Some(pinned), _) => {
+                            let (root_der, root_identity, _, _) =
+                                instance.as_ref().ok_or_else(|| {
+                                    invalid(
+                                        "the statement names a root this instance does not have",
+                                    )
+                                })?;
                             if *pinned != sha256_hex(root_der) {
                                 return Err(invalid(
                                     "the instance's root certificate changed since the statement",
@@ -473,7 +493,7 @@ async fn perform<S: LedgerStore + ?Sized, B: CeremonyBackend>(
                             (
                                 instance_signer(INSTANCE_ROOT)?,
                                 Some(root_identity.clone()),
-                                Some(b64.encode(root_der)),
+                                Some(b64.encode(root_der.as_slice())),
                             )
                         }
                         (None, Some(step)) => {

@@ -47,8 +47,9 @@ pub struct Statement {
 #[serde(deny_unknown_fields)]
 pub struct InstanceBinding {
     pub public_url: String,
-    /// SHA-256 of the instance's root certificate (DER) when the statement was made.
-    pub root_certificate_sha256: String,
+    /// SHA-256 of the instance's root certificate (DER) when the statement was made;
+    /// `null` for the first key ceremony, which makes the instance's root.
+    pub root_certificate_sha256: Option<String>,
     /// `software` or `pkcs11`.
     pub key_backend: String,
     /// The token label for PKCS#11.
@@ -107,10 +108,34 @@ pub struct SignStep {
 pub struct InstanceFacts {
     pub public_url: String,
     pub policy_oid: String,
-    pub root_der: Vec<u8>,
-    pub issuing_der: Vec<u8>,
+    /// The instance's CA certificates; `None` before the first key ceremony.
+    pub ca: Option<InstanceCa>,
     pub key_backend: String,
     pub token: Option<String>,
+}
+
+/// The CA certificates of an instance (DER).
+#[derive(Debug, Clone)]
+pub struct InstanceCa {
+    pub root_der: Vec<u8>,
+    pub issuing_der: Vec<u8>,
+}
+
+/// What a serial is derived from: the instance's root certificate, or, in the first key
+/// ceremony (no root yet), the instance's URL and the custodians' keys, so that two
+/// instances' first ceremonies do not share serials.
+fn serial_seed(instance: &InstanceFacts, custodians: &[StatementCustodian]) -> String {
+    match &instance.ca {
+        Some(ca) => sha256_hex(&ca.root_der),
+        None => {
+            let mut seed = format!("first-ceremony\0{}", instance.public_url);
+            for custodian in custodians {
+                seed.push('\0');
+                seed.push_str(&custodian.public_key_sha256);
+            }
+            sha256_hex(seed.as_bytes())
+        }
+    }
 }
 
 /// The signature algorithm a key of `spec` signs with.
@@ -151,14 +176,15 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// The serial of step `index` (0-based): 16 bytes of SHA-256 over a label, the root
-/// certificate's hash, the ceremony id and the index, positive with the top byte never
+/// certificate's hash (or, in the first ceremony, a seed from the instance's URL and the
+/// custodians' keys), the ceremony id and the index, positive with the top byte never
 /// zero. A ceremony id runs once per instance, so serials do not repeat; the content of
 /// a CA certificate is chosen by the custodians, so the serial needs no unpredictability
 /// against a requester.
-pub fn serial(root_certificate_sha256: &str, ceremony_id: &str, index: usize) -> Result<Serial> {
+pub fn serial(seed: &str, ceremony_id: &str, index: usize) -> Result<Serial> {
     let digest = Sha256::new()
         .chain_update(b"shuin-ceremony-serial\0")
-        .chain_update(root_certificate_sha256.as_bytes())
+        .chain_update(seed.as_bytes())
         .chain_update(b"\0")
         .chain_update(ceremony_id.as_bytes())
         .chain_update(b"\0")
@@ -251,6 +277,22 @@ pub fn tbs_for(
     Ok((tbs, bytes))
 }
 
+/// A key the ceremony knows at this step: the instance's, or one generated earlier.
+fn known_key<'a>(
+    keys: &'a BTreeMap<String, (SignatureAlgorithm, Option<Vec<u8>>)>,
+    name: &str,
+) -> Result<&'a (SignatureAlgorithm, Option<Vec<u8>>)> {
+    keys.get(name).ok_or_else(|| {
+        if name == INSTANCE_ROOT || name == super::file::INSTANCE_ISSUING {
+            invalid(format!(
+                "the key {name:?} names the instance's {name} key, and this instance has none yet: the first key ceremony generates its keys under new labels"
+            ))
+        } else {
+            invalid(format!("unknown key {name:?}"))
+        }
+    })
+}
+
 /// Builds the statement. `custodian_keys` maps each enrolled custodian to the SHA-256 of
 /// the enrolled key.
 pub fn build(
@@ -258,9 +300,6 @@ pub fn build(
     instance: &InstanceFacts,
     custodian_keys: &BTreeMap<String, String>,
 ) -> Result<Statement> {
-    let root_sha256 = sha256_hex(&instance.root_der);
-    let (root_identity, root_spki) = identity_of_certificate(&instance.root_der)?;
-    let (_, issuing_spki) = identity_of_certificate(&instance.issuing_der)?;
     let base = instance.public_url.trim_end_matches('/');
     let mut custodians = Vec::new();
     for name in &file.custodians {
@@ -274,16 +313,24 @@ pub fn build(
             public_key_sha256: key.clone(),
         });
     }
-    // Per key: its algorithm, and its public key when it exists already.
+    let seed = serial_seed(instance, &custodians);
+    // Per key: its algorithm, and its public key when it exists already; the instance's
+    // root (hash and identity) when it has one.
     let mut keys: BTreeMap<String, (SignatureAlgorithm, Option<Vec<u8>>)> = BTreeMap::new();
-    keys.insert(
-        INSTANCE_ROOT.into(),
-        (spki_algorithm(&root_spki)?, Some(root_spki.clone())),
-    );
-    keys.insert(
-        super::file::INSTANCE_ISSUING.into(),
-        (spki_algorithm(&issuing_spki)?, Some(issuing_spki)),
-    );
+    let mut instance_root = None;
+    if let Some(ca) = &instance.ca {
+        let (root_identity, root_spki) = identity_of_certificate(&ca.root_der)?;
+        let (_, issuing_spki) = identity_of_certificate(&ca.issuing_der)?;
+        keys.insert(
+            INSTANCE_ROOT.into(),
+            (spki_algorithm(&root_spki)?, Some(root_spki)),
+        );
+        keys.insert(
+            super::file::INSTANCE_ISSUING.into(),
+            (spki_algorithm(&issuing_spki)?, Some(issuing_spki)),
+        );
+        instance_root = Some((sha256_hex(&ca.root_der), root_identity));
+    }
     // Root certificates made in this ceremony: key -> (step number, identity if known).
     let mut made_roots: BTreeMap<String, (u32, Option<IssuerIdentity>)> = BTreeMap::new();
     let mut steps = Vec::new();
@@ -310,24 +357,31 @@ pub fn build(
                 let start = shuin_core::timefmt::parse_rfc3339(not_before)
                     .ok_or_else(|| invalid(format!("not_before {not_before:?}")))?;
                 let end = start + Duration::from_secs(u64::from(*validity_days) * 86_400);
-                let (algorithm, _) = keys
-                    .get(issuer_key)
-                    .ok_or_else(|| invalid(format!("unknown key {issuer_key:?}")))?;
-                let subject_spki = keys.get(subject_key).and_then(|(_, spki)| spki.clone());
+                let (algorithm, _) = known_key(&keys, issuer_key)?;
+                let subject_spki = known_key(&keys, subject_key)?.1.clone();
                 let issuing = *profile == CaCertificateProfile::Issuing;
                 let (issuer_certificate_sha256, issuer_step, issuer) = match profile {
                     CaCertificateProfile::Root => (None, None, None),
-                    CaCertificateProfile::Issuing => match made_roots.get(issuer_key) {
-                        Some((number, identity)) => (None, Some(*number), identity.clone()),
-                        None => (Some(root_sha256.clone()), None, Some(root_identity.clone())),
-                    },
+                    CaCertificateProfile::Issuing => {
+                        match (made_roots.get(issuer_key), &instance_root) {
+                            (Some((number, identity)), _) => (None, Some(*number), identity.clone()),
+                            (None, Some((sha256, identity))) => {
+                                (Some(sha256.clone()), None, Some(identity.clone()))
+                            }
+                            (None, None) => {
+                                return Err(invalid(format!(
+                                    "the key {issuer_key:?} has no root certificate: this instance has no root yet"
+                                )))
+                            }
+                        }
+                    }
                 };
                 let step_number = u32::try_from(index + 1).context("step count")?;
                 let mut sign = SignStep {
                     profile: *profile,
                     subject_key: subject_key.clone(),
                     issuer_key: issuer_key.clone(),
-                    serial: serial(&root_sha256, &file.id, index)?.to_hex(),
+                    serial: serial(&seed, &file.id, index)?.to_hex(),
                     common_name: common_name.clone(),
                     organization: organization.clone(),
                     not_before: shuin_core::timefmt::rfc3339(start),
@@ -369,7 +423,7 @@ pub fn build(
         threshold: file.threshold,
         instance: InstanceBinding {
             public_url: base.to_owned(),
-            root_certificate_sha256: root_sha256,
+            root_certificate_sha256: instance_root.map(|(sha256, _)| sha256),
             key_backend: instance.key_backend.clone(),
             token: instance.token.clone(),
         },

@@ -4,6 +4,7 @@
 // Test support code: panicking on a broken fixture is the right failure.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod first_ceremony;
 pub mod operators;
 pub use operators::ADMIN;
 
@@ -118,6 +119,14 @@ impl Instance {
                 path
             }
         };
+        // On a token, the first key ceremony makes the root and issuing keys; it needs
+        // at least one custodian.
+        let on_token = backend_args.iter().any(|a| a == "pkcs11");
+        let custodians: Vec<&str> = if on_token && custodians.is_empty() {
+            vec![first_ceremony::CEREMONY_CUSTODIAN]
+        } else {
+            custodians.to_vec()
+        };
         let mut custodian_args: Vec<std::ffi::OsString> = Vec::new();
         for (i, name) in custodians.iter().enumerate() {
             let path = work.path().join(format!("custodian-{i}.csr"));
@@ -127,26 +136,37 @@ impl Instance {
         }
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
-        let status = shuin()
-            .args(["init", "--data"])
-            .arg(&data)
-            .args(backend_args)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .arg("--jpki-trust-anchor")
-            .arg(&anchor)
-            .arg("--jpki-crl")
-            .arg(&crl_path)
-            .arg("--first-admin-csr")
-            .arg(&admin_csr)
-            .args(&custodian_args)
-            .args([
-                "--public-url",
-                &base,
-                "--policy-oid",
-                POLICY,
-                "--responsible-person",
-                "責任者 花子",
-            ])
+        let init_command = || {
+            let mut command = shuin();
+            command
+                .args(["init", "--data"])
+                .arg(&data)
+                .args(backend_args)
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .arg("--jpki-trust-anchor")
+                .arg(&anchor)
+                .arg("--jpki-crl")
+                .arg(&crl_path)
+                .arg("--first-admin-csr")
+                .arg(&admin_csr)
+                .args(&custodian_args)
+                .args([
+                    "--public-url",
+                    &base,
+                    "--policy-oid",
+                    POLICY,
+                    "--responsible-person",
+                    "責任者 花子",
+                ]);
+            command
+        };
+        let ceremony_args = if on_token {
+            first_ceremony::first_ceremony_args(work.path(), &init_command, &custodians)
+        } else {
+            Vec::new()
+        };
+        let status = init_command()
+            .args(&ceremony_args)
             .stdout(Stdio::null())
             .status()
             .unwrap();

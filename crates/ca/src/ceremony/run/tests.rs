@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use crate::ceremony::InstanceCa;
 use crate::ceremony::{
     approve, enroll, identity_of_certificate, serial, tbs_for, CaCertificateProfile, SignStep,
 };
@@ -205,8 +206,10 @@ async fn recertify(
     let instance = InstanceFacts {
         public_url: "https://ca.example.jp".into(),
         policy_oid: POLICY.into(),
-        root_der,
-        issuing_der,
+        ca: Some(InstanceCa {
+            root_der,
+            issuing_der,
+        }),
         key_backend: "software".into(),
         token: None,
     };
