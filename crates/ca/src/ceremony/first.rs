@@ -299,6 +299,116 @@ not_before = "2026-01-01T00:00:00Z"
 validity_days = 3650
 "#;
 
+    /// The software backend in a directory, naming keys as `init` does.
+    struct Software(shuin_keys::SoftwareBackend);
+
+    impl CeremonyBackend for Software {
+        fn keys(&self) -> &dyn shuin_keys::KeyGenerator {
+            &self.0
+        }
+        fn attributes(&self) -> Option<&dyn shuin_keys::KeyAttributes> {
+            None
+        }
+        fn key_label(&self, label: &str) -> String {
+            label.to_owned()
+        }
+        fn key_uri(&self, label: &str) -> KeyRef {
+            KeyRef::software(&format!("{label}.key.pem"))
+        }
+    }
+
+    struct Custodians;
+
+    #[async_trait::async_trait]
+    impl CustodianRoles for Custodians {
+        async fn holds_key_custodian(&self, _name: &str) -> Result<bool> {
+            Ok(true)
+        }
+    }
+
+    /// Runs the first ceremony of [`FIRST`] with `approve` deciding whether custodian
+    /// "a" approves; returns the outcome and whether the root key exists afterwards.
+    async fn first_run(approve: bool) -> (Result<(RunOutcome, Adopted)>, bool) {
+        use shuin_keys::{KeyBackend, KeySpec, Signer, SoftwareSigner};
+        let (custodian, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
+        let instance = InstanceFacts {
+            public_url: "https://ca.example.jp".into(),
+            policy_oid: "1.2.392.200091.99.1".into(),
+            ca: None,
+            key_backend: "software".into(),
+            token: None,
+        };
+        let plan = FirstPlan::new(
+            file(FIRST),
+            instance,
+            vec![("a".into(), custodian.public_key_der().to_vec())],
+        )
+        .unwrap();
+        assert_eq!(plan.statement.instance.root_certificate_sha256, None);
+        let dir = tempfile::tempdir().unwrap();
+        let mut approvals = Vec::new();
+        if approve {
+            let approval = super::super::approval::approve(
+                &plan.statement,
+                &plan.statement_bytes,
+                "a",
+                &custodian,
+            )
+            .unwrap();
+            approvals.push(("a.json".to_owned(), serde_json::to_vec(&approval).unwrap()));
+            assert_eq!(plan.check_approvals(&approvals).unwrap(), ["a"]);
+        }
+        let store = shuin_store::sqlite::SqliteStore::in_memory().await.unwrap();
+        let keys = dir.path().join("keys");
+        let by = Actor {
+            name: "shuin-init".into(),
+            role: "ca_admin".into(),
+            zone: "high_security".into(),
+        };
+        let outcome = run_first(
+            &store,
+            &Custodians,
+            &plan,
+            FirstRun {
+                approvals: &approvals,
+                actor: by,
+                record_out: &dir.path().join("first.json"),
+                certificate_dir: dir.path(),
+            },
+            Software(shuin_keys::SoftwareBackend::new(&keys)),
+            &shuin_core::SystemClock,
+        )
+        .await;
+        let root_exists = shuin_keys::SoftwareBackend::new(&keys)
+            .signer(&KeyRef::software("root-1.key.pem"))
+            .is_ok();
+        (outcome, root_exists)
+    }
+
+    #[tokio::test]
+    async fn an_approved_first_ceremony_gives_the_instance_its_root_and_issuing_ca() {
+        let (outcome, root_exists) = first_run(true).await;
+        let (_, adopted) = outcome.unwrap();
+        assert!(root_exists);
+        assert_eq!(adopted.root_key.as_str(), "soft:root-1.key.pem");
+        assert_eq!(adopted.issuing_key.as_str(), "soft:issuing-1.key.pem");
+        let root = <x509_cert::Certificate as der::Decode>::from_der(&adopted.root_der).unwrap();
+        let issuing =
+            <x509_cert::Certificate as der::Decode>::from_der(&adopted.issuing_der).unwrap();
+        assert_eq!(issuing.tbs_certificate.issuer, root.tbs_certificate.subject);
+    }
+
+    #[tokio::test]
+    async fn without_the_approvals_the_first_ceremony_generates_nothing() {
+        let (outcome, root_exists) = first_run(false).await;
+        assert!(
+            matches!(outcome, Err(crate::ceremony::CeremonyError::Refused { .. })),
+            "{:?}",
+            outcome.err()
+        );
+        assert!(!root_exists, "a key was generated without M approvals");
+    }
+
     fn file(text: &str) -> CeremonyFile {
         CeremonyFile::parse(text, "test").unwrap()
     }
