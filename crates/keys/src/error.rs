@@ -63,6 +63,26 @@ pub enum KeyError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A key service over the network (AWS KMS) failed; `retryable` when it was
+    /// throttled, timed out or could not be reached.
+    #[error("{service} {operation}: {detail}")]
+    Service {
+        /// The service, e.g. `AWS KMS`.
+        service: &'static str,
+        /// What was being done, e.g. `Sign`.
+        operation: &'static str,
+        /// The service's error code and message (never credentials).
+        detail: String,
+        /// Whether trying again later may succeed.
+        retryable: bool,
+    },
+    /// A signature from the backend does not verify under the key's public key: it is
+    /// refused, never used.
+    #[error("the signature made with {uri} does not verify under its public key; it was not used")]
+    BadSignature {
+        /// The key.
+        uri: String,
+    },
     /// The key's attributes break the issuer key policy (DESIGN.md section 7).
     #[error(
         "key {uri} fails the issuer key policy: {attribute} is {found}, it must be {required}"

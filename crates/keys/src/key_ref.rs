@@ -3,7 +3,7 @@
 use crate::KeyError;
 use std::fmt;
 
-/// A key's name: `soft:PATH` or `pkcs11:...` (RFC 7512).
+/// A key's name: `soft:PATH`, `pkcs11:...` (RFC 7512) or `awskms:KEY`.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct KeyRef(String);
 
@@ -17,9 +17,14 @@ impl KeyRef {
             crate::Pkcs11Uri::parse(uri)?;
             return Ok(Self(uri.to_owned()));
         }
+        if let Some(key_id) = uri.strip_prefix("awskms:") {
+            if !key_id.is_empty() && key_id.chars().all(|c| c.is_ascii_graphic()) {
+                return Ok(Self(uri.to_owned()));
+            }
+        }
         Err(KeyError::UnsupportedUri {
             uri: uri.to_owned(),
-            reason: "expected soft:PATH or pkcs11:...".into(),
+            reason: "expected soft:PATH, pkcs11:... or awskms:KEY (a key ARN, id or alias)".into(),
         })
     }
 
@@ -36,6 +41,16 @@ impl KeyRef {
     /// The URI text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// An AWS KMS key (its ARN, id, or `alias/NAME`).
+    pub fn aws_kms(key_id: &str) -> Self {
+        Self(format!("awskms:{key_id}"))
+    }
+
+    /// The key id of an `awskms:` URI.
+    pub fn aws_kms_key_id(&self) -> Option<&str> {
+        self.0.strip_prefix("awskms:")
     }
 
     /// The path of a `soft:` URI.

@@ -2,10 +2,13 @@
 //! rcgen `SigningKey`), and the backends that hold them.
 //!
 //! Keys are named by URI: `soft:PATH` for the software backend (development and tests
-//! only; every status output says so), `pkcs11:token=...;object=...` (RFC 7512) for HSMs.
+//! only; every status output says so), `pkcs11:token=...;object=...` (RFC 7512) for HSMs,
+//! `awskms:KEY` for AWS KMS (feature `awskms`).
 
 pub mod activation;
 mod attributes;
+#[cfg(feature = "awskms")]
+pub mod awskms;
 pub mod conformance;
 mod error;
 mod key_ref;

@@ -1,0 +1,55 @@
+//! A KMS key's metadata as evidence (survey theme ❸ 3-3): what the provider says about
+//! the key, read with `DescribeKey`.
+
+use aws_sdk_kms::types::KeyMetadata;
+use serde::Serialize;
+
+/// What KMS says about a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KmsKeyFacts {
+    pub arn: String,
+    pub region: String,
+    /// e.g. `ECC_NIST_P256`.
+    pub key_spec: Option<String>,
+    /// `SIGN_VERIFY` for a CA key.
+    pub key_usage: Option<String>,
+    /// `AWS_KMS` (generated in KMS), `EXTERNAL` (imported), `AWS_CLOUDHSM` or
+    /// `EXTERNAL_KEY_STORE`.
+    pub origin: Option<String>,
+    /// `CUSTOMER` or `AWS`.
+    pub key_manager: Option<String>,
+    /// e.g. `Enabled`, `PendingDeletion`.
+    pub key_state: Option<String>,
+    pub enabled: bool,
+    pub multi_region: Option<bool>,
+    /// RFC 3339, when KMS reports it.
+    pub creation_date: Option<String>,
+    /// The custom key store (CloudHSM cluster), if any.
+    pub custom_key_store_id: Option<String>,
+    pub cloud_hsm_cluster_id: Option<String>,
+}
+
+impl KmsKeyFacts {
+    pub(super) fn from_metadata(metadata: &KeyMetadata, region: &str) -> KmsKeyFacts {
+        fn text<T: AsRef<str>>(value: Option<&T>) -> Option<String> {
+            value.map(|v| v.as_ref().to_owned())
+        }
+        KmsKeyFacts {
+            arn: metadata.arn().unwrap_or(metadata.key_id()).to_owned(),
+            region: region.to_owned(),
+            key_spec: text(metadata.key_spec()),
+            key_usage: text(metadata.key_usage()),
+            origin: text(metadata.origin()),
+            key_manager: text(metadata.key_manager()),
+            key_state: text(metadata.key_state()),
+            enabled: metadata.enabled(),
+            multi_region: metadata.multi_region(),
+            creation_date: metadata.creation_date().and_then(|d| {
+                d.fmt(aws_sdk_kms::primitives::DateTimeFormat::DateTime)
+                    .ok()
+            }),
+            custom_key_store_id: metadata.custom_key_store_id().map(str::to_owned),
+            cloud_hsm_cluster_id: metadata.cloud_hsm_cluster_id().map(str::to_owned),
+        }
+    }
+}
