@@ -1,7 +1,11 @@
-//! The delegated OCSP responder (RFC 6960): responses are pre-signed for every issued
-//! certificate, refreshed at half their lifetime, re-signed when a status changes, and
-//! served from memory. Requests naming several certificates, other hash algorithms or
-//! unknown serials are signed on demand. Nonces are ignored, as RFC 8954 permits.
+//! The delegated OCSP responder (RFC 6960, the RFC 5019 profile): responses are
+//! pre-signed for every issued certificate, refreshed at half their lifetime, re-signed
+//! when a status changes, and served from memory. Nothing a stranger asks makes the key
+//! sign: a serial this CA never issued, or a CertID hashed other than with SHA-1, gets the
+//! unsigned `unauthorized` answer, and a request naming several certificates the unsigned
+//! `malformedRequest` (RFC 5019 section 2.1.1: one certificate per request). An issued
+//! certificate whose response is not pre-signed yet (just issued) is signed once and kept.
+//! Nonces are ignored, as RFC 8954 permits.
 
 use crate::issuance::{ca_actor, CaService, CaStore};
 use der::{Decode, Encode};
@@ -203,28 +207,46 @@ impl OcspService {
         };
         let mut signed = 0;
         for (serial, status) in due {
-            let Ok(cert_id) = self.issuer.cert_id(&serial) else {
-                continue;
-            };
-            match self.sign(vec![(cert_id, status)], now) {
-                Ok(der) => {
-                    let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-                    // Only keep it if the status did not change meanwhile.
-                    if state.statuses.get(&serial) == Some(&status) {
-                        state.cache.insert(
-                            serial,
-                            Cached {
-                                der: Arc::new(der),
-                                produced_at: now,
-                            },
-                        );
-                        signed += 1;
-                    }
-                }
+            match self.sign_and_keep(serial, status, now) {
+                Ok(Some(_)) => signed += 1,
+                Ok(None) => {}
                 Err(e) => tracing::error!(error = %e, "could not pre-sign an OCSP response"),
             }
         }
         signed
+    }
+
+    /// Signs the response for an issued `serial` and keeps it, unless the status changed
+    /// meanwhile (then `None`: the next round signs the new one).
+    fn sign_and_keep(
+        &self,
+        serial: Serial,
+        status: Status,
+        now: SystemTime,
+    ) -> Result<Option<Arc<Vec<u8>>>, OcspError> {
+        let cert_id = self
+            .issuer
+            .cert_id(&serial)
+            .map_err(|e| OcspError::Responder(e.to_string()))?;
+        let der = Arc::new(self.sign(vec![(cert_id, status)], now)?);
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        if state.statuses.get(&serial) != Some(&status) {
+            return Ok(None);
+        }
+        state.cache.insert(
+            serial,
+            Cached {
+                der: Arc::clone(&der),
+                produced_at: now,
+            },
+        );
+        Ok(Some(der))
+    }
+
+    /// The status of a certificate this CA issued; `None` for any other serial.
+    fn issued_status(&self, serial: &Serial) -> Option<Status> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        state.statuses.get(serial).copied()
     }
 
     fn sign(&self, answers: Vec<(CertId, Status)>, now: SystemTime) -> Result<Vec<u8>, OcspError> {
@@ -243,18 +265,6 @@ impl OcspService {
             .map_err(|e| OcspError::Responder(e.to_string()))?;
         ocsp::assemble_response(data, self.signer.algorithm(), &signature, &self.responder)
             .map_err(bad)
-    }
-
-    fn status_of(&self, id: &CertId) -> Status {
-        let Some(serial) = self.issuer.serial_of(id) else {
-            return Status::Unknown;
-        };
-        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        state
-            .statuses
-            .get(&serial)
-            .copied()
-            .unwrap_or(Status::Unknown)
     }
 }
 
@@ -324,16 +334,20 @@ impl OcspResponder for OcspService {
         if let Some(cached) = self.cached(&request) {
             return cached.as_ref().clone();
         }
-        let answers = request
-            .cert_ids
-            .into_iter()
-            .map(|id| {
-                let status = self.status_of(&id);
-                (id, status)
-            })
-            .collect();
-        match self.sign(answers, self.clock.now()) {
-            Ok(der) => der,
+        if request.cert_ids.len() != 1 {
+            return ocsp::malformed_request();
+        }
+        // Only a certificate this CA issued, asked for with our SHA-1 CertID, is answered.
+        let Some((serial, status)) = self
+            .cached_serial(&request)
+            .and_then(|serial| self.issued_status(&serial).map(|status| (serial, status)))
+        else {
+            return ocsp::unauthorized();
+        };
+        // Issued, not pre-signed yet: signed once here, then served from the cache.
+        match self.sign_and_keep(serial, status, self.clock.now()) {
+            Ok(Some(der)) => der.as_ref().clone(),
+            Ok(None) => ocsp::try_later(),
             Err(e) => {
                 tracing::error!(error = %e, "OCSP signing failed");
                 ocsp::try_later()
@@ -422,3 +436,6 @@ impl CaService {
             .unwrap_or_else(|| "shuin".into())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -227,6 +227,14 @@ pub fn internal_error() -> Vec<u8> {
         .unwrap_or_else(|_| vec![0x30, 0x03, 0x0a, 0x01, 0x02])
 }
 
+/// The unsigned `unauthorized` answer: the responder does not answer for that
+/// certificate (RFC 5019 section 2.2.3).
+pub fn unauthorized() -> Vec<u8> {
+    OcspResponse::unauthorized()
+        .to_der()
+        .unwrap_or_else(|_| vec![0x30, 0x03, 0x0a, 0x01, 0x06])
+}
+
 /// The unsigned `tryLater` answer.
 pub fn try_later() -> Vec<u8> {
     OcspResponse::try_later()

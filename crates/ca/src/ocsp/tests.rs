@@ -1,0 +1,135 @@
+//! Nothing a stranger asks makes the OCSP key sign: counted with a signer that counts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use shuin_core::x509::template::tbs_der;
+use shuin_core::SystemClock;
+use shuin_keys::{KeyError, KeySpec, SoftwareSigner};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use x509_ocsp::{OcspRequest, Request, TbsRequest, Version};
+
+#[derive(Debug)]
+struct Counting {
+    inner: SoftwareSigner,
+    signed: Arc<AtomicUsize>,
+}
+
+impl Signer for Counting {
+    fn algorithm(&self) -> shuin_core::SignatureAlgorithm {
+        self.inner.algorithm()
+    }
+    fn public_key_der(&self) -> &[u8] {
+        self.inner.public_key_der()
+    }
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        self.signed.fetch_add(1, Ordering::SeqCst);
+        self.inner.sign(message)
+    }
+}
+
+/// A responder whose certificate is also the issuer's (enough for the request paths),
+/// and the counter of its signatures.
+fn responder() -> (OcspService, Arc<AtomicUsize>) {
+    let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
+    let name = NameBuilder::new()
+        .country("JP")
+        .and_then(|b| b.common_name("Test Issuing"))
+        .unwrap()
+        .build();
+    let spki = spki::SubjectPublicKeyInfoOwned::from_der(key.public_key_der()).unwrap();
+    let template = CaProfile::root(
+        name,
+        spki,
+        Serial::from_magnitude(&[0x42]).unwrap(),
+        SystemClock.now(),
+        Duration::from_secs(86_400),
+    )
+    .unwrap();
+    let tbs = template.to_tbs(key.algorithm()).unwrap();
+    let signature = key.sign(&tbs_der(&tbs).unwrap()).unwrap();
+    let der = assemble_certificate(tbs, &signature)
+        .unwrap()
+        .to_der()
+        .unwrap();
+    let signed = Arc::new(AtomicUsize::new(0));
+    let signer = Arc::new(Counting {
+        inner: key,
+        signed: signed.clone(),
+    });
+    let service = OcspService::new(
+        signer,
+        &der,
+        &der,
+        Arc::new(SystemClock),
+        OcspSettings {
+            response_lifetime: Duration::from_secs(3600),
+        },
+    )
+    .unwrap();
+    (service, signed)
+}
+
+fn request(service: &OcspService, serials: &[u64]) -> Vec<u8> {
+    let request_list = serials
+        .iter()
+        .map(|n| Request {
+            req_cert: service
+                .issuer
+                .cert_id(&Serial::from_magnitude(&n.to_be_bytes()).unwrap())
+                .unwrap(),
+            single_request_extensions: None,
+        })
+        .collect();
+    OcspRequest {
+        tbs_request: TbsRequest {
+            version: Version::V1,
+            requestor_name: None,
+            request_list,
+            request_extensions: None,
+        },
+        optional_signature: None,
+    }
+    .to_der()
+    .unwrap()
+}
+
+fn serial(n: u64) -> Serial {
+    Serial::from_magnitude(&n.to_be_bytes()).unwrap()
+}
+
+#[test]
+fn serials_never_issued_get_unauthorized_and_sign_nothing() {
+    let (service, signed) = responder();
+    service.add_issued(serial(7));
+    for n in 1_000..3_000u64 {
+        let answer = service.respond(&request(&service, &[n]));
+        assert_eq!(answer, ocsp::unauthorized());
+    }
+    assert_eq!(signed.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn several_certificates_in_one_request_are_malformed_and_sign_nothing() {
+    let (service, signed) = responder();
+    service.add_issued(serial(7));
+    service.add_issued(serial(8));
+    let answer = service.respond(&request(&service, &[7, 8]));
+    assert_eq!(answer, ocsp::malformed_request());
+    assert_eq!(signed.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn an_issued_certificate_not_yet_pre_signed_is_signed_once_and_kept() {
+    let (service, signed) = responder();
+    service.add_issued(serial(7));
+    let first = service.respond(&request(&service, &[7]));
+    assert_eq!(signed.load(Ordering::SeqCst), 1);
+    assert_ne!(first, ocsp::unauthorized());
+    for _ in 0..10 {
+        assert_eq!(service.respond(&request(&service, &[7])), first);
+    }
+    assert_eq!(signed.load(Ordering::SeqCst), 1, "served from the cache");
+    // The pre-signing round has nothing left to do for it.
+    assert_eq!(service.presign(usize::MAX), 0);
+}
