@@ -8,6 +8,7 @@ mod ledger;
 mod ocsp;
 mod problem;
 mod repository;
+pub mod serving;
 
 use axum::Router;
 use shuin_ra::RaService;
