@@ -14,13 +14,23 @@ use shuin_ra::ApplicationOutcome;
 
 const MAX_BODY: usize = shuin_ra::MAX_APPLICATION_BYTES;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
+/// The applicant routes; those that write are admitted per client by `limiter`.
+pub(crate) fn routes(
+    limiter: std::sync::Arc<crate::rate_limit::RateLimiter>,
+    clock: std::sync::Arc<dyn shuin_core::Clock>,
+) -> Router<AppState> {
+    let writes = Router::new()
         .route("/api/v1/challenges", post(create_challenge))
         .route("/api/v1/applications", post(submit_application))
-        .route("/api/v1/applications/{id}", get(application))
         .route("/api/v1/revocations", post(submit_revocation))
         .route("/api/v1/enrollments", post(enroll))
+        .route_layer(axum::middleware::from_fn_with_state(
+            (limiter, clock),
+            crate::rate_limit::admit,
+        ));
+    Router::new()
+        .merge(writes)
+        .route("/api/v1/applications/{id}", get(application))
 }
 
 async fn create_challenge(State(state): State<AppState>) -> Response {

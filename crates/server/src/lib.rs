@@ -7,6 +7,7 @@ mod applicant;
 mod ledger;
 mod ocsp;
 mod problem;
+pub mod rate_limit;
 mod repository;
 pub mod serving;
 
@@ -44,10 +45,17 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-/// All routes of the all-in-one server.
+/// All routes of the all-in-one server, with the default per-client limits.
 pub fn router(state: AppState) -> Router {
+    router_with(state, rate_limit::RateLimits::default())
+}
+
+/// All routes of the all-in-one server; the applicant routes that write are admitted
+/// per client address under `limits`.
+pub fn router_with(state: AppState, limits: rate_limit::RateLimits) -> Router {
+    let limiter = Arc::new(rate_limit::RateLimiter::new(limits));
     Router::new()
-        .merge(applicant::routes())
+        .merge(applicant::routes(limiter, state.clock.clone()))
         .merge(repository::routes())
         .merge(ocsp::routes())
         .merge(ledger::routes())

@@ -39,6 +39,7 @@ fn title_for(code: ReasonCode) -> &'static str {
         C::InternalError => "Internal error / 内部エラー",
         C::NotFound => "Not found / 見つかりません",
         C::Unauthorized => "Unauthorized / 認証されていません",
+        C::RateLimited => "Too many requests / リクエストが多すぎます",
         _ => "Application refused / 申請を受け付けられません",
     }
 }
