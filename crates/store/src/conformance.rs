@@ -237,6 +237,46 @@ async fn nonces<S: NonceStore>(store: &S) -> Result<(), String> {
         .await
         .map_err(|e| fail("consume", e))?;
     ensure!(late == NonceOutcome::Expired, "expired nonce, got {late:?}");
+    // Purging: only nonces expired before the cut-off go, at most `limit` at a time;
+    // a purged nonce is refused as unknown.
+    store
+        .insert_nonce("old-1", now - Duration::from_secs(7200))
+        .await
+        .map_err(|e| fail("insert", e))?;
+    store
+        .insert_nonce("old-2", now - Duration::from_secs(7200))
+        .await
+        .map_err(|e| fail("insert", e))?;
+    let cut = now - Duration::from_secs(3600);
+    let purged = store
+        .purge_expired_nonces(cut, 1)
+        .await
+        .map_err(|e| fail("purge", e))?;
+    ensure!(
+        purged == 1,
+        "a purge takes at most its limit, took {purged}"
+    );
+    let purged = store
+        .purge_expired_nonces(cut, 100)
+        .await
+        .map_err(|e| fail("purge", e))?;
+    ensure!(purged == 1, "the second old nonce goes next, took {purged}");
+    let gone = store
+        .consume_nonce("old-1", now)
+        .await
+        .map_err(|e| fail("consume", e))?;
+    ensure!(
+        gone == NonceOutcome::Unknown,
+        "a purged nonce, got {gone:?}"
+    );
+    let kept = store
+        .consume_nonce("n1", now)
+        .await
+        .map_err(|e| fail("consume", e))?;
+    ensure!(
+        kept == NonceOutcome::Reused,
+        "a live nonce is kept, got {kept:?}"
+    );
     // Concurrent consumption: exactly one winner.
     store
         .insert_nonce("n3", now + Duration::from_secs(600))

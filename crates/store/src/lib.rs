@@ -44,6 +44,14 @@ pub trait NonceStore: Send + Sync {
     /// An expired nonce is consumed too.
     async fn consume_nonce(&self, nonce: &str, now: SystemTime)
         -> Result<NonceOutcome, StoreError>;
+    /// Deletes at most `limit` nonces that expired before `expired_before`, used or not
+    /// (once expired, a nonce is refused whether or not its row is still there), and
+    /// returns how many went.
+    async fn purge_expired_nonces(
+        &self,
+        expired_before: SystemTime,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Applications and their raw evidence.

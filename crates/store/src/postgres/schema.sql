@@ -8,6 +8,7 @@ CREATE TABLE IF NOT EXISTS nonces (
     used_at     BIGINT,
     CONSTRAINT nonces_nonce_pkey PRIMARY KEY (nonce)
 );
+CREATE INDEX IF NOT EXISTS nonces_expires_at ON nonces (expires_at);
 CREATE TABLE IF NOT EXISTS evidence (
     sha256      TEXT NOT NULL,
     bytes       BYTEA NOT NULL,

@@ -187,6 +187,21 @@ impl NonceStore for SqliteStore {
             NonceOutcome::Unknown
         })
     }
+    async fn purge_expired_nonces(
+        &self,
+        expired_before: SystemTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let deleted = sqlx::query(
+            "DELETE FROM nonces WHERE nonce IN (SELECT nonce FROM nonces WHERE expires_at < ?1 LIMIT ?2)",
+        )
+        .bind(secs(expired_before))
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(deleted.rows_affected())
+    }
 }
 
 #[async_trait]

@@ -4,6 +4,7 @@ CREATE TABLE IF NOT EXISTS nonces (
     expires_at  INTEGER NOT NULL,
     used_at     INTEGER
 );
+CREATE INDEX IF NOT EXISTS nonces_expires_at ON nonces (expires_at);
 CREATE TABLE IF NOT EXISTS evidence (
     sha256      TEXT PRIMARY KEY,
     bytes       BLOB NOT NULL
