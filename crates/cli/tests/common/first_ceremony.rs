@@ -18,6 +18,11 @@ pub const ISSUING_LABEL: &str = "issuing-ca";
 /// A first ceremony file: a P-384 root and a P-256 issuing CA, `threshold` of
 /// `custodians`.
 pub fn ceremony_file(custodians: &[&str], threshold: usize) -> String {
+    ceremony_file_with(custodians, threshold, "p384")
+}
+
+/// [`ceremony_file`] with the root key's algorithm (moto's KMS signs P-384 wrongly).
+pub fn ceremony_file_with(custodians: &[&str], threshold: usize, root_algorithm: &str) -> String {
     let names: Vec<String> = custodians.iter().map(|c| format!("{c:?}")).collect();
     format!(
         r#"id = "first-keys"
@@ -28,7 +33,7 @@ custodians = [{names}]
 [[steps]]
 action = "generate_key"
 label = "{ROOT_LABEL}"
-algorithm = "p384"
+algorithm = "{root_algorithm}"
 
 [[steps]]
 action = "sign_ca_certificate"
@@ -66,10 +71,15 @@ pub fn first_ceremony_args(
     work: &Path,
     init_command: &dyn Fn() -> Command,
     custodians: &[&str],
+    root_algorithm: &str,
 ) -> Vec<OsString> {
     let threshold = custodians.len().min(2);
     let file = work.join("first-keys.toml");
-    std::fs::write(&file, ceremony_file(custodians, threshold)).unwrap();
+    std::fs::write(
+        &file,
+        ceremony_file_with(custodians, threshold, root_algorithm),
+    )
+    .unwrap();
     let statement = work.join("first-keys.statement.json");
     let out = init_command()
         .arg("--first-ceremony")

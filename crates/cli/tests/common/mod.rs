@@ -121,7 +121,8 @@ impl Instance {
         };
         // On a token, the first key ceremony makes the root and issuing keys; it needs
         // at least one custodian.
-        let on_token = backend_args.iter().any(|a| a == "pkcs11");
+        let on_kms = backend_args.iter().any(|a| a == "awskms");
+        let on_token = on_kms || backend_args.iter().any(|a| a == "pkcs11");
         let custodians: Vec<&str> = if on_token && custodians.is_empty() {
             vec![first_ceremony::CEREMONY_CUSTODIAN]
         } else {
@@ -161,7 +162,9 @@ impl Instance {
             command
         };
         let ceremony_args = if on_token {
-            first_ceremony::first_ceremony_args(work.path(), &init_command, &custodians)
+            // moto's KMS signs P-384 wrongly (docs/keys.md): a P-256 root there.
+            let root = if on_kms { "p256" } else { "p384" };
+            first_ceremony::first_ceremony_args(work.path(), &init_command, &custodians, root)
         } else {
             Vec::new()
         };
