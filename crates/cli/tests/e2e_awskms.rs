@@ -63,7 +63,11 @@ fn an_instance_with_its_keys_in_kms_issues_and_holds_no_private_key() {
 
     // The root CRL now (a ca_admin on the local console), signed in KMS.
     let out = instance.as_operator(ADMIN, &["crl", "--root"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     instance.stop();
 
     // No private key, and no credential, anywhere in the instance.

@@ -91,6 +91,7 @@ codes! {
         CertificateAlreadyRevoked => "certificate_already_revoked",
         RevocationNotAuthorized => "revocation_not_authorized",
         Unauthorized => "unauthorized",
+        ServiceUnavailable => "service_unavailable",
         InternalError => "internal_error",
     }
 }
@@ -115,6 +116,7 @@ impl ReasonCode {
             ReasonCode::JpkiRevocationUnavailable
                 | ReasonCode::CaSealed
                 | ReasonCode::RateLimited
+                | ReasonCode::ServiceUnavailable
                 | ReasonCode::InternalError
         )
     }

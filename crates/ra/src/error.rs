@@ -25,7 +25,7 @@ impl RaError {
     pub fn code(&self) -> ReasonCode {
         match self {
             RaError::Rejected(r) => r.code,
-            RaError::Unavailable(_) => ReasonCode::InternalError,
+            RaError::Unavailable(_) => ReasonCode::ServiceUnavailable,
         }
     }
 }

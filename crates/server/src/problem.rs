@@ -19,7 +19,9 @@ pub fn status_for(code: ReasonCode) -> StatusCode {
         C::IdentificationCodeLocked => StatusCode::LOCKED,
         C::Unauthorized => StatusCode::UNAUTHORIZED,
         C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        C::JpkiRevocationUnavailable | C::CaSealed => StatusCode::SERVICE_UNAVAILABLE,
+        C::JpkiRevocationUnavailable | C::CaSealed | C::ServiceUnavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         C::NotFound | C::CertificateUnknown => StatusCode::NOT_FOUND,
         C::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
@@ -37,6 +39,9 @@ fn title_for(code: ReasonCode) -> &'static str {
         }
         C::CaSealed => "CA sealed / 認証局は起動準備中です",
         C::InternalError => "Internal error / 内部エラー",
+        C::ServiceUnavailable => {
+            "Temporarily unavailable, try again later / 一時的に利用できません。しばらくしてから再度お試しください"
+        }
         C::NotFound => "Not found / 見つかりません",
         C::Unauthorized => "Unauthorized / 認証されていません",
         C::RateLimited => "Too many requests / リクエストが多すぎます",
@@ -88,10 +93,12 @@ pub(crate) fn from_ra_error(error: RaError) -> Response {
             let mut id = [0u8; 8];
             let _ = getrandom_id(&mut id);
             let request_id = hex::encode(id);
-            tracing::error!(request_id = %request_id, error = %other, source = ?std::error::Error::source(&other), "internal error");
+            tracing::error!(request_id = %request_id, error = %other, source = ?std::error::Error::source(&other), "unavailable (storage, ledger or key backend)");
+            // Storage, ledger or key backend trouble: nothing was made visible, and the
+            // same request may succeed later.
             problem(
-                ReasonCode::InternalError,
-                &format!("internal error (request id {request_id})"),
+                other.code(),
+                &format!("temporarily unavailable, nothing was done; try again later (request id {request_id})"),
             )
         }
     }

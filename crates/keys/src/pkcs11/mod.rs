@@ -6,20 +6,21 @@
 //! `CKM_RSA_PKCS` over a DigestInfo when the token lacks it); ECDSA hashes on the host and
 //! signs with `CKM_ECDSA`, whose raw r‖s is converted to DER.
 
+mod connection;
 mod encoding;
 mod session_pool;
 
 use crate::attributes::{KeyAttributeEvidence, KeyAttributes, TokenFacts};
 use crate::{BackendInfo, KeyBackend, KeyError, KeyGenerator, KeyRef, KeySpec, Pkcs11Uri, Signer};
+use connection::{is_lost, Connection, Live};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
-use cryptoki::session::{Session, UserType};
+use cryptoki::session::Session;
 use cryptoki::slot::Slot;
-use cryptoki::types::{AuthPin, Ulong};
+use cryptoki::types::Ulong;
 use encoding::Curve;
-use session_pool::SessionPool;
 use shuin_core::SignatureAlgorithm;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -45,16 +46,32 @@ enum RsaMechanism {
 
 struct Shared {
     /// Keeps the library loaded.
-    _context: Pkcs11,
+    context: Pkcs11,
     module: PathBuf,
     token: TokenFacts,
-    pool: SessionPool,
+    /// The logged-in sessions, renewed after the token went away and came back.
+    connection: Connection,
     rsa: RsaMechanism,
     /// Serialises check-then-generate within this process.
     generating: Mutex<()>,
 }
 
-/// A logged-in PKCS#11 token. Holds no PIN after login.
+impl Shared {
+    /// Renews the sessions after generation `lost` failed (see `connection.rs`).
+    fn renew(&self, lost: u64) -> Result<(), KeyError> {
+        self.connection
+            .renew(lost, &self.context, &self.module, &self.token.label)
+    }
+
+    /// Runs `f` on a session, renewing the sessions once after a loss.
+    fn with_session<T>(&self, f: impl Fn(&Session) -> Result<T, KeyError>) -> Result<T, KeyError> {
+        self.connection
+            .with_renewal(&self.context, &self.module, &self.token.label, f)
+    }
+}
+
+/// A logged-in PKCS#11 token. Keeps the user PIN (zeroized on drop) only to log in again
+/// when the token's sessions are lost (a network HSM restarting).
 #[derive(Clone)]
 pub struct Pkcs11Backend {
     shared: Arc<Shared>,
@@ -65,7 +82,7 @@ impl fmt::Debug for Pkcs11Backend {
         f.debug_struct("Pkcs11Backend")
             .field("module", &self.shared.module)
             .field("token", &self.shared.token.label)
-            .field("sessions", &self.shared.pool.len())
+            .field("sessions", &self.shared.connection.live().pool.len())
             .finish()
     }
 }
@@ -130,32 +147,8 @@ impl Pkcs11Backend {
             Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
             Err(e) => return Err(device("C_Initialize", e)),
         }
-        let (slot, token) = find_slot(&context, module, token_label)?;
-        let first = context
-            .open_rw_session(slot)
-            .map_err(|e| device("C_OpenSession", e))?;
-        let auth = AuthPin::from(pin.as_str());
-        drop(pin);
-        match first.login(UserType::User, Some(&auth)) {
-            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-            Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
-                return Err(KeyError::Rejected {
-                    uri: format!("pkcs11 token {token_label:?}"),
-                    reason: "the PIN is incorrect".into(),
-                })
-            }
-            Err(e) => return Err(device(format!("C_Login to token {token_label:?}"), e)),
-        }
-        drop(auth);
-        // Login state belongs to the application, so later sessions are logged in too.
-        let mut sessions = vec![first];
-        for _ in 1..POOL_SIZE {
-            sessions.push(
-                context
-                    .open_rw_session(slot)
-                    .map_err(|e| device("C_OpenSession", e))?,
-            );
-        }
+        let (pool, token) = connection::open_sessions(&context, module, token_label, pin.as_str())?;
+        let slot = find_slot(&context, module, token_label)?.0;
         // Asked one by one: listing all mechanisms makes cryptoki log every vendor one.
         let rsa = if context
             .get_mechanism_info(slot, MechanismType::SHA256_RSA_PKCS)
@@ -165,13 +158,12 @@ impl Pkcs11Backend {
         } else {
             RsaMechanism::RsaPkcsOverDigestInfo
         };
-        let pool = SessionPool::new(sessions).ok_or(KeyError::GenerationFailed)?;
         Ok(Self {
             shared: Arc::new(Shared {
-                _context: context,
+                context,
                 module: module.to_owned(),
                 token,
-                pool,
+                connection: Connection::new(pool, Some(pin)),
                 rsa,
                 generating: Mutex::new(()),
             }),
@@ -235,7 +227,12 @@ impl Pkcs11Backend {
         }
     }
 
-    fn load_signer(&self, session: &Session, key: &KeyRef) -> Result<Pkcs11Signer, KeyError> {
+    fn load_signer(
+        &self,
+        session: &Session,
+        key: &KeyRef,
+        generation: u64,
+    ) -> Result<Pkcs11Signer, KeyError> {
         let uri = self.uri_for(key)?;
         let handle = self.private_key(session, key, &uri)?;
         let rejected = |reason: String| KeyError::Rejected {
@@ -323,7 +320,8 @@ impl Pkcs11Backend {
         };
         Ok(Pkcs11Signer {
             shared: self.shared.clone(),
-            handle,
+            key: key.clone(),
+            handle: Mutex::new((generation, handle)),
             uri: key.to_string(),
             kind,
             spki_der,
@@ -340,10 +338,62 @@ enum SignKind {
 /// A private key inside a token. `Debug` shows only the URI and algorithm.
 pub struct Pkcs11Signer {
     shared: Arc<Shared>,
-    handle: ObjectHandle,
+    key: KeyRef,
+    /// The key's handle, valid for one generation of sessions.
+    handle: Mutex<(u64, ObjectHandle)>,
     uri: String,
     kind: SignKind,
     spki_der: Vec<u8>,
+}
+
+impl Pkcs11Signer {
+    /// The key's handle in `live`'s generation: found again by URI after a renewal,
+    /// and refused unless it is still the same key (the same public key).
+    fn handle_in(&self, live: &Live) -> Result<ObjectHandle, KeyError> {
+        let mut held = self.handle.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.0 == live.generation {
+            return Ok(held.1);
+        }
+        let backend = Pkcs11Backend {
+            shared: self.shared.clone(),
+        };
+        let found = live
+            .pool
+            .with(|session| backend.load_signer(session, &self.key, live.generation))?;
+        if found.spki_der != self.spki_der {
+            return Err(KeyError::Rejected {
+                uri: self.uri.clone(),
+                reason: "after the token came back, the key under this label is another key".into(),
+            });
+        }
+        let handle = found
+            .handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1;
+        *held = (live.generation, handle);
+        Ok(handle)
+    }
+
+    /// Signs on `live`'s sessions.
+    fn sign_in(&self, live: &Live, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let handle = self.handle_in(live)?;
+        live.pool
+            .with(|session| match self.kind {
+                SignKind::Rsa(RsaMechanism::Sha256RsaPkcs) => {
+                    session.sign(&Mechanism::Sha256RsaPkcs, handle, message)
+                }
+                SignKind::Rsa(RsaMechanism::RsaPkcsOverDigestInfo) => session.sign(
+                    &Mechanism::RsaPkcs,
+                    handle,
+                    &encoding::sha256_digest_info(message),
+                ),
+                SignKind::Ec(curve) => {
+                    session.sign(&Mechanism::Ecdsa, handle, &curve.digest(message))
+                }
+            })
+            .map_err(|e| device(format!("C_Sign with {}", self.uri), e))
+    }
 }
 
 impl fmt::Debug for Pkcs11Signer {
@@ -365,20 +415,14 @@ impl Signer for Pkcs11Signer {
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        let signed = self.shared.pool.with(|session| match self.kind {
-            SignKind::Rsa(RsaMechanism::Sha256RsaPkcs) => {
-                session.sign(&Mechanism::Sha256RsaPkcs, self.handle, message)
+        let live = self.shared.connection.live();
+        let signature = match self.sign_in(&live, message) {
+            Err(e) if is_lost(&e) => {
+                self.shared.renew(live.generation)?;
+                self.sign_in(&self.shared.connection.live(), message)?
             }
-            SignKind::Rsa(RsaMechanism::RsaPkcsOverDigestInfo) => session.sign(
-                &Mechanism::RsaPkcs,
-                self.handle,
-                &encoding::sha256_digest_info(message),
-            ),
-            SignKind::Ec(curve) => {
-                session.sign(&Mechanism::Ecdsa, self.handle, &curve.digest(message))
-            }
-        });
-        let signature = signed.map_err(|e| device(format!("C_Sign with {}", self.uri), e))?;
+            other => other?,
+        };
         match self.kind {
             SignKind::Rsa(_) => Ok(signature),
             SignKind::Ec(curve) => {
@@ -390,10 +434,18 @@ impl Signer for Pkcs11Signer {
 
 impl KeyBackend for Pkcs11Backend {
     fn signer(&self, key: &KeyRef) -> Result<Arc<dyn Signer>, KeyError> {
-        let signer = self
-            .shared
-            .pool
-            .with(|session| self.load_signer(session, key))?;
+        let attempt = |live: &Live| {
+            live.pool
+                .with(|session| self.load_signer(session, key, live.generation))
+        };
+        let live = self.shared.connection.live();
+        let signer = match attempt(&live) {
+            Err(e) if is_lost(&e) => {
+                self.shared.renew(live.generation)?;
+                attempt(&self.shared.connection.live())?
+            }
+            other => other?,
+        };
         Ok(Arc::new(signer))
     }
 
@@ -502,7 +554,7 @@ impl KeyGenerator for Pkcs11Backend {
         let mut id = [0u8; 16];
         aws_lc_rs::rand::fill(&mut id).map_err(|_| KeyError::GenerationFailed)?;
         let (mechanism, public, private) = generation_templates(spec, label, &id)?;
-        self.shared.pool.with(|session| {
+        self.shared.with_session(|session| {
             let existing = session
                 .find_objects(&[Attribute::Label(label.as_bytes().to_vec())])
                 .map_err(|e| device("C_FindObjects", e))?;
@@ -528,7 +580,7 @@ impl KeyGenerator for Pkcs11Backend {
 impl KeyAttributes for Pkcs11Backend {
     fn attributes(&self, key: &KeyRef) -> Result<KeyAttributeEvidence, KeyError> {
         let uri = self.uri_for(key)?;
-        let values = self.shared.pool.with(|session| {
+        let values = self.shared.with_session(|session| {
             let handle = self.private_key(session, key, &uri)?;
             session
                 .get_attributes(
@@ -597,18 +649,20 @@ mod tests {
         token.use_in_this_process();
         let backend = token.open().unwrap();
         let key = backend.generate("rsa", KeySpec::Rsa2048).unwrap();
-        let loaded = backend
-            .shared
+        let live = backend.shared.connection.live();
+        let loaded = live
             .pool
-            .with(|session| backend.load_signer(session, &key))
+            .with(|session| backend.load_signer(session, &key, live.generation))
             .unwrap();
+        let handle = *loaded.handle.lock().unwrap();
         for mechanism in [
             RsaMechanism::Sha256RsaPkcs,
             RsaMechanism::RsaPkcsOverDigestInfo,
         ] {
             let signer = Pkcs11Signer {
                 shared: backend.shared.clone(),
-                handle: loaded.handle,
+                key: key.clone(),
+                handle: Mutex::new(handle),
                 uri: loaded.uri.clone(),
                 kind: SignKind::Rsa(mechanism),
                 spki_der: loaded.spki_der.clone(),
