@@ -12,13 +12,15 @@
 use crate::anchors::TrustAnchors;
 use crate::error::JpkiError;
 use const_oid::db::rfc5280::{
-    ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_CRL_NUMBER, ID_CE_ISSUING_DISTRIBUTION_POINT,
+    ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_CRL_NUMBER, ID_CE_DELTA_CRL_INDICATOR,
+    ID_CE_ISSUING_DISTRIBUTION_POINT,
 };
 use der::{Decode, Encode};
 use std::collections::HashSet;
 use std::time::SystemTime;
 use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::crl::dp::IssuingDistributionPoint;
+use x509_cert::ext::pkix::crl::CrlNumber;
 
 /// Largest CRL file accepted (a budget against inflated inputs).
 pub const MAX_CRL_BYTES: usize = 256 * 1024 * 1024;
@@ -30,6 +32,8 @@ pub struct JpkiCrl {
     anchor_fingerprint: String,
     this_update: SystemTime,
     next_update: Option<SystemTime>,
+    /// The CRL number's magnitude (big-endian, no leading zeros), if it has one.
+    number: Option<Vec<u8>>,
     revoked: HashSet<Vec<u8>>,
 }
 
@@ -38,9 +42,10 @@ impl JpkiCrl {
     ///
     /// A CRL that scopes itself to CA or attribute certificates, to some reasons, or that
     /// is indirect, cannot answer for a card and is refused. Unknown critical extensions
-    /// are refused (RFC 5280 section 5.2). A partitioned CRL (issuingDistributionPoint
-    /// with a distributionPoint) is accepted as covering the issuer's end-entity
-    /// certificates; it is not matched against the card's cRLDistributionPoints.
+    /// are refused (RFC 5280 section 5.2). Only a complete CRL is taken: a delta CRL
+    /// (deltaCRLIndicator) or a partitioned one (issuingDistributionPoint with a
+    /// distributionPoint) lists only part of the revoked cards, and is refused rather
+    /// than read as complete.
     pub fn parse(der: &[u8], anchors: &TrustAnchors) -> Result<Self, JpkiError> {
         let invalid = |detail: &str| JpkiError::CrlInvalid {
             detail: detail.to_owned(),
@@ -73,9 +78,23 @@ impl JpkiCrl {
         let anchor = anchors
             .verifying_anchor(&issuer_der, der, &crl.signature_algorithm, signature)
             .ok_or_else(|| invalid("the CRL signature does not verify under the named anchor"))?;
+        let mut number = None;
         for extension in tbs.crl_extensions.iter().flatten() {
             match extension.extn_id {
-                ID_CE_AUTHORITY_KEY_IDENTIFIER | ID_CE_CRL_NUMBER => {}
+                ID_CE_AUTHORITY_KEY_IDENTIFIER => {}
+                ID_CE_CRL_NUMBER => {
+                    let value =
+                        CrlNumber::from_der(extension.extn_value.as_bytes()).map_err(|e| {
+                            JpkiError::CrlInvalid {
+                                detail: "cRLNumber".into(),
+                                source: Some(e),
+                            }
+                        })?;
+                    number = Some(magnitude(value.0.as_bytes()).to_vec());
+                }
+                ID_CE_DELTA_CRL_INDICATOR => return Err(invalid(
+                    "a delta CRL lists only the changes since a base CRL; give the complete CRL",
+                )),
                 ID_CE_ISSUING_DISTRIBUTION_POINT => {
                     let idp = IssuingDistributionPoint::from_der(extension.extn_value.as_bytes())
                         .map_err(|e| JpkiError::CrlInvalid {
@@ -89,6 +108,11 @@ impl JpkiCrl {
                     {
                         return Err(invalid(
                             "the CRL's scope does not cover signing certificates",
+                        ));
+                    }
+                    if idp.distribution_point.is_some() {
+                        return Err(invalid(
+                            "a partitioned CRL covers only its distribution point's certificates; give the complete CRL",
                         ));
                     }
                 }
@@ -107,8 +131,23 @@ impl JpkiCrl {
             anchor_fingerprint: anchor.fingerprint.clone(),
             this_update: tbs.this_update.to_system_time(),
             next_update: tbs.next_update.map(|t| t.to_system_time()),
+            number,
             revoked,
         })
+    }
+
+    /// Whether this CRL is older than `loaded`, from the same issuer: a lower CRL number,
+    /// or (numbers equal or absent) an earlier thisUpdate. An older CRL must never
+    /// replace a newer one: it could un-revoke a card.
+    pub fn is_older_than(&self, loaded: &JpkiCrl) -> bool {
+        if self.issuer_der != loaded.issuer_der {
+            return false;
+        }
+        let by_number = match (&self.number, &loaded.number) {
+            (Some(ours), Some(theirs)) => ours.len().cmp(&theirs.len()).then(ours.cmp(theirs)),
+            _ => std::cmp::Ordering::Equal,
+        };
+        by_number.is_lt() || (by_number.is_eq() && self.this_update < loaded.this_update)
     }
 
     /// thisUpdate.

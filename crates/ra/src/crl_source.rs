@@ -70,6 +70,15 @@ impl CrlSource for FileCrlSource {
                 .ok()
                 .and_then(|der| JpkiCrl::parse(&der, &self.anchors).ok());
             match parsed {
+                // An older CRL could un-revoke a card: the newer one stays.
+                Some(crl)
+                    if loaded
+                        .crl
+                        .as_deref()
+                        .is_some_and(|held| crl.is_older_than(held)) =>
+                {
+                    tracing::warn!(path = %self.path.display(), "the J-LIS CRL file holds an older CRL than the one loaded (lower CRL number or earlier thisUpdate); keeping the loaded one");
+                }
                 Some(crl) => {
                     tracing::info!(path = %self.path.display(), entries = crl.revoked_count(), "loaded the J-LIS CRL");
                     loaded.crl = Some(Arc::new(crl));
@@ -82,5 +91,47 @@ impl CrlSource for FileCrlSource {
             loaded.stamp = stamp;
         }
         loaded.crl.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use shuin_testkit::SimulatedJlisCa;
+    use std::time::Duration;
+
+    #[test]
+    fn an_older_crl_never_replaces_the_loaded_one() {
+        #[allow(clippy::disallowed_methods)] // tests stand outside the injected clock
+        let t = SystemTime::now();
+        let jlis = SimulatedJlisCa::generate(t).unwrap();
+        let anchors = TrustAnchors::from_der_certs(vec![jlis.cert_der().to_vec()]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jlis.crl");
+        let write = |number: u64, revoked: &[Vec<u8>]| {
+            let der = jlis
+                .crl_der_with(
+                    revoked,
+                    t,
+                    t + Duration::from_secs(86_400),
+                    number,
+                    Vec::new(),
+                )
+                .unwrap();
+            std::fs::write(&path, der).unwrap();
+        };
+        let source = FileCrlSource::new(path.clone(), anchors);
+        // CRL 300 revokes card 7.
+        write(300, &[vec![7]]);
+        assert!(source.current().unwrap().is_revoked(&[7]));
+        // A replayed CRL 299 that does not list card 7 (a different size, so it is read).
+        write(299, &[vec![8], vec![9]]);
+        let held = source.current().unwrap();
+        assert!(held.is_revoked(&[7]), "an older CRL un-revoked a card");
+        // CRL 301 is taken.
+        write(301, &[vec![7], vec![10], vec![11]]);
+        assert!(source.current().unwrap().is_revoked(&[11]));
     }
 }

@@ -116,6 +116,20 @@ impl SimulatedJlisCa {
         this_update: SystemTime,
         next_update: SystemTime,
     ) -> Result<Vec<u8>, TestkitError> {
+        let number = shuin_core::clock::unix_seconds(this_update);
+        self.crl_der_with(revoked, this_update, next_update, number, Vec::new())
+    }
+
+    /// As [`Self::crl_der`], with the CRL number given and `extra` CRL extensions (a
+    /// delta CRL indicator, an issuingDistributionPoint) for tests of what is refused.
+    pub fn crl_der_with(
+        &self,
+        revoked: &[Vec<u8>],
+        this_update: SystemTime,
+        next_update: SystemTime,
+        number: u64,
+        extra: Vec<x509_cert::ext::Extension>,
+    ) -> Result<Vec<u8>, TestkitError> {
         let mut entries = Vec::with_capacity(revoked.len());
         for magnitude in revoked {
             let serial = Serial::from_magnitude(magnitude).ok_or_else(|| {
@@ -135,10 +149,15 @@ impl SimulatedJlisCa {
             issuer_key_id: self.key_id(),
             this_update,
             next_update,
-            number: shuin_core::clock::unix_seconds(this_update),
+            number,
             entries,
         };
-        let tbs = template.to_tbs(SignatureAlgorithm::RsaPkcs1Sha256)?;
+        let mut tbs = template.to_tbs(SignatureAlgorithm::RsaPkcs1Sha256)?;
+        if !extra.is_empty() {
+            tbs.crl_extensions
+                .get_or_insert_with(Vec::new)
+                .extend(extra);
+        }
         let signature = self.signer.sign(&tbs.to_der()?)?;
         Ok(assemble_crl(tbs, &signature)?.to_der()?)
     }
