@@ -101,6 +101,28 @@ fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
     let instance = Instance::start(&[], jlis);
     let work = instance.work.path().to_owned();
 
+    // A pack straight after init: only what init recorded is evidence.
+    instance.add_operator("監査 三郎", "auditor");
+    let fresh_dir = work.join("audit-fresh");
+    let answer = instance.as_operator(
+        "監査 三郎",
+        &[
+            "audit",
+            "pack",
+            "--out",
+            fresh_dir.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(
+        answer.status.success(),
+        "{}",
+        String::from_utf8_lossy(&answer.stderr)
+    );
+    let fresh: Value =
+        serde_json::from_str(&std::fs::read_to_string(fresh_dir.join("pack.json")).unwrap())
+            .unwrap();
+
     // Real traffic: an issuance, a revocation, a periodic review signed off.
     let (status, issued) = instance.apply(&card, NAME, BIRTH, ADDRESS);
     assert_eq!(status, 201, "{issued}");
@@ -152,7 +174,6 @@ fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
     );
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("role_missing"));
-    instance.add_operator("監査 三郎", "auditor");
     let answer = instance.as_operator(
         "監査 三郎",
         &["audit", "pack", "--out", out.to_str().unwrap(), "--json"],
@@ -192,7 +213,10 @@ fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
         let evidence = item["evidence"].as_array().unwrap();
         match status {
             "evidence" => assert!(
-                item["organisational"].is_null() && evidence.iter().any(|e| e["found"] == true),
+                item["organisational"].is_null()
+                    && evidence
+                        .iter()
+                        .any(|e| e["records"] == true && e["found"] == true),
                 "{item}"
             ),
             "partial" => assert!(
@@ -213,6 +237,65 @@ fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
             .unwrap()
             .clone()
     };
+    // Item by item: the fresh pack claims evidence only where records exist, and the
+    // traffic turns its items into evidence.
+    let fresh_items: Vec<&Value> = fresh["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(fresh["conditions"].as_array().unwrap())
+        .collect();
+    for item in &fresh_items {
+        if item["status"] == "evidence" {
+            assert!(
+                item["evidence"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e["records"] == true && e["found"] == true),
+                "{item}"
+            );
+        }
+        // Configuration facts are never what makes evidence.
+        for e in item["evidence"].as_array().unwrap() {
+            if e["source"] == "config" || e["source"] == "software" || e["source"] == "file" {
+                assert_eq!(e["records"], false, "{e}");
+            }
+        }
+    }
+    let status_in =
+        |pack: &[&Value], id: &str| pack.iter().find(|i| i["id"] == id).unwrap()["status"].clone();
+    // (B8 counts the root and issuing CRLs that init issued: real records.)
+    for id in ["B4", "L2", "V1", "C-AUTO-REVIEW", "C-AUTO-BOOKS"] {
+        assert_ne!(
+            status_in(&fresh_items, id),
+            "evidence",
+            "{id} before any traffic"
+        );
+    }
+    for id in ["B4", "B8", "L2", "V1", "C-AUTO-BOOKS"] {
+        assert_eq!(
+            by_id(id)["status"],
+            "evidence",
+            "{id} after traffic: {}",
+            by_id(id)
+        );
+    }
+    let fresh_evidence = fresh["summary"]["evidence"].as_u64().unwrap();
+    let used_evidence = pack["summary"]["evidence"].as_u64().unwrap();
+    assert!(
+        fresh_evidence < used_evidence,
+        "{fresh_evidence} vs {used_evidence}"
+    );
+    // A software key is never reported as production grade.
+    let f4 = by_id("F4");
+    assert!(
+        f4["evidence"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("production grade: no"),
+        "{f4}"
+    );
     // The traffic shows up as evidence.
     assert_eq!(by_id("B8")["status"], "evidence", "{}", by_id("B8"));
     assert_eq!(
@@ -232,7 +315,12 @@ fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
         "software"
     );
     assert!(pack["seal"].is_object());
-    assert!(pack["zone_policy"]["roles"]["monitor"].is_string());
+    // The zone policy comes from the gate's own table.
+    let actions = pack["zone_policy"]["actions"].as_array().unwrap();
+    assert!(
+        actions.iter().any(|a| a["action"] == "revoke"),
+        "{actions:?}"
+    );
     assert_eq!(pack["crl"]["fresh"], true, "{}", pack["crl"]);
     assert_eq!(pack["ledger"]["verification"]["ok"], true);
     assert!(pack["ledger"]["latest_checkpoint"]["note"]

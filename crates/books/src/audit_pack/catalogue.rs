@@ -13,7 +13,12 @@ pub struct Evidence {
     pub label: String,
     /// Where it comes from: `ledger:<kind>`, `config`, `status`, `store`, `file`.
     pub source: String,
-    /// Whether the instance holds records of it yet.
+    /// Whether this source is records of what happened (ledger entries, stored rows),
+    /// rather than the configuration or the software's own tables. Only records make an
+    /// item "evidence".
+    pub records: bool,
+    /// Whether the instance holds records of it yet (for a configuration fact: whether
+    /// it is set).
     pub found: bool,
     /// One line for people.
     pub summary: String,
@@ -87,6 +92,7 @@ impl<'a> Builder<'a> {
         self.item.evidence.push(Evidence {
             label: label.to_owned(),
             source: format!("ledger:{kind}"),
+            records: true,
             found: record.count > 0,
             summary,
             value,
@@ -115,6 +121,7 @@ impl<'a> Builder<'a> {
         self.item.evidence.push(Evidence {
             label: label.to_owned(),
             source: format!("ledger:{prefix}*"),
+            records: true,
             found: total > 0,
             summary,
             value,
@@ -122,14 +129,34 @@ impl<'a> Builder<'a> {
         self
     }
 
-    /// A fact from the configuration, status or store.
+    /// A fact from the configuration, the status or the software's own tables: shown,
+    /// but never what makes an item "evidence".
     fn fact(mut self, label: &str, source: &str, summary: String, value: Value) -> Self {
         let found = !value.is_null();
         self.item.evidence.push(Evidence {
             label: label.to_owned(),
             source: source.to_owned(),
+            records: false,
             found,
             summary,
+            value,
+        });
+        self
+    }
+
+    /// A count of stored records (rows of the store, not the configuration): records
+    /// when `count` is more than zero.
+    fn stored(mut self, label: &str, count: u64, value: Value) -> Self {
+        self.item.evidence.push(Evidence {
+            label: label.to_owned(),
+            source: "store".to_owned(),
+            records: true,
+            found: count > 0,
+            summary: if count > 0 {
+                format!("{count} stored")
+            } else {
+                "no records yet".to_owned()
+            },
             value,
         });
         self
@@ -141,16 +168,42 @@ impl<'a> Builder<'a> {
     }
 
     fn build(mut self) -> Item {
-        // Evidence: the software covers the item and holds records of it (a source with
-        // no records yet, such as refusals, is shown as such). Partial: part of the item is
-        // organisational, or no source holds records yet.
-        let any_found = self.item.evidence.iter().any(|e| e.found);
+        // Evidence: records of the item exist (ledger entries or stored rows; the
+        // configuration alone never counts). Partial: part of the item is organisational,
+        // or no records exist yet.
+        let any_found = self.item.evidence.iter().any(|e| e.records && e.found);
         self.item.status = match (self.item.evidence.is_empty(), self.item.organisational) {
             (true, _) => "organisational",
             (false, None) if any_found => "evidence",
             _ => "partial",
         };
         self.item
+    }
+}
+
+/// Whether the key backend is production grade, as far as the records say: a software
+/// backend or a SoftHSM2 token never is, and a backend that did not report it is
+/// "unknown", never assumed.
+fn production_grade(key_backend: &Value) -> &'static str {
+    let soft_token = ["token", "manufacturer"]
+        .iter()
+        .try_fold(key_backend, |v, k| v.get(k))
+        .and_then(Value::as_str)
+        .is_some_and(|m| m.contains("SoftHSM"));
+    match key_backend["production_grade"].as_bool() {
+        _ if soft_token || key_backend["kind"] == "software" => "no",
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "unknown (not reported)",
+    }
+}
+
+/// A count, or the sum of a map of counts.
+fn total(value: &Value) -> u64 {
+    match value {
+        Value::Number(n) => n.as_u64().unwrap_or(0),
+        Value::Object(map) => map.values().map(total).sum(),
+        _ => 0,
     }
 }
 
@@ -162,26 +215,24 @@ fn short(value: &Value) -> String {
     }
 }
 
-/// The zone and role policy as the software enforces it today.
+/// The zone and role policy, from the table the gate enforces
+/// (`shuin_core::operator::Action::rule`), never written as prose here.
 pub(crate) fn zone_policy() -> Value {
-    json!({
-        "http_routes": {
-            "front": ["POST /api/v1/challenges", "POST /api/v1/applications", "GET /api/v1/applications/{id}", "POST /api/v1/revocations", "POST /api/v1/enrollments"],
-            "repository": ["GET /repository/*", "POST /ocsp", "GET /ocsp/{request}"],
-            "auditor_read_only": ["GET /ledger/v1/checkpoint", "GET /ledger/v1/proof/inclusion", "GET /ledger/v1/proof/consistency"],
-            "monitoring": ["GET /healthz"],
-        },
-        "operator_actions": "only through the shuin command on the CA host (recorded as zone high_security) and the admin socket DIR/admin.sock (mode 0600, local only); no HTTP route changes the CA, its keys or its operators",
-        "roles": {
-            "ca_admin": "register operators, purge evidence past retention; with key_custodian: keys and ceremonies (high_security only)",
-            "key_custodian": "one share of the M-of-N unseal (high_security only)",
-            "lra": "approve/reject applications, revoke, create registrations",
-            "responsible_person": "suspend/resume automatic approval, sign off periodic reviews",
-            "auditor": "read ledgers, export the audit pack (read only)",
-            "monitor": "health, metrics, logs (read only; the only remote use)",
-        },
-        "refusals": "every refused operator action is ledgered as operator.refused",
-    })
+    use shuin_core::operator::Action;
+    let actions: Vec<Value> = Action::ALL
+        .iter()
+        .map(|action| {
+            let rule = action.rule();
+            json!({
+                "action": action.as_str(),
+                "roles": rule.roles,
+                "zones": rule.zones,
+                "control": rule.control,
+                "issuer_key": rule.issuer_key,
+            })
+        })
+        .collect();
+    json!({"source": "shuin_core::operator::Action::rule (docs/zones.md)", "actions": actions})
 }
 
 fn config_facts(facts: &Facts) -> (Value, Value, Value) {
@@ -220,7 +271,7 @@ pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
     let key_summary = format!(
         "{} backend, production grade: {}, declared FIPS validation: {}",
         short(&key_backend["kind"]),
-        short(&key_backend["production_grade"]).replace("not set", "yes (PKCS#11)"),
+        production_grade(&key_backend),
         short(&key_backend["declared_fips_validation"])
     );
     let seal_summary = if seal.is_null() {
@@ -261,7 +312,7 @@ pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
             .organisational("the room, its locks, badge readers and guards; shuin imports and keeps their records")
             .build(),
         b("F2", "facilities", "認証業務用設備への不正なアクセス等を防止するために必要な措置", "Preventing unauthorised access to CA equipment")
-            .fact("zone and role policy", "software", "operator actions only at the CA host terminal and its local admin socket; HTTP is applicant, repository, read-only ledger and health".into(), zone_policy())
+            .fact("zone and role policy", "software", "the roles and zones each operator action needs, as the gate enforces them".into(), zone_policy())
             .kind("operator.refused", "refused operator actions")
             .organisational("network segregation, firewalls and host hardening")
             .build(),
@@ -283,7 +334,7 @@ pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
             .build(),
         b("V1", "identity verification", "認証業務の利用申込み等", "How applications are received")
             .fact("applicant API", "software", "signed CMS applications with a one-time challenge (DESIGN.md 3.2)".into(), json!({"routes": ["POST /api/v1/challenges", "POST /api/v1/applications"], "nonce_ttl_seconds": f.instance.nonce_ttl_seconds}))
-            .fact("applications by status", "store", short(&f.counts["applications"]), f.counts["applications"].clone())
+            .stored("applications by status", total(&f.counts["applications"]), f.counts["applications"].clone())
             .kind("application.accepted", "applications accepted")
             .build(),
         b("V2", "identity verification", "利用者の真偽の確認方法等", "How the applicant's identity is verified")
@@ -324,7 +375,7 @@ pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
             .kind("revocation.accepted", "revocations")
             .kind("revocation.refused", "refused revocation requests")
             .kind("crl.issued", "CRL numbers")
-            .fact("revocations stored", "store", short(&f.counts["revocations"]), f.counts["revocations"].clone())
+            .stored("revocations stored", total(&f.counts["revocations"]), f.counts["revocations"].clone())
             .build(),
         b("B9", "business method", "認証業務の実施に関する規程", "The CP/CPS (認証業務規程)")
             .fact("published CP/CPS", "file", format!("sha256 {}", short(&f.files["cps"]["sha256"])), f.files["cps"].clone())
@@ -344,9 +395,10 @@ pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
             .organisational("the organisation chart, duties and staffing")
             .build(),
         b("B13", "business method", "認証業務用設備の操作等に関する許諾等", "Authorisation to operate CA equipment")
-            .kind("operator.added", "role grants")
+            .kind("operator.request", "signed operator requests admitted")
+            .kind("operator.role_granted", "role grants")
             .kind("operator.refused", "refusals")
-            .fact("zone and role policy", "software", "roles checked on every operator command".into(), zone_policy())
+            .fact("zone and role policy", "software", "the roles and zones each operator action needs, as the gate enforces them".into(), zone_policy())
             .build(),
         b("B14", "business method", "発行者署名符号の漏えいを防止するために必要な措置", "Preventing leakage of the issuer key")
             .fact("key backend and token", "status", key_summary, key_backend)
@@ -365,7 +417,8 @@ pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
             .build(),
         b("L3", "books", "認証事業者の組織管理に関する帳簿書類", "Organisation books")
             .fact("organisation book", "ledger", format!("{} entries", book("organization")), books_value.clone())
-            .kind("operator.added", "operators and roles")
+            .kind("operator.enrolled", "operators enrolled")
+            .kind("operator.role_granted", "roles granted")
             .build(),
         b("L4", "books", "設備及び安全対策措置に関する帳簿書類", "Facility and safety books")
             .fact("facility book", "ledger", format!("{} entries", book("facility")), books_value)
@@ -375,7 +428,7 @@ pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
     ];
     let conditions = vec![
         b("C-REMOTE", "remote operation (theme 4)", "高セキュリティ・ゾーンへの遠隔アクセスは稼働状況の確認に限る", "Remote access to the high-security zone is limited to monitoring")
-            .fact("zone and role policy", "software", "no remote interface operates the CA or its keys; remote use is health and read-only ledger".into(), zone_policy())
+            .fact("zone and role policy", "software", "the zones each operator action is allowed from, as the gate enforces them".into(), zone_policy())
             .kind("operator.refused", "refused operator actions")
             .organisational("VPN, monitoring for unusual traffic, cloud provider audits (ISMAP, ISO 27001/27017, SOC 2/3)")
             .build(),
