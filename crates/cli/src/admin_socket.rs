@@ -1,14 +1,14 @@
 //! The local admin socket `DIR/admin.sock` (mode 0600, in the 0700 instance directory):
 //! the high-security console (DESIGN.md section 9). Operators' signed requests arrive
 //! here (`console/`), custodians' unseal shares among them. One request per connection:
-//! a JSON document in, a JSON line out. The peer's uid is recorded with unseal attempts.
+//! a JSON document in, a JSON line out (the protocol is `shuin_books::console`). The
+//! peer's uid is recorded with unseal attempts.
 
-use crate::console::{Console, Outcome};
+use crate::console::Console;
 use crate::failure::{msg, Context, Result};
 use crate::runtime::Instance;
 use crate::seal::{InstanceActivator, UnsealDesk};
-use serde::{Deserialize, Serialize};
-use shuin_books::SignedRequest;
+pub(crate) use shuin_books::console::Request;
 use shuin_ca::seal::SealStatus;
 use shuin_core::Zone;
 use std::path::{Path, PathBuf};
@@ -26,30 +26,8 @@ const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The zone of the local console.
 const ZONE: Zone = Zone::HighSecurity;
 
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
-pub(crate) enum Request {
-    /// The seal state (no identity needed).
-    Status,
-    /// A nonce for the next signed request.
-    Nonce,
-    /// A signed operator request, and the attachment whose SHA-256 its parameters
-    /// carry (`attachment_sha256`: a share, an identity, a CSV), if any.
-    Signed {
-        signed: SignedRequest,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        attachment: Option<String>,
-    },
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "answer", rename_all = "snake_case")]
-pub(crate) enum Answer {
-    Status(SealStatus),
-    Nonce { nonce: String },
-    Signed { outcome: Outcome },
-    Error { message: String },
-}
+/// The socket's answer, with the seal state of this server.
+pub(crate) type Answer = shuin_books::console::Answer<SealStatus>;
 
 /// The running listener.
 pub(crate) struct AdminSocket {

@@ -130,14 +130,15 @@ const RESUME_EVERY_TICKS: u64 = 20;
 /// Issues applications left `approved` by a sealed or failing CA, and supersedes the
 /// certificate a resumed reissue replaces. True when the CA failed.
 async fn resume_approved(instance: &Instance, ca: &std::sync::Arc<shuin_ca::CaService>) -> bool {
-    use shuin_core::Clock;
+    use shuin_core::{Clock, OsRandom};
     let now = shuin_core::SystemClock.now();
     match shuin_ra::resume_approved(instance.store.as_ref(), ca.as_ref(), now).await {
         Ok(done) => {
             for record in &done.issued {
                 tracing::info!(application = %record.id, "resumed an interrupted issuance");
+                let store = instance.store.as_ref();
                 if let Err(e) =
-                    crate::review_cmd::supersede_replaced(&instance.store, ca, record, now).await
+                    shuin_ra::supersede_replaced(store, ca.as_ref(), record, &OsRandom, now).await
                 {
                     tracing::error!(application = %record.id, error = %e, "superseding after a resumed reissue failed");
                 }

@@ -5,6 +5,7 @@
 
 mod application;
 pub mod automation;
+pub mod console;
 mod crl_source;
 mod error;
 mod jpki_followup;
@@ -28,6 +29,9 @@ pub use registration::{
     JpkiRevocationPolicy, Lifecycle, LifecycleStore, Registrar, RegistrationRequest,
     VerifiedIdentity, CODE_BITS, DEFAULT_CODE_LIFETIME, MAX_WRONG_CODES,
 };
-pub use reissue::{supersede, FileNoticeSender, NoticeSender, Superseded, OLD_CERTIFICATE_REVOKED};
+pub use reissue::{
+    supersede, supersede_replaced, FileNoticeSender, NoticeSender, SupersedeError, Superseded,
+    OLD_CERTIFICATE_REVOKED,
+};
 pub use resume::{resume_approved, Resumed, RESUME_AFTER};
 pub use revocation::{RevocationAnswer, REVOCATION_FORMAT};
