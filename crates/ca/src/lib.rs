@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod ceremony;
 pub mod checkpoint;
+pub mod config;
 pub mod console;
 pub mod crl_upkeep;
 mod issuance;

@@ -1,7 +1,6 @@
-//! Choosing and opening the key backend named by `ca.key_backend`, reading the PKCS#11
-//! PIN file, and checking an issuer key against the attribute policy (DESIGN.md
-//! section 7). The PIN is read from its file, handed to the backend and zeroized; it never
-//! reaches `shuin.toml`, a log or the ledger.
+//! Choosing and opening the key backend named by `ca.key_backend`
+//! (`shuin_keys::config`), and checking an issuer key against the attribute policy
+//! (DESIGN.md section 7).
 
 use crate::config::KeyBackendConfig;
 use crate::failure::{msg, Context, Result};
@@ -70,36 +69,14 @@ pub(crate) fn from_init_args(
     }
 }
 
-/// Reads a PIN file: owner-only permissions, one line, the trailing newline dropped.
+/// Reads a PIN file: owner-only permissions, one line (`shuin_keys::config`).
 pub(crate) fn read_pin_file(path: &Path) -> Result<Zeroizing<String>> {
-    use std::os::unix::fs::PermissionsExt;
-    let metadata = std::fs::metadata(path).context(format!("PIN file {}", path.display()))?;
-    let mode = metadata.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(msg(format!(
-            "PIN file {} has mode {mode:04o}: it must not be readable or writable by group or others (chmod 600 it)",
-            path.display()
-        )));
-    }
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path).context(format!("PIN file {}", path.display()))?,
-    );
-    let pin = text.trim_end_matches(['\n', '\r']);
-    if pin.is_empty() || pin.contains('\n') {
-        return Err(msg(format!(
-            "PIN file {} must hold the PIN on one line",
-            path.display()
-        )));
-    }
-    Ok(Zeroizing::new(pin.to_owned()))
+    shuin_keys::config::read_pin_file(path).map_err(|e| msg(e.to_string()))
 }
 
 /// The label a key of `role` (`root`, `issuing`) gets in the backend.
 pub(crate) fn key_label(config: &KeyBackendConfig, role: &str) -> String {
-    match config {
-        KeyBackendConfig::Software { .. } => role.to_owned(),
-        KeyBackendConfig::Pkcs11 { .. } => format!("shuin-{role}"),
-    }
+    config.key_label(role)
 }
 
 /// Opens the backend of an instance in `dir`.
@@ -192,24 +169,6 @@ pub(crate) fn open_for_issuing(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn pin_files_must_be_private() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("pin");
-        std::fs::write(&path, "123456\n").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let error = read_pin_file(&path).unwrap_err().to_string();
-        assert!(
-            error.contains("mode 0644") && error.contains("chmod 600"),
-            "{error}"
-        );
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(read_pin_file(&path).unwrap().as_str(), "123456");
-        std::fs::write(&path, "\n").unwrap();
-        assert!(read_pin_file(&path).is_err());
-    }
 
     #[test]
     fn init_arguments_make_a_backend_config() {

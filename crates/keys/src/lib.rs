@@ -6,6 +6,7 @@
 
 pub mod activation;
 mod attributes;
+pub mod config;
 pub mod conformance;
 mod error;
 mod key_ref;
