@@ -7,6 +7,7 @@
 //! signatures with public keys only.
 
 pub mod audit_pack;
+pub mod checkpoints;
 pub mod console;
 pub mod facility;
 pub mod gate;

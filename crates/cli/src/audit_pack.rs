@@ -7,6 +7,7 @@ use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
 use serde_json::json;
 use shuin_books::audit_pack::{file_digest, Gathered, InstanceSettings, Pack, RegisteredOperator};
+use shuin_books::checkpoints::check_with_recorded_key;
 use shuin_core::{Clock, SystemClock};
 use shuin_store::sqlite::SqliteStore;
 use shuin_store::SettingsStore;
@@ -68,17 +69,6 @@ async fn gathered(
     })
 }
 
-/// The checkpoints stored beside the ledger, checked with the audit key the facility
-/// book names.
-fn check_checkpoints(
-    rows: &[shuin_ledger::StoredEntry],
-    checkpoints: &[shuin_store::StoredCheckpoint],
-) -> std::result::Result<(), shuin_books::audit_pack::BoxError> {
-    let key = crate::ledger_cmd::audit_key_from_ledger(rows);
-    crate::ledger_cmd::check_stored_checkpoints(rows, checkpoints, key.as_ref())
-        .map_err(shuin_books::audit_pack::BoxError::from)
-}
-
 /// Writes the audit pack of the instance in `dir` into the new directory `out`.
 /// `shuin audit pack`: the signed request first (role and zone checked, recorded), then
 /// the pack from the instance's books.
@@ -134,7 +124,7 @@ async fn pack(dir: &Path, out: &Path, json_output: bool) -> Result<()> {
     let store = crate::runtime::open_store(dir).await?;
     let facts = async {
         let gathered = gathered(dir, &config, &store, status, export).await?;
-        shuin_books::audit_pack::gather(&store, gathered, &check_checkpoints, now)
+        shuin_books::audit_pack::gather(&store, gathered, &check_with_recorded_key, now)
             .await
             .map_err(|e| msg(e.to_string()))
     }
