@@ -5,6 +5,7 @@ use crate::failure::{msg, Result};
 use serde::{Deserialize, Serialize};
 pub(crate) use shuin_ca::config::RevocationSection;
 pub(crate) use shuin_keys::config::KeyBackendConfig;
+pub(crate) use shuin_ra::config::{JpkiSection, RaSection};
 pub(crate) use shuin_repo::publish::PublisherConfig;
 use std::path::{Path, PathBuf};
 
@@ -72,7 +73,7 @@ pub(crate) struct CaSection {
     pub(crate) subscriber_validity_days: u32,
     /// M-of-N custodians: the instance starts sealed (docs/keys.md, "Sealed start").
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) seal: Option<crate::seal_shares::SealConfig>,
+    pub(crate) seal: Option<shuin_keys::activation::SealConfig>,
     /// The operator CA's key (DESIGN.md section 8): it certifies operators' personal keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) operator_ca_key: Option<String>,
@@ -83,53 +84,6 @@ pub(crate) struct CaSection {
 
 fn default_validity_days() -> u32 {
     1825
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RaSection {
-    /// The responsible person (責任者) named as approver of automatic decisions.
-    pub(crate) responsible_person: String,
-    #[serde(default = "default_true")]
-    pub(crate) automatic_approval: bool,
-    #[serde(default = "default_nonce_ttl")]
-    pub(crate) nonce_ttl_seconds: u64,
-    /// The 重要事項 text file shown to applicants.
-    pub(crate) terms: PathBuf,
-}
-
-fn default_true() -> bool {
-    true
-}
-
-fn default_nonce_ttl() -> u64 {
-    600
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct JpkiSection {
-    /// PEM files of the trusted J-LIS signing CAs.
-    pub(crate) trust_anchors: Vec<PathBuf>,
-    /// The J-LIS CRL file an outside job refreshes.
-    pub(crate) crl: PathBuf,
-    #[serde(default)]
-    pub(crate) allow_test_cards: bool,
-    /// What to do with a certificate whose holder's JPKI certificate J-LIS revokes
-    /// (docs/revocation.md, "J-LIS follow-up").
-    #[serde(default)]
-    pub(crate) on_jpki_revocation: OnJpkiRevocation,
-}
-
-/// `[jpki] on_jpki_revocation`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum OnJpkiRevocation {
-    /// Put the certificate on the review list (`shuin registration flags`).
-    #[default]
-    Flag,
-    /// Revoke it (privilegeWithdrawn).
-    Revoke,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -187,15 +141,11 @@ impl InstanceConfig {
                 "ca.subscriber_validity_days must be 1..=1826 (5 years at most)",
             ));
         }
-        if self.jpki.trust_anchors.is_empty() {
-            return Err(msg(
-                "jpki.trust_anchors must name at least one J-LIS signing CA",
-            ));
-        }
+        self.jpki.check().map_err(|e| msg(e.to_string()))?;
         self.revocation.check().map_err(|e| msg(e.to_string()))?;
         shuin_repo::publish::check(&self.publishers).map_err(|e| msg(e.to_string()))?;
         if let Some(seal) = &self.ca.seal {
-            seal.check()?;
+            seal.check().map_err(|e| msg(e.to_string()))?;
             if !matches!(self.ca.key_backend, KeyBackendConfig::Pkcs11 { .. }) {
                 return Err(msg("ca.seal needs ca.key_backend kind = \"pkcs11\""));
             }
@@ -203,11 +153,7 @@ impl InstanceConfig {
         self.ledger.check().map_err(|e| msg(e.to_string()))?;
         self.facility.check().map_err(|e| msg(e.to_string()))?;
         self.retention.check().map_err(|e| msg(e.to_string()))?;
-        if self.ra.responsible_person.trim().is_empty() {
-            return Err(msg(
-                "ra.responsible_person must name the responsible person (責任者)",
-            ));
-        }
+        self.ra.check().map_err(|e| msg(e.to_string()))?;
         Ok(())
     }
 

@@ -29,7 +29,6 @@ mod revoke_cmd;
 mod runtime;
 mod seal;
 mod seal_init;
-mod seal_shares;
 mod serve;
 mod status_cmd;
 mod testkit_cmd;

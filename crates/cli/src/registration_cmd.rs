@@ -3,12 +3,12 @@
 //! certificate J-LIS revoked. Also the RA's life-cycle wiring for `serve` and its upkeep
 //! (the J-LIS follow-up and the notice outbox).
 
-use crate::config::{InstanceConfig, OnJpkiRevocation};
+use crate::config::InstanceConfig;
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
 use clap::Subcommand;
 use shuin_core::{Action, OsRandom};
-use shuin_ra::{CodeKey, JpkiRevocationPolicy, Lifecycle, VerifiedIdentity};
+use shuin_ra::{CodeKey, Lifecycle, VerifiedIdentity};
 use shuin_store::sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -127,10 +127,7 @@ pub(crate) fn lifecycle(
     config: &InstanceConfig,
     store: Arc<SqliteStore>,
 ) -> Result<Lifecycle> {
-    let policy = match config.jpki.on_jpki_revocation {
-        OnJpkiRevocation::Flag => JpkiRevocationPolicy::Flag,
-        OnJpkiRevocation::Revoke => JpkiRevocationPolicy::Revoke,
-    };
+    let policy = config.jpki.on_jpki_revocation;
     Ok(Lifecycle::new(store, code_key(dir)?, policy))
 }
 

@@ -10,7 +10,7 @@ use shuin_core::issuance::SubscriberProfile;
 use shuin_core::{Clock, OsRandom, RandomSource, SystemClock};
 use shuin_keys::KeyRef;
 use shuin_ra::{FileCrlSource, RaConfig, RaService};
-use shuin_repo::{PublishedCrl, Repository};
+use shuin_repo::Repository;
 use shuin_server::AppState;
 use shuin_store::sqlite::SqliteStore;
 use shuin_store::{CrlRecord, CrlStore};
@@ -144,21 +144,13 @@ pub(crate) async fn open_ca_with(
     })
 }
 
-fn published(record: CrlRecord) -> PublishedCrl {
-    PublishedCrl {
-        number: record.number,
-        next_update: record.next_update,
-        der: Arc::new(record.der),
-    }
-}
-
 /// Hands a CRL to the repository.
 fn publish_to(repository: &Repository) -> impl Fn(CrlSlot<'_>, CrlRecord) + Sync + '_ {
     move |slot, crl| {
         match slot {
-            CrlSlot::IssuingFull => repository.publish_ca_crl(published(crl)),
-            CrlSlot::IssuingOther(scope) => repository.publish_other_crl(scope, published(crl)),
-            CrlSlot::Root => repository.publish_root_crl(published(crl)),
+            CrlSlot::IssuingFull => repository.publish_ca_crl(crl.into()),
+            CrlSlot::IssuingOther(scope) => repository.publish_other_crl(scope, crl.into()),
+            CrlSlot::Root => repository.publish_root_crl(crl.into()),
         };
     }
 }
@@ -265,7 +257,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
                 custodians = custodians.custodians,
                 "the CA is sealed: applications answer ca_sealed until `shuin unseal` has been given enough shares"
             );
-            crate::seal::Seal::sealed((**custodians).clone())
+            crate::seal::Seal::sealed(custodians.clone())
         }
         None => {
             let backend = open_key_backend(&config, dir)?;
@@ -329,7 +321,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         .await
         .context("operator CRL")?
     {
-        repository.publish_other_crl(shuin_ca::operator_ca::OPERATOR_CRL_SCOPE, published(crl));
+        repository.publish_other_crl(shuin_ca::operator_ca::OPERATOR_CRL_SCOPE, crl.into());
     }
     let base = config.instance.public_url.trim_end_matches('/').to_owned();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

@@ -1,13 +1,13 @@
 //! `shuin init --custodians N --threshold M --shares-out DIR`: the token PIN is sealed
-//! under a random wrapping key, the key is split into N shares (`seal_shares.rs`), and
-//! each share is written to `DIR/share-<i>.txt` (0600) for its custodian. The instance
-//! keeps no PIN file.
+//! under a random wrapping key, the key is split into N shares
+//! (`shuin_keys::activation`), and each share is written to `DIR/share-<i>.txt` (0600)
+//! for its custodian. The instance keeps no PIN file.
 
 use crate::config::KeyBackendConfig;
 use crate::failure::{msg, Context, Result};
 use crate::init::InitOptions;
-use crate::seal_shares::SealConfig;
 use shuin_core::RandomSource;
+use shuin_keys::activation::SealConfig;
 use shuin_ledger::{Actor, Book, EntryDraft};
 use std::path::PathBuf;
 use zeroize::Zeroizing;
@@ -79,7 +79,8 @@ where
     Fut: std::future::Future<Output = Result<shuin_ledger::Entry>>,
 {
     let (config, files) =
-        crate::seal_shares::split(pin, options.custodians, options.threshold, rng)?;
+        shuin_keys::activation::split(pin, options.custodians, options.threshold, rng)
+            .map_err(|e| msg(e.to_string()))?;
     std::fs::create_dir_all(&options.shares_out).context(options.shares_out.display())?;
     {
         use std::os::unix::fs::PermissionsExt;

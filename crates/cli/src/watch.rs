@@ -110,14 +110,10 @@ async fn refresh_operator_crl(instance: &Instance, parts: &crate::seal::CaParts)
     .await;
     match refreshed {
         Ok(Some(crl)) => {
-            instance.state.repository.publish_other_crl(
-                shuin_ca::operator_ca::OPERATOR_CRL_SCOPE,
-                shuin_repo::PublishedCrl {
-                    number: crl.number,
-                    next_update: crl.next_update,
-                    der: std::sync::Arc::new(crl.der),
-                },
-            );
+            instance
+                .state
+                .repository
+                .publish_other_crl(shuin_ca::operator_ca::OPERATOR_CRL_SCOPE, crl.into());
         }
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "operator CRL upkeep failed"),

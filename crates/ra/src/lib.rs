@@ -5,6 +5,7 @@
 
 mod application;
 pub mod automation;
+pub mod config;
 pub mod console;
 mod crl_source;
 mod error;

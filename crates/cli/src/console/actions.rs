@@ -73,14 +73,9 @@ pub(super) async fn dispatch(
                 now,
             )
             .await?;
-            console.repository.publish_other_crl(
-                shuin_ca::operator_ca::OPERATOR_CRL_SCOPE,
-                shuin_repo::PublishedCrl {
-                    number: crl.number,
-                    next_update: crl.next_update,
-                    der: Arc::new(crl.der),
-                },
-            );
+            console
+                .repository
+                .publish_other_crl(shuin_ca::operator_ca::OPERATOR_CRL_SCOPE, crl.into());
             Ok(value)
         }
         Action::Revoke => {
@@ -161,13 +156,7 @@ async fn root_crl(console: &Console) -> Acted {
         console.config.revocation.root_crl_lifetime(),
     )
     .await?;
-    console
-        .repository
-        .publish_root_crl(shuin_repo::PublishedCrl {
-            number: record.number,
-            next_update: record.next_update,
-            der: Arc::new(record.der),
-        });
+    console.repository.publish_root_crl(record.into());
     Ok(value)
 }
 
