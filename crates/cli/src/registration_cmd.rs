@@ -79,46 +79,10 @@ pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     (seconds > 0).then(|| Duration::from_secs(seconds))
 }
 
-/// The code key of an instance: made (0600) on first use, refused if others can read it.
+/// The code key of an instance: made (0600) on first use, refused if others can read it
+/// (`shuin_ra::CodeKey::open_or_create`).
 pub(crate) fn code_key(dir: &Path) -> Result<CodeKey> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let path = dir.join(CODE_KEY_FILE);
-    if !path.exists() {
-        let mut bytes = [0u8; 32];
-        shuin_core::RandomSource::fill(&OsRandom, &mut bytes)
-            .map_err(|e| msg(format!("making the code key: {e}")))?;
-        let created = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path);
-        match created {
-            Ok(mut file) => {
-                file.write_all(hex::encode(bytes).as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .context(path.display())?;
-            }
-            // Another process made it first: use theirs.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(msg(format!("{}: {e}", path.display()))),
-        }
-    }
-    let mode = std::fs::metadata(&path)
-        .context(path.display())?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(msg(format!(
-            "{} must be readable by its owner only (chmod 600)",
-            path.display()
-        )));
-    }
-    let text = std::fs::read_to_string(&path).context(path.display())?;
-    let mut key = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut key)
-        .map_err(|_| msg(format!("{} does not hold 32 hex bytes", path.display())))?;
-    Ok(CodeKey::from_bytes(key))
+    CodeKey::open_or_create(&dir.join(CODE_KEY_FILE), &OsRandom).map_err(|e| msg(e.to_string()))
 }
 
 /// The RA's life-cycle parts for a served instance.
@@ -131,23 +95,11 @@ pub(crate) fn lifecycle(
     Ok(Lifecycle::new(store, code_key(dir)?, policy))
 }
 
-/// One round of life-cycle upkeep (from `watch::run`): the J-LIS follow-up when the
-/// J-LIS CRL changed, and the notice outbox.
+/// One round of life-cycle upkeep (from `watch::run`; `shuin_ra::RaService::upkeep`),
+/// the notices written to `DIR/notices.jsonl`.
 pub(crate) async fn upkeep(instance: &crate::runtime::Instance) {
-    let ra = &instance.state.ra;
-    match ra.follow_jpki_crl().await {
-        Ok(report) if report.examined => tracing::info!(
-            flagged = report.flagged.len(),
-            revoked = report.revoked.len(),
-            "followed up a new J-LIS CRL"
-        ),
-        Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "the J-LIS follow-up failed; retrying"),
-    }
     let sender = shuin_ra::FileNoticeSender::new(instance.dir.join(NOTICES_FILE));
-    if let Err(e) = ra.send_notices(&sender, 100).await {
-        tracing::error!(error = %e, "sending notices failed");
-    }
+    instance.state.ra.upkeep(&sender).await;
 }
 
 pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {

@@ -124,32 +124,10 @@ async fn refresh_operator_crl(instance: &Instance, parts: &crate::seal::CaParts)
 const RESUME_EVERY_TICKS: u64 = 20;
 
 /// Issues applications left `approved` by a sealed or failing CA, and supersedes the
-/// certificate a resumed reissue replaces. True when the CA failed.
-async fn resume_approved(instance: &Instance, ca: &std::sync::Arc<shuin_ca::CaService>) -> bool {
+/// certificate a resumed reissue replaces (`shuin_ra::resume_and_supersede`). True when
+/// the CA failed.
+async fn resume_approved(instance: &Instance, ca: &shuin_ca::CaService) -> bool {
     use shuin_core::{Clock, OsRandom};
     let now = shuin_core::SystemClock.now();
-    match shuin_ra::resume_approved(instance.store.as_ref(), ca.as_ref(), now).await {
-        Ok(done) => {
-            for record in &done.issued {
-                tracing::info!(application = %record.id, "resumed an interrupted issuance");
-                let store = instance.store.as_ref();
-                if let Err(e) =
-                    shuin_ra::supersede_replaced(store, ca.as_ref(), record, &OsRandom, now).await
-                {
-                    tracing::error!(application = %record.id, error = %e, "superseding after a resumed reissue failed");
-                }
-            }
-            for id in &done.rejected {
-                tracing::warn!(application = %id, "resumed issuance refused: key_reused");
-            }
-            for (id, why) in &done.left {
-                tracing::warn!(application = %id, why = %why, "approved application not issued yet");
-            }
-            done.ca_failed
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "resuming approved applications failed");
-            true
-        }
-    }
+    shuin_ra::resume_and_supersede(instance.store.as_ref(), ca, &OsRandom, now).await
 }
