@@ -1,8 +1,8 @@
 //! The operator console of a running server: every operator action arrives as a signed
 //! request (DESIGN.md section 8), passes the gate (`shuin_books::console::admit`), and
 //! only then is dispatched to the service that owns it (`actions.rs`). The local admin
-//! socket is the high-security console (`admin_socket.rs`); network listeners come with
-//! the zones.
+//! socket is the high-security console (`admin_socket.rs`, served by
+//! `shuin_server::admin_socket`); network listeners come with the zones.
 
 mod actions;
 
