@@ -1,9 +1,14 @@
-//! The CA's sections of shuin.toml: `[revocation]` (CRL and OCSP timing) and `[ledger]`
-//! (when checkpoints are signed). Each field has a usable default; each section is
-//! checked once at start-up.
+//! The CA's sections of shuin.toml: `[ca]` (keys, certificates, the subscriber
+//! profile), `[revocation]` (CRL and OCSP timing) and `[ledger]` (when checkpoints are
+//! signed). Fields have usable defaults where they can; each section is checked once at
+//! start-up.
 
 use crate::checkpoint::CheckpointSettings;
 use serde::{Deserialize, Serialize};
+use shuin_core::issuance::SubscriberProfile;
+use shuin_keys::activation::SealConfig;
+use shuin_keys::config::KeyBackendConfig;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// A section breaks one of its rules.
@@ -13,6 +18,106 @@ pub enum ConfigError {
     /// What is wrong, naming the section.
     #[error("{0}")]
     InvalidSettings(&'static str),
+    /// `ca.policy_oid` is not an OID.
+    #[error("ca.policy_oid {0:?} is not an OID")]
+    PolicyOid(String),
+}
+
+/// `[ca]`: where the keys and certificates are, and what subscriber certificates carry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaSection {
+    /// Where the issuer keys live.
+    pub key_backend: KeyBackendConfig,
+    /// The root key's URI.
+    pub root_key: String,
+    /// The issuing key's URI.
+    pub issuing_key: String,
+    /// The root certificate, relative to the instance directory.
+    pub root_certificate: PathBuf,
+    /// The issuing CA certificate, relative to the instance directory.
+    pub issuing_certificate: PathBuf,
+    /// The accredited-policy OID written into subscriber certificates.
+    pub policy_oid: String,
+    /// Validity of subscriber certificates (5 years at most).
+    #[serde(default = "default_validity_days")]
+    pub subscriber_validity_days: u32,
+    /// M-of-N custodians: the instance starts sealed (docs/keys.md, "Sealed start").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<SealConfig>,
+    /// The operator CA's key (DESIGN.md section 8): it certifies operators' personal keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_ca_key: Option<String>,
+    /// The operator CA's certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_ca_certificate: Option<PathBuf>,
+}
+
+fn default_validity_days() -> u32 {
+    1825
+}
+
+impl CaSection {
+    /// Checks the subscriber profile settings once at start-up.
+    pub fn check_profile(&self) -> Result<(), ConfigError> {
+        if shuin_core::signature::parse_oid(&self.policy_oid).is_none() {
+            return Err(ConfigError::PolicyOid(self.policy_oid.clone()));
+        }
+        if self.subscriber_validity_days == 0 || self.subscriber_validity_days > 1826 {
+            return Err(ConfigError::InvalidSettings(
+                "ca.subscriber_validity_days must be 1..=1826 (5 years at most)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the seal settings once at start-up: custodians seal a token PIN.
+    pub fn check_seal(&self) -> Result<(), SealSettingsError> {
+        if let Some(seal) = &self.seal {
+            seal.check()?;
+            if !matches!(self.key_backend, KeyBackendConfig::Pkcs11 { .. }) {
+                return Err(SealSettingsError::NotPkcs11);
+            }
+        }
+        Ok(())
+    }
+
+    /// The profile of subscriber certificates for an instance at `public_url`: the
+    /// policy, the validity and where the repository, the CRLs (partitioned as
+    /// `revocation` says) and OCSP are.
+    pub fn subscriber_profile(
+        &self,
+        public_url: &str,
+        revocation: &RevocationSection,
+    ) -> Result<SubscriberProfile, ConfigError> {
+        let base = public_url.trim_end_matches('/');
+        Ok(SubscriberProfile {
+            policy_oid: shuin_core::signature::parse_oid(&self.policy_oid)
+                .ok_or(ConfigError::InvalidSettings("ca.policy_oid is not an OID"))?,
+            validity: Duration::from_secs(u64::from(self.subscriber_validity_days) * 86_400),
+            crl_url: format!("{base}/repository/ca.crl"),
+            crl_partitions: (revocation.crl_partitions > 0).then(|| {
+                (
+                    revocation.crl_partitions,
+                    format!("{base}/repository/ca-p{{}}.crl"),
+                )
+            }),
+            ocsp_url: format!("{base}/ocsp"),
+            ca_issuers_url: format!("{base}/repository/ca.crt"),
+        })
+    }
+}
+
+/// Why `[ca.seal]` was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealSettingsError {
+    /// The M-of-N settings break a rule.
+    #[error(transparent)]
+    Activation(#[from] shuin_keys::activation::ActivationError),
+    /// The backend has no PIN to seal.
+    #[error("ca.seal needs ca.key_backend kind = \"pkcs11\"")]
+    NotPkcs11,
 }
 
 /// `[revocation]`: CRL and OCSP timing.
@@ -202,5 +307,31 @@ mod tests {
         assert!(long.check().is_err());
         let parsed: RevocationSection = toml::from_str("delta_crl = true").unwrap();
         assert_eq!(parsed.crl_lifetime(), Duration::from_secs(24 * 3600));
+    }
+
+    #[test]
+    fn the_subscriber_profile_points_under_the_public_url() {
+        let text = "root_key = \"soft:root\"\nissuing_key = \"soft:issuing\"\nroot_certificate = \"ca/root.pem\"\nissuing_certificate = \"ca/issuing.pem\"\npolicy_oid = \"1.2.392.1\"\n[key_backend]\nkind = \"software\"\ndir = \"keys\"\n";
+        let mut ca: CaSection = toml::from_str(text).unwrap();
+        ca.check_profile().unwrap();
+        ca.check_seal().unwrap();
+        let revocation = RevocationSection {
+            crl_partitions: 4,
+            ..RevocationSection::default()
+        };
+        let profile = ca
+            .subscriber_profile("https://ca.example.jp/base/", &revocation)
+            .unwrap();
+        assert_eq!(
+            profile.crl_url,
+            "https://ca.example.jp/base/repository/ca.crl"
+        );
+        assert_eq!(
+            profile.crl_partitions,
+            Some((4, "https://ca.example.jp/base/repository/ca-p{}.crl".into()))
+        );
+        assert_eq!(profile.validity, Duration::from_secs(1825 * 86_400));
+        ca.policy_oid = "not an oid".into();
+        assert!(ca.check_profile().is_err());
     }
 }

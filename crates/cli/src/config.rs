@@ -3,7 +3,7 @@
 
 use crate::failure::{msg, Result};
 use serde::{Deserialize, Serialize};
-pub(crate) use shuin_ca::config::RevocationSection;
+pub(crate) use shuin_ca::config::{CaSection, RevocationSection};
 pub(crate) use shuin_keys::config::KeyBackendConfig;
 pub(crate) use shuin_ra::config::{JpkiSection, RaSection};
 pub(crate) use shuin_repo::publish::PublisherConfig;
@@ -61,33 +61,6 @@ fn default_cps() -> PathBuf {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct CaSection {
-    pub(crate) key_backend: KeyBackendConfig,
-    pub(crate) root_key: String,
-    pub(crate) issuing_key: String,
-    pub(crate) root_certificate: PathBuf,
-    pub(crate) issuing_certificate: PathBuf,
-    /// The accredited-policy OID written into subscriber certificates.
-    pub(crate) policy_oid: String,
-    #[serde(default = "default_validity_days")]
-    pub(crate) subscriber_validity_days: u32,
-    /// M-of-N custodians: the instance starts sealed (docs/keys.md, "Sealed start").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) seal: Option<shuin_keys::activation::SealConfig>,
-    /// The operator CA's key (DESIGN.md section 8): it certifies operators' personal keys.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) operator_ca_key: Option<String>,
-    /// The operator CA's certificate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) operator_ca_certificate: Option<PathBuf>,
-}
-
-fn default_validity_days() -> u32 {
-    1825
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct ServerSection {
     #[serde(default = "default_listen")]
     pub(crate) listen: String,
@@ -130,26 +103,11 @@ impl InstanceConfig {
                 "instance.public_url must start with http:// or https://",
             ));
         }
-        if shuin_core::signature::parse_oid(&self.ca.policy_oid).is_none() {
-            return Err(msg(format!(
-                "ca.policy_oid {:?} is not an OID",
-                self.ca.policy_oid
-            )));
-        }
-        if self.ca.subscriber_validity_days == 0 || self.ca.subscriber_validity_days > 1826 {
-            return Err(msg(
-                "ca.subscriber_validity_days must be 1..=1826 (5 years at most)",
-            ));
-        }
+        self.ca.check_profile().map_err(|e| msg(e.to_string()))?;
         self.jpki.check().map_err(|e| msg(e.to_string()))?;
         self.revocation.check().map_err(|e| msg(e.to_string()))?;
         shuin_repo::publish::check(&self.publishers).map_err(|e| msg(e.to_string()))?;
-        if let Some(seal) = &self.ca.seal {
-            seal.check().map_err(|e| msg(e.to_string()))?;
-            if !matches!(self.ca.key_backend, KeyBackendConfig::Pkcs11 { .. }) {
-                return Err(msg("ca.seal needs ca.key_backend kind = \"pkcs11\""));
-            }
-        }
+        self.ca.check_seal().map_err(|e| msg(e.to_string()))?;
         self.ledger.check().map_err(|e| msg(e.to_string()))?;
         self.facility.check().map_err(|e| msg(e.to_string()))?;
         self.retention.check().map_err(|e| msg(e.to_string()))?;

@@ -6,7 +6,6 @@ use crate::failure::{msg, Context, Result};
 use shuin_ca::crl_upkeep::CrlSlot;
 use shuin_ca::ocsp_responder::{open_responder, ResponderSettings};
 use shuin_ca::{CaService, CaSettings, IssuerChain, OcspSettings};
-use shuin_core::issuance::SubscriberProfile;
 use shuin_core::{Clock, OsRandom, RandomSource, SystemClock};
 use shuin_keys::KeyRef;
 use shuin_ra::{FileCrlSource, RaConfig, RaService};
@@ -99,21 +98,10 @@ pub(crate) async fn open_ca_with(
         issuing_der: read_pem_or_der(&dir.join(&config.ca.issuing_certificate))?,
         root_der: read_pem_or_der(&dir.join(&config.ca.root_certificate))?,
     };
-    let base = config.instance.public_url.trim_end_matches('/').to_owned();
-    let profile = SubscriberProfile {
-        policy_oid: shuin_core::signature::parse_oid(&config.ca.policy_oid)
-            .ok_or_else(|| msg("ca.policy_oid is not an OID"))?,
-        validity: Duration::from_secs(u64::from(config.ca.subscriber_validity_days) * 86_400),
-        crl_url: format!("{base}/repository/ca.crl"),
-        crl_partitions: (config.revocation.crl_partitions > 0).then(|| {
-            (
-                config.revocation.crl_partitions,
-                format!("{base}/repository/ca-p{{}}.crl"),
-            )
-        }),
-        ocsp_url: format!("{base}/ocsp"),
-        ca_issuers_url: format!("{base}/repository/ca.crt"),
-    };
+    let profile = config
+        .ca
+        .subscriber_profile(&config.instance.public_url, &config.revocation)
+        .map_err(|e| msg(e.to_string()))?;
     let ca = CaService::new(
         signer,
         chain.clone(),
