@@ -8,7 +8,7 @@ use shuin_ca::ocsp_responder::{open_responder, ResponderSettings};
 use shuin_ca::{CaService, CaSettings, IssuerChain, OcspSettings};
 use shuin_core::{Clock, OsRandom, RandomSource, SystemClock};
 use shuin_keys::KeyRef;
-use shuin_ra::{FileCrlSource, RaConfig, RaService};
+use shuin_ra::{RaConfig, RaService};
 use shuin_repo::Repository;
 use shuin_server::AppState;
 use shuin_store::sqlite::SqliteStore;
@@ -258,25 +258,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         root_der: read_pem_or_der(&dir.join(&config.ca.root_certificate))?,
     };
 
-    let mut anchor_ders = Vec::new();
-    for path in &config.jpki.trust_anchors {
-        anchor_ders.push(read_pem_or_der(&dir.join(path))?);
-    }
-    let anchors = shuin_jpki::TrustAnchors::from_der_certs(anchor_ders)
-        .map_err(|e| msg(format!("jpki.trust_anchors: {e}")))?;
-    let crl_source = Arc::new(FileCrlSource::new(
-        dir.join(&config.jpki.crl),
-        anchors.clone(),
-    ));
-    if let Err(e) = crl_source.check() {
-        tracing::warn!(error = %e, "the J-LIS CRL is not usable; applications fail closed with jpki_revocation_unavailable");
-    }
-    let verifier = shuin_jpki::Verifier::new(
-        anchors,
-        shuin_jpki::VerifierConfig {
-            allow_test_cards: config.jpki.allow_test_cards,
-        },
-    );
+    let (verifier, crl_source) = config.jpki.open(dir).map_err(|e| msg(e.to_string()))?;
     let terms = std::fs::read_to_string(dir.join(&config.ra.terms))
         .context(dir.join(&config.ra.terms).display())?;
     let cps = std::fs::read_to_string(dir.join(&config.instance.cps)).ok();

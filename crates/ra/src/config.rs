@@ -2,9 +2,10 @@
 //! applicants' terms) and `[jpki]` (the J-LIS trust anchors and CRL, and what to do when
 //! J-LIS revokes a holder's certificate). Each section is checked once at start-up.
 
-use crate::JpkiRevocationPolicy;
+use crate::{FileCrlSource, JpkiRevocationPolicy};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A section breaks one of its rules.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +14,18 @@ pub enum ConfigError {
     /// What is wrong, naming the setting.
     #[error("{0}")]
     InvalidSettings(&'static str),
+    /// A file the section names could not be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The trust anchors are unusable.
+    #[error("jpki.trust_anchors: {0}")]
+    TrustAnchors(#[source] shuin_jpki::JpkiError),
 }
 
 /// `[ra]`.
@@ -77,6 +90,42 @@ impl JpkiSection {
             ));
         }
         Ok(())
+    }
+}
+
+impl JpkiSection {
+    /// The J-LIS verifier and CRL source of an instance in `dir`: the trust anchors read
+    /// (PEM or DER), the CRL file watched. A J-LIS CRL that is not usable yet is logged;
+    /// applications then fail closed with `jpki_revocation_unavailable`.
+    pub fn open(
+        &self,
+        dir: &Path,
+    ) -> Result<(shuin_jpki::Verifier, Arc<FileCrlSource>), ConfigError> {
+        let mut anchor_ders = Vec::new();
+        for path in &self.trust_anchors {
+            let path = dir.join(path);
+            let bytes = std::fs::read(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            anchor_ders.push(match der::pem::decode_vec(&bytes) {
+                Ok((_, der)) => der,
+                Err(_) => bytes,
+            });
+        }
+        let anchors = shuin_jpki::TrustAnchors::from_der_certs(anchor_ders)
+            .map_err(ConfigError::TrustAnchors)?;
+        let crl_source = Arc::new(FileCrlSource::new(dir.join(&self.crl), anchors.clone()));
+        if let Err(e) = crl_source.check() {
+            tracing::warn!(error = %e, "the J-LIS CRL is not usable; applications fail closed with jpki_revocation_unavailable");
+        }
+        let verifier = shuin_jpki::Verifier::new(
+            anchors,
+            shuin_jpki::VerifierConfig {
+                allow_test_cards: self.allow_test_cards,
+            },
+        );
+        Ok((verifier, crl_source))
     }
 }
 

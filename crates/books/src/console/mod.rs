@@ -110,17 +110,58 @@ pub async fn admit<S: LedgerStore + NonceStore + ?Sized>(
     Ok((admitted, attachment))
 }
 
+/// The signed parameter that names the attachment by its SHA-256 (hex).
+pub const ATTACHMENT_PARAM: &str = "attachment_sha256";
+
+/// SHA-256 (hex) of an attachment, as [`ATTACHMENT_PARAM`] carries it.
+pub fn attachment_sha256(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// The operator's side: the request to sign for `action` with `params`, naming the
+/// `attachment` (which travels beside it, never in the books) by its SHA-256. The key is
+/// named by the SHA-256 of its SubjectPublicKeyInfo.
+pub fn request_to_sign(
+    action: shuin_core::Action,
+    mut params: serde_json::Value,
+    attachment: Option<&str>,
+    nonce: String,
+    now: SystemTime,
+    public_key_der: &[u8],
+) -> crate::OperatorRequest {
+    if let Some(text) = attachment {
+        params[ATTACHMENT_PARAM] = serde_json::Value::String(attachment_sha256(text));
+    }
+    crate::OperatorRequest {
+        format: crate::request::REQUEST_FORMAT.into(),
+        action,
+        params,
+        nonce,
+        time: shuin_core::timefmt::rfc3339(now),
+        key_sha256: crate::request::key_sha256(public_key_der),
+    }
+}
+
+/// The request as sent: its canonical text and the signature over it.
+pub fn signed(text: String, signature: &[u8]) -> SignedRequest {
+    use base64::Engine;
+    SignedRequest {
+        request: text,
+        signature: base64::engine::general_purpose::STANDARD.encode(signature),
+    }
+}
+
 /// The attachment, if the signed parameters name it by its SHA-256; refused when it is
 /// missing, different, or not announced.
 fn checked_attachment(
     admitted: &Admitted,
     attachment: Option<Zeroizing<String>>,
 ) -> Result<Option<Zeroizing<String>>, Outcome> {
-    use sha2::Digest;
-    match (admitted.request.param("attachment_sha256"), attachment) {
+    match (admitted.request.param(ATTACHMENT_PARAM), attachment) {
         (None, None) => Ok(None),
         (Some(expected), Some(text)) => {
-            if hex::encode(sha2::Sha256::digest(text.as_bytes())) == expected {
+            if attachment_sha256(&text) == expected {
                 Ok(Some(text))
             } else {
                 Err(Outcome::refused(
