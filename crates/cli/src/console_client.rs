@@ -84,12 +84,3 @@ fn outcome_error(outcome: Outcome) -> crate::failure::Error {
         Outcome::Done { .. } => msg("done"),
     }
 }
-
-/// Prints `result` as JSON, or with `human` otherwise.
-pub(crate) fn print(result: &Value, json: bool, human: impl FnOnce(&Value) -> String) {
-    if json {
-        println!("{result}");
-    } else {
-        println!("{}", human(result));
-    }
-}

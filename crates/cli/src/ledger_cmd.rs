@@ -3,22 +3,12 @@
 use crate::checkpoints::CheckpointMaker;
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
+use crate::output::failed;
 use shuin_core::{Clock, SystemClock};
 use shuin_ledger::{Book, Entry};
 use shuin_store::{LedgerReader, LedgerStore};
 use std::path::Path;
 use std::sync::Arc;
-
-/// Prints a failure (also as JSON with `--json`) and returns it as the error.
-fn failed(json: bool, what: &str, error: impl std::fmt::Display) -> crate::failure::Error {
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({"ok": false, "error": error.to_string()})
-        );
-    }
-    msg(format!("{what} FAILED: {error}"))
-}
 
 /// Recomputes every entry hash and the tree head of the database, and checks every
 /// stored checkpoint against the tree and the audit key recorded in the facility book.

@@ -21,6 +21,7 @@ mod key_backend;
 mod ledger_cmd;
 mod operator_cmd;
 mod operator_key;
+mod output;
 mod publishers;
 mod registration_cmd;
 mod retention_cmd;

@@ -8,9 +8,10 @@
 //! Also `open_registry`, for the commands that read the instance (`ceremony statement`).
 
 use crate::config::InstanceConfig;
-use crate::console_client::{call, print, ConsoleArgs};
+use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
 use crate::operator_key::OperatorKeyArgs;
+use crate::output::print;
 use base64::Engine;
 use clap::Subcommand;
 use serde_json::json;

@@ -2,8 +2,9 @@
 //! the running server. Approval issues through the server's CA, with the LRA (the
 //! operator who signed) as approver.
 
-use crate::console_client::{call, print, ConsoleArgs};
+use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Result};
+use crate::output::print;
 use clap::Subcommand;
 use serde_json::json;
 use shuin_core::Action;

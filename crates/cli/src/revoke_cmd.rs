@@ -2,8 +2,9 @@
 //! server (the revocation book, the CRLs, the seal). The root's CRL is signed by the
 //! server's console with the root key it holds once unsealed.
 
-use crate::console_client::{call, print, ConsoleArgs};
+use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
+use crate::output::print;
 use serde_json::{json, Value};
 use shuin_core::revocation::RevocationReason;
 use shuin_core::{Action, Serial};
