@@ -52,6 +52,77 @@ impl KeyBackendConfig {
     }
 }
 
+/// The key backend as `shuin status` reports it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BackendStatus {
+    /// PKCS#8 files: not an HSM.
+    Software {
+        /// Always false.
+        production_grade: bool,
+        /// Why.
+        note: &'static str,
+        /// Where the files are.
+        dir: PathBuf,
+    },
+    /// A PKCS#11 token, as it describes itself.
+    Pkcs11 {
+        /// The library.
+        module: PathBuf,
+        /// The configured label.
+        token_label: String,
+        /// What the token says about itself, read without logging in.
+        token: Option<crate::TokenFacts>,
+        /// Why the token could not be read.
+        token_error: Option<String>,
+        /// The FIPS validation the operator declares.
+        declared_fips_validation: Option<String>,
+    },
+}
+
+impl KeyBackendConfig {
+    /// The backend's status for an instance in `dir`. For PKCS#11 this reads the token's
+    /// facts without logging in (a sealed instance has no PIN): it blocks.
+    pub fn status(&self, dir: &Path) -> BackendStatus {
+        match self {
+            KeyBackendConfig::Software { dir: keys } => BackendStatus::Software {
+                production_grade: false,
+                note: "software keys: development and tests only, not an HSM",
+                dir: keys.clone(),
+            },
+            KeyBackendConfig::Pkcs11 {
+                module,
+                token,
+                fips_validation,
+                ..
+            } => {
+                let module = dir.join(module);
+                let (facts, error) = match token_facts(&module, token) {
+                    Ok(facts) => (Some(facts), None),
+                    Err(e) => (None, Some(e.to_string())),
+                };
+                BackendStatus::Pkcs11 {
+                    module,
+                    token_label: token.clone(),
+                    token: facts,
+                    token_error: error,
+                    declared_fips_validation: fips_validation.clone(),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(feature = "pkcs11")]
+fn token_facts(module: &Path, token: &str) -> Result<crate::TokenFacts, crate::KeyError> {
+    crate::Pkcs11Backend::token_facts(module, token)
+}
+
+#[cfg(not(feature = "pkcs11"))]
+fn token_facts(_module: &Path, _token: &str) -> Result<crate::TokenFacts, &'static str> {
+    Err("this build has no PKCS#11 support")
+}
+
 /// Why a PIN file was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
