@@ -12,7 +12,6 @@ use shuin_ra::{CodeKey, Lifecycle, VerifiedIdentity};
 use shuin_store::sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 use zeroize::Zeroizing;
 
 /// The file holding the key under which codes are hashed (mode 0600, never in the
@@ -61,24 +60,6 @@ pub(crate) enum RegistrationCommand {
     },
 }
 
-/// `30d`, `12h`, `90m`, `45s` or plain seconds.
-pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let (number, unit) = match text.char_indices().last()? {
-        (i, c) if c.is_ascii_alphabetic() => (&text[..i], c),
-        _ => (text, 's'),
-    };
-    let n: u64 = number.parse().ok()?;
-    let seconds = match unit {
-        'd' => n.checked_mul(86_400)?,
-        'h' => n.checked_mul(3_600)?,
-        'm' => n.checked_mul(60)?,
-        's' => n,
-        _ => return None,
-    };
-    (seconds > 0).then(|| Duration::from_secs(seconds))
-}
-
 /// The code key of an instance: made (0600) on first use, refused if others can read it
 /// (`shuin_ra::CodeKey::open_or_create`).
 pub(crate) fn code_key(dir: &Path) -> Result<CodeKey> {
@@ -117,7 +98,7 @@ pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
         } => {
             let lifetime = match expires_in {
                 None => shuin_ra::DEFAULT_CODE_LIFETIME,
-                Some(text) => parse_duration(&text)
+                Some(text) => shuin_core::timefmt::parse_duration(&text)
                     .ok_or_else(|| msg("--expires-in must look like 30d, 12h, 90m or 3600"))?,
             };
             // The identity is personal data: it travels as the attachment, and the signed
@@ -189,23 +170,5 @@ pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
             }
             Ok(())
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(
-            parse_duration("30d"),
-            Some(Duration::from_secs(30 * 86_400))
-        );
-        assert_eq!(parse_duration("2s"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("0d"), None);
-        assert_eq!(parse_duration("d"), None);
-        assert_eq!(parse_duration("3w"), None);
     }
 }
