@@ -3,7 +3,6 @@
 //! nextUpdate; OCSP responses are pre-signed and refreshed at half their lifetime.
 
 use crate::runtime::{refresh_crls, Instance};
-use shuin_store::{CertificateReader, RevocationStore};
 use std::time::Duration;
 
 /// How often the loop looks.
@@ -11,7 +10,7 @@ pub(crate) const TICK: Duration = Duration::from_millis(500);
 
 /// Runs until the task is dropped.
 pub(crate) async fn run(instance: &Instance) {
-    let mut last_generation = None;
+    let mut statuses = shuin_ca::ocsp_responder::StatusWatch::default();
     // Publishes the certificates now and each CRL that refresh_crls puts in the
     // repository, in tasks of its own; dropped (stopped) with this loop.
     let _publishing = crate::publishers::start(instance);
@@ -29,32 +28,9 @@ pub(crate) async fn run(instance: &Instance) {
         let Some(parts) = instance.seal.parts() else {
             continue;
         };
-        // Revocations and certificates issued by any process (a CLI `review approve`,
-        // `revoke`) change these counters; then the OCSP statuses are reloaded.
-        let generation = match (
-            instance.store.revocation_generation().await,
-            instance.store.issued_count().await,
-        ) {
-            (Ok(revoked), Ok(issued)) => Ok((revoked, issued)),
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        };
-        match generation {
-            // Unchanged but for certificates this process issued (and already told the
-            // responder of): no reload, which would read every serial ever issued.
-            Ok((revoked, issued))
-                if last_generation.is_some_and(|(last_revoked, last_issued): (u64, u64)| {
-                    revoked == last_revoked
-                        && Some(issued) == last_issued.checked_add(parts.ocsp.added_since_load())
-                }) => {}
-            Ok(generation) if last_generation != Some(generation) => {
-                if let Err(e) = parts.ocsp.load(instance.store.as_ref()).await {
-                    tracing::error!(error = %e, "reloading certificate statuses failed");
-                    continue;
-                }
-                last_generation = Some(generation);
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "reading the revocation generation failed"),
+        // Revocations and certificates issued by any process reach the OCSP statuses.
+        if !statuses.check(&parts.ocsp, instance.store.as_ref()).await {
+            continue;
         }
         if let Err(e) = refresh_crls(&parts.ca, &instance.store, &instance.state.repository).await {
             tracing::error!(error = %e, "CRL upkeep failed");
