@@ -204,3 +204,27 @@ pub async fn root_crl(
         "next_update": rfc3339(record.next_update)}]);
     Ok((value, record))
 }
+
+/// `unseal`: a custodian's share, the attachment, offered to the unseal desk; refused
+/// (`share_refused`) when the desk does not take it.
+pub async fn unseal<P: Send + Sync>(
+    desk: &crate::seal::UnsealDesk<P>,
+    admitted: &Admitted,
+    share: Option<zeroize::Zeroizing<String>>,
+    peer_uid: Option<u32>,
+) -> Acted {
+    let share =
+        share.ok_or_else(|| Outcome::invalid("an unseal request carries the share beside it"))?;
+    let answer = desk
+        .offer(&share, &admitted.actor(), peer_uid)
+        .await
+        .map_err(Outcome::failed)?;
+    if answer.accepted {
+        serde_json::to_value(answer).map_err(Outcome::failed)
+    } else {
+        Err(Outcome::refused(
+            "share_refused",
+            format!("{}: {}", answer.outcome, answer.message),
+        ))
+    }
+}

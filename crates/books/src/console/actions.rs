@@ -10,6 +10,25 @@ use shuin_core::{Action, RandomSource};
 use shuin_store::{EvidenceRetention, LedgerStore, SettingsStore};
 use std::time::SystemTime;
 
+/// `status`: who the operator is as the books have them, in which zone, and the
+/// server's `seal` state.
+pub async fn status<S: LedgerStore + ?Sized>(
+    gate: &Gate,
+    store: &S,
+    admitted: &Admitted,
+    seal: impl serde::Serialize,
+) -> Acted {
+    let roster = super::roster(gate, store).await?;
+    let roles: Vec<shuin_core::Role> = roster
+        .operator(&admitted.operator)
+        .map(|op| op.roles.iter().copied().collect())
+        .unwrap_or_default();
+    Ok(
+        json!({"operator": admitted.operator, "roles": roles, "zone": admitted.zone,
+        "certificate_sha256": admitted.certificate_sha256, "seal": seal}),
+    )
+}
+
 /// `operator_grant` and `operator_remove_role`: a role given to, or taken from, an
 /// enrolled operator.
 pub async fn change_role<S: LedgerStore + ?Sized>(

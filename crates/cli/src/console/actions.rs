@@ -1,14 +1,15 @@
 //! The dispatch of each admitted operator action to the crate that owns it: the books'
 //! actions in `shuin_books::console::actions`, the RA's in `shuin_ra::console`, the CA's
-//! in `shuin_ca::console`. What stays here needs the running instance itself: its seal,
-//! its repository, its files, and the ceremonies (`ceremony_cmd.rs`).
+//! in `shuin_ca::console`, the facility import in `shuin_server::AccessEvents`. What
+//! stays here is the wiring to the running instance (its seal, its repository, its
+//! files) and the ceremonies (`ceremony_cmd.rs`).
 
 use super::Console;
 use crate::seal::CaParts;
 use serde_json::json;
-use shuin_books::console::{actions as books, required_attachment, Acted, Outcome};
+use shuin_books::console::{actions as books, Acted, Outcome};
 use shuin_books::{Admitted, Gate};
-use shuin_core::{Action, OsRandom, Role, SystemClock};
+use shuin_core::{Action, OsRandom, SystemClock};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
@@ -42,16 +43,8 @@ pub(super) async fn dispatch(
     let config = &console.config;
     match admitted.request.action {
         Action::Status => {
-            let status = console.seal.status().await;
-            let roster = shuin_books::console::roster(gate, store).await?;
-            let roles: Vec<Role> = roster
-                .operator(&admitted.operator)
-                .map(|op| op.roles.iter().copied().collect())
-                .unwrap_or_default();
-            Ok(
-                json!({"operator": admitted.operator, "roles": roles, "zone": admitted.zone,
-                "certificate_sha256": admitted.certificate_sha256, "seal": status}),
-            )
+            let seal = console.seal.status().await;
+            books::status(gate, store, admitted, seal).await
         }
         Action::OperatorAdd => {
             let operator_ca = || operator_ca(console);
@@ -98,7 +91,9 @@ pub(super) async fn dispatch(
         Action::AutomationReview => {
             shuin_ra::console::automation_review(store, admitted, now).await
         }
-        Action::Unseal => unseal(console, admitted, attachment, peer_uid).await,
+        Action::Unseal => {
+            shuin_ca::console::unseal(&console.unseal, admitted, attachment, peer_uid).await
+        }
         Action::RegistrationCreate => {
             let key = || crate::registration_cmd::code_key(&console.dir).map_err(Outcome::failed);
             shuin_ra::console::registration_create(
@@ -111,7 +106,12 @@ pub(super) async fn dispatch(
             )
             .await
         }
-        Action::FacilityImport => facility_import(console, admitted, attachment).await,
+        Action::FacilityImport => {
+            let policy = config.facility.policy();
+            let store = console.store.clone();
+            let access = shuin_server::AccessEvents::new(store.clone(), store, policy);
+            access.import_on_console(admitted, attachment, now).await
+        }
         Action::FacilityToken => {
             let setting = shuin_server::TOKEN_SETTING;
             books::facility_token(store, setting, admitted, &OsRandom, now).await
@@ -158,60 +158,4 @@ async fn root_crl(console: &Console) -> Acted {
     .await?;
     console.repository.publish_root_crl(record.into());
     Ok(value)
-}
-
-/// `unseal`: a custodian's share, the attachment, offered to the unseal desk.
-async fn unseal(
-    console: &Console,
-    admitted: &Admitted,
-    share: Option<Zeroizing<String>>,
-    peer_uid: Option<u32>,
-) -> Acted {
-    let share =
-        share.ok_or_else(|| Outcome::invalid("an unseal request carries the share beside it"))?;
-    let answer = console
-        .unseal
-        .offer(&share, &admitted.actor(), peer_uid)
-        .await
-        .map_err(Outcome::failed)?;
-    if answer.accepted {
-        serde_json::to_value(answer).map_err(Outcome::failed)
-    } else {
-        Err(Outcome::refused(
-            "share_refused",
-            format!("{}: {}", answer.outcome, answer.message),
-        ))
-    }
-}
-
-/// `facility_import`: the CSV of entry/exit records is the attachment; all rows or none
-/// (recorded by `shuin_server::AccessEvents`, shared with the HTTP endpoint).
-async fn facility_import(
-    console: &Console,
-    admitted: &Admitted,
-    csv: Option<Zeroizing<String>>,
-) -> Acted {
-    let csv = required_attachment(csv, "the CSV of entry/exit records")?;
-    let policy = console.config.facility.policy();
-    let now = console.clock.now();
-    let events = shuin_core::access_event::parse_csv(csv.as_bytes(), &policy, now)
-        .map_err(|e| Outcome::refused("invalid_csv", format!("{e}; nothing was imported")))?;
-    let source = format!(
-        "csv:{}",
-        admitted.request.param("file_name").unwrap_or("upload")
-    );
-    let access =
-        shuin_server::AccessEvents::new(console.store.clone(), console.store.clone(), policy);
-    let recorded = access
-        .record(&events, &source, &admitted.actor(), now)
-        .await
-        .map_err(Outcome::failed)?;
-    Ok(json!({
-        "ok": true,
-        "source": source,
-        "imported": recorded.imported,
-        "duplicates": recorded.duplicates,
-        "first_seq": recorded.seqs.map(|(first, _)| first),
-        "last_seq": recorded.seqs.map(|(_, last)| last),
-    }))
 }
