@@ -122,6 +122,50 @@ pub fn check_with_recorded_key(
     check_stored_checkpoints(rows, checkpoints, key.as_ref()).map_err(Into::into)
 }
 
+/// Why the stored ledger does not verify.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerCheckError {
+    /// The entries or the tree head.
+    #[error(transparent)]
+    Log(#[from] shuin_ledger::VerifyError),
+    /// The stored checkpoints.
+    #[error(transparent)]
+    Checkpoints(#[from] CheckpointsError),
+    /// The signed operator requests.
+    #[error(transparent)]
+    Requests(#[from] shuin_ledger::operator_audit::AuditError),
+}
+
+/// What a verified ledger holds: the tree, and how many signed operator requests were
+/// re-checked against their operators' certificates.
+#[derive(Debug, Clone)]
+pub struct VerifiedLedger {
+    /// The entries and the tree head.
+    pub log: shuin_ledger::VerifyReport,
+    /// Signed operator requests re-checked.
+    pub operator_requests: u64,
+}
+
+/// Verifies the stored ledger: every entry hash and the tree head, every stored
+/// checkpoint against the tree and the audit key the facility book records, and every
+/// signed operator request.
+pub fn verify_stored(
+    rows: &[StoredEntry],
+    head: Option<&shuin_ledger::TreeHead>,
+    checkpoints: &[StoredCheckpoint],
+) -> Result<VerifiedLedger, LedgerCheckError> {
+    let key = audit_key_from_ledger(rows);
+    let log = shuin_ledger::verify_log(rows.to_vec(), head)?;
+    check_stored_checkpoints(rows, checkpoints, key.as_ref())?;
+    let operator_requests =
+        shuin_ledger::operator_audit::audit_canonical(rows.iter().map(|r| r.canonical.as_slice()))?;
+    Ok(VerifiedLedger {
+        log,
+        operator_requests,
+    })
+}
+
 /// Why an export could not be written or does not verify.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

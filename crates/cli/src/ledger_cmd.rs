@@ -21,14 +21,9 @@ pub(crate) async fn verify(dir: &Path, json: bool) -> Result<()> {
         .await
         .context("reading the checkpoints")?;
     store.close().await;
-    let key = shuin_books::checkpoints::audit_key_from_ledger(&rows);
-    let report = shuin_ledger::verify_log(rows.clone(), head.as_ref())
+    let verified = shuin_books::checkpoints::verify_stored(&rows, head.as_ref(), &checkpoints)
         .map_err(|e| failed(json, "ledger verification", e))?;
-    shuin_books::checkpoints::check_stored_checkpoints(&rows, &checkpoints, key.as_ref())
-        .map_err(|e| failed(json, "ledger verification", e))?;
-    let requests =
-        shuin_ledger::operator_audit::audit_canonical(rows.iter().map(|r| r.canonical.as_slice()))
-            .map_err(|e| failed(json, "ledger verification", e))?;
+    let (report, requests) = (verified.log, verified.operator_requests);
     if json {
         println!(
             "{}",
