@@ -20,10 +20,6 @@ pub(crate) struct CustodianOptions {
     pub(crate) shares_out: PathBuf,
 }
 
-fn share_path(options: &CustodianOptions, index: u8) -> PathBuf {
-    options.shares_out.join(format!("share-{index}.txt"))
-}
-
 /// Checks the options before `init` makes anything, and reads the PIN to be sealed.
 pub(crate) fn check(options: &CustodianOptions, init: &InitOptions) -> Result<Zeroizing<String>> {
     let KeyBackendConfig::Pkcs11 {
@@ -35,15 +31,8 @@ pub(crate) fn check(options: &CustodianOptions, init: &InitOptions) -> Result<Ze
             "--custodians needs --key-backend pkcs11: the shares seal the token PIN (the software backend has no secret to seal)",
         ));
     };
-    if options.threshold < 2 || options.threshold > options.custodians {
-        return Err(msg(format!(
-            "--threshold {} with --custodians {}: need 2 <= threshold <= custodians",
-            options.threshold, options.custodians
-        )));
-    }
-    if options.custodians > 32 {
-        return Err(msg("--custodians: at most 32"));
-    }
+    shuin_keys::activation::check_counts(options.custodians, options.threshold)
+        .map_err(|e| msg(e.to_string()))?;
     let absolute = |p: &std::path::Path| {
         std::env::current_dir()
             .map(|cwd| cwd.join(p))
@@ -55,7 +44,7 @@ pub(crate) fn check(options: &CustodianOptions, init: &InitOptions) -> Result<Ze
         ));
     }
     for index in 1..=options.custodians {
-        let path = share_path(options, index);
+        let path = shuin_keys::activation::share_path(&options.shares_out, index);
         if path.exists() {
             return Err(msg(format!(
                 "{} exists already; refusing to overwrite a share",
@@ -88,7 +77,7 @@ where
             .context(options.shares_out.display())?;
     }
     for (index, text) in (1..=options.custodians).zip(&files) {
-        let path = share_path(options, index);
+        let path = shuin_keys::activation::share_path(&options.shares_out, index);
         shuin_keys::write_private_file(&path, text.as_bytes()).context(path.display())?;
     }
     append(EntryDraft {
