@@ -4,18 +4,12 @@
 
 use crate::config::KeyBackendConfig;
 use crate::failure::{msg, Context, Result};
-use shuin_keys::{
-    check_issuer_key_policy, KeyAttributeEvidence, KeyAttributes, KeyGenerator, KeyRef,
-    Pkcs11Backend, SoftwareBackend,
-};
+use shuin_keys::{check_issuer_key_policy, KeyAttributeEvidence, KeyRef};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 /// An open backend and, when it has that power, its attribute reader.
-pub(crate) struct OpenedBackend {
-    pub(crate) keys: Box<dyn KeyGenerator>,
-    pub(crate) attributes: Option<Box<dyn KeyAttributes>>,
-}
+pub(crate) use shuin_keys::config::OpenedBackend;
 
 /// The backend configuration from `shuin init` options. Relative paths are made absolute
 /// against the current directory, so the instance does not depend on where it is served
@@ -85,46 +79,16 @@ pub(crate) fn open(config: &KeyBackendConfig, dir: &Path) -> Result<OpenedBacken
 }
 
 /// Opens the backend with `pin` (reconstructed from custodians' shares) instead of the
-/// PIN file; `None` reads the PIN file.
+/// PIN file; `None` reads the PIN file (`shuin_keys::config`).
 pub(crate) fn open_with_pin(
     config: &KeyBackendConfig,
     dir: &Path,
     pin: Option<Zeroizing<String>>,
 ) -> Result<OpenedBackend> {
-    match config {
-        KeyBackendConfig::Software { dir: keys } => {
-            tracing::warn!("the issuer keys are software keys: development and tests only");
-            Ok(OpenedBackend {
-                keys: Box::new(SoftwareBackend::new(dir.join(keys))),
-                attributes: None,
-            })
-        }
-        KeyBackendConfig::Pkcs11 {
-            module,
-            token,
-            pin_file,
-            ..
-        } => {
-            let module = dir.join(module);
-            let pin = match (pin, pin_file) {
-                (Some(pin), _) => pin,
-                (None, Some(pin_file)) => read_pin_file(&dir.join(pin_file))?,
-                (None, None) => {
-                    return Err(msg(
-                        "this instance is sealed by custodians: its PIN comes only from their shares through `shuin unseal` on the running server",
-                    ))
-                }
-            };
-            let backend = Pkcs11Backend::open(&module, token, pin).context(format!(
-                "opening PKCS#11 token {token:?} with {}",
-                module.display()
-            ))?;
-            Ok(OpenedBackend {
-                keys: Box::new(backend.clone()),
-                attributes: Some(Box::new(backend)),
-            })
-        }
+    if let KeyBackendConfig::Software { .. } = config {
+        tracing::warn!("the issuer keys are software keys: development and tests only");
     }
+    config.open(dir, pin).map_err(|e| msg(e.to_string()))
 }
 
 /// Reads `key`'s attributes and checks the issuer key policy. `Ok(None)` for a backend

@@ -52,6 +52,106 @@ impl KeyBackendConfig {
     }
 }
 
+/// An open backend and, when it has that power, its attribute reader.
+pub struct OpenedBackend {
+    /// Signers and key generation.
+    pub keys: Box<dyn crate::KeyGenerator>,
+    /// The keys' attributes (PKCS#11 only).
+    pub attributes: Option<Box<dyn crate::KeyAttributes>>,
+}
+
+impl std::fmt::Debug for OpenedBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedBackend")
+            .field("attributes", &self.attributes.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the backend could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The PIN file was refused.
+    #[error(transparent)]
+    PinFile(#[from] PinFileError),
+    /// A sealed instance's PIN comes only from the custodians.
+    #[error("this instance is sealed by custodians: its PIN comes only from their shares through `shuin unseal` on the running server")]
+    Sealed,
+    /// The token could not be opened.
+    #[error("opening PKCS#11 token {token:?} with {}: {source}", module.display())]
+    Token {
+        /// The token label.
+        token: String,
+        /// The library.
+        module: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<crate::KeyError>,
+    },
+    /// This build has no PKCS#11 backend.
+    #[error("this build has no PKCS#11 support")]
+    NoPkcs11,
+}
+
+impl KeyBackendConfig {
+    /// Opens the backend of an instance in `dir`, with `pin` (reconstructed from
+    /// custodians' shares) or else the PIN file. Relative paths are under `dir`.
+    pub fn open(
+        &self,
+        dir: &Path,
+        pin: Option<Zeroizing<String>>,
+    ) -> Result<OpenedBackend, OpenError> {
+        match self {
+            KeyBackendConfig::Software { dir: keys } => Ok(OpenedBackend {
+                keys: Box::new(crate::SoftwareBackend::new(dir.join(keys))),
+                attributes: None,
+            }),
+            KeyBackendConfig::Pkcs11 {
+                module,
+                token,
+                pin_file,
+                ..
+            } => {
+                let module = dir.join(module);
+                let pin = match (pin, pin_file) {
+                    (Some(pin), _) => pin,
+                    (None, Some(pin_file)) => read_pin_file(&dir.join(pin_file))?,
+                    (None, None) => return Err(OpenError::Sealed),
+                };
+                open_pkcs11(module, token, pin)
+            }
+        }
+    }
+}
+
+#[cfg(feature = "pkcs11")]
+fn open_pkcs11(
+    module: PathBuf,
+    token: &str,
+    pin: Zeroizing<String>,
+) -> Result<OpenedBackend, OpenError> {
+    let backend =
+        crate::Pkcs11Backend::open(&module, token, pin).map_err(|source| OpenError::Token {
+            token: token.to_owned(),
+            module,
+            source: Box::new(source),
+        })?;
+    Ok(OpenedBackend {
+        keys: Box::new(backend.clone()),
+        attributes: Some(Box::new(backend)),
+    })
+}
+
+#[cfg(not(feature = "pkcs11"))]
+fn open_pkcs11(
+    _module: PathBuf,
+    _token: &str,
+    _pin: Zeroizing<String>,
+) -> Result<OpenedBackend, OpenError> {
+    Err(OpenError::NoPkcs11)
+}
+
 /// The key backend as `shuin status` reports it.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
