@@ -309,4 +309,21 @@ mod tests {
         assert_eq!(pkcs11.key_label("issuing"), "shuin-issuing");
         assert!(pkcs11.pin_file().is_none());
     }
+
+    #[test]
+    fn a_sealed_token_opens_only_with_the_custodians_pin() {
+        let text = "kind = \"pkcs11\"\nmodule = \"/m.so\"\ntoken = \"T\"\n";
+        let sealed: KeyBackendConfig = toml::from_str(text).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            sealed.open(dir.path(), None),
+            Err(OpenError::Sealed)
+        ));
+        let software = KeyBackendConfig::Software { dir: "keys".into() };
+        assert!(software
+            .open(dir.path(), None)
+            .unwrap()
+            .attributes
+            .is_none());
+    }
 }
