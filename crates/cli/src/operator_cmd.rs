@@ -132,12 +132,9 @@ fn parse_role(text: &str) -> Result<Role> {
     })
 }
 
+/// The CSR file, PEM or DER.
 fn read_csr(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).context(format!("--csr {}", path.display()))?;
-    Ok(match der::pem::decode_vec(&bytes) {
-        Ok((_, der)) => der,
-        Err(_) => bytes,
-    })
+    crate::runtime::read_pem_or_der(path).map_err(|e| msg(format!("--csr {e}")))
 }
 
 pub(crate) async fn run(command: OperatorCommand) -> Result<()> {

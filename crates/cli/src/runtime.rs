@@ -51,6 +51,14 @@ pub(crate) fn read_pem_or_der(path: &Path) -> Result<Vec<u8>> {
     })
 }
 
+/// The issuing and root certificates of an instance.
+fn issuer_chain(dir: &Path, config: &InstanceConfig) -> Result<IssuerChain> {
+    Ok(IssuerChain {
+        issuing_der: read_pem_or_der(&dir.join(&config.ca.issuing_certificate))?,
+        root_der: read_pem_or_der(&dir.join(&config.ca.root_certificate))?,
+    })
+}
+
 /// Opens the SQLite database of an instance.
 pub(crate) async fn open_store(dir: &Path) -> Result<SqliteStore> {
     let path = dir.join("shuin.db");
@@ -94,10 +102,7 @@ pub(crate) async fn open_ca_with(
     let rng: Arc<dyn RandomSource> = Arc::new(OsRandom);
     let issuing_key = KeyRef::parse(&config.ca.issuing_key).context("ca.issuing_key")?;
     let signer = backend.keys.signer(&issuing_key).context("issuing key")?;
-    let chain = IssuerChain {
-        issuing_der: read_pem_or_der(&dir.join(&config.ca.issuing_certificate))?,
-        root_der: read_pem_or_der(&dir.join(&config.ca.root_certificate))?,
-    };
+    let chain = issuer_chain(dir, &config)?;
     let profile = config
         .ca
         .subscriber_profile(&config.instance.public_url, &config.revocation)
@@ -253,10 +258,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
             crate::seal::Seal::unsealed(open_ca_parts(side).await?)
         }
     };
-    let chain = IssuerChain {
-        issuing_der: read_pem_or_der(&dir.join(&config.ca.issuing_certificate))?,
-        root_der: read_pem_or_der(&dir.join(&config.ca.root_certificate))?,
-    };
+    let chain = issuer_chain(dir, &config)?;
 
     let (verifier, crl_source) = config.jpki.open(dir).map_err(|e| msg(e.to_string()))?;
     let terms = std::fs::read_to_string(dir.join(&config.ra.terms))
