@@ -155,6 +155,53 @@ fn token_entry(kind: &str, actor: Actor, payload: serde_json::Value) -> EntryDra
     }
 }
 
+/// `[facility]` in shuin.toml: what the importers of entry/exit records accept.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FacilitySection {
+    /// The doors of the certificate equipment room as the access-control system names
+    /// them; when not empty, an event at any other door is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub doors: Vec<String>,
+    /// How far an event's time may lie ahead of this host's clock.
+    #[serde(default = "default_skew")]
+    pub max_clock_skew_seconds: u64,
+}
+
+fn default_skew() -> u64 {
+    shuin_core::access_event::DEFAULT_MAX_SKEW.as_secs()
+}
+
+impl Default for FacilitySection {
+    fn default() -> Self {
+        Self {
+            doors: Vec::new(),
+            max_clock_skew_seconds: default_skew(),
+        }
+    }
+}
+
+impl FacilitySection {
+    /// Whether nothing is set (`init` then writes no `[facility]` table, so an operator
+    /// can append one).
+    pub fn is_default(&self) -> bool {
+        self.doors.is_empty() && self.max_clock_skew_seconds == default_skew()
+    }
+
+    /// Checked once at start-up ([`check_policy`]).
+    pub fn check(&self) -> Result<(), FacilityError> {
+        check_policy(&self.policy())
+    }
+
+    /// What the importers accept.
+    pub fn policy(&self) -> AccessPolicy {
+        AccessPolicy {
+            doors: self.doors.clone(),
+            max_skew: Duration::from_secs(self.max_clock_skew_seconds),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -214,5 +261,18 @@ mod tests {
         assert_eq!((revoked.token, revoked.sha256), (None, made.sha256));
         assert_eq!(store.setting("t").await.unwrap().as_deref(), Some(""));
         assert_eq!(store.ledger_rows().await.unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_section_is_checked() {
+        let ok: FacilitySection =
+            toml::from_str("doors = [\"server-room-east\", \"server-room-west\"]").unwrap();
+        ok.check().unwrap();
+        assert_eq!(ok.max_clock_skew_seconds, 300);
+        let twice: FacilitySection = toml::from_str("doors = [\"a\", \"a\"]").unwrap();
+        assert!(twice.check().is_err());
+        let padded: FacilitySection = toml::from_str("doors = [\" a\"]").unwrap();
+        assert!(padded.check().is_err());
+        assert!(toml::from_str::<FacilitySection>("door = []").is_err());
     }
 }

@@ -7,6 +7,8 @@
 //! signatures with public keys only.
 
 pub mod audit_pack;
+pub mod checkpoints;
+pub mod console;
 pub mod facility;
 pub mod gate;
 pub use shuin_ledger::operator_certificate;

@@ -271,6 +271,42 @@ pub async fn purge<S: EvidenceRetention + LedgerStore + ?Sized>(
     Ok(report)
 }
 
+/// `[retention]` in shuin.toml.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSection {
+    /// Years that evidence is kept after the related certificate expires (or after a
+    /// rejected application arrived). At least 10.
+    #[serde(default = "default_years")]
+    pub evidence_years_after_expiry: u32,
+}
+
+fn default_years() -> u32 {
+    MINIMUM_YEARS
+}
+
+impl Default for RetentionSection {
+    fn default() -> Self {
+        Self {
+            evidence_years_after_expiry: default_years(),
+        }
+    }
+}
+
+impl RetentionSection {
+    /// The policy these settings give.
+    pub fn policy(&self) -> RetentionPolicy {
+        RetentionPolicy {
+            evidence_years_after_expiry: self.evidence_years_after_expiry,
+        }
+    }
+
+    /// Checked once at start-up.
+    pub fn check(&self) -> Result<(), RetentionError> {
+        self.policy().check()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -422,5 +458,16 @@ mod tests {
             .unwrap();
         assert!(report.purged.is_empty());
         assert!(store.evidence(&evidence).await.unwrap().is_some());
+    }
+
+    #[test]
+    fn the_section_defaults_to_ten_years_and_refuses_fewer() {
+        assert_eq!(RetentionSection::default().evidence_years_after_expiry, 10);
+        let short = RetentionSection {
+            evidence_years_after_expiry: 9,
+        };
+        assert!(short.check().is_err());
+        let parsed: RetentionSection = toml::from_str("").unwrap();
+        parsed.check().unwrap();
     }
 }

@@ -4,6 +4,8 @@
 pub mod bootstrap;
 pub mod ceremony;
 pub mod checkpoint;
+pub mod config;
+pub mod console;
 pub mod crl_upkeep;
 mod issuance;
 mod ocsp;

@@ -113,3 +113,48 @@ pub async fn open_responder<S: SettingsStore + ?Sized>(
         .map_err(ResponderError::Settings)?;
     OcspService::new(signer, &der, issuing_der, clock, settings.ocsp).map_err(ResponderError::Ocsp)
 }
+
+/// Keeps the responder's statuses in step with the store. Revocations and certificates
+/// issued by any process (a CLI `review approve`, `revoke`) change the store's counters;
+/// then the statuses are reloaded. Certificates this process issued (and already told
+/// the responder of) need no reload, which would read every serial ever issued.
+#[derive(Debug, Default)]
+pub struct StatusWatch {
+    last: Option<(u64, u64)>,
+}
+
+impl StatusWatch {
+    /// Looks at the counters and reloads the statuses when they moved. Failures are
+    /// logged; false when a reload failed (the caller skips the rest of its round and
+    /// looks again at the next).
+    pub async fn check(&mut self, ocsp: &crate::OcspService, store: &dyn crate::CaStore) -> bool {
+        let generation = match (
+            store.revocation_generation().await,
+            store.issued_count().await,
+        ) {
+            (Ok(revoked), Ok(issued)) => Ok((revoked, issued)),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        match generation {
+            // Unchanged but for certificates this process issued (and already told the
+            // responder of): no reload.
+            Ok((revoked, issued))
+                if self
+                    .last
+                    .is_some_and(|(last_revoked, last_issued): (u64, u64)| {
+                        revoked == last_revoked
+                            && Some(issued) == last_issued.checked_add(ocsp.added_since_load())
+                    }) => {}
+            Ok(generation) if self.last != Some(generation) => {
+                if let Err(e) = ocsp.load(store).await {
+                    tracing::error!(error = %e, "reloading certificate statuses failed");
+                    return false;
+                }
+                self.last = Some(generation);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "reading the revocation generation failed"),
+        }
+        true
+    }
+}

@@ -1,6 +1,6 @@
 //! `shuin apply`: the applicant client.
 
-use crate::failure::{msg, Context, Result};
+use crate::failure::{msg, Result};
 use shuin_client::{ApplyOutcome, ApplyRequest, FileCard};
 use shuin_keys::KeySpec;
 use std::path::{Path, PathBuf};
@@ -25,18 +25,6 @@ pub(crate) enum CardSource {
 
 pub(crate) fn parse_birth_date(text: &str) -> Option<(i32, u8, u8)> {
     shuin_core::timefmt::parse_date(text)
-}
-
-fn write_new(path: &Path, contents: &[u8], private: bool) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    if private {
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).context(path.display())?;
-    file.write_all(contents).context(path.display())
 }
 
 /// Runs the flow and writes the key and certificate.
@@ -90,11 +78,11 @@ pub(crate) fn run(
             chain_pem,
             key_pem,
         } => {
-            write_new(&key_path, key_pem.as_bytes(), true)?;
-            write_new(out, certificate_pem.as_bytes(), false)?;
+            crate::output::write_file(&key_path, key_pem.as_bytes(), true)?;
+            crate::output::write_file(out, certificate_pem.as_bytes(), false)?;
             let mut chain_path = out.as_os_str().to_owned();
             chain_path.push(".chain");
-            write_new(Path::new(&chain_path), chain_pem.as_bytes(), false)?;
+            crate::output::write_file(Path::new(&chain_path), chain_pem.as_bytes(), false)?;
             if json {
                 println!(
                     "{}",
@@ -115,7 +103,7 @@ pub(crate) fn run(
             reasons,
             key_pem,
         } => {
-            write_new(&key_path, key_pem.as_bytes(), true)?;
+            crate::output::write_file(&key_path, key_pem.as_bytes(), true)?;
             if json {
                 println!(
                     "{}",

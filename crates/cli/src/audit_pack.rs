@@ -6,10 +6,10 @@
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
 use serde_json::json;
-use shuin_books::audit_pack::{file_digest, Gathered, InstanceSettings, Pack, RegisteredOperator};
+use shuin_books::audit_pack::{file_digest, Gathered, InstanceSettings, Pack};
+use shuin_books::checkpoints::check_with_recorded_key;
 use shuin_core::{Clock, SystemClock};
 use shuin_store::sqlite::SqliteStore;
-use shuin_store::SettingsStore;
 use std::path::Path;
 
 /// What the pack needs from outside shuin-books: the configuration, `shuin status`, the
@@ -28,23 +28,10 @@ async fn gathered(
         "issuing_certificate": file_digest(dir, &config.ca.issuing_certificate),
         "jpki_crl": file_digest(dir, &config.jpki.crl),
     });
-    let operators = shuin_ra::operators::operators(store)
-        .await
-        .map_err(|e| msg(e.to_string()))?
-        .into_iter()
-        .map(|op| RegisteredOperator {
-            name: op.name,
-            roles: op.roles,
-            added_at: op.added_at,
-        })
-        .collect();
-    let responsible_person = shuin_ra::operators::responsible_person(store)
-        .await
-        .map_err(|e| msg(e.to_string()))?;
-    let automation_state = store
-        .setting(shuin_ra::automation::AUTOMATION_SETTING)
-        .await
-        .context("reading the automation state")?;
+    let (operators, responsible_person, automation_state) =
+        shuin_ra::operators::audit_registry(store)
+            .await
+            .map_err(|e| msg(e.to_string()))?;
     Ok(Gathered {
         instance: InstanceSettings {
             public_url: config.instance.public_url.clone(),
@@ -66,17 +53,6 @@ async fn gathered(
         responsible_person,
         automation_state,
     })
-}
-
-/// The checkpoints stored beside the ledger, checked with the audit key the facility
-/// book names.
-fn check_checkpoints(
-    rows: &[shuin_ledger::StoredEntry],
-    checkpoints: &[shuin_store::StoredCheckpoint],
-) -> std::result::Result<(), shuin_books::audit_pack::BoxError> {
-    let key = crate::ledger_cmd::audit_key_from_ledger(rows);
-    crate::ledger_cmd::check_stored_checkpoints(rows, checkpoints, key.as_ref())
-        .map_err(shuin_books::audit_pack::BoxError::from)
 }
 
 /// Writes the audit pack of the instance in `dir` into the new directory `out`.
@@ -134,7 +110,7 @@ async fn pack(dir: &Path, out: &Path, json_output: bool) -> Result<()> {
     let store = crate::runtime::open_store(dir).await?;
     let facts = async {
         let gathered = gathered(dir, &config, &store, status, export).await?;
-        shuin_books::audit_pack::gather(&store, gathered, &check_checkpoints, now)
+        shuin_books::audit_pack::gather(&store, gathered, &check_with_recorded_key, now)
             .await
             .map_err(|e| msg(e.to_string()))
     }

@@ -51,15 +51,9 @@ pub(crate) enum AutomationCommand {
     },
 }
 
-/// `YYYY-MM-DD` (UTC midnight) or RFC 3339.
-pub(crate) fn parse_since(text: &str) -> Result<std::time::SystemTime> {
-    let full = if text.len() == 10 {
-        format!("{text}T00:00:00Z")
-    } else {
-        text.to_owned()
-    };
-    shuin_core::timefmt::parse_rfc3339(&full)
-        .ok_or_else(|| msg("--since must be YYYY-MM-DD or RFC 3339"))
+/// `YYYY-MM-DD` (UTC midnight) or RFC 3339 (`shuin_ra::automation::parse_since`).
+fn parse_since(text: &str) -> Result<std::time::SystemTime> {
+    automation::parse_since(text).ok_or_else(|| msg(automation::SINCE_FORMAT))
 }
 
 pub(crate) async fn run(command: AutomationCommand) -> Result<()> {

@@ -1,5 +1,6 @@
 //! Signed checkpoints of the ledger (docs/ledger.md, "Checkpoints"): the `[ledger]`
-//! settings, and the CA's checkpoint maker (`shuin_ca::checkpoint`) opened with them.
+//! settings (`shuin_ca::config`), and the CA's checkpoint maker
+//! (`shuin_ca::checkpoint`) opened with them.
 //!
 //! The audit key is made in the key backend (an HSM in production) the first time an
 //! instance needs it, recorded in the facility book and named by URI in the setting
@@ -10,67 +11,15 @@
 
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Result};
-use serde::{Deserialize, Serialize};
-use shuin_ca::checkpoint::{CheckpointError, CheckpointSettings};
+use shuin_ca::checkpoint::CheckpointError;
 use shuin_keys::KeyGenerator;
 use shuin_ledger::NoteKey;
 use shuin_store::sqlite::SqliteStore;
 use shuin_store::StoredCheckpoint;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// `[ledger]` in shuin.toml.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct LedgerSection {
-    /// The origin for a new audit key; by default `<public_url host and path>/ledger`.
-    /// Fixed in the database when the audit key is made.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) origin: Option<String>,
-    /// Sign a checkpoint once this many entries follow the last one.
-    #[serde(default = "default_every_entries")]
-    pub(crate) checkpoint_every_entries: u64,
-    /// Sign a checkpoint when new entries are this old.
-    #[serde(default = "default_every_seconds")]
-    pub(crate) checkpoint_every_seconds: u64,
-}
-
-fn default_every_entries() -> u64 {
-    1000
-}
-
-fn default_every_seconds() -> u64 {
-    60
-}
-
-impl Default for LedgerSection {
-    fn default() -> Self {
-        Self {
-            origin: None,
-            checkpoint_every_entries: default_every_entries(),
-            checkpoint_every_seconds: default_every_seconds(),
-        }
-    }
-}
-
-impl LedgerSection {
-    /// Checks the section once at start-up.
-    pub(crate) fn check(&self) -> Result<()> {
-        if self.checkpoint_every_entries == 0 || self.checkpoint_every_seconds == 0 {
-            return Err(msg(
-                "ledger: checkpoint_every_entries and checkpoint_every_seconds must be at least 1",
-            ));
-        }
-        if let Some(origin) = &self.origin {
-            if origin.is_empty() || origin.chars().any(|c| c.is_whitespace() || c == '+') {
-                return Err(msg(
-                    "ledger.origin must be non-empty without spaces or '+' (for example ca.example.jp/ledger)",
-                ));
-            }
-        }
-        Ok(())
-    }
-}
+pub(crate) use shuin_ca::config::LedgerSection;
 
 /// Signs checkpoints with the audit key and stores them: the CA's
 /// [`shuin_ca::checkpoint::CheckpointMaker`] over the instance's store, with the settings
@@ -90,17 +39,12 @@ impl CheckpointMaker {
         backend: &dyn KeyGenerator,
         now: std::time::SystemTime,
     ) -> Result<CheckpointMaker> {
-        config.ledger.check()?;
-        let settings = CheckpointSettings {
-            origin: config.ledger.origin.clone(),
-            public_url: config.instance.public_url.clone(),
-            new_key_label: crate::key_backend::key_label(
-                &config.ca.key_backend,
-                &format!("audit-{}", shuin_core::clock::unix_seconds(now)),
-            ),
-            every_entries: config.ledger.checkpoint_every_entries,
-            every: Duration::from_secs(config.ledger.checkpoint_every_seconds),
-        };
+        config.ledger.check().map_err(|e| msg(e.to_string()))?;
+        let label = format!("audit-{}", shuin_core::clock::unix_seconds(now));
+        let settings = config.ledger.checkpoint_settings(
+            &config.instance.public_url,
+            crate::key_backend::key_label(&config.ca.key_backend, &label),
+        );
         shuin_ca::checkpoint::CheckpointMaker::open(settings, store, backend, now)
             .await
             .map(CheckpointMaker)
@@ -121,23 +65,5 @@ impl CheckpointMaker {
     /// (at shutdown and before an export).
     pub(crate) async fn checkpoint_now(&self) -> Result<Option<StoredCheckpoint>> {
         self.0.checkpoint_now().await.map_err(failed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn zero_intervals_and_bad_origins_are_refused() {
-        let mut section = LedgerSection::default();
-        assert!(section.check().is_ok());
-        section.checkpoint_every_entries = 0;
-        assert!(section.check().is_err());
-        let section = LedgerSection {
-            origin: Some("a b".into()),
-            ..LedgerSection::default()
-        };
-        assert!(section.check().is_err());
     }
 }

@@ -6,10 +6,8 @@ use crate::admin_socket::{ask, Answer, Request, SOCKET};
 use crate::console::Outcome;
 use crate::failure::{msg, Context, Result};
 use crate::operator_key::OperatorKeyArgs;
-use base64::Engine;
 use serde_json::Value;
-use shuin_books::request::{key_sha256, OperatorRequest, REQUEST_FORMAT};
-use shuin_books::SignedRequest;
+use shuin_books::console;
 use shuin_core::{Action, Clock, SystemClock};
 use std::path::PathBuf;
 use zeroize::Zeroizing;
@@ -43,14 +41,9 @@ impl ConsoleArgs {
 pub(crate) async fn call(
     args: &ConsoleArgs,
     action: Action,
-    mut params: Value,
+    params: Value,
     attachment: Option<Zeroizing<String>>,
 ) -> Result<Value> {
-    if let Some(text) = &attachment {
-        use sha2::Digest;
-        params["attachment_sha256"] =
-            Value::String(hex::encode(sha2::Sha256::digest(text.as_bytes())));
-    }
     let socket = args.socket_path()?;
     let signer = args.key.signer()?;
     let nonce = match ask(&socket, &Request::Nonce).await? {
@@ -59,22 +52,19 @@ pub(crate) async fn call(
         Answer::Error { message } => return Err(msg(message)),
         Answer::Status(_) => return Err(msg("the server answered with its status")),
     };
-    let request = OperatorRequest {
-        format: REQUEST_FORMAT.into(),
+    let request = console::request_to_sign(
         action,
         params,
+        attachment.as_ref().map(|text| text.as_str()),
         nonce,
-        time: shuin_core::timefmt::rfc3339(SystemClock.now()),
-        key_sha256: key_sha256(signer.public_key_der()),
-    };
+        SystemClock.now(),
+        signer.public_key_der(),
+    );
     let text = request.canonical_text().map_err(|e| msg(e.to_string()))?;
     let signature = signer
         .sign(text.as_bytes())
         .context("signing the request with the operator key")?;
-    let signed = SignedRequest {
-        request: text,
-        signature: base64::engine::general_purpose::STANDARD.encode(signature),
-    };
+    let signed = console::signed(text, &signature);
     let attachment = attachment.map(|s| s.as_str().to_owned());
     match ask(&socket, &Request::Signed { signed, attachment }).await? {
         Answer::Signed {
@@ -92,14 +82,5 @@ fn outcome_error(outcome: Outcome) -> crate::failure::Error {
         Outcome::Refused { code, message } => msg(format!("{code}: {message}")),
         Outcome::Failed { message } => msg(format!("the server failed: {message}")),
         Outcome::Done { .. } => msg("done"),
-    }
-}
-
-/// Prints `result` as JSON, or with `human` otherwise.
-pub(crate) fn print(result: &Value, json: bool, human: impl FnOnce(&Value) -> String) {
-    if json {
-        println!("{result}");
-    } else {
-        println!("{}", human(result));
     }
 }

@@ -1,7 +1,7 @@
 //! `shuin enroll`: the applicant side of the legacy flow (docs/registration.md).
 
 use crate::failure::{msg, Result};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use zeroize::Zeroizing;
 
 /// What `shuin enroll` takes.
@@ -40,20 +40,6 @@ impl std::fmt::Debug for EnrollArgs {
     }
 }
 
-fn write_file(path: &Path, contents: &[u8], private: bool) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    if private {
-        options.mode(0o600);
-    }
-    options
-        .open(path)
-        .and_then(|mut f| f.write_all(contents))
-        .map_err(|e| msg(format!("{}: {e}", path.display())))
-}
-
 pub(crate) fn run(args: EnrollArgs) -> Result<()> {
     let key_out = args
         .key_out
@@ -66,8 +52,8 @@ pub(crate) fn run(args: EnrollArgs) -> Result<()> {
         key_spec: crate::apply_cmd::key_spec(&args.key_type)?,
     };
     let enrolled = shuin_client::enroll(&request).map_err(|e| msg(e.to_string()))?;
-    write_file(&key_out, enrolled.key_pem.as_bytes(), true)?;
-    write_file(
+    crate::output::write_file(&key_out, enrolled.key_pem.as_bytes(), true)?;
+    crate::output::write_file(
         &args.out,
         format!("{}{}", enrolled.certificate_pem, enrolled.chain_pem).as_bytes(),
         false,

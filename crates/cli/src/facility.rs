@@ -1,6 +1,6 @@
 //! `shuin facility import-access|access-token`: entry/exit records of the certificate
 //! equipment room (入退室管理) in the facility book (docs/ledger.md, "Entry/exit
-//! records"), and the `[facility]` section of shuin.toml.
+//! records"); the `[facility]` section of shuin.toml is `shuin_books::facility`.
 //!
 //! Both are a ca_admin's signed requests to the running server (the CSV travels as the
 //! attachment). Validation is `shuin_core::access_event` (pure, shared with the HTTP
@@ -12,63 +12,17 @@ use crate::config::InstanceConfig;
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
 use clap::Subcommand;
-use serde::{Deserialize, Serialize};
-use shuin_core::access_event::{self, AccessImportError, AccessPolicy, Invalid, MAX_CSV_BYTES};
+use shuin_core::access_event::{self, AccessImportError, Invalid, MAX_CSV_BYTES};
 use shuin_core::{Action, Clock, SystemClock};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 use zeroize::Zeroizing;
 
 /// How many line numbers the one-line error names (all are listed above it).
 const SUMMARY_LINES: usize = 20;
 
 /// `[facility]` in shuin.toml.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FacilitySection {
-    /// The doors of the certificate equipment room as the access-control system names
-    /// them; when not empty, an event at any other door is refused.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) doors: Vec<String>,
-    /// How far an event's time may lie ahead of this host's clock.
-    #[serde(default = "default_skew")]
-    pub(crate) max_clock_skew_seconds: u64,
-}
-
-fn default_skew() -> u64 {
-    access_event::DEFAULT_MAX_SKEW.as_secs()
-}
-
-impl Default for FacilitySection {
-    fn default() -> Self {
-        Self {
-            doors: Vec::new(),
-            max_clock_skew_seconds: default_skew(),
-        }
-    }
-}
-
-impl FacilitySection {
-    /// Whether nothing is set (`init` then writes no `[facility]` table, so an operator
-    /// can append one).
-    pub(crate) fn is_default(&self) -> bool {
-        self.doors.is_empty() && self.max_clock_skew_seconds == default_skew()
-    }
-
-    /// Checked once at start-up (`shuin_books::facility::check_policy`).
-    pub(crate) fn check(&self) -> Result<()> {
-        shuin_books::facility::check_policy(&self.policy()).map_err(|e| msg(e.to_string()))
-    }
-
-    /// What the importers accept.
-    pub(crate) fn policy(&self) -> AccessPolicy {
-        AccessPolicy {
-            doors: self.doors.clone(),
-            max_skew: Duration::from_secs(self.max_clock_skew_seconds),
-        }
-    }
-}
+pub(crate) use shuin_books::facility::FacilitySection;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum FacilityCommand {
@@ -249,22 +203,4 @@ async fn access_token(console: &ConsoleArgs, revoke: bool, json: bool) -> Result
         ),
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_section_is_checked() {
-        let ok: FacilitySection =
-            toml::from_str("doors = [\"server-room-east\", \"server-room-west\"]").unwrap();
-        ok.check().unwrap();
-        assert_eq!(ok.max_clock_skew_seconds, 300);
-        let twice: FacilitySection = toml::from_str("doors = [\"a\", \"a\"]").unwrap();
-        assert!(twice.check().is_err());
-        let padded: FacilitySection = toml::from_str("doors = [\" a\"]").unwrap();
-        assert!(padded.check().is_err());
-        assert!(toml::from_str::<FacilitySection>("door = []").is_err());
-    }
 }

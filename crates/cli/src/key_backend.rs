@@ -1,22 +1,15 @@
-//! Choosing and opening the key backend named by `ca.key_backend`, reading the PKCS#11
-//! PIN file, and checking an issuer key against the attribute policy (DESIGN.md
-//! section 7). The PIN is read from its file, handed to the backend and zeroized; it never
-//! reaches `shuin.toml`, a log or the ledger.
+//! Choosing and opening the key backend named by `ca.key_backend`
+//! (`shuin_keys::config`), and checking an issuer key against the attribute policy
+//! (DESIGN.md section 7).
 
 use crate::config::KeyBackendConfig;
 use crate::failure::{msg, Context, Result};
-use shuin_keys::{
-    check_issuer_key_policy, KeyAttributeEvidence, KeyAttributes, KeyGenerator, KeyRef,
-    Pkcs11Backend, SoftwareBackend,
-};
+use shuin_keys::{check_issuer_key_policy, KeyAttributeEvidence, KeyRef};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 /// An open backend and, when it has that power, its attribute reader.
-pub(crate) struct OpenedBackend {
-    pub(crate) keys: Box<dyn KeyGenerator>,
-    pub(crate) attributes: Option<Box<dyn KeyAttributes>>,
-}
+pub(crate) use shuin_keys::config::OpenedBackend;
 
 /// The backend configuration from `shuin init` options. Relative paths are made absolute
 /// against the current directory, so the instance does not depend on where it is served
@@ -70,36 +63,14 @@ pub(crate) fn from_init_args(
     }
 }
 
-/// Reads a PIN file: owner-only permissions, one line, the trailing newline dropped.
+/// Reads a PIN file: owner-only permissions, one line (`shuin_keys::config`).
 pub(crate) fn read_pin_file(path: &Path) -> Result<Zeroizing<String>> {
-    use std::os::unix::fs::PermissionsExt;
-    let metadata = std::fs::metadata(path).context(format!("PIN file {}", path.display()))?;
-    let mode = metadata.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(msg(format!(
-            "PIN file {} has mode {mode:04o}: it must not be readable or writable by group or others (chmod 600 it)",
-            path.display()
-        )));
-    }
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path).context(format!("PIN file {}", path.display()))?,
-    );
-    let pin = text.trim_end_matches(['\n', '\r']);
-    if pin.is_empty() || pin.contains('\n') {
-        return Err(msg(format!(
-            "PIN file {} must hold the PIN on one line",
-            path.display()
-        )));
-    }
-    Ok(Zeroizing::new(pin.to_owned()))
+    shuin_keys::config::read_pin_file(path).map_err(|e| msg(e.to_string()))
 }
 
 /// The label a key of `role` (`root`, `issuing`) gets in the backend.
 pub(crate) fn key_label(config: &KeyBackendConfig, role: &str) -> String {
-    match config {
-        KeyBackendConfig::Software { .. } => role.to_owned(),
-        KeyBackendConfig::Pkcs11 { .. } => format!("shuin-{role}"),
-    }
+    config.key_label(role)
 }
 
 /// Opens the backend of an instance in `dir`.
@@ -108,46 +79,16 @@ pub(crate) fn open(config: &KeyBackendConfig, dir: &Path) -> Result<OpenedBacken
 }
 
 /// Opens the backend with `pin` (reconstructed from custodians' shares) instead of the
-/// PIN file; `None` reads the PIN file.
+/// PIN file; `None` reads the PIN file (`shuin_keys::config`).
 pub(crate) fn open_with_pin(
     config: &KeyBackendConfig,
     dir: &Path,
     pin: Option<Zeroizing<String>>,
 ) -> Result<OpenedBackend> {
-    match config {
-        KeyBackendConfig::Software { dir: keys } => {
-            tracing::warn!("the issuer keys are software keys: development and tests only");
-            Ok(OpenedBackend {
-                keys: Box::new(SoftwareBackend::new(dir.join(keys))),
-                attributes: None,
-            })
-        }
-        KeyBackendConfig::Pkcs11 {
-            module,
-            token,
-            pin_file,
-            ..
-        } => {
-            let module = dir.join(module);
-            let pin = match (pin, pin_file) {
-                (Some(pin), _) => pin,
-                (None, Some(pin_file)) => read_pin_file(&dir.join(pin_file))?,
-                (None, None) => {
-                    return Err(msg(
-                        "this instance is sealed by custodians: its PIN comes only from their shares through `shuin unseal` on the running server",
-                    ))
-                }
-            };
-            let backend = Pkcs11Backend::open(&module, token, pin).context(format!(
-                "opening PKCS#11 token {token:?} with {}",
-                module.display()
-            ))?;
-            Ok(OpenedBackend {
-                keys: Box::new(backend.clone()),
-                attributes: Some(Box::new(backend)),
-            })
-        }
+    if let KeyBackendConfig::Software { .. } = config {
+        tracing::warn!("the issuer keys are software keys: development and tests only");
     }
+    config.open(dir, pin).map_err(|e| msg(e.to_string()))
 }
 
 /// Reads `key`'s attributes and checks the issuer key policy. `Ok(None)` for a backend
@@ -192,24 +133,6 @@ pub(crate) fn open_for_issuing(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn pin_files_must_be_private() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("pin");
-        std::fs::write(&path, "123456\n").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let error = read_pin_file(&path).unwrap_err().to_string();
-        assert!(
-            error.contains("mode 0644") && error.contains("chmod 600"),
-            "{error}"
-        );
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(read_pin_file(&path).unwrap().as_str(), "123456");
-        std::fs::write(&path, "\n").unwrap();
-        assert!(read_pin_file(&path).is_err());
-    }
 
     #[test]
     fn init_arguments_make_a_backend_config() {

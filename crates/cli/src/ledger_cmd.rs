@@ -3,23 +3,12 @@
 use crate::checkpoints::CheckpointMaker;
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
-use base64::Engine;
+use crate::output::failed;
 use shuin_core::{Clock, SystemClock};
-use shuin_ledger::{merkle, Book, Checkpoint, CompactTree, Entry, NoteKey, StoredEntry};
-use shuin_store::{LedgerReader, LedgerStore, StoredCheckpoint};
+use shuin_ledger::{Book, Entry};
+use shuin_store::{LedgerReader, LedgerStore};
 use std::path::Path;
 use std::sync::Arc;
-
-/// Prints a failure (also as JSON with `--json`) and returns it as the error.
-fn failed(json: bool, what: &str, error: impl std::fmt::Display) -> crate::failure::Error {
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({"ok": false, "error": error.to_string()})
-        );
-    }
-    msg(format!("{what} FAILED: {error}"))
-}
 
 /// Recomputes every entry hash and the tree head of the database, and checks every
 /// stored checkpoint against the tree and the audit key recorded in the facility book.
@@ -32,14 +21,9 @@ pub(crate) async fn verify(dir: &Path, json: bool) -> Result<()> {
         .await
         .context("reading the checkpoints")?;
     store.close().await;
-    let key = audit_key_from_ledger(&rows);
-    let report = shuin_ledger::verify_log(rows.clone(), head.as_ref())
+    let verified = shuin_books::checkpoints::verify_stored(&rows, head.as_ref(), &checkpoints)
         .map_err(|e| failed(json, "ledger verification", e))?;
-    check_stored_checkpoints(&rows, &checkpoints, key.as_ref())
-        .map_err(|e| failed(json, "ledger verification", e))?;
-    let requests =
-        shuin_ledger::operator_audit::audit_canonical(rows.iter().map(|r| r.canonical.as_slice()))
-            .map_err(|e| failed(json, "ledger verification", e))?;
+    let (report, requests) = (verified.log, verified.operator_requests);
     if json {
         println!(
             "{}",
@@ -61,72 +45,6 @@ pub(crate) async fn verify(dir: &Path, json: bool) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The audit key as the facility book records it (the last `key.generated` entry for
-/// ledger checkpoints), if any.
-pub(crate) fn audit_key_from_ledger(rows: &[StoredEntry]) -> Option<NoteKey> {
-    rows.iter().rev().find_map(|row| {
-        let entry = Entry::from_canonical(&row.canonical).ok()?;
-        let payload = &entry.payload;
-        if entry.book != Book::Facility
-            || entry.kind != "key.generated"
-            || payload["purpose"] != "ledger_checkpoints"
-        {
-            return None;
-        }
-        let spki = base64::engine::general_purpose::STANDARD
-            .decode(payload["public_key"].as_str()?)
-            .ok()?;
-        NoteKey::from_spki(payload["origin"].as_str()?, &spki).ok()
-    })
-}
-
-/// Each stored checkpoint is signed by the recorded audit key and matches the tree at
-/// its size.
-pub(crate) fn check_stored_checkpoints(
-    rows: &[StoredEntry],
-    checkpoints: &[StoredCheckpoint],
-    key: Option<&NoteKey>,
-) -> Result<()> {
-    if checkpoints.is_empty() {
-        return Ok(());
-    }
-    let key = key
-        .ok_or_else(|| msg("checkpoints are stored but the facility book records no audit key"))?;
-    let mut pending = checkpoints.iter().peekable();
-    let mut tree = CompactTree::new();
-    let check = |tree: &CompactTree, stored: &StoredCheckpoint| -> Result<()> {
-        let checkpoint = Checkpoint::open(&stored.note, key)
-            .map_err(|e| msg(format!("stored checkpoint of size {}: {e}", stored.size)))?;
-        if checkpoint.size != stored.size || checkpoint.root != tree.root() {
-            return Err(msg(format!(
-                "stored checkpoint of size {} does not match the entries (root {} signed, {} computed)",
-                stored.size,
-                checkpoint.root_hex(),
-                hex::encode(tree.root())
-            )));
-        }
-        Ok(())
-    };
-    let mut rows = rows.iter();
-    loop {
-        while let Some(stored) = pending.next_if(|c| c.size == tree.size()) {
-            check(&tree, stored)?;
-        }
-        match rows.next() {
-            Some(row) => tree.append(merkle::leaf_hash(&row.canonical)),
-            None => break,
-        }
-    }
-    match pending.next() {
-        Some(stored) => Err(msg(format!(
-            "stored checkpoint of size {} covers more than the {} entries stored: entries were removed",
-            stored.size,
-            tree.size()
-        ))),
-        None => Ok(()),
-    }
 }
 
 /// Verifies an export offline, optionally against a checkpoint saved earlier.
@@ -214,30 +132,14 @@ pub(crate) async fn export_to(
         maker.checkpoint_now().await?;
         Some(maker)
     };
-    let mut rows = store.ledger_rows().await.context("reading the ledger")?;
+    let rows = store.ledger_rows().await.context("reading the ledger")?;
     let stored = store
         .checkpoints()
         .await
         .context("reading the checkpoints")?;
     store.close().await;
-    // A server may append meanwhile: export up to the last checkpoint only, so every
-    // exported entry is signed.
-    let available = u64::try_from(rows.len()).map_err(|e| msg(e.to_string()))?;
-    let covered: Vec<StoredCheckpoint> =
-        stored.into_iter().filter(|c| c.size <= available).collect();
-    let size = covered.last().map_or(0, |c| c.size);
-    rows.truncate(usize::try_from(size).map_err(|e| msg(e.to_string()))?);
-    let notes: Vec<String> = covered.into_iter().map(|c| c.note).collect();
-    let key = match &maker {
-        Some(maker) => maker.key().clone(),
-        None => audit_key_from_ledger(&rows)
-            .ok_or_else(|| msg("the ledger records no audit key: nothing to export against"))?,
-    };
-    let summary = shuin_ledger::export::write_export(out, rows, &notes, &key)
-        .map_err(|e| msg(format!("ledger export: {e}{}", source_text(&e))))?;
-    let report = shuin_ledger::verify_export(out, None)
-        .map_err(|e| msg(format!("the export just written does not verify: {e}")))?;
-    Ok((summary, report))
+    let key = maker.map(|maker| maker.key().clone());
+    shuin_books::checkpoints::export_signed(out, rows, stored, key).map_err(|e| msg(e.to_string()))
 }
 
 /// Prints what [`export`] wrote.
@@ -273,10 +175,6 @@ fn print_export(
             out.display()
         );
     }
-}
-
-fn source_text(error: &dyn std::error::Error) -> String {
-    error.source().map(|s| format!(": {s}")).unwrap_or_default()
 }
 
 /// Prints the entries, optionally of one book.

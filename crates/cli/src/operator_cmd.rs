@@ -8,9 +8,10 @@
 //! Also `open_registry`, for the commands that read the instance (`ceremony statement`).
 
 use crate::config::InstanceConfig;
-use crate::console_client::{call, print, ConsoleArgs};
+use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
 use crate::operator_key::OperatorKeyArgs;
+use crate::output::print;
 use base64::Engine;
 use clap::Subcommand;
 use serde_json::json;
@@ -131,12 +132,9 @@ fn parse_role(text: &str) -> Result<Role> {
     })
 }
 
+/// The CSR file, PEM or DER.
 fn read_csr(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).context(format!("--csr {}", path.display()))?;
-    Ok(match der::pem::decode_vec(&bytes) {
-        Ok((_, der)) => der,
-        Err(_) => bytes,
-    })
+    crate::runtime::read_pem_or_der(path).map_err(|e| msg(format!("--csr {e}")))
 }
 
 pub(crate) async fn run(command: OperatorCommand) -> Result<()> {

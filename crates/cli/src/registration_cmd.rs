@@ -3,16 +3,15 @@
 //! certificate J-LIS revoked. Also the RA's life-cycle wiring for `serve` and its upkeep
 //! (the J-LIS follow-up and the notice outbox).
 
-use crate::config::{InstanceConfig, OnJpkiRevocation};
+use crate::config::InstanceConfig;
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
 use clap::Subcommand;
 use shuin_core::{Action, OsRandom};
-use shuin_ra::{CodeKey, JpkiRevocationPolicy, Lifecycle, VerifiedIdentity};
+use shuin_ra::{CodeKey, Lifecycle, VerifiedIdentity};
 use shuin_store::sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 use zeroize::Zeroizing;
 
 /// The file holding the key under which codes are hashed (mode 0600, never in the
@@ -61,64 +60,10 @@ pub(crate) enum RegistrationCommand {
     },
 }
 
-/// `30d`, `12h`, `90m`, `45s` or plain seconds.
-pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let (number, unit) = match text.char_indices().last()? {
-        (i, c) if c.is_ascii_alphabetic() => (&text[..i], c),
-        _ => (text, 's'),
-    };
-    let n: u64 = number.parse().ok()?;
-    let seconds = match unit {
-        'd' => n.checked_mul(86_400)?,
-        'h' => n.checked_mul(3_600)?,
-        'm' => n.checked_mul(60)?,
-        's' => n,
-        _ => return None,
-    };
-    (seconds > 0).then(|| Duration::from_secs(seconds))
-}
-
-/// The code key of an instance: made (0600) on first use, refused if others can read it.
+/// The code key of an instance: made (0600) on first use, refused if others can read it
+/// (`shuin_ra::CodeKey::open_or_create`).
 pub(crate) fn code_key(dir: &Path) -> Result<CodeKey> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let path = dir.join(CODE_KEY_FILE);
-    if !path.exists() {
-        let mut bytes = [0u8; 32];
-        shuin_core::RandomSource::fill(&OsRandom, &mut bytes)
-            .map_err(|e| msg(format!("making the code key: {e}")))?;
-        let created = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path);
-        match created {
-            Ok(mut file) => {
-                file.write_all(hex::encode(bytes).as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .context(path.display())?;
-            }
-            // Another process made it first: use theirs.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(msg(format!("{}: {e}", path.display()))),
-        }
-    }
-    let mode = std::fs::metadata(&path)
-        .context(path.display())?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(msg(format!(
-            "{} must be readable by its owner only (chmod 600)",
-            path.display()
-        )));
-    }
-    let text = std::fs::read_to_string(&path).context(path.display())?;
-    let mut key = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut key)
-        .map_err(|_| msg(format!("{} does not hold 32 hex bytes", path.display())))?;
-    Ok(CodeKey::from_bytes(key))
+    CodeKey::open_or_create(&dir.join(CODE_KEY_FILE), &OsRandom).map_err(|e| msg(e.to_string()))
 }
 
 /// The RA's life-cycle parts for a served instance.
@@ -127,30 +72,15 @@ pub(crate) fn lifecycle(
     config: &InstanceConfig,
     store: Arc<SqliteStore>,
 ) -> Result<Lifecycle> {
-    let policy = match config.jpki.on_jpki_revocation {
-        OnJpkiRevocation::Flag => JpkiRevocationPolicy::Flag,
-        OnJpkiRevocation::Revoke => JpkiRevocationPolicy::Revoke,
-    };
+    let policy = config.jpki.on_jpki_revocation;
     Ok(Lifecycle::new(store, code_key(dir)?, policy))
 }
 
-/// One round of life-cycle upkeep (from `watch::run`): the J-LIS follow-up when the
-/// J-LIS CRL changed, and the notice outbox.
+/// One round of life-cycle upkeep (from `watch::run`; `shuin_ra::RaService::upkeep`),
+/// the notices written to `DIR/notices.jsonl`.
 pub(crate) async fn upkeep(instance: &crate::runtime::Instance) {
-    let ra = &instance.state.ra;
-    match ra.follow_jpki_crl().await {
-        Ok(report) if report.examined => tracing::info!(
-            flagged = report.flagged.len(),
-            revoked = report.revoked.len(),
-            "followed up a new J-LIS CRL"
-        ),
-        Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "the J-LIS follow-up failed; retrying"),
-    }
     let sender = shuin_ra::FileNoticeSender::new(instance.dir.join(NOTICES_FILE));
-    if let Err(e) = ra.send_notices(&sender, 100).await {
-        tracing::error!(error = %e, "sending notices failed");
-    }
+    instance.state.ra.upkeep(&sender).await;
 }
 
 pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
@@ -168,7 +98,7 @@ pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
         } => {
             let lifetime = match expires_in {
                 None => shuin_ra::DEFAULT_CODE_LIFETIME,
-                Some(text) => parse_duration(&text)
+                Some(text) => shuin_core::timefmt::parse_duration(&text)
                     .ok_or_else(|| msg("--expires-in must look like 30d, 12h, 90m or 3600"))?,
             };
             // The identity is personal data: it travels as the attachment, and the signed
@@ -240,23 +170,5 @@ pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
             }
             Ok(())
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(
-            parse_duration("30d"),
-            Some(Duration::from_secs(30 * 86_400))
-        );
-        assert_eq!(parse_duration("2s"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("0d"), None);
-        assert_eq!(parse_duration("d"), None);
-        assert_eq!(parse_duration("3w"), None);
     }
 }

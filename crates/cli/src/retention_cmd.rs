@@ -11,51 +11,17 @@
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
 use clap::Subcommand;
-use serde::{Deserialize, Serialize};
-use shuin_books::retention::{self, RetentionError, RetentionPolicy, MINIMUM_YEARS};
+use shuin_books::retention::{self, RetentionError};
 use shuin_core::Action;
 use shuin_core::{Clock, SystemClock};
 use std::path::PathBuf;
 
 /// `[retention]` in shuin.toml.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RetentionSection {
-    /// Years that evidence is kept after the related certificate expires (or after a
-    /// rejected application arrived). At least 10.
-    #[serde(default = "default_years")]
-    pub(crate) evidence_years_after_expiry: u32,
-}
-
-fn default_years() -> u32 {
-    MINIMUM_YEARS
-}
-
-impl Default for RetentionSection {
-    fn default() -> Self {
-        Self {
-            evidence_years_after_expiry: default_years(),
-        }
-    }
-}
+pub(crate) use shuin_books::retention::RetentionSection;
 
 /// One line for stderr from a retention error.
-pub(crate) fn failed(e: RetentionError) -> crate::failure::Error {
+fn failed(e: RetentionError) -> crate::failure::Error {
     msg(e.to_string())
-}
-
-impl RetentionSection {
-    /// The policy these settings give (`shuin_books::retention`).
-    pub(crate) fn policy(&self) -> RetentionPolicy {
-        RetentionPolicy {
-            evidence_years_after_expiry: self.evidence_years_after_expiry,
-        }
-    }
-
-    /// Checked once at start-up.
-    pub(crate) fn check(&self) -> Result<()> {
-        self.policy().check().map_err(failed)
-    }
 }
 
 /// The console arguments of `purge`, whose key is optional for a dry run.
@@ -197,22 +163,5 @@ pub(crate) async fn run(command: RetentionCommand) -> Result<()> {
             }
             Ok(())
         }
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retention_below_ten_years_is_refused_and_ten_is_the_default() {
-        assert_eq!(RetentionSection::default().evidence_years_after_expiry, 10);
-        let short = RetentionSection {
-            evidence_years_after_expiry: 9,
-        };
-        assert!(short.check().is_err());
-        let parsed: RetentionSection = toml::from_str("").unwrap();
-        parsed.check().unwrap();
     }
 }

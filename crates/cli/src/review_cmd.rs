@@ -2,13 +2,12 @@
 //! the running server. Approval issues through the server's CA, with the LRA (the
 //! operator who signed) as approver.
 
-use crate::console_client::{call, print, ConsoleArgs};
+use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Result};
+use crate::output::print;
 use clap::Subcommand;
 use serde_json::json;
 use shuin_core::Action;
-use shuin_store::ApplicationRecord;
-use std::time::SystemTime;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ReviewCommand {
@@ -52,16 +51,6 @@ pub(crate) enum ReviewCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// One line of the queue.
-pub(crate) fn summary(record: &ApplicationRecord) -> serde_json::Value {
-    serde_json::json!({
-        "id": record.id,
-        "received_at": shuin_core::timefmt::rfc3339(record.received_at),
-        "review_reasons": record.review_reasons,
-        "subject_name": record.details["subject_name"],
-    })
 }
 
 pub(crate) async fn run(command: ReviewCommand) -> Result<()> {
@@ -143,48 +132,6 @@ pub(crate) async fn run(command: ReviewCommand) -> Result<()> {
             Ok(())
         }
     }
-}
-
-/// For an approved reissue: now that the new certificate exists, revoke the old one as
-/// superseded and queue its notice, as the automatic path does.
-pub(crate) async fn supersede_replaced(
-    store: &std::sync::Arc<shuin_store::sqlite::SqliteStore>,
-    ca: &std::sync::Arc<shuin_ca::CaService>,
-    record: &ApplicationRecord,
-    now: SystemTime,
-) -> Result<()> {
-    let Some(old) = record.details["replaces"].as_str() else {
-        return Ok(());
-    };
-    let old = shuin_core::Serial::from_hex(old)
-        .ok_or_else(|| msg(format!("application {}: bad replaces {old:?}", record.id)))?;
-    let new = record
-        .serial
-        .as_ref()
-        .ok_or_else(|| msg("issued without a serial"))?;
-    let mut bytes = [0u8; 16];
-    shuin_core::RandomSource::fill(&shuin_core::OsRandom, &mut bytes)
-        .map_err(|e| msg(format!("randomness: {e}")))?;
-    let notice_id = hex::encode(bytes);
-    let holder = record.details["subject_name"].as_str().unwrap_or_default();
-    shuin_ra::supersede(
-        store.as_ref(),
-        ca.as_ref(),
-        shuin_ra::Superseded {
-            old: &old,
-            new,
-            application_id: &record.id,
-            holder,
-            notice_id: &notice_id,
-            now,
-        },
-    )
-    .await
-    .map_err(|e| {
-        msg(format!(
-            "issued {new} but superseding {old} failed ({e}); revoke it by hand with shuin revoke --reason superseded"
-        ))
-    })
 }
 
 fn print_evidence(view: &serde_json::Value) {

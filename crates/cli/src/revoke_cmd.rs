@@ -2,13 +2,10 @@
 //! server (the revocation book, the CRLs, the seal). The root's CRL is signed by the
 //! server's console with the root key it holds once unsealed.
 
-use crate::console::Console;
-use crate::console_client::{call, print, ConsoleArgs};
+use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
-use crate::seal::CaParts;
-use der::Decode;
+use crate::output::print;
 use serde_json::{json, Value};
-use shuin_ca::CrlScope;
 use shuin_core::revocation::RevocationReason;
 use shuin_core::{Action, Serial};
 use std::path::Path;
@@ -101,44 +98,4 @@ pub(crate) async fn unseal(console: &ConsoleArgs, share_file: &Path, json: bool)
         r["message"].as_str().unwrap_or_default().to_owned()
     });
     Ok(())
-}
-
-/// The root's CRL, signed on the console with the root key (an issuer-key operation).
-pub(crate) async fn root_crl(console: &Console, parts: &CaParts) -> Result<Value> {
-    let root_der =
-        crate::runtime::read_pem_or_der(&console.dir.join(&console.config.ca.root_certificate))?;
-    let root_cert = x509_cert::Certificate::from_der(&root_der).context("root certificate")?;
-    let identity = shuin_core::issuance::IssuerIdentity {
-        name: root_cert.tbs_certificate.subject.clone(),
-        key_id: shuin_core::x509::extensions::key_identifier(
-            &root_cert.tbs_certificate.subject_public_key_info,
-        ),
-    };
-    let clock = parts.ca.clock_handle();
-    let record = shuin_ca::publish_crl(
-        console.store.clone(),
-        clock.as_ref(),
-        CrlScope {
-            name: "root",
-            signer: &parts.root,
-            issuer: &identity,
-            lifetime: console.config.revocation.root_crl_lifetime(),
-        },
-        shuin_ca::CrlContents {
-            extra_extensions: Vec::new(),
-            filter: shuin_ca::EntryFilter::Nothing,
-            number_floor: 0,
-        },
-    )
-    .await
-    .map_err(|e| msg(format!("issuing the root CRL: {e}")))?;
-    console
-        .repository
-        .publish_root_crl(shuin_repo::PublishedCrl {
-            number: record.number,
-            next_update: record.next_update,
-            der: std::sync::Arc::new(record.der),
-        });
-    Ok(json!([{"scope": "root", "crl_number": record.number,
-        "next_update": shuin_core::timefmt::rfc3339(record.next_update)}]))
 }

@@ -6,11 +6,10 @@ use crate::failure::{msg, Context, Result};
 use shuin_ca::crl_upkeep::CrlSlot;
 use shuin_ca::ocsp_responder::{open_responder, ResponderSettings};
 use shuin_ca::{CaService, CaSettings, IssuerChain, OcspSettings};
-use shuin_core::issuance::SubscriberProfile;
 use shuin_core::{Clock, OsRandom, RandomSource, SystemClock};
 use shuin_keys::KeyRef;
-use shuin_ra::{FileCrlSource, RaConfig, RaService};
-use shuin_repo::{PublishedCrl, Repository};
+use shuin_ra::{RaConfig, RaService};
+use shuin_repo::Repository;
 use shuin_server::AppState;
 use shuin_store::sqlite::SqliteStore;
 use shuin_store::{CrlRecord, CrlStore};
@@ -49,6 +48,14 @@ pub(crate) fn read_pem_or_der(path: &Path) -> Result<Vec<u8>> {
     Ok(match der::pem::decode_vec(&bytes) {
         Ok((_, der)) => der,
         Err(_) => bytes,
+    })
+}
+
+/// The issuing and root certificates of an instance.
+fn issuer_chain(dir: &Path, config: &InstanceConfig) -> Result<IssuerChain> {
+    Ok(IssuerChain {
+        issuing_der: read_pem_or_der(&dir.join(&config.ca.issuing_certificate))?,
+        root_der: read_pem_or_der(&dir.join(&config.ca.root_certificate))?,
     })
 }
 
@@ -95,25 +102,11 @@ pub(crate) async fn open_ca_with(
     let rng: Arc<dyn RandomSource> = Arc::new(OsRandom);
     let issuing_key = KeyRef::parse(&config.ca.issuing_key).context("ca.issuing_key")?;
     let signer = backend.keys.signer(&issuing_key).context("issuing key")?;
-    let chain = IssuerChain {
-        issuing_der: read_pem_or_der(&dir.join(&config.ca.issuing_certificate))?,
-        root_der: read_pem_or_der(&dir.join(&config.ca.root_certificate))?,
-    };
-    let base = config.instance.public_url.trim_end_matches('/').to_owned();
-    let profile = SubscriberProfile {
-        policy_oid: shuin_core::signature::parse_oid(&config.ca.policy_oid)
-            .ok_or_else(|| msg("ca.policy_oid is not an OID"))?,
-        validity: Duration::from_secs(u64::from(config.ca.subscriber_validity_days) * 86_400),
-        crl_url: format!("{base}/repository/ca.crl"),
-        crl_partitions: (config.revocation.crl_partitions > 0).then(|| {
-            (
-                config.revocation.crl_partitions,
-                format!("{base}/repository/ca-p{{}}.crl"),
-            )
-        }),
-        ocsp_url: format!("{base}/ocsp"),
-        ca_issuers_url: format!("{base}/repository/ca.crt"),
-    };
+    let chain = issuer_chain(dir, &config)?;
+    let profile = config
+        .ca
+        .subscriber_profile(&config.instance.public_url, &config.revocation)
+        .map_err(|e| msg(e.to_string()))?;
     let ca = CaService::new(
         signer,
         chain.clone(),
@@ -144,21 +137,13 @@ pub(crate) async fn open_ca_with(
     })
 }
 
-fn published(record: CrlRecord) -> PublishedCrl {
-    PublishedCrl {
-        number: record.number,
-        next_update: record.next_update,
-        der: Arc::new(record.der),
-    }
-}
-
 /// Hands a CRL to the repository.
 fn publish_to(repository: &Repository) -> impl Fn(CrlSlot<'_>, CrlRecord) + Sync + '_ {
     move |slot, crl| {
         match slot {
-            CrlSlot::IssuingFull => repository.publish_ca_crl(published(crl)),
-            CrlSlot::IssuingOther(scope) => repository.publish_other_crl(scope, published(crl)),
-            CrlSlot::Root => repository.publish_root_crl(published(crl)),
+            CrlSlot::IssuingFull => repository.publish_ca_crl(crl.into()),
+            CrlSlot::IssuingOther(scope) => repository.publish_other_crl(scope, crl.into()),
+            CrlSlot::Root => repository.publish_root_crl(crl.into()),
         };
     }
 }
@@ -265,7 +250,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
                 custodians = custodians.custodians,
                 "the CA is sealed: applications answer ca_sealed until `shuin unseal` has been given enough shares"
             );
-            crate::seal::Seal::sealed((**custodians).clone())
+            crate::seal::Seal::sealed(custodians.clone())
         }
         None => {
             let backend = open_key_backend(&config, dir)?;
@@ -273,30 +258,9 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
             crate::seal::Seal::unsealed(open_ca_parts(side).await?)
         }
     };
-    let chain = IssuerChain {
-        issuing_der: read_pem_or_der(&dir.join(&config.ca.issuing_certificate))?,
-        root_der: read_pem_or_der(&dir.join(&config.ca.root_certificate))?,
-    };
+    let chain = issuer_chain(dir, &config)?;
 
-    let mut anchor_ders = Vec::new();
-    for path in &config.jpki.trust_anchors {
-        anchor_ders.push(read_pem_or_der(&dir.join(path))?);
-    }
-    let anchors = shuin_jpki::TrustAnchors::from_der_certs(anchor_ders)
-        .map_err(|e| msg(format!("jpki.trust_anchors: {e}")))?;
-    let crl_source = Arc::new(FileCrlSource::new(
-        dir.join(&config.jpki.crl),
-        anchors.clone(),
-    ));
-    if let Err(e) = crl_source.check() {
-        tracing::warn!(error = %e, "the J-LIS CRL is not usable; applications fail closed with jpki_revocation_unavailable");
-    }
-    let verifier = shuin_jpki::Verifier::new(
-        anchors,
-        shuin_jpki::VerifierConfig {
-            allow_test_cards: config.jpki.allow_test_cards,
-        },
-    );
+    let (verifier, crl_source) = config.jpki.open(dir).map_err(|e| msg(e.to_string()))?;
     let terms = std::fs::read_to_string(dir.join(&config.ra.terms))
         .context(dir.join(&config.ra.terms).display())?;
     let cps = std::fs::read_to_string(dir.join(&config.instance.cps)).ok();
@@ -329,7 +293,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         .await
         .context("operator CRL")?
     {
-        repository.publish_other_crl(shuin_ca::operator_ca::OPERATOR_CRL_SCOPE, published(crl));
+        repository.publish_other_crl(shuin_ca::operator_ca::OPERATOR_CRL_SCOPE, crl.into());
     }
     let base = config.instance.public_url.trim_end_matches('/').to_owned();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

@@ -8,10 +8,8 @@ use crate::config::InstanceConfig;
 use crate::failure::{msg, Result};
 use shuin_ca::seal::{ActivatorError, OpenedCa};
 use shuin_ca::{CaService, OcspService};
-use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_repo::Repository;
 use shuin_store::sqlite::SqliteStore;
-use shuin_store::LedgerStore;
 use std::path::PathBuf;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -81,24 +79,15 @@ impl InstanceActivator {
         if let Some((evidence, verdict)) =
             crate::key_backend::check_issuer_key(&opened, &key, "issuing")?
         {
-            self.store
-                .append(
-                    EntryDraft {
-                        book: Book::Facility,
-                        kind: "key.attributes".into(),
-                        actor: Actor {
-                            name: "shuin-unseal".into(),
-                            role: "system".into(),
-                            zone: "high_security".into(),
-                        },
-                        subjects: vec!["key:issuing".into()],
-                        payload: serde_json::json!({"attributes": evidence, "policy_passed": verdict.is_ok(), "at": "unseal"}),
-                        evidence: vec![],
-                    },
-                    self.clock.now(),
-                )
-                .await
-                .map_err(|e| msg(format!("ledger: {e}")))?;
+            let passed = verdict.is_ok();
+            shuin_ca::seal::record_key_attributes(
+                self.store.as_ref(),
+                &evidence,
+                passed,
+                self.clock.now(),
+            )
+            .await
+            .map_err(|e| msg(format!("ledger: {e}")))?;
             verdict?;
         }
         let side = crate::runtime::open_ca_with(

@@ -1,13 +1,13 @@
 //! `shuin init --custodians N --threshold M --shares-out DIR`: the token PIN is sealed
-//! under a random wrapping key, the key is split into N shares (`seal_shares.rs`), and
-//! each share is written to `DIR/share-<i>.txt` (0600) for its custodian. The instance
-//! keeps no PIN file.
+//! under a random wrapping key, the key is split into N shares
+//! (`shuin_keys::activation`), and each share is written to `DIR/share-<i>.txt` (0600)
+//! for its custodian. The instance keeps no PIN file.
 
 use crate::config::KeyBackendConfig;
 use crate::failure::{msg, Context, Result};
 use crate::init::InitOptions;
-use crate::seal_shares::SealConfig;
 use shuin_core::RandomSource;
+use shuin_keys::activation::SealConfig;
 use shuin_ledger::{Actor, Book, EntryDraft};
 use std::path::PathBuf;
 use zeroize::Zeroizing;
@@ -18,10 +18,6 @@ pub(crate) struct CustodianOptions {
     pub(crate) custodians: u8,
     pub(crate) threshold: u8,
     pub(crate) shares_out: PathBuf,
-}
-
-fn share_path(options: &CustodianOptions, index: u8) -> PathBuf {
-    options.shares_out.join(format!("share-{index}.txt"))
 }
 
 /// Checks the options before `init` makes anything, and reads the PIN to be sealed.
@@ -35,15 +31,8 @@ pub(crate) fn check(options: &CustodianOptions, init: &InitOptions) -> Result<Ze
             "--custodians needs --key-backend pkcs11: the shares seal the token PIN (the software backend has no secret to seal)",
         ));
     };
-    if options.threshold < 2 || options.threshold > options.custodians {
-        return Err(msg(format!(
-            "--threshold {} with --custodians {}: need 2 <= threshold <= custodians",
-            options.threshold, options.custodians
-        )));
-    }
-    if options.custodians > 32 {
-        return Err(msg("--custodians: at most 32"));
-    }
+    shuin_keys::activation::check_counts(options.custodians, options.threshold)
+        .map_err(|e| msg(e.to_string()))?;
     let absolute = |p: &std::path::Path| {
         std::env::current_dir()
             .map(|cwd| cwd.join(p))
@@ -55,7 +44,7 @@ pub(crate) fn check(options: &CustodianOptions, init: &InitOptions) -> Result<Ze
         ));
     }
     for index in 1..=options.custodians {
-        let path = share_path(options, index);
+        let path = shuin_keys::activation::share_path(&options.shares_out, index);
         if path.exists() {
             return Err(msg(format!(
                 "{} exists already; refusing to overwrite a share",
@@ -79,7 +68,8 @@ where
     Fut: std::future::Future<Output = Result<shuin_ledger::Entry>>,
 {
     let (config, files) =
-        crate::seal_shares::split(pin, options.custodians, options.threshold, rng)?;
+        shuin_keys::activation::split(pin, options.custodians, options.threshold, rng)
+            .map_err(|e| msg(e.to_string()))?;
     std::fs::create_dir_all(&options.shares_out).context(options.shares_out.display())?;
     {
         use std::os::unix::fs::PermissionsExt;
@@ -87,7 +77,7 @@ where
             .context(options.shares_out.display())?;
     }
     for (index, text) in (1..=options.custodians).zip(&files) {
-        let path = share_path(options, index);
+        let path = shuin_keys::activation::share_path(&options.shares_out, index);
         shuin_keys::write_private_file(&path, text.as_bytes()).context(path.display())?;
     }
     append(EntryDraft {

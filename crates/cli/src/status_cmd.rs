@@ -2,7 +2,7 @@
 //! PKCS#11, read without logging in), FIPS mode of the software crypto, and the seal
 //! state (from the running server's admin socket when one answers).
 
-use crate::config::{InstanceConfig, KeyBackendConfig};
+use crate::config::InstanceConfig;
 use crate::failure::{Context, Result};
 use std::path::Path;
 
@@ -23,42 +23,11 @@ pub(crate) async fn status(dir: &Path, json: bool) -> Result<()> {
 
 /// The status report as JSON (also part of the audit pack).
 pub(crate) async fn report(dir: &Path, config: &InstanceConfig) -> Result<serde_json::Value> {
-    let backend = match &config.ca.key_backend {
-        KeyBackendConfig::Software { dir: keys } => serde_json::json!({
-            "kind": "software",
-            "production_grade": false,
-            "note": "software keys: development and tests only, not an HSM",
-            "dir": keys,
-        }),
-        KeyBackendConfig::Pkcs11 {
-            module,
-            token,
-            fips_validation,
-            ..
-        } => {
-            let module = dir.join(module);
-            let facts = {
-                let module = module.clone();
-                let token = token.clone();
-                tokio::task::spawn_blocking(move || {
-                    shuin_keys::Pkcs11Backend::token_facts(&module, &token)
-                })
-                .await
-                .context("reading the token")?
-            };
-            let (facts, error) = match facts {
-                Ok(facts) => (serde_json::to_value(facts).ok(), None),
-                Err(e) => (None, Some(e.to_string())),
-            };
-            serde_json::json!({
-                "kind": "pkcs11",
-                "module": module,
-                "token_label": token,
-                "token": facts,
-                "token_error": error,
-                "declared_fips_validation": fips_validation,
-            })
-        }
+    let backend = {
+        let (config, dir) = (config.ca.key_backend.clone(), dir.to_owned());
+        tokio::task::spawn_blocking(move || config.status(&dir))
+            .await
+            .context("reading the token")?
     };
     let seal = match &config.ca.seal {
         None => serde_json::json!({"custodians": null, "sealed": false}),

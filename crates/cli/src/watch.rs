@@ -3,7 +3,6 @@
 //! nextUpdate; OCSP responses are pre-signed and refreshed at half their lifetime.
 
 use crate::runtime::{refresh_crls, Instance};
-use shuin_store::{CertificateReader, RevocationStore};
 use std::time::Duration;
 
 /// How often the loop looks.
@@ -11,7 +10,7 @@ pub(crate) const TICK: Duration = Duration::from_millis(500);
 
 /// Runs until the task is dropped.
 pub(crate) async fn run(instance: &Instance) {
-    let mut last_generation = None;
+    let mut statuses = shuin_ca::ocsp_responder::StatusWatch::default();
     // Publishes the certificates now and each CRL that refresh_crls puts in the
     // repository, in tasks of its own; dropped (stopped) with this loop.
     let _publishing = crate::publishers::start(instance);
@@ -29,32 +28,9 @@ pub(crate) async fn run(instance: &Instance) {
         let Some(parts) = instance.seal.parts() else {
             continue;
         };
-        // Revocations and certificates issued by any process (a CLI `review approve`,
-        // `revoke`) change these counters; then the OCSP statuses are reloaded.
-        let generation = match (
-            instance.store.revocation_generation().await,
-            instance.store.issued_count().await,
-        ) {
-            (Ok(revoked), Ok(issued)) => Ok((revoked, issued)),
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        };
-        match generation {
-            // Unchanged but for certificates this process issued (and already told the
-            // responder of): no reload, which would read every serial ever issued.
-            Ok((revoked, issued))
-                if last_generation.is_some_and(|(last_revoked, last_issued): (u64, u64)| {
-                    revoked == last_revoked
-                        && Some(issued) == last_issued.checked_add(parts.ocsp.added_since_load())
-                }) => {}
-            Ok(generation) if last_generation != Some(generation) => {
-                if let Err(e) = parts.ocsp.load(instance.store.as_ref()).await {
-                    tracing::error!(error = %e, "reloading certificate statuses failed");
-                    continue;
-                }
-                last_generation = Some(generation);
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "reading the revocation generation failed"),
+        // Revocations and certificates issued by any process reach the OCSP statuses.
+        if !statuses.check(&parts.ocsp, instance.store.as_ref()).await {
+            continue;
         }
         if let Err(e) = refresh_crls(&parts.ca, &instance.store, &instance.state.repository).await {
             tracing::error!(error = %e, "CRL upkeep failed");
@@ -110,14 +86,10 @@ async fn refresh_operator_crl(instance: &Instance, parts: &crate::seal::CaParts)
     .await;
     match refreshed {
         Ok(Some(crl)) => {
-            instance.state.repository.publish_other_crl(
-                shuin_ca::operator_ca::OPERATOR_CRL_SCOPE,
-                shuin_repo::PublishedCrl {
-                    number: crl.number,
-                    next_update: crl.next_update,
-                    der: std::sync::Arc::new(crl.der),
-                },
-            );
+            instance
+                .state
+                .repository
+                .publish_other_crl(shuin_ca::operator_ca::OPERATOR_CRL_SCOPE, crl.into());
         }
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "operator CRL upkeep failed"),
@@ -128,31 +100,10 @@ async fn refresh_operator_crl(instance: &Instance, parts: &crate::seal::CaParts)
 const RESUME_EVERY_TICKS: u64 = 20;
 
 /// Issues applications left `approved` by a sealed or failing CA, and supersedes the
-/// certificate a resumed reissue replaces. True when the CA failed.
-async fn resume_approved(instance: &Instance, ca: &std::sync::Arc<shuin_ca::CaService>) -> bool {
-    use shuin_core::Clock;
+/// certificate a resumed reissue replaces (`shuin_ra::resume_and_supersede`). True when
+/// the CA failed.
+async fn resume_approved(instance: &Instance, ca: &shuin_ca::CaService) -> bool {
+    use shuin_core::{Clock, OsRandom};
     let now = shuin_core::SystemClock.now();
-    match shuin_ra::resume_approved(instance.store.as_ref(), ca.as_ref(), now).await {
-        Ok(done) => {
-            for record in &done.issued {
-                tracing::info!(application = %record.id, "resumed an interrupted issuance");
-                if let Err(e) =
-                    crate::review_cmd::supersede_replaced(&instance.store, ca, record, now).await
-                {
-                    tracing::error!(application = %record.id, error = %e, "superseding after a resumed reissue failed");
-                }
-            }
-            for id in &done.rejected {
-                tracing::warn!(application = %id, "resumed issuance refused: key_reused");
-            }
-            for (id, why) in &done.left {
-                tracing::warn!(application = %id, why = %why, "approved application not issued yet");
-            }
-            done.ca_failed
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "resuming approved applications failed");
-            true
-        }
-    }
+    shuin_ra::resume_and_supersede(instance.store.as_ref(), ca, &OsRandom, now).await
 }

@@ -1,4 +1,5 @@
-//! RFC 3339 formatting of times for APIs and ledgers.
+//! RFC 3339 formatting of times for APIs and ledgers, and the short durations
+//! operators type (`30d`).
 
 use std::time::SystemTime;
 use time::format_description::well_known::Rfc3339;
@@ -33,6 +34,24 @@ pub fn parse_date(text: &str) -> Option<(i32, u8, u8)> {
     Some((year, month, day))
 }
 
+/// `30d`, `12h`, `90m`, `45s` or plain seconds.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last()? {
+        (i, c) if c.is_ascii_alphabetic() => (&text[..i], c),
+        _ => (text, 's'),
+    };
+    let n: u64 = number.parse().ok()?;
+    let seconds = match unit {
+        'd' => n.checked_mul(86_400)?,
+        'h' => n.checked_mul(3_600)?,
+        'm' => n.checked_mul(60)?,
+        's' => n,
+        _ => return None,
+    };
+    (seconds > 0).then(|| std::time::Duration::from_secs(seconds))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +65,18 @@ mod tests {
         assert_eq!(parse_rfc3339(&text), Some(t));
         assert_eq!(parse_date("1990-02-29"), None);
         assert_eq!(parse_date("1992-02-29"), Some((1992, 2, 29)));
+    }
+
+    #[test]
+    fn short_durations() {
+        assert_eq!(
+            parse_duration("30d"),
+            Some(Duration::from_secs(30 * 86_400))
+        );
+        assert_eq!(parse_duration("2s"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("0d"), None);
+        assert_eq!(parse_duration("d"), None);
+        assert_eq!(parse_duration("3w"), None);
     }
 }

@@ -158,14 +158,8 @@ fn share_file(config: &SealConfig, index: u8, bytes: &[u8]) -> String {
     )
 }
 
-/// Splits a fresh wrapping key, seals `pin` under it, and returns the configuration and
-/// the N share files' texts (index 1 first).
-pub fn split(
-    pin: &str,
-    custodians: u8,
-    threshold: u8,
-    rng: &dyn RandomSource,
-) -> Result<(SealConfig, Vec<Zeroizing<String>>)> {
+/// Checks M-of-N before anything is made: 2 <= M <= N <= 32.
+pub fn check_counts(custodians: u8, threshold: u8) -> Result<()> {
     if threshold < 2 || threshold > custodians {
         return Err(ActivationError::InvalidThreshold {
             threshold,
@@ -175,6 +169,23 @@ pub fn split(
     if custodians > 32 {
         return Err(ActivationError::InvalidSettings("--custodians: at most 32"));
     }
+    Ok(())
+}
+
+/// The file of share `index` (from 1) in `dir`: `share-<index>.txt`.
+pub fn share_path(dir: &std::path::Path, index: u8) -> std::path::PathBuf {
+    dir.join(format!("share-{index}.txt"))
+}
+
+/// Splits a fresh wrapping key, seals `pin` under it, and returns the configuration and
+/// the N share files' texts (index 1 first).
+pub fn split(
+    pin: &str,
+    custodians: u8,
+    threshold: u8,
+    rng: &dyn RandomSource,
+) -> Result<(SealConfig, Vec<Zeroizing<String>>)> {
+    check_counts(custodians, threshold)?;
     let mut id = [0u8; 8];
     rng.fill(&mut id).map_err(ActivationError::Random)?;
     let instance_id = hex::encode(id);

@@ -9,6 +9,7 @@ pub mod activation;
 mod attributes;
 #[cfg(feature = "awskms")]
 pub mod awskms;
+pub mod config;
 pub mod conformance;
 mod error;
 mod key_ref;

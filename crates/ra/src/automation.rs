@@ -192,6 +192,19 @@ fn reference<'a>(entry: &'a Entry, prefix: &str) -> Option<&'a str> {
     entry.subjects.iter().find_map(|s| s.strip_prefix(prefix))
 }
 
+/// How a review's start is written, for the refusal of any other form.
+pub const SINCE_FORMAT: &str = "--since must be YYYY-MM-DD or RFC 3339";
+
+/// The start of a review: `YYYY-MM-DD` (UTC midnight) or RFC 3339.
+pub fn parse_since(text: &str) -> Option<SystemTime> {
+    let full = if text.len() == 10 {
+        format!("{text}T00:00:00Z")
+    } else {
+        text.to_owned()
+    };
+    shuin_core::timefmt::parse_rfc3339(&full)
+}
+
 /// Reviews the application book from `since`: automatic decisions, referrals and
 /// refusals, with anomaly signals.
 pub fn review(entries: &[Entry], since: SystemTime, thresholds: Thresholds) -> AutomationReview {

@@ -33,6 +33,26 @@ pub struct FollowupReport {
 }
 
 impl RaService {
+    /// One round of life-cycle upkeep: the J-LIS follow-up when the J-LIS CRL changed,
+    /// then up to 100 notices from the outbox through `sender`. Failures are logged; the
+    /// next round retries.
+    pub async fn upkeep(&self, sender: &dyn crate::NoticeSender) {
+        match self.follow_jpki_crl().await {
+            Ok(report) if report.examined => tracing::info!(
+                flagged = report.flagged.len(),
+                revoked = report.revoked.len(),
+                "followed up a new J-LIS CRL"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "the J-LIS follow-up failed; retrying"),
+        }
+        if let Err(e) = self.send_notices(sender, 100).await {
+            tracing::error!(error = %e, "sending notices failed");
+        }
+    }
+}
+
+impl RaService {
     /// Examines the current J-LIS CRL if it is not the one examined last. Cheap when the
     /// CRL has not changed; the upkeep loop calls it every tick.
     pub async fn follow_jpki_crl(&self) -> Result<FollowupReport, RaError> {

@@ -5,6 +5,9 @@
 
 mod application;
 pub mod automation;
+mod code_key;
+pub mod config;
+pub mod console;
 mod crl_source;
 mod error;
 mod jpki_followup;
@@ -20,6 +23,7 @@ pub use application::{
     ApplicationOutcome, CaPorts, Challenge, RaConfig, RaService, RaStore, MAX_APPLICATION_BYTES,
     RULE_VERSION,
 };
+pub use code_key::CodeKeyError;
 pub use crl_source::{CrlSource, FileCrlSource, StaticCrlSource};
 pub use error::RaError;
 pub use jpki_followup::{FollowupReport, JPKI_REVOKED};
@@ -28,6 +32,9 @@ pub use registration::{
     JpkiRevocationPolicy, Lifecycle, LifecycleStore, Registrar, RegistrationRequest,
     VerifiedIdentity, CODE_BITS, DEFAULT_CODE_LIFETIME, MAX_WRONG_CODES,
 };
-pub use reissue::{supersede, FileNoticeSender, NoticeSender, Superseded, OLD_CERTIFICATE_REVOKED};
-pub use resume::{resume_approved, Resumed, RESUME_AFTER};
+pub use reissue::{
+    supersede, supersede_replaced, FileNoticeSender, NoticeSender, SupersedeError, Superseded,
+    OLD_CERTIFICATE_REVOKED,
+};
+pub use resume::{resume_and_supersede, resume_approved, Resumed, RESUME_AFTER};
 pub use revocation::{RevocationAnswer, REVOCATION_FORMAT};

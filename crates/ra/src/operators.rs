@@ -109,3 +109,49 @@ pub async fn responsible_person<S: OperatorStore + ?Sized>(
         Err(other) => Err(StoreError::Corrupt(other.to_string())),
     }
 }
+
+/// Why the registry could not be read for the audit pack.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// The operators.
+    #[error(transparent)]
+    Operators(#[from] OperatorError),
+    /// The responsible person.
+    #[error(transparent)]
+    ResponsiblePerson(StoreError),
+    /// The automation state.
+    #[error("reading the automation state: {0}")]
+    Automation(#[source] StoreError),
+}
+
+/// The RA's registry as the audit pack records it: the operators, the designated
+/// responsible person, and the stored automation state (the setting's text).
+pub async fn audit_registry<S: OperatorStore + ?Sized>(
+    store: &S,
+) -> Result<
+    (
+        Vec<shuin_books::audit_pack::RegisteredOperator>,
+        Option<String>,
+        Option<String>,
+    ),
+    RegistryError,
+> {
+    let operators = operators(store)
+        .await?
+        .into_iter()
+        .map(|op| shuin_books::audit_pack::RegisteredOperator {
+            name: op.name,
+            roles: op.roles,
+            added_at: op.added_at,
+        })
+        .collect();
+    let responsible_person = responsible_person(store)
+        .await
+        .map_err(RegistryError::ResponsiblePerson)?;
+    let automation_state = store
+        .setting(crate::automation::AUTOMATION_SETTING)
+        .await
+        .map_err(RegistryError::Automation)?;
+    Ok((operators, responsible_person, automation_state))
+}

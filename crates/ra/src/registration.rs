@@ -334,8 +334,10 @@ impl Registrar<'_> {
     }
 }
 
-/// How the RA answers when J-LIS revokes the JPKI certificate a holder was verified with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How the RA answers when J-LIS revokes the JPKI certificate a holder was verified with
+/// (`[jpki] on_jpki_revocation` in shuin.toml: `flag` or `revoke`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum JpkiRevocationPolicy {
     /// Put the certificate on the review list (default).
     #[default]

@@ -258,3 +258,76 @@ pub async fn supersede(
     store.enqueue_notice(&notice).await?;
     Ok(())
 }
+
+/// Why an approved or resumed reissue could not supersede the certificate it replaces.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SupersedeError {
+    /// The application's `details.replaces` is not a serial.
+    #[error("application {id}: bad replaces {replaces:?}")]
+    BadReplaces {
+        /// The application.
+        id: String,
+        /// What it names.
+        replaces: String,
+    },
+    /// The application was issued but has no serial.
+    #[error("issued without a serial")]
+    NoSerial,
+    /// No randomness for the notice id.
+    #[error("randomness: {0}")]
+    Randomness(#[source] shuin_core::random::RandomError),
+    /// The new certificate exists but the old one could not be revoked or noticed.
+    #[error("issued {new} but superseding {old} failed ({source}); revoke it by hand with shuin revoke --reason superseded")]
+    Failed {
+        /// The replaced certificate.
+        old: Serial,
+        /// The new one.
+        new: Serial,
+        /// What failed.
+        #[source]
+        source: RaError,
+    },
+}
+
+/// For an approved reissue (`details.replaces`): now that the new certificate exists,
+/// revoke the old one as superseded and queue its notice, as the automatic path does.
+/// Nothing to do for an application that replaces nothing.
+pub async fn supersede_replaced(
+    store: &dyn crate::LifecycleStore,
+    revoker: &dyn Revoker,
+    record: &shuin_store::ApplicationRecord,
+    rng: &dyn shuin_core::RandomSource,
+    now: SystemTime,
+) -> Result<(), SupersedeError> {
+    let Some(old) = record.details["replaces"].as_str() else {
+        return Ok(());
+    };
+    let old = Serial::from_hex(old).ok_or_else(|| SupersedeError::BadReplaces {
+        id: record.id.clone(),
+        replaces: old.to_owned(),
+    })?;
+    let new = record.serial.as_ref().ok_or(SupersedeError::NoSerial)?;
+    let mut bytes = [0u8; 16];
+    rng.fill(&mut bytes).map_err(SupersedeError::Randomness)?;
+    let notice_id = hex::encode(bytes);
+    let holder = record.details["subject_name"].as_str().unwrap_or_default();
+    supersede(
+        store,
+        revoker,
+        Superseded {
+            old: &old,
+            new,
+            application_id: &record.id,
+            holder,
+            notice_id: &notice_id,
+            now,
+        },
+    )
+    .await
+    .map_err(|source| SupersedeError::Failed {
+        old: old.clone(),
+        new: new.clone(),
+        source,
+    })
+}

@@ -146,6 +146,42 @@ pub async fn resume_approved<S: ReviewStore + ?Sized>(
     Ok(done)
 }
 
+/// One pass of [`resume_approved`] for the upkeep loop: issues what is due through the
+/// CA, supersedes the certificate a resumed reissue replaces, and logs what it did.
+/// True when the CA failed (the caller backs off).
+pub async fn resume_and_supersede<S, C>(
+    store: &S,
+    ca: &C,
+    rng: &dyn shuin_core::RandomSource,
+    now: SystemTime,
+) -> bool
+where
+    S: ReviewStore + crate::LifecycleStore,
+    C: Issuer + shuin_core::revocation::Revoker,
+{
+    match resume_approved(store, ca, now).await {
+        Ok(done) => {
+            for record in &done.issued {
+                tracing::info!(application = %record.id, "resumed an interrupted issuance");
+                if let Err(e) = crate::supersede_replaced(store, ca, record, rng, now).await {
+                    tracing::error!(application = %record.id, error = %e, "superseding after a resumed reissue failed");
+                }
+            }
+            for id in &done.rejected {
+                tracing::warn!(application = %id, "resumed issuance refused: key_reused");
+            }
+            for (id, why) in &done.left {
+                tracing::warn!(application = %id, why = %why, "approved application not issued yet");
+            }
+            done.ca_failed
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "resuming approved applications failed");
+            true
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -20,6 +20,17 @@ pub struct PublishedCrl {
     pub der: Arc<Vec<u8>>,
 }
 
+impl From<shuin_store::CrlRecord> for PublishedCrl {
+    /// The CRL as the CA stored it, ready to publish.
+    fn from(record: shuin_store::CrlRecord) -> Self {
+        PublishedCrl {
+            number: record.number,
+            next_update: record.next_update,
+            der: Arc::new(record.der),
+        }
+    }
+}
+
 /// What the repository publishes.
 #[derive(Debug)]
 pub struct Repository {

@@ -84,6 +84,37 @@ impl AccessEvents {
         &self.policy
     }
 
+    /// The console's `facility_import`: the CSV of entry/exit records is the request's
+    /// attachment, checked against the policy and recorded all rows or none, with the
+    /// operator as actor (`shuin_books::console`).
+    pub async fn import_on_console(
+        &self,
+        admitted: &shuin_books::Admitted,
+        csv: Option<zeroize::Zeroizing<String>>,
+        now: SystemTime,
+    ) -> shuin_books::console::Acted {
+        use shuin_books::console::{required_attachment, Outcome};
+        let csv = required_attachment(csv, "the CSV of entry/exit records")?;
+        let events = access_event::parse_csv(csv.as_bytes(), &self.policy, now)
+            .map_err(|e| Outcome::refused("invalid_csv", format!("{e}; nothing was imported")))?;
+        let source = format!(
+            "csv:{}",
+            admitted.request.param("file_name").unwrap_or("upload")
+        );
+        let recorded = self
+            .record(&events, &source, &admitted.actor(), now)
+            .await
+            .map_err(Outcome::failed)?;
+        Ok(serde_json::json!({
+            "ok": true,
+            "source": source,
+            "imported": recorded.imported,
+            "duplicates": recorded.duplicates,
+            "first_seq": recorded.seqs.map(|(first, _)| first),
+            "last_seq": recorded.seqs.map(|(_, last)| last),
+        }))
+    }
+
     /// Appends one `facility.access_event` entry per event, in order, in one atomic
     /// batch; events recorded before are skipped.
     pub async fn record(

@@ -3,6 +3,7 @@
 //! documents are chosen here and nowhere else.
 
 mod access_events;
+pub mod admin_socket;
 mod applicant;
 mod ledger;
 mod ocsp;

@@ -3,6 +3,7 @@
 //! name but its own key, so a production verifier (pinned anchors) refuses it.
 
 mod card;
+pub mod dev;
 mod directory;
 mod error;
 mod jlis_ca;

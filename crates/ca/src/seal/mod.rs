@@ -10,7 +10,9 @@
 
 mod unseal;
 
-pub use unseal::{Activator, ActivatorError, SealError, UnsealAnswer, UnsealDesk};
+pub use unseal::{
+    record_key_attributes, Activator, ActivatorError, SealError, UnsealAnswer, UnsealDesk,
+};
 
 use crate::{CaService, OcspService};
 use serde::{Deserialize, Serialize};

@@ -23,6 +23,30 @@ pub trait Activator<P>: Send + Sync {
     async fn activate(&self, pin: Zeroizing<String>) -> Result<P, ActivatorError>;
 }
 
+/// Records in the facility book the issuing key's attributes as read at unseal, and
+/// whether they passed the issuer key policy (the activator calls this before it opens
+/// the CA, and refuses a key that failed).
+pub async fn record_key_attributes<S: LedgerStore + ?Sized>(
+    store: &S,
+    evidence: &shuin_keys::KeyAttributeEvidence,
+    policy_passed: bool,
+    now: std::time::SystemTime,
+) -> Result<(), StoreError> {
+    let draft = EntryDraft {
+        book: Book::Facility,
+        kind: "key.attributes".into(),
+        actor: Actor {
+            name: "shuin-unseal".into(),
+            role: "system".into(),
+            zone: "high_security".into(),
+        },
+        subjects: vec!["key:issuing".into()],
+        payload: serde_json::json!({"attributes": evidence, "policy_passed": policy_passed, "at": "unseal"}),
+        evidence: vec![],
+    };
+    store.append(draft, now).await.map(|_| ())
+}
+
 /// Why an unseal attempt could not be answered.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

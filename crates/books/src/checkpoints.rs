@@ -1,0 +1,214 @@
+//! The ledger's signed checkpoints as the books hold them (docs/ledger.md,
+//! "Checkpoints"): the audit key the facility book records, the stored checkpoints
+//! checked against the entries and that key, and an export of the ledger up to its
+//! newest checkpoint, so every exported entry is signed.
+
+use base64::Engine;
+use shuin_ledger::export::{ExportSummary, WriteError};
+use shuin_ledger::{
+    merkle, Book, Checkpoint, CompactTree, Entry, ExportError, ExportReport, NoteKey, StoredEntry,
+};
+use shuin_store::StoredCheckpoint;
+use std::path::Path;
+
+/// Why the stored checkpoints do not vouch for the entries.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointsError {
+    /// Checkpoints exist but no audit key is recorded to check them with.
+    #[error("checkpoints are stored but the facility book records no audit key")]
+    NoAuditKey,
+    /// A stored checkpoint does not open with the audit key.
+    #[error("stored checkpoint of size {size}: {source}")]
+    Unreadable {
+        /// Its tree size.
+        size: u64,
+        /// Why.
+        #[source]
+        source: shuin_ledger::CheckpointError,
+    },
+    /// A stored checkpoint signs another tree than the entries make.
+    #[error("stored checkpoint of size {size} does not match the entries (root {signed} signed, {computed} computed)")]
+    Mismatch {
+        /// Its tree size.
+        size: u64,
+        /// The root it signs (hex).
+        signed: String,
+        /// The root the entries give (hex).
+        computed: String,
+    },
+    /// A stored checkpoint covers more entries than are stored.
+    #[error("stored checkpoint of size {size} covers more than the {stored} entries stored: entries were removed")]
+    EntriesRemoved {
+        /// Its tree size.
+        size: u64,
+        /// How many entries are stored.
+        stored: u64,
+    },
+}
+
+/// The audit key as the facility book records it (the last `key.generated` entry for
+/// ledger checkpoints), if any.
+pub fn audit_key_from_ledger(rows: &[StoredEntry]) -> Option<NoteKey> {
+    rows.iter().rev().find_map(|row| {
+        let entry = Entry::from_canonical(&row.canonical).ok()?;
+        let payload = &entry.payload;
+        if entry.book != Book::Facility
+            || entry.kind != "key.generated"
+            || payload["purpose"] != "ledger_checkpoints"
+        {
+            return None;
+        }
+        let spki = base64::engine::general_purpose::STANDARD
+            .decode(payload["public_key"].as_str()?)
+            .ok()?;
+        NoteKey::from_spki(payload["origin"].as_str()?, &spki).ok()
+    })
+}
+
+/// Each stored checkpoint is signed by `key` and matches the tree at its size.
+pub fn check_stored_checkpoints(
+    rows: &[StoredEntry],
+    checkpoints: &[StoredCheckpoint],
+    key: Option<&NoteKey>,
+) -> Result<(), CheckpointsError> {
+    if checkpoints.is_empty() {
+        return Ok(());
+    }
+    let key = key.ok_or(CheckpointsError::NoAuditKey)?;
+    let mut pending = checkpoints.iter().peekable();
+    let mut tree = CompactTree::new();
+    let check = |tree: &CompactTree, stored: &StoredCheckpoint| -> Result<(), CheckpointsError> {
+        let checkpoint =
+            Checkpoint::open(&stored.note, key).map_err(|source| CheckpointsError::Unreadable {
+                size: stored.size,
+                source,
+            })?;
+        if checkpoint.size != stored.size || checkpoint.root != tree.root() {
+            return Err(CheckpointsError::Mismatch {
+                size: stored.size,
+                signed: checkpoint.root_hex(),
+                computed: hex::encode(tree.root()),
+            });
+        }
+        Ok(())
+    };
+    let mut rows = rows.iter();
+    loop {
+        while let Some(stored) = pending.next_if(|c| c.size == tree.size()) {
+            check(&tree, stored)?;
+        }
+        match rows.next() {
+            Some(row) => tree.append(merkle::leaf_hash(&row.canonical)),
+            None => break,
+        }
+    }
+    match pending.next() {
+        Some(stored) => Err(CheckpointsError::EntriesRemoved {
+            size: stored.size,
+            stored: tree.size(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The stored checkpoints, checked with the audit key the facility book names (the
+/// audit pack's [`crate::audit_pack::CheckpointCheck`]).
+pub fn check_with_recorded_key(
+    rows: &[StoredEntry],
+    checkpoints: &[StoredCheckpoint],
+) -> Result<(), crate::audit_pack::BoxError> {
+    let key = audit_key_from_ledger(rows);
+    check_stored_checkpoints(rows, checkpoints, key.as_ref()).map_err(Into::into)
+}
+
+/// Why the stored ledger does not verify.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerCheckError {
+    /// The entries or the tree head.
+    #[error(transparent)]
+    Log(#[from] shuin_ledger::VerifyError),
+    /// The stored checkpoints.
+    #[error(transparent)]
+    Checkpoints(#[from] CheckpointsError),
+    /// The signed operator requests.
+    #[error(transparent)]
+    Requests(#[from] shuin_ledger::operator_audit::AuditError),
+}
+
+/// What a verified ledger holds: the tree, and how many signed operator requests were
+/// re-checked against their operators' certificates.
+#[derive(Debug, Clone)]
+pub struct VerifiedLedger {
+    /// The entries and the tree head.
+    pub log: shuin_ledger::VerifyReport,
+    /// Signed operator requests re-checked.
+    pub operator_requests: u64,
+}
+
+/// Verifies the stored ledger: every entry hash and the tree head, every stored
+/// checkpoint against the tree and the audit key the facility book records, and every
+/// signed operator request.
+pub fn verify_stored(
+    rows: &[StoredEntry],
+    head: Option<&shuin_ledger::TreeHead>,
+    checkpoints: &[StoredCheckpoint],
+) -> Result<VerifiedLedger, LedgerCheckError> {
+    let key = audit_key_from_ledger(rows);
+    let log = shuin_ledger::verify_log(rows.to_vec(), head)?;
+    check_stored_checkpoints(rows, checkpoints, key.as_ref())?;
+    let operator_requests =
+        shuin_ledger::operator_audit::audit_canonical(rows.iter().map(|r| r.canonical.as_slice()))?;
+    Ok(VerifiedLedger {
+        log,
+        operator_requests,
+    })
+}
+
+/// Why an export could not be written or does not verify.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignedExportError {
+    /// There is no audit key to export against.
+    #[error("the ledger records no audit key: nothing to export against")]
+    NoAuditKey,
+    /// More entries than this platform can count.
+    #[error("{0}")]
+    TooLarge(#[source] std::num::TryFromIntError),
+    /// Writing failed.
+    #[error("ledger export: {error}{source}", error = .0, source = source_text(.0))]
+    Write(#[source] WriteError),
+    /// What was written does not verify.
+    #[error("the export just written does not verify: {0}")]
+    Verify(#[source] ExportError),
+}
+
+fn source_text(error: &dyn std::error::Error) -> String {
+    error.source().map(|s| format!(": {s}")).unwrap_or_default()
+}
+
+/// Writes an export of `rows` to `out`, up to the newest of the `stored` checkpoints
+/// they cover (a server may append meanwhile), and verifies it. `key` is the audit key
+/// at hand, if any; otherwise the one the facility book records.
+pub fn export_signed(
+    out: &Path,
+    mut rows: Vec<StoredEntry>,
+    stored: Vec<StoredCheckpoint>,
+    key: Option<NoteKey>,
+) -> Result<(ExportSummary, ExportReport), SignedExportError> {
+    let available = u64::try_from(rows.len()).map_err(SignedExportError::TooLarge)?;
+    let covered: Vec<StoredCheckpoint> =
+        stored.into_iter().filter(|c| c.size <= available).collect();
+    let size = covered.last().map_or(0, |c| c.size);
+    rows.truncate(usize::try_from(size).map_err(SignedExportError::TooLarge)?);
+    let notes: Vec<String> = covered.into_iter().map(|c| c.note).collect();
+    let key = match key {
+        Some(key) => key,
+        None => audit_key_from_ledger(&rows).ok_or(SignedExportError::NoAuditKey)?,
+    };
+    let summary = shuin_ledger::export::write_export(out, rows, &notes, &key)
+        .map_err(SignedExportError::Write)?;
+    let report = shuin_ledger::verify_export(out, None).map_err(SignedExportError::Verify)?;
+    Ok((summary, report))
+}

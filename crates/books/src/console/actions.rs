@@ -1,0 +1,109 @@
+//! The console's actions on the books: an operator's roles, the facility's
+//! access-control token, and the purge of evidence past retention. The request is
+//! already in the books; each action ledgers its own effects with the operator as actor.
+
+use super::{flag, role, text, Acted, Outcome};
+use crate::retention::RetentionPolicy;
+use crate::{organisation, Admitted, Gate};
+use serde_json::json;
+use shuin_core::{Action, RandomSource};
+use shuin_store::{EvidenceRetention, LedgerStore, SettingsStore};
+use std::time::SystemTime;
+
+/// `status`: who the operator is as the books have them, in which zone, and the
+/// server's `seal` state.
+pub async fn status<S: LedgerStore + ?Sized>(
+    gate: &Gate,
+    store: &S,
+    admitted: &Admitted,
+    seal: impl serde::Serialize,
+) -> Acted {
+    let roster = super::roster(gate, store).await?;
+    let roles: Vec<shuin_core::Role> = roster
+        .operator(&admitted.operator)
+        .map(|op| op.roles.iter().copied().collect())
+        .unwrap_or_default();
+    Ok(
+        json!({"operator": admitted.operator, "roles": roles, "zone": admitted.zone,
+        "certificate_sha256": admitted.certificate_sha256, "seal": seal}),
+    )
+}
+
+/// `operator_grant` and `operator_remove_role`: a role given to, or taken from, an
+/// enrolled operator.
+pub async fn change_role<S: LedgerStore + ?Sized>(
+    gate: &Gate,
+    store: &S,
+    admitted: &Admitted,
+    now: SystemTime,
+) -> Acted {
+    let by = admitted.actor();
+    let name = text(admitted, "name")?;
+    let role = role(admitted)?;
+    let roster = super::roster(gate, store).await?;
+    let holds = roster.operator(name).map(|op| op.holds(role));
+    let grant = admitted.request.action == Action::OperatorGrant;
+    match (holds, grant) {
+        (None, _) => {
+            return Err(Outcome::refused(
+                "operator_unknown",
+                format!("no operator {name:?} is enrolled"),
+            ))
+        }
+        (Some(true), true) => {
+            return Err(Outcome::refused(
+                "invalid_state",
+                format!("{name:?} already holds the role {role}"),
+            ))
+        }
+        (Some(false), false) => {
+            return Err(Outcome::refused(
+                "invalid_state",
+                format!("{name:?} does not hold the role {role}"),
+            ))
+        }
+        (Some(_), true) => organisation::grant(store, name, role, &by, now).await,
+        (Some(_), false) => organisation::remove_role(store, name, role, &by, now).await,
+    }
+    .map_err(Outcome::failed)?;
+    Ok(json!({"name": name, "role": role, "granted": grant}))
+}
+
+/// `facility_token`: a new token for the access-control system (its SHA-256 kept in the
+/// setting `token_setting`), or its revocation.
+pub async fn facility_token<S: SettingsStore + LedgerStore + ?Sized>(
+    store: &S,
+    token_setting: &str,
+    admitted: &Admitted,
+    rng: &dyn RandomSource,
+    now: SystemTime,
+) -> Acted {
+    let revoke = flag(admitted, "revoke");
+    let change = crate::facility::change_access_token(
+        store,
+        token_setting,
+        admitted.actor(),
+        revoke,
+        rng,
+        now,
+    )
+    .await
+    .map_err(|e| Outcome::refused("invalid_state", e.to_string()))?;
+    Ok(match change.token {
+        Some(token) => json!({"ok": true, "token": token, "token_sha256": change.sha256}),
+        None => json!({"ok": true, "revoked_sha256": change.sha256}),
+    })
+}
+
+/// `retention_purge`: evidence past retention, each batch ledgered first.
+pub async fn retention_purge<S: EvidenceRetention + LedgerStore + ?Sized>(
+    store: &S,
+    admitted: &Admitted,
+    policy: &RetentionPolicy,
+    now: SystemTime,
+) -> Acted {
+    let report = crate::retention::purge(store, Some(admitted.actor()), policy, now)
+        .await
+        .map_err(Outcome::failed)?;
+    serde_json::to_value(report).map_err(Outcome::failed)
+}

@@ -1,0 +1,230 @@
+//! The console's actions on the CA (`shuin_books::console`): enrolling and revoking
+//! operators with the operator CA, revoking a subscriber certificate, and issuing the
+//! CA's or the root's CRL now. The request is already in the books; each action ledgers
+//! its own effects with the operator as actor. The caller publishes the CRLs returned.
+
+use crate::operator_ca::{OperatorCaStore, OPERATOR_VALIDITY};
+use crate::{
+    CaService, CaStore, CrlContents, CrlScope, EntryFilter, OperatorCa, OperatorCaError,
+    RevocationError, RevocationOrder,
+};
+use der::Decode;
+use serde_json::{json, Value};
+use shuin_books::console::{role, text, Acted, Outcome};
+use shuin_books::{Admitted, Gate};
+use shuin_core::revocation::RevocationReason;
+use shuin_core::timefmt::rfc3339;
+use shuin_core::{Clock, RandomSource, Serial};
+use shuin_keys::Signer;
+use shuin_store::{CrlRecord, LedgerStore};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// `operator_add`: the operator CA certifies the key of the CSR (the parameter `csr`,
+/// base64 DER) for a new operator with a first role. `operator_ca` gives the CA, or the
+/// refusal of a sealed instance or one without an operator CA.
+pub async fn operator_add<S, F>(
+    gate: &Gate,
+    store: &S,
+    operator_ca: F,
+    admitted: &Admitted,
+    rng: &dyn RandomSource,
+    now: SystemTime,
+) -> Acted
+where
+    S: LedgerStore + ?Sized,
+    F: FnOnce() -> Result<Arc<OperatorCa>, Outcome>,
+{
+    use base64::Engine;
+    let csr = base64::engine::general_purpose::STANDARD
+        .decode(text(admitted, "csr")?)
+        .map_err(|e| Outcome::invalid(format!("csr: {e}")))?;
+    let role = role(admitted)?;
+    let operator_ca = operator_ca()?;
+    let roster = shuin_books::console::roster(gate, store).await?;
+    let enrolled = operator_ca
+        .enrol(
+            store,
+            &roster,
+            &csr,
+            role,
+            OPERATOR_VALIDITY,
+            &admitted.actor(),
+            rng,
+            now,
+        )
+        .await
+        .map_err(|e| match e {
+            OperatorCaError::Csr { code, detail } => Outcome::refused(code, detail),
+            OperatorCaError::KeyInUse(_) => Outcome::refused("operator_key_in_use", e.to_string()),
+            other => Outcome::failed(other),
+        })?;
+    let pem = der::pem::encode_string(
+        "CERTIFICATE",
+        der::pem::LineEnding::LF,
+        &enrolled.certificate_der,
+    )
+    .map_err(Outcome::failed)?;
+    Ok(
+        json!({"name": enrolled.name, "role": role, "role_granted": enrolled.role_granted,
+        "certificate_pem": pem}),
+    )
+}
+
+/// `operator_revoke`: the operator's certificates (or the one named by
+/// `certificate_sha256`) are revoked, and the operator CRL that lists them is returned
+/// to be published.
+pub async fn operator_revoke<S, F>(
+    gate: &Gate,
+    store: &S,
+    operator_ca: F,
+    admitted: &Admitted,
+    crl_lifetime: Duration,
+    now: SystemTime,
+) -> Result<(Value, CrlRecord), Outcome>
+where
+    S: OperatorCaStore + ?Sized,
+    F: FnOnce() -> Result<Arc<OperatorCa>, Outcome>,
+{
+    let name = text(admitted, "name")?;
+    let reason = admitted.request.param("reason").unwrap_or("unspecified");
+    let operator_ca = operator_ca()?;
+    let roster = shuin_books::console::roster(gate, store).await?;
+    let (revoked, crl) = operator_ca
+        .revoke(
+            store,
+            &roster,
+            name,
+            admitted.request.param("certificate_sha256"),
+            reason,
+            &admitted.actor(),
+            crl_lifetime,
+            now,
+        )
+        .await
+        .map_err(|e| match e {
+            OperatorCaError::Unknown(m) => Outcome::refused("operator_unknown", m),
+            other => Outcome::failed(other),
+        })?;
+    let value =
+        json!({"name": name, "certificates_revoked": revoked, "operator_crl_number": crl.number});
+    Ok((value, crl))
+}
+
+/// `revoke`: a subscriber certificate revoked by an operator. `ca` gives the CA, or the
+/// refusal of a sealed instance.
+pub async fn revoke<F>(ca: F, admitted: &Admitted) -> Acted
+where
+    F: FnOnce() -> Result<Arc<CaService>, Outcome>,
+{
+    let serial_text = text(admitted, "serial")?;
+    let serial = Serial::from_hex(serial_text)
+        .ok_or_else(|| Outcome::invalid(format!("serial {serial_text:?} is not hex")))?;
+    let reason_text = text(admitted, "reason")?;
+    let reason = RevocationReason::parse(reason_text).ok_or_else(|| {
+        Outcome::invalid(format!(
+            "reason {reason_text:?} is not an RFC 5280 reason name"
+        ))
+    })?;
+    let invalidity_date = match admitted.request.param("invalidity_date") {
+        None => None,
+        Some(t) => Some(
+            shuin_core::timefmt::parse_rfc3339(t)
+                .ok_or_else(|| Outcome::invalid("invalidity_date must be RFC 3339"))?,
+        ),
+    };
+    let order = RevocationOrder {
+        serial: serial.clone(),
+        reason,
+        invalidity_date,
+        actor: admitted.actor(),
+        authorisation: "operator".into(),
+    };
+    let revoked = ca()?.revoke(order).await.map_err(|e| match e {
+        RevocationError::UnknownSerial(s) => Outcome::refused(
+            "certificate_unknown",
+            format!("no issued certificate has serial {s}"),
+        ),
+        RevocationError::AlreadyRevoked { serial, revoked_at } => Outcome::refused(
+            "certificate_already_revoked",
+            format!("{serial} was revoked at {revoked_at}"),
+        ),
+        other => Outcome::failed(other),
+    })?;
+    Ok(
+        json!({"status": "revoked", "serial": serial.to_hex(), "reason": reason.name(),
+        "revoked_at": rfc3339(revoked.revoked_at),
+        "crl_number": revoked.crl_number}),
+    )
+}
+
+/// `crl_now`: the issuing CA's CRL, now.
+pub async fn crl_now(ca: &CaService) -> Acted {
+    let issued = ca.issue_crl().await.map_err(Outcome::failed)?;
+    Ok(json!([{"scope": "ca", "crl_number": issued.number,
+        "next_update": rfc3339(issued.next_update)}]))
+}
+
+/// `root_crl`: the root's CRL, signed on the console with the root key (an issuer-key
+/// operation) and returned to be published. It lists nothing: the root certifies only
+/// the CAs below it.
+pub async fn root_crl(
+    store: Arc<dyn CaStore>,
+    clock: &dyn Clock,
+    root: &Arc<dyn Signer>,
+    root_der: &[u8],
+    lifetime: Duration,
+) -> Result<(Value, CrlRecord), Outcome> {
+    let root_cert = x509_cert::Certificate::from_der(root_der)
+        .map_err(|e| Outcome::failed(format!("root certificate: {e}")))?;
+    let identity = shuin_core::issuance::IssuerIdentity {
+        name: root_cert.tbs_certificate.subject.clone(),
+        key_id: shuin_core::x509::extensions::key_identifier(
+            &root_cert.tbs_certificate.subject_public_key_info,
+        ),
+    };
+    let record = crate::publish_crl(
+        store,
+        clock,
+        CrlScope {
+            name: "root",
+            signer: root,
+            issuer: &identity,
+            lifetime,
+        },
+        CrlContents {
+            extra_extensions: Vec::new(),
+            filter: EntryFilter::Nothing,
+            number_floor: 0,
+        },
+    )
+    .await
+    .map_err(|e| Outcome::failed(format!("issuing the root CRL: {e}")))?;
+    let value = json!([{"scope": "root", "crl_number": record.number,
+        "next_update": rfc3339(record.next_update)}]);
+    Ok((value, record))
+}
+
+/// `unseal`: a custodian's share, the attachment, offered to the unseal desk; refused
+/// (`share_refused`) when the desk does not take it.
+pub async fn unseal<P: Send + Sync>(
+    desk: &crate::seal::UnsealDesk<P>,
+    admitted: &Admitted,
+    share: Option<zeroize::Zeroizing<String>>,
+    peer_uid: Option<u32>,
+) -> Acted {
+    let share =
+        share.ok_or_else(|| Outcome::invalid("an unseal request carries the share beside it"))?;
+    let answer = desk
+        .offer(&share, &admitted.actor(), peer_uid)
+        .await
+        .map_err(Outcome::failed)?;
+    if answer.accepted {
+        serde_json::to_value(answer).map_err(Outcome::failed)
+    } else {
+        Err(Outcome::refused(
+            "share_refused",
+            format!("{}: {}", answer.outcome, answer.message),
+        ))
+    }
+}

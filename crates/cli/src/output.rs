@@ -1,0 +1,40 @@
+//! What the commands print and write: a JSON document with `--json`, or lines for a
+//! person; failures as one line on stderr (and as JSON on stdout with `--json`); files
+//! the user asked for, private ones owner-only.
+
+use crate::failure::{msg, Context, Error, Result};
+use serde_json::Value;
+use std::path::Path;
+
+/// Prints `result` as JSON, or with `human` otherwise.
+pub(crate) fn print(result: &Value, json: bool, human: impl FnOnce(&Value) -> String) {
+    if json {
+        println!("{result}");
+    } else {
+        println!("{}", human(result));
+    }
+}
+
+/// Prints a failure of `what` (also as JSON with `--json`) and returns it as the error.
+pub(crate) fn failed(json: bool, what: &str, error: impl std::fmt::Display) -> Error {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"ok": false, "error": error.to_string()})
+        );
+    }
+    msg(format!("{what} FAILED: {error}"))
+}
+
+/// Writes `contents` to `path`, replacing it; owner-only (0600) when `private`.
+pub(crate) fn write_file(path: &Path, contents: &[u8], private: bool) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    if private {
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).context(path.display())?;
+    file.write_all(contents).context(path.display())
+}

@@ -1,0 +1,329 @@
+//! Where the issuer keys live (`[ca.key_backend]` in shuin.toml: one variant per
+//! backend), and the PIN file a PKCS#11 token is opened with. The PIN is read from its
+//! file, handed to the backend and zeroized; it never reaches `shuin.toml`, a log or the
+//! ledger.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// Where the issuer keys live; one variant per backend.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum KeyBackendConfig {
+    /// PKCS#8 files under `dir` (development and tests only).
+    Software {
+        /// Relative to the instance directory.
+        dir: PathBuf,
+    },
+    /// Keys inside a PKCS#11 token (an HSM, or SoftHSM2 for tests). The PIN is read from
+    /// `pin_file` (owner-only permissions) at start and is never stored here.
+    Pkcs11 {
+        /// The token's PKCS#11 library.
+        module: PathBuf,
+        /// The token label (slots are found by label, never by number).
+        token: String,
+        /// File holding the user PIN. Absent on an instance sealed by custodians
+        /// (`[ca.seal]`): the PIN then comes from M of N shares at `shuin unseal`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pin_file: Option<PathBuf>,
+        /// The HSM's FIPS 140-2/140-3 validation as the operator declares it (for
+        /// example "FIPS 140-3 Level 3, certificate #0000"), reported by `shuin status`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fips_validation: Option<String>,
+    },
+}
+
+impl KeyBackendConfig {
+    /// The PIN file, where the backend has one.
+    pub fn pin_file(&self) -> Option<&Path> {
+        match self {
+            KeyBackendConfig::Software { .. } => None,
+            KeyBackendConfig::Pkcs11 { pin_file, .. } => pin_file.as_deref(),
+        }
+    }
+
+    /// The label a key of `role` (`root`, `issuing`) gets in the backend.
+    pub fn key_label(&self, role: &str) -> String {
+        match self {
+            KeyBackendConfig::Software { .. } => role.to_owned(),
+            KeyBackendConfig::Pkcs11 { .. } => format!("shuin-{role}"),
+        }
+    }
+}
+
+/// An open backend and, when it has that power, its attribute reader.
+pub struct OpenedBackend {
+    /// Signers and key generation.
+    pub keys: Box<dyn crate::KeyGenerator>,
+    /// The keys' attributes (PKCS#11 only).
+    pub attributes: Option<Box<dyn crate::KeyAttributes>>,
+}
+
+impl std::fmt::Debug for OpenedBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedBackend")
+            .field("attributes", &self.attributes.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the backend could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The PIN file was refused.
+    #[error(transparent)]
+    PinFile(#[from] PinFileError),
+    /// A sealed instance's PIN comes only from the custodians.
+    #[error("this instance is sealed by custodians: its PIN comes only from their shares through `shuin unseal` on the running server")]
+    Sealed,
+    /// The token could not be opened.
+    #[error("opening PKCS#11 token {token:?} with {}: {source}", module.display())]
+    Token {
+        /// The token label.
+        token: String,
+        /// The library.
+        module: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<crate::KeyError>,
+    },
+    /// This build has no PKCS#11 backend.
+    #[error("this build has no PKCS#11 support")]
+    NoPkcs11,
+}
+
+impl KeyBackendConfig {
+    /// Opens the backend of an instance in `dir`, with `pin` (reconstructed from
+    /// custodians' shares) or else the PIN file. Relative paths are under `dir`.
+    pub fn open(
+        &self,
+        dir: &Path,
+        pin: Option<Zeroizing<String>>,
+    ) -> Result<OpenedBackend, OpenError> {
+        match self {
+            KeyBackendConfig::Software { dir: keys } => Ok(OpenedBackend {
+                keys: Box::new(crate::SoftwareBackend::new(dir.join(keys))),
+                attributes: None,
+            }),
+            KeyBackendConfig::Pkcs11 {
+                module,
+                token,
+                pin_file,
+                ..
+            } => {
+                let module = dir.join(module);
+                let pin = match (pin, pin_file) {
+                    (Some(pin), _) => pin,
+                    (None, Some(pin_file)) => read_pin_file(&dir.join(pin_file))?,
+                    (None, None) => return Err(OpenError::Sealed),
+                };
+                open_pkcs11(module, token, pin)
+            }
+        }
+    }
+}
+
+#[cfg(feature = "pkcs11")]
+fn open_pkcs11(
+    module: PathBuf,
+    token: &str,
+    pin: Zeroizing<String>,
+) -> Result<OpenedBackend, OpenError> {
+    let backend =
+        crate::Pkcs11Backend::open(&module, token, pin).map_err(|source| OpenError::Token {
+            token: token.to_owned(),
+            module,
+            source: Box::new(source),
+        })?;
+    Ok(OpenedBackend {
+        keys: Box::new(backend.clone()),
+        attributes: Some(Box::new(backend)),
+    })
+}
+
+#[cfg(not(feature = "pkcs11"))]
+fn open_pkcs11(
+    _module: PathBuf,
+    _token: &str,
+    _pin: Zeroizing<String>,
+) -> Result<OpenedBackend, OpenError> {
+    Err(OpenError::NoPkcs11)
+}
+
+/// The key backend as `shuin status` reports it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BackendStatus {
+    /// PKCS#8 files: not an HSM.
+    Software {
+        /// Always false.
+        production_grade: bool,
+        /// Why.
+        note: &'static str,
+        /// Where the files are.
+        dir: PathBuf,
+    },
+    /// A PKCS#11 token, as it describes itself.
+    Pkcs11 {
+        /// The library.
+        module: PathBuf,
+        /// The configured label.
+        token_label: String,
+        /// What the token says about itself, read without logging in.
+        token: Option<crate::TokenFacts>,
+        /// Why the token could not be read.
+        token_error: Option<String>,
+        /// The FIPS validation the operator declares.
+        declared_fips_validation: Option<String>,
+    },
+}
+
+impl KeyBackendConfig {
+    /// The backend's status for an instance in `dir`. For PKCS#11 this reads the token's
+    /// facts without logging in (a sealed instance has no PIN): it blocks.
+    pub fn status(&self, dir: &Path) -> BackendStatus {
+        match self {
+            KeyBackendConfig::Software { dir: keys } => BackendStatus::Software {
+                production_grade: false,
+                note: "software keys: development and tests only, not an HSM",
+                dir: keys.clone(),
+            },
+            KeyBackendConfig::Pkcs11 {
+                module,
+                token,
+                fips_validation,
+                ..
+            } => {
+                let module = dir.join(module);
+                let (facts, error) = match token_facts(&module, token) {
+                    Ok(facts) => (Some(facts), None),
+                    Err(e) => (None, Some(e.to_string())),
+                };
+                BackendStatus::Pkcs11 {
+                    module,
+                    token_label: token.clone(),
+                    token: facts,
+                    token_error: error,
+                    declared_fips_validation: fips_validation.clone(),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(feature = "pkcs11")]
+fn token_facts(module: &Path, token: &str) -> Result<crate::TokenFacts, crate::KeyError> {
+    crate::Pkcs11Backend::token_facts(module, token)
+}
+
+#[cfg(not(feature = "pkcs11"))]
+fn token_facts(_module: &Path, _token: &str) -> Result<crate::TokenFacts, &'static str> {
+    Err("this build has no PKCS#11 support")
+}
+
+/// Why a PIN file was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PinFileError {
+    /// It could not be read.
+    #[error("PIN file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Group or others may read or write it.
+    #[error("PIN file {} has mode {mode:04o}: it must not be readable or writable by group or others (chmod 600 it)", path.display())]
+    NotPrivate {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// It is empty or holds more than one line.
+    #[error("PIN file {} must hold the PIN on one line", path.display())]
+    NotOneLine {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// Reads a PIN file: owner-only permissions, one line, the trailing newline dropped.
+pub fn read_pin_file(path: &Path) -> Result<Zeroizing<String>, PinFileError> {
+    use std::os::unix::fs::PermissionsExt;
+    let read = |source| PinFileError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let metadata = std::fs::metadata(path).map_err(read)?;
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(PinFileError::NotPrivate {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(read)?);
+    let pin = text.trim_end_matches(['\n', '\r']);
+    if pin.is_empty() || pin.contains('\n') {
+        return Err(PinFileError::NotOneLine {
+            path: path.to_owned(),
+        });
+    }
+    Ok(Zeroizing::new(pin.to_owned()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn pin_files_must_be_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pin");
+        std::fs::write(&path, "123456\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let error = read_pin_file(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("mode 0644") && error.contains("chmod 600"),
+            "{error}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_pin_file(&path).unwrap().as_str(), "123456");
+        std::fs::write(&path, "\n").unwrap();
+        assert!(read_pin_file(&path).is_err());
+    }
+
+    #[test]
+    fn labels_follow_the_backend() {
+        let software = KeyBackendConfig::Software { dir: "keys".into() };
+        assert_eq!(software.key_label("root"), "root");
+        let text = "kind = \"pkcs11\"\nmodule = \"/m.so\"\ntoken = \"T\"\n";
+        let pkcs11: KeyBackendConfig = toml::from_str(text).unwrap();
+        assert_eq!(pkcs11.key_label("issuing"), "shuin-issuing");
+        assert!(pkcs11.pin_file().is_none());
+    }
+
+    #[test]
+    fn a_sealed_token_opens_only_with_the_custodians_pin() {
+        let text = "kind = \"pkcs11\"\nmodule = \"/m.so\"\ntoken = \"T\"\n";
+        let sealed: KeyBackendConfig = toml::from_str(text).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            sealed.open(dir.path(), None),
+            Err(OpenError::Sealed)
+        ));
+        let software = KeyBackendConfig::Software { dir: "keys".into() };
+        assert!(software
+            .open(dir.path(), None)
+            .unwrap()
+            .attributes
+            .is_none());
+    }
+}

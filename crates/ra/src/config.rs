@@ -1,0 +1,151 @@
+//! The RA's sections of shuin.toml: `[ra]` (who approves automatic decisions, the
+//! applicants' terms) and `[jpki]` (the J-LIS trust anchors and CRL, and what to do when
+//! J-LIS revokes a holder's certificate). Each section is checked once at start-up.
+
+use crate::{FileCrlSource, JpkiRevocationPolicy};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A section breaks one of its rules.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// What is wrong, naming the setting.
+    #[error("{0}")]
+    InvalidSettings(&'static str),
+    /// A file the section names could not be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The trust anchors are unusable.
+    #[error("jpki.trust_anchors: {0}")]
+    TrustAnchors(#[source] shuin_jpki::JpkiError),
+}
+
+/// `[ra]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaSection {
+    /// The responsible person (責任者) named as approver of automatic decisions.
+    pub responsible_person: String,
+    /// Whether applications that pass every check are approved without an LRA.
+    #[serde(default = "default_true")]
+    pub automatic_approval: bool,
+    /// How long an application nonce is valid.
+    #[serde(default = "default_nonce_ttl")]
+    pub nonce_ttl_seconds: u64,
+    /// The 重要事項 text file shown to applicants.
+    pub terms: PathBuf,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_nonce_ttl() -> u64 {
+    600
+}
+
+impl RaSection {
+    /// Checks the section once at start-up.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.responsible_person.trim().is_empty() {
+            return Err(ConfigError::InvalidSettings(
+                "ra.responsible_person must name the responsible person (責任者)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `[jpki]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JpkiSection {
+    /// PEM files of the trusted J-LIS signing CAs.
+    pub trust_anchors: Vec<PathBuf>,
+    /// The J-LIS CRL file an outside job refreshes.
+    pub crl: PathBuf,
+    /// Whether the testkit's cards are accepted (development only).
+    #[serde(default)]
+    pub allow_test_cards: bool,
+    /// What to do with a certificate whose holder's JPKI certificate J-LIS revokes
+    /// (docs/revocation.md, "J-LIS follow-up"): `flag` (the default) or `revoke`.
+    #[serde(default)]
+    pub on_jpki_revocation: JpkiRevocationPolicy,
+}
+
+impl JpkiSection {
+    /// Checks the section once at start-up.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.trust_anchors.is_empty() {
+            return Err(ConfigError::InvalidSettings(
+                "jpki.trust_anchors must name at least one J-LIS signing CA",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl JpkiSection {
+    /// The J-LIS verifier and CRL source of an instance in `dir`: the trust anchors read
+    /// (PEM or DER), the CRL file watched. A J-LIS CRL that is not usable yet is logged;
+    /// applications then fail closed with `jpki_revocation_unavailable`.
+    pub fn open(
+        &self,
+        dir: &Path,
+    ) -> Result<(shuin_jpki::Verifier, Arc<FileCrlSource>), ConfigError> {
+        let mut anchor_ders = Vec::new();
+        for path in &self.trust_anchors {
+            let path = dir.join(path);
+            let bytes = std::fs::read(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            anchor_ders.push(match der::pem::decode_vec(&bytes) {
+                Ok((_, der)) => der,
+                Err(_) => bytes,
+            });
+        }
+        let anchors = shuin_jpki::TrustAnchors::from_der_certs(anchor_ders)
+            .map_err(ConfigError::TrustAnchors)?;
+        let crl_source = Arc::new(FileCrlSource::new(dir.join(&self.crl), anchors.clone()));
+        if let Err(e) = crl_source.check() {
+            tracing::warn!(error = %e, "the J-LIS CRL is not usable; applications fail closed with jpki_revocation_unavailable");
+        }
+        let verifier = shuin_jpki::Verifier::new(
+            anchors,
+            shuin_jpki::VerifierConfig {
+                allow_test_cards: self.allow_test_cards,
+            },
+        );
+        Ok((verifier, crl_source))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_jpki_revocation_policy_is_flag_unless_revoke_is_asked() {
+        let text = "trust_anchors = [\"a.pem\"]\ncrl = \"jlis.crl\"\n";
+        let section: JpkiSection = toml::from_str(text).unwrap();
+        assert_eq!(section.on_jpki_revocation, JpkiRevocationPolicy::Flag);
+        section.check().unwrap();
+        let revoke: JpkiSection =
+            toml::from_str(&format!("{text}on_jpki_revocation = \"revoke\"\n")).unwrap();
+        assert_eq!(revoke.on_jpki_revocation, JpkiRevocationPolicy::Revoke);
+        assert!(
+            toml::from_str::<JpkiSection>(&format!("{text}on_jpki_revocation = \"Revoke\"\n"))
+                .is_err()
+        );
+    }
+}

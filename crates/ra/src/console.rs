@@ -1,0 +1,222 @@
+//! The console's actions on the RA (`shuin_books::console`): the LRA's review queue,
+//! the automatic-approval switch and its review, and registrations made in person. The
+//! request is already in the books; each action ledgers its own effects with the
+//! operator as actor. Personal data (a registration's verified identity) arrives as the
+//! request's attachment, never in its signed parameters, so it never enters the
+//! permanent books through `operator.request`.
+
+use crate::automation::{self, Thresholds};
+use crate::operators::{OperatorError, OperatorStore};
+use crate::review::{self, ReviewStore};
+use crate::{
+    Delivery, LifecycleStore, RaError, Registrar, RegistrationRequest, VerifiedIdentity,
+    DEFAULT_CODE_LIFETIME,
+};
+use serde_json::{json, Value};
+use shuin_books::console::{flag, required_attachment, text, Acted, Outcome};
+use shuin_books::Admitted;
+use shuin_core::issuance::{IssuanceError, Issuer};
+use shuin_core::revocation::Revoker;
+use shuin_core::{Clock, RandomSource};
+use shuin_store::ApplicationRecord;
+use std::time::{Duration, SystemTime};
+use zeroize::Zeroizing;
+
+/// The refusal (or failure) an operator error answers with.
+pub fn operator_error(e: OperatorError) -> Outcome {
+    match e {
+        OperatorError::InvalidInput(m) => Outcome::invalid(m),
+        OperatorError::InvalidState(m) => Outcome::refused("invalid_state", m),
+        OperatorError::NotFound(m) => Outcome::refused("not_found", m),
+        other => Outcome::failed(other),
+    }
+}
+
+/// One line of the review queue.
+pub fn summary(record: &ApplicationRecord) -> Value {
+    json!({
+        "id": record.id,
+        "received_at": shuin_core::timefmt::rfc3339(record.received_at),
+        "review_reasons": record.review_reasons,
+        "subject_name": record.details["subject_name"],
+    })
+}
+
+/// `review_list`: the applications waiting for an LRA.
+pub async fn review_list<S: ReviewStore + ?Sized>(store: &S) -> Acted {
+    let pending = review::pending(store).await.map_err(operator_error)?;
+    Ok(Value::Array(pending.iter().map(summary).collect()))
+}
+
+/// `review_show`: one application's evidence.
+pub async fn review_show<S: ReviewStore + ?Sized>(store: &S, admitted: &Admitted) -> Acted {
+    let record = review::application(store, text(admitted, "id")?)
+        .await
+        .map_err(operator_error)?;
+    Ok(review::evidence(&record))
+}
+
+/// `review_approve`: the LRA approves, the CA issues through `issuer`; an approved
+/// reissue then supersedes the certificate it replaces through the revoker `ca` gives.
+pub async fn review_approve<S, R, F>(
+    store: &S,
+    issuer: &dyn Issuer,
+    ca: F,
+    admitted: &Admitted,
+    rng: &dyn RandomSource,
+    now: SystemTime,
+) -> Acted
+where
+    S: ReviewStore + LifecycleStore,
+    R: Revoker,
+    F: FnOnce() -> Result<std::sync::Arc<R>, Outcome>,
+{
+    let id = text(admitted, "id")?;
+    let note = admitted.request.param("note");
+    let record = review::approve(store, issuer, id, &admitted.actor(), note, now)
+        .await
+        .map_err(|e| match e {
+            OperatorError::Issuance(IssuanceError::Sealed) => {
+                Outcome::refused("ca_sealed", "the CA is sealed")
+            }
+            other => operator_error(other),
+        })?;
+    let revoker = ca()?;
+    crate::reissue::supersede_replaced(store, revoker.as_ref(), &record, rng, now)
+        .await
+        .map_err(Outcome::failed)?;
+    let serial = record.serial.as_ref().map(|s| s.to_hex());
+    Ok(
+        json!({"id": record.id, "status": record.status.as_str(), "serial": serial,
+        "approver": admitted.operator, "approver_role": "lra"}),
+    )
+}
+
+/// `review_reject`: the LRA rejects, with a reason.
+pub async fn review_reject<S: ReviewStore + ?Sized>(
+    store: &S,
+    admitted: &Admitted,
+    now: SystemTime,
+) -> Acted {
+    let id = text(admitted, "id")?;
+    let reason = text(admitted, "reason")?;
+    let record = review::reject(store, id, &admitted.actor(), reason, now)
+        .await
+        .map_err(operator_error)?;
+    Ok(json!({"id": record.id, "status": record.status.as_str(),
+        "reason": record.rejection_reason, "decided_by": admitted.operator}))
+}
+
+/// `automation_suspend` and `automation_resume`.
+pub async fn automation_switch<S: OperatorStore + ?Sized>(
+    store: &S,
+    suspend: bool,
+    admitted: &Admitted,
+    now: SystemTime,
+) -> Acted {
+    let by = admitted.actor();
+    let state = automation::set_suspended(store, suspend, &by, text(admitted, "reason")?, now)
+        .await
+        .map_err(operator_error)?;
+    serde_json::to_value(state).map_err(Outcome::failed)
+}
+
+/// `automation_review`: the automatic decisions since `since`, against the thresholds
+/// the request names; signed off in the books when it asks.
+pub async fn automation_review<S: OperatorStore + ?Sized>(
+    store: &S,
+    admitted: &Admitted,
+    now: SystemTime,
+) -> Acted {
+    let since_text = text(admitted, "since")?;
+    let since = automation::parse_since(since_text)
+        .ok_or_else(|| Outcome::invalid(automation::SINCE_FORMAT))?;
+    let defaults = Thresholds::default();
+    let number = |name: &str, default: usize| {
+        admitted
+            .request
+            .params
+            .get(name)
+            .and_then(Value::as_u64)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(default)
+    };
+    let thresholds = Thresholds {
+        applications_per_jpki_certificate: number(
+            "reuse_threshold",
+            defaults.applications_per_jpki_certificate,
+        ),
+        decisions_per_hour: number("burst_threshold", defaults.decisions_per_hour),
+        ..defaults
+    };
+    let rows = store.ledger_rows().await.map_err(Outcome::failed)?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in &rows {
+        entries.push(shuin_ledger::Entry::from_canonical(&row.canonical).map_err(Outcome::failed)?);
+    }
+    let review = automation::review(&entries, since, thresholds);
+    let mut value = serde_json::to_value(&review).map_err(Outcome::failed)?;
+    value["signed_off"] = if flag(admitted, "sign_off") {
+        let entry = automation::sign_off(store, &review, &admitted.actor(), now)
+            .await
+            .map_err(operator_error)?;
+        json!({"seq": entry.seq, "time": entry.time, "by": entry.actor.name})
+    } else {
+        Value::Null
+    };
+    Ok(value)
+}
+
+/// `registration_create`: the identity the LRA verified is the attachment. `key` gives
+/// the instance's code key.
+pub async fn registration_create<S, F>(
+    store: &S,
+    key: F,
+    admitted: &Admitted,
+    identity: Option<Zeroizing<String>>,
+    clock: &dyn Clock,
+    rng: &dyn RandomSource,
+) -> Acted
+where
+    S: LifecycleStore,
+    F: FnOnce() -> Result<crate::CodeKey, Outcome>,
+{
+    let identity = required_attachment(identity, "the verified identity")?;
+    let identity: VerifiedIdentity = serde_json::from_str(&identity)
+        .map_err(|e| Outcome::invalid(format!("the identity attachment: {e}")))?;
+    let params = &admitted.request.params;
+    let lifetime = params
+        .get("expires_in_seconds")
+        .and_then(Value::as_u64)
+        .map_or(DEFAULT_CODE_LIFETIME, Duration::from_secs);
+    let delivery = admitted.request.param("delivery").map(|method| Delivery {
+        method: method.to_owned(),
+        tracking: admitted.request.param("tracking").map(str::to_owned),
+    });
+    let key = key()?;
+    let registrar = Registrar {
+        store,
+        key: &key,
+        clock,
+        rng,
+    };
+    let created = registrar
+        .create(RegistrationRequest {
+            operator: admitted.actor(),
+            jpki: None,
+            evidence: Vec::new(),
+            identity,
+            delivery,
+            lifetime,
+        })
+        .await
+        .map_err(|e| match e {
+            RaError::Rejected(r) => Outcome::refused(r.code.as_str(), r.detail),
+            other => Outcome::failed(other),
+        })?;
+    Ok(json!({
+        "registration_id": created.registration_id,
+        "identification_code": created.identification_code,
+        "expires_at": shuin_core::timefmt::rfc3339(created.expires_at),
+    }))
+}

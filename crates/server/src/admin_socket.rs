@@ -1,0 +1,279 @@
+//! The local admin socket (`DIR/admin.sock`, mode 0600, in the 0700 instance directory):
+//! the high-security console (DESIGN.md section 9). Operators' signed requests arrive
+//! here, custodians' unseal shares among them. One request per connection: a JSON
+//! document in ([`Request`]), a JSON line out ([`Answer`]); the protocol is
+//! `shuin_books::console`. The peer's uid is passed on, to be recorded with unseal
+//! attempts. What a request does is the [`Console`]'s business.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use shuin_books::console::{Answer, Outcome, Request};
+use shuin_books::SignedRequest;
+use shuin_core::Zone;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use zeroize::Zeroizing;
+
+/// The socket's file name in the instance directory.
+pub const SOCKET: &str = "admin.sock";
+/// A signed request is at most 32 KiB; the largest attachment is a CSV of entry/exit
+/// records (8 MiB), JSON-escaped.
+const MAX_REQUEST: u64 = 20 * 1024 * 1024;
+/// How long a client has to send its request.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The zone of the local console.
+const ZONE: Zone = Zone::HighSecurity;
+
+/// What answers on the socket.
+#[async_trait::async_trait]
+pub trait Console: Send + Sync {
+    /// The seal state, as [`Answer::Status`] reports it.
+    type Status: Serialize + Send;
+    /// The seal state (no identity needed).
+    async fn status(&self) -> Self::Status;
+    /// A nonce for the next signed request.
+    async fn nonce(&self) -> Result<String, Outcome>;
+    /// Admits a signed request from `zone` and acts on it.
+    async fn act(
+        &self,
+        signed: &SignedRequest,
+        attachment: Option<Zeroizing<String>>,
+        zone: Zone,
+        peer_uid: Option<u32>,
+    ) -> Outcome;
+}
+
+/// Why the socket could not serve, or a client not ask.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SocketError {
+    /// Another server answers on the socket.
+    #[error("{} is in use: is another server running on this instance?", .0.display())]
+    InUse(PathBuf),
+    /// No server answers on the socket.
+    #[error("{}: {source}; is `shuin serve` running on this instance?", path.display())]
+    Unreachable {
+        /// The socket.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading or writing failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A request or an answer could not be encoded or decoded.
+    #[error("{what}: {source}")]
+    Json {
+        /// What it was.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The client did not send its request in time.
+    #[error("the request did not arrive within 30 s")]
+    Timeout,
+}
+
+fn io(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> SocketError {
+    let what = what.to_string();
+    move |source| SocketError::Io { what, source }
+}
+
+/// The running listener.
+#[derive(Debug)]
+pub struct AdminSocket {
+    path: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl AdminSocket {
+    /// Stops listening and removes the socket file.
+    pub async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn bind(path: &Path) -> Result<tokio::net::UnixListener, SocketError> {
+    let listener = tokio::net::UnixListener::bind(path).map_err(io(path.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(io(path.display()))?;
+    Ok(listener)
+}
+
+/// Listens on `path` (mode 0600) for `console`. Refuses to start when another server
+/// answers there; a socket file left by a process that is gone is replaced.
+pub async fn start<C: Console + 'static>(
+    path: PathBuf,
+    console: Arc<C>,
+) -> Result<AdminSocket, SocketError> {
+    if path.exists() {
+        // A socket left by a process that is gone; a live server still answers on it.
+        if tokio::net::UnixStream::connect(&path).await.is_ok() {
+            return Err(SocketError::InUse(path));
+        }
+        std::fs::remove_file(&path).map_err(io(path.display()))?;
+    }
+    let listener = bind(&path)?;
+    let task = tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let console = console.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = serve_one(console.as_ref(), stream).await {
+                            tracing::warn!(error = %e, "admin socket request failed");
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "admin socket accept failed");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    });
+    Ok(AdminSocket { path, task })
+}
+
+async fn serve_one<C: Console + ?Sized>(
+    console: &C,
+    mut stream: tokio::net::UnixStream,
+) -> Result<(), SocketError> {
+    let peer_uid = stream.peer_cred().ok().map(|c| c.uid());
+    let mut raw = Zeroizing::new(Vec::new());
+    // A client that stalls is dropped: the console serves one request per connection.
+    tokio::time::timeout(
+        READ_TIMEOUT,
+        (&mut stream).take(MAX_REQUEST).read_to_end(&mut raw),
+    )
+    .await
+    .map_err(|_| SocketError::Timeout)?
+    .map_err(io("reading the request"))?;
+    let answer = match serde_json::from_slice::<Request>(&raw) {
+        Ok(Request::Status) => Answer::Status(console.status().await),
+        Ok(Request::Nonce) => match console.nonce().await {
+            Ok(nonce) => Answer::Nonce { nonce },
+            Err(outcome) => Answer::Signed { outcome },
+        },
+        Ok(Request::Signed { signed, attachment }) => {
+            let attachment = attachment.map(Zeroizing::new);
+            Answer::Signed {
+                outcome: console.act(&signed, attachment, ZONE, peer_uid).await,
+            }
+        }
+        Err(_) => Answer::Error {
+            message: "not a request this server understands".into(),
+        },
+    };
+    let mut line = serde_json::to_vec(&answer).map_err(|source| SocketError::Json {
+        what: "answer",
+        source,
+    })?;
+    line.push(b'\n');
+    stream.write_all(&line).await.map_err(io("answering"))?;
+    stream.shutdown().await.map_err(io("answering"))
+}
+
+/// Sends one request to the server listening on `path`; `S` is its seal state.
+pub async fn ask<S: DeserializeOwned>(
+    path: &Path,
+    request: &Request,
+) -> Result<Answer<S>, SocketError> {
+    let mut stream = tokio::net::UnixStream::connect(path)
+        .await
+        .map_err(|source| SocketError::Unreachable {
+            path: path.to_owned(),
+            source,
+        })?;
+    let body = Zeroizing::new(
+        serde_json::to_vec(request).map_err(|source| SocketError::Json {
+            what: "request",
+            source,
+        })?,
+    );
+    stream.write_all(&body).await.map_err(io("sending"))?;
+    stream.shutdown().await.map_err(io("sending"))?;
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .await
+        .map_err(io("reading the answer"))?;
+    serde_json::from_slice(&answer).map_err(|source| SocketError::Json {
+        what: "the server's answer",
+        source,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    struct Fixed;
+
+    /// A seal state: the answer's tag goes into it, so it is a map.
+    #[derive(Debug, serde::Serialize, serde::Deserialize)]
+    struct State {
+        sealed: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl Console for Fixed {
+        type Status = State;
+
+        async fn status(&self) -> State {
+            State { sealed: true }
+        }
+
+        async fn nonce(&self) -> Result<String, Outcome> {
+            Ok("n-1".into())
+        }
+
+        async fn act(
+            &self,
+            _signed: &SignedRequest,
+            _attachment: Option<Zeroizing<String>>,
+            zone: Zone,
+            _peer_uid: Option<u32>,
+        ) -> Outcome {
+            Outcome::refused("test", format!("{zone:?}"))
+        }
+    }
+
+    #[tokio::test]
+    async fn one_request_per_connection_and_one_server_per_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SOCKET);
+        let socket = start(path.clone(), Arc::new(Fixed)).await.unwrap();
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+        let status: Answer<State> = ask(&path, &Request::Status).await.unwrap();
+        assert!(matches!(status, Answer::Status(State { sealed: true })));
+        let nonce: Answer<State> = ask(&path, &Request::Nonce).await.unwrap();
+        assert!(matches!(nonce, Answer::Nonce { nonce } if nonce == "n-1"));
+        let again = start(path.clone(), Arc::new(Fixed)).await.unwrap_err();
+        assert!(again.to_string().contains("is in use"), "{again}");
+        socket.stop().await;
+        assert!(!path.exists());
+        let gone = ask::<State>(&path, &Request::Status).await.unwrap_err();
+        assert!(
+            gone.to_string().contains("is `shuin serve` running"),
+            "{gone}"
+        );
+    }
+}
