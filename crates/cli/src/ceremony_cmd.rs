@@ -186,12 +186,9 @@ impl Credential {
     }
 }
 
-/// The key backend's kind and token label as a statement binds them.
+/// The key backend's kind and token label (or region) as a statement binds them.
 pub(crate) fn backend_binding(config: &KeyBackendConfig) -> (String, Option<String>) {
-    match config {
-        KeyBackendConfig::Software { .. } => ("software".to_owned(), None),
-        KeyBackendConfig::Pkcs11 { token, .. } => ("pkcs11".to_owned(), Some(token.clone())),
-    }
+    config.binding()
 }
 
 /// The instance facts a statement is built from.
@@ -245,17 +242,7 @@ impl CeremonyBackend for InstanceBackend<'_> {
     }
 
     fn key_uri(&self, label: &str) -> KeyRef {
-        let backend_label = self.key_label(label);
-        match self.config {
-            KeyBackendConfig::Software { .. } => {
-                KeyRef::software(&format!("{backend_label}.key.pem"))
-            }
-            KeyBackendConfig::Pkcs11 { token, .. } => Pkcs11Uri {
-                token: token.clone(),
-                object: backend_label,
-            }
-            .to_key_ref(),
-        }
+        self.config.key_uri(&self.key_label(label))
     }
 }
 

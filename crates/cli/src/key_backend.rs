@@ -19,8 +19,28 @@ pub(crate) fn from_init_args(
     module: Option<PathBuf>,
     token: Option<String>,
     pin_file: Option<PathBuf>,
+    kms: (Option<String>, Option<String>),
 ) -> Result<KeyBackendConfig> {
+    let (kms_region, kms_endpoint) = kms;
+    if kind != "awskms" && (kms_region.is_some() || kms_endpoint.is_some()) {
+        return Err(msg(
+            "--kms-region and --kms-endpoint need --key-backend awskms",
+        ));
+    }
     match kind {
+        "awskms" => {
+            if module.is_some() || token.is_some() || pin_file.is_some() {
+                return Err(msg("--pkcs11-* options need --key-backend pkcs11"));
+            }
+            let region = kms_region.ok_or_else(|| {
+                msg("--key-backend awskms needs --kms-region REGION (credentials come from the AWS chain: environment, profile or role)")
+            })?;
+            Ok(KeyBackendConfig::Awskms {
+                region,
+                endpoint_url: kms_endpoint,
+                fips_validation: None,
+            })
+        }
         "software" => {
             if module.is_some() || token.is_some() || pin_file.is_some() {
                 return Err(msg(
@@ -58,7 +78,7 @@ pub(crate) fn from_init_args(
             })
         }
         other => Err(msg(format!(
-            "--key-backend {other:?}: expected software or pkcs11"
+            "--key-backend {other:?}: expected software, pkcs11 or awskms"
         ))),
     }
 }
@@ -137,10 +157,10 @@ mod tests {
     #[test]
     fn init_arguments_make_a_backend_config() {
         assert!(matches!(
-            from_init_args("software", None, None, None).unwrap(),
+            from_init_args("software", None, None, None, (None, None)).unwrap(),
             KeyBackendConfig::Software { .. }
         ));
-        let error = from_init_args("pkcs11", Some("/m.so".into()), None, None)
+        let error = from_init_args("pkcs11", Some("/m.so".into()), None, None, (None, None))
             .unwrap_err()
             .to_string();
         assert!(error.contains("--pkcs11-token"), "{error}");
@@ -149,6 +169,7 @@ mod tests {
             Some("/m.so".into()),
             Some("T".into()),
             Some("pin".into()),
+            (None, None),
         )
         .unwrap();
         let KeyBackendConfig::Pkcs11 { pin_file, .. } = &config else {
@@ -157,6 +178,18 @@ mod tests {
         assert!(pin_file.as_ref().unwrap().is_absolute());
         let text = toml::to_string(&config).unwrap();
         assert!(text.contains("kind = \"pkcs11\""), "{text}");
-        assert!(from_init_args("software", Some("/m.so".into()), None, None).is_err());
+        assert!(
+            from_init_args("software", Some("/m.so".into()), None, None, (None, None)).is_err()
+        );
+        let kms = from_init_args(
+            "awskms",
+            None,
+            None,
+            None,
+            (Some("ap-northeast-1".into()), None),
+        )
+        .unwrap();
+        assert!(toml::to_string(&kms).unwrap().contains("kind = \"awskms\""));
+        assert!(from_init_args("awskms", None, None, None, (None, None)).is_err());
     }
 }

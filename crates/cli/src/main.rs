@@ -169,8 +169,15 @@ struct InitArgs {
     #[arg(long)]
     data: PathBuf,
     /// Where the issuer keys live.
-    #[arg(long, default_value = "software", value_parser = ["software", "pkcs11"])]
+    #[arg(long, default_value = "software", value_parser = ["software", "pkcs11", "awskms"])]
     key_backend: String,
+    /// The AWS region of the KMS keys (with --key-backend awskms; credentials come from
+    /// the standard AWS chain, never from shuin.toml).
+    #[arg(long)]
+    kms_region: Option<String>,
+    /// Another KMS endpoint, such as a VPC endpoint (with --key-backend awskms).
+    #[arg(long)]
+    kms_endpoint: Option<String>,
     /// The PKCS#11 library of the token (with --key-backend pkcs11).
     #[arg(long)]
     pkcs11_module: Option<PathBuf>,
@@ -416,6 +423,7 @@ fn run(cli: Cli) -> Result<()> {
                 args.pkcs11_module,
                 args.pkcs11_token,
                 args.pkcs11_pin_file,
+                (args.kms_region, args.kms_endpoint),
             )?;
             let options = init::InitOptions {
                 data: args.data,

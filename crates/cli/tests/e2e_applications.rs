@@ -297,17 +297,33 @@ fn hostile_applications_get_the_contracted_answers() {
     let (status, _) = get(&instance.url("/api/v1/applications/ffff"));
     assert_eq!(status, 404);
 
-    // A stale J-LIS CRL fails closed, and a fresh one restores service.
+    // An older CRL than the one loaded (a replayed file) is refused: the loaded one
+    // stays and service goes on.
     let t = now();
-    let stale = instance
+    let older = instance
         .jlis
-        .crl_der(
+        .crl_der_with(
             &[],
-            t - Duration::from_secs(10 * 86_400),
-            t - Duration::from_secs(86_400),
+            t - Duration::from_secs(3600),
+            t + Duration::from_secs(86_400),
+            1,
+            vec![],
         )
         .unwrap();
     let fresh = std::fs::read(&instance.crl_path).unwrap();
+    std::fs::write(&instance.crl_path, &older).unwrap();
+    assert_eq!(instance.apply(&valid, NAME, BIRTH, ADDRESS).0, 201);
+    // A newer but stale J-LIS CRL fails closed, and a fresh one restores service.
+    let stale = instance
+        .jlis
+        .crl_der_with(
+            &[],
+            t - Duration::from_secs(10 * 86_400),
+            t - Duration::from_secs(86_400),
+            4_000_000_000,
+            vec![],
+        )
+        .unwrap();
     std::fs::write(&instance.crl_path, &stale).unwrap();
     assert_problem(
         &instance.apply(&valid, NAME, BIRTH, ADDRESS),

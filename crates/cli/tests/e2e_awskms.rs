@@ -61,13 +61,10 @@ fn an_instance_with_its_keys_in_kms_issues_and_holds_no_private_key() {
     );
     assert!(!config.contains("testing-secret-7f3a"), "{config}");
 
-    // The root CRL now (a ca_admin on the local console), signed in KMS.
-    let out = instance.as_operator(ADMIN, &["crl", "--root"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // A CRL now (an LRA's signed request), signed in KMS.
+    instance.add_operator("LRA 一郎", "lra");
+    let out = instance.as_operator("LRA 一郎", &["crl"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     instance.stop();
 
     // No private key, and no credential, anywhere in the instance.

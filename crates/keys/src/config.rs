@@ -32,13 +32,50 @@ pub enum KeyBackendConfig {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fips_validation: Option<String>,
     },
+    /// Keys in AWS KMS (`awskms:` key URIs). Credentials come from the standard AWS
+    /// chain (environment, profile, instance or task role), never from this file.
+    Awskms {
+        /// The region, for example `ap-northeast-1`.
+        region: String,
+        /// Another endpoint: a VPC endpoint, or an emulator in tests.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint_url: Option<String>,
+        /// The provider's validation as the operator declares it (for example "FIPS
+        /// 140-3 Level 3, certificate #4884"), reported by `shuin status`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fips_validation: Option<String>,
+    },
 }
 
 impl KeyBackendConfig {
+    /// The backend's kind and token label, as a ceremony statement binds them.
+    pub fn binding(&self) -> (String, Option<String>) {
+        match self {
+            KeyBackendConfig::Software { .. } => ("software".to_owned(), None),
+            KeyBackendConfig::Pkcs11 { token, .. } => ("pkcs11".to_owned(), Some(token.clone())),
+            KeyBackendConfig::Awskms { region, .. } => ("awskms".to_owned(), Some(region.clone())),
+        }
+    }
+
+    /// The URI a key labelled `label` (as [`KeyBackendConfig::key_label`] makes it) has.
+    pub fn key_uri(&self, label: &str) -> crate::KeyRef {
+        match self {
+            KeyBackendConfig::Software { .. } => {
+                crate::KeyRef::software(&format!("{label}.key.pem"))
+            }
+            KeyBackendConfig::Pkcs11 { token, .. } => crate::Pkcs11Uri {
+                token: token.clone(),
+                object: label.to_owned(),
+            }
+            .to_key_ref(),
+            KeyBackendConfig::Awskms { .. } => crate::KeyRef::aws_kms(&format!("alias/{label}")),
+        }
+    }
+
     /// The PIN file, where the backend has one.
     pub fn pin_file(&self) -> Option<&Path> {
         match self {
-            KeyBackendConfig::Software { .. } => None,
+            KeyBackendConfig::Software { .. } | KeyBackendConfig::Awskms { .. } => None,
             KeyBackendConfig::Pkcs11 { pin_file, .. } => pin_file.as_deref(),
         }
     }
@@ -47,7 +84,9 @@ impl KeyBackendConfig {
     pub fn key_label(&self, role: &str) -> String {
         match self {
             KeyBackendConfig::Software { .. } => role.to_owned(),
-            KeyBackendConfig::Pkcs11 { .. } => format!("shuin-{role}"),
+            KeyBackendConfig::Pkcs11 { .. } | KeyBackendConfig::Awskms { .. } => {
+                format!("shuin-{role}")
+            }
         }
     }
 }
@@ -92,6 +131,18 @@ pub enum OpenError {
     /// This build has no PKCS#11 backend.
     #[error("this build has no PKCS#11 support")]
     NoPkcs11,
+    /// The KMS client could not be set up.
+    #[error("AWS KMS in {region}: {source}")]
+    Kms {
+        /// The region.
+        region: String,
+        /// Why.
+        #[source]
+        source: Box<crate::KeyError>,
+    },
+    /// This build has no AWS KMS backend.
+    #[error("this build has no AWS KMS support")]
+    NoAwsKms,
 }
 
 impl KeyBackendConfig {
@@ -121,8 +172,35 @@ impl KeyBackendConfig {
                 };
                 open_pkcs11(module, token, pin)
             }
+            KeyBackendConfig::Awskms {
+                region,
+                endpoint_url,
+                ..
+            } => open_awskms(region, endpoint_url.as_deref()),
         }
     }
+}
+
+#[cfg(feature = "awskms")]
+fn open_awskms(region: &str, endpoint_url: Option<&str>) -> Result<OpenedBackend, OpenError> {
+    let backend = crate::awskms::KmsBackend::connect(&crate::awskms::KmsSettings {
+        region: Some(region.to_owned()),
+        endpoint_url: endpoint_url.map(str::to_owned),
+        test_credentials: None,
+    })
+    .map_err(|source| OpenError::Kms {
+        region: region.to_owned(),
+        source: Box::new(source),
+    })?;
+    Ok(OpenedBackend {
+        keys: Box::new(backend),
+        attributes: None,
+    })
+}
+
+#[cfg(not(feature = "awskms"))]
+fn open_awskms(_region: &str, _endpoint_url: Option<&str>) -> Result<OpenedBackend, OpenError> {
+    Err(OpenError::NoAwsKms)
 }
 
 #[cfg(feature = "pkcs11")]
@@ -178,6 +256,17 @@ pub enum BackendStatus {
         /// The FIPS validation the operator declares.
         declared_fips_validation: Option<String>,
     },
+    /// AWS KMS.
+    Awskms {
+        /// The region.
+        region: String,
+        /// The endpoint, when not the region's public one.
+        endpoint_url: Option<String>,
+        /// True only for AWS itself: an endpoint override may be an emulator.
+        production_grade: bool,
+        /// The validation the operator declares.
+        declared_fips_validation: Option<String>,
+    },
 }
 
 impl KeyBackendConfig {
@@ -209,6 +298,16 @@ impl KeyBackendConfig {
                     declared_fips_validation: fips_validation.clone(),
                 }
             }
+            KeyBackendConfig::Awskms {
+                region,
+                endpoint_url,
+                fips_validation,
+            } => BackendStatus::Awskms {
+                region: region.clone(),
+                endpoint_url: endpoint_url.clone(),
+                production_grade: endpoint_url.is_none(),
+                declared_fips_validation: fips_validation.clone(),
+            },
         }
     }
 }
