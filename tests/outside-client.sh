@@ -284,6 +284,9 @@ if ! "$BIN" init --data "$INST" --key-backend software --jpki-trust-anchor "$W/c
   cat "$W/init.out" >&2
   die "shuin init failed"
 fi
+# Every application here comes from one address; the per-client limit (20 at once, one
+# every 2 s by default) is raised so that the checks do not wait for it.
+printf '\n[server.limits]\napplicant_burst = 1000.0\napplicant_per_second = 100.0\n' >>"$INST/shuin.toml"
 
 "$BIN" serve --data "$INST" --listen "127.0.0.1:$PORT" >"$W/serve.log" 2>&1 &
 SERVER_PID=$!

@@ -7,6 +7,7 @@ pub(crate) use shuin_ca::config::{CaSection, RevocationSection};
 pub(crate) use shuin_keys::config::KeyBackendConfig;
 pub(crate) use shuin_ra::config::{JpkiSection, RaSection};
 pub(crate) use shuin_repo::publish::PublisherConfig;
+pub(crate) use shuin_server::config::ServerSection;
 use std::path::{Path, PathBuf};
 
 /// The instance configuration file name.
@@ -59,25 +60,6 @@ fn default_cps() -> PathBuf {
     PathBuf::from("cps.md")
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ServerSection {
-    #[serde(default = "default_listen")]
-    pub(crate) listen: String,
-}
-
-impl Default for ServerSection {
-    fn default() -> Self {
-        Self {
-            listen: default_listen(),
-        }
-    }
-}
-
-fn default_listen() -> String {
-    "127.0.0.1:8080".into()
-}
-
 impl InstanceConfig {
     /// Reads and checks `DIR/shuin.toml`.
     pub(crate) fn load(dir: &Path) -> Result<Self> {
@@ -112,6 +94,7 @@ impl InstanceConfig {
         self.facility.check().map_err(|e| msg(e.to_string()))?;
         self.retention.check().map_err(|e| msg(e.to_string()))?;
         self.ra.check().map_err(|e| msg(e.to_string()))?;
+        self.server.limits.check().map_err(|e| msg(e.to_string()))?;
         Ok(())
     }
 

@@ -497,6 +497,7 @@ pub(crate) async fn init(
         },
         server: ServerSection {
             listen: options.listen.clone(),
+            ..ServerSection::default()
         },
         revocation: RevocationSection::default(),
         ledger: crate::checkpoints::LedgerSection::default(),

@@ -9,6 +9,11 @@ pub(crate) async fn serve(
     listen: Option<&str>,
     banner: impl FnOnce(&str),
 ) -> Result<()> {
+    // Idle connections must not use up the descriptors the store and keys need.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
     let instance = crate::runtime::open(dir).await?;
     let listen = listen.unwrap_or(&instance.config.server.listen).to_owned();
     let listener = tokio::net::TcpListener::bind(&listen)
@@ -33,9 +38,9 @@ pub(crate) async fn serve_on(
         let instance = instance.clone();
         tokio::spawn(async move { crate::watch::run(&instance).await })
     };
-    let app = shuin_server::router(instance.state.clone());
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    let limits = &instance.config.server.limits;
+    let app = shuin_server::router_with(instance.state.clone(), limits.rate());
+    let served = shuin_server::serving::serve(listener, app, limits.serving(), shutdown)
         .await
         .context("server");
     upkeep.abort();

@@ -64,7 +64,11 @@ fn an_instance_with_its_keys_in_kms_issues_and_holds_no_private_key() {
     // A CRL now (an LRA's signed request), signed in KMS.
     instance.add_operator("LRA 一郎", "lra");
     let out = instance.as_operator("LRA 一郎", &["crl"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     instance.stop();
 
     // No private key, and no credential, anywhere in the instance.

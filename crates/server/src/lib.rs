@@ -5,6 +5,7 @@
 mod access_events;
 pub mod admin_socket;
 mod applicant;
+pub mod config;
 mod ledger;
 mod ocsp;
 mod problem;

@@ -22,6 +22,10 @@ pub const BIRTH: &str = "1990-01-02";
 pub const ADDRESS: &str = "東京都千代田区霞が関一丁目1番1号";
 pub const POLICY: &str = "1.3.6.1.4.1.32473.1.1";
 
+/// The per-client limit the tests run with (`[server.limits]`).
+pub const LOOSE_LIMITS: &str =
+    "\n[server.limits]\napplicant_burst = 1000.0\napplicant_per_second = 100.0\n";
+
 pub fn shuin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_shuin"))
 }
@@ -174,7 +178,7 @@ impl Instance {
             .status()
             .unwrap();
         assert!(status.success(), "shuin init failed");
-        Instance {
+        let instance = Instance {
             work,
             data,
             base,
@@ -182,7 +186,11 @@ impl Instance {
             crl_path,
             env,
             server: None,
-        }
+        };
+        // Every request of a test comes from one address: the per-client limit is
+        // raised here (e2e_limits puts the default back).
+        instance.append_config(LOOSE_LIMITS);
+        instance
     }
 
     /// Appends `text` to the instance's shuin.toml (before `serve`), for example
