@@ -33,14 +33,21 @@ fn instance() -> Instance {
 }
 
 /// `hours` ago, RFC 3339 in UTC.
+/// The instant the test's times are counted from: one for the whole run, so that two
+/// calls never straddle a second boundary.
+fn start() -> std::time::SystemTime {
+    static START: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+    *START.get_or_init(now)
+}
+
 fn ago(hours: u64) -> String {
-    shuin_core::timefmt::rfc3339(now() - Duration::from_secs(hours * 3600))
+    shuin_core::timefmt::rfc3339(start() - Duration::from_secs(hours * 3600))
 }
 
 /// The same instant as `ago(hours)`, written in Japan Standard Time.
 fn ago_jst(hours: u64) -> String {
     let local = shuin_core::timefmt::rfc3339(
-        now() - Duration::from_secs(hours * 3600) + Duration::from_secs(9 * 3600),
+        start() - Duration::from_secs(hours * 3600) + Duration::from_secs(9 * 3600),
     );
     local.replace('Z', "+09:00")
 }
