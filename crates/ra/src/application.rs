@@ -109,6 +109,10 @@ pub enum ApplicationOutcome {
     },
 }
 
+/// How often expired nonces are purged, and how long after expiry.
+const NONCE_PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+const NONCE_PURGE_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// The RA.
 pub struct RaService {
     pub(crate) verifier: Verifier,
@@ -125,6 +129,8 @@ pub struct RaService {
     pub(crate) organisation: shuin_books::Organisation,
     /// Bounds the ledger entries that refused revocation requests can make.
     pub(crate) refusals: shuin_books::organisation::RefusalBudget,
+    /// When expired challenge nonces were last purged.
+    nonces_purged_at: std::sync::Mutex<Option<SystemTime>>,
 }
 
 /// The RA's ports to the CA: it issues and revokes only through these.
@@ -181,6 +187,7 @@ impl RaService {
             lifecycle: None,
             organisation: shuin_books::Organisation::new(),
             refusals: shuin_books::organisation::RefusalBudget::default(),
+            nonces_purged_at: std::sync::Mutex::new(None),
         }
     }
 
@@ -234,6 +241,28 @@ impl RaService {
             terms_sha256: self.config.terms_sha256.clone(),
             terms_url: self.config.terms_url.clone(),
         })
+    }
+
+    /// Deletes challenge nonces that expired an hour ago or more: at most once a minute,
+    /// and at most 10,000 at a time (the upkeep calls it every tick). An expired nonce is
+    /// refused whether or not its row is still there.
+    pub async fn purge_expired_nonces(&self) -> Result<u64, RaError> {
+        let now = self.clock.now();
+        {
+            let mut last = self
+                .nonces_purged_at
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| now.duration_since(t).unwrap_or_default() < NONCE_PURGE_EVERY)
+            {
+                return Ok(0);
+            }
+            *last = Some(now);
+        }
+        let Some(cut) = now.checked_sub(NONCE_PURGE_AFTER) else {
+            return Ok(0);
+        };
+        Ok(self.store.purge_expired_nonces(cut, 10_000).await?)
     }
 
     /// `POST /api/v1/applications`: the checks of DESIGN.md section 3.4 in order, then the

@@ -49,6 +49,11 @@ impl RaService {
         if let Err(e) = self.send_notices(sender, 100).await {
             tracing::error!(error = %e, "sending notices failed");
         }
+        match self.purge_expired_nonces().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(purged = n, "purged expired challenge nonces"),
+            Err(e) => tracing::error!(error = %e, "purging expired nonces failed"),
+        }
     }
 }
 
