@@ -312,6 +312,8 @@ fn hostile_applications_get_the_contracted_answers() {
         .unwrap();
     let fresh = std::fs::read(&instance.crl_path).unwrap();
     std::fs::write(&instance.crl_path, &older).unwrap();
+    // The upkeep loop reads a changed file within a tick (500 ms); wait for two.
+    std::thread::sleep(Duration::from_millis(1_200));
     assert_eq!(instance.apply(&valid, NAME, BIRTH, ADDRESS).0, 201);
     // A newer but stale J-LIS CRL fails closed, and a fresh one restores service.
     let stale = instance
@@ -324,20 +326,28 @@ fn hostile_applications_get_the_contracted_answers() {
             vec![],
         )
         .unwrap();
+    // The CRL is reloaded off the request path: each change shows within a few ticks.
+    let eventually = |want: u16| {
+        let start = std::time::Instant::now();
+        loop {
+            let answer = instance.apply(&valid, NAME, BIRTH, ADDRESS);
+            if answer.0 == want || start.elapsed() > Duration::from_secs(10) {
+                return answer;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
     std::fs::write(&instance.crl_path, &stale).unwrap();
-    assert_problem(
-        &instance.apply(&valid, NAME, BIRTH, ADDRESS),
-        503,
-        "jpki_revocation_unavailable",
-    );
+    assert_problem(&eventually(503), 503, "jpki_revocation_unavailable");
     std::fs::remove_file(&instance.crl_path).unwrap();
+    std::thread::sleep(Duration::from_millis(1_200));
     assert_problem(
         &instance.apply(&valid, NAME, BIRTH, ADDRESS),
         503,
         "jpki_revocation_unavailable",
     );
     std::fs::write(&instance.crl_path, &fresh).unwrap();
-    assert_eq!(instance.apply(&valid, NAME, BIRTH, ADDRESS).0, 201);
+    assert_eq!(eventually(201).0, 201);
 
     assert!(instance.alive(), "the server stayed up");
     assert_eq!(get(&instance.url("/healthz")).0, 200);

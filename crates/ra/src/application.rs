@@ -253,8 +253,7 @@ impl RaService {
                 .nonces_purged_at
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            if last.is_some_and(|t| now.duration_since(t).unwrap_or_default() < NONCE_PURGE_EVERY)
-            {
+            if last.is_some_and(|t| now.duration_since(t).unwrap_or_default() < NONCE_PURGE_EVERY) {
                 return Ok(0);
             }
             *last = Some(now);

@@ -119,6 +119,8 @@ impl JpkiSection {
         if let Err(e) = crl_source.check() {
             tracing::warn!(error = %e, "the J-LIS CRL is not usable; applications fail closed with jpki_revocation_unavailable");
         }
+        // Loaded once here, at start; later by the upkeep loop (`RaService::upkeep`).
+        crate::CrlSource::refresh(crl_source.as_ref());
         let verifier = shuin_jpki::Verifier::new(
             anchors,
             shuin_jpki::VerifierConfig {

@@ -1,5 +1,8 @@
 //! Where the RA gets the J-LIS CRL: a file that an outside job refreshes, re-read when
-//! its modification time or size changes (DESIGN.md section 3.7).
+//! its modification time or size changes (DESIGN.md section 3.7). Reading and verifying
+//! a J-LIS CRL (tens of megabytes) never happens on a request: `refresh` does it, off the
+//! async workers (the upkeep loop, and once at start), and requests only take the CRL
+//! loaded last.
 
 use shuin_jpki::{JpkiCrl, TrustAnchors};
 use std::path::PathBuf;
@@ -9,7 +12,12 @@ use std::time::SystemTime;
 /// The current J-LIS CRL, if one is usable.
 pub trait CrlSource: Send + Sync + std::fmt::Debug {
     /// The CRL to check against now; `None` means revocation status is unavailable.
+    /// Never reads or parses: cheap on a request.
     fn current(&self) -> Option<Arc<JpkiCrl>>;
+
+    /// Loads a changed CRL. Blocking (reads and verifies the file): call it off the
+    /// async workers.
+    fn refresh(&self) {}
 }
 
 /// A fixed CRL (tests).
@@ -57,13 +65,18 @@ impl FileCrlSource {
 
 impl CrlSource for FileCrlSource {
     fn current(&self) -> Option<Arc<JpkiCrl>> {
+        let loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        loaded.crl.clone()
+    }
+
+    fn refresh(&self) {
         let metadata = std::fs::metadata(&self.path).ok();
         let stamp = metadata.and_then(|m| Some((m.modified().ok()?, m.len())));
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
         if stamp.is_none() {
             // The file vanished: fail closed.
             *loaded = Loaded::default();
-            return None;
+            return;
         }
         if loaded.stamp != stamp {
             let parsed = std::fs::read(&self.path)
@@ -90,7 +103,6 @@ impl CrlSource for FileCrlSource {
             }
             loaded.stamp = stamp;
         }
-        loaded.crl.clone()
     }
 }
 
@@ -125,13 +137,17 @@ mod tests {
         let source = FileCrlSource::new(path.clone(), anchors);
         // CRL 300 revokes card 7.
         write(300, &[vec![7]]);
+        assert!(source.current().is_none(), "nothing is read on a request");
+        source.refresh();
         assert!(source.current().unwrap().is_revoked(&[7]));
         // A replayed CRL 299 that does not list card 7 (a different size, so it is read).
         write(299, &[vec![8], vec![9]]);
+        source.refresh();
         let held = source.current().unwrap();
         assert!(held.is_revoked(&[7]), "an older CRL un-revoked a card");
         // CRL 301 is taken.
         write(301, &[vec![7], vec![10], vec![11]]);
+        source.refresh();
         assert!(source.current().unwrap().is_revoked(&[11]));
     }
 }

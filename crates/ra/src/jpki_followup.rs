@@ -33,10 +33,16 @@ pub struct FollowupReport {
 }
 
 impl RaService {
-    /// One round of life-cycle upkeep: the J-LIS follow-up when the J-LIS CRL changed,
+    /// One round of life-cycle upkeep: a changed J-LIS CRL file loaded, the J-LIS
+    /// follow-up when the J-LIS CRL changed,
     /// then up to 100 notices from the outbox through `sender`. Failures are logged; the
     /// next round retries.
     pub async fn upkeep(&self, sender: &dyn crate::NoticeSender) {
+        // A changed J-LIS CRL file is read and verified here, off the async workers.
+        let crl = self.crl.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || crl.refresh()).await {
+            tracing::error!(error = %e, "reloading the J-LIS CRL failed");
+        }
         match self.follow_jpki_crl().await {
             Ok(report) if report.examined => tracing::info!(
                 flagged = report.flagged.len(),
