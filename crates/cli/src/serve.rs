@@ -1,6 +1,7 @@
-//! `shuin serve`: the all-in-one server.
+//! `shuin serve`: the server, on one all-in-one listener or on listeners bound to zones
+//! (`[[server.listeners]]`).
 
-use crate::failure::{Context, Result};
+use crate::failure::{msg, Context, Result};
 use std::path::Path;
 
 /// Serves the instance at `dir` until Ctrl-C or SIGTERM.
@@ -15,22 +16,35 @@ pub(crate) async fn serve(
         Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
     }
     let instance = crate::runtime::open(dir).await?;
-    let listen = listen.unwrap_or(&instance.config.server.listen).to_owned();
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .context(format!("binding {listen}"))?;
-    let local = listener.local_addr().context("local address")?;
-    banner(&local.to_string());
-    serve_on(listener, instance, shutdown_signal()).await
+    let mut bound = Vec::new();
+    for listener in instance.config.server.listeners(listen) {
+        let socket = tokio::net::TcpListener::bind(&listener.listen)
+            .await
+            .context(format!("binding {} ({:?})", listener.listen, listener.zone))?;
+        bound.push((socket, listener.zone));
+    }
+    if let Some((socket, _)) = bound.first() {
+        banner(&socket.local_addr().context("local address")?.to_string());
+    }
+    serve_zones(bound, instance, shutdown_signal()).await
 }
 
-/// Serves an opened instance on a bound listener until `shutdown` completes.
+/// Serves an opened instance on one all-in-one listener until `shutdown` completes.
 pub(crate) async fn serve_on(
     listener: tokio::net::TcpListener,
     instance: crate::runtime::Instance,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    tracing::info!(local = ?listener.local_addr().ok(), "serving");
+    let all = shuin_server::zones::ListenerZone::AllInOne;
+    serve_zones(vec![(listener, all)], instance, shutdown).await
+}
+
+/// Serves an opened instance on listeners bound to zones until `shutdown` completes.
+async fn serve_zones(
+    listeners: Vec<(tokio::net::TcpListener, shuin_server::zones::ListenerZone)>,
+    instance: crate::runtime::Instance,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let instance = std::sync::Arc::new(instance);
     // The local console (high-security zone): operators' signed requests, unseal shares.
     let admin = crate::admin_socket::start(&instance).await?;
@@ -39,10 +53,33 @@ pub(crate) async fn serve_on(
         tokio::spawn(async move { crate::watch::run(&instance).await })
     };
     let limits = &instance.config.server.limits;
-    let app = shuin_server::router_with(instance.state.clone(), limits.rate());
-    let served = shuin_server::serving::serve(listener, app, limits.serving(), shutdown)
-        .await
-        .context("server");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut serving = tokio::task::JoinSet::new();
+    for (listener, zone) in listeners {
+        tracing::info!(local = ?listener.local_addr().ok(), ?zone, "serving");
+        let app = zone.router(instance.state.clone(), limits.rate());
+        let mut stopped = stopped.clone();
+        let until = async move {
+            let _ = stopped.changed().await;
+        };
+        serving.spawn(shuin_server::serving::serve(
+            listener,
+            app,
+            limits.serving(),
+            until,
+        ));
+    }
+    shutdown.await;
+    let _ = stop.send(true);
+    let mut served = Ok(());
+    while let Some(done) = serving.join_next().await {
+        if let Err(e) = done
+            .map_err(|e| msg(e.to_string()))
+            .and_then(|r| r.context("server"))
+        {
+            served = Err(e);
+        }
+    }
     upkeep.abort();
     let _ = upkeep.await;
     admin.stop().await;

@@ -17,6 +17,41 @@ pub struct ServerSection {
     /// `[server.limits]`.
     #[serde(default, skip_serializing_if = "LimitsSection::is_default")]
     pub limits: LimitsSection,
+    /// `[[server.listeners]]`: listeners bound to zones. When there are any, `listen`
+    /// is not used (only `shuin serve --listen ADDR` adds an all-in-one listener).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listeners: Vec<ListenerSection>,
+}
+
+/// One `[[server.listeners]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerSection {
+    /// The address.
+    pub listen: String,
+    /// The zone whose routes it serves (`front`, `repository`, `secure`, `remote`,
+    /// `all_in_one`).
+    pub zone: crate::zones::ListenerZone,
+}
+
+impl ServerSection {
+    /// The listeners to open: the configured ones, and the all-in-one `listen` when none
+    /// is configured or when `listen_override` (`--listen`) is given.
+    pub fn listeners(&self, listen_override: Option<&str>) -> Vec<ListenerSection> {
+        let mut out = self.listeners.clone();
+        if let Some(address) = listen_override {
+            out.push(ListenerSection {
+                listen: address.to_owned(),
+                zone: crate::zones::ListenerZone::AllInOne,
+            });
+        } else if out.is_empty() {
+            out.push(ListenerSection {
+                listen: self.listen.clone(),
+                zone: crate::zones::ListenerZone::AllInOne,
+            });
+        }
+        out
+    }
 }
 
 impl Default for ServerSection {
@@ -24,6 +59,7 @@ impl Default for ServerSection {
         ServerSection {
             listen: default_listen(),
             limits: LimitsSection::default(),
+            listeners: Vec::new(),
         }
     }
 }

@@ -12,6 +12,7 @@ mod problem;
 pub mod rate_limit;
 mod repository;
 pub mod serving;
+pub mod zones;
 
 use axum::Router;
 use shuin_ra::RaService;
@@ -55,14 +56,5 @@ pub fn router(state: AppState) -> Router {
 /// All routes of the all-in-one server; the applicant routes that write are admitted
 /// per client address under `limits`.
 pub fn router_with(state: AppState, limits: rate_limit::RateLimits) -> Router {
-    let limiter = Arc::new(rate_limit::RateLimiter::new(limits));
-    Router::new()
-        .merge(applicant::routes(limiter, state.clock.clone()))
-        .merge(repository::routes())
-        .merge(ocsp::routes())
-        .merge(ledger::routes())
-        .merge(access_events::routes())
-        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
-        .fallback(problem::not_found)
-        .with_state(state)
+    zones::ListenerZone::AllInOne.router(state, limits)
 }

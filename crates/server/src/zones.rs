@@ -1,0 +1,54 @@
+//! Listeners bound to zones (DESIGN.md section 9): which routes exist on a listener of
+//! each zone. A route that is not allowed on a listener's zone does not exist there: it
+//! answers 404, not 403. The all-in-one listener (one process, one address, as in
+//! development) has every route.
+
+use crate::rate_limit::{RateLimiter, RateLimits};
+use crate::{access_events, applicant, ledger, ocsp, problem, repository, AppState};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// The zone a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListenerZone {
+    /// Every route (one process on one address).
+    AllInOne,
+    /// Applicants: challenges, applications, their status, revocations, enrolments.
+    Front,
+    /// Signature verifiers: certificates, CRLs, the terms and CP/CPS, OCSP.
+    Repository,
+    /// Inside the facility: the access-control system's entry/exit records, and the
+    /// ledger's checkpoints and proofs.
+    Secure,
+    /// From outside the facility, monitoring only: health, and the ledger's checkpoints
+    /// and proofs for auditors (read only).
+    Remote,
+}
+
+impl ListenerZone {
+    /// The routes of this zone, with the applicant writes admitted under `limits`.
+    pub fn router(self, state: AppState, limits: RateLimits) -> Router {
+        let applicant = || {
+            let limiter = Arc::new(RateLimiter::new(limits));
+            applicant::routes(limiter, state.clock.clone())
+        };
+        let routes = match self {
+            ListenerZone::AllInOne => Router::new()
+                .merge(applicant())
+                .merge(repository::routes())
+                .merge(ocsp::routes())
+                .merge(ledger::routes())
+                .merge(access_events::routes()),
+            ListenerZone::Front => applicant(),
+            ListenerZone::Repository => repository::routes().merge(ocsp::routes()),
+            ListenerZone::Secure => access_events::routes().merge(ledger::routes()),
+            ListenerZone::Remote => ledger::routes(),
+        };
+        routes
+            .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+            .fallback(problem::not_found)
+            .with_state(state)
+    }
+}
