@@ -176,6 +176,11 @@ impl Default for RevocationSection {
 }
 
 impl RevocationSection {
+    /// The CRL layout (partitions, delta CRLs) under `public_url`.
+    pub fn crl_layout(&self, public_url: &str) -> crate::CrlLayout {
+        crate::CrlLayout::under(public_url, self.crl_partitions, self.delta_crl)
+    }
+
     /// The issuing CA's CRL lifetime.
     pub fn crl_lifetime(&self) -> Duration {
         Duration::from_secs(self.crl_lifetime_hours * 3600)

@@ -11,6 +11,7 @@ mod issuance;
 mod ocsp;
 pub mod ocsp_responder;
 pub mod operator_ca;
+pub mod parts;
 mod reconcile;
 mod revocation;
 pub mod seal;

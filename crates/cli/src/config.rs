@@ -3,7 +3,7 @@
 
 use crate::failure::{msg, Result};
 use serde::{Deserialize, Serialize};
-pub(crate) use shuin_ca::config::{CaSection, RevocationSection};
+pub(crate) use shuin_ca::config::{CaSection, LedgerSection, RevocationSection};
 pub(crate) use shuin_keys::config::KeyBackendConfig;
 pub(crate) use shuin_ra::config::{JpkiSection, RaSection};
 pub(crate) use shuin_repo::publish::PublisherConfig;
@@ -26,7 +26,7 @@ pub(crate) struct InstanceConfig {
     pub(crate) revocation: RevocationSection,
     /// Signed checkpoints of the ledger (`[ledger]`; see docs/ledger.md).
     #[serde(default)]
-    pub(crate) ledger: crate::checkpoints::LedgerSection,
+    pub(crate) ledger: LedgerSection,
     /// How long evidence is kept (`[retention]`; see docs/ledger.md, "Retention").
     #[serde(default)]
     pub(crate) retention: crate::retention_cmd::RetentionSection,

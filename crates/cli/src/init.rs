@@ -500,7 +500,7 @@ pub(crate) async fn init(
             ..ServerSection::default()
         },
         revocation: RevocationSection::default(),
-        ledger: crate::checkpoints::LedgerSection::default(),
+        ledger: crate::config::LedgerSection::default(),
         retention: crate::retention_cmd::RetentionSection::default(),
         facility: crate::facility::FacilitySection::default(),
         publishers: Vec::new(),

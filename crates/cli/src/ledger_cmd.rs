@@ -1,10 +1,9 @@
 //! `shuin ledger verify|export|show`.
 
-use crate::checkpoints::CheckpointMaker;
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
 use crate::output::failed;
-use shuin_core::{Clock, SystemClock};
+use shuin_core::SystemClock;
 use shuin_ledger::{Book, Entry};
 use shuin_store::{LedgerReader, LedgerStore};
 use std::path::Path;
@@ -122,14 +121,13 @@ pub(crate) async fn export_to(
         None
     } else {
         let backend = crate::runtime::open_key_backend(&config, dir)?;
-        let maker = CheckpointMaker::open(
-            &config,
-            store.clone(),
-            backend.keys.as_ref(),
-            SystemClock.now(),
-        )
-        .await?;
-        maker.checkpoint_now().await?;
+        let parts = crate::runtime::parts_config(&config);
+        let fail = |e: &dyn std::fmt::Display| msg(e.to_string());
+        let maker =
+            shuin_ca::parts::open_checkpoints(&parts, store.clone(), &backend, &SystemClock)
+                .await
+                .map_err(|e| fail(&e))?;
+        maker.checkpoint_now().await.map_err(|e| fail(&e))?;
         Some(maker)
     };
     let rows = store.ledger_rows().await.context("reading the ledger")?;

@@ -6,7 +6,6 @@ mod apply_cmd;
 mod audit_pack;
 mod automation_cmd;
 mod ceremony_cmd;
-mod checkpoints;
 mod config;
 mod console;
 mod console_client;

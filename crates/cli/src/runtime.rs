@@ -4,10 +4,8 @@
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
 use shuin_ca::crl_upkeep::CrlSlot;
-use shuin_ca::ocsp_responder::{open_responder, ResponderSettings};
-use shuin_ca::{CaService, CaSettings, IssuerChain, OcspSettings};
+use shuin_ca::{CaService, IssuerChain};
 use shuin_core::{Clock, OsRandom, RandomSource, SystemClock};
-use shuin_keys::KeyRef;
 use shuin_ra::{RaConfig, RaService};
 use shuin_repo::Repository;
 use shuin_server::AppState;
@@ -31,16 +29,6 @@ pub(crate) struct Instance {
     pub(crate) publishers: Vec<Arc<dyn shuin_repo::publish::Publisher>>,
     /// The gate of signed operator requests (`None` without an operator CA).
     pub(crate) gate: Option<Arc<shuin_books::Gate>>,
-}
-
-/// The CA side: what the issuer key's backend opens.
-pub(crate) struct CaSide {
-    pub(crate) dir: std::path::PathBuf,
-    pub(crate) config: InstanceConfig,
-    pub(crate) store: Arc<SqliteStore>,
-    pub(crate) ca: Arc<CaService>,
-    pub(crate) backend: Arc<crate::key_backend::OpenedBackend>,
-    pub(crate) chain: IssuerChain,
 }
 
 pub(crate) fn read_pem_or_der(path: &Path) -> Result<Vec<u8>> {
@@ -81,62 +69,6 @@ pub(crate) fn open_key_backend(
     crate::key_backend::open_for_issuing(&config.ca.key_backend, dir, &config.ca.issuing_key)
 }
 
-/// The CRL layout the configuration asks for.
-pub(crate) fn crl_layout(config: &InstanceConfig) -> shuin_ca::CrlLayout {
-    shuin_ca::CrlLayout::under(
-        &config.instance.public_url,
-        config.revocation.crl_partitions,
-        config.revocation.delta_crl,
-    )
-}
-
-/// Opens the CA on an opened key backend (after unsealing, or from `open_ca`).
-pub(crate) async fn open_ca_with(
-    dir: &Path,
-    config: InstanceConfig,
-    store: Arc<SqliteStore>,
-    backend: crate::key_backend::OpenedBackend,
-) -> Result<CaSide> {
-    let backend = Arc::new(backend);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let rng: Arc<dyn RandomSource> = Arc::new(OsRandom);
-    let issuing_key = KeyRef::parse(&config.ca.issuing_key).context("ca.issuing_key")?;
-    let signer = backend.keys.signer(&issuing_key).context("issuing key")?;
-    let chain = issuer_chain(dir, &config)?;
-    let profile = config
-        .ca
-        .subscriber_profile(&config.instance.public_url, &config.revocation)
-        .map_err(|e| msg(e.to_string()))?;
-    let ca = CaService::new(
-        signer,
-        chain.clone(),
-        profile,
-        store.clone(),
-        clock,
-        rng,
-        CaSettings {
-            crl_lifetime: config.revocation.crl_lifetime(),
-            crl_layout: crl_layout(&config),
-        },
-    )
-    .map_err(|e| msg(format!("CA: {e}")))?;
-    let reconciled = ca
-        .reconcile()
-        .await
-        .context("reconciling interrupted issuances")?;
-    if !reconciled.undelivered.is_empty() || !reconciled.completed.is_empty() {
-        tracing::warn!(?reconciled, "reconciled interrupted issuances");
-    }
-    Ok(CaSide {
-        dir: dir.to_path_buf(),
-        config,
-        store,
-        ca: Arc::new(ca),
-        backend,
-        chain,
-    })
-}
-
 /// Hands a CRL to the repository.
 fn publish_to(repository: &Repository) -> impl Fn(CrlSlot<'_>, CrlRecord) + Sync + '_ {
     move |slot, crl| {
@@ -160,54 +92,36 @@ pub(crate) async fn refresh_crls(
         .map_err(|e| msg(e.to_string()))
 }
 
-/// The parts that need the issuer key's backend: the CA, the OCSP responder with its
-/// responses pre-signed, and the checkpoint signer.
-pub(crate) async fn open_ca_parts(side: CaSide) -> Result<crate::seal::CaParts> {
-    let ocsp = Arc::new(
-        open_responder(
-            side.store.as_ref(),
-            side.backend.keys.as_ref(),
-            &side.ca,
-            &side.chain.issuing_der,
-            Arc::new(SystemClock),
-            ResponderSettings {
-                ocsp: OcspSettings {
-                    response_lifetime: side.config.revocation.ocsp_lifetime(),
-                },
-                validity: side.config.revocation.ocsp_responder_validity(),
-            },
-        )
+/// The parts that need the issuer key's backend (`shuin_ca::parts`), with the CA
+/// certificates read from `dir`: the CA, the OCSP responder with its responses
+/// pre-signed, the checkpoint maker, the operator CA and the root key.
+pub(crate) async fn open_ca_parts(
+    dir: &Path,
+    config: &InstanceConfig,
+    store: Arc<SqliteStore>,
+    backend: crate::key_backend::OpenedBackend,
+) -> Result<crate::seal::CaParts> {
+    let chain = issuer_chain(dir, config)?;
+    let files = shuin_ca::parts::CaFiles {
+        root_der: chain.root_der,
+        issuing_der: chain.issuing_der,
+        operator_ca_der: operator_ca_certificate(dir, config)?,
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let rng: Arc<dyn RandomSource> = Arc::new(OsRandom);
+    shuin_ca::parts::open_parts(parts_config(config), files, store, backend, clock, rng)
         .await
-        .map_err(|e| msg(e.to_string()))?,
-    );
-    let checkpoints = Arc::new(
-        crate::checkpoints::CheckpointMaker::open(
-            &side.config,
-            side.store.clone(),
-            side.backend.keys.as_ref(),
-            SystemClock.now(),
-        )
-        .await?,
-    );
-    let root_key = KeyRef::parse(&side.config.ca.root_key).context("ca.root_key")?;
-    let root = side.backend.keys.signer(&root_key).context("root key")?;
-    let operator_ca = open_operator_ca(&side)?;
-    ocsp.load(side.store.as_ref())
-        .await
-        .context("loading certificate statuses")?;
-    let presigner = ocsp.clone();
-    let signed = tokio::task::spawn_blocking(move || presigner.presign(usize::MAX))
-        .await
-        .map_err(|e| msg(format!("pre-signing: {e}")))?;
-    tracing::info!(signed, "pre-signed OCSP responses");
-    Ok(crate::seal::CaParts {
-        ca: side.ca,
-        ocsp,
-        checkpoints,
-        operator_ca,
-        root,
-        backend: side.backend,
-    })
+        .map_err(|e| msg(e.to_string()))
+}
+
+/// The configuration `shuin_ca::parts` opens with.
+pub(crate) fn parts_config(config: &InstanceConfig) -> shuin_ca::parts::PartsConfig<'_> {
+    shuin_ca::parts::PartsConfig {
+        ca: &config.ca,
+        revocation: &config.revocation,
+        ledger: &config.ledger,
+        public_url: &config.instance.public_url,
+    }
 }
 
 /// The operator CA certificate of an instance, if it has one.
@@ -221,21 +135,6 @@ pub(crate) fn operator_ca_certificate(
         .as_ref()
         .map(|path| read_pem_or_der(&dir.join(path)))
         .transpose()
-}
-
-fn open_operator_ca(side: &CaSide) -> Result<Option<Arc<shuin_ca::OperatorCa>>> {
-    let (Some(key), Some(path)) = (
-        &side.config.ca.operator_ca_key,
-        &side.config.ca.operator_ca_certificate,
-    ) else {
-        tracing::warn!("this instance has no operator CA (made before operator identity): operators cannot be enrolled");
-        return Ok(None);
-    };
-    let key = KeyRef::parse(key).context("ca.operator_ca_key")?;
-    let signer = side.backend.keys.signer(&key).context("operator CA key")?;
-    let der = read_pem_or_der(&side.dir.join(path))?;
-    let ca = shuin_ca::OperatorCa::new(signer, der).map_err(|e| msg(e.to_string()))?;
-    Ok(Some(Arc::new(ca)))
 }
 
 /// Opens everything under `dir`. An instance with custodians (`[ca.seal]`) opens sealed:
@@ -254,8 +153,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         }
         None => {
             let backend = open_key_backend(&config, dir)?;
-            let side = open_ca_with(dir, config.clone(), store.clone(), backend).await?;
-            crate::seal::Seal::unsealed(open_ca_parts(side).await?)
+            crate::seal::Seal::unsealed(open_ca_parts(dir, &config, store.clone(), backend).await?)
         }
     };
     let chain = issuer_chain(dir, &config)?;
@@ -273,7 +171,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     match seal.parts() {
         Some(parts) => refresh_crls(&parts.ca, &store, &repository).await?,
         None => shuin_ca::crl_upkeep::publish_stored(
-            &crl_layout(&config),
+            &config.revocation.crl_layout(&config.instance.public_url),
             store.as_ref(),
             &publish_to(&repository),
         )

@@ -6,37 +6,15 @@
 
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Result};
-use shuin_ca::seal::{ActivatorError, OpenedCa};
-use shuin_ca::{CaService, OcspService};
+use shuin_ca::seal::ActivatorError;
 use shuin_repo::Repository;
 use shuin_store::sqlite::SqliteStore;
 use std::path::PathBuf;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
-/// What needs the issuer key's token: usable only when unsealed.
-pub(crate) struct CaParts {
-    pub(crate) ca: Arc<CaService>,
-    pub(crate) ocsp: Arc<OcspService>,
-    /// Signs ledger checkpoints (the audit key lives in the same backend).
-    pub(crate) checkpoints: Arc<crate::checkpoints::CheckpointMaker>,
-    /// Certifies operators' keys (absent on instances made before operator identity).
-    pub(crate) operator_ca: Option<Arc<shuin_ca::OperatorCa>>,
-    /// The root key, for the root's CRL on the local console.
-    pub(crate) root: Arc<dyn shuin_keys::Signer>,
-    /// The opened key backend, for key ceremonies run by the console.
-    pub(crate) backend: Arc<crate::key_backend::OpenedBackend>,
-}
-
-impl OpenedCa for CaParts {
-    fn ca(&self) -> &CaService {
-        &self.ca
-    }
-
-    fn ocsp(&self) -> &OcspService {
-        &self.ocsp
-    }
-}
+/// What needs the issuer key's token: usable only when unsealed (`shuin_ca::parts`).
+pub(crate) type CaParts = shuin_ca::parts::CaParts<SqliteStore>;
 
 /// The seal state of a running instance.
 pub(crate) type Seal = shuin_ca::seal::Seal<CaParts>;
@@ -90,14 +68,9 @@ impl InstanceActivator {
             .map_err(|e| msg(format!("ledger: {e}")))?;
             verdict?;
         }
-        let side = crate::runtime::open_ca_with(
-            &self.dir,
-            self.config.clone(),
-            self.store.clone(),
-            opened,
-        )
-        .await?;
-        let parts = crate::runtime::open_ca_parts(side).await?;
+        let parts =
+            crate::runtime::open_ca_parts(&self.dir, &self.config, self.store.clone(), opened)
+                .await?;
         crate::runtime::refresh_crls(&parts.ca, &self.store, &self.repository).await?;
         Ok(parts)
     }

@@ -1,0 +1,199 @@
+//! The parts of a running CA that need the issuer keys' backend, opened at start (or at
+//! unseal on a sealed instance): the CA service with interrupted issuances reconciled,
+//! the OCSP responder with the statuses loaded and every response pre-signed, the
+//! checkpoint maker with the audit key, the operator CA and the root key. The caller
+//! reads the certificate files and opens the backend; nothing here reads the instance
+//! directory.
+
+use crate::checkpoint::CheckpointMaker;
+use crate::config::{CaSection, LedgerSection, RevocationSection};
+use crate::issuance::{CaService, CaSettings, CaStore, IssuerChain};
+use crate::ocsp::{OcspService, OcspSettings};
+use crate::ocsp_responder::{open_responder, ResponderSettings};
+use crate::operator_ca::OperatorCa;
+use crate::seal::OpenedCa;
+use shuin_core::{Clock, RandomSource};
+use shuin_keys::config::OpenedBackend;
+use shuin_keys::{KeyRef, Signer};
+use shuin_store::{CheckpointWriter, LedgerStore, SettingsStore};
+use std::sync::Arc;
+
+/// What needs the issuer keys' backend: usable only when unsealed.
+pub struct CaParts<S: ?Sized> {
+    pub ca: Arc<CaService>,
+    pub ocsp: Arc<OcspService>,
+    /// Signs ledger checkpoints (the audit key lives in the same backend).
+    pub checkpoints: Arc<CheckpointMaker<S>>,
+    /// Certifies operators' keys (absent on instances made before operator identity).
+    pub operator_ca: Option<Arc<OperatorCa>>,
+    /// The root key, for the root's CRL on the local console.
+    pub root: Arc<dyn Signer>,
+    /// The opened key backend, for key ceremonies run by the console.
+    pub backend: Arc<OpenedBackend>,
+}
+
+impl<S: ?Sized + Send + Sync + 'static> OpenedCa for CaParts<S> {
+    fn ca(&self) -> &CaService {
+        &self.ca
+    }
+
+    fn ocsp(&self) -> &OcspService {
+        &self.ocsp
+    }
+}
+
+/// The instance's CA certificates (DER), read by the caller.
+#[derive(Debug, Clone)]
+pub struct CaFiles {
+    pub root_der: Vec<u8>,
+    pub issuing_der: Vec<u8>,
+    /// Absent on instances made before operator identity.
+    pub operator_ca_der: Option<Vec<u8>>,
+}
+
+/// The configuration the parts are opened with.
+#[derive(Debug, Clone, Copy)]
+pub struct PartsConfig<'a> {
+    pub ca: &'a CaSection,
+    pub revocation: &'a RevocationSection,
+    pub ledger: &'a LedgerSection,
+    pub public_url: &'a str,
+}
+
+/// Why the parts could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {detail}")]
+pub struct OpenPartsError {
+    /// What was being opened.
+    pub what: &'static str,
+    /// Why.
+    pub detail: String,
+}
+
+fn failed(what: &'static str) -> impl Fn(&dyn std::fmt::Display) -> OpenPartsError {
+    move |e| OpenPartsError {
+        what,
+        detail: e.to_string(),
+    }
+}
+
+/// Opens the parts on `backend`. Interrupted issuances are reconciled before anything
+/// else is served (logged when any was found).
+pub async fn open_parts<S>(
+    config: PartsConfig<'_>,
+    files: CaFiles,
+    store: Arc<S>,
+    backend: OpenedBackend,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn RandomSource>,
+) -> Result<CaParts<S>, OpenPartsError>
+where
+    S: CaStore + SettingsStore + LedgerStore + CheckpointWriter + 'static,
+{
+    let backend = Arc::new(backend);
+    let signer_of = |uri: &str, what: &'static str| -> Result<Arc<dyn Signer>, OpenPartsError> {
+        let key = KeyRef::parse(uri).map_err(|e| failed(what)(&e))?;
+        backend.keys.signer(&key).map_err(|e| failed(what)(&e))
+    };
+    let chain = IssuerChain {
+        issuing_der: files.issuing_der,
+        root_der: files.root_der,
+    };
+    let profile = config
+        .ca
+        .subscriber_profile(config.public_url, config.revocation)
+        .map_err(|e| failed("the subscriber profile")(&e))?;
+    let layout = config.revocation.crl_layout(config.public_url);
+    let ca_store: Arc<dyn CaStore> = store.clone();
+    let ca = CaService::new(
+        signer_of(&config.ca.issuing_key, "the issuing key")?,
+        chain.clone(),
+        profile,
+        ca_store,
+        clock.clone(),
+        rng,
+        CaSettings {
+            crl_lifetime: config.revocation.crl_lifetime(),
+            crl_layout: layout,
+        },
+    )
+    .map_err(|e| failed("CA")(&e))?;
+    let reconciled = ca
+        .reconcile()
+        .await
+        .map_err(|e| failed("reconciling interrupted issuances")(&e))?;
+    if !reconciled.undelivered.is_empty() || !reconciled.completed.is_empty() {
+        tracing::warn!(?reconciled, "reconciled interrupted issuances");
+    }
+    let ca = Arc::new(ca);
+    let ocsp = Arc::new(
+        open_responder(
+            store.as_ref(),
+            backend.keys.as_ref(),
+            &ca,
+            &chain.issuing_der,
+            clock.clone(),
+            ResponderSettings {
+                ocsp: OcspSettings {
+                    response_lifetime: config.revocation.ocsp_lifetime(),
+                },
+                validity: config.revocation.ocsp_responder_validity(),
+            },
+        )
+        .await
+        .map_err(|e| failed("the OCSP responder")(&e))?,
+    );
+    let checkpoints =
+        Arc::new(open_checkpoints(&config, store.clone(), &backend, clock.as_ref()).await?);
+    let root = signer_of(&config.ca.root_key, "the root key")?;
+    let operator_ca = match (&config.ca.operator_ca_key, files.operator_ca_der) {
+        (Some(key), Some(der)) => {
+            let signer = signer_of(key, "the operator CA key")?;
+            let operator_ca =
+                OperatorCa::new(signer, der).map_err(|e| failed("the operator CA")(&e))?;
+            Some(Arc::new(operator_ca))
+        }
+        _ => {
+            tracing::warn!("this instance has no operator CA (made before operator identity): operators cannot be enrolled");
+            None
+        }
+    };
+    ocsp.load(store.as_ref())
+        .await
+        .map_err(|e| failed("loading certificate statuses")(&e))?;
+    let presigner = ocsp.clone();
+    let signed = tokio::task::spawn_blocking(move || presigner.presign(usize::MAX))
+        .await
+        .map_err(|e| failed("pre-signing")(&e))?;
+    tracing::info!(signed, "pre-signed OCSP responses");
+    Ok(CaParts {
+        ca,
+        ocsp,
+        checkpoints,
+        operator_ca,
+        root,
+        backend,
+    })
+}
+
+/// The checkpoint maker: the audit key named in the settings, or a new one (labelled
+/// `audit-<unix seconds>` in the backend's naming), recorded in the facility book.
+pub async fn open_checkpoints<S>(
+    config: &PartsConfig<'_>,
+    store: Arc<S>,
+    backend: &OpenedBackend,
+    clock: &dyn Clock,
+) -> Result<CheckpointMaker<S>, OpenPartsError>
+where
+    S: SettingsStore + LedgerStore + CheckpointWriter + 'static,
+{
+    config.ledger.check().map_err(|e| failed("[ledger]")(&e))?;
+    let now = clock.now();
+    let label = format!("audit-{}", shuin_core::clock::unix_seconds(now));
+    let settings = config
+        .ledger
+        .checkpoint_settings(config.public_url, config.ca.key_backend.key_label(&label));
+    CheckpointMaker::open(settings, store, backend.keys.as_ref(), now)
+        .await
+        .map_err(|e| failed("the audit key")(&e))
+}
