@@ -8,6 +8,7 @@
 
 mod anchor;
 mod approval;
+pub mod console;
 mod custodians;
 mod error;
 mod file;
