@@ -6,6 +6,7 @@ use crate::config::KeyBackendConfig;
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
 use crate::key_backend::{read_pin_file, OpenedBackend};
+use crate::output::print;
 use clap::{Args, Subcommand};
 use shuin_ca::ceremony::{self, CeremonyError};
 use shuin_core::Action;
@@ -221,15 +222,13 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             let params = serde_json::json!({"name": name, "public_key": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &spki)});
             let key =
                 runtime()?.block_on(call(&console, Action::CeremonyCustodian, params, None))?;
-            if json {
-                println!("{key}");
-            } else {
-                println!(
+            print(&key, json, |key| {
+                format!(
                     "custodian {} enrolled with key sha256 {}",
                     key["name"].as_str().unwrap_or(""),
                     key["public_key_sha256"].as_str().unwrap_or("")
-                );
-            }
+                )
+            });
             Ok(())
         }
         CeremonyCommand::PublicKey { credential, out } => {
@@ -246,20 +245,16 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             let file = ceremony::CeremonyFile::load(&config).map_err(failed)?;
             let (statement, mut bytes) = runtime()?.block_on(async {
                 let (store, instance) = crate::operator_cmd::open_registry(&data).await?;
-                let result = async {
-                    let facts = ceremony::console::instance_facts(
-                        &instance.instance.public_url,
-                        &instance.ca,
-                        &data,
-                    )
-                    .map_err(failed)?;
-                    ceremony::statement_for(&store, &facts, &file)
-                        .await
-                        .map_err(failed)
-                }
+                let result = ceremony::console::statement_for_instance(
+                    &store,
+                    &instance.instance.public_url,
+                    &instance.ca,
+                    &data,
+                    &file,
+                )
                 .await;
                 store.close().await;
-                result
+                result.map_err(failed)
             })?;
             eprintln!("{}", ceremony::summary(&statement));
             eprintln!("statement sha256 {}", ceremony::sha256_hex(&bytes));
@@ -273,10 +268,8 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             out,
             json,
         } => {
-            let bytes = std::fs::read(&statement).context(statement.display())?;
-            let parsed = ceremony::parse_statement(&bytes)
-                .map_err(|e| msg(format!("{}: {e}", statement.display())))?;
-            let canonical = ceremony::canonical_statement(&parsed).map_err(failed)?;
+            let (parsed, canonical) =
+                ceremony::offline::read_statement(&statement).map_err(failed)?;
             // What is being approved, shown before the credential is opened.
             eprintln!("{}", ceremony::summary(&parsed));
             let signer = credential.signer()?;
@@ -334,18 +327,9 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             ledger_export,
             json,
         } => {
-            let bytes = std::fs::read(&record).context(record.display())?;
-            let parsed: ceremony::Record = serde_json::from_slice(&bytes)
-                .context(format!("{}: not a ceremony record", record.display()))?;
-            let verified =
-                ceremony::verify(&parsed).map_err(|e| msg(format!("{}: {e}", record.display())))?;
-            let anchor = match &ledger_export {
-                Some(export) => Some(
-                    ceremony::anchor(&parsed, export)
-                        .map_err(|e| msg(format!("{}: {e}", record.display())))?,
-                ),
-                None => None,
-            };
+            let (verified, anchor) =
+                ceremony::offline::verify_record(&record, ledger_export.as_deref())
+                    .map_err(failed)?;
             if json {
                 println!(
                     "{}",

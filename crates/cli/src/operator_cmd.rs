@@ -121,10 +121,6 @@ pub(crate) async fn open_registry(dir: &Path) -> Result<(SqliteStore, InstanceCo
     Ok((store, config))
 }
 
-pub(crate) fn now() -> std::time::SystemTime {
-    SystemClock.now()
-}
-
 fn parse_role(text: &str) -> Result<Role> {
     Role::parse(text).ok_or_else(|| {
         let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
@@ -141,9 +137,7 @@ pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
     match command {
         OperatorCommand::Key { out, key_type } => {
             let spec = crate::apply_cmd::key_spec(&key_type)?;
-            let (_, pkcs8) = shuin_keys::SoftwareSigner::generate(spec).context("generating")?;
-            let pem = shuin_keys::pkcs8_pem(&pkcs8).context("PEM")?;
-            shuin_keys::write_private_file(&out, pem.as_bytes()).context(out.display())?;
+            shuin_keys::personal::generate_file(&out, spec).map_err(|e| msg(e.to_string()))?;
             println!("wrote {} (development and tests only)", out.display());
             Ok(())
         }
@@ -253,7 +247,7 @@ async fn list(data: &Path, json: bool) -> Result<()> {
     for (seq, why) in roster.unwarranted() {
         eprintln!("warning: ledger entry {seq} had no effect: {why}");
     }
-    let rows = roster.listing(now());
+    let rows = roster.listing(SystemClock.now());
     if json {
         println!("{}", serde_json::to_value(&rows).context("JSON")?);
         return Ok(());

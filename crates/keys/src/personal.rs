@@ -29,6 +29,21 @@ pub enum PersonalKeyError {
         #[source]
         source: Box<KeyError>,
     },
+    /// A new key could not be generated.
+    #[error("generating: {0}")]
+    Generate(#[source] Box<KeyError>),
+    /// A new key could not be PEM-encoded.
+    #[error("PEM: {0}")]
+    Pem(#[source] Box<KeyError>),
+    /// A new key file could not be written.
+    #[error("{}: {source}", path.display())]
+    Write {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<KeyError>,
+    },
     /// The token could not be opened.
     #[error("opening PKCS#11 token {token:?} with {}: {source}", module.display())]
     Token {
@@ -51,6 +66,18 @@ pub enum PersonalKeyError {
         #[source]
         source: Box<KeyError>,
     },
+}
+
+/// Makes a `spec` key in a PKCS#8 PEM file at `path`, owner-only (0600): development
+/// and tests only; production keys are generated on the person's token.
+pub fn generate_file(path: &Path, spec: crate::KeySpec) -> Result<(), PersonalKeyError> {
+    let (_, pkcs8) =
+        SoftwareSigner::generate(spec).map_err(|e| PersonalKeyError::Generate(Box::new(e)))?;
+    let pem = crate::pkcs8_pem(&pkcs8).map_err(|e| PersonalKeyError::Pem(Box::new(e)))?;
+    crate::write_private_file(path, pem.as_bytes()).map_err(|e| PersonalKeyError::Write {
+        path: path.to_owned(),
+        source: Box::new(e),
+    })
 }
 
 /// Opens the PKCS#8 PEM key file at `path` (development and tests only).
@@ -102,12 +129,16 @@ mod tests {
 
     #[test]
     fn a_key_file_opens_and_errors_name_the_file() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("me.key");
-        let (signer, pkcs8) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
-        std::fs::write(&path, crate::pkcs8_pem(&pkcs8).unwrap().as_bytes()).unwrap();
+        generate_file(&path, KeySpec::EcP256).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
         let opened = open_file(&path).unwrap();
-        assert_eq!(opened.public_key_der(), signer.public_key_der());
+        assert_eq!(opened.public_key_der().len(), 91);
+        let error = generate_file(&dir.path().join("no/such/dir"), KeySpec::EcP256);
+        assert!(matches!(error, Err(PersonalKeyError::Write { .. })));
 
         let missing = dir.path().join("missing.key");
         let error = open_file(&missing).unwrap_err().to_string();

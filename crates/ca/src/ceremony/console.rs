@@ -7,7 +7,7 @@
 use super::error::{invalid, Context};
 use super::{
     CeremonyBackend, CeremonyError, CeremonyFile, CustodianRoles, EnrolledKey, InstanceCa,
-    InstanceFacts, Result, RunOptions, RunOutcome,
+    InstanceFacts, Result, RunOptions, RunOutcome, Statement,
 };
 use crate::config::CaSection;
 use shuin_books::Admitted;
@@ -42,6 +42,19 @@ pub fn instance_facts(public_url: &str, ca: &CaSection, dir: &Path) -> Result<In
         key_backend,
         token,
     })
+}
+
+/// The statement of `file` for the instance in `dir` (its URL and `[ca]` section), and
+/// its canonical bytes, for custodians to approve.
+pub async fn statement_for_instance<S: SettingsStore + ?Sized>(
+    store: &S,
+    public_url: &str,
+    ca: &CaSection,
+    dir: &Path,
+    file: &CeremonyFile,
+) -> Result<(Statement, Vec<u8>)> {
+    let facts = instance_facts(public_url, ca, dir)?;
+    super::statement_for(store, &facts, file).await
 }
 
 /// The organisation book answering the ceremony's role questions.
