@@ -23,10 +23,6 @@ pub(crate) enum CardSource {
     },
 }
 
-pub(crate) fn parse_birth_date(text: &str) -> Option<(i32, u8, u8)> {
-    shuin_core::timefmt::parse_date(text)
-}
-
 /// Runs the flow and writes the key and certificate.
 pub(crate) fn run(
     request: ApplyRequest,

@@ -2,22 +2,21 @@
 //! "Key ceremonies"). Enrolment and `run` work on the instance; `public-key`, `approve`
 //! and `verify` need nothing but their files, so custodians and auditors work offline.
 
-use crate::config::{InstanceConfig, KeyBackendConfig};
+use crate::config::KeyBackendConfig;
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
-use crate::key_backend::OpenedBackend;
+use crate::key_backend::{read_pin_file, OpenedBackend};
+use crate::output::print;
 use clap::{Args, Subcommand};
-use shuin_ca::ceremony::{self, CeremonyBackend, CeremonyError, CustodianRoles, InstanceFacts};
+use shuin_ca::ceremony::{self, CeremonyError};
 use shuin_core::Action;
 use shuin_core::{Clock, SystemClock};
-use shuin_keys::{
-    KeyAttributes, KeyBackend, KeyGenerator, KeyRef, Pkcs11Backend, Pkcs11Uri, Signer,
-    SoftwareSigner,
-};
-use shuin_store::sqlite::SqliteStore;
+use shuin_keys::{personal, Pkcs11Uri, Signer};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zeroize::Zeroizing;
+
+pub(crate) use shuin_ca::ceremony::console::{InstanceBackend, Registry};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CeremonyCommand {
@@ -119,15 +118,19 @@ pub(crate) struct CredentialArgs {
 }
 
 impl CredentialArgs {
-    fn credential(self) -> Result<Credential> {
+    /// Opens the credential's signer (`shuin_keys::personal`).
+    fn signer(self) -> Result<Arc<dyn Signer>> {
         match (self.key, self.pkcs11_module) {
-            (Some(key), None) => Ok(Credential::KeyFile(key)),
-            (None, Some(module)) => Ok(Credential::Pkcs11 {
-                module,
-                token: self.pkcs11_token.unwrap_or_default(),
-                pin_file: self.pkcs11_pin_file.unwrap_or_default(),
-                key: self.pkcs11_key.unwrap_or_default(),
-            }),
+            (Some(key), None) => personal::open_file(&key).map_err(|e| msg(e.to_string())),
+            (None, Some(module)) => {
+                let pin = read_pin_file(&self.pkcs11_pin_file.unwrap_or_default())?;
+                let uri = Pkcs11Uri {
+                    token: self.pkcs11_token.unwrap_or_default(),
+                    object: self.pkcs11_key.unwrap_or_default(),
+                };
+                personal::open_pkcs11(&module, &uri, pin, "custodian")
+                    .map_err(|e| msg(e.to_string()))
+            }
             _ => Err(msg(
                 "give --key FILE, or --pkcs11-module M --pkcs11-token T --pkcs11-pin-file F --pkcs11-key LABEL",
             )),
@@ -140,193 +143,39 @@ fn failed(e: CeremonyError) -> crate::failure::Error {
     msg(e.to_string())
 }
 
-/// Where a custodian's key is.
-#[derive(Debug, Clone)]
-enum Credential {
-    /// A PKCS#8 PEM private key file.
-    KeyFile(PathBuf),
-    /// A key on the custodian's own PKCS#11 token.
-    Pkcs11 {
-        module: PathBuf,
-        token: String,
-        pin_file: PathBuf,
-        key: String,
-    },
-}
-
-impl Credential {
-    /// Opens the credential's signer.
-    fn signer(&self) -> Result<Arc<dyn Signer>> {
-        match self {
-            Credential::KeyFile(path) => {
-                let pem = Zeroizing::new(std::fs::read_to_string(path).context(path.display())?);
-                let signer = SoftwareSigner::from_pkcs8_pem(&pem).context(path.display())?;
-                Ok(Arc::new(signer))
-            }
-            Credential::Pkcs11 {
-                module,
-                token,
-                pin_file,
-                key,
-            } => {
-                let pin = crate::key_backend::read_pin_file(pin_file)?;
-                let backend = Pkcs11Backend::open(module, token, pin).context(format!(
-                    "opening PKCS#11 token {token:?} with {}",
-                    module.display()
-                ))?;
-                let uri = Pkcs11Uri {
-                    token: token.clone(),
-                    object: key.clone(),
-                };
-                backend
-                    .signer(&uri.to_key_ref())
-                    .context(format!("the custodian key {}", uri.to_uri()))
-            }
-        }
-    }
-}
-
 /// The key backend's kind and token label (or region) as a statement binds them.
 pub(crate) fn backend_binding(config: &KeyBackendConfig) -> (String, Option<String>) {
     config.binding()
 }
 
-/// The instance facts a statement is built from.
-fn instance_facts(config: &InstanceConfig, dir: &Path) -> Result<InstanceFacts> {
-    let (key_backend, token) = backend_binding(&config.ca.key_backend);
-    Ok(InstanceFacts {
-        public_url: config.instance.public_url.clone(),
-        policy_oid: config.ca.policy_oid.clone(),
-        ca: Some(ceremony::InstanceCa {
-            root_der: crate::runtime::read_pem_or_der(&dir.join(&config.ca.root_certificate))?,
-            issuing_der: crate::runtime::read_pem_or_der(
-                &dir.join(&config.ca.issuing_certificate),
-            )?,
-        }),
-        key_backend,
-        token,
-    })
-}
-
-/// The operator registry answering the ceremony's role questions.
-pub(crate) struct Registry<'a>(pub(crate) &'a SqliteStore);
-
-#[async_trait::async_trait]
-impl CustodianRoles for Registry<'_> {
-    async fn holds_key_custodian(&self, name: &str) -> ceremony::Result<bool> {
-        let holder = shuin_ra::operators::operator(self.0, name)
-            .await
-            .map_err(|e| CeremonyError::Roles(Box::new(e)))?;
-        Ok(holder.is_some_and(|op| op.holds(shuin_ra::operators::Role::KeyCustodian)))
-    }
-}
-
-/// The instance's opened key backend (the running server's), naming keys as `init`
-/// does.
-pub(crate) struct InstanceBackend<'a> {
-    pub(crate) opened: &'a OpenedBackend,
-    pub(crate) config: &'a KeyBackendConfig,
-}
-
-impl CeremonyBackend for InstanceBackend<'_> {
-    fn keys(&self) -> &dyn KeyGenerator {
-        self.opened.keys.as_ref()
-    }
-
-    fn attributes(&self) -> Option<&dyn KeyAttributes> {
-        self.opened.attributes.as_deref()
-    }
-
-    fn key_label(&self, label: &str) -> String {
-        crate::key_backend::key_label(self.config, label)
-    }
-
-    fn key_uri(&self, label: &str) -> KeyRef {
-        self.config.key_uri(&self.key_label(label))
-    }
-}
-
-/// What `ceremony run` sends beside its signed request: the ceremony file's text and
-/// the approvals, each with where it came from.
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RunAttachment {
-    config: String,
-    approvals: Vec<(String, String)>,
-}
-
-/// The console's side of `ceremony run`: the request was admitted (a ca_admin, on the
-/// local console); the ceremony checks M approvals and runs with the server's opened
-/// key backend.
+/// The console's side of `ceremony run` (`shuin_ca::ceremony::console`).
 pub(crate) async fn run_on_console(
     console: &crate::console::Console,
     backend: &OpenedBackend,
     admitted: &shuin_books::Admitted,
     attachment: &str,
 ) -> Result<ceremony::RunOutcome> {
-    let sent: RunAttachment = serde_json::from_str(attachment)
-        .map_err(|e| msg(format!("the ceremony attachment: {e}")))?;
-    let file =
-        ceremony::CeremonyFile::parse(&sent.config, "(sent with the request)").map_err(failed)?;
-    if admitted.request.param("ceremony_id") != Some(file.id.as_str()) {
-        return Err(msg("the signed ceremony_id is not the ceremony file's id"));
-    }
-    let approvals: Vec<(String, Vec<u8>)> = sent
-        .approvals
-        .into_iter()
-        .map(|(origin, text)| (origin, text.into_bytes()))
-        .collect();
-    let config = &console.config;
-    let data = &console.dir;
-    let instance = instance_facts(config, data)?;
-    let record_out = data.join("ceremonies").join(format!("{}.json", file.id));
-    let options = ceremony::RunOptions {
-        file: &file,
-        instance: &instance,
-        root_key: &config.ca.root_key,
-        issuing_key: &config.ca.issuing_key,
-        approvals: &approvals,
-        operator: &admitted.operator,
-        actor: admitted.actor(),
-        record_out: &record_out,
-        certificate_dir: &data.join("ca"),
+    let instance = ceremony::console::ConsoleInstance {
+        dir: &console.dir,
+        public_url: &console.config.instance.public_url,
+        ca: &console.config.ca,
+        backend,
     };
     let store = console.store.as_ref();
-    let open_backend = || {
-        Ok(InstanceBackend {
-            opened: backend,
-            config: &config.ca.key_backend,
-        })
-    };
-    ceremony::run(store, &Registry(store), options, open_backend, &SystemClock)
+    ceremony::console::run_on_console(store, instance, admitted, attachment, &SystemClock)
         .await
         .map_err(failed)
 }
 
-/// The console's side of `ceremony enroll-custodian` (a ca_admin's admitted request).
+/// The console's side of `ceremony enroll-custodian` (`shuin_ca::ceremony::console`).
 pub(crate) async fn enroll_on_console(
     console: &crate::console::Console,
     admitted: &shuin_books::Admitted,
 ) -> Result<serde_json::Value> {
-    use base64::Engine;
-    let name = admitted
-        .request
-        .param("name")
-        .ok_or_else(|| msg("the request names no custodian"))?;
-    let spki = base64::engine::general_purpose::STANDARD
-        .decode(admitted.request.param("public_key").unwrap_or_default())
-        .map_err(|e| msg(format!("public_key: {e}")))?;
     let store = console.store.as_ref();
-    let key = ceremony::enroll(
-        store,
-        &Registry(store),
-        name,
-        &spki,
-        &admitted.actor(),
-        SystemClock.now(),
-    )
-    .await
-    .map_err(failed)?;
+    let key = ceremony::console::enroll_on_console(store, admitted, SystemClock.now())
+        .await
+        .map_err(failed)?;
     serde_json::to_value(key).context("JSON")
 }
 
@@ -336,17 +185,9 @@ async fn send_run(
     config: &Path,
     approvals: &[PathBuf],
 ) -> Result<serde_json::Value> {
-    let file = ceremony::CeremonyFile::load(config).map_err(failed)?;
-    let mut sent = RunAttachment {
-        config: std::fs::read_to_string(config).context(config.display())?,
-        approvals: Vec::new(),
-    };
-    for path in approvals {
-        let text = std::fs::read_to_string(path).context(path.display())?;
-        sent.approvals.push((path.display().to_string(), text));
-    }
+    let (id, sent) = ceremony::console::RunAttachment::read(config, approvals).map_err(failed)?;
     let attachment = Zeroizing::new(serde_json::to_string(&sent).context("attachment")?);
-    let params = serde_json::json!({"ceremony_id": file.id});
+    let params = serde_json::json!({"ceremony_id": id});
     call(console, Action::Ceremony, params, Some(attachment)).await
 }
 
@@ -381,19 +222,17 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             let params = serde_json::json!({"name": name, "public_key": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &spki)});
             let key =
                 runtime()?.block_on(call(&console, Action::CeremonyCustodian, params, None))?;
-            if json {
-                println!("{key}");
-            } else {
-                println!(
+            print(&key, json, |key| {
+                format!(
                     "custodian {} enrolled with key sha256 {}",
                     key["name"].as_str().unwrap_or(""),
                     key["public_key_sha256"].as_str().unwrap_or("")
-                );
-            }
+                )
+            });
             Ok(())
         }
         CeremonyCommand::PublicKey { credential, out } => {
-            let signer = credential.credential()?.signer()?;
+            let signer = credential.signer()?;
             let pem = der::pem::encode_string(
                 "PUBLIC KEY",
                 der::pem::LineEnding::LF,
@@ -406,15 +245,16 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             let file = ceremony::CeremonyFile::load(&config).map_err(failed)?;
             let (statement, mut bytes) = runtime()?.block_on(async {
                 let (store, instance) = crate::operator_cmd::open_registry(&data).await?;
-                let result = async {
-                    let facts = instance_facts(&instance, &data)?;
-                    ceremony::statement_for(&store, &facts, &file)
-                        .await
-                        .map_err(failed)
-                }
+                let result = ceremony::console::statement_for_instance(
+                    &store,
+                    &instance.instance.public_url,
+                    &instance.ca,
+                    &data,
+                    &file,
+                )
                 .await;
                 store.close().await;
-                result
+                result.map_err(failed)
             })?;
             eprintln!("{}", ceremony::summary(&statement));
             eprintln!("statement sha256 {}", ceremony::sha256_hex(&bytes));
@@ -428,13 +268,11 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             out,
             json,
         } => {
-            let bytes = std::fs::read(&statement).context(statement.display())?;
-            let parsed = ceremony::parse_statement(&bytes)
-                .map_err(|e| msg(format!("{}: {e}", statement.display())))?;
-            let canonical = ceremony::canonical_statement(&parsed).map_err(failed)?;
+            let (parsed, canonical) =
+                ceremony::offline::read_statement(&statement).map_err(failed)?;
             // What is being approved, shown before the credential is opened.
             eprintln!("{}", ceremony::summary(&parsed));
-            let signer = credential.credential()?.signer()?;
+            let signer = credential.signer()?;
             let approval = ceremony::approve(&parsed, &canonical, &custodian, signer.as_ref())
                 .map_err(failed)?;
             let text = serde_json::to_string_pretty(&approval).context("JSON")?;
@@ -489,18 +327,9 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             ledger_export,
             json,
         } => {
-            let bytes = std::fs::read(&record).context(record.display())?;
-            let parsed: ceremony::Record = serde_json::from_slice(&bytes)
-                .context(format!("{}: not a ceremony record", record.display()))?;
-            let verified =
-                ceremony::verify(&parsed).map_err(|e| msg(format!("{}: {e}", record.display())))?;
-            let anchor = match &ledger_export {
-                Some(export) => Some(
-                    ceremony::anchor(&parsed, export)
-                        .map_err(|e| msg(format!("{}: {e}", record.display())))?,
-                ),
-                None => None,
-            };
+            let (verified, anchor) =
+                ceremony::offline::verify_record(&record, ledger_export.as_deref())
+                    .map_err(failed)?;
             if json {
                 println!(
                     "{}",

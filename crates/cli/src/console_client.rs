@@ -48,7 +48,7 @@ pub(crate) async fn call(
     let signer = args.key.signer()?;
     let nonce = match ask(&socket, &Request::Nonce).await? {
         Answer::Nonce { nonce } => nonce,
-        Answer::Signed { outcome } => return Err(outcome_error(outcome)),
+        Answer::Signed { outcome } => return Err(msg(outcome.to_string())),
         Answer::Error { message } => return Err(msg(message)),
         Answer::Status(_) => return Err(msg("the server answered with its status")),
     };
@@ -70,17 +70,8 @@ pub(crate) async fn call(
         Answer::Signed {
             outcome: Outcome::Done { result },
         } => Ok(result),
-        Answer::Signed { outcome } => Err(outcome_error(outcome)),
+        Answer::Signed { outcome } => Err(msg(outcome.to_string())),
         Answer::Error { message } => Err(msg(message)),
         other => Err(msg(format!("unexpected answer: {other:?}"))),
-    }
-}
-
-fn outcome_error(outcome: Outcome) -> crate::failure::Error {
-    match outcome {
-        Outcome::Refused { code, message } if message.starts_with(&code) => msg(message),
-        Outcome::Refused { code, message } => msg(format!("{code}: {message}")),
-        Outcome::Failed { message } => msg(format!("the server failed: {message}")),
-        Outcome::Done { .. } => msg("done"),
     }
 }

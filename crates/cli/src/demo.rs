@@ -84,36 +84,30 @@ async fn run_in(dir: &std::path::Path) -> Result<()> {
     let base = format!("http://{local}");
     let issuing_der = crate::runtime::read_pem_or_der(&dir.join("ca/issuing.pem"))?;
     let serial_typed = shuin_core::Serial::from_hex(&serial).ok_or_else(|| msg("bad serial"))?;
-    let (before, answer, after, (listed, crl_number)) = tokio::task::spawn_blocking(move || {
-        let before =
-            shuin_client::ocsp_status(&format!("{base}/ocsp"), &issuing_der, &serial_typed)?;
-        let answer =
-            shuin_client::request_revocation(&base, &certificate_pem, &key_pem, "keyCompromise")?;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        let mut after =
-            shuin_client::ocsp_status(&format!("{base}/ocsp"), &issuing_der, &serial_typed)?;
-        while after == shuin_client::OcspAnswer::Good && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(200));
-            after =
-                shuin_client::ocsp_status(&format!("{base}/ocsp"), &issuing_der, &serial_typed)?;
-        }
-        let crl = shuin_client::crl_lists(
-            &format!("{base}/repository/ca.crl"),
+    let seen = tokio::task::spawn_blocking(move || {
+        shuin_client::revoke_and_watch(
+            &base,
             &issuing_der,
             &serial_typed,
-        )?;
-        Ok::<_, shuin_client::ClientError>((before, answer, after, crl))
+            &certificate_pem,
+            &key_pem,
+            "keyCompromise",
+            std::time::Duration::from_secs(5),
+        )
     })
     .await
     .map_err(|e| msg(format!("client task: {e}")))?
     .map_err(|e| msg(e.to_string()))?;
-    println!("6. OCSP before revocation: {before:?}");
+    println!("6. OCSP before revocation: {:?}", seen.before);
     println!(
         "7. the subscriber revoked it with the certificate's own key (keyCompromise); CRL number {}",
-        answer["crl_number"]
+        seen.answer["crl_number"]
     );
-    println!("8. OCSP now: {after:?}; CRL {crl_number} lists the serial: {listed}");
-    if !listed || !matches!(after, shuin_client::OcspAnswer::Revoked(_)) {
+    println!(
+        "8. OCSP now: {:?}; CRL {} lists the serial: {}",
+        seen.after, seen.crl_number, seen.listed
+    );
+    if !seen.listed || !matches!(seen.after, shuin_client::OcspAnswer::Revoked(_)) {
         return Err(msg("the revocation did not reach OCSP and the CRL"));
     }
     let rows = store.ledger_rows().await.context("ledger")?;

@@ -58,24 +58,20 @@ pub(crate) fn run(args: EnrollArgs) -> Result<()> {
         format!("{}{}", enrolled.certificate_pem, enrolled.chain_pem).as_bytes(),
         false,
     )?;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "status": "issued",
-                "application_id": enrolled.application_id,
-                "serial": enrolled.serial,
-                "certificate": args.out,
-                "key": key_out,
-            })
-        );
-    } else {
-        println!(
+    let result = serde_json::json!({
+        "status": "issued",
+        "application_id": enrolled.application_id,
+        "serial": enrolled.serial,
+        "certificate": args.out,
+        "key": key_out,
+    });
+    crate::output::print(&result, args.json, |_| {
+        format!(
             "issued serial {}; certificate in {}, key in {}",
             enrolled.serial,
             args.out.display(),
             key_out.display()
-        );
-    }
+        )
+    });
     Ok(())
 }

@@ -530,7 +530,7 @@ fn run(cli: Cli) -> Result<()> {
                     ))
                 }
             };
-            if apply_cmd::parse_birth_date(&args.birth_date).is_none() {
+            if shuin_core::timefmt::parse_date(&args.birth_date).is_none() {
                 return Err(msg("--birth-date must be a valid YYYY-MM-DD date / 生年月日は YYYY-MM-DD で入力してください"));
             }
             let request = shuin_client::ApplyRequest {

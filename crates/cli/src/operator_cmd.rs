@@ -121,10 +121,6 @@ pub(crate) async fn open_registry(dir: &Path) -> Result<(SqliteStore, InstanceCo
     Ok((store, config))
 }
 
-pub(crate) fn now() -> std::time::SystemTime {
-    SystemClock.now()
-}
-
 fn parse_role(text: &str) -> Result<Role> {
     Role::parse(text).ok_or_else(|| {
         let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
@@ -141,9 +137,7 @@ pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
     match command {
         OperatorCommand::Key { out, key_type } => {
             let spec = crate::apply_cmd::key_spec(&key_type)?;
-            let (_, pkcs8) = shuin_keys::SoftwareSigner::generate(spec).context("generating")?;
-            let pem = shuin_keys::pkcs8_pem(&pkcs8).context("PEM")?;
-            shuin_keys::write_private_file(&out, pem.as_bytes()).context(out.display())?;
+            shuin_keys::personal::generate_file(&out, spec).map_err(|e| msg(e.to_string()))?;
             println!("wrote {} (development and tests only)", out.display());
             Ok(())
         }
@@ -253,46 +247,24 @@ async fn list(data: &Path, json: bool) -> Result<()> {
     for (seq, why) in roster.unwarranted() {
         eprintln!("warning: ledger entry {seq} had no effect: {why}");
     }
-    let now = now();
-    let designated = roster.responsible_person().map(|op| op.name.clone());
-    let rows: Vec<serde_json::Value> = roster
-        .operators()
-        .map(|op| {
-            let current = op.current_certificate(now);
-            json!({
-                "name": op.name,
-                "roles": op.roles,
-                "since": op.since,
-                "certificate_sha256": current.map(|c| c.sha256.clone()),
-                "certificate_not_after": current.map(|c| shuin_core::timefmt::rfc3339(c.not_after)),
-                "certificates_revoked": op.certificates.iter().filter(|c| c.revoked.is_some()).count(),
-                "designated_responsible_person": designated.as_deref() == Some(op.name.as_str()),
-            })
-        })
-        .collect();
+    let rows = roster.listing(SystemClock.now());
     if json {
-        println!("{}", serde_json::Value::Array(rows));
+        println!("{}", serde_json::to_value(&rows).context("JSON")?);
         return Ok(());
     }
     for row in rows {
-        let roles: Vec<&str> = row["roles"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-            .unwrap_or_default();
-        let mark = if row["designated_responsible_person"] == json!(true) {
+        let roles: Vec<&str> = row.roles.iter().map(|role| role.as_str()).collect();
+        let mark = if row.designated_responsible_person {
             "  (designated 責任者)"
         } else {
             ""
         };
-        let certificate = row["certificate_sha256"]
-            .as_str()
+        let certificate = row
+            .certificate_sha256
+            .as_deref()
             .map(|s| format!("  certificate {}", &s[..16.min(s.len())]))
             .unwrap_or_else(|| "  no usable certificate".into());
-        println!(
-            "{}  {}{certificate}{mark}",
-            row["name"].as_str().unwrap_or(""),
-            roles.join(",")
-        );
+        println!("{}  {}{certificate}{mark}", row.name, roles.join(","));
     }
     Ok(())
 }

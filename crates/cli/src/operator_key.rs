@@ -4,8 +4,8 @@
 //! PKCS#8 key file (`file:PATH`).
 
 use crate::failure::{msg, Context, Result};
-use shuin_keys::{KeyBackend, Pkcs11Backend, Pkcs11Uri, Signer, SoftwareSigner};
-use std::path::PathBuf;
+use shuin_keys::{personal, Pkcs11Uri, Signer};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
@@ -32,12 +32,8 @@ impl OperatorKeyArgs {
             eprintln!(
                 "shuin: note: {path} is a key file: for development and tests only; production operators keep their key on a token (pkcs11:)"
             );
-            let pem = Zeroizing::new(
-                std::fs::read_to_string(path).context(format!("--operator-key {path}"))?,
-            );
-            let signer =
-                SoftwareSigner::from_pkcs8_pem(&pem).context(format!("--operator-key {path}"))?;
-            return Ok(Arc::new(signer));
+            return personal::open_file(Path::new(path))
+                .map_err(|e| msg(format!("--operator-key {e}")));
         }
         if !self.operator_key.starts_with("pkcs11:") {
             return Err(msg(format!(
@@ -63,13 +59,6 @@ impl OperatorKeyArgs {
                 )?,
             ),
         };
-        let backend = Pkcs11Backend::open(module, &uri.token, pin).context(format!(
-            "opening PKCS#11 token {:?} with {}",
-            uri.token,
-            module.display()
-        ))?;
-        backend
-            .signer(&uri.to_key_ref())
-            .context(format!("the operator key {}", uri.to_uri()))
+        personal::open_pkcs11(module, &uri, pin, "operator").map_err(|e| msg(e.to_string()))
     }
 }

@@ -23,7 +23,7 @@ pub(crate) fn jpki_ca(out: &Path) -> Result<()> {
 
 /// `shuin testkit card ...`.
 pub(crate) fn card(ca: &Path, options: shuin_testkit::CardDirOptions, out: &Path) -> Result<()> {
-    if crate::apply_cmd::parse_birth_date(&options.birth_date).is_none() {
+    if shuin_core::timefmt::parse_date(&options.birth_date).is_none() {
         return Err(msg("--birth-date must be a valid YYYY-MM-DD date"));
     }
     if !matches!(options.gender.as_deref(), Some("1" | "2" | "3")) {

@@ -18,5 +18,5 @@ pub use enroll::{enroll, EnrollRequest, Enrolled};
 pub use error::ClientError;
 #[cfg(feature = "pkcs11")]
 pub use pkcs11_card::{Pkcs11Card, JPKI_SIGNING_ID, JPKI_TOKEN_LABEL};
-pub use revoke::request_revocation;
+pub use revoke::{request_revocation, revoke_and_watch, RevocationSeen};
 pub use status::{crl_lists, ocsp_status, OcspAnswer};

@@ -74,3 +74,52 @@ pub fn request_revocation(
         })
     }
 }
+
+/// A subscriber's revocation as seen from outside the CA: the OCSP answer before, the
+/// server's answer to the request, the OCSP answer after, and whether the CRL lists the
+/// serial (with the CRL's number).
+#[derive(Debug, Clone)]
+pub struct RevocationSeen {
+    /// OCSP before the request.
+    pub before: crate::OcspAnswer,
+    /// The server's answer to the request.
+    pub answer: Value,
+    /// OCSP after it (polled while `Good`, until the wait ends).
+    pub after: crate::OcspAnswer,
+    /// Whether the CRL lists the serial.
+    pub listed: bool,
+    /// The CRL's number.
+    pub crl_number: u64,
+}
+
+/// Revokes `certificate_pem` (serial `serial`, issued by `issuer_der`) with its own key
+/// `key_pem` for `reason` at `server`, and watches the server's OCSP responder
+/// (`/ocsp`, for up to `wait`) and CRL (`/repository/ca.crl`) take it in.
+pub fn revoke_and_watch(
+    server: &str,
+    issuer_der: &[u8],
+    serial: &shuin_core::Serial,
+    certificate_pem: &str,
+    key_pem: &str,
+    reason: &str,
+    wait: std::time::Duration,
+) -> Result<RevocationSeen, ClientError> {
+    let ocsp = format!("{server}/ocsp");
+    let before = crate::ocsp_status(&ocsp, issuer_der, serial)?;
+    let answer = request_revocation(server, certificate_pem, key_pem, reason)?;
+    let deadline = std::time::Instant::now() + wait;
+    let mut after = crate::ocsp_status(&ocsp, issuer_der, serial)?;
+    while after == crate::OcspAnswer::Good && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        after = crate::ocsp_status(&ocsp, issuer_der, serial)?;
+    }
+    let crl = format!("{server}/repository/ca.crl");
+    let (listed, crl_number) = crate::crl_lists(&crl, issuer_der, serial)?;
+    Ok(RevocationSeen {
+        before,
+        answer,
+        after,
+        listed,
+        crl_number,
+    })
+}

@@ -13,6 +13,7 @@ pub mod config;
 pub mod conformance;
 mod error;
 mod key_ref;
+pub mod personal;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod pkcs11_uri;

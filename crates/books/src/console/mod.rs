@@ -61,6 +61,21 @@ impl Outcome {
     }
 }
 
+/// The one line an operator reads: a refusal as `code: message` (the message alone when
+/// it already starts with its code), a failure as `the server failed: message`.
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Refused { code, message } if message.starts_with(code.as_str()) => {
+                f.write_str(message)
+            }
+            Outcome::Refused { code, message } => write!(f, "{code}: {message}"),
+            Outcome::Failed { message } => write!(f, "the server failed: {message}"),
+            Outcome::Done { .. } => f.write_str("done"),
+        }
+    }
+}
+
 /// What an action returns: its result, or why not.
 pub type Acted = Result<serde_json::Value, Outcome>;
 
@@ -281,4 +296,29 @@ pub async fn roster<S: LedgerStore + ?Sized>(
     store: &S,
 ) -> Result<crate::Roster, Outcome> {
     gate.roster(store).await.map_err(Outcome::failed)
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::Outcome;
+
+    #[test]
+    fn an_outcome_reads_as_one_line() {
+        assert_eq!(
+            Outcome::refused("seal_sealed", "seal_sealed: the instance is sealed").to_string(),
+            "seal_sealed: the instance is sealed"
+        );
+        assert_eq!(
+            Outcome::refused("invalid_params", "no name").to_string(),
+            "invalid_params: no name"
+        );
+        assert_eq!(
+            Outcome::failed("disk full").to_string(),
+            "the server failed: disk full"
+        );
+        let done = Outcome::Done {
+            result: serde_json::json!({}),
+        };
+        assert_eq!(done.to_string(), "done");
+    }
 }

@@ -4,10 +4,12 @@
 //! keeps a roster in memory and catches it up from the ledger before every decision, so
 //! a cache never outlives the book it was built from.
 
+mod listing;
 mod refusals;
 mod roster;
 mod warrant;
 
+pub use listing::OperatorListing;
 pub use refusals::{RefusalBudget, RefusalNote};
 pub use roster::{OperatorCertificate, OperatorRecord, Revoked, Roster};
 pub use warrant::INIT_ACTOR;

@@ -8,10 +8,12 @@
 
 mod anchor;
 mod approval;
+pub mod console;
 mod custodians;
 mod error;
 mod file;
 mod first;
+pub mod offline;
 mod record;
 mod run;
 mod statement;
