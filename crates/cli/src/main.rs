@@ -417,13 +417,16 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init(args) => {
-            let key_backend = key_backend::from_init_args(
-                &args.key_backend,
-                args.pkcs11_module,
-                args.pkcs11_token,
-                args.pkcs11_pin_file,
-                (args.kms_region, args.kms_endpoint),
-            )?;
+            let key_backend = shuin_keys::config::BackendChoice {
+                kind: args.key_backend,
+                pkcs11_module: args.pkcs11_module,
+                pkcs11_token: args.pkcs11_token,
+                pkcs11_pin_file: args.pkcs11_pin_file,
+                kms_region: args.kms_region,
+                kms_endpoint: args.kms_endpoint,
+            }
+            .config(&std::env::current_dir().map_err(|e| msg(format!("current directory: {e}")))?)
+            .map_err(|e| msg(e.to_string()))?;
             let options = init::InitOptions {
                 data: args.data,
                 key_backend,

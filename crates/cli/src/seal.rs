@@ -54,9 +54,7 @@ impl InstanceActivator {
         .map_err(|e| msg(format!("opening the token: {e}")))??;
         let key = shuin_keys::KeyRef::parse(&self.config.ca.issuing_key)
             .map_err(|e| msg(format!("ca.issuing_key: {e}")))?;
-        if let Some((evidence, verdict)) =
-            crate::key_backend::check_issuer_key(&opened, &key, "issuing")?
-        {
+        if let Some((evidence, verdict)) = opened.check_issuer_key(&key, "issuing").map_err(msg)? {
             let passed = verdict.is_ok();
             shuin_ca::seal::record_key_attributes(
                 self.store.as_ref(),
@@ -66,7 +64,7 @@ impl InstanceActivator {
             )
             .await
             .map_err(|e| msg(format!("ledger: {e}")))?;
-            verdict?;
+            verdict.map_err(msg)?;
         }
         let parts =
             crate::runtime::open_ca_parts(&self.dir, &self.config, self.store.clone(), opened)

@@ -322,6 +322,102 @@ fn token_facts(_module: &Path, _token: &str) -> Result<crate::TokenFacts, &'stat
     Err("this build has no PKCS#11 support")
 }
 
+/// The `shuin init` options that choose the key backend.
+#[derive(Debug, Clone, Default)]
+pub struct BackendChoice {
+    /// `software`, `pkcs11` or `awskms`.
+    pub kind: String,
+    pub pkcs11_module: Option<PathBuf>,
+    pub pkcs11_token: Option<String>,
+    pub pkcs11_pin_file: Option<PathBuf>,
+    pub kms_region: Option<String>,
+    pub kms_endpoint: Option<String>,
+}
+
+/// Why the `init` options name no usable backend; the text names the flag.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ChoiceError(String);
+
+impl BackendChoice {
+    /// The backend configuration. Relative paths are made absolute against `cwd`, so the
+    /// instance does not depend on where it is served from.
+    pub fn config(self, cwd: &Path) -> Result<KeyBackendConfig, ChoiceError> {
+        let refuse = |text: &str| Err(ChoiceError(text.to_owned()));
+        let pkcs11_given = self.pkcs11_module.is_some()
+            || self.pkcs11_token.is_some()
+            || self.pkcs11_pin_file.is_some();
+        if self.kind != "awskms" && (self.kms_region.is_some() || self.kms_endpoint.is_some()) {
+            return refuse("--kms-region and --kms-endpoint need --key-backend awskms");
+        }
+        match self.kind.as_str() {
+            "awskms" if pkcs11_given => refuse("--pkcs11-* options need --key-backend pkcs11"),
+            "awskms" => match self.kms_region {
+                Some(region) => Ok(KeyBackendConfig::Awskms {
+                    region,
+                    endpoint_url: self.kms_endpoint,
+                    fips_validation: None,
+                }),
+                None => refuse("--key-backend awskms needs --kms-region REGION (credentials come from the AWS chain: environment, profile or role)"),
+            },
+            "software" if pkcs11_given => refuse(
+                "--pkcs11-module, --pkcs11-token and --pkcs11-pin-file need --key-backend pkcs11",
+            ),
+            "software" => Ok(KeyBackendConfig::Software {
+                dir: PathBuf::from("keys"),
+            }),
+            "pkcs11" => {
+                let Some(module) = self.pkcs11_module else {
+                    return refuse(
+                        "--key-backend pkcs11 needs --pkcs11-module PATH (the token's PKCS#11 library)",
+                    );
+                };
+                let Some(token) = self.pkcs11_token.filter(|t| !t.is_empty()) else {
+                    return refuse("--key-backend pkcs11 needs --pkcs11-token LABEL");
+                };
+                let Some(pin_file) = self.pkcs11_pin_file else {
+                    return refuse(
+                        "--key-backend pkcs11 needs --pkcs11-pin-file FILE (the user PIN, mode 0600)",
+                    );
+                };
+                Ok(KeyBackendConfig::Pkcs11 {
+                    module: cwd.join(module),
+                    token,
+                    pin_file: Some(cwd.join(pin_file)),
+                    fips_validation: None,
+                })
+            }
+            other => Err(ChoiceError(format!(
+                "--key-backend {other:?}: expected software, pkcs11 or awskms"
+            ))),
+        }
+    }
+}
+
+/// An issuer key's attribute evidence and the policy's verdict on it.
+pub type IssuerKeyCheck = (crate::KeyAttributeEvidence, Result<(), String>);
+
+impl OpenedBackend {
+    /// Reads `key`'s attributes and checks the issuer key policy: `Ok(None)` for a
+    /// backend without attributes (software, KMS); otherwise the evidence and the
+    /// verdict, whose error names the failing attribute.
+    pub fn check_issuer_key(
+        &self,
+        key: &crate::KeyRef,
+        role: &str,
+    ) -> Result<Option<IssuerKeyCheck>, String> {
+        let Some(reader) = &self.attributes else {
+            return Ok(None);
+        };
+        let evidence = reader
+            .attributes(key)
+            .map_err(|e| format!("reading the attributes of the {role} key: {e}"))?;
+        let verdict = crate::check_issuer_key_policy(&evidence)
+            .map_err(|e| format!("refusing the {role} key: {e}"));
+        Ok(Some((evidence, verdict)))
+    }
+}
+
 /// Why a PIN file was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -379,6 +475,58 @@ pub fn read_pin_file(path: &Path) -> Result<Zeroizing<String>, PinFileError> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+
+    #[test]
+    fn init_options_make_a_backend_config() {
+        let choice = |kind: &str| BackendChoice {
+            kind: kind.into(),
+            ..BackendChoice::default()
+        };
+        let cwd = Path::new("/srv/ca");
+        assert!(matches!(
+            choice("software").config(cwd).unwrap(),
+            KeyBackendConfig::Software { .. }
+        ));
+        let error = BackendChoice {
+            pkcs11_module: Some("/m.so".into()),
+            ..choice("pkcs11")
+        }
+        .config(cwd)
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("--pkcs11-token"), "{error}");
+        let config = BackendChoice {
+            pkcs11_module: Some("m.so".into()),
+            pkcs11_token: Some("T".into()),
+            pkcs11_pin_file: Some("pin".into()),
+            ..choice("pkcs11")
+        }
+        .config(cwd)
+        .unwrap();
+        let KeyBackendConfig::Pkcs11 {
+            pin_file, module, ..
+        } = &config
+        else {
+            panic!("{config:?}");
+        };
+        assert_eq!(pin_file.as_deref(), Some(Path::new("/srv/ca/pin")));
+        assert_eq!(module, Path::new("/srv/ca/m.so"));
+        assert!(BackendChoice {
+            pkcs11_module: Some("/m.so".into()),
+            ..choice("software")
+        }
+        .config(cwd)
+        .is_err());
+        let kms = BackendChoice {
+            kms_region: Some("ap-northeast-1".into()),
+            ..choice("awskms")
+        }
+        .config(cwd)
+        .unwrap();
+        assert!(matches!(kms, KeyBackendConfig::Awskms { .. }));
+        assert!(choice("awskms").config(cwd).is_err());
+        assert!(choice("hsm").config(cwd).is_err());
+    }
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
