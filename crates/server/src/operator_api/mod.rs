@@ -191,3 +191,52 @@ fn bound(session: &Session, signed: &SignedRequest) -> Result<(), Outcome> {
         ),
     ))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use shuin_core::{Action, OsRandom, RandomSource};
+
+    fn signed_by(key: &[u8]) -> SignedRequest {
+        #[allow(clippy::disallowed_methods)] // tests stand outside the injected clock
+        let now = std::time::SystemTime::now();
+        let request = shuin_books::console::request_to_sign(
+            Action::Status,
+            serde_json::json!({}),
+            None,
+            "n".into(),
+            now,
+            key,
+        );
+        shuin_books::console::signed(request.canonical_text().unwrap(), b"sig")
+    }
+
+    #[test]
+    fn a_request_must_be_signed_by_the_sessions_key() {
+        let mut theirs = [0u8; 32];
+        OsRandom.fill(&mut theirs).unwrap();
+        let identity = ClientIdentity {
+            name: "alice".into(),
+            key_sha256: shuin_books::request::key_sha256(b"alice's key"),
+            certificate_sha256: "00".repeat(32),
+        };
+        let session = Session::unrecorded(identity, Zone::Remote);
+        assert!(bound(&session, &signed_by(b"alice's key")).is_ok());
+        let refused = bound(&session, &signed_by(&theirs)).unwrap_err();
+        session.count(&refused);
+        assert!(matches!(&refused, Outcome::Refused { code, .. } if code == SESSION_KEY_MISMATCH));
+        session.count(&Outcome::Done {
+            result: serde_json::json!({}),
+        });
+        let tally = session.tally();
+        assert_eq!((tally.actions, tally.refusals), (1, 1));
+        assert_eq!(tally.refusal_codes[SESSION_KEY_MISMATCH], 1);
+        // What does not parse is left to the gate, which refuses and ledgers it.
+        let garbage = SignedRequest {
+            request: "{".into(),
+            signature: String::new(),
+        };
+        assert!(bound(&session, &garbage).is_ok());
+    }
+}

@@ -69,7 +69,26 @@ impl Session {
         }
     }
 
-    fn tally(&self) -> SessionTally {
+    /// A session that is in no book, for tests of what uses one.
+    #[cfg(test)]
+    pub(crate) fn unrecorded(identity: ClientIdentity, zone: Zone) -> Session {
+        Session {
+            opening: SessionOpening {
+                operator: identity.name.clone(),
+                key_sha256: identity.key_sha256.clone(),
+                certificate_sha256: identity.certificate_sha256.clone(),
+                zone,
+                peer: "127.0.0.1:1".into(),
+            },
+            identity,
+            opened_seq: 0,
+            opened_at: Instant::now(),
+            tally: Mutex::new(SessionTally::default()),
+        }
+    }
+
+    /// The counts so far.
+    pub fn tally(&self) -> SessionTally {
         self.tally.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
