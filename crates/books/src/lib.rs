@@ -14,6 +14,7 @@ pub mod gate;
 pub use shuin_ledger::operator_certificate;
 pub mod organisation;
 pub mod retention;
+pub mod sessions;
 /// Signed operator requests (the format lives in `shuin-ledger`, whose offline verifier
 /// re-checks them).
 pub use shuin_ledger::operator_request as request;

@@ -41,9 +41,8 @@ impl shuin_server::admin_socket::Console for Console {
     }
 }
 
-/// Listens on `DIR/admin.sock`. Refuses to start when another server answers there.
-pub(crate) async fn start(instance: &Arc<Instance>) -> Result<AdminSocket> {
-    let path = instance.dir.join(SOCKET);
+/// The console of a served instance: the local socket's, and the operator listeners'.
+pub(crate) fn console(instance: &Arc<Instance>) -> Arc<Console> {
     let unseal = Arc::new(UnsealDesk {
         seal: instance.seal.clone(),
         ledger: instance.store.clone(),
@@ -56,7 +55,7 @@ pub(crate) async fn start(instance: &Arc<Instance>) -> Result<AdminSocket> {
             clock: instance.state.clock.clone(),
         }),
     });
-    let console = Arc::new(Console {
+    Arc::new(Console {
         dir: instance.dir.clone(),
         config: instance.config.clone(),
         store: instance.store.clone(),
@@ -65,7 +64,13 @@ pub(crate) async fn start(instance: &Arc<Instance>) -> Result<AdminSocket> {
         seal: instance.seal.clone(),
         gate: instance.gate.clone(),
         unseal,
-    });
+    })
+}
+
+/// Listens on `DIR/admin.sock` for `console`. Refuses to start when another server
+/// answers there.
+pub(crate) async fn start(instance: &Arc<Instance>, console: Arc<Console>) -> Result<AdminSocket> {
+    let path = instance.dir.join(SOCKET);
     let socket = shuin_server::admin_socket::start(path.clone(), console)
         .await
         .map_err(|e| msg(e.to_string()))?;

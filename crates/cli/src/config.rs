@@ -94,7 +94,7 @@ impl InstanceConfig {
         self.facility.check().map_err(|e| msg(e.to_string()))?;
         self.retention.check().map_err(|e| msg(e.to_string()))?;
         self.ra.check().map_err(|e| msg(e.to_string()))?;
-        self.server.limits.check().map_err(|e| msg(e.to_string()))?;
+        self.server.check().map_err(|e| msg(e.to_string()))?;
         Ok(())
     }
 

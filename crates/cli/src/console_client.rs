@@ -1,28 +1,59 @@
 //! The CLI as a client of the running server (DESIGN.md section 8): it asks for a nonce,
 //! signs the canonical request with the operator's own key, sends it, and prints the
 //! answer. It never opens the database.
+//!
+//! On the same machine it speaks to the local console socket (`--data DIR` or
+//! `--socket PATH`, the high-security zone). From elsewhere it speaks to an operator
+//! listener (`--server https://HOST:PORT`) over mutual TLS: the server's certificate is
+//! checked against `--server-ca`, and the operator shows `--operator-cert` (the
+//! certificate `operator add --cert-out` wrote at their enrolment), proven with the same
+//! key that signs the request. One command is one connection, so one session.
 
 use crate::admin_socket::{ask, Answer, Request, SOCKET};
 use crate::console::Outcome;
 use crate::failure::{msg, Context, Result};
-use crate::operator_key::OperatorKeyArgs;
+use crate::operator_key::{OperatorKeyArgs, TlsKey};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use serde_json::Value;
 use shuin_books::console;
+use shuin_books::SignedRequest;
 use shuin_core::{Action, Clock, SystemClock};
-use std::path::PathBuf;
+use shuin_keys::Signer;
+use shuin_server::operator_api::client::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// How to reach the server and who is asking.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ConsoleArgs {
     /// The instance directory; its local console socket DIR/admin.sock is used.
-    #[arg(long, value_name = "DIR", required_unless_present = "socket")]
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["socket", "server"])]
     pub(crate) data: Option<PathBuf>,
     /// The server's local console socket (instead of --data).
     #[arg(long, value_name = "PATH", conflicts_with = "data")]
     pub(crate) socket: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) key: OperatorKeyArgs,
+    #[command(flatten)]
+    pub(crate) network: NetworkArgs,
+}
+
+/// An operator listener of the server, reached over mutual TLS.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct NetworkArgs {
+    /// An operator listener of the server, `https://HOST:PORT` (instead of --data or
+    /// --socket); its zone (secure, remote) decides what may be done there.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["data", "socket"], requires_all = ["server_ca", "operator_cert"])]
+    pub(crate) server: Option<String>,
+    /// The trust anchor of the listener's TLS certificate (PEM).
+    #[arg(long, value_name = "PEM", requires = "server")]
+    pub(crate) server_ca: Option<PathBuf>,
+    /// The operator's certificate from the operator CA (PEM, as `operator add
+    /// --cert-out` wrote it), for --operator-key.
+    #[arg(long, value_name = "PEM", requires = "server")]
+    pub(crate) operator_cert: Option<PathBuf>,
 }
 
 impl ConsoleArgs {
@@ -30,7 +61,7 @@ impl ConsoleArgs {
         match (&self.socket, &self.data) {
             (Some(socket), _) => Ok(socket.clone()),
             (None, Some(data)) => Ok(data.join(SOCKET)),
-            (None, None) => Err(msg("give --data DIR or --socket PATH")),
+            (None, None) => Err(msg("give --data DIR, --socket PATH or --server URL")),
         }
     }
 }
@@ -44,34 +75,151 @@ pub(crate) async fn call(
     params: Value,
     attachment: Option<Zeroizing<String>>,
 ) -> Result<Value> {
-    let socket = args.socket_path()?;
     let signer = args.key.signer()?;
-    let nonce = match ask(&socket, &Request::Nonce).await? {
+    let unsigned = Unsigned {
+        action,
+        params,
+        attachment,
+    };
+    let outcome = match &args.network.server {
+        Some(url) => over_network(&args.network, url, signer, unsigned).await?,
+        None => on_socket(&args.socket_path()?, signer.as_ref(), unsigned).await?,
+    };
+    match outcome {
+        Outcome::Done { result } => Ok(result),
+        refused => Err(msg(refused.to_string())),
+    }
+}
+
+/// A request before its nonce and signature.
+struct Unsigned {
+    action: Action,
+    params: Value,
+    attachment: Option<Zeroizing<String>>,
+}
+
+impl Unsigned {
+    /// The request signed with `signer` under `nonce`, and its attachment.
+    fn sign(self, signer: &dyn Signer, nonce: String) -> Result<Request> {
+        let request = console::request_to_sign(
+            self.action,
+            self.params,
+            self.attachment.as_ref().map(|text| text.as_str()),
+            nonce,
+            SystemClock.now(),
+            signer.public_key_der(),
+        );
+        let text = request.canonical_text().map_err(|e| msg(e.to_string()))?;
+        let signature = signer
+            .sign(text.as_bytes())
+            .context("signing the request with the operator key")?;
+        let signed: SignedRequest = console::signed(text, &signature);
+        let attachment = self.attachment.map(|s| s.as_str().to_owned());
+        Ok(Request::Signed { signed, attachment })
+    }
+}
+
+/// On the local console socket.
+async fn on_socket(socket: &Path, signer: &dyn Signer, unsigned: Unsigned) -> Result<Outcome> {
+    let nonce = match ask(socket, &Request::Nonce).await? {
         Answer::Nonce { nonce } => nonce,
         Answer::Signed { outcome } => return Err(msg(outcome.to_string())),
         Answer::Error { message } => return Err(msg(message)),
         Answer::Status(_) => return Err(msg("the server answered with its status")),
     };
-    let request = console::request_to_sign(
-        action,
-        params,
-        attachment.as_ref().map(|text| text.as_str()),
-        nonce,
-        SystemClock.now(),
-        signer.public_key_der(),
-    );
-    let text = request.canonical_text().map_err(|e| msg(e.to_string()))?;
-    let signature = signer
-        .sign(text.as_bytes())
-        .context("signing the request with the operator key")?;
-    let signed = console::signed(text, &signature);
-    let attachment = attachment.map(|s| s.as_str().to_owned());
-    match ask(&socket, &Request::Signed { signed, attachment }).await? {
-        Answer::Signed {
-            outcome: Outcome::Done { result },
-        } => Ok(result),
-        Answer::Signed { outcome } => Err(msg(outcome.to_string())),
+    match ask(socket, &unsigned.sign(signer, nonce)?).await? {
+        Answer::Signed { outcome } => Ok(outcome),
         Answer::Error { message } => Err(msg(message)),
         other => Err(msg(format!("unexpected answer: {other:?}"))),
+    }
+}
+
+/// On an operator listener, nonce and request in one session.
+async fn over_network(
+    network: &NetworkArgs,
+    url: &str,
+    signer: Arc<dyn Signer>,
+    unsigned: Unsigned,
+) -> Result<Outcome> {
+    let config = tls_client(network, signer.clone())?;
+    let failed = |e: shuin_server::operator_api::client::ClientError| msg(format!("{url}: {e}"));
+    let mut connection = Connection::open(url, config).await.map_err(failed)?;
+    let nonce = match connection.nonce().await.map_err(failed)? {
+        Ok(nonce) => nonce,
+        Err(outcome) => return Ok(outcome),
+    };
+    let request = unsigned.sign(signer.as_ref(), nonce)?;
+    connection.request(&request).await.map_err(failed)
+}
+
+/// Reads every certificate of a PEM file.
+fn certificates(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let context = || format!("{what} {}", path.display());
+    let found = CertificateDer::pem_file_iter(path)
+        .map_err(|e| msg(format!("{}: {e}", context())))?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| msg(format!("{}: {e}", context())))?;
+    if found.is_empty() {
+        return Err(msg(format!("{}: no CERTIFICATE in the file", context())));
+    }
+    Ok(found)
+}
+
+/// The TLS client: the listener's certificate checked against `--server-ca`, and the
+/// operator's certificate with their key.
+fn tls_client(network: &NetworkArgs, signer: Arc<dyn Signer>) -> Result<Arc<rustls::ClientConfig>> {
+    let (Some(server_ca), Some(operator_cert)) = (&network.server_ca, &network.operator_cert)
+    else {
+        return Err(msg(
+            "--server needs --server-ca PEM and --operator-cert PEM",
+        ));
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for anchor in certificates(server_ca, "--server-ca")? {
+        roots
+            .add(anchor)
+            .map_err(|e| msg(format!("--server-ca {}: {e}", server_ca.display())))?;
+    }
+    let chain = certificates(operator_cert, "--operator-cert")?;
+    let facts = shuin_books::operator_certificate::facts(chain[0].as_ref())
+        .map_err(|e| msg(format!("--operator-cert {}: {e}", operator_cert.display())))?;
+    if facts.spki_der != signer.public_key_der() {
+        return Err(msg(format!(
+            "--operator-cert {} is not the certificate of --operator-key (another key)",
+            operator_cert.display()
+        )));
+    }
+    let key = TlsKey::new(signer)?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider);
+    let builder = if key.tls12_only() {
+        builder.with_protocol_versions(&[&rustls::version::TLS12])
+    } else {
+        builder.with_safe_default_protocol_versions()
+    }
+    .map_err(|e| msg(format!("TLS: {e}")))?;
+    let certified = Arc::new(rustls::sign::CertifiedKey::new(chain, Arc::new(key)));
+    let mut config = builder
+        .with_root_certificates(roots)
+        .with_client_cert_resolver(Arc::new(OperatorCertificate(certified)));
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The operator's certificate, shown to every operator listener that asks.
+#[derive(Debug)]
+struct OperatorCertificate(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for OperatorCertificate {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
     }
 }

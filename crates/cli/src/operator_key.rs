@@ -62,3 +62,85 @@ impl OperatorKeyArgs {
         personal::open_pkcs11(module, &uri, pin, "operator").map_err(|e| msg(e.to_string()))
     }
 }
+
+/// The operator's key as the key of their TLS client certificate: the handshake is
+/// signed by the same key as the requests (on their token, or in a development key
+/// file). ECDSA P-256 and P-384 work with TLS 1.3 and 1.2; an RSA key (PKCS#1 v1.5)
+/// only with TLS 1.2, which [`TlsKey::tls12_only`] tells the caller.
+#[derive(Debug)]
+pub(crate) struct TlsKey {
+    signer: Arc<dyn Signer>,
+    scheme: rustls::SignatureScheme,
+}
+
+impl TlsKey {
+    pub(crate) fn new(signer: Arc<dyn Signer>) -> Result<TlsKey> {
+        use shuin_core::SignatureAlgorithm as A;
+        let scheme = match signer.algorithm() {
+            A::EcdsaP256Sha256 => rustls::SignatureScheme::ECDSA_NISTP256_SHA256,
+            A::EcdsaP384Sha384 => rustls::SignatureScheme::ECDSA_NISTP384_SHA384,
+            A::RsaPkcs1Sha256 => rustls::SignatureScheme::RSA_PKCS1_SHA256,
+            other => {
+                return Err(msg(format!(
+                    "--operator-key: a {other:?} key cannot sign a TLS handshake"
+                )))
+            }
+        };
+        Ok(TlsKey { signer, scheme })
+    }
+
+    /// Whether only TLS 1.2 can use this key (RSA PKCS#1 v1.5 signs no TLS 1.3
+    /// handshake).
+    pub(crate) fn tls12_only(&self) -> bool {
+        self.scheme == rustls::SignatureScheme::RSA_PKCS1_SHA256
+    }
+}
+
+impl rustls::sign::SigningKey for TlsKey {
+    fn choose_scheme(
+        &self,
+        offered: &[rustls::SignatureScheme],
+    ) -> Option<Box<dyn rustls::sign::Signer>> {
+        if !offered.contains(&self.scheme) {
+            return None;
+        }
+        let signer: Box<dyn rustls::sign::Signer> = Box::new(TlsSignature {
+            signer: self.signer.clone(),
+            scheme: self.scheme,
+        });
+        Some(signer)
+    }
+
+    fn public_key(&self) -> Option<rustls::pki_types::SubjectPublicKeyInfoDer<'_>> {
+        Some(self.signer.public_key_der().into())
+    }
+
+    fn algorithm(&self) -> rustls::SignatureAlgorithm {
+        if self.tls12_only() {
+            rustls::SignatureAlgorithm::RSA
+        } else {
+            rustls::SignatureAlgorithm::ECDSA
+        }
+    }
+}
+
+/// One handshake signature by the operator's key.
+#[derive(Debug)]
+struct TlsSignature {
+    signer: Arc<dyn Signer>,
+    scheme: rustls::SignatureScheme,
+}
+
+impl rustls::sign::Signer for TlsSignature {
+    fn sign(&self, message: &[u8]) -> std::result::Result<Vec<u8>, rustls::Error> {
+        self.signer.sign(message).map_err(|e| {
+            rustls::Error::General(format!(
+                "the operator key could not sign the TLS handshake: {e}"
+            ))
+        })
+    }
+
+    fn scheme(&self) -> rustls::SignatureScheme {
+        self.scheme
+    }
+}

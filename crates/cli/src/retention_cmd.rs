@@ -55,6 +55,7 @@ impl PurgeConsole {
                 pkcs11_module: self.pkcs11_module.clone(),
                 pin_file: self.pin_file.clone(),
             },
+            network: Default::default(),
         })
     }
 }

@@ -1,5 +1,6 @@
 //! Listeners bound to zones (`[[server.listeners]]`): each listener has only its zone's
-//! routes; any other route answers 404 there, not 403.
+//! routes; any other route answers 404 there, not 403. (The secure and remote zones need
+//! TLS: e2e_operator_tls covers them.)
 
 // Helpers below #[test] functions panic on broken fixtures by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -26,11 +27,10 @@ fn each_zone_listener_has_only_its_routes() {
         &["--key-backend".into(), "software".into()],
         vec![],
     );
-    let (front, repository, remote) = (port(), port(), port());
+    let (front, repository) = (port(), port());
     instance.append_config(&format!(
         "\n[[server.listeners]]\nlisten = \"127.0.0.1:{front}\"\nzone = \"front\"\n\
-         \n[[server.listeners]]\nlisten = \"127.0.0.1:{repository}\"\nzone = \"repository\"\n\
-         \n[[server.listeners]]\nlisten = \"127.0.0.1:{remote}\"\nzone = \"remote\"\n"
+         \n[[server.listeners]]\nlisten = \"127.0.0.1:{repository}\"\nzone = \"repository\"\n"
     ));
     // `serve --listen` adds the all-in-one listener the test helper waits on.
     instance.serve();
@@ -45,22 +45,13 @@ fn each_zone_listener_has_only_its_routes() {
     assert_eq!(get(&url(repository, "/repository/ca.crt")).0, 200);
     assert_eq!(get(&url(repository, "/repository/ca.crl")).0, 200);
     assert_eq!(challenge(repository), 404);
-    // Remote: monitoring and the auditors' read-only ledger; never an applicant route,
-    // nor the access-control system's entry/exit push.
-    assert_ne!(get(&url(remote, "/ledger/v1/checkpoint")).0, 404);
-    assert_eq!(challenge(remote), 404);
-    assert_eq!(get(&url(remote, "/repository/ca.crt")).0, 404);
+    // No operator API on listeners without client certificates.
     assert_eq!(
-        post(
-            &url(remote, "/ledger/v1/access-events"),
-            "application/json",
-            b"{}"
-        )
-        .0,
+        post(&url(front, "/operator/v1/nonce"), "application/json", b"").0,
         404
     );
     // Health everywhere.
-    for port in [front, repository, remote] {
+    for port in [front, repository] {
         assert_eq!(get(&url(port, "/healthz")).0, 200);
     }
     // The all-in-one listener still has every route.

@@ -30,8 +30,57 @@ pub struct ListenerSection {
     /// The address.
     pub listen: String,
     /// The zone whose routes it serves (`front`, `repository`, `secure`, `remote`,
-    /// `all_in_one`).
+    /// `all_in_one`). There is no `high_security` listener: the high-security terminal
+    /// is the local console (`DIR/admin.sock`), the only place of issuer-key actions.
     pub zone: crate::zones::ListenerZone,
+    /// `tls = { certificate = "PEM", key = "PEM" }` (paths relative to the instance
+    /// directory); plain HTTP without it (zones `front`, `repository`, `all_in_one`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::tls::TlsSection>,
+    /// Who may connect: `none` (default) or `operator` (operator certificates, mutual
+    /// TLS; the operator API exists only there). `peer` is reserved for the split
+    /// deployment and refused for now.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub client_auth: crate::tls::ClientAuth,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+/// A listener that cannot be served as configured.
+#[derive(Debug, thiserror::Error)]
+#[error("server.listeners[{index}] ({listen}): {reason}")]
+pub struct ListenerError {
+    index: usize,
+    listen: String,
+    reason: &'static str,
+}
+
+impl ListenerSection {
+    /// An all-in-one plain-HTTP listener on `listen`.
+    fn all_in_one(listen: &str) -> ListenerSection {
+        ListenerSection {
+            listen: listen.to_owned(),
+            zone: crate::zones::ListenerZone::AllInOne,
+            tls: None,
+            client_auth: crate::tls::ClientAuth::None,
+        }
+    }
+
+    /// Why this listener cannot be served, if it cannot.
+    fn problem(&self) -> Option<&'static str> {
+        use crate::tls::ClientAuth;
+        use crate::zones::ListenerZone as Z;
+        match (self.client_auth, self.zone, &self.tls) {
+            (ClientAuth::Peer, ..) => Some("client_auth = \"peer\" (certificates of shuin nodes, for the split deployment) is not available yet; use \"none\" or \"operator\""),
+            (ClientAuth::Operator, _, None) => Some("client_auth = \"operator\" needs tls = { certificate = \"PEM\", key = \"PEM\" }"),
+            (ClientAuth::Operator, Z::Secure | Z::Remote, Some(_)) => None,
+            (ClientAuth::Operator, ..) => Some("an operator listener serves the secure or the remote zone; issuer-key actions stay on the local console (DIR/admin.sock)"),
+            (ClientAuth::None, Z::Secure | Z::Remote, None) => Some("the secure and remote zones carry operators' and auditors' traffic: give tls = { certificate = \"PEM\", key = \"PEM\" }"),
+            (ClientAuth::None, ..) => None,
+        }
+    }
 }
 
 impl ServerSection {
@@ -40,17 +89,27 @@ impl ServerSection {
     pub fn listeners(&self, listen_override: Option<&str>) -> Vec<ListenerSection> {
         let mut out = self.listeners.clone();
         if let Some(address) = listen_override {
-            out.push(ListenerSection {
-                listen: address.to_owned(),
-                zone: crate::zones::ListenerZone::AllInOne,
-            });
+            out.push(ListenerSection::all_in_one(address));
         } else if out.is_empty() {
-            out.push(ListenerSection {
-                listen: self.listen.clone(),
-                zone: crate::zones::ListenerZone::AllInOne,
-            });
+            out.push(ListenerSection::all_in_one(&self.listen));
         }
         out
+    }
+
+    /// Refuses listeners that cannot be served as configured, and limits that would
+    /// stop the server from serving at all.
+    pub fn check(&self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.limits.check()?;
+        for (index, listener) in self.listeners.iter().enumerate() {
+            if let Some(reason) = listener.problem() {
+                return Err(Box::new(ListenerError {
+                    index,
+                    listen: listener.listen.clone(),
+                    reason,
+                }));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -80,6 +139,8 @@ pub struct LimitsSection {
     pub body_read_timeout_seconds: u64,
     /// Bytes of a request's head at most.
     pub max_header_bytes: usize,
+    /// Seconds a client has to complete the TLS handshake.
+    pub tls_handshake_timeout_seconds: u64,
     /// Applicant writes (challenges, applications, revocations, enrolments) one client
     /// address may make at once...
     pub applicant_burst: f64,
@@ -96,6 +157,7 @@ impl Default for LimitsSection {
             header_read_timeout_seconds: serving.header_read_timeout.as_secs(),
             body_read_timeout_seconds: serving.body_read_timeout.as_secs(),
             max_header_bytes: serving.max_header_bytes,
+            tls_handshake_timeout_seconds: serving.handshake_timeout.as_secs(),
             applicant_burst: rate.burst,
             applicant_per_second: rate.per_second,
         }
@@ -121,7 +183,10 @@ impl LimitsSection {
         if self.max_connections < 16 {
             return refuse("max_connections", "at least 16");
         }
-        if self.header_read_timeout_seconds == 0 || self.body_read_timeout_seconds == 0 {
+        if self.header_read_timeout_seconds == 0
+            || self.body_read_timeout_seconds == 0
+            || self.tls_handshake_timeout_seconds == 0
+        {
             return refuse("*_timeout_seconds", "at least 1 second");
         }
         if self.max_header_bytes < 8192 {
@@ -143,6 +208,7 @@ impl LimitsSection {
             header_read_timeout: Duration::from_secs(self.header_read_timeout_seconds),
             body_read_timeout: Duration::from_secs(self.body_read_timeout_seconds),
             max_header_bytes: self.max_header_bytes,
+            handshake_timeout: Duration::from_secs(self.tls_handshake_timeout_seconds),
             ..Limits::default()
         }
     }
@@ -154,5 +220,65 @@ impl LimitsSection {
             per_second: self.applicant_per_second,
             ..RateLimits::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(text: &str) -> Result<ServerSection, String> {
+        let section: ServerSection = toml::from_str(text).map_err(|e| e.to_string())?;
+        section.check().map_err(|e| e.to_string())?;
+        Ok(section)
+    }
+
+    const TLS: &str = "tls = { certificate = \"tls/cert.pem\", key = \"tls/key.pem\" }";
+
+    #[test]
+    fn operator_listeners_need_tls_and_an_operator_zone() {
+        let ok = parsed(&format!(
+            "[[listeners]]\nlisten = \"127.0.0.1:1\"\nzone = \"secure\"\nclient_auth = \"operator\"\n{TLS}\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            ok.listeners[0].client_auth,
+            crate::tls::ClientAuth::Operator
+        );
+        let cases = [
+            ("secure", "client_auth = \"operator\"", "needs tls"),
+            (
+                "front",
+                &format!("client_auth = \"operator\"\n{TLS}"),
+                "secure or the remote zone",
+            ),
+            (
+                "all_in_one",
+                &format!("client_auth = \"operator\"\n{TLS}"),
+                "secure or the remote zone",
+            ),
+            (
+                "remote",
+                &format!("client_auth = \"peer\"\n{TLS}"),
+                "not available yet",
+            ),
+            ("remote", "", "give tls"),
+            ("secure", "", "give tls"),
+        ];
+        for (zone, rest, expected) in cases {
+            let text =
+                format!("[[listeners]]\nlisten = \"127.0.0.1:1\"\nzone = \"{zone}\"\n{rest}\n");
+            let error = parsed(&text).unwrap_err();
+            assert!(error.contains(expected), "{zone} {rest}: {error}");
+        }
+        let unknown =
+            parsed("[[listeners]]\nlisten = \"x\"\nzone = \"high_security\"\n").unwrap_err();
+        assert!(unknown.contains("unknown variant"), "{unknown}");
+        let mode =
+            parsed("[[listeners]]\nlisten = \"x\"\nzone = \"front\"\nclient_auth = \"anyone\"\n")
+                .unwrap_err();
+        assert!(mode.contains("unknown variant"), "{mode}");
+        // Plain HTTP stays for the public zones.
+        parsed("[[listeners]]\nlisten = \"x\"\nzone = \"repository\"\n").unwrap();
     }
 }

@@ -8,10 +8,12 @@ mod applicant;
 pub mod config;
 mod ledger;
 mod ocsp;
+pub mod operator_api;
 mod problem;
 pub mod rate_limit;
 mod repository;
 pub mod serving;
+pub mod tls;
 pub mod zones;
 
 use axum::Router;

@@ -113,3 +113,20 @@ fn getrandom_id(buf: &mut [u8]) -> Result<(), shuin_core::random::RandomError> {
 pub(crate) async fn not_found() -> Response {
     problem(ReasonCode::NotFound, "no such resource")
 }
+
+/// A problem response for an operator request, with the gate's or the action's stable
+/// code (`zone_refused`, `role_missing`, `session_key_mismatch`, ...).
+pub(crate) fn operator_problem(status: StatusCode, code: &str, detail: &str) -> Response {
+    let body = serde_json::json!({
+        "type": format!("urn:shuin:problem:{code}"),
+        "code": code,
+        "title": "Operator request refused / 操作は受け付けられません",
+        "detail": detail,
+    });
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}

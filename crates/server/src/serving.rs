@@ -7,22 +7,30 @@
 //! - a cap on open connections: past it, a new connection is closed at once rather than
 //!   left in the backlog, and the refusals are counted and logged at most once a
 //!   second;
-//! - a cap on the request head's size.
+//! - a cap on the request head's size;
+//! - on TLS listeners, a handshake timeout (a client that stalls the handshake holds a
+//!   connection slot only that long).
+//!
+//! On operator listeners every connection is a session (`crate::operator_api`): its
+//! opening is recorded before anything is served, and its closing once it ends.
 //!
 //! The process's open-file limit should be raised to its hard limit at start (the
 //! binary does), and the connection cap kept below it.
 
+use crate::operator_api::{ClientIdentity, Session, Sessions};
+use crate::tls::ListenerTls;
 use axum::extract::connect_info::ConnectInfo;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
 /// The limits of one listener.
@@ -37,6 +45,8 @@ pub struct Limits {
     pub body_read_timeout: Duration,
     /// The largest request head (start line and headers), in bytes.
     pub max_header_bytes: usize,
+    /// The time a client has to complete the TLS handshake.
+    pub handshake_timeout: Duration,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
 }
@@ -48,6 +58,7 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
+            handshake_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -74,18 +85,54 @@ impl Refusals {
     }
 }
 
+/// How a listener's connections are carried.
+#[derive(Clone)]
+pub enum Transport {
+    /// Plain HTTP.
+    Plain,
+    /// HTTPS without client certificates.
+    Tls(Arc<ListenerTls>),
+    /// HTTPS with operator certificates: each connection is a session, recorded in the
+    /// books before it serves anything.
+    Operators(Arc<ListenerTls>, Arc<Sessions>),
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::Plain => "Plain",
+            Transport::Tls(_) => "Tls",
+            Transport::Operators(..) => "Operators",
+        })
+    }
+}
+
+/// What every connection of a listener shares.
+struct Shared {
+    router: Router,
+    limits: Limits,
+    transport: Transport,
+}
+
 /// Serves `router` on `listener` under `limits` until `shutdown` completes, then waits
-/// up to `limits.shutdown_grace` for requests in flight. Handlers can read the peer's
-/// address as `ConnectInfo<SocketAddr>`.
+/// up to `limits.shutdown_grace` for requests in flight (and for the sessions' closing
+/// entries). Handlers can read the peer's address as `ConnectInfo<SocketAddr>`, and on
+/// operator listeners the session as `Extension<Arc<Session>>`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    transport: Transport,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
         limits.body_read_timeout,
     ));
+    let shared = Arc::new(Shared {
+        router,
+        limits,
+        transport,
+    });
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let refusals = Refusals::default();
     let graceful = GracefulShutdown::new();
@@ -108,24 +155,10 @@ pub async fn serve(
             refusals.refused();
             continue;
         };
-        let service = hyper_util::service::TowerToHyperService::new(router.clone().map_request(
-            move |mut request: axum::extract::Request<_>| {
-                request
-                    .extensions_mut()
-                    .insert(ConnectInfo::<SocketAddr>(peer));
-                request
-            },
-        ));
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .max_buf_size(limits.max_header_bytes.max(8192))
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        let shared = shared.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(%peer, error = %e, "connection ended");
-            }
+            connection(shared, stream, peer, watcher).await;
             drop(slot);
         });
     }
@@ -136,5 +169,104 @@ pub async fn serve(
             tracing::warn!("shutdown grace period over: closing connections still open");
         }
     }
+    // Sessions still write their closing entries: wait for every slot to come back.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _: Result<Result<OwnedSemaphorePermit, _>, _> =
+        tokio::time::timeout(limits.shutdown_grace, slots.acquire_many_owned(all)).await;
     Ok(())
+}
+
+/// One accepted connection, on its transport.
+async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, watcher: Watcher) {
+    let tls = match &shared.transport {
+        Transport::Plain => {
+            http(&shared, TokioIo::new(stream), peer, None, watcher).await;
+            return;
+        }
+        Transport::Tls(tls) | Transport::Operators(tls, _) => tls,
+    };
+    let Some(config) = tls.current() else {
+        tracing::warn!(%peer, "operator listener: no operator CRL yet; the connection is refused");
+        return;
+    };
+    let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+    let stream = match tokio::time::timeout(shared.limits.handshake_timeout, handshake).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::info!(%peer, error = %e, "TLS handshake refused");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(%peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    let Transport::Operators(_, sessions) = &shared.transport else {
+        http(&shared, TokioIo::new(stream), peer, None, watcher).await;
+        return;
+    };
+    let identity = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .map(|certificate| ClientIdentity::of(certificate.as_ref()));
+    let identity = match identity {
+        Some(Ok(identity)) => identity,
+        Some(Err(e)) => {
+            tracing::warn!(%peer, error = %e, "operator certificate unreadable; connection refused");
+            return;
+        }
+        None => {
+            tracing::warn!(%peer, "no operator certificate; connection refused");
+            return;
+        }
+    };
+    // Record before effect: no session entry, no session.
+    let session = match sessions.open(identity, peer).await {
+        Ok(session) => session,
+        Err(e) => {
+            tracing::error!(%peer, error = %e, "the session could not be recorded; connection refused");
+            return;
+        }
+    };
+    http(
+        &shared,
+        TokioIo::new(stream),
+        peer,
+        Some(session.clone()),
+        watcher,
+    )
+    .await;
+    sessions.close(&session).await;
+}
+
+/// Serves HTTP/1.1 on `io` until the client goes or the server shuts down.
+async fn http<I>(
+    shared: &Shared,
+    io: TokioIo<I>,
+    peer: SocketAddr,
+    session: Option<Arc<Session>>,
+    watcher: Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper_util::service::TowerToHyperService::new(shared.router.clone().map_request(
+        move |mut request: axum::extract::Request<_>| {
+            let extensions = request.extensions_mut();
+            extensions.insert(ConnectInfo::<SocketAddr>(peer));
+            if let Some(session) = &session {
+                extensions.insert(session.clone());
+            }
+            request
+        },
+    ));
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.limits.header_read_timeout)
+        .max_buf_size(shared.limits.max_header_bytes.max(8192))
+        .serve_connection(io, service);
+    if let Err(e) = watcher.watch(connection).await {
+        tracing::debug!(%peer, error = %e, "connection ended");
+    }
 }

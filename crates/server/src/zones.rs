@@ -3,6 +3,7 @@
 //! answers 404, not 403. The all-in-one listener (one process, one address, as in
 //! development) has every route.
 
+use crate::operator_api::{self, OperatorConsole};
 use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::{access_events, applicant, ledger, ocsp, problem, repository, AppState};
 use axum::Router;
@@ -28,8 +29,40 @@ pub enum ListenerZone {
 }
 
 impl ListenerZone {
+    /// The zone of the facility map an operator on this listener acts from (`None` for
+    /// the all-in-one listener, which serves no operator).
+    pub fn operator_zone(self) -> Option<shuin_core::Zone> {
+        match self {
+            ListenerZone::AllInOne => None,
+            ListenerZone::Front => Some(shuin_core::Zone::Front),
+            ListenerZone::Repository => Some(shuin_core::Zone::Repository),
+            ListenerZone::Secure => Some(shuin_core::Zone::Secure),
+            ListenerZone::Remote => Some(shuin_core::Zone::Remote),
+        }
+    }
+
     /// The routes of this zone, with the applicant writes admitted under `limits`.
     pub fn router(self, state: AppState, limits: RateLimits) -> Router {
+        self.routes(state, limits, None)
+    }
+
+    /// The routes of this zone and the operator API (`/operator/v1/*`) served by
+    /// `console` with this listener's zone (an operator listener).
+    pub fn operator_router(
+        self,
+        state: AppState,
+        limits: RateLimits,
+        console: Arc<dyn OperatorConsole>,
+    ) -> Router {
+        self.routes(state, limits, Some(console))
+    }
+
+    fn routes(
+        self,
+        state: AppState,
+        limits: RateLimits,
+        console: Option<Arc<dyn OperatorConsole>>,
+    ) -> Router {
         let applicant = || {
             let limiter = Arc::new(RateLimiter::new(limits));
             applicant::routes(limiter, state.clock.clone())
@@ -46,9 +79,12 @@ impl ListenerZone {
             ListenerZone::Secure => access_events::routes().merge(ledger::routes()),
             ListenerZone::Remote => ledger::routes(),
         };
-        routes
+        let mut routes = routes
             .route("/healthz", axum::routing::get(|| async { "ok\n" }))
-            .fallback(problem::not_found)
-            .with_state(state)
+            .with_state(state);
+        if let (Some(console), Some(zone)) = (console, self.operator_zone()) {
+            routes = routes.merge(operator_api::routes(console, zone));
+        }
+        routes.fallback(problem::not_found)
     }
 }

@@ -6,7 +6,7 @@
 
 use axum::routing::{get, post};
 use axum::Router;
-use shuin_server::serving::{serve, Limits};
+use shuin_server::serving::{serve, Limits, Transport};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,6 +18,7 @@ fn limits() -> Limits {
         header_read_timeout: Duration::from_millis(400),
         body_read_timeout: Duration::from_millis(400),
         max_header_bytes: 16 * 1024,
+        handshake_timeout: Duration::from_millis(400),
         shutdown_grace: Duration::from_secs(1),
     }
 }
@@ -31,7 +32,13 @@ async fn start() -> SocketAddr {
             "/echo",
             post(|body: axum::body::Bytes| async move { body.len().to_string() }),
         );
-    tokio::spawn(serve(listener, router, limits(), std::future::pending()));
+    tokio::spawn(serve(
+        listener,
+        router,
+        limits(),
+        Transport::Plain,
+        std::future::pending(),
+    ));
     address
 }
 

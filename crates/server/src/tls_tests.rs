@@ -1,0 +1,289 @@
+//! The operator listener's verifier, handshake by handshake over in-memory streams: a
+//! certificate from the operator CA is accepted; no certificate, another CA's, and,
+//! once the new CRL is picked up, a revoked one are refused at the handshake.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use der::{Decode, Encode};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use shuin_core::issuance::{CaProfile, IssuerIdentity};
+use shuin_core::x509::crl::{assemble_crl, CrlTemplate, RevokedEntry};
+use shuin_core::x509::name::NameBuilder;
+use shuin_core::{OsRandom, Serial};
+use shuin_keys::{KeySpec, Signer, SoftwareSigner};
+use std::time::SystemTime;
+
+fn now() -> SystemTime {
+    #[allow(clippy::disallowed_methods)] // tests stand outside the injected clock
+    SystemTime::now()
+}
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// A CA (or a self-signed listener) and its key.
+struct Ca {
+    signer: SoftwareSigner,
+    pkcs8: Vec<u8>,
+    der: Vec<u8>,
+    identity: IssuerIdentity,
+}
+
+fn spki(signer: &SoftwareSigner) -> spki::SubjectPublicKeyInfoOwned {
+    spki::SubjectPublicKeyInfoOwned::from_der(signer.public_key_der()).unwrap()
+}
+
+fn sign_certificate(
+    issuer: &SoftwareSigner,
+    template: &shuin_core::x509::CertificateTemplate,
+) -> Vec<u8> {
+    let tbs = template.to_tbs(issuer.algorithm()).unwrap();
+    let signature = issuer
+        .sign(&shuin_core::x509::template::tbs_der(&tbs).unwrap())
+        .unwrap();
+    shuin_core::x509::assemble_certificate(tbs, &signature)
+        .unwrap()
+        .to_der()
+        .unwrap()
+}
+
+fn ca(name: &str) -> Ca {
+    let (signer, pkcs8) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
+    let subject = NameBuilder::new().common_name(name).unwrap().build();
+    let template = CaProfile::root(
+        subject.clone(),
+        spki(&signer),
+        Serial::random(&OsRandom).unwrap(),
+        now() - DAY,
+        DAY * 30,
+    )
+    .unwrap();
+    let der = sign_certificate(&signer, &template);
+    let identity = IssuerIdentity {
+        name: subject,
+        key_id: shuin_core::x509::extensions::key_identifier(&spki(&signer)),
+    };
+    Ca {
+        signer,
+        pkcs8: pkcs8.to_vec(),
+        der,
+        identity,
+    }
+}
+
+/// An operator's key and certificate from `ca`, with its serial.
+fn operator(ca: &Ca, name: &str) -> (Vec<u8>, Vec<u8>, Serial) {
+    let (signer, pkcs8) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
+    let serial = Serial::random(&OsRandom).unwrap();
+    let template = CaProfile::operator(
+        &ca.identity,
+        name,
+        spki(&signer),
+        serial.clone(),
+        now() - DAY,
+        DAY * 30,
+    )
+    .unwrap();
+    (
+        sign_certificate(&ca.signer, &template),
+        pkcs8.to_vec(),
+        serial,
+    )
+}
+
+fn crl(ca: &Ca, number: u64, revoked: &[&Serial], next_update: SystemTime) -> CrlRecord {
+    let template = CrlTemplate {
+        issuer: ca.identity.name.clone(),
+        issuer_key_id: ca.identity.key_id.clone(),
+        this_update: now() - DAY,
+        next_update,
+        number,
+        entries: revoked
+            .iter()
+            .map(|serial| RevokedEntry {
+                serial: (*serial).clone(),
+                revoked_at: now() - DAY,
+                reason: None,
+                invalidity_date: None,
+            })
+            .collect(),
+    };
+    let tbs = template.to_tbs(ca.signer.algorithm()).unwrap();
+    let signature = ca
+        .signer
+        .sign(&shuin_core::x509::crl::tbs_der(&tbs).unwrap())
+        .unwrap();
+    CrlRecord {
+        scope: "operator-ca".into(),
+        number,
+        this_update: now() - DAY,
+        next_update,
+        der: assemble_crl(tbs, &signature).unwrap().to_der().unwrap(),
+    }
+}
+
+/// Accepts any server certificate: these tests are about the client's.
+#[derive(Debug)]
+struct AnyServer;
+
+impl ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        vec![SignatureScheme::ECDSA_NISTP256_SHA256]
+    }
+}
+
+fn client(certificate: Option<(&[u8], &[u8])>) -> ClientConfig {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyServer));
+    match certificate {
+        Some((der, pkcs8)) => builder
+            .with_client_auth_cert(
+                vec![CertificateDer::from(der.to_vec())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8.to_vec())),
+            )
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    }
+}
+
+/// Whether the listener accepts a handshake from `client`.
+async fn accepts(tls: &ListenerTls, client: ClientConfig) -> bool {
+    let Some(config) = tls.current() else {
+        return false;
+    };
+    let (near, far) = tokio::io::duplex(64 * 1024);
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let name = ServerName::try_from("localhost").unwrap();
+    let client = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        if let Ok(mut stream) = connector.connect(name, near).await {
+            // TLS 1.3: the server's verdict on the client arrives after the client's
+            // handshake is done; read it.
+            let _ = stream.write_all(b"x").await;
+            let _ = stream.read(&mut [0u8; 1]).await;
+        }
+    });
+    let accepted = tokio_rustls::TlsAcceptor::from(config).accept(far).await;
+    let ok = accepted.is_ok();
+    drop(accepted);
+    let _ = client.await;
+    ok
+}
+
+fn listener(operator_ca: &Ca) -> ListenerTls {
+    let server = ca("localhost");
+    let identity = ListenerIdentity {
+        chain: vec![CertificateDer::from(server.der.clone())],
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server.pkcs8.clone())),
+    };
+    let trust = OperatorTrust::new(operator_ca.der.clone()).unwrap();
+    ListenerTls::for_operators(identity, trust)
+}
+
+#[tokio::test]
+async fn operator_certificates_are_checked_at_the_handshake() {
+    let operator_ca = ca("Operator CA");
+    let tls = listener(&operator_ca);
+    let (alice, alice_key, alice_serial) = operator(&operator_ca, "alice");
+    let (bob, bob_key, _) = operator(&operator_ca, "bob");
+    // No CRL yet: nobody gets in.
+    assert!(tls.current().is_none());
+    assert!(!accepts(&tls, client(Some((&alice, &alice_key)))).await);
+
+    assert!(tls
+        .use_crl(&crl(&operator_ca, 1, &[], now() + DAY))
+        .unwrap());
+    assert!(
+        !tls.use_crl(&crl(&operator_ca, 1, &[], now() + DAY))
+            .unwrap(),
+        "same number: kept"
+    );
+    assert!(accepts(&tls, client(Some((&alice, &alice_key)))).await);
+    assert!(accepts(&tls, client(Some((&bob, &bob_key)))).await);
+    // No certificate, or one from another CA.
+    assert!(!accepts(&tls, client(None)).await);
+    let stranger_ca = ca("Operator CA");
+    let (mallory, mallory_key, _) = operator(&stranger_ca, "alice");
+    assert!(!accepts(&tls, client(Some((&mallory, &mallory_key)))).await);
+
+    // Alice is revoked: the next CRL refuses her from the next handshake on, without a
+    // restart; Bob still gets in.
+    assert!(tls
+        .use_crl(&crl(&operator_ca, 2, &[&alice_serial], now() + DAY))
+        .unwrap());
+    assert!(!accepts(&tls, client(Some((&alice, &alice_key)))).await);
+    assert!(accepts(&tls, client(Some((&bob, &bob_key)))).await);
+
+    // A CRL past its nextUpdate refuses everyone (fail closed).
+    assert!(tls
+        .use_crl(&crl(&operator_ca, 3, &[], now() - Duration::from_secs(60)))
+        .unwrap());
+    assert!(!accepts(&tls, client(Some((&bob, &bob_key)))).await);
+}
+
+#[test]
+fn a_listener_key_readable_by_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = ca("localhost");
+    let pem =
+        der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &server.der).unwrap();
+    std::fs::write(dir.path().join("cert.pem"), pem).unwrap();
+    let key =
+        der::pem::encode_string("PRIVATE KEY", der::pem::LineEnding::LF, &server.pkcs8).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key).unwrap();
+    let section = TlsSection {
+        certificate: "cert.pem".into(),
+        key: "key.pem".into(),
+    };
+    std::fs::set_permissions(
+        dir.path().join("key.pem"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let error = ListenerIdentity::load(dir.path(), &section).unwrap_err();
+    assert!(error.to_string().contains("owner only"), "{error}");
+    std::fs::set_permissions(
+        dir.path().join("key.pem"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let identity = ListenerIdentity::load(dir.path(), &section).unwrap();
+    assert!(ListenerTls::open(identity).unwrap().current().is_some());
+    let missing = TlsSection {
+        certificate: "nothing.pem".into(),
+        key: "key.pem".into(),
+    };
+    assert!(ListenerIdentity::load(dir.path(), &missing).is_err());
+}
