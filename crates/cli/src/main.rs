@@ -33,6 +33,7 @@ mod serve;
 mod status_cmd;
 mod testkit_cmd;
 mod watch;
+mod witness_cmd;
 
 use clap::{Parser, Subcommand};
 use failure::{msg, Result};
@@ -159,6 +160,12 @@ enum Command {
         share_file: PathBuf,
         #[arg(long)]
         json: bool,
+    },
+    /// A witness (C2SP tlog-witness) that cosigns a log's checkpoints only when they
+    /// extend the last one it cosigned; run by a third party (docs/ledger.md "Witnesses").
+    Witness {
+        #[command(subcommand)]
+        command: witness_cmd::WitnessCommand,
     },
 }
 
@@ -620,6 +627,7 @@ fn run(cli: Cli) -> Result<()> {
             share_file,
             json,
         } => runtime()?.block_on(revoke_cmd::unseal(&console, &share_file, json)),
+        Command::Witness { command } => witness_cmd::run(command),
         Command::Demo => {
             init_tracing_quiet();
             runtime()?.block_on(demo::run())
