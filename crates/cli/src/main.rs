@@ -333,6 +333,13 @@ enum LedgerCommand {
         /// the export must extend.
         #[arg(long, requires = "export")]
         since_checkpoint: Option<PathBuf>,
+        /// A witness's verifier key, or a file holding it (repeatable): its cosignatures
+        /// on the export's checkpoints are checked, and one checkpoint must be final.
+        #[arg(long = "witness-key", value_name = "VKEY|FILE", requires = "export")]
+        witness_keys: Vec<String>,
+        /// How many of the --witness-key witnesses make a checkpoint final (default: all).
+        #[arg(long, requires = "witness_keys")]
+        quorum: Option<usize>,
         #[arg(long)]
         json: bool,
     },
@@ -566,10 +573,18 @@ fn run(cli: Cli) -> Result<()> {
                     data,
                     export,
                     since_checkpoint,
+                    witness_keys,
+                    quorum,
                     json,
                 } => match (data, export) {
                     (_, Some(export)) => {
-                        ledger_cmd::verify_export(&export, since_checkpoint.as_deref(), json)
+                        let witnesses = witness_cmd::WitnessPolicy::read(&witness_keys, quorum)?;
+                        ledger_cmd::verify_export(
+                            &export,
+                            since_checkpoint.as_deref(),
+                            witnesses.as_ref(),
+                            json,
+                        )
                     }
                     (Some(data), None) => rt.block_on(ledger_cmd::verify(&data, json)),
                     (None, None) => Err(msg("give --data DIR or --export DIR")),
