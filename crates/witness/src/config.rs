@@ -5,7 +5,7 @@
 //! name = "witness.example.jp/w1"
 //!
 //! # One table per log it witnesses: its origin and the verifier keys of its
-//! # checkpoint signatures (as `shuin status` prints the audit key's).
+//! # checkpoint signatures (as a ledger export's manifest.json shows the audit key's).
 //! [[log]]
 //! origin = "ca.example.jp/ledger"
 //! keys = ["ca.example.jp/ledger+1a2b3c4d+AjBZMBMG..."]
