@@ -47,12 +47,21 @@ pub(crate) async fn verify(dir: &Path, json: bool) -> Result<()> {
 }
 
 /// Verifies an export offline, optionally against a checkpoint saved earlier.
-pub(crate) fn verify_export(export: &Path, since: Option<&Path>, json: bool) -> Result<()> {
+pub(crate) fn verify_export(
+    export: &Path,
+    since: Option<&Path>,
+    witnesses: Option<&crate::witness_cmd::WitnessPolicy>,
+    json: bool,
+) -> Result<()> {
     let saved = since
         .map(|path| std::fs::read_to_string(path).context(path.display()))
         .transpose()?;
     let report = shuin_ledger::verify_export(export, saved.as_deref())
         .map_err(|e| failed(json, "ledger export verification", e))?;
+    let cosigned = witnesses
+        .map(|w| w.check(export))
+        .transpose()
+        .map_err(|e| failed(json, "witness cosignatures", e))?;
     if json {
         println!(
             "{}",
@@ -66,6 +75,7 @@ pub(crate) fn verify_export(export: &Path, since: Option<&Path>, json: bool) -> 
                 "audit_key_sha256": report.key_sha256_hex,
                 "since_checkpoint_size": report.since_size,
                 "operator_requests_verified": report.operator_requests,
+                "witnesses": cosigned.as_ref().map(crate::witness_cmd::report_json),
                 "books": {
                     "application": report.counts.application,
                     "revocation": report.counts.revocation,
@@ -90,6 +100,9 @@ pub(crate) fn verify_export(export: &Path, since: Option<&Path>, json: bool) -> 
             "  {} signed operator requests re-checked against their operators' certificates",
             report.operator_requests
         );
+        if let Some(cosigned) = &cosigned {
+            println!("  {}", crate::witness_cmd::report_line(cosigned));
+        }
     }
     Ok(())
 }

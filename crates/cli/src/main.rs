@@ -33,6 +33,7 @@ mod serve;
 mod status_cmd;
 mod testkit_cmd;
 mod watch;
+mod witness_cmd;
 
 use clap::{Parser, Subcommand};
 use failure::{msg, Result};
@@ -159,6 +160,12 @@ enum Command {
         share_file: PathBuf,
         #[arg(long)]
         json: bool,
+    },
+    /// A witness (C2SP tlog-witness) that cosigns a log's checkpoints only when they
+    /// extend the last one it cosigned; run by a third party (docs/ledger.md "Witnesses").
+    Witness {
+        #[command(subcommand)]
+        command: witness_cmd::WitnessCommand,
     },
 }
 
@@ -326,6 +333,13 @@ enum LedgerCommand {
         /// the export must extend.
         #[arg(long, requires = "export")]
         since_checkpoint: Option<PathBuf>,
+        /// A witness's verifier key, or a file holding it (repeatable): its cosignatures
+        /// on the export's checkpoints are checked, and one checkpoint must be final.
+        #[arg(long = "witness-key", value_name = "VKEY|FILE", requires = "export")]
+        witness_keys: Vec<String>,
+        /// How many of the --witness-key witnesses make a checkpoint final (default: all).
+        #[arg(long, requires = "witness_keys")]
+        quorum: Option<usize>,
         #[arg(long)]
         json: bool,
     },
@@ -559,10 +573,18 @@ fn run(cli: Cli) -> Result<()> {
                     data,
                     export,
                     since_checkpoint,
+                    witness_keys,
+                    quorum,
                     json,
                 } => match (data, export) {
                     (_, Some(export)) => {
-                        ledger_cmd::verify_export(&export, since_checkpoint.as_deref(), json)
+                        let witnesses = witness_cmd::WitnessPolicy::read(&witness_keys, quorum)?;
+                        ledger_cmd::verify_export(
+                            &export,
+                            since_checkpoint.as_deref(),
+                            witnesses.as_ref(),
+                            json,
+                        )
                     }
                     (Some(data), None) => rt.block_on(ledger_cmd::verify(&data, json)),
                     (None, None) => Err(msg("give --data DIR or --export DIR")),
@@ -620,6 +642,7 @@ fn run(cli: Cli) -> Result<()> {
             share_file,
             json,
         } => runtime()?.block_on(revoke_cmd::unseal(&console, &share_file, json)),
+        Command::Witness { command } => witness_cmd::run(command),
         Command::Demo => {
             init_tracing_quiet();
             runtime()?.block_on(demo::run())
