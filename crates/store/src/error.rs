@@ -32,4 +32,15 @@ pub enum StoreError {
     /// Stored data does not decode.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database was made by another version of shuin (its schema version differs).
+    #[error(
+        "the database has schema version {found}; this shuin uses version {expected} \
+         (upgrade or downgrade shuin to match, or restore a backup)"
+    )]
+    SchemaVersion {
+        /// The version in the database.
+        found: i64,
+        /// The version this build uses.
+        expected: i64,
+    },
 }

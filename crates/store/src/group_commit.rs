@@ -229,6 +229,7 @@ enum Shared {
     Conflict(crate::ConflictKind),
     NotFound,
     Corrupt(String),
+    SchemaVersion { found: i64, expected: i64 },
     Unavailable(Arc<dyn std::error::Error + Send + Sync>),
 }
 
@@ -238,6 +239,9 @@ impl Shared {
             StoreError::Conflict(kind) => Shared::Conflict(kind),
             StoreError::NotFound => Shared::NotFound,
             StoreError::Corrupt(text) => Shared::Corrupt(text),
+            StoreError::SchemaVersion { found, expected } => {
+                Shared::SchemaVersion { found, expected }
+            }
             StoreError::Unavailable(source) => Shared::Unavailable(Arc::from(source)),
         }
     }
@@ -247,6 +251,10 @@ impl Shared {
             Shared::Conflict(kind) => StoreError::Conflict(*kind),
             Shared::NotFound => StoreError::NotFound,
             Shared::Corrupt(text) => StoreError::Corrupt(text.clone()),
+            Shared::SchemaVersion { found, expected } => StoreError::SchemaVersion {
+                found: *found,
+                expected: *expected,
+            },
             Shared::Unavailable(source) => {
                 StoreError::Unavailable(Box::new(GroupFailed(source.clone())))
             }

@@ -4,7 +4,9 @@
 //! Uniqueness (serials, nonces, certified keys) is enforced by UNIQUE constraints and
 //! surfaces as [`StoreError::Conflict`], never as a check-then-insert race.
 
+pub mod any;
 mod checkpoint_queries;
+pub mod config;
 pub mod conformance;
 mod error;
 mod group_commit;
@@ -17,8 +19,11 @@ mod records;
 pub mod retention;
 pub mod retention_conformance;
 mod rows;
+mod schema;
 pub mod sqlite;
 
+pub use any::AnyStore;
+pub use config::StoreSection;
 pub use error::{ConflictKind, StoreError};
 pub use lifecycle::{
     CertificateFlag, CertificateFlags, NoticeOutbox, NoticeRecord, RegistrationRecord,

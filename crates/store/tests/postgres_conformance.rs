@@ -256,3 +256,174 @@ async fn postgres_group_commit_is_all_or_nothing() {
     let report = shuin_ledger::verify_log(rows.unwrap(), Some(&head)).unwrap();
     assert_eq!(report.size, 200);
 }
+
+/// A reservation of serial `i` for key `key`.
+fn reservation(i: usize, key: &str) -> shuin_store::CertificateRecord {
+    shuin_store::CertificateRecord {
+        serial: shuin_core::Serial::from_hex(&format!("7e{i:04x}")).unwrap(),
+        application_id: format!("app-{i}"),
+        key_fingerprint: key.to_owned(),
+        tbs_sha256: "tbs".into(),
+        state: shuin_store::CertificateState::Reserved,
+        not_before: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        not_after: UNIX_EPOCH + Duration::from_secs(1_900_000_000),
+        der: None,
+    }
+}
+
+/// Two nodes (two pools) on one database: both try to reserve the same 50 serials (each
+/// node with keys of its own), and both race for the same 50 keys (with serials of their
+/// own); meanwhile 100 appenders on each node append to the ledger. Every serial and
+/// every key goes to exactly one node, the loser gets a typed conflict, and the ledger
+/// stays one linear chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_nodes_never_share_a_serial_or_fork_the_ledger() {
+    use shuin_store::{CertificateWriter, ConflictKind, StoreError};
+    let Some(admin) = admin_url() else { return };
+    let db = TestDb::create(&admin).await;
+    let a = PostgresStore::connect(&db.url).await.unwrap();
+    let b = PostgresStore::connect(&db.url).await.unwrap();
+    let time = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let reserve = |store: PostgresStore, node: usize| async move {
+        let mut outcomes = Vec::new();
+        for i in 0..50 {
+            // The same serial on both nodes, a key of this node's own.
+            let same_serial = store
+                .reserve(&reservation(i, &format!("key-{node}-{i}")))
+                .await;
+            // The same key on both nodes, a serial of this node's own.
+            let same_key = store
+                .reserve(&reservation(1000 * (node + 1) + i, &format!("shared-{i}")))
+                .await;
+            outcomes.push((same_serial, same_key));
+        }
+        outcomes
+    };
+    let appends = |store: &PostgresStore, node: usize| -> Vec<_> {
+        (0..100)
+            .map(|task| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut seqs = Vec::new();
+                    for i in 0..3 {
+                        let entry = store.append(draft(node * 10_000 + task * 10 + i), time);
+                        seqs.push(entry.await?.seq);
+                    }
+                    Ok::<_, StoreError>(seqs)
+                })
+            })
+            .collect()
+    };
+    let (appends_a, appends_b) = (appends(&a, 1), appends(&b, 2));
+    let (ra, rb) = tokio::join!(
+        tokio::spawn(reserve(a.clone(), 0)),
+        tokio::spawn(reserve(b.clone(), 1))
+    );
+    let mut seqs = Vec::new();
+    for handle in appends_a.into_iter().chain(appends_b) {
+        seqs.push(handle.await.unwrap());
+    }
+    let rows = a.ledger_rows().await;
+    let head = b.ledger_head().await;
+    a.close().await;
+    b.close().await;
+    db.drop_now().await;
+
+    for (i, (x, y)) in ra.unwrap().into_iter().zip(rb.unwrap()).enumerate() {
+        for (one, other, what) in [(&x.0, &y.0, "serial"), (&x.1, &y.1, "key")] {
+            let won = usize::from(one.is_ok()) + usize::from(other.is_ok());
+            assert_eq!(won, 1, "{what} {i}: {one:?} / {other:?}");
+            let lost = if one.is_ok() { other } else { one };
+            let expected = if what == "serial" {
+                ConflictKind::Serial
+            } else {
+                ConflictKind::Key
+            };
+            assert!(
+                matches!(lost, Err(StoreError::Conflict(kind)) if *kind == expected),
+                "{what} {i}: {lost:?}"
+            );
+        }
+    }
+    let mut seqs: Vec<u64> = seqs.into_iter().flat_map(Result::unwrap).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..600).collect::<Vec<u64>>());
+    let head = head.unwrap().unwrap();
+    assert_eq!(head.size, 600);
+    let report = shuin_ledger::verify_log(rows.unwrap(), Some(&head)).unwrap();
+    assert_eq!(report.size, 600);
+}
+
+/// The binary's store type runs the same suite on PostgreSQL, opened from `[store]`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_store_on_postgres_passes_the_conformance_suite() {
+    let Some(admin) = admin_url() else { return };
+    let db = TestDb::create(&admin).await;
+    let dir = tempfile::tempdir().unwrap();
+    let section = shuin_store::StoreSection::with_url(&db.url);
+    let store = shuin_store::AnyStore::open(&section, dir.path()).await;
+    let result = match &store {
+        Ok(store) => shuin_store::conformance::run(store).await,
+        Err(e) => Err(e.to_string()),
+    };
+    if let Ok(store) = &store {
+        assert_eq!(store.backend(), "postgres");
+        store.close().await;
+    }
+    db.drop_now().await;
+    result.unwrap();
+}
+
+/// A database from another schema version is refused, and left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_another_schema_version() {
+    let Some(admin) = admin_url() else { return };
+    let db = TestDb::create(&admin).await;
+    PostgresStore::connect(&db.url).await.unwrap().close().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .unwrap();
+    sqlx::raw_sql("UPDATE schema_version SET version = 99")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let again = PostgresStore::connect(&db.url).await;
+    let version: i64 = sqlx::query_scalar("SELECT version FROM schema_version")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    db.drop_now().await;
+    let error = again.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            shuin_store::StoreError::SchemaVersion {
+                found: 99,
+                expected: 1
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(version, 99);
+}
+
+/// An unreachable server is a prompt, plain error (no panic, no pool timeout).
+#[tokio::test]
+async fn an_unreachable_server_is_a_clear_error() {
+    // Port 1 on loopback: nothing listens there.
+    let section = shuin_store::StoreSection::with_url("postgres://shuin@127.0.0.1:1/shuin");
+    let started = std::time::Instant::now();
+    let error = shuin_store::AnyStore::open(&section, std::path::Path::new("/nonexistent"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(started.elapsed() < Duration::from_secs(10), "{error}");
+    assert!(
+        error.contains("postgres://shuin@127.0.0.1:1/shuin"),
+        "{error}"
+    );
+    assert!(error.to_lowercase().contains("refused"), "{error}");
+}

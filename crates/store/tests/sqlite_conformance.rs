@@ -122,3 +122,49 @@ async fn a_failed_group_commit_fails_every_caller() {
     let report = shuin_ledger::verify_log(store.ledger_rows().await.unwrap(), Some(&head)).unwrap();
     assert_eq!(report.size, 2);
 }
+
+/// The binary's store type, opened from `[store]` (the default URL), runs the suite, and
+/// a new database file is owner-only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_store_on_sqlite_passes_the_conformance_suite() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = shuin_store::AnyStore::open(&shuin_store::StoreSection::default(), dir.path())
+        .await
+        .unwrap();
+    assert_eq!(store.backend(), "sqlite");
+    shuin_store::conformance::run(&store).await.unwrap();
+    let mode = std::fs::metadata(dir.path().join("shuin.db"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+/// A database file from another schema version is refused, and left as it was.
+#[tokio::test]
+async fn sqlite_refuses_another_schema_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shuin.db");
+    SqliteStore::open(&path).await.unwrap().close().await;
+    let admin = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&path))
+        .await
+        .unwrap();
+    sqlx::raw_sql("UPDATE schema_version SET version = 99")
+        .execute(&admin)
+        .await
+        .unwrap();
+    let error = SqliteStore::open(&path).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            shuin_store::StoreError::SchemaVersion {
+                found: 99,
+                expected: 1
+            }
+        ),
+        "{error}"
+    );
+}

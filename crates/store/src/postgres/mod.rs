@@ -60,6 +60,13 @@ impl PostgresStore {
     /// Like [`PostgresStore::connect`], from parsed options.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
         let options = options.options([("synchronous_commit", "on")]);
+        // One plain connection first: an unreachable server or a refused login fails
+        // here at once with the driver's own reason, instead of the pool retrying until
+        // its acquire timeout and reporting only that it timed out.
+        let probe = sqlx::ConnectOptions::connect(&options)
+            .await
+            .map_err(unavailable)?;
+        sqlx::Connection::close(probe).await.map_err(unavailable)?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
@@ -72,6 +79,21 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
+        let versioned: bool =
+            sqlx::query_scalar("SELECT to_regclass('schema_version') IS NOT NULL")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        let found = if versioned {
+            sqlx::query_scalar(crate::schema::SELECT_VERSION)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(unavailable)?
+        } else {
+            None
+        };
+        // On a mismatch the transaction is dropped: rolled back, nothing changed.
+        crate::schema::check(found)?;
         sqlx::raw_sql(include_str!("schema.sql"))
             .execute(&mut *tx)
             .await

@@ -118,3 +118,12 @@ CREATE TABLE IF NOT EXISTS certificate_flags (
     flagged_at   BIGINT NOT NULL,
     CONSTRAINT certificate_flags_serial_reason_pkey PRIMARY KEY (serial, reason)
 );
+-- The schema version (crate::schema::VERSION): a database made by another version of
+-- shuin is refused at open rather than used.
+CREATE TABLE IF NOT EXISTS schema_version (
+    id       INTEGER NOT NULL,
+    version  BIGINT NOT NULL,
+    CONSTRAINT schema_version_id_pkey PRIMARY KEY (id),
+    CONSTRAINT schema_version_one_row CHECK (id = 0)
+);
+INSERT INTO schema_version (id, version) VALUES (0, 1) ON CONFLICT (id) DO NOTHING;

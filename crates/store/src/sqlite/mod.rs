@@ -59,6 +59,23 @@ pub(crate) fn time_of(secs: i64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
 }
 
+/// The version in `schema_version`, if the database has that table.
+async fn schema_version(pool: &SqlitePool) -> Result<Option<i64>, StoreError> {
+    let versioned = sqlx::query(
+        "SELECT 1 AS one FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(unavailable)?;
+    if versioned.is_none() {
+        return Ok(None);
+    }
+    sqlx::query_scalar(crate::schema::SELECT_VERSION)
+        .fetch_optional(pool)
+        .await
+        .map_err(unavailable)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies the schema.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
@@ -95,6 +112,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(unavailable)?;
+        crate::schema::check(schema_version(&pool).await?)?;
         sqlx::raw_sql(include_str!("schema.sql"))
             .execute(&pool)
             .await

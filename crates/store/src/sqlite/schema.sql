@@ -100,3 +100,10 @@ CREATE TABLE IF NOT EXISTS certificate_flags (
     flagged_at   INTEGER NOT NULL,
     PRIMARY KEY (serial, reason)
 );
+-- The schema version (crate::schema::VERSION): a database made by another version of
+-- shuin is refused at open rather than used.
+CREATE TABLE IF NOT EXISTS schema_version (
+    id       INTEGER PRIMARY KEY CHECK (id = 0),
+    version  INTEGER NOT NULL
+);
+INSERT INTO schema_version (id, version) VALUES (0, 1) ON CONFLICT (id) DO NOTHING;
