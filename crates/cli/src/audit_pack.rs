@@ -5,11 +5,11 @@
 
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
+use crate::runtime::Store;
 use serde_json::json;
 use shuin_books::audit_pack::{file_digest, Gathered, InstanceSettings, Pack};
 use shuin_books::checkpoints::check_with_recorded_key;
 use shuin_core::{Clock, SystemClock};
-use shuin_store::sqlite::SqliteStore;
 use std::path::Path;
 
 /// What the pack needs from outside shuin-books: the configuration, `shuin status`, the
@@ -17,7 +17,7 @@ use std::path::Path;
 async fn gathered(
     dir: &Path,
     config: &InstanceConfig,
-    store: &SqliteStore,
+    store: &Store,
     status: serde_json::Value,
     export: serde_json::Value,
 ) -> Result<Gathered> {

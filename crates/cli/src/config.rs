@@ -41,6 +41,9 @@ pub(crate) struct InstanceConfig {
     /// (`[[publishers]]`; see docs/repository.md). None by default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) publishers: Vec<PublisherConfig>,
+    /// The database (`[store]`; see docs/operations.md, "Store: SQLite or PostgreSQL").
+    #[serde(default)]
+    pub(crate) store: shuin_store::StoreSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,6 +98,7 @@ impl InstanceConfig {
         self.retention.check().map_err(|e| msg(e.to_string()))?;
         self.ra.check().map_err(|e| msg(e.to_string()))?;
         self.server.check().map_err(|e| msg(e.to_string()))?;
+        self.store.check().map_err(|e| msg(e.to_string()))?;
         Ok(())
     }
 

@@ -40,6 +40,7 @@ pub(crate) async fn ensure_dev_instance(dir: &Path, listen: &str) -> Result<()> 
             issuing_key: KeySpec::EcP256,
             allow_test_cards: false,
             listen: listen.into(),
+            store: shuin_store::StoreSection::default(),
             development: true,
             custodians: None,
             first_admin_csr: Some(first_admin_csr),

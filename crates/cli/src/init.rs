@@ -7,6 +7,7 @@ use crate::config::{
     RevocationSection, ServerSection,
 };
 use crate::failure::{msg, Context, Result};
+use crate::runtime::Store;
 use der::Decode;
 use sha2::{Digest, Sha256};
 use shuin_ca::bootstrap::{BootstrapPlan, KeyPlace, OperatorCaPlan};
@@ -14,7 +15,6 @@ use shuin_ca::ceremony;
 use shuin_core::{Clock, RandomSource};
 use shuin_keys::KeySpec;
 use shuin_ledger::{Actor, Book, EntryDraft};
-use shuin_store::sqlite::SqliteStore;
 use shuin_store::{LedgerStore, SettingsStore};
 use std::path::{Path, PathBuf};
 
@@ -40,6 +40,8 @@ pub(crate) struct InitOptions {
     pub(crate) issuing_key: KeySpec,
     pub(crate) allow_test_cards: bool,
     pub(crate) listen: String,
+    /// The database (`[store]`).
+    pub(crate) store: shuin_store::StoreSection,
     pub(crate) development: bool,
     /// M-of-N custodians: the PIN is sealed and split, and the instance starts sealed.
     pub(crate) custodians: Option<crate::seal_init::CustodianOptions>,
@@ -119,7 +121,7 @@ fn pem(label: &str, der: &[u8]) -> Result<String> {
 /// first CRL with the root key it made.
 async fn run_first_ceremony(
     options: &InitOptions,
-    store: &SqliteStore,
+    store: &Store,
     opened: &crate::key_backend::OpenedBackend,
     first: &ceremony::FirstPlan,
     approvals: &[(String, Vec<u8>)],
@@ -353,9 +355,7 @@ pub(crate) async fn init(
         ),
     }
 
-    let store = SqliteStore::open(&dir.join("shuin.db"))
-        .await
-        .context("database")?;
+    let store = crate::runtime::create_store(&options.store, dir).await?;
     let now = clock.now();
     let admin = actor("shuin-init");
     let append = |draft: EntryDraft| {
@@ -504,6 +504,7 @@ pub(crate) async fn init(
         retention: crate::retention_cmd::RetentionSection::default(),
         facility: crate::facility::FacilitySection::default(),
         publishers: Vec::new(),
+        store: options.store.clone(),
     };
     config.write_new(dir)?;
     store

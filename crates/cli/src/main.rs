@@ -55,7 +55,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create a production-style instance (root and issuing CA, database, shuin.toml).
-    Init(InitArgs),
+    Init(Box<InitArgs>),
     /// Serve an instance (all-in-one), or the development instance with --dev.
     Serve {
         /// Instance directory.
@@ -226,6 +226,15 @@ struct InitArgs {
     /// Default listen address written into shuin.toml.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
+    /// The database, written into shuin.toml as `[store] url`: `sqlite:PATH` (relative to
+    /// --data; the default is sqlite:shuin.db) or `postgres://USER@HOST:PORT/DB`, whose
+    /// schema init creates (docs/operations.md "Store: SQLite or PostgreSQL").
+    #[arg(long, value_name = "URL", default_value = shuin_store::config::DEFAULT_URL)]
+    store_url: String,
+    /// A file holding the PostgreSQL password (owner-only), written into shuin.toml as
+    /// `[store] password_file`; without it, PGPASSWORD or ~/.pgpass.
+    #[arg(long, value_name = "FILE")]
+    store_password_file: Option<PathBuf>,
     /// Split the token PIN among N custodians (with --key-backend pkcs11); the instance
     /// then starts sealed until --threshold of them run `shuin unseal`.
     #[arg(long, requires_all = ["threshold", "shares_out"])]
@@ -431,6 +440,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init(args) => {
+            let args = *args;
             let key_backend = shuin_keys::config::BackendChoice {
                 kind: args.key_backend,
                 pkcs11_module: args.pkcs11_module,
@@ -454,6 +464,7 @@ fn run(cli: Cli) -> Result<()> {
                 issuing_key: apply_cmd::key_spec(&args.issuing_key_type)?,
                 allow_test_cards: args.allow_test_cards,
                 listen: args.listen,
+                store: crate::runtime::store_section(args.store_url, args.store_password_file)?,
                 development: false,
                 first_admin_csr: Some(args.first_admin_csr),
                 custodian_csrs: args.custodian_csr,

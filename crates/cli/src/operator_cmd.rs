@@ -12,11 +12,11 @@ use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
 use crate::operator_key::OperatorKeyArgs;
 use crate::output::print;
+use crate::runtime::Store;
 use base64::Engine;
 use clap::Subcommand;
 use serde_json::json;
 use shuin_core::{Action, Clock, Role, SystemClock};
-use shuin_store::sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Subcommand)]
@@ -115,7 +115,7 @@ pub(crate) enum OperatorCommand {
 
 /// Opens the store and the configuration of an instance, for the commands that still
 /// name their operator (their roles are replayed from the organisation book).
-pub(crate) async fn open_registry(dir: &Path) -> Result<(SqliteStore, InstanceConfig)> {
+pub(crate) async fn open_registry(dir: &Path) -> Result<(Store, InstanceConfig)> {
     let config = InstanceConfig::load(dir)?;
     let store = crate::runtime::open_store(dir).await?;
     Ok((store, config))

@@ -6,10 +6,10 @@
 use crate::config::InstanceConfig;
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
+use crate::runtime::Store;
 use clap::Subcommand;
 use shuin_core::{Action, OsRandom};
 use shuin_ra::{CodeKey, Lifecycle, VerifiedIdentity};
-use shuin_store::sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -70,7 +70,7 @@ pub(crate) fn code_key(dir: &Path) -> Result<CodeKey> {
 pub(crate) fn lifecycle(
     dir: &Path,
     config: &InstanceConfig,
-    store: Arc<SqliteStore>,
+    store: Arc<Store>,
 ) -> Result<Lifecycle> {
     let policy = config.jpki.on_jpki_revocation;
     Ok(Lifecycle::new(store, code_key(dir)?, policy))

@@ -9,9 +9,9 @@ use shuin_core::{Clock, OsRandom, RandomSource, SystemClock};
 use shuin_ra::{RaConfig, RaService};
 use shuin_repo::Repository;
 use shuin_server::AppState;
-use shuin_store::sqlite::SqliteStore;
-use shuin_store::{CrlRecord, CrlStore};
-use std::path::Path;
+use shuin_store::config::StoreLocation;
+use shuin_store::{CrlRecord, CrlStore, LedgerStore, StoreSection};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ pub(crate) struct Instance {
     /// The instance directory.
     pub(crate) dir: std::path::PathBuf,
     pub(crate) config: InstanceConfig,
-    pub(crate) store: Arc<SqliteStore>,
+    pub(crate) store: Arc<Store>,
     pub(crate) state: AppState,
     /// The CA, the OCSP responder and the checkpoint signer, once unsealed (at once for
     /// an instance without custodians; see `seal.rs`).
@@ -47,17 +47,76 @@ fn issuer_chain(dir: &Path, config: &InstanceConfig) -> Result<IssuerChain> {
     })
 }
 
-/// Opens the SQLite database of an instance.
-pub(crate) async fn open_store(dir: &Path) -> Result<SqliteStore> {
-    let path = dir.join("shuin.db");
-    if !path.exists() {
+/// The store every command uses: SQLite or PostgreSQL, as `[store] url` says.
+pub(crate) type Store = shuin_store::AnyStore;
+
+/// Only `[store]` of `DIR/shuin.toml`, for the commands that open the database without
+/// the rest of the configuration.
+#[derive(serde::Deserialize)]
+struct StoreOnly {
+    #[serde(default)]
+    store: StoreSection,
+}
+
+/// Opens the database of an instance (`[store]` in `DIR/shuin.toml`; `DIR/shuin.db` when
+/// there is no such file).
+pub(crate) async fn open_store(dir: &Path) -> Result<Store> {
+    let path = dir.join(crate::config::CONFIG_FILE);
+    let section = match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            toml::from_str::<StoreOnly>(&text)
+                .map_err(|e| msg(format!("{}: {e}", path.display())))?
+                .store
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => StoreSection::default(),
+        Err(e) => return Err(msg(format!("{}: {e}", path.display()))),
+    };
+    open_existing(&section, dir).await
+}
+
+/// Opens the database `section` names for an existing instance: a SQLite file must be
+/// there already (a missing one means a wrong `--data`, not a new instance).
+pub(crate) async fn open_existing(section: &StoreSection, dir: &Path) -> Result<Store> {
+    let location = section.locate(dir).map_err(|e| msg(e.to_string()))?;
+    if let StoreLocation::Sqlite(path) = &location {
+        if !path.exists() {
+            return Err(msg(format!(
+                "{} does not exist; is {} an instance?",
+                path.display(),
+                dir.display()
+            )));
+        }
+    }
+    Store::open_at(location)
+        .await
+        .map_err(|e| msg(e.to_string()))
+}
+
+/// Creates the database of a new instance (`shuin init`): the SQLite file (owner-only),
+/// or the schema in an existing PostgreSQL database, which must not hold books yet.
+pub(crate) async fn create_store(section: &StoreSection, dir: &Path) -> Result<Store> {
+    let store = Store::open(section, dir)
+        .await
+        .map_err(|e| msg(e.to_string()))?;
+    if store.ledger_head().await.context("database")?.is_some() {
+        let location = section.locate(dir).map_err(|e| msg(e.to_string()))?;
+        store.close().await;
         return Err(msg(format!(
-            "{} does not exist; is {} an instance?",
-            path.display(),
-            dir.display()
+            "{} already holds an instance's books; give a new, empty database",
+            shuin_store::any::describe(&location)
         )));
     }
-    SqliteStore::open(&path).await.context(path.display())
+    Ok(store)
+}
+
+/// `[store]` from `shuin init`'s options; a password file is kept by absolute path.
+pub(crate) fn store_section(url: String, password_file: Option<PathBuf>) -> Result<StoreSection> {
+    let password_file = password_file
+        .map(|file| std::path::absolute(&file).context(file.display()))
+        .transpose()?;
+    let section = StoreSection { url, password_file };
+    section.check().map_err(|e| msg(e.to_string()))?;
+    Ok(section)
 }
 
 /// The key backend named by the configuration, with the issuing key's attributes
@@ -84,7 +143,7 @@ fn publish_to(repository: &Repository) -> impl Fn(CrlSlot<'_>, CrlRecord) + Sync
 /// missing or past half its lifetime (`shuin_ca::crl_upkeep`).
 pub(crate) async fn refresh_crls(
     ca: &CaService,
-    store: &SqliteStore,
+    store: &Store,
     repository: &Repository,
 ) -> Result<()> {
     shuin_ca::crl_upkeep::refresh(ca, store, &publish_to(repository))
@@ -98,7 +157,7 @@ pub(crate) async fn refresh_crls(
 pub(crate) async fn open_ca_parts(
     dir: &Path,
     config: &InstanceConfig,
-    store: Arc<SqliteStore>,
+    store: Arc<Store>,
     backend: crate::key_backend::OpenedBackend,
 ) -> Result<crate::seal::CaParts> {
     let chain = issuer_chain(dir, config)?;
@@ -141,7 +200,7 @@ pub(crate) fn operator_ca_certificate(
 /// without its key backend until `shuin unseal` (see `seal.rs`).
 pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     let config = InstanceConfig::load(dir)?;
-    let store = Arc::new(open_store(dir).await?);
+    let store = Arc::new(open_existing(&config.store, dir).await?);
     let seal = match &config.ca.seal {
         Some(custodians) => {
             tracing::warn!(

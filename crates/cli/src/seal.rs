@@ -6,15 +6,15 @@
 
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Result};
+use crate::runtime::Store;
 use shuin_ca::seal::ActivatorError;
 use shuin_repo::Repository;
-use shuin_store::sqlite::SqliteStore;
 use std::path::PathBuf;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// What needs the issuer key's token: usable only when unsealed (`shuin_ca::parts`).
-pub(crate) type CaParts = shuin_ca::parts::CaParts<SqliteStore>;
+pub(crate) type CaParts = shuin_ca::parts::CaParts<Store>;
 
 /// The seal state of a running instance.
 pub(crate) type Seal = shuin_ca::seal::Seal<CaParts>;
@@ -26,7 +26,7 @@ pub(crate) type UnsealDesk = shuin_ca::seal::UnsealDesk<CaParts>;
 pub(crate) struct InstanceActivator {
     pub(crate) dir: PathBuf,
     pub(crate) config: InstanceConfig,
-    pub(crate) store: Arc<SqliteStore>,
+    pub(crate) store: Arc<Store>,
     pub(crate) repository: Arc<Repository>,
     pub(crate) clock: Arc<dyn shuin_core::Clock>,
 }

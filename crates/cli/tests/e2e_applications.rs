@@ -411,12 +411,21 @@ fn the_ledger_verifies_and_detects_an_edited_row() {
     );
 
     // Edit one row directly in the database.
-    let db = instance.data.join("shuin.db");
-    let edited = Command::new("python3")
-        .arg("-c")
-        .arg("import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nrow=c.execute('select seq, canonical from ledger_entries where seq=(select max(seq) from ledger_entries)').fetchone()\nc.execute('update ledger_entries set canonical=? where seq=?', (bytes(row[1]).replace(b'shuin-ca', b'shuin-cb'), row[0]))\nc.commit()")
-        .arg(&db)
-        .status();
+    let edited = match &instance.database {
+        Some(database) => {
+            database.sql(
+                "UPDATE ledger_entries SET canonical = \
+                 convert_to(replace(convert_from(canonical, 'UTF8'), 'shuin-ca', 'shuin-cb'), 'UTF8') \
+                 WHERE seq = (SELECT max(seq) FROM ledger_entries)",
+            );
+            Ok(std::process::ExitStatus::default())
+        }
+        None => Command::new("python3")
+            .arg("-c")
+            .arg("import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nrow=c.execute('select seq, canonical from ledger_entries where seq=(select max(seq) from ledger_entries)').fetchone()\nc.execute('update ledger_entries set canonical=? where seq=?', (bytes(row[1]).replace(b'shuin-ca', b'shuin-cb'), row[0]))\nc.commit()")
+            .arg(instance.data.join("shuin.db"))
+            .status(),
+    };
     match edited {
         Ok(status) if status.success() => {
             let out = verify();

@@ -359,8 +359,15 @@ fn the_production_walkthrough_with_personal_keys_and_every_impersonation_refused
     // server's key backend.
     ceremony(&walk, &admin);
 
-    // The database, its WAL and shuin.toml are the owner's alone.
-    for name in ["shuin.db", "shuin.db-wal", "shuin.toml", "admin.sock"] {
+    // The database, its WAL and shuin.toml are the owner's alone (on PostgreSQL no
+    // database file is made at all).
+    let files: &[&str] = if walk.instance.database.is_some() {
+        assert!(!walk.instance.data.join("shuin.db").exists());
+        &["shuin.toml", "admin.sock"]
+    } else {
+        &["shuin.db", "shuin.db-wal", "shuin.toml", "admin.sock"]
+    };
+    for name in files {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(walk.instance.data.join(name))
             .unwrap()
@@ -556,9 +563,7 @@ fn impersonations(walk: &Walk, data: &Path, admin: &[OsString]) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         use shuin_store::LedgerStore;
-        let store = shuin_store::sqlite::SqliteStore::open(&data.join("shuin.db"))
-            .await
-            .unwrap();
+        let store = common::store::open_instance_store(data).await;
         store
             .append(
                 shuin_ledger::EntryDraft {
@@ -627,7 +632,8 @@ fn impersonations(walk: &Walk, data: &Path, admin: &[OsString]) {
     assert!(added <= 12, "{added} entries for 60 refused requests");
 }
 
-/// strace: the state-changing commands open no database file.
+/// strace: the state-changing commands open no database file and, on PostgreSQL, no
+/// connection to the database server.
 fn no_database_for_changes(walk: &Walk, lra: &[OsString], rp: &[OsString], admin: &[OsString]) {
     let Some(_) = external("strace", "SHUIN_REQUIRE_STRACE", &["-V"]) else {
         return;
@@ -648,7 +654,7 @@ fn no_database_for_changes(walk: &Walk, lra: &[OsString], rp: &[OsString], admin
     for (i, (args, key)) in commands.into_iter().enumerate() {
         let trace = walk.instance.work.path().join(format!("trace-{i}.txt"));
         let out = Command::new("strace")
-            .args(["-f", "-e", "trace=openat,open,creat", "-o"])
+            .args(["-f", "-e", "trace=openat,open,creat,connect", "-o"])
             .arg(&trace)
             .arg(env!("CARGO_BIN_EXE_shuin"))
             .args(args)
@@ -665,5 +671,12 @@ fn no_database_for_changes(walk: &Walk, lra: &[OsString], rp: &[OsString], admin
             "shuin {args:?} opened the database:\n{opened}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if let Some(database) = &walk.instance.database {
+            let port = format!("sin_port=htons({})", database.port());
+            assert!(
+                !opened.contains(&port),
+                "shuin {args:?} connected to the database server:\n{opened}"
+            );
+        }
     }
 }

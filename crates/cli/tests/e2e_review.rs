@@ -78,25 +78,14 @@ fn application(instance: &Instance, id: &str) -> Value {
 }
 
 /// Writes a settings row claiming `roles` for `name`, the way the registry kept roles
-/// before the organisation book (skipped without the sqlite3 tool).
-fn forge_roles(data: &Path, name: &str, roles: &[&str]) {
+/// before the organisation book (skipped on SQLite without the sqlite3 tool).
+fn forge_roles(instance: &Instance, name: &str, roles: &[&str]) {
     let row = serde_json::json!({"name": name, "roles": roles, "added_at": "2020-01-01T00:00:00Z"});
-    let sql = format!(
-        "INSERT OR REPLACE INTO settings (key, value) VALUES ('operator:{name}', '{row}'), \
-         ('operators.index', '[\"{name}\"]');"
-    );
-    let db = data.join("shuin.db");
-    if let Some(out) = external(
-        "sqlite3",
-        "SHUIN_REQUIRE_SQLITE3",
-        &["-cmd", ".timeout 5000", db.to_str().unwrap(), &sql],
-    ) {
-        assert!(
-            out.status.success(),
-            "sqlite3: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    instance.sql(&format!(
+        "INSERT INTO settings (key, value) VALUES ('operator:{name}', '{row}'), \
+         ('operators.index', '[\"{name}\"]') \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value;"
+    ));
 }
 
 #[test]
@@ -160,7 +149,7 @@ fn operators_review_queue_and_automation_controls() {
     common::operators::make_key(instance.work.path(), "誰か");
     refused(&instance, "誰か", &add_x, "operator_unknown");
     // A role written into the database by hand gives nothing.
-    forge_roles(data, LRA, &["ca_admin", "lra"]);
+    forge_roles(&instance, LRA, &["ca_admin", "lra"]);
     refused(&instance, LRA, &add_x, "role_missing");
     // A second ca_admin may.
     instance.add_operator("管理 四郎", "ca_admin");

@@ -7,11 +7,11 @@
 mod actions;
 
 use crate::config::InstanceConfig;
+use crate::runtime::Store;
 use crate::seal::{Seal, UnsealDesk};
 use shuin_books::{Gate, SignedRequest};
 use shuin_core::{Clock, OsRandom, Zone};
 use shuin_repo::Repository;
-use shuin_store::sqlite::SqliteStore;
 use std::path::PathBuf;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -22,7 +22,7 @@ pub(crate) use shuin_books::console::Outcome;
 pub(crate) struct Console {
     pub(crate) dir: PathBuf,
     pub(crate) config: InstanceConfig,
-    pub(crate) store: Arc<SqliteStore>,
+    pub(crate) store: Arc<Store>,
     pub(crate) repository: Arc<Repository>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) seal: Arc<Seal>,

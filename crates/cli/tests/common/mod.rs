@@ -6,6 +6,7 @@
 
 pub mod first_ceremony;
 pub mod operators;
+pub mod store;
 pub use operators::ADMIN;
 
 use base64::Engine;
@@ -52,6 +53,9 @@ pub struct Instance {
     pub crl_path: PathBuf,
     /// Environment for the `shuin` children (e.g. `SOFTHSM2_CONF`).
     pub env: Vec<(String, std::ffi::OsString)>,
+    /// The instance's PostgreSQL database (`SHUIN_TEST_STORE=postgres`); `None` on
+    /// SQLite. Dropped after the server stops (fields drop after `Drop::drop`).
+    pub database: Option<store::TestDatabase>,
     server: Option<Child>,
 }
 
@@ -141,12 +145,18 @@ impl Instance {
         }
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
+        let database = store::postgres_admin().map(|admin| store::TestDatabase::create(&admin));
+        let store_args: Vec<&str> = match &database {
+            Some(database) => vec!["--store-url", &database.url],
+            None => Vec::new(),
+        };
         let init_command = || {
             let mut command = shuin();
             command
                 .args(["init", "--data"])
                 .arg(&data)
                 .args(backend_args)
+                .args(&store_args)
                 .envs(env.iter().map(|(k, v)| (k, v)))
                 .arg("--jpki-trust-anchor")
                 .arg(&anchor)
@@ -178,6 +188,11 @@ impl Instance {
             .status()
             .unwrap();
         assert!(status.success(), "shuin init failed");
+        assert_eq!(
+            data.join("shuin.db").exists(),
+            database.is_none(),
+            "the instance's database is where SHUIN_TEST_STORE says"
+        );
         let instance = Instance {
             work,
             data,
@@ -185,6 +200,7 @@ impl Instance {
             jlis,
             crl_path,
             env,
+            database,
             server: None,
         };
         // Every request of a test comes from one address: the per-client limit is
@@ -202,6 +218,27 @@ impl Instance {
             .open(self.data.join("shuin.toml"))
             .unwrap();
         file.write_all(text.as_bytes()).unwrap();
+    }
+
+    /// Runs `sql` on the instance's database: psql on PostgreSQL, the sqlite3 tool on
+    /// SQLite (`None` when that tool is missing and not required by
+    /// `SHUIN_REQUIRE_SQLITE3`). The text must suit both dialects.
+    pub fn sql(&self, sql: &str) -> Option<std::process::Output> {
+        if let Some(database) = &self.database {
+            return Some(database.sql(sql));
+        }
+        let db = self.data.join("shuin.db");
+        let out = external(
+            "sqlite3",
+            "SHUIN_REQUIRE_SQLITE3",
+            &["-cmd", ".timeout 5000", db.to_str().unwrap(), sql],
+        )?;
+        assert!(
+            out.status.success(),
+            "sqlite3: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(out)
     }
 
     /// Replaces `from` by `to` in the instance's shuin.toml (before `serve`).
