@@ -282,6 +282,7 @@ pub(crate) async fn init(
     // The first key ceremony and its approvals are checked before anything is made.
     let first = first_plan(options)?;
     let approvals = read_approvals(options)?;
+    crate::runtime::check_new_store(&options.store, dir).await?;
     match &first {
         Some(plan) => {
             plan.check_approvals(&approvals)

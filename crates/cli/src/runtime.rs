@@ -109,6 +109,15 @@ pub(crate) async fn create_store(section: &StoreSection, dir: &Path) -> Result<S
     Ok(store)
 }
 
+/// Before `shuin init` makes anything: a PostgreSQL database must be reachable and hold
+/// no books yet (a SQLite file is made with the instance directory).
+pub(crate) async fn check_new_store(section: &StoreSection, dir: &Path) -> Result<()> {
+    if section.is_postgres() {
+        create_store(section, dir).await?.close().await;
+    }
+    Ok(())
+}
+
 /// `[store]` from `shuin init`'s options; a password file is kept by absolute path.
 pub(crate) fn store_section(url: String, password_file: Option<PathBuf>) -> Result<StoreSection> {
     let password_file = password_file
