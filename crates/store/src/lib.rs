@@ -20,6 +20,7 @@ pub mod retention;
 pub mod retention_conformance;
 mod rows;
 mod schema;
+mod sql;
 pub mod sqlite;
 
 pub use any::AnyStore;

@@ -1,12 +1,22 @@
 //! Row shapes shared by the SQLite and PostgreSQL implementations (same columns, same
 //! encodings); each backend keeps only its SQL. Rows never leave this crate.
 
-use crate::sqlite::{secs, time_of};
 use crate::{
     ApplicationRecord, ApplicationStatus, CertificateRecord, CertificateState, StoreError,
 };
 use shuin_core::{ReviewReason, Serial};
 use sqlx::{ColumnIndex, Decode, Row, Type};
+use std::time::{Duration, SystemTime};
+
+/// A time as stored: Unix seconds.
+pub(crate) fn secs(t: SystemTime) -> i64 {
+    i64::try_from(shuin_core::clock::unix_seconds(t)).unwrap_or(i64::MAX)
+}
+
+/// A stored time (Unix seconds; a negative value reads as the epoch).
+pub(crate) fn time_of(secs: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+}
 
 /// One column, decoded; a decoding failure is reported as storage trouble.
 fn get<'r, R, T>(row: &'r R, column: &str) -> Result<T, StoreError>
