@@ -7,3 +7,4 @@
 
 pub(crate) mod applicant;
 pub(crate) mod certificates;
+pub(crate) mod lifecycle;
