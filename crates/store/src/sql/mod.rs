@@ -8,3 +8,4 @@
 pub(crate) mod applicant;
 pub(crate) mod certificates;
 pub(crate) mod lifecycle;
+pub(crate) mod revocations;
