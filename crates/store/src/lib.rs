@@ -5,7 +5,6 @@
 //! surfaces as [`StoreError::Conflict`], never as a check-then-insert race.
 
 pub mod any;
-mod checkpoint_queries;
 pub mod config;
 pub mod conformance;
 mod error;

@@ -97,21 +97,17 @@ macro_rules! expired_condition {
 pub(crate) use expired_condition;
 
 /// The one implementation of [`EvidenceRetention`], for a store type whose module has
-/// `unavailable`, `secs` and `time_of` in scope; `$p1`/`$p2` are the dialect's first and
-/// second placeholders (`?1`/`?2` for SQLite, `$1`/`$2` for PostgreSQL). The SQL is
-/// otherwise the same on both.
+/// `unavailable`, `secs` and `time_of` in scope. The SQL is the same on both backends
+/// (sqlx binds `$N` on SQLite too).
 macro_rules! evidence_retention_impl {
-    ($store:ty, $p1:literal, $p2:literal) => {
+    ($store:ty) => {
         const SUMMARY: &str = concat!(
             "SELECT COUNT(*) AS stored, SUM(CASE WHEN ",
             $crate::retention::expired_condition!(),
-            $p1,
-            " THEN 1 ELSE 0 END) AS expired, \
+            "$1 THEN 1 ELSE 0 END) AS expired, \
                SUM(CASE WHEN open > 0 THEN 1 ELSE 0 END) AS undecided, \
                SUM(CASE WHEN linked = 0 THEN 1 ELSE 0 END) AS unlinked, \
-               MIN(CASE WHEN linked > 0 AND open = 0 AND anchor > ",
-            $p1,
-            " THEN anchor END) AS next_anchor FROM (",
+               MIN(CASE WHEN linked > 0 AND open = 0 AND anchor > $1 THEN anchor END) AS next_anchor FROM (",
             $crate::retention::classified_evidence!(),
             ") x"
         );
@@ -121,20 +117,15 @@ macro_rules! evidence_retention_impl {
             $crate::retention::classified_evidence!(),
             ") x WHERE ",
             $crate::retention::expired_condition!(),
-            $p1,
-            " ORDER BY anchor, sha256 LIMIT ",
-            $p2
+            "$1 ORDER BY anchor, sha256 LIMIT $2"
         );
 
         const DELETE: &str = concat!(
-            "DELETE FROM evidence WHERE sha256 = ",
-            $p1,
-            " AND sha256 IN (SELECT sha256 FROM (",
+            "DELETE FROM evidence WHERE sha256 = $1 AND sha256 IN (SELECT sha256 FROM (",
             $crate::retention::classified_evidence!(),
             ") x WHERE ",
             $crate::retention::expired_condition!(),
-            $p2,
-            ")"
+            "$2)"
         );
 
         fn count(value: Option<i64>) -> u64 {

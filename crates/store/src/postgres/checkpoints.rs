@@ -1,13 +1,6 @@
-//! Signed checkpoints and leaf hashes on PostgreSQL ([`crate::checkpoint_queries`]).
+//! Signed checkpoints and leaf hashes on PostgreSQL ([`crate::sql::checkpoints`]).
 
 use super::{unavailable, PostgresStore};
 use sqlx::Row;
 
-crate::checkpoint_queries::checkpoint_queries!(
-    PostgresStore,
-    sqlx::postgres::PgRow,
-    pool,
-    "$1",
-    "$2",
-    "$3"
-);
+crate::sql::checkpoints::checkpoint_queries!(PostgresStore, sqlx::postgres::PgRow);

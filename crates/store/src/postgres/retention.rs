@@ -1,6 +1,6 @@
 //! Evidence retention on PostgreSQL ([`crate::retention`]).
 
 use super::{unavailable, PostgresStore};
-use crate::sqlite::{secs, time_of};
+use crate::rows::{secs, time_of};
 
-crate::retention::evidence_retention_impl!(PostgresStore, "$1", "$2");
+crate::retention::evidence_retention_impl!(PostgresStore);

@@ -3,9 +3,11 @@
 //! with the same query texts; per backend there remains only what truly differs:
 //! connecting and the schema (`sqlite/mod.rs`, `postgres/mod.rs`), locking (the ledger's
 //! transaction, `BEGIN IMMEDIATE` against `FOR UPDATE`/`FOR SHARE`), constraint names
-//! (each backend's `unavailable`) and collation.
+//! (each backend's `unavailable`) and collation (in each `schema.sql`). Evidence
+//! retention's queries sit with their rules in [`crate::retention`].
 
 pub(crate) mod applicant;
 pub(crate) mod certificates;
+pub(crate) mod checkpoints;
 pub(crate) mod lifecycle;
 pub(crate) mod revocations;

@@ -1,13 +1,6 @@
-//! Signed checkpoints and leaf hashes on SQLite ([`crate::checkpoint_queries`]).
+//! Signed checkpoints and leaf hashes on SQLite ([`crate::sql::checkpoints`]).
 
 use super::{unavailable, SqliteStore};
 use sqlx::Row;
 
-crate::checkpoint_queries::checkpoint_queries!(
-    SqliteStore,
-    sqlx::sqlite::SqliteRow,
-    reads,
-    "?1",
-    "?2",
-    "?3"
-);
+crate::sql::checkpoints::checkpoint_queries!(SqliteStore, sqlx::sqlite::SqliteRow);

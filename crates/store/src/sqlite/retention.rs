@@ -2,4 +2,4 @@
 
 use super::{secs, time_of, unavailable, SqliteStore};
 
-crate::retention::evidence_retention_impl!(SqliteStore, "?1", "?2");
+crate::retention::evidence_retention_impl!(SqliteStore);

@@ -1,13 +1,12 @@
 //! Signed checkpoints and leaf hashes (`ledger_checkpoints`, `ledger_entries`): one
 //! implementation of [`crate::LedgerReader`] and [`crate::CheckpointWriter`] for both
-//! stores, which differ only in their row type, the pool plain reads go to, and the
-//! placeholders of their SQL dialect.
+//! stores, which differ only in their row type.
 
-/// Implements the checkpoint traits for `$store` (whose module has `unavailable` in
-/// scope), reading through its pool field `$reads`, with `$p1`/`$p2`/`$p3` as the first
-/// three placeholders (`?1`... on SQLite, `$1`... on PostgreSQL).
+/// Implements the checkpoint traits for `$store` (rows of type `$row`), whose module has
+/// `unavailable` and `sqlx::Row` in scope, and whose fields `pool` (writes) and `reads`
+/// (plain reads) are its pools.
 macro_rules! checkpoint_queries {
-    ($store:ty, $row:ty, $reads:ident, $p1:literal, $p2:literal, $p3:literal) => {
+    ($store:ty, $row:ty) => {
         fn checkpoint(row: &$row) -> Result<$crate::StoredCheckpoint, $crate::StoreError> {
             let size: i64 = row.try_get("size").map_err(unavailable)?;
             Ok($crate::StoredCheckpoint {
@@ -21,7 +20,7 @@ macro_rules! checkpoint_queries {
             async fn ledger_size(&self) -> Result<u64, $crate::StoreError> {
                 let size: Option<i64> =
                     sqlx::query_scalar("SELECT size FROM ledger_state WHERE id = 0")
-                        .fetch_optional(&self.$reads)
+                        .fetch_optional(&self.reads)
                         .await
                         .map_err(unavailable)?;
                 u64::try_from(size.unwrap_or(0)).map_err($crate::ledger_state::corrupt)
@@ -29,13 +28,9 @@ macro_rules! checkpoint_queries {
 
             async fn leaf_hashes(&self, size: u64) -> Result<Vec<[u8; 32]>, $crate::StoreError> {
                 let limit = i64::try_from(size).unwrap_or(i64::MAX);
-                let rows = sqlx::query(concat!(
-                    "SELECT seq, leaf_hash FROM ledger_entries WHERE seq < ",
-                    $p1,
-                    " ORDER BY seq"
-                ))
+                let rows = sqlx::query("SELECT seq, leaf_hash FROM ledger_entries WHERE seq < $1 ORDER BY seq")
                 .bind(limit)
-                .fetch_all(&self.$reads)
+                .fetch_all(&self.reads)
                 .await
                 .map_err(unavailable)?;
                 rows.iter()
@@ -51,7 +46,7 @@ macro_rules! checkpoint_queries {
                 &self,
             ) -> Result<Vec<$crate::StoredCheckpoint>, $crate::StoreError> {
                 let rows = sqlx::query("SELECT size, note FROM ledger_checkpoints ORDER BY size")
-                    .fetch_all(&self.$reads)
+                    .fetch_all(&self.reads)
                     .await
                     .map_err(unavailable)?;
                 rows.iter().map(checkpoint).collect()
@@ -63,7 +58,7 @@ macro_rules! checkpoint_queries {
                 let row = sqlx::query(
                     "SELECT size, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1",
                 )
-                .fetch_optional(&self.$reads)
+                .fetch_optional(&self.reads)
                 .await
                 .map_err(unavailable)?;
                 row.as_ref().map(checkpoint).transpose()
@@ -77,24 +72,15 @@ macro_rules! checkpoint_queries {
                 checkpoint: &$crate::StoredCheckpoint,
             ) -> Result<(), $crate::StoreError> {
                 let size = i64::try_from(checkpoint.size).map_err($crate::ledger_state::corrupt)?;
-                sqlx::query(concat!(
-                    "INSERT INTO ledger_checkpoints (size, note) VALUES (",
-                    $p1,
-                    ", ",
-                    $p2,
-                    ") ON CONFLICT (size) DO NOTHING"
-                ))
+                sqlx::query("INSERT INTO ledger_checkpoints (size, note) VALUES ($1, $2) ON CONFLICT (size) DO NOTHING")
                 .bind(size)
                 .bind(&checkpoint.note)
                 .execute(&self.pool)
                 .await
                 .map_err(unavailable)?;
-                let stored: String = sqlx::query_scalar(concat!(
-                    "SELECT note FROM ledger_checkpoints WHERE size = ",
-                    $p1
-                ))
+                let stored: String = sqlx::query_scalar("SELECT note FROM ledger_checkpoints WHERE size = $1")
                 .bind(size)
-                .fetch_one(&self.$reads)
+                .fetch_one(&self.reads)
                 .await
                 .map_err(unavailable)?;
                 if stored != checkpoint.note {
@@ -115,14 +101,7 @@ macro_rules! checkpoint_queries {
                 }
                 let size = i64::try_from(size).map_err($crate::ledger_state::corrupt)?;
                 // Compare and swap: only the note the caller read is replaced.
-                let updated = sqlx::query(concat!(
-                    "UPDATE ledger_checkpoints SET note = ",
-                    $p2,
-                    " WHERE size = ",
-                    $p1,
-                    " AND note = ",
-                    $p3
-                ))
+                let updated = sqlx::query("UPDATE ledger_checkpoints SET note = $2 WHERE size = $1 AND note = $3")
                 .bind(size)
                 .bind(cosigned)
                 .bind(stored)
@@ -132,10 +111,7 @@ macro_rules! checkpoint_queries {
                 if updated.rows_affected() == 1 {
                     return Ok(());
                 }
-                let exists: Option<i64> = sqlx::query_scalar(concat!(
-                    "SELECT size FROM ledger_checkpoints WHERE size = ",
-                    $p1
-                ))
+                let exists: Option<i64> = sqlx::query_scalar("SELECT size FROM ledger_checkpoints WHERE size = $1")
                 .bind(size)
                 .fetch_optional(&self.pool)
                 .await
