@@ -9,5 +9,6 @@
 pub(crate) mod applicant;
 pub(crate) mod certificates;
 pub(crate) mod checkpoints;
+pub(crate) mod ledger;
 pub(crate) mod lifecycle;
 pub(crate) mod revocations;

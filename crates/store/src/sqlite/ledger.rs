@@ -6,12 +6,11 @@
 use super::{unavailable, SqliteStore};
 use crate::group_commit::{GroupCommit, LedgerWriter};
 use crate::ledger_state::{corrupt, plan, tree_from_row, TimedDraft};
-use crate::{KeyedDraft, LedgerStore, StoreError};
+use crate::StoreError;
 use async_trait::async_trait;
-use shuin_ledger::{Entry, EntryDraft, StoredEntry, TreeHead};
+use shuin_ledger::Entry;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::collections::HashSet;
-use std::time::SystemTime;
 
 /// Rows per multi-row INSERT (3 parameters each, well below SQLite's 32766).
 const ROWS_PER_INSERT: usize = 500;
@@ -117,57 +116,4 @@ impl LedgerWriter for SqliteStore {
     }
 }
 
-#[async_trait]
-impl LedgerStore for SqliteStore {
-    async fn append(&self, draft: EntryDraft, time: SystemTime) -> Result<Entry, StoreError> {
-        crate::group_commit::append(self, draft, time).await
-    }
-
-    async fn append_batch(
-        &self,
-        drafts: Vec<KeyedDraft>,
-        time: SystemTime,
-    ) -> Result<Vec<Entry>, StoreError> {
-        let drafts = drafts
-            .into_iter()
-            .map(|KeyedDraft { key, draft }| TimedDraft { key, draft, time })
-            .collect();
-        Ok(self.write(drafts).await?.into_iter().flatten().collect())
-    }
-
-    async fn ledger_rows_from(&self, from: u64) -> Result<Vec<StoredEntry>, StoreError> {
-        let from = i64::try_from(from).map_err(corrupt)?;
-        let rows = sqlx::query(
-            "SELECT seq, canonical, leaf_hash FROM ledger_entries WHERE seq >= $1 ORDER BY seq",
-        )
-        .bind(from)
-        .fetch_all(&self.reads)
-        .await
-        .map_err(unavailable)?;
-        rows.iter()
-            .map(|row| {
-                let seq: i64 = row.try_get("seq").map_err(unavailable)?;
-                Ok(StoredEntry {
-                    seq: u64::try_from(seq).map_err(corrupt)?,
-                    canonical: row.try_get("canonical").map_err(unavailable)?,
-                    leaf_hash_hex: row.try_get("leaf_hash").map_err(unavailable)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn ledger_head(&self) -> Result<Option<TreeHead>, StoreError> {
-        let row = sqlx::query("SELECT size, root FROM ledger_state WHERE id = 0")
-            .fetch_optional(&self.reads)
-            .await
-            .map_err(unavailable)?;
-        row.map(|row| {
-            let size: i64 = row.try_get("size").map_err(unavailable)?;
-            Ok(TreeHead {
-                size: u64::try_from(size).map_err(corrupt)?,
-                root_hex: row.try_get("root").map_err(unavailable)?,
-            })
-        })
-        .transpose()
-    }
-}
+crate::sql::ledger::ledger_queries!(SqliteStore);
