@@ -37,7 +37,7 @@ impl LedgerWriter for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
-        let row = sqlx::query("SELECT size, compact FROM ledger_state WHERE id = 0 FOR UPDATE")
+        let row = sqlx::query(concat!(crate::sql::ledger::select_state!(), " FOR UPDATE"))
             .fetch_one(&mut *tx)
             .await
             .map_err(unavailable)?;
@@ -90,7 +90,8 @@ impl LedgerWriter for PostgresStore {
             .await
             .map_err(unavailable)?;
         }
-        sqlx::query("UPDATE ledger_state SET size = $1, root = $2, compact = $3 WHERE id = 0")
+        // The row exists (inserted above), so this updates the locked row.
+        sqlx::query(crate::sql::ledger::UPSERT_STATE)
             .bind(head.size)
             .bind(&head.root_hex)
             .bind(&head.compact)

@@ -5,6 +5,20 @@
 //! it inserts many rows and looks up many keys (multi-row `VALUES` and `json_each` against
 //! `UNNEST` and `= ANY` over arrays, which SQLite cannot bind).
 
+/// The ledger's state row inside a ledger transaction (a macro, so that PostgreSQL can
+/// append `FOR UPDATE` with `concat!`).
+macro_rules! select_state {
+    () => {
+        "SELECT size, compact FROM ledger_state WHERE id = 0"
+    };
+}
+pub(crate) use select_state;
+
+/// Writes the new tree head at the end of a ledger transaction.
+pub(crate) const UPSERT_STATE: &str = "INSERT INTO ledger_state (id, size, root, compact) \
+     VALUES (0, $1, $2, $3) ON CONFLICT (id) DO UPDATE \
+     SET size = excluded.size, root = excluded.root, compact = excluded.compact";
+
 /// Implements [`crate::LedgerStore`] for `$store` (a [`crate::group_commit::LedgerWriter`]),
 /// whose module has `unavailable` and `sqlx::Row` in scope, and whose field `reads` is its
 /// pool for plain reads.

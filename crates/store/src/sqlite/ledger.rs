@@ -37,7 +37,7 @@ impl LedgerWriter for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(unavailable)?;
-        let state = sqlx::query("SELECT size, compact FROM ledger_state WHERE id = 0")
+        let state = sqlx::query(crate::sql::ledger::select_state!())
             .fetch_optional(&mut *tx)
             .await
             .map_err(unavailable)?;
@@ -101,16 +101,13 @@ impl LedgerWriter for SqliteStore {
                 .await
                 .map_err(unavailable)?;
         }
-        sqlx::query(
-            "INSERT INTO ledger_state (id, size, root, compact) VALUES (0, ?1, ?2, ?3) \
-             ON CONFLICT (id) DO UPDATE SET size = excluded.size, root = excluded.root, compact = excluded.compact",
-        )
-        .bind(head.size)
-        .bind(&head.root_hex)
-        .bind(&head.compact)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
+        sqlx::query(crate::sql::ledger::UPSERT_STATE)
+            .bind(head.size)
+            .bind(&head.root_hex)
+            .bind(&head.compact)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
         Ok(plan.results)
     }
