@@ -17,6 +17,7 @@
 //! - [`checkpoint`]: C2SP `tlog-checkpoint` bodies, signing and verification.
 //! - [`operator_request`]: signed operator requests, as ledgered and re-checked offline.
 //! - [`export`]: the offline export (JSON Lines, checkpoints, audit key) and its verifier.
+//! - [`tiles`]: the tree as C2SP `tlog-tiles`, built incrementally, and proofs from tiles.
 
 pub mod canonical;
 pub mod checkpoint;
@@ -28,6 +29,7 @@ pub mod note;
 pub mod operator_audit;
 pub mod operator_certificate;
 pub mod operator_request;
+pub mod tiles;
 pub mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
