@@ -18,6 +18,8 @@ pub mod retention;
 pub mod retention_conformance;
 mod rows;
 pub mod sqlite;
+pub mod tiles;
+mod tiles_conformance;
 
 pub use error::{ConflictKind, StoreError};
 pub use lifecycle::{
@@ -29,6 +31,7 @@ pub use records::{
     NonceOutcome, RevocationRecord,
 };
 pub use retention::{EvidenceRetention, EvidenceRetentionSummary, ExpiredEvidence};
+pub use tiles::{StoredTile, TileStore};
 
 use async_trait::async_trait;
 use shuin_core::Serial;

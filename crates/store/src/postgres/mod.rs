@@ -9,6 +9,7 @@ mod lifecycle;
 mod retention;
 mod revocation;
 mod rows;
+mod tiles;
 
 use crate::sqlite::secs;
 use crate::{

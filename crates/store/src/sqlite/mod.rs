@@ -7,6 +7,7 @@ mod lifecycle;
 mod retention;
 mod revocation;
 mod rows;
+mod tiles;
 
 use crate::{
     ApplicationRecord, ApplicationStatus, ApplicationStore, CertificateReader, CertificateRecord,
