@@ -18,6 +18,28 @@ use shuin_ledger::Checkpoint;
 use shuin_store::{LedgerReader, StoreError, StoredCheckpoint, StoredTile, TileStore};
 use tokio::sync::watch;
 
+/// `Cache-Control` of a full tile: it never changes.
+pub const FULL_TILE_CACHE: &str = "public, max-age=31536000, immutable";
+/// `Cache-Control` of a partial tile: a minute (the same path never changes either, but
+/// the tile it is a prefix of grows).
+pub const PARTIAL_TILE_CACHE: &str = "public, max-age=60";
+/// `Cache-Control` of the checkpoint, which moves (tlog-tiles: "no caching beyond a few
+/// seconds").
+pub const CHECKPOINT_CACHE: &str = "no-cache";
+/// The media type of a tile.
+pub const TILE_CONTENT_TYPE: &str = "application/octet-stream";
+/// The media type of a checkpoint.
+pub const CHECKPOINT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+
+/// The `Cache-Control` of tile `id`.
+pub fn tile_cache(id: TileId) -> &'static str {
+    if id.is_full() {
+        FULL_TILE_CACHE
+    } else {
+        PARTIAL_TILE_CACHE
+    }
+}
+
 /// What the tiled log reads and writes: the leaves, checkpoints and tiles.
 pub trait TiledLedger: LedgerReader + TileStore {}
 impl<T: LedgerReader + TileStore + ?Sized> TiledLedger for T {}

@@ -191,3 +191,44 @@ async fn leaves_that_do_not_give_the_signed_root_are_not_tiled() {
         Err(TilesError::BeyondCheckpoint { .. })
     ));
 }
+
+#[tokio::test]
+async fn the_filesystem_publisher_gets_the_tiles_then_their_checkpoint() {
+    use shuin_repo::publish::{FilesystemPublisher, LogQueue, Publisher, QueueSettings};
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let tiles = Arc::new(LedgerTiles::new(store.clone()));
+    let work = tempfile::tempdir().unwrap();
+    let publisher: Arc<dyn Publisher> =
+        Arc::new(FilesystemPublisher::new(work.path().join("repo")));
+    let _queue = LogQueue::start(tiles.clone(), &[publisher], QueueSettings::default());
+    let ledger = work.path().join("repo").join("ledger");
+    append(&store, 300).await;
+    let leaves = store.leaf_hashes(300).await.unwrap();
+    for size in [40, 300] {
+        sign(&store, size).await;
+        tiles.catch_up().await.unwrap();
+        let checkpoint = store.latest_checkpoint().await.unwrap().unwrap().note;
+        for _ in 0..200 {
+            if std::fs::read_to_string(ledger.join("checkpoint"))
+                .ok()
+                .as_ref()
+                == Some(&checkpoint)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            std::fs::read_to_string(ledger.join("checkpoint")).unwrap(),
+            checkpoint
+        );
+    }
+    let read = |path: &str| std::fs::read(ledger.join(path)).unwrap();
+    assert_eq!(read("tile/0/000.p/40"), leaves[..40].concat());
+    assert_eq!(read("tile/0/000"), leaves[..256].concat());
+    assert_eq!(read("tile/0/001.p/44"), leaves[256..].concat());
+    assert_eq!(
+        read("tile/1/000.p/1"),
+        merkle::root(&leaves[..256]).to_vec()
+    );
+}

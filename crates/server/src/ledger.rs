@@ -25,7 +25,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use shuin_core::ReasonCode;
 use shuin_ledger::tiles::TileId;
-use shuin_repo::tiles::TilesError;
+use shuin_repo::tiles::{self, TilesError};
 
 use crate::problem::problem;
 use crate::AppState;
@@ -95,8 +95,8 @@ async fn checkpoint(State(state): State<AppState>) -> Response {
     match state.ledger.latest_checkpoint().await {
         Ok(Some(stored)) => (
             [
-                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-                (header::CACHE_CONTROL, "no-cache"),
+                (header::CONTENT_TYPE, tiles::CHECKPOINT_CONTENT_TYPE),
+                (header::CACHE_CONTROL, tiles::CHECKPOINT_CACHE),
             ],
             stored.note,
         )
@@ -105,10 +105,6 @@ async fn checkpoint(State(state): State<AppState>) -> Response {
         Err(e) => internal(&e),
     }
 }
-
-/// How long caches keep a full tile (it never changes) and a partial one.
-const FULL_TILE_CACHE: &str = "public, max-age=31536000, immutable";
-const PARTIAL_TILE_CACHE: &str = "public, max-age=60";
 
 async fn tile(State(state): State<AppState>, Path(path): Path<String>) -> Response {
     // A malformed path names no file, and entry bundles are not served: both 404.
@@ -119,15 +115,8 @@ async fn tile(State(state): State<AppState>, Path(path): Path<String>) -> Respon
     match state.tiles.tile(id).await {
         Ok(Some(bytes)) => (
             [
-                (header::CONTENT_TYPE, "application/octet-stream"),
-                (
-                    header::CACHE_CONTROL,
-                    if id.is_full() {
-                        FULL_TILE_CACHE
-                    } else {
-                        PARTIAL_TILE_CACHE
-                    },
-                ),
+                (header::CONTENT_TYPE, tiles::TILE_CONTENT_TYPE),
+                (header::CACHE_CONTROL, tiles::tile_cache(id)),
             ],
             bytes,
         )
