@@ -578,7 +578,7 @@ fn run(cli: Cli) -> Result<()> {
                     json,
                 } => match (data, export) {
                     (_, Some(export)) => {
-                        let witnesses = witness_cmd::WitnessPolicy::read(&witness_keys, quorum)?;
+                        let witnesses = witness_cmd::read_policy(&witness_keys, quorum)?;
                         ledger_cmd::verify_export(
                             &export,
                             since_checkpoint.as_deref(),

@@ -14,6 +14,8 @@ pub mod conformance;
 mod error;
 mod key_ref;
 pub mod personal;
+#[cfg(feature = "tls")]
+pub mod personal_tls;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod pkcs11_uri;
