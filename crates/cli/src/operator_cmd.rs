@@ -253,18 +253,7 @@ async fn list(data: &Path, json: bool) -> Result<()> {
         return Ok(());
     }
     for row in rows {
-        let roles: Vec<&str> = row.roles.iter().map(|role| role.as_str()).collect();
-        let mark = if row.designated_responsible_person {
-            "  (designated 責任者)"
-        } else {
-            ""
-        };
-        let certificate = row
-            .certificate_sha256
-            .as_deref()
-            .map(|s| format!("  certificate {}", &s[..16.min(s.len())]))
-            .unwrap_or_else(|| "  no usable certificate".into());
-        println!("{}  {}{certificate}{mark}", row.name, roles.join(","));
+        println!("{}", row.line());
     }
     Ok(())
 }

@@ -143,30 +143,9 @@ pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
             store.close().await;
             let flags = flags.context("reading the review list")?;
             if json {
-                let rows: Vec<serde_json::Value> = flags
-                    .iter()
-                    .map(|f| {
-                        serde_json::json!({
-                            "serial": f.serial.to_hex(),
-                            "reason": f.reason,
-                            "jpki_serial": f.jpki_serial,
-                            "flagged_at": shuin_core::timefmt::rfc3339(f.flagged_at),
-                        })
-                    })
-                    .collect();
-                println!("{}", serde_json::Value::Array(rows));
-            } else if flags.is_empty() {
-                println!("no certificate is flagged");
+                println!("{}", shuin_ra::jpki_followup::flags_json(&flags));
             } else {
-                for f in &flags {
-                    println!(
-                        "{}  {}  JPKI serial {}  flagged {}",
-                        f.serial.to_hex(),
-                        f.reason,
-                        f.jpki_serial,
-                        shuin_core::timefmt::rfc3339(f.flagged_at)
-                    );
-                }
+                println!("{}", shuin_ra::jpki_followup::flags_text(&flags));
             }
             Ok(())
         }

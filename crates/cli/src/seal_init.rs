@@ -8,7 +8,7 @@ use crate::failure::{msg, Context, Result};
 use crate::init::InitOptions;
 use shuin_core::RandomSource;
 use shuin_keys::activation::SealConfig;
-use shuin_ledger::{Actor, Book, EntryDraft};
+use shuin_ledger::{Actor, EntryDraft};
 use std::path::PathBuf;
 use zeroize::Zeroizing;
 
@@ -80,19 +80,13 @@ where
         let path = shuin_keys::activation::share_path(&options.shares_out, index);
         shuin_keys::write_private_file(&path, text.as_bytes()).context(path.display())?;
     }
-    append(EntryDraft {
-        book: Book::Facility,
-        kind: "seal.shares_made".into(),
-        actor: admin.clone(),
-        subjects: vec!["key:issuing".into()],
-        payload: serde_json::json!({
-            "custodians": options.custodians,
-            "threshold": options.threshold,
-            "instance_id": config.instance_id,
-            "secret": "token PIN, sealed with AES-256-GCM under a random 256-bit key split by Shamir's scheme",
-        }),
-        evidence: vec![],
-    })
+    let (custodians, threshold) = (options.custodians, options.threshold);
+    append(shuin_books::init_records::seal_shares_made(
+        custodians,
+        threshold,
+        &config.instance_id,
+        admin,
+    ))
     .await?;
     Ok(config)
 }

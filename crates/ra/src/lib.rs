@@ -10,7 +10,7 @@ pub mod config;
 pub mod console;
 mod crl_source;
 mod error;
-mod jpki_followup;
+pub mod jpki_followup;
 mod jpki_registration;
 pub mod operators;
 mod registration;
