@@ -10,6 +10,7 @@ mod error;
 #[cfg(feature = "pkcs11")]
 mod pkcs11_card;
 mod revoke;
+mod saved;
 mod status;
 
 pub use apply::{apply, ApplyOutcome, ApplyRequest, CardSigner, FileCard};
@@ -19,4 +20,5 @@ pub use error::ClientError;
 #[cfg(feature = "pkcs11")]
 pub use pkcs11_card::{Pkcs11Card, JPKI_SIGNING_ID, JPKI_TOKEN_LABEL};
 pub use revoke::{request_revocation, revoke_and_watch, RevocationSeen};
+pub use saved::OutcomeFiles;
 pub use status::{crl_lists, ocsp_status, OcspAnswer};
