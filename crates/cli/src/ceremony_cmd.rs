@@ -5,7 +5,7 @@
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
 use crate::key_backend::{read_pin_file, OpenedBackend};
-use crate::output::print;
+use crate::output::{print, print_answer};
 use clap::{Args, Subcommand};
 use shuin_ca::ceremony::{self, CeremonyError};
 use shuin_core::Action;
@@ -214,13 +214,7 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             let params = serde_json::json!({"name": name, "public_key": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &spki)});
             let key =
                 runtime()?.block_on(call(&console, Action::CeremonyCustodian, params, None))?;
-            print(&key, json, |key| {
-                format!(
-                    "custodian {} enrolled with key sha256 {}",
-                    key["name"].as_str().unwrap_or(""),
-                    key["public_key_sha256"].as_str().unwrap_or("")
-                )
-            });
+            print_answer(Action::CeremonyCustodian, &key, json);
             Ok(())
         }
         CeremonyCommand::PublicKey { credential, out } => {

@@ -11,7 +11,7 @@ use crate::config::InstanceConfig;
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
 use crate::operator_key::OperatorKeyArgs;
-use crate::output::print;
+use crate::output::{print, print_answer};
 use base64::Engine;
 use clap::Subcommand;
 use serde_json::json;
@@ -170,13 +170,7 @@ pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
             if let (Some(path), Some(pem)) = (&cert_out, result["certificate_pem"].as_str()) {
                 std::fs::write(path, pem).context(path.display())?;
             }
-            print(&result, json, |r| {
-                format!(
-                    "enrolled {} with the role {}",
-                    r["name"].as_str().unwrap_or(""),
-                    r["role"].as_str().unwrap_or("")
-                )
-            });
+            print_answer(Action::OperatorAdd, &result, json);
             Ok(())
         }
         OperatorCommand::Grant {

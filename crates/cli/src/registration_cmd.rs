@@ -119,22 +119,7 @@ pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
             }
             let created =
                 call(&console, Action::RegistrationCreate, params, Some(identity)).await?;
-            if json {
-                println!("{created}");
-            } else {
-                println!(
-                    "registration {}",
-                    created["registration_id"].as_str().unwrap_or("")
-                );
-                println!(
-                    "利用者識別符号 (shown once; send it by 本人限定受取郵便): {}",
-                    created["identification_code"].as_str().unwrap_or("")
-                );
-                println!(
-                    "expires at {}",
-                    created["expires_at"].as_str().unwrap_or("")
-                );
-            }
+            crate::output::print_answer(Action::RegistrationCreate, &created, json);
             Ok(())
         }
         RegistrationCommand::Flags { data, json } => {

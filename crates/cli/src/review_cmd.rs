@@ -4,7 +4,7 @@
 
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Result};
-use crate::output::print;
+use crate::output::{print, print_answer};
 use clap::Subcommand;
 use serde_json::json;
 use shuin_core::Action;
@@ -76,14 +76,7 @@ pub(crate) async fn run(command: ReviewCommand) -> Result<()> {
                 params["note"] = json!(note);
             }
             let result = call(&console, Action::ReviewApprove, params, None).await?;
-            print(&result, json, |r| {
-                format!(
-                    "approved {} by {}; issued serial {}",
-                    r["id"].as_str().unwrap_or(""),
-                    r["approver"].as_str().unwrap_or(""),
-                    r["serial"].as_str().unwrap_or("")
-                )
-            });
+            print_answer(Action::ReviewApprove, &result, json);
             Ok(())
         }
         ReviewCommand::Reject {
@@ -97,13 +90,7 @@ pub(crate) async fn run(command: ReviewCommand) -> Result<()> {
                 .ok_or_else(|| msg("a rejection needs --reason TEXT"))?;
             let params = json!({"id": id, "reason": reason});
             let result = call(&console, Action::ReviewReject, params, None).await?;
-            print(&result, json, |r| {
-                format!(
-                    "rejected {} by {}",
-                    r["id"].as_str().unwrap_or(""),
-                    r["decided_by"].as_str().unwrap_or("")
-                )
-            });
+            print_answer(Action::ReviewReject, &result, json);
             Ok(())
         }
     }
