@@ -11,7 +11,7 @@ use crate::config::InstanceConfig;
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
 use crate::operator_key::OperatorKeyArgs;
-use crate::output::{print, print_answer};
+use crate::output::print_answer;
 use base64::Engine;
 use clap::Subcommand;
 use serde_json::json;
@@ -197,12 +197,7 @@ pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
                 params["certificate_sha256"] = json!(sha256);
             }
             let result = call(&console, Action::OperatorRevoke, params, None).await?;
-            print(&result, json, |r| {
-                format!(
-                    "revoked {} certificate(s) of {name}; operator CRL number {}",
-                    r["certificates_revoked"], r["operator_crl_number"]
-                )
-            });
+            print_answer(Action::OperatorRevoke, &result, json);
             Ok(())
         }
         OperatorCommand::Whoami { console } => {
@@ -223,13 +218,7 @@ async fn change_role(
 ) -> Result<()> {
     let role = parse_role(role)?;
     let result = call(console, action, json!({"name": name, "role": role}), None).await?;
-    print(&result, json, |_| {
-        if action == Action::OperatorGrant {
-            format!("{name} now holds the role {role}")
-        } else {
-            format!("{name} no longer holds the role {role}")
-        }
-    });
+    print_answer(action, &result, json);
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! development), submits it and returns the certificate.
 
 mod apply;
+mod card_source;
 pub mod cms_sign;
 mod csr;
 mod enroll;
@@ -14,6 +15,7 @@ mod saved;
 mod status;
 
 pub use apply::{apply, ApplyOutcome, ApplyRequest, CardSigner, FileCard};
+pub use card_source::CardSource;
 pub use csr::{build_csr, build_named_csr};
 pub use enroll::{enroll, EnrollRequest, Enrolled};
 pub use error::ClientError;

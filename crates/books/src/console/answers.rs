@@ -24,6 +24,18 @@ pub fn answer_text(action: Action, answer: &Value) -> Option<String> {
             field("name"),
             field("role")
         ),
+        Action::OperatorGrant => {
+            format!("{} now holds the role {}", field("name"), field("role"))
+        }
+        Action::OperatorRemoveRole => {
+            format!("{} no longer holds the role {}", field("name"), field("role"))
+        }
+        Action::OperatorRevoke => format!(
+            "revoked {} certificate(s) of {}; operator CRL number {}",
+            answer["certificates_revoked"],
+            field("name"),
+            answer["operator_crl_number"]
+        ),
         Action::ReviewApprove => format!(
             "approved {} by {}; issued serial {}",
             field("id"),
