@@ -356,15 +356,7 @@ pub(crate) async fn init(
                     .map_err(|e| msg(e.to_string()))?;
             let issuer =
                 run_first_ceremony(options, &store, &opened, first, &approvals, clock).await?;
-            shuin_ca::bootstrap::Bootstrapped {
-                root_key: issuer.root_key,
-                issuing_key: issuer.issuing_key,
-                operator_ca_key: operators.operator_ca_key,
-                root_der: issuer.root_der,
-                issuing_der: issuer.issuing_der,
-                operator_ca_der: operators.operator_ca_der,
-                enrolled: operators.enrolled,
-            }
+            first_instance::bootstrapped(operators, issuer)
         }
     };
     for enrolled in &made.enrolled {

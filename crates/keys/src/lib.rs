@@ -17,6 +17,7 @@ pub mod personal;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod pkcs11_uri;
+pub mod share_files;
 #[cfg(feature = "pkcs11")]
 pub mod softhsm;
 mod software;

@@ -6,6 +6,7 @@
 use super::console::{InstanceBackend, Registry};
 use super::error::{Context, Result};
 use super::{run_first, Adopted, CeremonyFile, FirstPlan, FirstRun, InstanceFacts, RunOutcome};
+use crate::bootstrap::{Bootstrapped, OperatorSide};
 use crate::issuance::CaStore;
 use shuin_core::Clock;
 use shuin_keys::config::KeyBackendConfig;
@@ -115,9 +116,24 @@ where
     Ok((outcome, adopted))
 }
 
+/// What the new instance made: its operator side (`shuin_ca::bootstrap::operator_side`)
+/// and the issuer keys and certificates its first ceremony made.
+pub fn bootstrapped(operators: OperatorSide, issuer: Adopted) -> Bootstrapped {
+    Bootstrapped {
+        root_key: issuer.root_key,
+        issuing_key: issuer.issuing_key,
+        operator_ca_key: operators.operator_ca_key,
+        root_der: issuer.root_der,
+        issuing_der: issuer.issuing_der,
+        operator_ca_der: operators.operator_ca_der,
+        enrolled: operators.enrolled,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shuin_keys::KeyRef;
 
     #[test]
     fn a_new_instance_has_no_ca_and_binds_its_backend() {
@@ -128,6 +144,29 @@ mod tests {
         assert_eq!(facts.public_url, "https://ca.example");
         assert!(facts.ca.is_none());
         assert_eq!((facts.key_backend, facts.token), backend.binding());
+    }
+
+    #[test]
+    fn the_instance_takes_its_issuer_from_the_ceremony() {
+        let key = |uri: &str| KeyRef::parse(uri).expect("key");
+        let operators = OperatorSide {
+            operator_ca_key: key("soft:operator-ca.pem"),
+            operator_ca_der: vec![3],
+            enrolled: Vec::new(),
+        };
+        let issuer = Adopted {
+            root_key: key("soft:root.pem"),
+            issuing_key: key("soft:issuing.pem"),
+            root_der: vec![1],
+            issuing_der: vec![2],
+        };
+        let made = bootstrapped(operators, issuer);
+        assert_eq!(made.root_key, key("soft:root.pem"));
+        assert_eq!(made.operator_ca_key, key("soft:operator-ca.pem"));
+        assert_eq!(
+            (made.root_der, made.issuing_der, made.operator_ca_der),
+            (vec![1], vec![2], vec![3])
+        );
     }
 
     #[test]
