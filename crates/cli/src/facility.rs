@@ -11,9 +11,10 @@
 use crate::config::InstanceConfig;
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
-use crate::output::print;
+use crate::output::{print, print_answer};
 use clap::Subcommand;
 use shuin_books::access_import::{self, ImportRefusal};
+use shuin_books::console::answers::token_notice;
 use shuin_core::access_event::{self, AccessImportError};
 use shuin_core::{Action, Clock, SystemClock};
 use std::path::{Path, PathBuf};
@@ -118,22 +119,9 @@ fn refused(csv: &Path, error: &AccessImportError, json: bool) -> crate::failure:
 async fn access_token(console: &ConsoleArgs, revoke: bool, json: bool) -> Result<()> {
     let params = serde_json::json!({"revoke": revoke});
     let answer = call(console, Action::FacilityToken, params, None).await?;
-    match (answer["token"].as_str(), json) {
-        (_, true) => println!("{answer}"),
-        (Some(token), false) => {
-            println!("{token}");
-            eprintln!(
-                "the access-control system's token is above: it is shown only this once (only its SHA-256 {} is kept).",
-                answer["token_sha256"].as_str().unwrap_or("")
-            );
-            eprintln!(
-                "configure the system to POST /ledger/v1/access-events with Authorization: Bearer <token>; any earlier token no longer works"
-            );
-        }
-        (None, false) => println!(
-            "the access-control token (SHA-256 {}) is revoked; POST /ledger/v1/access-events now answers 404",
-            answer["revoked_sha256"].as_str().unwrap_or("")
-        ),
+    print_answer(Action::FacilityToken, &answer, json);
+    if let Some(notice) = token_notice(&answer).filter(|_| !json) {
+        eprintln!("{notice}");
     }
     Ok(())
 }

@@ -8,11 +8,10 @@ use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
 use clap::Subcommand;
 use shuin_core::{Action, OsRandom};
-use shuin_ra::{CodeKey, Lifecycle, VerifiedIdentity};
+use shuin_ra::{CodeKey, Delivery, Lifecycle, VerifiedIdentity};
 use shuin_store::sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use zeroize::Zeroizing;
 
 /// The file holding the key under which codes are hashed (mode 0600, never in the
 /// database or the ledger).
@@ -101,22 +100,19 @@ pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
                 Some(text) => shuin_core::timefmt::parse_duration(&text)
                     .ok_or_else(|| msg("--expires-in must look like 30d, 12h, 90m or 3600"))?,
             };
-            // The identity is personal data: it travels as the attachment, and the signed
-            // request (which the books keep for good) carries only its SHA-256.
             let identity = VerifiedIdentity {
                 name,
                 birth_date,
                 address,
                 gender,
             };
-            let identity = Zeroizing::new(serde_json::to_string(&identity).context("identity")?);
-            let mut params = serde_json::json!({"expires_in_seconds": lifetime.as_secs()});
-            if let Some(method) = delivery {
-                params["delivery"] = serde_json::json!(method);
-            }
-            if let Some(number) = tracking {
-                params["tracking"] = serde_json::json!(number);
-            }
+            let delivery = delivery.map(|method| Delivery { method, tracking });
+            let (params, identity) = shuin_ra::console::registration_create_request(
+                &identity,
+                lifetime,
+                delivery.as_ref(),
+            )
+            .context("identity")?;
             let created =
                 call(&console, Action::RegistrationCreate, params, Some(identity)).await?;
             crate::output::print_answer(Action::RegistrationCreate, &created, json);

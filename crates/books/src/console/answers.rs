@@ -54,9 +54,27 @@ pub fn answer_text(action: Action, answer: &Value) -> Option<String> {
             field("identification_code"),
             field("expires_at")
         ),
+        Action::FacilityToken => match answer["token"].as_str() {
+            Some(token) => token.to_owned(),
+            None => format!(
+                "the access-control token (SHA-256 {}) is revoked; POST /ledger/v1/access-events now answers 404",
+                field("revoked_sha256")
+            ),
+        },
         _ => return None,
     };
     Some(text)
+}
+
+/// What the ca_admin is told beside a new access-control token (on stderr, so that the
+/// token alone goes to standard output); `None` when the token was revoked.
+pub fn token_notice(answer: &Value) -> Option<String> {
+    answer["token"].as_str()?;
+    Some(format!(
+        "the access-control system's token is above: it is shown only this once (only its SHA-256 {} is kept).\n\
+         configure the system to POST /ledger/v1/access-events with Authorization: Bearer <token>; any earlier token no longer works",
+        answer["token_sha256"].as_str().unwrap_or("")
+    ))
 }
 
 /// The CRLs issued (a list of scope, number and next update), one a line.
@@ -113,6 +131,19 @@ mod tests {
         let created = text(Action::RegistrationCreate, json!({"registration_id": "r"}));
         assert_eq!(created.lines().count(), 3);
         assert!(created.starts_with("registration r\n"));
+    }
+
+    #[test]
+    fn a_new_token_goes_alone_to_standard_output() {
+        let made = json!({"ok": true, "token": "t0k", "token_sha256": "ab"});
+        assert_eq!(text(Action::FacilityToken, made.clone()), "t0k");
+        let notice = token_notice(&made).unwrap_or_default();
+        assert!(notice.contains("only its SHA-256 ab is kept"), "{notice}");
+        assert_eq!(notice.lines().count(), 2);
+        let revoked = json!({"ok": true, "revoked_sha256": "cd"});
+        assert!(text(Action::FacilityToken, revoked.clone())
+            .starts_with("the access-control token (SHA-256 cd) is revoked;"));
+        assert_eq!(token_notice(&revoked), None);
     }
 
     #[test]
