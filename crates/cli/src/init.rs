@@ -12,6 +12,7 @@ use shuin_books::init_records;
 use shuin_ca::bootstrap::{BootstrapPlan, KeyPlace, OperatorCaPlan};
 use shuin_ca::ceremony::console::InstanceBackend;
 use shuin_ca::ceremony::{self, first_instance};
+use shuin_core::x509::pem::der_labelled;
 use shuin_core::{Clock, RandomSource};
 use shuin_keys::KeySpec;
 use shuin_ledger::EntryDraft;
@@ -64,35 +65,19 @@ pub(crate) struct FirstCeremonyOptions {
     pub(crate) approvals: Vec<PathBuf>,
 }
 
+/// A trust anchor file: PEM `CERTIFICATE` or DER, an X.509 certificate.
 fn read_certificate(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).context(path.display())?;
-    let der = match der::pem::decode_vec(&bytes) {
-        Ok(("CERTIFICATE", der)) => der,
-        Ok((label, _)) => {
-            return Err(msg(format!(
-                "{}: expected a CERTIFICATE, found {label:?}",
-                path.display()
-            )))
-        }
-        Err(_) => bytes,
-    };
+    let der = der_labelled(bytes, "CERTIFICATE").context(path.display())?;
     x509_cert::Certificate::from_der(&der)
         .context(format!("{}: not an X.509 certificate", path.display()))?;
     Ok(der)
 }
 
+/// An operator's CSR file: PEM `CERTIFICATE REQUEST` or DER, with a valid signature.
 fn read_csr(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).context(format!("CSR {}", path.display()))?;
-    let der = match der::pem::decode_vec(&bytes) {
-        Ok(("CERTIFICATE REQUEST", der)) => der,
-        Ok((label, _)) => {
-            return Err(msg(format!(
-                "{}: expected a CERTIFICATE REQUEST, found {label:?}",
-                path.display()
-            )))
-        }
-        Err(_) => bytes,
-    };
+    let der = der_labelled(bytes, "CERTIFICATE REQUEST").context(path.display())?;
     shuin_core::csr::verify_csr(&der).map_err(|r| {
         msg(format!(
             "{}: {}: {}",
