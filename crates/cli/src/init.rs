@@ -243,21 +243,12 @@ pub(crate) async fn init(
             .context(dir.display())?;
     }
 
-    // J-LIS trust anchors.
+    // J-LIS trust anchors and the CRL file the RA reads.
     let mut given = Vec::new();
     for path in &options.trust_anchors {
         given.push(read_certificate(path)?);
     }
     let anchors = shuin_jpki::installed_anchors(given).context("shipped J-LIS anchor")?;
-    let mut anchor_files = Vec::new();
-    for anchor in &anchors {
-        if let Some(warning) = anchor.warning().filter(|_| !options.development) {
-            eprintln!("warning: {warning}");
-        }
-        let path = dir.join("jpki/anchors").join(&anchor.file);
-        std::fs::write(&path, pem("CERTIFICATE", &anchor.der)?).context(path.display())?;
-        anchor_files.push(PathBuf::from("jpki/anchors").join(&anchor.file));
-    }
     let crl_path = if options.jpki_crl.is_absolute() {
         options.jpki_crl.clone()
     } else {
@@ -265,16 +256,10 @@ pub(crate) async fn init(
             .context("current directory")?
             .join(&options.jpki_crl)
     };
-    let anchor_set =
-        shuin_jpki::TrustAnchors::from_der_certs(anchors.iter().map(|a| a.der.clone()).collect())
-            .map_err(|e| msg(format!("trust anchors: {e}")))?;
-    if let Err(e) = shuin_ra::FileCrlSource::new(crl_path.clone(), anchor_set).check() {
-        let until = if crl_path.exists() {
-            "a valid CRL is there"
-        } else {
-            "the CRL file exists"
-        };
-        eprintln!("warning: {e}; applications will fail closed until {until}");
+    let trust = shuin_ra::trust_setup::install(dir, anchors, &crl_path, options.development)
+        .map_err(|e| msg(e.to_string()))?;
+    for warning in &trust.warnings {
+        eprintln!("warning: {warning}");
     }
 
     let store = SqliteStore::open(&dir.join("shuin.db"))
@@ -286,7 +271,7 @@ pub(crate) async fn init(
         let store = &store;
         async move { store.append(draft, now).await.context("ledger") }
     };
-    let evidence = serde_json::to_value(&anchors).context("anchors")?;
+    let evidence = serde_json::to_value(&trust.anchors).context("anchors")?;
     let crl_file = crl_path.display().to_string();
     init_records::record_init(
         &store,
@@ -398,7 +383,7 @@ pub(crate) async fn init(
             terms: PathBuf::from("terms.txt"),
         },
         jpki: JpkiSection {
-            trust_anchors: anchor_files,
+            trust_anchors: trust.anchor_files,
             crl: crl_path,
             allow_test_cards: options.allow_test_cards,
             on_jpki_revocation: Default::default(),

@@ -18,6 +18,7 @@ mod reissue;
 mod resume;
 pub mod review;
 mod revocation;
+pub mod trust_setup;
 
 pub use application::{
     ApplicationOutcome, CaPorts, Challenge, RaConfig, RaService, RaStore, MAX_APPLICATION_BYTES,
