@@ -48,13 +48,12 @@ pub(crate) fn verify_export(
         .map_err(|e| failed(json, "witness cosignatures", e))?;
     if json {
         let mut value = report.to_json();
-        value["witnesses"] =
-            serde_json::json!(cosigned.as_ref().map(crate::witness_cmd::report_json));
+        value["witnesses"] = serde_json::json!(cosigned.as_ref().map(|c| c.to_json()));
         println!("{value}");
     } else {
         println!("{}", report.text());
         if let Some(cosigned) = &cosigned {
-            println!("  {}", crate::witness_cmd::report_line(cosigned));
+            println!("  {}", cosigned.line());
         }
     }
     Ok(())

@@ -170,22 +170,3 @@ impl WitnessPolicy {
         shuin_ledger::export::verify_export_cosignatures(export, &self.keys, self.quorum)
     }
 }
-
-/// The cosignature report in `ledger verify --json`.
-pub(crate) fn report_json(report: &CosignatureReport) -> serde_json::Value {
-    serde_json::json!({
-        "witnesses": report.witnesses,
-        "quorum": report.quorum,
-        "cosignatures": report.cosignatures,
-        "final_checkpoints": report.final_checkpoints,
-        "newest_final_size": report.newest_final_size,
-    })
-}
-
-/// The cosignature report as one line of `ledger verify`.
-pub(crate) fn report_line(report: &CosignatureReport) -> String {
-    format!(
-        "{} checkpoint(s) final ({} of {} witnesses cosigned); the newest final one covers {} entries",
-        report.final_checkpoints, report.quorum, report.witnesses, report.newest_final_size
-    )
-}

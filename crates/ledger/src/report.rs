@@ -2,7 +2,7 @@
 //! (`shuin ledger verify|export|show`). Kept beside the reports so that every reader of
 //! an export (the CLI, the audit pack) says the same thing.
 
-use crate::export::ExportSummary;
+use crate::export::{CosignatureReport, ExportSummary};
 use crate::{Book, Entry, ExportReport};
 use serde_json::{json, Value};
 
@@ -75,6 +75,27 @@ impl ExportSummary {
     }
 }
 
+impl CosignatureReport {
+    /// The witnesses' part of `ledger verify --export --json`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "witnesses": self.witnesses,
+            "quorum": self.quorum,
+            "cosignatures": self.cosignatures,
+            "final_checkpoints": self.final_checkpoints,
+            "newest_final_size": self.newest_final_size,
+        })
+    }
+
+    /// The witnesses' line of `ledger verify --export`.
+    pub fn line(&self) -> String {
+        format!(
+            "{} checkpoint(s) final ({} of {} witnesses cosigned); the newest final one covers {} entries",
+            self.final_checkpoints, self.quorum, self.witnesses, self.newest_final_size
+        )
+    }
+}
+
 impl Book {
     /// The book of a wire name (`application`, `revocation`, `organization`,
     /// `facility`).
@@ -142,6 +163,23 @@ mod tests {
              verify it offline with: shuin ledger verify --export out"
         );
         assert_eq!(summary.to_json("out", &report(None))["out"], "out");
+    }
+
+    #[test]
+    fn the_witnesses_line_names_the_quorum() {
+        let cosigned = CosignatureReport {
+            witnesses: 3,
+            quorum: 2,
+            cosignatures: 5,
+            final_checkpoints: 2,
+            newest_final_size: 40,
+        };
+        assert_eq!(
+            cosigned.line(),
+            "2 checkpoint(s) final (2 of 3 witnesses cosigned); the newest final one covers 40 entries"
+        );
+        assert_eq!(cosigned.to_json()["cosignatures"], 5);
+        assert_eq!(cosigned.to_json().as_object().map(|o| o.len()), Some(5));
     }
 
     #[test]
