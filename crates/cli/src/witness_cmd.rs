@@ -3,7 +3,6 @@
 
 use crate::failure::{msg, Context, Result};
 use shuin_core::SystemClock;
-use shuin_ledger::export::CosignatureReport;
 use shuin_ledger::WitnessKey;
 use shuin_witness::{LogConfig, WitnessConfig};
 use std::path::{Path, PathBuf};
@@ -144,14 +143,4 @@ pub(crate) fn read_policy(
     WitnessPolicy::new(keys, quorum)
         .map(Some)
         .map_err(|e| msg(format!("--quorum: {e}")))
-}
-
-/// The cosignature report in `ledger verify --json`.
-pub(crate) fn report_json(report: &CosignatureReport) -> serde_json::Value {
-    serde_json::to_value(report).unwrap_or_default()
-}
-
-/// The cosignature report as one line of `ledger verify`.
-pub(crate) fn report_line(report: &CosignatureReport) -> String {
-    report.to_string()
 }

@@ -19,6 +19,7 @@ pub mod personal_tls;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod pkcs11_uri;
+pub mod share_files;
 #[cfg(feature = "pkcs11")]
 pub mod softhsm;
 mod software;

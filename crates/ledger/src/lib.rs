@@ -31,6 +31,7 @@ pub mod note;
 pub mod operator_audit;
 pub mod operator_certificate;
 pub mod operator_request;
+mod report;
 pub mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointError};

@@ -16,7 +16,7 @@ use crate::Checkpoint;
 use super::CHECKPOINTS_DIR;
 
 /// What the cosignatures of an export established.
-#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct CosignatureReport {
     /// The witnesses given.
     pub witnesses: usize,
@@ -69,16 +69,6 @@ pub enum CosignatureCheckError {
         /// The most cosignatures any checkpoint has.
         best: usize,
     },
-}
-
-impl std::fmt::Display for CosignatureReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} checkpoint(s) final ({} of {} witnesses cosigned); the newest final one covers {} entries",
-            self.final_checkpoints, self.quorum, self.witnesses, self.newest_final_size
-        )
-    }
 }
 
 /// The witnesses an auditor trusts, and how many of them make a checkpoint final.
@@ -234,17 +224,6 @@ mod tests {
                 quorum: 3,
                 witnesses: 2
             }
-        );
-        let report = CosignatureReport {
-            witnesses: 2,
-            quorum: 2,
-            cosignatures: 4,
-            final_checkpoints: 2,
-            newest_final_size: 9,
-        };
-        assert_eq!(
-            report.to_string(),
-            "2 checkpoint(s) final (2 of 2 witnesses cosigned); the newest final one covers 9 entries"
         );
     }
 
