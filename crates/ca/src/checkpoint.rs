@@ -7,6 +7,7 @@
 //! once `every_entries` entries have accumulated or `every` has passed with new entries,
 //! at shutdown, and before an export.
 
+use crate::witnessing::Witnessing;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use shuin_keys::{KeyError, KeyGenerator, KeyRef, KeySpec, Signer};
@@ -96,6 +97,8 @@ pub struct CheckpointSettings {
     pub every_entries: u64,
     /// Sign when new entries are this old.
     pub every: Duration,
+    /// The witnesses each new checkpoint is submitted to, if any.
+    pub witnessing: Option<Arc<Witnessing>>,
 }
 
 /// `https://ca.example.jp/base/` gives `ca.example.jp/base/ledger`.
@@ -120,6 +123,7 @@ pub struct CheckpointMaker<S: ?Sized> {
     every_entries: u64,
     every: Duration,
     last: tokio::sync::Mutex<Last>,
+    witnessing: Option<Arc<Witnessing>>,
 }
 
 impl<S: ?Sized> std::fmt::Debug for CheckpointMaker<S> {
@@ -206,6 +210,7 @@ where
                 size: last.map_or(0, |c| c.size),
                 made: None,
             }),
+            witnessing: settings.witnessing,
         })
     }
 
@@ -250,6 +255,23 @@ where
             return Ok(None);
         }
         self.make(&mut last).await
+    }
+
+    /// The witnesses, if any are configured.
+    pub fn witnessing(&self) -> Option<&Arc<Witnessing>> {
+        self.witnessing.as_ref()
+    }
+
+    /// Submits a new checkpoint to the witnesses in a task of its own: a witness that is
+    /// slow or down never holds up the ledger or issuance.
+    fn send_to_witnesses(&self, stored: &StoredCheckpoint) {
+        if let Some(witnessing) = &self.witnessing {
+            let (witnessing, store, stored) =
+                (witnessing.clone(), self.store.clone(), stored.clone());
+            tokio::spawn(async move {
+                witnessing.submit(store.as_ref(), &stored).await;
+            });
+        }
     }
 
     async fn ledger_size(&self) -> Result<u64, CheckpointError> {
@@ -299,6 +321,7 @@ where
         match self.store.add_checkpoint(&stored).await {
             Ok(()) => {
                 tracing::debug!(size = stored.size, "signed a ledger checkpoint");
+                self.send_to_witnesses(&stored);
                 Ok(Some(stored))
             }
             // Another process signed this size first; its checkpoint stands.

@@ -4,10 +4,12 @@
 //! start-up.
 
 use crate::checkpoint::CheckpointSettings;
+use crate::witnessing::{WitnessTarget, Witnessing};
 use serde::{Deserialize, Serialize};
 use shuin_core::issuance::SubscriberProfile;
 use shuin_keys::activation::SealConfig;
 use shuin_keys::config::KeyBackendConfig;
+use shuin_ledger::WitnessKey;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -229,6 +231,22 @@ pub struct LedgerSection {
     /// Sign a checkpoint when new entries are this old.
     #[serde(default = "default_every_seconds")]
     pub checkpoint_every_seconds: u64,
+    /// The witnesses each new checkpoint is submitted to (`[[ledger.witnesses]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub witnesses: Vec<WitnessSection>,
+    /// How many of them must cosign a checkpoint for it to be final (default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness_quorum: Option<usize>,
+}
+
+/// `[[ledger.witnesses]]`: one witness (docs/ledger.md, "Witnesses").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessSection {
+    /// The witness's submission prefix (`POST <url>/add-checkpoint`).
+    pub url: String,
+    /// Its verifier key, as `shuin witness init` printed it.
+    pub key: String,
 }
 
 fn default_every_entries() -> u64 {
@@ -245,6 +263,8 @@ impl Default for LedgerSection {
             origin: None,
             checkpoint_every_entries: default_every_entries(),
             checkpoint_every_seconds: default_every_seconds(),
+            witnesses: Vec::new(),
+            witness_quorum: None,
         }
     }
 }
@@ -264,7 +284,46 @@ impl LedgerSection {
                 ));
             }
         }
+        self.check_witnesses()
+    }
+
+    fn check_witnesses(&self) -> Result<(), ConfigError> {
+        for witness in &self.witnesses {
+            let scheme_ok =
+                witness.url.starts_with("https://") || witness.url.starts_with("http://");
+            if !scheme_ok || WitnessKey::from_verifier_key(&witness.key).is_err() {
+                return Err(ConfigError::InvalidSettings(
+                    "ledger.witnesses: each needs an http(s) url and the key `shuin witness init` printed",
+                ));
+            }
+        }
+        if let Some(quorum) = self.witness_quorum {
+            if quorum == 0 || quorum > self.witnesses.len() {
+                return Err(ConfigError::InvalidSettings(
+                    "ledger.witness_quorum must be between 1 and the number of witnesses",
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The witnesses (keys checked by [`LedgerSection::check`]), if any are configured.
+    pub fn witnessing(&self) -> Option<Witnessing> {
+        let targets: Vec<WitnessTarget> = self
+            .witnesses
+            .iter()
+            .filter_map(|w| {
+                Some(WitnessTarget {
+                    url: w.url.clone(),
+                    key: WitnessKey::from_verifier_key(&w.key).ok()?,
+                })
+            })
+            .collect();
+        if targets.is_empty() {
+            return None;
+        }
+        let quorum = self.witness_quorum.unwrap_or(targets.len());
+        Some(Witnessing::new(targets, quorum))
     }
 
     /// The checkpoint maker's settings for an instance at `public_url`, whose audit key,
@@ -280,6 +339,7 @@ impl LedgerSection {
             new_key_label,
             every_entries: self.checkpoint_every_entries,
             every: Duration::from_secs(self.checkpoint_every_seconds),
+            witnessing: self.witnessing().map(std::sync::Arc::new),
         }
     }
 }
@@ -300,6 +360,21 @@ mod tests {
             ..LedgerSection::default()
         };
         assert!(section.check().is_err());
+    }
+
+    #[test]
+    fn witnesses_need_a_url_a_key_and_a_reachable_quorum() {
+        let key = "witness.example/w1+d7f1c0a5+BKV0YDwBXb0nsN+2RRvuMU2fKZWGEm59IS2NsLlQ5rs3";
+        let text = format!("[[witnesses]]\nurl = \"http://127.0.0.1:1\"\nkey = \"{key}\"\n");
+        let section: LedgerSection = toml::from_str(&text).unwrap();
+        // The key above is made up: its ID does not match, so it is refused.
+        assert!(section.check().is_err());
+        let section = LedgerSection {
+            witness_quorum: Some(1),
+            ..LedgerSection::default()
+        };
+        assert!(section.check().is_err());
+        assert!(LedgerSection::default().witnessing().is_none());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod parts;
 mod reconcile;
 mod revocation;
 pub mod seal;
+pub mod witnessing;
 
 pub use issuance::{CaService, CaSettings, CaStore, IssuerChain};
 pub use ocsp::{OcspService, OcspSettings};

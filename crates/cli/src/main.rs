@@ -33,9 +33,11 @@ mod serve;
 mod status_cmd;
 mod testkit_cmd;
 mod watch;
+mod witness_cmd;
 
 use clap::{Parser, Subcommand};
 use failure::{msg, Result};
+use shuin_client::CardSource;
 use shuin_core::{OsRandom, SystemClock};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -159,6 +161,12 @@ enum Command {
         share_file: PathBuf,
         #[arg(long)]
         json: bool,
+    },
+    /// A witness (C2SP tlog-witness) that cosigns a log's checkpoints only when they
+    /// extend the last one it cosigned; run by a third party (docs/ledger.md "Witnesses").
+    Witness {
+        #[command(subcommand)]
+        command: witness_cmd::WitnessCommand,
     },
 }
 
@@ -326,6 +334,13 @@ enum LedgerCommand {
         /// the export must extend.
         #[arg(long, requires = "export")]
         since_checkpoint: Option<PathBuf>,
+        /// A witness's verifier key, or a file holding it (repeatable): its cosignatures
+        /// on the export's checkpoints are checked, and one checkpoint must be final.
+        #[arg(long = "witness-key", value_name = "VKEY|FILE", requires = "export")]
+        witness_keys: Vec<String>,
+        /// How many of the --witness-key witnesses make a checkpoint final (default: all).
+        #[arg(long, requires = "witness_keys")]
+        quorum: Option<usize>,
         #[arg(long)]
         json: bool,
     },
@@ -515,18 +530,19 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Apply(args) => {
             let card = match (args.card_key, args.card_cert, args.dev_card) {
-                (None, None, None) if args.card_pkcs11.is_some() => {
-                    apply_cmd::CardSource::Pkcs11 {
-                        module: args.card_pkcs11.unwrap_or_default(),
-                        token: args.card_token,
-                        pin_file: args.card_pin_file.unwrap_or_default(),
+                (None, None, None) if args.card_pkcs11.is_some() => CardSource::Pkcs11 {
+                    module: args.card_pkcs11.unwrap_or_default(),
+                    token: args.card_token,
+                    pin_file: args.card_pin_file.unwrap_or_default(),
+                },
+                (Some(key), Some(cert), None) => CardSource::Files { key, cert },
+                (None, None, Some(name)) => {
+                    let dir = dev::card_dir(&args.dev_dir, &name);
+                    CardSource::Files {
+                        key: dir.join("key.pem"),
+                        cert: dir.join("cert.pem"),
                     }
                 }
-                (Some(key), Some(cert), None) => apply_cmd::CardSource::Files { key, cert },
-                (None, None, Some(name)) => apply_cmd::CardSource::Dev {
-                    name,
-                    dev_dir: args.dev_dir,
-                },
                 _ => {
                     return Err(msg(
                         "give --card-pkcs11 MODULE --card-pin-file FILE, --card-key FILE --card-cert FILE, or --dev-card NAME",
@@ -559,10 +575,18 @@ fn run(cli: Cli) -> Result<()> {
                     data,
                     export,
                     since_checkpoint,
+                    witness_keys,
+                    quorum,
                     json,
                 } => match (data, export) {
                     (_, Some(export)) => {
-                        ledger_cmd::verify_export(&export, since_checkpoint.as_deref(), json)
+                        let witnesses = witness_cmd::read_policy(&witness_keys, quorum)?;
+                        ledger_cmd::verify_export(
+                            &export,
+                            since_checkpoint.as_deref(),
+                            witnesses.as_ref(),
+                            json,
+                        )
                     }
                     (Some(data), None) => rt.block_on(ledger_cmd::verify(&data, json)),
                     (None, None) => Err(msg("give --data DIR or --export DIR")),
@@ -620,6 +644,7 @@ fn run(cli: Cli) -> Result<()> {
             share_file,
             json,
         } => runtime()?.block_on(revoke_cmd::unseal(&console, &share_file, json)),
+        Command::Witness { command } => witness_cmd::run(command),
         Command::Demo => {
             init_tracing_quiet();
             runtime()?.block_on(demo::run())

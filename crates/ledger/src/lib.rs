@@ -15,12 +15,15 @@
 //! - [`note`]: C2SP signed notes signed by the audit key (ECDSA or RSA from the key
 //!   backend; the key-ID and signature-type choice is documented there).
 //! - [`checkpoint`]: C2SP `tlog-checkpoint` bodies, signing and verification.
+//! - [`cosignature`]: witnesses' C2SP `tlog-cosignature` v1 (Ed25519) lines on
+//!   checkpoints, and their verifier keys.
 //! - [`operator_request`]: signed operator requests, as ledgered and re-checked offline.
 //! - [`export`]: the offline export (JSON Lines, checkpoints, audit key) and its verifier.
 //! - [`tiles`]: the tree as C2SP `tlog-tiles`, built incrementally, and proofs from tiles.
 
 pub mod canonical;
 pub mod checkpoint;
+pub mod cosignature;
 pub mod entry;
 pub mod error;
 pub mod export;
@@ -29,10 +32,12 @@ pub mod note;
 pub mod operator_audit;
 pub mod operator_certificate;
 pub mod operator_request;
+mod report;
 pub mod tiles;
 pub mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
+pub use cosignature::{Cosignature, CosignatureError, WitnessKey};
 pub use entry::{Actor, Book, Entry, EntryDraft};
 pub use error::LedgerError;
 pub use export::{verify_export, ExportError, ExportReport};

@@ -134,6 +134,13 @@ pub enum NoteError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A verifier key string that is not `<name>+<key ID>+<base64 type and key>` of a
+    /// key shuin reads.
+    #[error("the verifier key is malformed: {reason}")]
+    MalformedVerifierKey {
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// No signature line carries the key's name and ID.
     #[error("no signature by the audit key {name} (key ID {key_id_hex})")]
     NotSignedByKey {
@@ -152,8 +159,58 @@ pub enum NoteError {
     },
 }
 
-fn valid_key_name(name: &str) -> bool {
+pub(crate) fn valid_key_name(name: &str) -> bool {
     !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+')
+}
+
+/// The key ID the specification recommends: `SHA-256(name || 0x0A || type || key)[:4]`,
+/// where `type` is the signature type byte (and for `0xff`, its identifier).
+pub(crate) fn key_id(name: &str, signature_type: &[u8], key: &[u8]) -> [u8; 4] {
+    let digest = Sha256::new()
+        .chain_update(name.as_bytes())
+        .chain_update([b'\n'])
+        .chain_update(signature_type)
+        .chain_update(key)
+        .finalize();
+    let mut id = [0u8; 4];
+    id.copy_from_slice(&digest[..4]);
+    id
+}
+
+/// The three parts of a verifier key `<name>+<hex key ID>+<base64 material>`, where the
+/// material is the signature type byte followed by the public key.
+pub(crate) struct VerifierKeyParts<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) key_id: [u8; 4],
+    pub(crate) material: Vec<u8>,
+}
+
+impl<'a> VerifierKeyParts<'a> {
+    pub(crate) fn parse(vkey: &'a str) -> Result<Self, &'static str> {
+        let mut parts = vkey.splitn(3, '+');
+        let (Some(name), Some(id), Some(material)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err("it is not <name>+<key ID>+<key>");
+        };
+        if !valid_key_name(name) {
+            return Err("the key name is empty or contains a space");
+        }
+        let mut key_id = [0u8; 4];
+        if id.len() != 8 || hex::decode_to_slice(id, &mut key_id).is_err() {
+            return Err("the key ID is not 8 hex digits");
+        }
+        let material = BASE64
+            .decode(material.trim_end())
+            .map_err(|_| "the key is not standard base64")?;
+        if material.is_empty() {
+            return Err("the key material is empty");
+        }
+        Ok(VerifierKeyParts {
+            name,
+            key_id,
+            material,
+        })
+    }
 }
 
 impl SignedNote {
@@ -283,23 +340,55 @@ impl NoteKey {
                 })
             }
         };
-        let digest = match algorithm {
-            SignatureAlgorithm::EcdsaP256Sha256 => Sha256::digest(spki_der),
-            other => Sha256::new()
-                .chain_update(name.as_bytes())
-                .chain_update([b'\n', TYPE_UNASSIGNED])
-                .chain_update(unassigned_identifier(other))
-                .chain_update(spki_der)
-                .finalize(),
+        let key_id = match algorithm {
+            SignatureAlgorithm::EcdsaP256Sha256 => {
+                let mut id = [0u8; 4];
+                id.copy_from_slice(&Sha256::digest(spki_der)[..4]);
+                id
+            }
+            other => {
+                let mut signature_type = vec![TYPE_UNASSIGNED];
+                signature_type.extend_from_slice(unassigned_identifier(other));
+                key_id(name, &signature_type, spki_der)
+            }
         };
-        let mut key_id = [0u8; 4];
-        key_id.copy_from_slice(&digest[..4]);
         Ok(NoteKey {
             name: name.to_owned(),
             spki_der: spki_der.to_vec(),
             algorithm,
             key_id,
         })
+    }
+
+    /// Parses a verifier key as [`NoteKey::verifier_key`] prints it: type `0x02`
+    /// followed by the DER SubjectPublicKeyInfo, or type `0xff`, one of shuin's
+    /// identifiers and the SubjectPublicKeyInfo. The key ID must be the key's.
+    ///
+    /// # Errors
+    ///
+    /// [`NoteError::MalformedVerifierKey`], [`NoteError::InvalidKeyName`] and
+    /// [`NoteError::UnsupportedKey`].
+    pub fn from_verifier_key(vkey: &str) -> Result<NoteKey, NoteError> {
+        let malformed = |reason| NoteError::MalformedVerifierKey { reason };
+        let parts = VerifierKeyParts::parse(vkey).map_err(malformed)?;
+        let spki_der = match parts.material.split_first() {
+            Some((&TYPE_ECDSA_SHA256, spki)) => spki,
+            Some((&TYPE_UNASSIGNED, rest)) => [
+                SignatureAlgorithm::EcdsaP384Sha384,
+                SignatureAlgorithm::RsaPkcs1Sha256,
+            ]
+            .into_iter()
+            .find_map(|a| rest.strip_prefix(unassigned_identifier(a)))
+            .ok_or(malformed("the type 0xff identifier is not one of shuin's"))?,
+            _ => return Err(malformed("the signature type is not 0x02 or 0xff")),
+        };
+        let key = NoteKey::from_spki(parts.name, spki_der)?;
+        if key.verifier_key() != vkey.trim_end() {
+            return Err(malformed(
+                "the key ID or signature type does not match the name and key",
+            ));
+        }
+        Ok(key)
     }
 
     /// The key name.

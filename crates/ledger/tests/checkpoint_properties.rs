@@ -76,6 +76,12 @@ fn every_backend_key_kind_signs_checkpoints() {
         let (signer, _) = SoftwareSigner::generate(spec).unwrap();
         let key = note_key(&signer);
         assert_eq!(key.signature_type(), kind, "{spec:?}");
+        // The verifier key string reads back as the same key (what a witness is given).
+        assert_eq!(
+            NoteKey::from_verifier_key(&key.verifier_key()).unwrap(),
+            key,
+            "{spec:?}"
+        );
         assert_eq!(key.algorithm(), signer.algorithm(), "{spec:?}");
         let note = signed(&signer, &checkpoint);
         assert_eq!(
@@ -90,6 +96,28 @@ fn every_backend_key_kind_signs_checkpoints() {
             Err(CheckpointError::Note(NoteError::NotSignedByKey { .. }))
         ));
     }
+}
+
+#[test]
+fn malformed_log_verifier_keys_are_refused() {
+    let key = note_key(p256());
+    let good = key.verifier_key();
+    let other_name = good.replacen(ORIGIN, "other.example/ledger", 1);
+    let other_id = good.replacen(&key.key_id_hex(), "00000000", 1);
+    for vkey in [
+        "",
+        "a+b",
+        other_id.as_str(),
+        "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",
+        &good[..good.len() - 8],
+    ] {
+        assert!(NoteKey::from_verifier_key(vkey).is_err(), "{vkey:?}");
+    }
+    // A type 0x02 key ID does not depend on the name, so a renamed key still reads.
+    assert_eq!(
+        NoteKey::from_verifier_key(&other_name).unwrap().name(),
+        "other.example/ledger"
+    );
 }
 
 /// The type 0x02 key ID is SHA-256 of the SPKI, as transparency-dev computes it, and the

@@ -4,10 +4,10 @@
 //! placeholders of their SQL dialect.
 
 /// Implements the checkpoint traits for `$store` (whose module has `unavailable` in
-/// scope), reading through its pool field `$reads`, with `$p1`/`$p2` as the first and
-/// second placeholders (`?1`/`?2` on SQLite, `$1`/`$2` on PostgreSQL).
+/// scope), reading through its pool field `$reads`, with `$p1`/`$p2`/`$p3` as the first
+/// three placeholders (`?1`... on SQLite, `$1`... on PostgreSQL).
 macro_rules! checkpoint_queries {
-    ($store:ty, $row:ty, $reads:ident, $p1:literal, $p2:literal) => {
+    ($store:ty, $row:ty, $reads:ident, $p1:literal, $p2:literal, $p3:literal) => {
         fn checkpoint(row: &$row) -> Result<$crate::StoredCheckpoint, $crate::StoreError> {
             let size: i64 = row.try_get("size").map_err(unavailable)?;
             Ok($crate::StoredCheckpoint {
@@ -101,6 +101,49 @@ macro_rules! checkpoint_queries {
                     return Err($crate::StoreError::Conflict($crate::ConflictKind::Other));
                 }
                 Ok(())
+            }
+
+            async fn add_cosignatures(
+                &self,
+                size: u64,
+                stored: &str,
+                cosigned: &str,
+            ) -> Result<(), $crate::StoreError> {
+                let added = cosigned.strip_prefix(stored).unwrap_or_default();
+                if added.is_empty() || !stored.ends_with('\n') || !added.ends_with('\n') {
+                    return Err($crate::StoreError::Conflict($crate::ConflictKind::Other));
+                }
+                let size = i64::try_from(size).map_err($crate::ledger_state::corrupt)?;
+                // Compare and swap: only the note the caller read is replaced.
+                let updated = sqlx::query(concat!(
+                    "UPDATE ledger_checkpoints SET note = ",
+                    $p2,
+                    " WHERE size = ",
+                    $p1,
+                    " AND note = ",
+                    $p3
+                ))
+                .bind(size)
+                .bind(cosigned)
+                .bind(stored)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                if updated.rows_affected() == 1 {
+                    return Ok(());
+                }
+                let exists: Option<i64> = sqlx::query_scalar(concat!(
+                    "SELECT size FROM ledger_checkpoints WHERE size = ",
+                    $p1
+                ))
+                .bind(size)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                match exists {
+                    Some(_) => Err($crate::StoreError::Conflict($crate::ConflictKind::Other)),
+                    None => Err($crate::StoreError::NotFound),
+                }
             }
         }
     };

@@ -683,6 +683,39 @@ async fn checkpoints<S: LedgerStore + CheckpointWriter>(store: &S) -> Result<(),
         .add_checkpoint(&five)
         .await
         .map_err(|e| fail("add", e))?;
+    // Witnesses' lines are added by compare and swap, never over another note.
+    let cosigned = format!("{}\u{2014} witness.example/w1 cosig\n", three.note);
+    store
+        .add_cosignatures(3, &three.note, &cosigned)
+        .await
+        .map_err(|e| fail("add cosignatures", e))?;
+    ensure!(
+        matches!(
+            store.add_cosignatures(3, &three.note, &cosigned).await,
+            Err(StoreError::Conflict(ConflictKind::Other))
+        ),
+        "cosignatures over a note that changed meanwhile conflict"
+    );
+    ensure!(
+        matches!(
+            store
+                .add_cosignatures(3, &cosigned, "a rewritten note\n")
+                .await,
+            Err(StoreError::Conflict(ConflictKind::Other))
+        ),
+        "cosignatures only add lines"
+    );
+    ensure!(
+        matches!(
+            store.add_cosignatures(4, "x\n", "x\ny\n").await,
+            Err(StoreError::NotFound)
+        ),
+        "cosignatures of a missing checkpoint"
+    );
+    let three = StoredCheckpoint {
+        size: 3,
+        note: cosigned,
+    };
     let all = store.checkpoints().await.map_err(|e| fail("list", e))?;
     ensure!(
         all == vec![three, five.clone()],

@@ -181,6 +181,17 @@ pub trait CheckpointWriter: LedgerReader {
     /// Stores a checkpoint. Storing the same note again is a no-op; a different note for
     /// a size already stored is `Conflict(Other)` (checkpoints are never replaced).
     async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;
+    /// Adds witnesses' cosignature lines to the stored checkpoint of `size`: replaces
+    /// the note `stored` by `cosigned`, which must be `stored` followed by more signature
+    /// lines (the checkpoint and the log's signature stay as they were). If the stored
+    /// note is no longer `stored` (another writer added lines first), nothing changes
+    /// and the answer is `Conflict(Other)`; `NotFound` if no checkpoint of that size.
+    async fn add_cosignatures(
+        &self,
+        size: u64,
+        stored: &str,
+        cosigned: &str,
+    ) -> Result<(), StoreError>;
 }
 
 /// Small key-value settings (instance metadata, counters).

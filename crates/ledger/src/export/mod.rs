@@ -19,9 +19,14 @@
 //! Writing and reading the directory is the only I/O in this crate; the checks
 //! themselves ([`verify_export_parts`]) work on readers and strings.
 
+mod cosigned;
 mod lines;
 mod verify;
 
+pub use cosigned::{
+    verify_export_cosignatures, CosignatureCheckError, CosignatureReport, QuorumError,
+    WitnessPolicy,
+};
 pub use verify::{verify_export_parts, ExportError, ExportReport};
 
 use std::io::Write;

@@ -8,5 +8,6 @@ crate::checkpoint_queries::checkpoint_queries!(
     sqlx::postgres::PgRow,
     pool,
     "$1",
-    "$2"
+    "$2",
+    "$3"
 );

@@ -1,0 +1,237 @@
+//! Checkpoints leave the building: each new checkpoint is submitted to the configured
+//! witnesses (C2SP tlog-witness `add-checkpoint`), and their cosignature lines are added
+//! to the stored checkpoint note (docs/ledger.md, "Witnesses").
+//!
+//! - The request carries a consistency proof from the size the witness last cosigned
+//!   (as far as this process knows: zero at first). A witness that answers 409 gives its
+//!   size in the body; the request is made once more from there.
+//! - Every cosignature is checked with the witness's configured key before it is kept.
+//! - The lines are added to the stored note by compare and swap, so the note is the
+//!   artefact: the checkpoint, the audit key's signature and the witnesses'.
+//! - A witness that is down or refuses is logged (a refusal of a checkpoint the audit key
+//!   signed is an alarm: the witness has seen another history) and tried again at the
+//!   next checkpoint. Nothing here ever holds up issuance: it runs in its own task.
+//! - A checkpoint is final once `quorum` witnesses have cosigned it.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use shuin_ledger::cosignature::verified_cosigners;
+use shuin_ledger::{merkle, Checkpoint, SignedNote, WitnessKey};
+use shuin_store::{CheckpointWriter, StoredCheckpoint};
+use std::time::Duration;
+
+/// One configured witness.
+#[derive(Debug, Clone)]
+pub struct WitnessTarget {
+    /// The submission prefix, e.g. `https://witness.example.jp/w1` (add-checkpoint is
+    /// posted under it).
+    pub url: String,
+    /// Its cosigning key.
+    pub key: WitnessKey,
+}
+
+/// The witnesses of an instance and how many make a checkpoint final.
+#[derive(Debug)]
+pub struct Witnessing {
+    targets: Vec<WitnessTarget>,
+    quorum: usize,
+    /// The size each witness last cosigned, as far as this process knows; the lock also
+    /// makes submissions one at a time, in the order checkpoints are made.
+    known: tokio::sync::Mutex<Vec<u64>>,
+}
+
+/// What one witness answered.
+enum Answer {
+    Cosigned(String),
+    Conflict(u64),
+    Refused(u16, String),
+}
+
+impl Witnessing {
+    /// Witnessing by `targets`, final at `quorum` cosignatures.
+    pub fn new(targets: Vec<WitnessTarget>, quorum: usize) -> Witnessing {
+        let known = tokio::sync::Mutex::new(vec![0; targets.len()]);
+        Witnessing {
+            targets,
+            quorum,
+            known,
+        }
+    }
+
+    /// The configured witnesses' keys.
+    pub fn keys(&self) -> Vec<WitnessKey> {
+        self.targets.iter().map(|t| t.key.clone()).collect()
+    }
+
+    /// Submits the stored checkpoint `stored` to every witness that has not cosigned it,
+    /// and adds the cosignatures obtained to its stored note; returns how many of the
+    /// configured witnesses have cosigned it now. Failures are logged, never returned.
+    pub async fn submit<S>(&self, store: &S, stored: &StoredCheckpoint) -> usize
+    where
+        S: CheckpointWriter + ?Sized,
+    {
+        let mut known = self.known.lock().await;
+        let Some((note, checkpoint)) = parse(&stored.note) else {
+            tracing::warn!(size = stored.size, "a stored checkpoint does not parse");
+            return 0;
+        };
+        let keys = self.keys();
+        let before = verified_cosigners(&note, &keys).map_or(0, |found| found.len());
+        let leaves = match store.leaf_hashes(checkpoint.size).await {
+            Ok(leaves) => leaves,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading leaf hashes for the witnesses");
+                return before;
+            }
+        };
+        let mut lines = String::new();
+        for (index, target) in self.targets.iter().enumerate() {
+            if target.key.verify(&note).is_ok() {
+                continue;
+            }
+            let Some(old) = known.get_mut(index) else {
+                continue;
+            };
+            if let Some(line) = self.ask(target, old, &leaves, &note, &checkpoint).await {
+                lines.push_str(&line);
+            }
+        }
+        if lines.is_empty() {
+            return before;
+        }
+        let cosigned = format!("{}{lines}", stored.note);
+        if let Err(e) = store
+            .add_cosignatures(stored.size, &stored.note, &cosigned)
+            .await
+        {
+            tracing::warn!(size = stored.size, error = %e, "storing the witnesses' cosignatures");
+            return before;
+        }
+        let count = parse(&cosigned)
+            .and_then(|(note, _)| verified_cosigners(&note, &keys).ok())
+            .map_or(0, |found| found.len());
+        if count >= self.quorum {
+            tracing::info!(
+                size = stored.size,
+                cosigners = count,
+                quorum = self.quorum,
+                "the ledger checkpoint is final"
+            );
+        }
+        count
+    }
+
+    /// One witness, from the size it is known to hold (updated): its verified
+    /// cosignature line(s), or `None` (logged).
+    async fn ask(
+        &self,
+        target: &WitnessTarget,
+        old: &mut u64,
+        leaves: &[[u8; 32]],
+        note: &SignedNote,
+        checkpoint: &Checkpoint,
+    ) -> Option<String> {
+        for _attempt in 0..2 {
+            if *old > checkpoint.size {
+                tracing::info!(
+                    witness = target.key.name(),
+                    holds = *old,
+                    size = checkpoint.size,
+                    "the witness holds a newer checkpoint"
+                );
+                return None;
+            }
+            let body = request_body(*old, leaves, checkpoint.size, &note.encode())?;
+            match post(&target.url, body).await {
+                Ok(Answer::Cosigned(lines)) => {
+                    let line = verified_lines(&target.key, note, &lines);
+                    if line.is_some() {
+                        *old = checkpoint.size;
+                    } else {
+                        tracing::warn!(
+                            witness = target.key.name(),
+                            "the witness's answer holds no valid cosignature by its key"
+                        );
+                    }
+                    return line;
+                }
+                Ok(Answer::Conflict(size)) => *old = size,
+                Ok(Answer::Refused(status, text)) => {
+                    tracing::error!(witness = target.key.name(), status, answer = %text.trim_end(), size = checkpoint.size, "a witness refused a checkpoint signed by the audit key");
+                    return None;
+                }
+                Err(e) => {
+                    tracing::warn!(witness = target.key.name(), error = %e, "a witness is unreachable; it is tried again at the next checkpoint");
+                    return None;
+                }
+            }
+        }
+        None
+    }
+}
+
+fn parse(note: &str) -> Option<(SignedNote, Checkpoint)> {
+    let note = SignedNote::parse(note).ok()?;
+    let checkpoint = Checkpoint::parse_body(&note.text).ok()?;
+    Some((note, checkpoint))
+}
+
+/// The add-checkpoint body: old size, proof lines, a blank line, the checkpoint.
+fn request_body(old: u64, leaves: &[[u8; 32]], size: u64, note: &str) -> Option<String> {
+    let proof = merkle::consistency_proof(leaves, old, size).ok()?;
+    let mut body = format!("old {old}\n");
+    for hash in proof {
+        body.push_str(&BASE64.encode(hash));
+        body.push('\n');
+    }
+    body.push('\n');
+    body.push_str(note);
+    Some(body)
+}
+
+/// The lines of `answer` that are cosignatures of `note` by `key`.
+fn verified_lines(key: &WitnessKey, note: &SignedNote, answer: &str) -> Option<String> {
+    let lines = SignedNote::parse(&format!("{}\n{answer}", note.text)).ok()?;
+    key.verify(&lines).ok()?;
+    let mine: String = lines
+        .signatures
+        .iter()
+        .filter(|s| s.name == key.name() && s.key_id == key.key_id())
+        .map(|s| s.line())
+        .collect();
+    Some(mine)
+}
+
+async fn post(url: &str, body: String) -> Result<Answer, String> {
+    let url = format!("{}/add-checkpoint", url.trim_end_matches('/'));
+    tokio::task::spawn_blocking(move || {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let mut answer = agent
+            .post(&url)
+            .header("Content-Type", "text/plain")
+            .send(body.as_bytes())
+            .map_err(|e| e.to_string())?;
+        let status = answer.status().as_u16();
+        let text = answer
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_string()
+            .map_err(|e| e.to_string())?;
+        Ok(match status {
+            200 => Answer::Cosigned(text),
+            409 => match text.strip_suffix('\n').and_then(|t| t.parse().ok()) {
+                Some(size) => Answer::Conflict(size),
+                None => Answer::Refused(status, text),
+            },
+            _ => Answer::Refused(status, text),
+        })
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}

@@ -1,0 +1,146 @@
+//! `shuin witness init|serve|key`: a C2SP tlog-witness run by a third party
+//! (`shuin_witness`; docs/ledger.md "Witnesses").
+
+use crate::failure::{msg, Context, Result};
+use shuin_core::SystemClock;
+use shuin_ledger::WitnessKey;
+use shuin_witness::{LogConfig, WitnessConfig};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum WitnessCommand {
+    /// Make a witness: its configuration and Ed25519 key (0600) in DIR; prints the
+    /// witness's verifier key, which each log's instance is given.
+    Init {
+        /// The witness's data directory (made if missing; must not hold a witness).
+        #[arg(long)]
+        data: PathBuf,
+        /// The witness's name, the key name of its cosignatures (a schema-less URL such
+        /// as witness.example.jp/w1).
+        #[arg(long)]
+        name: String,
+        /// A log to witness, by the verifier key of its checkpoints (`audit_key.
+        /// verifier_key` in a ledger export's manifest.json); its name is the log's
+        /// origin. Repeatable.
+        #[arg(long = "log-key", value_name = "VKEY")]
+        log_keys: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the witness (POST /add-checkpoint, GET /<origin hash>/checkpoint).
+    Serve {
+        /// The witness's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: String,
+    },
+    /// Print the witness's verifier key.
+    Key {
+        /// The witness's data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+/// Runs a witness command.
+pub(crate) fn run(command: WitnessCommand) -> Result<()> {
+    match command {
+        WitnessCommand::Init {
+            data,
+            name,
+            log_keys,
+            json,
+        } => init(&data, name, log_keys, json),
+        WitnessCommand::Serve { data, listen } => {
+            crate::init_tracing();
+            crate::runtime()?.block_on(serve(&data, &listen))
+        }
+        WitnessCommand::Key { data } => {
+            let witness =
+                shuin_witness::open(&data, Arc::new(SystemClock)).context(data.display())?;
+            println!("{}", witness.key().verifier_key());
+            Ok(())
+        }
+    }
+}
+
+fn init(data: &Path, name: String, log_keys: Vec<String>, json: bool) -> Result<()> {
+    let logs = log_keys
+        .iter()
+        .map(|key| LogConfig::for_verifier_key(key).context(format!("--log-key {key:?}")))
+        .collect::<Result<Vec<_>>>()?;
+    let config = WitnessConfig { name, logs };
+    let key = shuin_witness::init(data, &config).context(data.display())?;
+    if json {
+        let report = serde_json::json!({
+            "data": data,
+            "name": key.name(),
+            "verifier_key": key.verifier_key(),
+            "logs": config.logs.iter().map(|l| &l.origin).collect::<Vec<_>>(),
+        });
+        println!("{report}");
+    } else {
+        println!("{}", key.verifier_key());
+        eprintln!(
+            "witness {} made in {} ({} log(s)); give the verifier key above to each log's instance",
+            key.name(),
+            data.display(),
+            config.logs.len()
+        );
+    }
+    Ok(())
+}
+
+async fn serve(data: &Path, listen: &str) -> Result<()> {
+    let witness = shuin_witness::open(data, Arc::new(SystemClock)).context(data.display())?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .context(format!("listening on {listen}"))?;
+    let address = listener.local_addr().context("listening")?;
+    tracing::info!(
+        address = %address,
+        verifier_key = %witness.key().verifier_key(),
+        "the witness is serving"
+    );
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("SIGTERM handler")?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    };
+    shuin_witness::http::serve(Arc::new(witness), listener, shutdown)
+        .await
+        .context("serving")
+}
+
+/// The witnesses an auditor trusts (`ledger verify --export --witness-key ... --quorum`).
+pub(crate) type WitnessPolicy = shuin_ledger::export::WitnessPolicy;
+
+/// Reads each `--witness-key` (a verifier key, or a file holding one); `None` when none
+/// is given. The quorum defaults to all of them.
+pub(crate) fn read_policy(
+    values: &[String],
+    quorum: Option<usize>,
+) -> Result<Option<WitnessPolicy>> {
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let keys = values
+        .iter()
+        .map(|value| {
+            let text = match std::fs::read_to_string(value) {
+                Ok(text) => text.trim().to_owned(),
+                Err(_) => value.clone(),
+            };
+            WitnessKey::from_verifier_key(&text).context(format!("--witness-key {value}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    WitnessPolicy::new(keys, quorum)
+        .map(Some)
+        .map_err(|e| msg(format!("--quorum: {e}")))
+}
