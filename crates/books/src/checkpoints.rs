@@ -145,6 +145,32 @@ pub struct VerifiedLedger {
     pub log: shuin_ledger::VerifyReport,
     /// Signed operator requests re-checked.
     pub operator_requests: u64,
+    /// Stored checkpoints checked.
+    pub checkpoints: usize,
+    /// The size of the newest stored checkpoint.
+    pub latest_checkpoint_size: Option<u64>,
+}
+
+impl VerifiedLedger {
+    /// The verified ledger as JSON, with `"ok": true`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "ok": true,
+            "size": self.log.size,
+            "root": self.log.root_hex,
+            "checkpoints": self.checkpoints,
+            "latest_checkpoint_size": self.latest_checkpoint_size,
+            "operator_requests_verified": self.operator_requests,
+        })
+    }
+
+    /// The verified ledger in one line for a person.
+    pub fn text(&self) -> String {
+        format!(
+            "ledger OK: {} entries, tree head {}, {} signed checkpoints, {} signed operator requests re-checked",
+            self.log.size, self.log.root_hex, self.checkpoints, self.operator_requests
+        )
+    }
 }
 
 /// Verifies the stored ledger: every entry hash and the tree head, every stored
@@ -163,6 +189,8 @@ pub fn verify_stored(
     Ok(VerifiedLedger {
         log,
         operator_requests,
+        checkpoints: checkpoints.len(),
+        latest_checkpoint_size: checkpoints.last().map(|c| c.size),
     })
 }
 
@@ -211,4 +239,31 @@ pub fn export_signed(
         .map_err(SignedExportError::Write)?;
     let report = shuin_ledger::verify_export(out, None).map_err(SignedExportError::Verify)?;
     Ok((summary, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_verified_ledger_reads_the_same_in_json_and_text() {
+        let verified = VerifiedLedger {
+            log: shuin_ledger::VerifyReport {
+                size: 5,
+                root_hex: "ab".into(),
+                counts: shuin_ledger::BookCounts::default(),
+            },
+            operator_requests: 2,
+            checkpoints: 1,
+            latest_checkpoint_size: Some(4),
+        };
+        assert_eq!(
+            verified.text(),
+            "ledger OK: 5 entries, tree head ab, 1 signed checkpoints, 2 signed operator requests re-checked"
+        );
+        let json = verified.to_json();
+        assert_eq!(json["latest_checkpoint_size"], 4);
+        assert_eq!(json["operator_requests_verified"], 2);
+        assert_eq!(json["ok"], true);
+    }
 }

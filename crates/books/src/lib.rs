@@ -6,11 +6,13 @@
 //! This crate never depends on `shuin-keys`: it reads and writes the books, and checks
 //! signatures with public keys only.
 
+pub mod access_import;
 pub mod audit_pack;
 pub mod checkpoints;
 pub mod console;
 pub mod facility;
 pub mod gate;
+pub mod init_records;
 pub use shuin_ledger::operator_certificate;
 pub mod organisation;
 pub mod retention;

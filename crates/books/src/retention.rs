@@ -129,6 +129,49 @@ pub struct PurgeReport {
     pub ledger_seqs: Vec<u64>,
 }
 
+impl PurgeReport {
+    /// The report for a person: what is past retention (a dry run lists the hashes),
+    /// or what was purged and ledgered.
+    pub fn text(&self) -> String {
+        if self.dry_run {
+            let mut lines = vec![format!(
+                "{} pieces of evidence are past retention (cutoff {}); nothing was changed",
+                self.purged.len(),
+                self.cutoff
+            )];
+            lines.extend(self.purged.iter().map(|hash| format!("  sha256:{hash}")));
+            lines.join("\n")
+        } else {
+            format!(
+                "purged {} pieces of evidence past retention (cutoff {}); ledger entries {:?}",
+                self.deleted, self.cutoff, self.ledger_seqs
+            )
+        }
+    }
+}
+
+/// An [`overview`] for a person, with the configured period of `years`.
+pub fn overview_text(view: &serde_json::Value, years: u32) -> String {
+    let evidence = &view["evidence"];
+    let mut lines = vec![
+        format!(
+            "evidence is kept {years} years after the related certificate expires (ledger entries are never deleted)"
+        ),
+        format!("cutoff now: {}", view["cutoff"].as_str().unwrap_or("")),
+        format!(
+            "evidence stored {}, expired {}, held (undecided) {}, held (no application) {}",
+            evidence["stored"],
+            evidence["expired"],
+            evidence["held_undecided"],
+            evidence["held_unlinked"]
+        ),
+    ];
+    if let Some(next) = evidence["next_expiry"].as_str() {
+        lines.push(format!("next expiry: {next}"));
+    }
+    lines.join("\n")
+}
+
 /// The settings and the state of the stored evidence, as JSON.
 pub async fn overview<S: EvidenceRetention + ?Sized>(
     store: &S,
@@ -321,6 +364,36 @@ mod tests {
 
     fn t(text: &str) -> SystemTime {
         parse_rfc3339(text).unwrap()
+    }
+
+    #[test]
+    fn reports_read_for_a_person() {
+        let mut report = PurgeReport {
+            dry_run: true,
+            cutoff: "2020-01-01T00:00:00Z".into(),
+            evidence_years_after_expiry: 10,
+            purged: vec!["aa".into(), "bb".into()],
+            deleted: 0,
+            ledger_seqs: vec![],
+        };
+        assert_eq!(
+            report.text(),
+            "2 pieces of evidence are past retention (cutoff 2020-01-01T00:00:00Z); nothing was changed\n  sha256:aa\n  sha256:bb"
+        );
+        report.dry_run = false;
+        report.deleted = 2;
+        report.ledger_seqs = vec![4];
+        assert_eq!(
+            report.text(),
+            "purged 2 pieces of evidence past retention (cutoff 2020-01-01T00:00:00Z); ledger entries [4]"
+        );
+        let view = serde_json::json!({"cutoff": "c", "evidence": {"stored": 3, "expired": 1,
+            "held_undecided": 0, "held_unlinked": 2, "next_expiry": null}});
+        let text = overview_text(&view, 7);
+        assert!(text.starts_with("evidence is kept 7 years after"));
+        assert!(text.ends_with(
+            "evidence stored 3, expired 1, held (undecided) 0, held (no application) 2"
+        ));
     }
 
     fn actor() -> Actor {

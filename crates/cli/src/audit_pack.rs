@@ -7,7 +7,9 @@ use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
 use crate::runtime::Store;
 use serde_json::json;
-use shuin_books::audit_pack::{file_digest, Gathered, InstanceSettings, Pack};
+use shuin_books::audit_pack::{
+    export_failed, export_verified, file_digest, Gathered, InstanceSettings, Pack,
+};
 use shuin_books::checkpoints::check_with_recorded_key;
 use shuin_core::{Clock, SystemClock};
 use std::path::Path;
@@ -88,22 +90,9 @@ async fn pack(dir: &Path, out: &Path, json_output: bool) -> Result<()> {
     std::fs::create_dir_all(out).context(out.display())?;
     let export_dir = out.join("ledger-export");
     let export = match crate::ledger_cmd::export_to(dir, &export_dir).await {
-        Ok((summary, report)) => json!({
-            "dir": "ledger-export",
-            "entries": summary.entries,
-            "checkpoints": summary.checkpoints,
-            "verified": {
-                "ok": true,
-                "origin": report.origin,
-                "size": report.size,
-                "root": report.root_hex,
-                "audit_key_id": report.key_id_hex,
-                "audit_key_sha256": report.key_sha256_hex,
-            },
-            "verify_with": "shuin ledger verify --export ledger-export",
-        }),
+        Ok((summary, report)) => export_verified(&summary, &report),
         // A sealed instance cannot sign a fresh checkpoint: say so in the pack.
-        Err(e) => json!({"dir": null, "verified": {"ok": false, "error": e.to_string()}}),
+        Err(e) => export_failed(&e),
     };
     let now = SystemClock.now();
     let status = crate::status_cmd::report(dir, &config).await?;
@@ -118,27 +107,15 @@ async fn pack(dir: &Path, out: &Path, json_output: bool) -> Result<()> {
     store.close().await;
     let facts = facts?;
     let pack = Pack::new(&facts, env!("CARGO_PKG_VERSION"));
-    let (items, conditions) = (&pack.items, &pack.conditions);
-    let count = |status: &str| pack.count(status);
     let text = serde_json::to_string_pretty(&pack.document).context("JSON")?;
     std::fs::write(out.join("pack.json"), text + "\n").context("pack.json")?;
     std::fs::write(out.join("index.html"), pack.html()).context("index.html")?;
+    let shown = out.display().to_string();
     if json_output {
-        println!(
-            "{}",
-            json!({"ok": true, "out": out.display().to_string(), "summary": pack.document["summary"], "ledger_export_verified": pack.document["ledger"]["export"]["verified"]["ok"]})
-        );
+        println!("{}", pack.summary_json(&shown));
     } else {
-        println!(
-            "audit pack written to {}: {} survey items and {} conditions ({} with evidence, {} partial, {} organisational)",
-            out.display(),
-            items.len(),
-            conditions.len(),
-            count("evidence"),
-            count("partial"),
-            count("organisational")
-        );
-        println!("open {}", out.join("index.html").display());
+        let index = out.join("index.html").display().to_string();
+        println!("{}", pack.summary_text(&shown, &index));
     }
     Ok(())
 }

@@ -85,7 +85,7 @@ pub(crate) async fn run(command: AutomationCommand) -> Result<()> {
             } else {
                 let review: automation::AutomationReview =
                     serde_json::from_value(value.clone()).context("the server's review")?;
-                print_review(&review);
+                println!("{}", review.text());
                 if let Some(seq) = value["signed_off"]["seq"].as_u64() {
                     println!(
                         "signed off by {} (ledger entry {seq})",
@@ -104,47 +104,8 @@ async fn switch(console: &ConsoleArgs, action: Action, reason: &str, json: bool)
         serde_json::from_value(value.clone()).context("the server's answer")?;
     if json {
         println!("{value}");
-    } else if state.suspended {
-        println!(
-            "automatic approval suspended by {} at {}: valid applications now wait for an LRA",
-            state.by, state.at
-        );
     } else {
-        println!("automatic approval resumed by {} at {}", state.by, state.at);
+        println!("{}", state.text());
     }
     Ok(())
-}
-
-fn print_review(review: &automation::AutomationReview) {
-    println!(
-        "automatic decisions from {} to {}: {} (of {} applications)",
-        review.since,
-        review.until,
-        review.automatic_decisions.len(),
-        review.applications
-    );
-    for d in &review.automatic_decisions {
-        println!(
-            "  {:>6}  {}  application {}  approver {}",
-            d.seq,
-            d.time,
-            d.application.as_deref().unwrap_or("-"),
-            d.approver
-        );
-    }
-    for (reason, count) in &review.pending_review {
-        println!("  sent to review: {reason}: {count}");
-    }
-    for (code, count) in &review.rejections {
-        println!(
-            "  refused: {code}: {count} ({:.0}%)",
-            automation::rate(*count, review.applications) * 100.0
-        );
-    }
-    if review.signals.is_empty() {
-        println!("no anomaly signals");
-    }
-    for signal in &review.signals {
-        println!("  SIGNAL {signal}");
-    }
 }

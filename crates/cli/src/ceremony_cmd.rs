@@ -2,11 +2,10 @@
 //! "Key ceremonies"). Enrolment and `run` work on the instance; `public-key`, `approve`
 //! and `verify` need nothing but their files, so custodians and auditors work offline.
 
-use crate::config::KeyBackendConfig;
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
 use crate::key_backend::{read_pin_file, OpenedBackend};
-use crate::output::print;
+use crate::output::{print, print_answer};
 use clap::{Args, Subcommand};
 use shuin_ca::ceremony::{self, CeremonyError};
 use shuin_core::Action;
@@ -15,8 +14,6 @@ use shuin_keys::{personal, Pkcs11Uri, Signer};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zeroize::Zeroizing;
-
-pub(crate) use shuin_ca::ceremony::console::{InstanceBackend, Registry};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CeremonyCommand {
@@ -143,11 +140,6 @@ fn failed(e: CeremonyError) -> crate::failure::Error {
     msg(e.to_string())
 }
 
-/// The key backend's kind and token label (or region) as a statement binds them.
-pub(crate) fn backend_binding(config: &KeyBackendConfig) -> (String, Option<String>) {
-    config.binding()
-}
-
 /// The console's side of `ceremony run` (`shuin_ca::ceremony::console`).
 pub(crate) async fn run_on_console(
     console: &crate::console::Console,
@@ -222,13 +214,7 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             let params = serde_json::json!({"name": name, "public_key": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &spki)});
             let key =
                 runtime()?.block_on(call(&console, Action::CeremonyCustodian, params, None))?;
-            print(&key, json, |key| {
-                format!(
-                    "custodian {} enrolled with key sha256 {}",
-                    key["name"].as_str().unwrap_or(""),
-                    key["public_key_sha256"].as_str().unwrap_or("")
-                )
-            });
+            print_answer(Action::CeremonyCustodian, &key, json);
             Ok(())
         }
         CeremonyCommand::PublicKey { credential, out } => {
@@ -275,25 +261,14 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             let signer = credential.signer()?;
             let approval = ceremony::approve(&parsed, &canonical, &custodian, signer.as_ref())
                 .map_err(failed)?;
-            let text = serde_json::to_string_pretty(&approval).context("JSON")?;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&out)
-                .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-                .context(out.display())?;
+            ceremony::offline::write_approval(&approval, &out).map_err(failed)?;
             if json {
                 println!(
                     "{}",
                     serde_json::json!({"custodian": custodian, "ceremony_id": approval.ceremony_id, "statement_sha256": approval.statement_sha256, "approval": out})
                 );
             } else {
-                println!(
-                    "{custodian} approved ceremony {} (statement sha256 {}): {}",
-                    approval.ceremony_id,
-                    approval.statement_sha256,
-                    out.display()
-                );
+                println!("{}", ceremony::offline::approved_text(&approval, &out));
             }
             Ok(())
         }
@@ -304,22 +279,7 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             json,
         } => {
             let value = runtime()?.block_on(send_run(&console, &config, &approvals))?;
-            if json {
-                println!("{value}");
-            } else {
-                println!(
-                    "ceremony {} completed (statement sha256 {})",
-                    value["ceremony_id"].as_str().unwrap_or(""),
-                    value["statement_sha256"].as_str().unwrap_or("")
-                );
-                for key in value["keys"].as_array().into_iter().flatten() {
-                    println!("  key:         {}", key.as_str().unwrap_or(""));
-                }
-                for certificate in value["certificates"].as_array().into_iter().flatten() {
-                    println!("  certificate: {}", certificate.as_str().unwrap_or(""));
-                }
-                println!("  record:      {}", value["record"].as_str().unwrap_or(""));
-            }
+            print(&value, json, ceremony::offline::run_text);
             Ok(())
         }
         CeremonyCommand::Verify {
@@ -336,33 +296,8 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
                     serde_json::json!({"record": verified, "ledger": anchor})
                 );
             } else {
-                println!(
-                    "ceremony {} verifies: statement sha256 {}, approved by {} ({} required), witnesses {}",
-                    verified.ceremony_id,
-                    verified.statement_sha256,
-                    verified.approved_by.join(", "),
-                    verified.threshold,
-                    if verified.witnesses.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        verified.witnesses.join(", ")
-                    }
-                );
-                for key in &verified.keys {
-                    println!("  key:         {key}");
-                }
-                for certificate in &verified.certificates {
-                    println!("  certificate: {certificate}");
-                }
-                if let Some(anchor) = &anchor {
-                    println!(
-                        "  ledger:      ceremony.completed at seq {}, custodian enrolments at seq {:?}, in an export of {} entries signed by the audit key sha256 {}",
-                        anchor.completed_seq,
-                        anchor.enrolment_seqs,
-                        anchor.export_entries,
-                        anchor.audit_key_sha256
-                    );
-                }
+                let text = ceremony::offline::verified_text(&verified, anchor.as_ref());
+                println!("{text}");
             }
             Ok(())
         }

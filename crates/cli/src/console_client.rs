@@ -12,13 +12,14 @@
 use crate::admin_socket::{ask, Answer, Request, SOCKET};
 use crate::console::Outcome;
 use crate::failure::{msg, Context, Result};
-use crate::operator_key::{OperatorKeyArgs, TlsKey};
+use crate::operator_key::OperatorKeyArgs;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use serde_json::Value;
 use shuin_books::console;
 use shuin_books::SignedRequest;
 use shuin_core::{Action, Clock, SystemClock};
+use shuin_keys::personal_tls::{self, ClientTlsError};
 use shuin_keys::Signer;
 use shuin_server::operator_api::client::Connection;
 use std::path::{Path, PathBuf};
@@ -166,7 +167,7 @@ fn certificates(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>>
 }
 
 /// The TLS client: the listener's certificate checked against `--server-ca`, and the
-/// operator's certificate with their key.
+/// operator's certificate proven with their key.
 fn tls_client(network: &NetworkArgs, signer: Arc<dyn Signer>) -> Result<Arc<rustls::ClientConfig>> {
     let (Some(server_ca), Some(operator_cert)) = (&network.server_ca, &network.operator_cert)
     else {
@@ -174,52 +175,16 @@ fn tls_client(network: &NetworkArgs, signer: Arc<dyn Signer>) -> Result<Arc<rust
             "--server needs --server-ca PEM and --operator-cert PEM",
         ));
     };
-    let mut roots = rustls::RootCertStore::empty();
-    for anchor in certificates(server_ca, "--server-ca")? {
-        roots
-            .add(anchor)
-            .map_err(|e| msg(format!("--server-ca {}: {e}", server_ca.display())))?;
-    }
+    let anchors = certificates(server_ca, "--server-ca")?;
     let chain = certificates(operator_cert, "--operator-cert")?;
-    let facts = shuin_books::operator_certificate::facts(chain[0].as_ref())
-        .map_err(|e| msg(format!("--operator-cert {}: {e}", operator_cert.display())))?;
-    if facts.spki_der != signer.public_key_der() {
-        return Err(msg(format!(
+    personal_tls::client_config(anchors, chain, signer).map_err(|e| match e {
+        ClientTlsError::KeyMismatch => msg(format!(
             "--operator-cert {} is not the certificate of --operator-key (another key)",
             operator_cert.display()
-        )));
-    }
-    let key = TlsKey::new(signer)?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider);
-    let builder = if key.tls12_only() {
-        builder.with_protocol_versions(&[&rustls::version::TLS12])
-    } else {
-        builder.with_safe_default_protocol_versions()
-    }
-    .map_err(|e| msg(format!("TLS: {e}")))?;
-    let certified = Arc::new(rustls::sign::CertifiedKey::new(chain, Arc::new(key)));
-    let mut config = builder
-        .with_root_certificates(roots)
-        .with_client_cert_resolver(Arc::new(OperatorCertificate(certified)));
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
-}
-
-/// The operator's certificate, shown to every operator listener that asks.
-#[derive(Debug)]
-struct OperatorCertificate(Arc<rustls::sign::CertifiedKey>);
-
-impl rustls::client::ResolvesClientCert for OperatorCertificate {
-    fn resolve(
-        &self,
-        _root_hint_subjects: &[&[u8]],
-        _sigschemes: &[rustls::SignatureScheme],
-    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        Some(self.0.clone())
-    }
-
-    fn has_certs(&self) -> bool {
-        true
-    }
+        )),
+        other => msg(format!(
+            "--server {}: {other}",
+            network.server.as_deref().unwrap_or("")
+        )),
+    })
 }

@@ -51,10 +51,12 @@ async fn run_in(dir: &std::path::Path) -> Result<()> {
     .await
     .map_err(|e| msg(format!("client task: {e}")))?
     .map_err(|e| msg(e.to_string()))?;
-    match &outcome {
+    let (serial, certificate_pem, key_pem) = match outcome {
         shuin_client::ApplyOutcome::Issued {
             serial,
             application_id,
+            certificate_pem,
+            key_pem,
             ..
         } => {
             println!(
@@ -63,22 +65,12 @@ async fn run_in(dir: &std::path::Path) -> Result<()> {
             );
             println!("4. RA verified CMS, J-LIS chain and CRL, the 4 basic items; approved automatically (application {application_id})");
             println!("5. CA recorded, linted, signed and stored certificate serial {serial}");
+            (serial, certificate_pem, key_pem)
         }
         shuin_client::ApplyOutcome::PendingReview { reasons, .. } => {
             return Err(msg(format!(
                 "the demo application went to review unexpectedly: {reasons:?}"
             )));
-        }
-    }
-    let (serial, certificate_pem, key_pem) = match outcome {
-        shuin_client::ApplyOutcome::Issued {
-            serial,
-            certificate_pem,
-            key_pem,
-            ..
-        } => (serial, certificate_pem, key_pem),
-        shuin_client::ApplyOutcome::PendingReview { .. } => {
-            return Err(msg("unreachable: pending review"))
         }
     };
     let base = format!("http://{local}");

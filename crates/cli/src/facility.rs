@@ -11,15 +11,14 @@
 use crate::config::InstanceConfig;
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
+use crate::output::{print, print_answer};
 use clap::Subcommand;
-use shuin_core::access_event::{self, AccessImportError, Invalid, MAX_CSV_BYTES};
+use shuin_books::access_import::{self, ImportRefusal};
+use shuin_books::console::answers::token_notice;
+use shuin_core::access_event::{self, AccessImportError};
 use shuin_core::{Action, Clock, SystemClock};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
-
-/// How many line numbers the one-line error names (all are listed above it).
-const SUMMARY_LINES: usize = 20;
 
 /// `[facility]` in shuin.toml.
 pub(crate) use shuin_books::facility::FacilitySection;
@@ -72,7 +71,7 @@ pub(crate) async fn run(command: FacilityCommand) -> Result<()> {
 /// sends it as the attachment of a ca_admin's signed request; the server checks it again
 /// and records all rows or none.
 async fn import_access(console: &ConsoleArgs, csv: &Path, json: bool) -> Result<()> {
-    let bytes = read_bounded(csv)?;
+    let bytes = access_import::read_bounded(csv).context(csv.display())?;
     if let Some(data) = &console.data {
         let policy = InstanceConfig::load(data)?.facility.policy();
         access_event::parse_csv(&bytes, &policy, SystemClock.now())
@@ -96,86 +95,21 @@ async fn import_access(console: &ConsoleArgs, csv: &Path, json: bool) -> Result<
         Some(Zeroizing::new(text)),
     )
     .await?;
-    if json {
-        println!("{recorded}");
-    } else {
-        let at = match (
-            recorded["first_seq"].as_u64(),
-            recorded["last_seq"].as_u64(),
-        ) {
-            (Some(first), Some(last)) => format!(" (seq {first} to {last})"),
-            _ => String::new(),
-        };
-        println!(
-            "imported {} entry/exit record(s) into the facility book{at}; {} duplicate(s) skipped",
-            recorded["imported"], recorded["duplicates"]
-        );
-    }
+    print(&recorded, json, access_import::imported_text);
     Ok(())
-}
-
-/// Reads at most `MAX_CSV_BYTES` (one more, to tell a file that is too large).
-fn read_bounded(path: &Path) -> Result<Vec<u8>> {
-    let file = std::fs::File::open(path).context(path.display())?;
-    let limit = u64::try_from(MAX_CSV_BYTES)
-        .map_err(|e| msg(e.to_string()))?
-        .saturating_add(1);
-    let mut bytes = Vec::new();
-    file.take(limit)
-        .read_to_end(&mut bytes)
-        .context(path.display())?;
-    Ok(bytes)
 }
 
 /// Reports every invalid line (stderr, or stdout as JSON) and returns the one-line error.
 fn refused(csv: &Path, error: &AccessImportError, json: bool) -> crate::failure::Error {
-    let invalid: &[Invalid] = match error {
-        AccessImportError::Invalid(invalid) => invalid,
-        other => {
-            let text = format!("{}: {other}; nothing was imported", csv.display());
-            if json {
-                println!("{}", serde_json::json!({"ok": false, "error": text}));
-            }
-            return msg(text);
-        }
-    };
-    let mut lines: Vec<u64> = invalid.iter().map(|i| i.position).collect();
-    lines.dedup();
-    let mut named: Vec<String> = lines
-        .iter()
-        .take(SUMMARY_LINES)
-        .map(u64::to_string)
-        .collect();
-    if lines.len() > SUMMARY_LINES {
-        named.push("…".into());
-    }
-    let text = format!(
-        "{}: {} invalid line(s) (line {}); nothing was imported",
-        csv.display(),
-        lines.len(),
-        named.join(", ")
-    );
+    let refusal = ImportRefusal::new(&csv.display().to_string(), error);
     if json {
-        let errors: Vec<serde_json::Value> = invalid
-            .iter()
-            .map(|i| {
-                serde_json::json!({
-                    "line": i.position,
-                    "field": i.error.field().map(|f| f.as_str()),
-                    "message": i.error.to_string(),
-                })
-            })
-            .collect();
-        println!(
-            "{}",
-            serde_json::json!({"ok": false, "error": text, "errors": errors})
-        );
+        println!("{}", refusal.json);
     } else {
-        for i in invalid {
-            eprintln!("{}:{}: {}", csv.display(), i.position, i.error);
+        for line in &refusal.lines {
+            eprintln!("{line}");
         }
     }
-    msg(text)
+    msg(refusal.summary)
 }
 
 /// Makes (or, with `revoke`, removes) the access-control system's token, as a ca_admin's
@@ -185,22 +119,9 @@ fn refused(csv: &Path, error: &AccessImportError, json: bool) -> crate::failure:
 async fn access_token(console: &ConsoleArgs, revoke: bool, json: bool) -> Result<()> {
     let params = serde_json::json!({"revoke": revoke});
     let answer = call(console, Action::FacilityToken, params, None).await?;
-    match (answer["token"].as_str(), json) {
-        (_, true) => println!("{answer}"),
-        (Some(token), false) => {
-            println!("{token}");
-            eprintln!(
-                "the access-control system's token is above: it is shown only this once (only its SHA-256 {} is kept).",
-                answer["token_sha256"].as_str().unwrap_or("")
-            );
-            eprintln!(
-                "configure the system to POST /ledger/v1/access-events with Authorization: Bearer <token>; any earlier token no longer works"
-            );
-        }
-        (None, false) => println!(
-            "the access-control token (SHA-256 {}) is revoked; POST /ledger/v1/access-events now answers 404",
-            answer["revoked_sha256"].as_str().unwrap_or("")
-        ),
+    print_answer(Action::FacilityToken, &answer, json);
+    if let Some(notice) = token_notice(&answer).filter(|_| !json) {
+        eprintln!("{notice}");
     }
     Ok(())
 }

@@ -9,12 +9,14 @@ use crate::config::{
 use crate::failure::{msg, Context, Result};
 use crate::runtime::Store;
 use der::Decode;
-use sha2::{Digest, Sha256};
+use shuin_books::init_records;
 use shuin_ca::bootstrap::{BootstrapPlan, KeyPlace, OperatorCaPlan};
-use shuin_ca::ceremony;
+use shuin_ca::ceremony::console::InstanceBackend;
+use shuin_ca::ceremony::{self, first_instance};
+use shuin_core::x509::pem::der_labelled;
 use shuin_core::{Clock, RandomSource};
 use shuin_keys::KeySpec;
-use shuin_ledger::{Actor, Book, EntryDraft};
+use shuin_ledger::EntryDraft;
 use shuin_store::{LedgerStore, SettingsStore};
 use std::path::{Path, PathBuf};
 
@@ -65,43 +67,19 @@ pub(crate) struct FirstCeremonyOptions {
     pub(crate) approvals: Vec<PathBuf>,
 }
 
-fn actor(name: &str) -> Actor {
-    Actor {
-        name: name.into(),
-        role: "ca_admin".into(),
-        zone: "high_security".into(),
-    }
-}
-
+/// A trust anchor file: PEM `CERTIFICATE` or DER, an X.509 certificate.
 fn read_certificate(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).context(path.display())?;
-    let der = match der::pem::decode_vec(&bytes) {
-        Ok(("CERTIFICATE", der)) => der,
-        Ok((label, _)) => {
-            return Err(msg(format!(
-                "{}: expected a CERTIFICATE, found {label:?}",
-                path.display()
-            )))
-        }
-        Err(_) => bytes,
-    };
+    let der = der_labelled(bytes, "CERTIFICATE").context(path.display())?;
     x509_cert::Certificate::from_der(&der)
         .context(format!("{}: not an X.509 certificate", path.display()))?;
     Ok(der)
 }
 
+/// An operator's CSR file: PEM `CERTIFICATE REQUEST` or DER, with a valid signature.
 fn read_csr(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).context(format!("CSR {}", path.display()))?;
-    let der = match der::pem::decode_vec(&bytes) {
-        Ok(("CERTIFICATE REQUEST", der)) => der,
-        Ok((label, _)) => {
-            return Err(msg(format!(
-                "{}: expected a CERTIFICATE REQUEST, found {label:?}",
-                path.display()
-            )))
-        }
-        Err(_) => bytes,
-    };
+    let der = der_labelled(bytes, "CERTIFICATE REQUEST").context(path.display())?;
     shuin_core::csr::verify_csr(&der).map_err(|r| {
         msg(format!(
             "{}: {}: {}",
@@ -117,59 +95,36 @@ fn pem(label: &str, der: &[u8]) -> Result<String> {
     der::pem::encode_string(label, der::pem::LineEnding::LF, der).context("PEM encoding")
 }
 
-/// Runs the first key ceremony on the new instance's key backend and signs the root's
-/// first CRL with the root key it made.
+/// Runs the first key ceremony on the new instance's key backend
+/// (`shuin_ca::ceremony::first_instance`), which also signs the root's first CRL.
 async fn run_first_ceremony(
     options: &InitOptions,
     store: &Store,
     opened: &crate::key_backend::OpenedBackend,
     first: &ceremony::FirstPlan,
     approvals: &[(String, Vec<u8>)],
-    admin: &Actor,
     clock: &dyn Clock,
 ) -> Result<ceremony::Adopted> {
-    let dir = &options.data;
-    let record_out = dir
-        .join("ceremonies")
-        .join(format!("{}.json", first.file.id));
-    let backend = crate::ceremony_cmd::InstanceBackend {
-        opened,
-        config: &options.key_backend,
-    };
-    let (outcome, adopted) = ceremony::run_first(
-        store,
-        &crate::ceremony_cmd::Registry(store),
-        first,
-        ceremony::FirstRun {
-            approvals,
-            actor: admin.clone(),
-            record_out: &record_out,
-            certificate_dir: &dir.join("ceremonies"),
+    let instance = first_instance::NewInstance {
+        dir: &options.data,
+        store: std::sync::Arc::new(store.clone()),
+        backend: InstanceBackend {
+            opened,
+            config: &options.key_backend,
         },
-        backend,
-        clock,
-    )
-    .await
-    .map_err(|e| msg(format!("the first key ceremony: {e}")))?;
+        root_crl_lifetime: RevocationSection::default().root_crl_lifetime(),
+    };
+    let admin = init_records::init_actor();
+    let (outcome, adopted) =
+        first_instance::run_on_new_instance(instance, first, approvals, &admin, clock)
+            .await
+            .map_err(|e| msg(format!("the first key ceremony: {e}")))?;
     eprintln!(
         "first key ceremony {} completed: record {} (sha256 {})",
         outcome.ceremony_id,
         outcome.record.display(),
         outcome.record_sha256
     );
-    let root = opened
-        .keys
-        .signer(&adopted.root_key)
-        .context("the root key made by the ceremony")?;
-    shuin_ca::bootstrap::first_root_crl(
-        std::sync::Arc::new(store.clone()),
-        &root,
-        &adopted.root_der,
-        RevocationSection::default().root_crl_lifetime(),
-        clock,
-    )
-    .await
-    .map_err(|e| msg(e.to_string()))?;
     Ok(adopted)
 }
 
@@ -179,24 +134,17 @@ pub(crate) fn first_plan(options: &InitOptions) -> Result<Option<ceremony::First
     let Some(first) = &options.first_ceremony else {
         return Ok(None);
     };
-    let file = ceremony::CeremonyFile::load(&first.file).map_err(|e| msg(e.to_string()))?;
-    let mut custodians = Vec::new();
+    let mut csrs = Vec::new();
     for path in &options.custodian_csrs {
-        let (name, spki) = shuin_ca::operator_ca::read_csr(&read_csr(path)?)
-            .map_err(|e| msg(format!("{}: {e}", path.display())))?;
-        custodians.push((name, der::Encode::to_der(&spki).context("custodian key")?));
+        csrs.push((path.display().to_string(), read_csr(path)?));
     }
-    let (key_backend, token) = crate::ceremony_cmd::backend_binding(&options.key_backend);
-    let instance = ceremony::InstanceFacts {
-        public_url: options.public_url.trim_end_matches('/').to_owned(),
-        policy_oid: options.policy_oid.clone(),
-        ca: None,
-        key_backend,
-        token,
-    };
-    ceremony::FirstPlan::new(file, instance, custodians)
-        .map(Some)
-        .map_err(|e| msg(format!("{}: {e}", first.file.display())))
+    let instance = first_instance::new_instance_facts(
+        &options.public_url,
+        &options.policy_oid,
+        &options.key_backend,
+    );
+    let plan = first_instance::plan(&first.file, instance, &csrs);
+    plan.map(Some).map_err(|e| msg(e.to_string()))
 }
 
 /// `init --statement-out FILE`: writes the first ceremony's statement for the custodians
@@ -223,13 +171,7 @@ fn read_approvals(options: &InitOptions) -> Result<Vec<(String, Vec<u8>)>> {
         .as_ref()
         .map(|first| first.approvals.as_slice())
         .unwrap_or_default();
-    paths
-        .iter()
-        .map(|path| {
-            let bytes = std::fs::read(path).context(format!("approval {}", path.display()))?;
-            Ok((path.display().to_string(), bytes))
-        })
-        .collect()
+    first_instance::read_approvals(paths).map_err(|e| msg(e.to_string()))
 }
 
 /// Creates the instance. Refuses to touch an existing one.
@@ -304,33 +246,12 @@ pub(crate) async fn init(
             .context(dir.display())?;
     }
 
-    // J-LIS trust anchors.
-    let mut anchor_files = Vec::new();
-    let mut anchor_evidence = Vec::new();
-    let anchors: Vec<(String, Vec<u8>)> = if options.trust_anchors.is_empty() {
-        let (_, der) = der::pem::decode_vec(shuin_jpki::shipped_signca03_pem().as_bytes())
-            .context("shipped J-LIS anchor")?;
-        vec![("jlis-signca03-2023.pem".to_owned(), der)]
-    } else {
-        let mut out = Vec::new();
-        for (i, path) in options.trust_anchors.iter().enumerate() {
-            out.push((format!("anchor-{i}.pem"), read_certificate(path)?));
-        }
-        out
-    };
-    for (name, der) in &anchors {
-        let pinned = shuin_jpki::check_pinned_production_anchor(der);
-        if !pinned && !options.development {
-            eprintln!(
-                "warning: trust anchor {name} (sha256 {}) is not a pinned J-LIS production signing CA; use it for testing only",
-                hex::encode(Sha256::digest(der))
-            );
-        }
-        let path = dir.join("jpki/anchors").join(name);
-        std::fs::write(&path, pem("CERTIFICATE", der)?).context(path.display())?;
-        anchor_files.push(PathBuf::from("jpki/anchors").join(name));
-        anchor_evidence.push(serde_json::json!({"file": name, "sha256": hex::encode(Sha256::digest(der)), "pinned_production": pinned}));
+    // J-LIS trust anchors and the CRL file the RA reads.
+    let mut given = Vec::new();
+    for path in &options.trust_anchors {
+        given.push(read_certificate(path)?);
     }
+    let anchors = shuin_jpki::installed_anchors(given).context("shipped J-LIS anchor")?;
     let crl_path = if options.jpki_crl.is_absolute() {
         options.jpki_crl.clone()
     } else {
@@ -338,49 +259,30 @@ pub(crate) async fn init(
             .context("current directory")?
             .join(&options.jpki_crl)
     };
-    let anchor_set =
-        shuin_jpki::TrustAnchors::from_der_certs(anchors.iter().map(|(_, d)| d.clone()).collect())
-            .map_err(|e| msg(format!("trust anchors: {e}")))?;
-    match std::fs::read(&crl_path) {
-        Ok(der) => {
-            if let Err(e) = shuin_jpki::JpkiCrl::parse(&der, &anchor_set) {
-                eprintln!(
-                    "warning: {}: {e}; applications will fail closed until a valid CRL is there",
-                    crl_path.display()
-                );
-            }
-        }
-        Err(e) => eprintln!(
-            "warning: {}: {e}; applications will fail closed until the CRL file exists",
-            crl_path.display()
-        ),
+    let trust = shuin_ra::trust_setup::install(dir, anchors, &crl_path, options.development)
+        .map_err(|e| msg(e.to_string()))?;
+    for warning in &trust.warnings {
+        eprintln!("warning: {warning}");
     }
 
     let store = crate::runtime::create_store(&options.store, dir).await?;
     let now = clock.now();
-    let admin = actor("shuin-init");
+    let admin = init_records::init_actor();
     let append = |draft: EntryDraft| {
         let store = &store;
         async move { store.append(draft, now).await.context("ledger") }
     };
-    append(EntryDraft {
-        book: Book::Organization,
-        kind: "organization.responsible_person_designated".into(),
-        actor: admin.clone(),
-        subjects: vec![],
-        payload: serde_json::json!({"responsible_person": options.responsible_person, "automatic_approval": true}),
-        evidence: vec![],
-    })
-    .await?;
-    append(EntryDraft {
-        book: Book::Facility,
-        kind: "facility.jpki_trust_anchors_configured".into(),
-        actor: admin.clone(),
-        subjects: vec![],
-        payload: serde_json::json!({"anchors": anchor_evidence, "crl_file": crl_path.display().to_string()}),
-        evidence: vec![],
-    })
-    .await?;
+    let evidence = serde_json::to_value(&trust.anchors).context("anchors")?;
+    let crl_file = crl_path.display().to_string();
+    init_records::record_init(
+        &store,
+        &options.responsible_person,
+        evidence,
+        &crl_file,
+        now,
+    )
+    .await
+    .context("ledger")?;
 
     // Keys, the root and issuing CA certificates, the root's first CRL, the operator CA.
     let label = |role: &str| crate::key_backend::key_label(&options.key_backend, role);
@@ -424,17 +326,8 @@ pub(crate) async fn init(
                     .await
                     .map_err(|e| msg(e.to_string()))?;
             let issuer =
-                run_first_ceremony(options, &store, &opened, first, &approvals, &admin, clock)
-                    .await?;
-            shuin_ca::bootstrap::Bootstrapped {
-                root_key: issuer.root_key,
-                issuing_key: issuer.issuing_key,
-                operator_ca_key: operators.operator_ca_key,
-                root_der: issuer.root_der,
-                issuing_der: issuer.issuing_der,
-                operator_ca_der: operators.operator_ca_der,
-                enrolled: operators.enrolled,
-            }
+                run_first_ceremony(options, &store, &opened, first, &approvals, clock).await?;
+            first_instance::bootstrapped(operators, issuer)
         }
     };
     for enrolled in &made.enrolled {
@@ -491,7 +384,7 @@ pub(crate) async fn init(
             terms: PathBuf::from("terms.txt"),
         },
         jpki: JpkiSection {
-            trust_anchors: anchor_files,
+            trust_anchors: trust.anchor_files,
             crl: crl_path,
             allow_test_cards: options.allow_test_cards,
             on_jpki_revocation: Default::default(),

@@ -22,26 +22,10 @@ pub(crate) async fn verify(dir: &Path, json: bool) -> Result<()> {
     store.close().await;
     let verified = shuin_books::checkpoints::verify_stored(&rows, head.as_ref(), &checkpoints)
         .map_err(|e| failed(json, "ledger verification", e))?;
-    let (report, requests) = (verified.log, verified.operator_requests);
     if json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "ok": true,
-                "size": report.size,
-                "root": report.root_hex,
-                "checkpoints": checkpoints.len(),
-                "latest_checkpoint_size": checkpoints.last().map(|c| c.size),
-                "operator_requests_verified": requests,
-            })
-        );
+        println!("{}", verified.to_json());
     } else {
-        println!(
-            "ledger OK: {} entries, tree head {}, {} signed checkpoints, {requests} signed operator requests re-checked",
-            report.size,
-            report.root_hex,
-            checkpoints.len()
-        );
+        println!("{}", verified.text());
     }
     Ok(())
 }
@@ -63,45 +47,13 @@ pub(crate) fn verify_export(
         .transpose()
         .map_err(|e| failed(json, "witness cosignatures", e))?;
     if json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "ok": true,
-                "origin": report.origin,
-                "size": report.size,
-                "root": report.root_hex,
-                "checkpoints": report.checkpoints,
-                "audit_key_id": report.key_id_hex,
-                "audit_key_sha256": report.key_sha256_hex,
-                "since_checkpoint_size": report.since_size,
-                "operator_requests_verified": report.operator_requests,
-                "witnesses": cosigned.as_ref().map(crate::witness_cmd::report_json),
-                "books": {
-                    "application": report.counts.application,
-                    "revocation": report.counts.revocation,
-                    "organization": report.counts.organization,
-                    "facility": report.counts.facility,
-                },
-            })
-        );
+        let mut value = report.to_json();
+        value["witnesses"] = serde_json::json!(cosigned.as_ref().map(|c| c.to_json()));
+        println!("{value}");
     } else {
-        println!(
-            "ledger export OK: {} entries, {} signed checkpoints, root {}",
-            report.size, report.checkpoints, report.root_hex
-        );
-        println!(
-            "  origin {}, audit key ID {} (SHA-256 of the key: {})",
-            report.origin, report.key_id_hex, report.key_sha256_hex
-        );
-        if let Some(size) = report.since_size {
-            println!("  extends the saved checkpoint of size {size}");
-        }
-        println!(
-            "  {} signed operator requests re-checked against their operators' certificates",
-            report.operator_requests
-        );
+        println!("{}", report.text());
         if let Some(cosigned) = &cosigned {
-            println!("  {}", crate::witness_cmd::report_line(cosigned));
+            println!("  {}", cosigned.line());
         }
     }
     Ok(())
@@ -160,44 +112,23 @@ fn print_export(
     report: &shuin_ledger::ExportReport,
     json: bool,
 ) {
+    let out = out.display().to_string();
     if json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "ok": true,
-                "out": out.display().to_string(),
-                "entries": summary.entries,
-                "checkpoints": summary.checkpoints,
-                "root": report.root_hex,
-                "origin": report.origin,
-                "audit_key_id": report.key_id_hex,
-            })
-        );
+        println!("{}", summary.to_json(&out, report));
     } else {
-        println!(
-            "exported {} entries and {} signed checkpoints to {} (root {})",
-            summary.entries,
-            summary.checkpoints,
-            out.display(),
-            report.root_hex
-        );
-        println!(
-            "verify it offline with: shuin ledger verify --export {}",
-            out.display()
-        );
+        println!("{}", summary.text(&out, report));
     }
 }
 
 /// Prints the entries, optionally of one book.
 pub(crate) async fn show(dir: &Path, book: Option<&str>, json: bool) -> Result<()> {
-    let filter: Option<Book> = match book {
-        None => None,
-        Some(text) => Some(
-            serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|_| {
+    let filter = book
+        .map(|text| {
+            Book::from_name(text).ok_or_else(|| {
                 msg("--book must be application, revocation, organization or facility")
-            })?,
-        ),
-    };
+            })
+        })
+        .transpose()?;
     let store = crate::runtime::open_store(dir).await?;
     let rows = store.ledger_rows().await.context("reading the ledger")?;
     store.close().await;
@@ -215,16 +146,8 @@ pub(crate) async fn show(dir: &Path, book: Option<&str>, json: bool) -> Result<(
             serde_json::to_string_pretty(&entries).context("JSON")?
         );
     } else {
-        for e in entries {
-            println!(
-                "{:>6}  {}  {:<12}  {:<40}  {} ({})",
-                e.seq,
-                e.time,
-                format!("{:?}", e.book).to_lowercase(),
-                e.kind,
-                e.actor.name,
-                e.actor.role
-            );
+        for entry in entries {
+            println!("{}", entry.line());
         }
     }
     Ok(())

@@ -37,6 +37,7 @@ mod witness_cmd;
 
 use clap::{Parser, Subcommand};
 use failure::{msg, Result};
+use shuin_client::CardSource;
 use shuin_core::{OsRandom, SystemClock};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -540,18 +541,19 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Apply(args) => {
             let card = match (args.card_key, args.card_cert, args.dev_card) {
-                (None, None, None) if args.card_pkcs11.is_some() => {
-                    apply_cmd::CardSource::Pkcs11 {
-                        module: args.card_pkcs11.unwrap_or_default(),
-                        token: args.card_token,
-                        pin_file: args.card_pin_file.unwrap_or_default(),
+                (None, None, None) if args.card_pkcs11.is_some() => CardSource::Pkcs11 {
+                    module: args.card_pkcs11.unwrap_or_default(),
+                    token: args.card_token,
+                    pin_file: args.card_pin_file.unwrap_or_default(),
+                },
+                (Some(key), Some(cert), None) => CardSource::Files { key, cert },
+                (None, None, Some(name)) => {
+                    let dir = dev::card_dir(&args.dev_dir, &name);
+                    CardSource::Files {
+                        key: dir.join("key.pem"),
+                        cert: dir.join("cert.pem"),
                     }
                 }
-                (Some(key), Some(cert), None) => apply_cmd::CardSource::Files { key, cert },
-                (None, None, Some(name)) => apply_cmd::CardSource::Dev {
-                    name,
-                    dev_dir: args.dev_dir,
-                },
                 _ => {
                     return Err(msg(
                         "give --card-pkcs11 MODULE --card-pin-file FILE, --card-key FILE --card-cert FILE, or --dev-card NAME",
@@ -589,7 +591,7 @@ fn run(cli: Cli) -> Result<()> {
                     json,
                 } => match (data, export) {
                     (_, Some(export)) => {
-                        let witnesses = witness_cmd::WitnessPolicy::read(&witness_keys, quorum)?;
+                        let witnesses = witness_cmd::read_policy(&witness_keys, quorum)?;
                         ledger_cmd::verify_export(
                             &export,
                             since_checkpoint.as_deref(),

@@ -11,7 +11,7 @@ use crate::config::InstanceConfig;
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
 use crate::operator_key::OperatorKeyArgs;
-use crate::output::print;
+use crate::output::print_answer;
 use crate::runtime::Store;
 use base64::Engine;
 use clap::Subcommand;
@@ -170,13 +170,7 @@ pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
             if let (Some(path), Some(pem)) = (&cert_out, result["certificate_pem"].as_str()) {
                 std::fs::write(path, pem).context(path.display())?;
             }
-            print(&result, json, |r| {
-                format!(
-                    "enrolled {} with the role {}",
-                    r["name"].as_str().unwrap_or(""),
-                    r["role"].as_str().unwrap_or("")
-                )
-            });
+            print_answer(Action::OperatorAdd, &result, json);
             Ok(())
         }
         OperatorCommand::Grant {
@@ -203,12 +197,7 @@ pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
                 params["certificate_sha256"] = json!(sha256);
             }
             let result = call(&console, Action::OperatorRevoke, params, None).await?;
-            print(&result, json, |r| {
-                format!(
-                    "revoked {} certificate(s) of {name}; operator CRL number {}",
-                    r["certificates_revoked"], r["operator_crl_number"]
-                )
-            });
+            print_answer(Action::OperatorRevoke, &result, json);
             Ok(())
         }
         OperatorCommand::Whoami { console } => {
@@ -229,13 +218,7 @@ async fn change_role(
 ) -> Result<()> {
     let role = parse_role(role)?;
     let result = call(console, action, json!({"name": name, "role": role}), None).await?;
-    print(&result, json, |_| {
-        if action == Action::OperatorGrant {
-            format!("{name} now holds the role {role}")
-        } else {
-            format!("{name} no longer holds the role {role}")
-        }
-    });
+    print_answer(action, &result, json);
     Ok(())
 }
 
@@ -253,18 +236,7 @@ async fn list(data: &Path, json: bool) -> Result<()> {
         return Ok(());
     }
     for row in rows {
-        let roles: Vec<&str> = row.roles.iter().map(|role| role.as_str()).collect();
-        let mark = if row.designated_responsible_person {
-            "  (designated 責任者)"
-        } else {
-            ""
-        };
-        let certificate = row
-            .certificate_sha256
-            .as_deref()
-            .map(|s| format!("  certificate {}", &s[..16.min(s.len())]))
-            .unwrap_or_else(|| "  no usable certificate".into());
-        println!("{}  {}{certificate}{mark}", row.name, roles.join(","));
+        println!("{}", row.line());
     }
     Ok(())
 }

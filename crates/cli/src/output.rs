@@ -15,6 +15,15 @@ pub(crate) fn print(result: &Value, json: bool, human: impl FnOnce(&Value) -> St
     }
 }
 
+/// Prints the answer to a console request of `action` as JSON, or as its text for a
+/// person (`shuin_books::console::answers`).
+pub(crate) fn print_answer(action: shuin_core::Action, result: &Value, json: bool) {
+    match shuin_books::console::answers::answer_text(action, result) {
+        Some(text) if !json => println!("{text}"),
+        _ => println!("{result}"),
+    }
+}
+
 /// Prints a failure of `what` (also as JSON with `--json`) and returns it as the error.
 pub(crate) fn failed(json: bool, what: &str, error: impl std::fmt::Display) -> Error {
     if json {

@@ -9,10 +9,9 @@ use crate::failure::{msg, Context, Result};
 use crate::runtime::Store;
 use clap::Subcommand;
 use shuin_core::{Action, OsRandom};
-use shuin_ra::{CodeKey, Lifecycle, VerifiedIdentity};
+use shuin_ra::{CodeKey, Delivery, Lifecycle, VerifiedIdentity};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use zeroize::Zeroizing;
 
 /// The file holding the key under which codes are hashed (mode 0600, never in the
 /// database or the ledger).
@@ -101,40 +100,22 @@ pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
                 Some(text) => shuin_core::timefmt::parse_duration(&text)
                     .ok_or_else(|| msg("--expires-in must look like 30d, 12h, 90m or 3600"))?,
             };
-            // The identity is personal data: it travels as the attachment, and the signed
-            // request (which the books keep for good) carries only its SHA-256.
             let identity = VerifiedIdentity {
                 name,
                 birth_date,
                 address,
                 gender,
             };
-            let identity = Zeroizing::new(serde_json::to_string(&identity).context("identity")?);
-            let mut params = serde_json::json!({"expires_in_seconds": lifetime.as_secs()});
-            if let Some(method) = delivery {
-                params["delivery"] = serde_json::json!(method);
-            }
-            if let Some(number) = tracking {
-                params["tracking"] = serde_json::json!(number);
-            }
+            let delivery = delivery.map(|method| Delivery { method, tracking });
+            let (params, identity) = shuin_ra::console::registration_create_request(
+                &identity,
+                lifetime,
+                delivery.as_ref(),
+            )
+            .context("identity")?;
             let created =
                 call(&console, Action::RegistrationCreate, params, Some(identity)).await?;
-            if json {
-                println!("{created}");
-            } else {
-                println!(
-                    "registration {}",
-                    created["registration_id"].as_str().unwrap_or("")
-                );
-                println!(
-                    "利用者識別符号 (shown once; send it by 本人限定受取郵便): {}",
-                    created["identification_code"].as_str().unwrap_or("")
-                );
-                println!(
-                    "expires at {}",
-                    created["expires_at"].as_str().unwrap_or("")
-                );
-            }
+            crate::output::print_answer(Action::RegistrationCreate, &created, json);
             Ok(())
         }
         RegistrationCommand::Flags { data, json } => {
@@ -143,30 +124,9 @@ pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
             store.close().await;
             let flags = flags.context("reading the review list")?;
             if json {
-                let rows: Vec<serde_json::Value> = flags
-                    .iter()
-                    .map(|f| {
-                        serde_json::json!({
-                            "serial": f.serial.to_hex(),
-                            "reason": f.reason,
-                            "jpki_serial": f.jpki_serial,
-                            "flagged_at": shuin_core::timefmt::rfc3339(f.flagged_at),
-                        })
-                    })
-                    .collect();
-                println!("{}", serde_json::Value::Array(rows));
-            } else if flags.is_empty() {
-                println!("no certificate is flagged");
+                println!("{}", shuin_ra::jpki_followup::flags_json(&flags));
             } else {
-                for f in &flags {
-                    println!(
-                        "{}  {}  JPKI serial {}  flagged {}",
-                        f.serial.to_hex(),
-                        f.reason,
-                        f.jpki_serial,
-                        shuin_core::timefmt::rfc3339(f.flagged_at)
-                    );
-                }
+                println!("{}", shuin_ra::jpki_followup::flags_text(&flags));
             }
             Ok(())
         }

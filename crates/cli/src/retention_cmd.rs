@@ -94,19 +94,8 @@ pub(crate) async fn run(command: RetentionCommand) -> Result<()> {
             if json {
                 println!("{view}");
             } else {
-                let e = &view["evidence"];
-                println!(
-                    "evidence is kept {} years after the related certificate expires (ledger entries are never deleted)",
-                    config.retention.evidence_years_after_expiry
-                );
-                println!("cutoff now: {}", view["cutoff"].as_str().unwrap_or(""));
-                println!(
-                    "evidence stored {}, expired {}, held (undecided) {}, held (no application) {}",
-                    e["stored"], e["expired"], e["held_undecided"], e["held_unlinked"]
-                );
-                if let Some(next) = e["next_expiry"].as_str() {
-                    println!("next expiry: {next}");
-                }
+                let years = config.retention.evidence_years_after_expiry;
+                println!("{}", retention::overview_text(&view, years));
             }
             Ok(())
         }
@@ -147,20 +136,8 @@ pub(crate) async fn run(command: RetentionCommand) -> Result<()> {
             };
             if json {
                 println!("{}", serde_json::to_string(&report).context("JSON")?);
-            } else if report.dry_run {
-                println!(
-                    "{} pieces of evidence are past retention (cutoff {}); nothing was changed",
-                    report.purged.len(),
-                    report.cutoff
-                );
-                for hash in &report.purged {
-                    println!("  sha256:{hash}");
-                }
             } else {
-                println!(
-                    "purged {} pieces of evidence past retention (cutoff {}); ledger entries {:?}",
-                    report.deleted, report.cutoff, report.ledger_seqs
-                );
+                println!("{}", report.text());
             }
             Ok(())
         }

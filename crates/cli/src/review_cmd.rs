@@ -4,7 +4,7 @@
 
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Result};
-use crate::output::print;
+use crate::output::{print, print_answer};
 use clap::Subcommand;
 use serde_json::json;
 use shuin_core::Action;
@@ -57,37 +57,12 @@ pub(crate) async fn run(command: ReviewCommand) -> Result<()> {
     match command {
         ReviewCommand::List { console, json } => {
             let pending = call(&console, Action::ReviewList, json!({}), None).await?;
-            print(&pending, json, |list| {
-                let rows = list.as_array().cloned().unwrap_or_default();
-                if rows.is_empty() {
-                    return "no application waits for review".into();
-                }
-                rows.iter()
-                    .map(|r| {
-                        let reasons: Vec<&str> = r["review_reasons"]
-                            .as_array()
-                            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-                            .unwrap_or_default();
-                        format!(
-                            "{}  {}  {}  {}",
-                            r["id"].as_str().unwrap_or(""),
-                            r["received_at"].as_str().unwrap_or(""),
-                            r["subject_name"].as_str().unwrap_or(""),
-                            reasons.join(",")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            });
+            print(&pending, json, shuin_ra::review::queue_text);
             Ok(())
         }
         ReviewCommand::Show { console, id, json } => {
             let view = call(&console, Action::ReviewShow, json!({"id": id}), None).await?;
-            if json {
-                println!("{view}");
-            } else {
-                print_evidence(&view);
-            }
+            print(&view, json, shuin_ra::review::evidence_text);
             Ok(())
         }
         ReviewCommand::Approve {
@@ -101,14 +76,7 @@ pub(crate) async fn run(command: ReviewCommand) -> Result<()> {
                 params["note"] = json!(note);
             }
             let result = call(&console, Action::ReviewApprove, params, None).await?;
-            print(&result, json, |r| {
-                format!(
-                    "approved {} by {}; issued serial {}",
-                    r["id"].as_str().unwrap_or(""),
-                    r["approver"].as_str().unwrap_or(""),
-                    r["serial"].as_str().unwrap_or("")
-                )
-            });
+            print_answer(Action::ReviewApprove, &result, json);
             Ok(())
         }
         ReviewCommand::Reject {
@@ -122,53 +90,8 @@ pub(crate) async fn run(command: ReviewCommand) -> Result<()> {
                 .ok_or_else(|| msg("a rejection needs --reason TEXT"))?;
             let params = json!({"id": id, "reason": reason});
             let result = call(&console, Action::ReviewReject, params, None).await?;
-            print(&result, json, |r| {
-                format!(
-                    "rejected {} by {}",
-                    r["id"].as_str().unwrap_or(""),
-                    r["decided_by"].as_str().unwrap_or("")
-                )
-            });
+            print_answer(Action::ReviewReject, &result, json);
             Ok(())
         }
     }
-}
-
-fn print_evidence(view: &serde_json::Value) {
-    let text = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => "-".into(),
-        other => other.to_string(),
-    };
-    let basic = &view["basic_items"];
-    let entered = &view["entered"];
-    let jpki = &view["jpki_certificate"];
-    println!(
-        "application  {}  ({})",
-        text(&view["id"]),
-        text(&view["status"])
-    );
-    println!("received     {}", text(&view["received_at"]));
-    println!("review       {}", text(&view["review_reasons"]));
-    println!("JPKI certificate");
-    for key in [
-        "serial",
-        "issuer",
-        "fingerprint_sha256",
-        "not_after",
-        "test_card",
-    ] {
-        println!("  {key:<20} {}", text(&jpki[key]));
-    }
-    println!("basic items (substitute characters [bracketed])   | entered by the applicant");
-    for (label, card, typed) in [
-        ("name", &basic["name_marked"], &entered["name"]),
-        ("birth date", &basic["birth_date"], &entered["birth_date"]),
-        ("address", &basic["address_marked"], &entered["address"]),
-        ("gender", &basic["gender"], &entered["gender"]),
-    ] {
-        println!("  {label:<11} {:<36} | {}", text(card), text(typed));
-    }
-    println!("  birth era   {}", text(&basic["birth_era"]));
-    println!("evidence     sha256:{}", text(&view["evidence_sha256"]));
 }

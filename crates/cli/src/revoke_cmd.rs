@@ -4,7 +4,7 @@
 
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
-use crate::output::print;
+use crate::output::print_answer;
 use serde_json::{json, Value};
 use shuin_core::revocation::RevocationReason;
 use shuin_core::{Action, Serial};
@@ -45,15 +45,7 @@ pub(crate) async fn revoke(args: RevokeArgs) -> Result<()> {
         params["invalidity_date"] = json!(text);
     }
     let result = call(&args.console, Action::Revoke, params, None).await?;
-    print(&result, args.json, |r| {
-        format!(
-            "revoked {} ({}) at {}; CRL number {}",
-            r["serial"].as_str().unwrap_or(""),
-            r["reason"].as_str().unwrap_or(""),
-            r["revoked_at"].as_str().unwrap_or(""),
-            r["crl_number"]
-        )
-    });
+    print_answer(Action::Revoke, &result, args.json);
     Ok(())
 }
 
@@ -66,23 +58,7 @@ pub(crate) async fn crl(console: &ConsoleArgs, root: bool, json: bool) -> Result
             list.extend(more);
         }
     }
-    print(&out, json, |list| {
-        list.as_array()
-            .map(|crls| {
-                crls.iter()
-                    .map(|crl| {
-                        format!(
-                            "issued {} CRL number {} (next update {})",
-                            crl["scope"].as_str().unwrap_or(""),
-                            crl["crl_number"],
-                            crl["next_update"].as_str().unwrap_or("")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .unwrap_or_default()
-    });
+    print_answer(Action::CrlNow, &out, json);
     Ok(())
 }
 
@@ -94,8 +70,6 @@ pub(crate) async fn unseal(console: &ConsoleArgs, share_file: &Path, json: bool)
             .context(format!("share file {}", share_file.display()))?,
     );
     let result = call(console, Action::Unseal, json!({}), Some(text)).await?;
-    print(&result, json, |r| {
-        r["message"].as_str().unwrap_or_default().to_owned()
-    });
+    print_answer(Action::Unseal, &result, json);
     Ok(())
 }

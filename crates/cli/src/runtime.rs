@@ -290,6 +290,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         store.clone(),
     )?);
     let ledger: Arc<dyn shuin_store::LedgerReader> = store.clone();
+    let tiles = Arc::new(shuin_repo::tiles::LedgerTiles::new(store.clone()));
     let access_events = Arc::new(shuin_server::AccessEvents::new(
         store.clone(),
         store.clone(),
@@ -305,6 +306,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
             ocsp: Arc::new(shuin_ca::seal::SealedOcsp(seal.clone())),
             clock,
             ledger,
+            tiles,
             access_events,
         },
         seal,

@@ -4,11 +4,11 @@
 //! for its custodian. The instance keeps no PIN file.
 
 use crate::config::KeyBackendConfig;
-use crate::failure::{msg, Context, Result};
+use crate::failure::{msg, Result};
 use crate::init::InitOptions;
 use shuin_core::RandomSource;
 use shuin_keys::activation::SealConfig;
-use shuin_ledger::{Actor, Book, EntryDraft};
+use shuin_ledger::{Actor, EntryDraft};
 use std::path::PathBuf;
 use zeroize::Zeroizing;
 
@@ -33,25 +33,8 @@ pub(crate) fn check(options: &CustodianOptions, init: &InitOptions) -> Result<Ze
     };
     shuin_keys::activation::check_counts(options.custodians, options.threshold)
         .map_err(|e| msg(e.to_string()))?;
-    let absolute = |p: &std::path::Path| {
-        std::env::current_dir()
-            .map(|cwd| cwd.join(p))
-            .unwrap_or_else(|_| p.to_path_buf())
-    };
-    if absolute(&options.shares_out).starts_with(absolute(&init.data)) {
-        return Err(msg(
-            "--shares-out must be outside the instance directory: the shares must not sit beside the CA",
-        ));
-    }
-    for index in 1..=options.custodians {
-        let path = shuin_keys::activation::share_path(&options.shares_out, index);
-        if path.exists() {
-            return Err(msg(format!(
-                "{} exists already; refusing to overwrite a share",
-                path.display()
-            )));
-        }
-    }
+    shuin_keys::share_files::check_share_dir(&options.shares_out, &init.data, options.custodians)
+        .map_err(|e| msg(e.to_string()))?;
     crate::key_backend::read_pin_file(pin_file)
 }
 
@@ -70,29 +53,15 @@ where
     let (config, files) =
         shuin_keys::activation::split(pin, options.custodians, options.threshold, rng)
             .map_err(|e| msg(e.to_string()))?;
-    std::fs::create_dir_all(&options.shares_out).context(options.shares_out.display())?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&options.shares_out, std::fs::Permissions::from_mode(0o700))
-            .context(options.shares_out.display())?;
-    }
-    for (index, text) in (1..=options.custodians).zip(&files) {
-        let path = shuin_keys::activation::share_path(&options.shares_out, index);
-        shuin_keys::write_private_file(&path, text.as_bytes()).context(path.display())?;
-    }
-    append(EntryDraft {
-        book: Book::Facility,
-        kind: "seal.shares_made".into(),
-        actor: admin.clone(),
-        subjects: vec!["key:issuing".into()],
-        payload: serde_json::json!({
-            "custodians": options.custodians,
-            "threshold": options.threshold,
-            "instance_id": config.instance_id,
-            "secret": "token PIN, sealed with AES-256-GCM under a random 256-bit key split by Shamir's scheme",
-        }),
-        evidence: vec![],
-    })
+    shuin_keys::share_files::write_shares(&options.shares_out, &files)
+        .map_err(|e| msg(e.to_string()))?;
+    let (custodians, threshold) = (options.custodians, options.threshold);
+    append(shuin_books::init_records::seal_shares_made(
+        custodians,
+        threshold,
+        &config.instance_id,
+        admin,
+    ))
     .await?;
     Ok(config)
 }

@@ -29,20 +29,11 @@ pub(crate) async fn report(dir: &Path, config: &InstanceConfig) -> Result<serde_
             .await
             .context("reading the token")?
     };
-    let seal = match &config.ca.seal {
-        None => serde_json::json!({"custodians": null, "sealed": false}),
-        Some(seal) => {
-            let live = crate::admin_socket::status(dir).await;
-            serde_json::json!({
-                "custodians": seal.custodians,
-                "threshold": seal.threshold,
-                "instance_id": seal.instance_id,
-                "server_running": live.is_some(),
-                "sealed": live.as_ref().is_none_or(|s| s.sealed),
-                "shares_held": live.as_ref().map(|s| s.shares_held),
-            })
-        }
+    let live = match &config.ca.seal {
+        Some(_) => crate::admin_socket::status(dir).await,
+        None => None,
     };
+    let seal = shuin_ca::seal::status_report(config.ca.seal.as_ref(), live.as_ref());
     Ok(serde_json::json!({
         "instance": dir,
         "public_url": config.instance.public_url,

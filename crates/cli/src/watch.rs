@@ -1,6 +1,7 @@
 //! Background upkeep of a running instance: revocations made by any process reach OCSP
 //! and the published CRL within about a second; CRLs are re-issued well before
-//! nextUpdate; OCSP responses are pre-signed and refreshed at half their lifetime.
+//! nextUpdate; OCSP responses are pre-signed and refreshed at half their lifetime; the
+//! ledger's tiles follow the latest checkpoint (whichever process signed it).
 
 use crate::runtime::{refresh_crls, Instance};
 use std::time::Duration;
@@ -19,9 +20,11 @@ pub(crate) async fn run(instance: &Instance) {
     // The next tick at which approved applications are looked at, and the current wait.
     let mut resume_at: u64 = 1;
     let mut resume_wait = RESUME_EVERY_TICKS;
+    let mut tiles_failure = None;
     loop {
         ticker.tick().await;
         ticks = ticks.wrapping_add(1);
+        catch_up_tiles(instance, &mut tiles_failure).await;
         // The J-LIS follow-up and the notice outbox (flagging works while sealed).
         crate::registration_cmd::upkeep(instance).await;
         // Sealed: nothing here can be signed until the custodians unseal the CA.
@@ -55,6 +58,25 @@ pub(crate) async fn run(instance: &Instance) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(signed = n, "pre-signed OCSP responses"),
             Err(e) => tracing::error!(error = %e, "OCSP pre-signing task failed"),
+        }
+    }
+}
+
+/// Grows the ledger's tiles to the latest checkpoint (no key needed: while sealed too); a
+/// failure is logged once until it changes or clears.
+async fn catch_up_tiles(instance: &Instance, last_failure: &mut Option<String>) {
+    match instance.state.tiles.catch_up().await {
+        Ok(_) => {
+            if last_failure.take().is_some() {
+                tracing::info!("the ledger tiles caught up again");
+            }
+        }
+        Err(e) => {
+            let failure = e.to_string();
+            if last_failure.as_deref() != Some(failure.as_str()) {
+                tracing::error!(error = %failure, "the ledger tiles cannot catch up");
+                *last_failure = Some(failure);
+            }
         }
     }
 }

@@ -3,7 +3,6 @@
 
 use crate::failure::{msg, Context, Result};
 use shuin_core::SystemClock;
-use shuin_ledger::export::CosignatureReport;
 use shuin_ledger::WitnessKey;
 use shuin_witness::{LogConfig, WitnessConfig};
 use std::path::{Path, PathBuf};
@@ -70,17 +69,8 @@ pub(crate) fn run(command: WitnessCommand) -> Result<()> {
 
 fn init(data: &Path, name: String, log_keys: Vec<String>, json: bool) -> Result<()> {
     let logs = log_keys
-        .into_iter()
-        .map(|key| {
-            let origin = key
-                .split_once('+')
-                .map(|(name, _)| name.to_owned())
-                .ok_or_else(|| msg(format!("--log-key {key:?} is not a verifier key")))?;
-            Ok(LogConfig {
-                origin,
-                keys: vec![key],
-            })
-        })
+        .iter()
+        .map(|key| LogConfig::for_verifier_key(key).context(format!("--log-key {key:?}")))
         .collect::<Result<Vec<_>>>()?;
     let config = WitnessConfig { name, logs };
     let key = shuin_witness::init(data, &config).context(data.display())?;
@@ -129,63 +119,28 @@ async fn serve(data: &Path, listen: &str) -> Result<()> {
 }
 
 /// The witnesses an auditor trusts (`ledger verify --export --witness-key ... --quorum`).
-#[derive(Debug)]
-pub(crate) struct WitnessPolicy {
-    keys: Vec<WitnessKey>,
-    quorum: usize,
-}
+pub(crate) type WitnessPolicy = shuin_ledger::export::WitnessPolicy;
 
-impl WitnessPolicy {
-    /// Reads each `--witness-key` (a verifier key, or a file holding one); `None` when
-    /// none is given. The quorum defaults to all of them.
-    pub(crate) fn read(values: &[String], quorum: Option<usize>) -> Result<Option<Self>> {
-        if values.is_empty() {
-            return Ok(None);
-        }
-        let keys = values
-            .iter()
-            .map(|value| {
-                let text = match std::fs::read_to_string(value) {
-                    Ok(text) => text.trim().to_owned(),
-                    Err(_) => value.clone(),
-                };
-                WitnessKey::from_verifier_key(&text).context(format!("--witness-key {value}"))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let quorum = quorum.unwrap_or(keys.len());
-        if quorum == 0 || quorum > keys.len() {
-            return Err(msg(format!(
-                "--quorum must be between 1 and the {} witness key(s) given",
-                keys.len()
-            )));
-        }
-        Ok(Some(WitnessPolicy { keys, quorum }))
+/// Reads each `--witness-key` (a verifier key, or a file holding one); `None` when none
+/// is given. The quorum defaults to all of them.
+pub(crate) fn read_policy(
+    values: &[String],
+    quorum: Option<usize>,
+) -> Result<Option<WitnessPolicy>> {
+    if values.is_empty() {
+        return Ok(None);
     }
-
-    /// Checks the cosignatures on the export's checkpoints.
-    pub(crate) fn check(
-        &self,
-        export: &Path,
-    ) -> std::result::Result<CosignatureReport, shuin_ledger::export::CosignatureCheckError> {
-        shuin_ledger::export::verify_export_cosignatures(export, &self.keys, self.quorum)
-    }
-}
-
-/// The cosignature report in `ledger verify --json`.
-pub(crate) fn report_json(report: &CosignatureReport) -> serde_json::Value {
-    serde_json::json!({
-        "witnesses": report.witnesses,
-        "quorum": report.quorum,
-        "cosignatures": report.cosignatures,
-        "final_checkpoints": report.final_checkpoints,
-        "newest_final_size": report.newest_final_size,
-    })
-}
-
-/// The cosignature report as one line of `ledger verify`.
-pub(crate) fn report_line(report: &CosignatureReport) -> String {
-    format!(
-        "{} checkpoint(s) final ({} of {} witnesses cosigned); the newest final one covers {} entries",
-        report.final_checkpoints, report.quorum, report.witnesses, report.newest_final_size
-    )
+    let keys = values
+        .iter()
+        .map(|value| {
+            let text = match std::fs::read_to_string(value) {
+                Ok(text) => text.trim().to_owned(),
+                Err(_) => value.clone(),
+            };
+            WitnessKey::from_verifier_key(&text).context(format!("--witness-key {value}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    WitnessPolicy::new(keys, quorum)
+        .map(Some)
+        .map_err(|e| msg(format!("--quorum: {e}")))
 }

@@ -29,4 +29,8 @@ pub enum ClientError {
     /// Building the CSR or CMS failed.
     #[error("encoding: {0}")]
     Encoding(String),
+    /// A file for the applicant's results could not be written, or would overwrite a
+    /// private key.
+    #[error("{0}")]
+    File(String),
 }

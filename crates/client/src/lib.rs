@@ -3,6 +3,7 @@
 //! development), submits it and returns the certificate.
 
 mod apply;
+mod card_source;
 pub mod cms_sign;
 mod csr;
 mod enroll;
@@ -10,13 +11,16 @@ mod error;
 #[cfg(feature = "pkcs11")]
 mod pkcs11_card;
 mod revoke;
+mod saved;
 mod status;
 
 pub use apply::{apply, ApplyOutcome, ApplyRequest, CardSigner, FileCard};
+pub use card_source::CardSource;
 pub use csr::{build_csr, build_named_csr};
 pub use enroll::{enroll, EnrollRequest, Enrolled};
 pub use error::ClientError;
 #[cfg(feature = "pkcs11")]
 pub use pkcs11_card::{Pkcs11Card, JPKI_SIGNING_ID, JPKI_TOKEN_LABEL};
 pub use revoke::{request_revocation, revoke_and_watch, RevocationSeen};
+pub use saved::OutcomeFiles;
 pub use status::{crl_lists, ocsp_status, OcspAnswer};

@@ -10,6 +10,7 @@ mod anchors;
 mod basic_info;
 mod crl;
 mod error;
+mod installed;
 mod matching;
 mod raw;
 mod signed_data;
@@ -26,6 +27,7 @@ pub use basic_info::{
 };
 pub use crl::{JpkiCrl, MAX_CRL_BYTES};
 pub use error::JpkiError;
+pub use installed::{installed_anchors, InstalledAnchor, SHIPPED_ANCHOR_FILE};
 pub use matching::{match_applicant, normalize_address, normalize_text, MatchOutcome};
 pub use signed_data::{verify_subscriber_signed_data, SelfSignedContent, MAX_CERTIFICATES};
 pub use signing_certificate::{SigningCertificate, POLICY_SIGNING, POLICY_SIGNING_TEST};

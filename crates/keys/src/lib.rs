@@ -14,9 +14,12 @@ pub mod conformance;
 mod error;
 mod key_ref;
 pub mod personal;
+#[cfg(feature = "tls")]
+pub mod personal_tls;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod pkcs11_uri;
+pub mod share_files;
 #[cfg(feature = "pkcs11")]
 pub mod softhsm;
 mod software;

@@ -19,6 +19,7 @@
 //!   checkpoints, and their verifier keys.
 //! - [`operator_request`]: signed operator requests, as ledgered and re-checked offline.
 //! - [`export`]: the offline export (JSON Lines, checkpoints, audit key) and its verifier.
+//! - [`tiles`]: the tree as C2SP `tlog-tiles`, built incrementally, and proofs from tiles.
 
 pub mod canonical;
 pub mod checkpoint;
@@ -31,6 +32,8 @@ pub mod note;
 pub mod operator_audit;
 pub mod operator_certificate;
 pub mod operator_request;
+mod report;
+pub mod tiles;
 pub mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointError};

@@ -303,6 +303,59 @@ pub fn review(entries: &[Entry], since: SystemTime, thresholds: Thresholds) -> A
     out
 }
 
+impl AutomationState {
+    /// The state for a person: who suspended or resumed automatic approval, and when.
+    pub fn text(&self) -> String {
+        if self.suspended {
+            format!(
+                "automatic approval suspended by {} at {}: valid applications now wait for an LRA",
+                self.by, self.at
+            )
+        } else {
+            format!("automatic approval resumed by {} at {}", self.by, self.at)
+        }
+    }
+}
+
+impl AutomationReview {
+    /// The review for a person: the automatic decisions one a line, then what went to
+    /// review, what was refused (with its share) and the anomaly signals.
+    pub fn text(&self) -> String {
+        let mut lines = vec![format!(
+            "automatic decisions from {} to {}: {} (of {} applications)",
+            self.since,
+            self.until,
+            self.automatic_decisions.len(),
+            self.applications
+        )];
+        for d in &self.automatic_decisions {
+            lines.push(format!(
+                "  {:>6}  {}  application {}  approver {}",
+                d.seq,
+                d.time,
+                d.application.as_deref().unwrap_or("-"),
+                d.approver
+            ));
+        }
+        for (reason, count) in &self.pending_review {
+            lines.push(format!("  sent to review: {reason}: {count}"));
+        }
+        for (code, count) in &self.rejections {
+            lines.push(format!(
+                "  refused: {code}: {count} ({:.0}%)",
+                rate(*count, self.applications) * 100.0
+            ));
+        }
+        if self.signals.is_empty() {
+            lines.push("no anomaly signals".to_owned());
+        }
+        for signal in &self.signals {
+            lines.push(format!("  SIGNAL {signal}"));
+        }
+        lines.join("\n")
+    }
+}
+
 /// `part / whole` as a float, for display.
 pub fn rate(part: usize, whole: usize) -> f64 {
     let part = u32::try_from(part).unwrap_or(u32::MAX);
@@ -341,4 +394,54 @@ pub async fn sign_off<S: OperatorStore + ?Sized>(
         )
         .await?;
     Ok(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_says_who_changed_it() {
+        let mut state = AutomationState {
+            suspended: true,
+            reason: "audit".into(),
+            by: "rp".into(),
+            at: "t".into(),
+        };
+        assert!(state
+            .text()
+            .starts_with("automatic approval suspended by rp at t:"));
+        state.suspended = false;
+        assert_eq!(state.text(), "automatic approval resumed by rp at t");
+    }
+
+    #[test]
+    fn the_review_reads_one_fact_a_line() {
+        let review = AutomationReview {
+            since: "a".into(),
+            until: "b".into(),
+            ledger_size: 9,
+            automatic_decisions: vec![AutomaticDecision {
+                seq: 4,
+                time: "t".into(),
+                application: None,
+                jpki: None,
+                approver: "auto".into(),
+                rule_version: "1".into(),
+            }],
+            pending_review: BTreeMap::from([("substitute".to_owned(), 1)]),
+            rejections: BTreeMap::from([("name_mismatch".to_owned(), 1)]),
+            applications: 4,
+            signals: vec![],
+            thresholds: Thresholds::default(),
+        };
+        assert_eq!(
+            review.text(),
+            "automatic decisions from a to b: 1 (of 4 applications)\n\
+             \x20      4  t  application -  approver auto\n\
+             \x20 sent to review: substitute: 1\n\
+             \x20 refused: name_mismatch: 1 (25%)\n\
+             no anomaly signals"
+        );
+    }
 }

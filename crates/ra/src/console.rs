@@ -167,6 +167,26 @@ pub async fn automation_review<S: OperatorStore + ?Sized>(
     Ok(value)
 }
 
+/// What the LRA's side sends for `registration_create`: the parameters the request
+/// signs (the code's lifetime, how it is delivered) and the identity as the attachment.
+/// The identity is personal data: the signed request, which the books keep for good,
+/// carries only its SHA-256.
+pub fn registration_create_request(
+    identity: &VerifiedIdentity,
+    lifetime: Duration,
+    delivery: Option<&Delivery>,
+) -> Result<(Value, Zeroizing<String>), serde_json::Error> {
+    let attachment = Zeroizing::new(serde_json::to_string(identity)?);
+    let mut params = json!({"expires_in_seconds": lifetime.as_secs()});
+    if let Some(delivery) = delivery {
+        params["delivery"] = json!(delivery.method);
+        if let Some(number) = &delivery.tracking {
+            params["tracking"] = json!(number);
+        }
+    }
+    Ok((params, attachment))
+}
+
 /// `registration_create`: the identity the LRA verified is the attachment. `key` gives
 /// the instance's code key.
 pub async fn registration_create<S, F>(
@@ -219,4 +239,36 @@ where
         "identification_code": created.identification_code,
         "expires_at": shuin_core::timefmt::rfc3339(created.expires_at),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_signs_the_delivery_and_carries_the_identity_beside_it() {
+        let identity = VerifiedIdentity {
+            name: "山田　太郎".into(),
+            birth_date: "1990-01-02".into(),
+            address: "東京都".into(),
+            gender: None,
+        };
+        let delivery = Delivery {
+            method: "本人限定受取郵便".into(),
+            tracking: Some("123".into()),
+        };
+        let (params, attachment) =
+            registration_create_request(&identity, Duration::from_secs(60), Some(&delivery))
+                .expect("request");
+        assert_eq!(
+            params,
+            json!({"expires_in_seconds": 60, "delivery": "本人限定受取郵便", "tracking": "123"})
+        );
+        assert!(!params.to_string().contains("山田"));
+        let sent: VerifiedIdentity = serde_json::from_str(&attachment).expect("identity");
+        assert_eq!(sent, identity);
+        let (bare, _) =
+            registration_create_request(&identity, Duration::from_secs(1), None).expect("request");
+        assert_eq!(bare, json!({"expires_in_seconds": 1}));
+    }
 }

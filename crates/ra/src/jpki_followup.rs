@@ -202,3 +202,65 @@ impl RaService {
         Ok(self.lifecycle()?.store.certificate_flags().await?)
     }
 }
+
+/// The review list (`shuin registration flags --json`): one object per flagged
+/// certificate.
+pub fn flags_json(flags: &[CertificateFlag]) -> serde_json::Value {
+    flags
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "serial": f.serial.to_hex(),
+                "reason": f.reason,
+                "jpki_serial": f.jpki_serial,
+                "flagged_at": shuin_core::timefmt::rfc3339(f.flagged_at),
+            })
+        })
+        .collect()
+}
+
+/// The review list for a person: one certificate a line, or a sentence when none is
+/// flagged.
+pub fn flags_text(flags: &[CertificateFlag]) -> String {
+    if flags.is_empty() {
+        return "no certificate is flagged".into();
+    }
+    flags
+        .iter()
+        .map(|f| {
+            format!(
+                "{}  {}  JPKI serial {}  flagged {}",
+                f.serial.to_hex(),
+                f.reason,
+                f.jpki_serial,
+                shuin_core::timefmt::rfc3339(f.flagged_at)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn the_review_list_reads_in_json_and_text() {
+        assert_eq!(flags_text(&[]), "no certificate is flagged");
+        assert_eq!(flags_json(&[]), serde_json::json!([]));
+        let flag = CertificateFlag {
+            serial: Serial::from_hex("0a0b").expect("serial"),
+            reason: JPKI_REVOKED.into(),
+            jpki_serial: "99".into(),
+            flagged_at: UNIX_EPOCH + Duration::from_secs(86_400),
+        };
+        assert_eq!(
+            flags_text(std::slice::from_ref(&flag)),
+            "0a0b  jpki_certificate_revoked  JPKI serial 99  flagged 1970-01-02T00:00:00Z"
+        );
+        let json = flags_json(&[flag]);
+        assert_eq!(json[0]["serial"], "0a0b");
+        assert_eq!(json[0]["flagged_at"], "1970-01-02T00:00:00Z");
+    }
+}

@@ -10,7 +10,7 @@ pub mod config;
 pub mod console;
 mod crl_source;
 mod error;
-mod jpki_followup;
+pub mod jpki_followup;
 mod jpki_registration;
 pub mod operators;
 mod registration;
@@ -18,6 +18,7 @@ mod reissue;
 mod resume;
 pub mod review;
 mod revocation;
+pub mod trust_setup;
 
 pub use application::{
     ApplicationOutcome, CaPorts, Challenge, RaConfig, RaService, RaStore, MAX_APPLICATION_BYTES,

@@ -263,6 +263,84 @@ pub async fn reject<S: ReviewStore + ?Sized>(
     Ok(record)
 }
 
+/// The review queue (a JSON array of [`pending`] rows) for a person: one application a
+/// line, or a sentence when none waits.
+pub fn queue_text(list: &serde_json::Value) -> String {
+    let rows = list.as_array().cloned().unwrap_or_default();
+    if rows.is_empty() {
+        return "no application waits for review".into();
+    }
+    rows.iter()
+        .map(|r| {
+            let reasons: Vec<&str> = r["review_reasons"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                .unwrap_or_default();
+            format!(
+                "{}  {}  {}  {}",
+                r["id"].as_str().unwrap_or(""),
+                r["received_at"].as_str().unwrap_or(""),
+                r["subject_name"].as_str().unwrap_or(""),
+                reasons.join(",")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The [`evidence`] of one application for an LRA: the JPKI certificate, the basic items
+/// (substitute characters bracketed) beside what the applicant entered.
+pub fn evidence_text(view: &serde_json::Value) -> String {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        other => other.to_string(),
+    };
+    let basic = &view["basic_items"];
+    let entered = &view["entered"];
+    let jpki = &view["jpki_certificate"];
+    let mut lines = vec![
+        format!(
+            "application  {}  ({})",
+            text(&view["id"]),
+            text(&view["status"])
+        ),
+        format!("received     {}", text(&view["received_at"])),
+        format!("review       {}", text(&view["review_reasons"])),
+        "JPKI certificate".to_owned(),
+    ];
+    for key in [
+        "serial",
+        "issuer",
+        "fingerprint_sha256",
+        "not_after",
+        "test_card",
+    ] {
+        lines.push(format!("  {key:<20} {}", text(&jpki[key])));
+    }
+    lines.push(
+        "basic items (substitute characters [bracketed])   | entered by the applicant".to_owned(),
+    );
+    for (label, card, typed) in [
+        ("name", &basic["name_marked"], &entered["name"]),
+        ("birth date", &basic["birth_date"], &entered["birth_date"]),
+        ("address", &basic["address_marked"], &entered["address"]),
+        ("gender", &basic["gender"], &entered["gender"]),
+    ] {
+        lines.push(format!(
+            "  {label:<11} {:<36} | {}",
+            text(card),
+            text(typed)
+        ));
+    }
+    lines.push(format!("  birth era   {}", text(&basic["birth_era"])));
+    lines.push(format!(
+        "evidence     sha256:{}",
+        text(&view["evidence_sha256"])
+    ));
+    lines.join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +353,23 @@ mod tests {
         );
         assert_eq!(mark_substitutes("山田", None), "山田");
         assert_eq!(positions(Some("01001")), vec![1, 4]);
+    }
+
+    #[test]
+    fn the_queue_and_the_evidence_read_for_an_lra() {
+        assert_eq!(
+            queue_text(&serde_json::json!([])),
+            "no application waits for review"
+        );
+        let list = serde_json::json!([{"id": "a1", "received_at": "t", "subject_name": "n",
+            "review_reasons": ["x", "y"]}]);
+        assert_eq!(queue_text(&list), "a1  t  n  x,y");
+        let view = serde_json::json!({"id": "a1", "status": "pending_review",
+            "basic_items": {"name_marked": "山田　[太]郎"}, "entered": {"name": null}});
+        let text = evidence_text(&view);
+        assert!(text.starts_with("application  a1  (pending_review)\nreceived     -\n"));
+        assert!(text.contains(&format!("  {:<11} {:<36} | -", "name", "山田　[太]郎")));
+        assert!(text.ends_with("evidence     sha256:-"));
+        assert_eq!(text.lines().count(), 16);
     }
 }

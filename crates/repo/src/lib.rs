@@ -1,8 +1,10 @@
 //! The repository (リポジトリ設備): the public content a signature verifier fetches.
 //! It holds the CA certificates and the newest CRLs; the [`publish`] module copies them
-//! to outside repositories (a directory, S3, LDAP) whenever they change.
+//! to outside repositories (a directory, S3, LDAP) whenever they change, and the
+//! [`tiles`] module keeps the ledger as a tiled log (C2SP `tlog-tiles`).
 
 pub mod publish;
+pub mod tiles;
 
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, RwLock};

@@ -1,6 +1,10 @@
-//! Read-only ledger endpoints for auditors (docs/ledger.md, "Proofs"):
+//! Read-only ledger endpoints for auditors (docs/ledger.md, "Proofs" and "Tiles"):
 //!
 //! - `GET /ledger/v1/checkpoint`: the latest signed checkpoint (C2SP note, `text/plain`);
+//! - `GET /ledger/v1/tile/<L>/<N>[.p/<W>]`: the Merkle tree as C2SP `tlog-tiles` hash
+//!   tiles with the prefix `/ledger/v1/` (full tiles cached for a year as `immutable`,
+//!   partial ones for a minute; 404 beyond the latest checkpoint and for
+//!   `tile/entries/...`, which is not served because entries carry personal data);
 //! - `GET /ledger/v1/proof/inclusion?index=I&size=S`: the RFC 9162 section 2.1.3 path of
 //!   leaf `I` in the tree of the first `S` entries;
 //! - `GET /ledger/v1/proof/consistency?from=A&to=B`: the RFC 9162 section 2.1.4 proof
@@ -8,19 +12,20 @@
 //!
 //! Hashes are lowercase hex. A proof is checked against the root of a signed checkpoint
 //! of the same size, never against the `root` returned here, which is a convenience.
-//! Each proof request loads the leaf hashes of the first `S` (or `B`) entries from the
-//! store; that is O(n) per request and fine at today's sizes (a tile cache is the next
-//! step if the ledger grows large).
+//! Tiles and proofs come from the stored tiles (`shuin_repo::tiles`): a request reads
+//! the handful of tiles it needs, never every leaf, and sizes beyond the latest
+//! checkpoint are refused.
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use shuin_core::ReasonCode;
-use shuin_ledger::merkle;
+use shuin_ledger::tiles::TileId;
+use shuin_repo::tiles::{self, TilesError};
 
 use crate::problem::problem;
 use crate::AppState;
@@ -28,6 +33,7 @@ use crate::AppState;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/ledger/v1/checkpoint", get(checkpoint))
+        .route("/ledger/v1/tile/{*path}", get(tile))
         .route("/ledger/v1/proof/inclusion", get(inclusion))
         .route("/ledger/v1/proof/consistency", get(consistency))
 }
@@ -36,8 +42,21 @@ pub(crate) fn routes() -> Router<AppState> {
 enum Refusal {
     /// Bad or out-of-range parameters: 400 with the detail.
     Bad(String),
-    /// A store failure: logged with a request id, answered generically.
-    Internal(shuin_store::StoreError),
+    /// A store or tile failure: logged with a request id, answered generically.
+    Internal(TilesError),
+}
+
+impl From<TilesError> for Refusal {
+    fn from(error: TilesError) -> Refusal {
+        match error {
+            TilesError::BeyondCheckpoint { .. }
+            | TilesError::Tiles(
+                shuin_ledger::tiles::TileError::IndexOutOfRange { .. }
+                | shuin_ledger::tiles::TileError::ShrinkingTree { .. },
+            ) => Refusal::Bad(error.to_string()),
+            error => Refusal::Internal(error),
+        }
+    }
 }
 
 impl IntoResponse for Refusal {
@@ -49,7 +68,7 @@ impl IntoResponse for Refusal {
     }
 }
 
-fn internal(error: &shuin_store::StoreError) -> Response {
+fn internal(error: &dyn std::fmt::Display) -> Response {
     use shuin_core::RandomSource;
     let mut id = [0u8; 8];
     let _ = shuin_core::OsRandom.fill(&mut id);
@@ -76,8 +95,8 @@ async fn checkpoint(State(state): State<AppState>) -> Response {
     match state.ledger.latest_checkpoint().await {
         Ok(Some(stored)) => (
             [
-                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-                (header::CACHE_CONTROL, "no-cache"),
+                (header::CONTENT_TYPE, tiles::CHECKPOINT_CONTENT_TYPE),
+                (header::CACHE_CONTROL, tiles::CHECKPOINT_CACHE),
             ],
             stored.note,
         )
@@ -87,20 +106,27 @@ async fn checkpoint(State(state): State<AppState>) -> Response {
     }
 }
 
-/// The first `size` leaf hashes, or a refusal if the ledger is shorter.
-async fn leaves(state: &AppState, size: u64, name: &str) -> Result<Vec<[u8; 32]>, Refusal> {
-    let leaves = state
-        .ledger
-        .leaf_hashes(size)
-        .await
-        .map_err(Refusal::Internal)?;
-    if u64::try_from(leaves.len()).ok() != Some(size) {
-        return Err(Refusal::Bad(format!(
-            "{name}={size} exceeds the ledger's {} entries",
-            leaves.len()
-        )));
+async fn tile(State(state): State<AppState>, Path(path): Path<String>) -> Response {
+    // A malformed path names no file, and entry bundles are not served: both 404.
+    let id = match TileId::parse(&format!("tile/{path}")) {
+        Ok(id) => id,
+        Err(error) => return problem(ReasonCode::NotFound, &error.to_string()),
+    };
+    match state.tiles.tile(id).await {
+        Ok(Some(bytes)) => (
+            [
+                (header::CONTENT_TYPE, tiles::TILE_CONTENT_TYPE),
+                (header::CACHE_CONTROL, tiles::tile_cache(id)),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Ok(None) => problem(
+            ReasonCode::NotFound,
+            &format!("{} is not in the latest checkpoint's tree", id.path()),
+        ),
+        Err(e) => internal(&e),
     }
-    Ok(leaves)
 }
 
 fn hexes(hashes: &[[u8; 32]]) -> Vec<String> {
@@ -127,15 +153,13 @@ async fn inclusion_answer(
             "index={index} must be smaller than size={size}"
         )));
     }
-    let leaves = leaves(state, size, "size").await?;
-    let path =
-        merkle::inclusion_proof(&leaves, index, size).map_err(|e| Refusal::Bad(e.to_string()))?;
+    let answer = state.tiles.inclusion(index, size).await?;
     Ok(Json(serde_json::json!({
         "index": index,
         "size": size,
-        "leaf_hash": usize::try_from(index).ok().and_then(|i| leaves.get(i)).map(hex::encode),
-        "root": hex::encode(merkle::root(&leaves)),
-        "inclusion_path": hexes(&path),
+        "leaf_hash": hex::encode(answer.leaf_hash),
+        "root": hex::encode(answer.root),
+        "inclusion_path": hexes(&answer.path),
     }))
     .into_response())
 }
@@ -160,20 +184,13 @@ async fn consistency_answer(
             "from={from} must not be larger than to={to}"
         )));
     }
-    let leaves = leaves(state, to, "to").await?;
-    let path =
-        merkle::consistency_proof(&leaves, from, to).map_err(|e| Refusal::Bad(e.to_string()))?;
-    let from_root = usize::try_from(from)
-        .ok()
-        .and_then(|from| leaves.get(..from))
-        .map(merkle::root)
-        .ok_or_else(|| Refusal::Bad("from is out of range".into()))?;
+    let answer = state.tiles.consistency(from, to).await?;
     Ok(Json(serde_json::json!({
         "from": from,
         "to": to,
-        "from_root": hex::encode(from_root),
-        "to_root": hex::encode(merkle::root(&leaves)),
-        "consistency_path": hexes(&path),
+        "from_root": hex::encode(answer.from_root),
+        "to_root": hex::encode(answer.to_root),
+        "consistency_path": hexes(&answer.path),
     }))
     .into_response())
 }

@@ -37,6 +37,8 @@ pub struct AppState {
     pub clock: Arc<dyn shuin_core::Clock>,
     /// Read access to the ledger, for the auditors' checkpoint and proof endpoints.
     pub ledger: Arc<dyn shuin_store::LedgerReader>,
+    /// The ledger as a tiled log: the tiles and the proofs read from them.
+    pub tiles: Arc<shuin_repo::tiles::LedgerTiles>,
     /// Entry/exit records from the access-control system (`POST /ledger/v1/access-events`).
     pub access_events: Arc<AccessEvents>,
 }

@@ -48,7 +48,8 @@ where
         + crate::RegistrationStore
         + crate::NoticeOutbox
         + crate::CertificateFlags
-        + crate::EvidenceRetention,
+        + crate::EvidenceRetention
+        + crate::TileStore,
 {
     crate::lifecycle_conformance::run(store).await?;
     nonces(store).await?;
@@ -62,6 +63,7 @@ where
     crate::ledger_conformance::run(store).await?;
     settings(store).await?;
     crate::retention_conformance::run(store).await?;
+    crate::tiles_conformance::run(store).await?;
     Ok(())
 }
 

@@ -21,6 +21,8 @@ mod rows;
 mod schema;
 mod sql;
 pub mod sqlite;
+pub mod tiles;
+mod tiles_conformance;
 
 pub use any::AnyStore;
 pub use config::StoreSection;
@@ -34,6 +36,7 @@ pub use records::{
     NonceOutcome, RevocationRecord,
 };
 pub use retention::{EvidenceRetention, EvidenceRetentionSummary, ExpiredEvidence};
+pub use tiles::{StoredTile, TileStore};
 
 use async_trait::async_trait;
 use shuin_core::Serial;

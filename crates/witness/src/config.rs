@@ -87,6 +87,27 @@ pub enum ConfigError {
     },
 }
 
+impl LogConfig {
+    /// The log whose checkpoints `verifier_key` verifies: for shuin's logs the key's
+    /// name is the origin.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::LogKey`] when the text is not a verifier key.
+    pub fn for_verifier_key(verifier_key: &str) -> Result<LogConfig, ConfigError> {
+        let key =
+            NoteKey::from_verifier_key(verifier_key).map_err(|source| ConfigError::LogKey {
+                origin: String::new(),
+                key: verifier_key.to_owned(),
+                source,
+            })?;
+        Ok(LogConfig {
+            origin: key.name().to_owned(),
+            keys: vec![verifier_key.to_owned()],
+        })
+    }
+}
+
 impl WitnessConfig {
     /// Reads `DIR/witness.toml`.
     ///
@@ -171,5 +192,26 @@ mod tests {
             }],
         };
         assert!(matches!(no_key.log_keys(), Err(ConfigError::Log { .. })));
+    }
+
+    #[test]
+    fn a_log_is_named_by_its_verifier_key() {
+        use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref()).unwrap();
+        let mut spki = hex::decode("3059301306072a8648ce3d020106082a8648ce3d030107034200").unwrap();
+        spki.extend_from_slice(pair.public_key().as_ref());
+        let vkey = NoteKey::from_spki("ca.example/ledger", &spki)
+            .unwrap()
+            .verifier_key();
+        let log = LogConfig::for_verifier_key(&vkey).unwrap();
+        assert_eq!(log.origin, "ca.example/ledger");
+        assert_eq!(log.keys, vec![vkey]);
+        assert!(matches!(
+            LogConfig::for_verifier_key("not a key"),
+            Err(ConfigError::LogKey { .. })
+        ));
     }
 }

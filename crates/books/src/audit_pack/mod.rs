@@ -126,4 +126,85 @@ impl Pack {
     pub fn html(&self) -> String {
         html::render(&self.document, &self.items, &self.conditions)
     }
+
+    /// What `shuin audit pack --json` prints once the pack is written to `out`.
+    pub fn summary_json(&self, out: &str) -> Value {
+        json!({
+            "ok": true,
+            "out": out,
+            "summary": self.document["summary"],
+            "ledger_export_verified": self.document["ledger"]["export"]["verified"]["ok"],
+        })
+    }
+
+    /// What `shuin audit pack` prints once the pack is written to `out`, whose page is
+    /// `index`.
+    pub fn summary_text(&self, out: &str, index: &str) -> String {
+        format!(
+            "audit pack written to {out}: {} survey items and {} conditions ({} with evidence, {} partial, {} organisational)\nopen {index}",
+            self.items.len(),
+            self.conditions.len(),
+            self.count("evidence"),
+            self.count("partial"),
+            self.count("organisational")
+        )
+    }
+}
+
+/// The pack's facts about its ledger export in `ledger-export/`, verified after writing.
+pub fn export_verified(
+    summary: &shuin_ledger::export::ExportSummary,
+    report: &shuin_ledger::ExportReport,
+) -> Value {
+    json!({
+        "dir": "ledger-export",
+        "entries": summary.entries,
+        "checkpoints": summary.checkpoints,
+        "verified": {
+            "ok": true,
+            "origin": report.origin,
+            "size": report.size,
+            "root": report.root_hex,
+            "audit_key_id": report.key_id_hex,
+            "audit_key_sha256": report.key_sha256_hex,
+        },
+        "verify_with": "shuin ledger verify --export ledger-export",
+    })
+}
+
+/// The pack's facts when no export could be written (a sealed instance cannot sign a
+/// fresh checkpoint): the pack says so.
+pub fn export_failed(error: &dyn std::fmt::Display) -> Value {
+    json!({"dir": null, "verified": {"ok": false, "error": error.to_string()}})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_export_facts_say_whether_it_verified() {
+        let failed = export_failed(&"sealed");
+        assert_eq!(failed["verified"], json!({"ok": false, "error": "sealed"}));
+        assert!(failed["dir"].is_null());
+        let summary = shuin_ledger::export::ExportSummary {
+            entries: 3,
+            checkpoints: 1,
+        };
+        let report = shuin_ledger::ExportReport {
+            origin: "o".into(),
+            size: 3,
+            root_hex: "ab".into(),
+            counts: shuin_ledger::BookCounts::default(),
+            checkpoints: 1,
+            key_id_hex: "01".into(),
+            key_sha256_hex: "cd".into(),
+            since_size: None,
+            operator_requests: 0,
+        };
+        let verified = export_verified(&summary, &report);
+        assert_eq!(verified["verified"]["ok"], true);
+        assert_eq!(verified["entries"], 3);
+        assert_eq!(verified["dir"], "ledger-export");
+    }
 }

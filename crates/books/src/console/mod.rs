@@ -7,6 +7,7 @@
 //! themselves are in [`actions`]; the RA's and the CA's sit next to their services.
 
 pub mod actions;
+pub mod answers;
 
 use crate::{Admitted, Gate, GateError, SignedRequest};
 use serde::{Deserialize, Serialize};

@@ -26,6 +26,25 @@ pub struct OperatorListing {
     pub designated_responsible_person: bool,
 }
 
+impl OperatorListing {
+    /// The row for a person: name, roles, the start of the usable certificate's SHA-256,
+    /// and the 責任者 mark.
+    pub fn line(&self) -> String {
+        let roles: Vec<&str> = self.roles.iter().map(|role| role.as_str()).collect();
+        let mark = if self.designated_responsible_person {
+            "  (designated 責任者)"
+        } else {
+            ""
+        };
+        let certificate = self
+            .certificate_sha256
+            .as_deref()
+            .map(|s| format!("  certificate {}", &s[..16.min(s.len())]))
+            .unwrap_or_else(|| "  no usable certificate".into());
+        format!("{}  {}{certificate}{mark}", self.name, roles.join(","))
+    }
+}
+
 impl Roster {
     /// Every operator, by name, as listed at `now`.
     pub fn listing(&self, now: SystemTime) -> Vec<OperatorListing> {
@@ -80,5 +99,12 @@ mod tests {
         let json = serde_json::to_value(&rows[0]).expect("json");
         assert_eq!(json["roles"], serde_json::json!(["lra"]));
         assert_eq!(json["certificates_revoked"], serde_json::json!(0));
+        assert_eq!(rows[0].line(), "A  lra  no usable certificate");
+        let mut row = rows[1].clone();
+        row.certificate_sha256 = Some("0123456789abcdef0123".into());
+        assert_eq!(
+            row.line(),
+            "B  responsible_person  certificate 0123456789abcdef  (designated 責任者)"
+        );
     }
 }

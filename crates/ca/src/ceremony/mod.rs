@@ -13,6 +13,7 @@ mod custodians;
 mod error;
 mod file;
 mod first;
+pub mod first_instance;
 pub mod offline;
 mod record;
 mod run;

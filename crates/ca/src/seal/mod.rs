@@ -100,6 +100,22 @@ pub struct SealStatus {
     pub instance_id: Option<String>,
 }
 
+/// The seal as `shuin status` and the audit pack report it: the instance's `[ca.seal]`
+/// (none: never sealed) and, when a server answered on the admin socket, its state.
+pub fn status_report(seal: Option<&SealConfig>, live: Option<&SealStatus>) -> serde_json::Value {
+    match seal {
+        None => serde_json::json!({"custodians": null, "sealed": false}),
+        Some(seal) => serde_json::json!({
+            "custodians": seal.custodians,
+            "threshold": seal.threshold,
+            "instance_id": seal.instance_id,
+            "server_running": live.is_some(),
+            "sealed": live.is_none_or(|s| s.sealed),
+            "shares_held": live.map(|s| s.shares_held),
+        }),
+    }
+}
+
 /// The CA as the RA's issuer, through the seal; tells the OCSP responder of each new
 /// certificate.
 pub struct SealedIssuer<P>(pub Arc<Seal<P>>);

@@ -208,3 +208,27 @@ async fn an_instance_without_custodians_is_not_sealed() {
         ("not_sealed", false)
     );
 }
+
+#[test]
+fn the_status_report_says_whether_a_server_holds_the_seal_open() {
+    assert_eq!(
+        status_report(None, None),
+        serde_json::json!({"custodians": null, "sealed": false})
+    );
+    let (config, _) = activation::split("1234", 3, 2, &OsRandom).expect("split");
+    let idle = status_report(Some(&config), None);
+    assert_eq!(idle["server_running"], false);
+    assert_eq!(idle["sealed"], true);
+    assert!(idle["shares_held"].is_null());
+    let live = SealStatus {
+        sealed: false,
+        custodians: Some(3),
+        threshold: Some(2),
+        shares_held: 0,
+        instance_id: Some(config.instance_id.clone()),
+    };
+    let open = status_report(Some(&config), Some(&live));
+    assert_eq!(open["sealed"], false);
+    assert_eq!(open["threshold"], 2);
+    assert_eq!(open["instance_id"], config.instance_id.as_str());
+}

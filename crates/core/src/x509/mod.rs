@@ -5,6 +5,7 @@ pub mod crl;
 pub mod crl_stream;
 pub mod extensions;
 pub mod name;
+pub mod pem;
 pub mod template;
 pub mod time;
 

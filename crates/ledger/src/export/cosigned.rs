@@ -71,6 +71,51 @@ pub enum CosignatureCheckError {
     },
 }
 
+/// The witnesses an auditor trusts, and how many of them make a checkpoint final.
+#[derive(Debug)]
+pub struct WitnessPolicy {
+    keys: Vec<WitnessKey>,
+    quorum: usize,
+}
+
+/// A quorum that no checkpoint could meet, or that means nothing.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the quorum must be between 1 and the {witnesses} witness key(s) given, not {quorum}")]
+pub struct QuorumError {
+    /// The quorum asked for.
+    pub quorum: usize,
+    /// The witnesses given.
+    pub witnesses: usize,
+}
+
+impl WitnessPolicy {
+    /// `keys` with `quorum` of them (all of them when `None`).
+    ///
+    /// # Errors
+    ///
+    /// [`QuorumError`] for a quorum of 0 or beyond the keys given.
+    pub fn new(keys: Vec<WitnessKey>, quorum: Option<usize>) -> Result<Self, QuorumError> {
+        let quorum = quorum.unwrap_or(keys.len());
+        if quorum == 0 || quorum > keys.len() {
+            return Err(QuorumError {
+                quorum,
+                witnesses: keys.len(),
+            });
+        }
+        Ok(WitnessPolicy { keys, quorum })
+    }
+
+    /// Checks the cosignatures on the checkpoints of the export in `dir`
+    /// ([`verify_export_cosignatures`]).
+    ///
+    /// # Errors
+    ///
+    /// [`CosignatureCheckError`].
+    pub fn check(&self, dir: &Path) -> Result<CosignatureReport, CosignatureCheckError> {
+        verify_export_cosignatures(dir, &self.keys, self.quorum)
+    }
+}
+
 /// Checks the cosignatures by `witnesses` on every checkpoint of the export in `dir`:
 /// each line by one of them must verify, and at least one checkpoint must be final
 /// (cosigned by `quorum` of them).
@@ -158,6 +203,28 @@ mod tests {
         })
         .unwrap()
         .line()
+    }
+
+    #[test]
+    fn a_quorum_is_between_one_and_the_witnesses() {
+        let keys = || vec![witness("w.example/1", 1).1, witness("w.example/2", 2).1];
+        assert_eq!(WitnessPolicy::new(keys(), None).unwrap().quorum, 2);
+        assert_eq!(WitnessPolicy::new(keys(), Some(1)).unwrap().quorum, 1);
+        let refused = |quorum| WitnessPolicy::new(keys(), Some(quorum)).unwrap_err();
+        assert_eq!(
+            refused(0),
+            QuorumError {
+                quorum: 0,
+                witnesses: 2
+            }
+        );
+        assert_eq!(
+            refused(3),
+            QuorumError {
+                quorum: 3,
+                witnesses: 2
+            }
+        );
     }
 
     #[test]

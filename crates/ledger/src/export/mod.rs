@@ -23,7 +23,10 @@ mod cosigned;
 mod lines;
 mod verify;
 
-pub use cosigned::{verify_export_cosignatures, CosignatureCheckError, CosignatureReport};
+pub use cosigned::{
+    verify_export_cosignatures, CosignatureCheckError, CosignatureReport, QuorumError,
+    WitnessPolicy,
+};
 pub use verify::{verify_export_parts, ExportError, ExportReport};
 
 use std::io::Write;

@@ -1,8 +1,9 @@
 //! A directory that a web server (or rsync) serves: `ca.crt`, `root.crt`, `ca.crl`,
 //! `root.crl`, each replaced atomically (temporary file, fsync, rename), so a reader
-//! sees the old file or the new one, never half of one.
+//! sees the old file or the new one, never half of one; and the ledger's tiled log under
+//! `ledger/` (`ledger/checkpoint`, `ledger/tile/<L>/<N>[.p/<W>]`), written the same way.
 
-use super::{PublishError, PublishedItem, Publisher};
+use super::{LogFile, PublishError, PublishedItem, Publisher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -43,6 +44,28 @@ impl Publisher for FilesystemPublisher {
             .await
             .map_err(|e| PublishError::Io {
                 path,
+                source: std::io::Error::other(e),
+            })?
+    }
+
+    fn carries_log(&self) -> bool {
+        true
+    }
+
+    async fn publish_log_file(&self, file: &LogFile) -> Result<(), PublishError> {
+        let target = self.dir.join("ledger").join(&file.path);
+        let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
+            return Err(PublishError::Settings(format!(
+                "ledger file {:?} has no name",
+                file.path
+            )));
+        };
+        let (dir, name) = (dir.to_path_buf(), name.to_string_lossy().into_owned());
+        let bytes = file.bytes.clone();
+        tokio::task::spawn_blocking(move || write_atomically(&dir, &name, &bytes))
+            .await
+            .map_err(|e| PublishError::Io {
+                path: target,
                 source: std::io::Error::other(e),
             })?
     }

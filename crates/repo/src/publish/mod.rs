@@ -6,10 +6,15 @@
 //! every publisher in its own task, retries failures with backoff and reports each new
 //! CRL it published to a [`PublicationRecorder`] (the ledger, in the `shuin` binary).
 //! Issuance and revocation never wait for it.
+//!
+//! The [`LogQueue`] copies the ledger's tiled log (`ledger/tile/...`, then
+//! `ledger/checkpoint`: C2SP `tlog-tiles`) to the publishers that carry it (a directory
+//! and S3; not LDAP), so the log can be read without the server.
 
 mod config;
 mod filesystem;
 mod ldap;
+mod log;
 mod queue;
 mod record;
 mod s3;
@@ -17,6 +22,7 @@ mod s3;
 pub use config::{build, check, PublisherConfig, PublisherConfigError};
 pub use filesystem::FilesystemPublisher;
 pub use ldap::{LdapPublisher, LdapSettings};
+pub use log::{LogFile, LogQueue};
 pub use queue::{Backoff, PublicationRecorder, PublishQueue, PublisherStatus, QueueSettings};
 pub use record::{publication_entry, LedgerRecorder};
 pub use s3::{S3Credentials, S3Publisher, S3Settings};
@@ -170,6 +176,16 @@ pub trait Publisher: Send + Sync {
     fn name(&self) -> &str;
     /// Publishes one item, replacing the previous version.
     async fn publish(&self, item: &PublishedItem) -> Result<(), PublishError>;
+    /// Whether this publisher carries the ledger's tiled log ([`LogQueue`]).
+    fn carries_log(&self) -> bool {
+        false
+    }
+    /// Publishes one file of the ledger's tiled log under `ledger/`, replacing the
+    /// previous version; publishers that do not carry the log do nothing.
+    async fn publish_log_file(&self, file: &LogFile) -> Result<(), PublishError> {
+        let _ = file;
+        Ok(())
+    }
 }
 
 /// Why a publication failed. Every variant is worth retrying unless the configuration is
@@ -215,6 +231,9 @@ pub enum PublishError {
     /// Published, but the publication could not be recorded (it is published again).
     #[error("recording the publication: {0}")]
     Record(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The ledger's tiles or checkpoint could not be read.
+    #[error("reading the tiled log: {0}")]
+    Tiles(#[source] crate::tiles::TilesError),
 }
 
 impl PublishError {

@@ -1,7 +1,9 @@
 //! An S3 bucket (AWS, or any S3-compatible store; tests use moto). Each item is one
-//! object `PREFIX/ca.crl` etc. holding the DER, with its RFC 2585 content type.
+//! object `PREFIX/ca.crl` etc. holding the DER, with its RFC 2585 content type; the
+//! ledger's tiled log is under `PREFIX/ledger/`, with its content types and cache
+//! lifetimes.
 
-use super::{PublishError, PublishedItem, Publisher};
+use super::{LogFile, PublishError, PublishedItem, Publisher};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
 use object_store::{
@@ -138,6 +140,34 @@ impl Publisher for S3Publisher {
             .put_opts(
                 &path,
                 PutPayload::from(item.der.as_slice().to_vec()),
+                PutOptions::from(attributes),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|source| PublishError::ObjectStore { location, source })
+    }
+
+    fn carries_log(&self) -> bool {
+        true
+    }
+
+    async fn publish_log_file(&self, file: &LogFile) -> Result<(), PublishError> {
+        let location = self.location(&format!("ledger/{}", file.path));
+        let path = ObjectPath::parse(&location)
+            .map_err(|e| PublishError::Settings(format!("S3 object name {location:?}: {e}")))?;
+        let mut attributes = Attributes::new();
+        attributes.insert(
+            Attribute::ContentType,
+            AttributeValue::from(file.content_type),
+        );
+        attributes.insert(
+            Attribute::CacheControl,
+            AttributeValue::from(file.cache_control),
+        );
+        self.store
+            .put_opts(
+                &path,
+                PutPayload::from(file.bytes.clone()),
                 PutOptions::from(attributes),
             )
             .await

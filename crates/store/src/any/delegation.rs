@@ -2,6 +2,7 @@
 
 use super::AnyStore;
 use crate::retention::{EvidenceRetention, EvidenceRetentionSummary, ExpiredEvidence};
+use crate::tiles::{StoredTile, TileStore};
 use crate::{
     ApplicationRecord, ApplicationStatus, ApplicationStore, CertificateFlag, CertificateFlags,
     CertificateReader, CertificateRecord, CertificateState, CertificateWriter, CheckpointWriter,
@@ -281,5 +282,24 @@ impl EvidenceRetention for AnyStore {
         cutoff: SystemTime,
     ) -> Result<u64, StoreError> {
         on_backend!(self, s => s.delete_expired_evidence(sha256_hex, cutoff).await)
+    }
+}
+
+#[async_trait]
+impl TileStore for AnyStore {
+    async fn tiled_size(&self) -> Result<u64, StoreError> {
+        on_backend!(self, s => s.tiled_size().await)
+    }
+    async fn tiled_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        on_backend!(self, s => s.tiled_checkpoint().await)
+    }
+    async fn tiles(&self, wanted: &[(u8, u64)]) -> Result<Vec<StoredTile>, StoreError> {
+        on_backend!(self, s => s.tiles(wanted).await)
+    }
+    async fn leaf_hashes_between(&self, from: u64, to: u64) -> Result<Vec<[u8; 32]>, StoreError> {
+        on_backend!(self, s => s.leaf_hashes_between(from, to).await)
+    }
+    async fn put_tiles(&self, from: u64, to: u64, tiles: &[StoredTile]) -> Result<(), StoreError> {
+        on_backend!(self, s => s.put_tiles(from, to, tiles).await)
     }
 }

@@ -8,6 +8,7 @@ mod ledger;
 mod lifecycle;
 mod retention;
 mod revocation;
+mod tiles;
 
 use crate::{ConflictKind, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

@@ -118,6 +118,21 @@ CREATE TABLE IF NOT EXISTS certificate_flags (
     flagged_at   BIGINT NOT NULL,
     CONSTRAINT certificate_flags_serial_reason_pkey PRIMARY KEY (serial, reason)
 );
+-- The ledger's tiles (C2SP tlog-tiles): each row the widest version of one tile, only
+-- ever replaced by a wider one; the state row is the tree size they describe, always
+-- the size of a stored checkpoint (shuin_store::TileStore).
+CREATE TABLE IF NOT EXISTS ledger_tiles (
+    level   SMALLINT NOT NULL,
+    idx     BIGINT NOT NULL,
+    hashes  BYTEA NOT NULL CHECK (length(hashes) BETWEEN 32 AND 8192 AND length(hashes) % 32 = 0),
+    CONSTRAINT ledger_tiles_pkey PRIMARY KEY (level, idx)
+);
+CREATE TABLE IF NOT EXISTS ledger_tile_state (
+    id    SMALLINT NOT NULL CHECK (id = 0),
+    size  BIGINT NOT NULL,
+    CONSTRAINT ledger_tile_state_pkey PRIMARY KEY (id)
+);
+INSERT INTO ledger_tile_state (id, size) VALUES (0, 0) ON CONFLICT DO NOTHING;
 -- The schema version (crate::schema::VERSION): a database made by another version of
 -- shuin is refused at open rather than used.
 CREATE TABLE IF NOT EXISTS schema_version (

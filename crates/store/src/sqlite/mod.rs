@@ -6,6 +6,7 @@ mod ledger;
 mod lifecycle;
 mod retention;
 mod revocation;
+mod tiles;
 
 pub(crate) use crate::rows::{secs, time_of};
 use crate::{ConflictKind, StoreError};

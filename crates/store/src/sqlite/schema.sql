@@ -100,6 +100,20 @@ CREATE TABLE IF NOT EXISTS certificate_flags (
     flagged_at   INTEGER NOT NULL,
     PRIMARY KEY (serial, reason)
 );
+-- The ledger's tiles (C2SP tlog-tiles): each row the widest version of one tile, only
+-- ever replaced by a wider one; the state row is the tree size they describe, always
+-- the size of a stored checkpoint (shuin_store::TileStore).
+CREATE TABLE IF NOT EXISTS ledger_tiles (
+    level   INTEGER NOT NULL,
+    idx     INTEGER NOT NULL,
+    hashes  BLOB NOT NULL CHECK (length(hashes) BETWEEN 32 AND 8192 AND length(hashes) % 32 = 0),
+    PRIMARY KEY (level, idx)
+);
+CREATE TABLE IF NOT EXISTS ledger_tile_state (
+    id    INTEGER PRIMARY KEY CHECK (id = 0),
+    size  INTEGER NOT NULL
+);
+INSERT INTO ledger_tile_state (id, size) VALUES (0, 0) ON CONFLICT DO NOTHING;
 -- The schema version (crate::schema::VERSION): a database made by another version of
 -- shuin is refused at open rather than used.
 CREATE TABLE IF NOT EXISTS schema_version (

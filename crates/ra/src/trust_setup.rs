@@ -1,0 +1,117 @@
+//! The JPKI trust an instance starts with (`shuin init`): the anchors
+//! (`shuin_jpki::installed_anchors`) written as PEM under `jpki/anchors/`, and the J-LIS
+//! CRL file the RA will read, checked once under them so that the operator hears at
+//! init, not at the first application, that applications would fail closed.
+
+use crate::crl_source::FileCrlSource;
+use shuin_jpki::{InstalledAnchor, JpkiError, TrustAnchors};
+use std::path::{Path, PathBuf};
+
+/// Where the anchors go, relative to the instance directory.
+pub const ANCHOR_DIR: &str = "jpki/anchors";
+
+/// What was installed: the anchors, their files (relative to the instance directory,
+/// as `[jpki] trust_anchors` names them), and what the operator should be warned of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledTrust {
+    /// The anchors, as the facility book records them.
+    pub anchors: Vec<InstalledAnchor>,
+    /// `jpki/anchors/FILE`, one per anchor.
+    pub anchor_files: Vec<PathBuf>,
+    /// Anchors that are not pinned production signing CAs (unless in development), and
+    /// a CRL file that is missing or does not verify.
+    pub warnings: Vec<String>,
+}
+
+/// Why the JPKI trust could not be installed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustSetupError {
+    /// An anchor is not a usable CA certificate.
+    #[error("trust anchors: {0}")]
+    Anchors(#[source] JpkiError),
+    /// An anchor could not be PEM-encoded.
+    #[error("PEM encoding: {0}")]
+    Pem(#[source] der::Error),
+    /// An anchor file could not be written.
+    #[error("{}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Writes `anchors` under `dir/jpki/anchors/` and checks the CRL file `crl` under them.
+/// `development` silences the warning about anchors that are not pinned.
+pub fn install(
+    dir: &Path,
+    anchors: Vec<InstalledAnchor>,
+    crl: &Path,
+    development: bool,
+) -> Result<InstalledTrust, TrustSetupError> {
+    let ders = anchors.iter().map(|a| a.der.clone()).collect();
+    let set = TrustAnchors::from_der_certs(ders).map_err(TrustSetupError::Anchors)?;
+    let mut warnings: Vec<String> = anchors
+        .iter()
+        .filter_map(InstalledAnchor::warning)
+        .filter(|_| !development)
+        .collect();
+    let mut anchor_files = Vec::new();
+    for anchor in &anchors {
+        let file = Path::new(ANCHOR_DIR).join(&anchor.file);
+        let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &anchor.der)
+            .map_err(|e| TrustSetupError::Pem(e.into()))?;
+        let path = dir.join(&file);
+        std::fs::write(&path, pem).map_err(|source| TrustSetupError::Write { path, source })?;
+        anchor_files.push(file);
+    }
+    if let Err(e) = FileCrlSource::new(crl.to_path_buf(), set).check() {
+        let until = if crl.exists() {
+            "a valid CRL is there"
+        } else {
+            "the CRL file exists"
+        };
+        warnings.push(format!("{e}; applications will fail closed until {until}"));
+    }
+    Ok(InstalledTrust {
+        anchors,
+        anchor_files,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_anchor_is_written_and_a_missing_crl_is_a_warning() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::create_dir_all(dir.path().join(ANCHOR_DIR)).expect("anchor dir");
+        let anchors = shuin_jpki::installed_anchors(Vec::new()).expect("shipped");
+        let crl = dir.path().join("crl.der");
+        let installed = install(dir.path(), anchors, &crl, false).expect("installed");
+        let file = Path::new(ANCHOR_DIR).join(shuin_jpki::SHIPPED_ANCHOR_FILE);
+        assert_eq!(installed.anchor_files, vec![file.clone()]);
+        let pem = std::fs::read_to_string(dir.path().join(file)).expect("written");
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert_eq!(installed.warnings.len(), 1, "{:?}", installed.warnings);
+        assert!(installed.warnings[0].ends_with("until the CRL file exists"));
+        std::fs::write(&crl, b"not a CRL").expect("crl");
+        let anchors = shuin_jpki::installed_anchors(Vec::new()).expect("shipped");
+        let installed = install(dir.path(), anchors, &crl, false).expect("installed");
+        assert!(installed.warnings[0].ends_with("until a valid CRL is there"));
+    }
+
+    #[test]
+    fn a_certificate_that_is_no_ca_is_refused_before_anything_is_written() {
+        let dir = tempfile::tempdir().expect("dir");
+        let anchors = shuin_jpki::installed_anchors(vec![b"junk".to_vec()]).expect("named");
+        let refused = install(dir.path(), anchors, &dir.path().join("crl"), true);
+        assert!(matches!(refused, Err(TrustSetupError::Anchors(_))));
+        assert!(!dir.path().join(ANCHOR_DIR).exists());
+    }
+}
