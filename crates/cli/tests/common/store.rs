@@ -124,3 +124,54 @@ pub async fn open_instance_store(data: &Path) -> shuin_store::AnyStore {
     let section = toml::from_str::<StoreOnly>(&text).unwrap().store;
     shuin_store::AnyStore::open(&section, data).await.unwrap()
 }
+
+impl super::Instance {
+    /// A second node of this instance: a copy of its directory (without the database
+    /// file and the console socket) whose `[store]` names the same database (the same
+    /// PostgreSQL database, or this node's SQLite file by absolute path), on a port of
+    /// its own; not served yet. Its `jlis` is a stand-in: make cards with this node's.
+    pub fn another_node(&self) -> super::Instance {
+        let work = tempfile::tempdir().unwrap();
+        let data = work.path().join("inst");
+        copy_dir(&self.data, &data);
+        if self.database.is_none() {
+            let text = std::fs::read_to_string(data.join("shuin.toml")).unwrap();
+            let shared = format!("url = \"sqlite:{}\"", self.data.join("shuin.db").display());
+            assert!(text.contains("url = \"sqlite:shuin.db\""), "{text}");
+            let text = text.replace("url = \"sqlite:shuin.db\"", &shared);
+            std::fs::write(data.join("shuin.toml"), text).unwrap();
+        }
+        let port = super::free_port();
+        super::Instance {
+            work,
+            data,
+            base: format!("http://127.0.0.1:{port}"),
+            jlis: shuin_testkit::SimulatedJlisCa::generate(super::now()).unwrap(),
+            crl_path: self.crl_path.clone(),
+            env: self.env.clone(),
+            database: None,
+            server: None,
+        }
+    }
+}
+
+/// Copies an instance directory, leaving out the SQLite files and the socket.
+fn copy_dir(from: &Path, to: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        let name_text = name.to_string_lossy();
+        if name_text.starts_with("shuin.db") || name_text == "admin.sock" {
+            continue;
+        }
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &to.join(&name));
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
