@@ -210,6 +210,7 @@ pub(crate) fn operator_ca_certificate(
 pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     let config = InstanceConfig::load(dir)?;
     let store = Arc::new(open_existing(&config.store, dir).await?);
+    tracing::info!(backend = store.backend(), "store opened");
     let seal = match &config.ca.seal {
         Some(custodians) => {
             tracing::warn!(
