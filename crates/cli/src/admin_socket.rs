@@ -3,7 +3,7 @@
 //! the instance's [`Console`] to it, with the unseal desk for custodians' shares.
 
 use crate::console::{Console, Outcome};
-use crate::failure::{msg, Result};
+use crate::failure::Result;
 use crate::runtime::Instance;
 use crate::seal::{InstanceActivator, UnsealDesk};
 pub(crate) use shuin_books::console::Request;
@@ -71,9 +71,7 @@ pub(crate) fn console(instance: &Arc<Instance>) -> Arc<Console> {
 /// answers there.
 pub(crate) async fn start(instance: &Arc<Instance>, console: Arc<Console>) -> Result<AdminSocket> {
     let path = instance.dir.join(SOCKET);
-    let socket = shuin_server::admin_socket::start(path.clone(), console)
-        .await
-        .map_err(|e| msg(e.to_string()))?;
+    let socket = shuin_server::admin_socket::start(path.clone(), console).await?;
     if instance.seal.custodians().is_some() {
         tracing::info!(socket = %path.display(), "waiting for custodians' shares: shuin unseal --data DIR --share-file FILE --operator-key URI");
     }
@@ -84,7 +82,7 @@ pub(crate) async fn start(instance: &Arc<Instance>, console: Arc<Console>) -> Re
 pub(crate) async fn ask(path: &Path, request: &Request) -> Result<Answer> {
     shuin_server::admin_socket::ask(path, request)
         .await
-        .map_err(|e| msg(e.to_string()))
+        .map_err(Into::into)
 }
 
 /// The seal state of the server running on `dir`, if one answers.

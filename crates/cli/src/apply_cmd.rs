@@ -13,11 +13,11 @@ pub(crate) fn run(
     key_out: Option<&Path>,
     json: bool,
 ) -> Result<()> {
-    let card = card.open().map_err(|e| msg(e.to_string()))?;
+    let card = card.open()?;
     let files = OutcomeFiles::new(out, key_out);
-    files.check_key_is_new().map_err(|e| msg(e.to_string()))?;
-    let outcome = shuin_client::apply(&request, card.as_ref()).map_err(|e| msg(e.to_string()))?;
-    files.save(&outcome).map_err(|e| msg(e.to_string()))?;
+    files.check_key_is_new()?;
+    let outcome = shuin_client::apply(&request, card.as_ref())?;
+    files.save(&outcome)?;
     if json {
         println!("{}", files.to_json(&outcome));
     } else {

@@ -13,7 +13,7 @@ pub(crate) use shuin_keys::config::OpenedBackend;
 
 /// Reads a PIN file: owner-only permissions, one line (`shuin_keys::config`).
 pub(crate) fn read_pin_file(path: &Path) -> Result<Zeroizing<String>> {
-    shuin_keys::config::read_pin_file(path).map_err(|e| msg(e.to_string()))
+    shuin_keys::config::read_pin_file(path).map_err(Into::into)
 }
 
 /// The label a key of `role` (`root`, `issuing`) gets in the backend.
@@ -36,7 +36,7 @@ pub(crate) fn open_with_pin(
     if let KeyBackendConfig::Software { .. } = config {
         tracing::warn!("the issuer keys are software keys: development and tests only");
     }
-    config.open(dir, pin).map_err(|e| msg(e.to_string()))
+    config.open(dir, pin).map_err(Into::into)
 }
 
 /// Opens the backend for serving with `issuing_key`: its attributes are read and must

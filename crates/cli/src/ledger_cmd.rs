@@ -102,7 +102,7 @@ pub(crate) async fn export_to(
         .context("reading the checkpoints")?;
     store.close().await;
     let key = maker.map(|maker| maker.key().clone());
-    shuin_books::checkpoints::export_signed(out, rows, stored, key).map_err(|e| msg(e.to_string()))
+    shuin_books::checkpoints::export_signed(out, rows, stored, key).map_err(Into::into)
 }
 
 /// Prints what [`export`] wrote.

@@ -28,7 +28,6 @@ mod review_cmd;
 mod revoke_cmd;
 mod runtime;
 mod seal;
-mod seal_init;
 mod serve;
 mod status_cmd;
 mod testkit_cmd;
@@ -78,11 +77,9 @@ enum Command {
     /// ca_admin's, on the local console).
     Crl {
         #[command(flatten)]
-        console: console_client::ConsoleArgs,
+        ask: console_client::Ask,
         #[arg(long)]
         root: bool,
-        #[arg(long)]
-        json: bool,
     },
     /// Ledger (帳簿書類) tools.
     Ledger {
@@ -155,12 +152,10 @@ enum Command {
     /// terminal). The share's SHA-256 is signed; the share itself never enters the books.
     Unseal {
         #[command(flatten)]
-        console: console_client::ConsoleArgs,
+        ask: console_client::Ask,
         /// The custodian's share file (share-<i>.txt from `init --shares-out`).
         #[arg(long)]
         share_file: PathBuf,
-        #[arg(long)]
-        json: bool,
     },
     /// A witness (C2SP tlog-witness) that cosigns a log's checkpoints only when they
     /// extend the last one it cosigned; run by a third party (docs/ledger.md "Witnesses").
@@ -374,12 +369,10 @@ enum AuditCommand {
     /// read from the instance on this host.
     Pack {
         #[command(flatten)]
-        console: console_client::ConsoleArgs,
+        ask: console_client::Ask,
         /// A new (or empty) directory.
         #[arg(long)]
         out: PathBuf,
-        #[arg(long)]
-        json: bool,
     },
 }
 
@@ -440,8 +433,9 @@ fn run(cli: Cli) -> Result<()> {
                 kms_region: args.kms_region,
                 kms_endpoint: args.kms_endpoint,
             }
-            .config(&std::env::current_dir().map_err(|e| msg(format!("current directory: {e}")))?)
-            .map_err(|e| msg(e.to_string()))?;
+            .config(
+                &std::env::current_dir().map_err(|e| msg(format!("current directory: {e}")))?,
+            )?;
             let options = init::InitOptions {
                 data: args.data,
                 key_backend,
@@ -464,7 +458,7 @@ fn run(cli: Cli) -> Result<()> {
                 }),
                 custodians: match (args.custodians, args.threshold, args.shares_out) {
                     (Some(custodians), Some(threshold), Some(shares_out)) => {
-                        Some(seal_init::CustodianOptions {
+                        Some(shuin_ca::seal::Custodians {
                             custodians,
                             threshold,
                             shares_out,
@@ -477,36 +471,7 @@ fn run(cli: Cli) -> Result<()> {
                 return init::write_statement(&options, out);
             }
             let config = runtime()?.block_on(init::init(&options, &SystemClock, &OsRandom))?;
-            println!("instance created in {}", options.data.display());
-            println!(
-                "  root CA:     {}",
-                options.data.join(&config.ca.root_certificate).display()
-            );
-            println!(
-                "  issuing CA:  {}",
-                options.data.join(&config.ca.issuing_certificate).display()
-            );
-            println!(
-                "  config:      {}",
-                options.data.join(config::CONFIG_FILE).display()
-            );
-            if let (Some(seal), Some(custodians)) = (&config.ca.seal, &options.custodians) {
-                println!(
-                    "  shares:      {}/share-1.txt ... share-{}.txt: give one to each custodian; any {} unseal the CA",
-                    custodians.shares_out.display(),
-                    seal.custodians,
-                    seal.threshold
-                );
-                println!("  the PIN file is no longer needed by the instance; destroy it if policy says so");
-                println!(
-                    "the CA starts sealed: run `shuin unseal --data {} --share-file FILE` once per custodian",
-                    options.data.display()
-                );
-            }
-            println!(
-                "serve it with: shuin serve --data {}",
-                options.data.display()
-            );
+            println!("{}", init::created(&options, &config));
             Ok(())
         }
         Command::Serve { data, dev, listen } => {
@@ -563,11 +528,7 @@ fn run(cli: Cli) -> Result<()> {
             apply_cmd::run(request, card, &args.out, args.key_out.as_deref(), args.json)
         }
         Command::Revoke(args) => runtime()?.block_on(revoke_cmd::revoke(args)),
-        Command::Crl {
-            console,
-            root,
-            json,
-        } => runtime()?.block_on(revoke_cmd::crl(&console, root, json)),
+        Command::Crl { ask, root } => runtime()?.block_on(revoke_cmd::crl(&ask, root)),
         Command::Ledger { command } => {
             let rt = runtime()?;
             match command {
@@ -603,8 +564,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Review { command } => runtime()?.block_on(review_cmd::run(command)),
         Command::Automation { command } => runtime()?.block_on(automation_cmd::run(command)),
         Command::Audit {
-            command: AuditCommand::Pack { console, out, json },
-        } => runtime()?.block_on(audit_pack::pack_signed(&console, &out, json)),
+            command: AuditCommand::Pack { ask, out },
+        } => runtime()?.block_on(audit_pack::pack_signed(&ask, &out)),
         Command::Retention { command } => runtime()?.block_on(retention_cmd::run(command)),
         Command::Facility { command } => runtime()?.block_on(facility::run(command)),
         Command::Registration { command } => runtime()?.block_on(registration_cmd::run(command)),
@@ -639,11 +600,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Status { data, json } => runtime()?.block_on(status_cmd::status(&data, json)),
         Command::Ceremony { command } => ceremony_cmd::run(command),
-        Command::Unseal {
-            console,
-            share_file,
-            json,
-        } => runtime()?.block_on(revoke_cmd::unseal(&console, &share_file, json)),
+        Command::Unseal { ask, share_file } => {
+            runtime()?.block_on(revoke_cmd::unseal(&ask, &share_file))
+        }
         Command::Witness { command } => witness_cmd::run(command),
         Command::Demo => {
             init_tracing_quiet();

@@ -59,6 +59,6 @@ impl OperatorKeyArgs {
                 )?,
             ),
         };
-        personal::open_pkcs11(module, &uri, pin, "operator").map_err(|e| msg(e.to_string()))
+        personal::open_pkcs11(module, &uri, pin, "operator").map_err(Into::into)
     }
 }
