@@ -319,8 +319,21 @@ impl OperatorCa {
         Ok((revoked, crl))
     }
 
+    /// [`OperatorCa::refresh_crl`] with the roster the gate replays from the organisation
+    /// book (the upkeep loop of a served instance calls this).
+    pub async fn refresh_crl_from_books<S: OperatorCaStore + ?Sized>(
+        &self,
+        gate: &shuin_books::Gate,
+        store: &S,
+        lifetime: Duration,
+        now: SystemTime,
+    ) -> Result<Option<CrlRecord>, OperatorCaError> {
+        let roster = gate.roster(store).await?;
+        self.refresh_crl(store, &roster, lifetime, now).await
+    }
+
     /// Issues a fresh operator CRL when the newest one is missing or past half its
-    /// lifetime (the upkeep loop calls this); `None` when none was due.
+    /// lifetime; `None` when none was due.
     pub async fn refresh_crl<S: OperatorCaStore + ?Sized>(
         &self,
         store: &S,

@@ -2,44 +2,18 @@
 //! `shuin_server::admin_socket`, the protocol `shuin_books::console`; this module wires
 //! the instance's [`Console`] to it, with the unseal desk for custodians' shares.
 
-use crate::console::{Console, Outcome};
+use crate::console::Console;
 use crate::failure::Result;
 use crate::runtime::Instance;
 use crate::seal::{InstanceActivator, UnsealDesk};
 pub(crate) use shuin_books::console::Request;
-use shuin_books::SignedRequest;
 use shuin_ca::seal::SealStatus;
-use shuin_core::Zone;
 pub(crate) use shuin_server::admin_socket::{AdminSocket, SOCKET};
 use std::path::Path;
 use std::sync::Arc;
-use zeroize::Zeroizing;
 
 /// The socket's answer, with the seal state of this server.
 pub(crate) type Answer = shuin_books::console::Answer<SealStatus>;
-
-#[async_trait::async_trait]
-impl shuin_server::admin_socket::Console for Console {
-    type Status = SealStatus;
-
-    async fn status(&self) -> SealStatus {
-        self.seal.status().await
-    }
-
-    async fn nonce(&self) -> std::result::Result<String, Outcome> {
-        Console::nonce(self).await
-    }
-
-    async fn act(
-        &self,
-        signed: &SignedRequest,
-        attachment: Option<Zeroizing<String>>,
-        zone: Zone,
-        peer_uid: Option<u32>,
-    ) -> Outcome {
-        Console::act(self, signed, attachment, zone, peer_uid).await
-    }
-}
 
 /// The console of a served instance: the local socket's, and the operator listeners'.
 pub(crate) fn console(instance: &Arc<Instance>) -> Arc<Console> {

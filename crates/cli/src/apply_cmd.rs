@@ -18,11 +18,7 @@ pub(crate) fn run(
     files.check_key_is_new()?;
     let outcome = shuin_client::apply(&request, card.as_ref())?;
     files.save(&outcome)?;
-    if json {
-        println!("{}", files.to_json(&outcome));
-    } else {
-        println!("{}", files.text(&outcome));
-    }
+    crate::output::show(json, || files.to_json(&outcome), || files.text(&outcome));
     Ok(())
 }
 

@@ -4,13 +4,14 @@
 
 use crate::console_client::{call, Ask, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
-use crate::key_backend::{read_pin_file, OpenedBackend};
+use crate::key_backend::OpenedBackend;
 use crate::output::{print, show};
 use crate::runtime;
 use clap::{Args, Subcommand};
 use shuin_ca::ceremony;
 use shuin_core::Action;
 use shuin_core::{Clock, SystemClock};
+use shuin_keys::config::read_pin_file;
 use shuin_keys::{personal, Pkcs11Uri, Signer};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

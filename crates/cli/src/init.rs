@@ -209,7 +209,7 @@ pub(crate) async fn init(
     .context("ledger")?;
 
     // Keys, the root and issuing CA certificates, the root's first CRL, the operator CA.
-    let label = |role: &str| crate::key_backend::key_label(&options.key_backend, role);
+    let label = |role: &str| options.key_backend.key_label(role);
     let place = KeyPlace {
         keys: opened.keys.as_ref(),
         attributes: opened.attributes.as_deref(),

@@ -38,6 +38,7 @@ use clap::{Parser, Subcommand};
 use failure::{msg, Result};
 use shuin_client::CardSource;
 use shuin_core::{OsRandom, SystemClock};
+use shuin_ledger::export::WitnessPolicy;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -127,7 +128,7 @@ enum Command {
     /// Simulated J-LIS CA and test cards (development and tests only).
     Testkit {
         #[command(subcommand)]
-        command: TestkitCommand,
+        command: testkit_cmd::TestkitCommand,
     },
     /// Run the whole path once on a throwaway instance and print a summary.
     Demo,
@@ -376,36 +377,6 @@ enum AuditCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
-enum TestkitCommand {
-    /// Write a simulated J-LIS signing CA: DIR/ca.pem, DIR/ca.key, DIR/crl.der.
-    JpkiCa {
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// Write a simulated JPKI signing certificate and key: CARD/cert.pem, CARD/key.pem.
-    Card {
-        #[arg(long)]
-        ca: PathBuf,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        birth_date: String,
-        #[arg(long)]
-        address: String,
-        #[arg(long, default_value = "1")]
-        gender: String,
-        /// Also put the card on DIR/crl.der.
-        #[arg(long)]
-        revoked: bool,
-        /// Make a card whose validity has ended.
-        #[arg(long)]
-        expired: bool,
-        #[arg(long)]
-        out: PathBuf,
-    },
-}
-
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SHUIN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -541,7 +512,7 @@ fn run(cli: Cli) -> Result<()> {
                     json,
                 } => match (data, export) {
                     (_, Some(export)) => {
-                        let witnesses = witness_cmd::read_policy(&witness_keys, quorum)?;
+                        let witnesses = WitnessPolicy::read(&witness_keys, quorum)?;
                         ledger_cmd::verify_export(
                             &export,
                             since_checkpoint.as_deref(),
@@ -570,30 +541,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Facility { command } => runtime()?.block_on(facility::run(command)),
         Command::Registration { command } => runtime()?.block_on(registration_cmd::run(command)),
         Command::Enroll(args) => enroll_cmd::run(args),
-        Command::Testkit { command } => match command {
-            TestkitCommand::JpkiCa { out } => testkit_cmd::jpki_ca(&out),
-            TestkitCommand::Card {
-                ca,
-                name,
-                birth_date,
-                address,
-                gender,
-                revoked,
-                expired,
-                out,
-            } => testkit_cmd::card(
-                &ca,
-                shuin_testkit::CardDirOptions {
-                    name,
-                    birth_date,
-                    address,
-                    gender: Some(gender),
-                    revoked,
-                    expired,
-                },
-                &out,
-            ),
-        },
+        Command::Testkit { command } => testkit_cmd::run(command),
         Command::Policy => {
             print!("{}", shuin_core::operator::policy_markdown());
             Ok(())
