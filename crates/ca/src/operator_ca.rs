@@ -49,6 +49,24 @@ pub enum OperatorCaError {
     /// The books could not be written: nothing was signed.
     #[error("the books are unavailable: {0}")]
     Books(#[from] organisation::BookError),
+    /// A CSR file could not be read.
+    #[error("CSR {}: {source}", path.display())]
+    CsrRead {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A CSR file is a PEM block of another kind, or its CSR is refused.
+    #[error("{}: {source}", path.display())]
+    CsrFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl From<StoreError> for OperatorCaError {
@@ -301,8 +319,21 @@ impl OperatorCa {
         Ok((revoked, crl))
     }
 
+    /// [`OperatorCa::refresh_crl`] with the roster the gate replays from the organisation
+    /// book (the upkeep loop of a served instance calls this).
+    pub async fn refresh_crl_from_books<S: OperatorCaStore + ?Sized>(
+        &self,
+        gate: &shuin_books::Gate,
+        store: &S,
+        lifetime: Duration,
+        now: SystemTime,
+    ) -> Result<Option<CrlRecord>, OperatorCaError> {
+        let roster = gate.roster(store).await?;
+        self.refresh_crl(store, &roster, lifetime, now).await
+    }
+
     /// Issues a fresh operator CRL when the newest one is missing or past half its
-    /// lifetime (the upkeep loop calls this); `None` when none was due.
+    /// lifetime; `None` when none was due.
     pub async fn refresh_crl<S: OperatorCaStore + ?Sized>(
         &self,
         store: &S,
@@ -456,6 +487,29 @@ pub fn read_csr(
     let spki = spki::SubjectPublicKeyInfoOwned::from_der(&verified.spki_der)
         .map_err(|e| csr_error("csr_malformed", e.to_string()))?;
     Ok((name, spki))
+}
+
+/// An operator's CSR file (`init --first-admin-csr`, `--custodian-csr`): PEM
+/// `CERTIFICATE REQUEST` or DER, with a valid signature.
+pub fn read_csr_file(path: &std::path::Path) -> Result<Vec<u8>, OperatorCaError> {
+    let bytes = std::fs::read(path).map_err(|source| OperatorCaError::CsrRead {
+        path: path.to_owned(),
+        source,
+    })?;
+    let file_error = |source: Box<dyn std::error::Error + Send + Sync>| OperatorCaError::CsrFile {
+        path: path.to_owned(),
+        source,
+    };
+    let der = shuin_core::x509::pem::der_labelled(bytes, "CERTIFICATE REQUEST")
+        .map_err(|e| file_error(e.into()))?;
+    shuin_core::csr::verify_csr(&der).map_err(|r| {
+        let code = r.code.as_str();
+        file_error(Box::new(OperatorCaError::Csr {
+            code,
+            detail: r.detail,
+        }))
+    })?;
+    Ok(der)
 }
 
 /// An operator name: 1–128 characters, no control characters, no surrounding space.

@@ -2,44 +2,18 @@
 //! `shuin_server::admin_socket`, the protocol `shuin_books::console`; this module wires
 //! the instance's [`Console`] to it, with the unseal desk for custodians' shares.
 
-use crate::console::{Console, Outcome};
-use crate::failure::{msg, Result};
+use crate::console::Console;
+use crate::failure::Result;
 use crate::runtime::Instance;
 use crate::seal::{InstanceActivator, UnsealDesk};
 pub(crate) use shuin_books::console::Request;
-use shuin_books::SignedRequest;
 use shuin_ca::seal::SealStatus;
-use shuin_core::Zone;
 pub(crate) use shuin_server::admin_socket::{AdminSocket, SOCKET};
 use std::path::Path;
 use std::sync::Arc;
-use zeroize::Zeroizing;
 
 /// The socket's answer, with the seal state of this server.
 pub(crate) type Answer = shuin_books::console::Answer<SealStatus>;
-
-#[async_trait::async_trait]
-impl shuin_server::admin_socket::Console for Console {
-    type Status = SealStatus;
-
-    async fn status(&self) -> SealStatus {
-        self.seal.status().await
-    }
-
-    async fn nonce(&self) -> std::result::Result<String, Outcome> {
-        Console::nonce(self).await
-    }
-
-    async fn act(
-        &self,
-        signed: &SignedRequest,
-        attachment: Option<Zeroizing<String>>,
-        zone: Zone,
-        peer_uid: Option<u32>,
-    ) -> Outcome {
-        Console::act(self, signed, attachment, zone, peer_uid).await
-    }
-}
 
 /// The console of a served instance: the local socket's, and the operator listeners'.
 pub(crate) fn console(instance: &Arc<Instance>) -> Arc<Console> {
@@ -71,9 +45,7 @@ pub(crate) fn console(instance: &Arc<Instance>) -> Arc<Console> {
 /// answers there.
 pub(crate) async fn start(instance: &Arc<Instance>, console: Arc<Console>) -> Result<AdminSocket> {
     let path = instance.dir.join(SOCKET);
-    let socket = shuin_server::admin_socket::start(path.clone(), console)
-        .await
-        .map_err(|e| msg(e.to_string()))?;
+    let socket = shuin_server::admin_socket::start(path.clone(), console).await?;
     if instance.seal.custodians().is_some() {
         tracing::info!(socket = %path.display(), "waiting for custodians' shares: shuin unseal --data DIR --share-file FILE --operator-key URI");
     }
@@ -84,7 +56,7 @@ pub(crate) async fn start(instance: &Arc<Instance>, console: Arc<Console>) -> Re
 pub(crate) async fn ask(path: &Path, request: &Request) -> Result<Answer> {
     shuin_server::admin_socket::ask(path, request)
         .await
-        .map_err(|e| msg(e.to_string()))
+        .map_err(Into::into)
 }
 
 /// The seal state of the server running on `dir`, if one answers.

@@ -13,16 +13,12 @@ pub(crate) fn run(
     key_out: Option<&Path>,
     json: bool,
 ) -> Result<()> {
-    let card = card.open().map_err(|e| msg(e.to_string()))?;
+    let card = card.open()?;
     let files = OutcomeFiles::new(out, key_out);
-    files.check_key_is_new().map_err(|e| msg(e.to_string()))?;
-    let outcome = shuin_client::apply(&request, card.as_ref()).map_err(|e| msg(e.to_string()))?;
-    files.save(&outcome).map_err(|e| msg(e.to_string()))?;
-    if json {
-        println!("{}", files.to_json(&outcome));
-    } else {
-        println!("{}", files.text(&outcome));
-    }
+    files.check_key_is_new()?;
+    let outcome = shuin_client::apply(&request, card.as_ref())?;
+    files.save(&outcome)?;
+    crate::output::show(json, || files.to_json(&outcome), || files.text(&outcome));
     Ok(())
 }
 

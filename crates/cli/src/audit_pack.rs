@@ -31,9 +31,7 @@ async fn gathered(
         "jpki_crl": file_digest(dir, &config.jpki.crl),
     });
     let (operators, responsible_person, automation_state) =
-        shuin_ra::operators::audit_registry(store)
-            .await
-            .map_err(|e| msg(e.to_string()))?;
+        shuin_ra::operators::audit_registry(store).await?;
     Ok(Gathered {
         instance: InstanceSettings {
             public_url: config.instance.public_url.clone(),
@@ -60,18 +58,15 @@ async fn gathered(
 /// Writes the audit pack of the instance in `dir` into the new directory `out`.
 /// `shuin audit pack`: the signed request first (role and zone checked, recorded), then
 /// the pack from the instance's books.
-pub(crate) async fn pack_signed(
-    console: &crate::console_client::ConsoleArgs,
-    out: &Path,
-    json_output: bool,
-) -> Result<()> {
-    let dir = console
+pub(crate) async fn pack_signed(ask: &crate::console_client::Ask, out: &Path) -> Result<()> {
+    let dir = ask
+        .console
         .data
         .as_ref()
         .ok_or_else(|| msg("the pack is read from the instance: give --data DIR"))?;
     let params = serde_json::json!({"out": out.display().to_string()});
-    crate::console_client::call(console, shuin_core::Action::AuditPack, params, None).await?;
-    pack(dir, out, json_output).await
+    ask.call(shuin_core::Action::AuditPack, params).await?;
+    pack(dir, out, ask.json).await
 }
 
 async fn pack(dir: &Path, out: &Path, json_output: bool) -> Result<()> {
@@ -97,11 +92,10 @@ async fn pack(dir: &Path, out: &Path, json_output: bool) -> Result<()> {
     let now = SystemClock.now();
     let status = crate::status_cmd::report(dir, &config).await?;
     let store = crate::runtime::open_store(dir).await?;
-    let facts = async {
+    let facts: Result<_> = async {
         let gathered = gathered(dir, &config, &store, status, export).await?;
-        shuin_books::audit_pack::gather(&store, gathered, &check_with_recorded_key, now)
-            .await
-            .map_err(|e| msg(e.to_string()))
+        let check = &check_with_recorded_key;
+        Ok(shuin_books::audit_pack::gather(&store, gathered, check, now).await?)
     }
     .await;
     store.close().await;

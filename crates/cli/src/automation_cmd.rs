@@ -2,8 +2,9 @@
 //! automatic approval (theme ❺), as signed requests to the running server, which reads
 //! the state on every decision.
 
-use crate::console_client::{call, ConsoleArgs};
+use crate::console_client::Ask;
 use crate::failure::{msg, Context, Result};
+use crate::output::show;
 use clap::Subcommand;
 use serde_json::json;
 use shuin_core::Action;
@@ -13,27 +14,13 @@ use shuin_ra::automation::{self, Thresholds};
 pub(crate) enum AutomationCommand {
     /// Stop automatic approval: every valid application waits for an LRA
     /// (202 pending_review, automation_suspended).
-    Suspend {
-        #[command(flatten)]
-        console: ConsoleArgs,
-        #[arg(long)]
-        reason: String,
-        #[arg(long)]
-        json: bool,
-    },
+    Suspend(Switch),
     /// Restart automatic approval.
-    Resume {
-        #[command(flatten)]
-        console: ConsoleArgs,
-        #[arg(long)]
-        reason: String,
-        #[arg(long)]
-        json: bool,
-    },
+    Resume(Switch),
     /// The periodic review: automatic decisions since DATE with anomaly signals.
     Review {
         #[command(flatten)]
-        console: ConsoleArgs,
+        ask: Ask,
         /// YYYY-MM-DD (UTC midnight) or RFC 3339.
         #[arg(long)]
         since: String,
@@ -46,9 +33,16 @@ pub(crate) enum AutomationCommand {
         /// Flag a clock hour with at least this many applications.
         #[arg(long, default_value_t = Thresholds::default().decisions_per_hour)]
         burst_threshold: usize,
-        #[arg(long)]
-        json: bool,
     },
+}
+
+/// Suspending or resuming, with the reason recorded.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Switch {
+    #[command(flatten)]
+    ask: Ask,
+    #[arg(long)]
+    reason: String,
 }
 
 /// `YYYY-MM-DD` (UTC midnight) or RFC 3339 (`shuin_ra::automation::parse_since`).
@@ -58,54 +52,46 @@ fn parse_since(text: &str) -> Result<std::time::SystemTime> {
 
 pub(crate) async fn run(command: AutomationCommand) -> Result<()> {
     match command {
-        AutomationCommand::Suspend {
-            console,
-            reason,
-            json,
-        } => switch(&console, Action::AutomationSuspend, &reason, json).await,
-        AutomationCommand::Resume {
-            console,
-            reason,
-            json,
-        } => switch(&console, Action::AutomationResume, &reason, json).await,
+        AutomationCommand::Suspend(switch) => switch.send(Action::AutomationSuspend).await,
+        AutomationCommand::Resume(switch) => switch.send(Action::AutomationResume).await,
         AutomationCommand::Review {
-            console,
+            ask,
             since,
             sign_off,
             reuse_threshold,
             burst_threshold,
-            json,
         } => {
             parse_since(&since)?;
             let params = json!({"since": since, "sign_off": sign_off,
                 "reuse_threshold": reuse_threshold.max(2), "burst_threshold": burst_threshold.max(1)});
-            let value = call(&console, Action::AutomationReview, params, None).await?;
-            if json {
+            let value = ask.call(Action::AutomationReview, params).await?;
+            if ask.json {
                 println!("{value}");
-            } else {
-                let review: automation::AutomationReview =
-                    serde_json::from_value(value.clone()).context("the server's review")?;
-                println!("{}", review.text());
-                if let Some(seq) = value["signed_off"]["seq"].as_u64() {
-                    println!(
-                        "signed off by {} (ledger entry {seq})",
-                        value["signed_off"]["by"].as_str().unwrap_or("")
-                    );
-                }
+                return Ok(());
+            }
+            let review: automation::AutomationReview =
+                serde_json::from_value(value.clone()).context("the server's review")?;
+            println!("{}", review.text());
+            if let Some(seq) = value["signed_off"]["seq"].as_u64() {
+                println!(
+                    "signed off by {} (ledger entry {seq})",
+                    value["signed_off"]["by"].as_str().unwrap_or("")
+                );
             }
             Ok(())
         }
     }
 }
 
-async fn switch(console: &ConsoleArgs, action: Action, reason: &str, json: bool) -> Result<()> {
-    let value = call(console, action, json!({"reason": reason}), None).await?;
-    let state: automation::AutomationState =
-        serde_json::from_value(value.clone()).context("the server's answer")?;
-    if json {
-        println!("{value}");
-    } else {
-        println!("{}", state.text());
+impl Switch {
+    async fn send(&self, action: Action) -> Result<()> {
+        let value = self
+            .ask
+            .call(action, json!({"reason": self.reason}))
+            .await?;
+        let state: automation::AutomationState =
+            serde_json::from_value(value.clone()).context("the server's answer")?;
+        show(self.ask.json, || &value, || state.text());
+        Ok(())
     }
-    Ok(())
 }

@@ -2,14 +2,16 @@
 //! "Key ceremonies"). Enrolment and `run` work on the instance; `public-key`, `approve`
 //! and `verify` need nothing but their files, so custodians and auditors work offline.
 
-use crate::console_client::{call, ConsoleArgs};
+use crate::console_client::{call, Ask, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
-use crate::key_backend::{read_pin_file, OpenedBackend};
-use crate::output::{print, print_answer};
+use crate::key_backend::OpenedBackend;
+use crate::output::{print, show};
+use crate::runtime;
 use clap::{Args, Subcommand};
-use shuin_ca::ceremony::{self, CeremonyError};
+use shuin_ca::ceremony;
 use shuin_core::Action;
 use shuin_core::{Clock, SystemClock};
+use shuin_keys::config::read_pin_file;
 use shuin_keys::{personal, Pkcs11Uri, Signer};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,15 +23,13 @@ pub(crate) enum CeremonyCommand {
     /// ledgered as `ceremony.custodian_enrolled`).
     EnrollCustodian {
         #[command(flatten)]
-        console: Box<ConsoleArgs>,
+        ask: Box<Ask>,
         /// The custodian's operator name (must hold key_custodian).
         #[arg(long)]
         name: String,
         /// Their SubjectPublicKeyInfo, PEM "PUBLIC KEY" or DER (see `ceremony public-key`).
         #[arg(long)]
         public_key: PathBuf,
-        #[arg(long)]
-        json: bool,
     },
     /// Print the public key (PEM) of a custodian credential, for enrolment.
     PublicKey {
@@ -71,15 +71,13 @@ pub(crate) enum CeremonyCommand {
     /// records (DIR/ceremonies/ID.json). No PIN file is needed.
     Run {
         #[command(flatten)]
-        console: Box<ConsoleArgs>,
+        ask: Box<Ask>,
         /// The ceremony file (TOML).
         #[arg(long)]
         config: PathBuf,
         /// An approval file; repeatable.
         #[arg(long = "approval")]
         approvals: Vec<PathBuf>,
-        #[arg(long)]
-        json: bool,
     },
     /// Verify a ceremony record offline.
     Verify {
@@ -118,7 +116,7 @@ impl CredentialArgs {
     /// Opens the credential's signer (`shuin_keys::personal`).
     fn signer(self) -> Result<Arc<dyn Signer>> {
         match (self.key, self.pkcs11_module) {
-            (Some(key), None) => personal::open_file(&key).map_err(|e| msg(e.to_string())),
+            (Some(key), None) => personal::open_file(&key).map_err(Into::into),
             (None, Some(module)) => {
                 let pin = read_pin_file(&self.pkcs11_pin_file.unwrap_or_default())?;
                 let uri = Pkcs11Uri {
@@ -126,18 +124,13 @@ impl CredentialArgs {
                     object: self.pkcs11_key.unwrap_or_default(),
                 };
                 personal::open_pkcs11(&module, &uri, pin, "custodian")
-                    .map_err(|e| msg(e.to_string()))
+                    .map_err(Into::into)
             }
             _ => Err(msg(
                 "give --key FILE, or --pkcs11-module M --pkcs11-token T --pkcs11-pin-file F --pkcs11-key LABEL",
             )),
         }
     }
-}
-
-/// One line for stderr from a ceremony error.
-fn failed(e: CeremonyError) -> crate::failure::Error {
-    msg(e.to_string())
 }
 
 /// The console's side of `ceremony run` (`shuin_ca::ceremony::console`).
@@ -156,7 +149,7 @@ pub(crate) async fn run_on_console(
     let store = console.store.as_ref();
     ceremony::console::run_on_console(store, instance, admitted, attachment, &SystemClock)
         .await
-        .map_err(failed)
+        .map_err(Into::into)
 }
 
 /// The console's side of `ceremony enroll-custodian` (`shuin_ca::ceremony::console`).
@@ -165,9 +158,7 @@ pub(crate) async fn enroll_on_console(
     admitted: &shuin_books::Admitted,
 ) -> Result<serde_json::Value> {
     let store = console.store.as_ref();
-    let key = ceremony::console::enroll_on_console(store, admitted, SystemClock.now())
-        .await
-        .map_err(failed)?;
+    let key = ceremony::console::enroll_on_console(store, admitted, SystemClock.now()).await?;
     serde_json::to_value(key).context("JSON")
 }
 
@@ -177,17 +168,10 @@ async fn send_run(
     config: &Path,
     approvals: &[PathBuf],
 ) -> Result<serde_json::Value> {
-    let (id, sent) = ceremony::console::RunAttachment::read(config, approvals).map_err(failed)?;
+    let (id, sent) = ceremony::console::RunAttachment::read(config, approvals)?;
     let attachment = Zeroizing::new(serde_json::to_string(&sent).context("attachment")?);
     let params = serde_json::json!({"ceremony_id": id});
     call(console, Action::Ceremony, params, Some(attachment)).await
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("tokio runtime")
 }
 
 fn write_or_print(out: Option<&Path>, bytes: &[u8]) -> Result<()> {
@@ -205,17 +189,13 @@ fn write_or_print(out: Option<&Path>, bytes: &[u8]) -> Result<()> {
 pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
     match command {
         CeremonyCommand::EnrollCustodian {
-            console,
+            ask,
             name,
             public_key,
-            json,
         } => {
-            let spki = ceremony::read_public_key(&public_key).map_err(failed)?;
+            let spki = ceremony::read_public_key(&public_key)?;
             let params = serde_json::json!({"name": name, "public_key": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &spki)});
-            let key =
-                runtime()?.block_on(call(&console, Action::CeremonyCustodian, params, None))?;
-            print_answer(Action::CeremonyCustodian, &key, json);
-            Ok(())
+            runtime()?.block_on(ask.answer(Action::CeremonyCustodian, params))
         }
         CeremonyCommand::PublicKey { credential, out } => {
             let signer = credential.signer()?;
@@ -228,7 +208,7 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             write_or_print(out.as_deref(), pem.as_bytes())
         }
         CeremonyCommand::Statement { data, config, out } => {
-            let file = ceremony::CeremonyFile::load(&config).map_err(failed)?;
+            let file = ceremony::CeremonyFile::load(&config)?;
             let (statement, mut bytes) = runtime()?.block_on(async {
                 let (store, instance) = crate::operator_cmd::open_registry(&data).await?;
                 let result = ceremony::console::statement_for_instance(
@@ -240,7 +220,7 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
                 )
                 .await;
                 store.close().await;
-                result.map_err(failed)
+                result.map_err(crate::failure::Error::from)
             })?;
             eprintln!("{}", ceremony::summary(&statement));
             eprintln!("statement sha256 {}", ceremony::sha256_hex(&bytes));
@@ -254,32 +234,25 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             out,
             json,
         } => {
-            let (parsed, canonical) =
-                ceremony::offline::read_statement(&statement).map_err(failed)?;
+            let (parsed, canonical) = ceremony::offline::read_statement(&statement)?;
             // What is being approved, shown before the credential is opened.
             eprintln!("{}", ceremony::summary(&parsed));
             let signer = credential.signer()?;
-            let approval = ceremony::approve(&parsed, &canonical, &custodian, signer.as_ref())
-                .map_err(failed)?;
-            ceremony::offline::write_approval(&approval, &out).map_err(failed)?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"custodian": custodian, "ceremony_id": approval.ceremony_id, "statement_sha256": approval.statement_sha256, "approval": out})
-                );
-            } else {
-                println!("{}", ceremony::offline::approved_text(&approval, &out));
-            }
+            let approval = ceremony::approve(&parsed, &canonical, &custodian, signer.as_ref())?;
+            ceremony::offline::write_approval(&approval, &out)?;
+            let as_json = || serde_json::json!({"custodian": custodian, "ceremony_id": approval.ceremony_id, "statement_sha256": approval.statement_sha256, "approval": out});
+            show(json, as_json, || {
+                ceremony::offline::approved_text(&approval, &out)
+            });
             Ok(())
         }
         CeremonyCommand::Run {
-            console,
+            ask,
             config,
             approvals,
-            json,
         } => {
-            let value = runtime()?.block_on(send_run(&console, &config, &approvals))?;
-            print(&value, json, ceremony::offline::run_text);
+            let value = runtime()?.block_on(send_run(&ask.console, &config, &approvals))?;
+            print(&value, ask.json, ceremony::offline::run_text);
             Ok(())
         }
         CeremonyCommand::Verify {
@@ -288,17 +261,11 @@ pub(crate) fn run(command: CeremonyCommand) -> Result<()> {
             json,
         } => {
             let (verified, anchor) =
-                ceremony::offline::verify_record(&record, ledger_export.as_deref())
-                    .map_err(failed)?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"record": verified, "ledger": anchor})
-                );
-            } else {
-                let text = ceremony::offline::verified_text(&verified, anchor.as_ref());
-                println!("{text}");
-            }
+                ceremony::offline::verify_record(&record, ledger_export.as_deref())?;
+            let as_json = || serde_json::json!({"record": verified, "ledger": anchor});
+            show(json, as_json, || {
+                ceremony::offline::verified_text(&verified, anchor.as_ref())
+            });
             Ok(())
         }
     }

@@ -57,6 +57,31 @@ pub(crate) struct NetworkArgs {
     pub(crate) operator_cert: Option<PathBuf>,
 }
 
+/// The console's arguments with the choice of output, shared by the commands that ask
+/// the server for one action.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Ask {
+    #[command(flatten)]
+    pub(crate) console: ConsoleArgs,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+impl Ask {
+    /// Signs `action` with `params` and has the server do it; returns its result.
+    pub(crate) async fn call(&self, action: Action, params: Value) -> Result<Value> {
+        call(&self.console, action, params, None).await
+    }
+
+    /// Has the server do `action` and prints its answer (`output::print_answer`).
+    pub(crate) async fn answer(&self, action: Action, params: Value) -> Result<()> {
+        let result = self.call(action, params).await?;
+        crate::output::print_answer(action, &result, self.json);
+        Ok(())
+    }
+}
+
 impl ConsoleArgs {
     fn socket_path(&self) -> Result<PathBuf> {
         match (&self.socket, &self.data) {
@@ -110,7 +135,7 @@ impl Unsigned {
             SystemClock.now(),
             signer.public_key_der(),
         );
-        let text = request.canonical_text().map_err(|e| msg(e.to_string()))?;
+        let text = request.canonical_text()?;
         let signature = signer
             .sign(text.as_bytes())
             .context("signing the request with the operator key")?;

@@ -49,8 +49,7 @@ async fn run_in(dir: &std::path::Path) -> Result<()> {
         shuin_client::apply(&request, &card)
     })
     .await
-    .map_err(|e| msg(format!("client task: {e}")))?
-    .map_err(|e| msg(e.to_string()))?;
+    .map_err(|e| msg(format!("client task: {e}")))??;
     let (serial, certificate_pem, key_pem) = match outcome {
         shuin_client::ApplyOutcome::Issued {
             serial,
@@ -88,8 +87,7 @@ async fn run_in(dir: &std::path::Path) -> Result<()> {
         )
     })
     .await
-    .map_err(|e| msg(format!("client task: {e}")))?
-    .map_err(|e| msg(e.to_string()))?;
+    .map_err(|e| msg(format!("client task: {e}")))??;
     println!("6. OCSP before revocation: {:?}", seen.before);
     println!(
         "7. the subscriber revoked it with the certificate's own key (keyCompromise); CRL number {}",

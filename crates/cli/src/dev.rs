@@ -2,7 +2,7 @@
 //! SQLite, software keys, a two-tier dev CA, and the testkit's simulated J-LIS CA as the
 //! only trusted JPKI anchor. Never for production.
 
-use crate::failure::{msg, Result};
+use crate::failure::Result;
 use crate::init::InitOptions;
 use shuin_core::{Clock, OsRandom, SystemClock};
 use shuin_keys::KeySpec;
@@ -20,11 +20,10 @@ pub(crate) const DEV_POLICY_OID: &str = "1.3.6.1.4.1.32473.1.1";
 pub(crate) async fn ensure_dev_instance(dir: &Path, listen: &str) -> Result<()> {
     let clock = SystemClock;
     let now = clock.now();
-    shuin_testkit::dev::ensure_jpki_fixtures(dir, now).map_err(|e| msg(e.to_string()))?;
+    shuin_testkit::dev::ensure_jpki_fixtures(dir, now)?;
     if !dir.join(crate::config::CONFIG_FILE).exists() {
         let sim = simulator_dir(dir);
-        let first_admin_csr =
-            shuin_testkit::dev::make_dev_admin(dir).map_err(|e| msg(e.to_string()))?;
+        let first_admin_csr = shuin_testkit::dev::make_dev_admin(dir)?;
         let options = InitOptions {
             data: dir.to_owned(),
             key_backend: crate::config::KeyBackendConfig::Software {

@@ -1,6 +1,6 @@
 //! `shuin enroll`: the applicant side of the legacy flow (docs/registration.md).
 
-use crate::failure::{msg, Result};
+use crate::failure::Result;
 use std::path::PathBuf;
 use zeroize::Zeroizing;
 
@@ -51,7 +51,7 @@ pub(crate) fn run(args: EnrollArgs) -> Result<()> {
         identification_code: Zeroizing::new(args.code),
         key_spec: crate::apply_cmd::key_spec(&args.key_type)?,
     };
-    let enrolled = shuin_client::enroll(&request).map_err(|e| msg(e.to_string()))?;
+    let enrolled = shuin_client::enroll(&request)?;
     crate::output::write_file(&key_out, enrolled.key_pem.as_bytes(), true)?;
     crate::output::write_file(
         &args.out,

@@ -9,7 +9,7 @@
 //! and the token's life are `shuin_books::facility`.
 
 use crate::config::InstanceConfig;
-use crate::console_client::{call, ConsoleArgs};
+use crate::console_client::{call, Ask};
 use crate::failure::{msg, Context, Result};
 use crate::output::{print, print_answer};
 use clap::Subcommand;
@@ -32,12 +32,10 @@ pub(crate) enum FacilityCommand {
     ImportAccess {
         /// A ca_admin signs the request; the CSV travels beside it.
         #[command(flatten)]
-        console: ConsoleArgs,
+        ask: Ask,
         /// The CSV file (UTF-8, at most 8 MiB).
         #[arg(long)]
         csv: PathBuf,
-        #[arg(long)]
-        json: bool,
     },
     /// Make a new bearer token for the access-control system (POST
     /// /ledger/v1/access-events), replacing any earlier one: printed once, only its
@@ -45,32 +43,25 @@ pub(crate) enum FacilityCommand {
     AccessToken {
         /// The ca_admin doing this signs the request (recorded in the facility book).
         #[command(flatten)]
-        console: ConsoleArgs,
+        ask: Ask,
         /// Remove the token instead: the endpoint answers 404.
         #[arg(long)]
         revoke: bool,
-        #[arg(long)]
-        json: bool,
     },
 }
 
 pub(crate) async fn run(command: FacilityCommand) -> Result<()> {
     match command {
-        FacilityCommand::ImportAccess { console, csv, json } => {
-            import_access(&console, &csv, json).await
-        }
-        FacilityCommand::AccessToken {
-            console,
-            revoke,
-            json,
-        } => access_token(&console, revoke, json).await,
+        FacilityCommand::ImportAccess { ask, csv } => import_access(&ask, &csv).await,
+        FacilityCommand::AccessToken { ask, revoke } => access_token(&ask, revoke).await,
     }
 }
 
 /// Checks the CSV here first (every bad line reported by number, nothing sent), then
 /// sends it as the attachment of a ca_admin's signed request; the server checks it again
 /// and records all rows or none.
-async fn import_access(console: &ConsoleArgs, csv: &Path, json: bool) -> Result<()> {
+async fn import_access(ask: &Ask, csv: &Path) -> Result<()> {
+    let (console, json) = (&ask.console, ask.json);
     let bytes = access_import::read_bounded(csv).context(csv.display())?;
     if let Some(data) = &console.data {
         let policy = InstanceConfig::load(data)?.facility.policy();
@@ -116,11 +107,11 @@ fn refused(csv: &Path, error: &AccessImportError, json: bool) -> crate::failure:
 /// signed request. The facility book records it first (`facility.access_token_created`
 /// / `_revoked`, with the token's SHA-256), then the setting changes; the server reads
 /// the setting on every request.
-async fn access_token(console: &ConsoleArgs, revoke: bool, json: bool) -> Result<()> {
+async fn access_token(ask: &Ask, revoke: bool) -> Result<()> {
     let params = serde_json::json!({"revoke": revoke});
-    let answer = call(console, Action::FacilityToken, params, None).await?;
-    print_answer(Action::FacilityToken, &answer, json);
-    if let Some(notice) = token_notice(&answer).filter(|_| !json) {
+    let answer = ask.call(Action::FacilityToken, params).await?;
+    print_answer(Action::FacilityToken, &answer, ask.json);
+    if let Some(notice) = token_notice(&answer).filter(|_| !ask.json) {
         eprintln!("{notice}");
     }
     Ok(())

@@ -29,4 +29,10 @@ impl<T, E: std::fmt::Display> Context<T> for std::result::Result<T, E> {
     }
 }
 
-impl std::error::Error for Error {}
+/// Any library error becomes its one line, so `?` reports it as it reads (the binary's
+/// error is not itself a `std::error::Error`, which keeps this conversion coherent).
+impl<E: std::error::Error> From<E> for Error {
+    fn from(error: E) -> Self {
+        Error(error.to_string())
+    }
+}

@@ -8,16 +8,14 @@ use crate::config::{
 };
 use crate::failure::{msg, Context, Result};
 use crate::runtime::Store;
-use der::Decode;
 use shuin_books::init_records;
-use shuin_ca::bootstrap::{BootstrapPlan, KeyPlace, OperatorCaPlan};
+use shuin_ca::bootstrap::{BootstrapPlan, InstanceCreated, KeyPlace, OperatorCaPlan};
 use shuin_ca::ceremony::console::InstanceBackend;
 use shuin_ca::ceremony::{self, first_instance};
-use shuin_core::x509::pem::der_labelled;
+use shuin_ca::operator_ca::read_csr_file;
 use shuin_core::{Clock, RandomSource};
 use shuin_keys::KeySpec;
-use shuin_ledger::EntryDraft;
-use shuin_store::{LedgerStore, SettingsStore};
+use shuin_store::SettingsStore;
 use std::path::{Path, PathBuf};
 
 /// Default terms (重要事項), bilingual. Operators replace `DIR/terms.txt` with their own.
@@ -46,7 +44,7 @@ pub(crate) struct InitOptions {
     pub(crate) store: shuin_store::StoreSection,
     pub(crate) development: bool,
     /// M-of-N custodians: the PIN is sealed and split, and the instance starts sealed.
-    pub(crate) custodians: Option<crate::seal_init::CustodianOptions>,
+    pub(crate) custodians: Option<shuin_ca::seal::Custodians>,
     /// The CSR of the first `ca_admin` (DESIGN.md section 8), certified by the new
     /// operator CA.
     pub(crate) first_admin_csr: Option<PathBuf>,
@@ -67,90 +65,41 @@ pub(crate) struct FirstCeremonyOptions {
     pub(crate) approvals: Vec<PathBuf>,
 }
 
-/// A trust anchor file: PEM `CERTIFICATE` or DER, an X.509 certificate.
-fn read_certificate(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).context(path.display())?;
-    let der = der_labelled(bytes, "CERTIFICATE").context(path.display())?;
-    x509_cert::Certificate::from_der(&der)
-        .context(format!("{}: not an X.509 certificate", path.display()))?;
-    Ok(der)
+/// The custodians' CSRs, each with the file it came from.
+fn custodian_csrs(options: &InitOptions) -> Result<Vec<(String, Vec<u8>)>> {
+    let read = |path: &PathBuf| Ok((path.display().to_string(), read_csr_file(path)?));
+    options.custodian_csrs.iter().map(read).collect()
 }
 
-/// An operator's CSR file: PEM `CERTIFICATE REQUEST` or DER, with a valid signature.
-fn read_csr(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).context(format!("CSR {}", path.display()))?;
-    let der = der_labelled(bytes, "CERTIFICATE REQUEST").context(path.display())?;
-    shuin_core::csr::verify_csr(&der).map_err(|r| {
-        msg(format!(
-            "{}: {}: {}",
-            path.display(),
-            r.code.as_str(),
-            r.detail
-        ))
-    })?;
-    Ok(der)
-}
-
-fn pem(label: &str, der: &[u8]) -> Result<String> {
-    der::pem::encode_string(label, der::pem::LineEnding::LF, der).context("PEM encoding")
-}
-
-/// Runs the first key ceremony on the new instance's key backend
-/// (`shuin_ca::ceremony::first_instance`), which also signs the root's first CRL.
-async fn run_first_ceremony(
+/// The first key ceremony of `options`, planned and its approvals checked
+/// (`first_instance::prepare`): the custodians are the `--custodian-csr` operators,
+/// pinned by their operator keys.
+fn first_ceremony(
     options: &InitOptions,
-    store: &Store,
-    opened: &crate::key_backend::OpenedBackend,
-    first: &ceremony::FirstPlan,
-    approvals: &[(String, Vec<u8>)],
-    clock: &dyn Clock,
-) -> Result<ceremony::Adopted> {
-    let instance = first_instance::NewInstance {
-        dir: &options.data,
-        store: std::sync::Arc::new(store.clone()),
-        backend: InstanceBackend {
-            opened,
-            config: &options.key_backend,
-        },
-        root_crl_lifetime: RevocationSection::default().root_crl_lifetime(),
-    };
-    let admin = init_records::init_actor();
-    let (outcome, adopted) =
-        first_instance::run_on_new_instance(instance, first, approvals, &admin, clock)
-            .await
-            .map_err(|e| msg(format!("the first key ceremony: {e}")))?;
-    eprintln!(
-        "first key ceremony {} completed: record {} (sha256 {})",
-        outcome.ceremony_id,
-        outcome.record.display(),
-        outcome.record_sha256
-    );
-    Ok(adopted)
-}
-
-/// The first key ceremony of `options`, planned: the custodians are the `--custodian-csr`
-/// operators, pinned by their operator keys.
-pub(crate) fn first_plan(options: &InitOptions) -> Result<Option<ceremony::FirstPlan>> {
-    let Some(first) = &options.first_ceremony else {
-        return Ok(None);
-    };
-    let mut csrs = Vec::new();
-    for path in &options.custodian_csrs {
-        csrs.push((path.display().to_string(), read_csr(path)?));
-    }
-    let instance = first_instance::new_instance_facts(
+    csrs: &[(String, Vec<u8>)],
+) -> Result<Option<first_instance::Prepared>> {
+    let facts = first_instance::new_instance_facts(
         &options.public_url,
         &options.policy_oid,
         &options.key_backend,
     );
-    let plan = first_instance::plan(&first.file, instance, &csrs);
-    plan.map(Some).map_err(|e| msg(e.to_string()))
+    let first = options.first_ceremony.as_ref();
+    let files = first.map(|f| (f.file.as_path(), f.approvals.as_slice()));
+    let software = matches!(options.key_backend, KeyBackendConfig::Software { .. });
+    Ok(first_instance::prepare(files, facts, csrs, software)?)
 }
 
 /// `init --statement-out FILE`: writes the first ceremony's statement for the custodians
 /// and makes nothing else.
 pub(crate) fn write_statement(options: &InitOptions, out: &Path) -> Result<()> {
-    let plan = first_plan(options)?.ok_or_else(|| msg("--statement-out needs --first-ceremony"))?;
+    let file = options.first_ceremony.as_ref();
+    let file = file.ok_or_else(|| msg("--statement-out needs --first-ceremony"))?;
+    let facts = first_instance::new_instance_facts(
+        &options.public_url,
+        &options.policy_oid,
+        &options.key_backend,
+    );
+    let plan = first_instance::plan(&file.file, facts, &custodian_csrs(options)?)?;
     let mut bytes = plan.statement_bytes.clone();
     bytes.push(b'\n');
     std::fs::write(out, &bytes).context(out.display())?;
@@ -164,14 +113,17 @@ pub(crate) fn write_statement(options: &InitOptions, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The approval files of the first ceremony, read.
-fn read_approvals(options: &InitOptions) -> Result<Vec<(String, Vec<u8>)>> {
-    let paths = options
-        .first_ceremony
-        .as_ref()
-        .map(|first| first.approvals.as_slice())
-        .unwrap_or_default();
-    first_instance::read_approvals(paths).map_err(|e| msg(e.to_string()))
+/// What `init` tells the operator about the instance it made.
+pub(crate) fn created(options: &InitOptions, config: &InstanceConfig) -> InstanceCreated {
+    let sealed = (config.ca.seal.as_ref().zip(options.custodians.as_ref()))
+        .map(|(seal, out)| (out.shares_out.clone(), seal.custodians, seal.threshold));
+    InstanceCreated {
+        dir: options.data.clone(),
+        root_certificate: config.ca.root_certificate.clone(),
+        issuing_certificate: config.ca.issuing_certificate.clone(),
+        config_file: PathBuf::from(crate::config::CONFIG_FILE),
+        sealed,
+    }
 }
 
 /// Creates the instance. Refuses to touch an existing one.
@@ -196,15 +148,10 @@ pub(crate) async fn init(
             options.policy_oid
         ))
     })?;
-    let first_admin_csr = match &options.first_admin_csr {
-        Some(path) => Some(read_csr(path)?),
-        None => None,
-    };
-    let custodian_csrs = options
-        .custodian_csrs
-        .iter()
-        .map(|path| read_csr(path))
-        .collect::<Result<Vec<_>>>()?;
+    let first_admin_csr = options.first_admin_csr.as_deref().map(read_csr_file);
+    let first_admin_csr = first_admin_csr.transpose()?;
+    let csrs = custodian_csrs(options)?;
+    let custodian_csrs: Vec<Vec<u8>> = csrs.iter().map(|(_, der)| der.clone()).collect();
     if let Some(custodians) = &options.custodians {
         if custodian_csrs.len() != usize::from(custodians.custodians) {
             return Err(msg(format!(
@@ -216,27 +163,14 @@ pub(crate) async fn init(
     }
     // Custodian options are checked before anything is made.
     let custodian_pin = match &options.custodians {
-        Some(custodians) => Some(crate::seal_init::check(custodians, options)?),
+        Some(custodians) => Some(custodians.check(&options.key_backend, dir)?),
         None => None,
     };
     // Open the key backend first: a bad PIN file or token stops init before it writes.
     let opened = crate::key_backend::open(&options.key_backend, dir)?;
     // The first key ceremony and its approvals are checked before anything is made.
-    let first = first_plan(options)?;
-    let approvals = read_approvals(options)?;
+    let first = first_ceremony(options, &csrs)?;
     crate::runtime::check_new_store(&options.store, dir).await?;
-    match &first {
-        Some(plan) => {
-            plan.check_approvals(&approvals)
-                .map_err(|e| msg(format!("the first key ceremony: {e}; nothing was made")))?;
-        }
-        None if !matches!(options.key_backend, KeyBackendConfig::Software { .. }) => {
-            return Err(msg(
-                "on a production key backend the root and issuing keys are made in the first key ceremony, approved by M custodians: give --first-ceremony FILE and one --approval FILE per approving custodian (docs/keys.md \"The first key ceremony\")",
-            ));
-        }
-        None => {}
-    }
     for sub in ["", "keys", "ca", "jpki/anchors"] {
         std::fs::create_dir_all(dir.join(sub)).context(dir.join(sub).display())?;
     }
@@ -247,11 +181,7 @@ pub(crate) async fn init(
     }
 
     // J-LIS trust anchors and the CRL file the RA reads.
-    let mut given = Vec::new();
-    for path in &options.trust_anchors {
-        given.push(read_certificate(path)?);
-    }
-    let anchors = shuin_jpki::installed_anchors(given).context("shipped J-LIS anchor")?;
+    let anchors = shuin_ra::trust_setup::read_anchors(&options.trust_anchors)?;
     let crl_path = if options.jpki_crl.is_absolute() {
         options.jpki_crl.clone()
     } else {
@@ -259,19 +189,14 @@ pub(crate) async fn init(
             .context("current directory")?
             .join(&options.jpki_crl)
     };
-    let trust = shuin_ra::trust_setup::install(dir, anchors, &crl_path, options.development)
-        .map_err(|e| msg(e.to_string()))?;
+    let trust = shuin_ra::trust_setup::install(dir, anchors, &crl_path, options.development)?;
     for warning in &trust.warnings {
         eprintln!("warning: {warning}");
     }
 
-    let store = crate::runtime::create_store(&options.store, dir).await?;
+    let store: Store = crate::runtime::create_store(&options.store, dir).await?;
     let now = clock.now();
     let admin = init_records::init_actor();
-    let append = |draft: EntryDraft| {
-        let store = &store;
-        async move { store.append(draft, now).await.context("ledger") }
-    };
     let evidence = serde_json::to_value(&trust.anchors).context("anchors")?;
     let crl_file = crl_path.display().to_string();
     init_records::record_init(
@@ -285,7 +210,7 @@ pub(crate) async fn init(
     .context("ledger")?;
 
     // Keys, the root and issuing CA certificates, the root's first CRL, the operator CA.
-    let label = |role: &str| crate::key_backend::key_label(&options.key_backend, role);
+    let label = |role: &str| options.key_backend.key_label(role);
     let place = KeyPlace {
         keys: opened.keys.as_ref(),
         attributes: opened.attributes.as_deref(),
@@ -309,46 +234,44 @@ pub(crate) async fn init(
             },
         },
     };
-    let made = match &first {
-        None => shuin_ca::bootstrap::bootstrap(
-            std::sync::Arc::new(store.clone()),
-            &place,
-            &plan,
-            &admin,
-            clock,
-            rng,
-        )
-        .await
-        .map_err(|e| msg(e.to_string()))?,
-        Some(first) => {
-            let operators =
-                shuin_ca::bootstrap::operator_side(&store, &place, &plan, &admin, clock, rng)
-                    .await
-                    .map_err(|e| msg(e.to_string()))?;
-            let issuer =
-                run_first_ceremony(options, &store, &opened, first, &approvals, clock).await?;
-            first_instance::bootstrapped(operators, issuer)
-        }
+    let instance = first_instance::NewInstance {
+        dir: &options.data,
+        store: std::sync::Arc::new(store.clone()),
+        backend: InstanceBackend {
+            opened: &opened,
+            config: &options.key_backend,
+        },
+        root_crl_lifetime: RevocationSection::default().root_crl_lifetime(),
     };
+    let made = first_instance::make(
+        instance,
+        &place,
+        &plan,
+        first.as_ref(),
+        (&admin, clock, rng),
+    );
+    let (made, ceremony) = made.await?;
+    if let Some(outcome) = ceremony {
+        eprintln!(
+            "first key ceremony {} completed: record {} (sha256 {})",
+            outcome.ceremony_id,
+            outcome.record.display(),
+            outcome.record_sha256
+        );
+    }
     for enrolled in &made.enrolled {
         eprintln!(
             "enrolled {:?} as {} (operator certificate valid for one year)",
             enrolled.name, enrolled.role
         );
     }
-    for (path, der) in [
-        ("ca/root.pem", &made.root_der),
-        ("ca/issuing.pem", &made.issuing_der),
-        ("ca/operator-ca.pem", &made.operator_ca_der),
-    ] {
-        std::fs::write(dir.join(path), pem("CERTIFICATE", der)?).context(path)?;
-    }
+    made.write_certificates(dir)?;
     std::fs::write(dir.join("terms.txt"), DEFAULT_TERMS).context("terms.txt")?;
     std::fs::write(dir.join("cps.md"), DEFAULT_CPS).context("cps.md")?;
 
     let seal = match (&options.custodians, &custodian_pin) {
         (Some(custodians), Some(pin)) => {
-            Some(crate::seal_init::make_shares(custodians, pin, rng, &append, &admin).await?)
+            Some(custodians.split(pin, rng, &store, (&admin, now)).await?)
         }
         _ => None,
     };
@@ -393,12 +316,12 @@ pub(crate) async fn init(
             listen: options.listen.clone(),
             ..ServerSection::default()
         },
+        store: options.store.clone(),
         revocation: RevocationSection::default(),
         ledger: crate::config::LedgerSection::default(),
         retention: crate::retention_cmd::RetentionSection::default(),
         facility: crate::facility::FacilitySection::default(),
         publishers: Vec::new(),
-        store: options.store.clone(),
     };
     config.write_new(dir)?;
     store

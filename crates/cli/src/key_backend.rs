@@ -11,16 +11,6 @@ use zeroize::Zeroizing;
 /// An open backend and, when it has that power, its attribute reader.
 pub(crate) use shuin_keys::config::OpenedBackend;
 
-/// Reads a PIN file: owner-only permissions, one line (`shuin_keys::config`).
-pub(crate) fn read_pin_file(path: &Path) -> Result<Zeroizing<String>> {
-    shuin_keys::config::read_pin_file(path).map_err(|e| msg(e.to_string()))
-}
-
-/// The label a key of `role` (`root`, `issuing`) gets in the backend.
-pub(crate) fn key_label(config: &KeyBackendConfig, role: &str) -> String {
-    config.key_label(role)
-}
-
 /// Opens the backend of an instance in `dir`.
 pub(crate) fn open(config: &KeyBackendConfig, dir: &Path) -> Result<OpenedBackend> {
     open_with_pin(config, dir, None)
@@ -36,7 +26,7 @@ pub(crate) fn open_with_pin(
     if let KeyBackendConfig::Software { .. } = config {
         tracing::warn!("the issuer keys are software keys: development and tests only");
     }
-    config.open(dir, pin).map_err(|e| msg(e.to_string()))
+    config.open(dir, pin).map_err(Into::into)
 }
 
 /// Opens the backend for serving with `issuing_key`: its attributes are read and must

@@ -22,11 +22,7 @@ pub(crate) async fn verify(dir: &Path, json: bool) -> Result<()> {
     store.close().await;
     let verified = shuin_books::checkpoints::verify_stored(&rows, head.as_ref(), &checkpoints)
         .map_err(|e| failed(json, "ledger verification", e))?;
-    if json {
-        println!("{}", verified.to_json());
-    } else {
-        println!("{}", verified.text());
-    }
+    crate::output::show(json, || verified.to_json(), || verified.text());
     Ok(())
 }
 
@@ -34,7 +30,7 @@ pub(crate) async fn verify(dir: &Path, json: bool) -> Result<()> {
 pub(crate) fn verify_export(
     export: &Path,
     since: Option<&Path>,
-    witnesses: Option<&crate::witness_cmd::WitnessPolicy>,
+    witnesses: Option<&shuin_ledger::export::WitnessPolicy>,
     json: bool,
 ) -> Result<()> {
     let saved = since
@@ -63,7 +59,12 @@ pub(crate) fn verify_export(
 /// what it wrote.
 pub(crate) async fn export(dir: &Path, out: &Path, json: bool) -> Result<()> {
     let (summary, report) = export_to(dir, out).await?;
-    print_export(out, &summary, &report, json);
+    let out = out.display().to_string();
+    crate::output::show(
+        json,
+        || summary.to_json(&out, &report),
+        || summary.text(&out, &report),
+    );
     Ok(())
 }
 
@@ -87,12 +88,10 @@ pub(crate) async fn export_to(
     } else {
         let backend = crate::runtime::open_key_backend(&config, dir)?;
         let parts = crate::runtime::parts_config(&config);
-        let fail = |e: &dyn std::fmt::Display| msg(e.to_string());
+        let store = store.clone();
         let maker =
-            shuin_ca::parts::open_checkpoints(&parts, store.clone(), &backend, &SystemClock)
-                .await
-                .map_err(|e| fail(&e))?;
-        maker.checkpoint_now().await.map_err(|e| fail(&e))?;
+            shuin_ca::parts::open_checkpoints(&parts, store, &backend, &SystemClock).await?;
+        maker.checkpoint_now().await?;
         Some(maker)
     };
     let rows = store.ledger_rows().await.context("reading the ledger")?;
@@ -102,22 +101,7 @@ pub(crate) async fn export_to(
         .context("reading the checkpoints")?;
     store.close().await;
     let key = maker.map(|maker| maker.key().clone());
-    shuin_books::checkpoints::export_signed(out, rows, stored, key).map_err(|e| msg(e.to_string()))
-}
-
-/// Prints what [`export`] wrote.
-fn print_export(
-    out: &Path,
-    summary: &shuin_ledger::export::ExportSummary,
-    report: &shuin_ledger::ExportReport,
-    json: bool,
-) {
-    let out = out.display().to_string();
-    if json {
-        println!("{}", summary.to_json(&out, report));
-    } else {
-        println!("{}", summary.text(&out, report));
-    }
+    shuin_books::checkpoints::export_signed(out, rows, stored, key).map_err(Into::into)
 }
 
 /// Prints the entries, optionally of one book.

@@ -28,7 +28,6 @@ mod review_cmd;
 mod revoke_cmd;
 mod runtime;
 mod seal;
-mod seal_init;
 mod serve;
 mod status_cmd;
 mod testkit_cmd;
@@ -39,6 +38,7 @@ use clap::{Parser, Subcommand};
 use failure::{msg, Result};
 use shuin_client::CardSource;
 use shuin_core::{OsRandom, SystemClock};
+use shuin_ledger::export::WitnessPolicy;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -78,11 +78,9 @@ enum Command {
     /// ca_admin's, on the local console).
     Crl {
         #[command(flatten)]
-        console: console_client::ConsoleArgs,
+        ask: console_client::Ask,
         #[arg(long)]
         root: bool,
-        #[arg(long)]
-        json: bool,
     },
     /// Ledger (帳簿書類) tools.
     Ledger {
@@ -130,7 +128,7 @@ enum Command {
     /// Simulated J-LIS CA and test cards (development and tests only).
     Testkit {
         #[command(subcommand)]
-        command: TestkitCommand,
+        command: testkit_cmd::TestkitCommand,
     },
     /// Run the whole path once on a throwaway instance and print a summary.
     Demo,
@@ -155,12 +153,10 @@ enum Command {
     /// terminal). The share's SHA-256 is signed; the share itself never enters the books.
     Unseal {
         #[command(flatten)]
-        console: console_client::ConsoleArgs,
+        ask: console_client::Ask,
         /// The custodian's share file (share-<i>.txt from `init --shares-out`).
         #[arg(long)]
         share_file: PathBuf,
-        #[arg(long)]
-        json: bool,
     },
     /// A witness (C2SP tlog-witness) that cosigns a log's checkpoints only when they
     /// extend the last one it cosigned; run by a third party (docs/ledger.md "Witnesses").
@@ -383,40 +379,8 @@ enum AuditCommand {
     /// read from the instance on this host.
     Pack {
         #[command(flatten)]
-        console: console_client::ConsoleArgs,
+        ask: console_client::Ask,
         /// A new (or empty) directory.
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum TestkitCommand {
-    /// Write a simulated J-LIS signing CA: DIR/ca.pem, DIR/ca.key, DIR/crl.der.
-    JpkiCa {
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// Write a simulated JPKI signing certificate and key: CARD/cert.pem, CARD/key.pem.
-    Card {
-        #[arg(long)]
-        ca: PathBuf,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        birth_date: String,
-        #[arg(long)]
-        address: String,
-        #[arg(long, default_value = "1")]
-        gender: String,
-        /// Also put the card on DIR/crl.der.
-        #[arg(long)]
-        revoked: bool,
-        /// Make a card whose validity has ended.
-        #[arg(long)]
-        expired: bool,
         #[arg(long)]
         out: PathBuf,
     },
@@ -450,8 +414,9 @@ fn run(cli: Cli) -> Result<()> {
                 kms_region: args.kms_region,
                 kms_endpoint: args.kms_endpoint,
             }
-            .config(&std::env::current_dir().map_err(|e| msg(format!("current directory: {e}")))?)
-            .map_err(|e| msg(e.to_string()))?;
+            .config(
+                &std::env::current_dir().map_err(|e| msg(format!("current directory: {e}")))?,
+            )?;
             let options = init::InitOptions {
                 data: args.data,
                 key_backend,
@@ -475,7 +440,7 @@ fn run(cli: Cli) -> Result<()> {
                 }),
                 custodians: match (args.custodians, args.threshold, args.shares_out) {
                     (Some(custodians), Some(threshold), Some(shares_out)) => {
-                        Some(seal_init::CustodianOptions {
+                        Some(shuin_ca::seal::Custodians {
                             custodians,
                             threshold,
                             shares_out,
@@ -488,36 +453,7 @@ fn run(cli: Cli) -> Result<()> {
                 return init::write_statement(&options, out);
             }
             let config = runtime()?.block_on(init::init(&options, &SystemClock, &OsRandom))?;
-            println!("instance created in {}", options.data.display());
-            println!(
-                "  root CA:     {}",
-                options.data.join(&config.ca.root_certificate).display()
-            );
-            println!(
-                "  issuing CA:  {}",
-                options.data.join(&config.ca.issuing_certificate).display()
-            );
-            println!(
-                "  config:      {}",
-                options.data.join(config::CONFIG_FILE).display()
-            );
-            if let (Some(seal), Some(custodians)) = (&config.ca.seal, &options.custodians) {
-                println!(
-                    "  shares:      {}/share-1.txt ... share-{}.txt: give one to each custodian; any {} unseal the CA",
-                    custodians.shares_out.display(),
-                    seal.custodians,
-                    seal.threshold
-                );
-                println!("  the PIN file is no longer needed by the instance; destroy it if policy says so");
-                println!(
-                    "the CA starts sealed: run `shuin unseal --data {} --share-file FILE` once per custodian",
-                    options.data.display()
-                );
-            }
-            println!(
-                "serve it with: shuin serve --data {}",
-                options.data.display()
-            );
+            println!("{}", init::created(&options, &config));
             Ok(())
         }
         Command::Serve { data, dev, listen } => {
@@ -574,11 +510,7 @@ fn run(cli: Cli) -> Result<()> {
             apply_cmd::run(request, card, &args.out, args.key_out.as_deref(), args.json)
         }
         Command::Revoke(args) => runtime()?.block_on(revoke_cmd::revoke(args)),
-        Command::Crl {
-            console,
-            root,
-            json,
-        } => runtime()?.block_on(revoke_cmd::crl(&console, root, json)),
+        Command::Crl { ask, root } => runtime()?.block_on(revoke_cmd::crl(&ask, root)),
         Command::Ledger { command } => {
             let rt = runtime()?;
             match command {
@@ -591,7 +523,7 @@ fn run(cli: Cli) -> Result<()> {
                     json,
                 } => match (data, export) {
                     (_, Some(export)) => {
-                        let witnesses = witness_cmd::read_policy(&witness_keys, quorum)?;
+                        let witnesses = WitnessPolicy::read(&witness_keys, quorum)?;
                         ledger_cmd::verify_export(
                             &export,
                             since_checkpoint.as_deref(),
@@ -614,47 +546,22 @@ fn run(cli: Cli) -> Result<()> {
         Command::Review { command } => runtime()?.block_on(review_cmd::run(command)),
         Command::Automation { command } => runtime()?.block_on(automation_cmd::run(command)),
         Command::Audit {
-            command: AuditCommand::Pack { console, out, json },
-        } => runtime()?.block_on(audit_pack::pack_signed(&console, &out, json)),
+            command: AuditCommand::Pack { ask, out },
+        } => runtime()?.block_on(audit_pack::pack_signed(&ask, &out)),
         Command::Retention { command } => runtime()?.block_on(retention_cmd::run(command)),
         Command::Facility { command } => runtime()?.block_on(facility::run(command)),
         Command::Registration { command } => runtime()?.block_on(registration_cmd::run(command)),
         Command::Enroll(args) => enroll_cmd::run(args),
-        Command::Testkit { command } => match command {
-            TestkitCommand::JpkiCa { out } => testkit_cmd::jpki_ca(&out),
-            TestkitCommand::Card {
-                ca,
-                name,
-                birth_date,
-                address,
-                gender,
-                revoked,
-                expired,
-                out,
-            } => testkit_cmd::card(
-                &ca,
-                shuin_testkit::CardDirOptions {
-                    name,
-                    birth_date,
-                    address,
-                    gender: Some(gender),
-                    revoked,
-                    expired,
-                },
-                &out,
-            ),
-        },
+        Command::Testkit { command } => testkit_cmd::run(command),
         Command::Policy => {
             print!("{}", shuin_core::operator::policy_markdown());
             Ok(())
         }
         Command::Status { data, json } => runtime()?.block_on(status_cmd::status(&data, json)),
         Command::Ceremony { command } => ceremony_cmd::run(command),
-        Command::Unseal {
-            console,
-            share_file,
-            json,
-        } => runtime()?.block_on(revoke_cmd::unseal(&console, &share_file, json)),
+        Command::Unseal { ask, share_file } => {
+            runtime()?.block_on(revoke_cmd::unseal(&ask, &share_file))
+        }
         Command::Witness { command } => witness_cmd::run(command),
         Command::Demo => {
             init_tracing_quiet();

@@ -8,7 +8,7 @@
 //! Also `open_registry`, for the commands that read the instance (`ceremony statement`).
 
 use crate::config::InstanceConfig;
-use crate::console_client::{call, ConsoleArgs};
+use crate::console_client::{call, Ask, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
 use crate::operator_key::OperatorKeyArgs;
 use crate::output::print_answer;
@@ -47,7 +47,7 @@ pub(crate) enum OperatorCommand {
     /// operator CA issues their certificate (one year).
     Add {
         #[command(flatten)]
-        console: ConsoleArgs,
+        ask: Ask,
         /// The operator's CSR (PEM or DER), from `shuin operator csr`.
         #[arg(long)]
         csr: PathBuf,
@@ -57,36 +57,16 @@ pub(crate) enum OperatorCommand {
         /// Where to write the operator's certificate (PEM).
         #[arg(long)]
         cert_out: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
     },
     /// Grant one more role to an enrolled operator (ca_admin, signed request).
-    Grant {
-        #[command(flatten)]
-        console: ConsoleArgs,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        role: String,
-        #[arg(long)]
-        json: bool,
-    },
+    Grant(RoleChange),
     /// Remove a role (ca_admin, signed request).
-    RemoveRole {
-        #[command(flatten)]
-        console: ConsoleArgs,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        role: String,
-        #[arg(long)]
-        json: bool,
-    },
+    RemoveRole(RoleChange),
     /// Revoke an operator's certificates (ca_admin, signed request); they go on the
     /// operator CA's CRL (/repository/operator-ca.crl).
     Revoke {
         #[command(flatten)]
-        console: ConsoleArgs,
+        ask: Ask,
         #[arg(long)]
         name: String,
         /// Only this certificate (its SHA-256, from `operator list`): retiring the old
@@ -96,8 +76,6 @@ pub(crate) enum OperatorCommand {
         /// RFC 5280 reason name.
         #[arg(long, default_value = "unspecified")]
         reason: String,
-        #[arg(long)]
-        json: bool,
     },
     /// Ask the server who the key's holder is, with their roles and the seal state.
     Whoami {
@@ -111,6 +89,17 @@ pub(crate) enum OperatorCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// One role of one operator, granted or removed.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RoleChange {
+    #[command(flatten)]
+    ask: Ask,
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    role: String,
 }
 
 /// Opens the store and the configuration of an instance, for the commands that still
@@ -137,7 +126,7 @@ pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
     match command {
         OperatorCommand::Key { out, key_type } => {
             let spec = crate::apply_cmd::key_spec(&key_type)?;
-            shuin_keys::personal::generate_file(&out, spec).map_err(|e| msg(e.to_string()))?;
+            shuin_keys::personal::generate_file(&out, spec)?;
             println!("wrote {} (development and tests only)", out.display());
             Ok(())
         }
@@ -157,48 +146,34 @@ pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
             Ok(())
         }
         OperatorCommand::Add {
-            console,
+            ask,
             csr,
             role,
             cert_out,
-            json,
         } => {
             let role = parse_role(&role)?;
             let csr = base64::engine::general_purpose::STANDARD.encode(read_csr(&csr)?);
             let params = json!({"csr": csr, "role": role});
-            let result = call(&console, Action::OperatorAdd, params, None).await?;
+            let result = ask.call(Action::OperatorAdd, params).await?;
             if let (Some(path), Some(pem)) = (&cert_out, result["certificate_pem"].as_str()) {
                 std::fs::write(path, pem).context(path.display())?;
             }
-            print_answer(Action::OperatorAdd, &result, json);
+            print_answer(Action::OperatorAdd, &result, ask.json);
             Ok(())
         }
-        OperatorCommand::Grant {
-            console,
-            name,
-            role,
-            json,
-        } => change_role(&console, Action::OperatorGrant, &name, &role, json).await,
-        OperatorCommand::RemoveRole {
-            console,
-            name,
-            role,
-            json,
-        } => change_role(&console, Action::OperatorRemoveRole, &name, &role, json).await,
+        OperatorCommand::Grant(change) => change.send(Action::OperatorGrant).await,
+        OperatorCommand::RemoveRole(change) => change.send(Action::OperatorRemoveRole).await,
         OperatorCommand::Revoke {
-            console,
+            ask,
             name,
             certificate,
             reason,
-            json,
         } => {
             let mut params = json!({"name": name, "reason": reason});
             if let Some(sha256) = certificate {
                 params["certificate_sha256"] = json!(sha256);
             }
-            let result = call(&console, Action::OperatorRevoke, params, None).await?;
-            print_answer(Action::OperatorRevoke, &result, json);
-            Ok(())
+            ask.answer(Action::OperatorRevoke, params).await
         }
         OperatorCommand::Whoami { console } => {
             let result = call(&console, Action::Status, json!({}), None).await?;
@@ -209,24 +184,19 @@ pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
     }
 }
 
-async fn change_role(
-    console: &ConsoleArgs,
-    action: Action,
-    name: &str,
-    role: &str,
-    json: bool,
-) -> Result<()> {
-    let role = parse_role(role)?;
-    let result = call(console, action, json!({"name": name, "role": role}), None).await?;
-    print_answer(action, &result, json);
-    Ok(())
+impl RoleChange {
+    async fn send(&self, action: Action) -> Result<()> {
+        let role = parse_role(&self.role)?;
+        let params = json!({"name": self.name, "role": role});
+        self.ask.answer(action, params).await
+    }
 }
 
 async fn list(data: &Path, json: bool) -> Result<()> {
     let store = crate::runtime::open_store(data).await?;
     let roster = shuin_books::organisation::replay(&store).await;
     store.close().await;
-    let roster = roster.map_err(|e| msg(e.to_string()))?;
+    let roster = roster?;
     for (seq, why) in roster.unwarranted() {
         eprintln!("warning: ledger entry {seq} had no effect: {why}");
     }

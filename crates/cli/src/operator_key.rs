@@ -48,7 +48,7 @@ impl OperatorKeyArgs {
             .as_ref()
             .ok_or_else(|| msg("a pkcs11: --operator-key needs --pkcs11-module PATH"))?;
         let pin = match &self.pin_file {
-            Some(path) => crate::key_backend::read_pin_file(path)?,
+            Some(path) => shuin_keys::config::read_pin_file(path)?,
             None => Zeroizing::new(
                 rpassword::prompt_password(format!("PIN of token {:?}: ", uri.token)).map_err(
                     |e| {
@@ -59,6 +59,6 @@ impl OperatorKeyArgs {
                 )?,
             ),
         };
-        personal::open_pkcs11(module, &uri, pin, "operator").map_err(|e| msg(e.to_string()))
+        personal::open_pkcs11(module, &uri, pin, "operator").map_err(Into::into)
     }
 }

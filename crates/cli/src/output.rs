@@ -4,6 +4,7 @@
 
 use crate::failure::{msg, Context, Error, Result};
 use serde_json::Value;
+use std::fmt::Display;
 use std::path::Path;
 
 /// Prints `result` as JSON, or with `human` otherwise.
@@ -12,6 +13,19 @@ pub(crate) fn print(result: &Value, json: bool, human: impl FnOnce(&Value) -> St
         println!("{result}");
     } else {
         println!("{}", human(result));
+    }
+}
+
+/// Prints `as_json()` with `--json`, or `text()` for a person.
+pub(crate) fn show<J: Display, T: Display>(
+    json: bool,
+    as_json: impl FnOnce() -> J,
+    text: impl FnOnce() -> T,
+) {
+    if json {
+        println!("{}", as_json());
+    } else {
+        println!("{}", text());
     }
 }
 

@@ -4,11 +4,13 @@
 //! (the J-LIS follow-up and the notice outbox).
 
 use crate::config::InstanceConfig;
-use crate::console_client::{call, ConsoleArgs};
+use crate::console_client::{call, Ask};
 use crate::failure::{msg, Context, Result};
+use crate::output::show;
 use crate::runtime::Store;
 use clap::Subcommand;
 use shuin_core::{Action, OsRandom};
+use shuin_ra::jpki_followup::{flags_json, flags_text};
 use shuin_ra::{CodeKey, Delivery, Lifecycle, VerifiedIdentity};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,7 +27,7 @@ pub(crate) enum RegistrationCommand {
     Create {
         /// The LRA (role lra) who verified the identity signs the request.
         #[command(flatten)]
-        console: Box<ConsoleArgs>,
+        ask: Box<Ask>,
         /// Name (surname, full-width space, given name).
         #[arg(long)]
         name: String,
@@ -46,8 +48,6 @@ pub(crate) enum RegistrationCommand {
         /// How long the code lives: 30d, 12h, 90m or seconds (default 30d).
         #[arg(long)]
         expires_in: Option<String>,
-        #[arg(long)]
-        json: bool,
     },
     /// The review list: certificates flagged because J-LIS revoked the holder's JPKI
     /// certificate.
@@ -62,7 +62,7 @@ pub(crate) enum RegistrationCommand {
 /// The code key of an instance: made (0600) on first use, refused if others can read it
 /// (`shuin_ra::CodeKey::open_or_create`).
 pub(crate) fn code_key(dir: &Path) -> Result<CodeKey> {
-    CodeKey::open_or_create(&dir.join(CODE_KEY_FILE), &OsRandom).map_err(|e| msg(e.to_string()))
+    CodeKey::open_or_create(&dir.join(CODE_KEY_FILE), &OsRandom).map_err(Into::into)
 }
 
 /// The RA's life-cycle parts for a served instance.
@@ -85,7 +85,7 @@ pub(crate) async fn upkeep(instance: &crate::runtime::Instance) {
 pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
     match command {
         RegistrationCommand::Create {
-            console,
+            ask,
             name,
             birth_date,
             address,
@@ -93,7 +93,6 @@ pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
             delivery,
             tracking,
             expires_in,
-            json,
         } => {
             let lifetime = match expires_in {
                 None => shuin_ra::DEFAULT_CODE_LIFETIME,
@@ -113,9 +112,9 @@ pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
                 delivery.as_ref(),
             )
             .context("identity")?;
-            let created =
-                call(&console, Action::RegistrationCreate, params, Some(identity)).await?;
-            crate::output::print_answer(Action::RegistrationCreate, &created, json);
+            let action = Action::RegistrationCreate;
+            let created = call(&ask.console, action, params, Some(identity)).await?;
+            crate::output::print_answer(action, &created, ask.json);
             Ok(())
         }
         RegistrationCommand::Flags { data, json } => {
@@ -123,11 +122,7 @@ pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
             let flags = shuin_store::CertificateFlags::certificate_flags(&store).await;
             store.close().await;
             let flags = flags.context("reading the review list")?;
-            if json {
-                println!("{}", shuin_ra::jpki_followup::flags_json(&flags));
-            } else {
-                println!("{}", shuin_ra::jpki_followup::flags_text(&flags));
-            }
+            show(json, || flags_json(&flags), || flags_text(&flags));
             Ok(())
         }
     }

@@ -10,19 +10,15 @@
 
 use crate::console_client::{call, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
+use crate::output::show;
 use clap::Subcommand;
-use shuin_books::retention::{self, RetentionError};
+use shuin_books::retention;
 use shuin_core::Action;
 use shuin_core::{Clock, SystemClock};
 use std::path::PathBuf;
 
 /// `[retention]` in shuin.toml.
 pub(crate) use shuin_books::retention::RetentionSection;
-
-/// One line for stderr from a retention error.
-fn failed(e: RetentionError) -> crate::failure::Error {
-    msg(e.to_string())
-}
 
 /// The console arguments of `purge`, whose key is optional for a dry run.
 #[derive(Debug, Clone, clap::Args)]
@@ -90,13 +86,9 @@ pub(crate) async fn run(command: RetentionCommand) -> Result<()> {
             let result =
                 retention::overview(&store, &config.retention.policy(), SystemClock.now()).await;
             store.close().await;
-            let view = result.map_err(failed)?;
-            if json {
-                println!("{view}");
-            } else {
-                let years = config.retention.evidence_years_after_expiry;
-                println!("{}", retention::overview_text(&view, years));
-            }
+            let view = result?;
+            let years = config.retention.evidence_years_after_expiry;
+            show(json, || &view, || retention::overview_text(&view, years));
             Ok(())
         }
         RetentionCommand::Purge {
@@ -118,8 +110,7 @@ pub(crate) async fn run(command: RetentionCommand) -> Result<()> {
                         &config.retention.policy(),
                         SystemClock.now(),
                     )
-                    .await
-                    .map_err(failed);
+                    .await;
                     store.close().await;
                     result?
                 }
@@ -134,11 +125,8 @@ pub(crate) async fn run(command: RetentionCommand) -> Result<()> {
                     ))
                 }
             };
-            if json {
-                println!("{}", serde_json::to_string(&report).context("JSON")?);
-            } else {
-                println!("{}", report.text());
-            }
+            let as_json = serde_json::to_string(&report).context("JSON")?;
+            show(json, || as_json, || report.text());
             Ok(())
         }
     }

@@ -2,7 +2,7 @@
 //! server (the revocation book, the CRLs, the seal). The root's CRL is signed by the
 //! server's console with the root key it holds once unsealed.
 
-use crate::console_client::{call, ConsoleArgs};
+use crate::console_client::{call, Ask};
 use crate::failure::{msg, Context, Result};
 use crate::output::print_answer;
 use serde_json::{json, Value};
@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 #[derive(Debug, clap::Args)]
 pub(crate) struct RevokeArgs {
     #[command(flatten)]
-    pub(crate) console: ConsoleArgs,
+    pub(crate) ask: Ask,
     /// Serial in hex.
     #[arg(long)]
     pub(crate) serial: String,
@@ -26,9 +26,6 @@ pub(crate) struct RevokeArgs {
     /// When the key was compromised (RFC 3339).
     #[arg(long)]
     pub(crate) invalidity_date: Option<String>,
-    /// Machine-readable output.
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 pub(crate) async fn revoke(args: RevokeArgs) -> Result<()> {
@@ -44,32 +41,30 @@ pub(crate) async fn revoke(args: RevokeArgs) -> Result<()> {
             .ok_or_else(|| msg("--invalidity-date must be RFC 3339, e.g. 2026-01-02T03:04:05Z"))?;
         params["invalidity_date"] = json!(text);
     }
-    let result = call(&args.console, Action::Revoke, params, None).await?;
-    print_answer(Action::Revoke, &result, args.json);
-    Ok(())
+    args.ask.answer(Action::Revoke, params).await
 }
 
 /// `shuin crl [--root]`.
-pub(crate) async fn crl(console: &ConsoleArgs, root: bool, json: bool) -> Result<()> {
-    let mut out = call(console, Action::CrlNow, json!({}), None).await?;
+pub(crate) async fn crl(ask: &Ask, root: bool) -> Result<()> {
+    let mut out = ask.call(Action::CrlNow, json!({})).await?;
     if root {
-        let root = call(console, Action::RootCrl, json!({}), None).await?;
+        let root = ask.call(Action::RootCrl, json!({})).await?;
         if let (Value::Array(list), Value::Array(more)) = (&mut out, root) {
             list.extend(more);
         }
     }
-    print_answer(Action::CrlNow, &out, json);
+    print_answer(Action::CrlNow, &out, ask.json);
     Ok(())
 }
 
 /// `shuin unseal --share-file FILE`: the custodian signs a request carrying the share's
 /// SHA-256; the share travels beside it as the attachment and never enters the books.
-pub(crate) async fn unseal(console: &ConsoleArgs, share_file: &Path, json: bool) -> Result<()> {
+pub(crate) async fn unseal(ask: &Ask, share_file: &Path) -> Result<()> {
     let text = Zeroizing::new(
         std::fs::read_to_string(share_file)
             .context(format!("share file {}", share_file.display()))?,
     );
-    let result = call(console, Action::Unseal, json!({}), Some(text)).await?;
-    print_answer(Action::Unseal, &result, json);
+    let result = call(&ask.console, Action::Unseal, json!({}), Some(text)).await?;
+    print_answer(Action::Unseal, &result, ask.json);
     Ok(())
 }

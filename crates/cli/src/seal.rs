@@ -37,7 +37,7 @@ impl shuin_ca::seal::Activator<CaParts> for InstanceActivator {
         &self,
         pin: Zeroizing<String>,
     ) -> std::result::Result<CaParts, ActivatorError> {
-        Ok(self.open(pin).await?)
+        self.open(pin).await.map_err(|e| e.0.into())
     }
 }
 

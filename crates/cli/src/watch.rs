@@ -90,23 +90,10 @@ async fn refresh_operator_crl(instance: &Instance, parts: &crate::seal::CaParts)
     let (Some(operator_ca), Some(gate)) = (&parts.operator_ca, &instance.gate) else {
         return;
     };
-    let refreshed = async {
-        let roster = gate
-            .roster(instance.store.as_ref())
-            .await
-            .map_err(|e| e.to_string())?;
-        operator_ca
-            .refresh_crl(
-                instance.store.as_ref(),
-                &roster,
-                instance.config.revocation.root_crl_lifetime(),
-                shuin_core::SystemClock.now(),
-            )
-            .await
-            .map_err(|e| e.to_string())
-    }
-    .await;
-    match refreshed {
+    let (store, now) = (instance.store.as_ref(), shuin_core::SystemClock.now());
+    let lifetime = instance.config.revocation.root_crl_lifetime();
+    let refreshed = operator_ca.refresh_crl_from_books(gate, store, lifetime, now);
+    match refreshed.await {
         Ok(Some(crl)) => {
             instance
                 .state

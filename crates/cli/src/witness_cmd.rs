@@ -1,9 +1,8 @@
 //! `shuin witness init|serve|key`: a C2SP tlog-witness run by a third party
 //! (`shuin_witness`; docs/ledger.md "Witnesses").
 
-use crate::failure::{msg, Context, Result};
+use crate::failure::{Context, Result};
 use shuin_core::SystemClock;
-use shuin_ledger::WitnessKey;
 use shuin_witness::{LogConfig, WitnessConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -116,31 +115,4 @@ async fn serve(data: &Path, listen: &str) -> Result<()> {
     shuin_witness::http::serve(Arc::new(witness), listener, shutdown)
         .await
         .context("serving")
-}
-
-/// The witnesses an auditor trusts (`ledger verify --export --witness-key ... --quorum`).
-pub(crate) type WitnessPolicy = shuin_ledger::export::WitnessPolicy;
-
-/// Reads each `--witness-key` (a verifier key, or a file holding one); `None` when none
-/// is given. The quorum defaults to all of them.
-pub(crate) fn read_policy(
-    values: &[String],
-    quorum: Option<usize>,
-) -> Result<Option<WitnessPolicy>> {
-    if values.is_empty() {
-        return Ok(None);
-    }
-    let keys = values
-        .iter()
-        .map(|value| {
-            let text = match std::fs::read_to_string(value) {
-                Ok(text) => text.trim().to_owned(),
-                Err(_) => value.clone(),
-            };
-            WitnessKey::from_verifier_key(&text).context(format!("--witness-key {value}"))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    WitnessPolicy::new(keys, quorum)
-        .map(Some)
-        .map_err(|e| msg(format!("--quorum: {e}")))
 }

@@ -33,6 +33,18 @@ pub enum TrustSetupError {
     /// An anchor could not be PEM-encoded.
     #[error("PEM encoding: {0}")]
     Pem(#[source] der::Error),
+    /// An anchor file given could not be read, or holds no X.509 certificate.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The shipped anchor does not decode.
+    #[error("shipped J-LIS anchor: {0}")]
+    Shipped(#[source] der::Error),
     /// An anchor file could not be written.
     #[error("{}: {source}", path.display())]
     Write {
@@ -42,6 +54,25 @@ pub enum TrustSetupError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Reads the anchor files given to `init`, each PEM `CERTIFICATE` or DER and an X.509
+/// certificate; none gives the shipped, pinned anchor (`shuin_jpki::installed_anchors`).
+pub fn read_anchors(files: &[PathBuf]) -> Result<Vec<InstalledAnchor>, TrustSetupError> {
+    let mut given = Vec::new();
+    for path in files {
+        let read = |source| TrustSetupError::Read {
+            path: path.clone(),
+            source,
+        };
+        let bytes = std::fs::read(path).map_err(|e| read(e.into()))?;
+        let der = shuin_core::x509::pem::der_labelled(bytes, "CERTIFICATE")
+            .map_err(|e| read(e.into()))?;
+        <x509_cert::Certificate as der::Decode>::from_der(&der)
+            .map_err(|e| read(format!("not an X.509 certificate: {e}").into()))?;
+        given.push(der);
+    }
+    shuin_jpki::installed_anchors(given).map_err(TrustSetupError::Shipped)
 }
 
 /// Writes `anchors` under `dir/jpki/anchors/` and checks the CRL file `crl` under them.
@@ -104,6 +135,29 @@ mod tests {
         let anchors = shuin_jpki::installed_anchors(Vec::new()).expect("shipped");
         let installed = install(dir.path(), anchors, &crl, false).expect("installed");
         assert!(installed.warnings[0].ends_with("until a valid CRL is there"));
+    }
+
+    #[test]
+    fn anchor_files_are_read_as_certificates_or_named() {
+        let dir = tempfile::tempdir().expect("dir");
+        let shipped = read_anchors(&[]).expect("shipped");
+        assert_eq!(shipped.len(), 1);
+        let der_file = dir.path().join("anchor.der");
+        std::fs::write(&der_file, &shipped[0].der).expect("write");
+        let read = read_anchors(std::slice::from_ref(&der_file)).expect("read");
+        assert_eq!(read[0].der, shipped[0].der);
+        std::fs::write(&der_file, b"junk").expect("write");
+        let error = read_anchors(std::slice::from_ref(&der_file)).err();
+        let text = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            text.contains("anchor.der: not an X.509 certificate"),
+            "{text}"
+        );
+        let missing = dir.path().join("missing.pem");
+        assert!(matches!(
+            read_anchors(&[missing]),
+            Err(TrustSetupError::Read { .. })
+        ));
     }
 
     #[test]

@@ -13,9 +13,11 @@
 //! module returns the keys' URIs and the certificates' DER.
 
 mod certificate;
+mod created;
 mod operators;
 
 pub use certificate::sign_ca_certificate;
+pub use created::InstanceCreated;
 pub use operators::{operator_ca, Enrolled, OperatorCaPlan, OPERATOR_CA_CREATED};
 
 use crate::issuance::CaStore;
@@ -148,6 +150,40 @@ pub struct Bootstrapped {
     pub operator_ca_der: Vec<u8>,
     /// The operators enrolled, in order.
     pub enrolled: Vec<Enrolled>,
+}
+
+impl Bootstrapped {
+    /// The certificate files an instance keeps, relative to its directory, with their
+    /// certificates.
+    pub fn certificate_files(&self) -> [(&'static str, &[u8]); 3] {
+        [
+            ("ca/root.pem", &self.root_der),
+            ("ca/issuing.pem", &self.issuing_der),
+            ("ca/operator-ca.pem", &self.operator_ca_der),
+        ]
+    }
+
+    /// Writes [`Bootstrapped::certificate_files`] as PEM under `dir`.
+    pub fn write_certificates(&self, dir: &std::path::Path) -> Result<(), CertificateFileError> {
+        for (file, der) in self.certificate_files() {
+            let failed = |source| CertificateFileError { file, source };
+            let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der)
+                .map_err(|e| failed(std::io::Error::other(e.to_string())))?;
+            std::fs::write(dir.join(file), pem).map_err(failed)?;
+        }
+        Ok(())
+    }
+}
+
+/// A CA certificate file could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {source}")]
+pub struct CertificateFileError {
+    /// The file, relative to the instance directory.
+    pub file: &'static str,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
 }
 
 fn ledger_entry(

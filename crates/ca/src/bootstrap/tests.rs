@@ -153,3 +153,27 @@ async fn a_signature_that_does_not_verify_is_not_used() {
     // Recorded before signing; never recorded as issued.
     assert_eq!(ledger_kinds(&store).await, ["ca_certificate.signing"]);
 }
+
+#[test]
+fn the_certificates_are_written_as_pem_where_the_instance_keeps_them() {
+    let key = |uri: &str| KeyRef::parse(uri).expect("key");
+    let made = Bootstrapped {
+        root_key: key("soft:root.pem"),
+        issuing_key: key("soft:issuing.pem"),
+        operator_ca_key: key("soft:operator-ca.pem"),
+        root_der: vec![1],
+        issuing_der: vec![2],
+        operator_ca_der: vec![3],
+        enrolled: Vec::new(),
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let missing = made.write_certificates(dir.path()).err();
+    assert_eq!(missing.map(|e| e.file), Some("ca/root.pem"));
+    std::fs::create_dir(dir.path().join("ca")).expect("ca");
+    made.write_certificates(dir.path()).expect("written");
+    for (file, der) in made.certificate_files() {
+        let pem = std::fs::read_to_string(dir.path().join(file)).expect("read");
+        let (label, decoded) = der::pem::decode_vec(pem.as_bytes()).expect("PEM");
+        assert_eq!((label, decoded.as_slice()), ("CERTIFICATE", der));
+    }
+}

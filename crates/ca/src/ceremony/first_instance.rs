@@ -4,7 +4,7 @@
 //! by the root key it made.
 
 use super::console::{InstanceBackend, Registry};
-use super::error::{Context, Result};
+use super::error::{CeremonyError, Context, Result};
 use super::{run_first, Adopted, CeremonyFile, FirstPlan, FirstRun, InstanceFacts, RunOutcome};
 use crate::bootstrap::{Bootstrapped, OperatorSide};
 use crate::issuance::CaStore;
@@ -116,6 +116,78 @@ where
     Ok((outcome, adopted))
 }
 
+/// A planned first ceremony with its approvals (where each came from, and its bytes).
+pub type Prepared = (FirstPlan, Vec<(String, Vec<u8>)>);
+
+/// Checks the first ceremony before `init` makes anything: `first` (the ceremony file
+/// and the approval files) planned for `instance` with the custodians' CSRs, and at
+/// least M approvals valid. Without one, a production key backend (not the software one)
+/// is refused: its root and issuing keys are made only in a first ceremony.
+pub fn prepare(
+    first: Option<(&Path, &[PathBuf])>,
+    instance: InstanceFacts,
+    custodian_csrs: &[(String, Vec<u8>)],
+    software_keys: bool,
+) -> Result<Option<Prepared>> {
+    let Some((file, approval_files)) = first else {
+        if software_keys {
+            return Ok(None);
+        }
+        return Err(CeremonyError::Invalid(NO_FIRST_CEREMONY.to_owned()));
+    };
+    let plan = plan(file, instance, custodian_csrs)?;
+    let approvals = read_approvals(approval_files)?;
+    plan.check_approvals(&approvals).map_err(|e| {
+        CeremonyError::Invalid(format!("the first key ceremony: {e}; nothing was made"))
+    })?;
+    Ok(Some((plan, approvals)))
+}
+
+/// Why a production key backend needs a first ceremony.
+const NO_FIRST_CEREMONY: &str = "on a production key backend the root and issuing keys are made in the first key ceremony, approved by M custodians: give --first-ceremony FILE and one --approval FILE per approving custodian (docs/keys.md \"The first key ceremony\")";
+
+/// Why the new instance's keys could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FirstInstanceError {
+    /// The operator side, or the one-step bootstrap, failed.
+    #[error("{0}")]
+    Bootstrap(#[source] crate::bootstrap::BootstrapError),
+    /// The first key ceremony failed.
+    #[error("the first key ceremony: {0}")]
+    Ceremony(#[source] CeremonyError),
+}
+
+/// Makes the new instance's keys and certificates: with a first ceremony (`first`, its
+/// plan and approvals), the operator side (`bootstrap::operator_side`) and then the
+/// issuer keys from the ceremony; without one (software keys), everything at once
+/// (`bootstrap::bootstrap`). Returns the ceremony's outcome too, when there was one.
+pub async fn make<S>(
+    instance: NewInstance<'_, S>,
+    place: &crate::bootstrap::KeyPlace<'_>,
+    plan: &crate::bootstrap::BootstrapPlan<'_>,
+    first: Option<&Prepared>,
+    (actor, clock, rng): (&Actor, &dyn Clock, &dyn shuin_core::RandomSource),
+) -> std::result::Result<(Bootstrapped, Option<RunOutcome>), FirstInstanceError>
+where
+    S: CaStore + SettingsStore + 'static,
+{
+    use crate::bootstrap::{bootstrap, operator_side};
+    let Some((first, approvals)) = first else {
+        let store: Arc<dyn CaStore> = instance.store;
+        let made = bootstrap(store, place, plan, actor, clock, rng).await;
+        return Ok((made.map_err(FirstInstanceError::Bootstrap)?, None));
+    };
+    let store = instance.store.as_ref();
+    let operators = operator_side(store, place, plan, actor, clock, rng)
+        .await
+        .map_err(FirstInstanceError::Bootstrap)?;
+    let (outcome, issuer) = run_on_new_instance(instance, first, approvals, actor, clock)
+        .await
+        .map_err(FirstInstanceError::Ceremony)?;
+    Ok((bootstrapped(operators, issuer), Some(outcome)))
+}
+
 /// What the new instance made: its operator side (`shuin_ca::bootstrap::operator_side`)
 /// and the issuer keys and certificates its first ceremony made.
 pub fn bootstrapped(operators: OperatorSide, issuer: Adopted) -> Bootstrapped {
@@ -167,6 +239,28 @@ mod tests {
             (made.root_der, made.issuing_der, made.operator_ca_der),
             (vec![1], vec![2], vec![3])
         );
+    }
+
+    #[test]
+    fn a_production_backend_needs_a_first_ceremony_and_software_keys_do_not() {
+        let facts = || {
+            let backend = KeyBackendConfig::Software {
+                dir: PathBuf::from("keys"),
+            };
+            new_instance_facts("https://ca.example", "1.2.3", &backend)
+        };
+        assert!(matches!(prepare(None, facts(), &[], true), Ok(None)));
+        let refused = prepare(None, facts(), &[], false)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(refused.contains("--first-ceremony FILE"), "{refused}");
+        let missing = Path::new("/nonexistent/first.toml");
+        let refused = prepare(Some((missing, &[])), facts(), &[], false)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(refused.contains("/nonexistent/first.toml"), "{refused}");
     }
 
     #[test]

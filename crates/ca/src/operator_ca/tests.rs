@@ -578,9 +578,9 @@ async fn a_revocation_newer_than_the_operator_crl_makes_it_due_at_once() {
     )
     .await
     .expect("revoked");
-    let roster = s.gate.roster(&s.store).await.expect("roster");
+    // From the books, as the upkeep loop does: the gate replays the revocation.
     let crl =
-        s.ca.refresh_crl(&s.store, &roster, year, later)
+        s.ca.refresh_crl_from_books(&s.gate, &s.store, year, later)
             .await
             .expect("crl");
     let crl = x509_cert::crl::CertificateList::from_der(&crl.expect("due").der).expect("CRL");
@@ -610,5 +610,35 @@ async fn a_refusal_keeps_only_a_bounded_part_of_the_senders_text() {
         detail.chars().count() <= 201,
         "{} chars",
         detail.chars().count()
+    );
+}
+
+#[test]
+fn a_csr_file_is_read_as_pem_or_der_and_named_when_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).expect("key");
+    let der = csr(&key, "Alice");
+    let pem = der::pem::encode_string("CERTIFICATE REQUEST", der::pem::LineEnding::LF, &der)
+        .expect("PEM");
+    let (pem_file, der_file) = (dir.path().join("a.pem"), dir.path().join("a.der"));
+    std::fs::write(&pem_file, pem).expect("write");
+    std::fs::write(&der_file, &der).expect("write");
+    assert_eq!(read_csr_file(&pem_file).expect("PEM"), der);
+    assert_eq!(read_csr_file(&der_file).expect("DER"), der);
+    let missing = dir.path().join("missing.pem");
+    let error = read_csr_file(&missing).err().map(|e| e.to_string());
+    assert!(error.is_some_and(|e| e.starts_with(&format!("CSR {}: ", missing.display()))));
+    let cert = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &der).expect("PEM");
+    std::fs::write(&pem_file, cert).expect("write");
+    let error = read_csr_file(&pem_file).err().map(|e| e.to_string());
+    assert!(error.is_some_and(|e| e.contains("expected a CERTIFICATE REQUEST")));
+    std::fs::write(&der_file, b"junk").expect("write");
+    let error = read_csr_file(&der_file)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        error.starts_with(&format!("{}: ", der_file.display())),
+        "{error}"
     );
 }

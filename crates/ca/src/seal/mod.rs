@@ -8,7 +8,10 @@
 //! Instances without custodians are opened unsealed and behave as before. The parts are
 //! whatever the composition root opens (`P`); the sealed ports need only [`OpenedCa`].
 
+mod split;
 mod unseal;
+
+pub use split::{Custodians, SplitError};
 
 pub use unseal::{
     record_key_attributes, Activator, ActivatorError, SealError, UnsealAnswer, UnsealDesk,

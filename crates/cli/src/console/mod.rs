@@ -10,6 +10,7 @@ use crate::config::InstanceConfig;
 use crate::runtime::Store;
 use crate::seal::{Seal, UnsealDesk};
 use shuin_books::{Gate, SignedRequest};
+use shuin_ca::seal::SealStatus;
 use shuin_core::{Clock, OsRandom, Zone};
 use shuin_repo::Repository;
 use std::path::PathBuf;
@@ -31,16 +32,23 @@ pub(crate) struct Console {
     pub(crate) unseal: Arc<UnsealDesk>,
 }
 
-impl Console {
+#[async_trait::async_trait]
+impl shuin_server::admin_socket::Console for Console {
+    type Status = SealStatus;
+
+    async fn status(&self) -> SealStatus {
+        self.seal.status().await
+    }
+
     /// A nonce for the next signed request.
-    pub(crate) async fn nonce(&self) -> Result<String, Outcome> {
+    async fn nonce(&self) -> Result<String, Outcome> {
         let gate = shuin_books::console::gate(self.gate.as_deref())?;
         shuin_books::console::nonce(gate, self.store.as_ref(), &OsRandom, self.clock.now()).await
     }
 
     /// Admits a signed request from `zone` and acts on it. An `attachment` travels beside
     /// the request; its SHA-256 must be the signed `attachment_sha256`.
-    pub(crate) async fn act(
+    async fn act(
         &self,
         signed: &SignedRequest,
         attachment: Option<Zeroizing<String>>,

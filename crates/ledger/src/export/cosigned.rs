@@ -78,6 +78,24 @@ pub struct WitnessPolicy {
     quorum: usize,
 }
 
+/// Why the witnesses given to `ledger verify --export` could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyReadError {
+    /// A `--witness-key` (a verifier key, or a file holding one) does not read.
+    #[error("--witness-key {given}: {source}")]
+    Key {
+        /// As given.
+        given: String,
+        /// Why.
+        #[source]
+        source: CosignatureError,
+    },
+    /// The quorum is out of range.
+    #[error("--quorum: {0}")]
+    Quorum(#[source] QuorumError),
+}
+
 /// A quorum that no checkpoint could meet, or that means nothing.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("the quorum must be between 1 and the {witnesses} witness key(s) given, not {quorum}")]
@@ -103,6 +121,34 @@ impl WitnessPolicy {
             });
         }
         Ok(WitnessPolicy { keys, quorum })
+    }
+
+    /// Reads each of `given` (a verifier key, or a file holding one); `None` when none is
+    /// given. The quorum defaults to all of them.
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyReadError`] for a key that does not read or a quorum out of range.
+    pub fn read(given: &[String], quorum: Option<usize>) -> Result<Option<Self>, PolicyReadError> {
+        if given.is_empty() {
+            return Ok(None);
+        }
+        let keys = given
+            .iter()
+            .map(|value| {
+                let text = match std::fs::read_to_string(value) {
+                    Ok(text) => text.trim().to_owned(),
+                    Err(_) => value.clone(),
+                };
+                WitnessKey::from_verifier_key(&text).map_err(|source| PolicyReadError::Key {
+                    given: value.clone(),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::new(keys, quorum)
+            .map(Some)
+            .map_err(PolicyReadError::Quorum)
     }
 
     /// Checks the cosignatures on the checkpoints of the export in `dir`
@@ -203,6 +249,22 @@ mod tests {
         })
         .unwrap()
         .line()
+    }
+
+    #[test]
+    fn witness_keys_are_read_as_given_or_from_files() {
+        let key = witness("w.example/1", 1).1;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("w1.vkey");
+        std::fs::write(&file, format!("{}\n", key.verifier_key())).unwrap();
+        let given = vec![key.verifier_key(), file.display().to_string()];
+        let policy = WitnessPolicy::read(&given, None).unwrap().unwrap();
+        assert_eq!((policy.keys.len(), policy.quorum), (2, 2));
+        assert!(WitnessPolicy::read(&[], Some(3)).unwrap().is_none());
+        let error = WitnessPolicy::read(&["nonsense".into()], None).unwrap_err();
+        assert!(error.to_string().starts_with("--witness-key nonsense: "));
+        let error = WitnessPolicy::read(&given, Some(3)).unwrap_err();
+        assert!(error.to_string().starts_with("--quorum: "));
     }
 
     #[test]

@@ -24,8 +24,8 @@ mod lines;
 mod verify;
 
 pub use cosigned::{
-    verify_export_cosignatures, CosignatureCheckError, CosignatureReport, QuorumError,
-    WitnessPolicy,
+    verify_export_cosignatures, CosignatureCheckError, CosignatureReport, PolicyReadError,
+    QuorumError, WitnessPolicy,
 };
 pub use verify::{verify_export_parts, ExportError, ExportReport};
 
