@@ -11,13 +11,10 @@
 
 use crate::admin_socket::{ask, Answer, Request, SOCKET};
 use crate::console::Outcome;
-use crate::failure::{msg, Context, Result};
+use crate::failure::{msg, Result};
 use crate::operator_key::OperatorKeyArgs;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 use serde_json::Value;
-use shuin_books::console;
-use shuin_books::SignedRequest;
+use shuin_books::console::Unsigned;
 use shuin_core::{Action, Clock, SystemClock};
 use shuin_keys::personal_tls::{self, ClientTlsError};
 use shuin_keys::Signer;
@@ -117,32 +114,10 @@ pub(crate) async fn call(
     }
 }
 
-/// A request before its nonce and signature.
-struct Unsigned {
-    action: Action,
-    params: Value,
-    attachment: Option<Zeroizing<String>>,
-}
-
-impl Unsigned {
-    /// The request signed with `signer` under `nonce`, and its attachment.
-    fn sign(self, signer: &dyn Signer, nonce: String) -> Result<Request> {
-        let request = console::request_to_sign(
-            self.action,
-            self.params,
-            self.attachment.as_ref().map(|text| text.as_str()),
-            nonce,
-            SystemClock.now(),
-            signer.public_key_der(),
-        );
-        let text = request.canonical_text()?;
-        let signature = signer
-            .sign(text.as_bytes())
-            .context("signing the request with the operator key")?;
-        let signed: SignedRequest = console::signed(text, &signature);
-        let attachment = self.attachment.map(|s| s.as_str().to_owned());
-        Ok(Request::Signed { signed, attachment })
-    }
+/// The request signed with `signer` under `nonce`.
+fn sign(unsigned: Unsigned, signer: &dyn Signer, nonce: String) -> Result<Request> {
+    let key = signer.public_key_der();
+    Ok(unsigned.sign(nonce, SystemClock.now(), key, |text| signer.sign(text))?)
 }
 
 /// On the local console socket.
@@ -153,7 +128,7 @@ async fn on_socket(socket: &Path, signer: &dyn Signer, unsigned: Unsigned) -> Re
         Answer::Error { message } => return Err(msg(message)),
         Answer::Status(_) => return Err(msg("the server answered with its status")),
     };
-    match ask(socket, &unsigned.sign(signer, nonce)?).await? {
+    match ask(socket, &sign(unsigned, signer, nonce)?).await? {
         Answer::Signed { outcome } => Ok(outcome),
         Answer::Error { message } => Err(msg(message)),
         other => Err(msg(format!("unexpected answer: {other:?}"))),
@@ -174,21 +149,8 @@ async fn over_network(
         Ok(nonce) => nonce,
         Err(outcome) => return Ok(outcome),
     };
-    let request = unsigned.sign(signer.as_ref(), nonce)?;
+    let request = sign(unsigned, signer.as_ref(), nonce)?;
     connection.request(&request).await.map_err(failed)
-}
-
-/// Reads every certificate of a PEM file.
-fn certificates(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>> {
-    let context = || format!("{what} {}", path.display());
-    let found = CertificateDer::pem_file_iter(path)
-        .map_err(|e| msg(format!("{}: {e}", context())))?
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| msg(format!("{}: {e}", context())))?;
-    if found.is_empty() {
-        return Err(msg(format!("{}: no CERTIFICATE in the file", context())));
-    }
-    Ok(found)
 }
 
 /// The TLS client: the listener's certificate checked against `--server-ca`, and the
@@ -200,8 +162,11 @@ fn tls_client(network: &NetworkArgs, signer: Arc<dyn Signer>) -> Result<Arc<rust
             "--server needs --server-ca PEM and --operator-cert PEM",
         ));
     };
-    let anchors = certificates(server_ca, "--server-ca")?;
-    let chain = certificates(operator_cert, "--operator-cert")?;
+    let read = |path: &Path, what: &str| {
+        personal_tls::read_certificates(path).map_err(|e| msg(format!("{what} {e}")))
+    };
+    let anchors = read(server_ca, "--server-ca")?;
+    let chain = read(operator_cert, "--operator-cert")?;
     personal_tls::client_config(anchors, chain, signer).map_err(|e| match e {
         ClientTlsError::KeyMismatch => msg(format!(
             "--operator-cert {} is not the certificate of --operator-key (another key)",

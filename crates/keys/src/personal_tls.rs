@@ -22,6 +22,14 @@ pub enum ClientTlsError {
     /// The certificate chain is empty.
     #[error("no certificate was given")]
     NoCertificate,
+    /// A PEM file of certificates does not read.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// The first certificate does not parse.
     #[error("the certificate does not parse: {0}")]
     Certificate(String),
@@ -158,6 +166,29 @@ pub fn client_config(
         .with_client_cert_resolver(Arc::new(ClientCertificate(certified)));
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Every certificate of the PEM file `path` (at least one).
+///
+/// # Errors
+///
+/// [`ClientTlsError::File`].
+pub fn read_certificates(
+    path: &std::path::Path,
+) -> Result<Vec<CertificateDer<'static>>, ClientTlsError> {
+    use rustls::pki_types::pem::PemObject;
+    let fault = |reason: String| ClientTlsError::File {
+        path: path.display().to_string(),
+        reason,
+    };
+    let found = CertificateDer::pem_file_iter(path)
+        .map_err(|e| fault(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fault(e.to_string()))?;
+    if found.is_empty() {
+        return Err(fault("no CERTIFICATE in the file".into()));
+    }
+    Ok(found)
 }
 
 /// The DER SubjectPublicKeyInfo of certificate `der`.

@@ -81,3 +81,19 @@ fn rsa_keys_are_held_to_tls12() {
     assert!(key.tls12_only());
     assert_eq!(key.algorithm(), rustls::SignatureAlgorithm::RSA);
 }
+
+#[test]
+fn certificates_are_read_from_pem_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let own = signer(KeySpec::EcP256);
+    let der = certificate(&own);
+    let pem =
+        der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der.as_ref()).unwrap();
+    let path = dir.path().join("chain.pem");
+    std::fs::write(&path, format!("{pem}{pem}")).unwrap();
+    assert_eq!(read_certificates(&path).unwrap(), vec![der.clone(), der]);
+    std::fs::write(&path, "no PEM here\n").unwrap();
+    let empty = read_certificates(&path).unwrap_err().to_string();
+    assert!(empty.contains("no CERTIFICATE"), "{empty}");
+    assert!(read_certificates(&dir.path().join("missing.pem")).is_err());
+}

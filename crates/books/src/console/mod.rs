@@ -168,6 +168,61 @@ pub fn signed(text: String, signature: &[u8]) -> SignedRequest {
     }
 }
 
+/// The operator's side of one action: the request before its nonce and signature.
+#[derive(Debug)]
+pub struct Unsigned {
+    /// What to do.
+    pub action: shuin_core::Action,
+    /// With what.
+    pub params: serde_json::Value,
+    /// What travels beside the request (a share, an identity, a CSV), named in it by its
+    /// SHA-256.
+    pub attachment: Option<Zeroizing<String>>,
+}
+
+/// Why a request could not be signed.
+#[derive(Debug, thiserror::Error)]
+pub enum SigningError<E: std::error::Error + 'static> {
+    /// The request has no canonical text.
+    #[error("the request: {0}")]
+    Canonical(#[from] crate::request::MalformedRequest),
+    /// The operator's key did not sign.
+    #[error("signing the request with the operator key: {0}")]
+    Key(#[source] E),
+}
+
+impl Unsigned {
+    /// The request for `nonce` at `now`, signed by `sign` over its canonical text with the
+    /// key whose SubjectPublicKeyInfo is `public_key_der`, and its attachment.
+    ///
+    /// # Errors
+    ///
+    /// [`SigningError`].
+    pub fn sign<E: std::error::Error + 'static>(
+        self,
+        nonce: String,
+        now: SystemTime,
+        public_key_der: &[u8],
+        sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+    ) -> Result<Request, SigningError<E>> {
+        let attachment = self.attachment.as_ref().map(|text| text.as_str());
+        let request = request_to_sign(
+            self.action,
+            self.params,
+            attachment,
+            nonce,
+            now,
+            public_key_der,
+        );
+        let text = request.canonical_text()?;
+        let signature = sign(text.as_bytes()).map_err(SigningError::Key)?;
+        Ok(Request::Signed {
+            signed: signed(text, &signature),
+            attachment: self.attachment.map(|s| s.as_str().to_owned()),
+        })
+    }
+}
+
 /// The attachment, if the signed parameters name it by its SHA-256; refused when it is
 /// missing, different, or not announced.
 fn checked_attachment(
@@ -321,5 +376,40 @@ mod outcome_tests {
             result: serde_json::json!({}),
         };
         assert_eq!(done.to_string(), "done");
+    }
+
+    #[test]
+    fn an_unsigned_request_is_signed_over_its_canonical_text_with_its_attachment_named() {
+        use super::{Request, Unsigned};
+        let unsigned = Unsigned {
+            action: shuin_core::Action::Unseal,
+            params: serde_json::json!({}),
+            attachment: Some(zeroize::Zeroizing::new("share".to_owned())),
+        };
+        let mut seen = Vec::new();
+        let request = unsigned
+            .sign("n1".into(), std::time::UNIX_EPOCH, b"key", |text| {
+                seen = text.to_vec();
+                Ok::<_, std::io::Error>(vec![1, 2, 3])
+            })
+            .map_err(|e| e.to_string());
+        let Ok(Request::Signed { signed, attachment }) = request else {
+            panic!("not signed");
+        };
+        assert_eq!(signed.request.as_bytes(), seen.as_slice());
+        assert_eq!(signed.signature, "AQID");
+        assert_eq!(attachment.as_deref(), Some("share"));
+        let sha = super::attachment_sha256("share");
+        assert!(signed.request.contains(&sha), "{}", signed.request);
+        assert!(signed.request.contains("\"nonce\":\"n1\""));
+        let refused = Unsigned {
+            action: shuin_core::Action::Unseal,
+            params: serde_json::json!({}),
+            attachment: None,
+        }
+        .sign("n2".into(), std::time::UNIX_EPOCH, b"key", |_| {
+            Err(std::io::Error::other("token removed"))
+        });
+        assert!(matches!(refused, Err(super::SigningError::Key(_))));
     }
 }
