@@ -40,7 +40,7 @@ impl fmt::Display for InstanceCreated {
                 f,
                 "  the PIN file is no longer needed by the instance; destroy it if policy says so"
             )?;
-            writeln!(f, "the CA starts sealed: run `shuin unseal --data {dir} --share-file FILE` once per custodian")?;
+            writeln!(f, "the CA starts sealed: run `shuin unseal --data {dir} --operator-key URI --share-file FILE` once per custodian, each with their own key")?;
         }
         write!(f, "serve it with: shuin serve --data {dir}")
     }
@@ -74,6 +74,6 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 8, "{text}");
         assert_eq!(lines[4], "  shares:      /media/shares/share-1.txt ... share-3.txt: give one to each custodian; any 2 unseal the CA");
-        assert_eq!(lines[6], "the CA starts sealed: run `shuin unseal --data /srv/ca --share-file FILE` once per custodian");
+        assert_eq!(lines[6], "the CA starts sealed: run `shuin unseal --data /srv/ca --operator-key URI --share-file FILE` once per custodian, each with their own key");
     }
 }
