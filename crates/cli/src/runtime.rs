@@ -9,8 +9,7 @@ use shuin_core::{Clock, OsRandom, RandomSource, SystemClock};
 use shuin_ra::{RaConfig, RaService};
 use shuin_repo::Repository;
 use shuin_server::AppState;
-use shuin_store::config::StoreLocation;
-use shuin_store::{CrlRecord, CrlStore, LedgerStore, StoreSection};
+use shuin_store::{CrlRecord, CrlStore, StoreSection};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,17 +76,7 @@ pub(crate) async fn open_store(dir: &Path) -> Result<Store> {
 /// Opens the database `section` names for an existing instance: a SQLite file must be
 /// there already (a missing one means a wrong `--data`, not a new instance).
 pub(crate) async fn open_existing(section: &StoreSection, dir: &Path) -> Result<Store> {
-    let location = section.locate(dir).map_err(|e| msg(e.to_string()))?;
-    if let StoreLocation::Sqlite(path) = &location {
-        if !path.exists() {
-            return Err(msg(format!(
-                "{} does not exist; is {} an instance?",
-                path.display(),
-                dir.display()
-            )));
-        }
-    }
-    Store::open_at(location)
+    Store::open_existing(section, dir)
         .await
         .map_err(|e| msg(e.to_string()))
 }
@@ -95,18 +84,9 @@ pub(crate) async fn open_existing(section: &StoreSection, dir: &Path) -> Result<
 /// Creates the database of a new instance (`shuin init`): the SQLite file (owner-only),
 /// or the schema in an existing PostgreSQL database, which must not hold books yet.
 pub(crate) async fn create_store(section: &StoreSection, dir: &Path) -> Result<Store> {
-    let store = Store::open(section, dir)
+    Store::create_new(section, dir)
         .await
-        .map_err(|e| msg(e.to_string()))?;
-    if store.ledger_head().await.context("database")?.is_some() {
-        let location = section.locate(dir).map_err(|e| msg(e.to_string()))?;
-        store.close().await;
-        return Err(msg(format!(
-            "{} already holds an instance's books; give a new, empty database",
-            shuin_store::any::describe(&location)
-        )));
-    }
-    Ok(store)
+        .map_err(|e| msg(e.to_string()))
 }
 
 /// Before `shuin init` makes anything: a PostgreSQL database must be reachable and hold
