@@ -6,13 +6,12 @@ use crate::failure::{msg, Context, Result};
 use shuin_ca::crl_upkeep::CrlSlot;
 use shuin_ca::{CaService, IssuerChain};
 use shuin_core::{Clock, OsRandom, RandomSource, SystemClock};
-use shuin_ra::{RaConfig, RaService};
+use shuin_ra::RaService;
 use shuin_repo::Repository;
 use shuin_server::AppState;
 use shuin_store::{CrlRecord, CrlStore, StoreSection};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// A running instance's parts.
 pub(crate) struct Instance {
@@ -208,14 +207,10 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     let chain = issuer_chain(dir, &config)?;
 
     let (verifier, crl_source) = config.jpki.open(dir).map_err(|e| msg(e.to_string()))?;
-    let terms = std::fs::read_to_string(dir.join(&config.ra.terms))
-        .context(dir.join(&config.ra.terms).display())?;
-    let cps = std::fs::read_to_string(dir.join(&config.instance.cps)).ok();
-    if cps.is_none() {
-        tracing::warn!(path = %dir.join(&config.instance.cps).display(), "no CP/CPS file; /repository/cps answers 404");
-    }
+    let terms = config.ra.read_terms(dir).map_err(|e| msg(e.to_string()))?;
     let repository = Arc::new(
-        Repository::new(chain.root_der.clone(), chain.issuing_der.clone(), terms).with_cps(cps),
+        Repository::new(chain.root_der.clone(), chain.issuing_der.clone(), terms)
+            .with_cps_file(&dir.join(&config.instance.cps)),
     );
     match seal.parts() {
         Some(parts) => refresh_crls(&parts.ca, &store, &repository).await?,
@@ -242,7 +237,6 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     {
         repository.publish_other_crl(shuin_ca::operator_ca::OPERATOR_CRL_SCOPE, crl.into());
     }
-    let base = config.instance.public_url.trim_end_matches('/').to_owned();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let issuer: Arc<dyn shuin_core::issuance::Issuer> =
         Arc::new(shuin_ca::seal::SealedIssuer(seal.clone()));
@@ -256,14 +250,11 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         },
         clock.clone(),
         Arc::new(OsRandom),
-        RaConfig {
-            nonce_ttl: Duration::from_secs(config.ra.nonce_ttl_seconds),
-            terms_sha256: repository.terms_sha256().to_owned(),
-            terms_url: format!("{base}/repository/terms"),
-            responsible_person: config.ra.responsible_person.clone(),
-            automatic_approval: config.ra.automatic_approval,
-            chain_der: vec![chain.issuing_der, chain.root_der],
-        },
+        config.ra.service_config(
+            &config.instance.public_url,
+            repository.terms_sha256(),
+            vec![chain.issuing_der, chain.root_der],
+        ),
     )
     .with_lifecycle(crate::registration_cmd::lifecycle(
         dir,
