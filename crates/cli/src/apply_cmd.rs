@@ -18,11 +18,7 @@ pub(crate) fn run(
     files.check_key_is_new().map_err(|e| msg(e.to_string()))?;
     let outcome = shuin_client::apply(&request, card.as_ref()).map_err(|e| msg(e.to_string()))?;
     files.save(&outcome).map_err(|e| msg(e.to_string()))?;
-    if json {
-        println!("{}", files.to_json(&outcome));
-    } else {
-        println!("{}", files.text(&outcome));
-    }
+    crate::output::print(&files.to_json(&outcome), json, |_| files.text(&outcome));
     Ok(())
 }
 

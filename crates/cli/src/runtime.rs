@@ -4,7 +4,7 @@
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
 use shuin_ca::crl_upkeep::CrlSlot;
-use shuin_ca::{CaService, IssuerChain};
+use shuin_ca::CaService;
 use shuin_core::{Clock, OsRandom, RandomSource, SystemClock};
 use shuin_ra::RaService;
 use shuin_repo::Repository;
@@ -29,20 +29,14 @@ pub(crate) struct Instance {
     pub(crate) gate: Option<Arc<shuin_books::Gate>>,
 }
 
+/// Reads a certificate file, PEM or DER (`shuin_ca::parts`).
 pub(crate) fn read_pem_or_der(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).context(path.display())?;
-    Ok(match der::pem::decode_vec(&bytes) {
-        Ok((_, der)) => der,
-        Err(_) => bytes,
-    })
+    shuin_ca::parts::read_pem_or_der(path).map_err(|e| msg(e.to_string()))
 }
 
-/// The issuing and root certificates of an instance.
-fn issuer_chain(dir: &Path, config: &InstanceConfig) -> Result<IssuerChain> {
-    Ok(IssuerChain {
-        issuing_der: read_pem_or_der(&dir.join(&config.ca.issuing_certificate))?,
-        root_der: read_pem_or_der(&dir.join(&config.ca.root_certificate))?,
-    })
+/// The CA certificates `[ca]` names (`shuin_ca::parts`).
+fn ca_files(dir: &Path, config: &InstanceConfig) -> Result<shuin_ca::parts::CaFiles> {
+    shuin_ca::parts::CaFiles::read(&config.ca, dir).map_err(|e| msg(e.to_string()))
 }
 
 /// The store every command uses: SQLite or PostgreSQL, as `[store] url` says.
@@ -148,12 +142,7 @@ pub(crate) async fn open_ca_parts(
     store: Arc<Store>,
     backend: crate::key_backend::OpenedBackend,
 ) -> Result<crate::seal::CaParts> {
-    let chain = issuer_chain(dir, config)?;
-    let files = shuin_ca::parts::CaFiles {
-        root_der: chain.root_der,
-        issuing_der: chain.issuing_der,
-        operator_ca_der: operator_ca_certificate(dir, config)?,
-    };
+    let files = ca_files(dir, config)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let rng: Arc<dyn RandomSource> = Arc::new(OsRandom);
     shuin_ca::parts::open_parts(parts_config(config), files, store, backend, clock, rng)
@@ -176,12 +165,7 @@ pub(crate) fn operator_ca_certificate(
     dir: &Path,
     config: &InstanceConfig,
 ) -> Result<Option<Vec<u8>>> {
-    config
-        .ca
-        .operator_ca_certificate
-        .as_ref()
-        .map(|path| read_pem_or_der(&dir.join(path)))
-        .transpose()
+    Ok(ca_files(dir, config)?.operator_ca_der)
 }
 
 /// Opens everything under `dir`. An instance with custodians (`[ca.seal]`) opens sealed:
@@ -204,7 +188,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
             crate::seal::Seal::unsealed(open_ca_parts(dir, &config, store.clone(), backend).await?)
         }
     };
-    let chain = issuer_chain(dir, &config)?;
+    let chain = ca_files(dir, &config)?;
 
     let (verifier, crl_source) = config.jpki.open(dir).map_err(|e| msg(e.to_string()))?;
     let terms = config.ra.read_terms(dir).map_err(|e| msg(e.to_string()))?;
@@ -224,7 +208,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     }
     let publishers =
         shuin_repo::publish::build(&config.publishers, dir).map_err(|e| msg(e.to_string()))?;
-    let gate = operator_ca_certificate(dir, &config)?.map(|der| {
+    let gate = chain.operator_ca_der.clone().map(|der| {
         Arc::new(shuin_books::Gate::new(
             der,
             shuin_books::organisation::RefusalBudget::default(),

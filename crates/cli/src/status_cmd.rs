@@ -10,14 +10,8 @@ use std::path::Path;
 pub(crate) async fn status(dir: &Path, json: bool) -> Result<()> {
     let config = InstanceConfig::load(dir)?;
     let report = report(dir, &config).await?;
-    if json {
-        println!("{report}");
-    } else {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).context("status")?
-        );
-    }
+    let pretty = serde_json::to_string_pretty(&report).context("status")?;
+    crate::output::print(&report, json, |_| pretty);
     Ok(())
 }
 

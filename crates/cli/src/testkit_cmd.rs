@@ -31,9 +31,8 @@ pub(crate) fn card(ca: &Path, options: shuin_testkit::CardDirOptions, out: &Path
     }
     std::fs::create_dir_all(out).map_err(|e| msg(format!("{}: {e}", out.display())))?;
     let revoked = options.revoked;
-    let card = shuin_testkit::make_card_dir(ca, options, out, SystemClock.now())
+    shuin_testkit::make_card_dir(ca, options, out, SystemClock.now())
         .map_err(|e| msg(format!("{e}")))?;
-    let _ = card;
     println!(
         "test card written to {} (cert.pem, key.pem){}",
         out.display(),
