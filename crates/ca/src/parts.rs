@@ -16,6 +16,7 @@ use shuin_core::{Clock, RandomSource};
 use shuin_keys::config::OpenedBackend;
 use shuin_keys::{KeyRef, Signer};
 use shuin_store::{CheckpointWriter, LedgerStore, SettingsStore};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// What needs the issuer keys' backend: usable only when unsealed.
@@ -42,13 +43,49 @@ impl<S: ?Sized + Send + Sync + 'static> OpenedCa for CaParts<S> {
     }
 }
 
-/// The instance's CA certificates (DER), read by the caller.
+/// The instance's CA certificates (DER), as `[ca]` names them ([`CaFiles::read`]).
 #[derive(Debug, Clone)]
 pub struct CaFiles {
     pub root_der: Vec<u8>,
     pub issuing_der: Vec<u8>,
     /// Absent on instances made before operator identity.
     pub operator_ca_der: Option<Vec<u8>>,
+}
+
+/// A CA certificate file that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct CaFileError {
+    path: PathBuf,
+    #[source]
+    source: std::io::Error,
+}
+
+/// Reads a certificate file, PEM or DER.
+pub fn read_pem_or_der(path: &Path) -> Result<Vec<u8>, CaFileError> {
+    let bytes = std::fs::read(path).map_err(|source| CaFileError {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(match der::pem::decode_vec(&bytes) {
+        Ok((_, der)) => der,
+        Err(_) => bytes,
+    })
+}
+
+impl CaFiles {
+    /// Reads the certificates `ca` names, relative to the instance directory `dir`.
+    pub fn read(ca: &CaSection, dir: &Path) -> Result<CaFiles, CaFileError> {
+        Ok(CaFiles {
+            root_der: read_pem_or_der(&dir.join(&ca.root_certificate))?,
+            issuing_der: read_pem_or_der(&dir.join(&ca.issuing_certificate))?,
+            operator_ca_der: ca
+                .operator_ca_certificate
+                .as_ref()
+                .map(|path| read_pem_or_der(&dir.join(path)))
+                .transpose()?,
+        })
+    }
 }
 
 /// The configuration the parts are opened with.
@@ -196,4 +233,29 @@ where
     CheckpointMaker::open(settings, store, backend.keys.as_ref(), now)
         .await
         .map_err(|e| failed("the audit key")(&e))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_files_are_read_as_pem_or_der() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &[1, 2, 3]);
+        std::fs::write(dir.path().join("a.pem"), pem.unwrap()).unwrap();
+        std::fs::write(dir.path().join("b.der"), [4, 5]).unwrap();
+        assert_eq!(
+            read_pem_or_der(&dir.path().join("a.pem")).unwrap(),
+            [1, 2, 3]
+        );
+        assert_eq!(read_pem_or_der(&dir.path().join("b.der")).unwrap(), [4, 5]);
+        let missing = dir.path().join("c.pem");
+        let error = read_pem_or_der(&missing).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!("{}: ", missing.display())),
+            "{error}"
+        );
+    }
 }

@@ -4,16 +4,14 @@
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
 use shuin_ca::crl_upkeep::CrlSlot;
-use shuin_ca::{CaService, IssuerChain};
+use shuin_ca::CaService;
 use shuin_core::{Clock, OsRandom, RandomSource, SystemClock};
-use shuin_ra::{RaConfig, RaService};
+use shuin_ra::RaService;
 use shuin_repo::Repository;
 use shuin_server::AppState;
-use shuin_store::config::StoreLocation;
-use shuin_store::{CrlRecord, CrlStore, LedgerStore, StoreSection};
+use shuin_store::{CrlRecord, CrlStore, StoreSection};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// A running instance's parts.
 pub(crate) struct Instance {
@@ -31,20 +29,14 @@ pub(crate) struct Instance {
     pub(crate) gate: Option<Arc<shuin_books::Gate>>,
 }
 
+/// Reads a certificate file, PEM or DER (`shuin_ca::parts`).
 pub(crate) fn read_pem_or_der(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).context(path.display())?;
-    Ok(match der::pem::decode_vec(&bytes) {
-        Ok((_, der)) => der,
-        Err(_) => bytes,
-    })
+    shuin_ca::parts::read_pem_or_der(path).map_err(|e| msg(e.to_string()))
 }
 
-/// The issuing and root certificates of an instance.
-fn issuer_chain(dir: &Path, config: &InstanceConfig) -> Result<IssuerChain> {
-    Ok(IssuerChain {
-        issuing_der: read_pem_or_der(&dir.join(&config.ca.issuing_certificate))?,
-        root_der: read_pem_or_der(&dir.join(&config.ca.root_certificate))?,
-    })
+/// The CA certificates `[ca]` names (`shuin_ca::parts`).
+fn ca_files(dir: &Path, config: &InstanceConfig) -> Result<shuin_ca::parts::CaFiles> {
+    shuin_ca::parts::CaFiles::read(&config.ca, dir).map_err(|e| msg(e.to_string()))
 }
 
 /// The store every command uses: SQLite or PostgreSQL, as `[store] url` says.
@@ -77,17 +69,7 @@ pub(crate) async fn open_store(dir: &Path) -> Result<Store> {
 /// Opens the database `section` names for an existing instance: a SQLite file must be
 /// there already (a missing one means a wrong `--data`, not a new instance).
 pub(crate) async fn open_existing(section: &StoreSection, dir: &Path) -> Result<Store> {
-    let location = section.locate(dir).map_err(|e| msg(e.to_string()))?;
-    if let StoreLocation::Sqlite(path) = &location {
-        if !path.exists() {
-            return Err(msg(format!(
-                "{} does not exist; is {} an instance?",
-                path.display(),
-                dir.display()
-            )));
-        }
-    }
-    Store::open_at(location)
+    Store::open_existing(section, dir)
         .await
         .map_err(|e| msg(e.to_string()))
 }
@@ -95,18 +77,9 @@ pub(crate) async fn open_existing(section: &StoreSection, dir: &Path) -> Result<
 /// Creates the database of a new instance (`shuin init`): the SQLite file (owner-only),
 /// or the schema in an existing PostgreSQL database, which must not hold books yet.
 pub(crate) async fn create_store(section: &StoreSection, dir: &Path) -> Result<Store> {
-    let store = Store::open(section, dir)
+    Store::create_new(section, dir)
         .await
-        .map_err(|e| msg(e.to_string()))?;
-    if store.ledger_head().await.context("database")?.is_some() {
-        let location = section.locate(dir).map_err(|e| msg(e.to_string()))?;
-        store.close().await;
-        return Err(msg(format!(
-            "{} already holds an instance's books; give a new, empty database",
-            shuin_store::any::describe(&location)
-        )));
-    }
-    Ok(store)
+        .map_err(|e| msg(e.to_string()))
 }
 
 /// Before `shuin init` makes anything: a PostgreSQL database must be reachable and hold
@@ -169,12 +142,7 @@ pub(crate) async fn open_ca_parts(
     store: Arc<Store>,
     backend: crate::key_backend::OpenedBackend,
 ) -> Result<crate::seal::CaParts> {
-    let chain = issuer_chain(dir, config)?;
-    let files = shuin_ca::parts::CaFiles {
-        root_der: chain.root_der,
-        issuing_der: chain.issuing_der,
-        operator_ca_der: operator_ca_certificate(dir, config)?,
-    };
+    let files = ca_files(dir, config)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let rng: Arc<dyn RandomSource> = Arc::new(OsRandom);
     shuin_ca::parts::open_parts(parts_config(config), files, store, backend, clock, rng)
@@ -197,12 +165,7 @@ pub(crate) fn operator_ca_certificate(
     dir: &Path,
     config: &InstanceConfig,
 ) -> Result<Option<Vec<u8>>> {
-    config
-        .ca
-        .operator_ca_certificate
-        .as_ref()
-        .map(|path| read_pem_or_der(&dir.join(path)))
-        .transpose()
+    Ok(ca_files(dir, config)?.operator_ca_der)
 }
 
 /// Opens everything under `dir`. An instance with custodians (`[ca.seal]`) opens sealed:
@@ -225,17 +188,13 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
             crate::seal::Seal::unsealed(open_ca_parts(dir, &config, store.clone(), backend).await?)
         }
     };
-    let chain = issuer_chain(dir, &config)?;
+    let chain = ca_files(dir, &config)?;
 
     let (verifier, crl_source) = config.jpki.open(dir).map_err(|e| msg(e.to_string()))?;
-    let terms = std::fs::read_to_string(dir.join(&config.ra.terms))
-        .context(dir.join(&config.ra.terms).display())?;
-    let cps = std::fs::read_to_string(dir.join(&config.instance.cps)).ok();
-    if cps.is_none() {
-        tracing::warn!(path = %dir.join(&config.instance.cps).display(), "no CP/CPS file; /repository/cps answers 404");
-    }
+    let terms = config.ra.read_terms(dir).map_err(|e| msg(e.to_string()))?;
     let repository = Arc::new(
-        Repository::new(chain.root_der.clone(), chain.issuing_der.clone(), terms).with_cps(cps),
+        Repository::new(chain.root_der.clone(), chain.issuing_der.clone(), terms)
+            .with_cps_file(&dir.join(&config.instance.cps)),
     );
     match seal.parts() {
         Some(parts) => refresh_crls(&parts.ca, &store, &repository).await?,
@@ -249,7 +208,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     }
     let publishers =
         shuin_repo::publish::build(&config.publishers, dir).map_err(|e| msg(e.to_string()))?;
-    let gate = operator_ca_certificate(dir, &config)?.map(|der| {
+    let gate = chain.operator_ca_der.clone().map(|der| {
         Arc::new(shuin_books::Gate::new(
             der,
             shuin_books::organisation::RefusalBudget::default(),
@@ -262,7 +221,6 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     {
         repository.publish_other_crl(shuin_ca::operator_ca::OPERATOR_CRL_SCOPE, crl.into());
     }
-    let base = config.instance.public_url.trim_end_matches('/').to_owned();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let issuer: Arc<dyn shuin_core::issuance::Issuer> =
         Arc::new(shuin_ca::seal::SealedIssuer(seal.clone()));
@@ -276,14 +234,11 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         },
         clock.clone(),
         Arc::new(OsRandom),
-        RaConfig {
-            nonce_ttl: Duration::from_secs(config.ra.nonce_ttl_seconds),
-            terms_sha256: repository.terms_sha256().to_owned(),
-            terms_url: format!("{base}/repository/terms"),
-            responsible_person: config.ra.responsible_person.clone(),
-            automatic_approval: config.ra.automatic_approval,
-            chain_der: vec![chain.issuing_der, chain.root_der],
-        },
+        config.ra.service_config(
+            &config.instance.public_url,
+            repository.terms_sha256(),
+            vec![chain.issuing_der, chain.root_der],
+        ),
     )
     .with_lifecycle(crate::registration_cmd::lifecycle(
         dir,

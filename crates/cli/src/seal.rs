@@ -52,20 +52,15 @@ impl InstanceActivator {
         })
         .await
         .map_err(|e| msg(format!("opening the token: {e}")))??;
-        let key = shuin_keys::KeyRef::parse(&self.config.ca.issuing_key)
-            .map_err(|e| msg(format!("ca.issuing_key: {e}")))?;
-        if let Some((evidence, verdict)) = opened.check_issuer_key(&key, "issuing").map_err(msg)? {
-            let passed = verdict.is_ok();
-            shuin_ca::seal::record_key_attributes(
-                self.store.as_ref(),
-                &evidence,
-                passed,
-                self.clock.now(),
-            )
-            .await
-            .map_err(|e| msg(format!("ledger: {e}")))?;
-            verdict.map_err(msg)?;
-        }
+        let issuing_key = &self.config.ca.issuing_key;
+        shuin_ca::seal::admit_issuing_key(
+            self.store.as_ref(),
+            &opened,
+            issuing_key,
+            self.clock.now(),
+        )
+        .await
+        .map_err(|e| msg(e.to_string()))?;
         let parts =
             crate::runtime::open_ca_parts(&self.dir, &self.config, self.store.clone(), opened)
                 .await?;

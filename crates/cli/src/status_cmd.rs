@@ -34,7 +34,7 @@ pub(crate) async fn report(dir: &Path, config: &InstanceConfig) -> Result<serde_
         "development": config.instance.development,
         "key_backend": backend,
         "issuing_key": config.ca.issuing_key,
-        "fips": crate::fips::report(),
+        "fips": shuin_keys::fips::report(),
         "seal": seal,
     }))
 }

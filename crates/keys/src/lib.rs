@@ -12,6 +12,7 @@ pub mod awskms;
 pub mod config;
 pub mod conformance;
 mod error;
+pub mod fips;
 mod key_ref;
 pub mod personal;
 #[cfg(feature = "tls")]

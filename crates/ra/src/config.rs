@@ -53,6 +53,31 @@ fn default_nonce_ttl() -> u64 {
 }
 
 impl RaSection {
+    /// The terms (重要事項) text, read from `terms` under the instance directory `dir`.
+    pub fn read_terms(&self, dir: &Path) -> Result<String, ConfigError> {
+        let path = dir.join(&self.terms);
+        std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path, source })
+    }
+
+    /// The service's settings, with the terms as published (`terms_sha256`, at
+    /// `PUBLIC_URL/repository/terms`) and the chain above subscriber certificates
+    /// (issuing CA first).
+    pub fn service_config(
+        &self,
+        public_url: &str,
+        terms_sha256: &str,
+        chain_der: Vec<Vec<u8>>,
+    ) -> crate::RaConfig {
+        crate::RaConfig {
+            nonce_ttl: std::time::Duration::from_secs(self.nonce_ttl_seconds),
+            terms_sha256: terms_sha256.to_owned(),
+            terms_url: format!("{}/repository/terms", public_url.trim_end_matches('/')),
+            responsible_person: self.responsible_person.clone(),
+            automatic_approval: self.automatic_approval,
+            chain_der,
+        }
+    }
+
     /// Checks the section once at start-up.
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.responsible_person.trim().is_empty() {
@@ -135,6 +160,31 @@ impl JpkiSection {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    fn ra_section() -> RaSection {
+        toml::from_str("responsible_person = \"責任者\"\nterms = \"terms.md\"\n").unwrap()
+    }
+
+    #[test]
+    fn the_service_config_points_at_the_published_terms() {
+        let config = ra_section().service_config("https://ca.example/", "ab12", vec![vec![1]]);
+        assert_eq!(config.terms_url, "https://ca.example/repository/terms");
+        assert_eq!(config.terms_sha256, "ab12");
+        assert_eq!(config.nonce_ttl, std::time::Duration::from_secs(600));
+        assert!(config.automatic_approval);
+        assert_eq!(config.chain_der, vec![vec![1]]);
+    }
+
+    #[test]
+    fn missing_terms_name_their_file() {
+        let error = ra_section()
+            .read_terms(Path::new("/nonexistent"))
+            .unwrap_err();
+        assert!(
+            error.to_string().starts_with("/nonexistent/terms.md: "),
+            "{error}"
+        );
+    }
 
     #[test]
     fn the_jpki_revocation_policy_is_flag_unless_revoke_is_asked() {

@@ -73,6 +73,16 @@ impl Repository {
         self
     }
 
+    /// Adds the CP/CPS read from `path`; without the file `/repository/cps` answers 404,
+    /// and a warning says so.
+    pub fn with_cps_file(self, path: &std::path::Path) -> Self {
+        let cps = std::fs::read_to_string(path).ok();
+        if cps.is_none() {
+            tracing::warn!(path = %path.display(), "no CP/CPS file; /repository/cps answers 404");
+        }
+        self.with_cps(cps)
+    }
+
     /// The CP/CPS text, if configured.
     pub fn cps(&self) -> Option<&str> {
         self.cps.as_deref()
@@ -178,4 +188,20 @@ fn publish(slot: &RwLock<Option<PublishedCrl>>, crl: PublishedCrl) -> bool {
     }
     *current = Some(crl);
     true
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cps_comes_from_its_file_when_there_is_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cps.md");
+        let repository = || Repository::new(vec![1], vec![2], "terms".into());
+        assert_eq!(repository().with_cps_file(&path).cps(), None);
+        std::fs::write(&path, "# CP/CPS\n").unwrap();
+        assert_eq!(repository().with_cps_file(&path).cps(), Some("# CP/CPS\n"));
+    }
 }

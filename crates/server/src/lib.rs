@@ -7,6 +7,7 @@ pub mod admin_socket;
 mod applicant;
 pub mod config;
 mod ledger;
+pub mod listeners;
 mod ocsp;
 pub mod operator_api;
 mod problem;

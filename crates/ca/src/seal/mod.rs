@@ -14,7 +14,8 @@ mod unseal;
 pub use split::{Custodians, SplitError};
 
 pub use unseal::{
-    record_key_attributes, Activator, ActivatorError, SealError, UnsealAnswer, UnsealDesk,
+    admit_issuing_key, record_key_attributes, Activator, ActivatorError, IssuingKeyError,
+    SealError, UnsealAnswer, UnsealDesk,
 };
 
 use crate::{CaService, OcspService};

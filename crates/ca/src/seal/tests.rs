@@ -232,3 +232,22 @@ fn the_status_report_says_whether_a_server_holds_the_seal_open() {
     assert_eq!(open["threshold"], 2);
     assert_eq!(open["instance_id"], config.instance_id.as_str());
 }
+
+#[tokio::test]
+async fn an_issuing_key_without_attributes_is_admitted_and_a_bad_uri_is_not() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let software = shuin_keys::config::KeyBackendConfig::Software { dir: "keys".into() };
+    let opened = software
+        .open(std::path::Path::new("/nonexistent"), None)
+        .unwrap();
+    let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    admit_issuing_key(&store, &opened, "soft:issuing.pem", now)
+        .await
+        .unwrap();
+    assert!(store.ledger_rows().await.unwrap().is_empty());
+    let error = admit_issuing_key(&store, &opened, "issuing.pem", now)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, IssuingKeyError::KeyRef(_)), "{error}");
+    assert!(error.to_string().starts_with("ca.issuing_key: "));
+}

@@ -47,6 +47,43 @@ pub async fn record_key_attributes<S: LedgerStore + ?Sized>(
     store.append(draft, now).await.map(|_| ())
 }
 
+/// Why the issuing key was not admitted at unseal.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssuingKeyError {
+    /// `ca.issuing_key` is not a key URI.
+    #[error("ca.issuing_key: {0}")]
+    KeyRef(#[source] shuin_keys::KeyError),
+    /// Its attributes could not be read, or they fail the issuer key policy.
+    #[error("{0}")]
+    Refused(String),
+    /// The evidence could not be recorded.
+    #[error("ledger: {0}")]
+    Ledger(#[source] StoreError),
+}
+
+/// Admits the issuing key `issuing_key` of the backend opened at unseal: its attributes
+/// (when the backend has them) are read, recorded with the policy's verdict
+/// ([`record_key_attributes`]), and must pass the issuer key policy.
+pub async fn admit_issuing_key<S: LedgerStore + ?Sized>(
+    store: &S,
+    opened: &shuin_keys::config::OpenedBackend,
+    issuing_key: &str,
+    now: std::time::SystemTime,
+) -> Result<(), IssuingKeyError> {
+    let key = shuin_keys::KeyRef::parse(issuing_key).map_err(IssuingKeyError::KeyRef)?;
+    let checked = opened
+        .check_issuer_key(&key, "issuing")
+        .map_err(IssuingKeyError::Refused)?;
+    if let Some((evidence, verdict)) = checked {
+        record_key_attributes(store, &evidence, verdict.is_ok(), now)
+            .await
+            .map_err(IssuingKeyError::Ledger)?;
+        verdict.map_err(IssuingKeyError::Refused)?;
+    }
+    Ok(())
+}
+
 /// Why an unseal attempt could not be answered.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -7,8 +7,8 @@ mod delegation;
 use crate::config::{StoreConfigError, StoreLocation, StoreSection};
 use crate::postgres::PostgresStore;
 use crate::sqlite::SqliteStore;
-use crate::StoreError;
-use std::path::Path;
+use crate::{LedgerStore, StoreError};
+use std::path::{Path, PathBuf};
 
 /// The store of an instance.
 #[derive(Debug, Clone)]
@@ -35,6 +35,20 @@ pub enum OpenError {
         #[source]
         source: StoreError,
     },
+    /// The SQLite file of an existing instance is not there.
+    #[error("{} does not exist; is {} an instance?", path.display(), dir.display())]
+    NoInstance {
+        /// The missing file.
+        path: PathBuf,
+        /// The instance directory given.
+        dir: PathBuf,
+    },
+    /// The database of a new instance already holds an instance's books.
+    #[error("{what} already holds an instance's books; give a new, empty database")]
+    NotEmpty {
+        /// The database (as in [`OpenError::Store`]).
+        what: String,
+    },
 }
 
 impl AnyStore {
@@ -42,6 +56,41 @@ impl AnyStore {
     /// applies the schema (creating the tables of a new database).
     pub async fn open(section: &StoreSection, dir: &Path) -> Result<AnyStore, OpenError> {
         Self::open_at(section.locate(dir)?).await
+    }
+
+    /// Opens the store of an existing instance: a SQLite file must be there already (a
+    /// missing one means a wrong instance directory, not a new instance).
+    pub async fn open_existing(section: &StoreSection, dir: &Path) -> Result<AnyStore, OpenError> {
+        let location = section.locate(dir)?;
+        if let StoreLocation::Sqlite(path) = &location {
+            if !path.exists() {
+                return Err(OpenError::NoInstance {
+                    path: path.clone(),
+                    dir: dir.to_owned(),
+                });
+            }
+        }
+        Self::open_at(location).await
+    }
+
+    /// Creates the store of a new instance: the SQLite file, or the schema in an
+    /// existing PostgreSQL database, which must not hold books yet.
+    pub async fn create_new(section: &StoreSection, dir: &Path) -> Result<AnyStore, OpenError> {
+        let location = section.locate(dir)?;
+        let what = describe(&location);
+        let store = Self::open_at(location).await?;
+        let head = store
+            .ledger_head()
+            .await
+            .map_err(|source| OpenError::Store {
+                what: "database".into(),
+                source,
+            })?;
+        if head.is_some() {
+            store.close().await;
+            return Err(OpenError::NotEmpty { what });
+        }
+        Ok(store)
     }
 
     /// Opens the store at `location`.
@@ -84,5 +133,63 @@ pub fn describe(location: &StoreLocation) -> String {
             options.get_port(),
             options.get_database().unwrap_or_default()
         ),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+    use shuin_ledger::{Actor, Book, EntryDraft};
+
+    fn draft() -> EntryDraft {
+        EntryDraft {
+            book: Book::Application,
+            kind: "test.books".into(),
+            actor: Actor {
+                name: "tester".into(),
+                role: "system".into(),
+                zone: "secure".into(),
+            },
+            subjects: vec![],
+            payload: serde_json::json!({}),
+            evidence: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn an_existing_instance_needs_its_sqlite_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let section = StoreSection::default();
+        let error = AnyStore::open_existing(&section, dir.path())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, OpenError::NoInstance { .. }), "{error}");
+        assert!(error.to_string().ends_with("an instance?"));
+        AnyStore::create_new(&section, dir.path())
+            .await
+            .unwrap()
+            .close()
+            .await;
+        let store = AnyStore::open_existing(&section, dir.path()).await.unwrap();
+        assert_eq!(store.backend(), "sqlite");
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_new_instance_refuses_a_database_with_books() {
+        let dir = tempfile::tempdir().unwrap();
+        let section = StoreSection::default();
+        let store = AnyStore::create_new(&section, dir.path()).await.unwrap();
+        let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        store.append(draft(), time).await.unwrap();
+        store.close().await;
+        let error = AnyStore::create_new(&section, dir.path())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, OpenError::NotEmpty { .. }), "{error}");
+        assert!(error
+            .to_string()
+            .contains("already holds an instance's books"));
     }
 }

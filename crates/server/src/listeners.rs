@@ -1,0 +1,307 @@
+//! The listeners of `shuin serve` (`[[server.listeners]]`): each bound to its address and
+//! zone, in plain HTTP or TLS, operator listeners with mutual TLS, the operator API and
+//! sessions recorded in the books, and all of them served until one shutdown.
+
+use crate::config::{LimitsSection, ListenerSection};
+use crate::operator_api::{OperatorConsole, Sessions};
+use crate::serving::Transport;
+use crate::tls::{ClientAuth, ListenerIdentity, ListenerTls, OperatorTrust, TlsError};
+use crate::zones::ListenerZone;
+use crate::AppState;
+use axum::Router;
+use shuin_store::{CrlStore, LedgerStore};
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// A listener that cannot be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListenerSetupError {
+    /// Its certificate, key or operator trust cannot be used.
+    #[error("server.listeners ({listen}) tls: {source}")]
+    Tls {
+        /// The address.
+        listen: String,
+        /// Why.
+        #[source]
+        source: TlsError,
+    },
+    /// An operator listener on an instance without an operator CA.
+    #[error("server.listeners ({listen}) tls: an operator listener needs the instance's operator CA (made by `shuin init --first-admin-csr`)")]
+    NoOperatorCa {
+        /// The address.
+        listen: String,
+    },
+    /// `client_auth = "peer"`.
+    #[error("server.listeners ({listen}) tls: client_auth = \"peer\" is not available yet")]
+    PeerNotAvailable {
+        /// The address.
+        listen: String,
+    },
+    /// The address cannot be bound.
+    #[error("binding {listen} ({zone:?}): {source}")]
+    Bind {
+        /// The address.
+        listen: String,
+        /// Its zone.
+        zone: ListenerZone,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An operator listener on a zone without operators.
+    #[error("an operator listener serves the secure or the remote zone")]
+    NoOperatorZone,
+}
+
+/// A listener bound to its address, with its TLS.
+pub struct BoundListener {
+    socket: TcpListener,
+    zone: ListenerZone,
+    tls: Option<Arc<ListenerTls>>,
+}
+
+impl BoundListener {
+    /// An all-in-one plain-HTTP listener.
+    pub fn all_in_one(socket: TcpListener) -> BoundListener {
+        BoundListener {
+            socket,
+            zone: ListenerZone::AllInOne,
+            tls: None,
+        }
+    }
+
+    /// Binds `listener`, its TLS read from files under the instance directory `dir`;
+    /// an operator listener trusts the operator CA `operator_ca_der`.
+    pub async fn bind(
+        dir: &Path,
+        listener: &ListenerSection,
+        operator_ca_der: Option<Vec<u8>>,
+    ) -> Result<BoundListener, ListenerSetupError> {
+        let tls = listener_tls(dir, listener, operator_ca_der)?;
+        let socket = TcpListener::bind(&listener.listen)
+            .await
+            .map_err(|source| ListenerSetupError::Bind {
+                listen: listener.listen.clone(),
+                zone: listener.zone,
+                source,
+            })?;
+        Ok(BoundListener {
+            socket,
+            zone: listener.zone,
+            tls,
+        })
+    }
+
+    /// The address it is bound to.
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.socket.local_addr()
+    }
+}
+
+/// The TLS of `listener`, read from files under `dir`.
+fn listener_tls(
+    dir: &Path,
+    listener: &ListenerSection,
+    operator_ca_der: Option<Vec<u8>>,
+) -> Result<Option<Arc<ListenerTls>>, ListenerSetupError> {
+    let Some(section) = &listener.tls else {
+        return Ok(None);
+    };
+    let listen = listener.listen.clone();
+    let tls_error = |source| ListenerSetupError::Tls {
+        listen: listen.clone(),
+        source,
+    };
+    let identity = ListenerIdentity::load(dir, section).map_err(tls_error)?;
+    let tls = match listener.client_auth {
+        ClientAuth::None => ListenerTls::open(identity).map_err(tls_error)?,
+        ClientAuth::Operator => {
+            let ca = operator_ca_der.ok_or_else(|| ListenerSetupError::NoOperatorCa {
+                listen: listen.clone(),
+            })?;
+            ListenerTls::for_operators(identity, OperatorTrust::new(ca).map_err(tls_error)?)
+        }
+        ClientAuth::Peer => return Err(ListenerSetupError::PeerNotAvailable { listen }),
+    };
+    Ok(Some(Arc::new(tls)))
+}
+
+/// What the listeners of an instance serve.
+pub struct Services<S> {
+    /// The routers' state.
+    pub state: AppState,
+    /// `[server.limits]`.
+    pub limits: LimitsSection,
+    /// The operator API of operator listeners.
+    pub console: Arc<dyn OperatorConsole>,
+    /// The books (operator sessions) and the operator CA's CRLs.
+    pub store: Arc<S>,
+    /// The scope of the operator CA's CRL, followed by operator listeners.
+    pub operator_crl_scope: String,
+}
+
+/// Why serving stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// A listener could not be set up.
+    #[error(transparent)]
+    Setup(#[from] ListenerSetupError),
+    /// A listener failed.
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+    /// A listener's task failed.
+    #[error(transparent)]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Serves `listeners` until `shutdown` completes, then waits for each to finish.
+pub async fn serve_all<S: LedgerStore + CrlStore + 'static>(
+    listeners: Vec<BoundListener>,
+    services: &Services<S>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut serving = tokio::task::JoinSet::new();
+    let mut crl_followers = tokio::task::JoinSet::new();
+    for BoundListener { socket, zone, tls } in listeners {
+        tracing::info!(local = ?socket.local_addr().ok(), ?zone, tls = tls.is_some(), "serving");
+        let (app, transport) = match tls {
+            None => (
+                zone.router(services.state.clone(), services.limits.rate()),
+                Transport::Plain,
+            ),
+            Some(tls) if tls.for_operator_clients() => {
+                crl_followers.spawn(
+                    tls.clone()
+                        .follow_crls(services.store.clone(), services.operator_crl_scope.clone()),
+                );
+                operator_listener(services, zone, tls)?
+            }
+            Some(tls) => (
+                zone.router(services.state.clone(), services.limits.rate()),
+                Transport::Tls(tls),
+            ),
+        };
+        let mut stopped = stopped.clone();
+        let until = async move {
+            let _ = stopped.changed().await;
+        };
+        let limits = services.limits.serving();
+        serving.spawn(crate::serving::serve(socket, app, limits, transport, until));
+    }
+    shutdown.await;
+    let _ = stop.send(true);
+    let mut served = Ok(());
+    while let Some(done) = serving.join_next().await {
+        if let Err(e) = done.map_err(ServeError::from).and_then(|r| Ok(r?)) {
+            served = Err(e);
+        }
+    }
+    crl_followers.shutdown().await;
+    served
+}
+
+/// The routes (with the operator API) and the transport (sessions in the facility book)
+/// of an operator listener.
+fn operator_listener<S: LedgerStore + 'static>(
+    services: &Services<S>,
+    zone: ListenerZone,
+    tls: Arc<ListenerTls>,
+) -> Result<(Router, Transport), ListenerSetupError> {
+    let operator_zone = zone
+        .operator_zone()
+        .ok_or(ListenerSetupError::NoOperatorZone)?;
+    let app = zone.operator_router(
+        services.state.clone(),
+        services.limits.rate(),
+        services.console.clone(),
+    );
+    let sessions = Sessions::new(
+        services.store.clone(),
+        services.state.clock.clone(),
+        operator_zone,
+    );
+    Ok((app, Transport::Operators(tls, Arc::new(sessions))))
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    fn section(client_auth: ClientAuth) -> ListenerSection {
+        ListenerSection {
+            listen: "127.0.0.1:0".into(),
+            zone: ListenerZone::Secure,
+            tls: None,
+            client_auth,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_plain_listener_binds_without_tls() {
+        let dir = Path::new("/nonexistent");
+        let bound = BoundListener::bind(dir, &section(ClientAuth::None), None)
+            .await
+            .unwrap();
+        assert!(bound.tls.is_none());
+        assert_eq!(bound.zone, ListenerZone::Secure);
+        assert!(bound.local_addr().unwrap().port() > 0);
+    }
+
+    #[tokio::test]
+    async fn an_address_in_use_is_named() {
+        let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut listener = section(ClientAuth::None);
+        listener.listen = taken.local_addr().unwrap().to_string();
+        let error = BoundListener::bind(Path::new("/"), &listener, None)
+            .await
+            .err()
+            .unwrap();
+        let text = error.to_string();
+        assert!(
+            text.starts_with(&format!("binding {} (Secure): ", listener.listen)),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn setup_errors_read_as_before() {
+        let listen = "0.0.0.0:8443".to_owned();
+        assert_eq!(
+            ListenerSetupError::PeerNotAvailable {
+                listen: listen.clone()
+            }
+            .to_string(),
+            "server.listeners (0.0.0.0:8443) tls: client_auth = \"peer\" is not available yet"
+        );
+        assert!(ListenerSetupError::NoOperatorCa { listen }
+            .to_string()
+            .ends_with(
+                "needs the instance's operator CA (made by `shuin init --first-admin-csr`)"
+            ));
+    }
+}
