@@ -4,13 +4,11 @@
 
 use crate::console_client::{call, Ask, ConsoleArgs};
 use crate::failure::{msg, Context, Result};
-use crate::key_backend::OpenedBackend;
 use crate::output::{print, show};
 use crate::runtime;
 use clap::{Args, Subcommand};
 use shuin_ca::ceremony;
 use shuin_core::Action;
-use shuin_core::{Clock, SystemClock};
 use shuin_keys::config::read_pin_file;
 use shuin_keys::{personal, Pkcs11Uri, Signer};
 use std::path::{Path, PathBuf};
@@ -131,35 +129,6 @@ impl CredentialArgs {
             )),
         }
     }
-}
-
-/// The console's side of `ceremony run` (`shuin_ca::ceremony::console`).
-pub(crate) async fn run_on_console(
-    console: &crate::console::Console,
-    backend: &OpenedBackend,
-    admitted: &shuin_books::Admitted,
-    attachment: &str,
-) -> Result<ceremony::RunOutcome> {
-    let instance = ceremony::console::ConsoleInstance {
-        dir: &console.dir,
-        public_url: &console.config.instance.public_url,
-        ca: &console.config.ca,
-        backend,
-    };
-    let store = console.store.as_ref();
-    ceremony::console::run_on_console(store, instance, admitted, attachment, &SystemClock)
-        .await
-        .map_err(Into::into)
-}
-
-/// The console's side of `ceremony enroll-custodian` (`shuin_ca::ceremony::console`).
-pub(crate) async fn enroll_on_console(
-    console: &crate::console::Console,
-    admitted: &shuin_books::Admitted,
-) -> Result<serde_json::Value> {
-    let store = console.store.as_ref();
-    let key = ceremony::console::enroll_on_console(store, admitted, SystemClock.now()).await?;
-    serde_json::to_value(key).context("JSON")
 }
 
 /// `ceremony run` on the client: the file and the approvals travel as the attachment.

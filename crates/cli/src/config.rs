@@ -88,24 +88,24 @@ impl InstanceConfig {
                 "instance.public_url must start with http:// or https://",
             ));
         }
-        self.ca.check_profile().map_err(|e| msg(e.to_string()))?;
-        self.jpki.check().map_err(|e| msg(e.to_string()))?;
-        self.revocation.check().map_err(|e| msg(e.to_string()))?;
-        shuin_repo::publish::check(&self.publishers).map_err(|e| msg(e.to_string()))?;
-        self.ca.check_seal().map_err(|e| msg(e.to_string()))?;
-        self.ledger.check().map_err(|e| msg(e.to_string()))?;
-        self.facility.check().map_err(|e| msg(e.to_string()))?;
-        self.retention.check().map_err(|e| msg(e.to_string()))?;
-        self.ra.check().map_err(|e| msg(e.to_string()))?;
+        self.ca.check_profile()?;
+        self.jpki.check()?;
+        self.revocation.check()?;
+        shuin_repo::publish::check(&self.publishers)?;
+        self.ca.check_seal()?;
+        self.ledger.check()?;
+        self.facility.check()?;
+        self.retention.check()?;
+        self.ra.check()?;
         self.server.check().map_err(|e| msg(e.to_string()))?;
-        self.store.check().map_err(|e| msg(e.to_string()))?;
+        self.store.check()?;
         Ok(())
     }
 
     /// Writes the file (refusing to overwrite).
     pub(crate) fn write_new(&self, dir: &Path) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
-        let text = toml::to_string_pretty(self).map_err(|e| msg(e.to_string()))?;
+        let text = toml::to_string_pretty(self)?;
         let header = "# shuin instance configuration. See docs/operations.md.\n";
         let path = dir.join(CONFIG_FILE);
         // Owner only: it names the keys, the custodians' sealed PIN and the token.

@@ -194,7 +194,7 @@ pub(crate) async fn init(
         eprintln!("warning: {warning}");
     }
 
-    let store: Store = crate::runtime::create_store(&options.store, dir).await?;
+    let store = Store::create_new(&options.store, dir).await?;
     let now = clock.now();
     let admin = init_records::init_actor();
     let evidence = serde_json::to_value(&trust.anchors).context("anchors")?;

@@ -63,30 +63,14 @@ pub(crate) async fn open_store(dir: &Path) -> Result<Store> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => StoreSection::default(),
         Err(e) => return Err(msg(format!("{}: {e}", path.display()))),
     };
-    open_existing(&section, dir).await
-}
-
-/// Opens the database `section` names for an existing instance: a SQLite file must be
-/// there already (a missing one means a wrong `--data`, not a new instance).
-pub(crate) async fn open_existing(section: &StoreSection, dir: &Path) -> Result<Store> {
-    Store::open_existing(section, dir)
-        .await
-        .map_err(|e| msg(e.to_string()))
-}
-
-/// Creates the database of a new instance (`shuin init`): the SQLite file (owner-only),
-/// or the schema in an existing PostgreSQL database, which must not hold books yet.
-pub(crate) async fn create_store(section: &StoreSection, dir: &Path) -> Result<Store> {
-    Store::create_new(section, dir)
-        .await
-        .map_err(|e| msg(e.to_string()))
+    Ok(Store::open_existing(&section, dir).await?)
 }
 
 /// Before `shuin init` makes anything: a PostgreSQL database must be reachable and hold
 /// no books yet (a SQLite file is made with the instance directory).
 pub(crate) async fn check_new_store(section: &StoreSection, dir: &Path) -> Result<()> {
     if section.is_postgres() {
-        create_store(section, dir).await?.close().await;
+        Store::create_new(section, dir).await?.close().await;
     }
     Ok(())
 }
@@ -97,7 +81,7 @@ pub(crate) fn store_section(url: String, password_file: Option<PathBuf>) -> Resu
         .map(|file| std::path::absolute(&file).context(file.display()))
         .transpose()?;
     let section = StoreSection { url, password_file };
-    section.check().map_err(|e| msg(e.to_string()))?;
+    section.check()?;
     Ok(section)
 }
 
@@ -172,7 +156,7 @@ pub(crate) fn operator_ca_certificate(
 /// without its key backend until `shuin unseal` (see `seal.rs`).
 pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     let config = InstanceConfig::load(dir)?;
-    let store = Arc::new(open_existing(&config.store, dir).await?);
+    let store = Arc::new(Store::open_existing(&config.store, dir).await?);
     tracing::info!(backend = store.backend(), "store opened");
     let seal = match &config.ca.seal {
         Some(custodians) => {
@@ -190,24 +174,24 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     };
     let chain = ca_files(dir, &config)?;
 
-    let (verifier, crl_source) = config.jpki.open(dir).map_err(|e| msg(e.to_string()))?;
-    let terms = config.ra.read_terms(dir).map_err(|e| msg(e.to_string()))?;
+    let (verifier, crl_source) = config.jpki.open(dir)?;
+    let terms = config.ra.read_terms(dir)?;
     let repository = Arc::new(
         Repository::new(chain.root_der.clone(), chain.issuing_der.clone(), terms)
             .with_cps_file(&dir.join(&config.instance.cps)),
     );
     match seal.parts() {
         Some(parts) => refresh_crls(&parts.ca, &store, &repository).await?,
-        None => shuin_ca::crl_upkeep::publish_stored(
-            &config.revocation.crl_layout(&config.instance.public_url),
-            store.as_ref(),
-            &publish_to(&repository),
-        )
-        .await
-        .map_err(|e| msg(e.to_string()))?,
+        None => {
+            shuin_ca::crl_upkeep::publish_stored(
+                &config.revocation.crl_layout(&config.instance.public_url),
+                store.as_ref(),
+                &publish_to(&repository),
+            )
+            .await?
+        }
     }
-    let publishers =
-        shuin_repo::publish::build(&config.publishers, dir).map_err(|e| msg(e.to_string()))?;
+    let publishers = shuin_repo::publish::build(&config.publishers, dir)?;
     let gate = chain.operator_ca_der.clone().map(|der| {
         Arc::new(shuin_books::Gate::new(
             der,

@@ -59,8 +59,7 @@ impl InstanceActivator {
             issuing_key,
             self.clock.now(),
         )
-        .await
-        .map_err(|e| msg(e.to_string()))?;
+        .await?;
         let parts =
             crate::runtime::open_ca_parts(&self.dir, &self.config, self.store.clone(), opened)
                 .await?;

@@ -24,7 +24,7 @@ pub(crate) async fn serve(
     let mut bound = Vec::new();
     for listener in instance.config.server.listeners(listen) {
         let socket = BoundListener::bind(&instance.dir, &listener, operator_ca.clone()).await;
-        bound.push(socket.map_err(|e| msg(e.to_string()))?);
+        bound.push(socket?);
     }
     if let Some(first) = bound.first() {
         banner(&first.local_addr().context("local address")?.to_string());

@@ -9,6 +9,7 @@ use crate::seal::CaParts;
 use serde_json::json;
 use shuin_books::console::{actions as books, Acted, Outcome};
 use shuin_books::{Admitted, Gate};
+use shuin_ca::ceremony::console as ceremony;
 use shuin_core::{Action, OsRandom, SystemClock};
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -123,9 +124,12 @@ pub(super) async fn dispatch(
         Action::AuditPack => {
             Ok(json!({"operator": admitted.operator, "entry": admitted.entry_seq}))
         }
-        Action::CeremonyCustodian => crate::ceremony_cmd::enroll_on_console(console, admitted)
-            .await
-            .map_err(|e| Outcome::refused("ceremony_refused", e.to_string())),
+        Action::CeremonyCustodian => {
+            let key = ceremony::enroll_on_console(store, admitted, now)
+                .await
+                .map_err(|e| Outcome::refused("ceremony_refused", e.to_string()))?;
+            serde_json::to_value(key).map_err(Outcome::failed)
+        }
         Action::Ceremony => {
             let attachment = attachment.ok_or_else(|| {
                 Outcome::refused(
@@ -134,8 +138,14 @@ pub(super) async fn dispatch(
                 )
             })?;
             let parts = parts(console)?;
+            let instance = ceremony::ConsoleInstance {
+                dir: &console.dir,
+                public_url: &config.instance.public_url,
+                ca: &config.ca,
+                backend: &parts.backend,
+            };
             let outcome =
-                crate::ceremony_cmd::run_on_console(console, &parts.backend, admitted, &attachment)
+                ceremony::run_on_console(store, instance, admitted, &attachment, &SystemClock)
                     .await
                     .map_err(|e| Outcome::refused("ceremony_refused", e.to_string()))?;
             serde_json::to_value(outcome).map_err(Outcome::failed)
