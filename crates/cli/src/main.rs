@@ -464,14 +464,16 @@ fn run(cli: Cli) -> Result<()> {
                 let listen = listen.unwrap_or_else(|| "127.0.0.1:8080".into());
                 rt.block_on(async {
                     dev::ensure_dev_instance(&dir, &listen).await?;
-                    serve::serve(&dir, Some(&listen), |local| dev::banner(&dir, local)).await
+                    serve::serve(&dir, Some(&listen), |local, _| dev::banner(&dir, local)).await
                 })
             } else {
                 let dir = data.ok_or_else(|| {
                     msg("give --data DIR (an instance made by `shuin init`) or --dev")
                 })?;
-                rt.block_on(serve::serve(&dir, listen.as_deref(), |local| {
-                    println!("shuin is serving {} on http://{local}", dir.display());
+                rt.block_on(serve::serve(&dir, listen.as_deref(), |_, listeners| {
+                    for listener in listeners {
+                        println!("shuin is serving {} on {listener}", dir.display());
+                    }
                 }))
             }
         }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub(crate) async fn serve(
     dir: &Path,
     listen: Option<&str>,
-    banner: impl FnOnce(&str),
+    banner: impl FnOnce(&str, &[String]),
 ) -> Result<()> {
     // Idle connections must not use up the descriptors the store and keys need.
     match rlimit::increase_nofile_limit(u64::MAX) {
@@ -27,7 +27,10 @@ pub(crate) async fn serve(
         bound.push(socket?);
     }
     if let Some(first) = bound.first() {
-        banner(&first.local_addr().context("local address")?.to_string());
+        let described = bound.iter().map(BoundListener::describe);
+        let described = described.collect::<std::io::Result<Vec<_>>>();
+        let first = first.local_addr().context("local address")?.to_string();
+        banner(&first, &described.context("local address")?);
     }
     serve_zones(bound, instance, shuin_server::listeners::shutdown_signal()).await
 }

@@ -99,6 +99,23 @@ impl BoundListener {
     pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
         self.socket.local_addr()
     }
+
+    /// Where it serves and what, as one line for people: `https://ADDR (secure zone,
+    /// operator certificates)`.
+    pub fn describe(&self) -> std::io::Result<String> {
+        let address = self.local_addr()?;
+        let zone = serde_json::to_value(self.zone)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        Ok(match &self.tls {
+            None => format!("http://{address} ({zone} zone)"),
+            Some(tls) if tls.for_operator_clients() => {
+                format!("https://{address} ({zone} zone, operator certificates)")
+            }
+            Some(_) => format!("https://{address} ({zone} zone)"),
+        })
+    }
 }
 
 /// The TLS of `listener`, read from files under `dir`.
