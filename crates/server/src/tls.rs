@@ -215,6 +215,13 @@ impl ListenerTls {
             .with_client_cert_verifier(verifier)
             .with_single_cert(self.identity.chain.clone(), self.identity.key.clone_key())?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        if self.for_operator_clients() {
+            // A resumed session skips the client certificate's verification (its chain
+            // comes from the cache): an expired certificate or a stale CRL would pass.
+            // Every operator connection is a full handshake.
+            config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+            config.send_tls13_tickets = 0;
+        }
         Ok(Arc::new(config))
     }
 

@@ -8,7 +8,7 @@ use super::*;
 use der::{Decode, Encode};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::{ClientConfig, DigitallySignedStruct, HandshakeKind, SignatureScheme};
 use shuin_core::issuance::{CaProfile, IssuerIdentity};
 use shuin_core::x509::crl::{assemble_crl, CrlTemplate, RevokedEntry};
 use shuin_core::x509::name::NameBuilder;
@@ -179,26 +179,32 @@ fn client(certificate: Option<(&[u8], &[u8])>) -> ClientConfig {
 
 /// Whether the listener accepts a handshake from `client`.
 async fn accepts(tls: &ListenerTls, client: ClientConfig) -> bool {
-    let Some(config) = tls.current() else {
-        return false;
-    };
+    handshake(tls, Arc::new(client)).await.is_some()
+}
+
+/// The kind of handshake the listener completed with `client` (`None`: refused).
+async fn handshake(tls: &ListenerTls, client: Arc<ClientConfig>) -> Option<HandshakeKind> {
+    let config = tls.current()?;
     let (near, far) = tokio::io::duplex(64 * 1024);
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let connector = tokio_rustls::TlsConnector::from(client);
     let name = ServerName::try_from("localhost").unwrap();
     let client = tokio::spawn(async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         if let Ok(mut stream) = connector.connect(name, near).await {
-            // TLS 1.3: the server's verdict on the client arrives after the client's
-            // handshake is done; read it.
+            // TLS 1.3: the server's verdict on the client (and any session ticket)
+            // arrives after the client's handshake is done; read it.
             let _ = stream.write_all(b"x").await;
             let _ = stream.read(&mut [0u8; 1]).await;
         }
     });
     let accepted = tokio_rustls::TlsAcceptor::from(config).accept(far).await;
-    let ok = accepted.is_ok();
+    let kind = accepted
+        .as_ref()
+        .ok()
+        .and_then(|stream| stream.get_ref().1.handshake_kind());
     drop(accepted);
     let _ = client.await;
-    ok
+    kind
 }
 
 fn listener(operator_ca: &Ca) -> ListenerTls {
@@ -250,6 +256,25 @@ async fn operator_certificates_are_checked_at_the_handshake() {
         .use_crl(&crl(&operator_ca, 3, &[], now() - Duration::from_secs(60)))
         .unwrap());
     assert!(!accepts(&tls, client(Some((&bob, &bob_key)))).await);
+}
+
+#[tokio::test]
+async fn operator_connections_are_never_resumed() {
+    // A resumed session would skip the certificate's verification: every connection,
+    // even from a client that kept what it was given, is a full handshake.
+    let operator_ca = ca("Operator CA");
+    let tls = listener(&operator_ca);
+    assert!(tls
+        .use_crl(&crl(&operator_ca, 1, &[], now() + DAY))
+        .unwrap());
+    let (alice, alice_key, _) = operator(&operator_ca, "alice");
+    let client = Arc::new(client(Some((&alice, &alice_key))));
+    for _ in 0..3 {
+        assert_eq!(
+            handshake(&tls, client.clone()).await,
+            Some(HandshakeKind::Full)
+        );
+    }
 }
 
 #[test]
