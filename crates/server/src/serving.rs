@@ -230,14 +230,20 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, wa
             return;
         }
     };
-    http(
-        &shared,
-        TokioIo::new(stream),
-        peer,
-        Some(session.clone()),
-        watcher,
-    )
-    .await;
+    // The requests run in a task of their own, so that a panic in a handler still
+    // leaves the session's closing entry written.
+    let serving = {
+        let (shared, session) = (shared.clone(), session.clone());
+        tokio::spawn(async move {
+            http(&shared, TokioIo::new(stream), peer, Some(session), watcher).await;
+        })
+    };
+    if let Err(e) = serving.await {
+        tracing::error!(%peer, error = %e, "an operator request failed abnormally");
+        session.count(&shuin_books::console::Outcome::failed(
+            "the request handler panicked",
+        ));
+    }
     sessions.close(&session).await;
 }
 
