@@ -77,6 +77,9 @@ impl Witnessing {
         };
         let keys = self.keys();
         let before = verified_cosigners(&note, &keys).map_or(0, |found| found.len());
+        if self.targets.iter().all(|t| t.key.verify(&note).is_ok()) {
+            return before;
+        }
         let leaves = match store.leaf_hashes(checkpoint.size).await {
             Ok(leaves) => leaves,
             Err(e) => {
@@ -100,6 +103,14 @@ impl Witnessing {
             return before;
         }
         let cosigned = format!("{}{lines}", stored.note);
+        // Only a note that still parses and verifies replaces the stored one.
+        if parse(&cosigned).is_none_or(|(note, _)| verified_cosigners(&note, &keys).is_err()) {
+            tracing::warn!(
+                size = stored.size,
+                "the witnesses' cosignatures would make the checkpoint unreadable; not stored"
+            );
+            return before;
+        }
         if let Err(e) = store
             .add_cosignatures(stored.size, &stored.note, &cosigned)
             .await
@@ -189,17 +200,23 @@ fn request_body(old: u64, leaves: &[[u8; 32]], size: u64, note: &str) -> Option<
     Some(body)
 }
 
-/// The lines of `answer` that are cosignatures of `note` by `key`.
+/// The newest cosignature of `note` by `key` in `answer`, as one line: a witness (or
+/// anyone between it and the CA) that answers with many lines adds one to the note.
 fn verified_lines(key: &WitnessKey, note: &SignedNote, answer: &str) -> Option<String> {
     let lines = SignedNote::parse(&format!("{}\n{answer}", note.text)).ok()?;
-    key.verify(&lines).ok()?;
-    let mine: String = lines
+    lines
         .signatures
         .iter()
         .filter(|s| s.name == key.name() && s.key_id == key.key_id())
-        .map(|s| s.line())
-        .collect();
-    Some(mine)
+        .filter_map(|s| {
+            let alone = SignedNote {
+                text: note.text.clone(),
+                signatures: vec![s.clone()],
+            };
+            key.verify(&alone).ok().map(|c| (c.timestamp, s.line()))
+        })
+        .max_by_key(|(timestamp, _)| *timestamp)
+        .map(|(_, line)| line)
 }
 
 async fn post(url: &str, body: String) -> Result<Answer, String> {
@@ -234,4 +251,47 @@ async fn post(url: &str, body: String) -> Result<Answer, String> {
     })
     .await
     .map_err(|e| e.to_string())?
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+    use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+
+    fn witness(name: &str, seed: u8) -> (Ed25519KeyPair, WitnessKey) {
+        let pair = Ed25519KeyPair::from_seed_unchecked(&[seed; 32]).unwrap();
+        let public = <[u8; 32]>::try_from(pair.public_key().as_ref()).unwrap();
+        (pair, WitnessKey::new(name, public).unwrap())
+    }
+
+    fn line(pair: &Ed25519KeyPair, key: &WitnessKey, text: &str, at: u64) -> String {
+        key.cosign::<shuin_ledger::cosignature::CosignatureError>(text, at, |m| {
+            Ok(<[u8; 64]>::try_from(pair.sign(m).as_ref()).unwrap())
+        })
+        .unwrap()
+        .line()
+    }
+
+    #[test]
+    fn a_witness_answer_adds_one_line_its_newest_valid_cosignature() {
+        let text = "o.example/log\n3\nAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=\n";
+        let note = SignedNote {
+            text: text.into(),
+            signatures: Vec::new(),
+        };
+        let (pair, key) = witness("w.example/1", 1);
+        let (other_pair, other) = witness("w.example/2", 2);
+        let newest = line(&pair, &key, text, 3);
+        let forged = line(&pair, &key, "another text\n", 9);
+        let answer = format!(
+            "{}{}{newest}{}{forged}",
+            line(&pair, &key, text, 1),
+            line(&pair, &key, text, 2),
+            line(&other_pair, &other, text, 5),
+        );
+        assert_eq!(verified_lines(&key, &note, &answer), Some(newest));
+        assert_eq!(verified_lines(&key, &note, &forged), None);
+        assert_eq!(verified_lines(&key, &note, "not a signature line\n"), None);
+    }
 }
