@@ -63,8 +63,12 @@ pub(crate) async fn run(instance: &Instance) {
 }
 
 /// Grows the ledger's tiles to the latest checkpoint (no key needed: while sealed too); a
-/// failure is logged once until it changes or clears.
+/// failure is logged once until it changes or clears, and retried after
+/// `shuin_repo::tiles::RETRY_AFTER_FAILURE`.
 async fn catch_up_tiles(instance: &Instance, last_failure: &mut Option<String>) {
+    if instance.state.tiles.backing_off() {
+        return;
+    }
     match instance.state.tiles.catch_up().await {
         Ok(_) => {
             if last_failure.take().is_some() {

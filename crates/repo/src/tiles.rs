@@ -112,7 +112,14 @@ pub struct LedgerTiles {
     growing: tokio::sync::Mutex<()>,
     /// The tiled size, for publishers.
     changes: watch::Sender<u64>,
+    /// When catching up last failed: requests do not try again before
+    /// [`RETRY_AFTER_FAILURE`], so that no anonymous request re-reads the leaves of a log
+    /// whose tiles cannot grow.
+    failed_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// How long after a failed catch-up requests serve what is tiled without trying again.
+pub const RETRY_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl std::fmt::Debug for LedgerTiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -144,7 +151,14 @@ impl LedgerTiles {
             store,
             growing: tokio::sync::Mutex::new(()),
             changes: watch::channel(0).0,
+            failed_at: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Whether a catch-up failed less than [`RETRY_AFTER_FAILURE`] ago.
+    pub fn backing_off(&self) -> bool {
+        let failed_at = *self.failed_at.lock().unwrap_or_else(|p| p.into_inner());
+        failed_at.is_some_and(|at| at.elapsed() < RETRY_AFTER_FAILURE)
     }
 
     /// The tiled size each time it moves (the publishers follow it).
@@ -164,6 +178,13 @@ impl LedgerTiles {
     /// [`TilesError::RootMismatch`] (nothing stored) when the stored leaves do not give
     /// the signed root, and store or consistency failures.
     pub async fn catch_up(&self) -> Result<u64, TilesError> {
+        let grown = self.grow().await;
+        let failed_at = grown.is_err().then(std::time::Instant::now);
+        *self.failed_at.lock().unwrap_or_else(|p| p.into_inner()) = failed_at;
+        grown
+    }
+
+    async fn grow(&self) -> Result<u64, TilesError> {
         let _one_at_a_time = self.growing.lock().await;
         let tiled = self.store.tiled_size().await?;
         let latest = match self.store.latest_checkpoint().await? {
@@ -249,10 +270,11 @@ impl LedgerTiles {
             .collect()
     }
 
-    /// The tiled size, caught up first if it is below `size`.
+    /// The tiled size, caught up first if it is below `size` (not while backing off
+    /// from a failed catch-up).
     async fn covering(&self, size: u64) -> Result<u64, TilesError> {
         let tiled = self.store.tiled_size().await?;
-        if tiled >= size {
+        if tiled >= size || self.backing_off() {
             return Ok(tiled);
         }
         match self.catch_up().await {

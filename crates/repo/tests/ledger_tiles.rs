@@ -190,6 +190,8 @@ async fn leaves_that_do_not_give_the_signed_root_are_not_tiled() {
         tiles.inclusion(0, 20).await,
         Err(TilesError::BeyondCheckpoint { .. })
     ));
+    // Requests do not read the leaves again while the failure is recent.
+    assert!(tiles.backing_off());
 }
 
 #[tokio::test]
