@@ -8,7 +8,7 @@ use shuin_ledger::export::{ExportSummary, WriteError};
 use shuin_ledger::{
     merkle, Book, Checkpoint, CompactTree, Entry, ExportError, ExportReport, NoteKey, StoredEntry,
 };
-use shuin_store::StoredCheckpoint;
+use shuin_store::{LedgerReader, LedgerStore, StoredCheckpoint};
 use std::path::Path;
 
 /// Why the stored checkpoints do not vouch for the entries.
@@ -135,6 +135,12 @@ pub enum LedgerCheckError {
     /// The signed operator requests.
     #[error(transparent)]
     Requests(#[from] shuin_ledger::operator_audit::AuditError),
+    /// The pin, the last signed head or the checkpoint interval.
+    #[error(transparent)]
+    Trust(#[from] shuin_ledger::TrustError),
+    /// The store could not be read.
+    #[error("reading the ledger: {0}")]
+    Read(#[source] shuin_store::StoreError),
 }
 
 /// What a verified ledger holds: the tree, and how many signed operator requests were
@@ -149,6 +155,8 @@ pub struct VerifiedLedger {
     pub checkpoints: usize,
     /// The size of the newest stored checkpoint.
     pub latest_checkpoint_size: Option<u64>,
+    /// The audit key's pin and the last signed head, as checked.
+    pub trust: crate::ledger_trust::TrustFacts,
 }
 
 impl VerifiedLedger {
@@ -161,29 +169,50 @@ impl VerifiedLedger {
             "checkpoints": self.checkpoints,
             "latest_checkpoint_size": self.latest_checkpoint_size,
             "operator_requests_verified": self.operator_requests,
+            "audit_key_sha256": self.trust.audit_key_sha256,
+            "audit_key_pinned": self.trust.pinned,
+            "last_signed_head_size": self.trust.last_head_size,
         })
     }
 
     /// The verified ledger in one line for a person.
     pub fn text(&self) -> String {
-        format!(
+        let mut text = format!(
             "ledger OK: {} entries, tree head {}, {} signed checkpoints, {} signed operator requests re-checked",
             self.log.size, self.log.root_hex, self.checkpoints, self.operator_requests
-        )
+        );
+        if let Some(sha256) = &self.trust.audit_key_sha256 {
+            let pinned = if self.trust.pinned {
+                "pinned"
+            } else {
+                "NOT PINNED: set [ledger] audit_key_sha256 in shuin.toml or give --audit-key-sha256"
+            };
+            text.push_str(&format!("\n  audit key SHA-256 {sha256} ({pinned})"));
+        }
+        if let Some(size) = self.trust.last_head_size {
+            text.push_str(&format!(
+                "\n  extends the last signed head kept outside the database (size {size})"
+            ));
+        }
+        text
     }
 }
 
 /// Verifies the stored ledger: every entry hash and the tree head, every stored
-/// checkpoint against the tree and the audit key the facility book records, and every
-/// signed operator request.
+/// checkpoint against the tree and the audit key the facility book records, every
+/// signed operator request, then the key against the pin, the entries and checkpoints
+/// against the last signed head, and the checkpoint interval
+/// ([`crate::ledger_trust::check`]).
 pub fn verify_stored(
     rows: &[StoredEntry],
     head: Option<&shuin_ledger::TreeHead>,
     checkpoints: &[StoredCheckpoint],
+    trust: &crate::ledger_trust::LedgerTrust,
 ) -> Result<VerifiedLedger, LedgerCheckError> {
     let key = audit_key_from_ledger(rows);
     let log = shuin_ledger::verify_log(rows.to_vec(), head)?;
     check_stored_checkpoints(rows, checkpoints, key.as_ref())?;
+    let trust = crate::ledger_trust::check(rows, checkpoints, key.as_ref(), trust)?;
     let operator_requests =
         shuin_ledger::operator_audit::audit_canonical(rows.iter().map(|r| r.canonical.as_slice()))?;
     Ok(VerifiedLedger {
@@ -191,7 +220,49 @@ pub fn verify_stored(
         operator_requests,
         checkpoints: checkpoints.len(),
         latest_checkpoint_size: checkpoints.last().map(|c| c.size),
+        trust,
     })
+}
+
+/// Reads the stored ledger (entries, tree head, checkpoints) from `store` and verifies it
+/// ([`verify_stored`]).
+///
+/// # Errors
+///
+/// [`LedgerCheckError::Read`] when the store cannot be read, else as [`verify_stored`].
+pub async fn verify_store<S: LedgerStore + LedgerReader + ?Sized>(
+    store: &S,
+    trust: &crate::ledger_trust::LedgerTrust,
+) -> Result<VerifiedLedger, LedgerCheckError> {
+    let rows = store.ledger_rows().await.map_err(LedgerCheckError::Read)?;
+    let head = store.ledger_head().await.map_err(LedgerCheckError::Read)?;
+    let checkpoints = store.checkpoints().await.map_err(LedgerCheckError::Read)?;
+    verify_stored(&rows, head.as_ref(), &checkpoints, trust)
+}
+
+/// The entries of `rows`, only those of the book named `book` if given
+/// (`shuin ledger show`).
+///
+/// # Errors
+///
+/// A message naming the unknown book or the entry that does not decode.
+pub fn entries_of_book(rows: Vec<StoredEntry>, book: Option<&str>) -> Result<Vec<Entry>, String> {
+    let filter = book
+        .map(|text| {
+            Book::from_name(text).ok_or_else(|| {
+                "--book must be application, revocation, organization or facility".to_owned()
+            })
+        })
+        .transpose()?;
+    let mut entries = Vec::new();
+    for row in rows {
+        let entry =
+            Entry::from_canonical(&row.canonical).map_err(|e| format!("entry {}: {e}", row.seq))?;
+        if filter.is_none_or(|b| b == entry.book) {
+            entries.push(entry);
+        }
+    }
+    Ok(entries)
 }
 
 /// Why an export could not be written or does not verify.
@@ -210,6 +281,9 @@ pub enum SignedExportError {
     /// What was written does not verify.
     #[error("the export just written does not verify: {0}")]
     Verify(#[source] ExportError),
+    /// The audit key is not the pinned one.
+    #[error("{0}")]
+    Trust(#[source] shuin_ledger::TrustError),
 }
 
 fn source_text(error: &dyn std::error::Error) -> String {
@@ -218,12 +292,14 @@ fn source_text(error: &dyn std::error::Error) -> String {
 
 /// Writes an export of `rows` to `out`, up to the newest of the `stored` checkpoints
 /// they cover (a server may append meanwhile), and verifies it. `key` is the audit key
-/// at hand, if any; otherwise the one the facility book records.
+/// at hand, if any; otherwise the one the facility book records, which must be the
+/// pinned one (`pin`, also named in the manifest).
 pub fn export_signed(
     out: &Path,
     mut rows: Vec<StoredEntry>,
     stored: Vec<StoredCheckpoint>,
     key: Option<NoteKey>,
+    pin: Option<&shuin_ledger::AuditKeyPin>,
 ) -> Result<(ExportSummary, ExportReport), SignedExportError> {
     let available = u64::try_from(rows.len()).map_err(SignedExportError::TooLarge)?;
     let covered: Vec<StoredCheckpoint> =
@@ -235,9 +311,15 @@ pub fn export_signed(
         Some(key) => key,
         None => audit_key_from_ledger(&rows).ok_or(SignedExportError::NoAuditKey)?,
     };
-    let summary = shuin_ledger::export::write_export(out, rows, &notes, &key)
+    if let Some(pin) = pin {
+        pin.check(&key).map_err(SignedExportError::Trust)?;
+    }
+    let summary = shuin_ledger::export::write_export(out, rows, &notes, &key, pin)
         .map_err(SignedExportError::Write)?;
-    let report = shuin_ledger::verify_export(out, None).map_err(SignedExportError::Verify)?;
+    let mut report = shuin_ledger::verify_export(out, None).map_err(SignedExportError::Verify)?;
+    if let Some(pin) = pin {
+        report.check_pin(pin).map_err(SignedExportError::Trust)?;
+    }
     Ok((summary, report))
 }
 
@@ -256,6 +338,7 @@ mod tests {
             operator_requests: 2,
             checkpoints: 1,
             latest_checkpoint_size: Some(4),
+            trust: crate::ledger_trust::TrustFacts::default(),
         };
         assert_eq!(
             verified.text(),

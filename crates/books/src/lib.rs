@@ -13,6 +13,7 @@ pub mod console;
 pub mod facility;
 pub mod gate;
 pub mod init_records;
+pub mod ledger_trust;
 pub use shuin_ledger::operator_certificate;
 pub mod organisation;
 pub mod retention;

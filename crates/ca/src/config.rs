@@ -3,12 +3,13 @@
 //! signed). Fields have usable defaults where they can; each section is checked once at
 //! start-up.
 
-use crate::checkpoint::CheckpointSettings;
+use crate::checkpoint::{CheckpointSettings, MissingHead};
 use crate::witnessing::{WitnessTarget, Witnessing};
 use serde::{Deserialize, Serialize};
 use shuin_core::issuance::SubscriberProfile;
 use shuin_keys::activation::SealConfig;
 use shuin_keys::config::KeyBackendConfig;
+use shuin_ledger::trust::{AuditKeyPin, Freshness};
 use shuin_ledger::WitnessKey;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -237,6 +238,11 @@ pub struct LedgerSection {
     /// How many of them must cosign a checkpoint for it to be final (default: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witness_quorum: Option<usize>,
+    /// The audit key's pin: lowercase hex SHA-256 of its SubjectPublicKeyInfo, written by
+    /// `shuin init`. Any other key is refused; without it only a development instance
+    /// starts (docs/ledger.md, "Pinned audit key and forward heads").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_key_sha256: Option<String>,
 }
 
 /// `[[ledger.witnesses]]`: one witness (docs/ledger.md, "Witnesses").
@@ -265,6 +271,7 @@ impl Default for LedgerSection {
             checkpoint_every_seconds: default_every_seconds(),
             witnesses: Vec::new(),
             witness_quorum: None,
+            audit_key_sha256: None,
         }
     }
 }
@@ -284,7 +291,29 @@ impl LedgerSection {
                 ));
             }
         }
+        if let Some(pin) = &self.audit_key_sha256 {
+            AuditKeyPin::parse(pin).map_err(|_| {
+                ConfigError::InvalidSettings(
+                    "ledger.audit_key_sha256 must be the audit key's SHA-256 (64 hex digits)",
+                )
+            })?;
+        }
         self.check_witnesses()
+    }
+
+    /// The pinned audit key (checked by [`LedgerSection::check`]).
+    pub fn pin(&self) -> Option<AuditKeyPin> {
+        self.audit_key_sha256
+            .as_deref()
+            .and_then(|pin| AuditKeyPin::parse(pin).ok())
+    }
+
+    /// How recent the newest checkpoint must be, from the checkpoint interval.
+    pub fn freshness(&self) -> Freshness {
+        Freshness {
+            every_entries: self.checkpoint_every_entries,
+            every: Duration::from_secs(self.checkpoint_every_seconds),
+        }
     }
 
     fn check_witnesses(&self) -> Result<(), ConfigError> {
@@ -327,11 +356,13 @@ impl LedgerSection {
     }
 
     /// The checkpoint maker's settings for an instance at `public_url`, whose audit key,
-    /// should one be made now, gets the backend label `new_key_label`.
+    /// should one be made now, gets the backend label `new_key_label`; a pin is required
+    /// unless `missing_head` is for development or the first checkpoint.
     pub fn checkpoint_settings(
         &self,
         public_url: &str,
         new_key_label: String,
+        missing_head: MissingHead,
     ) -> CheckpointSettings {
         CheckpointSettings {
             origin: self.origin.clone(),
@@ -340,6 +371,9 @@ impl LedgerSection {
             every_entries: self.checkpoint_every_entries,
             every: Duration::from_secs(self.checkpoint_every_seconds),
             witnessing: self.witnessing().map(std::sync::Arc::new),
+            pin: self.pin(),
+            require_pin: missing_head == MissingHead::AdoptStored,
+            missing_head,
         }
     }
 }
@@ -360,6 +394,15 @@ mod tests {
             ..LedgerSection::default()
         };
         assert!(section.check().is_err());
+        let pinned: LedgerSection =
+            toml::from_str(&format!("audit_key_sha256 = \"{}\"", "0a".repeat(32))).unwrap();
+        assert!(pinned.check().is_ok());
+        assert_eq!(pinned.pin().unwrap().hex(), "0a".repeat(32));
+        let bad = LedgerSection {
+            audit_key_sha256: Some("0a".into()),
+            ..LedgerSection::default()
+        };
+        assert!(bad.check().is_err());
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! the OCSP responder with the statuses loaded and every response pre-signed, the
 //! checkpoint maker with the audit key, the operator CA and the root key. The caller
 //! reads the certificate files and opens the backend; nothing here reads the instance
-//! directory.
+//! directory but the last signed head kept in it (`shuin_ledger::head_file`).
 
-use crate::checkpoint::CheckpointMaker;
+use crate::checkpoint::{CheckpointMaker, MissingHead, SignedHeads};
 use crate::config::{CaSection, LedgerSection, RevocationSection};
 use crate::issuance::{CaService, CaSettings, CaStore, IssuerChain};
 use crate::ocsp::{OcspService, OcspSettings};
@@ -95,6 +95,10 @@ pub struct PartsConfig<'a> {
     pub revocation: &'a RevocationSection,
     pub ledger: &'a LedgerSection,
     pub public_url: &'a str,
+    /// The instance directory, where the last signed head is kept.
+    pub dir: &'a Path,
+    /// A development instance (`serve --dev`): the audit key need not be pinned.
+    pub development: bool,
 }
 
 /// Why the parts could not be opened.
@@ -181,7 +185,7 @@ where
         .map_err(|e| failed("the OCSP responder")(&e))?,
     );
     let checkpoints =
-        Arc::new(open_checkpoints(&config, store.clone(), &backend, clock.as_ref()).await?);
+        Arc::new(open_checkpoints(&config, store.clone(), &backend, clock.clone()).await?);
     let root = signer_of(&config.ca.root_key, "the root key")?;
     let operator_ca = match (&config.ca.operator_ca_key, files.operator_ca_der) {
         (Some(key), Some(der)) => {
@@ -214,25 +218,65 @@ where
 }
 
 /// The checkpoint maker: the audit key named in the settings, or a new one (labelled
-/// `audit-<unix seconds>` in the backend's naming), recorded in the facility book.
+/// `audit-<unix seconds>` in the backend's naming), recorded in the facility book;
+/// checked against the pin and the last signed head (docs/ledger.md).
 pub async fn open_checkpoints<S>(
     config: &PartsConfig<'_>,
     store: Arc<S>,
     backend: &OpenedBackend,
-    clock: &dyn Clock,
+    clock: Arc<dyn Clock>,
+) -> Result<CheckpointMaker<S>, OpenPartsError>
+where
+    S: SettingsStore + LedgerStore + CheckpointWriter + 'static,
+{
+    let missing_head = if config.development {
+        MissingHead::Development
+    } else {
+        MissingHead::AdoptStored
+    };
+    open_maker(config, store, backend, clock, missing_head).await
+}
+
+async fn open_maker<S>(
+    config: &PartsConfig<'_>,
+    store: Arc<S>,
+    backend: &OpenedBackend,
+    clock: Arc<dyn Clock>,
+    missing_head: MissingHead,
 ) -> Result<CheckpointMaker<S>, OpenPartsError>
 where
     S: SettingsStore + LedgerStore + CheckpointWriter + 'static,
 {
     config.ledger.check().map_err(|e| failed("[ledger]")(&e))?;
-    let now = clock.now();
-    let label = format!("audit-{}", shuin_core::clock::unix_seconds(now));
+    let label = format!("audit-{}", shuin_core::clock::unix_seconds(clock.now()));
+    let label = config.ca.key_backend.key_label(&label);
     let settings = config
         .ledger
-        .checkpoint_settings(config.public_url, config.ca.key_backend.key_label(&label));
-    CheckpointMaker::open(settings, store, backend.keys.as_ref(), now)
+        .checkpoint_settings(config.public_url, label, missing_head);
+    let heads: Arc<dyn SignedHeads> =
+        Arc::new(shuin_ledger::head_file::HeadFile::in_dir(config.dir));
+    CheckpointMaker::open(settings, store, backend.keys.as_ref(), heads, clock)
         .await
         .map_err(|e| failed("the audit key")(&e))
+}
+
+/// At `shuin init`: makes the audit key, signs the first checkpoint (kept as the last
+/// signed head) and returns the key's fingerprint, to be pinned in `shuin.toml`.
+pub async fn first_checkpoint<S>(
+    config: &PartsConfig<'_>,
+    store: Arc<S>,
+    backend: &OpenedBackend,
+    clock: Arc<dyn Clock>,
+) -> Result<String, OpenPartsError>
+where
+    S: SettingsStore + LedgerStore + CheckpointWriter + 'static,
+{
+    let maker = open_maker(config, store, backend, clock, MissingHead::First).await?;
+    maker
+        .checkpoint_now()
+        .await
+        .map_err(|e| failed("the first ledger checkpoint")(&e))?;
+    Ok(maker.pin().hex())
 }
 
 #[cfg(test)]

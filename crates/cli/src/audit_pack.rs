@@ -45,6 +45,7 @@ async fn gathered(
             publishers: config.publishers.len(),
             rule_version: shuin_ra::RULE_VERSION.to_owned(),
             retention: config.retention.policy(),
+            audit_key_sha256: config.ledger.audit_key_sha256.clone(),
         },
         status,
         export,

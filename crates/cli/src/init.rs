@@ -282,7 +282,7 @@ pub(crate) async fn init(
             *pin_file = None;
         }
     }
-    let config = InstanceConfig {
+    let mut config = InstanceConfig {
         instance: InstanceSection {
             public_url: base.to_owned(),
             development: options.development,
@@ -323,6 +323,13 @@ pub(crate) async fn init(
         facility: crate::facility::FacilitySection::default(),
         publishers: Vec::new(),
     };
+    // The audit key is made and the first checkpoint signed (kept as the last signed
+    // head); its fingerprint is pinned in shuin.toml.
+    let parts = crate::runtime::parts_config(&config, dir);
+    let store_arc = std::sync::Arc::new(store.clone());
+    let clock_arc: std::sync::Arc<dyn Clock> = std::sync::Arc::new(shuin_core::SystemClock);
+    let pin = shuin_ca::parts::first_checkpoint(&parts, store_arc, &opened, clock_arc).await;
+    config.ledger.audit_key_sha256 = Some(pin.map_err(|e| msg(e.to_string()))?);
     config.write_new(dir)?;
     store
         .set_setting("instance.created_at", &shuin_core::timefmt::rfc3339(now))

@@ -3,55 +3,47 @@
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
 use crate::output::failed;
-use shuin_core::SystemClock;
-use shuin_ledger::{Book, Entry};
+use shuin_books::ledger_trust::LedgerTrust;
+use shuin_core::{Clock, SystemClock};
+use shuin_ledger::AuditKeyPin;
 use shuin_store::{LedgerReader, LedgerStore};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Recomputes every entry hash and the tree head of the database, and checks every
-/// stored checkpoint against the tree and the audit key recorded in the facility book.
-pub(crate) async fn verify(dir: &Path, json: bool) -> Result<()> {
+/// Recomputes every entry hash and the tree head of the database, checks every stored
+/// checkpoint against the tree and the audit key recorded in the facility book, and the
+/// key, the last signed head and the interval (`shuin_books::ledger_trust`).
+pub(crate) async fn verify(dir: &Path, pin: Option<&str>, json: bool) -> Result<()> {
+    let config = InstanceConfig::load(dir)?;
+    let pin = pin
+        .map(AuditKeyPin::parse)
+        .transpose()?
+        .or(config.ledger.pin());
+    let (freshness, required) = (config.ledger.freshness(), !config.instance.development);
+    let trust = LedgerTrust::read(dir, pin, required, freshness, SystemClock.now())?;
     let store = crate::runtime::open_store(dir).await?;
-    let rows = store.ledger_rows().await.context("reading the ledger")?;
-    let head = store.ledger_head().await.context("reading the tree head")?;
-    let checkpoints = store
-        .checkpoints()
-        .await
-        .context("reading the checkpoints")?;
+    let verified = shuin_books::checkpoints::verify_store(&store, &trust).await;
     store.close().await;
-    let verified = shuin_books::checkpoints::verify_stored(&rows, head.as_ref(), &checkpoints)
-        .map_err(|e| failed(json, "ledger verification", e))?;
+    let verified = verified.map_err(|e| failed(json, "ledger verification", e))?;
     crate::output::show(json, || verified.to_json(), || verified.text());
     Ok(())
 }
 
-/// Verifies an export offline, optionally against a checkpoint saved earlier.
+/// Verifies an export offline, optionally against a checkpoint saved earlier and the
+/// audit key's pin.
 pub(crate) fn verify_export(
     export: &Path,
-    since: Option<&Path>,
+    (since, pin): (Option<&Path>, Option<&str>),
     witnesses: Option<&shuin_ledger::export::WitnessPolicy>,
     json: bool,
 ) -> Result<()> {
-    let saved = since
-        .map(|path| std::fs::read_to_string(path).context(path.display()))
-        .transpose()?;
-    let report = shuin_ledger::verify_export(export, saved.as_deref())
+    let report = shuin_ledger::export::verify_export_pinned(export, since, pin)
         .map_err(|e| failed(json, "ledger export verification", e))?;
     let cosigned = witnesses
         .map(|w| w.check(export))
         .transpose()
         .map_err(|e| failed(json, "witness cosignatures", e))?;
-    if json {
-        let mut value = report.to_json();
-        value["witnesses"] = serde_json::json!(cosigned.as_ref().map(|c| c.to_json()));
-        println!("{value}");
-    } else {
-        println!("{}", report.text());
-        if let Some(cosigned) = &cosigned {
-            println!("  {}", cosigned.line());
-        }
-    }
+    println!("{}", report.show_with(cosigned.as_ref(), json));
     Ok(())
 }
 
@@ -87,10 +79,9 @@ pub(crate) async fn export_to(
         None
     } else {
         let backend = crate::runtime::open_key_backend(&config, dir)?;
-        let parts = crate::runtime::parts_config(&config);
-        let store = store.clone();
-        let maker =
-            shuin_ca::parts::open_checkpoints(&parts, store, &backend, &SystemClock).await?;
+        let parts = crate::runtime::parts_config(&config, dir);
+        let (store, clock) = (store.clone(), Arc::new(SystemClock));
+        let maker = shuin_ca::parts::open_checkpoints(&parts, store, &backend, clock).await?;
         maker.checkpoint_now().await?;
         Some(maker)
     };
@@ -101,38 +92,23 @@ pub(crate) async fn export_to(
         .context("reading the checkpoints")?;
     store.close().await;
     let key = maker.map(|maker| maker.key().clone());
-    shuin_books::checkpoints::export_signed(out, rows, stored, key).map_err(Into::into)
+    let pin = config.ledger.pin();
+    shuin_books::checkpoints::export_signed(out, rows, stored, key, pin.as_ref())
+        .map_err(Into::into)
 }
 
 /// Prints the entries, optionally of one book.
 pub(crate) async fn show(dir: &Path, book: Option<&str>, json: bool) -> Result<()> {
-    let filter = book
-        .map(|text| {
-            Book::from_name(text).ok_or_else(|| {
-                msg("--book must be application, revocation, organization or facility")
-            })
-        })
-        .transpose()?;
     let store = crate::runtime::open_store(dir).await?;
     let rows = store.ledger_rows().await.context("reading the ledger")?;
     store.close().await;
-    let mut entries = Vec::new();
-    for row in rows {
-        let entry = Entry::from_canonical(&row.canonical)
-            .map_err(|e| msg(format!("entry {}: {e}", row.seq)))?;
-        if filter.is_none_or(|b| b == entry.book) {
-            entries.push(entry);
-        }
-    }
+    let entries = shuin_books::checkpoints::entries_of_book(rows, book).map_err(msg)?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&entries).context("JSON")?
-        );
-    } else {
-        for entry in entries {
-            println!("{}", entry.line());
-        }
+        let text = serde_json::to_string_pretty(&entries).context("JSON")?;
+        println!("{text}");
+    }
+    for entry in entries.iter().filter(|_| !json) {
+        println!("{}", entry.line());
     }
     Ok(())
 }

@@ -346,6 +346,10 @@ enum LedgerCommand {
         /// How many of the --witness-key witnesses make a checkpoint final (default: all).
         #[arg(long, requires = "witness_keys")]
         quorum: Option<usize>,
+        /// The audit key's pinned SHA-256 (of its SubjectPublicKeyInfo); any other key
+        /// is refused. With --data, shuin.toml's `[ledger] audit_key_sha256` otherwise.
+        #[arg(long, value_name = "HEX")]
+        audit_key_sha256: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -522,18 +526,17 @@ fn run(cli: Cli) -> Result<()> {
                     since_checkpoint,
                     witness_keys,
                     quorum,
+                    audit_key_sha256: pin,
                     json,
                 } => match (data, export) {
                     (_, Some(export)) => {
                         let witnesses = WitnessPolicy::read(&witness_keys, quorum)?;
-                        ledger_cmd::verify_export(
-                            &export,
-                            since_checkpoint.as_deref(),
-                            witnesses.as_ref(),
-                            json,
-                        )
+                        let anchors = (since_checkpoint.as_deref(), pin.as_deref());
+                        ledger_cmd::verify_export(&export, anchors, witnesses.as_ref(), json)
                     }
-                    (Some(data), None) => rt.block_on(ledger_cmd::verify(&data, json)),
+                    (Some(data), None) => {
+                        rt.block_on(ledger_cmd::verify(&data, pin.as_deref(), json))
+                    }
                     (None, None) => Err(msg("give --data DIR or --export DIR")),
                 },
                 LedgerCommand::Export { data, out, json } => {

@@ -129,18 +129,23 @@ pub(crate) async fn open_ca_parts(
     let files = ca_files(dir, config)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let rng: Arc<dyn RandomSource> = Arc::new(OsRandom);
-    shuin_ca::parts::open_parts(parts_config(config), files, store, backend, clock, rng)
+    shuin_ca::parts::open_parts(parts_config(config, dir), files, store, backend, clock, rng)
         .await
         .map_err(|e| msg(e.to_string()))
 }
 
-/// The configuration `shuin_ca::parts` opens with.
-pub(crate) fn parts_config(config: &InstanceConfig) -> shuin_ca::parts::PartsConfig<'_> {
+/// The configuration `shuin_ca::parts` opens with, for the instance in `dir`.
+pub(crate) fn parts_config<'a>(
+    config: &'a InstanceConfig,
+    dir: &'a Path,
+) -> shuin_ca::parts::PartsConfig<'a> {
     shuin_ca::parts::PartsConfig {
         ca: &config.ca,
         revocation: &config.revocation,
         ledger: &config.ledger,
         public_url: &config.instance.public_url,
+        dir,
+        development: config.instance.development,
     }
 }
 

@@ -52,6 +52,10 @@ pub(crate) async fn run(instance: &Instance) {
         }
         if let Err(e) = parts.checkpoints.tick().await {
             tracing::error!(error = %e, "ledger checkpoint failed");
+            // Fail closed: a refusal that could not be recorded, or a head not kept.
+            if e.is_fatal() {
+                std::process::exit(70);
+            }
         }
         let ocsp = parts.ocsp.clone();
         match tokio::task::spawn_blocking(move || ocsp.presign(20_000)).await {

@@ -103,7 +103,7 @@ fn main() {
             // write_export does not read the stored leaf hash; the export carries none.
             leaf_hash_hex: String::new(),
         });
-    write_export(&dir, rows, &notes, &key).unwrap();
+    write_export(&dir, rows, &notes, &key, None).unwrap();
     let bytes = std::fs::metadata(dir.join("entries.jsonl")).unwrap().len();
 
     let started = Instant::now();

@@ -3,7 +3,8 @@
 //! (DESIGN.md section 5).
 //!
 //! This crate is pure: apart from reading and writing an export directory
-//! ([`export::write_export`], [`export::verify_export`]) it performs no I/O, and signing
+//! ([`export::write_export`], [`export::verify_export`]) and the last signed head
+//! ([`head_file`]) it performs no I/O, and signing
 //! is a closure the caller passes (the audit key lives in the key backend). Stores
 //! persist [`StoredEntry`] rows and a [`CompactTree`] state; `shuin ledger verify` runs
 //! [`verify_log`] over a store and [`verify_export`] over an export.
@@ -20,6 +21,8 @@
 //! - [`operator_request`]: signed operator requests, as ledgered and re-checked offline.
 //! - [`export`]: the offline export (JSON Lines, checkpoints, audit key) and its verifier.
 //! - [`tiles`]: the tree as C2SP `tlog-tiles`, built incrementally, and proofs from tiles.
+//! - [`trust`]: the audit key's pin, forward heads and freshness (DESIGN.md section 11);
+//!   [`head_file`]: the last signed head kept in the instance directory.
 
 pub mod canonical;
 pub mod checkpoint;
@@ -27,6 +30,7 @@ pub mod cosignature;
 pub mod entry;
 pub mod error;
 pub mod export;
+pub mod head_file;
 pub mod merkle;
 pub mod note;
 pub mod operator_audit;
@@ -34,6 +38,7 @@ pub mod operator_certificate;
 pub mod operator_request;
 mod report;
 pub mod tiles;
+pub mod trust;
 pub mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
@@ -43,4 +48,5 @@ pub use error::LedgerError;
 pub use export::{verify_export, ExportError, ExportReport};
 pub use merkle::CompactTree;
 pub use note::{NoteError, NoteKey, SignedNote};
+pub use trust::{AuditKeyPin, TrustError};
 pub use verify::{verify_log, BookCounts, StoredEntry, TreeHead, VerifyError, VerifyReport};

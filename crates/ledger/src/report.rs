@@ -7,6 +7,20 @@ use crate::{Book, Entry, ExportReport};
 use serde_json::{json, Value};
 
 impl ExportReport {
+    /// The verified export and the witnesses' cosignatures checked on it, if any: JSON
+    /// (with `"witnesses"`) or lines for a person.
+    pub fn show_with(&self, cosigned: Option<&CosignatureReport>, json: bool) -> String {
+        if json {
+            let mut value = self.to_json();
+            value["witnesses"] = json!(cosigned.map(CosignatureReport::to_json));
+            return value.to_string();
+        }
+        match cosigned {
+            Some(cosigned) => format!("{}\n  {}", self.text(), cosigned.line()),
+            None => self.text(),
+        }
+    }
+
     /// The verified export as JSON, with `"ok": true`.
     pub fn to_json(&self) -> Value {
         json!({
@@ -17,6 +31,8 @@ impl ExportReport {
             "checkpoints": self.checkpoints,
             "audit_key_id": self.key_id_hex,
             "audit_key_sha256": self.key_sha256_hex,
+            "audit_key_pinned_in_manifest": self.manifest_pin,
+            "audit_key_pin_checked": self.pin_checked,
             "since_checkpoint_size": self.since_size,
             "operator_requests_verified": self.operator_requests,
             "books": {
@@ -40,6 +56,11 @@ impl ExportReport {
                 self.origin, self.key_id_hex, self.key_sha256_hex
             ),
         ];
+        lines.push(if self.pin_checked {
+            "  the audit key is the pinned one (--audit-key-sha256)".to_owned()
+        } else {
+            "  warning: the audit key was not checked against a pin you hold: give --audit-key-sha256 (the instance's [ledger] audit_key_sha256)".to_owned()
+        });
         if let Some(size) = self.since_size {
             lines.push(format!("  extends the saved checkpoint of size {size}"));
         }
@@ -135,12 +156,14 @@ mod tests {
             key_sha256_hex: "cd".into(),
             since_size,
             operator_requests: 1,
+            manifest_pin: None,
+            pin_checked: false,
         }
     }
 
     #[test]
     fn the_export_report_names_the_saved_checkpoint_only_when_given() {
-        assert_eq!(report(None).text().lines().count(), 3);
+        assert_eq!(report(None).text().lines().count(), 4);
         let text = report(Some(2)).text();
         assert!(text.contains("\n  extends the saved checkpoint of size 2\n"));
         assert!(text.starts_with("ledger export OK: 3 entries, 2 signed checkpoints, root ab"));

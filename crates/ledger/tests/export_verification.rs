@@ -65,7 +65,7 @@ impl Log {
 
     fn export(&self, dir: &Path, sizes: &[u64]) {
         let notes: Vec<String> = sizes.iter().map(|&s| self.checkpoint(s)).collect();
-        write_export(dir, self.rows.clone(), &notes, &self.key).unwrap();
+        write_export(dir, self.rows.clone(), &notes, &self.key, None).unwrap();
     }
 }
 
@@ -319,7 +319,7 @@ fn an_export_without_checkpoints_or_with_a_fork_is_refused() {
     let work = tempfile::tempdir().unwrap();
     let log = Log::new(4);
     let dir = work.path().join("none");
-    write_export(&dir, log.rows.clone(), &[], &log.key).unwrap();
+    write_export(&dir, log.rows.clone(), &[], &log.key, None).unwrap();
     assert!(matches!(failure(&dir, None), ExportError::NoCheckpoint));
 
     let dir = work.path().join("fork");

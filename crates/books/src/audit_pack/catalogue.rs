@@ -409,6 +409,7 @@ pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
         b("L1", "books", "認証業務利用申込に関する帳簿書類", "Application books")
             .fact("application book", "ledger", format!("{} entries", book("application")), books_value.clone())
             .fact("ledger verification", "ledger", verification_summary.clone(), json!({"database": f.ledger_verification, "export": f.export}))
+            .fact("audit key pin", "config", f.instance.audit_key_sha256.as_deref().map_or("not pinned".to_owned(), |p| format!("SHA-256 {p}")), json!(f.instance.audit_key_sha256))
             .kind("application.evidence_purged", "evidence purged after retention")
             .build(),
         b("L2", "books", "電子証明書の失効に関する帳簿書類", "Revocation books")

@@ -70,6 +70,8 @@ pub struct InstanceSettings {
     pub rule_version: String,
     /// `[retention]`.
     pub retention: RetentionPolicy,
+    /// `[ledger] audit_key_sha256`: the pinned audit key, if any.
+    pub audit_key_sha256: Option<String>,
 }
 
 /// A registered operator, as the organisation book's registry holds it.

@@ -201,6 +201,8 @@ mod tests {
             key_sha256_hex: "cd".into(),
             since_size: None,
             operator_requests: 0,
+            manifest_pin: None,
+            pin_checked: false,
         };
         let verified = export_verified(&summary, &report);
         assert_eq!(verified["verified"]["ok"], true);

@@ -27,7 +27,7 @@ pub use cosigned::{
     verify_export_cosignatures, CosignatureCheckError, CosignatureReport, PolicyReadError,
     QuorumError, WitnessPolicy,
 };
-pub use verify::{verify_export_parts, ExportError, ExportReport};
+pub use verify::{verify_export_parts, verify_export_pinned, ExportError, ExportReport};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -107,8 +107,8 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
 }
 
 /// Writes an export of `rows` (in seq order) with the signed `checkpoints` (notes) into
-/// the new or empty directory `dir`. The caller makes sure the last checkpoint covers
-/// every row.
+/// the new or empty directory `dir`, naming the instance's `pin` of the audit key in the
+/// manifest. The caller makes sure the last checkpoint covers every row.
 ///
 /// # Errors
 ///
@@ -118,6 +118,7 @@ pub fn write_export(
     rows: impl IntoIterator<Item = StoredEntry>,
     checkpoints: &[String],
     key: &NoteKey,
+    pin: Option<&crate::AuditKeyPin>,
 ) -> Result<ExportSummary, WriteError> {
     if dir.exists() {
         let mut listing = std::fs::read_dir(dir).map_err(io_error(dir))?;
@@ -184,6 +185,8 @@ pub fn write_export(
             "key_id": key.key_id_hex(),
             "algorithm": key.algorithm().name(),
             "verifier_key": key.verifier_key(),
+            "sha256": crate::AuditKeyPin::of_key(key).hex(),
+            "pinned_sha256": pin.map(crate::AuditKeyPin::hex),
         },
     });
     let manifest_path = dir.join(MANIFEST_FILE);

@@ -24,10 +24,11 @@
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::note::{NoteError, NoteKey};
+use crate::trust::{AuditKeyPin, TrustError};
 use crate::{BookCounts, CompactTree, LedgerError};
 
 use super::{lines, FORMAT};
@@ -54,6 +55,61 @@ pub struct ExportReport {
     pub since_size: Option<u64>,
     /// Signed operator requests whose signature and certificate were re-checked.
     pub operator_requests: u64,
+    /// The pin the exporting instance had (`audit_key.pinned_sha256` in the manifest),
+    /// checked to be the export's key.
+    pub manifest_pin: Option<String>,
+    /// Whether the key was also checked against a pin the verifier gave.
+    pub pin_checked: bool,
+}
+
+/// Verifies the export in `dir` ([`super::verify_export`]), against the checkpoint saved
+/// in the file `since` if given, and its audit key against `pin` (lowercase or
+/// uppercase hex SHA-256 of the key) if given.
+///
+/// # Errors
+///
+/// The first [`ExportError`]; a wrong or unreadable pin is [`ExportError::Trust`].
+pub fn verify_export_pinned(
+    dir: &Path,
+    since: Option<&Path>,
+    pin: Option<&str>,
+) -> Result<ExportReport, ExportError> {
+    let pin = pin
+        .map(AuditKeyPin::parse)
+        .transpose()
+        .map_err(ExportError::Trust)?;
+    let saved = since
+        .map(|path| {
+            std::fs::read_to_string(path).map_err(|source| ExportError::Io {
+                path: path.to_owned(),
+                source,
+            })
+        })
+        .transpose()?;
+    let mut report = super::verify_export(dir, saved.as_deref())?;
+    if let Some(pin) = &pin {
+        report.check_pin(pin).map_err(ExportError::Trust)?;
+    }
+    Ok(report)
+}
+
+impl ExportReport {
+    /// Checks the export's audit key against `pin`, the fingerprint the verifier trusts
+    /// (`--audit-key-sha256`), and records that it was.
+    ///
+    /// # Errors
+    ///
+    /// [`TrustError::AuditKeyMismatch`] naming both fingerprints.
+    pub fn check_pin(&mut self, pin: &AuditKeyPin) -> Result<(), TrustError> {
+        if pin.hex() != self.key_sha256_hex {
+            return Err(TrustError::AuditKeyMismatch {
+                expected: pin.hex(),
+                found: self.key_sha256_hex.clone(),
+            });
+        }
+        self.pin_checked = true;
+        Ok(())
+    }
 }
 
 /// Why an export failed verification. Each message names the file, line, seq or
@@ -114,6 +170,9 @@ pub enum ExportError {
     /// The export has no checkpoint.
     #[error("the export holds no checkpoint, so nothing in it is signed")]
     NoCheckpoint,
+    /// The audit key is not the pinned one.
+    #[error("{0}")]
+    Trust(#[source] TrustError),
     /// The saved checkpoint does not verify with the export's audit key.
     #[error("the saved checkpoint does not verify with this export's audit key (so the key or the log was replaced): {source}")]
     SavedCheckpoint {
@@ -263,6 +322,7 @@ pub fn verify_export_parts(
 ) -> Result<ExportReport, ExportError> {
     let origin = manifest_origin(manifest)?;
     let key = audit_key(&origin, key_pem)?;
+    let manifest_pin = manifest_pin(manifest, &key)?;
     let mut targets = signed_targets(&origin, &key, checkpoints)?;
     let last_signed = *targets
         .keys()
@@ -333,6 +393,8 @@ pub fn verify_export_parts(
         key_sha256_hex: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(key.spki_der())),
         since_size: saved.map(|s| s.size),
         operator_requests: 0,
+        manifest_pin,
+        pin_checked: false,
     })
 }
 
@@ -394,6 +456,20 @@ fn manifest_origin(manifest: &str) -> Result<String, ExportError> {
         .ok_or_else(|| ExportError::Manifest {
             reason: "no origin".into(),
         })
+}
+
+/// The manifest's `audit_key.pinned_sha256`, if any, which must be the key's.
+fn manifest_pin(manifest: &str, key: &NoteKey) -> Result<Option<String>, ExportError> {
+    let value: serde_json::Value =
+        serde_json::from_str(manifest).map_err(|e| ExportError::Manifest {
+            reason: format!("not JSON: {e}"),
+        })?;
+    let Some(text) = value["audit_key"]["pinned_sha256"].as_str() else {
+        return Ok(None);
+    };
+    let pin = AuditKeyPin::parse(text).map_err(ExportError::Trust)?;
+    pin.check(key).map_err(ExportError::Trust)?;
+    Ok(Some(pin.hex()))
 }
 
 fn audit_key(origin: &str, pem: &str) -> Result<NoteKey, ExportError> {

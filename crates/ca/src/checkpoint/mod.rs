@@ -6,17 +6,29 @@
 //! a later change of `public_url` does not fork the checkpoints. A checkpoint is signed
 //! once `every_entries` entries have accumulated or `every` has passed with new entries,
 //! at shutdown, and before an export.
+//!
+//! The audit key must be the one pinned in `shuin.toml` (`[ledger] audit_key_sha256`),
+//! and each new head must extend the last signed head kept outside the database
+//! ([`forward`]).
+
+mod forward;
+#[cfg(test)]
+mod tests;
+
+pub use forward::{MissingHead, SignedHeads};
 
 use crate::witnessing::Witnessing;
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use shuin_core::Clock;
 use shuin_keys::{KeyError, KeyGenerator, KeyRef, KeySpec, Signer};
-use shuin_ledger::{Actor, Book, Checkpoint, EntryDraft, NoteError, NoteKey};
+use shuin_ledger::trust::{check_pin, AuditKeyPin, TrustError};
+use shuin_ledger::{Actor, Book, Checkpoint, CompactTree, EntryDraft, NoteError, NoteKey};
 use shuin_store::{
     CheckpointWriter, ConflictKind, LedgerStore, SettingsStore, StoreError, StoredCheckpoint,
 };
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// The setting naming the audit key by URI.
@@ -82,6 +94,54 @@ pub enum CheckpointError {
     /// The blocking signing task did not finish.
     #[error("checkpoint signing task: {0}")]
     Task(#[source] tokio::task::JoinError),
+    /// The audit key is not the pinned one, or no pin is configured where one must be.
+    #[error("{0}")]
+    Trust(#[source] TrustError),
+    /// The head is not a consistent extension of the last signed head; the refusal is
+    /// recorded in the facility book (`checkpoint.refused`).
+    #[error("checkpoint refused: {0} (recorded as checkpoint.refused in the facility book)")]
+    Refused(#[source] TrustError),
+    /// As `Refused`, but the refusal could not be recorded.
+    #[error(
+        "checkpoint refused: {refusal}; the refusal could not be recorded in the ledger: {source}"
+    )]
+    RefusedUnrecorded {
+        /// Why the head was refused.
+        refusal: TrustError,
+        /// Why it was not recorded.
+        #[source]
+        source: StoreError,
+    },
+    /// The last signed head kept outside the database cannot be read, locked or written.
+    #[error("{what}: {source}")]
+    HeadFile {
+        /// What was being done.
+        what: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl CheckpointError {
+    /// The reason code of a refusal or a pin failure, if this is one.
+    pub fn refusal(&self) -> Option<&TrustError> {
+        match self {
+            CheckpointError::Trust(e)
+            | CheckpointError::Refused(e)
+            | CheckpointError::RefusedUnrecorded { refusal: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether the signer must stop the process (fail closed): a refusal that could not
+    /// be recorded, or a last signed head that cannot be kept.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            CheckpointError::RefusedUnrecorded { .. } | CheckpointError::HeadFile { .. }
+        )
+    }
 }
 
 /// How an instance makes checkpoints (from `[ledger]` in its configuration).
@@ -99,6 +159,12 @@ pub struct CheckpointSettings {
     pub every: Duration,
     /// The witnesses each new checkpoint is submitted to, if any.
     pub witnessing: Option<Arc<Witnessing>>,
+    /// The pinned audit key fingerprint (`[ledger] audit_key_sha256`).
+    pub pin: Option<AuditKeyPin>,
+    /// Whether a pin is required (every instance but a development one).
+    pub require_pin: bool,
+    /// What to do when no last signed head is kept yet.
+    pub missing_head: MissingHead,
 }
 
 /// `https://ca.example.jp/base/` gives `ca.example.jp/base/ledger`.
@@ -109,10 +175,13 @@ pub fn default_origin(public_url: &str) -> String {
     format!("{}/ledger", rest.trim_end_matches('/'))
 }
 
-/// The last checkpoint this process knows of.
+/// The last checkpoint this process knows of, the tree it signed (checked against the
+/// last signed head), and the refusal that stopped this signer, if any.
 struct Last {
     size: u64,
     made: Option<Instant>,
+    frontier: Option<CompactTree>,
+    refused: Option<TrustError>,
 }
 
 /// Signs checkpoints with the audit key and stores them.
@@ -124,6 +193,9 @@ pub struct CheckpointMaker<S: ?Sized> {
     every: Duration,
     last: tokio::sync::Mutex<Last>,
     witnessing: Option<Arc<Witnessing>>,
+    heads: Arc<dyn SignedHeads>,
+    missing_head: MissingHead,
+    clock: Arc<dyn Clock>,
 }
 
 impl<S: ?Sized> std::fmt::Debug for CheckpointMaker<S> {
@@ -136,7 +208,7 @@ impl<S: ?Sized> std::fmt::Debug for CheckpointMaker<S> {
     }
 }
 
-fn audit_actor() -> Actor {
+pub(crate) fn audit_actor() -> Actor {
     Actor {
         name: "shuin-ledger".into(),
         role: "system".into(),
@@ -149,13 +221,16 @@ where
     S: SettingsStore + LedgerStore + CheckpointWriter + ?Sized + 'static,
 {
     /// Opens the audit key named in the settings, or makes one (recorded in the facility
-    /// book) when there is none.
+    /// book) when there is none; checks it against the pin, and the ledger against the
+    /// last signed head kept in `heads` (a refusal is recorded and returned).
     pub async fn open(
         settings: CheckpointSettings,
         store: Arc<S>,
         backend: &dyn KeyGenerator,
-        now: SystemTime,
+        heads: Arc<dyn SignedHeads>,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, CheckpointError> {
+        let now = clock.now();
         let stored_key = store
             .setting(AUDIT_KEY_SETTING)
             .await
@@ -193,6 +268,14 @@ where
                 expects: key.algorithm().name(),
             });
         }
+        check_pin(settings.pin.as_ref(), &key, settings.require_pin)
+            .map_err(CheckpointError::Trust)?;
+        if settings.pin.is_none() {
+            tracing::warn!(
+                audit_key_sha256 = %AuditKeyPin::of_key(&key).hex(),
+                "the audit key is not pinned in shuin.toml ([ledger] audit_key_sha256): any key would be accepted"
+            );
+        }
         let last = store
             .latest_checkpoint()
             .await
@@ -200,7 +283,7 @@ where
                 what: "reading the latest checkpoint",
                 source,
             })?;
-        Ok(CheckpointMaker {
+        let maker = CheckpointMaker {
             store,
             signer,
             key,
@@ -209,9 +292,25 @@ where
             last: tokio::sync::Mutex::new(Last {
                 size: last.map_or(0, |c| c.size),
                 made: None,
+                frontier: None,
+                refused: None,
             }),
             witnessing: settings.witnessing,
-        })
+            heads,
+            missing_head: settings.missing_head,
+            clock,
+        };
+        {
+            let mut last = maker.last.lock().await;
+            let tree = maker.checked_tree(&mut last).await?;
+            last.frontier = Some(tree);
+        }
+        Ok(maker)
+    }
+
+    /// The audit key's fingerprint, as pinned.
+    pub fn pin(&self) -> AuditKeyPin {
+        AuditKeyPin::of_key(&self.key)
     }
 
     /// The audit key as a note key (its name is the origin).
@@ -285,20 +384,14 @@ where
     }
 
     async fn make(&self, last: &mut Last) -> Result<Option<StoredCheckpoint>, CheckpointError> {
-        let head = self
-            .store
-            .ledger_head()
-            .await
-            .map_err(|source| CheckpointError::Read {
-                what: "reading the tree head",
-                source,
-            })?
-            .unwrap_or(shuin_ledger::TreeHead {
-                size: 0,
-                root_hex: hex::encode(shuin_ledger::merkle::empty_root()),
-            });
-        let checkpoint =
-            Checkpoint::from_head(self.key.name(), &head).ok_or(CheckpointError::TreeHead)?;
+        // Held until the head is kept: another signer cannot move it back meanwhile.
+        let _lock = self.lock_heads().await?;
+        let tree = self.checked_tree(last).await?;
+        let checkpoint = Checkpoint {
+            origin: self.key.name().to_owned(),
+            size: tree.size(),
+            root: tree.root(),
+        };
         let signer = self.signer.clone();
         let key = self.key.clone();
         let note = tokio::task::spawn_blocking(move || {
@@ -312,12 +405,15 @@ where
         })?;
         // A check of the key backend's signature before anyone relies on it.
         Checkpoint::open(&note, &self.key).map_err(CheckpointError::Verify)?;
+        // Kept outside the database before anyone can rely on it.
+        self.save_head(&note).await?;
         let stored = StoredCheckpoint {
-            size: head.size,
+            size: tree.size(),
             note,
         };
-        last.size = head.size;
+        last.size = tree.size();
         last.made = Some(Instant::now());
+        last.frontier = Some(tree);
         match self.store.add_checkpoint(&stored).await {
             Ok(()) => {
                 tracing::debug!(size = stored.size, "signed a ledger checkpoint");
@@ -338,7 +434,7 @@ async fn generate<S: SettingsStore + LedgerStore + ?Sized>(
     stored_origin: Option<String>,
     store: &S,
     backend: &dyn KeyGenerator,
-    now: SystemTime,
+    now: std::time::SystemTime,
 ) -> Result<(Arc<dyn Signer>, NoteKey), CheckpointError> {
     let origin = stored_origin
         .or_else(|| settings.origin.clone())
@@ -394,21 +490,4 @@ async fn generate<S: SettingsStore + LedgerStore + ?Sized>(
         .map_err(CheckpointError::Settings)?;
     tracing::info!(origin = %origin, key_id = %key.key_id_hex(), "made the ledger audit key");
     Ok((signer, key))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_default_origin_is_the_public_url_without_scheme() {
-        assert_eq!(
-            default_origin("https://ca.example.jp/"),
-            "ca.example.jp/ledger"
-        );
-        assert_eq!(
-            default_origin("http://127.0.0.1:8080/base"),
-            "127.0.0.1:8080/base/ledger"
-        );
-    }
 }
