@@ -189,10 +189,9 @@ impl VerifiedLedger {
             };
             text.push_str(&format!("\n  audit key SHA-256 {sha256} ({pinned})"));
         }
-        if let Some(size) = self.trust.last_head_size {
-            text.push_str(&format!(
-                "\n  extends the last signed head kept outside the database (size {size})"
-            ));
+        // Its size is in the JSON: each node of a shared database keeps its own.
+        if self.trust.last_head_size.is_some() {
+            text.push_str("\n  extends the last signed head kept outside the database");
         }
         text
     }

@@ -449,6 +449,17 @@ fn an_export_after_real_traffic_verifies_offline_and_every_tamper_class_is_detec
         ok,
         "a self-consistent forgery verifies on its own: {stderr}"
     );
+    // Not against the instance's pinned audit key.
+    let config = std::fs::read_to_string(instance.data.join("shuin.toml")).unwrap();
+    let config: toml::Value = toml::from_str(&config).unwrap();
+    let pin = config["ledger"]["audit_key_sha256"].as_str().unwrap();
+    let out = shuin()
+        .args(["ledger", "verify", "--audit-key-sha256", pin, "--export"])
+        .arg(&forged)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("audit_key_mismatch"));
     assert_detected(
         &forged,
         Some(&saved_path),
@@ -533,7 +544,13 @@ fn rewrite(from: &Path, to: &Path, lines: &[String], signer: &SoftwareSigner, or
     )
     .unwrap();
     std::fs::write(to.join(AUDIT_KEY_FILE), pem).unwrap();
-    assert_eq!(Sha256::digest(signer.public_key_der()).len(), 32);
+    // A self-consistent forger names their own key's fingerprint in the manifest too.
+    let manifest_path = to.join("manifest.json");
+    let mut manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    manifest["audit_key"]["pinned_sha256"] =
+        Value::String(hex::encode(Sha256::digest(signer.public_key_der())));
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
 }
 
 /// GET that expects a problem document.
