@@ -1,6 +1,7 @@
 //! `shuin enroll`: the applicant side of the legacy flow (docs/registration.md).
 
 use crate::failure::Result;
+use shuin_client::OutcomeFiles;
 use std::path::PathBuf;
 use zeroize::Zeroizing;
 
@@ -19,7 +20,7 @@ pub(crate) struct EnrollArgs {
     /// The new key's type.
     #[arg(long, default_value = "p256")]
     key_type: String,
-    /// Where to write the new private key (default: OUT.key).
+    /// Where to write the new private key (default: OUT.key; the chain goes to OUT.chain).
     #[arg(long)]
     key_out: Option<PathBuf>,
     /// Where to write the certificate.
@@ -41,37 +42,20 @@ impl std::fmt::Debug for EnrollArgs {
 }
 
 pub(crate) fn run(args: EnrollArgs) -> Result<()> {
-    let key_out = args
-        .key_out
-        .clone()
-        .unwrap_or_else(|| args.out.with_extension("key"));
+    let files = OutcomeFiles::new(&args.out, args.key_out.as_deref());
+    files.check_key_is_new()?;
     let request = shuin_client::EnrollRequest {
         server: args.server,
         registration_id: args.registration,
         identification_code: Zeroizing::new(args.code),
-        key_spec: crate::apply_cmd::key_spec(&args.key_type)?,
+        key_spec: crate::apply_cmd::key_spec("--key-type", &args.key_type)?,
     };
-    let enrolled = shuin_client::enroll(&request)?;
-    crate::output::write_file(&key_out, enrolled.key_pem.as_bytes(), true)?;
-    crate::output::write_file(
-        &args.out,
-        format!("{}{}", enrolled.certificate_pem, enrolled.chain_pem).as_bytes(),
-        false,
-    )?;
-    let result = serde_json::json!({
-        "status": "issued",
-        "application_id": enrolled.application_id,
-        "serial": enrolled.serial,
-        "certificate": args.out,
-        "key": key_out,
-    });
-    crate::output::print(&result, args.json, |_| {
-        format!(
-            "issued serial {}; certificate in {}, key in {}",
-            enrolled.serial,
-            args.out.display(),
-            key_out.display()
-        )
-    });
+    let outcome = shuin_client::enroll(&request)?;
+    files.save(&outcome)?;
+    crate::output::show(
+        args.json,
+        || files.to_json(&outcome),
+        || files.text(&outcome),
+    );
     Ok(())
 }
