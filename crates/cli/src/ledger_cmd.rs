@@ -1,10 +1,10 @@
 //! `shuin ledger verify|export|show`.
 
 use crate::config::InstanceConfig;
-use crate::failure::{msg, Context, Result};
+use crate::failure::{Context, Result};
 use crate::output::failed;
 use shuin_core::SystemClock;
-use shuin_ledger::{Book, Entry};
+use shuin_ledger::Book;
 use shuin_store::{LedgerReader, LedgerStore};
 use std::path::Path;
 use std::sync::Arc;
@@ -105,34 +105,26 @@ pub(crate) async fn export_to(
 }
 
 /// Prints the entries, optionally of one book.
-pub(crate) async fn show(dir: &Path, book: Option<&str>, json: bool) -> Result<()> {
-    let filter = book
-        .map(|text| {
-            Book::from_name(text).ok_or_else(|| {
-                msg("--book must be application, revocation, organization or facility")
-            })
-        })
-        .transpose()?;
+pub(crate) async fn show(dir: &Path, book: Option<Book>, json: bool) -> Result<()> {
     let store = crate::runtime::open_store(dir).await?;
     let rows = store.ledger_rows().await.context("reading the ledger")?;
     store.close().await;
-    let mut entries = Vec::new();
-    for row in rows {
-        let entry = Entry::from_canonical(&row.canonical)
-            .map_err(|e| msg(format!("entry {}: {e}", row.seq)))?;
-        if filter.is_none_or(|b| b == entry.book) {
-            entries.push(entry);
-        }
-    }
+    let entries = shuin_ledger::listing(&rows, book)?;
     if json {
         println!(
             "{}",
             serde_json::to_string_pretty(&entries).context("JSON")?
         );
     } else {
-        for entry in entries {
-            println!("{}", entry.line());
-        }
+        entries
+            .iter()
+            .for_each(|entry| println!("{}", entry.line()));
     }
     Ok(())
+}
+
+/// `--book NAME`: application, revocation, organisation (organization) or facility.
+pub(crate) fn book(name: &str) -> std::result::Result<Book, String> {
+    Book::from_name(name)
+        .ok_or_else(|| "must be application, revocation, organisation or facility".into())
 }
