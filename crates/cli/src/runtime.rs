@@ -231,6 +231,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
             ledger,
             tiles,
             access_events,
+            http: Default::default(),
         },
         seal,
         publishers,
