@@ -1,7 +1,7 @@
 //! `shuin apply`: the applicant client.
 
 use crate::failure::{msg, Result};
-use shuin_client::{ApplyRequest, CardSource, OutcomeFiles};
+use shuin_client::{ApplyOutcome, ApplyRequest, CardSource, OutcomeFiles};
 use shuin_keys::KeySpec;
 use std::path::PathBuf;
 
@@ -36,18 +36,42 @@ pub(crate) struct ApplyArgs {
     /// The four basic items as on the card.
     #[command(flatten)]
     items: BasicItems,
-    /// The new key's type.
+    #[command(flatten)]
+    new_key: NewKey,
+}
+
+/// The applicant's new key and where its certificate goes (`apply` and `enroll`).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct NewKey {
+    /// The new key's type: p256, p384, rsa2048, rsa3072 or rsa4096.
     #[arg(long, default_value = "p256")]
     key_type: String,
-    /// Where to write the new private key (default: OUT.key).
+    /// Where to write the new private key (default: OUT.key; never overwritten).
     #[arg(long)]
     key_out: Option<PathBuf>,
-    /// Where to write the certificate.
+    /// Where to write the certificate (its chain goes to OUT.chain).
     #[arg(long, default_value = "cert.pem")]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+}
+
+impl NewKey {
+    /// The key type, and the files, checked to hold no key yet.
+    pub(crate) fn prepare(&self) -> Result<(KeySpec, OutcomeFiles)> {
+        let files = OutcomeFiles::new(&self.out, self.key_out.as_deref());
+        files.check_key_is_new()?;
+        Ok((key_spec("--key-type", &self.key_type)?, files))
+    }
+
+    /// Saves the outcome and tells the applicant.
+    pub(crate) fn save(&self, files: &OutcomeFiles, outcome: &ApplyOutcome) -> Result<()> {
+        files.save(outcome)?;
+        let (json, text) = (|| files.to_json(outcome), || files.text(outcome));
+        crate::output::show(self.json, json, text);
+        Ok(())
+    }
 }
 
 /// The four basic items (基本4情報) as typed: an applicant's, checked against the card,
@@ -107,25 +131,18 @@ impl ApplyArgs {
 /// Runs the flow and writes the key, the certificate and its chain.
 pub(crate) fn run(args: ApplyArgs) -> Result<()> {
     let card = args.card()?;
+    let (key_spec, files) = args.new_key.prepare()?;
     let request = ApplyRequest {
         server: args.server,
         name: args.items.name,
         birth_date: args.items.birth_date,
         address: args.items.address,
         gender: args.items.gender,
-        key_spec: key_spec("--key-type", &args.key_type)?,
+        key_spec,
     };
     let card = card.open()?;
-    let files = OutcomeFiles::new(&args.out, args.key_out.as_deref());
-    files.check_key_is_new()?;
     let outcome = shuin_client::apply(&request, card.as_ref())?;
-    files.save(&outcome)?;
-    crate::output::show(
-        args.json,
-        || files.to_json(&outcome),
-        || files.text(&outcome),
-    );
-    Ok(())
+    args.new_key.save(&files, &outcome)
 }
 
 /// The key type `flag` names.

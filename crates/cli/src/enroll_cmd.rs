@@ -1,8 +1,6 @@
 //! `shuin enroll`: the applicant side of the legacy flow (docs/registration.md).
 
 use crate::failure::Result;
-use shuin_client::OutcomeFiles;
-use std::path::PathBuf;
 use zeroize::Zeroizing;
 
 /// What `shuin enroll` takes.
@@ -17,17 +15,8 @@ pub(crate) struct EnrollArgs {
     /// The 利用者識別符号 (hyphens and case do not matter).
     #[arg(long)]
     code: String,
-    /// The new key's type.
-    #[arg(long, default_value = "p256")]
-    key_type: String,
-    /// Where to write the new private key (default: OUT.key; the chain goes to OUT.chain).
-    #[arg(long)]
-    key_out: Option<PathBuf>,
-    /// Where to write the certificate.
-    #[arg(long, default_value = "cert.pem")]
-    out: PathBuf,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    new_key: crate::apply_cmd::NewKey,
 }
 
 // The code must not reach a log through `{:?}`.
@@ -36,26 +25,19 @@ impl std::fmt::Debug for EnrollArgs {
         f.debug_struct("EnrollArgs")
             .field("server", &self.server)
             .field("registration", &self.registration)
-            .field("out", &self.out)
+            .field("out", &self.new_key.out)
             .finish_non_exhaustive()
     }
 }
 
 pub(crate) fn run(args: EnrollArgs) -> Result<()> {
-    let files = OutcomeFiles::new(&args.out, args.key_out.as_deref());
-    files.check_key_is_new()?;
+    let (key_spec, files) = args.new_key.prepare()?;
     let request = shuin_client::EnrollRequest {
         server: args.server,
         registration_id: args.registration,
         identification_code: Zeroizing::new(args.code),
-        key_spec: crate::apply_cmd::key_spec("--key-type", &args.key_type)?,
+        key_spec,
     };
     let outcome = shuin_client::enroll(&request)?;
-    files.save(&outcome)?;
-    crate::output::show(
-        args.json,
-        || files.to_json(&outcome),
-        || files.text(&outcome),
-    );
-    Ok(())
+    args.new_key.save(&files, &outcome)
 }

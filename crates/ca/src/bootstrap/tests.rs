@@ -154,10 +154,10 @@ async fn a_signature_that_does_not_verify_is_not_used() {
     assert_eq!(ledger_kinds(&store).await, ["ca_certificate.signing"]);
 }
 
-#[test]
-fn the_certificates_are_written_as_pem_where_the_instance_keeps_them() {
+/// What bootstrap made, with stand-in certificates.
+fn made() -> Bootstrapped {
     let key = |uri: &str| KeyRef::parse(uri).expect("key");
-    let made = Bootstrapped {
+    Bootstrapped {
         root_key: key("soft:root.pem"),
         issuing_key: key("soft:issuing.pem"),
         operator_ca_key: key("soft:operator-ca.pem"),
@@ -165,7 +165,12 @@ fn the_certificates_are_written_as_pem_where_the_instance_keeps_them() {
         issuing_der: vec![2],
         operator_ca_der: vec![3],
         enrolled: Vec::new(),
-    };
+    }
+}
+
+#[test]
+fn the_certificates_are_written_as_pem_where_the_instance_keeps_them() {
+    let made = made();
     let dir = tempfile::tempdir().expect("dir");
     let missing = made.write_certificates(dir.path()).err();
     assert_eq!(missing.map(|e| e.file), Some("ca/root.pem"));
@@ -180,16 +185,7 @@ fn the_certificates_are_written_as_pem_where_the_instance_keeps_them() {
 
 #[test]
 fn the_ca_section_names_the_files_written_and_no_pin_file_once_sealed() {
-    let key = |uri: &str| KeyRef::parse(uri).expect("key");
-    let made = Bootstrapped {
-        root_key: key("soft:root.pem"),
-        issuing_key: key("soft:issuing.pem"),
-        operator_ca_key: key("soft:operator-ca.pem"),
-        root_der: vec![1],
-        issuing_der: vec![2],
-        operator_ca_der: vec![3],
-        enrolled: Vec::new(),
-    };
+    let made = made();
     let pkcs11 = KeyBackendConfig::Pkcs11 {
         module: "/usr/lib/softhsm/libsofthsm2.so".into(),
         token: "shuin-ca".into(),
