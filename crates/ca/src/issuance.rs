@@ -27,10 +27,7 @@ pub trait CaStore:
     CertificateWriter + LedgerStore + RevocationStore + CrlStore + InstanceLock
 {
 }
-impl<T: CertificateWriter + LedgerStore + RevocationStore + CrlStore + InstanceLock> CaStore
-    for T
-{
-}
+impl<T: CertificateWriter + LedgerStore + RevocationStore + CrlStore + InstanceLock> CaStore for T {}
 
 /// CA settings beyond the profile.
 #[derive(Debug, Clone)]

@@ -161,7 +161,10 @@ where
         .await
         .map_err(|e| failed("reconciling interrupted issuances")(&e))?;
     if reconciled.changed() {
-        tracing::warn!(?reconciled, "reconciled interrupted issuances and revocations");
+        tracing::warn!(
+            ?reconciled,
+            "reconciled interrupted issuances and revocations"
+        );
     }
     let ca = Arc::new(ca);
     let ocsp = Arc::new(

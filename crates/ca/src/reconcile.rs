@@ -102,7 +102,10 @@ impl BookCursor {
                             .entry(accepted.serial.to_hex())
                             .or_insert(accepted);
                     } else {
-                        tracing::error!(seq = entry.seq, "a revocation.accepted entry cannot be read; it is left to an operator");
+                        tracing::error!(
+                            seq = entry.seq,
+                            "a revocation.accepted entry cannot be read; it is left to an operator"
+                        );
                     }
                 }
                 _ => {}
@@ -137,7 +140,9 @@ impl CaService {
         let mut done = Reconciled::default();
         let mut holder = [0u8; 16];
         if self.rng().fill(&mut holder).is_err() {
-            return Err(StoreError::Unavailable("no randomness for the lease".into()));
+            return Err(StoreError::Unavailable(
+                "no randomness for the lease".into(),
+            ));
         }
         let holder = hex::encode(holder);
         let now = self.clock().now();

@@ -5,8 +5,8 @@ use crate::issuance::{CaSettings, IssuerChain};
 use crate::revocation::CrlLayout;
 use der::Decode;
 use shuin_core::issuance::{Approver, CaProfile, IssuanceOrder, Issuer, SubscriberProfile};
-use shuin_core::x509::name::NameBuilder;
 use shuin_core::random::CountingRandom;
+use shuin_core::x509::name::NameBuilder;
 use shuin_core::{Clock, FixedClock, Serial};
 use shuin_keys::{KeySpec, Signer, SoftwareSigner};
 use shuin_store::sqlite::SqliteStore;
@@ -97,7 +97,6 @@ fn order(application_id: &str) -> IssuanceOrder {
         },
     }
 }
-
 
 fn reservation(serial: &str, application_id: &str, at: SystemTime) -> CertificateRecord {
     CertificateRecord {

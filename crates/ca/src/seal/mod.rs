@@ -157,9 +157,9 @@ impl<P: OpenedCa> Revoker for SealedRevoker<P> {
         let parts = self.0.parts().ok_or(RevocationPortError::Sealed)?;
         // Detached, as issuance is.
         let cycle = tokio::spawn(async move { Revoker::revoke(parts.ca(), request).await });
-        cycle.await.map_err(|_| {
-            RevocationPortError::Unavailable("the revocation task failed".into())
-        })?
+        cycle
+            .await
+            .map_err(|_| RevocationPortError::Unavailable("the revocation task failed".into()))?
     }
 }
 

@@ -6,9 +6,10 @@ use crate::tiles::{StoredTile, TileStore};
 use crate::{
     ApplicationRecord, ApplicationStatus, ApplicationStore, CertificateFlag, CertificateFlags,
     CertificateReader, CertificateRecord, CertificateState, CertificateWriter, CheckpointWriter,
-    CrlRecord, CrlStore, InstanceLock, KeyedDraft, LedgerReader, LedgerStore, NonceOutcome, NonceStore,
-    NoticeOutbox, NoticeRecord, RegistrationRecord, RegistrationState, RegistrationStore,
-    RevocationRecord, RevocationStore, SettingsStore, StoreError, StoredCheckpoint,
+    CrlRecord, CrlStore, InstanceLock, KeyedDraft, LedgerReader, LedgerStore, NonceOutcome,
+    NonceStore, NoticeOutbox, NoticeRecord, RegistrationRecord, RegistrationState,
+    RegistrationStore, RevocationRecord, RevocationStore, SettingsStore, StoreError,
+    StoredCheckpoint,
 };
 use async_trait::async_trait;
 use shuin_core::Serial;
