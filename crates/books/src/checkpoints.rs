@@ -239,31 +239,6 @@ pub async fn verify_store<S: LedgerStore + LedgerReader + ?Sized>(
     verify_stored(&rows, head.as_ref(), &checkpoints, trust)
 }
 
-/// The entries of `rows`, only those of the book named `book` if given
-/// (`shuin ledger show`).
-///
-/// # Errors
-///
-/// A message naming the unknown book or the entry that does not decode.
-pub fn entries_of_book(rows: Vec<StoredEntry>, book: Option<&str>) -> Result<Vec<Entry>, String> {
-    let filter = book
-        .map(|text| {
-            Book::from_name(text).ok_or_else(|| {
-                "--book must be application, revocation, organization or facility".to_owned()
-            })
-        })
-        .transpose()?;
-    let mut entries = Vec::new();
-    for row in rows {
-        let entry =
-            Entry::from_canonical(&row.canonical).map_err(|e| format!("entry {}: {e}", row.seq))?;
-        if filter.is_none_or(|b| b == entry.book) {
-            entries.push(entry);
-        }
-    }
-    Ok(entries)
-}
-
 /// Why an export could not be written or does not verify.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

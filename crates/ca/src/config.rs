@@ -56,8 +56,11 @@ pub struct CaSection {
     pub operator_ca_certificate: Option<PathBuf>,
 }
 
+/// Subscriber certificates are valid for five years unless `[ca]` says otherwise.
+pub const DEFAULT_VALIDITY_DAYS: u32 = 1825;
+
 fn default_validity_days() -> u32 {
-    1825
+    DEFAULT_VALIDITY_DAYS
 }
 
 impl CaSection {

@@ -15,15 +15,19 @@ use shuin_core::{Clock, RandomSource, Serial};
 use shuin_keys::Signer;
 use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_store::{
-    CertificateRecord, CertificateState, CertificateWriter, ConflictKind, CrlStore, LedgerStore,
-    RevocationStore, StoreError,
+    CertificateRecord, CertificateState, CertificateWriter, ConflictKind, CrlStore, InstanceLock,
+    LedgerStore, RevocationStore, StoreError,
 };
 use std::sync::Arc;
 use x509_cert::Certificate;
 
-/// What the CA's storage must offer.
-pub trait CaStore: CertificateWriter + LedgerStore + RevocationStore + CrlStore {}
-impl<T: CertificateWriter + LedgerStore + RevocationStore + CrlStore> CaStore for T {}
+/// What the CA's storage must offer (the instance lock: reconciliation runs in one
+/// process at a time).
+pub trait CaStore:
+    CertificateWriter + LedgerStore + RevocationStore + CrlStore + InstanceLock
+{
+}
+impl<T: CertificateWriter + LedgerStore + RevocationStore + CrlStore + InstanceLock> CaStore for T {}
 
 /// CA settings beyond the profile.
 #[derive(Debug, Clone)]
@@ -54,6 +58,8 @@ pub struct CaService {
     rng: Arc<dyn RandomSource>,
     settings: CaSettings,
     crl_lock: tokio::sync::Mutex<()>,
+    /// How far reconciliation has read the books, and what it still watches.
+    books: tokio::sync::Mutex<crate::reconcile::BookCursor>,
 }
 
 impl std::fmt::Debug for CaService {
@@ -115,11 +121,16 @@ impl CaService {
             rng,
             settings,
             crl_lock: tokio::sync::Mutex::new(()),
+            books: tokio::sync::Mutex::new(crate::reconcile::BookCursor::default()),
         })
     }
 
     pub(crate) fn crl_lock(&self) -> &tokio::sync::Mutex<()> {
         &self.crl_lock
+    }
+
+    pub(crate) fn books(&self) -> &tokio::sync::Mutex<crate::reconcile::BookCursor> {
+        &self.books
     }
 
     pub(crate) fn crl_lifetime(&self) -> std::time::Duration {

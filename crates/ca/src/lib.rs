@@ -20,7 +20,7 @@ pub mod witnessing;
 pub use issuance::{CaService, CaSettings, CaStore, IssuerChain};
 pub use ocsp::{OcspService, OcspSettings};
 pub use operator_ca::{OperatorCa, OperatorCaError};
-pub use reconcile::Reconciled;
+pub use reconcile::{Reconciled, RECONCILE_AFTER, RECONCILE_LEASE};
 pub use revocation::{
     partition_of, publish_crl, CrlContents, CrlKind, CrlLayout, CrlScope, EntryFilter,
     RevocationError, RevocationOrder, Revoked,

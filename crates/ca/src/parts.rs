@@ -118,8 +118,9 @@ fn failed(what: &'static str) -> impl Fn(&dyn std::fmt::Display) -> OpenPartsErr
     }
 }
 
-/// Opens the parts on `backend`. Interrupted issuances are reconciled before anything
-/// else is served (logged when any was found).
+/// Opens the parts on `backend`. Interrupted issuances and revocations old enough to be
+/// no live process's are reconciled before anything else is served (logged when any
+/// was found; `shuin_ca::reconcile`).
 pub async fn open_parts<S>(
     config: PartsConfig<'_>,
     files: CaFiles,
@@ -163,8 +164,11 @@ where
         .reconcile()
         .await
         .map_err(|e| failed("reconciling interrupted issuances")(&e))?;
-    if !reconciled.undelivered.is_empty() || !reconciled.completed.is_empty() {
-        tracing::warn!(?reconciled, "reconciled interrupted issuances");
+    if reconciled.changed() {
+        tracing::warn!(
+            ?reconciled,
+            "reconciled interrupted issuances and revocations"
+        );
     }
     let ca = Arc::new(ca);
     let ocsp = Arc::new(

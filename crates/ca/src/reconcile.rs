@@ -1,11 +1,39 @@
-//! Start-up reconciliation (DESIGN.md section 4, step 5): a `certificate.signing` entry
-//! without a matching `certificate.issued` is resolved, never silently dropped.
+//! Reconciliation (DESIGN.md section 4, step 5): interrupted issuances and revocations
+//! are resolved from the books, never silently dropped, and never while a live process
+//! may still be carrying them out.
+//!
+//! - A reservation never stored is marked undelivered (`certificate.undelivered`);
+//! - a stored certificate without `certificate.issued` gets that entry
+//!   (`reconciled: true`);
+//! - a `revocation.accepted` without its revocation row is applied: the row, with the
+//!   time, reason and decider the books recorded, then new CRLs.
+//!
+//! Only what is older than [`RECONCILE_AFTER`] is touched (a live server's issuance takes
+//! well under a second), and only by the process holding the instance lock
+//! [`RECONCILE_LEASE`], so a CLI command that opens the CA next to a running server, or
+//! two nodes on one database, never abort each other's work. Every step is idempotent:
+//! the store's guarded updates refuse a second application.
 
 use crate::issuance::{ca_actor, CaService};
 use sha2::{Digest, Sha256};
-use shuin_ledger::{Book, Entry, EntryDraft};
-use shuin_store::{CertificateState, StoreError};
-use std::collections::HashSet;
+use shuin_core::revocation::RevocationReason;
+use shuin_core::timefmt::parse_rfc3339;
+use shuin_ledger::{Actor, Book, Entry, EntryDraft};
+use shuin_store::{CertificateState, ConflictKind, RevocationRecord, StoreError};
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, SystemTime};
+
+/// How old a reservation, a stored certificate or a `revocation.accepted` entry must be
+/// before reconciliation completes it: younger ones may belong to a cycle still running
+/// in a live process.
+pub const RECONCILE_AFTER: Duration = Duration::from_secs(120);
+
+/// The instance lock reconciliation holds while it works.
+pub const RECONCILE_LEASE: &str = "ca.reconcile";
+
+/// How long the lease is taken for; a process that dies holding it blocks
+/// reconciliation elsewhere for at most this long.
+const LEASE_FOR: Duration = Duration::from_secs(300);
 
 /// What reconciliation did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -14,18 +42,154 @@ pub struct Reconciled {
     pub undelivered: Vec<String>,
     /// Stored certificates whose `certificate.issued` entry was missing: now written.
     pub completed: Vec<String>,
+    /// Revocations in the books without their revocation row: now applied.
+    pub revocations_applied: Vec<String>,
+    /// Another process holds the instance lock: nothing was looked at.
+    pub locked_elsewhere: bool,
+}
+
+impl Reconciled {
+    /// Whether anything was changed.
+    pub fn changed(&self) -> bool {
+        !self.undelivered.is_empty()
+            || !self.completed.is_empty()
+            || !self.revocations_applied.is_empty()
+    }
+}
+
+/// A `revocation.accepted` entry, as the books recorded it.
+#[derive(Debug, Clone)]
+struct AcceptedRevocation {
+    serial: shuin_core::Serial,
+    at: SystemTime,
+    reason: RevocationReason,
+    invalidity_date: Option<SystemTime>,
+    actor: Actor,
+}
+
+/// How far reconciliation has read the books, and what it still watches: read once
+/// from the start, then only the entries appended since.
+#[derive(Debug, Default)]
+pub(crate) struct BookCursor {
+    /// The next ledger position to read.
+    next: u64,
+    /// Serials with a `certificate.issued` entry.
+    issued: HashSet<String>,
+    /// Accepted revocations not yet seen with their row, by serial.
+    revocations: BTreeMap<String, AcceptedRevocation>,
+    /// Whether stored certificates have been checked for their entry in this process.
+    certificates_checked: bool,
+    /// Whether a revocation applied here still waits for its CRL.
+    crl_due: bool,
+}
+
+impl BookCursor {
+    fn read(&mut self, rows: &[shuin_ledger::StoredEntry]) {
+        for row in rows {
+            self.next = self.next.max(row.seq.saturating_add(1));
+            let Ok(entry) = Entry::from_canonical(&row.canonical) else {
+                continue;
+            };
+            match entry.kind.as_str() {
+                "certificate.issued" => {
+                    if let Some(serial) = entry.payload["serial"].as_str() {
+                        self.issued.insert(serial.to_owned());
+                    }
+                }
+                "revocation.accepted" => {
+                    if let Some(accepted) = accepted_revocation(&entry) {
+                        self.revocations
+                            .entry(accepted.serial.to_hex())
+                            .or_insert(accepted);
+                    } else {
+                        tracing::error!(
+                            seq = entry.seq,
+                            "a revocation.accepted entry cannot be read; it is left to an operator"
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn accepted_revocation(entry: &Entry) -> Option<AcceptedRevocation> {
+    let payload = &entry.payload;
+    Some(AcceptedRevocation {
+        serial: shuin_core::Serial::from_hex(payload["serial"].as_str()?)?,
+        at: parse_rfc3339(&entry.time)?,
+        reason: RevocationReason::parse(payload["reason"].as_str()?)?,
+        invalidity_date: match &payload["invalidity_date"] {
+            serde_json::Value::String(text) => Some(parse_rfc3339(text)?),
+            _ => None,
+        },
+        actor: entry.actor.clone(),
+    })
+}
+
+fn stale(at: SystemTime, now: SystemTime) -> bool {
+    now.duration_since(at).unwrap_or_default() >= RECONCILE_AFTER
 }
 
 impl CaService {
-    /// Resolves interrupted issuances. Run once at start-up, before serving.
+    /// Resolves interrupted issuances and revocations (see the module documentation).
+    /// Run at start-up and then periodically by the serve loop; cheap after the first
+    /// run, which reads the books once.
     pub async fn reconcile(&self) -> Result<Reconciled, StoreError> {
         let mut done = Reconciled::default();
+        let mut holder = [0u8; 16];
+        if self.rng().fill(&mut holder).is_err() {
+            return Err(StoreError::Unavailable(
+                "no randomness for the lease".into(),
+            ));
+        }
+        let holder = hex::encode(holder);
+        let now = self.clock().now();
+        if !self
+            .store()
+            .take_lease(RECONCILE_LEASE, &holder, now, now + LEASE_FOR)
+            .await?
+        {
+            done.locked_elsewhere = true;
+            return Ok(done);
+        }
+        let result = self.reconcile_locked(&mut done).await;
+        if let Err(e) = self.store().release_lease(RECONCILE_LEASE, &holder).await {
+            tracing::warn!(error = %e, "could not release the reconciliation lease; it expires by itself");
+        }
+        result.map(|()| done)
+    }
+
+    /// [`CaService::reconcile`], logging what it did instead of returning it.
+    pub async fn reconcile_logged(&self) {
+        match self.reconcile().await {
+            Ok(done) if done.changed() => {
+                tracing::warn!(?done, "reconciled interrupted issuances and revocations");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "reconciliation failed; retrying later"),
+        }
+    }
+
+    async fn reconcile_locked(&self, done: &mut Reconciled) -> Result<(), StoreError> {
+        let mut books = self.books().lock().await;
+        let now = self.clock().now();
         for record in self
             .store()
             .certificates_in_state(CertificateState::Reserved)
             .await?
         {
-            self.store().mark_undelivered(&record.serial).await?;
+            // The reservation time: the template starts its validity then.
+            if !stale(record.not_before, now) {
+                continue;
+            }
+            match self.store().mark_undelivered(&record.serial).await {
+                Ok(()) => {}
+                // Completed or abandoned meanwhile by the process that reserved it.
+                Err(StoreError::NotFound) => continue,
+                Err(e) => return Err(e),
+            }
             let draft = EntryDraft {
                 book: Book::Application,
                 kind: "certificate.undelivered".into(),
@@ -34,29 +198,52 @@ impl CaService {
                     format!("application:{}", record.application_id),
                     format!("serial:{}", record.serial),
                 ],
-                payload: serde_json::json!({"why": "reconciled at start-up: reserved but never stored"}),
+                payload: serde_json::json!({"why": "reconciled: reserved but never stored"}),
                 evidence: vec![],
             };
-            self.store().append(draft, self.clock().now()).await?;
+            self.store().append(draft, now).await?;
             done.undelivered.push(record.serial.to_hex());
         }
-        let mut ledgered = HashSet::new();
-        for row in self.store().ledger_rows().await? {
-            if let Ok(entry) = Entry::from_canonical(&row.canonical) {
-                if entry.kind == "certificate.issued" {
-                    if let Some(serial) = entry.payload.get("serial").and_then(|s| s.as_str()) {
-                        ledgered.insert(serial.to_owned());
-                    }
+        let rows = self.store().ledger_rows_from(books.next).await?;
+        books.read(&rows);
+        if !books.certificates_checked {
+            self.complete_issued_entries(&mut books, now, done).await?;
+        }
+        self.apply_accepted_revocations(&mut books, now, done)
+            .await?;
+        if books.crl_due {
+            let serial = done.revocations_applied.last().cloned();
+            match self.issue_crl().await {
+                Ok(_) => books.crl_due = false,
+                Err(e) => {
+                    tracing::error!(error = %e, ?serial, "the CRL after a reconciled revocation failed; retrying");
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Stored certificates without `certificate.issued` get it (once per process: the
+    /// scan reads every issued certificate).
+    async fn complete_issued_entries(
+        &self,
+        books: &mut BookCursor,
+        now: SystemTime,
+        done: &mut Reconciled,
+    ) -> Result<(), StoreError> {
+        let mut fresh = false;
         for record in self
             .store()
             .certificates_in_state(CertificateState::Issued)
             .await?
         {
             let serial = record.serial.to_hex();
-            if ledgered.contains(&serial) {
+            if books.issued.contains(&serial) {
+                continue;
+            }
+            if !stale(record.not_before, now) {
+                // Its issuance may still be writing the entry: look again next time.
+                fresh = true;
                 continue;
             }
             let der = record.der.unwrap_or_default();
@@ -71,9 +258,59 @@ impl CaService {
                 payload: serde_json::json!({"serial": serial, "reconciled": true}),
                 evidence: vec![format!("sha256:{}", hex::encode(Sha256::digest(&der)))],
             };
-            self.store().append(draft, self.clock().now()).await?;
+            self.store().append(draft, now).await?;
+            books.issued.insert(serial.clone());
             done.completed.push(serial);
         }
-        Ok(done)
+        books.certificates_checked = !fresh;
+        Ok(())
+    }
+
+    /// `revocation.accepted` entries old enough and still without their row get it.
+    async fn apply_accepted_revocations(
+        &self,
+        books: &mut BookCursor,
+        now: SystemTime,
+        done: &mut Reconciled,
+    ) -> Result<(), StoreError> {
+        let watched: Vec<(String, AcceptedRevocation)> = books
+            .revocations
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (key, accepted) in watched {
+            if self.store().revocation(&accepted.serial).await?.is_some() {
+                books.revocations.remove(&key);
+                continue;
+            }
+            if !stale(accepted.at, now) {
+                continue;
+            }
+            let record = RevocationRecord {
+                serial: accepted.serial.clone(),
+                revoked_at: accepted.at,
+                reason: accepted.reason,
+                invalidity_date: accepted.invalidity_date,
+                decided_by: accepted.actor.name.clone(),
+            };
+            match self.store().revoke(&record).await {
+                Ok(()) => {
+                    tracing::warn!(serial = %key, "applied a revocation the books accepted but storage lacked");
+                    done.revocations_applied.push(key.clone());
+                    books.crl_due = true;
+                }
+                Err(StoreError::Conflict(ConflictKind::Revoked)) => {}
+                Err(StoreError::NotFound) => {
+                    tracing::error!(serial = %key, "the books accepted a revocation of a certificate that is not issued; left to an operator");
+                }
+                Err(e) => return Err(e),
+            }
+            books.revocations.remove(&key);
+        }
+        Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "reconcile_tests.rs"]
+mod tests;

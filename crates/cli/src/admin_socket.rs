@@ -52,16 +52,9 @@ pub(crate) async fn start(instance: &Arc<Instance>, console: Arc<Console>) -> Re
     Ok(socket)
 }
 
-/// Sends one request to the server listening on `path`.
-pub(crate) async fn ask(path: &Path, request: &Request) -> Result<Answer> {
-    shuin_server::admin_socket::ask(path, request)
-        .await
-        .map_err(Into::into)
-}
-
 /// The seal state of the server running on `dir`, if one answers.
 pub(crate) async fn status(dir: &Path) -> Option<SealStatus> {
-    match ask(&dir.join(SOCKET), &Request::Status).await {
+    match shuin_server::admin_socket::ask(&dir.join(SOCKET), &Request::Status).await {
         Ok(Answer::Status(status)) => Some(status),
         _ => None,
     }

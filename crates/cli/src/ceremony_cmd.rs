@@ -3,16 +3,14 @@
 //! and `verify` need nothing but their files, so custodians and auditors work offline.
 
 use crate::console_client::{call, Ask, ConsoleArgs};
-use crate::failure::{msg, Context, Result};
+use crate::failure::{Context, Result};
+use crate::operator_key::OperatorKeyArgs;
 use crate::output::{print, show};
 use crate::runtime;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use shuin_ca::ceremony;
 use shuin_core::Action;
-use shuin_keys::config::read_pin_file;
-use shuin_keys::{personal, Pkcs11Uri, Signer};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use zeroize::Zeroizing;
 
 #[derive(Debug, Subcommand)]
@@ -31,8 +29,9 @@ pub(crate) enum CeremonyCommand {
     },
     /// Print the public key (PEM) of a custodian credential, for enrolment.
     PublicKey {
+        /// The custodian's key, named as an operator's (`--operator-key URI`).
         #[command(flatten)]
-        credential: CredentialArgs,
+        credential: OperatorKeyArgs,
         /// Write it here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -48,7 +47,8 @@ pub(crate) enum CeremonyCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Sign a statement as one custodian, with their own key file or PKCS#11 token.
+    /// Sign a statement as one custodian, with their own key (on their PKCS#11 token, or a
+    /// key file in development and tests), named as an operator's key.
     Approve {
         /// The statement file from `ceremony statement`.
         #[arg(long)]
@@ -57,7 +57,7 @@ pub(crate) enum CeremonyCommand {
         #[arg(long)]
         custodian: String,
         #[command(flatten)]
-        credential: CredentialArgs,
+        credential: OperatorKeyArgs,
         /// Where to write the approval.
         #[arg(long)]
         out: PathBuf,
@@ -88,47 +88,6 @@ pub(crate) enum CeremonyCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// A custodian's credential: a key file, or a key on their PKCS#11 token.
-#[derive(Debug, Args)]
-pub(crate) struct CredentialArgs {
-    /// A PKCS#8 PEM private key file.
-    #[arg(long, conflicts_with = "pkcs11_module")]
-    key: Option<PathBuf>,
-    /// The PKCS#11 library of the custodian's token.
-    #[arg(long, requires_all = ["pkcs11_token", "pkcs11_pin_file", "pkcs11_key"])]
-    pkcs11_module: Option<PathBuf>,
-    /// The token's label.
-    #[arg(long)]
-    pkcs11_token: Option<String>,
-    /// A file holding the token's user PIN (mode 0600).
-    #[arg(long)]
-    pkcs11_pin_file: Option<PathBuf>,
-    /// The key's label (CKA_LABEL) on the token.
-    #[arg(long)]
-    pkcs11_key: Option<String>,
-}
-
-impl CredentialArgs {
-    /// Opens the credential's signer (`shuin_keys::personal`).
-    fn signer(self) -> Result<Arc<dyn Signer>> {
-        match (self.key, self.pkcs11_module) {
-            (Some(key), None) => personal::open_file(&key).map_err(Into::into),
-            (None, Some(module)) => {
-                let pin = read_pin_file(&self.pkcs11_pin_file.unwrap_or_default())?;
-                let uri = Pkcs11Uri {
-                    token: self.pkcs11_token.unwrap_or_default(),
-                    object: self.pkcs11_key.unwrap_or_default(),
-                };
-                personal::open_pkcs11(&module, &uri, pin, "custodian")
-                    .map_err(Into::into)
-            }
-            _ => Err(msg(
-                "give --key FILE, or --pkcs11-module M --pkcs11-token T --pkcs11-pin-file F --pkcs11-key LABEL",
-            )),
-        }
-    }
 }
 
 /// `ceremony run` on the client: the file and the approvals travel as the attachment.

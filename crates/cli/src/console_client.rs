@@ -9,7 +9,7 @@
 //! certificate `operator add --cert-out` wrote at their enrolment), proven with the same
 //! key that signs the request. One command is one connection, so one session.
 
-use crate::admin_socket::{ask, Answer, Request, SOCKET};
+use crate::admin_socket::{Request, SOCKET};
 use crate::console::Outcome;
 use crate::failure::{msg, Result};
 use crate::operator_key::OperatorKeyArgs;
@@ -18,6 +18,7 @@ use shuin_books::console::Unsigned;
 use shuin_core::{Action, Clock, SystemClock};
 use shuin_keys::personal_tls::{self, ClientTlsError};
 use shuin_keys::Signer;
+use shuin_server::admin_socket;
 use shuin_server::operator_api::client::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -120,19 +121,13 @@ fn sign(unsigned: Unsigned, signer: &dyn Signer, nonce: String) -> Result<Reques
     Ok(unsigned.sign(nonce, SystemClock.now(), key, |text| signer.sign(text))?)
 }
 
-/// On the local console socket.
+/// On the local console socket: a nonce, then the request signed under it.
 async fn on_socket(socket: &Path, signer: &dyn Signer, unsigned: Unsigned) -> Result<Outcome> {
-    let nonce = match ask(socket, &Request::Nonce).await? {
-        Answer::Nonce { nonce } => nonce,
-        Answer::Signed { outcome } => return Err(msg(outcome.to_string())),
-        Answer::Error { message } => return Err(msg(message)),
-        Answer::Status(_) => return Err(msg("the server answered with its status")),
+    let nonce = match admin_socket::nonce(socket).await? {
+        Ok(nonce) => nonce,
+        Err(outcome) => return Ok(outcome),
     };
-    match ask(socket, &sign(unsigned, signer, nonce)?).await? {
-        Answer::Signed { outcome } => Ok(outcome),
-        Answer::Error { message } => Err(msg(message)),
-        other => Err(msg(format!("unexpected answer: {other:?}"))),
-    }
+    Ok(admin_socket::request(socket, &sign(unsigned, signer, nonce)?).await?)
 }
 
 /// On an operator listener, nonce and request in one session.

@@ -73,7 +73,7 @@ async fn run_in(dir: &std::path::Path) -> Result<()> {
         }
     };
     let base = format!("http://{local}");
-    let issuing_der = crate::runtime::read_pem_or_der(&dir.join("ca/issuing.pem"))?;
+    let issuing_der = shuin_ca::parts::read_pem_or_der(&dir.join("ca/issuing.pem"))?;
     let serial_typed = shuin_core::Serial::from_hex(&serial).ok_or_else(|| msg("bad serial"))?;
     let seen = tokio::task::spawn_blocking(move || {
         shuin_client::revoke_and_watch(

@@ -3,9 +3,8 @@
 //! only trusted JPKI anchor. Never for production.
 
 use crate::failure::Result;
-use crate::init::InitOptions;
+use crate::init::InitArgs;
 use shuin_core::{Clock, OsRandom, SystemClock};
-use shuin_keys::KeySpec;
 pub(crate) use shuin_testkit::dev::{
     card_dir, dev_admin_key, simulator_dir, DEV_ADDRESS, DEV_BIRTH_DATE, DEV_CARD, DEV_NAME,
 };
@@ -24,27 +23,35 @@ pub(crate) async fn ensure_dev_instance(dir: &Path, listen: &str) -> Result<()> 
     if !dir.join(crate::config::CONFIG_FILE).exists() {
         let sim = simulator_dir(dir);
         let first_admin_csr = shuin_testkit::dev::make_dev_admin(dir)?;
-        let options = InitOptions {
+        let options = InitArgs {
             data: dir.to_owned(),
-            key_backend: crate::config::KeyBackendConfig::Software {
-                dir: std::path::PathBuf::from("keys"),
-            },
-            trust_anchors: vec![sim.join("ca.pem")],
+            key_backend: "software".into(),
+            kms_region: None,
+            kms_endpoint: None,
+            pkcs11_module: None,
+            pkcs11_token: None,
+            pkcs11_pin_file: None,
+            jpki_trust_anchor: vec![sim.join("ca.pem")],
             jpki_crl: sim.join("crl.der"),
             public_url: format!("http://{listen}"),
             policy_oid: DEV_POLICY_OID.into(),
             responsible_person: "開発用 責任者 (development responsible person)".into(),
             ca_name: "shuin development".into(),
-            root_key: KeySpec::EcP384,
-            issuing_key: KeySpec::EcP256,
+            root_key_type: "p384".into(),
+            issuing_key_type: "p256".into(),
             allow_test_cards: false,
             listen: listen.into(),
-            store: shuin_store::StoreSection::default(),
-            development: true,
+            store_url: shuin_store::config::DEFAULT_URL.into(),
+            store_password_file: None,
             custodians: None,
-            first_admin_csr: Some(first_admin_csr),
-            custodian_csrs: Vec::new(),
+            threshold: None,
+            shares_out: None,
+            first_admin_csr,
+            custodian_csr: Vec::new(),
             first_ceremony: None,
+            approvals: Vec::new(),
+            statement_out: None,
+            development: true,
         };
         crate::init::init(&options, &clock, &OsRandom).await?;
     }

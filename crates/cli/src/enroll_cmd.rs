@@ -1,7 +1,6 @@
 //! `shuin enroll`: the applicant side of the legacy flow (docs/registration.md).
 
 use crate::failure::Result;
-use std::path::PathBuf;
 use zeroize::Zeroizing;
 
 /// What `shuin enroll` takes.
@@ -16,17 +15,8 @@ pub(crate) struct EnrollArgs {
     /// The 利用者識別符号 (hyphens and case do not matter).
     #[arg(long)]
     code: String,
-    /// The new key's type.
-    #[arg(long, default_value = "p256")]
-    key_type: String,
-    /// Where to write the new private key (default: OUT.key).
-    #[arg(long)]
-    key_out: Option<PathBuf>,
-    /// Where to write the certificate.
-    #[arg(long, default_value = "cert.pem")]
-    out: PathBuf,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    new_key: crate::apply_cmd::NewKey,
 }
 
 // The code must not reach a log through `{:?}`.
@@ -35,43 +25,19 @@ impl std::fmt::Debug for EnrollArgs {
         f.debug_struct("EnrollArgs")
             .field("server", &self.server)
             .field("registration", &self.registration)
-            .field("out", &self.out)
+            .field("out", &self.new_key.out)
             .finish_non_exhaustive()
     }
 }
 
 pub(crate) fn run(args: EnrollArgs) -> Result<()> {
-    let key_out = args
-        .key_out
-        .clone()
-        .unwrap_or_else(|| args.out.with_extension("key"));
+    let (key_spec, files) = args.new_key.prepare()?;
     let request = shuin_client::EnrollRequest {
         server: args.server,
         registration_id: args.registration,
         identification_code: Zeroizing::new(args.code),
-        key_spec: crate::apply_cmd::key_spec(&args.key_type)?,
+        key_spec,
     };
-    let enrolled = shuin_client::enroll(&request)?;
-    crate::output::write_file(&key_out, enrolled.key_pem.as_bytes(), true)?;
-    crate::output::write_file(
-        &args.out,
-        format!("{}{}", enrolled.certificate_pem, enrolled.chain_pem).as_bytes(),
-        false,
-    )?;
-    let result = serde_json::json!({
-        "status": "issued",
-        "application_id": enrolled.application_id,
-        "serial": enrolled.serial,
-        "certificate": args.out,
-        "key": key_out,
-    });
-    crate::output::print(&result, args.json, |_| {
-        format!(
-            "issued serial {}; certificate in {}, key in {}",
-            enrolled.serial,
-            args.out.display(),
-            key_out.display()
-        )
-    });
-    Ok(())
+    let outcome = shuin_client::enroll(&request)?;
+    args.new_key.save(&files, &outcome)
 }

@@ -3,8 +3,8 @@
 //! Every key operation is ledgered in the facility book before it happens.
 
 use crate::config::{
-    CaSection, InstanceConfig, InstanceSection, JpkiSection, KeyBackendConfig, RaSection,
-    RevocationSection, ServerSection,
+    InstanceConfig, InstanceSection, JpkiSection, KeyBackendConfig, RaSection, RevocationSection,
+    ServerSection,
 };
 use crate::failure::{msg, Context, Result};
 use crate::runtime::Store;
@@ -14,7 +14,6 @@ use shuin_ca::ceremony::console::InstanceBackend;
 use shuin_ca::ceremony::{self, first_instance};
 use shuin_ca::operator_ca::read_csr_file;
 use shuin_core::{Clock, RandomSource};
-use shuin_keys::KeySpec;
 use shuin_store::SettingsStore;
 use std::path::{Path, PathBuf};
 
@@ -24,82 +23,174 @@ pub(crate) const DEFAULT_TERMS: &str = include_str!("../../../docs/terms-templat
 /// The CP/CPS template; operators complete `DIR/cps.md`.
 pub(crate) const DEFAULT_CPS: &str = include_str!("../../../docs/cp-cps-template.md");
 
-/// What `init` needs.
-#[derive(Debug, Clone)]
-pub(crate) struct InitOptions {
+/// What `shuin init` takes (`serve --dev` fills it in for the development instance).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct InitArgs {
+    /// Instance directory to create.
+    #[arg(long)]
     pub(crate) data: PathBuf,
-    /// Where the root and issuing keys are generated.
-    pub(crate) key_backend: KeyBackendConfig,
-    pub(crate) trust_anchors: Vec<PathBuf>,
+    /// Where the issuer keys live.
+    #[arg(long, default_value = "software", value_parser = ["software", "pkcs11", "awskms"])]
+    pub(crate) key_backend: String,
+    /// The AWS region of the KMS keys (with --key-backend awskms; credentials come from
+    /// the standard AWS chain, never from shuin.toml).
+    #[arg(long)]
+    pub(crate) kms_region: Option<String>,
+    /// Another KMS endpoint, such as a VPC endpoint (with --key-backend awskms).
+    #[arg(long)]
+    pub(crate) kms_endpoint: Option<String>,
+    /// The PKCS#11 library of the token (with --key-backend pkcs11).
+    #[arg(long)]
+    pub(crate) pkcs11_module: Option<PathBuf>,
+    /// The label of the token that holds the issuer keys (with --key-backend pkcs11).
+    #[arg(long)]
+    pub(crate) pkcs11_token: Option<String>,
+    /// A file holding the token's user PIN, mode 0600 (with --key-backend pkcs11).
+    #[arg(long)]
+    pub(crate) pkcs11_pin_file: Option<PathBuf>,
+    /// A trusted J-LIS signing CA certificate (PEM or DER); repeatable. Default: the shipped, pinned signca03.
+    #[arg(long = "jpki-trust-anchor")]
+    pub(crate) jpki_trust_anchor: Vec<PathBuf>,
+    /// The J-LIS CRL file that an outside job keeps fresh.
+    #[arg(long)]
     pub(crate) jpki_crl: PathBuf,
+    /// Base URL for the repository and OCSP URLs written into certificates.
+    #[arg(long)]
     pub(crate) public_url: String,
+    /// The accredited-policy OID for subscriber certificates.
+    #[arg(long)]
     pub(crate) policy_oid: String,
+    /// The responsible person (責任者) named as approver of automatic decisions.
+    #[arg(
+        long,
+        default_value = "責任者 (responsible person: set with --responsible-person)"
+    )]
     pub(crate) responsible_person: String,
+    /// The CA's name, used in the CA certificates.
+    #[arg(long, default_value = "shuin")]
     pub(crate) ca_name: String,
-    pub(crate) root_key: KeySpec,
-    pub(crate) issuing_key: KeySpec,
+    /// Root key type.
+    #[arg(long, default_value = "rsa3072")]
+    pub(crate) root_key_type: String,
+    /// Issuing key type.
+    #[arg(long, default_value = "rsa2048")]
+    pub(crate) issuing_key_type: String,
+    /// Accept JPKI test-card certificates (testing only).
+    #[arg(long)]
     pub(crate) allow_test_cards: bool,
+    /// Default listen address written into shuin.toml.
+    #[arg(long, default_value = "127.0.0.1:8080")]
     pub(crate) listen: String,
-    /// The database (`[store]`).
-    pub(crate) store: shuin_store::StoreSection,
+    /// The database, written into shuin.toml as `[store] url`: `sqlite:PATH` (relative to
+    /// --data; the default is sqlite:shuin.db) or `postgres://USER@HOST:PORT/DB`, whose
+    /// schema init creates (docs/operations.md "Store: SQLite or PostgreSQL").
+    #[arg(long, value_name = "URL", default_value = shuin_store::config::DEFAULT_URL)]
+    pub(crate) store_url: String,
+    /// A file holding the PostgreSQL password (owner-only), written into shuin.toml as
+    /// `[store] password_file`; without it, PGPASSWORD or ~/.pgpass.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) store_password_file: Option<PathBuf>,
+    /// Split the token PIN among N custodians (with --key-backend pkcs11); the instance
+    /// then starts sealed until --threshold of them run `shuin unseal`.
+    #[arg(long, requires_all = ["threshold", "shares_out"])]
+    pub(crate) custodians: Option<u8>,
+    /// M: how many custodians' shares unseal the CA.
+    #[arg(long, requires = "custodians")]
+    pub(crate) threshold: Option<u8>,
+    /// A directory outside the instance for share-1.txt ... share-N.txt.
+    #[arg(long, requires = "custodians")]
+    pub(crate) shares_out: Option<PathBuf>,
+    /// The first ca_admin's CSR (from `shuin operator csr`), certified by the new
+    /// operator CA. Every later operator is enrolled by a ca_admin.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) first_admin_csr: PathBuf,
+    /// A custodian's CSR (repeatable; one per custodian with --custodians): each is
+    /// enrolled as key_custodian, signs their unseal requests and approves key ceremonies
+    /// with that key.
+    #[arg(long = "custodian-csr", value_name = "FILE")]
+    pub(crate) custodian_csr: Vec<PathBuf>,
+    /// The first key ceremony (TOML), which makes the root and issuing keys on M
+    /// custodians' approvals; required with --key-backend pkcs11 (docs/keys.md "The first
+    /// key ceremony").
+    #[arg(long, value_name = "FILE")]
+    pub(crate) first_ceremony: Option<PathBuf>,
+    /// A custodian's approval of the first ceremony's statement (repeatable).
+    #[arg(long = "approval", value_name = "FILE", requires = "first_ceremony")]
+    pub(crate) approvals: Vec<PathBuf>,
+    /// Only write the first ceremony's statement here, for the custodians to approve
+    /// (`shuin ceremony approve`), and make nothing else. Run `init` again with the same
+    /// options and the approvals.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "first_ceremony",
+        conflicts_with = "approvals"
+    )]
+    pub(crate) statement_out: Option<PathBuf>,
+    /// A development instance (`serve --dev`), never from the command line.
+    #[arg(skip)]
     pub(crate) development: bool,
-    /// M-of-N custodians: the PIN is sealed and split, and the instance starts sealed.
-    pub(crate) custodians: Option<shuin_ca::seal::Custodians>,
-    /// The CSR of the first `ca_admin` (DESIGN.md section 8), certified by the new
-    /// operator CA.
-    pub(crate) first_admin_csr: Option<PathBuf>,
-    /// The custodians' CSRs, enrolled as key_custodian (one per custodian with
-    /// `custodians`).
-    pub(crate) custodian_csrs: Vec<PathBuf>,
-    /// The first key ceremony that makes the root and issuing keys (required on a
-    /// production key backend).
-    pub(crate) first_ceremony: Option<FirstCeremonyOptions>,
 }
 
-/// `--first-ceremony FILE` with its approvals.
-#[derive(Debug, Clone)]
-pub(crate) struct FirstCeremonyOptions {
-    /// The ceremony file (TOML).
-    pub(crate) file: PathBuf,
-    /// The custodians' approvals of its statement.
-    pub(crate) approvals: Vec<PathBuf>,
+impl InitArgs {
+    /// The key backend the options name (`shuin_keys::config::BackendChoice`).
+    fn key_backend(&self) -> Result<KeyBackendConfig> {
+        let choice = shuin_keys::config::BackendChoice {
+            kind: self.key_backend.clone(),
+            pkcs11_module: self.pkcs11_module.clone(),
+            pkcs11_token: self.pkcs11_token.clone(),
+            pkcs11_pin_file: self.pkcs11_pin_file.clone(),
+            kms_region: self.kms_region.clone(),
+            kms_endpoint: self.kms_endpoint.clone(),
+        };
+        Ok(choice.config(&std::env::current_dir().context("current directory")?)?)
+    }
+
+    /// M of N custodians, when `--custodians` is given.
+    fn custodians(&self) -> Option<shuin_ca::seal::Custodians> {
+        Some(shuin_ca::seal::Custodians {
+            custodians: self.custodians?,
+            threshold: self.threshold?,
+            shares_out: self.shares_out.clone()?,
+        })
+    }
+
+    /// The first key ceremony's file and approvals, when `--first-ceremony` is given.
+    fn first_ceremony_files(&self) -> Option<(&Path, &[PathBuf])> {
+        let file = self.first_ceremony.as_deref()?;
+        Some((file, self.approvals.as_slice()))
+    }
 }
 
 /// The custodians' CSRs, each with the file it came from.
-fn custodian_csrs(options: &InitOptions) -> Result<Vec<(String, Vec<u8>)>> {
+fn custodian_csrs(args: &InitArgs) -> Result<Vec<(String, Vec<u8>)>> {
     let read = |path: &PathBuf| Ok((path.display().to_string(), read_csr_file(path)?));
-    options.custodian_csrs.iter().map(read).collect()
+    args.custodian_csr.iter().map(read).collect()
 }
 
-/// The first key ceremony of `options`, planned and its approvals checked
+/// The first key ceremony of `args`, planned and its approvals checked
 /// (`first_instance::prepare`): the custodians are the `--custodian-csr` operators,
 /// pinned by their operator keys.
 fn first_ceremony(
-    options: &InitOptions,
+    args: &InitArgs,
+    key_backend: &KeyBackendConfig,
     csrs: &[(String, Vec<u8>)],
 ) -> Result<Option<first_instance::Prepared>> {
-    let facts = first_instance::new_instance_facts(
-        &options.public_url,
-        &options.policy_oid,
-        &options.key_backend,
-    );
-    let first = options.first_ceremony.as_ref();
-    let files = first.map(|f| (f.file.as_path(), f.approvals.as_slice()));
-    let software = matches!(options.key_backend, KeyBackendConfig::Software { .. });
+    let facts = first_instance::new_instance_facts(&args.public_url, &args.policy_oid, key_backend);
+    let software = matches!(key_backend, KeyBackendConfig::Software { .. });
+    let files = args.first_ceremony_files();
     Ok(first_instance::prepare(files, facts, csrs, software)?)
 }
 
 /// `init --statement-out FILE`: writes the first ceremony's statement for the custodians
 /// and makes nothing else.
-pub(crate) fn write_statement(options: &InitOptions, out: &Path) -> Result<()> {
-    let file = options.first_ceremony.as_ref();
+pub(crate) fn write_statement(args: &InitArgs, out: &Path) -> Result<()> {
+    let file = args.first_ceremony.as_deref();
     let file = file.ok_or_else(|| msg("--statement-out needs --first-ceremony"))?;
-    let facts = first_instance::new_instance_facts(
-        &options.public_url,
-        &options.policy_oid,
-        &options.key_backend,
-    );
-    let plan = first_instance::plan(&file.file, facts, &custodian_csrs(options)?)?;
+    let key_backend = args.key_backend()?;
+    let facts =
+        first_instance::new_instance_facts(&args.public_url, &args.policy_oid, &key_backend);
+    let plan = first_instance::plan(file, facts, &custodian_csrs(args)?)?;
     let mut bytes = plan.statement_bytes.clone();
     bytes.push(b'\n');
     std::fs::write(out, &bytes).context(out.display())?;
@@ -114,11 +205,11 @@ pub(crate) fn write_statement(options: &InitOptions, out: &Path) -> Result<()> {
 }
 
 /// What `init` tells the operator about the instance it made.
-pub(crate) fn created(options: &InitOptions, config: &InstanceConfig) -> InstanceCreated {
-    let sealed = (config.ca.seal.as_ref().zip(options.custodians.as_ref()))
-        .map(|(seal, out)| (out.shares_out.clone(), seal.custodians, seal.threshold));
+pub(crate) fn created(args: &InitArgs, config: &InstanceConfig) -> InstanceCreated {
+    let sealed = (config.ca.seal.as_ref().zip(args.shares_out.as_ref()))
+        .map(|(seal, out)| (out.clone(), seal.custodians, seal.threshold));
     InstanceCreated {
-        dir: options.data.clone(),
+        dir: args.data.clone(),
         root_certificate: config.ca.root_certificate.clone(),
         issuing_certificate: config.ca.issuing_certificate.clone(),
         config_file: PathBuf::from(crate::config::CONFIG_FILE),
@@ -128,7 +219,7 @@ pub(crate) fn created(options: &InitOptions, config: &InstanceConfig) -> Instanc
 
 /// Creates the instance. Refuses to touch an existing one.
 pub(crate) async fn init(
-    options: &InitOptions,
+    options: &InitArgs,
     clock: &dyn Clock,
     rng: &dyn RandomSource,
 ) -> Result<InstanceConfig> {
@@ -148,11 +239,16 @@ pub(crate) async fn init(
             options.policy_oid
         ))
     })?;
-    let first_admin_csr = options.first_admin_csr.as_deref().map(read_csr_file);
-    let first_admin_csr = first_admin_csr.transpose()?;
+    let key_backend = options.key_backend()?;
+    let store_section =
+        crate::runtime::store_section(&options.store_url, &options.store_password_file)?;
+    let root_key = crate::apply_cmd::key_spec("--root-key-type", &options.root_key_type)?;
+    let issuing_key = crate::apply_cmd::key_spec("--issuing-key-type", &options.issuing_key_type)?;
+    let first_admin_csr = read_csr_file(&options.first_admin_csr)?;
     let csrs = custodian_csrs(options)?;
     let custodian_csrs: Vec<Vec<u8>> = csrs.iter().map(|(_, der)| der.clone()).collect();
-    if let Some(custodians) = &options.custodians {
+    let custodians = options.custodians();
+    if let Some(custodians) = &custodians {
         if custodian_csrs.len() != usize::from(custodians.custodians) {
             return Err(msg(format!(
                 "--custodians {} needs one --custodian-csr per custodian (got {}): each custodian signs their unseal request with their own key",
@@ -162,15 +258,15 @@ pub(crate) async fn init(
         }
     }
     // Custodian options are checked before anything is made.
-    let custodian_pin = match &options.custodians {
-        Some(custodians) => Some(custodians.check(&options.key_backend, dir)?),
+    let custodian_pin = match &custodians {
+        Some(custodians) => Some(custodians.check(&key_backend, dir)?),
         None => None,
     };
     // Open the key backend first: a bad PIN file or token stops init before it writes.
-    let opened = crate::key_backend::open(&options.key_backend, dir)?;
+    let opened = crate::key_backend::open(&key_backend, dir)?;
     // The first key ceremony and its approvals are checked before anything is made.
-    let first = first_ceremony(options, &csrs)?;
-    crate::runtime::check_new_store(&options.store, dir).await?;
+    let first = first_ceremony(options, &key_backend, &csrs)?;
+    crate::runtime::check_new_store(&store_section, dir).await?;
     for sub in ["", "keys", "ca", "jpki/anchors"] {
         std::fs::create_dir_all(dir.join(sub)).context(dir.join(sub).display())?;
     }
@@ -181,7 +277,7 @@ pub(crate) async fn init(
     }
 
     // J-LIS trust anchors and the CRL file the RA reads.
-    let anchors = shuin_ra::trust_setup::read_anchors(&options.trust_anchors)?;
+    let anchors = shuin_ra::trust_setup::read_anchors(&options.jpki_trust_anchor)?;
     let crl_path = if options.jpki_crl.is_absolute() {
         options.jpki_crl.clone()
     } else {
@@ -194,7 +290,7 @@ pub(crate) async fn init(
         eprintln!("warning: {warning}");
     }
 
-    let store = Store::create_new(&options.store, dir).await?;
+    let store = Store::create_new(&store_section, dir).await?;
     let now = clock.now();
     let admin = init_records::init_actor();
     let evidence = serde_json::to_value(&trust.anchors).context("anchors")?;
@@ -210,7 +306,7 @@ pub(crate) async fn init(
     .context("ledger")?;
 
     // Keys, the root and issuing CA certificates, the root's first CRL, the operator CA.
-    let label = |role: &str| options.key_backend.key_label(role);
+    let label = |role: &str| key_backend.key_label(role);
     let place = KeyPlace {
         keys: opened.keys.as_ref(),
         attributes: opened.attributes.as_deref(),
@@ -221,11 +317,11 @@ pub(crate) async fn init(
         ca_name: &options.ca_name,
         base_url: base,
         policy_oid,
-        root_key: options.root_key,
-        issuing_key: options.issuing_key,
+        root_key,
+        issuing_key,
         root_crl_lifetime: RevocationSection::default().root_crl_lifetime(),
         operators: OperatorCaPlan {
-            first_admin_csr: first_admin_csr.as_deref(),
+            first_admin_csr: Some(&first_admin_csr),
             custodian_csrs: &custodian_csrs,
             extra_admin_roles: if options.development {
                 shuin_ca::bootstrap::DEVELOPMENT_ADMIN_ROLES
@@ -239,7 +335,7 @@ pub(crate) async fn init(
         store: std::sync::Arc::new(store.clone()),
         backend: InstanceBackend {
             opened: &opened,
-            config: &options.key_backend,
+            config: &key_backend,
         },
         root_crl_lifetime: RevocationSection::default().root_crl_lifetime(),
     };
@@ -266,46 +362,24 @@ pub(crate) async fn init(
         );
     }
     made.write_certificates(dir)?;
-    std::fs::write(dir.join("terms.txt"), DEFAULT_TERMS).context("terms.txt")?;
+    let terms = shuin_ra::config::TERMS_FILE;
+    std::fs::write(dir.join(terms), DEFAULT_TERMS).context(terms)?;
     std::fs::write(dir.join("cps.md"), DEFAULT_CPS).context("cps.md")?;
 
-    let seal = match (&options.custodians, &custodian_pin) {
+    let seal = match (&custodians, &custodian_pin) {
         (Some(custodians), Some(pin)) => {
             Some(custodians.split(pin, rng, &store, (&admin, now)).await?)
         }
         _ => None,
     };
-    let mut key_backend = options.key_backend.clone();
-    if seal.is_some() {
-        // The PIN comes from the custodians' shares; the PIN file may now be destroyed.
-        if let KeyBackendConfig::Pkcs11 { pin_file, .. } = &mut key_backend {
-            *pin_file = None;
-        }
-    }
     let mut config = InstanceConfig {
         instance: InstanceSection {
             public_url: base.to_owned(),
             development: options.development,
             cps: PathBuf::from("cps.md"),
         },
-        ca: CaSection {
-            key_backend,
-            root_key: made.root_key.to_string(),
-            issuing_key: made.issuing_key.to_string(),
-            root_certificate: PathBuf::from("ca/root.pem"),
-            issuing_certificate: PathBuf::from("ca/issuing.pem"),
-            policy_oid: options.policy_oid.clone(),
-            subscriber_validity_days: 1825,
-            seal,
-            operator_ca_key: Some(made.operator_ca_key.to_string()),
-            operator_ca_certificate: Some(PathBuf::from("ca/operator-ca.pem")),
-        },
-        ra: RaSection {
-            responsible_person: options.responsible_person.clone(),
-            automatic_approval: true,
-            nonce_ttl_seconds: 600,
-            terms: PathBuf::from("terms.txt"),
-        },
+        ca: made.ca_section(key_backend, &options.policy_oid, seal),
+        ra: RaSection::for_new_instance(options.responsible_person.clone()),
         jpki: JpkiSection {
             trust_anchors: trust.anchor_files,
             crl: crl_path,
@@ -316,7 +390,7 @@ pub(crate) async fn init(
             listen: options.listen.clone(),
             ..ServerSection::default()
         },
-        store: options.store.clone(),
+        store: store_section,
         revocation: RevocationSection::default(),
         ledger: crate::config::LedgerSection::default(),
         retention: crate::retention_cmd::RetentionSection::default(),

@@ -1,11 +1,11 @@
 //! `shuin ledger verify|export|show`.
 
 use crate::config::InstanceConfig;
-use crate::failure::{msg, Context, Result};
+use crate::failure::{Context, Result};
 use crate::output::failed;
 use shuin_books::ledger_trust::LedgerTrust;
 use shuin_core::{Clock, SystemClock};
-use shuin_ledger::AuditKeyPin;
+use shuin_ledger::{AuditKeyPin, Book};
 use shuin_store::{LedgerReader, LedgerStore};
 use std::path::Path;
 use std::sync::Arc;
@@ -98,17 +98,26 @@ pub(crate) async fn export_to(
 }
 
 /// Prints the entries, optionally of one book.
-pub(crate) async fn show(dir: &Path, book: Option<&str>, json: bool) -> Result<()> {
+pub(crate) async fn show(dir: &Path, book: Option<Book>, json: bool) -> Result<()> {
     let store = crate::runtime::open_store(dir).await?;
     let rows = store.ledger_rows().await.context("reading the ledger")?;
     store.close().await;
-    let entries = shuin_books::checkpoints::entries_of_book(rows, book).map_err(msg)?;
+    let entries = shuin_ledger::listing(&rows, book)?;
     if json {
-        let text = serde_json::to_string_pretty(&entries).context("JSON")?;
-        println!("{text}");
-    }
-    for entry in entries.iter().filter(|_| !json) {
-        println!("{}", entry.line());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&entries).context("JSON")?
+        );
+    } else {
+        entries
+            .iter()
+            .for_each(|entry| println!("{}", entry.line()));
     }
     Ok(())
+}
+
+/// `--book NAME`: application, revocation, organisation (organization) or facility.
+pub(crate) fn book(name: &str) -> std::result::Result<Book, String> {
+    Book::from_name(name)
+        .ok_or_else(|| "must be application, revocation, organisation or facility".into())
 }

@@ -36,7 +36,6 @@ mod witness_cmd;
 
 use clap::{Parser, Subcommand};
 use failure::{msg, Result};
-use shuin_client::CardSource;
 use shuin_core::{OsRandom, SystemClock};
 use shuin_ledger::export::WitnessPolicy;
 use std::path::PathBuf;
@@ -56,7 +55,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create a production-style instance (root and issuing CA, database, shuin.toml).
-    Init(Box<InitArgs>),
+    Init(Box<init::InitArgs>),
     /// Serve an instance (all-in-one), or the development instance with --dev.
     Serve {
         /// Instance directory.
@@ -70,7 +69,7 @@ enum Command {
         listen: Option<String>,
     },
     /// Apply for a certificate with a JPKI signing key (applicant client).
-    Apply(ApplyArgs),
+    Apply(apply_cmd::ApplyArgs),
     /// Revoke a certificate (an lra's signed request to the running server, recorded in
     /// the revocation book).
     Revoke(revoke_cmd::RevokeArgs),
@@ -136,13 +135,7 @@ enum Command {
     /// (the table of docs/zones.md).
     Policy,
     /// Report the key backend (and token), FIPS mode and the seal state of an instance.
-    Status {
-        /// Instance directory.
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    Status(output::Reading),
     /// Key ceremonies approved by M named custodians (docs/keys.md "Key ceremonies").
     Ceremony {
         #[command(subcommand)]
@@ -164,164 +157,6 @@ enum Command {
         #[command(subcommand)]
         command: witness_cmd::WitnessCommand,
     },
-}
-
-#[derive(Debug, clap::Args)]
-struct InitArgs {
-    /// Instance directory to create.
-    #[arg(long)]
-    data: PathBuf,
-    /// Where the issuer keys live.
-    #[arg(long, default_value = "software", value_parser = ["software", "pkcs11", "awskms"])]
-    key_backend: String,
-    /// The AWS region of the KMS keys (with --key-backend awskms; credentials come from
-    /// the standard AWS chain, never from shuin.toml).
-    #[arg(long)]
-    kms_region: Option<String>,
-    /// Another KMS endpoint, such as a VPC endpoint (with --key-backend awskms).
-    #[arg(long)]
-    kms_endpoint: Option<String>,
-    /// The PKCS#11 library of the token (with --key-backend pkcs11).
-    #[arg(long)]
-    pkcs11_module: Option<PathBuf>,
-    /// The label of the token that holds the issuer keys (with --key-backend pkcs11).
-    #[arg(long)]
-    pkcs11_token: Option<String>,
-    /// A file holding the token's user PIN, mode 0600 (with --key-backend pkcs11).
-    #[arg(long)]
-    pkcs11_pin_file: Option<PathBuf>,
-    /// A trusted J-LIS signing CA certificate (PEM or DER); repeatable. Default: the shipped, pinned signca03.
-    #[arg(long = "jpki-trust-anchor")]
-    jpki_trust_anchor: Vec<PathBuf>,
-    /// The J-LIS CRL file that an outside job keeps fresh.
-    #[arg(long)]
-    jpki_crl: PathBuf,
-    /// Base URL for the repository and OCSP URLs written into certificates.
-    #[arg(long)]
-    public_url: String,
-    /// The accredited-policy OID for subscriber certificates.
-    #[arg(long)]
-    policy_oid: String,
-    /// The responsible person (責任者) named as approver of automatic decisions.
-    #[arg(
-        long,
-        default_value = "責任者 (responsible person: set with --responsible-person)"
-    )]
-    responsible_person: String,
-    /// The CA's name, used in the CA certificates.
-    #[arg(long, default_value = "shuin")]
-    ca_name: String,
-    /// Root key type.
-    #[arg(long, default_value = "rsa3072")]
-    root_key_type: String,
-    /// Issuing key type.
-    #[arg(long, default_value = "rsa2048")]
-    issuing_key_type: String,
-    /// Accept JPKI test-card certificates (testing only).
-    #[arg(long)]
-    allow_test_cards: bool,
-    /// Default listen address written into shuin.toml.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: String,
-    /// The database, written into shuin.toml as `[store] url`: `sqlite:PATH` (relative to
-    /// --data; the default is sqlite:shuin.db) or `postgres://USER@HOST:PORT/DB`, whose
-    /// schema init creates (docs/operations.md "Store: SQLite or PostgreSQL").
-    #[arg(long, value_name = "URL", default_value = shuin_store::config::DEFAULT_URL)]
-    store_url: String,
-    /// A file holding the PostgreSQL password (owner-only), written into shuin.toml as
-    /// `[store] password_file`; without it, PGPASSWORD or ~/.pgpass.
-    #[arg(long, value_name = "FILE")]
-    store_password_file: Option<PathBuf>,
-    /// Split the token PIN among N custodians (with --key-backend pkcs11); the instance
-    /// then starts sealed until --threshold of them run `shuin unseal`.
-    #[arg(long, requires_all = ["threshold", "shares_out"])]
-    custodians: Option<u8>,
-    /// M: how many custodians' shares unseal the CA.
-    #[arg(long, requires = "custodians")]
-    threshold: Option<u8>,
-    /// A directory outside the instance for share-1.txt ... share-N.txt.
-    #[arg(long, requires = "custodians")]
-    shares_out: Option<PathBuf>,
-    /// The first ca_admin's CSR (from `shuin operator csr`), certified by the new
-    /// operator CA. Every later operator is enrolled by a ca_admin.
-    #[arg(long, value_name = "FILE")]
-    first_admin_csr: PathBuf,
-    /// A custodian's CSR (repeatable; one per custodian with --custodians): each is
-    /// enrolled as key_custodian, signs their unseal requests and approves key ceremonies
-    /// with that key.
-    #[arg(long = "custodian-csr", value_name = "FILE")]
-    custodian_csr: Vec<PathBuf>,
-    /// The first key ceremony (TOML), which makes the root and issuing keys on M
-    /// custodians' approvals; required with --key-backend pkcs11 (docs/keys.md "The first
-    /// key ceremony").
-    #[arg(long, value_name = "FILE")]
-    first_ceremony: Option<PathBuf>,
-    /// A custodian's approval of the first ceremony's statement (repeatable).
-    #[arg(long = "approval", value_name = "FILE", requires = "first_ceremony")]
-    approvals: Vec<PathBuf>,
-    /// Only write the first ceremony's statement here, for the custodians to approve
-    /// (`shuin ceremony approve`), and make nothing else. Run `init` again with the same
-    /// options and the approvals.
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "first_ceremony",
-        conflicts_with = "approvals"
-    )]
-    statement_out: Option<PathBuf>,
-}
-
-#[derive(Debug, clap::Args)]
-struct ApplyArgs {
-    /// Server base URL.
-    #[arg(long)]
-    server: String,
-    /// JPKI signing key (PKCS#8 PEM) of a file-based card.
-    #[arg(long, requires = "card_cert", conflicts_with = "dev_card")]
-    card_key: Option<PathBuf>,
-    /// JPKI signing certificate (PEM or DER) of a file-based card.
-    #[arg(long, requires = "card_key")]
-    card_cert: Option<PathBuf>,
-    /// A card made by `serve --dev` (or `testkit card` under DEV_DIR/cards/NAME).
-    #[arg(long)]
-    dev_card: Option<String>,
-    /// A JPKI card through this PKCS#11 module (OpenSC's opensc-pkcs11.so for a real
-    /// My Number card in a reader).
-    #[arg(long, requires = "card_pin_file", conflicts_with_all = ["card_key", "dev_card"])]
-    card_pkcs11: Option<PathBuf>,
-    /// The card's token label (with --card-pkcs11).
-    #[arg(long, default_value = "JPKI")]
-    card_token: String,
-    /// A file holding the card's signing PIN, mode 0600 (with --card-pkcs11).
-    #[arg(long, requires = "card_pkcs11")]
-    card_pin_file: Option<PathBuf>,
-    /// Where dev cards live.
-    #[arg(long, default_value = "shuin-dev")]
-    dev_dir: PathBuf,
-    /// Name as on the card (surname, full-width space, given name).
-    #[arg(long)]
-    name: String,
-    /// Birth date, YYYY-MM-DD.
-    #[arg(long)]
-    birth_date: String,
-    /// Address as on the card.
-    #[arg(long)]
-    address: String,
-    /// Gender as on the card: 1, 2 or 3.
-    #[arg(long)]
-    gender: Option<String>,
-    /// The new key's type.
-    #[arg(long, default_value = "p256")]
-    key_type: String,
-    /// Where to write the new private key (default: OUT.key).
-    #[arg(long)]
-    key_out: Option<PathBuf>,
-    /// Where to write the certificate.
-    #[arg(long, default_value = "cert.pem")]
-    out: PathBuf,
-    /// Machine-readable output.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -366,13 +201,11 @@ enum LedgerCommand {
     },
     /// Print the books.
     Show {
-        #[arg(long)]
-        data: PathBuf,
-        /// application, revocation, organization or facility.
-        #[arg(long)]
-        book: Option<String>,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        read: output::Reading,
+        /// Only one book: application, revocation, organisation or facility.
+        #[arg(long, value_parser = ledger_cmd::book)]
+        book: Option<shuin_ledger::Book>,
     },
 }
 
@@ -409,55 +242,11 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init(args) => {
-            let args = *args;
-            let key_backend = shuin_keys::config::BackendChoice {
-                kind: args.key_backend,
-                pkcs11_module: args.pkcs11_module,
-                pkcs11_token: args.pkcs11_token,
-                pkcs11_pin_file: args.pkcs11_pin_file,
-                kms_region: args.kms_region,
-                kms_endpoint: args.kms_endpoint,
-            }
-            .config(
-                &std::env::current_dir().map_err(|e| msg(format!("current directory: {e}")))?,
-            )?;
-            let options = init::InitOptions {
-                data: args.data,
-                key_backend,
-                trust_anchors: args.jpki_trust_anchor,
-                jpki_crl: args.jpki_crl,
-                public_url: args.public_url,
-                policy_oid: args.policy_oid,
-                responsible_person: args.responsible_person,
-                ca_name: args.ca_name,
-                root_key: apply_cmd::key_spec(&args.root_key_type)?,
-                issuing_key: apply_cmd::key_spec(&args.issuing_key_type)?,
-                allow_test_cards: args.allow_test_cards,
-                listen: args.listen,
-                store: crate::runtime::store_section(args.store_url, args.store_password_file)?,
-                development: false,
-                first_admin_csr: Some(args.first_admin_csr),
-                custodian_csrs: args.custodian_csr,
-                first_ceremony: args.first_ceremony.map(|file| init::FirstCeremonyOptions {
-                    file,
-                    approvals: args.approvals,
-                }),
-                custodians: match (args.custodians, args.threshold, args.shares_out) {
-                    (Some(custodians), Some(threshold), Some(shares_out)) => {
-                        Some(shuin_ca::seal::Custodians {
-                            custodians,
-                            threshold,
-                            shares_out,
-                        })
-                    }
-                    _ => None,
-                },
-            };
             if let Some(out) = &args.statement_out {
-                return init::write_statement(&options, out);
+                return init::write_statement(&args, out);
             }
-            let config = runtime()?.block_on(init::init(&options, &SystemClock, &OsRandom))?;
-            println!("{}", init::created(&options, &config));
+            let config = runtime()?.block_on(init::init(&args, &SystemClock, &OsRandom))?;
+            println!("{}", init::created(&args, &config));
             Ok(())
         }
         Command::Serve { data, dev, listen } => {
@@ -481,40 +270,7 @@ fn run(cli: Cli) -> Result<()> {
                 }))
             }
         }
-        Command::Apply(args) => {
-            let card = match (args.card_key, args.card_cert, args.dev_card) {
-                (None, None, None) if args.card_pkcs11.is_some() => CardSource::Pkcs11 {
-                    module: args.card_pkcs11.unwrap_or_default(),
-                    token: args.card_token,
-                    pin_file: args.card_pin_file.unwrap_or_default(),
-                },
-                (Some(key), Some(cert), None) => CardSource::Files { key, cert },
-                (None, None, Some(name)) => {
-                    let dir = dev::card_dir(&args.dev_dir, &name);
-                    CardSource::Files {
-                        key: dir.join("key.pem"),
-                        cert: dir.join("cert.pem"),
-                    }
-                }
-                _ => {
-                    return Err(msg(
-                        "give --card-pkcs11 MODULE --card-pin-file FILE, --card-key FILE --card-cert FILE, or --dev-card NAME",
-                    ))
-                }
-            };
-            if shuin_core::timefmt::parse_date(&args.birth_date).is_none() {
-                return Err(msg("--birth-date must be a valid YYYY-MM-DD date / 生年月日は YYYY-MM-DD で入力してください"));
-            }
-            let request = shuin_client::ApplyRequest {
-                server: args.server,
-                name: args.name,
-                birth_date: args.birth_date,
-                address: args.address,
-                gender: args.gender,
-                key_spec: apply_cmd::key_spec(&args.key_type)?,
-            };
-            apply_cmd::run(request, card, &args.out, args.key_out.as_deref(), args.json)
-        }
+        Command::Apply(args) => apply_cmd::run(args),
         Command::Revoke(args) => runtime()?.block_on(revoke_cmd::revoke(args)),
         Command::Crl { ask, root } => runtime()?.block_on(revoke_cmd::crl(&ask, root)),
         Command::Ledger { command } => {
@@ -542,8 +298,8 @@ fn run(cli: Cli) -> Result<()> {
                 LedgerCommand::Export { data, out, json } => {
                     rt.block_on(ledger_cmd::export(&data, &out, json))
                 }
-                LedgerCommand::Show { data, book, json } => {
-                    rt.block_on(ledger_cmd::show(&data, book.as_deref(), json))
+                LedgerCommand::Show { read, book } => {
+                    rt.block_on(ledger_cmd::show(&read.data, book, read.json))
                 }
             }
         }
@@ -562,7 +318,7 @@ fn run(cli: Cli) -> Result<()> {
             print!("{}", shuin_core::operator::policy_markdown());
             Ok(())
         }
-        Command::Status { data, json } => runtime()?.block_on(status_cmd::status(&data, json)),
+        Command::Status(read) => runtime()?.block_on(status_cmd::status(&read.data, read.json)),
         Command::Ceremony { command } => ceremony_cmd::run(command),
         Command::Unseal { ask, share_file } => {
             runtime()?.block_on(revoke_cmd::unseal(&ask, &share_file))

@@ -52,8 +52,8 @@ pub(crate) enum OperatorCommand {
         #[arg(long)]
         csr: PathBuf,
         /// ca_admin, key_custodian, lra, responsible_person, auditor or monitor.
-        #[arg(long)]
-        role: String,
+        #[arg(long, value_parser = role)]
+        role: Role,
         /// Where to write the operator's certificate (PEM).
         #[arg(long)]
         cert_out: Option<PathBuf>,
@@ -83,12 +83,7 @@ pub(crate) enum OperatorCommand {
         console: ConsoleArgs,
     },
     /// List the operators, their roles and certificates, from the organisation book.
-    List {
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    List(crate::output::Reading),
 }
 
 /// One role of one operator, granted or removed.
@@ -98,8 +93,9 @@ pub(crate) struct RoleChange {
     ask: Ask,
     #[arg(long)]
     name: String,
-    #[arg(long)]
-    role: String,
+    /// ca_admin, key_custodian, lra, responsible_person, auditor or monitor.
+    #[arg(long, value_parser = role)]
+    role: Role,
 }
 
 /// Opens the store and the configuration of an instance, for the commands that still
@@ -110,22 +106,21 @@ pub(crate) async fn open_registry(dir: &Path) -> Result<(Store, InstanceConfig)>
     Ok((store, config))
 }
 
-fn parse_role(text: &str) -> Result<Role> {
-    Role::parse(text).ok_or_else(|| {
-        let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
-        msg(format!("--role must be one of {}", names.join(", ")))
-    })
+/// `--role NAME`.
+fn role(text: &str) -> std::result::Result<Role, String> {
+    let names = || Role::ALL.map(|r| r.as_str()).join(", ");
+    Role::parse(text).ok_or_else(|| format!("must be one of {}", names()))
 }
 
 /// The CSR file, PEM or DER.
 fn read_csr(path: &Path) -> Result<Vec<u8>> {
-    crate::runtime::read_pem_or_der(path).map_err(|e| msg(format!("--csr {e}")))
+    shuin_ca::parts::read_pem_or_der(path).map_err(|e| msg(format!("--csr {e}")))
 }
 
 pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
     match command {
         OperatorCommand::Key { out, key_type } => {
-            let spec = crate::apply_cmd::key_spec(&key_type)?;
+            let spec = crate::apply_cmd::key_spec("--key-type", &key_type)?;
             shuin_keys::personal::generate_file(&out, spec)?;
             println!("wrote {} (development and tests only)", out.display());
             Ok(())
@@ -151,7 +146,6 @@ pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
             role,
             cert_out,
         } => {
-            let role = parse_role(&role)?;
             let csr = base64::engine::general_purpose::STANDARD.encode(read_csr(&csr)?);
             let params = json!({"csr": csr, "role": role});
             let result = ask.call(Action::OperatorAdd, params).await?;
@@ -180,14 +174,13 @@ pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
             println!("{result}");
             Ok(())
         }
-        OperatorCommand::List { data, json } => list(&data, json).await,
+        OperatorCommand::List(read) => list(&read.data, read.json).await,
     }
 }
 
 impl RoleChange {
     async fn send(&self, action: Action) -> Result<()> {
-        let role = parse_role(&self.role)?;
-        let params = json!({"name": self.name, "role": role});
+        let params = json!({"name": self.name, "role": self.role});
         self.ask.answer(action, params).await
     }
 }

@@ -2,10 +2,21 @@
 //! person; failures as one line on stderr (and as JSON on stdout with `--json`); files
 //! the user asked for, private ones owner-only.
 
-use crate::failure::{msg, Context, Error, Result};
+use crate::failure::{msg, Error};
+use std::path::PathBuf;
+
+/// An instance to read (nothing is changed), and the choice of output.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Reading {
+    /// The instance directory (made by `shuin init`), read directly.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data: PathBuf,
+    /// Machine-readable output (JSON).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
 use serde_json::Value;
 use std::fmt::Display;
-use std::path::Path;
 
 /// Prints `result` as JSON, or with `human` otherwise.
 pub(crate) fn print(result: &Value, json: bool, human: impl FnOnce(&Value) -> String) {
@@ -47,17 +58,4 @@ pub(crate) fn failed(json: bool, what: &str, error: impl std::fmt::Display) -> E
         );
     }
     msg(format!("{what} FAILED: {error}"))
-}
-
-/// Writes `contents` to `path`, replacing it; owner-only (0600) when `private`.
-pub(crate) fn write_file(path: &Path, contents: &[u8], private: bool) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    if private {
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).context(path.display())?;
-    file.write_all(contents).context(path.display())
 }

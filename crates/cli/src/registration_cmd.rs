@@ -12,7 +12,7 @@ use clap::Subcommand;
 use shuin_core::{Action, OsRandom};
 use shuin_ra::jpki_followup::{flags_json, flags_text};
 use shuin_ra::{CodeKey, Delivery, Lifecycle, VerifiedIdentity};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// The file holding the key under which codes are hashed (mode 0600, never in the
@@ -28,17 +28,9 @@ pub(crate) enum RegistrationCommand {
         /// The LRA (role lra) who verified the identity signs the request.
         #[command(flatten)]
         ask: Box<Ask>,
-        /// Name (surname, full-width space, given name).
-        #[arg(long)]
-        name: String,
-        /// Birth date, YYYY-MM-DD.
-        #[arg(long)]
-        birth_date: String,
-        #[arg(long)]
-        address: String,
-        /// 1, 2 or 3.
-        #[arg(long)]
-        gender: Option<String>,
+        /// The four basic items the LRA verified.
+        #[command(flatten)]
+        items: crate::apply_cmd::BasicItems,
         /// How the code is sent, e.g. 本人限定受取郵便 (ledgered).
         #[arg(long)]
         delivery: Option<String>,
@@ -51,12 +43,7 @@ pub(crate) enum RegistrationCommand {
     },
     /// The review list: certificates flagged because J-LIS revoked the holder's JPKI
     /// certificate.
-    Flags {
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    Flags(crate::output::Reading),
 }
 
 /// The code key of an instance: made (0600) on first use, refused if others can read it
@@ -86,10 +73,7 @@ pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
     match command {
         RegistrationCommand::Create {
             ask,
-            name,
-            birth_date,
-            address,
-            gender,
+            items,
             delivery,
             tracking,
             expires_in,
@@ -100,10 +84,10 @@ pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
                     .ok_or_else(|| msg("--expires-in must look like 30d, 12h, 90m or 3600"))?,
             };
             let identity = VerifiedIdentity {
-                name,
-                birth_date,
-                address,
-                gender,
+                name: items.name,
+                birth_date: items.birth_date,
+                address: items.address,
+                gender: items.gender,
             };
             let delivery = delivery.map(|method| Delivery { method, tracking });
             let (params, identity) = shuin_ra::console::registration_create_request(
@@ -117,12 +101,12 @@ pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
             crate::output::print_answer(action, &created, ask.json);
             Ok(())
         }
-        RegistrationCommand::Flags { data, json } => {
-            let store = crate::runtime::open_store(&data).await?;
+        RegistrationCommand::Flags(read) => {
+            let store = crate::runtime::open_store(&read.data).await?;
             let flags = shuin_store::CertificateFlags::certificate_flags(&store).await;
             store.close().await;
             let flags = flags.context("reading the review list")?;
-            show(json, || flags_json(&flags), || flags_text(&flags));
+            show(read.json, || flags_json(&flags), || flags_text(&flags));
             Ok(())
         }
     }

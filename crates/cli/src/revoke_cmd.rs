@@ -21,21 +21,23 @@ pub(crate) struct RevokeArgs {
     pub(crate) serial: String,
     /// RFC 5280 reason name: unspecified, keyCompromise, cACompromise,
     /// affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn.
-    #[arg(long)]
-    pub(crate) reason: String,
+    #[arg(long, value_parser = reason)]
+    pub(crate) reason: RevocationReason,
     /// When the key was compromised (RFC 3339).
     #[arg(long)]
     pub(crate) invalidity_date: Option<String>,
 }
 
+/// `--reason NAME`.
+fn reason(text: &str) -> std::result::Result<RevocationReason, String> {
+    let names = || RevocationReason::ALL.map(|r| r.name()).join(", ");
+    RevocationReason::parse(text).ok_or_else(|| format!("must be one of {}", names()))
+}
+
 pub(crate) async fn revoke(args: RevokeArgs) -> Result<()> {
     let serial = Serial::from_hex(&args.serial)
         .ok_or_else(|| msg(format!("--serial {:?} is not a hex serial", args.serial)))?;
-    let reason = RevocationReason::parse(&args.reason).ok_or_else(|| {
-        let names: Vec<&str> = RevocationReason::ALL.iter().map(|r| r.name()).collect();
-        msg(format!("--reason must be one of {}", names.join(", ")))
-    })?;
-    let mut params = json!({"serial": serial.to_hex(), "reason": reason.name()});
+    let mut params = json!({"serial": serial.to_hex(), "reason": args.reason.name()});
     if let Some(text) = &args.invalidity_date {
         shuin_core::timefmt::parse_rfc3339(text)
             .ok_or_else(|| msg("--invalidity-date must be RFC 3339, e.g. 2026-01-02T03:04:05Z"))?;

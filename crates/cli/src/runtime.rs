@@ -4,6 +4,7 @@
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
 use shuin_ca::crl_upkeep::CrlSlot;
+use shuin_ca::parts::CaFiles;
 use shuin_ca::CaService;
 use shuin_core::{Clock, OsRandom, RandomSource, SystemClock};
 use shuin_ra::RaService;
@@ -27,16 +28,6 @@ pub(crate) struct Instance {
     pub(crate) publishers: Vec<Arc<dyn shuin_repo::publish::Publisher>>,
     /// The gate of signed operator requests (`None` without an operator CA).
     pub(crate) gate: Option<Arc<shuin_books::Gate>>,
-}
-
-/// Reads a certificate file, PEM or DER (`shuin_ca::parts`).
-pub(crate) fn read_pem_or_der(path: &Path) -> Result<Vec<u8>> {
-    shuin_ca::parts::read_pem_or_der(path).map_err(|e| msg(e.to_string()))
-}
-
-/// The CA certificates `[ca]` names (`shuin_ca::parts`).
-fn ca_files(dir: &Path, config: &InstanceConfig) -> Result<shuin_ca::parts::CaFiles> {
-    shuin_ca::parts::CaFiles::read(&config.ca, dir).map_err(|e| msg(e.to_string()))
 }
 
 /// The store every command uses: SQLite or PostgreSQL, as `[store] url` says.
@@ -76,10 +67,12 @@ pub(crate) async fn check_new_store(section: &StoreSection, dir: &Path) -> Resul
 }
 
 /// `[store]` from `shuin init`'s options; a password file is kept by absolute path.
-pub(crate) fn store_section(url: String, password_file: Option<PathBuf>) -> Result<StoreSection> {
+pub(crate) fn store_section(url: &str, password_file: &Option<PathBuf>) -> Result<StoreSection> {
     let password_file = password_file
-        .map(|file| std::path::absolute(&file).context(file.display()))
+        .as_ref()
+        .map(|file| std::path::absolute(file).context(file.display()))
         .transpose()?;
+    let url = url.to_owned();
     let section = StoreSection { url, password_file };
     section.check()?;
     Ok(section)
@@ -112,9 +105,7 @@ pub(crate) async fn refresh_crls(
     store: &Store,
     repository: &Repository,
 ) -> Result<()> {
-    shuin_ca::crl_upkeep::refresh(ca, store, &publish_to(repository))
-        .await
-        .map_err(|e| msg(e.to_string()))
+    Ok(shuin_ca::crl_upkeep::refresh(ca, store, &publish_to(repository)).await?)
 }
 
 /// The parts that need the issuer key's backend (`shuin_ca::parts`), with the CA
@@ -126,12 +117,11 @@ pub(crate) async fn open_ca_parts(
     store: Arc<Store>,
     backend: crate::key_backend::OpenedBackend,
 ) -> Result<crate::seal::CaParts> {
-    let files = ca_files(dir, config)?;
+    let files = CaFiles::read(&config.ca, dir)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let rng: Arc<dyn RandomSource> = Arc::new(OsRandom);
-    shuin_ca::parts::open_parts(parts_config(config, dir), files, store, backend, clock, rng)
-        .await
-        .map_err(|e| msg(e.to_string()))
+    let parts = parts_config(config, dir);
+    Ok(shuin_ca::parts::open_parts(parts, files, store, backend, clock, rng).await?)
 }
 
 /// The configuration `shuin_ca::parts` opens with, for the instance in `dir`.
@@ -147,14 +137,6 @@ pub(crate) fn parts_config<'a>(
         dir,
         development: config.instance.development,
     }
-}
-
-/// The operator CA certificate of an instance, if it has one.
-pub(crate) fn operator_ca_certificate(
-    dir: &Path,
-    config: &InstanceConfig,
-) -> Result<Option<Vec<u8>>> {
-    Ok(ca_files(dir, config)?.operator_ca_der)
 }
 
 /// Opens everything under `dir`. An instance with custodians (`[ca.seal]`) opens sealed:
@@ -177,7 +159,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
             crate::seal::Seal::unsealed(open_ca_parts(dir, &config, store.clone(), backend).await?)
         }
     };
-    let chain = ca_files(dir, &config)?;
+    let chain = CaFiles::read(&config.ca, dir)?;
 
     let (verifier, crl_source) = config.jpki.open(dir)?;
     let terms = config.ra.read_terms(dir)?;
@@ -253,6 +235,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
             ledger,
             tiles,
             access_events,
+            http: Default::default(),
         },
         seal,
         publishers,

@@ -20,7 +20,8 @@ pub(crate) async fn serve(
         Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
     }
     let instance = crate::runtime::open(dir).await?;
-    let operator_ca = crate::runtime::operator_ca_certificate(&instance.dir, &instance.config)?;
+    let files = shuin_ca::parts::CaFiles::read(&instance.config.ca, &instance.dir)?;
+    let operator_ca = files.operator_ca_der;
     let mut bound = Vec::new();
     for listener in instance.config.server.listeners(listen) {
         let socket = BoundListener::bind(&instance.dir, &listener, operator_ca.clone()).await;

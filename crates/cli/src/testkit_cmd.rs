@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 pub(crate) enum TestkitCommand {
     /// Write a simulated J-LIS signing CA: DIR/ca.pem, DIR/ca.key, DIR/crl.der.
     JpkiCa {
+        /// A new directory for the CA.
         #[arg(long)]
         out: PathBuf,
     },
@@ -18,22 +19,19 @@ pub(crate) enum TestkitCommand {
 /// `shuin testkit card ...`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct CardArgs {
+    /// The simulated J-LIS CA's directory (from `testkit jpki-ca`).
     #[arg(long)]
     ca: PathBuf,
-    #[arg(long)]
-    name: String,
-    #[arg(long)]
-    birth_date: String,
-    #[arg(long)]
-    address: String,
-    #[arg(long, default_value = "1")]
-    gender: String,
+    /// The card holder's four basic items (gender 1 when not given).
+    #[command(flatten)]
+    items: crate::apply_cmd::BasicItems,
     /// Also put the card on DIR/crl.der.
     #[arg(long)]
     revoked: bool,
     /// Make a card whose validity has ended.
     #[arg(long)]
     expired: bool,
+    /// The card's directory (cert.pem, key.pem).
     #[arg(long)]
     out: PathBuf,
 }
@@ -63,18 +61,12 @@ fn jpki_ca(out: &Path) -> Result<()> {
 }
 
 fn card(args: CardArgs) -> Result<()> {
-    if shuin_core::timefmt::parse_date(&args.birth_date).is_none() {
-        return Err(msg("--birth-date must be a valid YYYY-MM-DD date"));
-    }
-    if !matches!(args.gender.as_str(), "1" | "2" | "3") {
-        return Err(msg("--gender must be 1, 2 or 3"));
-    }
     std::fs::create_dir_all(&args.out).context(args.out.display())?;
     let options = shuin_testkit::CardDirOptions {
-        name: args.name,
-        birth_date: args.birth_date,
-        address: args.address,
-        gender: Some(args.gender),
+        name: args.items.name,
+        birth_date: args.items.birth_date,
+        address: args.items.address,
+        gender: args.items.gender.or_else(|| Some("1".into())),
         revoked: args.revoked,
         expired: args.expired,
     };

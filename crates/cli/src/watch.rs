@@ -113,14 +113,13 @@ async fn refresh_operator_crl(instance: &Instance, parts: &crate::seal::CaParts)
     }
 }
 
-/// Approved applications are looked at every ten seconds (see `shuin_ra::resume_approved`).
+/// Interrupted cycles are looked at every ten seconds (see `resume_approved`).
 const RESUME_EVERY_TICKS: u64 = 20;
 
-/// Issues applications left `approved` by a sealed or failing CA, and supersedes the
-/// certificate a resumed reissue replaces (`shuin_ra::resume_and_supersede`). True when
-/// the CA failed.
+/// Reconciles stale reservations and accepted revocations (`shuin_ca::reconcile`), then
+/// completes interrupted applications from the books (`shuin_ra::resume_approved`).
+/// True when the CA failed.
 async fn resume_approved(instance: &Instance, ca: &shuin_ca::CaService) -> bool {
-    use shuin_core::{Clock, OsRandom};
-    let now = shuin_core::SystemClock.now();
-    shuin_ra::resume_and_supersede(instance.store.as_ref(), ca, &OsRandom, now).await
+    ca.reconcile_logged().await;
+    instance.state.ra.resume_and_supersede().await
 }

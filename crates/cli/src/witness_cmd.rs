@@ -104,14 +104,7 @@ async fn serve(data: &Path, listen: &str) -> Result<()> {
         verifier_key = %witness.key().verifier_key(),
         "the witness is serving"
     );
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("SIGTERM handler")?;
-    let shutdown = async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate.recv() => {}
-        }
-    };
+    let shutdown = shuin_server::listeners::shutdown_signal();
     shuin_witness::http::serve(Arc::new(witness), listener, shutdown)
         .await
         .context("serving")

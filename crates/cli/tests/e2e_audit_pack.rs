@@ -155,7 +155,7 @@ fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
         "{shown}"
     );
     assert_eq!(shown["evidence"]["expired"], 0, "{shown}");
-    let dry = run_json(&["retention", "purge", "--dry-run"], &instance.data);
+    let dry = run_json(&["retention", "show", "--due"], &instance.data);
     assert_eq!(dry["purged"], serde_json::json!([]), "{dry}");
     let refused = instance.as_operator("LRA 一郎", &["retention", "purge"]);
     assert!(!refused.status.success(), "an LRA may not purge");

@@ -54,13 +54,16 @@ macro_rules! args {
 /// A custodian with a key file.
 struct Custodian {
     name: &'static str,
-    key: PathBuf,
+    /// `file:PATH` of the custodian's key file, as `--operator-key` takes it.
+    key: OsString,
 }
 
 fn file_custodian(dir: &Path, name: &'static str, spec: KeySpec) -> Custodian {
     let (_, der) = SoftwareSigner::generate(spec).unwrap();
-    let key = dir.join(format!("{name}.key.pem"));
-    shuin_keys::write_private_file(&key, shuin_keys::pkcs8_pem(&der).unwrap().as_bytes()).unwrap();
+    let path = dir.join(format!("{name}.key.pem"));
+    shuin_keys::write_private_file(&path, shuin_keys::pkcs8_pem(&der).unwrap().as_bytes()).unwrap();
+    let mut key = OsString::from("file:");
+    key.push(&path);
     Custodian { name, key }
 }
 
@@ -251,7 +254,7 @@ validity_days = 3650
 }
 
 fn key_arg(custodian: &Custodian) -> Vec<&std::ffi::OsStr> {
-    args!["--key", custodian.key.as_os_str()].to_vec()
+    args!["--operator-key", custodian.key.as_os_str()].to_vec()
 }
 
 /// The whole flow on an instance; `key_exists` tells whether the backend holds a label.
@@ -553,14 +556,12 @@ fn a_ceremony_on_softhsm_with_a_custodian_token() {
     let c_pin = setup.path("custodian-c.pin");
     shuin_keys::write_private_file(&c_pin, b"5678\n").unwrap();
     let token_arg: Vec<&std::ffi::OsStr> = args![
+        "--operator-key",
+        "pkcs11:token=custodian-c;object=approval",
         "--pkcs11-module",
         token.module.as_os_str(),
-        "--pkcs11-token",
-        "custodian-c",
-        "--pkcs11-pin-file",
-        c_pin.as_os_str(),
-        "--pkcs11-key",
-        "approval"
+        "--pin-file",
+        c_pin.as_os_str()
     ]
     .to_vec();
     setup.enroll(names[0], &key_arg(&custodians[0]));

@@ -3,9 +3,9 @@
 //!
 //! - An LRA on the `secure` listener approves a review and revokes, with
 //!   `shuin ... --server https://...`, but cannot unseal there (`zone_refused`).
-//! - An operator holding every role on the `remote` listener reads status and health,
-//!   and is refused every state change and every issuer-key action; each refusal is
-//!   counted into their session's record.
+//! - An operator holding every role on the `remote` listener reads status, health and
+//!   `/metrics`, and is refused every state change and every issuer-key action; each
+//!   refusal is counted into their session's record.
 //! - Clients without an operator certificate fail the handshake; a wrong server CA is
 //!   named as such.
 //! - Every session's opening and closing is in the facility book, and the books verify.
@@ -210,9 +210,17 @@ fn refused(url: &str, server_ca: &Path, operator: &Operator, args: &[&str], expe
 /// `curl` with the listener CA and, if given, an operator's certificate; the HTTP
 /// status, or `None` when the connection failed.
 fn curl(url: &str, server_ca: &Path, operator: Option<&Operator>) -> Option<u16> {
+    curl_body(url, server_ca, operator).0
+}
+
+/// `curl` as above, with the body of the answer.
+fn curl_body(url: &str, server_ca: &Path, operator: Option<&Operator>) -> (Option<u16>, String) {
+    let body = tempfile::NamedTempFile::new().expect("body file");
     let mut command = Command::new("curl");
     command
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+        .args(["-s", "-w", "%{http_code}", "-o"])
+        .arg(body.path())
+        .arg("--cacert")
         .arg(server_ca);
     if let Some(operator) = operator {
         command
@@ -222,10 +230,14 @@ fn curl(url: &str, server_ca: &Path, operator: Option<&Operator>) -> Option<u16>
             .arg(&operator.key);
     }
     let out = command.arg(url).output().expect("curl");
+    let text = std::fs::read_to_string(body.path()).unwrap_or_default();
     if !out.status.success() {
-        return None;
+        return (None, text);
     }
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    (
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok(),
+        text,
+    )
 }
 
 fn entries(data: &Path) -> Vec<Value> {
@@ -326,6 +338,31 @@ fn operators_work_over_mutual_tls_within_their_zone() {
         ),
         Some(200)
     );
+    // Monitoring from outside: /metrics in the Prometheus text format, on operator
+    // listeners only; the plain all-in-one listener has no such route.
+    let (status, metrics) = curl_body(
+        &format!("{remote_url}/metrics"),
+        &server_ca,
+        Some(&everyone),
+    );
+    assert_eq!(status, Some(200), "{metrics}");
+    for line in [
+        "\nshuin_up 1\n",
+        "\nshuin_ledger_entries ",
+        "\nshuin_ledger_checkpoint_size ",
+        "\nshuin_crl_next_update_seconds{crl=\"ca\"} ",
+        "\nshuin_crl_number{crl=\"operator-ca\"} ",
+        "\nshuin_http_responses_total{zone=\"remote\",class=\"2xx\"} ",
+        "\nshuin_process_open_fds ",
+    ] {
+        assert!(metrics.contains(line), "{line:?} missing from:\n{metrics}");
+    }
+    assert_eq!(
+        curl(&format!("{remote_url}/metrics"), &server_ca, None),
+        None
+    );
+    let (plain, _) = get(&format!("{}/metrics", instance.base));
+    assert_eq!(plain, 404, "the all-in-one listener serves no /metrics");
     assert_eq!(
         curl(
             &format!("{remote_url}/repository/ca.crt"),

@@ -475,8 +475,8 @@ validity_days = 3650
             shuin()
                 .args(["ceremony", "approve", "--statement"])
                 .arg(&statement)
-                .args(["--custodian", name, "--key"])
-                .arg(common::operators::key_path(work, name))
+                .args(["--custodian", name, "--operator-key"])
+                .arg(common::operators::key_uri(work, name))
                 .arg("--out")
                 .arg(&approval),
         );

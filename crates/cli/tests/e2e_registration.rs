@@ -140,7 +140,8 @@ fn the_legacy_flow_works_from_outside_and_keeps_codes_secret() {
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["status"], "issued");
     let serial = answer["serial"].as_str().unwrap().to_owned();
-    assert!(dir.join("enrolled.key").exists());
+    assert!(dir.join("enrolled.pem.key").exists());
+    assert!(dir.join("enrolled.pem.chain").exists());
     instance.repository_pem("/repository/root.crt", &dir.join("root.pem"));
     instance.repository_pem("/repository/ca.crt", &dir.join("ca.pem"));
     if let Some(out) = external(
@@ -181,11 +182,8 @@ fn the_legacy_flow_works_from_outside_and_keeps_codes_secret() {
             "the subject is the verified name: {text}"
         );
     }
-    // pkilint reads the first certificate of the file.
-    let only_cert = dir.join("enrolled-only.pem");
-    let pem = std::fs::read_to_string(&cert).unwrap();
-    let end = pem.find("-----END CERTIFICATE-----").unwrap() + 26;
-    std::fs::write(&only_cert, &pem[..end]).unwrap();
+    // The certificate file holds the certificate alone (its chain is beside it).
+    let only_cert = cert.clone();
     if let Some(out) = external(
         "lint_pkix_cert",
         "SHUIN_REQUIRE_PKILINT",

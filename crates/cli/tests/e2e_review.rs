@@ -117,7 +117,10 @@ fn operators_review_queue_and_automation_controls() {
         ADMIN,
         &["operator", "grant", "--name", LRA, "--role", "root"],
     );
-    assert!(!ok && stderr.contains("--role must be one of"), "{stderr}");
+    assert!(
+        !ok && stderr.contains("invalid value 'root' for '--role <ROLE>': must be one of"),
+        "{stderr}"
+    );
     let (ok, whoami, stderr) = run_as(&instance, LRA, &["operator", "whoami"]);
     assert!(ok, "{stderr}");
     let whoami: Value = serde_json::from_str(&whoami).unwrap();

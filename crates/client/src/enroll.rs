@@ -1,7 +1,7 @@
 //! The legacy flow, applicant side (`shuin enroll`): a new key, its CSR, and the
 //! 利用者識別符号 received by post, sent to `POST /api/v1/enrollments`.
 
-use crate::apply::{agent, refused};
+use crate::apply::{agent, refused, ApplyOutcome};
 use crate::{build_csr, ClientError};
 use base64::Engine;
 use serde_json::Value;
@@ -30,23 +30,10 @@ impl std::fmt::Debug for EnrollRequest {
     }
 }
 
-/// The issued certificate and the new key.
-#[derive(Debug)]
-pub struct Enrolled {
-    /// Application id.
-    pub application_id: String,
-    /// Serial (hex).
-    pub serial: String,
-    /// PEM certificate.
-    pub certificate_pem: String,
-    /// PEM chain.
-    pub chain_pem: String,
-    /// PKCS#8 PEM of the new key.
-    pub key_pem: Zeroizing<String>,
-}
-
-/// Makes the key and the CSR, sends them with the code, returns the certificate.
-pub fn enroll(request: &EnrollRequest) -> Result<Enrolled, ClientError> {
+/// Makes the key and the CSR, sends them with the code, returns the certificate (always
+/// `ApplyOutcome::Issued`: an enrolment is decided at once), saved like an application's
+/// (`OutcomeFiles`).
+pub fn enroll(request: &EnrollRequest) -> Result<ApplyOutcome, ClientError> {
     let base = request.server.trim_end_matches('/');
     let (new_key, pkcs8) =
         SoftwareSigner::generate(request.key_spec).map_err(|e| ClientError::Key(e.to_string()))?;
@@ -76,7 +63,7 @@ pub fn enroll(request: &EnrollRequest) -> Result<Enrolled, ClientError> {
     let answer: Value =
         serde_json::from_str(&text).map_err(|e| ClientError::Transport(e.to_string()))?;
     let field = |name: &str| answer[name].as_str().unwrap_or_default().to_owned();
-    Ok(Enrolled {
+    Ok(ApplyOutcome::Issued {
         application_id: field("application_id"),
         serial: field("serial"),
         certificate_pem: field("certificate_pem"),

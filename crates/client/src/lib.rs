@@ -17,7 +17,7 @@ mod status;
 pub use apply::{apply, ApplyOutcome, ApplyRequest, CardSigner, FileCard};
 pub use card_source::CardSource;
 pub use csr::{build_csr, build_named_csr};
-pub use enroll::{enroll, EnrollRequest, Enrolled};
+pub use enroll::{enroll, EnrollRequest};
 pub use error::ClientError;
 #[cfg(feature = "pkcs11")]
 pub use pkcs11_card::{Pkcs11Card, JPKI_SIGNING_ID, JPKI_TOKEN_LABEL};

@@ -3,7 +3,7 @@
 //! an export (the CLI, the audit pack) says the same thing.
 
 use crate::export::{CosignatureReport, ExportSummary};
-use crate::{Book, Entry, ExportReport};
+use crate::{Book, Entry, ExportReport, StoredEntry};
 use serde_json::{json, Value};
 
 impl ExportReport {
@@ -119,10 +119,45 @@ impl CosignatureReport {
 
 impl Book {
     /// The book of a wire name (`application`, `revocation`, `organization`,
-    /// `facility`).
+    /// `facility`), or of `organisation`, as the docs spell it.
     pub fn from_name(name: &str) -> Option<Book> {
+        let name = if name == "organisation" {
+            "organization"
+        } else {
+            name
+        };
         Book::ALL.into_iter().find(|book| book.as_str() == name)
     }
+}
+
+/// A stored entry that does not decode (`listing`).
+#[derive(Debug, thiserror::Error)]
+#[error("entry {seq}: {source}")]
+pub struct ListingError {
+    /// The row.
+    pub seq: u64,
+    /// Why.
+    #[source]
+    pub source: crate::LedgerError,
+}
+
+/// The entries of `rows` in `book`, or of every book (`shuin ledger show`).
+///
+/// # Errors
+///
+/// [`ListingError`] for the first row whose canonical text does not decode.
+pub fn listing(rows: &[StoredEntry], book: Option<Book>) -> Result<Vec<Entry>, ListingError> {
+    let mut entries = Vec::new();
+    for row in rows {
+        let entry = Entry::from_canonical(&row.canonical).map_err(|source| ListingError {
+            seq: row.seq,
+            source,
+        })?;
+        if book.is_none_or(|b| b == entry.book) {
+            entries.push(entry);
+        }
+    }
+    Ok(entries)
 }
 
 impl Entry {
@@ -171,6 +206,41 @@ mod tests {
         assert_eq!(json["since_checkpoint_size"], 2);
         assert_eq!(json["books"]["facility"], 0);
         assert_eq!(json["ok"], true);
+    }
+
+    #[test]
+    fn a_listing_keeps_one_book_and_names_a_bad_row() {
+        let row = |seq: u64, book: Book| {
+            let entry = crate::EntryDraft {
+                book,
+                kind: format!("{}.test", book.as_str()),
+                actor: Actor {
+                    name: "ops".to_owned(),
+                    role: "auditor".to_owned(),
+                    zone: "facility".to_owned(),
+                },
+                subjects: vec![],
+                payload: json!({}),
+                evidence: vec![],
+            }
+            .into_entry(seq, "2026-12-06T00:00:00Z".to_owned());
+            StoredEntry {
+                seq,
+                canonical: entry.canonical_bytes().unwrap(),
+                leaf_hash_hex: String::new(),
+            }
+        };
+        let rows = vec![row(0, Book::Facility), row(1, Book::Organization)];
+        let organisation = Book::from_name("organisation");
+        assert_eq!(organisation, Book::from_name("organization"));
+        assert_eq!(Book::from_name("ledger"), None);
+        let listed = listing(&rows, organisation).unwrap();
+        assert_eq!(listed.iter().map(|e| e.seq).collect::<Vec<_>>(), [1]);
+        assert_eq!(listing(&rows, None).unwrap().len(), 2);
+        let mut bad = rows;
+        bad[1].canonical.push(b' ');
+        let refused = listing(&bad, None).unwrap_err();
+        assert_eq!(refused.seq, 1);
     }
 
     #[test]

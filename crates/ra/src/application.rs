@@ -131,6 +131,8 @@ pub struct RaService {
     pub(crate) refusals: shuin_books::organisation::RefusalBudget,
     /// When expired challenge nonces were last purged.
     nonces_purged_at: std::sync::Mutex<Option<SystemTime>>,
+    /// The application book as far as the resume loop has read it.
+    pub(crate) application_books: tokio::sync::Mutex<crate::ApplicationBooks>,
 }
 
 /// The RA's ports to the CA: it issues and revokes only through these.
@@ -188,6 +190,7 @@ impl RaService {
             organisation: shuin_books::Organisation::new(),
             refusals: shuin_books::organisation::RefusalBudget::default(),
             nonces_purged_at: std::sync::Mutex::new(None),
+            application_books: tokio::sync::Mutex::new(crate::ApplicationBooks::default()),
         }
     }
 
@@ -438,8 +441,15 @@ impl RaService {
             format!("application:{id}"),
             format!("jpki:{}", signer.fingerprint_sha256),
         ];
+        if checked.review_reasons.is_empty() {
+            // Sealed: refuse before anything is decided, so nothing waits half-done.
+            self.ca_ready()?;
+        }
+        // The record first, then its entry: a process stopped in between leaves a record
+        // whose entry the resume loop writes (`crate::resume`), never an entry without
+        // the record it decides.
+        self.store.insert_application(&record).await?;
         if !checked.review_reasons.is_empty() {
-            self.store.insert_application(&record).await?;
             self.store
                 .append(
                     EntryDraft {
@@ -461,8 +471,6 @@ impl RaService {
                 reasons: checked.review_reasons,
             });
         }
-        // Sealed: refuse before anything is decided, so nothing waits half-done.
-        self.ca_ready()?;
         // Record before effect: the decision is ledgered before the CA is asked.
         self.store
             .append(
@@ -490,7 +498,6 @@ impl RaService {
                 now,
             )
             .await?;
-        self.store.insert_application(&record).await?;
         let outcome = self.issue_recorded(record, order).await?;
         if let (Some(old), ApplicationOutcome::Issued { serial, .. }) =
             (&checked.replaces, &outcome)

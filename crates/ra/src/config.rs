@@ -44,6 +44,9 @@ pub struct RaSection {
     pub terms: PathBuf,
 }
 
+/// Where a new instance keeps its terms (重要事項), relative to its directory.
+pub const TERMS_FILE: &str = "terms.txt";
+
 fn default_true() -> bool {
     true
 }
@@ -53,6 +56,17 @@ fn default_nonce_ttl() -> u64 {
 }
 
 impl RaSection {
+    /// The section of a new instance: automatic approval on, naming `responsible_person`
+    /// (the display name of the enrolled 責任者), and the terms in [`TERMS_FILE`].
+    pub fn for_new_instance(responsible_person: String) -> RaSection {
+        RaSection {
+            responsible_person,
+            automatic_approval: true,
+            nonce_ttl_seconds: default_nonce_ttl(),
+            terms: PathBuf::from(TERMS_FILE),
+        }
+    }
+
     /// The terms (重要事項) text, read from `terms` under the instance directory `dir`.
     pub fn read_terms(&self, dir: &Path) -> Result<String, ConfigError> {
         let path = dir.join(&self.terms);

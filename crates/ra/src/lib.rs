@@ -9,6 +9,7 @@ mod code_key;
 pub mod config;
 pub mod console;
 mod crl_source;
+mod detached;
 mod error;
 pub mod jpki_followup;
 mod jpki_registration;
@@ -26,6 +27,7 @@ pub use application::{
 };
 pub use code_key::CodeKeyError;
 pub use crl_source::{CrlSource, FileCrlSource, StaticCrlSource};
+pub use detached::detached;
 pub use error::RaError;
 pub use jpki_followup::{FollowupReport, JPKI_REVOKED};
 pub use registration::{
@@ -37,5 +39,5 @@ pub use reissue::{
     supersede, supersede_replaced, FileNoticeSender, NoticeSender, SupersedeError, Superseded,
     OLD_CERTIFICATE_REVOKED,
 };
-pub use resume::{resume_and_supersede, resume_approved, Resumed, RESUME_AFTER};
+pub use resume::{resume_approved, ApplicationBooks, ResumeStore, Resumed, RESUME_AFTER};
 pub use revocation::{RevocationAnswer, REVOCATION_FORMAT};

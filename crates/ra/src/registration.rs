@@ -549,6 +549,8 @@ impl RaService {
             details,
         };
         crate::resume::note_approval(&mut record, &approver, now);
+        // The record, then its entry (`crate::resume` completes either half).
+        self.store.insert_application(&record).await?;
         self.store
             .append(
                 EntryDraft {
@@ -577,7 +579,6 @@ impl RaService {
                 now,
             )
             .await?;
-        self.store.insert_application(&record).await?;
         self.issue_recorded(record, order).await
     }
 

@@ -1,20 +1,41 @@
-//! Approved applications whose issuance did not finish: the CA was sealed or unavailable
-//! when they were approved, or the process stopped in between. The decision is already
-//! in the ledger (`application.accepted` / `application.approved`), so nothing is lost:
-//! the upkeep loop asks the CA again with the approver recorded at approval time
-//! (`details.approver`, `details.approved_at`). A second certificate for the same key is
-//! impossible (the CA reserves each key once), so a retry that races another issuance
-//! fails at the reservation, before anything is signed, and leaves the record alone.
+//! Interrupted application cycles, completed from the books. A decision is written in
+//! two steps, the application record and then its ledger entry (`application.accepted`,
+//! `application.pending_review`); an LRA's approval in two more, the entry
+//! (`application.approved`) and then the record; issuance follows. A process can stop
+//! between any two of them (`kill -9`, a failing HSM or database), so the upkeep loop
+//! reads the application book incrementally and, for each application:
+//!
+//! - a record whose decision entry is missing gets it, marked `recorded_late`;
+//! - a record still `pending_review` whose approval is in the books becomes `approved`,
+//!   with the approver and time the books recorded;
+//! - an `approved` record at least [`RESUME_AFTER`] old is issued, with the approver
+//!   recorded at approval time (`details.approver`, `details.approved_at`), unless the
+//!   CA already made its certificate (then the record is marked `issued` with it) or a
+//!   reservation for it is still in flight (then it waits: the CA's reconciliation
+//!   resolves stale ones).
+//!
+//! Every step is idempotent. A second certificate for the same key is impossible (the
+//! CA reserves each key once), and `key_reused` is answered with a rejection only when
+//! no certificate of this application exists.
 
 use crate::review::{order_from, ReviewStore};
+use crate::RULE_VERSION;
 use shuin_core::issuance::{Approver, IssuanceError, Issuer};
-use shuin_ledger::{Actor, Book, EntryDraft};
-use shuin_store::{ApplicationRecord, ApplicationStatus, StoreError};
+use shuin_core::timefmt::{parse_rfc3339, rfc3339};
+use shuin_ledger::{Actor, Book, Entry, EntryDraft};
+use shuin_store::{
+    ApplicationRecord, ApplicationStatus, CertificateReader, CertificateState, StoreError,
+};
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 /// How long an approval must be old before it is retried: issuance right after approval
 /// takes well under a second, so anything older is no longer in flight.
 pub const RESUME_AFTER: Duration = Duration::from_secs(60);
+
+/// What resumption needs from storage.
+pub trait ResumeStore: ReviewStore + CertificateReader {}
+impl<T: ReviewStore + CertificateReader + ?Sized> ResumeStore for T {}
 
 /// Records who approved and when, so an interrupted issuance can be resumed.
 pub(crate) fn note_approval(record: &mut ApplicationRecord, approver: &Approver, at: SystemTime) {
@@ -27,10 +48,7 @@ pub(crate) fn note_approval(record: &mut ApplicationRecord, approver: &Approver,
                 "automatic": approver.automatic,
             }),
         );
-        details.insert(
-            "approved_at".into(),
-            serde_json::Value::String(shuin_core::timefmt::rfc3339(at)),
-        );
+        details.insert("approved_at".into(), serde_json::Value::String(rfc3339(at)));
     }
 }
 
@@ -41,6 +59,8 @@ pub struct Resumed {
     pub issued: Vec<ApplicationRecord>,
     /// Applications rejected because their key was certified meanwhile (`key_reused`).
     pub rejected: Vec<String>,
+    /// Decision entries written late for records that lacked them.
+    pub recorded: Vec<String>,
     /// Applications left as they are, with why.
     pub left: Vec<(String, String)>,
     /// Whether the pass stopped because the CA refused or failed (retry later, backing
@@ -48,11 +68,71 @@ pub struct Resumed {
     pub ca_failed: bool,
 }
 
+/// Which decision the application book holds for an application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decided {
+    /// `application.pending_review`: waiting for an LRA.
+    PendingReview,
+    /// `application.accepted` (automatic) or `application.approved` (an LRA).
+    Approved,
+}
+
+/// An LRA's approval as the books hold it.
+#[derive(Debug, Clone)]
+struct Approval {
+    actor: Actor,
+    at: SystemTime,
+}
+
+/// The application book as far as it has been read: the decision of each application,
+/// and the LRA approvals. Read from the start once per process, then only what was
+/// appended since.
+#[derive(Debug, Default)]
+pub struct ApplicationBooks {
+    next: u64,
+    decided: HashMap<String, Decided>,
+    approvals: HashMap<String, Approval>,
+}
+
+impl ApplicationBooks {
+    async fn catch_up<S: ResumeStore + ?Sized>(&mut self, store: &S) -> Result<(), StoreError> {
+        for row in store.ledger_rows_from(self.next).await? {
+            self.next = self.next.max(row.seq.saturating_add(1));
+            let Ok(entry) = Entry::from_canonical(&row.canonical) else {
+                continue;
+            };
+            let decided = match entry.kind.as_str() {
+                "application.accepted" | "application.approved" => Decided::Approved,
+                "application.pending_review" => Decided::PendingReview,
+                _ => continue,
+            };
+            let Some(id) = entry
+                .subjects
+                .iter()
+                .find_map(|s| s.strip_prefix("application:"))
+            else {
+                continue;
+            };
+            if entry.kind == "application.approved" {
+                if let Some(at) = parse_rfc3339(&entry.time) {
+                    let actor = entry.actor.clone();
+                    self.approvals.insert(id.to_owned(), Approval { actor, at });
+                }
+            }
+            let slot = self.decided.entry(id.to_owned()).or_insert(decided);
+            if decided == Decided::Approved {
+                *slot = Decided::Approved;
+            }
+        }
+        Ok(())
+    }
+}
+
 fn approval_of(record: &ApplicationRecord) -> Option<(Approver, SystemTime)> {
     let approver = &record.details["approver"];
     let at = record.details["approved_at"]
         .as_str()
-        .and_then(shuin_core::timefmt::parse_rfc3339)?;
+        .and_then(parse_rfc3339)?;
     Some((
         Approver {
             name: approver["name"].as_str()?.to_owned(),
@@ -63,19 +143,114 @@ fn approval_of(record: &ApplicationRecord) -> Option<(Approver, SystemTime)> {
     ))
 }
 
-/// Issues every application that has been `approved` for at least [`RESUME_AFTER`].
-/// Stops at the first sign that the CA is sealed or unavailable (the next pass retries).
-pub async fn resume_approved<S: ReviewStore + ?Sized>(
+fn subjects(record: &ApplicationRecord) -> Vec<String> {
+    let mut out = vec![format!("application:{}", record.id)];
+    if let Some(fp) = record.details["jpki"]["fingerprint_sha256"].as_str() {
+        out.push(format!("jpki:{fp}"));
+    }
+    out
+}
+
+/// Writes the decision entry a record lacks (its process stopped between the two).
+async fn record_late<S: ResumeStore + ?Sized>(
+    store: &S,
+    record: &ApplicationRecord,
+    now: SystemTime,
+) -> Result<(), StoreError> {
+    let (kind, actor, payload) = match record.status {
+        ApplicationStatus::PendingReview => (
+            "application.pending_review",
+            crate::application::system_actor(),
+            serde_json::json!({
+                "review_reasons": record.review_reasons,
+                "rule_version": RULE_VERSION,
+                "received_at": rfc3339(record.received_at),
+                "recorded_late": true,
+            }),
+        ),
+        _ => {
+            let approver = &record.details["approver"];
+            let name = approver["name"].as_str().unwrap_or_default();
+            let role = approver["role"].as_str().unwrap_or("responsible_person");
+            (
+                "application.accepted",
+                Actor {
+                    name: name.to_owned(),
+                    role: role.to_owned(),
+                    zone: "secure".into(),
+                },
+                serde_json::json!({
+                    "decision": "approved",
+                    "automatic": approver["automatic"],
+                    "rule_version": RULE_VERSION,
+                    "approver": name,
+                    "decided_at": record.details["approved_at"],
+                    "subject_name": record.details["subject_name"],
+                    "key_fingerprint": record.details["key_fingerprint"],
+                    "recorded_late": true,
+                }),
+            )
+        }
+    };
+    let draft = EntryDraft {
+        book: Book::Application,
+        kind: kind.into(),
+        actor,
+        subjects: subjects(record),
+        payload,
+        evidence: vec![format!("sha256:{}", record.evidence_sha256)],
+    };
+    store.append(draft, now).await?;
+    Ok(())
+}
+
+/// One pass over the application book and the records (see the module documentation).
+/// Stops issuing at the first sign that the CA is sealed or unavailable (the next pass
+/// retries).
+pub async fn resume_approved<S: ResumeStore + ?Sized>(
     store: &S,
     issuer: &dyn Issuer,
+    books: &mut ApplicationBooks,
     now: SystemTime,
 ) -> Result<Resumed, StoreError> {
     let mut done = Resumed::default();
+    books.catch_up(store).await?;
+    let settled = |at: SystemTime| now.duration_since(at).unwrap_or_default() >= RESUME_AFTER;
+    for mut record in store
+        .applications_with_status(ApplicationStatus::PendingReview)
+        .await?
+    {
+        match books.decided.get(&record.id) {
+            Some(Decided::Approved) => {
+                let Some(approval) = books.approvals.get(&record.id) else {
+                    continue;
+                };
+                // The LRA's approval is in the books; the record did not follow.
+                let approver = Approver {
+                    name: approval.actor.name.clone(),
+                    role: approval.actor.role.clone(),
+                    automatic: false,
+                };
+                record.status = ApplicationStatus::Approved;
+                note_approval(&mut record, &approver, approval.at);
+                store.update_application(&record).await?;
+            }
+            Some(Decided::PendingReview) => {}
+            None if settled(record.received_at) => {
+                record_late(store, &record, now).await?;
+                books
+                    .decided
+                    .insert(record.id.clone(), Decided::PendingReview);
+                done.recorded.push(record.id);
+            }
+            None => {}
+        }
+    }
     if issuer.ready().is_err() {
         done.ca_failed = true;
         return Ok(done);
     }
-    for mut record in store
+    for record in store
         .applications_with_status(ApplicationStatus::Approved)
         .await?
     {
@@ -86,252 +261,168 @@ pub async fn resume_approved<S: ReviewStore + ?Sized>(
             ));
             continue;
         };
-        if now.duration_since(approved_at).unwrap_or_default() < RESUME_AFTER {
+        if !settled(approved_at) {
             continue;
         }
-        let order = match order_from(&record, approver) {
-            Ok(order) => order,
-            Err(e) => {
-                done.left.push((record.id.clone(), e.to_string()));
-                continue;
-            }
-        };
-        store
-            .append(
-                EntryDraft {
-                    book: Book::Application,
-                    kind: "application.issuance_resumed".into(),
-                    actor: Actor {
-                        name: "shuin-ra".into(),
-                        role: "system".into(),
-                        zone: "secure".into(),
-                    },
-                    subjects: vec![format!("application:{}", record.id)],
-                    payload: serde_json::json!({
-                        "approved_at": shuin_core::timefmt::rfc3339(approved_at),
-                    }),
-                    evidence: vec![format!("sha256:{}", record.evidence_sha256)],
-                },
-                now,
-            )
-            .await?;
-        match issuer.issue(order).await {
-            Ok(issued) => {
-                record.status = ApplicationStatus::Issued;
-                record.serial = Some(issued.serial);
-                store.update_application(&record).await?;
-                done.issued.push(record);
-            }
-            Err(IssuanceError::KeyReused) => {
-                // Either certified for another application, or this one raced another
-                // process's issuance of it: re-read before deciding.
-                match store.application(&record.id).await? {
-                    Some(current) if current.status == ApplicationStatus::Approved => {
-                        record.status = ApplicationStatus::Rejected;
-                        record.rejection_reason =
-                            Some(shuin_core::ReasonCode::KeyReused.as_str().into());
-                        store.update_application(&record).await?;
-                        done.rejected.push(record.id);
-                    }
-                    _ => {}
-                }
-            }
-            Err(e) => {
-                done.left.push((record.id, e.to_string()));
-                done.ca_failed = true;
-                break;
-            }
+        if books.decided.get(&record.id) != Some(&Decided::Approved) {
+            record_late(store, &record, now).await?;
+            books.decided.insert(record.id.clone(), Decided::Approved);
+            done.recorded.push(record.id.clone());
+        }
+        if resume_one(store, issuer, record, approver, approved_at, now, &mut done).await? {
+            break;
         }
     }
     Ok(done)
 }
 
-/// One pass of [`resume_approved`] for the upkeep loop: issues what is due through the
-/// CA, supersedes the certificate a resumed reissue replaces, and logs what it did.
-/// True when the CA failed (the caller backs off).
-pub async fn resume_and_supersede<S, C>(
+/// Marks `record` issued with the certificate the CA already made for it, if any; true
+/// when one exists or is still being made (so nothing must be asked of the CA).
+async fn found_certificate<S: ResumeStore + ?Sized>(
     store: &S,
-    ca: &C,
-    rng: &dyn shuin_core::RandomSource,
+    record: &mut ApplicationRecord,
+    done: &mut Resumed,
+) -> Result<bool, StoreError> {
+    let certificates = store.certificates_of_application(&record.id).await?;
+    if let Some(issued) = certificates
+        .iter()
+        .find(|c| c.state == CertificateState::Issued)
+    {
+        record.status = ApplicationStatus::Issued;
+        record.serial = Some(issued.serial.clone());
+        store.update_application(record).await?;
+        done.issued.push(record.clone());
+        return Ok(true);
+    }
+    if certificates
+        .iter()
+        .any(|c| c.state == CertificateState::Reserved)
+    {
+        done.left.push((
+            record.id.clone(),
+            "a reservation for it is still open; the CA's reconciliation resolves it".into(),
+        ));
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Resumes one approved application; true when the CA failed (stop the pass).
+async fn resume_one<S: ResumeStore + ?Sized>(
+    store: &S,
+    issuer: &dyn Issuer,
+    mut record: ApplicationRecord,
+    approver: Approver,
+    approved_at: SystemTime,
     now: SystemTime,
-) -> bool
-where
-    S: ReviewStore + crate::LifecycleStore,
-    C: Issuer + shuin_core::revocation::Revoker,
-{
-    match resume_approved(store, ca, now).await {
-        Ok(done) => {
-            for record in &done.issued {
-                tracing::info!(application = %record.id, "resumed an interrupted issuance");
-                if let Err(e) = crate::supersede_replaced(store, ca, record, rng, now).await {
-                    tracing::error!(application = %record.id, error = %e, "superseding after a resumed reissue failed");
+    done: &mut Resumed,
+) -> Result<bool, StoreError> {
+    // The CA may have issued before the process stopped: never ask again then.
+    if found_certificate(store, &mut record, done).await? {
+        return Ok(false);
+    }
+    let order = match order_from(&record, approver) {
+        Ok(order) => order,
+        Err(e) => {
+            done.left.push((record.id.clone(), e.to_string()));
+            return Ok(false);
+        }
+    };
+    store
+        .append(
+            EntryDraft {
+                book: Book::Application,
+                kind: "application.issuance_resumed".into(),
+                actor: crate::application::system_actor(),
+                subjects: vec![format!("application:{}", record.id)],
+                payload: serde_json::json!({"approved_at": rfc3339(approved_at)}),
+                evidence: vec![format!("sha256:{}", record.evidence_sha256)],
+            },
+            now,
+        )
+        .await?;
+    match issuer.issue(order).await {
+        Ok(issued) => {
+            record.status = ApplicationStatus::Issued;
+            record.serial = Some(issued.serial);
+            store.update_application(&record).await?;
+            done.issued.push(record);
+        }
+        Err(IssuanceError::KeyReused) => {
+            // This application's own certificate (another process issued it meanwhile)
+            // or another application's: re-read before deciding.
+            if found_certificate(store, &mut record, done).await? {
+                return Ok(false);
+            }
+            match store.application(&record.id).await? {
+                Some(current) if current.status == ApplicationStatus::Approved => {
+                    record.status = ApplicationStatus::Rejected;
+                    record.rejection_reason =
+                        Some(shuin_core::ReasonCode::KeyReused.as_str().into());
+                    store.update_application(&record).await?;
+                    done.rejected.push(record.id);
                 }
+                _ => {}
             }
-            for id in &done.rejected {
-                tracing::warn!(application = %id, "resumed issuance refused: key_reused");
-            }
-            for (id, why) in &done.left {
-                tracing::warn!(application = %id, why = %why, "approved application not issued yet");
-            }
-            done.ca_failed
         }
         Err(e) => {
-            tracing::error!(error = %e, "resuming approved applications failed");
-            true
+            done.left.push((record.id, e.to_string()));
+            done.ca_failed = true;
+            return Ok(true);
         }
+    }
+    Ok(false)
+}
+
+impl crate::RaService {
+    /// One pass of [`resume_approved`] for the upkeep loop: completes interrupted
+    /// decisions, issues what is due through the CA, supersedes the certificate a
+    /// resumed reissue replaces, and logs what it did. True when the CA failed (the
+    /// caller backs off).
+    pub async fn resume_and_supersede(&self) -> bool {
+        let now = self.clock.now();
+        let mut books = self.application_books.lock().await;
+        let done = match resume_approved(self.store.as_ref(), self.issuer.as_ref(), &mut books, now)
+            .await
+        {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::error!(error = %e, "resuming approved applications failed");
+                return true;
+            }
+        };
+        for record in &done.issued {
+            tracing::info!(application = %record.id, "resumed an interrupted issuance");
+            if record.details["replaces"].is_null() {
+                continue;
+            }
+            let superseded = match self.lifecycle() {
+                Ok(lifecycle) => {
+                    let store = lifecycle.store.as_ref();
+                    let revoker = self.revoker.as_ref();
+                    crate::supersede_replaced(store, revoker, record, self.rng.as_ref(), now)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = superseded {
+                tracing::error!(application = %record.id, error = %e, "superseding after a resumed reissue failed");
+            }
+        }
+        for id in &done.recorded {
+            tracing::warn!(application = %id, "wrote the decision entry an interrupted application lacked");
+        }
+        for id in &done.rejected {
+            tracing::warn!(application = %id, "resumed issuance refused: key_reused");
+        }
+        for (id, why) in &done.left {
+            tracing::warn!(application = %id, why = %why, "approved application not issued yet");
+        }
+        done.ca_failed
     }
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-    use super::*;
-    use shuin_core::issuance::{IssuanceOrder, IssuedCertificate};
-    use shuin_core::Serial;
-    use shuin_store::sqlite::SqliteStore;
-    use shuin_store::{ApplicationStore, LedgerStore};
-    use std::sync::Mutex;
-    use std::time::UNIX_EPOCH;
-
-    /// Answers from a script, one per call, and remembers the orders.
-    struct Scripted {
-        answers: Mutex<Vec<Result<IssuedCertificate, IssuanceError>>>,
-        orders: Mutex<Vec<IssuanceOrder>>,
-    }
-
-    #[async_trait::async_trait]
-    impl Issuer for Scripted {
-        async fn issue(&self, order: IssuanceOrder) -> Result<IssuedCertificate, IssuanceError> {
-            self.orders.lock().unwrap().push(order);
-            self.answers.lock().unwrap().remove(0)
-        }
-    }
-
-    fn scripted(answers: Vec<Result<IssuedCertificate, IssuanceError>>) -> Scripted {
-        Scripted {
-            answers: Mutex::new(answers),
-            orders: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn issued(serial: &str) -> Result<IssuedCertificate, IssuanceError> {
-        Ok(IssuedCertificate {
-            serial: Serial::from_hex(serial).unwrap(),
-            certificate_der: vec![0x30, 0x00],
-            chain_der: vec![],
-        })
-    }
-
-    fn at(secs: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(secs)
-    }
-
-    async fn approved(store: &SqliteStore, id: &str, approved_at: SystemTime) {
-        let mut record = ApplicationRecord {
-            id: id.into(),
-            status: ApplicationStatus::Approved,
-            received_at: approved_at,
-            review_reasons: vec![],
-            serial: None,
-            rejection_reason: None,
-            evidence_sha256: "00".repeat(32),
-            details: serde_json::json!({
-                "spki_der": "MAA=",
-                "subject_name": "山田　太郎",
-                "not_after_cap": "2030-01-01T00:00:00Z",
-            }),
-        };
-        let approver = Approver {
-            name: "責任者 花子".into(),
-            role: "responsible_person".into(),
-            automatic: true,
-        };
-        note_approval(&mut record, &approver, approved_at);
-        store.insert_application(&record).await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn an_interrupted_issuance_is_resumed_with_its_recorded_approver() {
-        let store = SqliteStore::in_memory().await.unwrap();
-        approved(&store, "a1", at(1_800_000_000)).await;
-
-        // Too fresh: it may still be in flight.
-        let issuer = scripted(vec![]);
-        let done = resume_approved(&store, &issuer, at(1_800_000_030))
-            .await
-            .unwrap();
-        assert!(done.issued.is_empty() && done.left.is_empty());
-        assert!(issuer.orders.lock().unwrap().is_empty());
-
-        // The CA fails: the record stays approved and the pass stops.
-        let issuer = scripted(vec![Err(IssuanceError::Unavailable("hsm".into()))]);
-        let done = resume_approved(&store, &issuer, at(1_800_000_100))
-            .await
-            .unwrap();
-        assert_eq!(done.left.len(), 1);
-        assert!(done.ca_failed);
-        let record = store.application("a1").await.unwrap().unwrap();
-        assert_eq!(record.status, ApplicationStatus::Approved);
-
-        // The CA works again: issued, with the approver recorded at approval time.
-        let issuer = scripted(vec![issued("7f01")]);
-        let done = resume_approved(&store, &issuer, at(1_800_000_200))
-            .await
-            .unwrap();
-        assert_eq!(done.issued.len(), 1);
-        let order = issuer.orders.lock().unwrap().remove(0);
-        assert_eq!(order.approver.name, "責任者 花子");
-        assert!(order.approver.automatic);
-        assert_eq!(order.application_id, "a1");
-        let record = store.application("a1").await.unwrap().unwrap();
-        assert_eq!(record.status, ApplicationStatus::Issued);
-        assert_eq!(record.serial.unwrap().to_hex(), "7f01");
-        let kinds: Vec<String> = store
-            .ledger_rows()
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| {
-                shuin_ledger::Entry::from_canonical(&r.canonical)
-                    .unwrap()
-                    .kind
-            })
-            .collect();
-        assert_eq!(
-            kinds,
-            vec![
-                "application.issuance_resumed",
-                "application.issuance_resumed"
-            ]
-        );
-
-        // Nothing left to do.
-        let issuer = scripted(vec![]);
-        let done = resume_approved(&store, &issuer, at(1_800_000_300))
-            .await
-            .unwrap();
-        assert!(done.issued.is_empty() && done.left.is_empty());
-    }
-
-    #[tokio::test]
-    async fn a_key_certified_meanwhile_is_rejected_and_a_record_without_approver_is_left() {
-        let store = SqliteStore::in_memory().await.unwrap();
-        approved(&store, "a2", at(1_800_000_000)).await;
-        let mut bare = store.application("a2").await.unwrap().unwrap();
-        bare.id = "a3".into();
-        bare.details = serde_json::json!({"spki_der": "MAA="});
-        store.insert_application(&bare).await.unwrap();
-
-        let issuer = scripted(vec![Err(IssuanceError::KeyReused)]);
-        let done = resume_approved(&store, &issuer, at(1_800_000_100))
-            .await
-            .unwrap();
-        assert_eq!(done.rejected, vec!["a2".to_owned()]);
-        assert_eq!(done.left.len(), 1);
-        assert_eq!(done.left[0].0, "a3");
-        let record = store.application("a2").await.unwrap().unwrap();
-        assert_eq!(record.status, ApplicationStatus::Rejected);
-        assert_eq!(record.rejection_reason.as_deref(), Some("key_reused"));
-    }
-}
+#[path = "resume_tests.rs"]
+mod tests;

@@ -70,6 +70,10 @@ pub enum SocketError {
         #[source]
         source: std::io::Error,
     },
+    /// The server answered something else than the exchange expects, or could not read
+    /// the request.
+    #[error("the server answered: {0}")]
+    Answered(String),
     /// A request or an answer could not be encoded or decoded.
     #[error("{what}: {source}")]
     Json {
@@ -217,6 +221,33 @@ pub async fn ask<S: DeserializeOwned>(
     })
 }
 
+/// A nonce for the next signed request from the server on `path`; a refusal (such as an
+/// instance without an operator CA) is the outcome.
+pub async fn nonce(path: &Path) -> Result<Result<String, Outcome>, SocketError> {
+    match ask::<serde_json::Value>(path, &Request::Nonce).await? {
+        Answer::Nonce { nonce } => Ok(Ok(nonce)),
+        Answer::Signed { outcome } => Ok(Err(outcome)),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// Sends a signed request to the server on `path`; returns what became of it.
+pub async fn request(path: &Path, request: &Request) -> Result<Outcome, SocketError> {
+    match ask::<serde_json::Value>(path, request).await? {
+        Answer::Signed { outcome } => Ok(outcome),
+        other => Err(unexpected(other)),
+    }
+}
+
+fn unexpected(answer: Answer<serde_json::Value>) -> SocketError {
+    SocketError::Answered(match answer {
+        Answer::Error { message } => message,
+        Answer::Status(_) => "its status".into(),
+        Answer::Nonce { .. } => "a nonce".into(),
+        Answer::Signed { .. } => "an outcome".into(),
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -266,6 +297,18 @@ mod tests {
         assert!(matches!(status, Answer::Status(State { sealed: true })));
         let nonce: Answer<State> = ask(&path, &Request::Nonce).await.unwrap();
         assert!(matches!(nonce, Answer::Nonce { nonce } if nonce == "n-1"));
+        assert_eq!(super::nonce(&path).await.unwrap().unwrap(), "n-1");
+        let signed = Request::Signed {
+            signed: SignedRequest {
+                request: "{}".into(),
+                signature: String::new(),
+            },
+            attachment: None,
+        };
+        let outcome = request(&path, &signed).await.unwrap();
+        assert!(outcome.to_string().contains("HighSecurity"), "{outcome}");
+        let status = request(&path, &Request::Status).await.unwrap_err();
+        assert!(status.to_string().contains("its status"), "{status}");
         let again = start(path.clone(), Arc::new(Fixed)).await.unwrap_err();
         assert!(again.to_string().contains("is in use"), "{again}");
         socket.stop().await;

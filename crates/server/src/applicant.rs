@@ -65,7 +65,9 @@ async fn submit_application(
         Ok(bytes) => bytes,
         Err(response) => return response,
     };
-    match state.ra.submit_application(&bytes).await {
+    // Detached: a client that disconnects never stops the cycle half-way.
+    let ra = state.ra.clone();
+    match shuin_ra::detached(async move { ra.submit_application(&bytes).await }).await {
         Ok(outcome) => outcome_response(outcome, true),
         Err(e) => from_ra_error(e),
     }
@@ -102,7 +104,9 @@ async fn submit_revocation(
         Ok(bytes) => bytes,
         Err(response) => return response,
     };
-    match state.ra.submit_revocation(&bytes).await {
+    // Detached: a client that disconnects never stops the cycle half-way.
+    let ra = state.ra.clone();
+    match shuin_ra::detached(async move { ra.submit_revocation(&bytes).await }).await {
         Ok(done) => {
             let body = serde_json::json!({
                 "status": "revoked",
@@ -134,7 +138,9 @@ async fn enroll(State(state): State<AppState>, headers: HeaderMap, body: Body) -
         Ok(bytes) => bytes,
         Err(_) => return problem(ReasonCode::PayloadTooLarge, "the request exceeds 64 KiB"),
     };
-    match state.ra.enroll(&bytes).await {
+    // Detached: a client that disconnects never stops the cycle half-way.
+    let ra = state.ra.clone();
+    match shuin_ra::detached(async move { ra.enroll(&bytes).await }).await {
         Ok(outcome) => outcome_response(outcome, true),
         Err(e) => from_ra_error(e),
     }

@@ -8,6 +8,7 @@ mod applicant;
 pub mod config;
 mod ledger;
 pub mod listeners;
+pub mod metrics;
 mod ocsp;
 pub mod operator_api;
 mod problem;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub tiles: Arc<shuin_repo::tiles::LedgerTiles>,
     /// Entry/exit records from the access-control system (`POST /ledger/v1/access-events`).
     pub access_events: Arc<AccessEvents>,
+    /// The answers of every listener, for `/metrics`.
+    pub http: Arc<metrics::HttpCounters>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -5,7 +5,7 @@
 
 use crate::operator_api::{self, OperatorConsole};
 use crate::rate_limit::{RateLimiter, RateLimits};
-use crate::{access_events, applicant, ledger, ocsp, problem, repository, AppState};
+use crate::{access_events, applicant, ledger, metrics, ocsp, problem, repository, AppState};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -79,12 +79,16 @@ impl ListenerZone {
             ListenerZone::Secure => access_events::routes().merge(ledger::routes()),
             ListenerZone::Remote => ledger::routes(),
         };
+        let counted = (state.http.clone(), self);
         let mut routes = routes
             .route("/healthz", axum::routing::get(|| async { "ok\n" }))
-            .with_state(state);
+            .with_state(state.clone());
         if let (Some(console), Some(zone)) = (console, self.operator_zone()) {
-            routes = routes.merge(operator_api::routes(console, zone));
+            routes = routes
+                .merge(operator_api::routes(console.clone(), zone))
+                .merge(metrics::routes(state, console));
         }
-        routes.fallback(problem::not_found)
+        let counting = axum::middleware::from_fn_with_state(counted, metrics::count_answers);
+        routes.fallback(problem::not_found).layer(counting)
     }
 }

@@ -49,12 +49,14 @@ where
         + crate::NoticeOutbox
         + crate::CertificateFlags
         + crate::EvidenceRetention
-        + crate::TileStore,
+        + crate::TileStore
+        + crate::InstanceLock,
 {
     crate::lifecycle_conformance::run(store).await?;
     nonces(store).await?;
     applications(store).await?;
     certificates(store).await?;
+    certificates_by_application(store).await?;
     revocations(store).await?;
     crls(store).await?;
     ledger(store).await?;
@@ -62,6 +64,7 @@ where
     ledger_batches(store).await?;
     crate::ledger_conformance::run(store).await?;
     settings(store).await?;
+    leases(store).await?;
     crate::retention_conformance::run(store).await?;
     crate::tiles_conformance::run(store).await?;
     Ok(())
@@ -754,6 +757,84 @@ async fn settings<S: SettingsStore>(store: &S) -> Result<(), String> {
             .as_deref()
             == Some("2"),
         "setting overwritten"
+    );
+    Ok(())
+}
+
+/// Needs `certificates` to have run: serial 7f01 was issued for `app-1`.
+async fn certificates_by_application<S: CertificateWriter>(store: &S) -> Result<(), String> {
+    let found = store
+        .certificates_of_application("app-1")
+        .await
+        .map_err(|e| fail("certificates_of_application", e))?;
+    ensure!(
+        found
+            .iter()
+            .any(|c| c.serial.to_hex() == "7f01" && c.state == CertificateState::Issued),
+        "the certificate issued for app-1 is found by its application"
+    );
+    ensure!(
+        found.iter().all(|c| c.application_id == "app-1"),
+        "only app-1's certificates"
+    );
+    ensure!(
+        store
+            .certificates_of_application("no-such-application")
+            .await
+            .map_err(|e| fail("certificates_of_application", e))?
+            .is_empty(),
+        "an application without certificates has none"
+    );
+    Ok(())
+}
+
+async fn leases<S: crate::InstanceLock>(store: &S) -> Result<(), String> {
+    let take = |holder: &'static str, now: u64, until: u64| {
+        store.take_lease("reconcile", holder, at(now), at(until))
+    };
+    ensure!(
+        take("a", 1_800_000_000, 1_800_000_060)
+            .await
+            .map_err(|e| fail("take", e))?,
+        "a free lease is taken"
+    );
+    ensure!(
+        !take("b", 1_800_000_030, 1_800_000_090)
+            .await
+            .map_err(|e| fail("take", e))?,
+        "a running lease is not taken by another holder"
+    );
+    ensure!(
+        take("a", 1_800_000_030, 1_800_000_090)
+            .await
+            .map_err(|e| fail("take", e))?,
+        "the holder renews its lease"
+    );
+    ensure!(
+        take("b", 1_800_000_090, 1_800_000_150)
+            .await
+            .map_err(|e| fail("take", e))?,
+        "an expired lease is taken by another holder"
+    );
+    store
+        .release_lease("reconcile", "a")
+        .await
+        .map_err(|e| fail("release", e))?;
+    ensure!(
+        !take("a", 1_800_000_100, 1_800_000_160)
+            .await
+            .map_err(|e| fail("take", e))?,
+        "releasing someone else's lease does nothing"
+    );
+    store
+        .release_lease("reconcile", "b")
+        .await
+        .map_err(|e| fail("release", e))?;
+    ensure!(
+        take("a", 1_800_000_100, 1_800_000_160)
+            .await
+            .map_err(|e| fail("take", e))?,
+        "a released lease is free"
     );
     Ok(())
 }

@@ -100,6 +100,12 @@ pub trait CertificateReader: Send + Sync {
         &self,
         state: CertificateState,
     ) -> Result<Vec<CertificateRecord>, StoreError>;
+    /// Every certificate and reservation made for an application, oldest first (so an
+    /// interrupted issuance can be found before it is asked for again).
+    async fn certificates_of_application(
+        &self,
+        application_id: &str,
+    ) -> Result<Vec<CertificateRecord>, StoreError>;
 }
 
 /// Write side of certificates: the CA only.
@@ -206,6 +212,25 @@ pub trait SettingsStore: Send + Sync {
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Writes a setting.
     async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+}
+
+/// Instance locks shared by every process on the same books (table `leases`): a lease
+/// is held by one holder until it expires, so work such as reconciliation runs in one
+/// process at a time, whichever host it runs on.
+#[async_trait]
+pub trait InstanceLock: Send + Sync {
+    /// Takes the lease `name` for `holder` until `until`, or renews it when `holder`
+    /// already holds it. True when held; false while another holder's lease runs
+    /// (a lease whose `until` is not after `now` is free).
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: SystemTime,
+        until: SystemTime,
+    ) -> Result<bool, StoreError>;
+    /// Gives the lease up if `holder` holds it.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
 }
 
 /// Revocations (the CA writes, everyone reads).

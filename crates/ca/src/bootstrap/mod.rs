@@ -20,6 +20,7 @@ pub use certificate::sign_ca_certificate;
 pub use created::InstanceCreated;
 pub use operators::{operator_ca, Enrolled, OperatorCaPlan, OPERATOR_CA_CREATED};
 
+use crate::config::CaSection;
 use crate::issuance::CaStore;
 use crate::operator_ca::OperatorCaError;
 use crate::revocation::{publish_crl, CrlContents, CrlScope, EntryFilter, RevocationError};
@@ -30,6 +31,8 @@ use shuin_books::organisation::BookError;
 use shuin_core::issuance::{CaProfile, IssuerIdentity};
 use shuin_core::x509::name::NameBuilder;
 use shuin_core::{Clock, RandomSource, Role, Serial};
+use shuin_keys::activation::SealConfig;
+use shuin_keys::config::KeyBackendConfig;
 use shuin_keys::{KeyAttributes, KeyError, KeyGenerator, KeyRef, KeySpec, Signer};
 use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_store::StoreError;
@@ -161,6 +164,34 @@ impl Bootstrapped {
             ("ca/issuing.pem", &self.issuing_der),
             ("ca/operator-ca.pem", &self.operator_ca_der),
         ]
+    }
+
+    /// The `[ca]` section of the instance this made: its keys, its certificate files
+    /// ([`Bootstrapped::certificate_files`]) and subscriber certificates valid for five
+    /// years. With a `seal` the PIN comes from the custodians' shares, so the section
+    /// names no PIN file.
+    pub fn ca_section(
+        &self,
+        mut key_backend: KeyBackendConfig,
+        policy_oid: &str,
+        seal: Option<SealConfig>,
+    ) -> CaSection {
+        if let (Some(_), KeyBackendConfig::Pkcs11 { pin_file, .. }) = (&seal, &mut key_backend) {
+            *pin_file = None;
+        }
+        let [root, issuing, operator_ca] = self.certificate_files().map(|(file, _)| file);
+        CaSection {
+            key_backend,
+            root_key: self.root_key.to_string(),
+            issuing_key: self.issuing_key.to_string(),
+            root_certificate: root.into(),
+            issuing_certificate: issuing.into(),
+            policy_oid: policy_oid.to_owned(),
+            subscriber_validity_days: crate::config::DEFAULT_VALIDITY_DAYS,
+            seal,
+            operator_ca_key: Some(self.operator_ca_key.to_string()),
+            operator_ca_certificate: Some(operator_ca.into()),
+        }
     }
 
     /// Writes [`Bootstrapped::certificate_files`] as PEM under `dir`.

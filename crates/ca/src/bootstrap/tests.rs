@@ -154,10 +154,10 @@ async fn a_signature_that_does_not_verify_is_not_used() {
     assert_eq!(ledger_kinds(&store).await, ["ca_certificate.signing"]);
 }
 
-#[test]
-fn the_certificates_are_written_as_pem_where_the_instance_keeps_them() {
+/// What bootstrap made, with stand-in certificates.
+fn made() -> Bootstrapped {
     let key = |uri: &str| KeyRef::parse(uri).expect("key");
-    let made = Bootstrapped {
+    Bootstrapped {
         root_key: key("soft:root.pem"),
         issuing_key: key("soft:issuing.pem"),
         operator_ca_key: key("soft:operator-ca.pem"),
@@ -165,7 +165,12 @@ fn the_certificates_are_written_as_pem_where_the_instance_keeps_them() {
         issuing_der: vec![2],
         operator_ca_der: vec![3],
         enrolled: Vec::new(),
-    };
+    }
+}
+
+#[test]
+fn the_certificates_are_written_as_pem_where_the_instance_keeps_them() {
+    let made = made();
     let dir = tempfile::tempdir().expect("dir");
     let missing = made.write_certificates(dir.path()).err();
     assert_eq!(missing.map(|e| e.file), Some("ca/root.pem"));
@@ -176,4 +181,37 @@ fn the_certificates_are_written_as_pem_where_the_instance_keeps_them() {
         let (label, decoded) = der::pem::decode_vec(pem.as_bytes()).expect("PEM");
         assert_eq!((label, decoded.as_slice()), ("CERTIFICATE", der));
     }
+}
+
+#[test]
+fn the_ca_section_names_the_files_written_and_no_pin_file_once_sealed() {
+    let made = made();
+    let pkcs11 = KeyBackendConfig::Pkcs11 {
+        module: "/usr/lib/softhsm/libsofthsm2.so".into(),
+        token: "shuin-ca".into(),
+        pin_file: Some("/root/pin".into()),
+        fips_validation: None,
+    };
+    let open = made.ca_section(pkcs11.clone(), "1.2.3", None);
+    assert_eq!(open.root_certificate, std::path::Path::new("ca/root.pem"));
+    assert_eq!(open.issuing_key, "soft:issuing.pem");
+    assert_eq!(open.subscriber_validity_days, 1825);
+    open.check_profile().expect("a valid profile");
+    assert!(open.key_backend.pin_file().is_some());
+    let seal = SealConfig {
+        instance_id: "0011223344556677".into(),
+        custodians: 3,
+        threshold: 2,
+        share_digests: Vec::new(),
+        sealed_pin: String::new(),
+    };
+    let sealed = made.ca_section(pkcs11, "1.2.3", Some(seal));
+    assert!(
+        sealed.key_backend.pin_file().is_none(),
+        "the shares hold the PIN"
+    );
+    assert_eq!(
+        sealed.operator_ca_certificate.as_deref(),
+        Some(std::path::Path::new("ca/operator-ca.pem"))
+    );
 }

@@ -128,9 +128,16 @@ pub struct SealedIssuer<P>(pub Arc<Seal<P>>);
 impl<P: OpenedCa> Issuer for SealedIssuer<P> {
     async fn issue(&self, order: IssuanceOrder) -> Result<IssuedCertificate, IssuanceError> {
         let parts = self.0.parts().ok_or(IssuanceError::Sealed)?;
-        let issued = parts.ca().issue(order).await?;
-        parts.ocsp().add_issued(issued.serial.clone());
-        Ok(issued)
+        // Detached: a caller that goes away (a client disconnecting) never stops the
+        // cycle between its ledger entries and its effects.
+        let cycle = tokio::spawn(async move {
+            let issued = parts.ca().issue(order).await?;
+            parts.ocsp().add_issued(issued.serial.clone());
+            Ok(issued)
+        });
+        cycle
+            .await
+            .map_err(|_| IssuanceError::Unavailable("the issuance task failed".into()))?
     }
 
     fn ready(&self) -> Result<(), IssuanceError> {
@@ -148,7 +155,11 @@ impl<P: OpenedCa> Revoker for SealedRevoker<P> {
         request: RevocationRequest,
     ) -> Result<RevocationDone, RevocationPortError> {
         let parts = self.0.parts().ok_or(RevocationPortError::Sealed)?;
-        Revoker::revoke(parts.ca(), request).await
+        // Detached, as issuance is.
+        let cycle = tokio::spawn(async move { Revoker::revoke(parts.ca(), request).await });
+        cycle
+            .await
+            .map_err(|_| RevocationPortError::Unavailable("the revocation task failed".into()))?
     }
 }
 

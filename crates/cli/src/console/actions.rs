@@ -157,7 +157,7 @@ pub(super) async fn dispatch(
 async fn root_crl(console: &Console) -> Acted {
     let parts = parts(console)?;
     let path = console.dir.join(&console.config.ca.root_certificate);
-    let root_der = crate::runtime::read_pem_or_der(&path).map_err(Outcome::failed)?;
+    let root_der = shuin_ca::parts::read_pem_or_der(&path).map_err(Outcome::failed)?;
     let (value, record) = shuin_ca::console::root_crl(
         console.store.clone(),
         parts.ca.clock_handle().as_ref(),

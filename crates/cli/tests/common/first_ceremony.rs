@@ -2,7 +2,7 @@
 //! statement from `init --statement-out`, and the custodians' approvals with their
 //! operator key files.
 
-use super::operators::key_path;
+use super::operators::key_uri;
 use super::shuin;
 use std::ffi::OsString;
 use std::path::Path;
@@ -99,8 +99,8 @@ pub fn first_ceremony_args(
         let out = shuin()
             .args(["ceremony", "approve", "--statement"])
             .arg(&statement)
-            .args(["--custodian", name, "--key"])
-            .arg(key_path(work, name))
+            .args(["--custodian", name, "--operator-key"])
+            .arg(key_uri(work, name))
             .arg("--out")
             .arg(&approval)
             .output()

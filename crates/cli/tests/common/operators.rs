@@ -18,6 +18,13 @@ pub fn key_path(work: &Path, name: &str) -> PathBuf {
         .join(format!("{}.key.pem", hex::encode(name.as_bytes())))
 }
 
+/// `file:PATH` of `name`'s key file, as `--operator-key` takes it.
+pub fn key_uri(work: &Path, name: &str) -> OsString {
+    let mut key = OsString::from("file:");
+    key.push(key_path(work, name));
+    key
+}
+
 /// Makes `name`'s key file and returns the DER CSR with `CN=name`.
 pub fn make_key(work: &Path, name: &str) -> Vec<u8> {
     let path = key_path(work, name);
@@ -31,13 +38,11 @@ pub fn make_key(work: &Path, name: &str) -> Vec<u8> {
 impl Instance {
     /// `--data DIR --operator-key file:KEY` for `name`.
     pub fn operator_args(&self, name: &str) -> Vec<OsString> {
-        let mut key = OsString::from("file:");
-        key.push(key_path(self.work.path(), name));
         vec![
             "--data".into(),
             self.data.clone().into(),
             "--operator-key".into(),
-            key,
+            key_uri(self.work.path(), name),
         ]
     }
 

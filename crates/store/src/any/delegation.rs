@@ -6,9 +6,10 @@ use crate::tiles::{StoredTile, TileStore};
 use crate::{
     ApplicationRecord, ApplicationStatus, ApplicationStore, CertificateFlag, CertificateFlags,
     CertificateReader, CertificateRecord, CertificateState, CertificateWriter, CheckpointWriter,
-    CrlRecord, CrlStore, KeyedDraft, LedgerReader, LedgerStore, NonceOutcome, NonceStore,
-    NoticeOutbox, NoticeRecord, RegistrationRecord, RegistrationState, RegistrationStore,
-    RevocationRecord, RevocationStore, SettingsStore, StoreError, StoredCheckpoint,
+    CrlRecord, CrlStore, InstanceLock, KeyedDraft, LedgerReader, LedgerStore, NonceOutcome,
+    NonceStore, NoticeOutbox, NoticeRecord, RegistrationRecord, RegistrationState,
+    RegistrationStore, RevocationRecord, RevocationStore, SettingsStore, StoreError,
+    StoredCheckpoint,
 };
 use async_trait::async_trait;
 use shuin_core::Serial;
@@ -90,6 +91,28 @@ impl CertificateReader for AnyStore {
         state: CertificateState,
     ) -> Result<Vec<CertificateRecord>, StoreError> {
         on_backend!(self, s => s.certificates_in_state(state).await)
+    }
+    async fn certificates_of_application(
+        &self,
+        application_id: &str,
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        on_backend!(self, s => s.certificates_of_application(application_id).await)
+    }
+}
+
+#[async_trait]
+impl InstanceLock for AnyStore {
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: SystemTime,
+        until: SystemTime,
+    ) -> Result<bool, StoreError> {
+        on_backend!(self, s => s.take_lease(name, holder, now, until).await)
+    }
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        on_backend!(self, s => s.release_lease(name, holder).await)
     }
 }
 

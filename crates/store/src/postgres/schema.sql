@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS certificates (
     CONSTRAINT certificates_key_in_use_key UNIQUE (key_in_use)
 );
 CREATE INDEX IF NOT EXISTS certificates_state ON certificates (state);
+CREATE INDEX IF NOT EXISTS certificates_application ON certificates (application_id);
 CREATE TABLE IF NOT EXISTS ledger_entries (
     seq        BIGINT NOT NULL,
     canonical  BYTEA NOT NULL,
@@ -70,6 +71,13 @@ CREATE TABLE IF NOT EXISTS settings (
     key    TEXT NOT NULL,
     value  TEXT NOT NULL,
     CONSTRAINT settings_key_pkey PRIMARY KEY (key)
+);
+-- Instance locks (`InstanceLock`): who holds a lease, until when (Unix seconds).
+CREATE TABLE IF NOT EXISTS leases (
+    name        TEXT NOT NULL,
+    holder      TEXT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    CONSTRAINT leases_name_pkey PRIMARY KEY (name)
 );
 CREATE TABLE IF NOT EXISTS revocations (
     serial           TEXT COLLATE "C" NOT NULL,

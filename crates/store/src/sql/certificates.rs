@@ -8,6 +8,17 @@ pub(crate) const CERTIFICATE_SELECT_BY_SERIAL: &str =
 pub(crate) const CERTIFICATE_SELECT_BY_STATE: &str =
     "SELECT serial, application_id, key_fingerprint, tbs_sha256, state, not_before, not_after, der FROM certificates WHERE state = $1 ORDER BY not_before, serial";
 
+/// The certificates of one application, oldest first.
+pub(crate) const CERTIFICATE_SELECT_BY_APPLICATION: &str =
+    "SELECT serial, application_id, key_fingerprint, tbs_sha256, state, not_before, not_after, der FROM certificates WHERE application_id = $1 ORDER BY not_before, serial";
+/// Takes a lease that is free, expired, or already the holder's.
+pub(crate) const LEASE_TAKE: &str =
+    "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $4) \
+     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+     WHERE leases.holder = excluded.holder OR leases.expires_at <= $3";
+/// Gives a lease up.
+pub(crate) const LEASE_RELEASE: &str = "DELETE FROM leases WHERE name = $1 AND holder = $2";
+
 /// Implements the traits above for `$store`, whose module has `unavailable` (its
 /// backend's error mapping) and `sqlx::Row` in scope, and whose fields `pool` (writes)
 /// and `reads` (plain reads) are its pools.
@@ -70,6 +81,52 @@ macro_rules! certificate_queries {
                     .iter()
                     .map($crate::rows::certificate_from_row)
                     .collect()
+            }
+
+            async fn certificates_of_application(
+                &self,
+                application_id: &str,
+            ) -> Result<Vec<$crate::CertificateRecord>, $crate::StoreError> {
+                let found = sqlx::query($crate::sql::certificates::CERTIFICATE_SELECT_BY_APPLICATION)
+                    .bind(application_id)
+                    .fetch_all(&self.reads)
+                    .await
+                    .map_err(unavailable)?;
+                found
+                    .iter()
+                    .map($crate::rows::certificate_from_row)
+                    .collect()
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::InstanceLock for $store {
+            async fn take_lease(
+                &self,
+                name: &str,
+                holder: &str,
+                now: std::time::SystemTime,
+                until: std::time::SystemTime,
+            ) -> Result<bool, $crate::StoreError> {
+                let done = sqlx::query($crate::sql::certificates::LEASE_TAKE)
+                    .bind(name)
+                    .bind(holder)
+                    .bind($crate::rows::secs(now))
+                    .bind($crate::rows::secs(until))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(unavailable)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn release_lease(&self, name: &str, holder: &str) -> Result<(), $crate::StoreError> {
+                sqlx::query($crate::sql::certificates::LEASE_RELEASE)
+                    .bind(name)
+                    .bind(holder)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(unavailable)?;
+                Ok(())
             }
         }
 

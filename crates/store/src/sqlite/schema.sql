@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS certificates (
     issued_at        INTEGER
 );
 CREATE INDEX IF NOT EXISTS certificates_state ON certificates (state);
+CREATE INDEX IF NOT EXISTS certificates_application ON certificates (application_id);
 CREATE TABLE IF NOT EXISTS ledger_entries (
     seq        INTEGER PRIMARY KEY,
     canonical  BLOB NOT NULL,
@@ -56,6 +57,12 @@ CREATE TABLE IF NOT EXISTS ledger_checkpoints (
 CREATE TABLE IF NOT EXISTS settings (
     key    TEXT PRIMARY KEY,
     value  TEXT NOT NULL
+);
+-- Instance locks (`InstanceLock`): who holds a lease, until when (Unix seconds).
+CREATE TABLE IF NOT EXISTS leases (
+    name        TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS revocations (
     serial           TEXT PRIMARY KEY REFERENCES certificates (serial),

@@ -1,0 +1,276 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::issuance::{CaSettings, IssuerChain};
+use crate::revocation::CrlLayout;
+use der::Decode;
+use shuin_core::issuance::{Approver, CaProfile, IssuanceOrder, Issuer, SubscriberProfile};
+use shuin_core::random::CountingRandom;
+use shuin_core::x509::name::NameBuilder;
+use shuin_core::{Clock, FixedClock, Serial};
+use shuin_keys::{KeySpec, Signer, SoftwareSigner};
+use shuin_store::sqlite::SqliteStore;
+use shuin_store::{
+    CertificateReader, CertificateRecord, CertificateWriter, CrlStore, InstanceLock, LedgerStore,
+    RevocationStore,
+};
+use std::sync::Arc;
+
+struct Fixture {
+    ca: CaService,
+    store: Arc<SqliteStore>,
+    clock: Arc<FixedClock>,
+}
+
+async fn fixture() -> Fixture {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let clock = Arc::new(FixedClock::at_unix(1_800_000_000));
+    let (signer, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
+    let signer: Arc<dyn Signer> = Arc::new(signer);
+    let name = NameBuilder::new()
+        .country("JP")
+        .and_then(|b| b.common_name("test Issuing CA"))
+        .unwrap()
+        .build();
+    let spki = spki::SubjectPublicKeyInfoOwned::from_der(signer.public_key_der()).unwrap();
+    let template = CaProfile::root(
+        name,
+        spki,
+        Serial::from_hex("01").unwrap(),
+        clock.now(),
+        Duration::from_secs(10 * 365 * 86_400),
+    )
+    .unwrap();
+    let by = Actor {
+        name: "test".into(),
+        role: "system".into(),
+        zone: "high_security".into(),
+    };
+    let issuing_der = crate::bootstrap::sign_ca_certificate(
+        store.as_ref(),
+        &template,
+        signer.as_ref(),
+        "issuing",
+        &by,
+        clock.now(),
+    )
+    .await
+    .unwrap();
+    let profile = SubscriberProfile {
+        policy_oid: const_oid::ObjectIdentifier::new_unwrap("1.2.392.200001.99.1"),
+        validity: Duration::from_secs(365 * 86_400),
+        crl_url: "https://ca.example.jp/repository/ca.crl".into(),
+        crl_partitions: None,
+        ocsp_url: "https://ca.example.jp/ocsp".into(),
+        ca_issuers_url: "https://ca.example.jp/repository/ca.crt".into(),
+    };
+    let ca = CaService::new(
+        signer,
+        IssuerChain {
+            root_der: issuing_der.clone(),
+            issuing_der,
+        },
+        profile,
+        store.clone(),
+        clock.clone(),
+        Arc::new(CountingRandom::new(7)),
+        CaSettings {
+            crl_lifetime: Duration::from_secs(86_400),
+            crl_layout: CrlLayout::under("https://ca.example.jp", 0, false),
+        },
+    )
+    .unwrap();
+    Fixture { ca, store, clock }
+}
+
+fn order(application_id: &str) -> IssuanceOrder {
+    let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
+    IssuanceOrder {
+        application_id: application_id.into(),
+        subject_name: "山田太郎".into(),
+        spki_der: key.public_key_der().to_vec(),
+        not_after_cap: std::time::UNIX_EPOCH + Duration::from_secs(1_900_000_000),
+        approver: Approver {
+            name: "責任者".into(),
+            role: "responsible_person".into(),
+            automatic: true,
+        },
+    }
+}
+
+fn reservation(serial: &str, application_id: &str, at: SystemTime) -> CertificateRecord {
+    CertificateRecord {
+        serial: Serial::from_hex(serial).unwrap(),
+        application_id: application_id.into(),
+        key_fingerprint: format!("key-{serial}"),
+        tbs_sha256: "00".repeat(32),
+        state: CertificateState::Reserved,
+        not_before: at,
+        not_after: at + Duration::from_secs(86_400),
+        der: None,
+    }
+}
+
+async fn kinds(store: &SqliteStore) -> Vec<String> {
+    store
+        .ledger_rows()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| Entry::from_canonical(&r.canonical).unwrap().kind)
+        .collect()
+}
+
+/// Case (d): a CLI command opening the CA next to a running server reconciled every
+/// reservation, aborting issuances in flight.
+#[tokio::test]
+async fn a_reservation_in_flight_is_left_alone_and_only_a_stale_one_is_undelivered() {
+    let f = fixture().await;
+    let now = f.clock.now();
+    let stale_at = now - RECONCILE_AFTER - Duration::from_secs(1);
+    f.store
+        .reserve(&reservation("7f01", "old", stale_at))
+        .await
+        .unwrap();
+    // A live server's issuance: reserved a moment ago, signing now.
+    f.store
+        .reserve(&reservation("7f02", "live", now))
+        .await
+        .unwrap();
+
+    let done = f.ca.reconcile().await.unwrap();
+    assert_eq!(done.undelivered, vec!["7f01".to_owned()]);
+    let live = f
+        .store
+        .certificate(&Serial::from_hex("7f02").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(live.state, CertificateState::Reserved);
+    // The live issuance completes as if nothing had happened.
+    f.store
+        .complete(&Serial::from_hex("7f02").unwrap(), b"der", now)
+        .await
+        .unwrap();
+    // Idempotent: nothing more to do, and no second undelivered entry.
+    let again = f.ca.reconcile().await.unwrap();
+    assert!(again.undelivered.is_empty());
+    let undelivered = kinds(&f.store).await;
+    let count = undelivered
+        .iter()
+        .filter(|k| *k == "certificate.undelivered")
+        .count();
+    assert_eq!(count, 1);
+}
+
+/// Case (d): reconciliation runs under the instance lock only.
+#[tokio::test]
+async fn reconciliation_waits_while_another_process_holds_the_instance_lock() {
+    let f = fixture().await;
+    let now = f.clock.now();
+    f.store
+        .reserve(&reservation("7f01", "old", now - Duration::from_secs(3600)))
+        .await
+        .unwrap();
+    assert!(f
+        .store
+        .take_lease(
+            RECONCILE_LEASE,
+            "another process",
+            now,
+            now + Duration::from_secs(60)
+        )
+        .await
+        .unwrap());
+    let done = f.ca.reconcile().await.unwrap();
+    assert!(done.locked_elsewhere);
+    assert!(done.undelivered.is_empty());
+
+    // Once that lease runs out, this process reconciles.
+    f.clock.advance(Duration::from_secs(61));
+    let done = f.ca.reconcile().await.unwrap();
+    assert!(!done.locked_elsewhere);
+    assert_eq!(done.undelivered, vec!["7f01".to_owned()]);
+}
+
+/// Case (c): `revocation.accepted` ledgered, then the process stopped before the
+/// revocation row: the books said revoked while CRL and OCSP said good.
+#[tokio::test]
+async fn an_accepted_revocation_without_its_row_is_applied_from_the_books() {
+    let f = fixture().await;
+    let issued = f.ca.issue(order("app-1")).await.unwrap();
+    let serial = issued.serial.to_hex();
+    let accepted_at = f.clock.now();
+    // What `CaService::revoke` records before it stores anything.
+    f.store
+        .append(
+            EntryDraft {
+                book: Book::Revocation,
+                kind: "revocation.accepted".into(),
+                actor: Actor {
+                    name: "窓口 一郎".into(),
+                    role: "lra".into(),
+                    zone: "high_security".into(),
+                },
+                subjects: vec![format!("serial:{serial}")],
+                payload: serde_json::json!({
+                    "serial": serial,
+                    "reason": "keyCompromise",
+                    "invalidity_date": "2027-01-01T00:00:00Z",
+                    "authorisation": "operator",
+                }),
+                evidence: vec![],
+            },
+            accepted_at,
+        )
+        .await
+        .unwrap();
+
+    // Too fresh: the process that accepted it may be storing it right now.
+    let done = f.ca.reconcile().await.unwrap();
+    assert!(done.revocations_applied.is_empty());
+    assert!(f.store.revocation(&issued.serial).await.unwrap().is_none());
+
+    f.clock.advance(RECONCILE_AFTER);
+    let done = f.ca.reconcile().await.unwrap();
+    assert_eq!(done.revocations_applied, vec![serial.clone()]);
+    let row = f.store.revocation(&issued.serial).await.unwrap().unwrap();
+    assert_eq!(row.revoked_at, accepted_at);
+    assert_eq!(row.reason, RevocationReason::KeyCompromise);
+    assert_eq!(row.decided_by, "窓口 一郎");
+    assert_eq!(row.invalidity_date, parse_rfc3339("2027-01-01T00:00:00Z"));
+    // A new CRL lists it.
+    let crl = f.store.latest_crl("ca").await.unwrap().unwrap();
+    let parsed = x509_cert::crl::CertificateList::from_der(&crl.der).unwrap();
+    let listed = parsed
+        .tbs_cert_list
+        .revoked_certificates
+        .unwrap_or_default();
+    assert_eq!(listed.len(), 1);
+
+    // Idempotent: applied once.
+    let again = f.ca.reconcile().await.unwrap();
+    assert!(!again.changed());
+}
+
+#[tokio::test]
+async fn a_stored_certificate_without_its_entry_gets_it_once_it_is_stale() {
+    let f = fixture().await;
+    let now = f.clock.now();
+    f.store
+        .reserve(&reservation("7f05", "app-5", now))
+        .await
+        .unwrap();
+    f.store
+        .complete(&Serial::from_hex("7f05").unwrap(), b"der", now)
+        .await
+        .unwrap();
+    // Its issuance may still be writing certificate.issued.
+    assert!(f.ca.reconcile().await.unwrap().completed.is_empty());
+    f.clock.advance(RECONCILE_AFTER);
+    assert_eq!(
+        f.ca.reconcile().await.unwrap().completed,
+        vec!["7f05".to_owned()]
+    );
+    assert!(!f.ca.reconcile().await.unwrap().changed());
+}

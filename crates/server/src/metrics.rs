@@ -1,0 +1,235 @@
+//! Monitoring (theme ❹: from outside the facility only monitoring is allowed):
+//! `GET /metrics` in the Prometheus text exposition format (version 0.0.4), served on
+//! operator listeners only, so a scraper shows an operator certificate (mutual TLS) like
+//! any remote operator, and a listener of any zone may carry it.
+//!
+//! What it reports is read when asked: the seal state, the ledger's size and how much of
+//! it the newest signed checkpoint covers, each published CRL's number and nextUpdate,
+//! the HTTP answers of every listener by zone and status class since start, and the
+//! process's open descriptors and resident memory (Linux `/proc`).
+
+use crate::operator_api::OperatorConsole;
+use crate::zones::ListenerZone;
+use crate::AppState;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+/// The zones a listener serves, in the order of [`HttpCounters`].
+const ZONES: [ListenerZone; 5] = [
+    ListenerZone::AllInOne,
+    ListenerZone::Front,
+    ListenerZone::Repository,
+    ListenerZone::Secure,
+    ListenerZone::Remote,
+];
+
+/// The status classes counted (1xx is never answered by a handler).
+const CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
+
+/// HTTP answers since start, by listener zone and status class.
+#[derive(Debug, Default)]
+pub struct HttpCounters {
+    counts: [[AtomicU64; CLASSES.len()]; ZONES.len()],
+}
+
+impl HttpCounters {
+    /// Counts one answer of a listener of `zone`.
+    pub fn count(&self, zone: ListenerZone, status: StatusCode) {
+        let class = match status.as_u16() {
+            200..=299 => 0,
+            300..=399 => 1,
+            400..=499 => 2,
+            _ => 3,
+        };
+        if let Some(row) = ZONES.iter().position(|z| *z == zone) {
+            self.counts[row][class].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn write(&self, out: &mut String) {
+        out.push_str("# HELP shuin_http_responses_total HTTP answers since start, by listener zone and status class.\n# TYPE shuin_http_responses_total counter\n");
+        for (zone, row) in ZONES.iter().zip(&self.counts) {
+            for (class, count) in CLASSES.iter().zip(row) {
+                let (zone, n) = (zone_label(*zone), count.load(Ordering::Relaxed));
+                let _ = writeln!(
+                    out,
+                    "shuin_http_responses_total{{zone=\"{zone}\",class=\"{class}\"}} {n}"
+                );
+            }
+        }
+    }
+}
+
+fn zone_label(zone: ListenerZone) -> &'static str {
+    match zone {
+        ListenerZone::AllInOne => "all_in_one",
+        ListenerZone::Front => "front",
+        ListenerZone::Repository => "repository",
+        ListenerZone::Secure => "secure",
+        ListenerZone::Remote => "remote",
+    }
+}
+
+/// The middleware that counts each answer of a listener of `zone` into `counters`.
+pub async fn count_answers(
+    State((counters, zone)): State<(Arc<HttpCounters>, ListenerZone)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    counters.count(zone, response.status());
+    response
+}
+
+/// `GET /metrics`.
+pub fn routes(state: AppState, console: Arc<dyn OperatorConsole>) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics))
+        .with_state((state, console))
+}
+
+async fn metrics(State((state, console)): State<(AppState, Arc<dyn OperatorConsole>)>) -> Response {
+    let mut out = String::new();
+    gauge(&mut out, "shuin_up", "1 while the server answers.", 1);
+    let sealed = console.status().await["sealed"].as_bool();
+    if let Some(sealed) = sealed {
+        let help = "1 while the CA is sealed (waiting for custodians' shares).";
+        gauge(&mut out, "shuin_sealed", help, u64::from(sealed));
+    }
+    ledger(&state, &mut out).await;
+    crls(&state, &mut out);
+    state.http.write(&mut out);
+    process(&mut out);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+    );
+}
+
+/// The ledger's size and the newest checkpoint's; a store that does not answer is left
+/// out (and logged), so the scrape shows the gap instead of a stale number.
+async fn ledger(state: &AppState, out: &mut String) {
+    match state.ledger.ledger_size().await {
+        Ok(size) => gauge(out, "shuin_ledger_entries", "Entries in the books.", size),
+        Err(e) => tracing::warn!(error = %e, "metrics: the ledger size is unreadable"),
+    }
+    match state.ledger.latest_checkpoint().await {
+        Ok(Some(checkpoint)) => {
+            let help = "Entries covered by the newest signed checkpoint.";
+            gauge(out, "shuin_ledger_checkpoint_size", help, checkpoint.size);
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "metrics: the checkpoint is unreadable"),
+    }
+}
+
+/// Each published CRL's number and nextUpdate (seconds since the epoch).
+fn crls(state: &AppState, out: &mut String) {
+    let repository = &state.repository;
+    let mut published: Vec<(String, shuin_repo::PublishedCrl)> = Vec::new();
+    published.extend(repository.ca_crl().map(|crl| ("ca".to_owned(), crl)));
+    published.extend(repository.root_crl().map(|crl| ("root".to_owned(), crl)));
+    published.extend(repository.other_crls());
+    out.push_str("# HELP shuin_crl_next_update_seconds nextUpdate of each published CRL (seconds since the epoch).\n# TYPE shuin_crl_next_update_seconds gauge\n");
+    for (name, crl) in &published {
+        let next = crl
+            .next_update
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let _ = writeln!(
+            out,
+            "shuin_crl_next_update_seconds{{crl=\"{name}\"}} {next}"
+        );
+    }
+    out.push_str("# HELP shuin_crl_number The number of each published CRL.\n# TYPE shuin_crl_number gauge\n");
+    for (name, crl) in &published {
+        let _ = writeln!(out, "shuin_crl_number{{crl=\"{name}\"}} {}", crl.number);
+    }
+    let now = state
+        .clock
+        .now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    gauge(
+        out,
+        "shuin_time_seconds",
+        "The server's clock (seconds since the epoch).",
+        now,
+    );
+}
+
+/// Open descriptors and resident memory, where `/proc` tells them.
+fn process(out: &mut String) {
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        let help = "Open file descriptors of the process.";
+        let count = u64::try_from(fds.count()).unwrap_or(u64::MAX);
+        gauge(out, "shuin_process_open_fds", help, count);
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let rss_kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        });
+    if let Some(kib) = rss_kib {
+        let help = "Resident memory of the process.";
+        gauge(out, "shuin_process_resident_memory_bytes", help, kib * 1024);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_counted_by_zone_and_class() {
+        let counters = HttpCounters::default();
+        counters.count(ListenerZone::Remote, StatusCode::OK);
+        counters.count(ListenerZone::Remote, StatusCode::NOT_FOUND);
+        counters.count(ListenerZone::Remote, StatusCode::NOT_FOUND);
+        counters.count(ListenerZone::Front, StatusCode::SERVICE_UNAVAILABLE);
+        let mut out = String::new();
+        counters.write(&mut out);
+        assert!(out.contains("shuin_http_responses_total{zone=\"remote\",class=\"2xx\"} 1\n"));
+        assert!(out.contains("shuin_http_responses_total{zone=\"remote\",class=\"4xx\"} 2\n"));
+        assert!(out.contains("shuin_http_responses_total{zone=\"front\",class=\"5xx\"} 1\n"));
+        assert!(out.contains("shuin_http_responses_total{zone=\"secure\",class=\"2xx\"} 0\n"));
+        assert!(out.starts_with("# HELP shuin_http_responses_total "));
+    }
+
+    #[test]
+    fn the_process_is_described_where_proc_tells() {
+        let mut out = String::new();
+        process(&mut out);
+        if std::path::Path::new("/proc/self/status").exists() {
+            assert!(out.contains("\nshuin_process_open_fds "), "{out}");
+            assert!(
+                out.contains("\nshuin_process_resident_memory_bytes "),
+                "{out}"
+            );
+        }
+    }
+}
