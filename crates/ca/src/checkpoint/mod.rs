@@ -245,20 +245,7 @@ where
                     what: "stored audit key",
                     source,
                 })?;
-                let signer = backend
-                    .signer(&key_ref)
-                    .map_err(|source| CheckpointError::Key {
-                        what: "the audit key",
-                        source,
-                    })?;
-                let key =
-                    NoteKey::from_spki(&origin, signer.public_key_der()).map_err(|source| {
-                        CheckpointError::Note {
-                            what: "the audit key",
-                            source,
-                        }
-                    })?;
-                (signer, key)
+                audit_signer(backend, &key_ref, &origin)?
             }
             (_, origin) => generate(&settings, origin, store.as_ref(), backend, now).await?,
         };
@@ -427,6 +414,27 @@ where
     }
 }
 
+/// The audit key's signer and its note key under `origin`.
+fn audit_signer(
+    backend: &dyn KeyGenerator,
+    key_ref: &KeyRef,
+    origin: &str,
+) -> Result<(Arc<dyn Signer>, NoteKey), CheckpointError> {
+    let signer = backend
+        .signer(key_ref)
+        .map_err(|source| CheckpointError::Key {
+            what: "the audit key",
+            source,
+        })?;
+    let key = NoteKey::from_spki(origin, signer.public_key_der()).map_err(|source| {
+        CheckpointError::Note {
+            what: "the audit key",
+            source,
+        }
+    })?;
+    Ok((signer, key))
+}
+
 /// Makes the audit key, records it in the facility book, then names it in the settings.
 /// An origin already fixed in the database (`stored_origin`) is kept.
 async fn generate<S: SettingsStore + LedgerStore + ?Sized>(
@@ -445,18 +453,7 @@ async fn generate<S: SettingsStore + LedgerStore + ?Sized>(
             what: "generating the ledger audit key",
             source,
         })?;
-    let signer = backend
-        .signer(&key_ref)
-        .map_err(|source| CheckpointError::Key {
-            what: "the audit key",
-            source,
-        })?;
-    let key = NoteKey::from_spki(&origin, signer.public_key_der()).map_err(|source| {
-        CheckpointError::Note {
-            what: "the audit key",
-            source,
-        }
-    })?;
+    let (signer, key) = audit_signer(backend, &key_ref, &origin)?;
     store
         .append(
             EntryDraft {
