@@ -49,7 +49,7 @@ fn der_pem(pem: &str) -> Option<(String, Vec<u8>)> {
 fuzz_target!(|data: &[u8]| {
     let now = UNIX_EPOCH + Duration::from_secs(1_767_225_600);
     if let Some(verifier) = verifier() {
-        let _ = verifier.verify_application(data, None, now);
+        let _ = verifier.verify_application(data, &shuin_jpki::JpkiCrlSet::empty(), now);
     }
     let _ = shuin_core::application::ApplicationDocument::parse(data);
 });

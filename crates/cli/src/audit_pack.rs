@@ -28,7 +28,10 @@ async fn gathered(
         "cps": file_digest(dir, &config.instance.cps),
         "root_certificate": file_digest(dir, &config.ca.root_certificate),
         "issuing_certificate": file_digest(dir, &config.ca.issuing_certificate),
-        "jpki_crl": file_digest(dir, &config.jpki.crl),
+        "jpki_crl": match &config.jpki.crl {
+            shuin_ra::config::CrlFiles::One(path) => file_digest(dir, path),
+            shuin_ra::config::CrlFiles::Several(paths) => paths.iter().map(|p| file_digest(dir, p)).collect(),
+        },
     });
     let (operators, responsible_person, automation_state) =
         shuin_ra::operators::audit_registry(store).await?;

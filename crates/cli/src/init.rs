@@ -382,7 +382,7 @@ pub(crate) async fn init(
         ra: RaSection::for_new_instance(options.responsible_person.clone()),
         jpki: JpkiSection {
             trust_anchors: trust.anchor_files,
-            crl: crl_path,
+            crl: crl_path.into(),
             allow_test_cards: options.allow_test_cards,
             on_jpki_revocation: Default::default(),
         },

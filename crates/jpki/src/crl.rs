@@ -25,6 +25,58 @@ use x509_cert::ext::pkix::crl::CrlNumber;
 /// Largest CRL file accepted (a budget against inflated inputs).
 pub const MAX_CRL_BYTES: usize = 256 * 1024 * 1024;
 
+/// Why a J-LIS CRL was not taken. [`CrlRefusal::code`] is a stable `snake_case` reason
+/// code for logs and status output (docs/registration.md, "J-LIS revocation data").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CrlRefusal {
+    /// The file could not be read.
+    Unreadable,
+    /// Larger than [`MAX_CRL_BYTES`].
+    Oversized,
+    /// Not a well-formed DER CertificateList.
+    Malformed,
+    /// Its issuer is not a configured J-LIS signing CA.
+    UntrustedIssuer,
+    /// Its signature does not verify under the anchor its issuer names.
+    SignatureInvalid,
+    /// A delta CRL (deltaCRLIndicator): it lists only changes since a base CRL.
+    Delta,
+    /// A partitioned CRL (issuingDistributionPoint with a distributionPoint).
+    Partitioned,
+    /// Scoped to CA or attribute certificates, to some reasons, or indirect.
+    ScopeLimited,
+    /// A critical CRL extension this verifier does not know (RFC 5280 section 5.2).
+    UnknownCriticalExtension,
+    /// Older than the CRL loaded for the same issuer (lower cRLNumber, or earlier
+    /// thisUpdate): taking it could un-revoke a card.
+    OlderThanLoaded,
+}
+
+impl CrlRefusal {
+    /// The stable reason code.
+    pub fn code(self) -> &'static str {
+        match self {
+            CrlRefusal::Unreadable => "crl_unreadable",
+            CrlRefusal::Oversized => "crl_oversized",
+            CrlRefusal::Malformed => "crl_malformed",
+            CrlRefusal::UntrustedIssuer => "crl_untrusted_issuer",
+            CrlRefusal::SignatureInvalid => "crl_signature_invalid",
+            CrlRefusal::Delta => "crl_delta",
+            CrlRefusal::Partitioned => "crl_partitioned",
+            CrlRefusal::ScopeLimited => "crl_scope_limited",
+            CrlRefusal::UnknownCriticalExtension => "crl_unknown_critical_extension",
+            CrlRefusal::OlderThanLoaded => "crl_older_than_loaded",
+        }
+    }
+}
+
+impl std::fmt::Display for CrlRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
 /// A verified J-LIS CRL.
 #[derive(Debug, Clone)]
 pub struct JpkiCrl {
@@ -47,77 +99,88 @@ impl JpkiCrl {
     /// distributionPoint) lists only part of the revoked cards, and is refused rather
     /// than read as complete.
     pub fn parse(der: &[u8], anchors: &TrustAnchors) -> Result<Self, JpkiError> {
-        let invalid = |detail: &str| JpkiError::CrlInvalid {
+        use CrlRefusal::*;
+        let refused = |refusal: CrlRefusal, detail: &str| JpkiError::CrlInvalid {
+            refusal,
             detail: detail.to_owned(),
             source: None,
         };
+        let malformed = |detail: &str| {
+            let detail = detail.to_owned();
+            move |e| JpkiError::CrlInvalid {
+                refusal: Malformed,
+                detail,
+                source: Some(e),
+            }
+        };
         if der.len() > MAX_CRL_BYTES {
-            return Err(invalid("the CRL exceeds the size budget"));
+            return Err(refused(Oversized, "the CRL exceeds the size budget"));
         }
-        let crl = CertificateList::from_der(der).map_err(|e| JpkiError::CrlInvalid {
-            detail: "not a DER CertificateList".into(),
-            source: Some(e),
-        })?;
+        let crl = CertificateList::from_der(der).map_err(malformed("not a DER CertificateList"))?;
         let tbs = &crl.tbs_cert_list;
         if tbs.signature != crl.signature_algorithm {
-            return Err(invalid("the inner and outer signature algorithms differ"));
+            return Err(refused(
+                Malformed,
+                "the inner and outer signature algorithms differ",
+            ));
         }
-        let issuer_der = tbs.issuer.to_der().map_err(|e| JpkiError::CrlInvalid {
-            detail: "issuer".into(),
-            source: Some(e),
-        })?;
+        let issuer_der = tbs.issuer.to_der().map_err(malformed("issuer"))?;
         if !anchors.knows_subject(&issuer_der) {
-            return Err(invalid(
+            return Err(refused(
+                UntrustedIssuer,
                 "the CRL issuer is not a configured J-LIS signing CA",
             ));
         }
         let signature = crl
             .signature
             .as_bytes()
-            .ok_or_else(|| invalid("the signature BIT STRING has unused bits"))?;
+            .ok_or_else(|| refused(SignatureInvalid, "the signature BIT STRING has unused bits"))?;
         let anchor = anchors
             .verifying_anchor(&issuer_der, der, &crl.signature_algorithm, signature)
-            .ok_or_else(|| invalid("the CRL signature does not verify under the named anchor"))?;
+            .ok_or_else(|| {
+                refused(
+                    SignatureInvalid,
+                    "the CRL signature does not verify under the named anchor",
+                )
+            })?;
         let mut number = None;
         for extension in tbs.crl_extensions.iter().flatten() {
             match extension.extn_id {
                 ID_CE_AUTHORITY_KEY_IDENTIFIER => {}
                 ID_CE_CRL_NUMBER => {
-                    let value =
-                        CrlNumber::from_der(extension.extn_value.as_bytes()).map_err(|e| {
-                            JpkiError::CrlInvalid {
-                                detail: "cRLNumber".into(),
-                                source: Some(e),
-                            }
-                        })?;
+                    let value = CrlNumber::from_der(extension.extn_value.as_bytes())
+                        .map_err(malformed("cRLNumber"))?;
                     number = Some(magnitude(value.0.as_bytes()).to_vec());
                 }
-                ID_CE_DELTA_CRL_INDICATOR => return Err(invalid(
+                ID_CE_DELTA_CRL_INDICATOR => return Err(refused(
+                    Delta,
                     "a delta CRL lists only the changes since a base CRL; give the complete CRL",
                 )),
                 ID_CE_ISSUING_DISTRIBUTION_POINT => {
                     let idp = IssuingDistributionPoint::from_der(extension.extn_value.as_bytes())
-                        .map_err(|e| JpkiError::CrlInvalid {
-                        detail: "issuingDistributionPoint".into(),
-                        source: Some(e),
-                    })?;
+                        .map_err(malformed("issuingDistributionPoint"))?;
                     if idp.only_contains_ca_certs
                         || idp.only_contains_attribute_certs
                         || idp.only_some_reasons.is_some()
                         || idp.indirect_crl
                     {
-                        return Err(invalid(
+                        return Err(refused(
+                            ScopeLimited,
                             "the CRL's scope does not cover signing certificates",
                         ));
                     }
                     if idp.distribution_point.is_some() {
-                        return Err(invalid(
+                        return Err(refused(
+                            Partitioned,
                             "a partitioned CRL covers only its distribution point's certificates; give the complete CRL",
                         ));
                     }
                 }
                 _ if extension.critical => {
-                    return Err(invalid("the CRL has an unknown critical extension"))
+                    return Err(refused(
+                        UnknownCriticalExtension,
+                        "the CRL has an unknown critical extension",
+                    ))
                 }
                 _ => {}
             }
@@ -171,12 +234,12 @@ impl JpkiCrl {
     }
 
     /// DER of the issuer Name.
-    pub(crate) fn issuer_der(&self) -> &[u8] {
+    pub fn issuer_der(&self) -> &[u8] {
         &self.issuer_der
     }
 
     /// The fingerprint of the anchor whose key signed this CRL.
-    pub(crate) fn anchor_fingerprint(&self) -> &str {
+    pub fn anchor_fingerprint(&self) -> &str {
         &self.anchor_fingerprint
     }
 }
@@ -202,6 +265,12 @@ mod tests {
     fn garbage_is_not_a_crl() {
         let anchors = TrustAnchors::from_der_certs(Vec::new()).unwrap_or_else(|e| panic!("{e}"));
         let err = JpkiCrl::parse(b"\x30\x03\x02\x01\x00", &anchors).err();
-        assert!(matches!(err, Some(JpkiError::CrlInvalid { .. })));
+        assert!(matches!(
+            err,
+            Some(JpkiError::CrlInvalid {
+                refusal: CrlRefusal::Malformed,
+                ..
+            })
+        ));
     }
 }

@@ -92,10 +92,13 @@ pub enum JpkiError {
         #[source]
         source: Option<der::Error>,
     },
-    /// A J-LIS CRL file is unusable (malformed, unknown issuer, bad signature).
-    #[error("the J-LIS CRL is unusable: {detail}")]
+    /// A J-LIS CRL file is unusable (malformed, unknown issuer, bad signature, not
+    /// complete).
+    #[error("the J-LIS CRL is unusable ({refusal}): {detail}")]
     CrlInvalid {
-        /// Why.
+        /// The stable reason code.
+        refusal: crate::CrlRefusal,
+        /// Why, in words.
         detail: String,
         /// The DER error, when there was one.
         #[source]

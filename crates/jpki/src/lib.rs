@@ -9,6 +9,7 @@
 mod anchors;
 mod basic_info;
 mod crl;
+mod crl_set;
 mod error;
 mod installed;
 mod matching;
@@ -25,7 +26,8 @@ pub use basic_info::{
     BasicInfo, BirthDate, Era, OID_ADDRESS, OID_ADDRESS_SUBSTITUTES, OID_BIRTH_DATE, OID_GENDER,
     OID_NAME, OID_NAME_SUBSTITUTES,
 };
-pub use crl::{JpkiCrl, MAX_CRL_BYTES};
+pub use crl::{CrlRefusal, JpkiCrl, MAX_CRL_BYTES};
+pub use crl_set::JpkiCrlSet;
 pub use error::JpkiError;
 pub use installed::{installed_anchors, InstalledAnchor, SHIPPED_ANCHOR_FILE};
 pub use matching::{match_applicant, normalize_address, normalize_text, MatchOutcome};

@@ -12,7 +12,8 @@
 
 use crate::anchors::TrustAnchors;
 use crate::basic_info::{basic_info, BasicInfo};
-use crate::crl::{magnitude, JpkiCrl};
+use crate::crl::magnitude;
+use crate::crl_set::JpkiCrlSet;
 use crate::error::JpkiError;
 use const_oid::db::rfc5280::{
     ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_BASIC_CONSTRAINTS, ID_CE_CERTIFICATE_POLICIES,
@@ -48,6 +49,9 @@ pub struct SigningCertificate {
     pub not_after: SystemTime,
     /// Hex SHA-256 of `der`.
     pub fingerprint_sha256: String,
+    /// SHA-256 (hex) of the J-LIS CA certificate (trust anchor) whose key signed it: which
+    /// generation's CRL answers for it.
+    pub issuer_anchor_sha256: String,
     /// Whether it carries the test-card policy (only possible when test cards are allowed).
     pub test_card: bool,
     /// The basic items.
@@ -58,7 +62,7 @@ pub struct SigningCertificate {
 pub(crate) struct CertificateCheck<'a> {
     pub(crate) anchors: &'a TrustAnchors,
     pub(crate) allow_test_cards: bool,
-    pub(crate) crl: Option<&'a JpkiCrl>,
+    pub(crate) crls: &'a JpkiCrlSet,
     pub(crate) now: SystemTime,
 }
 
@@ -107,16 +111,12 @@ impl CertificateCheck<'_> {
         // Revocation: fail closed.
         let serial = magnitude(tbs.serial_number.as_bytes());
         let serial_hex = hex::encode(serial);
-        let crl = self.crl.ok_or_else(|| JpkiError::RevocationUnavailable {
-            detail: "no J-LIS CRL is loaded".into(),
-        })?;
-        if crl.issuer_der() != issuer_der.as_slice()
-            || crl.anchor_fingerprint() != anchor.fingerprint
-        {
-            return Err(JpkiError::RevocationUnavailable {
-                detail: "the loaded CRL is not from the certificate's issuing CA".into(),
-            });
-        }
+        let crl = self
+            .crls
+            .for_issuer(&issuer_der, &anchor.fingerprint)
+            .ok_or_else(|| JpkiError::RevocationUnavailable {
+                detail: "no CRL of the certificate's issuing J-LIS CA is loaded".into(),
+            })?;
         match crl.next_update() {
             Some(next_update) if self.now <= next_update => {}
             Some(_) => {
@@ -143,6 +143,7 @@ impl CertificateCheck<'_> {
             not_before,
             not_after,
             fingerprint_sha256: hex::encode(Sha256::digest(der)),
+            issuer_anchor_sha256: anchor.fingerprint.clone(),
             test_card,
             basic,
         })

@@ -2,7 +2,7 @@
 //! 3.4), in that order, the first failure being the answer.
 
 use crate::anchors::TrustAnchors;
-use crate::crl::JpkiCrl;
+use crate::crl_set::JpkiCrlSet;
 use crate::error::JpkiError;
 use crate::signed_data::verify_signed_data;
 use crate::signing_certificate::{CertificateCheck, SigningCertificate};
@@ -44,18 +44,19 @@ impl Verifier {
 
     /// Verifies a DER `ContentInfo(SignedData)`: CMS structure, signer certificate, CMS
     /// signature and digest, then the JPKI certificate (anchor, profile, validity,
-    /// revocation against `crl`, basic items). The body size is capped by the caller.
+    /// revocation against the CRL of the certificate's own issuer in `crls`, basic
+    /// items). The body size is capped by the caller.
     pub fn verify_application(
         &self,
         cms_der: &[u8],
-        crl: Option<&JpkiCrl>,
+        crls: &JpkiCrlSet,
         now: SystemTime,
     ) -> Result<VerifiedApplication, JpkiError> {
         let signed = verify_signed_data(cms_der)?;
         let check = CertificateCheck {
             anchors: &self.anchors,
             allow_test_cards: self.config.allow_test_cards,
-            crl,
+            crls,
             now,
         };
         let signer = check.run(&signed.signer_der, &signed.signer)?;

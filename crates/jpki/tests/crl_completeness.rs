@@ -6,8 +6,8 @@
 
 use der::asn1::OctetString;
 use der::Encode;
-use shuin_jpki::{JpkiCrl, TrustAnchors};
-use shuin_testkit::SimulatedJlisCa;
+use shuin_jpki::{CrlRefusal, JpkiCrl, JpkiError, TrustAnchors};
+use shuin_testkit::{issuing_distribution_point, CrlScope, SimulatedJlisCa};
 use std::time::{Duration, SystemTime};
 use x509_cert::ext::pkix::crl::dp::IssuingDistributionPoint;
 use x509_cert::ext::pkix::crl::BaseCrlNumber;
@@ -51,6 +51,13 @@ fn a_delta_crl_is_refused() {
     };
     let error = JpkiCrl::parse(&crl(&jlis, 6, now(), vec![delta]), &anchors).unwrap_err();
     assert!(error.to_string().contains("delta CRL"), "{error}");
+    assert!(matches!(
+        error,
+        JpkiError::CrlInvalid {
+            refusal: CrlRefusal::Delta,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -75,6 +82,26 @@ fn a_partitioned_crl_is_refused() {
     };
     let error = JpkiCrl::parse(&crl(&jlis, 6, now(), vec![extension]), &anchors).unwrap_err();
     assert!(error.to_string().contains("partitioned"), "{error}");
+    assert_eq!(refusal_of(&error), Some("crl_partitioned"));
+}
+
+fn refusal_of(error: &JpkiError) -> Option<&'static str> {
+    match error {
+        JpkiError::CrlInvalid { refusal, .. } => Some(refusal.code()),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_crl_for_some_reasons_or_indirect_is_refused() {
+    let (jlis, anchors) = setup();
+    for scope in [CrlScope::SomeReasons, CrlScope::Indirect] {
+        let extension = issuing_distribution_point(scope).unwrap();
+        let error = JpkiCrl::parse(&crl(&jlis, 6, now(), vec![extension]), &anchors).unwrap_err();
+        assert_eq!(refusal_of(&error), Some("crl_scope_limited"), "{scope:?}");
+    }
+    // A plain complete CRL is taken.
+    assert!(JpkiCrl::parse(&crl(&jlis, 6, now(), vec![]), &anchors).is_ok());
 }
 
 #[test]

@@ -10,8 +10,8 @@ use der::{Decode, Encode};
 use shuin_core::application::ApplicantEntries;
 use shuin_core::{ReasonCode, ReviewReason};
 use shuin_jpki::{
-    match_applicant, shipped_signca03_pem, Era, JpkiCrl, JpkiError, MatchOutcome, TrustAnchors,
-    Verifier, VerifierConfig,
+    match_applicant, shipped_signca03_pem, Era, JpkiCrl, JpkiCrlSet, JpkiError, MatchOutcome,
+    TrustAnchors, Verifier, VerifierConfig,
 };
 use shuin_keys::Signer;
 use shuin_testkit::{CardKind, SimulatedJlisCa};
@@ -31,7 +31,11 @@ fn a_good_application_verifies_and_yields_the_basic_items() {
     let card = world.card(&spec());
     let verified = world
         .verifier
-        .verify_application(&sign(&card, CONTENT), Some(&world.crl), now())
+        .verify_application(
+            &sign(&card, CONTENT),
+            &JpkiCrlSet::single(world.crl.clone()),
+            now(),
+        )
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(verified.content, CONTENT);
     let signer = &verified.signer;
@@ -71,7 +75,11 @@ fn a_rogue_ca_with_the_same_name_is_untrusted() {
     );
     let genuine_looking = world.card(&spec());
     let err = production
-        .verify_application(&sign(&genuine_looking, CONTENT), None, now())
+        .verify_application(
+            &sign(&genuine_looking, CONTENT),
+            &JpkiCrlSet::empty(),
+            now(),
+        )
         .err();
     assert_eq!(err.map(|e| e.code()), Some(ReasonCode::JpkiUntrustedIssuer));
     // A CRL signed by the rogue is refused too.
@@ -158,7 +166,7 @@ fn validity_is_checked_on_both_ends() {
         .verifier
         .verify_application(
             &sign(&world.card(&expired), CONTENT),
-            Some(&world.crl),
+            &JpkiCrlSet::single(world.crl.clone()),
             now(),
         )
         .err();
@@ -180,13 +188,17 @@ fn revocation_fails_closed() {
     assert_eq!(world.code_of(&cms), None);
     let missing = world
         .verifier
-        .verify_application(&cms, None, now())
+        .verify_application(&cms, &JpkiCrlSet::empty(), now())
         .err()
         .map(|e| e.code());
     assert_eq!(missing, Some(ReasonCode::JpkiRevocationUnavailable));
     let stale = world
         .verifier
-        .verify_application(&cms, Some(&world.crl), now() + 8 * DAY)
+        .verify_application(
+            &cms,
+            &JpkiCrlSet::single(world.crl.clone()),
+            now() + 8 * DAY,
+        )
         .err()
         .map(|e| e.code());
     assert_eq!(stale, Some(ReasonCode::JpkiRevocationUnavailable));
@@ -225,13 +237,51 @@ fn a_crl_from_another_ca_generation_cannot_answer() {
     let second_crl = JpkiCrl::parse(&crl_der, &anchors).unwrap_or_else(|e| panic!("{e}"));
     let cms = sign(&world.card(&spec()), CONTENT);
     let code = verifier
-        .verify_application(&cms, Some(&second_crl), now())
+        .verify_application(&cms, &JpkiCrlSet::single(second_crl.clone()), now())
         .err()
         .map(|e| e.code());
     assert_eq!(code, Some(ReasonCode::JpkiRevocationUnavailable));
     assert!(verifier
-        .verify_application(&cms, Some(&world.crl), now())
+        .verify_application(&cms, &JpkiCrlSet::single(world.crl.clone()), now())
         .is_ok());
+    // Both generations' CRLs held at once: each answers for its own cards only.
+    let mut both = JpkiCrlSet::single(second_crl);
+    both.admit(std::sync::Arc::new(World::crl_of(&world.ca, &[])))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(verifier.verify_application(&cms, &both, now()).is_ok());
+    let second_card = second.issue_card(&spec()).unwrap_or_else(|e| panic!("{e}"));
+    let second_serial = second_card.serial().unwrap_or_else(|e| panic!("{e}"));
+    let second_cms = sign(&second_card, CONTENT);
+    assert!(verifier
+        .verify_application(&second_cms, &both, now())
+        .is_ok());
+    // The first generation revoking the same serial does not touch the second's card.
+    both.admit(std::sync::Arc::new(World::crl_of(
+        &world.ca,
+        std::slice::from_ref(&second_serial),
+    )))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(verifier
+        .verify_application(&second_cms, &both, now())
+        .is_ok());
+    let revoked_there = second
+        .crl_der_with(
+            &[second_serial],
+            now(),
+            now() + DAY,
+            10_000_000_000,
+            Vec::new(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    both.admit(std::sync::Arc::new(
+        JpkiCrl::parse(&revoked_there, &anchors).unwrap_or_else(|e| panic!("{e}")),
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let code = verifier
+        .verify_application(&second_cms, &both, now())
+        .err()
+        .map(|e| e.code());
+    assert_eq!(code, Some(ReasonCode::JpkiCertificateRevoked));
 }
 
 #[test]
@@ -257,7 +307,11 @@ fn user_authentication_and_test_cards_are_refused() {
         },
     );
     let verified = lenient
-        .verify_application(&sign(&test_card, CONTENT), Some(&world.crl), now())
+        .verify_application(
+            &sign(&test_card, CONTENT),
+            &JpkiCrlSet::single(world.crl.clone()),
+            now(),
+        )
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(verified.signer.test_card);
 }
@@ -284,7 +338,11 @@ fn malformed_basic_items_are_refused() {
     for case in cases {
         let err = world
             .verifier
-            .verify_application(&sign(&world.card(&case), CONTENT), Some(&world.crl), now())
+            .verify_application(
+                &sign(&world.card(&case), CONTENT),
+                &JpkiCrlSet::single(world.crl.clone()),
+                now(),
+            )
             .err();
         assert!(
             matches!(err, Some(JpkiError::BasicInfoInvalid { .. })),
@@ -305,7 +363,11 @@ fn entries() -> ApplicantEntries {
 fn basic_of(world: &World, spec: &shuin_testkit::CardSpec) -> shuin_jpki::BasicInfo {
     world
         .verifier
-        .verify_application(&sign(&world.card(spec), CONTENT), Some(&world.crl), now())
+        .verify_application(
+            &sign(&world.card(spec), CONTENT),
+            &JpkiCrlSet::single(world.crl.clone()),
+            now(),
+        )
         .unwrap_or_else(|e| panic!("{e}"))
         .signer
         .basic

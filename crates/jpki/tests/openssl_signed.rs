@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use shuin_jpki::JpkiCrlSet;
 use std::process::Command;
 
 fn openssl_sign(card: &shuin_testkit::TestCard, extra: &[&str]) -> Option<Vec<u8>> {
@@ -56,7 +57,7 @@ fn openssl_cms_sign_output_verifies() {
     };
     let verified = world
         .verifier
-        .verify_application(&cms, Some(&world.crl), now())
+        .verify_application(&cms, &JpkiCrlSet::single(world.crl.clone()), now())
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(verified.content, CONTENT);
     assert_eq!(verified.signer.der, card.cert_der);
@@ -71,7 +72,7 @@ fn openssl_cms_sign_without_signed_attributes_verifies() {
     };
     let verified = world
         .verifier
-        .verify_application(&cms, Some(&world.crl), now())
+        .verify_application(&cms, &JpkiCrlSet::single(world.crl.clone()), now())
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(verified.content, CONTENT);
 }
@@ -85,6 +86,6 @@ fn openssl_cms_sign_with_subject_key_identifier_verifies() {
     };
     assert!(world
         .verifier
-        .verify_application(&cms, Some(&world.crl), now())
+        .verify_application(&cms, &JpkiCrlSet::single(world.crl.clone()), now())
         .is_ok());
 }

@@ -278,10 +278,10 @@ impl RaService {
         }
         let now = self.clock.now();
         // Steps 2–4: CMS, signature, JPKI certificate. Nothing inside is parsed before this.
-        let crl = self.crl.current();
+        let crls = self.crl.current();
         let verified = self
             .verifier
-            .verify_application(body, crl.as_deref(), now)
+            .verify_application(body, &crls, now)
             .map_err(|e| RaError::reject(e.code(), e.to_string()))?;
         let signer = verified.signer;
         let evidence_sha256 = hex::encode(Sha256::digest(body));
@@ -401,6 +401,7 @@ impl RaService {
                 "serial": signer.serial_hex,
                 "issuer": signer.issuer,
                 "fingerprint_sha256": signer.fingerprint_sha256,
+                "issuer_anchor_sha256": signer.issuer_anchor_sha256,
                 "not_after": shuin_core::timefmt::rfc3339(signer.not_after),
                 "test_card": signer.test_card,
             },

@@ -103,14 +103,41 @@ impl RaSection {
     }
 }
 
+/// `jpki.crl`: one CRL file, or several.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CrlFiles {
+    /// `crl = "jlis.crl"`.
+    One(PathBuf),
+    /// `crl = ["signca02.crl", "signca03.crl"]`.
+    Several(Vec<PathBuf>),
+}
+
+impl CrlFiles {
+    /// The configured paths.
+    pub fn paths(&self) -> &[PathBuf] {
+        match self {
+            CrlFiles::One(path) => std::slice::from_ref(path),
+            CrlFiles::Several(paths) => paths,
+        }
+    }
+}
+
+impl From<PathBuf> for CrlFiles {
+    fn from(path: PathBuf) -> Self {
+        CrlFiles::One(path)
+    }
+}
+
 /// `[jpki]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JpkiSection {
     /// PEM files of the trusted J-LIS signing CAs.
     pub trust_anchors: Vec<PathBuf>,
-    /// The J-LIS CRL file an outside job refreshes.
-    pub crl: PathBuf,
+    /// The J-LIS CRL file(s) an outside job refreshes: one path, or a list when CA
+    /// generations overlap (signca02 and signca03), one complete CRL per CA.
+    pub crl: CrlFiles,
     /// Whether the testkit's cards are accepted (development only).
     #[serde(default)]
     pub allow_test_cards: bool,
@@ -126,6 +153,11 @@ impl JpkiSection {
         if self.trust_anchors.is_empty() {
             return Err(ConfigError::InvalidSettings(
                 "jpki.trust_anchors must name at least one J-LIS signing CA",
+            ));
+        }
+        if self.crl.paths().is_empty() {
+            return Err(ConfigError::InvalidSettings(
+                "jpki.crl must name at least one J-LIS CRL file",
             ));
         }
         Ok(())
@@ -154,7 +186,8 @@ impl JpkiSection {
         }
         let anchors = shuin_jpki::TrustAnchors::from_der_certs(anchor_ders)
             .map_err(ConfigError::TrustAnchors)?;
-        let crl_source = Arc::new(FileCrlSource::new(dir.join(&self.crl), anchors.clone()));
+        let paths = self.crl.paths().iter().map(|path| dir.join(path)).collect();
+        let crl_source = Arc::new(FileCrlSource::new(paths, anchors.clone()));
         if let Err(e) = crl_source.check() {
             tracing::warn!(error = %e, "the J-LIS CRL is not usable; applications fail closed with jpki_revocation_unavailable");
         }
@@ -206,6 +239,13 @@ mod tests {
         let section: JpkiSection = toml::from_str(text).unwrap();
         assert_eq!(section.on_jpki_revocation, JpkiRevocationPolicy::Flag);
         section.check().unwrap();
+        let several: JpkiSection =
+            toml::from_str("trust_anchors = [\"a.pem\"]\ncrl = [\"02.crl\", \"03.crl\"]\n")
+                .unwrap();
+        assert_eq!(several.crl.paths().len(), 2);
+        let none: JpkiSection =
+            toml::from_str("trust_anchors = [\"a.pem\"]\ncrl = []\n").unwrap();
+        assert!(none.check().is_err());
         let revoke: JpkiSection =
             toml::from_str(&format!("{text}on_jpki_revocation = \"revoke\"\n")).unwrap();
         assert_eq!(revoke.on_jpki_revocation, JpkiRevocationPolicy::Revoke);

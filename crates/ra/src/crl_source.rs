@@ -1,153 +1,179 @@
-//! Where the RA gets the J-LIS CRL: a file that an outside job refreshes, re-read when
-//! its modification time or size changes (DESIGN.md section 3.7). Reading and verifying
-//! a J-LIS CRL (tens of megabytes) never happens on a request: `refresh` does it, off the
-//! async workers (the upkeep loop, and once at start), and requests only take the CRL
-//! loaded last.
+//! Where the RA gets the J-LIS CRLs: files that an outside job refreshes, each re-read
+//! when its modification time or size changes (DESIGN.md section 3.7). J-LIS CA
+//! generations overlap (signca02 and signca03), so several files may be configured; each
+//! CRL answers only for certificates of its own issuer (issuer name and the anchor whose
+//! key verifies it).
+//!
+//! Reading and verifying a J-LIS CRL (tens of megabytes) never happens on a request:
+//! `refresh` does it, off the async workers (the upkeep loop runs it in `spawn_blocking`,
+//! and once at start), without holding the lock that requests take. Requests only clone
+//! an `Arc` of the set loaded last.
 
-use shuin_jpki::{JpkiCrl, TrustAnchors};
+use shuin_jpki::{CrlRefusal, JpkiCrl, JpkiCrlSet, TrustAnchors};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
-/// The current J-LIS CRL, if one is usable.
+/// The J-LIS CRLs in force.
 pub trait CrlSource: Send + Sync + std::fmt::Debug {
-    /// The CRL to check against now; `None` means revocation status is unavailable.
-    /// Never reads or parses: cheap on a request.
-    fn current(&self) -> Option<Arc<JpkiCrl>>;
+    /// The CRLs to check against now; an empty set means revocation status is
+    /// unavailable. Never reads or parses: cheap on a request.
+    fn current(&self) -> Arc<JpkiCrlSet>;
 
-    /// Loads a changed CRL. Blocking (reads and verifies the file): call it off the
+    /// Loads changed CRL files. Blocking (reads and verifies files): call it off the
     /// async workers.
     fn refresh(&self) {}
 }
 
-/// A fixed CRL (tests).
-#[derive(Debug, Clone)]
-pub struct StaticCrlSource(pub Option<Arc<JpkiCrl>>);
+/// A fixed set of CRLs (tests).
+#[derive(Debug, Clone, Default)]
+pub struct StaticCrlSource(pub Arc<JpkiCrlSet>);
+
+impl StaticCrlSource {
+    /// One CRL, or none.
+    pub fn of(crl: Option<JpkiCrl>) -> Self {
+        Self(Arc::new(crl.map(JpkiCrlSet::single).unwrap_or_default()))
+    }
+}
 
 impl CrlSource for StaticCrlSource {
-    fn current(&self) -> Option<Arc<JpkiCrl>> {
+    fn current(&self) -> Arc<JpkiCrlSet> {
         self.0.clone()
     }
 }
 
-#[derive(Debug, Default)]
-struct Loaded {
+/// One configured CRL file and what was taken from it.
+#[derive(Debug)]
+struct CrlFile {
+    path: PathBuf,
     stamp: Option<(SystemTime, u64)>,
     crl: Option<Arc<JpkiCrl>>,
 }
 
-/// A CRL file, verified under the trust anchors at each reload.
+/// What reloading keeps between rounds.
+#[derive(Debug)]
+struct Reload {
+    files: Vec<CrlFile>,
+    /// The newest CRL ever taken per issuer: a high-water mark that outlives a file
+    /// becoming unusable, so an older CRL is refused even after a gap.
+    newest: JpkiCrlSet,
+}
+
+/// CRL files, verified under the trust anchors at each reload.
 #[derive(Debug)]
 pub struct FileCrlSource {
-    path: PathBuf,
     anchors: TrustAnchors,
-    loaded: Mutex<Loaded>,
+    /// Held only by `refresh` (one reload at a time), never by a request.
+    reload: Mutex<Reload>,
+    /// The set requests read; replaced whole, under a short write lock.
+    current: RwLock<Arc<JpkiCrlSet>>,
 }
 
 impl FileCrlSource {
-    /// Watches `path`; the CRL's signature must verify under one of `anchors`.
-    pub fn new(path: PathBuf, anchors: TrustAnchors) -> Self {
+    /// Watches `paths`; each CRL's signature must verify under one of `anchors`.
+    pub fn new(paths: Vec<PathBuf>, anchors: TrustAnchors) -> Self {
+        let files = paths
+            .into_iter()
+            .map(|path| CrlFile {
+                path,
+                stamp: None,
+                crl: None,
+            })
+            .collect();
         Self {
-            path,
             anchors,
-            loaded: Mutex::new(Loaded::default()),
+            reload: Mutex::new(Reload {
+                files,
+                newest: JpkiCrlSet::empty(),
+            }),
+            current: RwLock::new(Arc::default()),
         }
     }
 
-    /// The last load error, for status output, re-checked now.
+    /// Re-checks every file now, for status output: the first unusable one, with its
+    /// reason code.
     pub fn check(&self) -> Result<(), String> {
-        let der = std::fs::read(&self.path).map_err(|e| format!("{}: {e}", self.path.display()))?;
-        JpkiCrl::parse(&der, &self.anchors)
-            .map(|_| ())
-            .map_err(|e| format!("{}: {e}", self.path.display()))
+        let reload = self.reload.lock().unwrap_or_else(|p| p.into_inner());
+        for file in &reload.files {
+            read_crl(file, &self.anchors)
+                .map_err(|(refusal, e)| format!("{}: {refusal}: {e}", file.path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Reloads `file` if it changed; whether what it contributes changed.
+    fn reload(&self, file: &mut CrlFile, newest: &mut JpkiCrlSet) -> bool {
+        let stamp = std::fs::metadata(&file.path)
+            .ok()
+            .and_then(|m| Some((m.modified().ok()?, m.len())));
+        if stamp.is_some() && stamp == file.stamp {
+            return false;
+        }
+        file.stamp = stamp;
+        let path = file.path.display();
+        match read_crl(file, &self.anchors) {
+            Ok(crl) => {
+                let crl = Arc::new(crl);
+                if newest.admit(crl.clone()).is_err() {
+                    // An older CRL could un-revoke a card: the loaded one stays.
+                    tracing::warn!(%path, reason = CrlRefusal::OlderThanLoaded.code(), "refused a J-LIS CRL older than the one loaded for its issuer (lower CRL number or earlier thisUpdate); keeping the loaded one");
+                    return false;
+                }
+                tracing::info!(%path, entries = crl.revoked_count(), "loaded a J-LIS CRL");
+                file.crl = Some(crl);
+                true
+            }
+            Err((refusal, error)) => {
+                tracing::warn!(%path, reason = refusal.code(), %error, "refused a J-LIS CRL file; certificates of its issuer fail closed until a usable CRL is there");
+                file.crl.take().is_some()
+            }
+        }
     }
 }
 
+/// Reads and verifies one file.
+fn read_crl(file: &CrlFile, anchors: &TrustAnchors) -> Result<JpkiCrl, (CrlRefusal, String)> {
+    let der = std::fs::read(&file.path).map_err(|e| (CrlRefusal::Unreadable, e.to_string()))?;
+    JpkiCrl::parse(&der, anchors).map_err(|e| {
+        let refusal = match &e {
+            shuin_jpki::JpkiError::CrlInvalid { refusal, .. } => *refusal,
+            _ => CrlRefusal::Malformed,
+        };
+        (refusal, e.to_string())
+    })
+}
+
 impl CrlSource for FileCrlSource {
-    fn current(&self) -> Option<Arc<JpkiCrl>> {
-        let loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        loaded.crl.clone()
+    fn current(&self) -> Arc<JpkiCrlSet> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn refresh(&self) {
-        let metadata = std::fs::metadata(&self.path).ok();
-        let stamp = metadata.and_then(|m| Some((m.modified().ok()?, m.len())));
-        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        if stamp.is_none() {
-            // The file vanished: fail closed.
-            *loaded = Loaded::default();
+        let mut reload = self.reload.lock().unwrap_or_else(|p| p.into_inner());
+        let Reload { files, newest } = &mut *reload;
+        let mut changed = false;
+        for file in files.iter_mut() {
+            changed |= self.reload(file, newest);
+        }
+        if !changed {
             return;
         }
-        if loaded.stamp != stamp {
-            let parsed = std::fs::read(&self.path)
-                .ok()
-                .and_then(|der| JpkiCrl::parse(&der, &self.anchors).ok());
-            match parsed {
-                // An older CRL could un-revoke a card: the newer one stays.
-                Some(crl)
-                    if loaded
-                        .crl
-                        .as_deref()
-                        .is_some_and(|held| crl.is_older_than(held)) =>
-                {
-                    tracing::warn!(path = %self.path.display(), "the J-LIS CRL file holds an older CRL than the one loaded (lower CRL number or earlier thisUpdate); keeping the loaded one");
-                }
-                Some(crl) => {
-                    tracing::info!(path = %self.path.display(), entries = crl.revoked_count(), "loaded the J-LIS CRL");
-                    loaded.crl = Some(Arc::new(crl));
-                }
-                None => {
-                    tracing::warn!(path = %self.path.display(), "the J-LIS CRL file does not parse or verify; failing closed");
-                    loaded.crl = None;
-                }
+        let mut set = JpkiCrlSet::empty();
+        for crl in files.iter().filter_map(|file| file.crl.clone()) {
+            if set.admit(crl).is_err() {
+                tracing::warn!(
+                    reason = CrlRefusal::OlderThanLoaded.code(),
+                    "two J-LIS CRL files hold CRLs of the same issuer; the newer one is used"
+                );
             }
-            loaded.stamp = stamp;
         }
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
     }
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-    use shuin_testkit::SimulatedJlisCa;
-    use std::time::Duration;
-
-    #[test]
-    fn an_older_crl_never_replaces_the_loaded_one() {
-        #[allow(clippy::disallowed_methods)] // tests stand outside the injected clock
-        let t = SystemTime::now();
-        let jlis = SimulatedJlisCa::generate(t).unwrap();
-        let anchors = TrustAnchors::from_der_certs(vec![jlis.cert_der().to_vec()]).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("jlis.crl");
-        let write = |number: u64, revoked: &[Vec<u8>]| {
-            let der = jlis
-                .crl_der_with(
-                    revoked,
-                    t,
-                    t + Duration::from_secs(86_400),
-                    number,
-                    Vec::new(),
-                )
-                .unwrap();
-            std::fs::write(&path, der).unwrap();
-        };
-        let source = FileCrlSource::new(path.clone(), anchors);
-        // CRL 300 revokes card 7.
-        write(300, &[vec![7]]);
-        assert!(source.current().is_none(), "nothing is read on a request");
-        source.refresh();
-        assert!(source.current().unwrap().is_revoked(&[7]));
-        // A replayed CRL 299 that does not list card 7 (a different size, so it is read).
-        write(299, &[vec![8], vec![9]]);
-        source.refresh();
-        let held = source.current().unwrap();
-        assert!(held.is_revoked(&[7]), "an older CRL un-revoked a card");
-        // CRL 301 is taken.
-        write(301, &[vec![7], vec![10], vec![11]]);
-        source.refresh();
-        assert!(source.current().unwrap().is_revoked(&[11]));
-    }
-}
+#[path = "crl_source_tests.rs"]
+mod tests;

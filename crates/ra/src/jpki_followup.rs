@@ -71,15 +71,16 @@ impl RaService {
         let Some(lifecycle) = self.lifecycle.as_ref() else {
             return Ok(report);
         };
-        let Some(crl) = self.crl.current() else {
+        let crls = self.crl.current();
+        if crls.is_empty() {
             return Ok(report);
-        };
+        }
         {
             let followed = lifecycle
                 .followed_crl
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            if followed.as_ref().is_some_and(|f| Arc::ptr_eq(f, &crl)) {
+            if followed.as_ref().is_some_and(|f| Arc::ptr_eq(f, &crls)) {
                 return Ok(report);
             }
         }
@@ -100,10 +101,7 @@ impl RaService {
             else {
                 continue;
             };
-            let Ok(magnitude) = hex::decode(&jpki_serial) else {
-                continue;
-            };
-            if !crl.is_revoked(&magnitude) {
+            if !listed_on_its_issuers_crl(&crls, &application.details, &jpki_serial) {
                 continue;
             }
             if store.revocation(&certificate.serial).await?.is_some() {
@@ -161,7 +159,7 @@ impl RaService {
         *lifecycle
             .followed_crl
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(crl);
+            .unwrap_or_else(|p| p.into_inner()) = Some(crls);
         Ok(report)
     }
 
@@ -262,5 +260,28 @@ mod tests {
         let json = flags_json(&[flag]);
         assert_eq!(json[0]["serial"], "0a0b");
         assert_eq!(json[0]["flagged_at"], "1970-01-02T00:00:00Z");
+    }
+}
+
+/// Whether the JPKI certificate recorded in `details` is on its issuing CA's CRL. The
+/// issuing CA is the anchor recorded at application (`jpki.issuer_anchor_sha256`);
+/// applications recorded before several CRLs were held name none, and are looked up on
+/// every CRL held.
+fn listed_on_its_issuers_crl(
+    crls: &shuin_jpki::JpkiCrlSet,
+    details: &serde_json::Value,
+    jpki_serial: &str,
+) -> bool {
+    let Ok(magnitude) = hex::decode(jpki_serial) else {
+        return false;
+    };
+    match details
+        .pointer("/jpki/issuer_anchor_sha256")
+        .and_then(|v| v.as_str())
+    {
+        Some(anchor) => crls
+            .for_anchor(anchor)
+            .is_some_and(|crl| crl.is_revoked(&magnitude)),
+        None => crls.iter().any(|crl| crl.is_revoked(&magnitude)),
     }
 }

@@ -58,6 +58,7 @@ impl RaService {
                     "serial": signer.serial_hex,
                     "issuer": signer.issuer,
                     "fingerprint_sha256": signer.fingerprint_sha256,
+                    "issuer_anchor_sha256": signer.issuer_anchor_sha256,
                     "not_after": shuin_core::timefmt::rfc3339(signer.not_after),
                     "test_card": signer.test_card,
                 })),

@@ -351,7 +351,7 @@ pub struct Lifecycle {
     pub(crate) store: Arc<dyn LifecycleStore>,
     pub(crate) code_key: CodeKey,
     pub(crate) on_jpki_revocation: JpkiRevocationPolicy,
-    pub(crate) followed_crl: Mutex<Option<Arc<shuin_jpki::JpkiCrl>>>,
+    pub(crate) followed_crl: Mutex<Option<Arc<shuin_jpki::JpkiCrlSet>>>,
 }
 
 impl std::fmt::Debug for Lifecycle {

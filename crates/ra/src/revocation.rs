@@ -198,10 +198,10 @@ impl RaService {
         application_id: &str,
         now: SystemTime,
     ) -> Result<String, String> {
-        let crl = self.crl.current();
+        let crls = self.crl.current();
         let verified = self
             .verifier
-            .verify_application(body, crl.as_deref(), now)
+            .verify_application(body, &crls, now)
             .map_err(|e| format!("the request is signed neither by the certificate's key nor by a valid JPKI signing key ({e})"))?;
         let application = self
             .store

@@ -99,7 +99,7 @@ pub fn install(
         std::fs::write(&path, pem).map_err(|source| TrustSetupError::Write { path, source })?;
         anchor_files.push(file);
     }
-    if let Err(e) = FileCrlSource::new(crl.to_path_buf(), set).check() {
+    if let Err(e) = FileCrlSource::new(vec![crl.to_path_buf()], set).check() {
         let until = if crl.exists() {
             "a valid CRL is there"
         } else {

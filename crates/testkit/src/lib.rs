@@ -3,6 +3,7 @@
 //! name but its own key, so a production verifier (pinned anchors) refuses it.
 
 mod card;
+mod crl_extensions;
 pub mod dev;
 mod directory;
 mod error;
@@ -12,6 +13,7 @@ pub use card::{
     era_of, locality_of, CardKind, CardSpec, TestCard, BASIC_ITEM_OIDS, POLICY_SIGNING,
     POLICY_SIGNING_TEST, POLICY_USER_AUTHENTICATION,
 };
+pub use crl_extensions::{delta_crl_indicator, issuing_distribution_point, CrlScope};
 pub use directory::{
     make_card_dir, make_jpki_ca_dir, refresh_crl, CardDirOptions, CRL_LIFETIME_DAYS,
 };

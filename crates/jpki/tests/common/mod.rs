@@ -3,7 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use shuin_jpki::{JpkiCrl, TrustAnchors, Verifier, VerifierConfig};
+use shuin_jpki::{JpkiCrl, JpkiCrlSet, TrustAnchors, Verifier, VerifierConfig};
 use shuin_testkit::{CardSpec, SimulatedJlisCa, TestCard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -46,7 +46,7 @@ impl World {
 
     pub fn code_of(&self, cms: &[u8]) -> Option<shuin_core::ReasonCode> {
         self.verifier
-            .verify_application(cms, Some(&self.crl), now())
+            .verify_application(cms, &JpkiCrlSet::single(self.crl.clone()), now())
             .err()
             .map(|e| e.code())
     }
