@@ -243,8 +243,7 @@ mod tests {
             toml::from_str("trust_anchors = [\"a.pem\"]\ncrl = [\"02.crl\", \"03.crl\"]\n")
                 .unwrap();
         assert_eq!(several.crl.paths().len(), 2);
-        let none: JpkiSection =
-            toml::from_str("trust_anchors = [\"a.pem\"]\ncrl = []\n").unwrap();
+        let none: JpkiSection = toml::from_str("trust_anchors = [\"a.pem\"]\ncrl = []\n").unwrap();
         assert!(none.check().is_err());
         let revoke: JpkiSection =
             toml::from_str(&format!("{text}on_jpki_revocation = \"revoke\"\n")).unwrap();

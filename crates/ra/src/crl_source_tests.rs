@@ -61,7 +61,10 @@ fn an_older_crl_never_replaces_the_loaded_one() {
     assert!(source.current().is_empty(), "an unusable file fails closed");
     write(&jlis, &path, 298, t, &[], vec![]);
     source.refresh();
-    assert!(source.current().is_empty(), "an older CRL was taken after a gap");
+    assert!(
+        source.current().is_empty(),
+        "an older CRL was taken after a gap"
+    );
     // CRL 301 is taken.
     write(&jlis, &path, 301, t, &[vec![7], vec![10], vec![11]], vec![]);
     source.refresh();
@@ -78,7 +81,10 @@ fn two_ca_generations_each_answer_for_their_own_cards() {
     let anchors = anchors_of(&[&old, &new]);
     let fingerprints = anchors.fingerprints();
     let dir = tempfile::tempdir().unwrap();
-    let (old_path, new_path) = (dir.path().join("signca02.crl"), dir.path().join("signca03.crl"));
+    let (old_path, new_path) = (
+        dir.path().join("signca02.crl"),
+        dir.path().join("signca03.crl"),
+    );
     write(&old, &old_path, 900, t, &[vec![7]], vec![]);
     write(&new, &new_path, 5, t, &[vec![8]], vec![]);
     let source = FileCrlSource::new(vec![old_path.clone(), new_path], anchors);

@@ -238,6 +238,29 @@ pub fn flags_text(flags: &[CertificateFlag]) -> String {
         .join("\n")
 }
 
+/// Whether the JPKI certificate recorded in `details` is on its issuing CA's CRL. The
+/// issuing CA is the anchor recorded at application (`jpki.issuer_anchor_sha256`);
+/// applications recorded before several CRLs were held name none, and are looked up on
+/// every CRL held.
+fn listed_on_its_issuers_crl(
+    crls: &shuin_jpki::JpkiCrlSet,
+    details: &serde_json::Value,
+    jpki_serial: &str,
+) -> bool {
+    let Ok(magnitude) = hex::decode(jpki_serial) else {
+        return false;
+    };
+    match details
+        .pointer("/jpki/issuer_anchor_sha256")
+        .and_then(|v| v.as_str())
+    {
+        Some(anchor) => crls
+            .for_anchor(anchor)
+            .is_some_and(|crl| crl.is_revoked(&magnitude)),
+        None => crls.iter().any(|crl| crl.is_revoked(&magnitude)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,27 +284,47 @@ mod tests {
         assert_eq!(json[0]["serial"], "0a0b");
         assert_eq!(json[0]["flagged_at"], "1970-01-02T00:00:00Z");
     }
-}
 
-/// Whether the JPKI certificate recorded in `details` is on its issuing CA's CRL. The
-/// issuing CA is the anchor recorded at application (`jpki.issuer_anchor_sha256`);
-/// applications recorded before several CRLs were held name none, and are looked up on
-/// every CRL held.
-fn listed_on_its_issuers_crl(
-    crls: &shuin_jpki::JpkiCrlSet,
-    details: &serde_json::Value,
-    jpki_serial: &str,
-) -> bool {
-    let Ok(magnitude) = hex::decode(jpki_serial) else {
-        return false;
-    };
-    match details
-        .pointer("/jpki/issuer_anchor_sha256")
-        .and_then(|v| v.as_str())
-    {
-        Some(anchor) => crls
-            .for_anchor(anchor)
-            .is_some_and(|crl| crl.is_revoked(&magnitude)),
-        None => crls.iter().any(|crl| crl.is_revoked(&magnitude)),
+    #[test]
+    fn a_card_is_looked_up_on_its_own_issuers_crl() {
+        use shuin_jpki::{JpkiCrl, JpkiCrlSet, TrustAnchors};
+        #[allow(clippy::disallowed_methods)] // tests stand outside the injected clock
+        let t = std::time::SystemTime::now();
+        let crl_of = |ca: &shuin_testkit::SimulatedJlisCa, anchors: &TrustAnchors| {
+            let der = ca
+                .crl_der(&[vec![0x07]], t, t + Duration::from_secs(86_400))
+                .expect("crl");
+            std::sync::Arc::new(JpkiCrl::parse(&der, anchors).expect("parse"))
+        };
+        let revoking = shuin_testkit::SimulatedJlisCa::generate(t).expect("ca");
+        let other = shuin_testkit::SimulatedJlisCa::generate(t).expect("ca");
+        let anchors = TrustAnchors::from_der_certs(vec![
+            revoking.cert_der().to_vec(),
+            other.cert_der().to_vec(),
+        ])
+        .expect("anchors");
+        let fingerprints = anchors.fingerprints();
+        let mut crls = JpkiCrlSet::empty();
+        crls.admit(crl_of(&revoking, &anchors)).expect("admitted");
+        let details = |anchor: &str| serde_json::json!({"jpki": {"issuer_anchor_sha256": anchor}});
+        assert!(listed_on_its_issuers_crl(
+            &crls,
+            &details(&fingerprints[0]),
+            "07"
+        ));
+        // The same serial from the other generation is not this CRL's to answer.
+        assert!(!listed_on_its_issuers_crl(
+            &crls,
+            &details(&fingerprints[1]),
+            "07"
+        ));
+        assert!(!listed_on_its_issuers_crl(
+            &crls,
+            &details(&fingerprints[0]),
+            "08"
+        ));
+        // Records from before the anchor was recorded are looked up everywhere.
+        let legacy = serde_json::json!({"jpki": {"serial": "07"}});
+        assert!(listed_on_its_issuers_crl(&crls, &legacy, "07"));
     }
 }
