@@ -1,11 +1,13 @@
 //! Subscriber revocation requests (`POST /api/v1/revocations`, DESIGN.md section 3.2):
 //! a CMS SignedData over `shuin-revocation/1`, signed by the certificate's own key or by
 //! the holder's JPKI signing key (the same person: the 4 basic items recorded at issuance
-//! match). Authorised requests are approved automatically; others are refused, ledgered,
-//! and revoke nothing.
+//! match). Authorised requests are approved automatically; others are refused and revoke
+//! nothing. A refusal is ledgered when its signer is a real JPKI holder; one signed by an
+//! unknown key is counted and logged only, so outsiders cannot flood the books.
 
 use crate::application::{system_actor, MAX_APPLICATION_BYTES};
 use crate::{RaError, RaService};
+use der::Decode;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use shuin_core::revocation::{RevocationPortError, RevocationReason, RevocationRequest};
@@ -119,43 +121,24 @@ impl RaService {
                 )
             })?;
         let evidence = hex::encode(Sha256::digest(body));
-        let (decided_by, authorisation) = if certificate.der.as_deref()
-            == Some(signed.signer_der.as_slice())
-        {
-            ("subscriber (certificate key)".to_owned(), "subscriber_key")
-        } else {
-            match self
-                .jpki_holder(body, &certificate.application_id, now)
-                .await
-            {
-                Ok(name) => (name, "jpki_same_person"),
-                Err(detail) => {
-                    // Anyone with a self-made key can be refused: within a budget each
-                    // refusal is an entry, beyond it they are counted into the next one.
-                    match self.refusals.note(now) {
-                        Some(note) => {
-                            self.store
-                                .append(
-                                    EntryDraft {
-                                        book: Book::Revocation,
-                                        kind: "revocation.refused".into(),
-                                        actor: system_actor(),
-                                        subjects: vec![format!("serial:{serial}")],
-                                        payload: serde_json::json!({"reason_code": ReasonCode::RevocationNotAuthorized, "detail": detail, "suppressed_before": note.suppressed_before}),
-                                        evidence: vec![format!("sha256:{evidence}")],
-                                    },
-                                    now,
-                                )
-                                .await?;
-                        }
-                        None => {
-                            tracing::warn!(%serial, "refused a revocation request (counted, not ledgered: {detail})")
-                        }
+        let (decided_by, authorisation) =
+            if certificate.der.as_deref() == Some(signed.signer_der.as_slice()) {
+                ("subscriber (certificate key)".to_owned(), "subscriber_key")
+            } else {
+                match self
+                    .jpki_holder(body, &certificate.application_id, now)
+                    .await
+                {
+                    Ok(name) => (name, "jpki_same_person"),
+                    Err(refusal) => {
+                        let refusal = self.subscriber_signer(refusal, &signed.signer_der).await?;
+                        let detail = refusal.to_string();
+                        self.record_refusal(refusal, &serial, &evidence, now)
+                            .await?;
+                        return Err(RaError::reject(ReasonCode::RevocationNotAuthorized, detail));
                     }
-                    return Err(RaError::reject(ReasonCode::RevocationNotAuthorized, detail));
                 }
-            }
-        };
+            };
         self.store.put_evidence(&evidence, body).await?;
         let request = RevocationRequest {
             serial: serial.clone(),
@@ -197,27 +180,154 @@ impl RaService {
         body: &[u8],
         application_id: &str,
         now: SystemTime,
-    ) -> Result<String, String> {
+    ) -> Result<String, HolderRefusal> {
         let crls = self.crl.current();
         let verified = self
             .verifier
             .verify_application(body, &crls, now)
-            .map_err(|e| format!("the request is signed neither by the certificate's key nor by a valid JPKI signing key ({e})"))?;
+            .map_err(|e| HolderRefusal::UnknownSigner(e.to_string()))?;
+        let signer = verified.signer;
+        let known = |detail: String| HolderRefusal::OtherPerson {
+            jpki_serial: signer.serial_hex.clone(),
+            detail,
+        };
         let application = self
             .store
             .application(application_id)
             .await
-            .map_err(|e| format!("the issuance record is unavailable: {e}"))?
-            .ok_or_else(|| "the issuance record is missing".to_owned())?;
+            .map_err(|e| known(format!("the issuance record is unavailable: {e}")))?
+            .ok_or_else(|| known("the issuance record is missing".into()))?;
         let recorded = application
             .details
             .get("basic")
             .cloned()
             .unwrap_or_default();
-        if same_person(&recorded, &verified.signer.basic) {
-            Ok(verified.signer.basic.name)
+        if same_person(&recorded, &signer.basic) {
+            Ok(signer.basic.name)
         } else {
-            Err("the JPKI signer is not the person the certificate was issued to".into())
+            Err(known(
+                "the JPKI signer is not the person the certificate was issued to".into(),
+            ))
+        }
+    }
+
+    /// A request whose signer is no JPKI holder may still be signed by the key of another
+    /// certificate issued here (a known subscriber): the signer certificate is looked up
+    /// by serial and compared byte for byte.
+    async fn subscriber_signer(
+        &self,
+        refusal: HolderRefusal,
+        signer_der: &[u8],
+    ) -> Result<HolderRefusal, RaError> {
+        let HolderRefusal::UnknownSigner(detail) = refusal else {
+            return Ok(refusal);
+        };
+        let serial = x509_cert::Certificate::from_der(signer_der)
+            .ok()
+            .and_then(|c| Serial::from_der_integer(c.tbs_certificate.serial_number.as_bytes()));
+        if let Some(serial) = serial {
+            let ours = self.store.certificate(&serial).await?;
+            if ours.is_some_and(|c| c.der.as_deref() == Some(signer_der)) {
+                return Ok(HolderRefusal::OtherSubscriber { serial, detail });
+            }
+        }
+        Ok(HolderRefusal::UnknownSigner(detail))
+    }
+
+    /// Books a refused revocation request. A request whose signer is unknown (neither
+    /// the certificate's key nor a valid JPKI signing key: anyone can make one) is counted
+    /// and logged, never ledgered. One signed by a real JPKI holder who is not the
+    /// subscriber, or by another subscriber's certificate key, is ledgered as
+    /// `revocation.refused` (within the refusal budget), naming the signer.
+    async fn record_refusal(
+        &self,
+        refusal: HolderRefusal,
+        serial: &Serial,
+        evidence: &str,
+        now: SystemTime,
+    ) -> Result<(), RaError> {
+        let reason = ReasonCode::RevocationNotAuthorized;
+        let (signer, detail) = match refusal {
+            HolderRefusal::UnknownSigner(detail) => {
+                self.refusals.unledgered().count(reason.as_str());
+                tracing::warn!(%serial, reason = reason.as_str(), evidence = %evidence, "refused a revocation request signed by an unknown key (counted, not ledgered): {detail}");
+                return Ok(());
+            }
+            HolderRefusal::OtherPerson {
+                jpki_serial,
+                detail,
+            } => (serde_json::json!({"jpki_serial": jpki_serial}), detail),
+            HolderRefusal::OtherSubscriber { serial, detail } => (
+                serde_json::json!({"certificate_serial": serial.to_hex()}),
+                format!("signed by the key of another certificate ({detail})"),
+            ),
+        };
+        let Some(note) = self.refusals.note(now) else {
+            tracing::warn!(%serial, %signer, "refused a revocation request by a known signer (over the refusal budget: counted into the next entry): {detail}");
+            return Ok(());
+        };
+        let payload = serde_json::json!({
+            "reason_code": reason,
+            "detail": detail,
+            "signer": signer,
+            "suppressed_before": note.suppressed_before,
+        });
+        self.store
+            .append(
+                EntryDraft {
+                    book: Book::Revocation,
+                    kind: "revocation.refused".into(),
+                    actor: system_actor(),
+                    subjects: vec![format!("serial:{serial}")],
+                    payload,
+                    evidence: vec![format!("sha256:{evidence}")],
+                },
+                now,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Refusals of revocation requests by unknown signers, counted by reason code since
+    /// start (for `/metrics`).
+    pub fn unledgered_refusals(&self) -> Vec<(&'static str, u64)> {
+        self.refusals.unledgered().counts()
+    }
+}
+
+/// Why a revocation request signed by someone other than the certificate's key is not
+/// authorised.
+#[derive(Debug)]
+enum HolderRefusal {
+    /// Not signed by a valid JPKI signing key: the signer is unknown.
+    UnknownSigner(String),
+    /// Signed by a valid JPKI signing key (a real holder) of another person, or the
+    /// issuance record could not be compared.
+    OtherPerson {
+        /// The signer's JPKI certificate serial (hex).
+        jpki_serial: String,
+        /// Why.
+        detail: String,
+    },
+    /// Signed by the key of another certificate issued here (a known subscriber).
+    OtherSubscriber {
+        /// That certificate's serial.
+        serial: Serial,
+        /// Why the signature does not authorise this revocation.
+        detail: String,
+    },
+}
+
+impl std::fmt::Display for HolderRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HolderRefusal::UnknownSigner(e) => write!(f, "the request is signed neither by the certificate's key nor by a valid JPKI signing key ({e})"),
+            HolderRefusal::OtherPerson { detail, .. } => f.write_str(detail),
+            HolderRefusal::OtherSubscriber { detail, .. } => write!(f, "the request is signed neither by the certificate's key nor by a valid JPKI signing key ({detail})"),
         }
     }
 }
+
+#[cfg(test)]
+#[path = "revocation_tests.rs"]
+mod tests;

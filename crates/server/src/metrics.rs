@@ -105,6 +105,7 @@ async fn metrics(State((state, console)): State<(AppState, Arc<dyn OperatorConso
     ledger(&state, &mut out).await;
     crls(&state, &mut out);
     state.http.write(&mut out);
+    unledgered_refusals(&state.ra.unledgered_refusals(), &mut out);
     process(&mut out);
     (
         [(
@@ -175,6 +176,25 @@ fn crls(state: &AppState, out: &mut String) {
     );
 }
 
+/// Refusals of requests signed by unknown keys: counted here and logged, never
+/// ledgered one by one (docs/revocation.md). The revocation route's code is always shown.
+fn unledgered_refusals(counts: &[(&'static str, u64)], out: &mut String) {
+    out.push_str("# HELP shuin_refusals_unledgered_total Refused requests signed by unknown keys, counted and logged but not ledgered, since start, by reason code.\n# TYPE shuin_refusals_unledgered_total counter\n");
+    let always = shuin_core::ReasonCode::RevocationNotAuthorized.as_str();
+    if !counts.iter().any(|(reason, _)| *reason == always) {
+        let _ = writeln!(
+            out,
+            "shuin_refusals_unledgered_total{{reason=\"{always}\"}} 0"
+        );
+    }
+    for (reason, n) in counts {
+        let _ = writeln!(
+            out,
+            "shuin_refusals_unledgered_total{{reason=\"{reason}\"}} {n}"
+        );
+    }
+}
+
 /// Open descriptors and resident memory, where `/proc` tells them.
 fn process(out: &mut String) {
     if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
@@ -218,6 +238,25 @@ mod tests {
         assert!(out.contains("shuin_http_responses_total{zone=\"front\",class=\"5xx\"} 1\n"));
         assert!(out.contains("shuin_http_responses_total{zone=\"secure\",class=\"2xx\"} 0\n"));
         assert!(out.starts_with("# HELP shuin_http_responses_total "));
+    }
+
+    #[test]
+    fn unledgered_refusals_are_shown_by_reason() {
+        let mut out = String::new();
+        unledgered_refusals(&[], &mut out);
+        assert!(out.contains(
+            "\nshuin_refusals_unledgered_total{reason=\"revocation_not_authorized\"} 0\n"
+        ));
+        let tally = shuin_books::organisation::UnledgeredRefusals::default();
+        for _ in 0..3 {
+            tally.count("revocation_not_authorized");
+        }
+        let mut out = String::new();
+        unledgered_refusals(&tally.counts(), &mut out);
+        assert!(out.contains(
+            "\nshuin_refusals_unledgered_total{reason=\"revocation_not_authorized\"} 3\n"
+        ));
+        assert_eq!(out.matches("revocation_not_authorized").count(), 1);
     }
 
     #[test]

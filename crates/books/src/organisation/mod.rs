@@ -10,7 +10,7 @@ mod roster;
 mod warrant;
 
 pub use listing::OperatorListing;
-pub use refusals::{RefusalBudget, RefusalNote};
+pub use refusals::{RefusalBudget, RefusalNote, UnledgeredRefusals};
 pub use roster::{OperatorCertificate, OperatorRecord, Revoked, Roster};
 pub use warrant::INIT_ACTOR;
 

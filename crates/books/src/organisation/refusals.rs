@@ -3,8 +3,15 @@
 //! window the first `per_window` refusals are ledgered one by one; the rest are counted,
 //! and the count goes into the next refusal that is ledgered (`suppressed_before`).
 //! Nothing is lost from the record: every refusal is either an entry or in a count.
+//!
+//! Where anyone can make a refusal (the public revocation route: a request signed with a
+//! self-made key), the caller does not ledger it at all: it is counted by reason code in
+//! [`UnledgeredRefusals`] (exported as `shuin_refusals_unledgered_total` on `/metrics`)
+//! and logged. The operator gate keeps ledgering within the budget: its requests come
+//! only over the admin socket or an operator listener's mutual TLS, from a known peer.
 
-use std::sync::Mutex;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 /// What to write with a refusal that is ledgered.
@@ -21,12 +28,41 @@ struct Window {
     suppressed: u64,
 }
 
+/// Refusals counted and logged but never ledgered, by stable reason code: requests
+/// signed by unknown keys. One tally may be shared by several budgets.
+#[derive(Debug, Default)]
+pub struct UnledgeredRefusals {
+    counts: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl UnledgeredRefusals {
+    /// Counts one refusal with `reason`.
+    pub fn count(&self, reason: &'static str) {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *counts.entry(reason).or_default() += 1;
+    }
+
+    /// The counts since start, by reason code (sorted).
+    pub fn counts(&self) -> Vec<(&'static str, u64)> {
+        self.counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(reason, n)| (*reason, *n))
+            .collect()
+    }
+}
+
 /// The budget (one per server).
 #[derive(Debug)]
 pub struct RefusalBudget {
     per_window: u32,
     window: Duration,
     state: Mutex<Window>,
+    unledgered: Arc<UnledgeredRefusals>,
 }
 
 impl RefusalBudget {
@@ -40,7 +76,19 @@ impl RefusalBudget {
                 ledgered: 0,
                 suppressed: 0,
             }),
+            unledgered: Arc::default(),
         }
+    }
+
+    /// This budget, counting unledgered refusals into `tally` (shared with others).
+    pub fn sharing(mut self, tally: Arc<UnledgeredRefusals>) -> RefusalBudget {
+        self.unledgered = tally;
+        self
+    }
+
+    /// Where refusals by unknown signers are counted.
+    pub fn unledgered(&self) -> &Arc<UnledgeredRefusals> {
+        &self.unledgered
     }
 
     /// A refusal at `now`: `Some` if it is to be ledgered, `None` if it is only counted.

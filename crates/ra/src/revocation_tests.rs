@@ -1,0 +1,187 @@
+//! Refused revocation requests with a real SQLite store and real CMS from the testkit's
+//! cards: a request signed by an unknown key is counted, not ledgered; one signed by a
+//! real JPKI holder who is not the subscriber is ledgered.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::{CaPorts, RaConfig, StaticCrlSource};
+use shuin_core::issuance::{IssuanceError, IssuanceOrder, IssuedCertificate, Issuer};
+use shuin_core::revocation::{RevocationDone, Revoker};
+use shuin_core::{FixedClock, OsRandom};
+use shuin_jpki::{JpkiCrl, TrustAnchors, Verifier, VerifierConfig};
+use shuin_ledger::Entry;
+use shuin_store::sqlite::SqliteStore;
+use shuin_store::{
+    ApplicationRecord, ApplicationStatus, ApplicationStore, CertificateRecord, CertificateWriter,
+    LedgerStore,
+};
+use shuin_testkit::{CardSpec, SimulatedJlisCa, TestCard};
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+const NOW: u64 = 1_800_000_000;
+const SERIAL: &str = "0a0b0c";
+
+/// Neither port is reached by a refused request.
+struct Unreached;
+
+#[async_trait::async_trait]
+impl Issuer for Unreached {
+    async fn issue(&self, _: IssuanceOrder) -> Result<IssuedCertificate, IssuanceError> {
+        panic!("a refused revocation issued")
+    }
+}
+
+#[async_trait::async_trait]
+impl Revoker for Unreached {
+    async fn revoke(&self, _: RevocationRequest) -> Result<RevocationDone, RevocationPortError> {
+        panic!("a refused revocation revoked")
+    }
+}
+
+struct World {
+    ra: RaService,
+    store: Arc<SqliteStore>,
+    jlis: SimulatedJlisCa,
+}
+
+async fn world() -> World {
+    let now = UNIX_EPOCH + Duration::from_secs(NOW);
+    let jlis = SimulatedJlisCa::generate(now).unwrap();
+    let anchors = TrustAnchors::from_der_certs(vec![jlis.cert_der().to_vec()]).unwrap();
+    let crl_der = jlis
+        .crl_der(
+            &[],
+            now - Duration::from_secs(3600),
+            now + Duration::from_secs(86_400),
+        )
+        .unwrap();
+    let crl = JpkiCrl::parse(&crl_der, &anchors).unwrap();
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    subscriber_certificate(&store).await;
+    let ra = RaService::new(
+        Verifier::new(anchors, VerifierConfig::default()),
+        Arc::new(StaticCrlSource::of(Some(crl))),
+        store.clone(),
+        CaPorts {
+            issuer: Arc::new(Unreached),
+            revoker: Arc::new(Unreached),
+        },
+        Arc::new(FixedClock::at_unix(NOW)),
+        Arc::new(OsRandom),
+        RaConfig {
+            nonce_ttl: Duration::from_secs(600),
+            terms_sha256: "00".repeat(32),
+            terms_url: "https://ca.example/repository/terms".into(),
+            responsible_person: "責任者 花子".into(),
+            automatic_approval: true,
+            chain_der: vec![],
+        },
+    );
+    World { ra, store, jlis }
+}
+
+/// An issued certificate of 山田 太郎, and the application it came from.
+async fn subscriber_certificate(store: &SqliteStore) {
+    let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
+    store
+        .insert_application(&ApplicationRecord {
+            id: "app-1".into(),
+            status: ApplicationStatus::Issued,
+            received_at: at(NOW - 100),
+            review_reasons: vec![],
+            serial: Some(Serial::from_hex(SERIAL).unwrap()),
+            rejection_reason: None,
+            evidence_sha256: "00".repeat(32),
+            details: serde_json::json!({"basic": {
+                "name": "山田　太郎", "birth_date": "1980-01-02",
+                "address": "東京都千代田区霞が関二丁目1番2号", "gender": "1"}}),
+        })
+        .await
+        .unwrap();
+    let serial = Serial::from_hex(SERIAL).unwrap();
+    store
+        .reserve(&CertificateRecord {
+            serial: serial.clone(),
+            application_id: "app-1".into(),
+            key_fingerprint: "key-1".into(),
+            tbs_sha256: "00".repeat(32),
+            state: CertificateState::Reserved,
+            not_before: at(NOW - 50),
+            not_after: at(NOW + 86_400 * 365),
+            der: None,
+        })
+        .await
+        .unwrap();
+    store.complete(&serial, b"der", at(NOW - 49)).await.unwrap();
+}
+
+fn card(jlis: &SimulatedJlisCa, name: &str) -> TestCard {
+    let now = UNIX_EPOCH + Duration::from_secs(NOW);
+    let spec = CardSpec::signing(
+        name,
+        "1975-05-05",
+        "大阪府大阪市北区中之島一丁目3番20号",
+        now,
+    );
+    jlis.issue_card(&spec).unwrap()
+}
+
+/// A signed revocation request for the subscriber's certificate, with a fresh nonce.
+async fn request(ra: &RaService, signer: &TestCard) -> Vec<u8> {
+    let nonce = ra.create_challenge().await.unwrap().nonce;
+    let document = serde_json::json!({"format": REVOCATION_FORMAT, "serial": SERIAL,
+        "reason": "keyCompromise", "nonce": nonce});
+    signer
+        .sign_application(document.to_string().as_bytes())
+        .unwrap()
+}
+
+async fn refused_entries(store: &SqliteStore) -> Vec<Entry> {
+    let rows = store.ledger_rows().await.unwrap();
+    rows.iter()
+        .map(|r| Entry::from_canonical(&r.canonical).unwrap())
+        .filter(|e| e.kind == "revocation.refused")
+        .collect()
+}
+
+fn not_authorized(result: Result<RevocationAnswer, RaError>) -> bool {
+    matches!(result, Err(RaError::Rejected(r)) if r.code == ReasonCode::RevocationNotAuthorized)
+}
+
+#[tokio::test]
+async fn requests_signed_by_unknown_keys_are_counted_not_ledgered() {
+    let w = world().await;
+    // A self-made "J-LIS CA" with a real-looking card: the signature is valid, but no
+    // configured anchor and no certificate issued here knows the key.
+    let rogue = SimulatedJlisCa::generate(UNIX_EPOCH + Duration::from_secs(NOW)).unwrap();
+    let forger = card(&rogue, "山田　太郎");
+    let size_before = w.store.ledger_rows().await.unwrap().len();
+    for _ in 0..50 {
+        let body = request(&w.ra, &forger).await;
+        assert!(not_authorized(w.ra.submit_revocation(&body).await));
+    }
+    assert_eq!(w.store.ledger_rows().await.unwrap().len(), size_before);
+    assert_eq!(
+        w.ra.unledgered_refusals(),
+        vec![("revocation_not_authorized", 50)]
+    );
+}
+
+#[tokio::test]
+async fn a_real_holder_who_is_not_the_subscriber_is_ledgered() {
+    let w = world().await;
+    let stranger = card(&w.jlis, "鈴木　一郎");
+    let body = request(&w.ra, &stranger).await;
+    assert!(not_authorized(w.ra.submit_revocation(&body).await));
+    let refused = refused_entries(&w.store).await;
+    assert_eq!(refused.len(), 1);
+    let jpki_serial = hex::encode(stranger.serial().unwrap());
+    assert_eq!(refused[0].payload["signer"]["jpki_serial"], jpki_serial);
+    assert_eq!(
+        refused[0].payload["reason_code"],
+        "revocation_not_authorized"
+    );
+    assert!(w.ra.unledgered_refusals().is_empty());
+}
