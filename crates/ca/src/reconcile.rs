@@ -13,13 +13,18 @@
 //! [`RECONCILE_LEASE`], so a CLI command that opens the CA next to a running server, or
 //! two nodes on one database, never abort each other's work. Every step is idempotent:
 //! the store's guarded updates refuse a second application.
+//!
+//! The books are read through a cursor, [`BOOK_PAGE`] rows per query by the ledger's
+//! primary key: the first reconciliation in a process streams the ledger once, later
+//! ones read only the entries appended since. What is kept between rounds is the
+//! serials with `certificate.issued` and the accepted revocations still without their row.
 
 use crate::issuance::{ca_actor, CaService};
 use sha2::{Digest, Sha256};
 use shuin_core::revocation::RevocationReason;
 use shuin_core::timefmt::parse_rfc3339;
 use shuin_ledger::{Actor, Book, Entry, EntryDraft};
-use shuin_store::{CertificateState, ConflictKind, RevocationRecord, StoreError};
+use shuin_store::{CertificateState, ConflictKind, LedgerStore, RevocationRecord, StoreError};
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, SystemTime};
 
@@ -83,7 +88,27 @@ pub(crate) struct BookCursor {
     crl_due: bool,
 }
 
+/// Ledger rows read per query: reconciliation never holds more of the books than this
+/// (plus the serials it watches), however long the ledger grows.
+pub(crate) const BOOK_PAGE: u64 = 1_000;
+
 impl BookCursor {
+    /// Reads the entries appended since the last call, a page at a time (by the ledger's
+    /// primary key): the whole ledger at the first call in a process, then only what is new.
+    pub(crate) async fn catch_up<S: LedgerStore + ?Sized>(
+        &mut self,
+        store: &S,
+    ) -> Result<(), StoreError> {
+        loop {
+            let page = store.ledger_rows_page(self.next, BOOK_PAGE).await?;
+            let full = u64::try_from(page.len()).is_ok_and(|n| n >= BOOK_PAGE);
+            self.read(&page);
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
     fn read(&mut self, rows: &[shuin_ledger::StoredEntry]) {
         for row in rows {
             self.next = self.next.max(row.seq.saturating_add(1));
@@ -204,8 +229,7 @@ impl CaService {
             self.store().append(draft, now).await?;
             done.undelivered.push(record.serial.to_hex());
         }
-        let rows = self.store().ledger_rows_from(books.next).await?;
-        books.read(&rows);
+        books.catch_up(self.store().as_ref()).await?;
         if !books.certificates_checked {
             self.complete_issued_entries(&mut books, now, done).await?;
         }

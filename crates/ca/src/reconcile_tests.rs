@@ -274,3 +274,113 @@ async fn a_stored_certificate_without_its_entry_gets_it_once_it_is_stale() {
     );
     assert!(!f.ca.reconcile().await.unwrap().changed());
 }
+
+/// A ledger that remembers how it was read.
+struct ReadCounting {
+    inner: Arc<SqliteStore>,
+    pages: std::sync::Mutex<Vec<(u64, usize)>>,
+    whole_reads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl LedgerStore for ReadCounting {
+    async fn append(
+        &self,
+        draft: EntryDraft,
+        time: SystemTime,
+    ) -> Result<shuin_ledger::Entry, StoreError> {
+        self.inner.append(draft, time).await
+    }
+    async fn append_batch(
+        &self,
+        drafts: Vec<shuin_store::KeyedDraft>,
+        time: SystemTime,
+    ) -> Result<Vec<shuin_ledger::Entry>, StoreError> {
+        self.inner.append_batch(drafts, time).await
+    }
+    async fn ledger_rows_from(
+        &self,
+        from: u64,
+    ) -> Result<Vec<shuin_ledger::StoredEntry>, StoreError> {
+        self.whole_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.ledger_rows_from(from).await
+    }
+    async fn ledger_rows_page(
+        &self,
+        from: u64,
+        limit: u64,
+    ) -> Result<Vec<shuin_ledger::StoredEntry>, StoreError> {
+        let page = self.inner.ledger_rows_page(from, limit).await?;
+        self.pages.lock().unwrap().push((from, page.len()));
+        Ok(page)
+    }
+    async fn ledger_head(&self) -> Result<Option<shuin_ledger::TreeHead>, StoreError> {
+        self.inner.ledger_head().await
+    }
+}
+
+fn entry(kind: &str, payload: serde_json::Value) -> shuin_store::KeyedDraft {
+    shuin_store::KeyedDraft {
+        key: None,
+        draft: EntryDraft {
+            book: Book::Application,
+            kind: kind.into(),
+            actor: ca_actor(),
+            subjects: vec![],
+            payload,
+            evidence: vec![],
+        },
+    }
+}
+
+#[tokio::test]
+async fn the_books_are_read_in_bounded_pages_then_only_what_is_new() {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let time = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    // 2,500 entries: an issuance first, a revocation last, filler between.
+    let mut drafts = vec![entry(
+        "certificate.issued",
+        serde_json::json!({"serial": "aa"}),
+    )];
+    drafts.extend((1..2_499).map(|i| entry("application.received", serde_json::json!({"i": i}))));
+    drafts.push(entry(
+        "revocation.accepted",
+        serde_json::json!({"serial": "bb", "reason": "keyCompromise"}),
+    ));
+    store.append_batch(drafts, time).await.unwrap();
+    let ledger = ReadCounting {
+        inner: store.clone(),
+        pages: std::sync::Mutex::new(Vec::new()),
+        whole_reads: std::sync::atomic::AtomicUsize::new(0),
+    };
+    let mut books = BookCursor::default();
+    books.catch_up(&ledger).await.unwrap();
+    assert!(books.issued.contains("aa"));
+    assert!(books.revocations.contains_key("bb"));
+    assert_eq!(books.next, 2_500);
+    assert_eq!(
+        *ledger.pages.lock().unwrap(),
+        vec![(0, 1_000), (1_000, 1_000), (2_000, 500)],
+        "the ledger is read a page of {BOOK_PAGE} at a time"
+    );
+    // The next round reads only the entry appended since.
+    ledger.pages.lock().unwrap().clear();
+    ledger
+        .append(
+            entry("certificate.issued", serde_json::json!({"serial": "cc"})).draft,
+            time,
+        )
+        .await
+        .unwrap();
+    books.catch_up(&ledger).await.unwrap();
+    assert!(books.issued.contains("cc"));
+    assert_eq!(*ledger.pages.lock().unwrap(), vec![(2_500, 1)]);
+    assert_eq!(
+        ledger
+            .whole_reads
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "the whole ledger was loaded at once"
+    );
+}

@@ -84,6 +84,9 @@ struct Approval {
     at: SystemTime,
 }
 
+/// Ledger rows read per query: resuming never holds more of the books than this.
+const BOOK_PAGE: u64 = 1_000;
+
 /// The application book as far as it has been read: the decision of each application,
 /// and the LRA approvals. Read from the start once per process, then only what was
 /// appended since.
@@ -95,8 +98,20 @@ pub struct ApplicationBooks {
 }
 
 impl ApplicationBooks {
+    /// Reads the entries appended since the last call, [`BOOK_PAGE`] rows per query.
     async fn catch_up<S: ResumeStore + ?Sized>(&mut self, store: &S) -> Result<(), StoreError> {
-        for row in store.ledger_rows_from(self.next).await? {
+        loop {
+            let page = store.ledger_rows_page(self.next, BOOK_PAGE).await?;
+            let full = u64::try_from(page.len()).is_ok_and(|n| n >= BOOK_PAGE);
+            self.read(page);
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    fn read(&mut self, rows: Vec<shuin_ledger::StoredEntry>) {
+        for row in rows {
             self.next = self.next.max(row.seq.saturating_add(1));
             let Ok(entry) = Entry::from_canonical(&row.canonical) else {
                 continue;
@@ -124,7 +139,6 @@ impl ApplicationBooks {
                 *slot = Decided::Approved;
             }
         }
-        Ok(())
     }
 }
 

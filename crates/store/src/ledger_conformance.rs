@@ -75,6 +75,28 @@ pub(crate) async fn run<S: LedgerStore + LedgerReader>(store: &S) -> Result<(), 
         ));
     }
     let rows = store.ledger_rows().await.map_err(|e| fail("rows", e))?;
+    // Pages: bounded, in order, and together the same rows.
+    let mut paged = Vec::new();
+    loop {
+        let from = paged
+            .last()
+            .map_or(0, |row: &shuin_ledger::StoredEntry| row.seq + 1);
+        let page = store
+            .ledger_rows_page(from, 7)
+            .await
+            .map_err(|e| fail("page", e))?;
+        if page.len() > 7 {
+            return Err(format!("a page of 7 held {} rows", page.len()));
+        }
+        let done = page.len() < 7;
+        paged.extend(page);
+        if done {
+            break;
+        }
+    }
+    if paged != rows {
+        return Err("the pages differ from the rows".into());
+    }
     let head = store
         .ledger_head()
         .await

@@ -148,6 +148,13 @@ pub trait LedgerStore: Send + Sync {
         &self,
         from: u64,
     ) -> Result<Vec<shuin_ledger::StoredEntry>, StoreError>;
+    /// At most `limit` stored rows from position `from` on, in order, as stored: for
+    /// reading the books in bounded pages (by the primary key), never all at once.
+    async fn ledger_rows_page(
+        &self,
+        from: u64,
+        limit: u64,
+    ) -> Result<Vec<shuin_ledger::StoredEntry>, StoreError>;
     /// The tree head recorded with the last append.
     async fn ledger_head(&self) -> Result<Option<shuin_ledger::TreeHead>, StoreError>;
 }

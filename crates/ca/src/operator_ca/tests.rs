@@ -326,6 +326,13 @@ impl LedgerStore for FailingLedger {
     async fn ledger_rows_from(&self, _: u64) -> Result<Vec<shuin_ledger::StoredEntry>, StoreError> {
         Ok(Vec::new())
     }
+    async fn ledger_rows_page(
+        &self,
+        _: u64,
+        _: u64,
+    ) -> Result<Vec<shuin_ledger::StoredEntry>, StoreError> {
+        Ok(Vec::new())
+    }
     async fn ledger_head(&self) -> Result<Option<shuin_ledger::TreeHead>, StoreError> {
         Ok(None)
     }

@@ -152,6 +152,13 @@ impl LedgerStore for AnyStore {
     async fn ledger_rows_from(&self, from: u64) -> Result<Vec<StoredEntry>, StoreError> {
         on_backend!(self, s => s.ledger_rows_from(from).await)
     }
+    async fn ledger_rows_page(
+        &self,
+        from: u64,
+        limit: u64,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        on_backend!(self, s => s.ledger_rows_page(from, limit).await)
+    }
     async fn ledger_head(&self) -> Result<Option<TreeHead>, StoreError> {
         on_backend!(self, s => s.ledger_head().await)
     }

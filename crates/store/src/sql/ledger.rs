@@ -43,11 +43,17 @@ macro_rules! ledger_queries {
             }
 
             async fn ledger_rows_from(&self, from: u64) -> Result<Vec<shuin_ledger::StoredEntry>, $crate::StoreError> {
+                self.ledger_rows_page(from, i64::MAX.unsigned_abs()).await
+            }
+
+            async fn ledger_rows_page(&self, from: u64, limit: u64) -> Result<Vec<shuin_ledger::StoredEntry>, $crate::StoreError> {
                 let from = i64::try_from(from).map_err($crate::ledger_state::corrupt)?;
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
                 let rows = sqlx::query(
-                    "SELECT seq, canonical, leaf_hash FROM ledger_entries WHERE seq >= $1 ORDER BY seq",
+                    "SELECT seq, canonical, leaf_hash FROM ledger_entries WHERE seq >= $1 ORDER BY seq LIMIT $2",
                 )
                 .bind(from)
+                .bind(limit)
                 .fetch_all(&self.reads)
                 .await
                 .map_err(unavailable)?;

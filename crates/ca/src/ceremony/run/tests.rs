@@ -56,6 +56,13 @@ impl LedgerStore for FailingLedger {
     ) -> Result<Vec<shuin_ledger::StoredEntry>, StoreError> {
         self.inner.ledger_rows_from(from).await
     }
+    async fn ledger_rows_page(
+        &self,
+        from: u64,
+        limit: u64,
+    ) -> Result<Vec<shuin_ledger::StoredEntry>, StoreError> {
+        self.inner.ledger_rows_page(from, limit).await
+    }
     async fn ledger_head(&self) -> Result<Option<shuin_ledger::TreeHead>, StoreError> {
         self.inner.ledger_head().await
     }
