@@ -198,11 +198,14 @@ pub fn split(
         UnboundKey::new(&AES_256_GCM, key.as_slice())
             .map_err(|_| ActivationError::Seal("AES-256-GCM key"))?,
     );
-    let mut sealed = pin.as_bytes().to_vec();
+    // Room for the tag up front: appending it must not move the buffer and leave a
+    // plaintext copy of the PIN behind in freed memory.
+    let mut sealed = Zeroizing::new(Vec::with_capacity(pin.len() + AES_256_GCM.tag_len()));
+    sealed.extend_from_slice(pin.as_bytes());
     aead.seal_in_place_append_tag(
         Nonce::assume_unique_for_key(nonce),
         Aad::from(instance_id.as_bytes()),
-        &mut sealed,
+        &mut *sealed,
     )
     .map_err(|_| ActivationError::Seal("sealing the PIN"))?;
     let mut blob = nonce.to_vec();

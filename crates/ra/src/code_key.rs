@@ -4,6 +4,7 @@
 use crate::CodeKey;
 use shuin_core::RandomSource;
 use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
 
 /// Why the code key file could not be made or read.
 #[derive(Debug, thiserror::Error)]
@@ -45,8 +46,9 @@ impl CodeKey {
             source,
         };
         if !path.exists() {
-            let mut bytes = [0u8; 32];
-            rng.fill(&mut bytes).map_err(CodeKeyError::Randomness)?;
+            let mut bytes = Zeroizing::new([0u8; 32]);
+            rng.fill(bytes.as_mut_slice())
+                .map_err(CodeKeyError::Randomness)?;
             let created = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -54,7 +56,7 @@ impl CodeKey {
                 .open(path);
             match created {
                 Ok(mut file) => {
-                    file.write_all(hex::encode(bytes).as_bytes())
+                    file.write_all(Zeroizing::new(hex::encode(bytes.as_slice())).as_bytes())
                         .and_then(|()| file.sync_all())
                         .map_err(io)?;
                 }
@@ -69,12 +71,14 @@ impl CodeKey {
                 path: path.to_owned(),
             });
         }
-        let text = std::fs::read_to_string(path).map_err(io)?;
-        let mut key = [0u8; 32];
-        hex::decode_to_slice(text.trim(), &mut key).map_err(|_| CodeKeyError::Malformed {
-            path: path.to_owned(),
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
+        let mut key = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(text.trim(), key.as_mut_slice()).map_err(|_| {
+            CodeKeyError::Malformed {
+                path: path.to_owned(),
+            }
         })?;
-        Ok(CodeKey::from_bytes(key))
+        Ok(CodeKey::from_bytes(*key))
     }
 }
 

@@ -24,6 +24,7 @@ use shuin_store::{
 };
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+use zeroize::Zeroizing;
 
 /// Wrong codes after which a registration locks.
 pub const MAX_WRONG_CODES: u32 = 5;
@@ -58,9 +59,10 @@ impl<T> LifecycleStore for T where
 }
 
 /// The instance key under which codes are hashed (32 bytes). Never stored in the
-/// database or the ledger; `Debug` is redacted.
+/// database or the ledger; `Debug` is redacted; zeroized on drop, as are the padded key
+/// blocks each HMAC makes from it.
 #[derive(Clone)]
-pub struct CodeKey([u8; 32]);
+pub struct CodeKey(Zeroizing<[u8; 32]>);
 
 impl std::fmt::Debug for CodeKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -71,20 +73,20 @@ impl std::fmt::Debug for CodeKey {
 impl CodeKey {
     /// From raw bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+        Self(Zeroizing::new(bytes))
     }
 
     /// Hex HMAC-SHA-256 (RFC 2104) of `message`.
     fn mac_hex(&self, message: &[u8]) -> String {
-        let mut block = [0u8; 64];
-        block[..32].copy_from_slice(&self.0);
-        let pad = |byte: u8| block.map(|b| b ^ byte);
+        let mut block = Zeroizing::new([0u8; 64]);
+        block[..32].copy_from_slice(self.0.as_slice());
+        let pad = |byte: u8| Zeroizing::new(block.map(|b| b ^ byte));
         let inner = Sha256::new()
-            .chain_update(pad(0x36))
+            .chain_update(pad(0x36).as_slice())
             .chain_update(message)
             .finalize();
         let outer = Sha256::new()
-            .chain_update(pad(0x5c))
+            .chain_update(pad(0x5c).as_slice())
             .chain_update(inner)
             .finalize();
         hex::encode(outer)
