@@ -132,5 +132,12 @@ mod tests {
         let text = include_str!("../../../docs/examples/shuin.toml");
         let config: InstanceConfig = toml::from_str(text).unwrap();
         config.check().unwrap();
+        // Written owner-only, and never over an existing file.
+        let dir = tempfile::tempdir().unwrap();
+        config.write_new(dir.path()).unwrap();
+        let file = std::fs::metadata(dir.path().join(CONFIG_FILE)).unwrap();
+        let mode = std::os::unix::fs::PermissionsExt::mode(&file.permissions());
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(config.write_new(dir.path()).is_err());
     }
 }

@@ -109,12 +109,28 @@ impl AdminSocket {
     }
 }
 
+/// Binds `path` so that it is mode 0600 from the moment it exists there, whatever the
+/// process umask: the socket is bound in a fresh private directory (0700) beside it,
+/// made 0600 there, then renamed into place (a rename is atomic), and the directory is
+/// removed.
 fn bind(path: &Path) -> Result<tokio::net::UnixListener, SocketError> {
-    let listener = tokio::net::UnixListener::bind(path).map_err(io(path.display()))?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(io(path.display()))?;
-    Ok(listener)
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let private = parent.join(format!(".admin-sock-{}", std::process::id()));
+    // A leftover of an earlier start in this process; absent otherwise.
+    let _ = std::fs::remove_dir_all(&private);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&private)
+        .map_err(io(private.display()))?;
+    let staged = private.join(SOCKET);
+    let bound = tokio::net::UnixListener::bind(&staged).and_then(|listener| {
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::rename(&staged, path)?;
+        Ok(listener)
+    });
+    let _ = std::fs::remove_dir_all(&private);
+    bound.map_err(io(path.display()))
 }
 
 /// Listens on `path` (mode 0600) for `console`. Refuses to start when another server
@@ -293,6 +309,12 @@ mod tests {
             &std::fs::metadata(&path).unwrap().permissions(),
         );
         assert_eq!(mode & 0o777, 0o600);
+        // Nothing but the socket is left beside it (the private staging directory is gone).
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(SOCKET)]);
         let status: Answer<State> = ask(&path, &Request::Status).await.unwrap();
         assert!(matches!(status, Answer::Status(State { sealed: true })));
         let nonce: Answer<State> = ask(&path, &Request::Nonce).await.unwrap();

@@ -148,3 +148,48 @@ impl SqliteStore {
 
 crate::sql::applicant::applicant_queries!(SqliteStore);
 crate::sql::certificates::certificate_queries!(SqliteStore);
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::LedgerStore;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// The database and SQLite's WAL and shared-memory files are owner-only, although a
+    /// file made with the default umask (022) would be readable by everyone.
+    #[tokio::test]
+    async fn the_database_and_its_wal_are_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shuin.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let draft = shuin_ledger::EntryDraft {
+            book: shuin_ledger::Book::Facility,
+            kind: "test.written".into(),
+            actor: shuin_ledger::Actor {
+                name: "test".into(),
+                role: "system".into(),
+                zone: "secure".into(),
+            },
+            subjects: vec![],
+            payload: serde_json::json!({}),
+            evidence: vec![],
+        };
+        store
+            .append(
+                draft,
+                std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            )
+            .await
+            .unwrap();
+        for name in ["shuin.db", "shuin.db-wal", "shuin.db-shm"] {
+            let file = dir.path().join(name);
+            assert!(file.exists(), "{name} is not there: the test shows nothing");
+            assert_eq!(mode(&file), 0o600, "{name}");
+        }
+    }
+}
