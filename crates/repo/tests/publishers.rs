@@ -114,7 +114,7 @@ async fn ldap_attributes_are_byte_identical_after_each_change() {
     let publisher = LdapPublisher::new(LdapSettings {
         url: slapd.url.clone(),
         bind_dn: LDAP_ADMIN.into(),
-        password: LDAP_PASSWORD.into(),
+        password: zeroize::Zeroizing::new(LDAP_PASSWORD.into()),
         ca_entry_dn: dn.clone(),
     })
     .unwrap();
@@ -162,7 +162,7 @@ async fn ldap_failures_are_reported_not_panicked() {
     let settings = |bind_dn: &str, password: &str, entry: &str| LdapSettings {
         url: slapd.url.clone(),
         bind_dn: bind_dn.into(),
-        password: password.into(),
+        password: zeroize::Zeroizing::new(password.into()),
         ca_entry_dn: entry.into(),
     };
     let pki = Pki::new();

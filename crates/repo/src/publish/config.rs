@@ -171,15 +171,13 @@ pub fn check(configs: &[PublisherConfig]) -> Result<(), PublisherConfigError> {
                 if bind_dn.trim().is_empty() {
                     return Err(at("bind_dn must not be empty"));
                 }
-                if url.starts_with("ldap://") && !allow_plaintext_bind {
-                    return Err(at(
-                        "a simple bind over plain ldap:// sends the password in clear: use ldaps://, or set allow_plaintext_bind = true for a directory on a private network",
-                    ));
+                if plain_bind_refused(url, *allow_plaintext_bind) {
+                    return Err(at(PLAIN_BIND_REFUSED));
                 }
                 LdapPublisher::new(LdapSettings {
                     url: url.clone(),
                     bind_dn: bind_dn.clone(),
-                    password: String::new(),
+                    password: Zeroizing::default(),
                     ca_entry_dn: ca_entry_dn.clone(),
                 })
                 .map_err(|e| at(&e.to_string()))?;
@@ -193,6 +191,31 @@ pub fn check(configs: &[PublisherConfig]) -> Result<(), PublisherConfigError> {
     Ok(())
 }
 
+const PLAIN_BIND_REFUSED: &str = "a simple bind over plain ldap:// sends the password in clear: use ldaps://, or set allow_plaintext_bind = true for a directory on a private network";
+
+/// Whether `url` would send the bind password in clear (scheme `ldap`) without
+/// `allow_plaintext_bind`.
+fn plain_bind_refused(url: &str, allow_plaintext_bind: bool) -> bool {
+    let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+    scheme.eq_ignore_ascii_case("ldap") && !allow_plaintext_bind
+}
+
+/// `url`, unless a plain bind over it is refused (checked again when building, so a
+/// configuration that skipped [`check`] still never binds in clear).
+fn plain_bind_allowed(
+    url: &str,
+    allow: bool,
+    index: usize,
+) -> Result<String, PublisherConfigError> {
+    if plain_bind_refused(url, allow) {
+        return Err(PublisherConfigError::Invalid {
+            index,
+            problem: PLAIN_BIND_REFUSED.into(),
+        });
+    }
+    Ok(url.to_owned())
+}
+
 /// Builds the configured publishers, reading their secret files; paths are relative to
 /// the instance directory `dir`.
 pub fn build(
@@ -200,7 +223,7 @@ pub fn build(
     dir: &Path,
 ) -> Result<Vec<Arc<dyn Publisher>>, PublisherConfigError> {
     let mut publishers: Vec<Arc<dyn Publisher>> = Vec::new();
-    for config in configs {
+    for (index, config) in configs.iter().enumerate() {
         publishers.push(match config {
             PublisherConfig::Filesystem { dir: target } => {
                 Arc::new(FilesystemPublisher::new(dir.join(target)))
@@ -241,12 +264,12 @@ pub fn build(
                 bind_dn,
                 password_file,
                 ca_entry_dn,
-                allow_plaintext_bind: _,
+                allow_plaintext_bind,
             } => Arc::new(
                 LdapPublisher::new(LdapSettings {
-                    url: url.clone(),
+                    url: plain_bind_allowed(url, *allow_plaintext_bind, index)?,
                     bind_dn: bind_dn.clone(),
-                    password: read_secret_file(&dir.join(password_file))?.to_string(),
+                    password: read_secret_file(&dir.join(password_file))?,
                     ca_entry_dn: ca_entry_dn.clone(),
                 })
                 .map_err(|source| PublisherConfigError::Build {
@@ -394,11 +417,20 @@ mod tests {
             ca_entry_dn: "cn=CA,dc=jp".into(),
             allow_plaintext_bind: false,
         }];
-        // A password over plain ldap:// is refused unless allowed explicitly.
+        // A password over plain ldap:// is refused unless allowed explicitly, at the
+        // check and again when building.
         assert!(check(&configs)
             .unwrap_err()
             .to_string()
             .contains("allow_plaintext_bind"));
+        let built = build(&configs, work.path()).map(|p| p.len());
+        assert!(
+            built
+                .unwrap_err()
+                .to_string()
+                .contains("allow_plaintext_bind"),
+            "built a publisher that binds in clear"
+        );
         if let PublisherConfig::Ldap {
             allow_plaintext_bind,
             ..

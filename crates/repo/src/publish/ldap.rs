@@ -9,6 +9,7 @@ use super::{ItemKind, PublishError, PublishedItem, Publisher};
 use ldap3::{LdapConnAsync, LdapConnSettings, LdapError, LdapResult, Mod};
 use std::collections::HashSet;
 use std::time::Duration;
+use zeroize::Zeroizing;
 
 /// LDAP result codes used here (RFC 4511 appendix A).
 const NO_SUCH_OBJECT: u32 = 32;
@@ -24,8 +25,8 @@ pub struct LdapSettings {
     pub url: String,
     /// The DN to bind as.
     pub bind_dn: String,
-    /// Its password (from the operator's secret file).
-    pub password: String,
+    /// Its password (from the operator's secret file), zeroized on drop.
+    pub password: Zeroizing<String>,
     /// The CA's entry, for example `cn=shuin CA,dc=example,dc=jp`.
     pub ca_entry_dn: String,
 }
@@ -300,7 +301,7 @@ mod tests {
         let settings = |url: &str, dn: &str| LdapSettings {
             url: url.into(),
             bind_dn: "cn=admin,dc=example,dc=jp".into(),
-            password: "pw".into(),
+            password: Zeroizing::new("pw".into()),
             ca_entry_dn: dn.into(),
         };
         assert!(LdapPublisher::new(settings("ldap://127.0.0.1:389", "cn=CA,dc=jp")).is_ok());
