@@ -346,7 +346,27 @@ fn hostile_applications_get_the_contracted_answers() {
         503,
         "jpki_revocation_unavailable",
     );
+    // The fresh CRL is numbered below the stale one taken before: it is older, and an
+    // older CRL is never taken, even after a gap (crl_older_than_loaded).
     std::fs::write(&instance.crl_path, &fresh).unwrap();
+    std::thread::sleep(Duration::from_millis(1_200));
+    assert_problem(
+        &instance.apply(&valid, NAME, BIRTH, ADDRESS),
+        503,
+        "jpki_revocation_unavailable",
+    );
+    // A fresh CRL newer than every CRL taken restores service.
+    let newer = instance
+        .jlis
+        .crl_der_with(
+            &[],
+            t - Duration::from_secs(3600),
+            t + Duration::from_secs(86_400),
+            4_000_000_001,
+            vec![],
+        )
+        .unwrap();
+    std::fs::write(&instance.crl_path, &newer).unwrap();
     assert_eq!(eventually(201).0, 201);
 
     assert!(instance.alive(), "the server stayed up");

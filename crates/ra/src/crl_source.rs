@@ -46,6 +46,8 @@ impl CrlSource for StaticCrlSource {
 #[derive(Debug)]
 struct CrlFile {
     path: PathBuf,
+    /// Whether it has been looked at once (a missing file is reported once, not every tick).
+    seen: bool,
     stamp: Option<(SystemTime, u64)>,
     crl: Option<Arc<JpkiCrl>>,
 }
@@ -76,6 +78,7 @@ impl FileCrlSource {
             .into_iter()
             .map(|path| CrlFile {
                 path,
+                seen: false,
                 stamp: None,
                 crl: None,
             })
@@ -106,9 +109,10 @@ impl FileCrlSource {
         let stamp = std::fs::metadata(&file.path)
             .ok()
             .and_then(|m| Some((m.modified().ok()?, m.len())));
-        if stamp.is_some() && stamp == file.stamp {
+        if file.seen && stamp == file.stamp {
             return false;
         }
+        file.seen = true;
         file.stamp = stamp;
         let path = file.path.display();
         match read_crl(file, &self.anchors) {
