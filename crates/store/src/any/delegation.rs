@@ -55,6 +55,13 @@ impl ApplicationStore for AnyStore {
     async fn evidence(&self, sha256_hex: &str) -> Result<Option<Vec<u8>>, StoreError> {
         on_backend!(self, s => s.evidence(sha256_hex).await)
     }
+    async fn link_evidence(
+        &self,
+        sha256_hex: &str,
+        application_id: &str,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, s => s.link_evidence(sha256_hex, application_id).await)
+    }
     async fn insert_application(&self, record: &ApplicationRecord) -> Result<(), StoreError> {
         on_backend!(self, s => s.insert_application(record).await)
     }

@@ -14,6 +14,13 @@ CREATE TABLE IF NOT EXISTS evidence (
     bytes       BYTEA NOT NULL,
     CONSTRAINT evidence_sha256_pkey PRIMARY KEY (sha256)
 );
+-- Evidence that belongs to an application besides its signed request (a personal data
+-- record, shuin_ledger::personal_data): its retention follows that application's.
+CREATE TABLE IF NOT EXISTS evidence_links (
+    sha256          TEXT COLLATE "C" NOT NULL,
+    application_id  TEXT COLLATE "C" NOT NULL,
+    CONSTRAINT evidence_links_pkey PRIMARY KEY (sha256, application_id)
+);
 CREATE TABLE IF NOT EXISTS applications (
     id               TEXT COLLATE "C" NOT NULL,
     status           TEXT NOT NULL,

@@ -9,6 +9,13 @@ CREATE TABLE IF NOT EXISTS evidence (
     sha256      TEXT PRIMARY KEY,
     bytes       BLOB NOT NULL
 );
+-- Evidence that belongs to an application besides its signed request (a personal data
+-- record, shuin_ledger::personal_data): its retention follows that application's.
+CREATE TABLE IF NOT EXISTS evidence_links (
+    sha256          TEXT NOT NULL,
+    application_id  TEXT NOT NULL,
+    PRIMARY KEY (sha256, application_id)
+);
 CREATE TABLE IF NOT EXISTS applications (
     id               TEXT PRIMARY KEY,
     status           TEXT NOT NULL,
