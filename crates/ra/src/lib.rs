@@ -14,6 +14,7 @@ mod error;
 pub mod jpki_followup;
 mod jpki_registration;
 pub mod operators;
+mod personal_data;
 mod registration;
 mod reissue;
 mod resume;
@@ -37,7 +38,7 @@ pub use registration::{
 };
 pub use reissue::{
     supersede, supersede_replaced, FileNoticeSender, NoticeSender, SupersedeError, Superseded,
-    OLD_CERTIFICATE_REVOKED,
+    OLD_CERTIFICATE_REVOKED, SUBSCRIBER_BY_REISSUE,
 };
 pub use resume::{resume_approved, ApplicationBooks, ResumeStore, Resumed, RESUME_AFTER};
-pub use revocation::{RevocationAnswer, REVOCATION_FORMAT};
+pub use revocation::{RevocationAnswer, REVOCATION_FORMAT, SUBSCRIBER_BY_JPKI};

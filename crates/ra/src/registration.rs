@@ -9,6 +9,7 @@
 //! days by default), is used once, and 5 wrong codes lock the registration for good.
 
 use crate::application::{system_actor, ApplicationOutcome, MAX_APPLICATION_BYTES};
+use crate::personal_data::store_personal_data;
 use crate::{RaError, RaService};
 use base64::Engine;
 use serde::Deserialize;
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 use shuin_core::issuance::{Approver, IssuanceError, IssuanceOrder};
 use shuin_core::key_policy::{check_subscriber_key, key_fingerprint};
 use shuin_core::{Clock, RandomSource, ReasonCode};
+use shuin_ledger::personal_data::PAYLOAD_MEMBER;
 use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_store::{
     ApplicationRecord, ApplicationStatus, ApplicationStore, CertificateFlags, CertificateReader,
@@ -292,6 +294,11 @@ impl Registrar<'_> {
         if let (Some(jpki), Some(object)) = (&request.jpki, identity_json.as_object_mut()) {
             object.insert("jpki".into(), jpki.clone());
         }
+        // The identity goes into a purgeable record; the entry carries its commitment.
+        let personal = store_personal_data(self.store, self.rng, &identity_json).await?;
+        if let Some(object) = identity_json.as_object_mut() {
+            object.insert(PAYLOAD_MEMBER.into(), personal.to_json());
+        }
         let record = RegistrationRecord {
             id: id.clone(),
             code_mac: self.key.mac_hex(normalised.as_bytes()),
@@ -314,7 +321,7 @@ impl Registrar<'_> {
                     subjects: vec![format!("registration:{id}")],
                     payload: serde_json::json!({
                         "registration_id": id,
-                        "identity": identity,
+                        "personal_data": personal.to_json(),
                         "verified_by": if request.jpki.is_some() { "jpki_signature" } else { "lra" },
                         "delivery": request.delivery,
                         "expires_at": shuin_core::timefmt::rfc3339(expires_at),
@@ -528,6 +535,14 @@ impl RaService {
             not_after_cap,
             approver: approver.clone(),
         };
+        let personal = crate::personal_data::payload_reference(identity);
+        if let Some(reference) = crate::personal_data::kept_reference(identity) {
+            // The registration's record now belongs to this application: it is purged
+            // with the application's evidence.
+            self.store
+                .link_evidence(&reference.record_sha256, &id)
+                .await?;
+        }
         let details = serde_json::json!({
             "kind": "enrollment",
             "registration_id": registration.id,
@@ -537,6 +552,7 @@ impl RaService {
             "spki_der": base64::engine::general_purpose::STANDARD.encode(&spki_der),
             "subject_name": name,
             "not_after_cap": shuin_core::timefmt::rfc3339(not_after_cap),
+            "personal_data": personal,
         });
         let mut record = ApplicationRecord {
             id: id.clone(),
@@ -571,7 +587,7 @@ impl RaService {
                         "flow": "identification_code",
                         "approver": approver.name,
                         "checks": [if approver.automatic { "identity_verified_by_jpki" } else { "identity_verified_by_lra" }, "identification_code", "csr_proof_of_possession", "key_policy", "key_unused"],
-                        "subject_name": name,
+                        "personal_data": personal,
                         "key_fingerprint": fingerprint,
                     }),
                     evidence: vec![format!("sha256:{evidence_sha256}")],

@@ -93,6 +93,10 @@ pub(crate) fn same_person(recorded: &serde_json::Value, basic: &shuin_jpki::Basi
         && text("gender") == basic.gender
 }
 
+/// Who decided a revocation requested with the holder's JPKI card, as the revocation
+/// book names them: the holder, never by name.
+pub const SUBSCRIBER_BY_JPKI: &str = "subscriber (JPKI same person)";
+
 impl RaService {
     /// `POST /api/v1/revocations`.
     pub async fn submit_revocation(&self, body: &[u8]) -> Result<RevocationAnswer, RaError> {
@@ -128,7 +132,8 @@ impl RaService {
                 .jpki_holder(body, &certificate.application_id, now)
                 .await
             {
-                Ok(name) => (name, "jpki_same_person"),
+                // The holder, named without their name (docs/ledger.md, "Personal data").
+                Ok(()) => (SUBSCRIBER_BY_JPKI.to_owned(), "jpki_same_person"),
                 Err(detail) => {
                     // Anyone with a self-made key can be refused: within a budget each
                     // refusal is an entry, beyond it they are counted into the next one.
@@ -190,14 +195,14 @@ impl RaService {
         }
     }
 
-    /// The JPKI holder's name if `body` is signed by a valid JPKI signing certificate of
-    /// the same person as the one the certificate was issued to; else why not.
+    /// Whether `body` is signed by a valid JPKI signing certificate of the same person as
+    /// the one the certificate was issued to; if not, why not.
     async fn jpki_holder(
         &self,
         body: &[u8],
         application_id: &str,
         now: SystemTime,
-    ) -> Result<String, String> {
+    ) -> Result<(), String> {
         let crl = self.crl.current();
         let verified = self
             .verifier
@@ -215,7 +220,7 @@ impl RaService {
             .cloned()
             .unwrap_or_default();
         if same_person(&recorded, &verified.signer.basic) {
-            Ok(verified.signer.basic.name)
+            Ok(())
         } else {
             Err("the JPKI signer is not the person the certificate was issued to".into())
         }
