@@ -13,7 +13,7 @@ use base64::Engine;
 use common::*;
 use serde_json::Value;
 use shuin_keys::{KeySpec, SoftwareSigner};
-use shuin_testkit::SimulatedJlisCa;
+use shuin_testkit::{SimulatedJlisCa, TestCard};
 use std::path::Path;
 
 const LRA: &str = "LRA 一郎";
@@ -26,6 +26,10 @@ const CARD_ADDRESS: &str = "大阪府大阪市北区梅田一丁目2番3号";
 const CODE_NAME: &str = "鈴木　一郎";
 const CODE_BIRTH: &str = "1970-05-06";
 const CODE_ADDRESS: &str = "福岡県福岡市中央区天神四丁目5番6号";
+/// The applicant who registers with a card and sends the key later.
+const LATER_NAME: &str = "高橋　三郎";
+const LATER_BIRTH: &str = "1960-07-08";
+const LATER_ADDRESS: &str = "北海道札幌市中央区北一条西二丁目3番4号";
 
 fn secrets() -> Vec<&'static str> {
     vec![
@@ -39,6 +43,11 @@ fn secrets() -> Vec<&'static str> {
         CODE_BIRTH,
         CODE_ADDRESS,
         "天神",
+        LATER_NAME,
+        "高橋",
+        LATER_BIRTH,
+        LATER_ADDRESS,
+        "札幌",
     ]
 }
 
@@ -93,8 +102,8 @@ fn verify_data(instance: &Instance) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// `registration create` by the LRA, then `POST /api/v1/enrollments` with the code.
-fn enrol_by_code(instance: &Instance) -> Value {
+/// `registration create` by the LRA.
+fn register_by_lra(instance: &Instance) -> Value {
     let mut args = vec![
         "registration",
         "create",
@@ -103,7 +112,22 @@ fn enrol_by_code(instance: &Instance) -> Value {
         "--birth-date",
     ];
     args.extend([CODE_BIRTH, "--address", CODE_ADDRESS, "--gender", "1"]);
-    let created = instance.as_operator_json(LRA, &args);
+    instance.as_operator_json(LRA, &args)
+}
+
+/// A JPKI-signed application without a key: a registration.
+fn register_by_card(instance: &Instance, holder: &TestCard) -> Value {
+    let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
+    let mut document = instance.document(&key, LATER_NAME, LATER_BIRTH, LATER_ADDRESS);
+    document.as_object_mut().unwrap().remove("csr");
+    let (status, answer) = instance.submit(holder, &document);
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["status"], "registered", "{answer}");
+    answer
+}
+
+/// `POST /api/v1/enrollments` with a registration's code.
+fn enrol_by_code(instance: &Instance, created: &Value) -> Value {
     let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
     let body = serde_json::json!({
         "registration_id": created["registration_id"],
@@ -137,13 +161,23 @@ fn the_books_hold_commitments_and_the_records_are_purged_after_retention() {
         spec.birth_date = CARD_BIRTH.into();
         spec.address = CARD_ADDRESS.into();
     });
+    let later = card(&jlis, |spec| {
+        spec.name = LATER_NAME.into();
+        spec.birth_date = LATER_BIRTH.into();
+        spec.address = LATER_ADDRESS.into();
+    });
     let instance = Instance::start(&[], jlis);
     instance.add_operator(LRA, "lra");
 
     let (status, answer) = instance.apply(&holder, CARD_NAME, CARD_BIRTH, CARD_ADDRESS);
     assert_eq!(status, 201, "{answer}");
     assert_eq!(answer["status"], "issued", "{answer}");
-    assert_eq!(enrol_by_code(&instance)["status"], "issued");
+    for created in [
+        register_by_lra(&instance),
+        register_by_card(&instance, &later),
+    ] {
+        assert_eq!(enrol_by_code(&instance, &created)["status"], "issued");
+    }
 
     // The export holds no name, address or birth date of either applicant.
     let out = instance.work.path().join("export");
@@ -157,30 +191,34 @@ fn the_books_hold_commitments_and_the_records_are_purged_after_retention() {
     }
     // The search finds names the books do hold, written the same way: the staff's.
     assert!(!files_containing(&out, LRA).is_empty());
-    // It holds their commitments instead: the card holder's application, and the
+    // It holds their commitments instead: the card holder's application, and each
     // registration and the application that used its code (one record for both).
     let accepted = references(&entries, "application.accepted");
     let registered = references(&entries, "registration.created");
-    assert_eq!((accepted.len(), registered.len()), (2, 1), "{accepted:?}");
+    assert_eq!((accepted.len(), registered.len()), (3, 2), "{accepted:?}");
     for reference in accepted.iter().chain(&registered) {
-        assert_eq!(
-            reference["commitment"].as_str().unwrap().len(),
-            64,
-            "{reference}"
-        );
+        let commitment = reference["commitment"].as_str().unwrap_or_default();
+        assert_eq!(commitment.len(), 64, "{reference}");
     }
-    assert!(
-        accepted.contains(&registered[0]),
-        "{accepted:?} {registered:?}"
-    );
+    for reference in &registered {
+        assert!(accepted.contains(reference), "{accepted:?} {registered:?}");
+    }
     let records: Vec<String> = accepted
         .iter()
         .map(|r| r["record_sha256"].as_str().unwrap().to_owned())
         .collect();
+    // The card registration's signed request (which holds the basic items too).
+    let requests: Vec<String> = entries
+        .iter()
+        .filter(|e| e["kind"] == "registration.created")
+        .flat_map(|e| e["evidence"].as_array().unwrap().clone())
+        .map(|h| h.as_str().unwrap().trim_start_matches("sha256:").to_owned())
+        .collect();
+    assert_eq!(requests.len(), 1, "{requests:?}");
 
     // The kept records match their commitments.
     let verified = verify_data(&instance);
-    assert_eq!(verified["personal_data_records_checked"], 2, "{verified}");
+    assert_eq!(verified["personal_data_records_checked"], 3, "{verified}");
     assert_eq!(verified["personal_data_records_absent"], 0, "{verified}");
 
     // A record replaced in the store (here by the other applicant's) is caught.
@@ -215,7 +253,7 @@ fn the_books_hold_commitments_and_the_records_are_purged_after_retention() {
     instance
         .sql("DELETE FROM evidence WHERE sha256 = 'kept-aside'")
         .unwrap();
-    assert_eq!(verify_data(&instance)["personal_data_records_checked"], 2);
+    assert_eq!(verify_data(&instance)["personal_data_records_checked"], 3);
 
     // Within retention nothing is purged.
     let purged = instance.as_operator_json(ADMIN, &["retention", "purge"]);
@@ -233,12 +271,12 @@ fn the_books_hold_commitments_and_the_records_are_purged_after_retention() {
         .iter()
         .map(|h| h.as_str().unwrap())
         .collect();
-    for record in &records {
+    for record in records.iter().chain(&requests) {
         assert!(listed.contains(&record.as_str()), "{record} in {purged}");
     }
     let verified = verify_data(&instance);
     assert_eq!(verified["personal_data_records_checked"], 0, "{verified}");
-    assert_eq!(verified["personal_data_records_absent"], 2, "{verified}");
+    assert_eq!(verified["personal_data_records_absent"], 3, "{verified}");
 
     // The books, with the purge recorded, still name nobody.
     let out = instance.work.path().join("export-after");

@@ -242,6 +242,23 @@ fn check_field(name: &str, value: &str, max: usize) -> Result<(), RaError> {
     Ok(())
 }
 
+/// The member of a registration's stored identity listing its evidence references
+/// (`sha256:HEX`), besides its personal data record.
+const REGISTRATION_EVIDENCE: &str = "evidence";
+
+/// The SHA-256 of each piece of evidence a registration holds: its personal data record
+/// and the evidence of the request that made it.
+fn registration_evidence(identity: &serde_json::Value) -> Vec<String> {
+    let record = crate::personal_data::kept_reference(identity).map(|r| r.record_sha256);
+    let requests = identity
+        .get(REGISTRATION_EVIDENCE)
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str()?.strip_prefix("sha256:").map(str::to_owned));
+    record.into_iter().chain(requests).collect()
+}
+
 impl Registrar<'_> {
     /// Records the verified identity, ledgers `registration.created` with the delivery
     /// record, and returns the code (once).
@@ -298,6 +315,11 @@ impl Registrar<'_> {
         let personal = store_personal_data(self.store, self.rng, &identity_json).await?;
         if let Some(object) = identity_json.as_object_mut() {
             object.insert(PAYLOAD_MEMBER.into(), personal.to_json());
+            // The signed request (a JPKI registration's CMS) follows the application too.
+            object.insert(
+                REGISTRATION_EVIDENCE.into(),
+                request.evidence.clone().into(),
+            );
         }
         let record = RegistrationRecord {
             id: id.clone(),
@@ -536,12 +558,10 @@ impl RaService {
             approver: approver.clone(),
         };
         let personal = crate::personal_data::payload_reference(identity);
-        if let Some(reference) = crate::personal_data::kept_reference(identity) {
-            // The registration's record now belongs to this application: it is purged
-            // with the application's evidence.
-            self.store
-                .link_evidence(&reference.record_sha256, &id)
-                .await?;
+        // The registration's record and signed request now belong to this application:
+        // they are purged with its evidence.
+        for evidence in registration_evidence(identity) {
+            self.store.link_evidence(&evidence, &id).await?;
         }
         let details = serde_json::json!({
             "kind": "enrollment",
@@ -687,6 +707,19 @@ fn refuse_closed(state: RegistrationState) -> Result<(), RaError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_registration_names_its_record_and_request_for_the_application() {
+        let hex = |c: char| std::iter::repeat_n(c, 64).collect::<String>();
+        let identity = serde_json::json!({
+            "name": "n",
+            "personal_data": {"commitment": hex('c'), "record_sha256": hex('a')},
+            "evidence": [format!("sha256:{}", hex('b')), "other:x"],
+        });
+        assert_eq!(registration_evidence(&identity), vec![hex('a'), hex('b')]);
+        // A registration made before records were sealed has nothing to link.
+        assert!(registration_evidence(&serde_json::json!({"name": "n"})).is_empty());
+    }
 
     #[test]
     fn codes_are_grouped_crockford_and_normalise() {
