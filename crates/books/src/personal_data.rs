@@ -23,7 +23,7 @@ pub struct PersonalDataFacts {
 #[non_exhaustive]
 pub enum PersonalDataCheckError {
     /// A kept record does not match the entry's commitment.
-    #[error("entry {seq}: personal data record {record_sha256}: {source}")]
+    #[error("entry {seq}: personal data record {record_sha256} ({code}): {source}", code = .source.code())]
     Mismatch {
         /// The entry's position.
         seq: u64,
@@ -157,6 +157,15 @@ mod tests {
         let rows = store.ledger_rows().await.unwrap();
         let error = check_records(&store, &rows).await.unwrap_err();
         assert_eq!(error.code(), "personal_data_commitment_mismatch");
-        assert!(error.to_string().contains("entry 3"), "{error}");
+        assert!(
+            error.to_string().contains("entry 3: personal data record"),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("(personal_data_commitment_mismatch)"),
+            "{error}"
+        );
     }
 }

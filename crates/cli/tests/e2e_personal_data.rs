@@ -242,7 +242,9 @@ fn the_books_hold_commitments_and_the_records_are_purged_after_retention() {
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        stderr.contains(&format!("personal data record {first}")),
+        stderr.contains(&format!(
+            "personal data record {first} (personal_data_record_altered)"
+        )),
         "{stderr}"
     );
     instance
