@@ -2,7 +2,8 @@
 //! after a JPKI application and an identification-code registration, an export of the
 //! ledger holds none of the applicants' names, addresses or birth dates, only salted
 //! commitments; `ledger verify --data` matches the kept records with them; and once the
-//! certificates' retention has ended, `retention purge` deletes the records.
+//! certificates' retention has ended, `retention purge` deletes the records and forgets
+//! the applications' stored copies.
 
 // Helpers below #[test] functions panic on broken fixtures by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -144,6 +145,12 @@ fn enrol_by_code(instance: &Instance, created: &Value) -> Value {
     answer
 }
 
+/// The stored details of every application, as text.
+fn application_rows(instance: &Instance) -> String {
+    let out = instance.sql("SELECT details FROM applications").unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// The personal data references of the entries of `kind`.
 fn references(entries: &[Value], kind: &str) -> Vec<Value> {
     entries
@@ -257,9 +264,13 @@ fn the_books_hold_commitments_and_the_records_are_purged_after_retention() {
         .unwrap();
     assert_eq!(verify_data(&instance)["personal_data_records_checked"], 3);
 
-    // Within retention nothing is purged.
+    // Within retention nothing is purged; the applications' rows keep their data.
     let purged = instance.as_operator_json(ADMIN, &["retention", "purge"]);
     assert_eq!(purged["purged"], serde_json::json!([]), "{purged}");
+    let rows = application_rows(&instance);
+    for name in [CARD_NAME, CODE_NAME, LATER_NAME] {
+        assert!(rows.contains(name), "{name} in {rows}");
+    }
 
     // The certificates expired long ago (their retention has ended): the records go
     // with the applications' evidence.
@@ -275,6 +286,11 @@ fn the_books_hold_commitments_and_the_records_are_purged_after_retention() {
         .collect();
     for record in records.iter().chain(&requests) {
         assert!(listed.contains(&record.as_str()), "{record} in {purged}");
+    }
+    assert_eq!(purged["applications_forgotten"], 3, "{purged}");
+    let rows = application_rows(&instance);
+    for secret in secrets() {
+        assert!(!rows.contains(secret), "{secret} in {rows}");
     }
     let verified = verify_data(&instance);
     assert_eq!(verified["personal_data_records_checked"], 0, "{verified}");
