@@ -12,7 +12,8 @@ use serde::Serialize;
 use shuin_core::timefmt::rfc3339;
 use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_store::{
-    ApplicationStore, EvidenceRetention, EvidenceRetentionSummary, LedgerStore, StoreError,
+    ApplicationStore, EvidenceRetention, EvidenceRetentionSummary, LedgerStore, RegistrationStore,
+    StoreError,
 };
 use std::time::SystemTime;
 
@@ -138,17 +139,26 @@ pub struct PurgeReport {
 
 /// The members of an application's stored details that hold personal data (the basic
 /// items, what the applicant entered, the subject name): set to `null` once its
-/// evidence is purged. The status, serial and references stay.
+/// evidence is purged. The status, serial and references stay. The identity of the
+/// registration it used is forgotten too.
 pub const PERSONAL_MEMBERS: [&str; 3] = ["basic", "entries", "subject_name"];
 
-/// Forgets the personal data of the applications `ids` in their stored rows; returns
-/// how many rows changed.
-async fn forget_personal_data<S: ApplicationStore + ?Sized>(
+/// The stores whose rows keep copies of personal data.
+pub trait PersonalRows: ApplicationStore + RegistrationStore {}
+impl<T: ApplicationStore + RegistrationStore + ?Sized> PersonalRows for T {}
+
+/// Forgets the personal data of the applications `ids` in their stored rows and in the
+/// registrations they used; returns how many applications changed.
+async fn forget_personal_data<S: PersonalRows + ?Sized>(
     store: &S,
     ids: &[String],
 ) -> Result<u64, RetentionError> {
     let mut forgotten = 0;
     for id in ids {
+        store
+            .forget_registration_identity(id)
+            .await
+            .map_err(RetentionError::Delete)?;
         let Some(mut record) = store.application(id).await.map_err(RetentionError::Read)? else {
             continue;
         };
@@ -277,7 +287,7 @@ fn add_years(t: SystemTime, years: u32) -> Result<SystemTime, RetentionError> {
 /// Purges the evidence expired at `now` (`actor: None` only lists it): for each batch,
 /// the ledger entry first, then the deletion (which the store re-checks against the same
 /// cutoff).
-pub async fn purge<S: EvidenceRetention + LedgerStore + ApplicationStore + ?Sized>(
+pub async fn purge<S: EvidenceRetention + LedgerStore + PersonalRows + ?Sized>(
     store: &S,
     actor: Option<Actor>,
     policy: &RetentionPolicy,

@@ -145,10 +145,17 @@ fn enrol_by_code(instance: &Instance, created: &Value) -> Value {
     answer
 }
 
-/// The stored details of every application, as text.
+/// The stored details of every application and the identity of every registration, as
+/// text.
 fn application_rows(instance: &Instance) -> String {
-    let out = instance.sql("SELECT details FROM applications").unwrap();
-    String::from_utf8(out.stdout).unwrap()
+    let mut text = String::new();
+    for sql in [
+        "SELECT details FROM applications",
+        "SELECT identity FROM registrations",
+    ] {
+        text.push_str(&String::from_utf8(instance.sql(sql).unwrap().stdout).unwrap());
+    }
+    text
 }
 
 /// The personal data references of the entries of `kind`.

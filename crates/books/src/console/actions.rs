@@ -3,11 +3,11 @@
 //! already in the books; each action ledgers its own effects with the operator as actor.
 
 use super::{flag, role, text, Acted, Outcome};
-use crate::retention::RetentionPolicy;
+use crate::retention::{PersonalRows, RetentionPolicy};
 use crate::{organisation, Admitted, Gate};
 use serde_json::json;
 use shuin_core::{Action, RandomSource};
-use shuin_store::{ApplicationStore, EvidenceRetention, LedgerStore, SettingsStore};
+use shuin_store::{EvidenceRetention, LedgerStore, SettingsStore};
 use std::time::SystemTime;
 
 /// `status`: who the operator is as the books have them, in which zone, and the
@@ -96,7 +96,7 @@ pub async fn facility_token<S: SettingsStore + LedgerStore + ?Sized>(
 }
 
 /// `retention_purge`: evidence past retention, each batch ledgered first.
-pub async fn retention_purge<S: EvidenceRetention + LedgerStore + ApplicationStore + ?Sized>(
+pub async fn retention_purge<S: EvidenceRetention + LedgerStore + PersonalRows + ?Sized>(
     store: &S,
     admitted: &Admitted,
     policy: &RetentionPolicy,

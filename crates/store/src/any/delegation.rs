@@ -263,6 +263,9 @@ impl RegistrationStore for AnyStore {
     ) -> Result<bool, StoreError> {
         on_backend!(self, s => s.consume_registration(id, application_id).await)
     }
+    async fn forget_registration_identity(&self, application_id: &str) -> Result<u64, StoreError> {
+        on_backend!(self, s => s.forget_registration_identity(application_id).await)
+    }
 }
 
 #[async_trait]
