@@ -133,6 +133,21 @@ mod tests {
         entry_with(&store, &kept.reference).await;
         entry_with(&store, &kept.reference).await;
         entry_with(&store, &purged.reference).await;
+        // An entry written before commitments (the identity in clear) is read as it is.
+        let old = EntryDraft {
+            book: Book::Application,
+            kind: "registration.created".into(),
+            actor: Actor {
+                name: "lra".into(),
+                role: "lra".into(),
+                zone: "secure".into(),
+            },
+            subjects: vec![],
+            payload: serde_json::json!({"identity": data}),
+            evidence: vec![],
+        };
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        store.append(old, now).await.unwrap();
         let rows = store.ledger_rows().await.unwrap();
         let facts = check_records(&store, &rows).await.unwrap();
         assert_eq!(
@@ -158,7 +173,7 @@ mod tests {
         let error = check_records(&store, &rows).await.unwrap_err();
         assert_eq!(error.code(), "personal_data_commitment_mismatch");
         assert!(
-            error.to_string().contains("entry 3: personal data record"),
+            error.to_string().contains("entry 4: personal data record"),
             "{error}"
         );
         assert!(
