@@ -33,7 +33,7 @@ pub use lifecycle::{
     CertificateFlag, CertificateFlags, NoticeOutbox, NoticeRecord, RegistrationRecord,
     RegistrationState, RegistrationStore,
 };
-pub use orders::{OrderState, OrderStore, QueueDepth};
+pub use orders::{OrderState, OrderStore, QueueDepth, StoredOrder};
 pub use records::{
     ApplicationRecord, ApplicationStatus, CertificateRecord, CertificateState, CrlRecord,
     NonceOutcome, RevocationRecord,

@@ -24,6 +24,15 @@ pub enum OrderState {
     Done(OrderOutcome),
 }
 
+/// An order with where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOrder {
+    /// The order as queued.
+    pub order: Order,
+    /// Where it stands.
+    pub state: OrderState,
+}
+
 /// Counts of the queue, for status and `/metrics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueDepth {
@@ -51,8 +60,8 @@ pub trait OrderStore: Send + Sync {
     /// Keeps the outcome of an order not yet done. False when it was already done (the
     /// first outcome stands) or is unknown.
     async fn answer_order(&self, answered: &Answered, now: SystemTime) -> Result<bool, StoreError>;
-    /// Where the order `id` stands; `None` if it was never queued.
-    async fn order_state(&self, id: &str) -> Result<Option<OrderState>, StoreError>;
+    /// The order `id` and where it stands; `None` if it was never queued.
+    async fn order(&self, id: &str) -> Result<Option<StoredOrder>, StoreError>;
     /// The queue's depth at `now`.
     async fn queue_depth(&self, now: SystemTime) -> Result<QueueDepth, StoreError>;
 }

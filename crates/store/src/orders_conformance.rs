@@ -3,6 +3,12 @@
 
 use crate::conformance::{at, ensure, fail};
 use crate::{OrderState, OrderStore, QueueDepth};
+
+/// Where the order `id` stands.
+async fn state_of<S: OrderStore>(store: &S, id: &str) -> Result<Option<OrderState>, String> {
+    let stored = store.order(id).await.map_err(|e| fail("order", e))?;
+    Ok(stored.map(|stored| stored.state))
+}
 use shuin_core::issuance::Approver;
 use shuin_core::orders::{Answered, IssueOrder, Order, OrderOutcome};
 
@@ -92,10 +98,15 @@ async fn claims<S: OrderStore>(store: &S) -> Result<(), String> {
             },
         "both claimed: {depth:?}"
     );
-    let state = store
-        .order_state(&first.id())
+    let stored = store
+        .order(&first.id())
         .await
-        .map_err(|e| fail("state", e))?;
+        .map_err(|e| fail("order", e))?;
+    ensure!(
+        stored.as_ref().map(|s| &s.order) == Some(&first),
+        "the order reads back as queued"
+    );
+    let state = stored.map(|s| s.state);
     ensure!(
         state == Some(OrderState::Pending),
         "a claimed order is pending: {state:?}"
@@ -108,10 +119,7 @@ async fn claims<S: OrderStore>(store: &S) -> Result<(), String> {
         again.len() == 2,
         "claims that ran out are taken again: {again:?}"
     );
-    let unknown = store
-        .order_state("issue:none")
-        .await
-        .map_err(|e| fail("state", e))?;
+    let unknown = state_of(store, "issue:none").await?;
     ensure!(unknown.is_none(), "an order never queued is unknown");
     Ok(())
 }
@@ -134,10 +142,7 @@ async fn outcomes<S: OrderStore>(store: &S) -> Result<(), String> {
             .map_err(|e| fail("answer", e))?,
         "a second outcome is not kept"
     );
-    let state = store
-        .order_state(&sealed)
-        .await
-        .map_err(|e| fail("state", e))?;
+    let state = state_of(store, &sealed).await?;
     ensure!(
         state == Some(OrderState::Done(first.outcome.clone())),
         "the first outcome stands: {state:?}"
@@ -155,18 +160,12 @@ async fn outcomes<S: OrderStore>(store: &S) -> Result<(), String> {
         .queue_order(&order("app-q2"), at(160))
         .await
         .map_err(|e| fail("retry", e))?;
-    let state = store
-        .order_state(&sealed)
-        .await
-        .map_err(|e| fail("state", e))?;
+    let state = state_of(store, &sealed).await?;
     ensure!(
         state == Some(OrderState::Pending),
         "a retryable outcome is queued again: {state:?}"
     );
-    let state = store
-        .order_state(&reused)
-        .await
-        .map_err(|e| fail("state", e))?;
+    let state = state_of(store, &reused).await?;
     ensure!(
         state == Some(OrderState::Done(final_answer.outcome)),
         "a final outcome stays: {state:?}"

@@ -4,6 +4,7 @@
 pub mod crl;
 pub mod crl_stream;
 pub mod extensions;
+pub mod issued;
 pub mod name;
 pub mod pem;
 pub mod template;

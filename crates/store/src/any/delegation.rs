@@ -352,8 +352,8 @@ impl crate::OrderStore for AnyStore {
     ) -> Result<bool, StoreError> {
         on_backend!(self, s => s.answer_order(answered, now).await)
     }
-    async fn order_state(&self, id: &str) -> Result<Option<crate::OrderState>, StoreError> {
-        on_backend!(self, s => s.order_state(id).await)
+    async fn order(&self, id: &str) -> Result<Option<crate::orders::StoredOrder>, StoreError> {
+        on_backend!(self, s => s.order(id).await)
     }
     async fn queue_depth(&self, now: SystemTime) -> Result<crate::QueueDepth, StoreError> {
         on_backend!(self, s => s.queue_depth(now).await)

@@ -105,10 +105,10 @@ macro_rules! order_queries {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn order_state(
+            async fn order(
                 &self,
                 id: &str,
-            ) -> Result<Option<$crate::orders::OrderState>, $crate::StoreError> {
+            ) -> Result<Option<$crate::orders::StoredOrder>, $crate::StoreError> {
                 let Some(row) = sqlx::query($crate::sql::orders::SELECT)
                     .bind(id)
                     .fetch_optional(&self.reads)
@@ -117,17 +117,24 @@ macro_rules! order_queries {
                 else {
                     return Ok(None);
                 };
+                let body: String = row.try_get("body").map_err(unavailable)?;
                 let state: String = row.try_get("state").map_err(unavailable)?;
-                if state != "done" {
-                    return Ok(Some($crate::orders::OrderState::Pending));
-                }
                 let outcome: Option<String> = row.try_get("outcome").map_err(unavailable)?;
-                let outcome = outcome.ok_or_else(|| {
-                    $crate::StoreError::Corrupt(format!("order {id}: done without an outcome"))
-                })?;
-                Ok(Some($crate::orders::OrderState::Done(
-                    $crate::orders::outcome_of(&outcome)?,
-                )))
+                let state = match (state.as_str(), outcome) {
+                    ("done", Some(outcome)) => {
+                        $crate::orders::OrderState::Done($crate::orders::outcome_of(&outcome)?)
+                    }
+                    ("done", None) => {
+                        return Err($crate::StoreError::Corrupt(format!(
+                            "order {id}: done without an outcome"
+                        )))
+                    }
+                    _ => $crate::orders::OrderState::Pending,
+                };
+                Ok(Some($crate::orders::StoredOrder {
+                    order: $crate::orders::order_of(&body)?,
+                    state,
+                }))
             }
 
             async fn queue_depth(
