@@ -8,6 +8,13 @@ use shuin_store::sqlite::SqliteStore;
 use shuin_store::CertificateReader;
 use shuin_testkit::{CardSpec, SimulatedJlisCa, TestCard};
 
+/// The time of these tests (the nodes' clocks start there).
+fn now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(NOW)
+}
+
+const NOW: u64 = 1_900_000_000;
+
 /// A CA and a certificate it issued (the simulated J-LIS CA stands in for the issuing CA).
 fn ca_and_card(now: SystemTime) -> (SimulatedJlisCa, TestCard) {
     let ca = SimulatedJlisCa::generate(now).unwrap();
@@ -34,7 +41,7 @@ fn order(application: &str, spki_der: Vec<u8>) -> IssuanceOrder {
         application_id: application.into(),
         subject_name: "YAMADA Taro".into(),
         spki_der,
-        not_after_cap: SystemTime::now() + Duration::from_secs(86_400 * 365),
+        not_after_cap: now() + Duration::from_secs(86_400 * 365),
         approver: Approver {
             name: "責任者".into(),
             role: "responsible_person".into(),
@@ -60,7 +67,7 @@ struct Node {
 
 async fn node(issuing_der: &[u8], wait: Duration) -> Node {
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
-    let clock = Arc::new(FixedClock::at_unix(1_900_000_000));
+    let clock = Arc::new(FixedClock::at_unix(NOW));
     let link = Arc::new(CaLink::default());
     let queue = QueuedCa::new(store.clone(), clock.clone(), link.clone(), wait);
     let desk = OrderDesk::new(store.clone(), clock.clone(), link, issuing_der.to_vec());
@@ -84,7 +91,7 @@ async fn kinds(store: &SqliteStore) -> Vec<String> {
 
 #[tokio::test]
 async fn an_order_waits_for_the_ca_and_its_certificate_is_checked_and_kept() {
-    let (ca, card) = ca_and_card(SystemTime::now());
+    let (ca, card) = ca_and_card(now());
     let node = node(ca.cert_der(), Duration::from_secs(10)).await;
     let issuing = {
         let queue = node.queue.clone();
@@ -126,7 +133,7 @@ async fn an_order_waits_for_the_ca_and_its_certificate_is_checked_and_kept() {
 
 #[tokio::test]
 async fn a_certificate_that_is_not_the_orders_is_not_kept() {
-    let now = SystemTime::now();
+    let now = now();
     let (ca, card) = ca_and_card(now);
     let (other_ca, foreign) = ca_and_card(now);
     let other_key = ca
@@ -201,7 +208,7 @@ async fn a_certificate_that_is_not_the_orders_is_not_kept() {
 
 #[tokio::test]
 async fn an_order_nobody_takes_is_retryable_and_stays_queued_once() {
-    let (ca, card) = ca_and_card(SystemTime::now());
+    let (ca, card) = ca_and_card(now());
     let node = node(ca.cert_der(), Duration::from_millis(50)).await;
     for _ in 0..2 {
         let answer = node.queue.issue(order("app-3", spki_of(&card))).await;
@@ -216,7 +223,7 @@ async fn an_order_nobody_takes_is_retryable_and_stays_queued_once() {
 
 #[tokio::test]
 async fn readiness_follows_what_the_ca_link_said_and_when() {
-    let (ca, _) = ca_and_card(SystemTime::now());
+    let (ca, _) = ca_and_card(now());
     let node = node(ca.cert_der(), Duration::from_millis(50)).await;
     assert!(matches!(
         node.queue.ready(),
@@ -238,7 +245,7 @@ async fn readiness_follows_what_the_ca_link_said_and_when() {
 
 #[tokio::test]
 async fn a_revocation_goes_through_the_queue_and_a_mismatched_answer_is_refused() {
-    let (ca, card) = ca_and_card(SystemTime::now());
+    let (ca, card) = ca_and_card(now());
     let node = node(ca.cert_der(), Duration::from_secs(10)).await;
     let request = RevocationRequest {
         serial: serial_of(&card),
