@@ -6,6 +6,7 @@ pub mod crl_stream;
 pub mod extensions;
 pub mod issued;
 pub mod name;
+pub mod node;
 pub mod pem;
 pub mod template;
 pub mod time;
