@@ -66,6 +66,7 @@ async fn serve_zones(
         console,
         store: instance.store.clone(),
         operator_crl_scope: shuin_ca::operator_ca::OPERATOR_CRL_SCOPE.into(),
+        orders: None,
     };
     let served = shuin_server::listeners::serve_all(listeners, &services, shutdown).await;
     upkeep.abort();

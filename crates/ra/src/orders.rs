@@ -197,10 +197,29 @@ impl<S: OrderQueueStore> OrderDesk<S> {
             issuing_der,
         }
     }
+}
 
+/// The peer side of the queue as the CA link's transport sees it.
+#[async_trait::async_trait]
+pub trait PeerOrders: Send + Sync {
     /// Claims at most `max` orders for the CA link `holder`, which reports whether it is
     /// sealed; waits up to `wait` for one when none is queued.
-    pub async fn take(
+    async fn take(
+        &self,
+        holder: &str,
+        sealed: bool,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Batch, StoreError>;
+
+    /// Keeps the outcomes the CA link hands back (see [`OrderDesk`]); returns the answers
+    /// not kept, with why.
+    async fn answer(&self, answers: Vec<Answered>) -> Result<Vec<NotKept>, StoreError>;
+}
+
+#[async_trait::async_trait]
+impl<S: OrderQueueStore + 'static> PeerOrders for OrderDesk<S> {
+    async fn take(
         &self,
         holder: &str,
         sealed: bool,
@@ -228,10 +247,9 @@ impl<S: OrderQueueStore> OrderDesk<S> {
         }
     }
 
-    /// Keeps the outcomes the CA link hands back: each is checked, the kept ones are
-    /// ledgered in one entry before any takes effect, and certificates are copied into
-    /// this node's store. Returns the answers not kept, with why.
-    pub async fn answer(&self, answers: Vec<Answered>) -> Result<Vec<NotKept>, StoreError> {
+    /// Each answer is checked, the kept ones are ledgered in one entry before any takes
+    /// effect, and certificates are copied into this node's store.
+    async fn answer(&self, answers: Vec<Answered>) -> Result<Vec<NotKept>, StoreError> {
         let mut kept = Vec::new();
         let mut refused = Vec::new();
         for answered in answers {
@@ -274,7 +292,9 @@ impl<S: OrderQueueStore> OrderDesk<S> {
         self.link.answered.notify_waiters();
         Ok(refused)
     }
+}
 
+impl<S: OrderQueueStore> OrderDesk<S> {
     /// Whether `answered` answers a pending order of this node, and the certificate to copy.
     async fn check(
         &self,

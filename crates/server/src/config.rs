@@ -73,7 +73,9 @@ impl ListenerSection {
         use crate::tls::ClientAuth;
         use crate::zones::ListenerZone as Z;
         match (self.client_auth, self.zone, &self.tls) {
-            (ClientAuth::Peer, ..) => Some("client_auth = \"peer\" (certificates of shuin nodes, for the split deployment) is not available yet; use \"none\" or \"operator\""),
+            (ClientAuth::Peer, _, None) => Some("client_auth = \"peer\" needs tls = { certificate = \"PEM\", key = \"PEM\" } (a node certificate from the operator CA)"),
+            (ClientAuth::Peer, Z::Secure, Some(_)) => None,
+            (ClientAuth::Peer, ..) => Some("a peer listener serves the secure zone: the CA's link dials the RA there"),
             (ClientAuth::Operator, _, None) => Some("client_auth = \"operator\" needs tls = { certificate = \"PEM\", key = \"PEM\" }"),
             (ClientAuth::Operator, Z::Secure | Z::Remote, Some(_)) => None,
             (ClientAuth::Operator, ..) => Some("an operator listener serves the secure or the remote zone; issuer-key actions stay on the local console (DIR/admin.sock)"),
@@ -260,8 +262,9 @@ mod tests {
             (
                 "remote",
                 &format!("client_auth = \"peer\"\n{TLS}"),
-                "not available yet",
+                "a peer listener serves the secure zone",
             ),
+            ("secure", "client_auth = \"peer\"", "needs tls"),
             ("remote", "", "give tls"),
             ("secure", "", "give tls"),
         ];
