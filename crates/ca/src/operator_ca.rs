@@ -527,5 +527,8 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+mod nodes;
+pub use nodes::{Pairing, NODE_VALIDITY};
+
 #[cfg(test)]
 mod tests;

@@ -18,6 +18,7 @@ mod fips;
 mod init;
 mod key_backend;
 mod ledger_cmd;
+mod node_cmd;
 mod operator_cmd;
 mod operator_key;
 mod output;
@@ -90,6 +91,11 @@ enum Command {
     Operator {
         #[command(subcommand)]
         command: operator_cmd::OperatorCommand,
+    },
+    /// Nodes of a split deployment (docs/deployment.md).
+    Node {
+        #[command(subcommand)]
+        command: node_cmd::NodeCommand,
     },
     /// The LRA review queue.
     Review {
@@ -304,6 +310,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Operator { command } => runtime()?.block_on(operator_cmd::run(command)),
+        Command::Node { command } => runtime()?.block_on(node_cmd::run(command)),
         Command::Review { command } => runtime()?.block_on(review_cmd::run(command)),
         Command::Automation { command } => runtime()?.block_on(automation_cmd::run(command)),
         Command::Audit {
