@@ -30,6 +30,41 @@ pub(crate) enum NodeCommand {
         #[arg(long)]
         cert_out: PathBuf,
     },
+    /// Make an RA node's directory from the CA's instance and the node's certificate.
+    Init {
+        /// The CA's instance directory (public files and shuin.toml are copied).
+        #[arg(long)]
+        from: PathBuf,
+        /// The new node's directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The node's name, as its certificate names it.
+        #[arg(long)]
+        name: String,
+        /// The node certificate from `shuin node pair --role ra`, and its key.
+        #[arg(long)]
+        certificate: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+        /// Where applicants reach the node.
+        #[arg(long)]
+        listen: String,
+        /// Where verifiers fetch the CA certificates, terms and CP/CPS from the node.
+        #[arg(long)]
+        repository_listen: Option<String>,
+        /// Where the CA's link dials the node (mutual TLS).
+        #[arg(long)]
+        peer_listen: String,
+        /// The node's public base URL (default: the CA's `public_url`).
+        #[arg(long)]
+        public_url: Option<String>,
+        /// The node's store: sqlite:PATH (default sqlite:shuin.db) or postgres://...
+        #[arg(long, default_value = "sqlite:shuin.db")]
+        store_url: String,
+        /// A file holding the PostgreSQL password.
+        #[arg(long)]
+        store_password_file: Option<PathBuf>,
+    },
 }
 
 fn node_role(text: &str) -> std::result::Result<NodeRole, String> {
@@ -37,13 +72,48 @@ fn node_role(text: &str) -> std::result::Result<NodeRole, String> {
 }
 
 pub(crate) async fn run(command: NodeCommand) -> Result<()> {
-    let NodeCommand::Pair {
-        ask,
-        csr,
-        role,
-        hosts,
-        cert_out,
-    } = command;
+    let (ask, csr, role, hosts, cert_out) = match command {
+        NodeCommand::Pair {
+            ask,
+            csr,
+            role,
+            hosts,
+            cert_out,
+        } => (ask, csr, role, hosts, cert_out),
+        NodeCommand::Init {
+            from,
+            data,
+            name,
+            certificate,
+            key,
+            listen,
+            repository_listen,
+            peer_listen,
+            public_url,
+            store_url,
+            store_password_file,
+        } => {
+            let init = crate::split::RaNodeInit {
+                from: &from,
+                data: &data,
+                name: &name,
+                certificate: &certificate,
+                key: &key,
+                listen: &listen,
+                repository_listen: repository_listen.as_deref(),
+                peer_listen: &peer_listen,
+                public_url: public_url.as_deref(),
+                store: crate::runtime::store_section(&store_url, &store_password_file)?,
+            };
+            crate::split::init_ra_node(&init).await?;
+            println!(
+                "made the RA node {name} in {}: serve it with `shuin serve --role ra --data {}`",
+                data.display(),
+                data.display()
+            );
+            return Ok(());
+        }
+    };
     let csr = shuin_ca::parts::read_pem_or_der(&csr).context("--csr")?;
     let csr = base64::engine::general_purpose::STANDARD.encode(csr);
     let params = json!({"csr": csr, "role": role, "hosts": hosts});

@@ -156,8 +156,9 @@ pub struct Services<S> {
     pub state: AppState,
     /// `[server.limits]`.
     pub limits: LimitsSection,
-    /// The operator API of operator listeners.
-    pub console: Arc<dyn OperatorConsole>,
+    /// The operator API of operator listeners (`None` where operators do not act: an
+    /// RA node).
+    pub console: Option<Arc<dyn OperatorConsole>>,
     /// The books (operator sessions) and the operator CA's CRLs.
     pub store: Arc<S>,
     /// The scope of the operator CA's CRL, followed by operator and peer listeners.
@@ -242,11 +243,11 @@ fn operator_listener<S: LedgerStore + 'static>(
     let operator_zone = zone
         .operator_zone()
         .ok_or(ListenerSetupError::NoOperatorZone)?;
-    let app = zone.operator_router(
-        services.state.clone(),
-        services.limits.rate(),
-        services.console.clone(),
-    );
+    let console = services
+        .console
+        .clone()
+        .ok_or(ListenerSetupError::NoOperatorZone)?;
+    let app = zone.operator_router(services.state.clone(), services.limits.rate(), console);
     let sessions = Sessions::new(
         services.store.clone(),
         services.state.clock.clone(),
