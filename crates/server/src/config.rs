@@ -37,9 +37,9 @@ pub struct ListenerSection {
     /// directory); plain HTTP without it (zones `front`, `repository`, `all_in_one`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<crate::tls::TlsSection>,
-    /// Who may connect: `none` (default) or `operator` (operator certificates, mutual
-    /// TLS; the operator API exists only there). `peer` is reserved for the split
-    /// deployment and refused for now.
+    /// Who may connect: `none` (default), `operator` (operator certificates, mutual
+    /// TLS; the operator API exists only there) or `peer` (the CA's node certificate, on
+    /// an RA node of a split deployment; the peer API exists only there).
     #[serde(default, skip_serializing_if = "is_default")]
     pub client_auth: crate::tls::ClientAuth,
 }
