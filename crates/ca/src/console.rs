@@ -35,10 +35,7 @@ where
     S: LedgerStore + ?Sized,
     F: FnOnce() -> Result<Arc<OperatorCa>, Outcome>,
 {
-    use base64::Engine;
-    let csr = base64::engine::general_purpose::STANDARD
-        .decode(text(admitted, "csr")?)
-        .map_err(|e| Outcome::invalid(format!("csr: {e}")))?;
+    let csr = csr_param(admitted)?;
     let role = role(admitted)?;
     let operator_ca = operator_ca()?;
     let roster = shuin_books::console::roster(gate, store).await?;
@@ -54,11 +51,7 @@ where
             now,
         )
         .await
-        .map_err(|e| match e {
-            OperatorCaError::Csr { code, detail } => Outcome::refused(code, detail),
-            OperatorCaError::KeyInUse(_) => Outcome::refused("operator_key_in_use", e.to_string()),
-            other => Outcome::failed(other),
-        })?;
+        .map_err(certification_refusal)?;
     let pem = der::pem::encode_string(
         "CERTIFICATE",
         der::pem::LineEnding::LF,
@@ -85,10 +78,7 @@ where
     S: LedgerStore + ?Sized,
     F: FnOnce() -> Result<Arc<OperatorCa>, Outcome>,
 {
-    use base64::Engine;
-    let csr = base64::engine::general_purpose::STANDARD
-        .decode(text(admitted, "csr")?)
-        .map_err(|e| Outcome::invalid(format!("csr: {e}")))?;
+    let csr = csr_param(admitted)?;
     let role: shuin_core::x509::node::NodeRole =
         serde_json::from_value(admitted.request.params["role"].clone())
             .map_err(|_| Outcome::invalid("role must be ra, repo or ca"))?;
@@ -113,11 +103,7 @@ where
             now,
         )
         .await
-        .map_err(|e| match e {
-            OperatorCaError::Csr { code, detail } => Outcome::refused(code, detail),
-            OperatorCaError::KeyInUse(_) => Outcome::refused("operator_key_in_use", e.to_string()),
-            other => Outcome::failed(other),
-        })?;
+        .map_err(certification_refusal)?;
     let node = shuin_core::x509::node::NodeIdentity::of(&der).map_err(Outcome::failed)?;
     let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &der)
         .map_err(Outcome::failed)?;
@@ -128,6 +114,23 @@ where
         json!({"name": node.name, "role": role, "hosts": hosts, "serial": serial,
         "certificate_pem": pem}),
     )
+}
+
+/// The parameter `csr`: base64 DER.
+fn csr_param(admitted: &Admitted) -> Result<Vec<u8>, Outcome> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text(admitted, "csr")?)
+        .map_err(|e| Outcome::invalid(format!("csr: {e}")))
+}
+
+/// Why the operator CA did not certify a key, as the console answers it.
+fn certification_refusal(e: OperatorCaError) -> Outcome {
+    match e {
+        OperatorCaError::Csr { code, detail } => Outcome::refused(code, detail),
+        OperatorCaError::KeyInUse(_) => Outcome::refused("operator_key_in_use", e.to_string()),
+        other => Outcome::failed(other),
+    }
 }
 
 /// `operator_revoke`: the operator's certificates (or the one named by

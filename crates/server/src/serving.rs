@@ -183,15 +183,8 @@ pub async fn serve(
 async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, watcher: Watcher) {
     let tls = match &shared.transport {
         Transport::Plain => {
-            http(
-                &shared,
-                TokioIo::new(stream),
-                peer,
-                Carried::Nothing,
-                watcher,
-            )
-            .await;
-            return;
+            let io = TokioIo::new(stream);
+            return http(&shared, io, peer, Carried::Nothing, watcher).await;
         }
         Transport::Tls(tls) | Transport::Operators(tls, _) | Transport::Nodes(tls) => tls,
     };
@@ -217,35 +210,35 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, wa
         .peer_certificates()
         .and_then(|chain| chain.first())
         .map(|certificate| certificate.as_ref().to_vec());
-    let sessions = match &shared.transport {
-        Transport::Operators(_, sessions) => sessions,
-        Transport::Nodes(_) => {
-            let Some(node) = ca_node(client_certificate.as_deref(), peer) else {
-                return;
-            };
-            tracing::info!(%peer, node = %node.0.name, "the CA's link connected");
-            http(
-                &shared,
-                TokioIo::new(stream),
-                peer,
-                Carried::Node(node),
-                watcher,
-            )
-            .await;
-            return;
+    let carried = match &shared.transport {
+        Transport::Operators(_, sessions) => {
+            let sessions = sessions.clone();
+            return session(shared, stream, peer, client_certificate, &sessions, watcher).await;
         }
-        _ => {
-            http(
-                &shared,
-                TokioIo::new(stream),
-                peer,
-                Carried::Nothing,
-                watcher,
-            )
-            .await;
-            return;
-        }
+        Transport::Nodes(_) => match ca_node(client_certificate.as_deref(), peer) {
+            Some(node) => {
+                tracing::info!(%peer, node = %node.0.name, "the CA's link connected");
+                Carried::Node(node)
+            }
+            None => return,
+        },
+        _ => Carried::Nothing,
     };
+    http(&shared, TokioIo::new(stream), peer, carried, watcher).await;
+}
+
+/// An operator's connection: a session, opened in the books before it serves anything
+/// and closed once it ends.
+async fn session<I>(
+    shared: Arc<Shared>,
+    stream: I,
+    peer: SocketAddr,
+    client_certificate: Option<Vec<u8>>,
+    sessions: &Sessions,
+    watcher: Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let identity = client_certificate.map(|der| ClientIdentity::of(&der));
     let identity = match identity {
         Some(Ok(identity)) => identity,
@@ -269,16 +262,9 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, wa
     // The requests run in a task of their own, so that a panic in a handler still
     // leaves the session's closing entry written.
     let serving = {
-        let (shared, session) = (shared.clone(), session.clone());
+        let carried = Carried::Session(session.clone());
         tokio::spawn(async move {
-            http(
-                &shared,
-                TokioIo::new(stream),
-                peer,
-                Carried::Session(session),
-                watcher,
-            )
-            .await;
+            http(&shared, TokioIo::new(stream), peer, carried, watcher).await;
         })
     };
     if let Err(e) = serving.await {

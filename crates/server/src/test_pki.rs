@@ -67,24 +67,30 @@ pub(crate) fn ca(name: &str) -> Ca {
     }
 }
 
-/// An operator's key and certificate from `ca`, with its serial.
-pub(crate) fn operator(ca: &Ca, name: &str) -> (Vec<u8>, Vec<u8>, Serial) {
+/// A new key and its certificate from `ca` by `template` (given the key and a serial):
+/// the certificate's DER, the key's PKCS#8 and the serial.
+fn leaf(
+    ca: &Ca,
+    template: impl FnOnce(
+        spki::SubjectPublicKeyInfoOwned,
+        Serial,
+    ) -> shuin_core::x509::CertificateTemplate,
+) -> (Vec<u8>, Vec<u8>, Serial) {
     let (signer, pkcs8) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
     let serial = Serial::random(&OsRandom).unwrap();
-    let template = CaProfile::operator(
-        &ca.identity,
-        name,
-        spki(&signer),
-        serial.clone(),
-        now() - DAY,
-        DAY * 30,
-    )
-    .unwrap();
+    let template = template(spki(&signer), serial.clone());
     (
         sign_certificate(&ca.signer, &template),
         pkcs8.to_vec(),
         serial,
     )
+}
+
+/// An operator's key and certificate from `ca`, with its serial.
+pub(crate) fn operator(ca: &Ca, name: &str) -> (Vec<u8>, Vec<u8>, Serial) {
+    leaf(ca, |spki, serial| {
+        CaProfile::operator(&ca.identity, name, spki, serial, now() - DAY, DAY * 30).unwrap()
+    })
 }
 
 pub(crate) fn crl(ca: &Ca, number: u64, revoked: &[&Serial], next_update: SystemTime) -> CrlRecord {
@@ -125,25 +131,21 @@ pub(crate) fn node(
     name: &str,
     hosts: &[String],
 ) -> (Vec<u8>, Vec<u8>, Serial) {
-    let (signer, pkcs8) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
-    let serial = Serial::random(&OsRandom).unwrap();
     let identity = shuin_core::x509::node::NodeIdentity {
         role,
         name: name.into(),
     };
-    let template = shuin_core::x509::node::node_template(
-        &ca.identity,
-        &identity,
-        hosts,
-        spki(&signer),
-        serial.clone(),
-        now() - DAY,
-        DAY * 30,
-    )
-    .unwrap();
-    (
-        sign_certificate(&ca.signer, &template),
-        pkcs8.to_vec(),
-        serial,
-    )
+    leaf(ca, |spki, serial| {
+        let (issuer, from) = (&ca.identity, now() - DAY);
+        shuin_core::x509::node::node_template(
+            issuer,
+            &identity,
+            hosts,
+            spki,
+            serial,
+            from,
+            DAY * 30,
+        )
+        .unwrap()
+    })
 }

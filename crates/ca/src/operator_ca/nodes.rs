@@ -4,8 +4,8 @@
 //! that certificate (`operator_revoke` with the node's name): it goes on the operator CA's
 //! CRL, which every operator and peer listener follows.
 
-use super::{read_csr, sign_recorded, signer_spki_der, OperatorCa, OperatorCaError};
-use shuin_books::organisation::{self, Enrolment, Roster};
+use super::{read_csr, unused_key, Certifying, OperatorCa, OperatorCaError};
+use shuin_books::organisation::Roster;
 use shuin_core::x509::node::{node_template, NodeIdentity, NodeRole};
 use shuin_core::{RandomSource, Serial};
 use shuin_ledger::Actor;
@@ -42,10 +42,7 @@ impl OperatorCa {
     ) -> Result<Vec<u8>, OperatorCaError> {
         let (name, spki) = read_csr(pairing.csr_der)?;
         check_hosts(pairing)?;
-        let key_sha256 = shuin_books::request::key_sha256(signer_spki_der(&spki)?.as_slice());
-        if let Some(holder) = roster.by_key(&key_sha256) {
-            return Err(OperatorCaError::KeyInUse(holder.name.clone()));
-        }
+        let key_sha256 = unused_key(roster, &spki)?;
         if roster.operator(&name).is_some() {
             return Err(OperatorCaError::Csr {
                 code: "node_name_taken",
@@ -54,7 +51,6 @@ impl OperatorCa {
                 ),
             });
         }
-        let bad = |e: der::Error| OperatorCaError::Signing(e.to_string());
         let serial = Serial::random(rng).map_err(|e| OperatorCaError::Signing(e.to_string()))?;
         let node = NodeIdentity {
             role: pairing.role,
@@ -65,34 +61,20 @@ impl OperatorCa {
             &node,
             pairing.hosts,
             spki,
-            serial.clone(),
+            serial,
             now,
             validity,
         )
-        .map_err(bad)?;
-        let tbs = template.to_tbs(self.signer.algorithm()).map_err(bad)?;
-        let subject = format!("node:{name}");
-        let der = sign_recorded(
-            store,
-            self.signer.as_ref(),
-            tbs,
-            "node_certificate",
-            by,
-            &subject,
-            now,
-        )
-        .await?;
-        shuin_books::operator_certificate::check(&der, &self.certificate_der)
-            .map_err(|e| OperatorCaError::Signing(e.to_string()))?;
-        let enrolment = Enrolment {
+        .map_err(|e| OperatorCaError::Signing(e.to_string()))?;
+        let certifying = Certifying {
+            kind: "node_certificate",
+            subject: format!("node:{name}"),
             name: &name,
-            certificate_der: &der,
-            serial: &serial.to_hex(),
             key_sha256: &key_sha256,
-            not_before: template.not_before,
-            not_after: template.not_after,
         };
-        organisation::enrol(store, &enrolment, by, now).await?;
+        let der = self
+            .certify_and_enrol(store, template, &certifying, by, now)
+            .await?;
         Ok(der)
     }
 }

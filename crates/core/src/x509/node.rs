@@ -163,25 +163,23 @@ mod tests {
         }
     }
 
-    /// The DER of `node`'s certificate (with a dummy signature: only its content counts).
-    fn certificate(node: &NodeIdentity, hosts: &[String]) -> Vec<u8> {
-        let issuer = IssuerIdentity {
+    fn operator_ca() -> IssuerIdentity {
+        IssuerIdentity {
             name: NameBuilder::new()
                 .common_name("operator CA")
                 .unwrap()
                 .build(),
             key_id: vec![1; 20],
-        };
-        let template = node_template(
-            &issuer,
-            node,
-            hosts,
-            spki(),
-            Serial::from_hex("01").unwrap(),
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-            Duration::from_secs(86_400),
-        )
-        .unwrap();
+        }
+    }
+
+    fn at() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    }
+
+    /// The DER of `template`'s certificate (with a dummy signature: only its content
+    /// counts).
+    fn signed(template: &CertificateTemplate) -> Vec<u8> {
         let tbs = template
             .to_tbs(crate::SignatureAlgorithm::EcdsaP256Sha256)
             .unwrap();
@@ -189,6 +187,12 @@ mod tests {
             .unwrap()
             .to_der()
             .unwrap()
+    }
+
+    fn certificate(node: &NodeIdentity, hosts: &[String]) -> Vec<u8> {
+        let serial = Serial::from_hex("01").unwrap();
+        let day = Duration::from_secs(86_400);
+        signed(&node_template(&operator_ca(), node, hosts, spki(), serial, at(), day).unwrap())
     }
 
     #[test]
@@ -209,30 +213,18 @@ mod tests {
 
     #[test]
     fn an_operator_certificate_is_no_node() {
-        let issuer = IssuerIdentity {
-            name: NameBuilder::new()
-                .common_name("operator CA")
-                .unwrap()
-                .build(),
-            key_id: vec![1; 20],
-        };
+        let serial = Serial::from_hex("02").unwrap();
+        let day = Duration::from_secs(86_400);
         let template = crate::issuance::CaProfile::operator(
-            &issuer,
+            &operator_ca(),
             "shuin ra node",
             spki(),
-            Serial::from_hex("02").unwrap(),
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-            Duration::from_secs(86_400),
+            serial,
+            at(),
+            day,
         )
         .unwrap();
-        let tbs = template
-            .to_tbs(crate::SignatureAlgorithm::EcdsaP256Sha256)
-            .unwrap();
-        let der = crate::x509::assemble_certificate(tbs, &[0u8; 64])
-            .unwrap()
-            .to_der()
-            .unwrap();
-        assert!(NodeIdentity::of(&der).is_err());
+        assert!(NodeIdentity::of(&signed(&template)).is_err());
         assert!(NodeIdentity::of(b"not a certificate").is_err());
     }
 }
