@@ -5,6 +5,7 @@
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
 use crate::runtime::{Instance, Store};
+use shuin_ca::operator_ca::OPERATOR_CRL_SCOPE;
 use shuin_ca::parts::CaFiles;
 use shuin_core::{Clock, OsRandom, SystemClock};
 use shuin_ra::orders::{CaLink, OrderDesk, PeerOrders, QueuedCa};
@@ -18,6 +19,9 @@ use std::time::Duration;
 const ORDER_WAIT: Duration = Duration::from_secs(20);
 /// How long a take waits on the RA node for an order.
 const TAKE_WAIT: Duration = Duration::from_secs(1);
+/// How long the CA's link uses one connection before a fresh handshake (so that an
+/// unpaired link is shut out within this time).
+const REDIAL_AFTER: Duration = Duration::from_secs(60);
 
 /// An RA node's parts.
 pub(crate) struct RaNode {
@@ -70,12 +74,10 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
         service,
     )
     .with_lifecycle(lifecycle);
-    let orders = Arc::new(OrderDesk::new(
-        store.clone(),
-        clock.clone(),
-        link,
-        chain.issuing_der,
-    ));
+    let mut orders = OrderDesk::new(store.clone(), clock.clone(), link, chain.issuing_der);
+    if let Some(operator_ca) = &chain.operator_ca_der {
+        orders = orders.with_operator_ca(operator_ca.clone(), OPERATOR_CRL_SCOPE);
+    }
     let access_events =
         shuin_server::AccessEvents::new(store.clone(), store.clone(), config.facility.policy());
     let state = AppState {
@@ -92,7 +94,7 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
         config,
         store,
         state,
-        orders,
+        orders: Arc::new(orders),
         operator_ca_der: chain.operator_ca_der,
     })
 }
@@ -145,6 +147,8 @@ pub(crate) fn start_links(instance: &Instance) -> Result<Vec<tokio::task::JoinHa
             desk: Arc::new(desk),
             sealed: Arc::new(move || seal.parts().is_none()),
             wait: TAKE_WAIT,
+            operator_crls: Some((instance.store.clone(), OPERATOR_CRL_SCOPE.into())),
+            redial_after: REDIAL_AFTER,
         };
         tracing::info!(url = %link.url, "dialling the RA node");
         links.push(tokio::spawn(peer_link.run(std::future::pending())));

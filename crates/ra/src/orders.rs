@@ -17,13 +17,16 @@ use shuin_core::orders::{Answered, Batch, Order, OrderOutcome};
 use shuin_core::revocation::{RevocationDone, RevocationPortError, RevocationRequest, Revoker};
 use shuin_core::Clock;
 use shuin_ledger::{Book, EntryDraft};
-use shuin_store::{CertificateWriter, LedgerStore, OrderState, OrderStore, StoreError};
+use shuin_store::{
+    CertificateWriter, CrlRecord, CrlStore, LedgerStore, OrderState, OrderStore, StoreError,
+};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-/// What an RA node's store must offer the order stream.
-pub trait OrderQueueStore: OrderStore + LedgerStore + CertificateWriter {}
-impl<T: OrderStore + LedgerStore + CertificateWriter> OrderQueueStore for T {}
+/// What an RA node's store must offer the order stream (and its peer listener's copy of
+/// the operator CA's CRL).
+pub trait OrderQueueStore: OrderStore + LedgerStore + CertificateWriter + CrlStore {}
+impl<T: OrderStore + LedgerStore + CertificateWriter + CrlStore> OrderQueueStore for T {}
 
 /// A CA that has not taken orders for this long counts as gone.
 pub const LINK_SILENCE: Duration = Duration::from_secs(10);
@@ -180,6 +183,8 @@ pub struct OrderDesk<S> {
     link: Arc<CaLink>,
     /// DER of the issuing CA certificate, which every certificate coming back must name.
     issuing_der: Vec<u8>,
+    /// The operator CA certificate and the scope its CRL is kept under.
+    operator_ca: Option<(Vec<u8>, String)>,
 }
 
 impl<S: OrderQueueStore> OrderDesk<S> {
@@ -195,7 +200,15 @@ impl<S: OrderQueueStore> OrderDesk<S> {
             clock,
             link,
             issuing_der,
+            operator_ca: None,
         }
+    }
+
+    /// Keeps the operator CA's CRLs that the CA's link hands over (signed by `ca_der`)
+    /// under `scope`, where the peer listener reads them.
+    pub fn with_operator_ca(mut self, ca_der: Vec<u8>, scope: &str) -> Self {
+        self.operator_ca = Some((ca_der, scope.to_owned()));
+        self
     }
 }
 
@@ -215,6 +228,10 @@ pub trait PeerOrders: Send + Sync {
     /// Keeps the outcomes the CA link hands back (see [`OrderDesk`]); returns the answers
     /// not kept, with why.
     async fn answer(&self, answers: Vec<Answered>) -> Result<Vec<NotKept>, StoreError>;
+
+    /// Keeps `crl_der`, if given, as the operator CA's CRL when the operator CA signed it
+    /// and its number is above the one held; returns the number held after.
+    async fn operator_crl(&self, crl_der: Option<&[u8]>) -> Result<Option<u64>, StoreError>;
 }
 
 #[async_trait::async_trait]
@@ -291,6 +308,42 @@ impl<S: OrderQueueStore + 'static> PeerOrders for OrderDesk<S> {
         }
         self.link.answered.notify_waiters();
         Ok(refused)
+    }
+
+    async fn operator_crl(&self, crl_der: Option<&[u8]>) -> Result<Option<u64>, StoreError> {
+        let Some((ca_der, scope)) = &self.operator_ca else {
+            return Ok(None);
+        };
+        let held = self.store.latest_crl(scope).await?.map(|crl| crl.number);
+        let Some(der) = crl_der else {
+            return Ok(held);
+        };
+        let facts = match shuin_core::x509::issued::check_crl_issued_by(der, ca_der) {
+            Ok(facts) => facts,
+            Err(e) => {
+                tracing::warn!(error = %e, "an operator CRL from the CA's link is not the operator CA's; it is not kept");
+                return Ok(held);
+            }
+        };
+        if held.is_some_and(|number| number >= facts.number) {
+            return Ok(held);
+        }
+        let record = CrlRecord {
+            scope: scope.clone(),
+            number: facts.number,
+            this_update: facts.this_update,
+            next_update: facts.next_update,
+            der: der.to_vec(),
+        };
+        match self.store.put_crl(&record).await {
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+        tracing::info!(
+            number = facts.number,
+            "kept the operator CA's new CRL from the CA's link"
+        );
+        Ok(Some(facts.number))
     }
 }
 

@@ -3,8 +3,11 @@
 //! with a node certificate of the CA role reaches these routes (checked at the
 //! connection, `crate::serving`); they exist on no other listener.
 //!
-//! - `POST /peer/v1/orders/take` `{"sealed": bool, "max": N, "wait_ms": N}` → a batch
-//!   (`shuin_core::orders::Batch`), waiting up to `wait_ms` (at most 5 s) for an order;
+//! - `POST /peer/v1/orders/take` `{"sealed": bool, "max": N, "wait_ms": N,
+//!   "operator_crl": BASE64?}` → `{"orders": [...], "operator_crl_number": N?}`, waiting up
+//!   to `wait_ms` (at most 5 s) for an order. The link hands over the operator CA's newest
+//!   CRL when the node holds an older one; the node keeps it only if the operator CA
+//!   signed it, and its peer listener checks the link's certificate against it;
 //! - `POST /peer/v1/orders/answers` `{"answers": [...]}` → `{"not_kept": [...]}`.
 
 use crate::problem::problem;
@@ -38,6 +41,8 @@ struct Take {
     max: usize,
     #[serde(default)]
     wait_ms: u64,
+    #[serde(default)]
+    operator_crl: Option<String>,
 }
 
 fn default_max() -> usize {
@@ -71,9 +76,27 @@ async fn take(
             "a take is {\"sealed\": bool, \"max\": N, \"wait_ms\": N}",
         );
     };
+    let crl = match take.operator_crl.as_deref().map(|text| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.decode(text)
+    }) {
+        Some(Err(_)) => {
+            return problem(ReasonCode::MalformedRequest, "operator_crl is base64 DER");
+        }
+        Some(Ok(der)) => Some(der),
+        None => None,
+    };
     let wait = Duration::from_millis(take.wait_ms).min(MAX_TAKE_WAIT);
-    match orders.take(&node.name, take.sealed, take.max, wait).await {
-        Ok(batch) => (StatusCode::OK, Json(batch)).into_response(),
+    let taken = async {
+        let held = orders.operator_crl(crl.as_deref()).await?;
+        let batch = orders.take(&node.name, take.sealed, take.max, wait).await?;
+        Ok::<_, shuin_store::StoreError>((batch, held))
+    };
+    match taken.await {
+        Ok((batch, held)) => {
+            let answer = serde_json::json!({"orders": batch.orders, "operator_crl_number": held});
+            (StatusCode::OK, Json(answer)).into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, node = %node.name, "the order queue cannot be read");
             problem(

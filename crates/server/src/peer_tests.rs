@@ -94,9 +94,17 @@ async fn ra_node() -> RaNode {
         identity(dir.path(), "ra-1", &der, &key),
         OperatorTrust::new(operator_ca.der.clone()).unwrap(),
     );
-    tls.use_crl(&crl(&operator_ca, 1, &[&revoked], now() + DAY))
-        .unwrap();
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let first_crl = crl(&operator_ca, 1, &[&revoked], now() + DAY);
+    shuin_store::CrlStore::put_crl(store.as_ref(), &first_crl)
+        .await
+        .unwrap();
+    let tls = Arc::new(tls);
+    tls.use_crl(&first_crl).unwrap();
+    tokio::spawn(
+        tls.clone()
+            .follow_crls(store.clone(), first_crl.scope.clone()),
+    );
     let clock: Arc<dyn shuin_core::Clock> = Arc::new(shuin_core::SystemClock);
     let link = Arc::new(CaLink::default());
     let queue = QueuedCa::new(
@@ -105,7 +113,8 @@ async fn ra_node() -> RaNode {
         link.clone(),
         Duration::from_secs(20),
     );
-    let desk = RaDesk::new(store, clock, link, issuing.der.clone());
+    let desk = RaDesk::new(store, clock, link, issuing.der.clone())
+        .with_operator_ca(operator_ca.der.clone(), &first_crl.scope);
     let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://{}", socket.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -116,7 +125,7 @@ async fn ra_node() -> RaNode {
         socket,
         routes(Arc::new(desk)),
         Limits::default(),
-        Transport::Nodes(Arc::new(tls)),
+        Transport::Nodes(tls),
         until,
     ));
     RaNode {
@@ -154,6 +163,8 @@ fn link(ra: &RaNode, certificate: (Vec<u8>, Vec<u8>), desk: Arc<dyn OrderDesk>) 
         desk,
         sealed: Arc::new(|| false),
         wait: Duration::from_millis(300),
+        operator_crls: None,
+        redial_after: Duration::from_secs(60),
     }
 }
 
@@ -163,7 +174,7 @@ async fn the_ca_link_takes_orders_and_the_ra_node_keeps_the_certificate() {
     let (der, key, _) = node(&ra.operator_ca, NodeRole::Ca, "ca", &[]);
     let link = link(&ra, (der, key), Arc::new(TestIssuing(ca("unused"))));
     // The CA link must have been seen before the RA takes applications.
-    let mut connection = None;
+    let mut connection = LinkState::default();
     let idle = link.round(&mut connection).await.unwrap();
     assert_eq!(idle.taken, 0);
     assert!(
@@ -189,7 +200,7 @@ async fn an_answer_from_the_wrong_issuing_ca_is_not_kept() {
     let ra = ra_node().await;
     let (der, key, _) = node(&ra.operator_ca, NodeRole::Ca, "ca", &[]);
     let link = link(&ra, (der, key), Arc::new(TestIssuing(ca("another CA"))));
-    let mut connection = None;
+    let mut connection = LinkState::default();
     link.round(&mut connection).await.unwrap();
     let queue = ra.queue.clone();
     let issuing = tokio::spawn(async move { queue.issue(order()).await });
@@ -214,7 +225,7 @@ async fn only_the_cas_node_certificate_gets_through() {
     ];
     for (who, certificate) in refused {
         let link = link(&ra, certificate, desk.clone());
-        let result = link.round(&mut None).await;
+        let result = link.round(&mut LinkState::default()).await;
         assert!(result.is_err(), "{who} got through: {result:?}");
     }
     assert!(
@@ -222,7 +233,9 @@ async fn only_the_cas_node_certificate_gets_through() {
         "no refused client counts as the CA link"
     );
     let (der, key, _) = node(&ra.operator_ca, NodeRole::Ca, "ca-new", &[]);
-    let ok = link(&ra, (der, key), desk.clone()).round(&mut None).await;
+    let ok = link(&ra, (der, key), desk.clone())
+        .round(&mut LinkState::default())
+        .await;
     assert!(ok.is_ok(), "{ok:?}");
 }
 
@@ -233,4 +246,48 @@ fn ca_clone(ca: &Ca) -> Ca {
         der: ca.der.clone(),
         identity: ca.identity.clone(),
     }
+}
+
+#[tokio::test]
+async fn unpairing_the_link_reaches_the_ra_node_and_shuts_the_link_out() {
+    let ra = ra_node().await;
+    let (der, key, serial) = node(&ra.operator_ca, NodeRole::Ca, "ca", &[]);
+    let desk: Arc<dyn OrderDesk> = Arc::new(TestIssuing(ca("unused")));
+    // The CA's books: a forged CRL first (another CA's), then the operator CA's own.
+    let books = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let scope = "operator-ca".to_owned();
+    let forged = crl(&ca("stranger"), 9, &[&serial], now() + DAY);
+    shuin_store::CrlStore::put_crl(books.as_ref(), &forged)
+        .await
+        .unwrap();
+    let mut link = link(&ra, (der, key), desk);
+    link.operator_crls = Some((books.clone(), scope.clone()));
+    link.redial_after = Duration::ZERO;
+    let mut state = LinkState::default();
+    link.round(&mut state).await.unwrap();
+    assert_eq!(
+        state.ra_crl_number,
+        Some(1),
+        "a CRL the operator CA did not sign is not kept"
+    );
+
+    let books = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let unpaired = crl(&ra.operator_ca, 2, &[&serial], now() + DAY);
+    shuin_store::CrlStore::put_crl(books.as_ref(), &unpaired)
+        .await
+        .unwrap();
+    link.operator_crls = Some((books, scope));
+    link.round(&mut state).await.unwrap();
+    assert_eq!(
+        state.ra_crl_number,
+        Some(2),
+        "the RA node keeps the operator CA's new CRL"
+    );
+    // The peer listener follows its store within a second; the next handshake fails.
+    tokio::time::sleep(crate::tls::CRL_LOOK_EVERY * 2).await;
+    let refused = link.round(&mut state).await;
+    assert!(
+        refused.is_err(),
+        "an unpaired link still got through: {refused:?}"
+    );
 }
