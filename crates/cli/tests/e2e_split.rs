@@ -2,7 +2,8 @@
 //! its own link (`shuin node pair`), the RA node is made from the CA's public files
 //! (`shuin node init`), and while an applicant applies at the RA node, the CA, serving
 //! with `--role ca`, owns no TCP listener: it dials the RA node, takes the order, issues,
-//! and hands the certificate back. Both sides' books record the order.
+//! and hands the certificate back. The holder then revokes at the RA node with their card,
+//! and the CA revokes. Both sides' books record the orders.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -269,6 +270,28 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     }
     let (status, terms) = get(&format!("http://127.0.0.1:{repository}/repository/terms"));
     assert_eq!(status, 200, "the RA node serves the terms: {terms}");
+
+    // The holder revokes at the RA node with their card; the CA revokes and lists it.
+    let (status, text) = post(
+        &format!("{front_url}/api/v1/challenges"),
+        "application/json",
+        b"",
+    );
+    assert_eq!(status, 201, "{text}");
+    let challenge: Value = serde_json::from_str(&text).unwrap();
+    let serial = answer.1["serial"].as_str().unwrap();
+    let body = serde_json::json!({"format": "shuin-revocation/1", "serial": serial,
+        "reason": "keyCompromise", "nonce": challenge["nonce"]});
+    let cms = card.sign_application(body.to_string().as_bytes()).unwrap();
+    let (status, text) = post(
+        &format!("{front_url}/api/v1/revocations"),
+        "application/pkcs7-mime",
+        &cms,
+    );
+    assert_eq!(status, 200, "{text}");
+    let revoked: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(revoked["status"], "revoked", "{revoked}");
+    assert!(revoked["crl_number"].as_u64().unwrap() >= 2, "{revoked}");
 
     drop(ca_server);
     let ra_kinds = kinds(&ra);
