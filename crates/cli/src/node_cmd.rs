@@ -64,6 +64,10 @@ pub(crate) enum NodeCommand {
         /// A file holding the PostgreSQL password.
         #[arg(long)]
         store_password_file: Option<PathBuf>,
+        /// The store is another RA node's already: this node joins it (several RA nodes
+        /// on one PostgreSQL database).
+        #[arg(long)]
+        join: bool,
     },
 }
 
@@ -92,6 +96,7 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
             public_url,
             store_url,
             store_password_file,
+            join,
         } => {
             let init = crate::split::RaNodeInit {
                 from: &from,
@@ -104,6 +109,7 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
                 peer_listen: &peer_listen,
                 public_url: public_url.as_deref(),
                 store: crate::runtime::store_section(&store_url, &store_password_file)?,
+                join,
             };
             crate::split::init_ra_node(&init).await?;
             println!(

@@ -174,44 +174,51 @@ pub(crate) struct RaNodeInit<'a> {
     /// Its URL for applicants and verifiers, and its store.
     pub(crate) public_url: Option<&'a str>,
     pub(crate) store: shuin_store::StoreSection,
+    /// Whether the store is another RA node's already (several nodes on one database).
+    pub(crate) join: bool,
 }
 
 /// Makes the RA node directory: the CA's public certificates, the terms, the CP/CPS and
 /// the J-LIS anchors copied; the node certificate; a shuin.toml of role `ra` without the
-/// CA's seal; its own store, with the operator CA's newest CRL for its peer listener.
+/// CA's seal; its own store (or another node's, joined), with the operator CA's newest
+/// CRL for its peer listener. A failure leaves no directory behind.
 pub(crate) async fn init_ra_node(init: &RaNodeInit<'_>) -> Result<()> {
+    let config = InstanceConfig::load(init.from)?;
+    let crl = operator_crl(init.from).await?;
+    std::fs::create_dir(init.data).context(init.data.display())?;
+    let made = make_ra_node(init, config, &crl).await;
+    if made.is_err() {
+        // Nothing half-made is left behind.
+        let _ = std::fs::remove_dir_all(init.data);
+    }
+    made
+}
+
+async fn make_ra_node(
+    init: &RaNodeInit<'_>,
+    mut config: InstanceConfig,
+    crl: &shuin_store::CrlRecord,
+) -> Result<()> {
     use shuin_server::config::ListenerSection;
     use shuin_server::tls::{ClientAuth, TlsSection};
     use shuin_server::zones::ListenerZone;
-    let mut config = InstanceConfig::load(init.from)?;
-    std::fs::create_dir(init.data).context(init.data.display())?;
     let mut files = vec![
         config.ca.root_certificate.clone(),
         config.ca.issuing_certificate.clone(),
     ];
     files.extend(config.ca.operator_ca_certificate.clone());
     files.extend([config.ra.terms.clone(), config.instance.cps.clone()]);
-    files.extend(
-        config
-            .jpki
-            .trust_anchors
-            .iter()
-            .filter(|p| p.is_relative())
-            .cloned(),
-    );
+    let anchors = config.jpki.trust_anchors.iter();
+    files.extend(anchors.filter(|p| p.is_relative()).cloned());
     if config.jpki.crl.is_relative() {
         files.push(config.jpki.crl.clone());
     }
     for file in &files {
         copy_into(&init.from.join(file), &init.data.join(file), false)?;
     }
-    let code_key = init.from.join(crate::registration_cmd::CODE_KEY_FILE);
-    if code_key.exists() {
-        copy_into(
-            &code_key,
-            &init.data.join(crate::registration_cmd::CODE_KEY_FILE),
-            true,
-        )?;
+    let code_key = crate::registration_cmd::CODE_KEY_FILE;
+    if init.from.join(code_key).exists() {
+        copy_into(&init.from.join(code_key), &init.data.join(code_key), true)?;
     }
     let tls = TlsSection {
         certificate: format!("node/{}.pem", init.name).into(),
@@ -257,29 +264,37 @@ pub(crate) async fn init_ra_node(init: &RaNodeInit<'_>) -> Result<()> {
         config.instance.public_url = url.trim_end_matches('/').to_owned();
     }
     config.store = init.store.clone();
-    crate::runtime::check_new_store(&config.store, init.data).await?;
-    config.write_new(init.data)?;
-    seed_operator_crl(init.from, &config, init.data).await
+    let store = if init.join {
+        Store::open_existing(&config.store, init.data).await?
+    } else {
+        crate::runtime::check_new_store(&config.store, init.data).await?;
+        Store::create_new(&config.store, init.data).await?
+    };
+    // The peer listener checks the CA's link against the operator CRL in the node's store
+    // and accepts no connection without one.
+    let kept = shuin_store::CrlStore::put_crl(&store, crl).await;
+    store.close().await;
+    match kept {
+        Ok(()) | Err(shuin_store::StoreError::Conflict(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    config.write_new(init.data)
 }
 
-/// Gives the RA node's store the operator CA's newest CRL, which its peer listener checks
-/// the CA's node certificate against (it accepts no connection without one).
-async fn seed_operator_crl(from: &Path, config: &InstanceConfig, data: &Path) -> Result<()> {
+/// The operator CA's newest CRL, from the CA's store.
+async fn operator_crl(from: &Path) -> Result<shuin_store::CrlRecord> {
     use shuin_store::CrlStore;
-    let scope = shuin_ca::operator_ca::OPERATOR_CRL_SCOPE;
     let ca_store = crate::runtime::open_store(from).await?;
-    let crl = ca_store.latest_crl(scope).await?;
+    let crl = ca_store
+        .latest_crl(shuin_ca::operator_ca::OPERATOR_CRL_SCOPE)
+        .await;
     ca_store.close().await;
-    let crl = crl.ok_or_else(|| {
+    crl?.ok_or_else(|| {
         msg(format!(
             "{}: the operator CA has issued no CRL yet; serve the CA once first",
             from.display()
         ))
-    })?;
-    let store = Store::create_new(&config.store, data).await?;
-    store.put_crl(&crl).await?;
-    store.close().await;
-    Ok(())
+    })
 }
 
 /// Copies `from` to `to` (making its directory), owner-only when `private`.

@@ -142,13 +142,72 @@ fn kinds(data: &Path) -> Vec<String> {
     kinds.map(str::to_owned).collect()
 }
 
+/// An RA node's directory and ports.
+struct RaNode {
+    data: PathBuf,
+    front: u16,
+    repository: u16,
+    peer: u16,
+}
+
+/// `shuin node init` of `name` from the CA's instance, on `store_url` (joined when
+/// `join`).
+fn ra_node(ca: &Instance, name: &str, store_url: &str, join: bool) -> RaNode {
+    let work = ca.work.path();
+    let certificate = pair(ca, name, "ra", &["127.0.0.1"]);
+    let node = RaNode {
+        data: work.join(name),
+        front: free_port(),
+        repository: free_port(),
+        peer: free_port(),
+    };
+    let mut init = shuin();
+    init.args(["node", "init", "--from"])
+        .arg(&ca.data)
+        .arg("--data")
+        .arg(&node.data)
+        .args(["--name", name, "--certificate"])
+        .arg(&certificate)
+        .arg("--key")
+        .arg(key_path(work, name))
+        .args(["--listen", &format!("127.0.0.1:{}", node.front)])
+        .args([
+            "--repository-listen",
+            &format!("127.0.0.1:{}", node.repository),
+        ])
+        .args(["--peer-listen", &format!("127.0.0.1:{}", node.peer)])
+        .args([
+            "--public-url",
+            &format!("http://127.0.0.1:{}", node.repository),
+        ])
+        .args(["--store-url", store_url]);
+    if join {
+        init.arg("--join");
+    }
+    let out = init.output().unwrap();
+    assert!(
+        out.status.success(),
+        "node init {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    node
+}
+
 #[test]
 fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let card = card(&jlis, |_| {});
     let mut ca = Instance::start(&[], jlis);
     let work = ca.work.path().to_owned();
-    let ra_cert = pair(&ca, "ra-1", "ra", &["127.0.0.1"]);
+    // Two RA nodes on one store (made from the CA's public files), each with its ports.
+    let ra_database =
+        common::store::postgres_admin().map(|admin| common::store::TestDatabase::create(&admin));
+    let store_url = ra_database.as_ref().map_or_else(
+        || format!("sqlite:{}", work.join("ra-1/shuin.db").display()),
+        |d| d.url.clone(),
+    );
+    let first = ra_node(&ca, "ra-1", &store_url, false);
+    let second = ra_node(&ca, "ra-2", &store_url, true);
     let link_cert = pair(&ca, "ca-link", "ca", &[]);
     let refused = ca.as_operator(
         ADMIN,
@@ -166,36 +225,7 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
         ],
     );
     assert!(!refused.status.success(), "a node name is paired once");
-
-    // The RA node, made from the CA's public files, on its own ports and store.
-    let (front, repository, peer) = (free_port(), free_port(), free_port());
-    let ra = work.join("ra-node");
-    let ra_database =
-        common::store::postgres_admin().map(|admin| common::store::TestDatabase::create(&admin));
-    let store_url = ra_database
-        .as_ref()
-        .map_or("sqlite:shuin.db".to_owned(), |d| d.url.clone());
-    let init = shuin()
-        .args(["node", "init", "--from"])
-        .arg(&ca.data)
-        .arg("--data")
-        .arg(&ra)
-        .args(["--name", "ra-1", "--certificate"])
-        .arg(&ra_cert)
-        .arg("--key")
-        .arg(key_path(&work, "ra-1"))
-        .args(["--listen", &format!("127.0.0.1:{front}")])
-        .args(["--repository-listen", &format!("127.0.0.1:{repository}")])
-        .args(["--peer-listen", &format!("127.0.0.1:{peer}")])
-        .args(["--public-url", &format!("http://127.0.0.1:{repository}")])
-        .args(["--store-url", &store_url])
-        .output()
-        .unwrap();
-    assert!(
-        init.status.success(),
-        "node init: {}",
-        String::from_utf8_lossy(&init.stderr)
-    );
+    let ra = first.data.clone();
     let ra_toml = std::fs::read_to_string(ra.join("shuin.toml")).unwrap();
     assert!(
         !ra_toml.contains("sealed_pin") && !ra.join("keys").exists(),
@@ -208,7 +238,8 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     std::fs::copy(&link_cert, ca.data.join("node/ca-link.pem")).unwrap();
     std::fs::copy(key_path(&work, "ca-link"), ca.data.join("node/ca-link.key")).unwrap();
     ca.append_config(&format!(
-        "\n[node]\nrole = \"ca\"\nname = \"ca-link\"\ntls = {{ certificate = \"node/ca-link.pem\", key = \"node/ca-link.key\" }}\n\n[[node.links]]\nurl = \"https://127.0.0.1:{peer}\"\n"
+        "\n[node]\nrole = \"ca\"\nname = \"ca-link\"\ntls = {{ certificate = \"node/ca-link.pem\", key = \"node/ca-link.key\" }}\n\n[[node.links]]\nurl = \"https://127.0.0.1:{}\"\n\n[[node.links]]\nurl = \"https://127.0.0.1:{}\"\n",
+        first.peer, second.peer
     ));
     let wrong = shuin()
         .args(["serve", "--role", "ra", "--data"])
@@ -219,27 +250,40 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
 
     let ra_log = work.join("ra.log");
     let _ra_server = spawn(&["serve", "--role", "ra"], &ra, ra_log.clone());
-    let front_url = format!("http://127.0.0.1:{front}");
+    let second_log = work.join("ra-2.log");
+    let _second_server = spawn(&["serve", "--role", "ra"], &second.data, second_log.clone());
+    let front_url = format!("http://127.0.0.1:{}", first.front);
+    let second_url = format!("http://127.0.0.1:{}", second.front);
     wait_for(&format!("{front_url}/healthz"), &ra_log);
+    wait_for(&format!("{second_url}/healthz"), &second_log);
     let ca_log = work.join("ca.log");
     let ca_server = spawn(&["serve", "--role", "ca"], &ca.data, ca_log.clone());
 
-    let mut answer = (0, Value::Null);
-    for _ in 0..100 {
-        answer = apply_at(&front_url, &card);
-        if answer.0 != 503 {
-            break; // 503 until the CA's link has been seen
+    // Applications at either node are issued (503 until the CA's link has been seen).
+    let logs = || {
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        format!(
+            "CA: {}\nRA: {}\nRA 2: {}",
+            read(&ca_log),
+            read(&ra_log),
+            read(&second_log)
+        )
+    };
+    let issued_at = |url: &str| {
+        let mut answer = (0, Value::Null);
+        for _ in 0..100 {
+            answer = apply_at(url, &card);
+            if answer.0 != 503 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(
-        answer.0,
-        201,
-        "{}\nCA: {}\nRA: {}",
-        answer.1,
-        std::fs::read_to_string(&ca_log).unwrap_or_default(),
-        std::fs::read_to_string(&ra_log).unwrap_or_default()
-    );
+        assert_eq!(answer.0, 201, "{url}: {}\n{}", answer.1, logs());
+        answer
+    };
+    let answer = issued_at(&front_url);
+    let other = issued_at(&second_url);
+    assert_ne!(answer.1["serial"], other.1["serial"]);
     assert_eq!(
         tcp_listeners_of(ca_server.0.id()),
         Vec::<String>::new(),
@@ -268,7 +312,8 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let (status, terms) = get(&format!("http://127.0.0.1:{repository}/repository/terms"));
+    let terms_url = format!("http://127.0.0.1:{}/repository/terms", first.repository);
+    let (status, terms) = get(&terms_url);
     assert_eq!(status, 200, "the RA node serves the terms: {terms}");
 
     // The holder revokes at the RA node with their card; the CA revokes and lists it.
