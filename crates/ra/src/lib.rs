@@ -14,6 +14,7 @@ mod error;
 pub mod jpki_followup;
 mod jpki_registration;
 pub mod operators;
+pub mod orders;
 mod personal_data;
 mod registration;
 mod reissue;

@@ -13,6 +13,8 @@ mod ledger_conformance;
 mod ledger_state;
 pub mod lifecycle;
 pub mod lifecycle_conformance;
+pub mod orders;
+mod orders_conformance;
 pub mod postgres;
 mod records;
 pub mod retention;
@@ -31,6 +33,7 @@ pub use lifecycle::{
     CertificateFlag, CertificateFlags, NoticeOutbox, NoticeRecord, RegistrationRecord,
     RegistrationState, RegistrationStore,
 };
+pub use orders::{OrderState, OrderStore, QueueDepth, StoredOrder};
 pub use records::{
     ApplicationRecord, ApplicationStatus, CertificateRecord, CertificateState, CrlRecord,
     NonceOutcome, RevocationRecord,

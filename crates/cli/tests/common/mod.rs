@@ -36,7 +36,7 @@ pub fn now() -> SystemTime {
     SystemTime::now()
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

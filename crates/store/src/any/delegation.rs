@@ -336,3 +336,36 @@ impl TileStore for AnyStore {
         on_backend!(self, s => s.put_tiles(from, to, tiles).await)
     }
 }
+
+#[async_trait]
+impl crate::OrderStore for AnyStore {
+    async fn queue_order(
+        &self,
+        order: &shuin_core::orders::Order,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, s => s.queue_order(order, now).await)
+    }
+    async fn claim_orders(
+        &self,
+        holder: &str,
+        limit: u32,
+        now: SystemTime,
+        until: SystemTime,
+    ) -> Result<Vec<shuin_core::orders::Order>, StoreError> {
+        on_backend!(self, s => s.claim_orders(holder, limit, now, until).await)
+    }
+    async fn answer_order(
+        &self,
+        answered: &shuin_core::orders::Answered,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        on_backend!(self, s => s.answer_order(answered, now).await)
+    }
+    async fn order(&self, id: &str) -> Result<Option<crate::orders::StoredOrder>, StoreError> {
+        on_backend!(self, s => s.order(id).await)
+    }
+    async fn queue_depth(&self, now: SystemTime) -> Result<crate::QueueDepth, StoreError> {
+        on_backend!(self, s => s.queue_depth(now).await)
+    }
+}

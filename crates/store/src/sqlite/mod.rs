@@ -148,3 +148,4 @@ impl SqliteStore {
 
 crate::sql::applicant::applicant_queries!(SqliteStore);
 crate::sql::certificates::certificate_queries!(SqliteStore);
+crate::sql::orders::order_queries!(SqliteStore);

@@ -128,6 +128,20 @@ CREATE TABLE IF NOT EXISTS ledger_tile_state (
     size  INTEGER NOT NULL
 );
 INSERT INTO ledger_tile_state (id, size) VALUES (0, 0) ON CONFLICT DO NOTHING;
+-- The order queue of an RA node in a split deployment (shuin_store::OrderStore): one
+-- row per order id; the CA takes orders by a conditional update of their claim.
+CREATE TABLE IF NOT EXISTS orders (
+    id             TEXT PRIMARY KEY,
+    body           TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('queued', 'claimed', 'done')),
+    queued_at      INTEGER NOT NULL,
+    claimed_by     TEXT,
+    claimed_until  INTEGER,
+    outcome        TEXT,
+    retryable      INTEGER NOT NULL,
+    done_at        INTEGER
+);
+CREATE INDEX IF NOT EXISTS orders_waiting ON orders (state, queued_at);
 -- The schema version (crate::schema::VERSION): a database made by another version of
 -- shuin is refused at open rather than used.
 CREATE TABLE IF NOT EXISTS schema_version (
