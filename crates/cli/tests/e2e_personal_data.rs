@@ -90,17 +90,7 @@ fn export(instance: &Instance, out: &Path) -> Vec<Value> {
 }
 
 fn verify_data(instance: &Instance) -> Value {
-    let out = shuin()
-        .args(["ledger", "verify", "--json", "--data"])
-        .arg(&instance.data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    json_answer(&["ledger", "verify"], &instance.data)
 }
 
 /// `registration create` by the LRA.

@@ -128,18 +128,12 @@ fn apply_at(front: &str, card: &shuin_testkit::TestCard) -> (u16, Value) {
 }
 
 fn kinds(data: &Path) -> Vec<String> {
-    let show = shuin()
-        .args(["ledger", "show", "--json", "--data"])
-        .arg(data)
-        .output()
-        .unwrap();
-    let entries: Value = serde_json::from_slice(&show.stdout).unwrap();
-    let kinds = entries
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["kind"].as_str());
-    kinds.map(str::to_owned).collect()
+    let entries = json_answer(&["ledger", "show"], data);
+    let kinds = entries.as_array().unwrap().iter();
+    kinds
+        .filter_map(|e| e["kind"].as_str())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// An RA node's directory and ports.
