@@ -7,7 +7,7 @@ use crate::failure::{msg, Context, Result};
 use crate::runtime::{Instance, Store};
 use shuin_ca::operator_ca::OPERATOR_CRL_SCOPE;
 use shuin_ca::parts::CaFiles;
-use shuin_core::{Clock, OsRandom, SystemClock};
+use shuin_core::{Clock, SystemClock};
 use shuin_ra::orders::{CaLink, OrderDesk, PeerOrders, QueuedCa};
 use shuin_server::AppState;
 use std::path::Path;
@@ -37,12 +37,7 @@ pub(crate) struct RaNode {
 pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<RaNode> {
     let store = Arc::new(Store::open_existing(&config.store, dir).await?);
     let chain = CaFiles::read(&config.ca, dir)?;
-    let (verifier, crl_source) = config.jpki.open(dir)?;
-    let terms = config.ra.read_terms(dir)?;
-    let repository = Arc::new(
-        shuin_repo::Repository::new(chain.root_der.clone(), chain.issuing_der.clone(), terms)
-            .with_cps_file(&dir.join(&config.instance.cps)),
-    );
+    let repository = crate::runtime::repository_of(dir, &config, &chain)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let link = Arc::new(CaLink::default());
     let queue = Arc::new(QueuedCa::new(
@@ -51,45 +46,16 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
         link.clone(),
         ORDER_WAIT,
     ));
-    let service = config.ra.service_config(
-        &config.instance.public_url,
-        repository.terms_sha256(),
-        vec![chain.issuing_der.clone(), chain.root_der.clone()],
-    );
     let ports = shuin_ra::CaPorts {
         issuer: queue.clone(),
         revoker: queue,
     };
-    let (rng, lifecycle) = (
-        Arc::new(OsRandom),
-        crate::registration_cmd::lifecycle(dir, &config, store.clone())?,
-    );
-    let ra = shuin_ra::RaService::new(
-        verifier,
-        crl_source,
-        store.clone(),
-        ports,
-        clock.clone(),
-        rng,
-        service,
-    )
-    .with_lifecycle(lifecycle);
-    let mut orders = OrderDesk::new(store.clone(), clock.clone(), link, chain.issuing_der);
+    let ocsp = Arc::new(shuin_server::ocsp::NoResponder);
+    let state = crate::runtime::app_state(dir, &config, &store, &chain, repository, ports, ocsp)?;
+    let mut orders = OrderDesk::new(store.clone(), clock, link, chain.issuing_der);
     if let Some(operator_ca) = &chain.operator_ca_der {
         orders = orders.with_operator_ca(operator_ca.clone(), OPERATOR_CRL_SCOPE);
     }
-    let access_events =
-        shuin_server::AccessEvents::new(store.clone(), store.clone(), config.facility.policy());
-    let state = AppState {
-        ra: Arc::new(ra),
-        repository,
-        ocsp: Arc::new(shuin_server::ocsp::NoResponder),
-        clock,
-        ledger: store.clone(),
-        tiles: Arc::new(shuin_repo::tiles::LedgerTiles::new(store.clone())),
-        access_events: Arc::new(access_events),
-        http: Default::default(),
-    };
     Ok(RaNode {
         config,
         store,
