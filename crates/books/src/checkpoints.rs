@@ -8,7 +8,7 @@ use shuin_ledger::export::{ExportSummary, WriteError};
 use shuin_ledger::{
     merkle, Book, Checkpoint, CompactTree, Entry, ExportError, ExportReport, NoteKey, StoredEntry,
 };
-use shuin_store::{LedgerReader, LedgerStore, StoredCheckpoint};
+use shuin_store::{ApplicationStore, LedgerReader, LedgerStore, StoredCheckpoint};
 use std::path::Path;
 
 /// Why the stored checkpoints do not vouch for the entries.
@@ -141,6 +141,9 @@ pub enum LedgerCheckError {
     /// The store could not be read.
     #[error("reading the ledger: {0}")]
     Read(#[source] shuin_store::StoreError),
+    /// A kept personal data record does not match its entry's commitment.
+    #[error(transparent)]
+    PersonalData(#[from] crate::personal_data::PersonalDataCheckError),
 }
 
 /// What a verified ledger holds: the tree, and how many signed operator requests were
@@ -157,6 +160,9 @@ pub struct VerifiedLedger {
     pub latest_checkpoint_size: Option<u64>,
     /// The audit key's pin and the last signed head, as checked.
     pub trust: crate::ledger_trust::TrustFacts,
+    /// Personal data records checked against their commitments (only when verified
+    /// with the store at hand, [`verify_store`]).
+    pub personal_data: crate::personal_data::PersonalDataFacts,
 }
 
 impl VerifiedLedger {
@@ -172,6 +178,8 @@ impl VerifiedLedger {
             "audit_key_sha256": self.trust.audit_key_sha256,
             "audit_key_pinned": self.trust.pinned,
             "last_signed_head_size": self.trust.last_head_size,
+            "personal_data_records_checked": self.personal_data.checked,
+            "personal_data_records_absent": self.personal_data.absent,
         })
     }
 
@@ -192,6 +200,13 @@ impl VerifiedLedger {
         // Its size is in the JSON: each node of a shared database keeps its own.
         if self.trust.last_head_size.is_some() {
             text.push_str("\n  extends the last signed head kept outside the database");
+        }
+        let personal = self.personal_data;
+        if personal.checked + personal.absent > 0 {
+            text.push_str(&format!(
+                "\n  {} personal data records match their commitments, {} purged",
+                personal.checked, personal.absent
+            ));
         }
         text
     }
@@ -220,23 +235,27 @@ pub fn verify_stored(
         checkpoints: checkpoints.len(),
         latest_checkpoint_size: checkpoints.last().map(|c| c.size),
         trust,
+        personal_data: Default::default(),
     })
 }
 
 /// Reads the stored ledger (entries, tree head, checkpoints) from `store` and verifies it
-/// ([`verify_stored`]).
+/// ([`verify_stored`]), then the personal data records the store still keeps against
+/// the entries' commitments ([`crate::personal_data::check_records`]).
 ///
 /// # Errors
 ///
 /// [`LedgerCheckError::Read`] when the store cannot be read, else as [`verify_stored`].
-pub async fn verify_store<S: LedgerStore + LedgerReader + ?Sized>(
+pub async fn verify_store<S: LedgerStore + LedgerReader + ApplicationStore + ?Sized>(
     store: &S,
     trust: &crate::ledger_trust::LedgerTrust,
 ) -> Result<VerifiedLedger, LedgerCheckError> {
     let rows = store.ledger_rows().await.map_err(LedgerCheckError::Read)?;
     let head = store.ledger_head().await.map_err(LedgerCheckError::Read)?;
     let checkpoints = store.checkpoints().await.map_err(LedgerCheckError::Read)?;
-    verify_stored(&rows, head.as_ref(), &checkpoints, trust)
+    let mut verified = verify_stored(&rows, head.as_ref(), &checkpoints, trust)?;
+    verified.personal_data = crate::personal_data::check_records(store, &rows).await?;
+    Ok(verified)
 }
 
 /// Why an export could not be written or does not verify.
@@ -313,6 +332,7 @@ mod tests {
             checkpoints: 1,
             latest_checkpoint_size: Some(4),
             trust: crate::ledger_trust::TrustFacts::default(),
+            personal_data: crate::personal_data::PersonalDataFacts::default(),
         };
         assert_eq!(
             verified.text(),

@@ -16,6 +16,7 @@ pub mod init_records;
 pub mod ledger_trust;
 pub use shuin_ledger::operator_certificate;
 pub mod organisation;
+pub mod personal_data;
 pub mod retention;
 pub mod sessions;
 /// Signed operator requests (the format lives in `shuin-ledger`, whose offline verifier

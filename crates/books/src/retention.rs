@@ -5,11 +5,16 @@
 //! certificate's notAfter (or a rejected application's arrival) plus the configured
 //! number of years. Each batch is ledgered as `application.evidence_purged` durably
 //! before anything is deleted; if the ledger cannot be written, nothing is deleted.
+//! Then the personal data the applications' stored rows keep ([`PERSONAL_MEMBERS`]) is
+//! forgotten as well: the books keep only commitments (docs/ledger.md, "Personal data").
 
 use serde::Serialize;
 use shuin_core::timefmt::rfc3339;
 use shuin_ledger::{Actor, Book, EntryDraft};
-use shuin_store::{EvidenceRetention, EvidenceRetentionSummary, LedgerStore, StoreError};
+use shuin_store::{
+    ApplicationStore, EvidenceRetention, EvidenceRetentionSummary, LedgerStore, RegistrationStore,
+    StoreError,
+};
 use std::time::SystemTime;
 
 /// The shortest retention accepted: the criteria keep the books for 10 years.
@@ -127,6 +132,55 @@ pub struct PurgeReport {
     pub deleted: u64,
     /// The ledger entries written.
     pub ledger_seqs: Vec<u64>,
+    /// Applications whose stored personal data was forgotten with their evidence.
+    #[serde(default)]
+    pub applications_forgotten: u64,
+}
+
+/// The members of an application's stored details that hold personal data (the basic
+/// items, what the applicant entered, the subject name): set to `null` once its
+/// evidence is purged. The status, serial and references stay. The identity of the
+/// registration it used is forgotten too.
+pub const PERSONAL_MEMBERS: [&str; 3] = ["basic", "entries", "subject_name"];
+
+/// The stores whose rows keep copies of personal data.
+pub trait PersonalRows: ApplicationStore + RegistrationStore {}
+impl<T: ApplicationStore + RegistrationStore + ?Sized> PersonalRows for T {}
+
+/// Forgets the personal data of the applications `ids` in their stored rows and in the
+/// registrations they used; returns how many applications changed.
+async fn forget_personal_data<S: PersonalRows + ?Sized>(
+    store: &S,
+    ids: &[String],
+) -> Result<u64, RetentionError> {
+    let mut forgotten = 0;
+    for id in ids {
+        store
+            .forget_registration_identity(id)
+            .await
+            .map_err(RetentionError::Delete)?;
+        let Some(mut record) = store.application(id).await.map_err(RetentionError::Read)? else {
+            continue;
+        };
+        let Some(details) = record.details.as_object_mut() else {
+            continue;
+        };
+        let mut changed = false;
+        for member in PERSONAL_MEMBERS {
+            if details.get(member).is_some_and(|v| !v.is_null()) {
+                details.insert(member.into(), serde_json::Value::Null);
+                changed = true;
+            }
+        }
+        if changed {
+            store
+                .update_application(&record)
+                .await
+                .map_err(RetentionError::Delete)?;
+            forgotten += 1;
+        }
+    }
+    Ok(forgotten)
 }
 
 impl PurgeReport {
@@ -143,8 +197,8 @@ impl PurgeReport {
             lines.join("\n")
         } else {
             format!(
-                "purged {} pieces of evidence past retention (cutoff {}); ledger entries {:?}",
-                self.deleted, self.cutoff, self.ledger_seqs
+                "purged {} pieces of evidence past retention (cutoff {}) and the personal data of {} applications; ledger entries {:?}",
+                self.deleted, self.cutoff, self.applications_forgotten, self.ledger_seqs
             )
         }
     }
@@ -233,7 +287,7 @@ fn add_years(t: SystemTime, years: u32) -> Result<SystemTime, RetentionError> {
 /// Purges the evidence expired at `now` (`actor: None` only lists it): for each batch,
 /// the ledger entry first, then the deletion (which the store re-checks against the same
 /// cutoff).
-pub async fn purge<S: EvidenceRetention + LedgerStore + ?Sized>(
+pub async fn purge<S: EvidenceRetention + LedgerStore + PersonalRows + ?Sized>(
     store: &S,
     actor: Option<Actor>,
     policy: &RetentionPolicy,
@@ -263,12 +317,14 @@ pub async fn purge<S: EvidenceRetention + LedgerStore + ?Sized>(
         if batch.is_empty() {
             break;
         }
-        let mut subjects: Vec<String> = batch
+        let mut applications: Vec<String> =
+            batch.iter().map(|e| e.application_id.clone()).collect();
+        applications.sort();
+        applications.dedup();
+        let subjects: Vec<String> = applications
             .iter()
-            .map(|e| format!("application:{}", e.application_id))
+            .map(|id| format!("application:{id}"))
             .collect();
-        subjects.sort();
-        subjects.dedup();
         let listed: Vec<serde_json::Value> = batch
             .iter()
             .map(|e| {
@@ -299,6 +355,8 @@ pub async fn purge<S: EvidenceRetention + LedgerStore + ?Sized>(
             .await
             .map_err(RetentionError::Ledger)?;
         report.ledger_seqs.push(entry.seq);
+        // Forgotten before the evidence goes, so an interrupted purge forgets on retry.
+        report.applications_forgotten += forget_personal_data(store, &applications).await?;
         let hashes: Vec<String> = batch.into_iter().map(|e| e.sha256).collect();
         let deleted = store
             .delete_expired_evidence(&hashes, cutoff)
@@ -375,6 +433,7 @@ mod tests {
             purged: vec!["aa".into(), "bb".into()],
             deleted: 0,
             ledger_seqs: vec![],
+            applications_forgotten: 0,
         };
         assert_eq!(
             report.text(),
@@ -383,9 +442,10 @@ mod tests {
         report.dry_run = false;
         report.deleted = 2;
         report.ledger_seqs = vec![4];
+        report.applications_forgotten = 1;
         assert_eq!(
             report.text(),
-            "purged 2 pieces of evidence past retention (cutoff 2020-01-01T00:00:00Z); ledger entries [4]"
+            "purged 2 pieces of evidence past retention (cutoff 2020-01-01T00:00:00Z) and the personal data of 1 applications; ledger entries [4]"
         );
         let view = serde_json::json!({"cutoff": "c", "evidence": {"stored": 3, "expired": 1,
             "held_undecided": 0, "held_unlinked": 2, "next_expiry": null}});
@@ -416,7 +476,12 @@ mod tests {
                 serial: None,
                 rejection_reason: None,
                 evidence_sha256: evidence.into(),
-                details: serde_json::json!({}),
+                details: serde_json::json!({
+                    "basic": {"name": "山田　太郎", "birth_date": "1990-01-02"},
+                    "entries": {"name": "山田　太郎"},
+                    "subject_name": "山田　太郎",
+                    "key_fingerprint": format!("key-{id}"),
+                }),
             })
             .await
             .unwrap();
@@ -503,6 +568,15 @@ mod tests {
         );
         assert!(store.evidence(&early).await.unwrap().is_none());
         assert!(store.evidence(&late).await.unwrap().is_some());
+        // The application's stored personal data goes with it; the later one's stays.
+        assert_eq!(report.applications_forgotten, 1);
+        let forgotten = store.application("01").await.unwrap().unwrap().details;
+        for member in PERSONAL_MEMBERS {
+            assert!(forgotten[member].is_null(), "{member}: {forgotten}");
+        }
+        assert_eq!(forgotten["key_fingerprint"], "key-01");
+        let kept = store.application("02").await.unwrap().unwrap().details;
+        assert_eq!(kept["subject_name"], "山田　太郎");
         let rows = store.ledger_rows().await.unwrap();
         assert_eq!(rows.len(), 1);
         let entry = shuin_ledger::Entry::from_canonical(&rows[0].canonical).unwrap();

@@ -35,10 +35,7 @@ where
     S: LedgerStore + ?Sized,
     F: FnOnce() -> Result<Arc<OperatorCa>, Outcome>,
 {
-    use base64::Engine;
-    let csr = base64::engine::general_purpose::STANDARD
-        .decode(text(admitted, "csr")?)
-        .map_err(|e| Outcome::invalid(format!("csr: {e}")))?;
+    let csr = csr_param(admitted)?;
     let role = role(admitted)?;
     let operator_ca = operator_ca()?;
     let roster = shuin_books::console::roster(gate, store).await?;
@@ -54,11 +51,7 @@ where
             now,
         )
         .await
-        .map_err(|e| match e {
-            OperatorCaError::Csr { code, detail } => Outcome::refused(code, detail),
-            OperatorCaError::KeyInUse(_) => Outcome::refused("operator_key_in_use", e.to_string()),
-            other => Outcome::failed(other),
-        })?;
+        .map_err(certification_refusal)?;
     let pem = der::pem::encode_string(
         "CERTIFICATE",
         der::pem::LineEnding::LF,
@@ -69,6 +62,75 @@ where
         json!({"name": enrolled.name, "role": role, "role_granted": enrolled.role_granted,
         "certificate_pem": pem}),
     )
+}
+
+/// `node_pair`: the operator CA certifies a node of a split deployment (the parameters
+/// `csr`, base64 DER whose CN names the node, `role`: `ra`, `repo` or `ca`, and `hosts`).
+pub async fn node_pair<S, F>(
+    gate: &Gate,
+    store: &S,
+    operator_ca: F,
+    admitted: &Admitted,
+    rng: &dyn RandomSource,
+    now: SystemTime,
+) -> Acted
+where
+    S: LedgerStore + ?Sized,
+    F: FnOnce() -> Result<Arc<OperatorCa>, Outcome>,
+{
+    let csr = csr_param(admitted)?;
+    let role: shuin_core::x509::node::NodeRole =
+        serde_json::from_value(admitted.request.params["role"].clone())
+            .map_err(|_| Outcome::invalid("role must be ra, repo or ca"))?;
+    let hosts: Vec<String> = serde_json::from_value(admitted.request.params["hosts"].clone())
+        .map_err(|_| Outcome::invalid("hosts must be a list of host names"))?;
+    let operator_ca = operator_ca()?;
+    let roster = shuin_books::console::roster(gate, store).await?;
+    let pairing = crate::operator_ca::Pairing {
+        csr_der: &csr,
+        role,
+        hosts: &hosts,
+    };
+    let validity = crate::operator_ca::NODE_VALIDITY;
+    let der = operator_ca
+        .pair_node(
+            store,
+            &roster,
+            &pairing,
+            validity,
+            &admitted.actor(),
+            rng,
+            now,
+        )
+        .await
+        .map_err(certification_refusal)?;
+    let node = shuin_core::x509::node::NodeIdentity::of(&der).map_err(Outcome::failed)?;
+    let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &der)
+        .map_err(Outcome::failed)?;
+    let serial = shuin_books::operator_certificate::facts(&der)
+        .map(|f| f.serial)
+        .map_err(Outcome::failed)?;
+    Ok(
+        json!({"name": node.name, "role": role, "hosts": hosts, "serial": serial,
+        "certificate_pem": pem}),
+    )
+}
+
+/// The parameter `csr`: base64 DER.
+fn csr_param(admitted: &Admitted) -> Result<Vec<u8>, Outcome> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text(admitted, "csr")?)
+        .map_err(|e| Outcome::invalid(format!("csr: {e}")))
+}
+
+/// Why the operator CA did not certify a key, as the console answers it.
+fn certification_refusal(e: OperatorCaError) -> Outcome {
+    match e {
+        OperatorCaError::Csr { code, detail } => Outcome::refused(code, detail),
+        OperatorCaError::KeyInUse(_) => Outcome::refused("operator_key_in_use", e.to_string()),
+        other => Outcome::failed(other),
+    }
 }
 
 /// `operator_revoke`: the operator's certificates (or the one named by

@@ -11,10 +11,13 @@ mod issuance;
 mod ocsp;
 pub mod ocsp_responder;
 pub mod operator_ca;
+pub mod orders;
 pub mod parts;
 mod reconcile;
 mod revocation;
 pub mod seal;
+#[cfg(test)]
+mod test_ca;
 pub mod witnessing;
 
 pub use issuance::{CaService, CaSettings, CaStore, IssuerChain};

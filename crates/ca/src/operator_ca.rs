@@ -231,43 +231,20 @@ impl OperatorCa {
         now: SystemTime,
     ) -> Result<EnrolledOperator, OperatorCaError> {
         let (name, spki) = read_csr(csr_der)?;
-        let key_sha256 = shuin_books::request::key_sha256(signer_spki_der(&spki)?.as_slice());
-        if let Some(holder) = roster.by_key(&key_sha256) {
-            return Err(OperatorCaError::KeyInUse(holder.name.clone()));
-        }
+        let key_sha256 = unused_key(roster, &spki)?;
         let bad = |e: der::Error| OperatorCaError::Signing(e.to_string());
         let serial = Serial::random(rng).map_err(|e| OperatorCaError::Signing(e.to_string()))?;
         let template =
-            CaProfile::operator(&self.identity, &name, spki, serial.clone(), now, validity)
-                .map_err(bad)?;
-        let tbs = template.to_tbs(self.signer.algorithm()).map_err(bad)?;
-        let subject = format!("operator:{name}");
-        let der = sign_recorded(
-            store,
-            self.signer.as_ref(),
-            tbs,
-            "operator_certificate",
-            by,
-            &subject,
-            now,
-        )
-        .await?;
-        shuin_books::operator_certificate::check(&der, &self.certificate_der)
-            .map_err(|e| OperatorCaError::Signing(e.to_string()))?;
-        organisation::enrol(
-            store,
-            &Enrolment {
-                name: &name,
-                certificate_der: &der,
-                serial: &serial.to_hex(),
-                key_sha256: &key_sha256,
-                not_before: template.not_before,
-                not_after: template.not_after,
-            },
-            by,
-            now,
-        )
-        .await?;
+            CaProfile::operator(&self.identity, &name, spki, serial, now, validity).map_err(bad)?;
+        let certifying = Certifying {
+            kind: "operator_certificate",
+            subject: format!("operator:{name}"),
+            name: &name,
+            key_sha256: &key_sha256,
+        };
+        let der = self
+            .certify_and_enrol(store, template, &certifying, by, now)
+            .await?;
         let held = roster.operator(&name).is_some_and(|op| op.holds(role));
         if !held {
             organisation::grant(store, &name, role, by, now).await?;
@@ -457,6 +434,69 @@ impl OperatorCa {
     }
 }
 
+/// What the books call a certificate the operator CA is about to issue.
+pub(crate) struct Certifying<'a> {
+    /// The entry kind's stem (`operator_certificate`, `node_certificate`).
+    pub(crate) kind: &'static str,
+    /// The entry's subject.
+    pub(crate) subject: String,
+    /// The name it is enrolled under.
+    pub(crate) name: &'a str,
+    /// SHA-256 of its key.
+    pub(crate) key_sha256: &'a str,
+}
+
+impl OperatorCa {
+    /// Signs `template` on the CA's one path, checks the result against the operator CA
+    /// certificate, and enrols it in the organisation book.
+    pub(crate) async fn certify_and_enrol<S: LedgerStore + ?Sized>(
+        &self,
+        store: &S,
+        template: shuin_core::x509::CertificateTemplate,
+        certifying: &Certifying<'_>,
+        by: &Actor,
+        now: SystemTime,
+    ) -> Result<Vec<u8>, OperatorCaError> {
+        let bad = |e: der::Error| OperatorCaError::Signing(e.to_string());
+        let tbs = template.to_tbs(self.signer.algorithm()).map_err(bad)?;
+        let signer = self.signer.as_ref();
+        let der = sign_recorded(
+            store,
+            signer,
+            tbs,
+            certifying.kind,
+            by,
+            &certifying.subject,
+            now,
+        )
+        .await?;
+        shuin_books::operator_certificate::check(&der, &self.certificate_der)
+            .map_err(|e| OperatorCaError::Signing(e.to_string()))?;
+        let enrolment = Enrolment {
+            name: certifying.name,
+            certificate_der: &der,
+            serial: &template.serial.to_hex(),
+            key_sha256: certifying.key_sha256,
+            not_before: template.not_before,
+            not_after: template.not_after,
+        };
+        organisation::enrol(store, &enrolment, by, now).await?;
+        Ok(der)
+    }
+}
+
+/// The SHA-256 of `spki`, if no operator or node of `roster` holds that key.
+pub(crate) fn unused_key(
+    roster: &Roster,
+    spki: &spki::SubjectPublicKeyInfoOwned,
+) -> Result<String, OperatorCaError> {
+    let key_sha256 = shuin_books::request::key_sha256(signer_spki_der(spki)?.as_slice());
+    match roster.by_key(&key_sha256) {
+        Some(holder) => Err(OperatorCaError::KeyInUse(holder.name.clone())),
+        None => Ok(key_sha256),
+    }
+}
+
 fn signer_spki_der(spki: &spki::SubjectPublicKeyInfoOwned) -> Result<Vec<u8>, OperatorCaError> {
     der::Encode::to_der(spki).map_err(|e| OperatorCaError::Signing(e.to_string()))
 }
@@ -526,6 +566,9 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+mod nodes;
+pub use nodes::{Pairing, NODE_VALIDITY};
 
 #[cfg(test)]
 mod tests;

@@ -44,6 +44,12 @@ pub(crate) struct InstanceConfig {
     /// The database (`[store]`; see docs/operations.md, "Store: SQLite or PostgreSQL").
     #[serde(default)]
     pub(crate) store: shuin_store::StoreSection,
+    /// What this instance is in a split deployment (`[node]`; docs/deployment.md).
+    #[serde(
+        default,
+        skip_serializing_if = "shuin_server::node::NodeSection::is_default"
+    )]
+    pub(crate) node: shuin_server::node::NodeSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -98,6 +104,9 @@ impl InstanceConfig {
         self.retention.check()?;
         self.ra.check()?;
         self.server.check().map_err(|e| msg(e.to_string()))?;
+        self.node
+            .check(&self.server)
+            .map_err(|e| msg(e.to_string()))?;
         self.store.check()?;
         Ok(())
     }

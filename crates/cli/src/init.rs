@@ -396,6 +396,7 @@ pub(crate) async fn init(
         retention: crate::retention_cmd::RetentionSection::default(),
         facility: crate::facility::FacilitySection::default(),
         publishers: Vec::new(),
+        node: Default::default(),
     };
     // The audit key is made and the first checkpoint signed (kept as the last signed
     // head); its fingerprint is pinned in shuin.toml.

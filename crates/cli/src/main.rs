@@ -18,6 +18,7 @@ mod fips;
 mod init;
 mod key_backend;
 mod ledger_cmd;
+mod node_cmd;
 mod operator_cmd;
 mod operator_key;
 mod output;
@@ -29,6 +30,7 @@ mod revoke_cmd;
 mod runtime;
 mod seal;
 mod serve;
+mod split;
 mod status_cmd;
 mod testkit_cmd;
 mod watch;
@@ -67,6 +69,10 @@ enum Command {
         /// Address to listen on (default from shuin.toml, or 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<String>,
+        /// all, ra or ca: what this instance is in a split deployment (its `[node] role`;
+        /// docs/deployment.md).
+        #[arg(long, value_parser = serve_role)]
+        role: Option<shuin_server::node::ServeRole>,
     },
     /// Apply for a certificate with a JPKI signing key (applicant client).
     Apply(apply_cmd::ApplyArgs),
@@ -90,6 +96,11 @@ enum Command {
     Operator {
         #[command(subcommand)]
         command: operator_cmd::OperatorCommand,
+    },
+    /// Nodes of a split deployment (docs/deployment.md).
+    Node {
+        #[command(subcommand)]
+        command: node_cmd::NodeCommand,
     },
     /// The LRA review queue.
     Review {
@@ -249,7 +260,12 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", init::created(&args, &config));
             Ok(())
         }
-        Command::Serve { data, dev, listen } => {
+        Command::Serve {
+            data,
+            dev,
+            listen,
+            role,
+        } => {
             init_tracing();
             let rt = runtime()?;
             if dev {
@@ -257,17 +273,31 @@ fn run(cli: Cli) -> Result<()> {
                 let listen = listen.unwrap_or_else(|| "127.0.0.1:8080".into());
                 rt.block_on(async {
                     dev::ensure_dev_instance(&dir, &listen).await?;
-                    serve::serve(&dir, Some(&listen), |local, _| dev::banner(&dir, local)).await
+                    serve::serve(&dir, Some(&listen), role, |local, _| {
+                        dev::banner(&dir, local)
+                    })
+                    .await
                 })
             } else {
                 let dir = data.ok_or_else(|| {
                     msg("give --data DIR (an instance made by `shuin init`) or --dev")
                 })?;
-                rt.block_on(serve::serve(&dir, listen.as_deref(), |_, listeners| {
-                    for listener in listeners {
-                        println!("shuin is serving {} on {listener}", dir.display());
-                    }
-                }))
+                rt.block_on(serve::serve(
+                    &dir,
+                    listen.as_deref(),
+                    role,
+                    |_, listeners| {
+                        if listeners.is_empty() {
+                            println!(
+                                "shuin is serving {} with no network listener",
+                                dir.display()
+                            );
+                        }
+                        for listener in listeners {
+                            println!("shuin is serving {} on {listener}", dir.display());
+                        }
+                    },
+                ))
             }
         }
         Command::Apply(args) => apply_cmd::run(args),
@@ -304,6 +334,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Operator { command } => runtime()?.block_on(operator_cmd::run(command)),
+        Command::Node { command } => runtime()?.block_on(node_cmd::run(command)),
         Command::Review { command } => runtime()?.block_on(review_cmd::run(command)),
         Command::Automation { command } => runtime()?.block_on(automation_cmd::run(command)),
         Command::Audit {
@@ -347,4 +378,9 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--role all|ra|ca`.
+fn serve_role(text: &str) -> std::result::Result<shuin_server::node::ServeRole, String> {
+    serde_json::from_value(serde_json::json!(text)).map_err(|_| "must be all, ra or ca".to_owned())
 }

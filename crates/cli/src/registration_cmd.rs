@@ -94,6 +94,7 @@ pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {
                 &identity,
                 lifetime,
                 delivery.as_ref(),
+                &shuin_core::OsRandom,
             )
             .context("identity")?;
             let action = Action::RegistrationCreate;

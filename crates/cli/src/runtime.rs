@@ -161,12 +161,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     };
     let chain = CaFiles::read(&config.ca, dir)?;
 
-    let (verifier, crl_source) = config.jpki.open(dir)?;
-    let terms = config.ra.read_terms(dir)?;
-    let repository = Arc::new(
-        Repository::new(chain.root_der.clone(), chain.issuing_der.clone(), terms)
-            .with_cps_file(&dir.join(&config.instance.cps)),
-    );
+    let repository = repository_of(dir, &config, &chain)?;
     match seal.parts() {
         Some(parts) => refresh_crls(&parts.ca, &store, &repository).await?,
         None => {
@@ -192,53 +187,76 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     {
         repository.publish_other_crl(shuin_ca::operator_ca::OPERATOR_CRL_SCOPE, crl.into());
     }
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let issuer: Arc<dyn shuin_core::issuance::Issuer> =
-        Arc::new(shuin_ca::seal::SealedIssuer(seal.clone()));
-    let ra = RaService::new(
-        verifier,
-        crl_source,
-        store.clone(),
-        shuin_ra::CaPorts {
-            issuer,
-            revoker: Arc::new(shuin_ca::seal::SealedRevoker(seal.clone())),
-        },
-        clock.clone(),
-        Arc::new(OsRandom),
-        config.ra.service_config(
-            &config.instance.public_url,
-            repository.terms_sha256(),
-            vec![chain.issuing_der, chain.root_der],
-        ),
-    )
-    .with_lifecycle(crate::registration_cmd::lifecycle(
-        dir,
-        &config,
-        store.clone(),
-    )?);
-    let ledger: Arc<dyn shuin_store::LedgerReader> = store.clone();
-    let tiles = Arc::new(shuin_repo::tiles::LedgerTiles::new(store.clone()));
-    let access_events = Arc::new(shuin_server::AccessEvents::new(
-        store.clone(),
-        store.clone(),
-        config.facility.policy(),
-    ));
+    let ports = shuin_ra::CaPorts {
+        issuer: Arc::new(shuin_ca::seal::SealedIssuer(seal.clone())),
+        revoker: Arc::new(shuin_ca::seal::SealedRevoker(seal.clone())),
+    };
+    let ocsp = Arc::new(shuin_ca::seal::SealedOcsp(seal.clone()));
+    let state = app_state(dir, &config, &store, &chain, repository, ports, ocsp)?;
     Ok(Instance {
         dir: dir.to_path_buf(),
         config,
         store,
-        state: AppState {
-            ra: Arc::new(ra),
-            repository,
-            ocsp: Arc::new(shuin_ca::seal::SealedOcsp(seal.clone())),
-            clock,
-            ledger,
-            tiles,
-            access_events,
-            http: Default::default(),
-        },
+        state,
         seal,
         publishers,
         gate,
+    })
+}
+
+/// The repository's content of the instance at `dir`: the CA certificates, the terms and
+/// the CP/CPS.
+pub(crate) fn repository_of(
+    dir: &Path,
+    config: &InstanceConfig,
+    chain: &CaFiles,
+) -> Result<Arc<Repository>> {
+    let terms = config.ra.read_terms(dir)?;
+    let repository = Repository::new(chain.root_der.clone(), chain.issuing_der.clone(), terms);
+    Ok(Arc::new(
+        repository.with_cps_file(&dir.join(&config.instance.cps)),
+    ))
+}
+
+/// The routers' state: the RA reaching the CA through `ports`, the repository, `ocsp`, and
+/// the books of `store`.
+pub(crate) fn app_state(
+    dir: &Path,
+    config: &InstanceConfig,
+    store: &Arc<Store>,
+    chain: &CaFiles,
+    repository: Arc<Repository>,
+    ports: shuin_ra::CaPorts,
+    ocsp: Arc<dyn shuin_core::ocsp::OcspResponder>,
+) -> Result<AppState> {
+    let (verifier, crl_source) = config.jpki.open(dir)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let service = config.ra.service_config(
+        &config.instance.public_url,
+        repository.terms_sha256(),
+        vec![chain.issuing_der.clone(), chain.root_der.clone()],
+    );
+    let lifecycle = crate::registration_cmd::lifecycle(dir, config, store.clone())?;
+    let ra = RaService::new(
+        verifier,
+        crl_source,
+        store.clone(),
+        ports,
+        clock.clone(),
+        Arc::new(OsRandom),
+        service,
+    )
+    .with_lifecycle(lifecycle);
+    let access_events =
+        shuin_server::AccessEvents::new(store.clone(), store.clone(), config.facility.policy());
+    Ok(AppState {
+        ra: Arc::new(ra),
+        repository,
+        ocsp,
+        clock,
+        ledger: store.clone(),
+        tiles: Arc::new(shuin_repo::tiles::LedgerTiles::new(store.clone())),
+        access_events: Arc::new(access_events),
+        http: Default::default(),
     })
 }

@@ -5,13 +5,16 @@
 use crate::failure::{msg, Context, Result};
 use crate::runtime::Instance;
 use shuin_server::listeners::{BoundListener, Services};
+use shuin_server::node::ServeRole;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Serves the instance at `dir` until Ctrl-C or SIGTERM.
+/// Serves the instance at `dir` until Ctrl-C or SIGTERM, as the role its `[node]` says
+/// (`role`, when given, must agree).
 pub(crate) async fn serve(
     dir: &Path,
     listen: Option<&str>,
+    role: Option<ServeRole>,
     banner: impl FnOnce(&str, &[String]),
 ) -> Result<()> {
     // Idle connections must not use up the descriptors the store and keys need.
@@ -19,21 +22,81 @@ pub(crate) async fn serve(
         Ok(limit) => tracing::info!(limit, "open-file limit"),
         Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
     }
+    let configured = crate::config::InstanceConfig::load(dir)?.node.role;
+    if let Some(asked) = role.filter(|asked| *asked != configured) {
+        return Err(msg(format!(
+            "--role {}: {} is configured as role {} ([node] role in shuin.toml)",
+            asked.as_str(),
+            dir.display(),
+            configured.as_str()
+        )));
+    }
+    match (configured, listen) {
+        (ServeRole::Ra, _) => return serve_ra_node(dir, listen, banner).await,
+        (ServeRole::Ca, Some(_)) => {
+            return Err(msg(
+                "--listen: the CA of a split deployment listens on no network port",
+            ))
+        }
+        _ => {}
+    }
     let instance = crate::runtime::open(dir).await?;
     let files = shuin_ca::parts::CaFiles::read(&instance.config.ca, &instance.dir)?;
-    let operator_ca = files.operator_ca_der;
     let mut bound = Vec::new();
-    for listener in instance.config.server.listeners(listen) {
-        let socket = BoundListener::bind(&instance.dir, &listener, operator_ca.clone()).await;
-        bound.push(socket?);
+    if configured == ServeRole::All {
+        for listener in instance.config.server.listeners(listen) {
+            let socket =
+                BoundListener::bind(&instance.dir, &listener, files.operator_ca_der.clone());
+            bound.push(socket.await?);
+        }
     }
-    if let Some(first) = bound.first() {
-        let described = bound.iter().map(BoundListener::describe);
-        let described = described.collect::<std::io::Result<Vec<_>>>();
-        let first = first.local_addr().context("local address")?.to_string();
-        banner(&first, &described.context("local address")?);
-    }
+    let described = bound.iter().map(BoundListener::describe);
+    let described = described.collect::<std::io::Result<Vec<_>>>();
+    let first = match bound.first() {
+        Some(first) => first.local_addr().context("local address")?.to_string(),
+        None => String::new(),
+    };
+    banner(&first, &described.context("local address")?);
     serve_zones(bound, instance, shuin_server::listeners::shutdown_signal()).await
+}
+
+/// Serves the RA node at `dir` on its listeners until Ctrl-C or SIGTERM.
+async fn serve_ra_node(
+    dir: &Path,
+    listen: Option<&str>,
+    banner: impl FnOnce(&str, &[String]),
+) -> Result<()> {
+    let config = crate::config::InstanceConfig::load(dir)?;
+    let node = Arc::new(crate::split::open_ra_node(dir, config).await?);
+    let mut bound = Vec::new();
+    for listener in node.config.server.listeners(listen) {
+        bound.push(BoundListener::bind(dir, &listener, node.operator_ca_der.clone()).await?);
+    }
+    let described = bound.iter().map(BoundListener::describe);
+    let described = described.collect::<std::io::Result<Vec<_>>>();
+    banner("", &described.context("local address")?);
+    let upkeep = {
+        let (node, dir) = (node.clone(), dir.to_path_buf());
+        tokio::spawn(async move { crate::split::ra_upkeep(&node, &dir).await })
+    };
+    let services = Services {
+        state: node.state.clone(),
+        limits: node.config.server.limits.clone(),
+        console: None,
+        store: node.store.clone(),
+        operator_crl_scope: shuin_ca::operator_ca::OPERATOR_CRL_SCOPE.into(),
+        orders: Some(node.orders.clone()),
+    };
+    let served = shuin_server::listeners::serve_all(
+        bound,
+        &services,
+        shuin_server::listeners::shutdown_signal(),
+    )
+    .await;
+    upkeep.abort();
+    let _ = upkeep.await;
+    node.store.close().await;
+    served.map_err(|e| msg(e.to_string()))
 }
 
 /// Serves an opened instance on one all-in-one listener until `shutdown` completes.
@@ -60,14 +123,20 @@ async fn serve_zones(
         let instance = instance.clone();
         tokio::spawn(async move { crate::watch::run(&instance).await })
     };
+    // The CA of a split deployment dials its RA nodes (none otherwise).
+    let links = crate::split::start_links(&instance)?;
     let services = Services {
         state: instance.state.clone(),
         limits: instance.config.server.limits.clone(),
-        console,
+        console: Some(console),
         store: instance.store.clone(),
         operator_crl_scope: shuin_ca::operator_ca::OPERATOR_CRL_SCOPE.into(),
+        orders: None,
     };
     let served = shuin_server::listeners::serve_all(listeners, &services, shutdown).await;
+    for link in links {
+        link.abort();
+    }
     upkeep.abort();
     let _ = upkeep.await;
     admin.stop().await;

@@ -323,6 +323,15 @@ fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
     );
     assert_eq!(pack["crl"]["fresh"], true, "{}", pack["crl"]);
     assert_eq!(pack["ledger"]["verification"]["ok"], true);
+    // The applicants' kept personal data records match the books' commitments.
+    assert!(
+        pack["ledger"]["verification"]["personal_data_records_checked"]
+            .as_u64()
+            .unwrap()
+            >= 1,
+        "{}",
+        pack["ledger"]["verification"]
+    );
     assert!(pack["ledger"]["latest_checkpoint"]["note"]
         .as_str()
         .unwrap()

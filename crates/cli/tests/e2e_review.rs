@@ -261,6 +261,16 @@ fn operators_review_queue_and_automation_controls() {
     assert_eq!(approved[0]["payload"]["approver"], LRA);
     assert_eq!(approved[0]["payload"]["automatic"], false);
     let subject = format!("application:{approved_id}");
+    // The approval commits to the applicant's record, as the pending entry did, and
+    // names nobody but the LRA (docs/ledger.md, "Personal data").
+    let pending = of_kind(&entries, "application.pending_review")
+        .into_iter()
+        .find(|e| e.to_string().contains(&subject))
+        .expect("application.pending_review for the approved application");
+    let reference = &approved[0]["payload"]["personal_data"];
+    assert_eq!(reference["commitment"].as_str().map(str::len), Some(64));
+    assert_eq!(reference, &pending["payload"]["personal_data"]);
+    assert!(!approved[0].to_string().contains(NAME), "{}", approved[0]);
     let signing = entries
         .iter()
         .find(|e| e["kind"] == "certificate.signing" && e.to_string().contains(&approved_id))

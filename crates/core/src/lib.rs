@@ -14,6 +14,7 @@ pub mod key_policy;
 pub mod lint;
 pub mod ocsp;
 pub mod operator;
+pub mod orders;
 pub mod random;
 pub mod reason;
 pub mod revocation;

@@ -134,8 +134,10 @@ pub enum Action {
     OperatorGrant,
     /// Remove a role.
     OperatorRemoveRole,
-    /// Revoke an operator certificate (it goes on the operator CA's CRL).
+    /// Revoke an operator certificate (it goes on the operator CA's CRL); unpairs a node.
     OperatorRevoke,
+    /// Pair a node of a split deployment: the operator CA certifies its key.
+    NodePair,
     /// Revoke a subscriber certificate.
     Revoke,
     /// List the LRA review queue.
@@ -203,7 +205,7 @@ const ANY: &[Zone] = &[
 
 impl Action {
     /// Every action, in the order of the policy table.
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 24] = [
         Action::Unseal,
         Action::Ceremony,
         Action::CeremonyCustodian,
@@ -212,6 +214,7 @@ impl Action {
         Action::OperatorGrant,
         Action::OperatorRemoveRole,
         Action::OperatorRevoke,
+        Action::NodePair,
         Action::Revoke,
         Action::ReviewList,
         Action::ReviewShow,
@@ -236,6 +239,7 @@ impl Action {
             Action::OperatorGrant => "operator_grant",
             Action::OperatorRemoveRole => "operator_remove_role",
             Action::OperatorRevoke => "operator_revoke",
+            Action::NodePair => "node_pair",
             Action::Revoke => "revoke",
             Action::ReviewList => "review_list",
             Action::ReviewShow => "review_show",
@@ -284,7 +288,9 @@ impl Action {
             Action::RootCrl => key(&[CaAdmin], Control::OneOperator),
             Action::CeremonyCustodian => one(&[CaAdmin], LOCAL),
             // The operator CA's key signs the certificate and the operator CRL.
-            Action::OperatorAdd | Action::OperatorRevoke => key(&[CaAdmin], Control::OneOperator),
+            Action::OperatorAdd | Action::OperatorRevoke | Action::NodePair => {
+                key(&[CaAdmin], Control::OneOperator)
+            }
             Action::OperatorGrant | Action::OperatorRemoveRole => one(&[CaAdmin], LOCAL),
             Action::Revoke
             | Action::ReviewApprove

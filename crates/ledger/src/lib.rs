@@ -19,6 +19,7 @@
 //! - [`cosignature`]: witnesses' C2SP `tlog-cosignature` v1 (Ed25519) lines on
 //!   checkpoints, and their verifier keys.
 //! - [`operator_request`]: signed operator requests, as ledgered and re-checked offline.
+//! - [`personal_data`]: salted commitments to personal data kept outside the books.
 //! - [`export`]: the offline export (JSON Lines, checkpoints, audit key) and its verifier.
 //! - [`tiles`]: the tree as C2SP `tlog-tiles`, built incrementally, and proofs from tiles.
 //! - [`trust`]: the audit key's pin, forward heads and freshness (DESIGN.md section 11);
@@ -36,6 +37,7 @@ pub mod note;
 pub mod operator_audit;
 pub mod operator_certificate;
 pub mod operator_request;
+pub mod personal_data;
 mod report;
 pub mod tiles;
 pub mod trust;

@@ -45,28 +45,16 @@ pub fn facts(der: &[u8]) -> Result<CertificateFacts, CertificateProblem> {
 /// Checks that `der` was issued by the CA whose certificate is `ca_der` (issuer name and
 /// signature) and returns its SubjectPublicKeyInfo DER.
 pub fn check(der: &[u8], ca_der: &[u8]) -> Result<Vec<u8>, CertificateProblem> {
-    let bad = |e: der::Error| CertificateProblem(e.to_string());
-    let cert = Certificate::from_der(der).map_err(bad)?;
-    let ca = Certificate::from_der(ca_der).map_err(bad)?;
-    if cert.tbs_certificate.issuer != ca.tbs_certificate.subject {
-        return Err(CertificateProblem(
-            "the issuer is not the operator CA".into(),
-        ));
-    }
-    let tbs = cert.tbs_certificate.to_der().map_err(bad)?;
-    let ca_spki = ca
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .map_err(bad)?;
-    let signature = cert
-        .signature
-        .as_bytes()
-        .ok_or_else(|| CertificateProblem("the signature has unused bits".into()))?;
-    shuin_core::signature::verify(&ca_spki, cert.signature_algorithm.oid, &tbs, signature)
-        .map_err(|_| CertificateProblem("the operator CA's signature does not verify".into()))?;
+    use shuin_core::x509::issued::{check_issued_by, NotIssuedBy};
+    let cert = check_issued_by(der, ca_der).map_err(|e| {
+        CertificateProblem(match e {
+            NotIssuedBy::OtherIssuer => "the issuer is not the operator CA".into(),
+            NotIssuedBy::BadSignature => "the operator CA's signature does not verify".into(),
+            other => other.to_string(),
+        })
+    })?;
     cert.tbs_certificate
         .subject_public_key_info
         .to_der()
-        .map_err(bad)
+        .map_err(|e| CertificateProblem(e.to_string()))
 }

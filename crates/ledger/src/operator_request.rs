@@ -164,6 +164,7 @@ pub fn book_of(action: Action) -> Book {
         | Action::OperatorGrant
         | Action::OperatorRemoveRole
         | Action::OperatorRevoke
+        | Action::NodePair
         | Action::Status => Book::Organization,
     }
 }

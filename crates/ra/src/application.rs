@@ -383,6 +383,21 @@ impl RaService {
         let id = hex::encode(self.random_token(16)?);
         self.store.put_evidence(evidence_sha256, body).await?;
         let (responsible_person, approver_certificate) = self.responsible_person().await?;
+        let basic = &signer.basic;
+        let personal = crate::personal_data::store_personal_data(
+            self.store.as_ref(),
+            self.rng.as_ref(),
+            &crate::personal_data::basic_items(
+                &basic.name,
+                &basic.birth.iso(),
+                &basic.address,
+                &serde_json::json!(basic.gender),
+            ),
+        )
+        .await?;
+        self.store
+            .link_evidence(&personal.record_sha256, &id)
+            .await?;
         let order = IssuanceOrder {
             application_id: id.clone(),
             subject_name: signer.basic.name.clone(),
@@ -420,6 +435,7 @@ impl RaService {
             "spki_der": base64::engine::general_purpose::STANDARD.encode(&checked.spki_der),
             "subject_name": signer.basic.name,
             "not_after_cap": shuin_core::timefmt::rfc3339(signer.not_after),
+            "personal_data": personal.to_json(),
         });
         let mut record = ApplicationRecord {
             id: id.clone(),
@@ -461,6 +477,7 @@ impl RaService {
                         payload: serde_json::json!({
                             "review_reasons": checked.review_reasons,
                             "rule_version": RULE_VERSION,
+                            "personal_data": personal.to_json(),
                         }),
                         evidence: vec![format!("sha256:{evidence_sha256}")],
                     },
@@ -491,7 +508,7 @@ impl RaService {
                         "approver": responsible_person,
                         "approver_certificate_sha256": approver_certificate,
                         "checks": ["cms_signature", "jpki_chain", "jpki_profile", "jpki_validity", "jpki_revocation", "basic_items", "nonce", "terms", "entries_match", "csr_proof_of_possession", "key_policy", "key_unused"],
-                        "subject_name": order.subject_name,
+                        "personal_data": personal.to_json(),
                         "key_fingerprint": checked.key_fingerprint,
                     }),
                     evidence: vec![format!("sha256:{evidence_sha256}")],
@@ -504,8 +521,7 @@ impl RaService {
             (&checked.replaces, &outcome)
         {
             // Issued first; only now is the old certificate revoked (superseded).
-            self.complete_reissue(old, serial, &id, &signer.basic.name, now)
-                .await;
+            self.complete_reissue(old, serial, &id, now).await;
         }
         Ok(outcome)
     }

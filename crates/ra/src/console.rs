@@ -170,13 +170,22 @@ pub async fn automation_review<S: OperatorStore + ?Sized>(
 /// What the LRA's side sends for `registration_create`: the parameters the request
 /// signs (the code's lifetime, how it is delivered) and the identity as the attachment.
 /// The identity is personal data: the signed request, which the books keep for good,
-/// carries only its SHA-256.
+/// carries only its SHA-256, salted by a random `salt` member of the attachment from
+/// `rng`, so that the hash cannot confirm a guessed identity.
 pub fn registration_create_request(
     identity: &VerifiedIdentity,
     lifetime: Duration,
     delivery: Option<&Delivery>,
-) -> Result<(Value, Zeroizing<String>), serde_json::Error> {
-    let attachment = Zeroizing::new(serde_json::to_string(identity)?);
+    rng: &dyn RandomSource,
+) -> Result<(Value, Zeroizing<String>), RaError> {
+    let unavailable = |e: Box<dyn std::error::Error + Send + Sync>| RaError::Unavailable(e);
+    let mut salt = [0u8; ATTACHMENT_SALT_LEN];
+    rng.fill(&mut salt).map_err(|e| unavailable(Box::new(e)))?;
+    let mut salted = serde_json::to_value(identity).map_err(|e| unavailable(Box::new(e)))?;
+    if let Some(object) = salted.as_object_mut() {
+        object.insert(ATTACHMENT_SALT.into(), json!(hex::encode(salt)));
+    }
+    let attachment = Zeroizing::new(salted.to_string());
     let mut params = json!({"expires_in_seconds": lifetime.as_secs()});
     if let Some(delivery) = delivery {
         params["delivery"] = json!(delivery.method);
@@ -185,6 +194,21 @@ pub fn registration_create_request(
         }
     }
     Ok((params, attachment))
+}
+
+/// The attachment member that salts its SHA-256 in the signed request.
+const ATTACHMENT_SALT: &str = "salt";
+/// Its length in bytes.
+const ATTACHMENT_SALT_LEN: usize = 32;
+
+/// The identity in a `registration_create` attachment, without its salt (an attachment
+/// from an earlier client may have none).
+fn identity_of_attachment(text: &str) -> Result<VerifiedIdentity, serde_json::Error> {
+    let mut value: Value = serde_json::from_str(text)?;
+    if let Some(object) = value.as_object_mut() {
+        object.remove(ATTACHMENT_SALT);
+    }
+    serde_json::from_value(value)
 }
 
 /// `registration_create`: the identity the LRA verified is the attachment. `key` gives
@@ -202,7 +226,7 @@ where
     F: FnOnce() -> Result<crate::CodeKey, Outcome>,
 {
     let identity = required_attachment(identity, "the verified identity")?;
-    let identity: VerifiedIdentity = serde_json::from_str(&identity)
+    let identity = identity_of_attachment(&identity)
         .map_err(|e| Outcome::invalid(format!("the identity attachment: {e}")))?;
     let params = &admitted.request.params;
     let lifetime = params
@@ -257,18 +281,28 @@ mod tests {
             method: "本人限定受取郵便".into(),
             tracking: Some("123".into()),
         };
+        let rng = shuin_core::OsRandom;
         let (params, attachment) =
-            registration_create_request(&identity, Duration::from_secs(60), Some(&delivery))
+            registration_create_request(&identity, Duration::from_secs(60), Some(&delivery), &rng)
                 .expect("request");
         assert_eq!(
             params,
             json!({"expires_in_seconds": 60, "delivery": "本人限定受取郵便", "tracking": "123"})
         );
         assert!(!params.to_string().contains("山田"));
-        let sent: VerifiedIdentity = serde_json::from_str(&attachment).expect("identity");
+        let sent = identity_of_attachment(&attachment).expect("identity");
         assert_eq!(sent, identity);
-        let (bare, _) =
-            registration_create_request(&identity, Duration::from_secs(1), None).expect("request");
+        // Salted: the same identity sent twice gives two attachments (two hashes).
+        let salt = |text: &str| serde_json::from_str::<Value>(text).expect("json")["salt"].clone();
+        assert_eq!(salt(&attachment).as_str().map(str::len), Some(64));
+        let (bare, again) =
+            registration_create_request(&identity, Duration::from_secs(1), None, &rng)
+                .expect("request");
         assert_eq!(bare, json!({"expires_in_seconds": 1}));
+        assert_ne!(salt(&attachment), salt(&again));
+        // An attachment without a salt (an earlier client) is still read.
+        let plain = serde_json::to_string(&identity).expect("json");
+        assert_eq!(identity_of_attachment(&plain).expect("identity"), identity);
+        assert!(identity_of_attachment(r#"{"name": "x", "other": 1}"#).is_err());
     }
 }

@@ -14,6 +14,8 @@ mod error;
 pub mod jpki_followup;
 mod jpki_registration;
 pub mod operators;
+pub mod orders;
+mod personal_data;
 mod registration;
 mod reissue;
 mod resume;
@@ -37,7 +39,7 @@ pub use registration::{
 };
 pub use reissue::{
     supersede, supersede_replaced, FileNoticeSender, NoticeSender, SupersedeError, Superseded,
-    OLD_CERTIFICATE_REVOKED,
+    OLD_CERTIFICATE_REVOKED, SUBSCRIBER_BY_REISSUE,
 };
 pub use resume::{resume_approved, ApplicationBooks, ResumeStore, Resumed, RESUME_AFTER};
-pub use revocation::{RevocationAnswer, REVOCATION_FORMAT};
+pub use revocation::{RevocationAnswer, REVOCATION_FORMAT, SUBSCRIBER_BY_JPKI};

@@ -9,6 +9,7 @@
 //! days by default), is used once, and 5 wrong codes lock the registration for good.
 
 use crate::application::{system_actor, ApplicationOutcome, MAX_APPLICATION_BYTES};
+use crate::personal_data::store_personal_data;
 use crate::{RaError, RaService};
 use base64::Engine;
 use serde::Deserialize;
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 use shuin_core::issuance::{Approver, IssuanceError, IssuanceOrder};
 use shuin_core::key_policy::{check_subscriber_key, key_fingerprint};
 use shuin_core::{Clock, RandomSource, ReasonCode};
+use shuin_ledger::personal_data::PAYLOAD_MEMBER;
 use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_store::{
     ApplicationRecord, ApplicationStatus, ApplicationStore, CertificateFlags, CertificateReader,
@@ -242,6 +244,23 @@ fn check_field(name: &str, value: &str, max: usize) -> Result<(), RaError> {
     Ok(())
 }
 
+/// The member of a registration's stored identity listing its evidence references
+/// (`sha256:HEX`), besides its personal data record.
+const REGISTRATION_EVIDENCE: &str = "evidence";
+
+/// The SHA-256 of each piece of evidence a registration holds: its personal data record
+/// and the evidence of the request that made it.
+fn registration_evidence(identity: &serde_json::Value) -> Vec<String> {
+    let record = crate::personal_data::kept_reference(identity).map(|r| r.record_sha256);
+    let requests = identity
+        .get(REGISTRATION_EVIDENCE)
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str()?.strip_prefix("sha256:").map(str::to_owned));
+    record.into_iter().chain(requests).collect()
+}
+
 impl Registrar<'_> {
     /// Records the verified identity, ledgers `registration.created` with the delivery
     /// record, and returns the code (once).
@@ -294,6 +313,16 @@ impl Registrar<'_> {
         if let (Some(jpki), Some(object)) = (&request.jpki, identity_json.as_object_mut()) {
             object.insert("jpki".into(), jpki.clone());
         }
+        // The identity goes into a purgeable record; the entry carries its commitment.
+        let personal = store_personal_data(self.store, self.rng, &identity_json).await?;
+        if let Some(object) = identity_json.as_object_mut() {
+            object.insert(PAYLOAD_MEMBER.into(), personal.to_json());
+            // The signed request (a JPKI registration's CMS) follows the application too.
+            object.insert(
+                REGISTRATION_EVIDENCE.into(),
+                request.evidence.clone().into(),
+            );
+        }
         let record = RegistrationRecord {
             id: id.clone(),
             code_mac: self.key.mac_hex(normalised.as_bytes()),
@@ -316,7 +345,7 @@ impl Registrar<'_> {
                     subjects: vec![format!("registration:{id}")],
                     payload: serde_json::json!({
                         "registration_id": id,
-                        "identity": identity,
+                        "personal_data": personal.to_json(),
                         "verified_by": if request.jpki.is_some() { "jpki_signature" } else { "lra" },
                         "delivery": request.delivery,
                         "expires_at": shuin_core::timefmt::rfc3339(expires_at),
@@ -530,6 +559,12 @@ impl RaService {
             not_after_cap,
             approver: approver.clone(),
         };
+        let personal = crate::personal_data::payload_reference(identity);
+        // The registration's record and signed request now belong to this application:
+        // they are purged with its evidence.
+        for evidence in registration_evidence(identity) {
+            self.store.link_evidence(&evidence, &id).await?;
+        }
         let details = serde_json::json!({
             "kind": "enrollment",
             "registration_id": registration.id,
@@ -539,6 +574,7 @@ impl RaService {
             "spki_der": base64::engine::general_purpose::STANDARD.encode(&spki_der),
             "subject_name": name,
             "not_after_cap": shuin_core::timefmt::rfc3339(not_after_cap),
+            "personal_data": personal,
         });
         let mut record = ApplicationRecord {
             id: id.clone(),
@@ -573,7 +609,7 @@ impl RaService {
                         "flow": "identification_code",
                         "approver": approver.name,
                         "checks": [if approver.automatic { "identity_verified_by_jpki" } else { "identity_verified_by_lra" }, "identification_code", "csr_proof_of_possession", "key_policy", "key_unused"],
-                        "subject_name": name,
+                        "personal_data": personal,
                         "key_fingerprint": fingerprint,
                     }),
                     evidence: vec![format!("sha256:{evidence_sha256}")],
@@ -673,6 +709,19 @@ fn refuse_closed(state: RegistrationState) -> Result<(), RaError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_registration_names_its_record_and_request_for_the_application() {
+        let hex = |c: char| std::iter::repeat_n(c, 64).collect::<String>();
+        let identity = serde_json::json!({
+            "name": "n",
+            "personal_data": {"commitment": hex('c'), "record_sha256": hex('a')},
+            "evidence": [format!("sha256:{}", hex('b')), "other:x"],
+        });
+        assert_eq!(registration_evidence(&identity), vec![hex('a'), hex('b')]);
+        // A registration made before records were sealed has nothing to link.
+        assert!(registration_evidence(&serde_json::json!({"name": "n"})).is_empty());
+    }
 
     #[test]
     fn codes_are_grouped_crockford_and_normalise() {

@@ -110,7 +110,6 @@ impl RaService {
         old: &Serial,
         new: &Serial,
         application_id: &str,
-        holder: &str,
         now: SystemTime,
     ) {
         let Ok(lifecycle) = self.lifecycle() else {
@@ -128,7 +127,6 @@ impl RaService {
             old,
             new,
             application_id,
-            holder,
             notice_id: &notice_id,
             now,
         };
@@ -185,13 +183,15 @@ pub struct Superseded<'a> {
     pub new: &'a Serial,
     /// The reissue application.
     pub application_id: &'a str,
-    /// The holder's name (who decided the revocation).
-    pub holder: &'a str,
     /// A fresh random id for the notice.
     pub notice_id: &'a str,
     /// Now.
     pub now: SystemTime,
 }
+
+/// Who decided a revocation by reissue, as the revocation book names them: the holder,
+/// never by name.
+pub const SUBSCRIBER_BY_REISSUE: &str = "subscriber (reissue)";
 
 /// Revokes `old` as superseded through the `Revoker`, then ledgers `notice.queued` and
 /// queues 旧証明書の失効通知. Call it only after the new certificate is issued: from the
@@ -206,7 +206,6 @@ pub async fn supersede(
         old,
         new,
         application_id,
-        holder,
         notice_id,
         now,
     } = reissue;
@@ -214,7 +213,8 @@ pub async fn supersede(
         serial: old.clone(),
         reason: RevocationReason::Superseded,
         invalidity_date: None,
-        decided_by: holder.to_owned(),
+        // The holder, named without their name (docs/ledger.md, "Personal data").
+        decided_by: SUBSCRIBER_BY_REISSUE.into(),
         role: "subscriber".into(),
         authorisation: "reissue".into(),
     };
@@ -311,7 +311,6 @@ pub async fn supersede_replaced(
     let mut bytes = [0u8; 16];
     rng.fill(&mut bytes).map_err(SupersedeError::Randomness)?;
     let notice_id = hex::encode(bytes);
-    let holder = record.details["subject_name"].as_str().unwrap_or_default();
     supersede(
         store,
         revoker,
@@ -319,7 +318,6 @@ pub async fn supersede_replaced(
             old: &old,
             new,
             application_id: &record.id,
-            holder,
             notice_id: &notice_id,
             now,
         },

@@ -199,7 +199,7 @@ async fn record_late<S: ResumeStore + ?Sized>(
                     "rule_version": RULE_VERSION,
                     "approver": name,
                     "decided_at": record.details["approved_at"],
-                    "subject_name": record.details["subject_name"],
+                    "personal_data": crate::personal_data::payload_reference(&record.details),
                     "key_fingerprint": record.details["key_fingerprint"],
                     "recorded_late": true,
                 }),

@@ -194,7 +194,7 @@ pub async fn approve<S: ReviewStore + ?Sized>(
                     "approver_role": "lra",
                     "rule_version": RULE_VERSION,
                     "review_reasons": record.review_reasons,
-                    "subject_name": order.subject_name,
+                    "personal_data": crate::personal_data::payload_reference(&record.details),
                     "key_fingerprint": record.details["key_fingerprint"],
                     "note": note,
                 }),

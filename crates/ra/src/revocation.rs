@@ -95,6 +95,10 @@ pub(crate) fn same_person(recorded: &serde_json::Value, basic: &shuin_jpki::Basi
         && text("gender") == basic.gender
 }
 
+/// Who decided a revocation requested with the holder's JPKI card, as the revocation
+/// book names them: the holder, never by name.
+pub const SUBSCRIBER_BY_JPKI: &str = "subscriber (JPKI same person)";
+
 impl RaService {
     /// `POST /api/v1/revocations`.
     pub async fn submit_revocation(&self, body: &[u8]) -> Result<RevocationAnswer, RaError> {
@@ -129,7 +133,8 @@ impl RaService {
                     .jpki_holder(body, &certificate.application_id, now)
                     .await
                 {
-                    Ok(name) => (name, "jpki_same_person"),
+                    // The holder, named without their name (docs/ledger.md, "Personal data").
+                    Ok(()) => (SUBSCRIBER_BY_JPKI.to_owned(), "jpki_same_person"),
                     Err(refusal) => {
                         let refusal = self.subscriber_signer(refusal, &signed.signer_der).await?;
                         let detail = refusal.to_string();
@@ -173,14 +178,14 @@ impl RaService {
         }
     }
 
-    /// The JPKI holder's name if `body` is signed by a valid JPKI signing certificate of
-    /// the same person as the one the certificate was issued to; else why not.
+    /// Whether `body` is signed by a valid JPKI signing certificate of the same person as
+    /// the one the certificate was issued to; if not, why not.
     async fn jpki_holder(
         &self,
         body: &[u8],
         application_id: &str,
         now: SystemTime,
-    ) -> Result<String, HolderRefusal> {
+    ) -> Result<(), HolderRefusal> {
         let crls = self.crl.current();
         let verified = self
             .verifier
@@ -203,7 +208,7 @@ impl RaService {
             .cloned()
             .unwrap_or_default();
         if same_person(&recorded, &signer.basic) {
-            Ok(signer.basic.name)
+            Ok(())
         } else {
             Err(known(
                 "the JPKI signer is not the person the certificate was issued to".into(),

@@ -37,9 +37,9 @@ pub struct ListenerSection {
     /// directory); plain HTTP without it (zones `front`, `repository`, `all_in_one`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<crate::tls::TlsSection>,
-    /// Who may connect: `none` (default) or `operator` (operator certificates, mutual
-    /// TLS; the operator API exists only there). `peer` is reserved for the split
-    /// deployment and refused for now.
+    /// Who may connect: `none` (default), `operator` (operator certificates, mutual
+    /// TLS; the operator API exists only there) or `peer` (the CA's node certificate, on
+    /// an RA node of a split deployment; the peer API exists only there).
     #[serde(default, skip_serializing_if = "is_default")]
     pub client_auth: crate::tls::ClientAuth,
 }
@@ -73,7 +73,9 @@ impl ListenerSection {
         use crate::tls::ClientAuth;
         use crate::zones::ListenerZone as Z;
         match (self.client_auth, self.zone, &self.tls) {
-            (ClientAuth::Peer, ..) => Some("client_auth = \"peer\" (certificates of shuin nodes, for the split deployment) is not available yet; use \"none\" or \"operator\""),
+            (ClientAuth::Peer, _, None) => Some("client_auth = \"peer\" needs tls = { certificate = \"PEM\", key = \"PEM\" } (a node certificate from the operator CA)"),
+            (ClientAuth::Peer, Z::Secure, Some(_)) => None,
+            (ClientAuth::Peer, ..) => Some("a peer listener serves the secure zone: the CA's link dials the RA there"),
             (ClientAuth::Operator, _, None) => Some("client_auth = \"operator\" needs tls = { certificate = \"PEM\", key = \"PEM\" }"),
             (ClientAuth::Operator, Z::Secure | Z::Remote, Some(_)) => None,
             (ClientAuth::Operator, ..) => Some("an operator listener serves the secure or the remote zone; issuer-key actions stay on the local console (DIR/admin.sock)"),
@@ -260,8 +262,9 @@ mod tests {
             (
                 "remote",
                 &format!("client_auth = \"peer\"\n{TLS}"),
-                "not available yet",
+                "a peer listener serves the secure zone",
             ),
+            ("secure", "client_auth = \"peer\"", "needs tls"),
             ("remote", "", "give tls"),
             ("secure", "", "give tls"),
         ];

@@ -9,12 +9,17 @@ pub mod config;
 mod ledger;
 pub mod listeners;
 pub mod metrics;
-mod ocsp;
+pub mod node;
+pub mod ocsp;
 pub mod operator_api;
+pub mod peer;
+pub mod peer_link;
 mod problem;
 pub mod rate_limit;
 mod repository;
 pub mod serving;
+#[cfg(test)]
+mod test_pki;
 pub mod tls;
 pub mod zones;
 

@@ -34,9 +34,9 @@ pub enum ListenerSetupError {
         /// The address.
         listen: String,
     },
-    /// `client_auth = "peer"`.
-    #[error("server.listeners ({listen}) tls: client_auth = \"peer\" is not available yet")]
-    PeerNotAvailable {
+    /// A peer listener on a server that queues no orders.
+    #[error("server.listeners ({listen}): a peer listener (client_auth = \"peer\") serves an RA node's order queue: run `shuin serve --role ra`")]
+    NoOrderQueue {
         /// The address.
         listen: String,
     },
@@ -113,6 +113,9 @@ impl BoundListener {
             Some(tls) if tls.for_operator_clients() => {
                 format!("https://{address} ({zone} zone, operator certificates)")
             }
+            Some(tls) if tls.for_node_clients() => {
+                format!("https://{address} ({zone} zone, the CA's link by node certificate)")
+            }
             Some(_) => format!("https://{address} ({zone} zone)"),
         })
     }
@@ -133,15 +136,16 @@ fn listener_tls(
         source,
     };
     let identity = ListenerIdentity::load(dir, section).map_err(tls_error)?;
+    let trust = || {
+        let ca = operator_ca_der.ok_or_else(|| ListenerSetupError::NoOperatorCa {
+            listen: listen.clone(),
+        })?;
+        OperatorTrust::new(ca).map_err(tls_error)
+    };
     let tls = match listener.client_auth {
         ClientAuth::None => ListenerTls::open(identity).map_err(tls_error)?,
-        ClientAuth::Operator => {
-            let ca = operator_ca_der.ok_or_else(|| ListenerSetupError::NoOperatorCa {
-                listen: listen.clone(),
-            })?;
-            ListenerTls::for_operators(identity, OperatorTrust::new(ca).map_err(tls_error)?)
-        }
-        ClientAuth::Peer => return Err(ListenerSetupError::PeerNotAvailable { listen }),
+        ClientAuth::Operator => ListenerTls::for_operators(identity, trust()?),
+        ClientAuth::Peer => ListenerTls::for_nodes(identity, trust()?),
     };
     Ok(Some(Arc::new(tls)))
 }
@@ -152,12 +156,15 @@ pub struct Services<S> {
     pub state: AppState,
     /// `[server.limits]`.
     pub limits: LimitsSection,
-    /// The operator API of operator listeners.
-    pub console: Arc<dyn OperatorConsole>,
+    /// The operator API of operator listeners (`None` where operators do not act: an
+    /// RA node).
+    pub console: Option<Arc<dyn OperatorConsole>>,
     /// The books (operator sessions) and the operator CA's CRLs.
     pub store: Arc<S>,
-    /// The scope of the operator CA's CRL, followed by operator listeners.
+    /// The scope of the operator CA's CRL, followed by operator and peer listeners.
     pub operator_crl_scope: String,
+    /// An RA node's order queue, served to the CA's link on peer listeners.
+    pub orders: Option<Arc<dyn shuin_ra::orders::PeerOrders>>,
 }
 
 /// Why serving stopped with an error.
@@ -191,12 +198,16 @@ pub async fn serve_all<S: LedgerStore + CrlStore + 'static>(
                 zone.router(services.state.clone(), services.limits.rate()),
                 Transport::Plain,
             ),
-            Some(tls) if tls.for_operator_clients() => {
+            Some(tls) if tls.for_operator_clients() || tls.for_node_clients() => {
                 crl_followers.spawn(
                     tls.clone()
                         .follow_crls(services.store.clone(), services.operator_crl_scope.clone()),
                 );
-                operator_listener(services, zone, tls)?
+                if tls.for_node_clients() {
+                    node_listener(services, &socket, zone, tls)?
+                } else {
+                    operator_listener(services, zone, tls)?
+                }
             }
             Some(tls) => (
                 zone.router(services.state.clone(), services.limits.rate()),
@@ -232,17 +243,44 @@ fn operator_listener<S: LedgerStore + 'static>(
     let operator_zone = zone
         .operator_zone()
         .ok_or(ListenerSetupError::NoOperatorZone)?;
-    let app = zone.operator_router(
-        services.state.clone(),
-        services.limits.rate(),
-        services.console.clone(),
-    );
+    let console = services
+        .console
+        .clone()
+        .ok_or(ListenerSetupError::NoOperatorZone)?;
+    let app = zone.operator_router(services.state.clone(), services.limits.rate(), console);
     let sessions = Sessions::new(
         services.store.clone(),
         services.state.clock.clone(),
         operator_zone,
     );
     Ok((app, Transport::Operators(tls, Arc::new(sessions))))
+}
+
+/// The routes (the peer API and health) and the transport of a peer listener.
+fn node_listener<S>(
+    services: &Services<S>,
+    socket: &TcpListener,
+    zone: ListenerZone,
+    tls: Arc<ListenerTls>,
+) -> Result<(Router, Transport), ListenerSetupError> {
+    let orders = services
+        .orders
+        .clone()
+        .ok_or_else(|| ListenerSetupError::NoOrderQueue {
+            listen: socket
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+        })?;
+    let counted = (services.state.http.clone(), zone);
+    let app = crate::peer::routes(orders)
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+        .fallback(crate::problem::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            counted,
+            crate::metrics::count_answers,
+        ));
+    Ok((app, Transport::Nodes(tls)))
 }
 
 /// Completes on Ctrl-C or SIGTERM.
@@ -308,13 +346,11 @@ mod tests {
     #[test]
     fn setup_errors_read_as_before() {
         let listen = "0.0.0.0:8443".to_owned();
-        assert_eq!(
-            ListenerSetupError::PeerNotAvailable {
-                listen: listen.clone()
-            }
-            .to_string(),
-            "server.listeners (0.0.0.0:8443) tls: client_auth = \"peer\" is not available yet"
-        );
+        assert!(ListenerSetupError::NoOrderQueue {
+            listen: listen.clone()
+        }
+        .to_string()
+        .ends_with("run `shuin serve --role ra`"));
         assert!(ListenerSetupError::NoOperatorCa { listen }
             .to_string()
             .ends_with(

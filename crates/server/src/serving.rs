@@ -95,6 +95,8 @@ pub enum Transport {
     /// HTTPS with operator certificates: each connection is a session, recorded in the
     /// books before it serves anything.
     Operators(Arc<ListenerTls>, Arc<Sessions>),
+    /// HTTPS with node certificates of the CA role (the CA's link to an RA node).
+    Nodes(Arc<ListenerTls>),
 }
 
 impl std::fmt::Debug for Transport {
@@ -103,6 +105,7 @@ impl std::fmt::Debug for Transport {
             Transport::Plain => "Plain",
             Transport::Tls(_) => "Tls",
             Transport::Operators(..) => "Operators",
+            Transport::Nodes(_) => "Nodes",
         })
     }
 }
@@ -180,10 +183,10 @@ pub async fn serve(
 async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, watcher: Watcher) {
     let tls = match &shared.transport {
         Transport::Plain => {
-            http(&shared, TokioIo::new(stream), peer, None, watcher).await;
-            return;
+            let io = TokioIo::new(stream);
+            return http(&shared, io, peer, Carried::Nothing, watcher).await;
         }
-        Transport::Tls(tls) | Transport::Operators(tls, _) => tls,
+        Transport::Tls(tls) | Transport::Operators(tls, _) | Transport::Nodes(tls) => tls,
     };
     let Some(config) = tls.current() else {
         tracing::warn!(%peer, "operator listener: no operator CRL yet; the connection is refused");
@@ -201,16 +204,42 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, wa
             return;
         }
     };
-    let Transport::Operators(_, sessions) = &shared.transport else {
-        http(&shared, TokioIo::new(stream), peer, None, watcher).await;
-        return;
-    };
-    let identity = stream
+    let client_certificate = stream
         .get_ref()
         .1
         .peer_certificates()
         .and_then(|chain| chain.first())
-        .map(|certificate| ClientIdentity::of(certificate.as_ref()));
+        .map(|certificate| certificate.as_ref().to_vec());
+    let carried = match &shared.transport {
+        Transport::Operators(_, sessions) => {
+            let sessions = sessions.clone();
+            return session(shared, stream, peer, client_certificate, &sessions, watcher).await;
+        }
+        Transport::Nodes(_) => match ca_node(client_certificate.as_deref(), peer) {
+            Some(node) => {
+                tracing::info!(%peer, node = %node.0.name, "the CA's link connected");
+                Carried::Node(node)
+            }
+            None => return,
+        },
+        _ => Carried::Nothing,
+    };
+    http(&shared, TokioIo::new(stream), peer, carried, watcher).await;
+}
+
+/// An operator's connection: a session, opened in the books before it serves anything
+/// and closed once it ends.
+async fn session<I>(
+    shared: Arc<Shared>,
+    stream: I,
+    peer: SocketAddr,
+    client_certificate: Option<Vec<u8>>,
+    sessions: &Sessions,
+    watcher: Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let identity = client_certificate.map(|der| ClientIdentity::of(&der));
     let identity = match identity {
         Some(Ok(identity)) => identity,
         Some(Err(e)) => {
@@ -233,9 +262,9 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, wa
     // The requests run in a task of their own, so that a panic in a handler still
     // leaves the session's closing entry written.
     let serving = {
-        let (shared, session) = (shared.clone(), session.clone());
+        let carried = Carried::Session(session.clone());
         tokio::spawn(async move {
-            http(&shared, TokioIo::new(stream), peer, Some(session), watcher).await;
+            http(&shared, TokioIo::new(stream), peer, carried, watcher).await;
         })
     };
     if let Err(e) = serving.await {
@@ -247,12 +276,43 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, wa
     sessions.close(&session).await;
 }
 
+/// The node a peer connection comes from, if its certificate is one of the CA role (the
+/// TLS verifier has checked it against the operator CA and its CRL).
+fn ca_node(certificate: Option<&[u8]>, peer: SocketAddr) -> Option<crate::peer::PeerNode> {
+    use shuin_core::x509::node::{NodeIdentity, NodeRole};
+    match certificate.map(NodeIdentity::of) {
+        Some(Ok(node)) if node.role == NodeRole::Ca => Some(crate::peer::PeerNode(node)),
+        Some(Ok(node)) => {
+            tracing::warn!(%peer, node = %node.name, role = ?node.role, "a node that is not the CA dialled a peer listener; connection refused");
+            None
+        }
+        Some(Err(e)) => {
+            tracing::warn!(%peer, error = %e, "peer listener: connection refused");
+            None
+        }
+        None => {
+            tracing::warn!(%peer, "peer listener: no node certificate; connection refused");
+            None
+        }
+    }
+}
+
+/// What a connection hands its requests besides the peer's address.
+#[derive(Clone)]
+enum Carried {
+    Nothing,
+    /// The operator session.
+    Session(Arc<Session>),
+    /// The node at the other end.
+    Node(crate::peer::PeerNode),
+}
+
 /// Serves HTTP/1.1 on `io` until the client goes or the server shuts down.
 async fn http<I>(
     shared: &Shared,
     io: TokioIo<I>,
     peer: SocketAddr,
-    session: Option<Arc<Session>>,
+    carried: Carried,
     watcher: Watcher,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -261,8 +321,14 @@ async fn http<I>(
         move |mut request: axum::extract::Request<_>| {
             let extensions = request.extensions_mut();
             extensions.insert(ConnectInfo::<SocketAddr>(peer));
-            if let Some(session) = &session {
-                extensions.insert(session.clone());
+            match &carried {
+                Carried::Nothing => {}
+                Carried::Session(session) => {
+                    extensions.insert(session.clone());
+                }
+                Carried::Node(node) => {
+                    extensions.insert(node.clone());
+                }
             }
             request
         },

@@ -44,8 +44,9 @@ pub enum ClientAuth {
     /// Operators, by their certificate from the operator CA (mutual TLS); the operator
     /// API (`/operator/v1/*`) exists only on these listeners.
     Operator,
-    /// shuin nodes of a split deployment, by their peer certificate (refused at start:
-    /// not available yet).
+    /// shuin nodes of a split deployment, by their node certificate from the operator CA
+    /// (`shuin_core::x509::node`); the peer API (`/peer/v1/*`) exists only on these
+    /// listeners.
     Peer,
 }
 
@@ -107,6 +108,21 @@ impl ListenerIdentity {
     }
 }
 
+impl ListenerIdentity {
+    /// A TLS client configuration that presents this identity and trusts the CA
+    /// certificate `ca_der` alone for servers (a node dialling another node).
+    pub fn client_config(&self, ca_der: &[u8]) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+        let mut roots = RootCertStore::empty();
+        roots.add(CertificateDer::from(ca_der.to_vec()))?;
+        let mut config = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(self.chain.clone(), self.key.clone_key())?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+}
+
 fn check_owner_only(path: &Path) -> Result<(), TlsError> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path)
@@ -160,8 +176,10 @@ impl OperatorTrust {
 enum Clients {
     /// Anyone may connect.
     Anyone,
-    /// Operators, with the CRL number the current configuration was made with.
-    Operators {
+    /// Operators or nodes by their certificate from the operator CA, with the CRL number
+    /// the current configuration was made with.
+    Certified {
+        nodes: bool,
         trust: OperatorTrust,
         crl_number: RwLock<Option<u64>>,
     },
@@ -191,9 +209,20 @@ impl ListenerTls {
     /// TLS for operators (`client_auth = "operator"`): no connection is accepted until
     /// [`ListenerTls::use_crl`] has been given the operator CA's CRL.
     pub fn for_operators(identity: ListenerIdentity, trust: OperatorTrust) -> ListenerTls {
+        ListenerTls::certified(identity, trust, false)
+    }
+
+    /// TLS for the nodes of a split deployment (`client_auth = "peer"`), by their
+    /// certificates from the operator CA and under its CRL, as for operators.
+    pub fn for_nodes(identity: ListenerIdentity, trust: OperatorTrust) -> ListenerTls {
+        ListenerTls::certified(identity, trust, true)
+    }
+
+    fn certified(identity: ListenerIdentity, trust: OperatorTrust, nodes: bool) -> ListenerTls {
         ListenerTls {
             identity,
-            clients: Clients::Operators {
+            clients: Clients::Certified {
+                nodes,
                 trust,
                 crl_number: RwLock::new(None),
             },
@@ -203,7 +232,16 @@ impl ListenerTls {
 
     /// Whether clients must show an operator certificate.
     pub fn for_operator_clients(&self) -> bool {
-        matches!(self.clients, Clients::Operators { .. })
+        matches!(self.clients, Clients::Certified { nodes: false, .. })
+    }
+
+    /// Whether clients must show a node certificate.
+    pub fn for_node_clients(&self) -> bool {
+        matches!(self.clients, Clients::Certified { nodes: true, .. })
+    }
+
+    fn for_certified_clients(&self) -> bool {
+        matches!(self.clients, Clients::Certified { .. })
     }
 
     fn config(
@@ -215,7 +253,7 @@ impl ListenerTls {
             .with_client_cert_verifier(verifier)
             .with_single_cert(self.identity.chain.clone(), self.identity.key.clone_key())?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        if self.for_operator_clients() {
+        if self.for_certified_clients() {
             // A resumed session skips the client certificate's verification (its chain
             // comes from the cache): an expired certificate or a stale CRL would pass.
             // Every operator connection is a full handshake.
@@ -237,7 +275,10 @@ impl ListenerTls {
     /// Checks client certificates against `crl` from now on, unless it is the CRL in use
     /// already. True when the configuration changed.
     pub fn use_crl(&self, crl: &CrlRecord) -> Result<bool, TlsError> {
-        let Clients::Operators { trust, crl_number } = &self.clients else {
+        let Clients::Certified {
+            trust, crl_number, ..
+        } = &self.clients
+        else {
             return Ok(false);
         };
         if *crl_number.read().unwrap_or_else(|p| p.into_inner()) == Some(crl.number) {
@@ -251,7 +292,7 @@ impl ListenerTls {
 
     /// Follows the operator CA's CRL (`scope` in `store`) until the task is dropped.
     pub async fn follow_crls(self: Arc<Self>, store: Arc<dyn CrlStore>, scope: String) {
-        if !self.for_operator_clients() {
+        if !self.for_certified_clients() {
             return;
         }
         let mut ticker = tokio::time::interval(CRL_LOOK_EVERY);

@@ -50,7 +50,8 @@ where
         + crate::CertificateFlags
         + crate::EvidenceRetention
         + crate::TileStore
-        + crate::InstanceLock,
+        + crate::InstanceLock
+        + crate::OrderStore,
 {
     crate::lifecycle_conformance::run(store).await?;
     nonces(store).await?;
@@ -67,6 +68,7 @@ where
     leases(store).await?;
     crate::retention_conformance::run(store).await?;
     crate::tiles_conformance::run(store).await?;
+    crate::orders_conformance::run(store).await?;
     Ok(())
 }
 

@@ -13,6 +13,8 @@ mod ledger_conformance;
 mod ledger_state;
 pub mod lifecycle;
 pub mod lifecycle_conformance;
+pub mod orders;
+mod orders_conformance;
 pub mod postgres;
 mod records;
 pub mod retention;
@@ -31,6 +33,7 @@ pub use lifecycle::{
     CertificateFlag, CertificateFlags, NoticeOutbox, NoticeRecord, RegistrationRecord,
     RegistrationState, RegistrationStore,
 };
+pub use orders::{OrderState, OrderStore, QueueDepth, StoredOrder};
 pub use records::{
     ApplicationRecord, ApplicationStatus, CertificateRecord, CertificateState, CrlRecord,
     NonceOutcome, RevocationRecord,
@@ -69,6 +72,11 @@ pub trait ApplicationStore: Send + Sync {
     async fn put_evidence(&self, sha256_hex: &str, bytes: &[u8]) -> Result<(), StoreError>;
     /// Reads raw evidence.
     async fn evidence(&self, sha256_hex: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Links stored evidence to an application besides its own signed request (table
+    /// `evidence_links`), so that its retention follows that application's
+    /// ([`retention`]); idempotent.
+    async fn link_evidence(&self, sha256_hex: &str, application_id: &str)
+        -> Result<(), StoreError>;
     /// Inserts a new application.
     async fn insert_application(&self, record: &ApplicationRecord) -> Result<(), StoreError>;
     /// Replaces the status fields of an application.

@@ -84,6 +84,10 @@ pub trait RegistrationStore: Send + Sync {
         id: &str,
         application_id: &str,
     ) -> Result<bool, StoreError>;
+    /// Forgets the identity of the registrations used by `application_id` (it becomes
+    /// `{}`) once that application's evidence is past retention; returns how many rows
+    /// changed.
+    async fn forget_registration_identity(&self, application_id: &str) -> Result<u64, StoreError>;
 }
 
 /// A notice waiting to be sent (or sent).

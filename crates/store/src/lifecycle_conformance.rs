@@ -114,6 +114,44 @@ async fn registrations<S: RegistrationStore>(store: &S) -> Result<(), String> {
         state == RegistrationState::Used,
         "a used registration became {state:?}"
     );
+    forget_identity(store, used.application_id.as_deref().unwrap_or_default()).await
+}
+
+/// The identity of a used registration is forgotten for its application only, once.
+async fn forget_identity<S: RegistrationStore>(
+    store: &S,
+    application_id: &str,
+) -> Result<(), String> {
+    let forgotten = |n: u64| {
+        move |r: Result<u64, StoreError>| match r {
+            Ok(found) if found == n => Ok(()),
+            other => Err(format!(
+                "forget_registration_identity gave {other:?}, not {n}"
+            )),
+        }
+    };
+    forgotten(0)(store.forget_registration_identity("app-none").await)?;
+    forgotten(1)(store.forget_registration_identity(application_id).await)?;
+    forgotten(0)(store.forget_registration_identity(application_id).await)?;
+    let used = store
+        .registration("reg-2")
+        .await
+        .map_err(|e| fail("registration", e))?
+        .ok_or("reg-2 vanished")?;
+    ensure!(
+        used.identity == serde_json::json!({}),
+        "identity {}",
+        used.identity
+    );
+    let open = store
+        .registration("reg-1")
+        .await
+        .map_err(|e| fail("registration", e))?
+        .ok_or("reg-1 vanished")?;
+    ensure!(
+        open.identity != serde_json::json!({}),
+        "another registration was forgotten"
+    );
     Ok(())
 }
 

@@ -7,6 +7,9 @@
 //!   certificate's notAfter (the latest, if several applications share the evidence);
 //! - for an application that was rejected, the time it arrived.
 //!
+//! Evidence linked to an application (`ApplicationStore::link_evidence`, such as a
+//! personal data record) counts as that application's, as its signed request does.
+//!
 //! Evidence with no anchor is held without limit: evidence of an application still
 //! pending review or approved but not yet issued, and evidence that no application row
 //! refers to (revocation requests, applications that only registered an identity).
@@ -68,21 +71,22 @@ pub trait EvidenceRetention: Send + Sync {
     ) -> Result<u64, StoreError>;
 }
 
-/// Each stored piece of evidence with the number of applications referring to it, the
+/// Each stored piece of evidence with the number of applications referring to it (by
+/// their `evidence_sha256`, or through `evidence_links`), the
 /// number of those still open (no certificate, not rejected), its anchor and one
 /// application id. Plain SQL that SQLite and PostgreSQL both run.
 macro_rules! classified_evidence {
     () => {
         "SELECT e.sha256 AS sha256, \
-           (SELECT COUNT(*) FROM applications a WHERE a.evidence_sha256 = e.sha256) AS linked, \
-           (SELECT COUNT(*) FROM applications a WHERE a.evidence_sha256 = e.sha256 \
+           (SELECT COUNT(*) FROM applications a WHERE (a.evidence_sha256 = e.sha256 OR a.id IN (SELECT l.application_id FROM evidence_links l WHERE l.sha256 = e.sha256))) AS linked, \
+           (SELECT COUNT(*) FROM applications a WHERE (a.evidence_sha256 = e.sha256 OR a.id IN (SELECT l.application_id FROM evidence_links l WHERE l.sha256 = e.sha256)) \
               AND a.status <> 'rejected' \
               AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.application_id = a.id)) AS open, \
            (SELECT MAX(COALESCE( \
                 (SELECT MAX(c.not_after) FROM certificates c WHERE c.application_id = a.id), \
                 CASE WHEN a.status = 'rejected' THEN a.received_at END)) \
-              FROM applications a WHERE a.evidence_sha256 = e.sha256) AS anchor, \
-           (SELECT MIN(a.id) FROM applications a WHERE a.evidence_sha256 = e.sha256) AS application_id \
+              FROM applications a WHERE (a.evidence_sha256 = e.sha256 OR a.id IN (SELECT l.application_id FROM evidence_links l WHERE l.sha256 = e.sha256))) AS anchor, \
+           (SELECT MIN(a.id) FROM applications a WHERE (a.evidence_sha256 = e.sha256 OR a.id IN (SELECT l.application_id FROM evidence_links l WHERE l.sha256 = e.sha256))) AS application_id \
          FROM evidence e"
     };
 }
@@ -119,6 +123,10 @@ macro_rules! evidence_retention_impl {
             $crate::retention::expired_condition!(),
             "$1 ORDER BY anchor, sha256 LIMIT $2"
         );
+
+        /// The links of evidence that is gone.
+        const UNLINK: &str =
+            "DELETE FROM evidence_links WHERE sha256 = $1 AND NOT EXISTS (SELECT 1 FROM evidence e WHERE e.sha256 = $1)";
 
         const DELETE: &str = concat!(
             "DELETE FROM evidence WHERE sha256 = $1 AND sha256 IN (SELECT sha256 FROM (",
@@ -192,6 +200,11 @@ macro_rules! evidence_retention_impl {
                         .await
                         .map_err(unavailable)?;
                     deleted += done.rows_affected();
+                    sqlx::query(UNLINK)
+                        .bind(sha256)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(unavailable)?;
                 }
                 tx.commit().await.map_err(unavailable)?;
                 Ok(deleted)

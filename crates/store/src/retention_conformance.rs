@@ -264,5 +264,115 @@ where
         .await
         .map_err(|e| fail("delete_expired_evidence", e))?;
     ensure!(again == 0, "nothing left to delete");
+    run_linked(store).await
+}
+
+/// Evidence linked to an application (a personal data record) follows that
+/// application's retention; before it is linked it is held as unlinked.
+async fn run_linked<S>(store: &S) -> Result<(), String>
+where
+    S: ApplicationStore + CertificateWriter + EvidenceRetention,
+{
+    let (cms, record, pending_record) = (
+        format!("{:0>64}", "1d1"),
+        format!("{:0>64}", "1d2"),
+        format!("{:0>64}", "1d3"),
+    );
+    for evidence in [&cms, &record, &pending_record] {
+        store
+            .put_evidence(evidence, evidence.as_bytes())
+            .await
+            .map_err(|e| fail("put_evidence", e))?;
+    }
+    let far = at(4_000_000_000);
+    let held = |list: Vec<crate::ExpiredEvidence>| -> Vec<String> {
+        let mut mine: Vec<String> = list
+            .into_iter()
+            .map(|x| x.sha256)
+            .filter(|x| [&cms, &record, &pending_record].contains(&x))
+            .collect();
+        mine.sort();
+        mine
+    };
+    let unlinked = store
+        .evidence_retention_summary(far)
+        .await
+        .map_err(|e| fail("summary", e))?
+        .unlinked;
+    for record in [
+        application("rl-issued", &cms, ApplicationStatus::Issued, 1_000_000_000),
+        application(
+            "rl-pending",
+            &hash('8'),
+            ApplicationStatus::PendingReview,
+            1_000_000_000,
+        ),
+    ] {
+        store
+            .insert_application(&record)
+            .await
+            .map_err(|e| fail("insert_application", e))?;
+    }
+    certificate(
+        store,
+        "7d11",
+        "rl-issued",
+        NOT_AFTER,
+        CertificateState::Issued,
+    )
+    .await?;
+    for (evidence, id) in [
+        (&record, "rl-issued"),
+        (&record, "rl-issued"),
+        (&pending_record, "rl-pending"),
+    ] {
+        store
+            .link_evidence(evidence, id)
+            .await
+            .map_err(|e| fail("link_evidence", e))?;
+    }
+    let after = store
+        .evidence_retention_summary(far)
+        .await
+        .map_err(|e| fail("summary", e))?;
+    ensure!(
+        after.unlinked + 3 == unlinked,
+        "the request and both linked records no longer count as unlinked: {after:?}, {unlinked} before"
+    );
+    let found = store
+        .expired_evidence(at(NOT_AFTER - 1), 1000)
+        .await
+        .map_err(|e| fail("expired_evidence", e))?;
+    ensure!(
+        held(found).is_empty(),
+        "linked evidence is kept while the certificate is valid"
+    );
+    let found = store
+        .expired_evidence(at(NOT_AFTER), 1000)
+        .await
+        .map_err(|e| fail("expired_evidence", e))?;
+    let mut expected = vec![cms.clone(), record.clone()];
+    expected.sort();
+    ensure!(
+        held(found) == expected,
+        "a linked record expires with its application's certificate"
+    );
+    let all = vec![cms.clone(), record.clone(), pending_record.clone()];
+    let deleted = store
+        .delete_expired_evidence(&all, at(NOT_AFTER))
+        .await
+        .map_err(|e| fail("delete_expired_evidence", e))?;
+    ensure!(
+        deleted == 2,
+        "the request and its linked record go, not {deleted}"
+    );
+    ensure!(
+        store
+            .evidence(&pending_record)
+            .await
+            .map_err(|e| fail("evidence", e))?
+            .is_some(),
+        "a record linked to a pending application is held"
+    );
     Ok(())
 }

@@ -222,12 +222,18 @@ async fn books<S: AuditStore + ?Sized>(
                 .map_err(|e| e.to_string())
                 .map(|()| report)
         });
-    facts.ledger_verification = match verified {
-        Ok(report) => serde_json::json!({
+    // Kept personal data records against the entries' commitments.
+    let personal = crate::personal_data::check_records(store, &rows)
+        .await
+        .map_err(|e| e.to_string());
+    facts.ledger_verification = match verified.and_then(|report| Ok((report, personal?))) {
+        Ok((report, personal)) => serde_json::json!({
             "ok": true,
             "entries": report.size,
             "root": report.root_hex,
             "checkpoints": checkpoints.len(),
+            "personal_data_records_checked": personal.checked,
+            "personal_data_records_absent": personal.absent,
         }),
         Err(error) => serde_json::json!({"ok": false, "error": error}),
     };

@@ -3,7 +3,7 @@
 //! already in the books; each action ledgers its own effects with the operator as actor.
 
 use super::{flag, role, text, Acted, Outcome};
-use crate::retention::RetentionPolicy;
+use crate::retention::{PersonalRows, RetentionPolicy};
 use crate::{organisation, Admitted, Gate};
 use serde_json::json;
 use shuin_core::{Action, RandomSource};
@@ -96,7 +96,7 @@ pub async fn facility_token<S: SettingsStore + LedgerStore + ?Sized>(
 }
 
 /// `retention_purge`: evidence past retention, each batch ledgered first.
-pub async fn retention_purge<S: EvidenceRetention + LedgerStore + ?Sized>(
+pub async fn retention_purge<S: EvidenceRetention + LedgerStore + PersonalRows + ?Sized>(
     store: &S,
     admitted: &Admitted,
     policy: &RetentionPolicy,

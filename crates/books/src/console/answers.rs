@@ -24,6 +24,13 @@ pub fn answer_text(action: Action, answer: &Value) -> Option<String> {
             field("name"),
             field("role")
         ),
+        Action::NodePair => format!(
+            "paired the {} node {} (certificate serial {}); unpair it with `shuin node unpair --name {}`",
+            field("role"),
+            field("name"),
+            field("serial"),
+            field("name")
+        ),
         Action::OperatorGrant => {
             format!("{} now holds the role {}", field("name"), field("role"))
         }

@@ -119,6 +119,7 @@ pub(super) fn changes_roles(warrant: &Warrant) -> bool {
             | Action::OperatorGrant
             | Action::OperatorRemoveRole
             | Action::OperatorRevoke
+            | Action::NodePair
     )
 }
 
@@ -137,7 +138,7 @@ pub(super) fn covers(
     let role_param = param(warrant, "role").and_then(Role::parse);
     let added = || csr_subject(warrant);
     match (entry.kind.as_str(), warrant.action) {
-        (kinds::ENROLLED, Action::OperatorAdd) => {
+        (kinds::ENROLLED, Action::OperatorAdd | Action::NodePair) => {
             added().is_some_and(|(n, k)| n == name && Some(k.as_slice()) == spki)
         }
         (kinds::ROLE_GRANTED, Action::OperatorAdd)

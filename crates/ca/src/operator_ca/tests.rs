@@ -649,3 +649,116 @@ fn a_csr_file_is_read_as_pem_or_der_and_named_when_refused() {
         "{error}"
     );
 }
+
+impl Setup {
+    async fn pair(
+        &self,
+        name: &str,
+        role: NodeRole,
+        hosts: &[&str],
+    ) -> Result<Vec<u8>, OperatorCaError> {
+        let roster = self.gate.roster(&self.store).await.expect("roster");
+        let hosts: Vec<String> = hosts.iter().map(|h| (*h).to_owned()).collect();
+        let pairing = Pairing {
+            csr_der: &csr(key().as_ref(), name),
+            role,
+            hosts: &hosts,
+        };
+        self.ca
+            .pair_node(
+                &self.store,
+                &roster,
+                &pairing,
+                NODE_VALIDITY,
+                &admin(),
+                &OsRandom,
+                now(),
+            )
+            .await
+    }
+}
+
+use shuin_core::x509::node::{NodeIdentity, NodeRole};
+
+#[tokio::test]
+async fn a_paired_node_is_certified_and_unpairing_lists_it_on_the_operator_crl() {
+    let s = setup().await;
+    let der = s
+        .pair("ra-1", NodeRole::Ra, &["ra1.example.jp", "127.0.0.1"])
+        .await
+        .expect("pair");
+    let node = NodeIdentity::of(&der).expect("a node certificate");
+    assert_eq!((node.role, node.name.as_str()), (NodeRole::Ra, "ra-1"));
+    shuin_core::x509::issued::check_issued_by(&der, s.ca.certificate_der())
+        .expect("the operator CA's");
+    let kinds = s.kinds().await;
+    assert!(
+        kinds.contains(&"node_certificate.signing".to_owned()),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"operator.enrolled".to_owned()), "{kinds:?}");
+
+    let roster = s.gate.roster(&s.store).await.expect("roster");
+    let (revoked, crl) =
+        s.ca.revoke(
+            &s.store,
+            &roster,
+            "ra-1",
+            None,
+            "cessationOfOperation",
+            &admin(),
+            Duration::from_secs(86_400),
+            now(),
+        )
+        .await
+        .expect("unpair");
+    assert_eq!(revoked, 1);
+    let list = x509_cert::crl::CertificateList::from_der(&crl.der).expect("CRL");
+    let serial = x509_cert::Certificate::from_der(&der)
+        .expect("cert")
+        .tbs_certificate
+        .serial_number;
+    let listed = list.tbs_cert_list.revoked_certificates.unwrap_or_default();
+    assert!(
+        listed.iter().any(|r| r.serial_number == serial),
+        "the node is on the operator CRL"
+    );
+}
+
+#[tokio::test]
+async fn a_pairing_names_a_new_node_and_its_hosts() {
+    let s = setup().await;
+    s.enrol("admin", Role::CaAdmin).await;
+    s.pair("ra-1", NodeRole::Ra, &["127.0.0.1"])
+        .await
+        .expect("pair");
+    let code = |e: OperatorCaError| match e {
+        OperatorCaError::Csr { code, .. } => code,
+        other => panic!("{other}"),
+    };
+    let taken = s
+        .pair("ra-1", NodeRole::Ra, &["127.0.0.2"])
+        .await
+        .expect_err("taken");
+    assert_eq!(code(taken), "node_name_taken");
+    let operator = s
+        .pair("admin", NodeRole::Ra, &["127.0.0.2"])
+        .await
+        .expect_err("operator");
+    assert_eq!(code(operator), "node_name_taken");
+    let ca_with_host = s
+        .pair("ca", NodeRole::Ca, &["ca.example.jp"])
+        .await
+        .expect_err("ca host");
+    assert_eq!(code(ca_with_host), "node_hosts_invalid");
+    let ra_without = s
+        .pair("ra-2", NodeRole::Ra, &[])
+        .await
+        .expect_err("no host");
+    assert_eq!(code(ra_without), "node_hosts_invalid");
+    let ca = s
+        .pair("ca", NodeRole::Ca, &[])
+        .await
+        .expect("the CA's link");
+    assert_eq!(NodeIdentity::of(&ca).expect("node").role, NodeRole::Ca);
+}

@@ -52,6 +52,10 @@ pub(super) async fn dispatch(
             shuin_ca::console::operator_add(gate, store, operator_ca, admitted, &OsRandom, now)
                 .await
         }
+        Action::NodePair => {
+            let operator_ca = || operator_ca(console);
+            shuin_ca::console::node_pair(gate, store, operator_ca, admitted, &OsRandom, now).await
+        }
         Action::OperatorGrant | Action::OperatorRemoveRole => {
             books::change_role(gate, store, admitted, now).await
         }

@@ -31,12 +31,29 @@ pub fn shuin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_shuin"))
 }
 
+/// `shuin ARGS --json --data DATA`, asserting success: its JSON answer.
+#[track_caller]
+pub fn json_answer(args: &[&str], data: &Path) -> Value {
+    let out = shuin()
+        .args(args)
+        .args(["--json", "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "shuin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 pub fn now() -> SystemTime {
     #[allow(clippy::disallowed_methods)] // tests stand outside the injected clock
     SystemTime::now()
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -4,7 +4,9 @@
 pub mod crl;
 pub mod crl_stream;
 pub mod extensions;
+pub mod issued;
 pub mod name;
+pub mod node;
 pub mod pem;
 pub mod template;
 pub mod time;

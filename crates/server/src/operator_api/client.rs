@@ -202,6 +202,21 @@ impl Connection {
         }
     }
 
+    /// Posts `body` as JSON to `path` and reads a 200 answer as `R`; any other answer is
+    /// [`ClientError::Unexpected`] with the beginning of its body.
+    pub async fn post_json<T: serde::Serialize, R: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        body: &T,
+    ) -> Result<R, ClientError> {
+        let body = serde_json::to_vec(body).map_err(|e| ClientError::Http(e.to_string()))?;
+        let (status, body) = self.send(Method::POST, path, Body::from(body)).await?;
+        if status != StatusCode::OK {
+            return Err(unexpected(status, &body));
+        }
+        serde_json::from_slice(&body).map_err(|_| unexpected(status, &body))
+    }
+
     /// One request and its answer: the answer document, or the outcome a problem
     /// document carries.
     async fn exchange<S: DeserializeOwned>(
@@ -210,6 +225,22 @@ impl Connection {
         path: &str,
         body: Body,
     ) -> Result<Result<Answer<S>, Outcome>, ClientError> {
+        let (status, body) = self.send(method, path, body).await?;
+        if status == StatusCode::OK {
+            return serde_json::from_slice(&body)
+                .map(Ok)
+                .map_err(|_| unexpected(status, &body));
+        }
+        problem_outcome(status, &body).map(Err)
+    }
+
+    /// Sends one request and reads its whole answer.
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Body,
+    ) -> Result<(StatusCode, axum::body::Bytes), ClientError> {
         let request = HttpRequest::builder()
             .method(method)
             .uri(path)
@@ -231,12 +262,7 @@ impl Connection {
         let body = axum::body::to_bytes(Body::new(response.into_body()), MAX_ANSWER)
             .await
             .map_err(|e| tls_or(&e, || ClientError::Http(e.to_string())))?;
-        if status == StatusCode::OK {
-            return serde_json::from_slice(&body)
-                .map(Ok)
-                .map_err(|_| unexpected(status, &body));
-        }
-        problem_outcome(status, &body).map(Err)
+        Ok((status, body))
     }
 
     /// Why a request failed: TLS errors (a client certificate refused after a TLS 1.3

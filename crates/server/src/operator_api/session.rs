@@ -27,6 +27,12 @@ impl ClientIdentity {
         der: &[u8],
     ) -> Result<ClientIdentity, shuin_books::operator_certificate::CertificateProblem> {
         use sha2::Digest;
+        if shuin_core::x509::node::NodeIdentity::of(der).is_ok() {
+            // A node of a split deployment is no operator, whatever its name.
+            return Err(shuin_books::operator_certificate::CertificateProblem(
+                "a node certificate is not an operator's".into(),
+            ));
+        }
         let facts = shuin_books::operator_certificate::facts(der)?;
         Ok(ClientIdentity {
             name: facts.name,

@@ -55,6 +55,13 @@ impl ApplicationStore for AnyStore {
     async fn evidence(&self, sha256_hex: &str) -> Result<Option<Vec<u8>>, StoreError> {
         on_backend!(self, s => s.evidence(sha256_hex).await)
     }
+    async fn link_evidence(
+        &self,
+        sha256_hex: &str,
+        application_id: &str,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, s => s.link_evidence(sha256_hex, application_id).await)
+    }
     async fn insert_application(&self, record: &ApplicationRecord) -> Result<(), StoreError> {
         on_backend!(self, s => s.insert_application(record).await)
     }
@@ -263,6 +270,9 @@ impl RegistrationStore for AnyStore {
     ) -> Result<bool, StoreError> {
         on_backend!(self, s => s.consume_registration(id, application_id).await)
     }
+    async fn forget_registration_identity(&self, application_id: &str) -> Result<u64, StoreError> {
+        on_backend!(self, s => s.forget_registration_identity(application_id).await)
+    }
 }
 
 #[async_trait]
@@ -331,5 +341,38 @@ impl TileStore for AnyStore {
     }
     async fn put_tiles(&self, from: u64, to: u64, tiles: &[StoredTile]) -> Result<(), StoreError> {
         on_backend!(self, s => s.put_tiles(from, to, tiles).await)
+    }
+}
+
+#[async_trait]
+impl crate::OrderStore for AnyStore {
+    async fn queue_order(
+        &self,
+        order: &shuin_core::orders::Order,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, s => s.queue_order(order, now).await)
+    }
+    async fn claim_orders(
+        &self,
+        holder: &str,
+        limit: u32,
+        now: SystemTime,
+        until: SystemTime,
+    ) -> Result<Vec<shuin_core::orders::Order>, StoreError> {
+        on_backend!(self, s => s.claim_orders(holder, limit, now, until).await)
+    }
+    async fn answer_order(
+        &self,
+        answered: &shuin_core::orders::Answered,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        on_backend!(self, s => s.answer_order(answered, now).await)
+    }
+    async fn order(&self, id: &str) -> Result<Option<crate::orders::StoredOrder>, StoreError> {
+        on_backend!(self, s => s.order(id).await)
+    }
+    async fn queue_depth(&self, now: SystemTime) -> Result<crate::QueueDepth, StoreError> {
+        on_backend!(self, s => s.queue_depth(now).await)
     }
 }

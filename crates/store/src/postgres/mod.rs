@@ -110,3 +110,4 @@ impl PostgresStore {
 
 crate::sql::applicant::applicant_queries!(PostgresStore);
 crate::sql::certificates::certificate_queries!(PostgresStore);
+crate::sql::orders::order_queries!(PostgresStore);

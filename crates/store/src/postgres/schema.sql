@@ -14,6 +14,13 @@ CREATE TABLE IF NOT EXISTS evidence (
     bytes       BYTEA NOT NULL,
     CONSTRAINT evidence_sha256_pkey PRIMARY KEY (sha256)
 );
+-- Evidence that belongs to an application besides its signed request (a personal data
+-- record, shuin_ledger::personal_data): its retention follows that application's.
+CREATE TABLE IF NOT EXISTS evidence_links (
+    sha256          TEXT COLLATE "C" NOT NULL,
+    application_id  TEXT COLLATE "C" NOT NULL,
+    CONSTRAINT evidence_links_pkey PRIMARY KEY (sha256, application_id)
+);
 CREATE TABLE IF NOT EXISTS applications (
     id               TEXT COLLATE "C" NOT NULL,
     status           TEXT NOT NULL,
@@ -141,6 +148,21 @@ CREATE TABLE IF NOT EXISTS ledger_tile_state (
     CONSTRAINT ledger_tile_state_pkey PRIMARY KEY (id)
 );
 INSERT INTO ledger_tile_state (id, size) VALUES (0, 0) ON CONFLICT DO NOTHING;
+-- The order queue of an RA node in a split deployment (shuin_store::OrderStore): one
+-- row per order id; the CA takes orders by a conditional update of their claim.
+CREATE TABLE IF NOT EXISTS orders (
+    id             TEXT COLLATE "C" NOT NULL,
+    body           TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('queued', 'claimed', 'done')),
+    queued_at      BIGINT NOT NULL,
+    claimed_by     TEXT,
+    claimed_until  BIGINT,
+    outcome        TEXT,
+    retryable      BIGINT NOT NULL,
+    done_at        BIGINT,
+    CONSTRAINT orders_id_pkey PRIMARY KEY (id)
+);
+CREATE INDEX IF NOT EXISTS orders_waiting ON orders (state, queued_at);
 -- The schema version (crate::schema::VERSION): a database made by another version of
 -- shuin is refused at open rather than used.
 CREATE TABLE IF NOT EXISTS schema_version (

@@ -94,6 +94,18 @@ macro_rules! applicant_queries {
                     .transpose()
             }
 
+            async fn link_evidence(&self, sha256_hex: &str, application_id: &str) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO evidence_links (sha256, application_id) VALUES ($1, $2) ON CONFLICT (sha256, application_id) DO NOTHING",
+                )
+                .bind(sha256_hex)
+                .bind(application_id)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                Ok(())
+            }
+
             async fn insert_application(&self, record: &$crate::ApplicationRecord) -> Result<(), $crate::StoreError> {
                 let row = $crate::rows::ApplicationRow::from_record(record)?;
                 sqlx::query(

@@ -109,6 +109,20 @@ macro_rules! lifecycle_queries {
                 .map_err(unavailable)?;
                 Ok(done.rows_affected() == 1)
             }
+
+            async fn forget_registration_identity(
+                &self,
+                application_id: &str,
+            ) -> Result<u64, $crate::StoreError> {
+                let done = sqlx::query(
+                    "UPDATE registrations SET identity = '{}' WHERE application_id = $1 AND identity <> '{}'",
+                )
+                .bind(application_id)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                Ok(done.rows_affected())
+            }
         }
 
         #[async_trait::async_trait]

@@ -11,4 +11,5 @@ pub(crate) mod certificates;
 pub(crate) mod checkpoints;
 pub(crate) mod ledger;
 pub(crate) mod lifecycle;
+pub(crate) mod orders;
 pub(crate) mod revocations;

@@ -148,6 +148,7 @@ impl SqliteStore {
 
 crate::sql::applicant::applicant_queries!(SqliteStore);
 crate::sql::certificates::certificate_queries!(SqliteStore);
+crate::sql::orders::order_queries!(SqliteStore);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

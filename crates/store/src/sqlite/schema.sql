@@ -9,6 +9,13 @@ CREATE TABLE IF NOT EXISTS evidence (
     sha256      TEXT PRIMARY KEY,
     bytes       BLOB NOT NULL
 );
+-- Evidence that belongs to an application besides its signed request (a personal data
+-- record, shuin_ledger::personal_data): its retention follows that application's.
+CREATE TABLE IF NOT EXISTS evidence_links (
+    sha256          TEXT NOT NULL,
+    application_id  TEXT NOT NULL,
+    PRIMARY KEY (sha256, application_id)
+);
 CREATE TABLE IF NOT EXISTS applications (
     id               TEXT PRIMARY KEY,
     status           TEXT NOT NULL,
@@ -121,6 +128,20 @@ CREATE TABLE IF NOT EXISTS ledger_tile_state (
     size  INTEGER NOT NULL
 );
 INSERT INTO ledger_tile_state (id, size) VALUES (0, 0) ON CONFLICT DO NOTHING;
+-- The order queue of an RA node in a split deployment (shuin_store::OrderStore): one
+-- row per order id; the CA takes orders by a conditional update of their claim.
+CREATE TABLE IF NOT EXISTS orders (
+    id             TEXT PRIMARY KEY,
+    body           TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('queued', 'claimed', 'done')),
+    queued_at      INTEGER NOT NULL,
+    claimed_by     TEXT,
+    claimed_until  INTEGER,
+    outcome        TEXT,
+    retryable      INTEGER NOT NULL,
+    done_at        INTEGER
+);
+CREATE INDEX IF NOT EXISTS orders_waiting ON orders (state, queued_at);
 -- The schema version (crate::schema::VERSION): a database made by another version of
 -- shuin is refused at open rather than used.
 CREATE TABLE IF NOT EXISTS schema_version (

@@ -1,0 +1,277 @@
+//! The roles of a split deployment in `shuin serve` (docs/deployment.md): an RA node,
+//! which opens no key and queues orders for the CA's link, and the CA's links, which dial
+//! out to the RA nodes. The CA itself is served by `serve.rs` with no network listener.
+
+use crate::config::InstanceConfig;
+use crate::failure::{msg, Context, Result};
+use crate::runtime::{Instance, Store};
+use shuin_ca::operator_ca::OPERATOR_CRL_SCOPE;
+use shuin_ca::parts::CaFiles;
+use shuin_core::{Clock, SystemClock};
+use shuin_ra::orders::{CaLink, OrderDesk, PeerOrders, QueuedCa};
+use shuin_server::AppState;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long an applicant's request waits for the CA's answer before it is told to come
+/// back (the order stays queued and the application completes later).
+const ORDER_WAIT: Duration = Duration::from_secs(20);
+/// How long a take waits on the RA node for an order.
+const TAKE_WAIT: Duration = Duration::from_secs(1);
+/// How long the CA's link uses one connection before a fresh handshake (so that an
+/// unpaired link is shut out within this time).
+const REDIAL_AFTER: Duration = Duration::from_secs(60);
+
+/// An RA node's parts.
+pub(crate) struct RaNode {
+    pub(crate) config: InstanceConfig,
+    pub(crate) store: Arc<Store>,
+    pub(crate) state: AppState,
+    pub(crate) orders: Arc<dyn PeerOrders>,
+    pub(crate) operator_ca_der: Option<Vec<u8>>,
+}
+
+/// Opens the RA node at `dir`: its store, the RA with the order queue as its CA, and no
+/// key of any kind.
+pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<RaNode> {
+    let store = Arc::new(Store::open_existing(&config.store, dir).await?);
+    let chain = CaFiles::read(&config.ca, dir)?;
+    let repository = crate::runtime::repository_of(dir, &config, &chain)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let link = Arc::new(CaLink::default());
+    let queue = Arc::new(QueuedCa::new(
+        store.clone(),
+        clock.clone(),
+        link.clone(),
+        ORDER_WAIT,
+    ));
+    let ports = shuin_ra::CaPorts {
+        issuer: queue.clone(),
+        revoker: queue,
+    };
+    let ocsp = Arc::new(shuin_server::ocsp::NoResponder);
+    let state = crate::runtime::app_state(dir, &config, &store, &chain, repository, ports, ocsp)?;
+    let mut orders = OrderDesk::new(store.clone(), clock, link, chain.issuing_der);
+    if let Some(operator_ca) = &chain.operator_ca_der {
+        orders = orders.with_operator_ca(operator_ca.clone(), OPERATOR_CRL_SCOPE);
+    }
+    Ok(RaNode {
+        config,
+        store,
+        state,
+        orders: Arc::new(orders),
+        operator_ca_der: chain.operator_ca_der,
+    })
+}
+
+/// The RA node's upkeep: the J-LIS follow-up and notices every tick, interrupted
+/// applications completed through the queue every ten seconds.
+pub(crate) async fn ra_upkeep(node: &RaNode, dir: &Path) {
+    let sender = shuin_ra::FileNoticeSender::new(dir.join(crate::registration_cmd::NOTICES_FILE));
+    let mut ticker = tokio::time::interval(crate::watch::TICK);
+    let mut ticks: u64 = 0;
+    loop {
+        ticker.tick().await;
+        ticks = ticks.wrapping_add(1);
+        node.state.ra.upkeep(&sender).await;
+        if ticks % 20 == 1 {
+            node.state.ra.resume_and_supersede().await;
+        }
+    }
+}
+
+/// Starts the CA's links to the RA nodes of `[[node.links]]` (none for `role = "all"`).
+/// Each runs until its task is aborted.
+pub(crate) fn start_links(instance: &Instance) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    let node = &instance.config.node;
+    let Some(tls) = &node.tls else {
+        return Ok(Vec::new());
+    };
+    let files = CaFiles::read(&instance.config.ca, &instance.dir)?;
+    let operator_ca = files.operator_ca_der.ok_or_else(|| {
+        msg("the CA's links trust the operator CA, which this instance does not have (init --first-admin-csr)")
+    })?;
+    let identity = shuin_server::tls::ListenerIdentity::load(&instance.dir, tls)
+        .map_err(|e| msg(format!("[node] tls: {e}")))?;
+    let client = identity.client_config(&operator_ca).context("[node] tls")?;
+    let chain = vec![files.issuing_der, files.root_der];
+    let mut links = Vec::new();
+    for link in &node.links {
+        let seal = instance.seal.clone();
+        let desk = shuin_ca::orders::CaOrderDesk::new(
+            Arc::new(shuin_ca::seal::SealedIssuer(seal.clone())),
+            Arc::new(shuin_ca::seal::SealedRevoker(seal.clone())),
+            instance.store.clone(),
+            Arc::new(SystemClock),
+            chain.clone(),
+            link.url.clone(),
+        );
+        let peer_link = shuin_server::peer_link::PeerLink {
+            url: link.url.clone(),
+            tls: client.clone(),
+            desk: Arc::new(desk),
+            sealed: Arc::new(move || seal.parts().is_none()),
+            wait: TAKE_WAIT,
+            operator_crls: Some((instance.store.clone(), OPERATOR_CRL_SCOPE.into())),
+            redial_after: REDIAL_AFTER,
+        };
+        tracing::info!(url = %link.url, "dialling the RA node");
+        links.push(tokio::spawn(peer_link.run(std::future::pending())));
+    }
+    Ok(links)
+}
+
+/// What `shuin node init` makes an RA node from.
+pub(crate) struct RaNodeInit<'a> {
+    /// The CA's instance directory (or a copy of its public files and shuin.toml).
+    pub(crate) from: &'a Path,
+    /// The new node's directory.
+    pub(crate) data: &'a Path,
+    /// The node's name, as its node certificate names it.
+    pub(crate) name: &'a str,
+    /// Its node certificate and key (from `shuin node pair --role ra`).
+    pub(crate) certificate: &'a Path,
+    pub(crate) key: &'a Path,
+    /// Where it serves applicants, the repository's documents, and the CA's link.
+    pub(crate) listen: &'a str,
+    pub(crate) repository_listen: Option<&'a str>,
+    pub(crate) peer_listen: &'a str,
+    /// Its URL for applicants and verifiers, and its store.
+    pub(crate) public_url: Option<&'a str>,
+    pub(crate) store: shuin_store::StoreSection,
+    /// Whether the store is another RA node's already (several nodes on one database).
+    pub(crate) join: bool,
+}
+
+/// Makes the RA node directory: the CA's public certificates, the terms, the CP/CPS and
+/// the J-LIS anchors copied; the node certificate; a shuin.toml of role `ra` without the
+/// CA's seal; its own store (or another node's, joined), with the operator CA's newest
+/// CRL for its peer listener. A failure leaves no directory behind.
+pub(crate) async fn init_ra_node(init: &RaNodeInit<'_>) -> Result<()> {
+    let config = InstanceConfig::load(init.from)?;
+    let crl = operator_crl(init.from).await?;
+    std::fs::create_dir(init.data).context(init.data.display())?;
+    let made = make_ra_node(init, config, &crl).await;
+    if made.is_err() {
+        // Nothing half-made is left behind.
+        let _ = std::fs::remove_dir_all(init.data);
+    }
+    made
+}
+
+async fn make_ra_node(
+    init: &RaNodeInit<'_>,
+    mut config: InstanceConfig,
+    crl: &shuin_store::CrlRecord,
+) -> Result<()> {
+    use shuin_server::config::ListenerSection;
+    use shuin_server::tls::{ClientAuth, TlsSection};
+    use shuin_server::zones::ListenerZone;
+    let mut files = vec![
+        config.ca.root_certificate.clone(),
+        config.ca.issuing_certificate.clone(),
+    ];
+    files.extend(config.ca.operator_ca_certificate.clone());
+    files.extend([config.ra.terms.clone(), config.instance.cps.clone()]);
+    let anchors = config.jpki.trust_anchors.iter();
+    files.extend(anchors.filter(|p| p.is_relative()).cloned());
+    let crls = config.jpki.crl.paths().iter();
+    files.extend(crls.filter(|p| p.is_relative()).cloned());
+    for file in &files {
+        copy_into(&init.from.join(file), &init.data.join(file), false)?;
+    }
+    let code_key = crate::registration_cmd::CODE_KEY_FILE;
+    if init.from.join(code_key).exists() {
+        copy_into(&init.from.join(code_key), &init.data.join(code_key), true)?;
+    }
+    let tls = TlsSection {
+        certificate: format!("node/{}.pem", init.name).into(),
+        key: format!("node/{}.key", init.name).into(),
+    };
+    copy_into(init.certificate, &init.data.join(&tls.certificate), false)?;
+    copy_into(init.key, &init.data.join(&tls.key), true)?;
+    let listener = |listen: &str, zone, tls, client_auth| ListenerSection {
+        listen: listen.to_owned(),
+        zone,
+        tls,
+        client_auth,
+    };
+    let mut listeners = vec![listener(
+        init.listen,
+        ListenerZone::Front,
+        None,
+        ClientAuth::None,
+    )];
+    if let Some(address) = init.repository_listen {
+        listeners.push(listener(
+            address,
+            ListenerZone::Repository,
+            None,
+            ClientAuth::None,
+        ));
+    }
+    listeners.push(listener(
+        init.peer_listen,
+        ListenerZone::Secure,
+        Some(tls),
+        ClientAuth::Peer,
+    ));
+    config.server.listeners = listeners;
+    config.node = shuin_server::node::NodeSection {
+        role: shuin_server::node::ServeRole::Ra,
+        name: Some(init.name.to_owned()),
+        ..Default::default()
+    };
+    config.ca.seal = None;
+    config.publishers.clear();
+    if let Some(url) = init.public_url {
+        config.instance.public_url = url.trim_end_matches('/').to_owned();
+    }
+    config.store = init.store.clone();
+    let store = if init.join {
+        Store::open_existing(&config.store, init.data).await?
+    } else {
+        crate::runtime::check_new_store(&config.store, init.data).await?;
+        Store::create_new(&config.store, init.data).await?
+    };
+    // The peer listener checks the CA's link against the operator CRL in the node's store
+    // and accepts no connection without one.
+    let kept = shuin_store::CrlStore::put_crl(&store, crl).await;
+    store.close().await;
+    match kept {
+        Ok(()) | Err(shuin_store::StoreError::Conflict(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    config.write_new(init.data)
+}
+
+/// The operator CA's newest CRL, from the CA's store.
+async fn operator_crl(from: &Path) -> Result<shuin_store::CrlRecord> {
+    use shuin_store::CrlStore;
+    let ca_store = crate::runtime::open_store(from).await?;
+    let crl = ca_store
+        .latest_crl(shuin_ca::operator_ca::OPERATOR_CRL_SCOPE)
+        .await;
+    ca_store.close().await;
+    crl?.ok_or_else(|| {
+        msg(format!(
+            "{}: the operator CA has issued no CRL yet; serve the CA once first",
+            from.display()
+        ))
+    })
+}
+
+/// Copies `from` to `to` (making its directory), owner-only when `private`.
+fn copy_into(from: &Path, to: &Path, private: bool) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).context(parent.display())?;
+    }
+    std::fs::copy(from, to).context(from.display())?;
+    if private {
+        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600))
+            .context(to.display())?;
+    }
+    Ok(())
+}

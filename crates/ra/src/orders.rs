@@ -1,0 +1,450 @@
+//! The RA's side of the order stream of a split deployment (`shuin_core::orders`, DESIGN.md
+//! section 10). The CA listens on no network port: an RA node queues approved orders in
+//! its store ([`QueuedCa`] is its `Issuer` and `Revoker`), the CA dials in and takes them
+//! in batches ([`OrderDesk::take`]), and hands the outcomes back ([`OrderDesk::answer`]).
+//!
+//! - Record before effect: `order.queued` is in the RA's books before the order can be
+//!   taken, and `orders.answered` before an outcome is kept or a certificate handed on.
+//! - A certificate coming back is checked before anything uses it: issued by the issuing
+//!   CA (name and signature) for the key of the order. A link that answers anything else
+//!   is refused and logged; the order stays pending.
+//! - Orders are idempotent (`issue:<application>`, `revoke:<serial>`): a retry after any
+//!   failure names the same order, so the CA never issues twice.
+
+use crate::application::system_actor;
+use shuin_core::issuance::{IssuanceError, IssuanceOrder, IssuedCertificate, Issuer};
+use shuin_core::orders::{Answered, Batch, Order, OrderOutcome};
+use shuin_core::revocation::{RevocationDone, RevocationPortError, RevocationRequest, Revoker};
+use shuin_core::Clock;
+use shuin_ledger::{Book, EntryDraft};
+use shuin_store::{
+    CertificateWriter, CrlRecord, CrlStore, LedgerStore, OrderState, OrderStore, StoreError,
+};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// What an RA node's store must offer the order stream (and its peer listener's copy of
+/// the operator CA's CRL).
+pub trait OrderQueueStore: OrderStore + LedgerStore + CertificateWriter + CrlStore {}
+impl<T: OrderStore + LedgerStore + CertificateWriter + CrlStore> OrderQueueStore for T {}
+
+/// A CA that has not taken orders for this long counts as gone.
+pub const LINK_SILENCE: Duration = Duration::from_secs(10);
+/// How long a claim lasts before another take may have the order again.
+pub const CLAIM_FOR: Duration = Duration::from_secs(30);
+
+/// What this RA node knows of the CA link: when a CA last took orders and whether it said
+/// it was sealed, and wake-ups for both sides of this process.
+#[derive(Debug, Default)]
+pub struct CaLink {
+    last: Mutex<Option<(SystemTime, bool)>>,
+    queued: tokio::sync::Notify,
+    answered: tokio::sync::Notify,
+}
+
+impl CaLink {
+    /// A CA took orders at `at`, sealed or not.
+    pub fn seen(&self, at: SystemTime, sealed: bool) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((at, sealed));
+    }
+
+    /// Whether orders can be carried out now: `Sealed` when the CA said so, unavailable
+    /// when no CA has taken orders for [`LINK_SILENCE`].
+    pub fn ready(&self, now: SystemTime) -> Result<(), IssuanceError> {
+        let last = *self.last.lock().unwrap_or_else(|p| p.into_inner());
+        match last {
+            Some((at, sealed)) if now.duration_since(at).unwrap_or_default() < LINK_SILENCE => {
+                if sealed {
+                    Err(IssuanceError::Sealed)
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Err(IssuanceError::Unavailable(
+                "no CA has taken orders from this RA node lately (the CA link is down)".into(),
+            )),
+        }
+    }
+}
+
+/// The RA node's `Issuer` and `Revoker`: queues the order and waits for its outcome.
+pub struct QueuedCa<S> {
+    store: Arc<S>,
+    clock: Arc<dyn Clock>,
+    link: Arc<CaLink>,
+    wait: Duration,
+}
+
+impl<S: OrderQueueStore> QueuedCa<S> {
+    /// Waits up to `wait` for each outcome; past it the order stays queued and the caller
+    /// gets a retryable answer (the resume loop completes the application later).
+    pub fn new(store: Arc<S>, clock: Arc<dyn Clock>, link: Arc<CaLink>, wait: Duration) -> Self {
+        QueuedCa {
+            store,
+            clock,
+            link,
+            wait,
+        }
+    }
+
+    /// Ledgers and queues `order`, then waits for its outcome.
+    async fn carry(&self, order: Order, subject: String) -> Result<OrderOutcome, StoreError> {
+        let id = order.id();
+        let draft = EntryDraft {
+            book: Book::Application,
+            kind: "order.queued".into(),
+            actor: system_actor(),
+            subjects: vec![subject],
+            payload: serde_json::json!({"order": id}),
+            evidence: vec![],
+        };
+        let now = self.clock.now();
+        self.store.append(draft, now).await?;
+        self.store.queue_order(&order, now).await?;
+        self.link.queued.notify_waiters();
+        self.outcome_of(&id).await
+    }
+
+    /// Polls the store (another RA node may be the one answered), woken early by answers
+    /// that reach this process.
+    async fn outcome_of(&self, id: &str) -> Result<OrderOutcome, StoreError> {
+        let deadline = tokio::time::Instant::now() + self.wait;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let answered = self.link.answered.notified();
+            if let Some(stored) = self.store.order(id).await? {
+                if let OrderState::Done(outcome) = stored.state {
+                    return Ok(outcome);
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(OrderOutcome::Refused {
+                    code: "ca_unavailable".into(),
+                    detail: format!(
+                        "the CA has not answered within {:?}; the order stays queued",
+                        self.wait
+                    ),
+                    retryable: true,
+                });
+            }
+            tokio::select! {
+                () = answered => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: OrderQueueStore + 'static> Issuer for QueuedCa<S> {
+    async fn issue(&self, order: IssuanceOrder) -> Result<IssuedCertificate, IssuanceError> {
+        let subject = format!("application:{}", order.application_id);
+        let outcome = self
+            .carry(Order::issue(&order), subject)
+            .await
+            .map_err(|e| IssuanceError::Unavailable(Box::new(e)))?;
+        outcome.to_issuance()
+    }
+
+    fn ready(&self) -> Result<(), IssuanceError> {
+        self.link.ready(self.clock.now())
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: OrderQueueStore + 'static> Revoker for QueuedCa<S> {
+    async fn revoke(
+        &self,
+        request: RevocationRequest,
+    ) -> Result<RevocationDone, RevocationPortError> {
+        let subject = format!("serial:{}", request.serial);
+        let outcome = self
+            .carry(Order::revoke(&request), subject)
+            .await
+            .map_err(|e| RevocationPortError::Unavailable(Box::new(e)))?;
+        outcome.to_revocation()
+    }
+}
+
+/// Why an answer from the CA link was not kept.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NotKept {
+    /// The order.
+    pub id: String,
+    /// `unknown_order`, `certificate_not_for_order`, `already_answered`.
+    pub code: &'static str,
+}
+
+/// The peer side of the queue: what the CA link calls.
+pub struct OrderDesk<S> {
+    store: Arc<S>,
+    clock: Arc<dyn Clock>,
+    link: Arc<CaLink>,
+    /// DER of the issuing CA certificate, which every certificate coming back must name.
+    issuing_der: Vec<u8>,
+    /// The operator CA certificate and the scope its CRL is kept under.
+    operator_ca: Option<(Vec<u8>, String)>,
+}
+
+impl<S: OrderQueueStore> OrderDesk<S> {
+    /// The desk of an RA node whose subscriber certificates `issuing_der` issues.
+    pub fn new(
+        store: Arc<S>,
+        clock: Arc<dyn Clock>,
+        link: Arc<CaLink>,
+        issuing_der: Vec<u8>,
+    ) -> Self {
+        OrderDesk {
+            store,
+            clock,
+            link,
+            issuing_der,
+            operator_ca: None,
+        }
+    }
+
+    /// Keeps the operator CA's CRLs that the CA's link hands over (signed by `ca_der`)
+    /// under `scope`, where the peer listener reads them.
+    pub fn with_operator_ca(mut self, ca_der: Vec<u8>, scope: &str) -> Self {
+        self.operator_ca = Some((ca_der, scope.to_owned()));
+        self
+    }
+}
+
+/// The peer side of the queue as the CA link's transport sees it.
+#[async_trait::async_trait]
+pub trait PeerOrders: Send + Sync {
+    /// Claims at most `max` orders for the CA link `holder`, which reports whether it is
+    /// sealed; waits up to `wait` for one when none is queued.
+    async fn take(
+        &self,
+        holder: &str,
+        sealed: bool,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Batch, StoreError>;
+
+    /// Keeps the outcomes the CA link hands back (see [`OrderDesk`]); returns the answers
+    /// not kept, with why.
+    async fn answer(&self, answers: Vec<Answered>) -> Result<Vec<NotKept>, StoreError>;
+
+    /// Keeps `crl_der`, if given, as the operator CA's CRL when the operator CA signed it
+    /// and its number is above the one held; returns the number held after.
+    async fn operator_crl(&self, crl_der: Option<&[u8]>) -> Result<Option<u64>, StoreError>;
+}
+
+#[async_trait::async_trait]
+impl<S: OrderQueueStore + 'static> PeerOrders for OrderDesk<S> {
+    async fn take(
+        &self,
+        holder: &str,
+        sealed: bool,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Batch, StoreError> {
+        let limit = u32::try_from(max.clamp(1, shuin_core::orders::MAX_BATCH)).unwrap_or(1);
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let queued = self.link.queued.notified();
+            let now = self.clock.now();
+            self.link.seen(now, sealed);
+            let orders = self
+                .store
+                .claim_orders(holder, limit, now, now + CLAIM_FOR)
+                .await?;
+            if !orders.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(Batch { orders });
+            }
+            // Another node's orders show up on the next look.
+            tokio::select! {
+                () = queued => {}
+                () = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+    }
+
+    /// Each answer is checked, the kept ones are ledgered in one entry before any takes
+    /// effect, and certificates are copied into this node's store.
+    async fn answer(&self, answers: Vec<Answered>) -> Result<Vec<NotKept>, StoreError> {
+        let mut kept = Vec::new();
+        let mut refused = Vec::new();
+        for answered in answers {
+            match self.check(&answered).await? {
+                Ok(copy) => kept.push((answered, copy)),
+                Err(code) => refused.push(NotKept {
+                    id: answered.id,
+                    code,
+                }),
+            }
+        }
+        if kept.is_empty() {
+            return Ok(refused);
+        }
+        let now = self.clock.now();
+        let listed: Vec<_> = kept.iter().map(|(a, _)| summary(a)).collect();
+        let draft = EntryDraft {
+            book: Book::Application,
+            kind: "orders.answered".into(),
+            actor: system_actor(),
+            subjects: kept
+                .iter()
+                .map(|(a, _)| format!("order:{}", a.id))
+                .collect(),
+            payload: serde_json::json!({"answers": listed}),
+            evidence: vec![],
+        };
+        self.store.append(draft, now).await?;
+        for (answered, copy) in kept {
+            if let Some(record) = copy {
+                self.copy_certificate(&record, now).await?;
+            }
+            if !self.store.answer_order(&answered, now).await? {
+                refused.push(NotKept {
+                    id: answered.id,
+                    code: "already_answered",
+                });
+            }
+        }
+        self.link.answered.notify_waiters();
+        Ok(refused)
+    }
+
+    async fn operator_crl(&self, crl_der: Option<&[u8]>) -> Result<Option<u64>, StoreError> {
+        let Some((ca_der, scope)) = &self.operator_ca else {
+            return Ok(None);
+        };
+        let held = self.store.latest_crl(scope).await?.map(|crl| crl.number);
+        let Some(der) = crl_der else {
+            return Ok(held);
+        };
+        let facts = match shuin_core::x509::issued::check_crl_issued_by(der, ca_der) {
+            Ok(facts) => facts,
+            Err(e) => {
+                tracing::warn!(error = %e, "an operator CRL from the CA's link is not the operator CA's; it is not kept");
+                return Ok(held);
+            }
+        };
+        if held.is_some_and(|number| number >= facts.number) {
+            return Ok(held);
+        }
+        let record = CrlRecord {
+            scope: scope.clone(),
+            number: facts.number,
+            this_update: facts.this_update,
+            next_update: facts.next_update,
+            der: der.to_vec(),
+        };
+        match self.store.put_crl(&record).await {
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+        tracing::info!(
+            number = facts.number,
+            "kept the operator CA's new CRL from the CA's link"
+        );
+        Ok(Some(facts.number))
+    }
+}
+
+impl<S: OrderQueueStore> OrderDesk<S> {
+    /// Whether `answered` answers a pending order of this node, and the certificate to copy.
+    async fn check(
+        &self,
+        answered: &Answered,
+    ) -> Result<Result<Option<CertificateCopy>, &'static str>, StoreError> {
+        let Some(stored) = self.store.order(&answered.id).await? else {
+            return Ok(Err("unknown_order"));
+        };
+        if matches!(stored.state, OrderState::Done(_)) {
+            return Ok(Err("already_answered"));
+        }
+        Ok(match (&stored.order, &answered.outcome) {
+            (Order::Issue(order), OrderOutcome::Issued { .. }) => {
+                let issued = answered.outcome.to_issuance();
+                match issued.ok().and_then(|c| self.certificate_for(order, c)) {
+                    Some(copy) => Ok(Some(copy)),
+                    None => Err("certificate_not_for_order"),
+                }
+            }
+            (Order::Revoke(_), OrderOutcome::Revoked { .. })
+            | (_, OrderOutcome::Refused { .. }) => Ok(None),
+            _ => Err("outcome_not_for_order"),
+        })
+    }
+
+    /// The copy of `issued` to keep, if the issuing CA issued it for the order's key.
+    fn certificate_for(
+        &self,
+        order: &shuin_core::orders::IssueOrder,
+        issued: IssuedCertificate,
+    ) -> Option<CertificateCopy> {
+        use der::Encode;
+        let cert =
+            shuin_core::x509::issued::check_issued_by(&issued.certificate_der, &self.issuing_der)
+                .ok()?;
+        let tbs = &cert.tbs_certificate;
+        let spki = tbs.subject_public_key_info.to_der().ok()?;
+        let serial = shuin_core::Serial::from_der_integer(tbs.serial_number.as_bytes())?;
+        if hex::encode(&spki) != order.spki_der.to_ascii_lowercase() || serial != issued.serial {
+            return None;
+        }
+        let tbs_der = tbs.to_der().ok()?;
+        Some(CertificateCopy {
+            record: shuin_store::CertificateRecord {
+                serial,
+                application_id: order.application_id.clone(),
+                key_fingerprint: shuin_core::key_policy::key_fingerprint(&spki),
+                tbs_sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&tbs_der)),
+                state: shuin_store::CertificateState::Reserved,
+                not_before: shuin_core::x509::time::to_system_time(&tbs.validity.not_before),
+                not_after: shuin_core::x509::time::to_system_time(&tbs.validity.not_after),
+                der: None,
+            },
+            der: issued.certificate_der,
+        })
+    }
+
+    /// Keeps the CA's certificate in this node's store (a copy kept before is left).
+    async fn copy_certificate(
+        &self,
+        copy: &CertificateCopy,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        match self.store.reserve(&copy.record).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(shuin_store::ConflictKind::Serial)) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        self.store
+            .complete(&copy.record.serial, &copy.der, now)
+            .await
+    }
+}
+
+/// A certificate from the CA, as this node keeps it.
+struct CertificateCopy {
+    record: shuin_store::CertificateRecord,
+    der: Vec<u8>,
+}
+
+/// One answer as `orders.answered` lists it.
+fn summary(answered: &Answered) -> serde_json::Value {
+    match &answered.outcome {
+        OrderOutcome::Issued { serial, .. } => {
+            serde_json::json!({"order": answered.id, "outcome": "issued", "serial": serial})
+        }
+        OrderOutcome::Revoked { revoked_at, .. } => {
+            serde_json::json!({"order": answered.id, "outcome": "revoked", "revoked_at": revoked_at})
+        }
+        OrderOutcome::Refused {
+            code, retryable, ..
+        } => {
+            serde_json::json!({"order": answered.id, "outcome": "refused", "code": code, "retryable": retryable})
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "orders_tests.rs"]
+mod tests;

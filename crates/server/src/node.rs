@@ -1,0 +1,159 @@
+//! `[node]` in shuin.toml: what this instance is in a split deployment (DESIGN.md section
+//! 10, docs/deployment.md), and `shuin serve --role`.
+//!
+//! - `all` (the default, no `[node]` needed): one process with the CA, the RA and the
+//!   repository, calling each other in process.
+//! - `ra`: an RA node. It serves applicants and queues approved orders for the CA's link
+//!   on its peer listener (`client_auth = "peer"`); it opens no key.
+//! - `ca`: the CA. It listens on no network port: it dials each RA node of `[[node.links]]`
+//!   with its node certificate (`tls`), and its only way in is the local console.
+
+use crate::config::{ListenerSection, ServerSection};
+use crate::tls::{ClientAuth, TlsSection};
+use serde::{Deserialize, Serialize};
+
+/// What `shuin serve` runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServeRole {
+    /// Everything in one process.
+    #[default]
+    All,
+    /// An RA node.
+    Ra,
+    /// The CA, dialling out to its RA nodes.
+    Ca,
+}
+
+impl ServeRole {
+    /// The name `--role` and `[node] role` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServeRole::All => "all",
+            ServeRole::Ra => "ra",
+            ServeRole::Ca => "ca",
+        }
+    }
+}
+
+/// `[node]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    /// `all`, `ra` or `ca`.
+    #[serde(default)]
+    pub role: ServeRole,
+    /// The node's name, as its node certificate names it (`ra` and `ca`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The CA's node certificate and key, paths relative to the instance (`ca`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSection>,
+    /// The RA nodes the CA dials (`ca`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<LinkSection>,
+}
+
+/// One `[[node.links]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSection {
+    /// `https://HOST:PORT` of the RA node's peer listener.
+    pub url: String,
+}
+
+/// A `[node]` that cannot be served.
+#[derive(Debug, thiserror::Error)]
+#[error("[node] (role = {role:?}): {reason}")]
+pub struct NodeError {
+    role: &'static str,
+    reason: String,
+}
+
+impl NodeSection {
+    /// Whether the section is the default one (left out of a written shuin.toml).
+    pub fn is_default(&self) -> bool {
+        *self == NodeSection::default()
+    }
+
+    /// Refuses a node that cannot be served with `server` as its listeners.
+    pub fn check(&self, server: &ServerSection) -> Result<(), NodeError> {
+        let refuse = |reason: &str| NodeError {
+            role: self.role.as_str(),
+            reason: reason.to_owned(),
+        };
+        let peer = |l: &ListenerSection| l.client_auth == ClientAuth::Peer;
+        let operator = |l: &ListenerSection| l.client_auth == ClientAuth::Operator;
+        match self.role {
+            ServeRole::All if !self.links.is_empty() || self.tls.is_some() => Err(refuse(
+                "links and tls belong to the CA of a split deployment (role = \"ca\")",
+            )),
+            ServeRole::All if server.listeners.iter().any(peer) => Err(refuse(
+                "a peer listener belongs to an RA node (role = \"ra\")",
+            )),
+            ServeRole::Ca if self.tls.is_none() || self.links.is_empty() => Err(refuse(
+                "the CA dials its RA nodes: give tls = { certificate, key } (its node certificate from `shuin node pair --role ca`) and at least one [[node.links]] url",
+            )),
+            ServeRole::Ca if self.links.iter().any(|l| !l.url.starts_with("https://")) => {
+                Err(refuse("a link's url is https://HOST:PORT of an RA node's peer listener"))
+            }
+            ServeRole::Ra if !server.listeners.iter().any(peer) => Err(refuse(
+                "an RA node serves the CA's link on a listener with client_auth = \"peer\"",
+            )),
+            ServeRole::Ra if server.listeners.iter().any(operator) => Err(refuse(
+                "operators act at the CA's console for now: an RA node has no operator listener",
+            )),
+            ServeRole::Ra | ServeRole::Ca if self.name.is_none() => {
+                Err(refuse("name the node as its certificate does (name = \"...\")"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn parsed(text: &str) -> Result<(), String> {
+        #[derive(Deserialize)]
+        struct File {
+            #[serde(default)]
+            node: NodeSection,
+            #[serde(default)]
+            server: ServerSection,
+        }
+        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        file.node.check(&file.server).map_err(|e| e.to_string())
+    }
+
+    const PEER: &str = "[[server.listeners]]\nlisten = \"127.0.0.1:9443\"\nzone = \"secure\"\nclient_auth = \"peer\"\ntls = { certificate = \"n.pem\", key = \"n.key\" }\n";
+
+    #[test]
+    fn each_role_needs_what_it_serves_with() {
+        parsed("").unwrap();
+        parsed(&format!("[node]\nrole = \"ra\"\nname = \"ra-1\"\n{PEER}")).unwrap();
+        let ca = "[node]\nrole = \"ca\"\nname = \"ca\"\ntls = { certificate = \"c.pem\", key = \"c.key\" }\n[[node.links]]\nurl = \"https://127.0.0.1:9443\"\n";
+        parsed(ca).unwrap();
+        let cases = [
+            (
+                "[node]\nrole = \"ra\"\nname = \"ra-1\"\n",
+                "on a listener with client_auth",
+            ),
+            (&*format!("[node]\nrole = \"ra\"\n{PEER}"), "name the node"),
+            (
+                "[node]\nrole = \"ca\"\nname = \"ca\"\n",
+                "at least one [[node.links]]",
+            ),
+            (PEER, "belongs to an RA node"),
+            ("[node]\nrole = \"edge\"\n", "unknown variant"),
+        ];
+        for (text, expected) in cases {
+            let error = parsed(text).unwrap_err();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+        let plain = ca.replace("https://", "http://");
+        assert!(parsed(&plain).unwrap_err().contains("https://HOST:PORT"));
+    }
+}

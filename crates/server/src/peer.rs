@@ -1,0 +1,146 @@
+//! The peer API of an RA node (`client_auth = "peer"` listeners, DESIGN.md section 10):
+//! the CA's link takes batches of orders and hands back their outcomes. Only a client
+//! with a node certificate of the CA role reaches these routes (checked at the
+//! connection, `crate::serving`); they exist on no other listener.
+//!
+//! - `POST /peer/v1/orders/take` `{"sealed": bool, "max": N, "wait_ms": N,
+//!   "operator_crl": BASE64?}` → `{"orders": [...], "operator_crl_number": N?}`, waiting up
+//!   to `wait_ms` (at most 5 s) for an order. The link hands over the operator CA's newest
+//!   CRL when the node holds an older one; the node keeps it only if the operator CA
+//!   signed it, and its peer listener checks the link's certificate against it;
+//! - `POST /peer/v1/orders/answers` `{"answers": [...]}` → `{"not_kept": [...]}`.
+
+use crate::problem::problem;
+use axum::extract::{DefaultBodyLimit, Extension, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use shuin_core::orders::{Answered, MAX_BATCH};
+use shuin_core::x509::node::NodeIdentity;
+use shuin_core::ReasonCode;
+use shuin_ra::orders::PeerOrders;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The longest a take waits for an order.
+pub const MAX_TAKE_WAIT: Duration = Duration::from_secs(5);
+/// The largest answers body: a batch of certificates with their chains.
+const MAX_ANSWERS_BYTES: usize = 4 * 1024 * 1024;
+
+/// The node at the other end of a peer connection, as its certificate names it.
+#[derive(Debug, Clone)]
+pub struct PeerNode(pub NodeIdentity);
+
+/// A take request.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Take {
+    sealed: bool,
+    #[serde(default = "default_max")]
+    max: usize,
+    #[serde(default)]
+    wait_ms: u64,
+    #[serde(default)]
+    operator_crl: Option<String>,
+}
+
+fn default_max() -> usize {
+    MAX_BATCH
+}
+
+/// An answers request.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Answers {
+    answers: Vec<Answered>,
+}
+
+/// The peer routes, served by `orders`.
+pub fn routes(orders: Arc<dyn PeerOrders>) -> Router {
+    Router::new()
+        .route("/peer/v1/orders/take", post(take))
+        .route("/peer/v1/orders/answers", post(answers))
+        .layer(DefaultBodyLimit::max(MAX_ANSWERS_BYTES))
+        .with_state(orders)
+}
+
+async fn take(
+    State(orders): State<Arc<dyn PeerOrders>>,
+    Extension(PeerNode(node)): Extension<PeerNode>,
+    body: Result<Json<Take>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(take)) = body else {
+        return problem(
+            ReasonCode::MalformedRequest,
+            "a take is {\"sealed\": bool, \"max\": N, \"wait_ms\": N}",
+        );
+    };
+    let crl = match take.operator_crl.as_deref().map(|text| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.decode(text)
+    }) {
+        Some(Err(_)) => {
+            return problem(ReasonCode::MalformedRequest, "operator_crl is base64 DER");
+        }
+        Some(Ok(der)) => Some(der),
+        None => None,
+    };
+    let wait = Duration::from_millis(take.wait_ms).min(MAX_TAKE_WAIT);
+    let taken = async {
+        let held = orders.operator_crl(crl.as_deref()).await?;
+        let batch = orders.take(&node.name, take.sealed, take.max, wait).await?;
+        Ok::<_, shuin_store::StoreError>((batch, held))
+    };
+    match taken.await {
+        Ok((batch, held)) => {
+            let answer = serde_json::json!({"orders": batch.orders, "operator_crl_number": held});
+            (StatusCode::OK, Json(answer)).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, node = %node.name, "the order queue cannot be read");
+            problem(
+                ReasonCode::ServiceUnavailable,
+                "the order queue is unavailable",
+            )
+        }
+    }
+}
+
+async fn answers(
+    State(orders): State<Arc<dyn PeerOrders>>,
+    Extension(PeerNode(node)): Extension<PeerNode>,
+    body: Result<Json<Answers>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(Answers { answers })) = body else {
+        return problem(
+            ReasonCode::MalformedRequest,
+            "answers are {\"answers\": [...]}",
+        );
+    };
+    if answers.len() > MAX_BATCH {
+        return problem(
+            ReasonCode::PayloadTooLarge,
+            "more answers than a batch holds",
+        );
+    }
+    match orders.answer(answers).await {
+        Ok(not_kept) => {
+            for refused in &not_kept {
+                tracing::warn!(node = %node.name, order = %refused.id, code = refused.code, "an answer from the CA link was not kept");
+            }
+            (
+                StatusCode::OK,
+                Json(serde_json::json!({"not_kept": not_kept})),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, node = %node.name, "answers from the CA link cannot be kept");
+            problem(
+                ReasonCode::ServiceUnavailable,
+                "the order queue is unavailable",
+            )
+        }
+    }
+}

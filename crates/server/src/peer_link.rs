@@ -1,0 +1,177 @@
+//! The CA's link to an RA node (DESIGN.md section 10). The CA listens on no network
+//! port: it dials out over mutual TLS (its node certificate of the CA role), takes
+//! batches of orders from the RA's peer API, has them carried out by its desk
+//! (`shuin_core::orders::OrderDesk`), and hands the outcomes back, over and over.
+//!
+//! A failure (the RA unreachable, TLS refused, an answer not understood) drops the
+//! connection and dials again after a pause that doubles up to [`MAX_PAUSE`]. Orders taken
+//! but not answered stay claimed on the RA until their claim runs out and are taken
+//! again; the desk carries each out at most once, so nothing is issued twice.
+//!
+//! The link also hands the operator CA's newest CRL to an RA node that holds an older one,
+//! and dials afresh every [`PeerLink::redial_after`]: each new handshake is checked
+//! against the node's newest CRL, so unpairing the CA's link (revoking its certificate)
+//! shuts it out within that time.
+
+use crate::operator_api::client::{ClientError, Connection};
+use shuin_core::orders::{Answered, OrderDesk, MAX_BATCH};
+use shuin_store::CrlStore;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The longest pause between two dials after failures.
+pub const MAX_PAUSE: Duration = Duration::from_secs(30);
+
+/// One link: where it dials, with what, and who carries its orders out.
+#[derive(Clone)]
+pub struct PeerLink {
+    /// `https://HOST:PORT` of the RA node's peer listener.
+    pub url: String,
+    /// The TLS client configuration: the operator CA as trust anchor, the CA's node
+    /// certificate and key as client identity.
+    pub tls: Arc<rustls::ClientConfig>,
+    /// Carries the orders out.
+    pub desk: Arc<dyn OrderDesk>,
+    /// Whether the CA is sealed now (reported with every take).
+    pub sealed: Arc<dyn Fn() -> bool + Send + Sync>,
+    /// How long a take waits on the RA for an order.
+    pub wait: Duration,
+    /// The operator CA's CRLs (the store and scope they are kept under), handed over to
+    /// RA nodes that hold an older one.
+    pub operator_crls: Option<(Arc<dyn CrlStore>, String)>,
+    /// How long one connection is used before the link dials afresh.
+    pub redial_after: Duration,
+}
+
+/// A link's connection and what it knows of the RA node.
+#[derive(Default)]
+pub struct LinkState {
+    connection: Option<(Connection, std::time::Instant)>,
+    /// The operator CRL number the RA node said it holds.
+    ra_crl_number: Option<u64>,
+}
+
+impl std::fmt::Debug for PeerLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerLink")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    /// Orders taken.
+    pub taken: usize,
+    /// Answers the RA did not keep.
+    pub not_kept: usize,
+}
+
+#[derive(serde::Deserialize)]
+struct AnswersKept {
+    not_kept: Vec<serde_json::Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct Taken {
+    orders: Vec<shuin_core::orders::Order>,
+    #[serde(default)]
+    operator_crl_number: Option<u64>,
+}
+
+impl PeerLink {
+    /// Runs the link until `stop` completes.
+    pub async fn run(self, stop: impl Future<Output = ()> + Send) {
+        let mut stop = std::pin::pin!(stop);
+        let mut state = LinkState::default();
+        let mut pause = Duration::from_millis(250);
+        let mut last_failure: Option<String> = None;
+        loop {
+            let round = self.round(&mut state);
+            let result = tokio::select! {
+                result = round => result,
+                () = &mut stop => return,
+            };
+            match result {
+                Ok(_) => {
+                    if last_failure.take().is_some() {
+                        tracing::info!(url = %self.url, "the link to the RA node works again");
+                    }
+                    pause = Duration::from_millis(250);
+                }
+                Err(e) => {
+                    state.connection = None;
+                    let text = e.to_string();
+                    if last_failure.as_deref() != Some(text.as_str()) {
+                        tracing::warn!(url = %self.url, error = %text, "the link to the RA node failed; dialling again");
+                        last_failure = Some(text);
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        () = &mut stop => return,
+                    }
+                    pause = (pause * 2).min(MAX_PAUSE);
+                }
+            }
+        }
+    }
+
+    /// The operator CA's newest CRL, if the RA node holds an older one (or none).
+    async fn crl_to_hand_over(&self, held: Option<u64>) -> Option<Vec<u8>> {
+        let (store, scope) = self.operator_crls.as_ref()?;
+        match store.latest_crl(scope).await {
+            Ok(Some(crl)) if held.is_none_or(|number| number < crl.number) => Some(crl.der),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "the operator CRL cannot be read for the RA node");
+                None
+            }
+        }
+    }
+
+    /// One take, its orders carried out and answered, on the state's connection (dialled
+    /// first if there is none or it is due for a fresh handshake).
+    pub async fn round(&self, state: &mut LinkState) -> Result<Round, ClientError> {
+        let due =
+            |(_, since): &(Connection, std::time::Instant)| since.elapsed() >= self.redial_after;
+        if state.connection.as_ref().is_none_or(due) {
+            let connection = Connection::open(&self.url, self.tls.clone()).await?;
+            state.connection = Some((connection, std::time::Instant::now()));
+        }
+        let crl = self.crl_to_hand_over(state.ra_crl_number).await;
+        let Some((open, _)) = state.connection.as_mut() else {
+            return Err(ClientError::Http("no connection".into()));
+        };
+        let mut take = serde_json::json!({
+            "sealed": (self.sealed)(),
+            "max": MAX_BATCH,
+            "wait_ms": u64::try_from(self.wait.as_millis()).unwrap_or(u64::MAX),
+        });
+        if let Some(der) = crl {
+            use base64::Engine;
+            take["operator_crl"] = base64::engine::general_purpose::STANDARD.encode(der).into();
+        }
+        let batch: Taken = open.post_json("/peer/v1/orders/take", &take).await?;
+        state.ra_crl_number = batch.operator_crl_number;
+        let taken = batch.orders.len();
+        if taken == 0 {
+            return Ok(Round { taken, not_kept: 0 });
+        }
+        let answers: Vec<Answered> = self.desk.carry_out(batch.orders).await;
+        let body = serde_json::json!({"answers": answers});
+        let kept: AnswersKept = open.post_json("/peer/v1/orders/answers", &body).await?;
+        if !kept.not_kept.is_empty() {
+            tracing::warn!(url = %self.url, not_kept = ?kept.not_kept, "the RA node did not keep some answers");
+        }
+        Ok(Round {
+            taken,
+            not_kept: kept.not_kept.len(),
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "peer_tests.rs"]
+mod tests;

@@ -1,0 +1,189 @@
+//! Conformance checks of [`crate::OrderStore`], run by [`crate::conformance::run`]
+//! against every implementation.
+
+use crate::conformance::{at, ensure, fail};
+use crate::{OrderState, OrderStore, QueueDepth};
+
+/// Where the order `id` stands.
+async fn state_of<S: OrderStore>(store: &S, id: &str) -> Result<Option<OrderState>, String> {
+    let stored = store.order(id).await.map_err(|e| fail("order", e))?;
+    Ok(stored.map(|stored| stored.state))
+}
+use shuin_core::issuance::Approver;
+use shuin_core::orders::{Answered, IssueOrder, Order, OrderOutcome};
+
+fn order(application: &str) -> Order {
+    Order::Issue(IssueOrder {
+        application_id: application.into(),
+        subject_name: "YAMADA Taro".into(),
+        spki_der: "3003010203".into(),
+        not_after_cap: 2_000_000_000,
+        approver: Approver {
+            name: "RP".into(),
+            role: "responsible_person".into(),
+            automatic: true,
+        },
+    })
+}
+
+fn answered(id: String, retryable: bool) -> Answered {
+    Answered {
+        id,
+        outcome: OrderOutcome::Refused {
+            code: if retryable { "ca_sealed" } else { "key_reused" }.into(),
+            detail: "test".into(),
+            retryable,
+        },
+    }
+}
+
+/// Runs the order-queue checks against an empty store.
+pub(crate) async fn run<S: OrderStore>(store: &S) -> Result<(), String> {
+    claims(store).await?;
+    outcomes(store).await
+}
+
+/// Queueing is idempotent, a claim is exclusive until it runs out, oldest first.
+async fn claims<S: OrderStore>(store: &S) -> Result<(), String> {
+    let (first, second) = (order("app-q1"), order("app-q2"));
+    store
+        .queue_order(&first, at(100))
+        .await
+        .map_err(|e| fail("queue", e))?;
+    store
+        .queue_order(&second, at(101))
+        .await
+        .map_err(|e| fail("queue", e))?;
+    store
+        .queue_order(&first, at(102))
+        .await
+        .map_err(|e| fail("queue again", e))?;
+    let depth = store
+        .queue_depth(at(103))
+        .await
+        .map_err(|e| fail("depth", e))?;
+    ensure!(
+        depth
+            == QueueDepth {
+                queued: 2,
+                claimed: 0
+            },
+        "two orders queued once each: {depth:?}"
+    );
+    let taken = store
+        .claim_orders("ca-a", 1, at(103), at(133))
+        .await
+        .map_err(|e| fail("claim", e))?;
+    ensure!(
+        taken == vec![first.clone()],
+        "the oldest order is claimed first: {taken:?}"
+    );
+    let rest = store
+        .claim_orders("ca-b", 10, at(104), at(134))
+        .await
+        .map_err(|e| fail("claim", e))?;
+    ensure!(
+        rest == vec![second.clone()],
+        "a claimed order is not claimed again: {rest:?}"
+    );
+    let depth = store
+        .queue_depth(at(105))
+        .await
+        .map_err(|e| fail("depth", e))?;
+    ensure!(
+        depth
+            == QueueDepth {
+                queued: 0,
+                claimed: 2
+            },
+        "both claimed: {depth:?}"
+    );
+    let stored = store
+        .order(&first.id())
+        .await
+        .map_err(|e| fail("order", e))?;
+    ensure!(
+        stored.as_ref().map(|s| &s.order) == Some(&first),
+        "the order reads back as queued"
+    );
+    let state = stored.map(|s| s.state);
+    ensure!(
+        state == Some(OrderState::Pending),
+        "a claimed order is pending: {state:?}"
+    );
+    let again = store
+        .claim_orders("ca-b", 10, at(140), at(170))
+        .await
+        .map_err(|e| fail("claim", e))?;
+    ensure!(
+        again.len() == 2,
+        "claims that ran out are taken again: {again:?}"
+    );
+    let unknown = state_of(store, "issue:none").await?;
+    ensure!(unknown.is_none(), "an order never queued is unknown");
+    Ok(())
+}
+
+/// The first outcome stands; a retryable one is queued again on retry, a final one not.
+async fn outcomes<S: OrderStore>(store: &S) -> Result<(), String> {
+    let (sealed, reused) = (order("app-q1").id(), order("app-q2").id());
+    let first = answered(sealed.clone(), true);
+    ensure!(
+        store
+            .answer_order(&first, at(150))
+            .await
+            .map_err(|e| fail("answer", e))?,
+        "an outcome is kept"
+    );
+    ensure!(
+        !store
+            .answer_order(&answered(sealed.clone(), false), at(151))
+            .await
+            .map_err(|e| fail("answer", e))?,
+        "a second outcome is not kept"
+    );
+    let state = state_of(store, &sealed).await?;
+    ensure!(
+        state == Some(OrderState::Done(first.outcome.clone())),
+        "the first outcome stands: {state:?}"
+    );
+    let final_answer = answered(reused.clone(), false);
+    store
+        .answer_order(&final_answer, at(152))
+        .await
+        .map_err(|e| fail("answer", e))?;
+    store
+        .queue_order(&order("app-q1"), at(160))
+        .await
+        .map_err(|e| fail("retry", e))?;
+    store
+        .queue_order(&order("app-q2"), at(160))
+        .await
+        .map_err(|e| fail("retry", e))?;
+    let state = state_of(store, &sealed).await?;
+    ensure!(
+        state == Some(OrderState::Pending),
+        "a retryable outcome is queued again: {state:?}"
+    );
+    let state = state_of(store, &reused).await?;
+    ensure!(
+        state == Some(OrderState::Done(final_answer.outcome)),
+        "a final outcome stays: {state:?}"
+    );
+    let taken = store
+        .claim_orders("ca-a", 10, at(161), at(191))
+        .await
+        .map_err(|e| fail("claim", e))?;
+    ensure!(
+        taken == vec![order("app-q1")],
+        "only the retried order is claimable: {taken:?}"
+    );
+    ensure!(
+        !store
+            .answer_order(&answered("issue:none".into(), false), at(162))
+            .await
+            .map_err(|e| fail("answer", e))?,
+        "an unknown order's outcome is not kept"
+    );
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! The order queue ([`crate::orders::OrderStore`]): one SQL text per query for both
+//! backends. A claim is a conditional update per order, so two RA nodes (or two CA
+//! links) on one database never both claim an order.
+
+/// Queues an order, or queues again a done order whose outcome was retryable.
+pub(crate) const QUEUE: &str = "INSERT INTO orders (id, body, state, queued_at, retryable) \
+     VALUES ($1, $2, 'queued', $3, 0) \
+     ON CONFLICT (id) DO UPDATE SET body = excluded.body, state = 'queued', \
+     queued_at = excluded.queued_at, outcome = NULL, retryable = 0, claimed_by = NULL, \
+     claimed_until = NULL, done_at = NULL \
+     WHERE orders.state = 'done' AND orders.retryable = 1";
+/// Orders a claim may take at `$1`, oldest first.
+pub(crate) const CLAIMABLE: &str = "SELECT id FROM orders \
+     WHERE state = 'queued' OR (state = 'claimed' AND claimed_until <= $1) \
+     ORDER BY queued_at, id LIMIT $2";
+/// Claims one order if it is still claimable at `$4`.
+pub(crate) const CLAIM: &str =
+    "UPDATE orders SET state = 'claimed', claimed_by = $2, claimed_until = $3 \
+     WHERE id = $1 AND (state = 'queued' OR (state = 'claimed' AND claimed_until <= $4))";
+/// Keeps the first outcome of an order.
+pub(crate) const ANSWER: &str =
+    "UPDATE orders SET state = 'done', outcome = $2, retryable = $3, done_at = $4 \
+     WHERE id = $1 AND state <> 'done'";
+/// One order's body, state and outcome.
+pub(crate) const SELECT: &str = "SELECT body, state, outcome FROM orders WHERE id = $1";
+/// The depth of the queue at `$1`.
+pub(crate) const DEPTH: &str = "SELECT \
+     COALESCE(SUM(CASE WHEN state = 'queued' OR (state = 'claimed' AND claimed_until <= $1) THEN 1 ELSE 0 END), 0) AS queued, \
+     COALESCE(SUM(CASE WHEN state = 'claimed' AND claimed_until > $1 THEN 1 ELSE 0 END), 0) AS claimed \
+     FROM orders WHERE state <> 'done'";
+
+/// Implements [`crate::orders::OrderStore`] for `$store`, whose module has `unavailable`
+/// and `sqlx::Row` in scope, and whose fields `pool` (writes) and `reads` are its pools.
+macro_rules! order_queries {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::orders::OrderStore for $store {
+            async fn queue_order(
+                &self,
+                order: &shuin_core::orders::Order,
+                now: std::time::SystemTime,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query($crate::sql::orders::QUEUE)
+                    .bind(order.id())
+                    .bind($crate::orders::json_of(order)?)
+                    .bind($crate::rows::secs(now))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(unavailable)?;
+                Ok(())
+            }
+
+            async fn claim_orders(
+                &self,
+                holder: &str,
+                limit: u32,
+                now: std::time::SystemTime,
+                until: std::time::SystemTime,
+            ) -> Result<Vec<shuin_core::orders::Order>, $crate::StoreError> {
+                let now = $crate::rows::secs(now);
+                let rows = sqlx::query($crate::sql::orders::CLAIMABLE)
+                    .bind(now)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(unavailable)?;
+                let mut claimed = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let id: String = row.try_get("id").map_err(unavailable)?;
+                    let done = sqlx::query($crate::sql::orders::CLAIM)
+                        .bind(&id)
+                        .bind(holder)
+                        .bind($crate::rows::secs(until))
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(unavailable)?;
+                    if done.rows_affected() != 1 {
+                        continue; // another link took it first
+                    }
+                    let row = sqlx::query($crate::sql::orders::SELECT)
+                        .bind(&id)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(unavailable)?;
+                    let body: String = row.try_get("body").map_err(unavailable)?;
+                    claimed.push($crate::orders::order_of(&body)?);
+                }
+                Ok(claimed)
+            }
+
+            async fn answer_order(
+                &self,
+                answered: &shuin_core::orders::Answered,
+                now: std::time::SystemTime,
+            ) -> Result<bool, $crate::StoreError> {
+                let done = sqlx::query($crate::sql::orders::ANSWER)
+                    .bind(&answered.id)
+                    .bind($crate::orders::json_of(&answered.outcome)?)
+                    .bind(i64::from(answered.outcome.retryable()))
+                    .bind($crate::rows::secs(now))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(unavailable)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn order(
+                &self,
+                id: &str,
+            ) -> Result<Option<$crate::orders::StoredOrder>, $crate::StoreError> {
+                let Some(row) = sqlx::query($crate::sql::orders::SELECT)
+                    .bind(id)
+                    .fetch_optional(&self.reads)
+                    .await
+                    .map_err(unavailable)?
+                else {
+                    return Ok(None);
+                };
+                let body: String = row.try_get("body").map_err(unavailable)?;
+                let state: String = row.try_get("state").map_err(unavailable)?;
+                let outcome: Option<String> = row.try_get("outcome").map_err(unavailable)?;
+                let state = match (state.as_str(), outcome) {
+                    ("done", Some(outcome)) => {
+                        $crate::orders::OrderState::Done($crate::orders::outcome_of(&outcome)?)
+                    }
+                    ("done", None) => {
+                        return Err($crate::StoreError::Corrupt(format!(
+                            "order {id}: done without an outcome"
+                        )))
+                    }
+                    _ => $crate::orders::OrderState::Pending,
+                };
+                Ok(Some($crate::orders::StoredOrder {
+                    order: $crate::orders::order_of(&body)?,
+                    state,
+                }))
+            }
+
+            async fn queue_depth(
+                &self,
+                now: std::time::SystemTime,
+            ) -> Result<$crate::orders::QueueDepth, $crate::StoreError> {
+                let row = sqlx::query($crate::sql::orders::DEPTH)
+                    .bind($crate::rows::secs(now))
+                    .fetch_one(&self.reads)
+                    .await
+                    .map_err(unavailable)?;
+                let count = |column: &str| -> Result<u64, $crate::StoreError> {
+                    let n: i64 = row.try_get(column).map_err(unavailable)?;
+                    Ok(u64::try_from(n).unwrap_or(0))
+                };
+                Ok($crate::orders::QueueDepth {
+                    queued: count("queued")?,
+                    claimed: count("claimed")?,
+                })
+            }
+        }
+    };
+}
+pub(crate) use order_queries;
