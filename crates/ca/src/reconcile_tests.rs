@@ -5,10 +5,12 @@ use crate::test_ca::{fixture, kinds, order};
 use der::Decode;
 use shuin_core::issuance::Issuer;
 use shuin_core::{Clock, Serial};
+use shuin_store::sqlite::SqliteStore;
 use shuin_store::{
     CertificateReader, CertificateRecord, CertificateWriter, CrlStore, InstanceLock, LedgerStore,
     RevocationStore,
 };
+use std::sync::Arc;
 
 fn reservation(serial: &str, application_id: &str, at: SystemTime) -> CertificateRecord {
     CertificateRecord {
