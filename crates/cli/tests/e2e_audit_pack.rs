@@ -37,22 +37,6 @@ fn criteria_ids() -> Vec<String> {
     ids
 }
 
-fn run_json(args: &[&str], data: &Path) -> Value {
-    let out = shuin()
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "shuin {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// Dumps the DOM of a local page with headless Chromium, or `None` when Chromium is
 /// missing and not required (`SHUIN_REQUIRE_CHROMIUM=1`).
 fn chromium_dom(page: &Path, profile: &Path) -> Option<String> {
@@ -147,7 +131,7 @@ fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
     assert_eq!(review["signed_off"]["by"], "責任者 花子", "{review}");
 
     // Retention: nothing is past retention now; a purge deletes nothing.
-    let shown = run_json(&["retention", "show"], &instance.data);
+    let shown = json_answer(&["retention", "show"], &instance.data);
     assert_eq!(shown["evidence_years_after_expiry"], 10);
     assert_eq!(shown["ledger_entries_deletable"], false);
     assert!(
@@ -155,7 +139,7 @@ fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
         "{shown}"
     );
     assert_eq!(shown["evidence"]["expired"], 0, "{shown}");
-    let dry = run_json(&["retention", "show", "--due"], &instance.data);
+    let dry = json_answer(&["retention", "show", "--due"], &instance.data);
     assert_eq!(dry["purged"], serde_json::json!([]), "{dry}");
     let refused = instance.as_operator("LRA 一郎", &["retention", "purge"]);
     assert!(!refused.status.success(), "an LRA may not purge");
