@@ -20,6 +20,7 @@ pub mod reason;
 pub mod revocation;
 pub mod serial;
 pub mod signature;
+pub mod signing_pool;
 pub mod timefmt;
 pub mod x509;
 

@@ -3,6 +3,7 @@
 //! file, handed to the backend and zeroized; it never reaches `shuin.toml`, a log or the
 //! ledger.
 
+pub use crate::pool_size::{PoolSize, SessionCount, SigningQueue};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
@@ -27,6 +28,14 @@ pub enum KeyBackendConfig {
         /// (`[ca.seal]`): the PIN then comes from M of N shares at `shuin unseal`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pin_file: Option<PathBuf>,
+        /// Sessions opened on the token (1 to 64, default 4). Over a network each call
+        /// costs a round trip, so a remote HSM needs more (docs/keys.md).
+        #[serde(default, skip_serializing_if = "SessionCount::is_default")]
+        sessions: SessionCount,
+        /// Signatures that may wait for a free session before more are refused as
+        /// busy (1 to 65536, default 1024).
+        #[serde(default, skip_serializing_if = "SigningQueue::is_default")]
+        signing_queue: SigningQueue,
         /// The HSM's FIPS 140-2/140-3 validation as the operator declares it (for
         /// example "FIPS 140-3 Level 3, certificate #0000"), reported by `shuin status`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -162,6 +171,8 @@ impl KeyBackendConfig {
                 module,
                 token,
                 pin_file,
+                sessions,
+                signing_queue,
                 ..
             } => {
                 let module = dir.join(module);
@@ -170,7 +181,11 @@ impl KeyBackendConfig {
                     (None, Some(pin_file)) => read_pin_file(&dir.join(pin_file))?,
                     (None, None) => return Err(OpenError::Sealed),
                 };
-                open_pkcs11(module, token, pin)
+                let size = PoolSize {
+                    sessions: *sessions,
+                    signing_queue: *signing_queue,
+                };
+                open_pkcs11(module, token, pin, size)
             }
             KeyBackendConfig::Awskms {
                 region,
@@ -208,12 +223,15 @@ fn open_pkcs11(
     module: PathBuf,
     token: &str,
     pin: Zeroizing<String>,
+    size: PoolSize,
 ) -> Result<OpenedBackend, OpenError> {
     let backend =
-        crate::Pkcs11Backend::open(&module, token, pin).map_err(|source| OpenError::Token {
-            token: token.to_owned(),
-            module,
-            source: Box::new(source),
+        crate::Pkcs11Backend::open_sized(&module, token, pin, size).map_err(|source| {
+            OpenError::Token {
+                token: token.to_owned(),
+                module,
+                source: Box::new(source),
+            }
         })?;
     Ok(OpenedBackend {
         keys: Box::new(backend.clone()),
@@ -226,6 +244,7 @@ fn open_pkcs11(
     _module: PathBuf,
     _token: &str,
     _pin: Zeroizing<String>,
+    _size: PoolSize,
 ) -> Result<OpenedBackend, OpenError> {
     Err(OpenError::NoPkcs11)
 }
@@ -384,6 +403,8 @@ impl BackendChoice {
                     module: cwd.join(module),
                     token,
                     pin_file: Some(cwd.join(pin_file)),
+                    sessions: SessionCount::default(),
+                    signing_queue: SigningQueue::default(),
                     fips_validation: None,
                 })
             }
@@ -555,6 +576,34 @@ mod tests {
         let pkcs11: KeyBackendConfig = toml::from_str(text).unwrap();
         assert_eq!(pkcs11.key_label("issuing"), "shuin-issuing");
         assert!(pkcs11.pin_file().is_none());
+    }
+
+    #[test]
+    fn pool_sizes_are_read_and_out_of_range_ones_refused() {
+        let base = "kind = \"pkcs11\"\nmodule = \"/m.so\"\ntoken = \"T\"\n";
+        let sized: KeyBackendConfig =
+            toml::from_str(&format!("{base}sessions = 16\nsigning_queue = 64\n")).unwrap();
+        let KeyBackendConfig::Pkcs11 {
+            sessions,
+            signing_queue,
+            ..
+        } = sized
+        else {
+            panic!("{sized:?}");
+        };
+        assert_eq!((sessions.get(), signing_queue.get()), (16, 64));
+        let default: KeyBackendConfig = toml::from_str(base).unwrap();
+        assert!(!toml::to_string(&default).unwrap().contains("sessions"));
+        for (line, range) in [
+            ("sessions = 0", "1 to 64"),
+            ("sessions = 65", "1 to 64"),
+            ("signing_queue = 0", "1 to 65536"),
+        ] {
+            let error = toml::from_str::<KeyBackendConfig>(&format!("{base}{line}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(line) && error.contains(range), "{error}");
+        }
     }
 
     #[test]

@@ -42,6 +42,12 @@ pub enum KeyError {
     /// The signing operation failed (retryable: the device may be busy or absent).
     #[error("signing failed")]
     SigningFailed,
+    /// Every session of the backend is busy and the signing queue is full (retryable).
+    #[error("every session of the key backend is busy and {waiting} signatures wait already (the signing queue is full); try again later")]
+    Busy {
+        /// Signatures waiting for a session when this one was refused.
+        waiting: u64,
+    },
     /// Key generation failed.
     #[error("key generation failed")]
     GenerationFailed,

@@ -20,6 +20,7 @@ pub mod personal_tls;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod pkcs11_uri;
+pub mod pool_size;
 pub mod share_files;
 #[cfg(feature = "pkcs11")]
 pub mod softhsm;
@@ -31,6 +32,7 @@ pub use key_ref::KeyRef;
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::{Pkcs11Backend, Pkcs11Signer};
 pub use pkcs11_uri::Pkcs11Uri;
+pub use pool_size::PoolSize;
 pub use software::{pkcs8_pem, write_private_file, SoftwareBackend, SoftwareSigner};
 
 use shuin_core::SignatureAlgorithm;
@@ -92,6 +94,10 @@ pub trait KeyBackend: Send + Sync + std::fmt::Debug {
     fn signer(&self, key: &KeyRef) -> Result<Arc<dyn Signer>, KeyError>;
     /// What this backend is.
     fn info(&self) -> BackendInfo;
+    /// The figures of its signing pool, where it keeps one (PKCS#11).
+    fn signing_pool(&self) -> Option<shuin_core::signing_pool::SigningPoolSnapshot> {
+        None
+    }
 }
 
 /// A backend that can create keys.

@@ -145,7 +145,12 @@ impl SoftHsmToken {
 
     /// Opens a backend on the token (after [`SoftHsmToken::use_in_this_process`]).
     pub fn open(&self) -> Result<Pkcs11Backend, KeyError> {
-        Pkcs11Backend::open(&self.module, &self.label, self.pin.clone())
+        self.open_sized(crate::PoolSize::default())
+    }
+
+    /// Opens a backend on the token with a pool of `size`.
+    pub fn open_sized(&self, size: crate::PoolSize) -> Result<Pkcs11Backend, KeyError> {
+        Pkcs11Backend::open_sized(&self.module, &self.label, self.pin.clone(), size)
     }
 
     /// A logged-in read-write session on the token, straight through cryptoki.

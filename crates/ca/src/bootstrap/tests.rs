@@ -190,6 +190,8 @@ fn the_ca_section_names_the_files_written_and_no_pin_file_once_sealed() {
         module: "/usr/lib/softhsm/libsofthsm2.so".into(),
         token: "shuin-ca".into(),
         pin_file: Some("/root/pin".into()),
+        sessions: Default::default(),
+        signing_queue: Default::default(),
         fips_validation: None,
     };
     let open = made.ca_section(pkcs11.clone(), "1.2.3", None);

@@ -11,13 +11,15 @@
 //! their handle numbers may belong to the new sessions.
 
 use super::session_pool::SessionPool;
-use super::{device, find_slot, POOL_SIZE};
+use super::{device, find_slot};
 use crate::attributes::TokenFacts;
+use crate::pool_size::PoolSize;
 use crate::KeyError;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
+use shuin_core::signing_pool::SigningPoolFigures;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use zeroize::Zeroizing;
@@ -38,6 +40,10 @@ pub(super) struct Connection {
     renewing: Mutex<()>,
     /// Lost generations, kept so that their sessions are never closed (see above).
     retired: Mutex<Vec<Arc<Live>>>,
+    /// The size every generation is opened with.
+    size: PoolSize,
+    /// Counted across generations.
+    figures: Arc<SigningPoolFigures>,
 }
 
 impl Drop for Connection {
@@ -77,12 +83,14 @@ pub(super) fn is_lost(error: &KeyError) -> bool {
         if source.downcast_ref::<CkError>().is_some_and(is_loss))
 }
 
-/// Opens `POOL_SIZE` sessions on the token labelled `label` and logs the user in.
+/// Opens `size.sessions` sessions on the token labelled `label`, counted into
+/// `figures`, and logs the user in.
 pub(super) fn open_sessions(
     context: &Pkcs11,
     module: &Path,
     label: &str,
     pin: &str,
+    (size, figures): (PoolSize, &Arc<SigningPoolFigures>),
 ) -> Result<(SessionPool, TokenFacts), KeyError> {
     let (slot, token) = find_slot(context, module, label)?;
     let first = context
@@ -102,19 +110,25 @@ pub(super) fn open_sessions(
     drop(auth);
     // Login state belongs to the application, so later sessions are logged in too.
     let mut sessions: Vec<Session> = vec![first];
-    for _ in 1..POOL_SIZE {
+    for _ in 1..size.sessions.get() {
         sessions.push(
             context
                 .open_rw_session(slot)
                 .map_err(|e| device("C_OpenSession", e))?,
         );
     }
-    let pool = SessionPool::new(sessions).ok_or(KeyError::GenerationFailed)?;
+    let pool = SessionPool::new(sessions, size.signing_queue.get(), Arc::clone(figures))
+        .ok_or(KeyError::GenerationFailed)?;
     Ok((pool, token))
 }
 
 impl Connection {
-    pub(super) fn new(pool: SessionPool, pin: Option<Zeroizing<String>>) -> Connection {
+    pub(super) fn new(
+        pool: SessionPool,
+        pin: Option<Zeroizing<String>>,
+        size: PoolSize,
+        figures: Arc<SigningPoolFigures>,
+    ) -> Connection {
         Connection {
             live: RwLock::new(Arc::new(Live {
                 pool,
@@ -123,7 +137,14 @@ impl Connection {
             pin,
             renewing: Mutex::new(()),
             retired: Mutex::new(Vec::new()),
+            size,
+            figures,
         }
+    }
+
+    /// The pool's figures.
+    pub(super) fn figures(&self) -> &Arc<SigningPoolFigures> {
+        &self.figures
     }
 
     /// The sessions in use now.
@@ -156,7 +177,7 @@ impl Connection {
             Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
             Err(e) => return Err(device("C_Initialize (renewing the sessions)", e)),
         }
-        let (pool, _) = open_sessions(context, module, label, pin)?;
+        let (pool, _) = open_sessions(context, module, label, pin, (self.size, &self.figures))?;
         let fresh = Arc::new(Live {
             pool,
             generation: lost + 1,

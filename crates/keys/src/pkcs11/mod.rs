@@ -11,6 +11,7 @@ mod encoding;
 mod session_pool;
 
 use crate::attributes::{KeyAttributeEvidence, KeyAttributes, TokenFacts};
+use crate::pool_size::PoolSize;
 use crate::{BackendInfo, KeyBackend, KeyError, KeyGenerator, KeyRef, KeySpec, Pkcs11Uri, Signer};
 use connection::{is_lost, Connection, Live};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -21,14 +22,12 @@ use cryptoki::session::Session;
 use cryptoki::slot::Slot;
 use cryptoki::types::Ulong;
 use encoding::Curve;
+use shuin_core::signing_pool::{SigningPoolFigures, SigningPoolSnapshot};
 use shuin_core::SignatureAlgorithm;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use zeroize::Zeroizing;
-
-/// Sessions opened per backend.
-const POOL_SIZE: usize = 4;
 
 fn device(operation: impl Into<String>, source: CkError) -> KeyError {
     KeyError::Device {
@@ -135,11 +134,22 @@ fn find_slot(context: &Pkcs11, module: &Path, label: &str) -> Result<(Slot, Toke
 
 impl Pkcs11Backend {
     /// Loads `module`, finds the token labelled `token_label`, logs in as the user with
-    /// `pin` (zeroized when this returns) and opens the session pool.
+    /// `pin` (zeroized when this returns) and opens a session pool of the default size.
     pub fn open(
         module: &Path,
         token_label: &str,
         pin: Zeroizing<String>,
+    ) -> Result<Self, KeyError> {
+        Self::open_sized(module, token_label, pin, PoolSize::default())
+    }
+
+    /// [`Pkcs11Backend::open`] with `size.sessions` sessions and room for
+    /// `size.signing_queue` signatures waiting for one.
+    pub fn open_sized(
+        module: &Path,
+        token_label: &str,
+        pin: Zeroizing<String>,
+        size: PoolSize,
     ) -> Result<Self, KeyError> {
         let context =
             Pkcs11::new(module).map_err(|e| device(format!("loading {}", module.display()), e))?;
@@ -147,7 +157,14 @@ impl Pkcs11Backend {
             Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
             Err(e) => return Err(device("C_Initialize", e)),
         }
-        let (pool, token) = connection::open_sessions(&context, module, token_label, pin.as_str())?;
+        let figures = Arc::new(SigningPoolFigures::default());
+        let (pool, token) = connection::open_sessions(
+            &context,
+            module,
+            token_label,
+            pin.as_str(),
+            (size, &figures),
+        )?;
         let slot = find_slot(&context, module, token_label)?.0;
         // Asked one by one: listing all mechanisms makes cryptoki log every vendor one.
         let rsa = if context
@@ -163,7 +180,7 @@ impl Pkcs11Backend {
                 context,
                 module: module.to_owned(),
                 token,
-                connection: Connection::new(pool, Some(pin)),
+                connection: Connection::new(pool, Some(pin), size, figures),
                 rsa,
                 generating: Mutex::new(()),
             }),
@@ -378,8 +395,8 @@ impl Pkcs11Signer {
     /// Signs on `live`'s sessions.
     fn sign_in(&self, live: &Live, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         let handle = self.handle_in(live)?;
-        live.pool
-            .with(|session| match self.kind {
+        live.pool.with(|session| {
+            match self.kind {
                 SignKind::Rsa(RsaMechanism::Sha256RsaPkcs) => {
                     session.sign(&Mechanism::Sha256RsaPkcs, handle, message)
                 }
@@ -391,8 +408,9 @@ impl Pkcs11Signer {
                 SignKind::Ec(curve) => {
                     session.sign(&Mechanism::Ecdsa, handle, &curve.digest(message))
                 }
-            })
+            }
             .map_err(|e| device(format!("C_Sign with {}", self.uri), e))
+        })
     }
 }
 
@@ -447,6 +465,11 @@ impl KeyBackend for Pkcs11Backend {
             other => other?,
         };
         Ok(Arc::new(signer))
+    }
+
+    fn signing_pool(&self) -> Option<SigningPoolSnapshot> {
+        let figures = self.shared.connection.figures();
+        Some(figures.snapshot("pkcs11", &self.shared.token.label))
     }
 
     fn info(&self) -> BackendInfo {
@@ -647,7 +670,11 @@ mod tests {
             crate::softhsm::SoftHsmToken::create(&module, dir.path(), "digest-info", "4321")
                 .unwrap();
         token.use_in_this_process();
-        let backend = token.open().unwrap();
+        let size = PoolSize {
+            sessions: crate::pool_size::SessionCount::new(3).unwrap(),
+            ..PoolSize::default()
+        };
+        let backend = token.open_sized(size).unwrap();
         let key = backend.generate("rsa", KeySpec::Rsa2048).unwrap();
         let live = backend.shared.connection.live();
         let loaded = live
@@ -677,5 +704,12 @@ mod tests {
             )
             .is_ok());
         }
+        let pool = backend.signing_pool().unwrap();
+        assert_eq!(
+            (pool.key_backend.as_str(), pool.pool.as_str()),
+            ("pkcs11", "digest-info")
+        );
+        assert_eq!((pool.sessions, pool.in_flight, pool.waiting), (3, 0, 0));
+        assert_eq!(pool.errors, 0);
     }
 }
