@@ -192,7 +192,8 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         revoker: Arc::new(shuin_ca::seal::SealedRevoker(seal.clone())),
     };
     let ocsp = Arc::new(shuin_ca::seal::SealedOcsp(seal.clone()));
-    let state = app_state(dir, &config, &store, &chain, repository, ports, ocsp)?;
+    let mut state = app_state(dir, &config, &store, &chain, repository, ports, ocsp)?;
+    state.signing_pools = Arc::new(crate::seal::SealedSigningPools(seal.clone()));
     Ok(Instance {
         dir: dir.to_path_buf(),
         config,
@@ -258,5 +259,6 @@ pub(crate) fn app_state(
         tiles: Arc::new(shuin_repo::tiles::LedgerTiles::new(store.clone())),
         access_events: Arc::new(access_events),
         http: Default::default(),
+        signing_pools: Arc::new(shuin_core::signing_pool::NoSigningPools),
     })
 }

@@ -22,6 +22,20 @@ pub(crate) type Seal = shuin_ca::seal::Seal<CaParts>;
 /// Where custodians' shares go.
 pub(crate) type UnsealDesk = shuin_ca::seal::UnsealDesk<CaParts>;
 
+/// The signing pool of the unsealed parts' key backend, for `/metrics`; none while
+/// sealed.
+pub(crate) struct SealedSigningPools(pub(crate) Arc<Seal>);
+
+impl shuin_core::signing_pool::SigningPools for SealedSigningPools {
+    fn pools(&self) -> Vec<shuin_core::signing_pool::SigningPoolSnapshot> {
+        let parts = self.0.parts();
+        parts
+            .and_then(|p| p.backend.keys.signing_pool())
+            .into_iter()
+            .collect()
+    }
+}
+
 /// Opens the CA parts with the PIN from the custodians' shares.
 pub(crate) struct InstanceActivator {
     pub(crate) dir: PathBuf,

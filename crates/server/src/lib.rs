@@ -50,6 +50,8 @@ pub struct AppState {
     pub access_events: Arc<AccessEvents>,
     /// The answers of every listener, for `/metrics`.
     pub http: Arc<metrics::HttpCounters>,
+    /// The issuer key backend's signing pools, for `/metrics`.
+    pub signing_pools: Arc<dyn shuin_core::signing_pool::SigningPools>,
 }
 
 impl std::fmt::Debug for AppState {

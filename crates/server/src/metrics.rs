@@ -5,8 +5,9 @@
 //!
 //! What it reports is read when asked: the seal state, the ledger's size and how much of
 //! it the newest signed checkpoint covers, each published CRL's number and nextUpdate,
-//! the HTTP answers of every listener by zone and status class since start, and the
-//! process's open descriptors and resident memory (Linux `/proc`).
+//! the HTTP answers of every listener by zone and status class since start, the issuer
+//! key backend's signing pool (sessions, signatures in flight and waiting, errors), and
+//! the process's open descriptors and resident memory (Linux `/proc`).
 
 use crate::operator_api::OperatorConsole;
 use crate::zones::ListenerZone;
@@ -15,6 +16,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use shuin_core::signing_pool::SigningPoolSnapshot;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -106,6 +108,7 @@ async fn metrics(State((state, console)): State<(AppState, Arc<dyn OperatorConso
     crls(&state, &mut out);
     state.http.write(&mut out);
     unledgered_refusals(&state.ra.unledgered_refusals(), &mut out);
+    signing_pools(&state.signing_pools.pools(), &mut out);
     process(&mut out);
     (
         [(
@@ -195,6 +198,38 @@ fn unledgered_refusals(counts: &[(&'static str, u64)], out: &mut String) {
     }
 }
 
+/// The issuer key backends' signing pools (none while sealed, or with software keys).
+fn signing_pools(pools: &[SigningPoolSnapshot], out: &mut String) {
+    if pools.is_empty() {
+        return;
+    }
+    let families: [(&str, &str, &str, fn(&SigningPoolSnapshot) -> u64); 4] = [
+        ("shuin_key_sessions", "gauge", "Sessions the key backend's signing pool holds.", |p| p.sessions),
+        ("shuin_key_signatures_in_flight", "gauge", "Operations (nearly all signatures) running on a session now.", |p| p.in_flight),
+        ("shuin_key_signatures_waiting", "gauge", "Signatures waiting for a free session now (the signing queue).", |p| p.waiting),
+        ("shuin_key_signature_errors_total", "counter", "Operations on the key backend's sessions that failed since start, refusals of a full signing queue included.", |p| p.errors),
+    ];
+    for (name, kind, help, value) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for pool in pools {
+            let _ = writeln!(
+                out,
+                "{name}{{key_backend=\"{}\",pool=\"{}\"}} {}",
+                label_value(&pool.key_backend),
+                label_value(&pool.pool),
+                value(pool)
+            );
+        }
+    }
+}
+
+/// A label value as the text format wants it: backslash, quote and newline escaped.
+fn label_value(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 /// Open descriptors and resident memory, where `/proc` tells them.
 fn process(out: &mut String) {
     if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
@@ -257,6 +292,37 @@ mod tests {
             "\nshuin_refusals_unledgered_total{reason=\"revocation_not_authorized\"} 3\n"
         ));
         assert_eq!(out.matches("revocation_not_authorized").count(), 1);
+    }
+
+    #[test]
+    fn signing_pools_are_shown_by_backend_and_pool() {
+        let mut out = String::new();
+        signing_pools(&[], &mut out);
+        assert!(out.is_empty());
+        let figures = shuin_core::signing_pool::SigningPoolFigures::default();
+        figures.set_sessions(16);
+        figures.work_started();
+        figures.wait_started();
+        figures.count_error();
+        let pools = [
+            figures.snapshot("pkcs11", "shuin-ca"),
+            SigningPoolSnapshot {
+                pool: "odd \"label\"\\".into(),
+                ..figures.snapshot("pkcs11", "")
+            },
+        ];
+        signing_pools(&pools, &mut out);
+        for line in [
+            "# TYPE shuin_key_sessions gauge\n",
+            "\nshuin_key_sessions{key_backend=\"pkcs11\",pool=\"shuin-ca\"} 16\n",
+            "\nshuin_key_signatures_in_flight{key_backend=\"pkcs11\",pool=\"shuin-ca\"} 1\n",
+            "\nshuin_key_signatures_waiting{key_backend=\"pkcs11\",pool=\"shuin-ca\"} 1\n",
+            "# TYPE shuin_key_signature_errors_total counter\n",
+            "\nshuin_key_signature_errors_total{key_backend=\"pkcs11\",pool=\"shuin-ca\"} 1\n",
+            "\nshuin_key_sessions{key_backend=\"pkcs11\",pool=\"odd \\\"label\\\"\\\\\"} 16\n",
+        ] {
+            assert!(out.contains(line), "{line:?} missing from\n{out}");
+        }
     }
 
     #[test]
