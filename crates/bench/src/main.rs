@@ -8,10 +8,13 @@
 //!   each SQLite commit).
 //! - `sign`: the raw signing rate of an instance's issuer key (software or PKCS#11), over
 //!   a TBS-sized message, with the same concurrency, for a fixed time.
+//! - `delay-proxy`: a delay line in front of a unix socket (the network between shuin
+//!   and a network HSM), for issuance at an injected round trip.
 //!
 //! Each prints one `name: key=value ...` line that `scripts/bench` reads.
 
 mod cpu;
+mod delay_proxy;
 mod fsync;
 mod issuance;
 mod latency;
@@ -81,6 +84,18 @@ enum Command {
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
     },
+    /// Forwards a unix socket to another, each chunk delayed (runs until killed).
+    DelayProxy {
+        /// The socket to listen on.
+        #[arg(long)]
+        listen: PathBuf,
+        /// The socket to forward to.
+        #[arg(long)]
+        to: PathBuf,
+        /// Delay each way in milliseconds (a round trip is twice this).
+        #[arg(long, default_value_t = 1.0)]
+        one_way_ms: f64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -114,6 +129,13 @@ fn main() -> ExitCode {
             threads,
             seconds,
         } => raw_sign::run(&data, threads, seconds),
+        Command::DelayProxy {
+            listen,
+            to,
+            one_way_ms,
+        } => std::time::Duration::try_from_secs_f64(one_way_ms / 1000.0)
+            .map_err(|e| format!("--one-way-ms {one_way_ms}: {e}"))
+            .and_then(|one_way| delay_proxy::run(&listen, &to, one_way)),
     };
     match result {
         Ok(line) => {

@@ -6,7 +6,8 @@
 
 use crate::latency::{ms_per_operation, per_second};
 use der::{Decode, Encode};
-use shuin_keys::{KeyBackend, KeyRef, Pkcs11Backend, Signer, SoftwareBackend};
+use shuin_keys::config::{SessionCount, SigningQueue};
+use shuin_keys::{KeyBackend, KeyRef, Pkcs11Backend, PoolSize, Signer, SoftwareBackend};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -23,6 +24,26 @@ fn text<'a>(table: &'a toml::Value, path: &[&str]) -> Result<&'a str, String> {
     value
         .as_str()
         .ok_or_else(|| format!("shuin.toml: {} is not a string", path.join(".")))
+}
+
+/// The PKCS#11 pool size `shuin.toml` sets, as `shuin serve` would open it.
+fn pool_size(config: &toml::Value) -> Result<PoolSize, String> {
+    let key_backend = config.get("ca").and_then(|ca| ca.get("key_backend"));
+    let number = |name: &str| {
+        key_backend
+            .and_then(|k| k.get(name))
+            .and_then(|v| v.as_integer())
+    };
+    let mut size = PoolSize::default();
+    if let Some(n) = number("sessions") {
+        size.sessions =
+            SessionCount::new(u64::try_from(n).unwrap_or(0)).map_err(|e| e.to_string())?;
+    }
+    if let Some(n) = number("signing_queue") {
+        size.signing_queue =
+            SigningQueue::new(u64::try_from(n).unwrap_or(0)).map_err(|e| e.to_string())?;
+    }
+    Ok(size)
 }
 
 /// The issuer key and the kind of backend holding it.
@@ -47,7 +68,10 @@ fn open_issuer(dir: &Path) -> Result<(Arc<dyn Signer>, String), String> {
                     .map_err(|e| format!("{}: {e}", pin_file.display()))?,
             );
             let pin = Zeroizing::new(pin.trim_end_matches(['\n', '\r']).to_owned());
-            Box::new(Pkcs11Backend::open(&module, token, pin).map_err(|e| e.to_string())?)
+            let size = pool_size(&config)?;
+            Box::new(
+                Pkcs11Backend::open_sized(&module, token, pin, size).map_err(|e| e.to_string())?,
+            )
         }
         other => return Err(format!("shuin.toml: unknown key backend {other:?}")),
     };
