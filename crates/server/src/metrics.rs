@@ -198,12 +198,20 @@ fn unledgered_refusals(counts: &[(&'static str, u64)], out: &mut String) {
     }
 }
 
+/// A metric family of the signing pools: name, type, help, and its figure.
+type PoolFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&SigningPoolSnapshot) -> u64,
+);
+
 /// The issuer key backends' signing pools (none while sealed, or with software keys).
 fn signing_pools(pools: &[SigningPoolSnapshot], out: &mut String) {
     if pools.is_empty() {
         return;
     }
-    let families: [(&str, &str, &str, fn(&SigningPoolSnapshot) -> u64); 4] = [
+    let families: [PoolFamily; 4] = [
         ("shuin_key_sessions", "gauge", "Sessions the key backend's signing pool holds.", |p| p.sessions),
         ("shuin_key_signatures_in_flight", "gauge", "Operations (nearly all signatures) running on a session now.", |p| p.in_flight),
         ("shuin_key_signatures_waiting", "gauge", "Signatures waiting for a free session now (the signing queue).", |p| p.waiting),
