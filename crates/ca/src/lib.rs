@@ -8,6 +8,7 @@ pub mod config;
 pub mod console;
 pub mod crl_upkeep;
 mod issuance;
+pub mod key_facts;
 mod ocsp;
 pub mod ocsp_responder;
 pub mod operator_ca;

@@ -8,6 +8,7 @@
 use crate::checkpoint::{CheckpointMaker, MissingHead, SignedHeads};
 use crate::config::{CaSection, LedgerSection, RevocationSection};
 use crate::issuance::{CaService, CaSettings, CaStore, IssuerChain};
+use crate::key_facts::{self, KeyRole};
 use crate::ocsp::{OcspService, OcspSettings};
 use crate::ocsp_responder::{open_responder, ResponderSettings};
 use crate::operator_ca::OperatorCa;
@@ -137,6 +138,7 @@ where
         let key = KeyRef::parse(uri).map_err(|e| failed(what)(&e))?;
         backend.keys.signer(&key).map_err(|e| failed(what)(&e))
     };
+    admit_issuing_key(&backend, config.ca).await?;
     let chain = IssuerChain {
         issuing_der: files.issuing_der,
         root_der: files.root_der,
@@ -203,6 +205,7 @@ where
             None
         }
     };
+    record_key_facts(&backend, config.ca, store.as_ref(), clock.now()).await?;
     ocsp.load(store.as_ref())
         .await
         .map_err(|e| failed("loading certificate statuses")(&e))?;
@@ -219,6 +222,44 @@ where
         root,
         backend,
     })
+}
+
+/// Refuses a KMS issuing key that fails the KMS form of the issuer key policy, before
+/// anything is signed (a PKCS#11 key's attributes were checked when the backend was
+/// opened for issuing).
+async fn admit_issuing_key(
+    backend: &Arc<OpenedBackend>,
+    ca: &CaSection,
+) -> Result<(), OpenPartsError> {
+    let keys = vec![(KeyRole::Issuing, ca.issuing_key.clone())];
+    let opened = backend.clone();
+    let described = tokio::task::spawn_blocking(move || key_facts::describe(&opened, &keys))
+        .await
+        .map_err(|e| failed("reading the issuing key's facts")(&e))?;
+    key_facts::admit_kms_issuing_key(&described).map_err(|e| failed("the issuing key")(&e))
+}
+
+/// Describes every key the CA now uses and records it (`key.facts`, facility book).
+async fn record_key_facts<S: SettingsStore + LedgerStore + ?Sized>(
+    backend: &Arc<OpenedBackend>,
+    ca: &CaSection,
+    store: &S,
+    now: std::time::SystemTime,
+) -> Result<(), OpenPartsError> {
+    let keys = key_facts::key_uris(ca, store)
+        .await
+        .map_err(|e| failed("reading the key settings")(&e))?;
+    let opened = backend.clone();
+    let described = tokio::task::spawn_blocking(move || key_facts::describe(&opened, &keys))
+        .await
+        .map_err(|e| failed("reading the keys' facts")(&e))?;
+    for d in described.iter().filter(|d| d.error.is_some()) {
+        tracing::warn!(key = %d.uri, error = ?d.error, "a key's facts could not be read");
+    }
+    let kind = backend.keys.info().kind;
+    key_facts::record(store, &kind, &described, "opened", now)
+        .await
+        .map_err(|e| failed("recording the keys' facts")(&e))
 }
 
 /// The checkpoint maker: the audit key named in the settings, or a new one (labelled

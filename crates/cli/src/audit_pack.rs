@@ -94,7 +94,7 @@ async fn pack(dir: &Path, out: &Path, json_output: bool) -> Result<()> {
         Err(e) => export_failed(&e),
     };
     let now = SystemClock.now();
-    let status = crate::status_cmd::report(dir, &config).await?;
+    let status = crate::status_cmd::report(dir, &config, now).await?;
     let store = crate::runtime::open_store(dir).await?;
     let facts: Result<_> = async {
         let gathered = gathered(dir, &config, &store, status, export).await?;

@@ -99,6 +99,7 @@ impl InstanceConfig {
         self.revocation.check()?;
         shuin_repo::publish::check(&self.publishers)?;
         self.ca.check_seal()?;
+        self.ca.key_backend.check()?;
         self.ledger.check()?;
         self.facility.check()?;
         self.retention.check()?;

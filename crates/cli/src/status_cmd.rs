@@ -9,14 +9,19 @@ use std::path::Path;
 /// Prints the status of the instance in `dir`.
 pub(crate) async fn status(dir: &Path, json: bool) -> Result<()> {
     let config = InstanceConfig::load(dir)?;
-    let report = report(dir, &config).await?;
+    let now = shuin_core::Clock::now(&shuin_core::SystemClock);
+    let report = report(dir, &config, now).await?;
     let pretty = serde_json::to_string_pretty(&report).context("status")?;
     crate::output::show(json, || &report, || pretty);
     Ok(())
 }
 
-/// The status report as JSON (also part of the audit pack).
-pub(crate) async fn report(dir: &Path, config: &InstanceConfig) -> Result<serde_json::Value> {
+/// The status report as JSON at `now` (also part of the audit pack).
+pub(crate) async fn report(
+    dir: &Path,
+    config: &InstanceConfig,
+    now: std::time::SystemTime,
+) -> Result<serde_json::Value> {
     let backend = {
         let (config, dir) = (config.ca.key_backend.clone(), dir.to_owned());
         tokio::task::spawn_blocking(move || config.status(&dir))
@@ -28,11 +33,17 @@ pub(crate) async fn report(dir: &Path, config: &InstanceConfig) -> Result<serde_
         None => None,
     };
     let seal = shuin_ca::seal::status_report(config.ca.seal.as_ref(), live.as_ref());
+    let today = shuin_core::timefmt::rfc3339(now);
+    let validation = config
+        .ca
+        .key_backend
+        .validation_report(today.get(..10).unwrap_or(&today));
     Ok(serde_json::json!({
         "instance": dir,
         "public_url": config.instance.public_url,
         "development": config.instance.development,
         "key_backend": backend,
+        "key_validation": validation,
         "issuing_key": config.ca.issuing_key,
         "fips": shuin_keys::fips::report(),
         "seal": seal,

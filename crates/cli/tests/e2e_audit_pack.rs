@@ -170,6 +170,24 @@ fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
     let pack: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("pack.json")).unwrap()).unwrap();
     assert_eq!(pack["format"], "shuin-audit-pack/1");
+    // Software keys: each key the CA opened is listed, and none is shown as complete.
+    let keys = pack["keys"]["keys"].as_array().unwrap();
+    assert!(keys.len() >= 4, "{}", pack["keys"]);
+    for key in keys {
+        assert_eq!(key["backend"], "software", "{key}");
+        assert_eq!(key["complete"], false, "{key}");
+    }
+    for code in ["validation_missing", "not_production_grade"] {
+        assert!(
+            pack["keys"]["missing"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == code),
+            "{code}: {}",
+            pack["keys"]
+        );
+    }
 
     let ids = criteria_ids();
     let items = pack["items"].as_array().unwrap();

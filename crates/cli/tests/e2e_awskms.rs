@@ -26,6 +26,21 @@ fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
+/// The auditor's pack of `instance`, written under `name` in the work directory.
+fn audit_pack(instance: &Instance, name: &str) -> serde_json::Value {
+    let out = instance.work.path().join(name);
+    let answer = instance.as_operator(
+        "監査 三郎",
+        &["audit", "pack", "--out", out.to_str().unwrap(), "--json"],
+    );
+    assert!(
+        answer.status.success(),
+        "{}",
+        String::from_utf8_lossy(&answer.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(out.join("pack.json")).unwrap()).unwrap()
+}
+
 #[test]
 fn an_instance_with_its_keys_in_kms_issues_and_holds_no_private_key() {
     let Some(moto) = servers::Moto::start() else {
@@ -68,6 +83,80 @@ fn an_instance_with_its_keys_in_kms_issues_and_holds_no_private_key() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The audit pack shows every key's KMS facts as read when the CA opened them, and
+    // what is missing: no CMVP number nor certification entered, and an endpoint override
+    // is not AWS itself.
+    instance.add_operator("監査 三郎", "auditor");
+    let pack = audit_pack(&instance, "pack-1");
+    let keys = pack["keys"]["keys"].as_array().unwrap();
+    let roles: Vec<&str> = keys.iter().map(|k| k["role"].as_str().unwrap()).collect();
+    for role in ["root", "issuing", "operator_ca", "ocsp", "audit"] {
+        assert!(roles.contains(&role), "{role}: {roles:?}");
+    }
+    for key in keys {
+        assert_eq!(key["backend"], "awskms", "{key}");
+        assert_eq!(key["holder"]["provider"], "AWS KMS", "{key}");
+        assert_eq!(key["holder"]["region"], "ap-northeast-1", "{key}");
+        assert!(
+            key["attributes"]["arn"]
+                .as_str()
+                .unwrap()
+                .starts_with("arn:aws:kms:ap-northeast-1:"),
+            "{key}"
+        );
+        assert_eq!(key["attributes"]["key_usage"], "SIGN_VERIFY", "{key}");
+        assert_eq!(key["attributes"]["origin"], "AWS_KMS", "{key}");
+        assert_eq!(key["issuer_key_policy"], "passed", "{key}");
+        assert_eq!(key["complete"], false, "{key}");
+    }
+    let missing = &pack["keys"]["missing"];
+    for code in [
+        "validation_missing",
+        "certifications_missing",
+        "not_production_grade",
+    ] {
+        assert!(
+            missing.as_array().unwrap().iter().any(|c| c == code),
+            "{code}: {missing}"
+        );
+    }
+    let f4 = pack["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "F4")
+        .unwrap();
+    assert!(f4.to_string().contains("CMVP validation: missing"), "{f4}");
+
+    // Entered: a FIPS 140-2 certificate (historical since 2026-09-21) and an ISMAP entry.
+    let mut config = std::fs::read_to_string(instance.data.join("shuin.toml")).unwrap();
+    config.push_str("\n[ca.key_backend.validation]\ncmvp_certificate = 3139\nstandard = \"FIPS 140-2\"\nlevel = 3\nchecked_on = \"2026-11-01\"\n\n[[ca.key_backend.certifications]]\nscheme = \"ISMAP\"\nreference = \"C21-0001-3\"\nchecked_on = \"2026-11-01\"\n");
+    std::fs::write(instance.data.join("shuin.toml"), config).unwrap();
+    let pack = audit_pack(&instance, "pack-2");
+    let issuing = pack["keys"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["role"] == "issuing")
+        .unwrap()
+        .clone();
+    assert_eq!(issuing["validation"]["cmvp_certificate"], 3139, "{issuing}");
+    assert_eq!(
+        issuing["certifications"][0]["entered"]["scheme"], "ISMAP",
+        "{issuing}"
+    );
+    let missing = issuing["missing"].as_array().unwrap();
+    assert!(
+        missing.iter().any(|c| c == "fips_140_2_historical"),
+        "{issuing}"
+    );
+    assert!(
+        !missing
+            .iter()
+            .any(|c| c == "validation_missing" || c == "certifications_missing"),
+        "{issuing}"
     );
     instance.stop();
 

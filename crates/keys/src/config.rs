@@ -4,6 +4,7 @@
 //! ledger.
 
 pub use crate::pool_size::{PoolSize, SessionCount, SigningQueue};
+use crate::validation::{ModuleValidation, ProviderCertification, ValidationReport};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
@@ -36,10 +37,15 @@ pub enum KeyBackendConfig {
         /// busy (1 to 65536, default 1024).
         #[serde(default, skip_serializing_if = "SigningQueue::is_default")]
         signing_queue: SigningQueue,
-        /// The HSM's FIPS 140-2/140-3 validation as the operator declares it (for
-        /// example "FIPS 140-3 Level 3, certificate #0000"), reported by `shuin status`.
+        /// Retired free text: refused at start with how to write `validation`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fips_validation: Option<String>,
+        /// The HSM's CMVP validation as the operator entered it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        validation: Option<ModuleValidation>,
+        /// Certifications of the provider or facility holding the HSM.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        certifications: Vec<ProviderCertification>,
     },
     /// Keys in AWS KMS (`awskms:` key URIs). Credentials come from the standard AWS
     /// chain (environment, profile, instance or task role), never from this file.
@@ -49,10 +55,15 @@ pub enum KeyBackendConfig {
         /// Another endpoint: a VPC endpoint, or an emulator in tests.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         endpoint_url: Option<String>,
-        /// The provider's validation as the operator declares it (for example "FIPS
-        /// 140-3 Level 3, certificate #4884"), reported by `shuin status`.
+        /// Retired free text: refused at start with how to write `validation`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fips_validation: Option<String>,
+        /// The provider's HSM validation (CMVP) as the operator entered it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        validation: Option<ModuleValidation>,
+        /// The provider's certifications (for example ISMAP), as the operator entered them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        certifications: Vec<ProviderCertification>,
     },
 }
 
@@ -81,6 +92,49 @@ impl KeyBackendConfig {
         }
     }
 
+    /// Checks the module's validation and certifications once at start-up; refuses the
+    /// retired free-text `fips_validation`.
+    pub fn check(&self) -> Result<(), crate::validation::ValidationEntryError> {
+        match self {
+            KeyBackendConfig::Software { .. } => Ok(()),
+            KeyBackendConfig::Pkcs11 {
+                fips_validation,
+                validation,
+                certifications,
+                ..
+            }
+            | KeyBackendConfig::Awskms {
+                fips_validation,
+                validation,
+                certifications,
+                ..
+            } => {
+                if fips_validation.is_some() {
+                    return Err(crate::validation::ValidationEntryError::FreeText);
+                }
+                crate::validation::check_entries(validation.as_ref(), certifications)
+            }
+        }
+    }
+
+    /// The module's validation and the provider's certifications as of `today`
+    /// (`YYYY-MM-DD`).
+    pub fn validation_report(&self, today: &str) -> ValidationReport {
+        match self {
+            KeyBackendConfig::Software { .. } => crate::validation::assess(None, &[], false, today),
+            KeyBackendConfig::Pkcs11 {
+                validation,
+                certifications,
+                ..
+            } => crate::validation::assess(validation.as_ref(), certifications, false, today),
+            KeyBackendConfig::Awskms {
+                validation,
+                certifications,
+                ..
+            } => crate::validation::assess(validation.as_ref(), certifications, true, today),
+        }
+    }
+
     /// The PIN file, where the backend has one.
     pub fn pin_file(&self) -> Option<&Path> {
         match self {
@@ -106,12 +160,15 @@ pub struct OpenedBackend {
     pub keys: Box<dyn crate::KeyGenerator>,
     /// The keys' attributes (PKCS#11 only).
     pub attributes: Option<Box<dyn crate::KeyAttributes>>,
+    /// Describes keys other than by PKCS#11 attributes (AWS KMS metadata).
+    pub describer: Option<Box<dyn crate::KeyFactsReader>>,
 }
 
 impl std::fmt::Debug for OpenedBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenedBackend")
             .field("attributes", &self.attributes.is_some())
+            .field("describer", &self.describer.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -166,6 +223,7 @@ impl KeyBackendConfig {
             KeyBackendConfig::Software { dir: keys } => Ok(OpenedBackend {
                 keys: Box::new(crate::SoftwareBackend::new(dir.join(keys))),
                 attributes: None,
+                describer: None,
             }),
             KeyBackendConfig::Pkcs11 {
                 module,
@@ -208,8 +266,9 @@ fn open_awskms(region: &str, endpoint_url: Option<&str>) -> Result<OpenedBackend
         source: Box::new(source),
     })?;
     Ok(OpenedBackend {
-        keys: Box::new(backend),
+        keys: Box::new(backend.clone()),
         attributes: None,
+        describer: Some(Box::new(backend)),
     })
 }
 
@@ -236,6 +295,7 @@ fn open_pkcs11(
     Ok(OpenedBackend {
         keys: Box::new(backend.clone()),
         attributes: Some(Box::new(backend)),
+        describer: None,
     })
 }
 
@@ -272,8 +332,6 @@ pub enum BackendStatus {
         token: Option<crate::TokenFacts>,
         /// Why the token could not be read.
         token_error: Option<String>,
-        /// The FIPS validation the operator declares.
-        declared_fips_validation: Option<String>,
     },
     /// AWS KMS.
     Awskms {
@@ -283,8 +341,6 @@ pub enum BackendStatus {
         endpoint_url: Option<String>,
         /// True only for AWS itself: an endpoint override may be an emulator.
         production_grade: bool,
-        /// The validation the operator declares.
-        declared_fips_validation: Option<String>,
     },
 }
 
@@ -298,12 +354,7 @@ impl KeyBackendConfig {
                 note: "software keys: development and tests only, not an HSM",
                 dir: keys.clone(),
             },
-            KeyBackendConfig::Pkcs11 {
-                module,
-                token,
-                fips_validation,
-                ..
-            } => {
+            KeyBackendConfig::Pkcs11 { module, token, .. } => {
                 let module = dir.join(module);
                 let (facts, error) = match token_facts(&module, token) {
                     Ok(facts) => (Some(facts), None),
@@ -314,18 +365,16 @@ impl KeyBackendConfig {
                     token_label: token.clone(),
                     token: facts,
                     token_error: error,
-                    declared_fips_validation: fips_validation.clone(),
                 }
             }
             KeyBackendConfig::Awskms {
                 region,
                 endpoint_url,
-                fips_validation,
+                ..
             } => BackendStatus::Awskms {
                 region: region.clone(),
                 endpoint_url: endpoint_url.clone(),
                 production_grade: endpoint_url.is_none(),
-                declared_fips_validation: fips_validation.clone(),
             },
         }
     }
@@ -376,6 +425,8 @@ impl BackendChoice {
                     region,
                     endpoint_url: self.kms_endpoint,
                     fips_validation: None,
+                    validation: None,
+                    certifications: Vec::new(),
                 }),
                 None => refuse("--key-backend awskms needs --kms-region REGION (credentials come from the AWS chain: environment, profile or role)"),
             },
@@ -406,6 +457,8 @@ impl BackendChoice {
                     sessions: SessionCount::default(),
                     signing_queue: SigningQueue::default(),
                     fips_validation: None,
+                    validation: None,
+                    certifications: Vec::new(),
                 })
             }
             other => Err(ChoiceError(format!(
@@ -419,6 +472,23 @@ impl BackendChoice {
 pub type IssuerKeyCheck = (crate::KeyAttributeEvidence, Result<(), String>);
 
 impl OpenedBackend {
+    /// The facts of the key named by `key`: PKCS#11 attributes, KMS metadata, or that
+    /// it is a software key. `None`: this backend cannot describe its keys, which the
+    /// audit pack shows as missing. Blocks (it asks the token or KMS).
+    pub fn key_facts(
+        &self,
+        key: &crate::KeyRef,
+    ) -> Result<Option<crate::KeyFacts>, crate::KeyError> {
+        if let Some(reader) = &self.attributes {
+            let attributes = reader.attributes(key)?;
+            return Ok(Some(crate::KeyFacts::Pkcs11 { attributes }));
+        }
+        if let Some(describer) = &self.describer {
+            return describer.key_facts(key).map(Some);
+        }
+        Ok((self.keys.info().kind == "software").then_some(crate::KeyFacts::Software))
+    }
+
     /// Reads `key`'s attributes and checks the issuer key policy: `Ok(None)` for a
     /// backend without attributes (software, KMS); otherwise the evidence and the
     /// verdict, whose error names the failing attribute.
@@ -496,6 +566,36 @@ pub fn read_pin_file(path: &Path) -> Result<Zeroizing<String>, PinFileError> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+
+    #[test]
+    fn the_module_validation_is_typed_and_the_free_text_refused() {
+        let base = "kind = \"awskms\"\nregion = \"ap-northeast-1\"\n";
+        let typed: KeyBackendConfig = toml::from_str(&format!(
+            "{base}[validation]\ncmvp_certificate = 4884\nstandard = \"FIPS 140-3\"\nlevel = 3\nchecked_on = \"2026-11-01\"\n[[certifications]]\nscheme = \"ISMAP\"\nreference = \"C1\"\nchecked_on = \"2026-11-01\"\n"
+        ))
+        .unwrap();
+        assert!(typed.check().is_ok());
+        let report = typed.validation_report("2026-12-06");
+        assert!(report.all_flags().is_empty(), "{report:?}");
+        let bare: KeyBackendConfig = toml::from_str(base).unwrap();
+        assert_eq!(
+            bare.validation_report("2026-12-06").all_flags(),
+            [
+                crate::validation::ValidationFlag::ValidationMissing,
+                crate::validation::ValidationFlag::CertificationsMissing
+            ]
+        );
+        let free: KeyBackendConfig =
+            toml::from_str(&format!("{base}fips_validation = \"FIPS 140-3 L3\"\n")).unwrap();
+        let refused = free.check().unwrap_err().to_string();
+        assert!(refused.contains("[ca.key_backend.validation]"), "{refused}");
+        let software: KeyBackendConfig =
+            toml::from_str("kind = \"software\"\ndir = \"keys\"\n").unwrap();
+        assert_eq!(
+            software.validation_report("2026-12-06").all_flags(),
+            [crate::validation::ValidationFlag::ValidationMissing]
+        );
+    }
 
     #[test]
     fn init_options_make_a_backend_config() {

@@ -12,6 +12,7 @@ pub mod awskms;
 pub mod config;
 pub mod conformance;
 mod error;
+mod facts;
 pub mod fips;
 mod key_ref;
 pub mod personal;
@@ -25,9 +26,11 @@ pub mod share_files;
 #[cfg(feature = "pkcs11")]
 pub mod softhsm;
 mod software;
+pub mod validation;
 
 pub use attributes::{check_issuer_key_policy, KeyAttributeEvidence, KeyAttributes, TokenFacts};
 pub use error::KeyError;
+pub use facts::{check_kms_key_policy, KeyFacts, KeyFactsReader, KmsKeyFacts};
 pub use key_ref::KeyRef;
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::{Pkcs11Backend, Pkcs11Signer};

@@ -184,7 +184,7 @@ impl<'a> Builder<'a> {
 /// Whether the key backend is production grade, as far as the records say: a software
 /// backend or a SoftHSM2 token never is, and a backend that did not report it is
 /// "unknown", never assumed.
-fn production_grade(key_backend: &Value) -> &'static str {
+pub(crate) fn production_grade(key_backend: &Value) -> &'static str {
     let soft_token = ["token", "manufacturer"]
         .iter()
         .try_fold(key_backend, |v, k| v.get(k))
@@ -195,6 +195,32 @@ fn production_grade(key_backend: &Value) -> &'static str {
         Some(true) => "yes",
         Some(false) => "no",
         None => "unknown (not reported)",
+    }
+}
+
+/// The CMVP entry in one line: the certificate and its flags, or "missing".
+fn validation_summary(report: &Value) -> String {
+    let entered = &report["validation"]["entered"];
+    let flags: Vec<&str> = report["validation"]["flags"]
+        .as_array()
+        .map(|f| f.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let text = if entered.is_null() {
+        "missing".to_owned()
+    } else {
+        format!(
+            "certificate #{} ({}, level {}, checked {})",
+            short(&entered["cmvp_certificate"]),
+            short(&entered["standard"]),
+            short(&entered["level"]),
+            short(&entered["checked_on"])
+        )
+    };
+    match (report.is_null(), flags.is_empty()) {
+        (true, _) => "missing (not reported)".to_owned(),
+        (false, true) => text,
+        (false, false) if entered.is_null() => text,
+        (false, false) => format!("{text}; flagged: {}", flags.join(", ")),
     }
 }
 
@@ -269,11 +295,12 @@ pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
     let key_backend = f.status["key_backend"].clone();
     let b = |id, group, ja, en| Builder::new(f, id, group, ja, en);
     let key_summary = format!(
-        "{} backend, production grade: {}, declared FIPS validation: {}",
+        "{} backend, production grade: {}, CMVP validation: {}",
         short(&key_backend["kind"]),
         production_grade(&key_backend),
-        short(&key_backend["declared_fips_validation"])
+        validation_summary(&f.status["key_validation"])
     );
+    let keys = super::keys::section(f);
     let seal_summary = if seal.is_null() {
         "no custodians configured: the instance does not start sealed".to_owned()
     } else {
@@ -325,8 +352,10 @@ pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
         b("F4", "facilities", "発行者署名符号の生成管理に使用する暗号装置", "The crypto device for the issuer key (FIPS 140-2/140-3)")
             .fact("key backend and token", "status", key_summary.clone(), key_backend.clone())
             .kind("key.attributes", "HSM key attributes")
+            .kind("key.facts", "every key's facts, as read when the CA opened its keys")
+            .fact("keys, their holder, validation and attributes", "ledger:key.facts+config", super::keys::summary(&keys), keys)
             .fact("software crypto FIPS mode", "status", short(&f.status["fips"]), f.status["fips"].clone())
-            .organisational("the HSM's FIPS certificate itself (declared here as fips_validation)")
+            .organisational("the HSM's CMVP certificate itself, checked on the CMVP list (entered as [ca.key_backend.validation])")
             .build(),
         b("F5", "facilities", "認証業務用設備等の災害の被害を防止するために必要な措置", "Disaster protection")
             .fact("outside repositories (copies of certificates and CRLs)", "config", format!("{} publishers", f.instance.publishers), json!(f.instance.publishers))

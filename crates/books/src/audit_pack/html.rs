@@ -83,6 +83,44 @@ fn pre(out: &mut String, value: &Value) {
     let _ = write!(out, "<pre>{}</pre>", escape(&text));
 }
 
+/// The keys, one row each, with what is missing in red.
+fn keys_table(out: &mut String, keys: &Value) {
+    out.push_str("<h2>鍵 / Keys</h2>\n");
+    let missing: Vec<&str> = keys["missing"]
+        .as_array()
+        .map(|m| m.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !missing.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p class=\"missing\"><strong>不足 / Missing:</strong> {}</p>",
+            escape(&missing.join(", "))
+        );
+    }
+    out.push_str("<table><thead><tr><th>鍵 / Key</th><th>保管 / Holder</th><th>検証 / Validation</th><th>属性 / Attributes</th><th>不足 / Missing</th></tr></thead><tbody>\n");
+    for key in keys["keys"].as_array().into_iter().flatten() {
+        let json = |v: &Value| escape(&serde_json::to_string_pretty(v).unwrap_or_default());
+        let codes: Vec<&str> = key["missing"]
+            .as_array()
+            .map(|m| m.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "<tr><td><strong>{role}</strong><br><code>{uri}</code><br>{backend}</td><td><pre>{holder}</pre></td><td><pre>{validation}</pre><pre>{certifications}</pre></td><td><pre>{attributes}</pre>{policy}</td><td class=\"missing\">{codes}</td></tr>",
+            role = escape(key["role"].as_str().unwrap_or("")),
+            uri = escape(key["uri"].as_str().unwrap_or("")),
+            backend = escape(key["backend"].as_str().unwrap_or("not described")),
+            holder = json(&key["holder"]),
+            validation = json(&key["validation"]),
+            certifications = json(&key["certifications"]),
+            attributes = json(&key["attributes"]),
+            policy = escape(&format!("issuer key policy: {}", key["issuer_key_policy"].as_str().unwrap_or(""))),
+            codes = escape(&codes.join(", ")),
+        );
+    }
+    out.push_str("</tbody></table>\n");
+}
+
 /// The page for `pack` (the same content as pack.json).
 pub(crate) fn render(pack: &Value, items: &[Item], conditions: &[Item]) -> String {
     let mut out = String::new();
@@ -122,6 +160,7 @@ pub(crate) fn render(pack: &Value, items: &[Item], conditions: &[Item]) -> Strin
     pre(&mut out, &pack["ledger"]["export"]);
     out.push_str("<h3>最新チェックポイント / Latest checkpoint</h3>");
     pre(&mut out, &pack["ledger"]["latest_checkpoint"]["note"]);
+    keys_table(&mut out, &pack["keys"]);
     out.push_str("<h2>鍵・封印 / Key backend and seal</h2>");
     pre(&mut out, &pack["key_backend"]);
     out.push_str("<h2>CRL</h2>");

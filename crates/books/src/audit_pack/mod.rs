@@ -6,6 +6,7 @@
 mod catalogue;
 mod facts;
 mod html;
+mod keys;
 
 pub use catalogue::{Evidence, Item};
 pub use facts::{
@@ -92,6 +93,7 @@ impl Pack {
                 "status": facts.status,
                 "issuing_key": facts.instance.issuing_key,
             },
+            "keys": keys::section(facts),
             "seal": facts.status["seal"],
             "zone_policy": catalogue::zone_policy(),
             "crl": facts.crl,

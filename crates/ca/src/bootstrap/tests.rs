@@ -193,6 +193,8 @@ fn the_ca_section_names_the_files_written_and_no_pin_file_once_sealed() {
         sessions: Default::default(),
         signing_queue: Default::default(),
         fips_validation: None,
+        validation: None,
+        certifications: Vec::new(),
     };
     let open = made.ca_section(pkcs11.clone(), "1.2.3", None);
     assert_eq!(open.root_certificate, std::path::Path::new("ca/root.pem"));

@@ -262,6 +262,7 @@ token = "T"
         let opened = OpenedBackend {
             keys: Box::new(shuin_keys::SoftwareBackend::new("keys")),
             attributes: None,
+            describer: None,
         };
         let backend = InstanceBackend {
             opened: &opened,

@@ -1,33 +1,8 @@
 //! A KMS key's metadata as evidence (survey theme ❸ 3-3): what the provider says about
 //! the key, read with `DescribeKey`.
 
+pub use crate::facts::KmsKeyFacts;
 use aws_sdk_kms::types::KeyMetadata;
-use serde::Serialize;
-
-/// What KMS says about a key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct KmsKeyFacts {
-    pub arn: String,
-    pub region: String,
-    /// e.g. `ECC_NIST_P256`.
-    pub key_spec: Option<String>,
-    /// `SIGN_VERIFY` for a CA key.
-    pub key_usage: Option<String>,
-    /// `AWS_KMS` (generated in KMS), `EXTERNAL` (imported), `AWS_CLOUDHSM` or
-    /// `EXTERNAL_KEY_STORE`.
-    pub origin: Option<String>,
-    /// `CUSTOMER` or `AWS`.
-    pub key_manager: Option<String>,
-    /// e.g. `Enabled`, `PendingDeletion`.
-    pub key_state: Option<String>,
-    pub enabled: bool,
-    pub multi_region: Option<bool>,
-    /// RFC 3339, when KMS reports it.
-    pub creation_date: Option<String>,
-    /// The custom key store (CloudHSM cluster), if any.
-    pub custom_key_store_id: Option<String>,
-    pub cloud_hsm_cluster_id: Option<String>,
-}
 
 impl KmsKeyFacts {
     pub(super) fn from_metadata(metadata: &KeyMetadata, region: &str) -> KmsKeyFacts {

@@ -220,6 +220,13 @@ impl KmsBackend {
     }
 }
 
+impl crate::KeyFactsReader for KmsBackend {
+    fn key_facts(&self, key: &KeyRef) -> Result<crate::KeyFacts, KeyError> {
+        self.facts(key)
+            .map(|metadata| crate::KeyFacts::Awskms { metadata })
+    }
+}
+
 impl KeyBackend for KmsBackend {
     fn signer(&self, key: &KeyRef) -> Result<Arc<dyn Signer>, KeyError> {
         Ok(Arc::new(KmsSigner::open(self, key)?))
