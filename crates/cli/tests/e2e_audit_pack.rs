@@ -88,24 +88,7 @@ fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
     // A pack straight after init: only what init recorded is evidence.
     instance.add_operator("監査 三郎", "auditor");
     let fresh_dir = work.join("audit-fresh");
-    let answer = instance.as_operator(
-        "監査 三郎",
-        &[
-            "audit",
-            "pack",
-            "--out",
-            fresh_dir.to_str().unwrap(),
-            "--json",
-        ],
-    );
-    assert!(
-        answer.status.success(),
-        "{}",
-        String::from_utf8_lossy(&answer.stderr)
-    );
-    let fresh: Value =
-        serde_json::from_str(&std::fs::read_to_string(fresh_dir.join("pack.json")).unwrap())
-            .unwrap();
+    let fresh = instance.audit_pack("監査 三郎", &fresh_dir);
 
     // Real traffic: an issuance, a revocation, a periodic review signed off.
     let (status, issued) = instance.apply(&card, NAME, BIRTH, ADDRESS);
@@ -158,17 +141,7 @@ fn the_audit_pack_maps_every_item_to_evidence_and_opens_in_chromium() {
     );
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("role_missing"));
-    let answer = instance.as_operator(
-        "監査 三郎",
-        &["audit", "pack", "--out", out.to_str().unwrap(), "--json"],
-    );
-    assert!(
-        answer.status.success(),
-        "{}",
-        String::from_utf8_lossy(&answer.stderr)
-    );
-    let pack: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("pack.json")).unwrap()).unwrap();
+    let pack = instance.audit_pack("監査 三郎", &out);
     assert_eq!(pack["format"], "shuin-audit-pack/1");
     // Software keys: each key the CA opened is listed, and none is shown as complete.
     let keys = pack["keys"]["keys"].as_array().unwrap();

@@ -26,21 +26,6 @@ fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-/// The auditor's pack of `instance`, written under `name` in the work directory.
-fn audit_pack(instance: &Instance, name: &str) -> serde_json::Value {
-    let out = instance.work.path().join(name);
-    let answer = instance.as_operator(
-        "監査 三郎",
-        &["audit", "pack", "--out", out.to_str().unwrap(), "--json"],
-    );
-    assert!(
-        answer.status.success(),
-        "{}",
-        String::from_utf8_lossy(&answer.stderr)
-    );
-    serde_json::from_str(&std::fs::read_to_string(out.join("pack.json")).unwrap()).unwrap()
-}
-
 #[test]
 fn an_instance_with_its_keys_in_kms_issues_and_holds_no_private_key() {
     let Some(moto) = servers::Moto::start() else {
@@ -89,7 +74,7 @@ fn an_instance_with_its_keys_in_kms_issues_and_holds_no_private_key() {
     // what is missing: no CMVP number nor certification entered, and an endpoint override
     // is not AWS itself.
     instance.add_operator("監査 三郎", "auditor");
-    let pack = audit_pack(&instance, "pack-1");
+    let pack = instance.audit_pack("監査 三郎", &instance.work.path().join("pack-1"));
     let keys = pack["keys"]["keys"].as_array().unwrap();
     let roles: Vec<&str> = keys.iter().map(|k| k["role"].as_str().unwrap()).collect();
     for role in ["root", "issuing", "operator_ca", "ocsp", "audit"] {
@@ -134,7 +119,7 @@ fn an_instance_with_its_keys_in_kms_issues_and_holds_no_private_key() {
     let mut config = std::fs::read_to_string(instance.data.join("shuin.toml")).unwrap();
     config.push_str("\n[ca.key_backend.validation]\ncmvp_certificate = 3139\nstandard = \"FIPS 140-2\"\nlevel = 3\nchecked_on = \"2026-11-01\"\n\n[[ca.key_backend.certifications]]\nscheme = \"ISMAP\"\nreference = \"C21-0001-3\"\nchecked_on = \"2026-11-01\"\n");
     std::fs::write(instance.data.join("shuin.toml"), config).unwrap();
-    let pack = audit_pack(&instance, "pack-2");
+    let pack = instance.audit_pack("監査 三郎", &instance.work.path().join("pack-2"));
     let issuing = pack["keys"]["keys"]
         .as_array()
         .unwrap()

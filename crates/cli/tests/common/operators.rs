@@ -70,6 +70,15 @@ impl Instance {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// `shuin audit pack --out OUT` by `name` (an auditor or a ca_admin), asserting
+    /// success; the pack.json it wrote.
+    #[track_caller]
+    pub fn audit_pack(&self, name: &str, out: &std::path::Path) -> Value {
+        let out_arg = out.to_str().unwrap();
+        self.as_operator_json(name, &["audit", "pack", "--out", out_arg]);
+        serde_json::from_str(&std::fs::read_to_string(out.join("pack.json")).unwrap()).unwrap()
+    }
+
     /// Enrols `name` with `role` as the first admin (a key and CSR are made the first
     /// time; later roles are granted).
     pub fn add_operator(&self, name: &str, role: &str) {
