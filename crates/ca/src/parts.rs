@@ -138,7 +138,7 @@ where
         let key = KeyRef::parse(uri).map_err(|e| failed(what)(&e))?;
         backend.keys.signer(&key).map_err(|e| failed(what)(&e))
     };
-    admit_issuing_key(&backend, config.ca).await?;
+    let issuing_facts = admit_issuing_key(&backend, config.ca).await?;
     let chain = IssuerChain {
         issuing_der: files.issuing_der,
         root_der: files.root_der,
@@ -205,7 +205,14 @@ where
             None
         }
     };
-    record_key_facts(&backend, config.ca, store.as_ref(), clock.now()).await?;
+    record_key_facts(
+        &backend,
+        config.ca,
+        issuing_facts,
+        store.as_ref(),
+        clock.now(),
+    )
+    .await?;
     ocsp.load(store.as_ref())
         .await
         .map_err(|e| failed("loading certificate statuses")(&e))?;
@@ -226,33 +233,49 @@ where
 
 /// Refuses a KMS issuing key that fails the KMS form of the issuer key policy, before
 /// anything is signed (a PKCS#11 key's attributes were checked when the backend was
-/// opened for issuing).
+/// opened for issuing). Returns the issuing key's description, recorded later with the
+/// others.
 async fn admit_issuing_key(
     backend: &Arc<OpenedBackend>,
     ca: &CaSection,
-) -> Result<(), OpenPartsError> {
-    let keys = vec![(KeyRole::Issuing, ca.issuing_key.clone())];
-    let opened = backend.clone();
-    let described = tokio::task::spawn_blocking(move || key_facts::describe(&opened, &keys))
-        .await
-        .map_err(|e| failed("reading the issuing key's facts")(&e))?;
-    key_facts::admit_kms_issuing_key(&described).map_err(|e| failed("the issuing key")(&e))
+) -> Result<Vec<key_facts::KeyDescription>, OpenPartsError> {
+    let described = describe(backend, vec![(KeyRole::Issuing, ca.issuing_key.clone())]).await?;
+    key_facts::admit_kms_issuing_key(&described).map_err(|e| failed("the issuing key")(&e))?;
+    Ok(described)
 }
 
-/// Describes every key the CA now uses and records it (`key.facts`, facility book).
+/// Describes `keys` off the async threads (it asks the token or KMS).
+async fn describe(
+    backend: &Arc<OpenedBackend>,
+    keys: Vec<(KeyRole, String)>,
+) -> Result<Vec<key_facts::KeyDescription>, OpenPartsError> {
+    let opened = backend.clone();
+    tokio::task::spawn_blocking(move || key_facts::describe(&opened, &keys))
+        .await
+        .map_err(|e| failed("reading the keys' facts")(&e))
+}
+
+/// Records every key the CA now uses (`key.facts`, facility book): the issuing key as
+/// admission described it, the others read now.
 async fn record_key_facts<S: SettingsStore + LedgerStore + ?Sized>(
     backend: &Arc<OpenedBackend>,
     ca: &CaSection,
+    issuing: Vec<key_facts::KeyDescription>,
     store: &S,
     now: std::time::SystemTime,
 ) -> Result<(), OpenPartsError> {
-    let keys = key_facts::key_uris(ca, store)
+    let others: Vec<_> = key_facts::key_uris(ca, store)
         .await
-        .map_err(|e| failed("reading the key settings")(&e))?;
-    let opened = backend.clone();
-    let described = tokio::task::spawn_blocking(move || key_facts::describe(&opened, &keys))
-        .await
-        .map_err(|e| failed("reading the keys' facts")(&e))?;
+        .map_err(|e| failed("reading the key settings")(&e))?
+        .into_iter()
+        .filter(|(role, _)| *role != KeyRole::Issuing)
+        .collect();
+    let mut described = describe(backend, others).await?;
+    let at = described
+        .iter()
+        .take_while(|d| d.role == KeyRole::Root)
+        .count();
+    described.splice(at..at, issuing);
     for d in described.iter().filter(|d| d.error.is_some()) {
         tracing::warn!(key = %d.uri, error = ?d.error, "a key's facts could not be read");
     }
