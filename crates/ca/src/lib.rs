@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod console;
 pub mod crl_upkeep;
+pub mod generated_key;
 mod issuance;
 pub mod key_facts;
 mod ocsp;

@@ -310,6 +310,7 @@ pub(crate) async fn init(
     let place = KeyPlace {
         keys: opened.keys.as_ref(),
         attributes: opened.attributes.as_deref(),
+        describer: opened.describer.as_deref(),
         label: &label,
     };
     let base = options.public_url.trim_end_matches('/');

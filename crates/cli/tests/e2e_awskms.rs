@@ -60,6 +60,22 @@ fn an_instance_with_its_keys_in_kms_issues_and_holds_no_private_key() {
         "{config}"
     );
     assert!(!config.contains("testing-secret-7f3a"), "{config}");
+    // The first key ceremony recorded each new key's KMS metadata and key policy.
+    let book = json_answer(&["ledger", "show", "--book", "facility"], &instance.data);
+    let described: Vec<&serde_json::Value> = book
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "key.attributes")
+        .collect();
+    assert!(described.len() >= 2, "{book}");
+    for entry in described {
+        let payload = &entry["payload"];
+        assert_eq!(payload["backend"], "awskms", "{entry}");
+        assert_eq!(payload["attributes"]["origin"], "AWS_KMS", "{entry}");
+        assert_eq!(payload["policy_passed"], true, "{entry}");
+        assert!(payload["key_policy"]["Statement"].is_array(), "{entry}");
+    }
 
     // A CRL now (an LRA's signed request), signed in KMS.
     instance.add_operator("LRA 一郎", "lra");

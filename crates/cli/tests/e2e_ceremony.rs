@@ -3,11 +3,15 @@
 //! approvals and then nothing is generated or signed; with M approvals it runs, the new
 //! certificate verifies with openssl against the root, the record verifies offline and a
 //! tampered approval is detected. On SoftHSM2 as well (skipped with a note when absent,
-//! unless SHUIN_REQUIRE_SOFTHSM=1), with one custodian approving from their own token.
+//! unless SHUIN_REQUIRE_SOFTHSM=1), with one custodian approving from their own token,
+//! and on AWS KMS (moto; skipped with a note when absent, unless SHUIN_REQUIRE_MOTO=1),
+//! where the new key's metadata and key policy are recorded as evidence.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "../../repo/tests/servers/mod.rs"]
+mod servers;
 
 use base64::Engine;
 use common::*;
@@ -696,4 +700,74 @@ validity_days = 3650
         out.contains("shuin Root CA 2") && out.contains("shuin Issuing CA 3"),
         "{out}"
     );
+}
+
+#[test]
+fn a_ceremony_on_aws_kms_records_the_keys_metadata_and_policy() {
+    let Some(moto) = servers::Moto::start() else {
+        return;
+    };
+    let env: Vec<(String, OsString)> = vec![
+        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+    ];
+    let backend: Vec<OsString> = vec![
+        "--key-backend".into(),
+        "awskms".into(),
+        "--kms-region".into(),
+        "ap-northeast-1".into(),
+        "--kms-endpoint".into(),
+        moto.endpoint.clone().into(),
+    ];
+    let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let instance = Instance::init_with(&[], jlis, &backend, env.clone());
+    let names = ["custodian-a", "custodian-b", "custodian-c"];
+    let setup = with_custodians(instance, env, &names);
+    let custodians: Vec<Custodian> = names
+        .iter()
+        .map(|name| file_custodian(setup.work(), name, KeySpec::EcP256))
+        .collect();
+    for custodian in &custodians {
+        setup.enroll(custodian.name, &key_arg(custodian));
+    }
+    let credentials: Vec<(&str, Vec<&std::ffi::OsStr>)> =
+        custodians.iter().map(|c| (c.name, key_arg(c))).collect();
+    // Whether KMS has a key under the alias the ceremony gives it.
+    let kms = shuin_keys::awskms::KmsBackend::connect(&shuin_keys::awskms::KmsSettings {
+        region: Some("ap-northeast-1".into()),
+        endpoint_url: Some(moto.endpoint.clone()),
+        test_credentials: Some(("testing".into(), "testing".into())),
+    })
+    .unwrap();
+    let key_exists = |label: &str| {
+        let alias = shuin_keys::KeyRef::aws_kms(&format!("alias/shuin-{label}"));
+        shuin_keys::KeyBackend::signer(&kms, &alias).is_ok()
+    };
+    let record = ceremony_flow(&setup, &credentials, &key_exists);
+
+    // The record and the facility book hold what KMS says about the new key: made in
+    // KMS for signing, and the key policy that says who may use it.
+    let made = &record["results"][0];
+    assert_eq!(made["backend"], "awskms", "{made}");
+    assert_eq!(made["policy_passed"], true, "{made}");
+    assert_eq!(made["attributes"]["origin"], "AWS_KMS", "{made}");
+    assert_eq!(made["attributes"]["key_usage"], "SIGN_VERIFY", "{made}");
+    assert_eq!(made["attributes"]["key_spec"], "ECC_NIST_P256", "{made}");
+    assert!(made["key_policy"]["Statement"].is_array(), "{made}");
+    let arn = made["uri"].as_str().unwrap().trim_start_matches("awskms:");
+    assert_eq!(made["attributes"]["arn"], arn, "{made}");
+    let entry = setup
+        .ledger()
+        .into_iter()
+        .find(|e| {
+            e["kind"] == "key.attributes"
+                && e["subjects"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s == "key:issuing-2")
+        })
+        .unwrap();
+    assert_eq!(entry["payload"]["attributes"], made["attributes"]);
+    assert_eq!(entry["payload"]["key_policy"], made["key_policy"]);
 }

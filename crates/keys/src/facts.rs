@@ -58,6 +58,14 @@ pub struct KmsKeyFacts {
 pub trait KeyFactsReader: Send + Sync {
     /// The facts of the key named by `key`.
     fn key_facts(&self, key: &KeyRef) -> Result<KeyFacts, KeyError>;
+
+    /// The key's access policy document, where the backend keeps one with the key (the
+    /// KMS key policy, `GetKeyPolicy`); `None` where access is not the key's own (a
+    /// PKCS#11 token's PIN).
+    fn key_policy(&self, key: &KeyRef) -> Result<Option<String>, KeyError> {
+        let _ = key;
+        Ok(None)
+    }
 }
 
 /// The issuer key policy for a KMS key: generated in the provider's HSMs (`AWS_KMS` or

@@ -97,6 +97,15 @@ fn kms_keys_pass_the_conformance_suite_and_never_leave_kms() {
     assert_eq!(facts.origin.as_deref(), Some("AWS_KMS"));
     assert_eq!(facts.region, "ap-northeast-1");
     assert!(facts.enabled);
+    // Its key policy, as KMS holds it: a JSON document with statements.
+    let policy: serde_json::Value = serde_json::from_str(&kms.policy(&key).unwrap()).unwrap();
+    assert!(policy["Statement"].is_array(), "{policy}");
+    assert!(matches!(
+        kms.policy(&KeyRef::aws_kms(
+            "arn:aws:kms:ap-northeast-1:123456789012:key/0000"
+        )),
+        Err(KeyError::NotFound { .. })
+    ));
     // The alias names the same key.
     let by_alias = kms.signer(&KeyRef::parse("awskms:alias/shuin-issuing").unwrap());
     assert_eq!(

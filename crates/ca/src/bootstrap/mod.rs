@@ -115,6 +115,8 @@ pub struct KeyPlace<'a> {
     pub keys: &'a dyn KeyGenerator,
     /// The attribute reader, when the backend reports attributes.
     pub attributes: Option<&'a dyn KeyAttributes>,
+    /// The describer, when the backend describes keys otherwise (AWS KMS).
+    pub describer: Option<&'a dyn shuin_keys::KeyFactsReader>,
     /// The backend's label for a role (`root` -> `shuin-root` on a token).
     pub label: &'a dyn Fn(&str) -> String,
 }
@@ -278,23 +280,26 @@ async fn generate_key(
         serde_json::json!({"uri": key.as_str(), "public_key_sha256": hex::encode(Sha256::digest(signer.public_key_der()))}),
     ))
     .await?;
-    // The key's attributes, as evidence in the facility book, then the policy.
-    if let Some(reader) = place.attributes {
-        let evidence = reader
-            .attributes(&key)
-            .map_err(|source| BootstrapError::Key {
-                what: format!("reading the attributes of the {label} key"),
+    // What the backend says about the key, as evidence in the facility book, then the
+    // policy.
+    let evidence =
+        crate::generated_key::read(place.attributes, place.describer, &key).map_err(|source| {
+            BootstrapError::Key {
+                what: format!("describing the {label} key"),
                 source,
-            })?;
-        let verdict = shuin_keys::check_issuer_key_policy(&evidence);
+            }
+        })?;
+    if let Some(evidence) = evidence {
         append(ledger_entry(
             "key.attributes",
             by,
             vec![subject],
-            serde_json::json!({"attributes": evidence, "policy_passed": verdict.is_ok()}),
+            evidence.payload(),
         ))
         .await?;
-        verdict.map_err(|source| BootstrapError::KeyPolicy { label, source })?;
+        evidence
+            .verdict
+            .map_err(|source| BootstrapError::KeyPolicy { label, source })?;
     }
     Ok((key, signer))
 }

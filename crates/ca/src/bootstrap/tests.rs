@@ -43,6 +43,7 @@ async fn bootstrap_makes_a_root_an_issuing_ca_and_an_operator_ca_in_order() {
     let place = KeyPlace {
         keys: &backend,
         attributes: None,
+        describer: None,
         label: &label,
     };
     let plan = BootstrapPlan {

@@ -90,6 +90,10 @@ impl CeremonyBackend for InstanceBackend<'_> {
         self.opened.attributes.as_deref()
     }
 
+    fn describer(&self) -> Option<&dyn shuin_keys::KeyFactsReader> {
+        self.opened.describer.as_deref()
+    }
+
     fn key_label(&self, label: &str) -> String {
         self.config.key_label(label)
     }

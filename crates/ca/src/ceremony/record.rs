@@ -54,15 +54,19 @@ pub enum StepResult {
         label: String,
         /// The key's URI in the backend.
         uri: String,
-        /// `software` or `pkcs11`.
+        /// `software`, `pkcs11` or `awskms`.
         backend: String,
         production_grade: bool,
         /// DER SubjectPublicKeyInfo, standard base64.
         public_key: String,
         public_key_sha256: String,
-        /// PKCS#11 attribute evidence (`key.attributes`), absent for software keys.
+        /// The backend's evidence (`key.attributes`): PKCS#11 attributes or KMS key
+        /// metadata; absent for software keys.
         attributes: Option<serde_json::Value>,
         policy_passed: Option<bool>,
+        /// The KMS key policy document, as `GetKeyPolicy` gave it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_policy: Option<serde_json::Value>,
     },
     SignCaCertificate {
         serial: String,

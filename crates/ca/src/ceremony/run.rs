@@ -10,15 +10,13 @@ use super::error::{invalid, CeremonyError, Context, Result};
 use super::file::{CeremonyFile, INSTANCE_ISSUING, INSTANCE_ROOT};
 use super::record::{CustodianKey, Record, StepResult, RECORD_FORMAT};
 use super::statement::{sha256_hex, InstanceFacts, Statement, StatementStep};
+use crate::generated_key::GeneratedKeyEvidence;
 use base64::Engine;
 use der::Encode;
 use shuin_core::issuance::IssuerIdentity;
 use shuin_core::x509::template::assemble_certificate;
 use shuin_core::Clock;
-use shuin_keys::{
-    check_issuer_key_policy, KeyAttributeEvidence, KeyAttributes, KeyGenerator, KeyRef, KeySpec,
-    Signer,
-};
+use shuin_keys::{KeyAttributes, KeyFactsReader, KeyGenerator, KeyRef, KeySpec, Signer};
 use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_store::{LedgerStore, SettingsStore};
 use std::collections::BTreeMap;
@@ -34,6 +32,10 @@ pub trait CeremonyBackend {
     fn keys(&self) -> &dyn KeyGenerator;
     /// Its attribute reader, when it has that power (PKCS#11).
     fn attributes(&self) -> Option<&dyn KeyAttributes>;
+    /// Its describer, when it describes keys otherwise (AWS KMS metadata and policy).
+    fn describer(&self) -> Option<&dyn KeyFactsReader> {
+        None
+    }
     /// The label a ceremony key `label` gets in the backend (`shuin-` added for PKCS#11).
     fn key_label(&self, label: &str) -> String;
     /// The URI a ceremony key `label` gets in the backend.
@@ -351,22 +353,15 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
 /// The certificates made, by a file name.
 type Outputs = Vec<(String, Vec<u8>)>;
 
-/// The attribute evidence of an issuer key and whether it passes the policy, when the
-/// backend can read attributes.
+/// What the backend says about a new issuer key (PKCS#11 attributes, KMS metadata and
+/// policy), when it can say.
 fn check_issuer_key(
     backend: &dyn CeremonyBackend,
     key: &KeyRef,
     role: &str,
-) -> Result<Option<(KeyAttributeEvidence, Result<()>)>> {
-    let Some(reader) = backend.attributes() else {
-        return Ok(None);
-    };
-    let evidence = reader
-        .attributes(key)
-        .context(format!("reading the attributes of the {role} key"))?;
-    let verdict = check_issuer_key_policy(&evidence)
-        .map_err(|e| invalid(format!("refusing the {role} key: {e}")));
-    Ok(Some((evidence, verdict)))
+) -> Result<Option<GeneratedKeyEvidence>> {
+    crate::generated_key::read(backend.attributes(), backend.describer(), key)
+        .context(format!("describing the {role} key"))
 }
 
 async fn perform<S: LedgerStore + ?Sized, B: CeremonyBackend>(
@@ -440,17 +435,16 @@ async fn perform<S: LedgerStore + ?Sized, B: CeremonyBackend>(
                     .await?;
                 let mut attributes = None;
                 let mut policy_passed = None;
-                if let Some((evidence, verdict)) = check_issuer_key(opened, &key, label)? {
-                    let value = serde_json::to_value(&evidence).context("key attributes")?;
+                let mut key_policy = None;
+                if let Some(evidence) = check_issuer_key(opened, &key, label)? {
                     ledger
-                        .append(
-                            "key.attributes",
-                            subject.clone(),
-                            serde_json::json!({"attributes": value, "policy_passed": verdict.is_ok()}),
-                        )
+                        .append("key.attributes", subject.clone(), evidence.payload())
                         .await?;
-                    verdict?;
-                    attributes = Some(value);
+                    evidence
+                        .verdict
+                        .map_err(|e| invalid(format!("refusing the {label} key: {e}")))?;
+                    attributes = Some(evidence.attributes);
+                    key_policy = evidence.key_policy;
                     policy_passed = Some(true);
                 }
                 let info = backend.info();
@@ -463,6 +457,7 @@ async fn perform<S: LedgerStore + ?Sized, B: CeremonyBackend>(
                     public_key_sha256,
                     attributes,
                     policy_passed,
+                    key_policy,
                 });
                 signers.insert(label.clone(), signer);
             }

@@ -28,3 +28,30 @@ impl KmsKeyFacts {
         }
     }
 }
+
+impl super::KmsBackend {
+    /// The key's policy document (`GetKeyPolicy`, the `default` policy, the only name
+    /// KMS has), as evidence of who may use the key.
+    pub fn policy(&self, key: &crate::KeyRef) -> Result<String, crate::KeyError> {
+        let client = self.inner.client.clone();
+        let key_id = self.key_id(key)?.to_owned();
+        let answer = self.inner.bridge.run(async move {
+            client
+                .get_key_policy()
+                .key_id(key_id)
+                .policy_name("default")
+                .send()
+                .await
+        })?;
+        match answer {
+            Ok(output) => output
+                .policy()
+                .map(str::to_owned)
+                .ok_or_else(|| super::rejected(key, "GetKeyPolicy returned no policy")),
+            Err(e) if super::is_not_found(&e) => Err(crate::KeyError::NotFound {
+                uri: key.to_string(),
+            }),
+            Err(e) => Err(super::service_error("GetKeyPolicy", e)),
+        }
+    }
+}

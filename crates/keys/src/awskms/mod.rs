@@ -225,6 +225,10 @@ impl crate::KeyFactsReader for KmsBackend {
         self.facts(key)
             .map(|metadata| crate::KeyFacts::Awskms { metadata })
     }
+
+    fn key_policy(&self, key: &KeyRef) -> Result<Option<String>, KeyError> {
+        self.policy(key).map(Some)
+    }
 }
 
 impl KeyBackend for KmsBackend {
