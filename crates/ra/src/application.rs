@@ -20,6 +20,23 @@ use std::time::{Duration, SystemTime};
 /// The version of the automatic-approval rule, recorded with every decision.
 pub const RULE_VERSION: &str = "shuin-auto-approval/1";
 
+/// The checks the automatic-approval rule requires, in the order recorded with every
+/// automatic decision (`application.accepted`); the periodic review re-checks the list.
+pub const AUTOMATIC_CHECKS: [&str; 12] = [
+    "cms_signature",
+    "jpki_chain",
+    "jpki_profile",
+    "jpki_validity",
+    "jpki_revocation",
+    "basic_items",
+    "nonce",
+    "terms",
+    "entries_match",
+    "csr_proof_of_possession",
+    "key_policy",
+    "key_unused",
+];
+
 /// Largest application body, in bytes (DESIGN.md section 3.2).
 pub const MAX_APPLICATION_BYTES: usize = 64 * 1024;
 
@@ -507,7 +524,7 @@ impl RaService {
                         "rule_version": RULE_VERSION,
                         "approver": responsible_person,
                         "approver_certificate_sha256": approver_certificate,
-                        "checks": ["cms_signature", "jpki_chain", "jpki_profile", "jpki_validity", "jpki_revocation", "basic_items", "nonce", "terms", "entries_match", "csr_proof_of_possession", "key_policy", "key_unused"],
+                        "checks": AUTOMATIC_CHECKS,
                         "personal_data": personal.to_json(),
                         "key_fingerprint": checked.key_fingerprint,
                     }),

@@ -6,6 +6,7 @@
 //! once. The ledger entry is written before the row (record before effect).
 
 use crate::operators::{OperatorError, OperatorStore};
+use crate::recheck::Recheck;
 use crate::{RaError, RaService};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -186,6 +187,47 @@ pub struct AutomationReview {
     pub signals: Vec<serde_json::Value>,
     /// Thresholds used.
     pub thresholds: Thresholds,
+    /// The re-check of every issuance in the period (`crate::recheck`).
+    #[serde(default)]
+    pub recheck: Recheck,
+    /// When the next review is due.
+    #[serde(default)]
+    pub schedule: ReviewSchedule,
+}
+
+/// The default interval between reviews, in days (`[ra] review_interval_days`).
+pub const DEFAULT_REVIEW_INTERVAL_DAYS: u32 = 30;
+
+/// The kind of the responsible person's sign-off of a review.
+pub const SIGNED_OFF: &str = "automation.review_signed_off";
+
+/// When the next periodic review is due: the last sign-off plus the interval, or, before
+/// any sign-off, the instance's first entry plus the interval.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewSchedule {
+    /// The configured interval.
+    pub review_interval_days: u32,
+    /// When the last review was signed off (RFC 3339), if ever.
+    pub last_signed_off: Option<String>,
+    /// When the next review is due (RFC 3339); `None` on an empty ledger.
+    pub next_review_due: Option<String>,
+    /// Whether it is past due at the time of asking.
+    pub overdue: bool,
+}
+
+/// The schedule as the books stand at `now` (the injected clock).
+pub fn schedule(entries: &[Entry], interval_days: u32, now: SystemTime) -> ReviewSchedule {
+    let last = entries.iter().rev().find(|e| e.kind == SIGNED_OFF);
+    let start = last.or(entries.first()).map(|e| e.time.as_str());
+    let due = start
+        .and_then(shuin_core::timefmt::parse_rfc3339)
+        .and_then(|t| t.checked_add(interval(interval_days)));
+    ReviewSchedule {
+        review_interval_days: interval_days,
+        last_signed_off: last.map(|e| e.time.clone()),
+        next_review_due: due.map(shuin_core::timefmt::rfc3339),
+        overdue: due.is_some_and(|due| now > due),
+    }
 }
 
 fn reference<'a>(entry: &'a Entry, prefix: &str) -> Option<&'a str> {
@@ -219,6 +261,8 @@ pub fn review(entries: &[Entry], since: SystemTime, thresholds: Thresholds) -> A
         applications: 0,
         signals: Vec::new(),
         thresholds,
+        recheck: Recheck::default(),
+        schedule: ReviewSchedule::default(),
     };
     let mut per_jpki: BTreeMap<String, usize> = BTreeMap::new();
     let mut per_hour: BTreeMap<String, usize> = BTreeMap::new();
@@ -352,7 +396,22 @@ impl AutomationReview {
         for signal in &self.signals {
             lines.push(format!("  SIGNAL {signal}"));
         }
+        lines.extend(self.recheck.lines());
+        lines.push(self.schedule.line());
         lines.join("\n")
+    }
+}
+
+impl ReviewSchedule {
+    /// The schedule for a person.
+    pub fn line(&self) -> String {
+        format!(
+            "next review due {} (every {} days; last signed off {}){}",
+            self.next_review_due.as_deref().unwrap_or("-"),
+            self.review_interval_days,
+            self.last_signed_off.as_deref().unwrap_or("never"),
+            if self.overdue { ": OVERDUE" } else { "" }
+        )
     }
 }
 
@@ -361,6 +420,17 @@ pub fn rate(part: usize, whole: usize) -> f64 {
     let part = u32::try_from(part).unwrap_or(u32::MAX);
     let whole = u32::try_from(whole).unwrap_or(u32::MAX).max(1);
     f64::from(part) / f64::from(whole)
+}
+
+/// The interval between reviews.
+fn interval(days: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(u64::from(days) * 86_400)
+}
+
+/// When the review after one signed off at `at` is due (RFC 3339).
+fn next_due_after(at: SystemTime, interval_days: u32) -> Option<String> {
+    at.checked_add(interval(interval_days))
+        .map(shuin_core::timefmt::rfc3339)
 }
 
 /// Records the responsible person's confirmation of `review` as
@@ -377,7 +447,7 @@ pub async fn sign_off<S: OperatorStore + ?Sized>(
         .append(
             EntryDraft {
                 book: Book::Organization,
-                kind: "automation.review_signed_off".into(),
+                kind: SIGNED_OFF.into(),
                 actor: by.clone(),
                 subjects: vec!["automation:approval".into()],
                 payload: serde_json::json!({
@@ -387,6 +457,10 @@ pub async fn sign_off<S: OperatorStore + ?Sized>(
                     "automatic_decisions": review.automatic_decisions.len(),
                     "applications": review.applications,
                     "signals": review.signals,
+                    "issuances_checked": review.recheck.issuances_checked,
+                    "exceptions": review.recheck.exception_counts,
+                    "review_interval_days": review.schedule.review_interval_days,
+                    "next_review_due": next_due_after(now, review.schedule.review_interval_days),
                 }),
                 evidence: vec![format!("sha256:{}", hex::encode(Sha256::digest(&text)))],
             },
@@ -399,6 +473,56 @@ pub async fn sign_off<S: OperatorStore + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(seq: u64, time: &str, kind: &str) -> Entry {
+        Entry {
+            seq,
+            time: time.into(),
+            book: Book::Organization,
+            kind: kind.into(),
+            actor: crate::application::system_actor(),
+            subjects: vec![],
+            payload: serde_json::Value::Null,
+            evidence: vec![],
+        }
+    }
+
+    fn at(text: &str) -> SystemTime {
+        shuin_core::timefmt::parse_rfc3339(text).unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn the_next_review_is_due_an_interval_after_the_last_sign_off() {
+        let entries = vec![
+            entry(0, "2024-01-01T00:00:00Z", "operator.enrolled"),
+            entry(1, "2024-02-01T09:00:00Z", SIGNED_OFF),
+            entry(2, "2024-03-01T09:00:00Z", SIGNED_OFF),
+            entry(3, "2024-03-02T00:00:00Z", "automation.suspended"),
+        ];
+        let due = schedule(&entries, 30, at("2024-03-31T09:00:00Z"));
+        assert_eq!(due.last_signed_off.as_deref(), Some("2024-03-01T09:00:00Z"));
+        assert_eq!(due.next_review_due.as_deref(), Some("2024-03-31T09:00:00Z"));
+        assert!(!due.overdue, "due, not yet overdue");
+        let late = schedule(&entries, 30, at("2024-03-31T09:00:01Z"));
+        assert!(late.overdue);
+        assert!(schedule(&entries, 7, at("2024-03-09T00:00:00Z")).overdue);
+    }
+
+    #[test]
+    fn before_any_sign_off_the_first_entry_starts_the_interval() {
+        let entries = vec![entry(0, "2024-01-01T00:00:00Z", "operator.enrolled")];
+        let due = schedule(&entries, 30, at("2024-02-01T00:00:00Z"));
+        assert_eq!(due.last_signed_off, None);
+        assert_eq!(due.next_review_due.as_deref(), Some("2024-01-31T00:00:00Z"));
+        assert!(due.overdue);
+        let empty = schedule(&[], 30, at("2024-02-01T00:00:00Z"));
+        assert_eq!(empty.next_review_due, None);
+        assert!(!empty.overdue);
+        assert_eq!(
+            next_due_after(at("2024-01-01T00:00:00Z"), 1).as_deref(),
+            Some("2024-01-02T00:00:00Z")
+        );
+    }
 
     #[test]
     fn the_state_says_who_changed_it() {
@@ -434,6 +558,13 @@ mod tests {
             applications: 4,
             signals: vec![],
             thresholds: Thresholds::default(),
+            recheck: Recheck::default(),
+            schedule: ReviewSchedule {
+                review_interval_days: 30,
+                last_signed_off: None,
+                next_review_due: Some("c".into()),
+                overdue: true,
+            },
         };
         assert_eq!(
             review.text(),
@@ -441,7 +572,9 @@ mod tests {
              \x20      4  t  application -  approver auto\n\
              \x20 sent to review: substitute: 1\n\
              \x20 refused: name_mismatch: 1 (25%)\n\
-             no anomaly signals"
+             no anomaly signals\n\
+             issuances re-checked: 0 (0 automatic, 0 by an LRA), with exceptions: 0\n\
+             next review due c (every 30 days; last signed off never): OVERDUE"
         );
     }
 }

@@ -42,6 +42,14 @@ pub struct RaSection {
     pub nonce_ttl_seconds: u64,
     /// The 重要事項 text file shown to applicants.
     pub terms: PathBuf,
+    /// Days between periodic reviews of automatic approval (`shuin automation review`):
+    /// the next is due this long after the last sign-off. 1 to 366.
+    #[serde(default = "default_review_interval")]
+    pub review_interval_days: u32,
+}
+
+fn default_review_interval() -> u32 {
+    crate::automation::DEFAULT_REVIEW_INTERVAL_DAYS
 }
 
 /// Where a new instance keeps its terms (重要事項), relative to its directory.
@@ -64,6 +72,7 @@ impl RaSection {
             automatic_approval: true,
             nonce_ttl_seconds: default_nonce_ttl(),
             terms: PathBuf::from(TERMS_FILE),
+            review_interval_days: default_review_interval(),
         }
     }
 
@@ -97,6 +106,11 @@ impl RaSection {
         if self.responsible_person.trim().is_empty() {
             return Err(ConfigError::InvalidSettings(
                 "ra.responsible_person must name the responsible person (責任者)",
+            ));
+        }
+        if !(1..=366).contains(&self.review_interval_days) {
+            return Err(ConfigError::InvalidSettings(
+                "ra.review_interval_days must be 1 to 366",
             ));
         }
         Ok(())
@@ -220,6 +234,20 @@ mod tests {
         assert_eq!(config.nonce_ttl, std::time::Duration::from_secs(600));
         assert!(config.automatic_approval);
         assert_eq!(config.chain_der, vec![vec![1]]);
+    }
+
+    #[test]
+    fn the_review_interval_defaults_to_30_days_and_is_checked() {
+        let section = ra_section();
+        assert_eq!(section.review_interval_days, 30);
+        section.check().unwrap();
+        for (days, ok) in [(0, false), (1, true), (366, true), (367, false)] {
+            let section = RaSection {
+                review_interval_days: days,
+                ..ra_section()
+            };
+            assert_eq!(section.check().is_ok(), ok, "{days}");
+        }
     }
 
     #[test]

@@ -11,11 +11,13 @@ pub mod console;
 mod crl_source;
 mod detached;
 mod error;
+mod jpki_evidence;
 pub mod jpki_followup;
 mod jpki_registration;
 pub mod operators;
 pub mod orders;
 mod personal_data;
+pub mod recheck;
 mod registration;
 mod reissue;
 mod resume;
@@ -24,13 +26,14 @@ mod revocation;
 pub mod trust_setup;
 
 pub use application::{
-    ApplicationOutcome, CaPorts, Challenge, RaConfig, RaService, RaStore, MAX_APPLICATION_BYTES,
-    RULE_VERSION,
+    ApplicationOutcome, CaPorts, Challenge, RaConfig, RaService, RaStore, AUTOMATIC_CHECKS,
+    MAX_APPLICATION_BYTES, RULE_VERSION,
 };
 pub use code_key::CodeKeyError;
 pub use crl_source::{CrlSource, FileCrlSource, StaticCrlSource};
 pub use detached::detached;
 pub use error::RaError;
+pub use jpki_evidence::JpkiEvidence;
 pub use jpki_followup::{FollowupReport, JPKI_REVOKED};
 pub use registration::{
     normalize_code, CodeKey, CreatedRegistration, Delivery, IdentificationCode,
