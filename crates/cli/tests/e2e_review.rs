@@ -375,6 +375,10 @@ fn operators_review_queue_and_automation_controls() {
         "{review}"
     );
     assert!(review["signed_off"].is_null());
+    // Every issuance re-checked, the LRA's approval and the automatic ones alike.
+    assert_eq!(review["recheck"]["issuances_checked"], 3, "{review}");
+    assert_eq!(review["recheck"]["lra_approved"], 1, "{review}");
+    assert_eq!(review["recheck"]["exception_counts"], serde_json::json!({}));
     let future = instance.as_operator_json(RP, &["automation", "review", "--since", "2999-01-01"]);
     assert!(future["automatic_decisions"].as_array().unwrap().is_empty());
     let signed = instance.as_operator_json(
@@ -483,4 +487,115 @@ fn a_reissue_held_for_review_supersedes_the_old_certificate_once_approved() {
     assert!(of_kind(&entries, "notice.queued")
         .iter()
         .any(|e| e.to_string().contains(&old_serial)));
+}
+
+/// `time` (RFC 3339) plus `days`.
+fn days_after(time: &Value, days: u64) -> String {
+    let time = shuin_core::timefmt::parse_rfc3339(time.as_str().unwrap()).unwrap();
+    shuin_core::timefmt::rfc3339(time + std::time::Duration::from_secs(days * 86_400))
+}
+
+/// The codes of the re-check's only issuance with exceptions.
+#[track_caller]
+fn exception_codes(review: &Value) -> Vec<String> {
+    let exceptions = review["recheck"]["exceptions"].as_array().unwrap();
+    assert_eq!(exceptions.len(), 1, "{review}");
+    let codes = exceptions[0]["exceptions"].as_array().unwrap();
+    codes
+        .iter()
+        .map(|c| c["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_periodic_review_rechecks_each_issuance_and_says_when_the_next_is_due() {
+    let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let valid = card(&jlis, |_| {});
+    let instance = Instance::start(&[], jlis);
+    let data = instance.data.as_path();
+    instance.add_operator(RP, "responsible_person");
+    let (status, answer) = instance.apply(&valid, NAME, BIRTH, ADDRESS);
+    assert_eq!(status, 201, "{answer}");
+    let review_args = ["automation", "review", "--since", "2000-01-01"];
+
+    // Clean: the evidence verifies at the decision's time; due 30 days after the start.
+    let review = instance.as_operator_json(RP, &review_args);
+    let recheck = &review["recheck"];
+    assert_eq!(recheck["issuances_checked"], 1, "{review}");
+    assert_eq!(recheck["automatic"], 1);
+    assert_eq!(
+        recheck["exception_counts"],
+        serde_json::json!({}),
+        "{review}"
+    );
+    assert_eq!(recheck["exceptions"], serde_json::json!([]));
+    let entries = ledger(data);
+    let schedule = &review["schedule"];
+    assert_eq!(schedule["review_interval_days"], 30);
+    assert!(schedule["last_signed_off"].is_null(), "{schedule}");
+    assert_eq!(
+        schedule["next_review_due"],
+        days_after(&entries[0]["time"], 30)
+    );
+    assert_eq!(schedule["overdue"], false);
+    let (ok, text, stderr) = run_as(&instance, RP, &review_args);
+    assert!(ok, "{stderr}");
+    assert!(
+        text.contains("issuances re-checked: 1 (1 automatic, 0 by an LRA), with exceptions: 0"),
+        "{text}"
+    );
+    assert!(text.contains("next review due "), "{text}");
+
+    // Signed off: the counts are in the books, and the next review counts from it.
+    let mut sign_off = review_args.to_vec();
+    sign_off.push("--sign-off");
+    let signed = instance.as_operator_json(RP, &sign_off);
+    let time = &signed["signed_off"]["time"];
+    assert_eq!(&signed["schedule"]["last_signed_off"], time, "{signed}");
+    assert_eq!(signed["schedule"]["next_review_due"], days_after(time, 30));
+    let entries = ledger(data);
+    let entry = of_kind(&entries, "automation.review_signed_off")[0];
+    assert_eq!(entry["payload"]["issuances_checked"], 1, "{entry}");
+    assert_eq!(entry["payload"]["exceptions"], serde_json::json!({}));
+    assert_eq!(entry["payload"]["review_interval_days"], 30);
+    assert_eq!(entry["payload"]["next_review_due"], days_after(time, 30));
+    let review = instance.as_operator_json(RP, &review_args);
+    assert_eq!(&review["schedule"]["last_signed_off"], time);
+
+    // The signed application replaced by other bytes, then removed.
+    let accepted = of_kind(&entries, "application.accepted")[0];
+    let evidence = accepted["evidence"][0].as_str().unwrap();
+    let evidence = evidence.strip_prefix("sha256:").unwrap();
+    let record = accepted["payload"]["personal_data"]["record_sha256"]
+        .as_str()
+        .unwrap();
+    let altered = instance.sql(&format!(
+        "UPDATE evidence SET bytes = (SELECT bytes FROM evidence WHERE sha256 = '{record}') \
+         WHERE sha256 = '{evidence}';"
+    ));
+    if altered.is_none() {
+        return; // no sqlite3 tool: the rest needs the database edited
+    }
+    let review = instance.as_operator_json(RP, &review_args);
+    assert_eq!(exception_codes(&review), ["evidence_altered"]);
+    assert_eq!(
+        review["recheck"]["exception_counts"],
+        serde_json::json!({"evidence_altered": 1})
+    );
+    instance.sql(&format!(
+        "DELETE FROM evidence WHERE sha256 = '{evidence}';"
+    ));
+    let review = instance.as_operator_json(RP, &review_args);
+    assert_eq!(exception_codes(&review), ["evidence_missing"]);
+    let (ok, text, _) = run_as(&instance, RP, &review_args);
+    assert!(ok && text.contains("evidence_missing: "), "{text}");
+    // The sign-off carries the counts.
+    let signed = instance.as_operator_json(RP, &sign_off);
+    let entries = ledger(data);
+    let entry = of_kind(&entries, "automation.review_signed_off")[1];
+    assert_eq!(entry["seq"], signed["signed_off"]["seq"]);
+    assert_eq!(
+        entry["payload"]["exceptions"],
+        serde_json::json!({"evidence_missing": 1})
+    );
 }

@@ -6,7 +6,9 @@
 //! permanent books through `operator.request`.
 
 use crate::automation::{self, Thresholds};
+use crate::config::RaSection;
 use crate::operators::{OperatorError, OperatorStore};
+use crate::recheck::{self, EvidenceVerifier};
 use crate::review::{self, ReviewStore};
 use crate::{
     Delivery, LifecycleStore, RaError, Registrar, RegistrationRequest, VerifiedIdentity,
@@ -18,7 +20,7 @@ use shuin_books::Admitted;
 use shuin_core::issuance::{IssuanceError, Issuer};
 use shuin_core::revocation::Revoker;
 use shuin_core::{Clock, RandomSource};
-use shuin_store::ApplicationRecord;
+use shuin_store::{ApplicationRecord, ApplicationStore};
 use std::time::{Duration, SystemTime};
 use zeroize::Zeroizing;
 
@@ -122,10 +124,14 @@ pub async fn automation_switch<S: OperatorStore + ?Sized>(
 }
 
 /// `automation_review`: the automatic decisions since `since`, against the thresholds
-/// the request names; signed off in the books when it asks.
-pub async fn automation_review<S: OperatorStore + ?Sized>(
+/// the request names, with the re-check of every issuance since then (evidence verified
+/// by `evidence` at each decision's time) and when the next review is due under
+/// `section`; signed off in the books when it asks.
+pub async fn automation_review<S: OperatorStore + ApplicationStore + ?Sized>(
     store: &S,
     admitted: &Admitted,
+    section: &RaSection,
+    evidence: &dyn EvidenceVerifier,
     now: SystemTime,
 ) -> Acted {
     let since_text = text(admitted, "since")?;
@@ -154,16 +160,25 @@ pub async fn automation_review<S: OperatorStore + ?Sized>(
     for row in &rows {
         entries.push(shuin_ledger::Entry::from_canonical(&row.canonical).map_err(Outcome::failed)?);
     }
-    let review = automation::review(&entries, since, thresholds);
-    let mut value = serde_json::to_value(&review).map_err(Outcome::failed)?;
-    value["signed_off"] = if flag(admitted, "sign_off") {
+    let mut review = automation::review(&entries, since, thresholds);
+    let collected =
+        recheck::collect(&entries, since, &section.responsible_person).map_err(Outcome::failed)?;
+    review.recheck = recheck::recheck(store, &collected, evidence)
+        .await
+        .map_err(Outcome::failed)?;
+    let interval = section.review_interval_days;
+    review.schedule = automation::schedule(&entries, interval, now);
+    let signed_off = if flag(admitted, "sign_off") {
         let entry = automation::sign_off(store, &review, &admitted.actor(), now)
             .await
             .map_err(operator_error)?;
+        review.schedule = automation::schedule(std::slice::from_ref(&entry), interval, now);
         json!({"seq": entry.seq, "time": entry.time, "by": entry.actor.name})
     } else {
         Value::Null
     };
+    let mut value = serde_json::to_value(&review).map_err(Outcome::failed)?;
+    value["signed_off"] = signed_off;
     Ok(value)
 }
 

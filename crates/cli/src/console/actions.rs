@@ -94,7 +94,9 @@ pub(super) async fn dispatch(
             shuin_ra::console::automation_switch(store, suspend, admitted, now).await
         }
         Action::AutomationReview => {
-            shuin_ra::console::automation_review(store, admitted, now).await
+            let evidence = shuin_ra::JpkiEvidence::open(&config.jpki, &console.dir).await;
+            let evidence = evidence.map_err(Outcome::failed)?;
+            shuin_ra::console::automation_review(store, admitted, &config.ra, &evidence, now).await
         }
         Action::Unseal => {
             shuin_ca::console::unseal(&console.unseal, admitted, attachment, peer_uid).await
