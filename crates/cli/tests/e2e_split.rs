@@ -3,7 +3,9 @@
 //! (`shuin node init`), and while an applicant applies at the RA node, the CA, serving
 //! with `--role ca`, owns no TCP listener: it dials the RA node, takes the order, issues,
 //! and hands the certificate back. The holder then revokes at the RA node with their card,
-//! and the CA revokes. Both sides' books record the orders.
+//! and the CA revokes. Both sides' books record the orders, and both nodes' repositories
+//! serve the CRLs and OCSP answers the CA's link hands them: the revocation shows there
+//! within 5 s.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -309,6 +311,29 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     let terms_url = format!("http://127.0.0.1:{}/repository/terms", first.repository);
     let (status, terms) = get(&terms_url);
     assert_eq!(status, 200, "the RA node serves the terms: {terms}");
+    // Both nodes' repositories answer OCSP for it with the answer the CA pre-signed and
+    // its link handed over, checked against the issuing CA.
+    let repositories =
+        [first.repository, second.repository].map(|port| format!("http://127.0.0.1:{port}"));
+    let issuing_der = get_bytes(&format!("{}/repository/ca.crt", repositories[0]));
+    let serial_hex = answer.1["serial"].as_str().unwrap();
+    let issued = shuin_core::Serial::from_hex(serial_hex).unwrap();
+    let ocsp_says = |repository: &str| {
+        shuin_client::ocsp_status(&format!("{repository}/ocsp"), &issuing_der, &issued)
+    };
+    let within = |limit: Duration, what: &str, done: &dyn Fn() -> bool| {
+        let started = std::time::Instant::now();
+        while !done() {
+            assert!(started.elapsed() < limit, "{what}\n{}", logs());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        started.elapsed()
+    };
+    for repository in &repositories {
+        within(Duration::from_secs(10), "OCSP good at a node", &|| {
+            ocsp_says(repository).is_ok_and(|a| a == shuin_client::OcspAnswer::Good)
+        });
+    }
 
     // The holder revokes at the RA node with their card; the CA revokes and lists it.
     let (status, text) = post(
@@ -331,6 +356,21 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     let revoked: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(revoked["status"], "revoked", "{revoked}");
     assert!(revoked["crl_number"].as_u64().unwrap() >= 2, "{revoked}");
+    // Within 5 s both nodes' repositories show it: OCSP revoked, and a CRL signed by the
+    // issuing CA that lists it.
+    for repository in &repositories {
+        within(Duration::from_secs(5), "the revocation at a node", &|| {
+            let crl = shuin_client::crl_lists(
+                &format!("{repository}/repository/ca.crl"),
+                &issuing_der,
+                &issued,
+            );
+            matches!(
+                ocsp_says(repository),
+                Ok(shuin_client::OcspAnswer::Revoked(_))
+            ) && crl.is_ok_and(|(listed, _)| listed)
+        });
+    }
 
     drop(ca_server);
     let ra_kinds = kinds(&ra);
