@@ -434,9 +434,11 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     );
 }
 
-/// An application at `front` that tolerates a dead node: the status and answer, or the
-/// transport error.
-fn try_apply_at(front: &str, card: &shuin_testkit::TestCard) -> Result<(u16, Value), String> {
+/// An application's status and answer, or the transport error.
+type Attempt = Result<(u16, Value), String>;
+
+/// An application at `front` that tolerates a dead node.
+fn try_apply_at(front: &str, card: &shuin_testkit::TestCard) -> Attempt {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
@@ -553,9 +555,7 @@ fn killing_the_ca_or_an_ra_node_under_load_issues_nothing_twice() {
     // Every answer was an issuance or a retryable refusal; a transport error only when
     // a process was killed.
     let outcomes = outcomes.into_inner().unwrap();
-    let count = |f: &dyn Fn(&Result<(u16, Value), String>) -> bool| {
-        outcomes.iter().filter(|(_, o)| f(o)).count()
-    };
+    let count = |f: &dyn Fn(&Attempt) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
     eprintln!(
         "applications: {} issued, {} answered 503, {} not answered (a process killed)",
         count(&|o| matches!(o, Ok((201, _)))),
