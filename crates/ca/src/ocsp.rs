@@ -12,13 +12,14 @@ use der::{Decode, Encode};
 use sha2::{Digest, Sha256};
 use shuin_core::issuance::CaProfile;
 use shuin_core::ocsp::{self, IssuerHashes, OcspResponder, Status};
+use shuin_core::repository_feed::OcspDelta;
 use shuin_core::x509::name::NameBuilder;
 use shuin_core::x509::template::assemble_certificate;
 use shuin_core::{Clock, Serial};
 use shuin_keys::Signer;
 use shuin_ledger::{Book, EntryDraft};
 use shuin_store::StoreError;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 use x509_cert::Certificate;
@@ -35,12 +36,40 @@ pub struct OcspSettings {
 struct Cached {
     der: Arc<Vec<u8>>,
     produced_at: SystemTime,
+    /// Its number in the feed (`shuin_core::repository_feed`).
+    number: u64,
 }
 
 #[derive(Debug, Default)]
 struct State {
     statuses: HashMap<Serial, Status>,
     cache: HashMap<Serial, Cached>,
+    /// The cached answers by feed number, so that a node gets those after its point.
+    numbered: BTreeMap<u64, Serial>,
+    /// The last feed number given.
+    last_number: u64,
+}
+
+impl State {
+    fn keep(&mut self, serial: Serial, der: Arc<Vec<u8>>, produced_at: SystemTime) {
+        self.last_number += 1;
+        let number = self.last_number;
+        self.numbered.insert(number, serial.clone());
+        let cached = Cached {
+            der,
+            produced_at,
+            number,
+        };
+        if let Some(old) = self.cache.insert(serial, cached) {
+            self.numbered.remove(&old.number);
+        }
+    }
+
+    fn drop_answer(&mut self, serial: &Serial) {
+        if let Some(old) = self.cache.remove(serial) {
+            self.numbered.remove(&old.number);
+        }
+    }
 }
 
 /// How many request encodings [`KnownRequests`] holds before it starts over.
@@ -68,6 +97,8 @@ pub struct OcspService {
     settings: OcspSettings,
     state: RwLock<State>,
     known: RwLock<KnownRequests>,
+    /// The feed's epoch: this responder's start, in nanoseconds since 1970.
+    epoch: u64,
     /// Certificates marked good by [`OcspService::add_issued`] since the last
     /// [`OcspService::load`]: lets the upkeep loop tell this process's issuances from
     /// another process's, and skip a reload for its own.
@@ -117,7 +148,14 @@ impl OcspService {
                 "the OCSP key does not match the responder certificate".into(),
             ));
         }
+        let epoch = clock
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| {
+                u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1)
+            });
         Ok(Self {
+            epoch,
             signer,
             responder,
             issuer: IssuerHashes::new(&issuing).map_err(bad)?,
@@ -159,7 +197,7 @@ impl OcspService {
         let mut changed = 0;
         for (serial, status) in &statuses {
             if state.statuses.get(serial) != Some(status) {
-                state.cache.remove(serial);
+                state.drop_answer(serial);
                 changed += 1;
             }
         }
@@ -184,6 +222,26 @@ impl OcspService {
     pub fn added_since_load(&self) -> u64 {
         self.added_since_load
             .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// At most `max` pre-signed answers kept after `through` of `epoch`, oldest first;
+    /// all from the start when `epoch` is not this responder's
+    /// (`shuin_core::repository_feed`).
+    pub fn answers_after(&self, epoch: u64, through: u64, max: usize) -> OcspDelta {
+        let from = if epoch == self.epoch { through } else { 0 };
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let mut delta = OcspDelta {
+            epoch: self.epoch,
+            through: from,
+            answers: Vec::new(),
+        };
+        for (number, serial) in state.numbered.range(from + 1..).take(max) {
+            if let Some(cached) = state.cache.get(serial) {
+                delta.answers.push(Arc::clone(&cached.der));
+            }
+            delta.through = *number;
+        }
+        delta
     }
 
     /// Signs responses that are missing or past half their lifetime, at most `budget`.
@@ -233,13 +291,7 @@ impl OcspService {
         if state.statuses.get(&serial) != Some(&status) {
             return Ok(None);
         }
-        state.cache.insert(
-            serial,
-            Cached {
-                der: Arc::clone(&der),
-                produced_at: now,
-            },
-        );
+        state.keep(serial, Arc::clone(&der), now);
         Ok(Some(der))
     }
 

@@ -86,6 +86,7 @@ async fn serve_ra_node(
         store: node.store.clone(),
         operator_crl_scope: shuin_ca::operator_ca::OPERATOR_CRL_SCOPE.into(),
         orders: Some(node.orders.clone()),
+        pushed: Some(node.pushed.clone()),
     };
     let served = shuin_server::listeners::serve_all(
         bound,
@@ -132,6 +133,7 @@ async fn serve_zones(
         store: instance.store.clone(),
         operator_crl_scope: shuin_ca::operator_ca::OPERATOR_CRL_SCOPE.into(),
         orders: None,
+        pushed: None,
     };
     let served = shuin_server::listeners::serve_all(listeners, &services, shutdown).await;
     for link in links {

@@ -9,6 +9,7 @@ use shuin_ca::operator_ca::OPERATOR_CRL_SCOPE;
 use shuin_ca::parts::CaFiles;
 use shuin_core::{Clock, SystemClock};
 use shuin_ra::orders::{CaLink, OrderDesk, PeerOrders, QueuedCa};
+use shuin_repo::pushed::PushedRepository;
 use shuin_server::AppState;
 use std::path::Path;
 use std::sync::Arc;
@@ -29,7 +30,17 @@ pub(crate) struct RaNode {
     pub(crate) store: Arc<Store>,
     pub(crate) state: AppState,
     pub(crate) orders: Arc<dyn PeerOrders>,
+    /// What the CA's link hands over: CRLs and pre-signed OCSP answers.
+    pub(crate) pushed: Arc<PushedRepository>,
     pub(crate) operator_ca_der: Option<Vec<u8>>,
+}
+
+/// The CRL scopes of the instance's layout, and the root's.
+fn crl_scopes(config: &InstanceConfig) -> Vec<String> {
+    let layout = config.revocation.crl_layout(&config.instance.public_url);
+    let mut scopes: Vec<String> = layout.kinds().into_iter().map(|k| k.scope()).collect();
+    scopes.push("root".into());
+    scopes
 }
 
 /// Opens the RA node at `dir`: its store, the RA with the order queue as its CA, and no
@@ -50,7 +61,11 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
         issuer: queue.clone(),
         revoker: queue,
     };
-    let ocsp = Arc::new(shuin_server::ocsp::NoResponder);
+    let pushed = PushedRepository::new(store.clone(), repository.clone(), crl_scopes(&config))
+        .context("the CA certificates")?;
+    pushed.load().await?;
+    let pushed = Arc::new(pushed);
+    let ocsp = pushed.clone();
     let state = crate::runtime::app_state(dir, &config, &store, &chain, repository, ports, ocsp)?;
     let mut orders = OrderDesk::new(store.clone(), clock, link, chain.issuing_der);
     if let Some(operator_ca) = &chain.operator_ca_der {
@@ -61,6 +76,7 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
         store,
         state,
         orders: Arc::new(orders),
+        pushed,
         operator_ca_der: chain.operator_ca_der,
     })
 }
@@ -96,6 +112,13 @@ pub(crate) fn start_links(instance: &Instance) -> Result<Vec<tokio::task::JoinHa
         .map_err(|e| msg(format!("[node] tls: {e}")))?;
     let client = identity.client_config(&operator_ca).context("[node] tls")?;
     let chain = vec![files.issuing_der, files.root_der];
+    let layout = instance
+        .config
+        .revocation
+        .crl_layout(&instance.config.instance.public_url);
+    let feed: Arc<dyn shuin_core::repository_feed::RepositoryFeed> = Arc::new(
+        shuin_ca::seal::SealedFeed::new(instance.seal.clone(), instance.store.clone(), &layout),
+    );
     let mut links = Vec::new();
     for link in &node.links {
         let seal = instance.seal.clone();
@@ -115,6 +138,7 @@ pub(crate) fn start_links(instance: &Instance) -> Result<Vec<tokio::task::JoinHa
             wait: TAKE_WAIT,
             operator_crls: Some((instance.store.clone(), OPERATOR_CRL_SCOPE.into())),
             redial_after: REDIAL_AFTER,
+            feed: Some(feed.clone()),
         };
         tracing::info!(url = %link.url, "dialling the RA node");
         links.push(tokio::spawn(peer_link.run(std::future::pending())));

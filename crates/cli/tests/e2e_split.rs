@@ -3,7 +3,9 @@
 //! (`shuin node init`), and while an applicant applies at the RA node, the CA, serving
 //! with `--role ca`, owns no TCP listener: it dials the RA node, takes the order, issues,
 //! and hands the certificate back. The holder then revokes at the RA node with their card,
-//! and the CA revokes. Both sides' books record the orders.
+//! and the CA revokes. Both sides' books record the orders, and both nodes' repositories
+//! serve the CRLs and OCSP answers the CA's link hands them: the revocation shows there
+//! within 5 s.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -187,82 +189,119 @@ fn ra_node(ca: &Instance, name: &str, store_url: &str, join: bool) -> RaNode {
     node
 }
 
+/// A CA serving `--role ca` with two RA nodes on one store (PostgreSQL when the tests
+/// run on it), each serving; the logs are under the CA's work directory.
+struct Split {
+    ca: Instance,
+    first: RaNode,
+    second: RaNode,
+    ca_server: Server,
+    ra_servers: [Server; 2],
+    logs: [PathBuf; 3],
+    _database: Option<common::store::TestDatabase>,
+}
+
+impl Split {
+    fn start(card_ca: SimulatedJlisCa) -> Split {
+        let mut ca = Instance::start(&[], card_ca);
+        let work = ca.work.path().to_owned();
+        // Two RA nodes on one store (made from the CA's public files), each with its ports.
+        let ra_database = common::store::postgres_admin()
+            .map(|admin| common::store::TestDatabase::create(&admin));
+        let store_url = ra_database.as_ref().map_or_else(
+            || format!("sqlite:{}", work.join("ra-1/shuin.db").display()),
+            |d| d.url.clone(),
+        );
+        let first = ra_node(&ca, "ra-1", &store_url, false);
+        let second = ra_node(&ca, "ra-2", &store_url, true);
+        let link_cert = pair(&ca, "ca-link", "ca", &[]);
+        let refused = ca.as_operator(
+            ADMIN,
+            &[
+                "node",
+                "pair",
+                "--csr",
+                work.join("ra-1.csr").to_str().unwrap(),
+                "--role",
+                "ra",
+                "--host",
+                "127.0.0.1",
+                "--cert-out",
+                work.join("again.pem").to_str().unwrap(),
+            ],
+        );
+        assert!(!refused.status.success(), "a node name is paired once");
+
+        // The CA becomes the CA of a split deployment: its node certificate and its link.
+        ca.stop();
+        std::fs::create_dir_all(ca.data.join("node")).unwrap();
+        std::fs::copy(&link_cert, ca.data.join("node/ca-link.pem")).unwrap();
+        std::fs::copy(key_path(&work, "ca-link"), ca.data.join("node/ca-link.key")).unwrap();
+        ca.append_config(&format!(
+            "\n[node]\nrole = \"ca\"\nname = \"ca-link\"\ntls = {{ certificate = \"node/ca-link.pem\", key = \"node/ca-link.key\" }}\n\n[[node.links]]\nurl = \"https://127.0.0.1:{}\"\n\n[[node.links]]\nurl = \"https://127.0.0.1:{}\"\n",
+            first.peer, second.peer
+        ));
+        let logs = ["ca.log", "ra.log", "ra-2.log"].map(|name| work.join(name));
+        let ra_servers = [
+            spawn(&["serve", "--role", "ra"], &first.data, logs[1].clone()),
+            spawn(&["serve", "--role", "ra"], &second.data, logs[2].clone()),
+        ];
+        wait_for(&format!("{}/healthz", first.front_url()), &logs[1]);
+        wait_for(&format!("{}/healthz", second.front_url()), &logs[2]);
+        let ca_server = spawn(&["serve", "--role", "ca"], &ca.data, logs[0].clone());
+        Split {
+            ca,
+            first,
+            second,
+            ca_server,
+            ra_servers,
+            logs,
+            _database: ra_database,
+        }
+    }
+
+    /// The three processes' logs, for failure messages.
+    fn logs(&self) -> String {
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        format!(
+            "CA: {}\nRA: {}\nRA 2: {}",
+            read(&self.logs[0]),
+            read(&self.logs[1]),
+            read(&self.logs[2])
+        )
+    }
+}
+
+impl RaNode {
+    fn front_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.front)
+    }
+}
+
 #[test]
 fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let card = card(&jlis, |_| {});
-    let mut ca = Instance::start(&[], jlis);
+    let split = Split::start(jlis);
+    let (ca, first, second) = (&split.ca, &split.first, &split.second);
     let work = ca.work.path().to_owned();
-    // Two RA nodes on one store (made from the CA's public files), each with its ports.
-    let ra_database =
-        common::store::postgres_admin().map(|admin| common::store::TestDatabase::create(&admin));
-    let store_url = ra_database.as_ref().map_or_else(
-        || format!("sqlite:{}", work.join("ra-1/shuin.db").display()),
-        |d| d.url.clone(),
-    );
-    let first = ra_node(&ca, "ra-1", &store_url, false);
-    let second = ra_node(&ca, "ra-2", &store_url, true);
-    let link_cert = pair(&ca, "ca-link", "ca", &[]);
-    let refused = ca.as_operator(
-        ADMIN,
-        &[
-            "node",
-            "pair",
-            "--csr",
-            work.join("ra-1.csr").to_str().unwrap(),
-            "--role",
-            "ra",
-            "--host",
-            "127.0.0.1",
-            "--cert-out",
-            work.join("again.pem").to_str().unwrap(),
-        ],
-    );
-    assert!(!refused.status.success(), "a node name is paired once");
     let ra = first.data.clone();
     let ra_toml = std::fs::read_to_string(ra.join("shuin.toml")).unwrap();
     assert!(
         !ra_toml.contains("sealed_pin") && !ra.join("keys").exists(),
         "an RA node holds no key"
     );
-
-    // The CA becomes the CA of a split deployment: its node certificate and its link.
-    ca.stop();
-    std::fs::create_dir_all(ca.data.join("node")).unwrap();
-    std::fs::copy(&link_cert, ca.data.join("node/ca-link.pem")).unwrap();
-    std::fs::copy(key_path(&work, "ca-link"), ca.data.join("node/ca-link.key")).unwrap();
-    ca.append_config(&format!(
-        "\n[node]\nrole = \"ca\"\nname = \"ca-link\"\ntls = {{ certificate = \"node/ca-link.pem\", key = \"node/ca-link.key\" }}\n\n[[node.links]]\nurl = \"https://127.0.0.1:{}\"\n\n[[node.links]]\nurl = \"https://127.0.0.1:{}\"\n",
-        first.peer, second.peer
-    ));
     let wrong = shuin()
         .args(["serve", "--role", "ra", "--data"])
         .arg(&ca.data)
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("is configured as role ca"));
-
-    let ra_log = work.join("ra.log");
-    let _ra_server = spawn(&["serve", "--role", "ra"], &ra, ra_log.clone());
-    let second_log = work.join("ra-2.log");
-    let _second_server = spawn(&["serve", "--role", "ra"], &second.data, second_log.clone());
-    let front_url = format!("http://127.0.0.1:{}", first.front);
-    let second_url = format!("http://127.0.0.1:{}", second.front);
-    wait_for(&format!("{front_url}/healthz"), &ra_log);
-    wait_for(&format!("{second_url}/healthz"), &second_log);
-    let ca_log = work.join("ca.log");
-    let ca_server = spawn(&["serve", "--role", "ca"], &ca.data, ca_log.clone());
+    let front_url = first.front_url();
+    let second_url = second.front_url();
+    let logs = || split.logs();
 
     // Applications at either node are issued (503 until the CA's link has been seen).
-    let logs = || {
-        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-        format!(
-            "CA: {}\nRA: {}\nRA 2: {}",
-            read(&ca_log),
-            read(&ra_log),
-            read(&second_log)
-        )
-    };
     let issued_at = |url: &str| {
         let mut answer = (0, Value::Null);
         for _ in 0..100 {
@@ -279,7 +318,7 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     let other = issued_at(&second_url);
     assert_ne!(answer.1["serial"], other.1["serial"]);
     assert_eq!(
-        tcp_listeners_of(ca_server.0.id()),
+        tcp_listeners_of(split.ca_server.0.id()),
         Vec::<String>::new(),
         "the CA owns no TCP listener"
     );
@@ -309,6 +348,29 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     let terms_url = format!("http://127.0.0.1:{}/repository/terms", first.repository);
     let (status, terms) = get(&terms_url);
     assert_eq!(status, 200, "the RA node serves the terms: {terms}");
+    // Both nodes' repositories answer OCSP for it with the answer the CA pre-signed and
+    // its link handed over, checked against the issuing CA.
+    let repositories =
+        [first.repository, second.repository].map(|port| format!("http://127.0.0.1:{port}"));
+    let issuing_der = get_bytes(&format!("{}/repository/ca.crt", repositories[0]));
+    let serial_hex = answer.1["serial"].as_str().unwrap();
+    let issued = shuin_core::Serial::from_hex(serial_hex).unwrap();
+    let ocsp_says = |repository: &str| {
+        shuin_client::ocsp_status(&format!("{repository}/ocsp"), &issuing_der, &issued)
+    };
+    let within = |limit: Duration, what: &str, done: &dyn Fn() -> bool| {
+        let started = std::time::Instant::now();
+        while !done() {
+            assert!(started.elapsed() < limit, "{what}\n{}", logs());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        started.elapsed()
+    };
+    for repository in &repositories {
+        within(Duration::from_secs(10), "OCSP good at a node", &|| {
+            ocsp_says(repository).is_ok_and(|a| a == shuin_client::OcspAnswer::Good)
+        });
+    }
 
     // The holder revokes at the RA node with their card; the CA revokes and lists it.
     let (status, text) = post(
@@ -331,8 +393,23 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     let revoked: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(revoked["status"], "revoked", "{revoked}");
     assert!(revoked["crl_number"].as_u64().unwrap() >= 2, "{revoked}");
+    // Within 5 s both nodes' repositories show it: OCSP revoked, and a CRL signed by the
+    // issuing CA that lists it.
+    for repository in &repositories {
+        within(Duration::from_secs(5), "the revocation at a node", &|| {
+            let crl = shuin_client::crl_lists(
+                &format!("{repository}/repository/ca.crl"),
+                &issuing_der,
+                &issued,
+            );
+            matches!(
+                ocsp_says(repository),
+                Ok(shuin_client::OcspAnswer::Revoked(_))
+            ) && crl.is_ok_and(|(listed, _)| listed)
+        });
+    }
 
-    drop(ca_server);
+    drop(split.ca_server);
     let ra_kinds = kinds(&ra);
     assert!(
         ra_kinds.contains(&"order.queued".to_owned()),
@@ -354,5 +431,188 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     assert!(
         !ra_kinds.contains(&"certificate.signing".to_owned()),
         "the RA node signs nothing"
+    );
+}
+
+/// An application's status and answer, or the transport error.
+type Attempt = Result<(u16, Value), String>;
+
+/// An application at `front` that tolerates a dead node.
+fn try_apply_at(front: &str, card: &shuin_testkit::TestCard) -> Attempt {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let post = |url: String, content_type: &str, body: &[u8]| {
+        let mut answer = agent
+            .post(&url)
+            .header("Content-Type", content_type)
+            .send(body)
+            .map_err(|e| e.to_string())?;
+        let status = answer.status().as_u16();
+        let text = answer.body_mut().read_to_string().unwrap_or_default();
+        Ok::<_, String>((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
+    };
+    let (status, challenge) = post(
+        format!("{front}/api/v1/challenges"),
+        "application/json",
+        b"",
+    )?;
+    if status != 201 {
+        return Ok((status, challenge));
+    }
+    let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
+    let csr = shuin_client::build_csr(&key).unwrap();
+    let document = serde_json::json!({
+        "format": "shuin-application/1",
+        "kind": "new",
+        "nonce": challenge["nonce"],
+        "terms_sha256": challenge["terms_sha256"],
+        "applicant": {"name": NAME, "birth_date": BIRTH, "address": ADDRESS, "gender": "1"},
+        "csr": base64::engine::general_purpose::STANDARD.encode(csr),
+    });
+    let cms = card
+        .sign_application(document.to_string().as_bytes())
+        .unwrap();
+    post(
+        format!("{front}/api/v1/applications"),
+        "application/pkcs7-mime",
+        &cms,
+    )
+}
+
+/// The CA is killed (SIGKILL) and restarted while applications flow to both RA nodes,
+/// then one RA node is: every answer is an issuance or a retryable refusal, no serial
+/// and no application is issued twice, service resumes, and the books verify.
+#[test]
+fn killing_the_ca_or_an_ra_node_under_load_issues_nothing_twice() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let card = card(&jlis, |_| {});
+    let mut split = Split::start(jlis);
+    let fronts = [split.first.front_url(), split.second.front_url()];
+    let issued = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let outcomes = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for front in &fronts {
+            let (card, issued, stop, outcomes) = (&card, &issued, &stop, &outcomes);
+            scope.spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let outcome = try_apply_at(front, card);
+                    if matches!(outcome, Ok((201, _))) {
+                        issued.fetch_add(1, Ordering::SeqCst);
+                    }
+                    if outcome.is_err() {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    outcomes.lock().unwrap().push((front.clone(), outcome));
+                }
+            });
+        }
+        let until_issued = |split: &Split, count: usize| {
+            let started = std::time::Instant::now();
+            while issued.load(Ordering::SeqCst) < count {
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "{count} issuances not reached\n{}",
+                    split.logs()
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        };
+        until_issued(&split, 4);
+        // kill -9 of the CA mid-load, and a restart.
+        split.ca_server.0.kill().unwrap();
+        split.ca_server.0.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        split.ca_server = spawn(
+            &["serve", "--role", "ca"],
+            &split.ca.data,
+            split.logs[0].clone(),
+        );
+        let after_ca = issued.load(Ordering::SeqCst);
+        until_issued(&split, after_ca + 4);
+        // kill -9 of the first RA node mid-load, and a restart.
+        split.ra_servers[0].0.kill().unwrap();
+        split.ra_servers[0].0.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        split.ra_servers[0] = spawn(
+            &["serve", "--role", "ra"],
+            &split.first.data,
+            split.logs[1].clone(),
+        );
+        wait_for(&format!("{}/healthz", fronts[0]), &split.logs[1]);
+        let after_ra = issued.load(Ordering::SeqCst);
+        until_issued(&split, after_ra + 4);
+        stop.store(true, Ordering::SeqCst);
+    });
+
+    // Every answer was an issuance or a retryable refusal; a transport error only when
+    // a process was killed.
+    let outcomes = outcomes.into_inner().unwrap();
+    let count = |f: &dyn Fn(&Attempt) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
+    eprintln!(
+        "applications: {} issued, {} answered 503, {} not answered (a process killed)",
+        count(&|o| matches!(o, Ok((201, _)))),
+        count(&|o| matches!(o, Ok((503, _)))),
+        count(&|o| o.is_err())
+    );
+    let mut serials = std::collections::BTreeSet::new();
+    for (front, outcome) in &outcomes {
+        match outcome {
+            Ok((201, answer)) => {
+                let serial = answer["serial"].as_str().unwrap().to_owned();
+                assert!(serials.insert(serial), "a serial answered twice: {answer}");
+            }
+            // Retryable: the CA was away, or the order waits for it.
+            Ok((503, _)) => {}
+            Ok((status, answer)) => panic!("{front}: {status} {answer}\n{}", split.logs()),
+            Err(_) => {}
+        }
+    }
+    // The CA's books: no serial and no application issued twice.
+    let books = json_answer(&["ledger", "show", "--book", "application"], &split.ca.data);
+    let mut issued_serials = std::collections::BTreeSet::new();
+    let mut applications = std::collections::BTreeSet::new();
+    for entry in books.as_array().unwrap() {
+        if entry["kind"] != "certificate.issued" {
+            continue;
+        }
+        let subjects = entry["subjects"].as_array().unwrap();
+        for subject in subjects.iter().filter_map(Value::as_str) {
+            if subject.starts_with("serial:") {
+                assert!(issued_serials.insert(subject.to_owned()), "{entry}");
+            }
+            if subject.starts_with("application:") {
+                assert!(
+                    applications.insert(subject.to_owned()),
+                    "issued twice: {entry}"
+                );
+            }
+        }
+    }
+    assert!(
+        issued_serials.len() >= serials.len(),
+        "{} < {}",
+        issued_serials.len(),
+        serials.len()
+    );
+    // The CA's books verify. (An RA node's books are hash-chained but not checkpointed
+    // yet: docs/deployment.md, "Not built yet".)
+    drop(split.ca_server);
+    let out = shuin()
+        .args(["ledger", "verify", "--data"])
+        .arg(&split.ca.data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ledger verify: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -7,10 +7,7 @@ use shuin_core::ocsp::IssuerHashes;
 use shuin_core::Serial;
 use x509_cert::crl::CertificateList;
 use x509_cert::Certificate;
-use x509_ocsp::{
-    BasicOcspResponse, CertStatus, OcspRequest, OcspResponse, OcspResponseStatus, Request,
-    TbsRequest,
-};
+use x509_ocsp::{CertStatus, OcspRequest, Request, TbsRequest};
 
 /// What OCSP said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,48 +71,15 @@ pub fn ocsp_status(
         .send(&body[..])
         .map_err(transport)?;
     let bytes = response.body_mut().read_to_vec().map_err(transport)?;
-    let answer = OcspResponse::from_der(&bytes).map_err(encoding)?;
-    if answer.response_status != OcspResponseStatus::Successful {
-        return Err(ClientError::Transport(format!(
-            "the OCSP responder answered {:?}",
-            answer.response_status
-        )));
-    }
-    let response_bytes = answer.response_bytes.ok_or_else(|| {
-        ClientError::Transport("a successful OCSP answer without a response".into())
-    })?;
-    let basic =
-        BasicOcspResponse::from_der(response_bytes.response.as_bytes()).map_err(encoding)?;
-    let responder = basic
-        .certs
-        .as_ref()
-        .and_then(|c| c.first())
-        .ok_or_else(|| {
-            ClientError::Transport("the OCSP answer carries no responder certificate".into())
-        })?;
-    let responder_tbs = responder.tbs_certificate.to_der().map_err(encoding)?;
-    verify_signed_by(
-        &issuer,
-        &responder_tbs,
-        responder.signature_algorithm.oid,
-        responder.signature.raw_bytes(),
-    )?;
-    let data = basic.tbs_response_data.to_der().map_err(encoding)?;
-    verify_signed_by(
-        responder,
-        &data,
-        basic.signature_algorithm.oid,
-        basic.signature.raw_bytes(),
-    )?;
-    let single = basic
-        .tbs_response_data
-        .responses
-        .iter()
-        .find(|r| hashes.serial_of(&r.cert_id).as_ref() == Some(serial))
+    let named = shuin_core::ocsp_check::check_answer(&bytes, &issuer, &hashes)
+        .map_err(|e| ClientError::Transport(e.to_string()))?;
+    let single = named
+        .into_iter()
+        .find(|(named, _)| named == serial)
         .ok_or_else(|| {
             ClientError::Transport("the OCSP answer does not name the certificate".into())
         })?;
-    Ok(match &single.cert_status {
+    Ok(match &single.1 {
         CertStatus::Good(_) => OcspAnswer::Good,
         CertStatus::Unknown(_) => OcspAnswer::Unknown,
         CertStatus::Revoked(info) => OcspAnswer::Revoked(

@@ -4,6 +4,7 @@
 //! [`tiles`] module keeps the ledger as a tiled log (C2SP `tlog-tiles`).
 
 pub mod publish;
+pub mod pushed;
 pub mod tiles;
 
 use sha2::{Digest, Sha256};

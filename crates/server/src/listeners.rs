@@ -165,6 +165,8 @@ pub struct Services<S> {
     pub operator_crl_scope: String,
     /// An RA node's order queue, served to the CA's link on peer listeners.
     pub orders: Option<Arc<dyn shuin_ra::orders::PeerOrders>>,
+    /// A node's repository, which the CA's link hands CRLs and OCSP answers to.
+    pub pushed: Option<Arc<shuin_repo::pushed::PushedRepository>>,
 }
 
 /// Why serving stopped with an error.
@@ -272,8 +274,17 @@ fn node_listener<S>(
                 .map(|a| a.to_string())
                 .unwrap_or_default(),
         })?;
+    let pushed = services
+        .pushed
+        .clone()
+        .ok_or_else(|| ListenerSetupError::NoOrderQueue {
+            listen: socket
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+        })?;
     let counted = (services.state.http.clone(), zone);
-    let app = crate::peer::routes(orders)
+    let app = crate::peer::routes(orders, pushed)
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
         .fallback(crate::problem::not_found)
         .layer(axum::middleware::from_fn_with_state(

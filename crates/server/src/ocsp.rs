@@ -65,13 +65,3 @@ async fn ocsp_get(State(state): State<AppState>, Path(encoded): Path<String>) ->
         _ => ocsp_response(malformed_request()),
     }
 }
-
-/// The OCSP side of a node that answers none (an RA node: its repository nodes do).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoResponder;
-
-impl shuin_core::ocsp::OcspResponder for NoResponder {
-    fn respond(&self, _request_der: &[u8]) -> Vec<u8> {
-        shuin_core::ocsp::try_later()
-    }
-}

@@ -8,7 +8,11 @@
 //!   to `wait_ms` (at most 5 s) for an order. The link hands over the operator CA's newest
 //!   CRL when the node holds an older one; the node keeps it only if the operator CA
 //!   signed it, and its peer listener checks the link's certificate against it;
-//! - `POST /peer/v1/orders/answers` `{"answers": [...]}` → `{"not_kept": [...]}`.
+//! - `POST /peer/v1/orders/answers` `{"answers": [...]}` → `{"not_kept": [...]}`;
+//! - `POST /peer/v1/repository` (a `shuin_core::repository_feed::Push`: CRLs and
+//!   pre-signed OCSP answers) → what the node holds now (`Held`). An empty push only
+//!   asks. The node checks each CRL and answer against the CA's certificates before it
+//!   serves them.
 
 use crate::problem::problem;
 use axum::extract::{DefaultBodyLimit, Extension, State};
@@ -17,9 +21,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use shuin_core::orders::{Answered, MAX_BATCH};
+use shuin_core::repository_feed::Push;
 use shuin_core::x509::node::NodeIdentity;
 use shuin_core::ReasonCode;
 use shuin_ra::orders::PeerOrders;
+use shuin_repo::pushed::{PushedRepository, ReceiveError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,13 +62,50 @@ struct Answers {
     answers: Vec<Answered>,
 }
 
-/// The peer routes, served by `orders`.
-pub fn routes(orders: Arc<dyn PeerOrders>) -> Router {
+/// The largest push: a batch of OCSP answers in base64.
+const MAX_PUSH_BYTES: usize = 4 * 1024 * 1024;
+
+/// The peer routes, served by `orders` and `pushed`.
+pub fn routes(orders: Arc<dyn PeerOrders>, pushed: Arc<PushedRepository>) -> Router {
+    let repository = Router::new()
+        .route("/peer/v1/repository", post(push))
+        .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
+        .with_state(pushed);
     Router::new()
         .route("/peer/v1/orders/take", post(take))
         .route("/peer/v1/orders/answers", post(answers))
         .layer(DefaultBodyLimit::max(MAX_ANSWERS_BYTES))
         .with_state(orders)
+        .merge(repository)
+}
+
+async fn push(
+    State(pushed): State<Arc<PushedRepository>>,
+    Extension(PeerNode(node)): Extension<PeerNode>,
+    body: Result<Json<Push>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(push)) = body else {
+        return problem(
+            ReasonCode::MalformedRequest,
+            "a push is {\"crls\": [...], \"ocsp_epoch\": N, \"ocsp_after\": N, \"ocsp_through\": N, \"ocsp\": [...]}",
+        );
+    };
+    match pushed.receive(&push).await {
+        Ok(received) => {
+            if received.crls + received.answers + received.refused > 0 {
+                tracing::debug!(node = %node.name, crls = received.crls, answers = received.answers, refused = received.refused, "the CA's link handed over repository content");
+            }
+            (StatusCode::OK, Json(pushed.held())).into_response()
+        }
+        Err(ReceiveError::Malformed(e)) => problem(ReasonCode::MalformedRequest, &e.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, node = %node.name, "repository content from the CA's link cannot be kept");
+            problem(
+                ReasonCode::ServiceUnavailable,
+                "the repository store is unavailable",
+            )
+        }
+    }
 }
 
 async fn take(

@@ -8,6 +8,10 @@
 //! but not answered stay claimed on the RA until their claim runs out and are taken
 //! again; the desk carries each out at most once, so nothing is issued twice.
 //!
+//! After each round the link hands the node the CA's newest CRLs and the OCSP answers its
+//! responder pre-signed since the node's point (`shuin_core::repository_feed`), so that
+//! the node's repository serves them; a revocation reaches it within a round or two.
+//!
 //! The link also hands the operator CA's newest CRL to an RA node that holds an older one,
 //! and dials afresh every [`PeerLink::redial_after`]: each new handshake is checked
 //! against the node's newest CRL, so unpairing the CA's link (revoking its certificate)
@@ -15,6 +19,7 @@
 
 use crate::operator_api::client::{ClientError, Connection};
 use shuin_core::orders::{Answered, OrderDesk, MAX_BATCH};
+use shuin_core::repository_feed::{Held, Push, RepositoryFeed, MAX_OCSP_ANSWERS};
 use shuin_store::CrlStore;
 use std::future::Future;
 use std::sync::Arc;
@@ -22,6 +27,8 @@ use std::time::Duration;
 
 /// The longest pause between two dials after failures.
 pub const MAX_PAUSE: Duration = Duration::from_secs(30);
+/// The most repository pushes in one round.
+pub const MAX_PUSHES_PER_ROUND: usize = 20;
 
 /// One link: where it dials, with what, and who carries its orders out.
 #[derive(Clone)]
@@ -42,6 +49,8 @@ pub struct PeerLink {
     pub operator_crls: Option<(Arc<dyn CrlStore>, String)>,
     /// How long one connection is used before the link dials afresh.
     pub redial_after: Duration,
+    /// The CRLs and OCSP answers handed to the node's repository (`None`: none).
+    pub feed: Option<Arc<dyn RepositoryFeed>>,
 }
 
 /// A link's connection and what it knows of the RA node.
@@ -50,6 +59,8 @@ pub struct LinkState {
     connection: Option<(Connection, std::time::Instant)>,
     /// The operator CRL number the RA node said it holds.
     ra_crl_number: Option<u64>,
+    /// What the node's repository said it holds, after the last push.
+    held: Option<Held>,
 }
 
 impl std::fmt::Debug for PeerLink {
@@ -103,6 +114,8 @@ impl PeerLink {
                 }
                 Err(e) => {
                     state.connection = None;
+                    // The node may have restarted: ask what it holds again.
+                    state.held = None;
                     let text = e.to_string();
                     if last_failure.as_deref() != Some(text.as_str()) {
                         tracing::warn!(url = %self.url, error = %text, "the link to the RA node failed; dialling again");
@@ -156,19 +169,53 @@ impl PeerLink {
         let batch: Taken = open.post_json("/peer/v1/orders/take", &take).await?;
         state.ra_crl_number = batch.operator_crl_number;
         let taken = batch.orders.len();
-        if taken == 0 {
-            return Ok(Round { taken, not_kept: 0 });
+        let mut not_kept = 0;
+        if taken > 0 {
+            let answers: Vec<Answered> = self.desk.carry_out(batch.orders).await;
+            let body = serde_json::json!({"answers": answers});
+            let kept: AnswersKept = open.post_json("/peer/v1/orders/answers", &body).await?;
+            if !kept.not_kept.is_empty() {
+                tracing::warn!(url = %self.url, not_kept = ?kept.not_kept, "the RA node did not keep some answers");
+            }
+            not_kept = kept.not_kept.len();
         }
-        let answers: Vec<Answered> = self.desk.carry_out(batch.orders).await;
-        let body = serde_json::json!({"answers": answers});
-        let kept: AnswersKept = open.post_json("/peer/v1/orders/answers", &body).await?;
-        if !kept.not_kept.is_empty() {
-            tracing::warn!(url = %self.url, not_kept = ?kept.not_kept, "the RA node did not keep some answers");
+        self.hand_over(open, &mut state.held).await?;
+        Ok(Round { taken, not_kept })
+    }
+
+    /// Hands the node's repository the CRLs newer than it holds and the OCSP answers
+    /// after its point, in pushes of at most [`MAX_OCSP_ANSWERS`] (at most
+    /// [`MAX_PUSHES_PER_ROUND`] a round, so that orders keep moving).
+    async fn hand_over(
+        &self,
+        open: &mut Connection,
+        held: &mut Option<Held>,
+    ) -> Result<(), ClientError> {
+        let Some(feed) = &self.feed else {
+            return Ok(());
+        };
+        let mut now_held = match held.take() {
+            Some(known) => known,
+            None => {
+                open.post_json("/peer/v1/repository", &Push::default())
+                    .await?
+            }
+        };
+        let crls = feed.crls().await;
+        for _ in 0..MAX_PUSHES_PER_ROUND {
+            let delta =
+                feed.ocsp_after(now_held.ocsp_epoch, now_held.ocsp_through, MAX_OCSP_ANSWERS);
+            let push = Push::for_node(&now_held, &crls, delta.as_ref());
+            if push.is_empty() {
+                break;
+            }
+            now_held = open.post_json("/peer/v1/repository", &push).await?;
+            if push.ocsp.len() < MAX_OCSP_ANSWERS {
+                break;
+            }
         }
-        Ok(Round {
-            taken,
-            not_kept: kept.not_kept.len(),
-        })
+        *held = Some(now_held);
+        Ok(())
     }
 }
 

@@ -73,6 +73,8 @@ impl OrderDesk for TestIssuing {
 
 struct RaNode {
     url: String,
+    /// The node's repository, which the link hands CRLs to.
+    repository: Arc<shuin_repo::Repository>,
     queue: Arc<QueuedCa<SqliteStore>>,
     operator_ca: Ca,
     issuing: Ca,
@@ -113,6 +115,17 @@ async fn ra_node() -> RaNode {
         link.clone(),
         Duration::from_secs(20),
     );
+    let repository = Arc::new(shuin_repo::Repository::new(
+        issuing.der.clone(),
+        issuing.der.clone(),
+        "terms".into(),
+    ));
+    let pushed = shuin_repo::pushed::PushedRepository::new(
+        store.clone(),
+        repository.clone(),
+        vec!["ca".into(), "root".into()],
+    )
+    .unwrap();
     let desk = RaDesk::new(store, clock, link, issuing.der.clone())
         .with_operator_ca(operator_ca.der.clone(), &first_crl.scope);
     let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -123,13 +136,14 @@ async fn ra_node() -> RaNode {
     };
     tokio::spawn(serve(
         socket,
-        routes(Arc::new(desk)),
+        routes(Arc::new(desk), Arc::new(pushed)),
         Limits::default(),
         Transport::Nodes(tls),
         until,
     ));
     RaNode {
         url,
+        repository,
         queue: Arc::new(queue),
         operator_ca,
         issuing,
@@ -165,7 +179,64 @@ fn link(ra: &RaNode, certificate: (Vec<u8>, Vec<u8>), desk: Arc<dyn OrderDesk>) 
         wait: Duration::from_millis(300),
         operator_crls: None,
         redial_after: Duration::from_secs(60),
+        feed: None,
     }
+}
+
+/// A feed of fixed CRLs and no OCSP answers.
+struct Crls(Vec<shuin_core::repository_feed::FeedCrl>);
+
+#[async_trait::async_trait]
+impl RepositoryFeed for Crls {
+    async fn crls(&self) -> Vec<shuin_core::repository_feed::FeedCrl> {
+        self.0.clone()
+    }
+    fn ocsp_after(
+        &self,
+        _: u64,
+        _: u64,
+        _: usize,
+    ) -> Option<shuin_core::repository_feed::OcspDelta> {
+        None
+    }
+}
+
+#[tokio::test]
+async fn the_link_hands_the_node_only_crls_its_ca_signed() {
+    let ra = ra_node().await;
+    let (der, key, _) = node(&ra.operator_ca, NodeRole::Ca, "ca-link", &[]);
+    let feed_crl =
+        |scope: &str, record: shuin_store::CrlRecord| shuin_core::repository_feed::FeedCrl {
+            scope: scope.into(),
+            number: record.number,
+            der: record.der,
+        };
+    // The issuing CA's CRL 5 is kept and served; a "root" CRL that the operator CA signed
+    // is not the root's and is refused.
+    let link = PeerLink {
+        feed: Some(Arc::new(Crls(vec![
+            feed_crl("ca", crl(&ra.issuing, 5, &[], now() + DAY)),
+            feed_crl("root", crl(&ra.operator_ca, 9, &[], now() + DAY)),
+            feed_crl("ca-p7", crl(&ra.issuing, 6, &[], now() + DAY)),
+        ]))),
+        ..link(
+            &ra,
+            (der, key),
+            Arc::new(TestIssuing(ca_clone(&ra.issuing))),
+        )
+    };
+    let mut state = LinkState::default();
+    link.round(&mut state).await.unwrap();
+    assert_eq!(ra.repository.ca_crl().map(|c| c.number), Some(5));
+    assert!(ra.repository.root_crl().is_none());
+    assert!(
+        ra.repository.other_crl("ca-p7").is_none(),
+        "a scope the node does not serve"
+    );
+    assert_eq!(state.held.as_ref().unwrap().crls.get("ca"), Some(&5));
+    // The next round hands over nothing new.
+    link.round(&mut state).await.unwrap();
+    assert_eq!(ra.repository.ca_crl().map(|c| c.number), Some(5));
 }
 
 #[tokio::test]

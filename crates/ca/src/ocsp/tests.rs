@@ -133,3 +133,34 @@ fn an_issued_certificate_not_yet_pre_signed_is_signed_once_and_kept() {
     // The pre-signing round has nothing left to do for it.
     assert_eq!(service.presign(usize::MAX), 0);
 }
+
+#[test]
+fn the_feed_hands_over_each_kept_answer_once_in_order() {
+    let (service, _) = responder();
+    for n in [7, 8, 9] {
+        service.add_issued(serial(n));
+    }
+    assert_eq!(service.presign(usize::MAX), 3);
+    // A node of another epoch (or none) gets everything, in batches.
+    let first = service.answers_after(0, 0, 2);
+    assert_eq!((first.answers.len(), first.through), (2, 2));
+    let rest = service.answers_after(first.epoch, first.through, 2);
+    assert_eq!((rest.answers.len(), rest.through), (1, 3));
+    let none = service.answers_after(rest.epoch, rest.through, 2);
+    assert_eq!((none.answers.len(), none.through), (0, 3));
+    // An answer signed again (its status changed) is handed over again, once.
+    service.state.write().unwrap().drop_answer(&serial(8));
+    assert_eq!(service.presign(usize::MAX), 1);
+    let again = service.answers_after(none.epoch, none.through, 10);
+    assert_eq!((again.answers.len(), again.through), (1, 4));
+    // Each answer checks out against the issuer and names its certificate.
+    let issuer = service.responder.clone();
+    let named =
+        shuin_core::ocsp_check::check_answer(&again.answers[0], &issuer, &service.issuer).unwrap();
+    assert_eq!(named.len(), 1);
+    assert_eq!(named[0].0, serial(8));
+    let mut tampered = again.answers[0].as_ref().clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert!(shuin_core::ocsp_check::check_answer(&tampered, &issuer, &service.issuer).is_err());
+}

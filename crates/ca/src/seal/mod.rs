@@ -179,5 +179,62 @@ impl<P: OpenedCa> OcspResponder for SealedOcsp<P> {
     }
 }
 
+/// What the CA's links hand to the nodes they dial (`shuin_core::repository_feed`): the
+/// newest stored CRL of each scope (sealed too: they stay valid to their nextUpdate),
+/// and the responder's pre-signed OCSP answers once unsealed.
+pub struct SealedFeed<P> {
+    /// The seal.
+    pub seal: Arc<Seal<P>>,
+    /// Where the CRLs are.
+    pub store: Arc<dyn shuin_store::CrlStore>,
+    /// The CRL scopes handed over: the issuing CA's layout, and `root`.
+    pub scopes: Vec<String>,
+}
+
+impl<P> SealedFeed<P> {
+    /// The feed of `layout`'s CRLs and the root's.
+    pub fn new(
+        seal: Arc<Seal<P>>,
+        store: Arc<dyn shuin_store::CrlStore>,
+        layout: &crate::CrlLayout,
+    ) -> Self {
+        let mut scopes: Vec<String> = layout.kinds().into_iter().map(|k| k.scope()).collect();
+        scopes.push("root".into());
+        SealedFeed {
+            seal,
+            store,
+            scopes,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<P: OpenedCa> shuin_core::repository_feed::RepositoryFeed for SealedFeed<P> {
+    async fn crls(&self) -> Vec<shuin_core::repository_feed::FeedCrl> {
+        let mut crls = Vec::new();
+        for scope in &self.scopes {
+            match self.store.latest_crl(scope).await {
+                Ok(Some(crl)) => crls.push(shuin_core::repository_feed::FeedCrl {
+                    scope: crl.scope,
+                    number: crl.number,
+                    der: crl.der,
+                }),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, scope, "a CRL cannot be read for the nodes"),
+            }
+        }
+        crls
+    }
+
+    fn ocsp_after(
+        &self,
+        epoch: u64,
+        through: u64,
+        max: usize,
+    ) -> Option<shuin_core::repository_feed::OcspDelta> {
+        Some(self.seal.parts()?.ocsp().answers_after(epoch, through, max))
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,92 @@
+//! Checking an OCSP answer (RFC 6960) as a verifier or a repository node does before it
+//! trusts one: a successful basic response, signed by the responder certificate it
+//! carries, which the issuing CA signed; and the certificates it names, by serial, with
+//! their status. Answers about another issuer's certificates are left out.
+
+use crate::ocsp::IssuerHashes;
+use crate::serial::Serial;
+use der::{Decode, Encode};
+use x509_cert::Certificate;
+use x509_ocsp::{BasicOcspResponse, CertStatus, OcspResponse, OcspResponseStatus};
+
+/// Why an answer is not trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OcspCheckError {
+    /// Not DER of an OCSPResponse and a BasicOCSPResponse.
+    #[error("the OCSP answer is malformed: {0}")]
+    Malformed(String),
+    /// A status other than `successful`.
+    #[error("the OCSP responder answered {0}")]
+    NotSuccessful(String),
+    /// No responder certificate to check the signature with.
+    #[error("the OCSP answer carries no responder certificate")]
+    NoResponderCertificate,
+    /// The responder certificate is not the issuing CA's, or the answer's signature
+    /// does not verify with it.
+    #[error("a signature in the OCSP answer does not verify")]
+    BadSignature,
+}
+
+/// The certificates of the issuer an answer names, with their status, after checking
+/// the answer against `issuer` (whose hashes are `hashes`).
+pub fn check_answer(
+    der: &[u8],
+    issuer: &Certificate,
+    hashes: &IssuerHashes,
+) -> Result<Vec<(Serial, CertStatus)>, OcspCheckError> {
+    let bad = |e: der::Error| OcspCheckError::Malformed(e.to_string());
+    let answer = OcspResponse::from_der(der).map_err(bad)?;
+    if answer.response_status != OcspResponseStatus::Successful {
+        return Err(OcspCheckError::NotSuccessful(format!(
+            "{:?}",
+            answer.response_status
+        )));
+    }
+    let bytes = answer.response_bytes.ok_or_else(|| {
+        OcspCheckError::Malformed("a successful answer without a response".into())
+    })?;
+    let basic = BasicOcspResponse::from_der(bytes.response.as_bytes()).map_err(bad)?;
+    let responder = basic
+        .certs
+        .as_ref()
+        .and_then(|c| c.first())
+        .ok_or(OcspCheckError::NoResponderCertificate)?;
+    verify_signed_by(
+        issuer,
+        &responder.tbs_certificate.to_der().map_err(bad)?,
+        responder.signature_algorithm.oid,
+        responder.signature.raw_bytes(),
+    )?;
+    verify_signed_by(
+        responder,
+        &basic.tbs_response_data.to_der().map_err(bad)?,
+        basic.signature_algorithm.oid,
+        basic.signature.raw_bytes(),
+    )?;
+    Ok(basic
+        .tbs_response_data
+        .responses
+        .into_iter()
+        .filter_map(|single| {
+            hashes
+                .serial_of(&single.cert_id)
+                .map(|serial| (serial, single.cert_status))
+        })
+        .collect())
+}
+
+fn verify_signed_by(
+    signer: &Certificate,
+    message: &[u8],
+    algorithm: const_oid::ObjectIdentifier,
+    signature: &[u8],
+) -> Result<(), OcspCheckError> {
+    let spki = signer
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|e| OcspCheckError::Malformed(e.to_string()))?;
+    crate::signature::verify(&spki, algorithm, message, signature)
+        .map_err(|_| OcspCheckError::BadSignature)
+}
