@@ -69,7 +69,7 @@ enum Command {
         /// Address to listen on (default from shuin.toml, or 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<String>,
-        /// all, ra or ca: what this instance is in a split deployment (its `[node] role`;
+        /// all, ra, repo or ca: what this instance is in a split deployment (its `[node] role`;
         /// docs/deployment.md).
         #[arg(long, value_parser = serve_role)]
         role: Option<shuin_server::node::ServeRole>,
@@ -380,7 +380,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--role all|ra|ca`.
+/// `--role all|ra|repo|ca`.
 fn serve_role(text: &str) -> std::result::Result<shuin_server::node::ServeRole, String> {
-    serde_json::from_value(serde_json::json!(text)).map_err(|_| "must be all, ra or ca".to_owned())
+    serde_json::from_value(serde_json::json!(text))
+        .map_err(|_| "must be all, ra, repo or ca".to_owned())
 }

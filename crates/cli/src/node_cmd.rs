@@ -30,8 +30,12 @@ pub(crate) enum NodeCommand {
         #[arg(long)]
         cert_out: PathBuf,
     },
-    /// Make an RA node's directory from the CA's instance and the node's certificate.
+    /// Make an RA or repository node's directory from the CA's instance and the node's
+    /// certificate.
     Init {
+        /// ra (the default) or repo.
+        #[arg(long, default_value = "ra", value_parser = serve_role)]
+        role: shuin_server::node::ServeRole,
         /// The CA's instance directory (public files and shuin.toml are copied).
         #[arg(long)]
         from: PathBuf,
@@ -41,12 +45,12 @@ pub(crate) enum NodeCommand {
         /// The node's name, as its certificate names it.
         #[arg(long)]
         name: String,
-        /// The node certificate from `shuin node pair --role ra`, and its key.
+        /// The node certificate from `shuin node pair --role ra|repo`, and its key.
         #[arg(long)]
         certificate: PathBuf,
         #[arg(long)]
         key: PathBuf,
-        /// Where applicants reach the node.
+        /// Where applicants reach an RA node; where verifiers reach a repository node.
         #[arg(long)]
         listen: String,
         /// Where verifiers fetch the CA certificates, terms and CP/CPS from the node.
@@ -71,6 +75,14 @@ pub(crate) enum NodeCommand {
     },
 }
 
+fn serve_role(text: &str) -> std::result::Result<shuin_server::node::ServeRole, String> {
+    use shuin_server::node::ServeRole;
+    match serde_json::from_value(json!(text)) {
+        Ok(role @ (ServeRole::Ra | ServeRole::Repo)) => Ok(role),
+        _ => Err("must be ra or repo".to_owned()),
+    }
+}
+
 fn node_role(text: &str) -> std::result::Result<NodeRole, String> {
     serde_json::from_value(json!(text)).map_err(|_| "must be ra, repo or ca".to_owned())
 }
@@ -85,6 +97,7 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
             cert_out,
         } => (ask, csr, role, hosts, cert_out),
         NodeCommand::Init {
+            role,
             from,
             data,
             name,
@@ -110,11 +123,14 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
                 public_url: public_url.as_deref(),
                 store: crate::runtime::store_section(&store_url, &store_password_file)?,
                 join,
+                role,
             };
             crate::split::init_ra_node(&init).await?;
             println!(
-                "made the RA node {name} in {}: serve it with `shuin serve --role ra --data {}`",
+                "made the {} node {name} in {}: serve it with `shuin serve --role {} --data {}`",
+                role.as_str(),
                 data.display(),
+                role.as_str(),
                 data.display()
             );
             return Ok(());

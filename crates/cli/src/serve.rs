@@ -4,7 +4,7 @@
 
 use crate::failure::{msg, Context, Result};
 use crate::runtime::Instance;
-use shuin_server::listeners::{BoundListener, Services};
+use shuin_server::listeners::{BoundListener, ServedState, Services};
 use shuin_server::node::ServeRole;
 use std::path::Path;
 use std::sync::Arc;
@@ -33,6 +33,7 @@ pub(crate) async fn serve(
     }
     match (configured, listen) {
         (ServeRole::Ra, _) => return serve_ra_node(dir, listen, banner).await,
+        (ServeRole::Repo, _) => return serve_repo_node(dir, listen, banner).await,
         (ServeRole::Ca, Some(_)) => {
             return Err(msg(
                 "--listen: the CA of a split deployment listens on no network port",
@@ -68,19 +69,13 @@ async fn serve_ra_node(
 ) -> Result<()> {
     let config = crate::config::InstanceConfig::load(dir)?;
     let node = Arc::new(crate::split::open_ra_node(dir, config).await?);
-    let mut bound = Vec::new();
-    for listener in node.config.server.listeners(listen) {
-        bound.push(BoundListener::bind(dir, &listener, node.operator_ca_der.clone()).await?);
-    }
-    let described = bound.iter().map(BoundListener::describe);
-    let described = described.collect::<std::io::Result<Vec<_>>>();
-    banner("", &described.context("local address")?);
+    let bound = bind_node(dir, listen, &node.config, &node.operator_ca_der, banner).await?;
     let upkeep = {
         let (node, dir) = (node.clone(), dir.to_path_buf());
         tokio::spawn(async move { crate::split::ra_upkeep(&node, &dir).await })
     };
     let services = Services {
-        state: node.state.clone(),
+        state: ServedState::Full(node.state.clone()),
         limits: node.config.server.limits.clone(),
         console: None,
         store: node.store.clone(),
@@ -98,6 +93,48 @@ async fn serve_ra_node(
     let _ = upkeep.await;
     node.store.close().await;
     served.map_err(|e| msg(e.to_string()))
+}
+
+/// Serves the repository node at `dir` on its listeners until Ctrl-C or SIGTERM.
+async fn serve_repo_node(
+    dir: &Path,
+    listen: Option<&str>,
+    banner: impl FnOnce(&str, &[String]),
+) -> Result<()> {
+    let config = crate::config::InstanceConfig::load(dir)?;
+    let node = crate::split::open_repo_node(dir, config).await?;
+    let bound = bind_node(dir, listen, &node.config, &node.operator_ca_der, banner).await?;
+    let services = Services {
+        state: ServedState::Repository(node.state.clone()),
+        limits: node.config.server.limits.clone(),
+        console: None,
+        store: node.store.clone(),
+        operator_crl_scope: shuin_ca::operator_ca::OPERATOR_CRL_SCOPE.into(),
+        orders: None,
+        pushed: Some(node.pushed.clone()),
+    };
+    let shutdown = shuin_server::listeners::shutdown_signal();
+    let served = shuin_server::listeners::serve_all(bound, &services, shutdown).await;
+    node.store.close().await;
+    served.map_err(|e| msg(e.to_string()))
+}
+
+/// Binds a node's listeners and prints the banner.
+async fn bind_node(
+    dir: &Path,
+    listen: Option<&str>,
+    config: &crate::config::InstanceConfig,
+    operator_ca_der: &Option<Vec<u8>>,
+    banner: impl FnOnce(&str, &[String]),
+) -> Result<Vec<BoundListener>> {
+    let mut bound = Vec::new();
+    for listener in config.server.listeners(listen) {
+        bound.push(BoundListener::bind(dir, &listener, operator_ca_der.clone()).await?);
+    }
+    let described = bound.iter().map(BoundListener::describe);
+    let described = described.collect::<std::io::Result<Vec<_>>>();
+    banner("", &described.context("local address")?);
+    Ok(bound)
 }
 
 /// Serves an opened instance on one all-in-one listener until `shutdown` completes.
@@ -127,7 +164,7 @@ async fn serve_zones(
     // The CA of a split deployment dials its RA nodes (none otherwise).
     let links = crate::split::start_links(&instance)?;
     let services = Services {
-        state: instance.state.clone(),
+        state: ServedState::Full(instance.state.clone()),
         limits: instance.config.server.limits.clone(),
         console: Some(console),
         store: instance.store.clone(),

@@ -24,6 +24,50 @@ const TAKE_WAIT: Duration = Duration::from_secs(1);
 /// unpaired link is shut out within this time).
 const REDIAL_AFTER: Duration = Duration::from_secs(60);
 
+/// A repository node's parts: no key and no RA.
+pub(crate) struct RepoNode {
+    pub(crate) config: InstanceConfig,
+    pub(crate) store: Arc<Store>,
+    pub(crate) state: shuin_server::RepositoryState,
+    pub(crate) pushed: Arc<PushedRepository>,
+    pub(crate) operator_ca_der: Option<Vec<u8>>,
+}
+
+/// Opens the repository node at `dir`: its store and the repository the CA's link fills.
+pub(crate) async fn open_repo_node(dir: &Path, config: InstanceConfig) -> Result<RepoNode> {
+    let store = Arc::new(Store::open_existing(&config.store, dir).await?);
+    let chain = CaFiles::read(&config.ca, dir)?;
+    let repository = crate::runtime::repository_of(dir, &config, &chain)?;
+    let pushed = open_pushed(&store, &repository, &config, &chain).await?;
+    let state = shuin_server::RepositoryState {
+        repository,
+        ocsp: pushed.clone(),
+        clock: Arc::new(SystemClock),
+        http: Default::default(),
+    };
+    Ok(RepoNode {
+        config,
+        store,
+        state,
+        pushed,
+        operator_ca_der: chain.operator_ca_der,
+    })
+}
+
+/// The node's repository, with the CRLs its store holds published.
+async fn open_pushed(
+    store: &Arc<Store>,
+    repository: &Arc<shuin_repo::Repository>,
+    config: &InstanceConfig,
+    chain: &CaFiles,
+) -> Result<Arc<PushedRepository>> {
+    let scopes = crl_scopes(config, chain);
+    let pushed = PushedRepository::new(store.clone(), repository.clone(), scopes)
+        .context("the CA certificates")?;
+    pushed.load().await?;
+    Ok(Arc::new(pushed))
+}
+
 /// An RA node's parts.
 pub(crate) struct RaNode {
     pub(crate) config: InstanceConfig,
@@ -35,11 +79,18 @@ pub(crate) struct RaNode {
     pub(crate) operator_ca_der: Option<Vec<u8>>,
 }
 
-/// The CRL scopes of the instance's layout, and the root's.
-fn crl_scopes(config: &InstanceConfig) -> Vec<String> {
+/// The CRL scopes a node serves, each with the certificate of the CA that signs it: the
+/// issuing CA's layout, the root's and the operator CA's.
+fn crl_scopes(config: &InstanceConfig, chain: &CaFiles) -> Vec<(String, Vec<u8>)> {
     let layout = config.revocation.crl_layout(&config.instance.public_url);
-    let mut scopes: Vec<String> = layout.kinds().into_iter().map(|k| k.scope()).collect();
-    scopes.push("root".into());
+    let issuing = layout.kinds().into_iter();
+    let mut scopes: Vec<(String, Vec<u8>)> = issuing
+        .map(|k| (k.scope(), chain.issuing_der.clone()))
+        .collect();
+    scopes.push(("root".into(), chain.root_der.clone()));
+    if let Some(operator_ca) = &chain.operator_ca_der {
+        scopes.push((OPERATOR_CRL_SCOPE.into(), operator_ca.clone()));
+    }
     scopes
 }
 
@@ -61,10 +112,7 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
         issuer: queue.clone(),
         revoker: queue,
     };
-    let pushed = PushedRepository::new(store.clone(), repository.clone(), crl_scopes(&config))
-        .context("the CA certificates")?;
-    pushed.load().await?;
-    let pushed = Arc::new(pushed);
+    let pushed = open_pushed(&store, &repository, &config, &chain).await?;
     let ocsp = pushed.clone();
     let state = crate::runtime::app_state(dir, &config, &store, &chain, repository, ports, ocsp)?;
     let mut orders = OrderDesk::new(store.clone(), clock, link, chain.issuing_der);
@@ -139,6 +187,7 @@ pub(crate) fn start_links(instance: &Instance) -> Result<Vec<tokio::task::JoinHa
             operator_crls: Some((instance.store.clone(), OPERATOR_CRL_SCOPE.into())),
             redial_after: REDIAL_AFTER,
             feed: Some(feed.clone()),
+            takes_orders: link.node == shuin_server::node::LinkedNode::Ra,
         };
         tracing::info!(url = %link.url, "dialling the RA node");
         links.push(tokio::spawn(peer_link.run(std::future::pending())));
@@ -166,6 +215,8 @@ pub(crate) struct RaNodeInit<'a> {
     pub(crate) store: shuin_store::StoreSection,
     /// Whether the store is another RA node's already (several nodes on one database).
     pub(crate) join: bool,
+    /// `Ra`, or `Repo` (then `listen` is the repository listener).
+    pub(crate) role: shuin_server::node::ServeRole,
 }
 
 /// Makes the RA node directory: the CA's public certificates, the terms, the CP/CPS and
@@ -206,7 +257,8 @@ async fn make_ra_node(
         copy_into(&init.from.join(file), &init.data.join(file), false)?;
     }
     let code_key = crate::registration_cmd::CODE_KEY_FILE;
-    if init.from.join(code_key).exists() {
+    let repo = init.role == shuin_server::node::ServeRole::Repo;
+    if init.from.join(code_key).exists() && !repo {
         copy_into(&init.from.join(code_key), &init.data.join(code_key), true)?;
     }
     let tls = TlsSection {
@@ -221,12 +273,12 @@ async fn make_ra_node(
         tls,
         client_auth,
     };
-    let mut listeners = vec![listener(
-        init.listen,
-        ListenerZone::Front,
-        None,
-        ClientAuth::None,
-    )];
+    let zone = if repo {
+        ListenerZone::Repository
+    } else {
+        ListenerZone::Front
+    };
+    let mut listeners = vec![listener(init.listen, zone, None, ClientAuth::None)];
     if let Some(address) = init.repository_listen {
         listeners.push(listener(
             address,
@@ -243,7 +295,7 @@ async fn make_ra_node(
     ));
     config.server.listeners = listeners;
     config.node = shuin_server::node::NodeSection {
-        role: shuin_server::node::ServeRole::Ra,
+        role: init.role,
         name: Some(init.name.to_owned()),
         ..Default::default()
     };

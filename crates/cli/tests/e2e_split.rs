@@ -146,6 +146,38 @@ struct RaNode {
     peer: u16,
 }
 
+/// `shuin node init --role repo` of `name` from the CA's instance, with a store of its
+/// own; `front` is its repository listener's port (no front listener).
+fn repo_node(ca: &Instance, name: &str) -> RaNode {
+    let work = ca.work.path();
+    let certificate = pair(ca, name, "repo", &["127.0.0.1"]);
+    let node = RaNode {
+        data: work.join(name),
+        front: free_port(),
+        repository: 0,
+        peer: free_port(),
+    };
+    let out = shuin()
+        .args(["node", "init", "--role", "repo", "--from"])
+        .arg(&ca.data)
+        .arg("--data")
+        .arg(&node.data)
+        .args(["--name", name, "--certificate"])
+        .arg(&certificate)
+        .arg("--key")
+        .arg(key_path(work, name))
+        .args(["--listen", &format!("127.0.0.1:{}", node.front)])
+        .args(["--peer-listen", &format!("127.0.0.1:{}", node.peer)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "node init {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    node
+}
+
 /// `shuin node init` of `name` from the CA's instance, on `store_url` (joined when
 /// `join`).
 fn ra_node(ca: &Instance, name: &str, store_url: &str, join: bool) -> RaNode {
@@ -195,6 +227,8 @@ struct Split {
     ca: Instance,
     first: RaNode,
     second: RaNode,
+    /// Repository nodes: each one's port for verifiers, and its process.
+    repositories: Vec<(u16, Server)>,
     ca_server: Server,
     ra_servers: [Server; 2],
     logs: [PathBuf; 3],
@@ -202,7 +236,8 @@ struct Split {
 }
 
 impl Split {
-    fn start(card_ca: SimulatedJlisCa) -> Split {
+    /// The split deployment, with `repositories` repository nodes besides.
+    fn start(card_ca: SimulatedJlisCa, repositories: usize) -> Split {
         let mut ca = Instance::start(&[], card_ca);
         let work = ca.work.path().to_owned();
         // Two RA nodes on one store (made from the CA's public files), each with its ports.
@@ -231,6 +266,13 @@ impl Split {
             ],
         );
         assert!(!refused.status.success(), "a node name is paired once");
+        let repo_nodes: Vec<(String, RaNode)> = (1..=repositories)
+            .map(|n| {
+                let name = format!("repo-{n}");
+                let node = repo_node(&ca, &name);
+                (name, node)
+            })
+            .collect();
 
         // The CA becomes the CA of a split deployment: its node certificate and its link.
         ca.stop();
@@ -241,6 +283,12 @@ impl Split {
             "\n[node]\nrole = \"ca\"\nname = \"ca-link\"\ntls = {{ certificate = \"node/ca-link.pem\", key = \"node/ca-link.key\" }}\n\n[[node.links]]\nurl = \"https://127.0.0.1:{}\"\n\n[[node.links]]\nurl = \"https://127.0.0.1:{}\"\n",
             first.peer, second.peer
         ));
+        for (_, node) in &repo_nodes {
+            ca.append_config(&format!(
+                "\n[[node.links]]\nurl = \"https://127.0.0.1:{}\"\nnode = \"repo\"\n",
+                node.peer
+            ));
+        }
         let logs = ["ca.log", "ra.log", "ra-2.log"].map(|name| work.join(name));
         let ra_servers = [
             spawn(&["serve", "--role", "ra"], &first.data, logs[1].clone()),
@@ -248,11 +296,21 @@ impl Split {
         ];
         wait_for(&format!("{}/healthz", first.front_url()), &logs[1]);
         wait_for(&format!("{}/healthz", second.front_url()), &logs[2]);
+        let repositories = repo_nodes
+            .iter()
+            .map(|(name, node)| {
+                let log = work.join(format!("{name}.log"));
+                let server = spawn(&["serve", "--role", "repo"], &node.data, log.clone());
+                wait_for(&format!("http://127.0.0.1:{}/healthz", node.front), &log);
+                (node.front, server)
+            })
+            .collect();
         let ca_server = spawn(&["serve", "--role", "ca"], &ca.data, logs[0].clone());
         Split {
             ca,
             first,
             second,
+            repositories,
             ca_server,
             ra_servers,
             logs,
@@ -282,7 +340,7 @@ impl RaNode {
 fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let card = card(&jlis, |_| {});
-    let split = Split::start(jlis);
+    let split = Split::start(jlis, 2);
     let (ca, first, second) = (&split.ca, &split.first, &split.second);
     let work = ca.work.path().to_owned();
     let ra = first.data.clone();
@@ -348,10 +406,15 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     let terms_url = format!("http://127.0.0.1:{}/repository/terms", first.repository);
     let (status, terms) = get(&terms_url);
     assert_eq!(status, 200, "the RA node serves the terms: {terms}");
-    // Both nodes' repositories answer OCSP for it with the answer the CA pre-signed and
-    // its link handed over, checked against the issuing CA.
-    let repositories =
-        [first.repository, second.repository].map(|port| format!("http://127.0.0.1:{port}"));
+    // Both RA nodes' repositories, and both repository nodes, answer OCSP for it with
+    // the answer the CA pre-signed and its link handed over, checked against the issuing
+    // CA.
+    let mut ports = vec![first.repository, second.repository];
+    ports.extend(split.repositories.iter().map(|(port, _)| *port));
+    let repositories: Vec<String> = ports
+        .iter()
+        .map(|port| format!("http://127.0.0.1:{port}"))
+        .collect();
     let issuing_der = get_bytes(&format!("{}/repository/ca.crt", repositories[0]));
     let serial_hex = answer.1["serial"].as_str().unwrap();
     let issued = shuin_core::Serial::from_hex(serial_hex).unwrap();
@@ -393,7 +456,7 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     let revoked: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(revoked["status"], "revoked", "{revoked}");
     assert!(revoked["crl_number"].as_u64().unwrap() >= 2, "{revoked}");
-    // Within 5 s both nodes' repositories show it: OCSP revoked, and a CRL signed by the
+    // Within 5 s every node's repository shows it: OCSP revoked, and a CRL signed by the
     // issuing CA that lists it.
     for repository in &repositories {
         within(Duration::from_secs(5), "the revocation at a node", &|| {
@@ -493,7 +556,7 @@ fn killing_the_ca_or_an_ra_node_under_load_issues_nothing_twice() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let card = card(&jlis, |_| {});
-    let mut split = Split::start(jlis);
+    let mut split = Split::start(jlis, 0);
     let fronts = [split.first.front_url(), split.second.front_url()];
     let issued = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);

@@ -52,7 +52,8 @@ struct Answers {
 pub struct PushedRepository {
     store: Arc<dyn CrlStore>,
     repository: Arc<Repository>,
-    scopes: Vec<String>,
+    /// The CRL scopes served, each with the certificate (DER) of the CA that signs it.
+    scopes: Vec<(String, Vec<u8>)>,
     issuing: Certificate,
     hashes: IssuerHashes,
     answers: RwLock<Answers>,
@@ -67,12 +68,13 @@ impl std::fmt::Debug for PushedRepository {
 }
 
 impl PushedRepository {
-    /// The repository of a node whose CRL scopes are `scopes` (`ca`, `ca-delta`, `ca-pN`,
-    /// `root`), publishing into `repository` (which holds the CA certificates).
+    /// The repository of a node that serves the CRLs of `scopes` (`ca`, `ca-delta`,
+    /// `ca-pN`, `root`, `operator-ca`), each with the certificate (DER) of the CA that
+    /// signs it, publishing into `repository` (which holds the CA certificates).
     pub fn new(
         store: Arc<dyn CrlStore>,
         repository: Arc<Repository>,
-        scopes: Vec<String>,
+        scopes: Vec<(String, Vec<u8>)>,
     ) -> Result<Self, der::Error> {
         let issuing = Certificate::from_der(repository.ca_der())?;
         let hashes = IssuerHashes::new(&issuing)?;
@@ -88,7 +90,7 @@ impl PushedRepository {
 
     /// Publishes the newest CRL of each scope kept in the store (at start).
     pub async fn load(&self) -> Result<(), StoreError> {
-        for scope in &self.scopes {
+        for (scope, _) in &self.scopes {
             if let Some(crl) = self.store.latest_crl(scope).await? {
                 self.publish(scope, crl);
             }
@@ -99,7 +101,7 @@ impl PushedRepository {
     /// What the node holds: the CRLs it serves and its point in the OCSP answers.
     pub fn held(&self) -> Held {
         let mut crls = std::collections::BTreeMap::new();
-        for scope in &self.scopes {
+        for (scope, _) in &self.scopes {
             let served = match scope.as_str() {
                 "ca" => self.repository.ca_crl(),
                 "root" => self.repository.root_crl(),
@@ -145,17 +147,12 @@ impl PushedRepository {
     /// The CRL as a record to keep, if it is of a known scope, signed by its CA and newer
     /// than the one served.
     fn check_crl(&self, scope: &str, der: Vec<u8>) -> Option<CrlRecord> {
-        if !self.scopes.iter().any(|s| s == scope) {
+        let Some((_, issuer)) = self.scopes.iter().find(|(s, _)| s == scope) else {
             tracing::warn!(
                 scope,
                 "a CRL of a scope this node does not serve is refused"
             );
             return None;
-        }
-        let issuer = if scope == "root" {
-            self.repository.root_der()
-        } else {
-            self.repository.ca_der()
         };
         let facts = match shuin_core::x509::issued::check_crl_issued_by(&der, issuer) {
             Ok(facts) => facts,
@@ -278,7 +275,9 @@ mod tests {
         PushedRepository::new(
             Arc::new(store),
             repository,
-            vec!["ca".into(), "root".into()],
+            ["ca", "root"]
+                .map(|s| (s.to_owned(), ca.cert_der().to_vec()))
+                .to_vec(),
         )
         .unwrap()
     }
@@ -323,7 +322,7 @@ mod tests {
                 ca.cert_der().to_vec(),
                 "terms".into(),
             )),
-            vec!["ca".into()],
+            vec![("ca".into(), ca.cert_der().to_vec())],
         )
         .unwrap();
         again.load().await.unwrap();

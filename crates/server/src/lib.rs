@@ -63,6 +63,30 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+/// What the repository and OCSP routes need: all that a repository node has.
+#[derive(Clone)]
+pub struct RepositoryState {
+    /// The repository content.
+    pub repository: Arc<Repository>,
+    /// The OCSP responder.
+    pub ocsp: Arc<dyn shuin_core::ocsp::OcspResponder>,
+    /// The clock, for cache headers.
+    pub clock: Arc<dyn shuin_core::Clock>,
+    /// The answers of every listener, for `/metrics`.
+    pub http: Arc<metrics::HttpCounters>,
+}
+
+impl axum::extract::FromRef<AppState> for RepositoryState {
+    fn from_ref(state: &AppState) -> Self {
+        RepositoryState {
+            repository: state.repository.clone(),
+            ocsp: state.ocsp.clone(),
+            clock: state.clock.clone(),
+            http: state.http.clone(),
+        }
+    }
+}
+
 /// All routes of the all-in-one server, with the default per-client limits.
 pub fn router(state: AppState) -> Router {
     router_with(state, rate_limit::RateLimits::default())

@@ -34,11 +34,19 @@ pub enum ListenerSetupError {
         /// The address.
         listen: String,
     },
-    /// A peer listener on a server that queues no orders.
-    #[error("server.listeners ({listen}): a peer listener (client_auth = \"peer\") serves an RA node's order queue: run `shuin serve --role ra`")]
+    /// A peer listener on a server that is no node.
+    #[error("server.listeners ({listen}): a peer listener (client_auth = \"peer\") serves a node's order queue or repository to the CA's link: run `shuin serve --role ra` or `--role repo`")]
     NoOrderQueue {
         /// The address.
         listen: String,
+    },
+    /// A listener of a repository node in another zone than the repository's.
+    #[error("server.listeners ({listen}): a repository node serves only the repository zone and its peer listener, not {zone:?}")]
+    NotRepository {
+        /// The address.
+        listen: String,
+        /// Its zone.
+        zone: ListenerZone,
     },
     /// The address cannot be bound.
     #[error("binding {listen} ({zone:?}): {source}")]
@@ -150,10 +158,54 @@ fn listener_tls(
     Ok(Some(Arc::new(tls)))
 }
 
+/// The routers' state: every route of a zone, or only the repository's.
+#[derive(Clone)]
+pub enum ServedState {
+    /// All-in-one, the CA's console, an RA node.
+    Full(AppState),
+    /// A repository node: the repository and OCSP.
+    Repository(crate::RepositoryState),
+}
+
+impl ServedState {
+    fn http(&self) -> Arc<crate::metrics::HttpCounters> {
+        match self {
+            ServedState::Full(state) => state.http.clone(),
+            ServedState::Repository(state) => state.http.clone(),
+        }
+    }
+
+    /// The routes of a listener of `zone` without client certificates.
+    fn router(
+        &self,
+        socket: &TcpListener,
+        zone: ListenerZone,
+        limits: &LimitsSection,
+    ) -> Result<Router, ListenerSetupError> {
+        match self {
+            ServedState::Full(state) => Ok(zone.router(state.clone(), limits.rate())),
+            ServedState::Repository(state) if zone == ListenerZone::Repository => {
+                Ok(crate::zones::repository_node_router(state.clone()))
+            }
+            ServedState::Repository(_) => Err(ListenerSetupError::NotRepository {
+                listen: address_of(socket),
+                zone,
+            }),
+        }
+    }
+}
+
+fn address_of(socket: &TcpListener) -> String {
+    socket
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default()
+}
+
 /// What the listeners of an instance serve.
 pub struct Services<S> {
     /// The routers' state.
-    pub state: AppState,
+    pub state: ServedState,
     /// `[server.limits]`.
     pub limits: LimitsSection,
     /// The operator API of operator listeners (`None` where operators do not act: an
@@ -197,7 +249,7 @@ pub async fn serve_all<S: LedgerStore + CrlStore + 'static>(
         tracing::info!(local = ?socket.local_addr().ok(), ?zone, tls = tls.is_some(), "serving");
         let (app, transport) = match tls {
             None => (
-                zone.router(services.state.clone(), services.limits.rate()),
+                services.state.router(&socket, zone, &services.limits)?,
                 Transport::Plain,
             ),
             Some(tls) if tls.for_operator_clients() || tls.for_node_clients() => {
@@ -212,7 +264,7 @@ pub async fn serve_all<S: LedgerStore + CrlStore + 'static>(
                 }
             }
             Some(tls) => (
-                zone.router(services.state.clone(), services.limits.rate()),
+                services.state.router(&socket, zone, &services.limits)?,
                 Transport::Tls(tls),
             ),
         };
@@ -249,12 +301,11 @@ fn operator_listener<S: LedgerStore + 'static>(
         .console
         .clone()
         .ok_or(ListenerSetupError::NoOperatorZone)?;
-    let app = zone.operator_router(services.state.clone(), services.limits.rate(), console);
-    let sessions = Sessions::new(
-        services.store.clone(),
-        services.state.clock.clone(),
-        operator_zone,
-    );
+    let ServedState::Full(state) = &services.state else {
+        return Err(ListenerSetupError::NoOperatorZone);
+    };
+    let app = zone.operator_router(state.clone(), services.limits.rate(), console);
+    let sessions = Sessions::new(services.store.clone(), state.clock.clone(), operator_zone);
     Ok((app, Transport::Operators(tls, Arc::new(sessions))))
 }
 
@@ -265,26 +316,14 @@ fn node_listener<S>(
     zone: ListenerZone,
     tls: Arc<ListenerTls>,
 ) -> Result<(Router, Transport), ListenerSetupError> {
-    let orders = services
-        .orders
-        .clone()
-        .ok_or_else(|| ListenerSetupError::NoOrderQueue {
-            listen: socket
-                .local_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default(),
-        })?;
     let pushed = services
         .pushed
         .clone()
         .ok_or_else(|| ListenerSetupError::NoOrderQueue {
-            listen: socket
-                .local_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default(),
+            listen: address_of(socket),
         })?;
-    let counted = (services.state.http.clone(), zone);
-    let app = crate::peer::routes(orders, pushed)
+    let counted = (services.state.http(), zone);
+    let app = crate::peer::routes(services.orders.clone(), pushed)
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
         .fallback(crate::problem::not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -361,7 +400,7 @@ mod tests {
             listen: listen.clone()
         }
         .to_string()
-        .ends_with("run `shuin serve --role ra`"));
+        .ends_with("run `shuin serve --role ra` or `--role repo`"));
         assert!(ListenerSetupError::NoOperatorCa { listen }
             .to_string()
             .ends_with(

@@ -5,7 +5,10 @@
 //!   repository, calling each other in process.
 //! - `ra`: an RA node. It serves applicants and queues approved orders for the CA's link
 //!   on its peer listener (`client_auth = "peer"`); it opens no key.
-//! - `ca`: the CA. It listens on no network port: it dials each RA node of `[[node.links]]`
+//! - `repo`: a repository node. It serves the CA certificates, CRLs and OCSP answers the
+//!   CA's link hands it, on repository listeners and its peer listener; it holds no key
+//!   and no RA.
+//! - `ca`: the CA. It listens on no network port: it dials each node of `[[node.links]]`
 //!   with its node certificate (`tls`), and its only way in is the local console.
 
 use crate::config::{ListenerSection, ServerSection};
@@ -21,8 +24,10 @@ pub enum ServeRole {
     All,
     /// An RA node.
     Ra,
-    /// The CA, dialling out to its RA nodes.
+    /// The CA, dialling out to its nodes.
     Ca,
+    /// A repository node.
+    Repo,
 }
 
 impl ServeRole {
@@ -32,6 +37,7 @@ impl ServeRole {
             ServeRole::All => "all",
             ServeRole::Ra => "ra",
             ServeRole::Ca => "ca",
+            ServeRole::Repo => "repo",
         }
     }
 }
@@ -58,8 +64,29 @@ pub struct NodeSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSection {
-    /// `https://HOST:PORT` of the RA node's peer listener.
+    /// `https://HOST:PORT` of the node's peer listener.
     pub url: String,
+    /// What the node is: `ra` (the default; the link takes its orders) or `repo` (the
+    /// link only hands it the repository's content).
+    #[serde(default, skip_serializing_if = "LinkedNode::is_ra")]
+    pub node: LinkedNode,
+}
+
+/// The kind of node a link dials.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkedNode {
+    /// An RA node: orders, and the repository's content.
+    #[default]
+    Ra,
+    /// A repository node: the repository's content only.
+    Repo,
+}
+
+impl LinkedNode {
+    fn is_ra(&self) -> bool {
+        *self == LinkedNode::Ra
+    }
 }
 
 /// A `[node]` that cannot be served.
@@ -103,7 +130,20 @@ impl NodeSection {
             ServeRole::Ra if server.listeners.iter().any(operator) => Err(refuse(
                 "operators act at the CA's console for now: an RA node has no operator listener",
             )),
-            ServeRole::Ra | ServeRole::Ca if self.name.is_none() => {
+            ServeRole::Repo if !server.listeners.iter().any(peer) => Err(refuse(
+                "a repository node takes the CA's pushes on a listener with client_auth = \"peer\"",
+            )),
+            ServeRole::Repo
+                if server
+                    .listeners
+                    .iter()
+                    .any(|l| !peer(l) && l.zone != crate::zones::ListenerZone::Repository) =>
+            {
+                Err(refuse(
+                    "a repository node serves only listeners of zone \"repository\" besides its peer listener",
+                ))
+            }
+            ServeRole::Ra | ServeRole::Ca | ServeRole::Repo if self.name.is_none() => {
                 Err(refuse("name the node as its certificate does (name = \"...\")"))
             }
             _ => Ok(()),
@@ -153,6 +193,13 @@ mod tests {
             let error = parsed(text).unwrap_err();
             assert!(error.contains(expected), "{text}: {error}");
         }
+        let repo = "[node]\nrole = \"repo\"\nname = \"repo-1\"\n[[server.listeners]]\nlisten = \"127.0.0.1:8080\"\nzone = \"repository\"\n";
+        parsed(&format!("{repo}{PEER}")).unwrap();
+        assert!(parsed(repo).unwrap_err().contains("client_auth = \"peer\""));
+        let front = format!("{PEER}{}", repo.replace("\"repository\"", "\"front\""));
+        assert!(parsed(&front)
+            .unwrap_err()
+            .contains("only listeners of zone"));
         let plain = ca.replace("https://", "http://");
         assert!(parsed(&plain).unwrap_err().contains("https://HOST:PORT"));
     }

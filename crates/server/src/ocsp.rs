@@ -1,9 +1,9 @@
 //! OCSP over HTTP (RFC 6960 appendix A): `POST /ocsp` and `GET /ocsp/{base64}`.
 //! Every answer is an OCSPResponse, never a problem document or a crash.
 
-use crate::AppState;
+use crate::RepositoryState;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -11,7 +11,11 @@ use axum::Router;
 use base64::Engine;
 use shuin_core::ocsp::{malformed_request, MAX_REQUEST_BYTES};
 
-pub(crate) fn routes() -> Router<AppState> {
+pub(crate) fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    RepositoryState: FromRef<S>,
+{
     Router::new()
         .route("/ocsp", post(ocsp_post))
         .route("/ocsp/{*request}", get(ocsp_get))
@@ -30,7 +34,7 @@ fn ocsp_response(der: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/ocsp-response")], der).into_response()
 }
 
-async fn answer(state: &AppState, request: Vec<u8>) -> Response {
+async fn answer(state: &RepositoryState, request: Vec<u8>) -> Response {
     // Pre-signed answers come straight from memory; only signing goes to a blocking thread.
     if let Some(cached) = state.ocsp.respond_from_cache(&request) {
         return (
@@ -46,14 +50,14 @@ async fn answer(state: &AppState, request: Vec<u8>) -> Response {
     }
 }
 
-async fn ocsp_post(State(state): State<AppState>, body: Body) -> Response {
+async fn ocsp_post(State(state): State<RepositoryState>, body: Body) -> Response {
     match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
         Ok(bytes) => answer(&state, bytes.to_vec()).await,
         Err(_) => ocsp_response(malformed_request()),
     }
 }
 
-async fn ocsp_get(State(state): State<AppState>, Path(encoded): Path<String>) -> Response {
+async fn ocsp_get(State(state): State<RepositoryState>, Path(encoded): Path<String>) -> Response {
     // The path segment is base64 of the DER request, URL-decoded by the router.
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim_start_matches('/'))

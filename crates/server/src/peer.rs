@@ -65,12 +65,16 @@ struct Answers {
 /// The largest push: a batch of OCSP answers in base64.
 const MAX_PUSH_BYTES: usize = 4 * 1024 * 1024;
 
-/// The peer routes, served by `orders` and `pushed`.
-pub fn routes(orders: Arc<dyn PeerOrders>, pushed: Arc<PushedRepository>) -> Router {
+/// The peer routes: the order queue of an RA node (`orders`; a repository node has
+/// none) and the node's repository (`pushed`).
+pub fn routes(orders: Option<Arc<dyn PeerOrders>>, pushed: Arc<PushedRepository>) -> Router {
     let repository = Router::new()
         .route("/peer/v1/repository", post(push))
         .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
         .with_state(pushed);
+    let Some(orders) = orders else {
+        return repository;
+    };
     Router::new()
         .route("/peer/v1/orders/take", post(take))
         .route("/peer/v1/orders/answers", post(answers))

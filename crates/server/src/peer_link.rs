@@ -51,6 +51,9 @@ pub struct PeerLink {
     pub redial_after: Duration,
     /// The CRLs and OCSP answers handed to the node's repository (`None`: none).
     pub feed: Option<Arc<dyn RepositoryFeed>>,
+    /// Whether the node queues orders (an RA node); a repository node only gets the
+    /// repository's content, every [`PeerLink::wait`].
+    pub takes_orders: bool,
 }
 
 /// A link's connection and what it knows of the RA node.
@@ -153,10 +156,23 @@ impl PeerLink {
             let connection = Connection::open(&self.url, self.tls.clone()).await?;
             state.connection = Some((connection, std::time::Instant::now()));
         }
-        let crl = self.crl_to_hand_over(state.ra_crl_number).await;
+        let crl = if self.takes_orders {
+            self.crl_to_hand_over(state.ra_crl_number).await
+        } else {
+            None
+        };
         let Some((open, _)) = state.connection.as_mut() else {
             return Err(ClientError::Http("no connection".into()));
         };
+        if !self.takes_orders {
+            // A repository node: its operator CRL comes with the repository's content.
+            self.hand_over(open, &mut state.held).await?;
+            tokio::time::sleep(self.wait).await;
+            return Ok(Round {
+                taken: 0,
+                not_kept: 0,
+            });
+        }
         let mut take = serde_json::json!({
             "sealed": (self.sealed)(),
             "max": MAX_BATCH,

@@ -123,7 +123,10 @@ async fn ra_node() -> RaNode {
     let pushed = shuin_repo::pushed::PushedRepository::new(
         store.clone(),
         repository.clone(),
-        vec!["ca".into(), "root".into()],
+        vec![
+            ("ca".into(), issuing.der.clone()),
+            ("root".into(), issuing.der.clone()),
+        ],
     )
     .unwrap();
     let desk = RaDesk::new(store, clock, link, issuing.der.clone())
@@ -136,7 +139,7 @@ async fn ra_node() -> RaNode {
     };
     tokio::spawn(serve(
         socket,
-        routes(Arc::new(desk), Arc::new(pushed)),
+        routes(Some(Arc::new(desk)), Arc::new(pushed)),
         Limits::default(),
         Transport::Nodes(tls),
         until,
@@ -180,6 +183,7 @@ fn link(ra: &RaNode, certificate: (Vec<u8>, Vec<u8>), desk: Arc<dyn OrderDesk>) 
         operator_crls: None,
         redial_after: Duration::from_secs(60),
         feed: None,
+        takes_orders: true,
     }
 }
 

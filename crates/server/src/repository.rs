@@ -1,14 +1,18 @@
 //! Repository routes (DESIGN.md section 3.5).
 
-use crate::AppState;
-use axum::extract::State;
+use crate::RepositoryState;
+use axum::extract::{FromRef, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use shuin_core::ReasonCode;
 
-pub(crate) fn routes() -> Router<AppState> {
+pub(crate) fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    RepositoryState: FromRef<S>,
+{
     Router::new()
         .route("/repository/ca.crt", get(ca_certificate))
         .route("/repository/root.crt", get(root_certificate))
@@ -20,7 +24,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/repository/{file}", get(other_crl))
 }
 
-fn crl_response(state: &AppState, crl: Option<shuin_repo::PublishedCrl>) -> Response {
+fn crl_response(state: &RepositoryState, crl: Option<shuin_repo::PublishedCrl>) -> Response {
     match crl {
         Some(crl) => {
             let now = state.clock.now();
@@ -42,7 +46,7 @@ fn crl_response(state: &AppState, crl: Option<shuin_repo::PublishedCrl>) -> Resp
     }
 }
 
-async fn cps(State(state): State<AppState>) -> Response {
+async fn cps(State(state): State<RepositoryState>) -> Response {
     match state.repository.cps() {
         Some(text) => (
             [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
@@ -53,14 +57,14 @@ async fn cps(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn ca_crl(State(state): State<AppState>) -> Response {
+async fn ca_crl(State(state): State<RepositoryState>) -> Response {
     let crl = state.repository.ca_crl();
     crl_response(&state, crl)
 }
 
 /// Delta (`ca-delta.crl`) and partition (`ca-pN.crl`) CRLs.
 async fn other_crl(
-    State(state): State<AppState>,
+    State(state): State<RepositoryState>,
     axum::extract::Path(file): axum::extract::Path<String>,
 ) -> Response {
     let crl = file
@@ -74,33 +78,33 @@ async fn other_crl(
 }
 
 /// The operator CA's CRL: revoked operator certificates (DESIGN.md section 8).
-async fn operator_crl(State(state): State<AppState>) -> Response {
+async fn operator_crl(State(state): State<RepositoryState>) -> Response {
     match state.repository.other_crl("operator-ca") {
         Some(crl) => crl_response(&state, Some(crl)),
         None => crate::problem::problem(ReasonCode::NotFound, "no operator CRL is published"),
     }
 }
 
-async fn root_crl(State(state): State<AppState>) -> Response {
+async fn root_crl(State(state): State<RepositoryState>) -> Response {
     let crl = state.repository.root_crl();
     crl_response(&state, crl)
 }
 
-async fn ca_certificate(State(state): State<AppState>) -> impl IntoResponse {
+async fn ca_certificate(State(state): State<RepositoryState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/pkix-cert")],
         state.repository.ca_der().to_vec(),
     )
 }
 
-async fn root_certificate(State(state): State<AppState>) -> impl IntoResponse {
+async fn root_certificate(State(state): State<RepositoryState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/pkix-cert")],
         state.repository.root_der().to_vec(),
     )
 }
 
-async fn terms(State(state): State<AppState>) -> impl IntoResponse {
+async fn terms(State(state): State<RepositoryState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         state.repository.terms().to_owned(),

@@ -5,7 +5,9 @@
 
 use crate::operator_api::{self, OperatorConsole};
 use crate::rate_limit::{RateLimiter, RateLimits};
-use crate::{access_events, applicant, ledger, metrics, ocsp, problem, repository, AppState};
+use crate::{
+    access_events, applicant, ledger, metrics, ocsp, problem, repository, AppState, RepositoryState,
+};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -91,4 +93,17 @@ impl ListenerZone {
         let counting = axum::middleware::from_fn_with_state(counted, metrics::count_answers);
         routes.fallback(problem::not_found).layer(counting)
     }
+}
+
+/// The routes of a repository node's repository listener: the repository and OCSP, and
+/// health.
+pub fn repository_node_router(state: RepositoryState) -> Router {
+    let counted = (state.http.clone(), ListenerZone::Repository);
+    let counting = axum::middleware::from_fn_with_state(counted, metrics::count_answers);
+    repository::routes()
+        .merge(ocsp::routes())
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+        .with_state(state)
+        .fallback(problem::not_found)
+        .layer(counting)
 }

@@ -180,19 +180,20 @@ impl<P: OpenedCa> OcspResponder for SealedOcsp<P> {
 }
 
 /// What the CA's links hand to the nodes they dial (`shuin_core::repository_feed`): the
-/// newest stored CRL of each scope (sealed too: they stay valid to their nextUpdate),
+/// newest stored CRL of each scope, the operator CA's too (sealed as well: they stay
+/// valid to their nextUpdate),
 /// and the responder's pre-signed OCSP answers once unsealed.
 pub struct SealedFeed<P> {
     /// The seal.
     pub seal: Arc<Seal<P>>,
     /// Where the CRLs are.
     pub store: Arc<dyn shuin_store::CrlStore>,
-    /// The CRL scopes handed over: the issuing CA's layout, and `root`.
+    /// The CRL scopes handed over: the issuing CA's layout, `root` and `operator-ca`.
     pub scopes: Vec<String>,
 }
 
 impl<P> SealedFeed<P> {
-    /// The feed of `layout`'s CRLs and the root's.
+    /// The feed of `layout`'s CRLs, the root's and the operator CA's.
     pub fn new(
         seal: Arc<Seal<P>>,
         store: Arc<dyn shuin_store::CrlStore>,
@@ -200,6 +201,7 @@ impl<P> SealedFeed<P> {
     ) -> Self {
         let mut scopes: Vec<String> = layout.kinds().into_iter().map(|k| k.scope()).collect();
         scopes.push("root".into());
+        scopes.push(crate::operator_ca::OPERATOR_CRL_SCOPE.into());
         SealedFeed {
             seal,
             store,
