@@ -12,7 +12,6 @@ mod servers;
 
 use common::*;
 use shuin_testkit::SimulatedJlisCa;
-use std::ffi::OsString;
 use std::path::Path;
 
 fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -33,18 +32,7 @@ fn an_instance_with_its_keys_in_kms_issues_and_holds_no_private_key() {
     };
     // Credentials come from the standard AWS chain (here the environment), never from
     // shuin.toml.
-    let env: Vec<(String, OsString)> = vec![
-        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), "testing-secret-7f3a".into()),
-    ];
-    let backend: Vec<OsString> = vec![
-        "--key-backend".into(),
-        "awskms".into(),
-        "--kms-region".into(),
-        "ap-northeast-1".into(),
-        "--kms-endpoint".into(),
-        moto.endpoint.clone().into(),
-    ];
+    let (backend, env) = kms_instance(&moto.endpoint, "testing-secret-7f3a");
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let card = card(&jlis, |_| {});
     let mut instance = Instance::init_with(&[], jlis, &backend, env);

@@ -707,18 +707,7 @@ fn a_ceremony_on_aws_kms_records_the_keys_metadata_and_policy() {
     let Some(moto) = servers::Moto::start() else {
         return;
     };
-    let env: Vec<(String, OsString)> = vec![
-        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
-    ];
-    let backend: Vec<OsString> = vec![
-        "--key-backend".into(),
-        "awskms".into(),
-        "--kms-region".into(),
-        "ap-northeast-1".into(),
-        "--kms-endpoint".into(),
-        moto.endpoint.clone().into(),
-    ];
+    let (backend, env) = kms_instance(&moto.endpoint, "testing");
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let instance = Instance::init_with(&[], jlis, &backend, env.clone());
     let names = ["custodian-a", "custodian-b", "custodian-c"];

@@ -101,32 +101,7 @@ fn wait_for(url: &str, log: &Path) {
 
 /// A signed application for `card` sent to the RA node at `front`.
 fn apply_at(front: &str, card: &shuin_testkit::TestCard) -> (u16, Value) {
-    let (status, text) = post(
-        &format!("{front}/api/v1/challenges"),
-        "application/json",
-        b"",
-    );
-    assert_eq!(status, 201, "{text}");
-    let challenge: Value = serde_json::from_str(&text).unwrap();
-    let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
-    let csr = shuin_client::build_csr(&key).unwrap();
-    let document = serde_json::json!({
-        "format": "shuin-application/1",
-        "kind": "new",
-        "nonce": challenge["nonce"],
-        "terms_sha256": challenge["terms_sha256"],
-        "applicant": {"name": NAME, "birth_date": BIRTH, "address": ADDRESS, "gender": "1"},
-        "csr": base64::engine::general_purpose::STANDARD.encode(csr),
-    });
-    let cms = card
-        .sign_application(document.to_string().as_bytes())
-        .unwrap();
-    let url = format!("{front}/api/v1/applications");
-    let (status, text) = post(&url, "application/pkcs7-mime", &cms);
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    try_apply_at(front, card).unwrap()
 }
 
 fn kinds(data: &Path) -> Vec<String> {

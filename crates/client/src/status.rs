@@ -28,21 +28,6 @@ fn transport(e: impl std::fmt::Display) -> ClientError {
     ClientError::Transport(e.to_string())
 }
 
-fn verify_signed_by(
-    issuer: &Certificate,
-    tbs: &[u8],
-    algorithm: const_oid::ObjectIdentifier,
-    signature: &[u8],
-) -> Result<(), ClientError> {
-    let spki = issuer
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .map_err(encoding)?;
-    shuin_core::signature::verify(&spki, algorithm, tbs, signature)
-        .map_err(|_| ClientError::Transport("a signature in the answer does not verify".into()))
-}
-
 /// Asks `ocsp_url` about `serial` of the CA `issuer_der`, and verifies the answer: the
 /// responder certificate must be issued by that CA for OCSP signing.
 pub fn ocsp_status(
@@ -97,20 +82,14 @@ pub fn crl_lists(
     issuer_der: &[u8],
     serial: &Serial,
 ) -> Result<(bool, u64), ClientError> {
-    let issuer = Certificate::from_der(issuer_der).map_err(encoding)?;
     let mut response = crate::apply::agent()
         .get(crl_url)
         .call()
         .map_err(transport)?;
     let bytes = response.body_mut().read_to_vec().map_err(transport)?;
+    let facts = shuin_core::x509::issued::check_crl_issued_by(&bytes, issuer_der)
+        .map_err(|e| ClientError::Transport(format!("the CRL: {e}")))?;
     let crl = CertificateList::from_der(&bytes).map_err(encoding)?;
-    let tbs = crl.tbs_cert_list.to_der().map_err(encoding)?;
-    verify_signed_by(
-        &issuer,
-        &tbs,
-        crl.signature_algorithm.oid,
-        crl.signature.raw_bytes(),
-    )?;
     let listed = crl
         .tbs_cert_list
         .revoked_certificates
@@ -119,18 +98,6 @@ pub fn crl_lists(
         .any(|entry| {
             Serial::from_der_integer(entry.serial_number.as_bytes()).as_ref() == Some(serial)
         });
-    let number = crl
-        .tbs_cert_list
-        .crl_extensions
-        .iter()
-        .flatten()
-        .find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_CRL_NUMBER)
-        .and_then(|e| der::asn1::Uint::from_der(e.extn_value.as_bytes()).ok())
-        .map(|n| {
-            n.as_bytes().iter().fold(0u64, |acc, b| {
-                acc.saturating_mul(256).saturating_add(u64::from(*b))
-            })
-        })
-        .unwrap_or(0);
+    let number = facts.number;
     Ok((listed, number))
 }

@@ -483,3 +483,24 @@ pub fn external(tool: &str, required_env: &str, args: &[&str]) -> Option<std::pr
         Err(e) => panic!("{tool} is required ({required_env} is set): {e}"),
     }
 }
+
+/// An instance's keys in the AWS KMS at `endpoint` (moto): the `init` arguments, and the
+/// environment that gives the credentials (`secret`) through the standard AWS chain.
+pub fn kms_instance(
+    endpoint: &str,
+    secret: &str,
+) -> (Vec<std::ffi::OsString>, Vec<(String, std::ffi::OsString)>) {
+    let args = [
+        "--key-backend",
+        "awskms",
+        "--kms-region",
+        "ap-northeast-1",
+        "--kms-endpoint",
+        endpoint,
+    ];
+    let env = vec![
+        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), secret.into()),
+    ];
+    (args.iter().map(Into::into).collect(), env)
+}
