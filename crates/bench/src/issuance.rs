@@ -28,6 +28,8 @@ pub(crate) struct Options {
     pub(crate) warmup: usize,
     pub(crate) clients: usize,
     pub(crate) server_pid: Option<u32>,
+    /// How long to wait for a first issuance (`503` answers are retried until then).
+    pub(crate) ready_within: Duration,
 }
 
 struct Card {
@@ -223,8 +225,29 @@ fn submit(server: &str, bodies: &[Vec<u8>], clients: usize) -> Submitted {
     }
 }
 
+/// Submits one application at a time until one is issued, retrying `503` answers for
+/// up to `options.ready_within` (nothing to wait for when it is zero).
+fn wait_until_ready(options: &Options) -> Result<(), String> {
+    if options.ready_within.is_zero() {
+        return Ok(());
+    }
+    let deadline = Instant::now() + options.ready_within;
+    loop {
+        let body = prepare(options, 1)?;
+        let tried = submit(&options.server, &body, 1);
+        match tried.failures.first() {
+            None => return Ok(()),
+            Some(e) if e.starts_with("503") && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Some(e) => return Err(format!("the server did not become ready: {e}")),
+        }
+    }
+}
+
 /// Prepares, warms up, then times the submissions.
 pub(crate) fn run(options: &Options) -> Result<String, String> {
+    wait_until_ready(options)?;
     let started = Instant::now();
     let bodies = prepare(options, options.warmup + options.applications)?;
     let prepare_seconds = started.elapsed().as_secs_f64();

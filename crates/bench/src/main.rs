@@ -23,6 +23,7 @@ mod raw_sign;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(name = "shuin-bench", about = "Benchmark drivers for scripts/bench")]
@@ -62,6 +63,10 @@ enum Command {
         /// The server's process id, to report its CPU time per application.
         #[arg(long)]
         server_pid: Option<u32>,
+        /// Wait up to this many seconds for the server to issue (an RA node answers 503
+        /// until the CA's link has taken orders), one application at a time.
+        #[arg(long, default_value_t = 0.0)]
+        ready_within: f64,
     },
     /// Latency of a 4 KiB write plus fsync in a directory.
     Fsync {
@@ -111,6 +116,7 @@ fn main() -> ExitCode {
             warmup,
             clients,
             server_pid,
+            ready_within,
         } => issuance::run(&issuance::Options {
             server,
             card_key,
@@ -122,6 +128,7 @@ fn main() -> ExitCode {
             warmup,
             clients,
             server_pid,
+            ready_within: Duration::from_secs_f64(ready_within.max(0.0)),
         }),
         Command::Fsync { dir, seconds } => fsync::run(&dir, seconds),
         Command::Sign {
