@@ -20,6 +20,7 @@ use shuin_ledger::{Book, EntryDraft};
 use shuin_store::{
     CertificateWriter, CrlRecord, CrlStore, LedgerStore, OrderState, OrderStore, StoreError,
 };
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -32,6 +33,9 @@ impl<T: OrderStore + LedgerStore + CertificateWriter + CrlStore> OrderQueueStore
 pub const LINK_SILENCE: Duration = Duration::from_secs(10);
 /// How long a claim lasts before another take may have the order again.
 pub const CLAIM_FOR: Duration = Duration::from_secs(30);
+/// How often a waiting applicant looks in the store for an outcome that did not reach
+/// this process (another RA node on the same store kept it).
+pub const STORE_POLL: Duration = Duration::from_millis(250);
 
 /// What this RA node knows of the CA link: when a CA last took orders and whether it said
 /// it was sealed, and wake-ups for both sides of this process.
@@ -40,12 +44,44 @@ pub struct CaLink {
     last: Mutex<Option<(SystemTime, bool)>>,
     queued: tokio::sync::Notify,
     answered: tokio::sync::Notify,
+    /// The outcomes awaited in this process, by order id: filled when the answer reaches
+    /// this process, so that a waiting applicant needs no query to learn it.
+    awaited: Mutex<HashMap<String, Option<OrderOutcome>>>,
 }
 
 impl CaLink {
     /// A CA took orders at `at`, sealed or not.
     pub fn seen(&self, at: SystemTime, sealed: bool) {
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((at, sealed));
+    }
+
+    /// Someone in this process waits for the outcome of order `id`.
+    fn await_outcome(&self, id: &str) {
+        self.awaited_map().insert(id.to_owned(), None);
+    }
+
+    /// The outcome of order `id` reached this process (kept only if someone waits).
+    fn deliver(&self, id: &str, outcome: &OrderOutcome) {
+        if let Some(slot) = self.awaited_map().get_mut(id) {
+            *slot = Some(outcome.clone());
+        }
+    }
+
+    /// The outcome delivered for `id`, if any; the wait ends with it.
+    fn delivered(&self, id: &str) -> Option<OrderOutcome> {
+        let mut awaited = self.awaited_map();
+        let outcome = awaited.get_mut(id)?.take()?;
+        awaited.remove(id);
+        Some(outcome)
+    }
+
+    /// Nobody waits for `id` any more.
+    fn stop_awaiting(&self, id: &str) {
+        self.awaited_map().remove(id);
+    }
+
+    fn awaited_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<OrderOutcome>>> {
+        self.awaited.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether orders can be carried out now: `Sealed` when the CA said so, unavailable
@@ -100,22 +136,35 @@ impl<S: OrderQueueStore> QueuedCa<S> {
         };
         let now = self.clock.now();
         self.store.append(draft, now).await?;
-        self.store.queue_order(&order, now).await?;
-        self.link.queued.notify_waiters();
-        self.outcome_of(&id).await
+        self.link.await_outcome(&id);
+        let waited = async {
+            self.store.queue_order(&order, now).await?;
+            self.link.queued.notify_waiters();
+            self.outcome_of(&id).await
+        }
+        .await;
+        self.link.stop_awaiting(&id);
+        waited
     }
 
-    /// Polls the store (another RA node may be the one answered), woken early by answers
-    /// that reach this process.
+    /// The outcome as it reaches this process, or as the store has it (an earlier try's
+    /// answer, or one that reached another RA node on the same store), looked up at once
+    /// and then every [`STORE_POLL`].
     async fn outcome_of(&self, id: &str) -> Result<OrderOutcome, StoreError> {
         let deadline = tokio::time::Instant::now() + self.wait;
-        let mut pause = Duration::from_millis(5);
+        let mut next_look = tokio::time::Instant::now();
         loop {
             let answered = self.link.answered.notified();
-            if let Some(stored) = self.store.order(id).await? {
-                if let OrderState::Done(outcome) = stored.state {
-                    return Ok(outcome);
+            if let Some(outcome) = self.link.delivered(id) {
+                return Ok(outcome);
+            }
+            if tokio::time::Instant::now() >= next_look {
+                if let Some(stored) = self.store.order(id).await? {
+                    if let OrderState::Done(outcome) = stored.state {
+                        return Ok(outcome);
+                    }
                 }
+                next_look = tokio::time::Instant::now() + STORE_POLL;
             }
             if tokio::time::Instant::now() >= deadline {
                 return Ok(OrderOutcome::Refused {
@@ -129,9 +178,8 @@ impl<S: OrderQueueStore> QueuedCa<S> {
             }
             tokio::select! {
                 () = answered => {}
-                () = tokio::time::sleep(pause) => {}
+                () = tokio::time::sleep_until(next_look.min(deadline)) => {}
             }
-            pause = (pause * 2).min(Duration::from_millis(100));
         }
     }
 }
@@ -299,7 +347,9 @@ impl<S: OrderQueueStore + 'static> PeerOrders for OrderDesk<S> {
             if let Some(record) = copy {
                 self.copy_certificate(&record, now).await?;
             }
-            if !self.store.answer_order(&answered, now).await? {
+            if self.store.answer_order(&answered, now).await? {
+                self.link.deliver(&answered.id, &answered.outcome);
+            } else {
                 refused.push(NotKept {
                     id: answered.id,
                     code: "already_answered",

@@ -284,3 +284,25 @@ async fn a_revocation_goes_through_the_queue_and_a_mismatched_answer_is_refused(
     let done = revoking.await.unwrap().unwrap();
     assert_eq!(done.crl_number, 7);
 }
+
+#[test]
+fn an_outcome_reaches_only_a_waiter_in_this_process_and_once() {
+    let link = CaLink::default();
+    let outcome = OrderOutcome::Refused {
+        code: "ca_sealed".into(),
+        detail: "sealed".into(),
+        retryable: true,
+    };
+    // Nobody waits: nothing is kept (no growth for answers meant for another node).
+    link.deliver("issue:a", &outcome);
+    assert!(link.delivered("issue:a").is_none());
+    link.await_outcome("issue:a");
+    assert!(link.delivered("issue:a").is_none(), "not answered yet");
+    link.deliver("issue:a", &outcome);
+    assert_eq!(link.delivered("issue:a"), Some(outcome.clone()));
+    assert!(link.delivered("issue:a").is_none(), "handed over once");
+    link.await_outcome("issue:b");
+    link.stop_awaiting("issue:b");
+    link.deliver("issue:b", &outcome);
+    assert!(link.delivered("issue:b").is_none());
+}
