@@ -113,7 +113,8 @@ fn kinds(data: &Path) -> Vec<String> {
         .collect()
 }
 
-/// An RA node's directory and ports.
+/// A node's directory and ports (for a repository node, `front` is its repository
+/// listener and `repository` is unused).
 struct RaNode {
     data: PathBuf,
     front: u16,
@@ -121,19 +122,20 @@ struct RaNode {
     peer: u16,
 }
 
-/// `shuin node init --role repo` of `name` from the CA's instance, with a store of its
-/// own; `front` is its repository listener's port (no front listener).
-fn repo_node(ca: &Instance, name: &str) -> RaNode {
+/// Pairs `name` as a node of `role` and makes its directory with `shuin node init`:
+/// `front` is the port of its first listener (applicants at an RA node, verifiers at a
+/// repository node), `peer` the CA link's; `extra` are further `node init` arguments.
+fn init_node(ca: &Instance, name: &str, role: &str, repository: u16, extra: &[String]) -> RaNode {
     let work = ca.work.path();
-    let certificate = pair(ca, name, "repo", &["127.0.0.1"]);
+    let certificate = pair(ca, name, role, &["127.0.0.1"]);
     let node = RaNode {
         data: work.join(name),
         front: free_port(),
-        repository: 0,
+        repository,
         peer: free_port(),
     };
     let out = shuin()
-        .args(["node", "init", "--role", "repo", "--from"])
+        .args(["node", "init", "--role", role, "--from"])
         .arg(&ca.data)
         .arg("--data")
         .arg(&node.data)
@@ -143,6 +145,7 @@ fn repo_node(ca: &Instance, name: &str) -> RaNode {
         .arg(key_path(work, name))
         .args(["--listen", &format!("127.0.0.1:{}", node.front)])
         .args(["--peer-listen", &format!("127.0.0.1:{}", node.peer)])
+        .args(extra)
         .output()
         .unwrap();
     assert!(
@@ -153,47 +156,27 @@ fn repo_node(ca: &Instance, name: &str) -> RaNode {
     node
 }
 
-/// `shuin node init` of `name` from the CA's instance, on `store_url` (joined when
-/// `join`).
+/// A repository node `name` with a store of its own; `front` is its repository
+/// listener's port (it has no front listener).
+fn repo_node(ca: &Instance, name: &str) -> RaNode {
+    init_node(ca, name, "repo", 0, &[])
+}
+
+/// An RA node `name` on `store_url` (joined when `join`), serving its own repository.
 fn ra_node(ca: &Instance, name: &str, store_url: &str, join: bool) -> RaNode {
-    let work = ca.work.path();
-    let certificate = pair(ca, name, "ra", &["127.0.0.1"]);
-    let node = RaNode {
-        data: work.join(name),
-        front: free_port(),
-        repository: free_port(),
-        peer: free_port(),
-    };
-    let mut init = shuin();
-    init.args(["node", "init", "--from"])
-        .arg(&ca.data)
-        .arg("--data")
-        .arg(&node.data)
-        .args(["--name", name, "--certificate"])
-        .arg(&certificate)
-        .arg("--key")
-        .arg(key_path(work, name))
-        .args(["--listen", &format!("127.0.0.1:{}", node.front)])
-        .args([
-            "--repository-listen",
-            &format!("127.0.0.1:{}", node.repository),
-        ])
-        .args(["--peer-listen", &format!("127.0.0.1:{}", node.peer)])
-        .args([
-            "--public-url",
-            &format!("http://127.0.0.1:{}", node.repository),
-        ])
-        .args(["--store-url", store_url]);
+    let repository = free_port();
+    let mut extra = vec![
+        "--repository-listen".to_owned(),
+        format!("127.0.0.1:{repository}"),
+        "--public-url".to_owned(),
+        format!("http://127.0.0.1:{repository}"),
+        "--store-url".to_owned(),
+        store_url.to_owned(),
+    ];
     if join {
-        init.arg("--join");
+        extra.push("--join".to_owned());
     }
-    let out = init.output().unwrap();
-    assert!(
-        out.status.success(),
-        "node init {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    node
+    init_node(ca, name, "ra", repository, &extra)
 }
 
 /// A CA serving `--role ca` with two RA nodes on one store (PostgreSQL when the tests
