@@ -623,6 +623,30 @@ fn killing_the_ca_or_an_ra_node_under_load_issues_nothing_twice() {
         issued_serials.len(),
         serials.len()
     );
+    // The restarted RA node (holding no OCSP answer) and the restarted CA (a new epoch of
+    // answers) meet again: the node's repository answers for a certificate issued before
+    // both restarts, with a CRL of the issuing CA.
+    let repository = format!("http://127.0.0.1:{}", split.first.repository);
+    let issuing_der = get_bytes(&format!("{repository}/repository/ca.crt"));
+    let first = shuin_core::Serial::from_hex(serials.iter().next().unwrap()).unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let ocsp = shuin_client::ocsp_status(&format!("{repository}/ocsp"), &issuing_der, &first);
+        let crl = shuin_client::crl_lists(
+            &format!("{repository}/repository/ca.crl"),
+            &issuing_der,
+            &first,
+        );
+        if matches!(ocsp, Ok(shuin_client::OcspAnswer::Good)) && crl.is_ok() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{ocsp:?} {crl:?}\n{}",
+            split.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // The CA's books verify. (An RA node's books are hash-chained but not checkpointed
     // yet: docs/deployment.md, "Not built yet".)
     drop(split.ca_server);
