@@ -138,7 +138,7 @@ impl PushedRepository {
                 None => received.refused += 1,
             }
         }
-        let (kept, refused) = self.keep_answers(push, answers);
+        let (kept, refused) = self.keep_answers(push, answers).await;
         received.answers = kept;
         received.refused += refused;
         Ok(received)
@@ -184,24 +184,32 @@ impl PushedRepository {
     }
 
     /// Keeps the answers of `push` if they follow what is held (or start an epoch), each
-    /// checked against the issuing CA; returns how many were kept and refused.
-    fn keep_answers(&self, push: &Push, answers: Vec<Vec<u8>>) -> (usize, usize) {
+    /// checked against the issuing CA off the async workers; returns how many were kept
+    /// and refused.
+    async fn keep_answers(&self, push: &Push, answers: Vec<Vec<u8>>) -> (usize, usize) {
         if push.ocsp_through == push.ocsp_after && answers.is_empty() {
             return (0, 0);
         }
-        let mut checked = Vec::with_capacity(answers.len());
-        let mut refused = 0;
-        for der in answers {
-            match ocsp_check(&der, &self.issuing, &self.hashes) {
-                Some(serial) => checked.push((serial, Arc::new(der))),
-                None => refused += 1,
-            }
-        }
-        let mut held = self.answers.write().unwrap_or_else(|p| p.into_inner());
-        let follows = push.ocsp_epoch == held.epoch && push.ocsp_after == held.through;
-        if push.ocsp_after != 0 && !follows {
+        if !self.follows(push) {
             // A gap (the node restarted, or another link moved it on): the link is told
             // what is held and sends from there.
+            return (0, 0);
+        }
+        let count = answers.len();
+        let (issuing, hashes) = (self.issuing.clone(), self.hashes.clone());
+        let checked = tokio::task::spawn_blocking(move || {
+            answers
+                .into_iter()
+                .filter_map(|der| Some((ocsp_check(&der, &issuing, &hashes)?, Arc::new(der))))
+                .collect::<Vec<_>>()
+        })
+        .await;
+        let Ok(checked) = checked else {
+            return (0, count);
+        };
+        let refused = count - checked.len();
+        let mut held = self.answers.write().unwrap_or_else(|p| p.into_inner());
+        if !follows(&held, push) {
             return (0, refused);
         }
         let kept = checked.len();
@@ -209,6 +217,13 @@ impl PushedRepository {
         held.epoch = push.ocsp_epoch;
         held.through = push.ocsp_through;
         (kept, refused)
+    }
+
+    fn follows(&self, push: &Push) -> bool {
+        follows(
+            &self.answers.read().unwrap_or_else(|p| p.into_inner()),
+            push,
+        )
     }
 
     fn answer_for(&self, request_der: &[u8]) -> Result<Option<Arc<Vec<u8>>>, Vec<u8>> {
@@ -220,6 +235,12 @@ impl PushedRepository {
         let answers = self.answers.read().unwrap_or_else(|p| p.into_inner());
         Ok(answers.by_serial.get(&serial).cloned())
     }
+}
+
+/// Whether `push`'s answers may be taken by a node holding `held`: from the start of an
+/// epoch, or from exactly the point held.
+fn follows(held: &Answers, push: &Push) -> bool {
+    push.ocsp_after == 0 || (push.ocsp_epoch == held.epoch && push.ocsp_after == held.through)
 }
 
 /// The serial an answer is about, if it checks out against the issuing CA and names
