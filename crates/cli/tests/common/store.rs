@@ -155,7 +155,9 @@ impl super::Instance {
     }
 }
 
-/// Copies an instance directory, leaving out the SQLite files and the socket.
+/// Copies an instance directory, leaving out the SQLite files and the socket. The
+/// instance may be serving: a file it replaces meanwhile (written to a temporary name,
+/// then renamed) may be gone by the time it is copied, and is left out.
 fn copy_dir(from: &Path, to: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(to).unwrap();
@@ -171,7 +173,11 @@ fn copy_dir(from: &Path, to: &Path) {
         if kind.is_dir() {
             copy_dir(&entry.path(), &to.join(&name));
         } else if kind.is_file() {
-            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+            match std::fs::copy(entry.path(), to.join(&name)) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => panic!("copying {}: {e}", entry.path().display()),
+            }
         }
     }
 }
