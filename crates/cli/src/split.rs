@@ -83,15 +83,15 @@ pub(crate) struct RaNode {
 /// issuing CA's layout, the root's and the operator CA's.
 fn crl_scopes(config: &InstanceConfig, chain: &CaFiles) -> Vec<(String, Vec<u8>)> {
     let layout = config.revocation.crl_layout(&config.instance.public_url);
-    let issuing = layout.kinds().into_iter();
-    let mut scopes: Vec<(String, Vec<u8>)> = issuing
-        .map(|k| (k.scope(), chain.issuing_der.clone()))
-        .collect();
-    scopes.push(("root".into(), chain.root_der.clone()));
-    if let Some(operator_ca) = &chain.operator_ca_der {
-        scopes.push((OPERATOR_CRL_SCOPE.into(), operator_ca.clone()));
-    }
-    scopes
+    let issuer = |scope: &str| match scope {
+        "root" => Some(chain.root_der.clone()),
+        OPERATOR_CRL_SCOPE => chain.operator_ca_der.clone(),
+        _ => Some(chain.issuing_der.clone()),
+    };
+    shuin_ca::seal::feed_scopes(&layout)
+        .into_iter()
+        .filter_map(|scope| Some((scope.clone(), issuer(&scope)?)))
+        .collect()
 }
 
 /// Opens the RA node at `dir`: its store, the RA with the order queue as its CA, and no

@@ -199,15 +199,21 @@ impl<P> SealedFeed<P> {
         store: Arc<dyn shuin_store::CrlStore>,
         layout: &crate::CrlLayout,
     ) -> Self {
-        let mut scopes: Vec<String> = layout.kinds().into_iter().map(|k| k.scope()).collect();
-        scopes.push("root".into());
-        scopes.push(crate::operator_ca::OPERATOR_CRL_SCOPE.into());
         SealedFeed {
             seal,
             store,
-            scopes,
+            scopes: feed_scopes(layout),
         }
     }
+}
+
+/// The CRL scopes the feed hands to nodes: `layout`'s (`ca`, `ca-delta`, `ca-pN`), then
+/// `root` and `operator-ca`.
+pub fn feed_scopes(layout: &crate::CrlLayout) -> Vec<String> {
+    let mut scopes: Vec<String> = layout.kinds().into_iter().map(|k| k.scope()).collect();
+    scopes.push("root".into());
+    scopes.push(crate::operator_ca::OPERATOR_CRL_SCOPE.into());
+    scopes
 }
 
 #[async_trait::async_trait]
