@@ -47,16 +47,18 @@ pub enum CheckpointsError {
     },
 }
 
+/// The setting holding the log's origin (the checkpoints' first line and key name).
+pub const ORIGIN_SETTING: &str = "ledger.origin";
+
 /// The audit key as the facility book records it (the last `key.generated` entry for
-/// ledger checkpoints), if any.
+/// ledger checkpoints, or on an RA node the `key.adopted` entry naming the CA's audit
+/// key, `crate::node_book`), if any.
 pub fn audit_key_from_ledger(rows: &[StoredEntry]) -> Option<NoteKey> {
     rows.iter().rev().find_map(|row| {
         let entry = Entry::from_canonical(&row.canonical).ok()?;
         let payload = &entry.payload;
-        if entry.book != Book::Facility
-            || entry.kind != "key.generated"
-            || payload["purpose"] != "ledger_checkpoints"
-        {
+        let recorded = entry.kind == "key.generated" || entry.kind == crate::node_book::KEY_ADOPTED;
+        if entry.book != Book::Facility || !recorded || payload["purpose"] != "ledger_checkpoints" {
             return None;
         }
         let spki = base64::engine::general_purpose::STANDARD

@@ -14,6 +14,7 @@ pub mod facility;
 pub mod gate;
 pub mod init_records;
 pub mod ledger_trust;
+pub mod node_book;
 pub use shuin_ledger::operator_certificate;
 pub mod organisation;
 pub mod personal_data;

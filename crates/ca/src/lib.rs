@@ -10,6 +10,7 @@ pub mod crl_upkeep;
 pub mod generated_key;
 mod issuance;
 pub mod key_facts;
+pub mod node_books;
 mod ocsp;
 pub mod ocsp_responder;
 pub mod operator_ca;

@@ -80,7 +80,7 @@ async fn serve_ra_node(
         console: None,
         store: node.store.clone(),
         operator_crl_scope: shuin_ca::operator_ca::OPERATOR_CRL_SCOPE.into(),
-        orders: Some(node.orders.clone()),
+        orders: Some(node.peer.clone()),
         pushed: Some(node.pushed.clone()),
     };
     let served = shuin_server::listeners::serve_all(

@@ -73,7 +73,8 @@ pub(crate) struct RaNode {
     pub(crate) config: InstanceConfig,
     pub(crate) store: Arc<Store>,
     pub(crate) state: AppState,
-    pub(crate) orders: Arc<dyn PeerOrders>,
+    /// The order queue and the node's own book, for the CA's link.
+    pub(crate) peer: shuin_server::peer::RaPeer,
     /// What the CA's link hands over: CRLs and pre-signed OCSP answers.
     pub(crate) pushed: Arc<PushedRepository>,
     pub(crate) operator_ca_der: Option<Vec<u8>>,
@@ -119,11 +120,23 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
     if let Some(operator_ca) = &chain.operator_ca_der {
         orders = orders.with_operator_ca(operator_ca.clone(), OPERATOR_CRL_SCOPE);
     }
+    let interval = shuin_books::node_book::NodeBookInterval {
+        every_entries: config.ledger.checkpoint_every_entries,
+        every: Duration::from_secs(config.ledger.checkpoint_every_seconds),
+    };
+    let pin = config.ledger.pin();
+    let book = shuin_books::node_book::NodeBook::open(store.clone(), dir, pin.as_ref(), interval)
+        .await
+        .map_err(|e| msg(format!("the node's book: {e}")))?;
+    let orders: Arc<dyn PeerOrders> = Arc::new(orders);
     Ok(RaNode {
         config,
         store,
         state,
-        orders: Arc::new(orders),
+        peer: shuin_server::peer::RaPeer {
+            orders,
+            book: Arc::new(book),
+        },
         pushed,
         operator_ca_der: chain.operator_ca_der,
     })
@@ -167,8 +180,21 @@ pub(crate) fn start_links(instance: &Instance) -> Result<Vec<tokio::task::JoinHa
     let feed: Arc<dyn shuin_core::repository_feed::RepositoryFeed> = Arc::new(
         shuin_ca::seal::SealedFeed::new(instance.seal.clone(), instance.store.clone(), &layout),
     );
+    let seal_for_books = instance.seal.clone();
+    let books: Arc<dyn shuin_core::node_book::NodeBookSigner> =
+        Arc::new(shuin_ca::node_books::NodeBookSigning::new(
+            Arc::new(move || {
+                seal_for_books
+                    .parts()
+                    .map(|parts| parts.checkpoints.audit_signer())
+            }),
+            &instance.dir,
+            instance.store.clone(),
+            Arc::new(SystemClock),
+        ));
     let mut links = Vec::new();
     for link in &node.links {
+        let takes_orders = link.node == shuin_server::node::LinkedNode::Ra;
         let seal = instance.seal.clone();
         let desk = shuin_ca::orders::CaOrderDesk::new(
             Arc::new(shuin_ca::seal::SealedIssuer(seal.clone())),
@@ -187,7 +213,8 @@ pub(crate) fn start_links(instance: &Instance) -> Result<Vec<tokio::task::JoinHa
             operator_crls: Some((instance.store.clone(), OPERATOR_CRL_SCOPE.into())),
             redial_after: REDIAL_AFTER,
             feed: Some(feed.clone()),
-            takes_orders: link.node == shuin_server::node::LinkedNode::Ra,
+            takes_orders,
+            books: takes_orders.then(|| books.clone()),
         };
         tracing::info!(url = %link.url, "dialling the RA node");
         links.push(tokio::spawn(peer_link.run(std::future::pending())));
@@ -225,9 +252,9 @@ pub(crate) struct RaNodeInit<'a> {
 /// CRL for its peer listener. A failure leaves no directory behind.
 pub(crate) async fn init_ra_node(init: &RaNodeInit<'_>) -> Result<()> {
     let config = InstanceConfig::load(init.from)?;
-    let crl = operator_crl(init.from).await?;
+    let (crl, audit_key) = from_ca_store(init.from, &config).await?;
     std::fs::create_dir(init.data).context(init.data.display())?;
-    let made = make_ra_node(init, config, &crl).await;
+    let made = make_ra_node(init, config, &crl, &audit_key).await;
     if made.is_err() {
         // Nothing half-made is left behind.
         let _ = std::fs::remove_dir_all(init.data);
@@ -239,6 +266,7 @@ async fn make_ra_node(
     init: &RaNodeInit<'_>,
     mut config: InstanceConfig,
     crl: &shuin_store::CrlRecord,
+    audit_key: &shuin_ledger::NoteKey,
 ) -> Result<()> {
     use shuin_server::config::ListenerSection;
     use shuin_server::tls::{ClientAuth, TlsSection};
@@ -314,7 +342,19 @@ async fn make_ra_node(
     // The peer listener checks the CA's link against the operator CRL in the node's store
     // and accepts no connection without one.
     let kept = shuin_store::CrlStore::put_crl(&store, crl).await;
+    // The node's own book is signed by the CA's audit key under an origin of its own
+    // (fixed by the first node on a store; a joining node shares it).
+    let adopted = if init.join || repo {
+        Ok(())
+    } else {
+        let origin = format!("{}/{}", audit_key.name(), init.name);
+        shuin_books::node_book::adopt_audit_key(&store, audit_key, &origin, &SystemClock)
+            .await
+            .map(|_| ())
+            .map_err(|e| msg(format!("the node's book: {e}")))
+    };
     store.close().await;
+    adopted?;
     match kept {
         Ok(()) | Err(shuin_store::StoreError::Conflict(_)) => {}
         Err(e) => return Err(e.into()),
@@ -322,20 +362,35 @@ async fn make_ra_node(
     config.write_new(init.data)
 }
 
-/// The operator CA's newest CRL, from the CA's store.
-async fn operator_crl(from: &Path) -> Result<shuin_store::CrlRecord> {
-    use shuin_store::CrlStore;
+/// The operator CA's newest CRL and the CA's audit key (checked against the pin), from
+/// the CA's store.
+async fn from_ca_store(
+    from: &Path,
+    config: &InstanceConfig,
+) -> Result<(shuin_store::CrlRecord, shuin_ledger::NoteKey)> {
+    use shuin_store::{CrlStore, LedgerStore};
     let ca_store = crate::runtime::open_store(from).await?;
     let crl = ca_store
         .latest_crl(shuin_ca::operator_ca::OPERATOR_CRL_SCOPE)
         .await;
+    let rows = ca_store.ledger_rows().await;
     ca_store.close().await;
-    crl?.ok_or_else(|| {
+    let crl = crl?.ok_or_else(|| {
         msg(format!(
             "{}: the operator CA has issued no CRL yet; serve the CA once first",
             from.display()
         ))
-    })
+    })?;
+    let key = shuin_books::checkpoints::audit_key_from_ledger(&rows?).ok_or_else(|| {
+        msg(format!(
+            "{}: the CA's facility book records no audit key",
+            from.display()
+        ))
+    })?;
+    let pin = config.ledger.pin();
+    shuin_ledger::trust::check_pin(pin.as_ref(), &key, true)
+        .map_err(|e| msg(format!("{}: {e}", from.display())))?;
+    Ok((crl, key))
 }
 
 /// Copies `from` to `to` (making its directory), owner-only when `private`.

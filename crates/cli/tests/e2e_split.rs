@@ -430,6 +430,11 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
         });
     }
 
+    // Both RA nodes' books (one store) verify: checkpoints signed by the CA's audit key
+    // over its links, and each node's last signed head kept in its directory.
+    for node in [&split.first, &split.second] {
+        books_verify_within(&node.data, Duration::from_secs(15), &logs);
+    }
     drop(split.ca_server);
     let ra_kinds = kinds(&ra);
     assert!(
@@ -453,6 +458,35 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
         !ra_kinds.contains(&"certificate.signing".to_owned()),
         "the RA node signs nothing"
     );
+    assert!(ra_kinds.contains(&"key.adopted".to_owned()), "{ra_kinds:?}");
+    assert!(
+        ca_kinds.contains(&"node_book.signed".to_owned()),
+        "{ca_kinds:?}"
+    );
+}
+
+/// Waits until `shuin ledger verify` passes on the node at `data`.
+fn books_verify_within(data: &Path, limit: Duration, logs: &dyn Fn() -> String) {
+    let started = std::time::Instant::now();
+    loop {
+        let out = shuin()
+            .args(["ledger", "verify", "--data"])
+            .arg(data)
+            .output()
+            .unwrap();
+        if out.status.success() {
+            return;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "ledger verify {}: {}
+{}",
+            data.display(),
+            String::from_utf8_lossy(&out.stderr),
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 /// An application's status and answer, or the transport error.
@@ -647,8 +681,10 @@ fn killing_the_ca_or_an_ra_node_under_load_issues_nothing_twice() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    // The CA's books verify. (An RA node's books are hash-chained but not checkpointed
-    // yet: docs/deployment.md, "Not built yet".)
+    // The RA nodes' books verify (the restarted CA signs them again), then the CA's.
+    for node in [&split.first, &split.second] {
+        books_verify_within(&node.data, Duration::from_secs(15), &|| split.logs());
+    }
     drop(split.ca_server);
     let out = shuin()
         .args(["ledger", "verify", "--data"])

@@ -12,6 +12,7 @@ pub mod csr;
 pub mod issuance;
 pub mod key_policy;
 pub mod lint;
+pub mod node_book;
 pub mod ocsp;
 pub mod ocsp_check;
 pub mod operator;

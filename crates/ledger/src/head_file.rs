@@ -19,6 +19,8 @@ pub const HEAD_LOCK_FILE: &str = "ledger-head.lock";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeadFile {
     dir: PathBuf,
+    name: String,
+    lock_name: String,
 }
 
 /// The lock on the head file, held until dropped.
@@ -30,12 +32,24 @@ impl HeadFile {
     pub fn in_dir(dir: &Path) -> HeadFile {
         HeadFile {
             dir: dir.to_owned(),
+            name: HEAD_FILE.to_owned(),
+            lock_name: HEAD_LOCK_FILE.to_owned(),
+        }
+    }
+
+    /// Another head kept the same way: the file `name` in `dir`, locked by `name.lock`
+    /// (the CA keeps one per RA node book it signs, `shuin_ca::node_books`).
+    pub fn named(dir: &Path, name: &str) -> HeadFile {
+        HeadFile {
+            dir: dir.to_owned(),
+            name: name.to_owned(),
+            lock_name: format!("{name}.lock"),
         }
     }
 
     /// The file's path.
     pub fn path(&self) -> PathBuf {
-        self.dir.join(HEAD_FILE)
+        self.dir.join(&self.name)
     }
 
     /// The note it holds; `None` when there is no file.
@@ -57,7 +71,7 @@ impl HeadFile {
     ///
     /// Writing, flushing or renaming failed; the old file is then unchanged.
     pub fn save(&self, note: &str) -> std::io::Result<()> {
-        let temporary = self.dir.join(format!("{HEAD_FILE}.tmp"));
+        let temporary = self.dir.join(format!("{}.tmp", self.name));
         let mut file = File::create(&temporary)?;
         file.write_all(note.as_bytes())?;
         file.sync_all()?;
@@ -76,7 +90,7 @@ impl HeadFile {
             .create(true)
             .truncate(false)
             .write(true)
-            .open(self.dir.join(HEAD_LOCK_FILE))?;
+            .open(self.dir.join(&self.lock_name))?;
         file.lock()?;
         Ok(HeadLock(file))
     }

@@ -215,8 +215,8 @@ pub struct Services<S> {
     pub store: Arc<S>,
     /// The scope of the operator CA's CRL, followed by operator and peer listeners.
     pub operator_crl_scope: String,
-    /// An RA node's order queue, served to the CA's link on peer listeners.
-    pub orders: Option<Arc<dyn shuin_ra::orders::PeerOrders>>,
+    /// An RA node's order queue and own book, served to the CA's link on peer listeners.
+    pub orders: Option<crate::peer::RaPeer>,
     /// A node's repository, which the CA's link hands CRLs and OCSP answers to.
     pub pushed: Option<Arc<shuin_repo::pushed::PushedRepository>>,
 }

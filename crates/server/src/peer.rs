@@ -12,7 +12,11 @@
 //! - `POST /peer/v1/repository` (a `shuin_core::repository_feed::Push`: CRLs and
 //!   pre-signed OCSP answers) → what the node holds now (`Held`). An empty push only
 //!   asks. The node checks each CRL and answer against the CA's certificates before it
-//!   serves them.
+//!   serves them;
+//! - `POST /peer/v1/ledger/page` (a `shuin_core::node_book::BookAsk`) → a `BookPage` of
+//!   the RA node's own book, and `POST /peer/v1/ledger/checkpoint` (a `BookNote`, signed
+//!   by the CA's audit key) → `BookKept`: the CA signs the node's book over its link
+//!   (`shuin_core::node_book`). An RA node only.
 
 use crate::problem::problem;
 use axum::extract::{DefaultBodyLimit, Extension, State};
@@ -20,6 +24,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use shuin_core::node_book::{BookAsk, BookKeeper, BookNote, NodeBookError};
 use shuin_core::orders::{Answered, MAX_BATCH};
 use shuin_core::repository_feed::Push;
 use shuin_core::x509::node::NodeIdentity;
@@ -67,20 +72,91 @@ const MAX_PUSH_BYTES: usize = 4 * 1024 * 1024;
 
 /// The peer routes: the order queue of an RA node (`orders`; a repository node has
 /// none) and the node's repository (`pushed`).
-pub fn routes(orders: Option<Arc<dyn PeerOrders>>, pushed: Arc<PushedRepository>) -> Router {
+pub fn routes(orders: Option<RaPeer>, pushed: Arc<PushedRepository>) -> Router {
     let repository = Router::new()
         .route("/peer/v1/repository", post(push))
         .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
         .with_state(pushed);
-    let Some(orders) = orders else {
+    let Some(RaPeer { orders, book }) = orders else {
         return repository;
     };
+    let book = Router::new()
+        .route("/peer/v1/ledger/page", post(book_page))
+        .route("/peer/v1/ledger/checkpoint", post(book_checkpoint))
+        .layer(DefaultBodyLimit::max(MAX_NOTE_BYTES))
+        .with_state(book);
     Router::new()
         .route("/peer/v1/orders/take", post(take))
         .route("/peer/v1/orders/answers", post(answers))
         .layer(DefaultBodyLimit::max(MAX_ANSWERS_BYTES))
         .with_state(orders)
         .merge(repository)
+        .merge(book)
+}
+
+/// An RA node's side of the peer API: its order queue and its own book.
+#[derive(Clone)]
+pub struct RaPeer {
+    /// The order queue.
+    pub orders: Arc<dyn PeerOrders>,
+    /// The node's book, which the CA's link signs.
+    pub book: Arc<dyn BookKeeper>,
+}
+
+/// The largest checkpoint or page request.
+const MAX_NOTE_BYTES: usize = 64 * 1024;
+
+fn book_problem(e: &NodeBookError, node: &str) -> Response {
+    match e {
+        NodeBookError::Unavailable(_) => {
+            tracing::error!(error = %e, node, "the node's book cannot be read or kept");
+            problem(
+                ReasonCode::ServiceUnavailable,
+                "the node's book is unavailable",
+            )
+        }
+        _ => {
+            tracing::warn!(error = %e, node, "the CA's link asked for something the node's book refuses");
+            problem(ReasonCode::MalformedRequest, &e.to_string())
+        }
+    }
+}
+
+async fn book_page(
+    State(book): State<Arc<dyn BookKeeper>>,
+    Extension(PeerNode(node)): Extension<PeerNode>,
+    body: Result<Json<BookAsk>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(ask)) = body else {
+        return problem(
+            ReasonCode::MalformedRequest,
+            "a page is asked as {\"after\": N, \"through\": N?, \"max\": N}",
+        );
+    };
+    match book.page(&ask).await {
+        Ok(page) => (StatusCode::OK, Json(page)).into_response(),
+        Err(e) => book_problem(&e, &node.name),
+    }
+}
+
+async fn book_checkpoint(
+    State(book): State<Arc<dyn BookKeeper>>,
+    Extension(PeerNode(node)): Extension<PeerNode>,
+    body: Result<Json<BookNote>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(note)) = body else {
+        return problem(
+            ReasonCode::MalformedRequest,
+            "a checkpoint is {\"note\": TEXT}",
+        );
+    };
+    match book.keep(&note).await {
+        Ok(kept) => {
+            tracing::debug!(node = %node.name, size = kept.size, "kept a checkpoint of the node's book");
+            (StatusCode::OK, Json(kept)).into_response()
+        }
+        Err(e) => book_problem(&e, &node.name),
+    }
 }
 
 async fn push(

@@ -18,6 +18,9 @@
 //! shuts it out within that time.
 
 use crate::operator_api::client::{ClientError, Connection};
+use shuin_core::node_book::{
+    BookAsk, BookKept, BookPage, BookPages, NodeBookError, NodeBookSigner,
+};
 use shuin_core::orders::{Answered, OrderDesk, MAX_BATCH};
 use shuin_core::repository_feed::{Held, Push, RepositoryFeed, MAX_OCSP_ANSWERS};
 use shuin_store::CrlStore;
@@ -54,7 +57,12 @@ pub struct PeerLink {
     /// Whether the node queues orders (an RA node); a repository node only gets the
     /// repository's content, every [`PeerLink::wait`].
     pub takes_orders: bool,
+    /// Signs the RA node's own book (`shuin_core::node_book`; `None`: not signed).
+    pub books: Option<Arc<dyn NodeBookSigner>>,
 }
+
+/// How often the link asks an RA node whether its book wants a checkpoint.
+pub const BOOK_EVERY: Duration = Duration::from_secs(2);
 
 /// A link's connection and what it knows of the RA node.
 #[derive(Default)]
@@ -64,6 +72,9 @@ pub struct LinkState {
     ra_crl_number: Option<u64>,
     /// What the node's repository said it holds, after the last push.
     held: Option<Held>,
+    /// When the node's book was last asked for, and the last refusal logged.
+    book_asked: Option<std::time::Instant>,
+    book_failure: Option<String>,
 }
 
 impl std::fmt::Debug for PeerLink {
@@ -196,7 +207,51 @@ impl PeerLink {
             not_kept = kept.not_kept.len();
         }
         self.hand_over(open, &mut state.held).await?;
+        if let Some(books) = &self.books {
+            if state.book_asked.is_none_or(|at| at.elapsed() >= BOOK_EVERY) {
+                state.book_asked = Some(std::time::Instant::now());
+                let failure = self.sign_book(books.as_ref(), open).await.err();
+                self.report_book(failure, &mut state.book_failure);
+            }
+        }
         Ok(Round { taken, not_kept })
+    }
+
+    /// Has the CA sign the node's book, if a checkpoint is due, and hands the note over.
+    async fn sign_book(
+        &self,
+        books: &dyn NodeBookSigner,
+        open: &mut Connection,
+    ) -> Result<(), NodeBookError> {
+        let mut pages = LinkPages(open);
+        let Some(note) = books.sign(&self.url, &mut pages).await? else {
+            return Ok(());
+        };
+        let kept: BookKept = open
+            .post_json("/peer/v1/ledger/checkpoint", &note)
+            .await
+            .map_err(|e| NodeBookError::Unavailable(format!("handing over the checkpoint: {e}")))?;
+        tracing::debug!(url = %self.url, size = kept.size, "the RA node kept its book's checkpoint");
+        Ok(())
+    }
+
+    /// Logs a failure to sign the node's book once, until it changes; a sealed CA signs
+    /// nothing and says so at debug level only.
+    fn report_book(&self, failure: Option<NodeBookError>, last: &mut Option<String>) {
+        let text = failure.as_ref().map(ToString::to_string);
+        if text == *last {
+            return;
+        }
+        match &failure {
+            None => tracing::info!(url = %self.url, "the RA node's book is signed again"),
+            Some(NodeBookError::Sealed) => {
+                tracing::debug!(url = %self.url, "sealed: the RA node's book waits for the audit key")
+            }
+            Some(e) => {
+                tracing::warn!(url = %self.url, code = e.code(), error = %e, "the RA node's book was not signed")
+            }
+        }
+        *last = text;
     }
 
     /// Hands the node's repository the CRLs newer than it holds and the OCSP answers
@@ -232,6 +287,19 @@ impl PeerLink {
         }
         *held = Some(now_held);
         Ok(())
+    }
+}
+
+/// The node's book, read over the link's connection.
+struct LinkPages<'a>(&'a mut Connection);
+
+#[async_trait::async_trait]
+impl BookPages for LinkPages<'_> {
+    async fn page(&mut self, ask: &BookAsk) -> Result<BookPage, NodeBookError> {
+        self.0
+            .post_json("/peer/v1/ledger/page", ask)
+            .await
+            .map_err(|e| NodeBookError::Unavailable(format!("reading the node's book: {e}")))
     }
 }
 

@@ -139,7 +139,13 @@ async fn ra_node() -> RaNode {
     };
     tokio::spawn(serve(
         socket,
-        routes(Some(Arc::new(desk)), Arc::new(pushed)),
+        routes(
+            Some(crate::peer::RaPeer {
+                orders: Arc::new(desk),
+                book: Arc::new(NoBook),
+            }),
+            Arc::new(pushed),
+        ),
         Limits::default(),
         Transport::Nodes(tls),
         until,
@@ -153,6 +159,30 @@ async fn ra_node() -> RaNode {
         revoked: (revoked_der, revoked_key),
         dir,
         _stop: stop,
+    }
+}
+
+/// A node book that cannot be read (the links here sign none).
+struct NoBook;
+
+#[async_trait::async_trait]
+impl shuin_core::node_book::BookKeeper for NoBook {
+    async fn page(
+        &self,
+        _: &shuin_core::node_book::BookAsk,
+    ) -> Result<shuin_core::node_book::BookPage, shuin_core::node_book::NodeBookError> {
+        Err(shuin_core::node_book::NodeBookError::Unavailable(
+            "no book".into(),
+        ))
+    }
+
+    async fn keep(
+        &self,
+        _: &shuin_core::node_book::BookNote,
+    ) -> Result<shuin_core::node_book::BookKept, shuin_core::node_book::NodeBookError> {
+        Err(shuin_core::node_book::NodeBookError::Unavailable(
+            "no book".into(),
+        ))
     }
 }
 
@@ -184,6 +214,7 @@ fn link(ra: &RaNode, certificate: (Vec<u8>, Vec<u8>), desk: Arc<dyn OrderDesk>) 
         redial_after: Duration::from_secs(60),
         feed: None,
         takes_orders: true,
+        books: None,
     }
 }
 

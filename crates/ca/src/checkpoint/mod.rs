@@ -34,7 +34,7 @@ use tokio::time::Instant;
 /// The setting naming the audit key by URI.
 pub const AUDIT_KEY_SETTING: &str = "ledger.audit_key";
 /// The setting holding the log's origin (the checkpoints' first line and key name).
-pub const ORIGIN_SETTING: &str = "ledger.origin";
+pub const ORIGIN_SETTING: &str = shuin_books::checkpoints::ORIGIN_SETTING;
 
 /// Why a checkpoint, or the audit key, could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +56,9 @@ pub enum CheckpointError {
         #[source]
         source: StoreError,
     },
+    /// Another book asked for a checkpoint under the CA's own origin.
+    #[error("a node book may not take the CA's own ledger origin {0:?}")]
+    OwnOrigin(String),
     /// Storing a signed checkpoint failed (other than a concurrent one of the same size).
     #[error("storing a checkpoint: {0}")]
     Store(#[source] StoreError),
@@ -205,6 +208,87 @@ impl<S: ?Sized> std::fmt::Debug for CheckpointMaker<S> {
             .field("every_entries", &self.every_entries)
             .field("every", &self.every)
             .finish_non_exhaustive()
+    }
+}
+
+/// The audit key as the signer of another log's checkpoints: the books of the RA nodes
+/// the CA signs over its links (`crate::node_books`), each under its own origin.
+#[derive(Clone)]
+pub struct AuditSigner {
+    signer: Arc<dyn Signer>,
+    key: NoteKey,
+}
+
+impl std::fmt::Debug for AuditSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditSigner")
+            .field("origin", &self.key.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditSigner {
+    /// The audit key's signer, named by the CA's own origin.
+    pub fn new(signer: Arc<dyn Signer>, key: NoteKey) -> AuditSigner {
+        AuditSigner { signer, key }
+    }
+
+    /// The CA's own ledger origin, which no other book may take.
+    pub fn own_origin(&self) -> &str {
+        self.key.name()
+    }
+
+    /// The audit key's fingerprint, as pinned.
+    pub fn pin(&self) -> AuditKeyPin {
+        AuditKeyPin::of_key(&self.key)
+    }
+
+    /// The audit key named `origin` (the key of another book's checkpoints).
+    ///
+    /// # Errors
+    ///
+    /// `origin` is not a valid key name.
+    pub fn key_for(&self, origin: &str) -> Result<NoteKey, NoteError> {
+        NoteKey::from_spki(origin, self.key.spki_der())
+    }
+
+    /// Signs `checkpoint` (another book's: never the CA's own origin) and checks the
+    /// signature before it is returned.
+    ///
+    /// # Errors
+    ///
+    /// The origin is the CA's own or not a key name, the key backend failed, or its
+    /// signature does not verify.
+    pub async fn sign(&self, checkpoint: Checkpoint) -> Result<String, CheckpointError> {
+        if checkpoint.origin == self.key.name() {
+            return Err(CheckpointError::OwnOrigin(checkpoint.origin));
+        }
+        let key = self
+            .key_for(&checkpoint.origin)
+            .map_err(|source| CheckpointError::Note {
+                what: "the node book's key name",
+                source,
+            })?;
+        let signer = self.signer.clone();
+        let signing_key = key.clone();
+        let note = tokio::task::spawn_blocking(move || {
+            checkpoint.sign(&signing_key, |message| signer.sign(message))
+        })
+        .await
+        .map_err(CheckpointError::Task)?
+        .map_err(|source| CheckpointError::Key {
+            what: "signing a node book's checkpoint with the audit key",
+            source,
+        })?;
+        Checkpoint::open(&note, &key).map_err(CheckpointError::Verify)?;
+        Ok(note)
+    }
+}
+
+impl<S: ?Sized> CheckpointMaker<S> {
+    /// The audit key as a signer of other books' checkpoints.
+    pub fn audit_signer(&self) -> AuditSigner {
+        AuditSigner::new(self.signer.clone(), self.key.clone())
     }
 }
 
