@@ -1,6 +1,7 @@
 //! `shuin status --data DIR [--json]`: the key backend (with the token's own facts for
 //! PKCS#11, read without logging in), FIPS mode of the software crypto, and the seal
-//! state (from the running server's admin socket when one answers).
+//! state (from the running server's admin socket when one answers), and when the next
+//! periodic review of automatic approval is due.
 
 use crate::config::InstanceConfig;
 use crate::failure::{Context, Result};
@@ -47,5 +48,35 @@ pub(crate) async fn report(
         "issuing_key": config.ca.issuing_key,
         "fips": shuin_keys::fips::report(),
         "seal": seal,
+        "automation_review": review_schedule(dir, config, now).await,
     }))
+}
+
+/// When the responsible person's next periodic review of automatic approval is due
+/// (`[ra] review_interval_days`, from the last sign-off in the books); an error reading
+/// the books is reported in place.
+async fn review_schedule(
+    dir: &Path,
+    config: &InstanceConfig,
+    now: std::time::SystemTime,
+) -> serde_json::Value {
+    use shuin_store::LedgerStore;
+    let entries = async {
+        let store = crate::runtime::open_store(dir).await?;
+        let rows = store.ledger_rows().await;
+        store.close().await;
+        let mut entries = Vec::new();
+        for row in rows? {
+            entries.push(shuin_ledger::Entry::from_canonical(&row.canonical)?);
+        }
+        Ok::<_, crate::failure::Error>(entries)
+    };
+    match entries.await {
+        Ok(entries) => {
+            let interval = config.ra.review_interval_days;
+            let schedule = shuin_ra::automation::schedule(&entries, interval, now);
+            serde_json::to_value(schedule).unwrap_or_default()
+        }
+        Err(e) => serde_json::json!({"error": format!("reading the books: {e}")}),
+    }
 }

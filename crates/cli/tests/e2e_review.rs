@@ -561,6 +561,12 @@ fn the_periodic_review_rechecks_each_issuance_and_says_when_the_next_is_due() {
     assert_eq!(entry["payload"]["next_review_due"], days_after(time, 30));
     let review = instance.as_operator_json(RP, &review_args);
     assert_eq!(&review["schedule"]["last_signed_off"], time);
+    // `shuin status` says when the next review is due.
+    let status = json_answer(&["status"], data);
+    let due = &status["automation_review"];
+    assert_eq!(&due["last_signed_off"], time, "{status}");
+    assert_eq!(due["next_review_due"], days_after(time, 30));
+    assert_eq!(due["overdue"], false);
 
     // The signed application replaced by other bytes, then removed.
     let accepted = of_kind(&entries, "application.accepted")[0];
