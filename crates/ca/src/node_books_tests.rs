@@ -90,30 +90,57 @@ async fn kinds(store: &SqliteStore) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn the_ca_signs_a_node_book_and_the_node_keeps_and_verifies_it() {
+/// A CA with the audit key (none: sealed) and a node's book of `entries` after its
+/// `key.adopted`.
+struct Fixture {
+    ca_dir: tempfile::TempDir,
+    node_dir: tempfile::TempDir,
+    audit: AuditSigner,
+    store: Arc<SqliteStore>,
+    book: NodeBook<SqliteStore>,
+    ca: Ca,
+}
+
+async fn fixture(entries: &[&str], unsealed: bool) -> Fixture {
     let (ca_dir, node_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let audit = audit_key();
-    let store = node_store(&audit, &["a", "b"]).await;
+    let store = node_store(&audit, entries).await;
     let book = node(&store, node_dir.path(), &audit).await;
-    let ca = ca(ca_dir.path(), Some(audit.clone())).await;
+    let ca = ca(ca_dir.path(), unsealed.then(|| audit.clone())).await;
+    Fixture {
+        ca_dir,
+        node_dir,
+        audit,
+        store,
+        book,
+        ca,
+    }
+}
 
-    let note = ca
-        .signing
-        .sign("ra-1", &mut Direct(&book))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(book.keep(&note).await.unwrap().size, 3);
-    assert_eq!(kinds(&ca.ledger).await, vec![NODE_BOOK_SIGNED.to_owned()]);
+async fn sign(signing: &NodeBookSigning, book: &NodeBook<SqliteStore>) -> Option<BookNote> {
+    signing.sign("ra-1", &mut Direct(book)).await.unwrap()
+}
+
+/// Another store under the same origin and key: another past.
+async fn another_book(
+    audit: &AuditSigner,
+    entries: &[&str],
+) -> (tempfile::TempDir, NodeBook<SqliteStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = node_store(audit, entries).await;
+    let book = node(&store, dir.path(), audit).await;
+    (dir, book)
+}
+
+#[tokio::test]
+async fn the_ca_signs_a_node_book_and_the_node_keeps_and_verifies_it() {
+    let f = fixture(&["a", "b"], true).await;
+    let note = sign(&f.ca.signing, &f.book).await.unwrap();
+    assert_eq!(f.book.keep(&note).await.unwrap().size, 3);
+    assert_eq!(kinds(&f.ca.ledger).await, vec![NODE_BOOK_SIGNED.to_owned()]);
     // Nothing new: nothing signed, nothing recorded.
-    assert!(ca
-        .signing
-        .sign("ra-1", &mut Direct(&book))
-        .await
-        .unwrap()
-        .is_none());
-    assert_eq!(kinds(&ca.ledger).await.len(), 1);
+    assert!(sign(&f.ca.signing, &f.book).await.is_none());
+    assert_eq!(kinds(&f.ca.ledger).await.len(), 1);
 
     // The node's book verifies as `shuin ledger verify` checks it: the pinned key, the
     // last signed head in the node's directory, the interval.
@@ -122,60 +149,44 @@ async fn the_ca_signs_a_node_book_and_the_node_keeps_and_verifies_it() {
         every: Duration::from_secs(60),
     };
     let trust = shuin_books::ledger_trust::LedgerTrust::read(
-        node_dir.path(),
-        Some(audit.pin()),
+        f.node_dir.path(),
+        Some(f.audit.pin()),
         true,
         freshness,
         SystemClock.now(),
     )
     .unwrap();
-    let verified = shuin_books::checkpoints::verify_store(store.as_ref(), &trust)
+    let verified = shuin_books::checkpoints::verify_store(f.store.as_ref(), &trust)
         .await
         .unwrap();
     assert_eq!(verified.checkpoints, 1);
 
     // A CA restarted from its directory goes on from the tree it kept.
-    append(&store, &["c"]).await;
+    append(&f.store, &["c"]).await;
+    let audit = f.audit.clone();
     let restarted = NodeBookSigning::new(
         Arc::new(move || Some(audit.clone())),
-        ca_dir.path(),
-        ca.ledger.clone(),
+        f.ca_dir.path(),
+        f.ca.ledger.clone(),
         Arc::new(SystemClock),
     );
-    let note = restarted
-        .sign("ra-1", &mut Direct(&book))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(book.keep(&note).await.unwrap().size, 4);
+    let note = sign(&restarted, &f.book).await.unwrap();
+    assert_eq!(f.book.keep(&note).await.unwrap().size, 4);
 }
 
 #[tokio::test]
 async fn a_rewritten_past_is_refused_once_recorded_and_latched() {
-    let (ca_dir, node_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let audit = audit_key();
-    let store = node_store(&audit, &["a", "b"]).await;
-    let book = node(&store, node_dir.path(), &audit).await;
-    let ca = ca(ca_dir.path(), Some(audit.clone())).await;
-    let note = ca
-        .signing
-        .sign("ra-1", &mut Direct(&book))
-        .await
-        .unwrap()
-        .unwrap();
-    book.keep(&note).await.unwrap();
+    let f = fixture(&["a", "b"], true).await;
+    let note = sign(&f.ca.signing, &f.book).await.unwrap();
+    f.book.keep(&note).await.unwrap();
 
-    // The same origin with another past and more entries.
-    let forged = node_store(&audit, &["x", "y", "z"]).await;
-    let forged_dir = tempfile::tempdir().unwrap();
-    let forged_book = node(&forged, forged_dir.path(), &audit).await;
-    let refused = ca.signing.sign("ra-1", &mut Direct(&forged_book)).await;
-    assert_eq!(refused.unwrap_err().code(), "node_book_forked");
-    let again = ca.signing.sign("ra-1", &mut Direct(&forged_book)).await;
-    assert_eq!(again.unwrap_err().code(), "node_book_forked");
-    let recorded = kinds(&ca.ledger).await;
+    let (_dir, forged) = another_book(&f.audit, &["x", "y", "z"]).await;
+    for _ in 0..2 {
+        let refused = f.ca.signing.sign("ra-1", &mut Direct(&forged)).await;
+        assert_eq!(refused.unwrap_err().code(), "node_book_forked");
+    }
     assert_eq!(
-        recorded,
+        kinds(&f.ca.ledger).await,
         vec![NODE_BOOK_SIGNED.to_owned(), NODE_BOOK_REFUSED.to_owned()],
         "the refusal is recorded once"
     );
@@ -183,56 +194,30 @@ async fn a_rewritten_past_is_refused_once_recorded_and_latched() {
 
 #[tokio::test]
 async fn a_shorter_book_is_refused_as_rolled_back() {
-    let (ca_dir, node_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let audit = audit_key();
-    let store = node_store(&audit, &["a", "b", "c"]).await;
-    let book = node(&store, node_dir.path(), &audit).await;
-    let ca = ca(ca_dir.path(), Some(audit.clone())).await;
-    ca.signing
-        .sign("ra-1", &mut Direct(&book))
-        .await
-        .unwrap()
-        .unwrap();
-
-    let shorter = node_store(&audit, &["a"]).await;
-    let shorter_dir = tempfile::tempdir().unwrap();
-    let shorter_book = node(&shorter, shorter_dir.path(), &audit).await;
-    let refused = ca.signing.sign("ra-1", &mut Direct(&shorter_book)).await;
+    let f = fixture(&["a", "b", "c"], true).await;
+    sign(&f.ca.signing, &f.book).await.unwrap();
+    let (_dir, shorter) = another_book(&f.audit, &["a"]).await;
+    let refused = f.ca.signing.sign("ra-1", &mut Direct(&shorter)).await;
     assert_eq!(refused.unwrap_err().code(), "node_book_rolled_back");
 }
 
 #[tokio::test]
 async fn a_sealed_ca_signs_nothing() {
-    let (ca_dir, node_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let audit = audit_key();
-    let store = node_store(&audit, &["a"]).await;
-    let book = node(&store, node_dir.path(), &audit).await;
-    let ca = ca(ca_dir.path(), None).await;
-    let sealed = ca.signing.sign("ra-1", &mut Direct(&book)).await;
+    let f = fixture(&["a"], false).await;
+    let sealed = f.ca.signing.sign("ra-1", &mut Direct(&f.book)).await;
     assert_eq!(sealed.unwrap_err(), NodeBookError::Sealed);
-    assert!(kinds(&ca.ledger).await.is_empty());
+    assert!(kinds(&f.ca.ledger).await.is_empty());
 }
 
 #[tokio::test]
 async fn the_node_keeps_only_notes_of_its_tree_by_the_pinned_key() {
-    let (ca_dir, node_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let audit = audit_key();
-    let store = node_store(&audit, &["a", "b"]).await;
-    let book = node(&store, node_dir.path(), &audit).await;
-
+    let f = fixture(&["a", "b"], true).await;
     // Another key, under the node's origin.
-    let other = audit_key();
-    let other_ca = ca(ca_dir.path(), Some(other)).await;
-    let note = other_ca
-        .signing
-        .sign("ra-1", &mut Direct(&book))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        book.keep(&note).await.unwrap_err().code(),
-        "checkpoint_refused"
-    );
+    let other_dir = tempfile::tempdir().unwrap();
+    let other_ca = ca(other_dir.path(), Some(audit_key())).await;
+    let note = sign(&other_ca.signing, &f.book).await.unwrap();
+    let refused = f.book.keep(&note).await.unwrap_err();
+    assert_eq!(refused.code(), "checkpoint_refused");
 
     // The right key, but a tree the node does not hold.
     let checkpoint = Checkpoint {
@@ -241,48 +226,27 @@ async fn the_node_keeps_only_notes_of_its_tree_by_the_pinned_key() {
         root: [7; 32],
     };
     let note = BookNote {
-        note: audit.sign(checkpoint).await.unwrap(),
+        note: f.audit.sign(checkpoint).await.unwrap(),
     };
-    assert_eq!(
-        book.keep(&note).await.unwrap_err().code(),
-        "checkpoint_refused"
-    );
-    assert!(store.latest_checkpoint().await.unwrap().is_none());
-    assert!(HeadFile::in_dir(node_dir.path()).load().unwrap().is_none());
+    let refused = f.book.keep(&note).await.unwrap_err();
+    assert_eq!(refused.code(), "checkpoint_refused");
+    assert!(f.store.latest_checkpoint().await.unwrap().is_none());
+    assert!(HeadFile::in_dir(f.node_dir.path())
+        .load()
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test]
 async fn a_node_behind_on_a_shared_book_gets_the_last_note_again() {
-    let (ca_dir, first_dir, second_dir) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
-    let audit = audit_key();
-    let store = node_store(&audit, &["a"]).await;
-    let first = node(&store, first_dir.path(), &audit).await;
-    let second = node(&store, second_dir.path(), &audit).await;
-    let ca = ca(ca_dir.path(), Some(audit.clone())).await;
-    let note = ca
-        .signing
-        .sign("ra-1", &mut Direct(&first))
-        .await
-        .unwrap()
-        .unwrap();
-    first.keep(&note).await.unwrap();
-    let again = ca
-        .signing
-        .sign("ra-2", &mut Direct(&second))
-        .await
-        .unwrap()
-        .unwrap();
+    let f = fixture(&["a"], true).await;
+    let second_dir = tempfile::tempdir().unwrap();
+    let second = node(&f.store, second_dir.path(), &f.audit).await;
+    let note = sign(&f.ca.signing, &f.book).await.unwrap();
+    f.book.keep(&note).await.unwrap();
+    let again = sign(&f.ca.signing, &second).await.unwrap();
     assert_eq!(again, note);
     second.keep(&again).await.unwrap();
-    assert!(ca
-        .signing
-        .sign("ra-2", &mut Direct(&second))
-        .await
-        .unwrap()
-        .is_none());
-    assert_eq!(kinds(&ca.ledger).await.len(), 1, "signed once");
+    assert!(sign(&f.ca.signing, &second).await.is_none());
+    assert_eq!(kinds(&f.ca.ledger).await.len(), 1, "signed once");
 }

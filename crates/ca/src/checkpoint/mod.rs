@@ -269,19 +269,13 @@ impl AuditSigner {
                 what: "the node book's key name",
                 source,
             })?;
-        let signer = self.signer.clone();
-        let signing_key = key.clone();
-        let note = tokio::task::spawn_blocking(move || {
-            checkpoint.sign(&signing_key, |message| signer.sign(message))
-        })
+        sign_checkpoint(
+            &self.signer,
+            &key,
+            checkpoint,
+            "signing a node book's checkpoint with the audit key",
+        )
         .await
-        .map_err(CheckpointError::Task)?
-        .map_err(|source| CheckpointError::Key {
-            what: "signing a node book's checkpoint with the audit key",
-            source,
-        })?;
-        Checkpoint::open(&note, &key).map_err(CheckpointError::Verify)?;
-        Ok(note)
     }
 }
 
@@ -463,19 +457,8 @@ where
             size: tree.size(),
             root: tree.root(),
         };
-        let signer = self.signer.clone();
-        let key = self.key.clone();
-        let note = tokio::task::spawn_blocking(move || {
-            checkpoint.sign(&key, |message| signer.sign(message))
-        })
-        .await
-        .map_err(CheckpointError::Task)?
-        .map_err(|source| CheckpointError::Key {
-            what: "signing a checkpoint with the audit key",
-            source,
-        })?;
-        // A check of the key backend's signature before anyone relies on it.
-        Checkpoint::open(&note, &self.key).map_err(CheckpointError::Verify)?;
+        let what = "signing a checkpoint with the audit key";
+        let note = sign_checkpoint(&self.signer, &self.key, checkpoint, what).await?;
         // Kept outside the database before anyone can rely on it.
         self.save_head(&note).await?;
         let stored = StoredCheckpoint {
@@ -496,6 +479,25 @@ where
             Err(e) => Err(CheckpointError::Store(e)),
         }
     }
+}
+
+/// Signs `checkpoint` with `signer` as `key` off the async workers, and checks the key
+/// backend's signature before anyone relies on it.
+async fn sign_checkpoint(
+    signer: &Arc<dyn Signer>,
+    key: &NoteKey,
+    checkpoint: Checkpoint,
+    what: &'static str,
+) -> Result<String, CheckpointError> {
+    let (signer, signing_key) = (signer.clone(), key.clone());
+    let note = tokio::task::spawn_blocking(move || {
+        checkpoint.sign(&signing_key, |message| signer.sign(message))
+    })
+    .await
+    .map_err(CheckpointError::Task)?
+    .map_err(|source| CheckpointError::Key { what, source })?;
+    Checkpoint::open(&note, key).map_err(CheckpointError::Verify)?;
+    Ok(note)
 }
 
 /// The audit key's signer and its note key under `origin`.
