@@ -6,7 +6,9 @@
 //! - a stored certificate without `certificate.issued` gets that entry
 //!   (`reconciled: true`);
 //! - a `revocation.accepted` without its revocation row is applied: the row, with the
-//!   time, reason and decider the books recorded, then new CRLs.
+//!   time, reason and decider the books recorded, then new CRLs;
+//! - a stored revocation that the newest CRL of its scope predates (the process stopped
+//!   between the row and its CRL) gets new CRLs, once it is [`LISTING_GRACE`] old.
 //!
 //! Only what is older than [`RECONCILE_AFTER`] is touched (a live server's issuance takes
 //! well under a second), and only by the process holding the instance lock
@@ -25,20 +27,30 @@ use shuin_core::revocation::RevocationReason;
 use shuin_core::timefmt::parse_rfc3339;
 use shuin_ledger::{Actor, Book, Entry, EntryDraft};
 use shuin_store::{CertificateState, ConflictKind, LedgerStore, RevocationRecord, StoreError};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 /// How old a reservation, a stored certificate or a `revocation.accepted` entry must be
 /// before reconciliation completes it: younger ones may belong to a cycle still running
 /// in a live process.
 pub const RECONCILE_AFTER: Duration = Duration::from_secs(120);
+/// How long a stored revocation may wait for the CRL that lists it before reconciliation
+/// issues one (its own process signs that CRL right after storing it).
+pub(crate) const LISTING_GRACE: Duration = Duration::from_secs(30);
 
 /// The instance lock reconciliation holds while it works.
 pub const RECONCILE_LEASE: &str = "ca.reconcile";
 
-/// How long the lease is taken for; a process that dies holding it blocks
-/// reconciliation elsewhere for at most this long.
-const LEASE_FOR: Duration = Duration::from_secs(300);
+/// A reconciliation pass's hold on [`RECONCILE_LEASE`].
+struct Lease {
+    holder: String,
+}
+
+/// How long the lease is taken for, renewed between the steps of a pass; a process
+/// that dies holding it blocks reconciliation elsewhere for at most this long (the
+/// crash harness, crates/cli/tests/crash.rs, found five minutes too long a wait after a
+/// crash).
+const LEASE_FOR: Duration = Duration::from_secs(60);
 
 /// What reconciliation did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -49,6 +61,9 @@ pub struct Reconciled {
     pub completed: Vec<String>,
     /// Revocations in the books without their revocation row: now applied.
     pub revocations_applied: Vec<String>,
+    /// Revocations stored but listed by no CRL yet (the process stopped between the row
+    /// and its CRL): a CRL is issued for them.
+    pub unlisted: Vec<String>,
     /// Another process holds the instance lock: nothing was looked at.
     pub locked_elsewhere: bool,
 }
@@ -59,6 +74,7 @@ impl Reconciled {
         !self.undelivered.is_empty()
             || !self.completed.is_empty()
             || !self.revocations_applied.is_empty()
+            || !self.unlisted.is_empty()
     }
 }
 
@@ -169,21 +185,45 @@ impl CaService {
                 "no randomness for the lease".into(),
             ));
         }
-        let holder = hex::encode(holder);
-        let now = self.clock().now();
-        if !self
-            .store()
-            .take_lease(RECONCILE_LEASE, &holder, now, now + LEASE_FOR)
-            .await?
-        {
+        let lease = Lease {
+            holder: hex::encode(holder),
+        };
+        // Reading the books needs no lease: only what changes something does.
+        let mut books = self.books().lock().await;
+        books.catch_up(self.store().as_ref()).await?;
+        if !self.renew(&lease).await? {
             done.locked_elsewhere = true;
             return Ok(done);
         }
-        let result = self.reconcile_locked(&mut done).await;
-        if let Err(e) = self.store().release_lease(RECONCILE_LEASE, &holder).await {
+        let result = self.reconcile_locked(&mut books, &lease, &mut done).await;
+        if let Err(e) = self
+            .store()
+            .release_lease(RECONCILE_LEASE, &lease.holder)
+            .await
+        {
             tracing::warn!(error = %e, "could not release the reconciliation lease; it expires by itself");
         }
         result.map(|()| done)
+    }
+
+    /// Renews the lease between steps; a lease lost meanwhile (the pass outlived it and
+    /// another process took it) stops the pass.
+    async fn keep(&self, lease: &Lease) -> Result<(), StoreError> {
+        if self.renew(lease).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(
+                "the reconciliation lease was taken by another process mid-pass".into(),
+            ))
+        }
+    }
+
+    /// Takes or renews the lease for [`LEASE_FOR`]; false when another holder has it.
+    async fn renew(&self, lease: &Lease) -> Result<bool, StoreError> {
+        let now = self.clock().now();
+        self.store()
+            .take_lease(RECONCILE_LEASE, &lease.holder, now, now + LEASE_FOR)
+            .await
     }
 
     /// [`CaService::reconcile`], logging what it did instead of returning it.
@@ -197,8 +237,12 @@ impl CaService {
         }
     }
 
-    async fn reconcile_locked(&self, done: &mut Reconciled) -> Result<(), StoreError> {
-        let mut books = self.books().lock().await;
+    async fn reconcile_locked(
+        &self,
+        books: &mut BookCursor,
+        lease: &Lease,
+        done: &mut Reconciled,
+    ) -> Result<(), StoreError> {
         let now = self.clock().now();
         for record in self
             .store()
@@ -229,12 +273,13 @@ impl CaService {
             self.store().append(draft, now).await?;
             done.undelivered.push(record.serial.to_hex());
         }
-        books.catch_up(self.store().as_ref()).await?;
+        self.keep(lease).await?;
         if !books.certificates_checked {
-            self.complete_issued_entries(&mut books, now, done).await?;
+            self.complete_issued_entries(books, now, done).await?;
+            self.keep(lease).await?;
         }
-        self.apply_accepted_revocations(&mut books, now, done)
-            .await?;
+        self.apply_accepted_revocations(books, now, done).await?;
+        self.keep(lease).await?;
         if books.crl_due {
             let serial = done.revocations_applied.last().cloned();
             match self.issue_crl().await {
@@ -302,8 +347,18 @@ impl CaService {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let mut newest_crls = HashMap::new();
         for (key, accepted) in watched {
-            if self.store().revocation(&accepted.serial).await?.is_some() {
+            if let Some(stored) = self.store().revocation(&accepted.serial).await? {
+                if now.duration_since(stored.revoked_at).unwrap_or_default() < LISTING_GRACE {
+                    // Its CRL may still be signing: look again next time.
+                    continue;
+                }
+                if !self.listed(&stored, &mut newest_crls).await? {
+                    tracing::warn!(serial = %key, "a stored revocation that no CRL lists yet (stopped before its CRL): issuing one");
+                    done.unlisted.push(key.clone());
+                    books.crl_due = true;
+                }
                 books.revocations.remove(&key);
                 continue;
             }
@@ -332,6 +387,28 @@ impl CaService {
             books.revocations.remove(&key);
         }
         Ok(())
+    }
+}
+
+impl CaService {
+    /// Whether the newest CRL of the scope that lists `stored` was signed after it
+    /// (`newest` caches each scope's thisUpdate for one pass).
+    async fn listed(
+        &self,
+        stored: &RevocationRecord,
+        newest: &mut HashMap<String, Option<SystemTime>>,
+    ) -> Result<bool, StoreError> {
+        let scope = self.scope_after_revocation(&stored.serial);
+        let this_update = match newest.get(&scope) {
+            Some(known) => *known,
+            None => {
+                let latest = self.store().latest_crl(&scope).await?;
+                let this_update = latest.map(|crl| crl.this_update);
+                newest.insert(scope, this_update);
+                this_update
+            }
+        };
+        Ok(this_update.is_some_and(|at| at >= stored.revoked_at))
     }
 }
 

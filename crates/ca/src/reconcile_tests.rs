@@ -157,6 +157,58 @@ async fn an_accepted_revocation_without_its_row_is_applied_from_the_books() {
     assert!(!again.changed());
 }
 
+/// Found by the crash harness (crates/cli/tests/crash.rs): the revocation row stored,
+/// then the process killed before its CRL. OCSP said revoked, the CRL never listed it.
+#[tokio::test]
+async fn a_stored_revocation_that_no_crl_lists_gets_a_crl() {
+    let f = fixture().await;
+    let issued = f.ca.issue(order("app-1")).await.unwrap();
+    let serial = issued.serial.to_hex();
+    f.ca.issue_crl().await.unwrap();
+    f.clock.advance(Duration::from_secs(1));
+    let at = f.clock.now();
+    let draft = EntryDraft {
+        book: Book::Revocation,
+        kind: "revocation.accepted".into(),
+        actor: ca_actor(),
+        subjects: vec![format!("serial:{serial}")],
+        payload: serde_json::json!({"serial": serial, "reason": "keyCompromise"}),
+        evidence: vec![],
+    };
+    f.store.append(draft, at).await.unwrap();
+    let record = RevocationRecord {
+        serial: issued.serial.clone(),
+        revoked_at: at,
+        reason: RevocationReason::KeyCompromise,
+        invalidity_date: None,
+        decided_by: "subscriber".into(),
+    };
+    f.store.revoke(&record).await.unwrap();
+    let listed = |der: &[u8]| {
+        let parsed = x509_cert::crl::CertificateList::from_der(der).unwrap();
+        parsed
+            .tbs_cert_list
+            .revoked_certificates
+            .unwrap_or_default()
+            .len()
+    };
+    assert_eq!(
+        listed(&f.store.latest_crl("ca").await.unwrap().unwrap().der),
+        0
+    );
+
+    // Its own process may be signing the CRL right now.
+    assert!(!f.ca.reconcile().await.unwrap().changed());
+    f.clock.advance(LISTING_GRACE);
+    let done = f.ca.reconcile().await.unwrap();
+    assert_eq!(done.unlisted, vec![serial]);
+    assert_eq!(
+        listed(&f.store.latest_crl("ca").await.unwrap().unwrap().der),
+        1
+    );
+    assert!(!f.ca.reconcile().await.unwrap().changed(), "once");
+}
+
 #[tokio::test]
 async fn a_stored_certificate_without_its_entry_gets_it_once_it_is_stale() {
     let f = fixture().await;

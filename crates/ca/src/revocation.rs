@@ -153,6 +153,20 @@ impl CaService {
         Ok(full)
     }
 
+    /// The scope of the CRL issued right after revoking `serial`: the delta CRL when
+    /// configured, else the serial's partition when partitioned, else the full CRL.
+    pub(crate) fn scope_after_revocation(&self, serial: &Serial) -> String {
+        let layout = self.crl_layout();
+        let kind = if layout.delta_url.is_some() {
+            CrlKind::Delta
+        } else if layout.partitions > 0 {
+            CrlKind::Partition(partition_of(serial, layout.partitions))
+        } else {
+            CrlKind::Full
+        };
+        kind.scope()
+    }
+
     /// After a revocation: a delta CRL when delta CRLs are configured (the full CRL
     /// follows on its schedule), else a full CRL; plus the serial's partition.
     pub(crate) async fn issue_crls_after_revocation(

@@ -11,11 +11,10 @@
 
 mod common;
 
-use base64::Engine;
+use common::load::{try_apply_at, Attempt};
 use common::operators::{key_path, make_key, ADMIN};
 use common::*;
 use serde_json::Value;
-use shuin_keys::{KeySpec, SoftwareSigner};
 use shuin_testkit::SimulatedJlisCa;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -479,65 +478,13 @@ fn books_verify_within(data: &Path, limit: Duration, logs: &dyn Fn() -> String) 
         }
         assert!(
             started.elapsed() < limit,
-            "ledger verify {}: {}
-{}",
+            "ledger verify {}: {}\n{}",
             data.display(),
             String::from_utf8_lossy(&out.stderr),
             logs()
         );
         std::thread::sleep(Duration::from_millis(250));
     }
-}
-
-/// An application's status and answer, or the transport error.
-type Attempt = Result<(u16, Value), String>;
-
-/// An application at `front` that tolerates a dead node.
-fn try_apply_at(front: &str, card: &shuin_testkit::TestCard) -> Attempt {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    let post = |url: String, content_type: &str, body: &[u8]| {
-        let mut answer = agent
-            .post(&url)
-            .header("Content-Type", content_type)
-            .send(body)
-            .map_err(|e| e.to_string())?;
-        let status = answer.status().as_u16();
-        let text = answer.body_mut().read_to_string().unwrap_or_default();
-        Ok::<_, String>((
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        ))
-    };
-    let (status, challenge) = post(
-        format!("{front}/api/v1/challenges"),
-        "application/json",
-        b"",
-    )?;
-    if status != 201 {
-        return Ok((status, challenge));
-    }
-    let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
-    let csr = shuin_client::build_csr(&key).unwrap();
-    let document = serde_json::json!({
-        "format": "shuin-application/1",
-        "kind": "new",
-        "nonce": challenge["nonce"],
-        "terms_sha256": challenge["terms_sha256"],
-        "applicant": {"name": NAME, "birth_date": BIRTH, "address": ADDRESS, "gender": "1"},
-        "csr": base64::engine::general_purpose::STANDARD.encode(csr),
-    });
-    let cms = card
-        .sign_application(document.to_string().as_bytes())
-        .unwrap();
-    post(
-        format!("{front}/api/v1/applications"),
-        "application/pkcs7-mime",
-        &cms,
-    )
 }
 
 /// The CA is killed (SIGKILL) and restarted while applications flow to both RA nodes,

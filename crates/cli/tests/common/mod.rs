@@ -5,6 +5,7 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod first_ceremony;
+pub mod load;
 pub mod operators;
 pub mod store;
 pub use operators::ADMIN;
@@ -296,6 +297,14 @@ impl Instance {
                 .arg("-TERM")
                 .arg(child.id().to_string())
                 .status();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the server with SIGKILL (no shutdown of any kind) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            let _ = child.kill();
             let _ = child.wait();
         }
     }
