@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::load::{try_apply_at, try_revoke_at};
+use common::load::{signed_application, submit_application, try_apply_at, try_revoke_at};
 use common::*;
 use serde_json::Value;
 use shuin_testkit::SimulatedJlisCa;
@@ -291,4 +291,161 @@ fn kill_9_at_random_moments_loses_nothing_and_repeats_nothing() {
         "ledger verify: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A tmpfs of `megabytes` at `dir` (root only); `None` where mounting is not allowed.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, megabytes: u32) -> Option<SmallDisk> {
+        std::fs::create_dir_all(dir).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| SmallDisk(dir.to_owned()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Fills the file system of `dir` with `dir/filler` until writing fails.
+fn fill(dir: &std::path::Path) {
+    use std::io::Write;
+    let mut file = std::fs::File::create(dir.join("filler")).unwrap();
+    let block = vec![0u8; 64 * 1024];
+    while file
+        .write_all(&block)
+        .and_then(|()| file.sync_all())
+        .is_ok()
+    {}
+}
+
+/// A full disk under a running SQLite instance: applications are refused with a
+/// retryable error, nothing half-made is answered or kept, the server stays up, and
+/// once space is back it issues again and its books verify.
+#[test]
+fn a_full_disk_fails_closed_and_recovers_when_space_is_back() {
+    if std::env::var("SHUIN_TEST_STORE").as_deref() == Ok("postgres") {
+        eprintln!("skipped: the full disk is the SQLite instance's own");
+        return;
+    }
+    let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let card = card(&jlis, |_| {});
+    let mut instance = Instance::start(&[], jlis);
+    instance.stop();
+    // The instance directory moves onto a small file system of its own.
+    let small = instance.work.path().join("small");
+    let Some(disk) = SmallDisk::mount(&small, 16) else {
+        assert!(
+            std::env::var("SHUIN_REQUIRE_TMPFS").is_err(),
+            "SHUIN_REQUIRE_TMPFS is set but a tmpfs cannot be mounted here"
+        );
+        eprintln!("skipped: mounting a tmpfs is not allowed here (root only)");
+        return;
+    };
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(instance.data.join("."))
+        .arg(&small)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    instance.data = small.clone();
+    instance.serve();
+    let front = instance.base.clone();
+    let log =
+        || std::fs::read_to_string(instance.work.path().join("serve.log")).unwrap_or_default();
+    let (status, answer) = try_apply_at(&front, &card).unwrap();
+    assert_eq!(status, 201, "{answer}");
+
+    // Applications signed on challenges taken before the disk filled up reach the
+    // application's own writes; fresh ones are refused at their challenge.
+    let prepared: Vec<Vec<u8>> = (0..5)
+        .map(|_| signed_application(&front, &card).unwrap().unwrap())
+        .collect();
+    fill(&small);
+    let mut refused = 0;
+    let attempts = prepared
+        .iter()
+        .map(|cms| submit_application(&front, cms))
+        .chain((0..5).map(|_| try_apply_at(&front, &card)));
+    for attempt in attempts {
+        match attempt {
+            Ok((201, answer)) => {
+                // Space freed by SQLite's own pages: the answer must be whole.
+                assert!(answer["certificate_pem"].is_string(), "{answer}");
+            }
+            Ok((503, answer)) => {
+                assert_eq!(answer["code"], "service_unavailable", "{answer}");
+                refused += 1;
+            }
+            Ok((status, answer)) => panic!("a full disk answered {status} {answer}\n{}", log()),
+            Err(e) => panic!(
+                "the server stopped answering on a full disk: {e}\n{}",
+                log()
+            ),
+        }
+    }
+    assert!(refused > 0, "a full disk refused nothing\n{}", log());
+    eprintln!("full disk: {refused} of 10 applications refused with 503");
+    assert!(
+        log().contains("database or disk is full"),
+        "the log names the cause\n{}",
+        log()
+    );
+    assert_eq!(get(&instance.url("/healthz")).0, 200, "{}", log());
+
+    // Space is back: it issues again.
+    std::fs::remove_file(small.join("filler")).unwrap();
+    let started = Instant::now();
+    loop {
+        match try_apply_at(&front, &card) {
+            Ok((201, _)) => break,
+            other => assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no issuance once space was back: {other:?}\n{}",
+                log()
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Nothing accepted is left open (an application accepted before its write failed
+    // is completed from the books).
+    let settled = Instant::now();
+    loop {
+        let (accepted, ended) = accepted_and_ended(&application_book(&instance));
+        if accepted.is_subset(&ended) {
+            break;
+        }
+        assert!(
+            settled.elapsed() < SETTLED_WITHIN,
+            "accepted but never ended: {:?}\n{}",
+            accepted.difference(&ended).collect::<Vec<_>>(),
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    instance.stop();
+    let out = shuin()
+        .args(["ledger", "verify", "--data"])
+        .arg(&small)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ledger verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(instance);
+    drop(disk);
 }

@@ -50,9 +50,30 @@ fn challenge(front: &str) -> Result<Result<Value, (u16, Value)>, String> {
 
 /// An application signed by `card` for a new key, at `front`.
 pub fn try_apply_at(front: &str, card: &shuin_testkit::TestCard) -> Attempt {
+    match signed_application(front, card)? {
+        Ok(cms) => submit_application(front, &cms),
+        Err(refused) => Ok(refused),
+    }
+}
+
+/// Sends a signed application to `front`.
+pub fn submit_application(front: &str, cms: &[u8]) -> Attempt {
+    try_post(
+        &format!("{front}/api/v1/applications"),
+        "application/pkcs7-mime",
+        cms,
+    )
+}
+
+/// An application signed by `card` for a new key, on a fresh challenge from `front`
+/// (not sent), or the challenge's refusal.
+pub fn signed_application(
+    front: &str,
+    card: &shuin_testkit::TestCard,
+) -> Result<Result<Vec<u8>, (u16, Value)>, String> {
     let challenge = match challenge(front)? {
         Ok(challenge) => challenge,
-        Err(refused) => return Ok(refused),
+        Err(refused) => return Ok(Err(refused)),
     };
     let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
     let csr = shuin_client::build_csr(&key).unwrap();
@@ -64,14 +85,9 @@ pub fn try_apply_at(front: &str, card: &shuin_testkit::TestCard) -> Attempt {
         "applicant": {"name": NAME, "birth_date": BIRTH, "address": ADDRESS, "gender": "1"},
         "csr": base64::engine::general_purpose::STANDARD.encode(csr),
     });
-    let cms = card
+    Ok(Ok(card
         .sign_application(document.to_string().as_bytes())
-        .unwrap();
-    try_post(
-        &format!("{front}/api/v1/applications"),
-        "application/pkcs7-mime",
-        &cms,
-    )
+        .unwrap()))
 }
 
 /// The holder's revocation of `serial` (hex), signed by `card`, at `front`.
