@@ -32,12 +32,12 @@ pub(crate) struct Options {
     pub(crate) ready_within: Duration,
 }
 
-struct Card {
-    certificate_der: Vec<u8>,
-    key: SoftwareSigner,
+pub(crate) struct Card {
+    pub(crate) certificate_der: Vec<u8>,
+    pub(crate) key: SoftwareSigner,
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -46,7 +46,7 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn load_card(options: &Options) -> Result<Card, String> {
+pub(crate) fn load_card(options: &Options) -> Result<Card, String> {
     let cert = std::fs::read(&options.card_cert)
         .map_err(|e| format!("{}: {e}", options.card_cert.display()))?;
     let certificate_der = match der::pem::decode_vec(&cert) {
@@ -66,7 +66,7 @@ fn load_card(options: &Options) -> Result<Card, String> {
 }
 
 /// The terms' SHA-256, checked against what the server serves (as the client does).
-fn terms_sha256(agent: &ureq::Agent, base: &str) -> Result<String, String> {
+pub(crate) fn terms_sha256(agent: &ureq::Agent, base: &str) -> Result<String, String> {
     let challenge = challenge(agent, base)?;
     let url = challenge["terms_url"]
         .as_str()
@@ -83,7 +83,7 @@ fn terms_sha256(agent: &ureq::Agent, base: &str) -> Result<String, String> {
     Ok(hash)
 }
 
-fn challenge(agent: &ureq::Agent, base: &str) -> Result<serde_json::Value, String> {
+pub(crate) fn challenge(agent: &ureq::Agent, base: &str) -> Result<serde_json::Value, String> {
     let mut response = agent
         .post(format!("{base}/api/v1/challenges"))
         .send_empty()
@@ -100,7 +100,7 @@ fn challenge(agent: &ureq::Agent, base: &str) -> Result<serde_json::Value, Strin
 }
 
 /// One application: a fresh nonce, a new key's CSR, signed by the card.
-fn prepare_one(
+pub(crate) fn prepare_one(
     agent: &ureq::Agent,
     options: &Options,
     card: &Card,

@@ -19,6 +19,7 @@ mod fsync;
 mod issuance;
 mod latency;
 mod raw_sign;
+mod soak;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -67,6 +68,33 @@ enum Command {
         /// until the CA's link has taken orders), one application at a time.
         #[arg(long, default_value_t = 0.0)]
         ready_within: f64,
+    },
+    /// Mixed load for a while, reporting the server's memory, descriptors, p99 latency
+    /// and errors per period (docs/reliability.md, "Soak").
+    Soak {
+        /// Base URL of `shuin serve`.
+        #[arg(long)]
+        server: String,
+        /// The testkit card's key (PKCS#8 PEM) and signing certificate.
+        #[arg(long)]
+        card_key: PathBuf,
+        #[arg(long)]
+        card_cert: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        birth_date: String,
+        #[arg(long)]
+        address: String,
+        /// The server's process id (its RSS and descriptors are read from /proc).
+        #[arg(long)]
+        server_pid: u32,
+        /// How long to run.
+        #[arg(long, default_value_t = 30.0)]
+        minutes: f64,
+        /// Seconds between report rows.
+        #[arg(long, default_value_t = 60.0)]
+        period: f64,
     },
     /// Latency of a 4 KiB write plus fsync in a directory.
     Fsync {
@@ -130,6 +158,34 @@ fn main() -> ExitCode {
             server_pid,
             ready_within: Duration::from_secs_f64(ready_within.max(0.0)),
         }),
+        Command::Soak {
+            server,
+            card_key,
+            card_cert,
+            name,
+            birth_date,
+            address,
+            server_pid,
+            minutes,
+            period,
+        } => soak::run(
+            &issuance::Options {
+                server,
+                card_key,
+                card_cert,
+                name,
+                birth_date,
+                address,
+                applications: 0,
+                warmup: 0,
+                clients: 2,
+                server_pid: Some(server_pid),
+                ready_within: Duration::ZERO,
+            },
+            minutes,
+            Duration::from_secs_f64(period.max(1.0)),
+            server_pid,
+        ),
         Command::Fsync { dir, seconds } => fsync::run(&dir, seconds),
         Command::Sign {
             data,
