@@ -33,25 +33,50 @@ struct Cli {
     command: Command,
 }
 
+/// The server and the applicant: the testkit card and the 4 basic items it carries.
+#[derive(clap::Args)]
+struct Applicant {
+    /// Base URL of `shuin serve`.
+    #[arg(long)]
+    server: String,
+    /// The testkit card's key (PKCS#8 PEM).
+    #[arg(long)]
+    card_key: PathBuf,
+    /// The testkit card's signing certificate.
+    #[arg(long)]
+    card_cert: PathBuf,
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    birth_date: String,
+    #[arg(long)]
+    address: String,
+}
+
+impl Applicant {
+    fn options(self, applications: usize, warmup: usize, clients: usize) -> issuance::Options {
+        issuance::Options {
+            server: self.server,
+            card_key: self.card_key,
+            card_cert: self.card_cert,
+            name: self.name,
+            birth_date: self.birth_date,
+            address: self.address,
+            applications,
+            warmup,
+            clients,
+            server_pid: None,
+            ready_within: Duration::ZERO,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// JPKI-signed applications over HTTP, made beforehand, from concurrent clients.
     Issuance {
-        /// Base URL of `shuin serve`.
-        #[arg(long)]
-        server: String,
-        /// The testkit card's key (PKCS#8 PEM).
-        #[arg(long)]
-        card_key: PathBuf,
-        /// The testkit card's signing certificate.
-        #[arg(long)]
-        card_cert: PathBuf,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        birth_date: String,
-        #[arg(long)]
-        address: String,
+        #[command(flatten)]
+        applicant: Applicant,
         /// Timed applications.
         #[arg(long, default_value_t = 2000)]
         applications: usize,
@@ -72,20 +97,8 @@ enum Command {
     /// Mixed load for a while, reporting the server's memory, descriptors, p99 latency
     /// and errors per period (docs/reliability.md, "Soak").
     Soak {
-        /// Base URL of `shuin serve`.
-        #[arg(long)]
-        server: String,
-        /// The testkit card's key (PKCS#8 PEM) and signing certificate.
-        #[arg(long)]
-        card_key: PathBuf,
-        #[arg(long)]
-        card_cert: PathBuf,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        birth_date: String,
-        #[arg(long)]
-        address: String,
+        #[command(flatten)]
+        applicant: Applicant,
         /// The server's process id (its RSS and descriptors are read from /proc).
         #[arg(long)]
         server_pid: u32,
@@ -134,54 +147,24 @@ enum Command {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Issuance {
-            server,
-            card_key,
-            card_cert,
-            name,
-            birth_date,
-            address,
+            applicant,
             applications,
             warmup,
             clients,
             server_pid,
             ready_within,
         } => issuance::run(&issuance::Options {
-            server,
-            card_key,
-            card_cert,
-            name,
-            birth_date,
-            address,
-            applications,
-            warmup,
-            clients,
             server_pid,
             ready_within: Duration::from_secs_f64(ready_within.max(0.0)),
+            ..applicant.options(applications, warmup, clients)
         }),
         Command::Soak {
-            server,
-            card_key,
-            card_cert,
-            name,
-            birth_date,
-            address,
+            applicant,
             server_pid,
             minutes,
             period,
         } => soak::run(
-            &issuance::Options {
-                server,
-                card_key,
-                card_cert,
-                name,
-                birth_date,
-                address,
-                applications: 0,
-                warmup: 0,
-                clients: 2,
-                server_pid: Some(server_pid),
-                ready_within: Duration::ZERO,
-            },
+            &applicant.options(0, 0, 2),
             minutes,
             Duration::from_secs_f64(period.max(1.0)),
             server_pid,

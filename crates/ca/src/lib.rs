@@ -6,6 +6,7 @@ pub mod ceremony;
 pub mod checkpoint;
 pub mod config;
 pub mod console;
+mod crl_listing;
 pub mod crl_upkeep;
 pub mod generated_key;
 mod issuance;

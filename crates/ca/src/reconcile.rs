@@ -7,8 +7,9 @@
 //!   (`reconciled: true`);
 //! - a `revocation.accepted` without its revocation row is applied: the row, with the
 //!   time, reason and decider the books recorded, then new CRLs;
-//! - a stored revocation that the newest CRL of its scope predates (the process stopped
-//!   between the row and its CRL) gets new CRLs, once it is [`LISTING_GRACE`] old.
+//! - a stored revocation that the newest CRLs do not list (the process stopped between
+//!   the row and its CRL) gets new CRLs, once it is [`LISTING_GRACE`] old
+//!   ([`crate::crl_listing`]).
 //!
 //! Only what is older than [`RECONCILE_AFTER`] is touched (a live server's issuance takes
 //! well under a second), and only by the process holding the instance lock
@@ -27,7 +28,7 @@ use shuin_core::revocation::RevocationReason;
 use shuin_core::timefmt::parse_rfc3339;
 use shuin_ledger::{Actor, Book, Entry, EntryDraft};
 use shuin_store::{CertificateState, ConflictKind, LedgerStore, RevocationRecord, StoreError};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 /// How old a reservation, a stored certificate or a `revocation.accepted` entry must be
@@ -35,8 +36,9 @@ use std::time::{Duration, SystemTime};
 /// in a live process.
 pub const RECONCILE_AFTER: Duration = Duration::from_secs(120);
 /// How long a stored revocation may wait for the CRL that lists it before reconciliation
-/// issues one (its own process signs that CRL right after storing it).
-pub(crate) const LISTING_GRACE: Duration = Duration::from_secs(30);
+/// looks (its own process signs that CRL right after storing it; by then a CRL signed
+/// [`crate::crl_listing::LISTING_RACE`] after it usually exists, and no CRL is read).
+pub(crate) const LISTING_GRACE: Duration = Duration::from_secs(90);
 
 /// The instance lock reconciliation holds while it works.
 pub const RECONCILE_LEASE: &str = "ca.reconcile";
@@ -347,14 +349,14 @@ impl CaService {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let mut newest_crls = HashMap::new();
+        let mut listings = crate::crl_listing::Listings::default();
         for (key, accepted) in watched {
             if let Some(stored) = self.store().revocation(&accepted.serial).await? {
                 if now.duration_since(stored.revoked_at).unwrap_or_default() < LISTING_GRACE {
                     // Its CRL may still be signing: look again next time.
                     continue;
                 }
-                if !self.listed(&stored, &mut newest_crls).await? {
+                if !listings.lists(self, &stored).await? {
                     tracing::warn!(serial = %key, "a stored revocation that no CRL lists yet (stopped before its CRL): issuing one");
                     done.unlisted.push(key.clone());
                     books.crl_due = true;
@@ -387,28 +389,6 @@ impl CaService {
             books.revocations.remove(&key);
         }
         Ok(())
-    }
-}
-
-impl CaService {
-    /// Whether the newest CRL of the scope that lists `stored` was signed after it
-    /// (`newest` caches each scope's thisUpdate for one pass).
-    async fn listed(
-        &self,
-        stored: &RevocationRecord,
-        newest: &mut HashMap<String, Option<SystemTime>>,
-    ) -> Result<bool, StoreError> {
-        let scope = self.scope_after_revocation(&stored.serial);
-        let this_update = match newest.get(&scope) {
-            Some(known) => *known,
-            None => {
-                let latest = self.store().latest_crl(&scope).await?;
-                let this_update = latest.map(|crl| crl.this_update);
-                newest.insert(scope, this_update);
-                this_update
-            }
-        };
-        Ok(this_update.is_some_and(|at| at >= stored.revoked_at))
     }
 }
 

@@ -281,16 +281,7 @@ fn kill_9_at_random_moments_loses_nothing_and_repeats_nothing() {
 
     // The books verify.
     instance.stop();
-    let out = shuin()
-        .args(["ledger", "verify", "--data"])
-        .arg(&instance.data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ledger verify: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_books_verify(&instance.data);
 }
 
 /// A tmpfs of `megabytes` at `dir` (root only); `None` where mounting is not allowed.
@@ -436,16 +427,7 @@ fn a_full_disk_fails_closed_and_recovers_when_space_is_back() {
         std::thread::sleep(Duration::from_millis(500));
     }
     instance.stop();
-    let out = shuin()
-        .args(["ledger", "verify", "--data"])
-        .arg(&small)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ledger verify: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_books_verify(&small);
     drop(instance);
     drop(disk);
 }

@@ -633,14 +633,5 @@ fn killing_the_ca_or_an_ra_node_under_load_issues_nothing_twice() {
         books_verify_within(&node.data, Duration::from_secs(15), &|| split.logs());
     }
     drop(split.ca_server);
-    let out = shuin()
-        .args(["ledger", "verify", "--data"])
-        .arg(&split.ca.data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ledger verify: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_books_verify(&split.ca.data);
 }

@@ -32,6 +32,22 @@ pub fn shuin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_shuin"))
 }
 
+/// Asserts that `shuin ledger verify` passes on the instance at `data`.
+#[track_caller]
+pub fn assert_books_verify(data: &Path) {
+    let out = shuin()
+        .args(["ledger", "verify", "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ledger verify {}: {}",
+        data.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `shuin ARGS --json --data DATA`, asserting success: its JSON answer.
 #[track_caller]
 pub fn json_answer(args: &[&str], data: &Path) -> Value {
