@@ -63,6 +63,28 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> NodeBookError {
     NodeBookError::Unavailable(format!("{what}: {e}"))
 }
 
+/// The CA's audit key as its facility book (`ca_rows`) records it, checked against the
+/// pin the new node's configuration copies from the CA's.
+///
+/// # Errors
+///
+/// The CA's books record no audit key, or another than the pinned one.
+pub fn ca_audit_key(
+    ca_rows: &[shuin_ledger::StoredEntry],
+    pin: Option<&AuditKeyPin>,
+) -> Result<NoteKey, NodeBookError> {
+    let key = audit_key_from_ledger(ca_rows).ok_or_else(|| {
+        NodeBookError::Unavailable("the CA's facility book records no audit key".into())
+    })?;
+    check_pin(pin, &key, true).map_err(|e| NodeBookError::Refused(e.to_string()))?;
+    Ok(key)
+}
+
+/// The origin of node `name`'s book: the CA's origin followed by the node's name.
+pub fn node_origin(ca_key: &NoteKey, name: &str) -> String {
+    format!("{}/{name}", ca_key.name())
+}
+
 /// Records in the new node's store that the CA's audit key (`ca_key`, as the CA's
 /// facility book records it) signs its checkpoints under `origin`.
 ///

@@ -17,7 +17,7 @@ use shuin_core::node_book::{
 };
 use shuin_core::Clock;
 use shuin_ledger::head_file::HeadFile;
-use shuin_ledger::{merkle, Actor, Book, Checkpoint, CompactTree, EntryDraft};
+use shuin_ledger::{merkle, Book, Checkpoint, CompactTree, EntryDraft};
 use shuin_store::LedgerStore;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -67,14 +67,6 @@ struct Kept {
 
 fn unavailable(what: &str, e: impl std::fmt::Display) -> NodeBookError {
     NodeBookError::Unavailable(format!("{what}: {e}"))
-}
-
-fn actor() -> Actor {
-    Actor {
-        name: "shuin-ledger".into(),
-        role: "system".into(),
-        zone: "high_security".into(),
-    }
 }
 
 impl NodeBookSigning {
@@ -177,7 +169,7 @@ impl NodeBookSigning {
         let draft = EntryDraft {
             book: Book::Facility,
             kind: kind.into(),
-            actor: actor(),
+            actor: crate::checkpoint::audit_actor(),
             subjects: vec![format!("node:{node}"), "key:audit".into()],
             payload,
             evidence: vec![],

@@ -34,7 +34,7 @@ async fn append(store: &SqliteStore, entries: &[&str]) {
         let draft = EntryDraft {
             book: Book::Application,
             kind: "application.accepted".into(),
-            actor: actor(),
+            actor: crate::checkpoint::audit_actor(),
             subjects: vec![format!("application:{name}")],
             payload: serde_json::json!({}),
             evidence: vec![],

@@ -347,7 +347,7 @@ async fn make_ra_node(
     let adopted = if init.join || repo {
         Ok(())
     } else {
-        let origin = format!("{}/{}", audit_key.name(), init.name);
+        let origin = shuin_books::node_book::node_origin(audit_key, init.name);
         shuin_books::node_book::adopt_audit_key(&store, audit_key, &origin, &SystemClock)
             .await
             .map(|_| ())
@@ -381,14 +381,8 @@ async fn from_ca_store(
             from.display()
         ))
     })?;
-    let key = shuin_books::checkpoints::audit_key_from_ledger(&rows?).ok_or_else(|| {
-        msg(format!(
-            "{}: the CA's facility book records no audit key",
-            from.display()
-        ))
-    })?;
     let pin = config.ledger.pin();
-    shuin_ledger::trust::check_pin(pin.as_ref(), &key, true)
+    let key = shuin_books::node_book::ca_audit_key(&rows?, pin.as_ref())
         .map_err(|e| msg(format!("{}: {e}", from.display())))?;
     Ok((crl, key))
 }

@@ -60,23 +60,15 @@ async fn review_schedule(
     config: &InstanceConfig,
     now: std::time::SystemTime,
 ) -> serde_json::Value {
-    use shuin_store::LedgerStore;
-    let entries = async {
+    let schedule = async {
         let store = crate::runtime::open_store(dir).await?;
-        let rows = store.ledger_rows().await;
+        let interval = config.ra.review_interval_days;
+        let schedule = shuin_ra::automation::schedule_in(&store, interval, now).await;
         store.close().await;
-        let mut entries = Vec::new();
-        for row in rows? {
-            entries.push(shuin_ledger::Entry::from_canonical(&row.canonical)?);
-        }
-        Ok::<_, crate::failure::Error>(entries)
+        Ok::<_, crate::failure::Error>(schedule?)
     };
-    match entries.await {
-        Ok(entries) => {
-            let interval = config.ra.review_interval_days;
-            let schedule = shuin_ra::automation::schedule(&entries, interval, now);
-            serde_json::to_value(schedule).unwrap_or_default()
-        }
+    match schedule.await {
+        Ok(schedule) => serde_json::to_value(schedule).unwrap_or_default(),
         Err(e) => serde_json::json!({"error": format!("reading the books: {e}")}),
     }
 }

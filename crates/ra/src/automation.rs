@@ -230,6 +230,40 @@ pub fn schedule(entries: &[Entry], interval_days: u32, now: SystemTime) -> Revie
     }
 }
 
+/// The schedule as `store`'s books stand at `now`, read a page at a time: only the first
+/// entry and the last sign-off are kept (for `shuin status`).
+///
+/// # Errors
+///
+/// The books cannot be read.
+pub async fn schedule_in<S: shuin_store::LedgerStore + ?Sized>(
+    store: &S,
+    interval_days: u32,
+    now: SystemTime,
+) -> Result<ReviewSchedule, shuin_store::StoreError> {
+    const PAGE: u64 = 1_000;
+    let (mut first, mut last, mut next) = (None, None, 0);
+    loop {
+        let rows = store.ledger_rows_page(next, PAGE).await?;
+        for row in &rows {
+            next = next.max(row.seq.saturating_add(1));
+            let Ok(entry) = Entry::from_canonical(&row.canonical) else {
+                continue;
+            };
+            if entry.kind == SIGNED_OFF {
+                last = Some(entry);
+            } else if first.is_none() {
+                first = Some(entry);
+            }
+        }
+        if u64::try_from(rows.len()).unwrap_or(u64::MAX) < PAGE {
+            break;
+        }
+    }
+    let kept: Vec<Entry> = first.into_iter().chain(last).collect();
+    Ok(schedule(&kept, interval_days, now))
+}
+
 fn reference<'a>(entry: &'a Entry, prefix: &str) -> Option<&'a str> {
     entry.subjects.iter().find_map(|s| s.strip_prefix(prefix))
 }
