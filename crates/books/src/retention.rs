@@ -159,6 +159,10 @@ async fn forget_personal_data<S: PersonalRows + ?Sized>(
             .forget_registration_identity(id)
             .await
             .map_err(RetentionError::Delete)?;
+        store
+            .forget_holder(id)
+            .await
+            .map_err(RetentionError::Delete)?;
         let Some(mut record) = store.application(id).await.map_err(RetentionError::Read)? else {
             continue;
         };

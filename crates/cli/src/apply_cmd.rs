@@ -11,6 +11,18 @@ pub(crate) struct ApplyArgs {
     /// Server base URL.
     #[arg(long)]
     server: String,
+    #[command(flatten)]
+    card: CardArgs,
+    /// The four basic items as on the card.
+    #[command(flatten)]
+    items: BasicItems,
+    #[command(flatten)]
+    new_key: NewKey,
+}
+
+/// Where the applicant's JPKI signing key is (`apply` and `disclose`).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct CardArgs {
     /// JPKI signing key (PKCS#8 PEM) of a file-based card.
     #[arg(long, requires = "card_cert", conflicts_with = "dev_card")]
     card_key: Option<PathBuf>,
@@ -33,11 +45,6 @@ pub(crate) struct ApplyArgs {
     /// Where dev cards live.
     #[arg(long, default_value = "shuin-dev")]
     dev_dir: PathBuf,
-    /// The four basic items as on the card.
-    #[command(flatten)]
-    items: BasicItems,
-    #[command(flatten)]
-    new_key: NewKey,
 }
 
 /// The applicant's new key and where its certificate goes (`apply` and `enroll`).
@@ -102,9 +109,9 @@ fn birth_date(text: &str) -> std::result::Result<String, String> {
     }
 }
 
-impl ApplyArgs {
+impl CardArgs {
     /// The card the flags name.
-    fn card(&self) -> Result<CardSource> {
+    pub(crate) fn source(&self) -> Result<CardSource> {
         let dev_card = |name: &String| {
             let dir = crate::dev::card_dir(&self.dev_dir, name);
             let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
@@ -130,7 +137,7 @@ impl ApplyArgs {
 
 /// Runs the flow and writes the key, the certificate and its chain.
 pub(crate) fn run(args: ApplyArgs) -> Result<()> {
-    let card = args.card()?;
+    let card = args.card.source()?;
     let (key_spec, files) = args.new_key.prepare()?;
     let request = ApplyRequest {
         server: args.server,

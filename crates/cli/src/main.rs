@@ -11,6 +11,7 @@ mod console;
 mod console_client;
 mod demo;
 mod dev;
+mod disclose_cmd;
 mod enroll_cmd;
 mod facility;
 mod failure;
@@ -76,6 +77,9 @@ enum Command {
     },
     /// Apply for a certificate with a JPKI signing key (applicant client).
     Apply(apply_cmd::ApplyArgs),
+    /// Obtain the records kept about you (名義人への情報開示), signing the request with
+    /// your JPKI card (holder client).
+    Disclose(disclose_cmd::DiscloseArgs),
     /// Revoke a certificate (an lra's signed request to the running server, recorded in
     /// the revocation book).
     Revoke(revoke_cmd::RevokeArgs),
@@ -301,6 +305,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Apply(args) => apply_cmd::run(args),
+        Command::Disclose(args) => disclose_cmd::run(args),
         Command::Revoke(args) => runtime()?.block_on(revoke_cmd::revoke(args)),
         Command::Crl { ask, root } => runtime()?.block_on(revoke_cmd::crl(&ask, root)),
         Command::Ledger { command } => {

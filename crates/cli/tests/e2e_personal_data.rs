@@ -89,6 +89,38 @@ fn export(instance: &Instance, out: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// `shuin disclose` with `card`, writing WORK/`out`.
+fn disclose(instance: &Instance, card: &TestCard, out: &str) -> std::process::Output {
+    let dir = instance.work.path().join("holder-card");
+    if !dir.exists() {
+        card.write_dir(&dir).unwrap();
+    }
+    shuin()
+        .args(["disclose", "--server", &instance.base, "--card-key"])
+        .arg(dir.join("key.pem"))
+        .arg("--card-cert")
+        .arg(dir.join("cert.pem"))
+        .arg("--out")
+        .arg(instance.work.path().join(out))
+        .output()
+        .unwrap()
+}
+
+/// The SHA-256 of the signed request of the (only) `disclosure.made` entry.
+fn disclosure_request(instance: &Instance) -> String {
+    let entries = export(instance, &instance.work.path().join("export-disclosure"));
+    let made: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["kind"] == "disclosure.made")
+        .collect();
+    assert_eq!(made.len(), 1);
+    made[0]["evidence"][0]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_owned()
+}
+
 fn verify_data(instance: &Instance) -> Value {
     json_answer(&["ledger", "verify"], &instance.data)
 }
@@ -261,6 +293,15 @@ fn the_books_hold_commitments_and_the_records_are_purged_after_retention() {
         .unwrap();
     assert_eq!(verify_data(&instance)["personal_data_records_checked"], 3);
 
+    // Within retention the card holder obtains their application (docs/disclosure.md).
+    let disclosed = disclose(&instance, &holder, "before.json");
+    assert!(
+        disclosed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&disclosed.stderr)
+    );
+    let request = disclosure_request(&instance);
+
     // Within retention nothing is purged; the applications' rows keep their data.
     let purged = instance.as_operator_json(ADMIN, &["retention", "purge"]);
     assert_eq!(purged["purged"], serde_json::json!([]), "{purged}");
@@ -281,7 +322,7 @@ fn the_books_hold_commitments_and_the_records_are_purged_after_retention() {
         .iter()
         .map(|h| h.as_str().unwrap())
         .collect();
-    for record in records.iter().chain(&requests) {
+    for record in records.iter().chain(&requests).chain([&request]) {
         assert!(listed.contains(&record.as_str()), "{record} in {purged}");
     }
     assert_eq!(purged["applications_forgotten"], 3, "{purged}");
@@ -292,6 +333,11 @@ fn the_books_hold_commitments_and_the_records_are_purged_after_retention() {
     let verified = verify_data(&instance);
     assert_eq!(verified["personal_data_records_checked"], 0, "{verified}");
     assert_eq!(verified["personal_data_records_absent"], 3, "{verified}");
+    // Forgotten applications are no longer the holder's to be disclosed.
+    let disclosed = disclose(&instance, &holder, "after.json");
+    assert!(!disclosed.status.success());
+    let stderr = String::from_utf8_lossy(&disclosed.stderr);
+    assert!(stderr.contains("no_records_held"), "{stderr}");
 
     // The books, with the purge recorded, still name nobody.
     let out = instance.work.path().join("export-after");

@@ -5,7 +5,7 @@
 #[non_exhaustive]
 pub enum ClientError {
     /// The server refused with a problem document.
-    #[error("the server refused the application: {code} (HTTP {status}): {detail}")]
+    #[error("the server refused the request: {code} (HTTP {status}): {detail}")]
     Refused {
         /// HTTP status.
         status: u16,

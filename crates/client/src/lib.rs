@@ -6,6 +6,7 @@ mod apply;
 mod card_source;
 pub mod cms_sign;
 mod csr;
+mod disclose;
 mod enroll;
 mod error;
 #[cfg(feature = "pkcs11")]
@@ -17,6 +18,7 @@ mod status;
 pub use apply::{apply, ApplyOutcome, ApplyRequest, CardSigner, FileCard};
 pub use card_source::CardSource;
 pub use csr::{build_csr, build_named_csr};
+pub use disclose::disclose;
 pub use enroll::{enroll, EnrollRequest};
 pub use error::ClientError;
 #[cfg(feature = "pkcs11")]

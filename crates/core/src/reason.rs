@@ -90,6 +90,8 @@ codes! {
         CertificateUnknown => "certificate_unknown",
         CertificateAlreadyRevoked => "certificate_already_revoked",
         RevocationNotAuthorized => "revocation_not_authorized",
+        DisclosureNotAuthorized => "disclosure_not_authorized",
+        NoRecordsHeld => "no_records_held",
         Unauthorized => "unauthorized",
         ServiceUnavailable => "service_unavailable",
         InternalError => "internal_error",

@@ -150,6 +150,8 @@ pub struct RaService {
     nonces_purged_at: std::sync::Mutex<Option<SystemTime>>,
     /// The application book as far as the resume loop has read it.
     pub(crate) application_books: tokio::sync::Mutex<crate::ApplicationBooks>,
+    /// Whether older applications were filed under their holders (`file_holders`).
+    pub(crate) holders_filed: std::sync::atomic::AtomicBool,
 }
 
 /// The RA's ports to the CA: it issues and revokes only through these.
@@ -208,6 +210,7 @@ impl RaService {
             refusals: shuin_books::organisation::RefusalBudget::default(),
             nonces_purged_at: std::sync::Mutex::new(None),
             application_books: tokio::sync::Mutex::new(crate::ApplicationBooks::default()),
+            holders_filed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -483,6 +486,7 @@ impl RaService {
         // whose entry the resume loop writes (`crate::resume`), never an entry without
         // the record it decides.
         self.store.insert_application(&record).await?;
+        self.file_holder(&record).await?;
         if !checked.review_reasons.is_empty() {
             self.store
                 .append(

@@ -33,11 +33,12 @@ pub struct FollowupReport {
 }
 
 impl RaService {
-    /// One round of life-cycle upkeep: a changed J-LIS CRL file loaded, the J-LIS
-    /// follow-up when the J-LIS CRL changed,
-    /// then up to 100 notices from the outbox through `sender`. Failures are logged; the
-    /// next round retries.
+    /// One round of life-cycle upkeep: older applications filed under their holders
+    /// (once), a changed J-LIS CRL file loaded, the J-LIS follow-up when the J-LIS CRL
+    /// changed, then up to 100 notices from the outbox through `sender`. Failures are
+    /// logged; the next round retries.
     pub async fn upkeep(&self, sender: &dyn crate::NoticeSender) {
+        self.file_holders().await;
         // A changed J-LIS CRL file is read and verified here, off the async workers.
         let crl = self.crl.clone();
         if let Err(e) = tokio::task::spawn_blocking(move || crl.refresh()).await {

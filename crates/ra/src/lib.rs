@@ -10,6 +10,7 @@ pub mod config;
 pub mod console;
 mod crl_source;
 mod detached;
+mod disclosure;
 mod error;
 mod jpki_evidence;
 pub mod jpki_followup;
@@ -32,6 +33,10 @@ pub use application::{
 pub use code_key::CodeKeyError;
 pub use crl_source::{CrlSource, FileCrlSource, StaticCrlSource};
 pub use detached::detached;
+pub use disclosure::{
+    DisclosedApplication, DisclosedCertificate, DisclosedRevocation, Disclosure, DISCLOSURE_FORMAT,
+    MAX_DISCLOSED,
+};
 pub use error::RaError;
 pub use jpki_evidence::JpkiEvidence;
 pub use jpki_followup::{FollowupReport, JPKI_REVOKED};

@@ -589,6 +589,7 @@ impl RaService {
         crate::resume::note_approval(&mut record, &approver, now);
         // The record, then its entry (`crate::resume` completes either half).
         self.store.insert_application(&record).await?;
+        self.file_holder(&record).await?;
         self.store
             .append(
                 EntryDraft {

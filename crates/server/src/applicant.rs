@@ -23,6 +23,7 @@ pub(crate) fn routes(
         .route("/api/v1/challenges", post(create_challenge))
         .route("/api/v1/applications", post(submit_application))
         .route("/api/v1/revocations", post(submit_revocation))
+        .route("/api/v1/disclosures", post(submit_disclosure))
         .route("/api/v1/enrollments", post(enroll))
         .route_layer(axum::middleware::from_fn_with_state(
             (limiter, clock),
@@ -116,6 +117,30 @@ async fn submit_revocation(
             });
             (StatusCode::OK, axum::Json(body)).into_response()
         }
+        Err(e) => from_ra_error(e),
+    }
+}
+
+/// `POST /api/v1/disclosures`: the holder's own records. Personal data: never stored by
+/// a cache on the way.
+async fn submit_disclosure(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let bytes = match read_signed_body(&headers, body).await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    // Detached: the disclosure is ledgered whole even if the client goes away.
+    let ra = state.ra.clone();
+    match shuin_ra::detached(async move { ra.submit_disclosure(&bytes).await }).await {
+        Ok(disclosure) => (
+            StatusCode::OK,
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::Json(disclosure),
+        )
+            .into_response(),
         Err(e) => from_ra_error(e),
     }
 }

@@ -22,7 +22,8 @@ pub fn status_for(code: ReasonCode) -> StatusCode {
         C::JpkiRevocationUnavailable | C::CaSealed | C::ServiceUnavailable => {
             StatusCode::SERVICE_UNAVAILABLE
         }
-        C::NotFound | C::CertificateUnknown => StatusCode::NOT_FOUND,
+        C::NotFound | C::CertificateUnknown | C::NoRecordsHeld => StatusCode::NOT_FOUND,
+        C::DisclosureNotAuthorized => StatusCode::FORBIDDEN,
         C::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
@@ -45,6 +46,9 @@ fn title_for(code: ReasonCode) -> &'static str {
         C::NotFound => "Not found / 見つかりません",
         C::Unauthorized => "Unauthorized / 認証されていません",
         C::RateLimited => "Too many requests / リクエストが多すぎます",
+        C::DisclosureNotAuthorized | C::NoRecordsHeld => {
+            "Disclosure refused / 開示できません"
+        }
         _ => "Application refused / 申請を受け付けられません",
     }
 }

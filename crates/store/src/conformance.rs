@@ -388,6 +388,90 @@ async fn applications<S: ApplicationStore>(store: &S) -> Result<(), String> {
         ),
         "updating a missing application is NotFound"
     );
+    holders(store).await
+}
+
+/// Filing applications under their holder (for disclosure), the start-up filing of
+/// older rows, and forgetting.
+async fn holders<S: ApplicationStore>(store: &S) -> Result<(), String> {
+    let unfiled = store
+        .unfiled_applications(10)
+        .await
+        .map_err(|e| fail("unfiled", e))?;
+    ensure!(
+        unfiled.iter().map(|a| a.id.as_str()).collect::<Vec<_>>() == ["app-1"],
+        "an application filed under no holder is listed: {unfiled:?}"
+    );
+    let mut second = ApplicationRecord {
+        id: "app-2".into(),
+        status: ApplicationStatus::Approved,
+        received_at: at(1_800_000_100),
+        review_reasons: vec![],
+        serial: None,
+        rejection_reason: None,
+        evidence_sha256: "ab".into(),
+        details: serde_json::json!({}),
+    };
+    store
+        .insert_application(&second)
+        .await
+        .map_err(|e| fail("insert second", e))?;
+    for id in ["app-2", "app-1"] {
+        store
+            .index_holder("holder-a", id)
+            .await
+            .map_err(|e| fail("index", e))?;
+    }
+    store
+        .index_holder("holder-a", "app-1")
+        .await
+        .map_err(|e| fail("indexing is idempotent", e))?;
+    let ids = |found: Vec<ApplicationRecord>| found.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    let found = store
+        .applications_of_holder("holder-a")
+        .await
+        .map_err(|e| fail("of holder", e))?;
+    ensure!(ids(found) == ["app-1", "app-2"], "oldest first");
+    let other = store
+        .applications_of_holder("holder-b")
+        .await
+        .map_err(|e| fail("of another holder", e))?;
+    ensure!(other.is_empty(), "another holder finds nothing");
+    let unfiled = store
+        .unfiled_applications(10)
+        .await
+        .map_err(|e| fail("unfiled after", e))?;
+    ensure!(unfiled.is_empty(), "every application is filed");
+    store
+        .forget_holder("app-1")
+        .await
+        .map_err(|e| fail("forget", e))?;
+    let found = store
+        .applications_of_holder("holder-a")
+        .await
+        .map_err(|e| fail("of holder after forgetting", e))?;
+    ensure!(
+        ids(found) == ["app-2"],
+        "a forgotten application is no longer the holder's"
+    );
+    let unfiled = store
+        .unfiled_applications(10)
+        .await
+        .map_err(|e| fail("unfiled after forgetting", e))?;
+    ensure!(
+        unfiled.is_empty(),
+        "a forgotten application stays filed (under no holder)"
+    );
+    let none = store
+        .applications_of_holder(crate::NO_HOLDER)
+        .await
+        .map_err(|e| fail("no holder", e))?;
+    ensure!(ids(none) == ["app-1"], "filed under no holder");
+    second.status = ApplicationStatus::Issued;
+    store
+        .update_application(&second)
+        .await
+        .map_err(|e| fail("update second", e))?;
     Ok(())
 }
 

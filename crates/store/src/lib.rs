@@ -88,7 +88,25 @@ pub trait ApplicationStore: Send + Sync {
         &self,
         status: ApplicationStatus,
     ) -> Result<Vec<ApplicationRecord>, StoreError>;
+    /// Files an application under its holder (the RA's holder key; [`NO_HOLDER`] for
+    /// one with no identity), for disclosure; idempotent.
+    async fn index_holder(&self, holder: &str, application_id: &str) -> Result<(), StoreError>;
+    /// The applications filed under `holder`, oldest first.
+    async fn applications_of_holder(
+        &self,
+        holder: &str,
+    ) -> Result<Vec<ApplicationRecord>, StoreError>;
+    /// At most `limit` applications filed under no holder yet, oldest first (made before
+    /// the index existed; the RA files them at start).
+    async fn unfiled_applications(&self, limit: u32) -> Result<Vec<ApplicationRecord>, StoreError>;
+    /// Forgets which holder an application belongs to (with its personal data, at the
+    /// end of retention): it is filed under [`NO_HOLDER`] instead.
+    async fn forget_holder(&self, application_id: &str) -> Result<(), StoreError>;
 }
+
+/// The holder under which an application with no identity (or one whose personal data
+/// was forgotten) is filed.
+pub const NO_HOLDER: &str = "-";
 
 /// Read side of certificates, for the RA's key-reuse check and the repository.
 #[async_trait]

@@ -415,8 +415,11 @@ pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
             .build(),
         b("B11", "business method", "電子証明書名義人への情報の開示", "Disclosure to the certificate holder")
             .fact("status of one's application", "software", "GET /api/v1/applications/{id}".into(), json!({"route": "GET /api/v1/applications/{id}"}))
+            .fact("disclosure of one's records with one's card", "software", "POST /api/v1/disclosures".into(), json!({"route": "POST /api/v1/disclosures", "client": "shuin disclose"}))
+            .kind("disclosure.made", "disclosures to holders")
+            .kind("disclosure.refused", "refused disclosure requests")
             .kind("notice.sent", "notices sent to holders")
-            .organisational("handling holders' disclosure requests beyond their application status")
+            .organisational("disclosure requests by other channels (by post, by an agent, without a card)")
             .build(),
         b("B12", "business method", "認証業務実施のための組織及び体制等", "Organisation and structure")
             .fact("operator registry", "store", operators_summary.clone(), f.operators.clone())

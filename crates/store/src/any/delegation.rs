@@ -77,6 +77,21 @@ impl ApplicationStore for AnyStore {
     ) -> Result<Vec<ApplicationRecord>, StoreError> {
         on_backend!(self, s => s.applications_with_status(status).await)
     }
+    async fn index_holder(&self, holder: &str, application_id: &str) -> Result<(), StoreError> {
+        on_backend!(self, s => s.index_holder(holder, application_id).await)
+    }
+    async fn applications_of_holder(
+        &self,
+        holder: &str,
+    ) -> Result<Vec<ApplicationRecord>, StoreError> {
+        on_backend!(self, s => s.applications_of_holder(holder).await)
+    }
+    async fn unfiled_applications(&self, limit: u32) -> Result<Vec<ApplicationRecord>, StoreError> {
+        on_backend!(self, s => s.unfiled_applications(limit).await)
+    }
+    async fn forget_holder(&self, application_id: &str) -> Result<(), StoreError> {
+        on_backend!(self, s => s.forget_holder(application_id).await)
+    }
 }
 
 #[async_trait]

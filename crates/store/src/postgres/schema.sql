@@ -33,6 +33,13 @@ CREATE TABLE IF NOT EXISTS applications (
     CONSTRAINT applications_id_pkey PRIMARY KEY (id)
 );
 CREATE INDEX IF NOT EXISTS applications_status ON applications (status, received_at);
+-- Which holder each application belongs to (see ../sqlite/schema.sql).
+CREATE TABLE IF NOT EXISTS application_holders (
+    holder          TEXT COLLATE "C" NOT NULL,
+    application_id  TEXT COLLATE "C" NOT NULL,
+    CONSTRAINT application_holders_pkey PRIMARY KEY (holder, application_id)
+);
+CREATE INDEX IF NOT EXISTS application_holders_application ON application_holders (application_id);
 CREATE TABLE IF NOT EXISTS certificates (
     serial           TEXT COLLATE "C" NOT NULL,
     application_id   TEXT NOT NULL,

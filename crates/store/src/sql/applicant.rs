@@ -174,6 +174,75 @@ macro_rules! applicant_queries {
                     .map(|r| $crate::rows::ApplicationRow::from_row(r)?.into_record())
                     .collect()
             }
+
+            async fn index_holder(&self, holder: &str, application_id: &str) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO application_holders (holder, application_id) VALUES ($1, $2) ON CONFLICT (holder, application_id) DO NOTHING",
+                )
+                .bind(holder)
+                .bind(application_id)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                Ok(())
+            }
+
+            async fn applications_of_holder(
+                &self,
+                holder: &str,
+            ) -> Result<Vec<$crate::ApplicationRecord>, $crate::StoreError> {
+                let found = sqlx::query(
+                    "SELECT a.id, a.status, a.received_at, a.review_reasons, a.serial, a.rejection_reason, a.evidence_sha256, a.details \
+                     FROM application_holders h JOIN applications a ON a.id = h.application_id \
+                     WHERE h.holder = $1 ORDER BY a.received_at, a.id",
+                )
+                .bind(holder)
+                .fetch_all(&self.reads)
+                .await
+                .map_err(unavailable)?;
+                found
+                    .iter()
+                    .map(|r| $crate::rows::ApplicationRow::from_row(r)?.into_record())
+                    .collect()
+            }
+
+            async fn unfiled_applications(
+                &self,
+                limit: u32,
+            ) -> Result<Vec<$crate::ApplicationRecord>, $crate::StoreError> {
+                let found = sqlx::query(
+                    "SELECT id, status, received_at, review_reasons, serial, rejection_reason, evidence_sha256, details FROM applications a \
+                     WHERE NOT EXISTS (SELECT 1 FROM application_holders h WHERE h.application_id = a.id) \
+                     ORDER BY received_at, id LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.reads)
+                .await
+                .map_err(unavailable)?;
+                found
+                    .iter()
+                    .map(|r| $crate::rows::ApplicationRow::from_row(r)?.into_record())
+                    .collect()
+            }
+
+            async fn forget_holder(&self, application_id: &str) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await.map_err(unavailable)?;
+                sqlx::query("DELETE FROM application_holders WHERE application_id = $1")
+                    .bind(application_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+                sqlx::query(
+                    "INSERT INTO application_holders (holder, application_id) VALUES ($1, $2) ON CONFLICT (holder, application_id) DO NOTHING",
+                )
+                .bind($crate::NO_HOLDER)
+                .bind(application_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+                tx.commit().await.map_err(unavailable)?;
+                Ok(())
+            }
         }
     };
 }

@@ -1,0 +1,59 @@
+//! A holder's disclosure request (名義人への情報開示): a CMS SignedData over
+//! `shuin-disclosure/1`, signed with the JPKI signing key, sent to
+//! `POST /api/v1/disclosures`; the answer is the records kept about the holder.
+
+use crate::apply::{agent, refused, CardSigner};
+use crate::ClientError;
+use serde_json::Value;
+
+fn transport(e: impl std::fmt::Display) -> ClientError {
+    ClientError::Transport(e.to_string())
+}
+
+/// Asks `server` for the records kept about the card's holder (only application
+/// `application_id`, if given) and returns the server's JSON answer.
+pub fn disclose(
+    server: &str,
+    card: &dyn CardSigner,
+    application_id: Option<&str>,
+) -> Result<Value, ClientError> {
+    let agent = agent();
+    let base = server.trim_end_matches('/');
+    let url = format!("{base}/api/v1/challenges");
+    let mut response = agent
+        .post(&url)
+        .send_empty()
+        .map_err(|e| transport(format!("{url}: {e}")))?;
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().map_err(transport)?;
+    if status != 201 {
+        return Err(refused(status, &body));
+    }
+    let challenge: Value = serde_json::from_str(&body).map_err(transport)?;
+    let nonce = challenge["nonce"]
+        .as_str()
+        .ok_or_else(|| transport("challenge without nonce"))?;
+    let mut document = serde_json::json!({"format": "shuin-disclosure/1", "nonce": nonce});
+    if let Some(id) = application_id {
+        document["application_id"] = Value::String(id.to_owned());
+    }
+    let content =
+        serde_json::to_vec(&document).map_err(|e| ClientError::Encoding(e.to_string()))?;
+    let certificate = card.certificate_der()?;
+    let cms = crate::cms_sign::sign_attached(&content, &certificate, &|message: &[u8]| {
+        card.sign(message)
+    })
+    .map_err(|e| ClientError::Encoding(e.to_string()))?;
+    let url = format!("{base}/api/v1/disclosures");
+    let mut response = agent
+        .post(&url)
+        .header("Content-Type", "application/pkcs7-mime")
+        .send(&cms[..])
+        .map_err(|e| transport(format!("{url}: {e}")))?;
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().map_err(transport)?;
+    if status != 200 {
+        return Err(refused(status, &body));
+    }
+    serde_json::from_str(&body).map_err(transport)
+}
