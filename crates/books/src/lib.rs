@@ -12,6 +12,7 @@ pub mod checkpoints;
 pub mod console;
 pub mod facility;
 pub mod gate;
+pub mod handover;
 pub mod init_records;
 pub mod ledger_trust;
 pub mod node_book;

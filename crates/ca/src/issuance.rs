@@ -60,6 +60,16 @@ pub struct CaService {
     crl_lock: tokio::sync::Mutex<()>,
     /// How far reconciliation has read the books, and what it still watches.
     books: tokio::sync::Mutex<crate::reconcile::BookCursor>,
+    /// Set once the business is terminated (`crate::termination`): nothing is issued,
+    /// and CRLs get the final CRL's lifetime once it is known.
+    terminated: std::sync::Mutex<Option<Termination>>,
+}
+
+/// What the CA knows of a termination in progress.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Termination {
+    /// The final CRL's lifetime, once the final CRL phase is reached.
+    pub(crate) final_crl_lifetime: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for CaService {
@@ -122,7 +132,30 @@ impl CaService {
             settings,
             crl_lock: tokio::sync::Mutex::new(()),
             books: tokio::sync::Mutex::new(crate::reconcile::BookCursor::default()),
+            terminated: std::sync::Mutex::new(None),
         })
+    }
+
+    fn termination(&self) -> Option<Termination> {
+        *self
+            .terminated
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Latches the termination (see `crate::termination`): from now on nothing is
+    /// issued; with `final_crl_lifetime`, every CRL gets that lifetime.
+    pub(crate) fn latch_termination(&self, final_crl_lifetime: Option<std::time::Duration>) {
+        let mut latched = self
+            .terminated
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *latched = Some(Termination { final_crl_lifetime });
+    }
+
+    /// Whether the business is terminated (as far as this process has seen).
+    pub fn is_terminated(&self) -> bool {
+        self.termination().is_some()
     }
 
     pub(crate) fn crl_lock(&self) -> &tokio::sync::Mutex<()> {
@@ -134,7 +167,9 @@ impl CaService {
     }
 
     pub(crate) fn crl_lifetime(&self) -> std::time::Duration {
-        self.settings.crl_lifetime
+        self.termination()
+            .and_then(|t| t.final_crl_lifetime)
+            .unwrap_or(self.settings.crl_lifetime)
     }
 
     /// How the issuing CA's CRLs are laid out.
@@ -248,6 +283,9 @@ impl CaService {
 #[async_trait]
 impl Issuer for CaService {
     async fn issue(&self, order: IssuanceOrder) -> Result<IssuedCertificate, IssuanceError> {
+        if self.is_terminated() {
+            return Err(IssuanceError::Terminated);
+        }
         let (serial, tbs, tbs_bytes) = self.reserve(&order).await?;
         let tbs_sha256 = hex::encode(Sha256::digest(&tbs_bytes));
         let signing = EntryDraft {

@@ -20,6 +20,7 @@ pub mod parts;
 mod reconcile;
 mod revocation;
 pub mod seal;
+pub mod termination;
 #[cfg(test)]
 mod test_ca;
 pub mod witnessing;

@@ -67,6 +67,21 @@ pub struct Revoked {
 impl CaService {
     /// Revokes a certificate and issues a new CRL.
     pub async fn revoke(&self, order: RevocationOrder) -> Result<Revoked, RevocationError> {
+        let serial = order.serial.clone();
+        let revoked_at = self.record_revocation(order).await?;
+        let crl_number = self.issue_crls_after_revocation(&serial).await?;
+        Ok(Revoked {
+            revoked_at,
+            crl_number,
+        })
+    }
+
+    /// Records (`revocation.accepted`) and stores a revocation, without a new CRL (the
+    /// caller issues one: after each revocation, or once after many).
+    pub(crate) async fn record_revocation(
+        &self,
+        order: RevocationOrder,
+    ) -> Result<SystemTime, RevocationError> {
         let serial_hex = order.serial.to_hex();
         let certificate = self
             .store()
@@ -133,11 +148,7 @@ impl CaService {
             Err(StoreError::NotFound) => return Err(RevocationError::UnknownSerial(serial_hex)),
             Err(e) => return Err(unavailable(e)),
         }
-        let crl_number = self.issue_crls_after_revocation(&order.serial).await?;
-        Ok(Revoked {
-            revoked_at: now,
-            crl_number,
-        })
+        Ok(now)
     }
 
     /// Signs and stores a new full CRL of the issuing CA (and, when partitions or delta

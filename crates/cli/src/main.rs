@@ -33,6 +33,7 @@ mod seal;
 mod serve;
 mod split;
 mod status_cmd;
+mod termination;
 mod testkit_cmd;
 mod watch;
 mod witness_cmd;

@@ -49,7 +49,23 @@ pub(crate) async fn report(
         "fips": shuin_keys::fips::report(),
         "seal": seal,
         "automation_review": review_schedule(dir, config, now).await,
+        "business_termination": termination(dir).await,
     }))
+}
+
+/// Where a business termination stands (docs/termination.md): `null` when none was
+/// started; an error reading the store is reported in place.
+async fn termination(dir: &Path) -> serde_json::Value {
+    let state = async {
+        let store = crate::runtime::open_store(dir).await?;
+        let state = shuin_ca::termination::state(&store).await;
+        store.close().await;
+        state.map_err(|e| crate::failure::msg(e.to_string()))
+    };
+    match state.await {
+        Ok(state) => serde_json::to_value(state).unwrap_or_default(),
+        Err(e) => serde_json::json!({"error": format!("reading the store: {e}")}),
+    }
 }
 
 /// When the responsible person's next periodic review of automatic approval is due

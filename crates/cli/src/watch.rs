@@ -35,6 +35,8 @@ pub(crate) async fn run(instance: &Instance) {
         if !statuses.check(&parts.ocsp, instance.store.as_ref()).await {
             continue;
         }
+        // A termination in progress goes on before anything is resumed or issued.
+        crate::termination::upkeep(instance, &parts).await;
         if let Err(e) = refresh_crls(&parts.ca, &instance.store, &instance.state.repository).await {
             tracing::error!(error = %e, "CRL upkeep failed");
         }

@@ -70,6 +70,10 @@ pub enum IssuanceError {
     /// Ledger, storage or key backend trouble (retryable); nothing was made visible.
     #[error("unavailable: {0}")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The certification business is terminated (docs/termination.md): nothing is issued
+    /// any more.
+    #[error("the certification business is terminated")]
+    Terminated,
 }
 
 /// The port: the RA hands orders to the CA through this and nothing else.

@@ -24,6 +24,7 @@ pub mod revocation;
 pub mod serial;
 pub mod signature;
 pub mod signing_pool;
+pub mod termination;
 pub mod timefmt;
 pub mod x509;
 

@@ -187,6 +187,7 @@ impl OrderOutcome {
                     IssuanceError::Profile(_) => ("profile", false),
                     IssuanceError::Lint(_) => ("lint", false),
                     IssuanceError::Unavailable(_) => ("ca_unavailable", true),
+                    IssuanceError::Terminated => ("business_terminated", false),
                 };
                 OrderOutcome::refused(code, e, retryable)
             }
@@ -261,6 +262,7 @@ impl OrderOutcome {
                 "key_reused" => IssuanceError::KeyReused,
                 "profile" => IssuanceError::Profile(detail.clone()),
                 "lint" => IssuanceError::Lint(detail.clone()),
+                "business_terminated" => IssuanceError::Terminated,
                 _ => unavailable(detail),
             }),
         }

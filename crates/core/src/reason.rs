@@ -92,6 +92,7 @@ codes! {
         RevocationNotAuthorized => "revocation_not_authorized",
         DisclosureNotAuthorized => "disclosure_not_authorized",
         NoRecordsHeld => "no_records_held",
+        BusinessTerminated => "business_terminated",
         Unauthorized => "unauthorized",
         ServiceUnavailable => "service_unavailable",
         InternalError => "internal_error",

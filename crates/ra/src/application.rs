@@ -296,6 +296,7 @@ impl RaService {
                 "the application exceeds 64 KiB",
             ));
         }
+        self.business_open().await?;
         let now = self.clock.now();
         // Steps 2–4: CMS, signature, JPKI certificate. Nothing inside is parsed before this.
         let crls = self.crl.current();

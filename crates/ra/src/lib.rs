@@ -24,6 +24,7 @@ mod reissue;
 mod resume;
 pub mod review;
 mod revocation;
+mod termination;
 pub mod trust_setup;
 
 pub use application::{

@@ -432,6 +432,7 @@ impl RaService {
                 "the request exceeds 64 KiB",
             ));
         }
+        self.business_open().await?;
         // The error text of serde could echo the code: keep it out.
         let document: EnrollmentDocument = serde_json::from_slice(body).map_err(|_| {
             RaError::reject(

@@ -379,6 +379,14 @@ async fn resume_one<S: ResumeStore + ?Sized>(
                 _ => {}
             }
         }
+        // The business ended before it was issued (docs/termination.md).
+        Err(IssuanceError::Terminated) => {
+            record.status = ApplicationStatus::Rejected;
+            record.rejection_reason =
+                Some(shuin_core::ReasonCode::BusinessTerminated.as_str().into());
+            store.update_application(&record).await?;
+            done.rejected.push(record.id);
+        }
         Err(e) => {
             done.left.push((record.id, e.to_string()));
             done.ca_failed = true;
@@ -428,7 +436,7 @@ impl crate::RaService {
             tracing::warn!(application = %id, "wrote the decision entry an interrupted application lacked");
         }
         for id in &done.rejected {
-            tracing::warn!(application = %id, "resumed issuance refused: key_reused");
+            tracing::warn!(application = %id, "resumed issuance refused (key_reused or business_terminated)");
         }
         for (id, why) in &done.left {
             tracing::warn!(application = %id, why = %why, "approved application not issued yet");

@@ -24,6 +24,7 @@ pub fn status_for(code: ReasonCode) -> StatusCode {
         }
         C::NotFound | C::CertificateUnknown | C::NoRecordsHeld => StatusCode::NOT_FOUND,
         C::DisclosureNotAuthorized => StatusCode::FORBIDDEN,
+        C::BusinessTerminated => StatusCode::GONE,
         C::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
@@ -46,6 +47,9 @@ fn title_for(code: ReasonCode) -> &'static str {
         C::NotFound => "Not found / 見つかりません",
         C::Unauthorized => "Unauthorized / 認証されていません",
         C::RateLimited => "Too many requests / リクエストが多すぎます",
+        C::BusinessTerminated => {
+            "The certification business has ended / 認証業務は廃止されました"
+        }
         C::DisclosureNotAuthorized | C::NoRecordsHeld => {
             "Disclosure refused / 開示できません"
         }

@@ -411,7 +411,10 @@ pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
             .organisational("writing, approving and notifying the CP/CPS")
             .build(),
         b("B10", "business method", "認証業務の廃止", "Business termination")
-            .organisational("the termination procedure and notices; the ledger export in this pack is what is handed over")
+            .fact("termination procedure", "software", "a termination ceremony approved by M custodians; the server revokes every certificate, notifies the holders, signs the final CRL and writes the hand-over export".into(), json!({"ceremony_step": "terminate_business", "doc": "docs/termination.md"}))
+            .kind("termination.approved", "terminations approved")
+            .kind("termination.completed", "terminations completed")
+            .organisational("notifying the authority and the holders by other means; keeping the repository after termination")
             .build(),
         b("B11", "business method", "電子証明書名義人への情報の開示", "Disclosure to the certificate holder")
             .fact("status of one's application", "software", "GET /api/v1/applications/{id}".into(), json!({"route": "GET /api/v1/applications/{id}"}))

@@ -88,7 +88,21 @@ pub enum Step {
         /// Length of validity in days.
         validity_days: u32,
     },
+    /// Terminate the certification business (認証業務の廃止, docs/termination.md): a
+    /// ceremony of its own.
+    TerminateBusiness {
+        /// Why, as told to the holders.
+        reason: String,
+        /// Who takes over the records.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        successor: Option<String>,
+        /// The final CRL's nextUpdate, in days after it is signed.
+        final_crl_days: u32,
+    },
 }
+
+/// The longest a final CRL may be valid: 50 years.
+pub(crate) const MAX_FINAL_CRL_DAYS: u32 = 50 * 366;
 
 /// Which CA certificate profile a signing step uses (`shuin_core::issuance::CaProfile`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -160,6 +174,15 @@ impl CeremonyFile {
         if self.steps.is_empty() {
             return Err(invalid("a ceremony needs at least one step"));
         }
+        let terminates = self
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::TerminateBusiness { .. }));
+        if terminates && self.steps.len() > 1 {
+            return Err(invalid(
+                "a terminate_business step is a ceremony of its own: no other step may go with it",
+            ));
+        }
         // Keys known at each step: the instance's, then those generated so far; and the
         // keys that have a root certificate made earlier in this ceremony.
         let mut generated: Vec<&str> = Vec::new();
@@ -168,6 +191,26 @@ impl CeremonyFile {
             let number = u32::try_from(index + 1).context("step count")?;
             let at = |e: String| at_step(number, invalid(e));
             match step {
+                Step::TerminateBusiness {
+                    reason,
+                    successor,
+                    final_crl_days,
+                } => {
+                    if reason.trim().is_empty() || reason.chars().count() > 400 {
+                        return Err(at("reason must have 1 to 400 characters".into()));
+                    }
+                    if successor
+                        .as_ref()
+                        .is_some_and(|s| s.trim().is_empty() || s.chars().count() > 200)
+                    {
+                        return Err(at("successor must have 1 to 200 characters".into()));
+                    }
+                    if *final_crl_days == 0 || *final_crl_days > MAX_FINAL_CRL_DAYS {
+                        return Err(at(format!(
+                            "final_crl_days must be between 1 and {MAX_FINAL_CRL_DAYS}"
+                        )));
+                    }
+                }
                 Step::GenerateKey { label, algorithm } => {
                     check_label("label", label).map_err(|e| at_step(number, e))?;
                     if label == INSTANCE_ROOT
@@ -284,6 +327,49 @@ validity_days = 3650
         let file = parse(include_str!("../../../../docs/examples/ceremony.toml")).unwrap();
         assert_eq!(file.threshold, 2);
         assert_eq!(file.steps.len(), 2);
+    }
+
+    #[test]
+    fn the_termination_example_parses_and_stands_alone() {
+        let text = include_str!("../../../../docs/examples/termination.toml");
+        let file = parse(text).unwrap();
+        assert!(matches!(
+            file.steps.as_slice(),
+            [Step::TerminateBusiness {
+                final_crl_days: 3653,
+                ..
+            }]
+        ));
+        let with_key = format!(
+            "{text}\n[[steps]]\naction = \"generate_key\"\nlabel = \"k\"\nalgorithm = \"p256\"\n"
+        );
+        let refused = parse(&with_key).unwrap_err().to_string();
+        assert!(refused.contains("a ceremony of its own"), "{refused}");
+        for (from, to, reason) in [
+            (
+                "final_crl_days = 3653",
+                "final_crl_days = 0",
+                "final_crl_days",
+            ),
+            (
+                "final_crl_days = 3653",
+                "final_crl_days = 99999",
+                "final_crl_days",
+            ),
+            (
+                "reason = \"事業の廃止 / the business is discontinued\"",
+                "reason = \" \"",
+                "reason",
+            ),
+            (
+                "successor = \"後継認証 株式会社\"",
+                "successor = \"\"",
+                "successor",
+            ),
+        ] {
+            let error = parse(&text.replace(from, to)).unwrap_err().to_string();
+            assert!(error.contains(reason), "{to}: {error}");
+        }
     }
 
     #[test]

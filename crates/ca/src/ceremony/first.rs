@@ -44,7 +44,7 @@ pub fn first_keys(file: &CeremonyFile) -> Result<FirstKeys> {
         .iter()
         .filter_map(|step| match step {
             Step::GenerateKey { label, .. } => Some(label.as_str()),
-            Step::SignCaCertificate { .. } => None,
+            Step::SignCaCertificate { .. } | Step::TerminateBusiness { .. } => None,
         })
         .collect();
     let signed = |wanted: CaCertificateProfile| -> Vec<(&str, &str)> {

@@ -33,5 +33,5 @@ pub use statement::{
     algorithm_by_name, build as build_statement, canonical as canonical_statement,
     identity_of_certificate, parse as parse_statement, serial, sha256_hex, spec_algorithm,
     spki_algorithm, summary, tbs_for, InstanceBinding, InstanceCa, InstanceFacts, SignStep,
-    Statement, StatementCustodian, StatementStep, STATEMENT_FORMAT,
+    Statement, StatementCustodian, StatementStep, TerminateStep, STATEMENT_FORMAT,
 };

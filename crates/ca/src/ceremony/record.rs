@@ -77,6 +77,9 @@ pub enum StepResult {
         /// The instance's root certificate when it is the issuer (DER, base64).
         issuer_certificate: Option<String>,
     },
+    /// The termination was approved and recorded (`termination.approved`); the server
+    /// carries it out (docs/termination.md).
+    TerminateBusiness { approved: bool },
 }
 
 /// The canonical bytes of any serialisable value.
@@ -319,6 +322,11 @@ pub fn verify(record: &Record) -> Result<Verified> {
                     sign.common_name, sign.serial
                 ));
                 certificates.insert(number, der);
+            }
+            (StatementStep::TerminateBusiness(_), StepResult::TerminateBusiness { approved }) => {
+                if !approved {
+                    return Err(at("the termination was not recorded".into()));
+                }
             }
             _ => return Err(at("the result is not of the statement's kind".into())),
         }

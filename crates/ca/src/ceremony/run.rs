@@ -322,7 +322,7 @@ where
         .iter()
         .filter_map(|r| match r {
             StepResult::GenerateKey { uri, .. } => Some(uri.clone()),
-            StepResult::SignCaCertificate { .. } => None,
+            StepResult::SignCaCertificate { .. } | StepResult::TerminateBusiness { .. } => None,
         })
         .collect();
     Ok(RunOutcome {
@@ -409,6 +409,16 @@ async fn perform<S: LedgerStore + ?Sized, B: CeremonyBackend>(
     for (index, step) in statement.steps.iter().enumerate() {
         let number = u32::try_from(index + 1).context("step count")?;
         match step {
+            StatementStep::TerminateBusiness(terminate) => {
+                ledger
+                    .append(
+                        "termination.approved",
+                        Some("business".into()),
+                        serde_json::to_value(terminate).context("termination step")?,
+                    )
+                    .await?;
+                results.push(StepResult::TerminateBusiness { approved: true });
+            }
             StatementStep::GenerateKey { label, algorithm } => {
                 let spec = KeySpec::parse(algorithm).ok_or_else(|| invalid("algorithm"))?;
                 let subject = Some(format!("key:{label}"));

@@ -71,6 +71,16 @@ pub struct StatementCustodian {
 pub enum StatementStep {
     GenerateKey { label: String, algorithm: String },
     SignCaCertificate(Box<SignStep>),
+    TerminateBusiness(TerminateStep),
+}
+
+/// A termination step: exactly what the file says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminateStep {
+    pub reason: String,
+    pub successor: Option<String>,
+    pub final_crl_days: u32,
 }
 
 /// A signing step: every TBS field but, for a key generated in the ceremony, the key.
@@ -336,6 +346,15 @@ pub fn build(
     let mut steps = Vec::new();
     for (index, step) in file.steps.iter().enumerate() {
         match step {
+            Step::TerminateBusiness {
+                reason,
+                successor,
+                final_crl_days,
+            } => steps.push(StatementStep::TerminateBusiness(TerminateStep {
+                reason: reason.clone(),
+                successor: successor.clone(),
+                final_crl_days: *final_crl_days,
+            })),
             Step::GenerateKey { label, algorithm } => {
                 let spec = KeySpec::parse(algorithm)
                     .ok_or_else(|| invalid(format!("algorithm {algorithm:?}")))?;
@@ -480,6 +499,13 @@ pub fn summary(statement: &Statement) -> String {
             StatementStep::GenerateKey { label, algorithm } => {
                 format!("  {}. generate key {label} ({algorithm})", index + 1)
             }
+            StatementStep::TerminateBusiness(step) => format!(
+                "  {}. TERMINATE THE CERTIFICATION BUSINESS (認証業務の廃止): refuse every application, revoke every valid certificate (cessationOfOperation), sign a final CRL valid for {} days, notify the holders, write the hand-over export; reason: {}; successor: {}",
+                index + 1,
+                step.final_crl_days,
+                step.reason,
+                step.successor.as_deref().unwrap_or("none")
+            ),
             StatementStep::SignCaCertificate(sign) => format!(
                 "  {}. sign {} CA certificate CN={} for key {} with key {}, serial {}, {} to {}{}",
                 index + 1,

@@ -154,7 +154,15 @@ pub(super) async fn dispatch(
                 ceremony::run_on_console(store, instance, admitted, &attachment, &SystemClock)
                     .await
                     .map_err(|e| Outcome::refused("ceremony_refused", e.to_string()))?;
-            serde_json::to_value(outcome).map_err(Outcome::failed)
+            let mut value = serde_json::to_value(&outcome).map_err(Outcome::failed)?;
+            // A termination ceremony: the business stops now; the upkeep carries it out.
+            if let Some(plan) = shuin_ca::termination::approved_plan(&outcome.contents) {
+                let state = shuin_ca::termination::start(store, plan, now)
+                    .await
+                    .map_err(|e| Outcome::refused("termination_refused", e.to_string()))?;
+                value["termination"] = serde_json::to_value(state).map_err(Outcome::failed)?;
+            }
+            Ok(value)
         }
     }
 }

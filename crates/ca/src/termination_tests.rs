@@ -1,0 +1,212 @@
+//! The termination procedure on a software CA and an in-memory store, with fake notice
+//! and hand-over ports: every valid certificate revoked with cessationOfOperation and
+//! noticed once, the final CRL's lifetime, each phase ledgered, nothing issued after,
+//! and a failed hand-over resumed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::test_ca::{fixture, kinds, order};
+use shuin_core::issuance::{IssuanceError, Issuer};
+use shuin_core::termination::PortError;
+use shuin_core::{Clock, Serial};
+use shuin_store::{CrlStore, RevocationStore};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+
+#[derive(Default)]
+struct Notices(Mutex<BTreeSet<String>>);
+
+#[async_trait::async_trait]
+impl TerminationNotices for Notices {
+    async fn queue(
+        &self,
+        serial: &Serial,
+        _: SystemTime,
+        _: &TerminationPlan,
+    ) -> Result<bool, PortError> {
+        Ok(self.0.lock().unwrap().insert(serial.to_hex()))
+    }
+}
+
+/// Fails the first `failures` writes.
+struct HandOverFake {
+    failures: AtomicU32,
+    written: Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl HandOver for HandOverFake {
+    async fn write(&self, name: &str) -> Result<(String, serde_json::Value), PortError> {
+        if self.failures.load(Ordering::SeqCst) > 0 {
+            self.failures.fetch_sub(1, Ordering::SeqCst);
+            return Err("the disk is full".into());
+        }
+        self.written.lock().unwrap().push(name.to_owned());
+        Ok((
+            format!("/handover/{name}"),
+            serde_json::json!({"entries": 1}),
+        ))
+    }
+}
+
+fn plan() -> TerminationPlan {
+    TerminationPlan {
+        ceremony_id: "end-1".into(),
+        reason: "事業の廃止".into(),
+        successor: Some("後継 株式会社".into()),
+        final_crl_days: 3650,
+    }
+}
+
+#[tokio::test]
+async fn termination_revokes_everything_signs_a_final_crl_and_hands_over() {
+    let f = fixture().await;
+    let ca = Arc::new(f.ca);
+    let mut serials = Vec::new();
+    for id in ["a", "b", "c"] {
+        serials.push(ca.issue(order(id)).await.unwrap().serial);
+    }
+    // One revoked before: it keeps its own reason and gets no notice.
+    ca.revoke(RevocationOrder {
+        serial: serials[0].clone(),
+        reason: RevocationReason::KeyCompromise,
+        invalidity_date: None,
+        actor: Actor {
+            name: "LRA 一郎".into(),
+            role: "lra".into(),
+            zone: "secure".into(),
+        },
+        authorisation: "operator".into(),
+    })
+    .await
+    .unwrap();
+    let notices = Arc::new(Notices::default());
+    let hand_over = Arc::new(HandOverFake {
+        failures: AtomicU32::new(1),
+        written: Mutex::new(Vec::new()),
+    });
+    let driver = TerminationDriver::new(
+        ca.clone(),
+        f.store.clone(),
+        notices.clone(),
+        hand_over.clone(),
+    );
+    assert!(
+        driver.tick().await.unwrap().is_none(),
+        "nothing to do before start"
+    );
+    let now = f.clock.now();
+    start(f.store.as_ref(), plan(), now).await.unwrap();
+    let again = start(f.store.as_ref(), plan(), now).await.unwrap_err();
+    assert!(matches!(again, TerminationError::AlreadyTerminating(_)));
+
+    let mut phases = Vec::new();
+    let mut failed = 0;
+    for _ in 0..10 {
+        match driver.tick().await {
+            Ok(state) => {
+                let state = state.unwrap();
+                phases.push(state.phase);
+                if state.phase == TerminationPhase::Completed {
+                    break;
+                }
+            }
+            // The hand-over fails once; the next tick resumes it.
+            Err(e) => {
+                assert!(e.to_string().contains("disk is full"), "{e}");
+                failed += 1;
+            }
+        }
+    }
+    assert_eq!(failed, 1);
+    assert_eq!(
+        phases,
+        [
+            TerminationPhase::Revoking,
+            TerminationPhase::FinalCrl,
+            TerminationPhase::HandOver,
+            TerminationPhase::Completed
+        ]
+    );
+    let finished = state(f.store.as_ref()).await.unwrap().unwrap();
+    assert_eq!(finished.revoked, 2);
+    assert_eq!(finished.notices, 2);
+    assert_eq!(
+        finished.hand_over.as_deref(),
+        Some("/handover/termination-end-1")
+    );
+    assert_eq!(*hand_over.written.lock().unwrap(), ["termination-end-1"]);
+
+    for (index, serial) in serials.iter().enumerate() {
+        let revocation = f.store.revocation(serial).await.unwrap().unwrap();
+        let expected = if index == 0 {
+            RevocationReason::KeyCompromise
+        } else {
+            RevocationReason::CessationOfOperation
+        };
+        assert_eq!(revocation.reason, expected);
+    }
+    let noticed: Vec<String> = notices.0.lock().unwrap().iter().cloned().collect();
+    let mut expected: Vec<String> = serials[1..].iter().map(Serial::to_hex).collect();
+    expected.sort();
+    assert_eq!(noticed, expected);
+
+    // The final CRL lists all three and is valid for final_crl_days.
+    let crl = f.store.latest_crl("ca").await.unwrap().unwrap();
+    assert_eq!(Some(crl.number), finished.final_crl_number);
+    assert_eq!(
+        crl.next_update.duration_since(crl.this_update).unwrap(),
+        Duration::from_secs(3650 * 86_400)
+    );
+    let kinds = kinds(&f.store).await;
+    let position = |kind: &str| kinds.iter().position(|k| k == kind).unwrap();
+    assert!(position("termination.started") < position("termination.revoked"));
+    assert!(position("termination.revoked") < position("termination.final_crl"));
+    assert!(position("termination.final_crl") < position("termination.completed"));
+
+    // Nothing is issued any more, and later ticks change nothing.
+    let refused = ca.issue(order("d")).await.unwrap_err();
+    assert!(matches!(refused, IssuanceError::Terminated));
+    let count = kinds.len();
+    driver.tick().await.unwrap();
+    assert_eq!(crate::test_ca::kinds(&f.store).await.len(), count);
+}
+
+#[tokio::test]
+async fn a_new_driver_resumes_where_the_setting_stands() {
+    let f = fixture().await;
+    let ca = Arc::new(f.ca);
+    let serial = ca.issue(order("a")).await.unwrap().serial;
+    let now = f.clock.now();
+    start(f.store.as_ref(), plan(), now).await.unwrap();
+    let notices = Arc::new(Notices::default());
+    let hand_over = Arc::new(HandOverFake {
+        failures: AtomicU32::new(0),
+        written: Mutex::new(Vec::new()),
+    });
+    let first = TerminationDriver::new(
+        ca.clone(),
+        f.store.clone(),
+        notices.clone(),
+        hand_over.clone(),
+    );
+    first.tick().await.unwrap();
+    // Revoked in the books and the store, then the process stopped before the notice:
+    // a fresh driver (a restarted server) queues it when it finishes revoking.
+    ca.record_revocation(RevocationOrder {
+        serial: serial.clone(),
+        reason: RevocationReason::CessationOfOperation,
+        invalidity_date: None,
+        actor: actor(),
+        authorisation: "termination:end-1".into(),
+    })
+    .await
+    .unwrap();
+    let restarted = TerminationDriver::new(ca, f.store.clone(), notices.clone(), hand_over);
+    let state = restarted.tick().await.unwrap().unwrap();
+    assert_eq!(state.phase, TerminationPhase::FinalCrl);
+    assert_eq!(state.notices, 1);
+    assert!(notices.0.lock().unwrap().contains(&serial.to_hex()));
+}

@@ -1,0 +1,79 @@
+//! Business termination in the running server (docs/termination.md): the upkeep drives
+//! `shuin_ca::termination` with the RA's notices and the hand-over export written here
+//! (the books with a fresh checkpoint, and the evidence), under
+//! `DIR/handover/termination-ID/`.
+
+use crate::runtime::{Instance, Store};
+use crate::seal::CaParts;
+use shuin_core::termination::{HandOver, PortError, TerminationPhase};
+use shuin_store::{LedgerReader, LedgerStore};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The hand-over export: `books/` (a ledger export that `shuin ledger verify --export`
+/// checks) and `evidence/` (`shuin_books::handover`).
+struct HandOverExport {
+    dir: PathBuf,
+    store: Arc<Store>,
+    parts: Arc<CaParts>,
+    pin: Option<shuin_ledger::AuditKeyPin>,
+}
+
+#[async_trait::async_trait]
+impl HandOver for HandOverExport {
+    async fn write(&self, name: &str) -> Result<(String, serde_json::Value), PortError> {
+        let out = self.dir.join("handover").join(name);
+        // A write a stop interrupted is made again from the start.
+        if out.exists() {
+            std::fs::remove_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        }
+        let books = out.join("books");
+        self.parts.checkpoints.checkpoint_now().await?;
+        let rows = self.store.ledger_rows().await?;
+        let stored = self.store.checkpoints().await?;
+        let key = Some(self.parts.checkpoints.key().clone());
+        let (summary, _) =
+            shuin_books::checkpoints::export_signed(&books, rows, stored, key, self.pin.as_ref())?;
+        let evidence = shuin_books::handover::write_evidence(
+            self.store.as_ref(),
+            &books.join("entries.jsonl"),
+            &out.join("evidence"),
+        )
+        .await?;
+        let place = out.display().to_string();
+        let described = serde_json::json!({
+            "entries": summary.entries,
+            "checkpoints": summary.checkpoints,
+            "evidence_kept": evidence.kept.len(),
+            "evidence_not_in_store": evidence.not_in_store.len(),
+        });
+        Ok((place, described))
+    }
+}
+
+/// One step of a termination in progress, if any (from `watch::run`, unsealed).
+pub(crate) async fn upkeep(instance: &Instance, parts: &Arc<CaParts>) {
+    let hand_over = Arc::new(HandOverExport {
+        dir: instance.dir.clone(),
+        store: instance.store.clone(),
+        parts: parts.clone(),
+        pin: instance.config.ledger.pin(),
+    });
+    let driver = shuin_ca::termination::TerminationDriver::new(
+        parts.ca.clone(),
+        instance.store.clone(),
+        instance.state.ra.clone(),
+        hand_over,
+    );
+    match driver.tick().await {
+        Ok(Some(state)) if state.phase != TerminationPhase::Completed => {
+            tracing::info!(
+                phase = state.phase.as_str(),
+                revoked = state.revoked,
+                "termination in progress"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "termination step failed; retried at the next tick"),
+    }
+}
