@@ -109,6 +109,28 @@ pub async fn write_evidence<S: ApplicationStore + ?Sized>(
     Ok(manifest)
 }
 
+/// Makes `dir` and everything below it readable by its owner only (0700 directories,
+/// 0600 files): the hand-over holds personal data.
+pub fn restrict_to_owner(dir: &Path) -> Result<(), HandOverError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io(path))
+        };
+        mode(dir, 0o700)?;
+        for item in std::fs::read_dir(dir).map_err(io(dir))? {
+            let path = item.map_err(io(dir))?.path();
+            if path.is_dir() {
+                restrict_to_owner(&path)?;
+            } else {
+                mode(&path, 0o600)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -152,6 +174,15 @@ mod tests {
             b"signed application"
         );
         assert!(out.join(MANIFEST).exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            restrict_to_owner(dir.path()).unwrap();
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&out), 0o700);
+            assert_eq!(mode(&out.join(&kept)), 0o600);
+            assert_eq!(mode(&entries), 0o600);
+        }
 
         // Bytes that do not match their hash are refused, never handed over.
         store.put_evidence(&altered, b"not other").await.unwrap();

@@ -16,7 +16,7 @@ use shuin_keys::Signer;
 use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_store::{
     CertificateRecord, CertificateState, CertificateWriter, ConflictKind, CrlStore, InstanceLock,
-    LedgerStore, RevocationStore, StoreError,
+    LedgerStore, RevocationStore, SettingsStore, StoreError,
 };
 use std::sync::Arc;
 use x509_cert::Certificate;
@@ -24,10 +24,14 @@ use x509_cert::Certificate;
 /// What the CA's storage must offer (the instance lock: reconciliation runs in one
 /// process at a time).
 pub trait CaStore:
-    CertificateWriter + LedgerStore + RevocationStore + CrlStore + InstanceLock
+    CertificateWriter + LedgerStore + RevocationStore + CrlStore + InstanceLock + SettingsStore
 {
 }
-impl<T: CertificateWriter + LedgerStore + RevocationStore + CrlStore + InstanceLock> CaStore for T {}
+impl<
+        T: CertificateWriter + LedgerStore + RevocationStore + CrlStore + InstanceLock + SettingsStore,
+    > CaStore for T
+{
+}
 
 /// CA settings beyond the profile.
 #[derive(Debug, Clone)]
@@ -153,9 +157,22 @@ impl CaService {
         *latched = Some(Termination { final_crl_lifetime });
     }
 
-    /// Whether the business is terminated (as far as this process has seen).
-    pub fn is_terminated(&self) -> bool {
-        self.termination().is_some()
+    /// Whether the business is terminated: latched in this process, or started by any
+    /// process (the store's setting, read until it is seen once).
+    pub async fn is_terminated(&self) -> Result<bool, IssuanceError> {
+        if self.termination().is_some() {
+            return Ok(true);
+        }
+        let started = self
+            .store
+            .setting(shuin_core::termination::TERMINATION_SETTING)
+            .await
+            .map_err(unavailable)?
+            .is_some();
+        if started {
+            self.latch_termination(None);
+        }
+        Ok(started)
     }
 
     pub(crate) fn crl_lock(&self) -> &tokio::sync::Mutex<()> {
@@ -283,7 +300,7 @@ impl CaService {
 #[async_trait]
 impl Issuer for CaService {
     async fn issue(&self, order: IssuanceOrder) -> Result<IssuedCertificate, IssuanceError> {
-        if self.is_terminated() {
+        if self.is_terminated().await? {
             return Err(IssuanceError::Terminated);
         }
         let (serial, tbs, tbs_bytes) = self.reserve(&order).await?;

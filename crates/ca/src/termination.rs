@@ -22,7 +22,7 @@ use shuin_core::termination::{
     TERMINATION_ACTOR, TERMINATION_SETTING,
 };
 use shuin_ledger::{Actor, Book, EntryDraft};
-use shuin_store::{CertificateState, SettingsStore};
+use shuin_store::SettingsStore;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -114,13 +114,25 @@ pub fn approved_plan(record: &crate::ceremony::Record) -> Option<TerminationPlan
     })
 }
 
+/// The lease one driver holds while it acts, so that two servers on one store never
+/// carry the procedure out at the same time.
+pub const TERMINATION_LEASE: &str = "ca.termination";
+
+/// How long the lease is taken for, renewed at every tick (0.5 s): a process killed
+/// while holding it holds the procedure up for at most this long.
+const LEASE_FOR: Duration = Duration::from_secs(10);
+
+/// How many of the newest entries are searched for an entry a stop may have written
+/// already (see [`TerminationState::pending`]).
+const TAIL: u64 = 2_000;
+
 /// Carries the procedure out, through the CA and the two ports.
 pub struct TerminationDriver {
     ca: Arc<CaService>,
     store: Arc<dyn CaStore>,
-    settings: Arc<dyn SettingsStore>,
     notices: Arc<dyn TerminationNotices>,
     hand_over: Arc<dyn HandOver>,
+    holder: String,
 }
 
 impl std::fmt::Debug for TerminationDriver {
@@ -130,27 +142,28 @@ impl std::fmt::Debug for TerminationDriver {
 }
 
 impl TerminationDriver {
-    /// Wires the driver.
+    /// Wires the driver; `holder` names this process for the lease.
     pub fn new(
         ca: Arc<CaService>,
-        settings: Arc<dyn SettingsStore>,
         notices: Arc<dyn TerminationNotices>,
         hand_over: Arc<dyn HandOver>,
+        holder: String,
     ) -> Self {
         let store = Arc::clone(ca.store());
         Self {
             ca,
             store,
-            settings,
             notices,
             hand_over,
+            holder,
         }
     }
 
     /// One step of the procedure, if one was started: latches the CA, then does the
-    /// current phase (or one batch of it) and returns the state after it.
+    /// current phase (or one batch of it) and returns the state after it. While another
+    /// process holds the lease, it only reads.
     pub async fn tick(&self) -> Result<Option<TerminationState>, TerminationError> {
-        let Some(mut state) = state(self.settings.as_ref()).await? else {
+        let Some(mut state) = state(self.store.as_ref()).await? else {
             return Ok(None);
         };
         let lifetime = Duration::from_secs(u64::from(state.plan.final_crl_days) * 86_400);
@@ -159,14 +172,32 @@ impl TerminationDriver {
             TerminationPhase::FinalCrl | TerminationPhase::HandOver | TerminationPhase::Completed
         );
         self.ca.latch_termination(final_reached.then_some(lifetime));
+        if state.phase == TerminationPhase::Completed {
+            return Ok(Some(state));
+        }
         let now = self.ca.clock_handle().now();
+        let held = self
+            .store
+            .take_lease(TERMINATION_LEASE, &self.holder, now, now + LEASE_FOR)
+            .await
+            .map_err(unavailable)?;
+        if !held {
+            return Ok(Some(state));
+        }
+        let interrupted = state.pending.take();
+        let step = Step {
+            driver: self,
+            interrupted,
+            now,
+        };
         match state.phase {
             TerminationPhase::Started => {
-                self.append(
+                let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "plan": state.plan, "started_at": state.started_at});
+                step.append_once(
+                    &mut state,
                     Book::Organization,
                     "termination.started",
-                    serde_json::json!({"plan": state.plan, "started_at": state.started_at}),
-                    now,
+                    payload,
                 )
                 .await?;
                 state.phase = TerminationPhase::Revoking;
@@ -174,98 +205,99 @@ impl TerminationDriver {
             TerminationPhase::Revoking => {
                 if self.revoke_batch(&mut state).await? {
                     self.notify_all(&mut state).await?;
-                    self.append(
-                        Book::Revocation,
-                        "termination.revoked",
-                        serde_json::json!({"ceremony": state.plan.ceremony_id, "revoked": state.revoked, "notices": state.notices}),
-                        now,
-                    )
-                    .await?;
+                    let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "revoked": state.revoked, "notices": state.notices});
+                    step.append_once(&mut state, Book::Revocation, "termination.revoked", payload)
+                        .await?;
                     state.phase = TerminationPhase::FinalCrl;
                 }
             }
             TerminationPhase::FinalCrl => {
                 self.ca.latch_termination(Some(lifetime));
-                let crl = self.ca.issue_crl().await.map_err(unavailable)?;
-                let next_update = shuin_core::timefmt::rfc3339(crl.next_update);
-                self.append(
-                    Book::Revocation,
-                    "termination.final_crl",
-                    serde_json::json!({"ceremony": state.plan.ceremony_id, "crl_number": crl.number, "this_update": shuin_core::timefmt::rfc3339(crl.this_update), "next_update": next_update}),
-                    now,
-                )
-                .await?;
-                state.final_crl_number = Some(crl.number);
-                state.final_crl_next_update = Some(next_update);
+                let (number, next_update) = match step
+                    .written("termination.final_crl", &state)
+                    .await?
+                {
+                    // Signed and ledgered before a stop: not signed again.
+                    Some(entry) => (
+                        entry.payload["crl_number"].as_u64(),
+                        entry.payload["next_update"].as_str().map(str::to_owned),
+                    ),
+                    None => {
+                        let crl = self.ca.issue_crl().await.map_err(unavailable)?;
+                        let next_update = shuin_core::timefmt::rfc3339(crl.next_update);
+                        let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "crl_number": crl.number, "this_update": shuin_core::timefmt::rfc3339(crl.this_update), "next_update": next_update});
+                        step.append_fresh(
+                            &mut state,
+                            Book::Revocation,
+                            "termination.final_crl",
+                            payload,
+                        )
+                        .await?;
+                        (Some(crl.number), Some(next_update))
+                    }
+                };
+                state.final_crl_number = number;
+                state.final_crl_next_update = next_update;
                 state.phase = TerminationPhase::HandOver;
             }
             TerminationPhase::HandOver => {
-                let name = format!("termination-{}", state.plan.ceremony_id);
-                let (place, summary) = self.hand_over.write(&name).await.map_err(unavailable)?;
-                self.append(
-                    Book::Organization,
-                    "termination.completed",
-                    serde_json::json!({"ceremony": state.plan.ceremony_id, "revoked": state.revoked, "notices": state.notices, "final_crl_number": state.final_crl_number, "hand_over": place, "export": summary}),
-                    now,
-                )
-                .await?;
-                state.hand_over = Some(place);
+                state.hand_over =
+                    Some(match step.written("termination.completed", &state).await? {
+                        // Written and ledgered before a stop.
+                        Some(entry) => entry.payload["hand_over"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        None => self.hand_over(&step, &mut state).await?,
+                    });
                 state.phase = TerminationPhase::Completed;
             }
-            TerminationPhase::Completed => return Ok(Some(state)),
+            TerminationPhase::Completed => {}
         }
-        save(self.settings.as_ref(), &state).await?;
+        state.pending = None;
+        save(self.store.as_ref(), &state).await?;
         Ok(Some(state))
     }
 
-    async fn append(
+    /// Writes the hand-over export between `termination.hand_over_started` (record
+    /// before effect: the books say that a copy of them and of the evidence is being
+    /// written) and `termination.completed`; returns where.
+    async fn hand_over(
         &self,
-        book: Book,
-        kind: &str,
-        payload: serde_json::Value,
-        now: SystemTime,
-    ) -> Result<(), TerminationError> {
-        self.store
-            .append(
-                EntryDraft {
-                    book,
-                    kind: kind.into(),
-                    actor: actor(),
-                    subjects: vec!["business".into()],
-                    payload,
-                    evidence: vec![],
-                },
-                now,
-            )
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        step: &Step<'_>,
+        state: &mut TerminationState,
+    ) -> Result<String, TerminationError> {
+        let name = format!("termination-{}", state.plan.ceremony_id);
+        let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "name": name});
+        step.append_once(
+            state,
+            Book::Organization,
+            "termination.hand_over_started",
+            payload,
+        )
+        .await?;
+        let (place, summary) = self.hand_over.write(&name).await.map_err(unavailable)?;
+        let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "revoked": state.revoked, "notices": state.notices, "final_crl_number": state.final_crl_number, "hand_over": place, "export": summary});
+        step.append_fresh(state, Book::Organization, "termination.completed", payload)
+            .await?;
+        Ok(place)
     }
 
     /// Revokes up to [`REVOKE_BATCH`] valid certificates and queues their notices;
     /// true when none is left.
     async fn revoke_batch(&self, state: &mut TerminationState) -> Result<bool, TerminationError> {
-        let issued = self
+        let batch = u32::try_from(REVOKE_BATCH).unwrap_or(u32::MAX);
+        let serials = self
             .store
-            .certificates_in_state(CertificateState::Issued)
+            .issued_unrevoked(batch)
             .await
             .map_err(unavailable)?;
-        let mut done = 0;
-        for certificate in issued {
-            if done == REVOKE_BATCH {
-                return Ok(false);
-            }
-            if self
-                .store
-                .revocation(&certificate.serial)
-                .await
-                .map_err(unavailable)?
-                .is_some()
-            {
-                continue;
-            }
+        if serials.is_empty() {
+            return Ok(true);
+        }
+        for serial in serials {
             let order = RevocationOrder {
-                serial: certificate.serial.clone(),
+                serial: serial.clone(),
                 reason: RevocationReason::CessationOfOperation,
                 invalidity_date: None,
                 actor: actor(),
@@ -277,46 +309,123 @@ impl TerminationDriver {
                 Err(RevocationError::AlreadyRevoked { .. }) => continue,
                 Err(e) => return Err(unavailable(e)),
             };
+            // Progress for `shuin status`; the counts are taken from the store at the
+            // end of the phase.
             state.revoked += 1;
             if self
                 .notices
-                .queue(&certificate.serial, revoked_at, &state.plan)
+                .queue(&serial, revoked_at, &state.plan)
                 .await
                 .map_err(TerminationError::Unavailable)?
             {
                 state.notices += 1;
             }
-            done += 1;
         }
-        Ok(true)
+        save(self.store.as_ref(), state).await?;
+        Ok(false)
     }
 
-    /// Queues the notices a stop may have left out: one per certificate the termination
-    /// revoked (the port skips those queued already).
+    /// Queues the notices a stop may have left out (the port skips those queued
+    /// already), and counts what the termination revoked from the store.
     async fn notify_all(&self, state: &mut TerminationState) -> Result<(), TerminationError> {
-        let issued = self
+        let revoked: Vec<_> = self
             .store
-            .certificates_in_state(CertificateState::Issued)
+            .revocations()
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .filter(|r| r.decided_by == TERMINATION_ACTOR)
+            .collect();
+        for revocation in &revoked {
+            self.notices
+                .queue(&revocation.serial, revocation.revoked_at, &state.plan)
+                .await
+                .map_err(TerminationError::Unavailable)?;
+        }
+        // Every certificate the termination revoked now has its notice.
+        state.revoked = u64::try_from(revoked.len()).unwrap_or(u64::MAX);
+        state.notices = state.revoked;
+        Ok(())
+    }
+}
+
+/// One tick's writing of the procedure's entries.
+struct Step<'a> {
+    driver: &'a TerminationDriver,
+    /// The entry that was being written when the last tick stopped, if it did.
+    interrupted: Option<String>,
+    now: SystemTime,
+}
+
+impl Step<'_> {
+    /// The entry `kind` of this termination, if a stopped tick wrote it already.
+    async fn written(
+        &self,
+        kind: &str,
+        state: &TerminationState,
+    ) -> Result<Option<shuin_ledger::Entry>, TerminationError> {
+        if self.interrupted.as_deref() != Some(kind) {
+            return Ok(None);
+        }
+        let store = self.driver.store.as_ref();
+        let size = store
+            .ledger_head()
+            .await
+            .map_err(unavailable)?
+            .map_or(0, |head| head.size);
+        let rows = store
+            .ledger_rows_from(size.saturating_sub(TAIL))
             .await
             .map_err(unavailable)?;
-        for certificate in issued {
-            let revocation = self
-                .store
-                .revocation(&certificate.serial)
-                .await
-                .map_err(unavailable)?;
-            let Some(revocation) = revocation.filter(|r| r.decided_by == TERMINATION_ACTOR) else {
-                continue;
-            };
-            if self
-                .notices
-                .queue(&certificate.serial, revocation.revoked_at, &state.plan)
-                .await
-                .map_err(TerminationError::Unavailable)?
-            {
-                state.notices += 1;
+        for row in rows.iter().rev() {
+            let entry = shuin_ledger::Entry::from_canonical(&row.canonical)
+                .map_err(|e| unavailable(e.to_string()))?;
+            if entry.kind == kind && entry.payload["ceremony"] == state.plan.ceremony_id.as_str() {
+                return Ok(Some(entry));
             }
         }
+        Ok(None)
+    }
+
+    /// Writes the entry unless a stopped tick wrote it already.
+    async fn append_once(
+        &self,
+        state: &mut TerminationState,
+        book: Book,
+        kind: &str,
+        payload: serde_json::Value,
+    ) -> Result<(), TerminationError> {
+        if self.written(kind, state).await?.is_some() {
+            return Ok(());
+        }
+        self.append_fresh(state, book, kind, payload).await
+    }
+
+    /// Marks the entry pending in the saved state, then writes it.
+    async fn append_fresh(
+        &self,
+        state: &mut TerminationState,
+        book: Book,
+        kind: &str,
+        payload: serde_json::Value,
+    ) -> Result<(), TerminationError> {
+        state.pending = Some(kind.to_owned());
+        save(self.driver.store.as_ref(), state).await?;
+        self.driver
+            .store
+            .append(
+                EntryDraft {
+                    book,
+                    kind: kind.into(),
+                    actor: actor(),
+                    subjects: vec!["business".into()],
+                    payload,
+                    evidence: vec![],
+                },
+                self.now,
+            )
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use crate::test_ca::{fixture, kinds, order};
 use shuin_core::issuance::{IssuanceError, Issuer};
 use shuin_core::termination::PortError;
 use shuin_core::{Clock, Serial};
-use shuin_store::{CrlStore, RevocationStore};
+use shuin_store::{CrlStore, InstanceLock, RevocationStore};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -89,9 +89,9 @@ async fn termination_revokes_everything_signs_a_final_crl_and_hands_over() {
     });
     let driver = TerminationDriver::new(
         ca.clone(),
-        f.store.clone(),
         notices.clone(),
         hand_over.clone(),
+        "test".into(),
     );
     assert!(
         driver.tick().await.unwrap().is_none(),
@@ -99,6 +99,9 @@ async fn termination_revokes_everything_signs_a_final_crl_and_hands_over() {
     );
     let now = f.clock.now();
     start(f.store.as_ref(), plan(), now).await.unwrap();
+    // Stopped at once, before any tick latched this CA: it reads the store.
+    let refused = ca.issue(order("late")).await.unwrap_err();
+    assert!(matches!(refused, IssuanceError::Terminated));
     let again = start(f.store.as_ref(), plan(), now).await.unwrap_err();
     assert!(matches!(again, TerminationError::AlreadyTerminating(_)));
 
@@ -124,6 +127,8 @@ async fn termination_revokes_everything_signs_a_final_crl_and_hands_over() {
     assert_eq!(
         phases,
         [
+            TerminationPhase::Revoking,
+            // One batch, then the pass that finds none left.
             TerminationPhase::Revoking,
             TerminationPhase::FinalCrl,
             TerminationPhase::HandOver,
@@ -188,9 +193,9 @@ async fn a_new_driver_resumes_where_the_setting_stands() {
     });
     let first = TerminationDriver::new(
         ca.clone(),
-        f.store.clone(),
         notices.clone(),
         hand_over.clone(),
+        "test".into(),
     );
     first.tick().await.unwrap();
     // Revoked in the books and the store, then the process stopped before the notice:
@@ -204,9 +209,91 @@ async fn a_new_driver_resumes_where_the_setting_stands() {
     })
     .await
     .unwrap();
-    let restarted = TerminationDriver::new(ca, f.store.clone(), notices.clone(), hand_over);
+    let restarted = TerminationDriver::new(ca, notices.clone(), hand_over, "test".into());
     let state = restarted.tick().await.unwrap().unwrap();
     assert_eq!(state.phase, TerminationPhase::FinalCrl);
     assert_eq!(state.notices, 1);
     assert!(notices.0.lock().unwrap().contains(&serial.to_hex()));
+}
+
+#[tokio::test]
+async fn an_entry_written_before_a_stop_is_not_written_again() {
+    let f = fixture().await;
+    let ca = Arc::new(f.ca);
+    ca.issue(order("a")).await.unwrap();
+    start(f.store.as_ref(), plan(), f.clock.now())
+        .await
+        .unwrap();
+    let hand_over = Arc::new(HandOverFake {
+        failures: AtomicU32::new(0),
+        written: Mutex::new(Vec::new()),
+    });
+    let driver = TerminationDriver::new(
+        ca.clone(),
+        Arc::new(Notices::default()),
+        hand_over,
+        "test".into(),
+    );
+    driver.tick().await.unwrap();
+    // As if the process had stopped after writing termination.started but before
+    // saving the next phase: the state still says Started, with that entry pending.
+    let mut stopped = state(f.store.as_ref()).await.unwrap().unwrap();
+    stopped.phase = TerminationPhase::Started;
+    stopped.pending = Some("termination.started".into());
+    save(f.store.as_ref(), &stopped).await.unwrap();
+    let mut last = None;
+    for _ in 0..10 {
+        last = driver.tick().await.unwrap();
+    }
+    let last = last.unwrap();
+    assert_eq!(last.phase, TerminationPhase::Completed);
+    assert_eq!(last.revoked, 1, "counted from the store");
+    let kinds = kinds(&f.store).await;
+    for kind in [
+        "termination.started",
+        "termination.revoked",
+        "termination.final_crl",
+        "termination.hand_over_started",
+        "termination.completed",
+    ] {
+        assert_eq!(
+            kinds.iter().filter(|k| *k == kind).count(),
+            1,
+            "{kind}: {kinds:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn another_holder_of_the_lease_keeps_this_driver_idle() {
+    let f = fixture().await;
+    let ca = Arc::new(f.ca);
+    ca.issue(order("a")).await.unwrap();
+    let now = f.clock.now();
+    start(f.store.as_ref(), plan(), now).await.unwrap();
+    assert!(f
+        .store
+        .take_lease(
+            TERMINATION_LEASE,
+            "other",
+            now,
+            now + Duration::from_secs(60)
+        )
+        .await
+        .unwrap());
+    let driver = TerminationDriver::new(
+        ca,
+        Arc::new(Notices::default()),
+        Arc::new(HandOverFake {
+            failures: AtomicU32::new(0),
+            written: Mutex::new(Vec::new()),
+        }),
+        "test".into(),
+    );
+    let idle = driver.tick().await.unwrap().unwrap();
+    assert_eq!(idle.phase, TerminationPhase::Started);
+    assert!(!kinds(&f.store)
+        .await
+        .iter()
+        .any(|k| k == "termination.started"));
 }

@@ -27,6 +27,9 @@ impl HandOver for HandOverExport {
         if out.exists() {
             std::fs::remove_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
         }
+        // Personal data: owner only, from the first byte.
+        std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        shuin_books::handover::restrict_to_owner(&out)?;
         let books = out.join("books");
         self.parts.checkpoints.checkpoint_now().await?;
         let rows = self.store.ledger_rows().await?;
@@ -40,6 +43,7 @@ impl HandOver for HandOverExport {
             &out.join("evidence"),
         )
         .await?;
+        shuin_books::handover::restrict_to_owner(&out)?;
         let place = out.display().to_string();
         let described = serde_json::json!({
             "entries": summary.entries,
@@ -49,6 +53,16 @@ impl HandOver for HandOverExport {
         });
         Ok((place, described))
     }
+}
+
+/// This process's name for the termination lease: random, made once.
+fn lease_holder() -> &'static str {
+    static HOLDER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOLDER.get_or_init(|| {
+        let mut bytes = [0u8; 16];
+        let _ = shuin_core::RandomSource::fill(&shuin_core::OsRandom, &mut bytes);
+        format!("serve-{}", hex::encode(bytes))
+    })
 }
 
 /// One step of a termination in progress, if any (from `watch::run`, unsealed).
@@ -61,9 +75,9 @@ pub(crate) async fn upkeep(instance: &Instance, parts: &Arc<CaParts>) {
     });
     let driver = shuin_ca::termination::TerminationDriver::new(
         parts.ca.clone(),
-        instance.store.clone(),
         instance.state.ra.clone(),
         hand_over,
+        lease_holder().to_owned(),
     );
     match driver.tick().await {
         Ok(Some(state)) if state.phase != TerminationPhase::Completed => {

@@ -41,24 +41,7 @@ fn disclose(
 }
 
 fn entries(instance: &Instance) -> Vec<Value> {
-    let out = instance.work.path().join("export");
-    let done = shuin()
-        .args(["ledger", "export", "--out"])
-        .arg(&out)
-        .arg("--data")
-        .arg(&instance.data)
-        .output()
-        .unwrap();
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
-    std::fs::read_to_string(out.join("entries.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
+    export_entries(&instance.data, &instance.work.path().join("export"))
 }
 
 #[test]

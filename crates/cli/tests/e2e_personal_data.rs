@@ -70,23 +70,7 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
 }
 
 fn export(instance: &Instance, out: &Path) -> Vec<Value> {
-    let done = shuin()
-        .args(["ledger", "export", "--out"])
-        .arg(out)
-        .arg("--data")
-        .arg(&instance.data)
-        .output()
-        .unwrap();
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
-    std::fs::read_to_string(out.join("entries.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
+    export_entries(&instance.data, out)
 }
 
 /// `shuin disclose` with `card`, writing WORK/`out`.

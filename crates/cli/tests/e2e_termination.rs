@@ -59,12 +59,12 @@ fn enroll_custodians(instance: &Instance) {
     }
 }
 
-fn write_ceremony(instance: &Instance) -> PathBuf {
-    let path = instance.work.path().join("termination.toml");
+fn write_ceremony(instance: &Instance, id: &str) -> PathBuf {
+    let path = instance.work.path().join(format!("{id}.toml"));
     std::fs::write(
         &path,
         format!(
-            r#"id = "termination-2027"
+            r#"id = "{id}"
 purpose = "Terminate the certification business"
 threshold = 2
 custodians = ["custodian-a", "custodian-b"]
@@ -81,9 +81,12 @@ final_crl_days = {FINAL_CRL_DAYS}
     path
 }
 
-fn approvals(instance: &Instance, ceremony: &Path) -> Vec<PathBuf> {
+fn approve_all(instance: &Instance, ceremony: &Path) -> Vec<PathBuf> {
     let work = instance.work.path();
-    let statement = work.join("statement.json");
+    let statement = work.join(format!(
+        "{}.statement.json",
+        ceremony.file_stem().unwrap().to_str().unwrap()
+    ));
     ok(shuin()
         .args(["ceremony", "statement", "--data"])
         .arg(&instance.data)
@@ -96,7 +99,7 @@ fn approvals(instance: &Instance, ceremony: &Path) -> Vec<PathBuf> {
     CUSTODIANS
         .iter()
         .map(|name| {
-            let out = work.join(format!("{name}.approval.json"));
+            let out = statement.with_extension(format!("{name}.approval.json"));
             let done = shuin()
                 .args(["ceremony", "approve", "--statement"])
                 .arg(&statement)
@@ -163,8 +166,8 @@ fn termination_revokes_everything_and_hands_the_books_over() {
         assert_eq!(status, 201, "{answer}");
         serials.push(answer["serial"].as_str().unwrap().to_owned());
     }
-    let ceremony = write_ceremony(&instance);
-    let approvals = approvals(&instance, &ceremony);
+    let ceremony = write_ceremony(&instance, "termination-2027");
+    let approvals = approve_all(&instance, &ceremony);
 
     // One approval of two: refused, and the business goes on.
     let refused = run_ceremony(&instance, &ceremony, &approvals[..1]);
@@ -183,10 +186,17 @@ fn termination_revokes_everything_and_hands_the_books_over() {
     );
     let refused = instance.apply(&holder, NAME, BIRTH, ADDRESS);
     assert_problem(&refused, 410, "business_terminated");
-    // The same termination cannot run twice.
+    // The same ceremony cannot run twice, and a second termination ceremony is refused
+    // before anything is approved or done.
     assert!(!run_ceremony(&instance, &ceremony, &approvals)
         .status
         .success());
+    let second = write_ceremony(&instance, "termination-2028");
+    let second_approvals = approve_all(&instance, &second);
+    let refused = run_ceremony(&instance, &second, &second_approvals);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("already being terminated"), "{stderr}");
     // A kill -9 wherever the procedure stands: the restarted server goes on from there.
     instance.kill();
     instance.serve();
@@ -217,6 +227,7 @@ fn termination_revokes_everything_and_hands_the_books_over() {
         "termination.started",
         "termination.revoked",
         "termination.final_crl",
+        "termination.hand_over_started",
         "termination.completed",
     ] {
         assert_eq!(

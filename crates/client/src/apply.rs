@@ -127,6 +127,42 @@ pub(crate) fn refused(status: u16, body: &str) -> ClientError {
     }
 }
 
+/// A fresh challenge from `POST {base}/api/v1/challenges` (its nonce, terms hash and
+/// terms URL); a transport error names the URL.
+pub(crate) fn challenge(agent: &ureq::Agent, base: &str) -> Result<Value, ClientError> {
+    let url = format!("{base}/api/v1/challenges");
+    let mut response = agent
+        .post(&url)
+        .send_empty()
+        .map_err(|e| transport(format!("{url}: {e}")))?;
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().map_err(transport)?;
+    if status != 201 {
+        return Err(refused(status, &body));
+    }
+    serde_json::from_str(&body).map_err(transport)
+}
+
+/// Posts a CMS SignedData to `url` and returns the JSON answer of a `200`; any other
+/// status is the server's refusal.
+pub(crate) fn post_signed(
+    agent: &ureq::Agent,
+    url: &str,
+    cms: &[u8],
+) -> Result<Value, ClientError> {
+    let mut response = agent
+        .post(url)
+        .header("Content-Type", "application/pkcs7-mime")
+        .send(cms)
+        .map_err(|e| transport(format!("{url}: {e}")))?;
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().map_err(transport)?;
+    if status != 200 {
+        return Err(refused(status, &body));
+    }
+    serde_json::from_str(&body).map_err(transport)
+}
+
 /// Runs the whole flow: new key, CSR, challenge, terms, signed application, submission.
 pub fn apply(request: &ApplyRequest, card: &dyn CardSigner) -> Result<ApplyOutcome, ClientError> {
     let agent = agent();
@@ -136,16 +172,7 @@ pub fn apply(request: &ApplyRequest, card: &dyn CardSigner) -> Result<ApplyOutco
     let key_pem = shuin_keys::pkcs8_pem(&pkcs8).map_err(|e| ClientError::Key(e.to_string()))?;
     let csr = build_csr(&new_key)?;
 
-    let mut response = agent
-        .post(format!("{base}/api/v1/challenges"))
-        .send_empty()
-        .map_err(transport)?;
-    let status = response.status().as_u16();
-    let body = response.body_mut().read_to_string().map_err(transport)?;
-    if status != 201 {
-        return Err(refused(status, &body));
-    }
-    let challenge: Value = serde_json::from_str(&body).map_err(transport)?;
+    let challenge = challenge(&agent, base)?;
     let nonce = challenge["nonce"]
         .as_str()
         .ok_or_else(|| transport("challenge without nonce"))?;

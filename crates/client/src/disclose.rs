@@ -2,7 +2,7 @@
 //! `shuin-disclosure/1`, signed with the JPKI signing key, sent to
 //! `POST /api/v1/disclosures`; the answer is the records kept about the holder.
 
-use crate::apply::{agent, refused, CardSigner};
+use crate::apply::{agent, challenge, post_signed, CardSigner};
 use crate::ClientError;
 use serde_json::Value;
 
@@ -19,17 +19,7 @@ pub fn disclose(
 ) -> Result<Value, ClientError> {
     let agent = agent();
     let base = server.trim_end_matches('/');
-    let url = format!("{base}/api/v1/challenges");
-    let mut response = agent
-        .post(&url)
-        .send_empty()
-        .map_err(|e| transport(format!("{url}: {e}")))?;
-    let status = response.status().as_u16();
-    let body = response.body_mut().read_to_string().map_err(transport)?;
-    if status != 201 {
-        return Err(refused(status, &body));
-    }
-    let challenge: Value = serde_json::from_str(&body).map_err(transport)?;
+    let challenge = challenge(&agent, base)?;
     let nonce = challenge["nonce"]
         .as_str()
         .ok_or_else(|| transport("challenge without nonce"))?;
@@ -45,15 +35,5 @@ pub fn disclose(
     })
     .map_err(|e| ClientError::Encoding(e.to_string()))?;
     let url = format!("{base}/api/v1/disclosures");
-    let mut response = agent
-        .post(&url)
-        .header("Content-Type", "application/pkcs7-mime")
-        .send(&cms[..])
-        .map_err(|e| transport(format!("{url}: {e}")))?;
-    let status = response.status().as_u16();
-    let body = response.body_mut().read_to_string().map_err(transport)?;
-    if status != 200 {
-        return Err(refused(status, &body));
-    }
-    serde_json::from_str(&body).map_err(transport)
+    post_signed(&agent, &url, &cms)
 }

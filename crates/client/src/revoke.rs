@@ -24,16 +24,7 @@ pub fn request_revocation(
         SoftwareSigner::from_pkcs8_pem(key_pem).map_err(|e| ClientError::Key(e.to_string()))?;
     let agent = crate::apply::agent();
     let base = server.trim_end_matches('/');
-    let mut response = agent
-        .post(format!("{base}/api/v1/challenges"))
-        .send_empty()
-        .map_err(|e| ClientError::Transport(e.to_string()))?;
-    let body = response
-        .body_mut()
-        .read_to_string()
-        .map_err(|e| ClientError::Transport(e.to_string()))?;
-    let challenge: Value =
-        serde_json::from_str(&body).map_err(|e| ClientError::Transport(e.to_string()))?;
+    let challenge = crate::apply::challenge(&agent, base)?;
     let document = serde_json::json!({
         "format": "shuin-revocation/1",
         "serial": serial.to_hex(),
@@ -53,26 +44,7 @@ pub fn request_revocation(
         &sign,
     )
     .map_err(|e| ClientError::Encoding(e.to_string()))?;
-    let mut response = agent
-        .post(format!("{base}/api/v1/revocations"))
-        .header("Content-Type", "application/pkcs7-mime")
-        .send(&cms[..])
-        .map_err(|e| ClientError::Transport(e.to_string()))?;
-    let status = response.status().as_u16();
-    let text = response
-        .body_mut()
-        .read_to_string()
-        .map_err(|e| ClientError::Transport(e.to_string()))?;
-    let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    if status == 200 {
-        Ok(answer)
-    } else {
-        Err(ClientError::Refused {
-            status,
-            code: answer["code"].as_str().unwrap_or("unknown").to_owned(),
-            detail: answer["detail"].as_str().unwrap_or(&text).to_owned(),
-        })
-    }
+    crate::apply::post_signed(&agent, &format!("{base}/api/v1/revocations"), &cms)
 }
 
 /// A subscriber's revocation as seen from outside the CA: the OCSP answer before, the

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use std::time::SystemTime;
 
 /// The setting that holds the procedure's [`TerminationState`] (JSON). Its presence
-/// stops the business: no challenge, application or enrolment is accepted, and the CA
-/// issues nothing.
+/// stops the business: no application or enrolment is accepted, and the CA issues
+/// nothing (challenges stay open, for holders' revocations and disclosure).
 pub const TERMINATION_SETTING: &str = "business.termination";
 
 /// Who revokes the certificates, as the revocation book names them.
@@ -82,6 +82,10 @@ pub struct TerminationState {
     pub final_crl_next_update: Option<String>,
     /// Where the hand-over export was written, once written.
     pub hand_over: Option<String>,
+    /// The entry being written when the state was last saved: after a stop, the
+    /// procedure looks for it in the books before writing it again.
+    #[serde(default)]
+    pub pending: Option<String>,
 }
 
 impl TerminationState {
@@ -96,6 +100,7 @@ impl TerminationState {
             final_crl_number: None,
             final_crl_next_update: None,
             hand_over: None,
+            pending: None,
         }
     }
 }

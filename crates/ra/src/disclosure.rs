@@ -45,10 +45,12 @@ struct DisclosureDocument {
     application_id: Option<String>,
 }
 
-/// The holder key of recorded basic items (`name`, `birth_date`, `address`, `gender`, as
-/// an application's `basic` member holds them): lowercase hex SHA-256 over the items
-/// normalised as the same-person rule compares them. Kept only in the store's holder
-/// index (personal data, forgotten at the end of retention), never in the books.
+/// The holder key of recorded basic items (`name`, `birth_date`, `address`, as an
+/// application's `basic` member holds them): lowercase hex SHA-256 over the items
+/// normalised as the same-person rule compares them. The gender is left out, because a
+/// record may not hold it; the same-person rule compares it where it does. Kept only in
+/// the store's holder index (personal data, forgotten at the end of retention), never in
+/// the books.
 pub(crate) fn holder_key(basic: &Value) -> Option<String> {
     let text = |key: &str| basic.get(key).and_then(Value::as_str).unwrap_or_default();
     if text("name").is_empty() || text("birth_date").is_empty() {
@@ -60,7 +62,6 @@ pub(crate) fn holder_key(basic: &Value) -> Option<String> {
         normalize_text(text("name")),
         text("birth_date").to_owned(),
         normalize_address(text("address")),
-        text("gender").to_owned(),
     ] {
         hash.update([0u8]);
         hash.update(item.as_bytes());
@@ -145,37 +146,6 @@ pub struct DisclosedRevocation {
     pub decided_by: String,
 }
 
-fn parse_document(content: &[u8]) -> Result<DisclosureDocument, RaError> {
-    let value: Value = serde_json::from_slice(content).map_err(|e| {
-        RaError::reject(
-            ReasonCode::MalformedRequest,
-            format!("the request is not JSON: {e}"),
-        )
-    })?;
-    match value.get("format").and_then(Value::as_str) {
-        Some(DISCLOSURE_FORMAT) => {}
-        Some(other) => {
-            return Err(RaError::reject(
-                ReasonCode::UnsupportedFormat,
-                format!("format {other:?} is not supported; use {DISCLOSURE_FORMAT:?}"),
-            ))
-        }
-        None => {
-            return Err(RaError::reject(
-                ReasonCode::MalformedRequest,
-                "the request has no string field \"format\"",
-            ))
-        }
-    }
-    let document: DisclosureDocument = serde_json::from_value(value).map_err(|e| {
-        RaError::reject(
-            ReasonCode::MalformedRequest,
-            format!("the request does not match {DISCLOSURE_FORMAT}: {e}"),
-        )
-    })?;
-    Ok(document)
-}
-
 impl RaService {
     /// `POST /api/v1/disclosures`.
     pub async fn submit_disclosure(&self, body: &[u8]) -> Result<Disclosure, RaError> {
@@ -191,7 +161,8 @@ impl RaService {
             .verifier
             .verify_application(body, &crls, now)
             .map_err(|e| RaError::reject(e.code(), e.to_string()))?;
-        let document = parse_document(&verified.content)?;
+        let document: DisclosureDocument =
+            crate::signed_document::parse(&verified.content, DISCLOSURE_FORMAT)?;
         debug_assert_eq!(document.format, DISCLOSURE_FORMAT);
         self.consume_nonce(&document.nonce, now).await?;
         let signer = verified.signer;
@@ -402,10 +373,15 @@ impl RaService {
     /// Files one application under its holder (or under no holder, without identity).
     pub(crate) async fn file_holder(&self, record: &ApplicationRecord) -> Result<(), RaError> {
         let holder = holder_key(&record.details["basic"]);
-        self.store
+        let filed = self
+            .store
             .index_holder(holder.as_deref().unwrap_or(NO_HOLDER), &record.id)
-            .await?;
-        Ok(())
+            .await;
+        if filed.is_err() {
+            // The next upkeep round files what is left unfiled.
+            self.holders_filed.store(false, Ordering::Release);
+        }
+        Ok(filed?)
     }
 }
 

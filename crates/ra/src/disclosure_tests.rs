@@ -5,13 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::{CaPorts, Lifecycle, RaConfig, StaticCrlSource};
-use shuin_core::issuance::{IssuanceError, IssuanceOrder, IssuedCertificate, Issuer};
-use shuin_core::revocation::{
-    RevocationDone, RevocationPortError, RevocationReason, RevocationRequest, Revoker,
-};
-use shuin_core::{FixedClock, OsRandom, Serial};
-use shuin_jpki::{JpkiCrl, TrustAnchors, Verifier, VerifierConfig};
+use crate::Lifecycle;
+use shuin_core::revocation::RevocationReason;
+use shuin_core::{OsRandom, Serial};
 use shuin_ledger::Entry;
 use shuin_store::sqlite::SqliteStore;
 use shuin_store::{
@@ -28,23 +24,6 @@ const NAME: &str = "山田　太郎";
 const BIRTH: &str = "1980-01-02";
 const ADDRESS: &str = "東京都千代田区霞が関二丁目1番2号";
 
-/// Disclosure never issues or revokes.
-struct Unreached;
-
-#[async_trait::async_trait]
-impl Issuer for Unreached {
-    async fn issue(&self, _: IssuanceOrder) -> Result<IssuedCertificate, IssuanceError> {
-        panic!("a disclosure issued")
-    }
-}
-
-#[async_trait::async_trait]
-impl Revoker for Unreached {
-    async fn revoke(&self, _: RevocationRequest) -> Result<RevocationDone, RevocationPortError> {
-        panic!("a disclosure revoked")
-    }
-}
-
 struct World {
     ra: RaService,
     store: Arc<SqliteStore>,
@@ -57,39 +36,11 @@ fn now() -> SystemTime {
 }
 
 async fn world() -> World {
-    let jlis = SimulatedJlisCa::generate(now()).unwrap();
-    let anchors = TrustAnchors::from_der_certs(vec![jlis.cert_der().to_vec()]).unwrap();
-    let crl_der = jlis
-        .crl_der(
-            &[],
-            now() - Duration::from_secs(3600),
-            now() + Duration::from_secs(86_400),
-        )
-        .unwrap();
-    let crl = JpkiCrl::parse(&crl_der, &anchors).unwrap();
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
     let dir = tempfile::tempdir().unwrap();
     let code_key = crate::CodeKey::open_or_create(&dir.path().join("code.key"), &OsRandom).unwrap();
-    let ra = RaService::new(
-        Verifier::new(anchors, VerifierConfig::default()),
-        Arc::new(StaticCrlSource::of(Some(crl))),
-        store.clone(),
-        CaPorts {
-            issuer: Arc::new(Unreached),
-            revoker: Arc::new(Unreached),
-        },
-        Arc::new(FixedClock::at_unix(NOW)),
-        Arc::new(OsRandom),
-        RaConfig {
-            nonce_ttl: Duration::from_secs(600),
-            terms_sha256: "00".repeat(32),
-            terms_url: "https://ca.example/repository/terms".into(),
-            responsible_person: "責任者 花子".into(),
-            automatic_approval: true,
-            chain_der: vec![],
-        },
-    )
-    .with_lifecycle(Lifecycle::new(store.clone(), code_key, Default::default()));
+    let (ra, jlis) = crate::test_world::ra_at(NOW, store.clone());
+    let ra = ra.with_lifecycle(Lifecycle::new(store.clone(), code_key, Default::default()));
     World {
         ra,
         store,
@@ -326,4 +277,40 @@ fn holder_keys_follow_the_same_person_rule() {
     );
     assert_ne!(holder_key(&basic("山田　次郎", BIRTH, ADDRESS)), Some(key));
     assert_eq!(holder_key(&serde_json::Value::Null), None);
+}
+
+#[tokio::test]
+async fn a_record_without_gender_is_the_holders_and_one_with_another_gender_is_not() {
+    let world = world().await;
+    let at = UNIX_EPOCH + Duration::from_secs(NOW - 50);
+    for (id, gender) in [("lra-made", serde_json::Value::Null), ("other", "2".into())] {
+        world
+            .store
+            .insert_application(&ApplicationRecord {
+                id: id.into(),
+                status: ApplicationStatus::Approved,
+                received_at: at,
+                review_reasons: vec![],
+                serial: None,
+                rejection_reason: None,
+                evidence_sha256: "ee".repeat(32),
+                details: serde_json::json!({"basic": {
+                    "name": NAME, "birth_date": BIRTH, "address": ADDRESS, "gender": gender}}),
+            })
+            .await
+            .unwrap();
+    }
+    world.ra.file_holders().await;
+    let holder = card(&world.jlis, NAME, BIRTH, ADDRESS);
+    let disclosure = world
+        .ra
+        .submit_disclosure(&request(&world.ra, &holder, None).await)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = disclosure
+        .applications
+        .iter()
+        .map(|a| a.id.as_str())
+        .collect();
+    assert_eq!(ids, ["lra-made"]);
 }

@@ -24,7 +24,10 @@ mod reissue;
 mod resume;
 pub mod review;
 mod revocation;
+mod signed_document;
 mod termination;
+#[cfg(test)]
+mod test_world;
 pub mod trust_setup;
 
 pub use application::{

@@ -238,24 +238,36 @@ pub async fn supersede(
         created_at: now,
         sent_at: None,
     };
+    queue_notice(store, &notice, Some(application_id), now).await
+}
+
+/// Ledgers `notice.queued` (the notice's kind and text, never an address) and puts the
+/// notice in the outbox, which the upkeep's sender drains.
+pub(crate) async fn queue_notice(
+    store: &dyn crate::LifecycleStore,
+    notice: &NoticeRecord,
+    application_id: Option<&str>,
+    now: SystemTime,
+) -> Result<(), RaError> {
+    let mut subjects = vec![
+        format!("serial:{}", notice.serial),
+        format!("notice:{}", notice.id),
+    ];
+    subjects.extend(application_id.map(|id| format!("application:{id}")));
     store
         .append(
             EntryDraft {
                 book: Book::Revocation,
                 kind: "notice.queued".into(),
                 actor: system_actor(),
-                subjects: vec![
-                    format!("serial:{old}"),
-                    format!("notice:{notice_id}"),
-                    format!("application:{application_id}"),
-                ],
-                payload: serde_json::json!({"kind": OLD_CERTIFICATE_REVOKED, "notice": notice.payload}),
+                subjects,
+                payload: serde_json::json!({"kind": notice.kind, "notice": notice.payload}),
                 evidence: vec![],
             },
             now,
         )
         .await?;
-    store.enqueue_notice(&notice).await?;
+    store.enqueue_notice(notice).await?;
     Ok(())
 }
 

@@ -379,8 +379,22 @@ async fn resume_one<S: ResumeStore + ?Sized>(
                 _ => {}
             }
         }
-        // The business ended before it was issued (docs/termination.md).
+        // The business ended before it was issued (docs/termination.md): the books say
+        // so before the record does.
         Err(IssuanceError::Terminated) => {
+            store
+                .append(
+                    EntryDraft {
+                        book: Book::Application,
+                        kind: "application.cancelled".into(),
+                        actor: crate::application::system_actor(),
+                        subjects: vec![format!("application:{}", record.id)],
+                        payload: serde_json::json!({"reason_code": shuin_core::ReasonCode::BusinessTerminated}),
+                        evidence: vec![],
+                    },
+                    now,
+                )
+                .await?;
             record.status = ApplicationStatus::Rejected;
             record.rejection_reason =
                 Some(shuin_core::ReasonCode::BusinessTerminated.as_str().into());

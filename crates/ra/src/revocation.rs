@@ -41,33 +41,7 @@ pub struct RevocationAnswer {
 }
 
 fn parse_document(content: &[u8]) -> Result<(Serial, RevocationReason, String), RaError> {
-    let value: serde_json::Value = serde_json::from_slice(content).map_err(|e| {
-        RaError::reject(
-            ReasonCode::MalformedRequest,
-            format!("the request is not JSON: {e}"),
-        )
-    })?;
-    match value.get("format").and_then(|f| f.as_str()) {
-        Some(REVOCATION_FORMAT) => {}
-        Some(other) => {
-            return Err(RaError::reject(
-                ReasonCode::UnsupportedFormat,
-                format!("format {other:?} is not supported; use {REVOCATION_FORMAT:?}"),
-            ))
-        }
-        None => {
-            return Err(RaError::reject(
-                ReasonCode::MalformedRequest,
-                "the request has no string field \"format\"",
-            ))
-        }
-    }
-    let document: RevocationDocument = serde_json::from_value(value).map_err(|e| {
-        RaError::reject(
-            ReasonCode::MalformedRequest,
-            format!("the request does not match {REVOCATION_FORMAT}: {e}"),
-        )
-    })?;
+    let document: RevocationDocument = crate::signed_document::parse(content, REVOCATION_FORMAT)?;
     let _ = document.format;
     let serial = Serial::from_hex(&document.serial).ok_or_else(|| {
         RaError::reject(ReasonCode::MalformedRequest, "serial must be a hex serial")
@@ -89,10 +63,13 @@ pub(crate) fn same_person(recorded: &serde_json::Value, basic: &shuin_jpki::Basi
             .unwrap_or_default()
             .to_owned()
     };
+    // A gender the record does not hold (an LRA may register an identity without it)
+    // is not compared; one it holds must match.
+    let gender = text("gender");
     normalize_text(&text("name")) == normalize_text(&basic.name)
         && text("birth_date") == basic.birth.iso()
         && normalize_address(&text("address")) == normalize_address(&basic.address)
-        && text("gender") == basic.gender
+        && (gender.is_empty() || gender == basic.gender)
 }
 
 /// Who decided a revocation requested with the holder's JPKI card, as the revocation

@@ -5,11 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::{CaPorts, RaConfig, StaticCrlSource};
-use shuin_core::issuance::{IssuanceError, IssuanceOrder, IssuedCertificate, Issuer};
-use shuin_core::revocation::{RevocationDone, Revoker};
-use shuin_core::{FixedClock, OsRandom};
-use shuin_jpki::{JpkiCrl, TrustAnchors, Verifier, VerifierConfig};
 use shuin_ledger::Entry;
 use shuin_store::sqlite::SqliteStore;
 use shuin_store::{
@@ -23,23 +18,6 @@ use std::time::{Duration, UNIX_EPOCH};
 const NOW: u64 = 1_800_000_000;
 const SERIAL: &str = "0a0b0c";
 
-/// Neither port is reached by a refused request.
-struct Unreached;
-
-#[async_trait::async_trait]
-impl Issuer for Unreached {
-    async fn issue(&self, _: IssuanceOrder) -> Result<IssuedCertificate, IssuanceError> {
-        panic!("a refused revocation issued")
-    }
-}
-
-#[async_trait::async_trait]
-impl Revoker for Unreached {
-    async fn revoke(&self, _: RevocationRequest) -> Result<RevocationDone, RevocationPortError> {
-        panic!("a refused revocation revoked")
-    }
-}
-
 struct World {
     ra: RaService,
     store: Arc<SqliteStore>,
@@ -47,38 +25,9 @@ struct World {
 }
 
 async fn world() -> World {
-    let now = UNIX_EPOCH + Duration::from_secs(NOW);
-    let jlis = SimulatedJlisCa::generate(now).unwrap();
-    let anchors = TrustAnchors::from_der_certs(vec![jlis.cert_der().to_vec()]).unwrap();
-    let crl_der = jlis
-        .crl_der(
-            &[],
-            now - Duration::from_secs(3600),
-            now + Duration::from_secs(86_400),
-        )
-        .unwrap();
-    let crl = JpkiCrl::parse(&crl_der, &anchors).unwrap();
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
     subscriber_certificate(&store).await;
-    let ra = RaService::new(
-        Verifier::new(anchors, VerifierConfig::default()),
-        Arc::new(StaticCrlSource::of(Some(crl))),
-        store.clone(),
-        CaPorts {
-            issuer: Arc::new(Unreached),
-            revoker: Arc::new(Unreached),
-        },
-        Arc::new(FixedClock::at_unix(NOW)),
-        Arc::new(OsRandom),
-        RaConfig {
-            nonce_ttl: Duration::from_secs(600),
-            terms_sha256: "00".repeat(32),
-            terms_url: "https://ca.example/repository/terms".into(),
-            responsible_person: "責任者 花子".into(),
-            automatic_approval: true,
-            chain_der: vec![],
-        },
-    );
+    let (ra, jlis) = crate::test_world::ra_at(NOW, store.clone());
     World { ra, store, jlis }
 }
 

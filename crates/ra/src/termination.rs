@@ -5,14 +5,12 @@
 //! (`shuin_core::termination::TerminationNotices`), queued in the notice outbox and
 //! ledgered as `notice.queued`.
 
-use crate::application::system_actor;
 use crate::{RaError, RaService};
 use shuin_core::revocation::RevocationReason;
 use shuin_core::termination::{
     PortError, TerminationNotices, TerminationPlan, TERMINATION_NOTICE, TERMINATION_SETTING,
 };
 use shuin_core::{ReasonCode, Serial};
-use shuin_ledger::{Book, EntryDraft};
 use shuin_store::NoticeRecord;
 use std::time::SystemTime;
 
@@ -50,7 +48,7 @@ impl TerminationNotices for RaService {
         let notice_id = format!("termination:{}", serial.to_hex());
         let now = self.clock.now();
         let notice = NoticeRecord {
-            id: notice_id.clone(),
+            id: notice_id,
             kind: TERMINATION_NOTICE.into(),
             serial: serial.clone(),
             payload: serde_json::json!({
@@ -65,22 +63,9 @@ impl TerminationNotices for RaService {
             created_at: now,
             sent_at: None,
         };
-        let mut subjects = vec![format!("serial:{serial}"), format!("notice:{notice_id}")];
-        subjects.extend(application_id.map(|id| format!("application:{id}")));
-        store
-            .append(
-                EntryDraft {
-                    book: Book::Revocation,
-                    kind: "notice.queued".into(),
-                    actor: system_actor(),
-                    subjects,
-                    payload: serde_json::json!({"kind": TERMINATION_NOTICE, "notice": notice.payload}),
-                    evidence: vec![],
-                },
-                now,
-            )
-            .await?;
-        store.enqueue_notice(&notice).await?;
+        crate::reissue::queue_notice(store.as_ref(), &notice, application_id.as_deref(), now)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(true)
     }
 }

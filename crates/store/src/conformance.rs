@@ -86,7 +86,28 @@ async fn revocations<S: RevocationStore>(store: &S) -> Result<(), String> {
         invalidity_date: Some(at(1_800_000_050)),
         decided_by: "lra-1".into(),
     };
+    let unrevoked = store
+        .issued_unrevoked(100)
+        .await
+        .map_err(|e| fail("issued unrevoked", e))?;
+    ensure!(
+        unrevoked.contains(&issued) && !unrevoked.iter().any(|s| s.to_hex() == "7f03"),
+        "issued and not revoked, never an undelivered reservation: {unrevoked:?}"
+    );
+    let one = store
+        .issued_unrevoked(1)
+        .await
+        .map_err(|e| fail("issued unrevoked", e))?;
+    ensure!(one.len() == 1, "the limit holds");
     store.revoke(&record).await.map_err(|e| fail("revoke", e))?;
+    let unrevoked = store
+        .issued_unrevoked(100)
+        .await
+        .map_err(|e| fail("issued unrevoked", e))?;
+    ensure!(
+        !unrevoked.contains(&issued),
+        "a revoked certificate is not listed"
+    );
     ensure!(
         matches!(
             store.revoke(&record).await,
@@ -453,6 +474,18 @@ async fn holders<S: ApplicationStore>(store: &S) -> Result<(), String> {
     ensure!(
         ids(found) == ["app-2"],
         "a forgotten application is no longer the holder's"
+    );
+    store
+        .index_holder("holder-a", "app-1")
+        .await
+        .map_err(|e| fail("index after forgetting", e))?;
+    let found = store
+        .applications_of_holder("holder-a")
+        .await
+        .map_err(|e| fail("of holder after filing again", e))?;
+    ensure!(
+        ids(found) == ["app-2"],
+        "a forgotten application is never filed again"
     );
     let unfiled = store
         .unfiled_applications(10)

@@ -89,7 +89,8 @@ pub trait ApplicationStore: Send + Sync {
         status: ApplicationStatus,
     ) -> Result<Vec<ApplicationRecord>, StoreError>;
     /// Files an application under its holder (the RA's holder key; [`NO_HOLDER`] for
-    /// one with no identity), for disclosure; idempotent.
+    /// one with no identity), for disclosure, unless it is filed already (under any
+    /// holder, or forgotten); idempotent.
     async fn index_holder(&self, holder: &str, application_id: &str) -> Result<(), StoreError>;
     /// The applications filed under `holder`, oldest first.
     async fn applications_of_holder(
@@ -285,6 +286,9 @@ pub trait RevocationStore: Send + Sync {
     ) -> Result<Vec<RevocationRecord>, StoreError>;
     /// A number that changes whenever a revocation is added (cheap to poll).
     async fn revocation_generation(&self) -> Result<u64, StoreError>;
+    /// At most `limit` serials of issued certificates that are not revoked, in serial
+    /// order (business termination revokes them in batches).
+    async fn issued_unrevoked(&self, limit: u32) -> Result<Vec<Serial>, StoreError>;
 }
 
 /// Signed CRLs, by scope (`ca` for the issuing CA, `root` for the root).

@@ -182,6 +182,22 @@ where
         ))
         .await?;
     }
+    let terminates = statement
+        .steps
+        .iter()
+        .any(|s| matches!(s, StatementStep::TerminateBusiness(_)));
+    if terminates {
+        if let Some(state) = crate::termination::state(store)
+            .await
+            .map_err(|e| invalid(e.to_string()))?
+        {
+            refuse(format!(
+                "the business is already being terminated (ceremony {}); it is terminated once",
+                state.plan.ceremony_id
+            ))
+            .await?;
+        }
+    }
     let mut approvals: Vec<Approval> = Vec::new();
     for (origin, bytes) in options.approvals {
         match super::approval::parse(origin, bytes) {
@@ -364,7 +380,7 @@ fn check_issuer_key(
         .context(format!("describing the {role} key"))
 }
 
-async fn perform<S: LedgerStore + ?Sized, B: CeremonyBackend>(
+async fn perform<S: LedgerStore + SettingsStore + ?Sized, B: CeremonyBackend>(
     ledger: &Ledger<'_, S>,
     opened: &B,
     options: &RunOptions<'_>,
@@ -417,6 +433,18 @@ async fn perform<S: LedgerStore + ?Sized, B: CeremonyBackend>(
                         serde_json::to_value(terminate).context("termination step")?,
                     )
                     .await?;
+                // The business stops here, before the ceremony completes: a stop in
+                // between leaves a ceremony that did not complete, never one that did
+                // and a business that goes on.
+                let plan = shuin_core::termination::TerminationPlan {
+                    ceremony_id: statement.ceremony_id.clone(),
+                    reason: terminate.reason.clone(),
+                    successor: terminate.successor.clone(),
+                    final_crl_days: terminate.final_crl_days,
+                };
+                crate::termination::start(ledger.store, plan, ledger.clock.now())
+                    .await
+                    .map_err(|e| invalid(format!("starting the termination: {e}")))?;
                 results.push(StepResult::TerminateBusiness { approved: true });
             }
             StatementStep::GenerateKey { label, algorithm } => {

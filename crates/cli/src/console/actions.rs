@@ -155,11 +155,12 @@ pub(super) async fn dispatch(
                     .await
                     .map_err(|e| Outcome::refused("ceremony_refused", e.to_string()))?;
             let mut value = serde_json::to_value(&outcome).map_err(Outcome::failed)?;
-            // A termination ceremony: the business stops now; the upkeep carries it out.
-            if let Some(plan) = shuin_ca::termination::approved_plan(&outcome.contents) {
-                let state = shuin_ca::termination::start(store, plan, now)
+            // A termination ceremony started the termination (the business is stopped);
+            // the upkeep carries it out.
+            if shuin_ca::termination::approved_plan(&outcome.contents).is_some() {
+                let state = shuin_ca::termination::state(store)
                     .await
-                    .map_err(|e| Outcome::refused("termination_refused", e.to_string()))?;
+                    .map_err(Outcome::failed)?;
                 value["termination"] = serde_json::to_value(state).map_err(Outcome::failed)?;
             }
             Ok(value)

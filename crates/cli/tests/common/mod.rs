@@ -50,6 +50,28 @@ pub fn assert_books_verify(data: &Path) {
 
 /// `shuin ARGS --json --data DATA`, asserting success: its JSON answer.
 #[track_caller]
+/// `shuin ledger export --data DATA --out OUT`, asserted to succeed; the exported
+/// entries.
+pub fn export_entries(data: &Path, out: &Path) -> Vec<Value> {
+    let done = shuin()
+        .args(["ledger", "export", "--out"])
+        .arg(out)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    std::fs::read_to_string(out.join("entries.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
 pub fn json_answer(args: &[&str], data: &Path) -> Value {
     let out = shuin()
         .args(args)

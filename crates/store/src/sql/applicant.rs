@@ -176,8 +176,12 @@ macro_rules! applicant_queries {
             }
 
             async fn index_holder(&self, holder: &str, application_id: &str) -> Result<(), $crate::StoreError> {
+                // Filed once: an application already filed (or forgotten, under no
+                // holder) is never filed again.
                 sqlx::query(
-                    "INSERT INTO application_holders (holder, application_id) VALUES ($1, $2) ON CONFLICT (holder, application_id) DO NOTHING",
+                    "INSERT INTO application_holders (holder, application_id) SELECT $1, $2 \
+                     WHERE NOT EXISTS (SELECT 1 FROM application_holders WHERE application_id = $2) \
+                     ON CONFLICT (holder, application_id) DO NOTHING",
                 )
                 .bind(holder)
                 .bind(application_id)

@@ -107,6 +107,26 @@ macro_rules! revocation_queries {
                 let n: i64 = row.try_get("n").map_err(unavailable)?;
                 Ok(u64::try_from(n).unwrap_or(0))
             }
+
+            async fn issued_unrevoked(&self, limit: u32) -> Result<Vec<shuin_core::Serial>, $crate::StoreError> {
+                let rows = sqlx::query(
+                    "SELECT c.serial FROM certificates c WHERE c.state = 'issued' \
+                     AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.serial = c.serial) \
+                     ORDER BY c.serial LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.reads)
+                .await
+                .map_err(unavailable)?;
+                rows.iter()
+                    .map(|row| {
+                        let text: String = row.try_get("serial").map_err(unavailable)?;
+                        shuin_core::Serial::from_hex(&text).ok_or_else(|| {
+                            $crate::StoreError::Corrupt(format!("certificate serial {text:?}"))
+                        })
+                    })
+                    .collect()
+            }
         }
 
         #[async_trait::async_trait]

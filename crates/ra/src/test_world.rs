@@ -1,0 +1,66 @@
+//! An RA for the unit tests of this crate: a simulated J-LIS CA trusted with a current
+//! CRL, a real SQLite store, and CA ports that must not be reached.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::{CaPorts, RaConfig, RaService, StaticCrlSource};
+use shuin_core::issuance::{IssuanceError, IssuanceOrder, IssuedCertificate, Issuer};
+use shuin_core::revocation::{RevocationDone, RevocationPortError, RevocationRequest, Revoker};
+use shuin_core::{FixedClock, OsRandom};
+use shuin_jpki::{JpkiCrl, TrustAnchors, Verifier, VerifierConfig};
+use shuin_store::sqlite::SqliteStore;
+use shuin_testkit::SimulatedJlisCa;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// Neither port may be reached by the requests under test.
+pub(crate) struct Unreached;
+
+#[async_trait::async_trait]
+impl Issuer for Unreached {
+    async fn issue(&self, _: IssuanceOrder) -> Result<IssuedCertificate, IssuanceError> {
+        panic!("the CA was asked to issue")
+    }
+}
+
+#[async_trait::async_trait]
+impl Revoker for Unreached {
+    async fn revoke(&self, _: RevocationRequest) -> Result<RevocationDone, RevocationPortError> {
+        panic!("the CA was asked to revoke")
+    }
+}
+
+/// An RA at Unix time `now` on `store`, trusting a fresh simulated J-LIS CA (returned, to
+/// issue cards) whose CRL lists nothing.
+pub(crate) fn ra_at(now: u64, store: Arc<SqliteStore>) -> (RaService, SimulatedJlisCa) {
+    let at = UNIX_EPOCH + Duration::from_secs(now);
+    let jlis = SimulatedJlisCa::generate(at).unwrap();
+    let anchors = TrustAnchors::from_der_certs(vec![jlis.cert_der().to_vec()]).unwrap();
+    let crl_der = jlis
+        .crl_der(
+            &[],
+            at - Duration::from_secs(3600),
+            at + Duration::from_secs(86_400),
+        )
+        .unwrap();
+    let crl = JpkiCrl::parse(&crl_der, &anchors).unwrap();
+    let ra = RaService::new(
+        Verifier::new(anchors, VerifierConfig::default()),
+        Arc::new(StaticCrlSource::of(Some(crl))),
+        store,
+        CaPorts {
+            issuer: Arc::new(Unreached),
+            revoker: Arc::new(Unreached),
+        },
+        Arc::new(FixedClock::at_unix(now)),
+        Arc::new(OsRandom),
+        RaConfig {
+            nonce_ttl: Duration::from_secs(600),
+            terms_sha256: "00".repeat(32),
+            terms_url: "https://ca.example/repository/terms".into(),
+            responsible_person: "責任者 花子".into(),
+            automatic_approval: true,
+            chain_der: vec![],
+        },
+    );
+    (ra, jlis)
+}
