@@ -304,6 +304,16 @@ impl Issuer for CaService {
             return Err(IssuanceError::Terminated);
         }
         let (serial, tbs, tbs_bytes) = self.reserve(&order).await?;
+        // A termination started while reserving: the reservation is given up, so no
+        // certificate can appear after the termination has revoked them all (it waits
+        // for open reservations before it ends revoking).
+        if self.is_terminated().await? {
+            self.store
+                .mark_undelivered(&serial)
+                .await
+                .map_err(unavailable)?;
+            return Err(IssuanceError::Terminated);
+        }
         let tbs_sha256 = hex::encode(Sha256::digest(&tbs_bytes));
         let signing = EntryDraft {
             book: Book::Application,

@@ -22,7 +22,7 @@ use shuin_core::termination::{
     TERMINATION_ACTOR, TERMINATION_SETTING,
 };
 use shuin_ledger::{Actor, Book, EntryDraft};
-use shuin_store::SettingsStore;
+use shuin_store::{CertificateState, KeyedDraft, SettingsStore};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -118,13 +118,13 @@ pub fn approved_plan(record: &crate::ceremony::Record) -> Option<TerminationPlan
 /// carry the procedure out at the same time.
 pub const TERMINATION_LEASE: &str = "ca.termination";
 
-/// How long the lease is taken for, renewed at every tick (0.5 s): a process killed
+/// How long the lease is taken for. It is renewed at every tick (0.5 s), before every
+/// entry and every few revocations; a tick that cannot renew it stops. A process killed
 /// while holding it holds the procedure up for at most this long.
-const LEASE_FOR: Duration = Duration::from_secs(10);
+const LEASE_FOR: Duration = Duration::from_secs(30);
 
-/// How many of the newest entries are searched for an entry a stop may have written
-/// already (see [`TerminationState::pending`]).
-const TAIL: u64 = 2_000;
+/// How many revocations go between two renewals of the lease.
+const RENEW_EVERY: usize = 20;
 
 /// Carries the procedure out, through the CA and the two ports.
 pub struct TerminationDriver {
@@ -159,6 +159,26 @@ impl TerminationDriver {
         }
     }
 
+    /// Takes or renews the lease; false while another process holds it.
+    async fn renew(&self) -> Result<bool, TerminationError> {
+        let now = self.ca.clock_handle().now();
+        self.store
+            .take_lease(TERMINATION_LEASE, &self.holder, now, now + LEASE_FOR)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Renews the lease, or stops the tick when another process took it.
+    async fn keep(&self) -> Result<(), TerminationError> {
+        if self.renew().await? {
+            Ok(())
+        } else {
+            Err(unavailable(
+                "the termination lease was taken by another process mid-tick",
+            ))
+        }
+    }
+
     /// One step of the procedure, if one was started: latches the CA, then does the
     /// current phase (or one batch of it) and returns the state after it. While another
     /// process holds the lease, it only reads.
@@ -172,104 +192,89 @@ impl TerminationDriver {
             TerminationPhase::FinalCrl | TerminationPhase::HandOver | TerminationPhase::Completed
         );
         self.ca.latch_termination(final_reached.then_some(lifetime));
-        if state.phase == TerminationPhase::Completed {
+        if state.phase == TerminationPhase::Completed || !self.renew().await? {
             return Ok(Some(state));
         }
-        let now = self.ca.clock_handle().now();
-        let held = self
-            .store
-            .take_lease(TERMINATION_LEASE, &self.holder, now, now + LEASE_FOR)
-            .await
-            .map_err(unavailable)?;
-        if !held {
-            return Ok(Some(state));
-        }
-        let interrupted = state.pending.take();
-        let step = Step {
-            driver: self,
-            interrupted,
-            now,
-        };
         match state.phase {
             TerminationPhase::Started => {
                 let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "plan": state.plan, "started_at": state.started_at});
-                step.append_once(
-                    &mut state,
-                    Book::Organization,
-                    "termination.started",
-                    payload,
-                )
-                .await?;
+                self.append_once(&state, Book::Organization, "termination.started", payload)
+                    .await?;
                 state.phase = TerminationPhase::Revoking;
             }
             TerminationPhase::Revoking => {
                 if self.revoke_batch(&mut state).await? {
                     self.notify_all(&mut state).await?;
                     let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "revoked": state.revoked, "notices": state.notices});
-                    step.append_once(&mut state, Book::Revocation, "termination.revoked", payload)
+                    self.append_once(&state, Book::Revocation, "termination.revoked", payload)
                         .await?;
                     state.phase = TerminationPhase::FinalCrl;
                 }
             }
             TerminationPhase::FinalCrl => {
                 self.ca.latch_termination(Some(lifetime));
-                let (number, next_update) = match step
-                    .written("termination.final_crl", &state)
-                    .await?
-                {
-                    // Signed and ledgered before a stop: not signed again.
-                    Some(entry) => (
-                        entry.payload["crl_number"].as_u64(),
-                        entry.payload["next_update"].as_str().map(str::to_owned),
-                    ),
-                    None => {
-                        let crl = self.ca.issue_crl().await.map_err(unavailable)?;
-                        let next_update = shuin_core::timefmt::rfc3339(crl.next_update);
-                        let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "crl_number": crl.number, "this_update": shuin_core::timefmt::rfc3339(crl.this_update), "next_update": next_update});
-                        step.append_fresh(
-                            &mut state,
-                            Book::Revocation,
-                            "termination.final_crl",
-                            payload,
-                        )
-                        .await?;
-                        (Some(crl.number), Some(next_update))
-                    }
-                };
-                state.final_crl_number = number;
-                state.final_crl_next_update = next_update;
+                // Signed once: the number is kept before the entry is written, so a stop
+                // in between does not sign again.
+                if state.final_crl_number.is_none() {
+                    let crl = self.ca.issue_crl().await.map_err(unavailable)?;
+                    state.final_crl_number = Some(crl.number);
+                    state.final_crl_next_update =
+                        Some(shuin_core::timefmt::rfc3339(crl.next_update));
+                    save(self.store.as_ref(), &state).await?;
+                }
+                let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "crl_number": state.final_crl_number, "next_update": state.final_crl_next_update});
+                self.append_once(&state, Book::Revocation, "termination.final_crl", payload)
+                    .await?;
                 state.phase = TerminationPhase::HandOver;
             }
             TerminationPhase::HandOver => {
-                state.hand_over =
-                    Some(match step.written("termination.completed", &state).await? {
-                        // Written and ledgered before a stop.
-                        Some(entry) => entry.payload["hand_over"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned(),
-                        None => self.hand_over(&step, &mut state).await?,
-                    });
+                state.hand_over = Some(self.hand_over(&state).await?);
                 state.phase = TerminationPhase::Completed;
             }
             TerminationPhase::Completed => {}
         }
-        state.pending = None;
         save(self.store.as_ref(), &state).await?;
         Ok(Some(state))
+    }
+
+    /// Writes the entry `kind` of this termination once: keyed by the ceremony and the
+    /// kind, so that the append after a stop is skipped if the first one was written.
+    async fn append_once(
+        &self,
+        state: &TerminationState,
+        book: Book,
+        kind: &str,
+        payload: serde_json::Value,
+    ) -> Result<(), TerminationError> {
+        self.keep().await?;
+        let key = format!("termination:{}:{kind}", state.plan.ceremony_id);
+        self.store
+            .append_batch(
+                vec![KeyedDraft {
+                    key: Some(key),
+                    draft: EntryDraft {
+                        book,
+                        kind: kind.into(),
+                        actor: actor(),
+                        subjects: vec!["business".into()],
+                        payload,
+                        evidence: vec![],
+                    },
+                }],
+                self.ca.clock_handle().now(),
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     /// Writes the hand-over export between `termination.hand_over_started` (record
     /// before effect: the books say that a copy of them and of the evidence is being
     /// written) and `termination.completed`; returns where.
-    async fn hand_over(
-        &self,
-        step: &Step<'_>,
-        state: &mut TerminationState,
-    ) -> Result<String, TerminationError> {
+    async fn hand_over(&self, state: &TerminationState) -> Result<String, TerminationError> {
         let name = format!("termination-{}", state.plan.ceremony_id);
         let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "name": name});
-        step.append_once(
+        self.append_once(
             state,
             Book::Organization,
             "termination.hand_over_started",
@@ -278,24 +283,44 @@ impl TerminationDriver {
         .await?;
         let (place, summary) = self.hand_over.write(&name).await.map_err(unavailable)?;
         let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "revoked": state.revoked, "notices": state.notices, "final_crl_number": state.final_crl_number, "hand_over": place, "export": summary});
-        step.append_fresh(state, Book::Organization, "termination.completed", payload)
+        self.append_once(state, Book::Organization, "termination.completed", payload)
             .await?;
         Ok(place)
     }
 
-    /// Revokes up to [`REVOKE_BATCH`] valid certificates and queues their notices;
-    /// true when none is left.
+    /// Revokes up to [`REVOKE_BATCH`] valid certificates after the state's cursor and
+    /// queues their notices; true when none is left: a pass from the cursor found none,
+    /// then a pass over all of them did too (a certificate an issuance in flight
+    /// completed meanwhile may sort before the cursor), and no reservation is open.
     async fn revoke_batch(&self, state: &mut TerminationState) -> Result<bool, TerminationError> {
         let batch = u32::try_from(REVOKE_BATCH).unwrap_or(u32::MAX);
+        let after = state
+            .cursor
+            .as_deref()
+            .and_then(shuin_core::Serial::from_hex);
         let serials = self
             .store
-            .issued_unrevoked(batch)
+            .issued_unrevoked(after.as_ref(), batch)
             .await
             .map_err(unavailable)?;
         if serials.is_empty() {
-            return Ok(true);
+            if state.cursor.take().is_some() {
+                // From the start once more before the phase may end.
+                save(self.store.as_ref(), state).await?;
+                return Ok(false);
+            }
+            let open = self
+                .store
+                .certificates_in_state(CertificateState::Reserved)
+                .await
+                .map_err(unavailable)?;
+            return Ok(open.is_empty());
         }
-        for serial in serials {
+        for (index, serial) in serials.into_iter().enumerate() {
+            if index % RENEW_EVERY == 0 {
+                self.keep().await?;
+            }
+            state.cursor = Some(serial.to_hex());
             let order = RevocationOrder {
                 serial: serial.clone(),
                 reason: RevocationReason::CessationOfOperation,
@@ -336,7 +361,10 @@ impl TerminationDriver {
             .into_iter()
             .filter(|r| r.decided_by == TERMINATION_ACTOR)
             .collect();
-        for revocation in &revoked {
+        for (index, revocation) in revoked.iter().enumerate() {
+            if index % RENEW_EVERY == 0 {
+                self.keep().await?;
+            }
             self.notices
                 .queue(&revocation.serial, revocation.revoked_at, &state.plan)
                 .await
@@ -345,87 +373,6 @@ impl TerminationDriver {
         // Every certificate the termination revoked now has its notice.
         state.revoked = u64::try_from(revoked.len()).unwrap_or(u64::MAX);
         state.notices = state.revoked;
-        Ok(())
-    }
-}
-
-/// One tick's writing of the procedure's entries.
-struct Step<'a> {
-    driver: &'a TerminationDriver,
-    /// The entry that was being written when the last tick stopped, if it did.
-    interrupted: Option<String>,
-    now: SystemTime,
-}
-
-impl Step<'_> {
-    /// The entry `kind` of this termination, if a stopped tick wrote it already.
-    async fn written(
-        &self,
-        kind: &str,
-        state: &TerminationState,
-    ) -> Result<Option<shuin_ledger::Entry>, TerminationError> {
-        if self.interrupted.as_deref() != Some(kind) {
-            return Ok(None);
-        }
-        let store = self.driver.store.as_ref();
-        let size = store
-            .ledger_head()
-            .await
-            .map_err(unavailable)?
-            .map_or(0, |head| head.size);
-        let rows = store
-            .ledger_rows_from(size.saturating_sub(TAIL))
-            .await
-            .map_err(unavailable)?;
-        for row in rows.iter().rev() {
-            let entry = shuin_ledger::Entry::from_canonical(&row.canonical)
-                .map_err(|e| unavailable(e.to_string()))?;
-            if entry.kind == kind && entry.payload["ceremony"] == state.plan.ceremony_id.as_str() {
-                return Ok(Some(entry));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Writes the entry unless a stopped tick wrote it already.
-    async fn append_once(
-        &self,
-        state: &mut TerminationState,
-        book: Book,
-        kind: &str,
-        payload: serde_json::Value,
-    ) -> Result<(), TerminationError> {
-        if self.written(kind, state).await?.is_some() {
-            return Ok(());
-        }
-        self.append_fresh(state, book, kind, payload).await
-    }
-
-    /// Marks the entry pending in the saved state, then writes it.
-    async fn append_fresh(
-        &self,
-        state: &mut TerminationState,
-        book: Book,
-        kind: &str,
-        payload: serde_json::Value,
-    ) -> Result<(), TerminationError> {
-        state.pending = Some(kind.to_owned());
-        save(self.driver.store.as_ref(), state).await?;
-        self.driver
-            .store
-            .append(
-                EntryDraft {
-                    book,
-                    kind: kind.into(),
-                    actor: actor(),
-                    subjects: vec!["business".into()],
-                    payload,
-                    evidence: vec![],
-                },
-                self.now,
-            )
-            .await
-            .map_err(unavailable)?;
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use crate::test_ca::{fixture, kinds, order};
 use shuin_core::issuance::{IssuanceError, Issuer};
 use shuin_core::termination::PortError;
 use shuin_core::{Clock, Serial};
-use shuin_store::{CrlStore, InstanceLock, RevocationStore};
+use shuin_store::{CertificateWriter, CrlStore, InstanceLock, RevocationStore};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -128,7 +128,9 @@ async fn termination_revokes_everything_signs_a_final_crl_and_hands_over() {
         phases,
         [
             TerminationPhase::Revoking,
-            // One batch, then the pass that finds none left.
+            // One batch, a pass from the cursor that finds none left, then one from the
+            // start that finds none either.
+            TerminationPhase::Revoking,
             TerminationPhase::Revoking,
             TerminationPhase::FinalCrl,
             TerminationPhase::HandOver,
@@ -236,10 +238,9 @@ async fn an_entry_written_before_a_stop_is_not_written_again() {
     );
     driver.tick().await.unwrap();
     // As if the process had stopped after writing termination.started but before
-    // saving the next phase: the state still says Started, with that entry pending.
+    // saving the next phase: the state still says Started.
     let mut stopped = state(f.store.as_ref()).await.unwrap().unwrap();
     stopped.phase = TerminationPhase::Started;
-    stopped.pending = Some("termination.started".into());
     save(f.store.as_ref(), &stopped).await.unwrap();
     let mut last = None;
     for _ in 0..10 {
@@ -296,4 +297,49 @@ async fn another_holder_of_the_lease_keeps_this_driver_idle() {
         .await
         .iter()
         .any(|k| k == "termination.started"));
+}
+
+#[tokio::test]
+async fn an_open_reservation_holds_the_revocation_phase_open() {
+    let f = fixture().await;
+    let ca = Arc::new(f.ca);
+    let now = f.clock.now();
+    f.store
+        .reserve(&shuin_store::CertificateRecord {
+            serial: Serial::from_hex("7e01").unwrap(),
+            application_id: "in-flight".into(),
+            key_fingerprint: "key-in-flight".into(),
+            tbs_sha256: "00".repeat(32),
+            state: shuin_store::CertificateState::Reserved,
+            not_before: now,
+            not_after: now + Duration::from_secs(86_400),
+            der: None,
+        })
+        .await
+        .unwrap();
+    start(f.store.as_ref(), plan(), now).await.unwrap();
+    let driver = TerminationDriver::new(
+        ca,
+        Arc::new(Notices::default()),
+        Arc::new(HandOverFake {
+            failures: AtomicU32::new(0),
+            written: Mutex::new(Vec::new()),
+        }),
+        "test".into(),
+    );
+    for _ in 0..5 {
+        driver.tick().await.unwrap();
+    }
+    let waiting = state(f.store.as_ref()).await.unwrap().unwrap();
+    assert_eq!(
+        waiting.phase,
+        TerminationPhase::Revoking,
+        "waits for the issuance in flight"
+    );
+    f.store
+        .mark_undelivered(&Serial::from_hex("7e01").unwrap())
+        .await
+        .unwrap();
+    let done = driver.tick().await.unwrap().unwrap();
+    assert_eq!(done.phase, TerminationPhase::FinalCrl);
 }

@@ -38,7 +38,8 @@ pub(crate) enum CeremonyCommand {
     },
     /// Write the canonical statement of a ceremony file, for custodians to approve.
     Statement {
-        #[arg(long)]
+        /// The instance directory; SHUIN_DATA when not given.
+        #[arg(long, value_name = "DIR", env = "SHUIN_DATA")]
         data: PathBuf,
         /// The ceremony file (TOML).
         #[arg(long)]

@@ -27,11 +27,12 @@ use zeroize::Zeroizing;
 /// How to reach the server and who is asking.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ConsoleArgs {
-    /// The instance directory; its local console socket DIR/admin.sock is used.
-    #[arg(long, value_name = "DIR", required_unless_present_any = ["socket", "server"])]
+    /// The instance directory; its local console socket DIR/admin.sock is used. From
+    /// SHUIN_DATA when not given; --socket and --server win over both.
+    #[arg(long, value_name = "DIR", env = "SHUIN_DATA", required_unless_present_any = ["socket", "server"])]
     pub(crate) data: Option<PathBuf>,
     /// The server's local console socket (instead of --data).
-    #[arg(long, value_name = "PATH", conflicts_with = "data")]
+    #[arg(long, value_name = "PATH")]
     pub(crate) socket: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) key: OperatorKeyArgs,
@@ -44,7 +45,7 @@ pub(crate) struct ConsoleArgs {
 pub(crate) struct NetworkArgs {
     /// An operator listener of the server, `https://HOST:PORT` (instead of --data or
     /// --socket); its zone (secure, remote) decides what may be done there.
-    #[arg(long, value_name = "URL", conflicts_with_all = ["data", "socket"], requires_all = ["server_ca", "operator_cert"])]
+    #[arg(long, value_name = "URL", conflicts_with = "socket", requires_all = ["server_ca", "operator_cert"])]
     pub(crate) server: Option<String>,
     /// The trust anchor of the listener's TLS certificate (PEM).
     #[arg(long, value_name = "PEM", requires = "server")]

@@ -75,7 +75,46 @@ pub(crate) fn banner(dir: &Path, local: &str) {
     );
     println!();
     println!("Apply with the dev card (paste in another terminal):");
-    println!(
-        "  cargo run --release -- apply --server http://{local} --dev-card {DEV_CARD} --name '{DEV_NAME}' --birth-date {DEV_BIRTH_DATE} --address '{DEV_ADDRESS}' --out cert.pem"
-    );
+    println!("  {}", apply_hint(&own_invocation(), local));
+}
+
+/// How this binary was started (argv\[0\]), for hints that name the very command to
+/// paste: `shuin` when it was found on the PATH, its path otherwise.
+pub(crate) fn own_invocation() -> String {
+    std::env::args_os()
+        .next()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .filter(|arg| !arg.is_empty())
+        .unwrap_or_else(|| "shuin".to_owned())
+}
+
+/// The `apply` command for the dev card, run by `program`, to the server at `local`.
+fn apply_hint(program: &str, local: &str) -> String {
+    let program = if program.contains([' ', '\'', '"']) {
+        format!("'{}'", program.replace('\'', "'\\''"))
+    } else {
+        program.to_owned()
+    };
+    format!(
+        "{program} apply --server http://{local} --dev-card {DEV_CARD} --name '{DEV_NAME}' --birth-date {DEV_BIRTH_DATE} --address '{DEV_ADDRESS}' --out cert.pem"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hint_names_the_binary_as_it_was_started() {
+        let hint = apply_hint("shuin", "127.0.0.1:8080");
+        assert!(
+            hint.starts_with("shuin apply --server http://127.0.0.1:8080 --dev-card "),
+            "{hint}"
+        );
+        assert!(!hint.contains("cargo"));
+        let hint = apply_hint("/opt/my tools/shuin", "127.0.0.1:8080");
+        assert!(hint.starts_with("'/opt/my tools/shuin' apply "), "{hint}");
+        let hint = apply_hint("./target/release/shuin", "127.0.0.1:1");
+        assert!(hint.starts_with("./target/release/shuin apply "), "{hint}");
+    }
 }

@@ -26,8 +26,8 @@ pub(crate) const DEFAULT_CPS: &str = include_str!("../../../docs/cp-cps-template
 /// What `shuin init` takes (`serve --dev` fills it in for the development instance).
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct InitArgs {
-    /// Instance directory to create.
-    #[arg(long)]
+    /// Instance directory to create; SHUIN_DATA when not given.
+    #[arg(long, value_name = "DIR", env = "SHUIN_DATA")]
     pub(crate) data: PathBuf,
     /// Where the issuer keys live.
     #[arg(long, default_value = "software", value_parser = ["software", "pkcs11", "awskms"])]

@@ -62,8 +62,8 @@ enum Command {
     Init(Box<init::InitArgs>),
     /// Serve an instance (all-in-one), or the development instance with --dev.
     Serve {
-        /// Instance directory.
-        #[arg(long, conflicts_with = "dev")]
+        /// Instance directory; SHUIN_DATA when not given (--dev wins over both).
+        #[arg(long, value_name = "DIR", env = "SHUIN_DATA")]
         data: Option<PathBuf>,
         /// Zero-config development instance in ./shuin-dev (NOT for production).
         #[arg(long)]
@@ -180,8 +180,14 @@ enum LedgerCommand {
     /// Verify the ledger of an instance (--data) or an export offline (--export): every
     /// entry hash, the tree and the checkpoint signatures; exit non-zero on any alteration.
     Verify {
-        /// Instance directory (reads its database).
-        #[arg(long, required_unless_present = "export", conflicts_with = "export")]
+        /// Instance directory (reads its database). From SHUIN_DATA when not given;
+        /// --export wins over both.
+        #[arg(
+            long,
+            value_name = "DIR",
+            env = "SHUIN_DATA",
+            required_unless_present = "export"
+        )]
         data: Option<PathBuf>,
         /// Export directory made by `shuin ledger export` (no database needed).
         #[arg(long)]
@@ -207,7 +213,8 @@ enum LedgerCommand {
     /// Write the entries (JSON Lines), the signed checkpoints and the audit public key to
     /// a new directory, for offline verification by auditors.
     Export {
-        #[arg(long)]
+        /// The instance directory.
+        #[arg(long, value_name = "DIR", env = "SHUIN_DATA")]
         data: PathBuf,
         /// A new (or empty) directory.
         #[arg(long)]
@@ -245,7 +252,15 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour())
         .try_init();
+}
+
+/// Colours in the log only on a terminal, and never with `NO_COLOR` set
+/// (https://no-color.org): a log written to a file or a journal holds no escape codes.
+fn colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -372,6 +387,7 @@ fn init_tracing_quiet() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("error"))
         .with_writer(std::io::stderr)
+        .with_ansi(colour())
         .try_init();
 }
 

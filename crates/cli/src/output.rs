@@ -8,8 +8,9 @@ use std::path::PathBuf;
 /// An instance to read (nothing is changed), and the choice of output.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Reading {
-    /// The instance directory (made by `shuin init`), read directly.
-    #[arg(long, value_name = "DIR")]
+    /// The instance directory (made by `shuin init`), read directly; SHUIN_DATA when not
+    /// given.
+    #[arg(long, value_name = "DIR", env = "SHUIN_DATA")]
     pub(crate) data: PathBuf,
     /// Machine-readable output (JSON).
     #[arg(long)]

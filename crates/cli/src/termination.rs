@@ -60,8 +60,15 @@ fn lease_holder() -> &'static str {
     static HOLDER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     HOLDER.get_or_init(|| {
         let mut bytes = [0u8; 16];
-        let _ = shuin_core::RandomSource::fill(&shuin_core::OsRandom, &mut bytes);
-        format!("serve-{}", hex::encode(bytes))
+        match shuin_core::RandomSource::fill(&shuin_core::OsRandom, &mut bytes) {
+            Ok(()) => format!("serve-{}", hex::encode(bytes)),
+            // Never all zeros shared with another process: the process id and the time.
+            Err(_) => format!(
+                "serve-pid{}-{:?}",
+                std::process::id(),
+                shuin_core::Clock::now(&shuin_core::SystemClock)
+            ),
+        }
     })
 }
 

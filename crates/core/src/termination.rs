@@ -82,10 +82,9 @@ pub struct TerminationState {
     pub final_crl_next_update: Option<String>,
     /// Where the hand-over export was written, once written.
     pub hand_over: Option<String>,
-    /// The entry being written when the state was last saved: after a stop, the
-    /// procedure looks for it in the books before writing it again.
+    /// The last serial revoked, while revoking (batches go on after it).
     #[serde(default)]
-    pub pending: Option<String>,
+    pub cursor: Option<String>,
 }
 
 impl TerminationState {
@@ -100,7 +99,7 @@ impl TerminationState {
             final_crl_number: None,
             final_crl_next_update: None,
             hand_over: None,
-            pending: None,
+            cursor: None,
         }
     }
 }

@@ -340,7 +340,8 @@ impl RaService {
     /// or whose filing a stop interrupted (once per process, from its first upkeep
     /// round until it succeeds).
     pub async fn file_holders(&self) {
-        if self.holders_filed.load(Ordering::Acquire) {
+        // Set first: a filing that fails meanwhile (file_holder) clears it again.
+        if self.holders_filed.swap(true, Ordering::AcqRel) {
             return;
         }
         let mut filed = 0u64;
@@ -349,12 +350,14 @@ impl RaService {
                 Ok(page) => page,
                 Err(e) => {
                     tracing::error!(error = %e, "filing applications under their holders failed; retried at the next pass");
+                    self.holders_filed.store(false, Ordering::Release);
                     return;
                 }
             };
             let last = page.len() < usize::try_from(FILING_PAGE).unwrap_or(usize::MAX);
             for record in &page {
                 if let Err(e) = self.file_holder(record).await {
+                    // file_holder cleared the flag: the next pass goes on.
                     tracing::error!(application = %record.id, error = %e, "filing an application under its holder failed; retried at the next pass");
                     return;
                 }
@@ -367,7 +370,6 @@ impl RaService {
         if filed > 0 {
             tracing::info!(filed, "filed older applications under their holders");
         }
-        self.holders_filed.store(true, Ordering::Release);
     }
 
     /// Files one application under its holder (or under no holder, without identity).

@@ -254,16 +254,21 @@ pub(crate) async fn queue_notice(
         format!("notice:{}", notice.id),
     ];
     subjects.extend(application_id.map(|id| format!("application:{id}")));
+    // Keyed by the notice: a stop between the entry and the outbox row does not write
+    // the entry twice.
     store
-        .append(
-            EntryDraft {
-                book: Book::Revocation,
-                kind: "notice.queued".into(),
-                actor: system_actor(),
-                subjects,
-                payload: serde_json::json!({"kind": notice.kind, "notice": notice.payload}),
-                evidence: vec![],
-            },
+        .append_batch(
+            vec![shuin_store::KeyedDraft {
+                key: Some(format!("notice.queued:{}", notice.id)),
+                draft: EntryDraft {
+                    book: Book::Revocation,
+                    kind: "notice.queued".into(),
+                    actor: system_actor(),
+                    subjects,
+                    payload: serde_json::json!({"kind": notice.kind, "notice": notice.payload}),
+                    evidence: vec![],
+                },
+            }],
             now,
         )
         .await?;

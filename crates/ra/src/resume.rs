@@ -34,8 +34,8 @@ use std::time::{Duration, SystemTime};
 pub const RESUME_AFTER: Duration = Duration::from_secs(60);
 
 /// What resumption needs from storage.
-pub trait ResumeStore: ReviewStore + CertificateReader {}
-impl<T: ReviewStore + CertificateReader + ?Sized> ResumeStore for T {}
+pub trait ResumeStore: ReviewStore + CertificateReader + shuin_store::SettingsStore {}
+impl<T: ReviewStore + CertificateReader + shuin_store::SettingsStore + ?Sized> ResumeStore for T {}
 
 /// Records who approved and when, so an interrupted issuance can be resumed.
 pub(crate) fn note_approval(record: &mut ApplicationRecord, approver: &Approver, at: SystemTime) {
@@ -321,6 +321,38 @@ async fn found_certificate<S: ResumeStore + ?Sized>(
     Ok(false)
 }
 
+/// Cancels an approved application the business ended before: the books say so (once,
+/// keyed by the application) before the record does.
+async fn cancel<S: ResumeStore + ?Sized>(
+    store: &S,
+    mut record: ApplicationRecord,
+    now: SystemTime,
+    done: &mut Resumed,
+) -> Result<(), StoreError> {
+    let reason = shuin_core::ReasonCode::BusinessTerminated;
+    store
+        .append_batch(
+            vec![shuin_store::KeyedDraft {
+                key: Some(format!("application.cancelled:{}", record.id)),
+                draft: EntryDraft {
+                    book: Book::Application,
+                    kind: "application.cancelled".into(),
+                    actor: crate::application::system_actor(),
+                    subjects: vec![format!("application:{}", record.id)],
+                    payload: serde_json::json!({"reason_code": reason}),
+                    evidence: vec![],
+                },
+            }],
+            now,
+        )
+        .await?;
+    record.status = ApplicationStatus::Rejected;
+    record.rejection_reason = Some(reason.as_str().into());
+    store.update_application(&record).await?;
+    done.rejected.push(record.id);
+    Ok(())
+}
+
 /// Resumes one approved application; true when the CA failed (stop the pass).
 async fn resume_one<S: ResumeStore + ?Sized>(
     store: &S,
@@ -342,6 +374,15 @@ async fn resume_one<S: ResumeStore + ?Sized>(
             return Ok(false);
         }
     };
+    // The business ended before it was issued (docs/termination.md).
+    if store
+        .setting(shuin_core::termination::TERMINATION_SETTING)
+        .await?
+        .is_some()
+    {
+        cancel(store, record, now, done).await?;
+        return Ok(false);
+    }
     store
         .append(
             EntryDraft {
@@ -379,28 +420,8 @@ async fn resume_one<S: ResumeStore + ?Sized>(
                 _ => {}
             }
         }
-        // The business ended before it was issued (docs/termination.md): the books say
-        // so before the record does.
-        Err(IssuanceError::Terminated) => {
-            store
-                .append(
-                    EntryDraft {
-                        book: Book::Application,
-                        kind: "application.cancelled".into(),
-                        actor: crate::application::system_actor(),
-                        subjects: vec![format!("application:{}", record.id)],
-                        payload: serde_json::json!({"reason_code": shuin_core::ReasonCode::BusinessTerminated}),
-                        evidence: vec![],
-                    },
-                    now,
-                )
-                .await?;
-            record.status = ApplicationStatus::Rejected;
-            record.rejection_reason =
-                Some(shuin_core::ReasonCode::BusinessTerminated.as_str().into());
-            store.update_application(&record).await?;
-            done.rejected.push(record.id);
-        }
+        // The termination started while it was being resumed.
+        Err(IssuanceError::Terminated) => cancel(store, record, now, done).await?,
         Err(e) => {
             done.left.push((record.id, e.to_string()));
             done.ca_failed = true;

@@ -87,7 +87,7 @@ async fn revocations<S: RevocationStore>(store: &S) -> Result<(), String> {
         decided_by: "lra-1".into(),
     };
     let unrevoked = store
-        .issued_unrevoked(100)
+        .issued_unrevoked(None, 100)
         .await
         .map_err(|e| fail("issued unrevoked", e))?;
     ensure!(
@@ -95,13 +95,21 @@ async fn revocations<S: RevocationStore>(store: &S) -> Result<(), String> {
         "issued and not revoked, never an undelivered reservation: {unrevoked:?}"
     );
     let one = store
-        .issued_unrevoked(1)
+        .issued_unrevoked(None, 1)
         .await
         .map_err(|e| fail("issued unrevoked", e))?;
     ensure!(one.len() == 1, "the limit holds");
+    let past = store
+        .issued_unrevoked(Some(&issued), 100)
+        .await
+        .map_err(|e| fail("issued unrevoked after", e))?;
+    ensure!(
+        !past.contains(&issued) && past.iter().all(|s| s.to_hex() > issued.to_hex()),
+        "only serials after the cursor: {past:?}"
+    );
     store.revoke(&record).await.map_err(|e| fail("revoke", e))?;
     let unrevoked = store
-        .issued_unrevoked(100)
+        .issued_unrevoked(None, 100)
         .await
         .map_err(|e| fail("issued unrevoked", e))?;
     ensure!(

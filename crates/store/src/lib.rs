@@ -287,8 +287,13 @@ pub trait RevocationStore: Send + Sync {
     /// A number that changes whenever a revocation is added (cheap to poll).
     async fn revocation_generation(&self) -> Result<u64, StoreError>;
     /// At most `limit` serials of issued certificates that are not revoked, in serial
-    /// order (business termination revokes them in batches).
-    async fn issued_unrevoked(&self, limit: u32) -> Result<Vec<Serial>, StoreError>;
+    /// order (as lowercase hex text) after `after` (business termination revokes them in
+    /// batches).
+    async fn issued_unrevoked(
+        &self,
+        after: Option<&Serial>,
+        limit: u32,
+    ) -> Result<Vec<Serial>, StoreError>;
 }
 
 /// Signed CRLs, by scope (`ca` for the issuing CA, `root` for the root).

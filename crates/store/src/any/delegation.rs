@@ -245,8 +245,12 @@ impl RevocationStore for AnyStore {
     ) -> Result<Vec<RevocationRecord>, StoreError> {
         on_backend!(self, s => s.revocations_page(after, limit).await)
     }
-    async fn issued_unrevoked(&self, limit: u32) -> Result<Vec<Serial>, StoreError> {
-        on_backend!(self, s => s.issued_unrevoked(limit).await)
+    async fn issued_unrevoked(
+        &self,
+        after: Option<&Serial>,
+        limit: u32,
+    ) -> Result<Vec<Serial>, StoreError> {
+        on_backend!(self, s => s.issued_unrevoked(after, limit).await)
     }
     async fn revocation_generation(&self) -> Result<u64, StoreError> {
         on_backend!(self, s => s.revocation_generation().await)

@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS application_holders (
     application_id  TEXT COLLATE "C" NOT NULL,
     CONSTRAINT application_holders_pkey PRIMARY KEY (holder, application_id)
 );
-CREATE INDEX IF NOT EXISTS application_holders_application ON application_holders (application_id);
+CREATE UNIQUE INDEX IF NOT EXISTS application_holders_one ON application_holders (application_id);
 CREATE TABLE IF NOT EXISTS certificates (
     serial           TEXT COLLATE "C" NOT NULL,
     application_id   TEXT NOT NULL,

@@ -179,9 +179,8 @@ macro_rules! applicant_queries {
                 // Filed once: an application already filed (or forgotten, under no
                 // holder) is never filed again.
                 sqlx::query(
-                    "INSERT INTO application_holders (holder, application_id) SELECT $1, $2 \
-                     WHERE NOT EXISTS (SELECT 1 FROM application_holders WHERE application_id = $2) \
-                     ON CONFLICT (holder, application_id) DO NOTHING",
+                    "INSERT INTO application_holders (holder, application_id) VALUES ($1, $2) \
+                     ON CONFLICT (application_id) DO NOTHING",
                 )
                 .bind(holder)
                 .bind(application_id)
@@ -230,21 +229,16 @@ macro_rules! applicant_queries {
             }
 
             async fn forget_holder(&self, application_id: &str) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await.map_err(unavailable)?;
-                sqlx::query("DELETE FROM application_holders WHERE application_id = $1")
-                    .bind(application_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(unavailable)?;
+                // One row per application (a unique index): it now names no holder.
                 sqlx::query(
-                    "INSERT INTO application_holders (holder, application_id) VALUES ($1, $2) ON CONFLICT (holder, application_id) DO NOTHING",
+                    "INSERT INTO application_holders (holder, application_id) VALUES ($1, $2) \
+                     ON CONFLICT (application_id) DO UPDATE SET holder = excluded.holder",
                 )
                 .bind($crate::NO_HOLDER)
                 .bind(application_id)
-                .execute(&mut *tx)
+                .execute(&self.pool)
                 .await
                 .map_err(unavailable)?;
-                tx.commit().await.map_err(unavailable)?;
                 Ok(())
             }
         }

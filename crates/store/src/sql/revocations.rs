@@ -108,12 +108,17 @@ macro_rules! revocation_queries {
                 Ok(u64::try_from(n).unwrap_or(0))
             }
 
-            async fn issued_unrevoked(&self, limit: u32) -> Result<Vec<shuin_core::Serial>, $crate::StoreError> {
+            async fn issued_unrevoked(
+                &self,
+                after: Option<&shuin_core::Serial>,
+                limit: u32,
+            ) -> Result<Vec<shuin_core::Serial>, $crate::StoreError> {
                 let rows = sqlx::query(
-                    "SELECT c.serial FROM certificates c WHERE c.state = 'issued' \
+                    "SELECT c.serial FROM certificates c WHERE c.state = 'issued' AND c.serial > $1 \
                      AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.serial = c.serial) \
-                     ORDER BY c.serial LIMIT $1",
+                     ORDER BY c.serial LIMIT $2",
                 )
+                .bind(after.map(shuin_core::Serial::to_hex).unwrap_or_default())
                 .bind(i64::from(limit))
                 .fetch_all(&self.reads)
                 .await

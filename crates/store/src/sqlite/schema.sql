@@ -28,14 +28,15 @@ CREATE TABLE IF NOT EXISTS applications (
 );
 CREATE INDEX IF NOT EXISTS applications_status ON applications (status, received_at);
 -- Which holder each application belongs to (the RA's holder key: SHA-256 over the
--- normalised 4 basic items), for disclosure to the holder; `-` for an application with
--- no identity. Personal data (D-i): forgotten with the application's personal data.
+-- normalised name, birth date and address), for disclosure to the holder; one row per
+-- application, `-` for one with no identity. Personal data (D-i): set to `-` when the
+-- application's personal data is forgotten.
 CREATE TABLE IF NOT EXISTS application_holders (
     holder          TEXT NOT NULL,
     application_id  TEXT NOT NULL,
     PRIMARY KEY (holder, application_id)
 );
-CREATE INDEX IF NOT EXISTS application_holders_application ON application_holders (application_id);
+CREATE UNIQUE INDEX IF NOT EXISTS application_holders_one ON application_holders (application_id);
 CREATE TABLE IF NOT EXISTS certificates (
     serial           TEXT PRIMARY KEY,
     application_id   TEXT NOT NULL,
