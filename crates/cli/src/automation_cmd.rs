@@ -41,6 +41,7 @@ pub(crate) enum AutomationCommand {
 pub(crate) struct Switch {
     #[command(flatten)]
     ask: Ask,
+    /// Why, for the organisation book.
     #[arg(long)]
     reason: String,
 }

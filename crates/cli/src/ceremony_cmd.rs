@@ -62,6 +62,7 @@ pub(crate) enum CeremonyCommand {
         /// Where to write the approval.
         #[arg(long)]
         out: PathBuf,
+        /// Machine-readable output (JSON).
         #[arg(long)]
         json: bool,
     },
@@ -80,12 +81,14 @@ pub(crate) enum CeremonyCommand {
     },
     /// Verify a ceremony record offline.
     Verify {
+        /// The ceremony record (DIR/ceremonies/ID.json).
         #[arg(long)]
         record: PathBuf,
         /// Also require the record (and the custodians' enrolments) in this verified
         /// ledger export (`shuin ledger export`).
         #[arg(long)]
         ledger_export: Option<PathBuf>,
+        /// Machine-readable output (JSON).
         #[arg(long)]
         json: bool,
     },

@@ -213,8 +213,23 @@ pub(crate) fn created(args: &InitArgs, config: &InstanceConfig) -> InstanceCreat
         root_certificate: config.ca.root_certificate.clone(),
         issuing_certificate: config.ca.issuing_certificate.clone(),
         config_file: PathBuf::from(crate::config::CONFIG_FILE),
+        fingerprints: fingerprints(args, config),
         sealed,
     }
+}
+
+/// SHA-256 of the root and issuing CA certificates as written, for `init` to print.
+fn fingerprints(args: &InitArgs, config: &InstanceConfig) -> Option<(String, String)> {
+    use sha2::Digest;
+    let sha256 = |file: &std::path::Path| {
+        shuin_ca::parts::read_pem_or_der(&args.data.join(file))
+            .ok()
+            .map(|der| hex::encode(sha2::Sha256::digest(der)))
+    };
+    Some((
+        sha256(&config.ca.root_certificate)?,
+        sha256(&config.ca.issuing_certificate)?,
+    ))
 }
 
 /// Creates the instance. Refuses to touch an existing one.

@@ -16,6 +16,7 @@ mod enroll_cmd;
 mod facility;
 mod failure;
 mod fips;
+mod help_cmd;
 mod init;
 mod key_backend;
 mod ledger_cmd;
@@ -81,6 +82,19 @@ enum Command {
     /// Obtain the records kept about you (名義人への情報開示), signing the request with
     /// your JPKI card (holder client).
     Disclose(disclose_cmd::DiscloseArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), e.g.
+    /// `shuin completions bash > /etc/bash_completion.d/shuin`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (shuin.1 and one per subcommand) into a directory.
+    Man {
+        /// The directory (made if missing), e.g. /usr/local/share/man/man1.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Revoke a certificate (an lra's signed request to the running server, recorded in
     /// the revocation book).
     Revoke(revoke_cmd::RevokeArgs),
@@ -89,6 +103,7 @@ enum Command {
     Crl {
         #[command(flatten)]
         ask: console_client::Ask,
+        /// Also sign and publish the root CA's CRL (with the root key, on the local console).
         #[arg(long)]
         root: bool,
     },
@@ -207,6 +222,7 @@ enum LedgerCommand {
         /// is refused. With --data, shuin.toml's `[ledger] audit_key_sha256` otherwise.
         #[arg(long, value_name = "HEX")]
         audit_key_sha256: Option<String>,
+        /// Machine-readable output (JSON).
         #[arg(long)]
         json: bool,
     },
@@ -219,6 +235,7 @@ enum LedgerCommand {
         /// A new (or empty) directory.
         #[arg(long)]
         out: PathBuf,
+        /// Machine-readable output (JSON).
         #[arg(long)]
         json: bool,
     },
@@ -322,6 +339,12 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Apply(args) => apply_cmd::run(args),
         Command::Disclose(args) => disclose_cmd::run(args),
+        Command::Completions { shell } => help_cmd::completions::<Cli>(shell),
+        Command::Man { out } => {
+            let pages = help_cmd::man_pages::<Cli>(&out)?;
+            println!("{pages} man pages written to {}", out.display());
+            Ok(())
+        }
         Command::Revoke(args) => runtime()?.block_on(revoke_cmd::revoke(args)),
         Command::Crl { ask, root } => runtime()?.block_on(revoke_cmd::crl(&ask, root)),
         Command::Ledger { command } => {

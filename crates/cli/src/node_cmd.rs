@@ -48,6 +48,7 @@ pub(crate) enum NodeCommand {
         /// The node certificate from `shuin node pair --role ra|repo`, and its key.
         #[arg(long)]
         certificate: PathBuf,
+        /// The node certificate's private key (PKCS#8 PEM, mode 0600).
         #[arg(long)]
         key: PathBuf,
         /// Where applicants reach an RA node; where verifiers reach a repository node.

@@ -67,6 +67,7 @@ pub(crate) enum OperatorCommand {
     Revoke {
         #[command(flatten)]
         ask: Ask,
+        /// The operator, by the name in their certificate.
         #[arg(long)]
         name: String,
         /// Only this certificate (its SHA-256, from `operator list`): retiring the old
@@ -91,6 +92,7 @@ pub(crate) enum OperatorCommand {
 pub(crate) struct RoleChange {
     #[command(flatten)]
     ask: Ask,
+    /// The operator, by the name in their certificate.
     #[arg(long)]
     name: String,
     /// ca_admin, key_custodian, lra, responsible_person, auditor or monitor.

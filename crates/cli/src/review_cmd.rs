@@ -18,6 +18,7 @@ pub(crate) enum ReviewCommand {
     Show {
         #[command(flatten)]
         ask: Ask,
+        /// The application id.
         #[arg(long)]
         id: String,
     },
@@ -32,6 +33,7 @@ pub(crate) enum ReviewCommand {
 pub(crate) struct Decision {
     #[command(flatten)]
     ask: Ask,
+    /// The application id.
     #[arg(long)]
     id: String,
     /// A note recorded with an approval (optional), or the reason of a rejection, which

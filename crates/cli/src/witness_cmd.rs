@@ -24,6 +24,7 @@ pub(crate) enum WitnessCommand {
         /// origin. Repeatable.
         #[arg(long = "log-key", value_name = "VKEY")]
         log_keys: Vec<String>,
+        /// Machine-readable output (JSON).
         #[arg(long)]
         json: bool,
     },

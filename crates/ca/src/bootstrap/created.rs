@@ -16,6 +16,9 @@ pub struct InstanceCreated {
     pub issuing_certificate: PathBuf,
     /// The configuration file, relative to `dir`.
     pub config_file: PathBuf,
+    /// SHA-256 of the root and issuing CA certificates (DER, lowercase hex), for relying
+    /// parties to pin; `None` where a certificate could not be read back.
+    pub fingerprints: Option<(String, String)>,
     /// When the CA starts sealed: the share directory, N and M.
     pub sealed: Option<(PathBuf, u8, u8)>,
 }
@@ -28,6 +31,10 @@ impl fmt::Display for InstanceCreated {
         writeln!(f, "  root CA:     {}", root.display())?;
         let issuing = self.dir.join(&self.issuing_certificate);
         writeln!(f, "  issuing CA:  {}", issuing.display())?;
+        if let Some((root_sha256, issuing_sha256)) = &self.fingerprints {
+            writeln!(f, "  root CA SHA-256:    {root_sha256}")?;
+            writeln!(f, "  issuing CA SHA-256: {issuing_sha256}")?;
+        }
         let config = self.dir.join(&self.config_file);
         writeln!(f, "  config:      {}", config.display())?;
         if let Some((shares_out, custodians, threshold)) = &self.sealed {
@@ -56,6 +63,7 @@ mod tests {
             root_certificate: PathBuf::from("ca/root.pem"),
             issuing_certificate: PathBuf::from("ca/issuing.pem"),
             config_file: PathBuf::from("shuin.toml"),
+            fingerprints: None,
             sealed,
         }
     }
@@ -75,5 +83,20 @@ mod tests {
         assert_eq!(lines.len(), 8, "{text}");
         assert_eq!(lines[4], "  shares:      /media/shares/share-1.txt ... share-3.txt: give one to each custodian; any 2 unseal the CA");
         assert_eq!(lines[6], "the CA starts sealed: run `shuin unseal --data /srv/ca --operator-key URI --share-file FILE` once per custodian, each with their own key");
+    }
+
+    #[test]
+    fn the_fingerprints_are_printed_when_known() {
+        let mut made = created(None);
+        made.fingerprints = Some(("aa".repeat(32), "bb".repeat(32)));
+        let text = made.to_string();
+        assert!(
+            text.contains(&format!("root CA SHA-256:    {}", "aa".repeat(32))),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("issuing CA SHA-256: {}", "bb".repeat(32))),
+            "{text}"
+        );
     }
 }

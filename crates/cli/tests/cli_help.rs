@@ -1,0 +1,53 @@
+//! The command line's own help for a newcomer: shell completions and man pages generated
+//! from the definition, through the real binary (no instance needed).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::shuin;
+
+#[test]
+fn completions_and_man_pages_come_from_the_binary() {
+    for (shell, marker) in [
+        ("bash", "_shuin()"),
+        ("zsh", "#compdef shuin"),
+        ("fish", "complete -c shuin"),
+    ] {
+        let out = shuin().args(["completions", shell]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains(marker),
+            "{shell}: {}",
+            &script[..script.len().min(200)]
+        );
+        assert!(
+            script.contains("disclose"),
+            "{shell} completes the subcommands"
+        );
+    }
+    let refused = shuin().args(["completions", "tcsh"]).output().unwrap();
+    assert!(!refused.status.success());
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man1");
+    let done = shuin().args(["man", "--out"]).arg(&out).output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let page = std::fs::read_to_string(out.join("shuin.1")).unwrap();
+    assert!(page.contains(".TH shuin"), "{page}");
+    let disclose = std::fs::read_to_string(out.join("shuin-disclose.1")).unwrap();
+    assert!(
+        disclose.contains("\\-\\-card\\-key") || disclose.contains("card-key"),
+        "{disclose}"
+    );
+    assert!(out.join("shuin-ledger-verify.1").exists());
+}
