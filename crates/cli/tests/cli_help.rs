@@ -51,3 +51,22 @@ fn completions_and_man_pages_come_from_the_binary() {
     );
     assert!(out.join("shuin-ledger-verify.1").exists());
 }
+
+/// The docs stand alone: none sends the reader to a file outside the repository.
+#[test]
+fn the_docs_cite_nothing_outside_the_repository() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut files = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            files.push(path);
+        }
+    }
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for outside in ["DESIGN.md", "../shared", "STYLE.md", "DEPENDENCIES.md"] {
+            assert!(!text.contains(outside), "{} cites {outside}", file.display());
+        }
+    }
+}

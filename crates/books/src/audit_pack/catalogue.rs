@@ -362,7 +362,7 @@ pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
             .organisational("premises, backups, standby site and recovery drills")
             .build(),
         b("V1", "identity verification", "認証業務の利用申込み等", "How applications are received")
-            .fact("applicant API", "software", "signed CMS applications with a one-time challenge (DESIGN.md 3.2)".into(), json!({"routes": ["POST /api/v1/challenges", "POST /api/v1/applications"], "nonce_ttl_seconds": f.instance.nonce_ttl_seconds}))
+            .fact("applicant API", "software", "signed CMS applications with a one-time challenge (docs/applicant-api.md)".into(), json!({"routes": ["POST /api/v1/challenges", "POST /api/v1/applications"], "nonce_ttl_seconds": f.instance.nonce_ttl_seconds}))
             .stored("applications by status", total(&f.counts["applications"]), f.counts["applications"].clone())
             .kind("application.accepted", "applications accepted")
             .build(),
@@ -378,7 +378,7 @@ pub(crate) fn catalogue(facts: &Facts) -> (Vec<Item>, Vec<Item>) {
             .kind("application.accepted", "applications binding the terms' SHA-256")
             .build(),
         b("B2", "business method", "利用申込書等の記載事項等", "Contents of application forms")
-            .fact("application document format", "software", "shuin-application/1 (DESIGN.md 3.3)".into(), json!({"format": "shuin-application/1", "fields": ["kind", "nonce", "terms_sha256", "applicant.name", "applicant.birth_date", "applicant.address", "applicant.gender", "csr", "email", "replaces"]}))
+            .fact("application document format", "software", "shuin-application/1 (docs/applicant-api.md)".into(), json!({"format": "shuin-application/1", "fields": ["kind", "nonce", "terms_sha256", "applicant.name", "applicant.birth_date", "applicant.address", "applicant.gender", "csr", "email", "replaces"]}))
             .build(),
         b("B3", "business method", "利用者署名符号及び利用者識別符号の生成等", "Generation of user keys and identification codes")
             .fact("key policy", "software", "keys made by the applicant; proof of possession; key reuse refused".into(), json!({"accepted": profile["new_keys_accepted"].clone(), "reuse": "refused (key_reused)", "identification_code": "stored only as an HMAC; one use; locked after 5 wrong codes"}))
