@@ -23,6 +23,8 @@ pub(crate) async fn serve(
         Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
     }
     let configured = crate::config::InstanceConfig::load(dir)?.node.role;
+    // Held until the process ends (a kill -9 included: the kernel releases it).
+    let _lock = serve_lock(dir)?;
     if let Some(asked) = role.filter(|asked| *asked != configured) {
         return Err(msg(format!(
             "--role {}: {} is configured as role {} ([node] role in shuin.toml)",
@@ -138,6 +140,44 @@ async fn bind_node(
 }
 
 /// Serves an opened instance on one all-in-one listener until `shutdown` completes.
+/// The file that says one `shuin serve` runs on an instance.
+const SERVE_LOCK: &str = "serve.lock";
+
+/// Takes the instance's serve lock (an exclusive lock on DIR/serve.lock, holding the
+/// process id), or says which process holds it.
+fn serve_lock(dir: &Path) -> Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join(SERVE_LOCK);
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .map_err(|e| msg(format!("{}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            return Err(msg(format!(
+                "another `shuin serve` is running on {} (process {}); stop it first, or serve another instance",
+                dir.display(),
+                holder.trim()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(msg(format!("{}: {e}", path.display())))
+        }
+    }
+    let written = file
+        .set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| write!(file, "{}", std::process::id()));
+    written.map_err(|e| msg(format!("{}: {e}", path.display())))?;
+    Ok(file)
+}
+
 pub(crate) async fn serve_on(
     listener: tokio::net::TcpListener,
     instance: crate::runtime::Instance,

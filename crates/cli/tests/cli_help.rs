@@ -66,7 +66,11 @@ fn the_docs_cite_nothing_outside_the_repository() {
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         for outside in ["DESIGN.md", "../shared", "STYLE.md", "DEPENDENCIES.md"] {
-            assert!(!text.contains(outside), "{} cites {outside}", file.display());
+            assert!(
+                !text.contains(outside),
+                "{} cites {outside}",
+                file.display()
+            );
         }
     }
 }

@@ -190,4 +190,17 @@ fn a_holder_obtains_their_records_and_another_card_is_refused() {
         !log.contains('\u{1b}'),
         "no ANSI escape codes in a log file"
     );
+    // A second server on the same instance is refused, naming the first.
+    let second = shuin()
+        .args(["serve", "--data"])
+        .arg(&instance.data)
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another `shuin serve` is running"),
+        "{stderr}"
+    );
 }
