@@ -43,16 +43,18 @@ pub(crate) async fn serve(
         }
         _ => {}
     }
-    let instance = crate::runtime::open(dir).await?;
-    let files = shuin_ca::parts::CaFiles::read(&instance.config.ca, &instance.dir)?;
+    // Addresses are bound before any key or the store is opened, so a wrong or busy
+    // address is reported at once.
+    let config = crate::config::InstanceConfig::load(dir)?;
+    let files = shuin_ca::parts::CaFiles::read(&config.ca, dir)?;
     let mut bound = Vec::new();
     if configured == ServeRole::All {
-        for listener in instance.config.server.listeners(listen) {
-            let socket =
-                BoundListener::bind(&instance.dir, &listener, files.operator_ca_der.clone());
+        for listener in config.server.listeners(listen) {
+            let socket = BoundListener::bind(dir, &listener, files.operator_ca_der.clone());
             bound.push(socket.await?);
         }
     }
+    let instance = crate::runtime::open(dir).await?;
     let described = bound.iter().map(BoundListener::describe);
     let described = described.collect::<std::io::Result<Vec<_>>>();
     let first = match bound.first() {

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::shuin;
+use common::*;
+use serde_json::Value;
+use shuin_testkit::SimulatedJlisCa;
 
 #[test]
 fn completions_and_man_pages_come_from_the_binary() {
@@ -73,4 +75,58 @@ fn the_docs_cite_nothing_outside_the_repository() {
             );
         }
     }
+}
+
+/// A running instance as a newcomer meets it: SHUIN_DATA, a plain log file, one server
+/// per instance, and a wrong address refused at once with the fix.
+#[test]
+fn the_server_explains_itself() {
+    let instance = Instance::start(&[], SimulatedJlisCa::generate(now()).unwrap());
+    // Newcomer's path: SHUIN_DATA stands for --data, and the server's log, written to a
+    // file, holds no colour codes.
+    let status = shuin()
+        .args(["status", "--json"])
+        .env("SHUIN_DATA", &instance.data)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(status["business_termination"].is_null(), "{status}");
+    let log = std::fs::read_to_string(instance.work.path().join("serve.log")).unwrap();
+    assert!(log.contains("INFO"), "the log is there: {log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "no ANSI escape codes in a log file"
+    );
+    // A second server on the same instance is refused, naming the first.
+    let second = shuin()
+        .args(["serve", "--data"])
+        .arg(&instance.data)
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another `shuin serve` is running"),
+        "{stderr}"
+    );
+    // A wrong address is refused at once, with the fix, before any key or the store is
+    // opened.
+    let mut instance = instance;
+    instance.stop();
+    let wrong = shuin()
+        .args(["serve", "--data"])
+        .arg(&instance.data)
+        .args(["--listen", "localhost"])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(stderr.contains("give HOST:PORT"), "{stderr}");
+    assert!(!stderr.contains("store opened"), "{stderr}");
 }

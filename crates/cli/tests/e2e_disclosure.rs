@@ -169,38 +169,4 @@ fn a_holder_obtains_their_records_and_another_card_is_refused() {
         assert!(!text.contains(secret), "the books hold {secret}");
     }
     assert_books_verify(&instance.data);
-
-    // Newcomer's path: SHUIN_DATA stands for --data, and the server's log, written to a
-    // file, holds no colour codes.
-    let status = shuin()
-        .args(["status", "--json"])
-        .env("SHUIN_DATA", &instance.data)
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert!(status["business_termination"].is_null(), "{status}");
-    let log = std::fs::read_to_string(instance.work.path().join("serve.log")).unwrap();
-    assert!(log.contains("INFO"), "the log is there: {log}");
-    assert!(
-        !log.contains('\u{1b}'),
-        "no ANSI escape codes in a log file"
-    );
-    // A second server on the same instance is refused, naming the first.
-    let second = shuin()
-        .args(["serve", "--data"])
-        .arg(&instance.data)
-        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
-        .output()
-        .unwrap();
-    assert!(!second.status.success());
-    let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(
-        stderr.contains("another `shuin serve` is running"),
-        "{stderr}"
-    );
 }

@@ -41,7 +41,7 @@ pub enum ListenerSetupError {
         listen: String,
     },
     /// A listener of a repository node in another zone than the repository's.
-    #[error("server.listeners ({listen}): a repository node serves only the repository zone and its peer listener, not {zone:?}")]
+    #[error("server.listeners ({listen}): a repository node serves only the repository zone and its peer listener, not {}", zone.as_str())]
     NotRepository {
         /// The address.
         listen: String,
@@ -49,7 +49,7 @@ pub enum ListenerSetupError {
         zone: ListenerZone,
     },
     /// The address cannot be bound.
-    #[error("binding {listen} ({zone:?}): {source}")]
+    #[error("binding {listen} (zone {}): {source}{}", zone.as_str(), bind_hint(source))]
     Bind {
         /// The address.
         listen: String,
@@ -62,6 +62,25 @@ pub enum ListenerSetupError {
     /// An operator listener on a zone without operators.
     #[error("an operator listener serves the secure or the remote zone")]
     NoOperatorZone,
+}
+
+/// The way out of a bind error a person can fix.
+fn bind_hint(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "; another process listens there: stop it, or choose another address (--listen, or listen in [[server.listeners]])"
+        }
+        std::io::ErrorKind::InvalidInput => {
+            "; give HOST:PORT, for example 127.0.0.1:8080 or [::1]:8080"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "; this machine has no such address: give one of its own, or 0.0.0.0 for all"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "; ports below 1024 need privileges: use a port above 1024 behind a proxy, or grant CAP_NET_BIND_SERVICE"
+        }
+        _ => "",
+    }
 }
 
 /// A listener bound to its address, with its TLS.
@@ -112,10 +131,7 @@ impl BoundListener {
     /// operator certificates)`.
     pub fn describe(&self) -> std::io::Result<String> {
         let address = self.local_addr()?;
-        let zone = serde_json::to_value(self.zone)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let zone = self.zone.as_str();
         Ok(match &self.tls {
             None => format!("http://{address} ({zone} zone)"),
             Some(tls) if tls.for_operator_clients() => {
@@ -388,7 +404,8 @@ mod tests {
             .unwrap();
         let text = error.to_string();
         assert!(
-            text.starts_with(&format!("binding {} (Secure): ", listener.listen)),
+            text.starts_with(&format!("binding {} (zone secure): ", listener.listen))
+                && text.contains("another process listens there"),
             "{text}"
         );
     }

@@ -31,6 +31,17 @@ pub enum ListenerZone {
 }
 
 impl ListenerZone {
+    /// The name in `shuin.toml` (`all_in_one`, `front`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListenerZone::AllInOne => "all_in_one",
+            ListenerZone::Front => "front",
+            ListenerZone::Repository => "repository",
+            ListenerZone::Secure => "secure",
+            ListenerZone::Remote => "remote",
+        }
+    }
+
     /// The zone of the facility map an operator on this listener acts from (`None` for
     /// the all-in-one listener, which serves no operator).
     pub fn operator_zone(self) -> Option<shuin_core::Zone> {
