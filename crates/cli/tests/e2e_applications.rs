@@ -311,7 +311,7 @@ fn hostile_applications_get_the_contracted_answers() {
         )
         .unwrap();
     let fresh = std::fs::read(&instance.crl_path).unwrap();
-    std::fs::write(&instance.crl_path, &older).unwrap();
+    replace_file(&instance.crl_path, &older);
     // The upkeep loop reads a changed file within a tick (500 ms); wait for two.
     std::thread::sleep(Duration::from_millis(1_200));
     assert_eq!(instance.apply(&valid, NAME, BIRTH, ADDRESS).0, 201);
@@ -337,7 +337,7 @@ fn hostile_applications_get_the_contracted_answers() {
             std::thread::sleep(Duration::from_millis(200));
         }
     };
-    std::fs::write(&instance.crl_path, &stale).unwrap();
+    replace_file(&instance.crl_path, &stale);
     assert_problem(&eventually(503), 503, "jpki_revocation_unavailable");
     std::fs::remove_file(&instance.crl_path).unwrap();
     std::thread::sleep(Duration::from_millis(1_200));
@@ -348,7 +348,7 @@ fn hostile_applications_get_the_contracted_answers() {
     );
     // The fresh CRL is numbered below the stale one taken before: it is older, and an
     // older CRL is never taken, even after a gap (crl_older_than_loaded).
-    std::fs::write(&instance.crl_path, &fresh).unwrap();
+    replace_file(&instance.crl_path, &fresh);
     std::thread::sleep(Duration::from_millis(1_200));
     assert_problem(
         &instance.apply(&valid, NAME, BIRTH, ADDRESS),
@@ -366,7 +366,7 @@ fn hostile_applications_get_the_contracted_answers() {
             vec![],
         )
         .unwrap();
-    std::fs::write(&instance.crl_path, &newer).unwrap();
+    replace_file(&instance.crl_path, &newer);
     assert_eq!(eventually(201).0, 201);
 
     assert!(instance.alive(), "the server stayed up");

@@ -72,6 +72,14 @@ pub fn export_entries(data: &Path, out: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// Replaces `path` with `bytes` at once (a new file renamed over it), as the outside job
+/// that refreshes a J-LIS CRL does: a reader never sees it half written.
+pub fn replace_file(path: &Path, bytes: &[u8]) {
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, bytes).unwrap();
+    std::fs::rename(&partial, path).unwrap();
+}
+
 pub fn json_answer(args: &[&str], data: &Path) -> Value {
     let out = shuin()
         .args(args)
