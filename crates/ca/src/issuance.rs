@@ -308,10 +308,11 @@ impl Issuer for CaService {
         // certificate can appear after the termination has revoked them all (it waits
         // for open reservations before it ends revoking).
         if self.is_terminated().await? {
-            self.store
-                .mark_undelivered(&serial)
-                .await
-                .map_err(unavailable)?;
+            self.abandon(
+                &serial,
+                "the business was terminated while the serial was reserved",
+            )
+            .await;
             return Err(IssuanceError::Terminated);
         }
         let tbs_sha256 = hex::encode(Sha256::digest(&tbs_bytes));

@@ -218,21 +218,25 @@ impl TerminationDriver {
                 if state.final_crl_number.is_none() {
                     let crl = self.ca.issue_crl().await.map_err(unavailable)?;
                     state.final_crl_number = Some(crl.number);
+                    state.final_crl_this_update =
+                        Some(shuin_core::timefmt::rfc3339(crl.this_update));
                     state.final_crl_next_update =
                         Some(shuin_core::timefmt::rfc3339(crl.next_update));
                     save(self.store.as_ref(), &state).await?;
                 }
-                let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "crl_number": state.final_crl_number, "next_update": state.final_crl_next_update});
+                let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "crl_number": state.final_crl_number, "this_update": state.final_crl_this_update, "next_update": state.final_crl_next_update});
                 self.append_once(&state, Book::Revocation, "termination.final_crl", payload)
                     .await?;
                 state.phase = TerminationPhase::HandOver;
             }
             TerminationPhase::HandOver => {
-                state.hand_over = Some(self.hand_over(&state).await?);
+                self.hand_over(&mut state).await?;
                 state.phase = TerminationPhase::Completed;
             }
             TerminationPhase::Completed => {}
         }
+        // A tick that lost the lease meanwhile does not overwrite the newer state.
+        self.keep().await?;
         save(self.store.as_ref(), &state).await?;
         Ok(Some(state))
     }
@@ -271,21 +275,28 @@ impl TerminationDriver {
     /// Writes the hand-over export between `termination.hand_over_started` (record
     /// before effect: the books say that a copy of them and of the evidence is being
     /// written) and `termination.completed`; returns where.
-    async fn hand_over(&self, state: &TerminationState) -> Result<String, TerminationError> {
-        let name = format!("termination-{}", state.plan.ceremony_id);
-        let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "name": name});
-        self.append_once(
-            state,
-            Book::Organization,
-            "termination.hand_over_started",
-            payload,
-        )
-        .await?;
-        let (place, summary) = self.hand_over.write(&name).await.map_err(unavailable)?;
-        let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "revoked": state.revoked, "notices": state.notices, "final_crl_number": state.final_crl_number, "hand_over": place, "export": summary});
-        self.append_once(state, Book::Organization, "termination.completed", payload)
+    async fn hand_over(&self, state: &mut TerminationState) -> Result<(), TerminationError> {
+        // Written once: where and what are kept before the last entry, so a stop in
+        // between does not write the export again (the entry then matches it).
+        if state.hand_over.is_none() {
+            let name = format!("termination-{}", state.plan.ceremony_id);
+            let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "name": name});
+            self.append_once(
+                state,
+                Book::Organization,
+                "termination.hand_over_started",
+                payload,
+            )
             .await?;
-        Ok(place)
+            let (place, summary) = self.hand_over.write(&name).await.map_err(unavailable)?;
+            state.hand_over = Some(place);
+            state.hand_over_summary = Some(summary);
+            self.keep().await?;
+            save(self.store.as_ref(), state).await?;
+        }
+        let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "revoked": state.revoked, "notices": state.notices, "final_crl_number": state.final_crl_number, "hand_over": state.hand_over, "export": state.hand_over_summary});
+        self.append_once(state, Book::Organization, "termination.completed", payload)
+            .await
     }
 
     /// Revokes up to [`REVOKE_BATCH`] valid certificates after the state's cursor and
@@ -298,6 +309,19 @@ impl TerminationDriver {
             .cursor
             .as_deref()
             .and_then(shuin_core::Serial::from_hex);
+        // The pass from the start looks at open reservations first: an issuance that
+        // completes after this look shows in the pass; one that reserves after it sees
+        // the termination and gives its reservation up.
+        if after.is_none() {
+            let open = self
+                .store
+                .certificates_in_state(CertificateState::Reserved)
+                .await
+                .map_err(unavailable)?;
+            if !open.is_empty() {
+                return Ok(false);
+            }
+        }
         let serials = self
             .store
             .issued_unrevoked(after.as_ref(), batch)
@@ -309,12 +333,7 @@ impl TerminationDriver {
                 save(self.store.as_ref(), state).await?;
                 return Ok(false);
             }
-            let open = self
-                .store
-                .certificates_in_state(CertificateState::Reserved)
-                .await
-                .map_err(unavailable)?;
-            return Ok(open.is_empty());
+            return Ok(true);
         }
         for (index, serial) in serials.into_iter().enumerate() {
             if index % RENEW_EVERY == 0 {

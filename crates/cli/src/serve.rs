@@ -23,8 +23,6 @@ pub(crate) async fn serve(
         Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
     }
     let configured = crate::config::InstanceConfig::load(dir)?.node.role;
-    // Held until the process ends (a kill -9 included: the kernel releases it).
-    let _lock = serve_lock(dir)?;
     if let Some(asked) = role.filter(|asked| *asked != configured) {
         return Err(msg(format!(
             "--role {}: {} is configured as role {} ([node] role in shuin.toml)",
@@ -33,18 +31,20 @@ pub(crate) async fn serve(
             configured.as_str()
         )));
     }
-    match (configured, listen) {
-        (ServeRole::Ra, _) => return serve_ra_node(dir, listen, banner).await,
-        (ServeRole::Repo, _) => return serve_repo_node(dir, listen, banner).await,
-        (ServeRole::Ca, Some(_)) => {
-            return Err(msg(
-                "--listen: the CA of a split deployment listens on no network port",
-            ))
-        }
+    if configured == ServeRole::Ca && listen.is_some() {
+        return Err(msg(
+            "--listen: the CA of a split deployment listens on no network port",
+        ));
+    }
+    // Held until the process ends (a kill -9 included: the kernel releases it).
+    let _lock = serve_lock(dir)?;
+    match configured {
+        ServeRole::Ra => return serve_ra_node(dir, listen, banner).await,
+        ServeRole::Repo => return serve_repo_node(dir, listen, banner).await,
         _ => {}
     }
-    // Addresses are bound before any key or the store is opened, so a wrong or busy
-    // address is reported at once.
+    // The all-in-one and the CA bind their addresses before any key or the store is
+    // opened, so a wrong or busy address is reported at once.
     let config = crate::config::InstanceConfig::load(dir)?;
     let files = shuin_ca::parts::CaFiles::read(&config.ca, dir)?;
     let mut bound = Vec::new();
@@ -141,7 +141,6 @@ async fn bind_node(
     Ok(bound)
 }
 
-/// Serves an opened instance on one all-in-one listener until `shutdown` completes.
 /// The file that says one `shuin serve` runs on an instance.
 const SERVE_LOCK: &str = "serve.lock";
 
@@ -162,6 +161,10 @@ fn serve_lock(dir: &Path) -> Result<std::fs::File> {
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
+            if holder.trim().is_empty() {
+                // Taken a moment ago; its holder has not written its id yet.
+                holder = "just started".into();
+            }
             return Err(msg(format!(
                 "another `shuin serve` is running on {} (process {}); stop it first, or serve another instance",
                 dir.display(),
@@ -180,6 +183,7 @@ fn serve_lock(dir: &Path) -> Result<std::fs::File> {
     Ok(file)
 }
 
+/// Serves an opened instance on one all-in-one listener until `shutdown` completes.
 pub(crate) async fn serve_on(
     listener: tokio::net::TcpListener,
     instance: crate::runtime::Instance,

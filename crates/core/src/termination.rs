@@ -78,10 +78,16 @@ pub struct TerminationState {
     pub notices: u64,
     /// The final CRL's number, once signed.
     pub final_crl_number: Option<u64>,
+    /// The final CRL's thisUpdate (RFC 3339), once signed.
+    #[serde(default)]
+    pub final_crl_this_update: Option<String>,
     /// The final CRL's nextUpdate (RFC 3339), once signed.
     pub final_crl_next_update: Option<String>,
     /// Where the hand-over export was written, once written.
     pub hand_over: Option<String>,
+    /// What the hand-over export holds (entries, checkpoints, evidence), once written.
+    #[serde(default)]
+    pub hand_over_summary: Option<serde_json::Value>,
     /// The last serial revoked, while revoking (batches go on after it).
     #[serde(default)]
     pub cursor: Option<String>,
@@ -97,8 +103,10 @@ impl TerminationState {
             revoked: 0,
             notices: 0,
             final_crl_number: None,
+            final_crl_this_update: None,
             final_crl_next_update: None,
             hand_over: None,
+            hand_over_summary: None,
             cursor: None,
         }
     }

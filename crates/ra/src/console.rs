@@ -65,7 +65,6 @@ pub async fn review_approve<S, R, F>(
     issuer: &dyn Issuer,
     ca: F,
     admitted: &Admitted,
-    rng: &dyn RandomSource,
     now: SystemTime,
 ) -> Acted
 where
@@ -84,7 +83,7 @@ where
             other => operator_error(other),
         })?;
     let revoker = ca()?;
-    crate::reissue::supersede_replaced(store, revoker.as_ref(), &record, rng, now)
+    crate::reissue::supersede_replaced(store, revoker.as_ref(), &record, now)
         .await
         .map_err(Outcome::failed)?;
     let serial = record.serial.as_ref().map(|s| s.to_hex());

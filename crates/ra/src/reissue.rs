@@ -116,13 +116,7 @@ impl RaService {
             tracing::error!(old = %old, "reissue: no life-cycle store; revoke the old certificate by hand");
             return;
         };
-        let notice_id = match self.random_token(16) {
-            Ok(bytes) => hex::encode(bytes),
-            Err(e) => {
-                tracing::error!(old = %old, error = %e, "reissue: no randomness for the notice id");
-                return;
-            }
-        };
+        let notice_id = superseded_notice_id(old);
         let superseded = Superseded {
             old,
             new,
@@ -241,8 +235,15 @@ pub async fn supersede(
     queue_notice(store, &notice, Some(application_id), now).await
 }
 
+/// The id of the notice that a certificate was superseded: one per certificate, so that
+/// a retry queues the same notice, never a second one.
+fn superseded_notice_id(old: &Serial) -> String {
+    format!("superseded:{}", old.to_hex())
+}
+
 /// Ledgers `notice.queued` (the notice's kind and text, never an address) and puts the
-/// notice in the outbox, which the upkeep's sender drains.
+/// notice in the outbox, which the upkeep's sender drains; a notice queued before is
+/// left as it is.
 pub(crate) async fn queue_notice(
     store: &dyn crate::LifecycleStore,
     notice: &NoticeRecord,
@@ -272,7 +273,10 @@ pub(crate) async fn queue_notice(
             now,
         )
         .await?;
-    store.enqueue_notice(notice).await?;
+    let queued = store.notices_for(&notice.serial).await?;
+    if !queued.iter().any(|n| n.id == notice.id) {
+        store.enqueue_notice(notice).await?;
+    }
     Ok(())
 }
 
@@ -314,7 +318,6 @@ pub async fn supersede_replaced(
     store: &dyn crate::LifecycleStore,
     revoker: &dyn Revoker,
     record: &shuin_store::ApplicationRecord,
-    rng: &dyn shuin_core::RandomSource,
     now: SystemTime,
 ) -> Result<(), SupersedeError> {
     let Some(old) = record.details["replaces"].as_str() else {
@@ -325,9 +328,7 @@ pub async fn supersede_replaced(
         replaces: old.to_owned(),
     })?;
     let new = record.serial.as_ref().ok_or(SupersedeError::NoSerial)?;
-    let mut bytes = [0u8; 16];
-    rng.fill(&mut bytes).map_err(SupersedeError::Randomness)?;
-    let notice_id = hex::encode(bytes);
+    let notice_id = superseded_notice_id(&old);
     supersede(
         store,
         revoker,

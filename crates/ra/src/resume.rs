@@ -457,7 +457,7 @@ impl crate::RaService {
                 Ok(lifecycle) => {
                     let store = lifecycle.store.as_ref();
                     let revoker = self.revoker.as_ref();
-                    crate::supersede_replaced(store, revoker, record, self.rng.as_ref(), now)
+                    crate::supersede_replaced(store, revoker, record, now)
                         .await
                         .map_err(|e| e.to_string())
                 }

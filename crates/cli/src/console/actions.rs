@@ -86,7 +86,7 @@ pub(super) async fn dispatch(
         Action::ReviewApprove => {
             let issuer = shuin_ca::seal::SealedIssuer(console.seal.clone());
             let ca = || Ok(parts(console)?.ca.clone());
-            shuin_ra::console::review_approve(store, &issuer, ca, admitted, &OsRandom, now).await
+            shuin_ra::console::review_approve(store, &issuer, ca, admitted, now).await
         }
         Action::ReviewReject => shuin_ra::console::review_reject(store, admitted, now).await,
         Action::AutomationSuspend | Action::AutomationResume => {
