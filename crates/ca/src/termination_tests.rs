@@ -51,6 +51,15 @@ impl HandOver for HandOverFake {
     }
 }
 
+/// A driver whose ports always work.
+fn plain_driver(ca: Arc<CaService>) -> TerminationDriver {
+    let hand_over = Arc::new(HandOverFake {
+        failures: AtomicU32::new(0),
+        written: Mutex::new(Vec::new()),
+    });
+    TerminationDriver::new(ca, Arc::new(Notices::default()), hand_over, "test".into())
+}
+
 fn plan() -> TerminationPlan {
     TerminationPlan {
         ceremony_id: "end-1".into(),
@@ -226,16 +235,7 @@ async fn an_entry_written_before_a_stop_is_not_written_again() {
     start(f.store.as_ref(), plan(), f.clock.now())
         .await
         .unwrap();
-    let hand_over = Arc::new(HandOverFake {
-        failures: AtomicU32::new(0),
-        written: Mutex::new(Vec::new()),
-    });
-    let driver = TerminationDriver::new(
-        ca.clone(),
-        Arc::new(Notices::default()),
-        hand_over,
-        "test".into(),
-    );
+    let driver = plain_driver(ca.clone());
     driver.tick().await.unwrap();
     // As if the process had stopped after writing termination.started but before
     // saving the next phase: the state still says Started.
@@ -282,15 +282,7 @@ async fn another_holder_of_the_lease_keeps_this_driver_idle() {
         )
         .await
         .unwrap());
-    let driver = TerminationDriver::new(
-        ca,
-        Arc::new(Notices::default()),
-        Arc::new(HandOverFake {
-            failures: AtomicU32::new(0),
-            written: Mutex::new(Vec::new()),
-        }),
-        "test".into(),
-    );
+    let driver = plain_driver(ca);
     let idle = driver.tick().await.unwrap().unwrap();
     assert_eq!(idle.phase, TerminationPhase::Started);
     assert!(!kinds(&f.store)
@@ -318,15 +310,7 @@ async fn an_open_reservation_holds_the_revocation_phase_open() {
         .await
         .unwrap();
     start(f.store.as_ref(), plan(), now).await.unwrap();
-    let driver = TerminationDriver::new(
-        ca,
-        Arc::new(Notices::default()),
-        Arc::new(HandOverFake {
-            failures: AtomicU32::new(0),
-            written: Mutex::new(Vec::new()),
-        }),
-        "test".into(),
-    );
+    let driver = plain_driver(ca);
     for _ in 0..5 {
         driver.tick().await.unwrap();
     }

@@ -11,8 +11,7 @@ use shuin_core::{OsRandom, Serial};
 use shuin_ledger::Entry;
 use shuin_store::sqlite::SqliteStore;
 use shuin_store::{
-    ApplicationStatus, ApplicationStore, CertificateState, CertificateWriter, LedgerStore,
-    RevocationRecord, RevocationStore,
+    ApplicationStatus, ApplicationStore, LedgerStore, RevocationRecord, RevocationStore,
 };
 use shuin_testkit::{CardSpec, SimulatedJlisCa, TestCard};
 use std::sync::Arc;
@@ -57,35 +56,11 @@ async fn kept_records(store: &SqliteStore) {
         .put_evidence(&"ee".repeat(32), b"signed application")
         .await
         .unwrap();
-    store
-        .insert_application(&ApplicationRecord {
-            id: "app-1".into(),
-            status: ApplicationStatus::Issued,
-            received_at: at(NOW - 100),
-            review_reasons: vec![],
-            serial: Some(Serial::from_hex(SERIAL).unwrap()),
-            rejection_reason: None,
-            evidence_sha256: "ee".repeat(32),
-            details: serde_json::json!({"basic": {
-                "name": NAME, "birth_date": BIRTH, "address": ADDRESS, "gender": "1"}}),
-        })
-        .await
-        .unwrap();
     let serial = Serial::from_hex(SERIAL).unwrap();
-    store
-        .reserve(&CertificateRecord {
-            serial: serial.clone(),
-            application_id: "app-1".into(),
-            key_fingerprint: "key-1".into(),
-            tbs_sha256: "00".repeat(32),
-            state: CertificateState::Reserved,
-            not_before: at(NOW - 50),
-            not_after: at(NOW + 86_400 * 365),
-            der: None,
-        })
-        .await
-        .unwrap();
-    store.complete(&serial, b"der", at(NOW - 49)).await.unwrap();
+    let basic =
+        serde_json::json!({"name": NAME, "birth_date": BIRTH, "address": ADDRESS, "gender": "1"});
+    crate::test_world::issued_application(store, NOW, "app-1", &serial, basic, &"ee".repeat(32))
+        .await;
     store
         .revoke(&RevocationRecord {
             serial,

@@ -7,10 +7,7 @@
 use super::*;
 use shuin_ledger::Entry;
 use shuin_store::sqlite::SqliteStore;
-use shuin_store::{
-    ApplicationRecord, ApplicationStatus, ApplicationStore, CertificateRecord, CertificateWriter,
-    LedgerStore,
-};
+use shuin_store::LedgerStore;
 use shuin_testkit::{CardSpec, SimulatedJlisCa, TestCard};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -33,37 +30,11 @@ async fn world() -> World {
 
 /// An issued certificate of 山田 太郎, and the application it came from.
 async fn subscriber_certificate(store: &SqliteStore) {
-    let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
-    store
-        .insert_application(&ApplicationRecord {
-            id: "app-1".into(),
-            status: ApplicationStatus::Issued,
-            received_at: at(NOW - 100),
-            review_reasons: vec![],
-            serial: Some(Serial::from_hex(SERIAL).unwrap()),
-            rejection_reason: None,
-            evidence_sha256: "00".repeat(32),
-            details: serde_json::json!({"basic": {
-                "name": "山田　太郎", "birth_date": "1980-01-02",
-                "address": "東京都千代田区霞が関二丁目1番2号", "gender": "1"}}),
-        })
-        .await
-        .unwrap();
+    let basic = serde_json::json!({"name": "山田　太郎", "birth_date": "1980-01-02",
+        "address": "東京都千代田区霞が関二丁目1番2号", "gender": "1"});
     let serial = Serial::from_hex(SERIAL).unwrap();
-    store
-        .reserve(&CertificateRecord {
-            serial: serial.clone(),
-            application_id: "app-1".into(),
-            key_fingerprint: "key-1".into(),
-            tbs_sha256: "00".repeat(32),
-            state: CertificateState::Reserved,
-            not_before: at(NOW - 50),
-            not_after: at(NOW + 86_400 * 365),
-            der: None,
-        })
-        .await
-        .unwrap();
-    store.complete(&serial, b"der", at(NOW - 49)).await.unwrap();
+    crate::test_world::issued_application(store, NOW, "app-1", &serial, basic, &"00".repeat(32))
+        .await;
 }
 
 fn card(jlis: &SimulatedJlisCa, name: &str) -> TestCard {

@@ -64,3 +64,48 @@ pub(crate) fn ra_at(now: u64, store: Arc<SqliteStore>) -> (RaService, SimulatedJ
     );
     (ra, jlis)
 }
+
+/// Stores application `application_id` of the holder `basic` (the recorded basic items,
+/// as JSON), issued at Unix time `now` − 100 with the certificate `serial` (valid a
+/// year), its signed application kept under `evidence_sha256`.
+pub(crate) async fn issued_application(
+    store: &SqliteStore,
+    now: u64,
+    application_id: &str,
+    serial: &shuin_core::Serial,
+    basic: serde_json::Value,
+    evidence_sha256: &str,
+) {
+    use shuin_store::{
+        ApplicationRecord, ApplicationStatus, ApplicationStore, CertificateRecord,
+        CertificateState, CertificateWriter,
+    };
+    let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
+    store
+        .insert_application(&ApplicationRecord {
+            id: application_id.into(),
+            status: ApplicationStatus::Issued,
+            received_at: at(now - 100),
+            review_reasons: vec![],
+            serial: Some(serial.clone()),
+            rejection_reason: None,
+            evidence_sha256: evidence_sha256.into(),
+            details: serde_json::json!({ "basic": basic }),
+        })
+        .await
+        .unwrap();
+    store
+        .reserve(&CertificateRecord {
+            serial: serial.clone(),
+            application_id: application_id.into(),
+            key_fingerprint: format!("key-{application_id}"),
+            tbs_sha256: "00".repeat(32),
+            state: CertificateState::Reserved,
+            not_before: at(now - 50),
+            not_after: at(now + 86_400 * 365),
+            der: None,
+        })
+        .await
+        .unwrap();
+    store.complete(serial, b"der", at(now - 49)).await.unwrap();
+}
