@@ -109,6 +109,41 @@ pub async fn write_evidence<S: ApplicationStore + ?Sized>(
     Ok(manifest)
 }
 
+/// Writes the hand-over export into `out` (made again from the start if a stopped write
+/// left it): `books/`, a ledger export of `store` ending with its newest checkpoint
+/// signed by `key` (which `shuin ledger verify --export` checks), and `evidence/` with
+/// its manifest ([`write_evidence`]), all readable by the owner only. Returns what it
+/// holds, for the books.
+pub async fn write_hand_over<S>(
+    store: &S,
+    out: &Path,
+    key: shuin_ledger::NoteKey,
+    pin: Option<&shuin_ledger::AuditKeyPin>,
+) -> Result<Value, Box<dyn std::error::Error + Send + Sync>>
+where
+    S: ApplicationStore + shuin_store::LedgerStore + shuin_store::LedgerReader + ?Sized,
+{
+    if out.exists() {
+        std::fs::remove_dir_all(out).map_err(io(out))?;
+    }
+    // Personal data: owner only, from the first byte.
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    restrict_to_owner(out)?;
+    let books = out.join("books");
+    let rows = store.ledger_rows().await?;
+    let stored = store.checkpoints().await?;
+    let (summary, _) = crate::checkpoints::export_signed(&books, rows, stored, Some(key), pin)?;
+    let evidence =
+        write_evidence(store, &books.join("entries.jsonl"), &out.join("evidence")).await?;
+    restrict_to_owner(out)?;
+    Ok(serde_json::json!({
+        "entries": summary.entries,
+        "checkpoints": summary.checkpoints,
+        "evidence_kept": evidence.kept.len(),
+        "evidence_not_in_store": evidence.not_in_store.len(),
+    }))
+}
+
 /// Makes `dir` and everything below it readable by its owner only (0700 directories,
 /// 0600 files): the hand-over holds personal data.
 pub fn restrict_to_owner(dir: &Path) -> Result<(), HandOverError> {

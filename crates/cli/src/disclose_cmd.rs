@@ -2,9 +2,8 @@
 //! signing the request with their card (docs/disclosure.md).
 
 use crate::apply_cmd::CardArgs;
-use crate::failure::{msg, Context, Result};
+use crate::failure::{msg, Result};
 use serde_json::Value;
-use std::io::Write;
 use std::path::PathBuf;
 
 /// What `shuin disclose` takes.
@@ -62,19 +61,10 @@ pub(crate) fn run(args: DiscloseArgs) -> Result<()> {
     Ok(())
 }
 
-/// Writes the records (personal data) readable by the owner only.
+/// Writes the records (personal data) readable by the owner only, never over a file.
 fn save(path: &std::path::Path, answer: &Value) -> Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .context(format!("--out {}", path.display()))?;
-    let text = serde_json::to_string_pretty(answer).unwrap_or_default();
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.write_all(b"\n"))
-        .and_then(|()| file.sync_all())
-        .context(format!("--out {}", path.display()))?;
-    Ok(())
+    let mut text = serde_json::to_string_pretty(answer).unwrap_or_default();
+    text.push('\n');
+    shuin_keys::write_private_file(path, text.as_bytes())
+        .map_err(|e| msg(format!("--out {}: {e}", path.display())))
 }

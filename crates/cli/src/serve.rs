@@ -37,7 +37,7 @@ pub(crate) async fn serve(
         ));
     }
     // Held until the process ends (a kill -9 included: the kernel releases it).
-    let _lock = serve_lock(dir)?;
+    let _lock = shuin_server::serve_lock::take(dir).map_err(|e| msg(e.to_string()))?;
     match configured {
         ServeRole::Ra => return serve_ra_node(dir, listen, banner).await,
         ServeRole::Repo => return serve_repo_node(dir, listen, banner).await,
@@ -139,48 +139,6 @@ async fn bind_node(
     let described = described.collect::<std::io::Result<Vec<_>>>();
     banner("", &described.context("local address")?);
     Ok(bound)
-}
-
-/// The file that says one `shuin serve` runs on an instance.
-const SERVE_LOCK: &str = "serve.lock";
-
-/// Takes the instance's serve lock (an exclusive lock on DIR/serve.lock, holding the
-/// process id), or says which process holds it.
-fn serve_lock(dir: &Path) -> Result<std::fs::File> {
-    use std::io::{Read, Seek, Write};
-    let path = dir.join(SERVE_LOCK);
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&path)
-        .map_err(|e| msg(format!("{}: {e}", path.display())))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            if holder.trim().is_empty() {
-                // Taken a moment ago; its holder has not written its id yet.
-                holder = "just started".into();
-            }
-            return Err(msg(format!(
-                "another `shuin serve` is running on {} (process {}); stop it first, or serve another instance",
-                dir.display(),
-                holder.trim()
-            )));
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(msg(format!("{}: {e}", path.display())))
-        }
-    }
-    let written = file
-        .set_len(0)
-        .and_then(|()| file.rewind())
-        .and_then(|()| write!(file, "{}", std::process::id()));
-    written.map_err(|e| msg(format!("{}: {e}", path.display())))?;
-    Ok(file)
 }
 
 /// Serves an opened instance on one all-in-one listener until `shutdown` completes.

@@ -6,7 +6,6 @@
 use crate::runtime::{Instance, Store};
 use crate::seal::CaParts;
 use shuin_core::termination::{HandOver, PortError, TerminationPhase};
-use shuin_store::{LedgerReader, LedgerStore};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -23,35 +22,17 @@ struct HandOverExport {
 impl HandOver for HandOverExport {
     async fn write(&self, name: &str) -> Result<(String, serde_json::Value), PortError> {
         let out = self.dir.join("handover").join(name);
-        // A write a stop interrupted is made again from the start.
-        if out.exists() {
-            std::fs::remove_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-        }
-        // Personal data: owner only, from the first byte.
-        std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-        shuin_books::handover::restrict_to_owner(&out)?;
-        let books = out.join("books");
+        // The export ends with a checkpoint signed now, by the server's audit key.
         self.parts.checkpoints.checkpoint_now().await?;
-        let rows = self.store.ledger_rows().await?;
-        let stored = self.store.checkpoints().await?;
-        let key = Some(self.parts.checkpoints.key().clone());
-        let (summary, _) =
-            shuin_books::checkpoints::export_signed(&books, rows, stored, key, self.pin.as_ref())?;
-        let evidence = shuin_books::handover::write_evidence(
+        let key = self.parts.checkpoints.key().clone();
+        let summary = shuin_books::handover::write_hand_over(
             self.store.as_ref(),
-            &books.join("entries.jsonl"),
-            &out.join("evidence"),
+            &out,
+            key,
+            self.pin.as_ref(),
         )
         .await?;
-        shuin_books::handover::restrict_to_owner(&out)?;
-        let place = out.display().to_string();
-        let described = serde_json::json!({
-            "entries": summary.entries,
-            "checkpoints": summary.checkpoints,
-            "evidence_kept": evidence.kept.len(),
-            "evidence_not_in_store": evidence.not_in_store.len(),
-        });
-        Ok((place, described))
+        Ok((out.display().to_string(), summary))
     }
 }
 

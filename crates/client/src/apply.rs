@@ -143,6 +143,17 @@ pub(crate) fn challenge(agent: &ureq::Agent, base: &str) -> Result<Value, Client
     serde_json::from_str(&body).map_err(transport)
 }
 
+/// `document` as JSON in a CMS SignedData signed with the card's JPKI signing key.
+pub(crate) fn sign_with_card(
+    card: &dyn CardSigner,
+    document: &Value,
+) -> Result<Vec<u8>, ClientError> {
+    let content = serde_json::to_vec(document).map_err(|e| ClientError::Encoding(e.to_string()))?;
+    let certificate = card.certificate_der()?;
+    crate::cms_sign::sign_attached(&content, &certificate, &|message: &[u8]| card.sign(message))
+        .map_err(|e| ClientError::Encoding(e.to_string()))
+}
+
 /// Posts a CMS SignedData to `url` and returns the JSON answer of a `200`; any other
 /// status is the server's refusal.
 pub(crate) fn post_signed(
@@ -208,13 +219,7 @@ pub fn apply(request: &ApplyRequest, card: &dyn CardSigner) -> Result<ApplyOutco
         "applicant": applicant,
         "csr": base64::engine::general_purpose::STANDARD.encode(&csr),
     });
-    let content =
-        serde_json::to_vec(&document).map_err(|e| ClientError::Encoding(e.to_string()))?;
-    let certificate = card.certificate_der()?;
-    let cms = crate::cms_sign::sign_attached(&content, &certificate, &|message: &[u8]| {
-        card.sign(message)
-    })
-    .map_err(|e| ClientError::Encoding(e.to_string()))?;
+    let cms = sign_with_card(card, &document)?;
 
     let mut response = agent
         .post(format!("{base}/api/v1/applications"))

@@ -2,7 +2,7 @@
 //! `shuin-disclosure/1`, signed with the JPKI signing key, sent to
 //! `POST /api/v1/disclosures`; the answer is the records kept about the holder.
 
-use crate::apply::{agent, challenge, post_signed, CardSigner};
+use crate::apply::{agent, challenge, post_signed, sign_with_card, CardSigner};
 use crate::ClientError;
 use serde_json::Value;
 
@@ -27,13 +27,7 @@ pub fn disclose(
     if let Some(id) = application_id {
         document["application_id"] = Value::String(id.to_owned());
     }
-    let content =
-        serde_json::to_vec(&document).map_err(|e| ClientError::Encoding(e.to_string()))?;
-    let certificate = card.certificate_der()?;
-    let cms = crate::cms_sign::sign_attached(&content, &certificate, &|message: &[u8]| {
-        card.sign(message)
-    })
-    .map_err(|e| ClientError::Encoding(e.to_string()))?;
+    let cms = sign_with_card(card, &document)?;
     let url = format!("{base}/api/v1/disclosures");
     post_signed(&agent, &url, &cms)
 }

@@ -17,6 +17,7 @@ pub mod peer_link;
 mod problem;
 pub mod rate_limit;
 mod repository;
+pub mod serve_lock;
 pub mod serving;
 #[cfg(test)]
 mod test_pki;
