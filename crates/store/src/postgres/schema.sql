@@ -34,12 +34,14 @@ CREATE TABLE IF NOT EXISTS applications (
 );
 CREATE INDEX IF NOT EXISTS applications_status ON applications (status, received_at);
 -- Which holder each application belongs to (see ../sqlite/schema.sql).
+-- One row per application: its only unique key is the one ON CONFLICT names, so two
+-- concurrent filings of one application never fail on another key.
 CREATE TABLE IF NOT EXISTS application_holders (
-    holder          TEXT COLLATE "C" NOT NULL,
     application_id  TEXT COLLATE "C" NOT NULL,
-    CONSTRAINT application_holders_pkey PRIMARY KEY (holder, application_id)
+    holder          TEXT COLLATE "C" NOT NULL,
+    CONSTRAINT application_holders_pkey PRIMARY KEY (application_id)
 );
-CREATE UNIQUE INDEX IF NOT EXISTS application_holders_one ON application_holders (application_id);
+CREATE INDEX IF NOT EXISTS application_holders_holder ON application_holders (holder);
 CREATE TABLE IF NOT EXISTS certificates (
     serial           TEXT COLLATE "C" NOT NULL,
     application_id   TEXT NOT NULL,

@@ -32,11 +32,10 @@ CREATE INDEX IF NOT EXISTS applications_status ON applications (status, received
 -- application, `-` for one with no identity. Personal data (D-i): set to `-` when the
 -- application's personal data is forgotten.
 CREATE TABLE IF NOT EXISTS application_holders (
-    holder          TEXT NOT NULL,
-    application_id  TEXT NOT NULL,
-    PRIMARY KEY (holder, application_id)
+    application_id  TEXT PRIMARY KEY,
+    holder          TEXT NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS application_holders_one ON application_holders (application_id);
+CREATE INDEX IF NOT EXISTS application_holders_holder ON application_holders (holder);
 CREATE TABLE IF NOT EXISTS certificates (
     serial           TEXT PRIMARY KEY,
     application_id   TEXT NOT NULL,
