@@ -54,8 +54,31 @@ pub(crate) async fn ensure_dev_instance(dir: &Path, listen: &str) -> Result<()> 
             development: true,
         };
         crate::init::init(&options, &clock, &OsRandom).await?;
+        return Ok(());
     }
-    Ok(())
+    let config = crate::config::InstanceConfig::load(dir)?;
+    check_public_url(dir, &config.instance.public_url, listen)
+}
+
+/// A dev instance keeps the `public_url` it was made with: its CA certificates, terms
+/// URL and every issued certificate's OCSP and CRL URLs name it. Serving it on another
+/// address would hand applicants and verifiers URLs that lead nowhere, so it is refused.
+fn check_public_url(dir: &Path, public_url: &str, listen: &str) -> Result<()> {
+    let wanted = format!("http://{listen}");
+    if public_url.trim_end_matches('/') == wanted {
+        return Ok(());
+    }
+    let old = public_url
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    Err(crate::failure::msg(format!(
+        "{} was made for {public_url} (its public_url, written into its CA certificates and \
+         every certificate's OCSP and CRL URLs), but --listen {listen} would serve it at \
+         {wanted}; serve it with --listen {old}, or remove {} to make a new development \
+         instance for {wanted}",
+        dir.display(),
+        dir.display()
+    )))
 }
 
 /// The loud banner of `serve --dev`.
@@ -103,6 +126,24 @@ fn apply_hint(program: &str, local: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dev_instance_is_served_only_at_its_public_url() {
+        let dir = Path::new("shuin-dev");
+        assert!(check_public_url(dir, "http://127.0.0.1:8080", "127.0.0.1:8080").is_ok());
+        assert!(check_public_url(dir, "http://127.0.0.1:8080/", "127.0.0.1:8080").is_ok());
+        let refused = check_public_url(dir, "http://127.0.0.1:8080", "127.0.0.1:9090")
+            .expect_err("another port")
+            .to_string();
+        for part in [
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:9090",
+            "--listen 127.0.0.1:8080",
+            "remove shuin-dev",
+        ] {
+            assert!(refused.contains(part), "{part} missing from: {refused}");
+        }
+    }
 
     #[test]
     fn the_hint_names_the_binary_as_it_was_started() {

@@ -118,6 +118,20 @@ fn transport(e: impl std::fmt::Display) -> ClientError {
     ClientError::Transport(e.to_string())
 }
 
+/// The terms URL comes from the server's `public_url`, not from `--server`: when the
+/// two differ, the server was probably moved without changing its `public_url`.
+fn unreachable_terms(base: &str, terms_url: &str, e: impl std::fmt::Display) -> ClientError {
+    let hint = if terms_url.starts_with(&format!("{base}/")) {
+        String::new()
+    } else {
+        format!(
+            "; the server at {base} named this URL from its public_url, which does not match \
+             {base}: the server's public_url is out of date"
+        )
+    };
+    transport(format!("fetching the terms at {terms_url}: {e}{hint}"))
+}
+
 pub(crate) fn refused(status: u16, body: &str) -> ClientError {
     let problem: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     ClientError::Refused {
@@ -195,8 +209,14 @@ pub fn apply(request: &ApplyRequest, card: &dyn CardSigner) -> Result<ApplyOutco
         .ok_or_else(|| transport("challenge without terms_url"))?;
 
     // Consent binds to the terms actually fetched and shown, not to a hash taken on trust.
-    let mut terms_response = agent.get(terms_url).call().map_err(transport)?;
-    let terms = terms_response.body_mut().read_to_vec().map_err(transport)?;
+    let mut terms_response = agent
+        .get(terms_url)
+        .call()
+        .map_err(|e| unreachable_terms(base, terms_url, e))?;
+    let terms = terms_response
+        .body_mut()
+        .read_to_vec()
+        .map_err(|e| unreachable_terms(base, terms_url, e))?;
     if hex::encode(Sha256::digest(&terms)) != terms_sha256 {
         return Err(ClientError::TermsChanged {
             url: terms_url.to_owned(),
@@ -221,11 +241,12 @@ pub fn apply(request: &ApplyRequest, card: &dyn CardSigner) -> Result<ApplyOutco
     });
     let cms = sign_with_card(card, &document)?;
 
+    let url = format!("{base}/api/v1/applications");
     let mut response = agent
-        .post(format!("{base}/api/v1/applications"))
+        .post(&url)
         .header("Content-Type", "application/pkcs7-mime")
         .send(&cms[..])
-        .map_err(transport)?;
+        .map_err(|e| transport(format!("{url}: {e}")))?;
     let status = response.status().as_u16();
     let body = response.body_mut().read_to_string().map_err(transport)?;
     let answer: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
@@ -259,5 +280,33 @@ pub fn apply(request: &ApplyRequest, card: &dyn CardSigner) -> Result<ApplyOutco
             key_pem,
         }),
         _ => Err(refused(status, &body)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_terms_url_names_both_urls_when_they_differ() {
+        let moved = unreachable_terms(
+            "http://127.0.0.1:9090",
+            "http://127.0.0.1:8080/repository/terms",
+            "connection refused",
+        )
+        .to_string();
+        assert!(
+            moved.contains("http://127.0.0.1:8080/repository/terms"),
+            "{moved}"
+        );
+        assert!(moved.contains("http://127.0.0.1:9090"), "{moved}");
+        assert!(moved.contains("public_url is out of date"), "{moved}");
+        let same = unreachable_terms(
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8080/repository/terms",
+            "connection refused",
+        )
+        .to_string();
+        assert!(!same.contains("public_url"), "{same}");
     }
 }
