@@ -40,6 +40,7 @@ pub(crate) async fn ensure_dev_instance(dir: &Path, listen: &str) -> Result<()> 
             root_key_type: "p384".into(),
             issuing_key_type: "p256".into(),
             allow_test_cards: false,
+            jpki_crl_later: false,
             listen: listen.into(),
             store_url: shuin_store::config::DEFAULT_URL.into(),
             store_password_file: None,

@@ -51,9 +51,15 @@ pub(crate) struct InitArgs {
     /// A trusted J-LIS signing CA certificate (PEM or DER); repeatable. Default: the shipped, pinned signca03.
     #[arg(long = "jpki-trust-anchor")]
     pub(crate) jpki_trust_anchor: Vec<PathBuf>,
-    /// The J-LIS CRL file that an outside job keeps fresh.
-    #[arg(long)]
+    /// The J-LIS CRL file that an outside job keeps fresh. It must hold a current CRL
+    /// signed by a trust anchor, unless --jpki-crl-later is given.
+    #[arg(long, value_name = "FILE")]
     pub(crate) jpki_crl: PathBuf,
+    /// The --jpki-crl file is missing or not current yet: an outside job will put the
+    /// J-LIS CRL there before the first application (until then every application
+    /// fails closed, jpki_crl_unavailable).
+    #[arg(long)]
+    pub(crate) jpki_crl_later: bool,
     /// Base URL for the repository and OCSP URLs written into certificates.
     #[arg(long)]
     pub(crate) public_url: String,
@@ -238,6 +244,118 @@ pub(crate) async fn init(
     clock: &dyn Clock,
     rng: &dyn RandomSource,
 ) -> Result<InstanceConfig> {
+    let before = HalfMade::note(&options.data)?;
+    let made = make_instance(options, clock, rng).await;
+    if made.is_err() {
+        if let Some(removed) = before.remove_new_entries() {
+            eprintln!("{removed}");
+        }
+    }
+    made
+}
+
+/// What the instance directory held before `init`, so that a failed `init` removes
+/// exactly what it made and leaves no half-made instance behind.
+struct HalfMade {
+    dir: PathBuf,
+    /// `None`: the directory did not exist.
+    entries: Option<std::collections::BTreeSet<std::ffi::OsString>>,
+}
+
+impl HalfMade {
+    fn note(dir: &Path) -> Result<Self> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(read) => Some(
+                read.map(|entry| entry.map(|e| e.file_name()))
+                    .collect::<std::io::Result<_>>()
+                    .context(dir.display())?,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(msg(format!("{}: {e}", dir.display()))),
+        };
+        Ok(Self {
+            dir: dir.to_owned(),
+            entries,
+        })
+    }
+
+    /// Removes what `init` added; says what it did, or `None` when it added nothing.
+    fn remove_new_entries(&self) -> Option<String> {
+        let dir = &self.dir;
+        let Some(entries) = &self.entries else {
+            return dir.exists().then(|| match std::fs::remove_dir_all(dir) {
+                Ok(()) => format!("shuin: removed the half-made instance {}", dir.display()),
+                Err(e) => format!(
+                    "shuin: could not remove the half-made instance {}: {e}; remove it before trying again",
+                    dir.display()
+                ),
+            });
+        };
+        let added: Vec<PathBuf> = std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| !entries.contains(&entry.file_name()))
+            .map(|entry| entry.path())
+            .collect();
+        if added.is_empty() {
+            return None;
+        }
+        let failed: Vec<String> = added
+            .iter()
+            .filter_map(|path| {
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(path)
+                } else {
+                    std::fs::remove_file(path)
+                };
+                removed.err().map(|e| format!("{}: {e}", path.display()))
+            })
+            .collect();
+        Some(if failed.is_empty() {
+            format!(
+                "shuin: removed what init had made in {} ({} entries)",
+                dir.display(),
+                added.len()
+            )
+        } else {
+            format!(
+                "shuin: could not remove all that init had made in {}: {}",
+                dir.display(),
+                failed.join("; ")
+            )
+        })
+    }
+}
+
+/// The J-LIS trust anchors given with `--jpki-trust-anchor` (or the shipped one), and
+/// the `--jpki-crl` file checked under them before anything is made.
+fn jpki_trust(options: &InitArgs) -> Result<(Vec<shuin_jpki::InstalledAnchor>, PathBuf)> {
+    let anchors = shuin_ra::trust_setup::read_anchors(&options.jpki_trust_anchor)
+        .map_err(|e| msg(format!("--jpki-trust-anchor {e}")))?;
+    let crl_path = std::path::absolute(&options.jpki_crl).context(options.jpki_crl.display())?;
+    let problem = shuin_ra::trust_setup::crl_problem(&anchors, &crl_path)
+        .map_err(|e| msg(format!("--jpki-trust-anchor: {e}")))?;
+    match problem {
+        Some(problem) if options.jpki_crl_later => eprintln!(
+            "warning: --jpki-crl {}: {problem}; every application fails closed until a current J-LIS CRL is there",
+            options.jpki_crl.display()
+        ),
+        Some(problem) => {
+            return Err(msg(format!(
+                "--jpki-crl {}: {problem}; with it every application would fail closed. Give the current J-LIS CRL (signed by a --jpki-trust-anchor), or add --jpki-crl-later if an outside job will put it there before the first application",
+                options.jpki_crl.display()
+            )))
+        }
+        None => {}
+    }
+    Ok((anchors, crl_path))
+}
+
+async fn make_instance(
+    options: &InitArgs,
+    clock: &dyn Clock,
+    rng: &dyn RandomSource,
+) -> Result<InstanceConfig> {
     let dir = &options.data;
     if dir.join(crate::config::CONFIG_FILE).exists() {
         return Err(msg(format!(
@@ -255,6 +373,7 @@ pub(crate) async fn init(
         ))
     })?;
     let key_backend = options.key_backend()?;
+    let (anchors, crl_path) = jpki_trust(options)?;
     let store_section =
         crate::runtime::store_section(&options.store_url, &options.store_password_file)?;
     let root_key = crate::apply_cmd::key_spec("--root-key-type", &options.root_key_type)?;
@@ -291,16 +410,8 @@ pub(crate) async fn init(
             .context(dir.display())?;
     }
 
-    // J-LIS trust anchors and the CRL file the RA reads.
-    let anchors = shuin_ra::trust_setup::read_anchors(&options.jpki_trust_anchor)?;
-    let crl_path = if options.jpki_crl.is_absolute() {
-        options.jpki_crl.clone()
-    } else {
-        std::env::current_dir()
-            .context("current directory")?
-            .join(&options.jpki_crl)
-    };
-    let trust = shuin_ra::trust_setup::install(dir, anchors, &crl_path, options.development)?;
+    // J-LIS trust anchors; the CRL file the RA reads was checked above.
+    let trust = shuin_ra::trust_setup::install(dir, anchors, options.development)?;
     for warning in &trust.warnings {
         eprintln!("warning: {warning}");
     }

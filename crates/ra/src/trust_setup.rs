@@ -18,8 +18,7 @@ pub struct InstalledTrust {
     pub anchors: Vec<InstalledAnchor>,
     /// `jpki/anchors/FILE`, one per anchor.
     pub anchor_files: Vec<PathBuf>,
-    /// Anchors that are not pinned production signing CAs (unless in development), and
-    /// a CRL file that is missing or does not verify.
+    /// Anchors that are not pinned production signing CAs (unless in development).
     pub warnings: Vec<String>,
 }
 
@@ -75,17 +74,31 @@ pub fn read_anchors(files: &[PathBuf]) -> Result<Vec<InstalledAnchor>, TrustSetu
     shuin_jpki::installed_anchors(given).map_err(TrustSetupError::Shipped)
 }
 
-/// Writes `anchors` under `dir/jpki/anchors/` and checks the CRL file `crl` under them.
-/// `development` silences the warning about anchors that are not pinned.
+/// Why the CRL file `crl` would make every application fail closed under `anchors`
+/// (missing, unreadable, not a CRL, not signed by an anchor, stale), or `None` when it
+/// is usable now.
+pub fn crl_problem(
+    anchors: &[InstalledAnchor],
+    crl: &Path,
+) -> Result<Option<String>, TrustSetupError> {
+    let ders = anchors.iter().map(|a| a.der.clone()).collect();
+    let set = TrustAnchors::from_der_certs(ders).map_err(TrustSetupError::Anchors)?;
+    Ok(FileCrlSource::new(vec![crl.to_path_buf()], set)
+        .check()
+        .err()
+        .map(|e| e.to_string()))
+}
+
+/// Writes `anchors` under `dir/jpki/anchors/`. `development` silences the warning about
+/// anchors that are not pinned.
 pub fn install(
     dir: &Path,
     anchors: Vec<InstalledAnchor>,
-    crl: &Path,
     development: bool,
 ) -> Result<InstalledTrust, TrustSetupError> {
-    let ders = anchors.iter().map(|a| a.der.clone()).collect();
-    let set = TrustAnchors::from_der_certs(ders).map_err(TrustSetupError::Anchors)?;
-    let mut warnings: Vec<String> = anchors
+    TrustAnchors::from_der_certs(anchors.iter().map(|a| a.der.clone()).collect())
+        .map_err(TrustSetupError::Anchors)?;
+    let warnings: Vec<String> = anchors
         .iter()
         .filter_map(InstalledAnchor::warning)
         .filter(|_| !development)
@@ -99,14 +112,6 @@ pub fn install(
         std::fs::write(&path, pem).map_err(|source| TrustSetupError::Write { path, source })?;
         anchor_files.push(file);
     }
-    if let Err(e) = FileCrlSource::new(vec![crl.to_path_buf()], set).check() {
-        let until = if crl.exists() {
-            "a valid CRL is there"
-        } else {
-            "the CRL file exists"
-        };
-        warnings.push(format!("{e}; applications will fail closed until {until}"));
-    }
     Ok(InstalledTrust {
         anchors,
         anchor_files,
@@ -119,22 +124,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_shipped_anchor_is_written_and_a_missing_crl_is_a_warning() {
+    fn the_shipped_anchor_is_written_and_a_bad_crl_file_is_named() {
         let dir = tempfile::tempdir().expect("dir");
         std::fs::create_dir_all(dir.path().join(ANCHOR_DIR)).expect("anchor dir");
         let anchors = shuin_jpki::installed_anchors(Vec::new()).expect("shipped");
         let crl = dir.path().join("crl.der");
-        let installed = install(dir.path(), anchors, &crl, false).expect("installed");
+        let missing = crl_problem(&anchors, &crl).expect("checked");
+        assert!(missing.is_some_and(|m| m.contains("crl.der")));
+        std::fs::write(&crl, b"not a CRL").expect("crl");
+        assert!(crl_problem(&anchors, &crl).expect("checked").is_some());
+        let installed = install(dir.path(), anchors, false).expect("installed");
         let file = Path::new(ANCHOR_DIR).join(shuin_jpki::SHIPPED_ANCHOR_FILE);
         assert_eq!(installed.anchor_files, vec![file.clone()]);
         let pem = std::fs::read_to_string(dir.path().join(file)).expect("written");
         assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
-        assert_eq!(installed.warnings.len(), 1, "{:?}", installed.warnings);
-        assert!(installed.warnings[0].ends_with("until the CRL file exists"));
-        std::fs::write(&crl, b"not a CRL").expect("crl");
-        let anchors = shuin_jpki::installed_anchors(Vec::new()).expect("shipped");
-        let installed = install(dir.path(), anchors, &crl, false).expect("installed");
-        assert!(installed.warnings[0].ends_with("until a valid CRL is there"));
+        assert!(installed.warnings.is_empty(), "{:?}", installed.warnings);
     }
 
     #[test]
@@ -164,7 +168,7 @@ mod tests {
     fn a_certificate_that_is_no_ca_is_refused_before_anything_is_written() {
         let dir = tempfile::tempdir().expect("dir");
         let anchors = shuin_jpki::installed_anchors(vec![b"junk".to_vec()]).expect("named");
-        let refused = install(dir.path(), anchors, &dir.path().join("crl"), true);
+        let refused = install(dir.path(), anchors, true);
         assert!(matches!(refused, Err(TrustSetupError::Anchors(_))));
         assert!(!dir.path().join(ANCHOR_DIR).exists());
     }
