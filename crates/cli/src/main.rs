@@ -15,6 +15,7 @@ mod disclose_cmd;
 mod enroll_cmd;
 mod facility;
 mod failure;
+mod fetch_cmd;
 mod fips;
 mod help_cmd;
 mod init;
@@ -79,6 +80,9 @@ enum Command {
     },
     /// Apply for a certificate with a JPKI signing key (applicant client).
     Apply(apply_cmd::ApplyArgs),
+    /// Collect the certificate of an application issued later (after an LRA approved
+    /// it), checked against the private key `apply` kept.
+    Fetch(fetch_cmd::FetchArgs),
     /// Obtain the records kept about you (名義人への情報開示), signing the request with
     /// your JPKI card (holder client).
     Disclose(disclose_cmd::DiscloseArgs),
@@ -339,6 +343,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Apply(args) => apply_cmd::run(args),
         Command::Disclose(args) => disclose_cmd::run(args),
+        Command::Fetch(args) => fetch_cmd::run(args),
         Command::Completions { shell } => help_cmd::completions::<Cli>(shell),
         Command::Man { out } => {
             let pages = help_cmd::man_pages::<Cli>(&out)?;

@@ -9,6 +9,7 @@ mod csr;
 mod disclose;
 mod enroll;
 mod error;
+mod fetch;
 #[cfg(feature = "pkcs11")]
 mod pkcs11_card;
 mod revoke;
@@ -21,6 +22,7 @@ pub use csr::{build_csr, build_named_csr};
 pub use disclose::disclose;
 pub use enroll::{enroll, EnrollRequest};
 pub use error::ClientError;
+pub use fetch::{application_state, ApplicationState};
 #[cfg(feature = "pkcs11")]
 pub use pkcs11_card::{Pkcs11Card, JPKI_SIGNING_ID, JPKI_TOKEN_LABEL};
 pub use revoke::{request_revocation, revoke_and_watch, RevocationSeen};
