@@ -35,6 +35,7 @@ mod seal;
 mod serve;
 mod split;
 mod status_cmd;
+mod status_view;
 mod termination;
 mod testkit_cmd;
 mod watch;

@@ -1,7 +1,9 @@
 //! `shuin status --data DIR [--json]`: the key backend (with the token's own facts for
-//! PKCS#11, read without logging in), FIPS mode of the software crypto, and the seal
-//! state (from the running server's admin socket when one answers), and when the next
-//! periodic review of automatic approval is due.
+//! PKCS#11, read without logging in), FIPS mode of the software crypto, whether a
+//! server runs and the seal state (from its admin socket when one answers), when the
+//! next periodic review of automatic approval is due, and any business termination.
+//! For a person it reads as a health check (`status_view`): one line per check, and a
+//! non-zero exit when a check fails.
 
 use crate::config::InstanceConfig;
 use crate::failure::{Context, Result};
@@ -12,9 +14,12 @@ pub(crate) async fn status(dir: &Path, json: bool) -> Result<()> {
     let config = InstanceConfig::load(dir)?;
     let now = shuin_core::Clock::now(&shuin_core::SystemClock);
     let report = report(dir, &config, now).await?;
-    let pretty = serde_json::to_string_pretty(&report).context("status")?;
-    crate::output::show(json, || &report, || pretty);
-    Ok(())
+    let health = crate::status_view::Health::of(&report);
+    crate::output::show(json, || &report, || health.text(dir));
+    match health.failed() {
+        0 => Ok(()),
+        n => Err(crate::failure::msg(format!("{n} check(s) failed"))),
+    }
 }
 
 /// The status report as JSON at `now` (also part of the audit pack).
@@ -29,10 +34,7 @@ pub(crate) async fn report(
             .await
             .context("reading the token")?
     };
-    let live = match &config.ca.seal {
-        Some(_) => crate::admin_socket::status(dir).await,
-        None => None,
-    };
+    let live = crate::admin_socket::status(dir).await;
     let seal = shuin_ca::seal::status_report(config.ca.seal.as_ref(), live.as_ref());
     let today = shuin_core::timefmt::rfc3339(now);
     let validation = config
@@ -41,6 +43,7 @@ pub(crate) async fn report(
         .validation_report(today.get(..10).unwrap_or(&today));
     Ok(serde_json::json!({
         "instance": dir,
+        "server_running": live.is_some(),
         "public_url": config.instance.public_url,
         "development": config.instance.development,
         "key_backend": backend,
