@@ -295,6 +295,7 @@ pub fn export_signed(
     stored: Vec<StoredCheckpoint>,
     key: Option<NoteKey>,
     pin: Option<&shuin_ledger::AuditKeyPin>,
+    progress: &dyn shuin_ledger::export::Progress,
 ) -> Result<(ExportSummary, ExportReport), SignedExportError> {
     let available = u64::try_from(rows.len()).map_err(SignedExportError::TooLarge)?;
     let covered: Vec<StoredCheckpoint> =
@@ -309,9 +310,10 @@ pub fn export_signed(
     if let Some(pin) = pin {
         pin.check(&key).map_err(SignedExportError::Trust)?;
     }
-    let summary = shuin_ledger::export::write_export(out, rows, &notes, &key, pin)
+    let summary = shuin_ledger::export::write_export_with(out, rows, &notes, &key, pin, progress)
         .map_err(SignedExportError::Write)?;
-    let mut report = shuin_ledger::verify_export(out, None).map_err(SignedExportError::Verify)?;
+    let mut report = shuin_ledger::export::verify_export_with(out, None, progress)
+        .map_err(SignedExportError::Verify)?;
     if let Some(pin) = pin {
         report.check_pin(pin).map_err(SignedExportError::Trust)?;
     }

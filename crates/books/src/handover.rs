@@ -132,7 +132,14 @@ where
     let books = out.join("books");
     let rows = store.ledger_rows().await?;
     let stored = store.checkpoints().await?;
-    let (summary, _) = crate::checkpoints::export_signed(&books, rows, stored, Some(key), pin)?;
+    let (summary, _) = crate::checkpoints::export_signed(
+        &books,
+        rows,
+        stored,
+        Some(key),
+        pin,
+        &shuin_ledger::export::Quiet,
+    )?;
     let evidence =
         write_evidence(store, &books.join("entries.jsonl"), &out.join("evidence")).await?;
     restrict_to_owner(out)?;

@@ -200,9 +200,14 @@ impl PurgeReport {
             lines.extend(self.purged.iter().map(|hash| format!("  sha256:{hash}")));
             lines.join("\n")
         } else {
+            let seqs: Vec<String> = self.ledger_seqs.iter().map(u64::to_string).collect();
+            let recorded = match seqs.is_empty() {
+                true => "nothing to record".to_owned(),
+                false => format!("recorded as ledger entry {}", seqs.join(", ")),
+            };
             format!(
-                "purged {} pieces of evidence past retention (cutoff {}) and the personal data of {} applications; ledger entries {:?}",
-                self.deleted, self.cutoff, self.applications_forgotten, self.ledger_seqs
+                "purged {} pieces of evidence past retention (cutoff {}) and the personal data of {} application(s); {recorded}",
+                self.deleted, self.cutoff, self.applications_forgotten
             )
         }
     }
@@ -449,7 +454,7 @@ mod tests {
         report.applications_forgotten = 1;
         assert_eq!(
             report.text(),
-            "purged 2 pieces of evidence past retention (cutoff 2020-01-01T00:00:00Z) and the personal data of 1 applications; ledger entries [4]"
+            "purged 2 pieces of evidence past retention (cutoff 2020-01-01T00:00:00Z) and the personal data of 1 application(s); recorded as ledger entry 4"
         );
         let view = serde_json::json!({"cutoff": "c", "evidence": {"stored": 3, "expired": 1,
             "held_undecided": 0, "held_unlinked": 2, "next_expiry": null}});

@@ -37,7 +37,8 @@ pub(crate) fn verify_export(
     witnesses: Option<&shuin_ledger::export::WitnessPolicy>,
     json: bool,
 ) -> Result<()> {
-    let report = shuin_ledger::export::verify_export_pinned(export, since, pin)
+    let progress = crate::progress::TerminalProgress::stderr();
+    let report = shuin_ledger::export::verify_export_pinned(export, since, pin, &progress)
         .map_err(|e| failed(json, "ledger export verification", e))?;
     let cosigned = witnesses
         .map(|w| w.check(export))
@@ -85,6 +86,8 @@ pub(crate) async fn export_to(
         maker.checkpoint_now().await?;
         Some(maker)
     };
+    let progress = crate::progress::TerminalProgress::stderr();
+    progress.step("reading the ledger");
     let rows = store.ledger_rows().await.context("reading the ledger")?;
     let stored = store
         .checkpoints()
@@ -93,8 +96,10 @@ pub(crate) async fn export_to(
     store.close().await;
     let key = maker.map(|maker| maker.key().clone());
     let pin = config.ledger.pin();
-    shuin_books::checkpoints::export_signed(out, rows, stored, key, pin.as_ref())
-        .map_err(Into::into)
+    let exported =
+        shuin_books::checkpoints::export_signed(out, rows, stored, key, pin.as_ref(), &progress);
+    shuin_ledger::export::Progress::end(&progress);
+    exported.map_err(Into::into)
 }
 
 /// Prints the entries, optionally of one book.

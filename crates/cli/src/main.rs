@@ -25,6 +25,7 @@ mod node_cmd;
 mod operator_cmd;
 mod operator_key;
 mod output;
+mod progress;
 mod publishers;
 mod registration_cmd;
 mod retention_cmd;

@@ -21,12 +21,14 @@
 
 mod cosigned;
 mod lines;
+mod progress;
 mod verify;
 
 pub use cosigned::{
     verify_export_cosignatures, CosignatureCheckError, CosignatureReport, PolicyReadError,
     QuorumError, WitnessPolicy,
 };
+pub use progress::{Progress, Quiet};
 pub use verify::{verify_export_parts, verify_export_pinned, ExportError, ExportReport};
 
 use std::io::Write;
@@ -120,6 +122,22 @@ pub fn write_export(
     key: &NoteKey,
     pin: Option<&crate::AuditKeyPin>,
 ) -> Result<ExportSummary, WriteError> {
+    write_export_with(dir, rows, checkpoints, key, pin, &Quiet)
+}
+
+/// [`write_export`], telling `progress` of each entry written.
+///
+/// # Errors
+///
+/// A [`WriteError`] naming the file or row.
+pub fn write_export_with(
+    dir: &Path,
+    rows: impl IntoIterator<Item = StoredEntry>,
+    checkpoints: &[String],
+    key: &NoteKey,
+    pin: Option<&crate::AuditKeyPin>,
+    progress: &dyn Progress,
+) -> Result<ExportSummary, WriteError> {
     if dir.exists() {
         let mut listing = std::fs::read_dir(dir).map_err(io_error(dir))?;
         if listing.next().is_some() {
@@ -135,6 +153,8 @@ pub fn write_export(
     let file = std::fs::File::create(&entries_path).map_err(io_error(&entries_path))?;
     let mut out = std::io::BufWriter::new(file);
     let mut count = 0u64;
+    let rows = rows.into_iter();
+    progress.phase("writing entries", rows.size_hint().1.map(|n| n as u64));
     for row in rows {
         if row.seq != count {
             return Err(WriteError::BadRow {
@@ -152,7 +172,9 @@ pub fn write_export(
             .and_then(|()| out.write_all(b"\n"))
             .map_err(io_error(&entries_path))?;
         count += 1;
+        progress.advance(1);
     }
+    progress.end();
     out.into_inner()
         .map_err(|e| e.into_error())
         .and_then(|file| file.sync_all())
@@ -209,6 +231,20 @@ pub fn verify_export(
     dir: &Path,
     since_checkpoint: Option<&str>,
 ) -> Result<ExportReport, ExportError> {
+    verify_export_with(dir, since_checkpoint, &Quiet)
+}
+
+/// [`verify_export`], telling `progress` of the bytes of `entries.jsonl` checked, in
+/// each of its two passes (the tree, then the signed operator requests).
+///
+/// # Errors
+///
+/// The first [`ExportError`] found, naming the file, line, seq or checkpoint at fault.
+pub fn verify_export_with(
+    dir: &Path,
+    since_checkpoint: Option<&str>,
+    progress: &dyn Progress,
+) -> Result<ExportReport, ExportError> {
     let read = |name: &str| {
         let path = dir.join(name);
         std::fs::read_to_string(&path).map_err(|source| ExportError::Io { path, source })
@@ -239,23 +275,35 @@ pub fn verify_export(
     checkpoints.sort();
     let entries_path = dir.join(ENTRIES_FILE);
     let entries = std::fs::File::open(&entries_path).map_err(|source| ExportError::Io {
-        path: entries_path,
+        path: entries_path.clone(),
         source,
     })?;
+    let size = entries.metadata().ok().map(|m| m.len());
+    progress.phase("verifying entries", size);
     let mut report = verify_export_parts(
         &manifest,
         &key_pem,
         &checkpoints,
-        std::io::BufReader::new(entries),
+        progress::Counted::new(std::io::BufReader::new(entries), progress),
         since_checkpoint,
-    )?;
-    report.operator_requests = audit_operator_requests(&dir.join(ENTRIES_FILE))?;
-    Ok(report)
+    );
+    progress.end();
+    progress.phase("re-checking operator requests", size);
+    let requests = report
+        .as_mut()
+        .map_err(|_| ())
+        .ok()
+        .map(|_| audit_operator_requests(&entries_path, progress));
+    progress.end();
+    if let (Ok(report), Some(requests)) = (report.as_mut(), requests) {
+        report.operator_requests = requests?;
+    }
+    report
 }
 
 /// Second pass over verified entries: every signed operator request re-checked against
 /// the operator's certificate ([`crate::operator_audit`]). Returns how many.
-fn audit_operator_requests(path: &Path) -> Result<u64, ExportError> {
+fn audit_operator_requests(path: &Path, progress: &dyn Progress) -> Result<u64, ExportError> {
     use std::io::BufRead;
     let io = |source| ExportError::Io {
         path: path.to_path_buf(),
@@ -263,7 +311,7 @@ fn audit_operator_requests(path: &Path) -> Result<u64, ExportError> {
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let mut audit = crate::operator_audit::RequestAudit::new();
-    for line in std::io::BufReader::new(file).split(b'\n') {
+    for line in progress::Counted::new(std::io::BufReader::new(file), progress).split(b'\n') {
         audit
             .observe_canonical(&line.map_err(io)?)
             .map_err(|e| ExportError::OperatorRequest {

@@ -73,6 +73,7 @@ pub fn verify_export_pinned(
     dir: &Path,
     since: Option<&Path>,
     pin: Option<&str>,
+    progress: &dyn super::Progress,
 ) -> Result<ExportReport, ExportError> {
     let pin = pin
         .map(AuditKeyPin::parse)
@@ -86,7 +87,7 @@ pub fn verify_export_pinned(
             })
         })
         .transpose()?;
-    let mut report = super::verify_export(dir, saved.as_deref())?;
+    let mut report = super::verify_export_with(dir, saved.as_deref(), progress)?;
     if let Some(pin) = &pin {
         report.check_pin(pin).map_err(ExportError::Trust)?;
     }
