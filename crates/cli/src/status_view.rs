@@ -207,14 +207,21 @@ fn termination(state: &Value) -> (Level, &'static str, String) {
     if let Some(error) = state["error"].as_str() {
         return (Level::Fail, "termination", error.to_owned());
     }
-    (
-        Level::Warn,
-        "termination",
-        format!(
-            "the business is being terminated: phase {}",
-            text(&state["phase"])
+    match state["phase"].as_str() {
+        Some("completed") => (
+            Level::Warn,
+            "termination",
+            "the certification business was terminated (completed): nothing is issued".into(),
         ),
-    )
+        _ => (
+            Level::Warn,
+            "termination",
+            format!(
+                "the certification business is being terminated: phase {}",
+                text(&state["phase"])
+            ),
+        ),
+    }
 }
 
 #[cfg(test)]

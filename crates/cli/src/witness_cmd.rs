@@ -19,8 +19,8 @@ pub(crate) enum WitnessCommand {
         /// as witness.example.jp/w1).
         #[arg(long)]
         name: String,
-        /// A log to witness, by the verifier key of its checkpoints (`audit_key.
-        /// verifier_key` in a ledger export's manifest.json); its name is the log's
+        /// A log to witness, by the verifier key of its checkpoints (in a ledger
+        /// export's manifest.json: `audit_key.verifier_key`); its name is the log's
         /// origin. Repeatable.
         #[arg(long = "log-key", value_name = "VKEY")]
         log_keys: Vec<String>,
