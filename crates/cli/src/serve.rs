@@ -184,8 +184,14 @@ async fn serve_zones(
     let _ = upkeep.await;
     admin.stop().await;
     if let Some(parts) = instance.seal.parts() {
-        if let Err(e) = parts.checkpoints.checkpoint_now().await {
-            tracing::error!(error = %e, "the shutdown checkpoint failed");
+        // The witnesses are asked before the store closes, for at most 10 s.
+        let patience = std::time::Duration::from_secs(10);
+        match parts.checkpoints.checkpoint_now_witnessed(patience).await {
+            Err(e) => tracing::error!(error = %e, "the shutdown checkpoint failed"),
+            Ok((Some(stored), None)) if parts.checkpoints.witnessing().is_some() => {
+                tracing::warn!(size = stored.size, "the witnesses did not answer in time: the shutdown checkpoint stays without their cosignatures (the next checkpoint is sent to them as usual)");
+            }
+            Ok(_) => {}
         }
     }
     instance.store.close().await;

@@ -232,9 +232,9 @@ fn two_witnesses_cosign_a_running_instance_and_refuse_a_fork() {
         .sign(&log, |m| signer.sign(m))
         .unwrap()
     };
-    // The instance is stopped (its shutdown checkpoint may still have reached the
-    // witnesses), so each witness's size stays put while it is probed: a request from
-    // size 0 is answered 409 with that size.
+    // The instance is stopped (its shutdown checkpoint went to the witnesses before its
+    // store closed), so each witness's size stays put while it is probed: a request
+    // from size 0 is answered 409 with that size.
     instance.stop();
     let probe = sign(1 << 40, [9; 32]);
     let size_of = |witness: &WitnessProcess| {
@@ -280,6 +280,11 @@ fn two_witnesses_cosign_a_running_instance_and_refuse_a_fork() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["witnesses"]["quorum"], 2);
     assert!(report["witnesses"]["newest_final_size"].as_u64().unwrap() >= later.size);
+    // The shutdown checkpoint, the export's last, was cosigned before the store closed.
+    assert_eq!(
+        report["witnesses"]["newest_final_size"], report["size"],
+        "{report}"
+    );
     // A witness that never cosigned: no checkpoint is final for it.
     let stranger = WitnessProcess::init(&work, "witness.example/stranger", &log_vkey);
     let out = shuin()

@@ -396,12 +396,41 @@ where
         if !due {
             return Ok(None);
         }
-        self.make(&mut last).await
+        let made = self.make(&mut last).await?;
+        if let Some(stored) = &made {
+            self.send_to_witnesses(stored);
+        }
+        Ok(made)
     }
 
     /// Signs a checkpoint of the whole ledger now unless the latest already covers it
     /// (at shutdown and before an export).
     pub async fn checkpoint_now(&self) -> Result<Option<StoredCheckpoint>, CheckpointError> {
+        let made = self.checkpoint_unsent().await?;
+        if let Some(stored) = &made {
+            self.send_to_witnesses(stored);
+        }
+        Ok(made)
+    }
+
+    /// As [`Self::checkpoint_now`], and waits up to `patience` for the witnesses to
+    /// cosign it (at shutdown: a task of its own would find the store closed). Returns
+    /// the checkpoint, and how many witnesses have cosigned it (`None` when none are
+    /// configured or they took longer than `patience`).
+    pub async fn checkpoint_now_witnessed(
+        &self,
+        patience: std::time::Duration,
+    ) -> Result<(Option<StoredCheckpoint>, Option<usize>), CheckpointError> {
+        let made = self.checkpoint_unsent().await?;
+        let (Some(stored), Some(witnessing)) = (&made, &self.witnessing) else {
+            return Ok((made, None));
+        };
+        let cosigned = witnessing.submit(self.store.as_ref(), stored);
+        let cosigned = tokio::time::timeout(patience, cosigned).await.ok();
+        Ok((made, cosigned))
+    }
+
+    async fn checkpoint_unsent(&self) -> Result<Option<StoredCheckpoint>, CheckpointError> {
         let mut last = self.last.lock().await;
         if let Some(latest) =
             self.store
@@ -471,7 +500,6 @@ where
         match self.store.add_checkpoint(&stored).await {
             Ok(()) => {
                 tracing::debug!(size = stored.size, "signed a ledger checkpoint");
-                self.send_to_witnesses(&stored);
                 Ok(Some(stored))
             }
             // Another process signed this size first; its checkpoint stands.
