@@ -421,8 +421,27 @@ fn init_tracing_quiet() {
         .try_init();
 }
 
+impl Command {
+    /// A long-running server (`serve`, `witness serve`).
+    fn is_server(&self) -> bool {
+        matches!(
+            self,
+            Command::Serve { .. }
+                | Command::Witness {
+                    command: witness_cmd::WitnessCommand::Serve { .. }
+                }
+        )
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A command whose output is piped into `head` ends quietly when the reader goes,
+    // as other Unix tools do, instead of panicking in println!. Servers keep SIGPIPE
+    // ignored: a peer that goes away must never kill them.
+    if !cli.command.is_server() {
+        sigpipe::reset();
+    }
     match fips::check_at_start().and_then(|()| run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -130,3 +130,20 @@ fn the_server_explains_itself() {
     assert!(stderr.contains("give HOST:PORT"), "{stderr}");
     assert!(!stderr.contains("store opened"), "{stderr}");
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    // A pipe whose reader is gone before the command writes (as `shuin policy | true`).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = shuin()
+        .arg("policy")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(13), "{:?}: {stderr}", out.status);
+}
