@@ -216,7 +216,7 @@ pub(crate) fn start_links(instance: &Instance) -> Result<Vec<tokio::task::JoinHa
             takes_orders,
             books: takes_orders.then(|| books.clone()),
         };
-        tracing::info!(url = %link.url, "dialling the RA node");
+        tracing::info!(url = %link.url, "dialling the node");
         links.push(tokio::spawn(peer_link.run(std::future::pending())));
     }
     Ok(links)

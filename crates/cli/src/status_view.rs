@@ -166,16 +166,21 @@ fn key_validation(report: &Value) -> (Level, &'static str, String) {
         .unwrap_or_default();
     let detail = match notes.is_empty() {
         true => flags.join(", "),
-        false => format!("{} ({})", flags.join(", "), notes.join("; ")),
+        false => format!("{}: {}", flags.join(", "), notes.join("; ")),
     };
     (Level::Warn, "key validation", detail)
 }
 
 fn fips(fips: &Value) -> (Level, &'static str, String) {
     let detail = text(&fips["detail"]);
-    match fips["fips_mode"] == true {
-        true => (Level::Ok, "FIPS", detail),
-        false => (Level::Info, "FIPS", detail),
+    match (fips["fips_mode"] == true, fips["built_for_fips"] == true) {
+        (true, _) => (Level::Ok, "FIPS", detail),
+        (false, false) => (
+            Level::Info,
+            "FIPS",
+            "not a FIPS build (docs/keys.md, \"FIPS build of the software crypto\")".into(),
+        ),
+        (false, true) => (Level::Warn, "FIPS", detail),
     }
 }
 

@@ -132,7 +132,7 @@ impl PeerLink {
                     state.held = None;
                     let text = e.to_string();
                     if last_failure.as_deref() != Some(text.as_str()) {
-                        tracing::warn!(url = %self.url, error = %text, "the link to the RA node failed; dialling again");
+                        tracing::warn!(url = %self.url, error = %text, "the link to the node failed; dialling again");
                         last_failure = Some(text);
                     }
                     tokio::select! {

@@ -42,7 +42,10 @@ fn crl_response(state: &RepositoryState, crl: Option<shuin_repo::PublishedCrl>) 
             )
                 .into_response()
         }
-        None => crate::problem::problem(ReasonCode::InternalError, "no CRL has been published yet"),
+        None => crate::problem::problem(
+            ReasonCode::ServiceUnavailable,
+            "no CRL has been published here yet (a node has one once the CA's link hands it over)",
+        ),
     }
 }
 

@@ -25,7 +25,7 @@ pub fn answer_text(action: Action, answer: &Value) -> Option<String> {
             field("role")
         ),
         Action::NodePair => format!(
-            "paired the {} node {} (certificate serial {}); unpair it with `shuin node unpair --name {}`",
+            "paired the {} node {} (certificate serial {}); to unpair it, revoke its certificate with `shuin operator revoke --name {}`",
             field("role"),
             field("name"),
             field("serial"),

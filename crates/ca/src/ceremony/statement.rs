@@ -315,7 +315,7 @@ pub fn build(
     for name in &file.custodians {
         let key = custodian_keys.get(name).ok_or_else(|| {
             invalid(format!(
-                "custodian {name:?} is not enrolled (shuin ceremony enroll-custodian)"
+                "custodian {name:?} is not enrolled (at init, give their --custodian-csr; on a running instance, `shuin ceremony enroll-custodian`)"
             ))
         })?;
         custodians.push(StatementCustodian {
