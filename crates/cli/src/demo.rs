@@ -68,7 +68,8 @@ async fn run_in(dir: &std::path::Path) -> Result<()> {
         }
         shuin_client::ApplyOutcome::PendingReview { reasons, .. } => {
             return Err(msg(format!(
-                "the demo application went to review unexpectedly: {reasons:?}"
+                "the demo application went to review unexpectedly: {}",
+                reasons.join(", ")
             )));
         }
     };
@@ -88,13 +89,13 @@ async fn run_in(dir: &std::path::Path) -> Result<()> {
     })
     .await
     .map_err(|e| msg(format!("client task: {e}")))??;
-    println!("6. OCSP before revocation: {:?}", seen.before);
+    println!("6. OCSP before revocation: {}", seen.before);
     println!(
         "7. the subscriber revoked it with the certificate's own key (keyCompromise); CRL number {}",
         seen.answer["crl_number"]
     );
     println!(
-        "8. OCSP now: {:?}; CRL {} lists the serial: {}",
+        "8. OCSP now: {}; CRL {} lists the serial: {}",
         seen.after, seen.crl_number, seen.listed
     );
     if !seen.listed || !matches!(seen.after, shuin_client::OcspAnswer::Revoked(_)) {

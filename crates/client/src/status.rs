@@ -20,6 +20,17 @@ pub enum OcspAnswer {
     Unknown,
 }
 
+impl std::fmt::Display for OcspAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OcspAnswer::Good => f.write_str("good"),
+            OcspAnswer::Revoked(Some(reason)) => write!(f, "revoked ({reason})"),
+            OcspAnswer::Revoked(None) => f.write_str("revoked"),
+            OcspAnswer::Unknown => f.write_str("unknown"),
+        }
+    }
+}
+
 fn encoding(e: der::Error) -> ClientError {
     ClientError::Encoding(e.to_string())
 }
@@ -100,4 +111,18 @@ pub fn crl_lists(
         });
     let number = facts.number;
     Ok((listed, number))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_read_as_words_not_debug() {
+        assert_eq!(OcspAnswer::Good.to_string(), "good");
+        let revoked = OcspAnswer::Revoked(Some("keyCompromise".into()));
+        assert_eq!(revoked.to_string(), "revoked (keyCompromise)");
+        assert_eq!(OcspAnswer::Revoked(None).to_string(), "revoked");
+        assert_eq!(OcspAnswer::Unknown.to_string(), "unknown");
+    }
 }
