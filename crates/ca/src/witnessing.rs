@@ -58,6 +58,11 @@ impl Witnessing {
         }
     }
 
+    /// How many cosignatures make a checkpoint final.
+    pub fn quorum(&self) -> usize {
+        self.quorum
+    }
+
     /// The configured witnesses' keys.
     pub fn keys(&self) -> Vec<WitnessKey> {
         self.targets.iter().map(|t| t.key.clone()).collect()
@@ -87,18 +92,18 @@ impl Witnessing {
                 return before;
             }
         };
-        let mut lines = String::new();
-        for (index, target) in self.targets.iter().enumerate() {
-            if target.key.verify(&note).is_ok() {
-                continue;
-            }
-            let Some(old) = known.get_mut(index) else {
-                continue;
-            };
-            if let Some(line) = self.ask(target, old, &leaves, &note, &checkpoint).await {
-                lines.push_str(&line);
-            }
-        }
+        // All witnesses at once: one that is slow or down delays none of the others.
+        let asks = self
+            .targets
+            .iter()
+            .zip(known.iter_mut())
+            .filter(|(target, _)| target.key.verify(&note).is_err())
+            .map(|(target, old)| self.ask(target, old, &leaves, &note, &checkpoint));
+        let lines: String = futures_util::future::join_all(asks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
         if lines.is_empty() {
             return before;
         }

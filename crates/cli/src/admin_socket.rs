@@ -52,10 +52,37 @@ pub(crate) async fn start(instance: &Arc<Instance>, console: Arc<Console>) -> Re
     Ok(socket)
 }
 
-/// The seal state of the server running on `dir`, if one answers.
-pub(crate) async fn status(dir: &Path) -> Option<SealStatus> {
-    match shuin_server::admin_socket::ask(&dir.join(SOCKET), &Request::Status).await {
-        Ok(Answer::Status(status)) => Some(status),
-        _ => None,
+/// Whether a server runs on an instance, as its admin socket shows.
+pub(crate) enum Liveness {
+    /// It answered, with its seal state.
+    Running(SealStatus),
+    /// Nothing listens on the socket (no socket file, or a refused connection).
+    NotRunning,
+    /// Something is wrong: no answer in time, a socket this user may not open, or an
+    /// answer that makes no sense.
+    Unhealthy(String),
+}
+
+/// Asks the server running on `dir` for its seal state, for at most `patience`.
+pub(crate) async fn status(dir: &Path, patience: std::time::Duration) -> Liveness {
+    let path = dir.join(SOCKET);
+    let asked = shuin_server::admin_socket::ask(&path, &Request::Status);
+    match tokio::time::timeout(patience, asked).await {
+        Ok(Ok(Answer::Status(status))) => Liveness::Running(status),
+        Ok(Ok(_)) => Liveness::Unhealthy(format!("{}: an unexpected answer", path.display())),
+        Ok(Err(shuin_server::admin_socket::SocketError::Unreachable { source, .. }))
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            Liveness::NotRunning
+        }
+        Ok(Err(e)) => Liveness::Unhealthy(e.to_string()),
+        Err(_) => Liveness::Unhealthy(format!(
+            "{}: no answer within {} s",
+            path.display(),
+            patience.as_secs()
+        )),
     }
 }

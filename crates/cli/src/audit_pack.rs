@@ -110,10 +110,10 @@ async fn pack(dir: &Path, out: &Path, json_output: bool) -> Result<()> {
     std::fs::write(out.join("index.html"), pack.html()).context("index.html")?;
     let shown = out.display().to_string();
     if json_output {
-        println!("{}", pack.summary_json(&shown));
+        crate::output::say!("{}", pack.summary_json(&shown));
     } else {
         let index = out.join("index.html").display().to_string();
-        println!("{}", pack.summary_text(&shown, &index));
+        crate::output::say!("{}", pack.summary_text(&shown, &index));
     }
     Ok(())
 }

@@ -67,14 +67,14 @@ pub(crate) async fn run(command: AutomationCommand) -> Result<()> {
                 "reuse_threshold": reuse_threshold.max(2), "burst_threshold": burst_threshold.max(1)});
             let value = ask.call(Action::AutomationReview, params).await?;
             if ask.json {
-                println!("{value}");
+                crate::output::say!("{value}");
                 return Ok(());
             }
             let review: automation::AutomationReview =
                 serde_json::from_value(value.clone()).context("the server's review")?;
-            println!("{}", review.text());
+            crate::output::say!("{}", review.text());
             if let Some(seq) = value["signed_off"]["seq"].as_u64() {
-                println!(
+                crate::output::say!(
                     "signed off by {} (ledger entry {seq})",
                     value["signed_off"]["by"].as_str().unwrap_or("")
                 );

@@ -14,7 +14,7 @@ pub(crate) async fn run() -> Result<()> {
 }
 
 async fn run_in(dir: &std::path::Path) -> Result<()> {
-    println!(
+    crate::output::say!(
         "shuin demo — 朱印 デモ (a throwaway development instance in {})",
         dir.display()
     );
@@ -23,7 +23,7 @@ async fn run_in(dir: &std::path::Path) -> Result<()> {
         .context("binding a local port")?;
     let local = listener.local_addr().context("local address")?.to_string();
     crate::dev::ensure_dev_instance(dir, &local).await?;
-    println!(
+    crate::output::say!(
         "1. instance: two-tier dev CA (software keys), simulated J-LIS CA trusted, terms published"
     );
     let instance = crate::runtime::open(dir).await?;
@@ -32,7 +32,7 @@ async fn run_in(dir: &std::path::Path) -> Result<()> {
     let server = tokio::spawn(crate::serve::serve_on(listener, instance, async move {
         let _ = stopped.await;
     }));
-    println!("2. server listening on http://{local}");
+    crate::output::say!("2. server listening on http://{local}");
 
     let card_dir = crate::dev::card_dir(dir, crate::dev::DEV_CARD);
     let request = shuin_client::ApplyRequest {
@@ -58,12 +58,14 @@ async fn run_in(dir: &std::path::Path) -> Result<()> {
             key_pem,
             ..
         } => {
-            println!(
+            crate::output::say!(
                 "3. applicant {} signed an application with the test card's JPKI signing key",
                 crate::dev::DEV_NAME
             );
-            println!("4. RA verified CMS, J-LIS chain and CRL, the 4 basic items; approved automatically (application {application_id})");
-            println!("5. CA recorded, linted, signed and stored certificate serial {serial}");
+            crate::output::say!("4. RA verified CMS, J-LIS chain and CRL, the 4 basic items; approved automatically (application {application_id})");
+            crate::output::say!(
+                "5. CA recorded, linted, signed and stored certificate serial {serial}"
+            );
             (serial, certificate_pem, key_pem)
         }
         shuin_client::ApplyOutcome::PendingReview { reasons, .. } => {
@@ -89,14 +91,16 @@ async fn run_in(dir: &std::path::Path) -> Result<()> {
     })
     .await
     .map_err(|e| msg(format!("client task: {e}")))??;
-    println!("6. OCSP before revocation: {}", seen.before);
-    println!(
+    crate::output::say!("6. OCSP before revocation: {}", seen.before);
+    crate::output::say!(
         "7. the subscriber revoked it with the certificate's own key (keyCompromise); CRL number {}",
         seen.answer["crl_number"]
     );
-    println!(
+    crate::output::say!(
         "8. OCSP now: {}; CRL {} lists the serial: {}",
-        seen.after, seen.crl_number, seen.listed
+        seen.after,
+        seen.crl_number,
+        seen.listed
     );
     if !seen.listed || !matches!(seen.after, shuin_client::OcspAnswer::Revoked(_)) {
         return Err(msg("the revocation did not reach OCSP and the CRL"));
@@ -105,14 +109,15 @@ async fn run_in(dir: &std::path::Path) -> Result<()> {
     let head = store.ledger_head().await.context("ledger head")?;
     let report = shuin_ledger::verify_log(rows, head.as_ref())
         .map_err(|e| msg(format!("ledger verification failed: {e}")))?;
-    println!(
+    crate::output::say!(
         "9. ledger verified: {} entries, tree head {}",
-        report.size, report.root_hex
+        report.size,
+        report.root_hex
     );
     let _ = stop.send(());
     server
         .await
         .map_err(|e| msg(format!("server task: {e}")))??;
-    println!("done — 完了. Next: `shuin serve --dev` and the README walkthrough.");
+    crate::output::say!("done — 完了. Next: `shuin serve --dev` and the README walkthrough.");
     Ok(())
 }

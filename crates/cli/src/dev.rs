@@ -61,6 +61,21 @@ pub(crate) async fn ensure_dev_instance(dir: &Path, listen: &str) -> Result<()> 
     check_public_url(dir, &config.instance.public_url, listen)
 }
 
+/// The address must be one this machine can listen on now, before an instance is made
+/// whose certificates name it (the listener itself is bound again when serving).
+pub(crate) fn check_listen(listen: &str) -> Result<()> {
+    let addr: std::net::SocketAddr = listen.parse().map_err(|_| {
+        crate::failure::msg(format!(
+            "--listen {listen}: give HOST:PORT with an IP address, for example 127.0.0.1:8080 or [::1]:8080"
+        ))
+    })?;
+    std::net::TcpListener::bind(addr).map(drop).map_err(|e| {
+        crate::failure::msg(format!(
+            "--listen {listen}: {e}; is another server running there? Give another port with --listen"
+        ))
+    })
+}
+
 /// A dev instance keeps the `public_url` it was made with: its CA certificates, terms
 /// URL and every issued certificate's OCSP and CRL URLs name it. Serving it on another
 /// address would hand applicants and verifiers URLs that lead nowhere, so it is refused.
@@ -86,20 +101,20 @@ fn check_public_url(dir: &Path, public_url: &str, listen: &str) -> Result<()> {
 pub(crate) fn banner(dir: &Path, local: &str) {
     let bar = "!".repeat(78);
     eprintln!("{bar}\n!! DEVELOPMENT INSTANCE — NOT FOR PRODUCTION / 開発用インスタンス — 本番利用禁止\n!! Software keys and a SIMULATED J-LIS CA in {}.\n{bar}", dir.display());
-    println!("shuin is serving on http://{local}");
-    println!("  challenges:   POST http://{local}/api/v1/challenges");
-    println!("  applications: POST http://{local}/api/v1/applications");
-    println!(
+    crate::output::say!("shuin is serving on http://{local}");
+    crate::output::say!("  challenges:   POST http://{local}/api/v1/challenges");
+    crate::output::say!("  applications: POST http://{local}/api/v1/applications");
+    crate::output::say!(
         "  repository:   http://{local}/repository/ca.crt  /repository/root.crt  /repository/terms"
     );
-    println!();
-    println!(
+    crate::output::say!();
+    crate::output::say!(
         "Operator key (ca_admin, lra, responsible_person; development only): file:{}",
         dev_admin_key(dir).display()
     );
-    println!();
-    println!("Apply with the dev card (paste in another terminal):");
-    println!("  {}", apply_hint(&own_invocation(), local));
+    crate::output::say!();
+    crate::output::say!("Apply with the dev card (paste in another terminal):");
+    crate::output::say!("  {}", apply_hint(&own_invocation(), local));
 }
 
 /// How this binary was started (argv\[0\]), for hints that name the very command to
@@ -127,6 +142,20 @@ fn apply_hint(program: &str, local: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listen_address_is_checked_before_an_instance_is_made() {
+        let refused = check_listen("localhost").expect_err("no port").to_string();
+        assert!(
+            refused.contains("--listen localhost: give HOST:PORT"),
+            "{refused}"
+        );
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = taken.local_addr().expect("addr").to_string();
+        let refused = check_listen(&addr).expect_err("in use").to_string();
+        assert!(refused.contains("another server"), "{refused}");
+        drop(taken);
+    }
 
     #[test]
     fn a_dev_instance_is_served_only_at_its_public_url() {

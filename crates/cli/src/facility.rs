@@ -94,7 +94,7 @@ async fn import_access(ask: &Ask, csv: &Path) -> Result<()> {
 fn refused(csv: &Path, error: &AccessImportError, json: bool) -> crate::failure::Error {
     let refusal = ImportRefusal::new(&csv.display().to_string(), error);
     if json {
-        println!("{}", refusal.json);
+        crate::output::say!("{}", refusal.json);
     } else {
         for line in &refusal.lines {
             eprintln!("{line}");

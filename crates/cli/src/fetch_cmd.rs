@@ -2,10 +2,9 @@
 //! issued later (after an LRA approved it), checks that it certifies the private key
 //! `shuin apply` kept, and writes it where `apply` would have.
 
-use crate::failure::{msg, Context, Result};
-use shuin_client::ApplicationState;
-use shuin_keys::Signer;
-use std::path::{Path, PathBuf};
+use crate::failure::{msg, Result};
+use shuin_client::{ApplicationState, OutcomeFiles};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// What `shuin fetch` takes.
@@ -21,12 +20,15 @@ pub(crate) struct FetchArgs {
     /// `apply`, beside the private key OUT.key.
     #[arg(long, default_value = "cert.pem")]
     out: PathBuf,
-    /// The private key `apply` wrote (default: OUT.key); the certificate must certify it.
+    /// The private key `apply` wrote (default: OUT.key, as apply names it); the
+    /// certificate must certify it, or nothing is written.
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
     /// While the application waits for review or issuance, ask again once a second for
-    /// up to this many seconds (0: ask once).
-    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    /// up to this many seconds (at most a day), then give up with a non-zero exit; 0
+    /// (the default) asks once and reports a waiting application with exit 0.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
     wait: u64,
     /// Machine-readable output.
     #[arg(long)]
@@ -54,26 +56,19 @@ pub(crate) fn run(args: FetchArgs) -> Result<()> {
             certificate_pem,
             chain_pem,
         } => {
-            let key = key_file(&args)?;
-            check_certifies(certificate_pem, key.as_deref())?;
-            let chain = beside(&args.out, ".chain");
-            std::fs::write(&args.out, certificate_pem).context(args.out.display())?;
-            std::fs::write(&chain, chain_pem).context(chain.display())?;
+            let files = OutcomeFiles::new(&args.out, args.key.as_deref());
+            shuin_client::save_issued(&files, certificate_pem, chain_pem)?;
             let json = || {
                 serde_json::json!({"status": "issued", "application_id": id,
-                "serial": serial, "certificate": args.out, "chain": chain, "key": key})
+                "serial": serial, "certificate": files.certificate, "chain": files.chain,
+                "key": files.key})
             };
-            let certifies = key.as_ref().map_or(String::new(), |key| {
-                format!(
-                    "\n  private key: {} (the certificate certifies it)",
-                    key.display()
-                )
-            });
             let text = || {
                 format!(
-                    "発行されました / issued: serial {serial}\n  certificate: {}\n  chain:       {}{certifies}",
-                    args.out.display(),
-                    chain.display()
+                    "発行されました / issued: serial {serial}\n  certificate: {}\n  chain:       {}\n  private key: {} (the certificate certifies it)",
+                    files.certificate.display(),
+                    files.chain.display(),
+                    files.key.display()
                 )
             };
             crate::output::show(args.json, json, text);
@@ -109,46 +104,4 @@ pub(crate) fn run(args: FetchArgs) -> Result<()> {
             Ok(())
         }
     }
-}
-
-/// The key to check against: --key (which must exist), or OUT.key when it exists.
-fn key_file(args: &FetchArgs) -> Result<Option<PathBuf>> {
-    match &args.key {
-        Some(key) if !key.exists() => Err(msg(format!("--key {}: no such file", key.display()))),
-        Some(key) => Ok(Some(key.clone())),
-        None => {
-            let key = beside(&args.out, ".key");
-            Ok(key.exists().then_some(key))
-        }
-    }
-}
-
-/// Refuses a certificate that does not certify the private key in `key`.
-fn check_certifies(certificate_pem: &str, key: Option<&Path>) -> Result<()> {
-    let Some(key) = key else {
-        return Ok(());
-    };
-    let pem = zeroize::Zeroizing::new(std::fs::read_to_string(key).context(key.display())?);
-    let signer = shuin_keys::SoftwareSigner::from_pkcs8_pem(&pem)
-        .map_err(|e| msg(format!("{}: {e}", key.display())))?;
-    let der =
-        shuin_core::x509::pem::der_labelled(certificate_pem.as_bytes().to_vec(), "CERTIFICATE")
-            .map_err(|e| msg(format!("the server's certificate: {e}")))?;
-    let certificate = <x509_cert::Certificate as der::Decode>::from_der(&der)
-        .map_err(|e| msg(format!("the server's certificate: {e}")))?;
-    let spki = der::Encode::to_der(&certificate.tbs_certificate.subject_public_key_info)
-        .map_err(|e| msg(format!("the server's certificate: {e}")))?;
-    if spki != signer.public_key_der() {
-        return Err(msg(format!(
-            "the certificate of this application does not certify the key in {}; nothing was written (is it the key of another application? give --key)",
-            key.display()
-        )));
-    }
-    Ok(())
-}
-
-fn beside(out: &Path, extension: &str) -> PathBuf {
-    let mut path = out.as_os_str().to_owned();
-    path.push(extension);
-    PathBuf::from(path)
 }

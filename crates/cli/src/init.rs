@@ -200,8 +200,8 @@ pub(crate) fn write_statement(args: &InitArgs, out: &Path) -> Result<()> {
     let mut bytes = plan.statement_bytes.clone();
     bytes.push(b'\n');
     std::fs::write(out, &bytes).context(out.display())?;
-    println!("{}", ceremony::summary(&plan.statement));
-    println!(
+    crate::output::say!("{}", ceremony::summary(&plan.statement));
+    crate::output::say!(
         "statement written to {} (sha256 {}): each approving custodian runs `shuin ceremony approve --statement {} --custodian NAME ...`, then run init again with --approval FILE for each",
         out.display(),
         ceremony::sha256_hex(&plan.statement_bytes),
@@ -249,9 +249,41 @@ pub(crate) async fn init(
     if made.is_err() {
         if let Some(removed) = before.remove_new_entries() {
             eprintln!("{removed}");
+            for outside in left_outside(options) {
+                eprintln!("shuin: {outside}");
+            }
         }
     }
     made
+}
+
+/// What a failed `init` may have made outside the instance directory, which it cannot
+/// take back, and how to clear it before trying again.
+fn left_outside(options: &InitArgs) -> Vec<String> {
+    let mut left = Vec::new();
+    match options.key_backend.as_str() {
+        "pkcs11" => left.push(format!(
+            "keys it generated stay on the token {}: delete its objects labelled shuin-* (pkcs11-tool --list-objects lists them) before trying again",
+            options.pkcs11_token.as_deref().unwrap_or("(--pkcs11-token)")
+        )),
+        "awskms" => left.push(
+            "keys it created stay in AWS KMS (aliases alias/shuin-*): schedule their deletion before trying again".to_owned(),
+        ),
+        _ => {}
+    }
+    if options.store_url.starts_with("postgres") {
+        left.push(format!(
+            "the database {} may hold the books it began: drop and create it empty before trying again",
+            options.store_url
+        ));
+    }
+    if let Some(shares) = &options.shares_out {
+        left.push(format!(
+            "{} may hold unseal shares of keys that were never used: remove them",
+            shares.display()
+        ));
+    }
+    left
 }
 
 /// What the instance directory held before `init`, so that a failed `init` removes

@@ -44,7 +44,7 @@ pub(crate) fn verify_export(
         .map(|w| w.check(export))
         .transpose()
         .map_err(|e| failed(json, "witness cosignatures", e))?;
-    println!("{}", report.show_with(cosigned.as_ref(), json));
+    crate::output::say!("{}", report.show_with(cosigned.as_ref(), json));
     Ok(())
 }
 
@@ -88,11 +88,17 @@ pub(crate) async fn export_to(
     };
     let progress = crate::progress::TerminalProgress::stderr();
     progress.step("reading the ledger");
-    let rows = store.ledger_rows().await.context("reading the ledger")?;
-    let stored = store
-        .checkpoints()
-        .await
-        .context("reading the checkpoints")?;
+    let read = async {
+        let rows = store.ledger_rows().await.context("reading the ledger")?;
+        let stored = store
+            .checkpoints()
+            .await
+            .context("reading the checkpoints")?;
+        Ok::<_, crate::failure::Error>((rows, stored))
+    };
+    let read = read.await;
+    shuin_ledger::export::Progress::end(&progress);
+    let (rows, stored) = read?;
     store.close().await;
     let key = maker.map(|maker| maker.key().clone());
     let pin = config.ledger.pin();
@@ -109,14 +115,14 @@ pub(crate) async fn show(dir: &Path, book: Option<Book>, json: bool) -> Result<(
     store.close().await;
     let entries = shuin_ledger::listing(&rows, book)?;
     if json {
-        println!(
+        crate::output::say!(
             "{}",
             serde_json::to_string_pretty(&entries).context("JSON")?
         );
     } else {
         entries
             .iter()
-            .for_each(|entry| println!("{}", entry.line()));
+            .for_each(|entry| crate::output::say!("{}", entry.line()));
     }
     Ok(())
 }

@@ -171,7 +171,9 @@ enum Command {
     /// Print the policy table: which roles, zones and control each operator action needs
     /// (the table of docs/zones.md).
     Policy,
-    /// Report the key backend (and token), FIPS mode and the seal state of an instance.
+    /// A health check of an instance: server, seal, key backend and token, key validation,
+    /// FIPS mode, the automation review and any termination; exits non-zero on a failed
+    /// check (--json: the whole report).
     Status(output::Reading),
     /// Key ceremonies approved by M named custodians (docs/keys.md "Key ceremonies").
     Ceremony {
@@ -300,7 +302,7 @@ fn run(cli: Cli) -> Result<()> {
                 return init::write_statement(&args, out);
             }
             let config = runtime()?.block_on(init::init(&args, &SystemClock, &OsRandom))?;
-            println!("{}", init::created(&args, &config));
+            crate::output::say!("{}", init::created(&args, &config));
             Ok(())
         }
         Command::Serve {
@@ -315,6 +317,7 @@ fn run(cli: Cli) -> Result<()> {
                 let dir = PathBuf::from("shuin-dev");
                 let listen = listen.unwrap_or_else(|| "127.0.0.1:8080".into());
                 rt.block_on(async {
+                    dev::check_listen(&listen)?;
                     dev::ensure_dev_instance(&dir, &listen).await?;
                     serve::serve(&dir, Some(&listen), role, |local, _| {
                         dev::banner(&dir, local)
@@ -331,13 +334,13 @@ fn run(cli: Cli) -> Result<()> {
                     role,
                     |_, listeners| {
                         if listeners.is_empty() {
-                            println!(
+                            crate::output::say!(
                                 "shuin is serving {} with no network listener",
                                 dir.display()
                             );
                         }
                         for listener in listeners {
-                            println!("shuin is serving {} on {listener}", dir.display());
+                            crate::output::say!("shuin is serving {} on {listener}", dir.display());
                         }
                     },
                 ))
@@ -349,7 +352,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Completions { shell } => help_cmd::completions::<Cli>(shell),
         Command::Man { out } => {
             let pages = help_cmd::man_pages::<Cli>(&out)?;
-            println!("{pages} man pages written to {}", out.display());
+            crate::output::say!("{pages} man pages written to {}", out.display());
             Ok(())
         }
         Command::Revoke(args) => runtime()?.block_on(revoke_cmd::revoke(args)),
@@ -397,7 +400,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Enroll(args) => enroll_cmd::run(args),
         Command::Testkit { command } => testkit_cmd::run(command),
         Command::Policy => {
-            print!("{}", shuin_core::operator::policy_markdown());
+            crate::output::write_stdout(format_args!(
+                "{}",
+                shuin_core::operator::policy_markdown()
+            ));
             Ok(())
         }
         Command::Status(read) => runtime()?.block_on(status_cmd::status(&read.data, read.json)),
@@ -421,27 +427,8 @@ fn init_tracing_quiet() {
         .try_init();
 }
 
-impl Command {
-    /// A long-running server (`serve`, `witness serve`).
-    fn is_server(&self) -> bool {
-        matches!(
-            self,
-            Command::Serve { .. }
-                | Command::Witness {
-                    command: witness_cmd::WitnessCommand::Serve { .. }
-                }
-        )
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // A command whose output is piped into `head` ends quietly when the reader goes,
-    // as other Unix tools do, instead of panicking in println!. Servers keep SIGPIPE
-    // ignored: a peer that goes away must never kill them.
-    if !cli.command.is_server() {
-        sigpipe::reset();
-    }
     match fips::check_at_start().and_then(|()| run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

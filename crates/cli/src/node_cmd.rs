@@ -127,7 +127,7 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
                 role,
             };
             crate::split::init_ra_node(&init).await?;
-            println!(
+            crate::output::say!(
                 "made the {} node {name} in {}: serve it with `shuin serve --role {} --data {}`",
                 role.as_str(),
                 data.display(),

@@ -124,7 +124,7 @@ pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
         OperatorCommand::Key { out, key_type } => {
             let spec = crate::apply_cmd::key_spec("--key-type", &key_type)?;
             shuin_keys::personal::generate_file(&out, spec)?;
-            println!("wrote {} (development and tests only)", out.display());
+            crate::output::say!("wrote {} (development and tests only)", out.display());
             Ok(())
         }
         OperatorCommand::Csr { key, name, out } => {
@@ -136,7 +136,7 @@ pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
                 der::pem::encode_string("CERTIFICATE REQUEST", der::pem::LineEnding::LF, &der)
                     .context("PEM")?;
             std::fs::write(&out, pem).context(out.display())?;
-            println!(
+            crate::output::say!(
                 "wrote {}: give it to a ca_admin for `shuin operator add --csr`",
                 out.display()
             );
@@ -173,7 +173,7 @@ pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
         }
         OperatorCommand::Whoami { console } => {
             let result = call(&console, Action::Status, json!({}), None).await?;
-            println!("{result}");
+            crate::output::say!("{result}");
             Ok(())
         }
         OperatorCommand::List(read) => list(&read.data, read.json).await,
@@ -197,11 +197,11 @@ async fn list(data: &Path, json: bool) -> Result<()> {
     }
     let rows = roster.listing(SystemClock.now());
     if json {
-        println!("{}", serde_json::to_value(&rows).context("JSON")?);
+        crate::output::say!("{}", serde_json::to_value(&rows).context("JSON")?);
         return Ok(());
     }
     for row in rows {
-        println!("{}", row.line());
+        crate::output::say!("{}", row.line());
     }
     Ok(())
 }

@@ -17,14 +17,45 @@ pub(crate) struct Reading {
     pub(crate) json: bool,
 }
 use serde_json::Value;
+
+/// `println!` that ends the process quietly when stdout's reader has gone (`shuin ... |
+/// head`), as Unix tools do, instead of panicking; SIGPIPE stays ignored, so a peer that
+/// goes away never kills a command or a server in the middle of its work.
+macro_rules! say {
+    () => {
+        $crate::output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use say;
+
+/// Writes `text` to stdout; a closed pipe ends the process with status 141 (as a shell
+/// reports a command killed by SIGPIPE), any other failure with status 74 (EX_IOERR).
+pub(crate) fn write_stdout(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(text).and_then(|()| out.flush()) {
+        let code = if e.kind() == std::io::ErrorKind::BrokenPipe {
+            141
+        } else {
+            74
+        };
+        if code == 74 {
+            eprintln!("shuin: writing the output failed: {e}");
+        }
+        std::process::exit(code);
+    }
+}
 use std::fmt::Display;
 
 /// Prints `result` as JSON, or with `human` otherwise.
 pub(crate) fn print(result: &Value, json: bool, human: impl FnOnce(&Value) -> String) {
     if json {
-        println!("{result}");
+        say!("{result}");
     } else {
-        println!("{}", human(result));
+        say!("{}", human(result));
     }
 }
 
@@ -35,9 +66,9 @@ pub(crate) fn show<J: Display, T: Display>(
     text: impl FnOnce() -> T,
 ) {
     if json {
-        println!("{}", as_json());
+        say!("{}", as_json());
     } else {
-        println!("{}", text());
+        say!("{}", text());
     }
 }
 
@@ -45,15 +76,15 @@ pub(crate) fn show<J: Display, T: Display>(
 /// person (`shuin_books::console::answers`).
 pub(crate) fn print_answer(action: shuin_core::Action, result: &Value, json: bool) {
     match shuin_books::console::answers::answer_text(action, result) {
-        Some(text) if !json => println!("{text}"),
-        _ => println!("{result}"),
+        Some(text) if !json => say!("{text}"),
+        _ => say!("{result}"),
     }
 }
 
 /// Prints a failure of `what` (also as JSON with `--json`) and returns it as the error.
 pub(crate) fn failed(json: bool, what: &str, error: impl std::fmt::Display) -> Error {
     if json {
-        println!(
+        say!(
             "{}",
             serde_json::json!({"ok": false, "error": error.to_string()})
         );

@@ -34,7 +34,12 @@ pub(crate) async fn report(
             .await
             .context("reading the token")?
     };
-    let live = crate::admin_socket::status(dir).await;
+    let liveness = crate::admin_socket::status(dir, std::time::Duration::from_secs(5)).await;
+    let (live, server) = match liveness {
+        crate::admin_socket::Liveness::Running(status) => (Some(status), "running".to_owned()),
+        crate::admin_socket::Liveness::NotRunning => (None, "not_running".to_owned()),
+        crate::admin_socket::Liveness::Unhealthy(why) => (None, format!("unhealthy: {why}")),
+    };
     let seal = shuin_ca::seal::status_report(config.ca.seal.as_ref(), live.as_ref());
     let today = shuin_core::timefmt::rfc3339(now);
     let validation = config
@@ -44,9 +49,12 @@ pub(crate) async fn report(
     Ok(serde_json::json!({
         "instance": dir,
         "server_running": live.is_some(),
+        "server": server,
+        "allow_test_cards": config.jpki.allow_test_cards,
         "public_url": config.instance.public_url,
         "development": config.instance.development,
         "key_backend": backend,
+        "key_validation_flags": validation.all_flags(),
         "key_validation": validation,
         "issuing_key": config.ca.issuing_key,
         "fips": shuin_keys::fips::report(),

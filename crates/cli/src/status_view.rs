@@ -44,10 +44,11 @@ impl Health {
     /// Reads the report of `status_cmd::report`.
     pub(crate) fn of(report: &Value) -> Health {
         let checks = vec![
+            instance(report),
             server(report),
             seal(&report["seal"], report["server_running"] == true),
             key_backend(&report["key_backend"]),
-            key_validation(&report["key_validation"]),
+            key_validation(report),
             fips(&report["fips"]),
             automation_review(&report["automation_review"]),
             termination(&report["business_termination"]),
@@ -77,17 +78,35 @@ impl Health {
     }
 }
 
-fn server(report: &Value) -> (Level, &'static str, String) {
-    if report["server_running"] == true {
-        (
-            Level::Ok,
-            "server",
-            "running (its admin socket answers)".into(),
-        )
+fn instance(report: &Value) -> (Level, &'static str, String) {
+    let url = text(&report["public_url"]);
+    if report["development"] == true {
+        let detail = format!("DEVELOPMENT instance at {url}: software keys and a simulated J-LIS CA, never for production");
+        (Level::Warn, "instance", detail)
+    } else if report["allow_test_cards"] == true {
+        let detail = format!(
+            "{url}: test cards are accepted ([jpki] allow_test_cards), never in production"
+        );
+        (Level::Warn, "instance", detail)
     } else {
-        let socket = Path::new(&text(&report["instance"])).join("admin.sock");
-        let detail = format!("not running (nothing answers on {})", socket.display());
-        (Level::Info, "server", detail)
+        (Level::Ok, "instance", url)
+    }
+}
+
+fn server(report: &Value) -> (Level, &'static str, String) {
+    let socket = Path::new(&text(&report["instance"])).join("admin.sock");
+    match report["server"].as_str() {
+        Some("running") => (Level::Ok, "server", "running (its admin socket answers)".into()),
+        Some("not_running") => (
+            Level::Warn,
+            "server",
+            format!(
+                "not running (nothing answers on {}): nothing is issued, revoked or published until `shuin serve` runs",
+                socket.display()
+            ),
+        ),
+        Some(other) => (Level::Fail, "server", other.to_owned()),
+        None => (Level::Fail, "server", "the report does not say".into()),
     }
 }
 
@@ -145,25 +164,35 @@ fn key_backend(backend: &Value) -> (Level, &'static str, String) {
 }
 
 fn key_validation(report: &Value) -> (Level, &'static str, String) {
-    let flags: Vec<String> = ["certification_flags", "validation"]
-        .iter()
-        .flat_map(|field| {
-            let list = if *field == "validation" {
-                &report[*field]["flags"]
-            } else {
-                &report[*field]
-            };
-            list.as_array().cloned().unwrap_or_default()
-        })
-        .map(|flag| text(&flag))
-        .collect();
+    let Some(flags) = report["key_validation_flags"].as_array() else {
+        return (
+            Level::Fail,
+            "key validation",
+            "the report does not say".into(),
+        );
+    };
     if flags.is_empty() {
         return (Level::Ok, "key validation", "no flags".into());
     }
-    let notes: Vec<String> = report["validation"]["notes"]
+    let flags: Vec<String> = flags.iter().map(text).collect();
+    let validation = &report["key_validation"];
+    let mut notes: Vec<String> = validation["validation"]["notes"]
         .as_array()
         .map(|notes| notes.iter().map(text).collect())
         .unwrap_or_default();
+    for certification in validation["certifications"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        notes.extend(
+            certification["notes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(text),
+        );
+    }
     let detail = match notes.is_empty() {
         true => flags.join(", "),
         false => format!("{}: {}", flags.join(", "), notes.join("; ")),
@@ -237,6 +266,11 @@ mod tests {
     fn report() -> Value {
         json!({
             "server_running": true,
+            "server": "running",
+            "public_url": "https://ca.example.jp",
+            "development": false,
+            "allow_test_cards": false,
+            "key_validation_flags": [],
             "seal": {"custodians": 3, "threshold": 2, "sealed": false, "shares_held": 2},
             "key_backend": {"kind": "pkcs11", "token_label": "shuin-ca", "token": {"manufacturer": "SoftHSM project", "model": "SoftHSM v2"}},
             "key_validation": {"certification_flags": [], "validation": {"flags": [], "notes": []}},
@@ -249,7 +283,7 @@ mod tests {
     #[test]
     fn a_healthy_instance_reads_healthy() {
         let health = Health::of(&report());
-        assert_eq!(health.failed(), 0);
+        assert_eq!(health.failed(), 0, "{}", health.text(Path::new("inst")));
         let text = health.text(Path::new("inst"));
         assert!(text.ends_with("healthy"), "{text}");
         assert!(text.contains("unsealed (2 of 3 custodians)"), "{text}");
@@ -272,11 +306,21 @@ mod tests {
         assert!(text.contains("sealed: 1 of 2 shares held"), "{text}");
         assert!(text.ends_with("2 warning(s) to look at"), "{text}");
 
+        let mut stopped = report();
+        stopped["server"] = json!("not_running");
+        stopped["key_validation_flags"] = json!(["check_overdue"]);
+        let health = Health::of(&stopped);
+        assert_eq!(health.failed(), 0);
+        assert!(health.text(Path::new("inst")).contains("warn  server"));
+        assert!(health.text(Path::new("inst")).contains("check_overdue"));
+
         let mut broken = report();
         broken["key_backend"]["token_error"] = json!("CKR_TOKEN_NOT_PRESENT");
+        broken["server"] = json!("unhealthy: inst/admin.sock: no answer within 5 s");
+        broken["key_validation_flags"] = serde_json::Value::Null;
         broken["automation_review"] = json!({"error": "reading the books: locked"});
         let health = Health::of(&broken);
-        assert_eq!(health.failed(), 2);
+        assert_eq!(health.failed(), 4);
         assert!(health.text(Path::new("inst")).contains("FAIL  key backend"));
     }
 }

@@ -53,7 +53,7 @@ fn jpki_ca(out: &Path) -> Result<()> {
     }
     std::fs::create_dir_all(out).context(out.display())?;
     shuin_testkit::make_jpki_ca_dir(out, SystemClock.now())?;
-    println!(
+    crate::output::say!(
         "simulated J-LIS CA written to {} (ca.pem, ca.key, crl.der) — never trust it in production",
         out.display()
     );
@@ -77,6 +77,6 @@ fn card(args: CardArgs) -> Result<()> {
         ""
     };
     let out = args.out.display();
-    println!("test card written to {out} (cert.pem, key.pem){revoked}");
+    crate::output::say!("test card written to {out} (cert.pem, key.pem){revoked}");
     Ok(())
 }

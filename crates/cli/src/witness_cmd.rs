@@ -61,7 +61,7 @@ pub(crate) fn run(command: WitnessCommand) -> Result<()> {
         WitnessCommand::Key { data } => {
             let witness =
                 shuin_witness::open(&data, Arc::new(SystemClock)).context(data.display())?;
-            println!("{}", witness.key().verifier_key());
+            crate::output::say!("{}", witness.key().verifier_key());
             Ok(())
         }
     }
@@ -81,9 +81,9 @@ fn init(data: &Path, name: String, log_keys: Vec<String>, json: bool) -> Result<
             "verifier_key": key.verifier_key(),
             "logs": config.logs.iter().map(|l| &l.origin).collect::<Vec<_>>(),
         });
-        println!("{report}");
+        crate::output::say!("{report}");
     } else {
-        println!("{}", key.verifier_key());
+        crate::output::say!("{}", key.verifier_key());
         eprintln!(
             "witness {} made in {} ({} log(s)); give the verifier key above to each log's instance",
             key.name(),

@@ -2,6 +2,9 @@
 //! refuses the mismatch naming both URLs, an apply to a dead port names the URL it
 //! tried, and an instance served away from its `public_url` makes the client say so.
 
+// Helpers below #[test] functions panic on broken fixtures by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{free_port, get, shuin, ADDRESS, BIRTH, NAME};
@@ -17,6 +20,19 @@ fn serve_dev(cwd: &Path, listen: &str) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn serve --dev")
+}
+
+/// The output of a `serve` that must stop by itself (a refusal); one still running after
+/// a minute is killed and fails the test.
+fn finish(mut child: Child) -> Output {
+    for _ in 0..600 {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("still serving: {:?}", child.wait_with_output());
 }
 
 fn wait_healthy(base: &str, child: &mut Child) {
@@ -62,9 +78,7 @@ fn a_dev_instance_moved_to_another_port_is_refused_with_both_urls() {
 
     // Another port: refused before anything is served, naming both URLs and the way out.
     let second = format!("127.0.0.1:{}", free_port());
-    let refused = serve_dev(work.path(), &second)
-        .wait_with_output()
-        .expect("serve --dev on another port");
+    let refused = finish(serve_dev(work.path(), &second));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success(), "{stderr}");
     for part in [
@@ -106,4 +120,20 @@ fn a_dev_instance_moved_to_another_port_is_refused_with_both_urls() {
     ] {
         assert!(stderr.contains(&part), "{part} not in: {stderr}");
     }
+}
+
+#[test]
+fn an_address_it_cannot_listen_on_makes_no_dev_instance() {
+    let work = tempfile::tempdir().unwrap();
+    let out = finish(serve_dev(work.path(), "localhost"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--listen localhost: give HOST:PORT"),
+        "{stderr}"
+    );
+    assert!(
+        !work.path().join("shuin-dev").exists(),
+        "an instance was made"
+    );
 }

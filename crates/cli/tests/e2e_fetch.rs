@@ -45,6 +45,14 @@ fn pending_id(out: &Output) -> String {
     answer["application_id"].as_str().unwrap().to_owned()
 }
 
+/// The certificate PEM of an issued application, as the server answers it.
+fn answer_certificate(instance: &Instance, id: &str) -> String {
+    let (status, body) = get(&instance.url(&format!("/api/v1/applications/{id}")));
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    answer["certificate_pem"].as_str().unwrap().to_owned()
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -94,11 +102,33 @@ fn an_approved_application_is_fetched_and_checked_against_its_key() {
     );
     assert!(!first.exists());
 
+    // No key to check against (another --out, no --key): refused, naming --key.
+    let keyless = fetch(&instance, &id, &work.join("elsewhere.pem"), &[]);
+    assert!(!keyless.status.success());
+    assert!(
+        stderr(&keyless).contains("give --key"),
+        "{}",
+        stderr(&keyless)
+    );
+    assert!(!work.join("elsewhere.pem").exists());
+
     // Its own key (first.pem.key, beside --out): written, and openssl agrees.
     let fetched = fetch(&instance, &id, &first, &["--wait", "30", "--json"]);
     assert!(fetched.status.success(), "{}", stderr(&fetched));
     let answer: serde_json::Value = serde_json::from_slice(&fetched.stdout).unwrap();
     assert_eq!(answer["status"], "issued");
+    // Fetched again: the same files, nothing refused; another certificate is never
+    // overwritten.
+    let again = fetch(&instance, &id, &first, &[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    std::fs::write(&first, "another certificate").unwrap();
+    let clobber = fetch(&instance, &id, &first, &[]);
+    assert!(
+        stderr(&clobber).contains("refusing to overwrite"),
+        "{}",
+        stderr(&clobber)
+    );
+    std::fs::write(&first, answer_certificate(&instance, &id)).unwrap();
     let chain = std::fs::read_to_string(work.join("first.pem.chain")).unwrap();
     assert!(chain.contains("BEGIN CERTIFICATE"));
     if let Some(out) = external(

@@ -1,6 +1,9 @@
 //! `shuin init` refuses what would make a useless instance, naming the flag at fault and
 //! the way out, and leaves no half-made instance behind.
 
+// Helpers below #[test] functions panic on broken fixtures by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{shuin, POLICY};

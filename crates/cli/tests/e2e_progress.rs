@@ -2,6 +2,9 @@
 //! export` and `ledger verify --export` run once under a pseudo-terminal (`script`, from
 //! util-linux) and once with their output piped.
 
+// Helpers below #[test] functions panic on broken fixtures by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

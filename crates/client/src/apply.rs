@@ -125,8 +125,8 @@ fn unreachable_terms(base: &str, terms_url: &str, e: impl std::fmt::Display) -> 
         String::new()
     } else {
         format!(
-            "; the server at {base} named this URL from its public_url, which does not match \
-             {base}: the server's public_url is out of date"
+            "; the server at {base} named this URL from its public_url, which differs from \
+             --server: if the server moved, its public_url is out of date"
         )
     };
     transport(format!("fetching the terms at {terms_url}: {e}{hint}"))
@@ -300,7 +300,7 @@ mod tests {
             "{moved}"
         );
         assert!(moved.contains("http://127.0.0.1:9090"), "{moved}");
-        assert!(moved.contains("public_url is out of date"), "{moved}");
+        assert!(moved.contains("its public_url is out of date"), "{moved}");
         let same = unreachable_terms(
             "http://127.0.0.1:8080",
             "http://127.0.0.1:8080/repository/terms",

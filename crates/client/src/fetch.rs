@@ -2,8 +2,11 @@
 //! once issued (after an LRA approved it, for example).
 
 use crate::apply::{agent, refused};
-use crate::ClientError;
+use crate::{ClientError, OutcomeFiles};
+use der::{Decode, Encode};
 use serde_json::Value;
+use shuin_keys::Signer;
+use std::path::Path;
 
 /// Where an application stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +67,81 @@ pub fn application_state(server: &str, id: &str) -> Result<ApplicationState, Cli
     state(&answer).ok_or_else(|| {
         ClientError::Transport(format!("{url}: an answer without a known status: {body}"))
     })
+}
+
+/// Writes an issued application's certificate and chain where `files` say, once the
+/// certificate is shown to certify the private key in `files.key` (which must exist:
+/// without it nothing would show the certificate is the applicant's). Files are written
+/// whole (a temporary file renamed), and an existing different certificate is never
+/// overwritten.
+pub fn save_issued(
+    files: &OutcomeFiles,
+    certificate_pem: &str,
+    chain_pem: &str,
+) -> Result<(), ClientError> {
+    check_certifies(certificate_pem, &files.key)?;
+    for (path, pem) in [
+        (&files.certificate, certificate_pem),
+        (&files.chain, chain_pem),
+    ] {
+        match std::fs::read(path) {
+            Ok(existing) if existing == pem.as_bytes() => continue,
+            Ok(_) => {
+                return Err(ClientError::File(format!(
+                "{} exists and holds something else; refusing to overwrite it (give another --out)",
+                path.display()
+            )))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(ClientError::File(format!("{}: {e}", path.display()))),
+        }
+        write_whole(path, pem.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn check_certifies(certificate_pem: &str, key: &Path) -> Result<(), ClientError> {
+    let pem = match std::fs::read_to_string(key) {
+        Ok(pem) => zeroize::Zeroizing::new(pem),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ClientError::File(format!(
+                "no private key at {} to check the certificate against; give --key, the --key-out you gave apply (or apply's --out with .key)",
+                key.display()
+            )))
+        }
+        Err(e) => return Err(ClientError::File(format!("{}: {e}", key.display()))),
+    };
+    let signer = shuin_keys::SoftwareSigner::from_pkcs8_pem(&pem)
+        .map_err(|e| ClientError::Key(format!("{}: {e}", key.display())))?;
+    let unusable = |e: &dyn std::fmt::Display| {
+        ClientError::Transport(format!("the server's certificate is unusable: {e}"))
+    };
+    let der =
+        shuin_core::x509::pem::der_labelled(certificate_pem.as_bytes().to_vec(), "CERTIFICATE")
+            .map_err(|e| unusable(&e))?;
+    let certificate = x509_cert::Certificate::from_der(&der).map_err(|e| unusable(&e))?;
+    let spki = certificate
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|e| unusable(&e))?;
+    if spki != signer.public_key_der() {
+        return Err(ClientError::Key(format!(
+            "the certificate of this application does not certify the key in {}; nothing was written (the key of another application? give --key)",
+            key.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it, renamed over it.
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let failed = |e: std::io::Error| ClientError::File(format!("{}: {e}", path.display()));
+    std::fs::write(&partial, bytes).map_err(failed)?;
+    std::fs::rename(&partial, path).map_err(failed)
 }
 
 fn state(answer: &Value) -> Option<ApplicationState> {

@@ -22,7 +22,7 @@ pub use csr::{build_csr, build_named_csr};
 pub use disclose::disclose;
 pub use enroll::{enroll, EnrollRequest};
 pub use error::ClientError;
-pub use fetch::{application_state, ApplicationState};
+pub use fetch::{application_state, save_issued, ApplicationState};
 #[cfg(feature = "pkcs11")]
 pub use pkcs11_card::{Pkcs11Card, JPKI_SIGNING_ID, JPKI_TOKEN_LABEL};
 pub use revoke::{request_revocation, revoke_and_watch, RevocationSeen};

@@ -103,9 +103,10 @@ impl OutcomeFiles {
                 reasons,
                 ..
             } => format!(
-                "審査待ちです / pending review: application {application_id} ({})\n  private key: {} (keep it for when the certificate is issued)",
+                "審査待ちです / pending review: application {application_id} ({})\n  private key: {} (keep it: once approved, `shuin fetch --server URL --application {application_id} --out {}` collects the certificate and checks it against this key)",
                 reasons.join(", "),
-                self.key.display()
+                self.key.display(),
+                self.certificate.display()
             ),
         }
     }

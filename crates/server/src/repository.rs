@@ -44,7 +44,7 @@ fn crl_response(state: &RepositoryState, crl: Option<shuin_repo::PublishedCrl>) 
         }
         None => crate::problem::problem(
             ReasonCode::ServiceUnavailable,
-            "no CRL has been published here yet (a node has one once the CA's link hands it over)",
+            "no CRL is published here yet; ask again shortly",
         ),
     }
 }

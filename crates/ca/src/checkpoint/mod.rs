@@ -414,20 +414,36 @@ where
     }
 
     /// As [`Self::checkpoint_now`], and waits up to `patience` for the witnesses to
-    /// cosign it (at shutdown: a task of its own would find the store closed). Returns
-    /// the checkpoint, and how many witnesses have cosigned it (`None` when none are
-    /// configured or they took longer than `patience`).
+    /// cosign it (at shutdown: a task of its own would find the store closed); with no
+    /// new checkpoint to sign, the newest stored one is sent. Returns that checkpoint,
+    /// and how many witnesses have cosigned it (`None` when none are configured or they
+    /// took longer than `patience`).
     pub async fn checkpoint_now_witnessed(
         &self,
         patience: std::time::Duration,
     ) -> Result<(Option<StoredCheckpoint>, Option<usize>), CheckpointError> {
         let made = self.checkpoint_unsent().await?;
-        let (Some(stored), Some(witnessing)) = (&made, &self.witnessing) else {
+        let Some(witnessing) = &self.witnessing else {
             return Ok((made, None));
         };
-        let cosigned = witnessing.submit(self.store.as_ref(), stored);
+        // With no new checkpoint, the newest stored one is sent (a no-op for the
+        // witnesses that cosigned it already): a tick's submission may not have ended.
+        let newest =
+            match &made {
+                Some(stored) => Some(stored.clone()),
+                None => self.store.latest_checkpoint().await.map_err(|source| {
+                    CheckpointError::Read {
+                        what: "reading the latest checkpoint",
+                        source,
+                    }
+                })?,
+            };
+        let Some(newest) = newest else {
+            return Ok((made, None));
+        };
+        let cosigned = witnessing.submit(self.store.as_ref(), &newest);
         let cosigned = tokio::time::timeout(patience, cosigned).await.ok();
-        Ok((made, cosigned))
+        Ok((Some(newest), cosigned))
     }
 
     async fn checkpoint_unsent(&self) -> Result<Option<StoredCheckpoint>, CheckpointError> {

@@ -154,7 +154,8 @@ pub fn write_export_with(
     let mut out = std::io::BufWriter::new(file);
     let mut count = 0u64;
     let rows = rows.into_iter();
-    progress.phase("writing entries", rows.size_hint().1.map(|n| n as u64));
+    let total = rows.size_hint().1.and_then(|n| u64::try_from(n).ok());
+    progress.phase("writing entries", total);
     for row in rows {
         if row.seq != count {
             return Err(WriteError::BadRow {
@@ -280,7 +281,7 @@ pub fn verify_export_with(
     })?;
     let size = entries.metadata().ok().map(|m| m.len());
     progress.phase("verifying entries", size);
-    let mut report = verify_export_parts(
+    let report = verify_export_parts(
         &manifest,
         &key_pem,
         &checkpoints,
@@ -288,17 +289,12 @@ pub fn verify_export_with(
         since_checkpoint,
     );
     progress.end();
+    let mut report = report?;
     progress.phase("re-checking operator requests", size);
-    let requests = report
-        .as_mut()
-        .map_err(|_| ())
-        .ok()
-        .map(|_| audit_operator_requests(&entries_path, progress));
+    let requests = audit_operator_requests(&entries_path, progress);
     progress.end();
-    if let (Ok(report), Some(requests)) = (report.as_mut(), requests) {
-        report.operator_requests = requests?;
-    }
-    report
+    report.operator_requests = requests?;
+    Ok(report)
 }
 
 /// Second pass over verified entries: every signed operator request re-checked against

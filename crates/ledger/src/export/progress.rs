@@ -40,7 +40,7 @@ impl<'a, R> Counted<'a, R> {
 impl<R: Read> Read for Counted<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.progress.advance(n as u64);
+        self.progress.advance(u64::try_from(n).unwrap_or(u64::MAX));
         Ok(n)
     }
 }
@@ -52,7 +52,8 @@ impl<R: BufRead> BufRead for Counted<'_, R> {
 
     fn consume(&mut self, amount: usize) {
         self.inner.consume(amount);
-        self.progress.advance(amount as u64);
+        self.progress
+            .advance(u64::try_from(amount).unwrap_or(u64::MAX));
     }
 }
 
@@ -83,6 +84,9 @@ mod tests {
             lines.push(std::mem::take(&mut line));
         }
         assert_eq!(lines.len(), 2);
-        assert_eq!(tally.0.load(Ordering::Relaxed), data.len() as u64);
+        assert_eq!(
+            tally.0.load(Ordering::Relaxed),
+            u64::try_from(data.len()).unwrap()
+        );
     }
 }
