@@ -22,7 +22,11 @@ pub(crate) async fn verify(dir: &Path, pin: Option<&str>, json: bool) -> Result<
     let (freshness, required) = (config.ledger.freshness(), !config.instance.development);
     let trust = LedgerTrust::read(dir, pin, required, freshness, SystemClock.now())?;
     let store = crate::runtime::open_store(dir).await?;
+    // A spinner with the time taken (the books are read and checked in one step).
+    let progress = crate::progress::TerminalProgress::stderr();
+    progress.step("reading and verifying the books");
     let verified = shuin_books::checkpoints::verify_store(&store, &trust).await;
+    shuin_ledger::export::Progress::end(&progress);
     store.close().await;
     let verified = verified.map_err(|e| failed(json, "ledger verification", e))?;
     crate::output::show(json, || verified.to_json(), || verified.text());

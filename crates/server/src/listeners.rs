@@ -262,7 +262,10 @@ pub async fn serve_all<S: LedgerStore + CrlStore + 'static>(
     let mut serving = tokio::task::JoinSet::new();
     let mut crl_followers = tokio::task::JoinSet::new();
     for BoundListener { socket, zone, tls } in listeners {
-        tracing::info!(local = ?socket.local_addr().ok(), ?zone, tls = tls.is_some(), "serving");
+        let local = socket
+            .local_addr()
+            .map_or_else(|e| format!("unknown ({e})"), |a| a.to_string());
+        tracing::info!(%local, zone = zone.as_str(), tls = tls.is_some(), "serving");
         let (app, transport) = match tls {
             None => (
                 services.state.router(&socket, zone, &services.limits)?,
