@@ -127,7 +127,17 @@ impl CardArgs {
                 key: key.clone(),
                 cert: cert.clone(),
             }),
-            (None, None, Some(name), None) => Ok(dev_card(name)),
+            (None, None, Some(name), None) => {
+                let dir = crate::dev::card_dir(&self.dev_dir, name);
+                if !dir.join("cert.pem").exists() {
+                    return Err(msg(format!(
+                        "--dev-card {name}: no card in {} (`shuin serve --dev` makes the card {}; --dev-dir names another development instance)",
+                        dir.display(),
+                        crate::dev::DEV_CARD
+                    )));
+                }
+                Ok(dev_card(name))
+            }
             _ => Err(msg(
                 "give --card-pkcs11 MODULE --card-pin-file FILE, --card-key FILE --card-cert FILE, or --dev-card NAME",
             )),

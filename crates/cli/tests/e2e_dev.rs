@@ -98,6 +98,7 @@ fn a_dev_instance_moved_to_another_port_is_refused_with_both_urls() {
         stderr.contains(&format!("http://{second}/api/v1/challenges")),
         "{stderr}"
     );
+    assert!(stderr.contains("is `shuin serve` running"), "{stderr}");
 
     // Served at the new port anyway (not in dev mode): the terms URL from the old
     // public_url is dead, and the client says the public_url is out of date.
@@ -136,4 +137,21 @@ fn an_address_it_cannot_listen_on_makes_no_dev_instance() {
         !work.path().join("shuin-dev").exists(),
         "an instance was made"
     );
+    // No dev instance, so no dev card: the flag is named, with where cards come from.
+    let out = shuin()
+        .current_dir(work.path())
+        .args([
+            "apply",
+            "--server",
+            "http://127.0.0.1:1",
+            "--dev-card",
+            "nobody",
+        ])
+        .args(["--name", NAME, "--birth-date", BIRTH, "--address", ADDRESS])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("--dev-card nobody: no card"), "{stderr}");
+    assert!(stderr.contains("serve --dev"), "{stderr}");
 }

@@ -114,6 +114,19 @@ pub(crate) fn agent() -> ureq::Agent {
         .into()
 }
 
+/// A request to `url` that got no answer: the URL, the cause, and where to look.
+pub(crate) fn unreachable(url: &str, e: &ureq::Error) -> ClientError {
+    let hint = match e {
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "; nothing listens there: is `shuin serve` running, and is --server its address?"
+        }
+        ureq::Error::HostNotFound => "; the host name does not resolve: check --server",
+        ureq::Error::Timeout(_) => "; no answer in time: the server or the network is slow or down",
+        _ => "",
+    };
+    transport(format!("{url}: {e}{hint}"))
+}
+
 fn transport(e: impl std::fmt::Display) -> ClientError {
     ClientError::Transport(e.to_string())
 }
@@ -148,7 +161,7 @@ pub(crate) fn challenge(agent: &ureq::Agent, base: &str) -> Result<Value, Client
     let mut response = agent
         .post(&url)
         .send_empty()
-        .map_err(|e| transport(format!("{url}: {e}")))?;
+        .map_err(|e| unreachable(&url, &e))?;
     let status = response.status().as_u16();
     let body = response.body_mut().read_to_string().map_err(transport)?;
     if status != 201 {
@@ -179,7 +192,7 @@ pub(crate) fn post_signed(
         .post(url)
         .header("Content-Type", "application/pkcs7-mime")
         .send(cms)
-        .map_err(|e| transport(format!("{url}: {e}")))?;
+        .map_err(|e| unreachable(&url, &e))?;
     let status = response.status().as_u16();
     let body = response.body_mut().read_to_string().map_err(transport)?;
     if status != 200 {
@@ -246,7 +259,7 @@ pub fn apply(request: &ApplyRequest, card: &dyn CardSigner) -> Result<ApplyOutco
         .post(&url)
         .header("Content-Type", "application/pkcs7-mime")
         .send(&cms[..])
-        .map_err(|e| transport(format!("{url}: {e}")))?;
+        .map_err(|e| unreachable(&url, &e))?;
     let status = response.status().as_u16();
     let body = response.body_mut().read_to_string().map_err(transport)?;
     let answer: Value = serde_json::from_str(&body).unwrap_or(Value::Null);

@@ -53,7 +53,7 @@ pub fn application_state(server: &str, id: &str) -> Result<ApplicationState, Cli
     let mut response = agent()
         .get(&url)
         .call()
-        .map_err(|e| ClientError::Transport(format!("{url}: {e}")))?;
+        .map_err(|e| crate::apply::unreachable(&url, &e))?;
     let status = response.status().as_u16();
     let body = response
         .body_mut()
