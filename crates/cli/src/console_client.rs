@@ -106,11 +106,14 @@ pub(crate) async fn call(
         params,
         attachment,
     };
+    let progress = crate::progress::TerminalProgress::stderr();
+    progress.waiting(format!("the server is doing {}", action.as_str()));
     let outcome = match &args.network.server {
-        Some(url) => over_network(&args.network, url, signer, unsigned).await?,
-        None => on_socket(&args.socket_path()?, signer.as_ref(), unsigned).await?,
+        Some(url) => over_network(&args.network, url, signer, unsigned).await,
+        None => on_socket(&args.socket_path()?, signer.as_ref(), unsigned).await,
     };
-    match outcome {
+    shuin_ledger::export::Progress::end(&progress);
+    match outcome? {
         Outcome::Done { result } => Ok(result),
         refused => Err(msg(refused.to_string())),
     }

@@ -31,6 +31,18 @@ impl TerminalProgress {
     pub(crate) fn step(&self, name: &'static str) {
         shuin_ledger::export::Progress::phase(self, name, None);
     }
+
+    /// A spinner while the server does `what` for an operator's signed request (a CRL
+    /// of many entries, a purge, an import, a ceremony): the server sends no counts, so
+    /// the spinner shows the time taken.
+    pub(crate) fn waiting(&self, what: String) {
+        self.step("");
+        self.with_bar(|bar| {
+            if let Some(bar) = bar {
+                bar.set_message(what);
+            }
+        });
+    }
 }
 
 fn style(total: Option<u64>) -> ProgressStyle {

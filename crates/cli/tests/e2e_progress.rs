@@ -81,4 +81,29 @@ fn export_and_verify_draw_progress_on_a_terminal_only() {
         "{stderr}"
     );
     assert!(!stdout.contains('\u{1b}'), "{stdout}");
+
+    // An operator's signed request waits for the server with a spinner on a terminal.
+    instance.serve();
+    let key = common::operators::key_uri(&work, ADMIN);
+    let purge = [
+        "retention",
+        "purge",
+        "--data",
+        &data,
+        "--operator-key",
+        key.to_str().unwrap(),
+    ];
+    if let Some(terminal) = on_terminal(&purge) {
+        assert!(
+            terminal.contains("the server is doing retention_purge"),
+            "{terminal}"
+        );
+    }
+    let (stdout, stderr) = piped(&purge);
+    assert!(stdout.starts_with("purged "), "{stdout}");
+    assert!(
+        !stderr.contains("the server is doing") && !stderr.contains('\u{1b}'),
+        "{stderr}"
+    );
+    instance.stop();
 }

@@ -139,7 +139,13 @@ fn an_instance_on_softhsm_issues_and_its_keys_stay_in_the_token() {
         .arg("--first-admin-csr")
         .arg(&admin_csr)
         .envs(hsm.env())
-        .args(["--jpki-crl", "x.crl", "--public-url", "http://127.0.0.1:1"])
+        .args([
+            "--jpki-crl",
+            "x.crl",
+            "--jpki-crl-later",
+            "--public-url",
+            "http://127.0.0.1:1",
+        ])
         .args(["--policy-oid", POLICY])
         .output()
         .unwrap();
@@ -291,7 +297,13 @@ fn the_root_and_issuing_keys_come_only_from_a_first_ceremony_that_m_custodians_a
             .envs(hsm.env())
             .arg("--jpki-trust-anchor")
             .arg(&anchor)
-            .args(["--jpki-crl", "x.crl", "--public-url", public_url])
+            .args([
+                "--jpki-crl",
+                "x.crl",
+                "--jpki-crl-later",
+                "--public-url",
+                public_url,
+            ])
             .args(["--policy-oid", POLICY, "--first-admin-csr"])
             .arg(&admin_csr);
         for path in &custodian_csrs {

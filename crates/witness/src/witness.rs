@@ -187,14 +187,22 @@ impl Witness {
         // means another request panicked before writing; the state it guards is intact.
         let mut latest = log.latest.lock().unwrap_or_else(|p| p.into_inner());
         let result = check_extends(latest.as_ref(), &request);
-        if let Err(refusal) = &result {
-            tracing::warn!(
+        match &result {
+            // The protocol's normal retry: the log learns the size this witness holds.
+            Err(refusal @ Refusal::OldSizeMismatch { .. }) => tracing::info!(
+                origin = %checkpoint.origin,
+                size = checkpoint.size,
+                code = refusal.code(),
+                "told the log the size this witness holds"
+            ),
+            Err(refusal) => tracing::warn!(
                 origin = %checkpoint.origin,
                 size = checkpoint.size,
                 code = refusal.code(),
                 note = %request.note.encode(),
                 "refused a validly signed checkpoint"
-            );
+            ),
+            Ok(_) => {}
         }
         result?;
         let line = self.cosign(&request.note.text)?;
