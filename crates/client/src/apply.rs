@@ -192,7 +192,7 @@ pub(crate) fn post_signed(
         .post(url)
         .header("Content-Type", "application/pkcs7-mime")
         .send(cms)
-        .map_err(|e| unreachable(&url, &e))?;
+        .map_err(|e| unreachable(url, &e))?;
     let status = response.status().as_u16();
     let body = response.body_mut().read_to_string().map_err(transport)?;
     if status != 200 {
