@@ -43,7 +43,9 @@ pub(crate) fn verify_export(
 ) -> Result<()> {
     let progress = crate::progress::TerminalProgress::stderr();
     let report = shuin_ledger::export::verify_export_pinned(export, since, pin, &progress)
-        .map_err(|e| failed(json, "ledger export verification", e))?;
+        .map_err(|e| {
+            crate::output::failed_with_code(json, "ledger export verification", e.code(), &e)
+        })?;
     let cosigned = witnesses
         .map(|w| w.check(export))
         .transpose()

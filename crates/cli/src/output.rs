@@ -82,6 +82,22 @@ pub(crate) fn print_answer(action: shuin_core::Action, result: &Value, json: boo
 }
 
 /// Prints a failure of `what` (also as JSON with `--json`) and returns it as the error.
+/// As [`failed`], with the failure's stable reason code first (and in the JSON).
+pub(crate) fn failed_with_code(
+    json: bool,
+    what: &str,
+    code: &str,
+    error: impl std::fmt::Display,
+) -> Error {
+    if json {
+        say!(
+            "{}",
+            serde_json::json!({"ok": false, "code": code, "error": error.to_string()})
+        );
+    }
+    msg(format!("{what} FAILED: {code}: {error}"))
+}
+
 pub(crate) fn failed(json: bool, what: &str, error: impl std::fmt::Display) -> Error {
     if json {
         say!(

@@ -391,8 +391,15 @@ fn an_export_after_real_traffic_verifies_offline_and_every_tamper_class_is_detec
     assert_detected(
         &deleted,
         None,
-        "line 4 holds seq 4 where seq 3 was expected",
+        "FAILED: entries_missing: entries.jsonl line 4 holds seq 4 where seq 3 was expected",
     );
+    let out = shuin()
+        .args(["ledger", "verify", "--json", "--export"])
+        .arg(&deleted)
+        .output()
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["code"], "entries_missing", "{answer}");
     let duplicated = tampered(&export, "duplicated", |l| {
         let copy = l[5].clone();
         l.insert(6, copy);

@@ -167,6 +167,7 @@ fn an_export_verifies_and_every_tamper_class_is_detected() {
         matches!(error, ExportError::MissingEntries { line: 9, .. }),
         "{error}"
     );
+    assert_eq!(error.code(), "entries_missing");
 
     // Editing a field, keeping the canonical form: the root at the next checkpoint fails.
     let dir = with_lines(&original, work.path(), "edited", |l| {
@@ -287,6 +288,7 @@ fn an_export_verifies_and_every_tamper_class_is_detected() {
         matches!(error, ExportError::SavedRootMismatch { size: 7, .. }),
         "{error}"
     );
+    assert_eq!(error.code(), "history_rewritten");
 
     // Rolled back to before the saved checkpoint.
     let dir = work.path().join("rolled-back");

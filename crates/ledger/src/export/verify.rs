@@ -295,6 +295,34 @@ pub enum ExportError {
     },
 }
 
+impl ExportError {
+    /// The stable reason code (snake_case) of this failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ExportError::Io { .. } | ExportError::ReadEntries { .. } => "export_unreadable",
+            ExportError::Manifest { .. } => "export_manifest_invalid",
+            ExportError::AuditKey { .. } => "export_audit_key_invalid",
+            ExportError::Checkpoint { .. } => "checkpoint_invalid",
+            ExportError::CheckpointOrigin { .. } => "checkpoint_origin_mismatch",
+            ExportError::Fork { .. } => "checkpoints_fork",
+            ExportError::NoCheckpoint => "no_checkpoint",
+            ExportError::Trust(trust) => trust.code(),
+            ExportError::SavedCheckpoint { .. } => "saved_checkpoint_invalid",
+            ExportError::SavedOrigin { .. } => "saved_checkpoint_origin_mismatch",
+            ExportError::IncompleteLine { .. } => "entry_line_incomplete",
+            ExportError::MalformedEntry { .. } => "entry_malformed",
+            ExportError::MissingEntries { .. } => "entries_missing",
+            ExportError::DuplicateOrReordered { .. } => "entries_reordered",
+            ExportError::RootMismatch { .. } => "root_mismatch",
+            ExportError::Truncated { .. } => "entries_truncated",
+            ExportError::UnsignedTail { .. } => "entries_unsigned",
+            ExportError::SavedBeyondExport { .. } => "saved_checkpoint_beyond_export",
+            ExportError::OperatorRequest { .. } => "operator_request_invalid",
+            ExportError::SavedRootMismatch { .. } => "history_rewritten",
+        }
+    }
+}
+
 /// One checkpoint to meet while streaming: its file and signed root.
 struct Target {
     file: String,
