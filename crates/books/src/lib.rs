@@ -13,6 +13,7 @@ pub mod console;
 pub mod facility;
 pub mod gate;
 pub mod handover;
+pub mod health;
 pub mod init_records;
 pub mod ledger_trust;
 pub mod node_book;

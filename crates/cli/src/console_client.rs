@@ -106,11 +106,16 @@ pub(crate) async fn call(
         params,
         attachment,
     };
+    let socket = match &args.network.server {
+        Some(_) => None,
+        None => Some(args.socket_path()?),
+    };
     let progress = crate::progress::TerminalProgress::stderr();
     progress.waiting(format!("the server is doing {}", action.as_str()));
-    let outcome = match &args.network.server {
-        Some(url) => over_network(&args.network, url, signer, unsigned).await,
-        None => on_socket(&args.socket_path()?, signer.as_ref(), unsigned).await,
+    let outcome = match (&args.network.server, socket) {
+        (Some(url), _) => over_network(&args.network, url, signer, unsigned).await,
+        (None, Some(socket)) => on_socket(&socket, signer.as_ref(), unsigned).await,
+        (None, None) => Err(msg("give --data DIR, --socket PATH or --server URL")),
     };
     shuin_ledger::export::Progress::end(&progress);
     match outcome? {

@@ -36,7 +36,6 @@ mod seal;
 mod serve;
 mod split;
 mod status_cmd;
-mod status_view;
 mod termination;
 mod testkit_cmd;
 mod watch;

@@ -2,7 +2,7 @@
 //! PKCS#11, read without logging in), FIPS mode of the software crypto, whether a
 //! server runs and the seal state (from its admin socket when one answers), when the
 //! next periodic review of automatic approval is due, and any business termination.
-//! For a person it reads as a health check (`status_view`): one line per check, and a
+//! For a person it reads as a health check (`shuin_books::health`): one line per check, and a
 //! non-zero exit when a check fails.
 
 use crate::config::InstanceConfig;
@@ -14,7 +14,7 @@ pub(crate) async fn status(dir: &Path, json: bool) -> Result<()> {
     let config = InstanceConfig::load(dir)?;
     let now = shuin_core::Clock::now(&shuin_core::SystemClock);
     let report = report(dir, &config, now).await?;
-    let health = crate::status_view::Health::of(&report);
+    let health = shuin_books::health::Health::of(&report);
     crate::output::show(json, || &report, || health.text(dir));
     match health.failed() {
         0 => Ok(()),

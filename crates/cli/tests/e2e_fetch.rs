@@ -163,8 +163,16 @@ fn an_approved_application_is_fetched_and_checked_against_its_key() {
         stderr(&rejected)
     );
 
+    // Not an id at all (it would change the URL's path): refused before any request.
+    let bogus = fetch(&instance, "../repository/ca.crl", &third, &[]);
+    assert!(!bogus.status.success());
+    assert!(
+        stderr(&bogus).contains("up to 64 hex digits"),
+        "{}",
+        stderr(&bogus)
+    );
     // An id the server never gave: the server's refusal, with its code.
-    let unknown = fetch(&instance, "no-such-application", &third, &[]);
+    let unknown = fetch(&instance, "00ff00ff00ff00ff", &third, &[]);
     assert!(!unknown.status.success());
     assert!(
         stderr(&unknown).contains("HTTP 404"),

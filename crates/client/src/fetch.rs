@@ -48,6 +48,13 @@ impl ApplicationState {
 
 /// Asks the server at `server` about the application `id`.
 pub fn application_state(server: &str, id: &str) -> Result<ApplicationState, ClientError> {
+    // Application ids are hex (as `apply` prints them): anything else would change the
+    // URL's path, so it is refused before any request.
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ClientError::Encoding(format!(
+            "--application {id:?}: an application id is up to 64 hex digits, as `shuin apply` prints it"
+        )));
+    }
     let base = server.trim_end_matches('/');
     let url = format!("{base}/api/v1/applications/{id}");
     let mut response = agent()

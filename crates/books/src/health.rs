@@ -1,6 +1,9 @@
-//! `shuin status` for a person: the JSON report read as a health check, one line per
-//! check with its level, and a summary line. Only a `fail` makes the command exit
-//! non-zero; a `warn` is something an operator should look at.
+//! The health of an instance (`shuin status`): its status report (the key backend and
+//! its validation, FIPS mode, the server and the seal, the automation review, any
+//! termination, the same facts the audit pack shows) judged check by check as ok, info,
+//! warn or FAIL, and read as lines for a person. Only a FAIL makes `status` exit non-zero;
+//! a warn is something an operator should look at. A field the report lacks is a FAIL,
+//! never an ok.
 
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -8,10 +11,14 @@ use std::path::Path;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Level {
+pub enum Level {
+    /// As it should be.
     Ok,
+    /// Worth knowing, nothing to do.
     Info,
+    /// An operator should look at it.
     Warn,
+    /// Broken: `status` exits non-zero.
     Fail,
 }
 
@@ -28,7 +35,7 @@ impl Level {
 
 /// The checks of one status report.
 #[derive(Debug)]
-pub(crate) struct Health {
+pub struct Health {
     checks: Vec<(Level, &'static str, String)>,
 }
 
@@ -42,7 +49,7 @@ fn text(value: &Value) -> String {
 
 impl Health {
     /// Reads the report of `status_cmd::report`.
-    pub(crate) fn of(report: &Value) -> Health {
+    pub fn of(report: &Value) -> Health {
         let checks = vec![
             instance(report),
             server(report),
@@ -57,12 +64,12 @@ impl Health {
     }
 
     /// How many checks failed.
-    pub(crate) fn failed(&self) -> usize {
+    pub fn failed(&self) -> usize {
         self.checks.iter().filter(|c| c.0 == Level::Fail).count()
     }
 
     /// The lines for a person.
-    pub(crate) fn text(&self, dir: &Path) -> String {
+    pub fn text(&self, dir: &Path) -> String {
         let mut out = format!("shuin status of {}\n", dir.display());
         for (level, name, detail) in &self.checks {
             let _ = writeln!(out, "  {:<5} {name:<18} {detail}", level.tag());
