@@ -14,10 +14,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::load::{signed_application, submit_application, try_apply_at, try_revoke_at};
-use common::*;
+use crate::common::load::{signed_application, submit_application, try_apply_at, try_revoke_at};
+use crate::common::*;
 use serde_json::Value;
 use shuin_testkit::SimulatedJlisCa;
 use std::collections::{BTreeMap, BTreeSet};

@@ -7,9 +7,9 @@
 // Helpers below #[test] functions panic on broken fixtures by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use shuin_ledger::{merkle, CompactTree};
 use shuin_testkit::SimulatedJlisCa;

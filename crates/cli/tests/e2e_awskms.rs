@@ -6,11 +6,9 @@
 // Helpers below #[test] functions panic on broken fixtures by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-#[path = "../../repo/tests/servers/mod.rs"]
-mod servers;
+use crate::servers;
 
-use common::*;
+use crate::common::*;
 use shuin_testkit::SimulatedJlisCa;
 use std::path::Path;
 

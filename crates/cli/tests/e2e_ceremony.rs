@@ -9,12 +9,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-#[path = "../../repo/tests/servers/mod.rs"]
-mod servers;
+use crate::servers;
 
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use serde_json::Value;
 use shuin_keys::softhsm::{module_for_tests, SoftHsmToken};
 use shuin_keys::{KeySpec, SoftwareSigner};

@@ -5,9 +5,7 @@
 // Helpers below #[test] functions panic on broken fixtures by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{free_port, get, shuin, ADDRESS, BIRTH, NAME};
+use crate::common::{free_port, get, shuin, ADDRESS, BIRTH, NAME};
 use std::path::Path;
 use std::process::{Child, Output, Stdio};
 use std::time::Duration;

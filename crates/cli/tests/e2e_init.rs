@@ -4,9 +4,7 @@
 // Helpers below #[test] functions panic on broken fixtures by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{shuin, POLICY};
+use crate::common::{shuin, POLICY};
 use std::path::Path;
 use std::process::Output;
 

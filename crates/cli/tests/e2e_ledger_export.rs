@@ -6,9 +6,7 @@
 // Helpers below #[test] functions panic on broken fixtures by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use shuin_keys::{KeySpec, Signer, SoftwareSigner};

@@ -12,10 +12,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::operators::{key_path, make_key};
-use common::*;
+use crate::common::operators::{key_path, make_key};
+use crate::common::*;
 use serde_json::Value;
 use shuin_testkit::SimulatedJlisCa;
 use std::path::{Path, PathBuf};

@@ -10,10 +10,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use serde_json::{json, Value};
 use shuin_books::request::{key_sha256, OperatorRequest, SignedRequest, REQUEST_FORMAT};
 use shuin_keys::softhsm::{module_for_tests, SoftHsmToken};

@@ -6,10 +6,10 @@
 // Helpers below #[test] functions panic on broken fixtures by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use serde_json::Value;
 use shuin_keys::{KeySpec, SoftwareSigner};
 use shuin_testkit::SimulatedJlisCa;

@@ -7,9 +7,7 @@
 // Helpers below #[test] functions panic on broken fixtures by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use shuin_keys::{KeySpec, SoftwareSigner};
 use shuin_testkit::{SimulatedJlisCa, TestCard};

@@ -5,9 +5,7 @@
 // Helpers below #[test] functions panic on broken fixtures by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use shuin_testkit::SimulatedJlisCa;
 use std::path::Path;
 use std::time::{Duration, Instant};

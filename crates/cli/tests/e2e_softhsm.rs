@@ -7,9 +7,9 @@
 // Helpers below #[test] functions panic on broken fixtures by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
-use common::*;
+use crate::common::*;
 use shuin_keys::softhsm::{module_for_tests, SoftHsmToken};
 use shuin_testkit::SimulatedJlisCa;
 use std::ffi::OsString;

@@ -9,11 +9,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
-use common::load::{try_apply_at, Attempt};
-use common::operators::{key_path, make_key, ADMIN};
-use common::*;
+use crate::common::load::{try_apply_at, Attempt};
+use crate::common::operators::{key_path, make_key, ADMIN};
+use crate::common::*;
 use serde_json::Value;
 use shuin_testkit::SimulatedJlisCa;
 use std::path::{Path, PathBuf};

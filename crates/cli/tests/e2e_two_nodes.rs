@@ -5,9 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use shuin_testkit::SimulatedJlisCa;
 use std::collections::HashSet;
 

@@ -5,10 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use serde_json::Value;
 use shuin_keys::{KeyBackend, KeyRef, SoftwareBackend};
 use shuin_ledger::export::ENTRIES_FILE;
