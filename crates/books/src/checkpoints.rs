@@ -4,7 +4,7 @@
 //! newest checkpoint, so every exported entry is signed.
 
 use base64::Engine;
-use shuin_ledger::export::{ExportSummary, WriteError};
+use shuin_ledger::export::{ExportSummary, ExportWriter, WriteError};
 use shuin_ledger::{
     merkle, Book, Checkpoint, CompactTree, Entry, ExportError, ExportReport, NoteKey, StoredEntry,
 };
@@ -54,18 +54,21 @@ pub const ORIGIN_SETTING: &str = "ledger.origin";
 /// ledger checkpoints, or on an RA node the `key.adopted` entry naming the CA's audit
 /// key, `crate::node_book`), if any.
 pub fn audit_key_from_ledger(rows: &[StoredEntry]) -> Option<NoteKey> {
-    rows.iter().rev().find_map(|row| {
-        let entry = Entry::from_canonical(&row.canonical).ok()?;
-        let payload = &entry.payload;
-        let recorded = entry.kind == "key.generated" || entry.kind == crate::node_book::KEY_ADOPTED;
-        if entry.book != Book::Facility || !recorded || payload["purpose"] != "ledger_checkpoints" {
-            return None;
-        }
-        let spki = base64::engine::general_purpose::STANDARD
-            .decode(payload["public_key"].as_str()?)
-            .ok()?;
-        NoteKey::from_spki(payload["origin"].as_str()?, &spki).ok()
-    })
+    rows.iter().rev().find_map(audit_key_of)
+}
+
+/// The audit key `row` records, if it is the facility book's record of one.
+fn audit_key_of(row: &StoredEntry) -> Option<NoteKey> {
+    let entry = Entry::from_canonical(&row.canonical).ok()?;
+    let payload = &entry.payload;
+    let recorded = entry.kind == "key.generated" || entry.kind == crate::node_book::KEY_ADOPTED;
+    if entry.book != Book::Facility || !recorded || payload["purpose"] != "ledger_checkpoints" {
+        return None;
+    }
+    let spki = base64::engine::general_purpose::STANDARD
+        .decode(payload["public_key"].as_str()?)
+        .ok()?;
+    NoteKey::from_spki(payload["origin"].as_str()?, &spki).ok()
 }
 
 /// Each stored checkpoint is signed by `key` and matches the tree at its size.
@@ -267,9 +270,15 @@ pub enum SignedExportError {
     /// There is no audit key to export against.
     #[error("the ledger records no audit key: nothing to export against")]
     NoAuditKey,
-    /// More entries than this platform can count.
-    #[error("{0}")]
-    TooLarge(#[source] std::num::TryFromIntError),
+    /// The books could not be read.
+    #[error("reading the ledger: {0}")]
+    Read(#[source] shuin_store::StoreError),
+    /// A row the checkpoints cover is not in storage.
+    #[error("ledger row {seq} is missing from storage, though a stored checkpoint covers it")]
+    Missing {
+        /// The first row missing.
+        seq: u64,
+    },
     /// Writing failed.
     #[error("ledger export: {error}{source}", error = .0, source = source_text(.0))]
     Write(#[source] WriteError),
@@ -285,32 +294,84 @@ fn source_text(error: &dyn std::error::Error) -> String {
     error.source().map(|s| format!(": {s}")).unwrap_or_default()
 }
 
-/// Writes an export of `rows` to `out`, up to the newest of the `stored` checkpoints
-/// they cover (a server may append meanwhile), and verifies it. `key` is the audit key
-/// at hand, if any; otherwise the one the facility book records, which must be the
-/// pinned one (`pin`, also named in the manifest).
-pub fn export_signed(
+/// Rows read from storage at a time while exporting: the export's memory stays bounded
+/// by one page, whatever the size of the books.
+const EXPORT_PAGE: u64 = 10_000;
+
+/// Writes an export of the books in `store` to `out`, up to the newest of its stored
+/// checkpoints (a server may append meanwhile), reading the rows in pages, and verifies
+/// it. `key` is the audit key at hand, if any; otherwise the one the facility book
+/// records, which must be the pinned one (`pin`, also named in the manifest).
+pub async fn export_signed<S>(
     out: &Path,
-    mut rows: Vec<StoredEntry>,
-    stored: Vec<StoredCheckpoint>,
+    store: &S,
     key: Option<NoteKey>,
     pin: Option<&shuin_ledger::AuditKeyPin>,
     progress: &dyn shuin_ledger::export::Progress,
-) -> Result<(ExportSummary, ExportReport), SignedExportError> {
-    let available = u64::try_from(rows.len()).map_err(SignedExportError::TooLarge)?;
+) -> Result<(ExportSummary, ExportReport), SignedExportError>
+where
+    S: LedgerStore + LedgerReader + ?Sized,
+{
+    export_signed_in_pages(out, store, key, pin, progress, EXPORT_PAGE).await
+}
+
+/// [`export_signed`], reading `page` rows at a time (at least one).
+pub async fn export_signed_in_pages<S>(
+    out: &Path,
+    store: &S,
+    key: Option<NoteKey>,
+    pin: Option<&shuin_ledger::AuditKeyPin>,
+    progress: &dyn shuin_ledger::export::Progress,
+    page: u64,
+) -> Result<(ExportSummary, ExportReport), SignedExportError>
+where
+    S: LedgerStore + LedgerReader + ?Sized,
+{
+    let page_rows = page.max(1);
+    if let (Some(key), Some(pin)) = (&key, pin) {
+        pin.check(key).map_err(SignedExportError::Trust)?;
+    }
+    // The checkpoints first: every row they cover is stored before them.
+    let stored = store.checkpoints().await.map_err(SignedExportError::Read)?;
+    let head = store.ledger_head().await.map_err(SignedExportError::Read)?;
+    let available = head.map_or(0, |h| h.size);
     let covered: Vec<StoredCheckpoint> =
         stored.into_iter().filter(|c| c.size <= available).collect();
     let size = covered.last().map_or(0, |c| c.size);
-    rows.truncate(usize::try_from(size).map_err(SignedExportError::TooLarge)?);
     let notes: Vec<String> = covered.into_iter().map(|c| c.note).collect();
+    let mut writer = ExportWriter::create(out).map_err(SignedExportError::Write)?;
+    progress.phase("writing entries", Some(size));
+    let mut recorded_key = None;
+    while writer.written() < size {
+        let from = writer.written();
+        let page = store
+            .ledger_rows_page(from, page_rows.min(size - from))
+            .await
+            .map_err(SignedExportError::Read)?;
+        if page.is_empty() {
+            return Err(SignedExportError::Missing { seq: from });
+        }
+        for row in &page {
+            if key.is_none() {
+                recorded_key = audit_key_of(row).or(recorded_key);
+            }
+            writer.append(row).map_err(SignedExportError::Write)?;
+        }
+        progress.advance(u64::try_from(page.len()).unwrap_or(u64::MAX));
+    }
+    progress.end();
     let key = match key {
         Some(key) => key,
-        None => audit_key_from_ledger(&rows).ok_or(SignedExportError::NoAuditKey)?,
+        None => {
+            let key = recorded_key.ok_or(SignedExportError::NoAuditKey)?;
+            if let Some(pin) = pin {
+                pin.check(&key).map_err(SignedExportError::Trust)?;
+            }
+            key
+        }
     };
-    if let Some(pin) = pin {
-        pin.check(&key).map_err(SignedExportError::Trust)?;
-    }
-    let summary = shuin_ledger::export::write_export_with(out, rows, &notes, &key, pin, progress)
+    let summary = writer
+        .finish(&notes, &key, pin)
         .map_err(SignedExportError::Write)?;
     let mut report = shuin_ledger::export::verify_export_with(out, None, progress)
         .map_err(SignedExportError::Verify)?;

@@ -130,16 +130,14 @@ where
     std::fs::create_dir_all(out).map_err(io(out))?;
     restrict_to_owner(out)?;
     let books = out.join("books");
-    let rows = store.ledger_rows().await?;
-    let stored = store.checkpoints().await?;
     let (summary, _) = crate::checkpoints::export_signed(
         &books,
-        rows,
-        stored,
+        store,
         Some(key),
         pin,
         &shuin_ledger::export::Quiet,
-    )?;
+    )
+    .await?;
     let evidence =
         write_evidence(store, &books.join("entries.jsonl"), &out.join("evidence")).await?;
     restrict_to_owner(out)?;

@@ -6,7 +6,7 @@ use crate::output::failed;
 use shuin_books::ledger_trust::LedgerTrust;
 use shuin_core::{Clock, SystemClock};
 use shuin_ledger::{AuditKeyPin, Book};
-use shuin_store::{LedgerReader, LedgerStore};
+use shuin_store::LedgerStore;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -93,24 +93,13 @@ pub(crate) async fn export_to(
         Some(maker)
     };
     let progress = crate::progress::TerminalProgress::stderr();
-    progress.step("reading the ledger");
-    let read = async {
-        let rows = store.ledger_rows().await.context("reading the ledger")?;
-        let stored = store
-            .checkpoints()
-            .await
-            .context("reading the checkpoints")?;
-        Ok::<_, crate::failure::Error>((rows, stored))
-    };
-    let read = read.await;
-    shuin_ledger::export::Progress::end(&progress);
-    let (rows, stored) = read?;
-    store.close().await;
     let key = maker.map(|maker| maker.key().clone());
     let pin = config.ledger.pin();
     let exported =
-        shuin_books::checkpoints::export_signed(out, rows, stored, key, pin.as_ref(), &progress);
+        shuin_books::checkpoints::export_signed(out, store.as_ref(), key, pin.as_ref(), &progress)
+            .await;
     shuin_ledger::export::Progress::end(&progress);
+    store.close().await;
     exported.map_err(Into::into)
 }
 

@@ -15,6 +15,9 @@ use shuin_ledger::{CompactTree, TreeHead};
 use shuin_store::{CheckpointWriter, LedgerStore, SettingsStore};
 use std::sync::Arc;
 
+/// Entries read at a time when the tree is recomputed.
+const WALK_PAGE: u64 = 10_000;
+
 /// Where the last signed head is kept outside the database: the instance's
 /// [`HeadFile`], or a fake in tests.
 pub trait SignedHeads: Send + Sync {
@@ -184,17 +187,29 @@ where
             Some(tree) if tree.size() <= limit => tree.clone(),
             _ => CompactTree::new(),
         };
-        let rows = self
-            .store
-            .ledger_rows_from(tree.size())
-            .await
-            .map_err(|source| CheckpointError::Read {
-                what: "reading the entries",
-                source,
-            })?;
-        let wanted = usize::try_from(head.size - tree.size()).unwrap_or(usize::MAX);
-        let canonical = rows.iter().take(wanted).map(|row| row.canonical.as_slice());
-        if let Err(refusal) = advance_rows(&mut tree, canonical, signed) {
+        // In pages, so that a first walk over large books holds one page at a time.
+        while tree.size() < head.size {
+            let from = tree.size();
+            let page = self
+                .store
+                .ledger_rows_page(from, WALK_PAGE.min(head.size - from))
+                .await
+                .map_err(|source| CheckpointError::Read {
+                    what: "reading the entries",
+                    source,
+                })?;
+            let end = from + u64::try_from(page.len()).unwrap_or(u64::MAX);
+            if page.is_empty() {
+                break;
+            }
+            // The signed head is checked on the page that reaches it.
+            let on_page = signed.filter(|s| s.size >= from && s.size <= end);
+            let canonical = page.iter().map(|row| row.canonical.as_slice());
+            if let Err(refusal) = advance_rows(&mut tree, canonical, on_page) {
+                return Ok(Err(refusal));
+            }
+        }
+        if let Err(refusal) = advance_rows(&mut tree, std::iter::empty(), signed) {
             return Ok(Err(refusal));
         }
         let computed = hex::encode(tree.root());

@@ -362,3 +362,59 @@ async fn a_head_that_cannot_be_kept_stops_the_signer_before_the_checkpoint_is_st
     assert!(error.is_fatal(), "{error}");
     assert!(store.latest_checkpoint().await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn an_export_streams_the_books_in_pages_up_to_the_newest_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = SoftwareBackend::new(dir.path());
+    let store = store_with(&["a", "b", "c", "d", "e", "f", "g"]).await;
+    let heads = Arc::new(FakeHeads::default());
+    let maker = open(&store, &backend, &heads, settings(None, MissingHead::First))
+        .await
+        .unwrap();
+    // The key entry and seven entries are covered; two more are not yet.
+    assert_eq!(maker.checkpoint_now().await.unwrap().unwrap().size, 8);
+    for name in ["h", "i"] {
+        store
+            .append(store_with_draft(name), SystemClock.now())
+            .await
+            .unwrap();
+    }
+    let out = dir.path().join("export");
+    let quiet = &shuin_ledger::export::Quiet;
+    // No key at hand: the one the facility book records, found while streaming.
+    let (summary, report) = shuin_books::checkpoints::export_signed_in_pages(
+        &out,
+        store.as_ref(),
+        None,
+        None,
+        quiet,
+        3,
+    )
+    .await
+    .unwrap();
+    assert_eq!((summary.entries, summary.checkpoints), (8, 1));
+    assert_eq!(report.size, 8);
+    let lines = std::fs::read_to_string(out.join("entries.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 8);
+    assert!(shuin_ledger::export::verify_export(&out, None).is_ok());
+
+    // A key that is not the pinned one is refused before anything is written.
+    let other = AuditKeyPin::parse(&"ab".repeat(32)).unwrap();
+    let refused = dir.path().join("refused");
+    let error = shuin_books::checkpoints::export_signed_in_pages(
+        &refused,
+        store.as_ref(),
+        Some(maker.key().clone()),
+        Some(&other),
+        quiet,
+        3,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(
+        error,
+        shuin_books::checkpoints::SignedExportError::Trust(_)
+    ));
+    assert!(!refused.exists());
+}

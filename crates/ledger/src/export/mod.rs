@@ -23,6 +23,7 @@ mod cosigned;
 mod lines;
 mod progress;
 mod verify;
+mod writer;
 
 pub use cosigned::{
     verify_export_cosignatures, CosignatureCheckError, CosignatureReport, PolicyReadError,
@@ -30,12 +31,11 @@ pub use cosigned::{
 };
 pub use progress::{Progress, Quiet};
 pub use verify::{verify_export_parts, verify_export_pinned, ExportError, ExportReport};
+pub use writer::ExportWriter;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::checkpoint::Checkpoint;
-use crate::note::{NoteKey, SignedNote};
+use crate::note::NoteKey;
 use crate::StoredEntry;
 
 /// The `format` of the manifest.
@@ -138,87 +138,16 @@ pub fn write_export_with(
     pin: Option<&crate::AuditKeyPin>,
     progress: &dyn Progress,
 ) -> Result<ExportSummary, WriteError> {
-    if dir.exists() {
-        let mut listing = std::fs::read_dir(dir).map_err(io_error(dir))?;
-        if listing.next().is_some() {
-            return Err(WriteError::NotEmpty {
-                path: dir.to_owned(),
-            });
-        }
-    }
-    let checkpoint_dir = dir.join(CHECKPOINTS_DIR);
-    std::fs::create_dir_all(&checkpoint_dir).map_err(io_error(&checkpoint_dir))?;
-
-    let entries_path = dir.join(ENTRIES_FILE);
-    let file = std::fs::File::create(&entries_path).map_err(io_error(&entries_path))?;
-    let mut out = std::io::BufWriter::new(file);
-    let mut count = 0u64;
+    let mut writer = ExportWriter::create(dir)?;
     let rows = rows.into_iter();
     let total = rows.size_hint().1.and_then(|n| u64::try_from(n).ok());
     progress.phase("writing entries", total);
     for row in rows {
-        if row.seq != count {
-            return Err(WriteError::BadRow {
-                seq: row.seq,
-                reason: "rows are not contiguous from 0",
-            });
-        }
-        if row.canonical.contains(&b'\n') {
-            return Err(WriteError::BadRow {
-                seq: row.seq,
-                reason: "it contains a newline",
-            });
-        }
-        out.write_all(&row.canonical)
-            .and_then(|()| out.write_all(b"\n"))
-            .map_err(io_error(&entries_path))?;
-        count += 1;
+        writer.append(&row)?;
         progress.advance(1);
     }
     progress.end();
-    out.into_inner()
-        .map_err(|e| e.into_error())
-        .and_then(|file| file.sync_all())
-        .map_err(io_error(&entries_path))?;
-
-    for (index, note) in checkpoints.iter().enumerate() {
-        let size = SignedNote::parse(note)
-            .map_err(crate::checkpoint::CheckpointError::from)
-            .and_then(|parsed| Checkpoint::parse_body(&parsed.text))
-            .map_err(|source| WriteError::BadCheckpoint { index, source })?
-            .size;
-        let path = checkpoint_dir.join(checkpoint_file_name(size));
-        std::fs::write(&path, note).map_err(io_error(&path))?;
-    }
-
-    let pem = der::pem::encode_string("PUBLIC KEY", der::pem::LineEnding::LF, key.spki_der())
-        .map_err(|e| WriteError::Io {
-            path: dir.join(AUDIT_KEY_FILE),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-    let key_path = dir.join(AUDIT_KEY_FILE);
-    std::fs::write(&key_path, pem).map_err(io_error(&key_path))?;
-
-    let manifest = serde_json::json!({
-        "format": FORMAT,
-        "origin": key.name(),
-        "entries": count,
-        "checkpoints": checkpoints.len(),
-        "audit_key": {
-            "key_id": key.key_id_hex(),
-            "algorithm": key.algorithm().name(),
-            "verifier_key": key.verifier_key(),
-            "sha256": crate::AuditKeyPin::of_key(key).hex(),
-            "pinned_sha256": pin.map(crate::AuditKeyPin::hex),
-        },
-    });
-    let manifest_path = dir.join(MANIFEST_FILE);
-    let text = format!("{manifest:#}\n");
-    std::fs::write(&manifest_path, text).map_err(io_error(&manifest_path))?;
-    Ok(ExportSummary {
-        entries: count,
-        checkpoints: checkpoints.len(),
-    })
+    writer.finish(checkpoints, key, pin)
 }
 
 /// Verifies the export in `dir` (see [`verify_export_parts`]), and, when given, that it
