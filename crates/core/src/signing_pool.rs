@@ -12,6 +12,7 @@ pub struct SigningPoolFigures {
     in_flight: AtomicU64,
     waiting: AtomicU64,
     errors: AtomicU64,
+    signatures: AtomicU64,
 }
 
 /// The figures read at one moment, with the pool's name.
@@ -29,6 +30,8 @@ pub struct SigningPoolSnapshot {
     pub waiting: u64,
     /// Signatures that failed since start.
     pub errors: u64,
+    /// Signatures (operations on a session) started since start, failed ones included.
+    pub signatures: u64,
 }
 
 impl SigningPoolFigures {
@@ -48,9 +51,10 @@ impl SigningPoolFigures {
         self.waiting.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// A signature took a session.
+    /// A signature took a session (and is counted among all signatures since start).
     pub fn work_started(&self) {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.signatures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A signature gave its session back.
@@ -77,6 +81,7 @@ impl SigningPoolFigures {
             in_flight: self.in_flight.load(Ordering::Relaxed),
             waiting: self.waiting.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
+            signatures: self.signatures.load(Ordering::Relaxed),
         }
     }
 }
@@ -122,6 +127,7 @@ mod tests {
                 in_flight: 1,
                 waiting: 1,
                 errors: 2,
+                signatures: 1,
             }
         );
         figures.work_ended();

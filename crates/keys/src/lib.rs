@@ -11,6 +11,7 @@ mod attributes;
 pub mod awskms;
 pub mod config;
 pub mod conformance;
+mod counted;
 mod error;
 mod facts;
 pub mod fips;

@@ -1,6 +1,7 @@
 //! The software backend (aws-lc-rs): PKCS#8 files on disk, for development and tests.
 //! It is never production-grade, and says so.
 
+use crate::counted::CountedSigner;
 use crate::{BackendInfo, KeyBackend, KeyError, KeyGenerator, KeyRef, KeySpec, Signer};
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rsa::KeySize;
@@ -8,6 +9,7 @@ use aws_lc_rs::signature::{
     EcdsaKeyPair, KeyPair, RsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING,
     ECDSA_P384_SHA384_ASN1_SIGNING, RSA_PKCS1_SHA256,
 };
+use shuin_core::signing_pool::{SigningPoolFigures, SigningPoolSnapshot};
 use shuin_core::SignatureAlgorithm;
 use std::fmt;
 use std::io::Write;
@@ -175,15 +177,20 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), KeyError> 
 }
 
 /// Keys as PKCS#8 PEM files under one directory. `soft:` paths are relative to it.
+/// Signatures made with its signers are counted (`/metrics`, like a PKCS#11 pool's).
 #[derive(Debug, Clone)]
 pub struct SoftwareBackend {
     dir: PathBuf,
+    figures: Arc<SigningPoolFigures>,
 }
 
 impl SoftwareBackend {
     /// A backend rooted at `dir`.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            figures: Arc::default(),
+        }
     }
 
     fn path_of(&self, key: &KeyRef) -> Result<PathBuf, KeyError> {
@@ -216,7 +223,14 @@ impl KeyBackend for SoftwareBackend {
             uri: key.to_string(),
             reason: e.to_string(),
         })?;
-        Ok(Arc::new(signer))
+        Ok(Arc::new(CountedSigner {
+            inner: Arc::new(signer),
+            figures: self.figures.clone(),
+        }))
+    }
+
+    fn signing_pool(&self) -> Option<SigningPoolSnapshot> {
+        Some(self.figures.snapshot("software", "keys"))
     }
 
     fn info(&self) -> BackendInfo {

@@ -206,15 +206,16 @@ type PoolFamily = (
     fn(&SigningPoolSnapshot) -> u64,
 );
 
-/// The issuer key backends' signing pools (none while sealed, or with software keys).
+/// The issuer key backends' signing pools (none while sealed).
 fn signing_pools(pools: &[SigningPoolSnapshot], out: &mut String) {
     if pools.is_empty() {
         return;
     }
-    let families: [PoolFamily; 4] = [
+    let families: [PoolFamily; 5] = [
         ("shuin_key_sessions", "gauge", "Sessions the key backend's signing pool holds.", |p| p.sessions),
         ("shuin_key_signatures_in_flight", "gauge", "Operations (nearly all signatures) running on a session now.", |p| p.in_flight),
         ("shuin_key_signatures_waiting", "gauge", "Signatures waiting for a free session now (the signing queue).", |p| p.waiting),
+        ("shuin_key_signatures_total", "counter", "Operations (nearly all signatures) started on the key backend's sessions since start, failed ones included.", |p| p.signatures),
         ("shuin_key_signature_errors_total", "counter", "Operations on the key backend's sessions that failed since start, refusals of a full signing queue included.", |p| p.errors),
     ];
     for (name, kind, help, value) in families {
@@ -327,6 +328,8 @@ mod tests {
             "\nshuin_key_signatures_waiting{key_backend=\"pkcs11\",pool=\"shuin-ca\"} 1\n",
             "# TYPE shuin_key_signature_errors_total counter\n",
             "\nshuin_key_signature_errors_total{key_backend=\"pkcs11\",pool=\"shuin-ca\"} 1\n",
+            "# TYPE shuin_key_signatures_total counter\n",
+            "\nshuin_key_signatures_total{key_backend=\"pkcs11\",pool=\"shuin-ca\"} 1\n",
             "\nshuin_key_sessions{key_backend=\"pkcs11\",pool=\"odd \\\"label\\\"\\\\\"} 16\n",
         ] {
             assert!(out.contains(line), "{line:?} missing from\n{out}");
