@@ -10,6 +10,8 @@
 //!   a TBS-sized message, with the same concurrency, for a fixed time.
 //! - `delay-proxy`: a delay line in front of a unix socket (the network between shuin
 //!   and a network HSM), for issuance at an injected round trip.
+//! - `soak`: mixed load for a while, a row per period (`scripts/soak`).
+//! - `siege`: slow clients and an OCSP flood of unknown serials (`scripts/siege`).
 //!
 //! Each prints one `name: key=value ...` line that `scripts/bench` reads.
 
@@ -19,6 +21,8 @@ mod fsync;
 mod issuance;
 mod latency;
 mod raw_sign;
+mod server_process;
+mod siege;
 mod soak;
 
 use clap::{Parser, Subcommand};
@@ -109,6 +113,27 @@ enum Command {
         #[arg(long, default_value_t = 60.0)]
         period: f64,
     },
+    /// Slow clients held open while health and OCSP are probed, then an OCSP flood of
+    /// serials never issued (docs/reliability.md, "Hostile load").
+    Siege {
+        #[command(flatten)]
+        applicant: Applicant,
+        /// The server's process id (its RSS, descriptors and CPU time from /proc).
+        #[arg(long)]
+        server_pid: u32,
+        /// Slow or idle connections to hold open.
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+        /// How long to hold them, probing every 200 ms (past the header timeout).
+        #[arg(long, default_value_t = 15.0)]
+        hold_seconds: f64,
+        /// OCSP requests for random serials never issued.
+        #[arg(long, default_value_t = 100_000)]
+        serials: usize,
+        /// Concurrent keep-alive clients of the OCSP flood.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+    },
     /// Latency of a 4 KiB write plus fsync in a directory.
     Fsync {
         /// Where to write (the instance's directory).
@@ -169,6 +194,30 @@ fn main() -> ExitCode {
             Duration::from_secs_f64(period.max(1.0)),
             server_pid,
         ),
+        Command::Siege {
+            applicant,
+            server_pid,
+            connections,
+            hold_seconds,
+            serials,
+            clients,
+        } => std::time::Duration::try_from_secs_f64(hold_seconds)
+            .map_err(|e| format!("--hold-seconds {hold_seconds}: {e}"))
+            .and_then(|hold| {
+                siege::run(
+                    &issuance::Options {
+                        ready_within: Duration::from_secs(30),
+                        ..applicant.options(0, 0, 1)
+                    },
+                    &siege::Siege {
+                        connections,
+                        hold,
+                        serials,
+                        clients,
+                        server_pid,
+                    },
+                )
+            }),
         Command::Fsync { dir, seconds } => fsync::run(&dir, seconds),
         Command::Sign {
             data,

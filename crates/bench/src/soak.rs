@@ -9,10 +9,12 @@
 //!
 //! Every period, a row gives the server's RSS and open file descriptors (from `/proc`),
 //! each kind's count, p99 latency and errors. Any answer other than the expected one
-//! (201, 200, an OCSP `good` or `revoked`) counts as an error.
+//! (201, 200, an OCSP `good` or `revoked`) counts as an error, and the summary tallies
+//! the errors by kind and cause.
 
 use crate::issuance::{agent, load_card, prepare_one, terms_sha256, Card, Options};
 use crate::latency::percentile_ms;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -36,6 +38,8 @@ struct Shared<'a> {
     issuer_der: Vec<u8>,
     issued: Mutex<Vec<String>>,
     window: Mutex<Window>,
+    /// Errors by kind and cause, over the whole run.
+    causes: Mutex<BTreeMap<String, usize>>,
     stop: AtomicBool,
 }
 
@@ -53,6 +57,19 @@ impl Shared<'_> {
                 *errors += 1;
             }
         }
+    }
+
+    /// An error's cause, tallied for the summary.
+    fn cause(&self, kind: usize, cause: &str) {
+        let name = KINDS.get(kind).copied().unwrap_or("?");
+        // Causes carry no serial or other varying detail beyond the first 100 bytes.
+        let cause: String = cause.chars().take(100).collect();
+        *self
+            .causes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(format!("{name}: {cause}"))
+            .or_default() += 1;
     }
 
     /// Runs `step` every `pause` until stopped.
@@ -78,6 +95,11 @@ impl Shared<'_> {
             _ => None,
         };
         self.record(0, started, serial.is_some());
+        match &answer {
+            Ok((status, _)) if serial.is_none() => self.cause(0, &format!("HTTP {status}")),
+            Err(e) => self.cause(0, e),
+            Ok(_) => {}
+        }
         if let Some(serial) = serial {
             self.issued
                 .lock()
@@ -100,10 +122,13 @@ impl Shared<'_> {
         };
         *next += 1;
         let started = Instant::now();
-        let ok = self
-            .revocation(agent, &serial)
-            .is_ok_and(|status| status == 200);
-        self.record(1, started, ok);
+        let answer = self.revocation(agent, &serial);
+        self.record(1, started, matches!(answer, Ok(200)));
+        match answer {
+            Ok(200) => {}
+            Ok(status) => self.cause(1, &format!("HTTP {status}")),
+            Err(e) => self.cause(1, &e),
+        }
     }
 
     fn revocation(&self, agent: &ureq::Agent, serial: &str) -> Result<u16, String> {
@@ -145,15 +170,32 @@ impl Shared<'_> {
             Ok(shuin_client::OcspAnswer::Good | shuin_client::OcspAnswer::Revoked(_))
         );
         self.record(2, started, ok);
+        match answer {
+            Ok(shuin_client::OcspAnswer::Unknown) => self.cause(2, "answered unknown"),
+            Err(e) => self.cause(2, &e.to_string()),
+            Ok(_) => {}
+        }
     }
 
     fn fetch(&self, agent: &ureq::Agent, kind: usize, path: &str) {
         let started = Instant::now();
-        let ok = agent
+        let answer = agent
             .get(format!("{}{path}", self.base))
             .call()
-            .is_ok_and(|mut r| r.status().as_u16() == 200 && r.body_mut().read_to_vec().is_ok());
-        self.record(kind, started, ok);
+            .map_err(|e| e.to_string())
+            .and_then(|mut r| {
+                let status = r.status().as_u16();
+                r.body_mut()
+                    .read_to_vec()
+                    .map(|_| status)
+                    .map_err(|e| e.to_string())
+            });
+        self.record(kind, started, matches!(answer, Ok(200)));
+        match answer {
+            Ok(200) => {}
+            Ok(status) => self.cause(kind, &format!("HTTP {status}")),
+            Err(e) => self.cause(kind, &e),
+        }
     }
 }
 
@@ -178,14 +220,8 @@ fn post(
 
 /// The server's resident memory (KiB) and open file descriptors.
 fn server_facts(pid: u32) -> (u64, usize) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count);
-    (rss, fds)
+    let facts = crate::server_process::facts(pid);
+    (facts.rss_kib, facts.fds)
 }
 
 /// One report row.
@@ -228,6 +264,7 @@ pub(crate) fn run(
         issuer_der,
         issued: Mutex::new(Vec::new()),
         window: Mutex::new(Window::default()),
+        causes: Mutex::new(BTreeMap::new()),
         stop: AtomicBool::new(false),
     };
     let mut header = "| minute | RSS MiB | fds |".to_owned();
@@ -282,6 +319,13 @@ pub(crate) fn run(
         shared.stop.store(true, Ordering::SeqCst);
     });
     let issued = shared.issued.lock().map_or(0, |i| i.len());
+    let causes = shared
+        .causes
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for (cause, count) in causes.iter() {
+        println!("errors: {count} x {cause}");
+    }
     Ok(format!(
         "soak: {minutes} min, {issued} issued, errors={errors}, rss_mib={}->{}, fds={}->{}",
         first.0 / 1024,
