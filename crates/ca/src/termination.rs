@@ -279,7 +279,8 @@ impl TerminationDriver {
         // Written once: where and what are kept before the last entry, so a stop in
         // between does not write the export again (the entry then matches it).
         if state.hand_over.is_none() {
-            let name = format!("termination-{}", state.plan.ceremony_id);
+            // Named after the ceremony (unique on an instance, and already a file name).
+            let name = state.plan.ceremony_id.clone();
             let payload = serde_json::json!({"ceremony": state.plan.ceremony_id, "name": name});
             self.append_once(
                 state,

@@ -149,11 +149,8 @@ async fn termination_revokes_everything_signs_a_final_crl_and_hands_over() {
     let finished = state(f.store.as_ref()).await.unwrap().unwrap();
     assert_eq!(finished.revoked, 2);
     assert_eq!(finished.notices, 2);
-    assert_eq!(
-        finished.hand_over.as_deref(),
-        Some("/handover/termination-end-1")
-    );
-    assert_eq!(*hand_over.written.lock().unwrap(), ["termination-end-1"]);
+    assert_eq!(finished.hand_over.as_deref(), Some("/handover/end-1"));
+    assert_eq!(*hand_over.written.lock().unwrap(), ["end-1"]);
 
     for (index, serial) in serials.iter().enumerate() {
         let revocation = f.store.revocation(serial).await.unwrap().unwrap();

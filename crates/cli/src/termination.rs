@@ -1,7 +1,7 @@
 //! Business termination in the running server (docs/termination.md): the upkeep drives
 //! `shuin_ca::termination` with the RA's notices and the hand-over export written here
 //! (the books with a fresh checkpoint, and the evidence), under
-//! `DIR/handover/termination-ID/`.
+//! `DIR/handover/ID/` (the ceremony id).
 
 use crate::runtime::{Instance, Store};
 use crate::seal::CaParts;
