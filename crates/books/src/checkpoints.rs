@@ -4,6 +4,7 @@
 //! newest checkpoint, so every exported entry is signed.
 
 use base64::Engine;
+use shuin_ledger::counted;
 use shuin_ledger::export::{ExportSummary, ExportWriter, WriteError};
 use shuin_ledger::{
     merkle, Book, Checkpoint, CompactTree, Entry, ExportError, ExportReport, NoteKey, StoredEntry,
@@ -190,9 +191,21 @@ impl VerifiedLedger {
 
     /// The verified ledger in one line for a person.
     pub fn text(&self) -> String {
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         let mut text = format!(
-            "ledger OK: {} entries, tree head {}, {} signed checkpoints, {} signed operator requests re-checked",
-            self.log.size, self.log.root_hex, self.checkpoints, self.operator_requests
+            "ledger OK: {}, tree head {}, {}, {} re-checked",
+            counted(self.log.size, "entry", "entries"),
+            self.log.root_hex,
+            counted(
+                count(self.checkpoints),
+                "signed checkpoint",
+                "signed checkpoints"
+            ),
+            counted(
+                self.operator_requests,
+                "signed operator request",
+                "signed operator requests"
+            )
         );
         if let Some(sha256) = &self.trust.audit_key_sha256 {
             let pinned = if self.trust.pinned {
@@ -208,10 +221,17 @@ impl VerifiedLedger {
         }
         let personal = self.personal_data;
         if personal.checked + personal.absent > 0 {
-            text.push_str(&format!(
-                "\n  {} personal data records match their commitments, {} purged",
-                personal.checked, personal.absent
-            ));
+            let checked = counted(
+                personal.checked,
+                "personal data record",
+                "personal data records",
+            );
+            let verb = if personal.checked == 1 {
+                "matches its commitment"
+            } else {
+                "match their commitments"
+            };
+            text.push_str(&format!("\n  {checked} {verb}, {} purged", personal.absent));
         }
         text
     }
@@ -401,7 +421,7 @@ mod tests {
         };
         assert_eq!(
             verified.text(),
-            "ledger OK: 5 entries, tree head ab, 1 signed checkpoints, 2 signed operator requests re-checked"
+            "ledger OK: 5 entries, tree head ab, 1 signed checkpoint, 2 signed operator requests re-checked"
         );
         let json = verified.to_json();
         assert_eq!(json["latest_checkpoint_size"], 4);

@@ -50,6 +50,6 @@ pub use error::LedgerError;
 pub use export::{verify_export, ExportError, ExportReport};
 pub use merkle::CompactTree;
 pub use note::{NoteError, NoteKey, SignedNote};
-pub use report::{listing, ListingError};
+pub use report::{counted, listing, ListingError};
 pub use trust::{AuditKeyPin, TrustError};
 pub use verify::{verify_log, BookCounts, StoredEntry, TreeHead, VerifyError, VerifyReport};

@@ -6,6 +6,17 @@ use crate::export::{CosignatureReport, ExportSummary};
 use crate::{Book, Entry, ExportReport, StoredEntry};
 use serde_json::{json, Value};
 
+/// A count held as `usize`, for [`counted`].
+fn as_count(count: usize) -> u64 {
+    u64::try_from(count).unwrap_or(u64::MAX)
+}
+
+/// `count` and the noun, in the singular for one: "1 entry", "2 entries".
+pub fn counted(count: impl Into<u64>, singular: &str, plural: &str) -> String {
+    let count = count.into();
+    format!("{count} {}", if count == 1 { singular } else { plural })
+}
+
 impl ExportReport {
     /// The verified export and the witnesses' cosignatures checked on it, if any: JSON
     /// (with `"witnesses"`) or lines for a person.
@@ -48,8 +59,14 @@ impl ExportReport {
     pub fn text(&self) -> String {
         let mut lines = vec![
             format!(
-                "ledger export OK: {} entries, {} signed checkpoints, root {}",
-                self.size, self.checkpoints, self.root_hex
+                "ledger export OK: {}, {}, root {}",
+                counted(self.size, "entry", "entries"),
+                counted(
+                    as_count(self.checkpoints),
+                    "signed checkpoint",
+                    "signed checkpoints"
+                ),
+                self.root_hex
             ),
             format!(
                 "  origin {}, audit key ID {} (SHA-256 of the key: {})",
@@ -65,8 +82,12 @@ impl ExportReport {
             lines.push(format!("  extends the saved checkpoint of size {size}"));
         }
         lines.push(format!(
-            "  {} signed operator requests re-checked against their operators' certificates",
-            self.operator_requests
+            "  {} re-checked against their operators' certificates",
+            counted(
+                self.operator_requests,
+                "signed operator request",
+                "signed operator requests"
+            )
         ));
         lines.join("\n")
     }
@@ -89,9 +110,15 @@ impl ExportSummary {
     /// What an export wrote to `out`, and how to verify it offline.
     pub fn text(&self, out: &str, report: &ExportReport) -> String {
         format!(
-            "exported {} entries and {} signed checkpoints to {out} (root {})\n\
+            "exported {} and {} to {out} (root {})\n\
              verify it offline with: shuin ledger verify --export {out}",
-            self.entries, self.checkpoints, report.root_hex
+            counted(self.entries, "entry", "entries"),
+            counted(
+                as_count(self.checkpoints),
+                "signed checkpoint",
+                "signed checkpoints"
+            ),
+            report.root_hex
         )
     }
 }
