@@ -23,17 +23,21 @@ pub fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The reason code of a CSV refused here, the same as the server's for the same import.
+pub const INVALID_CSV: &str = "invalid_csv";
+
 /// Why a CSV file `file` was refused: one line, the invalid lines one by one (for
 /// stderr), and the same as JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportRefusal {
-    /// The one-line error: `FILE: N invalid line(s) (line a, b, …); nothing was imported`.
+    /// The one-line error: `invalid_csv: FILE: N invalid line(s) (line a, b, …); nothing
+    /// was imported`.
     pub summary: String,
     /// `FILE:LINE: what is wrong`, one per invalid line (empty when the whole file is
     /// refused).
     pub lines: Vec<String>,
-    /// `{"ok": false, "error": summary}`, with `errors` (line, field, message) for
-    /// invalid lines.
+    /// `{"ok": false, "code": "invalid_csv", "error": summary}`, with `errors` (line,
+    /// field, message) for invalid lines.
     pub json: Value,
 }
 
@@ -43,9 +47,9 @@ impl ImportRefusal {
         let invalid = match error {
             AccessImportError::Invalid(invalid) => invalid,
             other => {
-                let summary = format!("{file}: {other}; nothing was imported");
+                let summary = format!("{INVALID_CSV}: {file}: {other}; nothing was imported");
                 return ImportRefusal {
-                    json: json!({"ok": false, "error": summary}),
+                    json: json!({"ok": false, "code": INVALID_CSV, "error": summary}),
                     summary,
                     lines: Vec::new(),
                 };
@@ -62,7 +66,7 @@ impl ImportRefusal {
             named.push("…".into());
         }
         let summary = format!(
-            "{file}: {} invalid line(s) (line {}); nothing was imported",
+            "{INVALID_CSV}: {file}: {} invalid line(s) (line {}); nothing was imported",
             numbers.len(),
             named.join(", ")
         );
@@ -77,7 +81,7 @@ impl ImportRefusal {
             })
             .collect();
         ImportRefusal {
-            json: json!({"ok": false, "error": summary, "errors": errors}),
+            json: json!({"ok": false, "code": INVALID_CSV, "error": summary, "errors": errors}),
             lines: invalid
                 .iter()
                 .map(|i| format!("{file}:{}: {}", i.position, i.error))
@@ -121,7 +125,7 @@ mod tests {
         let refused = refusal("time,person,door,direction\nnot a time,a,d,in\nx,b,d,sideways\n");
         assert_eq!(
             refused.summary,
-            "in.csv: 2 invalid line(s) (line 2, 3); nothing was imported"
+            "invalid_csv: in.csv: 2 invalid line(s) (line 2, 3); nothing was imported"
         );
         assert!(refused.lines.len() >= 2);
         assert!(refused.lines[0].starts_with("in.csv:2: "));
@@ -145,7 +149,8 @@ mod tests {
     fn a_whole_file_refusal_has_no_lines() {
         let refused = ImportRefusal::new("in.csv", &AccessImportError::NotAnArray);
         assert!(refused.lines.is_empty());
-        assert_eq!(refused.json.as_object().map(|o| o.len()), Some(2));
+        assert_eq!(refused.json.as_object().map(|o| o.len()), Some(3));
+        assert_eq!(refused.json["code"], INVALID_CSV);
         assert!(refused.summary.ends_with("; nothing was imported"));
     }
 

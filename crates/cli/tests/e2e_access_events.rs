@@ -195,7 +195,8 @@ fn a_csv_file_goes_into_the_facility_book_once_and_a_bad_one_not_at_all() {
     assert!(!stderr.contains("bad.csv:2: "), "{stderr}");
     let last = stderr.trim_end().lines().last().unwrap();
     assert!(
-        last.contains("4 invalid line(s) (line 3, 4, 5, 6); nothing was imported"),
+        last.contains("invalid_csv: ")
+            && last.contains("4 invalid line(s) (line 3, 4, 5, 6); nothing was imported"),
         "{last}"
     );
     assert!(stderr.contains("is not a configured door"), "{stderr}");
@@ -207,6 +208,7 @@ fn a_csv_file_goes_into_the_facility_book_once_and_a_bad_one_not_at_all() {
     assert!(!ok);
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["ok"], false);
+    assert_eq!(report["code"], "invalid_csv", "{report}");
     let lines: Vec<u64> = report["errors"]
         .as_array()
         .unwrap()

@@ -95,8 +95,12 @@ impl AccessEvents {
     ) -> shuin_books::console::Acted {
         use shuin_books::console::{required_attachment, Outcome};
         let csv = required_attachment(csv, "the CSV of entry/exit records")?;
-        let events = access_event::parse_csv(csv.as_bytes(), &self.policy, now)
-            .map_err(|e| Outcome::refused("invalid_csv", format!("{e}; nothing was imported")))?;
+        let events = access_event::parse_csv(csv.as_bytes(), &self.policy, now).map_err(|e| {
+            Outcome::refused(
+                shuin_books::access_import::INVALID_CSV,
+                format!("{e}; nothing was imported"),
+            )
+        })?;
         let source = format!(
             "csv:{}",
             admitted.request.param("file_name").unwrap_or("upload")
