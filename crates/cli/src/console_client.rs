@@ -147,7 +147,9 @@ async fn over_network(
     unsigned: Unsigned,
 ) -> Result<Outcome> {
     let config = tls_client(network, signer.clone())?;
-    let failed = |e: shuin_server::operator_api::client::ClientError| msg(format!("{url}: {e}"));
+    let failed = |e: shuin_server::operator_api::client::ClientError| {
+        msg(format!("{}: {url}: {e}", e.code()))
+    };
     let mut connection = Connection::open(url, config).await.map_err(failed)?;
     let nonce = match connection.nonce().await.map_err(failed)? {
         Ok(nonce) => nonce,

@@ -25,7 +25,7 @@ pub(crate) async fn serve(
     let configured = crate::config::InstanceConfig::load(dir)?.node.role;
     if let Some(asked) = role.filter(|asked| *asked != configured) {
         return Err(msg(format!(
-            "--role {}: {} is configured as role {} ([node] role in shuin.toml)",
+            "role_mismatch: --role {}: {} is configured as role {} ([node] role in shuin.toml)",
             asked.as_str(),
             dir.display(),
             configured.as_str()
@@ -33,7 +33,7 @@ pub(crate) async fn serve(
     }
     if configured == ServeRole::Ca && listen.is_some() {
         return Err(msg(
-            "--listen: the CA of a split deployment listens on no network port",
+            "ca_listens_nowhere: --listen: the CA of a split deployment listens on no network port",
         ));
     }
     // Held until the process ends (a kill -9 included: the kernel releases it).

@@ -311,7 +311,12 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
         .arg(&ca.data)
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&wrong.stderr).contains("is configured as role ca"));
+    let refusal = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        refusal.contains("role_mismatch: --role ra:")
+            && refusal.contains("is configured as role ca"),
+        "{refusal}"
+    );
     let front_url = first.front_url();
     let second_url = second.front_url();
     let logs = || split.logs();

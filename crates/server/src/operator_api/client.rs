@@ -57,6 +57,20 @@ pub enum ClientError {
     },
 }
 
+impl ClientError {
+    /// A stable reason code, printed before the message.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ClientError::Url(_) => "server_url_invalid",
+            ClientError::Connect { .. } => "server_unreachable",
+            ClientError::Tls(_) => "tls_refused",
+            ClientError::Timeout(_) => "server_timeout",
+            ClientError::Http(_) => "http_failed",
+            ClientError::Unexpected { .. } => "unexpected_answer",
+        }
+    }
+}
+
 /// What TLS refused, read from an error and its sources.
 fn explain_tls(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     use rustls::{AlertDescription as A, CertificateError as C, Error as E};
