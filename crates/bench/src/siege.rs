@@ -2,11 +2,12 @@
 //! "Done when" asks of the public side, measured against a running server.
 //!
 //! 1. **Slow clients.** `connections` TCP connections are opened and held; half of them
-//!    send half a request head and stop, half send nothing. While they are held, a probe
-//!    every 200 ms from a fresh connection asks `/healthz` and a pre-signed OCSP GET
-//!    about a certificate issued beforehand; each must answer within one second. Then the
-//!    held connections the server has closed are counted, they are let go, and the
-//!    probes run once more (recovery without a restart).
+//!    send half a request head and stop, half send nothing; each one the server closes
+//!    (its header timeout) is opened again at once. While they are held, a probe every
+//!    200 ms from a fresh connection asks `/healthz` and a pre-signed OCSP GET about a
+//!    certificate issued beforehand; each must answer within one second, and the
+//!    server's open descriptors are sampled. Then they are let go, and the probes run
+//!    once more (recovery without a restart).
 //! 2. **OCSP flood.** `serials` OCSP requests for random serials this CA never issued,
 //!    from several keep-alive clients. Every answer must be `unauthorized`: an answer
 //!    with no response bytes, which carries no signature, so nothing was signed for it.
@@ -22,6 +23,7 @@ use shuin_core::ocsp::IssuerHashes;
 use shuin_core::Serial;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use x509_cert::Certificate;
 use x509_ocsp::{OcspRequest, OcspResponse, OcspResponseStatus, Request, TbsRequest};
@@ -183,40 +185,90 @@ fn probe(target: &Target, good_path: &str) -> Result<Duration, String> {
     Ok(started.elapsed())
 }
 
+/// Threads opening the slow connections (a connect waits for the handshake).
+const OPENERS: usize = 16;
+
+/// Opens one slow connection: half a request head on every other one, then nothing.
+fn open_slow(address: &str, partial: bool) -> Option<TcpStream> {
+    let mut stream = TcpStream::connect(address).ok()?;
+    if partial {
+        let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost:");
+    }
+    Some(stream)
+}
+
+/// `count` slow connections, opened from several threads.
+fn open_many(address: &str, count: usize) -> Vec<TcpStream> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..OPENERS)
+            .map(|opener| {
+                scope.spawn(move || {
+                    (opener..count)
+                        .step_by(OPENERS)
+                        .filter_map(|i| open_slow(address, i % 2 == 0))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Keeps `held` at its size until `stop`: a connection the server closed (its header
+/// timeout) is opened again at once, as an attacker would. Returns the reopenings.
+fn keep_open(address: &str, held: &mut [TcpStream], stop: &AtomicBool) -> usize {
+    let mut reopened = 0;
+    while !stop.load(Ordering::SeqCst) {
+        for (i, stream) in held.iter_mut().enumerate() {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            if closed_by_server(stream) {
+                if let Some(again) = open_slow(address, i % 2 == 0) {
+                    *stream = again;
+                    reopened += 1;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    reopened
+}
+
 fn slow_clients(target: &Target, good_path: &str, siege: &Siege) -> Result<String, String> {
     let opening = Instant::now();
-    let mut held = Vec::with_capacity(siege.connections);
-    let mut refused = 0usize;
-    for i in 0..siege.connections {
-        match TcpStream::connect(&target.address) {
-            Ok(mut stream) => {
-                if i % 2 == 0 {
-                    // Half a request head, and then nothing.
-                    let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost:");
-                }
-                held.push(stream);
-            }
-            Err(_) => refused += 1,
-        }
-    }
+    let mut held = open_many(&target.address, siege.connections);
     println!(
-        "slow clients: {} connections held ({refused} refused) in {:.1} s",
+        "slow clients: {} of {} connections open in {:.1} s",
         held.len(),
+        siege.connections,
         opening.elapsed().as_secs_f64()
     );
+    let stop = AtomicBool::new(false);
     let mut probes = Vec::new();
-    let holding = Instant::now();
-    while holding.elapsed() < siege.hold {
-        let took = probe(target, good_path).map_err(|e| {
-            format!(
-                "with {} slow connections held, a probe failed: {e}",
-                held.len()
-            )
-        })?;
-        probes.push(took);
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let closed = held.iter().filter(|s| closed_by_server(s)).count();
+    let mut server_fds = Vec::new();
+    let (reopened, probed) = std::thread::scope(|scope| {
+        let keeper = scope.spawn(|| keep_open(&target.address, &mut held, &stop));
+        let holding = Instant::now();
+        let mut probed = Ok(());
+        while holding.elapsed() < siege.hold {
+            server_fds.push(facts(siege.server_pid).fds);
+            match probe(target, good_path) {
+                Ok(took) => probes.push(took),
+                Err(e) => {
+                    probed = Err(format!("with the slow connections held, a probe failed: {e}"));
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        stop.store(true, Ordering::SeqCst);
+        (keeper.join().unwrap_or(0), probed)
+    });
+    probed?;
     let count = held.len();
     drop(held);
     let recovery = probe(target, good_path).map_err(|e| format!("after the siege: {e}"))?;
@@ -227,11 +279,16 @@ fn slow_clients(target: &Target, good_path: &str, siege: &Siege) -> Result<Strin
             slowest.as_millis()
         ));
     }
+    server_fds.sort_unstable();
     Ok(format!(
-        "slow clients: {} probes in {} s, p99 {:.1} ms, slowest {:.1} ms; {closed} of {count} \
-         held connections closed by the server; after release a probe took {:.1} ms",
-        probes.len(),
+        "slow clients: {count} kept open for {} s ({reopened} reopened after the server closed \
+         them); the server's descriptors meanwhile {}..{} (median {}); {} probes, p99 {:.1} ms, \
+         slowest {:.1} ms; after release a probe took {:.1} ms",
         siege.hold.as_secs(),
+        server_fds.first().copied().unwrap_or(0),
+        server_fds.last().copied().unwrap_or(0),
+        server_fds.get(server_fds.len() / 2).copied().unwrap_or(0),
+        probes.len(),
         percentile_ms(&mut probes, 99),
         slowest.as_secs_f64() * 1000.0,
         recovery.as_secs_f64() * 1000.0
