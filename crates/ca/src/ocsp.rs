@@ -194,6 +194,13 @@ impl OcspService {
             );
         }
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        // A certificate issued while the store was read ([`OcspService::add_issued`]) is
+        // not in what was read: keep it, or it would be answered `unauthorized` until the
+        // next reload. Issued certificates never go away, and revocations come only from
+        // the store, so what the store says wins and nothing else is lost.
+        for (serial, status) in &state.statuses {
+            statuses.entry(serial.clone()).or_insert(*status);
+        }
         let mut changed = 0;
         for (serial, status) in &statuses {
             if state.statuses.get(serial) != Some(status) {

@@ -164,3 +164,21 @@ fn the_feed_hands_over_each_kept_answer_once_in_order() {
     tampered[last] ^= 1;
     assert!(shuin_core::ocsp_check::check_answer(&tampered, &issuer, &service.issuer).is_err());
 }
+
+#[tokio::test]
+async fn a_certificate_issued_while_the_statuses_reload_stays_known() {
+    let (service, signed) = responder();
+    // Issued and told to the responder after the reload read the store (which does not
+    // list it yet): the reload must not forget it.
+    let store = shuin_store::sqlite::SqliteStore::in_memory().await.unwrap();
+    service.add_issued(serial(7));
+    service.load(&store).await.unwrap();
+    let answer = service.respond(&request(&service, &[7]));
+    assert_ne!(answer, ocsp::unauthorized());
+    assert_eq!(signed.load(Ordering::SeqCst), 1, "signed once, as issued");
+    // A serial never issued is still refused.
+    assert_eq!(
+        service.respond(&request(&service, &[8])),
+        ocsp::unauthorized()
+    );
+}
