@@ -259,7 +259,9 @@ fn slow_clients(target: &Target, good_path: &str, siege: &Siege) -> Result<Strin
             match probe(target, good_path) {
                 Ok(took) => probes.push(took),
                 Err(e) => {
-                    probed = Err(format!("with the slow connections held, a probe failed: {e}"));
+                    probed = Err(format!(
+                        "with the slow connections held, a probe failed: {e}"
+                    ));
                     break;
                 }
             }
