@@ -3,8 +3,10 @@
 //! when a status changes, and served from memory. Nothing a stranger asks makes the key
 //! sign: a serial this CA never issued, or a CertID hashed other than with SHA-1, gets the
 //! unsigned `unauthorized` answer, and a request naming several certificates the unsigned
-//! `malformedRequest` (RFC 5019 section 2.1.1: one certificate per request). An issued
-//! certificate whose response is not pre-signed yet (just issued) is signed once and kept.
+//! `malformedRequest` (RFC 5019 section 2.1.1: one certificate per request). The request
+//! path never signs: a certificate's answer is signed when it is issued
+//! ([`OcspService::presign_issued`], before the certificate is handed out), and one issued
+//! elsewhere (another process) is answered `tryLater` until the next pre-signing round.
 //! Nonces are ignored, as RFC 8954 permits.
 
 use crate::issuance::{ca_actor, CaService, CaStore};
@@ -281,6 +283,25 @@ impl OcspService {
         signed
     }
 
+    /// Signs the answer of a certificate just issued (after [`OcspService::add_issued`]),
+    /// unless it is signed already, so that the request path only serves. Blocking: run it
+    /// off the async workers. Returns whether it signed.
+    pub fn presign_issued(&self, serial: &Serial) -> bool {
+        let Some(status) = self.issued_status(serial) else {
+            return false;
+        };
+        if self.cached_answer(serial).is_some() {
+            return false;
+        }
+        match self.sign_and_keep(serial.clone(), status, self.clock.now()) {
+            Ok(signed) => signed.is_some(),
+            Err(e) => {
+                tracing::error!(error = %e, "could not pre-sign the OCSP answer of a new certificate");
+                false
+            }
+        }
+    }
+
     /// Signs the response for an issued `serial` and keeps it, unless the status changed
     /// meanwhile (then `None`: the next round signs the new one).
     fn sign_and_keep(
@@ -397,21 +418,15 @@ impl OcspResponder for OcspService {
             return ocsp::malformed_request();
         }
         // Only a certificate this CA issued, asked for with our SHA-1 CertID, is answered.
-        let Some((serial, status)) = self
+        let issued = self
             .cached_serial(&request)
-            .and_then(|serial| self.issued_status(&serial).map(|status| (serial, status)))
-        else {
+            .is_some_and(|serial| self.issued_status(&serial).is_some());
+        if !issued {
             return ocsp::unauthorized();
-        };
-        // Issued, not pre-signed yet: signed once here, then served from the cache.
-        match self.sign_and_keep(serial, status, self.clock.now()) {
-            Ok(Some(der)) => der.as_ref().clone(),
-            Ok(None) => ocsp::try_later(),
-            Err(e) => {
-                tracing::error!(error = %e, "OCSP signing failed");
-                ocsp::try_later()
-            }
         }
+        // Issued elsewhere, and the pre-signing round has not reached it yet: nothing is
+        // signed here; the client asks again.
+        ocsp::try_later()
     }
 }
 

@@ -120,12 +120,20 @@ fn several_certificates_in_one_request_are_malformed_and_sign_nothing() {
 }
 
 #[test]
-fn an_issued_certificate_not_yet_pre_signed_is_signed_once_and_kept() {
+fn the_request_path_never_signs_and_a_new_certificate_is_signed_at_issuance() {
     let (service, signed) = responder();
     service.add_issued(serial(7));
+    // Issued, not pre-signed yet (issued by another process): try later, nothing signed.
+    for _ in 0..10 {
+        assert_eq!(service.respond(&request(&service, &[7])), ocsp::try_later());
+    }
+    assert_eq!(signed.load(Ordering::SeqCst), 0);
+    // Signed once at issuance, then served as it is.
+    assert!(service.presign_issued(&serial(7)));
+    assert!(!service.presign_issued(&serial(7)), "already signed");
+    assert!(!service.presign_issued(&serial(8)), "never issued");
     let first = service.respond(&request(&service, &[7]));
-    assert_eq!(signed.load(Ordering::SeqCst), 1);
-    assert_ne!(first, ocsp::unauthorized());
+    assert_ne!(first, ocsp::try_later());
     for _ in 0..10 {
         assert_eq!(service.respond(&request(&service, &[7])), first);
     }
@@ -173,9 +181,10 @@ async fn a_certificate_issued_while_the_statuses_reload_stays_known() {
     let store = shuin_store::sqlite::SqliteStore::in_memory().await.unwrap();
     service.add_issued(serial(7));
     service.load(&store).await.unwrap();
-    let answer = service.respond(&request(&service, &[7]));
-    assert_ne!(answer, ocsp::unauthorized());
-    assert_eq!(signed.load(Ordering::SeqCst), 1, "signed once, as issued");
+    // Known (try later), not unauthorized; and the pre-signing round signs it.
+    assert_eq!(service.respond(&request(&service, &[7])), ocsp::try_later());
+    assert_eq!(service.presign(usize::MAX), 1);
+    assert_eq!(signed.load(Ordering::SeqCst), 1);
     // A serial never issued is still refused.
     assert_eq!(
         service.respond(&request(&service, &[8])),

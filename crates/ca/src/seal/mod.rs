@@ -133,6 +133,11 @@ impl<P: OpenedCa> Issuer for SealedIssuer<P> {
         let cycle = tokio::spawn(async move {
             let issued = parts.ca().issue(order).await?;
             parts.ocsp().add_issued(issued.serial.clone());
+            // Its OCSP answer is signed before the certificate is handed out: the request
+            // path only serves. A failure is logged; the upkeep's round signs it then.
+            let (presigner, serial) = (Arc::clone(&parts), issued.serial.clone());
+            let _ =
+                tokio::task::spawn_blocking(move || presigner.ocsp().presign_issued(&serial)).await;
             Ok(issued)
         });
         cycle
