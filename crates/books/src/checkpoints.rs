@@ -249,7 +249,8 @@ pub fn verify_stored(
     trust: &crate::ledger_trust::LedgerTrust,
 ) -> Result<VerifiedLedger, LedgerCheckError> {
     let key = audit_key_from_ledger(rows);
-    let log = shuin_ledger::verify_log(rows.to_vec(), head)?;
+    // Row by row: a copy of the whole ledger would double the memory it takes.
+    let log = shuin_ledger::verify_log(rows.iter().cloned(), head)?;
     check_stored_checkpoints(rows, checkpoints, key.as_ref())?;
     let trust = crate::ledger_trust::check(rows, checkpoints, key.as_ref(), trust)?;
     let operator_requests =
