@@ -191,16 +191,11 @@ impl VerifiedLedger {
 
     /// The verified ledger in one line for a person.
     pub fn text(&self) -> String {
-        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         let mut text = format!(
             "ledger OK: {}, tree head {}, {}, {} re-checked",
             counted(self.log.size, "entry", "entries"),
             self.log.root_hex,
-            counted(
-                count(self.checkpoints),
-                "signed checkpoint",
-                "signed checkpoints"
-            ),
+            counted(self.checkpoints, "signed checkpoint", "signed checkpoints"),
             counted(
                 self.operator_requests,
                 "signed operator request",

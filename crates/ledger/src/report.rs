@@ -6,14 +6,9 @@ use crate::export::{CosignatureReport, ExportSummary};
 use crate::{Book, Entry, ExportReport, StoredEntry};
 use serde_json::{json, Value};
 
-/// A count held as `usize`, for [`counted`].
-fn as_count(count: usize) -> u64 {
-    u64::try_from(count).unwrap_or(u64::MAX)
-}
-
 /// `count` and the noun, in the singular for one: "1 entry", "2 entries".
-pub fn counted(count: impl Into<u64>, singular: &str, plural: &str) -> String {
-    let count = count.into();
+pub fn counted(count: impl TryInto<u64>, singular: &str, plural: &str) -> String {
+    let count = count.try_into().unwrap_or(u64::MAX);
     format!("{count} {}", if count == 1 { singular } else { plural })
 }
 
@@ -61,11 +56,7 @@ impl ExportReport {
             format!(
                 "ledger export OK: {}, {}, root {}",
                 counted(self.size, "entry", "entries"),
-                counted(
-                    as_count(self.checkpoints),
-                    "signed checkpoint",
-                    "signed checkpoints"
-                ),
+                counted(self.checkpoints, "signed checkpoint", "signed checkpoints"),
                 self.root_hex
             ),
             format!(
@@ -113,11 +104,7 @@ impl ExportSummary {
             "exported {} and {} to {out} (root {})\n\
              verify it offline with: shuin ledger verify --export {out}",
             counted(self.entries, "entry", "entries"),
-            counted(
-                as_count(self.checkpoints),
-                "signed checkpoint",
-                "signed checkpoints"
-            ),
+            counted(self.checkpoints, "signed checkpoint", "signed checkpoints"),
             report.root_hex
         )
     }
