@@ -331,6 +331,40 @@ where
     export_signed_in_pages(out, store, key, pin, progress, EXPORT_PAGE).await
 }
 
+/// Writes rows `0..size` of `store` into `writer`, `page` at a time; with `find_key`,
+/// returns the audit key the rows record last, if any.
+async fn write_rows<S>(
+    store: &S,
+    writer: &mut ExportWriter,
+    size: u64,
+    page: u64,
+    find_key: bool,
+    progress: &dyn shuin_ledger::export::Progress,
+) -> Result<Option<NoteKey>, SignedExportError>
+where
+    S: LedgerStore + ?Sized,
+{
+    let mut recorded_key = None;
+    while writer.written() < size {
+        let from = writer.written();
+        let rows = store
+            .ledger_rows_page(from, page.min(size - from))
+            .await
+            .map_err(SignedExportError::Read)?;
+        if rows.is_empty() {
+            return Err(SignedExportError::Missing { seq: from });
+        }
+        for row in &rows {
+            if find_key {
+                recorded_key = audit_key_of(row).or(recorded_key);
+            }
+            writer.append(row).map_err(SignedExportError::Write)?;
+        }
+        progress.advance(u64::try_from(rows.len()).unwrap_or(u64::MAX));
+    }
+    Ok(recorded_key)
+}
+
 /// [`export_signed`], reading `page` rows at a time (at least one).
 pub async fn export_signed_in_pages<S>(
     out: &Path,
@@ -357,33 +391,25 @@ where
     let notes: Vec<String> = covered.into_iter().map(|c| c.note).collect();
     let mut writer = ExportWriter::create(out).map_err(SignedExportError::Write)?;
     progress.phase("writing entries", Some(size));
-    let mut recorded_key = None;
-    while writer.written() < size {
-        let from = writer.written();
-        let page = store
-            .ledger_rows_page(from, page_rows.min(size - from))
-            .await
-            .map_err(SignedExportError::Read)?;
-        if page.is_empty() {
-            return Err(SignedExportError::Missing { seq: from });
-        }
-        for row in &page {
-            if key.is_none() {
-                recorded_key = audit_key_of(row).or(recorded_key);
-            }
-            writer.append(row).map_err(SignedExportError::Write)?;
-        }
-        progress.advance(u64::try_from(page.len()).unwrap_or(u64::MAX));
-    }
+    let written = write_rows(store, &mut writer, size, page_rows, key.is_none(), progress).await;
     progress.end();
-    let key = match key {
-        Some(key) => key,
+    // The key at hand, or the one the rows record (which must be the pinned one).
+    let key = written.and_then(|recorded| match key {
+        Some(key) => Ok(key),
         None => {
-            let key = recorded_key.ok_or(SignedExportError::NoAuditKey)?;
+            let key = recorded.ok_or(SignedExportError::NoAuditKey)?;
             if let Some(pin) = pin {
                 pin.check(&key).map_err(SignedExportError::Trust)?;
             }
-            key
+            Ok(key)
+        }
+    });
+    let key = match key {
+        Ok(key) => key,
+        Err(e) => {
+            // Nothing incomplete is left to be taken for an export.
+            writer.abandon();
+            return Err(e);
         }
     };
     let summary = writer

@@ -417,4 +417,23 @@ async fn an_export_streams_the_books_in_pages_up_to_the_newest_checkpoint() {
         shuin_books::checkpoints::SignedExportError::Trust(_)
     ));
     assert!(!refused.exists());
+
+    // The key the books record, found only while writing, is not the pinned one: what
+    // was written is removed, so no incomplete export is left behind.
+    let unpinned = dir.path().join("unpinned");
+    let error = shuin_books::checkpoints::export_signed_in_pages(
+        &unpinned,
+        store.as_ref(),
+        None,
+        Some(&other),
+        quiet,
+        3,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(
+        error,
+        shuin_books::checkpoints::SignedExportError::Trust(_)
+    ));
+    assert!(!unpinned.exists());
 }

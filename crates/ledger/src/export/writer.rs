@@ -82,6 +82,16 @@ impl ExportWriter {
         Ok(())
     }
 
+    /// Gives up: removes what was written, and the directory if that leaves it empty, so
+    /// that an incomplete export is never mistaken for one and the same place can be
+    /// used again.
+    pub fn abandon(self) {
+        drop(self.out);
+        let _ = std::fs::remove_file(&self.entries_path);
+        let _ = std::fs::remove_dir_all(self.dir.join(CHECKPOINTS_DIR));
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+
     /// Makes the entries durable, then writes the signed `checkpoints` (notes; the last
     /// covers every row), the audit `key` and the manifest naming the instance's `pin`.
     ///
