@@ -82,6 +82,10 @@ pub(crate) fn print_answer(action: shuin_core::Action, result: &Value, json: boo
 }
 
 /// Prints a failure of `what` (also as JSON with `--json`) and returns it as the error.
+pub(crate) fn failed(json: bool, what: &str, error: impl std::fmt::Display) -> Error {
+    failure(json, what, None, &error)
+}
+
 /// As [`failed`], with the failure's stable reason code first (and in the JSON).
 pub(crate) fn failed_with_code(
     json: bool,
@@ -89,21 +93,20 @@ pub(crate) fn failed_with_code(
     code: &str,
     error: impl std::fmt::Display,
 ) -> Error {
-    if json {
-        say!(
-            "{}",
-            serde_json::json!({"ok": false, "code": code, "error": error.to_string()})
-        );
-    }
-    msg(format!("{what} FAILED: {code}: {error}"))
+    failure(json, what, Some(code), &error)
 }
 
-pub(crate) fn failed(json: bool, what: &str, error: impl std::fmt::Display) -> Error {
+fn failure(json: bool, what: &str, code: Option<&str>, error: &dyn std::fmt::Display) -> Error {
+    let error = error.to_string();
     if json {
-        say!(
-            "{}",
-            serde_json::json!({"ok": false, "error": error.to_string()})
-        );
+        let mut answer = serde_json::json!({"ok": false, "error": error});
+        if let Some(code) = code {
+            answer["code"] = code.into();
+        }
+        say!("{answer}");
     }
-    msg(format!("{what} FAILED: {error}"))
+    match code {
+        Some(code) => msg(format!("{what} FAILED: {code}: {error}")),
+        None => msg(format!("{what} FAILED: {error}")),
+    }
 }
