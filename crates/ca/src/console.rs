@@ -173,11 +173,12 @@ where
     Ok((value, crl))
 }
 
-/// `revoke`: a subscriber certificate revoked by an operator. `ca` gives the CA, or the
-/// refusal of a sealed instance.
+/// `revoke`: a subscriber certificate revoked by an operator. `ca` gives the CA and its
+/// OCSP responder, or the refusal of a sealed instance. OCSP says `revoked` before the
+/// revocation is confirmed.
 pub async fn revoke<F>(ca: F, admitted: &Admitted) -> Acted
 where
-    F: FnOnce() -> Result<Arc<CaService>, Outcome>,
+    F: FnOnce() -> Result<(Arc<CaService>, Arc<crate::OcspService>), Outcome>,
 {
     let serial_text = text(admitted, "serial")?;
     let serial = Serial::from_hex(serial_text)
@@ -202,7 +203,8 @@ where
         actor: admitted.actor(),
         authorisation: "operator".into(),
     };
-    let revoked = ca()?.revoke(order).await.map_err(|e| match e {
+    let (ca, ocsp) = ca()?;
+    let revoked = ca.revoke(order).await.map_err(|e| match e {
         RevocationError::UnknownSerial(s) => Outcome::refused(
             "certificate_unknown",
             format!("no issued certificate has serial {s}"),
@@ -213,6 +215,8 @@ where
         ),
         other => Outcome::failed(other),
     })?;
+    ocsp.answer_revocation(serial.clone(), revoked.revoked_at, reason)
+        .await;
     Ok(
         json!({"status": "revoked", "serial": serial.to_hex(), "reason": reason.name(),
         "revoked_at": rfc3339(revoked.revoked_at),

@@ -198,10 +198,15 @@ impl OcspService {
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         // A certificate issued while the store was read ([`OcspService::add_issued`]) is
         // not in what was read: keep it, or it would be answered `unauthorized` until the
-        // next reload. Issued certificates never go away, and revocations come only from
-        // the store, so what the store says wins and nothing else is lost.
+        // next reload. Nor is a revocation made here meanwhile
+        // ([`OcspService::presign_revoked`]): a store read before it says `good`, and a
+        // revocation is never undone. Issued certificates never go away, so nothing else
+        // is lost.
         for (serial, status) in &state.statuses {
-            statuses.entry(serial.clone()).or_insert(*status);
+            let read = statuses.entry(serial.clone()).or_insert(*status);
+            if *read == Status::Good && matches!(status, Status::Revoked { .. }) {
+                *read = *status;
+            }
         }
         let mut changed = 0;
         for (serial, status) in &statuses {
@@ -299,6 +304,58 @@ impl OcspService {
                 tracing::error!(error = %e, "could not pre-sign the OCSP answer of a new certificate");
                 false
             }
+        }
+    }
+
+    /// Marks a certificate this process just revoked and signs its `revoked` answer,
+    /// before the revocation is confirmed to whoever asked for it: from then on OCSP
+    /// says what the CRL says, with no wait for the status watch. The `good` answer is
+    /// served until the new one replaces it; when signing fails it is dropped instead,
+    /// so the request path answers `tryLater` until the pre-signing round signs it.
+    /// Blocking: run it off the async workers. Returns whether it signed.
+    pub fn presign_revoked(
+        &self,
+        serial: &Serial,
+        at: SystemTime,
+        reason: shuin_core::revocation::RevocationReason,
+    ) -> bool {
+        // Whole seconds, as the store keeps them: the status watch's reload then finds
+        // the same status and keeps this answer.
+        let at = shuin_core::clock::truncate_to_seconds(at);
+        let status = Status::Revoked {
+            at,
+            reason: Some(reason),
+        };
+        {
+            let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+            if state.statuses.insert(serial.clone(), status) == Some(status) {
+                return false;
+            }
+        }
+        match self.sign_and_keep(serial.clone(), status, self.clock.now()) {
+            Ok(signed) => signed.is_some(),
+            Err(e) => {
+                tracing::error!(error = %e, "could not sign the OCSP answer of a revocation");
+                let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+                state.drop_answer(serial);
+                false
+            }
+        }
+    }
+
+    /// [`OcspService::presign_revoked`] on a blocking thread: what a revocation that took
+    /// effect awaits before it is confirmed. A failure is logged; the status watch and
+    /// the pre-signing round catch up then.
+    pub async fn answer_revocation(
+        self: Arc<Self>,
+        serial: Serial,
+        at: SystemTime,
+        reason: shuin_core::revocation::RevocationReason,
+    ) {
+        let signing =
+            tokio::task::spawn_blocking(move || self.presign_revoked(&serial, at, reason));
+        if signing.await.is_err() {
+            tracing::error!("the task signing a revocation's OCSP answer failed");
         }
     }
 

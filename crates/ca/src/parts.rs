@@ -39,7 +39,7 @@ impl<S: ?Sized + Send + Sync + 'static> OpenedCa for CaParts<S> {
         &self.ca
     }
 
-    fn ocsp(&self) -> &OcspService {
+    fn ocsp(&self) -> &Arc<OcspService> {
         &self.ocsp
     }
 }

@@ -35,6 +35,8 @@ pub(crate) async fn run(instance: &Instance) {
         if !statuses.check(&parts.ocsp, instance.store.as_ref()).await {
             continue;
         }
+        // At once: a status that changed has no answer until this round signs it.
+        presign_ocsp(&parts.ocsp).await;
         // A termination in progress goes on before anything is resumed or issued.
         crate::termination::upkeep(instance, &parts).await;
         if let Err(e) = refresh_crls(&parts.ca, &instance.store, &instance.state.repository).await {
@@ -59,12 +61,16 @@ pub(crate) async fn run(instance: &Instance) {
                 std::process::exit(70);
             }
         }
-        let ocsp = parts.ocsp.clone();
-        match tokio::task::spawn_blocking(move || ocsp.presign(20_000)).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(signed = n, "pre-signed OCSP responses"),
-            Err(e) => tracing::error!(error = %e, "OCSP pre-signing task failed"),
-        }
+    }
+}
+
+/// Signs the OCSP answers that are missing or past half their lifetime (a round).
+async fn presign_ocsp(ocsp: &std::sync::Arc<shuin_ca::OcspService>) {
+    let ocsp = ocsp.clone();
+    match tokio::task::spawn_blocking(move || ocsp.presign(20_000)).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(signed = n, "pre-signed OCSP responses"),
+        Err(e) => tracing::error!(error = %e, "OCSP pre-signing task failed"),
     }
 }
 

@@ -191,3 +191,54 @@ async fn a_certificate_issued_while_the_statuses_reload_stays_known() {
         ocsp::unauthorized()
     );
 }
+
+#[test]
+fn a_revocation_is_answered_revoked_at_once_and_signed_once() {
+    use shuin_core::revocation::RevocationReason;
+    let (service, signed) = responder();
+    service.add_issued(serial(7));
+    assert!(service.presign_issued(&serial(7)));
+    let good = service.respond(&request(&service, &[7]));
+    let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_500);
+    assert!(service.presign_revoked(&serial(7), at, RevocationReason::KeyCompromise));
+    let revoked = service.respond(&request(&service, &[7]));
+    assert_ne!(revoked, good);
+    let named = shuin_core::ocsp_check::check_answer(&revoked, &service.responder, &service.issuer)
+        .unwrap();
+    let x509_ocsp::CertStatus::Revoked(info) = &named[0].1 else {
+        panic!("not revoked: {:?}", named[0].1);
+    };
+    assert_eq!(
+        info.revocation_time.0.to_system_time(),
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    );
+    // Kept in whole seconds, as the store keeps it, so the status watch's reload finds
+    // no change and signs nothing again.
+    assert_eq!(
+        service.issued_status(&serial(7)),
+        Some(Status::Revoked {
+            at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            reason: Some(RevocationReason::KeyCompromise)
+        })
+    );
+    // The same revocation again, or the pre-signing round: nothing more is signed.
+    assert!(!service.presign_revoked(&serial(7), at, RevocationReason::KeyCompromise));
+    assert_eq!(service.presign(usize::MAX), 0);
+    assert_eq!(signed.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_reload_that_read_the_store_before_a_revocation_keeps_it() {
+    use shuin_core::revocation::RevocationReason;
+    let (service, signed) = responder();
+    service.add_issued(serial(7));
+    // The store was read before the revocation was written: it lists no revocation.
+    let store = shuin_store::sqlite::SqliteStore::in_memory().await.unwrap();
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    assert!(service.presign_revoked(&serial(7), at, RevocationReason::Superseded));
+    let revoked = service.respond(&request(&service, &[7]));
+    assert_eq!(service.load(&store).await.unwrap(), 0);
+    assert_eq!(service.respond(&request(&service, &[7])), revoked);
+    assert_eq!(service.presign(usize::MAX), 0);
+    assert_eq!(signed.load(Ordering::SeqCst), 1);
+}

@@ -31,7 +31,7 @@ pub trait OpenedCa: Send + Sync + 'static {
     /// The CA service (issuance, revocation, CRLs).
     fn ca(&self) -> &CaService;
     /// The OCSP responder.
-    fn ocsp(&self) -> &OcspService;
+    fn ocsp(&self) -> &Arc<OcspService>;
 }
 
 /// The seal state of a running instance, holding the parts `P` once unsealed.
@@ -161,7 +161,15 @@ impl<P: OpenedCa> Revoker for SealedRevoker<P> {
     ) -> Result<RevocationDone, RevocationPortError> {
         let parts = self.0.parts().ok_or(RevocationPortError::Sealed)?;
         // Detached, as issuance is.
-        let cycle = tokio::spawn(async move { Revoker::revoke(parts.ca(), request).await });
+        let cycle = tokio::spawn(async move {
+            let (serial, reason) = (request.serial.clone(), request.reason);
+            let done = Revoker::revoke(parts.ca(), request).await?;
+            // OCSP says `revoked` before the revocation is confirmed.
+            let ocsp = Arc::clone(parts.ocsp());
+            ocsp.answer_revocation(serial, done.revoked_at, reason)
+                .await;
+            Ok(done)
+        });
         cycle
             .await
             .map_err(|_| RevocationPortError::Unavailable("the revocation task failed".into()))?

@@ -14,7 +14,7 @@ impl OpenedCa for NoParts {
     fn ca(&self) -> &CaService {
         match *self {}
     }
-    fn ocsp(&self) -> &OcspService {
+    fn ocsp(&self) -> &Arc<OcspService> {
         match *self {}
     }
 }

@@ -77,7 +77,8 @@ pub(super) async fn dispatch(
             Ok(value)
         }
         Action::Revoke => {
-            shuin_ca::console::revoke(|| Ok(parts(console)?.ca.clone()), admitted).await
+            let ca = || parts(console).map(|p| (p.ca.clone(), p.ocsp.clone()));
+            shuin_ca::console::revoke(ca, admitted).await
         }
         Action::CrlNow => shuin_ca::console::crl_now(&parts(console)?.ca).await,
         Action::RootCrl => root_crl(console).await,
