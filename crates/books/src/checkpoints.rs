@@ -48,6 +48,18 @@ pub enum CheckpointsError {
     },
 }
 
+impl CheckpointsError {
+    /// The stable reason code (snake_case) of this failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CheckpointsError::NoAuditKey => "no_audit_key",
+            CheckpointsError::Unreadable { .. } => "checkpoint_invalid",
+            CheckpointsError::Mismatch { .. } => "history_rewritten",
+            CheckpointsError::EntriesRemoved { .. } => "entries_missing",
+        }
+    }
+}
+
 /// The setting holding the log's origin (the checkpoints' first line and key name).
 pub const ORIGIN_SETTING: &str = "ledger.origin";
 
@@ -150,6 +162,20 @@ pub enum LedgerCheckError {
     /// A kept personal data record does not match its entry's commitment.
     #[error(transparent)]
     PersonalData(#[from] crate::personal_data::PersonalDataCheckError),
+}
+
+impl LedgerCheckError {
+    /// The stable reason code (snake_case) of this failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LedgerCheckError::Log(e) => e.code(),
+            LedgerCheckError::Checkpoints(e) => e.code(),
+            LedgerCheckError::Requests(_) => "operator_request_invalid",
+            LedgerCheckError::Trust(e) => e.code(),
+            LedgerCheckError::Read(_) => "ledger_unreadable",
+            LedgerCheckError::PersonalData(e) => e.code(),
+        }
+    }
 }
 
 /// What a verified ledger holds: the tree, and how many signed operator requests were
@@ -304,6 +330,20 @@ pub enum SignedExportError {
     /// The audit key is not the pinned one.
     #[error("{0}")]
     Trust(#[source] shuin_ledger::TrustError),
+}
+
+impl SignedExportError {
+    /// The stable reason code (snake_case) of this failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SignedExportError::NoAuditKey => "no_audit_key",
+            SignedExportError::Read(_) => "ledger_unreadable",
+            SignedExportError::Missing { .. } => "entries_missing",
+            SignedExportError::Write(_) => "export_write_failed",
+            SignedExportError::Verify(e) => e.code(),
+            SignedExportError::Trust(e) => e.code(),
+        }
+    }
 }
 
 fn source_text(error: &dyn std::error::Error) -> String {

@@ -110,12 +110,22 @@ pub struct OpenPartsError {
     pub what: &'static str,
     /// Why.
     pub detail: String,
+    /// The reason code of the failure, where the part that failed gives one.
+    pub code: Option<&'static str>,
+}
+
+impl OpenPartsError {
+    /// The stable reason code (snake_case) of this failure.
+    pub fn code(&self) -> &'static str {
+        self.code.unwrap_or("ca_parts_unavailable")
+    }
 }
 
 fn failed(what: &'static str) -> impl Fn(&dyn std::fmt::Display) -> OpenPartsError {
     move |e| OpenPartsError {
         what,
         detail: e.to_string(),
+        code: None,
     }
 }
 
@@ -325,7 +335,11 @@ where
         Arc::new(shuin_ledger::head_file::HeadFile::in_dir(config.dir));
     CheckpointMaker::open(settings, store, backend.keys.as_ref(), heads, clock)
         .await
-        .map_err(|e| failed("the audit key")(&e))
+        .map_err(|e| OpenPartsError {
+            what: "the audit key",
+            detail: e.to_string(),
+            code: Some(e.code()),
+        })
 }
 
 /// At `shuin init`: makes the audit key, signs the first checkpoint (kept as the last

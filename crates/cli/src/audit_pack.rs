@@ -88,7 +88,7 @@ async fn pack(dir: &Path, out: &Path, json_output: bool) -> Result<()> {
     }
     std::fs::create_dir_all(out).context(out.display())?;
     let export_dir = out.join("ledger-export");
-    let export = match crate::ledger_cmd::export_to(dir, &export_dir).await {
+    let export = match crate::ledger_cmd::export_to(dir, &export_dir, false).await {
         Ok((summary, report)) => export_verified(&summary, &report),
         // A sealed instance cannot sign a fresh checkpoint: say so in the pack.
         Err(e) => export_failed(&e),

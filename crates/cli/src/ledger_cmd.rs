@@ -28,7 +28,8 @@ pub(crate) async fn verify(dir: &Path, pin: Option<&str>, json: bool) -> Result<
     let verified = shuin_books::checkpoints::verify_store(&store, &trust).await;
     shuin_ledger::export::Progress::end(&progress);
     store.close().await;
-    let verified = verified.map_err(|e| failed(json, "ledger verification", e))?;
+    let verified = verified
+        .map_err(|e| crate::output::failed_with_code(json, "ledger verification", e.code(), &e))?;
     crate::output::show(json, || verified.to_json(), || verified.text());
     Ok(())
 }
@@ -57,7 +58,7 @@ pub(crate) fn verify_export(
 /// Writes an export of the whole ledger, ending with a fresh checkpoint, and verifies
 /// what it wrote.
 pub(crate) async fn export(dir: &Path, out: &Path, json: bool) -> Result<()> {
-    let (summary, report) = export_to(dir, out).await?;
+    let (summary, report) = export_to(dir, out, json).await?;
     let out = out.display().to_string();
     crate::output::show(
         json,
@@ -72,6 +73,7 @@ pub(crate) async fn export(dir: &Path, out: &Path, json: bool) -> Result<()> {
 pub(crate) async fn export_to(
     dir: &Path,
     out: &Path,
+    json: bool,
 ) -> Result<(
     shuin_ledger::export::ExportSummary,
     shuin_ledger::ExportReport,
@@ -88,8 +90,16 @@ pub(crate) async fn export_to(
         let backend = crate::runtime::open_key_backend(&config, dir)?;
         let parts = crate::runtime::parts_config(&config, dir);
         let (store, clock) = (store.clone(), Arc::new(SystemClock));
-        let maker = shuin_ca::parts::open_checkpoints(&parts, store, &backend, clock).await?;
-        maker.checkpoint_now().await?;
+        let failed = |code, e: &dyn std::fmt::Display| {
+            crate::output::failed_with_code(json, "ledger export", code, e)
+        };
+        let maker = shuin_ca::parts::open_checkpoints(&parts, store, &backend, clock)
+            .await
+            .map_err(|e| failed(e.code(), &e))?;
+        maker
+            .checkpoint_now()
+            .await
+            .map_err(|e| failed(e.code(), &e))?;
         Some(maker)
     };
     let progress = crate::progress::TerminalProgress::stderr();
@@ -100,7 +110,7 @@ pub(crate) async fn export_to(
             .await;
     shuin_ledger::export::Progress::end(&progress);
     store.close().await;
-    exported.map_err(Into::into)
+    exported.map_err(|e| crate::output::failed_with_code(json, "ledger export", e.code(), &e))
 }
 
 /// Prints the entries, optionally of one book.

@@ -249,4 +249,18 @@ fn the_pinned_audit_key_and_forward_heads_catch_a_rewritten_ledger() {
         &data,
     );
     assert!(!ok && stderr.contains("history_rewritten"), "{stderr}");
+    // Both failures carry the reason code in their JSON as well.
+    let (ok, stdout, _) = run(&["ledger", "verify", "--json", "--data"], &data);
+    let failure: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(!ok);
+    assert_eq!(failure["code"], "history_rewritten", "{failure}");
+    let forged = work.join("forged-export-json");
+    let out = forged.to_str().unwrap();
+    let (ok, stdout, _) = run(
+        &["ledger", "export", "--json", "--out", out, "--data"],
+        &data,
+    );
+    let failure: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(!ok);
+    assert_eq!(failure["code"], "history_rewritten", "{failure}");
 }

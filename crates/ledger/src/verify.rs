@@ -185,6 +185,26 @@ pub enum VerifyError {
     },
 }
 
+impl VerifyError {
+    /// The stable reason code (snake_case) of this failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            VerifyError::SequenceGap { .. } => "entries_missing",
+            VerifyError::SequenceRegression { .. } | VerifyError::SeqMismatch { .. } => {
+                "entries_reordered"
+            }
+            VerifyError::MalformedEntry { .. } => "entry_malformed",
+            VerifyError::InvalidLeafHash { .. } | VerifyError::LeafHashMismatch { .. } => {
+                "leaf_hash_mismatch"
+            }
+            VerifyError::SizeMismatch { .. } => "tree_size_mismatch",
+            VerifyError::InvalidHeadRoot { .. } | VerifyError::RootMismatch { .. } => {
+                "root_mismatch"
+            }
+        }
+    }
+}
+
 /// Verifies a stored ledger read in seq order, and optionally its tree head. See the
 /// [module documentation](self) for the checks.
 ///

@@ -137,6 +137,25 @@ impl CheckpointError {
         }
     }
 
+    /// The stable reason code (snake_case) of this failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CheckpointError::Settings(_) | CheckpointError::Read { .. } => "ledger_unreadable",
+            CheckpointError::Ledger(_) | CheckpointError::Store(_) => "ledger_write_failed",
+            CheckpointError::OwnOrigin(_) => "own_origin",
+            CheckpointError::Key { .. }
+            | CheckpointError::Note { .. }
+            | CheckpointError::Verify(_)
+            | CheckpointError::AlgorithmMismatch { .. } => "audit_key_unusable",
+            CheckpointError::TreeHead => "tree_head_invalid",
+            CheckpointError::Task(_) => "checkpoint_task_failed",
+            CheckpointError::HeadFile { .. } => "last_head_unwritable",
+            CheckpointError::Trust(e)
+            | CheckpointError::Refused(e)
+            | CheckpointError::RefusedUnrecorded { refusal: e, .. } => e.code(),
+        }
+    }
+
     /// Whether the signer must stop the process (fail closed): a refusal that could not
     /// be recorded, or a last signed head that cannot be kept.
     pub fn is_fatal(&self) -> bool {
