@@ -45,6 +45,8 @@ struct Cached {
 #[derive(Debug, Default)]
 struct State {
     statuses: HashMap<Serial, Status>,
+    /// How many of `statuses` are revoked.
+    revoked: u64,
     cache: HashMap<Serial, Cached>,
     /// The cached answers by feed number, so that a node gets those after its point.
     numbered: BTreeMap<u64, Serial>,
@@ -65,6 +67,16 @@ impl State {
         if let Some(old) = self.cache.insert(serial, cached) {
             self.numbered.remove(&old.number);
         }
+    }
+
+    /// Sets the status of `serial`; whether it changed.
+    fn set_status(&mut self, serial: &Serial, status: Status) -> bool {
+        let old = self.statuses.insert(serial.clone(), status);
+        let was_revoked = matches!(old, Some(Status::Revoked { .. }));
+        if !was_revoked && matches!(status, Status::Revoked { .. }) {
+            self.revoked += 1;
+        }
+        old != Some(status)
     }
 
     fn drop_answer(&mut self, serial: &Serial) {
@@ -101,10 +113,6 @@ pub struct OcspService {
     known: RwLock<KnownRequests>,
     /// The feed's epoch: this responder's start, in nanoseconds since 1970.
     epoch: u64,
-    /// Certificates marked good by [`OcspService::add_issued`] since the last
-    /// [`OcspService::load`]: lets the upkeep loop tell this process's issuances from
-    /// another process's, and skip a reload for its own.
-    added_since_load: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for OcspService {
@@ -165,7 +173,6 @@ impl OcspService {
             settings,
             state: RwLock::new(State::default()),
             known: RwLock::new(KnownRequests::default()),
-            added_since_load: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -215,27 +222,29 @@ impl OcspService {
                 changed += 1;
             }
         }
+        let revoked = statuses
+            .values()
+            .filter(|s| matches!(s, Status::Revoked { .. }))
+            .count();
+        state.revoked = u64::try_from(revoked).unwrap_or(u64::MAX);
         state.statuses = statuses;
-        self.added_since_load
-            .store(0, std::sync::atomic::Ordering::SeqCst);
         Ok(changed)
     }
 
     /// Marks one certificate good right after issuance.
     pub fn add_issued(&self, serial: Serial) {
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        if let std::collections::hash_map::Entry::Vacant(entry) = state.statuses.entry(serial) {
-            entry.insert(Status::Good);
-            self.added_since_load
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
+        state.statuses.entry(serial).or_insert(Status::Good);
     }
 
-    /// How many certificates [`OcspService::add_issued`] has added since the last
-    /// [`OcspService::load`].
-    pub fn added_since_load(&self) -> u64 {
-        self.added_since_load
-            .load(std::sync::atomic::Ordering::SeqCst)
+    /// How many certificates the responder knows, and how many of them are revoked.
+    /// Everything it knows is in the store (a status is set only after its row is
+    /// written), so when the store's counts are the same, it knows all the store holds
+    /// ([`crate::ocsp_responder::follow_store`]).
+    pub fn known_counts(&self) -> (u64, u64) {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let known = u64::try_from(state.statuses.len()).unwrap_or(u64::MAX);
+        (known, state.revoked)
     }
 
     /// At most `max` pre-signed answers kept after `through` of `epoch`, oldest first;
@@ -328,7 +337,7 @@ impl OcspService {
         };
         {
             let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-            if state.statuses.insert(serial.clone(), status) == Some(status) {
+            if !state.set_status(serial, status) {
                 return false;
             }
         }

@@ -114,47 +114,37 @@ pub async fn open_responder<S: SettingsStore + ?Sized>(
     OcspService::new(signer, &der, issuing_der, clock, settings.ocsp).map_err(ResponderError::Ocsp)
 }
 
-/// Keeps the responder's statuses in step with the store. Revocations and certificates
-/// issued by any process (a CLI `review approve`, `revoke`) change the store's counters;
-/// then the statuses are reloaded. Certificates this process issued (and already told
-/// the responder of) need no reload, which would read every serial ever issued.
-#[derive(Debug, Default)]
-pub struct StatusWatch {
-    last: Option<(u64, u64)>,
-}
-
-impl StatusWatch {
-    /// Looks at the counters and reloads the statuses when they moved. Failures are
-    /// logged; false when a reload failed (the caller skips the rest of its round and
-    /// looks again at the next).
-    pub async fn check(&mut self, ocsp: &crate::OcspService, store: &dyn crate::CaStore) -> bool {
-        let generation = match (
-            store.revocation_generation().await,
-            store.issued_count().await,
-        ) {
-            (Ok(revoked), Ok(issued)) => Ok((revoked, issued)),
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        };
-        match generation {
-            // Unchanged but for certificates this process issued (and already told the
-            // responder of): no reload.
-            Ok((revoked, issued))
-                if self
-                    .last
-                    .is_some_and(|(last_revoked, last_issued): (u64, u64)| {
-                        revoked == last_revoked
-                            && Some(issued) == last_issued.checked_add(ocsp.added_since_load())
-                    }) => {}
-            Ok(generation) if self.last != Some(generation) => {
-                if let Err(e) = ocsp.load(store).await {
-                    tracing::error!(error = %e, "reloading certificate statuses failed");
-                    return false;
-                }
-                self.last = Some(generation);
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "reading the revocation generation failed"),
+/// Keeps the responder's statuses in step with the store (each round of the serve loop). Revocations and certificates
+/// issued by any process (a CLI `review approve`, reconciliation, another server on the
+/// same database) change the store's counts; then the statuses are reloaded. What this
+/// process issued or revoked, the responder was told of already, after its row was
+/// written: so the responder's counts, read before the store's, never exceed them, and
+/// equal counts mean it knows everything the store held when read. No reload then,
+/// which would read every serial ever issued.
+///
+/// Failures are logged; false when a reload failed (the caller skips the rest of its
+/// round and looks again at the next).
+pub async fn follow_store(ocsp: &crate::OcspService, store: &dyn crate::CaStore) -> bool {
+    // The responder's first: whatever it knows then is in the store already.
+    let known = ocsp.known_counts();
+    let stored = match (
+        store.issued_count().await,
+        store.revocation_generation().await,
+    ) {
+        (Ok(issued), Ok(revoked)) => (issued, revoked),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "reading the certificate counts failed");
+            return true;
         }
-        true
+    };
+    // Fewer in the store than known here cannot come from the store moving on (a
+    // database restored under a running server): no reload would change that.
+    if stored.0 <= known.0 && stored.1 <= known.1 {
+        return true;
     }
+    if let Err(e) = ocsp.load(store).await {
+        tracing::error!(error = %e, "reloading certificate statuses failed");
+        return false;
+    }
+    true
 }

@@ -11,7 +11,6 @@ pub(crate) const TICK: Duration = Duration::from_millis(500);
 
 /// Runs until the task is dropped.
 pub(crate) async fn run(instance: &Instance) {
-    let mut statuses = shuin_ca::ocsp_responder::StatusWatch::default();
     // Publishes the certificates now and each CRL that refresh_crls puts in the
     // repository, in tasks of its own; dropped (stopped) with this loop.
     let _publishing = crate::publishers::start(instance);
@@ -32,7 +31,7 @@ pub(crate) async fn run(instance: &Instance) {
             continue;
         };
         // Revocations and certificates issued by any process reach the OCSP statuses.
-        if !statuses.check(&parts.ocsp, instance.store.as_ref()).await {
+        if !shuin_ca::ocsp_responder::follow_store(&parts.ocsp, instance.store.as_ref()).await {
             continue;
         }
         // At once: a status that changed has no answer until this round signs it.

@@ -242,3 +242,48 @@ async fn a_reload_that_read_the_store_before_a_revocation_keeps_it() {
     assert_eq!(service.presign(usize::MAX), 0);
     assert_eq!(signed.load(Ordering::SeqCst), 1);
 }
+
+fn revocation(serial: &Serial) -> crate::revocation::RevocationOrder {
+    crate::revocation::RevocationOrder {
+        serial: serial.clone(),
+        reason: shuin_core::revocation::RevocationReason::KeyCompromise,
+        invalidity_date: None,
+        actor: shuin_ledger::Actor {
+            name: "LRA 一郎".into(),
+            role: "lra".into(),
+            zone: "secure".into(),
+        },
+        authorisation: "operator".into(),
+    }
+}
+
+#[tokio::test]
+async fn the_status_watch_learns_what_other_processes_did_from_the_counts() {
+    use crate::ocsp_responder::follow_store;
+    use shuin_core::issuance::Issuer;
+    let fixture = crate::test_ca::fixture().await;
+    let (ca, store) = (&fixture.ca, fixture.store.as_ref());
+    let (service, _) = responder();
+    // Issued and revoked here: the responder is told after each row is written, and
+    // its counts are the store's.
+    let here = ca.issue(crate::test_ca::order("app-1")).await.unwrap();
+    service.add_issued(here.serial.clone());
+    let done = ca.revoke(revocation(&here.serial)).await.unwrap();
+    let reason = shuin_core::revocation::RevocationReason::KeyCompromise;
+    service.presign_revoked(&here.serial, done.revoked_at, reason);
+    assert_eq!(service.known_counts(), (1, 1));
+    assert!(follow_store(&service, store).await);
+    assert_eq!(service.known_counts(), (1, 1));
+    // Issued, then revoked, by another process: the watch finds each.
+    let elsewhere = ca.issue(crate::test_ca::order("app-2")).await.unwrap();
+    assert!(follow_store(&service, store).await);
+    assert_eq!(service.known_counts(), (2, 1));
+    assert_eq!(service.issued_status(&elsewhere.serial), Some(Status::Good));
+    ca.revoke(revocation(&elsewhere.serial)).await.unwrap();
+    assert!(follow_store(&service, store).await);
+    assert_eq!(service.known_counts(), (2, 2));
+    assert!(matches!(
+        service.issued_status(&elsewhere.serial),
+        Some(Status::Revoked { .. })
+    ));
+}
