@@ -66,6 +66,9 @@ pub enum BookError {
     Store(#[from] StoreError),
 }
 
+/// Ledger rows read at a time while the organisation book is replayed.
+const REPLAY_PAGE: u64 = 1_000;
+
 /// The organisation book of a running instance: a roster kept caught up with the
 /// ledger.
 #[derive(Debug, Default)]
@@ -84,8 +87,17 @@ impl Organisation {
     pub async fn roster<S: LedgerStore + ?Sized>(&self, store: &S) -> Result<Roster, BookError> {
         let mut current = self.snapshot();
         let known = current.unwarranted().len();
-        let rows = store.ledger_rows_from(current.next_seq()).await?;
-        current.catch_up(&rows)?;
+        // In pages: between two calls (an operator request, the upkeep's five minutes)
+        // a busy CA may append many entries, and only the page in hand is held.
+        loop {
+            let rows = store
+                .ledger_rows_page(current.next_seq(), REPLAY_PAGE)
+                .await?;
+            current.catch_up(&rows)?;
+            if u64::try_from(rows.len()).unwrap_or(u64::MAX) < REPLAY_PAGE {
+                break;
+            }
+        }
         for (seq, why) in current.unwarranted().iter().skip(known) {
             tracing::error!(
                 seq,

@@ -117,3 +117,26 @@ async fn a_change_nothing_warrants_has_no_effect() {
     // The forged request and both grants are listed as unwarranted.
     assert_eq!(roster.unwarranted().len(), 3, "{:?}", roster.unwarranted());
 }
+
+#[tokio::test]
+async fn the_replay_reads_in_pages_and_reaches_the_end() {
+    let store = SqliteStore::in_memory().await.expect("store");
+    // More entries of other books than a page holds, then a grant.
+    for n in 0..(REPLAY_PAGE * 2 + 10) {
+        let draft = shuin_ledger::EntryDraft {
+            book: shuin_ledger::Book::Facility,
+            kind: "test.filler".into(),
+            actor: admin(),
+            subjects: vec![],
+            payload: serde_json::json!({ "n": n }),
+            evidence: vec![],
+        };
+        store.append(draft, now()).await.expect("append");
+    }
+    grant(&store, "A", Role::Lra, &admin(), now())
+        .await
+        .expect("grant");
+    let roster = Organisation::new().roster(&store).await.expect("roster");
+    assert!(roster.operator("A").is_some_and(|op| op.holds(Role::Lra)));
+    assert_eq!(roster.next_seq(), REPLAY_PAGE * 2 + 11);
+}
