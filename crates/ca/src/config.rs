@@ -142,6 +142,10 @@ pub struct RevocationSection {
     /// Validity of the delegated OCSP responder certificate.
     #[serde(default = "default_ocsp_responder_days")]
     pub ocsp_responder_validity_days: u64,
+    /// Pre-signed OCSP answers held in memory (about 1 KB each); older ones are kept in
+    /// the database and read from there when asked for.
+    #[serde(default = "default_ocsp_answers_in_memory")]
+    pub ocsp_answers_in_memory: usize,
     /// Partitioned CRLs: certificates point at one of this many partition CRLs (each
     /// with an issuingDistributionPoint); 0 for none. The full CRL is published too.
     #[serde(default)]
@@ -168,6 +172,10 @@ fn default_ocsp_responder_days() -> u64 {
     90
 }
 
+fn default_ocsp_answers_in_memory() -> usize {
+    crate::ocsp::HELD_ANSWERS
+}
+
 impl Default for RevocationSection {
     fn default() -> Self {
         Self {
@@ -175,6 +183,7 @@ impl Default for RevocationSection {
             root_crl_lifetime_days: default_root_crl_days(),
             ocsp_lifetime_hours: default_ocsp_hours(),
             ocsp_responder_validity_days: default_ocsp_responder_days(),
+            ocsp_answers_in_memory: default_ocsp_answers_in_memory(),
             crl_partitions: 0,
             delta_crl: false,
         }

@@ -16,7 +16,7 @@ use shuin_keys::Signer;
 use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_store::{
     CertificateRecord, CertificateState, CertificateWriter, ConflictKind, CrlStore, InstanceLock,
-    LedgerStore, RevocationStore, SettingsStore, StoreError,
+    LedgerStore, OcspAnswerStore, RevocationStore, SettingsStore, StoreError,
 };
 use std::sync::Arc;
 use x509_cert::Certificate;
@@ -24,11 +24,23 @@ use x509_cert::Certificate;
 /// What the CA's storage must offer (the instance lock: reconciliation runs in one
 /// process at a time).
 pub trait CaStore:
-    CertificateWriter + LedgerStore + RevocationStore + CrlStore + InstanceLock + SettingsStore
+    CertificateWriter
+    + LedgerStore
+    + RevocationStore
+    + CrlStore
+    + OcspAnswerStore
+    + InstanceLock
+    + SettingsStore
 {
 }
 impl<
-        T: CertificateWriter + LedgerStore + RevocationStore + CrlStore + InstanceLock + SettingsStore,
+        T: CertificateWriter
+            + LedgerStore
+            + RevocationStore
+            + CrlStore
+            + OcspAnswerStore
+            + InstanceLock
+            + SettingsStore,
     > CaStore for T
 {
 }

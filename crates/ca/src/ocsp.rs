@@ -1,6 +1,8 @@
 //! The delegated OCSP responder (RFC 6960, the RFC 5019 profile): responses are
 //! pre-signed for every issued certificate, refreshed at half their lifetime, re-signed
-//! when a status changes, and served from memory. Nothing a stranger asks makes the key
+//! when a status changes, and served from memory: the newest [`OcspSettings::held_answers`]
+//! of them, the older ones spilled to the store ([`OcspService::spill`]) and read from
+//! there when asked for, so memory does not grow with every answer. Nothing a stranger asks makes the key
 //! sign: a serial this CA never issued, or a CertID hashed other than with SHA-1, gets the
 //! unsigned `unauthorized` answer, and a request naming several certificates the unsigned
 //! `malformedRequest` (RFC 5019 section 2.1.1: one certificate per request). The request
@@ -20,7 +22,7 @@ use shuin_core::x509::template::assemble_certificate;
 use shuin_core::{Clock, Serial};
 use shuin_keys::Signer;
 use shuin_ledger::{Book, EntryDraft};
-use shuin_store::StoreError;
+use shuin_store::{OcspAnswerStore, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -32,11 +34,20 @@ use x509_ocsp::CertId;
 pub struct OcspSettings {
     /// thisUpdate to nextUpdate of each response.
     pub response_lifetime: Duration,
+    /// How many answers are held in memory; older ones are spilled to the store.
+    pub held_answers: usize,
 }
+
+/// The answers held in memory unless configured otherwise: about 10 MB.
+pub(crate) const HELD_ANSWERS: usize = 10_000;
+
+/// Answers spilled to the store in one transaction.
+const SPILL_BATCH: usize = 2_000;
 
 #[derive(Debug, Clone)]
 struct Cached {
-    der: Arc<Vec<u8>>,
+    /// The answer, while held in memory; `None` once spilled to the store.
+    der: Option<Arc<Vec<u8>>>,
     produced_at: SystemTime,
     /// Its number in the feed (`shuin_core::repository_feed`).
     number: u64,
@@ -52,6 +63,18 @@ struct State {
     numbered: BTreeMap<u64, Serial>,
     /// The last feed number given.
     last_number: u64,
+    /// How many answers are held in memory (`der` is `Some`).
+    held: usize,
+    /// Every answer numbered up to this one has been spilled (or replaced).
+    spilled_through: u64,
+}
+
+/// Where the answer for a certificate is.
+enum Kept {
+    /// In memory.
+    Held(Arc<Vec<u8>>),
+    /// In the store.
+    Spilled,
 }
 
 impl State {
@@ -60,13 +83,29 @@ impl State {
         let number = self.last_number;
         self.numbered.insert(number, serial.clone());
         let cached = Cached {
-            der,
+            der: Some(der),
             produced_at,
             number,
         };
+        self.held += 1;
         if let Some(old) = self.cache.insert(serial, cached) {
-            self.numbered.remove(&old.number);
+            self.forget(&old);
         }
+    }
+
+    fn forget(&mut self, old: &Cached) {
+        self.numbered.remove(&old.number);
+        if old.der.is_some() {
+            self.held -= 1;
+        }
+    }
+
+    fn kept(&self, serial: &Serial) -> Option<Kept> {
+        let cached = self.cache.get(serial)?;
+        Some(match &cached.der {
+            Some(der) => Kept::Held(Arc::clone(der)),
+            None => Kept::Spilled,
+        })
     }
 
     /// Sets the status of `serial`; whether it changed.
@@ -81,7 +120,7 @@ impl State {
 
     fn drop_answer(&mut self, serial: &Serial) {
         if let Some(old) = self.cache.remove(serial) {
-            self.numbered.remove(&old.number);
+            self.forget(&old);
         }
     }
 }
@@ -105,6 +144,8 @@ struct KnownRequests {
 /// The responder.
 pub struct OcspService {
     signer: Arc<dyn Signer>,
+    /// Where answers beyond the held ones go.
+    spilled: Arc<dyn OcspAnswerStore>,
     responder: Certificate,
     issuer: IssuerHashes,
     clock: Arc<dyn Clock>,
@@ -137,8 +178,9 @@ pub enum OcspError {
 
 impl OcspService {
     /// A responder whose key is `signer` and certificate `responder_der`, for the issuing
-    /// CA `issuing_der`.
+    /// CA `issuing_der`, spilling answers to `spilled`.
     pub fn new(
+        spilled: Arc<dyn OcspAnswerStore>,
         signer: Arc<dyn Signer>,
         responder_der: &[u8],
         issuing_der: &[u8],
@@ -166,6 +208,7 @@ impl OcspService {
             });
         Ok(Self {
             epoch,
+            spilled,
             signer,
             responder,
             issuer: IssuerHashes::new(&issuing).map_err(bad)?,
@@ -249,22 +292,107 @@ impl OcspService {
 
     /// At most `max` pre-signed answers kept after `through` of `epoch`, oldest first;
     /// all from the start when `epoch` is not this responder's
-    /// (`shuin_core::repository_feed`).
-    pub fn answers_after(&self, epoch: u64, through: u64, max: usize) -> OcspDelta {
+    /// (`shuin_core::repository_feed`). Spilled answers are read from the store; when
+    /// that fails the delta ends before them, and the node asks again from there.
+    pub async fn answers_after(&self, epoch: u64, through: u64, max: usize) -> OcspDelta {
         let from = if epoch == self.epoch { through } else { 0 };
-        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        // Each answer's feed number and serial, and its bytes while held.
+        type Listed = (u64, Serial, Option<Arc<Vec<u8>>>);
+        let listed: Vec<Listed> = {
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            state
+                .numbered
+                .range(from + 1..)
+                .take(max)
+                .filter_map(|(number, serial)| {
+                    let cached = state.cache.get(serial)?;
+                    Some((*number, serial.clone(), cached.der.clone()))
+                })
+                .collect()
+        };
         let mut delta = OcspDelta {
             epoch: self.epoch,
             through: from,
             answers: Vec::new(),
         };
-        for (number, serial) in state.numbered.range(from + 1..).take(max) {
-            if let Some(cached) = state.cache.get(serial) {
-                delta.answers.push(Arc::clone(&cached.der));
-            }
-            delta.through = *number;
+        for (number, serial, held) in listed {
+            let der = match held {
+                Some(der) => Some(der),
+                None => match self.spilled.ocsp_answer(&serial).await {
+                    Ok(der) => der.map(Arc::new),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a spilled OCSP answer cannot be read for the nodes");
+                        break;
+                    }
+                },
+            };
+            delta.answers.extend(der);
+            delta.through = number;
         }
         delta
+    }
+
+    /// One pre-signing round: signs the answers that are missing or past half their
+    /// lifetime, at most `budget` (on a blocking thread), then spills what is beyond the
+    /// held answers. Returns how many were signed. Failures are logged: an answer not
+    /// signed is signed at the next round, one not spilled stays in memory.
+    pub async fn upkeep(self: &Arc<Self>, budget: usize) -> usize {
+        let presigner = Arc::clone(self);
+        let signed = tokio::task::spawn_blocking(move || presigner.presign(budget))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "the OCSP pre-signing task failed");
+                0
+            });
+        loop {
+            match self.spill().await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "spilling OCSP answers to the store failed");
+                    break;
+                }
+            }
+        }
+        signed
+    }
+
+    /// Moves the oldest answers beyond [`OcspSettings::held_answers`] to the store, a
+    /// batch at most; returns how many. When the store fails they stay in memory.
+    pub async fn spill(&self) -> Result<usize, StoreError> {
+        let batch: Vec<(u64, Serial, Arc<Vec<u8>>)> = {
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            let excess = state.held.saturating_sub(self.settings.held_answers);
+            state
+                .numbered
+                .range(state.spilled_through + 1..)
+                .filter_map(|(number, serial)| {
+                    let der = state.cache.get(serial)?.der.as_ref()?;
+                    Some((*number, serial.clone(), Arc::clone(der)))
+                })
+                .take(excess.min(SPILL_BATCH))
+                .collect()
+        };
+        let Some(&(last, _, _)) = batch.last() else {
+            return Ok(0);
+        };
+        let rows: Vec<(Serial, Vec<u8>)> = batch
+            .iter()
+            .map(|(_, serial, der)| (serial.clone(), der.as_ref().clone()))
+            .collect();
+        self.spilled.put_ocsp_answers(&rows).await?;
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        let State { cache, held, .. } = &mut *state;
+        for (number, serial, _) in &batch {
+            // Unless it was signed again meanwhile (a new number, held).
+            if let Some(cached) = cache.get_mut(serial).filter(|c| c.number == *number) {
+                if cached.der.take().is_some() {
+                    *held -= 1;
+                }
+            }
+        }
+        state.spilled_through = state.spilled_through.max(last);
+        Ok(batch.len())
     }
 
     /// Signs responses that are missing or past half their lifetime, at most `budget`.
@@ -304,7 +432,7 @@ impl OcspService {
         let Some(status) = self.issued_status(serial) else {
             return false;
         };
-        if self.cached_answer(serial).is_some() {
+        if self.has_answer(serial) {
             return false;
         }
         match self.sign_and_keep(serial.clone(), status, self.clock.now()) {
@@ -415,12 +543,6 @@ impl OcspService {
 }
 
 impl OcspService {
-    /// The cached answer for a single-certificate request with our SHA-1 CertID.
-    fn cached(&self, request: &ocsp::ParsedRequest) -> Option<Arc<Vec<u8>>> {
-        self.cached_serial(request)
-            .and_then(|serial| self.cached_answer(&serial))
-    }
-
     /// The serial of a single-certificate request with exactly our SHA-1 CertID.
     fn cached_serial(&self, request: &ocsp::ParsedRequest) -> Option<Serial> {
         let [only] = request.cert_ids.as_slice() else {
@@ -431,13 +553,23 @@ impl OcspService {
         same_id.then_some(serial)
     }
 
-    /// The pre-signed answer for `serial`, if there is one now.
+    /// The pre-signed answer for `serial`, if one is held in memory now.
     fn cached_answer(&self, serial: &Serial) -> Option<Arc<Vec<u8>>> {
+        match self.kept(serial)? {
+            Kept::Held(der) => Some(der),
+            Kept::Spilled => None,
+        }
+    }
+
+    fn kept(&self, serial: &Serial) -> Option<Kept> {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        state
-            .cache
-            .get(serial)
-            .map(|cached| Arc::clone(&cached.der))
+        state.kept(serial)
+    }
+
+    /// Whether `serial` has a pre-signed answer, held or spilled.
+    fn has_answer(&self, serial: &Serial) -> bool {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        state.cache.contains_key(serial)
     }
 
     fn known_serial(&self, request_der: &[u8]) -> Option<Serial> {
@@ -457,6 +589,7 @@ impl OcspService {
     }
 }
 
+#[async_trait::async_trait]
 impl OcspResponder for OcspService {
     fn respond_from_cache(&self, request_der: &[u8]) -> Option<Arc<Vec<u8>>> {
         if let Some(serial) = self.known_serial(request_der) {
@@ -472,27 +605,33 @@ impl OcspResponder for OcspService {
         Some(answer)
     }
 
-    fn respond(&self, request_der: &[u8]) -> Vec<u8> {
+    async fn respond(&self, request_der: &[u8]) -> Vec<u8> {
         let request = match ocsp::parse_request(request_der) {
             Ok(r) => r,
             Err(_) => return ocsp::malformed_request(),
         };
-        if let Some(cached) = self.cached(&request) {
-            return cached.as_ref().clone();
-        }
         if request.cert_ids.len() != 1 {
             return ocsp::malformed_request();
         }
         // Only a certificate this CA issued, asked for with our SHA-1 CertID, is answered.
-        let issued = self
-            .cached_serial(&request)
-            .is_some_and(|serial| self.issued_status(&serial).is_some());
-        if !issued {
+        let Some(serial) = self.cached_serial(&request) else {
             return ocsp::unauthorized();
+        };
+        match self.kept(&serial) {
+            Some(Kept::Held(der)) => der.as_ref().clone(),
+            Some(Kept::Spilled) => match self.spilled.ocsp_answer(&serial).await {
+                Ok(Some(der)) => der,
+                Ok(None) => ocsp::try_later(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a spilled OCSP answer cannot be read");
+                    ocsp::try_later()
+                }
+            },
+            // Issued elsewhere, and the pre-signing round has not reached it yet: nothing
+            // is signed here; the client asks again.
+            None if self.issued_status(&serial).is_some() => ocsp::try_later(),
+            None => ocsp::unauthorized(),
         }
-        // Issued elsewhere, and the pre-signing round has not reached it yet: nothing is
-        // signed here; the client asks again.
-        ocsp::try_later()
     }
 }
 

@@ -6,7 +6,7 @@ use crate::ocsp::OcspError;
 use crate::{CaService, OcspService, OcspSettings};
 use shuin_core::Clock;
 use shuin_keys::{KeyError, KeyGenerator, KeyRef, KeySpec};
-use shuin_store::{SettingsStore, StoreError};
+use shuin_store::{OcspAnswerStore, SettingsStore, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,8 +56,8 @@ pub struct ResponderSettings {
 /// Opens the responder: reuses the stored key and certificate unless the certificate
 /// has a quarter of its validity or less left; otherwise generates a key in `backend`,
 /// has `ca` certify it and stores both.
-pub async fn open_responder<S: SettingsStore + ?Sized>(
-    store: &S,
+pub async fn open_responder<S: SettingsStore + OcspAnswerStore + 'static>(
+    store: Arc<S>,
     backend: &dyn KeyGenerator,
     ca: &CaService,
     issuing_der: &[u8],
@@ -83,8 +83,15 @@ pub async fn open_responder<S: SettingsStore + ?Sized>(
             detail: e.to_string(),
         })?;
         let signer = backend.signer(&key).map_err(key_error("OCSP key"))?;
-        let service = OcspService::new(signer, &der, issuing_der, clock.clone(), settings.ocsp)
-            .map_err(ResponderError::Ocsp)?;
+        let service = OcspService::new(
+            store.clone(),
+            signer,
+            &der,
+            issuing_der,
+            clock.clone(),
+            settings.ocsp,
+        )
+        .map_err(ResponderError::Ocsp)?;
         let remaining = service
             .responder_not_after()
             .duration_since(clock.now())
@@ -111,7 +118,8 @@ pub async fn open_responder<S: SettingsStore + ?Sized>(
         .set_setting(OCSP_CERTIFICATE_SETTING, &hex::encode(&der))
         .await
         .map_err(ResponderError::Settings)?;
-    OcspService::new(signer, &der, issuing_der, clock, settings.ocsp).map_err(ResponderError::Ocsp)
+    OcspService::new(store, signer, &der, issuing_der, clock, settings.ocsp)
+        .map_err(ResponderError::Ocsp)
 }
 
 /// Keeps the responder's statuses in step with the store (each round of the serve loop). Revocations and certificates

@@ -129,6 +129,9 @@ fn failed(what: &'static str) -> impl Fn(&dyn std::fmt::Display) -> OpenPartsErr
     }
 }
 
+/// OCSP answers signed at a time while the parts are opened.
+const PRESIGN_STEP: usize = 5_000;
+
 /// Opens the parts on `backend`. Interrupted issuances and revocations old enough to be
 /// no live process's are reconciled before anything else is served (logged when any
 /// was found; `shuin_ca::reconcile`).
@@ -185,7 +188,7 @@ where
     let ca = Arc::new(ca);
     let ocsp = Arc::new(
         open_responder(
-            store.as_ref(),
+            store.clone(),
             backend.keys.as_ref(),
             &ca,
             &chain.issuing_der,
@@ -193,6 +196,7 @@ where
             ResponderSettings {
                 ocsp: OcspSettings {
                     response_lifetime: config.revocation.ocsp_lifetime(),
+                    held_answers: config.revocation.ocsp_answers_in_memory,
                 },
                 validity: config.revocation.ocsp_responder_validity(),
             },
@@ -226,10 +230,15 @@ where
     ocsp.load(store.as_ref())
         .await
         .map_err(|e| failed("loading certificate statuses")(&e))?;
-    let presigner = ocsp.clone();
-    let signed = tokio::task::spawn_blocking(move || presigner.presign(usize::MAX))
-        .await
-        .map_err(|e| failed("pre-signing")(&e))?;
+    // In steps, each spilled beyond the held answers before the next is signed.
+    let mut signed = 0;
+    loop {
+        let step = ocsp.upkeep(PRESIGN_STEP).await;
+        signed += step;
+        if step < PRESIGN_STEP {
+            break;
+        }
+    }
     tracing::info!(signed, "pre-signed OCSP responses");
     Ok(CaParts {
         ca,

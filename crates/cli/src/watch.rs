@@ -63,13 +63,12 @@ pub(crate) async fn run(instance: &Instance) {
     }
 }
 
-/// Signs the OCSP answers that are missing or past half their lifetime (a round).
+/// Signs the OCSP answers that are missing or past half their lifetime, and spills the
+/// oldest beyond those held in memory (a round).
 async fn presign_ocsp(ocsp: &std::sync::Arc<shuin_ca::OcspService>) {
-    let ocsp = ocsp.clone();
-    match tokio::task::spawn_blocking(move || ocsp.presign(20_000)).await {
-        Ok(0) => {}
-        Ok(n) => tracing::debug!(signed = n, "pre-signed OCSP responses"),
-        Err(e) => tracing::error!(error = %e, "OCSP pre-signing task failed"),
+    let signed = ocsp.upkeep(20_000).await;
+    if signed > 0 {
+        tracing::debug!(signed, "pre-signed OCSP responses");
     }
 }
 

@@ -711,3 +711,59 @@ fn partitioned_and_delta_crls_by_configuration() {
     .unwrap();
     assert!(!ok && text.contains("certificate revoked"), "{text}");
 }
+
+/// The answers spilled to the store: how many, when the sqlite3 or psql tool is there.
+fn spilled_answers(instance: &Instance) -> Option<u64> {
+    let out = instance.sql("SELECT COUNT(*) FROM ocsp_answers")?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+#[test]
+fn ocsp_answers_beyond_those_held_in_memory_are_served_from_the_database() {
+    let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let card = card(&jlis, |_| {});
+    let mut instance = Instance::init_with(&[], jlis, &[], Vec::new());
+    instance.edit_config(
+        "ocsp_answers_in_memory = 10000",
+        "ocsp_answers_in_memory = 1",
+    );
+    instance.serve();
+    instance.add_operator("LRA 一郎", "lra");
+    let dir = instance.work.path().to_owned();
+    instance.repository_pem("/repository/root.crt", &dir.join("root.pem"));
+    instance.repository_pem("/repository/ca.crt", &dir.join("ca.pem"));
+    let issued: Vec<Issued> = (0..3)
+        .map(|n| issue(&instance, &card, &format!("leaf-{n}")))
+        .collect();
+    // The serve loop moves the two oldest answers to the database within a tick or two.
+    let started = Instant::now();
+    while spilled_answers(&instance).is_some_and(|n| n < 2) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "nothing spilled"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if spilled_answers(&instance).is_none() {
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    if openssl(&["version"]).is_none() {
+        return;
+    }
+    // Each answer verifies, from memory or from the database.
+    for leaf in &issued {
+        let text = ocsp_status(&instance, &leaf.cert).unwrap();
+        assert!(text.contains(": good"), "{text}");
+    }
+    // A spilled certificate revoked: revoked at once; and after a restart all answer.
+    instance.revoke_as("LRA 一郎", &issued[0].serial, "keyCompromise");
+    let text = ocsp_status(&instance, &issued[0].cert).unwrap();
+    assert!(text.contains(": revoked"), "{text}");
+    instance.stop();
+    instance.serve();
+    for (n, leaf) in issued.iter().enumerate() {
+        let text = ocsp_status(&instance, &leaf.cert).unwrap();
+        let expected = if n == 0 { ": revoked" } else { ": good" };
+        assert!(text.contains(expected), "{text}");
+    }
+}

@@ -242,15 +242,16 @@ pub fn try_later() -> Vec<u8> {
         .unwrap_or_else(|_| vec![0x30, 0x03, 0x0a, 0x01, 0x03])
 }
 
-/// Answers OCSP requests (pre-signed where possible). The CA side implements it; the
+/// Answers OCSP requests from pre-signed answers. The CA side implements it; the
 /// repository serves it.
+#[async_trait::async_trait]
 pub trait OcspResponder: Send + Sync {
-    /// The DER OCSPResponse for a DER OCSPRequest; never fails (errors are OCSP statuses).
-    /// May sign, so callers on async workers run it as blocking work.
-    fn respond(&self, request_der: &[u8]) -> Vec<u8>;
+    /// The DER OCSPResponse for a DER OCSPRequest; never fails (errors are OCSP statuses)
+    /// and never signs, but may read an answer from storage.
+    async fn respond(&self, request_der: &[u8]) -> Vec<u8>;
 
-    /// The pre-signed answer, if the request can be answered from memory without
-    /// signing (cheap enough to call on an async worker).
+    /// The pre-signed answer, if the request can be answered from memory (cheap enough
+    /// to call on an async worker before [`OcspResponder::respond`]).
     fn respond_from_cache(&self, _request_der: &[u8]) -> Option<std::sync::Arc<Vec<u8>>> {
         None
     }

@@ -51,7 +51,7 @@ pub trait RepositoryFeed: Send + Sync {
     async fn crls(&self) -> Vec<FeedCrl>;
     /// At most `max` OCSP answers after `through` of `epoch` (all from the start when the
     /// epoch is another one); `None` while the CA has no responder (sealed).
-    fn ocsp_after(&self, epoch: u64, through: u64, max: usize) -> Option<OcspDelta>;
+    async fn ocsp_after(&self, epoch: u64, through: u64, max: usize) -> Option<OcspDelta>;
 }
 
 /// What a node holds: each CRL scope's number and its point in the OCSP answers.

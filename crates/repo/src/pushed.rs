@@ -261,6 +261,7 @@ fn ocsp_check(der: &[u8], issuing: &Certificate, hashes: &IssuerHashes) -> Optio
     }
 }
 
+#[async_trait::async_trait]
 impl OcspResponder for PushedRepository {
     fn respond_from_cache(&self, request_der: &[u8]) -> Option<Arc<Vec<u8>>> {
         self.answer_for(request_der).ok().flatten()
@@ -268,7 +269,7 @@ impl OcspResponder for PushedRepository {
 
     /// What no pushed answer covers: `tryLater` for this CA's certificates (the answer may
     /// not have arrived yet), `unauthorized` for others, `malformedRequest` for garbage.
-    fn respond(&self, request_der: &[u8]) -> Vec<u8> {
+    async fn respond(&self, request_der: &[u8]) -> Vec<u8> {
         match self.answer_for(request_der) {
             Ok(Some(answer)) => answer.as_ref().clone(),
             Ok(None) => ocsp::try_later(),
@@ -375,6 +376,6 @@ mod tests {
         let received = node.receive(&start).await.unwrap();
         assert_eq!((received.answers, received.refused), (0, 1));
         assert_eq!((node.held().ocsp_epoch, node.held().ocsp_through), (7, 6));
-        assert_eq!(node.respond(b"garbage"), ocsp::malformed_request());
+        assert_eq!(node.respond(b"garbage").await, ocsp::malformed_request());
     }
 }

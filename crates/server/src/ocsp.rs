@@ -35,7 +35,8 @@ fn ocsp_response(der: Vec<u8>) -> Response {
 }
 
 async fn answer(state: &RepositoryState, request: Vec<u8>) -> Response {
-    // Pre-signed answers come straight from memory; only signing goes to a blocking thread.
+    // Pre-signed answers held in memory are handed over without a copy; the others are
+    // read from storage, or are an unsigned refusal. Nothing is signed here.
     if let Some(cached) = state.ocsp.respond_from_cache(&request) {
         return (
             [(header::CONTENT_TYPE, "application/ocsp-response")],
@@ -43,11 +44,7 @@ async fn answer(state: &RepositoryState, request: Vec<u8>) -> Response {
         )
             .into_response();
     }
-    let responder = state.ocsp.clone();
-    match tokio::task::spawn_blocking(move || responder.respond(&request)).await {
-        Ok(der) => ocsp_response(der),
-        Err(_) => ocsp_response(shuin_core::ocsp::internal_error()),
-    }
+    ocsp_response(state.ocsp.respond(&request).await)
 }
 
 async fn ocsp_post(State(state): State<RepositoryState>, body: Body) -> Response {

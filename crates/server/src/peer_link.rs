@@ -274,8 +274,9 @@ impl PeerLink {
         };
         let crls = feed.crls().await;
         for _ in 0..MAX_PUSHES_PER_ROUND {
-            let delta =
-                feed.ocsp_after(now_held.ocsp_epoch, now_held.ocsp_through, MAX_OCSP_ANSWERS);
+            let delta = feed
+                .ocsp_after(now_held.ocsp_epoch, now_held.ocsp_through, MAX_OCSP_ANSWERS)
+                .await;
             let push = Push::for_node(&now_held, &crls, delta.as_ref());
             if push.is_empty() {
                 break;

@@ -226,7 +226,7 @@ impl RepositoryFeed for Crls {
     async fn crls(&self) -> Vec<shuin_core::repository_feed::FeedCrl> {
         self.0.clone()
     }
-    fn ocsp_after(
+    async fn ocsp_after(
         &self,
         _: u64,
         _: u64,

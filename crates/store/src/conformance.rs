@@ -51,7 +51,8 @@ where
         + crate::EvidenceRetention
         + crate::TileStore
         + crate::InstanceLock
-        + crate::OrderStore,
+        + crate::OrderStore
+        + crate::OcspAnswerStore,
 {
     crate::lifecycle_conformance::run(store).await?;
     nonces(store).await?;
@@ -60,6 +61,7 @@ where
     certificates_by_application(store).await?;
     revocations(store).await?;
     crls(store).await?;
+    crate::ocsp_conformance::run(store).await?;
     ledger(store).await?;
     checkpoints(store).await?;
     ledger_batches(store).await?;

@@ -13,6 +13,7 @@ mod ledger_conformance;
 mod ledger_state;
 pub mod lifecycle;
 pub mod lifecycle_conformance;
+mod ocsp_conformance;
 pub mod orders;
 mod orders_conformance;
 pub mod postgres;
@@ -294,6 +295,17 @@ pub trait RevocationStore: Send + Sync {
         after: Option<&Serial>,
         limit: u32,
     ) -> Result<Vec<Serial>, StoreError>;
+}
+
+/// Pre-signed OCSP answers by serial, spilled out of the responder's memory: it holds
+/// the newest answers, and reads older ones from here (`shuin_ca::OcspService::spill`).
+#[async_trait]
+pub trait OcspAnswerStore: Send + Sync {
+    /// Keeps each `(serial, der)` as that serial's answer, replacing an earlier one, in
+    /// one transaction.
+    async fn put_ocsp_answers(&self, answers: &[(Serial, Vec<u8>)]) -> Result<(), StoreError>;
+    /// The answer kept for `serial`.
+    async fn ocsp_answer(&self, serial: &Serial) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 /// Signed CRLs, by scope (`ca` for the issuing CA, `root` for the root).

@@ -30,7 +30,13 @@ impl Signer for Counting {
 
 /// A responder whose certificate is also the issuer's (enough for the request paths),
 /// and the counter of its signatures.
-fn responder() -> (OcspService, Arc<AtomicUsize>) {
+async fn responder() -> (OcspService, Arc<AtomicUsize>) {
+    responder_holding(HELD_ANSWERS).await
+}
+
+/// As [`responder`], holding at most `held` answers in memory (the rest spilled to an
+/// in-memory store).
+async fn responder_holding(held: usize) -> (OcspService, Arc<AtomicUsize>) {
     let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
     let name = NameBuilder::new()
         .country("JP")
@@ -57,13 +63,16 @@ fn responder() -> (OcspService, Arc<AtomicUsize>) {
         inner: key,
         signed: signed.clone(),
     });
+    let store = shuin_store::sqlite::SqliteStore::in_memory().await.unwrap();
     let service = OcspService::new(
+        Arc::new(store),
         signer,
         &der,
         &der,
         Arc::new(SystemClock),
         OcspSettings {
             response_lifetime: Duration::from_secs(3600),
+            held_answers: held,
         },
     )
     .unwrap();
@@ -98,68 +107,71 @@ fn serial(n: u64) -> Serial {
     Serial::from_magnitude(&n.to_be_bytes()).unwrap()
 }
 
-#[test]
-fn serials_never_issued_get_unauthorized_and_sign_nothing() {
-    let (service, signed) = responder();
+#[tokio::test]
+async fn serials_never_issued_get_unauthorized_and_sign_nothing() {
+    let (service, signed) = responder().await;
     service.add_issued(serial(7));
     for n in 1_000..3_000u64 {
-        let answer = service.respond(&request(&service, &[n]));
+        let answer = service.respond(&request(&service, &[n])).await;
         assert_eq!(answer, ocsp::unauthorized());
     }
     assert_eq!(signed.load(Ordering::SeqCst), 0);
 }
 
-#[test]
-fn several_certificates_in_one_request_are_malformed_and_sign_nothing() {
-    let (service, signed) = responder();
+#[tokio::test]
+async fn several_certificates_in_one_request_are_malformed_and_sign_nothing() {
+    let (service, signed) = responder().await;
     service.add_issued(serial(7));
     service.add_issued(serial(8));
-    let answer = service.respond(&request(&service, &[7, 8]));
+    let answer = service.respond(&request(&service, &[7, 8])).await;
     assert_eq!(answer, ocsp::malformed_request());
     assert_eq!(signed.load(Ordering::SeqCst), 0);
 }
 
-#[test]
-fn the_request_path_never_signs_and_a_new_certificate_is_signed_at_issuance() {
-    let (service, signed) = responder();
+#[tokio::test]
+async fn the_request_path_never_signs_and_a_new_certificate_is_signed_at_issuance() {
+    let (service, signed) = responder().await;
     service.add_issued(serial(7));
     // Issued, not pre-signed yet (issued by another process): try later, nothing signed.
     for _ in 0..10 {
-        assert_eq!(service.respond(&request(&service, &[7])), ocsp::try_later());
+        assert_eq!(
+            service.respond(&request(&service, &[7])).await,
+            ocsp::try_later()
+        );
     }
     assert_eq!(signed.load(Ordering::SeqCst), 0);
     // Signed once at issuance, then served as it is.
     assert!(service.presign_issued(&serial(7)));
     assert!(!service.presign_issued(&serial(7)), "already signed");
     assert!(!service.presign_issued(&serial(8)), "never issued");
-    let first = service.respond(&request(&service, &[7]));
+    let first = service.respond(&request(&service, &[7])).await;
     assert_ne!(first, ocsp::try_later());
     for _ in 0..10 {
-        assert_eq!(service.respond(&request(&service, &[7])), first);
+        assert_eq!(service.respond(&request(&service, &[7])).await, first);
     }
     assert_eq!(signed.load(Ordering::SeqCst), 1, "served from the cache");
     // The pre-signing round has nothing left to do for it.
     assert_eq!(service.presign(usize::MAX), 0);
 }
 
-#[test]
-fn the_feed_hands_over_each_kept_answer_once_in_order() {
-    let (service, _) = responder();
+#[tokio::test]
+async fn the_feed_hands_over_each_kept_answer_once_in_order() {
+    let (service, _) = responder().await;
     for n in [7, 8, 9] {
         service.add_issued(serial(n));
     }
     assert_eq!(service.presign(usize::MAX), 3);
     // A node of another epoch (or none) gets everything, in batches.
-    let first = service.answers_after(0, 0, 2);
+    let first = service.answers_after(0, 0, 2).await;
     assert_eq!((first.answers.len(), first.through), (2, 2));
-    let rest = service.answers_after(first.epoch, first.through, 2);
+    let rest = service.answers_after(first.epoch, first.through, 2).await;
     assert_eq!((rest.answers.len(), rest.through), (1, 3));
-    let none = service.answers_after(rest.epoch, rest.through, 2);
+    let none = service.answers_after(rest.epoch, rest.through, 2).await;
     assert_eq!((none.answers.len(), none.through), (0, 3));
     // An answer signed again (its status changed) is handed over again, once.
     service.state.write().unwrap().drop_answer(&serial(8));
     assert_eq!(service.presign(usize::MAX), 1);
-    let again = service.answers_after(none.epoch, none.through, 10);
+    let again = service.answers_after(none.epoch, none.through, 10).await;
     assert_eq!((again.answers.len(), again.through), (1, 4));
     // Each answer checks out against the issuer and names its certificate.
     let issuer = service.responder.clone();
@@ -175,33 +187,36 @@ fn the_feed_hands_over_each_kept_answer_once_in_order() {
 
 #[tokio::test]
 async fn a_certificate_issued_while_the_statuses_reload_stays_known() {
-    let (service, signed) = responder();
+    let (service, signed) = responder().await;
     // Issued and told to the responder after the reload read the store (which does not
     // list it yet): the reload must not forget it.
     let store = shuin_store::sqlite::SqliteStore::in_memory().await.unwrap();
     service.add_issued(serial(7));
     service.load(&store).await.unwrap();
     // Known (try later), not unauthorized; and the pre-signing round signs it.
-    assert_eq!(service.respond(&request(&service, &[7])), ocsp::try_later());
+    assert_eq!(
+        service.respond(&request(&service, &[7])).await,
+        ocsp::try_later()
+    );
     assert_eq!(service.presign(usize::MAX), 1);
     assert_eq!(signed.load(Ordering::SeqCst), 1);
     // A serial never issued is still refused.
     assert_eq!(
-        service.respond(&request(&service, &[8])),
+        service.respond(&request(&service, &[8])).await,
         ocsp::unauthorized()
     );
 }
 
-#[test]
-fn a_revocation_is_answered_revoked_at_once_and_signed_once() {
+#[tokio::test]
+async fn a_revocation_is_answered_revoked_at_once_and_signed_once() {
     use shuin_core::revocation::RevocationReason;
-    let (service, signed) = responder();
+    let (service, signed) = responder().await;
     service.add_issued(serial(7));
     assert!(service.presign_issued(&serial(7)));
-    let good = service.respond(&request(&service, &[7]));
+    let good = service.respond(&request(&service, &[7])).await;
     let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_500);
     assert!(service.presign_revoked(&serial(7), at, RevocationReason::KeyCompromise));
-    let revoked = service.respond(&request(&service, &[7]));
+    let revoked = service.respond(&request(&service, &[7])).await;
     assert_ne!(revoked, good);
     let named = shuin_core::ocsp_check::check_answer(&revoked, &service.responder, &service.issuer)
         .unwrap();
@@ -230,15 +245,15 @@ fn a_revocation_is_answered_revoked_at_once_and_signed_once() {
 #[tokio::test]
 async fn a_reload_that_read_the_store_before_a_revocation_keeps_it() {
     use shuin_core::revocation::RevocationReason;
-    let (service, signed) = responder();
+    let (service, signed) = responder().await;
     service.add_issued(serial(7));
     // The store was read before the revocation was written: it lists no revocation.
     let store = shuin_store::sqlite::SqliteStore::in_memory().await.unwrap();
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     assert!(service.presign_revoked(&serial(7), at, RevocationReason::Superseded));
-    let revoked = service.respond(&request(&service, &[7]));
+    let revoked = service.respond(&request(&service, &[7])).await;
     assert_eq!(service.load(&store).await.unwrap(), 0);
-    assert_eq!(service.respond(&request(&service, &[7])), revoked);
+    assert_eq!(service.respond(&request(&service, &[7])).await, revoked);
     assert_eq!(service.presign(usize::MAX), 0);
     assert_eq!(signed.load(Ordering::SeqCst), 1);
 }
@@ -263,7 +278,7 @@ async fn the_status_watch_learns_what_other_processes_did_from_the_counts() {
     use shuin_core::issuance::Issuer;
     let fixture = crate::test_ca::fixture().await;
     let (ca, store) = (&fixture.ca, fixture.store.as_ref());
-    let (service, _) = responder();
+    let (service, _) = responder().await;
     // Issued and revoked here: the responder is told after each row is written, and
     // its counts are the store's.
     let here = ca.issue(crate::test_ca::order("app-1")).await.unwrap();
@@ -286,4 +301,63 @@ async fn the_status_watch_learns_what_other_processes_did_from_the_counts() {
         service.issued_status(&elsewhere.serial),
         Some(Status::Revoked { .. })
     ));
+}
+
+#[tokio::test]
+async fn answers_beyond_those_held_are_spilled_and_still_served_and_fed() {
+    let (service, signed) = responder_holding(2).await;
+    for n in 1..=5 {
+        service.add_issued(serial(n));
+    }
+    assert_eq!(service.presign(usize::MAX), 5);
+    let mut first = Vec::new();
+    for n in 1..=5 {
+        first.push(service.respond(&request(&service, &[n])).await);
+    }
+    // The three oldest go to the store; two stay in memory.
+    assert_eq!(service.spill().await.unwrap(), 3);
+    assert_eq!(service.spill().await.unwrap(), 0);
+    assert_eq!(service.state.read().unwrap().held, 2);
+    let from_memory = (1..=5)
+        .filter(|n| {
+            service
+                .respond_from_cache(&request(&service, &[*n]))
+                .is_some()
+        })
+        .count();
+    assert_eq!(from_memory, 2);
+    // Every answer is still the same bytes, from memory or from the store, and the
+    // feed hands all five over; nothing was signed again.
+    for n in 1..=5u64 {
+        let index = usize::try_from(n - 1).unwrap();
+        assert_eq!(
+            service.respond(&request(&service, &[n])).await,
+            first[index]
+        );
+    }
+    let fed = service.answers_after(0, 0, 10).await;
+    let mut fed: Vec<Vec<u8>> = fed.answers.iter().map(|a| a.as_ref().clone()).collect();
+    let mut all = first.clone();
+    fed.sort();
+    all.sort();
+    assert_eq!(fed, all);
+    assert_eq!(service.presign(usize::MAX), 0);
+    assert_eq!(signed.load(Ordering::SeqCst), 5);
+    // A spilled answer whose status changes is signed again and held again.
+    let spilled = (1..=5u64)
+        .find(|n| {
+            service
+                .respond_from_cache(&request(&service, &[*n]))
+                .is_none()
+        })
+        .unwrap();
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let reason = shuin_core::revocation::RevocationReason::KeyCompromise;
+    assert!(service.presign_revoked(&serial(spilled), at, reason));
+    let revoked = service.respond(&request(&service, &[spilled])).await;
+    assert_ne!(revoked, first[usize::try_from(spilled - 1).unwrap()]);
+    assert!(service
+        .respond_from_cache(&request(&service, &[spilled]))
+        .is_some());
+    assert_eq!(service.state.read().unwrap().held, 3);
 }

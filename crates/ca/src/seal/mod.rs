@@ -179,14 +179,15 @@ impl<P: OpenedCa> Revoker for SealedRevoker<P> {
 /// The OCSP responder through the seal: `tryLater` while no responder key is usable.
 pub struct SealedOcsp<P>(pub Arc<Seal<P>>);
 
+#[async_trait::async_trait]
 impl<P: OpenedCa> OcspResponder for SealedOcsp<P> {
     fn respond_from_cache(&self, request_der: &[u8]) -> Option<Arc<Vec<u8>>> {
         self.0.parts()?.ocsp().respond_from_cache(request_der)
     }
 
-    fn respond(&self, request_der: &[u8]) -> Vec<u8> {
+    async fn respond(&self, request_der: &[u8]) -> Vec<u8> {
         match self.0.parts() {
-            Some(parts) => parts.ocsp().respond(request_der),
+            Some(parts) => parts.ocsp().respond(request_der).await,
             None => shuin_core::ocsp::try_later(),
         }
     }
@@ -247,13 +248,14 @@ impl<P: OpenedCa> shuin_core::repository_feed::RepositoryFeed for SealedFeed<P> 
         crls
     }
 
-    fn ocsp_after(
+    async fn ocsp_after(
         &self,
         epoch: u64,
         through: u64,
         max: usize,
     ) -> Option<shuin_core::repository_feed::OcspDelta> {
-        Some(self.seal.parts()?.ocsp().answers_after(epoch, through, max))
+        let parts = self.seal.parts()?;
+        Some(parts.ocsp().answers_after(epoch, through, max).await)
     }
 }
 

@@ -75,7 +75,10 @@ async fn a_sealed_instance_answers_try_later_and_holds_no_parts() {
     let seal = Seal::<NoParts>::sealed(config);
     assert!(seal.parts().is_none());
     let ocsp = SealedOcsp(seal.clone());
-    assert_eq!(ocsp.respond(b"anything"), shuin_core::ocsp::try_later());
+    assert_eq!(
+        ocsp.respond(b"anything").await,
+        shuin_core::ocsp::try_later()
+    );
     assert!(matches!(
         SealedIssuer(seal.clone()).ready(),
         Err(IssuanceError::Sealed)

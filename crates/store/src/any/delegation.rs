@@ -258,6 +258,16 @@ impl RevocationStore for AnyStore {
 }
 
 #[async_trait]
+impl crate::OcspAnswerStore for AnyStore {
+    async fn put_ocsp_answers(&self, answers: &[(Serial, Vec<u8>)]) -> Result<(), StoreError> {
+        on_backend!(self, s => s.put_ocsp_answers(answers).await)
+    }
+    async fn ocsp_answer(&self, serial: &Serial) -> Result<Option<Vec<u8>>, StoreError> {
+        on_backend!(self, s => s.ocsp_answer(serial).await)
+    }
+}
+
+#[async_trait]
 impl CrlStore for AnyStore {
     async fn next_crl_number(&self, scope: &str) -> Result<u64, StoreError> {
         on_backend!(self, s => s.next_crl_number(scope).await)

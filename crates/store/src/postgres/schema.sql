@@ -104,6 +104,11 @@ CREATE TABLE IF NOT EXISTS revocations (
     CONSTRAINT revocations_serial_pkey PRIMARY KEY (serial),
     CONSTRAINT revocations_serial_fkey FOREIGN KEY (serial) REFERENCES certificates (serial)
 );
+-- Pre-signed OCSP answers spilled out of the responder's memory (newest per serial).
+CREATE TABLE IF NOT EXISTS ocsp_answers (
+    serial  TEXT PRIMARY KEY,
+    der     BYTEA NOT NULL
+);
 CREATE TABLE IF NOT EXISTS crls (
     scope        TEXT NOT NULL,
     number       BIGINT NOT NULL,

@@ -181,6 +181,40 @@ macro_rules! revocation_queries {
                 .transpose()
             }
         }
+
+        #[async_trait::async_trait]
+        impl $crate::OcspAnswerStore for $store {
+            async fn put_ocsp_answers(
+                &self,
+                answers: &[(shuin_core::Serial, Vec<u8>)],
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await.map_err(unavailable)?;
+                for (serial, der) in answers {
+                    sqlx::query(
+                        "INSERT INTO ocsp_answers (serial, der) VALUES ($1, $2) \
+                         ON CONFLICT (serial) DO UPDATE SET der = excluded.der",
+                    )
+                    .bind(serial.to_hex())
+                    .bind(der)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+                }
+                tx.commit().await.map_err(unavailable)
+            }
+
+            async fn ocsp_answer(
+                &self,
+                serial: &shuin_core::Serial,
+            ) -> Result<Option<Vec<u8>>, $crate::StoreError> {
+                let row = sqlx::query("SELECT der FROM ocsp_answers WHERE serial = $1")
+                    .bind(serial.to_hex())
+                    .fetch_optional(&self.reads)
+                    .await
+                    .map_err(unavailable)?;
+                row.map(|row| row.try_get("der").map_err(unavailable)).transpose()
+            }
+        }
     };
 }
 pub(crate) use revocation_queries;

@@ -87,6 +87,11 @@ CREATE TABLE IF NOT EXISTS revocations (
     invalidity_date  INTEGER,
     decided_by       TEXT NOT NULL
 );
+-- Pre-signed OCSP answers spilled out of the responder's memory (newest per serial).
+CREATE TABLE IF NOT EXISTS ocsp_answers (
+    serial  TEXT PRIMARY KEY,
+    der     BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS crls (
     scope        TEXT NOT NULL,
     number       INTEGER NOT NULL,
