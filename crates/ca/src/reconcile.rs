@@ -96,7 +96,8 @@ struct AcceptedRevocation {
 pub(crate) struct BookCursor {
     /// The next ledger position to read.
     next: u64,
-    /// Serials with a `certificate.issued` entry.
+    /// Serials with a `certificate.issued` entry, until the stored certificates have
+    /// been checked (then empty).
     issued: HashSet<String>,
     /// Accepted revocations not yet seen with their row, by serial.
     revocations: BTreeMap<String, AcceptedRevocation>,
@@ -134,7 +135,8 @@ impl BookCursor {
                 continue;
             };
             match entry.kind.as_str() {
-                "certificate.issued" => {
+                // Needed only until the stored certificates have been checked once.
+                "certificate.issued" if !self.certificates_checked => {
                     if let Some(serial) = entry.payload["serial"].as_str() {
                         self.issued.insert(serial.to_owned());
                     }
@@ -334,6 +336,10 @@ impl CaService {
             done.completed.push(serial);
         }
         books.certificates_checked = !fresh;
+        if books.certificates_checked {
+            // Not read again in this process: the serials need not be held any longer.
+            books.issued = HashSet::new();
+        }
         Ok(())
     }
 

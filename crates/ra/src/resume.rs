@@ -26,7 +26,7 @@ use shuin_ledger::{Actor, Book, Entry, EntryDraft};
 use shuin_store::{
     ApplicationRecord, ApplicationStatus, CertificateReader, CertificateState, StoreError,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 /// How long an approval must be old before it is retried: issuance right after approval
@@ -89,7 +89,8 @@ const BOOK_PAGE: u64 = 1_000;
 
 /// The application book as far as it has been read: the decision of each application,
 /// and the LRA approvals. Read from the start once per process, then only what was
-/// appended since.
+/// appended since; what it holds of applications no longer open is forgotten after each
+/// whole pass.
 #[derive(Debug, Default)]
 pub struct ApplicationBooks {
     next: u64,
@@ -108,6 +109,13 @@ impl ApplicationBooks {
                 return Ok(());
             }
         }
+    }
+
+    /// Forgets the decisions and approvals of applications not in `open`, so that what
+    /// is held follows the open applications, not every application ever made.
+    fn forget_closed(&mut self, open: &HashSet<String>) {
+        self.decided.retain(|id, _| open.contains(id));
+        self.approvals.retain(|id, _| open.contains(id));
     }
 
     fn read(&mut self, rows: Vec<shuin_ledger::StoredEntry>) {
@@ -230,10 +238,14 @@ pub async fn resume_approved<S: ResumeStore + ?Sized>(
     let mut done = Resumed::default();
     books.catch_up(store).await?;
     let settled = |at: SystemTime| now.duration_since(at).unwrap_or_default() >= RESUME_AFTER;
+    // The applications still open in this pass: after a whole pass, what the books say
+    // of the others is never looked up again.
+    let mut open = HashSet::new();
     for mut record in store
         .applications_with_status(ApplicationStatus::PendingReview)
         .await?
     {
+        open.insert(record.id.clone());
         match books.decided.get(&record.id) {
             Some(Decided::Approved) => {
                 let Some(approval) = books.approvals.get(&record.id) else {
@@ -268,6 +280,7 @@ pub async fn resume_approved<S: ResumeStore + ?Sized>(
         .applications_with_status(ApplicationStatus::Approved)
         .await?
     {
+        open.insert(record.id.clone());
         let Some((approver, approved_at)) = approval_of(&record) else {
             done.left.push((
                 record.id.clone(),
@@ -284,9 +297,13 @@ pub async fn resume_approved<S: ResumeStore + ?Sized>(
             done.recorded.push(record.id.clone());
         }
         if resume_one(store, issuer, record, approver, approved_at, now, &mut done).await? {
-            break;
+            // Not every open application was seen: nothing is forgotten this time.
+            return Ok(done);
         }
     }
+    // A record is written before its decision entry, and an approval entry while its
+    // record is pending: an application in neither list is closed for good.
+    books.forget_closed(&open);
     Ok(done)
 }
 

@@ -152,6 +152,7 @@ async fn a_decision_interrupted_before_its_entry_is_recorded_and_issued() {
     assert!(done.ca_failed);
     let record = store.application("a1").await.unwrap().unwrap();
     assert_eq!(record.status, ApplicationStatus::Approved);
+    assert!(books.decided.contains_key("a1"), "still open: remembered");
 
     // The CA works again: issued, with the approver recorded at approval time; the
     // decision entry is not written twice.
@@ -168,6 +169,12 @@ async fn a_decision_interrupted_before_its_entry_is_recorded_and_issued() {
     let record = store.application("a1").await.unwrap().unwrap();
     assert_eq!(record.status, ApplicationStatus::Issued);
     assert_eq!(record.serial.unwrap().to_hex(), "7f01");
+    // Closed for good: what the books said of it is not held any longer.
+    let issuer = scripted(vec![]);
+    resume_approved(&store, &issuer, &mut books, at(1_800_000_250))
+        .await
+        .unwrap();
+    assert!(books.decided.is_empty() && books.approvals.is_empty());
     assert_eq!(
         kinds(&store).await,
         vec![
