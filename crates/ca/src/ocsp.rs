@@ -283,7 +283,7 @@ impl OcspService {
     /// How many certificates the responder knows, and how many of them are revoked.
     /// Everything it knows is in the store (a status is set only after its row is
     /// written), so when the store's counts are the same, it knows all the store holds
-    /// ([`crate::ocsp_responder::follow_store`]).
+    /// ([`crate::ocsp_responder::StatusWatch`]).
     pub fn known_counts(&self) -> (u64, u64) {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
         let known = u64::try_from(state.statuses.len()).unwrap_or(u64::MAX);

@@ -122,37 +122,45 @@ pub async fn open_responder<S: SettingsStore + OcspAnswerStore + 'static>(
         .map_err(ResponderError::Ocsp)
 }
 
-/// Keeps the responder's statuses in step with the store (each round of the serve loop). Revocations and certificates
-/// issued by any process (a CLI `review approve`, reconciliation, another server on the
-/// same database) change the store's counts; then the statuses are reloaded. What this
-/// process issued or revoked, the responder was told of already, after its row was
-/// written: so the responder's counts, read before the store's, never exceed them, and
-/// equal counts mean it knows everything the store held when read. No reload then,
+/// Keeps the responder's statuses in step with the store (each round of the serve loop).
+/// Revocations and certificates issued by any process (a CLI `review approve`,
+/// reconciliation, another server on the same database) change the store's counts; then
+/// the statuses are reloaded. What this process issues or revokes, the responder is told
+/// of right after its row is written: so the responder's counts, read before the store's,
+/// never exceed them, and what the store held a round ago that the responder still does
+/// not know is another process's work, not this one's in flight. No reload otherwise,
 /// which would read every serial ever issued.
-///
-/// Failures are logged; false when a reload failed (the caller skips the rest of its
-/// round and looks again at the next).
-pub async fn follow_store(ocsp: &crate::OcspService, store: &dyn crate::CaStore) -> bool {
-    // The responder's first: whatever it knows then is in the store already.
-    let known = ocsp.known_counts();
-    let stored = match (
-        store.issued_count().await,
-        store.revocation_generation().await,
-    ) {
-        (Ok(issued), Ok(revoked)) => (issued, revoked),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(error = %e, "reading the certificate counts failed");
+#[derive(Debug, Default)]
+pub struct StatusWatch {
+    /// The store's counts (issued, revoked) at the last round.
+    previous: Option<(u64, u64)>,
+}
+
+impl StatusWatch {
+    /// Compares the counts and reloads the statuses when the store held more a round ago
+    /// than the responder knows now. Failures are logged; false when a reload failed
+    /// (the caller skips the rest of its round and looks again at the next).
+    pub async fn check(&mut self, ocsp: &crate::OcspService, store: &dyn crate::CaStore) -> bool {
+        // The responder's first: whatever it knows then is in the store already.
+        let known = ocsp.known_counts();
+        let stored = match (
+            store.issued_count().await,
+            store.revocation_generation().await,
+        ) {
+            (Ok(issued), Ok(revoked)) => (issued, revoked),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "reading the certificate counts failed");
+                return true;
+            }
+        };
+        let behind = |(issued, revoked): (u64, u64)| issued > known.0 || revoked > known.1;
+        if !self.previous.replace(stored).is_some_and(behind) {
             return true;
         }
-    };
-    // Fewer in the store than known here cannot come from the store moving on (a
-    // database restored under a running server): no reload would change that.
-    if stored.0 <= known.0 && stored.1 <= known.1 {
-        return true;
+        if let Err(e) = ocsp.load(store).await {
+            tracing::error!(error = %e, "reloading certificate statuses failed");
+            return false;
+        }
+        true
     }
-    if let Err(e) = ocsp.load(store).await {
-        tracing::error!(error = %e, "reloading certificate statuses failed");
-        return false;
-    }
-    true
 }

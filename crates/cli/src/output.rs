@@ -106,7 +106,10 @@ fn failure(json: bool, what: &str, code: Option<&str>, error: &dyn std::fmt::Dis
         say!("{answer}");
     }
     match code {
-        Some(code) => msg(format!("{what} FAILED: {code}: {error}")),
-        None => msg(format!("{what} FAILED: {error}")),
+        // Some messages open with their code already.
+        Some(code) if !error.starts_with(&format!("{code}:")) => {
+            msg(format!("{what} FAILED: {code}: {error}"))
+        }
+        _ => msg(format!("{what} FAILED: {error}")),
     }
 }

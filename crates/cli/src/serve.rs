@@ -151,6 +151,9 @@ pub(crate) async fn serve_on(
     serve_zones(bound, instance, shutdown).await
 }
 
+/// How long shutdown waits for the upkeep round in progress.
+const UPKEEP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Serves an opened instance on listeners bound to zones until `shutdown` completes.
 async fn serve_zones(
     listeners: Vec<BoundListener>,
@@ -161,9 +164,10 @@ async fn serve_zones(
     let console = crate::admin_socket::console(&instance);
     // The local console (high-security zone): operators' signed requests, unseal shares.
     let admin = crate::admin_socket::start(&instance, console.clone()).await?;
-    let upkeep = {
+    let (stop_upkeep, upkeep_stop) = tokio::sync::watch::channel(false);
+    let mut upkeep = {
         let instance = instance.clone();
-        tokio::spawn(async move { crate::watch::run(&instance).await })
+        tokio::spawn(async move { crate::watch::run(&instance, upkeep_stop).await })
     };
     // The CA of a split deployment dials its RA nodes (none otherwise).
     let links = crate::split::start_links(&instance)?;
@@ -180,8 +184,17 @@ async fn serve_zones(
     for link in links {
         link.abort();
     }
-    upkeep.abort();
-    let _ = upkeep.await;
+    // The round in progress ends first (the shutdown checkpoint follows it), unless it
+    // is stuck.
+    let _ = stop_upkeep.send(true);
+    if tokio::time::timeout(UPKEEP_PATIENCE, &mut upkeep)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the upkeep round did not end in time; stopped in the middle");
+        upkeep.abort();
+        let _ = upkeep.await;
+    }
     admin.stop().await;
     if let Some(parts) = instance.seal.parts() {
         // The witnesses are asked before the store closes, all at once, for at most

@@ -9,8 +9,10 @@ use std::time::Duration;
 /// How often the loop looks.
 pub(crate) const TICK: Duration = Duration::from_millis(500);
 
-/// Runs until the task is dropped.
-pub(crate) async fn run(instance: &Instance) {
+/// Runs until `stop` says so (or its sender is gone), between two rounds: a round is
+/// never cut in the middle (a checkpoint half made, a CRL signed but not published).
+pub(crate) async fn run(instance: &Instance, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut statuses = shuin_ca::ocsp_responder::StatusWatch::default();
     // Publishes the certificates now and each CRL that refresh_crls puts in the
     // repository, in tasks of its own; dropped (stopped) with this loop.
     let _publishing = crate::publishers::start(instance);
@@ -21,7 +23,10 @@ pub(crate) async fn run(instance: &Instance) {
     let mut resume_wait = RESUME_EVERY_TICKS;
     let mut tiles_failure = None;
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
         ticks = ticks.wrapping_add(1);
         catch_up_tiles(instance, &mut tiles_failure).await;
         // The J-LIS follow-up and the notice outbox (flagging works while sealed).
@@ -31,7 +36,7 @@ pub(crate) async fn run(instance: &Instance) {
             continue;
         };
         // Revocations and certificates issued by any process reach the OCSP statuses.
-        if !shuin_ca::ocsp_responder::follow_store(&parts.ocsp, instance.store.as_ref()).await {
+        if !statuses.check(&parts.ocsp, instance.store.as_ref()).await {
             continue;
         }
         // At once: a status that changed has no answer until this round signs it.

@@ -274,28 +274,38 @@ fn revocation(serial: &Serial) -> crate::revocation::RevocationOrder {
 
 #[tokio::test]
 async fn the_status_watch_learns_what_other_processes_did_from_the_counts() {
-    use crate::ocsp_responder::follow_store;
+    use crate::ocsp_responder::StatusWatch;
     use shuin_core::issuance::Issuer;
     let fixture = crate::test_ca::fixture().await;
     let (ca, store) = (&fixture.ca, fixture.store.as_ref());
     let (service, _) = responder().await;
-    // Issued and revoked here: the responder is told after each row is written, and
-    // its counts are the store's.
+    let mut watch = StatusWatch::default();
+    assert!(watch.check(&service, store).await);
+    // Issued here, the responder told only after the watch looked (an issuance in
+    // flight): not reloaded for it; then issued and revoked here, each told at once.
     let here = ca.issue(crate::test_ca::order("app-1")).await.unwrap();
+    assert!(watch.check(&service, store).await);
+    assert_eq!(service.known_counts(), (0, 0), "in flight: no reload");
     service.add_issued(here.serial.clone());
     let done = ca.revoke(revocation(&here.serial)).await.unwrap();
     let reason = shuin_core::revocation::RevocationReason::KeyCompromise;
     service.presign_revoked(&here.serial, done.revoked_at, reason);
     assert_eq!(service.known_counts(), (1, 1));
-    assert!(follow_store(&service, store).await);
-    assert_eq!(service.known_counts(), (1, 1));
-    // Issued, then revoked, by another process: the watch finds each.
+    for _ in 0..2 {
+        assert!(watch.check(&service, store).await);
+        assert_eq!(service.known_counts(), (1, 1));
+    }
+    // Issued, then revoked, by another process: the watch finds each by the next round.
     let elsewhere = ca.issue(crate::test_ca::order("app-2")).await.unwrap();
-    assert!(follow_store(&service, store).await);
+    for _ in 0..2 {
+        assert!(watch.check(&service, store).await);
+    }
     assert_eq!(service.known_counts(), (2, 1));
     assert_eq!(service.issued_status(&elsewhere.serial), Some(Status::Good));
     ca.revoke(revocation(&elsewhere.serial)).await.unwrap();
-    assert!(follow_store(&service, store).await);
+    for _ in 0..2 {
+        assert!(watch.check(&service, store).await);
+    }
     assert_eq!(service.known_counts(), (2, 2));
     assert!(matches!(
         service.issued_status(&elsewhere.serial),
