@@ -58,7 +58,8 @@ pub struct RevocationSeen {
     pub answer: Value,
     /// OCSP after it (polled while `Good`, until the wait ends).
     pub after: crate::OcspAnswer,
-    /// Whether the CRL lists the serial.
+    /// Whether the CRL lists the serial (polled while not, until the wait ends: the server
+    /// publishes the new CRL at its next upkeep round).
     pub listed: bool,
     /// The CRL's number.
     pub crl_number: u64,
@@ -85,8 +86,13 @@ pub fn revoke_and_watch(
         std::thread::sleep(std::time::Duration::from_millis(200));
         after = crate::ocsp_status(&ocsp, issuer_der, serial)?;
     }
+    // The new CRL is published by the server's next upkeep round (half a second).
     let crl = format!("{server}/repository/ca.crl");
-    let (listed, crl_number) = crate::crl_lists(&crl, issuer_der, serial)?;
+    let (mut listed, mut crl_number) = crate::crl_lists(&crl, issuer_der, serial)?;
+    while !listed && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        (listed, crl_number) = crate::crl_lists(&crl, issuer_der, serial)?;
+    }
     Ok(RevocationSeen {
         before,
         answer,
