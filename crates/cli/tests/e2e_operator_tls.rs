@@ -32,11 +32,7 @@ const ROLES: [&str; 6] = [
 ];
 
 fn port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    crate::common::free_port()
 }
 
 #[track_caller]

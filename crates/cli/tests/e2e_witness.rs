@@ -12,7 +12,6 @@ use shuin_keys::{KeyBackend, KeyRef, SoftwareBackend};
 use shuin_ledger::export::ENTRIES_FILE;
 use shuin_ledger::{Checkpoint, NoteKey, SignedNote, WitnessKey};
 use shuin_testkit::SimulatedJlisCa;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
@@ -41,11 +40,7 @@ impl WitnessProcess {
         );
         let made: Value = serde_json::from_slice(&out.stdout).unwrap();
         let key = WitnessKey::from_verifier_key(made["verifier_key"].as_str().unwrap()).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::common::free_port();
         let mut witness = WitnessProcess {
             data,
             base: format!("http://127.0.0.1:{port}"),

@@ -9,11 +9,7 @@ use crate::common::*;
 use shuin_testkit::SimulatedJlisCa;
 
 fn port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    crate::common::free_port()
 }
 
 #[test]

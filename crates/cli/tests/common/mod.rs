@@ -100,12 +100,21 @@ pub fn now() -> SystemTime {
     SystemTime::now()
 }
 
+/// A port nothing listens on now, for a server a test starts. Taken from 20000-31999,
+/// below the kernel's ephemeral range (32768 and up by default), so that no outgoing
+/// connection of another test takes it meanwhile, and spread by process id (nextest runs
+/// each test in a process of its own), so that two tests rarely try the same one.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let spread = (std::process::id() % 600) * 20;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(20_000 + (spread + n) % 12_000).unwrap();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A running instance; the server is killed on drop.
