@@ -282,7 +282,7 @@ impl OcspService {
 
     /// How many certificates the responder knows, and how many of them are revoked.
     /// Everything it knows is in the store (a status is set only after its row is
-    /// written), so when the store's counts are the same, it knows all the store holds
+    /// written), so the store's counts are never below these
     /// ([`crate::ocsp_responder::StatusWatch`]).
     pub fn known_counts(&self) -> (u64, u64) {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
