@@ -53,12 +53,21 @@ struct Cached {
     number: u64,
 }
 
+/// What the responder knows of one certificate this CA issued.
+#[derive(Debug)]
+struct Known {
+    status: Status,
+    /// Its pre-signed answer, once signed for `status`.
+    answer: Option<Cached>,
+}
+
+/// One map entry per certificate issued (a serial is held inline, see
+/// [`shuin_core::Serial`]): this is what grows with the CA, about 100 bytes each.
 #[derive(Debug, Default)]
 struct State {
-    statuses: HashMap<Serial, Status>,
-    /// How many of `statuses` are revoked.
+    known: HashMap<Serial, Known>,
+    /// How many of `known` are revoked.
     revoked: u64,
-    cache: HashMap<Serial, Cached>,
     /// The cached answers by feed number, so that a node gets those after its point.
     numbered: BTreeMap<u64, Serial>,
     /// The last feed number given.
@@ -78,17 +87,22 @@ enum Kept {
 }
 
 impl State {
+    /// Keeps the answer just signed for `serial`, which is known.
     fn keep(&mut self, serial: Serial, der: Arc<Vec<u8>>, produced_at: SystemTime) {
+        let Some(known) = self.known.get_mut(&serial) else {
+            return;
+        };
         self.last_number += 1;
         let number = self.last_number;
-        self.numbered.insert(number, serial.clone());
         let cached = Cached {
             der: Some(der),
             produced_at,
             number,
         };
+        let old = known.answer.replace(cached);
+        self.numbered.insert(number, serial);
         self.held += 1;
-        if let Some(old) = self.cache.insert(serial, cached) {
+        if let Some(old) = old {
             self.forget(&old);
         }
     }
@@ -101,25 +115,55 @@ impl State {
     }
 
     fn kept(&self, serial: &Serial) -> Option<Kept> {
-        let cached = self.cache.get(serial)?;
+        let cached = self.answer(serial)?;
         Some(match &cached.der {
             Some(der) => Kept::Held(Arc::clone(der)),
             None => Kept::Spilled,
         })
     }
 
-    /// Sets the status of `serial`; whether it changed.
+    fn answer(&self, serial: &Serial) -> Option<&Cached> {
+        self.known.get(serial)?.answer.as_ref()
+    }
+
+    fn status(&self, serial: &Serial) -> Option<Status> {
+        self.known.get(serial).map(|k| k.status)
+    }
+
+    /// Sets the status of `serial`, dropping an answer signed for another; whether it
+    /// changed.
     fn set_status(&mut self, serial: &Serial, status: Status) -> bool {
-        let old = self.statuses.insert(serial.clone(), status);
+        let old = match self.known.get_mut(serial) {
+            Some(known) => Some(std::mem::replace(&mut known.status, status)),
+            None => {
+                let answer = None;
+                self.known.insert(serial.clone(), Known { status, answer });
+                None
+            }
+        };
         let was_revoked = matches!(old, Some(Status::Revoked { .. }));
         if !was_revoked && matches!(status, Status::Revoked { .. }) {
             self.revoked += 1;
         }
-        old != Some(status)
+        let changed = old != Some(status);
+        if changed && old.is_some() {
+            self.drop_answer(serial);
+        }
+        changed
+    }
+
+    /// Takes in a status read from the store: a certificate issued or revoked by
+    /// another process, or one whose answer was dropped. A revocation is never undone,
+    /// whatever an earlier read of the store said. Whether it changed.
+    fn learn(&mut self, serial: &Serial, status: Status) -> bool {
+        let undoes_revocation =
+            status == Status::Good && matches!(self.status(serial), Some(Status::Revoked { .. }));
+        !undoes_revocation && self.set_status(serial, status)
     }
 
     fn drop_answer(&mut self, serial: &Serial) {
-        if let Some(old) = self.cache.remove(serial) {
+        let old = self.known.get_mut(serial).and_then(|k| k.answer.take());
+        if let Some(old) = old {
             self.forget(&old);
         }
     }
@@ -231,53 +275,37 @@ impl OcspService {
     /// Loads every issued certificate's status from storage; responses whose status
     /// changed are dropped so they are re-signed. Returns how many statuses changed.
     pub async fn load(&self, store: &dyn CaStore) -> Result<usize, OcspError> {
-        let mut statuses = HashMap::new();
         // Serials only: the certificates themselves are not needed to answer.
-        for serial in store.issued_serials().await? {
-            statuses.insert(serial, Status::Good);
-        }
-        for revocation in store.revocations().await? {
-            statuses.insert(
-                revocation.serial,
-                Status::Revoked {
-                    at: revocation.revoked_at,
-                    reason: Some(revocation.reason),
-                },
-            );
-        }
+        let issued = store.issued_serials().await?;
+        let revocations = store.revocations().await?;
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        // A certificate issued while the store was read ([`OcspService::add_issued`]) is
-        // not in what was read: keep it, or it would be answered `unauthorized` until the
-        // next reload. Nor is a revocation made here meanwhile
-        // ([`OcspService::presign_revoked`]): a store read before it says `good`, and a
-        // revocation is never undone. Issued certificates never go away, so nothing else
-        // is lost.
-        for (serial, status) in &state.statuses {
-            let read = statuses.entry(serial.clone()).or_insert(*status);
-            if *read == Status::Good && matches!(status, Status::Revoked { .. }) {
-                *read = *status;
-            }
-        }
+        // Merged into what is known: a certificate issued while the store was read
+        // ([`OcspService::add_issued`]) is not in what was read, and stays known, or it
+        // would be answered `unauthorized` until the next reload. Nor is a revocation
+        // made here meanwhile ([`OcspService::presign_revoked`]): a store read before it
+        // says `good`, and a revocation is never undone ([`State::learn`]). Issued
+        // certificates never go away, so nothing else is lost.
         let mut changed = 0;
-        for (serial, status) in &statuses {
-            if state.statuses.get(serial) != Some(status) {
-                state.drop_answer(serial);
-                changed += 1;
-            }
+        for serial in &issued {
+            changed += usize::from(state.learn(serial, Status::Good));
         }
-        let revoked = statuses
-            .values()
-            .filter(|s| matches!(s, Status::Revoked { .. }))
-            .count();
-        state.revoked = u64::try_from(revoked).unwrap_or(u64::MAX);
-        state.statuses = statuses;
+        for revocation in &revocations {
+            let status = Status::Revoked {
+                at: revocation.revoked_at,
+                reason: Some(revocation.reason),
+            };
+            changed += usize::from(state.learn(&revocation.serial, status));
+        }
         Ok(changed)
     }
 
     /// Marks one certificate good right after issuance.
     pub fn add_issued(&self, serial: Serial) {
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        state.statuses.entry(serial).or_insert(Status::Good);
+        state.known.entry(serial).or_insert(Known {
+            status: Status::Good,
+            answer: None,
+        });
     }
 
     /// How many certificates the responder knows, and how many of them are revoked.
@@ -286,7 +314,7 @@ impl OcspService {
     /// ([`crate::ocsp_responder::StatusWatch`]).
     pub fn known_counts(&self) -> (u64, u64) {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let known = u64::try_from(state.statuses.len()).unwrap_or(u64::MAX);
+        let known = u64::try_from(state.known.len()).unwrap_or(u64::MAX);
         (known, state.revoked)
     }
 
@@ -305,7 +333,7 @@ impl OcspService {
                 .range(from + 1..)
                 .take(max)
                 .filter_map(|(number, serial)| {
-                    let cached = state.cache.get(serial)?;
+                    let cached = state.answer(serial)?;
                     Some((*number, serial.clone(), cached.der.clone()))
                 })
                 .collect()
@@ -367,7 +395,7 @@ impl OcspService {
                 .numbered
                 .range(state.spilled_through + 1..)
                 .filter_map(|(number, serial)| {
-                    let der = state.cache.get(serial)?.der.as_ref()?;
+                    let der = state.answer(serial)?.der.as_ref()?;
                     Some((*number, serial.clone(), Arc::clone(der)))
                 })
                 .take(excess.min(SPILL_BATCH))
@@ -382,10 +410,11 @@ impl OcspService {
             .collect();
         self.spilled.put_ocsp_answers(&rows).await?;
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let State { cache, held, .. } = &mut *state;
+        let State { known, held, .. } = &mut *state;
         for (number, serial, _) in &batch {
             // Unless it was signed again meanwhile (a new number, held).
-            if let Some(cached) = cache.get_mut(serial).filter(|c| c.number == *number) {
+            let cached = known.get_mut(serial).and_then(|k| k.answer.as_mut());
+            if let Some(cached) = cached.filter(|c| c.number == *number) {
                 if cached.der.take().is_some() {
                     *held -= 1;
                 }
@@ -403,15 +432,15 @@ impl OcspService {
         let due: Vec<(Serial, Status)> = {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
             state
-                .statuses
+                .known
                 .iter()
-                .filter(|(serial, _)| {
-                    state.cache.get(*serial).is_none_or(|c| {
+                .filter(|(_, known)| {
+                    known.answer.as_ref().is_none_or(|c| {
                         now.duration_since(c.produced_at).unwrap_or_default() >= refresh_after
                     })
                 })
                 .take(budget)
-                .map(|(s, st)| (s.clone(), *st))
+                .map(|(serial, known)| (serial.clone(), known.status))
                 .collect()
         };
         let mut signed = 0;
@@ -447,9 +476,9 @@ impl OcspService {
     /// Marks a certificate this process just revoked and signs its `revoked` answer,
     /// before the revocation is confirmed to whoever asked for it: from then on OCSP
     /// says what the CRL says, with no wait for the status watch. The `good` answer is
-    /// served until the new one replaces it; when signing fails it is dropped instead,
-    /// so the request path answers `tryLater` until the pre-signing round signs it.
-    /// Blocking: run it off the async workers. Returns whether it signed.
+    /// dropped when the status is set, so while the new one is signed (or, if signing
+    /// fails, until the pre-signing round signs it) the request path answers `tryLater`,
+    /// never `good`. Blocking: run it off the async workers. Returns whether it signed.
     pub fn presign_revoked(
         &self,
         serial: &Serial,
@@ -473,8 +502,6 @@ impl OcspService {
             Ok(signed) => signed.is_some(),
             Err(e) => {
                 tracing::error!(error = %e, "could not sign the OCSP answer of a revocation");
-                let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-                state.drop_answer(serial);
                 false
             }
         }
@@ -510,7 +537,7 @@ impl OcspService {
             .map_err(|e| OcspError::Responder(e.to_string()))?;
         let der = Arc::new(self.sign(vec![(cert_id, status)], now)?);
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        if state.statuses.get(&serial) != Some(&status) {
+        if state.status(&serial) != Some(status) {
             return Ok(None);
         }
         state.keep(serial, Arc::clone(&der), now);
@@ -520,7 +547,7 @@ impl OcspService {
     /// The status of a certificate this CA issued; `None` for any other serial.
     fn issued_status(&self, serial: &Serial) -> Option<Status> {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        state.statuses.get(serial).copied()
+        state.status(serial)
     }
 
     fn sign(&self, answers: Vec<(CertId, Status)>, now: SystemTime) -> Result<Vec<u8>, OcspError> {
@@ -569,7 +596,7 @@ impl OcspService {
     /// Whether `serial` has a pre-signed answer, held or spilled.
     fn has_answer(&self, serial: &Serial) -> bool {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        state.cache.contains_key(serial)
+        state.answer(serial).is_some()
     }
 
     fn known_serial(&self, request_der: &[u8]) -> Option<Serial> {

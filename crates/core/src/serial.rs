@@ -3,10 +3,44 @@
 use crate::random::{RandomError, RandomSource};
 use std::fmt;
 
+/// The longest serial RFC 5280 allows, in octets.
+const MAX_OCTETS: usize = 20;
+
 /// A positive certificate serial number of at most 20 octets, held as its unsigned
-/// big-endian magnitude with no leading zeros.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Serial(Vec<u8>);
+/// big-endian magnitude with no leading zeros. Held inline, not on the heap: the OCSP
+/// responder and the CRL keep one per certificate, and a clone allocates nothing.
+#[derive(Clone)]
+pub struct Serial {
+    len: u8,
+    octets: [u8; MAX_OCTETS],
+}
+
+impl PartialEq for Serial {
+    fn eq(&self, other: &Self) -> bool {
+        self.magnitude() == other.magnitude()
+    }
+}
+
+impl Eq for Serial {}
+
+impl std::hash::Hash for Serial {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.magnitude().hash(state);
+    }
+}
+
+impl PartialOrd for Serial {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Byte-wise on the magnitude, as before serials were held inline.
+impl Ord for Serial {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.magnitude().cmp(other.magnitude())
+    }
+}
 
 impl Serial {
     /// 16 random bytes, made positive and non-zero (DESIGN.md section 3.6).
@@ -17,7 +51,7 @@ impl Serial {
             bytes[0] &= 0x7f;
             // Keep the full 16 bytes: a leading 0 would shorten the serial.
             if bytes[0] != 0 {
-                return Ok(Self(bytes.to_vec()));
+                return Ok(Self::inline(&bytes));
             }
         }
     }
@@ -26,10 +60,21 @@ impl Serial {
     pub fn from_magnitude(bytes: &[u8]) -> Option<Self> {
         let start = bytes.iter().position(|b| *b != 0)?;
         let trimmed = &bytes[start..];
-        if trimmed.len() > 20 {
+        if trimmed.len() > MAX_OCTETS {
             return None;
         }
-        Some(Self(trimmed.to_vec()))
+        Some(Self::inline(trimmed))
+    }
+
+    /// `magnitude` is at most [`MAX_OCTETS`] long with no leading zero.
+    fn inline(magnitude: &[u8]) -> Self {
+        let mut octets = [0u8; MAX_OCTETS];
+        let len = magnitude.len().min(MAX_OCTETS);
+        octets[..len].copy_from_slice(&magnitude[..len]);
+        Self {
+            len: u8::try_from(len).unwrap_or(u8::MAX),
+            octets,
+        }
     }
 
     /// From the DER INTEGER content of a serial (two's complement); refuses negatives.
@@ -53,21 +98,22 @@ impl Serial {
 
     /// Lowercase hex of the magnitude.
     pub fn to_hex(&self) -> String {
-        hex::encode(&self.0)
+        hex::encode(self.magnitude())
     }
 
     /// The magnitude bytes.
     pub fn magnitude(&self) -> &[u8] {
-        &self.0
+        &self.octets[..usize::from(self.len)]
     }
 
     /// The DER INTEGER content: the magnitude with a 0x00 prefix when its top bit is set.
     pub fn der_integer_content(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.0.len() + 1);
-        if self.0.first().is_some_and(|b| b & 0x80 != 0) {
+        let magnitude = self.magnitude();
+        let mut out = Vec::with_capacity(magnitude.len() + 1);
+        if magnitude.first().is_some_and(|b| b & 0x80 != 0) {
             out.push(0);
         }
-        out.extend_from_slice(&self.0);
+        out.extend_from_slice(magnitude);
         out
     }
 }
@@ -105,5 +151,17 @@ mod tests {
         assert_eq!(serial.to_hex(), "0aff");
         assert_eq!(Serial::from_der_integer(&[0x80]), None);
         assert_eq!(Serial::from_hex("zz"), None);
+    }
+
+    #[test]
+    fn equality_and_order_follow_the_magnitude() {
+        let short = Serial::from_hex("0aff").unwrap_or_else(|| unreachable!());
+        let long = Serial::from_hex("0aff01").unwrap_or_else(|| unreachable!());
+        let same = Serial::from_magnitude(&[0, 0x0a, 0xff]).unwrap_or_else(|| unreachable!());
+        assert_eq!(short, same);
+        assert!(short < long);
+        let widest = Serial::from_magnitude(&[0x7f; 20]).unwrap_or_else(|| unreachable!());
+        assert_eq!(widest.magnitude().len(), 20);
+        assert_eq!(Serial::from_magnitude(&[1; 21]), None);
     }
 }
