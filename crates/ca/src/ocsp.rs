@@ -404,9 +404,9 @@ impl OcspService {
         let Some(&(last, _, _)) = batch.last() else {
             return Ok(0);
         };
-        let rows: Vec<(Serial, Vec<u8>)> = batch
+        let rows: Vec<(Serial, &[u8])> = batch
             .iter()
-            .map(|(_, serial, der)| (serial.clone(), der.as_ref().clone()))
+            .map(|(_, serial, der)| (serial.clone(), der.as_slice()))
             .collect();
         self.spilled.put_ocsp_answers(&rows).await?;
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());

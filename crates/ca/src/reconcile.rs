@@ -26,6 +26,7 @@ use crate::issuance::{ca_actor, CaService};
 use sha2::{Digest, Sha256};
 use shuin_core::revocation::RevocationReason;
 use shuin_core::timefmt::parse_rfc3339;
+use shuin_core::Serial;
 use shuin_ledger::{Actor, Book, Entry, EntryDraft};
 use shuin_store::{CertificateState, ConflictKind, LedgerStore, RevocationRecord, StoreError};
 use std::collections::{BTreeMap, HashSet};
@@ -98,7 +99,7 @@ pub(crate) struct BookCursor {
     next: u64,
     /// Serials with a `certificate.issued` entry, until the stored certificates have
     /// been checked (then empty).
-    issued: HashSet<String>,
+    issued: HashSet<Serial>,
     /// Accepted revocations not yet seen with their row, by serial.
     revocations: BTreeMap<String, AcceptedRevocation>,
     /// Whether stored certificates have been checked for their entry in this process.
@@ -137,9 +138,8 @@ impl BookCursor {
             match entry.kind.as_str() {
                 // Needed only until the stored certificates have been checked once.
                 "certificate.issued" if !self.certificates_checked => {
-                    if let Some(serial) = entry.payload["serial"].as_str() {
-                        self.issued.insert(serial.to_owned());
-                    }
+                    let serial = entry.payload["serial"].as_str().and_then(Serial::from_hex);
+                    self.issued.extend(serial);
                 }
                 "revocation.accepted" => {
                     if let Some(accepted) = accepted_revocation(&entry) {
@@ -297,7 +297,8 @@ impl CaService {
     }
 
     /// Stored certificates without `certificate.issued` get it (once per process: the
-    /// scan reads every issued certificate).
+    /// scan reads every issued serial, and a certificate itself only when its entry is
+    /// missing).
     async fn complete_issued_entries(
         &self,
         books: &mut BookCursor,
@@ -305,15 +306,14 @@ impl CaService {
         done: &mut Reconciled,
     ) -> Result<(), StoreError> {
         let mut fresh = false;
-        for record in self
-            .store()
-            .certificates_in_state(CertificateState::Issued)
-            .await?
-        {
-            let serial = record.serial.to_hex();
+        for serial in self.store().issued_serials().await? {
             if books.issued.contains(&serial) {
                 continue;
             }
+            let Some(record) = self.store().certificate(&serial).await? else {
+                continue;
+            };
+            let serial = record.serial.to_hex();
             if !stale(record.not_before, now) {
                 // Its issuance may still be writing the entry: look again next time.
                 fresh = true;
@@ -332,7 +332,7 @@ impl CaService {
                 evidence: vec![format!("sha256:{}", hex::encode(Sha256::digest(&der)))],
             };
             self.store().append(draft, now).await?;
-            books.issued.insert(serial.clone());
+            books.issued.insert(record.serial);
             done.completed.push(serial);
         }
         books.certificates_checked = !fresh;

@@ -18,7 +18,8 @@ use shuin_core::revocation::{RevocationDone, RevocationPortError, RevocationRequ
 use shuin_core::Clock;
 use shuin_ledger::{Book, EntryDraft};
 use shuin_store::{
-    CertificateWriter, CrlRecord, CrlStore, LedgerStore, OrderState, OrderStore, StoreError,
+    AnswerToKeep, CertificateWriter, CrlRecord, CrlStore, LedgerStore, OrderState, OrderStore,
+    StoreError,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -313,7 +314,7 @@ impl<S: OrderQueueStore + 'static> PeerOrders for OrderDesk<S> {
     }
 
     /// Each answer is checked, the kept ones are ledgered in one entry before any takes
-    /// effect, and certificates are copied into this node's store.
+    /// effect, then kept with the certificates' copies in one transaction.
     async fn answer(&self, answers: Vec<Answered>) -> Result<Vec<NotKept>, StoreError> {
         let mut kept = Vec::new();
         let mut refused = Vec::new();
@@ -343,11 +344,16 @@ impl<S: OrderQueueStore + 'static> PeerOrders for OrderDesk<S> {
             evidence: vec![],
         };
         self.store.append(draft, now).await?;
-        for (answered, copy) in kept {
-            if let Some(record) = copy {
-                self.copy_certificate(&record, now).await?;
-            }
-            if self.store.answer_order(&answered, now).await? {
+        let batch: Vec<AnswerToKeep<'_>> = kept
+            .iter()
+            .map(|(answered, copy)| AnswerToKeep {
+                answered,
+                certificate: copy.as_ref().map(|c| (&c.record, c.der.as_slice())),
+            })
+            .collect();
+        let fresh = self.store.keep_answers(&batch, now).await?;
+        for ((answered, _), fresh) in kept.into_iter().zip(fresh) {
+            if fresh {
                 self.link.deliver(&answered.id, &answered.outcome);
             } else {
                 refused.push(NotKept {
@@ -453,22 +459,6 @@ impl<S: OrderQueueStore> OrderDesk<S> {
             },
             der: issued.certificate_der,
         })
-    }
-
-    /// Keeps the CA's certificate in this node's store (a copy kept before is left).
-    async fn copy_certificate(
-        &self,
-        copy: &CertificateCopy,
-        now: SystemTime,
-    ) -> Result<(), StoreError> {
-        match self.store.reserve(&copy.record).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(shuin_store::ConflictKind::Serial)) => return Ok(()),
-            Err(e) => return Err(e),
-        }
-        self.store
-            .complete(&copy.record.serial, &copy.der, now)
-            .await
     }
 }
 

@@ -34,7 +34,7 @@ pub use lifecycle::{
     CertificateFlag, CertificateFlags, NoticeOutbox, NoticeRecord, RegistrationRecord,
     RegistrationState, RegistrationStore,
 };
-pub use orders::{OrderState, OrderStore, QueueDepth, StoredOrder};
+pub use orders::{AnswerToKeep, OrderState, OrderStore, QueueDepth, StoredOrder};
 pub use records::{
     ApplicationRecord, ApplicationStatus, CertificateRecord, CertificateState, CrlRecord,
     NonceOutcome, RevocationRecord,
@@ -303,7 +303,7 @@ pub trait RevocationStore: Send + Sync {
 pub trait OcspAnswerStore: Send + Sync {
     /// Keeps each `(serial, der)` as that serial's answer, replacing an earlier one, in
     /// one transaction.
-    async fn put_ocsp_answers(&self, answers: &[(Serial, Vec<u8>)]) -> Result<(), StoreError>;
+    async fn put_ocsp_answers(&self, answers: &[(Serial, &[u8])]) -> Result<(), StoreError>;
     /// The answer kept for `serial`.
     async fn ocsp_answer(&self, serial: &Serial) -> Result<Option<Vec<u8>>, StoreError>;
 }

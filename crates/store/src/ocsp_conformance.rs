@@ -21,11 +21,11 @@ pub(crate) async fn run<S: OcspAnswerStore>(store: &S) -> Result<(), String> {
         "no answer kept yet"
     );
     store
-        .put_ocsp_answers(&[(one.clone(), vec![1; 900]), (two.clone(), vec![2; 900])])
+        .put_ocsp_answers(&[(one.clone(), &[1; 900][..]), (two.clone(), &[2; 900][..])])
         .await
         .map_err(|e| fail("put", e))?;
     store
-        .put_ocsp_answers(&[(one.clone(), vec![3; 901])])
+        .put_ocsp_answers(&[(one.clone(), &[3; 901][..])])
         .await
         .map_err(|e| fail("put again", e))?;
     store

@@ -33,6 +33,16 @@ pub struct StoredOrder {
     pub state: OrderState,
 }
 
+/// An outcome to keep, and the copy of the certificate it brings (an issued order's):
+/// the record (its state is ignored: the copy is kept issued) and the DER.
+#[derive(Debug, Clone, Copy)]
+pub struct AnswerToKeep<'a> {
+    /// The outcome.
+    pub answered: &'a Answered,
+    /// The certificate copy, for an issued order.
+    pub certificate: Option<(&'a crate::CertificateRecord, &'a [u8])>,
+}
+
 /// Counts of the queue, for status and `/metrics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueDepth {
@@ -60,6 +70,15 @@ pub trait OrderStore: Send + Sync {
     /// Keeps the outcome of an order not yet done. False when it was already done (the
     /// first outcome stands) or is unknown.
     async fn answer_order(&self, answered: &Answered, now: SystemTime) -> Result<bool, StoreError>;
+    /// Keeps a batch of outcomes, each as [`OrderStore::answer_order`], with the copies of
+    /// the certificates they bring (a copy kept before stays), all in one transaction:
+    /// nothing of the batch is kept unless all of it is. Returns, per answer, whether
+    /// its order was pending until now.
+    async fn keep_answers(
+        &self,
+        answers: &[AnswerToKeep<'_>],
+        now: SystemTime,
+    ) -> Result<Vec<bool>, StoreError>;
     /// The order `id` and where it stands; `None` if it was never queued.
     async fn order(&self, id: &str) -> Result<Option<StoredOrder>, StoreError>;
     /// The queue's depth at `now`.

@@ -2,7 +2,11 @@
 //! against every implementation.
 
 use crate::conformance::{at, ensure, fail};
-use crate::{OrderState, OrderStore, QueueDepth};
+use crate::{
+    AnswerToKeep, CertificateReader, CertificateRecord, CertificateState, OrderState, OrderStore,
+    QueueDepth,
+};
+use shuin_core::Serial;
 
 /// Where the order `id` stands.
 async fn state_of<S: OrderStore>(store: &S, id: &str) -> Result<Option<OrderState>, String> {
@@ -38,9 +42,113 @@ fn answered(id: String, retryable: bool) -> Answered {
 }
 
 /// Runs the order-queue checks against an empty store.
-pub(crate) async fn run<S: OrderStore>(store: &S) -> Result<(), String> {
+pub(crate) async fn run<S: OrderStore + CertificateReader>(store: &S) -> Result<(), String> {
     claims(store).await?;
-    outcomes(store).await
+    outcomes(store).await?;
+    kept_batches(store).await
+}
+
+fn issued(id: String, serial: &Serial) -> Answered {
+    Answered {
+        id,
+        outcome: OrderOutcome::Issued {
+            serial: serial.to_hex(),
+            certificate_der: "3003020101".into(),
+            chain_der: vec![],
+        },
+    }
+}
+
+/// A batch of outcomes is kept in one go, with the certificate copies; an outcome kept
+/// before is not kept again, and a copy kept before stays.
+async fn kept_batches<S: OrderStore + CertificateReader>(store: &S) -> Result<(), String> {
+    let ids: Vec<String> = ["app-k1", "app-k2", "app-k3"]
+        .iter()
+        .map(|a| order(a).id())
+        .collect();
+    // The checks before leave app-q1 claimed: settled first, so that only these count.
+    store
+        .answer_order(&answered(order("app-q1").id(), false), at(199))
+        .await
+        .map_err(|e| fail("answer", e))?;
+    for application in ["app-k1", "app-k2", "app-k3"] {
+        store
+            .queue_order(&order(application), at(200))
+            .await
+            .map_err(|e| fail("queue", e))?;
+    }
+    let taken = store
+        .claim_orders("ca-a", 2, at(201), at(231))
+        .await
+        .map_err(|e| fail("claim", e))?;
+    ensure!(
+        taken == vec![order("app-k1"), order("app-k2")],
+        "two claimed at once, oldest first: {taken:?}"
+    );
+    let serial = Serial::from_hex("7c0d01").ok_or("serial")?;
+    let record = CertificateRecord {
+        serial: serial.clone(),
+        application_id: "app-k1".into(),
+        key_fingerprint: "fp-k1".into(),
+        tbs_sha256: "tbs-k1".into(),
+        state: CertificateState::Reserved,
+        not_before: at(100),
+        not_after: at(10_000),
+        der: None,
+    };
+    let der = [0x30u8, 0x03, 0x02, 0x01, 0x01];
+    let certificate_answer = issued(ids[0].clone(), &serial);
+    let refused = answered(ids[1].clone(), false);
+    let batch = [
+        AnswerToKeep {
+            answered: &certificate_answer,
+            certificate: Some((&record, &der)),
+        },
+        AnswerToKeep {
+            answered: &refused,
+            certificate: None,
+        },
+    ];
+    let kept = store
+        .keep_answers(&batch, at(202))
+        .await
+        .map_err(|e| fail("keep answers", e))?;
+    ensure!(kept == vec![true, true], "both outcomes kept: {kept:?}");
+    let copy = store
+        .certificate(&serial)
+        .await
+        .map_err(|e| fail("certificate", e))?;
+    ensure!(
+        copy.as_ref().is_some_and(
+            |c| c.state == CertificateState::Issued && c.der.as_deref() == Some(&der[..])
+        ),
+        "the copy is kept issued: {copy:?}"
+    );
+    let state = state_of(store, &ids[0]).await?;
+    ensure!(
+        state == Some(OrderState::Done(certificate_answer.outcome.clone())),
+        "the order is done: {state:?}"
+    );
+    let third = answered(ids[2].clone(), false);
+    let again = [
+        AnswerToKeep {
+            answered: &certificate_answer,
+            certificate: Some((&record, &der)),
+        },
+        AnswerToKeep {
+            answered: &third,
+            certificate: None,
+        },
+    ];
+    let kept = store
+        .keep_answers(&again, at(203))
+        .await
+        .map_err(|e| fail("keep answers again", e))?;
+    ensure!(
+        kept == vec![false, true],
+        "an order done before is not answered again; a queued one is: {kept:?}"
+    );
+    Ok(())
 }
 
 /// Queueing is idempotent, a claim is exclusive until it runs out, oldest first.

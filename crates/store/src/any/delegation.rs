@@ -259,7 +259,7 @@ impl RevocationStore for AnyStore {
 
 #[async_trait]
 impl crate::OcspAnswerStore for AnyStore {
-    async fn put_ocsp_answers(&self, answers: &[(Serial, Vec<u8>)]) -> Result<(), StoreError> {
+    async fn put_ocsp_answers(&self, answers: &[(Serial, &[u8])]) -> Result<(), StoreError> {
         on_backend!(self, s => s.put_ocsp_answers(answers).await)
     }
     async fn ocsp_answer(&self, serial: &Serial) -> Result<Option<Vec<u8>>, StoreError> {
@@ -400,6 +400,13 @@ impl crate::OrderStore for AnyStore {
         now: SystemTime,
     ) -> Result<bool, StoreError> {
         on_backend!(self, s => s.answer_order(answered, now).await)
+    }
+    async fn keep_answers(
+        &self,
+        answers: &[crate::orders::AnswerToKeep<'_>],
+        now: SystemTime,
+    ) -> Result<Vec<bool>, StoreError> {
+        on_backend!(self, s => s.keep_answers(answers, now).await)
     }
     async fn order(&self, id: &str) -> Result<Option<crate::orders::StoredOrder>, StoreError> {
         on_backend!(self, s => s.order(id).await)

@@ -9,14 +9,24 @@ pub(crate) const QUEUE: &str = "INSERT INTO orders (id, body, state, queued_at, 
      queued_at = excluded.queued_at, outcome = NULL, retryable = 0, claimed_by = NULL, \
      claimed_until = NULL, done_at = NULL \
      WHERE orders.state = 'done' AND orders.retryable = 1";
-/// Orders a claim may take at `$1`, oldest first.
-pub(crate) const CLAIMABLE: &str = "SELECT id FROM orders \
-     WHERE state = 'queued' OR (state = 'claimed' AND claimed_until <= $1) \
-     ORDER BY queued_at, id LIMIT $2";
-/// Claims one order if it is still claimable at `$4`.
+/// Claims at most `$4` orders claimable at `$1`, oldest first, in one statement (one
+/// transaction). The condition is checked again on each row, so that of two claims at
+/// once (two CA links, or RA nodes on one PostgreSQL database) only one gets an order.
 pub(crate) const CLAIM: &str =
     "UPDATE orders SET state = 'claimed', claimed_by = $2, claimed_until = $3 \
-     WHERE id = $1 AND (state = 'queued' OR (state = 'claimed' AND claimed_until <= $4))";
+     WHERE id IN (SELECT id FROM orders \
+         WHERE state = 'queued' OR (state = 'claimed' AND claimed_until <= $1) \
+         ORDER BY queued_at, id LIMIT $4) \
+     AND (state = 'queued' OR (state = 'claimed' AND claimed_until <= $1)) \
+     RETURNING id, body, queued_at";
+/// Keeps a copy of a certificate the CA issued for an order; a copy kept before stays.
+pub(crate) const COPY_CERTIFICATE: &str = "INSERT INTO certificates \
+     (serial, application_id, key_in_use, key_fingerprint, tbs_sha256, state, not_before, not_after, der, issued_at) \
+     VALUES ($1, $2, $3, $3, $4, 'issued', $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING";
+/// Completes a copy that an earlier version left reserved.
+pub(crate) const COMPLETE_COPY: &str =
+    "UPDATE certificates SET der = $2, issued_at = $3, state = 'issued' \
+     WHERE serial = $1 AND state = 'reserved'";
 /// Keeps the first outcome of an order.
 pub(crate) const ANSWER: &str =
     "UPDATE orders SET state = 'done', outcome = $2, retryable = $3, done_at = $4 \
@@ -57,36 +67,69 @@ macro_rules! order_queries {
                 now: std::time::SystemTime,
                 until: std::time::SystemTime,
             ) -> Result<Vec<shuin_core::orders::Order>, $crate::StoreError> {
-                let now = $crate::rows::secs(now);
-                let rows = sqlx::query($crate::sql::orders::CLAIMABLE)
-                    .bind(now)
+                let rows = sqlx::query($crate::sql::orders::CLAIM)
+                    .bind($crate::rows::secs(now))
+                    .bind(holder)
+                    .bind($crate::rows::secs(until))
                     .bind(i64::from(limit))
                     .fetch_all(&self.pool)
                     .await
                     .map_err(unavailable)?;
                 let mut claimed = Vec::with_capacity(rows.len());
                 for row in rows {
+                    let queued_at: i64 = row.try_get("queued_at").map_err(unavailable)?;
                     let id: String = row.try_get("id").map_err(unavailable)?;
-                    let done = sqlx::query($crate::sql::orders::CLAIM)
-                        .bind(&id)
-                        .bind(holder)
-                        .bind($crate::rows::secs(until))
-                        .bind(now)
-                        .execute(&self.pool)
-                        .await
-                        .map_err(unavailable)?;
-                    if done.rows_affected() != 1 {
-                        continue; // another link took it first
-                    }
-                    let row = sqlx::query($crate::sql::orders::SELECT)
-                        .bind(&id)
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(unavailable)?;
                     let body: String = row.try_get("body").map_err(unavailable)?;
-                    claimed.push($crate::orders::order_of(&body)?);
+                    claimed.push((queued_at, id, $crate::orders::order_of(&body)?));
                 }
-                Ok(claimed)
+                // RETURNING lists rows in no set order: oldest first, as claimed.
+                claimed.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+                Ok(claimed.into_iter().map(|(_, _, order)| order).collect())
+            }
+
+            async fn keep_answers(
+                &self,
+                answers: &[$crate::orders::AnswerToKeep<'_>],
+                now: std::time::SystemTime,
+            ) -> Result<Vec<bool>, $crate::StoreError> {
+                let now = $crate::rows::secs(now);
+                let mut tx = self.pool.begin().await.map_err(unavailable)?;
+                let mut kept = Vec::with_capacity(answers.len());
+                for answer in answers {
+                    if let Some((record, der)) = answer.certificate {
+                        sqlx::query($crate::sql::orders::COPY_CERTIFICATE)
+                            .bind(record.serial.to_hex())
+                            .bind(&record.application_id)
+                            .bind(&record.key_fingerprint)
+                            .bind(&record.tbs_sha256)
+                            .bind($crate::rows::secs(record.not_before))
+                            .bind($crate::rows::secs(record.not_after))
+                            .bind(der)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(unavailable)?;
+                        sqlx::query($crate::sql::orders::COMPLETE_COPY)
+                            .bind(record.serial.to_hex())
+                            .bind(der)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(unavailable)?;
+                    }
+                    let answered = answer.answered;
+                    let done = sqlx::query($crate::sql::orders::ANSWER)
+                        .bind(&answered.id)
+                        .bind($crate::orders::json_of(&answered.outcome)?)
+                        .bind(i64::from(answered.outcome.retryable()))
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(unavailable)?;
+                    kept.push(done.rows_affected() == 1);
+                }
+                tx.commit().await.map_err(unavailable)?;
+                Ok(kept)
             }
 
             async fn answer_order(

@@ -186,7 +186,7 @@ macro_rules! revocation_queries {
         impl $crate::OcspAnswerStore for $store {
             async fn put_ocsp_answers(
                 &self,
-                answers: &[(shuin_core::Serial, Vec<u8>)],
+                answers: &[(shuin_core::Serial, &[u8])],
             ) -> Result<(), $crate::StoreError> {
                 let mut tx = self.pool.begin().await.map_err(unavailable)?;
                 for (serial, der) in answers {
@@ -195,7 +195,7 @@ macro_rules! revocation_queries {
                          ON CONFLICT (serial) DO UPDATE SET der = excluded.der",
                     )
                     .bind(serial.to_hex())
-                    .bind(der)
+                    .bind(*der)
                     .execute(&mut *tx)
                     .await
                     .map_err(unavailable)?;
