@@ -285,16 +285,23 @@ impl OcspService {
         // made here meanwhile ([`OcspService::presign_revoked`]): a store read before it
         // says `good`, and a revocation is never undone ([`State::learn`]). Issued
         // certificates never go away, so nothing else is lost.
+        let revoked: HashMap<&Serial, Status> = revocations
+            .iter()
+            .map(|r| {
+                let status = Status::Revoked {
+                    at: r.revoked_at,
+                    reason: Some(r.reason),
+                };
+                (&r.serial, status)
+            })
+            .collect();
         let mut changed = 0;
-        for serial in &issued {
+        // A revoked certificate is still among the issued ones: learnt once, revoked.
+        for serial in issued.iter().filter(|s| !revoked.contains_key(s)) {
             changed += usize::from(state.learn(serial, Status::Good));
         }
-        for revocation in &revocations {
-            let status = Status::Revoked {
-                at: revocation.revoked_at,
-                reason: Some(revocation.reason),
-            };
-            changed += usize::from(state.learn(&revocation.serial, status));
+        for (serial, status) in revoked {
+            changed += usize::from(state.learn(serial, status));
         }
         Ok(changed)
     }

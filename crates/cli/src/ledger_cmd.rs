@@ -113,21 +113,48 @@ pub(crate) async fn export_to(
     exported.map_err(|e| crate::output::failed_with_code(json, "ledger export", e.code(), &e))
 }
 
-/// Prints the entries, optionally of one book.
+/// Prints the entries, optionally of one book, reading the books a page at a time: the
+/// whole ledger is never held at once. A row that cannot be read ends the listing with
+/// an error (and, with `--json`, an unterminated array) where it stands.
 pub(crate) async fn show(dir: &Path, book: Option<Book>, json: bool) -> Result<()> {
     let store = crate::runtime::open_store(dir).await?;
-    let rows = store.ledger_rows().await.context("reading the ledger")?;
+    let shown = show_pages(&store, book, json).await;
     store.close().await;
-    let entries = shuin_ledger::listing(&rows, book)?;
+    shown
+}
+
+/// Ledger rows read per query by `ledger show`.
+const SHOW_PAGE: u64 = 1_000;
+
+async fn show_pages(store: &crate::runtime::Store, book: Option<Book>, json: bool) -> Result<()> {
+    let mut next = 0;
+    let mut shown = 0u64;
+    loop {
+        let page = store
+            .ledger_rows_page(next, SHOW_PAGE)
+            .await
+            .context("reading the ledger")?;
+        for entry in shuin_ledger::listing(&page, book)? {
+            if json {
+                // The same text as one pretty-printed array of every entry.
+                let text = serde_json::to_string_pretty(&entry).context("JSON")?;
+                let indented = text.lines().map(|l| format!("  {l}")).collect::<Vec<_>>();
+                let open = if shown == 0 { "[\n" } else { ",\n" };
+                crate::output::write_stdout(format_args!("{open}{}", indented.join("\n")));
+            } else {
+                crate::output::say!("{}", entry.line());
+            }
+            shown += 1;
+        }
+        let full = u64::try_from(page.len()).is_ok_and(|n| n >= SHOW_PAGE);
+        match page.last() {
+            Some(last) if full => next = last.seq.saturating_add(1),
+            _ => break,
+        }
+    }
     if json {
-        crate::output::say!(
-            "{}",
-            serde_json::to_string_pretty(&entries).context("JSON")?
-        );
-    } else {
-        entries
-            .iter()
-            .for_each(|entry| crate::output::say!("{}", entry.line()));
+        let close = if shown == 0 { "[]" } else { "\n]" };
+        crate::output::say!("{close}");
     }
     Ok(())
 }

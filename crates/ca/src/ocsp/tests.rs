@@ -371,3 +371,13 @@ async fn answers_beyond_those_held_are_spilled_and_still_served_and_fed() {
         .is_some());
     assert_eq!(service.state.read().unwrap().held, 3);
 }
+
+#[test]
+fn what_is_kept_per_certificate_stays_small() {
+    // One entry of the status map and one of the feed numbers per issued certificate,
+    // with no heap allocation of their own (docs/reliability.md, "Soak").
+    let status_entry = std::mem::size_of::<(Serial, Known)>();
+    let feed_entry = std::mem::size_of::<(u64, Serial)>();
+    assert!(status_entry <= 80, "status entry: {status_entry} bytes");
+    assert!(feed_entry <= 32, "feed entry: {feed_entry} bytes");
+}

@@ -1,6 +1,6 @@
 //! The order queue ([`crate::orders::OrderStore`]): one SQL text per query for both
-//! backends. A claim is a conditional update per order, so two RA nodes (or two CA
-//! links) on one database never both claim an order.
+//! backends. A claim is one conditional update of the oldest claimable orders, so two RA
+//! nodes (or two CA links) on one database never both claim an order.
 
 /// Queues an order, or queues again a done order whose outcome was retryable.
 pub(crate) const QUEUE: &str = "INSERT INTO orders (id, body, state, queued_at, retryable) \
@@ -9,6 +9,10 @@ pub(crate) const QUEUE: &str = "INSERT INTO orders (id, body, state, queued_at, 
      queued_at = excluded.queued_at, outcome = NULL, retryable = 0, claimed_by = NULL, \
      claimed_until = NULL, done_at = NULL \
      WHERE orders.state = 'done' AND orders.retryable = 1";
+/// Whether any order is claimable at `$1` (read first, so that an idle take does not
+/// open a write transaction).
+pub(crate) const ANY_CLAIMABLE: &str = "SELECT 1 AS one FROM orders \
+     WHERE state = 'queued' OR (state = 'claimed' AND claimed_until <= $1) LIMIT 1";
 /// Claims at most `$4` orders claimable at `$1`, oldest first, in one statement (one
 /// transaction). The condition is checked again on each row, so that of two claims at
 /// once (two CA links, or RA nodes on one PostgreSQL database) only one gets an order.
@@ -19,7 +23,9 @@ pub(crate) const CLAIM: &str =
          ORDER BY queued_at, id LIMIT $4) \
      AND (state = 'queued' OR (state = 'claimed' AND claimed_until <= $1)) \
      RETURNING id, body, queued_at";
-/// Keeps a copy of a certificate the CA issued for an order; a copy kept before stays.
+/// Keeps a copy of a certificate the CA issued for an order; a copy kept before stays. A
+/// copy whose key another certificate of this store holds is an error, and so nothing of
+/// its batch is kept (the CA never certifies a key twice: it would be a defect).
 pub(crate) const COPY_CERTIFICATE: &str = "INSERT INTO certificates \
      (serial, application_id, key_in_use, key_fingerprint, tbs_sha256, state, not_before, not_after, der, issued_at) \
      VALUES ($1, $2, $3, $3, $4, 'issued', $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING";
@@ -67,6 +73,14 @@ macro_rules! order_queries {
                 now: std::time::SystemTime,
                 until: std::time::SystemTime,
             ) -> Result<Vec<shuin_core::orders::Order>, $crate::StoreError> {
+                let any = sqlx::query($crate::sql::orders::ANY_CLAIMABLE)
+                    .bind($crate::rows::secs(now))
+                    .fetch_optional(&self.reads)
+                    .await
+                    .map_err(unavailable)?;
+                if any.is_none() {
+                    return Ok(Vec::new());
+                }
                 let rows = sqlx::query($crate::sql::orders::CLAIM)
                     .bind($crate::rows::secs(now))
                     .bind(holder)
