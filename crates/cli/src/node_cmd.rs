@@ -126,7 +126,7 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
                 join,
                 role,
             };
-            crate::split::init_ra_node(&init).await?;
+            let book_key = crate::split::init_ra_node(&init).await?;
             crate::output::say!(
                 "made the {} node {name} in {}: serve it with `shuin serve --role {} --data {}`",
                 role.as_str(),
@@ -134,6 +134,9 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
                 role.as_str(),
                 data.display()
             );
+            if let Some(key) = book_key {
+                crate::output::say!("its book's checkpoints verify with {key} (witnesses: shuin witness init --log-key)");
+            }
             return Ok(());
         }
     };

@@ -142,19 +142,78 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
     })
 }
 
-/// The RA node's upkeep: the J-LIS follow-up and notices every tick, interrupted
-/// applications completed through the queue every ten seconds.
+/// The RA node's upkeep: the J-LIS follow-up and notices every tick, the node book's
+/// newest checkpoint to the witnesses every two seconds, interrupted applications
+/// completed through the queue every ten seconds.
 pub(crate) async fn ra_upkeep(node: &RaNode, dir: &Path) {
     let sender = shuin_ra::FileNoticeSender::new(dir.join(crate::registration_cmd::NOTICES_FILE));
+    let mut witnesses = BookWitnessing::new(node);
     let mut ticker = tokio::time::interval(crate::watch::TICK);
     let mut ticks: u64 = 0;
     loop {
         ticker.tick().await;
         ticks = ticks.wrapping_add(1);
         node.state.ra.upkeep(&sender).await;
+        if ticks % 4 == 1 {
+            witnesses.submit_newest().await;
+        }
         if ticks % 20 == 1 {
             node.state.ra.resume_and_supersede().await;
         }
+    }
+}
+
+/// The node book's checkpoints (signed by the CA over its link) leave the node: each new
+/// one is submitted to the witnesses of `[ledger] witnesses` (copied from the CA's
+/// configuration by `shuin node init`), in a task of its own, as the CA does with its
+/// own (`shuin_ca::witnessing`). A witness witnesses the node's book by its verifier
+/// key (`shuin node init` prints it).
+struct BookWitnessing {
+    witnessing: Option<Arc<shuin_ca::witnessing::Witnessing>>,
+    store: Arc<Store>,
+    /// The size of the newest checkpoint submitted (or being submitted).
+    submitted: u64,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl BookWitnessing {
+    fn new(node: &RaNode) -> BookWitnessing {
+        BookWitnessing {
+            witnessing: node.config.ledger.witnessing().map(Arc::new),
+            store: node.store.clone(),
+            submitted: 0,
+            running: None,
+        }
+    }
+
+    /// Submits the newest stored checkpoint if it is newer than the last submitted and
+    /// no submission is still running; a witness down or refusing is logged and tried
+    /// again with the next checkpoint.
+    async fn submit_newest(&mut self) {
+        let Some(witnessing) = &self.witnessing else {
+            return;
+        };
+        if self
+            .running
+            .as_ref()
+            .is_some_and(|task| !task.is_finished())
+        {
+            return;
+        }
+        use shuin_store::LedgerReader;
+        let newest = match self.store.latest_checkpoint().await {
+            Ok(Some(newest)) if newest.size > self.submitted => newest,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "the node book's newest checkpoint cannot be read for the witnesses");
+                return;
+            }
+        };
+        self.submitted = newest.size;
+        let (witnessing, store) = (witnessing.clone(), self.store.clone());
+        self.running = Some(tokio::spawn(async move {
+            witnessing.submit(store.as_ref(), &newest).await;
+        }));
     }
 }
 
@@ -249,8 +308,9 @@ pub(crate) struct RaNodeInit<'a> {
 /// Makes the RA node directory: the CA's public certificates, the terms, the CP/CPS and
 /// the J-LIS anchors copied; the node certificate; a shuin.toml of role `ra` without the
 /// CA's seal; its own store (or another node's, joined), with the operator CA's newest
-/// CRL for its peer listener. A failure leaves no directory behind.
-pub(crate) async fn init_ra_node(init: &RaNodeInit<'_>) -> Result<()> {
+/// CRL for its peer listener. A failure leaves no directory behind. Returns the verifier
+/// key of the node's book (witnesses are given it), for a node that starts a book.
+pub(crate) async fn init_ra_node(init: &RaNodeInit<'_>) -> Result<Option<String>> {
     let config = InstanceConfig::load(init.from)?;
     let (crl, audit_key) = from_ca_store(init.from, &config).await?;
     std::fs::create_dir(init.data).context(init.data.display())?;
@@ -267,7 +327,7 @@ async fn make_ra_node(
     mut config: InstanceConfig,
     crl: &shuin_store::CrlRecord,
     audit_key: &shuin_ledger::NoteKey,
-) -> Result<()> {
+) -> Result<Option<String>> {
     use shuin_server::config::ListenerSection;
     use shuin_server::tls::{ClientAuth, TlsSection};
     use shuin_server::zones::ListenerZone;
@@ -345,21 +405,22 @@ async fn make_ra_node(
     // The node's own book is signed by the CA's audit key under an origin of its own
     // (fixed by the first node on a store; a joining node shares it).
     let adopted = if init.join || repo {
-        Ok(())
+        Ok(None)
     } else {
         let origin = shuin_books::node_book::node_origin(audit_key, init.name);
         shuin_books::node_book::adopt_audit_key(&store, audit_key, &origin, &SystemClock)
             .await
-            .map(|_| ())
+            .map(|key| Some(key.verifier_key()))
             .map_err(|e| msg(format!("the node's book: {e}")))
     };
     store.close().await;
-    adopted?;
+    let book_key = adopted?;
     match kept {
         Ok(()) | Err(shuin_store::StoreError::Conflict(_)) => {}
         Err(e) => return Err(e.into()),
     }
-    config.write_new(init.data)
+    config.write_new(init.data)?;
+    Ok(book_key)
 }
 
 /// The operator CA's newest CRL and the CA's audit key (checked against the pin), from

@@ -5,7 +5,7 @@
 //! and hands the certificate back. The holder then revokes at the RA node with their card,
 //! and the CA revokes. Both sides' books record the orders, and both nodes' repositories
 //! serve the CRLs and OCSP answers the CA's link hands them: the revocation shows there
-//! within 5 s.
+//! within 5 s. A witness cosigns the RA node's book, which the RA node submits.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -103,6 +103,17 @@ fn apply_at(front: &str, card: &shuin_testkit::TestCard) -> (u16, Value) {
     try_apply_at(front, card).unwrap()
 }
 
+/// The verifier key of the node book at `data` (its `key.adopted` entry).
+fn book_verifier_key(data: &Path) -> String {
+    let entries = json_answer(&["ledger", "show"], data);
+    let mut entries = entries.as_array().unwrap().iter();
+    let adopted = entries.rfind(|e| e["kind"] == "key.adopted").unwrap();
+    adopted["payload"]["verifier_key"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 fn kinds(data: &Path) -> Vec<String> {
     let entries = json_answer(&["ledger", "show"], data);
     let kinds = entries.as_array().unwrap().iter();
@@ -189,12 +200,20 @@ struct Split {
     ca_server: Server,
     ra_servers: [Server; 2],
     logs: [PathBuf; 3],
+    /// A witness of the first RA node's book, and that book's verifier key.
+    witness: Option<(crate::e2e_witness::WitnessProcess, String)>,
     _database: Option<common::store::TestDatabase>,
 }
 
 impl Split {
     /// The split deployment, with `repositories` repository nodes besides.
     fn start(card_ca: SimulatedJlisCa, repositories: usize) -> Split {
+        Split::start_witnessed(card_ca, repositories, false)
+    }
+
+    /// The same, with a witness of the first RA node's book when `witnessed` (in the
+    /// node's `[[ledger.witnesses]]`).
+    fn start_witnessed(card_ca: SimulatedJlisCa, repositories: usize, witnessed: bool) -> Split {
         let mut ca = Instance::start(&[], card_ca);
         let work = ca.work.path().to_owned();
         // Two RA nodes on one store (made from the CA's public files), each with its ports.
@@ -246,6 +265,21 @@ impl Split {
                 node.peer
             ));
         }
+        let witness = witnessed.then(|| {
+            let book_key = book_verifier_key(&first.data);
+            let witness =
+                crate::e2e_witness::WitnessProcess::init(&work, "witness.example/nodes", &book_key);
+            let section = format!(
+                "\n[[ledger.witnesses]]\nurl = \"{}\"\nkey = \"{}\"\n",
+                witness.base,
+                witness.key.verifier_key()
+            );
+            let config = first.data.join("shuin.toml");
+            let mut text = std::fs::read_to_string(&config).unwrap();
+            text.push_str(&section);
+            std::fs::write(&config, text).unwrap();
+            (witness, book_key)
+        });
         let logs = ["ca.log", "ra.log", "ra-2.log"].map(|name| work.join(name));
         let ra_servers = [
             spawn(&["serve", "--role", "ra"], &first.data, logs[1].clone()),
@@ -271,6 +305,7 @@ impl Split {
             ca_server,
             ra_servers,
             logs,
+            witness,
             _database: ra_database,
         }
     }
@@ -297,7 +332,7 @@ impl RaNode {
 fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let card = card(&jlis, |_| {});
-    let split = Split::start(jlis, 2);
+    let split = Split::start_witnessed(jlis, 2, true);
     let (ca, first, second) = (&split.ca, &split.first, &split.second);
     let work = ca.work.path().to_owned();
     let ra = first.data.clone();
@@ -438,6 +473,24 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     // over its links, and each node's last signed head kept in its directory.
     for node in [&split.first, &split.second] {
         books_verify_within(&node.data, Duration::from_secs(15), &logs);
+    }
+    // The RA node submitted its book's checkpoints to its witness, which cosigned them.
+    if let Some((witness, book_key)) = &split.witness {
+        let log = shuin_ledger::NoteKey::from_verifier_key(book_key).unwrap();
+        let origin_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(log.name()));
+        let url = format!("{}/{origin_hash}/checkpoint", witness.base);
+        within(
+            Duration::from_secs(15),
+            "the witness's cosignature of the node book",
+            &|| {
+                let (status, note) = get(&url);
+                status == 200
+                    && shuin_ledger::SignedNote::parse(&note)
+                        .is_ok_and(|n| log.verify(&n).is_ok() && witness.key.verify(&n).is_ok())
+            },
+        );
+        // Its stored notes, cosigned now, still verify.
+        books_verify_within(&split.first.data, Duration::from_secs(15), &logs);
     }
     drop(split.ca_server);
     let ra_kinds = kinds(&ra);

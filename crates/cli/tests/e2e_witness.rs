@@ -17,15 +17,15 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 /// A `shuin witness serve` child, killed on drop.
-struct WitnessProcess {
+pub(crate) struct WitnessProcess {
     data: PathBuf,
-    base: String,
-    key: WitnessKey,
+    pub(crate) base: String,
+    pub(crate) key: WitnessKey,
     child: Option<Child>,
 }
 
 impl WitnessProcess {
-    fn init(work: &Path, name: &str, log_key: &str) -> WitnessProcess {
+    pub(crate) fn init(work: &Path, name: &str, log_key: &str) -> WitnessProcess {
         let data = work.join(name.replace('/', "_"));
         let out = shuin()
             .args(["witness", "init", "--json", "--data"])
