@@ -186,6 +186,55 @@ impl Witnessing {
     }
 }
 
+/// Follows a store whose checkpoints are made elsewhere (an RA node's book, signed by the
+/// CA over its link): its newest checkpoint is submitted whenever it is newer than the
+/// last one submitted, one submission at a time, in a task of its own so that a witness
+/// that is down delays nothing; a failed one is tried again with the next checkpoint.
+pub struct CheckpointFollower<S: ?Sized> {
+    witnessing: std::sync::Arc<Witnessing>,
+    store: std::sync::Arc<S>,
+    /// The size of the newest checkpoint submitted (or being submitted).
+    submitted: u64,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl<S: CheckpointWriter + ?Sized + 'static> CheckpointFollower<S> {
+    /// Follows `store`'s checkpoints for `witnessing`.
+    pub fn new(witnessing: Witnessing, store: std::sync::Arc<S>) -> Self {
+        CheckpointFollower {
+            witnessing: std::sync::Arc::new(witnessing),
+            store,
+            submitted: 0,
+            running: None,
+        }
+    }
+
+    /// Submits the newest stored checkpoint if it is newer than the last submitted and no
+    /// submission is still running.
+    pub async fn submit_newest(&mut self) {
+        if self
+            .running
+            .as_ref()
+            .is_some_and(|task| !task.is_finished())
+        {
+            return;
+        }
+        let newest = match self.store.latest_checkpoint().await {
+            Ok(Some(newest)) if newest.size > self.submitted => newest,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "the newest checkpoint cannot be read for the witnesses");
+                return;
+            }
+        };
+        self.submitted = newest.size;
+        let (witnessing, store) = (self.witnessing.clone(), self.store.clone());
+        self.running = Some(tokio::spawn(async move {
+            witnessing.submit(store.as_ref(), &newest).await;
+        }));
+    }
+}
+
 fn parse(note: &str) -> Option<(SignedNote, Checkpoint)> {
     let note = SignedNote::parse(note).ok()?;
     let checkpoint = Checkpoint::parse_body(&note.text).ok()?;

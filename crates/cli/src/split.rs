@@ -147,73 +147,24 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
 /// completed through the queue every ten seconds.
 pub(crate) async fn ra_upkeep(node: &RaNode, dir: &Path) {
     let sender = shuin_ra::FileNoticeSender::new(dir.join(crate::registration_cmd::NOTICES_FILE));
-    let mut witnesses = BookWitnessing::new(node);
+    // The node book's checkpoints (signed by the CA over its link) go to the witnesses of
+    // `[ledger] witnesses` (copied from the CA's configuration by `shuin node init`); a
+    // witness knows the book by the verifier key `shuin node init` printed.
+    let mut witnesses = node.config.ledger.witnessing().map(|witnessing| {
+        shuin_ca::witnessing::CheckpointFollower::new(witnessing, node.store.clone())
+    });
     let mut ticker = tokio::time::interval(crate::watch::TICK);
     let mut ticks: u64 = 0;
     loop {
         ticker.tick().await;
         ticks = ticks.wrapping_add(1);
         node.state.ra.upkeep(&sender).await;
-        if ticks % 4 == 1 {
+        if let Some(witnesses) = witnesses.as_mut().filter(|_| ticks % 4 == 1) {
             witnesses.submit_newest().await;
         }
         if ticks % 20 == 1 {
             node.state.ra.resume_and_supersede().await;
         }
-    }
-}
-
-/// The node book's checkpoints (signed by the CA over its link) leave the node: each new
-/// one is submitted to the witnesses of `[ledger] witnesses` (copied from the CA's
-/// configuration by `shuin node init`), in a task of its own, as the CA does with its
-/// own (`shuin_ca::witnessing`). A witness witnesses the node's book by its verifier
-/// key (`shuin node init` prints it).
-struct BookWitnessing {
-    witnessing: Option<Arc<shuin_ca::witnessing::Witnessing>>,
-    store: Arc<Store>,
-    /// The size of the newest checkpoint submitted (or being submitted).
-    submitted: u64,
-    running: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl BookWitnessing {
-    fn new(node: &RaNode) -> BookWitnessing {
-        BookWitnessing {
-            witnessing: node.config.ledger.witnessing().map(Arc::new),
-            store: node.store.clone(),
-            submitted: 0,
-            running: None,
-        }
-    }
-
-    /// Submits the newest stored checkpoint if it is newer than the last submitted and
-    /// no submission is still running; a witness down or refusing is logged and tried
-    /// again with the next checkpoint.
-    async fn submit_newest(&mut self) {
-        let Some(witnessing) = &self.witnessing else {
-            return;
-        };
-        if self
-            .running
-            .as_ref()
-            .is_some_and(|task| !task.is_finished())
-        {
-            return;
-        }
-        use shuin_store::LedgerReader;
-        let newest = match self.store.latest_checkpoint().await {
-            Ok(Some(newest)) if newest.size > self.submitted => newest,
-            Ok(_) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "the node book's newest checkpoint cannot be read for the witnesses");
-                return;
-            }
-        };
-        self.submitted = newest.size;
-        let (witnessing, store) = (witnessing.clone(), self.store.clone());
-        self.running = Some(tokio::spawn(async move {
-            witnessing.submit(store.as_ref(), &newest).await;
-        }));
     }
 }
 
