@@ -389,21 +389,7 @@ async fn make_instance(
     rng: &dyn RandomSource,
 ) -> Result<InstanceConfig> {
     let dir = &options.data;
-    if dir.join(crate::config::CONFIG_FILE).exists() {
-        return Err(msg(format!(
-            "{} already holds an instance; refusing to overwrite it",
-            dir.display()
-        )));
-    }
-    if !(options.public_url.starts_with("http://") || options.public_url.starts_with("https://")) {
-        return Err(msg("--public-url must start with http:// or https://"));
-    }
-    let policy_oid = shuin_core::signature::parse_oid(&options.policy_oid).ok_or_else(|| {
-        msg(format!(
-            "--policy-oid {:?} is not a dotted-decimal OID",
-            options.policy_oid
-        ))
-    })?;
+    let policy_oid = check_place_and_names(options)?;
     let key_backend = options.key_backend()?;
     let (anchors, crl_path) = jpki_trust(options)?;
     let store_section =
@@ -414,15 +400,7 @@ async fn make_instance(
     let csrs = custodian_csrs(options)?;
     let custodian_csrs: Vec<Vec<u8>> = csrs.iter().map(|(_, der)| der.clone()).collect();
     let custodians = options.custodians();
-    if let Some(custodians) = &custodians {
-        if custodian_csrs.len() != usize::from(custodians.custodians) {
-            return Err(msg(format!(
-                "--custodians {} needs one --custodian-csr per custodian (got {}): each custodian signs their unseal request with their own key",
-                custodians.custodians,
-                custodian_csrs.len()
-            )));
-        }
-    }
+    check_custodian_count(custodians.as_ref(), custodian_csrs.len())?;
     // Custodian options are checked before anything is made.
     let custodian_pin = match &custodians {
         Some(custodians) => Some(custodians.check(&key_backend, dir)?),
@@ -433,14 +411,7 @@ async fn make_instance(
     // The first key ceremony and its approvals are checked before anything is made.
     let first = first_ceremony(options, &key_backend, &csrs)?;
     crate::runtime::check_new_store(&store_section, dir).await?;
-    for sub in ["", "keys", "ca", "jpki/anchors"] {
-        std::fs::create_dir_all(dir.join(sub)).context(dir.join(sub).display())?;
-    }
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .context(dir.display())?;
-    }
+    make_directories(dir)?;
 
     // J-LIS trust anchors; the CRL file the RA reads was checked above.
     let trust = shuin_ra::trust_setup::install(dir, anchors, options.development)?;
@@ -506,24 +477,9 @@ async fn make_instance(
         (&admin, clock, rng),
     );
     let (made, ceremony) = made.await?;
-    if let Some(outcome) = ceremony {
-        eprintln!(
-            "first key ceremony {} completed: record {} (sha256 {})",
-            outcome.ceremony_id,
-            outcome.record.display(),
-            outcome.record_sha256
-        );
-    }
-    for enrolled in &made.enrolled {
-        eprintln!(
-            "enrolled {:?} as {} (operator certificate valid for one year)",
-            enrolled.name, enrolled.role
-        );
-    }
+    report_made(ceremony.as_ref(), &made.enrolled);
     made.write_certificates(dir)?;
-    let terms = shuin_ra::config::TERMS_FILE;
-    std::fs::write(dir.join(terms), DEFAULT_TERMS).context(terms)?;
-    std::fs::write(dir.join("cps.md"), DEFAULT_CPS).context("cps.md")?;
+    write_documents(dir)?;
 
     let seal = match (&custodians, &custodian_pin) {
         (Some(custodians), Some(pin)) => {
@@ -557,13 +513,7 @@ async fn make_instance(
         publishers: Vec::new(),
         node: Default::default(),
     };
-    // The audit key is made and the first checkpoint signed (kept as the last signed
-    // head); its fingerprint is pinned in shuin.toml.
-    let parts = crate::runtime::parts_config(&config, dir);
-    let store_arc = std::sync::Arc::new(store.clone());
-    let clock_arc: std::sync::Arc<dyn Clock> = std::sync::Arc::new(shuin_core::SystemClock);
-    let pin = shuin_ca::parts::first_checkpoint(&parts, store_arc, &opened, clock_arc).await;
-    config.ledger.audit_key_sha256 = Some(pin.map_err(|e| msg(e.to_string()))?);
+    pin_audit_key(&mut config, dir, &store, &opened).await?;
     config.write_new(dir)?;
     store
         .set_setting("instance.created_at", &shuin_core::timefmt::rfc3339(now))
@@ -571,4 +521,92 @@ async fn make_instance(
         .context("settings")?;
     store.close().await;
     Ok(config)
+}
+
+/// Refuses a directory that holds an instance, a public URL that is not http(s), and a
+/// policy OID that is not one; returns the OID.
+fn check_place_and_names(options: &InitArgs) -> Result<const_oid::ObjectIdentifier> {
+    let dir = &options.data;
+    if dir.join(crate::config::CONFIG_FILE).exists() {
+        return Err(msg(format!(
+            "{} already holds an instance; refusing to overwrite it",
+            dir.display()
+        )));
+    }
+    if !(options.public_url.starts_with("http://") || options.public_url.starts_with("https://")) {
+        return Err(msg("--public-url must start with http:// or https://"));
+    }
+    shuin_core::signature::parse_oid(&options.policy_oid).ok_or_else(|| {
+        msg(format!(
+            "--policy-oid {:?} is not a dotted-decimal OID",
+            options.policy_oid
+        ))
+    })
+}
+
+/// One custodian CSR per custodian of `--custodians`.
+fn check_custodian_count(
+    custodians: Option<&shuin_ca::seal::Custodians>,
+    csrs: usize,
+) -> Result<()> {
+    match custodians {
+        Some(custodians) if csrs != usize::from(custodians.custodians) => Err(msg(format!(
+            "--custodians {} needs one --custodian-csr per custodian (got {csrs}): each custodian signs their unseal request with their own key",
+            custodians.custodians,
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The instance directory (owner only) and its subdirectories.
+fn make_directories(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for sub in ["", "keys", "ca", "jpki/anchors"] {
+        std::fs::create_dir_all(dir.join(sub)).context(dir.join(sub).display())?;
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).context(dir.display())
+}
+
+/// Says what the first ceremony recorded and who was enrolled.
+fn report_made(
+    ceremony: Option<&ceremony::RunOutcome>,
+    enrolled: &[shuin_ca::bootstrap::Enrolled],
+) {
+    if let Some(outcome) = ceremony {
+        eprintln!(
+            "first key ceremony {} completed: record {} (sha256 {})",
+            outcome.ceremony_id,
+            outcome.record.display(),
+            outcome.record_sha256
+        );
+    }
+    for enrolled in enrolled {
+        eprintln!(
+            "enrolled {:?} as {} (operator certificate valid for one year)",
+            enrolled.name, enrolled.role
+        );
+    }
+}
+
+/// The terms (重要事項) and the CP/CPS templates, for the operator to complete.
+fn write_documents(dir: &Path) -> Result<()> {
+    let terms = shuin_ra::config::TERMS_FILE;
+    std::fs::write(dir.join(terms), DEFAULT_TERMS).context(terms)?;
+    std::fs::write(dir.join("cps.md"), DEFAULT_CPS).context("cps.md")
+}
+
+/// Makes the audit key and signs the first checkpoint (kept as the last signed head),
+/// and pins the key's fingerprint in `config`.
+async fn pin_audit_key(
+    config: &mut InstanceConfig,
+    dir: &Path,
+    store: &Store,
+    opened: &crate::key_backend::OpenedBackend,
+) -> Result<()> {
+    let parts = crate::runtime::parts_config(config, dir);
+    let store = std::sync::Arc::new(store.clone());
+    let clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(shuin_core::SystemClock);
+    let pin = shuin_ca::parts::first_checkpoint(&parts, store, opened, clock).await;
+    config.ledger.audit_key_sha256 = Some(pin.map_err(|e| msg(e.to_string()))?);
+    Ok(())
 }
