@@ -32,7 +32,7 @@ test -s /usr/share/doc/shuin/copyright
 
 getent passwd shuin >/dev/null
 test "$(stat -c '%U %a' /var/lib/shuin)" = "shuin 700"
-for setting in NoNewPrivileges=yes ProtectSystem=strict User=shuin LimitNOFILE= ExecStart=/usr/bin/shuin; do
+for setting in NoNewPrivileges=yes ProtectSystem=strict User=shuin LimitNOFILE= Environment=MALLOC_ARENA_MAX=2 ExecStart=/usr/bin/shuin; do
   grep -q "^$setting" /lib/systemd/system/shuin.service || { echo "unit lacks $setting"; exit 1; }
 done
 if command -v systemd-analyze >/dev/null 2>&1; then
