@@ -111,7 +111,7 @@ macro_rules! order_queries {
                 let mut kept = Vec::with_capacity(answers.len());
                 for answer in answers {
                     if let Some((record, der)) = answer.certificate {
-                        sqlx::query($crate::sql::orders::COPY_CERTIFICATE)
+                        let copied = sqlx::query($crate::sql::orders::COPY_CERTIFICATE)
                             .bind(record.serial.to_hex())
                             .bind(&record.application_id)
                             .bind(&record.key_fingerprint)
@@ -123,13 +123,17 @@ macro_rules! order_queries {
                             .execute(&mut *tx)
                             .await
                             .map_err(unavailable)?;
-                        sqlx::query($crate::sql::orders::COMPLETE_COPY)
-                            .bind(record.serial.to_hex())
-                            .bind(der)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(unavailable)?;
+                        if copied.rows_affected() == 0 {
+                            // A copy was there: complete it if an earlier version left
+                            // it reserved.
+                            sqlx::query($crate::sql::orders::COMPLETE_COPY)
+                                .bind(record.serial.to_hex())
+                                .bind(der)
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(unavailable)?;
+                        }
                     }
                     let answered = answer.answered;
                     let done = sqlx::query($crate::sql::orders::ANSWER)
