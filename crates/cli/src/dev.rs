@@ -102,6 +102,7 @@ pub(crate) fn banner(dir: &Path, local: &str) {
     let bar = "!".repeat(78);
     eprintln!("{bar}\n!! DEVELOPMENT INSTANCE — NOT FOR PRODUCTION / 開発用インスタンス — 本番利用禁止\n!! Software keys and a SIMULATED J-LIS CA in {}.\n{bar}", dir.display());
     crate::output::say!("shuin is serving on http://{local}");
+    crate::output::say!("  pages:        http://{local}/  (ja; English: http://{local}/?lang=en)");
     crate::output::say!("  challenges:   POST http://{local}/api/v1/challenges");
     crate::output::say!("  applications: POST http://{local}/api/v1/applications");
     crate::output::say!(

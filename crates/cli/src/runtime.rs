@@ -213,7 +213,8 @@ pub(crate) fn repository_of(
     chain: &CaFiles,
 ) -> Result<Arc<Repository>> {
     let terms = config.ra.read_terms(dir)?;
-    let repository = Repository::new(chain.root_der.clone(), chain.issuing_der.clone(), terms);
+    let repository = Repository::new(chain.root_der.clone(), chain.issuing_der.clone(), terms)
+        .with_public_url(&config.instance.public_url);
     Ok(Arc::new(
         repository.with_cps_file(&dir.join(&config.instance.cps)),
     ))

@@ -43,5 +43,6 @@ mod e2e_split;
 mod e2e_termination;
 mod e2e_tiles;
 mod e2e_two_nodes;
+mod e2e_web;
 mod e2e_witness;
 mod e2e_zones;

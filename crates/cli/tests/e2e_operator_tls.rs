@@ -357,14 +357,11 @@ fn operators_work_over_mutual_tls_within_their_zone() {
     );
     let (plain, _) = get(&format!("{}/metrics", instance.base));
     assert_eq!(plain, 404, "the all-in-one listener serves no /metrics");
-    assert_eq!(
-        curl(
-            &format!("{remote_url}/repository/ca.crt"),
-            &server_ca,
-            Some(&everyone)
-        ),
-        Some(404)
-    );
+    // Neither the repository nor the applicant pages exist on the remote listener.
+    for path in ["/repository/ca.crt", "/", "/status", "/repository"] {
+        let url = format!("{remote_url}{path}");
+        assert_eq!(curl(&url, &server_ca, Some(&everyone)), Some(404), "{path}");
+    }
     let (status, issued) = instance.apply(&valid, NAME, BIRTH, ADDRESS);
     assert_eq!(status, 201, "{issued}");
     let other = issued["serial"].as_str().unwrap();

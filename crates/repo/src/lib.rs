@@ -49,6 +49,9 @@ pub struct Repository {
     cps: Option<String>,
     /// Delta and partition CRLs by file stem (`ca-delta`, `ca-p3`), served over HTTP.
     other_crls: RwLock<std::collections::BTreeMap<String, PublishedCrl>>,
+    /// The URL verifiers and applicants reach the instance at (the repository page
+    /// names the OCSP URL under it).
+    public_url: String,
 }
 
 impl Repository {
@@ -65,7 +68,19 @@ impl Repository {
             changes: watch::Sender::new(0),
             cps: None,
             other_crls: RwLock::new(std::collections::BTreeMap::new()),
+            public_url: String::new(),
         }
+    }
+
+    /// Names the instance's public URL (`https://ca.example.jp`).
+    pub fn with_public_url(mut self, public_url: &str) -> Self {
+        self.public_url = public_url.trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// The instance's public URL without a trailing slash (empty if none was named).
+    pub fn public_url(&self) -> &str {
+        &self.public_url
     }
 
     /// Adds the CP/CPS (認証業務規程) text.

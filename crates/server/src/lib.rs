@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod node;
 pub mod ocsp;
 pub mod operator_api;
+mod pages;
 pub mod peer;
 pub mod peer_link;
 mod problem;

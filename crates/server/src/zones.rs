@@ -6,7 +6,8 @@
 use crate::operator_api::{self, OperatorConsole};
 use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::{
-    access_events, applicant, ledger, metrics, ocsp, problem, repository, AppState, RepositoryState,
+    access_events, applicant, ledger, metrics, ocsp, pages, problem, repository, AppState,
+    RepositoryState,
 };
 use axum::Router;
 use serde::{Deserialize, Serialize};
@@ -83,12 +84,15 @@ impl ListenerZone {
         let routes = match self {
             ListenerZone::AllInOne => Router::new()
                 .merge(applicant())
+                .merge(pages::applicant_routes())
                 .merge(repository::routes())
                 .merge(ocsp::routes())
                 .merge(ledger::routes())
                 .merge(access_events::routes()),
-            ListenerZone::Front => applicant(),
-            ListenerZone::Repository => repository::routes().merge(ocsp::routes()),
+            ListenerZone::Front => applicant().merge(pages::applicant_routes()),
+            ListenerZone::Repository => repository::routes()
+                .merge(ocsp::routes())
+                .merge(pages::verifier_routes()),
             ListenerZone::Secure => access_events::routes().merge(ledger::routes()),
             ListenerZone::Remote => ledger::routes(),
         };
@@ -113,6 +117,7 @@ pub fn repository_node_router(state: RepositoryState) -> Router {
     let counting = axum::middleware::from_fn_with_state(counted, metrics::count_answers);
     repository::routes()
         .merge(ocsp::routes())
+        .merge(crate::pages::verifier_routes())
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
         .with_state(state)
         .fallback(problem::not_found)

@@ -1,0 +1,170 @@
+//! The web pages through the real binary (DESIGN.md section 12): the applicant pages on
+//! the front listener in Japanese by default and in English on request, the status of a
+//! real application, the repository page with fingerprints an outside verifier
+//! (OpenSSL) agrees with, the headers every page carries, and no page where its zone
+//! does not allow it.
+
+// Helpers below #[test] functions panic on broken fixtures by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common::*;
+use shuin_testkit::SimulatedJlisCa;
+
+/// A GET with extra request headers: status, response headers, body.
+fn page(url: &str, headers: &[(&str, &str)]) -> (u16, ureq::http::HeaderMap, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut request = agent.get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut answer = request.call().unwrap();
+    let status = answer.status().as_u16();
+    let body = answer.body_mut().read_to_string().unwrap();
+    (status, answer.headers().clone(), body)
+}
+
+fn header<'a>(headers: &'a ureq::http::HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+/// What every page answers with: HTML, the strict CSP, no sniffing, no referrer.
+#[track_caller]
+fn assert_page_headers(headers: &ureq::http::HeaderMap) {
+    assert_eq!(header(headers, "content-type"), "text/html; charset=utf-8");
+    let csp = header(headers, "content-security-policy");
+    assert!(
+        csp.starts_with("default-src 'none'; style-src 'self'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(header(headers, "x-content-type-options"), "nosniff");
+    assert_eq!(header(headers, "referrer-policy"), "no-referrer");
+}
+
+/// The SHA-256 fingerprint of a certificate as OpenSSL prints it (`AB:CD:...`).
+fn openssl_fingerprint(der: &[u8], work: &std::path::Path) -> Option<String> {
+    let path = work.join("fingerprint.der");
+    std::fs::write(&path, der).unwrap();
+    let path = path.to_str().unwrap();
+    let args = [
+        "x509",
+        "-inform",
+        "DER",
+        "-in",
+        path,
+        "-noout",
+        "-fingerprint",
+        "-sha256",
+    ];
+    let output = external("openssl", "SHUIN_REQUIRE_OPENSSL", &args)?;
+    let text = String::from_utf8(output.stdout).unwrap();
+    Some(text.trim().split_once('=').unwrap().1.to_owned())
+}
+
+#[test]
+fn applicant_pages_on_the_front_and_the_repository_page_for_verifiers() {
+    let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let holder = card(&jlis, |_| {});
+    let mut instance = Instance::init_with(
+        &[],
+        jlis,
+        &["--key-backend".into(), "software".into()],
+        vec![],
+    );
+    let (front, repository) = (free_port(), free_port());
+    instance.append_config(&format!(
+        "\n[[server.listeners]]\nlisten = \"127.0.0.1:{front}\"\nzone = \"front\"\n\
+         \n[[server.listeners]]\nlisten = \"127.0.0.1:{repository}\"\nzone = \"repository\"\n"
+    ));
+    instance.serve();
+    let url = |port: u16, path: &str| format!("http://127.0.0.1:{port}{path}");
+    let (status, answer) = instance.apply(&holder, NAME, BIRTH, ADDRESS);
+    assert_eq!(status, 201, "{answer}");
+    let id = answer["application_id"].as_str().unwrap();
+    let serial = answer["serial"].as_str().unwrap();
+
+    // How to apply: Japanese by default, with the terms' SHA-256 the server signs for.
+    let (status, headers, body) = page(&url(front, "/"), &[]);
+    assert_eq!(status, 200);
+    assert_page_headers(&headers);
+    assert!(body.contains("<html lang=\"ja\">"), "{body}");
+    assert!(body.contains("電子証明書の申込み"));
+    let challenge = post(&url(front, "/api/v1/challenges"), "application/json", b"").1;
+    let challenge: serde_json::Value = serde_json::from_str(&challenge).unwrap();
+    assert!(body.contains(challenge["terms_sha256"].as_str().unwrap()));
+    assert!(
+        !body.contains("/operator/"),
+        "no operator route on applicant pages"
+    );
+
+    // English on request, kept in a cookie; or as the browser asks.
+    let (_, headers, body) = page(&url(front, "/?lang=en"), &[]);
+    assert!(body.contains("<html lang=\"en\">") && body.contains("Applying for a certificate"));
+    let cookie = header(&headers, "set-cookie");
+    assert!(
+        cookie.starts_with("shuin_lang=en;") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let (_, _, body) = page(&url(front, "/revoke"), &[("Cookie", "shuin_lang=en")]);
+    assert!(body.contains("Revoking a certificate"), "{body}");
+    let (_, headers, body) = page(
+        &url(front, "/disclosure"),
+        &[("Accept-Language", "en-US,en;q=0.9")],
+    );
+    assert!(body.contains("Disclosure of your records"));
+    assert_eq!(header(&headers, "content-language"), "en");
+
+    // The status of the real application; never cached; an unknown number is a 404 page.
+    let (status, headers, body) = page(&url(front, &format!("/status?id={id}&lang=en")), &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(header(&headers, "cache-control"), "no-store");
+    assert!(
+        body.contains(&format!("Its serial number is {serial}.")),
+        "{body}"
+    );
+    let (status, headers, body) = page(&url(front, "/status?id=00ff00ff"), &[]);
+    assert_eq!(status, 404);
+    assert_page_headers(&headers);
+    assert!(body.contains("この番号の申込みはありません"), "{body}");
+    let (status, _, body) = page(&url(front, "/status?id=%3Cscript%3E"), &[]);
+    assert_eq!(status, 404);
+    assert!(!body.contains("<script>"));
+
+    // The repository page: fingerprints OpenSSL agrees with, the CRL, the OCSP URL.
+    let (status, headers, body) = page(&url(repository, "/repository?lang=en"), &[]);
+    assert_eq!(status, 200);
+    assert_page_headers(&headers);
+    for file in ["/repository/root.crt", "/repository/ca.crt"] {
+        let der = get_bytes(&instance.url(file));
+        if let Some(fingerprint) = openssl_fingerprint(&der, instance.work.path()) {
+            assert!(body.contains(&fingerprint), "{file} {fingerprint}: {body}");
+        }
+        assert!(body.contains(&instance.url(file)), "{file}");
+    }
+    assert!(
+        body.contains(&format!("{}/ocsp", instance.url(""))),
+        "{body}"
+    );
+    assert!(body.contains(&format!("{}/repository/ca.crl", instance.url(""))));
+    // Verifiers see the repository page only.
+    assert!(!body.contains("href=\"/status\""));
+    let (status, _, _) = page(&url(repository, "/static/shuin.css"), &[]);
+    assert_eq!(status, 200);
+
+    // No page where its zone does not allow it.
+    for path in ["/", "/status", "/revoke", "/disclosure"] {
+        assert_eq!(
+            page(&url(repository, path), &[]).0,
+            404,
+            "{path} on the repository listener"
+        );
+    }
+    // The all-in-one listener has them all.
+    assert_eq!(page(&instance.url("/"), &[]).0, 200);
+}
