@@ -168,3 +168,113 @@ fn applicant_pages_on_the_front_and_the_repository_page_for_verifiers() {
     // The all-in-one listener has them all.
     assert_eq!(page(&instance.url("/"), &[]).0, 200);
 }
+
+/// The checks every page passes in the browser: nothing reported on the console (a CSP
+/// violation would be), no serious or critical axe-core violation, the stylesheet
+/// applied under the CSP, no script, no message key shown, the skip link first under Tab.
+fn check_in_browser(browser: &mut browser::Browser, axe: &str, what: &str, lang: &str) {
+    let errors = browser.errors();
+    assert!(errors.is_empty(), "{what}: console errors {errors:?}");
+    assert_eq!(
+        browser.evaluate("document.documentElement.lang"),
+        lang,
+        "{what}"
+    );
+    let violations = browser.axe(axe);
+    let serious: Vec<_> = violations
+        .iter()
+        .filter(|v| v.impact == "serious" || v.impact == "critical")
+        .collect();
+    assert!(serious.is_empty(), "{what}: axe-core {serious:#?}");
+    for v in &violations {
+        eprintln!(
+            "note: {what}: axe-core {} ({}) {}: {:?}",
+            v.id, v.impact, v.help, v.nodes
+        );
+    }
+    let h1 = browser.evaluate("getComputedStyle(document.querySelector('h1')).color");
+    assert_eq!(h1, "rgb(158, 27, 20)", "{what}: the stylesheet is applied");
+    assert_eq!(browser.evaluate("document.scripts.length"), 0, "{what}");
+    let keys = browser.evaluate(
+        "(() => { const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT); \
+         const found = []; while (w.nextNode()) { const t = w.currentNode.textContent.trim(); \
+         if (/^[a-z][a-z0-9]*(-[a-z0-9]+)+$/.test(t)) found.push(t); } return found; })()",
+    );
+    assert_eq!(keys, serde_json::json!([]), "{what}: message keys shown");
+    let focused = browser.press_tab();
+    assert_eq!(
+        focused["class"], "skip",
+        "{what}: Tab reaches the skip link first"
+    );
+}
+
+#[test]
+fn the_applicant_pages_in_a_real_browser() {
+    let Some(axe) = browser::axe_core() else {
+        return;
+    };
+    let Some(mut browser) = browser::Browser::launch() else {
+        return;
+    };
+    let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let holder = card(&jlis, |_| {});
+    let instance = Instance::start(&[], jlis);
+    let (status, answer) = instance.apply(&holder, NAME, BIRTH, ADDRESS);
+    assert_eq!(status, 201, "{answer}");
+    let id = answer["application_id"].as_str().unwrap().to_owned();
+    let serial = answer["serial"].as_str().unwrap().to_owned();
+    let shots = instance.work.path().join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let status_page = format!("/status?id={id}");
+    let pages = [
+        "/",
+        "/status",
+        "/revoke",
+        "/disclosure",
+        "/repository",
+        &status_page,
+    ];
+
+    // Japanese for a Japanese browser.
+    for path in pages {
+        browser.open(&instance.url(path));
+        check_in_browser(&mut browser, &axe, &format!("ja {path}"), "ja");
+    }
+    browser.open(&instance.url("/"));
+    browser.screenshot(&shots.join("apply-ja.png"));
+
+    // English one click away, and kept on the next pages.
+    browser.navigate_by("document.querySelector('.lang a').click()");
+    assert_eq!(browser.evaluate("document.documentElement.lang"), "en");
+    for path in pages {
+        browser.open(&instance.url(path));
+        check_in_browser(&mut browser, &axe, &format!("en {path}"), "en");
+    }
+    browser.open(&instance.url("/repository"));
+    browser.screenshot(&shots.join("repository-en.png"));
+
+    // The status form, as an applicant fills it in.
+    browser.open(&instance.url("/status"));
+    browser.navigate_by(&format!(
+        "document.getElementById('application-id').value = '{id}'; \
+         document.querySelector('form').requestSubmit()"
+    ));
+    let text = browser.evaluate("document.querySelector('main').innerText");
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains(&format!("Its serial number is {serial}.")),
+        "{text}"
+    );
+
+    // The README's screenshots come from here: SHUIN_SCREENSHOTS=docs/screenshots.
+    if let Some(dir) = std::env::var_os("SHUIN_SCREENSHOTS") {
+        for shot in std::fs::read_dir(&shots).unwrap() {
+            let shot = shot.unwrap().path();
+            std::fs::copy(
+                &shot,
+                std::path::Path::new(&dir).join(shot.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+    }
+}

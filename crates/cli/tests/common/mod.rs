@@ -4,6 +4,7 @@
 // Test support code: panicking on a broken fixture is the right failure.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
 pub mod first_ceremony;
 pub mod load;
 pub mod operators;
