@@ -18,6 +18,19 @@ pub(crate) struct ApplyArgs {
     items: BasicItems,
     #[command(flatten)]
     new_key: NewKey,
+    /// An e-mail address for the notices of issuance and revocation (kept with the
+    /// application as personal data, never in the books).
+    #[arg(long, value_parser = notice_email)]
+    notice_email: Option<String>,
+}
+
+/// A notice address must be one plain address.
+fn notice_email(text: &str) -> std::result::Result<String, String> {
+    if shuin_core::application::is_notice_address(text) {
+        Ok(text.to_owned())
+    } else {
+        Err("must be one plain address such as name@example.jp / メールアドレスを一つ入力してください".into())
+    }
 }
 
 /// Where the applicant's JPKI signing key is (`apply` and `disclose`).
@@ -156,6 +169,7 @@ pub(crate) fn run(args: ApplyArgs) -> Result<()> {
         address: args.items.address,
         gender: args.items.gender,
         key_spec,
+        notice_email: args.notice_email,
     };
     let card = card.open()?;
     let outcome = shuin_client::apply(&request, card.as_ref())?;

@@ -44,6 +44,9 @@ pub(crate) struct InstanceConfig {
     /// The database (`[store]`; see docs/operations.md, "Store: SQLite or PostgreSQL").
     #[serde(default)]
     pub(crate) store: shuin_store::StoreSection,
+    /// Where the holders' notices go (`[notices]`; docs/web.md, "Notices by e-mail").
+    #[serde(default, skip_serializing_if = "shuin_ra::NoticesSection::is_default")]
+    pub(crate) notices: shuin_ra::NoticesSection,
     /// What this instance is in a split deployment (`[node]`; docs/deployment.md).
     #[serde(
         default,

@@ -42,6 +42,7 @@ async fn run_in(dir: &std::path::Path) -> Result<()> {
         address: crate::dev::DEV_ADDRESS.into(),
         gender: Some("1".into()),
         key_spec: shuin_keys::KeySpec::EcP256,
+        notice_email: None,
     };
     let outcome = tokio::task::spawn_blocking(move || {
         let card =

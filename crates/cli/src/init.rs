@@ -511,6 +511,7 @@ async fn make_instance(
         retention: crate::retention_cmd::RetentionSection::default(),
         facility: crate::facility::FacilitySection::default(),
         publishers: Vec::new(),
+        notices: Default::default(),
         node: Default::default(),
     };
     pin_audit_key(&mut config, dir, &store, &opened).await?;

@@ -63,10 +63,18 @@ pub(crate) fn lifecycle(
 }
 
 /// One round of life-cycle upkeep (from `watch::run`; `shuin_ra::RaService::upkeep`),
-/// the notices written to `DIR/notices.jsonl`.
+/// the notices sent as `[notices]` says.
 pub(crate) async fn upkeep(instance: &crate::runtime::Instance) {
-    let sender = shuin_ra::FileNoticeSender::new(instance.dir.join(NOTICES_FILE));
-    instance.state.ra.upkeep(&sender).await;
+    instance.state.ra.upkeep(instance.notices.as_ref()).await;
+}
+
+/// The notice sender of `[notices]`: SMTP for notices to an address, the rest to
+/// `DIR/notices.jsonl`.
+pub(crate) fn notice_sender(
+    dir: &Path,
+    config: &InstanceConfig,
+) -> Result<Arc<dyn shuin_ra::NoticeSender>> {
+    Ok(config.notices.sender(dir, dir.join(NOTICES_FILE))?)
 }
 
 pub(crate) async fn run(command: RegistrationCommand) -> Result<()> {

@@ -28,6 +28,8 @@ pub(crate) struct Instance {
     pub(crate) publishers: Vec<Arc<dyn shuin_repo::publish::Publisher>>,
     /// The gate of signed operator requests (`None` without an operator CA).
     pub(crate) gate: Option<Arc<shuin_books::Gate>>,
+    /// Where the holders' notices go (`[notices]`: SMTP, else `DIR/notices.jsonl`).
+    pub(crate) notices: Arc<dyn shuin_ra::NoticeSender>,
 }
 
 /// The store every command uses: SQLite or PostgreSQL, as `[store] url` says.
@@ -194,6 +196,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
     let ocsp = Arc::new(shuin_ca::seal::SealedOcsp(seal.clone()));
     let mut state = app_state(dir, &config, &store, &chain, repository, ports, ocsp)?;
     state.signing_pools = Arc::new(crate::seal::SealedSigningPools(seal.clone()));
+    let notices = crate::registration_cmd::notice_sender(dir, &config)?;
     Ok(Instance {
         dir: dir.to_path_buf(),
         config,
@@ -202,6 +205,7 @@ pub(crate) async fn open(dir: &Path) -> Result<Instance> {
         seal,
         publishers,
         gate,
+        notices,
     })
 }
 

@@ -75,8 +75,8 @@ async fn serve_ra_node(
     let node = Arc::new(crate::split::open_ra_node(dir, config).await?);
     let bound = bind_node(dir, listen, &node.config, &node.operator_ca_der, banner).await?;
     let upkeep = {
-        let (node, dir) = (node.clone(), dir.to_path_buf());
-        tokio::spawn(async move { crate::split::ra_upkeep(&node, &dir).await })
+        let node = node.clone();
+        tokio::spawn(async move { crate::split::ra_upkeep(&node).await })
     };
     let services = Services {
         state: ServedState::Full(node.state.clone()),

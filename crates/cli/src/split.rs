@@ -78,6 +78,8 @@ pub(crate) struct RaNode {
     /// What the CA's link hands over: CRLs and pre-signed OCSP answers.
     pub(crate) pushed: Arc<PushedRepository>,
     pub(crate) operator_ca_der: Option<Vec<u8>>,
+    /// Where the holders' notices go (`[notices]`).
+    pub(crate) notices: Arc<dyn shuin_ra::NoticeSender>,
 }
 
 /// The CRL scopes a node serves, each with the certificate of the CA that signs it: the
@@ -129,6 +131,7 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
         .await
         .map_err(|e| msg(format!("the node's book: {e}")))?;
     let orders: Arc<dyn PeerOrders> = Arc::new(orders);
+    let notices = crate::registration_cmd::notice_sender(dir, &config)?;
     Ok(RaNode {
         config,
         store,
@@ -139,14 +142,14 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
         },
         pushed,
         operator_ca_der: chain.operator_ca_der,
+        notices,
     })
 }
 
 /// The RA node's upkeep: the J-LIS follow-up and notices every tick, the node book's
 /// newest checkpoint to the witnesses every two seconds, interrupted applications
 /// completed through the queue every ten seconds.
-pub(crate) async fn ra_upkeep(node: &RaNode, dir: &Path) {
-    let sender = shuin_ra::FileNoticeSender::new(dir.join(crate::registration_cmd::NOTICES_FILE));
+pub(crate) async fn ra_upkeep(node: &RaNode) {
     // The node book's checkpoints (signed by the CA over its link) go to the witnesses of
     // `[ledger] witnesses` (copied from the CA's configuration by `shuin node init`); a
     // witness knows the book by the verifier key `shuin node init` printed.
@@ -158,7 +161,7 @@ pub(crate) async fn ra_upkeep(node: &RaNode, dir: &Path) {
     loop {
         ticker.tick().await;
         ticks = ticks.wrapping_add(1);
-        node.state.ra.upkeep(&sender).await;
+        node.state.ra.upkeep(node.notices.as_ref()).await;
         if let Some(witnesses) = witnesses.as_mut().filter(|_| ticks % 4 == 1) {
             witnesses.submit_newest().await;
         }

@@ -76,6 +76,8 @@ pub struct ApplyRequest {
     pub gender: Option<String>,
     /// The new key's type.
     pub key_spec: KeySpec,
+    /// Where the holder's notices (issuance, revocation) are mailed, if anywhere.
+    pub notice_email: Option<String>,
 }
 
 /// The result.
@@ -244,7 +246,7 @@ pub fn apply(request: &ApplyRequest, card: &dyn CardSigner) -> Result<ApplyOutco
     if let Some(gender) = &request.gender {
         applicant["gender"] = Value::String(gender.clone());
     }
-    let document = serde_json::json!({
+    let mut document = serde_json::json!({
         "format": shuin_core::application::APPLICATION_FORMAT,
         "kind": "new",
         "nonce": nonce,
@@ -252,6 +254,9 @@ pub fn apply(request: &ApplyRequest, card: &dyn CardSigner) -> Result<ApplyOutco
         "applicant": applicant,
         "csr": base64::engine::general_purpose::STANDARD.encode(&csr),
     });
+    if let Some(email) = &request.notice_email {
+        document["email"] = Value::String(email.clone());
+    }
     let cms = sign_with_card(card, &document)?;
 
     let url = format!("{base}/api/v1/applications");

@@ -57,7 +57,9 @@ pub struct ApplicationDocument {
     /// 利用者識別符号 (docs/registration.md).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub csr: String,
-    /// Optional contact address.
+    /// Optional e-mail address for the holder's notices (issuance, revocation): one plain
+    /// address (see [`is_notice_address`]). Personal data: kept with the application,
+    /// never in the books.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Hex serial of the certificate being replaced (reissue only).
@@ -126,6 +128,13 @@ impl ApplicationDocument {
         if self.nonce.is_empty() || self.nonce.len() > 128 {
             return bad("nonce must be the value from POST /api/v1/challenges");
         }
+        if self
+            .email
+            .as_deref()
+            .is_some_and(|email| !is_notice_address(email))
+        {
+            return bad("email must be one plain address such as name@example.jp");
+        }
         if self.csr.is_empty() && self.kind == ApplicationKind::Reissue {
             return bad("a reissue needs a csr");
         }
@@ -142,9 +151,59 @@ impl ApplicationDocument {
     }
 }
 
+/// Whether `text` is one plain e-mail address that notices may be sent to: at most 254
+/// characters, `local@domain` with a dotted domain, printable ASCII without spaces,
+/// quotes, brackets, commas or semicolons (so that it can never carry a second address
+/// or a header line).
+pub fn is_notice_address(text: &str) -> bool {
+    let plain = |c: char| c.is_ascii_graphic() && !"\"(),:;<>[\\]`".contains(c);
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    text.len() <= 254
+        && (1..=64).contains(&local.len())
+        && local.chars().all(plain)
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && domain.contains('.')
+        && domain
+            .split('.')
+            .all(|label| (1..=63).contains(&label.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notice_addresses_are_one_plain_address() {
+        for good in ["yamada@example.jp", "a.b+notice@mail.example.co.jp"] {
+            assert!(is_notice_address(good), "{good}");
+        }
+        for bad in [
+            "",
+            "yamada",
+            "@example.jp",
+            "yamada@localhost",
+            "yamada@example..jp",
+            "a@b@example.jp",
+            "yamada@example.jp\r\nBcc: x@example.jp",
+            "yamada@example.jp, other@example.jp",
+            "\"y\"@example.jp",
+            "山田@example.jp",
+            "yamada@例え.jp",
+        ] {
+            assert!(!is_notice_address(bad), "{bad:?}");
+        }
+        let long = format!("{}@example.jp", "a".repeat(65));
+        assert!(!is_notice_address(&long));
+        let mut v = sample();
+        v["email"] = serde_json::json!("yamada@example.jp");
+        assert_eq!(code(v.clone()), None);
+        v["email"] = serde_json::json!("yamada@example.jp\nBcc: x@y.jp");
+        assert_eq!(code(v), Some(ReasonCode::MalformedRequest));
+    }
 
     fn sample() -> serde_json::Value {
         serde_json::json!({

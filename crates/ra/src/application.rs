@@ -442,6 +442,8 @@ impl RaService {
                 "test_card": signer.test_card,
             },
             "entries": checked.document.applicant,
+            // Where the holder's notices go (personal data: never in an entry).
+            "notice_email": checked.document.email,
             "basic": {
                 "name": signer.basic.name,
                 "birth_date": signer.basic.birth.iso(),

@@ -53,6 +53,11 @@ impl RaService {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "the J-LIS follow-up failed; retrying"),
         }
+        match self.queue_holder_notices().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(queued = n, "queued notices of issuance and revocation"),
+            Err(e) => tracing::error!(error = %e, "queueing notices failed; retrying"),
+        }
         if let Err(e) = self.send_notices(sender, 100).await {
             tracing::error!(error = %e, "sending notices failed");
         }

@@ -15,6 +15,10 @@ mod error;
 mod jpki_evidence;
 pub mod jpki_followup;
 mod jpki_registration;
+mod notice_mail;
+mod notices;
+#[cfg(test)]
+mod notices_tests;
 pub mod operators;
 pub mod orders;
 mod personal_data;
@@ -44,14 +48,19 @@ pub use disclosure::{
 pub use error::RaError;
 pub use jpki_evidence::JpkiEvidence;
 pub use jpki_followup::{FollowupReport, JPKI_REVOKED};
+pub use notice_mail::{NoticeMailError, NoticesSection};
+pub use notices::{
+    Delivery as NoticeDelivery, FileNoticeSender, NoticeSender, CERTIFICATE_ISSUED,
+    CERTIFICATE_REVOKED,
+};
 pub use registration::{
     normalize_code, CodeKey, CreatedRegistration, Delivery, IdentificationCode,
     JpkiRevocationPolicy, Lifecycle, LifecycleStore, Registrar, RegistrationRequest,
     VerifiedIdentity, CODE_BITS, DEFAULT_CODE_LIFETIME, MAX_WRONG_CODES,
 };
 pub use reissue::{
-    supersede, supersede_replaced, FileNoticeSender, NoticeSender, SupersedeError, Superseded,
-    OLD_CERTIFICATE_REVOKED, SUBSCRIBER_BY_REISSUE,
+    supersede, supersede_replaced, SupersedeError, Superseded, OLD_CERTIFICATE_REVOKED,
+    SUBSCRIBER_BY_REISSUE,
 };
 pub use resume::{resume_approved, ApplicationBooks, ResumeStore, Resumed, RESUME_AFTER};
 pub use revocation::{RevocationAnswer, REVOCATION_FORMAT, SUBSCRIBER_BY_JPKI};

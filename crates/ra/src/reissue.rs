@@ -2,7 +2,8 @@
 //! the person the old certificate was issued to (the 4 basic items recorded at issuance
 //! match, normalised as in subscriber revocation). The new certificate is issued first;
 //! then the old one is revoked as `superseded` through the `Revoker` port, and a notice of
-//! that revocation (旧証明書の失効通知) is queued in the outbox for a [`NoticeSender`].
+//! that revocation (旧証明書の失効通知) is queued in the outbox for a
+//! [`NoticeSender`](crate::NoticeSender).
 
 use crate::application::system_actor;
 use crate::revocation::same_person;
@@ -13,49 +14,10 @@ use shuin_core::{ReasonCode, Serial};
 use shuin_jpki::SigningCertificate;
 use shuin_ledger::{Book, EntryDraft};
 use shuin_store::{CertificateState, NoticeRecord};
-use std::io::Write;
-use std::path::PathBuf;
 use std::time::SystemTime;
 
 /// The notice kind for a revoked predecessor.
 pub const OLD_CERTIFICATE_REVOKED: &str = "old_certificate_revoked";
-
-/// Delivers queued notices (mail, a message queue, a file...).
-pub trait NoticeSender: Send + Sync {
-    /// Sends one notice; an error leaves it queued for the next round.
-    fn send(&self, notice: &NoticeRecord) -> Result<(), std::io::Error>;
-}
-
-/// Appends each notice as one JSON line to a file (for a mail gateway to pick up).
-#[derive(Debug, Clone)]
-pub struct FileNoticeSender {
-    path: PathBuf,
-}
-
-impl FileNoticeSender {
-    /// Appends to `path`.
-    pub fn new(path: PathBuf) -> Self {
-        Self { path }
-    }
-}
-
-impl NoticeSender for FileNoticeSender {
-    fn send(&self, notice: &NoticeRecord) -> Result<(), std::io::Error> {
-        let line = serde_json::json!({
-            "id": notice.id,
-            "kind": notice.kind,
-            "serial": notice.serial.to_hex(),
-            "created_at": shuin_core::timefmt::rfc3339(notice.created_at),
-            "notice": notice.payload,
-        });
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
-        writeln!(file, "{line}")?;
-        file.sync_data()
-    }
-}
 
 impl RaService {
     /// For a reissue: the old certificate exists, is issued and unrevoked, and `signer`
@@ -128,43 +90,6 @@ impl RaService {
         {
             tracing::error!(old = %old, new = %new, error = %e, "reissue: revoking the old certificate or queueing its notice failed; revoke it by hand");
         }
-    }
-
-    /// Sends up to `limit` queued notices; each sent one is marked and ledgered. Returns
-    /// how many were sent.
-    pub async fn send_notices(
-        &self,
-        sender: &dyn NoticeSender,
-        limit: u32,
-    ) -> Result<usize, RaError> {
-        let lifecycle = self.lifecycle()?;
-        let mut sent = 0;
-        for notice in lifecycle.store.pending_notices(limit).await? {
-            if let Err(e) = sender.send(&notice) {
-                tracing::warn!(notice = %notice.id, error = %e, "sending a notice failed; it stays queued");
-                continue;
-            }
-            let now = self.clock.now();
-            lifecycle.store.mark_notice_sent(&notice.id, now).await?;
-            self.store
-                .append(
-                    EntryDraft {
-                        book: Book::Revocation,
-                        kind: "notice.sent".into(),
-                        actor: system_actor(),
-                        subjects: vec![
-                            format!("serial:{}", notice.serial),
-                            format!("notice:{}", notice.id),
-                        ],
-                        payload: serde_json::json!({"kind": notice.kind}),
-                        evidence: vec![],
-                    },
-                    now,
-                )
-                .await?;
-            sent += 1;
-        }
-        Ok(sent)
     }
 }
 

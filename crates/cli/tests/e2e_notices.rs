@@ -1,0 +1,244 @@
+//! Notices to holders by e-mail (docs/web.md, "Notices by e-mail"), through the real
+//! binary and a real SMTP server (Python's aiosmtpd, writing a Maildir): an application
+//! made with `shuin apply --notice-email` gets the issuance notice, its revocation the
+//! revocation notice, each queued and sent in the books with no address in them or in
+//! the log; while the SMTP server is down the notice stays queued and goes out once it
+//! is back.
+
+// Helpers below #[test] functions panic on broken fixtures by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common::*;
+use base64::Engine;
+use shuin_testkit::SimulatedJlisCa;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const HOLDER_ADDRESS: &str = "yamada.taro@example.jp";
+
+/// A real SMTP server writing what it receives to a Maildir.
+struct SmtpServer {
+    child: Child,
+}
+
+impl SmtpServer {
+    /// `aiosmtpd` on `port`, or `None` when it is not installed (and not required).
+    fn start(port: u16, maildir: &Path) -> Option<SmtpServer> {
+        let spawned = Command::new("aiosmtpd")
+            .args(["-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let Ok(child) = spawned else {
+            assert!(
+                std::env::var("SHUIN_REQUIRE_AIOSMTPD").as_deref() != Ok("1"),
+                "SHUIN_REQUIRE_AIOSMTPD=1 but aiosmtpd is not installed (pip install aiosmtpd)"
+            );
+            eprintln!("note: aiosmtpd not found; skipping the e-mail test");
+            return None;
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(SmtpServer { child })
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The messages in the Maildir, oldest first.
+fn messages(maildir: &Path) -> Vec<String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(maildir.join("new"))
+        .map(|dir| dir.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.sort_by_key(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok());
+    files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect()
+}
+
+fn wait_for_messages(maildir: &Path, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = messages(maildir);
+        if found.len() >= count {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {count} messages arrived",
+            found.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A message's header value and its text (the body decoded from base64 or
+/// quoted-printable as lettre encoded it).
+fn header(message: &str, name: &str) -> String {
+    message
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn text(message: &str) -> String {
+    let (head, body) = message.split_once("\n\n").unwrap();
+    if head.contains("Content-Transfer-Encoding: base64") {
+        let joined: String = body.lines().collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(joined)
+            .unwrap();
+        String::from_utf8(bytes).unwrap()
+    } else {
+        body.to_owned()
+    }
+}
+
+/// The ledger's notice entries: (kind, notice kind, channel).
+fn notice_entries(data: &Path, out: &Path) -> Vec<(String, String, String)> {
+    export_entries(data, out)
+        .iter()
+        .filter(|e| e["kind"].as_str().is_some_and(|k| k.starts_with("notice.")))
+        .map(|e| {
+            let field = |k: &str| e["payload"][k].as_str().unwrap_or_default().to_owned();
+            (
+                e["kind"].as_str().unwrap().to_owned(),
+                field("kind"),
+                field("channel"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn issuance_and_revocation_notices_are_mailed_and_ledgered() {
+    let work = tempfile::tempdir().unwrap();
+    let maildir = work.path().join("maildir");
+    let port = free_port();
+    let Some(smtp) = SmtpServer::start(port, &maildir) else {
+        return;
+    };
+    let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let holder = card(&jlis, |_| {});
+    holder.write_dir(&work.path().join("card")).unwrap();
+    let mut instance = Instance::init_with(
+        &[],
+        jlis,
+        &["--key-backend".into(), "software".into()],
+        vec![],
+    );
+    instance.append_config(&format!(
+        "\n[notices]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\nfrom = \"shuin CA <ca@example.jp>\"\n"
+    ));
+    instance.serve();
+
+    // Apply with an address: the issuance notice arrives.
+    let applied = shuin()
+        .args(["apply", "--server", &instance.base, "--card-key"])
+        .arg(work.path().join("card/key.pem"))
+        .arg("--card-cert")
+        .arg(work.path().join("card/cert.pem"))
+        .args(["--name", NAME, "--birth-date", BIRTH, "--address", ADDRESS])
+        .args(["--notice-email", HOLDER_ADDRESS, "--json", "--out"])
+        .arg(work.path().join("cert.pem"))
+        .output()
+        .unwrap();
+    assert!(applied.status.success(), "{applied:?}");
+    let answer: serde_json::Value = serde_json::from_slice(&applied.stdout).unwrap();
+    let serial = answer["serial"].as_str().unwrap().to_owned();
+    let issued = wait_for_messages(&maildir, 1);
+    assert_eq!(header(&issued[0], "To"), HOLDER_ADDRESS);
+    assert!(header(&issued[0], "From").contains("ca@example.jp"));
+    let body = text(&issued[0]);
+    assert!(
+        body.contains("電子証明書を発行しました")
+            && body.contains("Your certificate has been issued"),
+        "{body}"
+    );
+    assert!(body.contains(&serial), "{body}");
+
+    // An address that is not one is refused before anything is sent.
+    let refused = shuin()
+        .args([
+            "apply",
+            "--server",
+            &instance.base,
+            "--dev-card",
+            "x",
+            "--name",
+            NAME,
+        ])
+        .args(["--birth-date", BIRTH, "--address", ADDRESS])
+        .args(["--notice-email", "a@b.jp\r\nBcc: c@d.jp"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("one plain address"));
+
+    // The SMTP server goes away; the holder revokes; the notice waits in the outbox.
+    drop(smtp);
+    let revoked = load::try_revoke_at(&instance.base, &holder, &serial).unwrap();
+    assert_eq!(revoked.0, 200, "{}", revoked.1);
+    std::thread::sleep(Duration::from_secs(3));
+    let entries = notice_entries(&instance.data, &work.path().join("export-1"));
+    assert!(
+        entries.contains(&(
+            "notice.queued".into(),
+            "certificate_revoked".into(),
+            String::new()
+        )),
+        "{entries:?}"
+    );
+    assert!(
+        !entries
+            .iter()
+            .any(|(k, n, _)| k == "notice.sent" && n == "certificate_revoked"),
+        "not sent while SMTP is down: {entries:?}"
+    );
+    let log = || std::fs::read_to_string(instance.work.path().join("serve.log")).unwrap();
+    assert!(log().contains("SMTP connection failed"), "{}", log());
+
+    // Back up: the revocation notice goes out.
+    let _smtp = SmtpServer::start(port, &maildir).unwrap();
+    let both = wait_for_messages(&maildir, 2);
+    let body = text(&both[1]);
+    assert!(
+        body.contains("電子証明書を失効しました") && body.contains("keyCompromise"),
+        "{body}"
+    );
+    assert!(body.contains(&serial), "{body}");
+
+    // Each notice queued and sent once in the books, by SMTP; no address in the books
+    // or in the log.
+    std::thread::sleep(Duration::from_secs(1));
+    let entries = notice_entries(&instance.data, &work.path().join("export-2"));
+    for kind in ["certificate_issued", "certificate_revoked"] {
+        for (entry, channel) in [("notice.queued", ""), ("notice.sent", "smtp")] {
+            let n = entries
+                .iter()
+                .filter(|(k, nk, c)| k == entry && nk == kind && c == channel)
+                .count();
+            assert_eq!(n, 1, "{entry} {kind}: {entries:?}");
+        }
+    }
+    let export = std::fs::read_to_string(work.path().join("export-2/entries.jsonl")).unwrap();
+    assert!(
+        !export.contains(HOLDER_ADDRESS),
+        "the address is in the books"
+    );
+    assert!(!log().contains(HOLDER_ADDRESS), "the address is in the log");
+}

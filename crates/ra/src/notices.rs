@@ -1,0 +1,255 @@
+//! Notices to holders (通知): the revocation of a replaced certificate (queued by the
+//! reissue), and the issuance and revocation of certificates whose application named an
+//! e-mail address, queued here from the books. The outbox is drained through a
+//! [`NoticeSender`]: by e-mail where the application named an address and SMTP is
+//! configured (`notice_mail`), else as a line of `DIR/notices.jsonl` for a mail gateway.
+//! Every notice is ledgered when queued and when sent; an address never is.
+
+use crate::application::system_actor;
+use crate::{RaError, RaService};
+use async_trait::async_trait;
+use serde_json::Value;
+use shuin_core::Serial;
+use shuin_ledger::{Book, Entry, EntryDraft};
+use shuin_store::NoticeRecord;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// The notice kind for an issued certificate.
+pub const CERTIFICATE_ISSUED: &str = "certificate_issued";
+/// The notice kind for a revoked certificate.
+pub const CERTIFICATE_REVOKED: &str = "certificate_revoked";
+
+/// The setting that keeps how far the books were read for notices.
+const FOLLOWED_SETTING: &str = "notices.followed_seq";
+/// Ledger rows read per query.
+const BOOK_PAGE: u64 = 1_000;
+
+/// How a notice left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Mailed over SMTP to the application's address.
+    Mail,
+    /// Written to the file for a mail gateway.
+    File,
+}
+
+impl Delivery {
+    /// The name in `notice.sent` (`smtp`, `file`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Mail => "smtp",
+            Delivery::File => "file",
+        }
+    }
+}
+
+/// Delivers queued notices (mail, a message queue, a file...).
+#[async_trait]
+pub trait NoticeSender: Send + Sync {
+    /// Sends one notice, to `to` where the application named an address; an error leaves
+    /// it queued for the next round. An error never carries the address.
+    async fn send(
+        &self,
+        notice: &NoticeRecord,
+        to: Option<&str>,
+    ) -> Result<Delivery, std::io::Error>;
+}
+
+/// Appends each notice as one JSON line to a file (for a mail gateway to pick up). The
+/// line names the notice, never an address.
+#[derive(Debug, Clone)]
+pub struct FileNoticeSender {
+    path: PathBuf,
+}
+
+impl FileNoticeSender {
+    /// Appends to `path`.
+    pub fn new(path: PathBuf) -> Self {
+        Self { path }
+    }
+
+    fn append(&self, notice: &NoticeRecord) -> Result<(), std::io::Error> {
+        let line = serde_json::json!({
+            "id": notice.id,
+            "kind": notice.kind,
+            "serial": notice.serial.to_hex(),
+            "created_at": shuin_core::timefmt::rfc3339(notice.created_at),
+            "notice": notice.payload,
+        });
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        writeln!(file, "{line}")?;
+        file.sync_data()
+    }
+}
+
+#[async_trait]
+impl NoticeSender for FileNoticeSender {
+    async fn send(
+        &self,
+        notice: &NoticeRecord,
+        _to: Option<&str>,
+    ) -> Result<Delivery, std::io::Error> {
+        self.append(notice).map(|()| Delivery::File)
+    }
+}
+
+impl RaService {
+    /// Sends up to `limit` queued notices; each sent one is marked and ledgered
+    /// (`notice.sent` with how it left). Returns how many were sent.
+    pub async fn send_notices(
+        &self,
+        sender: &dyn NoticeSender,
+        limit: u32,
+    ) -> Result<usize, RaError> {
+        let lifecycle = self.lifecycle()?;
+        let mut sent = 0;
+        for notice in lifecycle.store.pending_notices(limit).await? {
+            let to = self.notice_address(&notice).await?;
+            let delivery = match sender.send(&notice, to.as_deref()).await {
+                Ok(delivery) => delivery,
+                Err(e) => {
+                    tracing::warn!(notice = %notice.id, error = %e, "sending a notice failed; it stays queued");
+                    continue;
+                }
+            };
+            let now = self.clock.now();
+            lifecycle.store.mark_notice_sent(&notice.id, now).await?;
+            self.store
+                .append(
+                    EntryDraft {
+                        book: Book::Revocation,
+                        kind: "notice.sent".into(),
+                        actor: system_actor(),
+                        subjects: vec![
+                            format!("serial:{}", notice.serial),
+                            format!("notice:{}", notice.id),
+                        ],
+                        payload: serde_json::json!({"kind": notice.kind, "channel": delivery.as_str()}),
+                        evidence: vec![],
+                    },
+                    now,
+                )
+                .await?;
+            sent += 1;
+        }
+        Ok(sent)
+    }
+
+    /// The address the notice's application named, if any (read when sending, from the
+    /// application: never kept with the notice or in the books).
+    async fn notice_address(&self, notice: &NoticeRecord) -> Result<Option<String>, RaError> {
+        let Some(id) = notice.payload["application_id"].as_str() else {
+            return Ok(None);
+        };
+        let record = self.store.application(id).await?;
+        Ok(record.and_then(|r| r.details["notice_email"].as_str().map(str::to_owned)))
+    }
+
+    /// Queues the notices of issuance and revocation for the certificates whose
+    /// application named an e-mail address, from the books appended since the last call
+    /// (`certificate.issued`, `revocation.accepted`). A revocation by reissue or by the
+    /// business termination has its own notice. Each notice is queued once, however often
+    /// this runs (the notice ids are `issued:SERIAL` and `revoked:SERIAL`). Returns how
+    /// many were queued.
+    pub async fn queue_holder_notices(&self) -> Result<usize, RaError> {
+        let lifecycle = self.lifecycle()?;
+        let mut next: u64 = match self.store.setting(FOLLOWED_SETTING).await? {
+            Some(text) => text.parse().map_err(|_| {
+                RaError::Unavailable(format!("setting {FOLLOWED_SETTING} is not a number").into())
+            })?,
+            None => 0,
+        };
+        let mut queued = 0;
+        loop {
+            let page = self.store.ledger_rows_page(next, BOOK_PAGE).await?;
+            let full = u64::try_from(page.len()).is_ok_and(|n| n >= BOOK_PAGE);
+            for row in &page {
+                next = next.max(row.seq.saturating_add(1));
+                let Ok(entry) = Entry::from_canonical(&row.canonical) else {
+                    continue;
+                };
+                if let Some(notice) = self.holder_notice(&entry).await? {
+                    let application = notice.payload["application_id"].as_str().map(str::to_owned);
+                    let store = lifecycle.store.as_ref();
+                    crate::reissue::queue_notice(
+                        store,
+                        &notice,
+                        application.as_deref(),
+                        self.clock.now(),
+                    )
+                    .await?;
+                    queued += 1;
+                }
+            }
+            self.store
+                .set_setting(FOLLOWED_SETTING, &next.to_string())
+                .await?;
+            if !full {
+                return Ok(queued);
+            }
+        }
+    }
+
+    /// The notice an entry calls for: an issuance or a revocation of a certificate whose
+    /// application named an address.
+    async fn holder_notice(&self, entry: &Entry) -> Result<Option<NoticeRecord>, RaError> {
+        let (kind, prefix) = match entry.kind.as_str() {
+            "certificate.issued" => (CERTIFICATE_ISSUED, "issued"),
+            "revocation.accepted" if !has_own_notice(&entry.payload) => {
+                (CERTIFICATE_REVOKED, "revoked")
+            }
+            _ => return Ok(None),
+        };
+        let Some(serial) = entry.payload["serial"].as_str().and_then(Serial::from_hex) else {
+            return Ok(None);
+        };
+        let Some(certificate) = self.store.certificate(&serial).await? else {
+            return Ok(None);
+        };
+        let application = certificate.application_id;
+        let addressed = self
+            .store
+            .application(&application)
+            .await?
+            .is_some_and(|r| r.details["notice_email"].is_string());
+        if !addressed {
+            return Ok(None);
+        }
+        let payload = notice_text(kind, &serial, &application, entry);
+        Ok(Some(NoticeRecord {
+            id: format!("{prefix}:{}", serial.to_hex()),
+            kind: kind.into(),
+            serial,
+            payload,
+            created_at: self.clock.now(),
+            sent_at: None,
+        }))
+    }
+}
+
+/// A revocation whose notice is queued by its own procedure: by reissue (旧証明書の失効通知)
+/// or by the business termination.
+fn has_own_notice(payload: &Value) -> bool {
+    let authorisation = payload["authorisation"].as_str().unwrap_or_default();
+    authorisation == "reissue" || authorisation.starts_with("termination:")
+}
+
+/// What the notice says (ledgered with `notice.queued`: no address, no name).
+fn notice_text(kind: &str, serial: &Serial, application: &str, entry: &Entry) -> Value {
+    let mut payload = serde_json::json!({
+        "serial": serial.to_hex(),
+        "application_id": application,
+        "at": entry.time,
+    });
+    if kind == CERTIFICATE_ISSUED {
+        payload["title"] = "電子証明書の発行のお知らせ / Your certificate has been issued".into();
+    } else {
+        payload["title"] = "電子証明書の失効のお知らせ / Your certificate has been revoked".into();
+        payload["reason"] = entry.payload["reason"].clone();
+    }
+    payload
+}
