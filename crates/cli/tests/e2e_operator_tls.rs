@@ -357,6 +357,37 @@ fn operators_work_over_mutual_tls_within_their_zone() {
     );
     let (plain, _) = get(&format!("{}/metrics", instance.base));
     assert_eq!(plain, 404, "the all-in-one listener serves no /metrics");
+    // The monitoring page: the same families, named in the page's language (Japanese
+    // by default), on operator listeners only.
+    let (status, page) = curl_body(
+        &format!("{remote_url}/monitoring"),
+        &server_ca,
+        Some(&everyone),
+    );
+    assert_eq!(status, Some(200), "{page}");
+    assert!(
+        page.contains("<html lang=\"ja\">") && page.contains("帳簿のエントリ数"),
+        "{page}"
+    );
+    for family in metrics.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+        let name = family.split(' ').next().unwrap();
+        assert!(
+            page.contains(&format!("<code>{name}</code>")),
+            "{name} missing from the page"
+        );
+    }
+    let crl_number = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("shuin_crl_number{crl=\"ca\"} "))
+        .unwrap();
+    assert!(
+        page.contains(&format!(
+            "<td><code>crl=&#34;ca&#34;</code></td><td>{crl_number}</td>"
+        )),
+        "{page}"
+    );
+    let (plain, _) = get(&format!("{}/monitoring", instance.base));
+    assert_eq!(plain, 404, "the all-in-one listener has no monitoring page");
     // Neither the repository nor the applicant pages exist on the remote listener.
     for path in ["/repository/ca.crt", "/", "/status", "/repository"] {
         let url = format!("{remote_url}{path}");

@@ -89,14 +89,28 @@ pub async fn count_answers(
     response
 }
 
-/// `GET /metrics`.
+/// `GET /metrics`, and the monitoring page (`GET /monitoring`) with the same figures.
 pub fn routes(state: AppState, console: Arc<dyn OperatorConsole>) -> axum::Router {
     axum::Router::new()
         .route("/metrics", axum::routing::get(metrics))
+        .route("/monitoring", axum::routing::get(crate::pages::monitoring))
+        .merge(crate::pages::stylesheet_route())
         .with_state((state, console))
 }
 
 async fn metrics(State((state, console)): State<(AppState, Arc<dyn OperatorConsole>)>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        exposition(&state, console.as_ref()).await,
+    )
+        .into_response()
+}
+
+/// The `/metrics` text, read now; the monitoring page shows the same text.
+pub(crate) async fn exposition(state: &AppState, console: &dyn OperatorConsole) -> String {
     let mut out = String::new();
     gauge(&mut out, "shuin_up", "1 while the server answers.", 1);
     let sealed = console.status().await["sealed"].as_bool();
@@ -104,20 +118,13 @@ async fn metrics(State((state, console)): State<(AppState, Arc<dyn OperatorConso
         let help = "1 while the CA is sealed (waiting for custodians' shares).";
         gauge(&mut out, "shuin_sealed", help, u64::from(sealed));
     }
-    ledger(&state, &mut out).await;
-    crls(&state, &mut out);
+    ledger(state, &mut out).await;
+    crls(state, &mut out);
     state.http.write(&mut out);
     unledgered_refusals(&state.ra.unledgered_refusals(), &mut out);
     signing_pools(&state.signing_pools.pools(), &mut out);
     process(&mut out);
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
-    )
-        .into_response()
+    out
 }
 
 fn gauge(out: &mut String, name: &str, help: &str, value: u64) {

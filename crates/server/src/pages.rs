@@ -3,6 +3,7 @@
 //! repository listeners and nodes. `shuin-web` renders; here the facts are gathered, the
 //! status is chosen and the headers are set (CSP, no sniffing, no referrer, the cache).
 
+use crate::operator_api::OperatorConsole;
 use crate::{AppState, RepositoryState};
 use axum::extract::{FromRef, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -16,7 +17,7 @@ use shuin_web::{Audience, Lang, PageRequest, RenderError, Rendered, StatusView};
 
 /// The query every page takes: `?lang=ja|en` (kept in a cookie from then on).
 #[derive(Debug, Deserialize)]
-struct PageQuery {
+pub(crate) struct PageQuery {
     lang: Option<String>,
     /// The application number on `/status`.
     id: Option<String>,
@@ -58,7 +59,12 @@ where
                 },
             ),
         )
-        .route("/static/shuin.css", get(stylesheet))
+        .merge(stylesheet_route())
+}
+
+/// `/static/shuin.css`, for every listener with pages.
+pub(crate) fn stylesheet_route<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new().route("/static/shuin.css", get(stylesheet))
 }
 
 async fn stylesheet() -> Response {
@@ -275,6 +281,31 @@ async fn status_view(state: &AppState, id: &str) -> (StatusView, StatusCode) {
             }
         }
     }
+}
+
+/// `/monitoring` (operator listeners: secure and remote): the figures of `/metrics`.
+pub(crate) async fn monitoring(
+    State((state, console)): State<(AppState, std::sync::Arc<dyn OperatorConsole>)>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (lang, keep) = language(&query, &headers);
+    let request = PageRequest {
+        path: "/monitoring",
+        lang,
+        audience: Audience::Monitoring,
+    };
+    let exposition = crate::metrics::exposition(&state, console.as_ref()).await;
+    let rendered = shuin_web::monitoring(&request, &exposition);
+    let https = is_https(&state.repository);
+    page_response(
+        rendered,
+        StatusCode::OK,
+        lang,
+        keep,
+        Caching::NoStore,
+        https,
+    )
 }
 
 /// `/repository`: the CA certificates with their fingerprints, the CRLs published now,

@@ -13,6 +13,8 @@ pub enum Audience {
     Applicant,
     /// A repository listener or node.
     Verifier,
+    /// Operators on an operator listener (secure or remote): monitoring.
+    Monitoring,
 }
 
 /// A rendered page, and the message keys it asked for that its language lacks.
@@ -69,14 +71,16 @@ pub fn page_paths(audience: Audience) -> Vec<&'static str> {
     match audience {
         Audience::Applicant => APPLICANT_NAV.iter().map(|(href, _)| *href).collect(),
         Audience::Verifier => vec!["/repository"],
+        Audience::Monitoring => vec!["/monitoring"],
     }
 }
 
 impl Chrome {
-    fn new(request: &PageRequest<'_>, switch_query: &str) -> Chrome {
+    pub(crate) fn new(request: &PageRequest<'_>, switch_query: &str) -> Chrome {
         let items: &[(&'static str, &'static str)] = match request.audience {
             Audience::Applicant => &APPLICANT_NAV,
             Audience::Verifier => &[("/repository", "nav-repository")],
+            Audience::Monitoring => &[("/monitoring", "nav-monitoring")],
         };
         let other = request.lang.other();
         Chrome {
@@ -229,7 +233,10 @@ impl StatusSummary {
     }
 }
 
-fn finish(html: Result<String, askama::Error>, t: &Messages) -> Result<Rendered, RenderError> {
+pub(crate) fn finish(
+    html: Result<String, askama::Error>,
+    t: &Messages,
+) -> Result<Rendered, RenderError> {
     Ok(Rendered {
         html: html?,
         missing: t.missing(),

@@ -91,3 +91,26 @@ review-name-substitute-characters = The name holds characters the card could not
 review-address-substitute-characters = The address holds characters the card could not encode (substitute characters).
 review-birth-date-era-unknown = The era of the date of birth must be checked.
 review-automation-suspended = Automatic approval is suspended, so an operator reviews every application.
+
+## Monitoring (remote zone)
+nav-monitoring = Monitoring
+monitoring-title = Monitoring
+monitoring-intro = The state of this server: the same figures as /metrics (Prometheus format), as read when this page was loaded.
+monitoring-labels = Labels
+monitoring-value = Value
+metric-shuin-up = Up (1 while the server answers)
+metric-shuin-sealed = Sealed (1 while waiting for the custodians' shares)
+metric-shuin-ledger-entries = Entries in the books
+metric-shuin-ledger-checkpoint-size = Entries covered by the newest signed checkpoint
+metric-shuin-crl-next-update-seconds = Next update (nextUpdate) of each published CRL
+metric-shuin-crl-number = Number of each published CRL
+metric-shuin-time-seconds = The server's clock
+metric-shuin-http-responses-total = HTTP answers since start, by listener zone and status class
+metric-shuin-refusals-unledgered-total = Refused requests signed by unknown keys since start (logged, not ledgered)
+metric-shuin-key-sessions = Signing sessions of the key backend
+metric-shuin-key-signatures-in-flight = Signatures running now
+metric-shuin-key-signatures-waiting = Signatures waiting for a free session
+metric-shuin-key-signatures-total = Signatures since start (failed ones included)
+metric-shuin-key-signature-errors-total = Failed signatures since start
+metric-shuin-process-open-fds = Open file descriptors of the process
+metric-shuin-process-resident-memory-bytes = Resident memory of the process (bytes)

@@ -91,3 +91,26 @@ review-name-substitute-characters = 氏名に、カードの文字コードで�
 review-address-substitute-characters = 住所に、カードの文字コードで表せない文字（代替文字）が含まれています。
 review-birth-date-era-unknown = 生年月日の元号を確認する必要があります。
 review-automation-suspended = 自動審査が一時停止されているため、担当者が審査します。
+
+## Monitoring (remote zone)
+nav-monitoring = 監視
+monitoring-title = 監視
+monitoring-intro = このサーバーの状態です。/metrics（Prometheus 形式）と同じ数値を、読み込んだ時点の値で表示しています。
+monitoring-labels = ラベル
+monitoring-value = 値
+metric-shuin-up = 稼働（応答中は 1）
+metric-shuin-sealed = 封印（カストディアンの分割鍵を待っている間は 1）
+metric-shuin-ledger-entries = 帳簿のエントリ数
+metric-shuin-ledger-checkpoint-size = 最新の署名付きチェックポイントが含むエントリ数
+metric-shuin-crl-next-update-seconds = 公開中の CRL の次回更新予定（nextUpdate）
+metric-shuin-crl-number = 公開中の CRL の番号
+metric-shuin-time-seconds = サーバーの時計
+metric-shuin-http-responses-total = 起動以降の HTTP 応答数（リスナーのゾーンと状態区分ごと）
+metric-shuin-refusals-unledgered-total = 起動以降に拒否した、未知の鍵で署名された要求の数（帳簿には記録せず、ログに記録）
+metric-shuin-key-sessions = 鍵バックエンドの署名セッション数
+metric-shuin-key-signatures-in-flight = 実行中の署名
+metric-shuin-key-signatures-waiting = セッションの空きを待っている署名
+metric-shuin-key-signatures-total = 起動以降の署名の数（失敗を含む）
+metric-shuin-key-signature-errors-total = 起動以降に失敗した署名の数
+metric-shuin-process-open-fds = プロセスが開いているファイル記述子
+metric-shuin-process-resident-memory-bytes = プロセスの常駐メモリ（バイト）
