@@ -31,6 +31,7 @@ mod registration_cmd;
 mod retention_cmd;
 mod review_cmd;
 mod revoke_cmd;
+mod revoke_mine_cmd;
 mod runtime;
 mod seal;
 mod serve;
@@ -87,6 +88,9 @@ enum Command {
     /// Obtain the records kept about you (名義人への情報開示), signing the request with
     /// your JPKI card (holder client).
     Disclose(disclose_cmd::DiscloseArgs),
+    /// Have your own certificate revoked (holder client): signed with its key, or with
+    /// your JPKI card when the key is lost.
+    RevokeMine(revoke_mine_cmd::RevokeMineArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell), e.g.
     /// `shuin completions bash > /etc/bash_completion.d/shuin`.
     Completions {
@@ -347,6 +351,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Apply(args) => apply_cmd::run(args),
         Command::Disclose(args) => disclose_cmd::run(args),
+        Command::RevokeMine(args) => revoke_mine_cmd::run(args),
         Command::Fetch(args) => fetch_cmd::run(args),
         Command::Completions { shell } => help_cmd::completions::<Cli>(shell),
         Command::Man { out } => {

@@ -191,8 +191,25 @@ fn issuance_and_revocation_notices_are_mailed_and_ledgered() {
 
     // The SMTP server goes away; the holder revokes; the notice waits in the outbox.
     drop(smtp);
-    let revoked = load::try_revoke_at(&instance.base, &holder, &serial).unwrap();
-    assert_eq!(revoked.0, 200, "{}", revoked.1);
+    // (The holder's card signs, as when the certificate's key is lost.)
+    let revoked = shuin()
+        .args([
+            "revoke-mine",
+            "--server",
+            &instance.base,
+            "--serial",
+            &serial,
+        ])
+        .arg("--card-key")
+        .arg(work.path().join("card/key.pem"))
+        .arg("--card-cert")
+        .arg(work.path().join("card/cert.pem"))
+        .args(["--reason", "keyCompromise", "--json"])
+        .output()
+        .unwrap();
+    assert!(revoked.status.success(), "{revoked:?}");
+    let revoked: serde_json::Value = serde_json::from_slice(&revoked.stdout).unwrap();
+    assert_eq!(revoked["status"], "revoked", "{revoked}");
     std::thread::sleep(Duration::from_secs(3));
     let entries = notice_entries(&instance.data, &work.path().join("export-1"));
     assert!(

@@ -25,6 +25,8 @@ pub use error::ClientError;
 pub use fetch::{application_state, save_issued, ApplicationState};
 #[cfg(feature = "pkcs11")]
 pub use pkcs11_card::{Pkcs11Card, JPKI_SIGNING_ID, JPKI_TOKEN_LABEL};
-pub use revoke::{request_revocation, revoke_and_watch, RevocationSeen};
+pub use revoke::{
+    request_revocation, request_revocation_with_card, revoke_and_watch, RevocationSeen,
+};
 pub use saved::OutcomeFiles;
 pub use status::{crl_lists, ocsp_status, OcspAnswer};

@@ -47,6 +47,28 @@ pub fn request_revocation(
     crate::apply::post_signed(&agent, &format!("{base}/api/v1/revocations"), &cms)
 }
 
+/// Asks the server to revoke the certificate with serial `serial` (hex), signing with the
+/// holder's JPKI card (when the certificate's own key is lost): the server checks that the
+/// card's 4 basic items match those recorded at issuance. Returns the server's answer.
+pub fn request_revocation_with_card(
+    server: &str,
+    card: &dyn crate::CardSigner,
+    serial: &str,
+    reason: &str,
+) -> Result<Value, ClientError> {
+    let agent = crate::apply::agent();
+    let base = server.trim_end_matches('/');
+    let challenge = crate::apply::challenge(&agent, base)?;
+    let document = serde_json::json!({
+        "format": "shuin-revocation/1",
+        "serial": serial,
+        "reason": reason,
+        "nonce": challenge["nonce"],
+    });
+    let cms = crate::apply::sign_with_card(card, &document)?;
+    crate::apply::post_signed(&agent, &format!("{base}/api/v1/revocations"), &cms)
+}
+
 /// A subscriber's revocation as seen from outside the CA: the OCSP answer before, the
 /// server's answer to the request, the OCSP answer after, and whether the CRL lists the
 /// serial (with the CRL's number).
