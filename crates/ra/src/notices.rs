@@ -24,6 +24,9 @@ pub const CERTIFICATE_REVOKED: &str = "certificate_revoked";
 const FOLLOWED_SETTING: &str = "notices.followed_seq";
 /// Ledger rows read per query.
 const BOOK_PAGE: u64 = 1_000;
+/// Pages read per call at most, so that one upkeep round stays short however far behind
+/// the reading is (the first round on books that grew before notices existed).
+const PAGES_PER_ROUND: usize = 10;
 
 /// How a notice left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,8 +156,8 @@ impl RaService {
     /// application named an e-mail address, from the books appended since the last call
     /// (`certificate.issued`, `revocation.accepted`). A revocation by reissue or by the
     /// business termination has its own notice. Each notice is queued once, however often
-    /// this runs (the notice ids are `issued:SERIAL` and `revoked:SERIAL`). Returns how
-    /// many were queued.
+    /// this runs (the notice ids are `issued:SERIAL` and `revoked:SERIAL`). Reads at most
+    /// [`PAGES_PER_ROUND`] pages; the next call goes on. Returns how many were queued.
     pub async fn queue_holder_notices(&self) -> Result<usize, RaError> {
         let lifecycle = self.lifecycle()?;
         let mut next: u64 = match self.store.setting(FOLLOWED_SETTING).await? {
@@ -164,7 +167,7 @@ impl RaService {
             None => 0,
         };
         let mut queued = 0;
-        loop {
+        for _ in 0..PAGES_PER_ROUND {
             let page = self.store.ledger_rows_page(next, BOOK_PAGE).await?;
             let full = u64::try_from(page.len()).is_ok_and(|n| n >= BOOK_PAGE);
             for row in &page {
@@ -189,9 +192,10 @@ impl RaService {
                 .set_setting(FOLLOWED_SETTING, &next.to_string())
                 .await?;
             if !full {
-                return Ok(queued);
+                break;
             }
         }
+        Ok(queued)
     }
 
     /// The notice an entry calls for: an issuance or a revocation of a certificate whose
