@@ -37,6 +37,7 @@ pub mod note;
 pub mod operator_audit;
 pub mod operator_certificate;
 pub mod operator_request;
+pub mod passkey;
 pub mod personal_data;
 mod report;
 pub mod tiles;
