@@ -40,22 +40,14 @@ fn criteria_ids() -> Vec<String> {
 fn chromium_dom(page: &Path, profile: &Path) -> Option<String> {
     let url = format!("file://{}", page.display());
     let profile = format!("--user-data-dir={}", profile.display());
-    let args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        profile.as_str(),
-        "--dump-dom",
-        url.as_str(),
-    ];
-    let out = ["chromium", "chromium-browser"]
-        .iter()
-        .find_map(|tool| Command::new(tool).args(args).output().ok());
+    let args = [profile.as_str(), "--dump-dom", url.as_str()];
+    let out = ["chromium", "chromium-browser"].iter().find_map(|tool| {
+        Command::new(tool)
+            .args(crate::common::browser::CHROMIUM_FLAGS)
+            .args(args)
+            .output()
+            .ok()
+    });
     match out {
         Some(out) => {
             assert!(

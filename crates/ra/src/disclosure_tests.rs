@@ -10,9 +10,7 @@ use shuin_core::revocation::RevocationReason;
 use shuin_core::{OsRandom, Serial};
 use shuin_ledger::Entry;
 use shuin_store::sqlite::SqliteStore;
-use shuin_store::{
-    ApplicationStatus, ApplicationStore, LedgerStore, RevocationRecord, RevocationStore,
-};
+use shuin_store::{ApplicationStatus, ApplicationStore, RevocationRecord, RevocationStore};
 use shuin_testkit::{CardSpec, SimulatedJlisCa, TestCard};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -91,14 +89,7 @@ async fn request(ra: &RaService, signer: &TestCard, application_id: Option<&str>
 }
 
 async fn entries(store: &SqliteStore, kind: &str) -> Vec<Entry> {
-    store
-        .ledger_rows()
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| Entry::from_canonical(&row.canonical).unwrap())
-        .filter(|e| e.kind == kind)
-        .collect()
+    crate::test_world::entries_of_kind(store, kind).await
 }
 
 fn code(error: RaError) -> ReasonCode {

@@ -49,14 +49,7 @@ async fn ledger(store: &SqliteStore, kind: &str, payload: serde_json::Value) {
 }
 
 async fn kinds(store: &SqliteStore, kind: &str) -> Vec<Entry> {
-    store
-        .ledger_rows()
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| Entry::from_canonical(&row.canonical).unwrap())
-        .filter(|e| e.kind == kind)
-        .collect()
+    crate::test_world::entries_of_kind(store, kind).await
 }
 
 /// Remembers what it was asked to send.

@@ -109,3 +109,16 @@ pub(crate) async fn issued_application(
         .unwrap();
     store.complete(serial, b"der", at(now - 49)).await.unwrap();
 }
+
+/// The entries of `kind` in `store`'s books, in order.
+pub(crate) async fn entries_of_kind(store: &SqliteStore, kind: &str) -> Vec<shuin_ledger::Entry> {
+    use shuin_store::LedgerStore;
+    store
+        .ledger_rows()
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| shuin_ledger::Entry::from_canonical(&row.canonical).unwrap())
+        .filter(|e| e.kind == kind)
+        .collect()
+}

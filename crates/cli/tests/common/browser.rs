@@ -13,6 +13,19 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tungstenite::{Message, WebSocket};
 
+/// The flags of every headless Chromium the tests start (no sandbox in containers, no
+/// network of its own, nothing synced or updated).
+pub const CHROMIUM_FLAGS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
 /// How long one DevTools answer or event may take.
 const ANSWER_WAIT: Duration = Duration::from_secs(30);
 
@@ -62,15 +75,8 @@ impl Browser {
         let profile = tempfile::tempdir().unwrap();
         let spawned = ["chromium", "chromium-browser"].iter().find_map(|tool| {
             Command::new(tool)
+                .args(CHROMIUM_FLAGS)
                 .args([
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
                     "--remote-debugging-port=0",
                     "--remote-allow-origins=*",
                     // A browser set to Japanese, as most applicants' are.
