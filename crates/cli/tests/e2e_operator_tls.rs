@@ -348,6 +348,8 @@ fn operators_work_over_mutual_tls_within_their_zone() {
         "\nshuin_crl_number{crl=\"operator-ca\"} ",
         "\nshuin_http_responses_total{zone=\"remote\",class=\"2xx\"} ",
         "\nshuin_process_open_fds ",
+        "\nshuin_jpki_crls 1\n",
+        "\nshuin_jpki_crl_next_update_seconds{anchor=\"",
     ] {
         assert!(metrics.contains(line), "{line:?} missing from:\n{metrics}");
     }

@@ -63,4 +63,4 @@ pub use reissue::{
     SUBSCRIBER_BY_REISSUE,
 };
 pub use resume::{resume_approved, ApplicationBooks, ResumeStore, Resumed, RESUME_AFTER};
-pub use revocation::{RevocationAnswer, REVOCATION_FORMAT, SUBSCRIBER_BY_JPKI};
+pub use revocation::{JpkiCrlFacts, RevocationAnswer, REVOCATION_FORMAT, SUBSCRIBER_BY_JPKI};

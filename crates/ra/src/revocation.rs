@@ -275,6 +275,34 @@ impl RaService {
     pub fn unledgered_refusals(&self) -> Vec<(&'static str, u64)> {
         self.refusals.unledgered().counts()
     }
+
+    /// The J-LIS CRLs applications are checked against now (for `/metrics`): none means
+    /// every application and card-signed request is refused (`jpki_revocation_unavailable`).
+    pub fn jpki_crls(&self) -> Vec<JpkiCrlFacts> {
+        self.crl
+            .current()
+            .iter()
+            .map(|crl| JpkiCrlFacts {
+                anchor_sha256: crl.anchor_fingerprint().to_owned(),
+                this_update: crl.this_update(),
+                next_update: crl.next_update(),
+                revoked: crl.revoked_count(),
+            })
+            .collect()
+    }
+}
+
+/// One J-LIS CRL in use, as monitoring shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JpkiCrlFacts {
+    /// The fingerprint of the trust anchor whose key signed it.
+    pub anchor_sha256: String,
+    /// thisUpdate.
+    pub this_update: std::time::SystemTime,
+    /// nextUpdate, if any.
+    pub next_update: Option<std::time::SystemTime>,
+    /// How many JPKI certificates it lists.
+    pub revoked: usize,
 }
 
 /// Why a revocation request signed by someone other than the certificate's key is not

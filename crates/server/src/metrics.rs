@@ -122,6 +122,7 @@ pub(crate) async fn exposition(state: &AppState, console: &dyn OperatorConsole) 
     crls(state, &mut out);
     state.http.write(&mut out);
     unledgered_refusals(&state.ra.unledgered_refusals(), &mut out);
+    jpki_crls(&state.ra.jpki_crls(), &mut out);
     signing_pools(&state.signing_pools.pools(), &mut out);
     process(&mut out);
     out
@@ -184,6 +185,41 @@ fn crls(state: &AppState, out: &mut String) {
         "The server's clock (seconds since the epoch).",
         now,
     );
+}
+
+/// A dated family of the J-LIS CRLs: name, help, and the date of a CRL.
+type JpkiCrlFamily = (
+    &'static str,
+    &'static str,
+    fn(&shuin_ra::JpkiCrlFacts) -> Option<std::time::SystemTime>,
+);
+
+/// The J-LIS CRLs in use: how many (0: applications are refused), and each one's
+/// thisUpdate and nextUpdate, by the first 16 hex digits of its trust anchor's SHA-256.
+fn jpki_crls(crls: &[shuin_ra::JpkiCrlFacts], out: &mut String) {
+    let count = u64::try_from(crls.len()).unwrap_or(u64::MAX);
+    let help = "J-LIS CRLs in use (0: every application is refused, jpki_revocation_unavailable).";
+    gauge(out, "shuin_jpki_crls", help, count);
+    let seconds =
+        |t: std::time::SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let families: [JpkiCrlFamily; 2] = [
+        ("shuin_jpki_crl_this_update_seconds", "thisUpdate of each J-LIS CRL in use (seconds since the epoch).", |c| Some(c.this_update)),
+        ("shuin_jpki_crl_next_update_seconds", "nextUpdate of each J-LIS CRL in use (seconds since the epoch); a CRL past it refuses applications.", |c| c.next_update),
+    ];
+    for (name, help, time) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for crl in crls {
+            let anchor: String = crl.anchor_sha256.chars().take(16).collect();
+            if let Some(at) = time(crl) {
+                let _ = writeln!(
+                    out,
+                    "{name}{{anchor=\"{}\"}} {}",
+                    label_value(&anchor),
+                    seconds(at)
+                );
+            }
+        }
+    }
 }
 
 /// Refusals of requests signed by unknown keys: counted here and logged, never
@@ -308,6 +344,38 @@ mod tests {
             "\nshuin_refusals_unledgered_total{reason=\"revocation_not_authorized\"} 3\n"
         ));
         assert_eq!(out.matches("revocation_not_authorized").count(), 1);
+    }
+
+    #[test]
+    fn jpki_crls_are_counted_and_dated_by_anchor() {
+        let mut out = String::new();
+        jpki_crls(&[], &mut out);
+        assert!(out.contains("\nshuin_jpki_crls 0\n"), "{out}");
+        let at = |secs| UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        let crl = shuin_ra::JpkiCrlFacts {
+            anchor_sha256: "ab".repeat(32),
+            this_update: at(1_800_000_000),
+            next_update: Some(at(1_800_086_400)),
+            revoked: 3,
+        };
+        let undated = shuin_ra::JpkiCrlFacts {
+            next_update: None,
+            ..crl.clone()
+        };
+        let mut out = String::new();
+        jpki_crls(&[crl, undated], &mut out);
+        for line in [
+            "\nshuin_jpki_crls 2\n",
+            "\nshuin_jpki_crl_this_update_seconds{anchor=\"abababababababab\"} 1800000000\n",
+            "\nshuin_jpki_crl_next_update_seconds{anchor=\"abababababababab\"} 1800086400\n",
+        ] {
+            assert!(out.contains(line), "{line:?} missing from\n{out}");
+        }
+        assert_eq!(
+            out.matches("shuin_jpki_crl_next_update_seconds{").count(),
+            1,
+            "{out}"
+        );
     }
 
     #[test]

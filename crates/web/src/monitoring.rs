@@ -81,7 +81,7 @@ pub fn monitoring(request: &PageRequest<'_>, exposition: &str) -> Result<Rendere
 
 /// A value as people read it: a time (seconds since the epoch) also in RFC 3339.
 fn shown_value(name: &str, value: String) -> String {
-    let is_time = name.ends_with("_next_update_seconds") || name == "shuin_time_seconds";
+    let is_time = name.ends_with("_update_seconds") || name == "shuin_time_seconds";
     match value.parse::<u64>() {
         Ok(secs) if is_time => {
             let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
@@ -103,6 +103,8 @@ shuin_ledger_checkpoint_size 40\nshuin_crl_next_update_seconds{crl=\"ca\"} 18000
 shuin_crl_number{crl=\"ca\"} 3\nshuin_time_seconds 1799990000\n\
 shuin_http_responses_total{zone=\"remote\",class=\"2xx\"} 5\n\
 shuin_refusals_unledgered_total{reason=\"revocation_not_authorized\"} 0\n\
+shuin_jpki_crls 1\nshuin_jpki_crl_this_update_seconds{anchor=\"abababababababab\"} 1799900000\n\
+shuin_jpki_crl_next_update_seconds{anchor=\"abababababababab\"} 1800000000\n\
 shuin_key_sessions{key_backend=\"software\",pool=\"issuing\"} 2\n\
 shuin_key_signatures_in_flight{key_backend=\"software\",pool=\"issuing\"} 0\n\
 shuin_key_signatures_waiting{key_backend=\"software\",pool=\"issuing\"} 0\n\
@@ -113,7 +115,7 @@ shuin_process_open_fds 24\nshuin_process_resident_memory_bytes 50331648\n";
     #[test]
     fn the_exposition_is_read_back_by_family() {
         let families = parse_exposition(EXPOSITION);
-        assert_eq!(families.len(), 16);
+        assert_eq!(families.len(), 19);
         let crl = families
             .iter()
             .find(|f| f.name == "shuin_crl_number")

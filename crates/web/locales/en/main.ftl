@@ -114,3 +114,6 @@ metric-shuin-key-signatures-total = Signatures since start (failed ones included
 metric-shuin-key-signature-errors-total = Failed signatures since start
 metric-shuin-process-open-fds = Open file descriptors of the process
 metric-shuin-process-resident-memory-bytes = Resident memory of the process (bytes)
+metric-shuin-jpki-crls = J-LIS CRLs in use (while 0, every application is refused)
+metric-shuin-jpki-crl-this-update-seconds = Issued (thisUpdate) of each J-LIS CRL in use
+metric-shuin-jpki-crl-next-update-seconds = Next update (nextUpdate) of each J-LIS CRL in use (past it, applications are refused)

@@ -114,3 +114,6 @@ metric-shuin-key-signatures-total = 起動以降の署名の数（失敗を含�
 metric-shuin-key-signature-errors-total = 起動以降に失敗した署名の数
 metric-shuin-process-open-fds = プロセスが開いているファイル記述子
 metric-shuin-process-resident-memory-bytes = プロセスの常駐メモリ（バイト）
+metric-shuin-jpki-crls = 使用中の J-LIS の CRL の数（0 の間はすべての申込みを受け付けません）
+metric-shuin-jpki-crl-this-update-seconds = 使用中の J-LIS の CRL の発行日時（thisUpdate）
+metric-shuin-jpki-crl-next-update-seconds = 使用中の J-LIS の CRL の次回更新予定（nextUpdate。過ぎると申込みを受け付けません）
