@@ -132,6 +132,10 @@ fn applicant_pages_on_the_front_and_the_repository_page_for_verifiers() {
     assert_eq!(status, 404);
     assert_page_headers(&headers);
     assert!(body.contains("この番号の申込みはありません"), "{body}");
+    // A query that cannot be read is taken as none: the page, never a refusal.
+    let (status, headers, body) = page(&url(front, "/status?lang=en&lang=ja"), &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_page_headers(&headers);
     let (status, _, body) = page(&url(front, "/status?id=%3Cscript%3E"), &[]);
     assert_eq!(status, 404);
     assert!(!body.contains("<script>"));

@@ -16,21 +16,39 @@ use shuin_repo::Repository;
 use shuin_web::{Audience, Lang, PageRequest, RenderError, Rendered, StatusView};
 
 /// The query every page takes: `?lang=ja|en` (kept in a cookie from then on).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct PageQuery {
     lang: Option<String>,
     /// The application number on `/status`.
     id: Option<String>,
 }
 
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageQuery {
+    type Rejection = std::convert::Infallible;
+
+    /// A query that cannot be read (a name given twice, say) counts as none: a page is
+    /// shown, never a refusal in another format.
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Query::<PageQuery>::try_from_uri(&parts.uri)
+            .map(|Query(query)| query)
+            .unwrap_or_default())
+    }
+}
+
 /// The applicant pages: how to apply, the status of an application, revocation,
 /// disclosure, and the repository page.
 pub(crate) fn applicant_routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(apply))
+        .route("/", simple_route("/", shuin_web::apply))
         .route("/status", get(status))
-        .route("/revoke", get(revoke))
-        .route("/disclosure", get(disclosure))
+        .route("/revoke", simple_route("/revoke", shuin_web::revoke))
+        .route(
+            "/disclosure",
+            simple_route("/disclosure", shuin_web::disclosure),
+        )
         .merge(verifier_routes_for(Audience::Applicant))
 }
 
@@ -53,7 +71,7 @@ where
             "/repository",
             get(
                 move |State(state): State<RepositoryState>,
-                      Query(query): Query<PageQuery>,
+                      query: PageQuery,
                       headers: HeaderMap| async move {
                     repository(&state.repository, audience, &query, &headers)
                 },
@@ -173,13 +191,25 @@ fn is_https(repository: &Repository) -> bool {
     repository.public_url().starts_with("https://")
 }
 
+/// The renderer of a page that needs only the instance's facts.
+type SimpleRender = fn(&PageRequest<'_>, &shuin_web::Site) -> Result<Rendered, RenderError>;
+
+/// The route of an applicant's page that needs only the instance's facts.
+fn simple_route(path: &'static str, render: SimpleRender) -> axum::routing::MethodRouter<AppState> {
+    get(
+        move |State(state): State<AppState>, query: PageQuery, headers: HeaderMap| async move {
+            simple_page(&state, path, &query, &headers, render)
+        },
+    )
+}
+
 /// A page of the applicant's that needs only the instance's facts.
 fn simple_page(
     state: &AppState,
     path: &'static str,
     query: &PageQuery,
     headers: &HeaderMap,
-    render: fn(&PageRequest<'_>, &shuin_web::Site) -> Result<Rendered, RenderError>,
+    render: SimpleRender,
 ) -> Response {
     let (lang, keep) = language(query, headers);
     let request = PageRequest {
@@ -199,43 +229,9 @@ fn simple_page(
     )
 }
 
-async fn apply(
-    State(state): State<AppState>,
-    Query(query): Query<PageQuery>,
-    headers: HeaderMap,
-) -> Response {
-    simple_page(&state, "/", &query, &headers, shuin_web::apply)
-}
-
-async fn revoke(
-    State(state): State<AppState>,
-    Query(query): Query<PageQuery>,
-    headers: HeaderMap,
-) -> Response {
-    simple_page(&state, "/revoke", &query, &headers, shuin_web::revoke)
-}
-
-async fn disclosure(
-    State(state): State<AppState>,
-    Query(query): Query<PageQuery>,
-    headers: HeaderMap,
-) -> Response {
-    simple_page(
-        &state,
-        "/disclosure",
-        &query,
-        &headers,
-        shuin_web::disclosure,
-    )
-}
-
 /// `/status?id=`: the form, and the state of the application with that number. An
 /// unknown number answers 404 with the page; the page is never cached.
-async fn status(
-    State(state): State<AppState>,
-    Query(query): Query<PageQuery>,
-    headers: HeaderMap,
-) -> Response {
+async fn status(State(state): State<AppState>, query: PageQuery, headers: HeaderMap) -> Response {
     let (lang, keep) = language(&query, &headers);
     let id = query.id.as_deref().map(str::trim).unwrap_or_default();
     let (view, code) = if id.is_empty() {
@@ -286,7 +282,7 @@ async fn status_view(state: &AppState, id: &str) -> (StatusView, StatusCode) {
 /// `/monitoring` (operator listeners: secure and remote): the figures of `/metrics`.
 pub(crate) async fn monitoring(
     State((state, console)): State<(AppState, std::sync::Arc<dyn OperatorConsole>)>,
-    Query(query): Query<PageQuery>,
+    query: PageQuery,
     headers: HeaderMap,
 ) -> Response {
     let (lang, keep) = language(&query, &headers);
