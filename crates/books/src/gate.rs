@@ -59,6 +59,9 @@ pub enum Refusal {
     /// Role or zone.
     #[error("{0}")]
     Policy(PolicyRefusal),
+    /// A passkey may not invite another: that takes the operator key.
+    #[error("passkey_invite_needs_operator_key: a passkey cannot invite another passkey; sign the invitation with your operator key")]
+    PasskeyCannotInvite,
 }
 
 impl Refusal {
@@ -74,6 +77,7 @@ impl Refusal {
             Refusal::NonceUnknown => "nonce_unknown",
             Refusal::NonceReused => "nonce_reused",
             Refusal::Policy(p) => p.code(),
+            Refusal::PasskeyCannotInvite => "passkey_invite_needs_operator_key",
         }
     }
 }
@@ -135,6 +139,73 @@ fn bounded(text: &str) -> String {
     }
 }
 
+/// What `operator.request` keeps: the request as signed, its signature, the certificate
+/// that verified it, and for a passkey the rest of its assertion.
+fn request_payload(
+    signed: &SignedRequest,
+    action: Action,
+    certificate_sha256: &str,
+) -> serde_json::Value {
+    let mut payload = json!({
+        "action": action,
+        "request": signed.request,
+        "signature": signed.signature,
+        "certificate_sha256": certificate_sha256,
+    });
+    if let Some(passkey) = &signed.passkey {
+        payload["passkey"] = json!(passkey);
+    }
+    payload
+}
+
+/// The request's time is within [`MAX_SKEW`] of the server's.
+fn check_time(
+    request: &OperatorRequest,
+    name: &str,
+    now: SystemTime,
+) -> Result<(), (Refusal, Option<String>)> {
+    let who = || Some(name.to_owned());
+    let signed_at = shuin_core::timefmt::parse_rfc3339(&request.time)
+        .ok_or_else(|| (Refusal::Malformed("time is not RFC 3339".into()), who()))?;
+    let skew = match signed_at.duration_since(now) {
+        Ok(ahead) => ahead,
+        Err(behind) => behind.duration(),
+    };
+    if skew > MAX_SKEW {
+        return Err((Refusal::TimeSkew(request.time.clone()), who()));
+    }
+    Ok(())
+}
+
+/// Step 1 for a request a passkey signed: the passkey is registered, the certificate it
+/// was invited under is usable, and its assertion is over the request. Returns the
+/// operator's name and that certificate's hash.
+fn passkey_signer(
+    roster: &Roster,
+    signed: &SignedRequest,
+    now: SystemTime,
+) -> Result<(String, String), (Refusal, Option<String>)> {
+    let request =
+        OperatorRequest::parse(&signed.request).map_err(|e| (Refusal::Malformed(e.0), None))?;
+    let passkey = roster
+        .passkey(&request.key_sha256)
+        .ok_or((Refusal::UnknownKey, None))?;
+    let who = Some(passkey.key.name.clone());
+    if !roster.passkey_usable(passkey, now) {
+        let why = "the operator certificate the passkey was registered under is revoked or expired";
+        return Err((Refusal::CertificateUnusable(why.into()), who));
+    }
+    let relying = shuin_ledger::passkey::Relying {
+        rp_id: &passkey.key.rp_id,
+        origin: &passkey.key.origin,
+    };
+    if let Err(e) = shuin_ledger::passkey::verify_request(&passkey.key.spki_der, signed, relying) {
+        tracing::warn!(code = e.code(), operator = %passkey.key.name, "a passkey assertion did not verify");
+        return Err((Refusal::SignatureInvalid, who));
+    }
+    Ok((passkey.key.name.clone(), passkey.certificate_sha256.clone()))
+}
+
 /// The gate of one running instance.
 #[derive(Debug)]
 pub struct Gate {
@@ -193,6 +264,11 @@ impl Gate {
             }
         };
         let refused = |refusal| (refusal, Some(name.clone()));
+        if signed.passkey.is_some() && request.action == Action::PasskeyInvite {
+            let (refusal, who) = refused(Refusal::PasskeyCannotInvite);
+            let action = Some(request.action);
+            return Err(self.refuse(store, refusal, who, action, zone, now).await?);
+        }
         let outcome = store
             .consume_nonce(&format!("{NONCE_PREFIX}{}", request.nonce), now)
             .await?;
@@ -222,12 +298,7 @@ impl Gate {
                     kind: kinds::REQUEST.into(),
                     actor: crate::organisation::actor(&name, role, zone),
                     subjects: vec![format!("operator:{name}")],
-                    payload: json!({
-                        "action": request.action,
-                        "request": signed.request,
-                        "signature": signed.signature,
-                        "certificate_sha256": certificate_sha256,
-                    }),
+                    payload: request_payload(signed, request.action, &certificate_sha256),
                     evidence: vec![],
                 },
                 now,
@@ -253,6 +324,11 @@ impl Gate {
     ) -> Result<(OperatorRequest, String, String), (Refusal, Option<String>)> {
         let request =
             OperatorRequest::parse(&signed.request).map_err(|e| (Refusal::Malformed(e.0), None))?;
+        if signed.passkey.is_some() {
+            let (name, certificate) = passkey_signer(roster, signed, now)?;
+            check_time(&request, &name, now)?;
+            return Ok((request, name, certificate));
+        }
         let operator = roster
             .by_key(&request.key_sha256)
             .ok_or((Refusal::UnknownKey, None))?;
@@ -286,19 +362,7 @@ impl Gate {
         {
             return Err((Refusal::SignatureInvalid, who));
         }
-        let signed_at = shuin_core::timefmt::parse_rfc3339(&request.time).ok_or_else(|| {
-            (
-                Refusal::Malformed("time is not RFC 3339".into()),
-                who.clone(),
-            )
-        })?;
-        let skew = match signed_at.duration_since(now) {
-            Ok(ahead) => ahead,
-            Err(behind) => behind.duration(),
-        };
-        if skew > MAX_SKEW {
-            return Err((Refusal::TimeSkew(request.time.clone()), who));
-        }
+        check_time(&request, &operator.name, now)?;
         Ok((request, operator.name.clone(), certificate.sha256.clone()))
     }
 

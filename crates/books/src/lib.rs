@@ -19,6 +19,7 @@ pub mod ledger_trust;
 pub mod node_book;
 pub use shuin_ledger::operator_certificate;
 pub mod organisation;
+pub mod passkeys;
 pub mod personal_data;
 pub mod retention;
 pub mod sessions;

@@ -78,6 +78,13 @@ pub(crate) enum OperatorCommand {
         #[arg(long, default_value = "unspecified")]
         reason: String,
     },
+    /// Invite your own passkey for the web console (signed with your operator key): a
+    /// one-time token, valid one hour, to enter on the console's enrolment page
+    /// (/console/enrol on a `client_auth = "passkey"` listener).
+    PasskeyInvite {
+        #[command(flatten)]
+        ask: Ask,
+    },
     /// Ask the server who the key's holder is, with their roles and the seal state.
     Whoami {
         #[command(flatten)]
@@ -170,6 +177,9 @@ pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
                 params["certificate_sha256"] = json!(sha256);
             }
             ask.answer(Action::OperatorRevoke, params).await
+        }
+        OperatorCommand::PasskeyInvite { ask } => {
+            ask.answer(Action::PasskeyInvite, json!({})).await
         }
         OperatorCommand::Whoami { console } => {
             let result = call(&console, Action::Status, json!({}), None).await?;

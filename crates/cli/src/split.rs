@@ -314,6 +314,7 @@ async fn make_ra_node(
         zone,
         tls,
         client_auth,
+        console_origin: None,
     };
     let zone = if repo {
         ListenerZone::Repository

@@ -21,6 +21,7 @@ mod e2e_audit_pin;
 mod e2e_awskms;
 mod e2e_card_pkcs11;
 mod e2e_ceremony;
+mod e2e_console;
 mod e2e_dev;
 mod e2e_disclosure;
 mod e2e_fetch;

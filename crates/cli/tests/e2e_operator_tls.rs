@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common::operators::{key_path, make_key};
+use crate::common::tls::{listener_certificates, openssl};
 use crate::common::*;
 use serde_json::Value;
 use shuin_testkit::SimulatedJlisCa;
@@ -33,86 +34,6 @@ const ROLES: [&str; 6] = [
 
 fn port() -> u16 {
     crate::common::free_port()
-}
-
-#[track_caller]
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA for the listeners' TLS certificates and one certificate for 127.0.0.1, in
-/// DIR/tls; returns the CA's PEM path.
-fn listener_certificates(data: &Path) -> PathBuf {
-    let dir = data.join("tls");
-    std::fs::create_dir_all(&dir).unwrap();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    let mut args = vec!["req", "-x509"];
-    args.extend(ec);
-    args.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-subj",
-        "/CN=listener CA",
-        "-days",
-        "2",
-    ]);
-    openssl(&dir, &args);
-    let mut args = vec!["req"];
-    args.extend(ec);
-    args.extend([
-        "-keyout",
-        "key.pem",
-        "-out",
-        "tls.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    openssl(&dir, &args);
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        &dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "tls.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "cert.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.join("key.pem"), std::fs::Permissions::from_mode(0o600)).unwrap();
-    dir.join("ca.pem")
 }
 
 /// An operator's files: key, certificate.
@@ -258,7 +179,7 @@ fn operators_work_over_mutual_tls_within_their_zone() {
         &["--key-backend".into(), "software".into()],
         vec![],
     );
-    let server_ca = listener_certificates(&instance.data);
+    let server_ca = listener_certificates(&instance.data, "IP:127.0.0.1");
     let (secure, remote_port) = (port(), port());
     let tls = "tls = { certificate = \"tls/cert.pem\", key = \"tls/key.pem\" }";
     instance.append_config(&format!(

@@ -226,6 +226,7 @@ fn signed(data: &Path, key: &dyn Signer, action: &str, params: Value) -> SignedR
     SignedRequest {
         request: text,
         signature: base64::engine::general_purpose::STANDARD.encode(signature),
+        passkey: None,
     }
 }
 

@@ -176,6 +176,9 @@ pub enum Action {
     AuditPack,
     /// Ask the server whether it is sealed and who the operator is.
     Status,
+    /// Invite one's own passkey for the web console: a one-time token that the
+    /// console's enrolment page spends (signed with the operator key).
+    PasskeyInvite,
 }
 
 /// What an action needs.
@@ -193,6 +196,14 @@ pub struct Rule {
 }
 
 const LOCAL: &[Zone] = &[Zone::HighSecurity];
+const EVERY_ROLE: &[Role] = &[
+    Role::CaAdmin,
+    Role::KeyCustodian,
+    Role::Lra,
+    Role::ResponsiblePerson,
+    Role::Auditor,
+    Role::Monitor,
+];
 const INSIDE: &[Zone] = &[Zone::Secure, Zone::HighSecurity];
 const READING: &[Zone] = &[Zone::Secure, Zone::HighSecurity, Zone::Remote];
 const ANY: &[Zone] = &[
@@ -205,7 +216,7 @@ const ANY: &[Zone] = &[
 
 impl Action {
     /// Every action, in the order of the policy table.
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 25] = [
         Action::Unseal,
         Action::Ceremony,
         Action::CeremonyCustodian,
@@ -230,6 +241,7 @@ impl Action {
         Action::RetentionPurge,
         Action::AuditPack,
         Action::Status,
+        Action::PasskeyInvite,
     ];
 
     /// The wire name.
@@ -259,6 +271,7 @@ impl Action {
             Action::RetentionPurge => "retention_purge",
             Action::AuditPack => "audit_pack",
             Action::Status => "status",
+            Action::PasskeyInvite => "passkey_invite",
         }
     }
 
@@ -315,6 +328,7 @@ impl Action {
                 control: Control::ReadOnly,
                 issuer_key: false,
             },
+            Action::PasskeyInvite => one(EVERY_ROLE, INSIDE),
             Action::Status => Rule {
                 roles: &[
                     CaAdmin,

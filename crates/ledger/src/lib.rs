@@ -38,6 +38,7 @@ pub mod operator_audit;
 pub mod operator_certificate;
 pub mod operator_request;
 pub mod passkey;
+pub mod passkey_registration;
 pub mod personal_data;
 mod report;
 pub mod tiles;

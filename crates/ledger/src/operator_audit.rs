@@ -10,6 +10,12 @@
 //!   whose action is the entry's, and the entry's actor is the certificate's holder;
 //! - no signed request is in the books twice (its nonce is single use). The nonces are
 //!   kept in memory: tens of bytes per operator request.
+//!
+//! A request a passkey signed in the web console names the passkey's key instead: the
+//! passkey must have been registered earlier (`operator.passkey_registered`, itself
+//! checked: an open invitation of that operator, spent once, and the passkey's own
+//! assertion over its registration), the certificate its invitation was signed with
+//! must not be revoked, and the assertion must be over the exact request text.
 
 use std::collections::HashMap;
 
@@ -17,7 +23,10 @@ use base64::Engine;
 use serde::Deserialize;
 
 use crate::operator_certificate;
-use crate::operator_request::{key_sha256, verify_signature, OperatorRequest, SignedRequest};
+use crate::operator_request::{
+    key_sha256, verify_signature, OperatorRequest, PasskeyProof, SignedRequest,
+};
+use crate::passkey_registration::{self as registration, Invited, PasskeyKey};
 use crate::Entry;
 
 struct Enrolled {
@@ -58,6 +67,13 @@ pub struct RequestAudit {
     nonces: std::collections::HashSet<String>,
     operator_ca_der: Option<Vec<u8>>,
     certificates: HashMap<String, Enrolled>,
+    /// Invitations by token hash: the invitation and whether it was spent.
+    invitations: HashMap<String, (Invited, bool)>,
+    /// Registered passkeys by key hash, with the certificate they live as long as.
+    passkeys: HashMap<String, (PasskeyKey, String)>,
+    /// Per operator, the `passkey_invite` requests signed with their operator key that
+    /// no invitation has answered yet: each warrants one invitation.
+    invite_requests: HashMap<String, u32>,
     checked: u64,
 }
 
@@ -83,6 +99,8 @@ struct RequestPayload {
     request: String,
     signature: String,
     certificate_sha256: String,
+    #[serde(default)]
+    passkey: Option<PasskeyProof>,
 }
 
 fn payload<T: serde::de::DeserializeOwned>(entry: &Entry) -> Result<T, String> {
@@ -138,6 +156,8 @@ impl RequestAudit {
                 }
             }
             "operator.request" => self.request(entry)?,
+            registration::INVITED => self.invited(entry)?,
+            registration::REGISTERED => self.registered(entry)?,
             _ => {}
         }
         Ok(())
@@ -169,6 +189,49 @@ impl RequestAudit {
         Ok(())
     }
 
+    fn invited(&mut self, entry: &Entry) -> Result<(), String> {
+        let p: Invited = payload(entry)?;
+        let holder = self
+            .certificates
+            .get(&p.certificate_sha256)
+            .map(|c| &c.name);
+        if p.name != entry.actor.name || holder != Some(&p.name) {
+            return Err("an invitation names another operator than its actor".into());
+        }
+        match self.invite_requests.get_mut(&p.name) {
+            Some(count) if *count > 0 => *count -= 1,
+            _ => {
+                return Err(format!(
+                    "an invitation no passkey_invite request of {:?} signed with their operator key asked for",
+                    p.name
+                ))
+            }
+        }
+        self.invitations.insert(p.token_sha256.clone(), (p, false));
+        Ok(())
+    }
+
+    fn registered(&mut self, entry: &Entry) -> Result<(), String> {
+        let key = registration::check_registered(&entry.payload)?;
+        let (invited, spent) = self
+            .invitations
+            .get_mut(&key.token_sha256)
+            .ok_or("the passkey was registered without an invitation")?;
+        if *spent || invited.name != key.name || entry.actor.name != key.name {
+            return Err("the invitation was spent, or is another operator's".into());
+        }
+        let time = shuin_core::timefmt::parse_rfc3339;
+        let (expires, at) = (time(&invited.expires_at), time(&entry.time));
+        if expires.is_none() || at.is_none() || expires < at {
+            return Err("the passkey was registered after its invitation expired".into());
+        }
+        *spent = true;
+        let certificate = invited.certificate_sha256.clone();
+        self.passkeys
+            .insert(key.key_sha256.clone(), (key, certificate));
+        Ok(())
+    }
+
     fn request(&mut self, entry: &Entry) -> Result<(), String> {
         let p: RequestPayload = payload(entry)?;
         let cert = self
@@ -181,17 +244,24 @@ impl RequestAudit {
         let signed = SignedRequest {
             request: p.request,
             signature: p.signature,
+            passkey: p.passkey,
         };
-        if !verify_signature(&cert.spki_der, &signed) {
-            return Err(format!(
-                "the signature does not verify with the certificate of {:?}",
-                cert.name
-            ));
-        }
-        let request = OperatorRequest::parse(&signed.request).map_err(|e| e.0)?;
-        if request.key_sha256 != key_sha256(&cert.spki_der) {
-            return Err("the request names another key than the certificate's".into());
-        }
+        let request = match &signed.passkey {
+            None => {
+                if !verify_signature(&cert.spki_der, &signed) {
+                    return Err(format!(
+                        "the signature does not verify with the certificate of {:?}",
+                        cert.name
+                    ));
+                }
+                let request = OperatorRequest::parse(&signed.request).map_err(|e| e.0)?;
+                if request.key_sha256 != key_sha256(&cert.spki_der) {
+                    return Err("the request names another key than the certificate's".into());
+                }
+                request
+            }
+            Some(_) => self.passkey_request(&signed, &p.certificate_sha256, &cert.name)?,
+        };
         if !self.nonces.insert(request.nonce.clone()) {
             return Err("the same signed request is in the books twice (a replay)".into());
         }
@@ -204,8 +274,39 @@ impl RequestAudit {
                 entry.actor.name, cert.name
             ));
         }
+        if request.action == shuin_core::Action::PasskeyInvite && signed.passkey.is_none() {
+            *self.invite_requests.entry(cert.name.clone()).or_default() += 1;
+        }
         self.checked += 1;
         Ok(())
+    }
+
+    /// A request a passkey signed: the passkey registered for the certificate's holder
+    /// under that certificate, and its assertion over the text.
+    fn passkey_request(
+        &self,
+        signed: &SignedRequest,
+        certificate_sha256: &str,
+        holder: &str,
+    ) -> Result<OperatorRequest, String> {
+        let named = OperatorRequest::parse(&signed.request).map_err(|e| e.0)?;
+        let (key, certificate) = self
+            .passkeys
+            .get(&named.key_sha256)
+            .ok_or("the request names a passkey the books never registered")?;
+        if certificate != certificate_sha256 || key.name != holder {
+            return Err("the passkey was registered for another operator certificate".into());
+        }
+        let relying = crate::passkey::Relying {
+            rp_id: &key.rp_id,
+            origin: &key.origin,
+        };
+        crate::passkey::verify_request(&key.spki_der, signed, relying).map_err(|e| {
+            format!(
+                "the passkey's assertion does not verify ({}) for {holder:?}",
+                e.code()
+            )
+        })
     }
 }
 

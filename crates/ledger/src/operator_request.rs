@@ -55,8 +55,28 @@ pub struct OperatorRequest {
 pub struct SignedRequest {
     /// The canonical JSON text of an [`OperatorRequest`], exactly as signed.
     pub request: String,
-    /// The signature over the UTF-8 bytes of `request`, standard base64.
+    /// The signature over the UTF-8 bytes of `request`, standard base64. For a request
+    /// signed by a passkey, the authenticator's signature (see [`PasskeyProof`]).
     pub signature: String,
+    /// Present when a passkey signed the request in the web console: the rest of the
+    /// authenticator's assertion (`crate::passkey::verify_request` checks it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyProof>,
+}
+
+/// What a passkey's assertion over a request carries besides its signature: the
+/// authenticator signed `authenticatorData || SHA-256(clientDataJSON)`, and the
+/// clientDataJSON's challenge is `SHA-256(request || nonce)`
+/// (`crate::passkey::action_challenge`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyProof {
+    /// The credential ID, base64url without padding.
+    pub credential_id: String,
+    /// authenticatorData, standard base64.
+    pub authenticator_data: String,
+    /// clientDataJSON exactly as the browser produced it, standard base64.
+    pub client_data_json: String,
 }
 
 /// Why a request is not well formed.
@@ -123,9 +143,13 @@ pub fn signature_oid(spki_der: &[u8]) -> Option<const_oid::ObjectIdentifier> {
     }
 }
 
-/// Checks `signed.signature` over `signed.request` with the key in `spki_der`.
+/// Checks `signed.signature` over `signed.request` with the key in `spki_der`. A request
+/// a passkey signed is never valid here: `crate::passkey::verify_request` checks those.
 pub fn verify_signature(spki_der: &[u8], signed: &SignedRequest) -> bool {
     use base64::Engine;
+    if signed.passkey.is_some() {
+        return false;
+    }
     let Some(oid) = signature_oid(spki_der) else {
         return false;
     };
@@ -165,6 +189,7 @@ pub fn book_of(action: Action) -> Book {
         | Action::OperatorRemoveRole
         | Action::OperatorRevoke
         | Action::NodePair
+        | Action::PasskeyInvite
         | Action::Status => Book::Organization,
     }
 }

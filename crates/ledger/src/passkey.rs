@@ -76,6 +76,15 @@ pub enum PasskeyError {
     /// The signature does not verify with the registered key.
     #[error("the assertion's signature is invalid")]
     SignatureInvalid,
+    /// A member of the assertion is not in the encoding its field requires.
+    #[error("the assertion is not encoded as it must be")]
+    EncodingInvalid,
+    /// The request carries no passkey assertion.
+    #[error("the request carries no passkey assertion")]
+    ProofMissing,
+    /// The signed text is not a canonical request or registration.
+    #[error("the signed text is malformed")]
+    TextMalformed,
 }
 
 impl PasskeyError {
@@ -92,6 +101,9 @@ impl PasskeyError {
             PasskeyError::UserNotVerified => "passkey_user_not_verified",
             PasskeyError::UnsupportedKey => "passkey_unsupported_key",
             PasskeyError::SignatureInvalid => "passkey_signature_invalid",
+            PasskeyError::EncodingInvalid => "passkey_encoding_invalid",
+            PasskeyError::ProofMissing => "passkey_proof_missing",
+            PasskeyError::TextMalformed => "passkey_text_malformed",
         }
     }
 }
@@ -148,6 +160,77 @@ pub fn verify_assertion(
     Ok(Verified {
         sign_count: u32::from_be_bytes(count),
     })
+}
+
+/// Where a passkey was registered: what every assertion it makes must show.
+#[derive(Debug, Clone, Copy)]
+pub struct Relying<'a> {
+    /// The relying party ID.
+    pub rp_id: &'a str,
+    /// The console's origin.
+    pub origin: &'a str,
+}
+
+impl Assertion {
+    /// The assertion of `proof` with its `signature` (standard base64).
+    pub fn decode(
+        proof: &crate::operator_request::PasskeyProof,
+        signature: &str,
+    ) -> Result<Assertion, PasskeyError> {
+        let std = base64::engine::general_purpose::STANDARD;
+        let decode = |text: &str| std.decode(text).map_err(|_| PasskeyError::EncodingInvalid);
+        Ok(Assertion {
+            authenticator_data: decode(&proof.authenticator_data)?,
+            client_data_json: decode(&proof.client_data_json)?,
+            signature: decode(signature)?,
+        })
+    }
+}
+
+/// Checks that the passkey with key `spki_der`, registered at `relying`, signed `text`
+/// with `nonce`: the assertion `proof` and `signature` over
+/// [`action_challenge`]`(text, nonce)`.
+pub fn verify_over(
+    spki_der: &[u8],
+    text: &str,
+    nonce: &str,
+    proof: &crate::operator_request::PasskeyProof,
+    signature: &str,
+    relying: Relying<'_>,
+) -> Result<Verified, PasskeyError> {
+    let assertion = Assertion::decode(proof, signature)?;
+    let challenge = action_challenge(text.as_bytes(), nonce.as_bytes());
+    let expected = Expected {
+        rp_id: relying.rp_id,
+        origin: relying.origin,
+        challenge: &challenge,
+    };
+    verify_assertion(spki_der, &assertion, &expected)
+}
+
+/// Checks a signed operator request that a passkey signed (the console's actions): the
+/// request parses, its key is `spki_der`'s, and the assertion is over its text and nonce.
+pub fn verify_request(
+    spki_der: &[u8],
+    signed: &crate::operator_request::SignedRequest,
+    relying: Relying<'_>,
+) -> Result<crate::operator_request::OperatorRequest, PasskeyError> {
+    use crate::operator_request::{key_sha256, OperatorRequest};
+    let proof = signed.passkey.as_ref().ok_or(PasskeyError::ProofMissing)?;
+    let request =
+        OperatorRequest::parse(&signed.request).map_err(|_| PasskeyError::TextMalformed)?;
+    if request.key_sha256 != key_sha256(spki_der) {
+        return Err(PasskeyError::SignatureInvalid);
+    }
+    verify_over(
+        spki_der,
+        &signed.request,
+        &request.nonce,
+        proof,
+        &signed.signature,
+        relying,
+    )?;
+    Ok(request)
 }
 
 fn check_client_data(json: &[u8], expected: &Expected<'_>) -> Result<(), PasskeyError> {

@@ -341,6 +341,44 @@ pub fn evidence_text(view: &serde_json::Value) -> String {
     lines.join("\n")
 }
 
+/// The entry that records who read an application's evidence in the web console.
+pub const EVIDENCE_VIEWED: &str = "application.evidence_viewed";
+
+impl crate::RaService {
+    /// The applications waiting for an LRA, oldest first (the web console's queue).
+    pub async fn review_queue(&self) -> Result<Vec<ApplicationRecord>, OperatorError> {
+        pending(self.store.as_ref()).await
+    }
+
+    /// One application's evidence for `viewer` in the console session opened at
+    /// `session`: personal data, so the reading is ledgered before it is shown, as a
+    /// CLI `review_show` request is. `None` when no application has that id.
+    pub async fn review_evidence(
+        &self,
+        id: &str,
+        viewer: Actor,
+        session: u64,
+    ) -> Result<Option<serde_json::Value>, OperatorError> {
+        let Some(record) = self.store.application(id).await? else {
+            return Ok(None);
+        };
+        let draft = EntryDraft {
+            book: Book::Application,
+            kind: EVIDENCE_VIEWED.into(),
+            subjects: vec![format!("application:{}", record.id)],
+            payload: serde_json::json!({
+                "application": record.id,
+                "operator": viewer.name,
+                "session": session,
+            }),
+            actor: viewer,
+            evidence: vec![],
+        };
+        self.store.append(draft, self.clock.now()).await?;
+        Ok(Some(evidence(&record)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

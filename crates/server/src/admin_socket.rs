@@ -43,6 +43,25 @@ pub trait Console: Send + Sync {
         zone: Zone,
         peer_uid: Option<u32>,
     ) -> Outcome;
+    /// The organisation book as it stands (the web console's passkeys and roles).
+    async fn roster(&self) -> Result<shuin_books::Roster, Outcome> {
+        Err(Outcome::refused(
+            "operator_ca_missing",
+            "this server keeps no organisation book",
+        ))
+    }
+    /// Registers a passkey from `zone` (the web console's enrolment).
+    async fn register_passkey(
+        &self,
+        registered: &shuin_ledger::passkey_registration::Registered,
+        zone: Zone,
+    ) -> Result<shuin_ledger::passkey_registration::PasskeyKey, Outcome> {
+        let _ = (registered, zone);
+        Err(Outcome::refused(
+            "operator_ca_missing",
+            "this server keeps no organisation book",
+        ))
+    }
 }
 
 /// Why the socket could not serve, or a client not ask.
@@ -324,6 +343,7 @@ mod tests {
             signed: SignedRequest {
                 request: "{}".into(),
                 signature: String::new(),
+                passkey: None,
             },
             attachment: None,
         };

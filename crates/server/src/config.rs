@@ -42,6 +42,11 @@ pub struct ListenerSection {
     /// an RA node of a split deployment; the peer API exists only there).
     #[serde(default, skip_serializing_if = "is_default")]
     pub client_auth: crate::tls::ClientAuth,
+    /// The web console's origin as browsers reach it (`https://console.example.jp:8443`),
+    /// for `client_auth = "passkey"`: passkeys are bound to its host name (the relying
+    /// party ID) and every assertion must come from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_origin: Option<String>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -65,6 +70,7 @@ impl ListenerSection {
             zone: crate::zones::ListenerZone::AllInOne,
             tls: None,
             client_auth: crate::tls::ClientAuth::None,
+            console_origin: None,
         }
     }
 
@@ -72,6 +78,9 @@ impl ListenerSection {
     fn problem(&self) -> Option<&'static str> {
         use crate::tls::ClientAuth;
         use crate::zones::ListenerZone as Z;
+        if self.console_origin.is_some() && self.client_auth != ClientAuth::Passkey {
+            return Some("console_origin is for client_auth = \"passkey\" listeners only");
+        }
         match (self.client_auth, self.zone, &self.tls) {
             (ClientAuth::Peer, _, None) => Some("client_auth = \"peer\" needs tls = { certificate = \"PEM\", key = \"PEM\" } (a node certificate from the operator CA)"),
             (ClientAuth::Peer, Z::Secure, Some(_)) => None,
@@ -79,6 +88,13 @@ impl ListenerSection {
             (ClientAuth::Operator, _, None) => Some("client_auth = \"operator\" needs tls = { certificate = \"PEM\", key = \"PEM\" }"),
             (ClientAuth::Operator, Z::Secure | Z::Remote, Some(_)) => None,
             (ClientAuth::Operator, ..) => Some("an operator listener serves the secure or the remote zone; issuer-key actions stay on the local console (DIR/admin.sock)"),
+            (ClientAuth::Passkey, _, None) => Some("client_auth = \"passkey\" needs tls = { certificate = \"PEM\", key = \"PEM\" }: browsers use passkeys only over HTTPS"),
+            (ClientAuth::Passkey, Z::Secure, Some(_)) => match self.console_origin.as_deref().map(crate::console_web::Relying::parse) {
+                Some(Ok(_)) => None,
+                Some(Err(why)) => Some(why),
+                None => Some("client_auth = \"passkey\" needs console_origin = \"https://HOST[:PORT]\", the origin browsers reach the console at"),
+            },
+            (ClientAuth::Passkey, ..) => Some("the web console (client_auth = \"passkey\") serves the secure zone"),
             (ClientAuth::None, Z::Secure | Z::Remote, None) => Some("the secure and remote zones carry operators' and auditors' traffic: give tls = { certificate = \"PEM\", key = \"PEM\" }"),
             (ClientAuth::None, ..) => None,
         }
@@ -283,5 +299,43 @@ mod tests {
         assert!(mode.contains("unknown variant"), "{mode}");
         // Plain HTTP stays for the public zones.
         parsed("[[listeners]]\nlisten = \"x\"\nzone = \"repository\"\n").unwrap();
+    }
+
+    #[test]
+    fn a_console_listener_needs_tls_the_secure_zone_and_its_origin() {
+        let origin = "console_origin = \"https://console.example.jp:8443\"";
+        let ok = format!("client_auth = \"passkey\"\n{origin}\n{TLS}");
+        parsed(&format!(
+            "[[listeners]]\nlisten = \"x\"\nzone = \"secure\"\n{ok}\n"
+        ))
+        .unwrap();
+        let cases = [
+            (
+                "secure",
+                format!("client_auth = \"passkey\"\n{origin}"),
+                "only over HTTPS",
+            ),
+            ("remote", ok.clone(), "serves the secure zone"),
+            (
+                "secure",
+                format!("client_auth = \"passkey\"\n{TLS}"),
+                "needs console_origin",
+            ),
+            (
+                "secure",
+                format!("client_auth = \"passkey\"\nconsole_origin = \"https://10.0.0.1\"\n{TLS}"),
+                "not an IP address",
+            ),
+            (
+                "secure",
+                format!("client_auth = \"operator\"\n{origin}\n{TLS}"),
+                "passkey\" listeners only",
+            ),
+        ];
+        for (zone, rest, expected) in cases {
+            let text = format!("[[listeners]]\nlisten = \"x\"\nzone = \"{zone}\"\n{rest}\n");
+            let error = parsed(&text).unwrap_err();
+            assert!(error.contains(expected), "{zone} {rest}: {error}");
+        }
     }
 }

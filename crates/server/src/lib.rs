@@ -6,6 +6,7 @@ mod access_events;
 pub mod admin_socket;
 mod applicant;
 pub mod config;
+pub mod console_web;
 mod ledger;
 pub mod listeners;
 pub mod metrics;

@@ -62,6 +62,14 @@ pub enum ListenerSetupError {
     /// An operator listener on a zone without operators.
     #[error("an operator listener serves the secure or the remote zone")]
     NoOperatorZone,
+    /// A web console listener that cannot serve.
+    #[error("server.listeners ({listen}): {reason}")]
+    Console {
+        /// The address.
+        listen: String,
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 /// The way out of a bind error a person can fix.
@@ -88,6 +96,8 @@ pub struct BoundListener {
     socket: TcpListener,
     zone: ListenerZone,
     tls: Option<Arc<ListenerTls>>,
+    /// The web console's origin, on a `client_auth = "passkey"` listener.
+    console: Option<crate::console_web::Relying>,
 }
 
 impl BoundListener {
@@ -97,6 +107,7 @@ impl BoundListener {
             socket,
             zone: ListenerZone::AllInOne,
             tls: None,
+            console: None,
         }
     }
 
@@ -108,6 +119,23 @@ impl BoundListener {
         operator_ca_der: Option<Vec<u8>>,
     ) -> Result<BoundListener, ListenerSetupError> {
         let tls = listener_tls(dir, listener, operator_ca_der)?;
+        let console = match (listener.client_auth, &listener.console_origin) {
+            (ClientAuth::Passkey, Some(origin)) => Some(
+                crate::console_web::Relying::parse(origin).map_err(|reason| {
+                    ListenerSetupError::Console {
+                        listen: listener.listen.clone(),
+                        reason,
+                    }
+                })?,
+            ),
+            (ClientAuth::Passkey, None) => {
+                return Err(ListenerSetupError::Console {
+                    listen: listener.listen.clone(),
+                    reason: "client_auth = \"passkey\" needs console_origin",
+                })
+            }
+            _ => None,
+        };
         let socket = TcpListener::bind(&listener.listen)
             .await
             .map_err(|source| ListenerSetupError::Bind {
@@ -119,6 +147,7 @@ impl BoundListener {
             socket,
             zone: listener.zone,
             tls,
+            console,
         })
     }
 
@@ -139,6 +168,9 @@ impl BoundListener {
             }
             Some(tls) if tls.for_node_clients() => {
                 format!("https://{address} ({zone} zone, the CA's link by node certificate)")
+            }
+            Some(_) if self.console.is_some() => {
+                format!("https://{address} ({zone} zone, the web console by passkey)")
             }
             Some(_) => format!("https://{address} ({zone} zone)"),
         })
@@ -167,7 +199,7 @@ fn listener_tls(
         OperatorTrust::new(ca).map_err(tls_error)
     };
     let tls = match listener.client_auth {
-        ClientAuth::None => ListenerTls::open(identity).map_err(tls_error)?,
+        ClientAuth::None | ClientAuth::Passkey => ListenerTls::open(identity).map_err(tls_error)?,
         ClientAuth::Operator => ListenerTls::for_operators(identity, trust()?),
         ClientAuth::Peer => ListenerTls::for_nodes(identity, trust()?),
     };
@@ -261,7 +293,14 @@ pub async fn serve_all<S: LedgerStore + CrlStore + 'static>(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut serving = tokio::task::JoinSet::new();
     let mut crl_followers = tokio::task::JoinSet::new();
-    for BoundListener { socket, zone, tls } in listeners {
+    let mut web_sessions = Vec::new();
+    for BoundListener {
+        socket,
+        zone,
+        tls,
+        console,
+    } in listeners
+    {
         let local = socket
             .local_addr()
             .map_or_else(|e| format!("unknown ({e})"), |a| a.to_string());
@@ -271,6 +310,12 @@ pub async fn serve_all<S: LedgerStore + CrlStore + 'static>(
                 services.state.router(&socket, zone, &services.limits)?,
                 Transport::Plain,
             ),
+            Some(tls) if console.is_some() => {
+                let relying = console.ok_or(ListenerSetupError::NoOperatorZone)?;
+                let (app, sessions) = console_listener(services, &socket, zone, relying)?;
+                web_sessions.push(sessions);
+                (app, Transport::Tls(tls))
+            }
             Some(tls) if tls.for_operator_clients() || tls.for_node_clients() => {
                 crl_followers.spawn(
                     tls.clone()
@@ -303,7 +348,47 @@ pub async fn serve_all<S: LedgerStore + CrlStore + 'static>(
         }
     }
     crl_followers.shutdown().await;
+    for sessions in web_sessions {
+        sessions.close_all().await;
+    }
     served
+}
+
+/// The routes of a web console listener (`client_auth = "passkey"`), with its sessions.
+fn console_listener<S: LedgerStore + 'static>(
+    services: &Services<S>,
+    socket: &TcpListener,
+    zone: ListenerZone,
+    relying: crate::console_web::Relying,
+) -> Result<(Router, Arc<crate::console_web::sessions::WebSessions>), ListenerSetupError> {
+    let console_error = |reason| ListenerSetupError::Console {
+        listen: address_of(socket),
+        reason,
+    };
+    let operator_zone = zone
+        .operator_zone()
+        .ok_or_else(|| console_error("the web console serves the secure zone"))?;
+    let console = services.console.clone().ok_or_else(|| {
+        console_error("the web console runs where operators act: the all-in-one server or the CA's console, not an RA or repository node")
+    })?;
+    let ServedState::Full(state) = &services.state else {
+        return Err(console_error("a repository node serves no console"));
+    };
+    let books = Sessions::new(services.store.clone(), state.clock.clone(), operator_zone);
+    let sessions = Arc::new(crate::console_web::sessions::WebSessions::new(books));
+    let app = crate::console_web::routes(
+        console,
+        state.clone(),
+        relying,
+        operator_zone,
+        sessions.clone(),
+    )
+    .fallback(crate::problem::not_found)
+    .layer(axum::middleware::from_fn_with_state(
+        (state.http.clone(), zone),
+        crate::metrics::count_answers,
+    ));
+    Ok((app, sessions))
 }
 
 /// The routes (with the operator API) and the transport (sessions in the facility book)
@@ -387,6 +472,7 @@ mod tests {
             zone: ListenerZone::Secure,
             tls: None,
             client_auth,
+            console_origin: None,
         }
     }
 

@@ -18,9 +18,9 @@ use shuin_web::{Audience, Lang, PageRequest, RenderError, Rendered, StatusView};
 /// The query every page takes: `?lang=ja|en` (kept in a cookie from then on).
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct PageQuery {
-    lang: Option<String>,
+    pub(crate) lang: Option<String>,
     /// The application number on `/status`.
-    id: Option<String>,
+    pub(crate) id: Option<String>,
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageQuery {
@@ -98,7 +98,7 @@ async fn stylesheet() -> Response {
 }
 
 /// The page's language and whether the choice is to be kept in the cookie.
-fn language(query: &PageQuery, headers: &HeaderMap) -> (Lang, Option<Lang>) {
+pub(crate) fn language(query: &PageQuery, headers: &HeaderMap) -> (Lang, Option<Lang>) {
     let header_text = |name| {
         headers
             .get(name)
@@ -121,12 +121,12 @@ fn language(query: &PageQuery, headers: &HeaderMap) -> (Lang, Option<Lang>) {
 
 /// How long a page may be kept by caches: never where it shows an application.
 #[derive(Clone, Copy)]
-enum Caching {
+pub(crate) enum Caching {
     Revalidate,
     NoStore,
 }
 
-fn page_response(
+pub(crate) fn page_response(
     rendered: Result<Rendered, RenderError>,
     status: StatusCode,
     lang: Lang,

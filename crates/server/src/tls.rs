@@ -48,6 +48,9 @@ pub enum ClientAuth {
     /// (`shuin_core::x509::node`); the peer API (`/peer/v1/*`) exists only on these
     /// listeners.
     Peer,
+    /// Operators in a browser, by passkey (WebAuthn): the web console (`/console/*`)
+    /// exists only on these listeners, with `console_origin` set.
+    Passkey,
 }
 
 /// Why TLS could not be set up.

@@ -6,6 +6,10 @@
 //! This crate renders and nothing else: no HTTP, no store. `shuin-server` gathers the
 //! facts, serves the pages on the listeners of their zone and sets the headers.
 
+pub mod console;
+#[cfg(test)]
+mod console_tests;
+pub mod difference;
 mod facts;
 mod lang;
 mod messages;

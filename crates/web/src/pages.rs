@@ -15,6 +15,8 @@ pub enum Audience {
     Verifier,
     /// Operators on an operator listener (secure or remote): monitoring.
     Monitoring,
+    /// Operators in the web console (a passkey listener of the secure zone).
+    Console,
 }
 
 /// A rendered page, and the message keys it asked for that its language lacks.
@@ -56,6 +58,10 @@ pub(crate) struct Chrome {
     pub(crate) switch_href: String,
     pub(crate) other_lang: &'static str,
     pub(crate) other_name: &'static str,
+    /// Whether the page loads the console's script (console pages only).
+    pub(crate) script: bool,
+    /// The operator signed in and the session's CSRF token (console pages only).
+    pub(crate) signed_in: Option<(String, String)>,
 }
 
 const APPLICANT_NAV: [(&str, &str); 5] = [
@@ -72,6 +78,7 @@ pub fn page_paths(audience: Audience) -> Vec<&'static str> {
         Audience::Applicant => APPLICANT_NAV.iter().map(|(href, _)| *href).collect(),
         Audience::Verifier => vec!["/repository"],
         Audience::Monitoring => vec!["/monitoring"],
+        Audience::Console => vec!["/console/signin", "/console/enrol"],
     }
 }
 
@@ -81,6 +88,7 @@ impl Chrome {
             Audience::Applicant => &APPLICANT_NAV,
             Audience::Verifier => &[("/repository", "nav-repository")],
             Audience::Monitoring => &[("/monitoring", "nav-monitoring")],
+            Audience::Console => &[("/console/", "nav-console-queue")],
         };
         let other = request.lang.other();
         Chrome {
@@ -97,6 +105,8 @@ impl Chrome {
             switch_href: format!("{}?{switch_query}lang={}", request.path, other.as_str()),
             other_lang: other.as_str(),
             other_name: other.endonym(),
+            script: false,
+            signed_in: None,
         }
     }
 }
@@ -323,12 +333,12 @@ pub fn repository(
 }
 
 /// The message key of a review reason (`review-name-substitute-characters`).
-fn review_reason_key(reason: shuin_core::ReviewReason) -> String {
+pub(crate) fn review_reason_key(reason: shuin_core::ReviewReason) -> String {
     format!("review-{}", reason.as_str().replace('_', "-"))
 }
 
 /// An application id is hex; anything else is escaped byte by byte for a query string.
-fn query_escape(text: &str) -> String {
+pub(crate) fn query_escape(text: &str) -> String {
     text.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() {

@@ -107,3 +107,43 @@ pub async fn retention_purge<S: EvidenceRetention + LedgerStore + PersonalRows +
         .map_err(Outcome::failed)?;
     serde_json::to_value(report).map_err(Outcome::failed)
 }
+
+/// How long a passkey invitation may be spent.
+pub const PASSKEY_INVITATION_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// `passkey_invite`: a one-time token with which the operator who signed registers a
+/// passkey in the web console (`operator.passkey_invited` keeps its SHA-256, never the
+/// token; the token is shown once).
+pub async fn passkey_invite<S: LedgerStore + ?Sized>(
+    store: &S,
+    admitted: &Admitted,
+    rng: &dyn RandomSource,
+    now: SystemTime,
+) -> Acted {
+    use base64::Engine;
+    use sha2::Digest;
+    use shuin_ledger::passkey_registration::{Invited, INVITED};
+    let mut bytes = [0u8; 32];
+    rng.fill(&mut bytes).map_err(Outcome::failed)?;
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let expires_at = shuin_core::timefmt::rfc3339(now + PASSKEY_INVITATION_TTL);
+    let invited = Invited {
+        name: admitted.operator.clone(),
+        token_sha256: hex::encode(sha2::Sha256::digest(token.as_bytes())),
+        expires_at: expires_at.clone(),
+        certificate_sha256: admitted.certificate_sha256.clone(),
+    };
+    let draft = shuin_ledger::EntryDraft {
+        book: shuin_ledger::Book::Organization,
+        kind: INVITED.into(),
+        actor: admitted.actor(),
+        subjects: vec![format!("operator:{}", admitted.operator)],
+        payload: serde_json::to_value(&invited).map_err(Outcome::failed)?,
+        evidence: vec![],
+    };
+    store.append(draft, now).await.map_err(Outcome::failed)?;
+    Ok(
+        json!({"operator": admitted.operator, "token": token, "expires_at": expires_at,
+        "enrol_path": "/console/enrol"}),
+    )
+}

@@ -50,6 +50,13 @@ pub fn answer_text(action: Action, answer: &Value) -> Option<String> {
             field("serial")
         ),
         Action::ReviewReject => format!("rejected {} by {}", field("id"), field("decided_by")),
+        Action::PasskeyInvite => format!(
+            "passkey invitation for {} (shown once; valid until {}):\n{}\nOpen the web console's enrolment page (https://CONSOLE{}) on the device that will hold the passkey and enter it.",
+            field("operator"),
+            field("expires_at"),
+            field("token"),
+            field("enrol_path")
+        ),
         Action::CeremonyCustodian => format!(
             "custodian {} enrolled with key sha256 {}",
             field("name"),

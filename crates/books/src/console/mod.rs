@@ -165,6 +165,7 @@ pub fn signed(text: String, signature: &[u8]) -> SignedRequest {
     SignedRequest {
         request: text,
         signature: base64::engine::general_purpose::STANDARD.encode(signature),
+        passkey: None,
     }
 }
 

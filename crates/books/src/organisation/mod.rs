@@ -5,11 +5,13 @@
 //! a cache never outlives the book it was built from.
 
 mod listing;
+mod passkeys;
 mod refusals;
 mod roster;
 mod warrant;
 
 pub use listing::OperatorListing;
+pub use passkeys::{Invitation, OperatorPasskey};
 pub use refusals::{RefusalBudget, RefusalNote, UnledgeredRefusals};
 pub use roster::{OperatorCertificate, OperatorRecord, Revoked, Roster};
 pub use warrant::INIT_ACTOR;

@@ -93,6 +93,8 @@ pub struct Roster {
     unwarranted: Vec<(u64, String)>,
     /// The nonces of the requests that changed roles: each warrants once.
     warrant_nonces: HashSet<String>,
+    /// Passkey invitations and registrations (`super::passkeys`).
+    pub(super) passkeys: super::passkeys::Passkeys,
 }
 
 /// Signed requests kept per operator for the entries that follow them.
@@ -226,6 +228,10 @@ impl Roster {
         if entry.book != Book::Organization {
             return Ok(());
         }
+        if let Err(why) = self.apply_passkey(entry)? {
+            self.unwarranted.push((entry.seq, why));
+            return Ok(());
+        }
         let Some((name, role, spki)) = change_of(entry)? else {
             return Ok(());
         };
@@ -309,6 +315,23 @@ impl Roster {
                 entry.kind
             ))
         }
+    }
+
+    /// Spends the newest unspent `passkey_invite` request of `name`: each request
+    /// warrants one invitation.
+    pub(super) fn spend_invite_warrant(&mut self, name: &str) -> bool {
+        let change = shuin_ledger::passkey_registration::INVITED.to_owned();
+        self.warrants
+            .get_mut(name)
+            .and_then(|kept| {
+                kept.iter_mut().rev().find(|w| {
+                    w.action() == shuin_core::Action::PasskeyInvite
+                        && w.by_operator_key()
+                        && !w.spent(&change)
+                })
+            })
+            .map(|w| w.spend(change))
+            .is_some()
     }
 
     fn revoke(&mut self, entry: &Entry) -> Result<(), BookError> {

@@ -27,6 +27,8 @@ pub(super) struct Warrant {
     params: serde_json::Value,
     /// Whether the signer held `ca_admin` when they signed.
     by_admin: bool,
+    /// Whether a passkey signed it (in the web console) rather than the operator key.
+    by_passkey: bool,
     /// The changes it already warranted (see [`change_key`]).
     spent: Vec<String>,
 }
@@ -38,6 +40,15 @@ impl Warrant {
 
     pub(super) fn spend(&mut self, change: String) {
         self.spent.push(change);
+    }
+
+    pub(super) fn action(&self) -> Action {
+        self.action
+    }
+
+    /// Whether the operator key (not a passkey) signed it.
+    pub(super) fn by_operator_key(&self) -> bool {
+        !self.by_passkey
     }
 }
 
@@ -61,6 +72,8 @@ struct RequestPayload {
     request: String,
     signature: String,
     certificate_sha256: String,
+    #[serde(default)]
+    passkey: Option<shuin_ledger::operator_request::PasskeyProof>,
 }
 
 /// Re-checks an `operator.request` entry against the roster as it stood: the
@@ -71,26 +84,57 @@ pub(super) fn from_request(roster: &Roster, entry: &Entry) -> Result<Warrant, St
     let (operator, certificate) = roster
         .by_certificate(&p.certificate_sha256)
         .ok_or("the request names a certificate the book never enrolled")?;
-    let facts =
-        shuin_ledger::operator_certificate::facts(&certificate.der).map_err(|e| e.to_string())?;
     let signed = SignedRequest {
         request: p.request,
         signature: p.signature,
+        passkey: p.passkey,
     };
-    if !verify_signature(&facts.spki_der, &signed) {
-        return Err("the request's signature does not verify".into());
-    }
-    let request = OperatorRequest::parse(&signed.request).map_err(|e| e.0)?;
-    if request.key_sha256 != key_sha256(&facts.spki_der) || operator.name != entry.actor.name {
+    let by_passkey = signed.passkey.is_some();
+    let request = if by_passkey {
+        passkey_request(roster, &signed, &p.certificate_sha256)?
+    } else {
+        let facts = shuin_ledger::operator_certificate::facts(&certificate.der)
+            .map_err(|e| e.to_string())?;
+        if !verify_signature(&facts.spki_der, &signed) {
+            return Err("the request's signature does not verify".into());
+        }
+        let request = OperatorRequest::parse(&signed.request).map_err(|e| e.0)?;
+        if request.key_sha256 != key_sha256(&facts.spki_der) {
+            return Err("the request is not the certificate holder's".into());
+        }
+        request
+    };
+    if operator.name != entry.actor.name {
         return Err("the request is not the certificate holder's".into());
     }
     Ok(Warrant {
         nonce: request.nonce,
         action: request.action,
         params: request.params,
-        by_admin: operator.holds(Role::CaAdmin),
+        by_admin: operator.holds(Role::CaAdmin) && !by_passkey,
+        by_passkey,
         spent: Vec::new(),
     })
+}
+
+/// A request a passkey signed: registered under `certificate_sha256`, its assertion over
+/// the text.
+fn passkey_request(
+    roster: &Roster,
+    signed: &SignedRequest,
+    certificate_sha256: &str,
+) -> Result<OperatorRequest, String> {
+    let named = OperatorRequest::parse(&signed.request).map_err(|e| e.0)?;
+    let passkey = roster
+        .passkey(&named.key_sha256)
+        .filter(|p| p.certificate_sha256 == certificate_sha256)
+        .ok_or("the request names a passkey not registered under its certificate")?;
+    let relying = shuin_ledger::passkey::Relying {
+        rp_id: &passkey.key.rp_id,
+        origin: &passkey.key.origin,
+    };
+    shuin_ledger::passkey::verify_request(&passkey.key.spki_der, signed, relying)
+        .map_err(|e| format!("the passkey's assertion does not verify: {}", e.code()))
 }
 
 fn param<'a>(warrant: &'a Warrant, name: &str) -> Option<&'a str> {

@@ -60,6 +60,7 @@ fn sign(key: &dyn Signer, action: Action, params: serde_json::Value, nonce: &str
     SignedRequest {
         request: text,
         signature: base64::engine::general_purpose::STANDARD.encode(signature),
+        passkey: None,
     }
 }
 
@@ -604,6 +605,7 @@ async fn a_refusal_keeps_only_a_bounded_part_of_the_senders_text() {
     let signed = SignedRequest {
         request: huge,
         signature: String::new(),
+        passkey: None,
     };
     assert!(matches!(
         refusal(s.admit(&signed).await),
@@ -762,3 +764,6 @@ async fn a_pairing_names_a_new_node_and_its_hosts() {
         .expect("the CA's link");
     assert_eq!(NodeIdentity::of(&ca).expect("node").role, NodeRole::Ca);
 }
+
+#[path = "passkey_tests.rs"]
+mod passkey;

@@ -56,6 +56,7 @@ pub(super) async fn dispatch(
             let operator_ca = || operator_ca(console);
             shuin_ca::console::node_pair(gate, store, operator_ca, admitted, &OsRandom, now).await
         }
+        Action::PasskeyInvite => books::passkey_invite(store, admitted, &OsRandom, now).await,
         Action::OperatorGrant | Action::OperatorRemoveRole => {
             books::change_role(gate, store, admitted, now).await
         }

@@ -72,4 +72,21 @@ impl shuin_server::admin_socket::Console for Console {
             Err(outcome) => outcome,
         }
     }
+
+    async fn roster(&self) -> Result<shuin_books::Roster, Outcome> {
+        let gate = shuin_books::console::gate(self.gate.as_deref())?;
+        gate.roster(self.store.as_ref())
+            .await
+            .map_err(Outcome::failed)
+    }
+
+    async fn register_passkey(
+        &self,
+        registered: &shuin_ledger::passkey_registration::Registered,
+        zone: Zone,
+    ) -> Result<shuin_ledger::passkey_registration::PasskeyKey, Outcome> {
+        let gate = shuin_books::console::gate(self.gate.as_deref())?;
+        let now = self.clock.now();
+        shuin_books::passkeys::register(gate, self.store.as_ref(), registered, zone, now).await
+    }
 }

@@ -72,6 +72,11 @@ pub fn axe_core() -> Option<String> {
 impl Browser {
     /// A fresh headless Chromium asking for Japanese, with a page of 1200×900 CSS pixels.
     pub fn launch() -> Option<Browser> {
+        Browser::launch_with(&[])
+    }
+
+    /// [`Browser::launch`] with more command-line flags.
+    pub fn launch_with(flags: &[String]) -> Option<Browser> {
         let profile = tempfile::tempdir().unwrap();
         let spawned = ["chromium", "chromium-browser"].iter().find_map(|tool| {
             Command::new(tool)
@@ -82,6 +87,7 @@ impl Browser {
                     // A browser set to Japanese, as most applicants' are.
                     "--accept-lang=ja",
                 ])
+                .args(flags)
                 .arg(format!("--user-data-dir={}", profile.path().display()))
                 .arg("about:blank")
                 .stdout(Stdio::null())

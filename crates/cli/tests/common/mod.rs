@@ -9,6 +9,7 @@ pub mod first_ceremony;
 pub mod load;
 pub mod operators;
 pub mod store;
+pub mod tls;
 pub use operators::ADMIN;
 
 use base64::Engine;

@@ -50,6 +50,14 @@ pub trait OperatorConsole: Send + Sync {
         attachment: Option<Zeroizing<String>>,
         zone: Zone,
     ) -> Outcome;
+    /// The organisation book as it stands.
+    async fn roster(&self) -> Result<shuin_books::Roster, Outcome>;
+    /// Registers a passkey from `zone`.
+    async fn register_passkey(
+        &self,
+        registered: &shuin_ledger::passkey_registration::Registered,
+        zone: Zone,
+    ) -> Result<shuin_ledger::passkey_registration::PasskeyKey, Outcome>;
 }
 
 #[async_trait::async_trait]
@@ -70,6 +78,18 @@ impl<C: crate::admin_socket::Console> OperatorConsole for C {
         zone: Zone,
     ) -> Outcome {
         crate::admin_socket::Console::act(self, signed, attachment, zone, None).await
+    }
+
+    async fn roster(&self) -> Result<shuin_books::Roster, Outcome> {
+        crate::admin_socket::Console::roster(self).await
+    }
+
+    async fn register_passkey(
+        &self,
+        registered: &shuin_ledger::passkey_registration::Registered,
+        zone: Zone,
+    ) -> Result<shuin_ledger::passkey_registration::PasskeyKey, Outcome> {
+        crate::admin_socket::Console::register_passkey(self, registered, zone).await
     }
 }
 
@@ -236,6 +256,7 @@ mod tests {
         let garbage = SignedRequest {
             request: "{".into(),
             signature: String::new(),
+            passkey: None,
         };
         assert!(bound(&session, &garbage).is_ok());
     }

@@ -1,0 +1,310 @@
+//! The web console through the real binary and a real browser (issue 15, DESIGN.md
+//! section 12): an LRA asks for a passkey invitation with their operator key, registers
+//! a passkey in headless Chromium (its virtual authenticator), signs in, reads the review
+//! queue and an application's evidence, and approves it with a request the passkey
+//! signs; the books hold each step, and `ledger verify` re-checks the passkey's
+//! assertions offline. Hostile paths: a spent invitation, a form from another session,
+//! a signed request altered after signing, a request without a session, and the console
+//! absent from every other listener.
+
+// Helpers below #[test] functions panic on broken fixtures by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common::browser::{axe_core, Browser};
+use crate::common::tls::listener_certificates;
+use crate::common::*;
+use serde_json::{json, Value};
+use shuin_testkit::SimulatedJlisCa;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const LRA: &str = "審査 一郎";
+
+/// base64(SHA-256(SubjectPublicKeyInfo)) of the certificate at `pem`: what Chromium's
+/// `--ignore-certificate-errors-spki-list` takes, so that it trusts the test listener's
+/// certificate as a browser trusts a public one (WebAuthn refuses pages with
+/// certificate errors).
+fn spki_pin(pem: &Path) -> String {
+    let script = format!(
+        "openssl x509 -in '{}' -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64",
+        pem.display()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Waits until the page is at `expected`: that path (with any query), or, when
+/// `expected` has a query, a location starting with it. Returns the path and query.
+#[track_caller]
+fn wait_for_location(browser: &mut Browser, expected: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let location = browser.evaluate("location.pathname + location.search");
+        let location = location.as_str().unwrap_or_default().to_owned();
+        let path = location.split('?').next().unwrap_or_default();
+        let arrived = if expected.contains('?') {
+            location.starts_with(expected)
+        } else {
+            path == expected
+        };
+        if arrived {
+            // Let the new page finish loading.
+            std::thread::sleep(Duration::from_millis(300));
+            return location;
+        }
+        let status = browser.evaluate(
+            "(document.getElementById('console-status') || {textContent: ''}).textContent",
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never reached {expected}: at {location}, status {status}, errors {:?}",
+            browser.errors()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A JSON POST from the page (same origin, with its cookies): [status, body].
+fn fetch_json(browser: &mut Browser, path: &str, body: &Value) -> (u64, Value) {
+    let script = format!(
+        "fetch({path:?}, {{method: 'POST', headers: {{'content-type': 'application/json'}}, \
+         credentials: 'same-origin', body: JSON.stringify({body})}})\
+         .then(r => r.json().then(j => [r.status, j]))"
+    );
+    let answer = browser.evaluate(&script);
+    (answer[0].as_u64().unwrap(), answer[1].clone())
+}
+
+/// Signs `challenge` (base64url) with the page's passkey `credential` in the page.
+fn sign_in_page(browser: &mut Browser, challenge: &str, credential: &str, rp_id: &str) -> Value {
+    let script = format!(
+        "(() => {{ const d = t => Uint8Array.from(atob(t.replace(/-/g,'+').replace(/_/g,'/')), c => c.charCodeAt(0)); \
+         const e = b => btoa(String.fromCharCode(...new Uint8Array(b))); \
+         return navigator.credentials.get({{publicKey: {{challenge: d({challenge:?}), rpId: {rp_id:?}, \
+         userVerification: 'required', allowCredentials: [{{type: 'public-key', id: d({credential:?})}}]}}}})\
+         .then(c => ({{credential_id: {credential:?}, authenticator_data: e(c.response.authenticatorData), \
+         client_data_json: e(c.response.clientDataJSON), signature: e(c.response.signature)}})); }})()"
+    );
+    browser.evaluate(&script)
+}
+
+fn of_kind<'a>(entries: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    entries.iter().filter(|e| e["kind"] == kind).collect()
+}
+
+#[test]
+fn an_lra_registers_a_passkey_signs_in_and_approves_in_a_real_browser() {
+    let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let substitute = card(&jlis, |s| s.name_substitutes = Some("00100".into()));
+    let other = card(&jlis, |s| s.name_substitutes = Some("10000".into()));
+    let mut instance = Instance::init_with(
+        &[],
+        jlis,
+        &["--key-backend".into(), "software".into()],
+        vec![],
+    );
+    let server_ca = listener_certificates(&instance.data, "DNS:localhost");
+    let port = free_port();
+    let origin = format!("https://localhost:{port}");
+    instance.append_config(&format!(
+        "\n[[server.listeners]]\nlisten = \"127.0.0.1:{port}\"\nzone = \"secure\"\nclient_auth = \"passkey\"\n\
+         console_origin = \"{origin}\"\ntls = {{ certificate = \"tls/cert.pem\", key = \"tls/key.pem\" }}\n"
+    ));
+    instance.serve();
+    instance.add_operator(LRA, "lra");
+    let _ = server_ca;
+
+    // The console exists only on its listener.
+    assert_eq!(get(&instance.url("/console/")).0, 404);
+    assert_eq!(get(&instance.url("/console/v1/signin/begin")).0, 404);
+
+    let (status, answer) = instance.apply(&substitute, "山田　次郎", BIRTH, ADDRESS);
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["application_id"].as_str().unwrap().to_owned();
+    let (status, answer) = instance.apply(&other, "山田　三郎", BIRTH, ADDRESS);
+    assert_eq!(status, 202, "{answer}");
+    let second = answer["application_id"].as_str().unwrap().to_owned();
+
+    // The invitation, signed with the LRA's operator key on the local console.
+    let invited = instance.as_operator_json(LRA, &["operator", "passkey-invite"]);
+    let token = invited["token"].as_str().unwrap().to_owned();
+    assert_eq!(invited["operator"], LRA, "{invited}");
+
+    let pin = spki_pin(&instance.data.join("tls/cert.pem"));
+    let flags = [format!("--ignore-certificate-errors-spki-list={pin}")];
+    let Some(mut browser) = Browser::launch_with(&flags) else {
+        return;
+    };
+    browser.call("WebAuthn.enable", json!({}));
+    browser.call(
+        "WebAuthn.addVirtualAuthenticator",
+        json!({"options": {"protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+            "hasUserVerification": true, "isUserVerified": true,
+            "automaticPresenceSimulation": true}}),
+    );
+
+    // Not signed in: the queue sends to the sign-in page.
+    browser.open(&format!("{origin}/console/"));
+    wait_for_location(&mut browser, "/console/signin");
+
+    // Enrolment with the invitation.
+    browser.open(&format!("{origin}/console/enrol"));
+    browser.evaluate(&format!(
+        "document.getElementById('invitation').value = {token:?}; \
+         document.querySelector('#console-enrol button').click(); 1"
+    ));
+    wait_for_location(&mut browser, "/console/signin");
+    // The invitation is spent.
+    let (status, answer) = fetch_json(
+        &mut browser,
+        "/console/v1/enrol/begin",
+        &json!({"token": token}),
+    );
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("passkey_invitation_closed")),
+        "{answer}"
+    );
+
+    // Sign-in.
+    browser.evaluate("document.getElementById('console-signin').click(); 1");
+    wait_for_location(&mut browser, "/console/");
+    browser.open(&format!("{origin}/console/"));
+    let queue = browser.evaluate("document.querySelector('main').innerText");
+    let queue = queue.as_str().unwrap();
+    assert!(queue.contains(&id) && queue.contains(&second), "{queue}");
+    assert!(browser.errors().is_empty(), "{:?}", browser.errors());
+    let axe = axe_core();
+    if let Some(source) = &axe {
+        let violations = browser.axe(source);
+        assert!(violations.is_empty(), "queue: {violations:?}");
+    }
+    if let Some(dir) = std::env::var_os("SHUIN_SCREENSHOTS") {
+        browser.screenshot(&Path::new(&dir).join("console-queue-ja.png"));
+    }
+    // Search narrows the queue.
+    browser.open(&format!("{origin}/console/?q={second}"));
+    let searched = browser.evaluate("document.querySelector('tbody').innerText");
+    let searched = searched.as_str().unwrap();
+    assert!(
+        searched.contains(&second) && !searched.contains(&id),
+        "{searched}"
+    );
+
+    // The evidence: the card's name against the typed one, the substitute marked.
+    browser.open(&format!("{origin}/console/reviews/{id}?lang=en"));
+    let marks = browser.evaluate("document.querySelectorAll('mark.substitute').length");
+    assert!(marks.as_u64().unwrap() >= 1, "no substitute marked");
+    if let Some(source) = &axe {
+        let violations = browser.axe(source);
+        assert!(violations.is_empty(), "review: {violations:?}");
+    }
+    if let Some(dir) = std::env::var_os("SHUIN_SCREENSHOTS") {
+        browser.screenshot(&Path::new(&dir).join("console-review-en.png"));
+    }
+    let csrf = browser.evaluate("document.querySelector('input[name=csrf]').value");
+    let csrf = csrf.as_str().unwrap().to_owned();
+
+    // Hostile: a form from another session, and a signed request altered after signing.
+    let (status, answer) = fetch_json(
+        &mut browser,
+        "/console/v1/prepare",
+        &json!({"csrf": "forged", "action": "review_approve", "id": id}),
+    );
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("csrf_mismatch"))
+    );
+    let (status, prepared) = fetch_json(
+        &mut browser,
+        "/console/v1/prepare",
+        &json!({"csrf": csrf, "action": "review_reject", "id": id, "reason": "test"}),
+    );
+    assert_eq!(status, 200, "{prepared}");
+    let assertion = sign_in_page(
+        &mut browser,
+        prepared["challenge"].as_str().unwrap(),
+        prepared["credential_id"].as_str().unwrap(),
+        "localhost",
+    );
+    let altered = prepared["request"]
+        .as_str()
+        .unwrap()
+        .replace(&format!("\"id\":\"{id}\""), &format!("\"id\":\"{second}\""));
+    let (status, answer) = fetch_json(
+        &mut browser,
+        "/console/v1/act",
+        &json!({"csrf": csrf, "request": altered, "assertion": assertion}),
+    );
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("request_signature_invalid")),
+        "{answer}"
+    );
+
+    // Approval, signed by the passkey.
+    browser.evaluate(
+        "document.getElementById('approve-note').value = 'checked against the card'; \
+         document.querySelector('form[data-shuin-sign=review_approve] button').click(); 1",
+    );
+    let landed = wait_for_location(&mut browser, "/console/?done=review_approve");
+    assert!(landed.contains(&id), "{landed}");
+    let (status, body) = get(&instance.url(&format!("/api/v1/applications/{id}")));
+    assert_eq!(status, 200);
+    let application: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(application["status"], "issued", "{application}");
+
+    // Sign-out ends the session; a request without one is refused.
+    browser.evaluate("document.querySelector('form.signout button').click(); 1");
+    wait_for_location(&mut browser, "/console/signin");
+    let (status, answer) = fetch_json(
+        &mut browser,
+        "/console/v1/prepare",
+        &json!({"csrf": csrf, "action": "review_approve", "id": second}),
+    );
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (401, Some("session_required"))
+    );
+    drop(browser);
+    instance.stop();
+
+    // The books: the invitation, the registration, the session, the reading of the
+    // evidence, the request with its assertion; all re-checked offline.
+    let out = instance.work.path().join("export");
+    let entries = export_entries(&instance.data, &out);
+    assert_eq!(of_kind(&entries, "operator.passkey_invited").len(), 1);
+    assert_eq!(of_kind(&entries, "operator.passkey_registered").len(), 1);
+    let viewed = of_kind(&entries, "application.evidence_viewed");
+    assert!(viewed
+        .iter()
+        .any(|e| e["payload"]["application"] == id.as_str()));
+    let opened = of_kind(&entries, "session.opened");
+    assert!(opened
+        .iter()
+        .any(|e| e["payload"]["operator"] == LRA && e["payload"]["zone"] == "secure"));
+    assert!(of_kind(&entries, "session.closed")
+        .iter()
+        .any(|e| e["payload"]["operator"] == LRA));
+    let approved = of_kind(&entries, "operator.request")
+        .into_iter()
+        .find(|e| e["payload"]["action"] == "review_approve")
+        .expect("the approval request");
+    assert!(approved["payload"]["passkey"]["client_data_json"].is_string());
+    assert_eq!(approved["actor"]["name"], LRA);
+    assert_books_verify(&instance.data);
+    let verified = shuin()
+        .args(["ledger", "verify", "--export"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+}

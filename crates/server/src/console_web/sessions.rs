@@ -1,0 +1,205 @@
+//! The web console's sessions: opened by a passkey assertion, recorded in the facility
+//! book like every operator session (`session.opened`, `session.closed` with the counts),
+//! named by a random cookie (`__Host-shuin_console`: `Secure`, `HttpOnly`,
+//! `SameSite=Strict`) and ended by sign-out or after [`IDLE`] without a request.
+
+use crate::operator_api::{ClientIdentity, Session, Sessions};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use shuin_core::RandomSource;
+use shuin_store::StoreError;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The session cookie's name; `__Host-` makes browsers keep it only from a secure origin,
+/// for the whole host and no other.
+pub const COOKIE: &str = "__Host-shuin_console";
+/// A session ends after this long without a request.
+pub const IDLE: Duration = Duration::from_secs(15 * 60);
+/// Open sessions at most; sign-in is refused beyond.
+const MAX_SESSIONS: usize = 1024;
+
+/// One signed-in operator.
+#[derive(Debug)]
+pub struct WebSession {
+    /// The operator session as the books have it.
+    pub session: Arc<Session>,
+    /// The token every form and request of the session carries (CSRF).
+    pub csrf: String,
+    /// The passkey that signed in: every action must be signed by it.
+    pub credential_id: String,
+    last_seen: Mutex<Instant>,
+}
+
+impl WebSession {
+    /// The operator's name.
+    pub fn name(&self) -> &str {
+        &self.session.identity.name
+    }
+
+    /// Whether `csrf` is the session's token.
+    pub fn csrf_matches(&self, csrf: &str) -> bool {
+        let (a, b) = (Sha256::digest(csrf.as_bytes()), Sha256::digest(&self.csrf));
+        a == b
+    }
+}
+
+/// Why no session was opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Too many sessions are open.
+    #[error("too many console sessions are open")]
+    Full,
+    /// No randomness.
+    #[error("randomness: {0}")]
+    Random(String),
+    /// The opening could not be recorded: no entry, no session.
+    #[error("the session could not be recorded: {0}")]
+    Books(#[from] StoreError),
+}
+
+/// The open sessions of one console listener.
+pub struct WebSessions {
+    books: Sessions,
+    live: Mutex<HashMap<[u8; 32], Arc<WebSession>>>,
+}
+
+impl std::fmt::Debug for WebSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSessions").finish_non_exhaustive()
+    }
+}
+
+fn token(rng: &dyn RandomSource) -> Result<String, OpenError> {
+    let mut bytes = [0u8; 32];
+    rng.fill(&mut bytes)
+        .map_err(|e| OpenError::Random(e.to_string()))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn cookie_key(cookie: &str) -> [u8; 32] {
+    Sha256::digest(cookie.as_bytes()).into()
+}
+
+impl WebSessions {
+    /// The sessions of a listener, recorded through `books`.
+    pub fn new(books: Sessions) -> WebSessions {
+        WebSessions {
+            books,
+            live: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Opens a session for `identity` signed in with `credential_id` from `peer`:
+    /// recorded first; returns the cookie value and the session.
+    pub async fn open(
+        &self,
+        identity: ClientIdentity,
+        credential_id: String,
+        peer: SocketAddr,
+        rng: &dyn RandomSource,
+    ) -> Result<(String, Arc<WebSession>), OpenError> {
+        self.sweep().await;
+        if self.lock().len() >= MAX_SESSIONS {
+            return Err(OpenError::Full);
+        }
+        let cookie = token(rng)?;
+        let csrf = token(rng)?;
+        let session = self.books.open(identity, peer).await?;
+        let web = Arc::new(WebSession {
+            session,
+            csrf,
+            credential_id,
+            last_seen: Mutex::new(Instant::now()),
+        });
+        self.lock().insert(cookie_key(&cookie), web.clone());
+        Ok((cookie, web))
+    }
+
+    /// The live session named by `cookie`, touched; an idle one is closed and `None`.
+    pub async fn find(&self, cookie: &str) -> Option<Arc<WebSession>> {
+        let key = cookie_key(cookie);
+        let found = self.lock().get(&key).cloned()?;
+        let idle = {
+            let mut seen = found.last_seen.lock().unwrap_or_else(|p| p.into_inner());
+            let idle = seen.elapsed() > IDLE;
+            if !idle {
+                *seen = Instant::now();
+            }
+            idle
+        };
+        if idle {
+            self.lock().remove(&key);
+            self.books.close(&found.session).await;
+            return None;
+        }
+        Some(found)
+    }
+
+    /// Ends the session named by `cookie` (sign-out).
+    pub async fn close(&self, cookie: &str) {
+        let removed = self.lock().remove(&cookie_key(cookie));
+        if let Some(web) = removed {
+            self.books.close(&web.session).await;
+        }
+    }
+
+    /// Closes every idle session.
+    pub async fn sweep(&self) {
+        let idle: Vec<Arc<WebSession>> = {
+            let mut live = self.lock();
+            let keys: Vec<[u8; 32]> = live
+                .iter()
+                .filter(|(_, web)| {
+                    web.last_seen
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .elapsed()
+                        > IDLE
+                })
+                .map(|(key, _)| *key)
+                .collect();
+            keys.iter().filter_map(|key| live.remove(key)).collect()
+        };
+        for web in idle {
+            self.books.close(&web.session).await;
+        }
+    }
+
+    /// Closes every session (at shutdown).
+    pub async fn close_all(&self) {
+        let all: Vec<Arc<WebSession>> = self.lock().drain().map(|(_, web)| web).collect();
+        for web in all {
+            self.books.close(&web.session).await;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<WebSession>>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The value of the session cookie in a `Cookie` header.
+pub fn cookie_of(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == COOKIE).then_some(value)
+        })
+}
+
+/// The `Set-Cookie` value that names a session, or (`None`) that ends it.
+pub fn set_cookie(value: Option<&str>) -> String {
+    match value {
+        Some(value) => {
+            format!("{COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Strict")
+        }
+        None => format!("{COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"),
+    }
+}

@@ -1,0 +1,211 @@
+//! The console's pages in both languages: no key left untranslated, one language per
+//! page, the console's own script and nothing inline, what applicants typed escaped, and
+//! the queue searched and paginated.
+
+use super::console::*;
+use crate::{Audience, Lang, PageRequest, Rendered};
+use shuin_core::ReviewReason;
+
+const OPERATOR: SignedIn<'static> = SignedIn {
+    name: "LRA Ichiro",
+    csrf: "csrf-token",
+};
+
+fn request(path: &str, lang: Lang) -> PageRequest<'_> {
+    PageRequest {
+        path,
+        lang,
+        audience: Audience::Console,
+    }
+}
+
+fn evidence(card: &str, name_typed: &str) -> ReviewEvidence {
+    ReviewEvidence {
+        id: "00ff".into(),
+        status: "pending_review".into(),
+        received_at: "2026-12-07T00:00:00Z".into(),
+        reasons: ReviewReason::ALL.to_vec(),
+        jpki: vec![("console-jpki-serial", "0A".into())],
+        items: vec![BasicItem {
+            key: "console-item-name",
+            card: card.into(),
+            entered: name_typed.into(),
+            substitutes: vec![2],
+        }],
+        key_fingerprint: "ab".repeat(32),
+    }
+}
+
+fn rows(count: usize) -> Vec<QueueRow> {
+    (0..count)
+        .map(|i| QueueRow {
+            id: format!("{i:04x}"),
+            received_at: "2026-12-07T00:00:00Z".into(),
+            reasons: vec![ReviewReason::AutomationSuspended],
+            subject_name: if i == 7 {
+                "Sato Hanako".into()
+            } else {
+                "Yamada Taro".into()
+            },
+        })
+        .collect()
+}
+
+/// Every console page in `lang`.
+fn every_page(lang: Lang) -> Vec<(&'static str, Rendered)> {
+    let query = QueueQuery {
+        notice: Some(("console-notice-approved", "00ff".into())),
+        ..QueueQuery::default()
+    };
+    vec![
+        ("signin", signin(&request("/console/signin", lang))),
+        ("enrol", enrol(&request("/console/enrol", lang))),
+        (
+            "queue",
+            queue(&request("/console/", lang), &OPERATOR, &rows(3), &query),
+        ),
+        (
+            "empty queue",
+            queue(
+                &request("/console/", lang),
+                &OPERATOR,
+                &[],
+                &QueueQuery::default(),
+            ),
+        ),
+        (
+            "review",
+            review(
+                &request("/console/reviews/00ff", lang),
+                &OPERATOR,
+                &evidence("Yamada Taro", "Yamada Jiro"),
+            ),
+        ),
+        (
+            "forbidden",
+            message(
+                &request("/console/", lang),
+                Some(&OPERATOR),
+                "console-forbidden-title",
+                "console-forbidden-text",
+                Some("zone_refused"),
+            ),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, rendered)| (name, rendered.expect("renders")))
+    .collect()
+}
+
+#[test]
+fn console_pages_show_no_key_and_keep_to_one_language() {
+    for lang in Lang::ALL {
+        for (name, page) in every_page(lang) {
+            assert!(
+                page.missing.is_empty(),
+                "{lang:?} {name}: {:?}",
+                page.missing
+            );
+        }
+    }
+    for (name, page) in every_page(Lang::En) {
+        let body: String = page
+            .html
+            .lines()
+            .filter(|l| !l.contains("class=\"lang\""))
+            .collect();
+        let stray: String = body
+            .chars()
+            .filter(|c| matches!(c, '\u{3000}'..='\u{30ff}' | '\u{4e00}'..='\u{9fff}'))
+            .collect();
+        assert!(stray.is_empty(), "{name}: {stray}");
+    }
+    for (name, page) in every_page(Lang::Ja) {
+        assert!(page.html.contains("<html lang=\"ja\">"), "{name}");
+        assert!(page.html.contains(">English</a>"), "{name}");
+    }
+}
+
+#[test]
+fn console_pages_load_only_the_console_script_and_no_inline_code() {
+    for (name, page) in every_page(Lang::Ja) {
+        let html = page.html.to_ascii_lowercase();
+        assert_eq!(html.matches("<script").count(), 1, "{name}");
+        assert!(
+            html.contains("<script src=\"/static/console.js\" defer></script>"),
+            "{name}"
+        );
+        for forbidden in [
+            " style=",
+            "<style",
+            "javascript:",
+            " onclick=",
+            " onsubmit=",
+        ] {
+            assert!(!html.contains(forbidden), "{name}: {forbidden}");
+        }
+    }
+    assert!(!CONSOLE_SCRIPT.contains("eval("));
+    assert!(CONSOLE_CONTENT_SECURITY_POLICY.contains("script-src 'self'"));
+    assert!(!CONSOLE_CONTENT_SECURITY_POLICY.contains("unsafe"));
+}
+
+#[test]
+fn the_review_page_marks_differences_and_escapes_what_was_typed() {
+    let page = review(
+        &request("/console/reviews/00ff", Lang::En),
+        &OPERATOR,
+        &evidence("山田\u{3000}太郎", "山田\u{3000}<script>x</script>"),
+    )
+    .expect("renders");
+    assert!(!page.html.contains("<script>x"), "{}", page.html);
+    assert!(
+        page.html
+            .contains("<mark class=\"substitute\">\u{3000}</mark>"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("<mark class=\"differs\">太郎</mark>"),
+        "{}",
+        page.html
+    );
+    // Decisions carry the session's CSRF token and go to the passkey script.
+    assert!(page.html.contains("data-shuin-sign=\"review_approve\""));
+    assert!(page.html.contains("name=\"csrf\" value=\"csrf-token\""));
+    // A decided application has no decision forms.
+    let mut decided = evidence("Yamada Taro", "Yamada Taro");
+    decided.status = "issued".into();
+    let page = review(
+        &request("/console/reviews/00ff", Lang::En),
+        &OPERATOR,
+        &decided,
+    )
+    .expect("renders");
+    assert!(!page.html.contains("data-shuin-sign"));
+}
+
+#[test]
+fn the_queue_is_searched_and_paginated() {
+    let all = rows(QUEUE_PAGE_SIZE + 5);
+    let page_two = QueueQuery {
+        page: 2,
+        ..QueueQuery::default()
+    };
+    let page = queue(&request("/console/", Lang::En), &OPERATOR, &all, &page_two).expect("renders");
+    assert_eq!(page.html.matches("/console/reviews/").count(), 5);
+    assert!(
+        page.html.contains("href=\"/console/?page=1\" rel=\"prev\""),
+        "{}",
+        page.html
+    );
+    let search = QueueQuery {
+        search: "sato".into(),
+        page: 9,
+        ..QueueQuery::default()
+    };
+    let page = queue(&request("/console/", Lang::En), &OPERATOR, &all, &search).expect("renders");
+    assert_eq!(page.html.matches("/console/reviews/").count(), 1);
+    assert!(page.html.contains("/console/reviews/0007"));
+    assert!(!page.html.contains("rel=\"next\""));
+}
