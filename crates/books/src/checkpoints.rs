@@ -71,7 +71,7 @@ pub fn audit_key_from_ledger(rows: &[StoredEntry]) -> Option<NoteKey> {
 }
 
 /// The audit key `row` records, if it is the facility book's record of one.
-fn audit_key_of(row: &StoredEntry) -> Option<NoteKey> {
+pub(crate) fn audit_key_of(row: &StoredEntry) -> Option<NoteKey> {
     let entry = Entry::from_canonical(&row.canonical).ok()?;
     let payload = &entry.payload;
     let recorded = entry.kind == "key.generated" || entry.kind == crate::node_book::KEY_ADOPTED;

@@ -7,6 +7,7 @@
 //! signatures with public keys only.
 
 pub mod access_import;
+pub mod audit_key_watch;
 pub mod audit_pack;
 pub mod checkpoints;
 pub mod console;

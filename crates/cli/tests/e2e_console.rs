@@ -6,6 +6,11 @@
 //! assertions offline. Hostile paths: a spent invitation, a form from another session,
 //! a signed request altered after signing, a request without a session, and the console
 //! absent from every other listener.
+//!
+//! The auditor's view on a remote console listener: the books filtered, an entry's
+//! inclusion checked in the page against the signed checkpoint (and the check failing
+//! when the page is given other bytes than the books hold), the LRA's pages refused, and
+//! a decision refused by the zone policy even when the passkey signed it.
 
 // Helpers below #[test] functions panic on broken fixtures by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -68,6 +73,20 @@ fn wait_for_location(browser: &mut Browser, expected: &str) -> String {
     }
 }
 
+/// The text of the first element matching `selector`; the page's text in the panic if
+/// there is none.
+#[track_caller]
+fn text_of(browser: &mut Browser, selector: &str) -> String {
+    let script = format!(
+        "(() => {{ const e = document.querySelector({selector:?}); \
+         return e ? e.innerText : 'MISSING ' + location.href + ' ' + document.body.innerText; }})()"
+    );
+    let text = browser.evaluate(&script);
+    let text = text.as_str().unwrap_or_default().to_owned();
+    assert!(!text.starts_with("MISSING"), "no {selector}: {text}");
+    text
+}
+
 /// A JSON POST from the page (same origin, with its cookies): [status, body].
 fn fetch_json(browser: &mut Browser, path: &str, body: &Value) -> (u64, Value) {
     let script = format!(
@@ -92,6 +111,69 @@ fn sign_in_page(browser: &mut Browser, challenge: &str, credential: &str, rp_id:
     browser.evaluate(&script)
 }
 
+/// A TLS console listener of `zone` for `localhost` on a free port; its origin.
+fn console_listener(instance: &mut Instance, zone: &str) -> String {
+    listener_certificates(&instance.data, "DNS:localhost");
+    let port = free_port();
+    let origin = format!("https://localhost:{port}");
+    instance.append_config(&format!(
+        "\n[[server.listeners]]\nlisten = \"127.0.0.1:{port}\"\nzone = \"{zone}\"\nclient_auth = \"passkey\"\n\
+         console_origin = \"{origin}\"\ntls = {{ certificate = \"tls/cert.pem\", key = \"tls/key.pem\" }}\n"
+    ));
+    origin
+}
+
+/// Chromium trusting the console's certificate, with a virtual passkey authenticator.
+fn browser_with_passkeys(instance: &Instance) -> Option<Browser> {
+    let pin = spki_pin(&instance.data.join("tls/cert.pem"));
+    let flags = [format!("--ignore-certificate-errors-spki-list={pin}")];
+    let mut browser = Browser::launch_with(&flags)?;
+    browser.call("WebAuthn.enable", json!({}));
+    browser.call(
+        "WebAuthn.addVirtualAuthenticator",
+        json!({"options": {"protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+            "hasUserVerification": true, "isUserVerified": true,
+            "automaticPresenceSimulation": true}}),
+    );
+    Some(browser)
+}
+
+/// Registers a passkey with the invitation `token` on the console at `origin`.
+fn enrol(browser: &mut Browser, origin: &str, token: &str) {
+    browser.open(&format!("{origin}/console/enrol"));
+    browser.evaluate(&format!(
+        "document.getElementById('invitation').value = {token:?}; \
+         document.querySelector('#console-enrol button').click(); 1"
+    ));
+    wait_for_location(browser, "/console/signin");
+}
+
+/// The texts of the inclusion check's results, once it has `count` of them or failed.
+#[track_caller]
+fn proof_results(browser: &mut Browser, count: usize) -> Vec<String> {
+    let started = Instant::now();
+    loop {
+        let items = browser.evaluate(
+            "Array.from(document.querySelectorAll('#console-proof-results li'), \
+             li => (li.className === 'failed' ? 'FAILED ' : '') + li.textContent)",
+        );
+        let items: Vec<String> = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        if items.len() >= count || items.iter().any(|i| i.starts_with("FAILED")) {
+            return items;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the check did not finish: {items:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn of_kind<'a>(entries: &'a [Value], kind: &str) -> Vec<&'a Value> {
     entries.iter().filter(|e| e["kind"] == kind).collect()
 }
@@ -107,16 +189,9 @@ fn an_lra_registers_a_passkey_signs_in_and_approves_in_a_real_browser() {
         &["--key-backend".into(), "software".into()],
         vec![],
     );
-    let server_ca = listener_certificates(&instance.data, "DNS:localhost");
-    let port = free_port();
-    let origin = format!("https://localhost:{port}");
-    instance.append_config(&format!(
-        "\n[[server.listeners]]\nlisten = \"127.0.0.1:{port}\"\nzone = \"secure\"\nclient_auth = \"passkey\"\n\
-         console_origin = \"{origin}\"\ntls = {{ certificate = \"tls/cert.pem\", key = \"tls/key.pem\" }}\n"
-    ));
+    let origin = console_listener(&mut instance, "secure");
     instance.serve();
     instance.add_operator(LRA, "lra");
-    let _ = server_ca;
 
     // The console exists only on its listener.
     assert_eq!(get(&instance.url("/console/")).0, 404);
@@ -134,30 +209,16 @@ fn an_lra_registers_a_passkey_signs_in_and_approves_in_a_real_browser() {
     let token = invited["token"].as_str().unwrap().to_owned();
     assert_eq!(invited["operator"], LRA, "{invited}");
 
-    let pin = spki_pin(&instance.data.join("tls/cert.pem"));
-    let flags = [format!("--ignore-certificate-errors-spki-list={pin}")];
-    let Some(mut browser) = Browser::launch_with(&flags) else {
+    let Some(mut browser) = browser_with_passkeys(&instance) else {
         return;
     };
-    browser.call("WebAuthn.enable", json!({}));
-    browser.call(
-        "WebAuthn.addVirtualAuthenticator",
-        json!({"options": {"protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
-            "hasUserVerification": true, "isUserVerified": true,
-            "automaticPresenceSimulation": true}}),
-    );
 
     // Not signed in: the queue sends to the sign-in page.
     browser.open(&format!("{origin}/console/"));
     wait_for_location(&mut browser, "/console/signin");
 
     // Enrolment with the invitation.
-    browser.open(&format!("{origin}/console/enrol"));
-    browser.evaluate(&format!(
-        "document.getElementById('invitation').value = {token:?}; \
-         document.querySelector('#console-enrol button').click(); 1"
-    ));
-    wait_for_location(&mut browser, "/console/signin");
+    enrol(&mut browser, &origin, &token);
     // The invitation is spent.
     let (status, answer) = fetch_json(
         &mut browser,
@@ -174,8 +235,7 @@ fn an_lra_registers_a_passkey_signs_in_and_approves_in_a_real_browser() {
     browser.evaluate("document.getElementById('console-signin').click(); 1");
     wait_for_location(&mut browser, "/console/");
     browser.open(&format!("{origin}/console/"));
-    let queue = browser.evaluate("document.querySelector('main').innerText");
-    let queue = queue.as_str().unwrap();
+    let queue = text_of(&mut browser, "main");
     assert!(queue.contains(&id) && queue.contains(&second), "{queue}");
     assert!(browser.errors().is_empty(), "{:?}", browser.errors());
     let axe = axe_core();
@@ -188,8 +248,7 @@ fn an_lra_registers_a_passkey_signs_in_and_approves_in_a_real_browser() {
     }
     // Search narrows the queue.
     browser.open(&format!("{origin}/console/?q={second}"));
-    let searched = browser.evaluate("document.querySelector('tbody').innerText");
-    let searched = searched.as_str().unwrap();
+    let searched = text_of(&mut browser, "tbody");
     assert!(
         searched.contains(&second) && !searched.contains(&id),
         "{searched}"
@@ -307,4 +366,125 @@ fn an_lra_registers_a_passkey_signs_in_and_approves_in_a_real_browser() {
         "{}",
         String::from_utf8_lossy(&verified.stderr)
     );
+}
+
+const AUDITOR: &str = "監査 三郎";
+
+#[test]
+fn an_auditor_checks_an_entry_of_the_books_in_the_page_from_the_remote_zone() {
+    let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let substitute = card(&jlis, |s| s.name_substitutes = Some("00100".into()));
+    let mut instance = Instance::init_with(
+        &[],
+        jlis,
+        &["--key-backend".into(), "software".into()],
+        vec![],
+    );
+    let origin = console_listener(&mut instance, "remote");
+    instance.serve();
+    instance.add_operator(AUDITOR, "auditor");
+    let (status, answer) = instance.apply(&substitute, "山田　次郎", BIRTH, ADDRESS);
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["application_id"].as_str().unwrap().to_owned();
+    let invited = instance.as_operator_json(AUDITOR, &["operator", "passkey-invite"]);
+    let token = invited["token"].as_str().unwrap().to_owned();
+    let Some(mut browser) = browser_with_passkeys(&instance) else {
+        return;
+    };
+    enrol(&mut browser, &origin, &token);
+    browser.evaluate("document.getElementById('console-signin').click(); 1");
+    // From the remote zone the console opens on the books.
+    wait_for_location(&mut browser, "/console/books");
+    browser.open(&format!(
+        "{origin}/console/books?kind=operator.passkey&lang=en"
+    ));
+    let listed = text_of(&mut browser, "tbody");
+    assert!(
+        listed.contains("operator.passkey_invited")
+            && listed.contains("operator.passkey_registered"),
+        "{listed}"
+    );
+    assert!(!listed.contains("operator.enrolled"), "{listed}");
+    let axe = axe_core();
+    if let Some(source) = &axe {
+        let violations = browser.axe(source);
+        assert!(violations.is_empty(), "books: {violations:?}");
+    }
+
+    // An early entry, under the checkpoint signed at init: checked in the page.
+    browser.open(&format!("{origin}/console/books/1?lang=en"));
+    browser.evaluate("document.getElementById('console-check').click(); 1");
+    let results = proof_results(&mut browser, 3);
+    assert_eq!(results.len(), 3, "{results:?}");
+    assert!(
+        results.iter().all(|r| !r.starts_with("FAILED")),
+        "{results:?}"
+    );
+    assert!(results[2].contains("inclusion proof leads"), "{results:?}");
+    if let Some(source) = &axe {
+        let violations = browser.axe(source);
+        assert!(violations.is_empty(), "entry: {violations:?}");
+    }
+    assert!(browser.errors().is_empty(), "{:?}", browser.errors());
+    if let Some(dir) = std::env::var_os("SHUIN_SCREENSHOTS") {
+        browser.screenshot(&Path::new(&dir).join("console-entry-en.png"));
+    }
+    // A page given other bytes than the books hold fails the check: first the leaf,
+    // then, with the stored hash changed to match, the proof against the signed root.
+    browser.evaluate(
+        "const p = document.getElementById('console-proof'); \
+         p.dataset.canonical = btoa(atob(p.dataset.canonical).replace('\"seq\":1', '\"seq\":2')); \
+         document.getElementById('console-check').click(); 1",
+    );
+    let results = proof_results(&mut browser, 1);
+    assert!(
+        results[0].starts_with("FAILED") && results[0].contains("leaf_hash_mismatch"),
+        "{results:?}"
+    );
+    browser.evaluate(
+        "(async () => { const p = document.getElementById('console-proof'); \
+         const bytes = Uint8Array.from(atob(p.dataset.canonical), c => c.charCodeAt(0)); \
+         const leaf = new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array([0, ...bytes]))); \
+         document.getElementById('leaf-hash').textContent = Array.from(leaf, b => b.toString(16).padStart(2, '0')).join(''); \
+         document.getElementById('console-check').click(); return 1; })()",
+    );
+    let results = proof_results(&mut browser, 3);
+    assert!(
+        results.last().unwrap().starts_with("FAILED")
+            && results.last().unwrap().contains("inclusion_proof_invalid"),
+        "{results:?}"
+    );
+
+    // The LRA's pages are not the remote zone's, and a decision signed by the passkey
+    // is refused there by the policy.
+    browser.open(&format!("{origin}/console/reviews/{id}"));
+    let heading = browser.evaluate("document.querySelector('h1').textContent");
+    assert_eq!(heading, "Not allowed", "{heading}");
+    let csrf = browser.evaluate("document.querySelector('input[name=csrf]').value");
+    let csrf = csrf.as_str().unwrap().to_owned();
+    let (status, prepared) = fetch_json(
+        &mut browser,
+        "/console/v1/prepare",
+        &json!({"csrf": csrf, "action": "review_approve", "id": id}),
+    );
+    assert_eq!(status, 200, "{prepared}");
+    let assertion = sign_in_page(
+        &mut browser,
+        prepared["challenge"].as_str().unwrap(),
+        prepared["credential_id"].as_str().unwrap(),
+        "localhost",
+    );
+    let (status, answer) = fetch_json(
+        &mut browser,
+        "/console/v1/act",
+        &json!({"csrf": csrf, "request": prepared["request"], "assertion": assertion}),
+    );
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("zone_refused")),
+        "{answer}"
+    );
+    drop(browser);
+    instance.stop();
+    assert_books_verify(&instance.data);
 }

@@ -179,6 +179,8 @@ pub enum Action {
     /// Invite one's own passkey for the web console: a one-time token that the
     /// console's enrolment page spends (signed with the operator key).
     PasskeyInvite,
+    /// Read the books entry by entry in the web console (the auditor's view).
+    LedgerRead,
 }
 
 /// What an action needs.
@@ -216,7 +218,7 @@ const ANY: &[Zone] = &[
 
 impl Action {
     /// Every action, in the order of the policy table.
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Action::Unseal,
         Action::Ceremony,
         Action::CeremonyCustodian,
@@ -242,6 +244,7 @@ impl Action {
         Action::AuditPack,
         Action::Status,
         Action::PasskeyInvite,
+        Action::LedgerRead,
     ];
 
     /// The wire name.
@@ -272,6 +275,7 @@ impl Action {
             Action::AuditPack => "audit_pack",
             Action::Status => "status",
             Action::PasskeyInvite => "passkey_invite",
+            Action::LedgerRead => "ledger_read",
         }
     }
 
@@ -322,7 +326,7 @@ impl Action {
                 control: Control::ReadOnly,
                 issuer_key: false,
             },
-            Action::AuditPack => Rule {
+            Action::AuditPack | Action::LedgerRead => Rule {
                 roles: &[Auditor, CaAdmin],
                 zones: READING,
                 control: Control::ReadOnly,

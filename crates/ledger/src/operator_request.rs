@@ -183,6 +183,7 @@ pub fn book_of(action: Action) -> Book {
         | Action::FacilityImport
         | Action::FacilityToken
         | Action::RetentionPurge
+        | Action::LedgerRead
         | Action::AuditPack => Book::Facility,
         Action::OperatorAdd
         | Action::OperatorGrant

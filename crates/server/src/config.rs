@@ -89,12 +89,12 @@ impl ListenerSection {
             (ClientAuth::Operator, Z::Secure | Z::Remote, Some(_)) => None,
             (ClientAuth::Operator, ..) => Some("an operator listener serves the secure or the remote zone; issuer-key actions stay on the local console (DIR/admin.sock)"),
             (ClientAuth::Passkey, _, None) => Some("client_auth = \"passkey\" needs tls = { certificate = \"PEM\", key = \"PEM\" }: browsers use passkeys only over HTTPS"),
-            (ClientAuth::Passkey, Z::Secure, Some(_)) => match self.console_origin.as_deref().map(crate::console_web::Relying::parse) {
+            (ClientAuth::Passkey, Z::Secure | Z::Remote, Some(_)) => match self.console_origin.as_deref().map(crate::console_web::Relying::parse) {
                 Some(Ok(_)) => None,
                 Some(Err(why)) => Some(why),
                 None => Some("client_auth = \"passkey\" needs console_origin = \"https://HOST[:PORT]\", the origin browsers reach the console at"),
             },
-            (ClientAuth::Passkey, ..) => Some("the web console (client_auth = \"passkey\") serves the secure zone"),
+            (ClientAuth::Passkey, ..) => Some("the web console (client_auth = \"passkey\") serves the secure or the remote zone"),
             (ClientAuth::None, Z::Secure | Z::Remote, None) => Some("the secure and remote zones carry operators' and auditors' traffic: give tls = { certificate = \"PEM\", key = \"PEM\" }"),
             (ClientAuth::None, ..) => None,
         }
@@ -315,7 +315,7 @@ mod tests {
                 format!("client_auth = \"passkey\"\n{origin}"),
                 "only over HTTPS",
             ),
-            ("remote", ok.clone(), "serves the secure zone"),
+            ("front", ok.clone(), "serves the secure or the remote zone"),
             (
                 "secure",
                 format!("client_auth = \"passkey\"\n{TLS}"),

@@ -379,6 +379,7 @@ fn console_listener<S: LedgerStore + 'static>(
     let app = crate::console_web::routes(
         console,
         state.clone(),
+        services.store.clone(),
         relying,
         operator_zone,
         sessions.clone(),

@@ -29,6 +29,9 @@ pub struct SignedIn<'a> {
     pub name: &'a str,
     /// The session's CSRF token, carried by every form.
     pub csrf: &'a str,
+    /// Whether the listener's zone has the LRA's pages (secure): the queue is in the
+    /// navigation.
+    pub reviews: bool,
 }
 
 /// One application of the queue.
@@ -152,9 +155,17 @@ struct MessagePage<'a> {
 
 /// The chrome of a console page: the queue and sign-out when signed in, sign-in and
 /// enrolment otherwise; the console's script on every page.
-fn chrome(request: &PageRequest<'_>, signed_in: Option<&SignedIn<'_>>, query: &str) -> Chrome {
+pub(crate) fn chrome(
+    request: &PageRequest<'_>,
+    signed_in: Option<&SignedIn<'_>>,
+    query: &str,
+) -> Chrome {
     let items: &[(&'static str, &'static str)] = match signed_in {
-        Some(_) => &[("/console/", "nav-console-queue")],
+        Some(s) if s.reviews => &[
+            ("/console/", "nav-console-queue"),
+            ("/console/books", "nav-console-books"),
+        ],
+        Some(_) => &[("/console/books", "nav-console-books")],
         None => &[
             ("/console/signin", "nav-console-signin"),
             ("/console/enrol", "nav-console-enrol"),
@@ -167,7 +178,8 @@ fn chrome(request: &PageRequest<'_>, signed_in: Option<&SignedIn<'_>>, query: &s
         .map(|(href, key)| NavItem {
             href,
             key,
-            current: *href == request.path,
+            current: *href == request.path
+                || (href.len() > "/console/".len() && request.path.starts_with(href)),
         })
         .collect();
     chrome.script = true;

@@ -3,12 +3,14 @@
 //! the queue searched and paginated.
 
 use super::console::*;
+use super::console_books::{self as books_pages, AuditKeyView, BookRow, BooksFilter, EntryView};
 use crate::{Audience, Lang, PageRequest, Rendered};
 use shuin_core::ReviewReason;
 
 const OPERATOR: SignedIn<'static> = SignedIn {
     name: "LRA Ichiro",
     csrf: "csrf-token",
+    reviews: true,
 };
 
 fn request(path: &str, lang: Lang) -> PageRequest<'_> {
@@ -51,6 +53,40 @@ fn rows(count: usize) -> Vec<QueueRow> {
         .collect()
 }
 
+fn book_row() -> BookRow {
+    BookRow {
+        seq: 3,
+        time: "2026-12-07T00:00:00Z".into(),
+        book: "organization".into(),
+        kind: "operator.passkey_registered".into(),
+        actor: "LRA Ichiro (passkey, secure)".into(),
+    }
+}
+
+fn filter() -> BooksFilter {
+    BooksFilter {
+        book: "organization".into(),
+        kind: "operator.".into(),
+        searched: Some((0, 9)),
+        older_before: Some(1),
+    }
+}
+
+fn entry_view(with_key: bool) -> EntryView {
+    EntryView {
+        row: book_row(),
+        pretty: "{\n  \"kind\": \"<b>\"\n}".into(),
+        canonical_base64: "e30=".into(),
+        leaf_hash: "00".repeat(32),
+        audit_key: with_key.then(|| AuditKeyView {
+            name: "ca.example.jp/ledger".into(),
+            spki_base64: "MFk=".into(),
+            sha256: "ab".repeat(32),
+            checkable: true,
+        }),
+    }
+}
+
 /// Every console page in `lang`.
 fn every_page(lang: Lang) -> Vec<(&'static str, Rendered)> {
     let query = QueueQuery {
@@ -79,6 +115,31 @@ fn every_page(lang: Lang) -> Vec<(&'static str, Rendered)> {
                 &request("/console/reviews/00ff", lang),
                 &OPERATOR,
                 &evidence("Yamada Taro", "Yamada Jiro"),
+            ),
+        ),
+        (
+            "books",
+            books_pages::books(
+                &request("/console/books", lang),
+                &OPERATOR,
+                &[book_row()],
+                &filter(),
+            ),
+        ),
+        (
+            "entry",
+            books_pages::entry(
+                &request("/console/books/3", lang),
+                &OPERATOR,
+                &entry_view(true),
+            ),
+        ),
+        (
+            "entry, no key",
+            books_pages::entry(
+                &request("/console/books/3", lang),
+                &OPERATOR,
+                &entry_view(false),
             ),
         ),
         (
@@ -208,4 +269,45 @@ fn the_queue_is_searched_and_paginated() {
     assert_eq!(page.html.matches("/console/reviews/").count(), 1);
     assert!(page.html.contains("/console/reviews/0007"));
     assert!(!page.html.contains("rel=\"next\""));
+}
+
+#[test]
+fn the_books_keep_their_filter_and_the_entry_carries_what_the_check_needs() {
+    let page = books_pages::books(
+        &request("/console/books", Lang::En),
+        &OPERATOR,
+        &[book_row()],
+        &filter(),
+    )
+    .expect("renders");
+    assert!(
+        page.html
+            .contains("<option value=\"organization\" selected>"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains(
+            "href=\"/console/books?book=organization&#38;kind=operator%2E&#38;before=1\""
+        ),
+        "{}",
+        page.html
+    );
+    let page = books_pages::entry(
+        &request("/console/books/3", Lang::En),
+        &OPERATOR,
+        &entry_view(true),
+    )
+    .expect("renders");
+    assert!(page.html.contains("data-canonical=\"e30=\""));
+    assert!(page.html.contains("data-spki=\"MFk=\""));
+    assert!(page.html.contains(&"ab".repeat(32)));
+    assert!(!page.html.contains("<b>"), "the entry is escaped");
+    let without = books_pages::entry(
+        &request("/console/books/3", Lang::En),
+        &OPERATOR,
+        &entry_view(false),
+    )
+    .expect("renders");
+    assert!(!without.html.contains("console-check"));
 }

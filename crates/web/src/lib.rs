@@ -7,6 +7,7 @@
 //! facts, serves the pages on the listeners of their zone and sets the headers.
 
 pub mod console;
+pub mod console_books;
 #[cfg(test)]
 mod console_tests;
 pub mod difference;

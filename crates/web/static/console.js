@@ -147,4 +147,126 @@
       });
     });
   }
+
+  // The auditor's view: an entry's inclusion in the signed log, checked here.
+  const proof = document.getElementById("console-proof");
+  const check = document.getElementById("console-check");
+  if (proof && check) {
+    const results = document.getElementById("console-proof-results");
+    const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
+    const unhex = (text) => Uint8Array.from(text.match(/../g) || [], (h) => parseInt(h, 16));
+    const sha256 = async (...parts) => {
+      const total = parts.reduce((n, p) => n + p.length, 0);
+      const joined = new Uint8Array(total);
+      let at = 0;
+      for (const part of parts) {
+        joined.set(part, at);
+        at += part.length;
+      }
+      return new Uint8Array(await crypto.subtle.digest("SHA-256", joined));
+    };
+    const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+    const report = (key, detail, failed) => {
+      const item = document.createElement("li");
+      item.textContent = proof.dataset[key] + (detail ? " " + detail : "");
+      if (failed) item.className = "failed";
+      results.appendChild(item);
+    };
+    // An ASN.1 DER ECDSA signature as the fixed-size r || s that WebCrypto verifies.
+    const rawSignature = (der) => {
+      const integer = (at) => {
+        if (der[at] !== 0x02) throw new Error("signature_malformed");
+        const length = der[at + 1];
+        let value = der.slice(at + 2, at + 2 + length);
+        while (value.length > 32 && value[0] === 0) value = value.slice(1);
+        const fixed = new Uint8Array(32);
+        fixed.set(value, 32 - value.length);
+        return [fixed, at + 2 + length];
+      };
+      if (der[0] !== 0x30) throw new Error("signature_malformed");
+      const [r, next] = integer(2);
+      const [s] = integer(next);
+      const raw = new Uint8Array(64);
+      raw.set(r);
+      raw.set(s, 32);
+      return raw;
+    };
+    // RFC 9162 section 2.1.3.2.
+    const rootFromPath = async (index, size, leaf, path) => {
+      if (index >= size) throw new Error("index_beyond_tree");
+      let fn = index;
+      let sn = size - 1;
+      let r = leaf;
+      for (const p of path) {
+        if (sn === 0) throw new Error("proof_too_long");
+        if (fn % 2 === 1 || fn === sn) {
+          r = await sha256(Uint8Array.of(1), p, r);
+          if (fn % 2 === 0) {
+            while (fn % 2 === 0 && fn !== 0) {
+              fn = Math.floor(fn / 2);
+              sn = Math.floor(sn / 2);
+            }
+          }
+        } else {
+          r = await sha256(Uint8Array.of(1), r, p);
+        }
+        fn = Math.floor(fn / 2);
+        sn = Math.floor(sn / 2);
+      }
+      if (sn !== 0) throw new Error("proof_too_short");
+      return r;
+    };
+    const run = async () => {
+      results.textContent = "";
+      const seq = Number(proof.dataset.seq);
+      const canonical = Uint8Array.from(atob(proof.dataset.canonical), (c) => c.charCodeAt(0));
+      const leaf = await sha256(Uint8Array.of(0), canonical);
+      const stored = document.getElementById("leaf-hash").textContent.trim();
+      if (hex(leaf) !== stored) throw new Error("leaf_hash_mismatch");
+      report("msgLeaf");
+      const answer = await fetch("/ledger/v1/checkpoint", { credentials: "same-origin" });
+      if (!answer.ok) throw new Error("checkpoint_unavailable");
+      const note = await answer.text();
+      const split = note.indexOf("\n\n");
+      if (split < 0) throw new Error("checkpoint_malformed");
+      const text = note.slice(0, split + 1);
+      const [origin, sizeText, rootText] = text.split("\n");
+      const size = Number(sizeText);
+      const root = Uint8Array.from(atob(rootText), (c) => c.charCodeAt(0));
+      const lines = note.slice(split + 2).split("\n").filter((l) => l.startsWith("\u2014 "));
+      const name = proof.dataset.keyName;
+      const own = lines.find((l) => l.split(" ")[1] === name);
+      if (origin !== name || !own) throw new Error("checkpoint_not_signed_by_audit_key");
+      if (proof.dataset.checkable !== "true") {
+        report("msgUnchecked");
+      } else {
+        const signed = Uint8Array.from(atob(own.split(" ")[2]), (c) => c.charCodeAt(0));
+        const spki = Uint8Array.from(atob(proof.dataset.spki), (c) => c.charCodeAt(0));
+        const key = await crypto.subtle.importKey("spki", spki, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
+        const ok = await crypto.subtle.verify(
+          { name: "ECDSA", hash: "SHA-256" },
+          key,
+          rawSignature(signed.slice(4)),
+          new TextEncoder().encode(text)
+        );
+        if (!ok) throw new Error("checkpoint_signature_invalid");
+        report("msgSigned", String(size));
+      }
+      if (seq >= size) {
+        report("msgPending", "", true);
+        return;
+      }
+      const path = await fetch(`/ledger/v1/proof/inclusion?index=${seq}&size=${size}`, { credentials: "same-origin" });
+      if (!path.ok) throw new Error("proof_unavailable");
+      const body = await path.json();
+      const computed = await rootFromPath(seq, size, leaf, body.inclusion_path.map(unhex));
+      if (!same(computed, root)) throw new Error("inclusion_proof_invalid");
+      report("msgIncluded");
+      const others = lines.filter((l) => l.split(" ")[1] !== name).map((l) => l.split(" ")[1]);
+      if (others.length > 0) report("msgCosigned", others.join(", "));
+    };
+    check.addEventListener("click", () => {
+      run().catch((error) => report("msgFailed", error.message, true));
+    });
+  }
 })();

@@ -128,8 +128,9 @@ pub(super) async fn dispatch(
         Action::RetentionPurge => {
             books::retention_purge(store, admitted, &config.retention.policy(), now).await
         }
-        // The pack is read where the books are; the request records who asked for it.
-        Action::AuditPack => {
+        // The pack and the books are read where the books are; the request records who
+        // asked for them.
+        Action::AuditPack | Action::LedgerRead => {
             Ok(json!({"operator": admitted.operator, "entry": admitted.entry_seq}))
         }
         Action::CeremonyCustodian => {

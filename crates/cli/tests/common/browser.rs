@@ -200,11 +200,27 @@ impl Browser {
         self.events.clear();
     }
 
-    /// Opens `url` and waits until the page has loaded.
+    /// Opens `url` and waits until the page has loaded: a new document, complete (a
+    /// load event of a navigation the page started before does not count).
     pub fn open(&mut self, url: &str) {
+        self.evaluate("window.__shuinLeft = true; 1");
         self.forget_events();
         self.call("Page.navigate", json!({"url": url}));
         self.wait_for("Page.loadEventFired");
+        let started = std::time::Instant::now();
+        while self.evaluate("!window.__shuinLeft && document.readyState === 'complete'")
+            != json!(true)
+        {
+            assert!(
+                started.elapsed() < ANSWER_WAIT,
+                "{url} never finished loading"
+            );
+            self.wait_a_little();
+        }
+    }
+
+    fn wait_a_little(&mut self) {
+        std::thread::sleep(Duration::from_millis(50));
     }
 
     /// Runs `script` (which navigates: a click on a link, a form submitted) and waits until

@@ -10,6 +10,7 @@
 //! `/console/v1/` driven by `/static/console.js` ([`api`]).
 
 mod api;
+mod books;
 pub mod sessions;
 
 use crate::operator_api::OperatorConsole;
@@ -77,16 +78,22 @@ pub(crate) struct Console {
     pub(crate) relying: Arc<Relying>,
     pub(crate) zone: Zone,
     pub(crate) signins: Arc<api::SigninChallenges>,
+    /// The books, read in pages for the auditor's view.
+    pub(crate) store: Arc<dyn shuin_store::LedgerStore>,
+    /// The audit key the facility book records.
+    pub(crate) audit_key: Arc<shuin_books::audit_key_watch::AuditKeyWatch>,
 }
 
 /// The console's routes for a listener of `zone`, with their sessions.
 pub(crate) fn routes(
     console: Arc<dyn OperatorConsole>,
     app: AppState,
+    store: Arc<dyn shuin_store::LedgerStore>,
     relying: Relying,
     zone: Zone,
     sessions: Arc<WebSessions>,
 ) -> Router {
+    let ledger = crate::ledger::routes().with_state(app.clone());
     let state = Console {
         console,
         app,
@@ -94,12 +101,16 @@ pub(crate) fn routes(
         relying: Arc::new(relying),
         zone,
         signins: Arc::new(api::SigninChallenges::default()),
+        store,
+        audit_key: Arc::new(shuin_books::audit_key_watch::AuditKeyWatch::new()),
     };
     Router::new()
         .route("/", get(|| async { Redirect::to("/console/") }))
         .route("/console", get(|| async { Redirect::to("/console/") }))
         .route("/console/", get(queue))
         .route("/console/reviews/{id}", get(review))
+        .route("/console/books", get(books::list))
+        .route("/console/books/{seq}", get(books::entry))
         .route("/console/signin", get(signin))
         .route("/console/enrol", get(enrol))
         .route("/console/signout", post(signout))
@@ -107,6 +118,7 @@ pub(crate) fn routes(
         .route("/static/console.js", get(script))
         .merge(api::routes())
         .with_state(state)
+        .merge(ledger)
         .merge(crate::pages::stylesheet_route())
 }
 
@@ -119,6 +131,10 @@ struct ConsoleQuery {
     /// After an action: `review_approve` or `review_reject`, with `id`.
     done: Option<String>,
     id: Option<String>,
+    /// The books: only this book, kinds starting with this, entries before this.
+    book: Option<String>,
+    kind: Option<String>,
+    before: Option<u64>,
 }
 
 /// A console page with the console's policy (its own script allowed), never cached.
@@ -153,28 +169,35 @@ fn request<'a>(path: &'a str, lang: (Lang, Option<Lang>)) -> PageRequest<'a> {
     }
 }
 
+/// What every page of a session shows of it.
+fn signed_in<'a>(console: &Console, web: &'a WebSession) -> SignedIn<'a> {
+    SignedIn {
+        name: web.name(),
+        csrf: &web.csrf,
+        reviews: console.zone == Zone::Secure,
+    }
+}
+
 /// A page that only says something, with a status.
 fn message(
+    console: &Console,
     path: &str,
     lang: (Lang, Option<Lang>),
     web: Option<&WebSession>,
     (title, text, status): (&str, &str, StatusCode),
     code: Option<&str>,
 ) -> Response {
-    let signed_in = web.map(|w| SignedIn {
-        name: w.name(),
-        csrf: &w.csrf,
-    });
+    let signed_in = web.map(|w| signed_in(console, w));
     let rendered = pages::message(&request(path, lang), signed_in.as_ref(), title, text, code);
     console_page(rendered, status, lang)
 }
 
-const FORBIDDEN: (&str, &str, StatusCode) = (
+pub(super) const FORBIDDEN: (&str, &str, StatusCode) = (
     "console-forbidden-title",
     "console-forbidden-text",
     StatusCode::FORBIDDEN,
 );
-const UNAVAILABLE: (&str, &str, StatusCode) = (
+pub(super) const UNAVAILABLE: (&str, &str, StatusCode) = (
     "console-unavailable-title",
     "console-unavailable-text",
     StatusCode::SERVICE_UNAVAILABLE,
@@ -223,16 +246,20 @@ async fn queue(
     let Some(web) = console.session(&headers).await else {
         return Redirect::to("/console/signin").into_response();
     };
+    if console.zone != Zone::Secure {
+        // The queue is the secure zone's; elsewhere the console opens on the books.
+        return Redirect::to("/console/books").into_response();
+    }
     match console.permits(&web, Action::ReviewList).await {
         Ok(true) => {}
-        Ok(false) => return message("/console/", lang, Some(&web), FORBIDDEN, None),
-        Err(()) => return message("/console/", lang, Some(&web), UNAVAILABLE, None),
+        Ok(false) => return message(&console, "/console/", lang, Some(&web), FORBIDDEN, None),
+        Err(()) => return message(&console, "/console/", lang, Some(&web), UNAVAILABLE, None),
     }
     let records = match console.app.ra.review_queue().await {
         Ok(records) => records,
         Err(e) => {
             tracing::error!(error = %e, "the console could not read the review queue");
-            return message("/console/", lang, Some(&web), UNAVAILABLE, None);
+            return message(&console, "/console/", lang, Some(&web), UNAVAILABLE, None);
         }
     };
     let rows: Vec<QueueRow> = records
@@ -257,10 +284,7 @@ async fn queue(
         page: query.page.unwrap_or(1),
         notice,
     };
-    let signed_in = SignedIn {
-        name: web.name(),
-        csrf: &web.csrf,
-    };
+    let signed_in = signed_in(&console, &web);
     let rendered = pages::queue(&request("/console/", lang), &signed_in, &rows, &shown);
     console_page(rendered, StatusCode::OK, lang)
 }
@@ -278,8 +302,8 @@ async fn review(
     };
     match console.permits(&web, Action::ReviewShow).await {
         Ok(true) => {}
-        Ok(false) => return message(&path, lang, Some(&web), FORBIDDEN, None),
-        Err(()) => return message(&path, lang, Some(&web), UNAVAILABLE, None),
+        Ok(false) => return message(&console, &path, lang, Some(&web), FORBIDDEN, None),
+        Err(()) => return message(&console, &path, lang, Some(&web), UNAVAILABLE, None),
     }
     let actor = shuin_books::organisation::actor(web.name(), Role::Lra, console.zone);
     let viewed = console
@@ -295,18 +319,15 @@ async fn review(
                 "console-not-found-text",
                 StatusCode::NOT_FOUND,
             );
-            return message(&path, lang, Some(&web), not_found, None);
+            return message(&console, &path, lang, Some(&web), not_found, None);
         }
         Err(e) => {
             tracing::error!(error = %e, "the console could not record or read an application's evidence");
-            return message(&path, lang, Some(&web), UNAVAILABLE, None);
+            return message(&console, &path, lang, Some(&web), UNAVAILABLE, None);
         }
     };
     let evidence = evidence_of(&view);
-    let signed_in = SignedIn {
-        name: web.name(),
-        csrf: &web.csrf,
-    };
+    let signed_in = signed_in(&console, &web);
     let rendered = pages::review(&request(&path, lang), &signed_in, &evidence);
     console_page(rendered, StatusCode::OK, lang)
 }
@@ -408,6 +429,7 @@ async fn signout(
         } else {
             let lang = page_lang(None, &headers);
             return message(
+                &console,
                 "/console/",
                 lang,
                 Some(&web),
@@ -432,7 +454,14 @@ async fn noscript(State(console): State<Console>, headers: HeaderMap) -> Respons
         "console-noscript-text",
         StatusCode::BAD_REQUEST,
     );
-    message("/console/noscript", lang, web.as_deref(), text, None)
+    message(
+        &console,
+        "/console/noscript",
+        lang,
+        web.as_deref(),
+        text,
+        None,
+    )
 }
 
 async fn script() -> Response {

@@ -1,0 +1,130 @@
+//! The auditor's view of the console (DESIGN.md section 12): the books entry by entry,
+//! filtered by book and kind, newest first; and one entry with its inclusion in the
+//! log checked by the page's own script (`/static/console.js`) against the signed
+//! checkpoint, the checkpoint's signature against the audit key the facility book
+//! records.
+
+use crate::console::{chrome, SignedIn};
+use crate::messages::Messages;
+use crate::pages::{finish, PageRequest, RenderError, Rendered};
+use askama::Template;
+
+/// The books an entry may be in, as the filter offers them.
+pub const BOOKS: [&str; 4] = ["application", "revocation", "organization", "facility"];
+
+/// One entry of the list.
+#[derive(Debug, Clone)]
+pub struct BookRow {
+    /// Its position.
+    pub seq: u64,
+    /// When (RFC 3339).
+    pub time: String,
+    /// Its book.
+    pub book: String,
+    /// Its kind.
+    pub kind: String,
+    /// Who acted: name (role, zone).
+    pub actor: String,
+}
+
+/// What the list shows: the filter, and the link to older entries.
+#[derive(Debug, Clone, Default)]
+pub struct BooksFilter {
+    /// Only this book (empty: every book).
+    pub book: String,
+    /// Only kinds starting with this (empty: every kind).
+    pub kind: String,
+    /// The positions searched: from, to (inclusive), when any was.
+    pub searched: Option<(u64, u64)>,
+    /// Older entries remain before this position.
+    pub older_before: Option<u64>,
+}
+
+/// The audit key that signs checkpoints, as the page's script checks with it.
+#[derive(Debug, Clone)]
+pub struct AuditKeyView {
+    /// The key's name (the log's origin).
+    pub name: String,
+    /// Its SubjectPublicKeyInfo DER, standard base64.
+    pub spki_base64: String,
+    /// SHA-256 (hex) of that DER: the fingerprint `[ledger] audit_key_sha256` pins.
+    pub sha256: String,
+    /// Whether the page's script can check its signatures (ECDSA P-256).
+    pub checkable: bool,
+}
+
+/// One entry.
+#[derive(Debug, Clone)]
+pub struct EntryView {
+    /// The list's facts.
+    pub row: BookRow,
+    /// The entry as canonical JSON, indented for reading.
+    pub pretty: String,
+    /// The canonical bytes as stored, standard base64 (what the leaf hash is over).
+    pub canonical_base64: String,
+    /// The stored leaf hash (hex).
+    pub leaf_hash: String,
+    /// The audit key, if the books record one.
+    pub audit_key: Option<AuditKeyView>,
+}
+
+#[derive(Template)]
+#[template(path = "console_books.html")]
+struct BooksPage<'a> {
+    t: &'a Messages,
+    chrome: crate::pages::Chrome,
+    rows: &'a [BookRow],
+    filter: &'a BooksFilter,
+    books: [&'static str; 4],
+    older: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console_entry.html")]
+struct EntryPage<'a> {
+    t: &'a Messages,
+    chrome: crate::pages::Chrome,
+    entry: &'a EntryView,
+}
+
+/// `/console/books`: the entries that match the filter, newest first.
+pub fn books(
+    request: &PageRequest<'_>,
+    signed_in: &SignedIn<'_>,
+    rows: &[BookRow],
+    filter: &BooksFilter,
+) -> Result<Rendered, RenderError> {
+    let t = Messages::new(request.lang);
+    let query = format!(
+        "book={}&kind={}&",
+        crate::pages::query_escape(&filter.book),
+        crate::pages::query_escape(&filter.kind)
+    );
+    let older = filter
+        .older_before
+        .map(|before| format!("/console/books?{query}before={before}"));
+    let page = BooksPage {
+        t: &t,
+        chrome: chrome(request, Some(signed_in), &query),
+        rows,
+        filter,
+        books: BOOKS,
+        older,
+    };
+    finish(page.render(), &t)
+}
+
+/// `/console/books/{seq}`: one entry, and the check of its inclusion.
+pub fn entry(
+    request: &PageRequest<'_>,
+    signed_in: &SignedIn<'_>,
+    entry: &EntryView,
+) -> Result<Rendered, RenderError> {
+    let t = Messages::new(request.lang);
+    let page = EntryPage {
+        t: &t,
+        chrome: chrome(request, Some(signed_in), ""),
+        entry,
+    };
+    finish(page.render(), &t)
+}
