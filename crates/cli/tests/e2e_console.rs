@@ -317,6 +317,47 @@ fn an_lra_registers_a_passkey_signs_in_and_approves_in_a_real_browser() {
     let application: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(application["status"], "issued", "{application}");
 
+    // The LRA revokes the certificate just issued, signed by the passkey.
+    let serial = application["serial"].as_str().unwrap().to_owned();
+    browser.open(&format!("{origin}/console/revoke"));
+    browser.evaluate(&format!(
+        "document.getElementById('revoke-serial').value = {serial:?}; \
+         document.getElementById('revoke-reason').value = 'keyCompromise'; \
+         document.querySelector('form[data-shuin-sign=revoke] button').click(); 1"
+    ));
+    wait_for_location(&mut browser, "/console/revoke?done=revoke");
+    let notice = text_of(&mut browser, "section.result");
+    assert!(notice.contains(&serial), "{notice}");
+
+    // The same operator as responsible person: suspend, resume, and sign off the
+    // periodic review, each signed by the passkey.
+    instance.add_operator(LRA, "responsible_person");
+    for (action, field) in [
+        ("automation_suspend", "suspend-reason"),
+        ("automation_resume", "resume-reason"),
+    ] {
+        browser.open(&format!("{origin}/console/automation"));
+        browser.evaluate(&format!(
+            "document.getElementById({field:?}).value = 'console test'; \
+             document.querySelector('form[data-shuin-sign={action}] button').click(); 1"
+        ));
+        wait_for_location(&mut browser, &format!("/console/automation?done={action}"));
+    }
+    browser.open(&format!("{origin}/console/automation?lang=en"));
+    if let Some(source) = &axe {
+        let violations = browser.axe(source);
+        assert!(violations.is_empty(), "automation: {violations:?}");
+    }
+    browser.evaluate(
+        "document.querySelector('form[data-shuin-sign=automation_review] button').click(); 1",
+    );
+    wait_for_location(&mut browser, "/console/automation?done=automation_review");
+    let page = text_of(&mut browser, "main");
+    assert!(
+        page.contains("signed off") && page.contains("Running"),
+        "{page}"
+    );
+
     // Sign-out ends the session; a request without one is refused.
     browser.evaluate("document.querySelector('form.signout button').click(); 1");
     wait_for_location(&mut browser, "/console/signin");
@@ -355,6 +396,22 @@ fn an_lra_registers_a_passkey_signs_in_and_approves_in_a_real_browser() {
         .expect("the approval request");
     assert!(approved["payload"]["passkey"]["client_data_json"].is_string());
     assert_eq!(approved["actor"]["name"], LRA);
+    for action in [
+        "revoke",
+        "automation_suspend",
+        "automation_resume",
+        "automation_review",
+    ] {
+        let request = of_kind(&entries, "operator.request")
+            .into_iter()
+            .find(|e| e["payload"]["action"] == action)
+            .unwrap_or_else(|| panic!("no {action} request"));
+        assert!(request["payload"]["passkey"].is_object(), "{request}");
+    }
+    assert!(of_kind(&entries, "revocation.accepted")
+        .iter()
+        .any(|e| e["payload"]["serial"].as_str() == Some(serial.as_str())));
+    assert_eq!(of_kind(&entries, "automation.review_signed_off").len(), 1);
     assert_books_verify(&instance.data);
     let verified = shuin()
         .args(["ledger", "verify", "--export"])

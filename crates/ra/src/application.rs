@@ -66,6 +66,8 @@ pub struct RaConfig {
     pub automatic_approval: bool,
     /// DER of the chain above subscriber certificates (issuing CA first), public data.
     pub chain_der: Vec<Vec<u8>>,
+    /// Days between periodic reviews of automatic approval.
+    pub review_interval_days: u32,
 }
 
 /// A fresh challenge.

@@ -504,6 +504,31 @@ pub async fn sign_off<S: OperatorStore + ?Sized>(
     Ok(entry)
 }
 
+/// What the responsible person's page shows: the automation state and the review schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutomationStatus {
+    /// Whether automatic approval is configured on (`[ra] automatic_approval`).
+    pub configured: bool,
+    /// The state the responsible person set, if ever.
+    pub state: Option<AutomationState>,
+    /// When the periodic review is due.
+    pub schedule: ReviewSchedule,
+}
+
+impl crate::RaService {
+    /// The automation state and the review schedule (the web console's responsible
+    /// person's page). Reads the books a page at a time.
+    pub async fn automation_status(&self) -> Result<AutomationStatus, OperatorError> {
+        let store = self.store.as_ref();
+        let interval = self.config().review_interval_days;
+        Ok(AutomationStatus {
+            configured: self.config().automatic_approval,
+            state: state(store).await?,
+            schedule: schedule_in(store, interval, self.clock.now()).await?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

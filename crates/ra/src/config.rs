@@ -98,6 +98,7 @@ impl RaSection {
             responsible_person: self.responsible_person.clone(),
             automatic_approval: self.automatic_approval,
             chain_der,
+            review_interval_days: self.review_interval_days,
         }
     }
 

@@ -60,6 +60,7 @@ pub(crate) fn ra_at(now: u64, store: Arc<SqliteStore>) -> (RaService, SimulatedJ
             responsible_person: "責任者 花子".into(),
             automatic_approval: true,
             chain_der: vec![],
+            review_interval_days: crate::automation::DEFAULT_REVIEW_INTERVAL_DAYS,
         },
     );
     (ra, jlis)

@@ -163,6 +163,8 @@ pub(crate) fn chrome(
     let items: &[(&'static str, &'static str)] = match signed_in {
         Some(s) if s.reviews => &[
             ("/console/", "nav-console-queue"),
+            ("/console/revoke", "nav-console-revoke"),
+            ("/console/automation", "nav-console-automation"),
             ("/console/books", "nav-console-books"),
         ],
         Some(_) => &[("/console/books", "nav-console-books")],

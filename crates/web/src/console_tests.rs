@@ -143,6 +143,30 @@ fn every_page(lang: Lang) -> Vec<(&'static str, Rendered)> {
             ),
         ),
         (
+            "revoke",
+            super::console_duties::revoke(
+                &request("/console/revoke", lang),
+                &OPERATOR,
+                Some("0A1B"),
+            ),
+        ),
+        (
+            "automation",
+            super::console_duties::automation(
+                &request("/console/automation", lang),
+                &OPERATOR,
+                &super::console_duties::AutomationView {
+                    configured: true,
+                    suspended: true,
+                    changed: Some(("RP".into(), "2026-12-07T00:00:00Z".into(), "audit".into())),
+                    overdue: true,
+                    review_since: "2026-11-01".into(),
+                    ..Default::default()
+                },
+                Some("automation_suspend"),
+            ),
+        ),
+        (
             "forbidden",
             message(
                 &request("/console/", lang),

@@ -8,6 +8,7 @@
 
 pub mod console;
 pub mod console_books;
+pub mod console_duties;
 #[cfg(test)]
 mod console_tests;
 pub mod difference;

@@ -380,16 +380,21 @@ async fn enrol_finish(
     Ok(json_answer(json!({"next": "/console/signin"})))
 }
 
-/// A decision from a form of the review page.
+/// A decision from a form of the console.
 #[derive(Deserialize)]
 struct PrepareForm {
     csrf: String,
     action: String,
-    id: String,
+    #[serde(default)]
+    id: Option<String>,
     #[serde(default)]
     note: Option<String>,
     #[serde(default)]
     reason: Option<String>,
+    #[serde(default)]
+    serial: Option<String>,
+    #[serde(default)]
+    since: Option<String>,
 }
 
 /// The session of the request, with its CSRF token checked.
@@ -417,43 +422,78 @@ async fn checked_session(
 
 /// The action and parameters of a decision.
 fn decision(form: &PrepareForm) -> Result<(Action, serde_json::Value), Refused> {
-    let id = form.id.trim();
-    if id.is_empty() {
-        return Err(refused(
-            StatusCode::BAD_REQUEST,
-            "invalid_params",
-            "the application id is missing",
-        ));
-    }
     let text = |v: &Option<String>| {
         v.as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .map(str::to_owned)
     };
+    let needed = |v: &Option<String>, what: &str| {
+        text(v).ok_or_else(|| {
+            refused(
+                StatusCode::BAD_REQUEST,
+                "invalid_params",
+                format!("{what} is missing"),
+            )
+        })
+    };
     match form.action.as_str() {
         "review_approve" => {
-            let mut params = json!({"id": id});
+            let mut params = json!({"id": needed(&form.id, "the application id")?});
             if let Some(note) = text(&form.note) {
                 params["note"] = json!(note);
             }
             Ok((Action::ReviewApprove, params))
         }
         "review_reject" => {
-            let reason = text(&form.reason).ok_or_else(|| {
-                refused(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_params",
-                    "a rejection needs a reason",
-                )
-            })?;
+            let id = needed(&form.id, "the application id")?;
+            let reason = needed(&form.reason, "a rejection's reason")?;
             Ok((Action::ReviewReject, json!({"id": id, "reason": reason})))
+        }
+        "revoke" => {
+            let serial = needed(&form.serial, "the serial number")?;
+            let reason = needed(&form.reason, "the reason")?;
+            Ok((Action::Revoke, json!({"serial": serial, "reason": reason})))
+        }
+        "automation_suspend" | "automation_resume" => {
+            let reason = needed(&form.reason, "the reason")?;
+            let action = if form.action == "automation_suspend" {
+                Action::AutomationSuspend
+            } else {
+                Action::AutomationResume
+            };
+            Ok((action, json!({"reason": reason})))
+        }
+        "automation_review" => {
+            let since = needed(&form.since, "the start of the review")?;
+            Ok((
+                Action::AutomationReview,
+                json!({"since": since, "sign_off": true}),
+            ))
         }
         _ => Err(refused(
             StatusCode::BAD_REQUEST,
             "invalid_params",
             "this console does not do that action",
         )),
+    }
+}
+
+/// Where the page goes after `request` was done.
+fn next_page(request: &OperatorRequest) -> String {
+    let action = request.action.as_str();
+    match request.action {
+        Action::Revoke => format!(
+            "/console/revoke?done=revoke&id={}",
+            query_text(request.param("serial").unwrap_or_default())
+        ),
+        Action::AutomationSuspend | Action::AutomationResume | Action::AutomationReview => {
+            format!("/console/automation?done={action}")
+        }
+        _ => format!(
+            "/console/?done={action}&id={}",
+            query_text(request.param("id").unwrap_or_default())
+        ),
     }
 }
 
@@ -520,16 +560,8 @@ async fn act(
     web.session.count(&outcome);
     match outcome {
         Outcome::Done { result } => {
-            let request = OperatorRequest::parse(&signed.request).ok();
-            let action = request
-                .as_ref()
-                .map(|r| r.action.as_str())
-                .unwrap_or_default();
-            let id = request
-                .as_ref()
-                .and_then(|r| r.param("id"))
-                .unwrap_or_default();
-            let next = format!("/console/?done={action}&id={}", query_text(id));
+            let next = OperatorRequest::parse(&signed.request)
+                .map_or_else(|_| "/console/".to_owned(), |r| next_page(&r));
             Ok(json_answer(json!({"next": next, "result": result})))
         }
         other => Err(from_outcome(other)),

@@ -11,6 +11,7 @@
 
 mod api;
 mod books;
+mod duties;
 pub mod sessions;
 
 use crate::operator_api::OperatorConsole;
@@ -109,6 +110,8 @@ pub(crate) fn routes(
         .route("/console", get(|| async { Redirect::to("/console/") }))
         .route("/console/", get(queue))
         .route("/console/reviews/{id}", get(review))
+        .route("/console/revoke", get(duties::revoke))
+        .route("/console/automation", get(duties::automation))
         .route("/console/books", get(books::list))
         .route("/console/books/{seq}", get(books::entry))
         .route("/console/signin", get(signin))

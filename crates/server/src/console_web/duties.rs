@@ -1,0 +1,105 @@
+//! The console pages of the secure zone's other decisions: the LRA's revocation
+//! (`revoke`) and the responsible person's control of automatic approval. The pages
+//! only show and offer; each decision is a request the passkey signs (`super::api`).
+
+use super::{console_page, message, page_lang, request, signed_in, Console, ConsoleQuery};
+use super::{FORBIDDEN, UNAVAILABLE};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use shuin_core::{Action, Zone};
+use shuin_web::console_duties::{self as pages, AutomationView};
+use std::sync::Arc;
+
+/// The session, if it may do `action` on this listener; the refusal page otherwise.
+async fn allowed(
+    console: &Console,
+    headers: &HeaderMap,
+    path: &str,
+    action: Action,
+    lang: (shuin_web::Lang, Option<shuin_web::Lang>),
+) -> Result<Arc<super::sessions::WebSession>, Response> {
+    let Some(web) = console.session(headers).await else {
+        return Err(Redirect::to("/console/signin").into_response());
+    };
+    if console.zone != Zone::Secure {
+        return Err(message(
+            console,
+            path,
+            lang,
+            Some(&web),
+            FORBIDDEN,
+            Some("zone_refused"),
+        ));
+    }
+    match console.permits(&web, action).await {
+        Ok(true) => Ok(web),
+        Ok(false) => Err(message(console, path, lang, Some(&web), FORBIDDEN, None)),
+        Err(()) => Err(message(console, path, lang, Some(&web), UNAVAILABLE, None)),
+    }
+}
+
+pub(super) async fn revoke(
+    State(console): State<Console>,
+    Query(query): Query<ConsoleQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = page_lang(query.lang.as_deref(), &headers);
+    let path = "/console/revoke";
+    let web = match allowed(&console, &headers, path, Action::Revoke, lang).await {
+        Ok(web) => web,
+        Err(refused) => return refused,
+    };
+    let revoked = match query.done.as_deref() {
+        Some("revoke") => query.id.as_deref(),
+        _ => None,
+    };
+    let rendered = pages::revoke(&request(path, lang), &signed_in(&console, &web), revoked);
+    console_page(rendered, StatusCode::OK, lang)
+}
+
+pub(super) async fn automation(
+    State(console): State<Console>,
+    Query(query): Query<ConsoleQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = page_lang(query.lang.as_deref(), &headers);
+    let path = "/console/automation";
+    let action = Action::AutomationReview;
+    let web = match allowed(&console, &headers, path, action, lang).await {
+        Ok(web) => web,
+        Err(refused) => return refused,
+    };
+    let status = match console.app.ra.automation_status().await {
+        Ok(status) => status,
+        Err(e) => {
+            tracing::error!(error = %e, "the console could not read the automation state");
+            return message(&console, path, lang, Some(&web), UNAVAILABLE, None);
+        }
+    };
+    let now = shuin_core::timefmt::rfc3339(console.app.clock.now());
+    let since = status
+        .schedule
+        .last_signed_off
+        .clone()
+        .unwrap_or(now)
+        .chars()
+        .take(10)
+        .collect();
+    let view = AutomationView {
+        configured: status.configured,
+        suspended: status.state.as_ref().is_some_and(|s| s.suspended),
+        changed: status.state.map(|s| (s.by, s.at, s.reason)),
+        last_signed_off: status.schedule.last_signed_off,
+        next_review_due: status.schedule.next_review_due,
+        overdue: status.schedule.overdue,
+        review_since: since,
+    };
+    let rendered = pages::automation(
+        &request(path, lang),
+        &signed_in(&console, &web),
+        &view,
+        query.done.as_deref(),
+    );
+    console_page(rendered, StatusCode::OK, lang)
+}

@@ -1,0 +1,101 @@
+//! The console's other decisions of the secure zone, each signed by the passkey through
+//! `/static/console.js` like an approval: an LRA's revocation of a certificate, and the
+//! responsible person's (責任者) control of automatic approval (suspend, resume, the
+//! periodic review and its sign-off).
+
+use crate::console::{chrome, SignedIn};
+use crate::messages::Messages;
+use crate::pages::{finish, PageRequest, RenderError, Rendered};
+use askama::Template;
+
+/// The RFC 5280 reasons an LRA revokes for, with their message keys.
+pub const REVOCATION_REASONS: [(&str, &str); 5] = [
+    ("unspecified", "console-reason-unspecified"),
+    ("keyCompromise", "console-reason-key-compromise"),
+    ("affiliationChanged", "console-reason-affiliation-changed"),
+    ("superseded", "console-reason-superseded"),
+    ("cessationOfOperation", "console-reason-cessation"),
+];
+
+/// The state of automatic approval, as the responsible person's page shows it.
+#[derive(Debug, Clone, Default)]
+pub struct AutomationView {
+    /// `[ra] automatic_approval`.
+    pub configured: bool,
+    /// Suspended now.
+    pub suspended: bool,
+    /// Who last suspended or resumed it, when and why (empty if never).
+    pub changed: Option<(String, String, String)>,
+    /// The last sign-off of the periodic review (RFC 3339).
+    pub last_signed_off: Option<String>,
+    /// When the next is due (RFC 3339).
+    pub next_review_due: Option<String>,
+    /// Whether it is past due.
+    pub overdue: bool,
+    /// The start the review form offers (`YYYY-MM-DD`).
+    pub review_since: String,
+}
+
+#[derive(Template)]
+#[template(path = "console_revoke.html")]
+struct RevokePage<'a> {
+    t: &'a Messages,
+    chrome: crate::pages::Chrome,
+    csrf: &'a str,
+    reasons: [(&'static str, &'static str); 5],
+    notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console_automation.html")]
+struct AutomationPage<'a> {
+    t: &'a Messages,
+    chrome: crate::pages::Chrome,
+    csrf: &'a str,
+    view: &'a AutomationView,
+    notice: Option<String>,
+}
+
+/// `/console/revoke`: revoke a certificate by its serial; `revoked` is the serial just
+/// revoked, for the notice.
+pub fn revoke(
+    request: &PageRequest<'_>,
+    signed_in: &SignedIn<'_>,
+    revoked: Option<&str>,
+) -> Result<Rendered, RenderError> {
+    let t = Messages::new(request.lang);
+    let notice = revoked.map(|serial| t.with("console-notice-revoked", "serial", serial));
+    let page = RevokePage {
+        t: &t,
+        chrome: chrome(request, Some(signed_in), ""),
+        csrf: signed_in.csrf,
+        reasons: REVOCATION_REASONS,
+        notice,
+    };
+    finish(page.render(), &t)
+}
+
+/// `/console/automation`: the state of automatic approval and the responsible person's
+/// decisions; `done` names the decision just taken, for the notice.
+pub fn automation(
+    request: &PageRequest<'_>,
+    signed_in: &SignedIn<'_>,
+    view: &AutomationView,
+    done: Option<&str>,
+) -> Result<Rendered, RenderError> {
+    let t = Messages::new(request.lang);
+    let notice = match done {
+        Some("automation_suspend") => Some(t.get("console-notice-suspended")),
+        Some("automation_resume") => Some(t.get("console-notice-resumed")),
+        Some("automation_review") => Some(t.get("console-notice-reviewed")),
+        _ => None,
+    };
+    let page = AutomationPage {
+        t: &t,
+        chrome: chrome(request, Some(signed_in), ""),
+        csrf: signed_in.csrf,
+        view,
+        notice,
+    };
+    finish(page.render(), &t)
+}
