@@ -512,6 +512,15 @@ fn an_auditor_checks_an_entry_of_the_books_in_the_page_from_the_remote_zone() {
         "{results:?}"
     );
 
+    // Monitoring from the remote zone, in the browser: the figures of /metrics.
+    browser.open(&format!("{origin}/console/monitoring"));
+    let figures = text_of(&mut browser, "main");
+    assert!(figures.contains("shuin_ledger_entries"), "{figures}");
+    if let Some(source) = &axe {
+        let violations = browser.axe(source);
+        assert!(violations.is_empty(), "monitoring: {violations:?}");
+    }
+
     // The LRA's pages are not the remote zone's, and a decision signed by the passkey
     // is refused there by the policy.
     browser.open(&format!("{origin}/console/reviews/{id}"));

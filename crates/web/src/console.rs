@@ -166,8 +166,12 @@ pub(crate) fn chrome(
             ("/console/revoke", "nav-console-revoke"),
             ("/console/automation", "nav-console-automation"),
             ("/console/books", "nav-console-books"),
+            ("/console/monitoring", "nav-monitoring"),
         ],
-        Some(_) => &[("/console/books", "nav-console-books")],
+        Some(_) => &[
+            ("/console/books", "nav-console-books"),
+            ("/console/monitoring", "nav-monitoring"),
+        ],
         None => &[
             ("/console/signin", "nav-console-signin"),
             ("/console/enrol", "nav-console-enrol"),

@@ -23,7 +23,7 @@ mod pages_tests;
 pub use facts::{fingerprint, CertificateFacts, CrlFacts};
 pub use lang::{Lang, LANGUAGE_COOKIE};
 pub use messages::Messages;
-pub use monitoring::{monitoring, parse_exposition, Family};
+pub use monitoring::{console_monitoring, monitoring, parse_exposition, Family};
 pub use pages::{
     apply, disclosure, page_paths, repository, revoke, status, Audience, PageRequest, RenderError,
     Rendered, RepositoryFacts, Site, StatusView,

@@ -58,6 +58,25 @@ struct MonitoringPage<'a> {
 
 /// `/monitoring`: every family of `exposition` (the `/metrics` text).
 pub fn monitoring(request: &PageRequest<'_>, exposition: &str) -> Result<Rendered, RenderError> {
+    monitoring_page(request, Chrome::new(request, ""), exposition)
+}
+
+/// `/console/monitoring`: the same page in the web console, for an operator signed in
+/// with a passkey.
+pub fn console_monitoring(
+    request: &PageRequest<'_>,
+    signed_in: &crate::console::SignedIn<'_>,
+    exposition: &str,
+) -> Result<Rendered, RenderError> {
+    let chrome = crate::console::chrome(request, Some(signed_in), "");
+    monitoring_page(request, chrome, exposition)
+}
+
+fn monitoring_page(
+    request: &PageRequest<'_>,
+    chrome: Chrome,
+    exposition: &str,
+) -> Result<Rendered, RenderError> {
     let t = Messages::new(request.lang);
     let families = parse_exposition(exposition)
         .into_iter()
@@ -73,7 +92,7 @@ pub fn monitoring(request: &PageRequest<'_>, exposition: &str) -> Result<Rendere
         .collect();
     let page = MonitoringPage {
         t: &t,
-        chrome: Chrome::new(request, ""),
+        chrome,
         families,
     };
     finish(page.render(), &t)

@@ -103,3 +103,29 @@ pub(super) async fn automation(
     );
     console_page(rendered, StatusCode::OK, lang)
 }
+
+/// `/console/monitoring`: the figures of `/metrics`, for any operator whose roles the
+/// policy lets ask for the status here (monitoring staff from the remote zone).
+pub(super) async fn monitoring(
+    State(console): State<Console>,
+    Query(query): Query<ConsoleQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = page_lang(query.lang.as_deref(), &headers);
+    let path = "/console/monitoring";
+    let Some(web) = console.session(&headers).await else {
+        return Redirect::to("/console/signin").into_response();
+    };
+    match console.permits(&web, Action::Status).await {
+        Ok(true) => {}
+        Ok(false) => return message(&console, path, lang, Some(&web), FORBIDDEN, None),
+        Err(()) => return message(&console, path, lang, Some(&web), UNAVAILABLE, None),
+    }
+    let exposition = crate::metrics::exposition(&console.app, console.console.as_ref()).await;
+    let rendered = shuin_web::console_monitoring(
+        &request(path, lang),
+        &signed_in(&console, &web),
+        &exposition,
+    );
+    console_page(rendered, StatusCode::OK, lang)
+}

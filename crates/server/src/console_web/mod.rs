@@ -112,6 +112,7 @@ pub(crate) fn routes(
         .route("/console/reviews/{id}", get(review))
         .route("/console/revoke", get(duties::revoke))
         .route("/console/automation", get(duties::automation))
+        .route("/console/monitoring", get(duties::monitoring))
         .route("/console/books", get(books::list))
         .route("/console/books/{seq}", get(books::entry))
         .route("/console/signin", get(signin))
@@ -250,8 +251,11 @@ async fn queue(
         return Redirect::to("/console/signin").into_response();
     };
     if console.zone != Zone::Secure {
-        // The queue is the secure zone's; elsewhere the console opens on the books.
-        return Redirect::to("/console/books").into_response();
+        // The queue is the secure zone's; elsewhere the console opens on the books for
+        // those who may read them, on the monitoring page for everyone else.
+        let books = console.permits(&web, Action::LedgerRead).await == Ok(true);
+        let home = if books { "/console/books" } else { "/console/monitoring" };
+        return Redirect::to(home).into_response();
     }
     match console.permits(&web, Action::ReviewList).await {
         Ok(true) => {}
