@@ -329,6 +329,38 @@ fn an_lra_registers_a_passkey_signs_in_and_approves_in_a_real_browser() {
     let notice = text_of(&mut browser, "section.result");
     assert!(notice.contains(&serial), "{notice}");
 
+    // A registration of the legacy flow: the identity beside the signed request, the
+    // code shown once in the page.
+    browser.open(&format!("{origin}/console/registrations"));
+    browser.evaluate(
+        "document.getElementById('registration-name').value = '佐藤\\u3000花子'; \
+         document.getElementById('registration-birth').value = '1985-04-01'; \
+         document.getElementById('registration-address').value = '大阪府大阪市北区中之島一丁目3番20号'; \
+         document.querySelector('form[data-shuin-sign=registration_create] button').click(); 1",
+    );
+    let started = Instant::now();
+    let code = loop {
+        let code = browser.evaluate(
+            "document.getElementById('console-result').hidden ? '' : \
+             document.getElementById('result-identification_code').textContent",
+        );
+        let code = code.as_str().unwrap_or_default().to_owned();
+        if !code.is_empty() {
+            break code;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no code shown: {}",
+            text_of(&mut browser, "main")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(code.len() >= 8, "{code}");
+    if let Some(source) = &axe {
+        let violations = browser.axe(source);
+        assert!(violations.is_empty(), "registrations: {violations:?}");
+    }
+
     // The same operator as responsible person: suspend, resume, and sign off the
     // periodic review, each signed by the passkey.
     instance.add_operator(LRA, "responsible_person");
@@ -412,6 +444,15 @@ fn an_lra_registers_a_passkey_signs_in_and_approves_in_a_real_browser() {
         .iter()
         .any(|e| e["payload"]["serial"].as_str() == Some(serial.as_str())));
     assert_eq!(of_kind(&entries, "automation.review_signed_off").len(), 1);
+    // The registration: its request carries the identity's salted hash, never the
+    // identity; the code is nowhere in the books.
+    let registration = of_kind(&entries, "operator.request")
+        .into_iter()
+        .find(|e| e["payload"]["action"] == "registration_create")
+        .expect("the registration request");
+    assert!(registration["payload"]["passkey"].is_object());
+    let books = std::fs::read_to_string(out.join("entries.jsonl")).unwrap();
+    assert!(!books.contains("佐藤") && !books.contains(&code));
     assert_books_verify(&instance.data);
     let verified = shuin()
         .args(["ledger", "verify", "--export"])

@@ -164,6 +164,7 @@ pub(crate) fn chrome(
         Some(s) if s.reviews => &[
             ("/console/", "nav-console-queue"),
             ("/console/revoke", "nav-console-revoke"),
+            ("/console/registrations", "nav-console-registrations"),
             ("/console/automation", "nav-console-automation"),
             ("/console/books", "nav-console-books"),
             ("/console/monitoring", "nav-monitoring"),

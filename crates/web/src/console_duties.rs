@@ -56,6 +56,29 @@ struct AutomationPage<'a> {
     notice: Option<String>,
 }
 
+#[derive(Template)]
+#[template(path = "console_registrations.html")]
+struct RegistrationsPage<'a> {
+    t: &'a Messages,
+    chrome: crate::pages::Chrome,
+    csrf: &'a str,
+}
+
+/// `/console/registrations`: record an identity the LRA verified in person and show its
+/// 利用者識別符号 once (the legacy flow, docs/registration.md).
+pub fn registrations(
+    request: &PageRequest<'_>,
+    signed_in: &SignedIn<'_>,
+) -> Result<Rendered, RenderError> {
+    let t = Messages::new(request.lang);
+    let page = RegistrationsPage {
+        t: &t,
+        chrome: chrome(request, Some(signed_in), ""),
+        csrf: signed_in.csrf,
+    };
+    finish(page.render(), &t)
+}
+
 /// `/console/revoke`: revoke a certificate by its serial; `revoked` is the serial just
 /// revoked, for the notice.
 pub fn revoke(

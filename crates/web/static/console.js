@@ -66,7 +66,7 @@
     try {
       const next = await work();
       say("done");
-      window.location.assign(next);
+      if (next) window.location.assign(next);
     } catch (error) {
       const code = error instanceof DOMException ? "passkey_" + error.name : error.message;
       say("failed", code);
@@ -142,7 +142,19 @@
           csrf: fields.csrf,
           request: prepared.request,
           assertion: assertion(credential),
+          attachment: prepared.attachment,
         });
+        if (done.shown) {
+          // Shown once, here: a registration's 利用者識別符号.
+          const result = document.getElementById("console-result");
+          for (const [name, value] of Object.entries(done.shown)) {
+            const cell = document.getElementById("result-" + name);
+            if (cell) cell.textContent = value;
+          }
+          if (result) result.hidden = false;
+          form.reset();
+          return null;
+        }
         return done.next;
       });
     });

@@ -395,6 +395,19 @@ struct PrepareForm {
     serial: Option<String>,
     #[serde(default)]
     since: Option<String>,
+    /// A registration: the identity the LRA verified, and how the code is delivered.
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    birth_date: Option<String>,
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(default)]
+    gender: Option<String>,
+    #[serde(default)]
+    delivery: Option<String>,
+    #[serde(default)]
+    tracking: Option<String>,
 }
 
 /// The session of the request, with its CSRF token checked.
@@ -421,7 +434,7 @@ async fn checked_session(
 }
 
 /// The action and parameters of a decision.
-fn decision(form: &PrepareForm) -> Result<(Action, serde_json::Value), Refused> {
+fn decision(form: &PrepareForm) -> Result<(Action, serde_json::Value, Option<String>), Refused> {
     let text = |v: &Option<String>| {
         v.as_deref()
             .map(str::trim)
@@ -443,17 +456,25 @@ fn decision(form: &PrepareForm) -> Result<(Action, serde_json::Value), Refused> 
             if let Some(note) = text(&form.note) {
                 params["note"] = json!(note);
             }
-            Ok((Action::ReviewApprove, params))
+            Ok((Action::ReviewApprove, params, None))
         }
         "review_reject" => {
             let id = needed(&form.id, "the application id")?;
             let reason = needed(&form.reason, "a rejection's reason")?;
-            Ok((Action::ReviewReject, json!({"id": id, "reason": reason})))
+            Ok((
+                Action::ReviewReject,
+                json!({"id": id, "reason": reason}),
+                None,
+            ))
         }
         "revoke" => {
             let serial = needed(&form.serial, "the serial number")?;
             let reason = needed(&form.reason, "the reason")?;
-            Ok((Action::Revoke, json!({"serial": serial, "reason": reason})))
+            Ok((
+                Action::Revoke,
+                json!({"serial": serial, "reason": reason}),
+                None,
+            ))
         }
         "automation_suspend" | "automation_resume" => {
             let reason = needed(&form.reason, "the reason")?;
@@ -462,14 +483,45 @@ fn decision(form: &PrepareForm) -> Result<(Action, serde_json::Value), Refused> 
             } else {
                 Action::AutomationResume
             };
-            Ok((action, json!({"reason": reason})))
+            Ok((action, json!({"reason": reason}), None))
         }
         "automation_review" => {
             let since = needed(&form.since, "the start of the review")?;
             Ok((
                 Action::AutomationReview,
                 json!({"since": since, "sign_off": true}),
+                None,
             ))
+        }
+        "registration_create" => {
+            let identity = shuin_ra::VerifiedIdentity {
+                name: needed(&form.name, "the name")?,
+                birth_date: needed(&form.birth_date, "the date of birth")?,
+                address: needed(&form.address, "the address")?,
+                gender: text(&form.gender),
+            };
+            let delivery = text(&form.delivery).map(|method| shuin_ra::Delivery {
+                method,
+                tracking: text(&form.tracking),
+            });
+            let lifetime = shuin_ra::DEFAULT_CODE_LIFETIME;
+            let (mut params, attachment) = shuin_ra::console::registration_create_request(
+                &identity,
+                lifetime,
+                delivery.as_ref(),
+                &OsRandom,
+            )
+            .map_err(|e| {
+                refused(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service_unavailable",
+                    e.to_string(),
+                )
+            })?;
+            let attachment = attachment.to_string();
+            params[shuin_books::console::ATTACHMENT_PARAM] =
+                json!(shuin_books::console::attachment_sha256(&attachment));
+            Ok((Action::RegistrationCreate, params, Some(attachment)))
         }
         _ => Err(refused(
             StatusCode::BAD_REQUEST,
@@ -503,7 +555,7 @@ async fn prepare(
     Json(form): Json<PrepareForm>,
 ) -> Result<Response, Refused> {
     let web = checked_session(&console, &headers, &form.csrf).await?;
-    let (action, params) = decision(&form)?;
+    let (action, params, attachment) = decision(&form)?;
     let nonce = console.console.nonce().await.map_err(from_outcome)?;
     let request = OperatorRequest {
         format: shuin_ledger::operator_request::REQUEST_FORMAT.into(),
@@ -522,6 +574,9 @@ async fn prepare(
         "challenge": B64U.encode(challenge),
         "credential_id": web.credential_id,
         "rp_id": console.relying.rp_id,
+        // What travels beside the signed request (the identity of a registration): the
+        // request names it by its SHA-256; the books never hold it.
+        "attachment": attachment,
     })))
 }
 
@@ -531,6 +586,8 @@ struct ActBody {
     csrf: String,
     request: String,
     assertion: AssertionJson,
+    #[serde(default)]
+    attachment: Option<String>,
 }
 
 async fn act(
@@ -550,7 +607,8 @@ async fn act(
         .is_ok_and(|r| r.key_sha256 == web.session.identity.key_sha256)
         && body.assertion.credential_id == web.credential_id;
     let outcome = if bound {
-        console.console.act(&signed, None, console.zone).await
+        let attachment = body.attachment.map(zeroize::Zeroizing::new);
+        console.console.act(&signed, attachment, console.zone).await
     } else {
         Outcome::refused(
             crate::operator_api::SESSION_KEY_MISMATCH,
@@ -560,9 +618,13 @@ async fn act(
     web.session.count(&outcome);
     match outcome {
         Outcome::Done { result } => {
-            let next = OperatorRequest::parse(&signed.request)
-                .map_or_else(|_| "/console/".to_owned(), |r| next_page(&r));
-            Ok(json_answer(json!({"next": next, "result": result})))
+            let request = OperatorRequest::parse(&signed.request).ok();
+            if request.as_ref().map(|r| r.action) == Some(Action::RegistrationCreate) {
+                // The code is shown once, in the page that asked; nothing to go to.
+                return Ok(json_answer(json!({"shown": result})));
+            }
+            let next = request.map_or_else(|| "/console/".to_owned(), |r| next_page(&r));
+            Ok(json_answer(json!({"next": next})))
         }
         other => Err(from_outcome(other)),
     }

@@ -58,6 +58,22 @@ pub(super) async fn revoke(
     console_page(rendered, StatusCode::OK, lang)
 }
 
+pub(super) async fn registrations(
+    State(console): State<Console>,
+    Query(query): Query<ConsoleQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = page_lang(query.lang.as_deref(), &headers);
+    let path = "/console/registrations";
+    let action = Action::RegistrationCreate;
+    let web = match allowed(&console, &headers, path, action, lang).await {
+        Ok(web) => web,
+        Err(refused) => return refused,
+    };
+    let rendered = pages::registrations(&request(path, lang), &signed_in(&console, &web));
+    console_page(rendered, StatusCode::OK, lang)
+}
+
 pub(super) async fn automation(
     State(console): State<Console>,
     Query(query): Query<ConsoleQuery>,

@@ -111,6 +111,7 @@ pub(crate) fn routes(
         .route("/console/", get(queue))
         .route("/console/reviews/{id}", get(review))
         .route("/console/revoke", get(duties::revoke))
+        .route("/console/registrations", get(duties::registrations))
         .route("/console/automation", get(duties::automation))
         .route("/console/monitoring", get(duties::monitoring))
         .route("/console/books", get(books::list))
@@ -254,7 +255,11 @@ async fn queue(
         // The queue is the secure zone's; elsewhere the console opens on the books for
         // those who may read them, on the monitoring page for everyone else.
         let books = console.permits(&web, Action::LedgerRead).await == Ok(true);
-        let home = if books { "/console/books" } else { "/console/monitoring" };
+        let home = if books {
+            "/console/books"
+        } else {
+            "/console/monitoring"
+        };
         return Redirect::to(home).into_response();
     }
     match console.permits(&web, Action::ReviewList).await {
