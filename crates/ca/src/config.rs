@@ -348,6 +348,15 @@ impl LedgerSection {
         Ok(())
     }
 
+    /// The configured witnesses' keys (those that read; [`LedgerSection::check`] refuses
+    /// the others at start).
+    pub fn witness_keys(&self) -> Vec<WitnessKey> {
+        self.witnesses
+            .iter()
+            .filter_map(|w| WitnessKey::from_verifier_key(&w.key).ok())
+            .collect()
+    }
+
     /// The witnesses (keys checked by [`LedgerSection::check`]), if any are configured.
     pub fn witnessing(&self) -> Option<Witnessing> {
         let targets: Vec<WitnessTarget> = self

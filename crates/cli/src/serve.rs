@@ -86,6 +86,7 @@ async fn serve_ra_node(
         operator_crl_scope: shuin_ca::operator_ca::OPERATOR_CRL_SCOPE.into(),
         orders: Some(node.peer.clone()),
         pushed: Some(node.pushed.clone()),
+        witnesses: Vec::new(),
     };
     let served = shuin_server::listeners::serve_all(
         bound,
@@ -116,6 +117,7 @@ async fn serve_repo_node(
         operator_crl_scope: shuin_ca::operator_ca::OPERATOR_CRL_SCOPE.into(),
         orders: None,
         pushed: Some(node.pushed.clone()),
+        witnesses: Vec::new(),
     };
     let shutdown = shuin_server::listeners::shutdown_signal();
     let served = shuin_server::listeners::serve_all(bound, &services, shutdown).await;
@@ -179,6 +181,7 @@ async fn serve_zones(
         operator_crl_scope: shuin_ca::operator_ca::OPERATOR_CRL_SCOPE.into(),
         orders: None,
         pushed: None,
+        witnesses: instance.config.ledger.witness_keys(),
     };
     let served = shuin_server::listeners::serve_all(listeners, &services, shutdown).await;
     for link in links {

@@ -18,6 +18,7 @@
 use crate::common::browser::{axe_core, Browser};
 use crate::common::tls::listener_certificates;
 use crate::common::*;
+use crate::e2e_witness::WitnessProcess;
 use serde_json::{json, Value};
 use shuin_testkit::SimulatedJlisCa;
 use std::path::Path;
@@ -478,6 +479,25 @@ fn an_auditor_checks_an_entry_of_the_books_in_the_page_from_the_remote_zone() {
         &["--key-backend".into(), "software".into()],
         vec![],
     );
+    // A witness of this log, run by a third party; checkpoints every second.
+    let work = instance.work.path().to_owned();
+    let entries = export_entries(&instance.data, &work.join("first-export"));
+    let log_key = entries
+        .iter()
+        .find(|e| e["payload"]["purpose"] == "ledger_checkpoints")
+        .and_then(|e| e["payload"]["verifier_key"].as_str())
+        .unwrap()
+        .to_owned();
+    let witness = WitnessProcess::init(&work, "witness.example/one", &log_key);
+    instance.edit_config(
+        "checkpoint_every_seconds = 60\n",
+        "checkpoint_every_seconds = 1\nwitness_quorum = 1\n",
+    );
+    instance.append_config(&format!(
+        "\n[[ledger.witnesses]]\nurl = \"{}\"\nkey = \"{}\"\n",
+        witness.base,
+        witness.key.verifier_key()
+    ));
     let origin = console_listener(&mut instance, "remote");
     instance.serve();
     instance.add_operator(AUDITOR, "auditor");
@@ -509,16 +529,31 @@ fn an_auditor_checks_an_entry_of_the_books_in_the_page_from_the_remote_zone() {
         assert!(violations.is_empty(), "books: {violations:?}");
     }
 
-    // An early entry, under the checkpoint signed at init: checked in the page.
+    // An early entry, under the latest checkpoint once the witness cosigned it: checked
+    // in the page, cosignature included.
+    let started = Instant::now();
+    while !get(&instance.url("/ledger/v1/checkpoint"))
+        .1
+        .contains("\u{2014} witness.example/one ")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never cosigned"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     browser.open(&format!("{origin}/console/books/1?lang=en"));
     browser.evaluate("document.getElementById('console-check').click(); 1");
-    let results = proof_results(&mut browser, 3);
-    assert_eq!(results.len(), 3, "{results:?}");
+    let results = proof_results(&mut browser, 4);
     assert!(
         results.iter().all(|r| !r.starts_with("FAILED")),
         "{results:?}"
     );
     assert!(results[2].contains("inclusion proof leads"), "{results:?}");
+    assert!(
+        results[3].contains("witnesses verify") && results[3].contains("witness.example/one"),
+        "{results:?}"
+    );
     if let Some(source) = &axe {
         let violations = browser.axe(source);
         assert!(violations.is_empty(), "entry: {violations:?}");

@@ -267,6 +267,9 @@ pub struct Services<S> {
     pub orders: Option<crate::peer::RaPeer>,
     /// A node's repository, which the CA's link hands CRLs and OCSP answers to.
     pub pushed: Option<Arc<shuin_repo::pushed::PushedRepository>>,
+    /// The witnesses' keys (`[[ledger.witnesses]]`), with which the web console's
+    /// auditor's view checks the checkpoints' cosignatures.
+    pub witnesses: Vec<shuin_ledger::WitnessKey>,
 }
 
 /// Why serving stopped with an error.
@@ -380,6 +383,7 @@ fn console_listener<S: LedgerStore + 'static>(
         console,
         state.clone(),
         services.store.clone(),
+        services.witnesses.clone(),
         relying,
         operator_zone,
         sessions.clone(),

@@ -51,6 +51,40 @@ pub struct AuditKeyView {
     pub sha256: String,
     /// Whether the page's script can check its signatures (ECDSA P-256).
     pub checkable: bool,
+    /// The configured witnesses: (name, Ed25519 public key, standard base64).
+    pub witnesses: Vec<(String, String)>,
+}
+
+impl AuditKeyView {
+    /// The witnesses as the page's script reads them: a JSON object name → key.
+    pub fn witnesses_json(&self) -> String {
+        let mut out = String::from("{");
+        for (i, (name, key)) in self.witnesses.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&json_string(name));
+            out.push(':');
+            out.push_str(&json_string(key));
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// `text` as a JSON string.
+fn json_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// One entry.

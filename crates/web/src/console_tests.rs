@@ -83,6 +83,7 @@ fn entry_view(with_key: bool) -> EntryView {
             spki_base64: "MFk=".into(),
             sha256: "ab".repeat(32),
             checkable: true,
+            witnesses: vec![("witness.example/\"one\"".into(), "AAAA".into())],
         }),
     }
 }
@@ -325,6 +326,14 @@ fn the_books_keep_their_filter_and_the_entry_carries_what_the_check_needs() {
     .expect("renders");
     assert!(page.html.contains("data-canonical=\"e30=\""));
     assert!(page.html.contains("data-spki=\"MFk=\""));
+    // The witnesses as JSON, escaped for the attribute.
+    assert!(
+        page.html.contains(
+            "data-witnesses=\"{&#34;witness.example/\\&#34;one\\&#34;&#34;:&#34;AAAA&#34;}\""
+        ),
+        "{}",
+        page.html
+    );
     assert!(page.html.contains(&"ab".repeat(32)));
     assert!(!page.html.contains("<b>"), "the entry is escaped");
     let without = books_pages::entry(

@@ -274,8 +274,29 @@
       const computed = await rootFromPath(seq, size, leaf, body.inclusion_path.map(unhex));
       if (!same(computed, root)) throw new Error("inclusion_proof_invalid");
       report("msgIncluded");
-      const others = lines.filter((l) => l.split(" ")[1] !== name).map((l) => l.split(" ")[1]);
-      if (others.length > 0) report("msgCosigned", others.join(", "));
+      // Cosignatures (C2SP tlog-cosignature): Ed25519 over "cosignature/v1", the time
+      // and the checkpoint, by the configured witnesses.
+      const witnesses = JSON.parse(proof.dataset.witnesses || "{}");
+      const witnessed = [];
+      const unknown = [];
+      for (const line of lines.filter((l) => l.split(" ")[1] !== name)) {
+        const [, witness, encoded] = line.split(" ");
+        if (!(witness in witnesses)) {
+          unknown.push(witness);
+          continue;
+        }
+        const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
+        if (bytes.length !== 4 + 8 + 64) throw new Error("cosignature_malformed");
+        const time = new DataView(bytes.buffer).getBigUint64(4);
+        const message = new TextEncoder().encode(`cosignature/v1\ntime ${time}\n${text}`);
+        const raw = Uint8Array.from(atob(witnesses[witness]), (c) => c.charCodeAt(0));
+        const key = await crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
+        const ok = await crypto.subtle.verify({ name: "Ed25519" }, key, bytes.slice(12), message);
+        if (!ok) throw new Error("cosignature_invalid: " + witness);
+        witnessed.push(`${witness}: ${new Date(Number(time) * 1000).toISOString()}`);
+      }
+      if (witnessed.length > 0) report("msgWitnessed", witnessed.join(", "));
+      if (unknown.length > 0) report("msgUnknownWitness", unknown.join(", "));
     };
     check.addEventListener("click", () => {
       run().catch((error) => report("msgFailed", error.message, true));

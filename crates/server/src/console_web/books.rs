@@ -182,6 +182,11 @@ async fn entry_view(
             spki_base64: b64.encode(key.spki_der()),
             sha256: shuin_ledger::trust::AuditKeyPin::of_key(&key).hex(),
             checkable: key.signature_type() == shuin_ledger::note::TYPE_ECDSA_SHA256,
+            witnesses: console
+                .witnesses
+                .iter()
+                .map(|w| (w.name().to_owned(), b64.encode(w.public_key())))
+                .collect(),
         }),
     }))
 }

@@ -83,6 +83,8 @@ pub(crate) struct Console {
     pub(crate) store: Arc<dyn shuin_store::LedgerStore>,
     /// The audit key the facility book records.
     pub(crate) audit_key: Arc<shuin_books::audit_key_watch::AuditKeyWatch>,
+    /// The witnesses whose cosignatures the auditor's view checks.
+    pub(crate) witnesses: Arc<Vec<shuin_ledger::WitnessKey>>,
 }
 
 /// The console's routes for a listener of `zone`, with their sessions.
@@ -90,6 +92,7 @@ pub(crate) fn routes(
     console: Arc<dyn OperatorConsole>,
     app: AppState,
     store: Arc<dyn shuin_store::LedgerStore>,
+    witnesses: Vec<shuin_ledger::WitnessKey>,
     relying: Relying,
     zone: Zone,
     sessions: Arc<WebSessions>,
@@ -104,6 +107,7 @@ pub(crate) fn routes(
         signins: Arc::new(api::SigninChallenges::default()),
         store,
         audit_key: Arc::new(shuin_books::audit_key_watch::AuditKeyWatch::new()),
+        witnesses: Arc::new(witnesses),
     };
     Router::new()
         .route("/", get(|| async { Redirect::to("/console/") }))
