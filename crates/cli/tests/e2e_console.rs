@@ -390,6 +390,11 @@ fn an_lra_registers_a_passkey_signs_in_and_approves_in_a_real_browser() {
         page.contains("signed off") && page.contains("Running"),
         "{page}"
     );
+    // The review's figures, from its entry in the books: the approval above was by
+    // an LRA, so no automatic decision and no exception.
+    assert!(page.contains("The last review signed off"), "{page}");
+    assert!(page.contains(&format!("Signed off by\n{LRA}")), "{page}");
+    assert!(page.contains("Exceptions found\nNone"), "{page}");
 
     // Sign-out ends the session; a request without one is refused.
     browser.evaluate("document.querySelector('form.signout button').click(); 1");

@@ -241,6 +241,16 @@ pub async fn schedule_in<S: shuin_store::LedgerStore + ?Sized>(
     interval_days: u32,
     now: SystemTime,
 ) -> Result<ReviewSchedule, shuin_store::StoreError> {
+    let (first, last) = first_and_last_sign_off(store).await?;
+    let kept: Vec<Entry> = first.into_iter().chain(last).collect();
+    Ok(schedule(&kept, interval_days, now))
+}
+
+/// The books' first entry and last sign-off of the periodic review, read a page at a
+/// time.
+async fn first_and_last_sign_off<S: shuin_store::LedgerStore + ?Sized>(
+    store: &S,
+) -> Result<(Option<Entry>, Option<Entry>), shuin_store::StoreError> {
     const PAGE: u64 = 1_000;
     let (mut first, mut last, mut next) = (None, None, 0);
     loop {
@@ -260,8 +270,7 @@ pub async fn schedule_in<S: shuin_store::LedgerStore + ?Sized>(
             break;
         }
     }
-    let kept: Vec<Entry> = first.into_iter().chain(last).collect();
-    Ok(schedule(&kept, interval_days, now))
+    Ok((first, last))
 }
 
 fn reference<'a>(entry: &'a Entry, prefix: &str) -> Option<&'a str> {
@@ -513,6 +522,8 @@ pub struct AutomationStatus {
     pub state: Option<AutomationState>,
     /// When the periodic review is due.
     pub schedule: ReviewSchedule,
+    /// The last signed-off review as the books keep it (`automation.review_signed_off`).
+    pub last_review: Option<Entry>,
 }
 
 impl crate::RaService {
@@ -521,10 +532,13 @@ impl crate::RaService {
     pub async fn automation_status(&self) -> Result<AutomationStatus, OperatorError> {
         let store = self.store.as_ref();
         let interval = self.config().review_interval_days;
+        let (first, last) = first_and_last_sign_off(store).await?;
+        let kept: Vec<Entry> = first.into_iter().chain(last.clone()).collect();
         Ok(AutomationStatus {
             configured: self.config().automatic_approval,
             state: state(store).await?,
-            schedule: schedule_in(store, interval, self.clock.now()).await?,
+            schedule: schedule(&kept, interval, self.clock.now()),
+            last_review: last,
         })
     }
 }

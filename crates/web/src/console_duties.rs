@@ -34,6 +34,27 @@ pub struct AutomationView {
     pub overdue: bool,
     /// The start the review form offers (`YYYY-MM-DD`).
     pub review_since: String,
+    /// The last signed-off review's figures, as the books keep them.
+    pub last_review: Option<ReviewFigures>,
+}
+
+/// What a signed-off periodic review found (`automation.review_signed_off`).
+#[derive(Debug, Clone, Default)]
+pub struct ReviewFigures {
+    /// Who signed it off.
+    pub by: String,
+    /// The period: from, to (RFC 3339).
+    pub period: (String, String),
+    /// Automatic decisions in the period.
+    pub automatic_decisions: u64,
+    /// Applications looked at.
+    pub applications: u64,
+    /// Issuances re-checked against their evidence.
+    pub issuances_checked: u64,
+    /// Anomaly signals raised.
+    pub signals: u64,
+    /// Exceptions found by the re-check: (code, count).
+    pub exceptions: Vec<(String, u64)>,
 }
 
 #[derive(Template)]

@@ -162,6 +162,11 @@ fn every_page(lang: Lang) -> Vec<(&'static str, Rendered)> {
                     changed: Some(("RP".into(), "2026-12-07T00:00:00Z".into(), "audit".into())),
                     overdue: true,
                     review_since: "2026-11-01".into(),
+                    last_review: Some(super::console_duties::ReviewFigures {
+                        by: "RP".into(),
+                        exceptions: vec![("jpki_revoked_since".into(), 1)],
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 },
                 Some("automation_suspend"),

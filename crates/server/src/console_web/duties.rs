@@ -110,6 +110,7 @@ pub(super) async fn automation(
         next_review_due: status.schedule.next_review_due,
         overdue: status.schedule.overdue,
         review_since: since,
+        last_review: status.last_review.as_ref().map(review_figures),
     };
     let rendered = pages::automation(
         &request(path, lang),
@@ -144,4 +145,29 @@ pub(super) async fn monitoring(
         &exposition,
     );
     console_page(rendered, StatusCode::OK, lang)
+}
+
+/// The figures of a signed-off review, from its entry.
+fn review_figures(entry: &shuin_ledger::Entry) -> shuin_web::console_duties::ReviewFigures {
+    let p = &entry.payload;
+    let number = |key: &str| p[key].as_u64().unwrap_or(0);
+    let text = |key: &str| p[key].as_str().unwrap_or_default().to_owned();
+    shuin_web::console_duties::ReviewFigures {
+        by: entry.actor.name.clone(),
+        period: (text("since"), text("until")),
+        automatic_decisions: number("automatic_decisions"),
+        applications: number("applications"),
+        issuances_checked: number("issuances_checked"),
+        signals: p["signals"]
+            .as_array()
+            .map_or(0, |a| u64::try_from(a.len()).unwrap_or(u64::MAX)),
+        exceptions: p["exceptions"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(code, n)| (code.clone(), n.as_u64().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
 }
