@@ -85,6 +85,18 @@ pub(crate) enum OperatorCommand {
         #[command(flatten)]
         ask: Ask,
     },
+    /// Remove a passkey (lost or replaced): your own, or, as ca_admin, anyone's (signed
+    /// with your operator key). `operator list` shows each operator's passkeys.
+    PasskeyRemove {
+        #[command(flatten)]
+        ask: Ask,
+        /// The passkey's credential id (base64url), from `operator list`.
+        #[arg(long)]
+        credential: String,
+        /// The operator whose passkey it is (default: yourself).
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Ask the server who the key's holder is, with their roles and the seal state.
     Whoami {
         #[command(flatten)]
@@ -180,6 +192,17 @@ pub(crate) async fn run(command: OperatorCommand) -> Result<()> {
         }
         OperatorCommand::PasskeyInvite { ask } => {
             ask.answer(Action::PasskeyInvite, json!({})).await
+        }
+        OperatorCommand::PasskeyRemove {
+            ask,
+            credential,
+            name,
+        } => {
+            let mut params = json!({"credential_id": credential});
+            if let Some(name) = name {
+                params["name"] = json!(name);
+            }
+            ask.answer(Action::PasskeyRemove, params).await
         }
         OperatorCommand::Whoami { console } => {
             let result = call(&console, Action::Status, json!({}), None).await?;

@@ -408,6 +408,31 @@ fn an_lra_registers_a_passkey_signs_in_and_approves_in_a_real_browser() {
         (status, answer["code"].as_str()),
         (401, Some("session_required"))
     );
+
+    // The passkey lost: signed in again, the LRA removes it; the session ends with it,
+    // and it signs in no more.
+    browser.evaluate("document.getElementById('console-signin').click(); 1");
+    wait_for_location(&mut browser, "/console/");
+    browser.open(&format!("{origin}/console/passkeys"));
+    let listed = text_of(&mut browser, "tbody");
+    assert!(listed.contains("(this session)"), "{listed}");
+    browser.evaluate(
+        "document.querySelector('form[data-shuin-sign=passkey_remove] button').click(); 1",
+    );
+    wait_for_location(&mut browser, "/console/signin");
+    browser.evaluate("document.getElementById('console-signin').click(); 1");
+    let started = Instant::now();
+    loop {
+        let status = text_of(&mut browser, "#console-status");
+        if status.contains("passkey_unknown") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the removed passkey still signs in: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     drop(browser);
     instance.stop();
 
@@ -417,6 +442,7 @@ fn an_lra_registers_a_passkey_signs_in_and_approves_in_a_real_browser() {
     let entries = export_entries(&instance.data, &out);
     assert_eq!(of_kind(&entries, "operator.passkey_invited").len(), 1);
     assert_eq!(of_kind(&entries, "operator.passkey_registered").len(), 1);
+    assert_eq!(of_kind(&entries, "operator.passkey_removed").len(), 1);
     let viewed = of_kind(&entries, "application.evidence_viewed");
     assert!(viewed
         .iter()

@@ -299,15 +299,33 @@ fn operators_work_over_mutual_tls_within_their_zone() {
             "{name} missing from the page"
         );
     }
-    let crl_number = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("shuin_crl_number{crl=\"ca\"} "))
-        .unwrap();
+    // The CRL number on the page is the one /metrics reports (the upkeep may issue a
+    // new CRL between two reads: then both are read again).
+    let ca_crl_number = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("shuin_crl_number{crl=\"ca\"} "))
+            .map(str::to_owned)
+    };
+    let mut reads = (metrics.clone(), page.clone());
+    for _ in 0..10 {
+        let number = ca_crl_number(&reads.0).unwrap();
+        let cell = format!("<td><code>crl=&#34;ca&#34;</code></td><td>{number}</td>");
+        if reads.1.contains(&cell) {
+            break;
+        }
+        let again = |path: &str| {
+            let url = format!("{remote_url}{path}");
+            curl_body(&url, &server_ca, Some(&everyone)).1
+        };
+        reads = (again("/metrics"), again("/monitoring"));
+    }
+    let number = ca_crl_number(&reads.0).unwrap();
     assert!(
-        page.contains(&format!(
-            "<td><code>crl=&#34;ca&#34;</code></td><td>{crl_number}</td>"
+        reads.1.contains(&format!(
+            "<td><code>crl=&#34;ca&#34;</code></td><td>{number}</td>"
         )),
-        "{page}"
+        "{}",
+        reads.1
     );
     let (plain, _) = get(&format!("{}/monitoring", instance.base));
     assert_eq!(plain, 404, "the all-in-one listener has no monitoring page");

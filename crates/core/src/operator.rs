@@ -181,6 +181,8 @@ pub enum Action {
     PasskeyInvite,
     /// Read the books entry by entry in the web console (the auditor's view).
     LedgerRead,
+    /// Remove a passkey (one's own; a ca_admin's operator key removes anyone's).
+    PasskeyRemove,
 }
 
 /// What an action needs.
@@ -218,7 +220,7 @@ const ANY: &[Zone] = &[
 
 impl Action {
     /// Every action, in the order of the policy table.
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::Unseal,
         Action::Ceremony,
         Action::CeremonyCustodian,
@@ -245,6 +247,7 @@ impl Action {
         Action::Status,
         Action::PasskeyInvite,
         Action::LedgerRead,
+        Action::PasskeyRemove,
     ];
 
     /// The wire name.
@@ -276,6 +279,7 @@ impl Action {
             Action::Status => "status",
             Action::PasskeyInvite => "passkey_invite",
             Action::LedgerRead => "ledger_read",
+            Action::PasskeyRemove => "passkey_remove",
         }
     }
 
@@ -332,7 +336,7 @@ impl Action {
                 control: Control::ReadOnly,
                 issuer_key: false,
             },
-            Action::PasskeyInvite => one(EVERY_ROLE, INSIDE),
+            Action::PasskeyInvite | Action::PasskeyRemove => one(EVERY_ROLE, INSIDE),
             Action::Status => Rule {
                 roles: &[
                     CaAdmin,

@@ -158,6 +158,10 @@ impl RequestAudit {
             "operator.request" => self.request(entry)?,
             registration::INVITED => self.invited(entry)?,
             registration::REGISTERED => self.registered(entry)?,
+            registration::REMOVED => {
+                let p: registration::Removed = payload(entry)?;
+                self.passkeys.remove(&p.key_sha256);
+            }
             _ => {}
         }
         Ok(())

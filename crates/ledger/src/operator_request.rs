@@ -191,6 +191,7 @@ pub fn book_of(action: Action) -> Book {
         | Action::OperatorRevoke
         | Action::NodePair
         | Action::PasskeyInvite
+        | Action::PasskeyRemove
         | Action::Status => Book::Organization,
     }
 }

@@ -17,6 +17,8 @@ pub const REGISTRATION_FORMAT: &str = "shuin-passkey-registration/1";
 pub const INVITED: &str = "operator.passkey_invited";
 /// The entry of a registered passkey.
 pub const REGISTERED: &str = "operator.passkey_registered";
+/// The entry of a passkey removed (lost, replaced): it signs nothing after it.
+pub const REMOVED: &str = "operator.passkey_removed";
 /// The largest registration text accepted, in bytes.
 const MAX_TEXT: usize = 8 * 1024;
 
@@ -119,6 +121,18 @@ pub struct Registered {
     pub passkey: PasskeyProof,
     /// Its signature, standard base64.
     pub signature: String,
+}
+
+/// What `operator.passkey_removed` carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Removed {
+    /// The operator whose passkey it was.
+    pub name: String,
+    /// Its credential ID (base64url).
+    pub credential_id: String,
+    /// SHA-256 (hex) of its public key.
+    pub key_sha256: String,
 }
 
 /// A registered passkey, as [`check_registered`] found it.

@@ -168,6 +168,7 @@ pub(crate) fn chrome(
             ("/console/automation", "nav-console-automation"),
             ("/console/books", "nav-console-books"),
             ("/console/monitoring", "nav-monitoring"),
+            ("/console/passkeys", "nav-console-passkeys"),
         ],
         Some(_) => &[
             ("/console/books", "nav-console-books"),

@@ -77,6 +77,46 @@ struct AutomationPage<'a> {
     notice: Option<String>,
 }
 
+/// One of the operator's passkeys.
+#[derive(Debug, Clone)]
+pub struct PasskeyRow {
+    /// Its credential id (base64url).
+    pub credential_id: String,
+    /// When it was registered (RFC 3339).
+    pub registered_at: String,
+    /// Whether this session was signed in with it.
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console_passkeys.html")]
+struct PasskeysPage<'a> {
+    t: &'a Messages,
+    chrome: crate::pages::Chrome,
+    csrf: &'a str,
+    rows: &'a [PasskeyRow],
+    removed: bool,
+}
+
+/// `/console/passkeys`: the operator's passkeys, each removable (a lost phone, a
+/// replaced key); `removed` after a removal, for the notice.
+pub fn passkeys(
+    request: &PageRequest<'_>,
+    signed_in: &SignedIn<'_>,
+    rows: &[PasskeyRow],
+    removed: bool,
+) -> Result<Rendered, RenderError> {
+    let t = Messages::new(request.lang);
+    let page = PasskeysPage {
+        t: &t,
+        chrome: chrome(request, Some(signed_in), ""),
+        csrf: signed_in.csrf,
+        rows,
+        removed,
+    };
+    finish(page.render(), &t)
+}
+
 #[derive(Template)]
 #[template(path = "console_registrations.html")]
 struct RegistrationsPage<'a> {

@@ -147,3 +147,61 @@ pub async fn passkey_invite<S: LedgerStore + ?Sized>(
         "enrol_path": "/console/enrol"}),
     )
 }
+
+/// `passkey_remove`: a passkey that must sign nothing more (lost, replaced). Operators
+/// remove their own; a ca_admin, with their operator key, anyone's (`name`). Ledgered as
+/// `operator.passkey_removed`; the organisation book then no longer holds the passkey.
+pub async fn passkey_remove<S: LedgerStore + ?Sized>(
+    gate: &Gate,
+    store: &S,
+    admitted: &Admitted,
+    now: SystemTime,
+) -> Acted {
+    use shuin_ledger::passkey_registration::{Removed, REMOVED};
+    let credential_id = text(admitted, "credential_id")?;
+    let name = admitted
+        .request
+        .param("name")
+        .unwrap_or(&admitted.operator)
+        .to_owned();
+    let roster = super::roster(gate, store).await?;
+    let passkey = roster
+        .passkey_by_credential(credential_id)
+        .filter(|p| p.key.name == name)
+        .ok_or_else(|| {
+            Outcome::refused(
+                "passkey_unknown",
+                format!("{name:?} has no passkey with this credential id"),
+            )
+        })?;
+    let is_admin = roster
+        .operator(&admitted.operator)
+        .is_some_and(|op| op.holds(shuin_core::Role::CaAdmin));
+    if name != admitted.operator && !is_admin {
+        return Err(Outcome::refused(
+            "passkey_not_yours",
+            "only a ca_admin removes another operator's passkey",
+        ));
+    }
+    let removed = Removed {
+        name: name.clone(),
+        credential_id: credential_id.to_owned(),
+        key_sha256: passkey.key.key_sha256.clone(),
+    };
+    let draft = shuin_ledger::EntryDraft {
+        book: shuin_ledger::Book::Organization,
+        kind: REMOVED.into(),
+        actor: admitted.actor(),
+        subjects: vec![format!("operator:{name}")],
+        payload: serde_json::to_value(&removed).map_err(Outcome::failed)?,
+        evidence: vec![],
+    };
+    store.append(draft, now).await.map_err(Outcome::failed)?;
+    let after = super::roster(gate, store).await?;
+    if after.passkey_by_credential(credential_id).is_some() {
+        return Err(Outcome::failed(
+            "the removal is in the books but the organisation book did not take it (a ca_admin removes another's passkey with their operator key)",
+        ));
+    }
+    Ok(json!({"operator": name, "credential_id": credential_id, "removed": true}))
+}

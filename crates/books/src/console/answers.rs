@@ -50,6 +50,11 @@ pub fn answer_text(action: Action, answer: &Value) -> Option<String> {
             field("serial")
         ),
         Action::ReviewReject => format!("rejected {} by {}", field("id"), field("decided_by")),
+        Action::PasskeyRemove => format!(
+            "removed the passkey {} of {}: it signs nothing more",
+            field("credential_id"),
+            field("operator")
+        ),
         Action::PasskeyInvite => format!(
             "passkey invitation for {} (shown once; valid until {}):\n{}\nOpen the web console's enrolment page (https://CONSOLE{}) on the device that will hold the passkey and enter it.",
             field("operator"),

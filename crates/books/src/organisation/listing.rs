@@ -24,6 +24,8 @@ pub struct OperatorListing {
     pub certificates_revoked: usize,
     /// Whether the operator is the designated responsible person (責任者).
     pub designated_responsible_person: bool,
+    /// The credential ids of their passkeys for the web console.
+    pub passkeys: Vec<String>,
 }
 
 impl OperatorListing {
@@ -41,7 +43,15 @@ impl OperatorListing {
             .as_deref()
             .map(|s| format!("  certificate {}", &s[..16.min(s.len())]))
             .unwrap_or_else(|| "  no usable certificate".into());
-        format!("{}  {}{certificate}{mark}", self.name, roles.join(","))
+        let passkeys = match self.passkeys.len() {
+            0 => String::new(),
+            n => format!("  {n} passkey(s): {}", self.passkeys.join(", ")),
+        };
+        format!(
+            "{}  {}{certificate}{mark}{passkeys}",
+            self.name,
+            roles.join(",")
+        )
     }
 }
 
@@ -65,6 +75,11 @@ impl Roster {
                         .filter(|c| c.revoked.is_some())
                         .count(),
                     designated_responsible_person: designated == Some(op.name.as_str()),
+                    passkeys: self
+                        .passkeys_of(&op.name)
+                        .iter()
+                        .map(|p| p.key.credential_id.clone())
+                        .collect(),
                 }
             })
             .collect()

@@ -69,6 +69,10 @@ impl Roster {
                 Ok(self.invite(entry, invited))
             }
             registration::REGISTERED => Ok(self.register(entry)),
+            registration::REMOVED => {
+                let removed: registration::Removed = payload(entry)?;
+                Ok(self.remove(entry, &removed))
+            }
             _ => Ok(Ok(())),
         }
     }
@@ -132,6 +136,41 @@ impl Roster {
             },
         );
         Ok(())
+    }
+
+    fn remove(&mut self, entry: &Entry, removed: &registration::Removed) -> Result<(), String> {
+        let owner = self
+            .passkeys
+            .keys
+            .get(&removed.key_sha256)
+            .filter(|p| p.key.credential_id == removed.credential_id)
+            .map(|p| p.key.name.clone())
+            .ok_or("removes a passkey the book does not hold")?;
+        if owner != removed.name {
+            return Err("removes a passkey of another operator than it names".into());
+        }
+        let for_others = entry.actor.name != owner;
+        if !self.spend_remove_warrant(&entry.actor.name, &removed.credential_id, for_others) {
+            return Err(format!(
+                "{} of {owner:?} is not warranted by a passkey_remove request of theirs or of a ca_admin",
+                entry.kind
+            ));
+        }
+        self.passkeys.keys.remove(&removed.key_sha256);
+        self.passkeys.credentials.remove(&removed.credential_id);
+        Ok(())
+    }
+
+    /// The passkeys of `name`, oldest first.
+    pub fn passkeys_of(&self, name: &str) -> Vec<&OperatorPasskey> {
+        let mut found: Vec<&OperatorPasskey> = self
+            .passkeys
+            .keys
+            .values()
+            .filter(|p| p.key.name == name)
+            .collect();
+        found.sort_by(|a, b| a.registered_at.cmp(&b.registered_at));
+        found
     }
 
     /// The passkey whose key has SHA-256 `key_sha256`.

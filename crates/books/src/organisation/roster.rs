@@ -334,6 +334,32 @@ impl Roster {
             .is_some()
     }
 
+    /// Spends the newest unspent `passkey_remove` request of `actor` naming
+    /// `credential_id`; `for_others` asks for one a ca_admin signed with the operator key.
+    pub(super) fn spend_remove_warrant(
+        &mut self,
+        actor: &str,
+        credential_id: &str,
+        for_others: bool,
+    ) -> bool {
+        let change = format!(
+            "{}:{credential_id}",
+            shuin_ledger::passkey_registration::REMOVED
+        );
+        self.warrants
+            .get_mut(actor)
+            .and_then(|kept| {
+                kept.iter_mut().rev().find(|w| {
+                    w.action() == shuin_core::Action::PasskeyRemove
+                        && w.param("credential_id") == Some(credential_id)
+                        && (!for_others || w.by_admin())
+                        && !w.spent(&change)
+                })
+            })
+            .map(|w| w.spend(change))
+            .is_some()
+    }
+
     fn revoke(&mut self, entry: &Entry) -> Result<(), BookError> {
         let p: CertificateRevoked = payload(entry)?;
         let at = time(entry, &p.revoked_at)?;

@@ -50,6 +50,16 @@ impl Warrant {
     pub(super) fn by_operator_key(&self) -> bool {
         !self.by_passkey
     }
+
+    /// Whether a ca_admin signed it with their operator key.
+    pub(super) fn by_admin(&self) -> bool {
+        self.by_admin
+    }
+
+    /// A string parameter of the request.
+    pub(super) fn param(&self, name: &str) -> Option<&str> {
+        param(self, name)
+    }
 }
 
 /// What makes one change distinct from another of the same request: its kind, and for a

@@ -124,6 +124,14 @@ impl Setup {
             .await
     }
 
+    async fn remove_passkey(
+        &self,
+        admitted: &shuin_books::Admitted,
+    ) -> shuin_books::console::Acted {
+        shuin_books::console::actions::passkey_remove(&self.gate, &self.store, admitted, now())
+            .await
+    }
+
     async fn audit(&self) -> Result<u64, shuin_ledger::operator_audit::AuditError> {
         let rows = self.store.ledger_rows().await.expect("rows");
         shuin_ledger::operator_audit::audit_canonical(rows.iter().map(|r| r.canonical.clone()))
@@ -384,4 +392,64 @@ async fn an_invitation_written_by_hand_warrants_nothing_online_or_offline() {
         audit.reason.contains("no passkey_invite request"),
         "{audit}"
     );
+}
+
+#[tokio::test]
+async fn a_removed_passkey_signs_nothing_and_only_its_holder_or_an_admin_removes_it() {
+    let s = published().await;
+    let admin_key = s.enrol("Admin", Role::CaAdmin).await;
+    let lra = s.enrol(LRA, Role::Lra).await;
+    let other = s.enrol("LRA 二郎", Role::Lra).await;
+    let passkey = key();
+    let token = s.invite(lra.as_ref()).await;
+    s.register(&s.registration(passkey.as_ref(), &token))
+        .await
+        .expect("registered");
+    let remove = |signer: &dyn Signer, nonce: String, name: Option<&str>| {
+        let mut params = serde_json::json!({"credential_id": CREDENTIAL});
+        if let Some(name) = name {
+            params["name"] = serde_json::json!(name);
+        }
+        sign(signer, Action::PasskeyRemove, params, &nonce)
+    };
+    // Another LRA may not remove it.
+    let signed = remove(other.as_ref(), s.nonce().await, Some(LRA));
+    let admitted = s.admit_secure(&signed).await.expect("admitted");
+    let refused = s.remove_passkey(&admitted).await.unwrap_err().to_string();
+    assert!(refused.starts_with("passkey_not_yours"), "{refused}");
+    // A removal written into the books by hand has no effect.
+    let forged = shuin_ledger::passkey_registration::Removed {
+        name: LRA.into(),
+        credential_id: CREDENTIAL.into(),
+        key_sha256: shuin_books::request::key_sha256(passkey.public_key_der()),
+    };
+    s.store
+        .append(
+            shuin_ledger::EntryDraft {
+                book: shuin_ledger::Book::Organization,
+                kind: shuin_ledger::passkey_registration::REMOVED.into(),
+                actor: organisation::actor(LRA, Role::Lra, Zone::Secure),
+                subjects: vec![],
+                payload: serde_json::to_value(&forged).expect("payload"),
+                evidence: vec![],
+            },
+            now(),
+        )
+        .await
+        .expect("appended");
+    let roster = s.gate.roster(&s.store).await.expect("roster");
+    assert!(roster.passkey_by_credential(CREDENTIAL).is_some());
+    // A ca_admin's operator key removes it; then it signs nothing.
+    let signed = remove(admin_key.as_ref(), s.nonce().await, Some(LRA));
+    let admitted = s.admit_secure(&signed).await.expect("admitted");
+    s.remove_passkey(&admitted).await.expect("removed");
+    let signed = passkey_signed(
+        passkey.as_ref(),
+        Action::ReviewList,
+        serde_json::json!({}),
+        &s.nonce().await,
+    );
+    assert_eq!(refusal(s.admit_secure(&signed).await), Refusal::UnknownKey);
+    let roster = s.gate.roster(&s.store).await.expect("roster");
+    assert!(roster.passkeys_of(LRA).is_empty());
 }

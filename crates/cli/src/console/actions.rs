@@ -57,6 +57,7 @@ pub(super) async fn dispatch(
             shuin_ca::console::node_pair(gate, store, operator_ca, admitted, &OsRandom, now).await
         }
         Action::PasskeyInvite => books::passkey_invite(store, admitted, &OsRandom, now).await,
+        Action::PasskeyRemove => books::passkey_remove(gate, store, admitted, now).await,
         Action::OperatorGrant | Action::OperatorRemoveRole => {
             books::change_role(gate, store, admitted, now).await
         }

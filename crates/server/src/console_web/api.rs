@@ -408,6 +408,9 @@ struct PrepareForm {
     delivery: Option<String>,
     #[serde(default)]
     tracking: Option<String>,
+    /// A passkey to remove.
+    #[serde(default)]
+    credential_id: Option<String>,
 }
 
 /// The session of the request, with its CSRF token checked.
@@ -493,6 +496,14 @@ fn decision(form: &PrepareForm) -> Result<(Action, serde_json::Value, Option<Str
                 None,
             ))
         }
+        "passkey_remove" => {
+            let credential = needed(&form.credential_id, "the passkey's credential id")?;
+            Ok((
+                Action::PasskeyRemove,
+                json!({"credential_id": credential}),
+                None,
+            ))
+        }
         "registration_create" => {
             let identity = shuin_ra::VerifiedIdentity {
                 name: needed(&form.name, "the name")?,
@@ -542,6 +553,7 @@ fn next_page(request: &OperatorRequest) -> String {
         Action::AutomationSuspend | Action::AutomationResume | Action::AutomationReview => {
             format!("/console/automation?done={action}")
         }
+        Action::PasskeyRemove => "/console/passkeys?done=passkey_remove".to_owned(),
         _ => format!(
             "/console/?done={action}&id={}",
             query_text(request.param("id").unwrap_or_default())
@@ -622,6 +634,17 @@ async fn act(
             if request.as_ref().map(|r| r.action) == Some(Action::RegistrationCreate) {
                 // The code is shown once, in the page that asked; nothing to go to.
                 return Ok(json_answer(json!({"shown": result})));
+            }
+            let ended = request.as_ref().is_some_and(|r| {
+                r.action == Action::PasskeyRemove
+                    && r.param("credential_id") == Some(web.credential_id.as_str())
+            });
+            if ended {
+                // The session's own passkey is gone: so is the session.
+                if let Some(cookie) = super::sessions::cookie_of(&headers) {
+                    console.sessions.close(cookie).await;
+                }
+                return Ok(json_answer(json!({"next": "/console/signin"})));
             }
             let next = request.map_or_else(|| "/console/".to_owned(), |r| next_page(&r));
             Ok(json_answer(json!({"next": next})))

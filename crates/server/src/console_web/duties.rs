@@ -171,3 +171,42 @@ fn review_figures(entry: &shuin_ledger::Entry) -> shuin_web::console_duties::Rev
             .unwrap_or_default(),
     }
 }
+
+/// `/console/passkeys`: the operator's own passkeys, each removable.
+pub(super) async fn passkeys(
+    State(console): State<Console>,
+    Query(query): Query<ConsoleQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = page_lang(query.lang.as_deref(), &headers);
+    let path = "/console/passkeys";
+    let action = Action::PasskeyRemove;
+    let web = match allowed(&console, &headers, path, action, lang).await {
+        Ok(web) => web,
+        Err(refused) => return refused,
+    };
+    let roster = match console.console.roster().await {
+        Ok(roster) => roster,
+        Err(e) => {
+            tracing::error!(error = %e, "the console could not read the organisation book");
+            return message(&console, path, lang, Some(&web), UNAVAILABLE, None);
+        }
+    };
+    let rows: Vec<pages::PasskeyRow> = roster
+        .passkeys_of(web.name())
+        .iter()
+        .map(|p| pages::PasskeyRow {
+            credential_id: p.key.credential_id.clone(),
+            registered_at: p.registered_at.clone(),
+            current: p.key.credential_id == web.credential_id,
+        })
+        .collect();
+    let removed = query.done.as_deref() == Some("passkey_remove");
+    let rendered = pages::passkeys(
+        &request(path, lang),
+        &signed_in(&console, &web),
+        &rows,
+        removed,
+    );
+    console_page(rendered, StatusCode::OK, lang)
+}

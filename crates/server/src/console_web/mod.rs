@@ -118,6 +118,7 @@ pub(crate) fn routes(
         .route("/console/registrations", get(duties::registrations))
         .route("/console/automation", get(duties::automation))
         .route("/console/monitoring", get(duties::monitoring))
+        .route("/console/passkeys", get(duties::passkeys))
         .route("/console/books", get(books::list))
         .route("/console/books/{seq}", get(books::entry))
         .route("/console/signin", get(signin))
