@@ -270,6 +270,8 @@ fn operators_work_over_mutual_tls_within_their_zone() {
         "\nshuin_http_responses_total{zone=\"remote\",class=\"2xx\"} ",
         "\nshuin_process_open_fds ",
         "\nshuin_jpki_crls 1\n",
+        "\nshuin_review_queue 0\n",
+        "\nshuin_notices_waiting 0\n",
         "\nshuin_jpki_crl_next_update_seconds{anchor=\"",
     ] {
         assert!(metrics.contains(line), "{line:?} missing from:\n{metrics}");

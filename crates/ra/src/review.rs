@@ -379,6 +379,31 @@ impl crate::RaService {
     }
 }
 
+/// How many notices the queue depth counts at most (`RaService::queue_depths`).
+pub const NOTICES_COUNTED: u32 = 1_000;
+
+/// What waits: applications for an LRA, notices for their sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueDepths {
+    /// Applications waiting for an LRA's review.
+    pub review: usize,
+    /// Notices not sent yet, counted up to [`NOTICES_COUNTED`] (`None` without the
+    /// life-cycle parts).
+    pub notices: Option<usize>,
+}
+
+impl crate::RaService {
+    /// The queues' depths now (`/metrics`).
+    pub async fn queue_depths(&self) -> Result<QueueDepths, OperatorError> {
+        let review = pending(self.store.as_ref()).await?.len();
+        let notices = match &self.lifecycle {
+            Some(lifecycle) => Some(lifecycle.store.pending_notices(NOTICES_COUNTED).await?.len()),
+            None => None,
+        };
+        Ok(QueueDepths { review, notices })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -122,10 +122,28 @@ pub(crate) async fn exposition(state: &AppState, console: &dyn OperatorConsole) 
     crls(state, &mut out);
     state.http.write(&mut out);
     unledgered_refusals(&state.ra.unledgered_refusals(), &mut out);
+    queues(state, &mut out).await;
     jpki_crls(&state.ra.jpki_crls(), &mut out);
     signing_pools(&state.signing_pools.pools(), &mut out);
     process(&mut out);
     out
+}
+
+/// What waits: applications for an LRA, notices for sending; a queue that cannot be
+/// read is left out (and logged).
+async fn queues(state: &AppState, out: &mut String) {
+    match state.ra.queue_depths().await {
+        Ok(depths) => {
+            let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+            let help = "Applications waiting for an LRA's review.";
+            gauge(out, "shuin_review_queue", help, count(depths.review));
+            if let Some(notices) = depths.notices {
+                let help = "Notices to holders not sent yet (counted up to 1000).";
+                gauge(out, "shuin_notices_waiting", help, count(notices));
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: the queues are unreadable"),
+    }
 }
 
 fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
