@@ -62,6 +62,10 @@ pub enum Refusal {
     /// A passkey may not invite another: that takes the operator key.
     #[error("passkey_invite_needs_operator_key: a passkey cannot invite another passkey; sign the invitation with your operator key")]
     PasskeyCannotInvite,
+    /// A passkey signs only the web console's actions, from the console's zones; the
+    /// organisation book and everything else take the operator key.
+    #[error("passkey_action_not_allowed: a passkey does not sign {0} (here); sign it with your operator key")]
+    PasskeyActionNotAllowed(String),
 }
 
 impl Refusal {
@@ -78,6 +82,7 @@ impl Refusal {
             Refusal::NonceReused => "nonce_reused",
             Refusal::Policy(p) => p.code(),
             Refusal::PasskeyCannotInvite => "passkey_invite_needs_operator_key",
+            Refusal::PasskeyActionNotAllowed(_) => "passkey_action_not_allowed",
         }
     }
 }
@@ -156,6 +161,35 @@ fn request_payload(
         payload["passkey"] = json!(passkey);
     }
     payload
+}
+
+/// What a passkey may sign: the web console's actions, from the console's zones (never
+/// the local console's), and of the organisation book only the removal of one's own
+/// passkey.
+fn passkey_may_sign(request: &OperatorRequest, name: &str, zone: Zone) -> Result<(), Refusal> {
+    let not_allowed = || Refusal::PasskeyActionNotAllowed(request.action.as_str().into());
+    if !matches!(zone, Zone::Secure | Zone::Remote) {
+        return Err(not_allowed());
+    }
+    match request.action {
+        Action::PasskeyInvite => Err(Refusal::PasskeyCannotInvite),
+        Action::PasskeyRemove if request.param("name").is_some_and(|n| n != name) => {
+            Err(not_allowed())
+        }
+        Action::PasskeyRemove
+        | Action::ReviewList
+        | Action::ReviewShow
+        | Action::ReviewApprove
+        | Action::ReviewReject
+        | Action::Revoke
+        | Action::RegistrationCreate
+        | Action::AutomationSuspend
+        | Action::AutomationResume
+        | Action::AutomationReview
+        | Action::LedgerRead
+        | Action::Status => Ok(()),
+        _ => Err(not_allowed()),
+    }
 }
 
 /// The request's time is within [`MAX_SKEW`] of the server's.
@@ -264,10 +298,12 @@ impl Gate {
             }
         };
         let refused = |refusal| (refusal, Some(name.clone()));
-        if signed.passkey.is_some() && request.action == Action::PasskeyInvite {
-            let (refusal, who) = refused(Refusal::PasskeyCannotInvite);
-            let action = Some(request.action);
-            return Err(self.refuse(store, refusal, who, action, zone, now).await?);
+        if signed.passkey.is_some() {
+            if let Err(refusal) = passkey_may_sign(&request, &name, zone) {
+                let (refusal, who) = refused(refusal);
+                let action = Some(request.action);
+                return Err(self.refuse(store, refusal, who, action, zone, now).await?);
+            }
         }
         let outcome = store
             .consume_nonce(&format!("{NONCE_PREFIX}{}", request.nonce), now)

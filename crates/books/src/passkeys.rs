@@ -55,7 +55,22 @@ pub async fn register<S: LedgerStore + ?Sized>(
         payload,
         evidence: vec![],
     };
-    store.append(draft, now).await.map_err(Outcome::failed)?;
+    // Keyed by the invitation: of two registrations racing with one token, the store
+    // writes one and skips the other (which is then refused here, not left in the books).
+    let keyed = shuin_store::KeyedDraft {
+        key: Some(format!("passkey_registration:{}", key.token_sha256)),
+        draft,
+    };
+    let written = store
+        .append_batch(vec![keyed], now)
+        .await
+        .map_err(Outcome::failed)?;
+    if written.is_empty() {
+        return Err(Outcome::refused(
+            "passkey_invitation_closed",
+            "the invitation was used already or has expired: ask for a new one",
+        ));
+    }
     let roster = gate.roster(store).await.map_err(Outcome::failed)?;
     if roster.passkey(&key.key_sha256).is_none() {
         return Err(Outcome::failed(

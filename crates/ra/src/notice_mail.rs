@@ -129,9 +129,18 @@ impl NoticeSender for MailNoticeSender {
             .map_err(|e| std::io::Error::other(format!("the message could not be built: {e}")))?;
         match self.transport.send(message).await {
             Ok(_) => Ok(Delivery::Mail),
+            // Refused for good (a 5xx reply): retrying would never succeed, so the notice
+            // goes to the file gateway, where the desk sees it.
+            Err(e) if e.is_permanent() => {
+                let code = e
+                    .status()
+                    .and_then(|code| code.to_string().parse::<u16>().ok())
+                    .unwrap_or(500);
+                self.file.send(notice, None).await?;
+                Ok(Delivery::FileAfterRefusal(code))
+            }
             // The reply text may quote the address: only its code is told.
             Err(e) => Err(std::io::Error::other(match e.status() {
-                Some(code) if e.is_permanent() => format!("SMTP refused the notice ({code})"),
                 Some(code) => format!("SMTP could not take the notice now ({code})"),
                 None if e.is_timeout() => "SMTP timed out".to_owned(),
                 None => "SMTP connection failed".to_owned(),

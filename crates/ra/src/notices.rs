@@ -35,6 +35,9 @@ pub enum Delivery {
     Mail,
     /// Written to the file for a mail gateway.
     File,
+    /// The relay refused the address for good (the SMTP reply code): written to the
+    /// file for a mail gateway instead, never retried by mail.
+    FileAfterRefusal(u16),
 }
 
 impl Delivery {
@@ -42,7 +45,15 @@ impl Delivery {
     pub fn as_str(self) -> &'static str {
         match self {
             Delivery::Mail => "smtp",
-            Delivery::File => "file",
+            Delivery::File | Delivery::FileAfterRefusal(_) => "file",
+        }
+    }
+
+    /// The SMTP reply code of a permanent refusal, if there was one.
+    pub fn smtp_refused(self) -> Option<u16> {
+        match self {
+            Delivery::FileAfterRefusal(code) => Some(code),
+            _ => None,
         }
     }
 }
@@ -100,6 +111,17 @@ impl NoticeSender for FileNoticeSender {
     }
 }
 
+/// What `notice.sent` says: the notice's kind, how it left, and a relay's permanent
+/// refusal that sent it to the file gateway instead.
+fn sent_payload(notice: &NoticeRecord, delivery: Delivery) -> serde_json::Value {
+    let mut payload = serde_json::json!({"kind": notice.kind, "channel": delivery.as_str()});
+    if let Some(code) = delivery.smtp_refused() {
+        tracing::warn!(notice = %notice.id, code, "the relay refused the notice's address for good; it went to the file gateway");
+        payload["smtp_refused"] = serde_json::json!(code);
+    }
+    payload
+}
+
 impl RaService {
     /// Sends up to `limit` queued notices; each sent one is marked and ledgered
     /// (`notice.sent` with how it left). Returns how many were sent.
@@ -131,7 +153,7 @@ impl RaService {
                             format!("serial:{}", notice.serial),
                             format!("notice:{}", notice.id),
                         ],
-                        payload: serde_json::json!({"kind": notice.kind, "channel": delivery.as_str()}),
+                        payload: sent_payload(&notice, delivery),
                         evidence: vec![],
                     },
                     now,

@@ -397,7 +397,13 @@ impl crate::RaService {
     pub async fn queue_depths(&self) -> Result<QueueDepths, OperatorError> {
         let review = pending(self.store.as_ref()).await?.len();
         let notices = match &self.lifecycle {
-            Some(lifecycle) => Some(lifecycle.store.pending_notices(NOTICES_COUNTED).await?.len()),
+            Some(lifecycle) => Some(
+                lifecycle
+                    .store
+                    .pending_notices(NOTICES_COUNTED)
+                    .await?
+                    .len(),
+            ),
             None => None,
         };
         Ok(QueueDepths { review, notices })

@@ -51,21 +51,28 @@ pub struct AuditKeyView {
     pub sha256: String,
     /// Whether the page's script can check its signatures (ECDSA P-256).
     pub checkable: bool,
-    /// The configured witnesses: (name, Ed25519 public key, standard base64).
-    pub witnesses: Vec<(String, String)>,
+    /// Its note key ID (hex): the first four bytes of each of its signatures.
+    pub key_id: String,
+    /// The configured witnesses: (name, Ed25519 public key in standard base64, key ID
+    /// in hex).
+    pub witnesses: Vec<(String, String, String)>,
 }
 
 impl AuditKeyView {
-    /// The witnesses as the page's script reads them: a JSON object name → key.
+    /// The witnesses as the page's script reads them: a JSON object name → [key, key
+    /// ID].
     pub fn witnesses_json(&self) -> String {
         let mut out = String::from("{");
-        for (i, (name, key)) in self.witnesses.iter().enumerate() {
+        for (i, (name, key, id)) in self.witnesses.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
             out.push_str(&json_string(name));
-            out.push(':');
+            out.push_str(":[");
             out.push_str(&json_string(key));
+            out.push(',');
+            out.push_str(&json_string(id));
+            out.push(']');
         }
         out.push('}');
         out

@@ -83,7 +83,12 @@ fn entry_view(with_key: bool) -> EntryView {
             spki_base64: "MFk=".into(),
             sha256: "ab".repeat(32),
             checkable: true,
-            witnesses: vec![("witness.example/\"one\"".into(), "AAAA".into())],
+            key_id: "01020304".into(),
+            witnesses: vec![(
+                "witness.example/\"one\"".into(),
+                "AAAA".into(),
+                "0a0b0c0d".into(),
+            )],
         }),
     }
 }
@@ -334,7 +339,7 @@ fn the_books_keep_their_filter_and_the_entry_carries_what_the_check_needs() {
     // The witnesses as JSON, escaped for the attribute.
     assert!(
         page.html.contains(
-            "data-witnesses=\"{&#34;witness.example/\\&#34;one\\&#34;&#34;:&#34;AAAA&#34;}\""
+            "data-witnesses=\"{&#34;witness.example/\\&#34;one\\&#34;&#34;:[&#34;AAAA&#34;,&#34;0a0b0c0d&#34;]}\""
         ),
         "{}",
         page.html

@@ -247,7 +247,10 @@
       const root = Uint8Array.from(atob(rootText), (c) => c.charCodeAt(0));
       const lines = note.slice(split + 2).split("\n").filter((l) => l.startsWith("\u2014 "));
       const name = proof.dataset.keyName;
-      const own = lines.find((l) => l.split(" ")[1] === name);
+      const keyId = (line) =>
+        hex(Uint8Array.from(atob(line.split(" ")[2] || ""), (c) => c.charCodeAt(0)).slice(0, 4));
+      // The log's own line: its name and its key's ID (as the Rust verifiers match them).
+      const own = lines.find((l) => l.split(" ")[1] === name && keyId(l) === proof.dataset.keyId);
       if (origin !== name || !own) throw new Error("checkpoint_not_signed_by_audit_key");
       if (proof.dataset.checkable !== "true") {
         report("msgUnchecked");
@@ -279,9 +282,9 @@
       const witnesses = JSON.parse(proof.dataset.witnesses || "{}");
       const witnessed = [];
       const unknown = [];
-      for (const line of lines.filter((l) => l.split(" ")[1] !== name)) {
+      for (const line of lines.filter((l) => l !== own)) {
         const [, witness, encoded] = line.split(" ");
-        if (!(witness in witnesses)) {
+        if (!Object.hasOwn(witnesses, witness) || keyId(line) !== witnesses[witness][1]) {
           unknown.push(witness);
           continue;
         }
@@ -289,7 +292,7 @@
         if (bytes.length !== 4 + 8 + 64) throw new Error("cosignature_malformed");
         const time = new DataView(bytes.buffer).getBigUint64(4);
         const message = new TextEncoder().encode(`cosignature/v1\ntime ${time}\n${text}`);
-        const raw = Uint8Array.from(atob(witnesses[witness]), (c) => c.charCodeAt(0));
+        const raw = Uint8Array.from(atob(witnesses[witness][0]), (c) => c.charCodeAt(0));
         const key = await crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
         const ok = await crypto.subtle.verify({ name: "Ed25519" }, key, bytes.slice(12), message);
         if (!ok) throw new Error("cosignature_invalid: " + witness);

@@ -188,7 +188,8 @@ async fn a_passkey_registered_by_invitation_signs_within_the_policy() {
     // The invitation is spent.
     let again = s.register(&registered).await.unwrap_err();
     assert!(again.starts_with("passkey_invitation_closed"), "{again}");
-    // Within the policy: an LRA's passkey cannot unseal, nor invite another passkey.
+    // Within the policy: an LRA's passkey cannot unseal, nor invite another passkey,
+    // nor sign anything on the local console.
     let unseal = passkey_signed(
         passkey.as_ref(),
         Action::Unseal,
@@ -197,7 +198,17 @@ async fn a_passkey_registered_by_invitation_signs_within_the_policy() {
     );
     assert_eq!(
         refusal(s.admit_secure(&unseal).await).code(),
-        "zone_refused"
+        "passkey_action_not_allowed"
+    );
+    let local = passkey_signed(
+        passkey.as_ref(),
+        Action::ReviewList,
+        serde_json::json!({}),
+        &s.nonce().await,
+    );
+    assert_eq!(
+        refusal(s.admit(&local).await).code(),
+        "passkey_action_not_allowed"
     );
     let invite = passkey_signed(
         passkey.as_ref(),
@@ -452,4 +463,23 @@ async fn a_removed_passkey_signs_nothing_and_only_its_holder_or_an_admin_removes
     assert_eq!(refusal(s.admit_secure(&signed).await), Refusal::UnknownKey);
     let roster = s.gate.roster(&s.store).await.expect("roster");
     assert!(roster.passkeys_of(LRA).is_empty());
+}
+
+#[tokio::test]
+async fn two_registrations_racing_with_one_invitation_leave_one_entry() {
+    let s = published().await;
+    let lra = s.enrol(LRA, Role::Lra).await;
+    let token = s.invite(lra.as_ref()).await;
+    let registered = s.registration(key().as_ref(), &token);
+    let (one, two) = tokio::join!(s.register(&registered), s.register(&registered));
+    assert!(one.is_ok() != two.is_ok(), "{one:?} {two:?}");
+    assert_eq!(
+        s.kinds()
+            .await
+            .iter()
+            .filter(|k| *k == shuin_ledger::passkey_registration::REGISTERED)
+            .count(),
+        1
+    );
+    s.audit().await.expect("the books verify");
 }

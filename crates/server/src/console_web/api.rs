@@ -69,11 +69,15 @@ impl SigninChallenges {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         open.retain(|_, issued| issued.elapsed() <= SIGNIN_TTL);
         if open.len() >= MAX_SIGNINS {
-            return Err(refused(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "rate_limited",
-                "too many sign-ins are under way; try again shortly",
-            ));
+            // Full (a flood of sign-ins begun and never finished): the oldest goes, so
+            // that a flood cannot lock operators out.
+            let oldest = open
+                .iter()
+                .min_by_key(|(_, issued)| **issued)
+                .map(|(nonce, _)| nonce.clone());
+            if let Some(oldest) = oldest {
+                open.remove(&oldest);
+            }
         }
         open.insert(nonce.clone(), Instant::now());
         Ok(nonce)
@@ -209,6 +213,14 @@ async fn signin_finish(
         .ok_or_else(unknown)?;
     if !roster.passkey_usable(passkey, console.app.clock.now()) {
         return Err(unknown());
+    }
+    // A passkey signs in only on the console it was registered at (its zone).
+    if passkey.key.origin != console.relying.origin || passkey.key.rp_id != console.relying.rp_id {
+        return Err(refused(
+            StatusCode::FORBIDDEN,
+            "passkey_origin_mismatch",
+            "this passkey was registered at another console",
+        ));
     }
     let assertion = Assertion::decode(&body.assertion.proof(), &body.assertion.signature)
         .map_err(|e| refused(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;

@@ -182,10 +182,17 @@ async fn entry_view(
             spki_base64: b64.encode(key.spki_der()),
             sha256: shuin_ledger::trust::AuditKeyPin::of_key(&key).hex(),
             checkable: key.signature_type() == shuin_ledger::note::TYPE_ECDSA_SHA256,
+            key_id: key.key_id_hex(),
             witnesses: console
                 .witnesses
                 .iter()
-                .map(|w| (w.name().to_owned(), b64.encode(w.public_key())))
+                .map(|w| {
+                    (
+                        w.name().to_owned(),
+                        b64.encode(w.public_key()),
+                        hex::encode(w.key_id()),
+                    )
+                })
                 .collect(),
         }),
     }))
