@@ -22,12 +22,43 @@ struct SmtpServer {
     child: Child,
 }
 
+/// An aiosmtpd handler that refuses for good every recipient whose address starts with
+/// `refused`, as a relay refuses an unknown mailbox.
+const REFUSING_HANDLER: &str = r#"from aiosmtpd.handlers import Mailbox
+
+
+class RefusingMailbox(Mailbox):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("refused"):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+"#;
+
 impl SmtpServer {
     /// `aiosmtpd` on `port`, or `None` when it is not installed (and not required).
     fn start(port: u16, maildir: &Path) -> Option<SmtpServer> {
-        let spawned = Command::new("aiosmtpd")
+        SmtpServer::start_with(port, maildir, None)
+    }
+
+    /// The same, refusing `refused*` recipients (the handler's module in `module_dir`).
+    fn start_refusing(port: u16, maildir: &Path, module_dir: &Path) -> Option<SmtpServer> {
+        std::fs::write(module_dir.join("refusing.py"), REFUSING_HANDLER).unwrap();
+        SmtpServer::start_with(port, maildir, Some(module_dir))
+    }
+
+    fn start_with(port: u16, maildir: &Path, module_dir: Option<&Path>) -> Option<SmtpServer> {
+        let handler = match module_dir {
+            Some(_) => "refusing.RefusingMailbox",
+            None => "aiosmtpd.handlers.Mailbox",
+        };
+        let mut command = Command::new("aiosmtpd");
+        if let Some(dir) = module_dir {
+            command.env("PYTHONPATH", dir);
+        }
+        let spawned = command
             .args(["-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .args(["-c", handler])
             .arg(maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -258,4 +289,72 @@ fn issuance_and_revocation_notices_are_mailed_and_ledgered() {
         "the address is in the books"
     );
     assert!(!log().contains(HOLDER_ADDRESS), "the address is in the log");
+}
+
+#[test]
+fn a_permanently_refused_address_sends_the_notice_to_the_file_gateway_once() {
+    const REFUSED: &str = "refused.holder@example.jp";
+    let work = tempfile::tempdir().unwrap();
+    let maildir = work.path().join("maildir");
+    let port = free_port();
+    let Some(_smtp) = SmtpServer::start_refusing(port, &maildir, work.path()) else {
+        return;
+    };
+    let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let holder = card(&jlis, |_| {});
+    holder.write_dir(&work.path().join("card")).unwrap();
+    let mut instance = Instance::init_with(
+        &[],
+        jlis,
+        &["--key-backend".into(), "software".into()],
+        vec![],
+    );
+    instance.append_config(&format!(
+        "\n[notices]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\nfrom = \"shuin CA <ca@example.jp>\"\n"
+    ));
+    instance.serve();
+    let applied = shuin()
+        .args(["apply", "--server", &instance.base, "--card-key"])
+        .arg(work.path().join("card/key.pem"))
+        .arg("--card-cert")
+        .arg(work.path().join("card/cert.pem"))
+        .args(["--name", NAME, "--birth-date", BIRTH, "--address", ADDRESS])
+        .args(["--notice-email", REFUSED, "--json", "--out"])
+        .arg(work.path().join("cert.pem"))
+        .output()
+        .unwrap();
+    assert!(applied.status.success(), "{applied:?}");
+
+    // The relay refuses the mailbox for good: the notice goes to the file gateway,
+    // ledgered with the reply code, and is not tried again.
+    let gateway = instance.data.join("notices.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !gateway.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the notice never reached the gateway"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let out = work.path().join("export");
+    let sent: Vec<serde_json::Value> = export_entries(&instance.data, &out)
+        .into_iter()
+        .filter(|e| e["kind"] == "notice.sent")
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["payload"]["channel"], "file");
+    assert_eq!(sent[0]["payload"]["smtp_refused"], 550);
+    assert!(messages(&maildir).is_empty());
+    let line = std::fs::read_to_string(&gateway).unwrap();
+    assert!(
+        line.contains("certificate_issued") && !line.contains(REFUSED),
+        "{line}"
+    );
+    let log = std::fs::read_to_string(instance.work.path().join("serve.log")).unwrap();
+    assert!(
+        log.contains("refused the notice's address for good"),
+        "{log}"
+    );
+    assert!(!log.contains(REFUSED), "the address is in the log");
 }
