@@ -112,6 +112,16 @@ fn sign_in_page(browser: &mut Browser, challenge: &str, credential: &str, rp_id:
     browser.evaluate(&script)
 }
 
+/// A new instance with software keys (not served yet).
+fn software_instance(jlis: SimulatedJlisCa) -> Instance {
+    Instance::init_with(
+        &[],
+        jlis,
+        &["--key-backend".into(), "software".into()],
+        vec![],
+    )
+}
+
 /// A TLS console listener of `zone` for `localhost` on a free port; its origin.
 fn console_listener(instance: &mut Instance, zone: &str) -> String {
     listener_certificates(&instance.data, "DNS:localhost");
@@ -184,12 +194,7 @@ fn an_lra_registers_a_passkey_signs_in_and_approves_in_a_real_browser() {
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let substitute = card(&jlis, |s| s.name_substitutes = Some("00100".into()));
     let other = card(&jlis, |s| s.name_substitutes = Some("10000".into()));
-    let mut instance = Instance::init_with(
-        &[],
-        jlis,
-        &["--key-backend".into(), "software".into()],
-        vec![],
-    );
+    let mut instance = software_instance(jlis);
     let origin = console_listener(&mut instance, "secure");
     instance.serve();
     instance.add_operator(LRA, "lra");
@@ -504,12 +509,7 @@ const AUDITOR: &str = "監査 三郎";
 fn an_auditor_checks_an_entry_of_the_books_in_the_page_from_the_remote_zone() {
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let substitute = card(&jlis, |s| s.name_substitutes = Some("00100".into()));
-    let mut instance = Instance::init_with(
-        &[],
-        jlis,
-        &["--key-backend".into(), "software".into()],
-        vec![],
-    );
+    let mut instance = software_instance(jlis);
     // A witness of this log, run by a third party; checkpoints every second.
     let work = instance.work.path().to_owned();
     let entries = export_entries(&instance.data, &work.join("first-export"));

@@ -155,6 +155,35 @@ fn notice_entries(data: &Path, out: &Path) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// A served instance (software keys) whose notices go to the SMTP server on `port`.
+fn serving_with_notices(jlis: SimulatedJlisCa, port: u16) -> Instance {
+    let mut instance = Instance::init_with(
+        &[],
+        jlis,
+        &["--key-backend".into(), "software".into()],
+        vec![],
+    );
+    instance.append_config(&format!(
+        "\n[notices]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\nfrom = \"shuin CA <ca@example.jp>\"\n"
+    ));
+    instance.serve();
+    instance
+}
+
+/// `shuin apply` with the card in `work/card` and `--notice-email address`.
+fn apply_with_notices(instance: &Instance, work: &Path, address: &str) -> std::process::Output {
+    shuin()
+        .args(["apply", "--server", &instance.base, "--card-key"])
+        .arg(work.join("card/key.pem"))
+        .arg("--card-cert")
+        .arg(work.join("card/cert.pem"))
+        .args(["--name", NAME, "--birth-date", BIRTH, "--address", ADDRESS])
+        .args(["--notice-email", address, "--json", "--out"])
+        .arg(work.join("cert.pem"))
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn issuance_and_revocation_notices_are_mailed_and_ledgered() {
     let work = tempfile::tempdir().unwrap();
@@ -166,28 +195,10 @@ fn issuance_and_revocation_notices_are_mailed_and_ledgered() {
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let holder = card(&jlis, |_| {});
     holder.write_dir(&work.path().join("card")).unwrap();
-    let mut instance = Instance::init_with(
-        &[],
-        jlis,
-        &["--key-backend".into(), "software".into()],
-        vec![],
-    );
-    instance.append_config(&format!(
-        "\n[notices]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\nfrom = \"shuin CA <ca@example.jp>\"\n"
-    ));
-    instance.serve();
+    let instance = serving_with_notices(jlis, port);
 
     // Apply with an address: the issuance notice arrives.
-    let applied = shuin()
-        .args(["apply", "--server", &instance.base, "--card-key"])
-        .arg(work.path().join("card/key.pem"))
-        .arg("--card-cert")
-        .arg(work.path().join("card/cert.pem"))
-        .args(["--name", NAME, "--birth-date", BIRTH, "--address", ADDRESS])
-        .args(["--notice-email", HOLDER_ADDRESS, "--json", "--out"])
-        .arg(work.path().join("cert.pem"))
-        .output()
-        .unwrap();
+    let applied = apply_with_notices(&instance, work.path(), HOLDER_ADDRESS);
     assert!(applied.status.success(), "{applied:?}");
     let answer: serde_json::Value = serde_json::from_slice(&applied.stdout).unwrap();
     let serial = answer["serial"].as_str().unwrap().to_owned();
@@ -303,26 +314,8 @@ fn a_permanently_refused_address_sends_the_notice_to_the_file_gateway_once() {
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let holder = card(&jlis, |_| {});
     holder.write_dir(&work.path().join("card")).unwrap();
-    let mut instance = Instance::init_with(
-        &[],
-        jlis,
-        &["--key-backend".into(), "software".into()],
-        vec![],
-    );
-    instance.append_config(&format!(
-        "\n[notices]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\nfrom = \"shuin CA <ca@example.jp>\"\n"
-    ));
-    instance.serve();
-    let applied = shuin()
-        .args(["apply", "--server", &instance.base, "--card-key"])
-        .arg(work.path().join("card/key.pem"))
-        .arg("--card-cert")
-        .arg(work.path().join("card/cert.pem"))
-        .args(["--name", NAME, "--birth-date", BIRTH, "--address", ADDRESS])
-        .args(["--notice-email", REFUSED, "--json", "--out"])
-        .arg(work.path().join("cert.pem"))
-        .output()
-        .unwrap();
+    let instance = serving_with_notices(jlis, port);
+    let applied = apply_with_notices(&instance, work.path(), REFUSED);
     assert!(applied.status.success(), "{applied:?}");
 
     // The relay refuses the mailbox for good: the notice goes to the file gateway,

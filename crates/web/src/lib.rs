@@ -25,8 +25,8 @@ pub use lang::{Lang, LANGUAGE_COOKIE};
 pub use messages::Messages;
 pub use monitoring::{console_monitoring, monitoring, parse_exposition, Family};
 pub use pages::{
-    apply, disclosure, page_paths, repository, revoke, status, Audience, PageRequest, RenderError,
-    Rendered, RepositoryFacts, Site, StatusView,
+    apply, disclosure, page_paths, query_escape, repository, revoke, status, Audience, PageRequest,
+    RenderError, Rendered, RepositoryFacts, Site, StatusView,
 };
 
 /// The stylesheet, served at `/static/shuin.css`.

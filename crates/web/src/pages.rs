@@ -338,7 +338,7 @@ pub(crate) fn review_reason_key(reason: shuin_core::ReviewReason) -> String {
 }
 
 /// An application id is hex; anything else is escaped byte by byte for a query string.
-pub(crate) fn query_escape(text: &str) -> String {
+pub fn query_escape(text: &str) -> String {
     text.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() {

@@ -47,15 +47,7 @@ fn passkey_signed(
     params: serde_json::Value,
     nonce: &str,
 ) -> SignedRequest {
-    let request = OperatorRequest {
-        format: REQUEST_FORMAT.into(),
-        action,
-        params,
-        nonce: nonce.into(),
-        time: shuin_core::timefmt::rfc3339(now()),
-        key_sha256: shuin_books::request::key_sha256(passkey.public_key_der()),
-    };
-    let text = request.canonical_text().expect("text");
+    let text = request_text(passkey, action, params, nonce);
     let (proof, signature) = assert_over(passkey, &text, nonce);
     SignedRequest {
         request: text,
@@ -124,6 +116,16 @@ impl Setup {
             .await
     }
 
+    /// A request of `action` signed by `passkey`, with a fresh nonce.
+    async fn by_passkey(
+        &self,
+        passkey: &dyn Signer,
+        action: Action,
+        params: serde_json::Value,
+    ) -> SignedRequest {
+        passkey_signed(passkey, action, params, &self.nonce().await)
+    }
+
     async fn remove_passkey(
         &self,
         admitted: &shuin_books::Admitted,
@@ -190,55 +192,48 @@ async fn a_passkey_registered_by_invitation_signs_within_the_policy() {
     assert!(again.starts_with("passkey_invitation_closed"), "{again}");
     // Within the policy: an LRA's passkey cannot unseal, nor invite another passkey,
     // nor sign anything on the local console.
-    let unseal = passkey_signed(
-        passkey.as_ref(),
-        Action::Unseal,
-        serde_json::json!({}),
-        &s.nonce().await,
-    );
+    let unseal = s
+        .by_passkey(passkey.as_ref(), Action::Unseal, serde_json::json!({}))
+        .await;
     assert_eq!(
         refusal(s.admit_secure(&unseal).await).code(),
         "passkey_action_not_allowed"
     );
-    let local = passkey_signed(
-        passkey.as_ref(),
-        Action::ReviewList,
-        serde_json::json!({}),
-        &s.nonce().await,
-    );
+    let local = s
+        .by_passkey(passkey.as_ref(), Action::ReviewList, serde_json::json!({}))
+        .await;
     assert_eq!(
         refusal(s.admit(&local).await).code(),
         "passkey_action_not_allowed"
     );
-    let invite = passkey_signed(
-        passkey.as_ref(),
-        Action::PasskeyInvite,
-        serde_json::json!({}),
-        &s.nonce().await,
-    );
+    let invite = s
+        .by_passkey(
+            passkey.as_ref(),
+            Action::PasskeyInvite,
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(
         refusal(s.admit_secure(&invite).await),
         Refusal::PasskeyCannotInvite
     );
     // A request altered after signing.
-    let mut altered = passkey_signed(
-        passkey.as_ref(),
-        Action::ReviewList,
-        serde_json::json!({"id": "00"}),
-        &s.nonce().await,
-    );
+    let mut altered = s
+        .by_passkey(
+            passkey.as_ref(),
+            Action::ReviewList,
+            serde_json::json!({"id": "00"}),
+        )
+        .await;
     altered.request = altered.request.replace("\"00\"", "\"01\"");
     assert_eq!(
         refusal(s.admit_secure(&altered).await),
         Refusal::SignatureInvalid
     );
     // The same request with its passkey proof stripped is no operator-key request.
-    let mut stripped = passkey_signed(
-        passkey.as_ref(),
-        Action::ReviewList,
-        serde_json::json!({}),
-        &s.nonce().await,
-    );
+    let mut stripped = s
+        .by_passkey(passkey.as_ref(), Action::ReviewList, serde_json::json!({}))
+        .await;
     stripped.passkey = None;
     assert_eq!(
         refusal(s.admit_secure(&stripped).await),
@@ -272,12 +267,9 @@ async fn a_registration_without_an_open_invitation_has_no_effect() {
         )
         .await
         .expect("appended");
-    let signed = passkey_signed(
-        passkey.as_ref(),
-        Action::ReviewList,
-        serde_json::json!({}),
-        &s.nonce().await,
-    );
+    let signed = s
+        .by_passkey(passkey.as_ref(), Action::ReviewList, serde_json::json!({}))
+        .await;
     assert_eq!(refusal(s.admit_secure(&signed).await), Refusal::UnknownKey);
     let roster = s.gate.roster(&s.store).await.expect("roster");
     assert!(roster
@@ -335,12 +327,9 @@ async fn revoking_the_operator_certificate_ends_their_passkeys() {
     )
     .await
     .expect("revoke");
-    let signed = passkey_signed(
-        passkey.as_ref(),
-        Action::ReviewList,
-        serde_json::json!({}),
-        &s.nonce().await,
-    );
+    let signed = s
+        .by_passkey(passkey.as_ref(), Action::ReviewList, serde_json::json!({}))
+        .await;
     assert_eq!(
         refusal(s.admit_secure(&signed).await).code(),
         "operator_certificate_unusable"
@@ -391,12 +380,9 @@ async fn an_invitation_written_by_hand_warrants_nothing_online_or_offline() {
             .await
             .expect("appended");
     }
-    let signed = passkey_signed(
-        passkey.as_ref(),
-        Action::ReviewList,
-        serde_json::json!({}),
-        &s.nonce().await,
-    );
+    let signed = s
+        .by_passkey(passkey.as_ref(), Action::ReviewList, serde_json::json!({}))
+        .await;
     assert_eq!(refusal(s.admit_secure(&signed).await), Refusal::UnknownKey);
     let audit = s.audit().await.unwrap_err();
     assert!(
@@ -454,12 +440,9 @@ async fn a_removed_passkey_signs_nothing_and_only_its_holder_or_an_admin_removes
     let signed = remove(admin_key.as_ref(), s.nonce().await, Some(LRA));
     let admitted = s.admit_secure(&signed).await.expect("admitted");
     s.remove_passkey(&admitted).await.expect("removed");
-    let signed = passkey_signed(
-        passkey.as_ref(),
-        Action::ReviewList,
-        serde_json::json!({}),
-        &s.nonce().await,
-    );
+    let signed = s
+        .by_passkey(passkey.as_ref(), Action::ReviewList, serde_json::json!({}))
+        .await;
     assert_eq!(refusal(s.admit_secure(&signed).await), Refusal::UnknownKey);
     let roster = s.gate.roster(&s.store).await.expect("roster");
     assert!(roster.passkeys_of(LRA).is_empty());

@@ -45,8 +45,13 @@ fn csr(key: &dyn Signer, name: &str) -> Vec<u8> {
     .expect("csr")
 }
 
-fn sign(key: &dyn Signer, action: Action, params: serde_json::Value, nonce: &str) -> SignedRequest {
-    use base64::Engine;
+/// The canonical text of a request of `action` naming `key`, signed now.
+fn request_text(
+    key: &dyn Signer,
+    action: Action,
+    params: serde_json::Value,
+    nonce: &str,
+) -> String {
     let request = OperatorRequest {
         format: REQUEST_FORMAT.into(),
         action,
@@ -55,7 +60,12 @@ fn sign(key: &dyn Signer, action: Action, params: serde_json::Value, nonce: &str
         time: shuin_core::timefmt::rfc3339(now()),
         key_sha256: shuin_books::request::key_sha256(key.public_key_der()),
     };
-    let text = request.canonical_text().expect("text");
+    request.canonical_text().expect("text")
+}
+
+fn sign(key: &dyn Signer, action: Action, params: serde_json::Value, nonce: &str) -> SignedRequest {
+    use base64::Engine;
+    let text = request_text(key, action, params, nonce);
     let signature = key.sign(text.as_bytes()).expect("sign");
     SignedRequest {
         request: text,

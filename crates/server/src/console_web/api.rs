@@ -560,7 +560,7 @@ fn next_page(request: &OperatorRequest) -> String {
     match request.action {
         Action::Revoke => format!(
             "/console/revoke?done=revoke&id={}",
-            query_text(request.param("serial").unwrap_or_default())
+            shuin_web::query_escape(request.param("serial").unwrap_or_default())
         ),
         Action::AutomationSuspend | Action::AutomationResume | Action::AutomationReview => {
             format!("/console/automation?done={action}")
@@ -568,7 +568,7 @@ fn next_page(request: &OperatorRequest) -> String {
         Action::PasskeyRemove => "/console/passkeys?done=passkey_remove".to_owned(),
         _ => format!(
             "/console/?done={action}&id={}",
-            query_text(request.param("id").unwrap_or_default())
+            shuin_web::query_escape(request.param("id").unwrap_or_default())
         ),
     }
 }
@@ -663,17 +663,4 @@ async fn act(
         }
         other => Err(from_outcome(other)),
     }
-}
-
-/// `text` for a query string: alphanumerics as they are, every other byte escaped.
-fn query_text(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
