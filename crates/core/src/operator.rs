@@ -200,14 +200,7 @@ pub struct Rule {
 }
 
 const LOCAL: &[Zone] = &[Zone::HighSecurity];
-const EVERY_ROLE: &[Role] = &[
-    Role::CaAdmin,
-    Role::KeyCustodian,
-    Role::Lra,
-    Role::ResponsiblePerson,
-    Role::Auditor,
-    Role::Monitor,
-];
+const EVERY_ROLE: &[Role] = &Role::ALL;
 const INSIDE: &[Zone] = &[Zone::Secure, Zone::HighSecurity];
 const READING: &[Zone] = &[Zone::Secure, Zone::HighSecurity, Zone::Remote];
 const ANY: &[Zone] = &[
@@ -338,14 +331,7 @@ impl Action {
             },
             Action::PasskeyInvite | Action::PasskeyRemove => one(EVERY_ROLE, INSIDE),
             Action::Status => Rule {
-                roles: &[
-                    CaAdmin,
-                    KeyCustodian,
-                    Lra,
-                    ResponsiblePerson,
-                    Auditor,
-                    Monitor,
-                ],
+                roles: EVERY_ROLE,
                 zones: ANY,
                 control: Control::ReadOnly,
                 issuer_key: false,
