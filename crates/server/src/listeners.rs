@@ -379,15 +379,16 @@ fn console_listener<S: LedgerStore + 'static>(
     };
     let books = Sessions::new(services.store.clone(), state.clock.clone(), operator_zone);
     let sessions = Arc::new(crate::console_web::sessions::WebSessions::new(books));
-    let app = crate::console_web::routes(
+    let app = crate::console_web::routes(crate::console_web::ConsoleSetup {
         console,
-        state.clone(),
-        services.store.clone(),
-        services.witnesses.clone(),
+        app: state.clone(),
+        store: services.store.clone(),
+        witnesses: services.witnesses.clone(),
         relying,
-        operator_zone,
-        sessions.clone(),
-    )
+        zone: operator_zone,
+        sessions: sessions.clone(),
+        limits: services.limits.rate(),
+    })
     .fallback(crate::problem::not_found)
     .layer(axum::middleware::from_fn_with_state(
         (state.http.clone(), zone),

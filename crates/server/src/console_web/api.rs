@@ -130,6 +130,24 @@ fn from_outcome(outcome: Outcome) -> Refused {
     }
 }
 
+/// Admits one more request without a session from `peer` (sign-in, enrolment): a
+/// client that floods these steps gets `429 rate_limited`, others are still served.
+fn admit(console: &Console, peer: SocketAddr) -> Result<(), Refused> {
+    console
+        .limiter
+        .admit(peer.ip(), console.app.clock.now())
+        .map_err(|retry| {
+            refused(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "too many requests; try again in {} s",
+                    retry.0.as_secs().max(1)
+                ),
+            )
+        })
+}
+
 fn random_text() -> Result<String, Refused> {
     let mut bytes = [0u8; 32];
     OsRandom.fill(&mut bytes).map_err(|_| {
@@ -174,7 +192,11 @@ fn json_answer(value: serde_json::Value) -> Response {
     response
 }
 
-async fn signin_begin(State(console): State<Console>) -> Result<Response, Refused> {
+async fn signin_begin(
+    State(console): State<Console>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Response, Refused> {
+    admit(&console, peer)?;
     let nonce = console.signins.issue()?;
     Ok(json_answer(
         json!({"nonce": nonce, "challenge": nonce, "rp_id": console.relying.rp_id}),
@@ -193,6 +215,7 @@ async fn signin_finish(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(body): Json<SigninFinish>,
 ) -> Result<Response, Refused> {
+    admit(&console, peer)?;
     let unknown = || {
         refused(
             StatusCode::FORBIDDEN,
@@ -301,8 +324,10 @@ async fn invited(console: &Console, token: &str) -> Result<String, Refused> {
 
 async fn enrol_begin(
     State(console): State<Console>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(body): Json<EnrolBegin>,
 ) -> Result<Response, Refused> {
+    admit(&console, peer)?;
     let name = invited(&console, &body.token).await?;
     let user_id = B64U.encode(&Sha256::digest(name.as_bytes())[..16]);
     Ok(json_answer(json!({
@@ -324,8 +349,10 @@ struct EnrolText {
 
 async fn enrol_text(
     State(console): State<Console>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(body): Json<EnrolText>,
 ) -> Result<Response, Refused> {
+    admit(&console, peer)?;
     let name = invited(&console, &body.token).await?;
     let spki = B64.decode(&body.public_key).ok();
     let supported = spki
@@ -366,8 +393,10 @@ struct EnrolFinish {
 
 async fn enrol_finish(
     State(console): State<Console>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(body): Json<EnrolFinish>,
 ) -> Result<Response, Refused> {
+    admit(&console, peer)?;
     let registration = Registration::parse(&body.registration)
         .map_err(|e| refused(StatusCode::BAD_REQUEST, "passkey_text_malformed", e.0))?;
     if registration.origin != console.relying.origin || registration.rp_id != console.relying.rp_id

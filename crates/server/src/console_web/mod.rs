@@ -85,18 +85,42 @@ pub(crate) struct Console {
     pub(crate) audit_key: Arc<shuin_books::audit_key_watch::AuditKeyWatch>,
     /// The witnesses whose cosignatures the auditor's view checks.
     pub(crate) witnesses: Arc<Vec<shuin_ledger::WitnessKey>>,
+    /// Per-client admission on the steps that need no session (sign-in, enrolment).
+    pub(crate) limiter: Arc<crate::rate_limit::RateLimiter>,
 }
 
-/// The console's routes for a listener of `zone`, with their sessions.
-pub(crate) fn routes(
-    console: Arc<dyn OperatorConsole>,
-    app: AppState,
-    store: Arc<dyn shuin_store::LedgerStore>,
-    witnesses: Vec<shuin_ledger::WitnessKey>,
-    relying: Relying,
-    zone: Zone,
-    sessions: Arc<WebSessions>,
-) -> Router {
+/// What a console listener is made of.
+pub(crate) struct ConsoleSetup {
+    /// The console the actions go to (the gate, the books).
+    pub(crate) console: Arc<dyn OperatorConsole>,
+    /// The instance's services.
+    pub(crate) app: AppState,
+    /// The books, for the auditor's view.
+    pub(crate) store: Arc<dyn shuin_store::LedgerStore>,
+    /// The witnesses whose cosignatures the auditor's view checks.
+    pub(crate) witnesses: Vec<shuin_ledger::WitnessKey>,
+    /// Where its passkeys are bound.
+    pub(crate) relying: Relying,
+    /// The listener's zone.
+    pub(crate) zone: Zone,
+    /// Its sessions.
+    pub(crate) sessions: Arc<WebSessions>,
+    /// Per-client limits on the steps without a session.
+    pub(crate) limits: crate::rate_limit::RateLimits,
+}
+
+/// The console's routes for a listener.
+pub(crate) fn routes(setup: ConsoleSetup) -> Router {
+    let ConsoleSetup {
+        console,
+        app,
+        store,
+        witnesses,
+        relying,
+        zone,
+        sessions,
+        limits,
+    } = setup;
     let ledger = crate::ledger::routes().with_state(app.clone());
     let state = Console {
         console,
@@ -108,6 +132,7 @@ pub(crate) fn routes(
         store,
         audit_key: Arc::new(shuin_books::audit_key_watch::AuditKeyWatch::new()),
         witnesses: Arc::new(witnesses),
+        limiter: Arc::new(crate::rate_limit::RateLimiter::new(limits)),
     };
     Router::new()
         .route("/", get(|| async { Redirect::to("/console/") }))
