@@ -45,16 +45,23 @@ const MAX_SIGNINS: usize = 4096;
 /// The largest JSON body of a passkey step.
 const MAX_BODY: usize = 64 * 1024;
 
-pub(super) fn routes() -> Router<Console> {
-    Router::new()
+/// The passkey steps; `decisions` adds the signed decisions (`prepare`, `act`), which
+/// exist only where the zone allows any (never on the remote zone's listeners).
+pub(super) fn routes(decisions: bool) -> Router<Console> {
+    let routes = Router::new()
         .route("/console/v1/signin/begin", post(signin_begin))
         .route("/console/v1/signin/finish", post(signin_finish))
         .route("/console/v1/enrol/begin", post(enrol_begin))
         .route("/console/v1/enrol/text", post(enrol_text))
-        .route("/console/v1/enrol/finish", post(enrol_finish))
-        .route("/console/v1/prepare", post(prepare))
-        .route("/console/v1/act", post(act))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .route("/console/v1/enrol/finish", post(enrol_finish));
+    let routes = if decisions {
+        routes
+            .route("/console/v1/prepare", post(prepare))
+            .route("/console/v1/act", post(act))
+    } else {
+        routes
+    };
+    routes.layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }
 
 /// The sign-in nonces given out and not yet used.

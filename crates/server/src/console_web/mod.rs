@@ -134,16 +134,14 @@ pub(crate) fn routes(setup: ConsoleSetup) -> Router {
         witnesses: Arc::new(witnesses),
         limiter: Arc::new(crate::rate_limit::RateLimiter::new(limits)),
     };
-    Router::new()
+    // From the remote zone operators may only read: the secure zone's pages and the
+    // signed decisions do not exist there (404), as on any listener of another zone.
+    let secure = zone == Zone::Secure;
+    let reading = Router::new()
         .route("/", get(|| async { Redirect::to("/console/") }))
         .route("/console", get(|| async { Redirect::to("/console/") }))
         .route("/console/", get(queue))
-        .route("/console/reviews/{id}", get(review))
-        .route("/console/revoke", get(duties::revoke))
-        .route("/console/registrations", get(duties::registrations))
-        .route("/console/automation", get(duties::automation))
         .route("/console/monitoring", get(duties::monitoring))
-        .route("/console/passkeys", get(duties::passkeys))
         .route("/console/books", get(books::list))
         .route("/console/books/{seq}", get(books::entry))
         .route("/console/signin", get(signin))
@@ -151,7 +149,18 @@ pub(crate) fn routes(setup: ConsoleSetup) -> Router {
         .route("/console/signout", post(signout))
         .route("/console/noscript", post(noscript))
         .route("/static/console.js", get(script))
-        .merge(api::routes())
+        .merge(api::routes(secure));
+    let routes = if secure {
+        reading
+            .route("/console/reviews/{id}", get(review))
+            .route("/console/revoke", get(duties::revoke))
+            .route("/console/registrations", get(duties::registrations))
+            .route("/console/automation", get(duties::automation))
+            .route("/console/passkeys", get(duties::passkeys))
+    } else {
+        reading
+    };
+    routes
         .with_state(state)
         .merge(ledger)
         .merge(crate::pages::stylesheet_route())
