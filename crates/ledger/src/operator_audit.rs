@@ -229,6 +229,14 @@ impl RequestAudit {
         if expires.is_none() || at.is_none() || expires < at {
             return Err("the passkey was registered after its invitation expired".into());
         }
+        let registered_already = self.passkeys.contains_key(&key.key_sha256)
+            || self
+                .passkeys
+                .values()
+                .any(|(k, _)| k.credential_id == key.credential_id);
+        if registered_already {
+            return Err("the passkey is registered already".into());
+        }
         *spent = true;
         let certificate = invited.certificate_sha256.clone();
         self.passkeys
