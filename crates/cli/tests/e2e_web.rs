@@ -158,6 +158,9 @@ fn applicant_pages_on_the_front_and_the_repository_page_for_verifiers() {
     assert!(body.contains(&format!("{}/repository/ca.crl", instance.url(""))));
     // Verifiers see the repository page only.
     assert!(!body.contains("href=\"/status\""));
+    let (status, headers, _) = page(&url(repository, "/static/favicon.svg"), &[]);
+    assert_eq!(status, 200, "the icon every page names");
+    assert_eq!(header(&headers, "content-type"), "image/svg+xml");
     let (status, _, _) = page(&url(repository, "/static/shuin.css"), &[]);
     assert_eq!(status, 200);
 

@@ -80,9 +80,23 @@ where
         .merge(stylesheet_route())
 }
 
-/// `/static/shuin.css`, for every listener with pages.
+/// `/static/shuin.css` and the icon, for every listener with pages.
 pub(crate) fn stylesheet_route<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new().route("/static/shuin.css", get(stylesheet))
+    Router::new()
+        .route("/static/shuin.css", get(stylesheet))
+        .route("/static/favicon.svg", get(favicon))
+}
+
+async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        shuin_web::FAVICON,
+    )
+        .into_response()
 }
 
 async fn stylesheet() -> Response {

@@ -29,6 +29,10 @@ pub use pages::{
     RenderError, Rendered, RepositoryFacts, Site, StatusView,
 };
 
+/// The icon every page names (`/static/favicon.svg`), so that browsers ask for no
+/// `/favicon.ico`.
+pub const FAVICON: &str = include_str!("../static/favicon.svg");
+
 /// The stylesheet, served at `/static/shuin.css`.
 pub const STYLESHEET: &str = include_str!("../static/shuin.css");
 
