@@ -25,7 +25,7 @@ pub(crate) struct ApplyArgs {
 }
 
 /// A notice address must be one plain address.
-fn notice_email(text: &str) -> std::result::Result<String, String> {
+pub(crate) fn notice_email(text: &str) -> std::result::Result<String, String> {
     if shuin_core::application::is_notice_address(text) {
         Ok(text.to_owned())
     } else {

@@ -17,6 +17,10 @@ pub(crate) struct EnrollArgs {
     code: String,
     #[command(flatten)]
     new_key: crate::apply_cmd::NewKey,
+    /// An e-mail address for the notices of issuance and revocation (kept with the
+    /// application as personal data, never in the books).
+    #[arg(long, value_parser = crate::apply_cmd::notice_email)]
+    notice_email: Option<String>,
 }
 
 // The code must not reach a log through `{:?}`.
@@ -37,6 +41,7 @@ pub(crate) fn run(args: EnrollArgs) -> Result<()> {
         registration_id: args.registration,
         identification_code: Zeroizing::new(args.code),
         key_spec,
+        notice_email: args.notice_email,
     };
     let outcome = shuin_client::enroll(&request)?;
     args.new_key.save(&files, &outcome)

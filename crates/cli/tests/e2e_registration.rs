@@ -127,6 +127,7 @@ fn the_legacy_flow_works_from_outside_and_keeps_codes_secret() {
     let out = shuin()
         .args(["enroll", "--server", &instance.base, "--registration", &id])
         .args(["--code", &code.replace('-', "").to_lowercase()])
+        .args(["--notice-email", "yamada.jiro@example.jp"])
         .arg("--out")
         .arg(&cert)
         .arg("--json")
@@ -142,6 +143,22 @@ fn the_legacy_flow_works_from_outside_and_keeps_codes_secret() {
     let serial = answer["serial"].as_str().unwrap().to_owned();
     assert!(dir.join("enrolled.pem.key").exists());
     assert!(dir.join("enrolled.pem.chain").exists());
+    // The enrolment named an address: its issuance notice is queued and, without an
+    // SMTP relay configured, handed to the file gateway (never with the address).
+    let gateway = instance.data.join("notices.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(&gateway).unwrap_or_default();
+        if text.contains("certificate_issued") && text.contains(&serial) {
+            assert!(!text.contains("yamada.jiro@example.jp"), "{text}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no issuance notice for the enrolment: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     instance.repository_pem("/repository/root.crt", &dir.join("root.pem"));
     instance.repository_pem("/repository/ca.crt", &dir.join("ca.pem"));
     if let Some(out) = external(

@@ -18,6 +18,8 @@ pub struct EnrollRequest {
     pub identification_code: Zeroizing<String>,
     /// The new key's type.
     pub key_spec: KeySpec,
+    /// An e-mail address for the notices of issuance and revocation, if any.
+    pub notice_email: Option<String>,
 }
 
 impl std::fmt::Debug for EnrollRequest {
@@ -39,14 +41,15 @@ pub fn enroll(request: &EnrollRequest) -> Result<ApplyOutcome, ClientError> {
         SoftwareSigner::generate(request.key_spec).map_err(|e| ClientError::Key(e.to_string()))?;
     let key_pem = shuin_keys::pkcs8_pem(&pkcs8).map_err(|e| ClientError::Key(e.to_string()))?;
     let csr = build_csr(&new_key)?;
-    let body = Zeroizing::new(
-        serde_json::json!({
-            "registration_id": request.registration_id,
-            "identification_code": request.identification_code.as_str(),
-            "csr": base64::engine::general_purpose::STANDARD.encode(&csr),
-        })
-        .to_string(),
-    );
+    let mut document = serde_json::json!({
+        "registration_id": request.registration_id,
+        "identification_code": request.identification_code.as_str(),
+        "csr": base64::engine::general_purpose::STANDARD.encode(&csr),
+    });
+    if let Some(email) = &request.notice_email {
+        document["email"] = serde_json::json!(email);
+    }
+    let body = Zeroizing::new(document.to_string());
     let mut response = agent()
         .post(format!("{base}/api/v1/enrollments"))
         .header("Content-Type", "application/json")

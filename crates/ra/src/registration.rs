@@ -409,12 +409,23 @@ impl Lifecycle {
     }
 }
 
+/// The new key of an enrolment and where its notices go.
+struct EnrolledKey {
+    csr_der: Vec<u8>,
+    spki_der: Vec<u8>,
+    fingerprint: String,
+    notice_email: Option<String>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EnrollmentDocument {
     registration_id: String,
     identification_code: String,
     csr: String,
+    /// Where the holder's notices go (personal data: kept with the application only).
+    #[serde(default)]
+    email: Option<String>,
 }
 
 impl RaService {
@@ -440,6 +451,16 @@ impl RaService {
                 "the body must be JSON {\"registration_id\", \"identification_code\", \"csr\"}",
             )
         })?;
+        if document
+            .email
+            .as_deref()
+            .is_some_and(|email| !shuin_core::application::is_notice_address(email))
+        {
+            return Err(RaError::reject(
+                ReasonCode::MalformedRequest,
+                "email must be one plain address such as name@example.jp",
+            ));
+        }
         let lifecycle = self.lifecycle()?;
         let store = lifecycle.store.as_ref();
         let now = self.clock.now();
@@ -510,19 +531,28 @@ impl RaService {
             refuse_closed(state)?;
             return Err(invalid());
         }
-        self.issue_enrollment(&registration, id, csr_der, csr.spki_der, fingerprint, now)
-            .await
+        let key = EnrolledKey {
+            csr_der,
+            spki_der: csr.spki_der,
+            fingerprint,
+            notice_email: document.email,
+        };
+        self.issue_enrollment(&registration, id, key, now).await
     }
 
     async fn issue_enrollment(
         &self,
         registration: &RegistrationRecord,
         id: String,
-        csr_der: Vec<u8>,
-        spki_der: Vec<u8>,
-        fingerprint: String,
+        key: EnrolledKey,
         now: SystemTime,
     ) -> Result<ApplicationOutcome, RaError> {
+        let EnrolledKey {
+            csr_der,
+            spki_der,
+            fingerprint,
+            notice_email,
+        } = key;
         // The evidence is the CSR (the request body holds the code and is not kept).
         let evidence_sha256 = hex::encode(Sha256::digest(&csr_der));
         self.store.put_evidence(&evidence_sha256, &csr_der).await?;
@@ -576,6 +606,8 @@ impl RaService {
             "subject_name": name,
             "not_after_cap": shuin_core::timefmt::rfc3339(not_after_cap),
             "personal_data": personal,
+            // Where the holder's notices go (personal data: never in an entry).
+            "notice_email": notice_email,
         });
         let mut record = ApplicationRecord {
             id: id.clone(),
