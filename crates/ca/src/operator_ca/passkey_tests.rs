@@ -126,6 +126,20 @@ impl Setup {
         passkey_signed(passkey, action, params, &self.nonce().await)
     }
 
+    /// Appends an organisation-book entry as the LRA, the way someone with write
+    /// access to the database would: no signed request behind it.
+    async fn by_hand(&self, kind: &str, payload: serde_json::Value) {
+        let draft = shuin_ledger::EntryDraft {
+            book: shuin_ledger::Book::Organization,
+            kind: kind.into(),
+            actor: organisation::actor(LRA, Role::Lra, Zone::Secure),
+            subjects: vec![],
+            payload,
+            evidence: vec![],
+        };
+        self.store.append(draft, now()).await.expect("appended");
+    }
+
     async fn remove_passkey(
         &self,
         admitted: &shuin_books::Admitted,
@@ -253,20 +267,11 @@ async fn a_registration_without_an_open_invitation_has_no_effect() {
         refused.starts_with("passkey_invitation_unknown"),
         "{refused}"
     );
-    s.store
-        .append(
-            shuin_ledger::EntryDraft {
-                book: shuin_ledger::Book::Organization,
-                kind: shuin_ledger::passkey_registration::REGISTERED.into(),
-                actor: organisation::actor(LRA, Role::Lra, Zone::Secure),
-                subjects: vec![],
-                payload: serde_json::to_value(&forged).expect("payload"),
-                evidence: vec![],
-            },
-            now(),
-        )
-        .await
-        .expect("appended");
+    s.by_hand(
+        shuin_ledger::passkey_registration::REGISTERED,
+        serde_json::to_value(&forged).expect("payload"),
+    )
+    .await;
     let signed = s
         .by_passkey(passkey.as_ref(), Action::ReviewList, serde_json::json!({}))
         .await;
@@ -365,20 +370,7 @@ async fn an_invitation_written_by_hand_warrants_nothing_online_or_offline() {
             serde_json::to_value(&registered).expect("registered"),
         ),
     ] {
-        s.store
-            .append(
-                shuin_ledger::EntryDraft {
-                    book: shuin_ledger::Book::Organization,
-                    kind: kind.into(),
-                    actor: organisation::actor(LRA, Role::Lra, Zone::Secure),
-                    subjects: vec![],
-                    payload,
-                    evidence: vec![],
-                },
-                now(),
-            )
-            .await
-            .expect("appended");
+        s.by_hand(kind, payload).await;
     }
     let signed = s
         .by_passkey(passkey.as_ref(), Action::ReviewList, serde_json::json!({}))
@@ -420,20 +412,11 @@ async fn a_removed_passkey_signs_nothing_and_only_its_holder_or_an_admin_removes
         credential_id: CREDENTIAL.into(),
         key_sha256: shuin_books::request::key_sha256(passkey.public_key_der()),
     };
-    s.store
-        .append(
-            shuin_ledger::EntryDraft {
-                book: shuin_ledger::Book::Organization,
-                kind: shuin_ledger::passkey_registration::REMOVED.into(),
-                actor: organisation::actor(LRA, Role::Lra, Zone::Secure),
-                subjects: vec![],
-                payload: serde_json::to_value(&forged).expect("payload"),
-                evidence: vec![],
-            },
-            now(),
-        )
-        .await
-        .expect("appended");
+    s.by_hand(
+        shuin_ledger::passkey_registration::REMOVED,
+        serde_json::to_value(&forged).expect("payload"),
+    )
+    .await;
     let roster = s.gate.roster(&s.store).await.expect("roster");
     assert!(roster.passkey_by_credential(CREDENTIAL).is_some());
     // A ca_admin's operator key removes it; then it signs nothing.
