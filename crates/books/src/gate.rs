@@ -187,6 +187,7 @@ fn passkey_may_sign(request: &OperatorRequest, name: &str, zone: Zone) -> Result
         | Action::AutomationResume
         | Action::AutomationReview
         | Action::LedgerRead
+        | Action::AuditPack
         | Action::Status => Ok(()),
         _ => Err(not_allowed()),
     }

@@ -75,6 +75,32 @@ pub(crate) async fn pack_signed(ask: &crate::console_client::Ask, out: &Path) ->
 
 async fn pack(dir: &Path, out: &Path, json_output: bool) -> Result<()> {
     let config = InstanceConfig::load(dir)?;
+    new_directory(out)?;
+    let export = match crate::ledger_cmd::export_to(dir, &out.join(EXPORT_DIR), false).await {
+        Ok((summary, report)) => export_verified(&summary, &report),
+        // A sealed instance cannot sign a fresh checkpoint: say so in the pack.
+        Err(e) => export_failed(&e),
+    };
+    let status = crate::status_cmd::report(dir, &config, SystemClock.now()).await?;
+    let store = crate::runtime::open_store(dir).await?;
+    let written = write(dir, &config, &store, out, (status, export)).await;
+    store.close().await;
+    let pack = written?;
+    let shown = out.display().to_string();
+    if json_output {
+        crate::output::say!("{}", pack.summary_json(&shown));
+    } else {
+        let index = out.join("index.html").display().to_string();
+        crate::output::say!("{}", pack.summary_text(&shown, &index));
+    }
+    Ok(())
+}
+
+/// Where the pack keeps its ledger export.
+const EXPORT_DIR: &str = "ledger-export";
+
+/// Makes `out`, which must not exist or be empty.
+fn new_directory(out: &Path) -> Result<()> {
     if out.exists()
         && std::fs::read_dir(out)
             .context(out.display())?
@@ -86,34 +112,63 @@ async fn pack(dir: &Path, out: &Path, json_output: bool) -> Result<()> {
             out.display()
         )));
     }
-    std::fs::create_dir_all(out).context(out.display())?;
-    let export_dir = out.join("ledger-export");
-    let export = match crate::ledger_cmd::export_to(dir, &export_dir, false).await {
-        Ok((summary, report)) => export_verified(&summary, &report),
-        // A sealed instance cannot sign a fresh checkpoint: say so in the pack.
-        Err(e) => export_failed(&e),
-    };
+    std::fs::create_dir_all(out).context(out.display())
+}
+
+/// Writes `pack.json` and `index.html` into `out`, beside the ledger export already
+/// there, from the books in `store`, the status report and the export's facts.
+async fn write(
+    dir: &Path,
+    config: &InstanceConfig,
+    store: &Store,
+    out: &Path,
+    (status, export): (serde_json::Value, serde_json::Value),
+) -> Result<Pack> {
     let now = SystemClock.now();
-    let status = crate::status_cmd::report(dir, &config, now).await?;
-    let store = crate::runtime::open_store(dir).await?;
-    let facts: Result<_> = async {
-        let gathered = gathered(dir, &config, &store, status, export).await?;
-        let check = &check_with_recorded_key;
-        Ok(shuin_books::audit_pack::gather(&store, gathered, check, now).await?)
-    }
-    .await;
-    store.close().await;
-    let facts = facts?;
+    let gathered = gathered(dir, config, store, status, export).await?;
+    let check = &check_with_recorded_key;
+    let facts = shuin_books::audit_pack::gather(store, gathered, check, now).await?;
     let pack = Pack::new(&facts, env!("CARGO_PKG_VERSION"));
     let text = serde_json::to_string_pretty(&pack.document).context("JSON")?;
     std::fs::write(out.join("pack.json"), text + "\n").context("pack.json")?;
     std::fs::write(out.join("index.html"), pack.html()).context("index.html")?;
-    let shown = out.display().to_string();
-    if json_output {
-        crate::output::say!("{}", pack.summary_json(&shown));
-    } else {
-        let index = out.join("index.html").display().to_string();
-        crate::output::say!("{}", pack.summary_text(&shown, &index));
-    }
+    Ok(pack)
+}
+
+/// The audit pack of a running server (the web console's auditor's view): its ledger
+/// export ends at the newest checkpoint the server signed, and the status report holds
+/// the server's own seal state.
+pub(crate) async fn write_served(
+    console: &crate::console::Console,
+    seal: shuin_ca::seal::SealStatus,
+    out: &Path,
+) -> Result<()> {
+    new_directory(out)?;
+    let export = match export_served(console, &out.join(EXPORT_DIR)).await {
+        Ok((summary, report)) => export_verified(&summary, &report),
+        Err(e) => export_failed(&e),
+    };
+    let (dir, config) = (&console.dir, &console.config);
+    let live = crate::admin_socket::Liveness::Running(seal);
+    let status = crate::status_cmd::report_with(dir, config, SystemClock.now(), live).await?;
+    write(dir, config, &console.store, out, (status, export)).await?;
     Ok(())
+}
+
+/// An export of a running server's books into `out`, up to the newest checkpoint it
+/// signed, checked against the audit key's pin.
+pub(crate) async fn export_served(
+    console: &crate::console::Console,
+    out: &Path,
+) -> std::result::Result<
+    (
+        shuin_ledger::export::ExportSummary,
+        shuin_ledger::ExportReport,
+    ),
+    shuin_books::checkpoints::SignedExportError,
+> {
+    let pin = console.config.ledger.pin();
+    let quiet = shuin_ledger::export::Quiet;
+    let store = console.store.as_ref();
+    shuin_books::checkpoints::export_signed(out, store, None, pin.as_ref(), &quiet).await
 }

@@ -28,13 +28,24 @@ pub(crate) async fn report(
     config: &InstanceConfig,
     now: std::time::SystemTime,
 ) -> Result<serde_json::Value> {
+    let liveness = crate::admin_socket::status(dir, std::time::Duration::from_secs(5)).await;
+    report_with(dir, config, now, liveness).await
+}
+
+/// The status report as JSON at `now`, with the server's `liveness` as known (the
+/// running server's own audit pack knows its seal state without asking its socket).
+pub(crate) async fn report_with(
+    dir: &Path,
+    config: &InstanceConfig,
+    now: std::time::SystemTime,
+    liveness: crate::admin_socket::Liveness,
+) -> Result<serde_json::Value> {
     let backend = {
         let (config, dir) = (config.ca.key_backend.clone(), dir.to_owned());
         tokio::task::spawn_blocking(move || config.status(&dir))
             .await
             .context("reading the token")?
     };
-    let liveness = crate::admin_socket::status(dir, std::time::Duration::from_secs(5)).await;
     let (live, server) = match liveness {
         crate::admin_socket::Liveness::Running(status) => (Some(status), "running".to_owned()),
         crate::admin_socket::Liveness::NotRunning => (None, "not_running".to_owned()),

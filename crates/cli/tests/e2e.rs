@@ -22,6 +22,7 @@ mod e2e_awskms;
 mod e2e_card_pkcs11;
 mod e2e_ceremony;
 mod e2e_console;
+mod e2e_console_downloads;
 mod e2e_dev;
 mod e2e_disclosure;
 mod e2e_fetch;

@@ -10,7 +10,8 @@
 //! The auditor's view on a remote console listener: the books filtered, an entry's
 //! inclusion checked in the page against the signed checkpoint (and the check failing
 //! when the page is given other bytes than the books hold), the LRA's pages refused, and
-//! a decision refused by the zone policy even when the passkey signed it.
+//! a decision refused by the zone policy even when the passkey signed it; the audit
+//! pack and an export downloaded there (`e2e_console_downloads`).
 
 // Helpers below #[test] functions panic on broken fixtures by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -77,7 +78,7 @@ fn wait_for_location(browser: &mut Browser, expected: &str) -> String {
 /// The text of the first element matching `selector`; the page's text in the panic if
 /// there is none.
 #[track_caller]
-fn text_of(browser: &mut Browser, selector: &str) -> String {
+pub(crate) fn text_of(browser: &mut Browser, selector: &str) -> String {
     let script = format!(
         "(() => {{ const e = document.querySelector({selector:?}); \
          return e ? e.innerText : 'MISSING ' + location.href + ' ' + document.body.innerText; }})()"
@@ -89,7 +90,7 @@ fn text_of(browser: &mut Browser, selector: &str) -> String {
 }
 
 /// A JSON POST from the page (same origin, with its cookies): [status, body].
-fn fetch_json(browser: &mut Browser, path: &str, body: &Value) -> (u64, Value) {
+pub(crate) fn fetch_json(browser: &mut Browser, path: &str, body: &Value) -> (u64, Value) {
     let script = format!(
         "fetch({path:?}, {{method: 'POST', headers: {{'content-type': 'application/json'}}, \
          credentials: 'same-origin', body: JSON.stringify({body})}})\
@@ -100,7 +101,12 @@ fn fetch_json(browser: &mut Browser, path: &str, body: &Value) -> (u64, Value) {
 }
 
 /// Signs `challenge` (base64url) with the page's passkey `credential` in the page.
-fn sign_in_page(browser: &mut Browser, challenge: &str, credential: &str, rp_id: &str) -> Value {
+pub(crate) fn sign_in_page(
+    browser: &mut Browser,
+    challenge: &str,
+    credential: &str,
+    rp_id: &str,
+) -> Value {
     let script = format!(
         "(() => {{ const d = t => Uint8Array.from(atob(t.replace(/-/g,'+').replace(/_/g,'/')), c => c.charCodeAt(0)); \
          const e = b => btoa(String.fromCharCode(...new Uint8Array(b))); \
@@ -188,7 +194,7 @@ fn proof_results(browser: &mut Browser, count: usize) -> Vec<String> {
 /// The page passes axe-core (when it is there) and shows no message key: what every
 /// console page must.
 #[track_caller]
-fn check_page(browser: &mut Browser, axe: Option<&str>, what: &str) {
+pub(crate) fn check_page(browser: &mut Browser, axe: Option<&str>, what: &str) {
     if let Some(source) = axe {
         let violations = browser.axe(source);
         assert!(violations.is_empty(), "{what}: {violations:?}");
@@ -628,6 +634,9 @@ fn an_auditor_checks_an_entry_of_the_books_in_the_page_from_the_remote_zone() {
     let figures = text_of(&mut browser, "main");
     assert!(figures.contains("shuin_ledger_entries"), "{figures}");
     check_page(&mut browser, axe.as_deref(), "monitoring");
+
+    // The audit pack and an export, downloaded from the remote zone and checked offline.
+    crate::e2e_console_downloads::download_and_check(&mut browser, &instance, axe.as_deref());
 
     // From the remote zone operators only read: the secure zone's pages and the signed
     // decisions do not exist there (404).

@@ -26,6 +26,27 @@ const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// The zone of the local console.
 const ZONE: Zone = Zone::HighSecurity;
 
+/// What the web console's auditor's view hands out, each after a signed request that
+/// asked for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Download {
+    /// The audit pack (`pack.json`, `index.html`, `ledger-export/`), as `shuin audit
+    /// pack` writes it.
+    AuditPack,
+    /// An export of the books, as `shuin ledger export` writes it.
+    LedgerExport,
+}
+
+impl Download {
+    /// Its stable name (`audit_pack`, `ledger_export`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Download::AuditPack => "audit_pack",
+            Download::LedgerExport => "ledger_export",
+        }
+    }
+}
+
 /// What answers on the socket.
 #[async_trait::async_trait]
 pub trait Console: Send + Sync {
@@ -60,6 +81,15 @@ pub trait Console: Send + Sync {
         Err(Outcome::refused(
             "operator_ca_missing",
             "this server keeps no organisation book",
+        ))
+    }
+    /// Writes `download` into the new directory `out` (the web console's auditor's view;
+    /// the request that asked for it is already in the books).
+    async fn write_download(&self, download: Download, out: &Path) -> Result<(), Outcome> {
+        let _ = out;
+        Err(Outcome::refused(
+            "download_unavailable",
+            format!("this server does not make the {}", download.as_str()),
         ))
     }
 }

@@ -167,11 +167,13 @@ pub(crate) fn chrome(
             ("/console/registrations", "nav-console-registrations"),
             ("/console/automation", "nav-console-automation"),
             ("/console/books", "nav-console-books"),
+            ("/console/audit", "nav-console-audit"),
             ("/console/monitoring", "nav-monitoring"),
             ("/console/passkeys", "nav-console-passkeys"),
         ],
         Some(_) => &[
             ("/console/books", "nav-console-books"),
+            ("/console/audit", "nav-console-audit"),
             ("/console/monitoring", "nav-monitoring"),
         ],
         None => &[

@@ -169,3 +169,30 @@ pub fn entry(
     };
     finish(page.render(), &t)
 }
+
+#[derive(Template)]
+#[template(path = "console_audit.html")]
+struct AuditPage<'a> {
+    t: &'a Messages,
+    chrome: crate::pages::Chrome,
+    csrf: &'a str,
+    key_sha256: Option<&'a str>,
+}
+
+/// `/console/audit`: the audit pack and an export of the books to download, each made
+/// when a request the passkey signs asks for it; `key_sha256` is the fingerprint of the
+/// audit key the books record, if any.
+pub fn audit(
+    request: &PageRequest<'_>,
+    signed_in: &SignedIn<'_>,
+    key_sha256: Option<&str>,
+) -> Result<Rendered, RenderError> {
+    let t = Messages::new(request.lang);
+    let page = AuditPage {
+        t: &t,
+        chrome: chrome(request, Some(signed_in), ""),
+        csrf: signed_in.csrf,
+        key_sha256,
+    };
+    finish(page.render(), &t)
+}

@@ -178,6 +178,20 @@ fn every_page(lang: Lang) -> Vec<(&'static str, Rendered)> {
             ),
         ),
         (
+            "audit",
+            books_pages::audit(&request("/console/audit", lang), &OPERATOR, Some("ab12")),
+        ),
+        (
+            "download gone",
+            message(
+                &request("/console/audit", lang),
+                Some(&OPERATOR),
+                "console-download-gone-title",
+                "console-download-gone-text",
+                None,
+            ),
+        ),
+        (
             "forbidden",
             message(
                 &request("/console/", lang),

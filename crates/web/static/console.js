@@ -135,10 +135,12 @@
       event.preventDefault();
       const fields = Object.fromEntries(new FormData(form));
       fields.action = form.dataset.shuinSign;
+      // The auditor's downloads have endpoints of their own, on the remote zone too.
+      const api = form.dataset.shuinApi || "/console/v1";
       step(async () => {
-        const prepared = await post("/console/v1/prepare", fields);
+        const prepared = await post(api + "/prepare", fields);
         const credential = await get(prepared.challenge, prepared.rp_id, prepared.credential_id);
-        const done = await post("/console/v1/act", {
+        const done = await post(api + "/act", {
           csrf: fields.csrf,
           request: prepared.request,
           assertion: assertion(credential),

@@ -89,4 +89,25 @@ impl shuin_server::admin_socket::Console for Console {
         let now = self.clock.now();
         shuin_books::passkeys::register(gate, self.store.as_ref(), registered, zone, now).await
     }
+
+    async fn write_download(
+        &self,
+        download: shuin_server::admin_socket::Download,
+        out: &std::path::Path,
+    ) -> Result<(), Outcome> {
+        use shuin_server::admin_socket::Download;
+        let failed = |e: &dyn std::fmt::Display| Outcome::failed(e.to_string());
+        match download {
+            Download::AuditPack => {
+                let seal = self.seal.status().await;
+                crate::audit_pack::write_served(self, seal, out)
+                    .await
+                    .map_err(|e| failed(&e))
+            }
+            Download::LedgerExport => crate::audit_pack::export_served(self, out)
+                .await
+                .map(|_| ())
+                .map_err(|e| Outcome::refused(e.code(), e.to_string())),
+        }
+    }
 }

@@ -302,6 +302,14 @@ impl Browser {
             .collect()
     }
 
+    /// Lets the page download files into `dir` (the name its server gives).
+    pub fn allow_downloads(&mut self, dir: &Path) {
+        self.browser_call(
+            "Browser.setDownloadBehavior",
+            json!({"behavior": "allow", "downloadPath": dir.display().to_string()}),
+        );
+    }
+
     /// A PNG of the whole page, written to `path`.
     pub fn screenshot(&mut self, path: &Path) {
         use base64::Engine;

@@ -8,7 +8,10 @@
 //! - `POST /console/v1/prepare` and `/act`: the server builds the canonical operator
 //!   request of a decision and its challenge `SHA-256(request || nonce)`; the session's
 //!   passkey signs it; the request goes through the gate like the CLI's, with its
-//!   assertion, and the gate ledgers it before it takes effect.
+//!   assertion, and the gate ledgers it before it takes effect;
+//! - `POST /console/v1/download/prepare` and `/act`: the same for the auditor's
+//!   downloads only (`audit_pack`, `ledger_export`), on the remote zone's listeners too;
+//!   done, the answer is a one-time link to the download ([`super::downloads`]).
 //!
 //! Refusals answer `{"code", "message"}` with the stable code. The session cookie is
 //! `SameSite=Strict` and every session request also carries its CSRF token.
@@ -45,10 +48,13 @@ const MAX_SIGNINS: usize = 4096;
 /// The largest JSON body of a passkey step.
 const MAX_BODY: usize = 64 * 1024;
 
-/// The passkey steps; `decisions` adds the signed decisions (`prepare`, `act`), which
-/// exist only where the zone allows any (never on the remote zone's listeners).
+/// The passkey steps and the signed downloads; `decisions` adds the signed decisions
+/// (`prepare`, `act`), which exist only where the zone allows any (never on the remote
+/// zone's listeners).
 pub(super) fn routes(decisions: bool) -> Router<Console> {
     let routes = Router::new()
+        .route("/console/v1/download/prepare", post(prepare_download))
+        .route("/console/v1/download/act", post(act_download))
         .route("/console/v1/signin/begin", post(signin_begin))
         .route("/console/v1/signin/finish", post(signin_finish))
         .route("/console/v1/enrol/begin", post(enrol_begin))
@@ -552,6 +558,12 @@ fn decision(form: &PrepareForm) -> Result<(Action, serde_json::Value, Option<Str
                 None,
             ))
         }
+        "audit_pack" => Ok((Action::AuditPack, json!({"download": "audit_pack"}), None)),
+        "ledger_export" => Ok((
+            Action::LedgerRead,
+            json!({"download": "ledger_export"}),
+            None,
+        )),
         "registration_create" => {
             let identity = shuin_ra::VerifiedIdentity {
                 name: needed(&form.name, "the name")?,
@@ -609,6 +621,26 @@ fn next_page(request: &OperatorRequest) -> String {
     }
 }
 
+/// Refuses on the download endpoints what is not a download.
+fn only_downloads() -> Refused {
+    refused(
+        StatusCode::BAD_REQUEST,
+        "invalid_params",
+        "these endpoints make the auditor's downloads only",
+    )
+}
+
+async fn prepare_download(
+    state: State<Console>,
+    headers: HeaderMap,
+    Json(form): Json<PrepareForm>,
+) -> Result<Response, Refused> {
+    if !matches!(form.action.as_str(), "audit_pack" | "ledger_export") {
+        return Err(only_downloads());
+    }
+    prepare(state, headers, Json(form)).await
+}
+
 async fn prepare(
     State(console): State<Console>,
     headers: HeaderMap,
@@ -650,6 +682,20 @@ struct ActBody {
     attachment: Option<String>,
 }
 
+async fn act_download(
+    state: State<Console>,
+    headers: HeaderMap,
+    Json(body): Json<ActBody>,
+) -> Result<Response, Refused> {
+    let asked = OperatorRequest::parse(&body.request)
+        .ok()
+        .and_then(|r| super::downloads::asked(&r));
+    if asked.is_none() {
+        return Err(only_downloads());
+    }
+    act(state, headers, Json(body)).await
+}
+
 async fn act(
     State(console): State<Console>,
     headers: HeaderMap,
@@ -682,6 +728,11 @@ async fn act(
             if request.as_ref().map(|r| r.action) == Some(Action::RegistrationCreate) {
                 // The code is shown once, in the page that asked; nothing to go to.
                 return Ok(json_answer(json!({"shown": result})));
+            }
+            if let Some(download) = request.as_ref().and_then(super::downloads::asked) {
+                // The request is in the books: a one-time link makes the download.
+                let link = console.downloads.link(&web, download, random_text()?);
+                return Ok(json_answer(json!({"next": link})));
             }
             let ended = request.as_ref().is_some_and(|r| {
                 r.action == Action::PasskeyRemove

@@ -36,7 +36,7 @@ fn row_of(entry: &Entry) -> BookRow {
 }
 
 /// Whether the session may read the books here; the refusal page otherwise.
-async fn reader(
+pub(super) async fn reader(
     console: &Console,
     headers: &HeaderMap,
     path: &str,

@@ -6,11 +6,13 @@
 //! these listeners; elsewhere they answer 404.
 //!
 //! Pages: `/console/` (the queue), `/console/reviews/{id}`, `/console/signin`,
-//! `/console/enrol`, `POST /console/signout`. The passkey steps are JSON endpoints under
+//! `/console/enrol`, `POST /console/signout`, the duties' pages ([`duties`]), the
+//! auditor's view ([`books`], [`downloads`]). The passkey steps are JSON endpoints under
 //! `/console/v1/` driven by `/static/console.js` ([`api`]).
 
 mod api;
 mod books;
+mod downloads;
 mod duties;
 pub mod sessions;
 
@@ -87,6 +89,8 @@ pub(crate) struct Console {
     pub(crate) witnesses: Arc<Vec<shuin_ledger::WitnessKey>>,
     /// Per-client admission on the steps that need no session (sign-in, enrolment).
     pub(crate) limiter: Arc<crate::rate_limit::RateLimiter>,
+    /// The auditor's downloads: their links, and the one being made.
+    pub(crate) downloads: Arc<downloads::Downloads>,
 }
 
 /// What a console listener is made of.
@@ -133,6 +137,7 @@ pub(crate) fn routes(setup: ConsoleSetup) -> Router {
         audit_key: Arc::new(shuin_books::audit_key_watch::AuditKeyWatch::new()),
         witnesses: Arc::new(witnesses),
         limiter: Arc::new(crate::rate_limit::RateLimiter::new(limits)),
+        downloads: Arc::new(downloads::Downloads::new()),
     };
     // From the remote zone operators may only read: the secure zone's pages and the
     // signed decisions do not exist there (404), as on any listener of another zone.
@@ -144,6 +149,8 @@ pub(crate) fn routes(setup: ConsoleSetup) -> Router {
         .route("/console/monitoring", get(duties::monitoring))
         .route("/console/books", get(books::list))
         .route("/console/books/{seq}", get(books::entry))
+        .route("/console/audit", get(downloads::page))
+        .route("/console/downloads/{token}", get(downloads::download))
         .route("/console/signin", get(signin))
         .route("/console/enrol", get(enrol))
         .route("/console/signout", post(signout))

@@ -58,6 +58,12 @@ pub trait OperatorConsole: Send + Sync {
         registered: &shuin_ledger::passkey_registration::Registered,
         zone: Zone,
     ) -> Result<shuin_ledger::passkey_registration::PasskeyKey, Outcome>;
+    /// Writes `download` into the new directory `out`.
+    async fn write_download(
+        &self,
+        download: crate::admin_socket::Download,
+        out: &std::path::Path,
+    ) -> Result<(), Outcome>;
 }
 
 #[async_trait::async_trait]
@@ -90,6 +96,14 @@ impl<C: crate::admin_socket::Console> OperatorConsole for C {
         zone: Zone,
     ) -> Result<shuin_ledger::passkey_registration::PasskeyKey, Outcome> {
         crate::admin_socket::Console::register_passkey(self, registered, zone).await
+    }
+
+    async fn write_download(
+        &self,
+        download: crate::admin_socket::Download,
+        out: &std::path::Path,
+    ) -> Result<(), Outcome> {
+        crate::admin_socket::Console::write_download(self, download, out).await
     }
 }
 
