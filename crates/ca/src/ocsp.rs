@@ -325,6 +325,18 @@ impl OcspService {
         (known, state.revoked)
     }
 
+    /// How fresh the pre-signed answers are: the answers' nextUpdate is their
+    /// producedAt plus the configured lifetime.
+    pub fn answer_freshness(&self) -> shuin_core::ocsp::OcspFreshness {
+        let lifetime = self.settings.response_lifetime;
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let mut freshness = shuin_core::ocsp::OcspFreshness::default();
+        for known in state.known.values() {
+            freshness.count(known.answer.as_ref().map(|a| a.produced_at + lifetime));
+        }
+        freshness
+    }
+
     /// At most `max` pre-signed answers kept after `through` of `epoch`, oldest first;
     /// all from the start when `epoch` is not this responder's
     /// (`shuin_core::repository_feed`). Spilled answers are read from the store; when
@@ -625,6 +637,10 @@ impl OcspService {
 
 #[async_trait::async_trait]
 impl OcspResponder for OcspService {
+    fn freshness(&self) -> Option<shuin_core::ocsp::OcspFreshness> {
+        Some(self.answer_freshness())
+    }
+
     fn respond_from_cache(&self, request_der: &[u8]) -> Option<Arc<Vec<u8>>> {
         if let Some(serial) = self.known_serial(request_der) {
             return self.cached_answer(&serial);

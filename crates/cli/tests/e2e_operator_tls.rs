@@ -273,6 +273,8 @@ fn operators_work_over_mutual_tls_within_their_zone() {
         "\nshuin_review_queue 0\n",
         "\nshuin_notices_waiting 0\n",
         "\nshuin_jpki_crl_next_update_seconds{anchor=\"",
+        "\nshuin_ocsp_answers{state=\"signed\"} ",
+        "\nshuin_ocsp_next_update_earliest_seconds ",
     ] {
         assert!(metrics.contains(line), "{line:?} missing from:\n{metrics}");
     }

@@ -242,6 +242,32 @@ pub fn try_later() -> Vec<u8> {
         .unwrap_or_else(|_| vec![0x30, 0x03, 0x0a, 0x01, 0x03])
 }
 
+/// How fresh the pre-signed answers of a responder are (`/metrics`, the monitoring page).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OcspFreshness {
+    /// Certificates with a pre-signed answer.
+    pub signed: u64,
+    /// Certificates known without one yet (answered `tryLater` meanwhile).
+    pub waiting: u64,
+    /// The earliest nextUpdate among the answers: past it, a verifier asking for that
+    /// certificate gets a stale answer. `None` without answers.
+    pub earliest_next_update: Option<SystemTime>,
+}
+
+impl OcspFreshness {
+    /// Counts one answer whose nextUpdate is `next_update` (`None`: none yet).
+    pub fn count(&mut self, next_update: Option<SystemTime>) {
+        match next_update {
+            Some(next) => {
+                self.signed += 1;
+                self.earliest_next_update =
+                    Some(self.earliest_next_update.map_or(next, |e| e.min(next)));
+            }
+            None => self.waiting += 1,
+        }
+    }
+}
+
 /// Answers OCSP requests from pre-signed answers. The CA side implements it; the
 /// repository serves it.
 #[async_trait::async_trait]
@@ -253,6 +279,12 @@ pub trait OcspResponder: Send + Sync {
     /// The pre-signed answer, if the request can be answered from memory (cheap enough
     /// to call on an async worker before [`OcspResponder::respond`]).
     fn respond_from_cache(&self, _request_der: &[u8]) -> Option<std::sync::Arc<Vec<u8>>> {
+        None
+    }
+
+    /// How fresh the answers are, where the responder knows (`None`: it answers nothing
+    /// now, e.g. while sealed).
+    fn freshness(&self) -> Option<OcspFreshness> {
         None
     }
 }

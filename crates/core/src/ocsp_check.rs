@@ -76,6 +76,21 @@ pub fn check_answer(
         .collect())
 }
 
+/// The earliest nextUpdate of the single responses in `der` (an answer already checked
+/// with [`check_answer`]); `None` if it has none or does not decode.
+pub fn next_update(der: &[u8]) -> Option<std::time::SystemTime> {
+    let answer = OcspResponse::from_der(der).ok()?;
+    let bytes = answer.response_bytes?;
+    let basic = BasicOcspResponse::from_der(bytes.response.as_bytes()).ok()?;
+    basic
+        .tbs_response_data
+        .responses
+        .iter()
+        .filter_map(|single| single.next_update.as_ref())
+        .map(|next| next.0.to_system_time())
+        .min()
+}
+
 fn verify_signed_by(
     signer: &Certificate,
     message: &[u8],

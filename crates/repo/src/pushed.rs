@@ -45,7 +45,8 @@ pub struct Received {
 struct Answers {
     epoch: u64,
     through: u64,
-    by_serial: HashMap<Serial, Arc<Vec<u8>>>,
+    /// Each certificate's answer, with its nextUpdate.
+    by_serial: HashMap<Serial, (Arc<Vec<u8>>, Option<std::time::SystemTime>)>,
 }
 
 /// The node's repository: the CA certificates it was made with, and what was pushed.
@@ -200,7 +201,11 @@ impl PushedRepository {
         let checked = tokio::task::spawn_blocking(move || {
             answers
                 .into_iter()
-                .filter_map(|der| Some((ocsp_check(&der, &issuing, &hashes)?, Arc::new(der))))
+                .filter_map(|der| {
+                    let serial = ocsp_check(&der, &issuing, &hashes)?;
+                    let next_update = shuin_core::ocsp_check::next_update(&der);
+                    Some((serial, (Arc::new(der), next_update)))
+                })
                 .collect::<Vec<_>>()
         })
         .await;
@@ -233,7 +238,7 @@ impl PushedRepository {
         };
         let serial = self.hashes.serial_of(id).ok_or_else(ocsp::unauthorized)?;
         let answers = self.answers.read().unwrap_or_else(|p| p.into_inner());
-        Ok(answers.by_serial.get(&serial).cloned())
+        Ok(answers.by_serial.get(&serial).map(|(der, _)| der.clone()))
     }
 }
 
@@ -269,6 +274,16 @@ impl OcspResponder for PushedRepository {
 
     /// What no pushed answer covers: `tryLater` for this CA's certificates (the answer may
     /// not have arrived yet), `unauthorized` for others, `malformedRequest` for garbage.
+    /// The answers the CA pushed (which certificates have none yet is the CA's to know).
+    fn freshness(&self) -> Option<ocsp::OcspFreshness> {
+        let answers = self.answers.read().unwrap_or_else(|p| p.into_inner());
+        let mut freshness = ocsp::OcspFreshness::default();
+        for (_, next_update) in answers.by_serial.values() {
+            freshness.count(Some(next_update.unwrap_or(std::time::UNIX_EPOCH)));
+        }
+        Some(freshness)
+    }
+
     async fn respond(&self, request_der: &[u8]) -> Vec<u8> {
         match self.answer_for(request_der) {
             Ok(Some(answer)) => answer.as_ref().clone(),
@@ -377,5 +392,7 @@ mod tests {
         assert_eq!((received.answers, received.refused), (0, 1));
         assert_eq!((node.held().ocsp_epoch, node.held().ocsp_through), (7, 6));
         assert_eq!(node.respond(b"garbage").await, ocsp::malformed_request());
+        let fresh = node.freshness().unwrap();
+        assert_eq!((fresh.signed, fresh.earliest_next_update), (0, None));
     }
 }

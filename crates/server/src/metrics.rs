@@ -120,6 +120,7 @@ pub(crate) async fn exposition(state: &AppState, console: &dyn OperatorConsole) 
     }
     ledger(state, &mut out).await;
     crls(state, &mut out);
+    ocsp(state.ocsp.freshness(), &mut out);
     state.http.write(&mut out);
     unledgered_refusals(&state.ra.unledgered_refusals(), &mut out);
     queues(state, &mut out).await;
@@ -203,6 +204,35 @@ fn crls(state: &AppState, out: &mut String) {
         "The server's clock (seconds since the epoch).",
         now,
     );
+}
+
+/// The pre-signed OCSP answers: how many there are and wait, and the earliest
+/// nextUpdate among them; nothing while the responder answers nothing (sealed).
+fn ocsp(freshness: Option<shuin_core::ocsp::OcspFreshness>, out: &mut String) {
+    let Some(freshness) = freshness else {
+        return;
+    };
+    out.push_str("# HELP shuin_ocsp_answers Certificates with a pre-signed OCSP answer (signed), and without one yet (waiting, answered tryLater).\n# TYPE shuin_ocsp_answers gauge\n");
+    let _ = writeln!(
+        out,
+        "shuin_ocsp_answers{{state=\"signed\"}} {}",
+        freshness.signed
+    );
+    let _ = writeln!(
+        out,
+        "shuin_ocsp_answers{{state=\"waiting\"}} {}",
+        freshness.waiting
+    );
+    if let Some(next) = freshness.earliest_next_update {
+        let help = "The earliest nextUpdate among the pre-signed OCSP answers (seconds since the epoch); past it, some answer is stale.";
+        let seconds = next.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        gauge(
+            out,
+            "shuin_ocsp_next_update_earliest_seconds",
+            help,
+            seconds,
+        );
+    }
 }
 
 /// A dated family of the J-LIS CRLs: name, help, and the date of a CRL.
@@ -362,6 +392,26 @@ mod tests {
             "\nshuin_refusals_unledgered_total{reason=\"revocation_not_authorized\"} 3\n"
         ));
         assert_eq!(out.matches("revocation_not_authorized").count(), 1);
+    }
+
+    #[test]
+    fn ocsp_answers_are_counted_and_the_earliest_next_update_shown() {
+        let mut out = String::new();
+        ocsp(None, &mut out);
+        assert!(out.is_empty(), "a sealed responder answers nothing: {out}");
+        let mut freshness = shuin_core::ocsp::OcspFreshness::default();
+        let at = |secs| UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        for next in [Some(at(1_800_003_600)), None, Some(at(1_800_000_600))] {
+            freshness.count(next);
+        }
+        ocsp(Some(freshness), &mut out);
+        for line in [
+            "\nshuin_ocsp_answers{state=\"signed\"} 2\n",
+            "\nshuin_ocsp_answers{state=\"waiting\"} 1\n",
+            "\nshuin_ocsp_next_update_earliest_seconds 1800000600\n",
+        ] {
+            assert!(out.contains(line), "{line:?} missing from\n{out}");
+        }
     }
 
     #[test]

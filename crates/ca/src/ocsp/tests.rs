@@ -140,6 +140,9 @@ async fn the_request_path_never_signs_and_a_new_certificate_is_signed_at_issuanc
         );
     }
     assert_eq!(signed.load(Ordering::SeqCst), 0);
+    let waiting = service.answer_freshness();
+    assert_eq!((waiting.signed, waiting.waiting), (0, 1));
+    assert_eq!(waiting.earliest_next_update, None);
     // Signed once at issuance, then served as it is.
     assert!(service.presign_issued(&serial(7)));
     assert!(!service.presign_issued(&serial(7)), "already signed");
@@ -150,6 +153,12 @@ async fn the_request_path_never_signs_and_a_new_certificate_is_signed_at_issuanc
         assert_eq!(service.respond(&request(&service, &[7])).await, first);
     }
     assert_eq!(signed.load(Ordering::SeqCst), 1, "served from the cache");
+    // Its freshness is the answer's own nextUpdate.
+    let fresh = OcspResponder::freshness(&service).unwrap();
+    assert_eq!((fresh.signed, fresh.waiting), (1, 0));
+    let next = shuin_core::ocsp_check::next_update(&first).unwrap();
+    assert_eq!(fresh.earliest_next_update, Some(next));
+    assert!(next > SystemClock.now() + Duration::from_secs(3500));
     // The pre-signing round has nothing left to do for it.
     assert_eq!(service.presign(usize::MAX), 0);
 }

@@ -181,6 +181,10 @@ pub struct SealedOcsp<P>(pub Arc<Seal<P>>);
 
 #[async_trait::async_trait]
 impl<P: OpenedCa> OcspResponder for SealedOcsp<P> {
+    fn freshness(&self) -> Option<shuin_core::ocsp::OcspFreshness> {
+        Some(self.0.parts()?.ocsp().answer_freshness())
+    }
+
     fn respond_from_cache(&self, request_der: &[u8]) -> Option<Arc<Vec<u8>>> {
         self.0.parts()?.ocsp().respond_from_cache(request_der)
     }
