@@ -384,6 +384,23 @@ fn an_lra_registers_a_passkey_signs_in_and_approves_in_a_real_browser() {
     };
     assert!(code.len() >= 8, "{code}");
     check_page(&mut browser, axe.as_deref(), "registrations");
+    // The list of registrations made: this one, open, found by its number; no identity.
+    let made = browser.evaluate("document.getElementById('result-registration_id').textContent");
+    let made = made.as_str().unwrap().to_owned();
+    browser.open(&format!(
+        "{origin}/console/registrations?state=open&q={made}&lang=en"
+    ));
+    let listed = text_of(&mut browser, "tbody");
+    assert!(listed.contains(&made) && listed.contains(LRA), "{listed}");
+    assert!(
+        listed.contains("Open") && !listed.contains("佐藤"),
+        "{listed}"
+    );
+    check_page(&mut browser, axe.as_deref(), "registrations made");
+    browser.open(&format!(
+        "{origin}/console/registrations?state=used&q={made}&lang=ja"
+    ));
+    assert!(text_of(&mut browser, "main").contains("該当する登録はありません"));
 
     // The same operator as responsible person: suspend, resume, and sign off the
     // periodic review, each signed by the passkey.

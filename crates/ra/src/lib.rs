@@ -24,6 +24,7 @@ pub mod orders;
 mod personal_data;
 pub mod recheck;
 mod registration;
+mod registration_list;
 mod reissue;
 mod resume;
 pub mod review;
@@ -58,6 +59,7 @@ pub use registration::{
     JpkiRevocationPolicy, Lifecycle, LifecycleStore, Registrar, RegistrationRequest,
     VerifiedIdentity, CODE_BITS, DEFAULT_CODE_LIFETIME, MAX_WRONG_CODES,
 };
+pub use registration_list::{RegistrationRow, REGISTRATIONS_SHOWN};
 pub use reissue::{
     supersede, supersede_replaced, SupersedeError, Superseded, OLD_CERTIFICATE_REVOKED,
     SUBSCRIBER_BY_REISSUE,

@@ -63,9 +63,29 @@ pub struct RegistrationRecord {
     pub application_id: Option<String>,
 }
 
+/// Which registrations a page lists ([`RegistrationStore::registrations_page`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistrationQuery {
+    /// Only those in this state.
+    pub state: Option<RegistrationState>,
+    /// Only the one with this id, or those of this application or made by this LRA
+    /// (an exact match).
+    pub matching: Option<String>,
+    /// Only those before this one in the order: made earlier, or at the same second
+    /// with a smaller id.
+    pub before: Option<(SystemTime, String)>,
+    /// At most this many.
+    pub limit: u32,
+}
+
 /// Registrations of the legacy flow.
 #[async_trait]
 pub trait RegistrationStore: Send + Sync {
+    /// The registrations `query` names, newest first (by creation time, then id).
+    async fn registrations_page(
+        &self,
+        query: &RegistrationQuery,
+    ) -> Result<Vec<RegistrationRecord>, StoreError>;
     /// Inserts a new registration; `Conflict(Other)` on a reused id.
     async fn insert_registration(&self, record: &RegistrationRecord) -> Result<(), StoreError>;
     /// Reads one registration.

@@ -16,6 +16,7 @@ where
     S: RegistrationStore + NoticeOutbox + CertificateFlags,
 {
     registrations(store).await?;
+    registration_pages(store).await?;
     notices(store).await?;
     flags(store).await?;
     Ok(())
@@ -115,6 +116,85 @@ async fn registrations<S: RegistrationStore>(store: &S) -> Result<(), String> {
         "a used registration became {state:?}"
     );
     forget_identity(store, used.application_id.as_deref().unwrap_or_default()).await
+}
+
+/// Pages of registrations: newest first, filtered by state and by an exact id,
+/// application or creator, and continued from the last one shown without a gap or a
+/// repeat, also among registrations made in the same second.
+async fn registration_pages<S: RegistrationStore>(store: &S) -> Result<(), String> {
+    use crate::lifecycle::RegistrationQuery;
+    for (id, secs, by) in [
+        ("page-a", 5_000, "lra-2"),
+        ("page-b", 5_000, "lra-2"),
+        ("page-c", 5_001, "lra-3"),
+    ] {
+        let record = RegistrationRecord {
+            created_at: at(secs),
+            created_by: by.into(),
+            ..registration(id)
+        };
+        store
+            .insert_registration(&record)
+            .await
+            .map_err(|e| fail("insert_registration", e))?;
+    }
+    let page = |query: RegistrationQuery| async move {
+        let records = store
+            .registrations_page(&query)
+            .await
+            .map_err(|e| fail("registrations_page", e))?;
+        Ok::<Vec<String>, String>(records.into_iter().map(|r| r.id).collect())
+    };
+    let newest = RegistrationQuery {
+        limit: 2,
+        ..RegistrationQuery::default()
+    };
+    let first = page(newest.clone()).await?;
+    ensure!(first == ["page-c", "page-b"], "first page {first:?}");
+    let next = page(RegistrationQuery {
+        before: Some((at(5_000), "page-b".into())),
+        ..newest.clone()
+    })
+    .await?;
+    ensure!(next == ["page-a", "reg-2"], "second page {next:?}");
+    let by = page(RegistrationQuery {
+        matching: Some("lra-2".into()),
+        limit: 10,
+        ..RegistrationQuery::default()
+    })
+    .await?;
+    ensure!(by == ["page-b", "page-a"], "by creator {by:?}");
+    let one = page(RegistrationQuery {
+        matching: Some("page-c".into()),
+        limit: 10,
+        ..RegistrationQuery::default()
+    })
+    .await?;
+    ensure!(one == ["page-c"], "by id {one:?}");
+    let used = page(RegistrationQuery {
+        state: Some(RegistrationState::Used),
+        limit: 10,
+        ..RegistrationQuery::default()
+    })
+    .await?;
+    ensure!(used == ["reg-2"], "used {used:?}");
+    let of_application = store
+        .registration("reg-2")
+        .await
+        .map_err(|e| fail("registration", e))?
+        .and_then(|r| r.application_id)
+        .ok_or("reg-2 has no application")?;
+    let by_application = page(RegistrationQuery {
+        matching: Some(of_application),
+        limit: 10,
+        ..RegistrationQuery::default()
+    })
+    .await?;
+    ensure!(
+        by_application == ["reg-2"],
+        "by application {by_application:?}"
+    );
+    Ok(())
 }
 
 /// The identity of a used registration is forgotten for its application only, once.

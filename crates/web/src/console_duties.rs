@@ -117,25 +117,86 @@ pub fn passkeys(
     finish(page.render(), &t)
 }
 
+/// The states a registration is listed by, with their message keys.
+pub const REGISTRATION_STATES: [(&str, &str); 3] = [
+    ("open", "console-registration-open"),
+    ("used", "console-registration-used"),
+    ("locked", "console-registration-locked"),
+];
+
+/// One registration of the list (no identity: who made it, when, where it stands).
+#[derive(Debug, Clone, Default)]
+pub struct RegistrationListRow {
+    /// Its id.
+    pub id: String,
+    /// The LRA who made it.
+    pub created_by: String,
+    /// When (RFC 3339).
+    pub created_at: String,
+    /// Until when its code is good (RFC 3339).
+    pub expires_at: String,
+    /// `open`, `used` or `locked`.
+    pub state: String,
+    /// Open and past its expiry.
+    pub expired: bool,
+    /// Wrong codes so far.
+    pub failed_attempts: u32,
+    /// The application made with its code.
+    pub application_id: Option<String>,
+}
+
+/// The list's filter, and where older registrations start.
+#[derive(Debug, Clone, Default)]
+pub struct RegistrationFilter {
+    /// Only this state (empty: every state).
+    pub state: String,
+    /// An exact id, application id or LRA name (empty: any).
+    pub matching: String,
+    /// The last row's creation (seconds since the epoch) and id, when older ones remain.
+    pub older: Option<(u64, String)>,
+}
+
 #[derive(Template)]
 #[template(path = "console_registrations.html")]
 struct RegistrationsPage<'a> {
     t: &'a Messages,
     chrome: crate::pages::Chrome,
     csrf: &'a str,
+    rows: &'a [RegistrationListRow],
+    filter: &'a RegistrationFilter,
+    states: [(&'static str, &'static str); 3],
+    older: Option<String>,
 }
 
 /// `/console/registrations`: record an identity the LRA verified in person and show its
-/// 利用者識別符号 once (the legacy flow, docs/registration.md).
+/// 利用者識別符号 once (the legacy flow, docs/registration.md); below, the registrations
+/// made, newest first, filtered and in pages.
 pub fn registrations(
     request: &PageRequest<'_>,
     signed_in: &SignedIn<'_>,
+    rows: &[RegistrationListRow],
+    filter: &RegistrationFilter,
 ) -> Result<Rendered, RenderError> {
     let t = Messages::new(request.lang);
+    let query = format!(
+        "state={}&q={}&",
+        crate::pages::query_escape(&filter.state),
+        crate::pages::query_escape(&filter.matching)
+    );
+    let older = filter.older.as_ref().map(|(secs, id)| {
+        format!(
+            "/console/registrations?{query}before={secs}&before_id={}#registrations-made",
+            crate::pages::query_escape(id)
+        )
+    });
     let page = RegistrationsPage {
         t: &t,
-        chrome: chrome(request, Some(signed_in), ""),
+        chrome: chrome(request, Some(signed_in), &query),
         csrf: signed_in.csrf,
+        rows,
+        filter,
+        states: REGISTRATION_STATES,
+        older,
     };
     finish(page.render(), &t)
 }

@@ -94,6 +94,19 @@ fn entry_view(with_key: bool) -> EntryView {
 }
 
 /// Every console page in `lang`.
+fn registration_row() -> super::console_duties::RegistrationListRow {
+    super::console_duties::RegistrationListRow {
+        id: "reg-<1>".into(),
+        created_by: "lra-1".into(),
+        created_at: "2026-12-07T00:00:00Z".into(),
+        expires_at: "2027-01-06T00:00:00Z".into(),
+        state: "open".into(),
+        expired: true,
+        failed_attempts: 2,
+        application_id: None,
+    }
+}
+
 fn every_page(lang: Lang) -> Vec<(&'static str, Rendered)> {
     let query = QueueQuery {
         notice: Some(("console-notice-approved", "00ff".into())),
@@ -175,6 +188,19 @@ fn every_page(lang: Lang) -> Vec<(&'static str, Rendered)> {
                     ..Default::default()
                 },
                 Some("automation_suspend"),
+            ),
+        ),
+        (
+            "registrations",
+            super::console_duties::registrations(
+                &request("/console/registrations", lang),
+                &OPERATOR,
+                &[registration_row()],
+                &super::console_duties::RegistrationFilter {
+                    state: "open".into(),
+                    matching: String::new(),
+                    older: Some((1_800_000_000, "reg-1".into())),
+                },
             ),
         ),
         (
@@ -367,4 +393,37 @@ fn the_books_keep_their_filter_and_the_entry_carries_what_the_check_needs() {
     )
     .expect("renders");
     assert!(!without.html.contains("console-check"));
+}
+
+#[test]
+fn the_registrations_are_listed_filtered_and_continued_with_escaped_text() {
+    let filter = super::console_duties::RegistrationFilter {
+        state: "used".into(),
+        matching: "a&b".into(),
+        older: Some((1_800_000_000, "reg 2".into())),
+    };
+    let page = super::console_duties::registrations(
+        &request("/console/registrations", Lang::En),
+        &OPERATOR,
+        &[registration_row()],
+        &filter,
+    )
+    .expect("renders");
+    let html = &page.html;
+    assert!(
+        html.contains("<code>reg-&#60;1&#62;</code>")
+            || html.contains("<code>reg-&lt;1&gt;</code>"),
+        "{html}"
+    );
+    assert!(html.contains("Open (expired)"), "{html}");
+    assert!(html.contains("<option value=\"used\" selected>"), "{html}");
+    assert!(
+        html.contains("before=1800000000&amp;before_id=reg%202")
+            || html.contains("before=1800000000&#38;before_id=reg%202"),
+        "{html}"
+    );
+    assert!(
+        html.contains("state=used&amp;q=a%26b") || html.contains("state=used&#38;q=a%26b"),
+        "{html}"
+    );
 }

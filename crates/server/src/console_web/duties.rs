@@ -70,8 +70,73 @@ pub(super) async fn registrations(
         Ok(web) => web,
         Err(refused) => return refused,
     };
-    let rendered = pages::registrations(&request(path, lang), &signed_in(&console, &web));
+    let mut filter = pages::RegistrationFilter {
+        state: query.state.clone().unwrap_or_default(),
+        matching: query.q.as_deref().unwrap_or_default().trim().to_owned(),
+        older: None,
+    };
+    let rows = match registrations_made(&console, &query, &mut filter).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::error!(error = %e, "the console could not list the registrations");
+            return message(&console, path, lang, Some(&web), UNAVAILABLE, None);
+        }
+    };
+    let rendered = pages::registrations(
+        &request(path, lang),
+        &signed_in(&console, &web),
+        &rows,
+        &filter,
+    );
     console_page(rendered, StatusCode::OK, lang)
+}
+
+/// The page of registrations the query asks for; notes in `filter` where older ones
+/// start. A state the list does not know lists every state.
+async fn registrations_made(
+    console: &Console,
+    query: &ConsoleQuery,
+    filter: &mut pages::RegistrationFilter,
+) -> Result<Vec<pages::RegistrationListRow>, shuin_ra::RaError> {
+    use shuin_store::lifecycle::{RegistrationQuery, RegistrationState};
+    let state = RegistrationState::parse(&filter.state);
+    if state.is_none() {
+        filter.state.clear();
+    }
+    let before = query.before.map(|secs| {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        (at, query.before_id.clone().unwrap_or_default())
+    });
+    let asked = RegistrationQuery {
+        state,
+        matching: (!filter.matching.is_empty()).then(|| filter.matching.clone()),
+        before,
+        limit: shuin_ra::REGISTRATIONS_SHOWN,
+    };
+    let rows = console.app.ra.registrations(&asked).await?;
+    let full = u32::try_from(rows.len()).is_ok_and(|n| n == shuin_ra::REGISTRATIONS_SHOWN);
+    let secs = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    filter.older = rows
+        .last()
+        .filter(|_| full)
+        .map(|last| (secs(last.created_at), last.id.clone()));
+    let time = shuin_core::timefmt::rfc3339;
+    Ok(rows
+        .into_iter()
+        .map(|row| pages::RegistrationListRow {
+            created_at: time(row.created_at),
+            expires_at: time(row.expires_at),
+            state: row.state.as_str().to_owned(),
+            expired: row.expired,
+            failed_attempts: row.failed_attempts,
+            application_id: row.application_id,
+            created_by: row.created_by,
+            id: row.id,
+        })
+        .collect())
 }
 
 pub(super) async fn automation(

@@ -186,6 +186,9 @@ struct ConsoleQuery {
     book: Option<String>,
     kind: Option<String>,
     before: Option<u64>,
+    /// The registrations: only this state, and older than `before` with this id.
+    state: Option<String>,
+    before_id: Option<String>,
 }
 
 /// A console page with the console's policy (its own script allowed), never cached.

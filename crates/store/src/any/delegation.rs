@@ -285,6 +285,12 @@ impl RegistrationStore for AnyStore {
     async fn insert_registration(&self, record: &RegistrationRecord) -> Result<(), StoreError> {
         on_backend!(self, s => s.insert_registration(record).await)
     }
+    async fn registrations_page(
+        &self,
+        query: &crate::lifecycle::RegistrationQuery,
+    ) -> Result<Vec<RegistrationRecord>, StoreError> {
+        on_backend!(self, s => s.registrations_page(query).await)
+    }
     async fn registration(&self, id: &str) -> Result<Option<RegistrationRecord>, StoreError> {
         on_backend!(self, s => s.registration(id).await)
     }

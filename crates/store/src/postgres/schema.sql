@@ -130,6 +130,8 @@ CREATE TABLE IF NOT EXISTS registrations (
     application_id   TEXT,
     CONSTRAINT registrations_id_pkey PRIMARY KEY (id)
 );
+-- The LRA's list of registrations, newest first.
+CREATE INDEX IF NOT EXISTS registrations_newest ON registrations (created_at, id);
 CREATE TABLE IF NOT EXISTS notices (
     id          TEXT NOT NULL,
     kind        TEXT NOT NULL,

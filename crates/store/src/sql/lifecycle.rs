@@ -62,6 +62,31 @@ macro_rules! lifecycle_queries {
                 Ok(())
             }
 
+            async fn registrations_page(
+                &self,
+                query: &$crate::lifecycle::RegistrationQuery,
+            ) -> Result<Vec<$crate::lifecycle::RegistrationRecord>, $crate::StoreError> {
+                let (before_at, before_id) = match &query.before {
+                    Some((at, id)) => ($crate::rows::secs(*at), id.as_str()),
+                    None => (i64::MAX, ""),
+                };
+                let rows = sqlx::query(
+                    "SELECT id, code_mac, identity, created_by, created_at, expires_at, failed_attempts, state, application_id FROM registrations \
+                     WHERE ($1 = '' OR state = $1) AND ($2 = '' OR id = $2 OR application_id = $2 OR created_by = $2) \
+                     AND (created_at < $3 OR (created_at = $3 AND $4 <> '' AND id < $4)) \
+                     ORDER BY created_at DESC, id DESC LIMIT $5",
+                )
+                .bind(query.state.map_or("", |s| s.as_str()))
+                .bind(query.matching.as_deref().unwrap_or(""))
+                .bind(before_at)
+                .bind(before_id)
+                .bind(i64::from(query.limit))
+                .fetch_all(&self.reads)
+                .await
+                .map_err(unavailable)?;
+                rows.iter().map(registration_from_row).collect()
+            }
+
             async fn registration(&self, id: &str) -> Result<Option<$crate::lifecycle::RegistrationRecord>, $crate::StoreError> {
                 let row = sqlx::query(
                     "SELECT id, code_mac, identity, created_by, created_at, expires_at, failed_attempts, state, application_id FROM registrations WHERE id = $1",

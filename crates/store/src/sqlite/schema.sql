@@ -112,6 +112,8 @@ CREATE TABLE IF NOT EXISTS registrations (
     state            TEXT NOT NULL,
     application_id   TEXT
 );
+-- The LRA's list of registrations, newest first.
+CREATE INDEX IF NOT EXISTS registrations_newest ON registrations (created_at, id);
 CREATE TABLE IF NOT EXISTS notices (
     id          TEXT PRIMARY KEY,
     kind        TEXT NOT NULL,
