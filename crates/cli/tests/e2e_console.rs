@@ -418,6 +418,40 @@ fn an_lra_registers_a_passkey_signs_in_and_approves_in_a_real_browser() {
     }
     browser.open(&format!("{origin}/console/automation?lang=en"));
     check_page(&mut browser, axe.as_deref(), "automation");
+    // The review first, without sign-off: its report for this session, then the
+    // sign-off from it.
+    browser.evaluate("document.getElementById('review-preview').click(); 1");
+    let started = Instant::now();
+    while !browser
+        .evaluate("location.pathname.startsWith('/console/automation/reviews/')")
+        .as_bool()
+        .unwrap_or(false)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no review shown"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let report = text_of(&mut browser, "main");
+    assert!(
+        report
+            .contains("Issuances re-checked against their evidence\n1 (automatic 0, by an LRA 1)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("Sent to an LRA: name_substitute_characters: 2"),
+        "{report}"
+    );
+    let tables = browser.evaluate("document.querySelectorAll('main table').length");
+    assert_eq!(tables, 0, "no exception: {report}");
+    check_page(&mut browser, axe.as_deref(), "review report");
+    let report_url = browser
+        .evaluate("location.href")
+        .as_str()
+        .unwrap()
+        .to_owned();
     browser.evaluate(
         "document.querySelector('form[data-shuin-sign=automation_review] button').click(); 1",
     );
@@ -436,6 +470,12 @@ fn an_lra_registers_a_passkey_signs_in_and_approves_in_a_real_browser() {
     // Sign-out ends the session; a request without one is refused.
     browser.evaluate("document.querySelector('form.signout button').click(); 1");
     wait_for_location(&mut browser, "/console/signin");
+    // A review's report is for its session only: after sign-out it is not shown.
+    let status = browser.evaluate(&format!("fetch({report_url:?}).then(r => r.redirected)"));
+    assert_eq!(
+        status, true,
+        "the report without a session sends to sign-in"
+    );
     let (status, answer) = fetch_json(
         &mut browser,
         "/console/v1/prepare",

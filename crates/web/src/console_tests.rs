@@ -107,6 +107,31 @@ fn registration_row() -> super::console_duties::RegistrationListRow {
     }
 }
 
+fn review_report() -> super::console_review::ReviewReport {
+    use super::console_review::{ExceptionRow, ReviewReport, SignalRow};
+    ReviewReport {
+        period: ("2026-11-01T00:00:00Z".into(), "2026-12-01T00:00:00Z".into()),
+        applications: 12,
+        automatic_decisions: 9,
+        pending_review: vec![("name_substitute_characters".into(), 2)],
+        rejections: vec![("jpki_revoked".into(), 1)],
+        signals: vec![SignalRow {
+            kind: "burst".into(),
+            figures: vec![("applications".into(), "40".into())],
+        }],
+        rechecked: (9, 9, 0),
+        exceptions: vec![ExceptionRow {
+            seq: 41,
+            time: "2026-11-02T00:00:00Z".into(),
+            serial: "0A1B".into(),
+            application: "app-1".into(),
+            code: "evidence_purged".into(),
+            detail: "purged <at> 2026-11-30".into(),
+        }],
+        since: "2026-11-01".into(),
+    }
+}
+
 fn every_page(lang: Lang) -> Vec<(&'static str, Rendered)> {
     let query = QueueQuery {
         notice: Some(("console-notice-approved", "00ff".into())),
@@ -201,6 +226,14 @@ fn every_page(lang: Lang) -> Vec<(&'static str, Rendered)> {
                     matching: String::new(),
                     older: Some((1_800_000_000, "reg-1".into())),
                 },
+            ),
+        ),
+        (
+            "review report",
+            super::console_review::review(
+                &request("/console/automation", lang),
+                &OPERATOR,
+                &review_report(),
             ),
         ),
         (
@@ -425,5 +458,37 @@ fn the_registrations_are_listed_filtered_and_continued_with_escaped_text() {
     assert!(
         html.contains("state=used&amp;q=a%26b") || html.contains("state=used&#38;q=a%26b"),
         "{html}"
+    );
+}
+
+#[test]
+fn the_review_report_lists_each_signal_and_exception_and_details_only_in_english() {
+    let render = |lang| {
+        super::console_review::review(
+            &request("/console/automation", lang),
+            &OPERATOR,
+            &review_report(),
+        )
+        .expect("renders")
+        .html
+    };
+    let en = render(Lang::En);
+    assert!(en.contains("Many decisions in one hour"), "{en}");
+    assert!(en.contains("applications <code>40</code>"), "{en}");
+    assert!(
+        en.contains("The evidence was purged under the retention rule"),
+        "{en}"
+    );
+    assert!(
+        en.contains("purged &#60;at&#62; 2026-11-30")
+            || en.contains("purged &lt;at&gt; 2026-11-30"),
+        "{en}"
+    );
+    assert!(en.contains("value=\"2026-11-01\""), "{en}");
+    let ja = render(Lang::Ja);
+    assert!(ja.contains("保存期間の規則により証跡を消去済み"), "{ja}");
+    assert!(
+        !ja.contains("2026-11-30"),
+        "the English detail stays off the Japanese page"
     );
 }

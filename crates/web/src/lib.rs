@@ -9,6 +9,7 @@
 pub mod console;
 pub mod console_books;
 pub mod console_duties;
+pub mod console_review;
 #[cfg(test)]
 mod console_tests;
 pub mod difference;

@@ -542,11 +542,12 @@ fn decision(form: &PrepareForm) -> Result<(Action, serde_json::Value, Option<Str
             };
             Ok((action, json!({"reason": reason}), None))
         }
-        "automation_review" => {
+        "automation_review" | "automation_review_preview" => {
             let since = needed(&form.since, "the start of the review")?;
+            let sign_off = form.action == "automation_review";
             Ok((
                 Action::AutomationReview,
-                json!({"since": since, "sign_off": true}),
+                json!({"since": since, "sign_off": sign_off}),
                 None,
             ))
         }
@@ -728,6 +729,16 @@ async fn act(
             if request.as_ref().map(|r| r.action) == Some(Action::RegistrationCreate) {
                 // The code is shown once, in the page that asked; nothing to go to.
                 return Ok(json_answer(json!({"shown": result})));
+            }
+            if let Some(review) = request
+                .as_ref()
+                .and_then(|r| super::duties::preview(r, &result))
+            {
+                // A review without sign-off: its report, for this session to read.
+                let token = random_text()?;
+                let next = format!("/console/automation/reviews/{token}");
+                console.reviews.open(&web, token, review);
+                return Ok(json_answer(json!({"next": next})));
             }
             if let Some(download) = request.as_ref().and_then(super::downloads::asked) {
                 // The request is in the books: a one-time link makes the download.

@@ -6,6 +6,7 @@
 //! time; it is written into a temporary directory, made into a tar file there and
 //! streamed from that file, whose directory is gone before the first byte leaves.
 
+use super::links::SessionLinks;
 use super::sessions::WebSession;
 use super::{console_page, message, page_lang, request, signed_in, Console, ConsoleQuery};
 use crate::admin_socket::Download;
@@ -14,9 +15,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use shuin_core::Action;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// How long a download's link is good for.
 const LINK_TTL: Duration = Duration::from_secs(300);
@@ -33,15 +33,9 @@ pub(super) fn asked(request: &shuin_books::OperatorRequest) -> Option<Download> 
     }
 }
 
-struct Link {
-    download: Download,
-    session: Weak<WebSession>,
-    until: Instant,
-}
-
 /// The links given out and not yet used, and the one download being made.
 pub(crate) struct Downloads {
-    links: Mutex<HashMap<String, Link>>,
+    links: SessionLinks<Download>,
     making: tokio::sync::Semaphore,
 }
 
@@ -55,49 +49,16 @@ impl Downloads {
     /// No link yet; one download at a time.
     pub(crate) fn new() -> Downloads {
         Downloads {
-            links: Mutex::new(HashMap::new()),
+            links: SessionLinks::new(LINK_TTL, MAX_LINKS),
             making: tokio::sync::Semaphore::new(1),
         }
     }
 
     /// A one-time link to `download` for `web`, whose request for it is in the books.
     pub(super) fn link(&self, web: &Arc<WebSession>, download: Download, token: String) -> String {
-        let now = Instant::now();
-        let mut links = self.links.lock().unwrap_or_else(|e| e.into_inner());
-        links.retain(|_, link| link.until > now);
-        while links.len() >= MAX_LINKS {
-            let oldest = links
-                .iter()
-                .min_by_key(|(_, link)| link.until)
-                .map(|(token, _)| token.clone());
-            match oldest {
-                Some(token) => links.remove(&token),
-                None => break,
-            };
-        }
         let path = format!("/console/downloads/{token}");
-        let session = Arc::downgrade(web);
-        let until = now + LINK_TTL;
-        links.insert(
-            token,
-            Link {
-                download,
-                session,
-                until,
-            },
-        );
+        self.links.open(web, token, download);
         path
-    }
-
-    /// Spends the link `token` of `web`, if it is open.
-    fn spend(&self, web: &Arc<WebSession>, token: &str) -> Option<Download> {
-        let mut links = self.links.lock().unwrap_or_else(|e| e.into_inner());
-        let link = links.remove(token)?;
-        let own = link
-            .session
-            .upgrade()
-            .is_some_and(|session| Arc::ptr_eq(&session, web));
-        (own && link.until > Instant::now()).then_some(link.download)
     }
 }
 
@@ -155,7 +116,7 @@ pub(super) async fn download(
     let Ok(_making) = console.downloads.making.try_acquire() else {
         return message(&console, path, lang, Some(&web), busy, None);
     };
-    let Some(download) = console.downloads.spend(&web, &token) else {
+    let Some(download) = console.downloads.links.take(&web, &token) else {
         return message(&console, path, lang, Some(&web), gone, None);
     };
     match made(&console, download).await {

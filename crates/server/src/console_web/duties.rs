@@ -186,6 +186,124 @@ pub(super) async fn automation(
     console_page(rendered, StatusCode::OK, lang)
 }
 
+/// The reviews made without sign-off, kept for their session.
+pub(crate) type Reviews = super::links::SessionLinks<Arc<shuin_ra::automation::AutomationReview>>;
+
+/// Reviews are kept for fifteen minutes, at most this many.
+pub(super) fn reviews() -> Reviews {
+    Reviews::new(std::time::Duration::from_secs(15 * 60), 32)
+}
+
+/// The review `result` answers, if `request` asked for one without sign-off.
+pub(super) fn preview(
+    request: &shuin_books::OperatorRequest,
+    result: &serde_json::Value,
+) -> Option<Arc<shuin_ra::automation::AutomationReview>> {
+    let signed_off = request
+        .params
+        .get("sign_off")
+        .and_then(serde_json::Value::as_bool);
+    if request.action != Action::AutomationReview || signed_off != Some(false) {
+        return None;
+    }
+    serde_json::from_value(result.clone()).ok().map(Arc::new)
+}
+
+/// `/console/automation/reviews/{token}`: a review made for this session, with the
+/// sign-off of its period.
+pub(super) async fn review(
+    State(console): State<Console>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    Query(query): Query<ConsoleQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = page_lang(query.lang.as_deref(), &headers);
+    let path = "/console/automation";
+    let action = Action::AutomationReview;
+    let web = match allowed(&console, &headers, path, action, lang).await {
+        Ok(web) => web,
+        Err(refused) => return refused,
+    };
+    let Some(review) = console.reviews.get(&web, &token) else {
+        let gone = (
+            "console-review-report-gone",
+            "console-review-report-gone-text",
+            StatusCode::NOT_FOUND,
+        );
+        return message(&console, path, lang, Some(&web), gone, None);
+    };
+    let report = report_of(&review);
+    let rendered = shuin_web::console_review::review(
+        &request(path, lang),
+        &signed_in(&console, &web),
+        &report,
+    );
+    console_page(rendered, StatusCode::OK, lang)
+}
+
+/// What the page shows of `review`.
+fn report_of(
+    review: &shuin_ra::automation::AutomationReview,
+) -> shuin_web::console_review::ReviewReport {
+    use shuin_web::console_review::{ExceptionRow, ReviewReport, SignalRow};
+    let signals = review
+        .signals
+        .iter()
+        .map(|signal| {
+            let kind = signal["signal"].as_str().unwrap_or_default().to_owned();
+            let figures = signal
+                .as_object()
+                .map(|members| {
+                    members
+                        .iter()
+                        .filter(|(name, _)| name.as_str() != "signal")
+                        .map(|(name, value)| {
+                            let value = value
+                                .as_str()
+                                .map_or_else(|| value.to_string(), str::to_owned);
+                            (name.clone(), value)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            SignalRow { kind, figures }
+        })
+        .collect();
+    let exceptions = review
+        .recheck
+        .exceptions
+        .iter()
+        .flat_map(|issuance| {
+            issuance.exceptions.iter().map(move |finding| ExceptionRow {
+                seq: issuance.seq,
+                time: issuance.time.clone(),
+                serial: issuance.serial.clone().unwrap_or_else(|| "-".into()),
+                application: issuance.application.clone().unwrap_or_else(|| "-".into()),
+                code: finding.code.code().to_owned(),
+                detail: finding.detail.clone(),
+            })
+        })
+        .collect();
+    let counts = |map: &std::collections::BTreeMap<String, usize>| {
+        map.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    };
+    ReviewReport {
+        period: (review.since.clone(), review.until.clone()),
+        applications: review.applications,
+        automatic_decisions: review.automatic_decisions.len(),
+        pending_review: counts(&review.pending_review),
+        rejections: counts(&review.rejections),
+        signals,
+        rechecked: (
+            review.recheck.issuances_checked,
+            review.recheck.automatic,
+            review.recheck.lra_approved,
+        ),
+        exceptions,
+        since: review.since.chars().take(10).collect(),
+    }
+}
+
 /// `/console/monitoring`: the figures of `/metrics`, for any operator whose roles the
 /// policy lets ask for the status here (monitoring staff from the remote zone).
 pub(super) async fn monitoring(

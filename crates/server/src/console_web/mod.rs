@@ -14,6 +14,7 @@ mod api;
 mod books;
 mod downloads;
 mod duties;
+mod links;
 pub mod sessions;
 
 use crate::operator_api::OperatorConsole;
@@ -91,6 +92,8 @@ pub(crate) struct Console {
     pub(crate) limiter: Arc<crate::rate_limit::RateLimiter>,
     /// The auditor's downloads: their links, and the one being made.
     pub(crate) downloads: Arc<downloads::Downloads>,
+    /// The periodic reviews made for a session, before its sign-off.
+    pub(crate) reviews: Arc<duties::Reviews>,
 }
 
 /// What a console listener is made of.
@@ -138,6 +141,7 @@ pub(crate) fn routes(setup: ConsoleSetup) -> Router {
         witnesses: Arc::new(witnesses),
         limiter: Arc::new(crate::rate_limit::RateLimiter::new(limits)),
         downloads: Arc::new(downloads::Downloads::new()),
+        reviews: Arc::new(duties::reviews()),
     };
     // From the remote zone operators may only read: the secure zone's pages and the
     // signed decisions do not exist there (404), as on any listener of another zone.
@@ -163,6 +167,7 @@ pub(crate) fn routes(setup: ConsoleSetup) -> Router {
             .route("/console/revoke", get(duties::revoke))
             .route("/console/registrations", get(duties::registrations))
             .route("/console/automation", get(duties::automation))
+            .route("/console/automation/reviews/{token}", get(duties::review))
             .route("/console/passkeys", get(duties::passkeys))
     } else {
         reading
