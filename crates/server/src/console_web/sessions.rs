@@ -20,6 +20,9 @@ pub const COOKIE: &str = "__Host-shuin_console";
 pub const IDLE: Duration = Duration::from_secs(15 * 60);
 /// Open sessions at most; sign-in is refused beyond.
 const MAX_SESSIONS: usize = 1024;
+/// Open sessions of one operator at most: a new sign-in beyond closes their session
+/// seen least recently, so one operator cannot hold the console's sessions.
+pub const MAX_SESSIONS_PER_OPERATOR: usize = 8;
 
 /// One signed-in operator.
 #[derive(Debug)]
@@ -102,6 +105,9 @@ impl WebSessions {
         rng: &dyn RandomSource,
     ) -> Result<(String, Arc<WebSession>), OpenError> {
         self.sweep().await;
+        if let Some(oldest) = self.oldest_beyond_cap(&identity.key_sha256) {
+            self.books.close(&oldest.session).await;
+        }
         if self.lock().len() >= MAX_SESSIONS {
             return Err(OpenError::Full);
         }
@@ -116,6 +122,28 @@ impl WebSessions {
         });
         self.lock().insert(cookie_key(&cookie), web.clone());
         Ok((cookie, web))
+    }
+
+    /// The session of the operator whose key is `key_sha256` seen least recently, taken
+    /// out, when they hold [`MAX_SESSIONS_PER_OPERATOR`] already.
+    fn oldest_beyond_cap(&self, key_sha256: &str) -> Option<Arc<WebSession>> {
+        let mut live = self.lock();
+        let seen = |web: &WebSession| *web.last_seen.lock().unwrap_or_else(|p| p.into_inner());
+        let theirs: Vec<([u8; 32], Instant)> = live
+            .iter()
+            .filter(|(_, web)| web.session.identity.key_sha256 == key_sha256)
+            .map(|(key, web)| (*key, seen(web)))
+            .collect();
+        if theirs.len() < MAX_SESSIONS_PER_OPERATOR {
+            return None;
+        }
+        let (key, _) = theirs.into_iter().min_by_key(|(_, at)| *at)?;
+        live.remove(&key)
+    }
+
+    /// How many sessions are open.
+    pub fn count(&self) -> usize {
+        self.lock().len()
     }
 
     /// The live session named by `cookie`, touched; an idle one is closed and `None`.
@@ -201,5 +229,61 @@ pub fn set_cookie(value: Option<&str>) -> String {
             format!("{COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Strict")
         }
         None => format!("{COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use shuin_core::{OsRandom, SystemClock, Zone};
+
+    #[tokio::test]
+    async fn one_operator_holds_a_bounded_number_of_sessions_and_the_oldest_goes() {
+        let store = Arc::new(shuin_store::sqlite::SqliteStore::in_memory().await.unwrap());
+        let books = Sessions::new(store.clone(), Arc::new(SystemClock), Zone::Secure);
+        let sessions = WebSessions::new(books);
+        let identity = |name: &str| ClientIdentity {
+            name: name.into(),
+            key_sha256: format!("{name}-key"),
+            certificate_sha256: format!("{name}-cert"),
+        };
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let mut cookies = Vec::new();
+        for _ in 0..MAX_SESSIONS_PER_OPERATOR {
+            let (cookie, _) = sessions
+                .open(identity("a"), "cred".into(), peer, &OsRandom)
+                .await
+                .unwrap();
+            cookies.push(cookie);
+        }
+        sessions
+            .open(identity("b"), "cred".into(), peer, &OsRandom)
+            .await
+            .unwrap();
+        // The first of a's sessions is seen least recently once the others are used.
+        for cookie in &cookies[1..] {
+            assert!(sessions.find(cookie).await.is_some());
+        }
+        let (newest, _) = sessions
+            .open(identity("a"), "cred".into(), peer, &OsRandom)
+            .await
+            .unwrap();
+        assert_eq!(sessions.count(), MAX_SESSIONS_PER_OPERATOR + 1);
+        assert!(
+            sessions.find(&cookies[0]).await.is_none(),
+            "the oldest closed"
+        );
+        assert!(sessions.find(&newest).await.is_some());
+        // Its closing is in the books like any other.
+        let rows = shuin_store::LedgerStore::ledger_rows(store.as_ref())
+            .await
+            .unwrap();
+        let closed = rows
+            .iter()
+            .filter_map(|r| shuin_ledger::Entry::from_canonical(&r.canonical).ok())
+            .filter(|e| e.kind == "session.closed")
+            .count();
+        assert_eq!(closed, 1);
     }
 }
