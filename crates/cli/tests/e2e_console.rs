@@ -629,6 +629,22 @@ fn an_auditor_checks_an_entry_of_the_books_in_the_page_from_the_remote_zone() {
     assert!(!listed.contains("operator.enrolled"), "{listed}");
     let axe = axe_core();
     check_page(&mut browser, axe.as_deref(), "books");
+    // What names no entry, and a query that cannot be read, are pages, never axum's
+    // plain-text refusals.
+    for (path, expected) in [
+        ("/console/books/abc", 404),
+        ("/console/books/99999999999", 404),
+        ("/console/books?before=x&page=y", 200),
+    ] {
+        let answer = browser.evaluate(&format!(
+            "fetch({path:?}).then(r => [r.status, r.headers.get('content-type')])"
+        ));
+        assert_eq!(answer[0], expected, "{path}: {answer}");
+        assert!(
+            answer[1].as_str().unwrap().starts_with("text/html"),
+            "{path}: {answer}"
+        );
+    }
 
     // An early entry, under the latest checkpoint once the witness cosigned it: checked
     // in the page, cosignature included.

@@ -6,7 +6,7 @@
 
 use super::{console_page, message, page_lang, request, signed_in, Console, ConsoleQuery};
 use super::{FORBIDDEN, UNAVAILABLE};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
@@ -54,7 +54,7 @@ pub(super) async fn reader(
 
 pub(super) async fn list(
     State(console): State<Console>,
-    Query(query): Query<ConsoleQuery>,
+    query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
     let lang = page_lang(query.lang.as_deref(), &headers);
@@ -126,17 +126,28 @@ async fn matching(
 
 pub(super) async fn entry(
     State(console): State<Console>,
-    Path(seq): Path<u64>,
-    Query(query): Query<ConsoleQuery>,
+    Path(position): Path<String>,
+    query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
     let lang = page_lang(query.lang.as_deref(), &headers);
-    let path = format!("/console/books/{seq}");
+    let path = format!("/console/books/{}", shuin_web::query_escape(&position));
     let web = match reader(&console, &headers, &path, lang).await {
         Ok(web) => web,
         Err(refused) => return refused,
     };
-    let view = match entry_view(&console, seq).await {
+    // A position that is not a number, or beyond the books, names no entry.
+    let size = console
+        .store
+        .ledger_head()
+        .await
+        .map(|h| h.map_or(0, |h| h.size));
+    let view = match (position.parse::<u64>(), size) {
+        (Ok(seq), Ok(size)) if seq < size => entry_view(&console, seq).await,
+        (_, Ok(_)) => Ok(None),
+        (_, Err(e)) => Err(e),
+    };
+    let view = match view {
         Ok(Some(view)) => view,
         Ok(None) => {
             let not_found = (

@@ -11,7 +11,7 @@ use super::sessions::WebSession;
 use super::{console_page, message, page_lang, request, signed_in, Console, ConsoleQuery};
 use crate::admin_socket::Download;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use shuin_core::Action;
@@ -65,7 +65,7 @@ impl Downloads {
 /// `/console/audit`: what the auditor may download, and how to check it.
 pub(super) async fn page(
     State(console): State<Console>,
-    Query(query): Query<ConsoleQuery>,
+    query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
     let lang = page_lang(query.lang.as_deref(), &headers);
@@ -94,7 +94,7 @@ pub(super) async fn page(
 pub(super) async fn download(
     State(console): State<Console>,
     Path(token): Path<String>,
-    Query(query): Query<ConsoleQuery>,
+    query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
     let lang = page_lang(query.lang.as_deref(), &headers);

@@ -4,7 +4,7 @@
 
 use super::{console_page, message, page_lang, request, signed_in, Console, ConsoleQuery};
 use super::{FORBIDDEN, UNAVAILABLE};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use shuin_core::{Action, Zone};
@@ -41,7 +41,7 @@ async fn allowed(
 
 pub(super) async fn revoke(
     State(console): State<Console>,
-    Query(query): Query<ConsoleQuery>,
+    query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
     let lang = page_lang(query.lang.as_deref(), &headers);
@@ -60,7 +60,7 @@ pub(super) async fn revoke(
 
 pub(super) async fn registrations(
     State(console): State<Console>,
-    Query(query): Query<ConsoleQuery>,
+    query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
     let lang = page_lang(query.lang.as_deref(), &headers);
@@ -141,7 +141,7 @@ async fn registrations_made(
 
 pub(super) async fn automation(
     State(console): State<Console>,
-    Query(query): Query<ConsoleQuery>,
+    query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
     let lang = page_lang(query.lang.as_deref(), &headers);
@@ -214,7 +214,7 @@ pub(super) fn preview(
 pub(super) async fn review(
     State(console): State<Console>,
     axum::extract::Path(token): axum::extract::Path<String>,
-    Query(query): Query<ConsoleQuery>,
+    query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
     let lang = page_lang(query.lang.as_deref(), &headers);
@@ -308,7 +308,7 @@ fn report_of(
 /// policy lets ask for the status here (monitoring staff from the remote zone).
 pub(super) async fn monitoring(
     State(console): State<Console>,
-    Query(query): Query<ConsoleQuery>,
+    query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
     let lang = page_lang(query.lang.as_deref(), &headers);
@@ -358,7 +358,7 @@ fn review_figures(entry: &shuin_ledger::Entry) -> shuin_web::console_duties::Rev
 /// `/console/passkeys`: the operator's own passkeys, each removable.
 pub(super) async fn passkeys(
     State(console): State<Console>,
-    Query(query): Query<ConsoleQuery>,
+    query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
     let lang = page_lang(query.lang.as_deref(), &headers);

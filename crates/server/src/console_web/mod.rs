@@ -196,6 +196,21 @@ struct ConsoleQuery {
     before_id: Option<String>,
 }
 
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ConsoleQuery {
+    type Rejection = std::convert::Infallible;
+
+    /// A query that cannot be read (`?page=x`, a name given twice) counts as none: a
+    /// page is shown, never a refusal in another format.
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Query::<ConsoleQuery>::try_from_uri(&parts.uri)
+            .map(|Query(query)| query)
+            .unwrap_or_default())
+    }
+}
+
 /// A console page with the console's policy (its own script allowed), never cached.
 fn console_page(
     rendered: Result<Rendered, RenderError>,
@@ -298,7 +313,7 @@ impl Console {
 
 async fn queue(
     State(console): State<Console>,
-    Query(query): Query<ConsoleQuery>,
+    query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
     let lang = page_lang(query.lang.as_deref(), &headers);
@@ -358,7 +373,7 @@ async fn queue(
 async fn review(
     State(console): State<Console>,
     Path(id): Path<String>,
-    Query(query): Query<ConsoleQuery>,
+    query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
     let lang = page_lang(query.lang.as_deref(), &headers);
@@ -459,7 +474,7 @@ fn evidence_of(view: &serde_json::Value) -> ReviewEvidence {
 
 async fn signin(
     State(console): State<Console>,
-    Query(query): Query<ConsoleQuery>,
+    query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
     if console.session(&headers).await.is_some() {
@@ -470,13 +485,13 @@ async fn signin(
     console_page(rendered, StatusCode::OK, lang)
 }
 
-async fn enrol(Query(query): Query<ConsoleQuery>, headers: HeaderMap) -> Response {
+async fn enrol(query: ConsoleQuery, headers: HeaderMap) -> Response {
     let lang = page_lang(query.lang.as_deref(), &headers);
     let rendered = pages::enrol(&request("/console/enrol", lang));
     console_page(rendered, StatusCode::OK, lang)
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct SignoutForm {
     csrf: String,
 }
@@ -484,8 +499,10 @@ struct SignoutForm {
 async fn signout(
     State(console): State<Console>,
     headers: HeaderMap,
-    Form(form): Form<SignoutForm>,
+    form: Result<Form<SignoutForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    // A form that cannot be read carries no token: refused like a wrong one.
+    let form = form.map(|Form(form)| form).unwrap_or_default();
     if let (Some(cookie), Some(web)) = (
         sessions::cookie_of(&headers),
         console.session(&headers).await,
