@@ -154,6 +154,8 @@ pub struct RaService {
     pub(crate) application_books: tokio::sync::Mutex<crate::ApplicationBooks>,
     /// Whether older applications were filed under their holders (`file_holders`).
     pub(crate) holders_filed: std::sync::atomic::AtomicBool,
+    /// The periodic review's sign-offs, as far as the books were read.
+    pub(crate) sign_offs: crate::automation::SignOffWatch,
 }
 
 /// The RA's ports to the CA: it issues and revokes only through these.
@@ -213,6 +215,7 @@ impl RaService {
             nonces_purged_at: std::sync::Mutex::new(None),
             application_books: tokio::sync::Mutex::new(crate::ApplicationBooks::default()),
             holders_filed: std::sync::atomic::AtomicBool::new(false),
+            sign_offs: crate::automation::SignOffWatch::default(),
         }
     }
 

@@ -251,26 +251,62 @@ pub async fn schedule_in<S: shuin_store::LedgerStore + ?Sized>(
 async fn first_and_last_sign_off<S: shuin_store::LedgerStore + ?Sized>(
     store: &S,
 ) -> Result<(Option<Entry>, Option<Entry>), shuin_store::StoreError> {
-    const PAGE: u64 = 1_000;
-    let (mut first, mut last, mut next) = (None, None, 0);
-    loop {
-        let rows = store.ledger_rows_page(next, PAGE).await?;
-        for row in &rows {
-            next = next.max(row.seq.saturating_add(1));
-            let Ok(entry) = Entry::from_canonical(&row.canonical) else {
-                continue;
-            };
-            if entry.kind == SIGNED_OFF {
-                last = Some(entry);
-            } else if first.is_none() {
-                first = Some(entry);
+    let mut seen = SignOffs::default();
+    seen.catch_up(store).await?;
+    Ok((seen.first, seen.last))
+}
+
+/// The first entry and the last sign-off of the books read so far, and where reading
+/// goes on.
+#[derive(Debug, Default, Clone)]
+struct SignOffs {
+    first: Option<Entry>,
+    last: Option<Entry>,
+    next: u64,
+}
+
+impl SignOffs {
+    /// Reads the rows after those seen, a page at a time.
+    async fn catch_up<S: shuin_store::LedgerStore + ?Sized>(
+        &mut self,
+        store: &S,
+    ) -> Result<(), shuin_store::StoreError> {
+        const PAGE: u64 = 1_000;
+        loop {
+            let rows = store.ledger_rows_page(self.next, PAGE).await?;
+            for row in &rows {
+                self.next = self.next.max(row.seq.saturating_add(1));
+                let Ok(entry) = Entry::from_canonical(&row.canonical) else {
+                    continue;
+                };
+                if entry.kind == SIGNED_OFF {
+                    self.last = Some(entry);
+                } else if self.first.is_none() {
+                    self.first = Some(entry);
+                }
+            }
+            if u64::try_from(rows.len()).unwrap_or(u64::MAX) < PAGE {
+                return Ok(());
             }
         }
-        if u64::try_from(rows.len()).unwrap_or(u64::MAX) < PAGE {
-            break;
-        }
     }
-    Ok((first, last))
+}
+
+/// [`SignOffs`] kept between readings, so that each reads only the entries appended
+/// since the one before (the responsible person's page is not a scan of the books).
+#[derive(Debug, Default)]
+pub struct SignOffWatch(tokio::sync::Mutex<SignOffs>);
+
+impl SignOffWatch {
+    /// The first entry and the last sign-off of `store`'s books now.
+    async fn current<S: shuin_store::LedgerStore + ?Sized>(
+        &self,
+        store: &S,
+    ) -> Result<(Option<Entry>, Option<Entry>), shuin_store::StoreError> {
+        let mut seen = self.0.lock().await;
+        seen.catch_up(store).await?;
+        Ok((seen.first.clone(), seen.last.clone()))
+    }
 }
 
 fn reference<'a>(entry: &'a Entry, prefix: &str) -> Option<&'a str> {
@@ -528,11 +564,12 @@ pub struct AutomationStatus {
 
 impl crate::RaService {
     /// The automation state and the review schedule (the web console's responsible
-    /// person's page). Reads the books a page at a time.
+    /// person's page). Reads the books a page at a time, from where the last call
+    /// stopped.
     pub async fn automation_status(&self) -> Result<AutomationStatus, OperatorError> {
         let store = self.store.as_ref();
         let interval = self.config().review_interval_days;
-        let (first, last) = first_and_last_sign_off(store).await?;
+        let (first, last) = self.sign_offs.current(store).await?;
         let kept: Vec<Entry> = first.into_iter().chain(last.clone()).collect();
         Ok(AutomationStatus {
             configured: self.config().automatic_approval,
@@ -562,6 +599,37 @@ mod tests {
 
     fn at(text: &str) -> SystemTime {
         shuin_core::timefmt::parse_rfc3339(text).unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    #[tokio::test]
+    async fn the_sign_off_watch_reads_only_what_was_appended_since() {
+        use shuin_store::LedgerStore;
+        let store = shuin_store::sqlite::SqliteStore::in_memory().await.unwrap();
+        let draft = |kind: &str| EntryDraft {
+            book: Book::Organization,
+            kind: kind.into(),
+            actor: crate::application::system_actor(),
+            subjects: vec![],
+            payload: serde_json::Value::Null,
+            evidence: vec![],
+        };
+        let now = at("2024-01-01T00:00:00Z");
+        let watch = SignOffWatch::default();
+        assert_eq!(watch.current(&store).await.unwrap(), (None, None));
+        store.append(draft("operator.enrolled"), now).await.unwrap();
+        store.append(draft(SIGNED_OFF), now).await.unwrap();
+        let (first, last) = watch.current(&store).await.unwrap();
+        assert_eq!(first.map(|e| e.seq), Some(0));
+        assert_eq!(last.map(|e| e.seq), Some(1));
+        store
+            .append(draft("automation.suspended"), now)
+            .await
+            .unwrap();
+        store.append(draft(SIGNED_OFF), now).await.unwrap();
+        let (first, last) = watch.current(&store).await.unwrap();
+        assert_eq!(first.map(|e| e.seq), Some(0));
+        assert_eq!(last.map(|e| e.seq), Some(3));
+        assert_eq!(watch.0.lock().await.next, 4, "read up to the head, once");
     }
 
     #[test]
