@@ -11,14 +11,16 @@ use shuin_core::{Action, Zone};
 use shuin_web::console_duties::{self as pages, AutomationView};
 use std::sync::Arc;
 
-/// The session, if it may do `action` on this listener; the refusal page otherwise.
+/// The page's language and the session, if it may do `action` on this listener; the
+/// refusal page otherwise.
 async fn allowed(
     console: &Console,
     headers: &HeaderMap,
+    query: &ConsoleQuery,
     path: &str,
     action: Action,
-    lang: (shuin_web::Lang, Option<shuin_web::Lang>),
-) -> Result<Arc<super::sessions::WebSession>, Response> {
+) -> Result<(PageLang, Arc<super::sessions::WebSession>), Response> {
+    let lang = page_lang(query.lang.as_deref(), headers);
     let Some(web) = console.session(headers).await else {
         return Err(Redirect::to("/console/signin").into_response());
     };
@@ -33,21 +35,23 @@ async fn allowed(
         ));
     }
     match console.permits(&web, action).await {
-        Ok(true) => Ok(web),
+        Ok(true) => Ok((lang, web)),
         Ok(false) => Err(message(console, path, lang, Some(&web), FORBIDDEN, None)),
         Err(()) => Err(message(console, path, lang, Some(&web), UNAVAILABLE, None)),
     }
 }
+
+/// The language of a page, and the one asked for, if any.
+type PageLang = (shuin_web::Lang, Option<shuin_web::Lang>);
 
 pub(super) async fn revoke(
     State(console): State<Console>,
     query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
-    let lang = page_lang(query.lang.as_deref(), &headers);
     let path = "/console/revoke";
-    let web = match allowed(&console, &headers, path, Action::Revoke, lang).await {
-        Ok(web) => web,
+    let (lang, web) = match allowed(&console, &headers, &query, path, Action::Revoke).await {
+        Ok(allowed) => allowed,
         Err(refused) => return refused,
     };
     let revoked = match query.done.as_deref() {
@@ -63,13 +67,12 @@ pub(super) async fn registrations(
     query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
-    let lang = page_lang(query.lang.as_deref(), &headers);
     let path = "/console/registrations";
-    let action = Action::RegistrationCreate;
-    let web = match allowed(&console, &headers, path, action, lang).await {
-        Ok(web) => web,
-        Err(refused) => return refused,
-    };
+    let (lang, web) =
+        match allowed(&console, &headers, &query, path, Action::RegistrationCreate).await {
+            Ok(allowed) => allowed,
+            Err(refused) => return refused,
+        };
     let mut filter = pages::RegistrationFilter {
         state: query.state.clone().unwrap_or_default(),
         matching: query.q.as_deref().unwrap_or_default().trim().to_owned(),
@@ -144,13 +147,12 @@ pub(super) async fn automation(
     query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
-    let lang = page_lang(query.lang.as_deref(), &headers);
     let path = "/console/automation";
-    let action = Action::AutomationReview;
-    let web = match allowed(&console, &headers, path, action, lang).await {
-        Ok(web) => web,
-        Err(refused) => return refused,
-    };
+    let (lang, web) =
+        match allowed(&console, &headers, &query, path, Action::AutomationReview).await {
+            Ok(allowed) => allowed,
+            Err(refused) => return refused,
+        };
     let status = match console.app.ra.automation_status().await {
         Ok(status) => status,
         Err(e) => {
@@ -217,13 +219,12 @@ pub(super) async fn review(
     query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
-    let lang = page_lang(query.lang.as_deref(), &headers);
     let path = "/console/automation";
-    let action = Action::AutomationReview;
-    let web = match allowed(&console, &headers, path, action, lang).await {
-        Ok(web) => web,
-        Err(refused) => return refused,
-    };
+    let (lang, web) =
+        match allowed(&console, &headers, &query, path, Action::AutomationReview).await {
+            Ok(allowed) => allowed,
+            Err(refused) => return refused,
+        };
     let Some(review) = console.reviews.get(&web, &token) else {
         let gone = (
             "console-review-report-gone",
@@ -361,11 +362,9 @@ pub(super) async fn passkeys(
     query: ConsoleQuery,
     headers: HeaderMap,
 ) -> Response {
-    let lang = page_lang(query.lang.as_deref(), &headers);
     let path = "/console/passkeys";
-    let action = Action::PasskeyRemove;
-    let web = match allowed(&console, &headers, path, action, lang).await {
-        Ok(web) => web,
+    let (lang, web) = match allowed(&console, &headers, &query, path, Action::PasskeyRemove).await {
+        Ok(allowed) => allowed,
         Err(refused) => return refused,
     };
     let roster = match console.console.roster().await {
