@@ -126,7 +126,7 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
                 join,
                 role,
             };
-            let book_key = crate::split::init_ra_node(&init).await?;
+            let keys = crate::split::init_ra_node(&init).await?;
             crate::output::say!(
                 "made the {} node {name} in {}: serve it with `shuin serve --role {} --data {}`",
                 role.as_str(),
@@ -134,8 +134,11 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
                 role.as_str(),
                 data.display()
             );
-            if let Some(key) = book_key {
+            if let Some(key) = keys.book {
                 crate::output::say!("its book's checkpoints verify with {key} (witnesses: shuin witness init --log-key)");
+            }
+            if let Some(key) = keys.witness {
+                crate::output::say!("it witnesses the CA's checkpoints under /witness/ with {key} (the CA's [[ledger.witnesses]])");
             }
             return Ok(());
         }

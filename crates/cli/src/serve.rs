@@ -87,6 +87,7 @@ async fn serve_ra_node(
         orders: Some(node.peer.clone()),
         pushed: Some(node.pushed.clone()),
         witnesses: Vec::new(),
+        node_witness: node.witness.clone(),
     };
     let served = shuin_server::listeners::serve_all(
         bound,
@@ -118,6 +119,7 @@ async fn serve_repo_node(
         orders: None,
         pushed: Some(node.pushed.clone()),
         witnesses: Vec::new(),
+        node_witness: None,
     };
     let shutdown = shuin_server::listeners::shutdown_signal();
     let served = shuin_server::listeners::serve_all(bound, &services, shutdown).await;
@@ -182,6 +184,7 @@ async fn serve_zones(
         orders: None,
         pushed: None,
         witnesses: instance.config.ledger.witness_keys(),
+        node_witness: None,
     };
     let served = shuin_server::listeners::serve_all(listeners, &services, shutdown).await;
     for link in links {

@@ -80,7 +80,12 @@ pub(crate) struct RaNode {
     pub(crate) operator_ca_der: Option<Vec<u8>>,
     /// Where the holders' notices go (`[notices]`).
     pub(crate) notices: Arc<dyn shuin_ra::NoticeSender>,
+    /// The node's witness of the CA's checkpoints (`witness/`), if it has one.
+    pub(crate) witness: Option<axum::Router>,
 }
+
+/// Where an RA node keeps its witness of the CA's checkpoints.
+pub(crate) const NODE_WITNESS_DIR: &str = "witness";
 
 /// The CRL scopes a node serves, each with the certificate of the CA that signs it: the
 /// issuing CA's layout, the root's and the operator CA's.
@@ -132,6 +137,15 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
         .map_err(|e| msg(format!("the node's book: {e}")))?;
     let orders: Arc<dyn PeerOrders> = Arc::new(orders);
     let notices = crate::registration_cmd::notice_sender(dir, &config)?;
+    let witness_dir = dir.join(NODE_WITNESS_DIR);
+    let witness = if witness_dir.exists() {
+        let witness = shuin_witness::open(&witness_dir, Arc::new(SystemClock))
+            .map_err(|e| msg(format!("{}: {e}", witness_dir.display())))?;
+        tracing::info!(verifier_key = %witness.key().verifier_key(), "the node witnesses the CA's checkpoints under /witness/");
+        Some(shuin_witness::http::router(Arc::new(witness)))
+    } else {
+        None
+    };
     Ok(RaNode {
         config,
         store,
@@ -143,6 +157,7 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
         pushed,
         operator_ca_der: chain.operator_ca_der,
         notices,
+        witness,
     })
 }
 
@@ -262,9 +277,10 @@ pub(crate) struct RaNodeInit<'a> {
 /// Makes the RA node directory: the CA's public certificates, the terms, the CP/CPS and
 /// the J-LIS anchors copied; the node certificate; a shuin.toml of role `ra` without the
 /// CA's seal; its own store (or another node's, joined), with the operator CA's newest
-/// CRL for its peer listener. A failure leaves no directory behind. Returns the verifier
-/// key of the node's book (witnesses are given it), for a node that starts a book.
-pub(crate) async fn init_ra_node(init: &RaNodeInit<'_>) -> Result<Option<String>> {
+/// CRL for its peer listener; an RA node's witness of the CA's checkpoints. A failure
+/// leaves no directory behind. Returns the verifier keys of the node's book (witnesses
+/// are given it), for a node that starts a book, and of its witness.
+pub(crate) async fn init_ra_node(init: &RaNodeInit<'_>) -> Result<NodeKeys> {
     let config = InstanceConfig::load(init.from)?;
     let (crl, audit_key) = from_ca_store(init.from, &config).await?;
     std::fs::create_dir(init.data).context(init.data.display())?;
@@ -276,12 +292,43 @@ pub(crate) async fn init_ra_node(init: &RaNodeInit<'_>) -> Result<Option<String>
     made
 }
 
+/// The verifier keys `shuin node init` prints.
+pub(crate) struct NodeKeys {
+    /// The node's book's, when it starts one.
+    pub(crate) book: Option<String>,
+    /// The node's witness's (an RA node).
+    pub(crate) witness: Option<String>,
+}
+
+/// An RA node's witness of the CA's log (the audit key's checkpoints), in `dir`; its
+/// name is the node's public URL's host and path, `/witness/` and the node's name.
+fn init_node_witness(
+    dir: &Path,
+    public_url: &str,
+    name: &str,
+    audit_key: &shuin_ledger::NoteKey,
+) -> Result<String> {
+    let host = public_url
+        .split_once("://")
+        .map_or(public_url, |(_, rest)| rest)
+        .trim_end_matches('/');
+    let log = shuin_witness::config::LogConfig::for_verifier_key(&audit_key.verifier_key())
+        .map_err(|e| msg(format!("the CA's log: {e}")))?;
+    let config = shuin_witness::config::WitnessConfig {
+        name: format!("{host}/witness/{name}"),
+        logs: vec![log],
+    };
+    let key =
+        shuin_witness::init(dir, &config).map_err(|e| msg(format!("the node's witness: {e}")))?;
+    Ok(key.verifier_key())
+}
+
 async fn make_ra_node(
     init: &RaNodeInit<'_>,
     mut config: InstanceConfig,
     crl: &shuin_store::CrlRecord,
     audit_key: &shuin_ledger::NoteKey,
-) -> Result<Option<String>> {
+) -> Result<NodeKeys> {
     use shuin_server::config::ListenerSection;
     use shuin_server::tls::{ClientAuth, TlsSection};
     use shuin_server::zones::ListenerZone;
@@ -374,8 +421,18 @@ async fn make_ra_node(
         Ok(()) | Err(shuin_store::StoreError::Conflict(_)) => {}
         Err(e) => return Err(e.into()),
     }
+    let witness = if repo {
+        None
+    } else {
+        let dir = init.data.join(NODE_WITNESS_DIR);
+        let url = &config.instance.public_url;
+        Some(init_node_witness(&dir, url, init.name, audit_key)?)
+    };
     config.write_new(init.data)?;
-    Ok(book_key)
+    Ok(NodeKeys {
+        book: book_key,
+        witness,
+    })
 }
 
 /// The operator CA's newest CRL and the CA's audit key (checked against the pin), from

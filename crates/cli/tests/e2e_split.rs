@@ -202,6 +202,8 @@ struct Split {
     logs: [PathBuf; 3],
     /// A witness of the first RA node's book, and that book's verifier key.
     witness: Option<(crate::e2e_witness::WitnessProcess, String)>,
+    /// The first RA node's witness of the CA's checkpoints: its verifier key.
+    ca_witness: Option<String>,
     _database: Option<common::store::TestDatabase>,
 }
 
@@ -280,6 +282,26 @@ impl Split {
             std::fs::write(&config, text).unwrap();
             (witness, book_key)
         });
+        // The first RA node witnesses the CA's checkpoints in turn: the CA dials its
+        // witness like any other (the CA listens on no port).
+        let ca_witness = witnessed.then(|| {
+            let key = shuin()
+                .args(["witness", "key", "--data"])
+                .arg(first.data.join("witness"))
+                .output()
+                .unwrap();
+            assert!(
+                key.status.success(),
+                "{}",
+                String::from_utf8_lossy(&key.stderr)
+            );
+            let key = String::from_utf8(key.stdout).unwrap().trim().to_owned();
+            ca.append_config(&format!(
+                "\n[[ledger.witnesses]]\nurl = \"http://127.0.0.1:{}/witness\"\nkey = \"{key}\"\n",
+                first.front
+            ));
+            key
+        });
         let logs = ["ca.log", "ra.log", "ra-2.log"].map(|name| work.join(name));
         let ra_servers = [
             spawn(&["serve", "--role", "ra"], &first.data, logs[1].clone()),
@@ -306,6 +328,7 @@ impl Split {
             ra_servers,
             logs,
             witness,
+            ca_witness,
             _database: ra_database,
         }
     }
@@ -491,6 +514,30 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
         );
         // Its stored notes, cosigned now, still verify.
         books_verify_within(&split.first.data, Duration::from_secs(15), &logs);
+    }
+    // The RA node cosigned the CA's checkpoints: an export of the CA's books verifies
+    // with the node's witness key.
+    if let Some(key) = &split.ca_witness {
+        let (status, served) = get(&format!("{}/witness", split.first.front_url()));
+        assert_eq!((status, served.trim()), (200, key.as_str()));
+        let work = ca.work.path().to_owned();
+        let attempt = std::cell::Cell::new(0);
+        within(
+            Duration::from_secs(20),
+            "an RA node's cosignature of the CA's checkpoint",
+            &|| {
+                attempt.set(attempt.get() + 1);
+                let out = work.join(format!("ca-export-{}", attempt.get()));
+                export_entries(&ca.data, &out);
+                shuin()
+                    .args(["ledger", "verify", "--witness-key", key, "--export"])
+                    .arg(&out)
+                    .output()
+                    .unwrap()
+                    .status
+                    .success()
+            },
+        );
     }
     drop(split.ca_server);
     let ra_kinds = kinds(&ra);

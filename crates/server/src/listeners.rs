@@ -270,6 +270,10 @@ pub struct Services<S> {
     /// The witnesses' keys (`[[ledger.witnesses]]`), with which the web console's
     /// auditor's view checks the checkpoints' cosignatures.
     pub witnesses: Vec<shuin_ledger::WitnessKey>,
+    /// An RA node's witness of the CA's checkpoints (C2SP tlog-witness), served under
+    /// `/witness/` on its plain listeners of the front and repository zones: the CA
+    /// dials it like any witness (docs/deployment.md, "The RA nodes witness the CA").
+    pub node_witness: Option<Router>,
 }
 
 /// Why serving stopped with an error.
@@ -310,7 +314,11 @@ pub async fn serve_all<S: LedgerStore + CrlStore + 'static>(
         tracing::info!(%local, zone = zone.as_str(), tls = tls.is_some(), "serving");
         let (app, transport) = match tls {
             None => (
-                services.state.router(&socket, zone, &services.limits)?,
+                with_node_witness(
+                    services.state.router(&socket, zone, &services.limits)?,
+                    zone,
+                    services.node_witness.as_ref(),
+                ),
                 Transport::Plain,
             ),
             Some(tls) if console.is_some() => {
@@ -355,6 +363,17 @@ pub async fn serve_all<S: LedgerStore + CrlStore + 'static>(
         sessions.close_all().await;
     }
     served
+}
+
+/// `app` with the node's witness under `/witness/` when it has one and `zone` is where
+/// verifiers and the CA's link reach it.
+fn with_node_witness(app: Router, zone: ListenerZone, witness: Option<&Router>) -> Router {
+    match witness {
+        Some(witness) if matches!(zone, ListenerZone::Front | ListenerZone::Repository) => {
+            app.merge(Router::new().nest("/witness", witness.clone()))
+        }
+        _ => app,
+    }
 }
 
 /// The routes of a web console listener (`client_auth = "passkey"`), with its sessions.
