@@ -243,6 +243,10 @@ pub(crate) fn start_links(instance: &Instance) -> Result<Vec<tokio::task::JoinHa
             feed: Some(feed.clone()),
             takes_orders,
             books: takes_orders.then(|| books.clone()),
+            termination: takes_orders.then(|| {
+                let store: Arc<dyn shuin_store::SettingsStore> = instance.store.clone();
+                store
+            }),
         };
         tracing::info!(url = %link.url, "dialling the node");
         links.push(tokio::spawn(peer_link.run(std::future::pending())));

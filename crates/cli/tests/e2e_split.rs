@@ -125,8 +125,8 @@ fn kinds(data: &Path) -> Vec<String> {
 
 /// A node's directory and ports (for a repository node, `front` is its repository
 /// listener and `repository` is unused).
-struct RaNode {
-    data: PathBuf,
+pub(crate) struct RaNode {
+    pub(crate) data: PathBuf,
     front: u16,
     repository: u16,
     peer: u16,
@@ -191,9 +191,9 @@ fn ra_node(ca: &Instance, name: &str, store_url: &str, join: bool) -> RaNode {
 
 /// A CA serving `--role ca` with two RA nodes on one store (PostgreSQL when the tests
 /// run on it), each serving; the logs are under the CA's work directory.
-struct Split {
-    ca: Instance,
-    first: RaNode,
+pub(crate) struct Split {
+    pub(crate) ca: Instance,
+    pub(crate) first: RaNode,
     second: RaNode,
     /// Repository nodes: each one's port for verifiers, and its process.
     repositories: Vec<(u16, Server)>,
@@ -209,7 +209,7 @@ struct Split {
 
 impl Split {
     /// The split deployment, with `repositories` repository nodes besides.
-    fn start(card_ca: SimulatedJlisCa, repositories: usize) -> Split {
+    pub(crate) fn start(card_ca: SimulatedJlisCa, repositories: usize) -> Split {
         Split::start_witnessed(card_ca, repositories, false)
     }
 
@@ -334,7 +334,7 @@ impl Split {
     }
 
     /// The three processes' logs, for failure messages.
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
         format!(
             "CA: {}\nRA: {}\nRA 2: {}",
@@ -346,7 +346,7 @@ impl Split {
 }
 
 impl RaNode {
-    fn front_url(&self) -> String {
+    pub(crate) fn front_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.front)
     }
 }

@@ -383,3 +383,60 @@ fn termination_revokes_everything_and_hands_the_books_over() {
     );
     assert_books_verify(&instance.data);
 }
+
+/// In a split deployment the termination ceremony runs at the CA's local console; the
+/// CA's link hands the termination to the RA nodes, which ledger it and then refuse
+/// applications as the CA does.
+#[test]
+fn a_termination_at_the_ca_reaches_its_ra_nodes() {
+    let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let holder = card(&jlis, |_| {});
+    let split = crate::e2e_split::Split::start(jlis, 0);
+    let front = split.first.front_url();
+    let started = Instant::now();
+    let issued = loop {
+        match crate::common::load::try_apply_at(&front, &holder) {
+            Ok((201, answer)) => break answer,
+            other => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "{other:?}\n{}",
+                    split.logs()
+                );
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        }
+    };
+    assert!(issued["serial"].is_string(), "{issued}");
+    enroll_custodians(&split.ca);
+    let ceremony = write_ceremony(&split.ca, "termination-split");
+    let approvals = approve_all(&split.ca, &ceremony);
+    ok(run_ceremony(&split.ca, &ceremony, &approvals));
+    // Within the link's next rounds the RA node refuses applications.
+    let started = Instant::now();
+    loop {
+        let answer = crate::common::load::try_apply_at(&front, &holder);
+        if let Ok((410, problem)) = &answer {
+            assert_eq!(problem["code"], "business_terminated", "{problem}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the RA node still answers {answer:?}\n{}",
+            split.logs()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let books = json_answer(&["ledger", "show"], &split.first.data);
+    let received: Vec<&Value> = books
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "termination.received")
+        .collect();
+    assert_eq!(received.len(), 1, "ledgered once");
+    assert_eq!(
+        received[0]["payload"]["termination"]["plan"]["ceremony_id"],
+        "termination-split"
+    );
+}

@@ -10,6 +10,9 @@
 //!   is refused and logged; the order stays pending.
 //! - Orders are idempotent (`issue:<application>`, `revoke:<serial>`): a retry after any
 //!   failure names the same order, so the CA never issues twice.
+//! - The CA's word that the business is terminated comes with the takes
+//!   ([`PeerOrders::keep_termination`]): ledgered (`termination.received`) and then kept,
+//!   after which the node refuses applications as the CA does (`business_terminated`).
 
 use crate::application::system_actor;
 use shuin_core::issuance::{IssuanceError, IssuanceOrder, IssuedCertificate, Issuer};
@@ -19,7 +22,7 @@ use shuin_core::Clock;
 use shuin_ledger::{Book, EntryDraft};
 use shuin_store::{
     AnswerToKeep, CertificateWriter, CrlRecord, CrlStore, LedgerStore, OrderState, OrderStore,
-    StoreError,
+    SettingsStore, StoreError,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,8 +30,17 @@ use std::time::{Duration, SystemTime};
 
 /// What an RA node's store must offer the order stream (and its peer listener's copy of
 /// the operator CA's CRL).
-pub trait OrderQueueStore: OrderStore + LedgerStore + CertificateWriter + CrlStore {}
-impl<T: OrderStore + LedgerStore + CertificateWriter + CrlStore> OrderQueueStore for T {}
+pub trait OrderQueueStore:
+    OrderStore + LedgerStore + CertificateWriter + CrlStore + SettingsStore
+{
+}
+impl<T: OrderStore + LedgerStore + CertificateWriter + CrlStore + SettingsStore> OrderQueueStore
+    for T
+{
+}
+
+/// The node's record that the CA terminated the business (docs/termination.md).
+pub const TERMINATION_RECEIVED: &str = "termination.received";
 
 /// A CA that has not taken orders for this long counts as gone.
 pub const LINK_SILENCE: Duration = Duration::from_secs(10);
@@ -281,6 +293,12 @@ pub trait PeerOrders: Send + Sync {
     /// Keeps `crl_der`, if given, as the operator CA's CRL when the operator CA signed it
     /// and its number is above the one held; returns the number held after.
     async fn operator_crl(&self, crl_der: Option<&[u8]>) -> Result<Option<u64>, StoreError>;
+
+    /// Keeps the CA's termination record `record` (JSON, as the CA keeps it), if given
+    /// and the node holds none yet: `termination.received` is ledgered first, then the
+    /// node refuses applications. A record that is not JSON is refused
+    /// (`Ok(false)`, logged). Returns whether the node holds one now.
+    async fn keep_termination(&self, record: Option<&str>) -> Result<bool, StoreError>;
 }
 
 #[async_trait::async_trait]
@@ -364,6 +382,32 @@ impl<S: OrderQueueStore + 'static> PeerOrders for OrderDesk<S> {
         }
         self.link.answered.notify_waiters();
         Ok(refused)
+    }
+
+    async fn keep_termination(&self, record: Option<&str>) -> Result<bool, StoreError> {
+        use shuin_core::termination::TERMINATION_SETTING;
+        if self.store.setting(TERMINATION_SETTING).await?.is_some() {
+            return Ok(true);
+        }
+        let Some(record) = record else {
+            return Ok(false);
+        };
+        let Ok(parsed) = serde_json::from_str::<serde_json::Value>(record) else {
+            tracing::warn!("the CA's link sent a termination record that is not JSON; refused");
+            return Ok(false);
+        };
+        let draft = EntryDraft {
+            book: Book::Facility,
+            kind: TERMINATION_RECEIVED.into(),
+            actor: system_actor(),
+            subjects: vec!["business:termination".into()],
+            payload: serde_json::json!({"termination": parsed}),
+            evidence: vec![],
+        };
+        self.store.append(draft, self.clock.now()).await?;
+        self.store.set_setting(TERMINATION_SETTING, record).await?;
+        tracing::warn!("the CA terminated the certification business: this node accepts no application from now on");
+        Ok(true)
     }
 
     async fn operator_crl(&self, crl_der: Option<&[u8]>) -> Result<Option<u64>, StoreError> {

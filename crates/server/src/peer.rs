@@ -54,6 +54,9 @@ struct Take {
     wait_ms: u64,
     #[serde(default)]
     operator_crl: Option<String>,
+    /// The CA's termination record (JSON), once the business is terminated.
+    #[serde(default)]
+    terminated: Option<String>,
 }
 
 fn default_max() -> usize {
@@ -212,6 +215,7 @@ async fn take(
     let wait = Duration::from_millis(take.wait_ms).min(MAX_TAKE_WAIT);
     let taken = async {
         let held = orders.operator_crl(crl.as_deref()).await?;
+        orders.keep_termination(take.terminated.as_deref()).await?;
         let batch = orders.take(&node.name, take.sealed, take.max, wait).await?;
         Ok::<_, shuin_store::StoreError>((batch, held))
     };

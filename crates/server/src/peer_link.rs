@@ -59,6 +59,9 @@ pub struct PeerLink {
     pub takes_orders: bool,
     /// Signs the RA node's own book (`shuin_core::node_book`; `None`: not signed).
     pub books: Option<Arc<dyn NodeBookSigner>>,
+    /// Where the CA keeps its termination record, handed to RA nodes with each take once
+    /// the business is terminated (`None`: never handed).
+    pub termination: Option<Arc<dyn shuin_store::SettingsStore>>,
 }
 
 /// How often the link asks an RA node whether its book wants a checkpoint.
@@ -193,6 +196,9 @@ impl PeerLink {
             use base64::Engine;
             take["operator_crl"] = base64::engine::general_purpose::STANDARD.encode(der).into();
         }
+        if let Some(record) = self.termination_record().await {
+            take["terminated"] = record.into();
+        }
         let batch: Taken = open.post_json("/peer/v1/orders/take", &take).await?;
         state.ra_crl_number = batch.operator_crl_number;
         let taken = batch.orders.len();
@@ -215,6 +221,22 @@ impl PeerLink {
             }
         }
         Ok(Round { taken, not_kept })
+    }
+
+    /// The CA's termination record, if the business is terminated; a store that cannot
+    /// be read hands nothing this round (logged).
+    async fn termination_record(&self) -> Option<String> {
+        let store = self.termination.as_ref()?;
+        match store
+            .setting(shuin_core::termination::TERMINATION_SETTING)
+            .await
+        {
+            Ok(record) => record,
+            Err(e) => {
+                tracing::warn!(error = %e, "the termination record cannot be read; not handed over this round");
+                None
+            }
+        }
     }
 
     /// Has the CA sign the node's book, if a checkpoint is due, and hands the note over.

@@ -76,6 +76,8 @@ struct RaNode {
     /// The node's repository, which the link hands CRLs to.
     repository: Arc<shuin_repo::Repository>,
     queue: Arc<QueuedCa<SqliteStore>>,
+    /// The node's store.
+    store: Arc<SqliteStore>,
     operator_ca: Ca,
     issuing: Ca,
     /// A CA node certificate and key whose serial is on the operator CRL.
@@ -129,7 +131,7 @@ async fn ra_node() -> RaNode {
         ],
     )
     .unwrap();
-    let desk = RaDesk::new(store, clock, link, issuing.der.clone())
+    let desk = RaDesk::new(store.clone(), clock, link, issuing.der.clone())
         .with_operator_ca(operator_ca.der.clone(), &first_crl.scope);
     let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://{}", socket.local_addr().unwrap());
@@ -154,6 +156,7 @@ async fn ra_node() -> RaNode {
         url,
         repository,
         queue: Arc::new(queue),
+        store,
         operator_ca,
         issuing,
         revoked: (revoked_der, revoked_key),
@@ -215,6 +218,7 @@ fn link(ra: &RaNode, certificate: (Vec<u8>, Vec<u8>), desk: Arc<dyn OrderDesk>) 
         feed: None,
         takes_orders: true,
         books: None,
+        termination: None,
     }
 }
 
@@ -299,6 +303,43 @@ async fn the_ca_link_takes_orders_and_the_ra_node_keeps_the_certificate() {
     assert_eq!((round.taken, round.not_kept), (1, 0));
     let issued = issuing.await.unwrap().unwrap();
     assert_eq!(issued.serial, Serial::from_hex("0c0ffee0").unwrap());
+}
+
+#[tokio::test]
+async fn the_cas_termination_reaches_the_ra_node_once_and_is_ledgered_first() {
+    use shuin_core::termination::TERMINATION_SETTING;
+    use shuin_store::{LedgerStore, SettingsStore};
+    let ra = ra_node().await;
+    let (der, key, _) = node(&ra.operator_ca, NodeRole::Ca, "ca", &[]);
+    let ca_store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let link = PeerLink {
+        termination: Some(ca_store.clone()),
+        ..link(&ra, (der, key), Arc::new(TestIssuing(ca("unused"))))
+    };
+    let mut state = LinkState::default();
+    link.round(&mut state).await.unwrap();
+    let held = ra.store.setting(TERMINATION_SETTING).await.unwrap();
+    assert_eq!(held, None, "nothing before the CA terminates");
+    let record = r#"{"state":"started","reason":"discontinued"}"#;
+    ca_store
+        .set_setting(TERMINATION_SETTING, record)
+        .await
+        .unwrap();
+    link.round(&mut state).await.unwrap();
+    link.round(&mut state).await.unwrap();
+    let held = ra.store.setting(TERMINATION_SETTING).await.unwrap();
+    assert_eq!(held.as_deref(), Some(record));
+    let received: Vec<shuin_ledger::Entry> = ra
+        .store
+        .ledger_rows()
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| shuin_ledger::Entry::from_canonical(&r.canonical).ok())
+        .filter(|e| e.kind == shuin_ra::orders::TERMINATION_RECEIVED)
+        .collect();
+    assert_eq!(received.len(), 1, "ledgered once");
+    assert_eq!(received[0].payload["termination"]["reason"], "discontinued");
 }
 
 #[tokio::test]
