@@ -119,14 +119,13 @@ impl BookCursor {
         &mut self,
         store: &S,
     ) -> Result<(), StoreError> {
-        loop {
-            let page = store.ledger_rows_page(self.next, BOOK_PAGE).await?;
-            let full = u64::try_from(page.len()).is_ok_and(|n| n >= BOOK_PAGE);
-            self.read(&page);
-            if !full {
-                return Ok(());
-            }
-        }
+        shuin_store::book_reading::catch_up(store, self, BOOK_PAGE).await
+    }
+}
+
+impl shuin_store::book_reading::BookReader for BookCursor {
+    fn next_seq(&self) -> u64 {
+        self.next
     }
 
     fn read(&mut self, rows: &[shuin_ledger::StoredEntry]) {

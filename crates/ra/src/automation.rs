@@ -271,22 +271,25 @@ impl SignOffs {
         &mut self,
         store: &S,
     ) -> Result<(), shuin_store::StoreError> {
-        const PAGE: u64 = 1_000;
-        loop {
-            let rows = store.ledger_rows_page(self.next, PAGE).await?;
-            for row in &rows {
-                self.next = self.next.max(row.seq.saturating_add(1));
-                let Ok(entry) = Entry::from_canonical(&row.canonical) else {
-                    continue;
-                };
-                if entry.kind == SIGNED_OFF {
-                    self.last = Some(entry);
-                } else if self.first.is_none() {
-                    self.first = Some(entry);
-                }
-            }
-            if u64::try_from(rows.len()).unwrap_or(u64::MAX) < PAGE {
-                return Ok(());
+        shuin_store::book_reading::catch_up(store, self, 1_000).await
+    }
+}
+
+impl shuin_store::book_reading::BookReader for SignOffs {
+    fn next_seq(&self) -> u64 {
+        self.next
+    }
+
+    fn read(&mut self, rows: &[shuin_ledger::StoredEntry]) {
+        for row in rows {
+            self.next = self.next.max(row.seq.saturating_add(1));
+            let Ok(entry) = Entry::from_canonical(&row.canonical) else {
+                continue;
+            };
+            if entry.kind == SIGNED_OFF {
+                self.last = Some(entry);
+            } else if self.first.is_none() {
+                self.first = Some(entry);
             }
         }
     }

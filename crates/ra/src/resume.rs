@@ -101,14 +101,7 @@ pub struct ApplicationBooks {
 impl ApplicationBooks {
     /// Reads the entries appended since the last call, [`BOOK_PAGE`] rows per query.
     async fn catch_up<S: ResumeStore + ?Sized>(&mut self, store: &S) -> Result<(), StoreError> {
-        loop {
-            let page = store.ledger_rows_page(self.next, BOOK_PAGE).await?;
-            let full = u64::try_from(page.len()).is_ok_and(|n| n >= BOOK_PAGE);
-            self.read(page);
-            if !full {
-                return Ok(());
-            }
-        }
+        shuin_store::book_reading::catch_up(store, self, BOOK_PAGE).await
     }
 
     /// Forgets the decisions and approvals of applications not in `open`, so that what
@@ -117,8 +110,14 @@ impl ApplicationBooks {
         self.decided.retain(|id, _| open.contains(id));
         self.approvals.retain(|id, _| open.contains(id));
     }
+}
 
-    fn read(&mut self, rows: Vec<shuin_ledger::StoredEntry>) {
+impl shuin_store::book_reading::BookReader for ApplicationBooks {
+    fn next_seq(&self) -> u64 {
+        self.next
+    }
+
+    fn read(&mut self, rows: &[shuin_ledger::StoredEntry]) {
         for row in rows {
             self.next = self.next.max(row.seq.saturating_add(1));
             let Ok(entry) = Entry::from_canonical(&row.canonical) else {

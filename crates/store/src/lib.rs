@@ -5,6 +5,7 @@
 //! surfaces as [`StoreError::Conflict`], never as a check-then-insert race.
 
 pub mod any;
+pub mod book_reading;
 pub mod config;
 pub mod conformance;
 mod error;
