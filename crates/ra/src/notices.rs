@@ -20,6 +20,23 @@ pub const CERTIFICATE_ISSUED: &str = "certificate_issued";
 /// The notice kind for a revoked certificate.
 pub const CERTIFICATE_REVOKED: &str = "certificate_revoked";
 
+/// An RA node's record of the CA's answers (`shuin_ra::orders`), whose issued
+/// certificates get issuance notices there (its books hold no `certificate.issued`).
+const ORDERS_ANSWERED: &str = "orders.answered";
+/// How long the follower waits for the certificate an `orders.answered` names to be
+/// kept before it gives its notice up (logged).
+const COPY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// What the store holds of a certificate's application.
+enum Copy {
+    /// No certificate (yet).
+    Missing,
+    /// Its application named no address.
+    Unaddressed,
+    /// Its application (id) named one.
+    Addressed(String),
+}
+
 /// The setting that keeps how far the books were read for notices.
 const FOLLOWED_SETTING: &str = "notices.followed_seq";
 /// Ledger rows read per query.
@@ -176,7 +193,8 @@ impl RaService {
 
     /// Queues the notices of issuance and revocation for the certificates whose
     /// application named an e-mail address, from the books appended since the last call
-    /// (`certificate.issued`, `revocation.accepted`). A revocation by reissue or by the
+    /// (`certificate.issued`, `revocation.accepted`; on an RA node of a split deployment,
+    /// the issued certificates of `orders.answered`). A revocation by reissue or by the
     /// business termination has its own notice. Each notice is queued once, however often
     /// this runs (the notice ids are `issued:SERIAL` and `revoked:SERIAL`). Reads at most
     /// [`PAGES_PER_ROUND`] pages; the next call goes on. Returns how many were queued.
@@ -189,15 +207,20 @@ impl RaService {
             None => 0,
         };
         let mut queued = 0;
-        for _ in 0..PAGES_PER_ROUND {
+        'pages: for _ in 0..PAGES_PER_ROUND {
             let page = self.store.ledger_rows_page(next, BOOK_PAGE).await?;
-            let full = u64::try_from(page.len()).is_ok_and(|n| n >= BOOK_PAGE);
+            let mut full = u64::try_from(page.len()).is_ok_and(|n| n >= BOOK_PAGE);
             for row in &page {
-                next = next.max(row.seq.saturating_add(1));
                 let Ok(entry) = Entry::from_canonical(&row.canonical) else {
+                    next = next.max(row.seq.saturating_add(1));
                     continue;
                 };
-                if let Some(notice) = self.holder_notice(&entry).await? {
+                let Some(notices) = self.holder_notices(&entry).await? else {
+                    // Its certificates are not kept yet: read it again next round.
+                    full = false;
+                    break;
+                };
+                for notice in notices {
                     let application = notice.payload["application_id"].as_str().map(str::to_owned);
                     let store = lifecycle.store.as_ref();
                     crate::reissue::queue_notice(
@@ -209,15 +232,72 @@ impl RaService {
                     .await?;
                     queued += 1;
                 }
+                next = next.max(row.seq.saturating_add(1));
             }
             self.store
                 .set_setting(FOLLOWED_SETTING, &next.to_string())
                 .await?;
             if !full {
-                break;
+                break 'pages;
             }
         }
         Ok(queued)
+    }
+
+    /// The notices an entry calls for; `None` when an RA node's `orders.answered` names a
+    /// certificate its store does not hold yet (it is kept right after the entry is
+    /// written), unless the entry is older than [`COPY_PATIENCE`].
+    async fn holder_notices(&self, entry: &Entry) -> Result<Option<Vec<NoticeRecord>>, RaError> {
+        if entry.kind != ORDERS_ANSWERED {
+            return Ok(Some(self.holder_notice(entry).await?.into_iter().collect()));
+        }
+        let mut notices = Vec::new();
+        let issued = entry.payload["answers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["outcome"] == "issued")
+            .filter_map(|a| a["serial"].as_str().and_then(Serial::from_hex));
+        for serial in issued {
+            match self.addressed_application(&serial).await? {
+                Copy::Missing => {
+                    let at = shuin_core::timefmt::parse_rfc3339(&entry.time);
+                    let waited = at.and_then(|at| self.clock.now().duration_since(at).ok());
+                    if waited.is_none_or(|w| w < COPY_PATIENCE) {
+                        return Ok(None);
+                    }
+                    tracing::warn!(serial = %serial.to_hex(), "an answered certificate was never kept; no issuance notice");
+                }
+                Copy::Unaddressed => {}
+                Copy::Addressed(application) => notices.push(NoticeRecord {
+                    id: format!("issued:{}", serial.to_hex()),
+                    kind: CERTIFICATE_ISSUED.into(),
+                    payload: notice_text(CERTIFICATE_ISSUED, &serial, &application, entry),
+                    serial,
+                    created_at: self.clock.now(),
+                    sent_at: None,
+                }),
+            }
+        }
+        Ok(Some(notices))
+    }
+
+    /// Whether the application of the certificate `serial` named an address.
+    async fn addressed_application(&self, serial: &Serial) -> Result<Copy, RaError> {
+        let Some(certificate) = self.store.certificate(serial).await? else {
+            return Ok(Copy::Missing);
+        };
+        let application = certificate.application_id;
+        let addressed = self
+            .store
+            .application(&application)
+            .await?
+            .is_some_and(|r| r.details["notice_email"].is_string());
+        Ok(if addressed {
+            Copy::Addressed(application)
+        } else {
+            Copy::Unaddressed
+        })
     }
 
     /// The notice an entry calls for: an issuance or a revocation of a certificate whose
@@ -233,18 +313,9 @@ impl RaService {
         let Some(serial) = entry.payload["serial"].as_str().and_then(Serial::from_hex) else {
             return Ok(None);
         };
-        let Some(certificate) = self.store.certificate(&serial).await? else {
+        let Copy::Addressed(application) = self.addressed_application(&serial).await? else {
             return Ok(None);
         };
-        let application = certificate.application_id;
-        let addressed = self
-            .store
-            .application(&application)
-            .await?
-            .is_some_and(|r| r.details["notice_email"].is_string());
-        if !addressed {
-            return Ok(None);
-        }
         let payload = notice_text(kind, &serial, &application, entry);
         Ok(Some(NoticeRecord {
             id: format!("{prefix}:{}", serial.to_hex()),

@@ -150,3 +150,82 @@ async fn notices_follow_the_books_once_for_addressed_certificates_only() {
     }
     assert!(store.pending_notices(10).await.unwrap().is_empty());
 }
+
+/// On an RA node of a split deployment the books hold the CA's answers
+/// (`orders.answered`), not `certificate.issued`: the issued certificates among them get
+/// their notices, once the node keeps their copies (kept right after the entry).
+#[tokio::test]
+async fn an_ra_node_notifies_the_issuances_the_cas_answers_carry() {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let code_key = crate::CodeKey::open_or_create(&dir.path().join("code.key"), &OsRandom).unwrap();
+    let (ra, _jlis) = crate::test_world::ra_at(NOW, store.clone());
+    let ra = ra.with_lifecycle(Lifecycle::new(store.clone(), code_key, Default::default()));
+    let (kept, later, quiet) = (
+        Serial::from_hex("0b01").unwrap(),
+        Serial::from_hex("0b02").unwrap(),
+        Serial::from_hex("0b03").unwrap(),
+    );
+    issued(&store, "app-1", &kept, Some(ADDRESS)).await;
+    issued(&store, "app-3", &quiet, None).await;
+    let answered = |answers: serde_json::Value| serde_json::json!({"answers": answers});
+    let draft = |payload| EntryDraft {
+        book: Book::Application,
+        kind: "orders.answered".into(),
+        actor: crate::application::system_actor(),
+        subjects: vec![],
+        payload,
+        evidence: vec![],
+    };
+    let at = UNIX_EPOCH + Duration::from_secs(NOW);
+    store
+        .append(
+            draft(answered(serde_json::json!([
+                {"order": "issue:app-1", "outcome": "issued", "serial": "0b01"},
+                {"order": "issue:app-3", "outcome": "issued", "serial": "0b03"},
+                {"order": "revoke:0a09", "outcome": "revoked", "revoked_at": NOW},
+            ]))),
+            at,
+        )
+        .await
+        .unwrap();
+    // The second answer's certificate is not kept yet: the reading stops before it.
+    store
+        .append(
+            draft(answered(serde_json::json!([
+                {"order": "issue:app-2", "outcome": "issued", "serial": "0b02"},
+            ]))),
+            at,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ra.queue_holder_notices().await.unwrap(), 1);
+    assert_eq!(ra.queue_holder_notices().await.unwrap(), 0, "still waiting");
+    issued(&store, "app-2", &later, Some(ADDRESS)).await;
+    assert_eq!(ra.queue_holder_notices().await.unwrap(), 1);
+    assert_eq!(ra.queue_holder_notices().await.unwrap(), 0, "read once");
+    let mut ids: Vec<String> = store
+        .pending_notices(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["issued:0b01", "issued:0b02"]);
+
+    // A certificate never kept stops the reading only for a while (COPY_PATIENCE).
+    let stale = UNIX_EPOCH + Duration::from_secs(NOW - 700);
+    let never =
+        serde_json::json!([{"order": "issue:app-9", "outcome": "issued", "serial": "0b09"}]);
+    store.append(draft(answered(never)), stale).await.unwrap();
+    let fresh = Serial::from_hex("0b05").unwrap();
+    issued(&store, "app-5", &fresh, Some(ADDRESS)).await;
+    let five = serde_json::json!([{"order": "issue:app-5", "outcome": "issued", "serial": "0b05"}]);
+    store.append(draft(answered(five)), at).await.unwrap();
+    assert_eq!(
+        ra.queue_holder_notices().await.unwrap(),
+        1,
+        "past the stale one"
+    );
+}
