@@ -404,7 +404,15 @@ impl<S: OrderQueueStore + 'static> PeerOrders for OrderDesk<S> {
             payload: serde_json::json!({"termination": parsed}),
             evidence: vec![],
         };
-        self.store.append(draft, self.clock.now()).await?;
+        // Keyed: two nodes on one store, or a stop before the setting is kept, write it
+        // once.
+        let keyed = shuin_store::KeyedDraft {
+            key: Some(TERMINATION_RECEIVED.into()),
+            draft,
+        };
+        self.store
+            .append_batch(vec![keyed], self.clock.now())
+            .await?;
         self.store.set_setting(TERMINATION_SETTING, record).await?;
         tracing::warn!("the CA terminated the certification business: this node accepts no application from now on");
         Ok(true)

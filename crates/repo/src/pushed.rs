@@ -278,8 +278,12 @@ impl OcspResponder for PushedRepository {
     fn freshness(&self) -> Option<ocsp::OcspFreshness> {
         let answers = self.answers.read().unwrap_or_else(|p| p.into_inner());
         let mut freshness = ocsp::OcspFreshness::default();
+        // An answer without nextUpdate (never pushed by shuin's CA) names no time.
         for (_, next_update) in answers.by_serial.values() {
-            freshness.count(Some(next_update.unwrap_or(std::time::UNIX_EPOCH)));
+            match next_update {
+                Some(next) => freshness.count(Some(*next)),
+                None => freshness.signed += 1,
+            }
         }
         Some(freshness)
     }

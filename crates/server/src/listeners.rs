@@ -318,6 +318,7 @@ pub async fn serve_all<S: LedgerStore + CrlStore + 'static>(
                     services.state.router(&socket, zone, &services.limits)?,
                     zone,
                     services.node_witness.as_ref(),
+                    services.state.http(),
                 ),
                 Transport::Plain,
             ),
@@ -366,11 +367,19 @@ pub async fn serve_all<S: LedgerStore + CrlStore + 'static>(
 }
 
 /// `app` with the node's witness under `/witness/` when it has one and `zone` is where
-/// verifiers and the CA's link reach it.
-fn with_node_witness(app: Router, zone: ListenerZone, witness: Option<&Router>) -> Router {
+/// verifiers and the CA's link reach it; its answers are counted like the zone's.
+fn with_node_witness(
+    app: Router,
+    zone: ListenerZone,
+    witness: Option<&Router>,
+    http: Arc<crate::metrics::HttpCounters>,
+) -> Router {
     match witness {
         Some(witness) if matches!(zone, ListenerZone::Front | ListenerZone::Repository) => {
-            app.merge(Router::new().nest("/witness", witness.clone()))
+            let counted = Router::new().nest("/witness", witness.clone()).layer(
+                axum::middleware::from_fn_with_state((http, zone), crate::metrics::count_answers),
+            );
+            app.merge(counted)
         }
         _ => app,
     }

@@ -3,8 +3,9 @@
 //! request (`audit_pack`, or `ledger_read` naming the export) that the gate checks and
 //! ledgers first ([`super::api`]); its answer is a one-time link, for this session only,
 //! to `/console/downloads/{token}`, which makes the download then. One is made at a
-//! time; it is written into a temporary directory, made into a tar file there and
-//! streamed from that file, whose directory is gone before the first byte leaves.
+//! time on each console listener; it is written into a temporary directory (off the
+//! async workers), made into a tar file there and streamed from that file, whose
+//! directory is gone before the first byte leaves.
 
 use super::links::SessionLinks;
 use super::sessions::WebSession;
@@ -20,8 +21,9 @@ use std::time::Duration;
 
 /// How long a download's link is good for.
 const LINK_TTL: Duration = Duration::from_secs(300);
-/// Links outstanding at most (the oldest goes first beyond).
+/// Links outstanding at most (the oldest goes first beyond), and of one session.
 const MAX_LINKS: usize = 64;
+const LINKS_PER_SESSION: usize = 4;
 
 /// The download a signed request asks for: `audit_pack` with `download = audit_pack`,
 /// or `ledger_read` with `download = ledger_export`.
@@ -49,7 +51,7 @@ impl Downloads {
     /// No link yet; one download at a time.
     pub(crate) fn new() -> Downloads {
         Downloads {
-            links: SessionLinks::new(LINK_TTL, MAX_LINKS),
+            links: SessionLinks::new(LINK_TTL, MAX_LINKS, LINKS_PER_SESSION),
             making: tokio::sync::Semaphore::new(1),
         }
     }
@@ -148,7 +150,18 @@ async fn made(console: &Console, download: Download) -> Result<(String, std::fs:
         "download_write_failed".to_owned()
     })?;
     let out = work.path().join(&name);
-    if let Err(outcome) = console.console.write_download(download, &out).await {
+    // Writing and verifying an export is long work on files: off the async workers.
+    let written = {
+        let (writer, out, handle) = (
+            console.console.clone(),
+            out.clone(),
+            tokio::runtime::Handle::current(),
+        );
+        tokio::task::spawn_blocking(move || handle.block_on(writer.write_download(download, &out)))
+            .await
+            .unwrap_or_else(|e| Err(shuin_books::console::Outcome::failed(e)))
+    };
+    if let Err(outcome) = written {
         let (code, message) = match &outcome {
             shuin_books::console::Outcome::Refused { code, message } => (code.clone(), message),
             shuin_books::console::Outcome::Failed { message } => {

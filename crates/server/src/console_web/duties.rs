@@ -106,9 +106,10 @@ async fn registrations_made(
     if state.is_none() {
         filter.state.clear();
     }
-    let before = query.before.map(|secs| {
-        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
-        (at, query.before_id.clone().unwrap_or_default())
+    // A time beyond what the clock can name is no time: the newest page.
+    let before = query.before.and_then(|secs| {
+        let at = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))?;
+        Some((at, query.before_id.clone().unwrap_or_default()))
     });
     let asked = RegistrationQuery {
         state,
@@ -188,19 +189,20 @@ pub(super) async fn automation(
     console_page(rendered, StatusCode::OK, lang)
 }
 
-/// The reviews made without sign-off, kept for their session.
-pub(crate) type Reviews = super::links::SessionLinks<Arc<shuin_ra::automation::AutomationReview>>;
+/// The reports of reviews made without sign-off, kept for their session.
+pub(crate) type Reviews = super::links::SessionLinks<Arc<shuin_web::console_review::ReviewReport>>;
 
-/// Reviews are kept for fifteen minutes, at most this many.
+/// Reviews are kept for fifteen minutes, at most 32, two of one session.
 pub(super) fn reviews() -> Reviews {
-    Reviews::new(std::time::Duration::from_secs(15 * 60), 32)
+    Reviews::new(std::time::Duration::from_secs(15 * 60), 32, 2)
 }
 
-/// The review `result` answers, if `request` asked for one without sign-off.
+/// The report of the review `result` answers, if `request` asked for one without
+/// sign-off (what the page shows, not the whole review).
 pub(super) fn preview(
     request: &shuin_books::OperatorRequest,
     result: &serde_json::Value,
-) -> Option<Arc<shuin_ra::automation::AutomationReview>> {
+) -> Option<Arc<shuin_web::console_review::ReviewReport>> {
     let signed_off = request
         .params
         .get("sign_off")
@@ -208,7 +210,9 @@ pub(super) fn preview(
     if request.action != Action::AutomationReview || signed_off != Some(false) {
         return None;
     }
-    serde_json::from_value(result.clone()).ok().map(Arc::new)
+    let review: shuin_ra::automation::AutomationReview =
+        serde_json::from_value(result.clone()).ok()?;
+    Some(Arc::new(report_of(&review)))
 }
 
 /// `/console/automation/reviews/{token}`: a review made for this session, with the
@@ -225,7 +229,7 @@ pub(super) async fn review(
             Ok(allowed) => allowed,
             Err(refused) => return refused,
         };
-    let Some(review) = console.reviews.get(&web, &token) else {
+    let Some(report) = console.reviews.get(&web, &token) else {
         let gone = (
             "console-review-report-gone",
             "console-review-report-gone-text",
@@ -233,7 +237,6 @@ pub(super) async fn review(
         );
         return message(&console, path, lang, Some(&web), gone, None);
     };
-    let report = report_of(&review);
     let rendered = shuin_web::console_review::review(
         &request(path, lang),
         &signed_in(&console, &web),
