@@ -115,6 +115,10 @@ fn a_sealed_instance_opens_after_two_of_three_shares() {
     // Sealed: applications 503 ca_sealed; the repository and challenges work.
     let sealed = instance.apply(&card, NAME, BIRTH, ADDRESS);
     assert_problem(&sealed, 503, "ca_sealed");
+    let (status, ready) = get(&instance.url("/readyz"));
+    assert_eq!(status, 503, "{ready}");
+    assert!(ready.contains("\"ca_sealed\""), "{ready}");
+    assert_eq!(get(&instance.url("/healthz")).0, 200, "alive while sealed");
     assert_eq!(get(&instance.url("/repository/ca.crt")).0, 200);
     // OCSP: tryLater (RFC 6960 responseStatus 3) while no responder key is usable.
     let (status, ocsp) = post(&instance.url("/ocsp"), "application/ocsp-request", b"0");
@@ -202,6 +206,7 @@ fn a_sealed_instance_opens_after_two_of_three_shares() {
     let (status, issued) = instance.submit(&card, &document);
     assert_eq!(status, 201, "{issued}");
     instance.verify_issued(&issued);
+    assert_eq!(get(&instance.url("/readyz")), (200, "ready\n".to_owned()));
     assert_eq!(shuin_status(&instance)["seal"]["sealed"], false);
     // Once unsealed, more shares are refused.
     let (ok, _, stderr) = unseal(&instance, CUSTODIANS[1], &share(2));

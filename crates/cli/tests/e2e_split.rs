@@ -377,6 +377,16 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     );
     let front_url = first.front_url();
     let second_url = second.front_url();
+    // Ready once the CA's link has taken orders from the node.
+    let started = std::time::Instant::now();
+    while get(&format!("{front_url}/readyz")).0 != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{}",
+            split.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let logs = || split.logs();
 
     // Applications at either node are issued (503 until the CA's link has been seen).

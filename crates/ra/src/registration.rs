@@ -690,6 +690,12 @@ impl RaService {
         }
     }
 
+    /// Whether applications can be issued now (`/readyz`): `ca_sealed` while the CA is
+    /// sealed, unavailable while an RA node's CA link is silent.
+    pub fn readiness(&self) -> Result<(), RaError> {
+        self.ca_ready()
+    }
+
     /// `ca_sealed` while the CA cannot sign (checked before any decision is recorded).
     pub(crate) fn ca_ready(&self) -> Result<(), RaError> {
         match self.issuer.ready() {

@@ -99,6 +99,7 @@ impl ListenerZone {
         let counted = (state.http.clone(), self);
         let mut routes = routes
             .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+            .route("/readyz", axum::routing::get(readyz))
             .with_state(state.clone());
         if let (Some(console), Some(zone)) = (console, self.operator_zone()) {
             routes = routes
@@ -107,6 +108,24 @@ impl ListenerZone {
         }
         let counting = axum::middleware::from_fn_with_state(counted, metrics::count_answers);
         routes.fallback(problem::not_found).layer(counting)
+    }
+}
+
+/// `GET /readyz`: `ready` while applications can be issued; the problem document
+/// (`503 ca_sealed`, or `503 service_unavailable` while an RA node's CA link is silent)
+/// otherwise. For load balancers and uptime checks; `/healthz` only says the process
+/// answers.
+async fn readyz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match state.ra.readiness() {
+        Ok(()) => "ready\n".into_response(),
+        Err(shuin_ra::RaError::Rejected(rejection)) => {
+            problem::problem(rejection.code, &rejection.detail)
+        }
+        // Polled by monitors: said in the answer, not logged as an error each time.
+        Err(e) => problem::problem(e.code(), &e.to_string()),
     }
 }
 
