@@ -250,6 +250,10 @@ pub struct LedgerSection {
     /// How many of them must cosign a checkpoint for it to be final (default: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witness_quorum: Option<usize>,
+    /// The type of the audit key, when one is made (`shuin init --audit-key-type`):
+    /// `p256` (the default), `p384`, or `rsa2048` to `rsa4096`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_key_type: Option<String>,
     /// The audit key's pin: lowercase hex SHA-256 of its SubjectPublicKeyInfo, written by
     /// `shuin init`. Any other key is refused; without it only a development instance
     /// starts (docs/ledger.md, "Pinned audit key and forward heads").
@@ -283,6 +287,7 @@ impl Default for LedgerSection {
             checkpoint_every_seconds: default_every_seconds(),
             witnesses: Vec::new(),
             witness_quorum: None,
+            audit_key_type: None,
             audit_key_sha256: None,
         }
     }
@@ -291,6 +296,15 @@ impl Default for LedgerSection {
 impl LedgerSection {
     /// Checks the section once at start-up.
     pub fn check(&self) -> Result<(), ConfigError> {
+        if self
+            .audit_key_type
+            .as_deref()
+            .is_some_and(|t| shuin_keys::KeySpec::parse(t).is_none())
+        {
+            return Err(ConfigError::InvalidSettings(
+                "ledger: audit_key_type must be p256, p384, rsa2048, rsa3072 or rsa4096",
+            ));
+        }
         if self.checkpoint_every_entries == 0 || self.checkpoint_every_seconds == 0 {
             return Err(ConfigError::InvalidSettings(
                 "ledger: checkpoint_every_entries and checkpoint_every_seconds must be at least 1",
@@ -389,6 +403,11 @@ impl LedgerSection {
             origin: self.origin.clone(),
             public_url: public_url.to_owned(),
             new_key_label,
+            new_key_spec: self
+                .audit_key_type
+                .as_deref()
+                .and_then(shuin_keys::KeySpec::parse)
+                .unwrap_or(shuin_keys::KeySpec::EcP256),
             every_entries: self.checkpoint_every_entries,
             every: Duration::from_secs(self.checkpoint_every_seconds),
             witnessing: self.witnessing().map(std::sync::Arc::new),
@@ -403,6 +422,21 @@ impl LedgerSection {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_audit_key_type_is_checked_and_names_the_new_key() {
+        let mut section = LedgerSection::default();
+        let spec = |s: &LedgerSection| {
+            s.checkpoint_settings("https://x", "audit".into(), MissingHead::First)
+                .new_key_spec
+        };
+        assert_eq!(spec(&section), shuin_keys::KeySpec::EcP256);
+        section.audit_key_type = Some("p384".into());
+        assert!(section.check().is_ok());
+        assert_eq!(spec(&section), shuin_keys::KeySpec::EcP384);
+        section.audit_key_type = Some("p521".into());
+        assert!(section.check().is_err());
+    }
 
     #[test]
     fn zero_intervals_and_bad_origins_are_refused() {

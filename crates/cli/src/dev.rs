@@ -39,6 +39,7 @@ pub(crate) async fn ensure_dev_instance(dir: &Path, listen: &str) -> Result<()> 
             ca_name: "shuin development".into(),
             root_key_type: "p384".into(),
             issuing_key_type: "p256".into(),
+            audit_key_type: "p256".into(),
             allow_test_cards: false,
             jpki_crl_later: false,
             listen: listen.into(),

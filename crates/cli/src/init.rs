@@ -81,6 +81,10 @@ pub(crate) struct InitArgs {
     /// Issuing key type.
     #[arg(long, default_value = "rsa2048")]
     pub(crate) issuing_key_type: String,
+    /// The ledger audit key's type (it signs the checkpoints): p256, p384, or rsa2048 to
+    /// rsa4096.
+    #[arg(long, default_value = "p256")]
+    pub(crate) audit_key_type: String,
     /// Accept JPKI test-card certificates (testing only).
     #[arg(long)]
     pub(crate) allow_test_cards: bool,
@@ -396,6 +400,7 @@ async fn make_instance(
         crate::runtime::store_section(&options.store_url, &options.store_password_file)?;
     let root_key = crate::apply_cmd::key_spec("--root-key-type", &options.root_key_type)?;
     let issuing_key = crate::apply_cmd::key_spec("--issuing-key-type", &options.issuing_key_type)?;
+    crate::apply_cmd::key_spec("--audit-key-type", &options.audit_key_type)?;
     let first_admin_csr = read_csr_file(&options.first_admin_csr)?;
     let csrs = custodian_csrs(options)?;
     let custodian_csrs: Vec<Vec<u8>> = csrs.iter().map(|(_, der)| der.clone()).collect();
@@ -507,7 +512,11 @@ async fn make_instance(
         },
         store: store_section,
         revocation: RevocationSection::default(),
-        ledger: crate::config::LedgerSection::default(),
+        ledger: crate::config::LedgerSection {
+            audit_key_type: (options.audit_key_type != "p256")
+                .then(|| options.audit_key_type.clone()),
+            ..crate::config::LedgerSection::default()
+        },
         retention: crate::retention_cmd::RetentionSection::default(),
         facility: crate::facility::FacilitySection::default(),
         publishers: Vec::new(),

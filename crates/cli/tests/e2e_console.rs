@@ -582,7 +582,18 @@ const AUDITOR: &str = "監査 三郎";
 fn an_auditor_checks_an_entry_of_the_books_in_the_page_from_the_remote_zone() {
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
     let substitute = card(&jlis, |s| s.name_substitutes = Some("00100".into()));
-    let mut instance = software_instance(jlis);
+    // An audit key of ECDSA P-384, which the page checks with WebCrypto as it does P-256.
+    let mut instance = Instance::init_with(
+        &[],
+        jlis,
+        &[
+            "--key-backend".into(),
+            "software".into(),
+            "--audit-key-type".into(),
+            "p384".into(),
+        ],
+        vec![],
+    );
     // A witness of this log, run by a third party; checkpoints every second.
     let work = instance.work.path().to_owned();
     let entries = export_entries(&instance.data, &work.join("first-export"));
@@ -665,6 +676,10 @@ fn an_auditor_checks_an_entry_of_the_books_in_the_page_from_the_remote_zone() {
     assert!(
         results.iter().all(|r| !r.starts_with("FAILED")),
         "{results:?}"
+    );
+    assert!(
+        results[1].contains("signature verifies with the audit key"),
+        "the P-384 signature checked in the page: {results:?}"
     );
     assert!(results[2].contains("inclusion proof leads"), "{results:?}");
     assert!(

@@ -49,6 +49,11 @@ pub(crate) fn download_and_check(browser: &mut Browser, instance: &Instance, axe
         String::from_utf8_lossy(&verified.stderr)
     );
 
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(export.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["audit_key"]["algorithm"], "ecdsa-p384-sha384");
+
     // The audit pack, with its own export verified when it was made.
     browser.evaluate("document.getElementById('download-audit-pack').click(); 1");
     let pack = unpacked(&downloaded(&work, "shuin-audit-pack-"), &work);

@@ -49,8 +49,9 @@ pub struct AuditKeyView {
     pub spki_base64: String,
     /// SHA-256 (hex) of that DER: the fingerprint `[ledger] audit_key_sha256` pins.
     pub sha256: String,
-    /// Whether the page's script can check its signatures (ECDSA P-256).
-    pub checkable: bool,
+    /// How the page's script checks its signatures: `ecdsa-p256`, `ecdsa-p384` or
+    /// `rsa-pkcs1-sha256`.
+    pub algorithm: &'static str,
     /// Its note key ID (hex): the first four bytes of each of its signatures.
     pub key_id: String,
     /// The configured witnesses: (name, Ed25519 public key in standard base64, key ID

@@ -82,7 +82,7 @@ fn entry_view(with_key: bool) -> EntryView {
             name: "ca.example.jp/ledger".into(),
             spki_base64: "MFk=".into(),
             sha256: "ab".repeat(32),
-            checkable: true,
+            algorithm: "ecdsa-p256",
             key_id: "01020304".into(),
             witnesses: vec![(
                 "witness.example/\"one\"".into(),

@@ -186,24 +186,34 @@
       if (failed) item.className = "failed";
       results.appendChild(item);
     };
-    // An ASN.1 DER ECDSA signature as the fixed-size r || s that WebCrypto verifies.
-    const rawSignature = (der) => {
+    // An ASN.1 DER ECDSA signature as the fixed-size r || s (each `size` bytes) that
+    // WebCrypto verifies. A P-384 signature's sequence may take a long-form length.
+    const rawSignature = (der, size) => {
       const integer = (at) => {
         if (der[at] !== 0x02) throw new Error("signature_malformed");
         const length = der[at + 1];
         let value = der.slice(at + 2, at + 2 + length);
-        while (value.length > 32 && value[0] === 0) value = value.slice(1);
-        const fixed = new Uint8Array(32);
-        fixed.set(value, 32 - value.length);
+        while (value.length > size && value[0] === 0) value = value.slice(1);
+        if (value.length > size) throw new Error("signature_malformed");
+        const fixed = new Uint8Array(size);
+        fixed.set(value, size - value.length);
         return [fixed, at + 2 + length];
       };
       if (der[0] !== 0x30) throw new Error("signature_malformed");
-      const [r, next] = integer(2);
+      const start = der[1] === 0x81 ? 3 : 2;
+      const [r, next] = integer(start);
       const [s] = integer(next);
-      const raw = new Uint8Array(64);
+      const raw = new Uint8Array(2 * size);
       raw.set(r);
-      raw.set(s, 32);
+      raw.set(s, size);
       return raw;
+    };
+    // How each kind of audit key verifies a checkpoint signature (the note's bytes after
+    // its 4-byte key ID), as shuin signs them (crates/ledger note.rs).
+    const verifiers = {
+      "ecdsa-p256": [{ name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" }, (sig) => rawSignature(sig, 32)],
+      "ecdsa-p384": [{ name: "ECDSA", namedCurve: "P-384" }, { name: "ECDSA", hash: "SHA-384" }, (sig) => rawSignature(sig, 48)],
+      "rsa-pkcs1-sha256": [{ name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, { name: "RSASSA-PKCS1-v1_5" }, (sig) => sig],
     };
     // RFC 9162 section 2.1.3.2.
     const rootFromPath = async (index, size, leaf, path) => {
@@ -254,18 +264,15 @@
       // The log's own line: its name and its key's ID (as the Rust verifiers match them).
       const own = lines.find((l) => l.split(" ")[1] === name && keyId(l) === proof.dataset.keyId);
       if (origin !== name || !own) throw new Error("checkpoint_not_signed_by_audit_key");
-      if (proof.dataset.checkable !== "true") {
+      const verifier = Object.hasOwn(verifiers, proof.dataset.algorithm) ? verifiers[proof.dataset.algorithm] : null;
+      if (!verifier) {
         report("msgUnchecked");
       } else {
+        const [importAs, verifyAs, signature] = verifier;
         const signed = Uint8Array.from(atob(own.split(" ")[2]), (c) => c.charCodeAt(0));
         const spki = Uint8Array.from(atob(proof.dataset.spki), (c) => c.charCodeAt(0));
-        const key = await crypto.subtle.importKey("spki", spki, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
-        const ok = await crypto.subtle.verify(
-          { name: "ECDSA", hash: "SHA-256" },
-          key,
-          rawSignature(signed.slice(4)),
-          new TextEncoder().encode(text)
-        );
+        const key = await crypto.subtle.importKey("spki", spki, importAs, false, ["verify"]);
+        const ok = await crypto.subtle.verify(verifyAs, key, signature(signed.slice(4)), new TextEncoder().encode(text));
         if (!ok) throw new Error("checkpoint_signature_invalid");
         report("msgSigned", String(size));
       }

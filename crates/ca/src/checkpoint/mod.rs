@@ -175,6 +175,8 @@ pub struct CheckpointSettings {
     pub public_url: String,
     /// The backend label of the audit key, should one be made now.
     pub new_key_label: String,
+    /// Its type (ECDSA P-256 unless `[ledger] audit_key_type` says otherwise).
+    pub new_key_spec: KeySpec,
     /// Sign once this many entries follow the last checkpoint.
     pub every_entries: u64,
     /// Sign when new entries are this old.
@@ -597,7 +599,7 @@ async fn generate<S: SettingsStore + LedgerStore + ?Sized>(
         .or_else(|| settings.origin.clone())
         .unwrap_or_else(|| default_origin(&settings.public_url));
     let key_ref = backend
-        .generate(&settings.new_key_label, KeySpec::EcP256)
+        .generate(&settings.new_key_label, settings.new_key_spec)
         .map_err(|source| CheckpointError::Key {
             what: "generating the ledger audit key",
             source,

@@ -50,6 +50,7 @@ fn settings(pin: Option<AuditKeyPin>, missing_head: MissingHead) -> CheckpointSe
         origin: None,
         public_url: "https://ca.example.jp".into(),
         new_key_label: "audit".into(),
+        new_key_spec: KeySpec::EcP256,
         every_entries: 1000,
         every: Duration::from_secs(60),
         witnessing: None,

@@ -192,7 +192,11 @@ async fn entry_view(
             name: key.name().to_owned(),
             spki_base64: b64.encode(key.spki_der()),
             sha256: shuin_ledger::trust::AuditKeyPin::of_key(&key).hex(),
-            checkable: key.signature_type() == shuin_ledger::note::TYPE_ECDSA_SHA256,
+            algorithm: match key.algorithm() {
+                shuin_core::signature::SignatureAlgorithm::EcdsaP384Sha384 => "ecdsa-p384",
+                shuin_core::signature::SignatureAlgorithm::RsaPkcs1Sha256 => "rsa-pkcs1-sha256",
+                _ => "ecdsa-p256",
+            },
             key_id: key.key_id_hex(),
             witnesses: console
                 .witnesses
