@@ -60,6 +60,10 @@ pub(crate) enum NodeCommand {
         /// Where the CA's link dials the node (mutual TLS).
         #[arg(long)]
         peer_listen: String,
+        /// Where monitoring staff read an RA node's /metrics and /monitoring from
+        /// outside the facility (remote zone; mutual TLS with an operator certificate).
+        #[arg(long)]
+        monitor_listen: Option<String>,
         /// The node's public base URL (default: the CA's `public_url`).
         #[arg(long)]
         public_url: Option<String>,
@@ -107,6 +111,7 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
             listen,
             repository_listen,
             peer_listen,
+            monitor_listen,
             public_url,
             store_url,
             store_password_file,
@@ -121,6 +126,7 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
                 listen: &listen,
                 repository_listen: repository_listen.as_deref(),
                 peer_listen: &peer_listen,
+                monitor_listen: monitor_listen.as_deref(),
                 public_url: public_url.as_deref(),
                 store: crate::runtime::store_section(&store_url, &store_password_file)?,
                 join,

@@ -269,6 +269,8 @@ pub(crate) struct RaNodeInit<'a> {
     pub(crate) listen: &'a str,
     pub(crate) repository_listen: Option<&'a str>,
     pub(crate) peer_listen: &'a str,
+    /// An RA node's monitoring listener (remote zone, operator certificates).
+    pub(crate) monitor_listen: Option<&'a str>,
     /// Its URL for applicants and verifiers, and its store.
     pub(crate) public_url: Option<&'a str>,
     pub(crate) store: shuin_store::StoreSection,
@@ -379,6 +381,14 @@ async fn make_ra_node(
             ListenerZone::Repository,
             None,
             ClientAuth::None,
+        ));
+    }
+    if let (Some(address), false) = (init.monitor_listen, repo) {
+        listeners.push(listener(
+            address,
+            ListenerZone::Remote,
+            Some(tls.clone()),
+            ClientAuth::Operator,
         ));
     }
     listeners.push(listener(

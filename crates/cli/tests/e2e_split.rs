@@ -172,8 +172,9 @@ fn repo_node(ca: &Instance, name: &str) -> RaNode {
     init_node(ca, name, "repo", 0, &[])
 }
 
-/// An RA node `name` on `store_url` (joined when `join`), serving its own repository.
-fn ra_node(ca: &Instance, name: &str, store_url: &str, join: bool) -> RaNode {
+/// An RA node `name` on `store_url` (joined when `join`), serving its own repository,
+/// and monitoring from the remote zone on `monitor`'s port when given.
+fn ra_node(ca: &Instance, name: &str, store_url: &str, join: bool, monitor: Option<u16>) -> RaNode {
     let repository = free_port();
     let mut extra = vec![
         "--repository-listen".to_owned(),
@@ -185,6 +186,10 @@ fn ra_node(ca: &Instance, name: &str, store_url: &str, join: bool) -> RaNode {
     ];
     if join {
         extra.push("--join".to_owned());
+    }
+    if let Some(port) = monitor {
+        extra.push("--monitor-listen".to_owned());
+        extra.push(format!("127.0.0.1:{port}"));
     }
     init_node(ca, name, "ra", repository, &extra)
 }
@@ -204,6 +209,8 @@ pub(crate) struct Split {
     witness: Option<(crate::e2e_witness::WitnessProcess, String)>,
     /// The first RA node's witness of the CA's checkpoints: its verifier key.
     ca_witness: Option<String>,
+    /// The port of the first RA node's monitoring listener (remote zone).
+    monitor: u16,
     _database: Option<common::store::TestDatabase>,
 }
 
@@ -225,8 +232,9 @@ impl Split {
             || format!("sqlite:{}", work.join("ra-1/shuin.db").display()),
             |d| d.url.clone(),
         );
-        let first = ra_node(&ca, "ra-1", &store_url, false);
-        let second = ra_node(&ca, "ra-2", &store_url, true);
+        let monitor = free_port();
+        let first = ra_node(&ca, "ra-1", &store_url, false, Some(monitor));
+        let second = ra_node(&ca, "ra-2", &store_url, true, None);
         let link_cert = pair(&ca, "ca-link", "ca", &[]);
         let refused = ca.as_operator(
             ADMIN,
@@ -329,6 +337,7 @@ impl Split {
             logs,
             witness,
             ca_witness,
+            monitor,
             _database: ra_database,
         }
     }
@@ -525,6 +534,8 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
         // Its stored notes, cosigned now, still verify.
         books_verify_within(&split.first.data, Duration::from_secs(15), &logs);
     }
+    monitoring_from_outside(&split);
+
     // The RA node cosigned the CA's checkpoints: an export of the CA's books verifies
     // with the node's witness key.
     if let Some(key) = &split.ca_witness {
@@ -576,6 +587,62 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     assert!(
         ca_kinds.contains(&"node_book.signed".to_owned()),
         "{ca_kinds:?}"
+    );
+}
+
+/// Monitoring staff read the first RA node's figures from the remote zone with their
+/// operator certificate; there is no operator API there, and no entry without a
+/// certificate. The session is in the node's books.
+fn monitoring_from_outside(split: &Split) {
+    let work = split.ca.work.path();
+    let csr = work.join("monitor.csr");
+    std::fs::write(&csr, make_key(work, "monitor-1")).unwrap();
+    let cert = work.join("monitor.pem");
+    split.ca.as_operator_json(
+        ADMIN,
+        &[
+            "operator",
+            "add",
+            "--csr",
+            csr.to_str().unwrap(),
+            "--role",
+            "monitor",
+            "--cert-out",
+            cert.to_str().unwrap(),
+        ],
+    );
+    let key = key_path(work, "monitor-1");
+    let server_ca = split.ca.data.join("ca/operator-ca.pem");
+    let url = |path: &str| format!("https://127.0.0.1:{}{path}", split.monitor);
+    let curl = |path: &str, with_cert: bool| {
+        let mut command = std::process::Command::new("curl");
+        command
+            .args(["-s", "-w", "\n%{http_code}", "--cacert"])
+            .arg(&server_ca);
+        if with_cert {
+            command.arg("--cert").arg(&cert).arg("--key").arg(&key);
+        }
+        let out = command.arg(url(path)).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let metrics = curl("/metrics", true);
+    assert!(metrics.ends_with("\n200"), "{metrics}");
+    for line in ["\nshuin_up 1\n", "\nshuin_ready 1\n", "\nshuin_sealed 0\n"] {
+        assert!(metrics.contains(line), "{line:?} missing from {metrics}");
+    }
+    assert!(curl("/monitoring", true).ends_with("\n200"));
+    let api = curl("/operator/v1/status", true);
+    assert!(api.ends_with("\n404"), "no operator API at a node: {api}");
+    let refused = curl("/metrics", false);
+    assert!(!refused.ends_with("\n200"), "{refused}");
+    let opened = json_answer(&["ledger", "show"], &split.first.data);
+    assert!(
+        opened
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "session.opened" && e["payload"]["operator"] == "monitor-1"),
+        "the monitoring session in the node's books"
     );
 }
 

@@ -435,14 +435,14 @@ fn operator_listener<S: LedgerStore + 'static>(
     let operator_zone = zone
         .operator_zone()
         .ok_or(ListenerSetupError::NoOperatorZone)?;
-    let console = services
-        .console
-        .clone()
-        .ok_or(ListenerSetupError::NoOperatorZone)?;
     let ServedState::Full(state) = &services.state else {
         return Err(ListenerSetupError::NoOperatorZone);
     };
-    let app = zone.operator_router(state.clone(), services.limits.rate(), console);
+    // Where operators do not act (an RA node), the listener serves monitoring only.
+    let app = match services.console.clone() {
+        Some(console) => zone.operator_router(state.clone(), services.limits.rate(), console),
+        None => zone.monitoring_router(state.clone()),
+    };
     let sessions = Sessions::new(services.store.clone(), state.clock.clone(), operator_zone);
     Ok((app, Transport::Operators(tls, Arc::new(sessions))))
 }

@@ -89,35 +89,63 @@ pub async fn count_answers(
     response
 }
 
+/// Where `/metrics` learns whether the CA is sealed: the CA's own console, or, on an
+/// RA node of a split deployment, what the CA's link last said.
+#[derive(Clone)]
+pub enum Sealing {
+    /// The console of the process that holds the CA.
+    Console(Arc<dyn OperatorConsole>),
+    /// An RA node: the CA's link reports it with each take.
+    Link,
+}
+
+impl Sealing {
+    async fn sealed(&self, state: &AppState) -> Option<bool> {
+        match self {
+            Sealing::Console(console) => console.status().await["sealed"].as_bool(),
+            Sealing::Link => Some(matches!(
+                state.ra.readiness(),
+                Err(shuin_ra::RaError::Rejected(r)) if r.code == shuin_core::ReasonCode::CaSealed
+            )),
+        }
+    }
+}
+
 /// `GET /metrics`, and the monitoring page (`GET /monitoring`) with the same figures.
-pub fn routes(state: AppState, console: Arc<dyn OperatorConsole>) -> axum::Router {
+pub fn routes(state: AppState, sealing: Sealing) -> axum::Router {
     axum::Router::new()
         .route("/metrics", axum::routing::get(metrics))
         .route("/monitoring", axum::routing::get(crate::pages::monitoring))
         .merge(crate::pages::stylesheet_route())
-        .with_state((state, console))
+        .with_state((state, sealing))
 }
 
-async fn metrics(State((state, console)): State<(AppState, Arc<dyn OperatorConsole>)>) -> Response {
+async fn metrics(State((state, sealing)): State<(AppState, Sealing)>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        exposition(&state, console.as_ref()).await,
+        exposition(&state, &sealing).await,
     )
         .into_response()
 }
 
 /// The `/metrics` text, read now; the monitoring page shows the same text.
-pub(crate) async fn exposition(state: &AppState, console: &dyn OperatorConsole) -> String {
+pub(crate) async fn exposition(state: &AppState, sealing: &Sealing) -> String {
     let mut out = String::new();
     gauge(&mut out, "shuin_up", "1 while the server answers.", 1);
-    let sealed = console.status().await["sealed"].as_bool();
-    if let Some(sealed) = sealed {
+    if let Some(sealed) = sealing.sealed(state).await {
         let help = "1 while the CA is sealed (waiting for custodians' shares).";
         gauge(&mut out, "shuin_sealed", help, u64::from(sealed));
     }
+    let help = "1 while applications can be issued (as /readyz): the CA unsealed and, on an RA node, its CA link taking orders.";
+    gauge(
+        &mut out,
+        "shuin_ready",
+        help,
+        u64::from(state.ra.readiness().is_ok()),
+    );
     ledger(state, &mut out).await;
     crls(state, &mut out);
     ocsp(state.ocsp.freshness(), &mut out);

@@ -127,9 +127,16 @@ impl NodeSection {
             ServeRole::Ra if !server.listeners.iter().any(peer) => Err(refuse(
                 "an RA node serves the CA's link on a listener with client_auth = \"peer\"",
             )),
-            ServeRole::Ra if server.listeners.iter().any(operator) => Err(refuse(
-                "operators act at the CA's console for now: an RA node has no operator listener",
-            )),
+            ServeRole::Ra
+                if server
+                    .listeners
+                    .iter()
+                    .any(|l| operator(l) && l.zone != crate::zones::ListenerZone::Remote) =>
+            {
+                Err(refuse(
+                    "an RA node's operator listener serves monitoring only (/metrics, /monitoring): zone = \"remote\"; operators act at the CA's console",
+                ))
+            }
             ServeRole::Repo if !server.listeners.iter().any(peer) => Err(refuse(
                 "a repository node takes the CA's pushes on a listener with client_auth = \"peer\"",
             )),

@@ -3,7 +3,6 @@
 //! repository listeners and nodes. `shuin-web` renders; here the facts are gathered, the
 //! status is chosen and the headers are set (CSP, no sniffing, no referrer, the cache).
 
-use crate::operator_api::OperatorConsole;
 use crate::{AppState, RepositoryState};
 use axum::extract::{FromRef, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -295,7 +294,7 @@ async fn status_view(state: &AppState, id: &str) -> (StatusView, StatusCode) {
 
 /// `/monitoring` (operator listeners: secure and remote): the figures of `/metrics`.
 pub(crate) async fn monitoring(
-    State((state, console)): State<(AppState, std::sync::Arc<dyn OperatorConsole>)>,
+    State((state, sealing)): State<(AppState, crate::metrics::Sealing)>,
     query: PageQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -305,7 +304,7 @@ pub(crate) async fn monitoring(
         lang,
         audience: Audience::Monitoring,
     };
-    let exposition = crate::metrics::exposition(&state, console.as_ref()).await;
+    let exposition = crate::metrics::exposition(&state, &sealing).await;
     let rendered = shuin_web::monitoring(&request, &exposition);
     let https = is_https(&state.repository);
     page_response(

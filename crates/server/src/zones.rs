@@ -71,6 +71,21 @@ impl ListenerZone {
         self.routes(state, limits, Some(console))
     }
 
+    /// The routes of an operator listener where operators do not act (an RA node of a
+    /// split deployment): monitoring only (`/metrics`, `/monitoring`, health). The
+    /// operator API does not exist there.
+    pub fn monitoring_router(self, state: AppState) -> Router {
+        let counted = (state.http.clone(), self);
+        let counting = axum::middleware::from_fn_with_state(counted, metrics::count_answers);
+        Router::new()
+            .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+            .route("/readyz", axum::routing::get(readyz))
+            .with_state(state.clone())
+            .merge(metrics::routes(state, metrics::Sealing::Link))
+            .fallback(problem::not_found)
+            .layer(counting)
+    }
+
     fn routes(
         self,
         state: AppState,
@@ -104,7 +119,7 @@ impl ListenerZone {
         if let (Some(console), Some(zone)) = (console, self.operator_zone()) {
             routes = routes
                 .merge(operator_api::routes(console.clone(), zone))
-                .merge(metrics::routes(state, console));
+                .merge(metrics::routes(state, metrics::Sealing::Console(console)));
         }
         let counting = axum::middleware::from_fn_with_state(counted, metrics::count_answers);
         routes.fallback(problem::not_found).layer(counting)

@@ -325,7 +325,8 @@ pub(super) async fn monitoring(
         Ok(false) => return message(&console, path, lang, Some(&web), FORBIDDEN, None),
         Err(()) => return message(&console, path, lang, Some(&web), UNAVAILABLE, None),
     }
-    let exposition = crate::metrics::exposition(&console.app, console.console.as_ref()).await;
+    let sealing = crate::metrics::Sealing::Console(console.console.clone());
+    let exposition = crate::metrics::exposition(&console.app, &sealing).await;
     let rendered = shuin_web::console_monitoring(
         &request(path, lang),
         &signed_in(&console, &web),
