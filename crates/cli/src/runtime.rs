@@ -265,5 +265,6 @@ pub(crate) fn app_state(
         access_events: Arc::new(access_events),
         http: Default::default(),
         signing_pools: Arc::new(shuin_core::signing_pool::NoSigningPools),
+        orders: None,
     })
 }

@@ -116,13 +116,16 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
         link.clone(),
         ORDER_WAIT,
     ));
+    let report: Arc<dyn shuin_core::orders::OrderQueueReport> = queue.clone();
     let ports = shuin_ra::CaPorts {
         issuer: queue.clone(),
         revoker: queue,
     };
     let pushed = open_pushed(&store, &repository, &config, &chain).await?;
     let ocsp = pushed.clone();
-    let state = crate::runtime::app_state(dir, &config, &store, &chain, repository, ports, ocsp)?;
+    let mut state =
+        crate::runtime::app_state(dir, &config, &store, &chain, repository, ports, ocsp)?;
+    state.orders = Some(report);
     let mut orders = OrderDesk::new(store.clone(), clock, link, chain.issuing_der);
     if let Some(operator_ca) = &chain.operator_ca_der {
         orders = orders.with_operator_ca(operator_ca.clone(), OPERATOR_CRL_SCOPE);

@@ -627,7 +627,12 @@ fn monitoring_from_outside(split: &Split) {
     };
     let metrics = curl("/metrics", true);
     assert!(metrics.ends_with("\n200"), "{metrics}");
-    for line in ["\nshuin_up 1\n", "\nshuin_ready 1\n", "\nshuin_sealed 0\n"] {
+    for line in [
+        "\nshuin_up 1\n",
+        "\nshuin_ready 1\n",
+        "\nshuin_sealed 0\n",
+        "\nshuin_orders{state=\"queued\"} ",
+    ] {
         assert!(metrics.contains(line), "{line:?} missing from {metrics}");
     }
     assert!(curl("/monitoring", true).ends_with("\n200"));

@@ -331,3 +331,10 @@ fn from_unix(secs: u64) -> Result<SystemTime, MalformedOrder> {
 #[cfg(test)]
 #[path = "orders_tests.rs"]
 mod tests;
+
+/// How many orders wait in an RA node's queue, for `/metrics`.
+#[async_trait::async_trait]
+pub trait OrderQueueReport: Send + Sync {
+    /// Orders not taken yet, and orders a CA link holds now.
+    async fn depth(&self) -> Result<(u64, u64), String>;
+}

@@ -124,6 +124,16 @@ pub struct QueuedCa<S> {
     wait: Duration,
 }
 
+#[async_trait::async_trait]
+impl<S: OrderQueueStore + 'static> shuin_core::orders::OrderQueueReport for QueuedCa<S> {
+    async fn depth(&self) -> Result<(u64, u64), String> {
+        let depth = self.store.queue_depth(self.clock.now()).await;
+        depth
+            .map(|d| (d.queued, d.claimed))
+            .map_err(|e| e.to_string())
+    }
+}
+
 impl<S: OrderQueueStore> QueuedCa<S> {
     /// Waits up to `wait` for each outcome; past it the order stays queued and the caller
     /// gets a retryable answer (the resume loop completes the application later).

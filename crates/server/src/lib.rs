@@ -55,6 +55,8 @@ pub struct AppState {
     pub http: Arc<metrics::HttpCounters>,
     /// The issuer key backend's signing pools, for `/metrics`.
     pub signing_pools: Arc<dyn shuin_core::signing_pool::SigningPools>,
+    /// An RA node's order queue, for `/metrics` (`None` elsewhere).
+    pub orders: Option<Arc<dyn shuin_core::orders::OrderQueueReport>>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -152,6 +152,7 @@ pub(crate) async fn exposition(state: &AppState, sealing: &Sealing) -> String {
     state.http.write(&mut out);
     unledgered_refusals(&state.ra.unledgered_refusals(), &mut out);
     queues(state, &mut out).await;
+    orders(state, &mut out).await;
     jpki_crls(&state.ra.jpki_crls(), &mut out);
     signing_pools(&state.signing_pools.pools(), &mut out);
     process(&mut out);
@@ -172,6 +173,22 @@ async fn queues(state: &AppState, out: &mut String) {
             }
         }
         Err(e) => tracing::warn!(error = %e, "metrics: the queues are unreadable"),
+    }
+}
+
+/// An RA node's order queue: waiting, and held by a CA link; left out when it cannot
+/// be read (logged).
+async fn orders(state: &AppState, out: &mut String) {
+    let Some(report) = &state.orders else {
+        return;
+    };
+    match report.depth().await {
+        Ok((queued, claimed)) => {
+            out.push_str("# HELP shuin_orders Orders in an RA node's queue: waiting for the CA's link (queued), and taken by it, not answered yet (claimed).\n# TYPE shuin_orders gauge\n");
+            let _ = writeln!(out, "shuin_orders{{state=\"queued\"}} {queued}");
+            let _ = writeln!(out, "shuin_orders{{state=\"claimed\"}} {claimed}");
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: the order queue is unreadable"),
     }
 }
 
