@@ -103,10 +103,14 @@ impl Sealing {
     async fn sealed(&self, state: &AppState) -> Option<bool> {
         match self {
             Sealing::Console(console) => console.status().await["sealed"].as_bool(),
-            Sealing::Link => Some(matches!(
-                state.ra.readiness(),
-                Err(shuin_ra::RaError::Rejected(r)) if r.code == shuin_core::ReasonCode::CaSealed
-            )),
+            // While the link is down nobody knows: the figure is left out.
+            Sealing::Link => match state.ra.readiness() {
+                Ok(()) => Some(false),
+                Err(shuin_ra::RaError::Rejected(r)) => {
+                    (r.code == shuin_core::ReasonCode::CaSealed).then_some(true)
+                }
+                Err(_) => None,
+            },
         }
     }
 }
