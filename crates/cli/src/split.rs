@@ -386,7 +386,12 @@ async fn make_ra_node(
             ClientAuth::None,
         ));
     }
-    if let (Some(address), false) = (init.monitor_listen, repo) {
+    if init.monitor_listen.is_some() && repo {
+        return Err(msg(
+            "--monitor-listen is for an RA node: a repository node serves /healthz only",
+        ));
+    }
+    if let Some(address) = init.monitor_listen {
         listeners.push(listener(
             address,
             ListenerZone::Remote,

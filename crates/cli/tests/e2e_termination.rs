@@ -427,6 +427,9 @@ fn a_termination_at_the_ca_reaches_its_ra_nodes() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+    let (status, ready) = get(&format!("{front}/readyz"));
+    assert_eq!(status, 410, "{ready}");
+    assert!(ready.contains("business_terminated"), "{ready}");
     let books = json_answer(&["ledger", "show"], &split.first.data);
     let received: Vec<&Value> = books
         .as_array()

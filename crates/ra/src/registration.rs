@@ -691,8 +691,24 @@ impl RaService {
     }
 
     /// Whether applications can be issued now (`/readyz`): `ca_sealed` while the CA is
-    /// sealed, unavailable while an RA node's CA link is silent.
-    pub fn readiness(&self) -> Result<(), RaError> {
+    /// sealed, unavailable while an RA node's CA link is silent,
+    /// `business_terminated` once the business ended, `jpki_revocation_unavailable`
+    /// while no J-LIS CRL is in use.
+    pub async fn readiness(&self) -> Result<(), RaError> {
+        self.ca_ready()?;
+        self.business_open().await?;
+        if self.crl.current().is_empty() {
+            return Err(RaError::reject(
+                ReasonCode::JpkiRevocationUnavailable,
+                "no J-LIS CRL is in use: every application is refused",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the CA can sign now, as far as this RA knows (`/metrics`' `shuin_sealed`
+    /// on an RA node): `ca_sealed`, or unavailable while the CA link is silent.
+    pub fn ca_readiness(&self) -> Result<(), RaError> {
         self.ca_ready()
     }
 

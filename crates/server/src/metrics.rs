@@ -104,7 +104,7 @@ impl Sealing {
         match self {
             Sealing::Console(console) => console.status().await["sealed"].as_bool(),
             // While the link is down nobody knows: the figure is left out.
-            Sealing::Link => match state.ra.readiness() {
+            Sealing::Link => match state.ra.ca_readiness() {
                 Ok(()) => Some(false),
                 Err(shuin_ra::RaError::Rejected(r)) => {
                     (r.code == shuin_core::ReasonCode::CaSealed).then_some(true)
@@ -143,13 +143,9 @@ pub(crate) async fn exposition(state: &AppState, sealing: &Sealing) -> String {
         let help = "1 while the CA is sealed (waiting for custodians' shares).";
         gauge(&mut out, "shuin_sealed", help, u64::from(sealed));
     }
-    let help = "1 while applications can be issued (as /readyz): the CA unsealed and, on an RA node, its CA link taking orders.";
-    gauge(
-        &mut out,
-        "shuin_ready",
-        help,
-        u64::from(state.ra.readiness().is_ok()),
-    );
+    let help = "1 while applications can be issued (as /readyz): the CA unsealed and, on an RA node, its CA link taking orders; the business not terminated; a J-LIS CRL in use.";
+    let ready = state.ra.readiness().await.is_ok();
+    gauge(&mut out, "shuin_ready", help, u64::from(ready));
     ledger(state, &mut out).await;
     crls(state, &mut out);
     ocsp(state.ocsp.freshness(), &mut out);

@@ -134,13 +134,19 @@ async fn readyz(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match state.ra.readiness() {
+    match state.ra.readiness().await {
         Ok(()) => "ready\n".into_response(),
         Err(shuin_ra::RaError::Rejected(rejection)) => {
             problem::problem(rejection.code, &rejection.detail)
         }
-        // Polled by monitors: said in the answer, not logged as an error each time.
-        Err(e) => problem::problem(e.code(), &e.to_string()),
+        // Polled by monitors: logged at debug level only, and no internal detail sent.
+        Err(e) => {
+            tracing::debug!(error = %e, "not ready");
+            problem::problem(
+                e.code(),
+                "not ready (the CA link is down, or storage is unavailable); try again later",
+            )
+        }
     }
 }
 

@@ -195,7 +195,9 @@ async fn entry_view(
             algorithm: match key.algorithm() {
                 shuin_core::signature::SignatureAlgorithm::EcdsaP384Sha384 => "ecdsa-p384",
                 shuin_core::signature::SignatureAlgorithm::RsaPkcs1Sha256 => "rsa-pkcs1-sha256",
-                _ => "ecdsa-p256",
+                shuin_core::signature::SignatureAlgorithm::EcdsaP256Sha256 => "ecdsa-p256",
+                // Named as not checked in the page.
+                _ => "unchecked",
             },
             key_id: key.key_id_hex(),
             witnesses: console
