@@ -20,8 +20,9 @@ pub const CERTIFICATE_ISSUED: &str = "certificate_issued";
 /// The notice kind for a revoked certificate.
 pub const CERTIFICATE_REVOKED: &str = "certificate_revoked";
 
-/// An RA node's record of the CA's answers (`shuin_ra::orders`), whose issued
-/// certificates get issuance notices there (its books hold no `certificate.issued`).
+/// An RA node's record of the CA's answers (`shuin_ra::orders`), whose issued and
+/// revoked certificates get their notices there (its books hold no
+/// `certificate.issued` nor `revocation.accepted`).
 const ORDERS_ANSWERED: &str = "orders.answered";
 /// How long the follower waits for the certificate an `orders.answered` names to be
 /// kept before it gives its notice up (logged).
@@ -194,7 +195,7 @@ impl RaService {
     /// Queues the notices of issuance and revocation for the certificates whose
     /// application named an e-mail address, from the books appended since the last call
     /// (`certificate.issued`, `revocation.accepted`; on an RA node of a split deployment,
-    /// the issued certificates of `orders.answered`). A revocation by reissue or by the
+    /// the issued and revoked certificates of `orders.answered`). A revocation by reissue or by the
     /// business termination has its own notice. Each notice is queued once, however often
     /// this runs (the notice ids are `issued:SERIAL` and `revoked:SERIAL`). Reads at most
     /// [`PAGES_PER_ROUND`] pages; the next call goes on. Returns how many were queued.
@@ -258,6 +259,11 @@ impl RaService {
             .flatten()
             .filter(|a| a["outcome"] == "issued")
             .filter_map(|a| a["serial"].as_str().and_then(Serial::from_hex));
+        for answer in entry.payload["answers"].as_array().into_iter().flatten() {
+            if let Some(notice) = self.revoked_notice(entry, answer).await? {
+                notices.push(notice);
+            }
+        }
         for serial in issued {
             match self.addressed_application(&serial).await? {
                 Copy::Missing => {
@@ -280,6 +286,39 @@ impl RaService {
             }
         }
         Ok(Some(notices))
+    }
+
+    /// The notice of a revocation an RA node's `orders.answered` carries: its order
+    /// (`revoke:SERIAL`) was not a reissue's or the termination's (which send their
+    /// own), and the node keeps the certificate, whose application named an address.
+    async fn revoked_notice(
+        &self,
+        entry: &Entry,
+        answer: &Value,
+    ) -> Result<Option<NoticeRecord>, RaError> {
+        if answer["outcome"] != "revoked" || has_own_notice(answer) {
+            return Ok(None);
+        }
+        let serial = answer["order"]
+            .as_str()
+            .and_then(|order| order.strip_prefix("revoke:"))
+            .and_then(Serial::from_hex);
+        let Some(serial) = serial else {
+            return Ok(None);
+        };
+        let Copy::Addressed(application) = self.addressed_application(&serial).await? else {
+            return Ok(None);
+        };
+        let mut payload = notice_text(CERTIFICATE_REVOKED, &serial, &application, entry);
+        payload["reason"] = answer["reason"].clone();
+        Ok(Some(NoticeRecord {
+            id: format!("revoked:{}", serial.to_hex()),
+            kind: CERTIFICATE_REVOKED.into(),
+            serial,
+            payload,
+            created_at: self.clock.now(),
+            sent_at: None,
+        }))
     }
 
     /// Whether the application of the certificate `serial` named an address.

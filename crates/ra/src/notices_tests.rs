@@ -214,6 +214,20 @@ async fn an_ra_node_notifies_the_issuances_the_cas_answers_carry() {
     ids.sort();
     assert_eq!(ids, ["issued:0b01", "issued:0b02"]);
 
+    // Revocations among the answers: the holder's gets its notice with the order's
+    // reason; a reissue's sends its own; a certificate the node never kept gets none.
+    let revoked = serde_json::json!([
+        {"order": "revoke:0b01", "outcome": "revoked", "revoked_at": NOW, "reason": "keyCompromise", "authorisation": "subscriber_key"},
+        {"order": "revoke:0b02", "outcome": "revoked", "revoked_at": NOW, "reason": "superseded", "authorisation": "reissue"},
+        {"order": "revoke:0b0f", "outcome": "revoked", "revoked_at": NOW, "reason": "unspecified", "authorisation": "operator"},
+    ]);
+    store.append(draft(answered(revoked)), at).await.unwrap();
+    assert_eq!(ra.queue_holder_notices().await.unwrap(), 1);
+    let notices = store.pending_notices(10).await.unwrap();
+    let revoked = notices.iter().find(|n| n.id == "revoked:0b01").unwrap();
+    assert_eq!(revoked.payload["reason"], "keyCompromise");
+    assert!(!notices.iter().any(|n| n.id == "revoked:0b02"));
+
     // A certificate never kept stops the reading only for a while (COPY_PATIENCE).
     let stale = UNIX_EPOCH + Duration::from_secs(NOW - 700);
     let never =

@@ -348,7 +348,7 @@ impl<S: OrderQueueStore + 'static> PeerOrders for OrderDesk<S> {
         let mut refused = Vec::new();
         for answered in answers {
             match self.check(&answered).await? {
-                Ok(copy) => kept.push((answered, copy)),
+                Ok((copy, revoked)) => kept.push((answered, copy, revoked)),
                 Err(code) => refused.push(NotKept {
                     id: answered.id,
                     code,
@@ -359,14 +359,17 @@ impl<S: OrderQueueStore + 'static> PeerOrders for OrderDesk<S> {
             return Ok(refused);
         }
         let now = self.clock.now();
-        let listed: Vec<_> = kept.iter().map(|(a, _)| summary(a)).collect();
+        let listed: Vec<_> = kept
+            .iter()
+            .map(|(a, _, r)| summary(a, r.as_ref()))
+            .collect();
         let draft = EntryDraft {
             book: Book::Application,
             kind: "orders.answered".into(),
             actor: system_actor(),
             subjects: kept
                 .iter()
-                .map(|(a, _)| format!("order:{}", a.id))
+                .map(|(a, _, _)| format!("order:{}", a.id))
                 .collect(),
             payload: serde_json::json!({"answers": listed}),
             evidence: vec![],
@@ -374,13 +377,13 @@ impl<S: OrderQueueStore + 'static> PeerOrders for OrderDesk<S> {
         self.store.append(draft, now).await?;
         let batch: Vec<AnswerToKeep<'_>> = kept
             .iter()
-            .map(|(answered, copy)| AnswerToKeep {
+            .map(|(answered, copy, _)| AnswerToKeep {
                 answered,
                 certificate: copy.as_ref().map(|c| (&c.record, c.der.as_slice())),
             })
             .collect();
         let fresh = self.store.keep_answers(&batch, now).await?;
-        for ((answered, _), fresh) in kept.into_iter().zip(fresh) {
+        for ((answered, _, _), fresh) in kept.into_iter().zip(fresh) {
             if fresh {
                 self.link.deliver(&answered.id, &answered.outcome);
             } else {
@@ -467,10 +470,14 @@ impl<S: OrderQueueStore + 'static> PeerOrders for OrderDesk<S> {
 
 impl<S: OrderQueueStore> OrderDesk<S> {
     /// Whether `answered` answers a pending order of this node, and the certificate to copy.
+    /// The answer checked against its order: the certificate's copy to keep (an issued
+    /// order), and what a revocation order said (its reason and authorisation, for the
+    /// entry: the holders' notices at the node read them).
     async fn check(
         &self,
         answered: &Answered,
-    ) -> Result<Result<Option<CertificateCopy>, &'static str>, StoreError> {
+    ) -> Result<Result<(Option<CertificateCopy>, Option<RevokeDetails>), &'static str>, StoreError>
+    {
         let Some(stored) = self.store.order(&answered.id).await? else {
             return Ok(Err("unknown_order"));
         };
@@ -481,12 +488,18 @@ impl<S: OrderQueueStore> OrderDesk<S> {
             (Order::Issue(order), OrderOutcome::Issued { .. }) => {
                 let issued = answered.outcome.to_issuance();
                 match issued.ok().and_then(|c| self.certificate_for(order, c)) {
-                    Some(copy) => Ok(Some(copy)),
+                    Some(copy) => Ok((Some(copy), None)),
                     None => Err("certificate_not_for_order"),
                 }
             }
-            (Order::Revoke(_), OrderOutcome::Revoked { .. })
-            | (_, OrderOutcome::Refused { .. }) => Ok(None),
+            (Order::Revoke(order), OrderOutcome::Revoked { .. }) => Ok((
+                None,
+                Some(RevokeDetails {
+                    reason: order.reason.name(),
+                    authorisation: order.authorisation.clone(),
+                }),
+            )),
+            (_, OrderOutcome::Refused { .. }) => Ok((None, None)),
             _ => Err("outcome_not_for_order"),
         })
     }
@@ -531,13 +544,24 @@ struct CertificateCopy {
 }
 
 /// One answer as `orders.answered` lists it.
-fn summary(answered: &Answered) -> serde_json::Value {
+/// What a revocation order said, kept with its answer in `orders.answered`.
+struct RevokeDetails {
+    reason: &'static str,
+    authorisation: String,
+}
+
+fn summary(answered: &Answered, revoked: Option<&RevokeDetails>) -> serde_json::Value {
     match &answered.outcome {
         OrderOutcome::Issued { serial, .. } => {
             serde_json::json!({"order": answered.id, "outcome": "issued", "serial": serial})
         }
         OrderOutcome::Revoked { revoked_at, .. } => {
-            serde_json::json!({"order": answered.id, "outcome": "revoked", "revoked_at": revoked_at})
+            let mut listed = serde_json::json!({"order": answered.id, "outcome": "revoked", "revoked_at": revoked_at});
+            if let Some(details) = revoked {
+                listed["reason"] = details.reason.into();
+                listed["authorisation"] = details.authorisation.clone().into();
+            }
+            listed
         }
         OrderOutcome::Refused {
             code, retryable, ..

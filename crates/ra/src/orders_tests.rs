@@ -283,6 +283,11 @@ async fn a_revocation_goes_through_the_queue_and_a_mismatched_answer_is_refused(
     assert!(node.desk.answer(vec![revoked]).await.unwrap().is_empty());
     let done = revoking.await.unwrap().unwrap();
     assert_eq!(done.crl_number, 7);
+    // The answer's entry says why and on whose authority (the holders' notices read it).
+    let answered = crate::test_world::entries_of_kind(node.store.as_ref(), "orders.answered").await;
+    let listed = &answered.last().unwrap().payload["answers"][0];
+    assert_eq!(listed["reason"], "keyCompromise");
+    assert_eq!(listed["authorisation"], "subscriber_key");
 }
 
 #[test]
