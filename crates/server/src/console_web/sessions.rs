@@ -105,9 +105,7 @@ impl WebSessions {
         rng: &dyn RandomSource,
     ) -> Result<(String, Arc<WebSession>), OpenError> {
         self.sweep().await;
-        if let Some(oldest) = self.oldest_beyond_cap(&identity.key_sha256) {
-            self.books.close(&oldest.session).await;
-        }
+        let key_sha256 = identity.key_sha256.clone();
         if self.lock().len() >= MAX_SESSIONS {
             return Err(OpenError::Full);
         }
@@ -121,11 +119,16 @@ impl WebSessions {
             last_seen: Mutex::new(Instant::now()),
         });
         self.lock().insert(cookie_key(&cookie), web.clone());
+        // Beyond the cap (also when sign-ins of one operator raced), their sessions seen
+        // least recently are closed, recorded like any other.
+        while let Some(oldest) = self.oldest_beyond_cap(&key_sha256) {
+            self.books.close(&oldest.session).await;
+        }
         Ok((cookie, web))
     }
 
     /// The session of the operator whose key is `key_sha256` seen least recently, taken
-    /// out, when they hold [`MAX_SESSIONS_PER_OPERATOR`] already.
+    /// out, when they hold more than [`MAX_SESSIONS_PER_OPERATOR`].
     fn oldest_beyond_cap(&self, key_sha256: &str) -> Option<Arc<WebSession>> {
         let mut live = self.lock();
         let seen = |web: &WebSession| *web.last_seen.lock().unwrap_or_else(|p| p.into_inner());
@@ -134,7 +137,7 @@ impl WebSessions {
             .filter(|(_, web)| web.session.identity.key_sha256 == key_sha256)
             .map(|(key, web)| (*key, seen(web)))
             .collect();
-        if theirs.len() < MAX_SESSIONS_PER_OPERATOR {
+        if theirs.len() <= MAX_SESSIONS_PER_OPERATOR {
             return None;
         }
         let (key, _) = theirs.into_iter().min_by_key(|(_, at)| *at)?;
@@ -285,5 +288,26 @@ mod tests {
             .filter(|e| e.kind == "session.closed")
             .count();
         assert_eq!(closed, 1);
+        // Sign-ins of one operator at once end within the cap too.
+        let sessions = Arc::new(sessions);
+        let mut opening = tokio::task::JoinSet::new();
+        for _ in 0..12 {
+            let (sessions, identity) = (sessions.clone(), identity("c"));
+            opening.spawn(async move {
+                sessions
+                    .open(identity, "cred".into(), peer, &OsRandom)
+                    .await
+                    .map(|_| ())
+            });
+        }
+        while let Some(opened) = opening.join_next().await {
+            opened.unwrap().unwrap();
+        }
+        let theirs = sessions
+            .lock()
+            .values()
+            .filter(|web| web.session.identity.key_sha256 == "c-key")
+            .count();
+        assert_eq!(theirs, MAX_SESSIONS_PER_OPERATOR);
     }
 }
