@@ -296,6 +296,8 @@ async fn post(url: &str, body: String) -> Result<Answer, String> {
             .map_err(|e| e.to_string())?;
         Ok(match status {
             200 => Answer::Cosigned(text),
+            // Too many requests: not a refusal of the checkpoint; tried again later.
+            429 => return Err(format!("rate limited: {}", text.trim_end())),
             409 => match text.strip_suffix('\n').and_then(|t| t.parse().ok()) {
                 Some(size) => Answer::Conflict(size),
                 None => Answer::Refused(status, text),

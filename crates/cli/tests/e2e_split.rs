@@ -559,6 +559,11 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
                     .success()
             },
         );
+        // The witness is on a public listener: one client's flood is answered 429.
+        let limited = (0..100)
+            .filter(|_| get(&format!("{}/witness", split.first.front_url())).0 == 429)
+            .count();
+        assert!(limited > 0, "no 429 in 100 requests at once");
     }
     drop(split.ca_server);
     let ra_kinds = kinds(&ra);

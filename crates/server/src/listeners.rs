@@ -318,7 +318,7 @@ pub async fn serve_all<S: LedgerStore + CrlStore + 'static>(
                     services.state.router(&socket, zone, &services.limits)?,
                     zone,
                     services.node_witness.as_ref(),
-                    services.state.http(),
+                    services,
                 ),
                 Transport::Plain,
             ),
@@ -367,23 +367,47 @@ pub async fn serve_all<S: LedgerStore + CrlStore + 'static>(
 }
 
 /// `app` with the node's witness under `/witness/` when it has one and `zone` is where
-/// verifiers and the CA's link reach it; its answers are counted like the zone's.
-fn with_node_witness(
+/// verifiers and the CA's link reach it: admitted per client ([`NODE_WITNESS_RATE`],
+/// `429 rate_limited` beyond), counted like the zone's.
+fn with_node_witness<S>(
     app: Router,
     zone: ListenerZone,
     witness: Option<&Router>,
-    http: Arc<crate::metrics::HttpCounters>,
+    services: &Services<S>,
 ) -> Router {
+    let ServedState::Full(state) = &services.state else {
+        return app;
+    };
     match witness {
         Some(witness) if matches!(zone, ListenerZone::Front | ListenerZone::Repository) => {
-            let counted = Router::new().nest("/witness", witness.clone()).layer(
-                axum::middleware::from_fn_with_state((http, zone), crate::metrics::count_answers),
-            );
+            let limits = crate::rate_limit::RateLimits {
+                max_clients: services.limits.rate().max_clients,
+                ..NODE_WITNESS_RATE
+            };
+            let limiter = Arc::new(crate::rate_limit::RateLimiter::new(limits));
+            let counted = Router::new()
+                .nest("/witness", witness.clone())
+                .layer(axum::middleware::from_fn_with_state(
+                    (limiter, state.clock.clone()),
+                    crate::rate_limit::admit,
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    (state.http.clone(), zone),
+                    crate::metrics::count_answers,
+                ));
             app.merge(counted)
         }
         _ => app,
     }
 }
+
+/// What one client may ask of an RA node's witness: 60 at once, then 10 a second (the
+/// CA submits a checkpoint at most every few seconds, even under load).
+const NODE_WITNESS_RATE: crate::rate_limit::RateLimits = crate::rate_limit::RateLimits {
+    burst: 60.0,
+    per_second: 10.0,
+    max_clients: 0,
+};
 
 /// The routes of a web console listener (`client_auth = "passkey"`), with its sessions.
 fn console_listener<S: LedgerStore + 'static>(
