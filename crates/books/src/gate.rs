@@ -12,13 +12,14 @@
 //! Refusals are ledgered as `operator.refused`, within a [`RefusalBudget`]. If the books
 //! cannot be written, nothing is admitted (fail closed).
 
-use crate::organisation::{kinds, BookError, Organisation, RefusalBudget, Roster};
+use crate::organisation::{kinds, BookError, HandedRoster, Organisation, RefusalBudget, Roster};
 use crate::request::{book_of, verify_signature, OperatorRequest, SignedRequest};
 use serde_json::json;
 use shuin_core::operator::{permit, PolicyRefusal};
 use shuin_core::{Action, RandomSource, Role, Zone};
 use shuin_ledger::{Actor, Book, EntryDraft};
 use shuin_store::{LedgerStore, NonceOutcome, NonceStore};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// How far a request's `time` may be from the server's clock.
@@ -241,10 +242,19 @@ fn passkey_signer(
     Ok((passkey.key.name.clone(), passkey.certificate_sha256.clone()))
 }
 
+/// Where a gate's roster comes from.
+#[derive(Debug)]
+enum RosterSource {
+    /// The organisation book in the instance's own ledger (the CA, all-in-one).
+    Book(Box<Organisation>),
+    /// The CA's roster, as its link handed it to this RA node.
+    Handed(Arc<HandedRoster>),
+}
+
 /// The gate of one running instance.
 #[derive(Debug)]
 pub struct Gate {
-    organisation: Organisation,
+    source: RosterSource,
     /// The operator CA certificate (DER) that every operator certificate must chain to.
     operator_ca_der: Vec<u8>,
     budget: RefusalBudget,
@@ -254,15 +264,46 @@ impl Gate {
     /// A gate for certificates issued by the operator CA `operator_ca_der`.
     pub fn new(operator_ca_der: Vec<u8>, budget: RefusalBudget) -> Gate {
         Gate {
-            organisation: Organisation::new(),
+            source: RosterSource::Book(Box::default()),
             operator_ca_der,
             budget,
         }
     }
 
-    /// The organisation book as it stands now.
+    /// The gate of an RA node: it decides with the CA's roster as `handed` over by the
+    /// CA's link (`crate::organisation::HandedRoster`), and ledgers into the node's own
+    /// books.
+    pub fn handed(
+        operator_ca_der: Vec<u8>,
+        budget: RefusalBudget,
+        handed: Arc<HandedRoster>,
+    ) -> Gate {
+        Gate {
+            source: RosterSource::Handed(handed),
+            operator_ca_der,
+            budget,
+        }
+    }
+
+    /// The organisation book as it stands now (at an RA node, as handed over last).
     pub async fn roster<S: LedgerStore + ?Sized>(&self, store: &S) -> Result<Roster, BookError> {
-        self.organisation.roster(store).await
+        match &self.source {
+            RosterSource::Book(organisation) => organisation.roster(store).await,
+            RosterSource::Handed(handed) => Ok(handed.latest()?),
+        }
+    }
+
+    /// The roster to decide with at `now`: at an RA node, only one a take confirmed
+    /// lately.
+    async fn deciding_roster<S: LedgerStore + ?Sized>(
+        &self,
+        store: &S,
+        now: SystemTime,
+    ) -> Result<Roster, BookError> {
+        match &self.source {
+            RosterSource::Book(organisation) => organisation.roster(store).await,
+            RosterSource::Handed(handed) => Ok(handed.current(now)?),
+        }
     }
 
     /// A fresh single-use nonce for the next request.
@@ -291,7 +332,7 @@ impl Gate {
         zone: Zone,
         now: SystemTime,
     ) -> Result<Admitted, GateError> {
-        let roster = self.organisation.roster(store).await?;
+        let roster = self.deciding_roster(store, now).await?;
         let (request, name, certificate_sha256) = match self.authenticate(&roster, signed, now) {
             Ok(found) => found,
             Err((refusal, who)) => {

@@ -12,9 +12,8 @@ use der::Decode;
 use serde_json::{json, Value};
 use shuin_books::console::{role, text, Acted, Outcome};
 use shuin_books::{Admitted, Gate};
-use shuin_core::revocation::RevocationReason;
 use shuin_core::timefmt::rfc3339;
-use shuin_core::{Clock, RandomSource, Serial};
+use shuin_core::{Clock, RandomSource};
 use shuin_keys::Signer;
 use shuin_store::{CrlRecord, LedgerStore};
 use std::sync::Arc;
@@ -180,22 +179,11 @@ pub async fn revoke<F>(ca: F, admitted: &Admitted) -> Acted
 where
     F: FnOnce() -> Result<(Arc<CaService>, Arc<crate::OcspService>), Outcome>,
 {
-    let serial_text = text(admitted, "serial")?;
-    let serial = Serial::from_hex(serial_text)
-        .ok_or_else(|| Outcome::invalid(format!("serial {serial_text:?} is not hex")))?;
-    let reason_text = text(admitted, "reason")?;
-    let reason = RevocationReason::parse(reason_text).ok_or_else(|| {
-        Outcome::invalid(format!(
-            "reason {reason_text:?} is not an RFC 5280 reason name"
-        ))
-    })?;
-    let invalidity_date = match admitted.request.param("invalidity_date") {
-        None => None,
-        Some(t) => Some(
-            shuin_core::timefmt::parse_rfc3339(t)
-                .ok_or_else(|| Outcome::invalid("invalidity_date must be RFC 3339"))?,
-        ),
-    };
+    let shuin_books::console::RevokeParams {
+        serial,
+        reason,
+        invalidity_date,
+    } = shuin_books::console::RevokeParams::of(admitted)?;
     let order = RevocationOrder {
         serial: serial.clone(),
         reason,

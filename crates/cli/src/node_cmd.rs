@@ -64,6 +64,10 @@ pub(crate) enum NodeCommand {
         /// outside the facility (remote zone; mutual TLS with an operator certificate).
         #[arg(long)]
         monitor_listen: Option<String>,
+        /// Where LRAs act on an RA node with their operator keys (`shuin review ...
+        /// --server`; secure zone; mutual TLS with an operator certificate).
+        #[arg(long)]
+        operator_listen: Option<String>,
         /// The node's public base URL (default: the CA's `public_url`).
         #[arg(long)]
         public_url: Option<String>,
@@ -112,6 +116,7 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
             repository_listen,
             peer_listen,
             monitor_listen,
+            operator_listen,
             public_url,
             store_url,
             store_password_file,
@@ -127,6 +132,7 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
                 repository_listen: repository_listen.as_deref(),
                 peer_listen: &peer_listen,
                 monitor_listen: monitor_listen.as_deref(),
+                operator_listen: operator_listen.as_deref(),
                 public_url: public_url.as_deref(),
                 store: crate::runtime::store_section(&store_url, &store_password_file)?,
                 join,

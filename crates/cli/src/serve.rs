@@ -81,7 +81,7 @@ async fn serve_ra_node(
     let services = Services {
         state: ServedState::Full(node.state.clone()),
         limits: node.config.server.limits.clone(),
-        console: None,
+        console: node.console.clone(),
         store: node.store.clone(),
         operator_crl_scope: shuin_ca::operator_ca::OPERATOR_CRL_SCOPE.into(),
         orders: Some(node.peer.clone()),

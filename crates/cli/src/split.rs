@@ -5,11 +5,14 @@
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
 use crate::runtime::{Instance, Store};
+use shuin_books::organisation::{HandedRoster, RefusalBudget, ROSTER_FRESH_FOR};
+use shuin_books::Gate;
 use shuin_ca::operator_ca::OPERATOR_CRL_SCOPE;
 use shuin_ca::parts::CaFiles;
 use shuin_core::{Clock, SystemClock};
 use shuin_ra::orders::{CaLink, OrderDesk, PeerOrders, QueuedCa};
 use shuin_repo::pushed::PushedRepository;
+use shuin_server::node_console::NodeConsole;
 use shuin_server::AppState;
 use std::path::Path;
 use std::sync::Arc;
@@ -82,6 +85,9 @@ pub(crate) struct RaNode {
     pub(crate) notices: Arc<dyn shuin_ra::NoticeSender>,
     /// The node's witness of the CA's checkpoints (`witness/`), if it has one.
     pub(crate) witness: Option<axum::Router>,
+    /// The operator API of the node's operator listeners, deciding with the roster the
+    /// CA's link hands over (`None` without an operator CA).
+    pub(crate) console: Option<Arc<dyn shuin_server::operator_api::OperatorConsole>>,
 }
 
 /// Where an RA node keeps its witness of the CA's checkpoints.
@@ -119,14 +125,14 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
     let report: Arc<dyn shuin_core::orders::OrderQueueReport> = queue.clone();
     let ports = shuin_ra::CaPorts {
         issuer: queue.clone(),
-        revoker: queue,
+        revoker: queue.clone(),
     };
     let pushed = open_pushed(&store, &repository, &config, &chain).await?;
     let ocsp = pushed.clone();
     let mut state =
         crate::runtime::app_state(dir, &config, &store, &chain, repository, ports, ocsp)?;
     state.orders = Some(report);
-    let mut orders = OrderDesk::new(store.clone(), clock, link, chain.issuing_der);
+    let mut orders = OrderDesk::new(store.clone(), clock.clone(), link, chain.issuing_der);
     if let Some(operator_ca) = &chain.operator_ca_der {
         orders = orders.with_operator_ca(operator_ca.clone(), OPERATOR_CRL_SCOPE);
     }
@@ -139,6 +145,27 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
         .await
         .map_err(|e| msg(format!("the node's book: {e}")))?;
     let orders: Arc<dyn PeerOrders> = Arc::new(orders);
+    let operators = chain.operator_ca_der.clone().map(|der| {
+        let roster = Arc::new(HandedRoster::new(ROSTER_FRESH_FOR));
+        let gate = Gate::handed(der.clone(), RefusalBudget::default(), roster.clone());
+        let console: Arc<dyn shuin_server::operator_api::OperatorConsole> = Arc::new(NodeConsole {
+            name: config.node.name.clone().unwrap_or_default(),
+            store: store.clone(),
+            gate: Arc::new(gate),
+            queue,
+            ra: state.ra.clone(),
+            code_key: dir.join(crate::registration_cmd::CODE_KEY_FILE),
+            clock: clock.clone(),
+        });
+        let operators = shuin_server::peer::NodeOperators {
+            roster,
+            books: store.clone(),
+            operator_ca_der: der.clone(),
+            clock: clock.clone(),
+        };
+        (operators, console)
+    });
+    let (operators, console) = operators.unzip();
     let notices = crate::registration_cmd::notice_sender(dir, &config)?;
     let witness_dir = dir.join(NODE_WITNESS_DIR);
     let witness = if witness_dir.exists() {
@@ -156,11 +183,13 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
         peer: shuin_server::peer::RaPeer {
             orders,
             book: Arc::new(book),
+            operators,
         },
         pushed,
         operator_ca_der: chain.operator_ca_der,
         notices,
         witness,
+        console,
     })
 }
 
@@ -223,6 +252,12 @@ pub(crate) fn start_links(instance: &Instance) -> Result<Vec<tokio::task::JoinHa
             instance.store.clone(),
             Arc::new(SystemClock),
         ));
+    // The RA nodes' operator listeners decide with the CA's roster, handed over with
+    // each take.
+    let roster = instance.gate.clone().map(|gate| {
+        let store: Arc<dyn shuin_store::LedgerStore> = instance.store.clone();
+        Arc::new(shuin_books::organisation::RosterFeed::new(gate, store))
+    });
     let mut links = Vec::new();
     for link in &node.links {
         let takes_orders = link.node == shuin_server::node::LinkedNode::Ra;
@@ -250,6 +285,7 @@ pub(crate) fn start_links(instance: &Instance) -> Result<Vec<tokio::task::JoinHa
                 let store: Arc<dyn shuin_store::SettingsStore> = instance.store.clone();
                 store
             }),
+            roster: roster.clone().filter(|_| takes_orders),
         };
         tracing::info!(url = %link.url, "dialling the node");
         links.push(tokio::spawn(peer_link.run(std::future::pending())));
@@ -274,6 +310,8 @@ pub(crate) struct RaNodeInit<'a> {
     pub(crate) peer_listen: &'a str,
     /// An RA node's monitoring listener (remote zone, operator certificates).
     pub(crate) monitor_listen: Option<&'a str>,
+    /// An RA node's operator listener for LRAs (secure zone, operator certificates).
+    pub(crate) operator_listen: Option<&'a str>,
     /// Its URL for applicants and verifiers, and its store.
     pub(crate) public_url: Option<&'a str>,
     pub(crate) store: shuin_store::StoreSection,
@@ -386,9 +424,17 @@ async fn make_ra_node(
             ClientAuth::None,
         ));
     }
-    if init.monitor_listen.is_some() && repo {
+    if (init.monitor_listen.is_some() || init.operator_listen.is_some()) && repo {
         return Err(msg(
-            "--monitor-listen is for an RA node: a repository node serves /healthz only",
+            "--monitor-listen and --operator-listen are for an RA node: a repository node serves verifiers only",
+        ));
+    }
+    if let Some(address) = init.operator_listen {
+        listeners.push(listener(
+            address,
+            ListenerZone::Secure,
+            Some(tls.clone()),
+            ClientAuth::Operator,
         ));
     }
     if let Some(address) = init.monitor_listen {

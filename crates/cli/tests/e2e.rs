@@ -30,6 +30,7 @@ mod e2e_init;
 mod e2e_ledger_export;
 mod e2e_limits;
 mod e2e_network_pkcs11;
+mod e2e_node_operators;
 mod e2e_notices;
 mod e2e_operator_tls;
 mod e2e_operators;

@@ -11,7 +11,7 @@
 
 use crate::common;
 
-use crate::common::load::{try_apply_at, Attempt};
+use crate::common::load::{try_apply_as, try_apply_at, Attempt};
 use crate::common::operators::{key_path, make_key, ADMIN};
 use crate::common::*;
 use serde_json::Value;
@@ -173,8 +173,15 @@ fn repo_node(ca: &Instance, name: &str) -> RaNode {
 }
 
 /// An RA node `name` on `store_url` (joined when `join`), serving its own repository,
-/// and monitoring from the remote zone on `monitor`'s port when given.
-fn ra_node(ca: &Instance, name: &str, store_url: &str, join: bool, monitor: Option<u16>) -> RaNode {
+/// and when given, monitoring from the remote zone and LRAs' work from the secure zone
+/// on `operators`' ports.
+fn ra_node(
+    ca: &Instance,
+    name: &str,
+    store_url: &str,
+    join: bool,
+    operators: Option<(u16, u16)>,
+) -> RaNode {
     let repository = free_port();
     let mut extra = vec![
         "--repository-listen".to_owned(),
@@ -187,9 +194,11 @@ fn ra_node(ca: &Instance, name: &str, store_url: &str, join: bool, monitor: Opti
     if join {
         extra.push("--join".to_owned());
     }
-    if let Some(port) = monitor {
+    if let Some((monitor, operator)) = operators {
         extra.push("--monitor-listen".to_owned());
-        extra.push(format!("127.0.0.1:{port}"));
+        extra.push(format!("127.0.0.1:{monitor}"));
+        extra.push("--operator-listen".to_owned());
+        extra.push(format!("127.0.0.1:{operator}"));
     }
     init_node(ca, name, "ra", repository, &extra)
 }
@@ -211,6 +220,8 @@ pub(crate) struct Split {
     ca_witness: Option<String>,
     /// The port of the first RA node's monitoring listener (remote zone).
     monitor: u16,
+    /// The port of the first RA node's operator listener (secure zone).
+    pub(crate) operator: u16,
     _database: Option<common::store::TestDatabase>,
 }
 
@@ -232,8 +243,8 @@ impl Split {
             || format!("sqlite:{}", work.join("ra-1/shuin.db").display()),
             |d| d.url.clone(),
         );
-        let monitor = free_port();
-        let first = ra_node(&ca, "ra-1", &store_url, false, Some(monitor));
+        let (monitor, operator) = (free_port(), free_port());
+        let first = ra_node(&ca, "ra-1", &store_url, false, Some((monitor, operator)));
         let second = ra_node(&ca, "ra-2", &store_url, true, None);
         let link_cert = pair(&ca, "ca-link", "ca", &[]);
         let refused = ca.as_operator(
@@ -338,6 +349,7 @@ impl Split {
             witness,
             ca_witness,
             monitor,
+            operator,
             _database: ra_database,
         }
     }
@@ -363,6 +375,7 @@ impl RaNode {
 #[test]
 fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     let jlis = SimulatedJlisCa::generate(now()).unwrap();
+    let substitute = card(&jlis, |s| s.name_substitutes = Some("00100".into()));
     let card = card(&jlis, |_| {});
     let split = Split::start_witnessed(jlis, 2, true);
     let (ca, first, second) = (&split.ca, &split.first, &split.second);
@@ -535,6 +548,14 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
         books_verify_within(&split.first.data, Duration::from_secs(15), &logs);
     }
     monitoring_from_outside(&split);
+    // An application the automatic rule leaves to an LRA, who decides at the node.
+    let (status, pending) = try_apply_as(&front_url, &substitute, "山田　次郎").unwrap();
+    assert_eq!(status, 202, "{pending}");
+    let pending = pending["application_id"].as_str().unwrap();
+    crate::e2e_node_operators::lra_at_an_ra_node(&split, pending);
+    // The node's books verify with the LRA's requests, checked against the roster the
+    // node recorded.
+    books_verify_within(&split.first.data, Duration::from_secs(15), &logs);
 
     // The RA node cosigned the CA's checkpoints: an export of the CA's books verifies
     // with the node's witness key.
@@ -595,9 +616,9 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     );
 }
 
-/// Monitoring staff read the first RA node's figures from the remote zone with their
-/// operator certificate; there is no operator API there, and no entry without a
-/// certificate. The session is in the node's books.
+/// Monitoring staff read the first RA node's figures and status from the remote zone with
+/// their operator certificate, and there is no entry without a certificate. The session
+/// is in the node's books.
 fn monitoring_from_outside(split: &Split) {
     let work = split.ca.work.path();
     let csr = work.join("monitor.csr");
@@ -642,7 +663,10 @@ fn monitoring_from_outside(split: &Split) {
     }
     assert!(curl("/monitoring", true).ends_with("\n200"));
     let api = curl("/operator/v1/status", true);
-    assert!(api.ends_with("\n404"), "no operator API at a node: {api}");
+    assert!(
+        api.ends_with("\n200"),
+        "the node's status for monitoring: {api}"
+    );
     let refused = curl("/metrics", false);
     assert!(!refused.ends_with("\n200"), "{refused}");
     let opened = json_answer(&["ledger", "show"], &split.first.data);

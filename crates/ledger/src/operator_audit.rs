@@ -93,6 +93,34 @@ struct RevokedPayload {
     certificate_sha256: String,
 }
 
+/// The kind of an RA node's record of the roster its CA's link handed over (a split
+/// deployment): the operator CA's certificate and every operator certificate, with its
+/// revocation. At a node, the requests are checked against the certificates it records.
+pub const ROSTER_RECEIVED: &str = "operator.roster_received";
+
+#[derive(Deserialize)]
+struct RosterReceived {
+    operator_ca: String,
+    roster: HandedRoster,
+}
+
+#[derive(Deserialize)]
+struct HandedRoster {
+    operators: Vec<HandedOperator>,
+}
+
+#[derive(Deserialize)]
+struct HandedOperator {
+    certificates: Vec<HandedCertificate>,
+}
+
+#[derive(Deserialize)]
+struct HandedCertificate {
+    der: String,
+    #[serde(default)]
+    revoked: Option<serde_json::Value>,
+}
+
 #[derive(Deserialize)]
 struct RequestPayload {
     action: serde_json::Value,
@@ -156,6 +184,7 @@ impl RequestAudit {
                 }
             }
             "operator.request" => self.request(entry)?,
+            ROSTER_RECEIVED => self.roster_received(entry)?,
             registration::INVITED => self.invited(entry)?,
             registration::REGISTERED => self.registered(entry)?,
             registration::REMOVED => {
@@ -190,6 +219,38 @@ impl RequestAudit {
                 revoked: false,
             },
         );
+        Ok(())
+    }
+
+    /// An RA node's record of its CA's roster: the operator CA (the same as any recorded
+    /// before), and each certificate checked against it. A certificate revoked once
+    /// stays revoked.
+    fn roster_received(&mut self, entry: &Entry) -> Result<(), String> {
+        use sha2::Digest;
+        let b64 = |text: &str| base64::engine::general_purpose::STANDARD.decode(text);
+        let p: RosterReceived = payload(entry)?;
+        let ca = b64(&p.operator_ca).map_err(|e| format!("operator CA certificate: {e}"))?;
+        match &self.operator_ca_der {
+            Some(known) if *known != ca => {
+                return Err("the roster names another operator CA than the books".into())
+            }
+            Some(_) => {}
+            None => self.operator_ca_der = Some(ca.clone()),
+        }
+        for certificate in p.roster.operators.iter().flat_map(|o| &o.certificates) {
+            let der = b64(&certificate.der).map_err(|e| format!("certificate: {e}"))?;
+            let spki_der = operator_certificate::check(&der, &ca).map_err(|e| e.to_string())?;
+            let facts = operator_certificate::facts(&der).map_err(|e| e.to_string())?;
+            let sha256 = hex::encode(sha2::Sha256::digest(&der));
+            let revoked = certificate.revoked.is_some()
+                || self.certificates.get(&sha256).is_some_and(|c| c.revoked);
+            let enrolled = Enrolled {
+                name: facts.name,
+                spki_der,
+                revoked,
+            };
+            self.certificates.insert(sha256, enrolled);
+        }
         Ok(())
     }
 

@@ -93,6 +93,42 @@ where
     )
 }
 
+/// `revoke` at an RA node: the revocation goes to the CA as an order through `revoker`
+/// (the node's queue), and the answer comes once the CA carried it out.
+pub async fn revoke_through(revoker: &dyn Revoker, admitted: &Admitted) -> Acted {
+    use shuin_core::revocation::{RevocationPortError, RevocationRequest};
+    let params = shuin_books::console::RevokeParams::of(admitted)?;
+    let request = RevocationRequest {
+        serial: params.serial.clone(),
+        reason: params.reason,
+        invalidity_date: params.invalidity_date,
+        decided_by: admitted.operator.clone(),
+        role: admitted.role.as_str().into(),
+        authorisation: "operator".into(),
+    };
+    let serial = params.serial.to_hex();
+    let done = revoker.revoke(request).await.map_err(|e| match e {
+        RevocationPortError::UnknownSerial => Outcome::refused(
+            "certificate_unknown",
+            format!("no issued certificate has serial {serial}"),
+        ),
+        RevocationPortError::AlreadyRevoked { revoked_at } => Outcome::refused(
+            "certificate_already_revoked",
+            format!(
+                "{serial} was revoked at {}",
+                shuin_core::timefmt::rfc3339(revoked_at)
+            ),
+        ),
+        RevocationPortError::Sealed => Outcome::refused("ca_sealed", "the CA is sealed"),
+        other => Outcome::failed(other),
+    })?;
+    Ok(
+        json!({"status": "revoked", "serial": serial, "reason": params.reason.name(),
+        "revoked_at": shuin_core::timefmt::rfc3339(done.revoked_at),
+        "crl_number": done.crl_number}),
+    )
+}
+
 /// `review_reject`: the LRA rejects, with a reason.
 pub async fn review_reject<S: ReviewStore + ?Sized>(
     store: &S,

@@ -11,6 +11,7 @@ mod ledger;
 pub mod listeners;
 pub mod metrics;
 pub mod node;
+pub mod node_console;
 pub mod ocsp;
 pub mod operator_api;
 mod pages;

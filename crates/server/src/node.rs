@@ -4,7 +4,9 @@
 //! - `all` (the default, no `[node]` needed): one process with the CA, the RA and the
 //!   repository, calling each other in process.
 //! - `ra`: an RA node. It serves applicants and queues approved orders for the CA's link
-//!   on its peer listener (`client_auth = "peer"`); it opens no key.
+//!   on its peer listener (`client_auth = "peer"`); it opens no key. Its operator
+//!   listeners (secure zone: LRA work; remote zone: monitoring) decide with the roster
+//!   the CA's link hands over (`crate::node_console`).
 //! - `repo`: a repository node. It serves the CA certificates, CRLs and OCSP answers the
 //!   CA's link hands it, on repository listeners and its peer listener; it holds no key
 //!   and no RA.
@@ -128,13 +130,26 @@ impl NodeSection {
                 "an RA node serves the CA's link on a listener with client_auth = \"peer\"",
             )),
             ServeRole::Ra
+                if server.listeners.iter().any(|l| {
+                    operator(l)
+                        && !matches!(
+                            l.zone,
+                            crate::zones::ListenerZone::Secure | crate::zones::ListenerZone::Remote
+                        )
+                }) =>
+            {
+                Err(refuse(
+                    "an RA node's operator listeners serve the secure zone (LRA work) or the remote zone (monitoring)",
+                ))
+            }
+            ServeRole::Ra
                 if server
                     .listeners
                     .iter()
-                    .any(|l| operator(l) && l.zone != crate::zones::ListenerZone::Remote) =>
+                    .any(|l| l.client_auth == ClientAuth::Passkey) =>
             {
                 Err(refuse(
-                    "an RA node's operator listener serves monitoring only (/metrics, /monitoring): zone = \"remote\"; operators act at the CA's console",
+                    "an RA node serves no web console (client_auth = \"passkey\"): its operators sign with their operator keys on an operator listener (shuin ... --server)",
                 ))
             }
             ServeRole::Repo if !server.listeners.iter().any(peer) => Err(refuse(
@@ -181,6 +196,13 @@ mod tests {
     fn each_role_needs_what_it_serves_with() {
         parsed("").unwrap();
         parsed(&format!("[node]\nrole = \"ra\"\nname = \"ra-1\"\n{PEER}")).unwrap();
+        let operators = PEER
+            .replace("9443", "9446")
+            .replace("\"peer\"", "\"operator\"");
+        parsed(&format!(
+            "[node]\nrole = \"ra\"\nname = \"ra-1\"\n{PEER}{operators}"
+        ))
+        .unwrap();
         let ca = "[node]\nrole = \"ca\"\nname = \"ca\"\ntls = { certificate = \"c.pem\", key = \"c.key\" }\n[[node.links]]\nurl = \"https://127.0.0.1:9443\"\n";
         parsed(ca).unwrap();
         let cases = [
@@ -194,6 +216,23 @@ mod tests {
                 "at least one [[node.links]]",
             ),
             (PEER, "belongs to an RA node"),
+            (
+                &*format!(
+                    "[node]\nrole = \"ra\"\nname = \"ra-1\"\n{PEER}{}",
+                    PEER.replace("9443", "9444")
+                        .replace("\"peer\"", "\"passkey\"")
+                ),
+                "no web console",
+            ),
+            (
+                &*format!(
+                    "[node]\nrole = \"ra\"\nname = \"ra-1\"\n{PEER}{}",
+                    PEER.replace("9443", "9445")
+                        .replace("\"peer\"", "\"operator\"")
+                        .replace("\"secure\"", "\"front\"")
+                ),
+                "secure zone (LRA work) or the remote zone",
+            ),
             ("[node]\nrole = \"edge\"\n", "unknown variant"),
         ];
         for (text, expected) in cases {

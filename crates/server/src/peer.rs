@@ -8,6 +8,10 @@
 //!   to `wait_ms` (at most 5 s) for an order. The link hands over the operator CA's newest
 //!   CRL when the node holds an older one; the node keeps it only if the operator CA
 //!   signed it, and its peer listener checks the link's certificate against it;
+//!   With each take the link also hands the CA's roster's digest, and the roster when the
+//!   node holds another (`roster`); the node's operator listeners decide with it
+//!   (`shuin_books::organisation::HandedRoster`), and it answers the digest it holds
+//!   (`roster_digest`);
 //! - `POST /peer/v1/orders/answers` `{"answers": [...]}` → `{"not_kept": [...]}`;
 //! - `POST /peer/v1/repository` (a `shuin_core::repository_feed::Push`: CRLs and
 //!   pre-signed OCSP answers) → what the node holds now (`Held`). An empty push only
@@ -24,11 +28,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use shuin_books::organisation::{HandedRoster, RosterSnapshot};
 use shuin_core::node_book::{BookAsk, BookKeeper, BookNote, NodeBookError};
 use shuin_core::orders::{Answered, MAX_BATCH};
 use shuin_core::repository_feed::Push;
 use shuin_core::x509::node::NodeIdentity;
-use shuin_core::ReasonCode;
+use shuin_core::{Clock, ReasonCode};
 use shuin_ra::orders::PeerOrders;
 use shuin_repo::pushed::{PushedRepository, ReceiveError};
 use std::sync::Arc;
@@ -57,6 +62,20 @@ struct Take {
     /// The CA's termination record (JSON), once the business is terminated.
     #[serde(default)]
     terminated: Option<String>,
+    /// The CA's roster: its digest, and the snapshot when the node holds another.
+    #[serde(default)]
+    roster: Option<RosterHandOver>,
+}
+
+/// The CA's roster as a take carries it (`shuin_books::organisation::HandedRoster`).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RosterHandOver {
+    /// The digest of the CA's roster now.
+    pub digest: String,
+    /// The roster, when the node said it holds another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<RosterSnapshot>,
 }
 
 fn default_max() -> usize {
@@ -80,7 +99,12 @@ pub fn routes(orders: Option<RaPeer>, pushed: Arc<PushedRepository>) -> Router {
         .route("/peer/v1/repository", post(push))
         .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
         .with_state(pushed);
-    let Some(RaPeer { orders, book }) = orders else {
+    let Some(RaPeer {
+        orders,
+        book,
+        operators,
+    }) = orders
+    else {
         return repository;
     };
     let book = Router::new()
@@ -88,11 +112,16 @@ pub fn routes(orders: Option<RaPeer>, pushed: Arc<PushedRepository>) -> Router {
         .route("/peer/v1/ledger/checkpoint", post(book_checkpoint))
         .layer(DefaultBodyLimit::max(MAX_NOTE_BYTES))
         .with_state(book);
+    let take_state = (orders.clone(), operators);
     Router::new()
-        .route("/peer/v1/orders/take", post(take))
         .route("/peer/v1/orders/answers", post(answers))
-        .layer(DefaultBodyLimit::max(MAX_ANSWERS_BYTES))
         .with_state(orders)
+        .merge(
+            Router::new()
+                .route("/peer/v1/orders/take", post(take))
+                .with_state(take_state),
+        )
+        .layer(DefaultBodyLimit::max(MAX_ANSWERS_BYTES))
         .merge(repository)
         .merge(book)
 }
@@ -104,6 +133,39 @@ pub struct RaPeer {
     pub orders: Arc<dyn PeerOrders>,
     /// The node's book, which the CA's link signs.
     pub book: Arc<dyn BookKeeper>,
+    /// The CA's roster as its link hands it over, for the node's operator listeners
+    /// (`None`: the node keeps none).
+    pub operators: Option<NodeOperators>,
+}
+
+/// Where an RA node keeps the CA's roster its link hands over, and records it.
+#[derive(Clone)]
+pub struct NodeOperators {
+    /// The roster held.
+    pub roster: Arc<HandedRoster>,
+    /// The node's books, where each roster taken in is recorded first.
+    pub books: Arc<dyn shuin_store::LedgerStore>,
+    /// The operator CA certificate (DER) every handed certificate must chain to.
+    pub operator_ca_der: Vec<u8>,
+    /// When a take confirmed it.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl NodeOperators {
+    /// Takes in what a take said of the CA's roster (a refusal is logged: the node keeps
+    /// the roster it held, which goes stale unless a later take confirms it).
+    async fn receive(&self, given: &RosterHandOver, node: &str) {
+        let now = self.clock.now();
+        let received = self.roster.receive(
+            self.books.as_ref(),
+            &self.operator_ca_der,
+            (&given.digest, given.snapshot.as_ref()),
+            now,
+        );
+        if let Err(e) = received.await {
+            tracing::warn!(error = %e, node, "the roster the CA's link handed over was not taken in");
+        }
+    }
 }
 
 /// The largest checkpoint or page request.
@@ -192,7 +254,7 @@ async fn push(
 }
 
 async fn take(
-    State(orders): State<Arc<dyn PeerOrders>>,
+    State((orders, operators)): State<(Arc<dyn PeerOrders>, Option<NodeOperators>)>,
     Extension(PeerNode(node)): Extension<PeerNode>,
     body: Result<Json<Take>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
@@ -213,6 +275,10 @@ async fn take(
         None => None,
     };
     let wait = Duration::from_millis(take.wait_ms).min(MAX_TAKE_WAIT);
+    if let (Some(operators), Some(given)) = (&operators, &take.roster) {
+        operators.receive(given, &node.name).await;
+    }
+    let roster_digest = operators.as_ref().and_then(|o| o.roster.digest());
     let taken = async {
         let held = orders.operator_crl(crl.as_deref()).await?;
         orders.keep_termination(take.terminated.as_deref()).await?;
@@ -221,7 +287,7 @@ async fn take(
     };
     match taken.await {
         Ok((batch, held)) => {
-            let answer = serde_json::json!({"orders": batch.orders, "operator_crl_number": held});
+            let answer = serde_json::json!({"orders": batch.orders, "operator_crl_number": held, "roster_digest": roster_digest});
             (StatusCode::OK, Json(answer)).into_response()
         }
         Err(e) => {

@@ -18,6 +18,7 @@
 //! shuts it out within that time.
 
 use crate::operator_api::client::{ClientError, Connection};
+use shuin_books::organisation::{RosterFeed, RosterSnapshot};
 use shuin_core::node_book::{
     BookAsk, BookKept, BookPage, BookPages, NodeBookError, NodeBookSigner,
 };
@@ -62,7 +63,13 @@ pub struct PeerLink {
     /// Where the CA keeps its termination record, handed to RA nodes with each take once
     /// the business is terminated (`None`: never handed).
     pub termination: Option<Arc<dyn shuin_store::SettingsStore>>,
+    /// The CA's roster, handed to RA nodes for their operator listeners (`None`: not
+    /// handed).
+    pub roster: Option<Arc<RosterFeed>>,
 }
+
+/// How often the link takes a fresh snapshot of the CA's roster.
+pub const ROSTER_EVERY: Duration = Duration::from_secs(1);
 
 /// How often the link asks an RA node whether its book wants a checkpoint.
 pub const BOOK_EVERY: Duration = Duration::from_secs(2);
@@ -78,6 +85,10 @@ pub struct LinkState {
     /// When the node's book was last asked for, and the last refusal logged.
     book_asked: Option<std::time::Instant>,
     book_failure: Option<String>,
+    /// The roster digest the RA node said it holds.
+    ra_roster_digest: Option<String>,
+    /// The CA's roster as last snapshotted: when, its digest, and the snapshot.
+    roster: Option<(std::time::Instant, String, RosterSnapshot)>,
 }
 
 impl std::fmt::Debug for PeerLink {
@@ -107,6 +118,8 @@ struct Taken {
     orders: Vec<shuin_core::orders::Order>,
     #[serde(default)]
     operator_crl_number: Option<u64>,
+    #[serde(default)]
+    roster_digest: Option<String>,
 }
 
 impl PeerLink {
@@ -170,10 +183,11 @@ impl PeerLink {
             let connection = Connection::open(&self.url, self.tls.clone()).await?;
             state.connection = Some((connection, std::time::Instant::now()));
         }
-        let crl = if self.takes_orders {
-            self.crl_to_hand_over(state.ra_crl_number).await
+        let (crl, roster) = if self.takes_orders {
+            let crl = self.crl_to_hand_over(state.ra_crl_number).await;
+            (crl, self.roster_handover(state).await)
         } else {
-            None
+            (None, None)
         };
         let Some((open, _)) = state.connection.as_mut() else {
             return Err(ClientError::Http("no connection".into()));
@@ -199,8 +213,12 @@ impl PeerLink {
         if let Some(record) = self.termination_record().await {
             take["terminated"] = record.into();
         }
+        if let Some(handover) = roster {
+            take["roster"] = handover;
+        }
         let batch: Taken = open.post_json("/peer/v1/orders/take", &take).await?;
         state.ra_crl_number = batch.operator_crl_number;
+        state.ra_roster_digest = batch.roster_digest;
         let taken = batch.orders.len();
         let mut not_kept = 0;
         if taken > 0 {
@@ -221,6 +239,37 @@ impl PeerLink {
             }
         }
         Ok(Round { taken, not_kept })
+    }
+
+    /// The CA's roster for this take: its digest, and the roster itself when the node
+    /// holds another. Snapshotted at most every [`ROSTER_EVERY`]; books that cannot be
+    /// read hand nothing this round (logged), and the node's roster goes stale.
+    async fn roster_handover(&self, state: &mut LinkState) -> Option<serde_json::Value> {
+        let feed = self.roster.as_ref()?;
+        let due = state
+            .roster
+            .as_ref()
+            .is_none_or(|(at, _, _)| at.elapsed() >= ROSTER_EVERY);
+        if due {
+            match feed.snapshot().await {
+                Ok(snapshot) => {
+                    let digest = snapshot.digest();
+                    state.roster = Some((std::time::Instant::now(), digest, snapshot));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the roster cannot be read; not handed over this round");
+                    state.roster = None;
+                    return None;
+                }
+            }
+        }
+        let (_, digest, snapshot) = state.roster.as_ref()?;
+        let held = state.ra_roster_digest.as_ref() == Some(digest);
+        let handover = crate::peer::RosterHandOver {
+            digest: digest.clone(),
+            snapshot: (!held).then(|| snapshot.clone()),
+        };
+        serde_json::to_value(handover).ok()
     }
 
     /// The CA's termination record, if the business is terminated; a store that cannot

@@ -145,6 +145,7 @@ async fn ra_node() -> RaNode {
             Some(crate::peer::RaPeer {
                 orders: Arc::new(desk),
                 book: Arc::new(NoBook),
+                operators: None,
             }),
             Arc::new(pushed),
         ),
@@ -219,6 +220,7 @@ fn link(ra: &RaNode, certificate: (Vec<u8>, Vec<u8>), desk: Arc<dyn OrderDesk>) 
         takes_orders: true,
         books: None,
         termination: None,
+        roster: None,
     }
 }
 

@@ -90,6 +90,10 @@ pub fn gate(gate: Option<&Gate>) -> Result<&Gate, Outcome> {
     })
 }
 
+/// The code of a request an RA node cannot decide on: its CA's link has not handed
+/// over (or lately confirmed) the operators.
+pub const ROSTER_UNAVAILABLE: &str = "roster_unavailable";
+
 /// Admits a signed request from `zone` through `gate`. An `attachment` travels beside
 /// the request; its SHA-256 must be the signed `attachment_sha256`.
 pub async fn admit<S: LedgerStore + NonceStore + ?Sized>(
@@ -108,6 +112,10 @@ pub async fn admit<S: LedgerStore + NonceStore + ?Sized>(
                 "refused an operator request: {refusal}"
             );
             return Err(Outcome::refused(refusal.code(), refusal.to_string()));
+        }
+        Err(GateError::Books(crate::BookError::Handed(e))) => {
+            tracing::warn!("refused an operator request: {e}");
+            return Err(Outcome::refused(ROSTER_UNAVAILABLE, e.to_string()));
         }
         Err(e) => {
             tracing::error!("operator request: {e}");
@@ -274,6 +282,46 @@ pub fn text<'a>(admitted: &'a Admitted, name: &str) -> Result<&'a str, Outcome> 
             admitted.request.action
         ))
     })
+}
+
+/// What an operator's `revoke` names: the serial, the RFC 5280 reason, and when the key
+/// was compromised if known.
+#[derive(Debug, Clone)]
+pub struct RevokeParams {
+    /// The certificate.
+    pub serial: shuin_core::Serial,
+    /// Why.
+    pub reason: shuin_core::revocation::RevocationReason,
+    /// `invalidity_date`, if given.
+    pub invalidity_date: Option<SystemTime>,
+}
+
+impl RevokeParams {
+    /// The parameters of an admitted `revoke`, or `invalid_params`.
+    pub fn of(admitted: &Admitted) -> Result<RevokeParams, Outcome> {
+        use shuin_core::revocation::RevocationReason;
+        let serial_text = text(admitted, "serial")?;
+        let serial = shuin_core::Serial::from_hex(serial_text)
+            .ok_or_else(|| Outcome::invalid(format!("serial {serial_text:?} is not hex")))?;
+        let reason_text = text(admitted, "reason")?;
+        let reason = RevocationReason::parse(reason_text).ok_or_else(|| {
+            Outcome::invalid(format!(
+                "reason {reason_text:?} is not an RFC 5280 reason name"
+            ))
+        })?;
+        let invalidity_date = match admitted.request.param("invalidity_date") {
+            None => None,
+            Some(t) => Some(
+                shuin_core::timefmt::parse_rfc3339(t)
+                    .ok_or_else(|| Outcome::invalid("invalidity_date must be RFC 3339"))?,
+            ),
+        };
+        Ok(RevokeParams {
+            serial,
+            reason,
+            invalidity_date,
+        })
+    }
 }
 
 /// The boolean parameter `name`; false when absent.

@@ -8,12 +8,14 @@ mod listing;
 mod passkeys;
 mod refusals;
 mod roster;
+mod snapshot;
 mod warrant;
 
 pub use listing::OperatorListing;
 pub use passkeys::{Invitation, OperatorPasskey};
 pub use refusals::{RefusalBudget, RefusalNote, UnledgeredRefusals};
 pub use roster::{OperatorCertificate, OperatorRecord, Revoked, Roster};
+pub use snapshot::{HandedRoster, RosterFeed, RosterSnapshot, RosterUnavailable, ROSTER_FRESH_FOR};
 pub use warrant::INIT_ACTOR;
 
 use serde_json::json;
@@ -66,6 +68,9 @@ pub enum BookError {
     /// Storage trouble.
     #[error("storage: {0}")]
     Store(#[from] StoreError),
+    /// An RA node holds no usable roster from its CA.
+    #[error("{0}")]
+    Handed(#[from] RosterUnavailable),
 }
 
 /// Ledger rows read at a time while the organisation book is replayed.

@@ -76,12 +76,12 @@ impl OperatorRecord {
 /// The state of the organisation book after replaying it.
 #[derive(Debug, Clone, Default)]
 pub struct Roster {
-    operators: BTreeMap<String, OperatorRecord>,
+    pub(super) operators: BTreeMap<String, OperatorRecord>,
     /// key_sha256 -> operator name.
-    keys: HashMap<String, String>,
+    pub(super) keys: HashMap<String, String>,
     /// certificate sha256 -> operator name.
-    certificates: HashMap<String, String>,
-    responsible_person: Option<String>,
+    pub(super) certificates: HashMap<String, String>,
+    pub(super) responsible_person: Option<String>,
     /// The next ledger position to replay.
     next_seq: u64,
     /// Whether any signed request has been replayed (after it, `init`'s entries end).

@@ -777,3 +777,5 @@ async fn a_pairing_names_a_new_node_and_its_hosts() {
 
 #[path = "passkey_tests.rs"]
 mod passkey;
+
+mod handed;

@@ -50,7 +50,12 @@ fn challenge(front: &str) -> Result<Result<Value, (u16, Value)>, String> {
 
 /// An application signed by `card` for a new key, at `front`.
 pub fn try_apply_at(front: &str, card: &shuin_testkit::TestCard) -> Attempt {
-    match signed_application(front, card)? {
+    try_apply_as(front, card, NAME)
+}
+
+/// The same, with `name` typed as the applicant's name.
+pub fn try_apply_as(front: &str, card: &shuin_testkit::TestCard, name: &str) -> Attempt {
+    match signed_application_as(front, card, name)? {
         Ok(cms) => submit_application(front, &cms),
         Err(refused) => Ok(refused),
     }
@@ -71,6 +76,14 @@ pub fn signed_application(
     front: &str,
     card: &shuin_testkit::TestCard,
 ) -> Result<Result<Vec<u8>, (u16, Value)>, String> {
+    signed_application_as(front, card, NAME)
+}
+
+fn signed_application_as(
+    front: &str,
+    card: &shuin_testkit::TestCard,
+    name: &str,
+) -> Result<Result<Vec<u8>, (u16, Value)>, String> {
     let challenge = match challenge(front)? {
         Ok(challenge) => challenge,
         Err(refused) => return Ok(Err(refused)),
@@ -82,7 +95,7 @@ pub fn signed_application(
         "kind": "new",
         "nonce": challenge["nonce"],
         "terms_sha256": challenge["terms_sha256"],
-        "applicant": {"name": NAME, "birth_date": BIRTH, "address": ADDRESS, "gender": "1"},
+        "applicant": {"name": name, "birth_date": BIRTH, "address": ADDRESS, "gender": "1"},
         "csr": base64::engine::general_purpose::STANDARD.encode(csr),
     });
     Ok(Ok(card
