@@ -155,6 +155,7 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
             queue,
             ra: state.ra.clone(),
             code_key: dir.join(crate::registration_cmd::CODE_KEY_FILE),
+            review: (dir.to_path_buf(), config.ra.clone(), config.jpki.clone()),
             clock: clock.clone(),
         });
         let operators = shuin_server::peer::NodeOperators {

@@ -167,4 +167,48 @@ pub(crate) fn lra_at_an_ra_node(split: &Split, pending: &str) {
             "{action} missing from {actions:?}"
         );
     }
+    periodic_review_at_the_node(split, &url, &server_ca);
+}
+
+/// The responsible person reviews the automatic decisions at the node, where the
+/// acceptances and their evidence are: every issuance the CA answered (both RA nodes
+/// share one store) is re-checked against its acceptance and evidence, with no
+/// exception; the sign-off goes into the node's books.
+fn periodic_review_at_the_node(split: &Split, url: &str, server_ca: &Path) {
+    let rp = enrol_at_ca(split, "rp-at-node", "responsible_person");
+    let since = shuin_core::timefmt::rfc3339(now() - Duration::from_secs(3600));
+    let args = ["automation", "review", "--since", &since, "--sign-off"];
+    let started = Instant::now();
+    let review = loop {
+        let out = at_node(url, server_ca, &rp, &args);
+        if out.status.success() {
+            break out;
+        }
+        let refusal = stderr(&out);
+        assert!(
+            refusal.contains("operator_unknown") || refusal.contains("roster_unavailable"),
+            "{refusal}\n{}",
+            split.logs()
+        );
+        assert!(started.elapsed() < Duration::from_secs(20), "{refusal}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let review: Value = serde_json::from_slice(&review.stdout).unwrap();
+    let recheck = &review["recheck"];
+    assert_eq!(recheck["lra_approved"], 1, "{recheck}");
+    assert!(recheck["automatic"].as_u64().unwrap() >= 2, "{recheck}");
+    assert_eq!(
+        recheck["exceptions"].as_array().map(Vec::len),
+        Some(0),
+        "{recheck}"
+    );
+    assert!(review["signed_off"]["seq"].is_u64(), "{review}");
+    // At the CA's console the review would find no acceptance: it is refused there.
+    let at_ca = split.ca.as_operator("rp-at-node", &args);
+    assert!(!at_ca.status.success());
+    assert!(
+        stderr(&at_ca).contains("review_at_ra_node"),
+        "{}",
+        stderr(&at_ca)
+    );
 }

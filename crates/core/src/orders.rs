@@ -104,6 +104,11 @@ pub fn issue_id(application_id: &str) -> String {
     format!("issue:{application_id}")
 }
 
+/// The application an issuance order's id names (`None` for another order).
+pub fn application_of(order_id: &str) -> Option<&str> {
+    order_id.strip_prefix("issue:")
+}
+
 /// The id of the revocation order of `serial`.
 pub fn revoke_id(serial: &Serial) -> String {
     format!("revoke:{}", serial.to_hex())

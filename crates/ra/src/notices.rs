@@ -23,7 +23,7 @@ pub const CERTIFICATE_REVOKED: &str = "certificate_revoked";
 /// An RA node's record of the CA's answers (`shuin_ra::orders`), whose issued and
 /// revoked certificates get their notices there (its books hold no
 /// `certificate.issued` nor `revocation.accepted`).
-const ORDERS_ANSWERED: &str = "orders.answered";
+use crate::orders::ORDERS_ANSWERED;
 /// How long the follower waits for the certificate an `orders.answered` names to be
 /// kept before it gives its notice up (logged).
 const COPY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(600);

@@ -41,6 +41,8 @@ impl<T: OrderStore + LedgerStore + CertificateWriter + CrlStore + SettingsStore>
 
 /// The node's record that the CA terminated the business (docs/termination.md).
 pub const TERMINATION_RECEIVED: &str = "termination.received";
+/// The node's record of a batch of the CA's answers to its orders.
+pub const ORDERS_ANSWERED: &str = "orders.answered";
 
 /// A CA that has not taken orders for this long counts as gone.
 pub const LINK_SILENCE: Duration = Duration::from_secs(10);
@@ -365,7 +367,7 @@ impl<S: OrderQueueStore + 'static> PeerOrders for OrderDesk<S> {
             .collect();
         let draft = EntryDraft {
             book: Book::Application,
-            kind: "orders.answered".into(),
+            kind: ORDERS_ANSWERED.into(),
             actor: system_actor(),
             subjects: kept
                 .iter()

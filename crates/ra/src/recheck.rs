@@ -1,5 +1,6 @@
 //! The periodic review's re-check of every issuance in its window (theme ❺; docs/
-//! operations.md, "The periodic review"): each `certificate.issued` has an acceptance
+//! operations.md, "The periodic review"): each `certificate.issued` (at an RA node of a
+//! split deployment, each issued answer of the CA in `orders.answered`) has an acceptance
 //! (`application.accepted` or `application.approved`) naming stored evidence, that
 //! evidence still verifies at the decision's time, and nothing was issued outside the
 //! automatic rule. What fails is reported per issuance with a stable code
@@ -168,6 +169,11 @@ pub fn collect(
                 }
             }
             "application.evidence_purged" => out.purged.extend(purged_hashes(entry)),
+            // At an RA node of a split deployment, the CA's answers to its issuance
+            // orders stand for the CA's `certificate.issued`.
+            crate::orders::ORDERS_ANSWERED if entry.time >= since => {
+                out.issuances.extend(answered_issuances(entry, &decisions));
+            }
             // Entry times are `YYYY-MM-DDTHH:MM:SSZ`, so text order is time order.
             "certificate.issued" if entry.time >= since => {
                 let application = reference(entry, "application:").map(str::to_owned);
@@ -183,6 +189,28 @@ pub fn collect(
         }
     }
     Ok(out)
+}
+
+/// The issuances an RA node's `orders.answered` records: each issued answer to an
+/// issuance order, with the acceptance of its application.
+fn answered_issuances<'a>(
+    entry: &'a Entry,
+    decisions: &'a HashMap<String, Decision>,
+) -> impl Iterator<Item = Issuance> + 'a {
+    let answers = entry.payload["answers"].as_array().into_iter().flatten();
+    answers
+        .filter(|answer| answer["outcome"] == "issued")
+        .filter_map(move |answer| {
+            let order = answer["order"].as_str()?;
+            let application = shuin_core::orders::application_of(order)?;
+            Some(Issuance {
+                seq: entry.seq,
+                time: entry.time.clone(),
+                serial: answer["serial"].as_str().map(str::to_owned),
+                decision: decisions.get(application).cloned(),
+                application: Some(application.to_owned()),
+            })
+        })
 }
 
 fn purged_hashes(entry: &Entry) -> impl Iterator<Item = String> + '_ {

@@ -331,3 +331,34 @@ fn codes_are_the_serialised_names() {
         assert_eq!(serde_json::to_value(code).unwrap(), code.code());
     }
 }
+
+/// An RA node's record of the CA's answers to its orders.
+fn answered(seq: u64, time: &str, answers: serde_json::Value) -> Entry {
+    let mut e = entry(seq, time, crate::orders::ORDERS_ANSWERED, "shuin-ra");
+    e.subjects = vec!["order:issue:app1".into()];
+    e.payload = serde_json::json!({ "answers": answers });
+    e
+}
+
+#[test]
+fn at_an_ra_node_the_cas_issued_answers_are_the_issuances() {
+    let verifier = Fake::verified();
+    let issued_answer = serde_json::json!([
+        {"order": "issue:app1", "outcome": "issued", "serial": "0a"},
+        {"order": "revoke:0b", "outcome": "revoked", "revoked_at": DECIDED},
+        {"order": "issue:app2", "outcome": "refused", "code": "ca_sealed", "retryable": true},
+    ]);
+    let entries = [
+        accepted(0, DECIDED),
+        answered(1, "2024-01-10T10:00:01Z", issued_answer.clone()),
+    ];
+    // Only the issued answer is an issuance, with its application's acceptance.
+    assert_eq!(codes(&entries, &verifier), vec![]);
+    let collected = collect(&entries, at("2024-01-01T00:00:00Z"), RP).unwrap();
+    assert_eq!(collected.issuances[0].serial.as_deref(), Some("0a"));
+    // An answer of the CA without an acceptance before it is reported.
+    assert_eq!(
+        codes(&[answered(0, DECIDED, issued_answer)], &verifier),
+        vec![IssuanceException::NoAcceptance]
+    );
+}

@@ -7,7 +7,8 @@
 //!   books (which the CA signs over its link).
 //! - It serves the RA's actions: the review queue, revocation (an order to the CA
 //!   through the node's queue), registrations (利用者識別符号), the automatic rule's
-//!   switch, and status. Every other action the zone allows is the CA's console's: it
+//!   switch and its periodic review (over the node's books: its acceptances, evidence
+//!   and the CA's answers), and status. Every other action the zone allows is the CA's console's: it
 //!   is refused here before the gate (`action_not_at_node`), and the session counts the
 //!   refusal. What the zone refuses (issuer-key actions) the gate refuses and ledgers,
 //!   as everywhere.
@@ -17,6 +18,7 @@ use serde_json::json;
 use shuin_books::console::{Acted, Outcome};
 use shuin_books::{Admitted, Gate, OperatorRequest, SignedRequest};
 use shuin_core::{Action, Clock, OsRandom, Zone};
+use shuin_ra::config::{JpkiSection, RaSection};
 use shuin_ra::orders::OrderQueueStore;
 use shuin_ra::orders::QueuedCa;
 use shuin_ra::review::ReviewStore;
@@ -43,6 +45,9 @@ pub struct NodeConsole<S> {
     pub ra: Arc<RaService>,
     /// The identification-code key (`registration_create`).
     pub code_key: PathBuf,
+    /// The instance directory, `[ra]` and `[jpki]` (the periodic review re-verifies the
+    /// evidence with the J-LIS anchors and CRLs).
+    pub review: (PathBuf, RaSection, JpkiSection),
     /// The clock.
     pub clock: Arc<dyn Clock>,
 }
@@ -60,6 +65,7 @@ pub fn served_at_node(action: Action) -> bool {
             | Action::RegistrationCreate
             | Action::AutomationSuspend
             | Action::AutomationResume
+            | Action::AutomationReview
             | Action::LedgerRead
     )
 }
@@ -119,6 +125,12 @@ where
             Action::AutomationSuspend | Action::AutomationResume => {
                 let suspend = admitted.request.action == Action::AutomationSuspend;
                 shuin_ra::console::automation_switch(store, suspend, admitted, now).await
+            }
+            Action::AutomationReview => {
+                let (dir, ra, jpki) = &self.review;
+                let evidence = shuin_ra::JpkiEvidence::open(jpki, dir).await;
+                let evidence = evidence.map_err(Outcome::failed)?;
+                shuin_ra::console::automation_review(store, admitted, ra, &evidence, now).await
             }
             Action::LedgerRead => {
                 Ok(json!({"operator": admitted.operator, "entry": admitted.entry_seq}))

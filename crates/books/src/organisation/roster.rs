@@ -228,6 +228,9 @@ impl Roster {
         if entry.book != Book::Organization {
             return Ok(());
         }
+        if entry.kind == shuin_ledger::operator_audit::ROSTER_RECEIVED {
+            return self.take_handed(entry);
+        }
         if let Err(why) = self.apply_passkey(entry)? {
             self.unwarranted.push((entry.seq, why));
             return Ok(());

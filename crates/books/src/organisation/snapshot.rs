@@ -99,6 +99,27 @@ impl Roster {
     }
 }
 
+impl Roster {
+    /// Replaying an RA node's book: the roster the node took in replaces the operators,
+    /// their certificates and the responsible person.
+    pub(super) fn take_handed(&mut self, entry: &shuin_ledger::Entry) -> Result<(), BookError> {
+        let snapshot: RosterSnapshot = serde_json::from_value(entry.payload["roster"].clone())
+            .map_err(|e| BookError::Malformed {
+                seq: entry.seq,
+                detail: format!("{ROSTER_RECEIVED} payload: {e}"),
+            })?;
+        let handed = snapshot.roster().map_err(|e| BookError::Malformed {
+            seq: entry.seq,
+            detail: e.to_string(),
+        })?;
+        self.operators = handed.operators;
+        self.keys = handed.keys;
+        self.certificates = handed.certificates;
+        self.responsible_person = handed.responsible_person;
+        Ok(())
+    }
+}
+
 /// Why a snapshot cannot be taken in.
 fn malformed(detail: String) -> BookError {
     BookError::Malformed { seq: 0, detail }

@@ -193,4 +193,14 @@ async fn an_ra_nodes_gate_decides_with_the_roster_its_ca_handed_over() {
     let digest = foreign.digest();
     let refused = node.receive(&digest, Some(&foreign), later).await;
     assert!(refused.is_err(), "{refused:?}");
+
+    // Replayed, the node's organisation book is the last roster it took in (what the
+    // node's RA names as approver, and the periodic review judges by).
+    let replayed = organisation::replay(&node.store).await.expect("replayed");
+    let record = replayed.operator("LRA 一郎").expect("the LRA");
+    assert!(record.holds(Role::Lra));
+    assert!(record.certificates.iter().all(|c| c.revoked.is_some()));
+    assert!(replayed
+        .operator("管理 太郎")
+        .is_some_and(|op| op.holds(Role::CaAdmin)));
 }
