@@ -280,7 +280,8 @@ impl OrderOutcome {
                 revoked_at,
                 crl_number,
             } => Ok(RevocationDone {
-                revoked_at: UNIX_EPOCH + Duration::from_secs(*revoked_at),
+                revoked_at: from_unix(*revoked_at)
+                    .map_err(|e| RevocationPortError::Unavailable(e.0.into()))?,
                 crl_number: *crl_number,
             }),
             OrderOutcome::Issued { .. } => Err(RevocationPortError::Unavailable(
@@ -327,7 +328,8 @@ fn unix(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn from_unix(secs: u64) -> Result<SystemTime, MalformedOrder> {
+/// A time on the wire (seconds since the Unix epoch), if the platform represents it.
+pub fn from_unix(secs: u64) -> Result<SystemTime, MalformedOrder> {
     UNIX_EPOCH
         .checked_add(Duration::from_secs(secs))
         .ok_or_else(|| MalformedOrder(format!("time {secs} out of range")))

@@ -32,8 +32,18 @@ use crate::Entry;
 struct Enrolled {
     name: String,
     spki_der: Vec<u8>,
+    /// Revoked in these books: nothing it signs after counts.
     revoked: bool,
+    /// At an RA node: when the CA revoked it, as a roster it recorded says. The node's
+    /// gate may decide with the roster before it for a while ([`HANDED_REVOCATION_GRACE`]).
+    handed_revoked_at: Option<std::time::SystemTime>,
 }
+
+/// How long after the CA revoked an operator certificate an RA node's books may still
+/// hold a request it signed: the node's gate decides with the roster it holds for up to
+/// 60 s after the last take confirmed it (`shuin_books::organisation::ROSTER_FRESH_FOR`),
+/// the CA's snapshot may be a second old, and the two clocks may differ.
+pub const HANDED_REVOCATION_GRACE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Why the audit failed: the entry at fault, if it decoded, and what does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,6 +84,9 @@ pub struct RequestAudit {
     /// Per operator, the `passkey_invite` requests signed with their operator key that
     /// no invitation has answered yet: each warrants one invitation.
     invite_requests: HashMap<String, u32>,
+    /// Whether the books record handed rosters (an RA node's), and so no operator CA of
+    /// their own.
+    rosters_recorded: bool,
     checked: u64,
 }
 
@@ -170,6 +183,9 @@ impl RequestAudit {
     pub fn observe(&mut self, entry: &Entry) -> Result<(), String> {
         match entry.kind.as_str() {
             "operator_ca.created" => {
+                if self.rosters_recorded {
+                    return Err("an operator CA created in books that record handed rosters".into());
+                }
                 let p: CaCreated = payload(entry)?;
                 let der = base64::engine::general_purpose::STANDARD
                     .decode(p.certificate)
@@ -217,6 +233,7 @@ impl RequestAudit {
                 name: facts.name,
                 spki_der,
                 revoked: false,
+                handed_revoked_at: None,
             },
         );
         Ok(())
@@ -231,23 +248,38 @@ impl RequestAudit {
         let p: RosterReceived = payload(entry)?;
         let ca = b64(&p.operator_ca).map_err(|e| format!("operator CA certificate: {e}"))?;
         match &self.operator_ca_der {
+            Some(_) if !self.rosters_recorded => {
+                return Err("a handed roster in books with an operator CA of their own".into())
+            }
             Some(known) if *known != ca => {
                 return Err("the roster names another operator CA than the books".into())
             }
             Some(_) => {}
             None => self.operator_ca_der = Some(ca.clone()),
         }
+        self.rosters_recorded = true;
         for certificate in p.roster.operators.iter().flat_map(|o| &o.certificates) {
             let der = b64(&certificate.der).map_err(|e| format!("certificate: {e}"))?;
             let spki_der = operator_certificate::check(&der, &ca).map_err(|e| e.to_string())?;
             let facts = operator_certificate::facts(&der).map_err(|e| e.to_string())?;
             let sha256 = hex::encode(sha2::Sha256::digest(&der));
-            let revoked = certificate.revoked.is_some()
-                || self.certificates.get(&sha256).is_some_and(|c| c.revoked);
+            let handed_revoked_at = match &certificate.revoked {
+                None => None,
+                Some(revoked) => Some(
+                    revoked[0]
+                        .as_str()
+                        .and_then(shuin_core::timefmt::parse_rfc3339)
+                        .ok_or("a revocation time in the roster is not RFC 3339")?,
+                ),
+            };
+            let known = self.certificates.get(&sha256);
             let enrolled = Enrolled {
                 name: facts.name,
                 spki_der,
-                revoked,
+                revoked: known.is_some_and(|c| c.revoked),
+                handed_revoked_at: known
+                    .and_then(|c| c.handed_revoked_at)
+                    .or(handed_revoked_at),
             };
             self.certificates.insert(sha256, enrolled);
         }
@@ -313,6 +345,17 @@ impl RequestAudit {
             .ok_or("the request names a certificate the books never enrolled")?;
         if cert.revoked {
             return Err("the request was signed with a certificate revoked before it".into());
+        }
+        if let Some(revoked_at) = cert.handed_revoked_at {
+            let at = shuin_core::timefmt::parse_rfc3339(&entry.time)
+                .ok_or("the entry's time is not RFC 3339")?;
+            let limit = revoked_at.checked_add(HANDED_REVOCATION_GRACE);
+            if limit.is_some_and(|limit| at > limit) {
+                return Err(format!(
+                    "the request was admitted more than {} s after the CA revoked its certificate",
+                    HANDED_REVOCATION_GRACE.as_secs()
+                ));
+            }
         }
         let signed = SignedRequest {
             request: p.request,

@@ -93,6 +93,9 @@ where
     )
 }
 
+/// The code of an order the CA has not answered yet (it stays queued).
+pub const CA_UNAVAILABLE: &str = "ca_unavailable";
+
 /// `revoke` at an RA node: the revocation goes to the CA as an order through `revoker`
 /// (the node's queue), and the answer comes once the CA carried it out.
 pub async fn revoke_through(revoker: &dyn Revoker, admitted: &Admitted) -> Acted {
@@ -120,6 +123,11 @@ pub async fn revoke_through(revoker: &dyn Revoker, admitted: &Admitted) -> Acted
             ),
         ),
         RevocationPortError::Sealed => Outcome::refused("ca_sealed", "the CA is sealed"),
+        // The order is durable: the CA's link carries it out when it takes it.
+        RevocationPortError::Unavailable(e) => Outcome::refused(
+            CA_UNAVAILABLE,
+            format!("{CA_UNAVAILABLE}: {e}; the revocation order stays queued and is carried out when the CA's link takes it: run the same command again to see its outcome"),
+        ),
         other => Outcome::failed(other),
     })?;
     Ok(

@@ -231,12 +231,32 @@ impl<S: OrderQueueStore + 'static> Revoker for QueuedCa<S> {
         &self,
         request: RevocationRequest,
     ) -> Result<RevocationDone, RevocationPortError> {
+        let unavailable = |e: StoreError| RevocationPortError::Unavailable(Box::new(e));
+        // A certificate whose revocation order was carried out already (by its holder,
+        // an LRA or the J-LIS follow-up) is revoked already: this request, with its own
+        // reason, is not merged into that one.
+        let id = shuin_core::orders::revoke_id(&request.serial);
+        let done = self.store.order(&id).await.map_err(unavailable)?;
+        if let Some(OrderState::Done(OrderOutcome::Revoked { revoked_at, .. })) =
+            done.map(|stored| stored.state)
+        {
+            return Err(RevocationPortError::AlreadyRevoked {
+                revoked_at: shuin_core::orders::from_unix(revoked_at)
+                    .map_err(|e| RevocationPortError::Unavailable(e.0.into()))?,
+            });
+        }
         let subject = format!("serial:{}", request.serial);
         let outcome = self
             .carry(Order::revoke(&request), subject)
             .await
-            .map_err(|e| RevocationPortError::Unavailable(Box::new(e)))?;
-        outcome.to_revocation()
+            .map_err(unavailable)?;
+        match outcome.to_revocation() {
+            // The CA found it revoked already.
+            Ok(done) if done.crl_number == 0 => Err(RevocationPortError::AlreadyRevoked {
+                revoked_at: done.revoked_at,
+            }),
+            other => other,
+        }
     }
 }
 

@@ -288,6 +288,27 @@ async fn a_revocation_goes_through_the_queue_and_a_mismatched_answer_is_refused(
     let listed = &answered.last().unwrap().payload["answers"][0];
     assert_eq!(listed["reason"], "keyCompromise");
     assert_eq!(listed["authorisation"], "subscriber_key");
+    // Asked again (by an LRA, with another reason): revoked already, and nothing queued
+    // that would take the earlier outcome for this one's.
+    let again = RevocationRequest {
+        serial: serial_of(&card),
+        reason: RevocationReason::AffiliationChanged,
+        invalidity_date: None,
+        decided_by: "LRA".into(),
+        role: "lra".into(),
+        authorisation: "operator".into(),
+    };
+    let queued_before = crate::test_world::entries_of_kind(node.store.as_ref(), "order.queued")
+        .await
+        .len();
+    assert!(matches!(
+        node.queue.revoke(again).await,
+        Err(RevocationPortError::AlreadyRevoked { .. })
+    ));
+    let queued = crate::test_world::entries_of_kind(node.store.as_ref(), "order.queued")
+        .await
+        .len();
+    assert_eq!(queued, queued_before);
 }
 
 #[test]

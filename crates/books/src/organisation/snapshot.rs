@@ -30,6 +30,9 @@ use std::time::{Duration, SystemTime};
 
 /// How long a handed roster serves without a take confirming it.
 pub const ROSTER_FRESH_FOR: Duration = Duration::from_secs(60);
+/// How far the node's clock may step back behind a confirmation before the roster no
+/// longer serves.
+const CLOCK_TOLERANCE: Duration = Duration::from_secs(5);
 
 /// The CA's roster as handed to its RA nodes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,8 +225,9 @@ impl RosterFeed {
     }
 }
 
-/// The node's record of a roster handed over: keyed by its digest and position, so
-/// that two nodes on one store taking in the same snapshot record it once.
+/// The node's record of a roster handed over, keyed by its digest and the CA's position
+/// (a retried append writes it once; each node on a shared store records what it took
+/// in).
 fn received(operator_ca_der: &[u8], digest: &str, snapshot: &RosterSnapshot) -> KeyedDraft {
     use base64::Engine;
     let operator_ca = base64::engine::general_purpose::STANDARD.encode(operator_ca_der);
@@ -270,7 +274,6 @@ pub struct HandedRoster {
 #[derive(Debug)]
 struct Held {
     digest: String,
-    as_of: u64,
     roster: Roster,
     confirmed: SystemTime,
 }
@@ -298,8 +301,8 @@ impl HandedRoster {
     /// What a take said: the CA's roster's `digest`, and the roster itself when the node
     /// holds another. A matching digest confirms the roster held. A new roster is checked
     /// (what its digest names, every certificate issued by the operator CA
-    /// `operator_ca_der`, not older than the one held), recorded in the node's books
-    /// (`operator.roster_received`, the organisation book) and only then used.
+    /// `operator_ca_der`), recorded in the node's books (`operator.roster_received`, the
+    /// organisation book) and only then used.
     pub async fn receive<S: LedgerStore + ?Sized>(
         &self,
         store: &S,
@@ -308,10 +311,13 @@ impl HandedRoster {
         now: SystemTime,
     ) -> Result<(), BookError> {
         let (digest, snapshot) = given;
+        if let Some(h) = self.held().as_mut().filter(|h| h.digest == digest) {
+            // The roster held (a snapshot of it again, after the link redialled, is not
+            // recorded twice).
+            h.confirmed = now;
+            return Ok(());
+        }
         let Some(snapshot) = snapshot else {
-            if let Some(h) = self.held().as_mut().filter(|h| h.digest == digest) {
-                h.confirmed = now;
-            }
             return Ok(());
         };
         let roster = self.checked(operator_ca_der, digest, snapshot)?;
@@ -325,7 +331,6 @@ impl HandedRoster {
         );
         *self.held() = Some(Held {
             digest: digest.to_owned(),
-            as_of: snapshot.as_of,
             roster,
             confirmed: now,
         });
@@ -341,12 +346,6 @@ impl HandedRoster {
     ) -> Result<Roster, BookError> {
         if snapshot.digest() != digest {
             return Err(malformed("the roster is not what its digest names".into()));
-        }
-        if let Some(h) = self.held().as_ref().filter(|h| h.as_of > snapshot.as_of) {
-            return Err(malformed(format!(
-                "the roster stands at position {}, older than the one held ({})",
-                snapshot.as_of, h.as_of
-            )));
         }
         let roster = snapshot.roster()?;
         for (op, c) in roster
@@ -370,8 +369,13 @@ impl HandedRoster {
     pub fn current(&self, now: SystemTime) -> Result<Roster, RosterUnavailable> {
         let held = self.held();
         let held = held.as_ref().ok_or(RosterUnavailable::NotYet)?;
-        let age = now.duration_since(held.confirmed).unwrap_or_default();
-        if age > self.fresh_for {
+        // A clock stepped back by more than a few seconds fails closed too (until the next
+        // take confirms the roster again), rather than stretching its freshness.
+        let fresh = match now.duration_since(held.confirmed) {
+            Ok(age) => age <= self.fresh_for,
+            Err(ahead) => ahead.duration() <= CLOCK_TOLERANCE,
+        };
+        if !fresh {
             let since = shuin_core::timefmt::rfc3339(held.confirmed);
             return Err(RosterUnavailable::Stale(since));
         }

@@ -147,7 +147,9 @@ fn status_of(code: &str) -> StatusCode {
         | "attachment_missing"
         | "attachment_unexpected" => StatusCode::BAD_REQUEST,
         "nonce_reused" => StatusCode::CONFLICT,
-        shuin_books::console::ROSTER_UNAVAILABLE => StatusCode::SERVICE_UNAVAILABLE,
+        shuin_books::console::ROSTER_UNAVAILABLE | shuin_ra::console::CA_UNAVAILABLE => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         _ => StatusCode::FORBIDDEN,
     }
 }
