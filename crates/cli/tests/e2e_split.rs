@@ -524,6 +524,36 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
         });
     }
 
+    // The holder's disclosure at the other RA node (one store) shows the revocation: the
+    // node recorded it with the CA's answer.
+    let card_dir = work.join("holder-card");
+    card.write_dir(&card_dir).unwrap();
+    let records = work.join("disclosed.json");
+    let disclosed = shuin()
+        .args(["disclose", "--server", &second_url, "--card-key"])
+        .arg(card_dir.join("key.pem"))
+        .arg("--card-cert")
+        .arg(card_dir.join("cert.pem"))
+        .arg("--out")
+        .arg(&records)
+        .output()
+        .unwrap();
+    assert!(
+        disclosed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&disclosed.stderr)
+    );
+    let records: Value = serde_json::from_slice(&std::fs::read(&records).unwrap()).unwrap();
+    let certificates = records["applications"].as_array().unwrap().iter();
+    let revoked_copy = certificates
+        .flat_map(|a| a["certificates"].as_array().unwrap().iter())
+        .find(|c| c["serial"] == serial)
+        .unwrap();
+    assert_eq!(
+        revoked_copy["revocation"]["reason"], "keyCompromise",
+        "{revoked_copy}"
+    );
+
     // Both RA nodes' books (one store) verify: checkpoints signed by the CA's audit key
     // over its links, and each node's last signed head kept in its directory.
     for node in [&split.first, &split.second] {

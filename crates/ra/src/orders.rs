@@ -399,9 +399,10 @@ impl<S: OrderQueueStore + 'static> PeerOrders for OrderDesk<S> {
         self.store.append(draft, now).await?;
         let batch: Vec<AnswerToKeep<'_>> = kept
             .iter()
-            .map(|(answered, copy, _)| AnswerToKeep {
+            .map(|(answered, copy, revoked)| AnswerToKeep {
                 answered,
                 certificate: copy.as_ref().map(|c| (&c.record, c.der.as_slice())),
+                revocation: revoked.as_ref().and_then(|r| r.record.as_ref()),
             })
             .collect();
         let fresh = self.store.keep_answers(&batch, now).await?;
@@ -519,6 +520,7 @@ impl<S: OrderQueueStore> OrderDesk<S> {
                 Some(RevokeDetails {
                     reason: order.reason.name(),
                     authorisation: order.authorisation.clone(),
+                    record: revocation_record(order, &answered.outcome),
                 }),
             )),
             (_, OrderOutcome::Refused { .. }) => Ok((None, None)),
@@ -566,10 +568,42 @@ struct CertificateCopy {
 }
 
 /// One answer as `orders.answered` lists it.
-/// What a revocation order said, kept with its answer in `orders.answered`.
+/// What a revocation order said, kept with its answer in `orders.answered`, and the
+/// revocation the node records.
 struct RevokeDetails {
     reason: &'static str,
     authorisation: String,
+    record: Option<shuin_store::RevocationRecord>,
+}
+
+/// The revocation the CA carried out for `order`, as the node's store keeps it; `None`
+/// when the CA found the certificate revoked already (CRL number 0: that earlier
+/// revocation's reason and author are not this order's), or a time is out of range.
+fn revocation_record(
+    order: &shuin_core::orders::RevokeOrder,
+    outcome: &OrderOutcome,
+) -> Option<shuin_store::RevocationRecord> {
+    let OrderOutcome::Revoked {
+        revoked_at,
+        crl_number,
+    } = outcome
+    else {
+        return None;
+    };
+    if *crl_number == 0 {
+        return None;
+    }
+    let invalidity_date = match order.invalidity_date {
+        Some(secs) => Some(shuin_core::orders::from_unix(secs).ok()?),
+        None => None,
+    };
+    Some(shuin_store::RevocationRecord {
+        serial: shuin_core::Serial::from_hex(&order.serial)?,
+        revoked_at: shuin_core::orders::from_unix(*revoked_at).ok()?,
+        reason: order.reason,
+        invalidity_date,
+        decided_by: order.decided_by.clone(),
+    })
 }
 
 fn summary(answered: &Answered, revoked: Option<&RevokeDetails>) -> serde_json::Value {

@@ -41,6 +41,10 @@ pub struct AnswerToKeep<'a> {
     pub answered: &'a Answered,
     /// The certificate copy, for an issued order.
     pub certificate: Option<(&'a crate::CertificateRecord, &'a [u8])>,
+    /// The revocation, for a revoked order: recorded when the store holds the
+    /// certificate and no revocation of it (so the node's holders see it, in a
+    /// disclosure for one).
+    pub revocation: Option<&'a crate::RevocationRecord>,
 }
 
 /// Counts of the queue, for status and `/metrics`.

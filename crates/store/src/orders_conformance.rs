@@ -4,7 +4,7 @@
 use crate::conformance::{at, ensure, fail};
 use crate::{
     AnswerToKeep, CertificateReader, CertificateRecord, CertificateState, OrderState, OrderStore,
-    QueueDepth,
+    QueueDepth, RevocationRecord, RevocationStore,
 };
 use shuin_core::Serial;
 
@@ -42,10 +42,13 @@ fn answered(id: String, retryable: bool) -> Answered {
 }
 
 /// Runs the order-queue checks against an empty store.
-pub(crate) async fn run<S: OrderStore + CertificateReader>(store: &S) -> Result<(), String> {
+pub(crate) async fn run<S: OrderStore + CertificateReader + RevocationStore>(
+    store: &S,
+) -> Result<(), String> {
     claims(store).await?;
     outcomes(store).await?;
-    kept_batches(store).await
+    kept_batches(store).await?;
+    kept_revocations(store).await
 }
 
 fn issued(id: String, serial: &Serial) -> Answered {
@@ -103,10 +106,12 @@ async fn kept_batches<S: OrderStore + CertificateReader>(store: &S) -> Result<()
         AnswerToKeep {
             answered: &certificate_answer,
             certificate: Some((&record, &der)),
+            revocation: None,
         },
         AnswerToKeep {
             answered: &refused,
             certificate: None,
+            revocation: None,
         },
     ];
     let kept = store
@@ -134,10 +139,12 @@ async fn kept_batches<S: OrderStore + CertificateReader>(store: &S) -> Result<()
         AnswerToKeep {
             answered: &certificate_answer,
             certificate: Some((&record, &der)),
+            revocation: None,
         },
         AnswerToKeep {
             answered: &third,
             certificate: None,
+            revocation: None,
         },
     ];
     let kept = store
@@ -147,6 +154,92 @@ async fn kept_batches<S: OrderStore + CertificateReader>(store: &S) -> Result<()
     ensure!(
         kept == vec![false, true],
         "an order done before is not answered again; a queued one is: {kept:?}"
+    );
+    Ok(())
+}
+
+/// A revocation order's outcome is kept with the revocation, when the store holds the
+/// certificate (the copy `kept_batches` kept) and no revocation of it yet; for a
+/// certificate it does not hold, nothing is recorded.
+async fn kept_revocations<S: OrderStore + RevocationStore>(store: &S) -> Result<(), String> {
+    use shuin_core::orders::RevokeOrder;
+    use shuin_core::revocation::RevocationReason;
+    let held = Serial::from_hex("7c0d01").ok_or("serial")?;
+    let unheld = Serial::from_hex("7c0d99").ok_or("serial")?;
+    let revoke = |serial: &Serial| {
+        Order::Revoke(RevokeOrder {
+            serial: serial.to_hex(),
+            reason: RevocationReason::KeyCompromise,
+            invalidity_date: None,
+            decided_by: "LRA".into(),
+            role: "lra".into(),
+            authorisation: "operator".into(),
+        })
+    };
+    for serial in [&held, &unheld] {
+        store
+            .queue_order(&revoke(serial), at(300))
+            .await
+            .map_err(|e| fail("queue", e))?;
+    }
+    store
+        .claim_orders("ca-r", 10, at(301), at(331))
+        .await
+        .map_err(|e| fail("claim", e))?;
+    let record = |serial: &Serial| RevocationRecord {
+        serial: serial.clone(),
+        revoked_at: at(302),
+        reason: RevocationReason::KeyCompromise,
+        invalidity_date: None,
+        decided_by: "LRA".into(),
+    };
+    let (held_record, unheld_record) = (record(&held), record(&unheld));
+    let outcome = OrderOutcome::Revoked {
+        revoked_at: 302,
+        crl_number: 9,
+    };
+    let answers = [
+        Answered {
+            id: revoke(&held).id(),
+            outcome: outcome.clone(),
+        },
+        Answered {
+            id: revoke(&unheld).id(),
+            outcome,
+        },
+    ];
+    let batch = [
+        AnswerToKeep {
+            answered: &answers[0],
+            certificate: None,
+            revocation: Some(&held_record),
+        },
+        AnswerToKeep {
+            answered: &answers[1],
+            certificate: None,
+            revocation: Some(&unheld_record),
+        },
+    ];
+    let kept = store
+        .keep_answers(&batch, at(303))
+        .await
+        .map_err(|e| fail("keep revocations", e))?;
+    ensure!(kept == vec![true, true], "both outcomes kept: {kept:?}");
+    let found = store
+        .revocation(&held)
+        .await
+        .map_err(|e| fail("revocation", e))?;
+    ensure!(
+        found.as_ref() == Some(&held_record),
+        "the held certificate's revocation is recorded: {found:?}"
+    );
+    let found = store
+        .revocation(&unheld)
+        .await
+        .map_err(|e| fail("revocation", e))?;
+    ensure!(
+        found.is_none(),
+        "nothing for a certificate not held: {found:?}"
     );
     Ok(())
 }

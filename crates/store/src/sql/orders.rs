@@ -33,6 +33,13 @@ pub(crate) const COPY_CERTIFICATE: &str = "INSERT INTO certificates \
 pub(crate) const COMPLETE_COPY: &str =
     "UPDATE certificates SET der = $2, issued_at = $3, state = 'issued' \
      WHERE serial = $1 AND state = 'reserved'";
+/// Records a revocation the CA carried out for an order, when this store holds the
+/// certificate issued (a copy) and no revocation of it yet.
+pub(crate) const RECORD_REVOCATION: &str = "INSERT INTO revocations \
+     (serial, revoked_at, reason, invalidity_date, decided_by) \
+     SELECT $1, $2, $3, $4, $5 WHERE EXISTS \
+         (SELECT 1 FROM certificates WHERE serial = $1 AND state = 'issued') \
+     ON CONFLICT (serial) DO NOTHING";
 /// Keeps the first outcome of an order.
 pub(crate) const ANSWER: &str =
     "UPDATE orders SET state = 'done', outcome = $2, retryable = $3, done_at = $4 \
@@ -134,6 +141,17 @@ macro_rules! order_queries {
                                 .await
                                 .map_err(unavailable)?;
                         }
+                    }
+                    if let Some(record) = answer.revocation {
+                        sqlx::query($crate::sql::orders::RECORD_REVOCATION)
+                            .bind(record.serial.to_hex())
+                            .bind($crate::rows::secs(record.revoked_at))
+                            .bind(i64::from(record.reason.code()))
+                            .bind(record.invalidity_date.map($crate::rows::secs))
+                            .bind(&record.decided_by)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(unavailable)?;
                     }
                     let answered = answer.answered;
                     let done = sqlx::query($crate::sql::orders::ANSWER)
