@@ -4,7 +4,7 @@
 //! handed over, and records the requests in its own books; issuer-key actions are
 //! refused by the zone, and the CA's own actions do not exist there.
 
-use crate::common::operators::{key_path, make_key, ADMIN};
+use crate::common::operators::{certificate_path, key_path};
 use crate::common::*;
 use crate::e2e_split::Split;
 use serde_json::Value;
@@ -13,31 +13,16 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 /// An operator enrolled at the CA: their certificate and key file.
-struct Enrolled {
-    cert: PathBuf,
-    key: PathBuf,
+pub(crate) struct Enrolled {
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
 }
 
-fn enrol_at_ca(split: &Split, name: &str, role: &str) -> Enrolled {
+pub(crate) fn enrol_at_ca(split: &Split, name: &str, role: &str) -> Enrolled {
+    split.ca.add_operator(name, role);
     let work = split.ca.work.path();
-    let csr = work.join(format!("{name}.csr"));
-    std::fs::write(&csr, make_key(work, name)).unwrap();
-    let cert = work.join(format!("{name}.pem"));
-    split.ca.as_operator_json(
-        ADMIN,
-        &[
-            "operator",
-            "add",
-            "--csr",
-            csr.to_str().unwrap(),
-            "--role",
-            role,
-            "--cert-out",
-            cert.to_str().unwrap(),
-        ],
-    );
     Enrolled {
-        cert,
+        cert: certificate_path(work, name),
         key: key_path(work, name),
     }
 }

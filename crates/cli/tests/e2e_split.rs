@@ -650,24 +650,8 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
 /// their operator certificate, and there is no entry without a certificate. The session
 /// is in the node's books.
 fn monitoring_from_outside(split: &Split) {
-    let work = split.ca.work.path();
-    let csr = work.join("monitor.csr");
-    std::fs::write(&csr, make_key(work, "monitor-1")).unwrap();
-    let cert = work.join("monitor.pem");
-    split.ca.as_operator_json(
-        ADMIN,
-        &[
-            "operator",
-            "add",
-            "--csr",
-            csr.to_str().unwrap(),
-            "--role",
-            "monitor",
-            "--cert-out",
-            cert.to_str().unwrap(),
-        ],
-    );
-    let key = key_path(work, "monitor-1");
+    let monitor = crate::e2e_node_operators::enrol_at_ca(split, "monitor-1", "monitor");
+    let (cert, key) = (monitor.cert, monitor.key);
     let server_ca = split.ca.data.join("ca/operator-ca.pem");
     let url = |path: &str| format!("https://127.0.0.1:{}{path}", split.monitor);
     let curl = |path: &str, with_cert: bool| {

@@ -18,6 +18,12 @@ pub fn key_path(work: &Path, name: &str) -> PathBuf {
         .join(format!("{}.key.pem", hex::encode(name.as_bytes())))
 }
 
+/// Where [`Instance::add_operator`] keeps `name`'s operator certificate (PEM).
+pub fn certificate_path(work: &Path, name: &str) -> PathBuf {
+    work.join("operators")
+        .join(format!("{}.cert.pem", hex::encode(name.as_bytes())))
+}
+
 /// `file:PATH` of `name`'s key file, as `--operator-key` takes it.
 pub fn key_uri(work: &Path, name: &str) -> OsString {
     let mut key = OsString::from("file:");
@@ -80,7 +86,7 @@ impl Instance {
     }
 
     /// Enrols `name` with `role` as the first admin (a key and CSR are made the first
-    /// time; later roles are granted).
+    /// time, and the certificate kept at [`certificate_path`]; later roles are granted).
     pub fn add_operator(&self, name: &str, role: &str) {
         if key_path(self.work.path(), name).exists() {
             self.as_operator_json(
@@ -105,6 +111,8 @@ impl Instance {
                 csr_path.to_str().unwrap(),
                 "--role",
                 role,
+                "--cert-out",
+                certificate_path(self.work.path(), name).to_str().unwrap(),
             ],
         );
     }
