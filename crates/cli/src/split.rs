@@ -41,7 +41,7 @@ pub(crate) async fn open_repo_node(dir: &Path, config: InstanceConfig) -> Result
     let store = Arc::new(Store::open_existing(&config.store, dir).await?);
     let chain = CaFiles::read(&config.ca, dir)?;
     let repository = crate::runtime::repository_of(dir, &config, &chain)?;
-    let pushed = open_pushed(&store, &repository, &config, &chain).await?;
+    let pushed = open_pushed(&store, &repository, &config, &chain, false).await?;
     let state = shuin_server::RepositoryState {
         repository,
         ocsp: pushed.clone(),
@@ -57,16 +57,21 @@ pub(crate) async fn open_repo_node(dir: &Path, config: InstanceConfig) -> Result
     })
 }
 
-/// The node's repository, with the CRLs its store holds published.
+/// The node's repository, with the CRLs its store holds published; an RA node's
+/// (`records_revocations`) records the revocations the answers say.
 async fn open_pushed(
     store: &Arc<Store>,
     repository: &Arc<shuin_repo::Repository>,
     config: &InstanceConfig,
     chain: &CaFiles,
+    records_revocations: bool,
 ) -> Result<Arc<PushedRepository>> {
     let scopes = crl_scopes(config, chain);
-    let pushed = PushedRepository::new(store.clone(), repository.clone(), scopes)
+    let mut pushed = PushedRepository::new(store.clone(), repository.clone(), scopes)
         .context("the CA certificates")?;
+    if records_revocations {
+        pushed = pushed.recording_revocations(store.clone());
+    }
     pushed.load().await?;
     Ok(Arc::new(pushed))
 }
@@ -127,7 +132,7 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
         issuer: queue.clone(),
         revoker: queue.clone(),
     };
-    let pushed = open_pushed(&store, &repository, &config, &chain).await?;
+    let pushed = open_pushed(&store, &repository, &config, &chain, true).await?;
     let ocsp = pushed.clone();
     let mut state =
         crate::runtime::app_state(dir, &config, &store, &chain, repository, ports, ocsp)?;

@@ -526,29 +526,7 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
 
     // The holder's disclosure at the other RA node (one store) shows the revocation: the
     // node recorded it with the CA's answer.
-    let card_dir = work.join("holder-card");
-    card.write_dir(&card_dir).unwrap();
-    let records = work.join("disclosed.json");
-    let disclosed = shuin()
-        .args(["disclose", "--server", &second_url, "--card-key"])
-        .arg(card_dir.join("key.pem"))
-        .arg("--card-cert")
-        .arg(card_dir.join("cert.pem"))
-        .arg("--out")
-        .arg(&records)
-        .output()
-        .unwrap();
-    assert!(
-        disclosed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&disclosed.stderr)
-    );
-    let records: Value = serde_json::from_slice(&std::fs::read(&records).unwrap()).unwrap();
-    let certificates = records["applications"].as_array().unwrap().iter();
-    let revoked_copy = certificates
-        .flat_map(|a| a["certificates"].as_array().unwrap().iter())
-        .find(|c| c["serial"] == serial)
-        .unwrap();
+    let revoked_copy = disclosed_certificate(&work, &second_url, &card, serial);
     assert_eq!(
         revoked_copy["revocation"]["reason"], "keyCompromise",
         "{revoked_copy}"
@@ -583,6 +561,28 @@ fn an_ra_node_issues_through_the_cas_link_while_the_ca_listens_on_no_port() {
     assert_eq!(status, 202, "{pending}");
     let pending = pending["application_id"].as_str().unwrap();
     crate::e2e_node_operators::lra_at_an_ra_node(&split, pending);
+    // A revocation made at the CA's console reaches the nodes' stores too, from the
+    // CA's OCSP answers: the holder's disclosure at a node shows it.
+    let other_serial = other.1["serial"].as_str().unwrap();
+    let revoked = split.ca.as_operator_json(
+        "lra-at-node",
+        &[
+            "revoke",
+            "--serial",
+            other_serial,
+            "--reason",
+            "affiliationChanged",
+        ],
+    );
+    assert_eq!(revoked["status"], "revoked", "{revoked}");
+    within(
+        Duration::from_secs(10),
+        "the CA's revocation at the node",
+        &|| {
+            let copy = disclosed_certificate(&work, &front_url, &card, other_serial);
+            copy["revocation"]["reason"] == "affiliationChanged"
+        },
+    );
     // The node's books verify with the LRA's requests, checked against the roster the
     // node recorded.
     books_verify_within(&split.first.data, Duration::from_secs(15), &logs);
@@ -692,6 +692,44 @@ fn monitoring_from_outside(split: &Split) {
             .any(|e| e["kind"] == "session.opened" && e["payload"]["operator"] == "monitor-1"),
         "the monitoring session in the node's books"
     );
+}
+
+/// The certificate `serial` as `card`'s holder obtains it with `shuin disclose` at the
+/// RA node `front`.
+fn disclosed_certificate(
+    work: &Path,
+    front: &str,
+    card: &shuin_testkit::TestCard,
+    serial: &str,
+) -> Value {
+    let card_dir = work.join("holder-card");
+    if !card_dir.exists() {
+        card.write_dir(&card_dir).unwrap();
+    }
+    let records = work.join("disclosed.json");
+    let _ = std::fs::remove_file(&records);
+    let disclosed = shuin()
+        .args(["disclose", "--server", front, "--card-key"])
+        .arg(card_dir.join("key.pem"))
+        .arg("--card-cert")
+        .arg(card_dir.join("cert.pem"))
+        .arg("--out")
+        .arg(&records)
+        .output()
+        .unwrap();
+    assert!(
+        disclosed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&disclosed.stderr)
+    );
+    let records: Value = serde_json::from_slice(&std::fs::read(&records).unwrap()).unwrap();
+    let applications = records["applications"].as_array().unwrap().iter();
+    let certificates = applications.flat_map(|a| a["certificates"].as_array().unwrap().iter());
+    certificates
+        .clone()
+        .find(|c| c["serial"] == serial)
+        .cloned()
+        .unwrap()
 }
 
 /// Waits until `shuin ledger verify` passes on the node at `data`.

@@ -28,6 +28,22 @@ pub enum OcspCheckError {
     BadSignature,
 }
 
+/// When and why a status says its certificate was revoked (`None`: not revoked). A
+/// reason the answer does not give, or RFC 5280 does not name, reads as `unspecified`.
+pub fn revocation_of(
+    status: &CertStatus,
+) -> Option<(std::time::SystemTime, crate::revocation::RevocationReason)> {
+    use crate::revocation::RevocationReason;
+    let CertStatus::Revoked(info) = status else {
+        return None;
+    };
+    let reason = info
+        .revocation_reason
+        .and_then(RevocationReason::from_crl_reason)
+        .unwrap_or(RevocationReason::Unspecified);
+    Some((info.revocation_time.0.to_system_time(), reason))
+}
+
 /// The certificates of the issuer an answer names, with their status, after checking
 /// the answer against `issuer` (whose hashes are `hashes`).
 pub fn check_answer(

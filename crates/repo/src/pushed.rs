@@ -13,7 +13,7 @@ use der::Decode;
 use shuin_core::ocsp::{self, IssuerHashes, OcspResponder};
 use shuin_core::repository_feed::{Held, MalformedPush, Push};
 use shuin_core::Serial;
-use shuin_store::{CrlRecord, CrlStore, StoreError};
+use shuin_store::{CrlRecord, CrlStore, RevocationRecord, RevocationStore, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use x509_cert::Certificate;
@@ -58,7 +58,14 @@ pub struct PushedRepository {
     issuing: Certificate,
     hashes: IssuerHashes,
     answers: RwLock<Answers>,
+    /// An RA node's store, where the revocations the answers say are recorded for the
+    /// certificates it holds (`None`: a repository node, which holds none).
+    revocations: Option<Arc<dyn RevocationStore>>,
 }
+
+/// Who the node names as having decided a revocation it learnt of from the CA's OCSP
+/// answers (one made at the CA's console, or by the termination).
+pub const DECIDED_AT_THE_CA: &str = "the CA (as its OCSP answer says)";
 
 impl std::fmt::Debug for PushedRepository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -86,7 +93,15 @@ impl PushedRepository {
             issuing,
             hashes,
             answers: RwLock::new(Answers::default()),
+            revocations: None,
         })
+    }
+
+    /// An RA node's repository: the revocations its answers say are recorded in `store`
+    /// for the certificates the node holds, so that its holders' disclosures show them.
+    pub fn recording_revocations(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.revocations = Some(store);
+        self
     }
 
     /// Publishes the newest CRL of each scope kept in the store (at start).
@@ -202,9 +217,9 @@ impl PushedRepository {
             answers
                 .into_iter()
                 .filter_map(|der| {
-                    let serial = ocsp_check(&der, &issuing, &hashes)?;
+                    let (serial, revoked) = ocsp_check(&der, &issuing, &hashes)?;
                     let next_update = shuin_core::ocsp_check::next_update(&der);
-                    Some((serial, (Arc::new(der), next_update)))
+                    Some(((serial, (Arc::new(der), next_update)), revoked))
                 })
                 .collect::<Vec<_>>()
         })
@@ -213,15 +228,47 @@ impl PushedRepository {
             return (0, count);
         };
         let refused = count - checked.len();
-        let mut held = self.answers.write().unwrap_or_else(|p| p.into_inner());
-        if !follows(&held, push) {
-            return (0, refused);
+        let (checked, revoked): (Vec<_>, Vec<_>) = checked.into_iter().unzip();
+        {
+            let mut held = self.answers.write().unwrap_or_else(|p| p.into_inner());
+            if !follows(&held, push) {
+                return (0, refused);
+            }
+            held.by_serial.extend(checked.iter().cloned());
+            held.epoch = push.ocsp_epoch;
+            held.through = push.ocsp_through;
         }
-        let kept = checked.len();
-        held.by_serial.extend(checked);
-        held.epoch = push.ocsp_epoch;
-        held.through = push.ocsp_through;
-        (kept, refused)
+        self.record_revocations(revoked.into_iter().flatten()).await;
+        (checked.len(), refused)
+    }
+
+    /// Records each revocation an answer says, for a certificate the node holds and has
+    /// no revocation of yet (looked up first: a node that restarts is handed every answer
+    /// again). A store that fails is logged; the next answer of that certificate (each
+    /// is re-signed before its nextUpdate) tries again.
+    async fn record_revocations(&self, revoked: impl Iterator<Item = RevocationRecord>) {
+        let Some(store) = &self.revocations else {
+            return;
+        };
+        for record in revoked {
+            match store.revocation(&record.serial).await {
+                Ok(Some(_)) => continue,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "a revocation the CA's answers say cannot be looked up");
+                    continue;
+                }
+            }
+            match store.revoke(&record).await {
+                Ok(()) => {
+                    tracing::info!(serial = %record.serial.to_hex(), "recorded a revocation the CA's answers say")
+                }
+                Err(StoreError::NotFound | StoreError::Conflict(_)) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "a revocation the CA's answers say is not recorded")
+                }
+            }
+        }
     }
 
     fn follows(&self, push: &Push) -> bool {
@@ -248,11 +295,26 @@ fn follows(held: &Answers, push: &Push) -> bool {
     push.ocsp_after == 0 || (push.ocsp_epoch == held.epoch && push.ocsp_after == held.through)
 }
 
-/// The serial an answer is about, if it checks out against the issuing CA and names
-/// exactly one certificate.
-fn ocsp_check(der: &[u8], issuing: &Certificate, hashes: &IssuerHashes) -> Option<Serial> {
+/// The serial an answer is about, with the revocation it says, if it checks out against
+/// the issuing CA and names exactly one certificate.
+fn ocsp_check(
+    der: &[u8],
+    issuing: &Certificate,
+    hashes: &IssuerHashes,
+) -> Option<(Serial, Option<RevocationRecord>)> {
     match shuin_core::ocsp_check::check_answer(der, issuing, hashes) {
-        Ok(named) if named.len() == 1 => named.into_iter().next().map(|(serial, _)| serial),
+        Ok(named) if named.len() == 1 => named.into_iter().next().map(|(serial, status)| {
+            let revoked = shuin_core::ocsp_check::revocation_of(&status).map(|(at, reason)| {
+                RevocationRecord {
+                    serial: serial.clone(),
+                    revoked_at: at,
+                    reason,
+                    invalidity_date: None,
+                    decided_by: DECIDED_AT_THE_CA.into(),
+                }
+            });
+            (serial, revoked)
+        }),
         Ok(_) => {
             tracing::warn!(
                 "an OCSP answer from the CA's link names no single certificate; refused"
