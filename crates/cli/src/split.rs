@@ -365,14 +365,9 @@ fn init_node_witness(
         .split_once("://")
         .map_or(public_url, |(_, rest)| rest)
         .trim_end_matches('/');
-    let log = shuin_witness::config::LogConfig::for_verifier_key(&audit_key.verifier_key())
-        .map_err(|e| msg(format!("the CA's log: {e}")))?;
-    let config = shuin_witness::config::WitnessConfig {
-        name: format!("{host}/witness/{name}"),
-        logs: vec![log],
-    };
-    let key =
-        shuin_witness::init(dir, &config).map_err(|e| msg(format!("the node's witness: {e}")))?;
+    let name = format!("{host}/witness/{name}");
+    let key = shuin_witness::init_for_log(dir, &name, &audit_key.verifier_key())
+        .map_err(|e| msg(format!("the node's witness of the CA's log: {e}")))?;
     Ok(key.verifier_key())
 }
 

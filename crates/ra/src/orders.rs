@@ -233,23 +233,26 @@ impl<S: OrderQueueStore + 'static> Revoker for QueuedCa<S> {
     ) -> Result<RevocationDone, RevocationPortError> {
         let unavailable = |e: StoreError| RevocationPortError::Unavailable(Box::new(e));
         // A certificate whose revocation order was carried out already (by its holder,
-        // an LRA or the J-LIS follow-up) is revoked already: this request, with its own
-        // reason, is not merged into that one.
+        // an LRA or the J-LIS follow-up) is revoked already: another request, with its
+        // own reason, is not merged into that one. The same request again (after an
+        // answer that did not come in time) gets that order's outcome.
+        let order = Order::revoke(&request);
         let id = shuin_core::orders::revoke_id(&request.serial);
-        let done = self.store.order(&id).await.map_err(unavailable)?;
-        if let Some(OrderState::Done(OrderOutcome::Revoked { revoked_at, .. })) =
-            done.map(|stored| stored.state)
-        {
-            return Err(RevocationPortError::AlreadyRevoked {
-                revoked_at: shuin_core::orders::from_unix(revoked_at)
-                    .map_err(|e| RevocationPortError::Unavailable(e.0.into()))?,
-            });
+        if let Some(stored) = self.store.order(&id).await.map_err(unavailable)? {
+            if let OrderState::Done(outcome @ OrderOutcome::Revoked { revoked_at, .. }) =
+                &stored.state
+            {
+                if stored.order == order {
+                    return outcome.to_revocation();
+                }
+                return Err(RevocationPortError::AlreadyRevoked {
+                    revoked_at: shuin_core::orders::from_unix(*revoked_at)
+                        .map_err(|e| RevocationPortError::Unavailable(e.0.into()))?,
+                });
+            }
         }
         let subject = format!("serial:{}", request.serial);
-        let outcome = self
-            .carry(Order::revoke(&request), subject)
-            .await
-            .map_err(unavailable)?;
+        let outcome = self.carry(order, subject).await.map_err(unavailable)?;
         match outcome.to_revocation() {
             // The CA found it revoked already.
             Ok(done) if done.crl_number == 0 => Err(RevocationPortError::AlreadyRevoked {

@@ -309,6 +309,16 @@ async fn a_revocation_goes_through_the_queue_and_a_mismatched_answer_is_refused(
         .await
         .len();
     assert_eq!(queued, queued_before);
+    // The holder's own request again (its answer came late, say): that order's outcome.
+    let same = RevocationRequest {
+        serial: serial_of(&card),
+        reason: RevocationReason::KeyCompromise,
+        invalidity_date: None,
+        decided_by: "holder".into(),
+        role: "subscriber".into(),
+        authorisation: "subscriber_key".into(),
+    };
+    assert_eq!(node.queue.revoke(same).await.unwrap().crl_number, 7);
 }
 
 #[test]

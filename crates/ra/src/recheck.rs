@@ -155,6 +155,7 @@ pub fn collect(
     let since = shuin_core::timefmt::rfc3339(since);
     let mut roster = Roster::new();
     let mut decisions: HashMap<String, Decision> = HashMap::new();
+    let mut answered: BTreeSet<String> = BTreeSet::new();
     let mut out = Collected::default();
     for entry in entries {
         roster.apply(entry)?;
@@ -172,7 +173,16 @@ pub fn collect(
             // At an RA node of a split deployment, the CA's answers to its issuance
             // orders stand for the CA's `certificate.issued`.
             crate::orders::ORDERS_ANSWERED if entry.time >= since => {
-                out.issuances.extend(answered_issuances(entry, &decisions));
+                for issuance in answered_issuances(entry, &decisions) {
+                    // An order answered twice (a retried batch) is one issuance.
+                    if issuance
+                        .application
+                        .as_ref()
+                        .is_some_and(|a| answered.insert(a.clone()))
+                    {
+                        out.issuances.push(issuance);
+                    }
+                }
             }
             // Entry times are `YYYY-MM-DDTHH:MM:SSZ`, so text order is time order.
             "certificate.issued" if entry.time >= since => {

@@ -356,6 +356,14 @@ fn at_an_ra_node_the_cas_issued_answers_are_the_issuances() {
     assert_eq!(codes(&entries, &verifier), vec![]);
     let collected = collect(&entries, at("2024-01-01T00:00:00Z"), RP).unwrap();
     assert_eq!(collected.issuances[0].serial.as_deref(), Some("0a"));
+    // An order answered twice is one issuance.
+    let twice = [
+        accepted(0, DECIDED),
+        answered(1, "2024-01-10T10:00:01Z", issued_answer.clone()),
+        answered(2, "2024-01-10T10:00:31Z", issued_answer.clone()),
+    ];
+    let collected = collect(&twice, at("2024-01-01T00:00:00Z"), RP).unwrap();
+    assert_eq!(collected.issuances.len(), 1);
     // An answer of the CA without an acceptance before it is reported.
     assert_eq!(
         codes(&[answered(0, DECIDED, issued_answer)], &verifier),

@@ -83,6 +83,26 @@ pub fn init(dir: &Path, config: &WitnessConfig) -> Result<WitnessKey, SetupError
     Ok(signer.key().clone())
 }
 
+/// Makes a witness of the one log whose checkpoints verify with `log_verifier_key`, in
+/// `dir`, named `name` (as [`init`]): how an RA node of a split deployment witnesses its
+/// CA's checkpoints.
+///
+/// # Errors
+///
+/// As [`init`], or [`SetupError::Config`] for a verifier key that cannot be read.
+pub fn init_for_log(
+    dir: &Path,
+    name: &str,
+    log_verifier_key: &str,
+) -> Result<WitnessKey, SetupError> {
+    let log = config::LogConfig::for_verifier_key(log_verifier_key)?;
+    let config = WitnessConfig {
+        name: name.to_owned(),
+        logs: vec![log],
+    };
+    init(dir, &config)
+}
+
 /// Opens the witness in `dir`, reading its configuration, key and state.
 ///
 /// # Errors

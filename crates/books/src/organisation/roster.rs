@@ -95,7 +95,13 @@ pub struct Roster {
     warrant_nonces: HashSet<String>,
     /// Passkey invitations and registrations (`super::passkeys`).
     pub(super) passkeys: super::passkeys::Passkeys,
+    /// Whether the books keep an organisation of their own (an operator CA created, an
+    /// operator enrolled, a role changed): then a handed roster has no effect.
+    own_organisation: bool,
 }
+
+/// The kind of the entry that creates the instance's operator CA.
+const OPERATOR_CA_CREATED: &str = "operator_ca.created";
 
 /// Signed requests kept per operator for the entries that follow them.
 const WARRANTS_KEPT: usize = 8;
@@ -229,7 +235,19 @@ impl Roster {
             return Ok(());
         }
         if entry.kind == shuin_ledger::operator_audit::ROSTER_RECEIVED {
-            return self.take_handed(entry);
+            // Only an RA node's books hold handed rosters: in books that keep an
+            // organisation of their own (the CA's), such a row has no effect.
+            let taken = match self.own_organisation {
+                true => Err("a handed roster in books that keep their own organisation".into()),
+                false => self.take_handed(entry).map_err(|e| e.to_string()),
+            };
+            if let Err(why) = taken {
+                self.unwarranted.push((entry.seq, why));
+            }
+            return Ok(());
+        }
+        if entry.kind == OPERATOR_CA_CREATED {
+            self.own_organisation = true;
         }
         if let Err(why) = self.apply_passkey(entry)? {
             self.unwarranted.push((entry.seq, why));
@@ -238,6 +256,7 @@ impl Roster {
         let Some((name, role, spki)) = change_of(entry)? else {
             return Ok(());
         };
+        self.own_organisation = true;
         if let Err(why) = self.warranted(entry, &name, role, spki.as_deref()) {
             self.unwarranted.push((entry.seq, why));
             return Ok(());

@@ -140,3 +140,65 @@ async fn the_replay_reads_in_pages_and_reaches_the_end() {
     assert!(roster.operator("A").is_some_and(|op| op.holds(Role::Lra)));
     assert_eq!(roster.next_seq(), REPLAY_PAGE * 2 + 11);
 }
+
+#[tokio::test]
+async fn a_handed_roster_in_books_with_their_own_organisation_has_no_effect() {
+    let store = SqliteStore::in_memory().await.expect("store");
+    grant(&store, "A", Role::Lra, &admin(), now())
+        .await
+        .expect("grant");
+    // A row claiming to be a roster the CA handed over, in the CA's own books.
+    let roster = serde_json::json!({"as_of": 1, "operators": [
+        {"name": "Mallory", "roles": ["ca_admin"], "since": "2026-01-01T00:00:00Z", "certificates": []}
+    ]});
+    store
+        .append(
+            EntryDraft {
+                book: Book::Organization,
+                kind: shuin_ledger::operator_audit::ROSTER_RECEIVED.into(),
+                actor: admin(),
+                subjects: vec![],
+                payload: serde_json::json!({"digest": "00", "as_of": 1, "operator_ca": "", "roster": roster}),
+                evidence: vec![],
+            },
+            now(),
+        )
+        .await
+        .expect("append");
+    let roster = replay(&store).await.expect("roster");
+    assert!(roster.operator("Mallory").is_none());
+    assert!(roster.operator("A").is_some_and(|op| op.holds(Role::Lra)));
+    assert_eq!(roster.unwarranted().len(), 1);
+    // In an RA node's books (no organisation of their own), the roster it took in is the
+    // roster; one that cannot be read is skipped, not fatal.
+    let node = SqliteStore::in_memory().await.expect("store");
+    for payload in [
+        serde_json::json!({"roster": "garbage"}),
+        serde_json::json!({"roster": roster_json()}),
+    ] {
+        node.append(
+            EntryDraft {
+                book: Book::Organization,
+                kind: shuin_ledger::operator_audit::ROSTER_RECEIVED.into(),
+                actor: admin(),
+                subjects: vec![],
+                payload,
+                evidence: vec![],
+            },
+            now(),
+        )
+        .await
+        .expect("append");
+    }
+    let replayed = replay(&node).await.expect("replayed");
+    assert!(replayed
+        .operator("Mallory")
+        .is_some_and(|op| op.holds(Role::CaAdmin)));
+    assert_eq!(replayed.unwarranted().len(), 1);
+}
+
+fn roster_json() -> serde_json::Value {
+    serde_json::json!({"as_of": 1, "operators": [
+        {"name": "Mallory", "roles": ["ca_admin"], "since": "2026-01-01T00:00:00Z", "certificates": []}
+    ]})
+}
