@@ -13,15 +13,15 @@
 use sha2::{Digest, Sha256};
 use shuin_core::issuance::{IssuanceError, IssuedCertificate, Issuer};
 use shuin_core::orders::{Answered, Order, OrderDesk, OrderOutcome};
-use shuin_core::revocation::Revoker;
+use shuin_core::revocation::{RevocationDone, RevocationPortError, RevocationRequest, Revoker};
 use shuin_core::Clock;
 use shuin_ledger::{Actor, Book, EntryDraft};
-use shuin_store::{CertificateReader, CertificateState, LedgerStore};
+use shuin_store::{CertificateReader, CertificateState, CrlStore, LedgerStore, RevocationStore};
 use std::sync::Arc;
 
 /// What the CA's desk reads and writes.
-pub trait OrderBooks: CertificateReader + LedgerStore {}
-impl<T: CertificateReader + LedgerStore> OrderBooks for T {}
+pub trait OrderBooks: CertificateReader + LedgerStore + RevocationStore + CrlStore {}
+impl<T: CertificateReader + LedgerStore + RevocationStore + CrlStore> OrderBooks for T {}
 
 /// Carries out the orders of one RA node.
 #[derive(Clone)]
@@ -96,9 +96,50 @@ impl CaOrderDesk {
                 let Ok(request) = wire.to_port() else {
                     return malformed();
                 };
-                OrderOutcome::of_revocation(&self.revoker.revoke(request).await)
+                let result = match self.revoker.revoke(request.clone()).await {
+                    Err(RevocationPortError::AlreadyRevoked { revoked_at }) => {
+                        self.revoked_before(&request, revoked_at).await
+                    }
+                    other => other,
+                };
+                OrderOutcome::of_revocation(&result)
             }
         }
+    }
+
+    /// A revocation found made already: this order's own, carried out by an earlier try
+    /// whose answer did not reach the node (the same reason, author and invalidity
+    /// date), is answered as done, with the CA's newest CRL; another's stays
+    /// `AlreadyRevoked`.
+    async fn revoked_before(
+        &self,
+        request: &RevocationRequest,
+        revoked_at: std::time::SystemTime,
+    ) -> Result<RevocationDone, RevocationPortError> {
+        let already = Err(RevocationPortError::AlreadyRevoked { revoked_at });
+        let unavailable =
+            |e: shuin_store::StoreError| RevocationPortError::Unavailable(Box::new(e));
+        let Some(record) = self
+            .books
+            .revocation(&request.serial)
+            .await
+            .map_err(unavailable)?
+        else {
+            return already;
+        };
+        let same = record.reason == request.reason
+            && record.decided_by == request.decided_by
+            && record.invalidity_date == request.invalidity_date;
+        if !same {
+            return already;
+        }
+        let crl = self.books.latest_crl("ca").await.map_err(unavailable)?;
+        Ok(RevocationDone {
+            revoked_at: record.revoked_at,
+            // A CRL number is never 0 (that says "revoked by another"), so one the CA has
+            // not kept yet reads as 1.
+            crl_number: crl.map_or(1, |c| c.number.max(1)),
+        })
     }
 
     /// The answer an earlier try already gave for this application's key, if any.

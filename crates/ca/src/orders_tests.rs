@@ -85,7 +85,7 @@ async fn a_batch_is_carried_out_concurrently_and_answered_in_order() {
 }
 
 #[tokio::test]
-async fn a_revocation_order_revokes_and_a_repeat_answers_its_time() {
+async fn a_revocation_order_revokes_and_a_repeat_answers_its_outcome() {
     let (_, desk) = desk().await;
     let issued = desk.carry_out(vec![Order::issue(&order("app-r"))]).await;
     let OrderOutcome::Issued { serial, .. } = &issued[0].outcome else {
@@ -101,9 +101,27 @@ async fn a_revocation_order_revokes_and_a_repeat_answers_its_time() {
         panic!("{first:?}")
     };
     assert!(crl_number > 0, "the revocation is on a new CRL");
+    // The same order again (its answer was lost): done, with the CRL that lists it.
     let again = desk.carry_out(vec![revoke(&serial)]).await;
     assert_eq!(
         again[0].outcome,
+        OrderOutcome::Revoked {
+            revoked_at,
+            crl_number
+        }
+    );
+    // Another's revocation of it (another reason or author): revoked already, CRL 0.
+    let by_lra = Order::revoke(&RevocationRequest {
+        serial: serial.clone(),
+        reason: RevocationReason::AffiliationChanged,
+        invalidity_date: None,
+        decided_by: "LRA".into(),
+        role: "lra".into(),
+        authorisation: "operator".into(),
+    });
+    let other = desk.carry_out(vec![by_lra]).await;
+    assert_eq!(
+        other[0].outcome,
         OrderOutcome::Revoked {
             revoked_at,
             crl_number: 0

@@ -126,7 +126,7 @@ pub async fn revoke_through(revoker: &dyn Revoker, admitted: &Admitted) -> Acted
         // The order is durable: the CA's link carries it out when it takes it.
         RevocationPortError::Unavailable(e) => Outcome::refused(
             CA_UNAVAILABLE,
-            format!("{CA_UNAVAILABLE}: {e}; the revocation order stays queued and is carried out when the CA's link takes it: run the same command again to see its outcome"),
+            format!("{CA_UNAVAILABLE}: {e}; a revocation order that was queued stays queued and is carried out when the CA's link takes it: run the same command again to see its outcome"),
         ),
         other => Outcome::failed(other),
     })?;

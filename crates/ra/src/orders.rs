@@ -238,6 +238,7 @@ impl<S: OrderQueueStore + 'static> Revoker for QueuedCa<S> {
         // answer that did not come in time) gets that order's outcome.
         let order = Order::revoke(&request);
         let id = shuin_core::orders::revoke_id(&request.serial);
+        let mut another_pending = false;
         if let Some(stored) = self.store.order(&id).await.map_err(unavailable)? {
             if let OrderState::Done(outcome @ OrderOutcome::Revoked { revoked_at, .. }) =
                 &stored.state
@@ -250,14 +251,19 @@ impl<S: OrderQueueStore + 'static> Revoker for QueuedCa<S> {
                         .map_err(|e| RevocationPortError::Unavailable(e.0.into()))?,
                 });
             }
+            // Another request's order of this certificate is on its way: this one waits
+            // for its outcome, which is not this request's (its reason, its author).
+            another_pending = stored.state == OrderState::Pending && stored.order != order;
         }
         let subject = format!("serial:{}", request.serial);
         let outcome = self.carry(order, subject).await.map_err(unavailable)?;
         match outcome.to_revocation() {
-            // The CA found it revoked already.
-            Ok(done) if done.crl_number == 0 => Err(RevocationPortError::AlreadyRevoked {
-                revoked_at: done.revoked_at,
-            }),
+            // The CA found it revoked already, or another request's order revoked it.
+            Ok(done) if done.crl_number == 0 || another_pending => {
+                Err(RevocationPortError::AlreadyRevoked {
+                    revoked_at: done.revoked_at,
+                })
+            }
             other => other,
         }
     }
