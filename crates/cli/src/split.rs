@@ -377,9 +377,7 @@ async fn make_ra_node(
     crl: &shuin_store::CrlRecord,
     audit_key: &shuin_ledger::NoteKey,
 ) -> Result<NodeKeys> {
-    use shuin_server::config::ListenerSection;
-    use shuin_server::tls::{ClientAuth, TlsSection};
-    use shuin_server::zones::ListenerZone;
+    use shuin_server::tls::TlsSection;
     let mut files = vec![
         config.ca.root_certificate.clone(),
         config.ca.issuing_certificate.clone(),
@@ -404,54 +402,16 @@ async fn make_ra_node(
     };
     copy_into(init.certificate, &init.data.join(&tls.certificate), false)?;
     copy_into(init.key, &init.data.join(&tls.key), true)?;
-    let listener = |listen: &str, zone, tls, client_auth| ListenerSection {
-        listen: listen.to_owned(),
-        zone,
-        tls,
-        client_auth,
-        console_origin: None,
+    let addresses = shuin_server::node::NodeAddresses {
+        listen: init.listen,
+        repository: init.repository_listen,
+        operators: init.operator_listen,
+        monitoring: init.monitor_listen,
+        peer: init.peer_listen,
     };
-    let zone = if repo {
-        ListenerZone::Repository
-    } else {
-        ListenerZone::Front
-    };
-    let mut listeners = vec![listener(init.listen, zone, None, ClientAuth::None)];
-    if let Some(address) = init.repository_listen {
-        listeners.push(listener(
-            address,
-            ListenerZone::Repository,
-            None,
-            ClientAuth::None,
-        ));
-    }
-    if (init.monitor_listen.is_some() || init.operator_listen.is_some()) && repo {
-        return Err(msg(
-            "--monitor-listen and --operator-listen are for an RA node: a repository node serves verifiers only",
-        ));
-    }
-    if let Some(address) = init.operator_listen {
-        listeners.push(listener(
-            address,
-            ListenerZone::Secure,
-            Some(tls.clone()),
-            ClientAuth::Operator,
-        ));
-    }
-    if let Some(address) = init.monitor_listen {
-        listeners.push(listener(
-            address,
-            ListenerZone::Remote,
-            Some(tls.clone()),
-            ClientAuth::Operator,
-        ));
-    }
-    listeners.push(listener(
-        init.peer_listen,
-        ListenerZone::Secure,
-        Some(tls),
-        ClientAuth::Peer,
-    ));
+    let listeners = addresses
+        .listeners(init.role, &tls)
+        .map_err(|e| msg(e.to_string()))?;
     config.server.listeners = listeners;
     config.node = shuin_server::node::NodeSection {
         role: init.role,

@@ -173,6 +173,86 @@ impl NodeSection {
     }
 }
 
+/// Where a node made by `shuin node init` listens.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeAddresses<'a> {
+    /// Applicants at an RA node; verifiers at a repository node.
+    pub listen: &'a str,
+    /// An RA node's repository listener (terms, CA certificates, CP/CPS, CRLs, OCSP).
+    pub repository: Option<&'a str>,
+    /// An RA node's operator listener for LRAs (secure zone).
+    pub operators: Option<&'a str>,
+    /// An RA node's monitoring listener (remote zone).
+    pub monitoring: Option<&'a str>,
+    /// The CA's link.
+    pub peer: &'a str,
+}
+
+impl NodeAddresses<'_> {
+    /// The listeners of a node of `role` (`Ra` or `Repo`), those with TLS presenting
+    /// the node certificate `tls`. A repository node serves verifiers only: operator and
+    /// monitoring listeners are refused for it.
+    pub fn listeners(
+        &self,
+        role: ServeRole,
+        tls: &TlsSection,
+    ) -> Result<Vec<ListenerSection>, NodeError> {
+        use crate::zones::ListenerZone;
+        let repo = role == ServeRole::Repo;
+        if repo && (self.operators.is_some() || self.monitoring.is_some()) {
+            return Err(NodeError {
+                role: role.as_str(),
+                reason: "operator and monitoring listeners are for an RA node: a repository node serves verifiers only".into(),
+            });
+        }
+        let listener =
+            |listen: &str, zone, tls: Option<&TlsSection>, client_auth| ListenerSection {
+                listen: listen.to_owned(),
+                zone,
+                tls: tls.cloned(),
+                client_auth,
+                console_origin: None,
+            };
+        let first = if repo {
+            ListenerZone::Repository
+        } else {
+            ListenerZone::Front
+        };
+        let mut listeners = vec![listener(self.listen, first, None, ClientAuth::None)];
+        if let Some(address) = self.repository {
+            listeners.push(listener(
+                address,
+                ListenerZone::Repository,
+                None,
+                ClientAuth::None,
+            ));
+        }
+        if let Some(address) = self.operators {
+            listeners.push(listener(
+                address,
+                ListenerZone::Secure,
+                Some(tls),
+                ClientAuth::Operator,
+            ));
+        }
+        if let Some(address) = self.monitoring {
+            listeners.push(listener(
+                address,
+                ListenerZone::Remote,
+                Some(tls),
+                ClientAuth::Operator,
+            ));
+        }
+        listeners.push(listener(
+            self.peer,
+            ListenerZone::Secure,
+            Some(tls),
+            ClientAuth::Peer,
+        ));
+        Ok(listeners)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -191,6 +271,48 @@ mod tests {
     }
 
     const PEER: &str = "[[server.listeners]]\nlisten = \"127.0.0.1:9443\"\nzone = \"secure\"\nclient_auth = \"peer\"\ntls = { certificate = \"n.pem\", key = \"n.key\" }\n";
+
+    #[test]
+    fn a_node_listens_where_node_init_was_told() {
+        let tls = TlsSection {
+            certificate: "node/ra-1.pem".into(),
+            key: "node/ra-1.key".into(),
+        };
+        let addresses = NodeAddresses {
+            listen: "127.0.0.1:8081",
+            repository: Some("127.0.0.1:8082"),
+            operators: Some("127.0.0.1:9447"),
+            monitoring: Some("127.0.0.1:9446"),
+            peer: "127.0.0.1:9443",
+        };
+        let listeners = addresses.listeners(ServeRole::Ra, &tls).unwrap();
+        let server = ServerSection {
+            listeners: listeners.clone(),
+            ..Default::default()
+        };
+        let node = NodeSection {
+            role: ServeRole::Ra,
+            name: Some("ra-1".into()),
+            ..Default::default()
+        };
+        node.check(&server).unwrap();
+        let shape: Vec<_> = listeners
+            .iter()
+            .map(|l| (l.zone.as_str(), l.client_auth, l.tls.is_some()))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("front", ClientAuth::None, false),
+                ("repository", ClientAuth::None, false),
+                ("secure", ClientAuth::Operator, true),
+                ("remote", ClientAuth::Operator, true),
+                ("secure", ClientAuth::Peer, true),
+            ]
+        );
+        let error = addresses.listeners(ServeRole::Repo, &tls).unwrap_err();
+        assert!(error.to_string().contains("for an RA node"), "{error}");
+    }
 
     #[test]
     fn each_role_needs_what_it_serves_with() {
