@@ -138,6 +138,10 @@ pub struct Collected {
     pub issuances: Vec<Issuance>,
     /// Every evidence hash an `application.evidence_purged` lists.
     pub purged: BTreeSet<String>,
+    /// Issuances in the window that an RA node ordered (the CA of a split deployment):
+    /// their acceptance and evidence are in that node's books, and its review
+    /// re-checks them.
+    pub ordered_by_ra_nodes: usize,
 }
 
 fn reference<'a>(entry: &'a Entry, prefix: &str) -> Option<&'a str> {
@@ -156,6 +160,8 @@ pub fn collect(
     let mut roster = Roster::new();
     let mut decisions: HashMap<String, Decision> = HashMap::new();
     let mut answered: BTreeSet<String> = BTreeSet::new();
+    // At the CA of a split deployment: the applications RA nodes ordered.
+    let mut ordered: BTreeSet<String> = BTreeSet::new();
     let mut out = Collected::default();
     for entry in entries {
         roster.apply(entry)?;
@@ -185,8 +191,13 @@ pub fn collect(
                 }
             }
             // Entry times are `YYYY-MM-DDTHH:MM:SSZ`, so text order is time order.
+            "orders.received" => ordered.extend(ordered_applications(entry)),
             "certificate.issued" if entry.time >= since => {
                 let application = reference(entry, "application:").map(str::to_owned);
+                if application.as_ref().is_some_and(|a| ordered.contains(a)) {
+                    out.ordered_by_ra_nodes += 1;
+                    continue;
+                }
                 out.issuances.push(Issuance {
                     seq: entry.seq,
                     time: entry.time.clone(),
@@ -199,6 +210,16 @@ pub fn collect(
         }
     }
     Ok(out)
+}
+
+/// The applications whose issuance an RA node ordered, as the CA's `orders.received`
+/// lists them.
+fn ordered_applications(entry: &Entry) -> impl Iterator<Item = String> + '_ {
+    let orders = entry.payload["orders"].as_array().into_iter().flatten();
+    orders
+        .filter_map(|o| o["order"].as_str())
+        .filter_map(shuin_core::orders::application_of)
+        .map(str::to_owned)
 }
 
 /// The issuances an RA node's `orders.answered` records: each issued answer to an
@@ -461,6 +482,10 @@ pub struct Recheck {
     pub exception_counts: BTreeMap<IssuanceException, usize>,
     /// The issuances with exceptions, in ledger order.
     pub exceptions: Vec<IssuanceExceptions>,
+    /// At the CA of a split deployment: issuances RA nodes ordered, re-checked by the
+    /// review at the nodes (where their acceptances and evidence are), not here.
+    #[serde(default)]
+    pub ordered_by_ra_nodes: usize,
 }
 
 impl Recheck {
@@ -499,6 +524,12 @@ impl Recheck {
             self.lra_approved,
             self.exceptions.len()
         )];
+        if self.ordered_by_ra_nodes > 0 {
+            lines.push(format!(
+                "issuances RA nodes ordered: {} (re-checked by the review at the nodes, where their acceptances and evidence are)",
+                self.ordered_by_ra_nodes
+            ));
+        }
         for issuance in &self.exceptions {
             for finding in &issuance.exceptions {
                 lines.push(format!(
@@ -521,7 +552,10 @@ pub async fn recheck<S: ApplicationStore + ?Sized>(
     collected: &Collected,
     verifier: &dyn EvidenceVerifier,
 ) -> Result<Recheck, StoreError> {
-    let mut out = Recheck::default();
+    let mut out = Recheck {
+        ordered_by_ra_nodes: collected.ordered_by_ra_nodes,
+        ..Recheck::default()
+    };
     for issuance in &collected.issuances {
         let (record, bytes) = match (&issuance.application, &issuance.decision) {
             (Some(id), Some(decision)) => {

@@ -370,3 +370,21 @@ fn at_an_ra_node_the_cas_issued_answers_are_the_issuances() {
         vec![IssuanceException::NoAcceptance]
     );
 }
+
+#[test]
+fn at_the_ca_issuances_ra_nodes_ordered_are_left_to_their_review() {
+    let mut received = entry(0, DECIDED, "orders.received", "shuin-ca");
+    received.payload =
+        serde_json::json!({"from": "ra-1", "orders": [{"order": "issue:app1", "sha256": "00"}]});
+    let entries = [received, issued(1, "2024-01-10T10:00:01Z")];
+    let collected = collect(&entries, at("2024-01-01T00:00:00Z"), RP).unwrap();
+    assert!(collected.issuances.is_empty(), "{collected:?}");
+    assert_eq!(collected.ordered_by_ra_nodes, 1);
+    // One the CA decided itself (before the split, say) is re-checked here.
+    let own = [accepted(0, DECIDED), issued(1, "2024-01-10T10:00:01Z")];
+    let collected = collect(&own, at("2024-01-01T00:00:00Z"), RP).unwrap();
+    assert_eq!(
+        (collected.issuances.len(), collected.ordered_by_ra_nodes),
+        (1, 0)
+    );
+}

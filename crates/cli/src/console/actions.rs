@@ -96,12 +96,6 @@ pub(super) async fn dispatch(
             let suspend = admitted.request.action == Action::AutomationSuspend;
             shuin_ra::console::automation_switch(store, suspend, admitted, now).await
         }
-        Action::AutomationReview if config.node.role == shuin_server::node::ServeRole::Ca => {
-            Err(Outcome::refused(
-                "review_at_ra_node",
-                "review_at_ra_node: in a split deployment the acceptances and their evidence are in the RA nodes' books: review there (shuin automation review --server https://RA-NODE:PORT ...)",
-            ))
-        }
         Action::AutomationReview => {
             let evidence = shuin_ra::JpkiEvidence::open(&config.jpki, &console.dir).await;
             let evidence = evidence.map_err(Outcome::failed)?;
