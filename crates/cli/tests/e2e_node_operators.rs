@@ -114,6 +114,32 @@ pub(crate) fn lra_at_an_ra_node(split: &Split, pending: &str) {
     let revoked: Value = serde_json::from_slice(&revoked.stdout).unwrap();
     assert_eq!(revoked["status"], "revoked", "{revoked}");
 
+    // A 利用者識別符号 registration is made at the node, where applicants apply; the CA's
+    // console refuses it in a split deployment.
+    let identity = [
+        "--name",
+        NAME,
+        "--birth-date",
+        BIRTH,
+        "--address",
+        ADDRESS,
+        "--gender",
+        "1",
+    ];
+    let mut create = vec!["registration", "create"];
+    create.extend(identity);
+    let made = node(&lra, &create);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let made: Value = serde_json::from_slice(&made.stdout).unwrap();
+    assert!(made["registration_id"].is_string(), "{made}");
+    let at_ca = split.ca.as_operator("lra-at-node", &create);
+    assert!(!at_ca.status.success());
+    assert!(
+        stderr(&at_ca).contains("registration_at_ra_node"),
+        "{}",
+        stderr(&at_ca)
+    );
+
     // No issuer-key action from the secure zone, and none of the CA's console's actions
     // at a node, whatever the role.
     let share = split.ca.work.path().join("not-a-share.txt");

@@ -104,6 +104,13 @@ pub(super) async fn dispatch(
         Action::Unseal => {
             shuin_ca::console::unseal(&console.unseal, admitted, attachment, peer_uid).await
         }
+        // Applicants apply at the RA nodes, whose store the CA's is not.
+        Action::RegistrationCreate if config.node.role == shuin_server::node::ServeRole::Ca => {
+            Err(Outcome::refused(
+                "registration_at_ra_node",
+                "registration_at_ra_node: in a split deployment applicants apply at the RA nodes: make the registration at an RA node's operator listener (shuin registration create --server https://RA-NODE:PORT ...)",
+            ))
+        }
         Action::RegistrationCreate => {
             let key = || crate::registration_cmd::code_key(&console.dir).map_err(Outcome::failed);
             shuin_ra::console::registration_create(
