@@ -70,7 +70,8 @@ async fn open_pushed(
     let mut pushed = PushedRepository::new(store.clone(), repository.clone(), scopes)
         .context("the CA certificates")?;
     if records_revocations {
-        pushed = pushed.recording_revocations(store.clone());
+        let sink = shuin_ra::revoked_at_the_ca::NodeRevocations::new(store.clone());
+        pushed = pushed.recording_revocations(Arc::new(sink));
     }
     pushed.load().await?;
     Ok(Arc::new(pushed))

@@ -1,6 +1,7 @@
 //! Checking an OCSP answer (RFC 6960) as a verifier or a repository node does before it
 //! trusts one: a successful basic response, signed by the responder certificate it
-//! carries, which the issuing CA signed; and the certificates it names, by serial, with
+//! carries, which the issuing CA signed and which is the CA's own or one for OCSP
+//! signing (extendedKeyUsage id-kp-OCSPSigning); and the certificates it names, by serial, with
 //! their status. Answers about another issuer's certificates are left out.
 
 use crate::ocsp::IssuerHashes;
@@ -26,6 +27,23 @@ pub enum OcspCheckError {
     /// does not verify with it.
     #[error("a signature in the OCSP answer does not verify")]
     BadSignature,
+    /// The responder certificate is neither the CA's own nor one for OCSP signing (RFC
+    /// 6960 section 4.2.2.2: extendedKeyUsage id-kp-OCSPSigning): any other certificate
+    /// the CA issued, a subscriber's say, does not speak for the CA.
+    #[error("the OCSP answer's responder certificate is not for OCSP signing")]
+    NotAnOcspResponder,
+}
+
+/// Whether `certificate` carries extendedKeyUsage id-kp-OCSPSigning.
+fn for_ocsp_signing(certificate: &Certificate) -> bool {
+    use const_oid::db::rfc5280::{ID_CE_EXT_KEY_USAGE, ID_KP_OCSP_SIGNING};
+    let extensions = certificate.tbs_certificate.extensions.iter().flatten();
+    extensions
+        .filter(|e| e.extn_id == ID_CE_EXT_KEY_USAGE)
+        .filter_map(|e| {
+            x509_cert::ext::pkix::ExtendedKeyUsage::from_der(e.extn_value.as_bytes()).ok()
+        })
+        .any(|usage| usage.0.contains(&ID_KP_OCSP_SIGNING))
 }
 
 /// When and why a status says its certificate was revoked (`None`: not revoked). A
@@ -68,6 +86,12 @@ pub fn check_answer(
         .as_ref()
         .and_then(|c| c.first())
         .ok_or(OcspCheckError::NoResponderCertificate)?;
+    // The CA itself, or a responder it certified for OCSP signing (RFC 6960 4.2.2.2).
+    let the_ca = responder.tbs_certificate.subject_public_key_info
+        == issuer.tbs_certificate.subject_public_key_info;
+    if !the_ca && !for_ocsp_signing(responder) {
+        return Err(OcspCheckError::NotAnOcspResponder);
+    }
     verify_signed_by(
         issuer,
         &responder.tbs_certificate.to_der().map_err(bad)?,

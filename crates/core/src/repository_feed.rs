@@ -179,6 +179,24 @@ impl Push {
     }
 }
 
+/// Where an RA node keeps the revocations its repository learns of from the CA's pushed
+/// OCSP answers (one made at the CA's console, or by the termination), for the
+/// certificates the node holds. What the node ordered itself is kept with the CA's
+/// answer to the order, with the order's reason and author.
+#[async_trait::async_trait]
+pub trait RevokedAtTheCa: Send + Sync {
+    /// Keeps that `serial` was revoked at `revoked_at` for `reason`, if the node holds
+    /// the certificate, has no revocation of it, and awaits no answer to an order of its
+    /// revocation. Failures are logged; a later answer of the same certificate tries
+    /// again.
+    async fn revoked(
+        &self,
+        serial: &crate::Serial,
+        revoked_at: std::time::SystemTime,
+        reason: crate::revocation::RevocationReason,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -29,6 +29,7 @@ mod reissue;
 mod resume;
 pub mod review;
 mod revocation;
+pub mod revoked_at_the_ca;
 mod signed_document;
 mod termination;
 #[cfg(test)]

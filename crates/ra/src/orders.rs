@@ -244,7 +244,15 @@ impl<S: OrderQueueStore + 'static> Revoker for QueuedCa<S> {
                 &stored.state
             {
                 if stored.order == order {
-                    return outcome.to_revocation();
+                    return match outcome.to_revocation() {
+                        // It found the certificate revoked by another, as then.
+                        Ok(done) if done.crl_number == 0 => {
+                            Err(RevocationPortError::AlreadyRevoked {
+                                revoked_at: done.revoked_at,
+                            })
+                        }
+                        other => other,
+                    };
                 }
                 return Err(RevocationPortError::AlreadyRevoked {
                     revoked_at: shuin_core::orders::from_unix(*revoked_at)

@@ -194,7 +194,10 @@ pub fn collect(
             "orders.received" => ordered.extend(ordered_applications(entry)),
             "certificate.issued" if entry.time >= since => {
                 let application = reference(entry, "application:").map(str::to_owned);
-                if application.as_ref().is_some_and(|a| ordered.contains(a)) {
+                // What an RA node ordered (and the CA did not decide itself) is the
+                // node's review's.
+                let node_ordered = |a: &String| ordered.contains(a) && !decisions.contains_key(a);
+                if application.as_ref().is_some_and(node_ordered) {
                     out.ordered_by_ra_nodes += 1;
                     continue;
                 }

@@ -387,4 +387,17 @@ fn at_the_ca_issuances_ra_nodes_ordered_are_left_to_their_review() {
         (collected.issuances.len(), collected.ordered_by_ra_nodes),
         (1, 0)
     );
+    // An order naming an application the CA decided itself hides nothing from its review.
+    let mut received = entry(1, DECIDED, "orders.received", "shuin-ca");
+    received.payload = serde_json::json!({"orders": [{"order": "issue:app1"}]});
+    let named = [
+        accepted(0, DECIDED),
+        received,
+        issued(2, "2024-01-10T10:00:01Z"),
+    ];
+    let collected = collect(&named, at("2024-01-01T00:00:00Z"), RP).unwrap();
+    assert_eq!(
+        (collected.issuances.len(), collected.ordered_by_ra_nodes),
+        (1, 0)
+    );
 }

@@ -11,11 +11,14 @@
 use crate::{PublishedCrl, Repository};
 use der::Decode;
 use shuin_core::ocsp::{self, IssuerHashes, OcspResponder};
+use shuin_core::repository_feed::RevokedAtTheCa;
 use shuin_core::repository_feed::{Held, MalformedPush, Push};
+use shuin_core::revocation::RevocationReason;
 use shuin_core::Serial;
-use shuin_store::{CrlRecord, CrlStore, RevocationRecord, RevocationStore, StoreError};
+use shuin_store::{CrlRecord, CrlStore, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
 use x509_cert::Certificate;
 
 /// Why a push was not taken.
@@ -58,14 +61,10 @@ pub struct PushedRepository {
     issuing: Certificate,
     hashes: IssuerHashes,
     answers: RwLock<Answers>,
-    /// An RA node's store, where the revocations the answers say are recorded for the
-    /// certificates it holds (`None`: a repository node, which holds none).
-    revocations: Option<Arc<dyn RevocationStore>>,
+    /// An RA node's, which keeps the revocations the answers say (`None`: a repository
+    /// node, which holds no certificate).
+    revocations: Option<Arc<dyn RevokedAtTheCa>>,
 }
-
-/// Who the node names as having decided a revocation it learnt of from the CA's OCSP
-/// answers (one made at the CA's console, or by the termination).
-pub const DECIDED_AT_THE_CA: &str = "the CA (as its OCSP answer says)";
 
 impl std::fmt::Debug for PushedRepository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -97,10 +96,10 @@ impl PushedRepository {
         })
     }
 
-    /// An RA node's repository: the revocations its answers say are recorded in `store`
-    /// for the certificates the node holds, so that its holders' disclosures show them.
-    pub fn recording_revocations(mut self, store: Arc<dyn RevocationStore>) -> Self {
-        self.revocations = Some(store);
+    /// An RA node's repository: the revocations its answers say go to `sink`, so that
+    /// the node's holders' disclosures show them.
+    pub fn recording_revocations(mut self, sink: Arc<dyn RevokedAtTheCa>) -> Self {
+        self.revocations = Some(sink);
         self
     }
 
@@ -238,37 +237,24 @@ impl PushedRepository {
             held.epoch = push.ocsp_epoch;
             held.through = push.ocsp_through;
         }
-        self.record_revocations(revoked.into_iter().flatten()).await;
+        self.record_revocations(revoked.into_iter().flatten().collect());
         (checked.len(), refused)
     }
 
-    /// Records each revocation an answer says, for a certificate the node holds and has
-    /// no revocation of yet (looked up first: a node that restarts is handed every answer
-    /// again). A store that fails is logged; the next answer of that certificate (each
-    /// is re-signed before its nextUpdate) tries again.
-    async fn record_revocations(&self, revoked: impl Iterator<Item = RevocationRecord>) {
-        let Some(store) = &self.revocations else {
+    /// Hands each revocation an answer says to the node's sink, off the push's path (a
+    /// node that restarts is handed every answer again, and the link waits for nothing).
+    fn record_revocations(&self, revoked: Vec<(Serial, SystemTime, RevocationReason)>) {
+        let Some(sink) = self.revocations.clone() else {
             return;
         };
-        for record in revoked {
-            match store.revocation(&record.serial).await {
-                Ok(Some(_)) => continue,
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "a revocation the CA's answers say cannot be looked up");
-                    continue;
-                }
-            }
-            match store.revoke(&record).await {
-                Ok(()) => {
-                    tracing::info!(serial = %record.serial.to_hex(), "recorded a revocation the CA's answers say")
-                }
-                Err(StoreError::NotFound | StoreError::Conflict(_)) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "a revocation the CA's answers say is not recorded")
-                }
-            }
+        if revoked.is_empty() {
+            return;
         }
+        tokio::spawn(async move {
+            for (serial, at, reason) in revoked {
+                sink.revoked(&serial, at, reason).await;
+            }
+        });
     }
 
     fn follows(&self, push: &Push) -> bool {
@@ -297,22 +283,16 @@ fn follows(held: &Answers, push: &Push) -> bool {
 
 /// The serial an answer is about, with the revocation it says, if it checks out against
 /// the issuing CA and names exactly one certificate.
+#[allow(clippy::type_complexity)]
 fn ocsp_check(
     der: &[u8],
     issuing: &Certificate,
     hashes: &IssuerHashes,
-) -> Option<(Serial, Option<RevocationRecord>)> {
+) -> Option<(Serial, Option<(Serial, SystemTime, RevocationReason)>)> {
     match shuin_core::ocsp_check::check_answer(der, issuing, hashes) {
         Ok(named) if named.len() == 1 => named.into_iter().next().map(|(serial, status)| {
-            let revoked = shuin_core::ocsp_check::revocation_of(&status).map(|(at, reason)| {
-                RevocationRecord {
-                    serial: serial.clone(),
-                    revoked_at: at,
-                    reason,
-                    invalidity_date: None,
-                    decided_by: DECIDED_AT_THE_CA.into(),
-                }
-            });
+            let revoked = shuin_core::ocsp_check::revocation_of(&status)
+                .map(|(at, reason)| (serial.clone(), at, reason));
             (serial, revoked)
         }),
         Ok(_) => {

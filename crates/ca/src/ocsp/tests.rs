@@ -390,3 +390,81 @@ fn what_is_kept_per_certificate_stays_small() {
     assert!(status_entry <= 80, "status entry: {status_entry} bytes");
     assert!(feed_entry <= 32, "feed entry: {feed_entry} bytes");
 }
+
+/// A certificate for `key` from `issuer` (its key and certificate) made from `template`.
+fn certify(
+    issuer_key: &SoftwareSigner,
+    template: shuin_core::x509::template::CertificateTemplate,
+) -> Vec<u8> {
+    let tbs = template.to_tbs(issuer_key.algorithm()).unwrap();
+    let signature = issuer_key.sign(&tbs_der(&tbs).unwrap()).unwrap();
+    assemble_certificate(tbs, &signature)
+        .unwrap()
+        .to_der()
+        .unwrap()
+}
+
+/// The check of an answer signed by a responder the CA certified, for OCSP signing
+/// (`for_ocsp`) or as an operator.
+async fn checked_answer(
+    ca_key: &SoftwareSigner,
+    identity: &shuin_core::issuance::IssuerIdentity,
+    ca_der: &[u8],
+    for_ocsp: bool,
+) -> Result<Vec<(Serial, x509_ocsp::CertStatus)>, shuin_core::ocsp_check::OcspCheckError> {
+    let (now, day) = (SystemClock.now(), Duration::from_secs(86_400));
+    let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
+    let spki = spki::SubjectPublicKeyInfoOwned::from_der(key.public_key_der()).unwrap();
+    let subject = NameBuilder::new().common_name("responder").unwrap().build();
+    let template = if for_ocsp {
+        CaProfile::ocsp_responder(identity, subject, spki, serial(2), now, day)
+    } else {
+        CaProfile::operator(identity, "someone", spki, serial(3), now, day)
+    };
+    let responder_der = certify(ca_key, template.unwrap());
+    let store = shuin_store::sqlite::SqliteStore::in_memory().await.unwrap();
+    let settings = OcspSettings {
+        response_lifetime: Duration::from_secs(3600),
+        held_answers: HELD_ANSWERS,
+    };
+    let clock = Arc::new(SystemClock);
+    let service = OcspService::new(
+        Arc::new(store),
+        Arc::new(key),
+        &responder_der,
+        ca_der,
+        clock,
+        settings,
+    )
+    .unwrap();
+    service.add_issued(serial(7));
+    assert!(service.presign_issued(&serial(7)));
+    let answer = service.respond(&request(&service, &[7])).await;
+    let ca = Certificate::from_der(ca_der).unwrap();
+    shuin_core::ocsp_check::check_answer(&answer, &ca, &service.issuer)
+}
+
+#[tokio::test]
+async fn only_the_ca_or_a_responder_it_certified_for_ocsp_speaks_for_it() {
+    use shuin_core::issuance::IssuerIdentity;
+    use shuin_core::x509::extensions::key_identifier;
+    let (ca_key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
+    let name = NameBuilder::new().common_name("Test CA").unwrap().build();
+    let ca_spki = spki::SubjectPublicKeyInfoOwned::from_der(ca_key.public_key_der()).unwrap();
+    let identity = IssuerIdentity {
+        name: name.clone(),
+        key_id: key_identifier(&ca_spki),
+    };
+    let day = Duration::from_secs(86_400);
+    let root = CaProfile::root(name, ca_spki, serial(1), SystemClock.now(), day).unwrap();
+    let ca_der = certify(&ca_key, root);
+    assert!(checked_answer(&ca_key, &identity, &ca_der, true)
+        .await
+        .is_ok());
+    assert_eq!(
+        checked_answer(&ca_key, &identity, &ca_der, false)
+            .await
+            .unwrap_err(),
+        shuin_core::ocsp_check::OcspCheckError::NotAnOcspResponder
+    );
+}
