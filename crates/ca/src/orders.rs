@@ -23,6 +23,18 @@ use std::sync::Arc;
 pub trait OrderBooks: CertificateReader + LedgerStore + RevocationStore + CrlStore {}
 impl<T: CertificateReader + LedgerStore + RevocationStore + CrlStore> OrderBooks for T {}
 
+/// The CA's record of the answers an RA node refused to keep (docs/ledger.md).
+pub const ORDERS_NOT_KEPT: &str = "orders.not_kept";
+
+/// The CA as it records its orders.
+fn ca_link_actor() -> Actor {
+    Actor {
+        name: "shuin-ca".into(),
+        role: "system".into(),
+        zone: "high_security".into(),
+    }
+}
+
 /// Carries out the orders of one RA node.
 #[derive(Clone)]
 pub struct CaOrderDesk {
@@ -67,11 +79,7 @@ impl CaOrderDesk {
         let draft = EntryDraft {
             book: Book::Application,
             kind: "orders.received".into(),
-            actor: Actor {
-                name: "shuin-ca".into(),
-                role: "system".into(),
-                zone: "high_security".into(),
-            },
+            actor: ca_link_actor(),
             subjects: vec![format!("ra_node:{}", self.ra_node)],
             payload: serde_json::json!({"from": self.ra_node, "orders": listed}),
             evidence: vec![],
@@ -188,6 +196,29 @@ fn malformed() -> OrderOutcome {
 
 #[async_trait::async_trait]
 impl OrderDesk for CaOrderDesk {
+    /// `orders.not_kept`: what the RA node refused of the CA's answers (logged if the
+    /// books cannot take it).
+    async fn not_kept(&self, refused: &[(String, String)]) {
+        if refused.is_empty() {
+            return;
+        }
+        let listed: Vec<_> = refused
+            .iter()
+            .map(|(order, code)| serde_json::json!({"order": order, "code": code}))
+            .collect();
+        let draft = EntryDraft {
+            book: Book::Application,
+            kind: ORDERS_NOT_KEPT.into(),
+            actor: ca_link_actor(),
+            subjects: vec![format!("ra_node:{}", self.ra_node)],
+            payload: serde_json::json!({"from": self.ra_node, "answers": listed}),
+            evidence: vec![],
+        };
+        if let Err(e) = self.books.append(draft, self.clock.now()).await {
+            tracing::error!(error = %e, "answers the RA node did not keep cannot be recorded");
+        }
+    }
+
     async fn carry_out(&self, orders: Vec<Order>) -> Vec<Answered> {
         if let Err(e) = self.receive(&orders).await {
             tracing::error!(error = %e, "the CA's books cannot record a batch of orders; none is carried out");

@@ -322,6 +322,13 @@ pub struct Answered {
 pub trait OrderDesk: Send + Sync {
     /// Carries `orders` out, each at most once whatever the retries, and answers each.
     async fn carry_out(&self, orders: Vec<Order>) -> Vec<Answered>;
+
+    /// Takes note of answers the RA node refused to keep (`(order id, code)`; an answer
+    /// kept before, `already_answered`, is not among them): the CA records them, so that
+    /// its periodic review shows what no node's review will.
+    async fn not_kept(&self, refused: &[(String, String)]) {
+        let _ = refused;
+    }
 }
 
 fn unix(at: SystemTime) -> u64 {

@@ -160,8 +160,11 @@ pub fn collect(
     let mut roster = Roster::new();
     let mut decisions: HashMap<String, Decision> = HashMap::new();
     let mut answered: BTreeSet<String> = BTreeSet::new();
-    // At the CA of a split deployment: the applications RA nodes ordered.
+    // At the CA of a split deployment: the applications RA nodes ordered, the issuances
+    // of them, and those whose answer a node refused to keep.
     let mut ordered: BTreeSet<String> = BTreeSet::new();
+    let mut node_issuances: Vec<Issuance> = Vec::new();
+    let mut not_kept: BTreeSet<String> = BTreeSet::new();
     let mut out = Collected::default();
     for entry in entries {
         roster.apply(entry)?;
@@ -190,35 +193,51 @@ pub fn collect(
                     }
                 }
             }
+            "orders.received" => ordered.extend(ordered_applications(entry, "orders")),
+            // An answer the node refused to keep is in no node's books: the CA's review
+            // shows the issuance (with no acceptance here).
+            "orders.not_kept" => not_kept.extend(ordered_applications(entry, "answers")),
             // Entry times are `YYYY-MM-DDTHH:MM:SSZ`, so text order is time order.
-            "orders.received" => ordered.extend(ordered_applications(entry)),
             "certificate.issued" if entry.time >= since => {
                 let application = reference(entry, "application:").map(str::to_owned);
-                // What an RA node ordered (and the CA did not decide itself) is the
-                // node's review's.
-                let node_ordered = |a: &String| ordered.contains(a) && !decisions.contains_key(a);
-                if application.as_ref().is_some_and(node_ordered) {
-                    out.ordered_by_ra_nodes += 1;
-                    continue;
-                }
-                out.issuances.push(Issuance {
+                let issuance = Issuance {
                     seq: entry.seq,
                     time: entry.time.clone(),
                     serial: entry.payload["serial"].as_str().map(str::to_owned),
                     decision: application.as_ref().and_then(|a| decisions.get(a)).cloned(),
                     application,
-                });
+                };
+                // What an RA node ordered (and the CA did not decide itself) is the
+                // node's review's, unless the node refused the answer (known later).
+                let node_ordered = |a: &String| ordered.contains(a) && !decisions.contains_key(a);
+                if issuance.application.as_ref().is_some_and(node_ordered) {
+                    node_issuances.push(issuance);
+                } else {
+                    out.issuances.push(issuance);
+                }
             }
             _ => {}
         }
     }
+    for issuance in node_issuances {
+        let refused = issuance
+            .application
+            .as_ref()
+            .is_some_and(|a| not_kept.contains(a));
+        if refused {
+            out.issuances.push(issuance);
+        } else {
+            out.ordered_by_ra_nodes += 1;
+        }
+    }
+    out.issuances.sort_by_key(|i| i.seq);
     Ok(out)
 }
 
-/// The applications whose issuance an RA node ordered, as the CA's `orders.received`
-/// lists them.
-fn ordered_applications(entry: &Entry) -> impl Iterator<Item = String> + '_ {
-    let orders = entry.payload["orders"].as_array().into_iter().flatten();
+/// The applications of the issuance orders the CA's `orders.received` (under `orders`)
+/// or `orders.not_kept` (under `answers`) lists.
+fn ordered_applications<'a>(entry: &'a Entry, list: &str) -> impl Iterator<Item = String> + 'a {
+    let orders = entry.payload[list].as_array().into_iter().flatten();
     orders
         .filter_map(|o| o["order"].as_str())
         .filter_map(shuin_core::orders::application_of)

@@ -401,3 +401,18 @@ fn at_the_ca_issuances_ra_nodes_ordered_are_left_to_their_review() {
         (1, 0)
     );
 }
+
+#[test]
+fn at_the_ca_an_issuance_whose_answer_no_node_kept_is_reviewed_there() {
+    let mut received = entry(0, DECIDED, "orders.received", "shuin-ca");
+    received.payload = serde_json::json!({"orders": [{"order": "issue:app1"}]});
+    let mut refused = entry(2, DECIDED, "orders.not_kept", "shuin-ca");
+    refused.payload = serde_json::json!({"answers": [{"order": "issue:app1", "code": "certificate_not_for_order"}]});
+    let entries = [received, issued(1, "2024-01-10T10:00:01Z"), refused];
+    let collected = collect(&entries, at("2024-01-01T00:00:00Z"), RP).unwrap();
+    assert_eq!(collected.ordered_by_ra_nodes, 0, "{collected:?}");
+    assert_eq!(
+        codes(&entries, &Fake::verified()),
+        vec![IssuanceException::NoAcceptance]
+    );
+}

@@ -71,6 +71,15 @@ pub struct PeerLink {
 /// How often the link takes a fresh snapshot of the CA's roster.
 pub const ROSTER_EVERY: Duration = Duration::from_secs(1);
 
+/// The answers an RA node refused (`{"id", "code"}`), but those it kept before.
+fn refused_answers(not_kept: &[serde_json::Value]) -> Vec<(String, String)> {
+    not_kept
+        .iter()
+        .filter_map(|n| Some((n["id"].as_str()?.to_owned(), n["code"].as_str()?.to_owned())))
+        .filter(|(_, code)| code != "already_answered")
+        .collect()
+}
+
 /// How often the link asks an RA node whether its book wants a checkpoint.
 pub const BOOK_EVERY: Duration = Duration::from_secs(2);
 
@@ -227,6 +236,7 @@ impl PeerLink {
             let kept: AnswersKept = open.post_json("/peer/v1/orders/answers", &body).await?;
             if !kept.not_kept.is_empty() {
                 tracing::warn!(url = %self.url, not_kept = ?kept.not_kept, "the RA node did not keep some answers");
+                self.desk.not_kept(&refused_answers(&kept.not_kept)).await;
             }
             not_kept = kept.not_kept.len();
         }
@@ -378,3 +388,19 @@ impl BookPages for LinkPages<'_> {
 #[cfg(test)]
 #[path = "peer_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod refusal_tests {
+    #[test]
+    fn answers_kept_before_are_not_refusals() {
+        let not_kept = [
+            serde_json::json!({"id": "issue:a", "code": "already_answered"}),
+            serde_json::json!({"id": "issue:b", "code": "certificate_not_for_order"}),
+            serde_json::json!({"id": 7}),
+        ];
+        assert_eq!(
+            super::refused_answers(&not_kept),
+            [("issue:b".to_owned(), "certificate_not_for_order".to_owned())]
+        );
+    }
+}
