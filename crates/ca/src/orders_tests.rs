@@ -198,7 +198,10 @@ async fn answers_the_node_refused_are_recorded() {
     let (store, desk) = desk().await;
     desk.not_kept(&[]).await;
     assert_eq!(count(&kinds(&store).await, ORDERS_NOT_KEPT), 0);
-    let refused = [("issue:app-9".to_owned(), "certificate_not_for_order".to_owned())];
+    let refused = [(
+        "issue:app-9".to_owned(),
+        "certificate_not_for_order".to_owned(),
+    )];
     desk.not_kept(&refused).await;
     let kinds = kinds(&store).await;
     assert_eq!(count(&kinds, ORDERS_NOT_KEPT), 1, "{kinds:?}");

@@ -672,14 +672,21 @@ fn an_auditor_checks_an_entry_of_the_books_in_the_page_from_the_remote_zone() {
     }
     browser.open(&format!("{origin}/console/books/1?lang=en"));
     // Checkpoints come every second: the newest may not be cosigned yet when the page
-    // fetches it (it then lists three steps); checked again until it is.
+    // fetches it (it then says so as its fourth step); checked again until it is.
     let started = Instant::now();
     let results = loop {
         browser.evaluate("document.getElementById('console-check').click(); 1");
         std::thread::sleep(Duration::from_millis(500));
         let results = proof_results(&mut browser, 3);
-        if results.len() >= 4 || results.iter().any(|r| r.starts_with("FAILED")) {
+        let cosigned = results.len() >= 4 && results[3].contains("witnesses verify");
+        if cosigned || results.iter().any(|r| r.starts_with("FAILED")) {
             break results;
+        }
+        if results.len() >= 4 {
+            assert!(
+                results[3].contains("not cosigned this checkpoint yet"),
+                "{results:?}"
+            );
         }
         assert!(
             started.elapsed() < Duration::from_secs(30),

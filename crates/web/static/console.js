@@ -308,6 +308,7 @@
         witnessed.push(`${witness}: ${new Date(Number(time) * 1000).toISOString()}`);
       }
       if (witnessed.length > 0) report("msgWitnessed", witnessed.join(", "));
+      else if (Object.keys(witnesses).length > 0) report("msgNotCosigned");
       if (unknown.length > 0) report("msgUnknownWitness", unknown.join(", "));
     };
     check.addEventListener("click", () => {

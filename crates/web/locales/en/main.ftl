@@ -307,6 +307,7 @@ console-registration-used = Used
 console-registration-locked = Locked (too many wrong codes)
 console-registration-expired = expired
 console-proof-witnessed = The cosignatures of the configured witnesses verify (witness: time of cosigning):
+console-proof-not-cosigned = No configured witness has cosigned this checkpoint yet (they cosign within seconds of its signing): check again shortly.
 console-proof-unknown-witness = Signatures by keys that are no configured witness, not checked:
 console-automation-last = The last review signed off
 console-automation-last-by = Signed off by

@@ -307,6 +307,7 @@ console-registration-used = 使用済み
 console-registration-locked = ロック (誤入力の超過)
 console-registration-expired = 期限切れ
 console-proof-witnessed = 設定されたウィットネスの副署名を検証できました (ウィットネス: 副署名の時刻):
+console-proof-not-cosigned = 設定されたウィットネスはこのチェックポイントにまだ副署名していません (署名から数秒で副署名されます)。少し後にもう一度確認してください。
 console-proof-unknown-witness = 設定されたウィットネスではない鍵の署名 (検証していません):
 console-automation-last = 前回確認した定期点検
 console-automation-last-by = 確認者
