@@ -82,6 +82,8 @@ struct RaNode {
     issuing: Ca,
     /// A CA node certificate and key whose serial is on the operator CRL.
     revoked: (Vec<u8>, Vec<u8>),
+    /// The CA's roster as the node holds it.
+    roster: Arc<shuin_books::organisation::HandedRoster>,
     dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -131,8 +133,17 @@ async fn ra_node() -> RaNode {
         ],
     )
     .unwrap();
-    let desk = RaDesk::new(store.clone(), clock, link, issuing.der.clone())
+    let desk = RaDesk::new(store.clone(), clock.clone(), link, issuing.der.clone())
         .with_operator_ca(operator_ca.der.clone(), &first_crl.scope);
+    let roster = Arc::new(shuin_books::organisation::HandedRoster::new(
+        shuin_books::organisation::ROSTER_FRESH_FOR,
+    ));
+    let operators = crate::peer::NodeOperators {
+        roster: roster.clone(),
+        books: store.clone(),
+        operator_ca_der: operator_ca.der.clone(),
+        clock,
+    };
     let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://{}", socket.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -145,7 +156,7 @@ async fn ra_node() -> RaNode {
             Some(crate::peer::RaPeer {
                 orders: Arc::new(desk),
                 book: Arc::new(NoBook),
-                operators: None,
+                operators: Some(operators),
             }),
             Arc::new(pushed),
         ),
@@ -161,6 +172,7 @@ async fn ra_node() -> RaNode {
         operator_ca,
         issuing,
         revoked: (revoked_der, revoked_key),
+        roster,
         dir,
         _stop: stop,
     }
@@ -439,4 +451,43 @@ async fn unpairing_the_link_reaches_the_ra_node_and_shuts_the_link_out() {
         refused.is_err(),
         "an unpaired link still got through: {refused:?}"
     );
+}
+
+#[tokio::test]
+async fn the_cas_roster_reaches_the_ra_node_once_and_is_confirmed_after() {
+    use shuin_books::organisation::{RefusalBudget, RosterFeed};
+    use shuin_store::LedgerStore;
+    let ra = ra_node().await;
+    let (der, key, _) = node(&ra.operator_ca, NodeRole::Ca, "ca", &[]);
+    let ca_store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let gate = Arc::new(shuin_books::Gate::new(
+        ra.operator_ca.der.clone(),
+        RefusalBudget::default(),
+    ));
+    let feed = Arc::new(RosterFeed::new(gate, ca_store));
+    let expected = feed.snapshot().await.unwrap().digest();
+    let link = PeerLink {
+        roster: Some(feed),
+        ..link(&ra, (der, key), Arc::new(TestIssuing(ca("unused"))))
+    };
+    assert_eq!(ra.roster.digest(), None, "nothing before the first take");
+    let mut state = LinkState::default();
+    link.round(&mut state).await.unwrap();
+    assert_eq!(ra.roster.digest(), Some(expected.clone()));
+    let recorded = |rows: Vec<shuin_ledger::StoredEntry>| {
+        rows.iter()
+            .filter(|r| {
+                shuin_ledger::Entry::from_canonical(&r.canonical)
+                    .unwrap()
+                    .kind
+                    == shuin_ledger::operator_audit::ROSTER_RECEIVED
+            })
+            .count()
+    };
+    assert_eq!(recorded(ra.store.ledger_rows().await.unwrap()), 1);
+    // The next takes only confirm it: it is neither sent nor recorded again.
+    link.round(&mut state).await.unwrap();
+    link.round(&mut state).await.unwrap();
+    assert_eq!(recorded(ra.store.ledger_rows().await.unwrap()), 1);
+    assert_eq!(ra.roster.digest(), Some(expected));
 }
