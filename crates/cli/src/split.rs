@@ -5,14 +5,12 @@
 use crate::config::InstanceConfig;
 use crate::failure::{msg, Context, Result};
 use crate::runtime::{Instance, Store};
-use shuin_books::organisation::{HandedRoster, RefusalBudget, ROSTER_FRESH_FOR};
-use shuin_books::Gate;
 use shuin_ca::operator_ca::OPERATOR_CRL_SCOPE;
 use shuin_ca::parts::CaFiles;
 use shuin_core::{Clock, SystemClock};
 use shuin_ra::orders::{CaLink, OrderDesk, PeerOrders, QueuedCa};
 use shuin_repo::pushed::PushedRepository;
-use shuin_server::node_console::NodeConsole;
+use shuin_server::node_console::NodeConsoleParts;
 use shuin_server::AppState;
 use std::path::Path;
 use std::sync::Arc;
@@ -151,28 +149,17 @@ pub(crate) async fn open_ra_node(dir: &Path, config: InstanceConfig) -> Result<R
         .await
         .map_err(|e| msg(format!("the node's book: {e}")))?;
     let orders: Arc<dyn PeerOrders> = Arc::new(orders);
-    let operators = chain.operator_ca_der.clone().map(|der| {
-        let roster = Arc::new(HandedRoster::new(ROSTER_FRESH_FOR));
-        let gate = Gate::handed(der.clone(), RefusalBudget::default(), roster.clone());
-        let console: Arc<dyn shuin_server::operator_api::OperatorConsole> = Arc::new(NodeConsole {
-            name: config.node.name.clone().unwrap_or_default(),
-            store: store.clone(),
-            gate: Arc::new(gate),
-            queue,
-            ra: state.ra.clone(),
-            code_key: dir.join(crate::registration_cmd::CODE_KEY_FILE),
-            review: (dir.to_path_buf(), config.ra.clone(), config.jpki.clone()),
-            clock: clock.clone(),
-        });
-        let operators = shuin_server::peer::NodeOperators {
-            roster,
-            books: store.clone(),
-            operator_ca_der: der.clone(),
-            clock: clock.clone(),
-        };
-        (operators, console)
-    });
-    let (operators, console) = operators.unzip();
+    let parts = NodeConsoleParts {
+        name: config.node.name.clone().unwrap_or_default(),
+        store: store.clone(),
+        queue,
+        ra: state.ra.clone(),
+        code_key: dir.join(crate::registration_cmd::CODE_KEY_FILE),
+        review: (dir.to_path_buf(), config.ra.clone(), config.jpki.clone()),
+        clock: clock.clone(),
+    };
+    let operators = chain.operator_ca_der.clone().map(|der| parts.open(der));
+    let (console, operators) = operators.unzip();
     let notices = crate::registration_cmd::notice_sender(dir, &config)?;
     let witness_dir = dir.join(NODE_WITNESS_DIR);
     let witness = if witness_dir.exists() {

@@ -52,6 +52,67 @@ pub struct NodeConsole<S> {
     pub clock: Arc<dyn Clock>,
 }
 
+/// What an RA node's console is made of, but its gate: [`NodeConsoleParts::open`] adds
+/// the gate over the roster the CA's link hands over.
+pub struct NodeConsoleParts<S> {
+    /// The node's name (status).
+    pub name: String,
+    /// The node's store and books.
+    pub store: Arc<S>,
+    /// The order queue to the CA.
+    pub queue: Arc<QueuedCa<S>>,
+    /// The RA.
+    pub ra: Arc<RaService>,
+    /// The identification-code key (`registration_create`).
+    pub code_key: PathBuf,
+    /// The instance directory, `[ra]` and `[jpki]` (the periodic review).
+    pub review: (PathBuf, RaSection, JpkiSection),
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl<S> NodeConsoleParts<S>
+where
+    S: LedgerStore + NonceStore + SettingsStore + ReviewStore + LifecycleStore,
+    S: OrderQueueStore + Send + Sync + 'static,
+{
+    /// The node's console, deciding with the roster its CA's link hands over, and where
+    /// its peer API keeps that roster (recorded in the node's books, checked against the
+    /// operator CA `operator_ca_der`).
+    pub fn open(
+        self,
+        operator_ca_der: Vec<u8>,
+    ) -> (
+        Arc<dyn crate::operator_api::OperatorConsole>,
+        crate::peer::NodeOperators,
+    ) {
+        use shuin_books::organisation::{HandedRoster, RefusalBudget, ROSTER_FRESH_FOR};
+        let roster = Arc::new(HandedRoster::new(ROSTER_FRESH_FOR));
+        let gate = Gate::handed(
+            operator_ca_der.clone(),
+            RefusalBudget::default(),
+            roster.clone(),
+        );
+        let operators = crate::peer::NodeOperators {
+            roster,
+            books: self.store.clone(),
+            operator_ca_der,
+            clock: self.clock.clone(),
+        };
+        let console = NodeConsole {
+            name: self.name,
+            store: self.store,
+            gate: Arc::new(gate),
+            queue: self.queue,
+            ra: self.ra,
+            code_key: self.code_key,
+            review: self.review,
+            clock: self.clock,
+        };
+        (Arc::new(console), operators)
+    }
+}
+
 /// Whether an RA node serves `action`.
 pub fn served_at_node(action: Action) -> bool {
     matches!(
