@@ -684,7 +684,7 @@ fn an_auditor_checks_an_entry_of_the_books_in_the_page_from_the_remote_zone() {
         }
         if results.len() >= 4 {
             assert!(
-                results[3].contains("not cosigned this checkpoint yet"),
+                results[3].contains("has cosigned this checkpoint yet"),
                 "{results:?}"
             );
         }
