@@ -142,8 +142,8 @@ pub struct RevocationSection {
     /// Validity of the delegated OCSP responder certificate.
     #[serde(default = "default_ocsp_responder_days")]
     pub ocsp_responder_validity_days: u64,
-    /// Pre-signed OCSP answers held in memory (about 1 KB each); older ones are kept in
-    /// the database and read from there when asked for.
+    /// The newest pre-signed OCSP answers held in memory (about 1 KB each); every answer
+    /// is kept in the database and read from there when not held.
     #[serde(default = "default_ocsp_answers_in_memory")]
     pub ocsp_answers_in_memory: usize,
     /// Partitioned CRLs: certificates point at one of this many partition CRLs (each

@@ -192,7 +192,12 @@ where
         authorisation: "operator".into(),
     };
     let (ca, ocsp) = ca()?;
-    let revoked = ca.revoke(order).await.map_err(|e| match e {
+    ocsp.making(crate::ocsp::Work::Revocation);
+    let revoked = ca
+        .revoke(order)
+        .await
+        .inspect_err(|_| ocsp.not_made(crate::ocsp::Work::Revocation));
+    let revoked = revoked.map_err(|e| match e {
         RevocationError::UnknownSerial(s) => Outcome::refused(
             "certificate_unknown",
             format!("no issued certificate has serial {s}"),

@@ -26,7 +26,7 @@ mod test_ca;
 pub mod witnessing;
 
 pub use issuance::{CaService, CaSettings, CaStore, IssuerChain};
-pub use ocsp::{OcspService, OcspSettings};
+pub use ocsp::{OcspService, OcspSettings, Work as OcspWork};
 pub use operator_ca::{OperatorCa, OperatorCaError};
 pub use reconcile::{Reconciled, RECONCILE_AFTER, RECONCILE_LEASE};
 pub use revocation::{

@@ -122,27 +122,21 @@ pub async fn open_responder<S: SettingsStore + OcspAnswerStore + 'static>(
         .map_err(ResponderError::Ocsp)
 }
 
-/// Keeps the responder's statuses in step with the store (each round of the serve loop).
-/// Revocations and certificates issued by any process (a CLI `review approve`,
-/// reconciliation, another server on the same database) change the store's counts; then
-/// the statuses are reloaded. What this process issues or revokes, the responder is told
-/// of right after its row is written: so the responder's counts, read before the store's,
-/// never exceed them, and what the store held a round ago that the responder still does
-/// not know is another process's work, not this one's in flight. No reload otherwise,
-/// which would read every serial ever issued.
+/// Notices what other processes did (each round of the serve loop). Revocations and
+/// certificates issued by any process (a CLI `review approve`, reconciliation, another
+/// server on the same database) change the store's counts. What this process issues or
+/// revokes, the responder accounts for before its row is written
+/// ([`OcspService::making`]): so with the store's counts read first and the
+/// responder's after, whatever the store counts beyond is another process's work. Then
+/// the responder lets go of the answers in its memory and looks through the store
+/// ([`OcspService::changed_elsewhere`]).
 #[derive(Debug, Default)]
-pub struct StatusWatch {
-    /// The store's counts (issued, revoked) at the last round.
-    previous: Option<(u64, u64)>,
-}
+pub struct StatusWatch;
 
 impl StatusWatch {
-    /// Compares the counts and reloads the statuses when the store held more a round ago
-    /// than the responder knows now. Failures are logged; false when a reload failed
-    /// (the caller skips the rest of its round and looks again at the next).
-    pub async fn check(&mut self, ocsp: &crate::OcspService, store: &dyn crate::CaStore) -> bool {
-        // The responder's first: whatever it knows then is in the store already.
-        let known = ocsp.known_counts();
+    /// Compares the counts, and tells the responder when the store holds more than it
+    /// accounts for. Failures to read the counts are logged.
+    pub async fn check(&self, ocsp: &OcspService, store: &dyn crate::CaStore) {
         let stored = match (
             store.issued_count().await,
             store.revocation_generation().await,
@@ -150,17 +144,13 @@ impl StatusWatch {
             (Ok(issued), Ok(revoked)) => (issued, revoked),
             (Err(e), _) | (_, Err(e)) => {
                 tracing::error!(error = %e, "reading the certificate counts failed");
-                return true;
+                return;
             }
         };
-        let behind = |(issued, revoked): (u64, u64)| issued > known.0 || revoked > known.1;
-        if !self.previous.replace(stored).is_some_and(behind) {
-            return true;
+        // The store's first: this process's work in it was accounted for before.
+        let accounted = ocsp.accounted();
+        if stored.0 > accounted.0 || stored.1 > accounted.1 {
+            ocsp.changed_elsewhere(stored).await;
         }
-        if let Err(e) = ocsp.load(store).await {
-            tracing::error!(error = %e, "reloading certificate statuses failed");
-            return false;
-        }
-        true
     }
 }

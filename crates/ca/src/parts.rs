@@ -230,7 +230,8 @@ where
     ocsp.load(store.as_ref())
         .await
         .map_err(|e| failed("loading certificate statuses")(&e))?;
-    // In steps, each spilled beyond the held answers before the next is signed.
+    // What has no answer for its status in the store (left unsigned by a process
+    // that stopped, or revoked elsewhere) is signed before anything is served, in steps.
     let mut signed = 0;
     loop {
         let step = ocsp.upkeep(PRESIGN_STEP).await;

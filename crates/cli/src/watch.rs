@@ -12,7 +12,7 @@ pub(crate) const TICK: Duration = Duration::from_millis(500);
 /// Runs until `stop` says so (or its sender is gone), between two rounds: a round is
 /// never cut in the middle (a checkpoint half made, a CRL signed but not published).
 pub(crate) async fn run(instance: &Instance, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut statuses = shuin_ca::ocsp_responder::StatusWatch::default();
+    let statuses = shuin_ca::ocsp_responder::StatusWatch;
     // Publishes the certificates now and each CRL that refresh_crls puts in the
     // repository, in tasks of its own; dropped (stopped) with this loop.
     let _publishing = crate::publishers::start(instance);
@@ -36,9 +36,7 @@ pub(crate) async fn run(instance: &Instance, mut stop: tokio::sync::watch::Recei
             continue;
         };
         // Revocations and certificates issued by any process reach the OCSP statuses.
-        if !statuses.check(&parts.ocsp, instance.store.as_ref()).await {
-            continue;
-        }
+        statuses.check(&parts.ocsp, instance.store.as_ref()).await;
         // At once: a status that changed has no answer until this round signs it.
         presign_ocsp(&parts.ocsp).await;
         // A termination in progress goes on before anything is resumed or issued.
@@ -68,8 +66,8 @@ pub(crate) async fn run(instance: &Instance, mut stop: tokio::sync::watch::Recei
     }
 }
 
-/// Signs the OCSP answers that are missing or past half their lifetime, and spills the
-/// oldest beyond those held in memory (a round).
+/// Writes the OCSP answers signed since the last round, and signs those the store lists
+/// as missing or past half their lifetime (a round).
 async fn presign_ocsp(ocsp: &std::sync::Arc<shuin_ca::OcspService>) {
     let signed = ocsp.upkeep(20_000).await;
     if signed > 0 {

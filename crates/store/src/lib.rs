@@ -38,7 +38,7 @@ pub use lifecycle::{
 pub use orders::{AnswerToKeep, OrderState, OrderStore, QueueDepth, StoredOrder};
 pub use records::{
     ApplicationRecord, ApplicationStatus, CertificateRecord, CertificateState, CrlRecord,
-    NonceOutcome, RevocationRecord,
+    NonceOutcome, OcspLookup, OcspToSign, PresignedAnswer, RevocationRecord,
 };
 pub use retention::{EvidenceRetention, EvidenceRetentionSummary, ExpiredEvidence};
 pub use tiles::{StoredTile, TileStore};
@@ -298,15 +298,43 @@ pub trait RevocationStore: Send + Sync {
     ) -> Result<Vec<Serial>, StoreError>;
 }
 
-/// Pre-signed OCSP answers by serial, spilled out of the responder's memory: it holds
-/// the newest answers, and reads older ones from here (`shuin_ca::OcspService::spill`).
+/// The pre-signed OCSP answer of every issued certificate, with when it was produced
+/// and the status it was signed for: the responder's statuses and schedule live here,
+/// not in its memory (`shuin_ca::OcspService`), so the memory does not grow with the CA.
 #[async_trait]
 pub trait OcspAnswerStore: Send + Sync {
-    /// Keeps each `(serial, der)` as that serial's answer, replacing an earlier one, in
-    /// one transaction.
-    async fn put_ocsp_answers(&self, answers: &[(Serial, &[u8])]) -> Result<(), StoreError>;
-    /// The answer kept for `serial`.
-    async fn ocsp_answer(&self, serial: &Serial) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Keeps each answer as its serial's, replacing an earlier one, in one transaction;
+    /// each is given the next feed number (one above the largest kept), in the order
+    /// given, and writers are serialised so that numbers become visible in order. An
+    /// answer signed `good` never replaces one signed `revoked` (a revocation is never
+    /// undone, so it was signed from an older read): it is not kept. Returns the numbers
+    /// given to those kept.
+    async fn put_ocsp_answers(&self, answers: &[PresignedAnswer]) -> Result<Vec<u64>, StoreError>;
+    /// What OCSP may answer for `serial`.
+    async fn ocsp_lookup(&self, serial: &Serial) -> Result<OcspLookup, StoreError>;
+    /// At most `limit` issued certificates whose kept answer is missing, or signed
+    /// `good` while the certificate is revoked, in serial order after `after`.
+    async fn ocsp_unanswered(
+        &self,
+        after: Option<&Serial>,
+        limit: u32,
+    ) -> Result<Vec<OcspToSign>, StoreError>;
+    /// At most `limit` certificates whose kept answer was produced at or before
+    /// `produced_by`, oldest first (by an index: nothing else is read).
+    async fn ocsp_due(
+        &self,
+        produced_by: SystemTime,
+        limit: u32,
+    ) -> Result<Vec<OcspToSign>, StoreError>;
+    /// At most `limit` kept answers numbered above `number`, in number order, with
+    /// their numbers.
+    async fn ocsp_answers_after(
+        &self,
+        number: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+    /// How many answers are kept, and when the oldest was produced.
+    async fn ocsp_answer_count(&self) -> Result<(u64, Option<SystemTime>), StoreError>;
 }
 
 /// Signed CRLs, by scope (`ca` for the issuing CA, `root` for the root).

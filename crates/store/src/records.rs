@@ -157,3 +157,37 @@ pub struct CrlRecord {
     /// DER.
     pub der: Vec<u8>,
 }
+
+/// A pre-signed OCSP answer to keep ([`crate::OcspAnswerStore`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedAnswer {
+    /// The certificate it answers for.
+    pub serial: Serial,
+    /// The DER OCSPResponse.
+    pub der: Vec<u8>,
+    /// Whether it was signed `revoked` (otherwise `good`).
+    pub revoked: bool,
+    /// Its producedAt (whole seconds are kept).
+    pub produced_at: SystemTime,
+}
+
+/// What the store says of one serial for OCSP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OcspLookup {
+    /// No certificate with this serial was issued here (a reservation is not issued).
+    NotIssued,
+    /// Issued, and answered by this kept answer, signed for its current status.
+    Answered(Vec<u8>),
+    /// Issued, with no answer signed for its current status yet (none kept, or one
+    /// signed `good` while it is revoked).
+    Unanswered,
+}
+
+/// A certificate whose answer is to be signed, with its status now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OcspToSign {
+    /// The certificate.
+    pub serial: Serial,
+    /// When and why it was revoked; `None` while it is not.
+    pub revoked: Option<(SystemTime, shuin_core::revocation::RevocationReason)>,
+}

@@ -18,6 +18,13 @@ pub(crate) fn time_of(secs: i64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
 }
 
+/// A stored revocation reason (its CRLReason code); `None` for a code shuin does not use.
+pub(crate) fn reason_of(code: i64) -> Option<shuin_core::revocation::RevocationReason> {
+    u8::try_from(code)
+        .ok()
+        .and_then(shuin_core::revocation::RevocationReason::from_code)
+}
+
 /// One column, decoded; a decoding failure is reported as storage trouble.
 fn get<'r, R, T>(row: &'r R, column: &str) -> Result<T, StoreError>
 where

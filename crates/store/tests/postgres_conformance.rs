@@ -182,6 +182,21 @@ async fn postgres_ledger_appends_serialise_across_pools() {
     assert_eq!(report.size, 80);
 }
 
+/// Two stores (as two processes) write pre-signed OCSP answers at once: the writers
+/// serialise on an advisory lock, so numbers are given once and seen in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_ocsp_writers_serialise_across_pools() {
+    let Some(admin) = admin_url() else { return };
+    let db = TestDb::create(&admin).await;
+    let a = PostgresStore::connect(&db.url).await.unwrap();
+    let b = PostgresStore::connect(&db.url).await.unwrap();
+    let result = shuin_store::conformance::ocsp_writers_serialise(&a, &b).await;
+    a.close().await;
+    b.close().await;
+    db.drop_now().await;
+    result.unwrap();
+}
+
 #[test]
 fn with_database_replaces_only_the_path() {
     assert_eq!(

@@ -168,3 +168,16 @@ async fn sqlite_refuses_another_schema_version() {
         "{error}"
     );
 }
+
+/// Two stores on one file (as two processes) write pre-signed OCSP answers at once: the
+/// writers serialise on `BEGIN IMMEDIATE`, so numbers are given once and seen in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_ocsp_writers_serialise_across_pools() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shuin.db");
+    let a = SqliteStore::open(&path).await.unwrap();
+    let b = SqliteStore::open(&path).await.unwrap();
+    shuin_store::conformance::ocsp_writers_serialise(&a, &b)
+        .await
+        .unwrap();
+}

@@ -1,9 +1,17 @@
-//! Nothing a stranger asks makes the OCSP key sign: counted with a signer that counts.
+//! Nothing a stranger asks makes the OCSP key sign (counted with a signer that counts);
+//! the answers and their schedule live in the store, the memory holds a bounded few.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use shuin_core::x509::template::tbs_der;
+use crate::ocsp::Work;
+use crate::ocsp_responder::StatusWatch;
+use crate::test_ca::{fixture, order, Fixture};
+use der::{Decode, Encode};
+use shuin_core::issuance::{CaProfile, Issuer};
+use shuin_core::revocation::RevocationReason;
+use shuin_core::x509::name::NameBuilder;
+use shuin_core::x509::template::{assemble_certificate, tbs_der};
 use shuin_core::SystemClock;
 use shuin_keys::{KeyError, KeySpec, SoftwareSigner};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,6 +21,8 @@ use x509_ocsp::{OcspRequest, Request, TbsRequest, Version};
 struct Counting {
     inner: SoftwareSigner,
     signed: Arc<AtomicUsize>,
+    /// While set, signing fails (a key backend gone).
+    failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Signer for Counting {
@@ -23,20 +33,31 @@ impl Signer for Counting {
         self.inner.public_key_der()
     }
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(KeyError::SigningFailed);
+        }
         self.signed.fetch_add(1, Ordering::SeqCst);
         self.inner.sign(message)
     }
 }
 
-/// A responder whose certificate is also the issuer's (enough for the request paths),
-/// and the counter of its signatures.
-async fn responder() -> (OcspService, Arc<AtomicUsize>) {
-    responder_holding(HELD_ANSWERS).await
+/// A responder on the fixture's store and clock, whose certificate is also the issuer's
+/// (enough for the request paths), and the counter of its signatures.
+async fn responder(fixture: &Fixture) -> (Arc<OcspService>, Arc<AtomicUsize>) {
+    responder_holding(fixture, HELD_ANSWERS).await
 }
 
-/// As [`responder`], holding at most `held` answers in memory (the rest spilled to an
-/// in-memory store).
-async fn responder_holding(held: usize) -> (OcspService, Arc<AtomicUsize>) {
+/// As [`responder`], holding at most `held` answers in memory.
+async fn responder_holding(fixture: &Fixture, held: usize) -> (Arc<OcspService>, Arc<AtomicUsize>) {
+    responder_failing(fixture, held, Arc::default()).await
+}
+
+/// As [`responder_holding`], whose signing fails while `failing` is set.
+async fn responder_failing(
+    fixture: &Fixture,
+    held: usize,
+    failing: Arc<std::sync::atomic::AtomicBool>,
+) -> (Arc<OcspService>, Arc<AtomicUsize>) {
     let (key, _) = SoftwareSigner::generate(KeySpec::EcP256).unwrap();
     let name = NameBuilder::new()
         .country("JP")
@@ -48,45 +69,38 @@ async fn responder_holding(held: usize) -> (OcspService, Arc<AtomicUsize>) {
         name,
         spki,
         Serial::from_magnitude(&[0x42]).unwrap(),
-        SystemClock.now(),
+        fixture.clock.now(),
         Duration::from_secs(86_400),
     )
     .unwrap();
-    let tbs = template.to_tbs(key.algorithm()).unwrap();
-    let signature = key.sign(&tbs_der(&tbs).unwrap()).unwrap();
-    let der = assemble_certificate(tbs, &signature)
-        .unwrap()
-        .to_der()
-        .unwrap();
+    let der = certify(&key, template);
     let signed = Arc::new(AtomicUsize::new(0));
     let signer = Arc::new(Counting {
         inner: key,
         signed: signed.clone(),
+        failing,
     });
-    let store = shuin_store::sqlite::SqliteStore::in_memory().await.unwrap();
     let service = OcspService::new(
-        Arc::new(store),
+        fixture.store.clone(),
         signer,
         &der,
         &der,
-        Arc::new(SystemClock),
+        fixture.clock.clone(),
         OcspSettings {
             response_lifetime: Duration::from_secs(3600),
             held_answers: held,
         },
     )
     .unwrap();
-    (service, signed)
+    service.load(fixture.store.as_ref()).await.unwrap();
+    (Arc::new(service), signed)
 }
 
-fn request(service: &OcspService, serials: &[u64]) -> Vec<u8> {
+fn request(service: &OcspService, serials: &[&Serial]) -> Vec<u8> {
     let request_list = serials
         .iter()
-        .map(|n| Request {
-            req_cert: service
-                .issuer
-                .cert_id(&Serial::from_magnitude(&n.to_be_bytes()).unwrap())
-                .unwrap(),
+        .map(|serial| Request {
+            req_cert: service.issuer.cert_id(serial).unwrap(),
             single_request_extensions: None,
         })
         .collect();
@@ -107,170 +121,36 @@ fn serial(n: u64) -> Serial {
     Serial::from_magnitude(&n.to_be_bytes()).unwrap()
 }
 
-#[tokio::test]
-async fn serials_never_issued_get_unauthorized_and_sign_nothing() {
-    let (service, signed) = responder().await;
-    service.add_issued(serial(7));
-    for n in 1_000..3_000u64 {
-        let answer = service.respond(&request(&service, &[n])).await;
-        assert_eq!(answer, ocsp::unauthorized());
-    }
-    assert_eq!(signed.load(Ordering::SeqCst), 0);
+/// Issues a certificate in the fixture's store (the responder not told: as another
+/// process would).
+async fn issued(fixture: &Fixture, application: &str) -> Serial {
+    fixture.ca.issue(order(application)).await.unwrap().serial
 }
 
-#[tokio::test]
-async fn several_certificates_in_one_request_are_malformed_and_sign_nothing() {
-    let (service, signed) = responder().await;
-    service.add_issued(serial(7));
-    service.add_issued(serial(8));
-    let answer = service.respond(&request(&service, &[7, 8])).await;
-    assert_eq!(answer, ocsp::malformed_request());
-    assert_eq!(signed.load(Ordering::SeqCst), 0);
+/// Issues a certificate here: accounted for first, its answer signed after.
+async fn issued_here(fixture: &Fixture, service: &OcspService, application: &str) -> Serial {
+    service.making(Work::Issuance);
+    let serial = issued(fixture, application).await;
+    assert!(service.presign_issued(&serial));
+    serial
 }
 
-#[tokio::test]
-async fn the_request_path_never_signs_and_a_new_certificate_is_signed_at_issuance() {
-    let (service, signed) = responder().await;
-    service.add_issued(serial(7));
-    // Issued, not pre-signed yet (issued by another process): try later, nothing signed.
-    for _ in 0..10 {
-        assert_eq!(
-            service.respond(&request(&service, &[7])).await,
-            ocsp::try_later()
-        );
-    }
-    assert_eq!(signed.load(Ordering::SeqCst), 0);
-    let waiting = service.answer_freshness();
-    assert_eq!((waiting.signed, waiting.waiting), (0, 1));
-    assert_eq!(waiting.earliest_next_update, None);
-    // Signed once at issuance, then served as it is.
-    assert!(service.presign_issued(&serial(7)));
-    assert!(!service.presign_issued(&serial(7)), "already signed");
-    assert!(!service.presign_issued(&serial(8)), "never issued");
-    let first = service.respond(&request(&service, &[7])).await;
-    assert_ne!(first, ocsp::try_later());
-    for _ in 0..10 {
-        assert_eq!(service.respond(&request(&service, &[7])).await, first);
-    }
-    assert_eq!(signed.load(Ordering::SeqCst), 1, "served from the cache");
-    // Its freshness is the answer's own nextUpdate.
-    let fresh = OcspResponder::freshness(&service).unwrap();
-    assert_eq!((fresh.signed, fresh.waiting), (1, 0));
-    let next = shuin_core::ocsp_check::next_update(&first).unwrap();
-    assert_eq!(fresh.earliest_next_update, Some(next));
-    assert!(next > SystemClock.now() + Duration::from_secs(3500));
-    // The pre-signing round has nothing left to do for it.
-    assert_eq!(service.presign(usize::MAX), 0);
+async fn ask(service: &OcspService, serial: &Serial) -> Vec<u8> {
+    service.respond(&request(service, &[serial])).await
 }
 
-#[tokio::test]
-async fn the_feed_hands_over_each_kept_answer_once_in_order() {
-    let (service, _) = responder().await;
-    for n in [7, 8, 9] {
-        service.add_issued(serial(n));
-    }
-    assert_eq!(service.presign(usize::MAX), 3);
-    // A node of another epoch (or none) gets everything, in batches.
-    let first = service.answers_after(0, 0, 2).await;
-    assert_eq!((first.answers.len(), first.through), (2, 2));
-    let rest = service.answers_after(first.epoch, first.through, 2).await;
-    assert_eq!((rest.answers.len(), rest.through), (1, 3));
-    let none = service.answers_after(rest.epoch, rest.through, 2).await;
-    assert_eq!((none.answers.len(), none.through), (0, 3));
-    // An answer signed again (its status changed) is handed over again, once.
-    service.state.write().unwrap().drop_answer(&serial(8));
-    assert_eq!(service.presign(usize::MAX), 1);
-    let again = service.answers_after(none.epoch, none.through, 10).await;
-    assert_eq!((again.answers.len(), again.through), (1, 4));
-    // Each answer checks out against the issuer and names its certificate.
-    let issuer = service.responder.clone();
+/// The status an answer gives.
+fn status(service: &OcspService, answer: &[u8]) -> x509_ocsp::CertStatus {
     let named =
-        shuin_core::ocsp_check::check_answer(&again.answers[0], &issuer, &service.issuer).unwrap();
+        shuin_core::ocsp_check::check_answer(answer, &service.responder, &service.issuer).unwrap();
     assert_eq!(named.len(), 1);
-    assert_eq!(named[0].0, serial(8));
-    let mut tampered = again.answers[0].as_ref().clone();
-    let last = tampered.len() - 1;
-    tampered[last] ^= 1;
-    assert!(shuin_core::ocsp_check::check_answer(&tampered, &issuer, &service.issuer).is_err());
-}
-
-#[tokio::test]
-async fn a_certificate_issued_while_the_statuses_reload_stays_known() {
-    let (service, signed) = responder().await;
-    // Issued and told to the responder after the reload read the store (which does not
-    // list it yet): the reload must not forget it.
-    let store = shuin_store::sqlite::SqliteStore::in_memory().await.unwrap();
-    service.add_issued(serial(7));
-    service.load(&store).await.unwrap();
-    // Known (try later), not unauthorized; and the pre-signing round signs it.
-    assert_eq!(
-        service.respond(&request(&service, &[7])).await,
-        ocsp::try_later()
-    );
-    assert_eq!(service.presign(usize::MAX), 1);
-    assert_eq!(signed.load(Ordering::SeqCst), 1);
-    // A serial never issued is still refused.
-    assert_eq!(
-        service.respond(&request(&service, &[8])).await,
-        ocsp::unauthorized()
-    );
-}
-
-#[tokio::test]
-async fn a_revocation_is_answered_revoked_at_once_and_signed_once() {
-    use shuin_core::revocation::RevocationReason;
-    let (service, signed) = responder().await;
-    service.add_issued(serial(7));
-    assert!(service.presign_issued(&serial(7)));
-    let good = service.respond(&request(&service, &[7])).await;
-    let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_500);
-    assert!(service.presign_revoked(&serial(7), at, RevocationReason::KeyCompromise));
-    let revoked = service.respond(&request(&service, &[7])).await;
-    assert_ne!(revoked, good);
-    let named = shuin_core::ocsp_check::check_answer(&revoked, &service.responder, &service.issuer)
-        .unwrap();
-    let x509_ocsp::CertStatus::Revoked(info) = &named[0].1 else {
-        panic!("not revoked: {:?}", named[0].1);
-    };
-    assert_eq!(
-        info.revocation_time.0.to_system_time(),
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
-    );
-    // Kept in whole seconds, as the store keeps it, so the status watch's reload finds
-    // no change and signs nothing again.
-    assert_eq!(
-        service.issued_status(&serial(7)),
-        Some(Status::Revoked {
-            at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-            reason: Some(RevocationReason::KeyCompromise)
-        })
-    );
-    // The same revocation again, or the pre-signing round: nothing more is signed.
-    assert!(!service.presign_revoked(&serial(7), at, RevocationReason::KeyCompromise));
-    assert_eq!(service.presign(usize::MAX), 0);
-    assert_eq!(signed.load(Ordering::SeqCst), 2);
-}
-
-#[tokio::test]
-async fn a_reload_that_read_the_store_before_a_revocation_keeps_it() {
-    use shuin_core::revocation::RevocationReason;
-    let (service, signed) = responder().await;
-    service.add_issued(serial(7));
-    // The store was read before the revocation was written: it lists no revocation.
-    let store = shuin_store::sqlite::SqliteStore::in_memory().await.unwrap();
-    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    assert!(service.presign_revoked(&serial(7), at, RevocationReason::Superseded));
-    let revoked = service.respond(&request(&service, &[7])).await;
-    assert_eq!(service.load(&store).await.unwrap(), 0);
-    assert_eq!(service.respond(&request(&service, &[7])).await, revoked);
-    assert_eq!(service.presign(usize::MAX), 0);
-    assert_eq!(signed.load(Ordering::SeqCst), 1);
+    named[0].1
 }
 
 fn revocation(serial: &Serial) -> crate::revocation::RevocationOrder {
     crate::revocation::RevocationOrder {
         serial: serial.clone(),
-        reason: shuin_core::revocation::RevocationReason::KeyCompromise,
+        reason: RevocationReason::KeyCompromise,
         invalidity_date: None,
         actor: shuin_ledger::Actor {
             name: "LRA 一郎".into(),
@@ -281,114 +161,282 @@ fn revocation(serial: &Serial) -> crate::revocation::RevocationOrder {
     }
 }
 
+/// Revokes in the store and answers it here, as the serve loop's revoker does.
+async fn revoked_here(fixture: &Fixture, service: &Arc<OcspService>, serial: &Serial) {
+    service.making(Work::Revocation);
+    let done = fixture.ca.revoke(revocation(serial)).await.unwrap();
+    Arc::clone(service)
+        .answer_revocation(
+            serial.clone(),
+            done.revoked_at,
+            RevocationReason::KeyCompromise,
+        )
+        .await;
+}
+
 #[tokio::test]
-async fn the_status_watch_learns_what_other_processes_did_from_the_counts() {
-    use crate::ocsp_responder::StatusWatch;
-    use shuin_core::issuance::Issuer;
-    let fixture = crate::test_ca::fixture().await;
-    let (ca, store) = (&fixture.ca, fixture.store.as_ref());
-    let (service, _) = responder().await;
-    let mut watch = StatusWatch::default();
-    assert!(watch.check(&service, store).await);
-    // Issued here, the responder told only after the watch looked (an issuance in
-    // flight): not reloaded for it; then issued and revoked here, each told at once.
-    let here = ca.issue(crate::test_ca::order("app-1")).await.unwrap();
-    assert!(watch.check(&service, store).await);
-    assert_eq!(service.known_counts(), (0, 0), "in flight: no reload");
-    service.add_issued(here.serial.clone());
-    let done = ca.revoke(revocation(&here.serial)).await.unwrap();
-    let reason = shuin_core::revocation::RevocationReason::KeyCompromise;
-    service.presign_revoked(&here.serial, done.revoked_at, reason);
-    assert_eq!(service.known_counts(), (1, 1));
-    for _ in 0..2 {
-        assert!(watch.check(&service, store).await);
-        assert_eq!(service.known_counts(), (1, 1));
+async fn serials_never_issued_get_unauthorized_and_sign_nothing() {
+    let fixture = fixture().await;
+    let (service, signed) = responder(&fixture).await;
+    issued(&fixture, "app-1").await;
+    for n in 1_000..3_000u64 {
+        assert_eq!(ask(&service, &serial(n)).await, ocsp::unauthorized());
     }
-    // Issued, then revoked, by another process: the watch finds each by the next round.
-    let elsewhere = ca.issue(crate::test_ca::order("app-2")).await.unwrap();
-    for _ in 0..2 {
-        assert!(watch.check(&service, store).await);
+    assert_eq!(signed.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn several_certificates_in_one_request_are_malformed_and_sign_nothing() {
+    let fixture = fixture().await;
+    let (service, signed) = responder(&fixture).await;
+    let (one, two) = (
+        issued(&fixture, "app-1").await,
+        issued(&fixture, "app-2").await,
+    );
+    let answer = service.respond(&request(&service, &[&one, &two])).await;
+    assert_eq!(answer, ocsp::malformed_request());
+    assert_eq!(signed.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn the_request_path_never_signs_and_a_new_certificate_is_signed_at_issuance() {
+    let fixture = fixture().await;
+    let (service, signed) = responder(&fixture).await;
+    service.making(Work::Issuance);
+    let seven = issued(&fixture, "app-1").await;
+    // Issued, not pre-signed yet: try later, nothing signed.
+    for _ in 0..10 {
+        assert_eq!(ask(&service, &seven).await, ocsp::try_later());
     }
-    assert_eq!(service.known_counts(), (2, 1));
-    assert_eq!(service.issued_status(&elsewhere.serial), Some(Status::Good));
-    ca.revoke(revocation(&elsewhere.serial)).await.unwrap();
-    for _ in 0..2 {
-        assert!(watch.check(&service, store).await);
+    assert_eq!(signed.load(Ordering::SeqCst), 0);
+    service.count_answers().await;
+    let waiting = service.answer_freshness();
+    assert_eq!((waiting.signed, waiting.waiting), (0, 1));
+    assert_eq!(waiting.earliest_next_update, None);
+    // Signed once at issuance, then served as it is.
+    assert!(service.presign_issued(&seven));
+    assert!(!service.presign_issued(&seven), "already signed");
+    let first = ask(&service, &seven).await;
+    assert_eq!(
+        status(&service, &first),
+        x509_ocsp::CertStatus::Good(der::asn1::Null)
+    );
+    for _ in 0..10 {
+        assert_eq!(ask(&service, &seven).await, first);
     }
-    assert_eq!(service.known_counts(), (2, 2));
+    assert_eq!(signed.load(Ordering::SeqCst), 1, "served from memory");
+    // The round writes it and has nothing to sign; its freshness is its nextUpdate.
+    assert_eq!(service.upkeep(usize::MAX).await, 0);
+    service.count_answers().await;
+    let fresh = OcspResponder::freshness(service.as_ref()).unwrap();
+    assert_eq!((fresh.signed, fresh.waiting), (1, 0));
+    let next = shuin_core::ocsp_check::next_update(&first).unwrap();
+    assert_eq!(fresh.earliest_next_update, Some(next));
+    assert_eq!(signed.load(Ordering::SeqCst), 1);
+    // A serial never issued is still refused.
+    assert_eq!(ask(&service, &serial(8)).await, ocsp::unauthorized());
+}
+
+#[tokio::test]
+async fn the_feed_hands_over_each_kept_answer_once_in_order() {
+    let fixture = fixture().await;
+    let (service, _) = responder(&fixture).await;
+    let mut serials = Vec::new();
+    for n in 1..=3 {
+        serials.push(issued(&fixture, &format!("app-{n}")).await);
+    }
+    // Issued elsewhere: the round's look through the store signs them.
+    assert_eq!(service.upkeep(usize::MAX).await, 3);
+    // A node of another epoch (or none) gets everything, in batches.
+    let first = service.answers_after(0, 0, 2).await;
+    assert_eq!(first.answers.len(), 2);
+    let rest = service.answers_after(first.epoch, first.through, 2).await;
+    assert_eq!(rest.answers.len(), 1);
+    assert_eq!(rest.through, first.through + 1);
+    let none = service.answers_after(rest.epoch, rest.through, 2).await;
+    assert_eq!((none.answers.len(), none.through), (0, rest.through));
+    // An answer signed again (its certificate revoked) is handed over again, once.
+    revoked_here(&fixture, &service, &serials[1]).await;
+    let again = service.answers_after(none.epoch, none.through, 10).await;
+    assert_eq!(again.answers.len(), 1);
+    let named = shuin_core::ocsp_check::check_answer(
+        &again.answers[0],
+        &service.responder,
+        &service.issuer,
+    )
+    .unwrap();
+    assert_eq!(named[0].0, serials[1]);
+    assert!(matches!(named[0].1, x509_ocsp::CertStatus::Revoked(_)));
+    let mut tampered = again.answers[0].as_ref().clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert!(
+        shuin_core::ocsp_check::check_answer(&tampered, &service.responder, &service.issuer)
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_revocation_is_answered_revoked_at_once_and_signed_once() {
+    let fixture = fixture().await;
+    let (service, signed) = responder(&fixture).await;
+    let seven = issued_here(&fixture, &service, "app-1").await;
+    let good = ask(&service, &seven).await;
+    fixture.clock.advance(Duration::from_millis(1_500));
+    revoked_here(&fixture, &service, &seven).await;
+    let revoked = ask(&service, &seven).await;
+    assert_ne!(revoked, good);
+    let x509_ocsp::CertStatus::Revoked(info) = status(&service, &revoked) else {
+        panic!("not revoked");
+    };
+    // In whole seconds, as the store keeps it.
+    assert_eq!(
+        info.revocation_time.0.to_system_time(),
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_001)
+    );
+    // Written at once: the store serves it too, and the round has nothing to sign.
+    assert_eq!(
+        fixture.store.ocsp_lookup(&seven).await.unwrap(),
+        OcspLookup::Answered(revoked.clone())
+    );
+    assert_eq!(service.upkeep(usize::MAX).await, 0);
+    assert_eq!(signed.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_good_answer_signed_from_a_read_before_a_revocation_is_not_kept() {
+    let fixture = fixture().await;
+    let (service, signed) = responder(&fixture).await;
+    let seven = issued(&fixture, "app-1").await;
+    // A round read the store (good) and signed; meanwhile the certificate was revoked here.
+    let read_at = service.read().recent.now();
+    let good = service.sign_one(&seven, Status::Good).unwrap();
+    revoked_here(&fixture, &service, &seven).await;
+    assert!(!service.keep(seven.clone(), good, read_at, presigning::Source::Round));
     assert!(matches!(
-        service.issued_status(&elsewhere.serial),
-        Some(Status::Revoked { .. })
+        status(&service, &ask(&service, &seven).await),
+        x509_ocsp::CertStatus::Revoked(_)
+    ));
+    // Nothing is left to sign; the store still says revoked.
+    assert_eq!(service.upkeep(usize::MAX).await, 0);
+    assert_eq!(signed.load(Ordering::SeqCst), 2);
+    let OcspLookup::Answered(kept) = fixture.store.ocsp_lookup(&seven).await.unwrap() else {
+        panic!("no answer kept");
+    };
+    assert!(matches!(
+        status(&service, &kept),
+        x509_ocsp::CertStatus::Revoked(_)
     ));
 }
 
 #[tokio::test]
-async fn answers_beyond_those_held_are_spilled_and_still_served_and_fed() {
-    let (service, signed) = responder_holding(2).await;
-    for n in 1..=5 {
-        service.add_issued(serial(n));
+async fn the_status_watch_notices_what_other_processes_did_from_the_counts() {
+    let fixture = fixture().await;
+    let store = fixture.store.as_ref();
+    let (service, _) = responder(&fixture).await;
+    assert_eq!(service.upkeep(usize::MAX).await, 0, "the look at the start");
+    let watch = StatusWatch;
+    let nothing_elsewhere = |service: &OcspService| {
+        assert_eq!(service.read().scan, None, "nothing done elsewhere");
+    };
+    // Issued here: accounted for before its row is written, so the watch, looking
+    // before, during or after, takes none of it for another process's work; then
+    // revoked here.
+    service.making(Work::Issuance);
+    watch.check(&service, store).await;
+    let here = issued(&fixture, "app-1").await;
+    watch.check(&service, store).await;
+    assert!(service.presign_issued(&here));
+    revoked_here(&fixture, &service, &here).await;
+    // A revocation that failed is taken back.
+    service.making(Work::Revocation);
+    assert!(fixture.ca.revoke(revocation(&here)).await.is_err());
+    service.not_made(Work::Revocation);
+    for _ in 0..2 {
+        watch.check(&service, store).await;
+        nothing_elsewhere(&service);
     }
-    assert_eq!(service.presign(usize::MAX), 5);
-    let mut first = Vec::new();
-    for n in 1..=5 {
-        first.push(service.respond(&request(&service, &[n])).await);
+    assert_eq!(service.accounted(), (1, 1));
+    // Issued by another process: found by the next round, and signed.
+    let elsewhere = issued(&fixture, "app-2").await;
+    watch.check(&service, store).await;
+    assert_eq!(service.accounted(), (2, 1));
+    assert_eq!(service.upkeep(usize::MAX).await, 1);
+    let good = ask(&service, &elsewhere).await;
+    assert_eq!(
+        status(&service, &good),
+        x509_ocsp::CertStatus::Good(der::asn1::Null)
+    );
+    // Revoked, and answered, by another process (its own responder on the same store):
+    // the good answer this one held is let go, and the store's revoked one served.
+    let held = issued_here(&fixture, &service, "app-3").await;
+    let good = ask(&service, &held).await;
+    let (other, _) = responder(&fixture).await;
+    revoked_here(&fixture, &other, &held).await;
+    assert_eq!(ask(&service, &held).await, good, "not noticed yet");
+    watch.check(&service, store).await;
+    assert_eq!(service.accounted(), (3, 2));
+    let revoked = ask(&other, &held).await;
+    assert!(matches!(
+        status(&other, &revoked),
+        x509_ocsp::CertStatus::Revoked(_)
+    ));
+    assert_eq!(ask(&service, &held).await, revoked);
+    assert_eq!(service.upkeep(usize::MAX).await, 0);
+    for _ in 0..2 {
+        watch.check(&service, store).await;
+        nothing_elsewhere(&service);
     }
-    // The three oldest go to the store; two stay in memory.
-    assert_eq!(service.spill().await.unwrap(), 3);
-    assert_eq!(service.spill().await.unwrap(), 0);
-    assert_eq!(service.state.read().unwrap().held, 2);
-    let from_memory = (1..=5)
-        .filter(|n| {
-            service
-                .respond_from_cache(&request(&service, &[*n]))
-                .is_some()
-        })
-        .count();
-    assert_eq!(from_memory, 2);
-    // Every answer is still the same bytes, from memory or from the store, and the
-    // feed hands all five over; nothing was signed again.
-    for n in 1..=5u64 {
-        let index = usize::try_from(n - 1).unwrap();
-        assert_eq!(
-            service.respond(&request(&service, &[n])).await,
-            first[index]
-        );
-    }
-    let fed = service.answers_after(0, 0, 10).await;
-    let mut fed: Vec<Vec<u8>> = fed.answers.iter().map(|a| a.as_ref().clone()).collect();
-    let mut all = first.clone();
-    fed.sort();
-    all.sort();
-    assert_eq!(fed, all);
-    assert_eq!(service.presign(usize::MAX), 0);
-    assert_eq!(signed.load(Ordering::SeqCst), 5);
-    // A spilled answer whose status changes is signed again and held again.
-    let spilled = (1..=5u64)
-        .find(|n| {
-            service
-                .respond_from_cache(&request(&service, &[*n]))
-                .is_none()
-        })
-        .unwrap();
-    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    let reason = shuin_core::revocation::RevocationReason::KeyCompromise;
-    assert!(service.presign_revoked(&serial(spilled), at, reason));
-    let revoked = service.respond(&request(&service, &[spilled])).await;
-    assert_ne!(revoked, first[usize::try_from(spilled - 1).unwrap()]);
-    assert!(service
-        .respond_from_cache(&request(&service, &[spilled]))
-        .is_some());
-    assert_eq!(service.state.read().unwrap().held, 3);
 }
 
-#[test]
-fn what_is_kept_per_certificate_stays_small() {
-    // One entry of the status map and one of the feed numbers per issued certificate,
-    // with no heap allocation of their own (docs/reliability.md, "Soak").
-    let status_entry = std::mem::size_of::<(Serial, Known)>();
-    let feed_entry = std::mem::size_of::<(u64, Serial)>();
-    assert!(status_entry <= 80, "status entry: {status_entry} bytes");
-    assert!(feed_entry <= 32, "feed entry: {feed_entry} bytes");
+#[tokio::test]
+async fn what_could_not_be_signed_is_signed_at_a_later_round() {
+    let fixture = fixture().await;
+    let failing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (service, signed) = responder_failing(&fixture, HELD_ANSWERS, failing.clone()).await;
+    service.making(Work::Issuance);
+    let seven = issued(&fixture, "app-1").await;
+    assert!(!service.presign_issued(&seven));
+    for _ in 0..3 {
+        assert_eq!(service.upkeep(usize::MAX).await, 0);
+        assert_eq!(ask(&service, &seven).await, ocsp::try_later());
+    }
+    // Revoked while the key is gone: never `good`, and signed once the key is back.
+    revoked_here(&fixture, &service, &seven).await;
+    assert_eq!(ask(&service, &seven).await, ocsp::try_later());
+    failing.store(false, Ordering::SeqCst);
+    // After the look's pause (a failing backend is not asked every round).
+    let mut rounds = 0;
+    while service.upkeep(usize::MAX).await == 0 {
+        rounds += 1;
+        assert!(rounds <= 20, "never signed");
+    }
+    assert!(rounds > 0, "the look waits after a failure");
+    assert!(matches!(
+        status(&service, &ask(&service, &seven).await),
+        x509_ocsp::CertStatus::Revoked(_)
+    ));
+    assert_eq!(signed.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn answers_past_half_their_lifetime_are_signed_again_by_the_stores_index() {
+    let fixture = fixture().await;
+    let (service, signed) = responder(&fixture).await;
+    let seven = issued_here(&fixture, &service, "app-1").await;
+    let first = ask(&service, &seven).await;
+    assert_eq!(service.upkeep(usize::MAX).await, 0);
+    fixture.clock.advance(Duration::from_secs(1700));
+    assert_eq!(service.upkeep(usize::MAX).await, 0, "not half its life yet");
+    fixture.clock.advance(Duration::from_secs(200));
+    assert_eq!(service.upkeep(usize::MAX).await, 1);
+    let second = ask(&service, &seven).await;
+    assert_ne!(second, first, "the held answer is replaced");
+    assert!(
+        shuin_core::ocsp_check::next_update(&second).unwrap()
+            > shuin_core::ocsp_check::next_update(&first).unwrap()
+    );
+    assert_eq!(signed.load(Ordering::SeqCst), 2);
 }
 
 /// A certificate for `key` from `issuer` (its key and certificate) made from `template`.
@@ -437,9 +485,8 @@ async fn checked_answer(
         settings,
     )
     .unwrap();
-    service.add_issued(serial(7));
     assert!(service.presign_issued(&serial(7)));
-    let answer = service.respond(&request(&service, &[7])).await;
+    let answer = service.respond(&request(&service, &[&serial(7)])).await;
     let ca = Certificate::from_der(ca_der).unwrap();
     shuin_core::ocsp_check::check_answer(&answer, &ca, &service.issuer)
 }

@@ -18,6 +18,7 @@ pub use unseal::{
     SealError, UnsealAnswer, UnsealDesk,
 };
 
+use crate::ocsp::Work;
 use crate::{CaService, OcspService};
 use serde::{Deserialize, Serialize};
 use shuin_core::issuance::{IssuanceError, IssuanceOrder, IssuedCertificate, Issuer};
@@ -131,13 +132,24 @@ impl<P: OpenedCa> Issuer for SealedIssuer<P> {
         // Detached: a caller that goes away (a client disconnecting) never stops the
         // cycle between its ledger entries and its effects.
         let cycle = tokio::spawn(async move {
-            let issued = parts.ca().issue(order).await?;
-            parts.ocsp().add_issued(issued.serial.clone());
+            // Accounted for before its row is written, so the responder never takes this
+            // process's issuance for another's.
+            parts.ocsp().making(Work::Issuance);
+            let issued = match parts.ca().issue(order).await {
+                Ok(issued) => issued,
+                Err(e) => {
+                    parts.ocsp().not_made(Work::Issuance);
+                    return Err(e);
+                }
+            };
             // Its OCSP answer is signed before the certificate is handed out: the request
             // path only serves. A failure is logged; the upkeep's round signs it then.
             let (presigner, serial) = (Arc::clone(&parts), issued.serial.clone());
-            let _ =
-                tokio::task::spawn_blocking(move || presigner.ocsp().presign_issued(&serial)).await;
+            let signing =
+                tokio::task::spawn_blocking(move || presigner.ocsp().presign_issued(&serial));
+            if signing.await.is_err() {
+                parts.ocsp().look_again();
+            }
             Ok(issued)
         });
         cycle
@@ -163,7 +175,14 @@ impl<P: OpenedCa> Revoker for SealedRevoker<P> {
         // Detached, as issuance is.
         let cycle = tokio::spawn(async move {
             let (serial, reason) = (request.serial.clone(), request.reason);
-            let done = Revoker::revoke(parts.ca(), request).await?;
+            parts.ocsp().making(Work::Revocation);
+            let done = match Revoker::revoke(parts.ca(), request).await {
+                Ok(done) => done,
+                Err(e) => {
+                    parts.ocsp().not_made(Work::Revocation);
+                    return Err(e);
+                }
+            };
             // OCSP says `revoked` before the revocation is confirmed.
             let ocsp = Arc::clone(parts.ocsp());
             ocsp.answer_revocation(serial, done.revoked_at, reason)

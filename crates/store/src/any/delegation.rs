@@ -259,11 +259,38 @@ impl RevocationStore for AnyStore {
 
 #[async_trait]
 impl crate::OcspAnswerStore for AnyStore {
-    async fn put_ocsp_answers(&self, answers: &[(Serial, &[u8])]) -> Result<(), StoreError> {
+    async fn put_ocsp_answers(
+        &self,
+        answers: &[crate::PresignedAnswer],
+    ) -> Result<Vec<u64>, StoreError> {
         on_backend!(self, s => s.put_ocsp_answers(answers).await)
     }
-    async fn ocsp_answer(&self, serial: &Serial) -> Result<Option<Vec<u8>>, StoreError> {
-        on_backend!(self, s => s.ocsp_answer(serial).await)
+    async fn ocsp_lookup(&self, serial: &Serial) -> Result<crate::OcspLookup, StoreError> {
+        on_backend!(self, s => s.ocsp_lookup(serial).await)
+    }
+    async fn ocsp_unanswered(
+        &self,
+        after: Option<&Serial>,
+        limit: u32,
+    ) -> Result<Vec<crate::OcspToSign>, StoreError> {
+        on_backend!(self, s => s.ocsp_unanswered(after, limit).await)
+    }
+    async fn ocsp_due(
+        &self,
+        produced_by: SystemTime,
+        limit: u32,
+    ) -> Result<Vec<crate::OcspToSign>, StoreError> {
+        on_backend!(self, s => s.ocsp_due(produced_by, limit).await)
+    }
+    async fn ocsp_answers_after(
+        &self,
+        number: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        on_backend!(self, s => s.ocsp_answers_after(number, limit).await)
+    }
+    async fn ocsp_answer_count(&self) -> Result<(u64, Option<SystemTime>), StoreError> {
+        on_backend!(self, s => s.ocsp_answer_count().await)
     }
 }
 

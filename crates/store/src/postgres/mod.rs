@@ -6,6 +6,7 @@
 mod checkpoints;
 mod ledger;
 mod lifecycle;
+mod ocsp;
 mod retention;
 mod revocation;
 mod tiles;
@@ -19,6 +20,10 @@ use std::time::Duration;
 /// Held while the schema is applied, so concurrent `connect`s on a new database do not
 /// race on `CREATE TABLE IF NOT EXISTS` (which is not atomic in PostgreSQL).
 const SCHEMA_LOCK: i64 = 0x7368_7569_6e00_0001;
+
+/// Held by each writer of pre-signed OCSP answers until it commits, so that their feed
+/// numbers are given, and become visible, in order (`crate::sql::ocsp`).
+const OCSP_LOCK: i64 = 0x7368_7569_6e00_0002;
 
 /// A PostgreSQL database.
 #[derive(Debug, Clone)]

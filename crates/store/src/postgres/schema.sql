@@ -104,11 +104,20 @@ CREATE TABLE IF NOT EXISTS revocations (
     CONSTRAINT revocations_serial_pkey PRIMARY KEY (serial),
     CONSTRAINT revocations_serial_fkey FOREIGN KEY (serial) REFERENCES certificates (serial)
 );
--- Pre-signed OCSP answers spilled out of the responder's memory (newest per serial).
-CREATE TABLE IF NOT EXISTS ocsp_answers (
-    serial  TEXT PRIMARY KEY,
-    der     BYTEA NOT NULL
+-- Answers kept by earlier builds were only a cache of signatures: the responder signs
+-- them again.
+DROP TABLE IF EXISTS ocsp_answers;
+-- The pre-signed OCSP answer of each issued certificate (see ../sqlite/schema.sql).
+CREATE TABLE IF NOT EXISTS ocsp_presigned (
+    serial       TEXT COLLATE "C" NOT NULL,
+    der          BYTEA NOT NULL,
+    revoked      BOOLEAN NOT NULL,
+    produced_at  BIGINT NOT NULL,
+    number       BIGINT NOT NULL,
+    CONSTRAINT ocsp_presigned_serial_pkey PRIMARY KEY (serial)
 );
+CREATE UNIQUE INDEX IF NOT EXISTS ocsp_presigned_number ON ocsp_presigned (number);
+CREATE INDEX IF NOT EXISTS ocsp_presigned_produced_at ON ocsp_presigned (produced_at, serial);
 CREATE TABLE IF NOT EXISTS crls (
     scope        TEXT NOT NULL,
     number       BIGINT NOT NULL,

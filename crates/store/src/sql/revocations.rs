@@ -1,5 +1,6 @@
 //! Revocations and CRLs ([`crate::RevocationStore`], [`crate::CrlStore`]): one SQL text
-//! per query for both backends. Per backend only the locking of `revoke` differs.
+//! per query for both backends. Per backend only the locking of `revoke` differs. The
+//! pre-signed OCSP answers are in [`crate::sql::ocsp`].
 
 /// Implements the revocation traits for `$store` (rows of type `$row`), whose module has
 /// `unavailable` and `sqlx::Row` in scope, and whose fields `pool` (writes) and `reads`
@@ -15,10 +16,7 @@ macro_rules! revocation_queries {
             Ok($crate::RevocationRecord {
                 serial: shuin_core::Serial::from_hex(&serial).ok_or_else(|| corrupt("serial"))?,
                 revoked_at: $crate::rows::time_of(row.try_get("revoked_at").map_err(unavailable)?),
-                reason: u8::try_from(reason)
-                    .ok()
-                    .and_then(shuin_core::revocation::RevocationReason::from_code)
-                    .ok_or_else(|| corrupt("reason"))?,
+                reason: $crate::rows::reason_of(reason).ok_or_else(|| corrupt("reason"))?,
                 invalidity_date: invalidity.map($crate::rows::time_of),
                 decided_by: row.try_get("decided_by").map_err(unavailable)?,
             })
@@ -179,40 +177,6 @@ macro_rules! revocation_queries {
                     })
                 })
                 .transpose()
-            }
-        }
-
-        #[async_trait::async_trait]
-        impl $crate::OcspAnswerStore for $store {
-            async fn put_ocsp_answers(
-                &self,
-                answers: &[(shuin_core::Serial, &[u8])],
-            ) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await.map_err(unavailable)?;
-                for (serial, der) in answers {
-                    sqlx::query(
-                        "INSERT INTO ocsp_answers (serial, der) VALUES ($1, $2) \
-                         ON CONFLICT (serial) DO UPDATE SET der = excluded.der",
-                    )
-                    .bind(serial.to_hex())
-                    .bind(*der)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(unavailable)?;
-                }
-                tx.commit().await.map_err(unavailable)
-            }
-
-            async fn ocsp_answer(
-                &self,
-                serial: &shuin_core::Serial,
-            ) -> Result<Option<Vec<u8>>, $crate::StoreError> {
-                let row = sqlx::query("SELECT der FROM ocsp_answers WHERE serial = $1")
-                    .bind(serial.to_hex())
-                    .fetch_optional(&self.reads)
-                    .await
-                    .map_err(unavailable)?;
-                row.map(|row| row.try_get("der").map_err(unavailable)).transpose()
             }
         }
     };

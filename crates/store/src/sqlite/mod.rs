@@ -4,6 +4,7 @@
 mod checkpoints;
 mod ledger;
 mod lifecycle;
+mod ocsp;
 mod retention;
 mod revocation;
 mod tiles;

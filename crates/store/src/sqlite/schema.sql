@@ -87,11 +87,22 @@ CREATE TABLE IF NOT EXISTS revocations (
     invalidity_date  INTEGER,
     decided_by       TEXT NOT NULL
 );
--- Pre-signed OCSP answers spilled out of the responder's memory (newest per serial).
-CREATE TABLE IF NOT EXISTS ocsp_answers (
-    serial  TEXT PRIMARY KEY,
-    der     BLOB NOT NULL
+-- Answers kept by earlier builds were only a cache of signatures: the responder signs
+-- them again.
+DROP TABLE IF EXISTS ocsp_answers;
+-- The pre-signed OCSP answer of each issued certificate (newest per serial), the status it
+-- was signed for (revoked 1, good 0), when it was produced (Unix seconds) and its feed
+-- number (shuin_core::repository_feed): the responder's schedule (crates/ca/src/ocsp.rs).
+CREATE TABLE IF NOT EXISTS ocsp_presigned (
+    serial       TEXT PRIMARY KEY,
+    der          BLOB NOT NULL,
+    revoked      INTEGER NOT NULL CHECK (revoked IN (0, 1)),
+    produced_at  INTEGER NOT NULL,
+    number       INTEGER NOT NULL
 );
+CREATE UNIQUE INDEX IF NOT EXISTS ocsp_presigned_number ON ocsp_presigned (number);
+-- The answers due for signing again, oldest first (serial orders equal times).
+CREATE INDEX IF NOT EXISTS ocsp_presigned_produced_at ON ocsp_presigned (produced_at, serial);
 CREATE TABLE IF NOT EXISTS crls (
     scope        TEXT NOT NULL,
     number       INTEGER NOT NULL,
