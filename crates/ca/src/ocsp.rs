@@ -64,6 +64,8 @@ struct State {
     rounds: u64,
     /// No look through the store before this round (one failed).
     scan_paused_until: u64,
+    /// Answers were written since the last count.
+    written_since_count: bool,
     /// From the last count of the kept answers.
     freshness: OcspFreshness,
 }

@@ -206,7 +206,10 @@ impl OcspService {
             self.scan(budget, &mut spent, &mut signed).await;
             self.refresh(budget, &mut spent, &mut signed).await;
         }
-        if round % COUNT_EVERY_ROUNDS == 1 {
+        // Counted when answers were written since (as often as the store's counts are
+        // read each round), and every ten seconds anyway.
+        let written = std::mem::take(&mut self.write().written_since_count);
+        if written || round % COUNT_EVERY_ROUNDS == 1 {
             self.count_answers().await;
         }
         signed
@@ -312,7 +315,9 @@ impl OcspService {
             })
             .collect();
         self.store.put_ocsp_answers(&rows).await?;
-        self.write().unwritten.written(&batch);
+        let mut state = self.write();
+        state.unwritten.written(&batch);
+        state.written_since_count = true;
         Ok(batch.len())
     }
 
