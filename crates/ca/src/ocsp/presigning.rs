@@ -409,6 +409,12 @@ impl OcspService {
         if source == Source::Here || state.held.contains(&serial) {
             state.held.insert(serial.clone(), Arc::clone(&answer.der));
         }
+        // A new certificate's answer counts at once (the next count, from the store,
+        // includes it once written).
+        if source == Source::Here && !answer.revoked {
+            let next_update = answer.produced_at + self.settings.response_lifetime;
+            state.freshness.count(Some(next_update));
+        }
         state.unwritten.insert(serial, answer);
         true
     }
